@@ -1,0 +1,111 @@
+// Package cloudtrail turns CloudTrail JSON into the compact Record detectors
+// work on. It accepts every container CloudTrail arrives in (single record,
+// S3 delivery envelope, bare array, JSON lines, gzip of any of them) and
+// rejects a record with a reason a person can act on.
+//
+// Only the fields detectors use are decoded; requestParameters and
+// responseElements are kept as raw JSON and decoded lazily by the few
+// detectors that need them.
+package cloudtrail
+
+import (
+	"encoding/json"
+	"net/netip"
+	"time"
+)
+
+// DefaultMaxRecordSize is the default limit on one record's JSON size.
+const DefaultMaxRecordSize = 256 << 10
+
+// Record is one CloudTrail event, reduced to what detectors use.
+type Record struct {
+	EventID      string
+	EventName    string
+	EventSource  string // e.g. "iam.amazonaws.com"
+	EventTime    time.Time
+	EventType    string // AwsApiCall, AwsConsoleSignIn, ...
+	AWSRegion    string
+	ErrorCode    string // "" when the call succeeded
+	ErrorMessage string
+	ReadOnly     ReadOnly
+	UserAgent    string
+	VPCEndpointID      string
+	RecipientAccountID string
+
+	// SourceIPAddress is sourceIPAddress exactly as given. SourceIP is its
+	// parsed form and is valid only when the field holds a literal IP;
+	// AWS service names ("ec2.amazonaws.com"), "AWS Internal" and malformed
+	// values such as zero-padded octets leave it invalid.
+	SourceIPAddress string
+	SourceIP        netip.Addr
+
+	UserIdentity UserIdentity
+
+	// RequestParameters and ResponseElements are the raw JSON of those
+	// fields, nil when absent or null. Use Params/Response to decode.
+	RequestParameters json.RawMessage
+	ResponseElements  json.RawMessage
+}
+
+// ReadOnly is CloudTrail's tri-state readOnly flag.
+type ReadOnly int8
+
+const (
+	ReadOnlyUnknown ReadOnly = iota // field absent
+	ReadOnlyTrue
+	ReadOnlyFalse
+)
+
+// UserIdentity is the caller, as CloudTrail's userIdentity describes it.
+type UserIdentity struct {
+	Type        string // IAMUser, AssumedRole, Root, FederatedUser, AWSService, AWSAccount, ...
+	PrincipalID string
+	ARN         string
+	AccountID   string
+	AccessKeyID string
+	UserName    string
+	InvokedBy   string // set when an AWS service called on the principal's behalf
+
+	// SessionIssuer is sessionContext.sessionIssuer: for an assumed-role
+	// session, the role that issued it.
+	SessionIssuer SessionIssuer
+	// SourceIdentity is sessionContext.sourceIdentity.
+	SourceIdentity string
+	// MFAAuthenticated is sessionContext.attributes.mfaAuthenticated == "true".
+	MFAAuthenticated bool
+}
+
+// SessionIssuer is the entity that issued temporary credentials.
+type SessionIssuer struct {
+	Type        string // Role, IAMUser, Root
+	PrincipalID string
+	ARN         string
+	AccountID   string
+	UserName    string
+}
+
+// AccountID returns the account the event belongs to: the caller's account,
+// or the recipient account when the caller has none (AWS service callers).
+func (r *Record) AccountID() string {
+	if r.UserIdentity.AccountID != "" {
+		return r.UserIdentity.AccountID
+	}
+	return r.RecipientAccountID
+}
+
+// Failed reports whether the call failed (errorCode is set).
+func (r *Record) Failed() bool { return r.ErrorCode != "" }
+
+// Params decodes requestParameters into v. It returns nil and leaves v
+// untouched when requestParameters is absent or null.
+func (r *Record) Params(v any) error { return decodeRaw(r.RequestParameters, v) }
+
+// Response decodes responseElements into v, as Params does.
+func (r *Record) Response(v any) error { return decodeRaw(r.ResponseElements, v) }
+
+func decodeRaw(raw json.RawMessage, v any) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	return json.Unmarshal(raw, v)
+}

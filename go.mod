@@ -1,0 +1,3 @@
+module github.com/iamsentry/iamsentry
+
+go 1.26.8

@@ -1,0 +1,268 @@
+package state
+
+import "time"
+
+// Batch is an ordered list of state operations, filled by detectors and the
+// engine, then executed once by a Store. A Batch is not safe for concurrent
+// use; it belongs to the goroutine scoring one micro-batch.
+type Batch struct {
+	ops []Op
+}
+
+// Op is one queued operation. The concrete types below are the whole set; a
+// backend type-switches over them and resolves each one's Result.
+type Op interface {
+	// Fail resolves the operation's future with err unless it is resolved.
+	Fail(err error)
+}
+
+// Ops returns the queued operations in queue order.
+func (b *Batch) Ops() []Op { return b.ops }
+
+// Len returns the number of queued operations.
+func (b *Batch) Len() int { return len(b.ops) }
+
+// FailAll fails every operation that has not been resolved.
+func (b *Batch) FailAll(err error) {
+	for _, op := range b.ops {
+		op.Fail(err)
+	}
+}
+
+func add[O Op](b *Batch, op O) O {
+	b.ops = append(b.ops, op)
+	return op
+}
+
+// Claimed is the result of a Claim.
+type Claimed struct {
+	First bool   // the key did not exist; it now holds the claimed value
+	Prior []byte // when not First: the value the key held
+}
+
+// ClaimOp sets Key to Value unless Key exists (SET NX GET). It is how an
+// event id is deduplicated and how its verdict is found again on a retry.
+type ClaimOp struct {
+	Key    Key
+	Value  []byte
+	TTL    time.Duration
+	Result Future[Claimed]
+}
+
+func (o *ClaimOp) Fail(err error) { o.Result.Fail(err) }
+
+// Claim queues a ClaimOp.
+func (b *Batch) Claim(key Key, value []byte, ttl time.Duration) *Future[Claimed] {
+	return &add(b, &ClaimOp{Key: key, Value: value, TTL: ttl}).Result
+}
+
+// PutOp sets Key to Value, replacing what it held.
+type PutOp struct {
+	Key    Key
+	Value  []byte
+	TTL    time.Duration
+	Result Future[struct{}]
+}
+
+func (o *PutOp) Fail(err error) { o.Result.Fail(err) }
+
+// Put queues a PutOp.
+func (b *Batch) Put(key Key, value []byte, ttl time.Duration) *Future[struct{}] {
+	return &add(b, &PutOp{Key: key, Value: value, TTL: ttl}).Result
+}
+
+// GetOp reads the value of Key: nil when the key does not exist.
+type GetOp struct {
+	Key    Key
+	Result Future[[]byte]
+}
+
+func (o *GetOp) Fail(err error) { o.Result.Fail(err) }
+
+// Get queues a GetOp.
+func (b *Batch) Get(key Key) *Future[[]byte] {
+	return &add(b, &GetOp{Key: key}).Result
+}
+
+// WindowAddOp records Member at event time At in a time-windowed set and
+// counts the distinct members whose time lies in Count.
+//
+// Each member keeps the latest time it was added at, so adding the same
+// member at the same time twice changes nothing (retries are harmless).
+// Members whose time is older than At−TTL are dropped; the key expires TTL
+// after its last write.
+type WindowAddOp struct {
+	Key    Key
+	Member string
+	At     time.Time
+	Count  Span
+	TTL    time.Duration
+	Result Future[int]
+}
+
+func (o *WindowAddOp) Fail(err error) { o.Result.Fail(err) }
+
+// WindowAdd queues a WindowAddOp.
+func (b *Batch) WindowAdd(key Key, member string, at time.Time, count Span, ttl time.Duration) *Future[int] {
+	return &add(b, &WindowAddOp{Key: key, Member: member, At: at, Count: count, TTL: ttl}).Result
+}
+
+// Window is what a WindowReadOp sees.
+type Window struct {
+	Count   int      // distinct members whose time lies in the span
+	Members []string // up to Limit of them, earliest first (ties by member)
+}
+
+// WindowReadOp reads the members of a time-windowed set whose time lies in
+// Span, without writing.
+type WindowReadOp struct {
+	Key    Key
+	Span   Span
+	Limit  int
+	Result Future[Window]
+}
+
+func (o *WindowReadOp) Fail(err error) { o.Result.Fail(err) }
+
+// WindowRead queues a WindowReadOp.
+func (b *Batch) WindowRead(key Key, span Span, limit int) *Future[Window] {
+	return &add(b, &WindowReadOp{Key: key, Span: span, Limit: limit}).Result
+}
+
+// Novelty is the result of a NoveltyAdd.
+type Novelty struct {
+	New  bool // Member was not in the set (within retention) before this add
+	Size int  // members in the set before this add, within retention
+}
+
+// NoveltyAddOp adds Member to a novelty set at event time At and reports
+// whether it was new. Each member keeps the latest time it was seen; members
+// last seen before At−TTL are forgotten, so the set means "seen in the last
+// TTL". The key expires TTL after its last write.
+type NoveltyAddOp struct {
+	Key    Key
+	Member string
+	At     time.Time
+	TTL    time.Duration
+	Result Future[Novelty]
+}
+
+func (o *NoveltyAddOp) Fail(err error) { o.Result.Fail(err) }
+
+// NoveltyAdd queues a NoveltyAddOp.
+func (b *Batch) NoveltyAdd(key Key, member string, at time.Time, ttl time.Duration) *Future[Novelty] {
+	return &add(b, &NoveltyAddOp{Key: key, Member: member, At: at, TTL: ttl}).Result
+}
+
+// Keep says which of two times a mark keeps.
+type Keep int
+
+const (
+	KeepLatest   Keep = iota // the mark moves forward only (last activity)
+	KeepEarliest             // the mark moves backward only (first seen)
+)
+
+// Mark is a remembered event time.
+type Mark struct {
+	Set bool      // a mark existed
+	At  time.Time // its time, when Set
+}
+
+// MarkOp records event time At under Key, keeping the latest or earliest of
+// the stored and the new time, and returns the mark as it was before.
+// Both choices make retries harmless. The key expires TTL after the write.
+type MarkOp struct {
+	Key    Key
+	At     time.Time
+	Keep   Keep
+	TTL    time.Duration
+	Result Future[Mark]
+}
+
+func (o *MarkOp) Fail(err error) { o.Result.Fail(err) }
+
+// Mark queues a MarkOp.
+func (b *Batch) Mark(key Key, at time.Time, keep Keep, ttl time.Duration) *Future[Mark] {
+	return &add(b, &MarkOp{Key: key, At: at, Keep: keep, TTL: ttl}).Result
+}
+
+// ReadMarkOp reads a mark without writing.
+type ReadMarkOp struct {
+	Key    Key
+	Result Future[Mark]
+}
+
+func (o *ReadMarkOp) Fail(err error) { o.Result.Fail(err) }
+
+// ReadMark queues a ReadMarkOp.
+func (b *Batch) ReadMark(key Key) *Future[Mark] {
+	return &add(b, &ReadMarkOp{Key: key}).Result
+}
+
+// BucketAddOp adds Member to the time bucket holding event time At and
+// returns the distinct-member counts of the History buckets ending with that
+// bucket, oldest first. Buckets are aligned to multiples of Width since the
+// Unix epoch. Counting distinct members (an event id, say) rather than
+// increments makes retries harmless. Buckets that end before At−TTL are
+// dropped; the key expires TTL after its last write.
+type BucketAddOp struct {
+	Key     Key
+	Member  string
+	At      time.Time
+	Width   time.Duration
+	History int
+	TTL     time.Duration
+	Result  Future[[]int]
+}
+
+func (o *BucketAddOp) Fail(err error) { o.Result.Fail(err) }
+
+// BucketAdd queues a BucketAddOp.
+func (b *Batch) BucketAdd(key Key, member string, at time.Time, width time.Duration, history int, ttl time.Duration) *Future[[]int] {
+	return &add(b, &BucketAddOp{Key: key, Member: member, At: at, Width: width, History: history, TTL: ttl}).Result
+}
+
+// BucketReadOp reads the counts of the History buckets ending with the bucket
+// holding At, oldest first, without writing.
+type BucketReadOp struct {
+	Key     Key
+	At      time.Time
+	Width   time.Duration
+	History int
+	Result  Future[[]int]
+}
+
+func (o *BucketReadOp) Fail(err error) { o.Result.Fail(err) }
+
+// BucketRead queues a BucketReadOp.
+func (b *Batch) BucketRead(key Key, at time.Time, width time.Duration, history int) *Future[[]int] {
+	return &add(b, &BucketReadOp{Key: key, At: at, Width: width, History: history}).Result
+}
+
+// ThrottleOp takes Key for Owner for TTL: the result is true when the key was
+// free (it is now Owner's) or is already held by Owner, so a retried event
+// keeps the alert it won the first time. It is how "one alert per key per
+// period" is kept across replicas.
+type ThrottleOp struct {
+	Key    Key
+	Owner  string
+	TTL    time.Duration
+	Result Future[bool]
+}
+
+func (o *ThrottleOp) Fail(err error) { o.Result.Fail(err) }
+
+// Throttle queues a ThrottleOp.
+func (b *Batch) Throttle(key Key, owner string, ttl time.Duration) *Future[bool] {
+	return &add(b, &ThrottleOp{Key: key, Owner: owner, TTL: ttl}).Result
+}
+
+// BucketStart returns the start of the bucket of width w that holds t.
+func BucketStart(t time.Time, w time.Duration) time.Time {
+	ns := t.UnixNano()
+	start := ns - ns%int64(w)
+	if ns < 0 && ns%int64(w) != 0 {
+		start -= int64(w)
+	}
+	return time.Unix(0, start).UTC()
+}
