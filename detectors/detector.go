@@ -1,0 +1,174 @@
+// Package detectors holds the detector contract, the registry that lists the
+// detectors a process runs, and the detectors themselves, one file each.
+//
+// A detector sees the compact CloudTrail record (package cloudtrail), never a
+// protobuf or gRPC type, and keeps no per-identity memory of its own: every
+// thing it remembers lives in package state, so any replica can score any
+// event and replicas agree.
+package detectors
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
+	"github.com/iamsentry/iamsentry/state"
+)
+
+// Detector finds one kind of identity abuse.
+//
+// The engine scores events in micro-batches in two phases. First it calls
+// Observe for every event of the batch, in batch order; a detector that cares
+// about the event queues the state operations it needs on the batch and
+// returns an Evaluation. Then the engine executes the batch (one round trip to
+// a shared store) and calls each Evaluation to collect findings.
+//
+// Implementations must be safe for concurrent use: several batches are scored
+// at once on different goroutines. They must not keep per-identity state in
+// memory; configuration is fixed at construction.
+type Detector interface {
+	// Info describes the detector. It returns the same value on every call.
+	Info() Info
+
+	// Observe looks at one event. It must filter cheaply (event source and
+	// name first) and return nil when the event is of no interest. It must
+	// not block and must not read futures: they resolve only after the batch
+	// executes. Operations queued on b run in queue order, after those of
+	// earlier events in the batch.
+	Observe(ev *Event, b *state.Batch) Evaluation
+}
+
+// Evaluation turns the results of the operations a detector queued into
+// findings. It is called once, after the batch executed.
+type Evaluation interface {
+	// Findings returns what the event raised, or an error when a state
+	// result it needs is missing (the error of the future, unwrapped or
+	// wrapped with %w so state.ErrUnavailable stays visible).
+	Findings() ([]Finding, error)
+}
+
+// EvaluationFunc adapts a function to Evaluation.
+type EvaluationFunc func() ([]Finding, error)
+
+// Findings calls f.
+func (f EvaluationFunc) Findings() ([]Finding, error) { return f() }
+
+// Event is what a detector observes: one parsed record and the tenant whose
+// state it may read and change.
+type Event struct {
+	Record *cloudtrail.Record
+	Tenant string
+}
+
+// Key builds a state key in the event's tenant.
+func (ev *Event) Key(identity, name string) state.Key {
+	return state.Key{Tenant: ev.Tenant, Identity: identity, Name: name}
+}
+
+// Info describes a detector for ListDetectors, the README and findings.
+type Info struct {
+	ID          string   // stable kebab-case id, e.g. "admin-policy-attached"
+	Title       string   // one line
+	Description string   // what it looks for and why it matters
+	Severity    Severity // default severity
+	Techniques  []string // MITRE ATT&CK technique ids, e.g. "T1098.003"
+}
+
+// Finding is one thing a detector raised on one event.
+type Finding struct {
+	DetectorID  string   `json:"detector_id"`
+	Severity    Severity `json:"severity"`
+	Score       int      `json:"score"` // 0–100
+	Title       string   `json:"title"`
+	Explanation string   `json:"explanation"` // names the evidence: who, what, from where, why unusual
+	Techniques  []string `json:"techniques"`
+
+	AccountID    string    `json:"account_id,omitempty"`
+	PrincipalARN string    `json:"principal_arn,omitempty"`
+	AccessKeyID  string    `json:"access_key_id,omitempty"`
+	SourceIP     string    `json:"source_ip,omitempty"` // sourceIPAddress as given
+	EventName    string    `json:"event_name"`
+	EventTime    time.Time `json:"event_time"`
+	EventID      string    `json:"event_id"`
+
+	Evidence map[string]string `json:"evidence,omitempty"`
+
+	// Once, when set, makes the finding one per key per period: the engine
+	// keeps it only when this event wins the throttle on Once.Key (a retry
+	// of the same event keeps what it won). Detectors set it for incidents
+	// that many events of one burst would otherwise each raise.
+	Once *Once `json:"-"`
+}
+
+// Once names the throttle a finding must win.
+type Once struct {
+	Key state.Key
+	TTL time.Duration
+}
+
+// NewFinding starts a finding of detector info on record r, with the event's
+// identity fields filled in.
+func NewFinding(info Info, r *cloudtrail.Record, sev Severity, score int) Finding {
+	return Finding{
+		DetectorID:   info.ID,
+		Severity:     sev,
+		Score:        score,
+		Title:        info.Title,
+		Techniques:   append([]string(nil), info.Techniques...),
+		AccountID:    r.AccountID(),
+		PrincipalARN: r.UserIdentity.ARN,
+		AccessKeyID:  r.UserIdentity.AccessKeyID,
+		SourceIP:     r.SourceIPAddress,
+		EventName:    r.EventName,
+		EventTime:    r.EventTime,
+		EventID:      r.EventID,
+		Evidence:     map[string]string{},
+	}
+}
+
+// Severity orders findings from informational to critical.
+type Severity int
+
+// Severities, lowest first. The zero value is not a valid severity.
+const (
+	SeverityUnknown Severity = iota
+	SeverityInfo
+	SeverityLow
+	SeverityMedium
+	SeverityHigh
+	SeverityCritical
+)
+
+var severityNames = [...]string{"UNKNOWN", "INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
+
+// String returns the upper-case name, e.g. "HIGH".
+func (s Severity) String() string {
+	if s < 0 || int(s) >= len(severityNames) {
+		return fmt.Sprintf("Severity(%d)", int(s))
+	}
+	return severityNames[s]
+}
+
+// ParseSeverity parses an upper- or lower-case severity name.
+func ParseSeverity(name string) (Severity, error) {
+	for i, n := range severityNames[1:] {
+		if strings.EqualFold(n, name) {
+			return Severity(i + 1), nil
+		}
+	}
+	return SeverityUnknown, fmt.Errorf("unknown severity %q (want INFO, LOW, MEDIUM, HIGH or CRITICAL)", name)
+}
+
+// MarshalText renders the severity by name, for JSON output.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText parses a severity name.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}

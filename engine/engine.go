@@ -1,0 +1,145 @@
+// Package engine scores micro-batches of CloudTrail records: it parses each
+// record once, deduplicates event ids, lets every enabled detector queue its
+// state operations, executes them in one round trip, and turns the results
+// into exactly one verdict per record, in order.
+//
+// The engine is what both the gRPC server and the in-process scan run, so a
+// backtest gives the verdicts the service would have given.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
+	"github.com/iamsentry/iamsentry/state"
+)
+
+// Outcome is what a verdict says about one record.
+type Outcome int
+
+// Outcomes. The zero value is not used in a verdict.
+const (
+	OutcomeUnknown   Outcome = iota
+	OutcomeClean             // scored, nothing raised
+	OutcomeAlert             // scored, at least one finding
+	OutcomeDuplicate         // scored before; the original findings are returned
+	OutcomeInvalid           // not scored; Reason says why
+)
+
+var outcomeNames = [...]string{"UNKNOWN", "CLEAN", "ALERT", "DUPLICATE", "INVALID"}
+
+// String returns the upper-case name, e.g. "ALERT".
+func (o Outcome) String() string {
+	if o < 0 || int(o) >= len(outcomeNames) {
+		return fmt.Sprintf("Outcome(%d)", int(o))
+	}
+	return outcomeNames[o]
+}
+
+// MarshalText renders the outcome by name, for JSON output.
+func (o Outcome) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
+// Verdict is the answer for one record.
+type Verdict struct {
+	EventID  string
+	Outcome  Outcome
+	Findings []detectors.Finding
+	Reason   string // for OutcomeInvalid: why the record was rejected
+
+	// Invalid is the parser's error for OutcomeInvalid, for callers that
+	// count rejections by reason.
+	Invalid *cloudtrail.RecordError `json:"-"`
+}
+
+// Score returns the strongest finding's score, 0 without findings.
+func (v *Verdict) Score() int {
+	best := 0
+	for _, f := range v.Findings {
+		best = max(best, f.Score)
+	}
+	return best
+}
+
+// Severity returns the strongest finding's severity.
+func (v *Verdict) Severity() detectors.Severity {
+	best := detectors.SeverityUnknown
+	for _, f := range v.Findings {
+		best = max(best, f.Severity)
+	}
+	return best
+}
+
+// Options tune an Engine. The zero value gives the defaults.
+type Options struct {
+	// DedupeHorizon is how long an event id is remembered, with its
+	// verdict, for retries. Default 1 h.
+	DedupeHorizon time.Duration
+	// MaxRecordSize limits one record's JSON. Default 256 KiB.
+	MaxRecordSize int
+	// Logger receives detector errors. Default: discard.
+	Logger *slog.Logger
+}
+
+// DefaultDedupeHorizon is the default DedupeHorizon.
+const DefaultDedupeHorizon = time.Hour
+
+// Engine scores batches against one store. It is safe for concurrent use.
+type Engine struct {
+	registry *detectors.Registry
+	store    state.Store
+	opts     Options
+}
+
+// New returns an engine running the enabled detectors of registry on store.
+func New(registry *detectors.Registry, store state.Store, opts Options) *Engine {
+	if opts.DedupeHorizon <= 0 {
+		opts.DedupeHorizon = DefaultDedupeHorizon
+	}
+	if opts.MaxRecordSize <= 0 {
+		opts.MaxRecordSize = cloudtrail.DefaultMaxRecordSize
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{registry: registry, store: store, opts: opts}
+}
+
+// Registry returns the registry the engine runs.
+func (e *Engine) Registry() *detectors.Registry { return e.registry }
+
+// Ping reports whether the engine's store can serve.
+func (e *Engine) Ping(ctx context.Context) error { return e.store.Ping(ctx) }
+
+// Batch is one micro-batch to score.
+type Batch struct {
+	Tenant  string   // whose state the records read and change
+	Records [][]byte // one CloudTrail record's JSON each
+}
+
+// Score scores b and returns one verdict per record, in order.
+//
+// When the store fails, Score returns an error wrapping
+// state.ErrUnavailable and no verdicts: nothing is acknowledged that was
+// not scored. Scoring the same batch again is then safe, because every state
+// operation is retry-safe and event ids are deduplicated.
+func (e *Engine) Score(ctx context.Context, b Batch) ([]Verdict, error) {
+	s := newScoring(e, b)
+	if err := e.store.Exec(ctx, &s.first); err != nil {
+		return nil, fmt.Errorf("scoring %d records: %w", len(b.Records), err)
+	}
+	if err := s.evaluate(); err != nil {
+		return nil, err
+	}
+	if err := s.settle(ctx); err != nil {
+		return nil, err
+	}
+	return s.verdicts, nil
+}
+
+// IsUnavailable reports whether err means the state backend is unreachable.
+func IsUnavailable(err error) bool { return errors.Is(err, state.ErrUnavailable) }

@@ -1,0 +1,145 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
+	"github.com/iamsentry/iamsentry/state"
+)
+
+// scoring is the work of scoring one batch.
+//
+// Round trips: the first batch holds every record's dedupe claim and every
+// detector's operations, so the common, no-alert path costs exactly one.
+// Only records that raised findings cost more: one for their throttles and
+// the verdict they are remembered by, and rarely one more when a throttle was
+// lost and the remembered verdict must be corrected.
+type scoring struct {
+	e        *Engine
+	tenant   string
+	verdicts []Verdict
+	items    []item
+	first    state.Batch
+}
+
+// item is one valid record of the batch.
+type item struct {
+	index      int // position in the batch
+	event      detectors.Event
+	dedupe     state.Key
+	owner      string // the event's identity, owner of the throttles it wins
+	copyOf     int    // index of an earlier record with the same identity in this batch, or -1
+	claim      *state.Future[state.Claimed]
+	evals      []detectors.Evaluation
+	candidates []detectors.Finding
+}
+
+func newScoring(e *Engine, b Batch) *scoring {
+	s := &scoring{e: e, tenant: b.Tenant, verdicts: make([]Verdict, len(b.Records))}
+	seen := make(map[string]int, len(b.Records))
+	enabled := e.registry.Enabled()
+	popts := cloudtrail.Options{MaxRecordSize: e.opts.MaxRecordSize}
+	for i, raw := range b.Records {
+		rec, err := cloudtrail.Parse(raw, popts)
+		if err != nil {
+			s.verdicts[i] = invalid(err)
+			continue
+		}
+		s.verdicts[i].EventID = rec.EventID
+		it := item{index: i, event: detectors.Event{Record: rec, Tenant: b.Tenant}, copyOf: -1}
+		it.owner = eventIdentity(rec)
+		if first, dup := seen[it.owner]; dup {
+			it.copyOf = first
+			s.items = append(s.items, it)
+			continue
+		}
+		seen[it.owner] = i
+		it.dedupe = state.Key{Tenant: b.Tenant, Identity: "event:" + it.owner, Name: "verdict"}
+		it.claim = s.first.Claim(it.dedupe, nil, e.opts.DedupeHorizon)
+		for _, d := range enabled {
+			if ev := d.Observe(&it.event, &s.first); ev != nil {
+				it.evals = append(it.evals, ev)
+			}
+		}
+		s.items = append(s.items, it)
+	}
+	return s
+}
+
+// eventIdentity is what makes two deliveries the same event: the account,
+// the event id, and (as a guard against reused or synthetic ids, as in rule
+// test fixtures) the event name and time, which a retry carries unchanged.
+func eventIdentity(r *cloudtrail.Record) string {
+	return r.AccountID() + ":" + r.EventID + ":" + r.EventName + ":" +
+		strconv.FormatInt(r.EventTime.UnixNano(), 10)
+}
+
+func invalid(err error) Verdict {
+	v := Verdict{Outcome: OutcomeInvalid, Reason: err.Error()}
+	if re, ok := errors.AsType[*cloudtrail.RecordError](err); ok {
+		v.Invalid = re
+	}
+	return v
+}
+
+// evaluate reads the claims and lets detectors turn their results into
+// candidate findings.
+func (s *scoring) evaluate() error {
+	for i := range s.items {
+		it := &s.items[i]
+		if it.copyOf >= 0 {
+			continue
+		}
+		claimed, err := it.claim.Get()
+		if err != nil {
+			return fmt.Errorf("deduplicating event %s: %w", it.event.Record.EventID, err)
+		}
+		v := &s.verdicts[it.index]
+		if !claimed.First {
+			v.Outcome = OutcomeDuplicate
+			if v.Findings, err = decodeFindings(claimed.Prior); err != nil {
+				s.e.opts.Logger.Warn("remembered verdict unreadable; answering without its findings",
+					slog.String("event_id", it.event.Record.EventID), slog.Any("error", err))
+			}
+			continue
+		}
+		for _, ev := range it.evals {
+			fs, err := ev.Findings()
+			if errors.Is(err, state.ErrUnavailable) {
+				return fmt.Errorf("evaluating event %s: %w", it.event.Record.EventID, err)
+			}
+			if err != nil {
+				s.e.opts.Logger.Error("detector failed on event; other detectors still scored it",
+					slog.String("event_id", it.event.Record.EventID), slog.Any("error", err))
+				continue
+			}
+			it.candidates = append(it.candidates, fs...)
+		}
+	}
+	return nil
+}
+
+func decodeFindings(b []byte) ([]detectors.Finding, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	var fs []detectors.Finding
+	err := json.Unmarshal(b, &fs)
+	return fs, err
+}
+
+func encodeFindings(fs []detectors.Finding) []byte {
+	if len(fs) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(fs)
+	if err != nil {
+		panic(fmt.Sprintf("engine: encoding findings: %v", err)) // plain data: cannot fail
+	}
+	return b
+}

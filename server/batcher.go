@@ -1,0 +1,156 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/iamsentry/iamsentry/engine"
+)
+
+// batcher merges the scoring work of many streams and calls into
+// micro-batches, so one round trip to the state store serves many requests.
+//
+// Workers each take a job, then gather more until the batch holds Size
+// records or Linger has passed since the first, whichever comes first. Under
+// load jobs queue up while workers are busy, so batches grow with load
+// without any waiting; Linger only matters when traffic is light.
+//
+// A stream never has more than one job in flight, so the records of one
+// stream are scored in the order they arrived.
+type batcher struct {
+	eng    *engine.Engine
+	jobs   chan *job
+	size   int
+	linger time.Duration
+	done   chan struct{}
+}
+
+// job is one caller's records waiting to be scored.
+type job struct {
+	ctx     context.Context
+	tenant  string
+	records [][]byte
+	result  chan jobResult // buffered, capacity 1
+}
+
+type jobResult struct {
+	verdicts []engine.Verdict
+	err      error
+}
+
+func newBatcher(eng *engine.Engine, workers, size int, linger time.Duration) *batcher {
+	b := &batcher{eng: eng, jobs: make(chan *job), size: size, linger: linger, done: make(chan struct{})}
+	for range workers {
+		go b.work()
+	}
+	return b
+}
+
+// score submits records and waits for their verdicts.
+func (b *batcher) score(ctx context.Context, tenant string, records [][]byte) ([]engine.Verdict, error) {
+	j := &job{ctx: ctx, tenant: tenant, records: records, result: make(chan jobResult, 1)}
+	select {
+	case b.jobs <- j:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-b.done:
+		return nil, errStopping
+	}
+	select {
+	case r := <-j.result:
+		return r.verdicts, r.err
+	case <-ctx.Done():
+		// The job may still be scored; retrying is safe (dedupe).
+		return nil, ctx.Err()
+	}
+}
+
+// stop ends the workers once they finish the batch in hand.
+func (b *batcher) stop() { close(b.done) }
+
+func (b *batcher) work() {
+	for {
+		select {
+		case j := <-b.jobs:
+			b.run(b.gather(j))
+		case <-b.done:
+			return
+		}
+	}
+}
+
+// gather collects jobs into one batch, starting with first.
+func (b *batcher) gather(first *job) []*job {
+	batch := []*job{first}
+	n := len(first.records)
+	var timer <-chan time.Time
+	if b.linger > 0 {
+		t := time.NewTimer(b.linger)
+		defer t.Stop()
+		timer = t.C
+	}
+	for n < b.size {
+		select {
+		case j := <-b.jobs:
+			batch = append(batch, j)
+			n += len(j.records)
+			continue
+		default:
+		}
+		if timer == nil {
+			break
+		}
+		select {
+		case j := <-b.jobs:
+			batch = append(batch, j)
+			n += len(j.records)
+			continue
+		case <-timer:
+		}
+		break
+	}
+	return batch
+}
+
+// run scores a gathered batch, one engine call per tenant, and hands each
+// job its verdicts.
+func (b *batcher) run(jobs []*job) {
+	byTenant := map[string][]*job{}
+	var order []string
+	for _, j := range jobs {
+		if j.ctx.Err() != nil {
+			j.result <- jobResult{err: j.ctx.Err()}
+			continue
+		}
+		if _, ok := byTenant[j.tenant]; !ok {
+			order = append(order, j.tenant)
+		}
+		byTenant[j.tenant] = append(byTenant[j.tenant], j)
+	}
+	for _, tenant := range order {
+		b.runTenant(tenant, byTenant[tenant])
+	}
+}
+
+func (b *batcher) runTenant(tenant string, jobs []*job) {
+	var records [][]byte
+	for _, j := range jobs {
+		records = append(records, j.records...)
+	}
+	// The batch outlives any one caller: score it under a context of its
+	// own, bounded so a stuck store cannot hold a worker forever.
+	ctx, cancel := context.WithTimeout(context.Background(), scoreTimeout)
+	defer cancel()
+	verdicts, err := b.eng.Score(ctx, engine.Batch{Tenant: tenant, Records: records})
+	for _, j := range jobs {
+		if err != nil {
+			j.result <- jobResult{err: err}
+			continue
+		}
+		j.result <- jobResult{verdicts: verdicts[:len(j.records):len(j.records)]}
+		verdicts = verdicts[len(j.records):]
+	}
+}
+
+// scoreTimeout bounds one engine call.
+const scoreTimeout = 30 * time.Second

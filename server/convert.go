@@ -1,0 +1,101 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/engine"
+	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
+)
+
+// This file is the edge between the public API and the engine: detectors
+// and the engine never see a protobuf type.
+
+// errNoRecord is the reason given for an event that carries no record.
+var errNoRecord = errors.New("event carries no record: set either json (raw CloudTrail JSON bytes) or object (a JSON object)")
+
+// eventJSON returns the CloudTrail JSON an event carries. An event whose
+// object cannot be rendered, or that carries nothing, yields an error that
+// becomes the event's INVALID reason.
+func eventJSON(ev *iamsentryv1.Event) ([]byte, error) {
+	switch rec := ev.GetRecord().(type) {
+	case *iamsentryv1.Event_Json:
+		if len(rec.Json) == 0 {
+			return nil, errNoRecord
+		}
+		return rec.Json, nil
+	case *iamsentryv1.Event_Object:
+		if rec.Object == nil {
+			return nil, errNoRecord
+		}
+		b, err := protojson.Marshal(rec.Object)
+		if err != nil {
+			return nil, fmt.Errorf("event object cannot be rendered as JSON: %w", err)
+		}
+		return b, nil
+	default:
+		return nil, errNoRecord
+	}
+}
+
+var outcomes = map[engine.Outcome]iamsentryv1.Outcome{
+	engine.OutcomeClean:     iamsentryv1.Outcome_OUTCOME_CLEAN,
+	engine.OutcomeAlert:     iamsentryv1.Outcome_OUTCOME_ALERT,
+	engine.OutcomeDuplicate: iamsentryv1.Outcome_OUTCOME_DUPLICATE,
+	engine.OutcomeInvalid:   iamsentryv1.Outcome_OUTCOME_INVALID,
+}
+
+// Severities are numbered alike in both worlds (INFO=1 … CRITICAL=5).
+func severity(s detectors.Severity) iamsentryv1.Severity { return iamsentryv1.Severity(s) }
+
+func verdictProto(v *engine.Verdict) *iamsentryv1.Verdict {
+	out := &iamsentryv1.Verdict{
+		EventId:  v.EventID,
+		Outcome:  outcomes[v.Outcome],
+		Reason:   v.Reason,
+		Score:    uint32(v.Score()),
+		Severity: severity(v.Severity()),
+	}
+	for i := range v.Findings {
+		out.Findings = append(out.Findings, findingProto(&v.Findings[i]))
+	}
+	return out
+}
+
+func invalidVerdict(err error) *iamsentryv1.Verdict {
+	return &iamsentryv1.Verdict{Outcome: iamsentryv1.Outcome_OUTCOME_INVALID, Reason: err.Error()}
+}
+
+func findingProto(f *detectors.Finding) *iamsentryv1.Finding {
+	return &iamsentryv1.Finding{
+		DetectorId:   f.DetectorID,
+		Severity:     severity(f.Severity),
+		Score:        uint32(f.Score),
+		Title:        f.Title,
+		Explanation:  f.Explanation,
+		Techniques:   f.Techniques,
+		AccountId:    f.AccountID,
+		PrincipalArn: f.PrincipalARN,
+		AccessKeyId:  f.AccessKeyID,
+		SourceIp:     f.SourceIP,
+		EventName:    f.EventName,
+		EventTime:    timestamppb.New(f.EventTime),
+		EventId:      f.EventID,
+		Evidence:     f.Evidence,
+	}
+}
+
+func detectorProto(l detectors.Listing) *iamsentryv1.DetectorInfo {
+	return &iamsentryv1.DetectorInfo{
+		Id:          l.ID,
+		Title:       l.Title,
+		Description: l.Description,
+		Severity:    severity(l.Severity),
+		Techniques:  l.Techniques,
+		Enabled:     l.Enabled,
+	}
+}

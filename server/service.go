@@ -1,0 +1,202 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/iamsentry/iamsentry/engine"
+	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
+)
+
+// defaultTenant owns the state of unauthenticated callers.
+const defaultTenant = ""
+
+// service implements iamsentry.v1.DetectionService.
+type service struct {
+	iamsentryv1.UnimplementedDetectionServiceServer
+	eng     *engine.Engine
+	batcher *batcher
+	opts    Options
+	log     *slog.Logger
+}
+
+// ListDetectors implements DetectionService.
+func (s *service) ListDetectors(context.Context, *iamsentryv1.ListDetectorsRequest) (*iamsentryv1.ListDetectorsResponse, error) {
+	resp := &iamsentryv1.ListDetectorsResponse{}
+	for _, l := range s.eng.Registry().List() {
+		resp.Detectors = append(resp.Detectors, detectorProto(l))
+	}
+	return resp, nil
+}
+
+// ScoreBatch implements DetectionService.
+func (s *service) ScoreBatch(ctx context.Context, req *iamsentryv1.ScoreBatchRequest) (*iamsentryv1.ScoreBatchResponse, error) {
+	if err := s.checkEvents(len(req.GetEvents())); err != nil {
+		return nil, err
+	}
+	verdicts, err := s.score(ctx, defaultTenant, [][]*iamsentryv1.Event{req.GetEvents()})
+	if err != nil {
+		return nil, s.status(err)
+	}
+	return &iamsentryv1.ScoreBatchResponse{Verdicts: verdicts[0]}, nil
+}
+
+// Score implements DetectionService. Requests are read ahead (up to
+// MaxInFlight per stream), those already waiting are scored together, and
+// responses go back in request order. A bad record gets an INVALID verdict
+// and the stream goes on; a broken limit or a state outage ends the stream
+// after the requests before it were answered.
+func (s *service) Score(stream iamsentryv1.DetectionService_ScoreServer) error {
+	ctx := stream.Context()
+	reqs := make(chan *iamsentryv1.ScoreRequest, s.opts.MaxInFlight)
+	recvErr := make(chan error, 1)
+	go s.receive(ctx, stream, reqs, recvErr)
+	for {
+		group, more := s.next(reqs)
+		if len(group) > 0 {
+			if err := s.answer(ctx, stream, group); err != nil {
+				return err
+			}
+		}
+		if !more {
+			if err := <-recvErr; !errors.Is(err, io.EOF) {
+				return err
+			}
+			return nil
+		}
+	}
+}
+
+// receive reads requests into reqs until the client half-closes, the
+// stream fails or a request breaks a limit; it then sends the reason on
+// errc and closes reqs.
+func (s *service) receive(ctx context.Context, stream iamsentryv1.DetectionService_ScoreServer,
+	reqs chan<- *iamsentryv1.ScoreRequest, errc chan<- error) {
+	defer close(reqs)
+	for {
+		req, err := stream.Recv()
+		if err == nil {
+			err = s.checkEvents(len(req.GetEvents()))
+		}
+		if err != nil {
+			errc <- err
+			return
+		}
+		select {
+		case reqs <- req:
+		case <-ctx.Done():
+			errc <- ctx.Err()
+			return
+		}
+	}
+}
+
+// next waits for one request, then takes those already waiting, up to
+// BatchSize events. more is false once reqs is closed and drained.
+func (s *service) next(reqs <-chan *iamsentryv1.ScoreRequest) (group []*iamsentryv1.ScoreRequest, more bool) {
+	req, ok := <-reqs
+	if !ok {
+		return nil, false
+	}
+	group = append(group, req)
+	n := len(req.GetEvents())
+	for n < s.opts.BatchSize {
+		select {
+		case req, ok := <-reqs:
+			if !ok {
+				return group, false
+			}
+			group = append(group, req)
+			n += len(req.GetEvents())
+		default:
+			return group, true
+		}
+	}
+	return group, true
+}
+
+func (s *service) answer(ctx context.Context, stream iamsentryv1.DetectionService_ScoreServer, group []*iamsentryv1.ScoreRequest) error {
+	events := make([][]*iamsentryv1.Event, len(group))
+	for i, r := range group {
+		events[i] = r.GetEvents()
+	}
+	verdicts, err := s.score(ctx, defaultTenant, events)
+	if err != nil {
+		return s.status(err)
+	}
+	for i, r := range group {
+		if err := stream.Send(&iamsentryv1.ScoreResponse{Sequence: r.GetSequence(), Verdicts: verdicts[i]}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// score scores the events of several requests in one call and returns their
+// verdicts grouped as the requests were.
+func (s *service) score(ctx context.Context, tenant string, requests [][]*iamsentryv1.Event) ([][]*iamsentryv1.Verdict, error) {
+	out := make([][]*iamsentryv1.Verdict, len(requests))
+	var records [][]byte
+	for i, events := range requests {
+		out[i] = make([]*iamsentryv1.Verdict, len(events))
+		for j, ev := range events {
+			raw, err := eventJSON(ev)
+			if err != nil {
+				out[i][j] = invalidVerdict(err)
+				continue
+			}
+			records = append(records, raw)
+		}
+	}
+	if len(records) == 0 {
+		return out, nil
+	}
+	verdicts, err := s.batcher.score(ctx, tenant, records)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		for j := range out[i] {
+			if out[i][j] == nil {
+				out[i][j] = verdictProto(&verdicts[0])
+				verdicts = verdicts[1:]
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *service) checkEvents(n int) error {
+	if n > s.opts.MaxEventsPerRequest {
+		return status.Errorf(codes.InvalidArgument,
+			"request carries %d events; the limit is %d events per request (split it, or raise the server's --max-events-per-request)",
+			n, s.opts.MaxEventsPerRequest)
+	}
+	return nil
+}
+
+// status converts an error into the gRPC status the caller sees. It is the
+// one place where internal errors meet the wire: internal text never leaves.
+func (s *service) status(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case engine.IsUnavailable(err):
+		s.log.Warn("state backend unavailable; request not scored", slog.Any("error", err))
+		return status.Error(codes.Unavailable, "state backend unavailable: nothing in this request was scored; retry with backoff")
+	case errors.Is(err, errStopping):
+		return status.Error(codes.Unavailable, "server is shutting down; retry on another replica")
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "request canceled")
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "deadline exceeded before scoring finished")
+	default:
+		s.log.Error("scoring failed", slog.Any("error", err))
+		return status.Error(codes.Internal, "internal error while scoring")
+	}
+}
