@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strconv"
 
 	"github.com/iamsentry/iamsentry/detectors"
@@ -62,7 +63,7 @@ func newScoring(e *Engine, b Batch) *scoring {
 		it.dedupe = state.Key{Tenant: b.Tenant, Identity: "event:" + it.owner, Name: "verdict"}
 		it.claim = s.first.Claim(it.dedupe, nil, e.opts.DedupeHorizon)
 		for _, d := range enabled {
-			if ev := d.Observe(&it.event, &s.first); ev != nil {
+			if ev := s.observe(d, &it.event); ev != nil {
 				it.evals = append(it.evals, ev)
 			}
 		}
@@ -109,7 +110,7 @@ func (s *scoring) evaluate() error {
 			continue
 		}
 		for _, ev := range it.evals {
-			fs, err := ev.Findings()
+			fs, err := findings(ev)
 			if errors.Is(err, state.ErrUnavailable) {
 				return fmt.Errorf("evaluating event %s: %w", it.event.Record.EventID, err)
 			}
@@ -142,4 +143,28 @@ func encodeFindings(fs []detectors.Finding) []byte {
 		panic(fmt.Sprintf("engine: encoding findings: %v", err)) // plain data: cannot fail
 	}
 	return b
+}
+
+// observe calls d.Observe, turning a panic into a logged detector failure:
+// one detector's bug on one hostile record must not take the process down.
+func (s *scoring) observe(d detectors.Detector, ev *detectors.Event) (eval detectors.Evaluation) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.e.opts.Logger.Error("detector panicked in Observe; event scored without it",
+				slog.String("detector", d.Info().ID), slog.String("event_id", ev.Record.EventID),
+				slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+			eval = nil
+		}
+	}()
+	return d.Observe(ev, &s.first)
+}
+
+// findings calls ev.Findings, turning a panic into an error.
+func findings(ev detectors.Evaluation) (fs []detectors.Finding, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("detector panicked: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return ev.Findings()
 }

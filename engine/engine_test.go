@@ -1,0 +1,258 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iamsentry/iamsentry/detectors"
+	dt "github.com/iamsentry/iamsentry/detectors/detectortest"
+	"github.com/iamsentry/iamsentry/engine"
+	"github.com/iamsentry/iamsentry/state"
+	"github.com/iamsentry/iamsentry/state/memory"
+)
+
+var t0 = time.Date(2024, 8, 1, 13, 0, 0, 0, time.UTC)
+
+const adminARN = "arn:aws:iam::aws:policy/AdministratorAccess"
+
+// countingStore counts Exec calls and can be made to fail, as a Redis outage
+// would.
+type countingStore struct {
+	state.Store
+	execs int
+	fail  bool
+}
+
+func (s *countingStore) Exec(ctx context.Context, b *state.Batch) error {
+	s.execs++
+	if s.fail {
+		err := fmt.Errorf("dial tcp 127.0.0.1:1: %w", state.ErrUnavailable)
+		b.FailAll(err)
+		return err
+	}
+	return s.Store.Exec(ctx, b)
+}
+
+func newEngine(t *testing.T, ds ...detectors.Detector) (*engine.Engine, *countingStore) {
+	t.Helper()
+	mem := memory.New()
+	t.Cleanup(func() { mem.Close() })
+	store := &countingStore{Store: mem}
+	if len(ds) == 0 {
+		ds = detectors.Builtin()
+	}
+	reg, err := detectors.NewRegistry(ds...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return engine.New(reg, store, engine.Options{}), store
+}
+
+func score(t *testing.T, e *engine.Engine, recs ...[]byte) []engine.Verdict {
+	t.Helper()
+	vs, err := e.Score(context.Background(), engine.Batch{Records: recs})
+	if err != nil {
+		t.Fatalf("score: %v", err)
+	}
+	return vs
+}
+
+func attachAdmin(role string, at time.Time) dt.Rec {
+	return dt.IAM("AttachRolePolicy", at, map[string]any{"roleName": role, "policyArn": adminARN})
+}
+
+func TestOneVerdictPerRecordInOrder(t *testing.T) {
+	e, _ := newEngine(t)
+	clean := dt.Base("sts.amazonaws.com", "GetCallerIdentity", t0)
+	alert := attachAdmin("r", t0)
+	vs := score(t, e, clean.JSON(), []byte(`{"not json"`), alert.JSON(), []byte(`[]`))
+	want := []engine.Outcome{engine.OutcomeClean, engine.OutcomeInvalid, engine.OutcomeAlert, engine.OutcomeInvalid}
+	if len(vs) != len(want) {
+		t.Fatalf("got %d verdicts for 4 records", len(vs))
+	}
+	for i, v := range vs {
+		if v.Outcome != want[i] {
+			t.Errorf("verdict %d: outcome %v, want %v (%s)", i, v.Outcome, want[i], v.Reason)
+		}
+	}
+	if vs[0].EventID != clean.ID() || vs[2].EventID != alert.ID() {
+		t.Errorf("verdicts carry the wrong event ids: %q, %q", vs[0].EventID, vs[2].EventID)
+	}
+	if !strings.Contains(vs[1].Reason, "not JSON") || !strings.Contains(vs[3].Reason, "not an object") {
+		t.Errorf("invalid reasons are not precise: %q, %q", vs[1].Reason, vs[3].Reason)
+	}
+	if vs[2].Score() != 80 || vs[2].Severity() != detectors.SeverityHigh {
+		t.Errorf("verdict score/severity = %d/%v, want 80/HIGH", vs[2].Score(), vs[2].Severity())
+	}
+}
+
+func TestDuplicateReturnsOriginalFindings(t *testing.T) {
+	e, _ := newEngine(t)
+	create := dt.IAM("CreateRole", t0, map[string]any{"roleName": "r"})
+	attach := attachAdmin("r", t0.Add(time.Minute))
+	first := score(t, e, create.JSON(), attach.JSON())
+	if first[1].Outcome != engine.OutcomeAlert || first[1].Severity() != detectors.SeverityCritical {
+		t.Fatalf("first delivery: %v %v, want ALERT CRITICAL", first[1].Outcome, first[1].Severity())
+	}
+	again := score(t, e, create.JSON(), attach.JSON())
+	for i, v := range again {
+		if v.Outcome != engine.OutcomeDuplicate {
+			t.Errorf("redelivery %d: outcome %v, want DUPLICATE", i, v.Outcome)
+		}
+	}
+	if len(again[1].Findings) != 1 || again[1].Findings[0].Explanation != first[1].Findings[0].Explanation {
+		t.Errorf("redelivery must return the original findings; got %+v", again[1].Findings)
+	}
+	if again[1].Findings[0].EventTime != first[1].Findings[0].EventTime {
+		t.Errorf("remembered event time changed: %v vs %v", again[1].Findings[0].EventTime, first[1].Findings[0].EventTime)
+	}
+}
+
+func TestDuplicateWithinOneBatch(t *testing.T) {
+	e, _ := newEngine(t)
+	a := attachAdmin("r", t0).JSON()
+	vs := score(t, e, a, a)
+	if vs[0].Outcome != engine.OutcomeAlert || vs[1].Outcome != engine.OutcomeDuplicate {
+		t.Fatalf("outcomes %v, %v; want ALERT, DUPLICATE", vs[0].Outcome, vs[1].Outcome)
+	}
+	if len(vs[1].Findings) != 1 {
+		t.Errorf("the duplicate carries the original's findings; got %d", len(vs[1].Findings))
+	}
+}
+
+func TestSameIDDifferentEventIsNotDuplicate(t *testing.T) {
+	// Rule-test fixtures reuse ids such as "1"; a retry never changes the
+	// event's name or time, so those tell such records apart.
+	e, _ := newEngine(t)
+	a := dt.Base("sts.amazonaws.com", "GetCallerIdentity", t0).With("eventID", "1")
+	b := attachAdmin("r", t0.Add(time.Second)).With("eventID", "1")
+	vs := score(t, e, a.JSON(), b.JSON())
+	if vs[1].Outcome != engine.OutcomeAlert {
+		t.Errorf("outcome %v, want ALERT", vs[1].Outcome)
+	}
+}
+
+func TestNoAlertPathIsOneRoundTrip(t *testing.T) {
+	e, store := newEngine(t)
+	var recs [][]byte
+	for i := range 200 {
+		recs = append(recs, dt.Base("s3.amazonaws.com", "ListBuckets", t0.Add(time.Duration(i)*time.Second)).JSON())
+	}
+	score(t, e, recs...)
+	if store.execs != 1 {
+		t.Errorf("a batch with no alert cost %d round trips, want 1", store.execs)
+	}
+	store.execs = 0
+	score(t, e, attachAdmin("r", t0).JSON())
+	if store.execs != 2 {
+		t.Errorf("a batch with an alert cost %d round trips, want 2", store.execs)
+	}
+}
+
+func TestStoreOutageAcknowledgesNothing(t *testing.T) {
+	e, store := newEngine(t)
+	store.fail = true
+	vs, err := e.Score(context.Background(), engine.Batch{Records: [][]byte{attachAdmin("r", t0).JSON()}})
+	if !engine.IsUnavailable(err) {
+		t.Fatalf("error %v must wrap state.ErrUnavailable", err)
+	}
+	if vs != nil {
+		t.Errorf("no verdict may be returned when the store failed; got %d", len(vs))
+	}
+	store.fail = false
+	vs = score(t, e, attachAdmin("r", t0).JSON())
+	if vs[0].Outcome != engine.OutcomeAlert {
+		t.Errorf("after the outage the same record scores %v, want ALERT", vs[0].Outcome)
+	}
+}
+
+// onceDetector raises a throttled finding on every ListBuckets.
+type onceDetector struct{}
+
+func (onceDetector) Info() detectors.Info {
+	return detectors.Info{ID: "once-test", Title: "t", Severity: detectors.SeverityLow, Techniques: []string{"T1619"}}
+}
+
+func (d onceDetector) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
+	if ev.Record.EventName != "ListBuckets" {
+		return nil
+	}
+	return detectors.EvaluationFunc(func() ([]detectors.Finding, error) {
+		f := detectors.NewFinding(d.Info(), ev.Record, detectors.SeverityLow, 10)
+		f.Explanation = "listed"
+		f.Once = &detectors.Once{Key: ev.Key(ev.Record.UserIdentity.AccessKeyID, "once"), TTL: time.Hour}
+		return []detectors.Finding{f}, nil
+	})
+}
+
+func TestOncePerKey(t *testing.T) {
+	e, _ := newEngine(t, onceDetector{})
+	a := dt.Base("s3.amazonaws.com", "ListBuckets", t0)
+	b := dt.Base("s3.amazonaws.com", "ListBuckets", t0.Add(time.Minute))
+	vs := score(t, e, a.JSON(), b.JSON())
+	if vs[0].Outcome != engine.OutcomeAlert || vs[1].Outcome != engine.OutcomeClean {
+		t.Fatalf("outcomes %v, %v; want ALERT then CLEAN (one finding per key)", vs[0].Outcome, vs[1].Outcome)
+	}
+	// A retry of the throttled-out record stays clean; a retry of the
+	// winner keeps its finding.
+	vs = score(t, e, b.JSON(), a.JSON())
+	if len(vs[0].Findings) != 0 || len(vs[1].Findings) != 1 {
+		t.Errorf("retries: %d and %d findings, want 0 and 1", len(vs[0].Findings), len(vs[1].Findings))
+	}
+}
+
+func TestTenantsDoNotShareState(t *testing.T) {
+	e, _ := newEngine(t)
+	create := dt.IAM("CreateRole", t0, map[string]any{"roleName": "r"}).JSON()
+	attach := attachAdmin("r", t0.Add(time.Minute)).JSON()
+	if _, err := e.Score(context.Background(), engine.Batch{Tenant: "a", Records: [][]byte{create}}); err != nil {
+		t.Fatal(err)
+	}
+	vs, err := e.Score(context.Background(), engine.Batch{Tenant: "b", Records: [][]byte{create, attach}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vs[0].Outcome == engine.OutcomeDuplicate {
+		t.Errorf("tenant b's record was deduplicated against tenant a's")
+	}
+	if vs[1].Severity() != detectors.SeverityCritical {
+		t.Errorf("tenant b: severity %v, want CRITICAL from its own CreateRole", vs[1].Severity())
+	}
+}
+
+func TestDetectorErrorSparesOthers(t *testing.T) {
+	for _, bad := range []detectors.Detector{failingDetector{}, panickingDetector{inObserve: true}, panickingDetector{}} {
+		e, _ := newEngine(t, bad, detectors.NewAdminPolicyAttached())
+		vs := score(t, e, attachAdmin("r", t0).JSON())
+		if vs[0].Outcome != engine.OutcomeAlert || len(vs[0].Findings) != 1 {
+			t.Errorf("%T must not hide another detector's finding: %v, %d findings", bad, vs[0].Outcome, len(vs[0].Findings))
+		}
+	}
+}
+
+type panickingDetector struct{ inObserve bool }
+
+func (panickingDetector) Info() detectors.Info {
+	return detectors.Info{ID: "panicking-test", Title: "t", Severity: detectors.SeverityLow, Techniques: []string{"T1098"}}
+}
+
+func (d panickingDetector) Observe(*detectors.Event, *state.Batch) detectors.Evaluation {
+	if d.inObserve {
+		panic("observe")
+	}
+	return detectors.EvaluationFunc(func() ([]detectors.Finding, error) { panic("findings") })
+}
+
+type failingDetector struct{}
+
+func (failingDetector) Info() detectors.Info {
+	return detectors.Info{ID: "failing-test", Title: "t", Severity: detectors.SeverityLow, Techniques: []string{"T1098"}}
+}
+
+func (failingDetector) Observe(*detectors.Event, *state.Batch) detectors.Evaluation {
+	return detectors.EvaluationFunc(func() ([]detectors.Finding, error) { return nil, errors.New("boom") })
+}
