@@ -19,16 +19,16 @@ const DefaultMaxRecordSize = 256 << 10
 
 // Record is one CloudTrail event, reduced to what detectors use.
 type Record struct {
-	EventID      string
-	EventName    string
-	EventSource  string // e.g. "iam.amazonaws.com"
-	EventTime    time.Time
-	EventType    string // AwsApiCall, AwsConsoleSignIn, ...
-	AWSRegion    string
-	ErrorCode    string // "" when the call succeeded
-	ErrorMessage string
-	ReadOnly     ReadOnly
-	UserAgent    string
+	EventID            string
+	EventName          string
+	EventSource        string // e.g. "iam.amazonaws.com"
+	EventTime          time.Time
+	EventType          string // AwsApiCall, AwsConsoleSignIn, ...
+	AWSRegion          string
+	ErrorCode          string // "" when the call succeeded
+	ErrorMessage       string
+	ReadOnly           ReadOnly
+	UserAgent          string
 	VPCEndpointID      string
 	RecipientAccountID string
 

@@ -1,0 +1,259 @@
+package cloudtrail
+
+import (
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Options tune parsing and reading. The zero value is ready to use.
+type Options struct {
+	// MaxRecordSize is the largest record, in bytes of JSON, that is
+	// accepted; 0 means DefaultMaxRecordSize.
+	MaxRecordSize int
+}
+
+func (o Options) maxSize() int {
+	if o.MaxRecordSize <= 0 {
+		return DefaultMaxRecordSize
+	}
+	return o.MaxRecordSize
+}
+
+// eventBridgeDetailType is the detail-type EventBridge gives CloudTrail events.
+const eventBridgeDetailType = "AWS API Call via CloudTrail"
+
+// Parse decodes one CloudTrail record from its JSON.
+//
+// It rejects, with a *RecordError, a record that is larger than
+// opts.MaxRecordSize (checked before decoding), is not JSON, is not an
+// object, lacks eventName, eventSource, eventTime or eventID (absent, null
+// or "" count as missing), has an eventTime that is not RFC 3339, or holds
+// a field of the wrong JSON type. Nothing else is an error: a
+// sourceIPAddress that is not an IP leaves SourceIP invalid, and an absent
+// or null userIdentity leaves UserIdentity zero.
+//
+// Parse unwraps one level of wrapper when the object has no eventName:
+// an EventBridge event (detail-type "AWS API Call via CloudTrail" with a
+// detail object) yields its detail, and a rule-test fixture (an object with
+// an event object, as in Panther's tests) yields its event. Key matching
+// follows encoding/json: exact names first, then case-insensitive.
+func Parse(data []byte, opts Options) (*Record, error) {
+	if limit := opts.maxSize(); len(data) > limit {
+		return nil, errTooLarge(len(data), limit)
+	}
+	var raw rawRecord
+	decErr := json.Unmarshal(data, &raw)
+	var se *json.SyntaxError
+	if errors.As(decErr, &se) {
+		return nil, errNotJSON(decErr, 0)
+	}
+	if firstByte(data) != '{' {
+		return nil, errNotObject(data)
+	}
+	if inner := raw.wrapped(); inner != nil {
+		return parseInner(inner)
+	}
+	return raw.record(decErr)
+}
+
+// parseInner decodes a wrapper's inner record; wrappers nest one level only.
+func parseInner(data []byte) (*Record, error) {
+	var raw rawRecord
+	decErr := json.Unmarshal(data, &raw)
+	return raw.record(decErr)
+}
+
+// rawRecord is the decoding shape: only the fields Record needs, so
+// encoding/json skips everything else without building values for it.
+type rawRecord struct {
+	EventID            string          `json:"eventID"`
+	EventName          string          `json:"eventName"`
+	EventSource        string          `json:"eventSource"`
+	EventTime          string          `json:"eventTime"`
+	EventType          string          `json:"eventType"`
+	AWSRegion          string          `json:"awsRegion"`
+	ErrorCode          string          `json:"errorCode"`
+	ErrorMessage       string          `json:"errorMessage"`
+	ReadOnly           flexBool        `json:"readOnly"`
+	UserAgent          string          `json:"userAgent"`
+	VPCEndpointID      string          `json:"vpcEndpointId"`
+	RecipientAccountID string          `json:"recipientAccountId"`
+	SourceIPAddress    string          `json:"sourceIPAddress"`
+	UserIdentity       rawIdentity     `json:"userIdentity"`
+	RequestParameters  json.RawMessage `json:"requestParameters"`
+	ResponseElements   json.RawMessage `json:"responseElements"`
+
+	// Wrapper keys (see Parse).
+	DetailType string          `json:"detail-type"`
+	Detail     json.RawMessage `json:"detail"`
+	Event      json.RawMessage `json:"event"`
+}
+
+type rawIdentity struct {
+	Type           string `json:"type"`
+	PrincipalID    string `json:"principalId"`
+	ARN            string `json:"arn"`
+	AccountID      string `json:"accountId"`
+	AccessKeyID    string `json:"accessKeyId"`
+	UserName       string `json:"userName"`
+	InvokedBy      string `json:"invokedBy"`
+	SessionContext struct {
+		SessionIssuer  SessionIssuer `json:"sessionIssuer"`
+		SourceIdentity string        `json:"sourceIdentity"`
+		Attributes     struct {
+			MFAAuthenticated flexBool `json:"mfaAuthenticated"`
+		} `json:"attributes"`
+	} `json:"sessionContext"`
+}
+
+// wrapped returns the inner record of a recognised wrapper, or nil.
+func (r *rawRecord) wrapped() []byte {
+	if r.EventName != "" {
+		return nil
+	}
+	if r.DetailType == eventBridgeDetailType && firstByte(r.Detail) == '{' {
+		return r.Detail
+	}
+	if firstByte(r.Event) == '{' {
+		return r.Event
+	}
+	return nil
+}
+
+// record validates the decoded fields and builds the Record. decErr is
+// json.Unmarshal's result: a type mismatch is reported before anything
+// else because it explains an empty field better than "missing" would.
+func (r *rawRecord) record(decErr error) (*Record, error) {
+	if err := r.check(decErr); err != nil {
+		return nil, err
+	}
+	t, err := parseTime(r.EventTime)
+	if err != nil {
+		return nil, err
+	}
+	rec := &Record{
+		EventID:            r.EventID,
+		EventName:          r.EventName,
+		EventSource:        r.EventSource,
+		EventTime:          t,
+		EventType:          r.EventType,
+		AWSRegion:          r.AWSRegion,
+		ErrorCode:          r.ErrorCode,
+		ErrorMessage:       r.ErrorMessage,
+		ReadOnly:           r.ReadOnly.readOnly(),
+		UserAgent:          r.UserAgent,
+		VPCEndpointID:      r.VPCEndpointID,
+		RecipientAccountID: r.RecipientAccountID,
+		SourceIPAddress:    r.SourceIPAddress,
+		UserIdentity:       r.UserIdentity.identity(),
+		RequestParameters:  nilIfNull(r.RequestParameters),
+		ResponseElements:   nilIfNull(r.ResponseElements),
+	}
+	if ip, err := netip.ParseAddr(r.SourceIPAddress); err == nil {
+		rec.SourceIP = ip
+	}
+	return rec, nil
+}
+
+func (r *rawRecord) check(decErr error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(decErr, &te) {
+		return errFieldType(te)
+	}
+	if decErr != nil {
+		return errNotJSON(decErr, 0)
+	}
+	if kind := r.ReadOnly.bad; kind != "" {
+		return errWrongType("readOnly", kind, "a bool")
+	}
+	if kind := r.UserIdentity.SessionContext.Attributes.MFAAuthenticated.bad; kind != "" {
+		return errWrongType("userIdentity.sessionContext.attributes.mfaAuthenticated", kind, "a bool")
+	}
+	for _, f := range [...]struct{ name, val string }{
+		{"eventName", r.EventName}, {"eventSource", r.EventSource},
+		{"eventTime", r.EventTime}, {"eventID", r.EventID},
+	} {
+		if f.val == "" {
+			return errMissing(f.name)
+		}
+	}
+	return nil
+}
+
+func (u *rawIdentity) identity() UserIdentity {
+	sc := &u.SessionContext
+	return UserIdentity{
+		Type:             u.Type,
+		PrincipalID:      u.PrincipalID,
+		ARN:              u.ARN,
+		AccountID:        u.AccountID,
+		AccessKeyID:      u.AccessKeyID,
+		UserName:         u.UserName,
+		InvokedBy:        u.InvokedBy,
+		SessionIssuer:    sc.SessionIssuer,
+		SourceIdentity:   sc.SourceIdentity,
+		MFAAuthenticated: sc.Attributes.MFAAuthenticated.set && sc.Attributes.MFAAuthenticated.val,
+	}
+}
+
+// parseTime accepts RFC 3339 with or without fractional seconds and
+// returns UTC, so equal instants compare equal whatever offset they had.
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, recordErr(ReasonBadEventTime, "eventTime",
+			"eventTime %s is not RFC 3339", quoteShort(s))
+	}
+	return t.UTC(), nil
+}
+
+func nilIfNull(m json.RawMessage) json.RawMessage {
+	if len(m) == 0 || string(m) == "null" {
+		return nil
+	}
+	return m
+}
+
+// flexBool decodes a JSON bool, the strings "true"/"false" (any case, as
+// some exports write them) or null. Anything else is recorded in bad rather
+// than returned, so one odd flag does not stop encoding/json from decoding
+// the fields that follow it.
+type flexBool struct {
+	set, val bool
+	bad      string // JSON kind of an unusable value
+}
+
+func (b *flexBool) UnmarshalJSON(data []byte) error {
+	*b = flexBool{}
+	s := string(data)
+	if firstByte(data) == '"' && json.Unmarshal(data, &s) != nil {
+		s = ""
+	}
+	switch {
+	case s == "null":
+	case strings.EqualFold(s, "true"):
+		b.set, b.val = true, true
+	case strings.EqualFold(s, "false"):
+		b.set = true
+	default:
+		b.bad = kindOf(firstByte(data))
+	}
+	return nil
+}
+
+func (b flexBool) readOnly() ReadOnly {
+	switch {
+	case !b.set:
+		return ReadOnlyUnknown
+	case b.val:
+		return ReadOnlyTrue
+	}
+	return ReadOnlyFalse
+}
+
+// SourceIsIP reports whether sourceIPAddress held a literal IP address,
+// as opposed to an AWS service name, "AWS Internal" or a malformed value.
+func (r *Record) SourceIsIP() bool { return r.SourceIP.IsValid() }

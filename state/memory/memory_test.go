@@ -1,0 +1,188 @@
+package memory_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/iamsentry/iamsentry/state"
+	"github.com/iamsentry/iamsentry/state/memory"
+	"github.com/iamsentry/iamsentry/state/statetest"
+)
+
+func TestConformance(t *testing.T) {
+	statetest.Run(t, statetest.Harness{
+		New: func(t *testing.T) state.Store {
+			s := memory.New()
+			t.Cleanup(func() { s.Close() })
+			return s
+		},
+	})
+}
+
+// TestConformanceShared runs the suite against one store shared by every
+// subtest, as a long-lived Redis would be: the rules must not collide.
+func TestConformanceShared(t *testing.T) {
+	s := memory.New()
+	t.Cleanup(func() { s.Close() })
+	statetest.Run(t, statetest.Harness{New: func(*testing.T) state.Store { return s }})
+}
+
+// fakeClock is a wall clock that moves only when told to.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	c := &fakeClock{}
+	c.ns.Store(time.Date(2024, 8, 1, 13, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// fill writes n keys of assorted kinds with the given TTL.
+func fill(t *testing.T, s *memory.Store, n int, ttl time.Duration) {
+	t.Helper()
+	at := time.Date(2024, 8, 1, 13, 0, 0, 0, time.UTC)
+	var b state.Batch
+	for i := range n {
+		k := state.Key{Tenant: "t", Identity: fmt.Sprintf("id-%d", i), Name: "k"}
+		switch i % 4 {
+		case 0:
+			b.Claim(k, []byte("v"), ttl)
+		case 1:
+			b.WindowAdd(k, "m", at, state.Span{From: at, To: at}, ttl)
+		case 2:
+			b.Mark(k, at, state.KeepLatest, ttl)
+		case 3:
+			b.BucketAdd(k, "m", at, time.Minute, 1, ttl)
+		}
+	}
+	if err := s.Exec(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSweepReclaims(t *testing.T) {
+	clock := newFakeClock()
+	s := memory.New(memory.WithClock(clock.Now), memory.WithSweepInterval(0))
+	defer s.Close()
+	const n = 10_000
+	fill(t, s, n, time.Minute)
+	if got := s.Len(); got != n {
+		t.Fatalf("Len after %d writes = %d", n, got)
+	}
+	clock.Advance(59 * time.Second)
+	s.Sweep()
+	if got := s.Len(); got != n {
+		t.Fatalf("Len after a sweep before the TTL = %d, want %d", got, n)
+	}
+	clock.Advance(2 * time.Second)
+	if got := s.Len(); got != n {
+		t.Fatalf("Len past the TTL before a sweep = %d, want %d (expired, not yet reclaimed)", got, n)
+	}
+	s.Sweep()
+	if got := s.Len(); got != 0 {
+		t.Fatalf("Len after sweeping expired keys = %d, want 0", got)
+	}
+}
+
+func TestJanitorReclaims(t *testing.T) {
+	clock := newFakeClock()
+	s := memory.New(memory.WithClock(clock.Now), memory.WithSweepInterval(time.Millisecond))
+	defer s.Close()
+	fill(t, s, 1000, time.Minute)
+	clock.Advance(time.Hour)
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Len() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("janitor left %d expired keys", s.Len())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestExpiredHiddenBeforeSweep(t *testing.T) {
+	clock := newFakeClock()
+	s := memory.New(memory.WithClock(clock.Now), memory.WithSweepInterval(0))
+	defer s.Close()
+	k := state.Key{Identity: "id", Name: "v"}
+	var b1 state.Batch
+	b1.Put(k, []byte("v"), time.Second)
+	if err := s.Exec(context.Background(), &b1); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Second)
+	var b2 state.Batch
+	got := b2.Get(k)
+	if err := s.Exec(context.Background(), &b2); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := got.Get(); v != nil || err != nil {
+		t.Fatalf("Get at the TTL = %q, %v; want nil, nil", v, err)
+	}
+	if n := s.Len(); n != 0 {
+		t.Fatalf("Len after touching an expired key = %d, want 0 (reclaimed on access)", n)
+	}
+}
+
+func TestWrongKind(t *testing.T) {
+	s := memory.New()
+	defer s.Close()
+	k := state.Key{Identity: "id", Name: "k"}
+	var b state.Batch
+	b.Mark(k, time.Now(), state.KeepLatest, time.Hour)
+	w := b.WindowRead(k, state.Span{To: time.Now()}, 1)
+	ok := b.Put(k, []byte("v"), time.Hour)
+	if err := s.Exec(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Get(); err == nil {
+		t.Error("WindowRead of a mark key succeeded, want an error on its future")
+	}
+	if _, err := ok.Get(); err != nil {
+		t.Errorf("Put over a mark key: %v, want it to replace the mark", err)
+	}
+}
+
+func TestClosed(t *testing.T) {
+	s := memory.New()
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatalf("Ping while open: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	var b state.Batch
+	f := b.Get(state.Key{Name: "k"})
+	if err := s.Exec(context.Background(), &b); !errors.Is(err, state.ErrUnavailable) {
+		t.Errorf("Exec after Close = %v, want state.ErrUnavailable", err)
+	}
+	if _, err := f.Get(); !errors.Is(err, state.ErrUnavailable) {
+		t.Errorf("future after Close = %v, want state.ErrUnavailable", err)
+	}
+	if err := s.Ping(context.Background()); !errors.Is(err, state.ErrUnavailable) {
+		t.Errorf("Ping after Close = %v, want state.ErrUnavailable", err)
+	}
+}
+
+func TestCanceledContext(t *testing.T) {
+	s := memory.New()
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var b state.Batch
+	f := b.Get(state.Key{Name: "k"})
+	if err := s.Exec(ctx, &b); !errors.Is(err, context.Canceled) {
+		t.Errorf("Exec with a canceled context = %v, want context.Canceled", err)
+	}
+	if _, err := f.Get(); !errors.Is(err, context.Canceled) {
+		t.Errorf("future = %v, want context.Canceled", err)
+	}
+}

@@ -1,0 +1,255 @@
+package memory
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/iamsentry/iamsentry/state"
+)
+
+// exec runs one operation under its shard's lock and resolves its future.
+func (s *Store) exec(op state.Op, now int64) {
+	switch o := op.(type) {
+	case *state.ClaimOp:
+		o.Result.Resolve(s.claim(o, now))
+	case *state.PutOp:
+		o.Result.Resolve(s.put(o, now))
+	case *state.GetOp:
+		o.Result.Resolve(s.get(o, now))
+	case *state.WindowAddOp:
+		o.Result.Resolve(s.windowAdd(o, now))
+	case *state.WindowReadOp:
+		o.Result.Resolve(s.windowRead(o, now))
+	case *state.NoveltyAddOp:
+		o.Result.Resolve(s.noveltyAdd(o, now))
+	case *state.MarkOp:
+		o.Result.Resolve(s.mark(o, now))
+	case *state.ReadMarkOp:
+		o.Result.Resolve(s.readMark(o, now))
+	case *state.BucketAddOp:
+		o.Result.Resolve(s.bucketAdd(o, now))
+	case *state.BucketReadOp:
+		o.Result.Resolve(s.bucketRead(o, now))
+	case *state.ThrottleOp:
+		o.Result.Resolve(s.throttle(o, now))
+	default:
+		op.Fail(fmt.Errorf("memory: unsupported operation %T", op))
+	}
+}
+
+// lock locks and returns k's shard; the caller defers sh.mu.Unlock. (A
+// returned unlock func would be a method value, one allocation per op.)
+func (s *Store) lock(k state.Key) *shard {
+	sh := s.shard(k)
+	sh.mu.Lock()
+	return sh
+}
+
+// checkTTL rejects a write without a positive TTL: it would never expire,
+// and Redis refuses it too.
+func checkTTL(k state.Key, ttl time.Duration) error {
+	if ttl <= 0 {
+		return fmt.Errorf("memory: key %s: TTL %v is not positive", k, ttl)
+	}
+	return nil
+}
+
+func (s *Store) claim(o *state.ClaimOp, now int64) (state.Claimed, error) {
+	if err := checkTTL(o.Key, o.TTL); err != nil {
+		return state.Claimed{}, err
+	}
+	sh := s.lock(o.Key)
+	defer sh.mu.Unlock()
+	e, err := sh.live(o.Key, kindValue, now)
+	if err != nil {
+		return state.Claimed{}, err
+	}
+	if e != nil {
+		return state.Claimed{Prior: clone(e.value)}, nil
+	}
+	sh.insert(o.Key, &entry{kind: kindValue, value: clone(o.Value), expires: now + int64(o.TTL)})
+	return state.Claimed{First: true}, nil
+}
+
+func (s *Store) put(o *state.PutOp, now int64) (struct{}, error) {
+	if err := checkTTL(o.Key, o.TTL); err != nil {
+		return struct{}{}, err
+	}
+	sh := s.lock(o.Key)
+	defer sh.mu.Unlock()
+	// Put replaces whatever the key held, as SET does on Redis.
+	sh.insert(o.Key, &entry{kind: kindValue, value: clone(o.Value), expires: now + int64(o.TTL)})
+	return struct{}{}, nil
+}
+
+func (s *Store) get(o *state.GetOp, now int64) ([]byte, error) {
+	sh := s.lock(o.Key)
+	defer sh.mu.Unlock()
+	e, err := sh.live(o.Key, kindValue, now)
+	if err != nil || e == nil {
+		return nil, err
+	}
+	return clone(e.value), nil
+}
+
+// windowAdd scans the members to count the span: sets are per identity and
+// small, so a linear scan beats keeping them sorted on every add.
+func (s *Store) windowAdd(o *state.WindowAddOp, now int64) (int, error) {
+	if err := checkTTL(o.Key, o.TTL); err != nil {
+		return 0, err
+	}
+	sh := s.lock(o.Key)
+	defer sh.mu.Unlock()
+	e, _, err := sh.upsert(o.Key, kindWindow, now, o.TTL)
+	if err != nil {
+		return 0, err
+	}
+	at := o.At.UnixNano()
+	e.addMember(o.Member, at)
+	e.trim(at - int64(o.TTL))
+	from, to := o.Count.From.UnixNano(), o.Count.To.UnixNano()
+	n := 0
+	for _, t := range e.members {
+		if t >= from && t <= to {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (s *Store) windowRead(o *state.WindowReadOp, now int64) (state.Window, error) {
+	sh := s.lock(o.Key)
+	defer sh.mu.Unlock()
+	e, err := sh.live(o.Key, kindWindow, now)
+	if err != nil || e == nil {
+		return state.Window{}, err
+	}
+	type seen struct {
+		at     int64
+		member string
+	}
+	var in []seen
+	from, to := o.Span.From.UnixNano(), o.Span.To.UnixNano()
+	for m, t := range e.members {
+		if t >= from && t <= to {
+			in = append(in, seen{t, m})
+		}
+	}
+	w := state.Window{Count: len(in)}
+	if o.Limit <= 0 {
+		return w, nil
+	}
+	slices.SortFunc(in, func(a, b seen) int {
+		return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.member, b.member))
+	})
+	for _, x := range in[:min(o.Limit, len(in))] {
+		w.Members = append(w.Members, x.member)
+	}
+	return w, nil
+}
+
+func (s *Store) noveltyAdd(o *state.NoveltyAddOp, now int64) (state.Novelty, error) {
+	if err := checkTTL(o.Key, o.TTL); err != nil {
+		return state.Novelty{}, err
+	}
+	sh := s.lock(o.Key)
+	defer sh.mu.Unlock()
+	e, _, err := sh.upsert(o.Key, kindNovelty, now, o.TTL)
+	if err != nil {
+		return state.Novelty{}, err
+	}
+	at := o.At.UnixNano()
+	// Forget first: a member last seen before At−TTL counts as new.
+	e.trim(at - int64(o.TTL))
+	_, seen := e.members[o.Member]
+	n := state.Novelty{New: !seen, Size: len(e.members)}
+	e.addMember(o.Member, at)
+	return n, nil
+}
+
+func (s *Store) mark(o *state.MarkOp, now int64) (state.Mark, error) {
+	if err := checkTTL(o.Key, o.TTL); err != nil {
+		return state.Mark{}, err
+	}
+	sh := s.lock(o.Key)
+	defer sh.mu.Unlock()
+	e, created, err := sh.upsert(o.Key, kindMark, now, o.TTL)
+	if err != nil {
+		return state.Mark{}, err
+	}
+	at := o.At.UnixNano()
+	if created {
+		e.mark = at
+		return state.Mark{}, nil
+	}
+	prev := state.Mark{Set: true, At: unixTime(e.mark)}
+	if (o.Keep == state.KeepLatest && at > e.mark) || (o.Keep == state.KeepEarliest && at < e.mark) {
+		e.mark = at
+	}
+	return prev, nil
+}
+
+func (s *Store) readMark(o *state.ReadMarkOp, now int64) (state.Mark, error) {
+	sh := s.lock(o.Key)
+	defer sh.mu.Unlock()
+	e, err := sh.live(o.Key, kindMark, now)
+	if err != nil || e == nil {
+		return state.Mark{}, err
+	}
+	return state.Mark{Set: true, At: unixTime(e.mark)}, nil
+}
+
+// checkBuckets rejects bucket shapes that name no bucket.
+func checkBuckets(k state.Key, width time.Duration, history int) error {
+	if width <= 0 || history < 0 {
+		return fmt.Errorf("memory: key %s: bucket width %v, history %d: want width > 0, history ≥ 0", k, width, history)
+	}
+	return nil
+}
+
+func (s *Store) bucketAdd(o *state.BucketAddOp, now int64) ([]int, error) {
+	if err := cmp.Or(checkTTL(o.Key, o.TTL), checkBuckets(o.Key, o.Width, o.History)); err != nil {
+		return nil, err
+	}
+	sh := s.lock(o.Key)
+	defer sh.mu.Unlock()
+	e, _, err := sh.upsert(o.Key, kindBuckets, now, o.TTL)
+	if err != nil {
+		return nil, err
+	}
+	start, w := state.BucketStart(o.At, o.Width).UnixNano(), int64(o.Width)
+	e.addToBucket(start, o.Member)
+	e.trimBuckets(o.At.UnixNano()-int64(o.TTL), w)
+	return e.history(start, w, o.History), nil
+}
+
+func (s *Store) bucketRead(o *state.BucketReadOp, now int64) ([]int, error) {
+	if err := checkBuckets(o.Key, o.Width, o.History); err != nil {
+		return nil, err
+	}
+	sh := s.lock(o.Key)
+	defer sh.mu.Unlock()
+	e, err := sh.live(o.Key, kindBuckets, now)
+	if err != nil {
+		return nil, err
+	}
+	return e.history(state.BucketStart(o.At, o.Width).UnixNano(), int64(o.Width), o.History), nil
+}
+
+// throttle leaves the TTL alone when the owner comes back: a retry must not
+// stretch the period, or one noisy key could be throttled forever.
+func (s *Store) throttle(o *state.ThrottleOp, now int64) (bool, error) {
+	if err := checkTTL(o.Key, o.TTL); err != nil {
+		return false, err
+	}
+	sh := s.lock(o.Key)
+	defer sh.mu.Unlock()
+	e, err := sh.live(o.Key, kindThrottle, now)
+	if err != nil || e != nil {
+		return e != nil && string(e.value) == o.Owner, err
+	}
+	sh.insert(o.Key, &entry{kind: kindThrottle, value: []byte(o.Owner), expires: now + int64(o.TTL)})
+	return true, nil
+}
