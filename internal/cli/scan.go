@@ -65,9 +65,9 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 	defer store.Close()
 	popts := cloudtrail.Options{MaxRecordSize: *maxRecord}
 	s := &scanner{
-		eng:    engine.New(reg, store, engine.Options{MaxRecordSize: *maxRecord}),
-		out:    stdio.Out, format: *format, batch: *batch, popts: popts,
-		sum:    scanSummary{alerts: map[string]int{}, reasons: map[string]int{}},
+		eng: engine.New(reg, store, engine.Options{MaxRecordSize: *maxRecord}),
+		out: stdio.Out, format: *format, batch: *batch, popts: popts,
+		sum: scanSummary{alerts: map[string]int{}, reasons: map[string]int{}},
 	}
 	failed := false
 	for _, arg := range fs.Args() {

@@ -1,0 +1,59 @@
+# iamsentry — the front door. `make help` lists the targets.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+GO        ?= go
+LISTEN    ?= :50051
+FUZZTIME  ?= 30s
+BENCHTIME ?= 1s
+# Pinned tool versions, run through the Go toolchain (no downloaded binaries).
+GRPCURL   := github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
+BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+
+include make/proto.mk
+
+.PHONY: help build run test test-short lint vet fmt fuzz bench tools clean
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## Build bin/iamsentry
+	$(GO) build -trimpath -o bin/iamsentry ./cmd/iamsentry
+
+run: build ## Build, then serve on $(LISTEN) with the embedded state store
+	exec bin/iamsentry serve --listen '$(LISTEN)'
+
+test: ## Run every test (unit, conformance, end-to-end with grpcurl against the real binary)
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 8m ./...
+
+test-short: ## Run the unit tests only (skips end-to-end tests)
+	$(GO) test -short -count=1 ./...
+
+lint: buf-lint vet ## Lint: buf lint, go vet, gofmt
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [[ -n "$$unformatted" ]]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+
+vet: ## go vet
+	$(GO) vet ./...
+
+fuzz: ## Run each fuzz target for $(FUZZTIME)
+	@for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' "$$pkg" | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$target ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
+		done; \
+	done
+
+bench: ## Run the Go benchmarks (6 counts each, summarised by benchstat)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count 6 ./... | tee bench.txt
+	$(GO) run $(BENCHSTAT) bench.txt
+
+tools: ## Build the pinned helper tools (grpcurl) into bin/
+	GOBIN=$(CURDIR)/bin $(GO) install $(GRPCURL)
+
+clean: ## Remove build output
+	rm -rf bin bench.txt

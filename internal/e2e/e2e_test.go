@@ -1,0 +1,240 @@
+// Package e2e tests iamsentry from the outside: the real binary started by
+// `make run`, driven by grpcurl with the commands the README shows.
+package e2e_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// repoRoot is the module root, two levels up from this package.
+var repoRoot = func() string {
+	abs, err := filepath.Abs("../..")
+	if err != nil {
+		panic(err)
+	}
+	return abs
+}()
+
+// tools holds binaries built once per test run.
+var tools struct {
+	once    sync.Once
+	dir     string
+	grpcurl string
+	err     error
+}
+
+// grpcurlBin builds the pinned grpcurl through the Go toolchain.
+func grpcurlBin(t *testing.T) string {
+	t.Helper()
+	tools.once.Do(func() {
+		tools.dir, tools.err = os.MkdirTemp("", "iamsentry-e2e-tools")
+		if tools.err != nil {
+			return
+		}
+		cmd := exec.Command("go", "install", "github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4")
+		cmd.Env = append(os.Environ(), "GOBIN="+tools.dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			tools.err = fmt.Errorf("building grpcurl: %v\n%s", err, out)
+		}
+		tools.grpcurl = filepath.Join(tools.dir, "grpcurl")
+	})
+	if tools.err != nil {
+		t.Fatal(tools.err)
+	}
+	return tools.grpcurl
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// process is a running command whose stderr is collected.
+type process struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	stderr bytes.Buffer
+	exited chan error
+}
+
+func (p *process) log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+// startMakeRun runs `make run` on a free loopback port, as a newcomer
+// would, and waits until the port accepts connections.
+func startMakeRun(t *testing.T) (*process, string) {
+	t.Helper()
+	addr := freeAddr(t)
+	cmd := exec.Command("make", "-s", "run", "LISTEN="+addr)
+	cmd.Dir = repoRoot
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p := &process{cmd: cmd, exited: make(chan error, 1)}
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.stderr.Write(append(sc.Bytes(), '\n'))
+			p.mu.Unlock()
+		}
+		p.exited <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	})
+	deadline := time.Now().Add(3 * time.Minute) // the first build may take a while
+	for {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return p, addr
+		}
+		select {
+		case err := <-p.exited:
+			t.Fatalf("make run exited before serving: %v\n%s", err, p.log())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("make run did not serve on %s in time\n%s", addr, p.log())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// run runs a shell snippet in the repository root with grpcurl on PATH.
+func run(t *testing.T, script string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(grpcurlBin(t))+":"+os.Getenv("PATH"))
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func skipShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test: skipped with -short")
+	}
+}
+
+func TestMakeRunServes(t *testing.T) {
+	skipShort(t)
+	p, addr := startMakeRun(t)
+	out, err := run(t, "grpcurl -plaintext "+addr+" list")
+	if err != nil {
+		t.Fatalf("grpcurl list: %v\n%s", err, out)
+	}
+	for _, svc := range []string{"iamsentry.v1.DetectionService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"} {
+		if !strings.Contains(out, svc) {
+			t.Errorf("grpcurl list does not show %s:\n%s", svc, out)
+		}
+	}
+	for _, want := range []string{`"msg":"serving"`, "single replica only", "admin-policy-attached"} {
+		if !strings.Contains(p.log(), want) {
+			t.Errorf("serve's start-up log lacks %q:\n%s", want, p.log())
+		}
+	}
+}
+
+// buildBinary builds cmd/iamsentry into a temporary directory.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "iamsentry")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/iamsentry")
+	cmd.Dir = repoRoot
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func TestServeStopsGracefullyOnSIGTERM(t *testing.T) {
+	skipShort(t)
+	bin := buildBinary(t)
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, "serve", "--listen", addr, "--log-format", "json")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	waitDial(t, addr)
+	cmd.Process.Signal(syscall.SIGTERM)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("serve exited with %v after SIGTERM, want status 0\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not stop within 30 s of SIGTERM")
+	}
+	if !strings.Contains(stderr.String(), `"msg":"stopped"`) {
+		t.Errorf("no orderly stop in the log:\n%s", stderr.String())
+	}
+}
+
+func waitDial(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing serves on %s", addr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestScanSharedData(t *testing.T) {
+	skipShort(t)
+	data := filepath.Join(repoRoot, "..", "shared", "data")
+	if _, err := os.Stat(data); err != nil {
+		t.Skipf("shared data not found at %s", data)
+	}
+	cmd := exec.Command(buildBinary(t), "scan", data)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("scan over %s: %v\n%s", data, err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), `"detector_id":"admin-policy-attached"`) {
+		t.Errorf("scan printed no admin-policy-attached finding:\n%s", stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "scanned ") {
+		t.Errorf("scan printed no summary:\n%s", stderr.String())
+	}
+	t.Logf("scan summary:\n%s", stderr.String())
+}
