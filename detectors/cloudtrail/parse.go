@@ -199,13 +199,21 @@ func (u *rawIdentity) identity() UserIdentity {
 	}
 }
 
-// parseTime accepts RFC 3339 with or without fractional seconds and
-// returns UTC, so equal instants compare equal whatever offset they had.
+// sqlTimeLayout is the timestamp shape of SQL exports of CloudTrail
+// (Athena, Snowflake, Panther's data lake): space-separated, no zone, UTC.
+const sqlTimeLayout = "2006-01-02 15:04:05.999999999"
+
+// parseTime accepts RFC 3339 with or without fractional seconds, and the
+// zone-less SQL export shape as UTC; it returns UTC, so equal instants
+// compare equal whatever offset they had.
 func parseTime(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
+		t, err = time.Parse(sqlTimeLayout, s)
+	}
+	if err != nil {
 		return time.Time{}, recordErr(ReasonBadEventTime, "eventTime",
-			"eventTime %s is not RFC 3339", quoteShort(s))
+			"eventTime %s is not RFC 3339 (e.g. 2024-08-01T13:42:21Z)", quoteShort(s))
 	}
 	return t.UTC(), nil
 }

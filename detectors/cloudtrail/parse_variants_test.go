@@ -81,10 +81,32 @@ func TestParseWrappers(t *testing.T) {
 			}
 		})
 	}
+	// Line 2 carries Panther's zone-less "2006-01-02 15:04:05" eventTime,
+	// read as UTC like other SQL exports.
 	for i, line := range bytes.Split(bytes.TrimSpace(readTestdata(t, "panther_wrapped.jsonl")), []byte("\n")) {
-		_, err := cloudtrail.Parse(line, cloudtrail.Options{})
-		if wantOK := i == 0; (err == nil) != wantOK {
-			t.Errorf("panther_wrapped.jsonl line %d: got err %v, want parsed=%v", i+1, err, wantOK)
+		if _, err := cloudtrail.Parse(line, cloudtrail.Options{}); err != nil {
+			t.Errorf("panther_wrapped.jsonl line %d: %v, want parsed", i+1, err)
+		}
+	}
+}
+
+func TestParseEventTimeShapes(t *testing.T) {
+	want := time.Date(2022, 9, 15, 13, 45, 24, 0, time.UTC)
+	for _, in := range []string{
+		"2022-09-15T13:45:24Z",
+		"2022-09-15T13:45:24.000Z",
+		"2022-09-15T15:45:24+02:00",
+		"2022-09-15 13:45:24",
+		"2022-09-15 13:45:24.000",
+		"2022-09-15 13:45:24.000000000",
+	} {
+		rec, err := cloudtrail.Parse([]byte(`{"eventID":"e","eventName":"n","eventSource":"s","eventTime":"`+in+`"}`), cloudtrail.Options{})
+		if err != nil {
+			t.Errorf("eventTime %q: %v", in, err)
+			continue
+		}
+		if !rec.EventTime.Equal(want) || rec.EventTime.Location() != time.UTC {
+			t.Errorf("eventTime %q parsed as %v, want %v in UTC", in, rec.EventTime, want)
 		}
 	}
 }
