@@ -1,0 +1,152 @@
+package cli_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/iamsentry/iamsentry/internal/cli"
+)
+
+// Records here are generated, shaped after the Panther rule-test records.
+const (
+	createRole = `{"eventID":"c1","eventName":"CreateRole","eventSource":"iam.amazonaws.com","eventTime":"2024-08-01T13:00:00Z","recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333"},"requestParameters":{"roleName":"r"}}`
+	attachRole = `{"eventID":"a1","eventName":"AttachRolePolicy","eventSource":"iam.amazonaws.com","eventTime":"2024-08-01T13:10:00Z","recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333"},"requestParameters":{"roleName":"r","policyArn":"arn:aws:iam::aws:policy/AdministratorAccess"}}`
+)
+
+func runCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = cli.Main(context.Background(), args, cli.Stdio{In: strings.NewReader(stdin), Out: &out, Err: &errb})
+	return code, out.String(), errb.String()
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestScanFindsInFileOrder(t *testing.T) {
+	path := writeFile(t, "trail.json", `{"Records":[`+createRole+`,`+attachRole+`]}`)
+	code, out, errs := runCLI(t, "", "scan", path)
+	if code != cli.ExitOK {
+		t.Fatalf("exit %d, want 0; stderr:\n%s", code, errs)
+	}
+	var f map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &f); err != nil {
+		t.Fatalf("want one finding as one JSON line, got %q: %v", out, err)
+	}
+	if f["detector_id"] != "admin-policy-attached" || f["severity"] != "CRITICAL" || f["event_id"] != "a1" {
+		t.Errorf("finding %v, want admin-policy-attached CRITICAL on a1 (CreateRole came first in the file)", f)
+	}
+	if !strings.Contains(errs, "scanned 2 records from 1 inputs: 1 clean, 1 findings") {
+		t.Errorf("summary missing or wrong:\n%s", errs)
+	}
+}
+
+func TestScanStdinGzipAndText(t *testing.T) {
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write([]byte(createRole + "\n" + attachRole + "\n{\"not json\"\n"))
+	w.Close()
+	code, out, errs := runCLI(t, gz.String(), "scan", "--format", "text", "-")
+	if code != cli.ExitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, errs)
+	}
+	if !strings.Contains(out, "CRITICAL") || !strings.Contains(out, "admin-policy-attached") || !strings.Contains(out, `role "r"`) {
+		t.Errorf("text output lacks the finding:\n%s", out)
+	}
+	if !strings.Contains(errs, "1 invalid") || !strings.Contains(errs, "not_json") {
+		t.Errorf("the broken line must be counted as invalid with its reason:\n%s", errs)
+	}
+}
+
+func TestScanUnreadableInput(t *testing.T) {
+	good := writeFile(t, "good.json", attachRole)
+	missing := filepath.Join(t.TempDir(), "missing.json")
+	code, out, errs := runCLI(t, "", "scan", missing, good)
+	if code != cli.ExitError {
+		t.Errorf("exit %d, want %d for an unreadable input", code, cli.ExitError)
+	}
+	if !strings.Contains(errs, missing) || !strings.Contains(errs, "no such file") {
+		t.Errorf("stderr must name the unreadable input:\n%s", errs)
+	}
+	if !strings.Contains(out, `"event_id":"a1"`) {
+		t.Errorf("the readable input must still be scanned:\n%s", out)
+	}
+}
+
+func TestScanDirectory(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "2024", "08"), 0o755)
+	os.WriteFile(filepath.Join(dir, "2024", "08", "a.json"), []byte("["+createRole+"]"), 0o600)
+	os.WriteFile(filepath.Join(dir, "2024", "08", "b.json"), []byte(attachRole), 0o600)
+	code, out, errs := runCLI(t, "", "scan", dir)
+	if code != cli.ExitOK || !strings.Contains(out, `"severity":"CRITICAL"`) {
+		t.Errorf("exit %d; a directory is walked in lexical order (a.json before b.json):\n%s\n%s", code, out, errs)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no command", nil, cli.ExitUsage, "Usage: iamsentry <command>"},
+		{"unknown command", []string{"frobnicate"}, cli.ExitUsage, `unknown command "frobnicate"`},
+		{"scan without paths", []string{"scan"}, cli.ExitUsage, "Usage: iamsentry scan"},
+		{"scan bad format", []string{"scan", "--format", "xml", "-"}, cli.ExitUsage, "Usage: iamsentry scan"},
+		{"serve bad flag", []string{"serve", "--nope"}, cli.ExitUsage, "flag provided but not defined: -nope"},
+		{"serve stray argument", []string{"serve", "extra"}, cli.ExitUsage, "unexpected arguments"},
+		{"serve bad log format", []string{"serve", "--log-format", "xml"}, cli.ExitUsage, "--log-format"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errs := runCLI(t, "", tt.args...)
+			if code != tt.code || !strings.Contains(errs, tt.want) {
+				t.Errorf("exit %d with %q; want %d with %q", code, errs, tt.code, tt.want)
+			}
+		})
+	}
+}
+
+func TestBadConfigIsAnError(t *testing.T) {
+	cfg := writeFile(t, "bad.yaml", "detectors:\n  nope:\n    enabled: true\n")
+	for _, cmd := range []string{"scan", "serve"} {
+		args := []string{cmd, "--config", cfg}
+		if cmd == "scan" {
+			args = append(args, "-")
+		} else {
+			args = append(args, "--listen", "127.0.0.1:0", "--log-format", "text")
+		}
+		code, _, errs := runCLI(t, "", args...)
+		if code != cli.ExitError || !strings.Contains(errs, "unknown detector") || !strings.Contains(errs, "nope") {
+			t.Errorf("%s with a bad config: exit %d, stderr %q", cmd, code, errs)
+		}
+	}
+}
+
+func TestServeBadListenAddress(t *testing.T) {
+	code, _, errs := runCLI(t, "", "serve", "--listen", "not-an-address", "--log-format", "text")
+	if code != cli.ExitError || !strings.Contains(errs, "listen on not-an-address") {
+		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := runCLI(t, "", "version")
+	if code != cli.ExitOK || !strings.HasPrefix(out, "iamsentry ") {
+		t.Errorf("version: exit %d, %q", code, out)
+	}
+}
