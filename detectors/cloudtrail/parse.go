@@ -90,6 +90,8 @@ type rawRecord struct {
 	DetailType string          `json:"detail-type"`
 	Detail     json.RawMessage `json:"detail"`
 	Event      json.RawMessage `json:"event"`
+	// Records is only looked at to explain a misplaced S3 envelope.
+	Records json.RawMessage `json:"Records"`
 }
 
 type rawIdentity struct {
@@ -176,6 +178,10 @@ func (r *rawRecord) check(decErr error) error {
 		{"eventName", r.EventName}, {"eventSource", r.EventSource},
 		{"eventTime", r.EventTime}, {"eventID", r.EventID},
 	} {
+		if f.val == "" && firstByte(r.Records) == '[' {
+			return recordErr(ReasonMissingField, f.name, "record is missing %s: it is an S3 delivery envelope "+
+				`({"Records":[...]}); send each of its records as an event of its own`, f.name)
+		}
 		if f.val == "" {
 			return errMissing(f.name)
 		}

@@ -44,6 +44,8 @@ func TestParseRejects(t *testing.T) {
 			cloudtrail.Options{}, cloudtrail.ReasonMissingField, "eventTime", `record is missing eventTime`},
 		{"null eventID", obj(`"eventName":"n","eventSource":"s","eventTime":"2024-07-31T13:06:24Z","eventID":null`),
 			cloudtrail.Options{}, cloudtrail.ReasonMissingField, "eventID", `record is missing eventID`},
+		{"an S3 envelope sent as one record", []byte(`{"Records":[{"eventID":"e"}]}`), cloudtrail.Options{},
+			cloudtrail.ReasonMissingField, "eventName", `record is missing eventName: it is an S3 delivery envelope ({"Records":[...]}); send each of its records as an event of its own`},
 		{"eventTime words", obj(minimal, `"eventTime":"yesterday"`), cloudtrail.Options{},
 			cloudtrail.ReasonBadEventTime, "eventTime", `eventTime "yesterday" is not RFC 3339 (e.g. 2024-08-01T13:42:21Z)`},
 		{"eventTime with zone offset but no T", obj(minimal, `"eventTime":"2022-09-15 13:45:24+02:00"`), cloudtrail.Options{},
