@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,17 +29,10 @@ import (
 // switchStore is the embedded store with an outage switch.
 type switchStore struct {
 	state.Store
-	down chan struct{} // closed: unavailable
+	down atomic.Bool
 }
 
-func (s *switchStore) isDown() bool {
-	select {
-	case <-s.down:
-		return true
-	default:
-		return false
-	}
-}
+func (s *switchStore) isDown() bool { return s.down.Load() }
 
 func (s *switchStore) Exec(ctx context.Context, b *state.Batch) error {
 	if s.isDown() {
@@ -64,8 +58,15 @@ type fixture struct {
 
 func start(t *testing.T, opts server.Options) *fixture {
 	t.Helper()
+	return startWith(t, opts, false)
+}
+
+// startWith starts a server whose store is down from the start when down.
+func startWith(t *testing.T, opts server.Options, down bool) *fixture {
+	t.Helper()
 	mem := memory.New()
-	store := &switchStore{Store: mem, down: make(chan struct{})}
+	store := &switchStore{Store: mem}
+	store.down.Store(down)
 	reg, err := detectors.NewRegistry(detectors.Builtin()...)
 	if err != nil {
 		t.Fatal(err)
@@ -319,7 +320,7 @@ func TestHealthFollowsStore(t *testing.T) {
 	f := start(t, server.Options{})
 	waitHealth(t, f, "", healthpb.HealthCheckResponse_SERVING)
 	waitHealth(t, f, server.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	close(f.store.down)
+	f.store.down.Store(true)
 	waitHealth(t, f, server.ServiceName, healthpb.HealthCheckResponse_NOT_SERVING)
 	_, err := f.client.ScoreBatch(context.Background(), &iamsentryv1.ScoreBatchRequest{Events: []*iamsentryv1.Event{
 		jsonEvent(readFile(t, "get_caller_identity.json"))}})
@@ -331,14 +332,17 @@ func TestHealthFollowsStore(t *testing.T) {
 	}
 }
 
-func TestHealthNotServingBeforeReady(t *testing.T) {
-	f := start(t, server.Options{})
-	close(f.store.down) // the store never answers
-	time.Sleep(50 * time.Millisecond)
-	resp, err := f.health.Check(context.Background(), &healthpb.HealthCheckRequest{Service: server.ServiceName})
-	if err != nil || resp.Status != healthpb.HealthCheckResponse_NOT_SERVING {
-		t.Errorf("health before the store answered: %v, %v; want NOT_SERVING", resp, err)
+func TestHealthNotServingUntilReady(t *testing.T) {
+	f := startWith(t, server.Options{}, true) // the store does not answer yet
+	for range 5 {
+		resp, err := f.health.Check(context.Background(), &healthpb.HealthCheckRequest{Service: server.ServiceName})
+		if err != nil || resp.Status != healthpb.HealthCheckResponse_NOT_SERVING {
+			t.Fatalf("health before the store answered: %v, %v; want NOT_SERVING", resp, err)
+		}
+		time.Sleep(20 * time.Millisecond) // several readiness checks
 	}
+	f.store.down.Store(false)
+	waitHealth(t, f, server.ServiceName, healthpb.HealthCheckResponse_SERVING)
 }
 
 func TestGracefulShutdown(t *testing.T) {
