@@ -49,6 +49,7 @@ type ClaimOp struct {
 	Result Future[Claimed]
 }
 
+// Fail implements Op.
 func (o *ClaimOp) Fail(err error) { o.Result.Fail(err) }
 
 // Claim queues a ClaimOp.
@@ -64,6 +65,7 @@ type PutOp struct {
 	Result Future[struct{}]
 }
 
+// Fail implements Op.
 func (o *PutOp) Fail(err error) { o.Result.Fail(err) }
 
 // Put queues a PutOp.
@@ -77,6 +79,7 @@ type GetOp struct {
 	Result Future[[]byte]
 }
 
+// Fail implements Op.
 func (o *GetOp) Fail(err error) { o.Result.Fail(err) }
 
 // Get queues a GetOp.
@@ -100,6 +103,7 @@ type WindowAddOp struct {
 	Result Future[int]
 }
 
+// Fail implements Op.
 func (o *WindowAddOp) Fail(err error) { o.Result.Fail(err) }
 
 // WindowAdd queues a WindowAddOp.
@@ -122,6 +126,7 @@ type WindowReadOp struct {
 	Result Future[Window]
 }
 
+// Fail implements Op.
 func (o *WindowReadOp) Fail(err error) { o.Result.Fail(err) }
 
 // WindowRead queues a WindowReadOp.
@@ -147,6 +152,7 @@ type NoveltyAddOp struct {
 	Result Future[Novelty]
 }
 
+// Fail implements Op.
 func (o *NoveltyAddOp) Fail(err error) { o.Result.Fail(err) }
 
 // NoveltyAdd queues a NoveltyAddOp.
@@ -179,6 +185,7 @@ type MarkOp struct {
 	Result Future[Mark]
 }
 
+// Fail implements Op.
 func (o *MarkOp) Fail(err error) { o.Result.Fail(err) }
 
 // Mark queues a MarkOp.
@@ -192,6 +199,7 @@ type ReadMarkOp struct {
 	Result Future[Mark]
 }
 
+// Fail implements Op.
 func (o *ReadMarkOp) Fail(err error) { o.Result.Fail(err) }
 
 // ReadMark queues a ReadMarkOp.
@@ -215,6 +223,7 @@ type BucketAddOp struct {
 	Result  Future[[]int]
 }
 
+// Fail implements Op.
 func (o *BucketAddOp) Fail(err error) { o.Result.Fail(err) }
 
 // BucketAdd queues a BucketAddOp.
@@ -232,6 +241,7 @@ type BucketReadOp struct {
 	Result  Future[[]int]
 }
 
+// Fail implements Op.
 func (o *BucketReadOp) Fail(err error) { o.Result.Fail(err) }
 
 // BucketRead queues a BucketReadOp.
@@ -250,6 +260,7 @@ type ThrottleOp struct {
 	Result Future[bool]
 }
 
+// Fail implements Op.
 func (o *ThrottleOp) Fail(err error) { o.Result.Fail(err) }
 
 // Throttle queues a ThrottleOp.
@@ -258,6 +269,7 @@ func (b *Batch) Throttle(key Key, owner string, ttl time.Duration) *Future[bool]
 }
 
 // BucketStart returns the start of the bucket of width w that holds t.
+// w must be positive.
 func BucketStart(t time.Time, w time.Duration) time.Time {
 	ns := t.UnixNano()
 	start := ns - ns%int64(w)
