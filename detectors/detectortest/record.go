@@ -18,14 +18,18 @@ type Rec map[string]any
 
 var seq atomic.Int64
 
+// FreshID returns an event id no other generated record has.
+func FreshID() string {
+	return fmt.Sprintf("00000000-0000-4000-8000-%012d", seq.Add(1))
+}
+
 // Base returns a successful call of source/name at event time at, made by
 // the IAM user alice (long-term key AKIAEXAMPLEALICE01) of account
 // 111122223333 from 203.0.113.10, with a fresh event id.
 func Base(source, name string, at time.Time) Rec {
-	n := seq.Add(1)
 	return Rec{
 		"eventVersion":       "1.09",
-		"eventID":            fmt.Sprintf("00000000-0000-4000-8000-%012d", n),
+		"eventID":            FreshID(),
 		"eventTime":          at.UTC().Format(time.RFC3339),
 		"eventSource":        source,
 		"eventName":          name,

@@ -148,7 +148,7 @@ func cloneWithFreshID(r Rec) Rec {
 	for k, v := range r {
 		out[k] = v
 	}
-	return out.With("eventID", Base("x", "x", fixedTime).ID())
+	return out.With("eventID", FreshID())
 }
 
 func summary(vs []engine.Verdict) []string {

@@ -12,6 +12,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,7 @@ const DefaultSweepInterval = 10 * time.Second
 // zero value is not usable: create one with New and release it with Close.
 type Store struct {
 	shards [shardCount]shard
+	seed   maphash.Seed
 	now    func() time.Time
 	every  time.Duration
 
@@ -61,7 +63,7 @@ func WithSweepInterval(d time.Duration) Option {
 
 // New returns an empty Store and starts its janitor. Call Close to stop it.
 func New(opts ...Option) *Store {
-	s := &Store{now: time.Now, every: DefaultSweepInterval, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{seed: maphash.MakeSeed(), now: time.Now, every: DefaultSweepInterval, stop: make(chan struct{}), done: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
@@ -160,15 +162,8 @@ func (s *Store) janitor() {
 	}
 }
 
-// shard picks the shard owning k by an FNV-1a hash of its fields, computed
-// in place to spare the allocation of k.String() on every operation.
+// shard picks the shard owning k with the runtime's hash of the key,
+// sparing the allocation of k.String() on every operation.
 func (s *Store) shard(k state.Key) *shard {
-	h := uint32(2166136261)
-	for _, f := range [...]string{k.Tenant, k.Identity, k.Name} {
-		for i := 0; i < len(f); i++ {
-			h = (h ^ uint32(f[i])) * 16777619
-		}
-		h = (h ^ 0xff) * 16777619 // field separator: ("ab","c") ≠ ("a","bc")
-	}
-	return &s.shards[h&(shardCount-1)]
+	return &s.shards[maphash.Comparable(s.seed, k)&(shardCount-1)]
 }
