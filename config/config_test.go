@@ -12,7 +12,7 @@ import (
 
 func registry(t *testing.T) *detectors.Registry {
 	t.Helper()
-	reg, err := detectors.NewRegistry(detectors.Builtin()...)
+	reg, err := detectors.NewRegistry(detectors.Defaults()...)
 	if err != nil {
 		t.Fatal(err)
 	}

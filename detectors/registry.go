@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+
+	"github.com/iamsentry/iamsentry/state"
 )
 
 // Registry is the fixed set of detectors a process knows, in a stable order,
@@ -130,10 +132,53 @@ func (r *Registry) IDs() []string {
 	return ids
 }
 
-// Builtin returns the detectors iamsentry ships, with default settings, in
-// the order they are listed.
-func Builtin() []Detector {
-	return []Detector{
-		NewAdminPolicyAttached(),
+// Builtin returns the specs of the detectors iamsentry ships, in the order
+// they are listed.
+func Builtin() []Spec {
+	return []Spec{
+		{AdminPolicyAttachedID, func(Config) (Detector, error) { return NewAdminPolicyAttached(), nil }},
 	}
+}
+
+// Defaults returns the built-in detectors with their default settings.
+func Defaults() []Detector { return BuildAll(Builtin()) }
+
+// WithSeverity returns d with its default severity replaced by sev, in its
+// Info and in every finding it raises (the severity key of a detector's
+// configuration).
+func WithSeverity(d Detector, sev Severity) Detector {
+	info := d.Info()
+	if info.Severity == sev {
+		return d
+	}
+	info.Severity = sev
+	return &overridden{Detector: d, info: info}
+}
+
+type overridden struct {
+	Detector
+	info Info
+}
+
+func (o *overridden) Info() Info { return o.info }
+
+func (o *overridden) Notes() []string {
+	if n, ok := o.Detector.(Notable); ok {
+		return n.Notes()
+	}
+	return nil
+}
+
+func (o *overridden) Observe(ev *Event, b *state.Batch) Evaluation {
+	eval := o.Detector.Observe(ev, b)
+	if eval == nil {
+		return nil
+	}
+	return EvaluationFunc(func() ([]Finding, error) {
+		fs, err := eval.Findings()
+		for i := range fs {
+			fs[i].Severity = o.info.Severity
+		}
+		return fs, err
+	})
 }

@@ -63,7 +63,7 @@ func benchCorpus(b *testing.B, n int) [][]byte {
 func BenchmarkScore(b *testing.B) {
 	const batch, passes = 512, 64
 	corpus := benchCorpus(b, passes*batch)
-	reg, err := detectors.NewRegistry(detectors.Builtin()...)
+	reg, err := detectors.NewRegistry(detectors.Defaults()...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -43,7 +43,7 @@ func newEngine(t *testing.T, ds ...detectors.Detector) (*engine.Engine, *countin
 	t.Cleanup(func() { mem.Close() })
 	store := &countingStore{Store: mem}
 	if len(ds) == 0 {
-		ds = detectors.Builtin()
+		ds = detectors.Defaults()
 	}
 	reg, err := detectors.NewRegistry(ds...)
 	if err != nil {

@@ -67,7 +67,7 @@ func startWith(t *testing.T, opts server.Options, down bool) *fixture {
 	mem := memory.New()
 	store := &switchStore{Store: mem}
 	store.down.Store(down)
-	reg, err := detectors.NewRegistry(detectors.Builtin()...)
+	reg, err := detectors.NewRegistry(detectors.Defaults()...)
 	if err != nil {
 		t.Fatal(err)
 	}

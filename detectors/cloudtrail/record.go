@@ -11,6 +11,7 @@ package cloudtrail
 import (
 	"encoding/json"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -108,4 +109,45 @@ func decodeRaw(raw json.RawMessage, v any) error {
 		return nil
 	}
 	return json.Unmarshal(raw, v)
+}
+
+// ServiceCaller reports whether the call was made by an AWS service rather
+// than a person or a workload holding credentials: userIdentity.type
+// AWSService, an invokedBy service, or a sourceIPAddress that is a service
+// name ("ec2.amazonaws.com") or "AWS Internal".
+func (r *Record) ServiceCaller() bool {
+	if r.UserIdentity.Type == "AWSService" || r.UserIdentity.InvokedBy != "" {
+		return true
+	}
+	if r.SourceIsIP() {
+		return false
+	}
+	src := r.SourceIPAddress
+	return src == "AWS Internal" || strings.HasSuffix(src, ".amazonaws.com") || strings.HasSuffix(src, ".amazonaws.com.cn")
+}
+
+// StablePrincipal names the caller in a way that survives new sessions, for
+// keying baselines: the IAM user's ARN, the role ARN that issued an
+// assumed-role or federated session (never the per-session ARN), the root
+// ARN, the invoking service for AWS service calls, and otherwise the
+// principal id or ARN as given. It is "" when the record names no caller.
+func (r *Record) StablePrincipal() string {
+	u := &r.UserIdentity
+	switch u.Type {
+	case "AssumedRole", "FederatedUser":
+		if u.SessionIssuer.ARN != "" {
+			return u.SessionIssuer.ARN
+		}
+	case "AWSService":
+		if u.InvokedBy != "" {
+			return u.InvokedBy
+		}
+	}
+	if u.ARN != "" {
+		return u.ARN
+	}
+	if u.PrincipalID != "" {
+		return r.AccountID() + ":" + u.PrincipalID
+	}
+	return ""
 }

@@ -95,7 +95,7 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 // loadRegistry returns the built-in detectors as the config file (if any)
 // switches them.
 func loadRegistry(path string) (*detectors.Registry, error) {
-	reg, err := detectors.NewRegistry(detectors.Builtin()...)
+	reg, err := detectors.NewRegistry(detectors.Defaults()...)
 	if err != nil {
 		return nil, err
 	}

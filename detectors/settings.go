@@ -1,0 +1,90 @@
+package detectors
+
+import (
+	"net/netip"
+	"regexp"
+	"slices"
+
+	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
+	"github.com/iamsentry/iamsentry/internal/wildcard"
+)
+
+// Settings is the organisation-wide configuration detectors share: the
+// top-level keys of the configuration file (accounts, trusted_networks,
+// privileged_roles, session_names). The zero value means nothing is
+// configured; a detector must then fall back to a documented default or say,
+// through Notes, that it cannot work.
+//
+// Settings is immutable once built and shared by every detector of one
+// configuration generation; a reload builds a new one.
+type Settings struct {
+	// Accounts are the organisation's AWS account ids. Empty means "the
+	// event's own account is the only one known to be ours".
+	Accounts []string
+	// TrustedCIDRs are networks calls are expected from: offices, NAT
+	// egress, internal ranges.
+	TrustedCIDRs []netip.Prefix
+	// TrustedVPCEndpoints are VPC endpoint ids (vpce-…) of internal networks.
+	TrustedVPCEndpoints []string
+	// PrivilegedRoles are wildcard patterns ('*', '?') on role ARNs.
+	PrivilegedRoles []string
+	// SessionNamePatterns are the organisation's conventions for
+	// RoleSessionName and SourceIdentity.
+	SessionNamePatterns []*regexp.Regexp
+}
+
+// OrgAccount reports whether account belongs to the organisation: listed in
+// Accounts, or, when none are configured, equal to eventAccount (the account
+// the event was recorded in).
+func (s *Settings) OrgAccount(account, eventAccount string) bool {
+	if len(s.Accounts) == 0 {
+		return account == eventAccount
+	}
+	return slices.Contains(s.Accounts, account)
+}
+
+// HasTrustedNetworks reports whether any trusted CIDR or VPC endpoint is
+// configured.
+func (s *Settings) HasTrustedNetworks() bool {
+	return len(s.TrustedCIDRs) > 0 || len(s.TrustedVPCEndpoints) > 0
+}
+
+// TrustedSource reports whether r came from a trusted network: through a
+// listed VPC endpoint, or from an IP inside a trusted CIDR. It returns the
+// matching CIDR or endpoint id, for explanations.
+func (s *Settings) TrustedSource(r *cloudtrail.Record) (string, bool) {
+	if r.VPCEndpointID != "" && slices.Contains(s.TrustedVPCEndpoints, r.VPCEndpointID) {
+		return r.VPCEndpointID, true
+	}
+	if r.SourceIsIP() {
+		ip := r.SourceIP.Unmap()
+		for _, p := range s.TrustedCIDRs {
+			if p.Contains(ip) {
+				return p.String(), true
+			}
+		}
+	}
+	return "", false
+}
+
+// PrivilegedRole reports whether roleARN matches a privileged_roles pattern,
+// and which.
+func (s *Settings) PrivilegedRole(roleARN string) (string, bool) {
+	for _, p := range s.PrivilegedRoles {
+		if wildcard.Match(p, roleARN) {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// SessionNameConventional reports whether name matches a session_names
+// pattern, and which. With no patterns configured it reports false.
+func (s *Settings) SessionNameConventional(name string) (string, bool) {
+	for _, re := range s.SessionNamePatterns {
+		if re.MatchString(name) {
+			return re.String(), true
+		}
+	}
+	return "", false
+}
