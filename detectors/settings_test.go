@@ -100,3 +100,18 @@ func TestWithSeverity(t *testing.T) {
 		t.Fatalf("findings = %+v, want one LOW", fs)
 	}
 }
+
+func TestRoleNameFromARN(t *testing.T) {
+	for arn, want := range map[string]string{
+		"arn:aws:iam::111122223333:role/Admin":             "Admin",
+		"arn:aws:iam::111122223333:role/team/ops/Admin":    "Admin",
+		"arn:aws-us-gov:iam::111122223333:role/x":          "x",
+		"arn:aws:iam::111122223333:user/alice":             "",
+		"arn:aws:sts::111122223333:assumed-role/Admin/bob": "",
+		"": "",
+	} {
+		if got := detectors.RoleNameFromARN(arn); got != want {
+			t.Errorf("RoleNameFromARN(%q) = %q, want %q", arn, got, want)
+		}
+	}
+}

@@ -1,0 +1,52 @@
+package detectors
+
+import (
+	"strings"
+	"time"
+
+	"github.com/iamsentry/iamsentry/state"
+)
+
+// Marks one detector leaves for another. A detector reads another's
+// conclusions only through these keys, so the two can be built, enabled and
+// tested apart; when the writer is disabled the reader simply finds no mark.
+
+// NewLocationMark is the mark access-key-new-location sets (KeepLatest, at
+// the event's time) when an access key is used from a place new for its
+// identity; caller-identity-recon reads it to escalate a recon sequence by
+// the same key within the hour after.
+func NewLocationMark(ev *Event, accessKeyID string) state.Key {
+	return ev.Key("key:"+accessKeyID, "new-location")
+}
+
+// NewLocationMarkTTL keeps a NewLocationMark long enough for a reader an hour
+// later, plus the allowed lateness of CloudTrail delivery.
+const NewLocationMarkTTL = 2 * time.Hour
+
+// PrivilegedRoleMark is the mark set (KeepEarliest, at the event's time) when
+// the service sees a role become privileged: AdministratorAccess attached or
+// an admin-equivalent policy put on it. privileged-role-assumption-spike
+// treats a marked role as privileged. Roles are keyed by account and role
+// name (the last segment of the ARN), because the calls that grant
+// privilege name the role without its path.
+func PrivilegedRoleMark(ev *Event, account, roleName string) state.Key {
+	return ev.Key("role:"+account+":"+roleName, "privileged")
+}
+
+// PrivilegedRoleMarkTTL is how long a role stays known as privileged after
+// the grant was seen.
+const PrivilegedRoleMarkTTL = 90 * 24 * time.Hour
+
+// RoleNameFromARN returns the role name of a role ARN
+// (arn:aws:iam::111122223333:role/path/Name → Name), or "" when arn is not
+// a role ARN.
+func RoleNameFromARN(arn string) string {
+	_, rest, ok := strings.Cut(arn, ":role/")
+	if !ok || rest == "" {
+		return ""
+	}
+	if i := strings.LastIndexByte(rest, '/'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	return rest
+}
