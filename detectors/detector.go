@@ -94,6 +94,11 @@ type Finding struct {
 
 	Evidence map[string]string `json:"evidence,omitempty"`
 
+	// Suppressed is set by the engine when a suppress entry of the
+	// configuration matched the finding: it is reported and counted, not
+	// alerted on.
+	Suppressed *Suppressed `json:"suppressed,omitempty"`
+
 	// Once, when set, makes the finding one per key per period: the engine
 	// keeps it only when this event wins the throttle on Once.Key (a retry
 	// of the same event keeps what it won). Detectors set it for incidents

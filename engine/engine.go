@@ -12,7 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
@@ -24,14 +28,15 @@ type Outcome int
 
 // Outcomes. The zero value is not used in a verdict.
 const (
-	OutcomeUnknown   Outcome = iota
-	OutcomeClean             // scored, nothing raised
-	OutcomeAlert             // scored, at least one finding
-	OutcomeDuplicate         // scored before; the original findings are returned
-	OutcomeInvalid           // not scored; Reason says why
+	OutcomeUnknown    Outcome = iota
+	OutcomeClean              // scored, nothing raised
+	OutcomeAlert              // scored, at least one finding
+	OutcomeDuplicate          // scored before; the original findings are returned
+	OutcomeInvalid            // not scored; Reason says why
+	OutcomeSuppressed         // scored; every finding matched a suppress entry
 )
 
-var outcomeNames = [...]string{"UNKNOWN", "CLEAN", "ALERT", "DUPLICATE", "INVALID"}
+var outcomeNames = [...]string{"UNKNOWN", "CLEAN", "ALERT", "DUPLICATE", "INVALID", "SUPPRESSED"}
 
 // String returns the upper-case name, e.g. "ALERT".
 func (o Outcome) String() string {
@@ -56,20 +61,26 @@ type Verdict struct {
 	Invalid *cloudtrail.RecordError `json:"-"`
 }
 
-// Score returns the strongest finding's score, 0 without findings.
+// Score returns the strongest score of the findings that are not
+// suppressed, 0 without any.
 func (v *Verdict) Score() int {
 	best := 0
 	for _, f := range v.Findings {
-		best = max(best, f.Score)
+		if f.Suppressed == nil {
+			best = max(best, f.Score)
+		}
 	}
 	return best
 }
 
-// Severity returns the strongest finding's severity.
+// Severity returns the strongest severity of the findings that are not
+// suppressed, SeverityUnknown without any.
 func (v *Verdict) Severity() detectors.Severity {
 	best := detectors.SeverityUnknown
 	for _, f := range v.Findings {
-		best = max(best, f.Severity)
+		if f.Suppressed == nil {
+			best = max(best, f.Severity)
+		}
 	}
 	return best
 }
@@ -83,6 +94,20 @@ type Options struct {
 	MaxRecordSize int
 	// Logger receives detector errors. Default: discard.
 	Logger *slog.Logger
+	// Suppress is the allow-list findings are checked against (see
+	// detectors.Suppression).
+	Suppress []detectors.Suppression
+	// MeterProvider receives the engine's metrics. Default: the global
+	// OpenTelemetry provider.
+	MeterProvider metric.MeterProvider
+}
+
+// Rules are what an engine runs: the detectors and the suppressions. Reload
+// swaps them as one, so a batch is scored wholly under the old rules or
+// wholly under the new.
+type Rules struct {
+	Registry *detectors.Registry
+	Suppress []detectors.Suppression
 }
 
 // DefaultDedupeHorizon is the default DedupeHorizon.
@@ -90,9 +115,10 @@ const DefaultDedupeHorizon = time.Hour
 
 // Engine scores batches against one store. It is safe for concurrent use.
 type Engine struct {
-	registry *detectors.Registry
-	store    state.Store
-	opts     Options
+	rules   atomic.Pointer[Rules]
+	store   state.Store
+	opts    Options
+	metrics metrics
 }
 
 // New returns an engine running the enabled detectors of registry on store.
@@ -106,11 +132,23 @@ func New(registry *detectors.Registry, store state.Store, opts Options) *Engine 
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{registry: registry, store: store, opts: opts}
+	if opts.MeterProvider == nil {
+		opts.MeterProvider = otel.GetMeterProvider()
+	}
+	e := &Engine{store: store, opts: opts, metrics: newMetrics(opts.MeterProvider)}
+	e.rules.Store(&Rules{Registry: registry, Suppress: opts.Suppress})
+	return e
 }
 
-// Registry returns the registry the engine runs.
-func (e *Engine) Registry() *detectors.Registry { return e.registry }
+// Registry returns the registry the engine runs now.
+func (e *Engine) Registry() *detectors.Registry { return e.rules.Load().Registry }
+
+// Rules returns the rules the engine runs now.
+func (e *Engine) Rules() Rules { return *e.rules.Load() }
+
+// Reload replaces the rules for every batch that starts scoring after it
+// returns; batches already scoring finish under the rules they started with.
+func (e *Engine) Reload(r Rules) { e.rules.Store(&r) }
 
 // Ping reports whether the engine's store can serve.
 func (e *Engine) Ping(ctx context.Context) error { return e.store.Ping(ctx) }
@@ -119,6 +157,12 @@ func (e *Engine) Ping(ctx context.Context) error { return e.store.Ping(ctx) }
 type Batch struct {
 	Tenant  string   // whose state the records read and change
 	Records [][]byte // one CloudTrail record's JSON each
+
+	// Learn scores the records for their effect on state only: windows and
+	// baselines learn, event ids are remembered, and no finding is raised
+	// or remembered (every scored record is CLEAN). It seeds state from
+	// history before going live.
+	Learn bool
 }
 
 // Score scores b and returns one verdict per record, in order.
@@ -135,9 +179,15 @@ func (e *Engine) Score(ctx context.Context, b Batch) ([]Verdict, error) {
 	if err := s.evaluate(); err != nil {
 		return nil, err
 	}
+	if b.Learn {
+		s.forget()
+	} else {
+		s.suppress()
+	}
 	if err := s.settle(ctx); err != nil {
 		return nil, err
 	}
+	s.count(ctx)
 	return s.verdicts, nil
 }
 

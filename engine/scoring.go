@@ -22,6 +22,7 @@ import (
 // lost and the remembered verdict must be corrected.
 type scoring struct {
 	e        *Engine
+	rules    *Rules
 	tenant   string
 	verdicts []Verdict
 	items    []item
@@ -41,9 +42,9 @@ type item struct {
 }
 
 func newScoring(e *Engine, b Batch) *scoring {
-	s := &scoring{e: e, tenant: b.Tenant, verdicts: make([]Verdict, len(b.Records))}
+	s := &scoring{e: e, rules: e.rules.Load(), tenant: b.Tenant, verdicts: make([]Verdict, len(b.Records))}
 	seen := make(map[string]int, len(b.Records))
-	enabled := e.registry.Enabled()
+	enabled := s.rules.Registry.Enabled()
 	popts := cloudtrail.Options{MaxRecordSize: e.opts.MaxRecordSize}
 	for i, raw := range b.Records {
 		rec, err := cloudtrail.Parse(raw, popts)

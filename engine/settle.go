@@ -85,8 +85,12 @@ func (s *scoring) fill() {
 		}
 		v.Findings = it.candidates
 		v.Outcome = OutcomeClean
-		if len(v.Findings) > 0 {
-			v.Outcome = OutcomeAlert
+		for _, f := range v.Findings {
+			if f.Suppressed == nil {
+				v.Outcome = OutcomeAlert
+				break
+			}
+			v.Outcome = OutcomeSuppressed
 		}
 	}
 	for _, it := range s.items {

@@ -43,10 +43,11 @@ func eventJSON(ev *iamsentryv1.Event) ([]byte, error) {
 }
 
 var outcomes = map[engine.Outcome]iamsentryv1.Outcome{
-	engine.OutcomeClean:     iamsentryv1.Outcome_OUTCOME_CLEAN,
-	engine.OutcomeAlert:     iamsentryv1.Outcome_OUTCOME_ALERT,
-	engine.OutcomeDuplicate: iamsentryv1.Outcome_OUTCOME_DUPLICATE,
-	engine.OutcomeInvalid:   iamsentryv1.Outcome_OUTCOME_INVALID,
+	engine.OutcomeClean:      iamsentryv1.Outcome_OUTCOME_CLEAN,
+	engine.OutcomeAlert:      iamsentryv1.Outcome_OUTCOME_ALERT,
+	engine.OutcomeDuplicate:  iamsentryv1.Outcome_OUTCOME_DUPLICATE,
+	engine.OutcomeInvalid:    iamsentryv1.Outcome_OUTCOME_INVALID,
+	engine.OutcomeSuppressed: iamsentryv1.Outcome_OUTCOME_SUPPRESSED,
 }
 
 // Severities are numbered alike in both worlds (INFO=1 … CRITICAL=5).
@@ -71,7 +72,7 @@ func invalidVerdict(err error) *iamsentryv1.Verdict {
 }
 
 func findingProto(f *detectors.Finding) *iamsentryv1.Finding {
-	return &iamsentryv1.Finding{
+	out := &iamsentryv1.Finding{
 		DetectorId:   f.DetectorID,
 		Severity:     severity(f.Severity),
 		Score:        uint32(f.Score),
@@ -87,6 +88,10 @@ func findingProto(f *detectors.Finding) *iamsentryv1.Finding {
 		EventId:      f.EventID,
 		Evidence:     f.Evidence,
 	}
+	if f.Suppressed != nil {
+		out.Suppression = &iamsentryv1.Suppression{Entry: uint32(f.Suppressed.Entry), Reason: f.Suppressed.Reason}
+	}
+	return out
 }
 
 func detectorProto(l detectors.Listing) *iamsentryv1.DetectorInfo {

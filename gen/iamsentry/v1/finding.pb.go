@@ -134,7 +134,10 @@ type Finding struct {
 	// evidence holds detector-specific key/value details backing the
 	// explanation (for example "country": "BR", "distinct_count": "37",
 	// "window": "10m"). Keys are snake_case and stable per detector.
-	Evidence      map[string]string `protobuf:"bytes,14,rep,name=evidence,proto3" json:"evidence,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Evidence map[string]string `protobuf:"bytes,14,rep,name=evidence,proto3" json:"evidence,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// suppression is set when a suppress entry of the configuration matched
+	// this finding: it is not alerted on, but it is reported and counted.
+	Suppression   *Suppression `protobuf:"bytes,15,opt,name=suppression,proto3" json:"suppression,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -267,11 +270,74 @@ func (x *Finding) GetEvidence() map[string]string {
 	return nil
 }
 
+func (x *Finding) GetSuppression() *Suppression {
+	if x != nil {
+		return x.Suppression
+	}
+	return nil
+}
+
+// Suppression says which allow-list entry silenced a finding.
+type Suppression struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// entry is the position of the entry in the configuration's suppress
+	// list, from 0.
+	Entry uint32 `protobuf:"varint,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	// reason is the entry's reason, as written in the configuration.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Suppression) Reset() {
+	*x = Suppression{}
+	mi := &file_iamsentry_v1_finding_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Suppression) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Suppression) ProtoMessage() {}
+
+func (x *Suppression) ProtoReflect() protoreflect.Message {
+	mi := &file_iamsentry_v1_finding_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Suppression.ProtoReflect.Descriptor instead.
+func (*Suppression) Descriptor() ([]byte, []int) {
+	return file_iamsentry_v1_finding_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Suppression) GetEntry() uint32 {
+	if x != nil {
+		return x.Entry
+	}
+	return 0
+}
+
+func (x *Suppression) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_iamsentry_v1_finding_proto protoreflect.FileDescriptor
 
 const file_iamsentry_v1_finding_proto_rawDesc = "" +
 	"\n" +
-	"\x1aiamsentry/v1/finding.proto\x12\fiamsentry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc4\x04\n" +
+	"\x1aiamsentry/v1/finding.proto\x12\fiamsentry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\x05\n" +
 	"\aFinding\x12\x1f\n" +
 	"\vdetector_id\x18\x01 \x01(\tR\n" +
 	"detectorId\x122\n" +
@@ -293,10 +359,14 @@ const file_iamsentry_v1_finding_proto_rawDesc = "" +
 	"\n" +
 	"event_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\teventTime\x12\x19\n" +
 	"\bevent_id\x18\r \x01(\tR\aeventId\x12?\n" +
-	"\bevidence\x18\x0e \x03(\v2#.iamsentry.v1.Finding.EvidenceEntryR\bevidence\x1a;\n" +
+	"\bevidence\x18\x0e \x03(\v2#.iamsentry.v1.Finding.EvidenceEntryR\bevidence\x12;\n" +
+	"\vsuppression\x18\x0f \x01(\v2\x19.iamsentry.v1.SuppressionR\vsuppression\x1a;\n" +
 	"\rEvidenceEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\x88\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\";\n" +
+	"\vSuppression\x12\x14\n" +
+	"\x05entry\x18\x01 \x01(\rR\x05entry\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason*\x88\x01\n" +
 	"\bSeverity\x12\x18\n" +
 	"\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rSEVERITY_INFO\x10\x01\x12\x10\n" +
@@ -319,22 +389,24 @@ func file_iamsentry_v1_finding_proto_rawDescGZIP() []byte {
 }
 
 var file_iamsentry_v1_finding_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_iamsentry_v1_finding_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_iamsentry_v1_finding_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_iamsentry_v1_finding_proto_goTypes = []any{
 	(Severity)(0),                 // 0: iamsentry.v1.Severity
 	(*Finding)(nil),               // 1: iamsentry.v1.Finding
-	nil,                           // 2: iamsentry.v1.Finding.EvidenceEntry
-	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
+	(*Suppression)(nil),           // 2: iamsentry.v1.Suppression
+	nil,                           // 3: iamsentry.v1.Finding.EvidenceEntry
+	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
 }
 var file_iamsentry_v1_finding_proto_depIdxs = []int32{
 	0, // 0: iamsentry.v1.Finding.severity:type_name -> iamsentry.v1.Severity
-	3, // 1: iamsentry.v1.Finding.event_time:type_name -> google.protobuf.Timestamp
-	2, // 2: iamsentry.v1.Finding.evidence:type_name -> iamsentry.v1.Finding.EvidenceEntry
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	4, // 1: iamsentry.v1.Finding.event_time:type_name -> google.protobuf.Timestamp
+	3, // 2: iamsentry.v1.Finding.evidence:type_name -> iamsentry.v1.Finding.EvidenceEntry
+	2, // 3: iamsentry.v1.Finding.suppression:type_name -> iamsentry.v1.Suppression
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_iamsentry_v1_finding_proto_init() }
@@ -348,7 +420,7 @@ func file_iamsentry_v1_finding_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_iamsentry_v1_finding_proto_rawDesc), len(file_iamsentry_v1_finding_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

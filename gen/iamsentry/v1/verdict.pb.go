@@ -42,6 +42,11 @@ const (
 	// a missing eventID or eventTime, an oversized record, no record set);
 	// reason says what is wrong. An invalid event never ends the stream.
 	Outcome_OUTCOME_INVALID Outcome = 4
+	// OUTCOME_SUPPRESSED means the event was scored and every finding it
+	// raised matched a suppress entry of the configuration: nothing to alert
+	// on, but the findings are listed, each with the entry that suppressed it,
+	// and counted in metrics. Suppression is never silent loss.
+	Outcome_OUTCOME_SUPPRESSED Outcome = 5
 )
 
 // Enum value maps for Outcome.
@@ -52,6 +57,7 @@ var (
 		2: "OUTCOME_ALERT",
 		3: "OUTCOME_DUPLICATE",
 		4: "OUTCOME_INVALID",
+		5: "OUTCOME_SUPPRESSED",
 	}
 	Outcome_value = map[string]int32{
 		"OUTCOME_UNSPECIFIED": 0,
@@ -59,6 +65,7 @@ var (
 		"OUTCOME_ALERT":       2,
 		"OUTCOME_DUPLICATE":   3,
 		"OUTCOME_INVALID":     4,
+		"OUTCOME_SUPPRESSED":  5,
 	}
 )
 
@@ -99,17 +106,20 @@ type Verdict struct {
 	// outcome is the overall result; never OUTCOME_UNSPECIFIED.
 	Outcome Outcome `protobuf:"varint,2,opt,name=outcome,proto3,enum=iamsentry.v1.Outcome" json:"outcome,omitempty"`
 	// findings lists what the detectors found, most severe first. Non-empty
-	// for OUTCOME_ALERT, possibly non-empty for OUTCOME_DUPLICATE (the
-	// original findings), and empty otherwise.
+	// for OUTCOME_ALERT and OUTCOME_SUPPRESSED, possibly non-empty for
+	// OUTCOME_DUPLICATE (the original findings), and empty otherwise. An
+	// OUTCOME_ALERT verdict may also list suppressed findings beside the ones
+	// that alert; their suppression field is set.
 	Findings []*Finding `protobuf:"bytes,3,rep,name=findings,proto3" json:"findings,omitempty"`
 	// reason is set for OUTCOME_INVALID only: a message a person can act on,
 	// for example `record is not valid JSON: unexpected end of input at
 	// offset 812` or `eventTime missing`. It never contains internal errors.
 	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
-	// score is the maximum score of findings, 0 when there are none.
-	Score uint32 `protobuf:"varint,5,opt,name=score,proto3" json:"score,omitempty"`
-	// severity is the maximum severity of findings, SEVERITY_UNSPECIFIED when
+	// score is the maximum score of findings that are not suppressed, 0 when
 	// there are none.
+	Score uint32 `protobuf:"varint,5,opt,name=score,proto3" json:"score,omitempty"`
+	// severity is the maximum severity of findings that are not suppressed,
+	// SEVERITY_UNSPECIFIED when there are none.
 	Severity      Severity `protobuf:"varint,6,opt,name=severity,proto3,enum=iamsentry.v1.Severity" json:"severity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -198,13 +208,14 @@ const file_iamsentry_v1_verdict_proto_rawDesc = "" +
 	"\bfindings\x18\x03 \x03(\v2\x15.iamsentry.v1.FindingR\bfindings\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x14\n" +
 	"\x05score\x18\x05 \x01(\rR\x05score\x122\n" +
-	"\bseverity\x18\x06 \x01(\x0e2\x16.iamsentry.v1.SeverityR\bseverity*t\n" +
+	"\bseverity\x18\x06 \x01(\x0e2\x16.iamsentry.v1.SeverityR\bseverity*\x8c\x01\n" +
 	"\aOutcome\x12\x17\n" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rOUTCOME_CLEAN\x10\x01\x12\x11\n" +
 	"\rOUTCOME_ALERT\x10\x02\x12\x15\n" +
 	"\x11OUTCOME_DUPLICATE\x10\x03\x12\x13\n" +
-	"\x0fOUTCOME_INVALID\x10\x04B\xae\x01\n" +
+	"\x0fOUTCOME_INVALID\x10\x04\x12\x16\n" +
+	"\x12OUTCOME_SUPPRESSED\x10\x05B\xae\x01\n" +
 	"\x10com.iamsentry.v1B\fVerdictProtoP\x01Z;github.com/iamsentry/iamsentry/gen/iamsentry/v1;iamsentryv1\xa2\x02\x03IXX\xaa\x02\fIamsentry.V1\xca\x02\fIamsentry\\V1\xe2\x02\x18Iamsentry\\V1\\GPBMetadata\xea\x02\rIamsentry::V1b\x06proto3"
 
 var (
