@@ -150,3 +150,29 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version: exit %d, %q", code, out)
 	}
 }
+
+func TestScanLearnRaisesNothing(t *testing.T) {
+	path := writeFile(t, "trail.json", `{"Records":[`+createRole+`,`+attachRole+`]}`)
+	code, out, errs := runCLI(t, "", "scan", "--learn", path)
+	if code != cli.ExitOK || out != "" {
+		t.Fatalf("exit %d, stdout %q; want 0 and no findings", code, out)
+	}
+	if !strings.Contains(errs, "learned from 2 records from 1 inputs (no findings raised)") {
+		t.Errorf("summary:\n%s", errs)
+	}
+}
+
+func TestScanShowsSuppressedFindings(t *testing.T) {
+	cfg := writeFile(t, "iamsentry.yaml", "suppress:\n  - principal: \"arn:aws:iam::*:user/alice\"\n    reason: alice is the platform admin\n")
+	path := writeFile(t, "trail.json", `{"Records":[`+createRole+`,`+attachRole+`]}`)
+	code, out, errs := runCLI(t, "", "scan", "--config", cfg, "--format", "text", path)
+	if code != cli.ExitOK {
+		t.Fatalf("exit %d:\n%s", code, errs)
+	}
+	if !strings.Contains(out, "suppressed by suppress[0]: alice is the platform admin") {
+		t.Errorf("suppressed finding not shown with its entry:\n%s", out)
+	}
+	if !strings.Contains(errs, "0 findings, 1 suppressed") || !strings.Contains(errs, "suppressed: admin-policy-attached suppress[0]") {
+		t.Errorf("summary must count the suppressed finding apart:\n%s", errs)
+	}
+}

@@ -38,6 +38,7 @@ type scanner struct {
 	out    io.Writer
 	format string
 	batch  int
+	learn  bool
 	popts  cloudtrail.Options
 	sum    scanSummary
 }
@@ -48,6 +49,7 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 	format := fs.String("format", "json", "finding output: json (one JSON object per line) or text (for people)")
 	batch := fs.Int("batch-size", 512, "records scored per micro-batch")
 	maxRecord := fs.Int("max-record-size", cloudtrail.DefaultMaxRecordSize, "largest CloudTrail record accepted, `bytes`")
+	learn := fs.Bool("learn", false, "only learn: update windows and baselines from the records without raising findings (seed state from history)")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), scanUsage); fs.PrintDefaults() }
 	if code, ok := parseFlags(fs, args, stdio.Err); !ok {
 		return code
@@ -56,18 +58,21 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 		fs.Usage()
 		return ExitUsage
 	}
-	reg, err := loadRegistry(*cfgPath)
+	built, err := loadConfig(*cfgPath)
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "iamsentry scan: %v\n", err)
 		return ExitError
+	}
+	for _, n := range built.Notes {
+		fmt.Fprintf(stdio.Err, "iamsentry scan: note: %s\n", n)
 	}
 	store := memory.New()
 	defer store.Close()
 	popts := cloudtrail.Options{MaxRecordSize: *maxRecord}
 	s := &scanner{
-		eng: engine.New(reg, store, engine.Options{MaxRecordSize: *maxRecord}),
-		out: stdio.Out, format: *format, batch: *batch, popts: popts,
-		sum: scanSummary{alerts: map[string]int{}, reasons: map[string]int{}},
+		eng: engine.New(built.Registry, store, engine.Options{MaxRecordSize: *maxRecord, Suppress: built.Suppress}),
+		out: stdio.Out, format: *format, batch: *batch, popts: popts, learn: *learn,
+		sum: scanSummary{alerts: map[string]int{}, suppressed: map[string]int{}, reasons: map[string]int{}, learn: *learn},
 	}
 	failed := false
 	for _, arg := range fs.Args() {
@@ -148,14 +153,14 @@ func (s *scanner) score(ctx context.Context, name string, raws [][]byte) error {
 	if len(raws) == 0 {
 		return nil
 	}
-	vs, err := s.eng.Score(ctx, engine.Batch{Records: raws})
+	vs, err := s.eng.Score(ctx, engine.Batch{Records: raws, Learn: s.learn})
 	if err != nil {
 		return fmt.Errorf("%s: scoring: %w", name, err)
 	}
 	for i := range vs {
 		v := &vs[i]
 		s.sum.add(v)
-		if v.Outcome != engine.OutcomeAlert {
+		if v.Outcome != engine.OutcomeAlert && v.Outcome != engine.OutcomeSuppressed {
 			continue
 		}
 		for j := range v.Findings {
@@ -176,8 +181,14 @@ func (s *scanner) write(f *detectors.Finding) error {
 		_, err = fmt.Fprintf(s.out, "%s\n", b)
 		return err
 	}
-	_, err := fmt.Fprintf(s.out, "%s  %-8s  %s  %s\n    %s\n",
-		f.EventTime.Format("2006-01-02T15:04:05Z"), f.Severity, f.DetectorID, f.EventID, f.Explanation)
+	sev := f.Severity.String()
+	var note string
+	if f.Suppressed != nil {
+		sev = "suppr."
+		note = fmt.Sprintf("\n    suppressed by suppress[%d]: %s", f.Suppressed.Entry, f.Suppressed.Reason)
+	}
+	_, err := fmt.Fprintf(s.out, "%s  %-8s  %s  %s\n    %s%s\n",
+		f.EventTime.Format("2006-01-02T15:04:05Z"), sev, f.DetectorID, f.EventID, f.Explanation, note)
 	return err
 }
 
@@ -185,8 +196,10 @@ func (s *scanner) write(f *detectors.Finding) error {
 type scanSummary struct {
 	inputs, records, clean, duplicates int
 	alerts                             map[string]int // "detector severity" → findings
+	suppressed                         map[string]int // "detector suppress[i]" → findings
 	reasons                            map[string]int // invalid reason → records
 	invalidN                           int
+	learn                              bool
 }
 
 func (m *scanSummary) add(v *engine.Verdict) {
@@ -202,8 +215,12 @@ func (m *scanSummary) add(v *engine.Verdict) {
 		m.clean++
 	case engine.OutcomeDuplicate:
 		m.duplicates++
-	case engine.OutcomeAlert:
+	case engine.OutcomeAlert, engine.OutcomeSuppressed:
 		for _, f := range v.Findings {
+			if f.Suppressed != nil {
+				m.suppressed[fmt.Sprintf("%s suppress[%d]", f.DetectorID, f.Suppressed.Entry)]++
+				continue
+			}
 			m.alerts[f.DetectorID+" "+f.Severity.String()]++
 		}
 	}
@@ -223,13 +240,22 @@ func (m *scanSummary) invalid(err error) {
 }
 
 func (m *scanSummary) print(w io.Writer) {
-	alerts := 0
+	alerts, suppressed := 0, 0
 	for _, n := range m.alerts {
 		alerts += n
 	}
-	fmt.Fprintf(w, "scanned %d records from %d inputs: %d clean, %d findings, %d duplicates, %d invalid\n",
-		m.records, m.inputs, m.clean, alerts, m.duplicates, m.invalidN)
+	for _, n := range m.suppressed {
+		suppressed += n
+	}
+	if m.learn {
+		fmt.Fprintf(w, "learned from %d records from %d inputs (no findings raised): %d scored, %d duplicates, %d invalid\n",
+			m.records, m.inputs, m.clean, m.duplicates, m.invalidN)
+	} else {
+		fmt.Fprintf(w, "scanned %d records from %d inputs: %d clean, %d findings, %d suppressed, %d duplicates, %d invalid\n",
+			m.records, m.inputs, m.clean, alerts, suppressed, m.duplicates, m.invalidN)
+	}
 	printCounts(w, "findings", m.alerts)
+	printCounts(w, "suppressed", m.suppressed)
 	printCounts(w, "invalid", m.reasons)
 }
 

@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/iamsentry/iamsentry/config"
@@ -61,14 +65,15 @@ func serve(ctx context.Context, args []string, stdio Stdio) int {
 }
 
 func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
-	reg, err := loadRegistry(f.config)
+	built, err := loadConfig(f.config)
 	if err != nil {
 		return err
 	}
 	store := memory.New()
 	defer store.Close()
-	eng := engine.New(reg, store, engine.Options{
+	eng := engine.New(built.Registry, store, engine.Options{
 		DedupeHorizon: f.dedupeHorizon, MaxRecordSize: f.maxRecordSize, Logger: log,
+		Suppress: built.Suppress,
 	})
 	f.opts.Logger = log
 	srv := server.New(eng, f.opts)
@@ -80,33 +85,77 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 		slog.String("address", lis.Addr().String()),
 		slog.String("version", versionString()),
 		slog.String("state", "memory (embedded; single replica only: replicas would not share state)"),
-		slog.Any("detectors", enabledIDs(reg)),
+		slog.Any("detectors", enabledIDs(built.Registry)),
 		slog.String("config", orDefault(f.config, "(built-in defaults)")),
+		slog.Int("suppress_entries", len(built.Suppress)),
 		slog.Duration("dedupe_horizon", f.dedupeHorizon),
 		slog.Int("max_events_per_request", f.opts.MaxEventsPerRequest),
 		slog.Int("max_recv_msg_size", f.opts.MaxRecvMsgSize),
 		slog.Int("batch_size", f.opts.BatchSize),
 	)
+	logNotes(log, built)
+	stopReload := reloadOnHangup(ctx, f.config, eng, log)
+	defer stopReload()
 	err = srv.Serve(ctx, lis)
 	log.Info("stopped")
 	return err
 }
 
-// loadRegistry returns the built-in detectors as the config file (if any)
-// switches them.
-func loadRegistry(path string) (*detectors.Registry, error) {
-	reg, err := detectors.NewRegistry(detectors.Defaults()...)
-	if err != nil {
-		return nil, err
-	}
+// loadConfig reads the configuration file, or builds the defaults when path
+// is empty.
+func loadConfig(path string) (*config.Built, error) {
 	if path == "" {
-		return reg, nil
+		return (&config.Config{}).Build(detectors.Builtin())
 	}
-	cfg, err := config.Load(path, reg)
-	if err != nil {
-		return nil, err
+	return config.Load(path, detectors.Builtin())
+}
+
+// logNotes logs what detectors say about how the configuration makes them
+// work (a detector that is off for want of a setting, a fallback).
+func logNotes(log *slog.Logger, b *config.Built) {
+	for _, n := range b.Notes {
+		log.Warn("detector note", slog.String("note", n))
 	}
-	return cfg.Apply(reg)
+}
+
+// reloadOnHangup reloads the configuration file on SIGHUP, atomically: a
+// file with errors is rejected with every error logged, and the running
+// configuration stays. It returns a function that stops listening.
+func reloadOnHangup(ctx context.Context, path string, eng *engine.Engine, log *slog.Logger) func() {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-done:
+				return
+			case <-hup:
+			}
+			if path == "" {
+				log.Warn("SIGHUP ignored: serve runs on built-in defaults (no --config file to reload)")
+				continue
+			}
+			built, err := loadConfig(path)
+			if err != nil {
+				log.Error("config reload rejected; the running configuration stays",
+					slog.String("config", path), slog.Any("errors", errorLines(err)))
+				continue
+			}
+			eng.Reload(engine.Rules{Registry: built.Registry, Suppress: built.Suppress})
+			log.Info("config reloaded", slog.String("config", path),
+				slog.Any("detectors", enabledIDs(built.Registry)), slog.Int("suppress_entries", len(built.Suppress)))
+			logNotes(log, built)
+		}
+	}()
+	return func() { signal.Stop(hup); close(done) }
+}
+
+// errorLines splits a joined error into its lines, for structured logs.
+func errorLines(err error) []string {
+	return strings.Split(err.Error(), "\n")
 }
 
 func enabledIDs(reg *detectors.Registry) []string {
