@@ -342,4 +342,3 @@ func (g *gen) adminSpike(u *user, t time.Time) {
 		}))
 	}
 }
-
