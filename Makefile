@@ -15,7 +15,7 @@ BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 include make/proto.mk
 
-.PHONY: help build run test test-short lint vet fmt fuzz bench tools clean
+.PHONY: help build run test test-short lint vet fmt fuzz bench bench-go bench-load tools clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -48,9 +48,15 @@ fuzz: ## Run each fuzz target for $(FUZZTIME)
 		done; \
 	done
 
-bench: ## Run the Go benchmarks (6 counts each, summarised by benchstat)
+bench: bench-go bench-load ## Run the Go benchmarks, then the load generator against a real server
+
+bench-go: ## Go benchmarks (6 counts each, summarised by benchstat)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count 6 ./... | tee bench.txt
 	$(GO) run $(BENCHSTAT) bench.txt
+
+LOAD_EVENTS ?= 200000
+bench-load: build ## Load generator: stream $(LOAD_EVENTS) generated records to a spawned server (embedded store)
+	$(GO) run ./cmd/loadgen --spawn bin/iamsentry --events $(LOAD_EVENTS)
 
 tools: ## Build the pinned helper tools (grpcurl) into bin/
 	GOBIN=$(CURDIR)/bin $(GO) install $(GRPCURL)

@@ -119,6 +119,26 @@ type Engine struct {
 	store   state.Store
 	opts    Options
 	metrics metrics
+
+	batches, records, roundTrips atomic.Int64
+}
+
+// Stats are running totals since the engine started.
+type Stats struct {
+	Batches    int64 // batches scored (successfully or not)
+	Records    int64 // records in those batches
+	RoundTrips int64 // state batches executed (round trips to a shared store)
+}
+
+// Stats returns the running totals.
+func (e *Engine) Stats() Stats {
+	return Stats{Batches: e.batches.Load(), Records: e.records.Load(), RoundTrips: e.roundTrips.Load()}
+}
+
+// exec executes one state batch, counting the round trip.
+func (e *Engine) exec(ctx context.Context, b *state.Batch) error {
+	e.roundTrips.Add(1)
+	return e.store.Exec(ctx, b)
 }
 
 // New returns an engine running the enabled detectors of registry on store.
@@ -172,8 +192,10 @@ type Batch struct {
 // not scored. Scoring the same batch again is then safe, because every state
 // operation is retry-safe and event ids are deduplicated.
 func (e *Engine) Score(ctx context.Context, b Batch) ([]Verdict, error) {
+	e.batches.Add(1)
+	e.records.Add(int64(len(b.Records)))
 	s := newScoring(e, b)
-	if err := e.store.Exec(ctx, &s.first); err != nil {
+	if err := e.exec(ctx, &s.first); err != nil {
 		return nil, fmt.Errorf("scoring %d records: %w", len(b.Records), err)
 	}
 	if err := s.evaluate(); err != nil {

@@ -256,3 +256,14 @@ func (failingDetector) Info() detectors.Info {
 func (failingDetector) Observe(*detectors.Event, *state.Batch) detectors.Evaluation {
 	return detectors.EvaluationFunc(func() ([]detectors.Finding, error) { return nil, errors.New("boom") })
 }
+
+func TestStatsCountRoundTrips(t *testing.T) {
+	e, store := newEngine(t)
+	score(t, e, dt.Base("sts.amazonaws.com", "GetCallerIdentity", t0).JSON(), attachAdmin("r", t0).JSON())
+	score(t, e, dt.Base("sts.amazonaws.com", "GetCallerIdentity", t0).JSON())
+	st := e.Stats()
+	// Batch one alerts (two round trips), batch two is clean (one).
+	if st.Batches != 2 || st.Records != 3 || st.RoundTrips != 3 || int(st.RoundTrips) != store.execs {
+		t.Errorf("stats = %+v (store saw %d execs), want 2 batches, 3 records, 3 round trips", st, store.execs)
+	}
+}

@@ -97,7 +97,9 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 	stopReload := reloadOnHangup(ctx, f.config, eng, log)
 	defer stopReload()
 	err = srv.Serve(ctx, lis)
-	log.Info("stopped")
+	st := eng.Stats()
+	log.Info("stopped", slog.Int64("batches", st.Batches), slog.Int64("records", st.Records),
+		slog.Int64("state_round_trips", st.RoundTrips))
 	return err
 }
 

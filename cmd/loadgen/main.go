@@ -1,0 +1,410 @@
+// Command loadgen measures an iamsentry server under load: it streams a
+// generated multi-identity corpus (plus any CloudTrail files given) over
+// concurrent Score streams and reports events/s, verdict latency, and, when
+// it starts the server itself, server CPU per 10k events, Redis commands per
+// event and state round trips per batch.
+//
+//	loadgen --addr host:port                      # an already running server
+//	loadgen --spawn bin/iamsentry                 # start serve (embedded store)
+//	loadgen --spawn bin/iamsentry --with-redis    # start redis-server and serve --redis
+//
+// `make bench` runs it both ways.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
+	"github.com/iamsentry/iamsentry/internal/corpus"
+	"github.com/iamsentry/iamsentry/internal/loadgen"
+)
+
+type options struct {
+	addr, spawn, redisURL, redisServer string
+	withRedis                          bool
+	events, streams, batch, window     int
+	seed                               uint64
+	serveArgs                          string
+	jsonOut                            bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.addr, "addr", "", "address of a running server (host:port); exclusive with --spawn")
+	flag.StringVar(&o.spawn, "spawn", "", "start this iamsentry `binary` with serve on a free loopback port and measure it")
+	flag.BoolVar(&o.withRedis, "with-redis", false, "with --spawn: start redis-server on a free loopback port and serve with --redis")
+	flag.StringVar(&o.redisServer, "redis-server", "redis-server", "redis-server `binary` for --with-redis")
+	flag.StringVar(&o.redisURL, "redis", "", "URL of the Redis the server uses, to read INFO commandstats (set by --with-redis)")
+	flag.StringVar(&o.serveArgs, "serve-args", "", "extra arguments for the spawned serve, space-separated")
+	flag.IntVar(&o.events, "events", 100000, "generated records to send (at least; the corpus is cut to this size)")
+	flag.IntVar(&o.streams, "streams", 8, "concurrent Score streams")
+	flag.IntVar(&o.batch, "batch", 100, "events per request")
+	flag.IntVar(&o.window, "window", 4, "requests in flight per stream")
+	flag.Uint64Var(&o.seed, "seed", 1, "corpus seed")
+	flag.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
+	flag.Parse()
+	if (o.addr == "") == (o.spawn == "") || (o.withRedis && o.spawn == "") {
+		fmt.Fprintln(os.Stderr, "loadgen: give exactly one of --addr or --spawn (--with-redis needs --spawn)")
+		flag.Usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, flag.Args()); err != nil {
+		fmt.Fprintf(os.Stderr, "loadgen: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// result is the report printed at the end.
+type result struct {
+	Events           int            `json:"events"`
+	Requests         int            `json:"requests"`
+	Seconds          float64        `json:"seconds"`
+	EventsPerSecond  float64        `json:"events_per_second"`
+	P50Millis        float64        `json:"p50_ms"`
+	P99Millis        float64        `json:"p99_ms"`
+	Outcomes         map[string]int `json:"outcomes"`
+	Streams          int            `json:"streams"`
+	Batch            int            `json:"batch"`
+	Window           int            `json:"window"`
+	State            string         `json:"state"`
+	ServerCPUSeconds float64        `json:"server_cpu_seconds,omitempty"`
+	CPUPer10k        float64        `json:"server_cpu_seconds_per_10k_events,omitempty"`
+	RedisCommands    int64          `json:"redis_commands,omitempty"`
+	RedisPerEvent    float64        `json:"redis_commands_per_event,omitempty"`
+	RedisTop         []string       `json:"redis_top_commands,omitempty"`
+	Batches          int64          `json:"server_batches,omitempty"`
+	RoundTrips       int64          `json:"state_round_trips,omitempty"`
+	TripsPerBatch    float64        `json:"round_trips_per_batch,omitempty"`
+	EventsPerBatch   float64        `json:"events_per_batch,omitempty"`
+}
+
+func run(ctx context.Context, o options, files []string) error {
+	recs, err := loadCorpus(o, files)
+	if err != nil {
+		return err
+	}
+	res := result{Streams: o.streams, Batch: o.batch, Window: o.window, State: "memory"}
+	var srv *serverProcess
+	if o.spawn != "" {
+		if o.withRedis {
+			url, stopRedis, err := startRedis(o.redisServer)
+			if err != nil {
+				return err
+			}
+			defer stopRedis()
+			o.redisURL = url
+		}
+		srv, err = startServer(o)
+		if err != nil {
+			return err
+		}
+		defer srv.kill()
+		o.addr = srv.addr
+	}
+	if o.redisURL != "" {
+		res.State = "redis"
+	}
+	var rdb *redis.Client
+	var before map[string]int64
+	if o.redisURL != "" {
+		ropts, err := redis.ParseURL(o.redisURL)
+		if err != nil {
+			return fmt.Errorf("--redis: %w", err)
+		}
+		rdb = redis.NewClient(ropts)
+		defer rdb.Close()
+		if before, err = commandStats(ctx, rdb); err != nil {
+			return err
+		}
+	}
+	conn, err := grpc.NewClient(o.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	rep, err := loadgen.Run(ctx, conn, loadgen.Config{Records: recs, Streams: o.streams, Batch: o.batch, Window: o.window})
+	if err != nil {
+		return err
+	}
+	res.Events, res.Requests, res.Outcomes = rep.Events, rep.Requests, rep.Outcomes
+	res.Seconds = rep.Elapsed.Seconds()
+	res.EventsPerSecond = rep.EventsPerSecond()
+	res.P50Millis = float64(rep.Percentile(50).Microseconds()) / 1000
+	res.P99Millis = float64(rep.Percentile(99).Microseconds()) / 1000
+	if rdb != nil {
+		after, err := commandStats(ctx, rdb)
+		if err != nil {
+			return err
+		}
+		type kv struct {
+			k string
+			v int64
+		}
+		var top []kv
+		for k, v := range after {
+			if d := v - before[k]; d > 0 && k != "info" {
+				res.RedisCommands += d
+				top = append(top, kv{k, d})
+			}
+		}
+		slices.SortFunc(top, func(a, b kv) int { return int(b.v - a.v) })
+		for _, t := range top[:min(len(top), 6)] {
+			res.RedisTop = append(res.RedisTop, fmt.Sprintf("%s=%.2f/event", t.k, float64(t.v)/float64(res.Events)))
+		}
+		res.RedisPerEvent = float64(res.RedisCommands) / float64(res.Events)
+	}
+	if srv != nil {
+		st, err := srv.stop()
+		if err != nil {
+			return err
+		}
+		res.ServerCPUSeconds = st.cpu.Seconds()
+		res.CPUPer10k = st.cpu.Seconds() / float64(res.Events) * 10000
+		res.Batches, res.RoundTrips = st.Batches, st.RoundTrips
+		if st.Batches > 0 {
+			res.TripsPerBatch = float64(st.RoundTrips) / float64(st.Batches)
+			res.EventsPerBatch = float64(st.Records) / float64(st.Batches)
+		}
+	}
+	return report(os.Stdout, res, o.jsonOut)
+}
+
+func report(w io.Writer, r result, asJSON bool) error {
+	if asJSON {
+		return json.NewEncoder(w).Encode(r)
+	}
+	fmt.Fprintf(w, "state=%s streams=%d batch=%d window=%d\n", r.State, r.Streams, r.Batch, r.Window)
+	fmt.Fprintf(w, "  %d events in %d requests, %.2f s: %.0f events/s\n", r.Events, r.Requests, r.Seconds, r.EventsPerSecond)
+	fmt.Fprintf(w, "  request latency p50 %.2f ms, p99 %.2f ms\n", r.P50Millis, r.P99Millis)
+	fmt.Fprintf(w, "  outcomes %v\n", r.Outcomes)
+	if r.ServerCPUSeconds > 0 {
+		fmt.Fprintf(w, "  server CPU %.2f s: %.3f s per 10k events\n", r.ServerCPUSeconds, r.CPUPer10k)
+		fmt.Fprintf(w, "  server micro-batches %d (%.1f events each), state round trips %d: %.3f per batch\n",
+			r.Batches, r.EventsPerBatch, r.RoundTrips, r.TripsPerBatch)
+	}
+	if r.RedisCommands > 0 {
+		fmt.Fprintf(w, "  redis commands %d: %.2f per event (%s)\n", r.RedisCommands, r.RedisPerEvent, strings.Join(r.RedisTop, " "))
+	}
+	return nil
+}
+
+// loadCorpus generates records and appends any CloudTrail files given. The
+// generated part is sized to o.events.
+func loadCorpus(o options, files []string) ([][]byte, error) {
+	users := max(12, o.events/120)
+	gen := corpus.Generate(corpus.Options{Seed: o.seed, Users: users, Incidents: max(3, users/10)})
+	var out [][]byte
+	for _, r := range gen[:min(len(gen), o.events)] {
+		out = append(out, r.JSON)
+	}
+	for _, f := range files {
+		err := filepath.WalkDir(f, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			fh, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			defer fh.Close()
+			items, err := cloudtrail.ReadAll(fh, cloudtrail.Options{})
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			for _, it := range items {
+				out = append(out, it.Raw)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func commandStats(ctx context.Context, rdb *redis.Client) (map[string]int64, error) {
+	info, err := rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return nil, fmt.Errorf("redis INFO commandstats: %w", err)
+	}
+	out := map[string]int64{}
+	for _, line := range strings.Split(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || !strings.HasPrefix(name, "cmdstat_") {
+			continue
+		}
+		for _, field := range strings.Split(rest, ",") {
+			if v, ok := strings.CutPrefix(field, "calls="); ok {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				out[strings.TrimPrefix(name, "cmdstat_")] = n
+			}
+		}
+	}
+	return out, nil
+}
+
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func waitDial(addr string, exited <-chan struct{}) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("process exited before serving on %s", addr)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("nothing serves on %s after 30 s", addr)
+}
+
+// startRedis starts a throwaway redis-server without persistence.
+func startRedis(bin string) (string, func(), error) {
+	addr, err := freePort()
+	if err != nil {
+		return "", nil, err
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	dir, err := os.MkdirTemp("", "loadgen-redis-")
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("starting %s (install it with `make redis`): %w", bin, err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	stop := func() { cmd.Process.Kill(); <-exited; os.RemoveAll(dir) }
+	if err := waitDial(addr, exited); err != nil {
+		stop()
+		return "", nil, err
+	}
+	return "redis://" + addr, stop, nil
+}
+
+// serverProcess is a spawned iamsentry serve.
+type serverProcess struct {
+	cmd    *exec.Cmd
+	addr   string
+	exited chan struct{}
+	mu     sync.Mutex
+	stats  *serverStats
+	log    strings.Builder
+}
+
+type serverStats struct {
+	Batches    int64 `json:"batches"`
+	Records    int64 `json:"records"`
+	RoundTrips int64 `json:"state_round_trips"`
+	cpu        time.Duration
+}
+
+func startServer(o options) (*serverProcess, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"serve", "--listen", addr, "--log-format", "json"}
+	if o.redisURL != "" {
+		args = append(args, "--redis", o.redisURL)
+	}
+	args = append(args, strings.Fields(o.serveArgs)...)
+	p := &serverProcess{cmd: exec.Command(o.spawn, args...), addr: addr, exited: make(chan struct{})}
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", o.spawn, err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Bytes()
+			p.mu.Lock()
+			p.log.Write(line)
+			p.log.WriteByte('\n')
+			var m struct {
+				Msg string `json:"msg"`
+				serverStats
+			}
+			if json.Unmarshal(line, &m) == nil && m.Msg == "stopped" {
+				st := m.serverStats
+				p.stats = &st
+			}
+			p.mu.Unlock()
+		}
+		p.cmd.Wait()
+		close(p.exited)
+	}()
+	if err := waitDial(addr, p.exited); err != nil {
+		p.kill()
+		return nil, fmt.Errorf("%w\n%s", err, p.log.String())
+	}
+	return p, nil
+}
+
+// stop ends the server with SIGTERM and returns what it reported and the
+// CPU it used (user + system, from the kernel's accounting).
+func (p *serverProcess) stop() (*serverStats, error) {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(60 * time.Second):
+		p.kill()
+		return nil, errors.New("server did not stop within 60 s of SIGTERM")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stats == nil {
+		return nil, fmt.Errorf("server logged no stop statistics:\n%s", p.log.String())
+	}
+	st := *p.stats
+	st.cpu = p.cmd.ProcessState.UserTime() + p.cmd.ProcessState.SystemTime()
+	return &st, nil
+}
+
+func (p *serverProcess) kill() {
+	select {
+	case <-p.exited:
+	default:
+		p.cmd.Process.Kill()
+		<-p.exited
+	}
+}

@@ -1,0 +1,62 @@
+package loadgen_test
+
+import (
+	"context"
+	"net"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/engine"
+	"github.com/iamsentry/iamsentry/internal/corpus"
+	"github.com/iamsentry/iamsentry/internal/loadgen"
+	"github.com/iamsentry/iamsentry/server"
+	"github.com/iamsentry/iamsentry/state/memory"
+)
+
+func TestRunAgainstAServer(t *testing.T) {
+	reg, err := detectors.NewRegistry(detectors.Defaults()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := memory.New()
+	defer store.Close()
+	eng := engine.New(reg, store, engine.Options{})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- server.New(eng, server.Options{}).Serve(ctx, lis) }()
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	recs := corpus.Generate(corpus.Options{Seed: 1, Days: 3, Users: 5})
+	raws := make([][]byte, len(recs))
+	for i, r := range recs {
+		raws[i] = r.JSON
+	}
+	raws = append(raws, []byte(`{"not json"`))
+	rep, err := loadgen.Run(ctx, conn, loadgen.Config{Records: raws, Streams: 3, Batch: 7, Window: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Events != len(raws) || rep.Requests != (len(raws)+6)/7 || len(rep.Latencies) != rep.Requests {
+		t.Errorf("report: %d events in %d requests (%d latencies); sent %d events", rep.Events, rep.Requests, len(rep.Latencies), len(raws))
+	}
+	if rep.Outcomes["OUTCOME_INVALID"] != 1 || rep.Outcomes["OUTCOME_CLEAN"] == 0 {
+		t.Errorf("outcomes = %v", rep.Outcomes)
+	}
+	if rep.Percentile(50) <= 0 || rep.Percentile(99) < rep.Percentile(50) || rep.EventsPerSecond() <= 0 {
+		t.Errorf("p50 %v p99 %v, %v events/s", rep.Percentile(50), rep.Percentile(99), rep.EventsPerSecond())
+	}
+	cancel()
+	<-done
+}
