@@ -274,3 +274,42 @@ func TestLoadNamesFile(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// TestDocumentedExamples checks that the configuration README.md shows and
+// the example file under deploy/ are valid, and the same.
+func TestDocumentedExamples(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "## Configuration")
+	if !ok {
+		t.Fatal("README.md has no Configuration section")
+	}
+	_, block, ok := strings.Cut(after, "```yaml\n")
+	block, _, ok2 := strings.Cut(block, "```")
+	if !ok || !ok2 {
+		t.Fatal("the Configuration section shows no yaml block")
+	}
+	example, err := os.ReadFile(filepath.Join("..", "deploy", "iamsentry.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uncommented := func(s string) string {
+		var lines []string
+		for _, l := range strings.Split(s, "\n") {
+			if l, _, _ = strings.Cut(l, "#"); strings.TrimSpace(l) != "" {
+				lines = append(lines, strings.TrimRight(l, " "))
+			}
+		}
+		return strings.Join(lines, "\n")
+	}
+	if uncommented(block) != uncommented(string(example)) {
+		t.Errorf("README's configuration differs from deploy/iamsentry.example.yaml:\nREADME:\n%s\nexample:\n%s", uncommented(block), uncommented(string(example)))
+	}
+	for name, doc := range map[string]string{"README": block, "example": string(example)} {
+		if _, err := config.ParseAndBuild([]byte(doc), detectors.Builtin()); err != nil {
+			t.Errorf("%s configuration rejected: %v", name, err)
+		}
+	}
+}
