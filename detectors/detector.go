@@ -94,6 +94,12 @@ type Finding struct {
 
 	Evidence map[string]string `json:"evidence,omitempty"`
 
+	// Incident names what the finding is about, so findings of one incident
+	// group together whichever record raised them: the detector and its
+	// Once key (identity and window) for throttled findings, the detector
+	// and the event id otherwise. The engine fills it.
+	Incident string `json:"incident,omitempty"`
+
 	// Suppressed is set by the engine when a suppress entry of the
 	// configuration matched the finding: it is reported and counted, not
 	// alerted on.

@@ -267,3 +267,14 @@ func TestStatsCountRoundTrips(t *testing.T) {
 		t.Errorf("stats = %+v (store saw %d execs), want 2 batches, 3 records, 3 round trips", st, store.execs)
 	}
 }
+
+func TestIncidentNames(t *testing.T) {
+	e, _ := newEngine(t, onceDetector{}, detectors.NewAdminPolicyAttached())
+	vs := score(t, e, dt.Base("s3.amazonaws.com", "ListBuckets", t0).JSON(), attachAdmin("r", t0).With("eventID", "evt-7").JSON())
+	if got := vs[0].Findings[0].Incident; got != "once-test/AKIAEXAMPLEALICE01/once" {
+		t.Errorf("throttled finding's incident = %q, want detector/identity/name of its Once key", got)
+	}
+	if got := vs[1].Findings[0].Incident; got != "admin-policy-attached/event/evt-7" {
+		t.Errorf("per-event finding's incident = %q, want detector/event/id", got)
+	}
+}

@@ -120,6 +120,9 @@ func (s *scoring) evaluate() error {
 					slog.String("event_id", it.event.Record.EventID), slog.Any("error", err))
 				continue
 			}
+			for j := range fs {
+				fs[j].Incident = incident(&fs[j])
+			}
 			it.candidates = append(it.candidates, fs...)
 		}
 	}
@@ -168,4 +171,13 @@ func findings(ev detectors.Evaluation) (fs []detectors.Finding, err error) {
 		}
 	}()
 	return ev.Findings()
+}
+
+// incident names the incident a finding belongs to (see Finding.Incident).
+// The tenant is left out: it is implied by who asks.
+func incident(f *detectors.Finding) string {
+	if f.Once != nil {
+		return f.DetectorID + "/" + f.Once.Key.Identity + "/" + f.Once.Key.Name
+	}
+	return f.DetectorID + "/event/" + f.EventID
 }

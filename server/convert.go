@@ -87,6 +87,7 @@ func findingProto(f *detectors.Finding) *iamsentryv1.Finding {
 		EventTime:    timestamppb.New(f.EventTime),
 		EventId:      f.EventID,
 		Evidence:     f.Evidence,
+		Incident:     f.Incident,
 	}
 	if f.Suppressed != nil {
 		out.Suppression = &iamsentryv1.Suppression{Entry: uint32(f.Suppressed.Entry), Reason: f.Suppressed.Reason}

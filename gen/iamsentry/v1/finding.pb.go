@@ -137,7 +137,14 @@ type Finding struct {
 	Evidence map[string]string `protobuf:"bytes,14,rep,name=evidence,proto3" json:"evidence,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// suppression is set when a suppress entry of the configuration matched
 	// this finding: it is not alerted on, but it is reported and counted.
-	Suppression   *Suppression `protobuf:"bytes,15,opt,name=suppression,proto3" json:"suppression,omitempty"`
+	Suppression *Suppression `protobuf:"bytes,15,opt,name=suppression,proto3" json:"suppression,omitempty"`
+	// incident groups findings about one incident, whichever record raised
+	// them: for detectors that alert once per identity and window it names the
+	// detector, the identity and the window (for example
+	// "access-key-enumeration/key:AKIA…/enum:once:2024-08-01T13:00"); for
+	// per-event detectors it is the detector and the event id. Use it to
+	// deduplicate alerts downstream.
+	Incident      string `protobuf:"bytes,16,opt,name=incident,proto3" json:"incident,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -277,6 +284,13 @@ func (x *Finding) GetSuppression() *Suppression {
 	return nil
 }
 
+func (x *Finding) GetIncident() string {
+	if x != nil {
+		return x.Incident
+	}
+	return ""
+}
+
 // Suppression says which allow-list entry silenced a finding.
 type Suppression struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -337,7 +351,7 @@ var File_iamsentry_v1_finding_proto protoreflect.FileDescriptor
 
 const file_iamsentry_v1_finding_proto_rawDesc = "" +
 	"\n" +
-	"\x1aiamsentry/v1/finding.proto\x12\fiamsentry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\x05\n" +
+	"\x1aiamsentry/v1/finding.proto\x12\fiamsentry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x05\n" +
 	"\aFinding\x12\x1f\n" +
 	"\vdetector_id\x18\x01 \x01(\tR\n" +
 	"detectorId\x122\n" +
@@ -360,7 +374,8 @@ const file_iamsentry_v1_finding_proto_rawDesc = "" +
 	"event_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\teventTime\x12\x19\n" +
 	"\bevent_id\x18\r \x01(\tR\aeventId\x12?\n" +
 	"\bevidence\x18\x0e \x03(\v2#.iamsentry.v1.Finding.EvidenceEntryR\bevidence\x12;\n" +
-	"\vsuppression\x18\x0f \x01(\v2\x19.iamsentry.v1.SuppressionR\vsuppression\x1a;\n" +
+	"\vsuppression\x18\x0f \x01(\v2\x19.iamsentry.v1.SuppressionR\vsuppression\x12\x1a\n" +
+	"\bincident\x18\x10 \x01(\tR\bincident\x1a;\n" +
 	"\rEvidenceEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\";\n" +
