@@ -1,0 +1,125 @@
+// Package consistency checks the product's promise about delivery: the
+// findings of a record stream do not depend on the order CloudTrail delivers
+// it in (within the allowed lateness), on redeliveries, or on how many
+// replicas score it. Findings are compared as incidents (Finding.Incident):
+// which record completes a threshold depends on arrival order, the incident
+// does not.
+package consistency
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/iamsentry/iamsentry/config"
+	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/engine"
+	"github.com/iamsentry/iamsentry/internal/corpus"
+	"github.com/iamsentry/iamsentry/state"
+)
+
+// Config is the configuration the checks run with: the generated corpus's
+// office network is trusted, its admin role privileged, its session naming
+// the convention.
+const Config = `
+accounts: ["111122223333"]
+trusted_networks:
+  cidrs: ["192.0.2.0/24", "198.51.100.0/22"]
+privileged_roles: ["arn:aws:iam::*:role/AdminRole"]
+session_names:
+  patterns: ['^[a-z0-9]+@example\.com$']
+`
+
+// Lateness is how late CloudTrail may deliver a record.
+const Lateness = 15 * time.Minute
+
+// NewEngine returns an engine on store with every built-in detector,
+// configured by Config.
+func NewEngine(store state.Store) (*engine.Engine, error) {
+	b, err := config.ParseAndBuild([]byte(Config), detectors.Builtin())
+	if err != nil {
+		return nil, err
+	}
+	return engine.New(b.Registry, store, engine.Options{Suppress: b.Suppress}), nil
+}
+
+// Raws returns the records' JSON.
+func Raws(recs []corpus.Record) [][]byte {
+	out := make([][]byte, len(recs))
+	for i, r := range recs {
+		out[i] = r.JSON
+	}
+	return out
+}
+
+// Score scores raws in batches of size n, in order.
+func Score(ctx context.Context, e *engine.Engine, raws [][]byte, n int) ([]engine.Verdict, error) {
+	var out []engine.Verdict
+	for i := 0; i < len(raws); i += n {
+		vs, err := e.Score(ctx, engine.Batch{Records: raws[i:min(i+n, len(raws))]})
+		if err != nil {
+			return nil, fmt.Errorf("batch at record %d: %w", i, err)
+		}
+		out = append(out, vs...)
+	}
+	return out, nil
+}
+
+// Incidents counts the incidents alerted in vs (unsuppressed findings of
+// ALERT verdicts; duplicates repeat findings already counted).
+func Incidents(vs []engine.Verdict) map[string]int {
+	out := map[string]int{}
+	for _, v := range vs {
+		if v.Outcome != engine.OutcomeAlert {
+			continue
+		}
+		for _, f := range v.Findings {
+			if f.Suppressed == nil {
+				out[f.Incident]++
+			}
+		}
+	}
+	return out
+}
+
+// ByDetector counts incidents per detector.
+func ByDetector(incidents map[string]int) map[string]int {
+	out := map[string]int{}
+	for k := range incidents {
+		det, _, _ := strings.Cut(k, "/")
+		out[det]++
+	}
+	return out
+}
+
+// Diff describes how two incident sets differ, "" when they hold the same
+// incidents. Counts are not compared: see Repeated.
+func Diff(want, got map[string]int) string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		if got[k] == 0 {
+			fmt.Fprintf(&b, "  missing: %s\n", k)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(got)) {
+		if want[k] == 0 {
+			fmt.Fprintf(&b, "  extra:   %s\n", k)
+		}
+	}
+	return b.String()
+}
+
+// Repeated lists incidents alerted more than once.
+func Repeated(incidents map[string]int) []string {
+	var out []string
+	for k, n := range incidents {
+		if n > 1 {
+			out = append(out, fmt.Sprintf("%s ×%d", k, n))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
