@@ -138,6 +138,7 @@ func Builtin() []Spec {
 	return []Spec{
 		{AdminPolicyAttachedID, func(Config) (Detector, error) { return NewAdminPolicyAttached(), nil }},
 		{AccessKeyPersistenceID, func(c Config) (Detector, error) { return NewAccessKeyPersistence(c) }},
+		{AssumeRoleUnexpectedSourceID, func(c Config) (Detector, error) { return NewAssumeRoleUnexpectedSource(c) }},
 	}
 }
 
