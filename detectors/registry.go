@@ -139,6 +139,7 @@ func Builtin() []Spec {
 		{AdminPolicyAttachedID, func(Config) (Detector, error) { return NewAdminPolicyAttached(), nil }},
 		{AccessKeyPersistenceID, func(c Config) (Detector, error) { return NewAccessKeyPersistence(c) }},
 		{AssumeRoleUnexpectedSourceID, func(c Config) (Detector, error) { return NewAssumeRoleUnexpectedSource(c) }},
+		{UnusualSessionNameID, func(c Config) (Detector, error) { return NewUnusualSessionName(c) }},
 	}
 }
 
