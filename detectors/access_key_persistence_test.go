@@ -18,14 +18,14 @@ import (
 
 func newAKP(t testing.TB, doc string) *detectors.AccessKeyPersistence {
 	t.Helper()
-	d, err := detectors.NewAccessKeyPersistence(yamlConfig(nil, doc))
+	d, err := detectors.NewAccessKeyPersistence(det3Config(nil, doc))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d
 }
 
-func createKey(user string) dt.Rec {
+func akpCreateKey(user string) dt.Rec {
 	params := map[string]any{}
 	resp := map[string]any{"accessKeyId": "AKIAEXAMPLENEWKEY01", "status": "Active"}
 	if user != "" {
@@ -35,11 +35,11 @@ func createKey(user string) dt.Rec {
 	return dt.IAM("CreateAccessKey", t0, params).With("responseElements", map[string]any{"accessKey": resp})
 }
 
-func loginProfile(event, user string) dt.Rec {
+func akpLoginProfile(event, user string) dt.Rec {
 	return dt.IAM(event, t0, map[string]any{"userName": user, "passwordResetRequired": false})
 }
 
-func asRoot(r dt.Rec) dt.Rec {
+func akpAsRoot(r dt.Rec) dt.Rec {
 	return r.With("userIdentity", map[string]any{
 		"type": "Root", "principalId": "111122223333", "arn": "arn:aws:iam::111122223333:root",
 		"accountId": "111122223333", "accessKeyId": "ASIAEXAMPLEROOT0001",
@@ -50,17 +50,17 @@ func TestAccessKeyPersistenceContract(t *testing.T) {
 	dt.Run(t, dt.Contract{
 		New: func() detectors.Detector { return newAKP(t, "self_service: false") },
 		Loud: []dt.Rec{
-			createKey("bob"),
-			asRoot(createKey("")),
-			loginProfile("CreateLoginProfile", "bob").AsAssumedRole("Admin", "mallory"),
-			loginProfile("CreateLoginProfile", "alice"),
+			akpCreateKey("bob"),
+			akpAsRoot(akpCreateKey("")),
+			akpLoginProfile("CreateLoginProfile", "bob").AsAssumedRole("Admin", "mallory"),
+			akpLoginProfile("CreateLoginProfile", "alice"),
 		},
 		Quiet: []dt.Rec{
-			createKey("alice"),
-			createKey(""),
-			loginProfile("UpdateLoginProfile", "alice"),
-			createKey("bob").Failed("AccessDenied"),
-			loginProfile("CreateLoginProfile", "bob").Failed("EntityAlreadyExists"),
+			akpCreateKey("alice"),
+			akpCreateKey(""),
+			akpLoginProfile("UpdateLoginProfile", "alice"),
+			akpCreateKey("bob").Failed("AccessDenied"),
+			akpLoginProfile("CreateLoginProfile", "bob").Failed("EntityAlreadyExists"),
 			dt.IAM("DeleteAccessKey", t0, map[string]any{"userName": "bob", "accessKeyId": "AKIAEXAMPLENEWKEY01"}),
 			dt.IAM("ChangePassword", t0, nil),
 			dt.IAM("ListAccessKeys", t0, map[string]any{"userName": "bob"}),
@@ -77,51 +77,51 @@ func TestAccessKeyPersistenceVerdicts(t *testing.T) {
 		want     detectors.Severity
 		evidence map[string]string
 	}{
-		{name: "IAM user mints a key for another user", rec: createKey("bob"), want: detectors.SeverityHigh,
+		{name: "IAM user mints a key for another user", rec: akpCreateKey("bob"), want: detectors.SeverityHigh,
 			evidence: map[string]string{"target_user": "bob", "self": "false", "new_access_key_id": "AKIAEXAMPLENEWKEY01", "caller_type": "IAMUser"}},
-		{name: "self-service key naming itself", rec: createKey("alice"), want: detectors.SeverityLow,
+		{name: "self-service key naming itself", rec: akpCreateKey("alice"), want: detectors.SeverityLow,
 			evidence: map[string]string{"target_user": "alice", "self": "true"}},
-		{name: "self-service key naming no user", rec: createKey(""), want: detectors.SeverityLow,
+		{name: "self-service key naming no user", rec: akpCreateKey(""), want: detectors.SeverityLow,
 			evidence: map[string]string{"self": "true"}},
 		{name: "self-service key of a user with a path", want: detectors.SeverityLow,
-			rec: createKey("alice").With("userIdentity.arn", "arn:aws:iam::111122223333:user/eng/alice")},
-		{name: "self-service switched off", opts: "self_service: false", rec: createKey("alice"), want: none},
-		{name: "root mints a key for a user", rec: asRoot(createKey("example-user")), want: detectors.SeverityHigh,
+			rec: akpCreateKey("alice").With("userIdentity.arn", "arn:aws:iam::111122223333:user/eng/alice")},
+		{name: "self-service switched off", opts: "self_service: false", rec: akpCreateKey("alice"), want: none},
+		{name: "root mints a key for a user", rec: akpAsRoot(akpCreateKey("example-user")), want: detectors.SeverityHigh,
 			evidence: map[string]string{"caller_type": "Root", "target_user": "example-user"}},
-		{name: "root access key", rec: asRoot(createKey("")), want: detectors.SeverityCritical,
+		{name: "root access key", rec: akpAsRoot(akpCreateKey("")), want: detectors.SeverityCritical,
 			evidence: map[string]string{"target_user": "root", "new_access_key_id": "AKIAEXAMPLENEWKEY01"}},
-		{name: "assumed role named like the user mints its key", rec: createKey("alice").AsAssumedRole("IAMAdmin", "alice"),
+		{name: "assumed role named like the user mints its key", rec: akpCreateKey("alice").AsAssumedRole("IAMAdmin", "alice"),
 			want: detectors.SeverityHigh, evidence: map[string]string{"caller_type": "AssumedRole", "self": "false"}},
 		{name: "target known only from the response", want: detectors.SeverityHigh, evidence: map[string]string{"target_user": "bob"},
-			rec: createKey("bob").With("requestParameters", nil).AsAssumedRole("Admin", "s1")},
+			rec: akpCreateKey("bob").With("requestParameters", nil).AsAssumedRole("Admin", "s1")},
 		{name: "same user name in another account is not self", want: detectors.SeverityHigh,
-			rec:      createKey("alice").With("userIdentity.accountId", "444455556666").With("userIdentity.arn", "arn:aws:iam::444455556666:user/alice"),
+			rec:      akpCreateKey("alice").With("userIdentity.accountId", "444455556666").With("userIdentity.arn", "arn:aws:iam::444455556666:user/alice"),
 			evidence: map[string]string{"self": "false", "target_account": "111122223333"}},
 		{name: "ARN and userName disagree: not proven self", want: detectors.SeverityHigh,
-			rec: createKey("alice").With("userIdentity.arn", "arn:aws:iam::111122223333:user/jack")},
-		{name: "failed key creation", rec: createKey("bob").Failed("LimitExceeded"), want: none},
-		{name: "console password for another user", rec: loginProfile("CreateLoginProfile", "bob"), want: detectors.SeverityHigh,
+			rec: akpCreateKey("alice").With("userIdentity.arn", "arn:aws:iam::111122223333:user/jack")},
+		{name: "failed key creation", rec: akpCreateKey("bob").Failed("LimitExceeded"), want: none},
+		{name: "console password for another user", rec: akpLoginProfile("CreateLoginProfile", "bob"), want: detectors.SeverityHigh,
 			evidence: map[string]string{"credential": "console password"}},
-		{name: "console password reset for another user by a role", rec: loginProfile("UpdateLoginProfile", "bob").AsAssumedRole("Admin", "alice"),
+		{name: "console password reset for another user by a role", rec: akpLoginProfile("UpdateLoginProfile", "bob").AsAssumedRole("Admin", "alice"),
 			want: detectors.SeverityHigh},
-		{name: "user gives itself a console password", rec: loginProfile("CreateLoginProfile", "alice"), want: detectors.SeverityMedium},
+		{name: "user gives itself a console password", rec: akpLoginProfile("CreateLoginProfile", "alice"), want: detectors.SeverityMedium},
 		{name: "self console password raised even without self_service", opts: "self_service: false",
-			rec: loginProfile("CreateLoginProfile", "alice"), want: detectors.SeverityMedium},
-		{name: "user resets its own password", rec: loginProfile("UpdateLoginProfile", "alice"), want: detectors.SeverityLow},
+			rec: akpLoginProfile("CreateLoginProfile", "alice"), want: detectors.SeverityMedium},
+		{name: "user resets its own password", rec: akpLoginProfile("UpdateLoginProfile", "alice"), want: detectors.SeverityLow},
 		{name: "ChangePassword is not in scope", rec: dt.IAM("ChangePassword", t0, nil), want: none},
-		{name: "CreateAccessKey of another service", rec: createKey("bob").With("eventSource", "sts.amazonaws.com"), want: none},
+		{name: "CreateAccessKey of another service", rec: akpCreateKey("bob").With("eventSource", "sts.amazonaws.com"), want: none},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fs := dt.Only(detectors.AccessKeyPersistenceID, dt.New(t, newAKP(t, tt.opts)).Score(tt.rec))
-			checkOne(t, fs, tt.want, tt.evidence)
+			det3CheckOne(t, fs, tt.want, tt.evidence)
 		})
 	}
 }
 
 // checkOne checks that fs is one finding of severity want with the given
 // evidence, or nothing when want is SeverityUnknown.
-func checkOne(t *testing.T, fs []detectors.Finding, want detectors.Severity, evidence map[string]string) {
+func det3CheckOne(t *testing.T, fs []detectors.Finding, want detectors.Severity, evidence map[string]string) {
 	t.Helper()
 	if want == detectors.SeverityUnknown {
 		if len(fs) != 0 {
@@ -148,10 +148,10 @@ func TestAccessKeyPersistenceExplains(t *testing.T) {
 		rec  dt.Rec
 		want string
 	}{
-		{createKey("bob"), `arn:aws:iam::111122223333:user/alice (IAMUser) called CreateAccessKey from 203.0.113.10 ` +
+		{akpCreateKey("bob"), `arn:aws:iam::111122223333:user/alice (IAMUser) called CreateAccessKey from 203.0.113.10 ` +
 			`for IAM user "bob" of account 111122223333 (new access key AKIAEXAMPLENEWKEY01): the caller is another IAM user; ` +
 			`credentials minted for someone else are a classic backdoor`},
-		{asRoot(createKey("")), `the root user of account 111122223333 created access key AKIAEXAMPLENEWKEY01 for itself ` +
+		{akpAsRoot(akpCreateKey("")), `the root user of account 111122223333 created access key AKIAEXAMPLENEWKEY01 for itself ` +
 			`from 203.0.113.10: root access keys are unrestricted long-lived credentials that AWS and CIS say should not exist`},
 	}
 	for _, tt := range tests {
@@ -169,14 +169,14 @@ func TestAccessKeyPersistenceExplains(t *testing.T) {
 }
 
 func TestAccessKeyPersistenceRejectsBadOptions(t *testing.T) {
-	if _, err := detectors.NewAccessKeyPersistence(yamlConfig(nil, "self_servce: false")); err == nil {
+	if _, err := detectors.NewAccessKeyPersistence(det3Config(nil, "self_servce: false")); err == nil {
 		t.Error("an unknown key must be an error")
 	}
 }
 
 // readStratus returns the records of a stratus-red-team detonation log
 // copied into testdata/stratus (see its README for provenance).
-func readStratus(t *testing.T, name string) [][]byte {
+func det3Stratus(t *testing.T, name string) [][]byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", "stratus", name))
 	if err != nil {
@@ -202,7 +202,7 @@ func TestAccessKeyPersistenceStratus(t *testing.T) {
 	} {
 		t.Run(file, func(t *testing.T) {
 			var got []string
-			for _, f := range dt.Only(detectors.AccessKeyPersistenceID, dt.New(t, newAKP(t, "")).ScoreRaw(readStratus(t, file)...)) {
+			for _, f := range dt.Only(detectors.AccessKeyPersistenceID, dt.New(t, newAKP(t, "")).ScoreRaw(det3Stratus(t, file)...)) {
 				got = append(got, f.EventName+" "+f.Severity.String()+" "+f.Evidence["target_user"])
 			}
 			if strings.Join(got, "; ") != want {
@@ -259,7 +259,7 @@ func TestAccessKeyPersistencePanther(t *testing.T) {
 				t.Fatalf("verdict differs from Panther's (%v) without a reason", c.Expected)
 			}
 			fs := dt.Only(detectors.AccessKeyPersistenceID, dt.New(t, newAKP(t, "")).ScoreRaw(c.Event))
-			checkOne(t, fs, v.want, nil)
+			det3CheckOne(t, fs, v.want, nil)
 		})
 	}
 	if len(cases) != len(verdicts) {

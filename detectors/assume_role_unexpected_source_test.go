@@ -17,7 +17,7 @@ import (
 // records of panther-rule-tests and stratus-red-team. Real records come
 // from testdata/panther and testdata/stratus.
 
-var trusted = &detectors.Settings{
+var arusSettings = &detectors.Settings{
 	TrustedCIDRs:        []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24"), netip.MustParsePrefix("2001:db8::/32")},
 	TrustedVPCEndpoints: []string{"vpce-0a1b2c3d4e5f67890"},
 	PrivilegedRoles:     []string{"arn:aws:iam::*:role/Admin*"},
@@ -25,37 +25,37 @@ var trusted = &detectors.Settings{
 
 func newARUS(t testing.TB, s *detectors.Settings, doc string) *detectors.AssumeRoleUnexpectedSource {
 	t.Helper()
-	d, err := detectors.NewAssumeRoleUnexpectedSource(yamlConfig(s, doc))
+	d, err := detectors.NewAssumeRoleUnexpectedSource(det3Config(s, doc))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d
 }
 
-func assume(role, src string) dt.Rec {
+func arusAssume(role, src string) dt.Rec {
 	return dt.Base("sts.amazonaws.com", "AssumeRole", t0).With("sourceIPAddress", src).With("requestParameters", map[string]any{
 		"roleArn": "arn:aws:iam::111122223333:role/" + role, "roleSessionName": "alice", "durationSeconds": 3600,
 	})
 }
 
-func asService(r dt.Rec, svc string) dt.Rec {
+func det3AsService(r dt.Rec, svc string) dt.Rec {
 	return r.With("sourceIPAddress", svc).With("userIdentity", map[string]any{"type": "AWSService", "invokedBy": svc})
 }
 
 func TestAssumeRoleUnexpectedSourceContract(t *testing.T) {
 	dt.Run(t, dt.Contract{
-		New: func() detectors.Detector { return newARUS(t, trusted, "") },
+		New: func() detectors.Detector { return newARUS(t, arusSettings, "") },
 		Loud: []dt.Rec{
-			assume("deploy", "203.0.113.9"),
-			assume("AdminRole", "203.0.113.9"),
-			assume("deploy", "2001:db9::7"),
+			arusAssume("deploy", "203.0.113.9"),
+			arusAssume("AdminRole", "203.0.113.9"),
+			arusAssume("deploy", "2001:db9::7"),
 		},
 		Quiet: []dt.Rec{
-			assume("deploy", "198.51.100.7"),
-			assume("AdminRole", "2001:db8::1"),
-			assume("deploy", "10.1.2.3").With("vpcEndpointId", "vpce-0a1b2c3d4e5f67890"),
-			asService(assume("deploy", ""), "lambda.amazonaws.com"),
-			assume("deploy", "203.0.113.9").Failed("AccessDenied"),
+			arusAssume("deploy", "198.51.100.7"),
+			arusAssume("AdminRole", "2001:db8::1"),
+			arusAssume("deploy", "10.1.2.3").With("vpcEndpointId", "vpce-0a1b2c3d4e5f67890"),
+			det3AsService(arusAssume("deploy", ""), "lambda.amazonaws.com"),
+			arusAssume("deploy", "203.0.113.9").Failed("AccessDenied"),
 			dt.Base("sts.amazonaws.com", "GetSessionToken", t0).With("sourceIPAddress", "203.0.113.9"),
 		},
 	})
@@ -71,44 +71,44 @@ func TestAssumeRoleUnexpectedSourceVerdicts(t *testing.T) {
 		want     detectors.Severity
 		evidence map[string]string
 	}{
-		{name: "public IP outside trusted cidrs", rec: assume("deploy", "203.0.113.9"), want: detectors.SeverityMedium,
+		{name: "public IP outside trusted cidrs", rec: arusAssume("deploy", "203.0.113.9"), want: detectors.SeverityMedium,
 			evidence: map[string]string{"source_ip": "203.0.113.9", "role_arn": "arn:aws:iam::111122223333:role/deploy",
 				"trusted_cidrs": "198.51.100.0/24 2001:db8::/32", "actor": "arn:aws:iam::111122223333:user/alice"}},
-		{name: "privileged role is HIGH", rec: assume("AdminRole", "203.0.113.9"), want: detectors.SeverityHigh,
+		{name: "privileged role is HIGH", rec: arusAssume("AdminRole", "203.0.113.9"), want: detectors.SeverityHigh,
 			evidence: map[string]string{"privileged_pattern": "arn:aws:iam::*:role/Admin*"}},
-		{name: "inside a trusted cidr", rec: assume("AdminRole", "198.51.100.7"), want: none},
-		{name: "IPv6 inside a trusted cidr", rec: assume("deploy", "2001:db8::1"), want: none},
-		{name: "IPv6 outside", rec: assume("deploy", "2001:db9::1"), want: detectors.SeverityMedium},
-		{name: "IPv4-mapped IPv6 inside", rec: assume("deploy", "::ffff:198.51.100.7"), want: none},
-		{name: "through a trusted VPC endpoint", rec: assume("deploy", "10.1.2.3").With("vpcEndpointId", "vpce-0a1b2c3d4e5f67890"), want: none},
-		{name: "private IP through an unlisted VPC endpoint", rec: assume("deploy", "10.1.2.3").With("vpcEndpointId", "vpce-0fff"),
+		{name: "inside a trusted cidr", rec: arusAssume("AdminRole", "198.51.100.7"), want: none},
+		{name: "IPv6 inside a trusted cidr", rec: arusAssume("deploy", "2001:db8::1"), want: none},
+		{name: "IPv6 outside", rec: arusAssume("deploy", "2001:db9::1"), want: detectors.SeverityMedium},
+		{name: "IPv4-mapped IPv6 inside", rec: arusAssume("deploy", "::ffff:198.51.100.7"), want: none},
+		{name: "through a trusted VPC endpoint", rec: arusAssume("deploy", "10.1.2.3").With("vpcEndpointId", "vpce-0a1b2c3d4e5f67890"), want: none},
+		{name: "private IP through an unlisted VPC endpoint", rec: arusAssume("deploy", "10.1.2.3").With("vpcEndpointId", "vpce-0fff"),
 			want: detectors.SeverityMedium, evidence: map[string]string{"vpc_endpoint_id": "vpce-0fff"}},
 		{name: "private IP trusted by option", opts: "trust_private_addresses: true",
-			rec: assume("deploy", "10.1.2.3").With("vpcEndpointId", "vpce-0fff"), want: none},
-		{name: "AWS service assumes the role", rec: asService(assume("deploy", ""), "lambda.amazonaws.com"), want: none},
-		{name: "service on a user's behalf", rec: assume("deploy", "203.0.113.9").With("userIdentity.invokedBy", "cloudformation.amazonaws.com"), want: none},
-		{name: "AWS Internal source", rec: assume("deploy", "AWS Internal"), want: none},
-		{name: "zero-padded source is no IP: skipped", rec: assume("deploy", "06.237.252.245"), want: none},
-		{name: "failed call", rec: assume("AdminRole", "203.0.113.9").Failed("AccessDenied"), want: none},
-		{name: "web identity from outside", rec: assume("ci", "203.0.113.9").With("eventName", "AssumeRoleWithWebIdentity"),
+			rec: arusAssume("deploy", "10.1.2.3").With("vpcEndpointId", "vpce-0fff"), want: none},
+		{name: "AWS service assumes the role", rec: det3AsService(arusAssume("deploy", ""), "lambda.amazonaws.com"), want: none},
+		{name: "service on a user's behalf", rec: arusAssume("deploy", "203.0.113.9").With("userIdentity.invokedBy", "cloudformation.amazonaws.com"), want: none},
+		{name: "AWS Internal source", rec: arusAssume("deploy", "AWS Internal"), want: none},
+		{name: "zero-padded source is no IP: skipped", rec: arusAssume("deploy", "06.237.252.245"), want: none},
+		{name: "failed call", rec: arusAssume("AdminRole", "203.0.113.9").Failed("AccessDenied"), want: none},
+		{name: "web identity from outside", rec: arusAssume("ci", "203.0.113.9").With("eventName", "AssumeRoleWithWebIdentity"),
 			want: detectors.SeverityMedium},
 		{name: "web identity not in events", opts: "events: [AssumeRole, AssumeRoleWithSAML]",
-			rec: assume("ci", "203.0.113.9").With("eventName", "AssumeRoleWithWebIdentity"), want: none},
-		{name: "ignored role", opts: "ignore_roles: ['arn:aws:iam::*:role/ci*']", rec: assume("ci-deploy", "203.0.113.9"), want: none},
+			rec: arusAssume("ci", "203.0.113.9").With("eventName", "AssumeRoleWithWebIdentity"), want: none},
+		{name: "ignored role", opts: "ignore_roles: ['arn:aws:iam::*:role/ci*']", rec: arusAssume("ci-deploy", "203.0.113.9"), want: none},
 		{name: "cross-account caller known only by principal id", want: detectors.SeverityMedium,
-			rec: assume("deploy", "203.0.113.9").With("userIdentity", map[string]any{"type": "AWSAccount", "principalId": "AIDAEXAMPLE:x", "accountId": "999988887777"})},
-		{name: "no trusted networks: off", settings: &detectors.Settings{}, rec: assume("AdminRole", "203.0.113.9"), want: none},
+			rec: arusAssume("deploy", "203.0.113.9").With("userIdentity", map[string]any{"type": "AWSAccount", "principalId": "AIDAEXAMPLE:x", "accountId": "999988887777"})},
+		{name: "no trusted networks: off", settings: &detectors.Settings{}, rec: arusAssume("AdminRole", "203.0.113.9"), want: none},
 		{name: "only VPC endpoints: every public IP is unexpected", settings: &detectors.Settings{TrustedVPCEndpoints: []string{"vpce-0a1b"}},
-			rec: assume("deploy", "198.51.100.7"), want: detectors.SeverityMedium},
+			rec: arusAssume("deploy", "198.51.100.7"), want: detectors.SeverityMedium},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := tt.settings
 			if s == nil {
-				s = trusted
+				s = arusSettings
 			}
 			fs := dt.Only(detectors.AssumeRoleUnexpectedSourceID, dt.New(t, newARUS(t, s, tt.opts)).Score(tt.rec))
-			checkOne(t, fs, tt.want, tt.evidence)
+			det3CheckOne(t, fs, tt.want, tt.evidence)
 		})
 	}
 }
@@ -116,14 +116,14 @@ func TestAssumeRoleUnexpectedSourceVerdicts(t *testing.T) {
 func TestAssumeRoleUnexpectedSourceThrottles(t *testing.T) {
 	at := func(r dt.Rec, d time.Duration) dt.Rec { return r.With("eventTime", t0.Add(d).Format(time.RFC3339)) }
 	loop := []dt.Rec{
-		at(assume("deploy", "203.0.113.9"), 0),
-		at(assume("deploy", "203.0.113.9"), time.Minute),
-		at(assume("deploy", "203.0.113.9"), 2*time.Minute),
-		at(assume("deploy", "203.0.113.10"), 3*time.Minute),
-		at(assume("other", "203.0.113.9"), 4*time.Minute),
+		at(arusAssume("deploy", "203.0.113.9"), 0),
+		at(arusAssume("deploy", "203.0.113.9"), time.Minute),
+		at(arusAssume("deploy", "203.0.113.9"), 2*time.Minute),
+		at(arusAssume("deploy", "203.0.113.10"), 3*time.Minute),
+		at(arusAssume("other", "203.0.113.9"), 4*time.Minute),
 	}
 	for opts, want := range map[string]int{"": 3, "throttle_minutes: 0": 5} {
-		fs := dt.Only(detectors.AssumeRoleUnexpectedSourceID, dt.New(t, newARUS(t, trusted, opts)).Stream(loop...))
+		fs := dt.Only(detectors.AssumeRoleUnexpectedSourceID, dt.New(t, newARUS(t, arusSettings, opts)).Stream(loop...))
 		if len(fs) != want {
 			t.Errorf("%q: %d findings for an automation loop, want %d (one per caller, role and source)", opts, len(fs), want)
 		}
@@ -131,7 +131,7 @@ func TestAssumeRoleUnexpectedSourceThrottles(t *testing.T) {
 }
 
 func TestAssumeRoleUnexpectedSourceExplains(t *testing.T) {
-	vs := dt.New(t, newARUS(t, trusted, "")).Score(assume("AdminRole", "203.0.113.9"))
+	vs := dt.New(t, newARUS(t, arusSettings, "")).Score(arusAssume("AdminRole", "203.0.113.9"))
 	want := `arn:aws:iam::111122223333:user/alice called AssumeRole for arn:aws:iam::111122223333:role/AdminRole from 203.0.113.9: ` +
 		`203.0.113.9 is outside trusted_networks.cidrs [198.51.100.0/24 2001:db8::/32] and the call came through no VPC endpoint ` +
 		`of trusted_networks.vpc_endpoints; the role matches privileged_roles pattern "arn:aws:iam::*:role/Admin*"`
@@ -155,8 +155,8 @@ func TestAssumeRoleUnexpectedSourceNotes(t *testing.T) {
 	}{
 		{&detectors.Settings{}, "", []string{"no trusted_networks"}},
 		{&detectors.Settings{TrustedVPCEndpoints: []string{"vpce-1"}}, "", []string{"only trusted_networks.vpc_endpoints"}},
-		{trusted, "", nil},
-		{trusted, "trust_private_addresses: true", []string{"trust_private_addresses"}},
+		{arusSettings, "", nil},
+		{arusSettings, "trust_private_addresses: true", []string{"trust_private_addresses"}},
 	}
 	for _, tt := range tests {
 		var n detectors.Notable = newARUS(t, tt.s, tt.opts)
@@ -178,7 +178,7 @@ func TestAssumeRoleUnexpectedSourceNotes(t *testing.T) {
 }
 
 func TestAssumeRoleUnexpectedSourceRejectsBadOptions(t *testing.T) {
-	_, err := detectors.NewAssumeRoleUnexpectedSource(yamlConfig(trusted, "events: [AssumeRole, GetSessionToken]\nthrottle_minutes: -1"))
+	_, err := detectors.NewAssumeRoleUnexpectedSource(det3Config(arusSettings, "events: [AssumeRole, GetSessionToken]\nthrottle_minutes: -1"))
 	var keys []string
 	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
 		var oe *detectors.OptionError
@@ -196,8 +196,8 @@ func TestAssumeRoleUnexpectedSourceRejectsBadOptions(t *testing.T) {
 // networks that do not hold the detonating host: each (caller, role, IP)
 // raises once; denied calls and zero-padded sources raise nothing.
 func TestAssumeRoleUnexpectedSourceStratus(t *testing.T) {
-	recs := readStratus(t, "assume-role.json")
-	fs := dt.Only(detectors.AssumeRoleUnexpectedSourceID, dt.New(t, newARUS(t, trusted, "")).ScoreRaw(recs...))
+	recs := det3Stratus(t, "assume-role.json")
+	fs := dt.Only(detectors.AssumeRoleUnexpectedSourceID, dt.New(t, newARUS(t, arusSettings, "")).ScoreRaw(recs...))
 	var got []string
 	for _, f := range fs {
 		got = append(got, f.SourceIP+" "+f.Severity.String())
@@ -244,7 +244,7 @@ func TestAssumeRoleUnexpectedSourcePanther(t *testing.T) {
 				t.Fatalf("verdict differs from Panther's (%v) without a reason", c.Expected)
 			}
 			fs := dt.Only(detectors.AssumeRoleUnexpectedSourceID, dt.New(t, newARUS(t, s, "")).ScoreRaw(c.Event))
-			checkOne(t, fs, v.want, nil)
+			det3CheckOne(t, fs, v.want, nil)
 		})
 	}
 	if len(cases) != len(verdicts) {

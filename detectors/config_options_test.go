@@ -13,7 +13,7 @@ import (
 // yamlConfig is a Config whose options decode from the YAML text doc, as
 // they would from detectors.<id> of a configuration file (strictly: an
 // unknown key is an error).
-func yamlConfig(s *detectors.Settings, doc string) detectors.Config {
+func det3Config(s *detectors.Settings, doc string) detectors.Config {
 	if s == nil {
 		s = &detectors.Settings{}
 	}
