@@ -112,7 +112,15 @@ type Finding struct {
 	Once *Once `json:"-"`
 }
 
-// Once names the throttle a finding must win.
+// onceLateness is added to the wall-clock TTL of a throttle keyed by an
+// event-time period, so records of the period that arrive late (CloudTrail
+// delivers up to about 15 minutes late) still find it.
+const onceLateness = time.Hour
+
+// Once names the throttle a finding must win. Detectors put the event-time
+// period in Key.Name when an incident is "one per identity per period", so
+// that replaying history gives the findings live traffic would have given;
+// TTL (wall clock) then only has to outlive the period plus lateness.
 type Once struct {
 	Key state.Key
 	TTL time.Duration

@@ -137,6 +137,9 @@ func (r *Registry) IDs() []string {
 func Builtin() []Spec {
 	return []Spec{
 		{AdminPolicyAttachedID, func(Config) (Detector, error) { return NewAdminPolicyAttached(), nil }},
+		{AccessKeyPersistenceID, func(c Config) (Detector, error) { return NewAccessKeyPersistence(c) }},
+		{AssumeRoleUnexpectedSourceID, func(c Config) (Detector, error) { return NewAssumeRoleUnexpectedSource(c) }},
+		{UnusualSessionNameID, func(c Config) (Detector, error) { return NewUnusualSessionName(c) }},
 	}
 }
 
