@@ -37,7 +37,11 @@ func TestParseValid(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantEnabled := name != "disable"
-			if got := len(applied.Enabled()) == 1; got != wantEnabled {
+			got := false
+			for _, d := range applied.Enabled() {
+				got = got || d.Info().ID == detectors.AdminPolicyAttachedID
+			}
+			if got != wantEnabled {
 				t.Errorf("admin-policy-attached enabled = %v, want %v", got, wantEnabled)
 			}
 		})
