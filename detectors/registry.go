@@ -138,6 +138,7 @@ func Builtin() []Spec {
 	return []Spec{
 		{AdminPolicyAttachedID, func(Config) (Detector, error) { return NewAdminPolicyAttached(), nil }},
 		{AccessKeyNewLocationID, func(c Config) (Detector, error) { return NewAccessKeyNewLocation(c) }},
+		{PrivilegedRoleAssumptionSpikeID, func(c Config) (Detector, error) { return NewPrivilegedRoleAssumptionSpike(c) }},
 	}
 }
 
