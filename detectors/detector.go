@@ -110,6 +110,22 @@ type Finding struct {
 	// of the same event keeps what it won). Detectors set it for incidents
 	// that many events of one burst would otherwise each raise.
 	Once *Once `json:"-"`
+
+	// Marks are marks the engine sets because the finding was raised, in
+	// the round trip that records the alert. They carry the conclusions one
+	// detector leaves for another (marks.go) that the detector can only
+	// draw after reading its state, so it cannot queue them in Observe.
+	// They are set even when the finding loses its Once throttle: the fact
+	// they record holds either way.
+	Marks []SetMark `json:"-"`
+}
+
+// SetMark is a mark a finding asks the engine to set (see state.MarkOp).
+type SetMark struct {
+	Key  state.Key
+	At   time.Time
+	Keep state.Keep
+	TTL  time.Duration
 }
 
 // onceLateness is added to the wall-clock TTL of a throttle keyed by an

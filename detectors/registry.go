@@ -140,6 +140,8 @@ func Builtin() []Spec {
 		{AccessKeyPersistenceID, func(c Config) (Detector, error) { return NewAccessKeyPersistence(c) }},
 		{AssumeRoleUnexpectedSourceID, func(c Config) (Detector, error) { return NewAssumeRoleUnexpectedSource(c) }},
 		{UnusualSessionNameID, func(c Config) (Detector, error) { return NewUnusualSessionName(c) }},
+		{AccessKeyNewLocationID, func(c Config) (Detector, error) { return NewAccessKeyNewLocation(c) }},
+		{PrivilegedRoleAssumptionSpikeID, func(c Config) (Detector, error) { return NewPrivilegedRoleAssumptionSpike(c) }},
 	}
 }
 

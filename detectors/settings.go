@@ -31,6 +31,31 @@ type Settings struct {
 	// SessionNamePatterns are the organisation's conventions for
 	// RoleSessionName and SourceIdentity.
 	SessionNamePatterns []*regexp.Regexp
+	// GeoIP resolves source IPs to a country and network (configuration
+	// keys geoip.country_db and geoip.asn_db, opened by package
+	// detectors/geoip). Nil means no database is configured; detectors that
+	// use it fall back to a documented weaker method and say so in Notes.
+	GeoIP GeoLookup
+}
+
+// GeoLookup resolves an IP address to where it is on the Internet. It is
+// defined here, by its consumers, so detectors never import a database
+// reader; detectors/geoip implements it on MaxMind-format databases, and
+// tests pass a map.
+//
+// Lookup reports false when the address is in no configured database.
+// Implementations must be safe for concurrent use and must not block on the
+// network: Lookup runs inside Observe.
+type GeoLookup interface {
+	Lookup(addr netip.Addr) (GeoLocation, bool)
+}
+
+// GeoLocation is what a GeoLookup knows about an address. Fields a
+// database does not carry are left zero.
+type GeoLocation struct {
+	Country string // ISO 3166-1 alpha-2 code, e.g. "DE"
+	ASN     uint32 // autonomous system number, e.g. 3320
+	ASNOrg  string // autonomous system organisation, e.g. "Deutsche Telekom AG"
 }
 
 // OrgAccount reports whether account belongs to the organisation: listed in

@@ -205,6 +205,41 @@ func TestOncePerKey(t *testing.T) {
 	}
 }
 
+// markingDetector raises on every record and asks for a mark, as
+// access-key-new-location does when it sees a key used from a new place.
+type markingDetector struct{ onceDetector }
+
+func (markingDetector) Info() detectors.Info {
+	return detectors.Info{ID: "marking-test", Title: "t", Severity: detectors.SeverityLow, Techniques: []string{"T1078"}}
+}
+
+func (d markingDetector) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
+	eval := d.onceDetector.Observe(ev, b)
+	return detectors.EvaluationFunc(func() ([]detectors.Finding, error) {
+		fs, err := eval.Findings()
+		for i := range fs {
+			fs[i].Marks = []detectors.SetMark{{Key: ev.Key("k", "marked"), At: ev.Record.EventTime, Keep: state.KeepLatest, TTL: time.Hour}}
+		}
+		return fs, err
+	})
+}
+
+func TestFindingMarksAreSetWhenRaised(t *testing.T) {
+	e, store := newEngine(t, markingDetector{})
+	// The second record loses its throttle; its mark is set all the same.
+	score(t, e, dt.Base("s3.amazonaws.com", "ListBuckets", t0).JSON(),
+		dt.Base("s3.amazonaws.com", "ListBuckets", t0.Add(time.Minute)).JSON())
+	var b state.Batch
+	got := b.ReadMark(state.Key{Identity: "k", Name: "marked"})
+	if err := store.Exec(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+	m, err := got.Get()
+	if err != nil || !m.Set || !m.At.Equal(t0.Add(time.Minute)) {
+		t.Errorf("mark = %+v, %v; want set at %v (the latest raising event)", m, err, t0.Add(time.Minute))
+	}
+}
+
 func TestTenantsDoNotShareState(t *testing.T) {
 	e, _ := newEngine(t)
 	create := dt.IAM("CreateRole", t0, map[string]any{"roleName": "r"}).JSON()

@@ -23,6 +23,9 @@ func (s *scoring) settle(ctx context.Context) error {
 			if f.Once != nil {
 				fs[j] = second.Throttle(f.Once.Key, it.owner, f.Once.TTL)
 			}
+			for _, m := range f.Marks {
+				second.Mark(m.Key, m.At, m.Keep, m.TTL)
+			}
 		}
 		throttles[i] = fs
 		// Remember the verdict as if every throttle is won; corrected below
@@ -68,7 +71,7 @@ func keep(candidates []detectors.Finding, throttles []*state.Future[bool]) ([]de
 				continue
 			}
 		}
-		f.Once = nil
+		f.Once, f.Marks = nil, nil
 		kept = append(kept, f)
 	}
 	return kept, nil

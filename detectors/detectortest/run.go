@@ -23,6 +23,11 @@ type Contract struct {
 	// Quiet is a stream of records, in order, that the detector must not
 	// raise anything on.
 	Quiet []Rec
+	// Unrelated are records the detector must queue nothing for. Nil means
+	// the default set: other services' calls (S3, EC2) and an AWS service
+	// caller. A detector that reads every authenticated call, such as one
+	// keyed on source location, lists what it skips instead.
+	Unrelated []Rec
 }
 
 // Run checks the rules every detector keeps. Each failure names the rule.
@@ -41,7 +46,7 @@ func Run(t *testing.T, c Contract) {
 		}
 	})
 	t.Run("unrelated events queue nothing", func(t *testing.T) {
-		checkIgnores(t, c.New())
+		checkIgnores(t, c.New(), c.Unrelated)
 	})
 	t.Run("replicas agree", func(t *testing.T) {
 		checkReplicas(t, c)
@@ -90,11 +95,13 @@ func checkFindings(t *testing.T, c Contract, vs []engine.Verdict) {
 
 // checkIgnores feeds events the detector has no business with (other
 // services, reads) and checks that it queues no state operation for them.
-func checkIgnores(t *testing.T, d detectors.Detector) {
-	unrelated := []Rec{
-		Base("s3.amazonaws.com", "PutObject", fixedTime).With("readOnly", false),
-		Base("ec2.amazonaws.com", "RunInstances", fixedTime),
-		Base("kms.amazonaws.com", "Decrypt", fixedTime).With("sourceIPAddress", "kms.amazonaws.com"),
+func checkIgnores(t *testing.T, d detectors.Detector, unrelated []Rec) {
+	if unrelated == nil {
+		unrelated = []Rec{
+			Base("s3.amazonaws.com", "PutObject", fixedTime).With("readOnly", false),
+			Base("ec2.amazonaws.com", "RunInstances", fixedTime),
+			Base("kms.amazonaws.com", "Decrypt", fixedTime).With("sourceIPAddress", "kms.amazonaws.com"),
+		}
 	}
 	for _, r := range unrelated {
 		rec, err := cloudtrail.Parse(r.JSON(), cloudtrail.Options{})
