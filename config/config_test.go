@@ -3,6 +3,7 @@ package config_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -37,7 +38,10 @@ func TestParseValid(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantEnabled := name != "disable"
-			if got := len(applied.Enabled()) == 1; got != wantEnabled {
+			got := slices.ContainsFunc(applied.Enabled(), func(d detectors.Detector) bool {
+				return d.Info().ID == detectors.AdminPolicyAttachedID
+			})
+			if got != wantEnabled {
 				t.Errorf("admin-policy-attached enabled = %v, want %v", got, wantEnabled)
 			}
 		})

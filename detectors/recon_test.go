@@ -182,3 +182,18 @@ func pantherRecord(t *testing.T, c dt.PantherCase) *cloudtrail.Record {
 func scored(vs []engine.Verdict) []engine.Verdict {
 	return slices.DeleteFunc(slices.Clone(vs), func(v engine.Verdict) bool { return v.Outcome == engine.OutcomeDuplicate })
 }
+
+// withEventID gives a Panther fixture that has no eventID (Panther's tests
+// omit it; the engine rejects a record without one) a fresh id, in memory.
+func withEventID(t *testing.T, c dt.PantherCase) dt.PantherCase {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(c.Event, &m); err != nil {
+		t.Fatal(err)
+	}
+	if id, _ := m["eventID"].(string); id == "" {
+		m["eventID"] = dt.FreshID()
+	}
+	c.Event = dt.Rec(m).JSON()
+	return c
+}

@@ -138,6 +138,7 @@ func Builtin() []Spec {
 	return []Spec{
 		{AdminPolicyAttachedID, func(Config) (Detector, error) { return NewAdminPolicyAttached(), nil }},
 		{AccessKeyEnumerationID, func(c Config) (Detector, error) { return asDetector(NewAccessKeyEnumeration(c)) }},
+		{CallerIdentityReconID, func(c Config) (Detector, error) { return asDetector(NewCallerIdentityRecon(c)) }},
 	}
 }
 
