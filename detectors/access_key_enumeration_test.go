@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
 	dt "github.com/iamsentry/iamsentry/detectors/detectortest"
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/state"
@@ -446,5 +447,40 @@ func TestAccessKeyEnumerationStratus(t *testing.T) {
 				t.Errorf("real non-enumeration activity must stay quiet: %s", fs[0].Explanation)
 			}
 		})
+	}
+}
+
+func TestReconReadAndDenied(t *testing.T) {
+	for _, tt := range []struct {
+		rec  dt.Rec
+		want bool
+	}{
+		{call(keyA, "ec2:DescribeInstances", w0), true},
+		{call(keyA, "s3:HeadBucket", w0), true},
+		{call(keyA, "iam:GetUser", w0), true},
+		{call(keyA, "kendra:SearchEntities", w0), true},
+		{call(keyA, "secretsmanager:BatchGetSecretValue", w0).With("readOnly", true), true},
+		{call(keyA, "ec2:Getaway", w0), false},
+		{call(keyA, "iam:List", w0), false},
+		{call(keyA, "iam:CreateUser", w0), false},
+		{call(keyA, "iam:GetUser", w0).With("eventType", "AwsServiceEvent"), false},
+		{call(keyA, "signin:GetSigninToken", w0).With("eventType", "AwsConsoleSignIn"), false},
+	} {
+		rec, err := cloudtrail.Parse(tt.rec.JSON(), cloudtrail.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := detectors.ReconRead(rec); got != tt.want {
+			t.Errorf("ReconRead(%s %s) = %v, want %v", rec.EventType, rec.EventName, got, tt.want)
+		}
+	}
+	for code, want := range map[string]bool{
+		"AccessDenied": true, "AccessDeniedException": true, "Client.UnauthorizedOperation": true,
+		"UnauthorizedOperation": true, "AuthorizationError": true, "Forbidden": true,
+		"NoSuchEntity": false, "ThrottlingException": false, "": false, "Client.InvalidParameterValue": false,
+	} {
+		if got := detectors.Denied(code); got != want {
+			t.Errorf("Denied(%q) = %v, want %v", code, got, want)
+		}
 	}
 }
