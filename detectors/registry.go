@@ -142,6 +142,8 @@ func Builtin() []Spec {
 		{UnusualSessionNameID, func(c Config) (Detector, error) { return NewUnusualSessionName(c) }},
 		{AccessKeyNewLocationID, func(c Config) (Detector, error) { return NewAccessKeyNewLocation(c) }},
 		{PrivilegedRoleAssumptionSpikeID, func(c Config) (Detector, error) { return NewPrivilegedRoleAssumptionSpike(c) }},
+		{AccessKeyEnumerationID, func(c Config) (Detector, error) { return asDetector(NewAccessKeyEnumeration(c)) }},
+		{CallerIdentityReconID, func(c Config) (Detector, error) { return asDetector(NewCallerIdentityRecon(c)) }},
 	}
 }
 

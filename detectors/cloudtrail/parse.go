@@ -81,6 +81,7 @@ type rawRecord struct {
 	UserAgent          string          `json:"userAgent"`
 	VPCEndpointID      string          `json:"vpcEndpointId"`
 	RecipientAccountID string          `json:"recipientAccountId"`
+	FromConsole        flexBool        `json:"sessionCredentialFromConsole"`
 	SourceIPAddress    string          `json:"sourceIPAddress"`
 	UserIdentity       rawIdentity     `json:"userIdentity"`
 	RequestParameters  json.RawMessage `json:"requestParameters"`
@@ -149,10 +150,13 @@ func (r *rawRecord) record(decErr error) (*Record, error) {
 		UserAgent:          r.UserAgent,
 		VPCEndpointID:      r.VPCEndpointID,
 		RecipientAccountID: r.RecipientAccountID,
-		SourceIPAddress:    r.SourceIPAddress,
-		UserIdentity:       r.UserIdentity.identity(),
-		RequestParameters:  nilIfNull(r.RequestParameters),
-		ResponseElements:   nilIfNull(r.ResponseElements),
+		// An odd sessionCredentialFromConsole is read as false rather than
+		// rejected: it only ever relaxes a detector, so no record is lost.
+		SessionCredentialFromConsole: r.FromConsole.set && r.FromConsole.val,
+		SourceIPAddress:              r.SourceIPAddress,
+		UserIdentity:                 r.UserIdentity.identity(),
+		RequestParameters:            nilIfNull(r.RequestParameters),
+		ResponseElements:             nilIfNull(r.ResponseElements),
 	}
 	if ip, err := netip.ParseAddr(r.SourceIPAddress); err == nil {
 		rec.SourceIP = ip

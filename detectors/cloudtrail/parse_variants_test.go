@@ -37,6 +37,32 @@ func TestParseFlags(t *testing.T) {
 	}
 }
 
+func TestParseSessionCredentialFromConsole(t *testing.T) {
+	tests := []struct {
+		name  string
+		field string
+		want  bool
+	}{
+		{"string true, as CloudTrail writes it", `"sessionCredentialFromConsole":"true"`, true},
+		{"bool true", `"sessionCredentialFromConsole":true`, true},
+		{"string false", `"sessionCredentialFromConsole":"false"`, false},
+		{"absent", `"readOnly":true`, false},
+		{"null", `"sessionCredentialFromConsole":null`, false},
+		{"odd value is false, not a rejection", `"sessionCredentialFromConsole":42`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, err := cloudtrail.Parse(obj(minimal, tt.field), cloudtrail.Options{})
+			if err != nil {
+				t.Fatalf("rule: sessionCredentialFromConsole never rejects a record: %v", err)
+			}
+			if rec.SessionCredentialFromConsole != tt.want {
+				t.Errorf("SessionCredentialFromConsole = %v, want %v", rec.SessionCredentialFromConsole, tt.want)
+			}
+		})
+	}
+}
+
 func TestParseTimes(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"2024-07-31T13:06:24Z", "2024-07-31T13:06:24Z"},

@@ -33,6 +33,12 @@ type Record struct {
 	VPCEndpointID      string
 	RecipientAccountID string
 
+	// SessionCredentialFromConsole is sessionCredentialFromConsole ==
+	// "true": AWS set it because the call was made with the credentials of
+	// an AWS Management Console session. Unlike userAgent, the caller
+	// cannot choose it.
+	SessionCredentialFromConsole bool
+
 	// SourceIPAddress is sourceIPAddress exactly as given. SourceIP is its
 	// parsed form and is valid only when the field holds a literal IP;
 	// AWS service names ("ec2.amazonaws.com"), "AWS Internal" and malformed
