@@ -22,6 +22,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/detectors/geoip"
 )
 
 // Config is the whole configuration file. Its keys are part of the
@@ -36,6 +37,8 @@ type Config struct {
 	PrivilegedRoles []string `yaml:"privileged_roles"`
 	// SessionNames holds the session-name conventions.
 	SessionNames SessionNames `yaml:"session_names"`
+	// GeoIP names the MaxMind-format databases.
+	GeoIP GeoIP `yaml:"geoip"`
 	// Detectors holds per-detector settings by detector id.
 	Detectors Detectors `yaml:"detectors"`
 	// Suppress is the allow-list; first matching entry wins.
@@ -51,6 +54,14 @@ type TrustedNetworks struct {
 // SessionNames is the session_names key.
 type SessionNames struct {
 	Patterns []string `yaml:"patterns"`
+}
+
+// GeoIP is the geoip key: paths of MaxMind-format databases (GeoLite2 or
+// GeoIP2 Country/City for country_db, ASN/ISP for asn_db); either may be
+// omitted.
+type GeoIP struct {
+	CountryDB string `yaml:"country_db"`
+	ASNDB     string `yaml:"asn_db"`
 }
 
 // Suppress is one entry of the suppress list.
@@ -211,6 +222,17 @@ type Built struct {
 	// Notes are what enabled detectors say about how the configuration
 	// makes them work, prefixed with the detector id, for the start-up log.
 	Notes []string
+
+	geo *geoip.DB
+}
+
+// Close releases what the configuration opened (GeoIP databases). The
+// detectors of b must not be used afterwards.
+func (b *Built) Close() error {
+	if b == nil || b.geo == nil {
+		return nil
+	}
+	return b.geo.Close()
 }
 
 // Build checks every value and builds the detectors of specs, reporting
@@ -224,6 +246,11 @@ func (c *Config) Build(specs []detectors.Spec) (*Built, error) {
 	}
 	settings, err := c.settings()
 	add(err)
+	geo, err := c.openGeoIP()
+	add(err)
+	if geo != nil {
+		settings.GeoIP = geo
+	}
 
 	ids := make([]string, len(specs))
 	for i, s := range specs {
@@ -256,18 +283,24 @@ func (c *Config) Build(specs []detectors.Spec) (*Built, error) {
 	}
 	sup, err := c.suppressions(ids)
 	add(err)
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if len(errs) == 0 {
+		var reg *detectors.Registry
+		if reg, err = detectors.NewRegistry(built...); err == nil {
+			reg, err = reg.WithEnabled(enabled)
+		}
+		add(err)
+		if err == nil {
+			return c.built(reg, sup, settings, geo), nil
+		}
 	}
+	if geo != nil {
+		geo.Close()
+	}
+	return nil, errors.Join(errs...)
+}
 
-	reg, err := detectors.NewRegistry(built...)
-	if err != nil {
-		return nil, err
-	}
-	if reg, err = reg.WithEnabled(enabled); err != nil {
-		return nil, err
-	}
-	b := &Built{Registry: reg, Suppress: sup, Settings: settings}
+func (c *Config) built(reg *detectors.Registry, sup []detectors.Suppression, settings *detectors.Settings, geo *geoip.DB) *Built {
+	b := &Built{Registry: reg, Suppress: sup, Settings: settings, geo: geo}
 	for _, d := range reg.Enabled() {
 		if n, ok := d.(detectors.Notable); ok {
 			for _, note := range n.Notes() {
@@ -275,7 +308,16 @@ func (c *Config) Build(specs []detectors.Spec) (*Built, error) {
 			}
 		}
 	}
-	return b, nil
+	return b
+}
+
+// openGeoIP opens the configured databases, or returns nil when none is
+// configured.
+func (c *Config) openGeoIP() (*geoip.DB, error) {
+	if c.GeoIP.CountryDB == "" && c.GeoIP.ASNDB == "" {
+		return nil, nil
+	}
+	return geoip.Open(c.GeoIP.CountryDB, c.GeoIP.ASNDB)
 }
 
 // detectorError names the detector in err, and each option key in the

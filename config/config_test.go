@@ -11,6 +11,7 @@ import (
 
 	"github.com/iamsentry/iamsentry/config"
 	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/detectors/geoip/geoiptest"
 	"github.com/iamsentry/iamsentry/state"
 )
 
@@ -311,6 +312,47 @@ func TestDocumentedExamples(t *testing.T) {
 	for name, doc := range map[string]string{"README": block, "example": string(example)} {
 		if _, err := config.ParseAndBuild([]byte(doc), detectors.Builtin()); err != nil {
 			t.Errorf("%s configuration rejected: %v", name, err)
+		}
+	}
+}
+
+func TestGeoIP(t *testing.T) {
+	country := geoiptest.Write(t, "GeoLite2-Country", geoiptest.Net{Prefix: "203.0.113.0/24", Country: "NL"})
+	asn := geoiptest.Write(t, "GeoLite2-ASN", geoiptest.Net{Prefix: "203.0.113.0/24", ASN: 64500, ASNOrg: "Example"})
+	doc := "geoip:\n  country_db: " + country + "\n  asn_db: " + asn + "\n"
+	b, err := config.ParseAndBuild([]byte(doc), detectors.Builtin())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	loc, ok := b.Settings.GeoIP.Lookup(netip.MustParseAddr("203.0.113.9"))
+	if !ok || loc.Country != "NL" || loc.ASN != 64500 {
+		t.Errorf("lookup through the configured databases = %+v, %v", loc, ok)
+	}
+	for _, n := range b.Notes {
+		if strings.HasPrefix(n, detectors.AccessKeyNewLocationID) && strings.Contains(n, "prefix") {
+			t.Errorf("with databases configured, new-location still notes a fallback: %s", n)
+		}
+	}
+
+	// Without databases the detector says it falls back.
+	b2, err := config.ParseAndBuild(nil, detectors.Builtin())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(b2.Notes, func(n string) bool { return strings.HasPrefix(n, detectors.AccessKeyNewLocationID+":") }) {
+		t.Errorf("no fallback note without databases: %q", b2.Notes)
+	}
+
+	for name, tt := range map[string]struct{ doc, want string }{
+		"missing file": {"geoip:\n  country_db: /nonexistent/GeoLite2-Country.mmdb\n", "country_db"},
+		"wrong type":   {"geoip:\n  asn_db: " + country + "\n", "asn_db"},
+		"not an mmdb":  {"geoip:\n  country_db: " + filepath.Join("testdata", "..", "config.go") + "\n", "country_db"},
+		"unknown key":  {"geoip:\n  city_db: x\n", "field city_db not found"},
+	} {
+		_, err := config.ParseAndBuild([]byte(tt.doc), detectors.Builtin())
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want it to name %s", name, err, tt.want)
 		}
 	}
 }

@@ -63,6 +63,7 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 		fmt.Fprintf(stdio.Err, "iamsentry scan: %v\n", err)
 		return ExitError
 	}
+	defer built.Close()
 	for _, n := range built.Notes {
 		fmt.Fprintf(stdio.Err, "iamsentry scan: note: %s\n", n)
 	}

@@ -94,7 +94,7 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 		slog.Int("batch_size", f.opts.BatchSize),
 	)
 	logNotes(log, built)
-	stopReload := reloadOnHangup(ctx, f.config, eng, log)
+	stopReload := reloadOnHangup(ctx, f.config, eng, built, log)
 	defer stopReload()
 	err = srv.Serve(ctx, lis)
 	st := eng.Stats()
@@ -120,14 +120,22 @@ func logNotes(log *slog.Logger, b *config.Built) {
 	}
 }
 
+// retireDelay is how long a replaced configuration's resources (GeoIP
+// databases) stay open after a reload: batches that started under it finish
+// in milliseconds, so a minute is ample.
+const retireDelay = time.Minute
+
 // reloadOnHangup reloads the configuration file on SIGHUP, atomically: a
 // file with errors is rejected with every error logged, and the running
-// configuration stays. It returns a function that stops listening.
-func reloadOnHangup(ctx context.Context, path string, eng *engine.Engine, log *slog.Logger) func() {
+// configuration stays. It returns a function that stops listening and
+// closes the configuration in use.
+func reloadOnHangup(ctx context.Context, path string, eng *engine.Engine, current *config.Built, log *slog.Logger) func() {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	done := make(chan struct{})
+	stopped := make(chan struct{})
 	go func() {
+		defer close(stopped)
 		for {
 			select {
 			case <-ctx.Done():
@@ -147,12 +155,20 @@ func reloadOnHangup(ctx context.Context, path string, eng *engine.Engine, log *s
 				continue
 			}
 			eng.Reload(engine.Rules{Registry: built.Registry, Suppress: built.Suppress})
+			old := current
+			current = built
+			time.AfterFunc(retireDelay, func() { old.Close() })
 			log.Info("config reloaded", slog.String("config", path),
 				slog.Any("detectors", enabledIDs(built.Registry)), slog.Int("suppress_entries", len(built.Suppress)))
 			logNotes(log, built)
 		}
 	}()
-	return func() { signal.Stop(hup); close(done) }
+	return func() {
+		signal.Stop(hup)
+		close(done)
+		<-stopped
+		current.Close()
+	}
 }
 
 // errorLines splits a joined error into its lines, for structured logs.

@@ -282,7 +282,7 @@ func (g *gen) recon(u *user, t time.Time) {
 
 // newNetwork: the user's key used from a network never seen before.
 func (g *gen) newNetwork(u *user, t time.Time) {
-	ip := fmt.Sprintf("100.%d.%d.%d", 64+g.rng.IntN(60), g.rng.IntN(250), 1+g.rng.IntN(250))
+	ip := fmt.Sprintf("%d.%d.%d.%d", 31+g.rng.IntN(60), g.rng.IntN(250), g.rng.IntN(250), 1+g.rng.IntN(250))
 	g.emit(t, g.rec(u, t, ip, "s3.amazonaws.com", "GetObject", map[string]any{"bucketName": "payroll"}))
 }
 
