@@ -259,7 +259,6 @@ func TestAccessKeyEnumerationOptions(t *testing.T) {
 	}
 }
 
-
 // TestAccessKeyEnumerationShuffled is the out-of-order property: streams of
 // several keys, scored sorted and delivered shuffled within the allowed
 // lateness (15 min) in micro-batches, raise the same incidents (key,

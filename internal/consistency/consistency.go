@@ -27,7 +27,7 @@ import (
 const Config = `
 accounts: ["111122223333"]
 trusted_networks:
-  cidrs: ["192.0.2.0/24", "198.51.100.0/22"]
+  cidrs: ["192.0.2.0/24"]
 privileged_roles: ["arn:aws:iam::*:role/AdminRole"]
 session_names:
   patterns: ['^[a-z0-9]+@example\.com$']
