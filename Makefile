@@ -15,7 +15,7 @@ BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 include make/proto.mk
 
-.PHONY: help build run test test-short lint vet fmt fuzz bench tools clean
+.PHONY: help build run test test-short lint vet fmt fuzz bench tools redis clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -26,11 +26,11 @@ build: ## Build bin/iamsentry
 run: build ## Build, then serve on $(LISTEN) with the embedded state store
 	exec bin/iamsentry serve --listen '$(LISTEN)'
 
-test: ## Run every test (unit, conformance, end-to-end with grpcurl against the real binary)
+test: redis ## Run every test (unit, conformance on memory and real Redis, end-to-end with grpcurl)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 8m ./...
 
-test-short: ## Run the unit tests only (skips end-to-end tests)
+test-short: redis ## Run the unit tests only (skips end-to-end tests)
 	$(GO) test -short -count=1 ./...
 
 lint: buf-lint vet ## Lint: buf lint, go vet, gofmt
@@ -48,9 +48,12 @@ fuzz: ## Run each fuzz target for $(FUZZTIME)
 		done; \
 	done
 
-bench: ## Run the Go benchmarks (6 counts each, summarised by benchstat)
+bench: redis ## Run the Go benchmarks (6 counts each, summarised by benchstat)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count 6 ./... | tee bench.txt
 	$(GO) run $(BENCHSTAT) bench.txt
+
+redis: ## Install redis-server and redis-cli when missing (tests start their own servers)
+	scripts/ensure-redis.sh
 
 tools: ## Build the pinned helper tools (grpcurl) into bin/
 	GOBIN=$(CURDIR)/bin $(GO) install $(GRPCURL)
