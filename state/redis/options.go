@@ -94,54 +94,78 @@ func ParseOptions(s string) (Options, error) {
 	return parseURL(s)
 }
 
+// parseURL parses a redis:// or rediss:// URL. The authority is split by
+// hand: net/url refuses a comma-separated host list, and its errors quote
+// the whole URL, password included.
 func parseURL(s string) (Options, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		// url.Error repeats the whole URL, password included.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return Options{}, fmt.Errorf("redis: URL %s: %w", redactURL(s), err)
-	}
+	scheme, rest, _ := strings.Cut(s, "://")
 	var o Options
-	switch u.Scheme {
+	switch scheme {
 	case "redis":
 	case "rediss":
 		o.TLS = true
 	default:
-		return Options{}, fmt.Errorf("redis: URL scheme %q: want redis or rediss", u.Scheme)
+		return Options{}, fmt.Errorf("redis: URL scheme %q: want redis or rediss", scheme)
 	}
-	if u.Opaque != "" {
-		return Options{}, fmt.Errorf("redis: URL %s: want redis://host:port, with two slashes", redactURL(s))
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
 	}
-	if u.User != nil {
-		o.Username = u.User.Username()
-		o.Password, _ = u.User.Password()
+	hosts, tail := rest[:end], rest[end:]
+	if at := strings.LastIndex(hosts, "@"); at >= 0 {
+		if err := o.parseUserinfo(hosts[:at]); err != nil {
+			return Options{}, err
+		}
+		hosts = hosts[at+1:]
 	}
-	if err := o.parseQuery(u.Query()); err != nil {
+	u, err := url.Parse("redis://host" + tail)
+	if err != nil {
+		return Options{}, fmt.Errorf("redis: URL path or query %q: %w", tail, errors.Unwrap(err))
+	}
+	if u.Fragment != "" {
+		return Options{}, fmt.Errorf("redis: URL fragment #%s: a Redis URL has none", u.Fragment)
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return Options{}, fmt.Errorf("redis: URL query: %w", err)
+	}
+	if err := o.parseQuery(q); err != nil {
 		return Options{}, err
 	}
 	port := defaultPort
 	if o.MasterName != "" {
 		port = defaultSentinelPort
 	}
-	if u.Host == "" {
-		return Options{}, fmt.Errorf("redis: URL %s names no host", redactURL(s))
+	if hosts == "" {
+		return Options{}, errors.New("redis: URL names no host: want redis://host:port")
 	}
-	if o.Addrs, err = parseAddrs(u.Host, port); err != nil {
+	if o.Addrs, err = parseAddrs(hosts, port); err != nil {
 		return Options{}, err
 	}
 	if err := o.parseDBPath(u.Path); err != nil {
 		return Options{}, err
 	}
 	if len(o.Addrs) > 1 && o.MasterName == "" {
-		if v := u.Query().Get("cluster"); v != "" && !o.Cluster {
+		if v := q.Get("cluster"); v != "" && !o.Cluster {
 			return Options{}, fmt.Errorf("redis: URL query cluster=%s with %d hosts: several hosts need Cluster or master_name (Sentinel)", v, len(o.Addrs))
 		}
 		o.Cluster = true
 	}
 	return o, o.validate()
+}
+
+// parseUserinfo reads user:password, percent-decoded. Errors never repeat
+// the password.
+func (o *Options) parseUserinfo(info string) error {
+	user, pass, _ := strings.Cut(info, ":")
+	var err error
+	if o.Username, err = url.PathUnescape(user); err != nil {
+		return fmt.Errorf("redis: URL user name: %w", err)
+	}
+	if o.Password, err = url.PathUnescape(pass); err != nil {
+		return errors.New("redis: URL password: invalid percent-escape (escape '%' as %25)")
+	}
+	return nil
 }
 
 // parseAddrs splits a comma-separated host list and gives each host a port.
@@ -162,6 +186,9 @@ func parseAddrs(list, port string) ([]string, error) {
 		}
 		if host == "" {
 			return nil, fmt.Errorf("redis: address %q names no host", a)
+		}
+		if net.ParseIP(host) == nil && strings.Trim(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != "" {
+			return nil, fmt.Errorf("redis: address %q: host %q is not a host name or IP address", a, host)
 		}
 		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
 			return nil, fmt.Errorf("redis: address %q: port %q is not a number in 1-65535", a, p)
@@ -357,27 +384,6 @@ func (o Options) String() string {
 
 // LogValue implements slog.LogValuer: options log as their redacted URL.
 func (o Options) LogValue() slog.Value { return slog.StringValue(o.String()) }
-
-// redactURL hides the password of a URL that may not even parse.
-func redactURL(s string) string {
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok {
-		return s
-	}
-	hostEnd := strings.IndexAny(rest, "/?#")
-	if hostEnd < 0 {
-		hostEnd = len(rest)
-	}
-	at := strings.LastIndex(rest[:hostEnd], "@")
-	if at < 0 {
-		return s
-	}
-	user, _, hasPass := strings.Cut(rest[:at], ":")
-	if !hasPass {
-		return s
-	}
-	return scheme + "://" + user + ":xxxxx" + rest[at:]
-}
 
 // tlsConfig builds the TLS configuration, reading the files it names.
 func (o Options) tlsConfig() (*tls.Config, error) {
