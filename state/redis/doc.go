@@ -34,7 +34,7 @@
 // # Encoding
 //
 // Values, claims and throttles are strings (SET NX GET PX: one command).
-// Marks are strings of 20 digits, compared in a script. Windows and novelty
+// Marks are decimal nanoseconds (stored as integers), compared in a script. Windows and novelty
 // sets are sorted sets of member → latest event time; buckets are one sorted
 // set per key whose entries are (bucket index, member) pairs scored by the
 // bucket index, so a history read is one ZCOUNT per bucket. Small sorted sets

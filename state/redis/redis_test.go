@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -339,5 +340,32 @@ func TestWrongType(t *testing.T) {
 	}
 	if _, err := ok.Get(); err != nil {
 		t.Errorf("Put over a mark key: %v, want it to replace the mark", err)
+	}
+}
+
+// TestMarkOrder checks the mark script's comparison of decimal nanoseconds
+// where string order and number order part: different lengths, and times
+// before 1970, which are negative.
+func TestMarkOrder(t *testing.T) {
+	s := newStore(t, redistest.StartServer(t).URL())
+	times := []time.Time{
+		time.Unix(0, 0), time.Unix(0, 9), time.Unix(0, 10), time.Unix(0, -9), time.Unix(0, -10),
+		time.Date(1969, 7, 20, 20, 17, 0, 0, time.UTC), base, base.Add(time.Nanosecond), base.Add(-time.Nanosecond),
+	}
+	for _, keep := range []state.Keep{state.KeepLatest, state.KeepEarliest} {
+		k := state.Key{Identity: "order", Name: strconv.Itoa(int(keep))}
+		var want time.Time
+		for i, at := range times {
+			var b state.Batch
+			prev := b.Mark(k, at, keep, time.Hour)
+			exec(t, s, &b)
+			got := mustGet(t, "Mark", prev)
+			if i > 0 && !got.At.Equal(want) {
+				t.Errorf("keep %d: Mark(%v) returned %v, want %v", keep, at, got.At, want)
+			}
+			if i == 0 || (keep == state.KeepLatest && at.After(want)) || (keep == state.KeepEarliest && at.Before(want)) {
+				want = at
+			}
+		}
 	}
 }

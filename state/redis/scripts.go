@@ -58,13 +58,22 @@ if seen then return {0, size} end
 return {1, size}
 `)
 
-// mark: ARGV at (fixed-width digits, so string order is time order in any
-// locale), keep ('L' latest or 'E' earliest), ttl(ms). Returns the previous
-// mark or nil; every call restarts the TTL.
+// mark: ARGV at (decimal nanoseconds), keep ('L' latest or 'E' earliest),
+// ttl(ms). Returns the previous mark or nil; every call restarts the TTL.
+// less compares decimal integers as strings: Lua numbers are doubles and
+// would round nanoseconds since 1970; among digit strings of one length,
+// string order is numeric order in every locale.
 var markScript = newScript("mark", `
+local function less(a, b)
+	local na, nb = a:sub(1, 1) == '-', b:sub(1, 1) == '-'
+	if na ~= nb then return na end
+	if #a ~= #b then return (#a < #b) ~= na end
+	if a == b then return false end
+	return (a < b) ~= na
+end
 local k, at = KEYS[1], ARGV[1]
 local old = redis.call('GET', k)
-if not old or (ARGV[2] == 'L' and at > old) or (ARGV[2] == 'E' and at < old) then
+if not old or (ARGV[2] == 'L' and less(old, at)) or (ARGV[2] == 'E' and less(at, old)) then
 	redis.call('SET', k, at, 'PX', ARGV[3])
 else
 	redis.call('PEXPIRE', k, ARGV[3])
