@@ -15,7 +15,7 @@ BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 include make/proto.mk
 
-.PHONY: help build run test test-short lint vet fmt fuzz bench bench-go bench-load tools clean
+.PHONY: help build run test test-short lint vet fmt fuzz bench bench-go bench-load tools redis clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -26,11 +26,11 @@ build: ## Build bin/iamsentry
 run: build ## Build, then serve on $(LISTEN) with the embedded state store
 	exec bin/iamsentry serve --listen '$(LISTEN)'
 
-test: ## Run every test (unit, conformance, end-to-end with grpcurl against the real binary)
+test: redis ## Run every test (unit, conformance on memory and real Redis, end-to-end with grpcurl)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 8m ./...
 
-test-short: ## Run the unit tests only (skips end-to-end tests)
+test-short: redis ## Run the unit tests only (skips end-to-end tests)
 	$(GO) test -short -count=1 ./...
 
 lint: buf-lint vet ## Lint: buf lint, go vet, gofmt
@@ -48,15 +48,19 @@ fuzz: ## Run each fuzz target for $(FUZZTIME)
 		done; \
 	done
 
-bench: bench-go bench-load ## Run the Go benchmarks, then the load generator against a real server
+bench: bench-go bench-load ## Run the Go benchmarks, then the load generator against real servers
 
-bench-go: ## Go benchmarks (6 counts each, summarised by benchstat)
+bench-go: redis ## Go benchmarks (6 counts each, summarised by benchstat)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count 6 ./... | tee bench.txt
 	$(GO) run $(BENCHSTAT) bench.txt
 
 LOAD_EVENTS ?= 200000
-bench-load: build ## Load generator: stream $(LOAD_EVENTS) generated records to a spawned server (embedded store)
+bench-load: build redis ## Load generator: $(LOAD_EVENTS) generated records to a spawned server, embedded store then Redis
 	$(GO) run ./cmd/loadgen --spawn bin/iamsentry --events $(LOAD_EVENTS)
+	$(GO) run ./cmd/loadgen --spawn bin/iamsentry --with-redis --events $(LOAD_EVENTS)
+
+redis: ## Install redis-server and redis-cli when missing (tests start their own servers)
+	scripts/ensure-redis.sh
 
 tools: ## Build the pinned helper tools (grpcurl) into bin/
 	GOBIN=$(CURDIR)/bin $(GO) install $(GRPCURL)

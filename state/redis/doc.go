@@ -1,0 +1,67 @@
+// Package redis is the shared, production state.Store: every scorer replica
+// keeps its state in one Redis deployment (standalone, Sentinel or Cluster),
+// so replicas share nothing else and any of them can score any event.
+//
+// # Choosing a deployment
+//
+// One setting selects the deployment; ParseOptions reads it:
+//
+//	localhost:6379                      standalone (port defaults to 6379)
+//	redis://user:pass@host:6379/2       standalone, ACL user, database 2
+//	rediss://host:6380                  standalone over TLS
+//	redis://h1:7000,h2:7000,h3:7000     Cluster (several hosts mean Cluster)
+//	redis://h1:7000?cluster=true        Cluster from a single seed node
+//	redis://:pass@s1,s2,s3?master_name=mymaster
+//	                                    Sentinel (ports default to 26379);
+//	                                    the password is the master's
+//	h1:7000,h2:7000                     Cluster, as a bare address list
+//
+// Query parameters: cluster (true/false), master_name, sentinel_username,
+// sentinel_password, db (like the path), prefix (key prefix, default
+// "iamsentry:"), tls_ca_file, tls_cert_file and tls_key_file (PEM files;
+// the pair enables mutual TLS), tls_server_name, tls_insecure_skip_verify
+// (tests only), dial_timeout, read_timeout, write_timeout (Go durations)
+// and pool_size. Unknown parameters are errors, so a typo is not silently
+// ignored. Options.String renders the setting back with passwords hidden.
+//
+// # Keys
+//
+// A state.Key becomes <prefix>{<tenant>:<identity>}:<name>. The braces are a
+// Cluster hash tag: every key of one identity lives on one slot, and every
+// script touches one key. Tenant and identity are percent-escaped so that no
+// identity can close the tag early and land on another identity's slot.
+//
+// # Encoding
+//
+// Values and claims are strings (SET NX GET PX: one command); a throttle
+// holds an 8-byte digest of its owner, which is only compared. Marks are
+// decimal nanoseconds (stored as integers), compared in a script. Windows
+// and novelty sets are sorted sets of member → latest event time. Buckets
+// are one sorted set per key, scored by bucket index, whose entries are
+// 6-byte digests of (bucket index, member): members are only counted, so a
+// day of hourly buckets stays small; a history read is one ZCOUNT per
+// bucket. Small sorted sets are listpacks on the server. An active identity
+// (a 20-member window, a 10-member novelty set, two marks, 24 hourly buckets
+// of two events, a throttle) costs about 1.9 KiB (TestMemoryPerIdentity).
+//
+// Event times in windows and novelty sets are kept as integer microseconds:
+// exact as sorted-set scores (doubles) until the year 2255, where
+// nanoseconds would not be. CloudTrail times have whole seconds, so nothing
+// is lost in practice; only times that differ below a microsecond compare
+// equal. Marks and bucket boundaries keep nanoseconds.
+//
+// # Round trips and scripts
+//
+// Exec sends a whole batch as one pipeline. Operations that need more than
+// one command run as Lua scripts through EVALSHA; when the server has lost
+// its script cache (restart, failover, SCRIPT FLUSH) the affected operations
+// are re-run after SCRIPT LOAD, keeping queue order per key (see Exec).
+//
+// # Outages
+//
+// Network errors, timeouts and the replies of a server that cannot serve
+// (LOADING, CLUSTERDOWN, MASTERDOWN, TRYAGAIN, READONLY) fail the batch with
+// an error wrapping state.ErrUnavailable. go-redis's own retries are off: a
+// retried pipeline could run an operation twice; the caller retries the
+// batch instead. The Store reconnects by itself once Redis is back.
+package redis

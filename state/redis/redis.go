@@ -1,0 +1,242 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/iamsentry/iamsentry/state"
+)
+
+// maxPasses bounds how often one Exec re-runs operations whose scripts the
+// server had lost: a second loss within one Exec is bad luck, a third is a
+// server flushing its script cache in a loop.
+const maxPasses = 3
+
+// Store is a state.Store on Redis: standalone, Sentinel or Cluster. It is
+// safe for concurrent use.
+type Store struct {
+	client goredis.UniversalClient
+	prefix string
+	opts   Options
+	closed atomic.Bool
+}
+
+var _ state.Store = (*Store)(nil)
+
+// New returns a Store for o. It validates o and reads the TLS files it names
+// but needs no server: a replica may start while Redis is down, and Ping
+// says when it is ready. When the server answers within ctx, New loads the
+// scripts, sparing the first batch a NOSCRIPT round trip.
+func New(ctx context.Context, o Options) (*Store, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	uo, err := o.universal()
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{client: goredis.NewUniversalClient(uo), prefix: o.prefix(), opts: o}
+	_ = s.loadScripts(ctx, allScripts) // best effort; Exec recovers from NOSCRIPT
+	return s, nil
+}
+
+// Options returns the options the store was made with; log them through
+// their String method, which hides passwords.
+func (s *Store) Options() Options { return s.opts }
+
+// Client returns the underlying go-redis client, for instrumentation (hooks,
+// pool stats) and tests. Writing keys through it bypasses the contract.
+func (s *Store) Client() goredis.UniversalClient { return s.client }
+
+// Ping returns nil when Redis serves (on Cluster: when every master does)
+// and an error wrapping state.ErrUnavailable otherwise.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.closed.Load() {
+		return fmt.Errorf("redis: store closed: %w", state.ErrUnavailable)
+	}
+	var err error
+	if c, ok := s.client.(*goredis.ClusterClient); ok {
+		err = c.ForEachMaster(ctx, func(ctx context.Context, m *goredis.Client) error {
+			return m.Ping(ctx).Err()
+		})
+	} else {
+		err = s.client.Ping(ctx).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("redis: ping: %w: %w", state.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Close releases the connections. Later calls to Exec and Ping fail with
+// state.ErrUnavailable. Close is idempotent.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return s.client.Close()
+}
+
+// Exec runs b as one pipeline: one round trip on standalone and Sentinel, one
+// per node on Cluster. Operations that find their script missing from the
+// server's cache (after a restart, failover or SCRIPT FLUSH) did not run;
+// Exec loads the scripts and runs them again, together with every later
+// operation on the same key that can safely run twice, so that those still
+// see the earlier ones' effects in queue order. Three operations cannot run
+// twice without changing their answer (Claim, NoveltyAdd and Mark): one that
+// already ran after a missed script on its key keeps its answer, as if it had
+// been queued first. Only a cache that is lost and reloaded by another client
+// in the middle of one pipeline can bring that about.
+func (s *Store) Exec(ctx context.Context, b *state.Batch) error {
+	if s.closed.Load() {
+		err := fmt.Errorf("redis: store closed: %w", state.ErrUnavailable)
+		b.FailAll(err)
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		err = fmt.Errorf("redis: exec: %w", err)
+		b.FailAll(err)
+		return err
+	}
+	calls := s.plan(b.Ops())
+	pending := make([]*call, 0, len(calls))
+	for i := range calls {
+		if calls[i].valid {
+			pending = append(pending, &calls[i])
+		}
+	}
+	for pass := 1; len(pending) > 0; pass++ {
+		if err := s.run(ctx, pending); err != nil {
+			return s.outage(ctx, b, calls, err)
+		}
+		missed, again := rerun(pending)
+		if len(again) == 0 {
+			break
+		}
+		if pass == maxPasses {
+			break // the NOSCRIPT errors stay on those futures
+		}
+		if err := s.loadScripts(ctx, missed); err != nil {
+			if unavailable(err) {
+				return s.outage(ctx, b, calls, err)
+			}
+			break
+		}
+		pending = again
+	}
+	for i := range calls {
+		if c := &calls[i]; c.cmd != nil {
+			c.resolve()
+		}
+	}
+	return nil
+}
+
+// run sends the calls as one pipeline and returns an outage error, if any
+// command met one. Per-command server errors stay on the commands.
+func (s *Store) run(ctx context.Context, calls []*call) error {
+	pipe := s.client.Pipeline()
+	for _, c := range calls {
+		c.cmd = c.newCmd(ctx)
+		_ = pipe.Process(ctx, c.cmd)
+	}
+	_, _ = pipe.Exec(ctx)
+	for _, c := range calls {
+		if err := c.cmd.Err(); unavailable(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// outage resolves what executed, fails the rest and returns the error.
+func (s *Store) outage(ctx context.Context, b *state.Batch, calls []call, cause error) error {
+	var err error
+	if errors.Is(cause, context.Canceled) && ctx.Err() != nil {
+		err = fmt.Errorf("redis: exec: %w", cause)
+	} else {
+		err = fmt.Errorf("redis: exec: %w: %w", state.ErrUnavailable, cause)
+	}
+	for i := range calls {
+		c := &calls[i]
+		if c.cmd == nil {
+			continue
+		}
+		if e := c.cmd.Err(); !unavailable(e) && !isNoScript(e) {
+			c.resolve() // it ran, or the server refused it on its own
+		}
+	}
+	b.FailAll(err)
+	return err
+}
+
+// rerun returns the scripts that were missing and the calls to send again:
+// every call that met NOSCRIPT, and every later call on the same key that is
+// safe to run twice.
+func rerun(calls []*call) (missed []*script, again []*call) {
+	var blocked map[string]bool
+	for _, c := range calls {
+		if isNoScript(c.cmd.Err()) {
+			if blocked == nil {
+				blocked = make(map[string]bool)
+			}
+			blocked[c.key] = true
+			if !containsScript(missed, c.script) {
+				missed = append(missed, c.script)
+			}
+			again = append(again, c)
+		} else if blocked[c.key] && c.replaySafe() {
+			again = append(again, c)
+		}
+	}
+	return missed, again
+}
+
+func containsScript(list []*script, s *script) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// loadScripts loads scripts into the script cache: on Cluster into every
+// master's, as go-redis broadcasts SCRIPT LOAD there.
+func (s *Store) loadScripts(ctx context.Context, scripts []*script) error {
+	for _, sc := range scripts {
+		if err := s.client.ScriptLoad(ctx, sc.src).Err(); err != nil {
+			return fmt.Errorf("redis: load script %s: %w", sc.name, err)
+		}
+	}
+	return nil
+}
+
+func isNoScript(err error) bool {
+	return err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT")
+}
+
+// unavailable reports whether err means the server could not serve, rather
+// than refusing one command: network and timeout errors, and the replies of
+// a server that is loading, failing over or has lost its cluster.
+func unavailable(err error) bool {
+	if err == nil || errors.Is(err, goredis.Nil) {
+		return false
+	}
+	var rerr goredis.Error
+	if !errors.As(err, &rerr) {
+		return true
+	}
+	msg := rerr.Error()
+	for _, p := range []string{"LOADING", "CLUSTERDOWN", "MASTERDOWN", "TRYAGAIN", "READONLY", "NOREPLICAS", "BUSY "} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,110 @@
+package redis
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+)
+
+// A script is one operation that needs more than one Redis command to stay
+// atomic. Each touches exactly one key (KEYS[1]), so it runs on Cluster.
+//
+// Times arrive as integer microseconds (see the package doc): they are exact
+// as Lua numbers and as sorted-set scores up to the year 2255. Bucket
+// indexes arrive formatted by Go; history indexes are formatted with %d in
+// Lua, never with tostring, whose %.14g would round large ones.
+type script struct {
+	name string
+	src  string
+	sha  string
+}
+
+func newScript(name, src string) *script {
+	sum := sha1.Sum([]byte(src))
+	return &script{name: name, src: src, sha: hex.EncodeToString(sum[:])}
+}
+
+// windowAdd: ARGV member, at, cutoff, from, to, ttl(ms). The member keeps
+// its latest time (ZADD GT still adds new members); members older than
+// cutoff = At−TTL go; the count covers [from, to].
+var windowAddScript = newScript("windowAdd", `
+local k = KEYS[1]
+redis.call('ZADD', k, 'GT', ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. ARGV[3])
+redis.call('PEXPIRE', k, ARGV[6])
+return redis.call('ZCOUNT', k, ARGV[4], ARGV[5])
+`)
+
+// windowRead: ARGV from, to, limit. Returns {count, members...}; sorted-set
+// order (score, then member bytes) is the contract's order.
+var windowReadScript = newScript("windowRead", `
+local k = KEYS[1]
+local n = redis.call('ZCOUNT', k, ARGV[1], ARGV[2])
+if n == 0 or tonumber(ARGV[3]) <= 0 then return {n} end
+local m = redis.call('ZRANGE', k, ARGV[1], ARGV[2], 'BYSCORE', 'LIMIT', 0, ARGV[3])
+table.insert(m, 1, n)
+return m
+`)
+
+// noveltyAdd: ARGV member, at, cutoff, ttl(ms). Forgets first, so a member
+// last seen before At−TTL is new again. Returns {new (1/0), size before}.
+var noveltyAddScript = newScript("noveltyAdd", `
+local k = KEYS[1]
+redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. ARGV[3])
+local seen = redis.call('ZSCORE', k, ARGV[1])
+local size = redis.call('ZCARD', k)
+redis.call('ZADD', k, 'GT', ARGV[2], ARGV[1])
+redis.call('PEXPIRE', k, ARGV[4])
+if seen then return {0, size} end
+return {1, size}
+`)
+
+// mark: ARGV at (decimal nanoseconds), keep ('L' latest or 'E' earliest),
+// ttl(ms). Returns the previous mark or nil; every call restarts the TTL.
+// less compares decimal integers as strings: Lua numbers are doubles and
+// would round nanoseconds since 1970; among digit strings of one length,
+// string order is numeric order in every locale.
+var markScript = newScript("mark", `
+local function less(a, b)
+	local na, nb = a:sub(1, 1) == '-', b:sub(1, 1) == '-'
+	if na ~= nb then return na end
+	if #a ~= #b then return (#a < #b) ~= na end
+	if a == b then return false end
+	return (a < b) ~= na
+end
+local k, at = KEYS[1], ARGV[1]
+local old = redis.call('GET', k)
+if not old or (ARGV[2] == 'L' and less(old, at)) or (ARGV[2] == 'E' and less(at, old)) then
+	redis.call('SET', k, at, 'PX', ARGV[3])
+else
+	redis.call('PEXPIRE', k, ARGV[3])
+end
+return old
+`)
+
+// bucketAdd: ARGV bucket index, entry (index-tagged member), last index to
+// drop, ttl(ms), history. Returns the history counts, oldest first.
+var bucketAddScript = newScript("bucketAdd", `
+local k = KEYS[1]
+redis.call('ZADD', k, 'NX', ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', k, '-inf', ARGV[3])
+redis.call('PEXPIRE', k, ARGV[4])
+local last, n, out = tonumber(ARGV[1]), tonumber(ARGV[5]), {}
+for i = 1, n do
+	local b = string.format('%d', last - n + i)
+	out[i] = redis.call('ZCOUNT', k, b, b)
+end
+return out
+`)
+
+// bucketRead: ARGV bucket index, history. Read-only twin of bucketAdd.
+var bucketReadScript = newScript("bucketRead", `
+local k = KEYS[1]
+local last, n, out = tonumber(ARGV[1]), tonumber(ARGV[2]), {}
+for i = 1, n do
+	local b = string.format('%d', last - n + i)
+	out[i] = redis.call('ZCOUNT', k, b, b)
+end
+return out
+`)
+
+var allScripts = []*script{windowAddScript, windowReadScript, noveltyAddScript, markScript, bucketAddScript, bucketReadScript}
