@@ -23,6 +23,7 @@ import (
 
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/detectors/geoip"
+	redisstate "github.com/iamsentry/iamsentry/state/redis"
 )
 
 // Config is the whole configuration file. Its keys are part of the
@@ -39,6 +40,8 @@ type Config struct {
 	SessionNames SessionNames `yaml:"session_names"`
 	// GeoIP names the MaxMind-format databases.
 	GeoIP GeoIP `yaml:"geoip"`
+	// Redis is the shared state store; absent means the embedded store.
+	Redis Redis `yaml:"redis"`
 	// Detectors holds per-detector settings by detector id.
 	Detectors Detectors `yaml:"detectors"`
 	// Suppress is the allow-list; first matching entry wins.
@@ -62,6 +65,13 @@ type SessionNames struct {
 type GeoIP struct {
 	CountryDB string `yaml:"country_db"`
 	ASNDB     string `yaml:"asn_db"`
+}
+
+// Redis is the redis key. URL takes every form state/redis.ParseOptions
+// accepts (redis://, rediss://, address lists, Sentinel, Cluster); the
+// --redis flag and the REDIS_URL environment variable override it.
+type Redis struct {
+	URL string `yaml:"url"`
 }
 
 // Suppress is one entry of the suppress list.
@@ -219,6 +229,8 @@ type Built struct {
 	Suppress []detectors.Suppression
 	// Settings are the organisation-wide settings the detectors share.
 	Settings *detectors.Settings
+	// RedisURL is the redis.url key, "" when absent.
+	RedisURL string
 	// Notes are what enabled detectors say about how the configuration
 	// makes them work, prefixed with the detector id, for the start-up log.
 	Notes []string
@@ -246,6 +258,11 @@ func (c *Config) Build(specs []detectors.Spec) (*Built, error) {
 	}
 	settings, err := c.settings()
 	add(err)
+	if c.Redis.URL != "" {
+		if _, err := redisstate.ParseOptions(c.Redis.URL); err != nil {
+			add(fmt.Errorf("redis.url: %w", err))
+		}
+	}
 	geo, err := c.openGeoIP()
 	add(err)
 	if geo != nil {
@@ -300,7 +317,7 @@ func (c *Config) Build(specs []detectors.Spec) (*Built, error) {
 }
 
 func (c *Config) built(reg *detectors.Registry, sup []detectors.Suppression, settings *detectors.Settings, geo *geoip.DB) *Built {
-	b := &Built{Registry: reg, Suppress: sup, Settings: settings, geo: geo}
+	b := &Built{Registry: reg, Suppress: sup, Settings: settings, RedisURL: c.Redis.URL, geo: geo}
 	for _, d := range reg.Enabled() {
 		if n, ok := d.(detectors.Notable); ok {
 			for _, note := range n.Notes() {

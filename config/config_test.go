@@ -207,6 +207,7 @@ func TestErrors(t *testing.T) {
 		{"suppress bad account", "suppress:\n  - account: \"1\"\n    reason: r\n", []string{"suppress[0].account"}},
 		{"suppress without reason", "suppress:\n  - account: \"111122223333\"\n", []string{"suppress[0].reason: required"}},
 		{"suppress everything", "suppress:\n  - detector: \"*\"\n    reason: quiet please\n", []string{"suppress[0]: matches every finding"}},
+		{"bad redis url", "redis:\n  url: \"redis://h:1?colour=red\"\n", []string{"redis.url", "colour"}},
 		{"unknown suppress key", "suppress:\n  - role: x\n    reason: r\n", []string{"field role not found"}},
 	}
 	for _, tt := range tests {

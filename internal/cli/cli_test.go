@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/iamsentry/iamsentry/internal/cli"
+	"github.com/iamsentry/iamsentry/internal/redistest"
 )
 
 // Records here are generated, shaped after the Panther rule-test records.
@@ -174,5 +175,35 @@ func TestScanShowsSuppressedFindings(t *testing.T) {
 	}
 	if !strings.Contains(errs, "0 findings, 1 suppressed") || !strings.Contains(errs, "suppressed: admin-policy-attached suppress[0]") {
 		t.Errorf("summary must count the suppressed finding apart:\n%s", errs)
+	}
+}
+
+func TestScanSeedsRedis(t *testing.T) {
+	srv := redistest.StartServer(t)
+	// Learn the creation into Redis with one scan, then a second scan (a
+	// new process's worth of state: only Redis is shared) sees it.
+	first := writeFile(t, "create.json", createRole)
+	if code, _, errs := runCLI(t, "", "scan", "--learn", "--redis", srv.URL(), first); code != cli.ExitOK {
+		t.Fatalf("learning scan: exit %d\n%s", code, errs)
+	}
+	second := writeFile(t, "attach.json", attachRole)
+	code, out, errs := runCLI(t, "", "scan", "--redis", srv.URL(), second)
+	if code != cli.ExitOK {
+		t.Fatalf("scan: exit %d\n%s", code, errs)
+	}
+	if !strings.Contains(out, `"severity":"CRITICAL"`) || !strings.Contains(errs, "state: redis") {
+		t.Errorf("the attachment must be CRITICAL from the creation learned into Redis:\n%s\n%s", out, errs)
+	}
+	// REDIS_URL is the fallback when the flag is absent.
+	t.Setenv("REDIS_URL", srv.URL())
+	if _, _, errs := runCLI(t, "", "scan", second); !strings.Contains(errs, "state: redis") {
+		t.Errorf("REDIS_URL not used:\n%s", errs)
+	}
+}
+
+func TestScanBadRedisSetting(t *testing.T) {
+	code, _, errs := runCLI(t, "", "scan", "--redis", "redis://h:1?colour=red", "-")
+	if code != cli.ExitError || !strings.Contains(errs, "colour") {
+		t.Errorf("exit %d, stderr %q", code, errs)
 	}
 }

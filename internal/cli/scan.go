@@ -12,11 +12,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
 	"github.com/iamsentry/iamsentry/engine"
-	"github.com/iamsentry/iamsentry/state/memory"
 )
 
 const scanUsage = `Usage: iamsentry scan [flags] PATH... | -
@@ -49,6 +49,7 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 	format := fs.String("format", "json", "finding output: json (one JSON object per line) or text (for people)")
 	batch := fs.Int("batch-size", 512, "records scored per micro-batch")
 	maxRecord := fs.Int("max-record-size", cloudtrail.DefaultMaxRecordSize, "largest CloudTrail record accepted, `bytes`")
+	redisURL := fs.String("redis", "", "score against shared state in Redis (`URL` or address list, as serve takes), so a backfill seeds what the servers read; overrides $REDIS_URL and the config's redis.url; default: an in-process store")
 	learn := fs.Bool("learn", false, "only learn: update windows and baselines from the records without raising findings (seed state from history)")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), scanUsage); fs.PrintDefaults() }
 	if code, ok := parseFlags(fs, args, stdio.Err); !ok {
@@ -67,8 +68,20 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 	for _, n := range built.Notes {
 		fmt.Fprintf(stdio.Err, "iamsentry scan: note: %s\n", n)
 	}
-	store := memory.New()
+	store, storeDesc, err := openStore(ctx, firstOf(redisSetting(*redisURL, built)))
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "iamsentry scan: %v\n", err)
+		return ExitError
+	}
 	defer store.Close()
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = waitForStore(wctx, store, nil)
+	cancel()
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "iamsentry scan: %v\n", err)
+		return ExitError
+	}
+	fmt.Fprintf(stdio.Err, "iamsentry scan: state: %s\n", storeDesc)
 	popts := cloudtrail.Options{MaxRecordSize: *maxRecord}
 	s := &scanner{
 		eng: engine.New(built.Registry, store, engine.Options{MaxRecordSize: *maxRecord, Suppress: built.Suppress}),
@@ -272,3 +285,5 @@ func printCounts(w io.Writer, title string, counts map[string]int) {
 		fmt.Fprintf(w, "  %s: %-60s %d\n", title, strings.TrimSpace(k), counts[k])
 	}
 }
+
+func firstOf(a, _ string) string { return a }

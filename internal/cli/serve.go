@@ -16,11 +16,11 @@ import (
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/server"
-	"github.com/iamsentry/iamsentry/state/memory"
 )
 
 type serveFlags struct {
 	listen, config, logFormat string
+	redis                     string
 	logLevel                  slog.Level
 	dedupeHorizon             time.Duration
 	maxRecordSize             int
@@ -30,6 +30,7 @@ type serveFlags struct {
 func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.listen, "listen", ":50051", "gRPC listen address `host:port`")
 	fs.StringVar(&f.config, "config", "", "configuration `file` (YAML); default: built-in defaults")
+	fs.StringVar(&f.redis, "redis", "", "shared state in Redis: a redis:// or rediss:// `URL` or an address list (Sentinel: ?master_name=, Cluster: several hosts or ?cluster=true); overrides $REDIS_URL and the config's redis.url; default: the embedded store (single replica)")
 	fs.StringVar(&f.logFormat, "log-format", "auto", "log format: auto (text on a terminal, else json), json or text")
 	fs.TextVar(&f.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	fs.DurationVar(&f.dedupeHorizon, "dedupe-horizon", engine.DefaultDedupeHorizon, "how long an event id and its verdict are remembered for retries")
@@ -69,7 +70,11 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	store := memory.New()
+	setting, source := redisSetting(f.redis, built)
+	store, storeDesc, err := openStore(ctx, setting)
+	if err != nil {
+		return err
+	}
 	defer store.Close()
 	eng := engine.New(built.Registry, store, engine.Options{
 		DedupeHorizon: f.dedupeHorizon, MaxRecordSize: f.maxRecordSize, Logger: log,
@@ -84,7 +89,8 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 	log.Info("serving",
 		slog.String("address", lis.Addr().String()),
 		slog.String("version", versionString()),
-		slog.String("state", "memory (embedded; single replica only: replicas would not share state)"),
+		slog.String("state", storeDesc),
+		slog.String("state_from", orDefault(source, "default")),
 		slog.Any("detectors", enabledIDs(built.Registry)),
 		slog.String("config", orDefault(f.config, "(built-in defaults)")),
 		slog.Int("suppress_entries", len(built.Suppress)),
