@@ -81,30 +81,40 @@ end
 return old
 `)
 
+// bucketCounts is the Lua that tallies a key's entries per bucket over the
+// n buckets ending at index last, oldest first. It visits only buckets that
+// hold entries (a range read finds the next one, ZCOUNT counts it), so a
+// 14-day history of hourly buckets with a few busy hours costs a few
+// commands, not 336, and a dense bucket is counted without reading it.
+const bucketCounts = `
+local function counts(k, last, n)
+	local first, out = last - n + 1, {}
+	for i = 1, n do out[i] = 0 end
+	local cur = first
+	while cur <= last do
+		local r = redis.call('ZRANGEBYSCORE', k, cur, last, 'WITHSCORES', 'LIMIT', 0, 1)
+		if #r == 0 then break end
+		local b = tonumber(r[2])
+		out[b - first + 1] = redis.call('ZCOUNT', k, b, b)
+		cur = b + 1
+	end
+	return out
+end
+`
+
 // bucketAdd: ARGV bucket index, entry (index-tagged member), last index to
 // drop, ttl(ms), history. Returns the history counts, oldest first.
-var bucketAddScript = newScript("bucketAdd", `
+var bucketAddScript = newScript("bucketAdd", bucketCounts+`
 local k = KEYS[1]
 redis.call('ZADD', k, 'NX', ARGV[1], ARGV[2])
 redis.call('ZREMRANGEBYSCORE', k, '-inf', ARGV[3])
 redis.call('PEXPIRE', k, ARGV[4])
-local last, n, out = tonumber(ARGV[1]), tonumber(ARGV[5]), {}
-for i = 1, n do
-	local b = string.format('%d', last - n + i)
-	out[i] = redis.call('ZCOUNT', k, b, b)
-end
-return out
+return counts(k, tonumber(ARGV[1]), tonumber(ARGV[5]))
 `)
 
 // bucketRead: ARGV bucket index, history. Read-only twin of bucketAdd.
-var bucketReadScript = newScript("bucketRead", `
-local k = KEYS[1]
-local last, n, out = tonumber(ARGV[1]), tonumber(ARGV[2]), {}
-for i = 1, n do
-	local b = string.format('%d', last - n + i)
-	out[i] = redis.call('ZCOUNT', k, b, b)
-end
-return out
+var bucketReadScript = newScript("bucketRead", bucketCounts+`
+return counts(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
 `)
 
 var allScripts = []*script{windowAddScript, windowReadScript, noveltyAddScript, markScript, bucketAddScript, bucketReadScript}
