@@ -36,7 +36,6 @@ func kinds(s policy.Summary) string {
 	return strings.Join(out, " ")
 }
 
-
 func TestAnalyze(t *testing.T) {
 	tests := []struct {
 		name string

@@ -113,7 +113,9 @@ func checkSummary(t *testing.T, s policy.Summary) {
 			}
 		}
 	}
-	if slices.ContainsFunc(s.Grants, func(g policy.Grant) bool { return g.Kind == policy.KindServiceWide && !slices.Contains(policy.SensitiveServices, g.Subject) }) {
+	if slices.ContainsFunc(s.Grants, func(g policy.Grant) bool {
+		return g.Kind == policy.KindServiceWide && !slices.Contains(policy.SensitiveServices, g.Subject)
+	}) {
 		t.Fatal("rule: service-wide grants are about sensitive services only")
 	}
 }
