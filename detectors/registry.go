@@ -137,6 +137,7 @@ func (r *Registry) IDs() []string {
 func Builtin() []Spec {
 	return []Spec{
 		{AdminPolicyAttachedID, func(Config) (Detector, error) { return NewAdminPolicyAttached(), nil }},
+		{PolicyWeakenedID, func(c Config) (Detector, error) { return NewPolicyWeakened(c) }},
 	}
 }
 

@@ -85,7 +85,7 @@ func (g Grant) String() string {
 	default:
 		s = g.Kind.String()
 	}
-	if g.Via != "" {
+	if g.Via != "" && !(g.Kind == KindAdmin && g.Via == "* on *") {
 		s += " (" + g.Via + ")"
 	}
 	if g.Conditional {

@@ -33,7 +33,7 @@ func TestDiff(t *testing.T) {
 		{"narrower", admin, passRole, false, ""},
 		{"read-only to PassRole", readOnly, passRole, true, "adds iam:PassRole on any role (iam:PassRole on *)"},
 		{"PassRole to admin", passRole, admin, true,
-			"adds Action * on Resource * (* on *); adds iam:* on Resource * (* on *); adds organizations:* on Resource * (* on *); adds sts:* on Resource * (* on *)"},
+			"adds Action * on Resource *; adds iam:* on Resource * (* on *); adds organizations:* on Resource * (* on *); adds sts:* on Resource * (* on *)"},
 		{"condition dropped", passRoleIf, passRole, true, "drops the Condition on iam:PassRole on any role (iam:PassRole on *)"},
 		{"condition added", passRole, passRoleIf, false, ""},
 		{"new account in trust", trustOrg, trustTwo, true, `adds sts:AssumeRole by account 999988887777 (AWS "999988887777")`},
