@@ -182,7 +182,7 @@ type change struct {
 	account  string // the account whose IAM changed
 	kind     string // "managed", "inline" or "trust"
 	what     string // the policy, in words
-	identity string // state identity of the policy
+	identity string // state identity of the policy; "" when the record does not name it (judged without state)
 	name     string // state name of its effective document
 	version  string // version id, managed policies only
 	isNew    bool   // the policy did not exist before this call
@@ -192,7 +192,8 @@ type change struct {
 }
 
 // change works out which policy the event changes, and how; ok is false
-// when the event names no policy or no document to judge.
+// when the event carries no document to judge. A policy the record does
+// not name (hand-trimmed records) is judged on its document alone.
 func (d *PolicyWeakened) change(ev *Event, p *policyParams, resp *policyResponse) (c change, ok bool) {
 	r := ev.Record
 	c = change{d: d, ev: ev, r: r, account: r.RecipientAccountID, doc: p.PolicyDocument, effect: true,
@@ -218,35 +219,41 @@ func (d *PolicyWeakened) change(ev *Event, p *policyParams, resp *policyResponse
 		if r.EventName == "SetDefaultPolicyVersion" {
 			c.version = p.VersionID
 		}
-		if arn == "" {
-			return c, false
-		}
 		c.kind, c.what, c.identity, c.name = "managed", "managed policy "+arn, arn, "policy:default"
-		c.evidence["policy_arn"] = arn
+		if arn == "" {
+			c.what = "a managed policy CloudTrail did not name"
+		} else {
+			c.evidence["policy_arn"] = arn
+		}
 		if c.version != "" {
 			c.evidence["version_id"] = c.version
 		}
 	case "PutUserPolicy", "PutRolePolicy", "PutGroupPolicy":
 		tk, tn := inlineTarget(p)
-		if tn == "" || p.PolicyName == "" {
-			return c, false
-		}
 		c.kind, c.what = "inline", fmt.Sprintf("inline policy %q of %s %q", p.PolicyName, tk, tn)
-		c.identity, c.name = createdIdentity(c.account, tk, tn), "inline:"+p.PolicyName
-		c.evidence["policy_name"], c.evidence["target_type"], c.evidence["target_name"] = p.PolicyName, tk, tn
-	case "CreateRole", "UpdateAssumeRolePolicy":
-		if p.RoleName == "" {
-			return c, false
+		if tn == "" || p.PolicyName == "" {
+			c.what = "an inline policy CloudTrail did not name"
+		} else {
+			c.identity, c.name = createdIdentity(c.account, tk, tn), "inline:"+p.PolicyName
+			c.evidence["policy_name"], c.evidence["target_type"], c.evidence["target_name"] = p.PolicyName, tk, tn
 		}
+	case "CreateRole", "UpdateAssumeRolePolicy":
 		if r.EventName == "CreateRole" {
 			c.doc, c.isNew = p.TrustDocument, true
 		}
 		c.kind, c.what = "trust", fmt.Sprintf("the trust policy of role %q", p.RoleName)
-		c.identity, c.name = createdIdentity(c.account, "role", p.RoleName), "trust"
-		c.evidence["target_type"], c.evidence["target_name"] = "role", p.RoleName
+		if p.RoleName == "" {
+			c.what = "the trust policy of a role CloudTrail did not name"
+		} else {
+			c.identity, c.name = createdIdentity(c.account, "role", p.RoleName), "trust"
+			c.evidence["target_type"], c.evidence["target_name"] = "role", p.RoleName
+		}
 	}
 	c.evidence["policy_type"] = c.kind
 	c.evidence["actor"] = actor(r)
+	if r.EventName == "SetDefaultPolicyVersion" && c.identity == "" {
+		return c, false
+	}
 	if r.EventName != "SetDefaultPolicyVersion" && (len(c.doc) == 0 || string(c.doc) == "null") {
 		return c, false // no document recorded: nothing to judge
 	}

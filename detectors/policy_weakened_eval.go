@@ -72,16 +72,20 @@ func (c change) newDocument(b *state.Batch) Evaluation {
 	val := remembered{version: c.version, known: err == nil, summary: sum}.encode()
 	ttl := c.d.opts.StateTTL
 	var prev *state.Future[[]byte]
-	if c.effect && !c.isNew {
-		prev = b.Get(c.key(c.name))
-	}
-	if c.kind == "managed" && validVersion(c.version) {
-		b.Put(c.versionKey(c.version), val, ttl)
+	if c.identity != "" {
+		if c.effect && !c.isNew {
+			prev = b.Get(c.key(c.name))
+		}
+		if c.kind == "managed" && validVersion(c.version) {
+			b.Put(c.versionKey(c.version), val, ttl)
+		}
+		if c.effect {
+			b.Put(c.key(c.name), val, ttl)
+		}
 	}
 	if !c.effect {
 		return nil // a non-default version grants nothing until SetDefaultPolicyVersion
 	}
-	b.Put(c.key(c.name), val, ttl)
 	if err != nil {
 		return EvaluationFunc(func() ([]Finding, error) { return c.unreadable(err), nil })
 	}

@@ -3,6 +3,7 @@ package detectors_test
 import (
 	"bytes"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -258,5 +259,55 @@ func TestPolicyWeakenedVerdicts(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestPolicyWeakenedExplains(t *testing.T) {
+	org := &detectors.Settings{Accounts: []string{"111122223333"}}
+	vs := dt.New(t, newPolicyWeakened(t, org, "")).Stream(
+		createRole("deploy", trust(`{"Service":"codebuild.amazonaws.com"}`), t0),
+		updateTrust("deploy", trust(`{"Service":"codebuild.amazonaws.com","AWS":"arn:aws:iam::999988887777:root"}`), t0.Add(time.Minute)))
+	fs := dt.Only(detectors.PolicyWeakenedID, vs)
+	if len(fs) != 1 {
+		t.Fatalf("want one finding, got %d", len(fs))
+	}
+	want := `arn:aws:iam::111122223333:user/alice from 203.0.113.10 updated the trust policy of role "deploy"; ` +
+		`compared with the previous document it adds sts:AssumeRole by account 999988887777 (AWS "arn:aws:iam::999988887777:root") ` +
+		`[HIGH: account 999988887777 is not in accounts nor in trusted_accounts]`
+	if fs[0].Explanation != want {
+		t.Errorf("explanation:\n got %s\nwant %s", fs[0].Explanation, want)
+	}
+	if got := fs[0].Techniques; len(got) != 2 || got[0] != "T1098.003" || got[1] != "T1484" {
+		t.Errorf("techniques = %v", got)
+	}
+}
+
+func TestPolicyWeakenedOptions(t *testing.T) {
+	for _, bad := range []string{"state_ttl: 10m", "trusted_accounts: ['12345']", "unknown_key: 1", "report_denied: maybe"} {
+		cfg := detectors.Config{Settings: &detectors.Settings{}, Options: yamlOptions(bad)}
+		if _, err := detectors.NewPolicyWeakened(cfg); err == nil {
+			t.Errorf("options %q accepted", bad)
+		}
+	}
+	cfg := detectors.Config{Settings: &detectors.Settings{}, Options: yamlOptions("state_ttl: 720h\ntrusted_accounts: ['999988887777']")}
+	if _, err := detectors.NewPolicyWeakened(cfg); err != nil {
+		t.Errorf("good options rejected: %v", err)
+	}
+	d := newPolicyWeakened(t, nil, "")
+	if n := d.(detectors.Notable).Notes(); len(n) != 1 || !strings.Contains(n[0], "no accounts configured") {
+		t.Errorf("without accounts the detector must say how it judges trust policies; notes %v", n)
+	}
+	if n := newPolicyWeakened(t, &detectors.Settings{Accounts: []string{"111122223333"}}, "").(detectors.Notable).Notes(); len(n) != 0 {
+		t.Errorf("with accounts: notes %v", n)
+	}
+}
+
+func TestPolicyWeakenedIsBuiltin(t *testing.T) {
+	reg, err := detectors.NewRegistry(detectors.Defaults()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(reg.IDs(), detectors.PolicyWeakenedID) {
+		t.Errorf("Builtin lacks %s: %v", detectors.PolicyWeakenedID, reg.IDs())
 	}
 }
