@@ -17,16 +17,16 @@ var pantherPolicyWeakened = map[string]struct {
 }{
 	// AWS.IAM.BackdoorRole: a trust policy opened to the internet.
 	"AWS.IAM.BackdoorRole/IAM Role Policy Updated to Allow Internet Access": {fires: true}, // Principal "*" behind sts:ExternalId: MEDIUM
-	"AWS.IAM.BackdoorRole/IAM Role Policy Updated Without Internet Access":  {},             // ec2.amazonaws.com service principal
-	"AWS.IAM.BackdoorRole/IAM Role Policy Updated With No Policy Document":  {},             // nothing to judge
+	"AWS.IAM.BackdoorRole/IAM Role Policy Updated Without Internet Access":  {},            // ec2.amazonaws.com service principal
+	"AWS.IAM.BackdoorRole/IAM Role Policy Updated With No Policy Document":  {},            // nothing to judge
 
 	// AWS.IAM.PolicyModified fires on any IAM policy change, removals included.
-	"AWS.IAM.PolicyModified/IAM Policy Change": {differs: "DeleteGroupPolicy removes permissions: a deletion never weakens a policy"},
+	"AWS.IAM.PolicyModified/IAM Policy Change":       {differs: "DeleteGroupPolicy removes permissions: a deletion never weakens a policy"},
 	"AWS.IAM.PolicyModified/Not IAM Policy Change":   {},
 	"AWS.IAM.PolicyModified/IAM Policy Change Error": {},
 
 	// AWS.CloudTrail.IAMAnythingChanged fires on every IAM write.
-	"AWS.CloudTrail.IAMAnythingChanged/IAM Change": {differs: "AttachRolePolicy of a managed policy carries no document; admin attachments are admin-policy-attached's"},
+	"AWS.CloudTrail.IAMAnythingChanged/IAM Change":              {differs: "AttachRolePolicy of a managed policy carries no document; admin attachments are admin-policy-attached's"},
 	"AWS.CloudTrail.IAMAnythingChanged/IAM Read Only Activity":  {},
 	"AWS.CloudTrail.IAMAnythingChanged/Error Making IAM Change": {},
 
