@@ -1,6 +1,7 @@
 package detectors
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -197,67 +198,71 @@ type change struct {
 func (d *PolicyWeakened) change(ev *Event, p *policyParams, resp *policyResponse) (c change, ok bool) {
 	r := ev.Record
 	c = change{d: d, ev: ev, r: r, account: r.RecipientAccountID, doc: p.PolicyDocument, effect: true,
-		evidence: map[string]string{}}
+		evidence: map[string]string{"actor": actor(r)}}
 	if c.account == "" {
 		c.account = r.AccountID()
 	}
 	switch r.EventName {
 	case "CreatePolicy", "CreatePolicyVersion", "SetDefaultPolicyVersion":
-		arn := p.PolicyARN
-		if r.EventName == "CreatePolicy" {
-			arn, c.version, c.isNew = resp.Policy.ARN, resp.Policy.DefaultVersionID, true
-			if arn == "" && p.PolicyName != "" {
-				arn = managedARN(r, c.account, p.Path, p.PolicyName)
-			}
-			if c.version == "" {
-				c.version = "v1"
-			}
-		}
-		if r.EventName == "CreatePolicyVersion" {
-			c.version, c.effect = resp.PolicyVersion.VersionID, isTrue(p.SetAsDefault)
-		}
-		if r.EventName == "SetDefaultPolicyVersion" {
-			c.version = p.VersionID
-		}
-		c.kind, c.what, c.identity, c.name = "managed", "managed policy "+arn, arn, "policy:default"
-		if arn == "" {
-			c.what = "a managed policy CloudTrail did not name"
-		} else {
-			c.evidence["policy_arn"] = arn
-		}
-		if c.version != "" {
-			c.evidence["version_id"] = c.version
-		}
+		c.managed(p, resp)
 	case "PutUserPolicy", "PutRolePolicy", "PutGroupPolicy":
-		tk, tn := inlineTarget(p)
-		c.kind, c.what = "inline", fmt.Sprintf("inline policy %q of %s %q", p.PolicyName, tk, tn)
-		if tn == "" || p.PolicyName == "" {
-			c.what = "an inline policy CloudTrail did not name"
-		} else {
-			c.identity, c.name = createdIdentity(c.account, tk, tn), "inline:"+p.PolicyName
-			c.evidence["policy_name"], c.evidence["target_type"], c.evidence["target_name"] = p.PolicyName, tk, tn
-		}
+		c.inline(p)
 	case "CreateRole", "UpdateAssumeRolePolicy":
-		if r.EventName == "CreateRole" {
-			c.doc, c.isNew = p.TrustDocument, true
-		}
-		c.kind, c.what = "trust", fmt.Sprintf("the trust policy of role %q", p.RoleName)
-		if p.RoleName == "" {
-			c.what = "the trust policy of a role CloudTrail did not name"
-		} else {
-			c.identity, c.name = createdIdentity(c.account, "role", p.RoleName), "trust"
-			c.evidence["target_type"], c.evidence["target_name"] = "role", p.RoleName
-		}
+		c.trust(p)
 	}
 	c.evidence["policy_type"] = c.kind
-	c.evidence["actor"] = actor(r)
-	if r.EventName == "SetDefaultPolicyVersion" && c.identity == "" {
-		return c, false
+	if r.EventName == "SetDefaultPolicyVersion" {
+		return c, c.identity != ""
 	}
-	if r.EventName != "SetDefaultPolicyVersion" && (len(c.doc) == 0 || string(c.doc) == "null") {
-		return c, false // no document recorded: nothing to judge
+	return c, len(c.doc) > 0 && string(c.doc) != "null" // no document recorded: nothing to judge
+}
+
+func (c *change) managed(p *policyParams, resp *policyResponse) {
+	arn := p.PolicyARN
+	switch c.r.EventName {
+	case "CreatePolicy":
+		arn, c.version, c.isNew = resp.Policy.ARN, cmp.Or(resp.Policy.DefaultVersionID, "v1"), true
+		if arn == "" && p.PolicyName != "" {
+			arn = managedARN(c.r, c.account, p.Path, p.PolicyName)
+		}
+	case "CreatePolicyVersion":
+		c.version, c.effect = resp.PolicyVersion.VersionID, isTrue(p.SetAsDefault)
+	case "SetDefaultPolicyVersion":
+		c.version = p.VersionID
 	}
-	return c, true
+	c.kind, c.what, c.identity, c.name = "managed", "managed policy "+arn, arn, "policy:default"
+	if arn == "" {
+		c.what = "a managed policy CloudTrail did not name"
+	} else {
+		c.evidence["policy_arn"] = arn
+	}
+	if c.version != "" {
+		c.evidence["version_id"] = c.version
+	}
+}
+
+func (c *change) inline(p *policyParams) {
+	tk, tn := inlineTarget(p)
+	c.kind, c.what = "inline", fmt.Sprintf("inline policy %q of %s %q", p.PolicyName, tk, tn)
+	if tn == "" || p.PolicyName == "" {
+		c.what = "an inline policy CloudTrail did not name"
+		return
+	}
+	c.identity, c.name = createdIdentity(c.account, tk, tn), "inline:"+p.PolicyName
+	c.evidence["policy_name"], c.evidence["target_type"], c.evidence["target_name"] = p.PolicyName, tk, tn
+}
+
+func (c *change) trust(p *policyParams) {
+	if c.r.EventName == "CreateRole" {
+		c.doc, c.isNew = p.TrustDocument, true
+	}
+	c.kind, c.what = "trust", fmt.Sprintf("the trust policy of role %q", p.RoleName)
+	if p.RoleName == "" {
+		c.what = "the trust policy of a role CloudTrail did not name"
+		return
+	}
+	c.identity, c.name = createdIdentity(c.account, "role", p.RoleName), "trust"
+	c.evidence["target_type"], c.evidence["target_name"] = "role", p.RoleName
 }
 
 func inlineTarget(p *policyParams) (kind, name string) {
