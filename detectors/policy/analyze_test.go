@@ -80,6 +80,8 @@ func TestAnalyze(t *testing.T) {
 			{"Effect":"Allow","Action":"iam:PassRole","Resource":"*","Condition":{"StringEquals":{"iam:PassedToService":"lambda.amazonaws.com"}}},
 			{"Effect":"Allow","Action":"iam:PassRole","Resource":"*"}]}`), "pass-role"},
 		{"empty Condition is no condition", str(`{"Statement":[{"Effect":"Allow","Action":"iam:PassRole","Resource":"*","Condition":{}}]}`), "pass-role"},
+		{"escapes in keys and values", str(`{"Statement":[{"Effect":"\u0041llow","\u0041ction":["s3:GetObject","iam:Pass\u0052ole"],"Resource":"*"}]}`), "pass-role"},
+		{"duplicate element: the last wins", str(`{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Action":"iam:PassRole","Resource":"*"}]}`), "pass-role"},
 		{"empty statement list", str(`{"Version":"2012-10-17","Statement":[]}`), ""},
 
 		// Trust policies.

@@ -63,6 +63,7 @@ func FuzzAnalyze(f *testing.F) {
 		if d := policy.Diff(policy.Summary{}, s); len(d.Added) != len(s.Grants) {
 			t.Fatalf("rule: against nothing, everything is added: %d of %d", len(d.Added), len(s.Grants))
 		}
+		checkStatementCount(t, raw, s)
 		// The same document as a JSON string gives the same summary.
 		if json.Valid(raw) && strings.HasPrefix(strings.TrimLeft(string(raw), " \t\r\n"), "{") {
 			again, err := policy.Analyze(str(string(raw)))
@@ -117,5 +118,32 @@ func checkSummary(t *testing.T, s policy.Summary) {
 		return g.Kind == policy.KindServiceWide && !slices.Contains(policy.SensitiveServices, g.Subject)
 	}) {
 		t.Fatal("rule: service-wide grants are about sensitive services only")
+	}
+}
+
+// checkStatementCount compares the analyzer's own JSON walk with
+// encoding/json: both must see the same number of statements.
+func checkStatementCount(t *testing.T, raw []byte, s policy.Summary) {
+	t.Helper()
+	var doc map[string]any
+	if json.Unmarshal(raw, &doc) != nil {
+		return // a string form: covered through the object form
+	}
+	var stmts any
+	found := 0
+	for k, v := range doc {
+		if strings.EqualFold(k, "Statement") {
+			stmts, found = v, found+1
+		}
+	}
+	if found != 1 {
+		return // keys differing only in case: which wins is encoding/json's business
+	}
+	want := 1
+	if l, ok := stmts.([]any); ok {
+		want = len(l)
+	}
+	if s.Statements != want {
+		t.Fatalf("rule: the analyzer reads as many statements as encoding/json; got %d, want %d", s.Statements, want)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // ErrMalformed is wrapped by every error Analyze returns: the document could
@@ -15,12 +16,6 @@ var ErrMalformed = errors.New("malformed policy document")
 
 func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
-}
-
-// document is the part of a policy document the analyzer reads; Version,
-// Id and Sid are not needed to know what a document grants.
-type document struct {
-	Statement json.RawMessage `json:"Statement"`
 }
 
 // statement is one policy statement. Absent elements stay unset, which is
@@ -38,49 +33,46 @@ type statement struct {
 
 // UnmarshalJSON reads a statement element by element, so that an error
 // names the element. Element names match case-insensitively, as
-// encoding/json does for structs; unknown elements (Sid) are skipped.
+// encoding/json does for structs; unknown elements (Sid) are skipped. b
+// must be valid JSON.
 func (st *statement) UnmarshalJSON(b []byte) error {
 	if firstByte(b) != '{' {
 		return errors.New("a statement must be an object")
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return errors.New(jsonProblem(err))
-	}
-	for k, v := range m {
+	return members(b, func(k, v []byte) error {
 		var err error
-		switch strings.ToLower(k) {
-		case "effect":
-			if err = json.Unmarshal(v, &st.Effect); err != nil {
+		switch {
+		case keyIs(k, "Effect"):
+			if err = unquote(v, &st.Effect); err != nil {
 				err = errors.New("want a string")
 			}
-		case "action":
+		case keyIs(k, "Action"):
 			err = st.Action.UnmarshalJSON(v)
-		case "notaction":
+		case keyIs(k, "NotAction"):
 			err = st.NotAction.UnmarshalJSON(v)
-		case "resource":
+		case keyIs(k, "Resource"):
 			err = st.Resource.UnmarshalJSON(v)
-		case "notresource":
+		case keyIs(k, "NotResource"):
 			err = st.NotResource.UnmarshalJSON(v)
-		case "principal":
+		case keyIs(k, "Principal"):
 			err = st.Principal.UnmarshalJSON(v)
-		case "notprincipal":
+		case keyIs(k, "NotPrincipal"):
 			err = st.NotPrincipal.UnmarshalJSON(v)
-		case "condition":
+		case keyIs(k, "Condition"):
 			if firstByte(v) == 'n' {
-				continue
+				return nil
 			}
 			if err = json.Unmarshal(v, &st.Condition); err != nil {
 				err = fmt.Errorf("want operator → key → values: %s", jsonProblem(err))
 			}
-		default:
-			continue
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", k, err)
+			var name string
+			_ = unquote(k, &name)
+			return fmt.Errorf("%s: %w", name, err)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // strList is an IAM element that is a string or a list of strings.
@@ -95,12 +87,16 @@ func (l *strList) UnmarshalJSON(b []byte) error {
 		return nil
 	case '"':
 		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		if err := unquote(b, &s); err != nil {
 			return err
 		}
 		l.vals, l.set = []string{s}, true
 		return nil
 	case '[':
+		if vs, ok := fastStrings(b); ok {
+			l.vals, l.set = vs, true
+			return nil
+		}
 		var vs []string
 		if err := json.Unmarshal(b, &vs); err != nil {
 			return errors.New("want a string or a list of strings")
@@ -139,22 +135,22 @@ func (p *principal) UnmarshalJSON(b []byte) error {
 		}
 		return nil
 	case '{':
-		var m map[string]strList
-		if err := json.Unmarshal(b, &m); err != nil {
-			return errors.New(`want "*" or an object of string lists`)
-		}
 		p.set = true
-		for k, v := range m {
-			switch {
-			case strings.EqualFold(k, "AWS"):
-				p.aws = append(p.aws, v.vals...)
-			case strings.EqualFold(k, "Service"):
-				p.service = append(p.service, v.vals...)
-			case strings.EqualFold(k, "Federated"):
-				p.federated = append(p.federated, v.vals...)
+		return members(b, func(k, v []byte) error {
+			var l strList
+			if err := l.UnmarshalJSON(v); err != nil {
+				return errors.New(`want "*" or an object of string lists`)
 			}
-		}
-		return nil
+			switch {
+			case keyIs(k, "AWS"):
+				p.aws = append(p.aws, l.vals...)
+			case keyIs(k, "Service"):
+				p.service = append(p.service, l.vals...)
+			case keyIs(k, "Federated"):
+				p.federated = append(p.federated, l.vals...)
+			}
+			return nil
+		})
 	}
 	return errors.New(`want "*" or an object`)
 }
@@ -196,12 +192,79 @@ func scalar(b []byte) (string, error) {
 	switch firstByte(b) {
 	case '"':
 		var s string
-		err := json.Unmarshal(b, &s)
+		err := unquote(b, &s)
 		return s, err
 	case '{', '[':
 		return "", errors.New("a condition value must be a string, number or boolean")
 	}
 	return string(bytes.TrimSpace(b)), nil
+}
+
+// unquote decodes the JSON string b into s. Policy text rarely holds
+// escapes, so the common case is a copy, not a pass of encoding/json
+// (which costs a scanner and a reflection walk per value).
+func unquote(b []byte, s *string) error {
+	b = bytes.TrimSpace(b)
+	if v, ok := plainString(b); ok {
+		*s = v
+		return nil
+	}
+	return json.Unmarshal(b, s)
+}
+
+// plainString returns the JSON string b when it needs no decoding: quoted,
+// no escape or control character inside, valid UTF-8.
+func plainString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	in := b[1 : len(b)-1]
+	for _, c := range in {
+		if c == '\\' || c == '"' || c < 0x20 {
+			return "", false
+		}
+	}
+	if !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
+}
+
+// fastStrings reads a JSON list of plain strings (see plainString); ok is
+// false for anything else, which the caller hands to encoding/json.
+func fastStrings(b []byte) (vs []string, ok bool) {
+	b = bytes.TrimSpace(b)
+	if len(b) < 2 || b[0] != '[' || b[len(b)-1] != ']' {
+		return nil, false
+	}
+	rest := bytes.TrimSpace(b[1 : len(b)-1])
+	vs = make([]string, 0, 1+bytes.Count(rest, []byte{','}))
+	for len(rest) > 0 {
+		if rest[0] != '"' {
+			return nil, false
+		}
+		end := bytes.IndexByte(rest[1:], '"')
+		if end < 0 {
+			return nil, false
+		}
+		v, ok := plainString(rest[:end+2])
+		if !ok {
+			return nil, false
+		}
+		vs = append(vs, v)
+		rest = bytes.TrimSpace(rest[end+2:])
+		if len(rest) == 0 {
+			break
+		}
+		if rest[0] != ',' {
+			return nil, false
+		}
+		rest = bytes.TrimSpace(rest[1:])
+		if len(rest) == 0 {
+			return nil, false // trailing comma
+		}
+	}
+	return vs, true
 }
 
 func firstByte(b []byte) byte {
@@ -212,37 +275,46 @@ func firstByte(b []byte) byte {
 	return b[0]
 }
 
-// decode reads raw (see Analyze) into its statements;
-// single reports whether Statement was one object rather than a list, for
-// error messages.
+// decode reads raw (see Analyze) into its statements; single reports
+// whether Statement was one object rather than a list, for error messages.
 func decode(raw []byte) (sts []statement, single bool, err error) {
 	text, err := documentText(raw)
 	if err != nil {
 		return nil, false, err
 	}
-	var doc document
-	if err := json.Unmarshal(text, &doc); err != nil {
-		return nil, false, malformed("%s", jsonProblem(err))
+	if !json.Valid(text) {
+		var v any
+		return nil, false, malformed("%s", jsonProblem(json.Unmarshal(text, &v)))
 	}
-	switch firstByte(doc.Statement) {
+	if firstByte(text) != '{' {
+		return nil, false, malformed("not a JSON object")
+	}
+	var stmts []byte
+	_ = members(text, func(k, v []byte) error {
+		if keyIs(k, "Statement") {
+			stmts = v // the last wins, as with encoding/json
+		}
+		return nil
+	})
+	switch firstByte(stmts) {
 	case 0, 'n':
 		return nil, false, malformed("no Statement")
 	case '{':
 		var st statement
-		if err := st.UnmarshalJSON(doc.Statement); err != nil {
+		if err := st.UnmarshalJSON(stmts); err != nil {
 			return nil, true, malformed("Statement: %v", err)
 		}
 		return []statement{st}, true, nil
 	case '[':
-		var raws []json.RawMessage
-		if err := json.Unmarshal(doc.Statement, &raws); err != nil {
-			return nil, false, malformed("Statement: %s", jsonProblem(err))
-		}
-		sts := make([]statement, len(raws))
-		for i, r := range raws {
-			if err := sts[i].UnmarshalJSON(r); err != nil {
-				return nil, false, malformed("Statement %d: %v", i+1, err)
+		err := elements(stmts, func(v []byte) error {
+			sts = append(sts, statement{})
+			if err := sts[len(sts)-1].UnmarshalJSON(v); err != nil {
+				return malformed("Statement %d: %v", len(sts), err)
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, false, err
 		}
 		return sts, false, nil
 	}
