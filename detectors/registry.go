@@ -144,6 +144,7 @@ func Builtin() []Spec {
 		{PrivilegedRoleAssumptionSpikeID, func(c Config) (Detector, error) { return NewPrivilegedRoleAssumptionSpike(c) }},
 		{AccessKeyEnumerationID, func(c Config) (Detector, error) { return asDetector(NewAccessKeyEnumeration(c)) }},
 		{CallerIdentityReconID, func(c Config) (Detector, error) { return asDetector(NewCallerIdentityRecon(c)) }},
+		{PolicyWeakenedID, func(c Config) (Detector, error) { return NewPolicyWeakened(c) }},
 	}
 }
 
