@@ -2,6 +2,7 @@ package detectors
 
 import (
 	"fmt"
+	"github.com/iamsentry/iamsentry/state"
 	"strings"
 
 	"github.com/iamsentry/iamsentry/detectors/policy"
@@ -81,6 +82,14 @@ func (c change) unseen(seen bool) []Finding {
 
 func (c change) finding(sev Severity, score int, flags []flagged, key string) Finding {
 	f := NewFinding(c.d.info, c.r, sev, score)
+	if sev == SeverityCritical && c.r.EventName == "PutRolePolicy" && !c.r.Failed() && c.evidence["target_name"] != "" {
+		// An inline policy granting everything makes the role privileged:
+		// privileged-role-assumption-spike counts its assumptions from now.
+		f.Marks = append(f.Marks, SetMark{
+			Key: PrivilegedRoleMark(c.ev, c.account, c.evidence["target_name"]),
+			At:  c.r.EventTime, Keep: state.KeepEarliest, TTL: PrivilegedRoleMarkTTL,
+		})
+	}
 	for k, v := range c.evidence {
 		f.Evidence[k] = v
 	}

@@ -281,3 +281,32 @@ func TestPrivilegedRoleAssumptionSpikeOptions(t *testing.T) {
 	checkFindings(t, detectors.PrivilegedRoleAssumptionSpikeID, dt.New(t, d), stream,
 		want{stream[0].ID(), detectors.SeverityMedium}, want{stream[1].ID(), detectors.SeverityHigh})
 }
+
+// TestInlineAdminPolicyMakesRolePrivileged checks the mark policy-weakened
+// leaves: an inline policy granting * on * put on a role makes later
+// assumptions of that role privileged for the spike baseline. Generated
+// records.
+func TestInlineAdminPolicyMakesRolePrivileged(t *testing.T) {
+	pw, err := detectors.NewPolicyWeakened(detectors.Config{Settings: spikeSettings()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putAdmin := dt.IAM("PutRolePolicy", day(6), map[string]any{
+		"roleName": "OpsAutomation", "policyName": "everything",
+		"policyDocument": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`,
+	})
+	stream := slices.Concat(readOnlyDays(8), []dt.Rec{putAdmin}, burst(day(8), opsRole, 3))
+	h := dt.New(t, newSpike(t, spikeSettings()), pw)
+	vs := h.Stream(stream...)
+	if fs := dt.Only(detectors.PolicyWeakenedID, vs); len(fs) != 1 || fs[0].Severity != detectors.SeverityCritical {
+		t.Fatalf("policy-weakened findings = %+v, want one CRITICAL", fs)
+	}
+	if fs := dt.Only(detectors.PrivilegedRoleAssumptionSpikeID, vs); len(fs) == 0 {
+		t.Error("assumptions of a role made admin by an inline policy raised no spike")
+	}
+	// Without the inline policy the same burst is of an ordinary role.
+	h2 := dt.New(t, newSpike(t, spikeSettings()), pw)
+	if fs := dt.Only(detectors.PrivilegedRoleAssumptionSpikeID, h2.Stream(slices.Concat(readOnlyDays(8), burst(day(8), opsRole, 3))...)); len(fs) != 0 {
+		t.Errorf("an ordinary role's burst raised %+v", fs)
+	}
+}
