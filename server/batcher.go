@@ -29,6 +29,7 @@ type batcher struct {
 type job struct {
 	ctx     context.Context
 	tenant  string
+	learn   bool
 	records [][]byte
 	result  chan jobResult // buffered, capacity 1
 }
@@ -47,8 +48,8 @@ func newBatcher(eng *engine.Engine, workers, size int, linger time.Duration) *ba
 }
 
 // score submits records and waits for their verdicts.
-func (b *batcher) score(ctx context.Context, tenant string, records [][]byte) ([]engine.Verdict, error) {
-	j := &job{ctx: ctx, tenant: tenant, records: records, result: make(chan jobResult, 1)}
+func (b *batcher) score(ctx context.Context, tenant string, learn bool, records [][]byte) ([]engine.Verdict, error) {
+	j := &job{ctx: ctx, tenant: tenant, learn: learn, records: records, result: make(chan jobResult, 1)}
 	select {
 	case b.jobs <- j:
 	case <-ctx.Done():
@@ -112,27 +113,35 @@ func (b *batcher) gather(first *job) []*job {
 	return batch
 }
 
-// run scores a gathered batch, one engine call per tenant, and hands each
+// group is what one engine call may mix: one tenant's records, all scored
+// or all learned.
+type group struct {
+	tenant string
+	learn  bool
+}
+
+// run scores a gathered batch, one engine call per group, and hands each
 // job its verdicts.
 func (b *batcher) run(jobs []*job) {
-	byTenant := map[string][]*job{}
-	var order []string
+	byGroup := map[group][]*job{}
+	var order []group
 	for _, j := range jobs {
 		if j.ctx.Err() != nil {
 			j.result <- jobResult{err: j.ctx.Err()}
 			continue
 		}
-		if _, ok := byTenant[j.tenant]; !ok {
-			order = append(order, j.tenant)
+		g := group{j.tenant, j.learn}
+		if _, ok := byGroup[g]; !ok {
+			order = append(order, g)
 		}
-		byTenant[j.tenant] = append(byTenant[j.tenant], j)
+		byGroup[g] = append(byGroup[g], j)
 	}
-	for _, tenant := range order {
-		b.runTenant(tenant, byTenant[tenant])
+	for _, g := range order {
+		b.runGroup(g, byGroup[g])
 	}
 }
 
-func (b *batcher) runTenant(tenant string, jobs []*job) {
+func (b *batcher) runGroup(g group, jobs []*job) {
 	var records [][]byte
 	for _, j := range jobs {
 		records = append(records, j.records...)
@@ -141,7 +150,7 @@ func (b *batcher) runTenant(tenant string, jobs []*job) {
 	// own, bounded so a stuck store cannot hold a worker forever.
 	ctx, cancel := context.WithTimeout(context.Background(), scoreTimeout)
 	defer cancel()
-	verdicts, err := b.eng.Score(ctx, engine.Batch{Tenant: tenant, Records: records})
+	verdicts, err := b.eng.Score(ctx, engine.Batch{Tenant: g.tenant, Records: records, Learn: g.learn})
 	for _, j := range jobs {
 		if err != nil {
 			j.result <- jobResult{err: err}

@@ -372,3 +372,51 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Errorf("stream still open after shutdown")
 	}
 }
+
+// TestLearnRequests checks that learning requests raise nothing but teach
+// state, on both RPCs, and that a stream mixing learning and scoring
+// requests keeps them apart.
+func TestLearnRequests(t *testing.T) {
+	f := start(t, server.Options{})
+	ctx := context.Background()
+	// Generated records: a role created, then made admin ten minutes later.
+	create := []byte(`{"eventVersion":"1.09","eventID":"learn-create","eventTime":"2024-08-01T13:00:00Z","eventSource":"iam.amazonaws.com","eventName":"CreateRole","recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333"},"requestParameters":{"roleName":"learned"}}`)
+	attach := func(id string) []byte {
+		return []byte(`{"eventVersion":"1.09","eventID":"` + id + `","eventTime":"2024-08-01T13:10:00Z","eventSource":"iam.amazonaws.com","eventName":"AttachRolePolicy","recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333"},"requestParameters":{"roleName":"learned","policyArn":"arn:aws:iam::aws:policy/AdministratorAccess"}}`)
+	}
+	resp, err := f.client.ScoreBatch(ctx, &iamsentryv1.ScoreBatchRequest{Learn: true, Events: []*iamsentryv1.Event{jsonEvent(create), jsonEvent(attach("learn-a1"))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range resp.GetVerdicts() {
+		if v.GetOutcome() != iamsentryv1.Outcome_OUTCOME_CLEAN || len(v.GetFindings()) != 0 {
+			t.Errorf("learning verdict %d: %v with %d findings", i, v.GetOutcome(), len(v.GetFindings()))
+		}
+	}
+	stream, err := f.client.Score(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A learning request and a scoring request back to back on one stream.
+	if err := stream.Send(&iamsentryv1.ScoreRequest{Sequence: 1, Learn: true, Events: []*iamsentryv1.Event{jsonEvent(attach("learn-a2"))}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Send(&iamsentryv1.ScoreRequest{Sequence: 2, Events: []*iamsentryv1.Event{jsonEvent(attach("learn-a3"))}}); err != nil {
+		t.Fatal(err)
+	}
+	want := []iamsentryv1.Outcome{iamsentryv1.Outcome_OUTCOME_CLEAN, iamsentryv1.Outcome_OUTCOME_ALERT}
+	for i, w := range want {
+		r, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := r.GetVerdicts()[0]
+		if r.GetSequence() != uint64(i+1) || v.GetOutcome() != w {
+			t.Fatalf("response %d: sequence %d outcome %v, want %d %v", i, r.GetSequence(), v.GetOutcome(), i+1, w)
+		}
+		if w == iamsentryv1.Outcome_OUTCOME_ALERT && v.GetSeverity() != iamsentryv1.Severity_SEVERITY_CRITICAL {
+			t.Errorf("the scored attachment is %v; the learned creation should make it CRITICAL", v.GetSeverity())
+		}
+	}
+	stream.CloseSend()
+}

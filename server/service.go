@@ -39,7 +39,7 @@ func (s *service) ScoreBatch(ctx context.Context, req *iamsentryv1.ScoreBatchReq
 	if err := s.checkEvents(len(req.GetEvents())); err != nil {
 		return nil, err
 	}
-	verdicts, err := s.score(ctx, defaultTenant, [][]*iamsentryv1.Event{req.GetEvents()})
+	verdicts, err := s.score(ctx, defaultTenant, req.GetLearn(), [][]*iamsentryv1.Event{req.GetEvents()})
 	if err != nil {
 		return nil, s.status(err)
 	}
@@ -120,18 +120,29 @@ func (s *service) next(reqs <-chan *iamsentryv1.ScoreRequest) (group []*iamsentr
 	return group, true
 }
 
+// answer scores a group of requests and sends their responses in order.
+// Requests that learn and requests that score are never mixed in one
+// engine call: the group is cut into runs of the same kind.
 func (s *service) answer(ctx context.Context, stream iamsentryv1.DetectionService_ScoreServer, group []*iamsentryv1.ScoreRequest) error {
-	events := make([][]*iamsentryv1.Event, len(group))
-	for i, r := range group {
-		events[i] = r.GetEvents()
-	}
-	verdicts, err := s.score(ctx, defaultTenant, events)
-	if err != nil {
-		return s.status(err)
-	}
-	for i, r := range group {
-		if err := stream.Send(&iamsentryv1.ScoreResponse{Sequence: r.GetSequence(), Verdicts: verdicts[i]}); err != nil {
-			return err
+	for len(group) > 0 {
+		n := 1
+		for n < len(group) && group[n].GetLearn() == group[0].GetLearn() {
+			n++
+		}
+		run := group[:n]
+		group = group[n:]
+		events := make([][]*iamsentryv1.Event, len(run))
+		for i, r := range run {
+			events[i] = r.GetEvents()
+		}
+		verdicts, err := s.score(ctx, defaultTenant, run[0].GetLearn(), events)
+		if err != nil {
+			return s.status(err)
+		}
+		for i, r := range run {
+			if err := stream.Send(&iamsentryv1.ScoreResponse{Sequence: r.GetSequence(), Verdicts: verdicts[i]}); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -139,7 +150,7 @@ func (s *service) answer(ctx context.Context, stream iamsentryv1.DetectionServic
 
 // score scores the events of several requests in one call and returns their
 // verdicts grouped as the requests were.
-func (s *service) score(ctx context.Context, tenant string, requests [][]*iamsentryv1.Event) ([][]*iamsentryv1.Verdict, error) {
+func (s *service) score(ctx context.Context, tenant string, learn bool, requests [][]*iamsentryv1.Event) ([][]*iamsentryv1.Verdict, error) {
 	out := make([][]*iamsentryv1.Verdict, len(requests))
 	var records [][]byte
 	for i, events := range requests {
@@ -156,7 +167,7 @@ func (s *service) score(ctx context.Context, tenant string, requests [][]*iamsen
 	if len(records) == 0 {
 		return out, nil
 	}
-	verdicts, err := s.batcher.score(ctx, tenant, records)
+	verdicts, err := s.batcher.score(ctx, tenant, learn, records)
 	if err != nil {
 		return nil, err
 	}

@@ -30,7 +30,12 @@ type ScoreRequest struct {
 	// sequence is chosen by the client and echoed in the matching
 	// ScoreResponse. The server does not interpret it; a strictly increasing
 	// counter per stream is the usual choice.
-	Sequence      uint64 `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	Sequence uint64 `protobuf:"varint,2,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// learn scores the events for their effect on state only: windows and
+	// baselines learn and event ids are remembered, but no finding is raised
+	// (every valid event is OUTCOME_CLEAN or OUTCOME_DUPLICATE). It seeds a
+	// deployment's baselines from history before it goes live.
+	Learn         bool `protobuf:"varint,3,opt,name=learn,proto3" json:"learn,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -77,6 +82,13 @@ func (x *ScoreRequest) GetSequence() uint64 {
 		return x.Sequence
 	}
 	return 0
+}
+
+func (x *ScoreRequest) GetLearn() bool {
+	if x != nil {
+		return x.Learn
+	}
+	return false
 }
 
 // ScoreResponse answers exactly one ScoreRequest.
@@ -140,7 +152,9 @@ type ScoreBatchRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// events to score, in order, subject to the same limits as
 	// ScoreRequest.events.
-	Events        []*Event `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	Events []*Event `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// learn: as ScoreRequest.learn.
+	Learn         bool `protobuf:"varint,2,opt,name=learn,proto3" json:"learn,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -180,6 +194,13 @@ func (x *ScoreBatchRequest) GetEvents() []*Event {
 		return x.Events
 	}
 	return nil
+}
+
+func (x *ScoreBatchRequest) GetLearn() bool {
+	if x != nil {
+		return x.Learn
+	}
+	return false
 }
 
 // ScoreBatchResponse is the response of ScoreBatch.
@@ -317,15 +338,17 @@ var File_iamsentry_v1_detection_service_proto protoreflect.FileDescriptor
 
 const file_iamsentry_v1_detection_service_proto_rawDesc = "" +
 	"\n" +
-	"$iamsentry/v1/detection_service.proto\x12\fiamsentry.v1\x1a\x1biamsentry/v1/detector.proto\x1a\x18iamsentry/v1/event.proto\x1a\x1aiamsentry/v1/verdict.proto\"W\n" +
+	"$iamsentry/v1/detection_service.proto\x12\fiamsentry.v1\x1a\x1biamsentry/v1/detector.proto\x1a\x18iamsentry/v1/event.proto\x1a\x1aiamsentry/v1/verdict.proto\"m\n" +
 	"\fScoreRequest\x12+\n" +
 	"\x06events\x18\x01 \x03(\v2\x13.iamsentry.v1.EventR\x06events\x12\x1a\n" +
-	"\bsequence\x18\x02 \x01(\x04R\bsequence\"^\n" +
+	"\bsequence\x18\x02 \x01(\x04R\bsequence\x12\x14\n" +
+	"\x05learn\x18\x03 \x01(\bR\x05learn\"^\n" +
 	"\rScoreResponse\x121\n" +
 	"\bverdicts\x18\x01 \x03(\v2\x15.iamsentry.v1.VerdictR\bverdicts\x12\x1a\n" +
-	"\bsequence\x18\x02 \x01(\x04R\bsequence\"@\n" +
+	"\bsequence\x18\x02 \x01(\x04R\bsequence\"V\n" +
 	"\x11ScoreBatchRequest\x12+\n" +
-	"\x06events\x18\x01 \x03(\v2\x13.iamsentry.v1.EventR\x06events\"G\n" +
+	"\x06events\x18\x01 \x03(\v2\x13.iamsentry.v1.EventR\x06events\x12\x14\n" +
+	"\x05learn\x18\x02 \x01(\bR\x05learn\"G\n" +
 	"\x12ScoreBatchResponse\x121\n" +
 	"\bverdicts\x18\x01 \x03(\v2\x15.iamsentry.v1.VerdictR\bverdicts\"\x16\n" +
 	"\x14ListDetectorsRequest\"Q\n" +
