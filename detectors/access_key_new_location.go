@@ -187,7 +187,7 @@ func (d *AccessKeyNewLocation) Observe(ev *Event, b *state.Batch) Evaluation {
 	s.first = b.Mark(ev.Key(id, "loc:first-seen"), r.EventTime, state.KeepEarliest, d.opts.Window)
 	for i := range s.dims {
 		dim := &s.dims[i]
-		dim.seen = b.NoveltyAdd(ev.Key(id, "loc:"+dim.name), dim.member, r.EventTime, d.opts.Window)
+		dim.seen = b.NoveltyAddBy(ev.Key(id, "loc:"+dim.name), dim.member, ev.Owner(), r.EventTime, d.opts.Window)
 	}
 	s.onceKey = func(dim dimension) state.Key {
 		return ev.Key(id, "loc:raised:"+dim.name+":"+dim.member+":"+r.EventTime.Format(time.DateOnly))

@@ -9,6 +9,7 @@ package detectors
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,6 +60,19 @@ func (f EvaluationFunc) Findings() ([]Finding, error) { return f() }
 type Event struct {
 	Record *cloudtrail.Record
 	Tenant string
+}
+
+// Owner names the event for retry-safe state operations (throttles,
+// NoveltyAddBy): a redelivery of the same event has the same owner. It is
+// the event's identity as the engine deduplicates it.
+func (ev *Event) Owner() string { return EventIdentity(ev.Record) }
+
+// EventIdentity is what makes two deliveries the same event: the account,
+// the event id, and (as a guard against reused or synthetic ids, as in rule
+// test fixtures) the event name and time, which a retry carries unchanged.
+func EventIdentity(r *cloudtrail.Record) string {
+	return r.AccountID() + ":" + r.EventID + ":" + r.EventName + ":" +
+		strconv.FormatInt(r.EventTime.UnixNano(), 10)
 }
 
 // Key builds a state key in the event's tenant.

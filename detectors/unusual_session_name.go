@@ -142,7 +142,7 @@ func (d *UnusualSessionName) Observe(ev *Event, b *state.Batch) Evaluation {
 	for _, n := range names {
 		shape := SessionNameShape(n.value)
 		c.learned = append(c.learned, learnedName{sessionName: n, shape: shape,
-			novelty: b.NoveltyAdd(ev.Key(c.identity, "session-names:shapes:"+n.field), shape, r.EventTime, ttl)})
+			novelty: b.NoveltyAddBy(ev.Key(c.identity, "session-names:shapes:"+n.field), shape, ev.Owner(), r.EventTime, ttl)})
 	}
 	return EvaluationFunc(c.againstHistory)
 }

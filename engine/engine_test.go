@@ -313,3 +313,104 @@ func TestIncidentNames(t *testing.T) {
 		t.Errorf("per-event finding's incident = %q, want detector/event/id", got)
 	}
 }
+
+// lostReplyStore executes batches but, when armed, reports the first one
+// failed, as a store connection that dies after the server ran the
+// pipeline: the state changed, the reply never came.
+type lostReplyStore struct {
+	state.Store
+	armed bool
+}
+
+func (s *lostReplyStore) Exec(ctx context.Context, b *state.Batch) error {
+	err := s.Store.Exec(ctx, b)
+	if s.armed && err == nil {
+		s.armed = false
+		return fmt.Errorf("connection reset after the pipeline ran: %w", state.ErrUnavailable)
+	}
+	return err
+}
+
+// TestLostReplyRecoversFindings scores a batch whose first round trip ran
+// in the store but whose reply was lost; the retry must bring back the
+// findings the first attempt would have had.
+func TestLostReplyRecoversFindings(t *testing.T) {
+	mem := memory.New()
+	t.Cleanup(func() { mem.Close() })
+	store := &lostReplyStore{Store: mem}
+	reg, err := detectors.NewRegistry(detectors.Defaults()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := engine.New(reg, store, engine.Options{})
+	// Generated: a role created, then given AdministratorAccess (CRITICAL),
+	// and a key reading 16 distinct things in 4 services (enumeration).
+	recs := [][]byte{
+		dt.IAM("CreateRole", t0, map[string]any{"roleName": "r"}).JSON(),
+		attachAdmin("r", t0.Add(time.Minute)).JSON(),
+	}
+	services := []string{"iam", "ec2", "s3", "rds"}
+	for i := range 16 {
+		svc := services[i%4]
+		recs = append(recs, dt.Base(svc+".amazonaws.com", fmt.Sprintf("DescribeThing%02d", i), t0.Add(time.Duration(i)*10*time.Second)).With("readOnly", true).JSON())
+	}
+	store.armed = true
+	if _, err := e.Score(context.Background(), engine.Batch{Records: recs}); !engine.IsUnavailable(err) {
+		t.Fatalf("first attempt: err = %v, want unavailable", err)
+	}
+	vs := score(t, e, recs...)
+	got := map[string]detectors.Severity{}
+	for _, v := range vs {
+		for _, f := range v.Findings {
+			got[f.DetectorID] = max(got[f.DetectorID], f.Severity)
+		}
+	}
+	if got[detectors.AdminPolicyAttachedID] != detectors.SeverityCritical {
+		t.Errorf("admin-policy-attached after a lost reply: %v, want CRITICAL", got[detectors.AdminPolicyAttachedID])
+	}
+	if got[detectors.AccessKeyEnumerationID] == detectors.SeverityUnknown {
+		t.Errorf("access-key-enumeration lost with the reply; findings %v", got)
+	}
+	// A third delivery returns what was remembered and raises nothing new.
+	again := score(t, e, recs...)
+	n := 0
+	for _, v := range again {
+		if v.Outcome != engine.OutcomeDuplicate {
+			t.Errorf("third delivery: %v, want DUPLICATE", v.Outcome)
+		}
+		n += len(v.Findings)
+	}
+	if n != 2 {
+		t.Errorf("third delivery carries %d findings, want the 2 remembered", n)
+	}
+}
+
+// TestLostReplyRecoversNovelty is TestLostReplyRecoversFindings for a
+// first-seen detector: the retry must still see the network as new,
+// because its own first attempt is what made it known.
+func TestLostReplyRecoversNovelty(t *testing.T) {
+	mem := memory.New()
+	t.Cleanup(func() { mem.Close() })
+	store := &lostReplyStore{Store: mem}
+	reg, err := detectors.NewRegistry(detectors.Defaults()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := engine.New(reg, store, engine.Options{})
+	// Generated: alice's key used from one network for eight days, then
+	// from a network never seen.
+	var history [][]byte
+	for d := range 8 {
+		history = append(history, dt.Base("s3.amazonaws.com", "GetObject", t0.Add(time.Duration(d)*24*time.Hour)).With("sourceIPAddress", "198.51.100.7").JSON())
+	}
+	score(t, e, history...)
+	fresh := dt.Base("s3.amazonaws.com", "GetObject", t0.Add(8*24*time.Hour)).With("sourceIPAddress", "203.0.113.50").JSON()
+	store.armed = true
+	if _, err := e.Score(context.Background(), engine.Batch{Records: [][]byte{fresh}}); !engine.IsUnavailable(err) {
+		t.Fatalf("first attempt: err = %v, want unavailable", err)
+	}
+	vs := score(t, e, fresh)
+	if len(vs[0].Findings) != 1 || vs[0].Findings[0].DetectorID != detectors.AccessKeyNewLocationID {
+		t.Fatalf("retry after a lost reply: %v %+v, want the access-key-new-location finding", vs[0].Outcome, vs[0].Findings)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"strconv"
 
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
@@ -39,6 +38,9 @@ type item struct {
 	claim      *state.Future[state.Claimed]
 	evals      []detectors.Evaluation
 	candidates []detectors.Finding
+	// redelivered marks a duplicate evaluated again because nothing was
+	// remembered for it (see evaluate).
+	redelivered bool
 }
 
 func newScoring(e *Engine, b Batch) *scoring {
@@ -54,7 +56,7 @@ func newScoring(e *Engine, b Batch) *scoring {
 		}
 		s.verdicts[i].EventID = rec.EventID
 		it := item{index: i, event: detectors.Event{Record: rec, Tenant: b.Tenant}, copyOf: -1}
-		it.owner = eventIdentity(rec)
+		it.owner = detectors.EventIdentity(rec)
 		if first, dup := seen[it.owner]; dup {
 			it.copyOf = first
 			s.items = append(s.items, it)
@@ -71,14 +73,6 @@ func newScoring(e *Engine, b Batch) *scoring {
 		s.items = append(s.items, it)
 	}
 	return s
-}
-
-// eventIdentity is what makes two deliveries the same event: the account,
-// the event id, and (as a guard against reused or synthetic ids, as in rule
-// test fixtures) the event name and time, which a retry carries unchanged.
-func eventIdentity(r *cloudtrail.Record) string {
-	return r.AccountID() + ":" + r.EventID + ":" + r.EventName + ":" +
-		strconv.FormatInt(r.EventTime.UnixNano(), 10)
 }
 
 func invalid(err error) Verdict {
@@ -104,11 +98,21 @@ func (s *scoring) evaluate() error {
 		v := &s.verdicts[it.index]
 		if !claimed.First {
 			v.Outcome = OutcomeDuplicate
-			if v.Findings, err = decodeFindings(claimed.Prior); err != nil {
-				s.e.opts.Logger.Warn("remembered verdict unreadable; answering without its findings",
-					slog.String("event_id", it.event.Record.EventID), slog.Any("error", err))
+			if len(claimed.Prior) > 0 {
+				if v.Findings, err = decodeFindings(claimed.Prior); err != nil {
+					s.e.opts.Logger.Warn("remembered verdict unreadable; answering without its findings",
+						slog.String("event_id", it.event.Record.EventID), slog.Any("error", err))
+				}
+				continue
 			}
-			continue
+			// The event was claimed but no findings were remembered: it
+			// was clean, or its first scoring ran in the store while the
+			// reply was lost (a store outage mid-batch), so its findings
+			// were never computed. Evaluate it again: its operations ran
+			// again in this batch and are retry-safe (sets keyed by member,
+			// marks, owner-keyed throttles and novelty), so a clean event
+			// stays clean and a lost alert is recovered, as a DUPLICATE.
+			it.redelivered = true
 		}
 		for _, ev := range it.evals {
 			fs, err := findings(ev)

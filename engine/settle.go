@@ -21,7 +21,10 @@ func (s *scoring) settle(ctx context.Context) error {
 		fs := make([]*state.Future[bool], len(it.candidates))
 		for j, f := range it.candidates {
 			if f.Once != nil {
-				fs[j] = second.Throttle(f.Once.Key, it.owner, f.Once.TTL)
+				// A throttle outlives the dedupe horizon, so a redelivery
+				// evaluated again (see evaluate) can never raise an
+				// incident a second time.
+				fs[j] = second.Throttle(f.Once.Key, it.owner, max(f.Once.TTL, s.e.opts.DedupeHorizon))
 			}
 			for _, m := range f.Marks {
 				second.Mark(m.Key, m.At, m.Keep, m.TTL)
@@ -83,10 +86,13 @@ func (s *scoring) fill() {
 	for i := range s.items {
 		it := &s.items[i]
 		v := &s.verdicts[it.index]
-		if it.copyOf >= 0 || v.Outcome == OutcomeDuplicate {
+		if it.copyOf >= 0 || (v.Outcome == OutcomeDuplicate && !it.redelivered) {
 			continue
 		}
 		v.Findings = it.candidates
+		if it.redelivered {
+			continue // stays DUPLICATE, with whatever evaluating it again found
+		}
 		v.Outcome = OutcomeClean
 		for _, f := range v.Findings {
 			if f.Suppressed == nil {

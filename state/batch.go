@@ -144,20 +144,39 @@ type Novelty struct {
 // whether it was new. Each member keeps the latest time it was seen; members
 // last seen before At−TTL are forgotten, so the set means "seen in the last
 // TTL". The key expires TTL after its last write.
+//
+// Owner, when set, names the event adding the member and makes the answer
+// retry-safe: if this owner's add is the one that made the member new, a
+// later add by the same owner (a retry of that event, within
+// NoveltyRetryWindow) is New again, its Size counting the other members. Without it,
+// a retry whose first attempt ran in the store but whose reply was lost
+// would find the member present and lose the novelty for good.
 type NoveltyAddOp struct {
 	Key    Key
 	Member string
+	Owner  string
 	At     time.Time
 	TTL    time.Duration
 	Result Future[Novelty]
 }
 
+// NoveltyRetryWindow is how long a novelty set remembers which owner
+// introduced a member, for retries (see NoveltyAddOp.Owner); retries come
+// within the dedupe horizon, an hour by default.
+const NoveltyRetryWindow = 2 * time.Hour
+
 // Fail implements Op.
 func (o *NoveltyAddOp) Fail(err error) { o.Result.Fail(err) }
 
-// NoveltyAdd queues a NoveltyAddOp.
+// NoveltyAdd queues a NoveltyAddOp without an owner.
 func (b *Batch) NoveltyAdd(key Key, member string, at time.Time, ttl time.Duration) *Future[Novelty] {
 	return &add(b, &NoveltyAddOp{Key: key, Member: member, At: at, TTL: ttl}).Result
+}
+
+// NoveltyAddBy queues a NoveltyAddOp by owner, retry-safe (see
+// NoveltyAddOp.Owner).
+func (b *Batch) NoveltyAddBy(key Key, member, owner string, at time.Time, ttl time.Duration) *Future[Novelty] {
+	return &add(b, &NoveltyAddOp{Key: key, Member: member, Owner: owner, At: at, TTL: ttl}).Result
 }
 
 // Keep says which of two times a mark keeps.

@@ -37,6 +37,13 @@ func (k kind) String() string { return kindNames[k] }
 
 // entry is the state under one key. Times are Unix nanoseconds: wall-clock
 // for expires, event time for everything else.
+// introduction records which owner's add made a novelty member new, and
+// when (wall clock, ns).
+type introduction struct {
+	owner string
+	when  int64
+}
+
 type entry struct {
 	kind    kind
 	expires int64
@@ -44,6 +51,7 @@ type entry struct {
 	mark    int64                         // mark
 	oldest  int64                         // no member (bucket start) is older: a lower bound
 	members map[string]int64              // window, novelty: member → latest event time
+	intro   map[string]introduction       // novelty: who made a member new, for retries
 	buckets map[int64]map[string]struct{} // bucket start → distinct members
 }
 

@@ -166,6 +166,22 @@ func (s *Store) noveltyAdd(o *state.NoveltyAddOp, now int64) (state.Novelty, err
 	_, seen := e.members[o.Member]
 	n := state.Novelty{New: !seen, Size: len(e.members)}
 	e.addMember(o.Member, at)
+	if o.Owner == "" {
+		return n, nil
+	}
+	for m, in := range e.intro { // forget introductions too old to be retried
+		if now-in.when > int64(state.NoveltyRetryWindow) {
+			delete(e.intro, m)
+		}
+	}
+	if !seen {
+		if e.intro == nil {
+			e.intro = make(map[string]introduction)
+		}
+		e.intro[o.Member] = introduction{owner: o.Owner, when: now}
+	} else if in, ok := e.intro[o.Member]; ok && in.owner == o.Owner {
+		n = state.Novelty{New: true, Size: len(e.members) - 1}
+	}
 	return n, nil
 }
 

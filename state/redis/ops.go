@@ -64,7 +64,16 @@ func (s *Store) build(c *call) error {
 	case *state.WindowReadOp:
 		return c.eval(s, windowReadScript, o.Key, time.Hour, micros(o.Span.From), micros(o.Span.To), max(o.Limit, 0))
 	case *state.NoveltyAddOp:
-		return c.eval(s, noveltyAddScript, o.Key, o.TTL, o.Member, micros(o.At), micros(o.At.Add(-o.TTL)), ms(o.TTL))
+		owner := ""
+		if o.Owner != "" {
+			owner = ownerDigest(o.Owner)
+		}
+		if err := c.eval(s, noveltyAddScript, o.Key, o.TTL, o.Member, micros(o.At), micros(o.At.Add(-o.TTL)), ms(o.TTL),
+			owner, ms(state.NoveltyRetryWindow)); err != nil {
+			return err
+		}
+		c.withKey(c.key + introSuffix)
+		return nil
 	case *state.MarkOp:
 		keep := "L"
 		if o.Keep == state.KeepEarliest {
@@ -112,6 +121,18 @@ func (c *call) eval(s *Store, sc *script, k state.Key, ttl time.Duration, argv .
 	c.args = append(c.args, "evalsha", sc.sha, 1, c.key)
 	c.args = append(c.args, argv...)
 	return nil
+}
+
+// introSuffix names the hash beside a novelty set that remembers which
+// owner introduced each recent member. It shares the set's hash tag, so
+// both keys sit on one Cluster slot.
+const introSuffix = ":intro"
+
+// withKey declares a second key to the script call prepared by eval.
+func (c *call) withKey(k string) {
+	// args: evalsha sha numkeys key1 argv...
+	c.args[2] = 2
+	c.args = append(c.args[:4], append([]any{k}, c.args[4:]...)...)
 }
 
 func (c *call) newCmd(ctx context.Context) goredis.Cmder {

@@ -45,17 +45,28 @@ table.insert(m, 1, n)
 return m
 `)
 
-// noveltyAdd: ARGV member, at, cutoff, ttl(ms). Forgets first, so a member
-// last seen before At−TTL is new again. Returns {new (1/0), size before}.
+// noveltyAdd: KEYS novelty set, its introductions hash; ARGV member, at,
+// cutoff, ttl(ms), owner digest ('' for none), retry window (ms). Forgets
+// first, so a member last seen before At−TTL is new again. An owner that
+// made the member new gets New again on a retry. Returns {new (1/0), size}.
 var noveltyAddScript = newScript("noveltyAdd", `
-local k = KEYS[1]
+local k, ik = KEYS[1], KEYS[2]
 redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. ARGV[3])
 local seen = redis.call('ZSCORE', k, ARGV[1])
 local size = redis.call('ZCARD', k)
 redis.call('ZADD', k, 'GT', ARGV[2], ARGV[1])
 redis.call('PEXPIRE', k, ARGV[4])
-if seen then return {0, size} end
-return {1, size}
+if not seen then
+	if ARGV[5] ~= '' then
+		redis.call('HSET', ik, ARGV[1], ARGV[5])
+		redis.call('PEXPIRE', ik, ARGV[6])
+	end
+	return {1, size}
+end
+if ARGV[5] ~= '' and redis.call('HGET', ik, ARGV[1]) == ARGV[5] then
+	return {1, size - 1}
+end
+return {0, size}
 `)
 
 // mark: ARGV at (decimal nanoseconds), keep ('L' latest or 'E' earliest),

@@ -139,6 +139,7 @@ func noveltyRules() group {
 	return group{name: "Novelty", rules: []rule{
 		{"NewThenSeen", "NoveltyAdd is New the first time, not after; Size counts members before the add", noveltySeen},
 		{"RetryHarmless", "adding the same member at the same time again is not New and adds nothing", noveltyRetry},
+		{"RetryByIntroducer", "an add by the owner that made a member new is New again (a retry after a lost reply); other owners' adds are not", noveltyRetryByOwner},
 		{"Forgotten", "members last seen before At-TTL are forgotten: New again, not in Size", noveltyForgotten},
 		{"LatestTimeKept", "a member keeps the latest time it was seen", noveltyLatest},
 	}}
@@ -169,6 +170,32 @@ func noveltyRetry(c *check) {
 	}
 	if got := noveltyAdd(c, k, "FR", base, hour); got != (state.Novelty{New: true, Size: 1}) {
 		c.errorf("next member after a retry = %+v, want {New:true Size:1}", got)
+	}
+}
+
+func noveltyRetryByOwner(c *check) {
+	k := c.key("country")
+	var b state.Batch
+	b.NoveltyAddBy(k, "US", "evt-0", base, hour)
+	first := b.NoveltyAddBy(k, "DE", "evt-1", base, hour)
+	c.exec(&b)
+	if got := get(c, "first add", first); got != (state.Novelty{New: true, Size: 1}) {
+		c.errorf("first add = %+v, want {New:true Size:1}", got)
+	}
+	// The same event again, in a later batch: its reply may have been lost.
+	var r state.Batch
+	retry := r.NoveltyAddBy(k, "DE", "evt-1", base, hour)
+	other := r.NoveltyAddBy(k, "DE", "evt-2", base.Add(time.Minute), hour)
+	anon := r.NoveltyAdd(k, "DE", base.Add(time.Minute), hour)
+	c.exec(&r)
+	if got := get(c, "retry", retry); got != (state.Novelty{New: true, Size: 1}) {
+		c.errorf("retry by the introducer = %+v, want {New:true Size:1} (the other members)", got)
+	}
+	if got := get(c, "other owner", other); got != (state.Novelty{New: false, Size: 2}) {
+		c.errorf("another owner's add = %+v, want {New:false Size:2}", got)
+	}
+	if got := get(c, "no owner", anon); got != (state.Novelty{New: false, Size: 2}) {
+		c.errorf("an add without owner = %+v, want {New:false Size:2}", got)
 	}
 }
 
