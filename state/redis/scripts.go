@@ -46,7 +46,7 @@ return m
 `)
 
 // noveltyAdd: KEYS novelty set, its introductions hash; ARGV member, at,
-// cutoff, ttl(ms), owner digest (” for none), retry window (ms). Forgets
+// cutoff, ttl(ms), owner digest (empty for none), retry window (ms). Forgets
 // first, so a member last seen before At−TTL is new again. An owner that
 // made the member new gets New again on a retry. Returns {new (1/0), size}.
 var noveltyAddScript = newScript("noveltyAdd", `
