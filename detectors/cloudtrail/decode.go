@@ -22,7 +22,6 @@ type decoder struct {
 	in   bytes.Buffer // the record; jsontext reads a bytes.Buffer in place
 	dec  jsontext.Decoder
 	strs stringCache
-	raw  rawRecord                     // what parse fills
 	fold [maxFolded + utf8.UTFMax]byte // scratch for foldName
 }
 
@@ -36,17 +35,16 @@ var decodeOpts = []jsontext.Options{jsontext.AllowDuplicateNames(true), jsontext
 var errDeclined = errors.New("cloudtrail: declined by the fast path")
 
 // parse is Parse's fast path: the same steps as parseStd on the same
-// rawRecord, or errDeclined. The rawRecord lives in d, so it costs no
-// allocation.
+// rawRecord, or errDeclined.
 func (d *decoder) parse(data []byte) (*Record, error) {
 	defer d.release()
-	raw := &d.raw
-	if !d.decode(data, raw) {
+	var raw rawRecord
+	if !d.decode(data, &raw) {
 		return nil, errDeclined
 	}
 	if inner := raw.wrapped(); inner != nil {
-		*raw = rawRecord{}
-		if !d.decode(inner, raw) {
+		raw = rawRecord{}
+		if !d.decode(inner, &raw) {
 			return nil, errDeclined
 		}
 	}
@@ -58,7 +56,7 @@ func (d *decoder) parse(data []byte) (*Record, error) {
 func (d *decoder) decode(data []byte, raw *rawRecord) bool {
 	d.in = *bytes.NewBuffer(data)
 	d.dec.Reset(&d.in, decodeOpts...)
-	if d.dec.PeekKind() != '{' || !d.object(raw.setTop) {
+	if obj, ok := d.open(); !obj || !ok || !raw.object(d, objRecord) {
 		return false
 	}
 	_, err := d.dec.ReadToken()
@@ -68,27 +66,40 @@ func (d *decoder) decode(data []byte, raw *rawRecord) bool {
 // release drops every reference to the input, so a pooled decoder pins
 // no caller's bytes.
 func (d *decoder) release() {
-	d.raw = rawRecord{}
 	d.in = bytes.Buffer{}
 	d.dec.Reset(&d.in)
 }
 
-// object reads an object whose '{' is next, calling set for every member
-// with the name folded (see foldName); set reads the member's value. A
-// false from set, or a syntax error, stops the walk.
-func (d *decoder) object(set func(d *decoder, folded []byte) bool) bool {
-	if _, err := d.dec.ReadToken(); err != nil {
-		return false
+// open starts reading a field that holds an object: it consumes the '{'
+// of an object (obj true) or a null (obj false, and encoding/json leaves
+// the field as it was); any other value declines (ok false).
+func (d *decoder) open() (obj, ok bool) {
+	switch d.dec.PeekKind() {
+	case '{':
+		_, err := d.dec.ReadToken()
+		return true, err == nil
+	case 'n':
+		return false, d.skip()
 	}
-	for d.dec.PeekKind() == '"' {
-		// The folded name lives in d.fold until set has matched it.
-		name, err := d.dec.ReadValue()
-		if err != nil || !set(d, foldName(d.fold[:0], name)) {
-			return false
+	return false, false
+}
+
+// member reads the next member name of the open object, folded (see
+// foldName; it lives in d.fold until the next call), or the '}' that
+// ends the object (end true). ok is false on a syntax error.
+func (d *decoder) member() (name []byte, end, ok bool) {
+	switch d.dec.PeekKind() {
+	case '"':
+		q, err := d.dec.ReadValue()
+		if err != nil {
+			return nil, false, false
 		}
+		return foldName(d.fold[:0], q), false, true
+	case '}':
+		_, err := d.dec.ReadToken()
+		return nil, true, err == nil
 	}
-	tok, err := d.dec.ReadToken()
-	return err == nil && tok.Kind() == '}'
+	return nil, false, false
 }
 
 // skip steps over a value the record does not need.
@@ -98,7 +109,8 @@ func (d *decoder) skip() bool {
 }
 
 // str reads a string field: a string sets it, null leaves it as it was
-// (as encoding/json does), anything else declines.
+// (as encoding/json does), anything else declines. Cached fields take
+// their strings from d.strs.
 func (d *decoder) str(dst *string, cached bool) bool {
 	switch d.dec.PeekKind() {
 	case 'n':
@@ -114,13 +126,22 @@ func (d *decoder) str(dst *string, cached bool) bool {
 	s, plain := plainString(v)
 	switch {
 	case !plain:
-		return json.Unmarshal(v, dst) == nil // escapes: encoding/json's own unquoting
+		*dst, err = unquoteStd(v)
+		return err == nil
 	case cached:
 		*dst = d.strs.get(s)
 	default:
 		*dst = string(s)
 	}
 	return true
+}
+
+// unquoteStd unquotes a JSON string with escapes or invalid UTF-8 the way
+// encoding/json does (U+FFFD for bad bytes and lone surrogates).
+func unquoteStd(v []byte) (string, error) {
+	var s string
+	err := json.Unmarshal(v, &s)
+	return s, err
 }
 
 // rawValue reads a value kept as raw JSON. The bytes alias the input;
@@ -139,19 +160,6 @@ func (d *decoder) flag(dst *flexBool) bool {
 	}
 	dst.read(v)
 	return true
-}
-
-// inner reads a nested object field: an object is merged into what the
-// field holds (as encoding/json does), null leaves it, anything else
-// declines.
-func (d *decoder) inner(set func(d *decoder, folded []byte) bool) bool {
-	switch d.dec.PeekKind() {
-	case 'n':
-		return d.skip()
-	case '{':
-		return d.object(set)
-	}
-	return false
 }
 
 // plainString returns the contents of the JSON string v when they need no

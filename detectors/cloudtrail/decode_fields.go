@@ -1,15 +1,82 @@
 package cloudtrail
 
 import (
+	"bytes"
 	"encoding/json"
 	"unicode"
 	"unicode/utf8"
 )
 
-// The set methods below map a member name, folded by foldName, to the
-// rawRecord field encoding/json would fill, and read the value into it.
-// Matching folded names is encoding/json's rule ("exact name first, then
-// case-insensitive") because no two fields of one object fold alike.
+// objKind names the objects of a record that Parse reads into.
+type objKind int8
+
+const (
+	objRecord objKind = iota
+	objIdentity
+	objSessionContext
+	objSessionIssuer
+	objAttributes
+)
+
+// object reads the members of an open object of kind k into r, through
+// the '}'. Members are matched on their folded names: that is
+// encoding/json's rule ("exact name first, then case-insensitive")
+// because no two fields of one object fold alike.
+func (r *rawRecord) object(d *decoder, k objKind) bool {
+	for {
+		name, end, ok := d.member()
+		if end || !ok {
+			return ok
+		}
+		if !r.member(d, k, name) {
+			return false
+		}
+	}
+}
+
+// member reads one member's value; members r has no field for are skipped.
+func (r *rawRecord) member(d *decoder, k objKind, name []byte) bool {
+	if child, ok := childKind(k, name); ok {
+		return r.nested(d, child)
+	}
+	switch k {
+	case objRecord:
+		return r.setTop(d, name)
+	case objIdentity:
+		return r.UserIdentity.set(d, name)
+	case objSessionContext:
+		return r.UserIdentity.SessionContext.set(d, name)
+	case objSessionIssuer:
+		return r.UserIdentity.SessionContext.SessionIssuer.set(d, name)
+	}
+	if string(name) == "MFAAUTHENTICATED" { // objAttributes
+		return d.flag(&r.UserIdentity.SessionContext.Attributes.MFAAuthenticated)
+	}
+	return d.skip()
+}
+
+// childKind reports whether member name of an object of kind k holds an
+// object that r has fields in, and which.
+func childKind(k objKind, name []byte) (objKind, bool) {
+	switch {
+	case k == objRecord && string(name) == "USERIDENTITY":
+		return objIdentity, true
+	case k == objIdentity && string(name) == "SESSIONCONTEXT":
+		return objSessionContext, true
+	case k == objSessionContext && string(name) == "SESSIONISSUER":
+		return objSessionIssuer, true
+	case k == objSessionContext && string(name) == "ATTRIBUTES":
+		return objAttributes, true
+	}
+	return 0, false
+}
+
+// nested reads a member that holds an object of kind k: an object is
+// merged into what r holds, as encoding/json does; null leaves it.
+func (r *rawRecord) nested(d *decoder, k objKind) bool {
+	obj, ok := d.open()
+	return ok && (!obj || r.object(d, k))
+}
 
 func (r *rawRecord) setTop(d *decoder, name []byte) bool {
 	switch string(name) {
@@ -39,8 +106,6 @@ func (r *rawRecord) setTop(d *decoder, name []byte) bool {
 		return d.str(&r.RecipientAccountID, true)
 	case "SOURCEIPADDRESS":
 		return d.str(&r.SourceIPAddress, true)
-	case "USERIDENTITY":
-		return d.inner(r.UserIdentity.set)
 	case "REQUESTPARAMETERS":
 		return d.rawValue(&r.RequestParameters)
 	case "RESPONSEELEMENTS":
@@ -73,27 +138,13 @@ func (u *rawIdentity) set(d *decoder, name []byte) bool {
 		return d.str(&u.UserName, true)
 	case "INVOKEDBY":
 		return d.str(&u.InvokedBy, true)
-	case "SESSIONCONTEXT":
-		return d.inner(u.SessionContext.set)
 	}
 	return d.skip()
 }
 
 func (c *rawSessionContext) set(d *decoder, name []byte) bool {
-	switch string(name) {
-	case "SESSIONISSUER":
-		return d.inner(c.SessionIssuer.set)
-	case "SOURCEIDENTITY":
+	if string(name) == "SOURCEIDENTITY" {
 		return d.str(&c.SourceIdentity, true)
-	case "ATTRIBUTES":
-		return d.inner(c.Attributes.set)
-	}
-	return d.skip()
-}
-
-func (a *rawAttributes) set(d *decoder, name []byte) bool {
-	if string(name) == "MFAAUTHENTICATED" {
-		return d.flag(&a.MFAAuthenticated)
 	}
 	return d.skip()
 }
@@ -126,14 +177,32 @@ const maxFolded = 64
 // returns nil for a name too long to match any field. dst must have room
 // for maxFolded+utf8.UTFMax bytes, so folding never allocates.
 func foldName(dst, q []byte) []byte {
-	name, plain := plainString(q)
-	if !plain {
+	for _, c := range q[1 : len(q)-1] { // the common case: ASCII, no escapes
+		if c >= utf8.RuneSelf || c == '\\' {
+			return foldSlow(dst, q)
+		}
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		if dst = append(dst, c); len(dst) >= maxFolded {
+			return nil // whatever follows, the folded name is too long
+		}
+	}
+	return dst
+}
+
+// foldSlow is foldName for names with escapes or other than ASCII. Raw
+// invalid UTF-8 folds to U+FFFD here as it does after unquoting.
+func foldSlow(dst, q []byte) []byte {
+	name := q[1 : len(q)-1]
+	if bytes.IndexByte(name, '\\') >= 0 {
 		var s string
 		if json.Unmarshal(q, &s) != nil {
 			return nil
 		}
 		name = []byte(s)
 	}
+	dst = dst[:0]
 	for i := 0; i < len(name) && len(dst) < maxFolded; {
 		if c := name[i]; c < utf8.RuneSelf {
 			if 'a' <= c && c <= 'z' {

@@ -47,6 +47,7 @@ var stdEdgeCases = []string{
 	`{` + minRec + `,"userIdentity":{"accessKeyId":"A","accessKeyID":"B","ACCESS\u212aEYID":"C"}}`,
 	`{` + minRec + `,"event\u017Fource":"long-s.amazonaws.com"}`,
 	`{` + minRec + `,"event\u004eame":"Escaped"}`,
+	`{` + minRec + `,"\u0072\u0065\u0063\u0069\u0070\u0069\u0065\u006e\u0074\u0041\u0063\u0063\u006f\u0075\u006e\u0074\u0049\u0064":"123456789012"}`,
 	`{` + minRec + `,"event\ud800Name":"LoneSurrogateKey"}`,
 	`{` + minRec + `,"eventName\u0000":"NUL"}`,
 	`{` + minRec + `,"userIdentity":{"sessionContext":{"sessionIssuer":{"Arn":"r","ARN":"R","principalid":"p","PrincipalID":"P"}}}}`,
