@@ -132,10 +132,10 @@ func TestFastPathTakesRealRecords(t *testing.T) {
 	}
 }
 
-// FuzzParseMatchesStd checks that the fast path is invisible: for any
+// FuzzDecoderMatchesStd checks that the fast path is invisible: for any
 // input, Parse returns what encoding/json decoding returns, record or
 // rejection, field for field and word for word.
-func FuzzParseMatchesStd(f *testing.F) {
+func FuzzDecoderMatchesStd(f *testing.F) {
 	for _, in := range stdEdgeCases {
 		f.Add([]byte(in))
 	}
