@@ -1,10 +1,10 @@
 package cloudtrail
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/netip"
-	"strings"
 	"time"
 )
 
@@ -39,11 +39,29 @@ const eventBridgeDetailType = "AWS API Call via CloudTrail"
 // an EventBridge event (detail-type "AWS API Call via CloudTrail" with a
 // detail object) yields its detail, and a rule-test fixture (an object with
 // an event object, as in Panther's tests) yields its event. Key matching
-// follows encoding/json: exact names first, then case-insensitive.
+// follows encoding/json: exact names first, then case-insensitive; of
+// duplicate keys the last wins.
+//
+// Records are read by a single-pass token decoder (see decoder); input it
+// declines, which is input Parse rejects or nearly so, is decoded again
+// with encoding/json so that rejections read exactly as they always have.
+// The Record shares no memory with data.
 func Parse(data []byte, opts Options) (*Record, error) {
 	if limit := opts.maxSize(); len(data) > limit {
 		return nil, errTooLarge(len(data), limit)
 	}
+	d := decoders.Get().(*decoder)
+	rec, err := d.parse(data)
+	decoders.Put(d)
+	if err == errDeclined {
+		return parseStd(data)
+	}
+	return rec, err
+}
+
+// parseStd decodes with encoding/json. It is the reference the fast path
+// matches, and it words every rejection the fast path declines.
+func parseStd(data []byte) (*Record, error) {
 	var raw rawRecord
 	decErr := json.Unmarshal(data, &raw)
 	var se *json.SyntaxError
@@ -96,21 +114,28 @@ type rawRecord struct {
 }
 
 type rawIdentity struct {
-	Type           string `json:"type"`
-	PrincipalID    string `json:"principalId"`
-	ARN            string `json:"arn"`
-	AccountID      string `json:"accountId"`
-	AccessKeyID    string `json:"accessKeyId"`
-	UserName       string `json:"userName"`
-	InvokedBy      string `json:"invokedBy"`
-	SessionContext struct {
-		SessionIssuer  SessionIssuer `json:"sessionIssuer"`
-		SourceIdentity string        `json:"sourceIdentity"`
-		Attributes     struct {
-			MFAAuthenticated flexBool `json:"mfaAuthenticated"`
-		} `json:"attributes"`
-	} `json:"sessionContext"`
+	Type           string            `json:"type"`
+	PrincipalID    string            `json:"principalId"`
+	ARN            string            `json:"arn"`
+	AccountID      string            `json:"accountId"`
+	AccessKeyID    string            `json:"accessKeyId"`
+	UserName       string            `json:"userName"`
+	InvokedBy      string            `json:"invokedBy"`
+	SessionContext rawSessionContext `json:"sessionContext"`
 }
+
+type rawSessionContext struct {
+	SessionIssuer  rawIssuer     `json:"sessionIssuer"`
+	SourceIdentity string        `json:"sourceIdentity"`
+	Attributes     rawAttributes `json:"attributes"`
+}
+
+type rawAttributes struct {
+	MFAAuthenticated flexBool `json:"mfaAuthenticated"`
+}
+
+// rawIssuer is SessionIssuer, whose untagged Go field names are the keys.
+type rawIssuer SessionIssuer
 
 // wrapped returns the inner record of a recognised wrapper, or nil.
 func (r *rawRecord) wrapped() []byte {
@@ -165,11 +190,10 @@ func (r *rawRecord) record(decErr error) (*Record, error) {
 }
 
 func (r *rawRecord) check(decErr error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(decErr, &te) {
-		return errFieldType(te)
-	}
 	if decErr != nil {
+		if te, ok := errors.AsType[*json.UnmarshalTypeError](decErr); ok {
+			return errFieldType(te)
+		}
 		return errNotJSON(decErr, 0)
 	}
 	if kind := r.ReadOnly.bad; kind != "" {
@@ -178,19 +202,29 @@ func (r *rawRecord) check(decErr error) error {
 	if kind := r.UserIdentity.SessionContext.Attributes.MFAAuthenticated.bad; kind != "" {
 		return errWrongType("userIdentity.sessionContext.attributes.mfaAuthenticated", kind, "a bool")
 	}
-	for _, f := range [...]struct{ name, val string }{
-		{"eventName", r.EventName}, {"eventSource", r.EventSource},
-		{"eventTime", r.EventTime}, {"eventID", r.EventID},
-	} {
-		if f.val == "" && firstByte(r.Records) == '[' {
-			return recordErr(ReasonMissingField, f.name, "record is missing %s: it is an S3 delivery envelope "+
-				`({"Records":[...]}); send each of its records as an event of its own`, f.name)
+	if f := r.missing(); f != "" {
+		if firstByte(r.Records) == '[' {
+			return recordErr(ReasonMissingField, f, "record is missing %s: it is an S3 delivery envelope "+
+				`({"Records":[...]}); send each of its records as an event of its own`, f)
 		}
-		if f.val == "" {
-			return errMissing(f.name)
-		}
+		return errMissing(f)
 	}
 	return nil
+}
+
+// missing names the first required field that is empty, or returns "".
+func (r *rawRecord) missing() string {
+	switch "" {
+	case r.EventName:
+		return "eventName"
+	case r.EventSource:
+		return "eventSource"
+	case r.EventTime:
+		return "eventTime"
+	case r.EventID:
+		return "eventID"
+	}
+	return ""
 }
 
 func (u *rawIdentity) identity() UserIdentity {
@@ -203,7 +237,7 @@ func (u *rawIdentity) identity() UserIdentity {
 		AccessKeyID:      u.AccessKeyID,
 		UserName:         u.UserName,
 		InvokedBy:        u.InvokedBy,
-		SessionIssuer:    sc.SessionIssuer,
+		SessionIssuer:    SessionIssuer(sc.SessionIssuer),
 		SourceIdentity:   sc.SourceIdentity,
 		MFAAuthenticated: sc.Attributes.MFAAuthenticated.set && sc.Attributes.MFAAuthenticated.val,
 	}
@@ -235,6 +269,20 @@ func nilIfNull(m json.RawMessage) json.RawMessage {
 	return m
 }
 
+// ownRaw copies the kept raw values, which alias the input, into one
+// allocation of their own, as json.RawMessage's UnmarshalJSON would.
+func (r *rawRecord) ownRaw() {
+	req, resp := nilIfNull(r.RequestParameters), nilIfNull(r.ResponseElements)
+	r.RequestParameters, r.ResponseElements = nil, nil
+	if len(req)+len(resp) == 0 {
+		return
+	}
+	buf := make([]byte, len(req)+len(resp))
+	n := copy(buf, req)
+	copy(buf[n:], resp)
+	r.RequestParameters, r.ResponseElements = nilIfNull(buf[:n:n]), nilIfNull(buf[n:])
+}
+
 // flexBool decodes a JSON bool, the strings "true"/"false" (any case, as
 // some exports write them) or null. Anything else is recorded in bad rather
 // than returned, so one odd flag does not stop encoding/json from decoding
@@ -245,21 +293,41 @@ type flexBool struct {
 }
 
 func (b *flexBool) UnmarshalJSON(data []byte) error {
+	b.read(data)
+	return nil
+}
+
+// read reads any JSON value into b.
+func (b *flexBool) read(data []byte) {
 	*b = flexBool{}
-	s := string(data)
-	if firstByte(data) == '"' && json.Unmarshal(data, &s) != nil {
-		s = ""
+	s := data
+	if firstByte(data) == '"' {
+		s = unquoteFlag(data)
 	}
 	switch {
-	case s == "null":
-	case strings.EqualFold(s, "true"):
+	case string(s) == "null":
+	case bytes.EqualFold(s, []byte("true")):
 		b.set, b.val = true, true
-	case strings.EqualFold(s, "false"):
+	case bytes.EqualFold(s, []byte("false")):
 		b.set = true
 	default:
 		b.bad = kindOf(firstByte(data))
 	}
-	return nil
+}
+
+// unquoteFlag returns the contents of a JSON string, or nothing when it
+// is not one.
+func unquoteFlag(data []byte) []byte {
+	if len(data) >= 2 && data[0] == '"' && data[len(data)-1] == '"' {
+		if s, plain := plainString(data); plain {
+			return s
+		}
+	}
+	var s string
+	if json.Unmarshal(data, &s) != nil {
+		return nil
+	}
+	return []byte(s)
 }
 
 func (b flexBool) readOnly() ReadOnly {
