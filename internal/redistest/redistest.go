@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,13 +53,22 @@ func StartServer(t testing.TB) *Server {
 	return startServer(t, t.TempDir())
 }
 
+// StartDurableServer starts a standalone redis-server that writes every
+// command to an append-only file before answering (appendfsync always), so
+// Kill and Restart lose nothing it acknowledged, as a production Redis with
+// persistence would.
+func StartDurableServer(t testing.TB) *Server {
+	t.Helper()
+	return startServer(t, t.TempDir(), "--appendonly", "yes", "--appendfsync", "always")
+}
+
 func startServer(t testing.TB, dir string, args ...string) *Server {
 	t.Helper()
 	requireBinaries(t, "redis-server")
 	s := &Server{t: t, dir: dir, args: args}
 	var err error
 	for range 5 { // a port found free may be taken before the server binds it
-		s.port = freePort(t, len(args) > 0)
+		s.port = freePort(t, slices.Contains(args, "--cluster-enabled"))
 		if err = s.start(); err == nil {
 			break
 		}
@@ -84,7 +94,8 @@ func (s *Server) Client() *goredis.Client {
 }
 
 // Kill stops the server with SIGKILL, as a crash would, and waits for it.
-// Its data is lost: it keeps none.
+// A server from StartServer keeps no data; one from StartDurableServer
+// keeps what it acknowledged.
 func (s *Server) Kill() {
 	s.t.Helper()
 	s.mu.Lock()
