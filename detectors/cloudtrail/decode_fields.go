@@ -98,6 +98,8 @@ func (r *rawRecord) setTop(d *decoder, name []byte) bool {
 		return d.str(&r.ErrorMessage, true)
 	case "READONLY":
 		return d.flag(&r.ReadOnly)
+	case "SESSIONCREDENTIALFROMCONSOLE":
+		return d.flag(&r.FromConsole)
 	case "USERAGENT":
 		return d.str(&r.UserAgent, true)
 	case "VPCENDPOINTID":
