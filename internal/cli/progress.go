@@ -102,7 +102,7 @@ func (p *progress) draw(last bool) {
 	}
 	eta := ""
 	if frac > 0 && !last {
-		eta = "  ETA " + (time.Duration(float64(elapsed)*(1-frac)/frac)).Round(time.Second).String()
+		eta = "  ETA " + (time.Duration(float64(elapsed) * (1 - frac) / frac)).Round(time.Second).String()
 	}
 	if !p.bar {
 		pct := ""
