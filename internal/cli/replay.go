@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/iamsentry/iamsentry/clients/iamsentry"
-	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
 	"github.com/iamsentry/iamsentry/engine"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
@@ -290,21 +289,7 @@ func verdictFromProto(v *iamsentryv1.Verdict) engine.Verdict {
 		out.Reason = digits.ReplaceAllString(reason, "N")
 	}
 	for _, f := range v.GetFindings() {
-		out.Findings = append(out.Findings, findingFromProto(f))
-	}
-	return out
-}
-
-func findingFromProto(f *iamsentryv1.Finding) detectors.Finding {
-	out := detectors.Finding{
-		DetectorID: f.GetDetectorId(), Severity: detectors.Severity(f.GetSeverity()), Score: int(f.GetScore()),
-		Title: f.GetTitle(), Explanation: f.GetExplanation(), Techniques: f.GetTechniques(),
-		AccountID: f.GetAccountId(), PrincipalARN: f.GetPrincipalArn(), AccessKeyID: f.GetAccessKeyId(),
-		SourceIP: f.GetSourceIp(), EventName: f.GetEventName(), EventTime: f.GetEventTime().AsTime(),
-		EventID: f.GetEventId(), Evidence: f.GetEvidence(), Incident: f.GetIncident(),
-	}
-	if s := f.GetSuppression(); s != nil {
-		out.Suppressed = &detectors.Suppressed{Entry: int(s.GetEntry()), Reason: s.GetReason()}
+		out.Findings = append(out.Findings, iamsentry.DetectorFinding(f))
 	}
 	return out
 }
