@@ -26,7 +26,9 @@ type Entry struct {
 // and nanoseconds, both big-endian uint32.
 type eventTime struct{ time.Time }
 
-func (eventTime) WriteExt(interface{}) []byte { panic("iamsentry: encoding EventTime is not supported") }
+func (eventTime) WriteExt(interface{}) []byte {
+	panic("iamsentry: encoding EventTime is not supported")
+}
 
 func (eventTime) ReadExt(dst interface{}, b []byte) {
 	if len(b) == 8 {
