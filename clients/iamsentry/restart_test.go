@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,8 +64,9 @@ func findingKeys(v *iamsentry.Verdict) []string {
 }
 
 // The real server process is killed (SIGKILL: no goodbye, no GOAWAY) while
-// requests are in flight and started again on the same port, sharing state
-// in a real Redis. Every record must get exactly one verdict, in order; the
+// requests are in flight — after it scored some whose responses a proxy
+// dropped — and started again on the same port, sharing state in a real
+// Redis. Every record must get exactly one verdict, in order; the
 // findings must be those of an uninterrupted run (scoring is exactly once:
 // records scored before the kill come back DUPLICATE with their findings).
 func TestServerKilledAndRestartedLosesNothing(t *testing.T) {
@@ -80,7 +83,8 @@ func TestServerKilledAndRestartedLosesNothing(t *testing.T) {
 	bin := binary(t)
 	addr := freeLoopback(t)
 	proc := serveProcess(t, bin, addr, redis.URL())
-	c := dial(t, addr, iamsentry.WithBatch(20), iamsentry.WithWindow(4),
+	px := startProxy(t, addr)
+	c := dial(t, px.addr, iamsentry.WithBatch(20), iamsentry.WithWindow(4),
 		iamsentry.WithBackoff(50*time.Millisecond, time.Second), iamsentry.WithGiveUpAfter(time.Minute))
 	s, err := c.NewStream(context.Background())
 	if err != nil {
@@ -103,20 +107,26 @@ func TestServerKilledAndRestartedLosesNothing(t *testing.T) {
 			}
 		}
 	}()
-	restarted := make(chan struct{})
+	sent := make(chan struct{})
 	go func() {
-		defer close(restarted)
-		<-killed
-		proc.Process.Kill()
-		proc.Wait()
-		serveProcess(t, bin, addr, redis.URL())
-	}()
-	for i, r := range recs {
-		if err := s.Send(context.Background(), r, i); err != nil {
-			t.Fatalf("send %d: %v", i, err)
+		defer close(sent)
+		for i, r := range recs {
+			if err := s.Send(context.Background(), r, i); err != nil {
+				t.Errorf("send %d: %v", i, err)
+				return
+			}
 		}
-	}
-	<-restarted
+	}()
+	<-killed
+	// Let the server score requests whose responses never reach the
+	// client: those records must come back DUPLICATE after the restart.
+	px.hold.Store(true)
+	eventually(t, "responses the client will never see", func() bool { return px.dropped.Load() >= 500 })
+	proc.Process.Kill()
+	proc.Wait()
+	px.hold.Store(false)
+	serveProcess(t, bin, addr, redis.URL())
+	<-sent
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -139,8 +149,8 @@ func TestServerKilledAndRestartedLosesNothing(t *testing.T) {
 		t.Errorf("findings differ from an uninterrupted run:\n got %d: %v\nwant %d: %v", len(findings), findings, len(want), want)
 	}
 	st := s.Stats()
-	if st.Reconnects == 0 || st.Resent == 0 {
-		t.Errorf("stats %+v: the kill must have cost a reconnect and resends", st)
+	if st.Reconnects == 0 || st.Resent == 0 || outcomes[iamsentryv1.Outcome_OUTCOME_DUPLICATE] == 0 {
+		t.Errorf("stats %+v, outcomes %v: the kill must have cost a reconnect and resends, and the records scored but unanswered must come back DUPLICATE", st, outcomes)
 	}
 	t.Logf("killed after %d of %d verdicts: %d reconnects, %d requests resent; outcomes %v (%d DUPLICATE: scored before the kill, answered after)",
 		killAt, len(recs), st.Reconnects, st.Resent, outcomes, outcomes[iamsentryv1.Outcome_OUTCOME_DUPLICATE])
@@ -177,6 +187,57 @@ func uninterruptedFindings(t *testing.T, recs [][]byte) []string {
 		t.Fatal("the corpus raised no finding; the comparison would prove nothing")
 	}
 	return out
+}
+
+// proxy forwards TCP to a server; while hold is set it drops what the
+// server sends, as a network that fails after the server answered.
+type proxy struct {
+	addr    string
+	hold    atomic.Bool
+	dropped atomic.Int64
+}
+
+func startProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lis.Close() })
+	p := &proxy{addr: lis.Addr().String()}
+	go func() {
+		for {
+			down, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				down.Close()
+				continue
+			}
+			go func() { io.Copy(up, down); up.Close() }()
+			go func() { p.forward(down, up); down.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *proxy) forward(down, up net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := up.Read(buf)
+		if n > 0 {
+			if p.hold.Load() {
+				p.dropped.Add(int64(n))
+			} else if _, werr := down.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 func freeLoopback(t *testing.T) string {
