@@ -15,7 +15,7 @@ BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 include make/proto.mk
 
-.PHONY: help build run test test-short lint vet fmt fuzz bench bench-go bench-load tools redis clean
+.PHONY: help build run test test-short lint vet fmt fuzz bench bench-go bench-load tools redis clean fluentbit-plugin
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,12 +23,19 @@ help: ## Show this help
 build: ## Build bin/iamsentry
 	$(GO) build -trimpath -o bin/iamsentry ./cmd/iamsentry
 
+# The Fluent Bit output plugin is its own module (cgo): a C shared object
+# Fluent Bit loads with `plugins:` in its YAML configuration.
+fluentbit-plugin: ## Build bin/iamsentry-fluentbit.so, the Fluent Bit output plugin (needs gcc)
+	cd clients/fluentbit && CGO_ENABLED=1 $(GO) build -trimpath -buildmode=c-shared -o ../../bin/iamsentry-fluentbit.so .
+
 run: build ## Build, then serve on $(LISTEN) with the embedded state store
 	exec bin/iamsentry serve --listen '$(LISTEN)'
 
-test: redis ## Run every test (unit, conformance on memory and real Redis, end-to-end with grpcurl)
+test: redis ## Run every test (unit, conformance on memory and real Redis, end-to-end with grpcurl, the Fluent Bit plugin)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 8m ./...
+	cd clients/fluentbit && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+	$(MAKE) --no-print-directory fluentbit-plugin
 
 test-short: redis ## Run the unit tests only (skips end-to-end tests)
 	$(GO) test -short -count=1 ./...

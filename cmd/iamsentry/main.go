@@ -1,4 +1,4 @@
-// Command iamsentry is the one binary of iamsentry: serve, scan, version.
+// Command iamsentry is the one binary of iamsentry: serve, scan, replay, version.
 package main
 
 import (

@@ -35,6 +35,7 @@ type command struct {
 var commands = []command{
 	{"serve", "serve the gRPC detection service", serve},
 	{"scan", "run the detectors over CloudTrail files or stdin, in-process", scan},
+	{"replay", "stream CloudTrail files or stdin to a server and print its findings", replay},
 	{"version", "print the version", version},
 }
 

@@ -107,8 +107,15 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 
 // scanArg scans one argument: "-" for stdin, a file, or a directory tree.
 func (s *scanner) scanArg(ctx context.Context, arg string, stdin io.Reader) error {
+	return eachInput(ctx, arg, stdin, s.scanReader)
+}
+
+// eachInput calls fn on one argument's inputs: standard input for "-", a
+// file, or every file of a directory tree in lexical order. It goes on past
+// inputs that fail and returns their errors joined.
+func eachInput(ctx context.Context, arg string, stdin io.Reader, fn func(ctx context.Context, name string, r io.Reader) error) error {
 	if arg == "-" {
-		return s.scanReader(ctx, "(stdin)", stdin)
+		return fn(ctx, "(stdin)", stdin)
 	}
 	var errs []error
 	walkErr := filepath.WalkDir(arg, func(path string, d fs.DirEntry, err error) error {
@@ -119,21 +126,19 @@ func (s *scanner) scanArg(ctx context.Context, arg string, stdin io.Reader) erro
 		if d.IsDir() {
 			return nil
 		}
-		if err := s.scanFile(ctx, path); err != nil {
+		f, err := os.Open(path)
+		if err != nil {
+			errs = append(errs, err)
+			return nil
+		}
+		err = fn(ctx, path, f)
+		f.Close()
+		if err != nil {
 			errs = append(errs, err)
 		}
 		return ctx.Err()
 	})
 	return errors.Join(append(errs, walkErr)...)
-}
-
-func (s *scanner) scanFile(ctx context.Context, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return s.scanReader(ctx, path, f)
 }
 
 // scanReader reads one input's records and scores them in batches, in order.
@@ -186,13 +191,17 @@ func (s *scanner) score(ctx context.Context, name string, raws [][]byte) error {
 	return nil
 }
 
-func (s *scanner) write(f *detectors.Finding) error {
-	if s.format == "json" {
+func (s *scanner) write(f *detectors.Finding) error { return writeFinding(s.out, s.format, f) }
+
+// writeFinding prints a finding as one JSON line (format "json") or as two
+// lines for people ("text").
+func writeFinding(w io.Writer, format string, f *detectors.Finding) error {
+	if format == "json" {
 		b, err := json.Marshal(f)
 		if err != nil {
 			return err
 		}
-		_, err = fmt.Fprintf(s.out, "%s\n", b)
+		_, err = fmt.Fprintf(w, "%s\n", b)
 		return err
 	}
 	sev := f.Severity.String()
@@ -201,7 +210,7 @@ func (s *scanner) write(f *detectors.Finding) error {
 		sev = "suppr."
 		note = fmt.Sprintf("\n    suppressed by suppress[%d]: %s", f.Suppressed.Entry, f.Suppressed.Reason)
 	}
-	_, err := fmt.Fprintf(s.out, "%s  %-8s  %s  %s\n    %s%s\n",
+	_, err := fmt.Fprintf(w, "%s  %-8s  %s  %s\n    %s%s\n",
 		f.EventTime.Format("2006-01-02T15:04:05Z"), sev, f.DetectorID, f.EventID, f.Explanation, note)
 	return err
 }
@@ -254,13 +263,7 @@ func (m *scanSummary) invalid(err error) {
 }
 
 func (m *scanSummary) print(w io.Writer) {
-	alerts, suppressed := 0, 0
-	for _, n := range m.alerts {
-		alerts += n
-	}
-	for _, n := range m.suppressed {
-		suppressed += n
-	}
+	alerts, suppressed := m.totals()
 	if m.learn {
 		fmt.Fprintf(w, "learned from %d records from %d inputs (no findings raised): %d scored, %d duplicates, %d invalid\n",
 			m.records, m.inputs, m.clean, m.duplicates, m.invalidN)
@@ -268,6 +271,21 @@ func (m *scanSummary) print(w io.Writer) {
 		fmt.Fprintf(w, "scanned %d records from %d inputs: %d clean, %d findings, %d suppressed, %d duplicates, %d invalid\n",
 			m.records, m.inputs, m.clean, alerts, suppressed, m.duplicates, m.invalidN)
 	}
+	m.printDetails(w)
+}
+
+// totals returns the findings that alert and those suppressed.
+func (m *scanSummary) totals() (alerts, suppressed int) {
+	for _, n := range m.alerts {
+		alerts += n
+	}
+	for _, n := range m.suppressed {
+		suppressed += n
+	}
+	return alerts, suppressed
+}
+
+func (m *scanSummary) printDetails(w io.Writer) {
 	printCounts(w, "findings", m.alerts)
 	printCounts(w, "suppressed", m.suppressed)
 	printCounts(w, "invalid", m.reasons)

@@ -1,0 +1,125 @@
+package plugin
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
+)
+
+// lineKeys are where a record sits when Fluent Bit read it as a line
+// without parsing it: in_tail's "log", most other inputs' "message".
+var lineKeys = []string{"log", "message"}
+
+// Records turns one event body into CloudTrail records, as JSON:
+//
+//   - a body holding a "Records" array is an S3 delivery envelope (a
+//     parser that read a whole CloudTrail file): each element is a record;
+//   - a body that looks like a record (eventID, eventVersion or eventName)
+//     is the record;
+//   - otherwise a string under "log" or "message" holds JSON text — a record,
+//     an envelope, an array or JSON lines — split as iamsentry scan does;
+//   - any other body is sent as it is, for the server to judge (it answers
+//     INVALID with a reason a person can act on).
+//
+// problems lists what could not be turned into a record (a broken line).
+func Records(body map[interface{}]interface{}) (records [][]byte, problems []error) {
+	m, ok := plain(body).(map[string]interface{})
+	if !ok {
+		return nil, []error{errors.New("body is not a map")}
+	}
+	if recs, ok := m["Records"].([]interface{}); ok {
+		for i, r := range recs {
+			b, err := json.Marshal(r)
+			if err != nil {
+				problems = append(problems, fmt.Errorf("Records[%d]: %w", i, err))
+				continue
+			}
+			records = append(records, b)
+		}
+		return records, problems
+	}
+	if !looksLikeRecord(m) {
+		for _, k := range lineKeys {
+			if s, ok := m[k].(string); ok {
+				return split([]byte(s))
+			}
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, []error{err}
+	}
+	return [][]byte{b}, nil
+}
+
+func looksLikeRecord(m map[string]interface{}) bool {
+	for _, k := range []string{"eventID", "eventVersion", "eventName"} {
+		if _, ok := m[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// split reads JSON text with the CloudTrail reader (envelopes, arrays, JSON
+// lines, gzip even), so a line shipped raw is treated as scan treats files.
+func split(text []byte) (records [][]byte, problems []error) {
+	rd := cloudtrail.NewReader(bytes.NewReader(text), cloudtrail.Options{})
+	for {
+		item, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			return records, problems
+		}
+		if err != nil {
+			return records, append(problems, err)
+		}
+		if item.Err != nil {
+			problems = append(problems, fmt.Errorf("%s: %w", item.Pos, item.Err))
+			continue
+		}
+		records = append(records, item.Raw)
+	}
+}
+
+// plain turns msgpack-decoded values into what encoding/json renders as
+// the original JSON: []byte strings become strings, interface-keyed maps
+// become string-keyed maps, recursively.
+func plain(v interface{}) interface{} {
+	switch t := v.(type) {
+	case []byte:
+		return string(t)
+	case map[interface{}]interface{}:
+		m := make(map[string]interface{}, len(t))
+		for k, val := range t {
+			m[keyString(k)] = plain(val)
+		}
+		return m
+	case map[string]interface{}:
+		m := make(map[string]interface{}, len(t))
+		for k, val := range t {
+			m[k] = plain(val)
+		}
+		return m
+	case []interface{}:
+		out := make([]interface{}, len(t))
+		for i, val := range t {
+			out[i] = plain(val)
+		}
+		return out
+	}
+	return v
+}
+
+func keyString(k interface{}) string {
+	switch t := k.(type) {
+	case string:
+		return t
+	case []byte:
+		return string(t)
+	}
+	return fmt.Sprint(k)
+}

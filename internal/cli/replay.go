@@ -1,0 +1,295 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/iamsentry/iamsentry/clients/iamsentry"
+	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
+	"github.com/iamsentry/iamsentry/engine"
+	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
+)
+
+const replayUsage = `Usage: iamsentry replay [flags] PATH... | -
+
+Streams CloudTrail files, directories (walked recursively, in lexical
+order) or standard input ("-") to an iamsentry server through the Go client
+library, and prints the findings the server returns. Accepts what scan
+accepts: S3 delivery files ({"Records":[...]}), JSON arrays, JSON lines and
+single records, gzip-compressed or not. Records are resent after a broken
+connection; the server's deduplication keeps scoring exactly once.
+
+Findings go to standard output; progress (a bar on a terminal, a line every
+10 s otherwise) and a summary go to standard error.
+
+Exit status:
+  0  every record read was answered (invalid records are counted, not fatal)
+  1  an input could not be read, or records were left unanswered (server
+     unreachable past --give-up, a refused request, bad credentials)
+  2  the command line was wrong
+
+Flags:
+`
+
+type replayFlags struct {
+	addr, format, progress            string
+	tls                               bool
+	ca, cert, key, serverName         string
+	token, tokenFile                  string
+	tokenPlain, learn                 bool
+	batch, window, streams, maxRecord int
+	giveUp, progressEvery             time.Duration
+}
+
+func (f *replayFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.addr, "addr", "localhost:50051", "server `target`: host:port, or dns:///name:port to spread over every replica a (headless) DNS name lists")
+	fs.StringVar(&f.format, "format", "json", "finding output: json (one JSON object per line) or text (for people)")
+	fs.BoolVar(&f.tls, "tls", false, "connect over TLS (implied by the other --tls-* flags); the system roots verify the server unless --tls-ca-file")
+	fs.StringVar(&f.ca, "tls-ca-file", "", "PEM `file` of the CAs that sign the server's certificate")
+	fs.StringVar(&f.cert, "tls-cert-file", "", "client certificate PEM `file`, for mutual TLS")
+	fs.StringVar(&f.key, "tls-key-file", "", "client key PEM `file`, for mutual TLS")
+	fs.StringVar(&f.serverName, "tls-server-name", "", "`name` to verify the server's certificate against (default: the host of --addr)")
+	fs.StringVar(&f.token, "token", os.Getenv("IAMSENTRY_TOKEN"), "bearer `token` (default $IAMSENTRY_TOKEN; prefer --token-file: flags show in ps)")
+	fs.StringVar(&f.tokenFile, "token-file", "", "read the bearer token from `file`, again for each stream")
+	fs.BoolVar(&f.tokenPlain, "token-over-plaintext", false, "allow a token without TLS (tests on loopback only)")
+	fs.BoolVar(&f.learn, "learn", false, "only learn: the server updates windows and baselines and remembers event ids, but raises no findings")
+	fs.IntVar(&f.batch, "batch", iamsentry.DefaultBatch, "records per request")
+	fs.IntVar(&f.window, "window", iamsentry.DefaultWindow, "requests in flight per stream")
+	fs.IntVar(&f.streams, "streams", iamsentry.DefaultStreams, "concurrent gRPC streams (spread over replicas by round_robin)")
+	fs.IntVar(&f.maxRecord, "max-record-size", cloudtrail.DefaultMaxRecordSize, "largest CloudTrail record sent, `bytes`; larger ones are counted invalid")
+	fs.DurationVar(&f.giveUp, "give-up", 2*time.Minute, "stop retrying once the server has answered nothing for this long")
+	fs.StringVar(&f.progress, "progress", "auto", "progress on stderr: auto (a bar on a terminal, else lines), bar, plain or off")
+	fs.DurationVar(&f.progressEvery, "progress-every", 0, "progress interval (default 200ms for the bar, 10s for lines)")
+}
+
+func (f *replayFlags) clientOptions() []iamsentry.Option {
+	opts := []iamsentry.Option{
+		iamsentry.WithBatch(f.batch), iamsentry.WithWindow(f.window), iamsentry.WithStreams(f.streams),
+		iamsentry.WithLearn(f.learn), iamsentry.WithGiveUpAfter(f.giveUp),
+	}
+	if f.tls || f.ca != "" || f.cert != "" || f.key != "" || f.serverName != "" {
+		opts = append(opts, iamsentry.WithTLS(iamsentry.TLS{CAFile: f.ca, CertFile: f.cert, KeyFile: f.key, ServerName: f.serverName}))
+	}
+	if f.tokenFile != "" {
+		opts = append(opts, iamsentry.WithTokenFile(f.tokenFile))
+	} else if f.token != "" {
+		opts = append(opts, iamsentry.WithToken(f.token))
+	}
+	if f.tokenPlain {
+		opts = append(opts, iamsentry.WithTokenOverPlaintext())
+	}
+	return opts
+}
+
+// replayer streams inputs and accounts for every record.
+type replayer struct {
+	f        *replayFlags
+	stdio    Stdio
+	stream   *iamsentry.Stream
+	progress *progress
+
+	mu         sync.Mutex // guards what follows: the reader and the result goroutine both count
+	sum        scanSummary
+	unanswered map[string]int
+	shown      int
+	writeErr   error
+}
+
+// at says where a record came from, for messages about it.
+type at struct{ input, pos string }
+
+func replay(ctx context.Context, args []string, stdio Stdio) int {
+	var f replayFlags
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	f.register(fs)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), replayUsage); fs.PrintDefaults() }
+	if code, ok := parseFlags(fs, args, stdio.Err); !ok {
+		return code
+	}
+	if fs.NArg() == 0 || (f.format != "json" && f.format != "text") || f.batch <= 0 || f.window <= 0 || f.streams <= 0 ||
+		!slices.Contains([]string{"auto", "bar", "plain", "off"}, f.progress) {
+		fs.Usage()
+		return ExitUsage
+	}
+	client, err := iamsentry.Dial(f.addr, f.clientOptions()...)
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "iamsentry replay: %v\n", err)
+		return ExitError
+	}
+	defer client.Close(context.Background())
+	stream, err := client.NewStream(ctx)
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "iamsentry replay: %v\n", err)
+		return ExitError
+	}
+	r := &replayer{
+		f: &f, stdio: stdio, stream: stream, unanswered: map[string]int{},
+		sum:      scanSummary{alerts: map[string]int{}, suppressed: map[string]int{}, reasons: map[string]int{}, learn: f.learn},
+		progress: newProgress(stdio.Err, f.progress, f.progressEvery, inputSize(fs.Args())),
+	}
+	results := make(chan struct{})
+	go func() { defer close(results); r.collect() }()
+	failed := false
+	for _, arg := range fs.Args() {
+		if err := eachInput(ctx, arg, stdio.In, r.send); err != nil {
+			fmt.Fprintf(stdio.Err, "iamsentry replay: %v\n", err)
+			failed = true
+			if ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	closeErr := stream.Close(ctx)
+	<-results
+	r.progress.finish()
+	if closeErr != nil && !errors.Is(closeErr, context.Canceled) {
+		fmt.Fprintf(stdio.Err, "iamsentry replay: %v\n", closeErr)
+	}
+	if r.writeErr != nil {
+		fmt.Fprintf(stdio.Err, "iamsentry replay: writing findings: %v\n", r.writeErr)
+		failed = true
+	}
+	r.printSummary()
+	if failed || len(r.unanswered) > 0 {
+		return ExitError
+	}
+	return ExitOK
+}
+
+// send reads one input's records and queues them on the stream.
+func (r *replayer) send(ctx context.Context, name string, in io.Reader) error {
+	r.mu.Lock()
+	r.sum.inputs++
+	r.mu.Unlock()
+	rd := cloudtrail.NewReader(r.progress.reader(in), cloudtrail.Options{MaxRecordSize: r.f.maxRecord})
+	for {
+		item, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if item.Err != nil {
+			r.mu.Lock()
+			r.sum.invalid(item.Err)
+			r.mu.Unlock()
+			continue
+		}
+		if err := r.stream.Send(ctx, item.Raw, at{name, item.Pos}); err != nil {
+			return fmt.Errorf("%s %s: %w", name, item.Pos, err)
+		}
+	}
+}
+
+// collect takes every result: it counts the verdict and prints its
+// findings, or counts and reports the record as unanswered.
+func (r *replayer) collect() {
+	for res := range r.stream.Results() {
+		r.progress.answered.Add(1)
+		r.mu.Lock()
+		if res.Err != nil {
+			r.noVerdict(res)
+		} else {
+			v := verdictFromProto(res.Verdict)
+			r.sum.add(&v)
+			if (v.Outcome == engine.OutcomeAlert || v.Outcome == engine.OutcomeSuppressed) && r.writeErr == nil {
+				for i := range v.Findings {
+					if err := writeFinding(r.stdio.Out, r.f.format, &v.Findings[i]); err != nil {
+						r.writeErr = err
+						break
+					}
+				}
+			}
+		}
+		r.mu.Unlock()
+	}
+}
+
+const shownErrors = 5
+
+func (r *replayer) noVerdict(res iamsentry.Result) {
+	r.unanswered[res.Err.Error()]++
+	if r.shown++; r.shown <= shownErrors {
+		where := res.Tag.(at)
+		fmt.Fprintf(r.stdio.Err, "iamsentry replay: %s %s: no verdict: %v\n", where.input, where.pos, res.Err)
+	} else if r.shown == shownErrors+1 {
+		fmt.Fprintf(r.stdio.Err, "iamsentry replay: more records without a verdict; counts in the summary\n")
+	}
+}
+
+func (r *replayer) printSummary() {
+	m := &r.sum
+	w := r.stdio.Err
+	missing := 0
+	for _, n := range r.unanswered {
+		missing += n
+	}
+	alerts, suppressed := m.totals()
+	if m.learn {
+		fmt.Fprintf(w, "replayed %d records from %d inputs to %s to learn (no findings raised): %d scored, %d duplicates, %d invalid, %d unanswered\n",
+			m.records+missing, m.inputs, r.f.addr, m.clean, m.duplicates, m.invalidN, missing)
+	} else {
+		fmt.Fprintf(w, "replayed %d records from %d inputs to %s: %d clean, %d findings, %d suppressed, %d duplicates, %d invalid, %d unanswered\n",
+			m.records+missing, m.inputs, r.f.addr, m.clean, alerts, suppressed, m.duplicates, m.invalidN, missing)
+	}
+	m.printDetails(w)
+	printCounts(w, "unanswered", r.unanswered)
+}
+
+// inputSize is the total size of the files the arguments name, for the
+// ETA; 0 when unknown (stdin).
+func inputSize(args []string) int64 {
+	var total int64
+	for _, arg := range args {
+		if arg == "-" {
+			return 0
+		}
+		filepath.WalkDir(arg, func(_ string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				if info, err := d.Info(); err == nil {
+					total += info.Size()
+				}
+			}
+			return nil
+		})
+	}
+	return total
+}
+
+var outcomeFromProto = map[iamsentryv1.Outcome]engine.Outcome{
+	iamsentryv1.Outcome_OUTCOME_CLEAN:      engine.OutcomeClean,
+	iamsentryv1.Outcome_OUTCOME_ALERT:      engine.OutcomeAlert,
+	iamsentryv1.Outcome_OUTCOME_DUPLICATE:  engine.OutcomeDuplicate,
+	iamsentryv1.Outcome_OUTCOME_INVALID:    engine.OutcomeInvalid,
+	iamsentryv1.Outcome_OUTCOME_SUPPRESSED: engine.OutcomeSuppressed,
+}
+
+// digits are what make one invalid reason text differ from another of the
+// same kind (offsets, sizes): the summary groups them away.
+var digits = regexp.MustCompile(`[0-9]+`)
+
+// verdictFromProto turns a server verdict into the engine's, so replay
+// counts and prints exactly as scan does.
+func verdictFromProto(v *iamsentryv1.Verdict) engine.Verdict {
+	out := engine.Verdict{EventID: v.GetEventId(), Outcome: outcomeFromProto[v.GetOutcome()]}
+	if out.Outcome == engine.OutcomeInvalid {
+		reason, _, _ := strings.Cut(v.GetReason(), ": ")
+		out.Reason = digits.ReplaceAllString(reason, "N")
+	}
+	for _, f := range v.GetFindings() {
+		out.Findings = append(out.Findings, iamsentry.DetectorFinding(f))
+	}
+	return out
+}
