@@ -12,7 +12,9 @@ import (
 	vectorpb "github.com/iamsentry/iamsentry/gen/vector"
 )
 
-func kv(k string, v *commonpb.AnyValue) *commonpb.KeyValue { return &commonpb.KeyValue{Key: k, Value: v} }
+func kv(k string, v *commonpb.AnyValue) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: v}
+}
 func str(s string) *commonpb.AnyValue {
 	return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: s}}
 }
@@ -60,7 +62,9 @@ func TestOTLPRecordFaithful(t *testing.T) {
 	}
 }
 
-func vb(s string) *vectorpb.Value { return &vectorpb.Value{Kind: &vectorpb.Value_RawBytes{RawBytes: []byte(s)}} }
+func vb(s string) *vectorpb.Value {
+	return &vectorpb.Value{Kind: &vectorpb.Value_RawBytes{RawBytes: []byte(s)}}
+}
 
 func TestVectorRecordFaithful(t *testing.T) {
 	fields := map[string]*vectorpb.Value{
