@@ -46,6 +46,8 @@ type Config struct {
 	Detectors Detectors `yaml:"detectors"`
 	// Suppress is the allow-list; first matching entry wins.
 	Suppress []Suppress `yaml:"suppress"`
+	// Sinks are where serve sends findings (see sinks.go).
+	Sinks []Sink `yaml:"sinks"`
 }
 
 // TrustedNetworks is the trusted_networks key.
@@ -231,6 +233,8 @@ type Built struct {
 	Settings *detectors.Settings
 	// RedisURL is the redis.url key, "" when absent.
 	RedisURL string
+	// Sinks are the checked sinks entries, in order.
+	Sinks []SinkSetting
 	// Notes are what enabled detectors say about how the configuration
 	// makes them work, prefixed with the detector id, for the start-up log.
 	Notes []string
@@ -300,6 +304,8 @@ func (c *Config) Build(specs []detectors.Spec) (*Built, error) {
 	}
 	sup, err := c.suppressions(ids)
 	add(err)
+	sinks, err := c.sinks(ids)
+	add(err)
 	if len(errs) == 0 {
 		var reg *detectors.Registry
 		if reg, err = detectors.NewRegistry(built...); err == nil {
@@ -307,7 +313,9 @@ func (c *Config) Build(specs []detectors.Spec) (*Built, error) {
 		}
 		add(err)
 		if err == nil {
-			return c.built(reg, sup, settings, geo), nil
+			b := c.built(reg, sup, settings, geo)
+			b.Sinks = sinks
+			return b, nil
 		}
 	}
 	if geo != nil {

@@ -18,7 +18,11 @@ import (
 // A stream never has more than one job in flight, so the records of one
 // stream are scored in the order they arrived.
 type batcher struct {
-	eng    *engine.Engine
+	eng *engine.Engine
+	// scored, when set, receives the verdicts of every scoring (not
+	// learning) group that succeeded: the one place findings leave the
+	// scoring path, whichever API the records came in by.
+	scored func(tenant string, verdicts []engine.Verdict)
 	jobs   chan *job
 	size   int
 	linger time.Duration
@@ -151,6 +155,9 @@ func (b *batcher) runGroup(g group, jobs []*job) {
 	ctx, cancel := context.WithTimeout(context.Background(), scoreTimeout)
 	defer cancel()
 	verdicts, err := b.eng.Score(ctx, engine.Batch{Tenant: g.tenant, Records: records, Learn: g.learn})
+	if err == nil && !g.learn && b.scored != nil {
+		b.scored(g.tenant, verdicts)
+	}
 	for _, j := range jobs {
 		if err != nil {
 			j.result <- jobResult{err: err}

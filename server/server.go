@@ -14,39 +14,62 @@ import (
 	"runtime/debug"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	collectorlogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	_ "google.golang.org/grpc/encoding/gzip" // shippers compress: OTLP exporters, Vector, the client library
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
 	"github.com/iamsentry/iamsentry/engine"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
+	vectorpb "github.com/iamsentry/iamsentry/gen/vector"
+	"github.com/iamsentry/iamsentry/server/findings"
 )
 
 // Options tune a Server. Zero fields take the defaults below.
 type Options struct {
-	MaxRecvMsgSize      int           // largest request message, bytes; default 16 MiB
-	MaxEventsPerRequest int           // events in one request; default 10,000
-	BatchSize           int           // records per micro-batch; default 512
-	BatchLinger         time.Duration // how long a light-traffic batch waits to fill; default 1 ms
-	Workers             int           // concurrent micro-batches; default GOMAXPROCS
-	MaxInFlight         int           // requests read ahead per stream; default 64
-	GracePeriod         time.Duration // graceful-stop budget; default 15 s
-	ReadyInterval       time.Duration // how often readiness is re-checked; default 5 s
-	Logger              *slog.Logger  // default: discard
+	MaxRecvMsgSize       int           // largest iamsentry.v1 request message, bytes; default 16 MiB
+	MaxEventsPerRequest  int           // events in one iamsentry.v1 request; default 10,000
+	IngestMaxRecvMsgSize int           // largest OTLP or Vector request message, bytes; default 64 MiB
+	BatchSize            int           // records per micro-batch; default 512
+	BatchLinger          time.Duration // how long a light-traffic batch waits to fill; default 1 ms
+	Workers              int           // concurrent micro-batches; default GOMAXPROCS
+	MaxInFlight          int           // requests read ahead per stream; default 64
+	GracePeriod          time.Duration // graceful-stop budget; default 15 s
+	ReadyInterval        time.Duration // how often readiness is re-checked; default 5 s
+	Logger               *slog.Logger  // default: discard
+
+	// Connection management (see connection.go).
+	MaxConcurrentStreams  int           // concurrent calls per connection; default 256
+	KeepaliveMinTime      time.Duration // clients may ping this often, no more; default 20 s
+	KeepaliveTime         time.Duration // the server pings a connection idle this long; default 1 min
+	KeepaliveTimeout      time.Duration // and closes it when the ping is unanswered this long; default 20 s
+	MaxConnectionAge      time.Duration // connections are asked to go away after this (±10 % jitter); default 30 min
+	MaxConnectionAgeGrace time.Duration // then calls still open get this long before they are cut; default 1 min
+
+	// Findings out (see watch.go and package findings).
+	FindingsBus   findings.Bus         // fan-out to every replica's watchers; nil: in-process (one replica)
+	Sinks         []findings.Sink      // where findings leave the service; closed at shutdown
+	WatchBuffer   int                  // findings a slow watcher may fall behind; default 1024
+	MeterProvider metric.MeterProvider // default: the global provider
+	StatsHandler  stats.Handler        // optional gRPC stats handler (telemetry)
 }
 
 // Defaults for Options.
 const (
-	DefaultMaxRecvMsgSize      = 16 << 20
-	DefaultMaxEventsPerRequest = 10_000
-	DefaultBatchSize           = 512
-	DefaultBatchLinger         = time.Millisecond
-	DefaultMaxInFlight         = 64
-	DefaultGracePeriod         = 15 * time.Second
-	DefaultReadyInterval       = 5 * time.Second
+	DefaultMaxRecvMsgSize       = 16 << 20
+	DefaultMaxEventsPerRequest  = 10_000
+	DefaultIngestMaxRecvMsgSize = 64 << 20
+	DefaultBatchSize            = 512
+	DefaultBatchLinger          = time.Millisecond
+	DefaultMaxInFlight          = 64
+	DefaultGracePeriod          = 15 * time.Second
+	DefaultReadyInterval        = 5 * time.Second
 )
 
 func (o *Options) setDefaults() {
@@ -60,6 +83,10 @@ func (o *Options) setDefaults() {
 	def(&o.BatchSize, DefaultBatchSize)
 	def(&o.Workers, runtime.GOMAXPROCS(0))
 	def(&o.MaxInFlight, DefaultMaxInFlight)
+	def(&o.IngestMaxRecvMsgSize, DefaultIngestMaxRecvMsgSize)
+	def(&o.MaxConcurrentStreams, DefaultMaxConcurrentStreams)
+	def(&o.WatchBuffer, findings.DefaultWatchBuffer)
+	o.connectionDefaults()
 	if o.BatchLinger < 0 {
 		o.BatchLinger = 0
 	} else if o.BatchLinger == 0 {
@@ -81,24 +108,37 @@ var errStopping = errors.New("server stopping")
 
 // Server is the gRPC server of iamsentry.
 type Server struct {
-	grpc    *grpc.Server
-	health  *health.Server
-	eng     *engine.Engine
-	batcher *batcher
-	opts    Options
+	grpc     *grpc.Server
+	health   *health.Server
+	eng      *engine.Engine
+	batcher  *batcher
+	out      *findings.Dispatcher
+	stopping chan struct{} // closed when shutdown starts: Watch calls end
+	opts     Options
 }
 
 // New builds a server scoring with eng. It serves nothing until Serve.
 func New(eng *engine.Engine, opts Options) *Server {
 	opts.setDefaults()
-	s := &Server{eng: eng, opts: opts, health: health.NewServer()}
+	s := &Server{eng: eng, opts: opts, health: health.NewServer(), stopping: make(chan struct{})}
+	s.out = findings.NewDispatcher(findings.DispatcherConfig{
+		Hub: findings.NewHub(), Bus: opts.FindingsBus, Sinks: opts.Sinks,
+		Logger: opts.Logger, MeterProvider: opts.MeterProvider,
+	})
 	s.batcher = newBatcher(eng, opts.Workers, opts.BatchSize, opts.BatchLinger)
-	s.grpc = grpc.NewServer(
-		grpc.MaxRecvMsgSize(opts.MaxRecvMsgSize),
-		grpc.ChainUnaryInterceptor(s.recoverUnary),
-		grpc.ChainStreamInterceptor(s.recoverStream),
+	s.batcher.scored = s.publishFindings
+	gopts := append(s.connectionOptions(),
+		grpc.ChainUnaryInterceptor(s.recoverUnary, s.limitUnary),
+		grpc.ChainStreamInterceptor(s.recoverStream, s.limitStream),
 	)
-	iamsentryv1.RegisterDetectionServiceServer(s.grpc, &service{eng: eng, batcher: s.batcher, opts: opts, log: opts.Logger})
+	if opts.StatsHandler != nil {
+		gopts = append(gopts, grpc.StatsHandler(opts.StatsHandler))
+	}
+	s.grpc = grpc.NewServer(gopts...)
+	svc := &service{eng: eng, batcher: s.batcher, opts: opts, log: opts.Logger, hub: s.out.Hub(), stopping: s.stopping}
+	iamsentryv1.RegisterDetectionServiceServer(s.grpc, svc)
+	collectorlogspb.RegisterLogsServiceServer(s.grpc, &otlpService{ingest: s.ingest()})
+	vectorpb.RegisterVectorServer(s.grpc, &vectorService{ingest: s.ingest(), health: s.health})
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	s.setServing(false)
@@ -123,6 +163,10 @@ func (s *Server) setServing(ok bool) {
 // shutdown caused by ctx.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	errc := make(chan error, 1)
+	outCtx, stopOut := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopOut()
+	go s.out.Run(outCtx)
+	defer s.closeFindings()
 	go func() { errc <- s.grpc.Serve(lis) }()
 	readyCtx, stopReady := context.WithCancel(ctx)
 	defer stopReady()
@@ -140,6 +184,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 
 func (s *Server) shutdown() {
 	s.health.Shutdown() // every service NOT_SERVING from now on
+	close(s.stopping)   // Watch calls end; their clients reconnect elsewhere
 	stopped := make(chan struct{})
 	go func() {
 		s.grpc.GracefulStop()
@@ -200,5 +245,15 @@ func (s *Server) recovered(method string, err *error) {
 		s.opts.Logger.Error("panic in handler", slog.String("method", method),
 			slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
 		*err = status.Error(codes.Internal, "internal error")
+	}
+}
+
+// closeFindings dispatches the findings still queued and lets the sinks
+// flush, within the grace period.
+func (s *Server) closeFindings() {
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.GracePeriod)
+	defer cancel()
+	if err := s.out.Close(ctx); err != nil {
+		s.opts.Logger.Warn("findings not all delivered at shutdown", slog.Any("error", err))
 	}
 }

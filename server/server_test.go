@@ -29,13 +29,15 @@ import (
 // switchStore is the embedded store with an outage switch.
 type switchStore struct {
 	state.Store
-	down atomic.Bool
+	down        atomic.Bool
+	failedExecs atomic.Int64 // batches refused while down
 }
 
 func (s *switchStore) isDown() bool { return s.down.Load() }
 
 func (s *switchStore) Exec(ctx context.Context, b *state.Batch) error {
 	if s.isDown() {
+		s.failedExecs.Add(1)
 		b.FailAll(state.ErrUnavailable)
 		return state.ErrUnavailable
 	}
@@ -50,6 +52,7 @@ func (s *switchStore) Ping(ctx context.Context) error {
 }
 
 type fixture struct {
+	conn   *grpc.ClientConn
 	client iamsentryv1.DetectionServiceClient
 	health healthpb.HealthClient
 	store  *switchStore
@@ -83,7 +86,7 @@ func startWith(t *testing.T, opts server.Options, down bool) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{client: iamsentryv1.NewDetectionServiceClient(conn), health: healthpb.NewHealthClient(conn), store: store}
+	f := &fixture{conn: conn, client: iamsentryv1.NewDetectionServiceClient(conn), health: healthpb.NewHealthClient(conn), store: store}
 	var stopped bool
 	f.stop = func() {
 		if stopped {

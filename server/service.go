@@ -11,6 +11,7 @@ import (
 
 	"github.com/iamsentry/iamsentry/engine"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
+	"github.com/iamsentry/iamsentry/server/findings"
 )
 
 // defaultTenant owns the state of unauthenticated callers.
@@ -23,6 +24,9 @@ type service struct {
 	batcher *batcher
 	opts    Options
 	log     *slog.Logger
+
+	hub      *findings.Hub
+	stopping <-chan struct{} // closed when the server starts shutting down
 }
 
 // ListDetectors implements DetectionService.
@@ -191,14 +195,18 @@ func (s *service) checkEvents(n int) error {
 	return nil
 }
 
-// status converts an error into the gRPC status the caller sees. It is the
-// one place where internal errors meet the wire: internal text never leaves.
-func (s *service) status(err error) error {
+// status converts an error into the gRPC status the caller sees.
+func (s *service) status(err error) error { return grpcStatus(s.log, err) }
+
+// grpcStatus converts an error into the gRPC status the caller sees, for
+// every service of the server. It is the one place where internal errors
+// meet the wire: internal text never leaves.
+func grpcStatus(log *slog.Logger, err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case engine.IsUnavailable(err):
-		s.log.Warn("state backend unavailable; request not scored", slog.Any("error", err))
+		log.Warn("state backend unavailable; request not scored", slog.Any("error", err))
 		return status.Error(codes.Unavailable, "state backend unavailable: nothing in this request was scored; retry with backoff")
 	case errors.Is(err, errStopping):
 		return status.Error(codes.Unavailable, "server is shutting down; retry on another replica")
@@ -207,7 +215,7 @@ func (s *service) status(err error) error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, "deadline exceeded before scoring finished")
 	default:
-		s.log.Error("scoring failed", slog.Any("error", err))
+		log.Error("scoring failed", slog.Any("error", err))
 		return status.Error(codes.Internal, "internal error while scoring")
 	}
 }

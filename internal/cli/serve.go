@@ -16,6 +16,7 @@ import (
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/server"
+	"github.com/iamsentry/iamsentry/server/findings"
 )
 
 type serveFlags struct {
@@ -40,6 +41,20 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.opts.BatchSize, "batch-size", server.DefaultBatchSize, "most records in one micro-batch")
 	fs.DurationVar(&f.opts.BatchLinger, "batch-linger", server.DefaultBatchLinger, "how long a micro-batch waits to fill under light traffic")
 	fs.DurationVar(&f.opts.GracePeriod, "grace-period", server.DefaultGracePeriod, "how long shutdown waits for in-flight calls")
+	f.registerTransport(fs)
+}
+
+// registerTransport registers the flags for shippers' traffic: receive
+// limits, keepalive, connection age, Watch.
+func (f *serveFlags) registerTransport(fs *flag.FlagSet) {
+	fs.IntVar(&f.opts.IngestMaxRecvMsgSize, "ingest-max-recv-msg-size", server.DefaultIngestMaxRecvMsgSize, "largest OTLP or Vector batch, `bytes`; such batches are not held to --max-events-per-request")
+	fs.IntVar(&f.opts.MaxConcurrentStreams, "max-concurrent-streams", server.DefaultMaxConcurrentStreams, "most concurrent calls on one connection")
+	fs.DurationVar(&f.opts.KeepaliveMinTime, "keepalive-min-time", server.DefaultKeepaliveMinTime, "shortest interval at which clients may send keepalive pings")
+	fs.DurationVar(&f.opts.KeepaliveTime, "keepalive-time", server.DefaultKeepaliveTime, "ping a connection after it was silent this long")
+	fs.DurationVar(&f.opts.KeepaliveTimeout, "keepalive-timeout", server.DefaultKeepaliveTimeout, "close a connection whose ping is unanswered this long")
+	fs.DurationVar(&f.opts.MaxConnectionAge, "max-connection-age", server.DefaultMaxConnectionAge, "ask clients to reconnect after this long (±10% jitter), so streams rebalance behind L4 load balancers")
+	fs.DurationVar(&f.opts.MaxConnectionAgeGrace, "max-connection-age-grace", server.DefaultMaxConnectionAgeGrace, "then cut calls still open after this long")
+	fs.IntVar(&f.opts.WatchBuffer, "watch-buffer", findings.DefaultWatchBuffer, "findings a slow Watch caller may fall behind before it loses the oldest")
 }
 
 func serve(ctx context.Context, args []string, stdio Stdio) int {
@@ -81,6 +96,9 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 		Suppress: built.Suppress,
 	})
 	f.opts.Logger = log
+	if f.opts.FindingsBus, f.opts.Sinks, err = findingsOut(store, built.Sinks, os.Stdout, log); err != nil {
+		return err
+	}
 	srv := server.New(eng, f.opts)
 	lis, err := net.Listen("tcp", f.listen)
 	if err != nil {
@@ -98,6 +116,10 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 		slog.Int("max_events_per_request", f.opts.MaxEventsPerRequest),
 		slog.Int("max_recv_msg_size", f.opts.MaxRecvMsgSize),
 		slog.Int("batch_size", f.opts.BatchSize),
+		slog.Int("ingest_max_recv_msg_size", f.opts.IngestMaxRecvMsgSize),
+		slog.Duration("max_connection_age", f.opts.MaxConnectionAge),
+		slog.String("watch_fan_out", watchFanOut(f.opts.FindingsBus)),
+		slog.Int("sinks", len(f.opts.Sinks)),
 	)
 	logNotes(log, built)
 	stopReload := reloadOnHangup(ctx, f.config, eng, built, log)

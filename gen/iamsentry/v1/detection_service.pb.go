@@ -334,11 +334,137 @@ func (x *ListDetectorsResponse) GetDetectors() []*DetectorInfo {
 	return nil
 }
 
+// WatchRequest is the request of Watch: which findings to send. The empty
+// request sends every finding that is not suppressed.
+type WatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// min_severity drops findings less severe than it. SEVERITY_UNSPECIFIED
+	// keeps every severity.
+	MinSeverity Severity `protobuf:"varint,1,opt,name=min_severity,json=minSeverity,proto3,enum=iamsentry.v1.Severity" json:"min_severity,omitempty"`
+	// detector_ids keeps only findings of these detectors (see
+	// ListDetectors). Empty keeps every detector.
+	DetectorIds []string `protobuf:"bytes,2,rep,name=detector_ids,json=detectorIds,proto3" json:"detector_ids,omitempty"`
+	// include_suppressed also sends findings a suppress entry matched; their
+	// suppression field is set.
+	IncludeSuppressed bool `protobuf:"varint,3,opt,name=include_suppressed,json=includeSuppressed,proto3" json:"include_suppressed,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *WatchRequest) Reset() {
+	*x = WatchRequest{}
+	mi := &file_iamsentry_v1_detection_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchRequest) ProtoMessage() {}
+
+func (x *WatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_iamsentry_v1_detection_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
+func (*WatchRequest) Descriptor() ([]byte, []int) {
+	return file_iamsentry_v1_detection_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *WatchRequest) GetMinSeverity() Severity {
+	if x != nil {
+		return x.MinSeverity
+	}
+	return Severity_SEVERITY_UNSPECIFIED
+}
+
+func (x *WatchRequest) GetDetectorIds() []string {
+	if x != nil {
+		return x.DetectorIds
+	}
+	return nil
+}
+
+func (x *WatchRequest) GetIncludeSuppressed() bool {
+	if x != nil {
+		return x.IncludeSuppressed
+	}
+	return false
+}
+
+// WatchResponse carries one finding.
+type WatchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// finding is a finding raised by a replica, with the identity fields of
+	// the record that raised it.
+	Finding *Finding `protobuf:"bytes,1,opt,name=finding,proto3" json:"finding,omitempty"`
+	// dropped counts the findings matching this call that were discarded
+	// since the previous response because the watcher read too slowly. A
+	// non-zero value means the tail has a gap.
+	Dropped       uint64 `protobuf:"varint,2,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchResponse) Reset() {
+	*x = WatchResponse{}
+	mi := &file_iamsentry_v1_detection_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchResponse) ProtoMessage() {}
+
+func (x *WatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_iamsentry_v1_detection_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchResponse.ProtoReflect.Descriptor instead.
+func (*WatchResponse) Descriptor() ([]byte, []int) {
+	return file_iamsentry_v1_detection_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *WatchResponse) GetFinding() *Finding {
+	if x != nil {
+		return x.Finding
+	}
+	return nil
+}
+
+func (x *WatchResponse) GetDropped() uint64 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
+}
+
 var File_iamsentry_v1_detection_service_proto protoreflect.FileDescriptor
 
 const file_iamsentry_v1_detection_service_proto_rawDesc = "" +
 	"\n" +
-	"$iamsentry/v1/detection_service.proto\x12\fiamsentry.v1\x1a\x1biamsentry/v1/detector.proto\x1a\x18iamsentry/v1/event.proto\x1a\x1aiamsentry/v1/verdict.proto\"m\n" +
+	"$iamsentry/v1/detection_service.proto\x12\fiamsentry.v1\x1a\x1biamsentry/v1/detector.proto\x1a\x18iamsentry/v1/event.proto\x1a\x1aiamsentry/v1/finding.proto\x1a\x1aiamsentry/v1/verdict.proto\"m\n" +
 	"\fScoreRequest\x12+\n" +
 	"\x06events\x18\x01 \x03(\v2\x13.iamsentry.v1.EventR\x06events\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x04R\bsequence\x12\x14\n" +
@@ -353,12 +479,20 @@ const file_iamsentry_v1_detection_service_proto_rawDesc = "" +
 	"\bverdicts\x18\x01 \x03(\v2\x15.iamsentry.v1.VerdictR\bverdicts\"\x16\n" +
 	"\x14ListDetectorsRequest\"Q\n" +
 	"\x15ListDetectorsResponse\x128\n" +
-	"\tdetectors\x18\x01 \x03(\v2\x1a.iamsentry.v1.DetectorInfoR\tdetectors2\x83\x02\n" +
+	"\tdetectors\x18\x01 \x03(\v2\x1a.iamsentry.v1.DetectorInfoR\tdetectors\"\x9b\x01\n" +
+	"\fWatchRequest\x129\n" +
+	"\fmin_severity\x18\x01 \x01(\x0e2\x16.iamsentry.v1.SeverityR\vminSeverity\x12!\n" +
+	"\fdetector_ids\x18\x02 \x03(\tR\vdetectorIds\x12-\n" +
+	"\x12include_suppressed\x18\x03 \x01(\bR\x11includeSuppressed\"Z\n" +
+	"\rWatchResponse\x12/\n" +
+	"\afinding\x18\x01 \x01(\v2\x15.iamsentry.v1.FindingR\afinding\x12\x18\n" +
+	"\adropped\x18\x02 \x01(\x04R\adropped2\xc7\x02\n" +
 	"\x10DetectionService\x12D\n" +
 	"\x05Score\x12\x1a.iamsentry.v1.ScoreRequest\x1a\x1b.iamsentry.v1.ScoreResponse(\x010\x01\x12O\n" +
 	"\n" +
 	"ScoreBatch\x12\x1f.iamsentry.v1.ScoreBatchRequest\x1a .iamsentry.v1.ScoreBatchResponse\x12X\n" +
-	"\rListDetectors\x12\".iamsentry.v1.ListDetectorsRequest\x1a#.iamsentry.v1.ListDetectorsResponseB\xb7\x01\n" +
+	"\rListDetectors\x12\".iamsentry.v1.ListDetectorsRequest\x1a#.iamsentry.v1.ListDetectorsResponse\x12B\n" +
+	"\x05Watch\x12\x1a.iamsentry.v1.WatchRequest\x1a\x1b.iamsentry.v1.WatchResponse0\x01B\xb7\x01\n" +
 	"\x10com.iamsentry.v1B\x15DetectionServiceProtoP\x01Z;github.com/iamsentry/iamsentry/gen/iamsentry/v1;iamsentryv1\xa2\x02\x03IXX\xaa\x02\fIamsentry.V1\xca\x02\fIamsentry\\V1\xe2\x02\x18Iamsentry\\V1\\GPBMetadata\xea\x02\rIamsentry::V1b\x06proto3"
 
 var (
@@ -373,7 +507,7 @@ func file_iamsentry_v1_detection_service_proto_rawDescGZIP() []byte {
 	return file_iamsentry_v1_detection_service_proto_rawDescData
 }
 
-var file_iamsentry_v1_detection_service_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_iamsentry_v1_detection_service_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_iamsentry_v1_detection_service_proto_goTypes = []any{
 	(*ScoreRequest)(nil),          // 0: iamsentry.v1.ScoreRequest
 	(*ScoreResponse)(nil),         // 1: iamsentry.v1.ScoreResponse
@@ -381,27 +515,35 @@ var file_iamsentry_v1_detection_service_proto_goTypes = []any{
 	(*ScoreBatchResponse)(nil),    // 3: iamsentry.v1.ScoreBatchResponse
 	(*ListDetectorsRequest)(nil),  // 4: iamsentry.v1.ListDetectorsRequest
 	(*ListDetectorsResponse)(nil), // 5: iamsentry.v1.ListDetectorsResponse
-	(*Event)(nil),                 // 6: iamsentry.v1.Event
-	(*Verdict)(nil),               // 7: iamsentry.v1.Verdict
-	(*DetectorInfo)(nil),          // 8: iamsentry.v1.DetectorInfo
+	(*WatchRequest)(nil),          // 6: iamsentry.v1.WatchRequest
+	(*WatchResponse)(nil),         // 7: iamsentry.v1.WatchResponse
+	(*Event)(nil),                 // 8: iamsentry.v1.Event
+	(*Verdict)(nil),               // 9: iamsentry.v1.Verdict
+	(*DetectorInfo)(nil),          // 10: iamsentry.v1.DetectorInfo
+	(Severity)(0),                 // 11: iamsentry.v1.Severity
+	(*Finding)(nil),               // 12: iamsentry.v1.Finding
 }
 var file_iamsentry_v1_detection_service_proto_depIdxs = []int32{
-	6, // 0: iamsentry.v1.ScoreRequest.events:type_name -> iamsentry.v1.Event
-	7, // 1: iamsentry.v1.ScoreResponse.verdicts:type_name -> iamsentry.v1.Verdict
-	6, // 2: iamsentry.v1.ScoreBatchRequest.events:type_name -> iamsentry.v1.Event
-	7, // 3: iamsentry.v1.ScoreBatchResponse.verdicts:type_name -> iamsentry.v1.Verdict
-	8, // 4: iamsentry.v1.ListDetectorsResponse.detectors:type_name -> iamsentry.v1.DetectorInfo
-	0, // 5: iamsentry.v1.DetectionService.Score:input_type -> iamsentry.v1.ScoreRequest
-	2, // 6: iamsentry.v1.DetectionService.ScoreBatch:input_type -> iamsentry.v1.ScoreBatchRequest
-	4, // 7: iamsentry.v1.DetectionService.ListDetectors:input_type -> iamsentry.v1.ListDetectorsRequest
-	1, // 8: iamsentry.v1.DetectionService.Score:output_type -> iamsentry.v1.ScoreResponse
-	3, // 9: iamsentry.v1.DetectionService.ScoreBatch:output_type -> iamsentry.v1.ScoreBatchResponse
-	5, // 10: iamsentry.v1.DetectionService.ListDetectors:output_type -> iamsentry.v1.ListDetectorsResponse
-	8, // [8:11] is the sub-list for method output_type
-	5, // [5:8] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	8,  // 0: iamsentry.v1.ScoreRequest.events:type_name -> iamsentry.v1.Event
+	9,  // 1: iamsentry.v1.ScoreResponse.verdicts:type_name -> iamsentry.v1.Verdict
+	8,  // 2: iamsentry.v1.ScoreBatchRequest.events:type_name -> iamsentry.v1.Event
+	9,  // 3: iamsentry.v1.ScoreBatchResponse.verdicts:type_name -> iamsentry.v1.Verdict
+	10, // 4: iamsentry.v1.ListDetectorsResponse.detectors:type_name -> iamsentry.v1.DetectorInfo
+	11, // 5: iamsentry.v1.WatchRequest.min_severity:type_name -> iamsentry.v1.Severity
+	12, // 6: iamsentry.v1.WatchResponse.finding:type_name -> iamsentry.v1.Finding
+	0,  // 7: iamsentry.v1.DetectionService.Score:input_type -> iamsentry.v1.ScoreRequest
+	2,  // 8: iamsentry.v1.DetectionService.ScoreBatch:input_type -> iamsentry.v1.ScoreBatchRequest
+	4,  // 9: iamsentry.v1.DetectionService.ListDetectors:input_type -> iamsentry.v1.ListDetectorsRequest
+	6,  // 10: iamsentry.v1.DetectionService.Watch:input_type -> iamsentry.v1.WatchRequest
+	1,  // 11: iamsentry.v1.DetectionService.Score:output_type -> iamsentry.v1.ScoreResponse
+	3,  // 12: iamsentry.v1.DetectionService.ScoreBatch:output_type -> iamsentry.v1.ScoreBatchResponse
+	5,  // 13: iamsentry.v1.DetectionService.ListDetectors:output_type -> iamsentry.v1.ListDetectorsResponse
+	7,  // 14: iamsentry.v1.DetectionService.Watch:output_type -> iamsentry.v1.WatchResponse
+	11, // [11:15] is the sub-list for method output_type
+	7,  // [7:11] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_iamsentry_v1_detection_service_proto_init() }
@@ -411,6 +553,7 @@ func file_iamsentry_v1_detection_service_proto_init() {
 	}
 	file_iamsentry_v1_detector_proto_init()
 	file_iamsentry_v1_event_proto_init()
+	file_iamsentry_v1_finding_proto_init()
 	file_iamsentry_v1_verdict_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -418,7 +561,7 @@ func file_iamsentry_v1_detection_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_iamsentry_v1_detection_service_proto_rawDesc), len(file_iamsentry_v1_detection_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

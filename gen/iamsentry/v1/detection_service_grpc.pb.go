@@ -22,6 +22,7 @@ const (
 	DetectionService_Score_FullMethodName         = "/iamsentry.v1.DetectionService/Score"
 	DetectionService_ScoreBatch_FullMethodName    = "/iamsentry.v1.DetectionService/ScoreBatch"
 	DetectionService_ListDetectors_FullMethodName = "/iamsentry.v1.DetectionService/ListDetectors"
+	DetectionService_Watch_FullMethodName         = "/iamsentry.v1.DetectionService/Watch"
 )
 
 // DetectionServiceClient is the client API for DetectionService service.
@@ -57,6 +58,17 @@ type DetectionServiceClient interface {
 	ScoreBatch(ctx context.Context, in *ScoreBatchRequest, opts ...grpc.CallOption) (*ScoreBatchResponse, error)
 	// ListDetectors lists the detectors this server knows, enabled or not.
 	ListDetectors(ctx context.Context, in *ListDetectorsRequest, opts ...grpc.CallOption) (*ListDetectorsResponse, error)
+	// Watch tails the findings raised from now on, by every replica sharing
+	// this server's state store, whichever way their records came in (Score,
+	// ScoreBatch, OTLP, Vector). Only first deliveries raise findings: a
+	// retried record (OUTCOME_DUPLICATE) and a learning request never appear.
+	//
+	// Watch is a live tail, not a queue: findings raised while no Watch call
+	// is open, or while a replica cannot reach Redis, are not replayed. A
+	// watcher that reads more slowly than findings arrive loses the oldest
+	// ones and is told how many in WatchResponse.dropped. The server ends the
+	// call when the connection reaches its maximum age; reconnect.
+	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error)
 }
 
 type detectionServiceClient struct {
@@ -100,6 +112,25 @@ func (c *detectionServiceClient) ListDetectors(ctx context.Context, in *ListDete
 	return out, nil
 }
 
+func (c *detectionServiceClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &DetectionService_ServiceDesc.Streams[1], DetectionService_Watch_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchRequest, WatchResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DetectionService_WatchClient = grpc.ServerStreamingClient[WatchResponse]
+
 // DetectionServiceServer is the server API for DetectionService service.
 // All implementations must embed UnimplementedDetectionServiceServer
 // for forward compatibility.
@@ -133,6 +164,17 @@ type DetectionServiceServer interface {
 	ScoreBatch(context.Context, *ScoreBatchRequest) (*ScoreBatchResponse, error)
 	// ListDetectors lists the detectors this server knows, enabled or not.
 	ListDetectors(context.Context, *ListDetectorsRequest) (*ListDetectorsResponse, error)
+	// Watch tails the findings raised from now on, by every replica sharing
+	// this server's state store, whichever way their records came in (Score,
+	// ScoreBatch, OTLP, Vector). Only first deliveries raise findings: a
+	// retried record (OUTCOME_DUPLICATE) and a learning request never appear.
+	//
+	// Watch is a live tail, not a queue: findings raised while no Watch call
+	// is open, or while a replica cannot reach Redis, are not replayed. A
+	// watcher that reads more slowly than findings arrive loses the oldest
+	// ones and is told how many in WatchResponse.dropped. The server ends the
+	// call when the connection reaches its maximum age; reconnect.
+	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error
 	mustEmbedUnimplementedDetectionServiceServer()
 }
 
@@ -151,6 +193,9 @@ func (UnimplementedDetectionServiceServer) ScoreBatch(context.Context, *ScoreBat
 }
 func (UnimplementedDetectionServiceServer) ListDetectors(context.Context, *ListDetectorsRequest) (*ListDetectorsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListDetectors not implemented")
+}
+func (UnimplementedDetectionServiceServer) Watch(*WatchRequest, grpc.ServerStreamingServer[WatchResponse]) error {
+	return status.Error(codes.Unimplemented, "method Watch not implemented")
 }
 func (UnimplementedDetectionServiceServer) mustEmbedUnimplementedDetectionServiceServer() {}
 func (UnimplementedDetectionServiceServer) testEmbeddedByValue()                          {}
@@ -216,6 +261,17 @@ func _DetectionService_ListDetectors_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DetectionService_Watch_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(DetectionServiceServer).Watch(m, &grpc.GenericServerStream[WatchRequest, WatchResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DetectionService_WatchServer = grpc.ServerStreamingServer[WatchResponse]
+
 // DetectionService_ServiceDesc is the grpc.ServiceDesc for DetectionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -238,6 +294,11 @@ var DetectionService_ServiceDesc = grpc.ServiceDesc{
 			Handler:       _DetectionService_Score_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "Watch",
+			Handler:       _DetectionService_Watch_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "iamsentry/v1/detection_service.proto",

@@ -1,0 +1,121 @@
+package server
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// Connection defaults, chosen for shippers behind L4 load balancers.
+const (
+	// DefaultMaxConcurrentStreams bounds the calls one connection runs at
+	// once; with the receive limits it bounds what one client can make the
+	// server hold.
+	DefaultMaxConcurrentStreams = 256
+	// DefaultKeepaliveMinTime is below the 30–60 s pings that gRPC clients
+	// behind NAT and cloud load balancers are configured with, so they are
+	// never answered with GOAWAY "too_many_pings".
+	DefaultKeepaliveMinTime = 20 * time.Second
+	// DefaultKeepaliveTime is how long a connection may stay silent before
+	// the server pings it, so dead peers and idle-killing middleboxes are
+	// noticed well before their usual 350 s (AWS NLB) timeout.
+	DefaultKeepaliveTime    = time.Minute
+	DefaultKeepaliveTimeout = 20 * time.Second
+	// DefaultMaxConnectionAge makes a client reconnect (through the load
+	// balancer, possibly to another replica) every half hour; gRPC adds
+	// ±10 % jitter so replicas' clients do not all reconnect at once.
+	DefaultMaxConnectionAge = 30 * time.Minute
+	// DefaultMaxConnectionAgeGrace lets calls in flight at that moment
+	// finish: a Score stream ends its current requests, a shipper's unary
+	// call completes. It is finite so a stream that never ends (Watch, an
+	// idle Score stream) cannot pin a connection forever.
+	DefaultMaxConnectionAgeGrace = time.Minute
+)
+
+func (o *Options) connectionDefaults() {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&o.KeepaliveMinTime, DefaultKeepaliveMinTime)
+	def(&o.KeepaliveTime, DefaultKeepaliveTime)
+	def(&o.KeepaliveTimeout, DefaultKeepaliveTimeout)
+	def(&o.MaxConnectionAge, DefaultMaxConnectionAge)
+	def(&o.MaxConnectionAgeGrace, DefaultMaxConnectionAgeGrace)
+}
+
+// connectionOptions are the transport settings: the receive limit,
+// keepalive, connection age and concurrent streams.
+//
+// The transport's receive limit is the larger of the two limits, because
+// gRPC has one per server; the iamsentry.v1 limit is then enforced per
+// message by limitUnary and limitStream. A Score stream reads up to
+// MaxInFlight requests ahead, so its limit stays lower than the one for the
+// shippers' unary batches (OTLP, Vector), which hold one message per call.
+func (s *Server) connectionOptions() []grpc.ServerOption {
+	o := s.opts
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(max(o.MaxRecvMsgSize, o.IngestMaxRecvMsgSize)),
+		grpc.MaxConcurrentStreams(uint32(o.MaxConcurrentStreams)),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             o.KeepaliveMinTime,
+			PermitWithoutStream: true, // shippers ping idle connections between batches
+		}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			Time:                  o.KeepaliveTime,
+			Timeout:               o.KeepaliveTimeout,
+			MaxConnectionAge:      o.MaxConnectionAge,
+			MaxConnectionAgeGrace: o.MaxConnectionAgeGrace,
+		}),
+	}
+}
+
+// apiPrefix starts the full method names that take the iamsentry.v1 limit.
+const apiPrefix = "/iamsentry.v1."
+
+func (s *Server) limitUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	if strings.HasPrefix(info.FullMethod, apiPrefix) {
+		if err := s.checkSize(req); err != nil {
+			return nil, err
+		}
+	}
+	return h(ctx, req)
+}
+
+func (s *Server) limitStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	if strings.HasPrefix(info.FullMethod, apiPrefix) {
+		ss = &limitedStream{ServerStream: ss, s: s}
+	}
+	return h(srv, ss)
+}
+
+// checkSize rejects an iamsentry.v1 message over MaxRecvMsgSize, as the
+// transport would have had it been the only limit.
+func (s *Server) checkSize(m any) error {
+	if pm, ok := m.(proto.Message); ok {
+		if n := proto.Size(pm); n > s.opts.MaxRecvMsgSize {
+			return status.Errorf(codes.ResourceExhausted,
+				"received message larger than max (%d vs. %d bytes) for the iamsentry.v1 API; split it, or raise the server's --max-recv-msg-size", n, s.opts.MaxRecvMsgSize)
+		}
+	}
+	return nil
+}
+
+type limitedStream struct {
+	grpc.ServerStream
+	s *Server
+}
+
+func (l *limitedStream) RecvMsg(m any) error {
+	if err := l.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return l.s.checkSize(m)
+}

@@ -1,0 +1,137 @@
+package findings
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+
+	"go.opentelemetry.io/otel/metric"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
+)
+
+// Item is what sinks receive: a finding, or notice of a record an ingest
+// path without verdicts (OTLP, Vector) could not score.
+type Item struct {
+	Tenant  string
+	Finding *iamsentryv1.Finding // set for a finding
+	Invalid *Invalid             // set for an invalid record
+}
+
+// Invalid describes a record that could not be scored.
+type Invalid struct {
+	Ingest  string // "otlp" or "vector"
+	Reason  string // why, as a verdict would say it
+	EventID string // the record's eventID, when it could be read
+}
+
+// Sink is where findings leave the service.
+//
+// Send is called from the dispatcher's one goroutine and must not block for
+// long: a sink that talks to the network queues (bounded) and drops what
+// does not fit, counting it. Close flushes what it can before ctx ends.
+type Sink interface {
+	Send(it Item)
+	Close(ctx context.Context) error
+}
+
+// Format renders an item as one JSON document; ok is false when the format
+// has no rendering for the item (OCSF has none for invalid records).
+type Format func(it Item) (doc []byte, ok bool)
+
+// FormatFor returns the format named name: "json" (the default) or "ocsf".
+func FormatFor(name string) (Format, error) {
+	switch name {
+	case "", "json":
+		return JSON, nil
+	case "ocsf":
+		return OCSF, nil
+	}
+	return nil, fmt.Errorf("unknown format %q (want json or ocsf)", name)
+}
+
+// jsonLine is the envelope of the json format.
+type jsonLine struct {
+	Kind    string          `json:"kind"` // "finding" or "invalid_record"
+	Tenant  string          `json:"tenant,omitempty"`
+	Finding json.RawMessage `json:"finding,omitempty"`
+	Ingest  string          `json:"ingest,omitempty"`
+	Reason  string          `json:"reason,omitempty"`
+	EventID string          `json:"event_id,omitempty"`
+}
+
+// JSON renders an item in the json format: an object whose kind says what it
+// is; a finding is the Finding of the API in its protobuf JSON mapping (as
+// Watch shows it through grpcurl).
+func JSON(it Item) ([]byte, bool) {
+	line := jsonLine{Tenant: it.Tenant}
+	switch {
+	case it.Finding != nil:
+		f, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(it.Finding)
+		if err != nil {
+			return nil, false
+		}
+		line.Kind, line.Finding = "finding", f
+	case it.Invalid != nil:
+		line.Kind, line.Ingest, line.Reason, line.EventID = "invalid_record", it.Invalid.Ingest, it.Invalid.Reason, it.Invalid.EventID
+	default:
+		return nil, false
+	}
+	b, err := json.Marshal(line)
+	return b, err == nil
+}
+
+// WriterSink writes one JSON document per line to w (stdout or a file).
+type WriterSink struct {
+	mu     sync.Mutex
+	w      io.Writer
+	format Format
+	filter Filter
+	close  func() error
+	drops  drops
+}
+
+// WriterConfig configures a WriterSink.
+type WriterConfig struct {
+	Name          string // for the metric's sink attribute
+	Format        Format // default JSON
+	Filter        Filter
+	Close         func() error // called by Close when not nil (a file's Close)
+	MeterProvider metric.MeterProvider
+}
+
+// NewWriterSink returns a sink writing items to w as JSON lines. Failed
+// writes are counted as drops.
+func NewWriterSink(w io.Writer, cfg WriterConfig) *WriterSink {
+	if cfg.Format == nil {
+		cfg.Format = JSON
+	}
+	return &WriterSink{w: w, format: cfg.Format, filter: cfg.Filter, close: cfg.Close, drops: newDrops(cfg.MeterProvider, cfg.Name)}
+}
+
+// Send implements Sink.
+func (s *WriterSink) Send(it Item) {
+	if it.Finding != nil && !s.filter.Match(it.Finding) {
+		return
+	}
+	doc, ok := s.format(it)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.w.Write(append(doc, '\n')); err != nil {
+		s.drops.add(DropWrite, 1)
+	}
+}
+
+// Close implements Sink.
+func (s *WriterSink) Close(context.Context) error {
+	if s.close == nil {
+		return nil
+	}
+	return s.close()
+}

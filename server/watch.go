@@ -1,0 +1,60 @@
+package server
+
+import (
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/iamsentry/iamsentry/engine"
+	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
+	"github.com/iamsentry/iamsentry/server/findings"
+)
+
+// publishFindings is the batcher's hook: it hands the findings of first
+// deliveries (ALERT and SUPPRESSED verdicts; never DUPLICATE, whose findings
+// went out when the event was first scored) to the dispatcher, which never
+// blocks.
+func (s *Server) publishFindings(tenant string, verdicts []engine.Verdict) {
+	var out []*iamsentryv1.Finding
+	for i := range verdicts {
+		v := &verdicts[i]
+		if v.Outcome != engine.OutcomeAlert && v.Outcome != engine.OutcomeSuppressed {
+			continue
+		}
+		for j := range v.Findings {
+			out = append(out, findingProto(&v.Findings[j]))
+		}
+	}
+	s.out.Findings(tenant, out)
+}
+
+// Watch implements DetectionService. The response headers are sent once the
+// watcher is subscribed, so a client that has them misses nothing raised
+// afterwards.
+func (s *service) Watch(req *iamsentryv1.WatchRequest, stream iamsentryv1.DetectionService_WatchServer) error {
+	if req.GetMinSeverity() < 0 || req.GetMinSeverity() > iamsentryv1.Severity_SEVERITY_CRITICAL {
+		return status.Errorf(codes.InvalidArgument, "min_severity %d is not a severity", req.GetMinSeverity())
+	}
+	sub := s.hub.Subscribe(defaultTenant, findings.Filter{
+		MinSeverity:       req.GetMinSeverity(),
+		Detectors:         req.GetDetectorIds(),
+		IncludeSuppressed: req.GetIncludeSuppressed(),
+	}, s.opts.WatchBuffer)
+	defer sub.Close()
+	if err := stream.SendHeader(metadata.MD{}); err != nil {
+		return err
+	}
+	ctx := stream.Context()
+	for {
+		select {
+		case <-ctx.Done():
+			return status.FromContextError(ctx.Err()).Err()
+		case <-s.stopping:
+			return status.Error(codes.Unavailable, "server is shutting down; reconnect to tail findings from another replica")
+		case f := <-sub.C():
+			if err := stream.Send(&iamsentryv1.WatchResponse{Finding: f, Dropped: sub.Dropped()}); err != nil {
+				return err
+			}
+		}
+	}
+}
