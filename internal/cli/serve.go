@@ -218,3 +218,11 @@ func orDefault(s, def string) string {
 	}
 	return s
 }
+
+// ServeFlags returns the flags serve accepts, for tools and tests that check
+// deployment files against the binary (deploy/).
+func ServeFlags() *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	new(serveFlags).register(fs)
+	return fs
+}
