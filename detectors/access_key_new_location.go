@@ -190,7 +190,11 @@ func (d *AccessKeyNewLocation) Observe(ev *Event, b *state.Batch) Evaluation {
 		dim.seen = b.NoveltyAddBy(ev.Key(id, "loc:"+dim.name), dim.member, ev.Owner(), r.EventTime, d.opts.Window)
 	}
 	s.onceKey = func(dim dimension) state.Key {
-		return ev.Key(id, "loc:raised:"+dim.name+":"+dim.member+":"+r.EventTime.Format(time.DateOnly))
+		// The incident is the identity in the new place, whichever record
+		// was the first sighting to be scored: no time in the key, so a
+		// shuffled stream names the same incident. The novelty set already
+		// makes a place new once; the throttle only merges retries.
+		return ev.Key(id, "loc:raised:"+dim.name+":"+dim.member)
 	}
 	if k := r.UserIdentity.AccessKeyID; k != "" {
 		s.mark = NewLocationMark(ev, k)
@@ -293,7 +297,7 @@ func (s *sighting) finding(fresh []dimension, sizes map[string]int, since time.T
 	if !s.geo {
 		f.Explanation += "; no GeoIP database, so locations are network prefixes"
 	}
-	f.Once = &Once{Key: s.onceKey(fresh[0]), TTL: 24 * time.Hour}
+	f.Once = &Once{Key: s.onceKey(fresh[0]), TTL: 2 * time.Hour}
 	if s.mark != (state.Key{}) {
 		f.Marks = []SetMark{{Key: s.mark, At: s.r.EventTime, Keep: state.KeepLatest, TTL: NewLocationMarkTTL}}
 	}

@@ -330,9 +330,15 @@ func (a *assumption) finding(sev Severity, score int, rule string, cur int, st s
 		"against %d in the previous %s (per %v: mean %.2f, σ %.2f, peak %d over %d buckets; known since %s): %s",
 		a.principal, a.role, a.why, a.r.EventName, a.r.SourceIPAddress, cur, a.d.opts.Window, start.Format(time.RFC3339),
 		st.sum, days(a.d.opts.History), a.d.opts.Window, st.mean, st.sd, st.peak, st.n, since.Format(time.RFC3339), ruleText[rule])
+	name := "assume:raised:" + start.Format(time.RFC3339) + ":" + sev.String()
+	if rule == "first-privileged" {
+		// The first privileged assumption is one incident per principal,
+		// whichever record of it is scored first: no hour in the key, so a
+		// shuffled stream names the same incident.
+		name = "assume:raised:first-privileged"
+	}
 	f.Once = &Once{
-		Key: state.Key{Tenant: a.tenant, Identity: "principal:" + a.principal,
-			Name: "assume:raised:" + start.Format(time.RFC3339) + ":" + sev.String()},
+		Key: state.Key{Tenant: a.tenant, Identity: "principal:" + a.principal, Name: name},
 		TTL: 24 * time.Hour,
 	}
 	return []Finding{f}

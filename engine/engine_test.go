@@ -309,8 +309,8 @@ func TestIncidentNames(t *testing.T) {
 	if got := vs[0].Findings[0].Incident; got != "once-test/AKIAEXAMPLEALICE01/once" {
 		t.Errorf("throttled finding's incident = %q, want detector/identity/name of its Once key", got)
 	}
-	if got := vs[1].Findings[0].Incident; got != "admin-policy-attached/event/evt-7" {
-		t.Errorf("per-event finding's incident = %q, want detector/event/id", got)
+	if got := vs[1].Findings[0].Incident; got != "admin-policy-attached/event/111122223333/evt-7/AttachRolePolicy/2024-08-01T13:00:00Z" {
+		t.Errorf("per-event finding's incident = %q, want detector/event/account/id/name/time", got)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"time"
 
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
@@ -183,5 +184,8 @@ func incident(f *detectors.Finding) string {
 	if f.Once != nil {
 		return f.DetectorID + "/" + f.Once.Key.Identity + "/" + f.Once.Key.Name
 	}
-	return f.DetectorID + "/event/" + f.EventID
+	// The event by account, id, name and time, as it is deduplicated: rule
+	// test fixtures reuse ids such as "1" for different records.
+	return f.DetectorID + "/event/" + f.AccountID + "/" + f.EventID + "/" + f.EventName + "/" +
+		f.EventTime.UTC().Format(time.RFC3339Nano)
 }

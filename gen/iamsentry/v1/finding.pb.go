@@ -142,8 +142,8 @@ type Finding struct {
 	// them: for detectors that alert once per identity and window it names the
 	// detector, the identity and the window (for example
 	// "access-key-enumeration/key:AKIA…/enum:once:2024-08-01T13:00"); for
-	// per-event detectors it is the detector and the event id. Use it to
-	// deduplicate alerts downstream.
+	// per-event detectors it is the detector and the event (account, id, name
+	// and time). Use it to deduplicate alerts downstream.
 	Incident      string `protobuf:"bytes,16,opt,name=incident,proto3" json:"incident,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
