@@ -354,4 +354,3 @@ func maxTime(a, b time.Time) time.Time {
 	}
 	return a
 }
-
