@@ -26,7 +26,7 @@ build: ## Build bin/iamsentry
 # The Fluent Bit output plugin is its own module (cgo): a C shared object
 # Fluent Bit loads with `plugins:` in its YAML configuration.
 fluentbit-plugin: ## Build bin/iamsentry-fluentbit.so, the Fluent Bit output plugin (needs gcc)
-	cd clients/fluentbit && CGO_ENABLED=1 $(GO) build -trimpath -buildmode=c-shared -o ../../bin/iamsentry-fluentbit.so .
+	cd clients/fluentbit && GOFLAGS=-mod=mod CGO_ENABLED=1 $(GO) build -trimpath -buildmode=c-shared -o ../../bin/iamsentry-fluentbit.so .
 
 run: build ## Build, then serve on $(LISTEN) with the embedded state store
 	exec bin/iamsentry serve --listen '$(LISTEN)'
@@ -34,7 +34,9 @@ run: build ## Build, then serve on $(LISTEN) with the embedded state store
 test: redis ## Run every test (unit, conformance on memory and real Redis, end-to-end with grpcurl, the Fluent Bit plugin)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 8m ./...
-	cd clients/fluentbit && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+	@# The plugin module follows the main one through a replace directive; -mod=mod
+	@# lets it pick up the main module's requirements as they change.
+	cd clients/fluentbit && GOFLAGS=-mod=mod $(GO) vet ./... && GOFLAGS=-mod=mod $(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory fluentbit-plugin
 
 test-short: redis ## Run the unit tests only (skips end-to-end tests)
