@@ -120,7 +120,8 @@ type Engine struct {
 	opts    Options
 	metrics metrics
 
-	batches, records, roundTrips atomic.Int64
+	batches, records, roundTrips  atomic.Int64
+	quietBatches, quietRoundTrips atomic.Int64
 }
 
 // Stats are running totals since the engine started.
@@ -128,16 +129,22 @@ type Stats struct {
 	Batches    int64 // batches scored (successfully or not)
 	Records    int64 // records in those batches
 	RoundTrips int64 // state batches executed (round trips to a shared store)
+	// QuietBatches are the scored batches in which no record raised a
+	// finding, and QuietRoundTrips the round trips they took: the no-alert
+	// path, which must cost exactly one round trip per batch.
+	QuietBatches, QuietRoundTrips int64
 }
 
 // Stats returns the running totals.
 func (e *Engine) Stats() Stats {
-	return Stats{Batches: e.batches.Load(), Records: e.records.Load(), RoundTrips: e.roundTrips.Load()}
+	return Stats{Batches: e.batches.Load(), Records: e.records.Load(), RoundTrips: e.roundTrips.Load(),
+		QuietBatches: e.quietBatches.Load(), QuietRoundTrips: e.quietRoundTrips.Load()}
 }
 
-// exec executes one state batch, counting the round trip.
-func (e *Engine) exec(ctx context.Context, b *state.Batch) error {
+// exec executes one state batch of s, counting the round trip.
+func (e *Engine) exec(ctx context.Context, s *scoring, b *state.Batch) error {
 	e.roundTrips.Add(1)
+	s.trips++
 	return e.store.Exec(ctx, b)
 }
 
@@ -195,7 +202,7 @@ func (e *Engine) Score(ctx context.Context, b Batch) ([]Verdict, error) {
 	e.batches.Add(1)
 	e.records.Add(int64(len(b.Records)))
 	s := newScoring(e, b)
-	if err := e.exec(ctx, &s.first); err != nil {
+	if err := e.exec(ctx, s, &s.first); err != nil {
 		return nil, fmt.Errorf("scoring %d records: %w", len(b.Records), err)
 	}
 	if err := s.evaluate(); err != nil {
@@ -210,6 +217,10 @@ func (e *Engine) Score(ctx context.Context, b Batch) ([]Verdict, error) {
 		return nil, err
 	}
 	s.count(ctx)
+	if !s.raised() {
+		e.quietBatches.Add(1)
+		e.quietRoundTrips.Add(int64(s.trips))
+	}
 	return s.verdicts, nil
 }
 

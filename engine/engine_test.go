@@ -301,6 +301,9 @@ func TestStatsCountRoundTrips(t *testing.T) {
 	if st.Batches != 2 || st.Records != 3 || st.RoundTrips != 3 || int(st.RoundTrips) != store.execs {
 		t.Errorf("stats = %+v (store saw %d execs), want 2 batches, 3 records, 3 round trips", st, store.execs)
 	}
+	if st.QuietBatches != 1 || st.QuietRoundTrips != 1 {
+		t.Errorf("no-alert path: %d batches took %d round trips, want 1 and 1", st.QuietBatches, st.QuietRoundTrips)
+	}
 }
 
 func TestIncidentNames(t *testing.T) {

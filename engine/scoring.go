@@ -27,6 +27,17 @@ type scoring struct {
 	verdicts []Verdict
 	items    []item
 	first    state.Batch
+	trips    int // round trips taken
+}
+
+// raised reports whether any record of the batch raised a finding.
+func (s *scoring) raised() bool {
+	for i := range s.items {
+		if len(s.items[i].candidates) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // item is one valid record of the batch.

@@ -36,7 +36,7 @@ func (s *scoring) settle(ctx context.Context) error {
 		second.Put(it.dedupe, encodeFindings(it.candidates), s.e.opts.DedupeHorizon)
 	}
 	if second.Len() > 0 {
-		if err := s.e.exec(ctx, &second); err != nil {
+		if err := s.e.exec(ctx, s, &second); err != nil {
 			return fmt.Errorf("recording %d alerts: %w", len(throttles), err)
 		}
 	}
@@ -53,7 +53,7 @@ func (s *scoring) settle(ctx context.Context) error {
 		it.candidates = kept
 	}
 	if third.Len() > 0 {
-		if err := s.e.exec(ctx, &third); err != nil {
+		if err := s.e.exec(ctx, s, &third); err != nil {
 			return fmt.Errorf("correcting remembered verdicts: %w", err)
 		}
 	}

@@ -98,6 +98,8 @@ type result struct {
 	Batches          int64          `json:"server_batches,omitempty"`
 	RoundTrips       int64          `json:"state_round_trips,omitempty"`
 	TripsPerBatch    float64        `json:"round_trips_per_batch,omitempty"`
+	QuietTrips       float64        `json:"round_trips_per_no_alert_batch,omitempty"`
+	QuietBatches     int64          `json:"no_alert_batches,omitempty"`
 	EventsPerBatch   float64        `json:"events_per_batch,omitempty"`
 }
 
@@ -184,6 +186,10 @@ func run(ctx context.Context, o options, files []string) error {
 		res.ServerCPUSeconds = st.cpu.Seconds()
 		res.CPUPer10k = st.cpu.Seconds() / float64(res.Events) * 10000
 		res.Batches, res.RoundTrips = st.Batches, st.RoundTrips
+		if st.QuietBatches > 0 {
+			res.QuietBatches = st.QuietBatches
+			res.QuietTrips = float64(st.QuietRoundTrips) / float64(st.QuietBatches)
+		}
 		if st.Batches > 0 {
 			res.TripsPerBatch = float64(st.RoundTrips) / float64(st.Batches)
 			res.EventsPerBatch = float64(st.Records) / float64(st.Batches)
@@ -202,8 +208,8 @@ func report(w io.Writer, r result, asJSON bool) error {
 	fmt.Fprintf(w, "  outcomes %v\n", r.Outcomes)
 	if r.ServerCPUSeconds > 0 {
 		fmt.Fprintf(w, "  server CPU %.2f s: %.3f s per 10k events\n", r.ServerCPUSeconds, r.CPUPer10k)
-		fmt.Fprintf(w, "  server micro-batches %d (%.1f events each), state round trips %d: %.3f per batch\n",
-			r.Batches, r.EventsPerBatch, r.RoundTrips, r.TripsPerBatch)
+		fmt.Fprintf(w, "  server micro-batches %d (%.1f events each), state round trips %d: %.3f per batch; %.3f per no-alert batch (%d of them)\n",
+			r.Batches, r.EventsPerBatch, r.RoundTrips, r.TripsPerBatch, r.QuietTrips, r.QuietBatches)
 	}
 	if r.RedisCommands > 0 {
 		fmt.Fprintf(w, "  redis commands %d: %.2f per event (%s)\n", r.RedisCommands, r.RedisPerEvent, strings.Join(r.RedisTop, " "))
@@ -329,10 +335,12 @@ type serverProcess struct {
 }
 
 type serverStats struct {
-	Batches    int64 `json:"batches"`
-	Records    int64 `json:"records"`
-	RoundTrips int64 `json:"state_round_trips"`
-	cpu        time.Duration
+	Batches         int64 `json:"batches"`
+	Records         int64 `json:"records"`
+	RoundTrips      int64 `json:"state_round_trips"`
+	QuietBatches    int64 `json:"quiet_batches"`
+	QuietRoundTrips int64 `json:"quiet_round_trips"`
+	cpu             time.Duration
 }
 
 func startServer(o options) (*serverProcess, error) {

@@ -127,7 +127,8 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 	err = srv.Serve(ctx, lis)
 	st := eng.Stats()
 	log.Info("stopped", slog.Int64("batches", st.Batches), slog.Int64("records", st.Records),
-		slog.Int64("state_round_trips", st.RoundTrips))
+		slog.Int64("state_round_trips", st.RoundTrips),
+		slog.Int64("quiet_batches", st.QuietBatches), slog.Int64("quiet_round_trips", st.QuietRoundTrips))
 	return err
 }
 
