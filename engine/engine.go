@@ -129,7 +129,7 @@ type Stats struct {
 	Batches    int64 // batches scored (successfully or not)
 	Records    int64 // records in those batches
 	RoundTrips int64 // state batches executed (round trips to a shared store)
-	// QuietBatches are the scored batches in which no record raised a
+	// QuietBatches are the scored batches in which no detector proposed a
 	// finding, and QuietRoundTrips the round trips they took: the no-alert
 	// path, which must cost exactly one round trip per batch.
 	QuietBatches, QuietRoundTrips int64
@@ -217,7 +217,7 @@ func (e *Engine) Score(ctx context.Context, b Batch) ([]Verdict, error) {
 		return nil, err
 	}
 	s.count(ctx)
-	if !s.raised() {
+	if !s.alerting {
 		e.quietBatches.Add(1)
 		e.quietRoundTrips.Add(int64(s.trips))
 	}

@@ -27,17 +27,8 @@ type scoring struct {
 	verdicts []Verdict
 	items    []item
 	first    state.Batch
-	trips    int // round trips taken
-}
-
-// raised reports whether any record of the batch raised a finding.
-func (s *scoring) raised() bool {
-	for i := range s.items {
-		if len(s.items[i].candidates) > 0 {
-			return true
-		}
-	}
-	return false
+	trips    int  // round trips taken
+	alerting bool // some record raised a candidate finding (before throttles)
 }
 
 // item is one valid record of the batch.

@@ -35,6 +35,7 @@ func (s *scoring) settle(ctx context.Context) error {
 		// in the rare case one is lost.
 		second.Put(it.dedupe, encodeFindings(it.candidates), s.e.opts.DedupeHorizon)
 	}
+	s.alerting = len(throttles) > 0
 	if second.Len() > 0 {
 		if err := s.e.exec(ctx, s, &second); err != nil {
 			return fmt.Errorf("recording %d alerts: %w", len(throttles), err)
