@@ -37,6 +37,7 @@ test: redis ## Run every test (unit, conformance on memory and real Redis, end-t
 	@# The plugin module follows the main one through a replace directive; -mod=mod
 	@# lets it pick up the main module's requirements as they change.
 	cd clients/fluentbit && GOFLAGS=-mod=mod $(GO) vet ./... && GOFLAGS=-mod=mod $(GO) test -race -count=1 ./...
+	cd deploy && GOFLAGS=-mod=mod $(GO) vet ./... && GOFLAGS=-mod=mod $(GO) test -count=1 ./...
 	$(MAKE) --no-print-directory fluentbit-plugin
 
 test-short: redis ## Run the unit tests only (skips end-to-end tests)
