@@ -111,6 +111,28 @@ func (b *Batch) WindowAdd(key Key, member string, at time.Time, count Span, ttl 
 	return &add(b, &WindowAddOp{Key: key, Member: member, At: at, Count: count, TTL: ttl}).Result
 }
 
+// WindowAddReadOp is a WindowAddOp and a WindowReadOp of the same key and
+// span as one atomic step: it records Member at At and returns the window
+// over Span as it is after the add, with up to Limit members. It saves a
+// detector that needs both the count and a sample a second operation.
+type WindowAddReadOp struct {
+	Key    Key
+	Member string
+	At     time.Time
+	Span   Span
+	Limit  int
+	TTL    time.Duration
+	Result Future[Window]
+}
+
+// Fail implements Op.
+func (o *WindowAddReadOp) Fail(err error) { o.Result.Fail(err) }
+
+// WindowAddRead queues a WindowAddReadOp.
+func (b *Batch) WindowAddRead(key Key, member string, at time.Time, span Span, limit int, ttl time.Duration) *Future[Window] {
+	return &add(b, &WindowAddReadOp{Key: key, Member: member, At: at, Span: span, Limit: limit, TTL: ttl}).Result
+}
+
 // Window is what a WindowReadOp sees.
 type Window struct {
 	Count   int      // distinct members whose time lies in the span

@@ -20,6 +20,8 @@ func (s *Store) exec(op state.Op, now int64) {
 		o.Result.Resolve(s.get(o, now))
 	case *state.WindowAddOp:
 		o.Result.Resolve(s.windowAdd(o, now))
+	case *state.WindowAddReadOp:
+		o.Result.Resolve(s.windowAddRead(o, now))
 	case *state.WindowReadOp:
 		o.Result.Resolve(s.windowRead(o, now))
 	case *state.NoveltyAddOp:
@@ -126,28 +128,51 @@ func (s *Store) windowRead(o *state.WindowReadOp, now int64) (state.Window, erro
 	if err != nil || e == nil {
 		return state.Window{}, err
 	}
+	return e.window(o.Span, o.Limit), nil
+}
+
+// windowAddRead is windowAdd then windowRead under one lock.
+func (s *Store) windowAddRead(o *state.WindowAddReadOp, now int64) (state.Window, error) {
+	if err := checkTTL(o.Key, o.TTL); err != nil {
+		return state.Window{}, err
+	}
+	sh := s.lock(o.Key)
+	defer sh.mu.Unlock()
+	e, _, err := sh.upsert(o.Key, kindWindow, now, o.TTL)
+	if err != nil {
+		return state.Window{}, err
+	}
+	at := o.At.UnixNano()
+	e.addMember(o.Member, at)
+	e.trim(at - int64(o.TTL))
+	return e.window(o.Span, o.Limit), nil
+}
+
+// window counts the members whose time lies in span and lists up to limit
+// of them, earliest first (ties by member).
+func (e *entry) window(span state.Span, limit int) state.Window {
 	type seen struct {
 		at     int64
 		member string
 	}
 	var in []seen
-	from, to := o.Span.From.UnixNano(), o.Span.To.UnixNano()
+	from, to := span.From.UnixNano(), span.To.UnixNano()
 	for m, t := range e.members {
 		if t >= from && t <= to {
 			in = append(in, seen{t, m})
 		}
 	}
 	w := state.Window{Count: len(in)}
-	if o.Limit <= 0 {
-		return w, nil
+	if limit <= 0 {
+		return w
 	}
 	slices.SortFunc(in, func(a, b seen) int {
 		return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.member, b.member))
 	})
-	for _, x := range in[:min(o.Limit, len(in))] {
+	for _, x := range in[:min(limit, len(in))] {
 		w.Members = append(w.Members, x.member)
 	}
-	return w, nil
+	return w
 }
 
 func (s *Store) noveltyAdd(o *state.NoveltyAddOp, now int64) (state.Novelty, error) {

@@ -61,6 +61,9 @@ func (s *Store) build(c *call) error {
 	case *state.WindowAddOp:
 		return c.eval(s, windowAddScript, o.Key, o.TTL, o.Member, micros(o.At), micros(o.At.Add(-o.TTL)),
 			micros(o.Count.From), micros(o.Count.To), ms(o.TTL))
+	case *state.WindowAddReadOp:
+		return c.eval(s, windowAddReadScript, o.Key, o.TTL, o.Member, micros(o.At), micros(o.At.Add(-o.TTL)),
+			micros(o.Span.From), micros(o.Span.To), ms(o.TTL), max(o.Limit, 0))
 	case *state.WindowReadOp:
 		return c.eval(s, windowReadScript, o.Key, time.Hour, micros(o.Span.From), micros(o.Span.To), max(o.Limit, 0))
 	case *state.NoveltyAddOp:
@@ -174,6 +177,8 @@ func (c *call) resolve() {
 	case *state.WindowAddOp:
 		o.Result.Resolve(integer(c.cmd))
 	case *state.WindowReadOp:
+		o.Result.Resolve(window(c.cmd))
+	case *state.WindowAddReadOp:
 		o.Result.Resolve(window(c.cmd))
 	case *state.NoveltyAddOp:
 		o.Result.Resolve(novelty(c.cmd))

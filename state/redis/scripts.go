@@ -45,6 +45,20 @@ table.insert(m, 1, n)
 return m
 `)
 
+// windowAddRead: ARGV member, at, cutoff, from, to, ttl(ms), limit. windowAdd
+// then windowRead over [from, to], in one script.
+var windowAddReadScript = newScript("windowAddRead", `
+local k = KEYS[1]
+redis.call('ZADD', k, 'GT', ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. ARGV[3])
+redis.call('PEXPIRE', k, ARGV[6])
+local n = redis.call('ZCOUNT', k, ARGV[4], ARGV[5])
+if n == 0 or tonumber(ARGV[7]) <= 0 then return {n} end
+local m = redis.call('ZRANGE', k, ARGV[4], ARGV[5], 'BYSCORE', 'LIMIT', 0, ARGV[7])
+table.insert(m, 1, n)
+return m
+`)
+
 // noveltyAdd: KEYS novelty set, its introductions hash; ARGV member, at,
 // cutoff, ttl(ms), owner digest (empty for none), retry window (ms). Forgets
 // first, so a member last seen before At−TTL is new again. An owner that
@@ -128,4 +142,4 @@ var bucketReadScript = newScript("bucketRead", bucketCounts+`
 return counts(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
 `)
 
-var allScripts = []*script{windowAddScript, windowReadScript, noveltyAddScript, markScript, bucketAddScript, bucketReadScript}
+var allScripts = []*script{windowAddScript, windowAddReadScript, windowReadScript, noveltyAddScript, markScript, bucketAddScript, bucketReadScript}

@@ -54,6 +54,7 @@ func queueEvery(c *check, b *state.Batch) []func() error {
 		errOf(b.Get(c.key("put"))),
 		errOf(b.WindowAdd(c.key("win"), "m", base, s, hour)),
 		errOf(b.WindowRead(c.key("win"), s, 5)),
+		errOf(b.WindowAddRead(c.key("win"), "n", base, s, 5, hour)),
 		errOf(b.NoveltyAdd(c.key("nov"), "m", base, hour)),
 		errOf(b.Mark(c.key("mark"), base, state.KeepLatest, hour)),
 		errOf(b.ReadMark(c.key("mark"))),

@@ -30,6 +30,7 @@ func windowRules() group {
 		{"OldDropped", "members older than At-TTL are dropped, even when the span covers them", windowOldDropped},
 		{"ReadOrder", "WindowRead lists members earliest first, ties by member, up to Limit", windowReadOrder},
 		{"ReadOnly", "WindowRead of an absent key sees nothing and creates nothing", windowReadOnly},
+		{"AddRead", "WindowAddRead is WindowAdd then WindowRead of its span: the window after the add, members earliest first, up to Limit", windowAddRead},
 	}}
 }
 
@@ -218,5 +219,33 @@ func noveltyLatest(c *check) {
 	at := base.Add(90 * time.Minute)
 	if got := noveltyAdd(c, k, "a", at, hour); got.New || got.Size != 1 {
 		c.errorf("add at +90m of a member last seen at +50m (TTL 1h) = %+v, want {New:false Size:1}", got)
+	}
+}
+
+func windowAddRead(c *check) {
+	k, twin := c.key("addread"), c.key("twin")
+	s := span(base, base.Add(10*time.Minute))
+	var b state.Batch
+	var got []*state.Future[state.Window]
+	var want []*state.Future[int]
+	var wantRead []*state.Future[state.Window]
+	for i, m := range []string{"ListUsers", "ListRoles", "ListUsers", "GetPolicy"} {
+		at := base.Add(time.Duration(i) * time.Minute)
+		got = append(got, b.WindowAddRead(k, m, at, s, 2, hour))
+		want = append(want, b.WindowAdd(twin, m, at, s, hour))
+		wantRead = append(wantRead, b.WindowRead(twin, s, 2))
+	}
+	old := b.WindowAddRead(k, "Old", base.Add(-2*hour), s, 2, hour) // outside the span: counted nowhere
+	c.exec(&b)
+	for i := range got {
+		g := get(c, "WindowAddRead", got[i])
+		n, w := get(c, "WindowAdd", want[i]), get(c, "WindowRead", wantRead[i])
+		if g.Count != n || !slices.Equal(g.Members, w.Members) {
+			c.errorf("add %d: WindowAddRead = %+v, want count %d members %v (WindowAdd then WindowRead)", i, g, n, w.Members)
+		}
+	}
+	// ListRoles at 1m, ListUsers at 2m (its latest), GetPolicy at 3m.
+	if g := get(c, "old", old); g.Count != 3 || !slices.Equal(g.Members, []string{"ListRoles", "ListUsers"}) {
+		c.errorf("after an add outside the span: %+v, want count 3, members [ListRoles ListUsers]", g)
 	}
 }
