@@ -34,13 +34,20 @@ import (
 // real transport) over store, and returns its address.
 func serveTCP(t *testing.T, store state.Store, opts server.Options) string {
 	t.Helper()
+	addr, _ := serveEngine(t, store, engine.Options{}, opts)
+	return addr
+}
+
+// serveEngine is serveTCP with engine options, returning the server too.
+func serveEngine(t *testing.T, store state.Store, eopts engine.Options, opts server.Options) (string, *server.Server) {
+	t.Helper()
 	reg, err := detectors.NewRegistry(detectors.Defaults()...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	opts.ReadyInterval = 20 * time.Millisecond
 	opts.GracePeriod = 100 * time.Millisecond
-	srv := server.New(engine.New(reg, store, engine.Options{}), opts)
+	srv := server.New(engine.New(reg, store, eopts), opts)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +56,7 @@ func serveTCP(t *testing.T, store state.Store, opts server.Options) string {
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, lis) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return lis.Addr().String()
+	return lis.Addr().String(), srv
 }
 
 // conn dials addr with creds (nil: plaintext).
