@@ -7,6 +7,7 @@ MAKEFLAGS += --no-builtin-rules
 
 GO        ?= go
 LISTEN    ?= :50051
+ADMIN_LISTEN ?= :9090
 FUZZTIME  ?= 30s
 BENCHTIME ?= 1s
 # Pinned tool versions, run through the Go toolchain (no downloaded binaries).
@@ -28,8 +29,8 @@ build: ## Build bin/iamsentry
 fluentbit-plugin: ## Build bin/iamsentry-fluentbit.so, the Fluent Bit output plugin (needs gcc)
 	cd clients/fluentbit && GOFLAGS=-mod=mod CGO_ENABLED=1 $(GO) build -trimpath -buildmode=c-shared -o ../../bin/iamsentry-fluentbit.so .
 
-run: build ## Build, then serve on $(LISTEN) with the embedded state store
-	exec bin/iamsentry serve --listen '$(LISTEN)'
+run: build ## Build, then serve on $(LISTEN) (admin: /metrics, /healthz, /readyz on $(ADMIN_LISTEN)) with the embedded state store
+	exec bin/iamsentry serve --listen '$(LISTEN)' --admin-listen '$(ADMIN_LISTEN)'
 
 test: redis ## Run every test (unit, conformance on memory and real Redis, end-to-end with grpcurl, the Fluent Bit plugin)
 	$(GO) vet ./...

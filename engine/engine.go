@@ -17,6 +17,7 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
@@ -100,6 +101,9 @@ type Options struct {
 	// MeterProvider receives the engine's metrics. Default: the global
 	// OpenTelemetry provider.
 	MeterProvider metric.MeterProvider
+	// TracerProvider receives a span per Score call. Default: the global
+	// OpenTelemetry provider.
+	TracerProvider trace.TracerProvider
 }
 
 // Rules are what an engine runs: the detectors and the suppressions. Reload
@@ -118,7 +122,7 @@ type Engine struct {
 	rules   atomic.Pointer[Rules]
 	store   state.Store
 	opts    Options
-	metrics metrics
+	metrics *metrics
 
 	batches, records, roundTrips  atomic.Int64
 	quietBatches, quietRoundTrips atomic.Int64
@@ -162,7 +166,10 @@ func New(registry *detectors.Registry, store state.Store, opts Options) *Engine 
 	if opts.MeterProvider == nil {
 		opts.MeterProvider = otel.GetMeterProvider()
 	}
-	e := &Engine{store: store, opts: opts, metrics: newMetrics(opts.MeterProvider)}
+	if opts.TracerProvider == nil {
+		opts.TracerProvider = otel.GetTracerProvider()
+	}
+	e := &Engine{store: store, opts: opts, metrics: newMetrics(opts.MeterProvider, opts.TracerProvider)}
 	e.rules.Store(&Rules{Registry: registry, Suppress: opts.Suppress})
 	return e
 }
@@ -190,6 +197,11 @@ type Batch struct {
 	// or remembered (every scored record is CLEAN). It seeds state from
 	// history before going live.
 	Learn bool
+
+	// Links are the spans of the calls whose records the batch holds; the
+	// span of Score links to them (a micro-batch serves many calls, so it
+	// has no single parent).
+	Links []trace.Link
 }
 
 // Score scores b and returns one verdict per record, in order.
@@ -198,7 +210,14 @@ type Batch struct {
 // state.ErrUnavailable and no verdicts: nothing is acknowledged that was
 // not scored. Scoring the same batch again is then safe, because every state
 // operation is retry-safe and event ids are deduplicated.
-func (e *Engine) Score(ctx context.Context, b Batch) ([]Verdict, error) {
+func (e *Engine) Score(ctx context.Context, b Batch) (verdicts []Verdict, err error) {
+	start := time.Now()
+	ctx, span := e.startSpan(ctx, &b)
+	defer func() { e.endSpan(ctx, span, start, len(b.Records), verdicts, err) }()
+	return e.score(ctx, b)
+}
+
+func (e *Engine) score(ctx context.Context, b Batch) ([]Verdict, error) {
 	e.batches.Add(1)
 	e.records.Add(int64(len(b.Records)))
 	s := newScoring(e, b)

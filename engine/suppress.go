@@ -1,12 +1,6 @@
 package engine
 
 import (
-	"context"
-	"strconv"
-
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
-
 	"github.com/iamsentry/iamsentry/detectors"
 )
 
@@ -34,43 +28,5 @@ func (s *scoring) suppress() {
 func (s *scoring) forget() {
 	for i := range s.items {
 		s.items[i].candidates = nil
-	}
-}
-
-// metrics are the engine's instruments.
-type metrics struct {
-	suppressed metric.Int64Counter
-}
-
-func newMetrics(mp metric.MeterProvider) metrics {
-	m := mp.Meter("github.com/iamsentry/iamsentry/engine")
-	var out metrics
-	// Creating an instrument fails only on an invalid name or a broken
-	// provider; the instrument returned is then a working no-op, so scoring
-	// never depends on telemetry.
-	out.suppressed, _ = m.Int64Counter("iamsentry.findings.suppressed",
-		metric.WithUnit("{finding}"),
-		metric.WithDescription("Findings not alerted because a suppress entry matched, by detector and entry."))
-	return out
-}
-
-// count records the batch's metrics once it is settled, so a batch that
-// failed and will be retried is not counted twice.
-func (s *scoring) count(ctx context.Context) {
-	for i := range s.items {
-		it := &s.items[i]
-		if it.copyOf >= 0 || s.verdicts[it.index].Outcome == OutcomeDuplicate {
-			continue
-		}
-		for _, f := range it.candidates {
-			if f.Suppressed == nil {
-				continue
-			}
-			s.e.metrics.suppressed.Add(ctx, 1, metric.WithAttributes(
-				attribute.String("detector", f.DetectorID),
-				attribute.String("entry", strconv.Itoa(f.Suppressed.Entry)),
-				attribute.String("reason", f.Suppressed.Reason),
-			))
-		}
 	}
 }

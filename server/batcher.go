@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/iamsentry/iamsentry/engine"
 )
 
@@ -147,14 +149,18 @@ func (b *batcher) run(jobs []*job) {
 
 func (b *batcher) runGroup(g group, jobs []*job) {
 	var records [][]byte
+	var links []trace.Link
 	for _, j := range jobs {
 		records = append(records, j.records...)
+		if l := trace.LinkFromContext(j.ctx); l.SpanContext.IsValid() {
+			links = append(links, l)
+		}
 	}
 	// The batch outlives any one caller: score it under a context of its
 	// own, bounded so a stuck store cannot hold a worker forever.
 	ctx, cancel := context.WithTimeout(context.Background(), scoreTimeout)
 	defer cancel()
-	verdicts, err := b.eng.Score(ctx, engine.Batch{Tenant: g.tenant, Records: records, Learn: g.learn})
+	verdicts, err := b.eng.Score(ctx, engine.Batch{Tenant: g.tenant, Records: records, Learn: g.learn, Links: links})
 	if err == nil && !g.learn && b.scored != nil {
 		b.scored(g.tenant, verdicts)
 	}

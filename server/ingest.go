@@ -7,11 +7,11 @@ import (
 	"slices"
 	"strings"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/iamsentry/iamsentry/engine"
+	"github.com/iamsentry/iamsentry/server/auth"
 	"github.com/iamsentry/iamsentry/server/findings"
 )
 
@@ -23,6 +23,7 @@ import (
 // are scored in chunks of MaxEventsPerRequest, one after another, so each
 // engine call stays the size of an ordinary request.
 type ingester struct {
+	metrics  serverMetrics
 	batcher  *batcher
 	out      *findings.Dispatcher
 	chunk    int
@@ -31,14 +32,10 @@ type ingester struct {
 }
 
 func (s *Server) ingest() *ingester {
-	mp := s.opts.MeterProvider
-	if mp == nil {
-		mp = otel.GetMeterProvider()
-	}
-	c, _ := mp.Meter("github.com/iamsentry/iamsentry/server").Int64Counter("iamsentry.ingest.rejected",
+	c, _ := s.opts.MeterProvider.Meter("github.com/iamsentry/iamsentry/server").Int64Counter("iamsentry.ingest.rejected",
 		metric.WithUnit("{record}"),
 		metric.WithDescription("Records from OTLP or Vector that could not be scored (malformed, not CloudTrail), by ingest path."))
-	return &ingester{batcher: s.batcher, out: s.out, chunk: s.opts.MaxEventsPerRequest, log: s.opts.Logger, rejected: c}
+	return &ingester{metrics: s.metrics, batcher: s.batcher, out: s.out, chunk: s.opts.MaxEventsPerRequest, log: s.opts.Logger, rejected: c}
 }
 
 // candidate is one shipped record: its CloudTrail JSON, or why it has none.
@@ -96,6 +93,8 @@ func (r *rejections) String() string {
 // call: they are counted, logged, returned in the summary and sent to the
 // sinks.
 func (in *ingester) score(ctx context.Context, path string, cands []candidate) (*rejections, error) {
+	tenant := auth.Tenant(ctx)
+	in.metrics.receive(ctx, path, len(cands))
 	rej := &rejections{total: len(cands)}
 	var invalid []findings.Invalid
 	reject := func(reason, eventID string) {
@@ -105,15 +104,16 @@ func (in *ingester) score(ctx context.Context, path string, cands []candidate) (
 	var records [][]byte
 	for _, c := range cands {
 		if c.err != nil {
+			in.metrics.rejectEnvelope(ctx)
 			reject(c.err.Error(), "")
 			continue
 		}
 		records = append(records, c.json)
 	}
 	for chunk := range slices.Chunk(records, in.chunk) {
-		verdicts, err := in.batcher.score(ctx, defaultTenant, false, chunk)
+		verdicts, err := in.batcher.score(ctx, tenant, false, chunk)
 		if err != nil {
-			return nil, grpcStatus(in.log, err)
+			return nil, grpcStatus(ctx, in.log, err)
 		}
 		for i := range verdicts {
 			if v := &verdicts[i]; v.Outcome == engine.OutcomeInvalid {
@@ -123,8 +123,8 @@ func (in *ingester) score(ctx context.Context, path string, cands []candidate) (
 	}
 	if rej.count > 0 {
 		in.rejected.Add(ctx, int64(rej.count), metric.WithAttributes(attribute.String("ingest", path)))
-		in.log.Warn("shipped records rejected", slog.String("ingest", path), slog.String("summary", rej.String()))
-		in.out.Invalid(defaultTenant, invalid)
+		in.log.WarnContext(ctx, "shipped records rejected", slog.String("ingest", path), slog.String("summary", rej.String()))
+		in.out.Invalid(tenant, invalid)
 	}
 	return rej, nil
 }

@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,10 +15,13 @@ import (
 	"runtime/debug"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	collectorlogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	_ "google.golang.org/grpc/encoding/gzip" // shippers compress: OTLP exporters, Vector, the client library
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -28,6 +32,7 @@ import (
 	"github.com/iamsentry/iamsentry/engine"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
 	vectorpb "github.com/iamsentry/iamsentry/gen/vector"
+	"github.com/iamsentry/iamsentry/server/auth"
 	"github.com/iamsentry/iamsentry/server/findings"
 )
 
@@ -57,7 +62,15 @@ type Options struct {
 	Sinks         []findings.Sink      // where findings leave the service; closed at shutdown
 	WatchBuffer   int                  // findings a slow watcher may fall behind; default 1024
 	MeterProvider metric.MeterProvider // default: the global provider
-	StatsHandler  stats.Handler        // optional gRPC stats handler (telemetry)
+	StatsHandler  stats.Handler        // optional extra gRPC stats handler (tests)
+
+	// TracerProvider receives the spans of calls (otelgrpc) and of batch
+	// scoring. Default: the global provider.
+	TracerProvider trace.TracerProvider
+
+	// Security (see package auth).
+	TLS  *tls.Config         // server TLS; nil: plaintext
+	Auth *auth.Authenticator // nil: authentication off, every call the default tenant ""
 }
 
 // Defaults for Options.
@@ -101,6 +114,10 @@ func (o *Options) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	o.Logger = slog.New(contextHandler{o.Logger.Handler()})
+	if o.MeterProvider == nil {
+		o.MeterProvider = otel.GetMeterProvider()
+	}
 }
 
 // errStopping is returned to work submitted while the server stops.
@@ -115,12 +132,14 @@ type Server struct {
 	out      *findings.Dispatcher
 	stopping chan struct{} // closed when shutdown starts: Watch calls end
 	opts     Options
+	metrics  serverMetrics
 }
 
 // New builds a server scoring with eng. It serves nothing until Serve.
 func New(eng *engine.Engine, opts Options) *Server {
 	opts.setDefaults()
-	s := &Server{eng: eng, opts: opts, health: health.NewServer(), stopping: make(chan struct{})}
+	s := &Server{eng: eng, opts: opts, health: health.NewServer(), stopping: make(chan struct{}),
+		metrics: newServerMetrics(opts.MeterProvider)}
 	s.out = findings.NewDispatcher(findings.DispatcherConfig{
 		Hub: findings.NewHub(), Bus: opts.FindingsBus, Sinks: opts.Sinks,
 		Logger: opts.Logger, MeterProvider: opts.MeterProvider,
@@ -128,14 +147,18 @@ func New(eng *engine.Engine, opts Options) *Server {
 	s.batcher = newBatcher(eng, opts.Workers, opts.BatchSize, opts.BatchLinger)
 	s.batcher.scored = s.publishFindings
 	gopts := append(s.connectionOptions(),
-		grpc.ChainUnaryInterceptor(s.recoverUnary, s.limitUnary),
-		grpc.ChainStreamInterceptor(s.recoverStream, s.limitStream),
+		grpc.ChainUnaryInterceptor(s.recoverUnary, s.authUnary, s.limitUnary),
+		grpc.ChainStreamInterceptor(s.recoverStream, s.authStream, s.limitStream),
+		grpc.StatsHandler(opts.statsHandler()),
 	)
+	if opts.TLS != nil {
+		gopts = append(gopts, grpc.Creds(credentials.NewTLS(opts.TLS)))
+	}
 	if opts.StatsHandler != nil {
 		gopts = append(gopts, grpc.StatsHandler(opts.StatsHandler))
 	}
 	s.grpc = grpc.NewServer(gopts...)
-	svc := &service{eng: eng, batcher: s.batcher, opts: opts, log: opts.Logger, hub: s.out.Hub(), stopping: s.stopping}
+	svc := &service{eng: eng, batcher: s.batcher, opts: opts, log: opts.Logger, hub: s.out.Hub(), stopping: s.stopping, metrics: s.metrics}
 	iamsentryv1.RegisterDetectionServiceServer(s.grpc, svc)
 	collectorlogspb.RegisterLogsServiceServer(s.grpc, &otlpService{ingest: s.ingest()})
 	vectorpb.RegisterVectorServer(s.grpc, &vectorService{ingest: s.ingest(), health: s.health})

@@ -11,11 +11,9 @@ import (
 
 	"github.com/iamsentry/iamsentry/engine"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
+	"github.com/iamsentry/iamsentry/server/auth"
 	"github.com/iamsentry/iamsentry/server/findings"
 )
-
-// defaultTenant owns the state of unauthenticated callers.
-const defaultTenant = ""
 
 // service implements iamsentry.v1.DetectionService.
 type service struct {
@@ -27,6 +25,7 @@ type service struct {
 
 	hub      *findings.Hub
 	stopping <-chan struct{} // closed when the server starts shutting down
+	metrics  serverMetrics
 }
 
 // ListDetectors implements DetectionService.
@@ -43,9 +42,9 @@ func (s *service) ScoreBatch(ctx context.Context, req *iamsentryv1.ScoreBatchReq
 	if err := s.checkEvents(len(req.GetEvents())); err != nil {
 		return nil, err
 	}
-	verdicts, err := s.score(ctx, defaultTenant, req.GetLearn(), [][]*iamsentryv1.Event{req.GetEvents()})
+	verdicts, err := s.score(ctx, pathScoreBatch, req.GetLearn(), [][]*iamsentryv1.Event{req.GetEvents()})
 	if err != nil {
-		return nil, s.status(err)
+		return nil, s.status(ctx, err)
 	}
 	return &iamsentryv1.ScoreBatchResponse{Verdicts: verdicts[0]}, nil
 }
@@ -139,9 +138,9 @@ func (s *service) answer(ctx context.Context, stream iamsentryv1.DetectionServic
 		for i, r := range run {
 			events[i] = r.GetEvents()
 		}
-		verdicts, err := s.score(ctx, defaultTenant, run[0].GetLearn(), events)
+		verdicts, err := s.score(ctx, pathScore, run[0].GetLearn(), events)
 		if err != nil {
-			return s.status(err)
+			return s.status(ctx, err)
 		}
 		for i, r := range run {
 			if err := stream.Send(&iamsentryv1.ScoreResponse{Sequence: r.GetSequence(), Verdicts: verdicts[i]}); err != nil {
@@ -152,16 +151,19 @@ func (s *service) answer(ctx context.Context, stream iamsentryv1.DetectionServic
 	return nil
 }
 
-// score scores the events of several requests in one call and returns their
-// verdicts grouped as the requests were.
-func (s *service) score(ctx context.Context, tenant string, learn bool, requests [][]*iamsentryv1.Event) ([][]*iamsentryv1.Verdict, error) {
+// score scores the events of several requests, received on the named
+// path, in one call for the caller's tenant and returns their verdicts
+// grouped as the requests were.
+func (s *service) score(ctx context.Context, path string, learn bool, requests [][]*iamsentryv1.Event) ([][]*iamsentryv1.Verdict, error) {
 	out := make([][]*iamsentryv1.Verdict, len(requests))
 	var records [][]byte
 	for i, events := range requests {
+		s.metrics.receive(ctx, path, len(events))
 		out[i] = make([]*iamsentryv1.Verdict, len(events))
 		for j, ev := range events {
 			raw, err := eventJSON(ev)
 			if err != nil {
+				s.metrics.rejectEnvelope(ctx)
 				out[i][j] = invalidVerdict(err)
 				continue
 			}
@@ -171,7 +173,7 @@ func (s *service) score(ctx context.Context, tenant string, learn bool, requests
 	if len(records) == 0 {
 		return out, nil
 	}
-	verdicts, err := s.batcher.score(ctx, tenant, learn, records)
+	verdicts, err := s.batcher.score(ctx, auth.Tenant(ctx), learn, records)
 	if err != nil {
 		return nil, err
 	}
@@ -196,17 +198,17 @@ func (s *service) checkEvents(n int) error {
 }
 
 // status converts an error into the gRPC status the caller sees.
-func (s *service) status(err error) error { return grpcStatus(s.log, err) }
+func (s *service) status(ctx context.Context, err error) error { return grpcStatus(ctx, s.log, err) }
 
 // grpcStatus converts an error into the gRPC status the caller sees, for
 // every service of the server. It is the one place where internal errors
 // meet the wire: internal text never leaves.
-func grpcStatus(log *slog.Logger, err error) error {
+func grpcStatus(ctx context.Context, log *slog.Logger, err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case engine.IsUnavailable(err):
-		log.Warn("state backend unavailable; request not scored", slog.Any("error", err))
+		log.WarnContext(ctx, "state backend unavailable; request not scored", slog.Any("error", err))
 		return status.Error(codes.Unavailable, "state backend unavailable: nothing in this request was scored; retry with backoff")
 	case errors.Is(err, errStopping):
 		return status.Error(codes.Unavailable, "server is shutting down; retry on another replica")
@@ -215,7 +217,7 @@ func grpcStatus(log *slog.Logger, err error) error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, "deadline exceeded before scoring finished")
 	default:
-		log.Error("scoring failed", slog.Any("error", err))
+		log.ErrorContext(ctx, "scoring failed", slog.Any("error", err))
 		return status.Error(codes.Internal, "internal error while scoring")
 	}
 }

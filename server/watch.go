@@ -7,6 +7,7 @@ import (
 
 	"github.com/iamsentry/iamsentry/engine"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
+	"github.com/iamsentry/iamsentry/server/auth"
 	"github.com/iamsentry/iamsentry/server/findings"
 )
 
@@ -35,7 +36,8 @@ func (s *service) Watch(req *iamsentryv1.WatchRequest, stream iamsentryv1.Detect
 	if req.GetMinSeverity() < 0 || req.GetMinSeverity() > iamsentryv1.Severity_SEVERITY_CRITICAL {
 		return status.Errorf(codes.InvalidArgument, "min_severity %d is not a severity", req.GetMinSeverity())
 	}
-	sub := s.hub.Subscribe(defaultTenant, findings.Filter{
+	// A watcher sees its own tenant's findings only.
+	sub := s.hub.Subscribe(auth.Tenant(stream.Context()), findings.Filter{
 		MinSeverity:       req.GetMinSeverity(),
 		Detectors:         req.GetDetectorIds(),
 		IncludeSuppressed: req.GetIncludeSuppressed(),

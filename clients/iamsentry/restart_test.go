@@ -37,7 +37,7 @@ func binary(t *testing.T) string {
 // and waits until it accepts connections.
 func serveProcess(t *testing.T, bin, addr, redisURL string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--listen", addr, "--redis", redisURL, "--log-format", "json")
+	cmd := exec.Command(bin, "serve", "--listen", addr, "--admin-listen", "127.0.0.1:0", "--redis", redisURL, "--log-format", "json")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

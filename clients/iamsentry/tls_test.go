@@ -5,27 +5,25 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
-	"io"
 	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/iamsentry/iamsentry/clients/iamsentry"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
+	"github.com/iamsentry/iamsentry/server"
+	"github.com/iamsentry/iamsentry/server/auth"
 )
 
 // pki is a throw-away certificate authority with one server and one client
@@ -80,53 +78,25 @@ func (p *pki) write(t *testing.T, name, kind string, der []byte) string {
 	return path
 }
 
-// authService stands in for a server with mutual TLS and bearer tokens
-// (the real server takes those from its deployment): it checks both and
-// answers every event CLEAN.
-type authService struct {
-	iamsentryv1.UnimplementedDetectionServiceServer
-	token string
-}
-
-func (a *authService) Score(stream iamsentryv1.DetectionService_ScoreServer) error {
-	md, _ := metadata.FromIncomingContext(stream.Context())
-	if got := md.Get("authorization"); len(got) != 1 || got[0] != "Bearer "+a.token {
-		return status.Error(codes.Unauthenticated, "bad bearer token")
-	}
-	for {
-		req, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		resp := &iamsentryv1.ScoreResponse{Sequence: req.GetSequence()}
-		for range req.GetEvents() {
-			resp.Verdicts = append(resp.Verdicts, &iamsentryv1.Verdict{Outcome: iamsentryv1.Outcome_OUTCOME_CLEAN})
-		}
-		if err := stream.Send(resp); err != nil {
-			return err
-		}
-	}
-}
-
+// startTLSServer starts the real server with mutual TLS and bearer tokens
+// (token "good" for tenant "shipper"), as serve runs with --tls-cert,
+// --tls-key, --tls-client-ca and --tokens.
 func startTLSServer(t *testing.T, p *pki, token string) string {
 	t.Helper()
-	cert, err := tls.LoadX509KeyPair(p.srvCert, p.srvKey)
+	sum := sha256.Sum256([]byte(token))
+	tokFile := filepath.Join(t.TempDir(), "tokens.yaml")
+	if err := os.WriteFile(tokFile, []byte("tokens:\n  "+hex.EncodeToString(sum[:])+": shipper\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := auth.LoadTokens(tokFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds := credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: p.pool, ClientAuth: tls.RequireAndVerifyClientCert})
-	srv := grpc.NewServer(grpc.Creds(creds))
-	iamsentryv1.RegisterDetectionServiceServer(srv, &authService{token: token})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	cfg, err := auth.ServerConfig(auth.ServerFiles{CertFile: p.srvCert, KeyFile: p.srvKey, ClientCAFile: p.caFile}, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	return lis.Addr().String()
+	return startServer(t, server.Options{TLS: cfg, Auth: &auth.Authenticator{Tokens: tokens, ClientCerts: true, OpenHealth: true}}).addr
 }
 
 func TestMutualTLSAndBearerToken(t *testing.T) {
@@ -177,4 +147,39 @@ func hasCode(err error, c codes.Code) bool {
 		}
 	}
 	return false
+}
+
+// TestClientOptionsAgainstRealServer: either credential alone is enough
+// for a server that accepts both; neither is UNAUTHENTICATED, which the
+// client does not retry.
+func TestClientOptionsAgainstRealServer(t *testing.T) {
+	p := newPKI(t)
+	addr := startTLSServer(t, p, "good")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		name string
+		opts []iamsentry.Option
+		want codes.Code
+	}{
+		{"client certificate only", []iamsentry.Option{iamsentry.WithTLS(iamsentry.TLS{CAFile: p.caFile, CertFile: p.cliCert, KeyFile: p.cliKey, ServerName: "iamsentry.test"})}, codes.OK},
+		{"bearer token only", []iamsentry.Option{iamsentry.WithTLS(iamsentry.TLS{CAFile: p.caFile, ServerName: "iamsentry.test"}), iamsentry.WithToken("good")}, codes.OK},
+		{"neither", []iamsentry.Option{iamsentry.WithTLS(iamsentry.TLS{CAFile: p.caFile, ServerName: "iamsentry.test"})}, codes.Unauthenticated},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dial(t, addr, tc.opts...)
+			vs, err := c.Score(ctx, records("opt-"+tc.name, 2))
+			switch {
+			case tc.want == codes.OK && (err != nil || len(vs) != 2 || vs[1].GetOutcome() == iamsentryv1.Outcome_OUTCOME_UNSPECIFIED):
+				t.Errorf("Score: %v %v, want two verdicts", vs, err)
+			case tc.want != codes.OK && !hasCode(err, tc.want):
+				t.Errorf("Score: %v, want %v", err, tc.want)
+			case tc.want != codes.OK && iamsentry.IsRetryable(err):
+				t.Errorf("%v must not be retryable", err)
+			}
+		})
+	}
+	if ctx.Err() != nil {
+		t.Error("a call was retried until the deadline")
+	}
 }

@@ -348,7 +348,8 @@ func startServer(o options) (*serverProcess, error) {
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"serve", "--listen", addr, "--log-format", "json"}
+	// Spawned replicas share the host: no admin listener on :9090 each.
+	args := []string{"serve", "--listen", addr, "--admin-listen", "", "--log-format", "json"}
 	if o.redisURL != "" {
 		args = append(args, "--redis", o.redisURL)
 	}

@@ -36,6 +36,8 @@ var commands = []command{
 	{"serve", "serve the gRPC detection service", serve},
 	{"scan", "run the detectors over CloudTrail files or stdin, in-process", scan},
 	{"replay", "stream CloudTrail files or stdin to a server and print its findings", replay},
+	{"health", "probe a server's gRPC health (exit 0 when SERVING), for containers", health},
+	{"config", "config validate FILE: check a configuration file as serve loads it", configCmd},
 	{"version", "print the version", version},
 }
 

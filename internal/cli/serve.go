@@ -15,21 +15,27 @@ import (
 	"github.com/iamsentry/iamsentry/config"
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/engine"
+	"github.com/iamsentry/iamsentry/internal/telemetry"
 	"github.com/iamsentry/iamsentry/server"
+	"github.com/iamsentry/iamsentry/server/auth"
 	"github.com/iamsentry/iamsentry/server/findings"
+	"github.com/iamsentry/iamsentry/state/instrumented"
 )
 
 type serveFlags struct {
-	listen, config, logFormat string
-	redis                     string
-	logLevel                  slog.Level
-	dedupeHorizon             time.Duration
-	maxRecordSize             int
-	opts                      server.Options
+	listen, adminListen string
+	config, logFormat   string
+	redis               string
+	logLevel            slog.Level
+	dedupeHorizon       time.Duration
+	maxRecordSize       int
+	opts                server.Options
+	sec                 securityFlags
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.listen, "listen", ":50051", "gRPC listen address `host:port`")
+	fs.StringVar(&f.adminListen, "admin-listen", ":9090", "admin HTTP listen address `host:port` for /metrics (Prometheus), /healthz and /readyz; empty disables it")
 	fs.StringVar(&f.config, "config", "", "configuration `file` (YAML); default: built-in defaults")
 	fs.StringVar(&f.redis, "redis", "", "shared state in Redis: a redis:// or rediss:// `URL` or an address list (Sentinel: ?master_name=, Cluster: several hosts or ?cluster=true); overrides $REDIS_URL and the config's redis.url; default: the embedded store (single replica)")
 	fs.StringVar(&f.logFormat, "log-format", "auto", "log format: auto (text on a terminal, else json), json or text")
@@ -42,6 +48,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.opts.BatchLinger, "batch-linger", server.DefaultBatchLinger, "how long a micro-batch waits to fill under light traffic")
 	fs.DurationVar(&f.opts.GracePeriod, "grace-period", server.DefaultGracePeriod, "how long shutdown waits for in-flight calls")
 	f.registerTransport(fs)
+	f.sec.register(fs)
 }
 
 // registerTransport registers the flags for shippers' traffic: receive
@@ -85,17 +92,29 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if f.opts.TLS, f.opts.Auth, err = f.sec.security(log); err != nil {
+		return err
+	}
+	tel, err := telemetry.Setup(ctx, telemetry.Config{ServiceVersion: versionString(), Logger: log})
+	if err != nil {
+		return err
+	}
+	tel.Install()
+	defer shutdownTelemetry(tel, log)
 	setting, source := redisSetting(f.redis, built)
 	store, storeDesc, err := openStore(ctx, setting)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	eng := engine.New(built.Registry, store, engine.Options{
+	eng := engine.New(built.Registry, instrumented.Wrap(store, instrumented.Options{
+		Backend: backendName(setting), MeterProvider: tel.MeterProvider, TracerProvider: tel.TracerProvider,
+	}), engine.Options{
 		DedupeHorizon: f.dedupeHorizon, MaxRecordSize: f.maxRecordSize, Logger: log,
-		Suppress: built.Suppress,
+		Suppress: built.Suppress, MeterProvider: tel.MeterProvider, TracerProvider: tel.TracerProvider,
 	})
 	f.opts.Logger = log
+	f.opts.MeterProvider, f.opts.TracerProvider = tel.MeterProvider, tel.TracerProvider
 	if f.opts.FindingsBus, f.opts.Sinks, err = findingsOut(store, built.Sinks, os.Stdout, log); err != nil {
 		return err
 	}
@@ -104,6 +123,12 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", f.listen, err)
 	}
+	stopAdmin, err := startAdmin(f.adminListen, srv.AdminHandler(tel.Metrics), log)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	defer stopAdmin()
 	log.Info("serving",
 		slog.String("address", lis.Addr().String()),
 		slog.String("version", versionString()),
@@ -120,9 +145,16 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 		slog.Duration("max_connection_age", f.opts.MaxConnectionAge),
 		slog.String("watch_fan_out", watchFanOut(f.opts.FindingsBus)),
 		slog.Int("sinks", len(f.opts.Sinks)),
+		slog.String("traces_exporter", tel.Traces),
+		slog.String("metrics_exporter", tel.MetricsExport),
 	)
+	logSecurity(log, f.opts.TLS, f.opts.Auth, &f.sec)
 	logNotes(log, built)
-	stopReload := reloadOnHangup(ctx, f.config, eng, built, log)
+	var tokens *auth.Tokens
+	if f.opts.Auth != nil {
+		tokens = f.opts.Auth.Tokens
+	}
+	stopReload := reloadOnHangup(ctx, f.config, tokens, eng, built, log)
 	defer stopReload()
 	err = srv.Serve(ctx, lis)
 	st := eng.Stats()
@@ -130,6 +162,23 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 		slog.Int64("state_round_trips", st.RoundTrips),
 		slog.Int64("quiet_batches", st.QuietBatches), slog.Int64("quiet_round_trips", st.QuietRoundTrips))
 	return err
+}
+
+// backendName names the state backend for telemetry.
+func backendName(setting string) string {
+	if setting == "" {
+		return "memory"
+	}
+	return "redis"
+}
+
+// shutdownTelemetry flushes the exporters at exit.
+func shutdownTelemetry(tel *telemetry.Telemetry, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tel.Shutdown(ctx); err != nil {
+		log.Warn("telemetry not flushed at exit", slog.Any("error", err))
+	}
 }
 
 // loadConfig reads the configuration file, or builds the defaults when path
@@ -154,11 +203,11 @@ func logNotes(log *slog.Logger, b *config.Built) {
 // in milliseconds, so a minute is ample.
 const retireDelay = time.Minute
 
-// reloadOnHangup reloads the configuration file on SIGHUP, atomically: a
-// file with errors is rejected with every error logged, and the running
-// configuration stays. It returns a function that stops listening and
-// closes the configuration in use.
-func reloadOnHangup(ctx context.Context, path string, eng *engine.Engine, current *config.Built, log *slog.Logger) func() {
+// reloadOnHangup reloads the configuration file and the token file on
+// SIGHUP, each atomically: a file with errors is rejected with every error
+// logged, and what runs stays. It returns a function that stops listening
+// and closes the configuration in use.
+func reloadOnHangup(ctx context.Context, path string, tokens *auth.Tokens, eng *engine.Engine, current *config.Built, log *slog.Logger) func() {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	done := make(chan struct{})
@@ -173,8 +222,17 @@ func reloadOnHangup(ctx context.Context, path string, eng *engine.Engine, curren
 				return
 			case <-hup:
 			}
+			if tokens != nil {
+				if err := tokens.Reload(); err != nil {
+					log.Error("token file reload rejected; the tokens in use stay", slog.Any("errors", errorLines(err)))
+				} else {
+					log.Info("token file reloaded", slog.Int("tokens", tokens.Len()))
+				}
+			}
 			if path == "" {
-				log.Warn("SIGHUP ignored: serve runs on built-in defaults (no --config file to reload)")
+				if tokens == nil {
+					log.Warn("SIGHUP ignored: serve runs on built-in defaults (no --config file to reload)")
+				}
 				continue
 			}
 			built, err := loadConfig(path)

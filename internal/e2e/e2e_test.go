@@ -85,7 +85,7 @@ func (p *process) log() string {
 func startMakeRun(t *testing.T) (*process, string) {
 	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command("make", "-s", "run", "LISTEN="+addr)
+	cmd := exec.Command("make", "-s", "run", "LISTEN="+addr, "ADMIN_LISTEN=127.0.0.1:0")
 	cmd.Dir = repoRoot
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	p := &process{cmd: cmd, exited: make(chan error, 1)}
@@ -179,7 +179,7 @@ func TestServeStopsGracefullyOnSIGTERM(t *testing.T) {
 	skipShort(t)
 	bin := buildBinary(t)
 	addr := freeAddr(t)
-	cmd := exec.Command(bin, "serve", "--listen", addr, "--log-format", "json")
+	cmd := exec.Command(bin, "serve", "--listen", addr, "--admin-listen", "127.0.0.1:0", "--log-format", "json")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

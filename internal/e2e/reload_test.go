@@ -74,7 +74,7 @@ func TestServeReloadsConfigOnSIGHUP(t *testing.T) {
 	}
 	write("detectors:\n  admin-policy-attached:\n    enabled: true\n")
 
-	cmd := exec.Command(bin, "serve", "--listen", addr, "--config", cfg, "--log-format", "json")
+	cmd := exec.Command(bin, "serve", "--listen", addr, "--admin-listen", "127.0.0.1:0", "--config", cfg, "--log-format", "json")
 	log := &lockedBuffer{}
 	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {

@@ -18,7 +18,7 @@ func TestReplayAgainstServe(t *testing.T) {
 	skipShort(t)
 	bin := buildBinary(t)
 	addr := freeAddr(t)
-	srv := exec.Command(bin, "serve", "--listen", addr, "--log-format", "json")
+	srv := exec.Command(bin, "serve", "--listen", addr, "--admin-listen", "127.0.0.1:0", "--log-format", "json")
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}

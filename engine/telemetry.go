@@ -1,0 +1,165 @@
+package engine
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/iamsentry/iamsentry/state/instrumented"
+)
+
+// instrumentationName names the engine's meter and tracer.
+const instrumentationName = "github.com/iamsentry/iamsentry/engine"
+
+// Lateness is how far behind the newest event time a replica has seen a
+// record's event time may lie before the record counts as late in
+// iamsentry.records.late. It is the delivery delay CloudTrail documents
+// (about 15 minutes), the same as detectors.DefaultAllowedLateness.
+const Lateness = 15 * time.Minute
+
+// batchSizeBuckets are the bucket boundaries of iamsentry.batch.size: up to
+// the server's 512-record default and the 10,000-record request limit.
+var batchSizeBuckets = []float64{1, 2, 5, 10, 25, 50, 100, 250, 512, 1000, 2500, 5000, 10000}
+
+// metrics are the engine's instruments. Creating an instrument fails only
+// on an invalid name or a broken provider; the instrument returned is then
+// a working no-op, so scoring never depends on telemetry.
+type metrics struct {
+	suppressed, verdicts, findings, duplicate, late, invalid metric.Int64Counter
+	batchSize                                                metric.Int64Histogram
+	duration                                                 metric.Float64Histogram
+	tracer                                                   trace.Tracer
+
+	// newest is the newest plausible event time scored so far, in Unix
+	// nanoseconds: the watermark records are late against.
+	newest atomic.Int64
+}
+
+func newMetrics(mp metric.MeterProvider, tp trace.TracerProvider) *metrics {
+	m := mp.Meter(instrumentationName)
+	out := &metrics{tracer: tp.Tracer(instrumentationName)}
+	counter := func(name, unit, desc string) metric.Int64Counter {
+		c, _ := m.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		return c
+	}
+	out.suppressed = counter("iamsentry.findings.suppressed", "{finding}",
+		"Findings not alerted because a suppress entry matched, by detector and entry.")
+	out.verdicts = counter("iamsentry.verdicts", "{verdict}",
+		"Verdicts of scored batches, by outcome.")
+	out.findings = counter("iamsentry.findings", "{finding}",
+		"Findings raised on first deliveries and not suppressed, by detector and severity.")
+	out.duplicate = counter("iamsentry.records.duplicate", "{record}",
+		"Records whose event id was scored before (redeliveries); answered with the original findings.")
+	out.late = counter("iamsentry.records.late", "{record}",
+		"Records scored for the first time whose event time is more than 15 min older than the newest event time this replica had seen.")
+	out.invalid = counter("iamsentry.records.invalid", "{record}",
+		"Records that could not be scored, by the parser's stable reason code.")
+	out.batchSize, _ = m.Int64Histogram("iamsentry.batch.size", metric.WithUnit("{record}"),
+		metric.WithDescription("Records per scored micro-batch."),
+		metric.WithExplicitBucketBoundaries(batchSizeBuckets...))
+	out.duration, _ = m.Float64Histogram("iamsentry.score.duration", metric.WithUnit("s"),
+		metric.WithDescription("Time to score one micro-batch, state round trips included."),
+		metric.WithExplicitBucketBoundaries(instrumented.DurationBuckets...))
+	return out
+}
+
+// startSpan starts the span of one Score call.
+func (e *Engine) startSpan(ctx context.Context, b *Batch) (context.Context, trace.Span) {
+	return e.metrics.tracer.Start(ctx, "engine.Score", trace.WithLinks(b.Links...),
+		trace.WithAttributes(
+			attribute.String("iamsentry.tenant", b.Tenant),
+			attribute.Int("iamsentry.batch.records", len(b.Records)),
+			attribute.Bool("iamsentry.batch.learn", b.Learn),
+		))
+}
+
+// endSpan records the outcome of a Score call on its span and the latency
+// and size histograms.
+func (e *Engine) endSpan(ctx context.Context, span trace.Span, start time.Time, n int, verdicts []Verdict, err error) {
+	e.metrics.duration.Record(ctx, time.Since(start).Seconds())
+	e.metrics.batchSize.Record(ctx, int64(n))
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "scoring failed")
+	} else {
+		var counts [len(outcomeNames)]int
+		for i := range verdicts {
+			if o := verdicts[i].Outcome; o >= 0 && int(o) < len(counts) {
+				counts[o]++
+			}
+		}
+		for o, c := range counts {
+			if c > 0 {
+				span.SetAttributes(attribute.Int("iamsentry.verdicts."+strings.ToLower(outcomeNames[o]), c))
+			}
+		}
+	}
+	span.End()
+}
+
+// count records the batch's metrics once it is settled, so a batch that
+// failed and will be retried is not counted twice.
+func (s *scoring) count(ctx context.Context) {
+	m := s.e.metrics
+	for i := range s.verdicts {
+		v := &s.verdicts[i]
+		m.verdicts.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", v.Outcome.String())))
+		switch v.Outcome {
+		case OutcomeDuplicate:
+			m.duplicate.Add(ctx, 1)
+		case OutcomeInvalid:
+			reason := "unknown"
+			if v.Invalid != nil {
+				reason = string(v.Invalid.Reason)
+			}
+			m.invalid.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", reason)))
+		}
+	}
+	now := time.Now()
+	for i := range s.items {
+		it := &s.items[i]
+		if it.copyOf >= 0 || s.verdicts[it.index].Outcome == OutcomeDuplicate {
+			continue
+		}
+		if m.observeTime(it.event.Record.EventTime, now) {
+			m.late.Add(ctx, 1)
+		}
+		for _, f := range it.candidates {
+			if f.Suppressed == nil {
+				m.findings.Add(ctx, 1, metric.WithAttributes(
+					attribute.String("detector", f.DetectorID),
+					attribute.String("severity", f.Severity.String()),
+				))
+				continue
+			}
+			m.suppressed.Add(ctx, 1, metric.WithAttributes(
+				attribute.String("detector", f.DetectorID),
+				attribute.String("entry", strconv.Itoa(f.Suppressed.Entry)),
+				attribute.String("reason", f.Suppressed.Reason),
+			))
+		}
+	}
+}
+
+// observeTime reports whether t is late against the watermark and
+// advances the watermark to t. A time more than Lateness ahead of the wall
+// clock (a skewed or forged record) does not advance it: one such record
+// would otherwise make every later record look late.
+func (m *metrics) observeTime(t, now time.Time) (late bool) {
+	ns := t.UnixNano()
+	plausible := !t.After(now.Add(Lateness))
+	for {
+		cur := m.newest.Load()
+		late = cur != 0 && ns < cur-int64(Lateness)
+		if !plausible || ns <= cur || m.newest.CompareAndSwap(cur, ns) {
+			return late
+		}
+	}
+}

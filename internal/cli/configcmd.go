@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+
+	redisstate "github.com/iamsentry/iamsentry/state/redis"
+)
+
+// configCmd runs `iamsentry config <subcommand>`.
+func configCmd(ctx context.Context, args []string, stdio Stdio) int {
+	if len(args) == 0 || args[0] != "validate" {
+		fmt.Fprintln(stdio.Err, "Usage: iamsentry config validate FILE\n\nLoads and builds FILE exactly as serve does, prints every error (exit 1) or what the configuration enables (exit 0), and the notes detectors give.")
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	return configValidate(ctx, args[1:], stdio)
+}
+
+// configValidate checks a configuration file as serve would load it (and
+// as SIGHUP would reload it): strict keys, every value, the detectors'
+// settings and GeoIP databases, suppress entries, sinks and the Redis URL.
+func configValidate(_ context.Context, args []string, stdio Stdio) int {
+	fs := flag.NewFlagSet("config validate", flag.ContinueOnError)
+	if code, ok := parseFlags(fs, args, stdio.Err); !ok {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stdio.Err, "iamsentry config validate: want exactly one FILE")
+		return ExitUsage
+	}
+	path := fs.Arg(0)
+	built, err := loadConfig(path)
+	if err != nil {
+		for _, line := range errorLines(err) {
+			fmt.Fprintf(stdio.Out, "error: %s\n", line)
+		}
+		fmt.Fprintf(stdio.Err, "%s: invalid\n", path)
+		return ExitError
+	}
+	defer built.Close()
+	if built.RedisURL != "" {
+		// Build checked it; say what serve would connect to, password
+		// hidden.
+		if opts, err := redisstate.ParseOptions(built.RedisURL); err == nil {
+			fmt.Fprintf(stdio.Out, "redis: %s (redis.url; the --redis flag and $REDIS_URL override it)\n", opts)
+		}
+	}
+	fmt.Fprintf(stdio.Out, "detectors enabled: %s\n", strings.Join(enabledIDs(built.Registry), ", "))
+	fmt.Fprintf(stdio.Out, "suppress entries: %d\nsinks: %d\n", len(built.Suppress), len(built.Sinks))
+	for _, n := range built.Notes {
+		fmt.Fprintf(stdio.Out, "note: %s\n", n)
+	}
+	fmt.Fprintf(stdio.Err, "%s: valid\n", path)
+	return ExitOK
+}
