@@ -31,10 +31,10 @@ func (f *healthFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.addr, "addr", "", "gRPC address `host:port` of the server to probe (required)")
 	fs.StringVar(&f.service, "service", "", "health-check service `name`: \"\" for the server as a whole, or iamsentry.v1.DetectionService")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Second, "give up after this long")
-	fs.BoolVar(&f.useTLS, "tls", false, "connect over TLS (implied by any --tls-* flag); the system roots verify the server unless --tls-ca is given")
-	fs.StringVar(&f.tlsCA, "tls-ca", "", "PEM bundle `file` of the CAs that sign the server's certificate")
-	fs.StringVar(&f.tlsCert, "tls-cert", "", "client certificate `file` (PEM), for servers that require mutual TLS")
-	fs.StringVar(&f.tlsKey, "tls-key", "", "client key `file` (PEM) of --tls-cert")
+	fs.BoolVar(&f.useTLS, "tls", false, "connect over TLS (implied by any --tls-* flag); the system roots verify the server unless --tls-ca-file is given")
+	fs.StringVar(&f.tlsCA, "tls-ca-file", "", "PEM bundle `file` of the CAs that sign the server's certificate")
+	fs.StringVar(&f.tlsCert, "tls-cert-file", "", "client certificate `file` (PEM), for servers that require mutual TLS")
+	fs.StringVar(&f.tlsKey, "tls-key-file", "", "client key `file` (PEM) of --tls-cert-file")
 	fs.StringVar(&f.tlsServerName, "tls-server-name", "", "`name` to verify the server's certificate against (default: the host of --addr)")
 	fs.StringVar(&f.tokenFile, "token-file", "", "send the bearer token in this `file` (needs TLS), for servers run with --open-health=false")
 }
@@ -88,7 +88,7 @@ func (f *healthFlags) dialOptions(fs *flag.FlagSet) ([]grpc.DialOption, error) {
 		errs = append(errs, fmt.Errorf("--timeout %v: want a positive duration", f.timeout))
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
-		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+		errs = append(errs, errors.New("--tls-cert-file and --tls-key-file go together"))
 	}
 	useTLS := f.useTLS || f.tlsCA != "" || f.tlsCert != "" || f.tlsServerName != ""
 	if f.tokenFile != "" && !useTLS {
@@ -121,17 +121,17 @@ func (f *healthFlags) tlsConfig() (*tls.Config, error) {
 	if f.tlsCA != "" {
 		pem, err := os.ReadFile(f.tlsCA)
 		if err != nil {
-			return nil, fmt.Errorf("--tls-ca: %w", err)
+			return nil, fmt.Errorf("--tls-ca-file: %w", err)
 		}
 		cfg.RootCAs = x509.NewCertPool()
 		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--tls-ca %s: no PEM certificate in it", f.tlsCA)
+			return nil, fmt.Errorf("--tls-ca-file %s: no PEM certificate in it", f.tlsCA)
 		}
 	}
 	if f.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
 		if err != nil {
-			return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+			return nil, fmt.Errorf("--tls-cert-file/--tls-key-file: %w", err)
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}

@@ -97,7 +97,7 @@ func TestHealthProbeTLSAndToken(t *testing.T) {
 	}
 	// Health closed: the probe must bring the token.
 	addr := startProbed(t, memory.New(), server.Options{TLS: cfg, Auth: &auth.Authenticator{Tokens: tokens}})
-	tls := []string{"--addr", addr, "--tls-ca", ca.File, "--tls-server-name", "iamsentry.test"}
+	tls := []string{"--addr", addr, "--tls-ca-file", ca.File, "--tls-server-name", "iamsentry.test"}
 	good := writeFile(t, "token", "probe-token\n")
 	if code, out, errs := probeUntil(t, cli.ExitOK, append(tls, "--token-file", good)...); code != cli.ExitOK {
 		t.Errorf("TLS with a good token: exit %d, %q %q", code, out, errs)
@@ -106,7 +106,7 @@ func TestHealthProbeTLSAndToken(t *testing.T) {
 		t.Errorf("no token, health closed: exit %d, stderr %q; want 1 and Unauthenticated", code, errs)
 	}
 	other := pkitest.NewCA(t, "other")
-	if code, _, _ := runCLI(t, "", "health", "--addr", addr, "--tls-ca", other.File, "--tls-server-name", "iamsentry.test", "--timeout", "2s"); code != cli.ExitError {
+	if code, _, _ := runCLI(t, "", "health", "--addr", addr, "--tls-ca-file", other.File, "--tls-server-name", "iamsentry.test", "--timeout", "2s"); code != cli.ExitError {
 		t.Errorf("server certificate from an untrusted CA: exit %d, want 1", code)
 	}
 }
@@ -116,9 +116,9 @@ func TestHealthUsage(t *testing.T) {
 		"no --addr":             {},
 		"stray argument":        {"--addr", "127.0.0.1:1", "extra"},
 		"token over plaintext":  {"--addr", "127.0.0.1:1", "--token-file", "/dev/null"},
-		"certificate, no key":   {"--addr", "127.0.0.1:1", "--tls-cert", "c.pem"},
+		"certificate, no key":   {"--addr", "127.0.0.1:1", "--tls-cert-file", "c.pem"},
 		"bad timeout":           {"--addr", "127.0.0.1:1", "--timeout", "0s"},
-		"unreadable CA file":    {"--addr", "127.0.0.1:1", "--tls-ca", "/nonexistent/ca.pem"},
+		"unreadable CA file":    {"--addr", "127.0.0.1:1", "--tls-ca-file", "/nonexistent/ca.pem"},
 		"undefined flag":        {"--addr", "127.0.0.1:1", "--nope"},
 		"unreadable token file": {"--addr", "127.0.0.1:1", "--tls", "--token-file", "/nonexistent/token"},
 	} {
