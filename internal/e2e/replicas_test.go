@@ -145,7 +145,7 @@ type replica struct {
 func startReplica(t *testing.T, bin, redisURL, cfg string) *replica {
 	t.Helper()
 	r := &replica{addr: freeAddr(t), log: &lockedBuffer{}}
-	r.cmd = exec.Command(bin, "serve", "--listen", r.addr, "--redis", redisURL, "--config", cfg, "--log-format", "json")
+	r.cmd = exec.Command(bin, "serve", "--listen", r.addr, "--admin-listen", "127.0.0.1:0", "--redis", redisURL, "--config", cfg, "--log-format", "json")
 	r.cmd.Stderr = r.log
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
