@@ -155,6 +155,12 @@ func TestDefaults(t *testing.T) {
 			if !slices.ContainsFunc(b.Notes, func(n string) bool { return strings.HasPrefix(n, "noted-test: off") }) {
 				t.Errorf("notes = %q, want the noted-test note", b.Notes)
 			}
+			for _, n := range b.Notes {
+				id, rest, _ := strings.Cut(n, ": ")
+				if strings.HasPrefix(rest, id) {
+					t.Errorf("note repeats its detector id: %q", n)
+				}
+			}
 		})
 	}
 }

@@ -118,9 +118,9 @@ func (d *AccessKeyNewLocation) Notes() []string {
 	if d.settings.GeoIP != nil {
 		return nil
 	}
-	return []string{fmt.Sprintf("%s: no GeoIP database configured (geoip.country_db, geoip.asn_db); "+
+	return []string{fmt.Sprintf("no GeoIP database configured (geoip.country_db, geoip.asn_db); "+
 		"falling back to new /%d IPv4 and /%d IPv6 network prefixes at %v severity",
-		d.info.ID, d.opts.IPv4Prefix, d.opts.IPv6Prefix, d.opts.FallbackSeverity)}
+		d.opts.IPv4Prefix, d.opts.IPv6Prefix, d.opts.FallbackSeverity)}
 }
 
 // unauthenticated are error codes of calls rejected before the signature

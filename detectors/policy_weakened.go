@@ -109,7 +109,7 @@ func (d *PolicyWeakened) Info() Info { return d.info }
 // Notes implements Notable.
 func (d *PolicyWeakened) Notes() []string {
 	if len(d.settings.Accounts) == 0 {
-		return []string{"policy-weakened: no accounts configured; a trust policy naming any account other than " +
+		return []string{"no accounts configured; a trust policy naming any account other than " +
 			"the event's own is reported as outside the organisation"}
 	}
 	return nil
