@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -196,5 +197,85 @@ func TestKeypairReloadsRotatedFiles(t *testing.T) {
 	}
 	if _, err := auth.NewKeypair(live.CertFile, live.KeyFile, nil); err == nil {
 		t.Error("NewKeypair accepted a mismatched pair")
+	}
+}
+
+// TestClientCAReloads rotates the client CA bundle on disk: the next
+// handshake verifies client certificates against the new bundle.
+func TestClientCAReloads(t *testing.T) {
+	serverCA, oldCA, newCA := pkitest.NewCA(t, "server"), pkitest.NewCA(t, "old"), pkitest.NewCA(t, "new")
+	srvPair := serverCA.Server("iamsentry")
+	bundle := filepath.Join(t.TempDir(), "client-ca.pem")
+	copyFile := func(from string) {
+		t.Helper()
+		b, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmp := bundle + ".tmp"
+		if err := os.WriteFile(tmp, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, bundle); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyFile(oldCA.File)
+	cfg, err := auth.ServerConfig(auth.ServerFiles{CertFile: srvPair.CertFile, KeyFile: srvPair.KeyFile, ClientCAFile: bundle}, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	pem, _ := os.ReadFile(serverCA.File)
+	roots.AppendCertsFromPEM(pem)
+	handshake := func(client pkitest.Pair) error {
+		t.Helper()
+		cert, err := tls.LoadX509KeyPair(client.CertFile, client.KeyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Loopback TCP, not net.Pipe: a refusing server writes its alert
+		// after the client (TLS 1.3) already finished, and only a buffered
+		// connection lets that write complete.
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lis.Close()
+		srvErr := make(chan error, 1)
+		go func() {
+			s, err := lis.Accept()
+			if err != nil {
+				srvErr <- err
+				return
+			}
+			defer s.Close()
+			srvErr <- tls.Server(s, cfg).Handshake()
+		}()
+		c, err := net.Dial("tcp", lis.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		cli := tls.Client(c, &tls.Config{RootCAs: roots, ServerName: "localhost", Certificates: []tls.Certificate{cert}})
+		cliErr := cli.Handshake()
+		if err := <-srvErr; err != nil {
+			return err
+		}
+		return cliErr
+	}
+	oldClient, newClient := oldCA.Client("acme"), newCA.Client("acme")
+	if err := handshake(oldClient); err != nil {
+		t.Fatalf("client of the configured CA refused: %v", err)
+	}
+	if err := handshake(newClient); err == nil {
+		t.Fatal("client of an unknown CA accepted")
+	}
+	copyFile(newCA.File)
+	if err := handshake(newClient); err != nil {
+		t.Errorf("after the bundle rotated, a client of the new CA is refused: %v", err)
+	}
+	if err := handshake(oldClient); err == nil {
+		t.Error("after the bundle rotated, a client of the removed CA is still accepted")
 	}
 }

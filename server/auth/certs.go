@@ -27,10 +27,14 @@ type Keypair struct {
 	keyMod  stamp
 }
 
-// stamp identifies one version of a file.
+// stamp identifies one version of a file: its modification time, size and
+// inode. The inode catches a rotation by rename (a Kubernetes Secret
+// update, a write-then-rename) that keeps the size within one tick of a
+// coarse file-system clock.
 type stamp struct {
-	mod  time.Time
-	size int64
+	mod   time.Time
+	size  int64
+	inode uint64
 }
 
 func stampOf(path string) (stamp, error) {
@@ -38,7 +42,7 @@ func stampOf(path string) (stamp, error) {
 	if err != nil {
 		return stamp{}, err
 	}
-	return stamp{fi.ModTime(), fi.Size()}, nil
+	return stamp{mod: fi.ModTime(), size: fi.Size(), inode: inode(fi)}, nil
 }
 
 // NewKeypair loads the pair once; it fails when the files are unusable.
@@ -111,21 +115,84 @@ func ServerConfig(f ServerFiles, requireCert bool, log *slog.Logger) (*tls.Confi
 		return nil, err
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: kp.GetCertificate}
-	if f.ClientCAFile != "" {
-		pem, err := os.ReadFile(f.ClientCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("TLS client CA: %w", err)
-		}
-		cfg.ClientCAs = x509.NewCertPool()
-		if !cfg.ClientCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("TLS client CA %s: no PEM certificate in it", f.ClientCAFile)
-		}
-		cfg.ClientAuth = tls.VerifyClientCertIfGiven
-		if requireCert {
-			cfg.ClientAuth = tls.RequireAndVerifyClientCert
-		}
+	if f.ClientCAFile == "" {
+		return cfg, nil
 	}
+	cas, err := NewCertPoolFile(f.ClientCAFile, log)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ClientAuth = tls.VerifyClientCertIfGiven
+	if requireCert {
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	// Each handshake gets the configuration with the client CAs as they are
+	// now, so a rotated CA bundle is used without a restart.
+	cfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		c := cfg.Clone()
+		c.GetConfigForClient = nil
+		c.ClientCAs = cas.Pool()
+		return c, nil
+	}
+	cfg.ClientCAs = cas.Pool()
 	return cfg, nil
+}
+
+// CertPoolFile serves a PEM bundle of CA certificates and reloads it when
+// the file's modification time or size changes. A bundle that fails to load
+// is logged and the previous one stays in use.
+type CertPoolFile struct {
+	file string
+	log  *slog.Logger
+
+	mu   sync.Mutex
+	pool *x509.CertPool
+	mod  stamp
+}
+
+// NewCertPoolFile loads the bundle once; it fails when the file is unusable.
+func NewCertPoolFile(file string, log *slog.Logger) (*CertPoolFile, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &CertPoolFile{file: file, log: log}
+	if err := c.reload(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *CertPoolFile) reload() error {
+	st, err := stampOf(c.file)
+	if err != nil {
+		return fmt.Errorf("TLS client CA: %w", err)
+	}
+	if c.pool != nil && st == c.mod {
+		return nil
+	}
+	pem, err := os.ReadFile(c.file)
+	if err != nil {
+		return fmt.Errorf("TLS client CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return fmt.Errorf("TLS client CA %s: no PEM certificate in it", c.file)
+	}
+	if c.pool != nil {
+		c.log.Info("TLS client CA reloaded", slog.String("file", c.file))
+	}
+	c.pool, c.mod = pool, st
+	return nil
+}
+
+// Pool returns the bundle, reloaded first when the file changed.
+func (c *CertPoolFile) Pool() *x509.CertPool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.reload(); err != nil {
+		c.log.Warn("TLS client CA not reloaded; the previous one stays in use", slog.Any("error", err))
+	}
+	return c.pool
 }
 
 // CertTenant returns the tenant a verified client certificate names: the
