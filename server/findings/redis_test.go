@@ -6,6 +6,8 @@ import (
 	"time"
 
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/iamsentry/iamsentry/internal/redistest"
 	"github.com/iamsentry/iamsentry/server/findings"
 )
@@ -15,6 +17,21 @@ import (
 // deployment with another key prefix sees none of it.
 func TestRedisBusFansOutAcrossReplicas(t *testing.T) {
 	srv := redistest.StartServer(t)
+	checkFanOut(t, func() goredis.UniversalClient { return srv.Client() })
+}
+
+// TestRedisBusFansOutOnCluster is the same on a real 3-master Redis
+// Cluster: replicas connected to different nodes still see each other's
+// findings (cluster pub/sub reaches every node).
+func TestRedisBusFansOutOnCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster")
+	}
+	c := redistest.StartCluster(t, 3)
+	checkFanOut(t, func() goredis.UniversalClient { return c.Client() })
+}
+
+func checkFanOut(t *testing.T, newClient func() goredis.UniversalClient) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	type replica struct {
@@ -22,7 +39,7 @@ func TestRedisBusFansOutAcrossReplicas(t *testing.T) {
 		hub *findings.Hub
 	}
 	start := func(prefix string) replica {
-		r := replica{findings.NewRedisBus(srv.Client(), prefix, nil), findings.NewHub()}
+		r := replica{findings.NewRedisBus(newClient(), prefix, nil), findings.NewHub()}
 		go r.bus.Run(ctx, r.hub)
 		select {
 		case <-r.bus.Ready():
