@@ -62,6 +62,27 @@ func StartDurableServer(t testing.TB) *Server {
 	return startServer(t, t.TempDir(), "--appendonly", "yes", "--appendfsync", "always")
 }
 
+// StartTLSServer starts a standalone redis-server that also listens for TLS
+// on a port of its own, with the given server certificate and key; clients
+// need not present a certificate unless caFile is set, in which case they
+// must present one signed by it. It returns the server (whose plain port
+// the harness uses to check readiness) and the TLS address.
+func StartTLSServer(t testing.TB, certFile, keyFile, caFile string) (*Server, string) {
+	t.Helper()
+	tlsPort := freePort(t, false)
+	args := []string{"--tls-port", strconv.Itoa(tlsPort), "--tls-cert-file", certFile, "--tls-key-file", keyFile,
+		"--tls-auth-clients", "no"}
+	if caFile != "" {
+		args = append(args, "--tls-ca-cert-file", caFile, "--tls-auth-clients", "yes")
+	} else {
+		// redis-server requires a CA setting with TLS even when clients
+		// do not authenticate; the server's own chain serves.
+		args = append(args, "--tls-ca-cert-file", certFile)
+	}
+	s := startServer(t, t.TempDir(), args...)
+	return s, net.JoinHostPort("127.0.0.1", strconv.Itoa(tlsPort))
+}
+
 func startServer(t testing.TB, dir string, args ...string) *Server {
 	t.Helper()
 	requireBinaries(t, "redis-server")

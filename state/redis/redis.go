@@ -145,11 +145,24 @@ func (s *Store) run(ctx context.Context, calls []*call) error {
 		c.cmd = c.newCmd(ctx)
 		_ = pipe.Process(ctx, c.cmd)
 	}
-	_, _ = pipe.Exec(ctx)
+	_, execErr := pipe.Exec(ctx)
+	carried := false
 	for _, c := range calls {
-		if err := c.cmd.Err(); unavailable(err) {
+		err := c.cmd.Err()
+		if unavailable(err) {
 			return err
 		}
+		carried = carried || (err != nil && err == execErr)
+	}
+	if execErr != nil && !carried {
+		// The pipeline failed before any command ran (a refused
+		// connection set-up: WRONGPASS, NOAUTH, a bad HELLO); go-redis
+		// reports it on Exec only, the commands carry nothing. Never let
+		// them pass for answers.
+		for _, c := range calls {
+			c.cmd.SetErr(execErr)
+		}
+		return execErr
 	}
 	return nil
 }
