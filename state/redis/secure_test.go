@@ -107,3 +107,20 @@ func TestACLUser(t *testing.T) {
 		t.Error("Ping succeeded with a wrong password")
 	}
 }
+
+// TestSentinel reaches a real master through a real Sentinel with the
+// setting's Sentinel form (?master_name=).
+func TestSentinel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts redis-server and a Sentinel")
+	}
+	master := redistest.StartServer(t)
+	sentinel := redistest.StartSentinel(t, master, "main")
+	if err := openAndUse(t, "redis://"+sentinel+"?master_name=main"); err != nil {
+		t.Fatalf("through the Sentinel: %v", err)
+	}
+	// The write landed on the master the Sentinel names.
+	if n, err := master.Client().DBSize(context.Background()).Result(); err != nil || n == 0 {
+		t.Errorf("master holds %d keys (%v) after a write through the Sentinel", n, err)
+	}
+}
