@@ -121,6 +121,40 @@ func TestAccessKeyPersistenceVerdicts(t *testing.T) {
 
 // checkOne checks that fs is one finding of severity want with the given
 // evidence, or nothing when want is SeverityUnknown.
+// pantherVerdict is what a detector answers to one Panther rule-test case:
+// the severity it raises (SeverityUnknown: nothing) and, where that
+// disagrees with Panther's expectation, why.
+type pantherVerdict struct {
+	want   detectors.Severity
+	differ string
+}
+
+// runPantherSuite scores every case of rules in testdata/panther/<id>.jsonl
+// with a detector of its own and checks it against verdicts: every case has
+// a verdict, every verdict a case, and a verdict that disagrees with
+// Panther says why.
+func runPantherSuite(t *testing.T, id string, newDet func(t *testing.T) detectors.Detector, verdicts map[string]pantherVerdict, rules ...string) {
+	t.Helper()
+	cases := dt.PantherCases(t, filepath.Join("testdata", "panther", id+".jsonl"), rules...)
+	for _, c := range cases {
+		name := c.RuleID + "/" + c.TestName
+		t.Run(name, func(t *testing.T) {
+			v, ok := verdicts[name]
+			if !ok {
+				t.Fatalf("case has no verdict in the table")
+			}
+			if raised := v.want != detectors.SeverityUnknown; raised != c.Expected && v.differ == "" {
+				t.Fatalf("verdict differs from Panther's (%v) without a reason", c.Expected)
+			}
+			fs := dt.Only(id, dt.New(t, newDet(t)).ScoreRaw(c.Event))
+			det3CheckOne(t, fs, v.want, nil)
+		})
+	}
+	if len(cases) != len(verdicts) {
+		t.Errorf("%d cases for %d verdicts", len(cases), len(verdicts))
+	}
+}
+
 func det3CheckOne(t *testing.T, fs []detectors.Finding, want detectors.Severity, evidence map[string]string) {
 	t.Helper()
 	if want == detectors.SeverityUnknown {
@@ -217,10 +251,7 @@ func TestAccessKeyPersistenceStratus(t *testing.T) {
 // Panther's expectation the reason says why.
 func TestAccessKeyPersistencePanther(t *testing.T) {
 	none := detectors.SeverityUnknown
-	verdicts := map[string]struct {
-		want   detectors.Severity
-		differ string // why our verdict differs from Panther's expected_result
-	}{
+	verdicts := map[string]pantherVerdict{
 		"AWS.IAM.Backdoor.User.Keys/user1 create keys for user1": {detectors.SeverityLow,
 			"self-service key creation is kept as a LOW record of a new long-lived credential (self_service: false silences it)"},
 		"AWS.IAM.Backdoor.User.Keys/user1 create keys for user2":      {want: detectors.SeverityHigh},
@@ -245,24 +276,7 @@ func TestAccessKeyPersistencePanther(t *testing.T) {
 		"AWS.IAM.CredentialsUpdated/MFA Device Was Created":     {want: none},
 		"AWS.IAM.CredentialsUpdated/User Password Change Error": {want: none},
 	}
-	cases := dt.PantherCases(t, filepath.Join("testdata", "panther", detectors.AccessKeyPersistenceID+".jsonl"),
+	runPantherSuite(t, detectors.AccessKeyPersistenceID, func(t *testing.T) detectors.Detector { return newAKP(t, "") }, verdicts,
 		"AWS.IAM.Backdoor.User.Keys", "AWS.CloudTrail.RootAccessKeyCreated", "AWS.CloudTrail.LoginProfileCreatedOrModified",
 		"AWS.User.Login.Profile.Modified", "AWS.IAM.CredentialsUpdated")
-	for _, c := range cases {
-		name := c.RuleID + "/" + c.TestName
-		t.Run(name, func(t *testing.T) {
-			v, ok := verdicts[name]
-			if !ok {
-				t.Fatalf("case has no verdict in the table")
-			}
-			if raised := v.want != none; raised != c.Expected && v.differ == "" {
-				t.Fatalf("verdict differs from Panther's (%v) without a reason", c.Expected)
-			}
-			fs := dt.Only(detectors.AccessKeyPersistenceID, dt.New(t, newAKP(t, "")).ScoreRaw(c.Event))
-			det3CheckOne(t, fs, v.want, nil)
-		})
-	}
-	if len(cases) != len(verdicts) {
-		t.Errorf("%d cases for %d verdicts", len(cases), len(verdicts))
-	}
 }

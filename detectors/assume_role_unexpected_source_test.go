@@ -3,7 +3,6 @@ package detectors_test
 import (
 	"errors"
 	"net/netip"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -219,10 +218,7 @@ func TestAssumeRoleUnexpectedSourcePanther(t *testing.T) {
 		TrustedCIDRs:    []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
 		PrivilegedRoles: []string{"arn:aws:iam::*:role/FullAdminRole"},
 	}
-	verdicts := map[string]struct {
-		want   detectors.Severity
-		differ string
-	}{
+	verdicts := map[string]pantherVerdict{
 		"AWS.CloudTrail.IAMAssumeRoleBlacklistIgnored/IAM Blocklisted Role Assumed": {want: detectors.SeverityHigh},
 		"AWS.CloudTrail.IAMAssumeRoleBlacklistIgnored/IAM Non Blocklisted Role Assumed": {detectors.SeverityMedium,
 			"Panther alerts on listed roles only; we judge the network, and 111.111.111.111 is outside trusted_networks"},
@@ -231,23 +227,6 @@ func TestAssumeRoleUnexpectedSourcePanther(t *testing.T) {
 			"Panther's INFO rule lists every service assumption; an AWS service is never an unexpected source"},
 		"Role.Assumed.by.User/Role Assumed by Service": {want: none},
 	}
-	cases := dt.PantherCases(t, filepath.Join("testdata", "panther", detectors.AssumeRoleUnexpectedSourceID+".jsonl"),
+	runPantherSuite(t, detectors.AssumeRoleUnexpectedSourceID, func(t *testing.T) detectors.Detector { return newARUS(t, s, "") }, verdicts,
 		"AWS.CloudTrail.IAMAssumeRoleBlacklistIgnored", "Role.Assumed.by.AWS.Service", "Role.Assumed.by.User")
-	for _, c := range cases {
-		name := c.RuleID + "/" + c.TestName
-		t.Run(name, func(t *testing.T) {
-			v, ok := verdicts[name]
-			if !ok {
-				t.Fatalf("case has no verdict in the table")
-			}
-			if raised := v.want != none; raised != c.Expected && v.differ == "" {
-				t.Fatalf("verdict differs from Panther's (%v) without a reason", c.Expected)
-			}
-			fs := dt.Only(detectors.AssumeRoleUnexpectedSourceID, dt.New(t, newARUS(t, s, "")).ScoreRaw(c.Event))
-			det3CheckOne(t, fs, v.want, nil)
-		})
-	}
-	if len(cases) != len(verdicts) {
-		t.Errorf("%d cases for %d verdicts", len(cases), len(verdicts))
-	}
 }

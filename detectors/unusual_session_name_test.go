@@ -2,7 +2,6 @@ package detectors_test
 
 import (
 	"errors"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -255,10 +254,7 @@ func TestUnusualSessionNameStratus(t *testing.T) {
 // names, so agreement is incidental; the reasons say why we differ.
 func TestUnusualSessionNamePanther(t *testing.T) {
 	none := detectors.SeverityUnknown
-	verdicts := map[string]struct {
-		want   detectors.Severity
-		differ string
-	}{
+	verdicts := map[string]pantherVerdict{
 		"AWS.CloudTrail.IAMAssumeRoleBlacklistIgnored/IAM Blocklisted Role Assumed": {want: detectors.SeverityMedium},
 		"AWS.CloudTrail.IAMAssumeRoleBlacklistIgnored/IAM Non Blocklisted Role Assumed": {detectors.SeverityMedium,
 			`Panther judges the role; we judge the name, and "1111" matches no session_names pattern`},
@@ -267,23 +263,6 @@ func TestUnusualSessionNamePanther(t *testing.T) {
 			"Panther's INFO rule lists service assumptions; services name their own sessions and are never judged"},
 		"Role.Assumed.by.User/Role Assumed by Service": {want: none},
 	}
-	cases := dt.PantherCases(t, filepath.Join("testdata", "panther", detectors.UnusualSessionNameID+".jsonl"),
+	runPantherSuite(t, detectors.UnusualSessionNameID, func(t *testing.T) detectors.Detector { return newUSN(t, usnConventions, "") }, verdicts,
 		"AWS.CloudTrail.IAMAssumeRoleBlacklistIgnored", "Role.Assumed.by.AWS.Service", "Role.Assumed.by.User")
-	for _, c := range cases {
-		name := c.RuleID + "/" + c.TestName
-		t.Run(name, func(t *testing.T) {
-			v, ok := verdicts[name]
-			if !ok {
-				t.Fatalf("case has no verdict in the table")
-			}
-			if raised := v.want != none; raised != c.Expected && v.differ == "" {
-				t.Fatalf("verdict differs from Panther's (%v) without a reason", c.Expected)
-			}
-			fs := dt.Only(detectors.UnusualSessionNameID, dt.New(t, newUSN(t, usnConventions, "")).ScoreRaw(c.Event))
-			det3CheckOne(t, fs, v.want, nil)
-		})
-	}
-	if len(cases) != len(verdicts) {
-		t.Errorf("%d cases for %d verdicts", len(cases), len(verdicts))
-	}
 }
