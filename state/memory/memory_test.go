@@ -2,7 +2,6 @@ package memory_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -148,41 +147,6 @@ func TestWrongKind(t *testing.T) {
 	}
 }
 
-func TestClosed(t *testing.T) {
-	s := memory.New()
-	if err := s.Ping(context.Background()); err != nil {
-		t.Fatalf("Ping while open: %v", err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
-	}
-	var b state.Batch
-	f := b.Get(state.Key{Name: "k"})
-	if err := s.Exec(context.Background(), &b); !errors.Is(err, state.ErrUnavailable) {
-		t.Errorf("Exec after Close = %v, want state.ErrUnavailable", err)
-	}
-	if _, err := f.Get(); !errors.Is(err, state.ErrUnavailable) {
-		t.Errorf("future after Close = %v, want state.ErrUnavailable", err)
-	}
-	if err := s.Ping(context.Background()); !errors.Is(err, state.ErrUnavailable) {
-		t.Errorf("Ping after Close = %v, want state.ErrUnavailable", err)
-	}
-}
-
-func TestCanceledContext(t *testing.T) {
-	s := memory.New()
-	defer s.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	var b state.Batch
-	f := b.Get(state.Key{Name: "k"})
-	if err := s.Exec(ctx, &b); !errors.Is(err, context.Canceled) {
-		t.Errorf("Exec with a canceled context = %v, want context.Canceled", err)
-	}
-	if _, err := f.Get(); !errors.Is(err, context.Canceled) {
-		t.Errorf("future = %v, want context.Canceled", err)
-	}
+func TestLifecycle(t *testing.T) {
+	statetest.Lifecycle(t, func(*testing.T) state.Store { return memory.New() })
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/iamsentry/iamsentry/internal/redistest"
 	"github.com/iamsentry/iamsentry/state"
+	"github.com/iamsentry/iamsentry/state/statetest"
 )
 
 var base = time.Date(2024, 8, 1, 13, 0, 0, 0, time.UTC)
@@ -290,40 +291,9 @@ func TestUnavailable(t *testing.T) {
 	}
 }
 
-func TestClosed(t *testing.T) {
+func TestLifecycle(t *testing.T) {
 	srv := redistest.StartServer(t)
-	s := newStore(t, srv.URL())
-	if err := s.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
-	}
-	var b state.Batch
-	f := b.Get(state.Key{Name: "k"})
-	if err := s.Exec(context.Background(), &b); !errors.Is(err, state.ErrUnavailable) {
-		t.Errorf("Exec after Close = %v, want state.ErrUnavailable", err)
-	}
-	if _, err := f.Get(); !errors.Is(err, state.ErrUnavailable) {
-		t.Errorf("future after Close = %v, want state.ErrUnavailable", err)
-	}
-	if err := s.Ping(context.Background()); !errors.Is(err, state.ErrUnavailable) {
-		t.Errorf("Ping after Close = %v, want state.ErrUnavailable", err)
-	}
-}
-
-func TestCanceledContext(t *testing.T) {
-	s := newStore(t, redistest.StartServer(t).URL())
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	var b state.Batch
-	f := b.Get(state.Key{Name: "k"})
-	if err := s.Exec(ctx, &b); !errors.Is(err, context.Canceled) {
-		t.Errorf("Exec with a canceled context = %v, want context.Canceled", err)
-	}
-	if _, err := f.Get(); !errors.Is(err, context.Canceled) {
-		t.Errorf("future = %v, want context.Canceled", err)
-	}
+	statetest.Lifecycle(t, func(t *testing.T) state.Store { return newStore(t, srv.URL()) })
 }
 
 // TestWrongType checks that a key used as another kind fails that op only.
