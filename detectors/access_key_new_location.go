@@ -95,10 +95,7 @@ func NewAccessKeyNewLocation(cfg Config) (*AccessKeyNewLocation, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	settings := cfg.Settings
-	if settings == nil {
-		settings = &Settings{}
-	}
+	settings := cfg.OrgSettings()
 	return &AccessKeyNewLocation{opts: opts, settings: settings, info: Info{
 		ID:    AccessKeyNewLocationID,
 		Title: "Credentials used from a new country or network",

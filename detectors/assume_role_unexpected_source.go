@@ -80,10 +80,7 @@ func NewAssumeRoleUnexpectedSource(cfg Config) (*AssumeRoleUnexpectedSource, err
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s := cfg.Settings
-	if s == nil {
-		s = &Settings{}
-	}
+	s := cfg.OrgSettings()
 	return &AssumeRoleUnexpectedSource{settings: s, opts: opts, info: Info{
 		ID:    AssumeRoleUnexpectedSourceID,
 		Title: "Role assumed from an untrusted network",

@@ -86,10 +86,7 @@ func NewPolicyWeakened(cfg Config) (*PolicyWeakened, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	settings := cfg.Settings
-	if settings == nil {
-		settings = &Settings{}
-	}
+	settings := cfg.OrgSettings()
 	return &PolicyWeakened{settings: settings, opts: opts, info: Info{
 		ID:    PolicyWeakenedID,
 		Title: "IAM policy weakened",

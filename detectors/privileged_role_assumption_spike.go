@@ -114,10 +114,7 @@ func NewPrivilegedRoleAssumptionSpike(cfg Config) (*PrivilegedRoleAssumptionSpik
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	settings := cfg.Settings
-	if settings == nil {
-		settings = &Settings{}
-	}
+	settings := cfg.OrgSettings()
 	return &PrivilegedRoleAssumptionSpike{opts: opts, settings: settings, buckets: int(opts.History / opts.Window),
 		info: Info{
 			ID:    PrivilegedRoleAssumptionSpikeID,

@@ -12,7 +12,8 @@ type Spec struct {
 
 // Config is what a detector is built from.
 type Config struct {
-	// Settings are the organisation-wide settings; never nil.
+	// Settings are the organisation-wide settings; nil means none were
+	// given (read them with OrgSettings).
 	Settings *Settings
 	// Options decodes the detector's own keys (everything under
 	// detectors.<id> except enabled and severity) into a struct whose
@@ -20,6 +21,15 @@ type Config struct {
 	// so a detector fills its defaults first, decodes, then validates. Nil
 	// means nothing was set.
 	Options Decoder
+}
+
+// OrgSettings returns the organisation-wide settings, empty ones when none
+// were given (a detector built from a zero Config, as tests do).
+func (c Config) OrgSettings() *Settings {
+	if c.Settings == nil {
+		return &Settings{}
+	}
+	return c.Settings
 }
 
 // Decoder decodes configuration into v, a pointer to a struct. An unknown

@@ -62,10 +62,7 @@ func NewUnusualSessionName(cfg Config) (*UnusualSessionName, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	s := cfg.Settings
-	if s == nil {
-		s = &Settings{}
-	}
+	s := cfg.OrgSettings()
 	return &UnusualSessionName{settings: s, opts: opts, info: Info{
 		ID:    UnusualSessionNameID,
 		Title: "Role assumed under an unusual session name",
