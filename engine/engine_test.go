@@ -334,10 +334,10 @@ func (s *lostReplyStore) Exec(ctx context.Context, b *state.Batch) error {
 	return err
 }
 
-// TestLostReplyRecoversFindings scores a batch whose first round trip ran
-// in the store but whose reply was lost; the retry must bring back the
-// findings the first attempt would have had.
-func TestLostReplyRecoversFindings(t *testing.T) {
+// newLostReplyEngine returns an engine with the built-in detectors on a
+// lostReplyStore over the embedded store.
+func newLostReplyEngine(t *testing.T) (*engine.Engine, *lostReplyStore) {
+	t.Helper()
 	mem := memory.New()
 	t.Cleanup(func() { mem.Close() })
 	store := &lostReplyStore{Store: mem}
@@ -345,7 +345,14 @@ func TestLostReplyRecoversFindings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := engine.New(reg, store, engine.Options{})
+	return engine.New(reg, store, engine.Options{}), store
+}
+
+// TestLostReplyRecoversFindings scores a batch whose first round trip ran
+// in the store but whose reply was lost; the retry must bring back the
+// findings the first attempt would have had.
+func TestLostReplyRecoversFindings(t *testing.T) {
+	e, store := newLostReplyEngine(t)
 	// Generated: a role created, then given AdministratorAccess (CRITICAL),
 	// and a key reading 16 distinct things in 4 services (enumeration).
 	recs := [][]byte{
@@ -392,14 +399,7 @@ func TestLostReplyRecoversFindings(t *testing.T) {
 // first-seen detector: the retry must still see the network as new,
 // because its own first attempt is what made it known.
 func TestLostReplyRecoversNovelty(t *testing.T) {
-	mem := memory.New()
-	t.Cleanup(func() { mem.Close() })
-	store := &lostReplyStore{Store: mem}
-	reg, err := detectors.NewRegistry(detectors.Defaults()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := engine.New(reg, store, engine.Options{})
+	e, store := newLostReplyEngine(t)
 	// Generated: alice's key used from one network for eight days, then
 	// from a network never seen.
 	var history [][]byte
