@@ -60,12 +60,20 @@ func (f EvaluationFunc) Findings() ([]Finding, error) { return f() }
 type Event struct {
 	Record *cloudtrail.Record
 	Tenant string
+
+	owner string // EventIdentity(Record), computed once by Owner
 }
 
 // Owner names the event for retry-safe state operations (throttles,
 // NoveltyAddBy): a redelivery of the same event has the same owner. It is
 // the event's identity as the engine deduplicates it.
-func (ev *Event) Owner() string { return EventIdentity(ev.Record) }
+// The engine and the detectors that need it share one computation per event.
+func (ev *Event) Owner() string {
+	if ev.owner == "" {
+		ev.owner = EventIdentity(ev.Record)
+	}
+	return ev.owner
+}
 
 // EventIdentity is what makes two deliveries the same event: the account,
 // the event id, and (as a guard against reused or synthetic ids, as in rule

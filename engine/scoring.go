@@ -59,7 +59,7 @@ func newScoring(e *Engine, b Batch) *scoring {
 		}
 		s.verdicts[i].EventID = rec.EventID
 		it := item{index: i, event: detectors.Event{Record: rec, Tenant: b.Tenant}, copyOf: -1}
-		it.owner = detectors.EventIdentity(rec)
+		it.owner = it.event.Owner()
 		if first, dup := seen[it.owner]; dup {
 			it.copyOf = first
 			s.items = append(s.items, it)
