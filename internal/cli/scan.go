@@ -68,7 +68,8 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 	for _, n := range built.Notes {
 		fmt.Fprintf(stdio.Err, "iamsentry scan: note: %s\n", n)
 	}
-	store, storeDesc, err := openStore(ctx, firstOf(redisSetting(*redisURL, built)))
+	setting, _ := redisSetting(*redisURL, built)
+	store, storeDesc, err := openStore(ctx, setting)
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "iamsentry scan: %v\n", err)
 		return ExitError
@@ -303,5 +304,3 @@ func printCounts(w io.Writer, title string, counts map[string]int) {
 		fmt.Fprintf(w, "  %s: %-60s %d\n", title, strings.TrimSpace(k), counts[k])
 	}
 }
-
-func firstOf(a, _ string) string { return a }

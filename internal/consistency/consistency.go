@@ -17,6 +17,7 @@ import (
 	"github.com/iamsentry/iamsentry/config"
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/engine"
+	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
 	"github.com/iamsentry/iamsentry/internal/corpus"
 	"github.com/iamsentry/iamsentry/state"
 )
@@ -83,6 +84,29 @@ func Incidents(vs []engine.Verdict) map[string]int {
 		}
 	}
 	return out
+}
+
+// AddVerdictIncidents counts into m the incidents in verdicts as the API
+// returns them: the unsuppressed findings of ALERT verdicts and, with
+// duplicates, of DUPLICATE ones too (a retry after a lost reply brings its
+// findings back as a DUPLICATE).
+func AddVerdictIncidents(m map[string]int, verdicts []*iamsentryv1.Verdict, duplicates bool) {
+	for _, v := range verdicts {
+		switch v.GetOutcome() {
+		case iamsentryv1.Outcome_OUTCOME_ALERT:
+		case iamsentryv1.Outcome_OUTCOME_DUPLICATE:
+			if !duplicates {
+				continue
+			}
+		default:
+			continue
+		}
+		for _, f := range v.GetFindings() {
+			if f.GetSuppression() == nil {
+				m[f.GetIncident()]++
+			}
+		}
+	}
 }
 
 // ByDetector counts incidents per detector.

@@ -129,19 +129,13 @@ func streamFrom(ctx context.Context, c iamsentryv1.DetectionServiceClient, reqs 
 	return next, nil
 }
 
-// verdictIncidents counts the incidents in acknowledged verdicts: the
-// unsuppressed findings of ALERT verdicts and of DUPLICATE ones (a retry
-// after a lost reply brings its findings back as a DUPLICATE).
+// verdictIncidents counts the incidents in acknowledged verdicts,
+// duplicates included: a retry after a lost reply brings its findings back
+// as a DUPLICATE.
 func verdictIncidents(acked [][]*iamsentryv1.Verdict) map[string]int {
 	out := map[string]int{}
 	for _, vs := range acked {
-		for _, v := range vs {
-			for _, f := range v.GetFindings() {
-				if f.GetSuppression() == nil {
-					out[f.GetIncident()]++
-				}
-			}
-		}
+		consistency.AddVerdictIncidents(out, vs, true)
 	}
 	return out
 }

@@ -322,16 +322,7 @@ func sendAll(t *testing.T, client iamsentryv1.DetectionServiceClient, recs []tim
 				}
 				return
 			}
-			for _, v := range resp.GetVerdicts() {
-				if v.GetOutcome() != iamsentryv1.Outcome_OUTCOME_ALERT {
-					continue
-				}
-				for _, f := range v.GetFindings() {
-					if f.GetSuppression() == nil {
-						incident[f.GetIncident()]++
-					}
-				}
-			}
+			consistency.AddVerdictIncidents(incident, resp.GetVerdicts(), false)
 		})
 	}
 	wg.Wait()
