@@ -9,7 +9,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
+	"github.com/iamsentry/iamsentry/cloudtrail"
 	"github.com/iamsentry/iamsentry/state"
 )
 

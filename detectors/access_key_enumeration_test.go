@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/iamsentry/iamsentry/detectors"
-	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
+	"github.com/iamsentry/iamsentry/cloudtrail"
 	dt "github.com/iamsentry/iamsentry/detectors/detectortest"
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/state"

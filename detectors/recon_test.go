@@ -15,7 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/iamsentry/iamsentry/detectors"
-	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
+	"github.com/iamsentry/iamsentry/cloudtrail"
 	dt "github.com/iamsentry/iamsentry/detectors/detectortest"
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/state"

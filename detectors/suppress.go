@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
+	"github.com/iamsentry/iamsentry/cloudtrail"
 	"github.com/iamsentry/iamsentry/internal/wildcard"
 )
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
+	"github.com/iamsentry/iamsentry/cloudtrail"
 	"github.com/iamsentry/iamsentry/state"
 )
 

@@ -23,7 +23,7 @@ import (
 // (about 2% of events alert).
 func benchCorpus(b *testing.B, n int) [][]byte {
 	b.Helper()
-	paths, _ := filepath.Glob("../detectors/cloudtrail/testdata/*.json")
+	paths, _ := filepath.Glob("../cloudtrail/testdata/*.json")
 	var real []map[string]any
 	for _, p := range paths {
 		data, err := os.ReadFile(p)

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/iamsentry/iamsentry/detectors"
-	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
+	"github.com/iamsentry/iamsentry/cloudtrail"
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/state"
 	"github.com/iamsentry/iamsentry/state/memory"

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/iamsentry/iamsentry/clients/iamsentry"
-	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
+	"github.com/iamsentry/iamsentry/cloudtrail"
 	"github.com/iamsentry/iamsentry/engine"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
 )

@@ -23,7 +23,7 @@ import (
 	"google.golang.org/grpc/resolver/manual"
 
 	"github.com/iamsentry/iamsentry/detectors"
-	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
+	"github.com/iamsentry/iamsentry/cloudtrail"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
 	"github.com/iamsentry/iamsentry/internal/consistency"
 	"github.com/iamsentry/iamsentry/internal/corpus"

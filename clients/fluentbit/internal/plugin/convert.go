@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
+	"github.com/iamsentry/iamsentry/cloudtrail"
 )
 
 // lineKeys are where a record sits when Fluent Bit read it as a line

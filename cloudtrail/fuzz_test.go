@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
+	"github.com/iamsentry/iamsentry/cloudtrail"
 )
 
 // addSeeds adds every testdata record, and a few wrapper and container

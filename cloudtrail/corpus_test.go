@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
+	"github.com/iamsentry/iamsentry/cloudtrail"
 )
 
 // sharedDataDir locates the shared corpus: $IAMSENTRY_SHARED_DATA, else
@@ -20,7 +20,7 @@ import (
 func sharedDataDir(t testing.TB) string {
 	dir := os.Getenv("IAMSENTRY_SHARED_DATA")
 	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "data")
+		dir = filepath.Join("..", "..", "shared", "data")
 	}
 	if _, err := os.Stat(dir); err != nil {
 		t.Skipf("shared CloudTrail corpus not found at %s (set IAMSENTRY_SHARED_DATA): %v", dir, err)

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
+	"github.com/iamsentry/iamsentry/cloudtrail"
 )
 
 // minimal is the smallest record Parse accepts; tests vary one field.

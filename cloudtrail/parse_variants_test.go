@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iamsentry/iamsentry/detectors/cloudtrail"
+	"github.com/iamsentry/iamsentry/cloudtrail"
 )
 
 func TestParseFlags(t *testing.T) {
