@@ -103,6 +103,22 @@ func (r *Record) AccountID() string {
 // Failed reports whether the call failed (errorCode is set).
 func (r *Record) Failed() bool { return r.ErrorCode != "" }
 
+// Denied reports whether the call failed because the caller lacked
+// permission, as opposed to a missing resource, a bad parameter or
+// throttling. Codes differ by service: AccessDenied (IAM, S3, STS),
+// AccessDeniedException (most JSON APIs), Client.UnauthorizedOperation and
+// UnauthorizedOperation (EC2), AuthorizationError (SNS), Forbidden,
+// ForbiddenException and UnauthorizedAccess (others). A qualifier before
+// the last dot ("Client.", "Server.") is ignored.
+func (r *Record) Denied() bool {
+	code := r.ErrorCode
+	if i := strings.LastIndexByte(code, '.'); i >= 0 {
+		code = code[i+1:]
+	}
+	return strings.HasPrefix(code, "AccessDenied") || strings.HasPrefix(code, "Unauthorized") ||
+		strings.HasPrefix(code, "AuthorizationError") || code == "Forbidden" || code == "ForbiddenException"
+}
+
 // Params decodes requestParameters into v. It returns nil and leaves v
 // untouched when requestParameters is absent or null.
 func (r *Record) Params(v any) error { return decodeRaw(r.RequestParameters, v) }

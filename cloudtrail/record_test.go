@@ -40,3 +40,18 @@ func TestServiceCallerAndStablePrincipal(t *testing.T) {
 		})
 	}
 }
+
+func TestRecordDenied(t *testing.T) {
+	for code, want := range map[string]bool{
+		"AccessDenied": true, "AccessDeniedException": true, "Client.UnauthorizedOperation": true,
+		"UnauthorizedOperation": true, "AuthorizationError": true, "Forbidden": true,
+		"ForbiddenException": true, "UnauthorizedAccess": true, "Server.AccessDenied": true,
+		"NoSuchEntity": false, "ThrottlingException": false, "": false, "Client.InvalidParameterValue": false,
+		"InvalidClientTokenId": false, "EntityAlreadyExists": false,
+	} {
+		r := Record{ErrorCode: code}
+		if got := r.Denied(); got != want {
+			t.Errorf("Record{ErrorCode: %q}.Denied() = %v, want %v", code, got, want)
+		}
+	}
+}

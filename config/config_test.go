@@ -11,6 +11,7 @@ import (
 
 	"github.com/iamsentry/iamsentry/config"
 	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/detectors/geoip/geoiptest"
 	"github.com/iamsentry/iamsentry/state"
 )
@@ -59,7 +60,7 @@ func (n noted) Notes() []string {
 }
 
 func specs() []detectors.Spec {
-	return append(detectors.Builtin(),
+	return append(builtin.Specs(),
 		detectors.Spec{ID: optionedID, New: newOptioned},
 		detectors.Spec{ID: "noted-test", New: func(c detectors.Config) (detectors.Detector, error) { return noted{c.Settings}, nil }},
 	)
@@ -108,7 +109,7 @@ func TestBuildFullFile(t *testing.T) {
 	var threshold int
 	for _, l := range b.Registry.List() {
 		switch l.ID {
-		case detectors.AdminPolicyAttachedID:
+		case builtin.AdminPolicyAttachedID:
 			sev = l.Severity
 		case optionedID:
 			threshold = findOptioned(t, b).opts.Threshold
@@ -171,7 +172,7 @@ func TestDisable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, d := range b.Registry.Enabled() {
-		if d.Info().ID == detectors.AdminPolicyAttachedID {
+		if d.Info().ID == builtin.AdminPolicyAttachedID {
 			t.Error("disabled detector still enabled")
 		}
 	}
@@ -317,7 +318,7 @@ func TestDocumentedExamples(t *testing.T) {
 		t.Errorf("README's configuration differs from deploy/iamsentry.example.yaml:\nREADME:\n%s\nexample:\n%s", uncommented(block), uncommented(string(example)))
 	}
 	for name, doc := range map[string]string{"README": block, "example": string(example)} {
-		if _, err := config.ParseAndBuild([]byte(doc), detectors.Builtin()); err != nil {
+		if _, err := config.ParseAndBuild([]byte(doc), builtin.Specs()); err != nil {
 			t.Errorf("%s configuration rejected: %v", name, err)
 		}
 	}
@@ -327,7 +328,7 @@ func TestGeoIP(t *testing.T) {
 	country := geoiptest.Write(t, "GeoLite2-Country", geoiptest.Net{Prefix: "203.0.113.0/24", Country: "NL"})
 	asn := geoiptest.Write(t, "GeoLite2-ASN", geoiptest.Net{Prefix: "203.0.113.0/24", ASN: 64500, ASNOrg: "Example"})
 	doc := "geoip:\n  country_db: " + country + "\n  asn_db: " + asn + "\n"
-	b, err := config.ParseAndBuild([]byte(doc), detectors.Builtin())
+	b, err := config.ParseAndBuild([]byte(doc), builtin.Specs())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,17 +338,17 @@ func TestGeoIP(t *testing.T) {
 		t.Errorf("lookup through the configured databases = %+v, %v", loc, ok)
 	}
 	for _, n := range b.Notes {
-		if strings.HasPrefix(n, detectors.AccessKeyNewLocationID) && strings.Contains(n, "prefix") {
+		if strings.HasPrefix(n, builtin.AccessKeyNewLocationID) && strings.Contains(n, "prefix") {
 			t.Errorf("with databases configured, new-location still notes a fallback: %s", n)
 		}
 	}
 
 	// Without databases the detector says it falls back.
-	b2, err := config.ParseAndBuild(nil, detectors.Builtin())
+	b2, err := config.ParseAndBuild(nil, builtin.Specs())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.ContainsFunc(b2.Notes, func(n string) bool { return strings.HasPrefix(n, detectors.AccessKeyNewLocationID+":") }) {
+	if !slices.ContainsFunc(b2.Notes, func(n string) bool { return strings.HasPrefix(n, builtin.AccessKeyNewLocationID+":") }) {
 		t.Errorf("no fallback note without databases: %q", b2.Notes)
 	}
 
@@ -357,7 +358,7 @@ func TestGeoIP(t *testing.T) {
 		"not an mmdb":  {"geoip:\n  country_db: " + filepath.Join("testdata", "..", "config.go") + "\n", "country_db"},
 		"unknown key":  {"geoip:\n  city_db: x\n", "field city_db not found"},
 	} {
-		_, err := config.ParseAndBuild([]byte(tt.doc), detectors.Builtin())
+		_, err := config.ParseAndBuild([]byte(tt.doc), builtin.Specs())
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v, want it to name %s", name, err, tt.want)
 		}

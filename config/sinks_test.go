@@ -9,6 +9,7 @@ import (
 
 	"github.com/iamsentry/iamsentry/config"
 	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/detectors/builtin"
 )
 
 func TestSinksExample(t *testing.T) {
@@ -16,7 +17,7 @@ func TestSinksExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := config.ParseAndBuild(doc, detectors.Builtin())
+	b, err := config.ParseAndBuild(doc, builtin.Specs())
 	if err != nil {
 		t.Fatalf("deploy/sinks.example.yaml rejected: %v", err)
 	}
@@ -54,7 +55,7 @@ func TestSinksErrors(t *testing.T) {
 			[]string{`sinks[0].timeout: "soon"`, "sinks[0].queue_size: -1", "sinks[0].max_attempts: -2", `sinks[0].min_severity: "urgent"`, `sinks[0].detectors[0]: unknown detector "nope"`}},
 		"unknown key": {"sinks:\n  - type: stdout\n    colour: red\n", []string{"field colour not found"}},
 	} {
-		_, err := config.ParseAndBuild([]byte(tt.doc), detectors.Builtin())
+		_, err := config.ParseAndBuild([]byte(tt.doc), builtin.Specs())
 		if err == nil {
 			t.Errorf("%s: accepted", name)
 			continue

@@ -21,7 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/iamsentry/iamsentry/config"
-	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/server"
 )
 
@@ -135,7 +135,7 @@ func checkManifestFile(t *testing.T, path string, data []byte) {
 		}
 		checkKustomizationRefs(t, filepath.Dir(path), &k)
 	case base == "config.yaml":
-		b, err := config.ParseAndBuild(data, detectors.Builtin())
+		b, err := config.ParseAndBuild(data, builtin.Specs())
 		if err != nil {
 			t.Fatalf("iamsentry refuses the config file:\n%v", err)
 		}

@@ -14,7 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/iamsentry/iamsentry/config"
-	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/detectors/builtin"
 )
 
 func selects(t *testing.T, what string, sel *metav1.LabelSelector, d *appsv1.Deployment) {
@@ -53,7 +53,7 @@ func TestConfigMap(t *testing.T) {
 			if !ok {
 				t.Fatalf("ConfigMap %s has no key %s", cm.Name, path.Base(file))
 			}
-			b, err := config.ParseAndBuild([]byte(data), detectors.Builtin())
+			b, err := config.ParseAndBuild([]byte(data), builtin.Specs())
 			if err != nil {
 				t.Fatalf("iamsentry refuses ConfigMap %s:\n%v", cm.Name, err)
 			}

@@ -1,5 +1,8 @@
-// Package detectors holds the detector contract, the registry that lists the
-// detectors a process runs, and the detectors themselves, one file each.
+// Package detectors is the detector contract: the Detector interface, the
+// Event it observes and the Finding it raises, the Registry a process runs,
+// the organisation-wide Settings, suppression, and what detectors share by
+// design (marks one leaves for another, state identities, explanation
+// helpers). The detectors iamsentry ships live in detectors/builtin.
 //
 // A detector sees the compact CloudTrail record (package cloudtrail), never a
 // protobuf or gRPC type, and keeps no per-identity memory of its own: every
@@ -150,9 +153,17 @@ type SetMark struct {
 	TTL  time.Duration
 }
 
+// AllowedLateness is how late, in wall-clock time, CloudTrail may deliver a
+// record after another of the same burst (about 15 minutes). Window state
+// and throttles live at least this long past their window, so a late record
+// still meets what it belongs with, and the engine counts a record this far
+// behind its newest event time as late.
+const AllowedLateness = 15 * time.Minute
+
 // onceLateness is added to the wall-clock TTL of a throttle keyed by an
-// event-time period, so records of the period that arrive late (CloudTrail
-// delivers up to about 15 minutes late) still find it.
+// event-time period, so records of the period that arrive late still find
+// it. It is generous next to AllowedLateness: a throttle that expires early
+// raises a duplicate incident.
 const onceLateness = time.Hour
 
 // Once names the throttle a finding must win. Detectors put the event-time
@@ -162,6 +173,13 @@ const onceLateness = time.Hour
 type Once struct {
 	Key state.Key
 	TTL time.Duration
+}
+
+// OncePer returns the throttle of an incident that is one per key per
+// event-time period: key must name the period; the throttle outlives it by
+// the allowed lateness of delivery.
+func OncePer(key state.Key, period time.Duration) *Once {
+	return &Once{Key: key, TTL: period + onceLateness}
 }
 
 // NewFinding starts a finding of detector info on record r, with the event's

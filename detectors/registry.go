@@ -132,25 +132,6 @@ func (r *Registry) IDs() []string {
 	return ids
 }
 
-// Builtin returns the specs of the detectors iamsentry ships, in the order
-// they are listed.
-func Builtin() []Spec {
-	return []Spec{
-		{AdminPolicyAttachedID, func(Config) (Detector, error) { return NewAdminPolicyAttached(), nil }},
-		{AccessKeyPersistenceID, func(c Config) (Detector, error) { return NewAccessKeyPersistence(c) }},
-		{AssumeRoleUnexpectedSourceID, func(c Config) (Detector, error) { return NewAssumeRoleUnexpectedSource(c) }},
-		{UnusualSessionNameID, func(c Config) (Detector, error) { return NewUnusualSessionName(c) }},
-		{AccessKeyNewLocationID, func(c Config) (Detector, error) { return NewAccessKeyNewLocation(c) }},
-		{PrivilegedRoleAssumptionSpikeID, func(c Config) (Detector, error) { return NewPrivilegedRoleAssumptionSpike(c) }},
-		{AccessKeyEnumerationID, func(c Config) (Detector, error) { return asDetector(NewAccessKeyEnumeration(c)) }},
-		{CallerIdentityReconID, func(c Config) (Detector, error) { return asDetector(NewCallerIdentityRecon(c)) }},
-		{PolicyWeakenedID, func(c Config) (Detector, error) { return NewPolicyWeakened(c) }},
-	}
-}
-
-// Defaults returns the built-in detectors with their default settings.
-func Defaults() []Detector { return BuildAll(Builtin()) }
-
 // WithSeverity returns d with its default severity replaced by sev, in its
 // Info and in every finding it raises (the severity key of a detector's
 // configuration).

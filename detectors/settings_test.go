@@ -6,9 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/cloudtrail"
-	"github.com/iamsentry/iamsentry/detectors/detectortest"
+	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/detectors/builtin"
+	"github.com/iamsentry/iamsentry/internal/detectortest"
 )
 
 func parse(t *testing.T, r detectortest.Rec) *cloudtrail.Record {
@@ -86,7 +87,7 @@ func TestSettingsPrivilegedAndSessionNames(t *testing.T) {
 }
 
 func TestWithSeverity(t *testing.T) {
-	d := detectors.WithSeverity(detectors.NewAdminPolicyAttached(), detectors.SeverityLow)
+	d := detectors.WithSeverity(detectortest.Must(builtin.NewAdminPolicyAttached(detectors.Config{})), detectors.SeverityLow)
 	if d.Info().Severity != detectors.SeverityLow {
 		t.Fatalf("Info().Severity = %v", d.Info().Severity)
 	}
@@ -95,7 +96,7 @@ func TestWithSeverity(t *testing.T) {
 	vs := h.Score(detectortest.IAM("AttachUserPolicy", at, map[string]any{
 		"userName": "bob", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess",
 	}))
-	fs := detectortest.Only(detectors.AdminPolicyAttachedID, vs)
+	fs := detectortest.Only(builtin.AdminPolicyAttachedID, vs)
 	if len(fs) != 1 || fs[0].Severity != detectors.SeverityLow {
 		t.Fatalf("findings = %+v, want one LOW", fs)
 	}

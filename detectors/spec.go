@@ -2,12 +2,17 @@ package detectors
 
 import "fmt"
 
-// Spec is a built-in detector before configuration: its id and how to build
-// it from a Config. Builtin lists them; the config package builds the
-// registry a process runs from them.
+// Spec is a detector before configuration: its id, how to build it from a
+// Config, and its options' defaults. Package detectors/builtin lists the
+// ones iamsentry ships; the process builds the registry it runs from them.
 type Spec struct {
 	ID  string
 	New func(Config) (Detector, error)
+	// Defaults returns the detector's options with their default values:
+	// the struct New decodes detectors.<id> into (fields tagged yaml). Nil
+	// when the detector takes no options. The detector reference
+	// (docs/detectors.md) is checked against it.
+	Defaults func() any
 }
 
 // Config is what a detector is built from.

@@ -11,8 +11,9 @@ import (
 	"time"
 
 	"github.com/iamsentry/iamsentry/detectors"
-	dt "github.com/iamsentry/iamsentry/detectors/detectortest"
+	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/engine"
+	dt "github.com/iamsentry/iamsentry/internal/detectortest"
 	"github.com/iamsentry/iamsentry/state/memory"
 )
 
@@ -63,7 +64,7 @@ func benchCorpus(b *testing.B, n int) [][]byte {
 func BenchmarkScore(b *testing.B) {
 	const batch, passes = 512, 64
 	corpus := benchCorpus(b, passes*batch)
-	reg, err := detectors.NewRegistry(detectors.Defaults()...)
+	reg, err := detectors.NewRegistry(builtin.All()...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,8 +9,9 @@ import (
 	"time"
 
 	"github.com/iamsentry/iamsentry/detectors"
-	dt "github.com/iamsentry/iamsentry/detectors/detectortest"
+	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/engine"
+	dt "github.com/iamsentry/iamsentry/internal/detectortest"
 	"github.com/iamsentry/iamsentry/state"
 	"github.com/iamsentry/iamsentry/state/memory"
 )
@@ -43,7 +44,7 @@ func newEngine(t *testing.T, ds ...detectors.Detector) (*engine.Engine, *countin
 	t.Cleanup(func() { mem.Close() })
 	store := &countingStore{Store: mem}
 	if len(ds) == 0 {
-		ds = detectors.Defaults()
+		ds = builtin.All()
 	}
 	reg, err := detectors.NewRegistry(ds...)
 	if err != nil {
@@ -261,7 +262,7 @@ func TestTenantsDoNotShareState(t *testing.T) {
 
 func TestDetectorErrorSparesOthers(t *testing.T) {
 	for _, bad := range []detectors.Detector{failingDetector{}, panickingDetector{inObserve: true}, panickingDetector{}} {
-		e, _ := newEngine(t, bad, detectors.NewAdminPolicyAttached())
+		e, _ := newEngine(t, bad, dt.Must(builtin.NewAdminPolicyAttached(detectors.Config{})))
 		vs := score(t, e, attachAdmin("r", t0).JSON())
 		if vs[0].Outcome != engine.OutcomeAlert || len(vs[0].Findings) != 1 {
 			t.Errorf("%T must not hide another detector's finding: %v, %d findings", bad, vs[0].Outcome, len(vs[0].Findings))
@@ -307,7 +308,7 @@ func TestStatsCountRoundTrips(t *testing.T) {
 }
 
 func TestIncidentNames(t *testing.T) {
-	e, _ := newEngine(t, onceDetector{}, detectors.NewAdminPolicyAttached())
+	e, _ := newEngine(t, onceDetector{}, dt.Must(builtin.NewAdminPolicyAttached(detectors.Config{})))
 	vs := score(t, e, dt.Base("s3.amazonaws.com", "ListBuckets", t0).JSON(), attachAdmin("r", t0).With("eventID", "evt-7").JSON())
 	if got := vs[0].Findings[0].Incident; got != "once-test/AKIAEXAMPLEALICE01/once" {
 		t.Errorf("throttled finding's incident = %q, want detector/identity/name of its Once key", got)
@@ -341,7 +342,7 @@ func newLostReplyEngine(t *testing.T) (*engine.Engine, *lostReplyStore) {
 	mem := memory.New()
 	t.Cleanup(func() { mem.Close() })
 	store := &lostReplyStore{Store: mem}
-	reg, err := detectors.NewRegistry(detectors.Defaults()...)
+	reg, err := detectors.NewRegistry(builtin.All()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,10 +376,10 @@ func TestLostReplyRecoversFindings(t *testing.T) {
 			got[f.DetectorID] = max(got[f.DetectorID], f.Severity)
 		}
 	}
-	if got[detectors.AdminPolicyAttachedID] != detectors.SeverityCritical {
-		t.Errorf("admin-policy-attached after a lost reply: %v, want CRITICAL", got[detectors.AdminPolicyAttachedID])
+	if got[builtin.AdminPolicyAttachedID] != detectors.SeverityCritical {
+		t.Errorf("admin-policy-attached after a lost reply: %v, want CRITICAL", got[builtin.AdminPolicyAttachedID])
 	}
-	if got[detectors.AccessKeyEnumerationID] == detectors.SeverityUnknown {
+	if got[builtin.AccessKeyEnumerationID] == detectors.SeverityUnknown {
 		t.Errorf("access-key-enumeration lost with the reply; findings %v", got)
 	}
 	// A third delivery returns what was remembered and raises nothing new.
@@ -413,7 +414,7 @@ func TestLostReplyRecoversNovelty(t *testing.T) {
 		t.Fatalf("first attempt: err = %v, want unavailable", err)
 	}
 	vs := score(t, e, fresh)
-	if len(vs[0].Findings) != 1 || vs[0].Findings[0].DetectorID != detectors.AccessKeyNewLocationID {
+	if len(vs[0].Findings) != 1 || vs[0].Findings[0].DetectorID != builtin.AccessKeyNewLocationID {
 		t.Fatalf("retry after a lost reply: %v %+v, want the access-key-new-location finding", vs[0].Outcome, vs[0].Findings)
 	}
 }

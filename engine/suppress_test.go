@@ -11,8 +11,9 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/iamsentry/iamsentry/detectors"
-	dt "github.com/iamsentry/iamsentry/detectors/detectortest"
+	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/engine"
+	dt "github.com/iamsentry/iamsentry/internal/detectortest"
 	"github.com/iamsentry/iamsentry/state/memory"
 )
 
@@ -22,7 +23,7 @@ func newSuppressingEngine(t *testing.T, sup ...detectors.Suppression) (*engine.E
 	t.Helper()
 	mem := memory.New()
 	t.Cleanup(func() { mem.Close() })
-	reg, err := detectors.NewRegistry(detectors.Defaults()...)
+	reg, err := detectors.NewRegistry(builtin.All()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func TestSuppression(t *testing.T) {
 		Entry: 0, Detector: "*", Principal: "arn:aws:iam::*:role/terraform-*",
 		SourceCIDR: netip.MustParsePrefix("192.0.2.0/24"), Reason: "IaC pipeline",
 	}
-	otherAccount := detectors.Suppression{Entry: 1, Detector: detectors.AdminPolicyAttachedID, Account: "444455556666", Reason: "sandbox account"}
+	otherAccount := detectors.Suppression{Entry: 1, Detector: builtin.AdminPolicyAttachedID, Account: "444455556666", Reason: "sandbox account"}
 	e, reader := newSuppressingEngine(t, terraform, otherAccount)
 
 	// Generated records: the same admin attachment by a Terraform session
@@ -107,8 +108,8 @@ func TestSuppression(t *testing.T) {
 	}
 	got := suppressedCounts(t, reader)
 	wantCounts := map[[2]string]int64{
-		{detectors.AdminPolicyAttachedID, "0"}: 1,
-		{detectors.AdminPolicyAttachedID, "1"}: 1,
+		{builtin.AdminPolicyAttachedID, "0"}: 1,
+		{builtin.AdminPolicyAttachedID, "1"}: 1,
 	}
 	if len(got) != len(wantCounts) {
 		t.Errorf("suppressed counts = %v, want %v", got, wantCounts)
@@ -177,7 +178,7 @@ func TestLearnRaisesNothingButLearns(t *testing.T) {
 func TestReloadSwapsRules(t *testing.T) {
 	e, _ := newEngine(t)
 	reg := e.Registry()
-	off, err := reg.WithEnabled(map[string]bool{detectors.AdminPolicyAttachedID: false})
+	off, err := reg.WithEnabled(map[string]bool{builtin.AdminPolicyAttachedID: false})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,17 +12,12 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/state/instrumented"
 )
 
 // instrumentationName names the engine's meter and tracer.
 const instrumentationName = "github.com/iamsentry/iamsentry/engine"
-
-// Lateness is how far behind the newest event time a replica has seen a
-// record's event time may lie before the record counts as late in
-// iamsentry.records.late. It is the delivery delay CloudTrail documents
-// (about 15 minutes), the same as detectors.DefaultAllowedLateness.
-const Lateness = 15 * time.Minute
 
 // batchSizeBuckets are the bucket boundaries of iamsentry.batch.size: up to
 // the server's 512-record default and the 10,000-record request limit.
@@ -149,15 +144,15 @@ func (s *scoring) count(ctx context.Context) {
 }
 
 // observeTime reports whether t is late against the watermark and
-// advances the watermark to t. A time more than Lateness ahead of the wall
+// advances the watermark to t. A time more than detectors.AllowedLateness ahead of the wall
 // clock (a skewed or forged record) does not advance it: one such record
 // would otherwise make every later record look late.
 func (m *metrics) observeTime(t, now time.Time) (late bool) {
 	ns := t.UnixNano()
-	plausible := !t.After(now.Add(Lateness))
+	plausible := !t.After(now.Add(detectors.AllowedLateness))
 	for {
 		cur := m.newest.Load()
-		late = cur != 0 && ns < cur-int64(Lateness)
+		late = cur != 0 && ns < cur-int64(detectors.AllowedLateness)
 		if !plausible || ns <= cur || m.newest.CompareAndSwap(cur, ns) {
 			return late
 		}

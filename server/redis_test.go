@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/engine"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
 	"github.com/iamsentry/iamsentry/internal/redistest"
@@ -25,7 +26,7 @@ func replica(t *testing.T, url, prefix string) iamsentryv1.DetectionServiceClien
 	t.Helper()
 	store := rstore.Open(t, url, prefix)
 	bus := findings.NewRedisBus(store.Client(), prefix, nil)
-	reg, err := detectors.NewRegistry(detectors.Defaults()...)
+	reg, err := detectors.NewRegistry(builtin.All()...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/engine"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
 	"github.com/iamsentry/iamsentry/internal/pkitest"
@@ -41,7 +42,7 @@ func serveTCP(t *testing.T, store state.Store, opts server.Options) string {
 // serveEngine is serveTCP with engine options, returning the server too.
 func serveEngine(t *testing.T, store state.Store, eopts engine.Options, opts server.Options) (string, *server.Server) {
 	t.Helper()
-	reg, err := detectors.NewRegistry(detectors.Defaults()...)
+	reg, err := detectors.NewRegistry(builtin.All()...)
 	if err != nil {
 		t.Fatal(err)
 	}

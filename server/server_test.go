@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/engine"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
 	"github.com/iamsentry/iamsentry/server"
@@ -70,7 +71,7 @@ func startWith(t *testing.T, opts server.Options, down bool) *fixture {
 	mem := memory.New()
 	store := &switchStore{Store: mem}
 	store.down.Store(down)
-	reg, err := detectors.NewRegistry(detectors.Defaults()...)
+	reg, err := detectors.NewRegistry(builtin.All()...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/engine"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
 	vectorpb "github.com/iamsentry/iamsentry/gen/vector"
@@ -60,7 +61,7 @@ func TestMetricsOnAdminEndpoint(t *testing.T) {
 	}
 	defer tel.Shutdown(context.Background())
 	store := &switchStore{Store: memory.New()}
-	sandbox := detectors.Suppression{Entry: 0, Detector: detectors.AdminPolicyAttachedID, Account: "999988887777", Reason: "sandbox"}
+	sandbox := detectors.Suppression{Entry: 0, Detector: builtin.AdminPolicyAttachedID, Account: "999988887777", Reason: "sandbox"}
 	addr, srv := serveEngine(t, instrumented.Wrap(store, instrumented.Options{Backend: "memory", MeterProvider: tel.MeterProvider}),
 		engine.Options{MeterProvider: tel.MeterProvider, Suppress: []detectors.Suppression{sandbox}},
 		server.Options{MeterProvider: tel.MeterProvider})

@@ -13,6 +13,7 @@ import (
 	collectorlogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 
 	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/engine"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
 	"github.com/iamsentry/iamsentry/internal/redistest"
@@ -36,7 +37,7 @@ func tokenReplica(t *testing.T, url, prefix string, tokens *auth.Tokens) *grpc.C
 	t.Helper()
 	store := rstore.Open(t, url, prefix)
 	bus := findings.NewRedisBus(store.Client(), prefix, nil)
-	reg, err := detectors.NewRegistry(detectors.Defaults()...)
+	reg, err := detectors.NewRegistry(builtin.All()...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/stats"
 
 	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/server"
 	"github.com/iamsentry/iamsentry/state"
@@ -85,7 +86,7 @@ func startServer(t *testing.T, opts server.Options) *testServer {
 
 func startServerOn(t *testing.T, addr string, store *testStore, opts server.Options) *testServer {
 	t.Helper()
-	reg, err := detectors.NewRegistry(detectors.Defaults()...)
+	reg, err := detectors.NewRegistry(builtin.All()...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/internal/cli"
 	"github.com/iamsentry/iamsentry/internal/pkitest"
@@ -28,7 +29,7 @@ func (downStore) Ping(context.Context) error { return state.ErrUnavailable }
 // startProbed serves a server on loopback TCP for health to probe.
 func startProbed(t *testing.T, store state.Store, opts server.Options) string {
 	t.Helper()
-	reg, err := detectors.NewRegistry(detectors.Defaults()...)
+	reg, err := detectors.NewRegistry(builtin.All()...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/internal/cli"
 	"github.com/iamsentry/iamsentry/server"
@@ -20,7 +21,7 @@ import (
 // startServer serves iamsentry on a loopback port for the test.
 func startServer(t *testing.T) string {
 	t.Helper()
-	reg, err := detectors.NewRegistry(detectors.Defaults()...)
+	reg, err := detectors.NewRegistry(builtin.All()...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/iamsentry/iamsentry/config"
 	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/internal/telemetry"
 	"github.com/iamsentry/iamsentry/server"
@@ -185,9 +186,9 @@ func shutdownTelemetry(tel *telemetry.Telemetry, log *slog.Logger) {
 // is empty.
 func loadConfig(path string) (*config.Built, error) {
 	if path == "" {
-		return (&config.Config{}).Build(detectors.Builtin())
+		return (&config.Config{}).Build(builtin.Specs())
 	}
-	return config.Load(path, detectors.Builtin())
+	return config.Load(path, builtin.Specs())
 }
 
 // logNotes logs what detectors say about how the configuration makes them

@@ -12,10 +12,10 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/iamsentry/iamsentry/config"
 	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/engine"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
 	"github.com/iamsentry/iamsentry/internal/corpus"
@@ -35,12 +35,12 @@ session_names:
 `
 
 // Lateness is how late CloudTrail may deliver a record.
-const Lateness = 15 * time.Minute
+const Lateness = detectors.AllowedLateness
 
 // NewEngine returns an engine on store with every built-in detector,
 // configured by Config.
 func NewEngine(store state.Store) (*engine.Engine, error) {
-	b, err := config.ParseAndBuild([]byte(Config), detectors.Builtin())
+	b, err := config.ParseAndBuild([]byte(Config), builtin.Specs())
 	if err != nil {
 		return nil, err
 	}

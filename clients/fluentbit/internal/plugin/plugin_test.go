@@ -17,6 +17,7 @@ import (
 	"github.com/iamsentry/iamsentry/clients/fluentbit/internal/plugin"
 	"github.com/iamsentry/iamsentry/clients/iamsentry"
 	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/server"
 	"github.com/iamsentry/iamsentry/state/memory"
@@ -121,7 +122,7 @@ func TestRecordsFromBodies(t *testing.T) {
 // startServer serves iamsentry on a loopback port.
 func startServer(t *testing.T, opts server.Options) string {
 	t.Helper()
-	reg, err := detectors.NewRegistry(detectors.Defaults()...)
+	reg, err := detectors.NewRegistry(builtin.All()...)
 	if err != nil {
 		t.Fatal(err)
 	}

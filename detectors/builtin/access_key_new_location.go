@@ -1,0 +1,318 @@
+package builtin
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/iamsentry/iamsentry/cloudtrail"
+	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/state"
+)
+
+// AccessKeyNewLocationID is the stable id of the access-key-new-location
+// detector.
+const AccessKeyNewLocationID = "access-key-new-location"
+
+// AccessKeyNewLocationOptions are the detector's keys under
+// detectors.access-key-new-location.
+type AccessKeyNewLocationOptions struct {
+	// Window is how long a country, network or prefix stays known for an
+	// identity after it was last seen (sliding: every sighting refreshes it).
+	Window time.Duration `yaml:"window"`
+	// WarmUp is how much history (event time since the identity was first
+	// seen) an identity needs before a new location raises; younger
+	// identities only learn.
+	WarmUp time.Duration `yaml:"warm_up"`
+	// FallbackSeverity is the severity without GeoIP databases, when
+	// locations are network prefixes.
+	FallbackSeverity detectors.Severity `yaml:"fallback_severity"`
+	// IPv4Prefix is the length of the IPv4 network prefixes the fallback
+	// treats as one location.
+	IPv4Prefix int `yaml:"ipv4_prefix"`
+	// IPv6Prefix is the length of the IPv6 network prefixes the fallback
+	// treats as one location.
+	IPv6Prefix int `yaml:"ipv6_prefix"`
+}
+
+// DefaultAccessKeyNewLocationOptions returns the defaults.
+func DefaultAccessKeyNewLocationOptions() AccessKeyNewLocationOptions {
+	return AccessKeyNewLocationOptions{
+		Window:           90 * 24 * time.Hour,
+		WarmUp:           7 * 24 * time.Hour,
+		FallbackSeverity: detectors.SeverityMedium,
+		IPv4Prefix:       16,
+		IPv6Prefix:       32,
+	}
+}
+
+func (o AccessKeyNewLocationOptions) validate() error {
+	var errs []error
+	if o.Window <= 0 {
+		errs = append(errs, &detectors.OptionError{Key: "window", Reason: "must be positive"})
+	}
+	if o.WarmUp < 0 || o.WarmUp >= o.Window {
+		errs = append(errs, &detectors.OptionError{Key: "warm_up", Reason: fmt.Sprintf("must lie in [0, window=%v)", o.Window)})
+	}
+	if o.FallbackSeverity < detectors.SeverityInfo || o.FallbackSeverity > detectors.SeverityCritical {
+		errs = append(errs, &detectors.OptionError{Key: "fallback_severity", Reason: "must be INFO, LOW, MEDIUM, HIGH or CRITICAL"})
+	}
+	if o.IPv4Prefix < 8 || o.IPv4Prefix > 32 {
+		errs = append(errs, &detectors.OptionError{Key: "ipv4_prefix", Reason: "must lie in [8, 32]"})
+	}
+	if o.IPv6Prefix < 16 || o.IPv6Prefix > 128 {
+		errs = append(errs, &detectors.OptionError{Key: "ipv6_prefix", Reason: "must lie in [16, 128]"})
+	}
+	return errors.Join(errs...)
+}
+
+// AccessKeyNewLocation raises when an identity is used from a country or
+// autonomous system it has not been used from in the last Window, once its
+// history spans WarmUp. Without GeoIP databases it compares network
+// prefixes instead, at FallbackSeverity.
+//
+// The identity is the access key for long-term keys (AKIA…), so each key
+// has its own history, and the stable principal (the IAM user, or the role
+// that issued a session) for temporary credentials, whose keys change every
+// session.
+//
+// Sources that say nothing about where a person is are skipped: AWS service
+// callers and service-name sources, private (RFC 1918, ULA), loopback,
+// link-local, unspecified and multicast addresses, carrier-grade NAT
+// (100.64.0.0/10), trusted networks of the settings, and calls rejected
+// before authentication (their key id is unproven).
+type AccessKeyNewLocation struct {
+	info     detectors.Info
+	opts     AccessKeyNewLocationOptions
+	settings *detectors.Settings
+}
+
+// NewAccessKeyNewLocation builds the detector from cfg.
+func NewAccessKeyNewLocation(cfg detectors.Config) (detectors.Detector, error) {
+	opts := DefaultAccessKeyNewLocationOptions()
+	if err := cfg.Decode(&opts); err != nil {
+		return nil, err
+	}
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	settings := cfg.OrgSettings()
+	return &AccessKeyNewLocation{opts: opts, settings: settings, info: detectors.Info{
+		ID:    AccessKeyNewLocationID,
+		Title: "Credentials used from a new country or network",
+		Description: "An access key or role is used from a country or autonomous system (ASN) it was not " +
+			"used from in the last " + detectors.Days(opts.Window) + ", after at least " + detectors.Days(opts.WarmUp) +
+			" of history. Without GeoIP databases, a new network prefix is reported at lower severity.",
+		Severity:   detectors.SeverityHigh,
+		Techniques: []string{"T1078.004"},
+	}}, nil
+}
+
+// Info implements Detector.
+func (d *AccessKeyNewLocation) Info() detectors.Info { return d.info }
+
+// Notes implements Notable: without GeoIP the detector works on prefixes.
+func (d *AccessKeyNewLocation) Notes() []string {
+	if d.settings.GeoIP != nil {
+		return nil
+	}
+	return []string{fmt.Sprintf("no GeoIP database configured (geoip.country_db, geoip.asn_db); "+
+		"falling back to new /%d IPv4 and /%d IPv6 network prefixes at %v severity",
+		d.opts.IPv4Prefix, d.opts.IPv6Prefix, d.opts.FallbackSeverity)}
+}
+
+// unauthenticated are error codes of calls rejected before the signature
+// was verified: their access key id proves nothing about who called.
+var unauthenticated = map[string]bool{
+	"InvalidClientTokenId": true, "SignatureDoesNotMatch": true, "IncompleteSignature": true,
+	"ExpiredToken": true, "ExpiredTokenException": true, "InvalidAccessKeyId": true,
+	"AuthFailure": true, "UnrecognizedClientException": true, "InvalidToken": true,
+}
+
+// cgnat is RFC 6598 shared address space: addresses behind carrier NAT,
+// which place nobody.
+var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+
+// routableSource returns the source IP of r when it can place the caller.
+func (d *AccessKeyNewLocation) routableSource(r *cloudtrail.Record) (netip.Addr, bool) {
+	if !r.SourceIsIP() || r.ServiceCaller() || unauthenticated[r.ErrorCode] {
+		return netip.Addr{}, false
+	}
+	ip := r.SourceIP.Unmap()
+	if !ip.IsGlobalUnicast() || ip.IsPrivate() || cgnat.Contains(ip) {
+		return netip.Addr{}, false
+	}
+	if _, trusted := d.settings.TrustedSource(r); trusted {
+		return netip.Addr{}, false
+	}
+	return ip, true
+}
+
+// locationIdentity names whose history r belongs to, for state keys and
+// explanations.
+func locationIdentity(r *cloudtrail.Record) (key, label string) {
+	if k := r.UserIdentity.AccessKeyID; strings.HasPrefix(k, "AKIA") {
+		return "key:" + k, "access key " + k
+	}
+	if p := r.StablePrincipal(); p != "" {
+		return "principal:" + p, p
+	}
+	return "", ""
+}
+
+// dimension is one way of placing an address: its country, its ASN, or its
+// network prefix when there is no database.
+type dimension struct {
+	name   string // state key name and Evidence key: "country", "asn", "network"
+	member string // e.g. "DE", "3320", "198.51.0.0/16"
+	label  string // for explanations, e.g. "ASN 3320 (Deutsche Telekom AG)"
+	seen   *state.Future[state.Novelty]
+}
+
+// Observe implements Detector.
+func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
+	r := ev.Record
+	ip, ok := d.routableSource(r)
+	if !ok {
+		return nil
+	}
+	id, label := locationIdentity(r)
+	if id == "" {
+		return nil
+	}
+	dims, geo := d.place(ip)
+	s := &sighting{d: d, r: r, ip: ip, label: label, dims: dims, geo: geo}
+	s.first = b.Mark(ev.Key(id, "loc:first-seen"), r.EventTime, state.KeepEarliest, d.opts.Window)
+	for i := range s.dims {
+		dim := &s.dims[i]
+		dim.seen = b.NoveltyAddBy(ev.Key(id, "loc:"+dim.name), dim.member, ev.Owner(), r.EventTime, d.opts.Window)
+	}
+	s.onceKey = func(dim dimension) state.Key {
+		// The incident is the identity in the new place, whichever record
+		// was the first sighting to be scored: no time in the key, so a
+		// shuffled stream names the same incident. The novelty set already
+		// makes a place new once; the throttle only merges retries.
+		return ev.Key(id, "loc:raised:"+dim.name+":"+dim.member)
+	}
+	if k := r.UserIdentity.AccessKeyID; k != "" {
+		s.mark = detectors.NewLocationMark(ev, k)
+	}
+	return s
+}
+
+// place returns the dimensions ip is compared on and whether they came
+// from GeoIP. An address no database knows falls back to its prefix.
+func (d *AccessKeyNewLocation) place(ip netip.Addr) ([]dimension, bool) {
+	if d.settings.GeoIP != nil {
+		if loc, ok := d.settings.GeoIP.Lookup(ip); ok {
+			var dims []dimension
+			if loc.Country != "" {
+				dims = append(dims, dimension{name: "country", member: loc.Country, label: "country " + loc.Country})
+			}
+			if loc.ASN != 0 {
+				asn := strconv.FormatUint(uint64(loc.ASN), 10)
+				lbl := "ASN " + asn
+				if loc.ASNOrg != "" {
+					lbl += " (" + loc.ASNOrg + ")"
+				}
+				dims = append(dims, dimension{name: "asn", member: asn, label: lbl})
+			}
+			return dims, true
+		}
+	}
+	bits := d.opts.IPv4Prefix
+	if ip.Is6() {
+		bits = d.opts.IPv6Prefix
+	}
+	p := netip.PrefixFrom(ip, bits).Masked().String()
+	return []dimension{{name: "network", member: p, label: "network " + p}}, false
+}
+
+// sighting is one use of an identity from one place, being evaluated.
+type sighting struct {
+	d       *AccessKeyNewLocation
+	r       *cloudtrail.Record
+	ip      netip.Addr
+	label   string
+	dims    []dimension
+	geo     bool
+	first   *state.Future[state.Mark]
+	mark    state.Key // NewLocationMark to set when raising; zero without an access key
+	onceKey func(dimension) state.Key
+}
+
+// Findings implements Evaluation. A dimension raises when it is new and the
+// identity's set for it was not empty: an empty set means nothing is known
+// yet (a database added since, or history that expired), so it only learns.
+func (s *sighting) Findings() ([]detectors.Finding, error) {
+	first, err := s.first.Get()
+	if err != nil {
+		return nil, err
+	}
+	var fresh []dimension
+	sizes := map[string]int{}
+	for _, dim := range s.dims {
+		n, err := dim.seen.Get()
+		if err != nil {
+			return nil, err
+		}
+		sizes[dim.name] = n.Size
+		if n.New && n.Size > 0 {
+			fresh = append(fresh, dim)
+		}
+	}
+	var span time.Duration
+	if first.Set && first.At.Before(s.r.EventTime) {
+		span = s.r.EventTime.Sub(first.At)
+	}
+	if len(fresh) == 0 || span < s.d.opts.WarmUp {
+		return nil, nil
+	}
+	return []detectors.Finding{s.finding(fresh, sizes, first.At, span)}, nil
+}
+
+func (s *sighting) finding(fresh []dimension, sizes map[string]int, since time.Time, span time.Duration) detectors.Finding {
+	sev, score := detectors.SeverityHigh, 75
+	if !s.geo {
+		sev, score = s.d.opts.FallbackSeverity, 50
+	}
+	f := detectors.NewFinding(s.d.info, s.r, sev, score)
+	var news, before []string
+	for _, dim := range fresh {
+		news = append(news, dim.label)
+		before = append(before, fmt.Sprintf("%d other %s", sizes[dim.name], plural(dim.name, sizes[dim.name])))
+	}
+	for _, dim := range s.dims {
+		f.Evidence[dim.name] = dim.member
+		f.Evidence[dim.name+"s_known"] = strconv.Itoa(sizes[dim.name])
+	}
+	f.Evidence["identity"] = s.label
+	f.Evidence["new"] = strings.Join(news, ", ")
+	f.Evidence["history_since"] = since.Format(time.RFC3339)
+	f.Explanation = fmt.Sprintf("%s was used from %s in new %s; in the last %s it was seen from %s only (history since %s, %s)",
+		s.label, s.ip, strings.Join(news, " and "), detectors.Days(s.d.opts.Window), strings.Join(before, " and "),
+		since.Format(time.RFC3339), fmt.Sprintf("%.1f days of history", span.Hours()/24))
+	if !s.geo {
+		f.Explanation += "; no GeoIP database, so locations are network prefixes"
+	}
+	f.Once = &detectors.Once{Key: s.onceKey(fresh[0]), TTL: 2 * time.Hour}
+	if s.mark != (state.Key{}) {
+		f.Marks = []detectors.SetMark{{Key: s.mark, At: s.r.EventTime, Keep: state.KeepLatest, TTL: detectors.NewLocationMarkTTL}}
+	}
+	return f
+}
+
+func plural(name string, n int) string {
+	switch {
+	case name == "country" && n != 1:
+		return "countries"
+	case name == "asn":
+		return "ASN" + map[bool]string{true: "", false: "s"}[n == 1]
+	case n != 1:
+		return name + "s"
+	}
+	return name
+}

@@ -1,0 +1,309 @@
+package builtin_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/detectors/builtin"
+	"github.com/iamsentry/iamsentry/engine"
+	dt "github.com/iamsentry/iamsentry/internal/detectortest"
+	"github.com/iamsentry/iamsentry/state"
+)
+
+// Streams here are generated (detectortest builders) unless they come from
+// testdata.
+
+func newRecon(t testing.TB, src string) detectors.Detector {
+	t.Helper()
+	d, err := builtin.NewCallerIdentityRecon(options(src))
+	if err != nil {
+		t.Fatalf("options %q: %v", src, err)
+	}
+	return d
+}
+
+func gci(ak string, at time.Time) dt.Rec { return keyCall(ak, "sts:GetCallerIdentity", at) }
+
+// setNewLocation leaves the mark access-key-new-location would leave for ak
+// at event time at.
+func setNewLocation(t *testing.T, store state.Store, ak string, at time.Time) {
+	t.Helper()
+	var b state.Batch
+	b.Mark(detectors.NewLocationMark(&detectors.Event{}, ak), at, state.KeepLatest, detectors.NewLocationMarkTTL)
+	if err := store.Exec(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCallerIdentityReconContract(t *testing.T) {
+	dt.Run(t, dt.Contract{
+		New:  func() detectors.Detector { return newRecon(t, "") },
+		Loud: []dt.Rec{gci(keyA, w0), keyCall(keyA, "s3:ListBuckets", w0.Add(2*time.Minute))},
+		Quiet: []dt.Rec{
+			gci(keyA, w0), keyCall(keyA, "s3:ListBuckets", w0.Add(3*time.Hour)),
+			gci(keyB, w0.Add(5*time.Hour)), keyCall(keyA, "s3:ListBuckets", w0.Add(5*time.Hour+time.Minute)),
+			keyCall(keyB, "ec2:DescribeInstances", w0.Add(5*time.Hour+time.Minute)),
+		},
+	})
+}
+
+func TestCallerIdentityRecon(t *testing.T) { reconScenarios(t, newMemory) }
+
+func reconScenarios(t *testing.T, newStore newStoreFunc) {
+	tests := []struct {
+		name     string
+		opts     string
+		mark     time.Duration // new-location mark at w0+mark, when not 0
+		stream   []dt.Rec
+		want     int                // findings
+		sev      detectors.Severity // of every finding, when set
+		attachTo int                // index in stream of the first finding's record, when want > 0
+	}{
+		{name: "GetCallerIdentity then ListBuckets", want: 1, sev: detectors.SeverityMedium, attachTo: 1,
+			stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "s3:ListBuckets", w0.Add(2*time.Minute))}},
+		{name: "ListBuckets then GetCallerIdentity (event time)", want: 1, attachTo: 1,
+			stream: []dt.Rec{keyCall(keyA, "s3:ListBuckets", w0), gci(keyA, w0.Add(4*time.Minute))}},
+		{name: "listing delivered before the earlier GetCallerIdentity", want: 1, attachTo: 1,
+			stream: []dt.Rec{keyCall(keyA, "iam:ListAttachedUserPolicies", w0.Add(3*time.Minute)), gci(keyA, w0)}},
+		{name: "a TruffleHog-style burst is one finding", want: 1, attachTo: 1,
+			stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "iam:ListAttachedUserPolicies", w0.Add(time.Second)),
+				keyCall(keyA, "iam:ListUserPolicies", w0.Add(2*time.Second)), keyCall(keyA, "iam:GetPolicyVersion", w0.Add(3*time.Second)),
+				keyCall(keyA, "iam:GetAccountAuthorizationDetails", w0.Add(4*time.Second)), keyCall(keyA, "s3:ListBuckets", w0.Add(5*time.Second)),
+				gci(keyA, w0.Add(6*time.Second))}},
+		{name: "exactly the window apart", want: 1, attachTo: 1,
+			stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "iam:GetRolePolicy", w0.Add(5*time.Minute))}},
+		{name: "a denied listing still counts", want: 1, attachTo: 1,
+			stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "s3:ListBuckets", w0.Add(time.Minute)).Failed("AccessDenied")}},
+		{name: "new location 30 minutes before is HIGH", mark: -30 * time.Minute, want: 1, sev: detectors.SeverityHigh, attachTo: 1,
+			stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "s3:ListBuckets", w0.Add(time.Minute))}},
+		{name: "new location two hours before is MEDIUM", mark: -2 * time.Hour, want: 1, sev: detectors.SeverityMedium, attachTo: 1,
+			stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "s3:ListBuckets", w0.Add(time.Minute))}},
+		{name: "new location after the pair is MEDIUM", mark: 20 * time.Minute, want: 1, sev: detectors.SeverityMedium, attachTo: 1,
+			stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "s3:ListBuckets", w0.Add(time.Minute))}},
+		{name: "a chatty script is one finding per window", want: 4, attachTo: 1, stream: func() []dt.Rec {
+			var out []dt.Rec
+			for i := range 20 {
+				at := w0.Add(time.Duration(i) * time.Minute)
+				out = append(out, gci(keyA, at), keyCall(keyA, "s3:ListBuckets", at.Add(10*time.Second)))
+			}
+			return out
+		}()},
+		{name: "window is configurable", opts: "window: 30m", want: 1, attachTo: 1,
+			stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "s3:ListBuckets", w0.Add(20*time.Minute))}},
+		{name: "console sessions count when include_console is set", opts: "include_console: true", want: 1, attachTo: 1,
+			stream: []dt.Rec{gci(keyS, w0).With("sessionCredentialFromConsole", "true"),
+				keyCall(keyS, "s3:ListBuckets", w0.Add(time.Minute)).With("sessionCredentialFromConsole", "true")}},
+
+		// Quiet side.
+		{name: "hours apart", stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "s3:ListBuckets", w0.Add(3*time.Hour))}},
+		{name: "just over the window apart", stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "s3:ListBuckets", w0.Add(5*time.Minute+time.Second))}},
+		{name: "GetCallerIdentity by one key, ListBuckets by another",
+			stream: []dt.Rec{gci(keyA, w0), keyCall(keyB, "s3:ListBuckets", w0.Add(time.Minute))}},
+		{name: "GetCallerIdentity alone, repeated", stream: []dt.Rec{gci(keyA, w0), gci(keyA, w0.Add(time.Minute)), gci(keyA, w0.Add(2*time.Minute))}},
+		{name: "listing alone", stream: []dt.Rec{keyCall(keyA, "s3:ListBuckets", w0), keyCall(keyA, "iam:ListPolicies", w0.Add(time.Minute))}},
+		{name: "GetCallerIdentity then other reads", stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "ec2:DescribeInstances", w0.Add(time.Minute)),
+			keyCall(keyA, "iam:ListUsers", w0.Add(time.Minute)), keyCall(keyA, "s3:ListObjects", w0.Add(time.Minute))}},
+		{name: "AWS service callers", stream: []dt.Rec{gci(keyA, w0).With("sourceIPAddress", "lambda.amazonaws.com"),
+			keyCall(keyA, "s3:ListBuckets", w0.Add(time.Minute)).With("userIdentity.invokedBy", "cloudformation.amazonaws.com"),
+			gci(keyA, w0.Add(2*time.Minute)).With("userIdentity.type", "AWSService")}},
+		{name: "no access key", stream: []dt.Rec{gci(keyA, w0).Without("userIdentity.accessKeyId"),
+			keyCall(keyA, "s3:ListBuckets", w0.Add(time.Minute)).Without("userIdentity.accessKeyId")}},
+		{name: "console session", stream: []dt.Rec{gci(keyS, w0).With("sessionCredentialFromConsole", "true"),
+			keyCall(keyS, "s3:ListBuckets", w0.Add(time.Minute)).With("sessionCredentialFromConsole", "true")}},
+		{name: "ListBuckets from another service's API", stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "s3control:ListBuckets", w0.Add(time.Minute))}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := newStore(t)
+			if tt.mark != 0 {
+				setNewLocation(t, store, keyA, w0.Add(tt.mark))
+			}
+			h := dt.NewWithStore(t, store, newRecon(t, tt.opts))
+			fs := dt.Only(builtin.CallerIdentityReconID, scored(h.Stream(tt.stream...)))
+			if len(fs) != tt.want {
+				for _, f := range fs {
+					t.Logf("finding: %s", f.Explanation)
+				}
+				t.Fatalf("got %d findings, want %d", len(fs), tt.want)
+			}
+			for _, f := range fs {
+				if tt.sev != 0 && f.Severity != tt.sev {
+					t.Errorf("severity %v, want %v: %s", f.Severity, tt.sev, f.Explanation)
+				}
+			}
+			if tt.want > 0 && fs[0].EventID != tt.stream[tt.attachTo].ID() {
+				t.Errorf("the finding attaches to the record completing the pair (%d): got %s %s", tt.attachTo, fs[0].EventName, fs[0].EventTime)
+			}
+		})
+	}
+}
+
+func TestCallerIdentityReconExplains(t *testing.T) {
+	h := dt.New(t, newRecon(t, ""))
+	setNewLocation(t, h.Store, keyA, w0.Add(-20*time.Minute))
+	vs := h.Stream(keyCall(keyA, "iam:ListAttachedUserPolicies", w0.Add(-time.Minute)), keyCall(keyA, "s3:ListBuckets", w0.Add(time.Minute)), gci(keyA, w0))
+	fs := dt.Only(builtin.CallerIdentityReconID, vs)
+	if len(fs) != 1 {
+		t.Fatalf("want one finding, got %d", len(fs))
+	}
+	want := "access key AKIAEXAMPLEALICE01 (arn:aws:iam::111122223333:user/alice) from 203.0.113.10 called " +
+		"sts:GetCallerIdentity at 2024-08-01T13:00:00Z and iam:ListAttachedUserPolicies at 2024-08-01T12:59:00Z, " +
+		"s3:ListBuckets at 2024-08-01T13:01:00Z, within 5m0s: checking whose key it is, then what it can reach; " +
+		"HIGH because the key was used from a location new for its identity at 2024-08-01T12:40:00Z, within 1h0m0s before"
+	if fs[0].Explanation != want {
+		t.Errorf("explanation:\n got %s\nwant %s", fs[0].Explanation, want)
+	}
+	if fs[0].Evidence["new_location_at"] != "2024-08-01T12:40:00Z" || fs[0].Evidence["window_start"] != "2024-08-01T13:00:00Z" {
+		t.Errorf("evidence: %v", fs[0].Evidence)
+	}
+}
+
+func TestCallerIdentityReconOptions(t *testing.T) {
+	_, err := builtin.NewCallerIdentityRecon(options("window: 0s\nescalation_window: 3h\nallowed_lateness: -1s"))
+	var keys []string
+	for _, e := range unjoin(err) {
+		var oe *detectors.OptionError
+		if errors.As(e, &oe) {
+			keys = append(keys, oe.Key)
+		}
+	}
+	if want := []string{"window", "escalation_window", "allowed_lateness"}; !slices.Equal(keys, want) {
+		t.Errorf("option errors on %v, want %v (%v)", keys, want, err)
+	}
+}
+
+// TestCallerIdentityReconShuffled: sorted and shuffled-within-lateness
+// delivery raise the same incidents (key, window of the GetCallerIdentity
+// call), and those an independent pairing of the stream predicts.
+func TestCallerIdentityReconShuffled(t *testing.T) { reconShuffled(t, newMemory) }
+
+func reconShuffled(t *testing.T, newStore newStoreFunc) {
+	total := 0
+	for seed := range uint64(12) {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			stream := randomPairs(seed)
+			want := expectedReconIncidents(stream, 5*time.Minute)
+			total += len(want)
+			sorted := incidents(builtin.CallerIdentityReconID,
+				scored(dt.NewWithStore(t, newStore(t), newRecon(t, "")).Stream(sortedByTime(stream)...)))
+			if !slices.Equal(sorted, want) {
+				t.Fatalf("sorted stream: incidents %v, an independent pairing predicts %v", sorted, want)
+			}
+			for shuffle := range uint64(4) {
+				h := dt.NewWithStore(t, newStore(t), newRecon(t, ""))
+				got := incidents(builtin.CallerIdentityReconID,
+					scored(scoreInBatches(h, deliver(stream, 15*time.Minute, seed*100+shuffle), shuffle)))
+				if !slices.Equal(got, sorted) {
+					t.Errorf("rule: shuffled within lateness gives the incidents of sorted; shuffle %d: %v, sorted: %v", shuffle, got, sorted)
+				}
+			}
+		})
+	}
+	if total < 10 {
+		t.Errorf("the generated streams must raise incidents to be a test; got %d over all seeds", total)
+	}
+}
+
+// randomPairs is a seeded two-hour stream of two keys calling
+// GetCallerIdentity, listing calls and other reads at random times.
+func randomPairs(seed uint64) []dt.Rec {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	actions := []string{"sts:GetCallerIdentity", "s3:ListBuckets", "iam:ListAttachedRolePolicies", "iam:GetPolicy", "ec2:DescribeInstances"}
+	var out []dt.Rec
+	for _, ak := range []string{keyA, keyB} {
+		for range 10 + rng.IntN(20) {
+			at := w0.Add(time.Duration(rng.Int64N(int64(2 * time.Hour))).Truncate(time.Second))
+			out = append(out, keyCall(ak, actions[rng.IntN(len(actions))], at))
+		}
+	}
+	return out
+}
+
+// expectedReconIncidents pairs the stream independently of the detector:
+// every GetCallerIdentity with a listing call of its key within w makes the
+// incident (key, aligned window of the GetCallerIdentity).
+func expectedReconIncidents(recs []dt.Rec, w time.Duration) []string {
+	set := map[string]bool{}
+	key := func(r dt.Rec) string { return r["userIdentity"].(map[string]any)["accessKeyId"].(string) }
+	for _, g := range recs {
+		if g["eventName"] != "GetCallerIdentity" {
+			continue
+		}
+		for _, l := range recs {
+			name := l["eventName"].(string)
+			if key(l) != key(g) || (name != "ListBuckets" && name != "ListAttachedRolePolicies" && name != "GetPolicy") {
+				continue
+			}
+			if d := eventTime(l).Sub(eventTime(g)); d >= -w && d <= w {
+				set[key(g)+" "+state.BucketStart(eventTime(g), w).Format(time.RFC3339)] = true
+			}
+		}
+	}
+	var out []string
+	for k := range set {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestCallerIdentityReconPanther maps Panther's TruffleHog rule, which fires
+// on one GetCallerIdentity by TruffleHog's user agent. This detector never
+// fires on one call and ignores the user agent (a tool can send any): it
+// needs the listing that follows. Each case is checked alone (always quiet,
+// unlike Panther) and followed two minutes later by a generated ListBuckets
+// by the same key (fires exactly when Panther's rule does: the cases Panther
+// passes are a GetCallerIdentity without a key and an AssumeRole).
+func TestCallerIdentityReconPanther(t *testing.T) {
+	for _, c := range dt.PantherCases(t, "testdata/panther/caller-identity-recon.jsonl", "AWS.STS.GetCallerIdentity.TruffleHog") {
+		t.Run(c.TestName, func(t *testing.T) {
+			c := withEventID(t, c)
+			h := dt.New(t, newRecon(t, ""))
+			alone := h.ScoreRaw(c.Event)
+			if alone[0].Outcome != engine.OutcomeClean {
+				t.Fatalf("one call is never a pair: %v %s", alone[0].Outcome, alone[0].Reason)
+			}
+			rec := pantherRecord(t, c)
+			fs := dt.Only(builtin.CallerIdentityReconID,
+				h.Score(keyCall(rec.UserIdentity.AccessKeyID, "s3:ListBuckets", rec.EventTime.Add(2*time.Minute))))
+			if got := len(fs) == 1; got != c.Expected {
+				t.Errorf("followed by ListBuckets: fires = %v, Panther's rule fires = %v", got, c.Expected)
+			}
+		})
+	}
+}
+
+// TestCallerIdentityReconStratus: real stolen instance credentials call
+// GetCallerIdentity then DescribeInstances (not a listing this detector
+// pairs), and two persistence detonations call GetCallerIdentity alone; all
+// quiet. The stolen key's real GetCallerIdentity followed by a generated
+// ListBuckets by the same key fires, on the ListBuckets.
+func TestCallerIdentityReconStratus(t *testing.T) {
+	for _, name := range []string{
+		"aws.credential-access.ec2-steal-instance-credentials.json",
+		"aws.persistence.iam-create-user-login-profile.json",
+		"aws.persistence.sts-federation-token.json",
+	} {
+		t.Run(name, func(t *testing.T) {
+			if fs := dt.Only(builtin.CallerIdentityReconID, streamRaw(dt.New(t, newRecon(t, "")), stratus(t, name))); len(fs) != 0 {
+				t.Errorf("want quiet: %s", fs[0].Explanation)
+			}
+		})
+	}
+	t.Run("stolen key then generated ListBuckets", func(t *testing.T) {
+		h := dt.New(t, newRecon(t, ""))
+		streamRaw(h, stratus(t, "aws.credential-access.ec2-steal-instance-credentials.json"))
+		lb := keyCall("ASIAP5CT9NN8EYVU1FXV", "s3:ListBuckets", time.Date(2024, 8, 2, 8, 25, 0, 0, time.UTC)).
+			With("sourceIPAddress", "18.236.253.47")
+		fs := dt.Only(builtin.CallerIdentityReconID, h.Score(lb))
+		if len(fs) != 1 || fs[0].Severity != detectors.SeverityMedium || fs[0].Evidence["get_caller_identity_at"] != "2024-08-02T08:23:55Z" {
+			t.Fatalf("want one MEDIUM finding pairing the real GetCallerIdentity: %+v", fs)
+		}
+	})
+}
