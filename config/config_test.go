@@ -285,16 +285,16 @@ func TestLoadNamesFile(t *testing.T) {
 	}
 }
 
-// TestDocumentedExamples checks that the configuration README.md shows and
-// the example file under deploy/ are valid, and the same.
+// TestDocumentedExamples checks that the configuration docs/configuration.md
+// shows and the example file under deploy/ are valid, and the same.
 func TestDocumentedExamples(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	readme, err := os.ReadFile(filepath.Join("..", "docs", "configuration.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, after, ok := strings.Cut(string(readme), "## Configuration")
 	if !ok {
-		t.Fatal("README.md has no Configuration section")
+		t.Fatal("docs/configuration.md has no Configuration section")
 	}
 	_, block, ok := strings.Cut(after, "```yaml\n")
 	block, _, ok2 := strings.Cut(block, "```")
@@ -315,9 +315,9 @@ func TestDocumentedExamples(t *testing.T) {
 		return strings.Join(lines, "\n")
 	}
 	if uncommented(block) != uncommented(string(example)) {
-		t.Errorf("README's configuration differs from deploy/iamsentry.example.yaml:\nREADME:\n%s\nexample:\n%s", uncommented(block), uncommented(string(example)))
+		t.Errorf("docs/configuration.md's configuration differs from deploy/iamsentry.example.yaml:\ndocs:\n%s\nexample:\n%s", uncommented(block), uncommented(string(example)))
 	}
-	for name, doc := range map[string]string{"README": block, "example": string(example)} {
+	for name, doc := range map[string]string{"docs/configuration.md": block, "example": string(example)} {
 		if _, err := config.ParseAndBuild([]byte(doc), builtin.Specs()); err != nil {
 			t.Errorf("%s configuration rejected: %v", name, err)
 		}
