@@ -91,7 +91,7 @@ func (ev *Event) Key(identity, name string) state.Key {
 	return state.Key{Tenant: ev.Tenant, Identity: identity, Name: name}
 }
 
-// Info describes a detector for ListDetectors, the README and findings.
+// Info describes a detector for ListDetectors, docs/detectors.md and findings.
 type Info struct {
 	ID          string   // stable kebab-case id, e.g. "admin-policy-attached"
 	Title       string   // one line
