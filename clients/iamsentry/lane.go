@@ -27,52 +27,64 @@ type lane struct {
 }
 
 func (l *lane) run() {
-	s, o := l.s, &l.s.c.opts
-	attempt := 0
-	var failingSince time.Time
+	var r retries
 	for {
 		if len(l.pending) == 0 && !l.next() {
 			return
 		}
-		progress, err := l.session(attempt > 0)
+		progress, err := l.session(r.attempt > 0)
 		if progress {
-			attempt = 0
+			r.attempt = 0
 		}
-		if err == nil {
-			continue
-		}
-		if s.ctx.Err() != nil {
-			l.failAll(context.Cause(s.ctx))
+		if err != nil && !l.reconnect(err, &r) {
 			return
 		}
-		switch classify(status.Code(err)) {
-		case rejectHead:
-			l.rejectHead(err)
-			continue
-		case fatal:
-			s.fail(err)
-			l.failAll(err)
-			return
-		}
-		if attempt == 0 {
-			failingSince = time.Now()
-		}
-		if o.giveUp > 0 && time.Since(failingSince) > o.giveUp {
-			err = fmt.Errorf("%w after %v: %w", ErrGaveUp, o.giveUp, err)
-			s.fail(err)
-			l.failAll(err)
-			return
-		}
-		attempt++
-		delay := backoffDelay(o.backoffBase, o.backoffMax, attempt)
-		o.logger.Warn("iamsentry stream broken; reconnecting", slog.Any("error", err),
-			slog.Int("attempt", attempt), slog.Duration("delay", delay), slog.Int("unanswered", len(l.pending)))
-		if !l.sleep(delay) {
-			l.failAll(context.Cause(s.ctx))
-			return
-		}
-		s.stats.reconnects.Add(1)
 	}
+}
+
+// retries counts the sessions that failed in a row, since a time.
+type retries struct {
+	attempt      int
+	failingSince time.Time
+}
+
+// reconnect handles err, which ended a session, and reports whether the
+// lane opens another one, after a backoff if err is worth retrying. When it
+// does not, the lane has failed everything it holds.
+func (l *lane) reconnect(err error, r *retries) bool {
+	s, o := l.s, &l.s.c.opts
+	if s.ctx.Err() != nil {
+		l.failAll(context.Cause(s.ctx))
+		return false
+	}
+	switch classify(status.Code(err)) {
+	case rejectHead:
+		l.rejectHead(err)
+		return true
+	case fatal:
+		s.fail(err)
+		l.failAll(err)
+		return false
+	}
+	if r.attempt == 0 {
+		r.failingSince = time.Now()
+	}
+	if o.giveUp > 0 && time.Since(r.failingSince) > o.giveUp {
+		err = fmt.Errorf("%w after %v: %w", ErrGaveUp, o.giveUp, err)
+		s.fail(err)
+		l.failAll(err)
+		return false
+	}
+	r.attempt++
+	delay := backoffDelay(o.backoffBase, o.backoffMax, r.attempt)
+	o.logger.Warn("iamsentry stream broken; reconnecting", slog.Any("error", err),
+		slog.Int("attempt", r.attempt), slog.Duration("delay", delay), slog.Int("unanswered", len(l.pending)))
+	if !l.sleep(delay) {
+		l.failAll(context.Cause(s.ctx))
+		return false
+	}
+	s.stats.reconnects.Add(1)
+	return true
 }
 
 // next waits for a batch to send, so an idle lane holds no stream open
