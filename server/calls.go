@@ -69,25 +69,99 @@ type logAttrsKey struct{}
 // withLogAttrs returns ctx carrying attrs, added to every record logged
 // with it through a logger of the server.
 func withLogAttrs(ctx context.Context, attrs ...slog.Attr) context.Context {
-	prev, _ := ctx.Value(logAttrsKey{}).([]slog.Attr)
+	prev := requestAttrs(ctx)
 	return context.WithValue(ctx, logAttrsKey{}, append(prev[:len(prev):len(prev)], attrs...))
 }
 
+// requestAttrs returns the attributes withLogAttrs put in ctx.
+func requestAttrs(ctx context.Context) []slog.Attr {
+	attrs, _ := ctx.Value(logAttrsKey{}).([]slog.Attr)
+	return attrs
+}
+
 // contextHandler adds the request-scoped attributes of the record's
-// context (method, peer, tenant) to every record.
+// context (method, peer, tenant) to every record, at its top level. Once a
+// group is open it becomes a groupedHandler.
 type contextHandler struct{ slog.Handler }
 
+var (
+	_ slog.Handler = contextHandler{}
+	_ slog.Handler = groupedHandler{}
+)
+
+// Handle adds the request's attributes to r: no group is open, so they
+// land beside r's own, at the top level.
 func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
-	if attrs, ok := ctx.Value(logAttrsKey{}).([]slog.Attr); ok {
+	if attrs := requestAttrs(ctx); len(attrs) > 0 {
 		r.AddAttrs(attrs...)
 	}
 	return h.Handler.Handle(ctx, r)
 }
 
+// WithAttrs implements slog.Handler.
 func (h contextHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	return contextHandler{h.Handler.WithAttrs(attrs)}
 }
 
+// WithGroup implements slog.Handler.
 func (h contextHandler) WithGroup(name string) slog.Handler {
-	return contextHandler{h.Handler.WithGroup(name)}
+	if name == "" {
+		return h
+	}
+	return groupedHandler{Handler: h.Handler, top: h.Handler}.with(handlerStep{group: name})
+}
+
+// groupedHandler is a contextHandler with groups open. A record's own
+// attributes go into the innermost group, so the request's cannot ride on
+// the record: they go to the handler beneath the first group (top), and
+// the groups and attributes since are opened again above them.
+type groupedHandler struct {
+	slog.Handler               // top with steps applied
+	top          slog.Handler  // the handler beneath the first group
+	steps        []handlerStep // WithGroup and WithAttrs calls since, in order
+}
+
+// handlerStep is one WithGroup (group set) or WithAttrs call.
+type handlerStep struct {
+	group string
+	attrs []slog.Attr
+}
+
+func (s handlerStep) apply(h slog.Handler) slog.Handler {
+	if s.group != "" {
+		return h.WithGroup(s.group)
+	}
+	return h.WithAttrs(s.attrs)
+}
+
+// with returns h after one more step.
+func (h groupedHandler) with(s handlerStep) groupedHandler {
+	return groupedHandler{Handler: s.apply(h.Handler), top: h.top, steps: append(h.steps[:len(h.steps):len(h.steps)], s)}
+}
+
+// Handle implements slog.Handler. Rebuilding the groups costs a handler per
+// record, and only records with request attributes under a group pay it.
+func (h groupedHandler) Handle(ctx context.Context, r slog.Record) error {
+	attrs := requestAttrs(ctx)
+	if len(attrs) == 0 {
+		return h.Handler.Handle(ctx, r)
+	}
+	inner := h.top.WithAttrs(attrs)
+	for _, s := range h.steps {
+		inner = s.apply(inner)
+	}
+	return inner.Handle(ctx, r)
+}
+
+// WithAttrs implements slog.Handler.
+func (h groupedHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return h.with(handlerStep{attrs: attrs})
+}
+
+// WithGroup implements slog.Handler.
+func (h groupedHandler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
+	return h.with(handlerStep{group: name})
 }

@@ -27,52 +27,64 @@ type lane struct {
 }
 
 func (l *lane) run() {
-	s, o := l.s, &l.s.c.opts
-	attempt := 0
-	var failingSince time.Time
+	var r retries
 	for {
 		if len(l.pending) == 0 && !l.next() {
 			return
 		}
-		progress, err := l.session(attempt > 0)
+		progress, err := l.session(r.attempt > 0)
 		if progress {
-			attempt = 0
+			r.attempt = 0
 		}
-		if err == nil {
-			continue
-		}
-		if s.ctx.Err() != nil {
-			l.failAll(context.Cause(s.ctx))
+		if err != nil && !l.reconnect(err, &r) {
 			return
 		}
-		switch classify(status.Code(err)) {
-		case rejectHead:
-			l.rejectHead(err)
-			continue
-		case fatal:
-			s.fail(err)
-			l.failAll(err)
-			return
-		}
-		if attempt == 0 {
-			failingSince = time.Now()
-		}
-		if o.giveUp > 0 && time.Since(failingSince) > o.giveUp {
-			err = fmt.Errorf("%w after %v: %w", ErrGaveUp, o.giveUp, err)
-			s.fail(err)
-			l.failAll(err)
-			return
-		}
-		attempt++
-		delay := backoffDelay(o.backoffBase, o.backoffMax, attempt)
-		o.logger.Warn("iamsentry stream broken; reconnecting", slog.Any("error", err),
-			slog.Int("attempt", attempt), slog.Duration("delay", delay), slog.Int("unanswered", len(l.pending)))
-		if !l.sleep(delay) {
-			l.failAll(context.Cause(s.ctx))
-			return
-		}
-		s.stats.reconnects.Add(1)
 	}
+}
+
+// retries counts the sessions that failed in a row, since a time.
+type retries struct {
+	attempt      int
+	failingSince time.Time
+}
+
+// reconnect handles err, which ended a session, and reports whether the
+// lane opens another one, after a backoff if err is worth retrying. When it
+// does not, the lane has failed everything it holds.
+func (l *lane) reconnect(err error, r *retries) bool {
+	s, o := l.s, &l.s.c.opts
+	if s.ctx.Err() != nil {
+		l.failAll(context.Cause(s.ctx))
+		return false
+	}
+	switch classify(status.Code(err)) {
+	case rejectHead:
+		l.rejectHead(err)
+		return true
+	case fatal:
+		s.fail(err)
+		l.failAll(err)
+		return false
+	}
+	if r.attempt == 0 {
+		r.failingSince = time.Now()
+	}
+	if o.giveUp > 0 && time.Since(r.failingSince) > o.giveUp {
+		err = fmt.Errorf("%w after %v: %w", ErrGaveUp, o.giveUp, err)
+		s.fail(err)
+		l.failAll(err)
+		return false
+	}
+	r.attempt++
+	delay := backoffDelay(o.backoffBase, o.backoffMax, r.attempt)
+	o.logger.Warn("iamsentry stream broken; reconnecting", slog.Any("error", err),
+		slog.Int("attempt", r.attempt), slog.Duration("delay", delay), slog.Int("unanswered", len(l.pending)))
+	if !l.sleep(delay) {
+		l.failAll(context.Cause(s.ctx))
+		return false
+	}
+	s.stats.reconnects.Add(1)
+	return true
 }
 
 // next waits for a batch to send, so an idle lane holds no stream open
@@ -144,88 +156,139 @@ func (l *lane) failAll(err error) {
 // is closed and everything was answered (err nil). progress reports whether
 // any response arrived.
 func (l *lane) session(resend bool) (progress bool, err error) {
-	s, o := l.s, &l.s.c.opts
-	ctx, cancel := context.WithCancel(s.ctx)
+	ctx, cancel := context.WithCancel(l.s.ctx)
 	defer cancel()
-	st, err := s.c.rpc.Score(ctx)
+	st, err := l.s.c.rpc.Score(ctx)
 	if err != nil {
 		return false, err
 	}
-	resps := make(chan *iamsentryv1.ScoreResponse, o.window)
-	recvErr := make(chan error, 1)
-	go func() {
-		for {
-			r, err := st.Recv()
-			if err != nil {
-				recvErr <- err
-				return
-			}
-			select {
-			case resps <- r:
-			case <-ctx.Done():
-				recvErr <- ctx.Err()
-				return
-			}
-		}
-	}()
-	// ended collects the final status; every response sent before it is
-	// already in resps, since one goroutine queued both in order.
-	ended := func(err error) (bool, error) {
-		if errors.Is(err, io.EOF) || err == nil {
-			err = <-recvErr
-		}
-		for len(resps) > 0 {
-			if aerr := l.answer(<-resps); aerr != nil {
-				return progress, aerr
-			}
-			progress = true
-		}
-		if errors.Is(err, io.EOF) {
-			if len(l.pending) == 0 {
-				return progress, nil
-			}
-			err = errEndedEarly
-		}
-		return progress, err
+	ss := &session{
+		l: l, st: st,
+		resps: make(chan *iamsentryv1.ScoreResponse, l.s.c.opts.window),
+		end:   make(chan error, 1),
 	}
-	for _, b := range l.pending {
-		if err := st.Send(l.request(b)); err != nil {
-			return ended(err)
-		}
-		if resend {
-			s.stats.resent.Add(1)
-		}
-	}
-	halfClosed := false
+	go ss.receive(ctx)
+	err = ss.run(resend)
+	return ss.progress, err
+}
+
+// session is one gRPC stream of a lane. Its methods run on the lane's
+// goroutine, except receive, which has a goroutine of its own and talks to
+// them only through resps and end.
+type session struct {
+	l          *lane
+	st         iamsentryv1.DetectionService_ScoreClient
+	resps      chan *iamsentryv1.ScoreResponse
+	end        chan error // the status that ended the stream, written once
+	progress   bool       // a response was matched to its request
+	halfClosed bool       // CloseSend was called
+}
+
+// receive queues the stream's responses, then the status that ended it.
+// Queuing both from one goroutine, in that order, is what lets drain know
+// that once the status is in, every response before it is queued too.
+func (ss *session) receive(ctx context.Context) {
 	for {
-		if l.inClosed && len(l.pending) == 0 && !halfClosed {
-			st.CloseSend()
-			halfClosed = true
-		}
-		var in <-chan *batch
-		if !l.inClosed && len(l.pending) < o.window {
-			in = l.in
+		r, err := ss.st.Recv()
+		if err != nil {
+			ss.end <- err
+			return
 		}
 		select {
-		case b, ok := <-in:
+		case ss.resps <- r:
+		case <-ctx.Done():
+			ss.end <- ctx.Err()
+			return
+		}
+	}
+}
+
+// run resends the lane's unanswered batches, then sends new ones while the
+// window has room and answers responses, until the stream ends.
+func (ss *session) run(resend bool) error {
+	l := ss.l
+	for _, b := range l.pending {
+		if err := ss.st.Send(l.request(b)); err != nil {
+			return ss.sendFailed(err)
+		}
+		if resend {
+			l.s.stats.resent.Add(1)
+		}
+	}
+	for {
+		ss.closeSendWhenDone()
+		select {
+		case b, ok := <-ss.input():
 			if !ok {
 				l.inClosed = true
 				continue
 			}
 			l.pending = append(l.pending, b)
-			if err := st.Send(l.request(b)); err != nil {
-				return ended(err)
+			if err := ss.st.Send(l.request(b)); err != nil {
+				return ss.sendFailed(err)
 			}
-		case r := <-resps:
-			if err := l.answer(r); err != nil {
-				return progress, err
+		case r := <-ss.resps:
+			if err := ss.answer(r); err != nil {
+				return err
 			}
-			progress = true
-		case err := <-recvErr:
-			recvErr <- err // ended reads it again
-			return ended(nil)
+		case err := <-ss.end:
+			return ss.drain(err)
 		}
 	}
+}
+
+// input is the lane's input while it is open and the window has room, and
+// nil (never ready) otherwise.
+func (ss *session) input() <-chan *batch {
+	if ss.l.inClosed || len(ss.l.pending) >= ss.l.s.c.opts.window {
+		return nil
+	}
+	return ss.l.in
+}
+
+// closeSendWhenDone half-closes the stream once the input is closed and
+// everything was answered, so the server ends it cleanly.
+func (ss *session) closeSendWhenDone() {
+	if ss.l.inClosed && len(ss.l.pending) == 0 && !ss.halfClosed {
+		ss.st.CloseSend()
+		ss.halfClosed = true
+	}
+}
+
+// answer matches r to its request and notes the progress.
+func (ss *session) answer(r *iamsentryv1.ScoreResponse) error {
+	if err := ss.l.answer(r); err != nil {
+		return err
+	}
+	ss.progress = true
+	return nil
+}
+
+// sendFailed ends the session after a Send error. io.EOF says only that
+// the stream is gone: why is the status the receiver gets.
+func (ss *session) sendFailed(err error) error {
+	if errors.Is(err, io.EOF) {
+		err = <-ss.end
+	}
+	return ss.drain(err)
+}
+
+// drain ends the session on err, the status that ended the stream: it
+// answers the responses that arrived before it, and turns a clean end
+// (io.EOF) with requests still unanswered into errEndedEarly.
+func (ss *session) drain(err error) error {
+	for len(ss.resps) > 0 {
+		if aerr := ss.answer(<-ss.resps); aerr != nil {
+			return aerr
+		}
+	}
+	if !errors.Is(err, io.EOF) {
+		return err
+	}
+	if len(ss.l.pending) > 0 {
+		return errEndedEarly
+	}
+	return nil
 }
 
 func (l *lane) request(b *batch) *iamsentryv1.ScoreRequest {

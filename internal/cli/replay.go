@@ -17,6 +17,7 @@ import (
 
 	"github.com/iamsentry/iamsentry/clients/iamsentry"
 	"github.com/iamsentry/iamsentry/cloudtrail"
+	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/engine"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
 )
@@ -289,7 +290,24 @@ func verdictFromProto(v *iamsentryv1.Verdict) engine.Verdict {
 		out.Reason = digits.ReplaceAllString(reason, "N")
 	}
 	for _, f := range v.GetFindings() {
-		out.Findings = append(out.Findings, iamsentry.DetectorFinding(f))
+		out.Findings = append(out.Findings, detectorFinding(f))
+	}
+	return out
+}
+
+// detectorFinding returns f as the detectors package models it, so replay
+// counts and prints it as scan does. It lives here, not in the client,
+// because the client must not import detectors.
+func detectorFinding(f *iamsentryv1.Finding) detectors.Finding {
+	out := detectors.Finding{
+		DetectorID: f.GetDetectorId(), Severity: detectors.Severity(f.GetSeverity()), Score: int(f.GetScore()),
+		Title: f.GetTitle(), Explanation: f.GetExplanation(), Techniques: f.GetTechniques(),
+		AccountID: f.GetAccountId(), PrincipalARN: f.GetPrincipalArn(), AccessKeyID: f.GetAccessKeyId(),
+		SourceIP: f.GetSourceIp(), EventName: f.GetEventName(), EventTime: f.GetEventTime().AsTime(),
+		EventID: f.GetEventId(), Evidence: f.GetEvidence(), Incident: f.GetIncident(),
+	}
+	if s := f.GetSuppression(); s != nil {
+		out.Suppressed = &detectors.Suppressed{Entry: int(s.GetEntry()), Reason: s.GetReason()}
 	}
 	return out
 }

@@ -55,10 +55,16 @@ func benchBatch(first int) *state.Batch {
 
 // BenchmarkExec measures one 512-op micro-batch against a real
 // redis-server on loopback: one pipeline round trip plus the server's work.
+// It reports the commands an event costs the server, those that scripts
+// run included (cmds/event), and those it costs the pipeline (sent/event).
 func BenchmarkExec(b *testing.B) {
-	s := newStore(b, redistest.StartServer(b).URL())
+	srv := redistest.StartServer(b)
+	s := newStore(b, srv.URL())
+	var h pipelineCounter
+	s.Client().AddHook(&h)
 	ctx := context.Background()
 	b.ReportAllocs()
+	before := serverCalls(b, srv.Client())
 	n := 0
 	for b.Loop() {
 		b.StopTimer()
@@ -69,7 +75,35 @@ func BenchmarkExec(b *testing.B) {
 		}
 		n++
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*benchEvents*4), "ns/state-op")
+	b.StopTimer()
+	events := float64(n * benchEvents)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/(events*4), "ns/state-op")
+	b.ReportMetric(float64(serverCalls(b, srv.Client())-before)/events, "cmds/event")
+	b.ReportMetric(float64(h.cmdsInPipelines.Load()+h.commands.Load())/events, "sent/event")
+}
+
+// serverCalls is how many commands the server has run, those scripts ran
+// included, less the INFO commands that ask it.
+func serverCalls(t testing.TB, c *goredis.Client) int64 {
+	t.Helper()
+	info, err := c.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for line := range strings.SplitSeq(info, "\r\n") {
+		name, stats, ok := strings.Cut(strings.TrimPrefix(line, "cmdstat_"), ":calls=")
+		if !ok || name == "info" {
+			continue
+		}
+		calls, _, _ := strings.Cut(stats, ",")
+		n, err := strconv.ParseInt(calls, 10, 64)
+		if err != nil {
+			t.Fatalf("INFO commandstats line %q: %v", line, err)
+		}
+		total += n
+	}
+	return total
 }
 
 // The state one active identity holds, as detectors use it: an enumeration

@@ -27,8 +27,9 @@
 // # Keys
 //
 // A state.Key becomes <prefix>{<tenant>:<identity>}:<name>. The braces are a
-// Cluster hash tag: every key of one identity lives on one slot, and every
-// script touches one key. Tenant and identity are percent-escaped so that no
+// Cluster hash tag: every key of one identity lives on one slot, so a script
+// may touch several keys of it (a novelty set and, beside it, the hash of
+// who introduced its members); each script declares its keys. Tenant and identity are percent-escaped so that no
 // identity can close the tag early and land on another identity's slot.
 //
 // # Encoding

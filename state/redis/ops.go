@@ -45,44 +45,56 @@ func (s *Store) plan(ops []state.Op) []call {
 	return calls
 }
 
-// build fills c's key and arguments from its operation.
+// build fills c's key and arguments from its operation. Reads and writes
+// have builders of their own: a write names the TTL it sets and is refused
+// without one, a read sets none.
 func (s *Store) build(c *call) error {
 	switch o := c.op.(type) {
-	case *state.ClaimOp:
-		return c.plain(s, o.Key, o.TTL, "set", o.Value, "px", ms(o.TTL), "nx", "get")
-	case *state.PutOp:
-		return c.plain(s, o.Key, o.TTL, "set", o.Value, "px", ms(o.TTL))
 	case *state.GetOp:
-		return c.plain(s, o.Key, time.Hour, "get")
+		c.read(s, o.Key, "get")
 	case *state.ReadMarkOp:
-		return c.plain(s, o.Key, time.Hour, "get")
+		c.read(s, o.Key, "get")
+	case *state.WindowReadOp:
+		c.readScript(s, windowReadScript, o.Key, micros(o.Span.From), micros(o.Span.To), max(o.Limit, 0))
+	case *state.BucketReadOp:
+		if err := checkBuckets(o.Key, o.At, o.Width, o.History); err != nil {
+			return err
+		}
+		c.readScript(s, bucketReadScript, o.Key, floorDiv(o.At.UnixNano(), int64(o.Width)), o.History)
+	default:
+		return s.buildWrite(c)
+	}
+	return nil
+}
+
+// buildWrite is build for the operations that write.
+func (s *Store) buildWrite(c *call) error {
+	switch o := c.op.(type) {
+	case *state.ClaimOp:
+		return c.write(s, o.Key, o.TTL, "set", o.Value, "px", ms(o.TTL), "nx", "get")
+	case *state.PutOp:
+		return c.write(s, o.Key, o.TTL, "set", o.Value, "px", ms(o.TTL))
 	case *state.ThrottleOp:
-		return c.plain(s, o.Key, o.TTL, "set", ownerDigest(o.Owner), "px", ms(o.TTL), "nx", "get")
+		return c.write(s, o.Key, o.TTL, "set", ownerDigest(o.Owner), "px", ms(o.TTL), "nx", "get")
 	case *state.WindowAddOp:
-		return c.eval(s, windowAddScript, o.Key, o.TTL, o.Member, micros(o.At), micros(o.At.Add(-o.TTL)),
+		return c.writeScript(s, windowAddScript, o.Key, o.TTL, o.Member, micros(o.At), micros(o.At.Add(-o.TTL)),
 			micros(o.Count.From), micros(o.Count.To), ms(o.TTL))
 	case *state.WindowAddReadOp:
-		return c.eval(s, windowAddReadScript, o.Key, o.TTL, o.Member, micros(o.At), micros(o.At.Add(-o.TTL)),
+		return c.writeScript(s, windowAddReadScript, o.Key, o.TTL, o.Member, micros(o.At), micros(o.At.Add(-o.TTL)),
 			micros(o.Span.From), micros(o.Span.To), ms(o.TTL), max(o.Limit, 0))
-	case *state.WindowReadOp:
-		return c.eval(s, windowReadScript, o.Key, time.Hour, micros(o.Span.From), micros(o.Span.To), max(o.Limit, 0))
 	case *state.NoveltyAddOp:
 		owner := ""
 		if o.Owner != "" {
 			owner = ownerDigest(o.Owner)
 		}
-		if err := c.eval(s, noveltyAddScript, o.Key, o.TTL, o.Member, micros(o.At), micros(o.At.Add(-o.TTL)), ms(o.TTL),
-			owner, ms(state.NoveltyRetryWindow)); err != nil {
-			return err
-		}
-		c.withKey(c.key + introSuffix)
-		return nil
+		return c.writeScript(s, noveltyAddScript, o.Key, o.TTL, o.Member, micros(o.At), micros(o.At.Add(-o.TTL)), ms(o.TTL),
+			owner, ms(state.NoveltyRetryWindow))
 	case *state.MarkOp:
 		keep := "L"
 		if o.Keep == state.KeepEarliest {
 			keep = "E"
 		}
-		return c.eval(s, markScript, o.Key, o.TTL, encodeMark(o.At.UnixNano()), keep, ms(o.TTL))
+		return c.writeScript(s, markScript, o.Key, o.TTL, encodeMark(o.At.UnixNano()), keep, ms(o.TTL))
 	case *state.BucketAddOp:
 		if err := checkBuckets(o.Key, o.At, o.Width, o.History); err != nil {
 			return err
@@ -90,52 +102,50 @@ func (s *Store) build(c *call) error {
 		w := int64(o.Width)
 		idx := floorDiv(o.At.UnixNano(), w)
 		drop := floorDiv(o.At.UnixNano()-int64(o.TTL), w) - 1
-		return c.eval(s, bucketAddScript, o.Key, o.TTL, idx, bucketEntry(idx, o.Member), drop, ms(o.TTL), o.History)
-	case *state.BucketReadOp:
-		if err := checkBuckets(o.Key, o.At, o.Width, o.History); err != nil {
-			return err
-		}
-		return c.eval(s, bucketReadScript, o.Key, time.Hour, floorDiv(o.At.UnixNano(), int64(o.Width)), o.History)
+		return c.writeScript(s, bucketAddScript, o.Key, o.TTL, idx, bucketEntry(idx, o.Member), drop, ms(o.TTL), o.History)
 	default:
 		return fmt.Errorf("redis: unsupported operation %T", c.op)
 	}
 }
 
-// plain builds a single command: name, key, then args. ttl is checked for
-// writes; reads pass any positive value.
-func (c *call) plain(s *Store, k state.Key, ttl time.Duration, name string, args ...any) error {
-	if err := checkTTL(k, ttl); err != nil {
-		return err
-	}
-	c.key = redisKey(s.prefix, k)
+// read builds a plain command on k: name, k's Redis key, then args.
+func (c *call) read(s *Store, k state.Key, name string, args ...any) {
+	c.key, c.script = redisKey(s.prefix, k), nil
 	c.args = make([]any, 0, 2+len(args))
 	c.args = append(c.args, name, c.key)
 	c.args = append(c.args, args...)
-	return nil
 }
 
-// eval builds EVALSHA of sc on k with argv.
-func (c *call) eval(s *Store, sc *script, k state.Key, ttl time.Duration, argv ...any) error {
+// readScript builds EVALSHA of sc on the keys it declares for k, with
+// argv as its ARGV.
+func (c *call) readScript(s *Store, sc *script, k state.Key, argv ...any) {
+	c.key, c.script = redisKey(s.prefix, k), sc
+	c.args = make([]any, 0, 3+len(sc.keys)+len(argv))
+	c.args = append(c.args, "evalsha", sc.sha, len(sc.keys))
+	for _, suffix := range sc.keys {
+		c.args = append(c.args, c.key+suffix)
+	}
+	c.args = append(c.args, argv...)
+}
+
+// write is read for a command that writes k and sets ttl on it: it is
+// refused unless ttl is positive, as every key the store writes expires.
+func (c *call) write(s *Store, k state.Key, ttl time.Duration, name string, args ...any) error {
 	if err := checkTTL(k, ttl); err != nil {
 		return err
 	}
-	c.key, c.script = redisKey(s.prefix, k), sc
-	c.args = make([]any, 0, 4+len(argv))
-	c.args = append(c.args, "evalsha", sc.sha, 1, c.key)
-	c.args = append(c.args, argv...)
+	c.read(s, k, name, args...)
 	return nil
 }
 
-// introSuffix names the hash beside a novelty set that remembers which
-// owner introduced each recent member. It shares the set's hash tag, so
-// both keys sit on one Cluster slot.
-const introSuffix = ":intro"
-
-// withKey declares a second key to the script call prepared by eval.
-func (c *call) withKey(k string) {
-	// args: evalsha sha numkeys key1 argv...
-	c.args[2] = 2
-	c.args = append(c.args[:4], append([]any{k}, c.args[4:]...)...)
+// writeScript is readScript for a script that writes k and sets ttl on
+// it, refused as write refuses.
+func (c *call) writeScript(s *Store, sc *script, k state.Key, ttl time.Duration, argv ...any) error {
+	if err := checkTTL(k, ttl); err != nil {
+		return err
+	}
+	c.readScript(s, sc, k, argv...)
+	return nil
 }
 
 func (c *call) newCmd(ctx context.Context) goredis.Cmder {
@@ -288,7 +298,8 @@ func novelty(cmd goredis.Cmder) (state.Novelty, error) {
 	return state.Novelty{New: counts[0] == 1, Size: counts[1]}, nil
 }
 
-// checkTTL rejects a write without a positive TTL: it would never expire.
+// checkTTL rejects a write without a positive TTL: its key would never
+// expire.
 func checkTTL(k state.Key, ttl time.Duration) error {
 	if ttl <= 0 {
 		return fmt.Errorf("redis: key %s: TTL %v is not positive", k, ttl)

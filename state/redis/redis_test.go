@@ -22,20 +22,36 @@ var base = time.Date(2024, 8, 1, 13, 0, 0, 0, time.UTC)
 // everyOp queues one of every operation on keys of identity id and returns
 // the readers of their futures' errors.
 func everyOp(b *state.Batch, tenant, id string) []func() error {
+	return append(everyWrite(b, tenant, id, time.Hour), everyRead(b, tenant, id)...)
+}
+
+// everyWrite queues one of every operation that writes, each setting ttl,
+// and returns the readers of their futures' errors.
+func everyWrite(b *state.Batch, tenant, id string, ttl time.Duration) []func() error {
 	k := func(name string) state.Key { return state.Key{Tenant: tenant, Identity: id, Name: name} }
 	s := state.Span{From: base, To: base.Add(time.Hour)}
 	return []func() error{
-		errOf(b.Claim(k("claim"), []byte("v"), time.Hour)),
-		errOf(b.Put(k("put"), []byte("v"), time.Hour)),
+		errOf(b.Claim(k("claim"), []byte("v"), ttl)),
+		errOf(b.Put(k("put"), []byte("v"), ttl)),
+		errOf(b.WindowAdd(k("win"), "m", base, s, ttl)),
+		errOf(b.WindowAddRead(k("win"), "n", base, s, 5, ttl)),
+		errOf(b.NoveltyAdd(k("nov"), "m", base, ttl)),
+		errOf(b.Mark(k("mark"), base, state.KeepLatest, ttl)),
+		errOf(b.BucketAdd(k("bkt"), "m", base, time.Hour, 3, ttl)),
+		errOf(b.Throttle(k("thr"), "o", ttl)),
+	}
+}
+
+// everyRead queues one of every operation that only reads, on the keys
+// everyWrite writes, and returns the readers of their futures' errors.
+func everyRead(b *state.Batch, tenant, id string) []func() error {
+	k := func(name string) state.Key { return state.Key{Tenant: tenant, Identity: id, Name: name} }
+	s := state.Span{From: base, To: base.Add(time.Hour)}
+	return []func() error{
 		errOf(b.Get(k("put"))),
-		errOf(b.WindowAdd(k("win"), "m", base, s, time.Hour)),
 		errOf(b.WindowRead(k("win"), s, 5)),
-		errOf(b.NoveltyAdd(k("nov"), "m", base, time.Hour)),
-		errOf(b.Mark(k("mark"), base, state.KeepLatest, time.Hour)),
 		errOf(b.ReadMark(k("mark"))),
-		errOf(b.BucketAdd(k("bkt"), "m", base, time.Hour, 3, time.Hour)),
 		errOf(b.BucketRead(k("bkt"), base, time.Hour, 3)),
-		errOf(b.Throttle(k("thr"), "o", time.Hour)),
 	}
 }
 
@@ -193,6 +209,33 @@ func TestEveryKeyHasTTL(t *testing.T) {
 		if !strings.HasPrefix(k, "iamsentry:{acme:AKIAEXAMPLE}:") {
 			t.Errorf("key %q lacks the prefix and hash tag", k)
 		}
+	}
+}
+
+// TestWriteWithoutTTLIsRefused queues every write with a TTL that is not
+// positive: each must fail on its own future and leave no key, since the
+// key would never expire. Reads set no TTL and must not be refused.
+func TestWriteWithoutTTLIsRefused(t *testing.T) {
+	srv := redistest.StartServer(t)
+	s := newStore(t, srv.URL())
+	for _, ttl := range []time.Duration{0, -time.Second} {
+		var b state.Batch
+		writes := everyWrite(&b, "acme", "no-ttl", ttl)
+		reads := everyRead(&b, "acme", "no-ttl")
+		exec(t, s, &b)
+		for i, write := range writes {
+			if err := write(); err == nil || !strings.Contains(err.Error(), "TTL") {
+				t.Errorf("TTL %v: write %d: err = %v, want the TTL refused", ttl, i, err)
+			}
+		}
+		for i, read := range reads {
+			if err := read(); err != nil {
+				t.Errorf("TTL %v: read %d: %v, want no error", ttl, i, err)
+			}
+		}
+	}
+	if keys, err := srv.Client().Keys(context.Background(), "*").Result(); err != nil || len(keys) != 0 {
+		t.Errorf("keys after refused writes: %v, %v; want none", keys, err)
 	}
 }
 

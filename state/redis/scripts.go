@@ -6,7 +6,10 @@ import (
 )
 
 // A script is one operation that needs more than one Redis command to stay
-// atomic. Each touches exactly one key (KEYS[1]), so it runs on Cluster.
+// atomic. It declares its keys (KEYS, in order) as suffixes of the
+// operation's key: ownKey for that key itself, others for keys beside it.
+// A suffix follows the hash tag, so every key of a script sits on the
+// operation key's Cluster slot, and the script runs on Cluster.
 //
 // Times arrive as integer microseconds (see the package doc): they are exact
 // as Lua numbers and as sorted-set scores up to the year 2255. Bucket
@@ -14,19 +17,27 @@ import (
 // Lua, never with tostring, whose %.14g would round large ones.
 type script struct {
 	name string
+	keys []string // KEYS as suffixes of the operation's key
 	src  string
 	sha  string
 }
 
-func newScript(name, src string) *script {
+// ownKey is the operation's key itself among a script's keys.
+const ownKey = ""
+
+// introSuffix names the hash beside a novelty set that remembers which
+// owner introduced each recent member.
+const introSuffix = ":intro"
+
+func newScript(name string, keys []string, src string) *script {
 	sum := sha1.Sum([]byte(src))
-	return &script{name: name, src: src, sha: hex.EncodeToString(sum[:])}
+	return &script{name: name, keys: keys, src: src, sha: hex.EncodeToString(sum[:])}
 }
 
 // windowAdd: ARGV member, at, cutoff, from, to, ttl(ms). The member keeps
 // its latest time (ZADD GT still adds new members); members older than
 // cutoff = At−TTL go; the count covers [from, to].
-var windowAddScript = newScript("windowAdd", `
+var windowAddScript = newScript("windowAdd", []string{ownKey}, `
 local k = KEYS[1]
 redis.call('ZADD', k, 'GT', ARGV[2], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. ARGV[3])
@@ -36,7 +47,7 @@ return redis.call('ZCOUNT', k, ARGV[4], ARGV[5])
 
 // windowRead: ARGV from, to, limit. Returns {count, members...}; sorted-set
 // order (score, then member bytes) is the contract's order.
-var windowReadScript = newScript("windowRead", `
+var windowReadScript = newScript("windowRead", []string{ownKey}, `
 local k = KEYS[1]
 local n = redis.call('ZCOUNT', k, ARGV[1], ARGV[2])
 if n == 0 or tonumber(ARGV[3]) <= 0 then return {n} end
@@ -47,7 +58,7 @@ return m
 
 // windowAddRead: ARGV member, at, cutoff, from, to, ttl(ms), limit. windowAdd
 // then windowRead over [from, to], in one script.
-var windowAddReadScript = newScript("windowAddRead", `
+var windowAddReadScript = newScript("windowAddRead", []string{ownKey}, `
 local k = KEYS[1]
 redis.call('ZADD', k, 'GT', ARGV[2], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. ARGV[3])
@@ -63,7 +74,7 @@ return m
 // cutoff, ttl(ms), owner digest (empty for none), retry window (ms). Forgets
 // first, so a member last seen before At−TTL is new again. An owner that
 // made the member new gets New again on a retry. Returns {new (1/0), size}.
-var noveltyAddScript = newScript("noveltyAdd", `
+var noveltyAddScript = newScript("noveltyAdd", []string{ownKey, introSuffix}, `
 local k, ik = KEYS[1], KEYS[2]
 redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. ARGV[3])
 local seen = redis.call('ZSCORE', k, ARGV[1])
@@ -88,7 +99,7 @@ return {0, size}
 // less compares decimal integers as strings: Lua numbers are doubles and
 // would round nanoseconds since 1970; among digit strings of one length,
 // string order is numeric order in every locale.
-var markScript = newScript("mark", `
+var markScript = newScript("mark", []string{ownKey}, `
 local function less(a, b)
 	local na, nb = a:sub(1, 1) == '-', b:sub(1, 1) == '-'
 	if na ~= nb then return na end
@@ -129,7 +140,7 @@ end
 
 // bucketAdd: ARGV bucket index, entry (index-tagged member), last index to
 // drop, ttl(ms), history. Returns the history counts, oldest first.
-var bucketAddScript = newScript("bucketAdd", bucketCounts+`
+var bucketAddScript = newScript("bucketAdd", []string{ownKey}, bucketCounts+`
 local k = KEYS[1]
 redis.call('ZADD', k, 'NX', ARGV[1], ARGV[2])
 redis.call('ZREMRANGEBYSCORE', k, '-inf', ARGV[3])
@@ -138,7 +149,7 @@ return counts(k, tonumber(ARGV[1]), tonumber(ARGV[5]))
 `)
 
 // bucketRead: ARGV bucket index, history. Read-only twin of bucketAdd.
-var bucketReadScript = newScript("bucketRead", bucketCounts+`
+var bucketReadScript = newScript("bucketRead", []string{ownKey}, bucketCounts+`
 return counts(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
 `)
 
