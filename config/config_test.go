@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -181,59 +182,103 @@ func TestDisable(t *testing.T) {
 	}
 }
 
-// TestErrors has one case per validation error; each names the key and the
+// TestErrors has one case per validation error; each names the key, the
+// line of that key (or of the nearest key around an absent one) and the
 // reason.
 func TestErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		doc  string
-		want []string // every fragment must appear in the error
+		line int
+		key  string
+		msg  string // a fragment of the reason
 	}{
-		{"not YAML", "detectors: [\n", []string{"yaml"}},
-		{"unknown top-level key", "detector:\n  x: 1\n", []string{"field detector not found"}},
-		{"unknown key in a section", "trusted_networks:\n  cidr: [\"10.0.0.0/8\"]\n", []string{"field cidr not found"}},
-		{"account not 12 digits", "accounts: [\"12345\"]\n", []string{"accounts[0]", "12-digit"}},
-		{"bad cidr", "trusted_networks:\n  cidrs: [\"10.0.0.0/33\"]\n", []string{"trusted_networks.cidrs[0]", "not a CIDR"}},
-		{"cidr host bits", "trusted_networks:\n  cidrs: [\"10.1.2.3/8\"]\n", []string{"trusted_networks.cidrs[0]", "host bits", "10.0.0.0/8"}},
-		{"not an address", "trusted_networks:\n  cidrs: [\"office\"]\n", []string{"trusted_networks.cidrs[0]", "neither a CIDR nor an IP"}},
-		{"bad vpce", "trusted_networks:\n  vpc_endpoints: [\"vpc-123\"]\n", []string{"trusted_networks.vpc_endpoints[0]", "VPC endpoint id"}},
-		{"privileged role not an ARN", "privileged_roles: [\"AdminRole\"]\n", []string{"privileged_roles[0]", "not an ARN pattern"}},
-		{"privileged role not a role", "privileged_roles: [\"arn:aws:iam::111122223333:user/alice\"]\n", []string{"privileged_roles[0]", "no role ARN"}},
-		{"bad regex", "session_names:\n  patterns: ['^[a-z+$']\n", []string{"session_names.patterns[0]", "RE2", "missing closing ]"}},
-		{"unknown detector", "detectors:\n  no-such-detector:\n    enabled: true\n", []string{"detectors.no-such-detector: unknown detector", "admin-policy-attached"}},
-		{"detector settings not a mapping", "detectors:\n  optioned-test: yes\n", []string{"line 2", "must be a mapping"}},
-		{"bad enabled", "detectors:\n  admin-policy-attached:\n    enabled: maybe\n", []string{"line 3", "detectors.admin-policy-attached.enabled", "maybe", "not true or false"}},
-		{"bad severity", "detectors:\n  admin-policy-attached:\n    severity: urgent\n", []string{"line 3", "detectors.admin-policy-attached.severity", "urgent", "INFO, LOW, MEDIUM, HIGH or CRITICAL"}},
-		{"option of a detector without options", "detectors:\n  admin-policy-attached:\n    enbled: true\n", []string{"line 3", "detectors.admin-policy-attached.enbled", "takes only enabled and severity"}},
-		{"unknown option", "detectors:\n  optioned-test:\n    treshold: 3\n", []string{"line 3", "detectors.optioned-test.treshold: unknown option", "threshold"}},
-		{"option of the wrong type", "detectors:\n  optioned-test:\n    threshold: many\n", []string{"line 3", "many", "detectors.optioned-test"}},
-		{"option rejected by the detector", "detectors:\n  optioned-test:\n    threshold: 0\n", []string{"detectors.optioned-test.threshold: must be at least 1"}},
-		{"suppress unknown detector", "suppress:\n  - detector: nope\n    account: \"111122223333\"\n    reason: r\n", []string{"suppress[0].detector", "unknown detector \"nope\""}},
-		{"suppress bad principal", "suppress:\n  - principal: terraform\n    reason: r\n", []string{"suppress[0].principal", "not an ARN pattern"}},
-		{"suppress bad cidr", "suppress:\n  - source_cidr: 192.0.2.0/24x\n    reason: r\n", []string{"suppress[0].source_cidr"}},
-		{"suppress bad account", "suppress:\n  - account: \"1\"\n    reason: r\n", []string{"suppress[0].account"}},
-		{"suppress without reason", "suppress:\n  - account: \"111122223333\"\n", []string{"suppress[0].reason: required"}},
-		{"suppress everything", "suppress:\n  - detector: \"*\"\n    reason: quiet please\n", []string{"suppress[0]: matches every finding"}},
-		{"bad redis url", "redis:\n  url: \"redis://h:1?colour=red\"\n", []string{"redis.url", "colour"}},
-		{"unknown suppress key", "suppress:\n  - role: x\n    reason: r\n", []string{"field role not found"}},
+		{"not YAML", "detectors: [\n", 1, "", "not YAML: did not find expected node content"},
+		{"not a mapping", "- accounts\n", 1, "", `want a mapping (keys: accounts, trusted_networks, privileged_roles, session_names, geoip, redis, detectors, suppress, sinks), not a list`},
+		{"unknown top-level key", "accounts: []\ntypo_key: 1\n", 2, "typo_key", "unknown key (known: accounts, trusted_networks, privileged_roles, session_names, geoip, redis, detectors, suppress, sinks)"},
+		{"unknown key in a section", "trusted_networks:\n  cidr: [\"10.0.0.0/8\"]\n", 2, "trusted_networks.cidr", "unknown key (known: cidrs, vpc_endpoints)"},
+		{"key given twice", "accounts: [\"111122223333\"]\naccounts: [\"444455556666\"]\n", 2, "accounts", "given twice (first on line 1)"},
+		{"section not a mapping", "geoip: /var/lib/GeoLite2-Country.mmdb\n", 1, "geoip", `want a mapping (keys: country_db, asn_db), not "/var/lib/GeoLite2-Country.mmdb"`},
+		{"list wanted", "accounts: \"111122223333\"\n", 1, "accounts", `want a list, not "111122223333"`},
+		{"value wanted", "accounts:\n  - [\"111122223333\"]\n", 2, "accounts[0]", "want a single value, not a list"},
+		{"account not 12 digits", "accounts: [\"12345\"]\n", 1, "accounts[0]", `"12345" is not a 12-digit AWS account id`},
+		{"bad cidr", "trusted_networks:\n  cidrs:\n    - \"10.0.0.0/33\"\n", 3, "trusted_networks.cidrs[0]", `"10.0.0.0/33" is not a CIDR: prefix length out of range`},
+		{"cidr host bits", "trusted_networks:\n  cidrs: [\"10.1.2.3/8\"]\n", 2, "trusted_networks.cidrs[0]", "host bits set; did you mean 10.0.0.0/8?"},
+		{"not an address", "trusted_networks:\n  cidrs: [\"office\"]\n", 2, "trusted_networks.cidrs[0]", "neither a CIDR nor an IP"},
+		{"bad vpce", "trusted_networks:\n  vpc_endpoints: [\"vpc-123\"]\n", 2, "trusted_networks.vpc_endpoints[0]", "not a VPC endpoint id"},
+		{"privileged role not an ARN", "privileged_roles: [\"AdminRole\"]\n", 1, "privileged_roles[0]", "not an ARN pattern"},
+		{"privileged role not a role", "privileged_roles: [\"arn:aws:iam::111122223333:user/alice\"]\n", 1, "privileged_roles[0]", "no role ARN"},
+		{"bad regex", "session_names:\n  patterns: ['^[a-z+$']\n", 2, "session_names.patterns[0]", "not an RE2 regular expression: error parsing regexp: missing closing ]"},
+		{"detectors not a mapping", "detectors: [admin-policy-attached]\n", 1, "detectors", "want a mapping of detector ids to their settings, not a list"},
+		{"unknown detector", "detectors:\n  no-such-detector:\n    enabled: true\n", 2, "detectors.no-such-detector", "unknown detector (known: access-key-enumeration, "},
+		{"detector settings not a mapping", "detectors:\n  optioned-test: yes\n", 2, "detectors.optioned-test", `want a mapping (enabled, severity and the detector's options), not "yes"`},
+		{"bad enabled", "detectors:\n  admin-policy-attached:\n    enabled: maybe\n", 3, "detectors.admin-policy-attached.enabled", `"maybe" is not true or false`},
+		{"bad severity", "detectors:\n  admin-policy-attached:\n    severity: urgent\n", 3, "detectors.admin-policy-attached.severity", `"urgent" is not a severity (want INFO, LOW, MEDIUM, HIGH or CRITICAL)`},
+		{"option of a detector without options", "detectors:\n  admin-policy-attached:\n    enbled: true\n", 3, "detectors.admin-policy-attached.enbled", "unknown option (admin-policy-attached takes only enabled and severity)"},
+		{"unknown option", "detectors:\n  optioned-test:\n    treshold: 3\n", 3, "detectors.optioned-test.treshold", "unknown option (known: enabled, severity, threshold, window)"},
+		{"option of the wrong type", "detectors:\n  optioned-test:\n    threshold: many\n", 3, "detectors.optioned-test.threshold", `"many" is not a whole number`},
+		{"option rejected by the detector", "detectors:\n  optioned-test:\n    window: 5m\n    threshold: 0\n", 4, "detectors.optioned-test.threshold", "must be at least 1"},
+		{"suppress not a list", "suppress:\n  detector: admin-policy-attached\n", 2, "suppress", "want a list, not a mapping"},
+		{"suppress unknown detector", "suppress:\n  - account: \"111122223333\"\n    detector: nope\n    reason: r\n", 3, "suppress[0].detector", `unknown detector "nope"`},
+		{"suppress bad principal", "suppress:\n  - principal: terraform\n    reason: r\n", 2, "suppress[0].principal", "not an ARN pattern"},
+		{"suppress bad cidr", "suppress:\n  - reason: r\n    source_cidr: 192.0.2.0/24x\n", 3, "suppress[0].source_cidr", "not a CIDR"},
+		{"suppress bad account", "suppress:\n  - account: \"1\"\n    reason: r\n", 2, "suppress[0].account", "not a 12-digit AWS account id"},
+		{"suppress without reason", "suppress:\n  - account: \"111122223333\"\n  - account: \"444455556666\"\n", 3, "suppress[1].reason", "required"},
+		{"suppress everything", "suppress:\n  - detector: \"*\"\n    reason: quiet please\n", 2, "suppress[0]", "matches every finding"},
+		{"unknown suppress key", "suppress:\n  - reason: r\n    role: x\n", 3, "suppress[0].role", "unknown key (known: detector, principal, source_cidr, account, reason)"},
+		{"bad redis url", "redis:\n  url: \"redis://h:1?colour=red\"\n", 2, "redis.url", `URL query parameter "colour" is unknown`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := config.ParseAndBuild([]byte(tt.doc), specs())
 			if err == nil {
-				t.Fatalf("config accepted; want an error containing %q", tt.want)
+				t.Fatalf("config accepted; want line %d: %s: %s", tt.line, tt.key, tt.msg)
 			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
-				}
+			ps := problems(t, err)
+			if !slices.ContainsFunc(ps, func(p *config.Error) bool {
+				return p.Line == tt.line && p.Key == tt.key && strings.Contains(p.Err.Error(), tt.msg)
+			}) {
+				t.Errorf("no error at line %d, key %q, saying %q in:\n%v", tt.line, tt.key, tt.msg, err)
 			}
 		})
 	}
 }
 
+// goTypeName matches what a message must not show: a Go type or function
+// name (config.Config, netip.ParsePrefix) or the yaml package's wording.
+var goTypeName = regexp.MustCompile(`\b[a-z]+\.[A-Z]\w*|cannot unmarshal|!!\w+`)
+
+// problems returns the *config.Error values err joins, failing t when err
+// holds anything else, when one lacks a line, or when one shows a Go name.
+func problems(t *testing.T, err error) []*config.Error {
+	t.Helper()
+	var out []*config.Error
+	var walk func(error)
+	walk = func(err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+			return
+		}
+		p, ok := errors.AsType[*config.Error](err)
+		switch {
+		case !ok:
+			t.Errorf("error %q is not a *config.Error", err)
+			return
+		case p.Line == 0:
+			t.Errorf("error %q has no line", p)
+		case goTypeName.MatchString(p.Error()):
+			t.Errorf("error %q shows a Go name", p)
+		}
+		out = append(out, p)
+	}
+	walk(err)
+	return out
+}
+
 // TestEveryProblemAtOnce checks that problems of every stage are reported
-// together, not only the first.
+// together, not only the first, each with its line.
 func TestEveryProblemAtOnce(t *testing.T) {
 	doc := `
 accounts: ["1"]
@@ -253,13 +298,47 @@ suppress:
 	if err == nil {
 		t.Fatal("accepted")
 	}
-	for _, w := range []string{"accounts[0]", "trusted_networks.cidrs[0]", "detectors.optioned-test.threshold", "detectors.nope", "suppress[0].account", "suppress[0].reason", "detectors.admin-policy-attached.enabled", "field colour not found"} {
+	want := []string{
+		"line 2: accounts[0]:",
+		"line 4: trusted_networks.cidrs[0]:",
+		"line 7: detectors.optioned-test.threshold:",
+		"line 9: detectors.admin-policy-attached.enabled:",
+		"line 10: detectors.nope:",
+		"line 12: suppress[0].account:",
+		"line 12: suppress[0].reason:",
+		"line 13: suppress[0].colour:",
+	}
+	for _, w := range want {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error lacks %q:\n%v", w, err)
 		}
 	}
-	if n := len(strings.Split(err.Error(), "\n")); n < 6 {
-		t.Errorf("want one line per problem, got %d:\n%v", n, err)
+	if ps := problems(t, err); len(ps) != len(want) {
+		t.Errorf("%d problems, want one per problem (%d):\n%v", len(ps), len(want), err)
+	}
+}
+
+// TestAnchors checks that YAML anchors and merge keys work as the yaml
+// package has them, and that a merged key may be overridden.
+func TestAnchors(t *testing.T) {
+	doc := `
+accounts: &ours ["111122223333"]
+suppress:
+  - &ci {principal: "arn:aws:iam::*:role/ci-*", reason: CI}
+  - <<: *ci
+    account: *ours
+    reason: CI in our account
+`
+	_, err := config.ParseAndBuild([]byte(doc), specs())
+	if err == nil || !strings.Contains(err.Error(), `line 6: suppress[1].account: want a single value, not a list`) {
+		t.Fatalf("alias of the wrong kind: err = %v", err)
+	}
+	b, err := config.ParseAndBuild([]byte(strings.Replace(doc, "*ours", `"111122223333"`, 1)), specs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Suppress) != 2 || b.Suppress[1].Principal != "arn:aws:iam::*:role/ci-*" || b.Suppress[1].Reason != "CI in our account" {
+		t.Errorf("suppress = %+v", b.Suppress)
 	}
 }
 
@@ -356,7 +435,7 @@ func TestGeoIP(t *testing.T) {
 		"missing file": {"geoip:\n  country_db: /nonexistent/GeoLite2-Country.mmdb\n", "country_db"},
 		"wrong type":   {"geoip:\n  asn_db: " + country + "\n", "asn_db"},
 		"not an mmdb":  {"geoip:\n  country_db: " + filepath.Join("testdata", "..", "config.go") + "\n", "country_db"},
-		"unknown key":  {"geoip:\n  city_db: x\n", "field city_db not found"},
+		"unknown key":  {"geoip:\n  city_db: x\n", "geoip.city_db: unknown key"},
 	} {
 		_, err := config.ParseAndBuild([]byte(tt.doc), builtin.Specs())
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -58,7 +58,7 @@ func (c *Config) sinks(ids []string) ([]SinkSetting, error) {
 		at := fmt.Sprintf("sinks[%d]", i)
 		n := len(errs)
 		bad := func(key, format string, args ...any) {
-			errs = append(errs, fmt.Errorf("%s.%s: "+format, append([]any{at, key}, args...)...))
+			errs = append(errs, c.errorf(at+"."+key, format, args...))
 		}
 		set := SinkSetting{Entry: i, Type: s.Type, Format: s.Format, Path: s.Path, URL: s.URL, Headers: s.Headers,
 			QueueSize: s.QueueSize, MaxAttempts: s.MaxAttempts, Detectors: s.Detectors, IncludeSuppressed: s.IncludeSuppressed}

@@ -53,7 +53,7 @@ func TestSinksErrors(t *testing.T) {
 			[]string{"sinks[0].url: only for type webhook", "sinks[0].path: only for type file", "sinks[0].timeout: only for type webhook"}},
 		"bad values": {"sinks:\n  - type: webhook\n    url: https://x\n    timeout: soon\n    queue_size: -1\n    max_attempts: -2\n    min_severity: urgent\n    detectors: [nope]\n",
 			[]string{`sinks[0].timeout: "soon"`, "sinks[0].queue_size: -1", "sinks[0].max_attempts: -2", `sinks[0].min_severity: "urgent"`, `sinks[0].detectors[0]: unknown detector "nope"`}},
-		"unknown key": {"sinks:\n  - type: stdout\n    colour: red\n", []string{"field colour not found"}},
+		"unknown key": {"sinks:\n  - type: stdout\n    colour: red\n", []string{"line 3: sinks[0].colour: unknown key"}},
 	} {
 		_, err := config.ParseAndBuild([]byte(tt.doc), builtin.Specs())
 		if err == nil {
