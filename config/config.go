@@ -1,18 +1,22 @@
-// Package config reads the iamsentry configuration file (YAML) shared by
-// serve and scan, and builds from it what the engine runs: the detectors with
-// their settings, and the suppress list.
+// Package config is the schema of the iamsentry configuration file (YAML)
+// shared by serve and scan, and its validation. It builds what the engine
+// runs from it (the detectors with their settings, the suppress list) and
+// checks everything else, but opens nothing: the GeoIP databases, the Redis
+// store and the findings sinks it names are opened by the program that
+// assembles the process, which reports its own failures through Config.At
+// so that they read like the rest.
 //
 // Reading is strict: an unknown key or a bad value is an *Error naming the
 // key path, its line and the reason in the file's words, and every problem
-// in a file is reported together, not only the first. The zero Config is the default configuration: every built-in
-// detector enabled with its defaults, nothing suppressed.
+// in a file is reported together, not only the first. The zero Config is
+// the default configuration: every built-in detector enabled with its
+// defaults, nothing suppressed.
 package config
 
 import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"reflect"
 	"regexp"
 	"slices"
@@ -22,8 +26,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/iamsentry/iamsentry/detectors"
-	"github.com/iamsentry/iamsentry/detectors/geoip"
-	redisstate "github.com/iamsentry/iamsentry/state/redis"
 )
 
 // Config is the whole configuration file. Its keys are part of the
@@ -73,7 +75,8 @@ type GeoIP struct {
 
 // Redis is the redis key. URL takes every form state/redis.ParseOptions
 // accepts (redis://, rediss://, address lists, Sentinel, Cluster); the
-// --redis flag and the REDIS_URL environment variable override it.
+// program that opens the store checks it. The --redis flag and the
+// REDIS_URL environment variable override it.
 type Redis struct {
 	URL string `yaml:"url"`
 }
@@ -87,27 +90,16 @@ type Suppress struct {
 	Reason     string `yaml:"reason"`
 }
 
-// Load reads the file at path and builds it; errors name the file.
-func Load(path string, specs []detectors.Spec) (*Built, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	b, err := ParseAndBuild(data, specs)
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
-	}
-	return b, nil
-}
-
-// ParseAndBuild parses data, validates it and builds it, reporting every
-// problem of every stage together.
+// ParseAndBuild parses data, validates it and builds it without GeoIP
+// databases, reporting every problem of every stage together. It is for
+// checks and tests of configuration files; a program that runs the result
+// opens what the file names and calls Build.
 func ParseAndBuild(data []byte, specs []detectors.Spec) (*Built, error) {
 	cfg, err := Parse(data)
 	if cfg == nil {
 		return nil, err
 	}
-	b, berr := cfg.Build(specs)
+	b, berr := cfg.Build(specs, nil)
 	if err != nil || berr != nil {
 		return nil, errors.Join(err, berr)
 	}
@@ -156,11 +148,19 @@ func syntaxError(err error) error {
 
 // At returns err as the problem of the value at key (a key path such as
 // "geoip.country_db"), with the line of that key in the file c was parsed
-// from. The program that opens what the configuration names (GeoIP
-// databases, the Redis store) reports its failures through At, so they read
-// like every other configuration error.
+// from; a join of several errors becomes a join of as many problems. The
+// program that opens what the configuration names (GeoIP databases, the
+// Redis store) reports its failures through At, so they read like every
+// other configuration error.
 func (c *Config) At(key string, err error) error {
-	return &Error{Key: key, Line: c.lines.at(key), Err: err}
+	if err == nil {
+		return nil
+	}
+	errs := unjoin(err)
+	for i, e := range errs {
+		errs[i] = &Error{Key: key, Line: c.lines.at(key), Err: e}
+	}
+	return errors.Join(errs...)
 }
 
 // errorf is At with a formatted message.
@@ -184,22 +184,12 @@ type Built struct {
 	// Notes are what enabled detectors say about how the configuration
 	// makes them work, prefixed with the detector id, for the start-up log.
 	Notes []string
-
-	geo *geoip.DB
-}
-
-// Close releases what the configuration opened (GeoIP databases). The
-// detectors of b must not be used afterwards.
-func (b *Built) Close() error {
-	if b == nil || b.geo == nil {
-		return nil
-	}
-	return b.geo.Close()
 }
 
 // Build checks every value and builds the detectors of specs, reporting
-// every problem together.
-func (c *Config) Build(specs []detectors.Spec) (*Built, error) {
+// every problem together. geo resolves addresses for the detectors: the
+// databases c.GeoIP names, opened by the caller; nil means none.
+func (c *Config) Build(specs []detectors.Spec, geo detectors.GeoLookup) (*Built, error) {
 	var errs []error
 	add := func(err error) {
 		if err != nil {
@@ -208,16 +198,7 @@ func (c *Config) Build(specs []detectors.Spec) (*Built, error) {
 	}
 	settings, err := c.settings()
 	add(err)
-	if c.Redis.URL != "" {
-		if _, err := redisstate.ParseOptions(c.Redis.URL); err != nil {
-			add(c.At("redis.url", err))
-		}
-	}
-	geo, err := c.openGeoIP()
-	add(err)
-	if geo != nil {
-		settings.GeoIP = geo
-	}
+	settings.GeoIP = geo
 	ids := make([]string, len(specs))
 	for i, s := range specs {
 		ids[i] = s.ID
@@ -229,12 +210,9 @@ func (c *Config) Build(specs []detectors.Spec) (*Built, error) {
 	sinks, err := c.sinks(ids)
 	add(err)
 	if len(errs) > 0 {
-		if geo != nil {
-			geo.Close()
-		}
 		return nil, errors.Join(errs...)
 	}
-	b := &Built{Registry: reg, Suppress: sup, Settings: settings, RedisURL: c.Redis.URL, Sinks: sinks, geo: geo}
+	b := &Built{Registry: reg, Suppress: sup, Settings: settings, RedisURL: c.Redis.URL, Sinks: sinks}
 	for _, d := range reg.Enabled() {
 		if n, ok := d.(detectors.Notable); ok {
 			for _, note := range n.Notes() {
@@ -283,19 +261,6 @@ func (c *Config) buildDetectors(specs []detectors.Spec, ids []string, settings *
 		reg, err = reg.WithEnabled(enabled)
 	}
 	return reg, err
-}
-
-// openGeoIP opens the configured databases, or returns nil when none is
-// configured.
-func (c *Config) openGeoIP() (*geoip.DB, error) {
-	if c.GeoIP.CountryDB == "" && c.GeoIP.ASNDB == "" {
-		return nil, nil
-	}
-	db, err := geoip.Open(c.GeoIP.CountryDB, c.GeoIP.ASNDB)
-	if oe, ok := errors.AsType[*geoip.OpenError](err); ok {
-		return nil, c.At(join("geoip", oe.Role), err)
-	}
-	return db, err
 }
 
 // detectorError names the detector in err, and each option key in the

@@ -135,11 +135,9 @@ func checkManifestFile(t *testing.T, path string, data []byte) {
 		}
 		checkKustomizationRefs(t, filepath.Dir(path), &k)
 	case base == "config.yaml":
-		b, err := config.ParseAndBuild(data, builtin.Specs())
-		if err != nil {
+		if _, err := config.ParseAndBuild(data, builtin.Specs()); err != nil {
 			t.Fatalf("iamsentry refuses the config file:\n%v", err)
 		}
-		b.Close()
 	case bytes.HasPrefix(bytes.TrimSpace(stripComments(data)), []byte("- op:")):
 		var ops []jsonPatchOp
 		if err := yaml.UnmarshalStrict(data, &ops); err != nil || len(ops) == 0 {

@@ -2,11 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
-
-	redisstate "github.com/iamsentry/iamsentry/state/redis"
 )
 
 // configCmd runs `iamsentry config <subcommand>`.
@@ -36,6 +35,11 @@ func configValidate(_ context.Context, args []string, stdio Stdio) int {
 	path := fs.Arg(0)
 	built, err := loadConfig(path)
 	if err != nil {
+		// One problem a line, without the file name loadConfig puts
+		// before the first: the last line names the file.
+		if inner := errors.Unwrap(err); inner != nil {
+			err = inner
+		}
 		for _, line := range errorLines(err) {
 			fmt.Fprintf(stdio.Out, "error: %s\n", line)
 		}
@@ -43,12 +47,9 @@ func configValidate(_ context.Context, args []string, stdio Stdio) int {
 		return ExitError
 	}
 	defer built.Close()
-	if built.RedisURL != "" {
-		// Build checked it; say what serve would connect to, password
-		// hidden.
-		if opts, err := redisstate.ParseOptions(built.RedisURL); err == nil {
-			fmt.Fprintf(stdio.Out, "redis: %s (redis.url; the --redis flag and $REDIS_URL override it)\n", opts)
-		}
+	if built.redis != nil {
+		// Say what serve would connect to, password hidden.
+		fmt.Fprintf(stdio.Out, "redis: %s (redis.url; the --redis flag and $REDIS_URL override it)\n", built.redis)
 	}
 	fmt.Fprintf(stdio.Out, "detectors enabled: %s\n", strings.Join(enabledIDs(built.Registry), ", "))
 	fmt.Fprintf(stdio.Out, "suppress entries: %d\nsinks: %d\n", len(built.Suppress), len(built.Sinks))

@@ -14,7 +14,6 @@ import (
 
 	"github.com/iamsentry/iamsentry/config"
 	"github.com/iamsentry/iamsentry/detectors"
-	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/internal/telemetry"
 	"github.com/iamsentry/iamsentry/server"
@@ -150,7 +149,7 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 		slog.String("metrics_exporter", tel.MetricsExport),
 	)
 	logSecurity(log, f.opts.TLS, f.opts.Auth, &f.sec)
-	logNotes(log, built)
+	logNotes(log, built.Built)
 	var tokens *auth.Tokens
 	if f.opts.Auth != nil {
 		tokens = f.opts.Auth.Tokens
@@ -182,15 +181,6 @@ func shutdownTelemetry(tel *telemetry.Telemetry, log *slog.Logger) {
 	}
 }
 
-// loadConfig reads the configuration file, or builds the defaults when path
-// is empty.
-func loadConfig(path string) (*config.Built, error) {
-	if path == "" {
-		return (&config.Config{}).Build(builtin.Specs())
-	}
-	return config.Load(path, builtin.Specs())
-}
-
 // logNotes logs what detectors say about how the configuration makes them
 // work (a detector that is off for want of a setting, a fallback).
 func logNotes(log *slog.Logger, b *config.Built) {
@@ -208,7 +198,7 @@ const retireDelay = time.Minute
 // SIGHUP, each atomically: a file with errors is rejected with every error
 // logged, and what runs stays. It returns a function that stops listening
 // and closes the configuration in use.
-func reloadOnHangup(ctx context.Context, path string, tokens *auth.Tokens, eng *engine.Engine, current *config.Built, log *slog.Logger) func() {
+func reloadOnHangup(ctx context.Context, path string, tokens *auth.Tokens, eng *engine.Engine, current *loadedConfig, log *slog.Logger) func() {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	done := make(chan struct{})
@@ -248,7 +238,7 @@ func reloadOnHangup(ctx context.Context, path string, tokens *auth.Tokens, eng *
 			time.AfterFunc(retireDelay, func() { old.Close() })
 			log.Info("config reloaded", slog.String("config", path),
 				slog.Any("detectors", enabledIDs(built.Registry)), slog.Int("suppress_entries", len(built.Suppress)))
-			logNotes(log, built)
+			logNotes(log, built.Built)
 		}
 	}()
 	return func() {

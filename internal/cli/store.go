@@ -7,7 +7,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/iamsentry/iamsentry/config"
 	"github.com/iamsentry/iamsentry/state"
 	"github.com/iamsentry/iamsentry/state/memory"
 	redisstate "github.com/iamsentry/iamsentry/state/redis"
@@ -16,14 +15,14 @@ import (
 // redisSetting picks the Redis setting: the --redis flag, else $REDIS_URL,
 // else the configuration's redis.url; "" means the embedded store. It also
 // says where the setting came from, for the start-up log.
-func redisSetting(flagValue string, b *config.Built) (setting, source string) {
+func redisSetting(flagValue string, l *loadedConfig) (setting, source string) {
 	switch {
 	case flagValue != "":
 		return flagValue, "--redis"
 	case os.Getenv("REDIS_URL") != "":
 		return os.Getenv("REDIS_URL"), "REDIS_URL"
-	case b.RedisURL != "":
-		return b.RedisURL, "config redis.url"
+	case l.RedisURL != "":
+		return l.RedisURL, "config redis.url"
 	}
 	return "", ""
 }
