@@ -163,6 +163,12 @@ func (c *Config) At(key string, err error) error {
 	return errors.Join(errs...)
 }
 
+// has reports whether the file c was parsed from sets key.
+func (c *Config) has(key string) bool {
+	_, ok := c.lines[key]
+	return ok
+}
+
 // errorf is At with a formatted message.
 func (c *Config) errorf(key, format string, args ...any) error {
 	return c.At(key, fmt.Errorf(format, args...))
@@ -180,7 +186,7 @@ type Built struct {
 	// RedisURL is the redis.url key, "" when absent.
 	RedisURL string
 	// Sinks are the checked sinks entries, in order.
-	Sinks []SinkSetting
+	Sinks []Sink
 	// Notes are what enabled detectors say about how the configuration
 	// makes them work, prefixed with the detector id, for the start-up log.
 	Notes []string
@@ -207,12 +213,11 @@ func (c *Config) Build(specs []detectors.Spec, geo detectors.GeoLookup) (*Built,
 	add(err)
 	sup, err := c.suppressions(ids)
 	add(err)
-	sinks, err := c.sinks(ids)
-	add(err)
+	add(c.sinks(ids))
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	b := &Built{Registry: reg, Suppress: sup, Settings: settings, RedisURL: c.Redis.URL, Sinks: sinks}
+	b := &Built{Registry: reg, Suppress: sup, Settings: settings, RedisURL: c.Redis.URL, Sinks: slices.Clone(c.Sinks)}
 	for _, d := range reg.Enabled() {
 		if n, ok := d.(detectors.Notable); ok {
 			for _, note := range n.Notes() {

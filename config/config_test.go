@@ -185,13 +185,7 @@ func TestDisable(t *testing.T) {
 // line of that key (or of the nearest key around an absent one) and the
 // reason.
 func TestErrors(t *testing.T) {
-	tests := []struct {
-		name string
-		doc  string
-		line int
-		key  string
-		msg  string // a fragment of the reason
-	}{
+	checkErrors(t, []errorCase{
 		{"not YAML", "detectors: [\n", 1, "", "not YAML: did not find expected node content"},
 		{"not a mapping", "- accounts\n", 1, "", `want a mapping (keys: accounts, trusted_networks, privileged_roles, session_names, geoip, redis, detectors, suppress, sinks), not a list`},
 		{"unknown top-level key", "accounts: []\ntypo_key: 1\n", 2, "typo_key", "unknown key (known: accounts, trusted_networks, privileged_roles, session_names, geoip, redis, detectors, suppress, sinks)"},
@@ -225,15 +219,30 @@ func TestErrors(t *testing.T) {
 		{"suppress without reason", "suppress:\n  - account: \"111122223333\"\n  - account: \"444455556666\"\n", 3, "suppress[1].reason", "required"},
 		{"suppress everything", "suppress:\n  - detector: \"*\"\n    reason: quiet please\n", 2, "suppress[0]", "matches every finding"},
 		{"unknown suppress key", "suppress:\n  - reason: r\n    role: x\n", 3, "suppress[0].role", "unknown key (known: detector, principal, source_cidr, account, reason)"},
-	}
+	})
+}
+
+// errorCase is a document with one validation error: the key it is at, the
+// line of that key, and a fragment of the reason.
+type errorCase struct {
+	name string
+	doc  string
+	line int
+	key  string
+	msg  string
+}
+
+// checkErrors checks that each case's document is rejected with its error
+// among those reported.
+func checkErrors(t *testing.T, tests []errorCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := config.ParseAndBuild([]byte(tt.doc), specs())
 			if err == nil {
 				t.Fatalf("config accepted; want line %d: %s: %s", tt.line, tt.key, tt.msg)
 			}
-			ps := problems(t, err)
-			if !slices.ContainsFunc(ps, func(p *config.Error) bool {
+			if !slices.ContainsFunc(problems(t, err), func(p *config.Error) bool {
 				return p.Line == tt.line && p.Key == tt.key && strings.Contains(p.Err.Error(), tt.msg)
 			}) {
 				t.Errorf("no error at line %d, key %q, saying %q in:\n%v", tt.line, tt.key, tt.msg, err)

@@ -12,35 +12,21 @@ import (
 )
 
 // Sink is one entry of the sinks list: where findings leave the service
-// (serve only; scan writes its own output).
+// (serve only; scan writes its own output). It is the one description of a
+// sink, from the file to the running sink: Build checks it, and the program
+// that assembles the process opens it as it is.
 type Sink struct {
-	Type              string            `yaml:"type"`               // stdout, file or webhook
-	Format            string            `yaml:"format"`             // json (default) or ocsf
-	Path              string            `yaml:"path"`               // file: where to append JSON lines
-	URL               string            `yaml:"url"`                // webhook: http(s) URL to POST to
-	Headers           map[string]string `yaml:"headers"`            // webhook: added to each request
-	Timeout           string            `yaml:"timeout"`            // webhook: per attempt; default 10s
-	QueueSize         int               `yaml:"queue_size"`         // webhook: items waiting; default 1000
-	MaxAttempts       int               `yaml:"max_attempts"`       // webhook: tries per item; default 5
-	MinSeverity       string            `yaml:"min_severity"`       // default: every severity
-	Detectors         []string          `yaml:"detectors"`          // default: every detector
-	IncludeSuppressed bool              `yaml:"include_suppressed"` // default false
-}
-
-// SinkSetting is a checked sink entry.
-type SinkSetting struct {
-	Entry             int // position in the sinks list
-	Type              string
-	Format            string
-	Path              string
-	URL               string
-	Headers           map[string]string
-	Timeout           time.Duration // 0: the default
-	QueueSize         int           // 0: the default
-	MaxAttempts       int           // 0: the default
-	MinSeverity       detectors.Severity
-	Detectors         []string
-	IncludeSuppressed bool
+	Type              string             `yaml:"type"`               // SinkStdout, SinkFile or SinkWebhook
+	Format            string             `yaml:"format"`             // json ("", the default) or ocsf
+	Path              string             `yaml:"path"`               // file: where to append JSON lines
+	URL               string             `yaml:"url"`                // webhook: http(s) URL to POST to
+	Headers           map[string]string  `yaml:"headers"`            // webhook: added to each request
+	Timeout           time.Duration      `yaml:"timeout"`            // webhook: per attempt; 0: the sink's default (10s)
+	QueueSize         int                `yaml:"queue_size"`         // webhook: items waiting; 0: the default (1000)
+	MaxAttempts       int                `yaml:"max_attempts"`       // webhook: tries per item; 0: the default (5)
+	MinSeverity       detectors.Severity `yaml:"min_severity"`       // 0: every severity
+	Detectors         []string           `yaml:"detectors"`          // empty: every detector
+	IncludeSuppressed bool               `yaml:"include_suppressed"` // default false
 }
 
 // Sink types.
@@ -51,17 +37,13 @@ const (
 )
 
 // sinks checks the sinks list, one error per problem, each naming its key.
-func (c *Config) sinks(ids []string) ([]SinkSetting, error) {
-	var out []SinkSetting
+func (c *Config) sinks(ids []string) error {
 	var errs []error
 	for i, s := range c.Sinks {
 		at := fmt.Sprintf("sinks[%d]", i)
-		n := len(errs)
 		bad := func(key, format string, args ...any) {
 			errs = append(errs, c.errorf(at+"."+key, format, args...))
 		}
-		set := SinkSetting{Entry: i, Type: s.Type, Format: s.Format, Path: s.Path, URL: s.URL, Headers: s.Headers,
-			QueueSize: s.QueueSize, MaxAttempts: s.MaxAttempts, Detectors: s.Detectors, IncludeSuppressed: s.IncludeSuppressed}
 		switch s.Type {
 		case SinkStdout, SinkFile, SinkWebhook:
 		case "":
@@ -70,9 +52,7 @@ func (c *Config) sinks(ids []string) ([]SinkSetting, error) {
 			bad("type", "%q is not a sink type (want stdout, file or webhook)", s.Type)
 		}
 		switch s.Format {
-		case "":
-			set.Format = "json"
-		case "json", "ocsf":
+		case "", "json", "ocsf":
 		default:
 			bad("format", "%q is not a format (want json or ocsf)", s.Format)
 		}
@@ -85,7 +65,7 @@ func (c *Config) sinks(ids []string) ([]SinkSetting, error) {
 		only("path", SinkFile, s.Path != "")
 		only("url", SinkWebhook, s.URL != "")
 		only("headers", SinkWebhook, len(s.Headers) > 0)
-		only("timeout", SinkWebhook, s.Timeout != "")
+		only("timeout", SinkWebhook, s.Timeout != 0)
 		only("queue_size", SinkWebhook, s.QueueSize != 0)
 		only("max_attempts", SinkWebhook, s.MaxAttempts != 0)
 		if s.Type == SinkFile && s.Path == "" {
@@ -93,15 +73,11 @@ func (c *Config) sinks(ids []string) ([]SinkSetting, error) {
 		}
 		if s.Type == SinkWebhook {
 			if err := checkWebhookURL(s.URL); err != nil {
-				bad("url", "%v", err)
+				bad("url", "%w", err)
 			}
 		}
-		if s.Timeout != "" {
-			d, err := time.ParseDuration(s.Timeout)
-			if err != nil || d <= 0 {
-				bad("timeout", "%q is not a positive duration (e.g. 10s)", s.Timeout)
-			}
-			set.Timeout = d
+		if s.Timeout < 0 || (s.Timeout == 0 && c.has(at+".timeout")) {
+			bad("timeout", "%s is not a positive duration (e.g. 10s)", s.Timeout)
 		}
 		if s.QueueSize < 0 {
 			bad("queue_size", "%d is negative", s.QueueSize)
@@ -109,23 +85,13 @@ func (c *Config) sinks(ids []string) ([]SinkSetting, error) {
 		if s.MaxAttempts < 0 {
 			bad("max_attempts", "%d is negative", s.MaxAttempts)
 		}
-		if s.MinSeverity != "" {
-			sev, err := detectors.ParseSeverity(s.MinSeverity)
-			if err != nil {
-				bad("min_severity", "%q is not a severity (want INFO, LOW, MEDIUM, HIGH or CRITICAL)", s.MinSeverity)
-			}
-			set.MinSeverity = sev
-		}
 		for j, d := range s.Detectors {
 			if !slices.Contains(ids, d) {
 				bad(fmt.Sprintf("detectors[%d]", j), "unknown detector %q (known: %s)", d, strings.Join(sorted(ids), ", "))
 			}
 		}
-		if len(errs) == n {
-			out = append(out, set)
-		}
 	}
-	return out, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 func checkWebhookURL(v string) error {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 
 	"go.opentelemetry.io/otel/metric"
@@ -110,6 +111,17 @@ func NewWriterSink(w io.Writer, cfg WriterConfig) *WriterSink {
 		cfg.Format = JSON
 	}
 	return &WriterSink{w: w, format: cfg.Format, filter: cfg.Filter, close: cfg.Close, drops: newDrops(cfg.MeterProvider, cfg.Name)}
+}
+
+// OpenFileSink returns a sink appending items as JSON lines to the file at
+// path, created (mode 0640) if absent; Close closes the file.
+func OpenFileSink(path string, cfg WriterConfig) (*WriterSink, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Close = f.Close
+	return NewWriterSink(f, cfg), nil
 }
 
 // Send implements Sink.
