@@ -101,7 +101,7 @@ func ParseAndBuild(data []byte, specs []detectors.Spec) (*Built, error) {
 	}
 	b, berr := cfg.Build(specs, nil)
 	if err != nil || berr != nil {
-		return nil, errors.Join(err, berr)
+		return nil, Join(err, berr)
 	}
 	return b, nil
 }
@@ -163,10 +163,26 @@ func (c *Config) At(key string, err error) error {
 	return errors.Join(errs...)
 }
 
-// has reports whether the file c was parsed from sets key.
-func (c *Config) has(key string) bool {
-	_, ok := c.lines[key]
-	return ok
+// Join joins configuration problems, as errors.Join does, in the order of
+// the file: by line, problems without a line first, the order they were
+// found in otherwise. A program that adds its own problems (through At) to
+// those of Parse and Build reports them all with Join.
+func Join(errs ...error) error {
+	var all []error
+	for _, err := range errs {
+		if err != nil {
+			all = append(all, unjoin(err)...)
+		}
+	}
+	slices.SortStableFunc(all, func(a, b error) int { return line(a) - line(b) })
+	return errors.Join(all...)
+}
+
+func line(err error) int {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.Line
+	}
+	return 0
 }
 
 // errorf is At with a formatted message.

@@ -285,7 +285,8 @@ func problems(t *testing.T, err error) []*config.Error {
 }
 
 // TestEveryProblemAtOnce checks that problems of every stage are reported
-// together, not only the first, each with its line.
+// together, not only the first, each with its line, in the order of the
+// file.
 func TestEveryProblemAtOnce(t *testing.T) {
 	doc := `
 accounts: ["1"]
@@ -320,8 +321,12 @@ suppress:
 			t.Errorf("error lacks %q:\n%v", w, err)
 		}
 	}
-	if ps := problems(t, err); len(ps) != len(want) {
+	ps := problems(t, err)
+	if len(ps) != len(want) {
 		t.Errorf("%d problems, want one per problem (%d):\n%v", len(ps), len(want), err)
+	}
+	if !slices.IsSortedFunc(ps, func(a, b *config.Error) int { return a.Line - b.Line }) {
+		t.Errorf("problems must come in the order of the file:\n%v", err)
 	}
 }
 

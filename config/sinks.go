@@ -21,7 +21,7 @@ type Sink struct {
 	Path              string             `yaml:"path"`               // file: where to append JSON lines
 	URL               string             `yaml:"url"`                // webhook: http(s) URL to POST to
 	Headers           map[string]string  `yaml:"headers"`            // webhook: added to each request
-	Timeout           time.Duration      `yaml:"timeout"`            // webhook: per attempt; 0: the sink's default (10s)
+	Timeout           time.Duration      `yaml:"timeout"`            // webhook: per attempt; 0: the default (10s)
 	QueueSize         int                `yaml:"queue_size"`         // webhook: items waiting; 0: the default (1000)
 	MaxAttempts       int                `yaml:"max_attempts"`       // webhook: tries per item; 0: the default (5)
 	MinSeverity       detectors.Severity `yaml:"min_severity"`       // 0: every severity
@@ -76,8 +76,8 @@ func (c *Config) sinks(ids []string) error {
 				bad("url", "%w", err)
 			}
 		}
-		if s.Timeout < 0 || (s.Timeout == 0 && c.has(at+".timeout")) {
-			bad("timeout", "%s is not a positive duration (e.g. 10s)", s.Timeout)
+		if s.Timeout < 0 {
+			bad("timeout", "%s is negative", s.Timeout)
 		}
 		if s.QueueSize < 0 {
 			bad("queue_size", "%d is negative", s.QueueSize)

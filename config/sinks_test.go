@@ -50,7 +50,7 @@ func TestSinksErrors(t *testing.T) {
 		{"path of another type", "sinks:\n  - type: webhook\n    url: https://x\n    path: /tmp/x\n", 4, "sinks[0].path", "only for type file"},
 		{"timeout of another type", "sinks:\n  - type: file\n    path: /tmp/x\n    timeout: 1s\n", 4, "sinks[0].timeout", "only for type webhook"},
 		{"timeout not a duration", "sinks:\n  - type: webhook\n    url: https://x\n    timeout: soon\n", 4, "sinks[0].timeout", `"soon" is not a duration`},
-		{"timeout zero", "sinks:\n  - type: webhook\n    url: https://x\n    timeout: 0s\n", 4, "sinks[0].timeout", "0s is not a positive duration"},
+		{"negative timeout", "sinks:\n  - type: webhook\n    url: https://x\n    timeout: -1s\n", 4, "sinks[0].timeout", "-1s is negative"},
 		{"negative queue", "sinks:\n  - type: webhook\n    url: https://x\n    queue_size: -1\n", 4, "sinks[0].queue_size", "-1 is negative"},
 		{"negative attempts", "sinks:\n  - type: webhook\n    url: https://x\n    max_attempts: -2\n", 4, "sinks[0].max_attempts", "-2 is negative"},
 		{"attempts not a number", "sinks:\n  - type: webhook\n    url: https://x\n    max_attempts: many\n", 4, "sinks[0].max_attempts", `"many" is not a whole number`},

@@ -32,8 +32,9 @@ func (l *loadedConfig) Close() error {
 
 // loadConfig reads the configuration file at path, or takes the built-in
 // defaults when path is "", and makes it ready to run. Every problem is
-// reported together, those of the GeoIP databases and of redis.url with
-// their key and line like the rest; errors name the file.
+// reported together in the order of the file, those of the GeoIP databases
+// and of redis.url with their key and line like the rest; errors name the
+// file.
 func loadConfig(path string) (*loadedConfig, error) {
 	if path == "" {
 		return assemble(&config.Config{})
@@ -47,7 +48,7 @@ func loadConfig(path string) (*loadedConfig, error) {
 	if cfg != nil {
 		var aerr error
 		l, aerr = assemble(cfg)
-		err = errors.Join(err, aerr)
+		err = config.Join(err, aerr)
 	}
 	if err != nil {
 		l.Close()
@@ -75,7 +76,7 @@ func assemble(cfg *config.Config) (*loadedConfig, error) {
 		}
 	}
 	b, err := cfg.Build(builtin.Specs(), geo)
-	if err := errors.Join(append(errs, err)...); err != nil {
+	if err := config.Join(append(errs, err)...); err != nil {
 		l.Close()
 		return nil, err
 	}
