@@ -4,7 +4,6 @@ import (
 	"encoding"
 	"fmt"
 	"reflect"
-	"slices"
 	"strings"
 	"time"
 
@@ -14,8 +13,8 @@ import (
 )
 
 // Error is one problem in a configuration file: the key it is at, the line
-// of that key, and what is wrong. Every error Parse, Build and At return is
-// an *Error or a join of them.
+// of that key, and what is wrong. Parse, Build and At report every problem
+// of a file as an *Error (several of them joined).
 type Error struct {
 	// Key is the key path as a person writes it, e.g. "sinks[1].url"; ""
 	// when the problem is with the file as a whole.
@@ -143,20 +142,20 @@ func (d *decoder) leaf(n *yaml.Node, v reflect.Value, key string) bool {
 // structure decodes a mapping into the fields of a struct, by their yaml
 // names.
 func (d *decoder) structure(n *yaml.Node, v reflect.Value, key string) bool {
-	names := fieldNames(v.Type())
+	names, index := fields(v.Type())
 	if n.Kind != yaml.MappingNode {
 		d.fail(n.Line, key, "want a mapping (keys: %s), not %s", strings.Join(names, ", "), kind(n))
 		return false
 	}
 	ok := true
 	for k, val := range d.pairs(n, key) {
-		i := slices.Index(names, k.Value)
-		if i < 0 {
+		i, known := index[k.Value]
+		if !known {
 			d.fail(k.Line, join(key, k.Value), "unknown key (known: %s)", strings.Join(names, ", "))
 			ok = false
 			continue
 		}
-		ok = d.decode(val, v.Field(fieldIndex(v.Type(), k.Value)), join(key, k.Value)) && ok
+		ok = d.decode(val, v.Field(i), join(key, k.Value)) && ok
 	}
 	return ok
 }
@@ -264,39 +263,24 @@ func resolve(n *yaml.Node) *yaml.Node {
 	return &a
 }
 
-// fieldNames lists the keys a struct decodes, from its yaml tags (or
-// lower-cased field names, as the yaml package does), in field order.
-func fieldNames(t reflect.Type) []string {
-	var names []string
-	for f := range t.Fields() {
-		if name, ok := yamlName(f); ok {
-			names = append(names, name)
-		}
-	}
-	return names
-}
-
-func fieldIndex(t reflect.Type, name string) int {
+// fields lists the keys a struct decodes, in field order, and the index of
+// each key's field. A key is the field's yaml tag or, without one, its
+// lower-cased name, as the yaml package has it.
+func fields(t reflect.Type) (names []string, index map[string]int) {
+	index = map[string]int{}
 	for i := range t.NumField() {
-		if n, ok := yamlName(t.Field(i)); ok && n == name {
-			return i
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		switch {
+		case !f.IsExported() || name == "-":
+			continue
+		case name == "":
+			name = strings.ToLower(f.Name)
 		}
+		names = append(names, name)
+		index[name] = i
 	}
-	return -1
-}
-
-func yamlName(f reflect.StructField) (string, bool) {
-	if !f.IsExported() {
-		return "", false
-	}
-	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-	switch name {
-	case "-":
-		return "", false
-	case "":
-		return strings.ToLower(f.Name), true
-	}
-	return name, true
+	return names, index
 }
 
 // join appends a key to a key path.

@@ -95,7 +95,8 @@ func (o *optionsDecoder) decode(v any) error {
 		panic("config: a detector's options must be decoded into a pointer to a struct")
 	}
 	d := newDecoder()
-	known := append([]string{"enabled", "severity"}, fieldNames(rv.Elem().Type())...)
+	names, _ := fields(rv.Elem().Type())
+	known := append([]string{"enabled", "severity"}, names...)
 	for i := 0; i+1 < len(o.node.Content); i += 2 {
 		if k := o.node.Content[i]; !slices.Contains(known, k.Value) {
 			d.fail(k.Line, join(o.key, k.Value), "unknown option (known: %s)", strings.Join(known, ", "))

@@ -40,58 +40,64 @@ const (
 func (c *Config) sinks(ids []string) error {
 	var errs []error
 	for i, s := range c.Sinks {
-		at := fmt.Sprintf("sinks[%d]", i)
-		bad := func(key, format string, args ...any) {
-			errs = append(errs, c.errorf(at+"."+key, format, args...))
-		}
-		switch s.Type {
-		case SinkStdout, SinkFile, SinkWebhook:
-		case "":
-			bad("type", "required: stdout, file or webhook")
-		default:
-			bad("type", "%q is not a sink type (want stdout, file or webhook)", s.Type)
-		}
-		switch s.Format {
-		case "", "json", "ocsf":
-		default:
-			bad("format", "%q is not a format (want json or ocsf)", s.Format)
-		}
-		// Keys that belong to one type only.
-		only := func(key, typ string, given bool) {
-			if given && s.Type != typ && s.Type != "" {
-				bad(key, "only for type %s", typ)
-			}
-		}
-		only("path", SinkFile, s.Path != "")
-		only("url", SinkWebhook, s.URL != "")
-		only("headers", SinkWebhook, len(s.Headers) > 0)
-		only("timeout", SinkWebhook, s.Timeout != 0)
-		only("queue_size", SinkWebhook, s.QueueSize != 0)
-		only("max_attempts", SinkWebhook, s.MaxAttempts != 0)
-		if s.Type == SinkFile && s.Path == "" {
-			bad("path", "required for type file: the file findings are appended to")
-		}
-		if s.Type == SinkWebhook {
-			if err := checkWebhookURL(s.URL); err != nil {
-				bad("url", "%w", err)
-			}
-		}
-		if s.Timeout < 0 {
-			bad("timeout", "%s is negative", s.Timeout)
-		}
-		if s.QueueSize < 0 {
-			bad("queue_size", "%d is negative", s.QueueSize)
-		}
-		if s.MaxAttempts < 0 {
-			bad("max_attempts", "%d is negative", s.MaxAttempts)
-		}
-		for j, d := range s.Detectors {
-			if !slices.Contains(ids, d) {
-				bad(fmt.Sprintf("detectors[%d]", j), "unknown detector %q (known: %s)", d, strings.Join(sorted(ids), ", "))
-			}
-		}
+		errs = append(errs, c.checkSink(fmt.Sprintf("sinks[%d]", i), s, ids)...)
 	}
 	return errors.Join(errs...)
+}
+
+// checkSink checks the sinks entry at key at.
+func (c *Config) checkSink(at string, s Sink, ids []string) []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, c.errorf(at+"."+key, format, args...))
+	}
+	switch s.Type {
+	case SinkStdout, SinkFile, SinkWebhook:
+	case "":
+		bad("type", "required: stdout, file or webhook")
+	default:
+		bad("type", "%q is not a sink type (want stdout, file or webhook)", s.Type)
+	}
+	switch s.Format {
+	case "", "json", "ocsf":
+	default:
+		bad("format", "%q is not a format (want json or ocsf)", s.Format)
+	}
+	// Keys that belong to one type only.
+	only := func(key, typ string, given bool) {
+		if given && s.Type != typ && s.Type != "" {
+			bad(key, "only for type %s", typ)
+		}
+	}
+	only("path", SinkFile, s.Path != "")
+	only("url", SinkWebhook, s.URL != "")
+	only("headers", SinkWebhook, len(s.Headers) > 0)
+	only("timeout", SinkWebhook, s.Timeout != 0)
+	only("queue_size", SinkWebhook, s.QueueSize != 0)
+	only("max_attempts", SinkWebhook, s.MaxAttempts != 0)
+	if s.Type == SinkFile && s.Path == "" {
+		bad("path", "required for type file: the file findings are appended to")
+	}
+	if s.Type == SinkWebhook {
+		if err := checkWebhookURL(s.URL); err != nil {
+			bad("url", "%w", err)
+		}
+	}
+	if s.Timeout < 0 {
+		bad("timeout", "%s is negative", s.Timeout)
+	}
+	if s.QueueSize < 0 {
+		bad("queue_size", "%d is negative", s.QueueSize)
+	}
+	if s.MaxAttempts < 0 {
+		bad("max_attempts", "%d is negative", s.MaxAttempts)
+	}
+	for j, d := range s.Detectors {
+		if !slices.Contains(ids, d) {
+			bad(fmt.Sprintf("detectors[%d]", j), "unknown detector %q (known: %s)", d, strings.Join(sorted(ids), ", "))
+		}
+	}
+	return errs
 }
 
 func checkWebhookURL(v string) error {
