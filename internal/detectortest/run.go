@@ -6,8 +6,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/cloudtrail"
+	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/state"
 	"github.com/iamsentry/iamsentry/state/memory"
