@@ -207,3 +207,47 @@ func TestScanBadRedisSetting(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, errs)
 	}
 }
+
+// A directory holds more than records: READMEs, licences, CloudTrail's
+// digest files. scan reads the record files (by name, gzip or not, any
+// case), says what it skipped, and reads a file named on the command line
+// whatever its name.
+func TestScanDirectoryReadsRecordFilesOnly(t *testing.T) {
+	dir := t.TempDir()
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(attachRole + "\n"))
+	zw.Close()
+	files := map[string]string{
+		"a.json":           "[" + createRole + "]",
+		"b/TRAIL.JSONL.GZ": gz.String(),
+		"README.md":        "# Notes\n\nnot records\n",
+		"b/LICENSE":        "Apache License\n",
+		"111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20240801T1300Z.json.gz": gz.String(),
+	}
+	for name, content := range files {
+		path := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errs := runCLI(t, "", "scan", dir)
+	if code != cli.ExitOK || !strings.Contains(out, `"severity":"CRITICAL"`) {
+		t.Fatalf("exit %d; want the CRITICAL finding from a.json then b/TRAIL.JSONL.GZ:\n%s\n%s", code, out, errs)
+	}
+	for _, want := range []string{
+		"scanned 2 records from 2 inputs: 1 clean, 1 findings, 0 suppressed, 0 duplicates, 0 invalid",
+		"skipped: 3 files not named as records (.json, .jsonl, .ndjson, each optionally .gz): ",
+		filepath.Join(dir, "README.md"), filepath.Join(dir, "b", "LICENSE"), "CloudTrail-Digest",
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("summary lacks %q:\n%s", want, errs)
+		}
+	}
+
+	code, _, errs = runCLI(t, "", "scan", filepath.Join(dir, "README.md"))
+	if code != cli.ExitOK || !strings.Contains(errs, "from 1 inputs") || !strings.Contains(errs, "invalid: not_json") || strings.Contains(errs, "skipped") {
+		t.Errorf("a file named on the command line must be read whatever its name: exit %d\n%s", code, errs)
+	}
+}

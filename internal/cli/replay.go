@@ -6,9 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -23,11 +21,13 @@ import (
 
 const replayUsage = `Usage: iamsentry replay [flags] PATH... | -
 
-Streams CloudTrail files, directories (walked recursively, in lexical
-order) or standard input ("-") to an iamsentry server through the Go client
-library, and prints the findings the server returns. Accepts what scan
-accepts: S3 delivery files ({"Records":[...]}), JSON arrays, JSON lines and
-single records, gzip-compressed or not. Records are resent after a broken
+Streams CloudTrail files, directories or standard input ("-") to an
+iamsentry server through the Go client library, and prints the findings the
+server returns. Reads what scan reads: a directory's record files only
+(names ending .json, .jsonl or .ndjson, each optionally .gz; the summary
+counts the files skipped), any file named on the command line, as S3
+delivery files ({"Records":[...]}), JSON arrays, JSON lines or single
+records, gzip-compressed or not. Records are resent after a broken
 connection; the server's deduplication keeps scoring exactly once.
 
 Findings go to standard output; progress (a bar on a terminal, a line every
@@ -142,7 +142,7 @@ func replay(ctx context.Context, args []string, stdio Stdio) int {
 	go func() { defer close(results); r.collect() }()
 	failed := false
 	for _, arg := range fs.Args() {
-		if err := eachInput(ctx, arg, stdio.In, r.send); err != nil {
+		if err := eachInput(ctx, arg, stdio.In, r.send, r.skip); err != nil {
 			fmt.Fprintf(stdio.Err, "iamsentry replay: %v\n", err)
 			failed = true
 			if ctx.Err() != nil {
@@ -191,6 +191,13 @@ func (r *replayer) send(ctx context.Context, name string, in io.Reader) error {
 			return fmt.Errorf("%s %s: %w", name, item.Pos, err)
 		}
 	}
+}
+
+// skip counts a file a directory walk passed over.
+func (r *replayer) skip(path string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sum.skip(path)
 }
 
 // collect takes every result: it counts the verdict and prints its
@@ -246,26 +253,6 @@ func (r *replayer) printSummary() {
 	}
 	m.printDetails(w)
 	printCounts(w, "unanswered", r.unanswered)
-}
-
-// inputSize is the total size of the files the arguments name, for the
-// ETA; 0 when unknown (stdin).
-func inputSize(args []string) int64 {
-	var total int64
-	for _, arg := range args {
-		if arg == "-" {
-			return 0
-		}
-		filepath.WalkDir(arg, func(_ string, d fs.DirEntry, err error) error {
-			if err == nil && !d.IsDir() {
-				if info, err := d.Info(); err == nil {
-					total += info.Size()
-				}
-			}
-			return nil
-		})
-	}
-	return total
 }
 
 var outcomeFromProto = map[iamsentryv1.Outcome]engine.Outcome{

@@ -42,6 +42,7 @@ func TestReplayStreamsFilesAndSummarises(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "2024", "08"), 0o755)
 	os.WriteFile(filepath.Join(dir, "2024", "08", "a.json"), []byte(`{"Records":[`+createRole+`]}`), 0o600)
 	os.WriteFile(filepath.Join(dir, "2024", "08", "b.jsonl"), []byte(attachRole+"\n{\"broken\"\n"+`{"eventName":"X"}`+"\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "README.md"), []byte("# Not records\n"), 0o600)
 	code, out, errs := runCLI(t, "", "replay", "--addr", addr, "--progress", "plain", "--batch", "2", dir)
 	if code != cli.ExitOK {
 		t.Fatalf("exit %d, want 0; stderr:\n%s", code, errs)
@@ -59,6 +60,7 @@ func TestReplayStreamsFilesAndSummarises(t *testing.T) {
 		"invalid: not_json",                      // found by the local reader
 		"invalid: record is missing eventSource", // found by the server
 		"replay: done: 3 records answered",       // the broken line was never sent
+		"skipped: 1 file not named as records",   // README.md
 	} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errs)

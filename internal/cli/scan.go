@@ -7,9 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -21,9 +18,12 @@ import (
 
 const scanUsage = `Usage: iamsentry scan [flags] PATH... | -
 
-Runs the detectors in-process over CloudTrail files, directories (walked
-recursively, in lexical order) or standard input ("-"), records in file
-order. Accepts S3 delivery files ({"Records":[...]}), JSON arrays, JSON lines
+Runs the detectors in-process over CloudTrail files, directories or
+standard input ("-"), records in file order. A directory is walked
+recursively in lexical order and only its record files are read (names
+ending .json, .jsonl or .ndjson, each optionally .gz); the summary counts
+the files skipped. A file named on the command line is read whatever its
+name. Accepts S3 delivery files ({"Records":[...]}), JSON arrays, JSON lines
 and single records, gzip-compressed or not.
 
 Findings go to standard output, one per line; a summary goes to standard
@@ -108,38 +108,7 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 
 // scanArg scans one argument: "-" for stdin, a file, or a directory tree.
 func (s *scanner) scanArg(ctx context.Context, arg string, stdin io.Reader) error {
-	return eachInput(ctx, arg, stdin, s.scanReader)
-}
-
-// eachInput calls fn on one argument's inputs: standard input for "-", a
-// file, or every file of a directory tree in lexical order. It goes on past
-// inputs that fail and returns their errors joined.
-func eachInput(ctx context.Context, arg string, stdin io.Reader, fn func(ctx context.Context, name string, r io.Reader) error) error {
-	if arg == "-" {
-		return fn(ctx, "(stdin)", stdin)
-	}
-	var errs []error
-	walkErr := filepath.WalkDir(arg, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			errs = append(errs, err)
-			return nil
-		}
-		if d.IsDir() {
-			return nil
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			errs = append(errs, err)
-			return nil
-		}
-		err = fn(ctx, path, f)
-		f.Close()
-		if err != nil {
-			errs = append(errs, err)
-		}
-		return ctx.Err()
-	})
-	return errors.Join(append(errs, walkErr)...)
+	return eachInput(ctx, arg, stdin, s.scanReader, s.sum.skip)
 }
 
 // scanReader reads one input's records and scores them in batches, in order.
@@ -223,8 +192,12 @@ type scanSummary struct {
 	suppressed                         map[string]int // "detector suppress[i]" → findings
 	reasons                            map[string]int // invalid reason → records
 	invalidN                           int
+	skipped                            []string // files of walked directories that are not record files
 	learn                              bool
 }
+
+// skip counts a file a directory walk passed over.
+func (m *scanSummary) skip(path string) { m.skipped = append(m.skipped, path) }
 
 func (m *scanSummary) add(v *engine.Verdict) {
 	switch v.Outcome {
@@ -290,6 +263,32 @@ func (m *scanSummary) printDetails(w io.Writer) {
 	printCounts(w, "findings", m.alerts)
 	printCounts(w, "suppressed", m.suppressed)
 	printCounts(w, "invalid", m.reasons)
+	printSkipped(w, m.skipped)
+}
+
+// plural is "1 file", "2 files".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// shownSkipped is how many skipped files the summary names.
+const shownSkipped = 3
+
+// printSkipped says how many files of walked directories were not read,
+// naming the first few, so a record file with an unexpected name is
+// noticed.
+func printSkipped(w io.Writer, paths []string) {
+	if len(paths) == 0 {
+		return
+	}
+	names := strings.Join(paths[:min(len(paths), shownSkipped)], ", ")
+	if len(paths) > shownSkipped {
+		names += ", ..."
+	}
+	fmt.Fprintf(w, "  skipped: %s not named as records (%s): %s\n", plural(len(paths), "file"), recordExtsText, names)
 }
 
 func printCounts(w io.Writer, title string, counts map[string]int) {
