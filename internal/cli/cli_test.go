@@ -251,3 +251,91 @@ func TestScanDirectoryReadsRecordFilesOnly(t *testing.T) {
 		t.Errorf("a file named on the command line must be read whatever its name: exit %d\n%s", code, errs)
 	}
 }
+
+// commandSummaries reads the command list of `iamsentry help`: name →
+// one-line summary.
+func commandSummaries(t *testing.T) map[string]string {
+	t.Helper()
+	code, _, errs := runCLI(t, "", "help")
+	if code != cli.ExitOK {
+		t.Fatalf("help: exit %d", code)
+	}
+	_, list, ok := strings.Cut(errs, "Commands:\n")
+	if !ok {
+		t.Fatalf("help lists no commands:\n%s", errs)
+	}
+	out := map[string]string{}
+	for line := range strings.Lines(list) {
+		if !strings.HasPrefix(line, "  ") {
+			break
+		}
+		name, summary, _ := strings.Cut(strings.TrimSpace(line), " ")
+		out[name] = strings.TrimSpace(summary)
+	}
+	return out
+}
+
+// Every command's -h has one form: the usage line, the summary the command
+// list shows (as a sentence), then the flags; never Go's "Usage of x:".
+// `config -h` is the config command's own and names validate, tested by
+// its sub-command here.
+func TestEveryCommandHelpHasOneForm(t *testing.T) {
+	summaries := commandSummaries(t)
+	if len(summaries) < 6 {
+		t.Fatalf("help lists %d commands: %v", len(summaries), summaries)
+	}
+	summaries["config validate"] = summaries["config"]
+	delete(summaries, "config")
+	hasFlags := map[string]bool{"serve": true, "scan": true, "replay": true, "health": true}
+	for name, summary := range summaries {
+		t.Run(name, func(t *testing.T) {
+			code, out, errs := runCLI(t, "", append(strings.Fields(name), "-h")...)
+			if code != cli.ExitOK || out != "" {
+				t.Fatalf("exit %d, stdout %q; want 0 and the help on stderr", code, out)
+			}
+			paras := strings.Split(errs, "\n\n")
+			if !strings.HasPrefix(paras[0], "Usage: iamsentry "+name) || strings.Contains(errs, "Usage of") {
+				t.Errorf("help does not start with its usage line:\n%s", errs)
+			}
+			if want := strings.ToUpper(summary[:1]) + summary[1:] + "."; len(paras) < 2 || paras[1] != want {
+				t.Errorf("help's second paragraph must be the summary %q:\n%s", want, errs)
+			}
+			if got := strings.Contains(errs, "\nFlags:\n"); got != hasFlags[name] {
+				t.Errorf("help shows a Flags: section %v, want %v:\n%s", got, hasFlags[name], errs)
+			}
+		})
+	}
+}
+
+// The commands that call a server share their connection flags: the same
+// names, defaults and words, the address defaulting to where make run
+// serves.
+func TestClientCommandsShareConnectionFlags(t *testing.T) {
+	flagsOf := func(cmd string) map[string]string {
+		t.Helper()
+		_, _, errs := runCLI(t, "", cmd, "-h")
+		_, list, _ := strings.Cut(errs, "Flags:\n")
+		out := map[string]string{}
+		var name string
+		for line := range strings.Lines(list) {
+			if after, ok := strings.CutPrefix(line, "  -"); ok {
+				name, _, _ = strings.Cut(strings.TrimSpace(after), " ")
+			}
+			out[name] += line
+		}
+		return out
+	}
+	replay, health := flagsOf("replay"), flagsOf("health")
+	for _, name := range []string{"addr", "tls", "tls-ca-file", "tls-cert-file", "tls-key-file", "tls-server-name", "token", "token-file", "token-over-plaintext"} {
+		if replay[name] == "" || replay[name] != health[name] {
+			t.Errorf("--%s differs between replay and health:\n%s\n%s", name, replay[name], health[name])
+		}
+	}
+	if !strings.Contains(health["addr"], `(default "localhost:50051")`) {
+		t.Errorf("--addr must default to localhost:50051:\n%s", health["addr"])
+	}
+	t.Setenv("IAMSENTRY_TOKEN", "secret-from-env")
+	if _, _, errs := runCLI(t, "", "replay", "-h"); strings.Contains(errs, "secret-from-env") {
+		t.Errorf("replay -h prints the token from the environment:\n%s", errs)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -19,9 +18,7 @@ import (
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
 )
 
-const replayUsage = `Usage: iamsentry replay [flags] PATH... | -
-
-Streams CloudTrail files, directories or standard input ("-") to an
+const replayDetails = `Streams CloudTrail files, directories or standard input ("-") to an
 iamsentry server through the Go client library, and prints the findings the
 server returns. Reads what scan reads: a directory's record files only
 (names ending .json, .jsonl or .ndjson, each optionally .gz; the summary
@@ -37,32 +34,19 @@ Exit status:
   0  every record read was answered (invalid records are counted, not fatal)
   1  an input could not be read, or records were left unanswered (server
      unreachable past --give-up, a refused request, bad credentials)
-  2  the command line was wrong
-
-Flags:
-`
+  2  the command line was wrong`
 
 type replayFlags struct {
-	addr, format, progress            string
-	tls                               bool
-	ca, cert, key, serverName         string
-	token, tokenFile                  string
-	tokenPlain, learn                 bool
+	conn                              connFlags
+	format, progress                  string
+	learn                             bool
 	batch, window, streams, maxRecord int
 	giveUp, progressEvery             time.Duration
 }
 
 func (f *replayFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.addr, "addr", "localhost:50051", "server `target`: host:port, or dns:///name:port to spread over every replica a (headless) DNS name lists")
+	f.conn.register(fs)
 	fs.StringVar(&f.format, "format", "json", "finding output: json (one JSON object per line) or text (for people)")
-	fs.BoolVar(&f.tls, "tls", false, "connect over TLS (implied by the other --tls-* flags); the system roots verify the server unless --tls-ca-file")
-	fs.StringVar(&f.ca, "tls-ca-file", "", "PEM `file` of the CAs that sign the server's certificate")
-	fs.StringVar(&f.cert, "tls-cert-file", "", "client certificate PEM `file`, for mutual TLS")
-	fs.StringVar(&f.key, "tls-key-file", "", "client key PEM `file`, for mutual TLS")
-	fs.StringVar(&f.serverName, "tls-server-name", "", "`name` to verify the server's certificate against (default: the host of --addr)")
-	fs.StringVar(&f.token, "token", os.Getenv("IAMSENTRY_TOKEN"), "bearer `token` (default $IAMSENTRY_TOKEN; prefer --token-file: flags show in ps)")
-	fs.StringVar(&f.tokenFile, "token-file", "", "read the bearer token from `file`, again for each stream")
-	fs.BoolVar(&f.tokenPlain, "token-over-plaintext", false, "allow a token without TLS (tests on loopback only)")
 	fs.BoolVar(&f.learn, "learn", false, "only learn: the server updates windows and baselines and remembers event ids, but raises no findings")
 	fs.IntVar(&f.batch, "batch", iamsentry.DefaultBatch, "records per request")
 	fs.IntVar(&f.window, "window", iamsentry.DefaultWindow, "requests in flight per stream")
@@ -74,22 +58,10 @@ func (f *replayFlags) register(fs *flag.FlagSet) {
 }
 
 func (f *replayFlags) clientOptions() []iamsentry.Option {
-	opts := []iamsentry.Option{
+	return append([]iamsentry.Option{
 		iamsentry.WithBatch(f.batch), iamsentry.WithWindow(f.window), iamsentry.WithStreams(f.streams),
 		iamsentry.WithLearn(f.learn), iamsentry.WithGiveUpAfter(f.giveUp),
-	}
-	if f.tls || f.ca != "" || f.cert != "" || f.key != "" || f.serverName != "" {
-		opts = append(opts, iamsentry.WithTLS(iamsentry.TLS{CAFile: f.ca, CertFile: f.cert, KeyFile: f.key, ServerName: f.serverName}))
-	}
-	if f.tokenFile != "" {
-		opts = append(opts, iamsentry.WithTokenFile(f.tokenFile))
-	} else if f.token != "" {
-		opts = append(opts, iamsentry.WithToken(f.token))
-	}
-	if f.tokenPlain {
-		opts = append(opts, iamsentry.WithTokenOverPlaintext())
-	}
-	return opts
+	}, f.conn.clientOptions()...)
 }
 
 // replayer streams inputs and accounts for every record.
@@ -113,16 +85,16 @@ func replay(ctx context.Context, args []string, stdio Stdio) int {
 	var f replayFlags
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	f.register(fs)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), replayUsage); fs.PrintDefaults() }
 	if code, ok := parseFlags(fs, args, stdio.Err); !ok {
 		return code
 	}
+	f.conn.fromEnv()
 	if fs.NArg() == 0 || (f.format != "json" && f.format != "text") || f.batch <= 0 || f.window <= 0 || f.streams <= 0 ||
 		!slices.Contains([]string{"auto", "bar", "plain", "off"}, f.progress) {
 		fs.Usage()
 		return ExitUsage
 	}
-	client, err := iamsentry.Dial(f.addr, f.clientOptions()...)
+	client, err := iamsentry.Dial(f.conn.addr, f.clientOptions()...)
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "iamsentry replay: %v\n", err)
 		return ExitError
@@ -246,10 +218,10 @@ func (r *replayer) printSummary() {
 	alerts, suppressed := m.totals()
 	if m.learn {
 		fmt.Fprintf(w, "replayed %d records from %d inputs to %s to learn (no findings raised): %d scored, %d duplicates, %d invalid, %d unanswered\n",
-			m.records+missing, m.inputs, r.f.addr, m.clean, m.duplicates, m.invalidN, missing)
+			m.records+missing, m.inputs, r.f.conn.addr, m.clean, m.duplicates, m.invalidN, missing)
 	} else {
 		fmt.Fprintf(w, "replayed %d records from %d inputs to %s: %d clean, %d findings, %d suppressed, %d duplicates, %d invalid, %d unanswered\n",
-			m.records+missing, m.inputs, r.f.addr, m.clean, alerts, suppressed, m.duplicates, m.invalidN, missing)
+			m.records+missing, m.inputs, r.f.conn.addr, m.clean, alerts, suppressed, m.duplicates, m.invalidN, missing)
 	}
 	m.printDetails(w)
 	printCounts(w, "unanswered", r.unanswered)

@@ -16,22 +16,18 @@ import (
 	"github.com/iamsentry/iamsentry/engine"
 )
 
-const scanUsage = `Usage: iamsentry scan [flags] PATH... | -
-
-Runs the detectors in-process over CloudTrail files, directories or
-standard input ("-"), records in file order. A directory is walked
-recursively in lexical order and only its record files are read (names
-ending .json, .jsonl or .ndjson, each optionally .gz); the summary counts
-the files skipped. A file named on the command line is read whatever its
-name. Accepts S3 delivery files ({"Records":[...]}), JSON arrays, JSON lines
-and single records, gzip-compressed or not.
+const scanDetails = `Reads CloudTrail files, directories or standard input ("-") and scores
+the records in file order with the detectors serve runs, without a server.
+A directory is walked recursively in lexical order and only its record
+files are read (names ending .json, .jsonl or .ndjson, each optionally
+.gz); the summary counts the files skipped. A file named on the command
+line is read whatever its name. Accepts S3 delivery files
+({"Records":[...]}), JSON arrays, JSON lines and single records,
+gzip-compressed or not.
 
 Findings go to standard output, one per line; a summary goes to standard
 error. Exit status: 0 when every input was read (invalid records are
-counted, not fatal), 1 when an input could not be read, 2 on a usage error.
-
-Flags:
-`
+counted, not fatal), 1 when an input could not be read, 2 on a usage error.`
 
 type scanner struct {
 	eng    *engine.Engine
@@ -51,7 +47,6 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 	maxRecord := fs.Int("max-record-size", cloudtrail.DefaultMaxRecordSize, "largest CloudTrail record accepted, `bytes`")
 	redisURL := fs.String("redis", "", "score against shared state in Redis (`URL` or address list, as serve takes), so a backfill seeds what the servers read; overrides $REDIS_URL and the config's redis.url; default: an in-process store")
 	learn := fs.Bool("learn", false, "only learn: update windows and baselines from the records without raising findings (seed state from history)")
-	fs.Usage = func() { fmt.Fprint(fs.Output(), scanUsage); fs.PrintDefaults() }
 	if code, ok := parseFlags(fs, args, stdio.Err); !ok {
 		return code
 	}
