@@ -6,9 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -28,7 +26,13 @@ records, gzip-compressed or not. Records are resent after a broken
 connection; the server's deduplication keeps scoring exactly once.
 
 Findings go to standard output; progress (a bar on a terminal, a line every
-10 s otherwise) and a summary go to standard error.
+10 s otherwise) and a summary go to standard error. Both count records the
+same way: read from the inputs = sent + invalid before sending (never
+sent); sent = answered (a verdict came back) + unanswered (none did). The
+summary then counts the answers by outcome, as scan does, and groups
+invalid records by reason code with one example message each. A record
+the server has scored before is answered as a duplicate, its findings
+printed only the first time.
 
 Exit status:
   0  every record read was answered (invalid records are counted, not fatal)
@@ -73,13 +77,18 @@ type replayer struct {
 
 	mu         sync.Mutex // guards what follows: the reader and the result goroutine both count
 	sum        scanSummary
-	unanswered map[string]int
+	unanswered map[string]int // error → records without a verdict
+	notSent    int            // records found invalid before sending
 	shown      int
 	writeErr   error
 }
 
-// at says where a record came from, for messages about it.
-type at struct{ input, pos string }
+// at says where a record came from, for messages about it; raw is the
+// record, for classifying the server's rejection of it.
+type at struct {
+	input, pos string
+	raw        []byte
+}
 
 func replay(ctx context.Context, args []string, stdio Stdio) int {
 	var f replayFlags
@@ -153,15 +162,18 @@ func (r *replayer) send(ctx context.Context, name string, in io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
+		r.progress.records.Add(1)
 		if item.Err != nil {
 			r.mu.Lock()
 			r.sum.invalid(item.Err)
+			r.notSent++
 			r.mu.Unlock()
 			continue
 		}
-		if err := r.stream.Send(ctx, item.Raw, at{name, item.Pos}); err != nil {
+		if err := r.stream.Send(ctx, item.Raw, at{name, item.Pos, item.Raw}); err != nil {
 			return fmt.Errorf("%s %s: %w", name, item.Pos, err)
 		}
+		r.progress.sent.Add(1)
 	}
 }
 
@@ -176,12 +188,12 @@ func (r *replayer) skip(path string) {
 // findings, or counts and reports the record as unanswered.
 func (r *replayer) collect() {
 	for res := range r.stream.Results() {
-		r.progress.answered.Add(1)
 		r.mu.Lock()
 		if res.Err != nil {
 			r.noVerdict(res)
 		} else {
-			v := verdictFromProto(res.Verdict)
+			r.progress.answered.Add(1)
+			v := r.verdict(res)
 			r.sum.add(&v)
 			if (v.Outcome == engine.OutcomeAlert || v.Outcome == engine.OutcomeSuppressed) && r.writeErr == nil {
 				for i := range v.Findings {
@@ -208,6 +220,8 @@ func (r *replayer) noVerdict(res iamsentry.Result) {
 	}
 }
 
+// printSummary says what became of every record read, in the words the
+// progress lines use, then the outcomes as scan gives them.
 func (r *replayer) printSummary() {
 	m := &r.sum
 	w := r.stdio.Err
@@ -215,16 +229,22 @@ func (r *replayer) printSummary() {
 	for _, n := range r.unanswered {
 		missing += n
 	}
+	read, sent, answered := r.progress.records.Load(), r.progress.sent.Load(), r.progress.answered.Load()
+	learn := ""
+	if m.learn {
+		learn = " to learn (no findings raised)"
+	}
+	fmt.Fprintf(w, "replayed %d records from %d inputs to %s%s: %d sent, %d answered, %d unanswered; ",
+		read, m.inputs, r.f.conn.addr, learn, sent, answered, missing)
 	alerts, suppressed := m.totals()
 	if m.learn {
-		fmt.Fprintf(w, "replayed %d records from %d inputs to %s to learn (no findings raised): %d scored, %d duplicates, %d invalid, %d unanswered\n",
-			m.records+missing, m.inputs, r.f.conn.addr, m.clean, m.duplicates, m.invalidN, missing)
+		fmt.Fprintf(w, "%d scored, %d duplicates, %d invalid (%d before sending)\n", m.clean, m.duplicates, m.invalidN, r.notSent)
 	} else {
-		fmt.Fprintf(w, "replayed %d records from %d inputs to %s: %d clean, %d findings, %d suppressed, %d duplicates, %d invalid, %d unanswered\n",
-			m.records+missing, m.inputs, r.f.conn.addr, m.clean, alerts, suppressed, m.duplicates, m.invalidN, missing)
+		fmt.Fprintf(w, "%d clean, %d findings, %d suppressed, %d duplicates, %d invalid (%d before sending)\n",
+			m.clean, alerts, suppressed, m.duplicates, m.invalidN, r.notSent)
 	}
 	m.printDetails(w)
-	printCounts(w, "unanswered", r.unanswered)
+	printCounts(w, "unanswered", r.unanswered, nil)
 }
 
 var outcomeFromProto = map[iamsentryv1.Outcome]engine.Outcome{
@@ -235,20 +255,33 @@ var outcomeFromProto = map[iamsentryv1.Outcome]engine.Outcome{
 	iamsentryv1.Outcome_OUTCOME_SUPPRESSED: engine.OutcomeSuppressed,
 }
 
-// digits are what make one invalid reason text differ from another of the
-// same kind (offsets, sizes): the summary groups them away.
-var digits = regexp.MustCompile(`[0-9]+`)
-
-// verdictFromProto turns a server verdict into the engine's, so replay
-// counts and prints exactly as scan does.
-func verdictFromProto(v *iamsentryv1.Verdict) engine.Verdict {
+// verdict turns a server verdict into the engine's, so replay counts and
+// prints exactly as scan does.
+func (r *replayer) verdict(res iamsentry.Result) engine.Verdict {
+	v := res.Verdict
 	out := engine.Verdict{EventID: v.GetEventId(), Outcome: outcomeFromProto[v.GetOutcome()]}
 	if out.Outcome == engine.OutcomeInvalid {
-		reason, _, _ := strings.Cut(v.GetReason(), ": ")
-		out.Reason = digits.ReplaceAllString(reason, "N")
+		out.Reason = v.GetReason()
+		out.Invalid = rejection(v.GetReason(), res.Tag.(at).raw, r.f.maxRecord)
 	}
 	for _, f := range v.GetFindings() {
 		out.Findings = append(out.Findings, iamsentry.DetectorFinding(f))
 	}
 	return out
+}
+
+// reasonServerOnly groups the records the server rejected although the
+// local parser accepts them (a server with a smaller --max-record-size).
+const reasonServerOnly cloudtrail.Reason = "rejected_by_server"
+
+// rejection recovers the reason code and field of a record the server
+// rejected: the API carries only the message, so the record is parsed
+// again here, by the same parser the server runs. The message stays the
+// server's.
+func rejection(message string, raw []byte, maxRecord int) *cloudtrail.RecordError {
+	_, err := cloudtrail.Parse(raw, cloudtrail.Options{MaxRecordSize: maxRecord})
+	if re, ok := errors.AsType[*cloudtrail.RecordError](err); ok {
+		return &cloudtrail.RecordError{Reason: re.Reason, Field: re.Field, Detail: message}
+	}
+	return &cloudtrail.RecordError{Reason: reasonServerOnly, Detail: message}
 }

@@ -183,9 +183,10 @@ func writeFinding(w io.Writer, format string, f *detectors.Finding) error {
 // scanSummary counts what a scan saw.
 type scanSummary struct {
 	inputs, records, clean, duplicates int
-	alerts                             map[string]int // "detector severity" → findings
-	suppressed                         map[string]int // "detector suppress[i]" → findings
-	reasons                            map[string]int // invalid reason → records
+	alerts                             map[string]int    // "detector severity" → findings
+	suppressed                         map[string]int    // "detector suppress[i]" → findings
+	reasons                            map[string]int    // invalid reason → records
+	examples                           map[string]string // invalid reason → its first message
 	invalidN                           int
 	skipped                            []string // files of walked directories that are not record files
 	learn                              bool
@@ -220,7 +221,8 @@ func (m *scanSummary) add(v *engine.Verdict) {
 }
 
 // invalid counts a rejected record under its reason: the parser's stable
-// reason code where there is one, so counts group well.
+// reason code and field where there are some, so counts group well, with
+// the first message of each as an example.
 func (m *scanSummary) invalid(err error) {
 	m.records++
 	m.invalidN++
@@ -228,7 +230,12 @@ func (m *scanSummary) invalid(err error) {
 	if re, ok := errors.AsType[*cloudtrail.RecordError](err); ok {
 		key = strings.TrimSpace(string(re.Reason) + " " + re.Field)
 	}
-	m.reasons[key]++
+	if m.reasons[key]++; m.reasons[key] == 1 && key != err.Error() {
+		if m.examples == nil {
+			m.examples = map[string]string{}
+		}
+		m.examples[key] = err.Error()
+	}
 }
 
 func (m *scanSummary) print(w io.Writer) {
@@ -255,9 +262,9 @@ func (m *scanSummary) totals() (alerts, suppressed int) {
 }
 
 func (m *scanSummary) printDetails(w io.Writer) {
-	printCounts(w, "findings", m.alerts)
-	printCounts(w, "suppressed", m.suppressed)
-	printCounts(w, "invalid", m.reasons)
+	printCounts(w, "findings", m.alerts, nil)
+	printCounts(w, "suppressed", m.suppressed, nil)
+	printCounts(w, "invalid", m.reasons, m.examples)
 	printSkipped(w, m.skipped)
 }
 
@@ -286,7 +293,9 @@ func printSkipped(w io.Writer, paths []string) {
 	fmt.Fprintf(w, "  skipped: %s not named as records (%s): %s\n", plural(len(paths), "file"), recordExtsText, names)
 }
 
-func printCounts(w io.Writer, title string, counts map[string]int) {
+// printCounts prints one line per key, sorted, with its count and its
+// example when there is one.
+func printCounts(w io.Writer, title string, counts map[string]int, examples map[string]string) {
 	keys := make([]string, 0, len(counts))
 	for k, n := range counts {
 		if n > 0 {
@@ -295,6 +304,10 @@ func printCounts(w io.Writer, title string, counts map[string]int) {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		fmt.Fprintf(w, "  %s: %-60s %d\n", title, strings.TrimSpace(k), counts[k])
+		eg := ""
+		if examples[k] != "" {
+			eg = "  e.g. " + examples[k]
+		}
+		fmt.Fprintf(w, "  %s: %-60s %d%s\n", title, strings.TrimSpace(k), counts[k], eg)
 	}
 }
