@@ -142,6 +142,16 @@ func TestHealthDefaultsToLocalServer(t *testing.T) {
 	}
 }
 
+// --token defaults to $IAMSENTRY_TOKEN for health as for replay, with the
+// same refusal to send it in plaintext.
+func TestHealthTokenFromEnvironment(t *testing.T) {
+	t.Setenv("IAMSENTRY_TOKEN", "env-token")
+	code, _, errs := runCLI(t, "", "health", "--addr", "127.0.0.1:1")
+	if code != cli.ExitUsage || !strings.Contains(errs, "refusing to send a bearer token over plaintext") || strings.Contains(errs, "env-token") {
+		t.Errorf("exit %d, stderr %q; want 2 and a refusal that does not show the token", code, errs)
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	good := writeFile(t, "good.yaml", "accounts: [\"111122223333\"]\ndetectors:\n  caller-identity-recon:\n    enabled: false\n")
 	code, out, errs := runCLI(t, "", "config", "validate", good)

@@ -180,6 +180,16 @@ func TestMakeRunServes(t *testing.T) {
 			t.Errorf("serve's start-up log lacks %q:\n%s", want, p.log())
 		}
 	}
+	// Ctrl-C in the terminal: SIGINT to the foreground process group.
+	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGINT)
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("make run did not stop within 30 s of Ctrl-C")
+	}
+	if !strings.Contains(p.log(), `"msg":"stopped"`) {
+		t.Errorf("Ctrl-C did not stop serve in order:\n%s", p.log())
+	}
 }
 
 // TestMakeHelpAndTools checks what a newcomer meets first: `make help`
