@@ -11,15 +11,25 @@ ADMIN_LISTEN ?= :9090
 FUZZTIME  ?= 30s
 BENCHTIME ?= 1s
 # Pinned tool versions, run through the Go toolchain (no downloaded binaries).
-GRPCURL   := github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
+GRPCURL_VERSION := v1.9.4
+GRPCURL   := github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 include make/proto.mk
 
 .PHONY: help build run test test-short lint vet fmt fuzz bench bench-go bench-load tools redis clean fluentbit-plugin
 
+# HELP_VARS are the make variables the rule lines name, e.g. LISTEN for
+# $(LISTEN): help hands their values to awk, which puts them into the text,
+# so `make help LISTEN=:6000` shows what `make run LISTEN=:6000` would do.
+HELP_VARS := $(sort $(shell grep -ho '^[a-zA-Z_-]*:.*' $(MAKEFILE_LIST) | grep -o '[$$]([A-Z_]*)' | tr -d '$$()'))
+
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@$(foreach v,$(HELP_VARS),$(v)='$($(v))') awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / { \
+		text = $$2; \
+		while (match(text, /\$$\([A-Z_]+\)/)) \
+			text = substr(text, 1, RSTART - 1) ENVIRON[substr(text, RSTART + 2, RLENGTH - 3)] substr(text, RSTART + RLENGTH); \
+		printf "  \033[36m%-16s\033[0m %s\n", $$1, text }' $(MAKEFILE_LIST)
 
 build: ## Build bin/iamsentry
 	$(GO) build -trimpath -o bin/iamsentry ./cmd/iamsentry
@@ -32,7 +42,10 @@ fluentbit-plugin: ## Build bin/iamsentry-fluentbit.so, the Fluent Bit output plu
 run: build ## Build, then serve on $(LISTEN) (admin: /metrics, /healthz, /readyz on $(ADMIN_LISTEN)) with the embedded state store
 	exec bin/iamsentry serve --listen '$(LISTEN)' --admin-listen '$(ADMIN_LISTEN)'
 
-test: redis ## Run every test (unit, conformance on memory and real Redis, end-to-end with grpcurl, the Fluent Bit plugin)
+# test builds bin/iamsentry and bin/grpcurl first, outside any test's
+# timeout: from an empty build cache they take minutes, and the end-to-end
+# tests run them.
+test: redis build tools ## Run every test (unit, conformance on memory and real Redis, end-to-end with grpcurl, the Fluent Bit plugin)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 8m ./...
 	@# The plugin module follows the main one through a replace directive; -mod=mod
@@ -73,8 +86,10 @@ bench-load: build redis ## Load generator: $(LOAD_EVENTS) generated records to a
 redis: ## Install redis-server and redis-cli when missing (tests start their own servers)
 	scripts/ensure-redis.sh
 
-tools: ## Build the pinned helper tools (grpcurl) into bin/
-	GOBIN=$(CURDIR)/bin $(GO) install $(GRPCURL)
+# grpcurl prints the version its main.version holds; go install leaves it
+# "dev build <no version set>" unless the linker sets it.
+tools: ## Build the pinned helper tools into bin/ (grpcurl $(GRPCURL_VERSION)); add bin/ to PATH to call them by name
+	GOBIN=$(CURDIR)/bin $(GO) install -ldflags '-X main.version=$(GRPCURL_VERSION)' $(GRPCURL)
 
 clean: ## Remove build output
 	rm -rf bin bench.txt

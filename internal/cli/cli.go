@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"strings"
 )
 
 // Stdio is the standard streams of a command.
@@ -27,19 +28,45 @@ const (
 	ExitUsage = 2 // the command line itself was wrong
 )
 
-type command struct {
-	name, summary string
-	run           func(ctx context.Context, args []string, io Stdio) int
+// help is what a command's -h prints, in one form for every command: a
+// usage line, the one-line summary (also its line in the command list),
+// details when there are any, then the flags.
+type help struct {
+	name    string // as typed after "iamsentry"
+	args    string // what the usage line shows after the name
+	summary string // one line, lower case, no final period
+	details string // paragraphs after the summary; may be empty
 }
 
-var commands = []command{
-	{"serve", "serve the gRPC detection service", serve},
-	{"scan", "run the detectors over CloudTrail files or stdin, in-process", scan},
-	{"replay", "stream CloudTrail files or stdin to a server and print its findings", replay},
-	{"health", "probe a server's gRPC health (exit 0 when SERVING), for containers", health},
-	{"config", "config validate FILE: check a configuration file as serve loads it", configCmd},
-	{"version", "print the version", version},
+// helps holds every command's help, in the order the command list shows
+// them; names with a space are sub-commands, shown only in their own help.
+var helps = []help{
+	{"serve", "[flags]", "serve the gRPC detection service", serveDetails},
+	{"scan", "[flags] PATH... | -", "run the detectors over CloudTrail files or stdin, in-process", scanDetails},
+	{"replay", "[flags] PATH... | -", "stream CloudTrail files or stdin to a server and print its findings", replayDetails},
+	{"health", "[flags]", "probe a server's gRPC health, for container probes without grpcurl", healthDetails},
+	{"config", "validate FILE", "check a configuration file as serve loads it", ""},
+	{"config validate", "FILE", "check a configuration file as serve loads it", configValidateDetails},
+	{"version", "", "print the version", ""},
 }
+
+// commands maps a command's name to its implementation.
+var commands = map[string]func(ctx context.Context, args []string, io Stdio) int{
+	"serve":   serve,
+	"scan":    scan,
+	"replay":  replay,
+	"health":  health,
+	"config":  configCmd,
+	"version": version,
+}
+
+const configValidateDetails = `Loads and builds FILE exactly as serve does (and as SIGHUP reloads it):
+prints every error (exit 1), or what the configuration enables and the
+notes detectors give (exit 0).`
+
+const serveDetails = `Listens on --listen (:50051) with the embedded state store unless --redis,
+$REDIS_URL or the configuration names Redis. Logs go to standard error.
+SIGTERM or Ctrl-C stops it gracefully; SIGHUP reloads --config and --tokens.`
 
 // Main runs the command named by args[0] and returns the exit code.
 func Main(ctx context.Context, args []string, stdio Stdio) int {
@@ -50,10 +77,8 @@ func Main(ctx context.Context, args []string, stdio Stdio) int {
 		}
 		return ExitOK
 	}
-	for _, c := range commands {
-		if c.name == args[0] {
-			return c.run(ctx, args[1:], stdio)
-		}
+	if run, ok := commands[args[0]]; ok {
+		return run(ctx, args[1:], stdio)
 	}
 	fmt.Fprintf(stdio.Err, "iamsentry: unknown command %q\n\n", args[0])
 	usage(stdio.Err)
@@ -63,16 +88,40 @@ func Main(ctx context.Context, args []string, stdio Stdio) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "iamsentry catches AWS IAM identity abuse in CloudTrail.")
 	fmt.Fprintln(w, "\nUsage: iamsentry <command> [flags]\n\nCommands:")
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	for _, h := range helps {
+		if !strings.Contains(h.name, " ") {
+			fmt.Fprintf(w, "  %-8s %s\n", h.name, h.summary)
+		}
 	}
 	fmt.Fprintln(w, "\nRun 'iamsentry <command> -h' for a command's flags.")
 }
 
-// parseFlags parses args with fs, printing errors and usage to stderr. ok is
-// false when the command should exit with code.
+// printHelp writes the help of the command fs parses.
+func printHelp(fs *flag.FlagSet, h help) {
+	w := fs.Output()
+	fmt.Fprintf(w, "Usage: %s\n\n", strings.TrimSpace("iamsentry "+h.name+" "+h.args))
+	fmt.Fprintf(w, "%s%s.\n\n", strings.ToUpper(h.summary[:1]), h.summary[1:])
+	if h.details != "" {
+		fmt.Fprintf(w, "%s\n\n", strings.TrimSpace(h.details))
+	}
+	hasFlags := false
+	fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+	if hasFlags {
+		fmt.Fprintln(w, "Flags:")
+		fs.PrintDefaults()
+	}
+}
+
+// parseFlags parses args with fs, printing errors and the command's help
+// (found by the flag set's name) to stderr. ok is false when the command
+// should exit with code.
 func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, ok bool) {
 	fs.SetOutput(stderr)
+	for _, h := range helps {
+		if h.name == fs.Name() {
+			fs.Usage = func() { printHelp(fs, h) }
+		}
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return ExitOK, false

@@ -207,3 +207,135 @@ func TestScanBadRedisSetting(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, errs)
 	}
 }
+
+// A directory holds more than records: READMEs, licences, CloudTrail's
+// digest files. scan reads the record files (by name, gzip or not, any
+// case), says what it skipped, and reads a file named on the command line
+// whatever its name.
+func TestScanDirectoryReadsRecordFilesOnly(t *testing.T) {
+	dir := t.TempDir()
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(attachRole + "\n"))
+	zw.Close()
+	files := map[string]string{
+		"a.json":           "[" + createRole + "]",
+		"b/TRAIL.JSONL.GZ": gz.String(),
+		"README.md":        "# Notes\n\nnot records\n",
+		"b/LICENSE":        "Apache License\n",
+		"111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20240801T1300Z.json.gz": gz.String(),
+	}
+	for name, content := range files {
+		path := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errs := runCLI(t, "", "scan", dir)
+	if code != cli.ExitOK || !strings.Contains(out, `"severity":"CRITICAL"`) {
+		t.Fatalf("exit %d; want the CRITICAL finding from a.json then b/TRAIL.JSONL.GZ:\n%s\n%s", code, out, errs)
+	}
+	for _, want := range []string{
+		"scanned 2 records from 2 inputs: 1 clean, 1 findings, 0 suppressed, 0 duplicates, 0 invalid",
+		"skipped: 3 files not named as records (.json, .jsonl, .ndjson, each optionally .gz): ",
+		filepath.Join(dir, "README.md"), filepath.Join(dir, "b", "LICENSE"), "CloudTrail-Digest",
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("summary lacks %q:\n%s", want, errs)
+		}
+	}
+
+	code, _, errs = runCLI(t, "", "scan", filepath.Join(dir, "README.md"))
+	if code != cli.ExitOK || !strings.Contains(errs, "from 1 inputs") || !strings.Contains(errs, "invalid: not_json") || strings.Contains(errs, "skipped") {
+		t.Errorf("a file named on the command line must be read whatever its name: exit %d\n%s", code, errs)
+	}
+}
+
+// commandSummaries reads the command list of `iamsentry help`: name →
+// one-line summary.
+func commandSummaries(t *testing.T) map[string]string {
+	t.Helper()
+	code, _, errs := runCLI(t, "", "help")
+	if code != cli.ExitOK {
+		t.Fatalf("help: exit %d", code)
+	}
+	_, list, ok := strings.Cut(errs, "Commands:\n")
+	if !ok {
+		t.Fatalf("help lists no commands:\n%s", errs)
+	}
+	out := map[string]string{}
+	for line := range strings.Lines(list) {
+		if !strings.HasPrefix(line, "  ") {
+			break
+		}
+		name, summary, _ := strings.Cut(strings.TrimSpace(line), " ")
+		out[name] = strings.TrimSpace(summary)
+	}
+	return out
+}
+
+// Every command's -h has one form: the usage line, the summary the command
+// list shows (as a sentence), then the flags; never Go's "Usage of x:".
+// `config -h` is the config command's own and names validate, tested by
+// its sub-command here.
+func TestEveryCommandHelpHasOneForm(t *testing.T) {
+	summaries := commandSummaries(t)
+	if len(summaries) < 6 {
+		t.Fatalf("help lists %d commands: %v", len(summaries), summaries)
+	}
+	summaries["config validate"] = summaries["config"]
+	delete(summaries, "config")
+	hasFlags := map[string]bool{"serve": true, "scan": true, "replay": true, "health": true}
+	for name, summary := range summaries {
+		t.Run(name, func(t *testing.T) {
+			code, out, errs := runCLI(t, "", append(strings.Fields(name), "-h")...)
+			if code != cli.ExitOK || out != "" {
+				t.Fatalf("exit %d, stdout %q; want 0 and the help on stderr", code, out)
+			}
+			paras := strings.Split(errs, "\n\n")
+			if !strings.HasPrefix(paras[0], "Usage: iamsentry "+name) || strings.Contains(errs, "Usage of") {
+				t.Errorf("help does not start with its usage line:\n%s", errs)
+			}
+			if want := strings.ToUpper(summary[:1]) + summary[1:] + "."; len(paras) < 2 || paras[1] != want {
+				t.Errorf("help's second paragraph must be the summary %q:\n%s", want, errs)
+			}
+			if got := strings.Contains(errs, "\nFlags:\n"); got != hasFlags[name] {
+				t.Errorf("help shows a Flags: section %v, want %v:\n%s", got, hasFlags[name], errs)
+			}
+		})
+	}
+}
+
+// The commands that call a server share their connection flags: the same
+// names, defaults and words, the address defaulting to where make run
+// serves.
+func TestClientCommandsShareConnectionFlags(t *testing.T) {
+	flagsOf := func(cmd string) map[string]string {
+		t.Helper()
+		_, _, errs := runCLI(t, "", cmd, "-h")
+		_, list, _ := strings.Cut(errs, "Flags:\n")
+		out := map[string]string{}
+		var name string
+		for line := range strings.Lines(list) {
+			if after, ok := strings.CutPrefix(line, "  -"); ok {
+				name, _, _ = strings.Cut(strings.TrimSpace(after), " ")
+			}
+			out[name] += line
+		}
+		return out
+	}
+	replay, health := flagsOf("replay"), flagsOf("health")
+	for _, name := range []string{"addr", "tls", "tls-ca-file", "tls-cert-file", "tls-key-file", "tls-server-name", "token", "token-file", "token-over-plaintext"} {
+		if replay[name] == "" || replay[name] != health[name] {
+			t.Errorf("--%s differs between replay and health:\n%s\n%s", name, replay[name], health[name])
+		}
+	}
+	if !strings.Contains(health["addr"], `(default "localhost:50051")`) {
+		t.Errorf("--addr must default to localhost:50051:\n%s", health["addr"])
+	}
+	t.Setenv("IAMSENTRY_TOKEN", "secret-from-env")
+	if _, _, errs := runCLI(t, "", "replay", "-h"); strings.Contains(errs, "secret-from-env") {
+		t.Errorf("replay -h prints the token from the environment:\n%s", errs)
+	}
+}

@@ -114,7 +114,6 @@ func TestHealthProbeTLSAndToken(t *testing.T) {
 
 func TestHealthUsage(t *testing.T) {
 	for name, args := range map[string][]string{
-		"no --addr":             {},
 		"stray argument":        {"--addr", "127.0.0.1:1", "extra"},
 		"token over plaintext":  {"--addr", "127.0.0.1:1", "--token-file", "/dev/null"},
 		"certificate, no key":   {"--addr", "127.0.0.1:1", "--tls-cert-file", "c.pem"},
@@ -128,6 +127,29 @@ func TestHealthUsage(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want 2 with a reason", code, errs)
 			}
 		})
+	}
+}
+
+// health calls the server replay calls when --addr is not given: the one
+// `make run` serves. Another engineer's server may answer there, so either
+// answer will do as long as it came from localhost:50051.
+func TestHealthDefaultsToLocalServer(t *testing.T) {
+	code, out, errs := runCLI(t, "", "health", "--timeout", "300ms")
+	if code == cli.ExitOK && strings.TrimSpace(out) == "SERVING" {
+		return
+	}
+	if code != cli.ExitError || !strings.Contains(errs, "localhost:50051") {
+		t.Errorf("health without --addr: exit %d, stdout %q, stderr %q; want it to probe localhost:50051", code, out, errs)
+	}
+}
+
+// --token defaults to $IAMSENTRY_TOKEN for health as for replay, with the
+// same refusal to send it in plaintext.
+func TestHealthTokenFromEnvironment(t *testing.T) {
+	t.Setenv("IAMSENTRY_TOKEN", "env-token")
+	code, _, errs := runCLI(t, "", "health", "--addr", "127.0.0.1:1")
+	if code != cli.ExitUsage || !strings.Contains(errs, "refusing to send a bearer token over plaintext") || strings.Contains(errs, "env-token") {
+		t.Errorf("exit %d, stderr %q; want 2 and a refusal that does not show the token", code, errs)
 	}
 }
 

@@ -11,17 +11,22 @@ import (
 	"golang.org/x/term"
 )
 
-// progress reports how far a replay got: a bar redrawn in place when its
-// writer is a terminal, a plain line now and then otherwise (logs, CI).
-// The ETA comes from input bytes read against the total size of the input
-// files, so it needs no first pass over the records; on stdin there is none.
+// progress counts how far a replay got and reports it: a bar redrawn in
+// place when its writer is a terminal, a plain line now and then otherwise
+// (logs, CI). The ETA comes from input bytes read against the total size of
+// the input files, so it needs no first pass over the records; on stdin
+// there is none. Its record counts are the ones replay's summary gives:
+// records read = sent + invalid before sending; sent = answered +
+// unanswered.
 type progress struct {
 	w        io.Writer
 	bar      bool
 	every    time.Duration
 	total    int64        // input bytes, 0 when unknown
 	read     atomic.Int64 // input bytes read so far
-	answered atomic.Int64 // records with a result
+	records  atomic.Int64 // records read from the inputs
+	sent     atomic.Int64 // records handed to the stream
+	answered atomic.Int64 // records the server returned a verdict for
 	start    time.Time
 	stop     chan struct{}
 	done     chan struct{}
@@ -94,7 +99,7 @@ func (c *countingReader) Read(b []byte) (int, error) {
 
 func (p *progress) draw(last bool) {
 	elapsed := time.Since(p.start)
-	n := p.answered.Load()
+	records, sent, n := p.records.Load(), p.sent.Load(), p.answered.Load()
 	rate := float64(n) / max(elapsed.Seconds(), 1e-9)
 	frac := -1.0
 	if p.total > 0 {
@@ -113,7 +118,8 @@ func (p *progress) draw(last bool) {
 		if last {
 			state = "replay: done"
 		}
-		fmt.Fprintf(p.w, "%s: %d records answered in %s, %.0f ev/s%s%s\n", state, n, elapsed.Round(time.Second), rate, pct, eta)
+		fmt.Fprintf(p.w, "%s: %d records read, %d sent, %d answered in %s, %.0f answered/s%s%s\n",
+			state, records, sent, n, elapsed.Round(time.Second), rate, pct, eta)
 		return
 	}
 	const width = 30
@@ -127,5 +133,5 @@ func (p *progress) draw(last bool) {
 	if last {
 		end = "\n"
 	}
-	fmt.Fprintf(p.w, "\r[%s] %s  %d records  %.0f ev/s%s\033[K%s", bar, pct, n, rate, eta, end)
+	fmt.Fprintf(p.w, "\r[%s] %s  %d read, %d sent, %d answered  %.0f answered/s%s\033[K%s", bar, pct, records, sent, n, rate, eta, end)
 }

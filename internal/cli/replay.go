@@ -6,12 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"regexp"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -22,48 +17,41 @@ import (
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
 )
 
-const replayUsage = `Usage: iamsentry replay [flags] PATH... | -
-
-Streams CloudTrail files, directories (walked recursively, in lexical
-order) or standard input ("-") to an iamsentry server through the Go client
-library, and prints the findings the server returns. Accepts what scan
-accepts: S3 delivery files ({"Records":[...]}), JSON arrays, JSON lines and
-single records, gzip-compressed or not. Records are resent after a broken
+const replayDetails = `Streams CloudTrail files, directories or standard input ("-") to an
+iamsentry server through the Go client library, and prints the findings the
+server returns. Reads what scan reads: a directory's record files only
+(names ending .json, .jsonl or .ndjson, each optionally .gz; the summary
+counts the files skipped), any file named on the command line, as S3
+delivery files ({"Records":[...]}), JSON arrays, JSON lines or single
+records, gzip-compressed or not. Records are resent after a broken
 connection; the server's deduplication keeps scoring exactly once.
 
 Findings go to standard output; progress (a bar on a terminal, a line every
-10 s otherwise) and a summary go to standard error.
+10 s otherwise) and a summary go to standard error. Both count records the
+same way: read from the inputs = sent + invalid before sending (never
+sent); sent = answered (a verdict came back) + unanswered (none did). The
+summary then counts the answers by outcome, as scan does, and groups
+invalid records by reason code with one example message each. A record
+the server has scored before is answered as a duplicate, its findings
+printed only the first time.
 
 Exit status:
   0  every record read was answered (invalid records are counted, not fatal)
   1  an input could not be read, or records were left unanswered (server
      unreachable past --give-up, a refused request, bad credentials)
-  2  the command line was wrong
-
-Flags:
-`
+  2  the command line was wrong`
 
 type replayFlags struct {
-	addr, format, progress            string
-	tls                               bool
-	ca, cert, key, serverName         string
-	token, tokenFile                  string
-	tokenPlain, learn                 bool
+	conn                              connFlags
+	format, progress                  string
+	learn                             bool
 	batch, window, streams, maxRecord int
 	giveUp, progressEvery             time.Duration
 }
 
 func (f *replayFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.addr, "addr", "localhost:50051", "server `target`: host:port, or dns:///name:port to spread over every replica a (headless) DNS name lists")
+	f.conn.register(fs)
 	fs.StringVar(&f.format, "format", "json", "finding output: json (one JSON object per line) or text (for people)")
-	fs.BoolVar(&f.tls, "tls", false, "connect over TLS (implied by the other --tls-* flags); the system roots verify the server unless --tls-ca-file")
-	fs.StringVar(&f.ca, "tls-ca-file", "", "PEM `file` of the CAs that sign the server's certificate")
-	fs.StringVar(&f.cert, "tls-cert-file", "", "client certificate PEM `file`, for mutual TLS")
-	fs.StringVar(&f.key, "tls-key-file", "", "client key PEM `file`, for mutual TLS")
-	fs.StringVar(&f.serverName, "tls-server-name", "", "`name` to verify the server's certificate against (default: the host of --addr)")
-	fs.StringVar(&f.token, "token", os.Getenv("IAMSENTRY_TOKEN"), "bearer `token` (default $IAMSENTRY_TOKEN; prefer --token-file: flags show in ps)")
-	fs.StringVar(&f.tokenFile, "token-file", "", "read the bearer token from `file`, again for each stream")
-	fs.BoolVar(&f.tokenPlain, "token-over-plaintext", false, "allow a token without TLS (tests on loopback only)")
 	fs.BoolVar(&f.learn, "learn", false, "only learn: the server updates windows and baselines and remembers event ids, but raises no findings")
 	fs.IntVar(&f.batch, "batch", iamsentry.DefaultBatch, "records per request")
 	fs.IntVar(&f.window, "window", iamsentry.DefaultWindow, "requests in flight per stream")
@@ -75,22 +63,10 @@ func (f *replayFlags) register(fs *flag.FlagSet) {
 }
 
 func (f *replayFlags) clientOptions() []iamsentry.Option {
-	opts := []iamsentry.Option{
+	return append([]iamsentry.Option{
 		iamsentry.WithBatch(f.batch), iamsentry.WithWindow(f.window), iamsentry.WithStreams(f.streams),
 		iamsentry.WithLearn(f.learn), iamsentry.WithGiveUpAfter(f.giveUp),
-	}
-	if f.tls || f.ca != "" || f.cert != "" || f.key != "" || f.serverName != "" {
-		opts = append(opts, iamsentry.WithTLS(iamsentry.TLS{CAFile: f.ca, CertFile: f.cert, KeyFile: f.key, ServerName: f.serverName}))
-	}
-	if f.tokenFile != "" {
-		opts = append(opts, iamsentry.WithTokenFile(f.tokenFile))
-	} else if f.token != "" {
-		opts = append(opts, iamsentry.WithToken(f.token))
-	}
-	if f.tokenPlain {
-		opts = append(opts, iamsentry.WithTokenOverPlaintext())
-	}
-	return opts
+	}, f.conn.clientOptions()...)
 }
 
 // replayer streams inputs and accounts for every record.
@@ -102,28 +78,33 @@ type replayer struct {
 
 	mu         sync.Mutex // guards what follows: the reader and the result goroutine both count
 	sum        scanSummary
-	unanswered map[string]int
+	unanswered map[string]int // error → records without a verdict
+	notSent    int            // records found invalid before sending
 	shown      int
 	writeErr   error
 }
 
-// at says where a record came from, for messages about it.
-type at struct{ input, pos string }
+// at says where a record came from, for messages about it; raw is the
+// record, for classifying the server's rejection of it.
+type at struct {
+	input, pos string
+	raw        []byte
+}
 
 func replay(ctx context.Context, args []string, stdio Stdio) int {
 	var f replayFlags
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	f.register(fs)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), replayUsage); fs.PrintDefaults() }
 	if code, ok := parseFlags(fs, args, stdio.Err); !ok {
 		return code
 	}
+	f.conn.fromEnv()
 	if fs.NArg() == 0 || (f.format != "json" && f.format != "text") || f.batch <= 0 || f.window <= 0 || f.streams <= 0 ||
 		!slices.Contains([]string{"auto", "bar", "plain", "off"}, f.progress) {
 		fs.Usage()
 		return ExitUsage
 	}
-	client, err := iamsentry.Dial(f.addr, f.clientOptions()...)
+	client, err := iamsentry.Dial(f.conn.addr, f.clientOptions()...)
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "iamsentry replay: %v\n", err)
 		return ExitError
@@ -143,7 +124,7 @@ func replay(ctx context.Context, args []string, stdio Stdio) int {
 	go func() { defer close(results); r.collect() }()
 	failed := false
 	for _, arg := range fs.Args() {
-		if err := eachInput(ctx, arg, stdio.In, r.send); err != nil {
+		if err := eachInput(ctx, arg, stdio.In, r.send, r.skip); err != nil {
 			fmt.Fprintf(stdio.Err, "iamsentry replay: %v\n", err)
 			failed = true
 			if ctx.Err() != nil {
@@ -182,28 +163,38 @@ func (r *replayer) send(ctx context.Context, name string, in io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
+		r.progress.records.Add(1)
 		if item.Err != nil {
 			r.mu.Lock()
 			r.sum.invalid(item.Err)
+			r.notSent++
 			r.mu.Unlock()
 			continue
 		}
-		if err := r.stream.Send(ctx, item.Raw, at{name, item.Pos}); err != nil {
+		if err := r.stream.Send(ctx, item.Raw, at{name, item.Pos, item.Raw}); err != nil {
 			return fmt.Errorf("%s %s: %w", name, item.Pos, err)
 		}
+		r.progress.sent.Add(1)
 	}
+}
+
+// skip counts a file a directory walk passed over.
+func (r *replayer) skip(path string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sum.skip(path)
 }
 
 // collect takes every result: it counts the verdict and prints its
 // findings, or counts and reports the record as unanswered.
 func (r *replayer) collect() {
 	for res := range r.stream.Results() {
-		r.progress.answered.Add(1)
 		r.mu.Lock()
 		if res.Err != nil {
 			r.noVerdict(res)
 		} else {
-			v := verdictFromProto(res.Verdict)
+			r.progress.answered.Add(1)
+			v := r.verdict(res)
 			r.sum.add(&v)
 			if (v.Outcome == engine.OutcomeAlert || v.Outcome == engine.OutcomeSuppressed) && r.writeErr == nil {
 				for i := range v.Findings {
@@ -230,6 +221,8 @@ func (r *replayer) noVerdict(res iamsentry.Result) {
 	}
 }
 
+// printSummary says what became of every record read, in the words the
+// progress lines use, then the outcomes as scan gives them.
 func (r *replayer) printSummary() {
 	m := &r.sum
 	w := r.stdio.Err
@@ -237,36 +230,22 @@ func (r *replayer) printSummary() {
 	for _, n := range r.unanswered {
 		missing += n
 	}
+	read, sent, answered := r.progress.records.Load(), r.progress.sent.Load(), r.progress.answered.Load()
+	learn := ""
+	if m.learn {
+		learn = " to learn (no findings raised)"
+	}
+	fmt.Fprintf(w, "replayed %d records from %d inputs to %s%s: %d sent, %d answered, %d unanswered; ",
+		read, m.inputs, r.f.conn.addr, learn, sent, answered, missing)
 	alerts, suppressed := m.totals()
 	if m.learn {
-		fmt.Fprintf(w, "replayed %d records from %d inputs to %s to learn (no findings raised): %d scored, %d duplicates, %d invalid, %d unanswered\n",
-			m.records+missing, m.inputs, r.f.addr, m.clean, m.duplicates, m.invalidN, missing)
+		fmt.Fprintf(w, "%d scored, %d duplicates, %d invalid (%d before sending)\n", m.clean, m.duplicates, m.invalidN, r.notSent)
 	} else {
-		fmt.Fprintf(w, "replayed %d records from %d inputs to %s: %d clean, %d findings, %d suppressed, %d duplicates, %d invalid, %d unanswered\n",
-			m.records+missing, m.inputs, r.f.addr, m.clean, alerts, suppressed, m.duplicates, m.invalidN, missing)
+		fmt.Fprintf(w, "%d clean, %d findings, %d suppressed, %d duplicates, %d invalid (%d before sending)\n",
+			m.clean, alerts, suppressed, m.duplicates, m.invalidN, r.notSent)
 	}
 	m.printDetails(w)
-	printCounts(w, "unanswered", r.unanswered)
-}
-
-// inputSize is the total size of the files the arguments name, for the
-// ETA; 0 when unknown (stdin).
-func inputSize(args []string) int64 {
-	var total int64
-	for _, arg := range args {
-		if arg == "-" {
-			return 0
-		}
-		filepath.WalkDir(arg, func(_ string, d fs.DirEntry, err error) error {
-			if err == nil && !d.IsDir() {
-				if info, err := d.Info(); err == nil {
-					total += info.Size()
-				}
-			}
-			return nil
-		})
-	}
-	return total
+	printCounts(w, "unanswered", r.unanswered, nil)
 }
 
 var outcomeFromProto = map[iamsentryv1.Outcome]engine.Outcome{
@@ -277,17 +256,14 @@ var outcomeFromProto = map[iamsentryv1.Outcome]engine.Outcome{
 	iamsentryv1.Outcome_OUTCOME_SUPPRESSED: engine.OutcomeSuppressed,
 }
 
-// digits are what make one invalid reason text differ from another of the
-// same kind (offsets, sizes): the summary groups them away.
-var digits = regexp.MustCompile(`[0-9]+`)
-
-// verdictFromProto turns a server verdict into the engine's, so replay
-// counts and prints exactly as scan does.
-func verdictFromProto(v *iamsentryv1.Verdict) engine.Verdict {
+// verdict turns a server verdict into the engine's, so replay counts and
+// prints exactly as scan does.
+func (r *replayer) verdict(res iamsentry.Result) engine.Verdict {
+	v := res.Verdict
 	out := engine.Verdict{EventID: v.GetEventId(), Outcome: outcomeFromProto[v.GetOutcome()]}
 	if out.Outcome == engine.OutcomeInvalid {
-		reason, _, _ := strings.Cut(v.GetReason(), ": ")
-		out.Reason = digits.ReplaceAllString(reason, "N")
+		out.Reason = v.GetReason()
+		out.Invalid = rejection(v.GetReason(), res.Tag.(at).raw, r.f.maxRecord)
 	}
 	for _, f := range v.GetFindings() {
 		out.Findings = append(out.Findings, detectorFinding(f))
@@ -310,4 +286,20 @@ func detectorFinding(f *iamsentryv1.Finding) detectors.Finding {
 		out.Suppressed = &detectors.Suppressed{Entry: int(s.GetEntry()), Reason: s.GetReason()}
 	}
 	return out
+}
+
+// reasonServerOnly groups the records the server rejected although the
+// local parser accepts them (a server with a smaller --max-record-size).
+const reasonServerOnly cloudtrail.Reason = "rejected_by_server"
+
+// rejection recovers the reason code and field of a record the server
+// rejected: the API carries only the message, so the record is parsed
+// again here, by the same parser the server runs. The message stays the
+// server's.
+func rejection(message string, raw []byte, maxRecord int) *cloudtrail.RecordError {
+	_, err := cloudtrail.Parse(raw, cloudtrail.Options{MaxRecordSize: maxRecord})
+	if re, ok := errors.AsType[*cloudtrail.RecordError](err); ok {
+		return &cloudtrail.RecordError{Reason: re.Reason, Field: re.Field, Detail: message}
+	}
+	return &cloudtrail.RecordError{Reason: reasonServerOnly, Detail: message}
 }

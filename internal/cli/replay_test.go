@@ -42,7 +42,8 @@ func TestReplayStreamsFilesAndSummarises(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "2024", "08"), 0o755)
 	os.WriteFile(filepath.Join(dir, "2024", "08", "a.json"), []byte(`{"Records":[`+createRole+`]}`), 0o600)
-	os.WriteFile(filepath.Join(dir, "2024", "08", "b.jsonl"), []byte(attachRole+"\n{\"broken\"\n"+`{"eventName":"X"}`+"\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "2024", "08", "b.jsonl"), []byte(attachRole+"\n{\"broken\"\n"+`{"eventName":"X"}`+"\n"+badTime+"\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "README.md"), []byte("# Not records\n"), 0o600)
 	code, out, errs := runCLI(t, "", "replay", "--addr", addr, "--progress", "plain", "--batch", "2", dir)
 	if code != cli.ExitOK {
 		t.Fatalf("exit %d, want 0; stderr:\n%s", code, errs)
@@ -55,15 +56,29 @@ func TestReplayStreamsFilesAndSummarises(t *testing.T) {
 		t.Errorf("finding %v, want admin-policy-attached CRITICAL on a1 (a.json's CreateRole is sent first)", f)
 	}
 	for _, want := range []string{
-		"replayed 4 records from 2 inputs to " + addr + ": 1 clean, 1 findings, 0 suppressed, 0 duplicates, 2 invalid, 0 unanswered",
+		// read = sent + invalid before sending; sent = answered + unanswered;
+		// the last progress line and the summary agree.
+		"replay: done: 5 records read, 4 sent, 4 answered in ",
+		"replayed 5 records from 2 inputs to " + addr + ": 4 sent, 4 answered, 0 unanswered; " +
+			"1 clean, 1 findings, 0 suppressed, 0 duplicates, 3 invalid (1 before sending)",
 		"findings: admin-policy-attached CRITICAL",
-		"invalid: not_json",                      // found by the local reader
-		"invalid: record is missing eventSource", // found by the server
-		"replay: done: 3 records answered",       // the broken line was never sent
+		"invalid: not_json", // found by the local reader
+		// found by the server, grouped by code, the message as it sent it
+		"invalid: missing_field eventSource", "e.g. record is missing eventSource",
+		"invalid: bad_event_time eventTime", `e.g. eventTime "2024-08-01 13:20:00Z" is not RFC 3339`,
+		"skipped: 1 file not named as records", // README.md
 	} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errs)
 		}
+	}
+	if strings.Contains(errs, "N-N") {
+		t.Errorf("invalid reasons must not be mangled:\n%s", errs)
+	}
+	// scan groups the same records the same way.
+	_, _, scanErrs := runCLI(t, "", "scan", dir)
+	if got, want := invalidLines(errs), invalidLines(scanErrs); got != want {
+		t.Errorf("replay's invalid lines\n%s\ndiffer from scan's\n%s", got, want)
 	}
 	// Again: the server has seen every event id.
 	code, out, errs = runCLI(t, "", "replay", "--addr", addr, "--progress", "off", "--format", "text", dir)
@@ -72,10 +87,25 @@ func TestReplayStreamsFilesAndSummarises(t *testing.T) {
 	}
 }
 
+// badTime is a record whose eventTime is neither RFC 3339 nor the zone-less
+// SQL export shape: it has a space for the T and a Z.
+const badTime = `{"eventID":"t1","eventName":"ListUsers","eventSource":"iam.amazonaws.com","eventTime":"2024-08-01 13:20:00Z","recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333"}}`
+
+// invalidLines returns a summary's "invalid:" lines.
+func invalidLines(summary string) string {
+	var out []string
+	for line := range strings.Lines(summary) {
+		if strings.HasPrefix(line, "  invalid: ") {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "")
+}
+
 func TestReplayStdinTextAndLearn(t *testing.T) {
 	addr := startServer(t)
 	code, out, errs := runCLI(t, createRole+"\n", "replay", "--addr", addr, "--learn", "--progress", "off", "-")
-	if code != cli.ExitOK || out != "" || !strings.Contains(errs, "to learn (no findings raised): 1 scored") {
+	if code != cli.ExitOK || out != "" || !strings.Contains(errs, "to learn (no findings raised): 1 sent, 1 answered, 0 unanswered; 1 scored") {
 		t.Fatalf("learn: exit %d, stdout %q:\n%s", code, out, errs)
 	}
 	code, out, errs = runCLI(t, attachRole+"\n", "replay", "--addr", addr, "--format", "text", "--progress", "off", "-")

@@ -7,9 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -19,19 +16,18 @@ import (
 	"github.com/iamsentry/iamsentry/engine"
 )
 
-const scanUsage = `Usage: iamsentry scan [flags] PATH... | -
-
-Runs the detectors in-process over CloudTrail files, directories (walked
-recursively, in lexical order) or standard input ("-"), records in file
-order. Accepts S3 delivery files ({"Records":[...]}), JSON arrays, JSON lines
-and single records, gzip-compressed or not.
+const scanDetails = `Reads CloudTrail files, directories or standard input ("-") and scores
+the records in file order with the detectors serve runs, without a server.
+A directory is walked recursively in lexical order and only its record
+files are read (names ending .json, .jsonl or .ndjson, each optionally
+.gz); the summary counts the files skipped. A file named on the command
+line is read whatever its name. Accepts S3 delivery files
+({"Records":[...]}), JSON arrays, JSON lines and single records,
+gzip-compressed or not.
 
 Findings go to standard output, one per line; a summary goes to standard
 error. Exit status: 0 when every input was read (invalid records are
-counted, not fatal), 1 when an input could not be read, 2 on a usage error.
-
-Flags:
-`
+counted, not fatal), 1 when an input could not be read, 2 on a usage error.`
 
 type scanner struct {
 	eng    *engine.Engine
@@ -51,7 +47,6 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 	maxRecord := fs.Int("max-record-size", cloudtrail.DefaultMaxRecordSize, "largest CloudTrail record accepted, `bytes`")
 	redisURL := fs.String("redis", "", "score against shared state in Redis (`URL` or address list, as serve takes), so a backfill seeds what the servers read; overrides $REDIS_URL and the config's redis.url; default: an in-process store")
 	learn := fs.Bool("learn", false, "only learn: update windows and baselines from the records without raising findings (seed state from history)")
-	fs.Usage = func() { fmt.Fprint(fs.Output(), scanUsage); fs.PrintDefaults() }
 	if code, ok := parseFlags(fs, args, stdio.Err); !ok {
 		return code
 	}
@@ -108,38 +103,7 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 
 // scanArg scans one argument: "-" for stdin, a file, or a directory tree.
 func (s *scanner) scanArg(ctx context.Context, arg string, stdin io.Reader) error {
-	return eachInput(ctx, arg, stdin, s.scanReader)
-}
-
-// eachInput calls fn on one argument's inputs: standard input for "-", a
-// file, or every file of a directory tree in lexical order. It goes on past
-// inputs that fail and returns their errors joined.
-func eachInput(ctx context.Context, arg string, stdin io.Reader, fn func(ctx context.Context, name string, r io.Reader) error) error {
-	if arg == "-" {
-		return fn(ctx, "(stdin)", stdin)
-	}
-	var errs []error
-	walkErr := filepath.WalkDir(arg, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			errs = append(errs, err)
-			return nil
-		}
-		if d.IsDir() {
-			return nil
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			errs = append(errs, err)
-			return nil
-		}
-		err = fn(ctx, path, f)
-		f.Close()
-		if err != nil {
-			errs = append(errs, err)
-		}
-		return ctx.Err()
-	})
-	return errors.Join(append(errs, walkErr)...)
+	return eachInput(ctx, arg, stdin, s.scanReader, s.sum.skip)
 }
 
 // scanReader reads one input's records and scores them in batches, in order.
@@ -219,12 +183,17 @@ func writeFinding(w io.Writer, format string, f *detectors.Finding) error {
 // scanSummary counts what a scan saw.
 type scanSummary struct {
 	inputs, records, clean, duplicates int
-	alerts                             map[string]int // "detector severity" → findings
-	suppressed                         map[string]int // "detector suppress[i]" → findings
-	reasons                            map[string]int // invalid reason → records
+	alerts                             map[string]int    // "detector severity" → findings
+	suppressed                         map[string]int    // "detector suppress[i]" → findings
+	reasons                            map[string]int    // invalid reason → records
+	examples                           map[string]string // invalid reason → its first message
 	invalidN                           int
+	skipped                            []string // files of walked directories that are not record files
 	learn                              bool
 }
+
+// skip counts a file a directory walk passed over.
+func (m *scanSummary) skip(path string) { m.skipped = append(m.skipped, path) }
 
 func (m *scanSummary) add(v *engine.Verdict) {
 	switch v.Outcome {
@@ -252,7 +221,8 @@ func (m *scanSummary) add(v *engine.Verdict) {
 }
 
 // invalid counts a rejected record under its reason: the parser's stable
-// reason code where there is one, so counts group well.
+// reason code and field where there are some, so counts group well, with
+// the first message of each as an example.
 func (m *scanSummary) invalid(err error) {
 	m.records++
 	m.invalidN++
@@ -260,7 +230,12 @@ func (m *scanSummary) invalid(err error) {
 	if re, ok := errors.AsType[*cloudtrail.RecordError](err); ok {
 		key = strings.TrimSpace(string(re.Reason) + " " + re.Field)
 	}
-	m.reasons[key]++
+	if m.reasons[key]++; m.reasons[key] == 1 && key != err.Error() {
+		if m.examples == nil {
+			m.examples = map[string]string{}
+		}
+		m.examples[key] = err.Error()
+	}
 }
 
 func (m *scanSummary) print(w io.Writer) {
@@ -287,12 +262,40 @@ func (m *scanSummary) totals() (alerts, suppressed int) {
 }
 
 func (m *scanSummary) printDetails(w io.Writer) {
-	printCounts(w, "findings", m.alerts)
-	printCounts(w, "suppressed", m.suppressed)
-	printCounts(w, "invalid", m.reasons)
+	printCounts(w, "findings", m.alerts, nil)
+	printCounts(w, "suppressed", m.suppressed, nil)
+	printCounts(w, "invalid", m.reasons, m.examples)
+	printSkipped(w, m.skipped)
 }
 
-func printCounts(w io.Writer, title string, counts map[string]int) {
+// plural is "1 file", "2 files".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// shownSkipped is how many skipped files the summary names.
+const shownSkipped = 3
+
+// printSkipped says how many files of walked directories were not read,
+// naming the first few, so a record file with an unexpected name is
+// noticed.
+func printSkipped(w io.Writer, paths []string) {
+	if len(paths) == 0 {
+		return
+	}
+	names := strings.Join(paths[:min(len(paths), shownSkipped)], ", ")
+	if len(paths) > shownSkipped {
+		names += ", ..."
+	}
+	fmt.Fprintf(w, "  skipped: %s not named as records (%s): %s\n", plural(len(paths), "file"), recordExtsText, names)
+}
+
+// printCounts prints one line per key, sorted, with its count and its
+// example when there is one.
+func printCounts(w io.Writer, title string, counts map[string]int, examples map[string]string) {
 	keys := make([]string, 0, len(counts))
 	for k, n := range counts {
 		if n > 0 {
@@ -301,6 +304,10 @@ func printCounts(w io.Writer, title string, counts map[string]int) {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		fmt.Fprintf(w, "  %s: %-60s %d\n", title, strings.TrimSpace(k), counts[k])
+		eg := ""
+		if examples[k] != "" {
+			eg = "  e.g. " + examples[k]
+		}
+		fmt.Fprintf(w, "  %s: %-60s %d%s\n", title, strings.TrimSpace(k), counts[k], eg)
 	}
 }

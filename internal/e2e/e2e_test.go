@@ -6,7 +6,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -27,33 +29,40 @@ var repoRoot = func() string {
 	return abs
 }()
 
-// tools holds binaries built once per test run.
-var tools struct {
-	once    sync.Once
-	dir     string
-	grpcurl string
-	err     error
+// The binaries the tests run, built by TestMain as a newcomer builds them.
+var (
+	iamsentryBin = filepath.Join(repoRoot, "bin", "iamsentry")
+	grpcurlPath  = filepath.Join(repoRoot, "bin", "grpcurl")
+)
+
+// buildBound bounds TestMain's build: generous, since from an empty build
+// cache on a busy machine the two binaries take several minutes.
+const buildBound = 20 * time.Minute
+
+// TestMain builds bin/iamsentry and bin/grpcurl with `make build tools`
+// before any test starts, so no test's timeout covers a build. Tests that
+// start `make run` then find the binary up to date. With -short every test
+// here skips, so nothing is built.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if !testing.Short() {
+		if err := buildTools(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	os.Exit(m.Run())
 }
 
-// grpcurlBin builds the pinned grpcurl through the Go toolchain.
-func grpcurlBin(t *testing.T) string {
-	t.Helper()
-	tools.once.Do(func() {
-		tools.dir, tools.err = os.MkdirTemp("", "iamsentry-e2e-tools")
-		if tools.err != nil {
-			return
-		}
-		cmd := exec.Command("go", "install", "github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4")
-		cmd.Env = append(os.Environ(), "GOBIN="+tools.dir)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			tools.err = fmt.Errorf("building grpcurl: %v\n%s", err, out)
-		}
-		tools.grpcurl = filepath.Join(tools.dir, "grpcurl")
-	})
-	if tools.err != nil {
-		t.Fatal(tools.err)
+func buildTools() error {
+	ctx, cancel := context.WithTimeout(context.Background(), buildBound)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "make", "-s", "--no-print-directory", "build", "tools")
+	cmd.Dir = repoRoot
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("e2e: make build tools, before the tests: %w\n%s", err, out)
 	}
-	return tools.grpcurl
+	return nil
 }
 
 func freeAddr(t *testing.T) string {
@@ -108,7 +117,7 @@ func startMakeRun(t *testing.T) (*process, string) {
 	t.Cleanup(func() {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	})
-	deadline := time.Now().Add(3 * time.Minute) // the first build may take a while
+	deadline := time.Now().Add(time.Minute) // TestMain built the binary: make run finds it up to date
 	for {
 		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 			c.Close()
@@ -126,16 +135,26 @@ func startMakeRun(t *testing.T) (*process, string) {
 	}
 }
 
-// run runs a shell snippet in the repository root with grpcurl on PATH.
+// run runs a shell snippet in the repository root after the README's
+// setup (`make tools`, then bin/ on PATH), its output combined.
 func run(t *testing.T, script string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	err := shell(t, script, &out, &out)
+	return out.String(), err
+}
+
+// shell runs a shell snippet as run does, with its own stdout and stderr.
+// Everything it runs is built already, so a minute is ample.
+func shell(t *testing.T, script string, stdout, stderr io.Writer) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
 	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(grpcurlBin(t))+":"+os.Getenv("PATH"))
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Join(repoRoot, "bin")+":"+os.Getenv("PATH"))
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	return cmd.Run()
 }
 
 func skipShort(t *testing.T) {
@@ -161,23 +180,40 @@ func TestMakeRunServes(t *testing.T) {
 			t.Errorf("serve's start-up log lacks %q:\n%s", want, p.log())
 		}
 	}
+	// Ctrl-C in the terminal: SIGINT to the foreground process group.
+	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGINT)
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("make run did not stop within 30 s of Ctrl-C")
+	}
+	if !strings.Contains(p.log(), `"msg":"stopped"`) {
+		t.Errorf("Ctrl-C did not stop serve in order:\n%s", p.log())
+	}
 }
 
-// buildBinary builds cmd/iamsentry into a temporary directory.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "iamsentry")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/iamsentry")
-	cmd.Dir = repoRoot
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+// TestMakeHelpAndTools checks what a newcomer meets first: `make help`
+// shows the values of the make variables it names, and the grpcurl `make
+// tools` built, called by name as the README's setup puts bin/ on PATH,
+// says its pinned version.
+func TestMakeHelpAndTools(t *testing.T) {
+	skipShort(t)
+	out, err := run(t, "make -s --no-print-directory help LISTEN=127.0.0.1:6000")
+	if err != nil {
+		t.Fatalf("make help: %v\n%s", err, out)
 	}
-	return bin
+	if strings.Contains(out, "$(") || !strings.Contains(out, "serve on 127.0.0.1:6000") {
+		t.Errorf("make help must expand make variables (run's text names $(LISTEN)):\n%s", out)
+	}
+	out, err = run(t, "grpcurl -version")
+	if err != nil || !strings.Contains(out, "grpcurl v1.9.4") {
+		t.Errorf("grpcurl -version: %v, %q; want the pinned v1.9.4, not a dev build", err, out)
+	}
 }
 
 func TestServeStopsGracefullyOnSIGTERM(t *testing.T) {
 	skipShort(t)
-	bin := buildBinary(t)
+	bin := iamsentryBin
 	addr := freeAddr(t)
 	cmd := exec.Command(bin, "serve", "--listen", addr, "--admin-listen", "127.0.0.1:0", "--log-format", "json")
 	var stderr bytes.Buffer
@@ -224,7 +260,7 @@ func TestScanSharedData(t *testing.T) {
 	if _, err := os.Stat(data); err != nil {
 		t.Skipf("shared data not found at %s", data)
 	}
-	cmd := exec.Command(buildBinary(t), "scan", data)
+	cmd := exec.Command(iamsentryBin, "scan", data)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

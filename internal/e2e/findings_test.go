@@ -23,7 +23,7 @@ import (
 // one record over OTLP/gRPC with gzip: the finding reaches all three.
 func TestServeFindingsOut(t *testing.T) {
 	skipShort(t)
-	bin := buildBinary(t)
+	bin := iamsentryBin
 	addr := freeAddr(t)
 	dir := t.TempDir()
 	ocsf := filepath.Join(dir, "findings.ocsf.jsonl")
@@ -45,7 +45,7 @@ func TestServeFindingsOut(t *testing.T) {
 	// grpcurl -v prints the response headers once Watch has subscribed.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	watch := exec.CommandContext(ctx, grpcurlBin(t), "-v", "-plaintext", "-d", `{"min_severity":"SEVERITY_HIGH"}`,
+	watch := exec.CommandContext(ctx, grpcurlPath, "-v", "-plaintext", "-d", `{"min_severity":"SEVERITY_HIGH"}`,
 		addr, "iamsentry.v1.DetectionService/Watch")
 	watchOut := &lockedBuffer{}
 	watch.Stdout, watch.Stderr = watchOut, watchOut

@@ -57,7 +57,7 @@ func attachAdmin(id string) string {
 
 func TestServeReloadsConfigOnSIGHUP(t *testing.T) {
 	skipShort(t)
-	bin := buildBinary(t)
+	bin := iamsentryBin
 	addr := freeAddr(t)
 	cfg := filepath.Join(t.TempDir(), "iamsentry.yaml")
 	write := func(doc string) {

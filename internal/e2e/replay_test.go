@@ -16,7 +16,7 @@ import (
 // nothing, it exits 1 and says how many records went unanswered.
 func TestReplayAgainstServe(t *testing.T) {
 	skipShort(t)
-	bin := buildBinary(t)
+	bin := iamsentryBin
 	addr := freeAddr(t)
 	srv := exec.Command(bin, "serve", "--listen", addr, "--admin-listen", "127.0.0.1:0", "--log-format", "json")
 	if err := srv.Start(); err != nil {

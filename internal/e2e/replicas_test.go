@@ -203,7 +203,7 @@ func TestThreeReplicasEqualOne(t *testing.T) {
 	want := consistency.Incidents(vs)
 
 	// Three replicas on one Redis.
-	bin := buildBinary(t)
+	bin := iamsentryBin
 	cfg := filepath.Join(t.TempDir(), "iamsentry.yaml")
 	if err := os.WriteFile(cfg, []byte(consistency.Config), 0o600); err != nil {
 		t.Fatal(err)

@@ -21,7 +21,7 @@ import (
 // takes effect without a restart.
 func TestServeTLSAndTokensEndToEnd(t *testing.T) {
 	skipShort(t)
-	bin := buildBinary(t)
+	bin := iamsentryBin
 	dir := t.TempDir()
 	ca := pkitest.NewCA(t, "e2e")
 	pair := ca.Server("iamsentry")
