@@ -35,7 +35,7 @@ func TestReplayAgainstServe(t *testing.T) {
 	zw.Write([]byte(`{"Records":[` + string(bytes.TrimSpace(admin)) + `]}`))
 	zw.Close()
 	os.WriteFile(filepath.Join(dir, "111122223333_CloudTrail_us-east-1_20240801T1300Z_x.json.gz"), gz.Bytes(), 0o600)
-	other := filepath.Join(repoRoot, "detectors", "cloudtrail", "testdata")
+	other := filepath.Join(repoRoot, "cloudtrail", "testdata")
 
 	cmd := exec.Command(bin, "replay", "--addr", addr, "--streams", "2", dir, other)
 	var stdout, stderr bytes.Buffer
