@@ -29,7 +29,7 @@ import (
 )
 
 // Config is the whole configuration file. Its keys are part of the
-// product's interface; README.md documents each.
+// product's interface; docs/configuration.md documents each.
 type Config struct {
 	// Accounts are the organisation's AWS account ids; default: the
 	// event's own account.

@@ -352,3 +352,28 @@ func TestEnvoy(t *testing.T) {
 		t.Errorf("endpoints %v: want every Compose replica", got)
 	}
 }
+
+// TestComposeReplayDataExists checks that the replay service's default data
+// folder (${IAMSENTRY_DATA:-…}) is in a clone of the repository, so
+// `docker compose run replay` works without setting IAMSENTRY_DATA.
+func TestComposeReplayDataExists(t *testing.T) {
+	f := readCompose(t)
+	s, ok := f.Services["replay"]
+	if !ok {
+		t.Fatal("compose.yaml has no replay service")
+	}
+	for _, v := range s.Volumes {
+		if !strings.HasSuffix(v, ":/data:ro") {
+			continue
+		}
+		src := strings.TrimSuffix(v, ":/data:ro")
+		if def, ok := strings.CutPrefix(src, "${IAMSENTRY_DATA:-"); ok {
+			src = strings.TrimSuffix(def, "}")
+		}
+		if _, err := os.Stat(src); err != nil {
+			t.Errorf("replay's default data folder %q (relative to deploy/): %v", src, err)
+		}
+		return
+	}
+	t.Error("replay service mounts nothing at /data")
+}
