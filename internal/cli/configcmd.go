@@ -11,9 +11,11 @@ import (
 // configCmd runs `iamsentry config <subcommand>`.
 func configCmd(ctx context.Context, args []string, stdio Stdio) int {
 	if len(args) == 0 || args[0] != "validate" {
-		fmt.Fprintln(stdio.Err, "Usage: iamsentry config validate FILE\n\nLoads and builds FILE exactly as serve does, prints every error (exit 1) or what the configuration enables (exit 0), and the notes detectors give.")
+		// The one subcommand's help, in the form every command's has.
+		fs := flag.NewFlagSet("config validate", flag.ContinueOnError)
+		code, _ := parseFlags(fs, []string{"-h"}, stdio.Err)
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return ExitOK
+			return code
 		}
 		return ExitUsage
 	}
