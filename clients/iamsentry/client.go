@@ -96,7 +96,7 @@ func (o *options) grpcOptions() ([]grpc.DialOption, error) {
 		cfg := o.tlsConfig
 		if cfg == nil {
 			var err error
-			if cfg, err = o.tlsFiles.config(); err != nil {
+			if cfg, err = o.tlsFiles.Config(); err != nil {
 				return nil, err
 			}
 		}
@@ -122,7 +122,10 @@ func (o *options) grpcOptions() ([]grpc.DialOption, error) {
 	return append(out, o.dialOpts...), nil
 }
 
-func (t *TLS) config() (*tls.Config, error) {
+// Config builds the crypto/tls configuration t describes: TLS 1.2 or later,
+// the CA bundle (system roots when CAFile is empty), the client certificate
+// for mutual TLS, and ServerName.
+func (t *TLS) Config() (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
 	if t.CAFile != "" {
 		pem, err := os.ReadFile(t.CAFile)

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -114,23 +113,10 @@ func (f *connFlags) dialOptions() ([]grpc.DialOption, error) {
 }
 
 func (f *connFlags) tlsConfig() (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: f.serverName}
-	if f.ca != "" {
-		pem, err := os.ReadFile(f.ca)
-		if err != nil {
-			return nil, fmt.Errorf("--tls-ca-file: %w", err)
-		}
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--tls-ca-file %s: no PEM certificate in it", f.ca)
-		}
-	}
-	if f.cert != "" {
-		cert, err := tls.LoadX509KeyPair(f.cert, f.key)
-		if err != nil {
-			return nil, fmt.Errorf("--tls-cert-file/--tls-key-file: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
+	t := iamsentry.TLS{CAFile: f.ca, CertFile: f.cert, KeyFile: f.key, ServerName: f.serverName}
+	cfg, err := t.Config()
+	if err != nil {
+		return nil, fmt.Errorf("--tls-ca-file/--tls-cert-file/--tls-key-file: %w", err)
 	}
 	return cfg, nil
 }
