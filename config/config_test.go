@@ -464,3 +464,26 @@ func TestGeoIP(t *testing.T) {
 		t.Errorf("no fallback note without databases: %q", b2.Notes)
 	}
 }
+
+// TestAliasExpansionIsBounded: aliases are followed where they stand, so a
+// short file of repeated aliases must not make decoding unbounded. The file
+// below is 0.6 MB and would expand to 150,000 suppress entries.
+func TestAliasExpansionIsBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("x_anchor: &s {detector: admin-policy-attached, reason: r}\n")
+	b.WriteString("suppress: [")
+	for i := range 150_000 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString("*s")
+	}
+	b.WriteString("]\n")
+	_, err := config.Parse([]byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "expands to more than 100000 values") {
+		t.Fatalf("Parse of an alias bomb: %v; want the expansion limit", err)
+	}
+	if n := strings.Count(err.Error(), "expands to more than"); n != 1 {
+		t.Errorf("the expansion limit is reported %d times, want once", n)
+	}
+}

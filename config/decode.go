@@ -67,7 +67,14 @@ func (l lines) at(key string) int {
 type decoder struct {
 	lines lines
 	errs  []error
+	nodes int // values decoded so far, aliases expanded
 }
+
+// maxNodes bounds the values one file may expand to. Aliases are followed
+// where they stand, so a few lines of nested anchors ("billion laughs")
+// could otherwise make decoding take unbounded time and memory; a real
+// configuration has a few hundred values.
+const maxNodes = 100_000
 
 func newDecoder() *decoder { return &decoder{lines: lines{}} }
 
@@ -85,6 +92,12 @@ type nodeDecoder interface {
 // decode decodes n into v, which must be settable, and reports whether it
 // did so without a problem. A null leaves v as it is.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, key string) bool {
+	if d.nodes++; d.nodes > maxNodes {
+		if d.nodes == maxNodes+1 {
+			d.fail(n.Line, key, "the file expands to more than %d values (aliases included)", maxNodes)
+		}
+		return false
+	}
 	n = resolve(n)
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return true
