@@ -61,6 +61,9 @@ func verdictProto(v *engine.Verdict) *iamsentryv1.Verdict {
 		Score:    uint32(v.Score()),
 		Severity: severity(v.Severity()),
 	}
+	if v.Invalid != nil {
+		out.ReasonCode, out.ReasonField = string(v.Invalid.Reason), v.Invalid.Field
+	}
 	for i := range v.Findings {
 		out.Findings = append(out.Findings, findingProto(&v.Findings[i]))
 	}

@@ -424,3 +424,28 @@ func TestLearnRequests(t *testing.T) {
 	}
 	stream.CloseSend()
 }
+
+// TestInvalidVerdictCarriesReasonCode: a rejected record's verdict carries
+// the parser's stable code and field beside the message, so callers group
+// rejections without parsing messages; an event that is no record at all
+// carries a message only.
+func TestInvalidVerdictCarriesReasonCode(t *testing.T) {
+	f := start(t, server.Options{})
+	resp, err := f.client.ScoreBatch(context.Background(), &iamsentryv1.ScoreBatchRequest{Events: []*iamsentryv1.Event{
+		jsonEvent([]byte(`{"not json"`)),
+		jsonEvent([]byte(`{"eventVersion":"1.08","eventID":"e1","eventName":"ListUsers","eventSource":"iam.amazonaws.com","eventTime":"yesterday","recipientAccountId":"111122223333"}`)),
+		{},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []struct{ code, field string }{{"not_json", ""}, {"bad_event_time", "eventTime"}, {"", ""}} {
+		v := resp.Verdicts[i]
+		if v.Outcome != iamsentryv1.Outcome_OUTCOME_INVALID || v.Reason == "" {
+			t.Errorf("event %d: %v %q, want INVALID with a reason", i, v.Outcome, v.Reason)
+		}
+		if v.ReasonCode != want.code || v.ReasonField != want.field {
+			t.Errorf("event %d: reason_code %q, reason_field %q; want %q, %q (reason %q)", i, v.ReasonCode, v.ReasonField, want.code, want.field, v.Reason)
+		}
+	}
+}

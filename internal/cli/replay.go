@@ -84,12 +84,8 @@ type replayer struct {
 	writeErr   error
 }
 
-// at says where a record came from, for messages about it; raw is the
-// record, for classifying the server's rejection of it.
-type at struct {
-	input, pos string
-	raw        []byte
-}
+// at says where a record came from, for messages about it.
+type at struct{ input, pos string }
 
 func replay(ctx context.Context, args []string, stdio Stdio) int {
 	var f replayFlags
@@ -171,7 +167,7 @@ func (r *replayer) send(ctx context.Context, name string, in io.Reader) error {
 			r.mu.Unlock()
 			continue
 		}
-		if err := r.stream.Send(ctx, item.Raw, at{name, item.Pos, item.Raw}); err != nil {
+		if err := r.stream.Send(ctx, item.Raw, at{name, item.Pos}); err != nil {
 			return fmt.Errorf("%s %s: %w", name, item.Pos, err)
 		}
 		r.progress.sent.Add(1)
@@ -263,7 +259,11 @@ func (r *replayer) verdict(res iamsentry.Result) engine.Verdict {
 	out := engine.Verdict{EventID: v.GetEventId(), Outcome: outcomeFromProto[v.GetOutcome()]}
 	if out.Outcome == engine.OutcomeInvalid {
 		out.Reason = v.GetReason()
-		out.Invalid = rejection(v.GetReason(), res.Tag.(at).raw, r.f.maxRecord)
+		if v.GetReasonCode() != "" {
+			// Grouped by code and field as scan groups them; the message
+			// stays the server's.
+			out.Invalid = &cloudtrail.RecordError{Reason: cloudtrail.Reason(v.GetReasonCode()), Field: v.GetReasonField(), Detail: v.GetReason()}
+		}
 	}
 	for _, f := range v.GetFindings() {
 		out.Findings = append(out.Findings, detectorFinding(f))
@@ -286,20 +286,4 @@ func detectorFinding(f *iamsentryv1.Finding) detectors.Finding {
 		out.Suppressed = &detectors.Suppressed{Entry: int(s.GetEntry()), Reason: s.GetReason()}
 	}
 	return out
-}
-
-// reasonServerOnly groups the records the server rejected although the
-// local parser accepts them (a server with a smaller --max-record-size).
-const reasonServerOnly cloudtrail.Reason = "rejected_by_server"
-
-// rejection recovers the reason code and field of a record the server
-// rejected: the API carries only the message, so the record is parsed
-// again here, by the same parser the server runs. The message stays the
-// server's.
-func rejection(message string, raw []byte, maxRecord int) *cloudtrail.RecordError {
-	_, err := cloudtrail.Parse(raw, cloudtrail.Options{MaxRecordSize: maxRecord})
-	if re, ok := errors.AsType[*cloudtrail.RecordError](err); ok {
-		return &cloudtrail.RecordError{Reason: re.Reason, Field: re.Field, Detail: message}
-	}
-	return &cloudtrail.RecordError{Reason: reasonServerOnly, Detail: message}
 }

@@ -120,7 +120,15 @@ type Verdict struct {
 	Score uint32 `protobuf:"varint,5,opt,name=score,proto3" json:"score,omitempty"`
 	// severity is the maximum severity of findings that are not suppressed,
 	// SEVERITY_UNSPECIFIED when there are none.
-	Severity      Severity `protobuf:"varint,6,opt,name=severity,proto3,enum=iamsentry.v1.Severity" json:"severity,omitempty"`
+	Severity Severity `protobuf:"varint,6,opt,name=severity,proto3,enum=iamsentry.v1.Severity" json:"severity,omitempty"`
+	// reason_code is set with reason when the record itself was rejected: a
+	// stable code to group and count by, one of not_json, not_object,
+	// missing_field, bad_event_time, too_large, bad_field_type. Empty when the
+	// event was not a record the parser judged (e.g. no record set).
+	ReasonCode string `protobuf:"bytes,7,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	// reason_field names the record field reason_code concerns, as a JSON
+	// path (e.g. "eventTime", "userIdentity.arn"), when there is one.
+	ReasonField   string `protobuf:"bytes,8,opt,name=reason_field,json=reasonField,proto3" json:"reason_field,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -197,18 +205,35 @@ func (x *Verdict) GetSeverity() Severity {
 	return Severity_SEVERITY_UNSPECIFIED
 }
 
+func (x *Verdict) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
+func (x *Verdict) GetReasonField() string {
+	if x != nil {
+		return x.ReasonField
+	}
+	return ""
+}
+
 var File_iamsentry_v1_verdict_proto protoreflect.FileDescriptor
 
 const file_iamsentry_v1_verdict_proto_rawDesc = "" +
 	"\n" +
-	"\x1aiamsentry/v1/verdict.proto\x12\fiamsentry.v1\x1a\x1aiamsentry/v1/finding.proto\"\xea\x01\n" +
+	"\x1aiamsentry/v1/verdict.proto\x12\fiamsentry.v1\x1a\x1aiamsentry/v1/finding.proto\"\xae\x02\n" +
 	"\aVerdict\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12/\n" +
 	"\aoutcome\x18\x02 \x01(\x0e2\x15.iamsentry.v1.OutcomeR\aoutcome\x121\n" +
 	"\bfindings\x18\x03 \x03(\v2\x15.iamsentry.v1.FindingR\bfindings\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x14\n" +
 	"\x05score\x18\x05 \x01(\rR\x05score\x122\n" +
-	"\bseverity\x18\x06 \x01(\x0e2\x16.iamsentry.v1.SeverityR\bseverity*\x8c\x01\n" +
+	"\bseverity\x18\x06 \x01(\x0e2\x16.iamsentry.v1.SeverityR\bseverity\x12\x1f\n" +
+	"\vreason_code\x18\a \x01(\tR\n" +
+	"reasonCode\x12!\n" +
+	"\freason_field\x18\b \x01(\tR\vreasonField*\x8c\x01\n" +
 	"\aOutcome\x12\x17\n" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rOUTCOME_CLEAN\x10\x01\x12\x11\n" +
