@@ -16,7 +16,7 @@ import (
 var recordExts = []string{".json", ".jsonl", ".ndjson"}
 
 // recordExtsText lists recordExts for messages.
-const recordExtsText = ".json, .jsonl, .ndjson, each optionally .gz"
+var recordExtsText = strings.Join(recordExts, ", ") + ", each optionally .gz"
 
 // isRecordFile reports whether a file met in a directory walk holds
 // CloudTrail records, judged by its name. Documentation, licences and
