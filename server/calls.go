@@ -15,7 +15,7 @@ import (
 // authUnary authenticates a unary call and names its tenant in ctx (see
 // package auth), with the call's log attributes.
 func (s *Server) authUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	ctx, err := s.authenticate(ctx, info.FullMethod)
+	ctx, err := s.authenticated(ctx, info.FullMethod)
 	if err != nil {
 		return nil, err
 	}
@@ -26,7 +26,7 @@ func (s *Server) authUnary(ctx context.Context, req any, info *grpc.UnaryServerI
 }
 
 func (s *Server) authStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-	ctx, err := s.authenticate(ss.Context(), info.FullMethod)
+	ctx, err := s.authenticated(ss.Context(), info.FullMethod)
 	if err != nil {
 		return err
 	}
@@ -43,6 +43,16 @@ type ctxStream struct {
 }
 
 func (c *ctxStream) Context() context.Context { return c.ctx }
+
+// authenticated returns the context of an authenticated call: the one
+// admit made in the transport, or (should a call ever reach a handler
+// without passing it) one authenticated now.
+func (s *Server) authenticated(ctx context.Context, method string) (context.Context, error) {
+	if admitted(ctx) {
+		return ctx, nil
+	}
+	return s.authenticate(ctx, method)
+}
 
 func (s *Server) authenticate(ctx context.Context, method string) (context.Context, error) {
 	addr := "unknown"

@@ -81,6 +81,9 @@ func (s *Server) connectionOptions() []grpc.ServerOption {
 const apiPrefix = "/iamsentry.v1."
 
 func (s *Server) limitUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	if err := s.refusal(req); err != nil {
+		return nil, err
+	}
 	if strings.HasPrefix(info.FullMethod, apiPrefix) {
 		if err := s.checkSize(req); err != nil {
 			return nil, err
@@ -90,10 +93,7 @@ func (s *Server) limitUnary(ctx context.Context, req any, info *grpc.UnaryServer
 }
 
 func (s *Server) limitStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-	if strings.HasPrefix(info.FullMethod, apiPrefix) {
-		ss = &limitedStream{ServerStream: ss, s: s}
-	}
-	return h(srv, ss)
+	return h(srv, &limitedStream{ServerStream: ss, s: s, api: strings.HasPrefix(info.FullMethod, apiPrefix)})
 }
 
 // checkSize rejects an iamsentry.v1 message over MaxRecvMsgSize, as the
@@ -101,21 +101,45 @@ func (s *Server) limitStream(srv any, ss grpc.ServerStream, info *grpc.StreamSer
 func (s *Server) checkSize(m any) error {
 	if pm, ok := m.(proto.Message); ok {
 		if n := proto.Size(pm); n > s.opts.MaxRecvMsgSize {
-			return status.Errorf(codes.ResourceExhausted,
-				"received message larger than max (%d vs. %d bytes) for the iamsentry.v1 API; split it, or raise the server's --max-recv-msg-size", n, s.opts.MaxRecvMsgSize)
+			return s.sizeError(n)
 		}
 	}
 	return nil
 }
 
+func (s *Server) sizeError(n int) error {
+	return status.Errorf(codes.ResourceExhausted,
+		"received message larger than max (%d vs. %d bytes) for the iamsentry.v1 API; split it, or raise the server's --max-recv-msg-size", n, s.opts.MaxRecvMsgSize)
+}
+
+// eventsError is the status of an iamsentry.v1 request of n events, if
+// that is over the limit.
+func (s *Server) eventsError(n int) error {
+	if n > s.opts.MaxEventsPerRequest {
+		return status.Errorf(codes.InvalidArgument,
+			"request carries %d events; the limit is %d events per request (split it, or raise the server's --max-events-per-request)",
+			n, s.opts.MaxEventsPerRequest)
+	}
+	return nil
+}
+
+// limitedStream answers a request limitCodec refused with its status, and
+// holds iamsentry.v1 requests (api) to MaxRecvMsgSize.
 type limitedStream struct {
 	grpc.ServerStream
-	s *Server
+	s   *Server
+	api bool
 }
 
 func (l *limitedStream) RecvMsg(m any) error {
 	if err := l.ServerStream.RecvMsg(m); err != nil {
 		return err
+	}
+	if err := l.s.refusal(m); err != nil {
+		return err
+	}
+	if !l.api {
+		return nil
 	}
 	return l.s.checkSize(m)
 }

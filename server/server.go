@@ -13,6 +13,7 @@ import (
 	"net"
 	"runtime"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -41,6 +42,7 @@ type Options struct {
 	MaxRecvMsgSize       int           // largest iamsentry.v1 request message, bytes; default 16 MiB
 	MaxEventsPerRequest  int           // events in one iamsentry.v1 request; default 10,000
 	IngestMaxRecvMsgSize int           // largest OTLP or Vector request message, bytes; default 64 MiB
+	MaxIngestRecords     int           // records in one OTLP or Vector request; default 100,000
 	BatchSize            int           // records per micro-batch; default 512
 	BatchLinger          time.Duration // how long a light-traffic batch waits to fill; default 1 ms
 	Workers              int           // concurrent micro-batches; default GOMAXPROCS
@@ -51,6 +53,8 @@ type Options struct {
 
 	// Connection management (see connection.go).
 	MaxConcurrentStreams  int           // concurrent calls per connection; default 256
+	MaxStreams            int           // concurrent calls in the process; default 4096
+	MaxOpenStreams        int           // of which health checks and reflection; default 256
 	KeepaliveMinTime      time.Duration // clients may ping this often, no more; default 20 s
 	KeepaliveTime         time.Duration // the server pings a connection idle this long; default 1 min
 	KeepaliveTimeout      time.Duration // and closes it when the ping is unanswered this long; default 20 s
@@ -97,7 +101,10 @@ func (o *Options) setDefaults() {
 	def(&o.Workers, runtime.GOMAXPROCS(0))
 	def(&o.MaxInFlight, DefaultMaxInFlight)
 	def(&o.IngestMaxRecvMsgSize, DefaultIngestMaxRecvMsgSize)
+	def(&o.MaxIngestRecords, DefaultMaxIngestRecords)
 	def(&o.MaxConcurrentStreams, DefaultMaxConcurrentStreams)
+	def(&o.MaxStreams, DefaultMaxStreams)
+	def(&o.MaxOpenStreams, DefaultMaxOpenStreams)
 	def(&o.WatchBuffer, findings.DefaultWatchBuffer)
 	o.connectionDefaults()
 	if o.BatchLinger < 0 {
@@ -133,6 +140,8 @@ type Server struct {
 	stopping chan struct{} // closed when shutdown starts: Watch calls end
 	opts     Options
 	metrics  serverMetrics
+	streams  streamCounts
+	refused  sync.Map // request message → the status limitCodec refused it with
 }
 
 // New builds a server scoring with eng. It serves nothing until Serve.
@@ -147,6 +156,8 @@ func New(eng *engine.Engine, opts Options) *Server {
 	s.batcher = newBatcher(eng, opts.Workers, opts.BatchSize, opts.BatchLinger)
 	s.batcher.scored = s.publishFindings
 	gopts := append(s.connectionOptions(),
+		grpc.InTapHandle(s.admit),
+		grpc.ForceServerCodecV2(newLimitCodec(s)),
 		grpc.ChainUnaryInterceptor(s.recoverUnary, s.authUnary, s.limitUnary),
 		grpc.ChainStreamInterceptor(s.recoverStream, s.authStream, s.limitStream),
 		grpc.StatsHandler(opts.statsHandler()),

@@ -1,0 +1,152 @@
+package server_test
+
+import (
+	"bytes"
+	stdgzip "compress/gzip"
+	"context"
+	"runtime"
+	"testing"
+
+	collectorlogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/encoding/gzip"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
+
+	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
+	vectorpb "github.com/iamsentry/iamsentry/gen/vector"
+	"github.com/iamsentry/iamsentry/server"
+	"github.com/iamsentry/iamsentry/server/auth"
+	"github.com/iamsentry/iamsentry/state/memory"
+)
+
+// rawCodec sends request bytes as they are, so a test can hand the
+// server wire data no honest client would build, and reads replies as
+// bytes.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(v.([]byte))}, nil
+}
+func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	*v.(*[]byte) = data.Materialize()
+	return nil
+}
+func (rawCodec) Name() string { return "proto" }
+
+// emptyMessages is n empty messages in field 1 or 2 (the repeated field of
+// records), two bytes each on the wire, nested in the given outer fields:
+// the cheapest request to send and, decoded, the dearest to hold.
+func emptyMessages(n int, field protowire.Number, outer ...protowire.Number) []byte {
+	one := protowire.AppendBytes(protowire.AppendTag(nil, field, protowire.BytesType), nil)
+	b := bytes.Repeat(one, n)
+	for i := len(outer) - 1; i >= 0; i-- {
+		b = protowire.AppendBytes(protowire.AppendTag(nil, outer[i], protowire.BytesType), b)
+	}
+	return b
+}
+
+// ingestPaths are the unary calls that carry records, each with a
+// request of n empty records.
+func ingestPaths(n int) []struct {
+	method string
+	req    []byte
+} {
+	return []struct {
+		method string
+		req    []byte
+	}{
+		// ExportLogsServiceRequest.resource_logs(1).scope_logs(2).log_records(2)
+		{collectorlogspb.LogsService_Export_FullMethodName, emptyMessages(n, 2, 1, 2)},
+		// PushEventsRequest.events(1)
+		{vectorpb.Vector_PushEvents_FullMethodName, emptyMessages(n, 1)},
+		// ScoreBatchRequest.events(1)
+		{iamsentryv1.DetectionService_ScoreBatch_FullMethodName, emptyMessages(n, 1)},
+	}
+}
+
+// allocated returns the bytes the process allocated while f ran.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestUnauthenticatedAmplification: a caller without credentials sends a
+// few kilobytes of gzip that decompress to 2 MiB of empty records (a
+// million objects, hundreds of megabytes once decoded). The server must
+// refuse it before reading it: the whole call, client included, allocates
+// less than the decompressed size.
+func TestUnauthenticatedAmplification(t *testing.T) {
+	tokens := loadTokens(t, map[string]string{"s3cret": "acme"})
+	addr := serveTCP(t, memory.New(), server.Options{Auth: &auth.Authenticator{Tokens: tokens}})
+	c := conn(t, addr, nil)
+	const records = 1 << 20
+	for _, p := range ingestPaths(records) {
+		t.Run(p.method, func(t *testing.T) {
+			call := func() error {
+				var reply []byte
+				return c.Invoke(context.Background(), p.method, p.req, &reply,
+					grpc.ForceCodecV2(rawCodec{}), grpc.UseCompressor(gzip.Name))
+			}
+			call() // warm the connection and the compressor's pools
+			var err error
+			n := allocated(func() { err = call() })
+			if status.Code(err) != codes.Unauthenticated {
+				t.Fatalf("call without a token: %v, want Unauthenticated", err)
+			}
+			if n >= uint64(len(p.req)) {
+				t.Errorf("refusing %d bytes (gzip) of %d records without a token allocated %d bytes; want less than the %d decompressed bytes",
+					compressedSize(t, p.req), records, n, len(p.req))
+			}
+			t.Logf("%d bytes decompressed, %d gzip: refused with %d bytes allocated", len(p.req), compressedSize(t, p.req), n)
+		})
+	}
+}
+
+func compressedSize(t *testing.T, b []byte) int {
+	var buf bytes.Buffer
+	w := stdgzip.NewWriter(&buf)
+	if _, err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Len()
+}
+
+// TestRecordCapsBeforeDecoding: an authenticated caller's request of a
+// million empty records (2 MiB, a few KB of gzip) is refused on every
+// unary ingest path for its record count, before it is decoded: the call
+// allocates a few times its decompressed size, not the hundreds of
+// megabytes a million decoded records take.
+func TestRecordCapsBeforeDecoding(t *testing.T) {
+	addr := serveTCP(t, memory.New(), server.Options{})
+	c := conn(t, addr, nil)
+	const records = 1 << 20
+	for _, p := range ingestPaths(records) {
+		t.Run(p.method, func(t *testing.T) {
+			call := func() error {
+				var reply []byte
+				return c.Invoke(context.Background(), p.method, p.req, &reply,
+					grpc.ForceCodecV2(rawCodec{}), grpc.UseCompressor(gzip.Name))
+			}
+			call()
+			var err error
+			n := allocated(func() { err = call() })
+			if code := status.Code(err); code != codes.ResourceExhausted && code != codes.InvalidArgument {
+				t.Fatalf("%d records: %v, want ResourceExhausted or InvalidArgument naming the limit", records, err)
+			}
+			if limit := 8 * uint64(len(p.req)); n >= limit {
+				t.Errorf("refusing %d records (%d bytes) allocated %d bytes; want less than %d", records, len(p.req), n, limit)
+			}
+			t.Logf("%v; %d bytes allocated", err, n)
+		})
+	}
+}

@@ -1,0 +1,120 @@
+package server
+
+import (
+	collectorlogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
+	vectorpb "github.com/iamsentry/iamsentry/gen/vector"
+)
+
+// DefaultMaxIngestRecords bounds the records of one OTLP or Vector
+// request. An empty record is two bytes on the wire and a few hundred
+// once decoded and converted, so the byte limit alone lets a request
+// hold tens of millions of them; shippers send batches of thousands.
+const DefaultMaxIngestRecords = 100_000
+
+// limitCodec is the server's protobuf codec. Before decoding a request it
+// counts the records on the wire (without allocating) and checks the
+// limits of the request's kind, so a request over them is never decoded.
+// A codec error would reach the caller as INTERNAL, so a refused request
+// is left empty and its status kept for the limit interceptors
+// (limitUnary, limitedStream), which answer with it.
+type limitCodec struct {
+	encoding.CodecV2 // the default protobuf codec, for everything else
+	s                *Server
+}
+
+func newLimitCodec(s *Server) limitCodec {
+	return limitCodec{CodecV2: encoding.GetCodecV2("proto"), s: s}
+}
+
+// Unmarshal implements encoding.CodecV2.
+func (c limitCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	m, ok := v.(proto.Message)
+	if !ok {
+		return c.CodecV2.Unmarshal(data, v)
+	}
+	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+	defer buf.Free()
+	b := buf.ReadOnlyData()
+	if err := c.s.checkWire(m, b); err != nil {
+		c.s.refused.Store(v, err)
+		return nil
+	}
+	return proto.Unmarshal(b, m)
+}
+
+// checkWire checks the encoded request b of m's kind against its limits.
+func (s *Server) checkWire(m proto.Message, b []byte) error {
+	switch m.(type) {
+	case *iamsentryv1.ScoreRequest, *iamsentryv1.ScoreBatchRequest:
+		if len(b) > s.opts.MaxRecvMsgSize {
+			return s.sizeError(len(b))
+		}
+		return s.eventsError(countAt(b, 1))
+	case *collectorlogspb.ExportLogsServiceRequest:
+		// resource_logs(1).scope_logs(2).log_records(2)
+		return s.ingestError(countAt(b, 1, 2, 2), "log records")
+	case *vectorpb.PushEventsRequest:
+		return s.ingestError(countAt(b, 1), "events")
+	}
+	return nil
+}
+
+func (s *Server) ingestError(n int, what string) error {
+	if n > s.opts.MaxIngestRecords {
+		return status.Errorf(codes.ResourceExhausted,
+			"request carries %d %s; the limit is %d per request (send smaller batches, or raise the server's --ingest-max-records)",
+			n, what, s.opts.MaxIngestRecords)
+	}
+	return nil
+}
+
+// refusal returns (and forgets) the status limitCodec kept for the
+// request it left empty, if any.
+func (s *Server) refusal(m any) error {
+	if err, ok := s.refused.LoadAndDelete(m); ok {
+		return err.(error)
+	}
+	return nil
+}
+
+// countAt counts the length-delimited fields at path in the encoded
+// message b: the repeated field path[len(path)-1] of the messages at
+// path[:len(path)-1]. Malformed input counts what it could read; decoding
+// reports the fault.
+func countAt(b []byte, path ...protowire.Number) int {
+	n := 0
+	for len(b) > 0 {
+		num, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return n
+		}
+		b = b[l:]
+		if num != path[0] || typ != protowire.BytesType {
+			l = protowire.ConsumeFieldValue(num, typ, b)
+			if l < 0 {
+				return n
+			}
+			b = b[l:]
+			continue
+		}
+		v, l := protowire.ConsumeBytes(b)
+		if l < 0 {
+			return n
+		}
+		b = b[l:]
+		if len(path) == 1 {
+			n++
+		} else {
+			n += countAt(v, path[1:]...)
+		}
+	}
+	return n
+}
