@@ -47,6 +47,8 @@ type Options struct {
 	BatchLinger          time.Duration // how long a light-traffic batch waits to fill; default 1 ms
 	Workers              int           // concurrent micro-batches; default GOMAXPROCS
 	MaxInFlight          int           // requests read ahead per stream; default 64
+	ReadAheadBytes       int           // bytes of requests read ahead per stream; default 16 MiB
+	ReadAheadTotal       int           // bytes of requests read ahead by all streams; default 256 MiB
 	GracePeriod          time.Duration // graceful-stop budget; default 15 s
 	ReadyInterval        time.Duration // how often readiness is re-checked; default 5 s
 	Logger               *slog.Logger  // default: discard
@@ -100,6 +102,8 @@ func (o *Options) setDefaults() {
 	def(&o.BatchSize, DefaultBatchSize)
 	def(&o.Workers, runtime.GOMAXPROCS(0))
 	def(&o.MaxInFlight, DefaultMaxInFlight)
+	def(&o.ReadAheadBytes, DefaultReadAheadBytes)
+	def(&o.ReadAheadTotal, DefaultReadAheadTotal)
 	def(&o.IngestMaxRecvMsgSize, DefaultIngestMaxRecvMsgSize)
 	def(&o.MaxIngestRecords, DefaultMaxIngestRecords)
 	def(&o.MaxConcurrentStreams, DefaultMaxConcurrentStreams)
@@ -169,7 +173,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 		gopts = append(gopts, grpc.StatsHandler(opts.StatsHandler))
 	}
 	s.grpc = grpc.NewServer(gopts...)
-	svc := &service{eng: eng, batcher: s.batcher, opts: opts, log: opts.Logger, hub: s.out.Hub(), stopping: s.stopping, metrics: s.metrics}
+	svc := &service{readAhead: newByteBudget(opts.ReadAheadTotal), eng: eng, batcher: s.batcher, opts: opts, log: opts.Logger, hub: s.out.Hub(), stopping: s.stopping, metrics: s.metrics}
 	iamsentryv1.RegisterDetectionServiceServer(s.grpc, svc)
 	collectorlogspb.RegisterLogsServiceServer(s.grpc, &otlpService{ingest: s.ingest()})
 	vectorpb.RegisterVectorServer(s.grpc, &vectorService{ingest: s.ingest(), health: s.health})

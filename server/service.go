@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/iamsentry/iamsentry/engine"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
@@ -22,6 +23,8 @@ type service struct {
 	batcher *batcher
 	opts    Options
 	log     *slog.Logger
+
+	readAhead *byteBudget // the process's read-ahead budget, shared by Score streams
 
 	hub      *findings.Hub
 	stopping <-chan struct{} // closed when the server starts shutting down
@@ -50,19 +53,32 @@ func (s *service) ScoreBatch(ctx context.Context, req *iamsentryv1.ScoreBatchReq
 }
 
 // Score implements DetectionService. Requests are read ahead (up to
-// MaxInFlight per stream), those already waiting are scored together, and
+// MaxInFlight per stream, and ReadAheadBytes per stream and ReadAheadTotal
+// for the process), those already waiting are scored together, and
 // responses go back in request order. A bad record gets an INVALID verdict
 // and the stream goes on; a broken limit or a state outage ends the stream
 // after the requests before it were answered.
 func (s *service) Score(stream iamsentryv1.DetectionService_ScoreServer) error {
 	ctx := stream.Context()
-	reqs := make(chan *iamsentryv1.ScoreRequest, s.opts.MaxInFlight)
+	reqs := make(chan heldRequest, s.opts.MaxInFlight)
 	recvErr := make(chan error, 1)
-	go s.receive(ctx, stream, reqs, recvErr)
+	budget := readAhead{stream: newByteBudget(s.opts.ReadAheadBytes), process: s.readAhead}
+	go s.receive(ctx, stream, budget, reqs, recvErr)
+	// What was read ahead but not answered is given back once receive has
+	// stopped (the stream ends when Score returns).
+	defer func() {
+		go func() {
+			for r := range reqs {
+				budget.release(r.size)
+			}
+		}()
+	}()
 	for {
-		group, more := s.next(reqs)
+		group, held, more := s.next(reqs)
 		if len(group) > 0 {
-			if err := s.answer(ctx, stream, group); err != nil {
+			err := s.answer(ctx, stream, group)
+			budget.release(held)
+			if err != nil {
 				return err
 			}
 		}
@@ -75,24 +91,38 @@ func (s *service) Score(stream iamsentryv1.DetectionService_ScoreServer) error {
 	}
 }
 
+// heldRequest is a request read ahead, with the bytes it holds.
+type heldRequest struct {
+	req  *iamsentryv1.ScoreRequest
+	size int
+}
+
 // receive reads requests into reqs until the client half-closes, the
 // stream fails or a request breaks a limit; it then sends the reason on
-// errc and closes reqs.
+// errc and closes reqs. Each request takes its size from the read-ahead
+// budget before it is queued: when the budget is spent, receive stops
+// reading, and flow control stops the client.
 func (s *service) receive(ctx context.Context, stream iamsentryv1.DetectionService_ScoreServer,
-	reqs chan<- *iamsentryv1.ScoreRequest, errc chan<- error) {
+	budget readAhead, reqs chan<- heldRequest, errc chan<- error) {
 	defer close(reqs)
 	for {
 		req, err := stream.Recv()
 		if err == nil {
 			err = s.checkEvents(len(req.GetEvents()))
 		}
+		var size int
+		if err == nil {
+			size = proto.Size(req)
+			err = budget.acquire(ctx, size)
+		}
 		if err != nil {
 			errc <- err
 			return
 		}
 		select {
-		case reqs <- req:
+		case reqs <- heldRequest{req, size}:
 		case <-ctx.Done():
+			budget.release(size)
 			errc <- ctx.Err()
 			return
 		}
@@ -100,27 +130,28 @@ func (s *service) receive(ctx context.Context, stream iamsentryv1.DetectionServi
 }
 
 // next waits for one request, then takes those already waiting, up to
-// BatchSize events. more is false once reqs is closed and drained.
-func (s *service) next(reqs <-chan *iamsentryv1.ScoreRequest) (group []*iamsentryv1.ScoreRequest, more bool) {
-	req, ok := <-reqs
+// BatchSize events, and returns them with the bytes they hold. more is
+// false once reqs is closed and drained.
+func (s *service) next(reqs <-chan heldRequest) (group []*iamsentryv1.ScoreRequest, held int, more bool) {
+	r, ok := <-reqs
 	if !ok {
-		return nil, false
+		return nil, 0, false
 	}
-	group = append(group, req)
-	n := len(req.GetEvents())
+	group, held = append(group, r.req), r.size
+	n := len(r.req.GetEvents())
 	for n < s.opts.BatchSize {
 		select {
-		case req, ok := <-reqs:
+		case r, ok := <-reqs:
 			if !ok {
-				return group, false
+				return group, held, false
 			}
-			group = append(group, req)
-			n += len(req.GetEvents())
+			group, held = append(group, r.req), held+r.size
+			n += len(r.req.GetEvents())
 		default:
-			return group, true
+			return group, held, true
 		}
 	}
-	return group, true
+	return group, held, true
 }
 
 // answer scores a group of requests and sends their responses in order.
