@@ -55,7 +55,12 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 // limits, keepalive, connection age, Watch.
 func (f *serveFlags) registerTransport(fs *flag.FlagSet) {
 	fs.IntVar(&f.opts.IngestMaxRecvMsgSize, "ingest-max-recv-msg-size", server.DefaultIngestMaxRecvMsgSize, "largest OTLP or Vector batch, `bytes`; such batches are not held to --max-events-per-request")
+	fs.IntVar(&f.opts.MaxIngestRecords, "ingest-max-records", server.DefaultMaxIngestRecords, "most records in one OTLP or Vector batch, counted before it is decoded")
 	fs.IntVar(&f.opts.MaxConcurrentStreams, "max-concurrent-streams", server.DefaultMaxConcurrentStreams, "most concurrent calls on one connection")
+	fs.IntVar(&f.opts.MaxStreams, "max-streams", server.DefaultMaxStreams, "most concurrent calls in the process, over all connections")
+	fs.IntVar(&f.opts.MaxOpenStreams, "max-open-streams", server.DefaultMaxOpenStreams, "most concurrent health-check and reflection calls (which may come without credentials) in the process")
+	fs.IntVar(&f.opts.ReadAheadBytes, "read-ahead-bytes", server.DefaultReadAheadBytes, "`bytes` of requests a Score stream reads ahead of its answers")
+	fs.IntVar(&f.opts.ReadAheadTotal, "read-ahead-total", server.DefaultReadAheadTotal, "`bytes` of requests all Score streams together read ahead of their answers")
 	fs.DurationVar(&f.opts.KeepaliveMinTime, "keepalive-min-time", server.DefaultKeepaliveMinTime, "shortest interval at which clients may send keepalive pings")
 	fs.DurationVar(&f.opts.KeepaliveTime, "keepalive-time", server.DefaultKeepaliveTime, "ping a connection after it was silent this long")
 	fs.DurationVar(&f.opts.KeepaliveTimeout, "keepalive-timeout", server.DefaultKeepaliveTimeout, "close a connection whose ping is unanswered this long")
