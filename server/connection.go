@@ -113,12 +113,12 @@ func (s *Server) sizeError(n int) error {
 }
 
 // eventsError is the status of an iamsentry.v1 request of n events, if
-// that is over the limit.
-func (s *Server) eventsError(n int) error {
-	if n > s.opts.MaxEventsPerRequest {
+// that is over limit.
+func eventsError(n, limit int) error {
+	if n > limit {
 		return status.Errorf(codes.InvalidArgument,
 			"request carries %d events; the limit is %d events per request (split it, or raise the server's --max-events-per-request)",
-			n, s.opts.MaxEventsPerRequest)
+			n, limit)
 	}
 	return nil
 }

@@ -219,14 +219,7 @@ func (s *service) score(ctx context.Context, path string, learn bool, requests [
 	return out, nil
 }
 
-func (s *service) checkEvents(n int) error {
-	if n > s.opts.MaxEventsPerRequest {
-		return status.Errorf(codes.InvalidArgument,
-			"request carries %d events; the limit is %d events per request (split it, or raise the server's --max-events-per-request)",
-			n, s.opts.MaxEventsPerRequest)
-	}
-	return nil
-}
+func (s *service) checkEvents(n int) error { return eventsError(n, s.opts.MaxEventsPerRequest) }
 
 // status converts an error into the gRPC status the caller sees.
 func (s *service) status(ctx context.Context, err error) error { return grpcStatus(ctx, s.log, err) }

@@ -67,6 +67,12 @@ func ingestPaths(n int) []struct {
 	}
 }
 
+// rawCall sends req, gzip-compressed, as the request of method.
+func rawCall(c *grpc.ClientConn, method string, req []byte) error {
+	var reply []byte
+	return c.Invoke(context.Background(), method, req, &reply, grpc.ForceCodecV2(rawCodec{}), grpc.UseCompressor(gzip.Name))
+}
+
 // allocated returns the bytes the process allocated while f ran.
 func allocated(f func()) uint64 {
 	var before, after runtime.MemStats
@@ -89,11 +95,7 @@ func TestUnauthenticatedAmplification(t *testing.T) {
 	const records = 1 << 20
 	for _, p := range ingestPaths(records) {
 		t.Run(p.method, func(t *testing.T) {
-			call := func() error {
-				var reply []byte
-				return c.Invoke(context.Background(), p.method, p.req, &reply,
-					grpc.ForceCodecV2(rawCodec{}), grpc.UseCompressor(gzip.Name))
-			}
+			call := func() error { return rawCall(c, p.method, p.req) }
 			call() // warm the connection and the compressor's pools
 			var err error
 			n := allocated(func() { err = call() })
@@ -132,11 +134,7 @@ func TestRecordCapsBeforeDecoding(t *testing.T) {
 	const records = 1 << 20
 	for _, p := range ingestPaths(records) {
 		t.Run(p.method, func(t *testing.T) {
-			call := func() error {
-				var reply []byte
-				return c.Invoke(context.Background(), p.method, p.req, &reply,
-					grpc.ForceCodecV2(rawCodec{}), grpc.UseCompressor(gzip.Name))
-			}
+			call := func() error { return rawCall(c, p.method, p.req) }
 			call()
 			var err error
 			n := allocated(func() { err = call() })

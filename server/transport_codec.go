@@ -57,7 +57,7 @@ func (s *Server) checkWire(m proto.Message, b []byte) error {
 		if len(b) > s.opts.MaxRecvMsgSize {
 			return s.sizeError(len(b))
 		}
-		return s.eventsError(countAt(b, 1))
+		return eventsError(countAt(b, 1), s.opts.MaxEventsPerRequest)
 	case *collectorlogspb.ExportLogsServiceRequest:
 		// resource_logs(1).scope_logs(2).log_records(2)
 		return s.ingestError(countAt(b, 1, 2, 2), "log records")
