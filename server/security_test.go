@@ -104,9 +104,9 @@ func serverTLS(t *testing.T, srv pkitest.Pair, clientCA string, requireCert bool
 }
 
 // scoreOne scores one clean record and returns the call's status code.
-func scoreOne(ctx context.Context, c *grpc.ClientConn) codes.Code {
+func scoreOne(ctx context.Context, c *grpc.ClientConn, opts ...grpc.CallOption) codes.Code {
 	_, err := iamsentryv1.NewDetectionServiceClient(c).ScoreBatch(ctx, &iamsentryv1.ScoreBatchRequest{
-		Events: []*iamsentryv1.Event{jsonEvent([]byte(`{"eventVersion":"1.08","eventID":"sec-1","eventTime":"2024-08-01T10:00:00Z","eventName":"ListUsers","eventSource":"iam.amazonaws.com","recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333"}}`))}})
+		Events: []*iamsentryv1.Event{jsonEvent([]byte(`{"eventVersion":"1.08","eventID":"sec-1","eventTime":"2024-08-01T10:00:00Z","eventName":"ListUsers","eventSource":"iam.amazonaws.com","recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333"}}`))}}, opts...)
 	return status.Code(err)
 }
 

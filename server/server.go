@@ -39,19 +39,20 @@ import (
 
 // Options tune a Server. Zero fields take the defaults below.
 type Options struct {
-	MaxRecvMsgSize       int           // largest iamsentry.v1 request message, bytes; default 16 MiB
-	MaxEventsPerRequest  int           // events in one iamsentry.v1 request; default 10,000
-	IngestMaxRecvMsgSize int           // largest OTLP or Vector request message, bytes; default 64 MiB
-	MaxIngestRecords     int           // records in one OTLP or Vector request; default 100,000
-	BatchSize            int           // records per micro-batch; default 512
-	BatchLinger          time.Duration // how long a light-traffic batch waits to fill; default 1 ms
-	Workers              int           // concurrent micro-batches; default GOMAXPROCS
-	MaxInFlight          int           // requests read ahead per stream; default 64
-	ReadAheadBytes       int           // bytes of requests read ahead per stream; default 16 MiB
-	ReadAheadTotal       int           // bytes of requests read ahead by all streams; default 256 MiB
-	GracePeriod          time.Duration // graceful-stop budget; default 15 s
-	ReadyInterval        time.Duration // how often readiness is re-checked; default 5 s
-	Logger               *slog.Logger  // default: discard
+	MaxRecvMsgSize        int           // largest iamsentry.v1 request message, bytes; default 16 MiB
+	MaxEventsPerRequest   int           // events in one iamsentry.v1 request; default 10,000
+	IngestMaxRecvMsgSize  int           // largest OTLP or Vector request message, bytes; default 64 MiB
+	MaxIngestRecords      int           // records in one OTLP or Vector request; default 100,000
+	MaxDecompressionRatio int           // gzip requests: most bytes out per byte in; default 256
+	BatchSize             int           // records per micro-batch; default 512
+	BatchLinger           time.Duration // how long a light-traffic batch waits to fill; default 1 ms
+	Workers               int           // concurrent micro-batches; default GOMAXPROCS
+	MaxInFlight           int           // requests read ahead per stream; default 64
+	ReadAheadBytes        int           // bytes of requests read ahead per stream; default 16 MiB
+	ReadAheadTotal        int           // bytes of requests read ahead by all streams; default 256 MiB
+	GracePeriod           time.Duration // graceful-stop budget; default 15 s
+	ReadyInterval         time.Duration // how often readiness is re-checked; default 5 s
+	Logger                *slog.Logger  // default: discard
 
 	// Connection management (see connection.go).
 	MaxConcurrentStreams  int           // concurrent calls per connection; default 256
@@ -106,6 +107,7 @@ func (o *Options) setDefaults() {
 	def(&o.ReadAheadTotal, DefaultReadAheadTotal)
 	def(&o.IngestMaxRecvMsgSize, DefaultIngestMaxRecvMsgSize)
 	def(&o.MaxIngestRecords, DefaultMaxIngestRecords)
+	def(&o.MaxDecompressionRatio, DefaultMaxDecompressionRatio)
 	def(&o.MaxConcurrentStreams, DefaultMaxConcurrentStreams)
 	def(&o.MaxStreams, DefaultMaxStreams)
 	def(&o.MaxOpenStreams, DefaultMaxOpenStreams)
@@ -162,6 +164,8 @@ func New(eng *engine.Engine, opts Options) *Server {
 	gopts := append(s.connectionOptions(),
 		grpc.InTapHandle(s.admit),
 		grpc.ForceServerCodecV2(newLimitCodec(s)),
+		//lint:ignore SA1019 the server's own decompressor; a registered one would be the clients' too
+		grpc.RPCDecompressor(&gzipLimited{max: max(opts.MaxRecvMsgSize, opts.IngestMaxRecvMsgSize), ratio: opts.MaxDecompressionRatio}),
 		grpc.ChainUnaryInterceptor(s.recoverUnary, s.authUnary, s.limitUnary),
 		grpc.ChainStreamInterceptor(s.recoverStream, s.authStream, s.limitStream),
 		grpc.StatsHandler(opts.statsHandler()),

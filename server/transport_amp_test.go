@@ -4,7 +4,9 @@ import (
 	"bytes"
 	stdgzip "compress/gzip"
 	"context"
+	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 
 	collectorlogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
@@ -129,7 +131,8 @@ func compressedSize(t *testing.T, b []byte) int {
 // allocates a few times its decompressed size, not the hundreds of
 // megabytes a million decoded records take.
 func TestRecordCapsBeforeDecoding(t *testing.T) {
-	addr := serveTCP(t, memory.New(), server.Options{})
+	// Over deflate's best ratio: the caps alone are under test.
+	addr := serveTCP(t, memory.New(), server.Options{MaxDecompressionRatio: 2000})
 	c := conn(t, addr, nil)
 	const records = 1 << 20
 	for _, p := range ingestPaths(records) {
@@ -146,5 +149,37 @@ func TestRecordCapsBeforeDecoding(t *testing.T) {
 			}
 			t.Logf("%v; %d bytes allocated", err, n)
 		})
+	}
+}
+
+// TestDecompressionRatio: a request within every count and size limit that
+// decompresses at ~800 to 1 (100,000 empty records, 200 KB from a few
+// hundred bytes of gzip) is refused while it is decompressed, before the
+// server decodes it; one that compresses as CloudTrail does is scored.
+func TestDecompressionRatio(t *testing.T) {
+	addr := serveTCP(t, memory.New(), server.Options{})
+	c := conn(t, addr, nil)
+	for _, p := range ingestPaths(server.DefaultMaxIngestRecords) {
+		t.Run(p.method, func(t *testing.T) {
+			rawCall(c, p.method, p.req)
+			var err error
+			n := allocated(func() { err = rawCall(c, p.method, p.req) })
+			if !strings.Contains(status.Convert(err).Message(), "decompresses to more than") {
+				t.Errorf("%d bytes from %d of gzip: %v; want refused for its compression ratio", len(p.req), compressedSize(t, p.req), err)
+			}
+			if limit := 8 * uint64(len(p.req)); n >= limit {
+				t.Errorf("refusing it allocated %d bytes; want less than %d, 8 times its decompressed size", n, limit)
+			}
+			t.Logf("%v; %d bytes allocated", err, n)
+		})
+	}
+	// A thousand records of one user, as a shipper batches them: ~40 to 1.
+	events := make([]*iamsentryv1.Event, 1000)
+	for i := range events {
+		events[i] = jsonEvent(fmt.Appendf(nil, `{"eventVersion":"1.08","eventID":"ratio-%d","eventTime":"2024-08-01T10:%02d:%02dZ","eventName":"ListUsers","eventSource":"iam.amazonaws.com","sourceIPAddress":"203.0.113.%d","recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333"}}`, i, i/60%60, i%60, i%250))
+	}
+	_, err := iamsentryv1.NewDetectionServiceClient(c).ScoreBatch(context.Background(), &iamsentryv1.ScoreBatchRequest{Events: events}, grpc.UseCompressor(gzip.Name))
+	if err != nil {
+		t.Errorf("a batch of CloudTrail records, gzip: %v, want OK", err)
 	}
 }

@@ -56,6 +56,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 func (f *serveFlags) registerTransport(fs *flag.FlagSet) {
 	fs.IntVar(&f.opts.IngestMaxRecvMsgSize, "ingest-max-recv-msg-size", server.DefaultIngestMaxRecvMsgSize, "largest OTLP or Vector batch, `bytes`; such batches are not held to --max-events-per-request")
 	fs.IntVar(&f.opts.MaxIngestRecords, "ingest-max-records", server.DefaultMaxIngestRecords, "most records in one OTLP or Vector batch, counted before it is decoded")
+	fs.IntVar(&f.opts.MaxDecompressionRatio, "max-decompression-ratio", server.DefaultMaxDecompressionRatio, "gzip requests: most bytes a request may decompress to per byte sent (beyond 64 KiB)")
 	fs.IntVar(&f.opts.MaxConcurrentStreams, "max-concurrent-streams", server.DefaultMaxConcurrentStreams, "most concurrent calls on one connection")
 	fs.IntVar(&f.opts.MaxStreams, "max-streams", server.DefaultMaxStreams, "most concurrent calls in the process, over all connections")
 	fs.IntVar(&f.opts.MaxOpenStreams, "max-open-streams", server.DefaultMaxOpenStreams, "most concurrent health-check and reflection calls (which may come without credentials) in the process")
