@@ -150,6 +150,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 		grpc.ChainUnaryInterceptor(s.recoverUnary, s.authUnary, s.limitUnary),
 		grpc.ChainStreamInterceptor(s.recoverStream, s.authStream, s.limitStream),
 		grpc.StatsHandler(opts.statsHandler()),
+		grpc.ForceServerCodecV2(newRecordCodec()),
 	)
 	if opts.TLS != nil {
 		gopts = append(gopts, grpc.Creds(credentials.NewTLS(opts.TLS)))
