@@ -81,12 +81,15 @@ func TestFindingPublishedOnceAfterLostReply(t *testing.T) {
 	store := rstore.Open(t, redis.URL()+"?read_timeout=250ms", rstore.Prefix())
 	reader := sdkmetric.NewManualReader()
 	sink := newCaptureSink()
+	// Readiness probes are left out: one holding the store's only idle
+	// connection during the stall would make scoring dial a new one, and a
+	// pipeline that never left cannot lose its reply.
 	addr, _ := serveEngine(t, store, engine.Options{MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))},
-		server.Options{Sinks: []findings.Sink{sink}})
+		server.Options{Sinks: []findings.Sink{sink}, ReadyInterval: time.Hour})
 	cc := conn(t, addr, nil)
 	client := iamsentryv1.NewDetectionServiceClient(cc)
 	otlp := collectorlogspb.NewLogsServiceClient(cc)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	watch := openWatch(t, ctx, client, &iamsentryv1.WatchRequest{})
 
@@ -103,7 +106,10 @@ func TestFindingPublishedOnceAfterLostReply(t *testing.T) {
 			if err := stream.Send(&iamsentryv1.ScoreRequest{Events: []*iamsentryv1.Event{jsonEvent(attachRecord(t, id))}}); err != nil {
 				return err
 			}
-			_, err = stream.Recv()
+			resp, err := stream.Recv()
+			if err == nil {
+				t.Logf("Score %s: %v with %d findings", id, resp.GetVerdicts()[0].GetOutcome(), len(resp.GetVerdicts()[0].GetFindings()))
+			}
 			return err
 		}},
 		{"OTLP", func(id string) error {
@@ -113,6 +119,11 @@ func TestFindingPublishedOnceAfterLostReply(t *testing.T) {
 	}
 	for _, p := range paths {
 		id, marker := "stalled-"+p.name, "marker-"+p.name
+		// A clean record first leaves a connection idle in the store's
+		// pool: the stalled pipeline goes out on it without a handshake.
+		if code := scoreOne(ctx, cc); code != codes.OK {
+			t.Fatalf("warm-up: %v", code)
+		}
 		wake := stallRedis(t, redis, 2*time.Second)
 		if err := p.send(id); status.Code(err) != codes.Unavailable {
 			t.Fatalf("%s while Redis stalls: %v, want UNAVAILABLE (the reply was lost)", p.name, err)
