@@ -6,29 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iamsentry/iamsentry/detectors"
-	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/engine"
 	dt "github.com/iamsentry/iamsentry/internal/detectortest"
-	"github.com/iamsentry/iamsentry/state"
-	"github.com/iamsentry/iamsentry/state/memory"
 )
-
-// loseNthStore executes every batch but reports the nth one (counting
-// from 1) failed, as a store whose reply was lost after it ran the pipeline.
-type loseNthStore struct {
-	state.Store
-	n, execs int
-}
-
-func (s *loseNthStore) Exec(ctx context.Context, b *state.Batch) error {
-	err := s.Store.Exec(ctx, b)
-	s.execs++
-	if err == nil && s.execs == s.n {
-		return fmt.Errorf("reply lost after the pipeline ran: %w", state.ErrUnavailable)
-	}
-	return err
-}
 
 // alertingRecords raise a per-event finding (an admin attach) and a
 // throttled incident (enumeration), so scoring them takes every round trip
@@ -50,14 +30,8 @@ func alertingRecords() [][]byte {
 func TestPublishOnceWhateverReplyIsLost(t *testing.T) {
 	for lose := 1; lose <= 3; lose++ {
 		t.Run(fmt.Sprintf("reply %d lost", lose), func(t *testing.T) {
-			mem := memory.New()
-			t.Cleanup(func() { mem.Close() })
-			store := &loseNthStore{Store: mem, n: lose}
-			reg, err := detectors.NewRegistry(builtin.All()...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			e := engine.New(reg, store, engine.Options{})
+			e, store := newLostReplyEngine(t)
+			store.lose = lose
 			published := map[string]int{} // incident + event → times handed out
 			batch := engine.Batch{Records: alertingRecords(), Publish: func(fresh []engine.Verdict) {
 				for _, v := range fresh {
