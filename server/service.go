@@ -208,7 +208,7 @@ func grpcStatus(ctx context.Context, log *slog.Logger, err error) error {
 	case err == nil:
 		return nil
 	case engine.IsUnavailable(err):
-		log.WarnContext(ctx, "state backend unavailable; request not scored", slog.Any("error", err))
+		log.WarnContext(ctx, "state backend unavailable; request not scored", errorCause(err))
 		return status.Error(codes.Unavailable, "state backend unavailable: nothing in this request was scored; retry with backoff")
 	case errors.Is(err, errStopping):
 		return status.Error(codes.Unavailable, "server is shutting down; retry on another replica")
@@ -217,7 +217,7 @@ func grpcStatus(ctx context.Context, log *slog.Logger, err error) error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, "deadline exceeded before scoring finished")
 	default:
-		log.ErrorContext(ctx, "scoring failed", slog.Any("error", err))
+		log.ErrorContext(ctx, "scoring failed", errorCause(err))
 		return status.Error(codes.Internal, "internal error while scoring")
 	}
 }
