@@ -68,6 +68,11 @@ type Options struct {
 	// scoring. Default: the global provider.
 	TracerProvider trace.TracerProvider
 
+	// MetricsTenantLabel adds the tenant to iamsentry.records.received.
+	// Off by default: /metrics is unauthenticated and tenant names say who
+	// the service's customers are (see docs/operate.md).
+	MetricsTenantLabel bool
+
 	// Security (see package auth).
 	TLS  *tls.Config         // server TLS; nil: plaintext
 	Auth *auth.Authenticator // nil: authentication off, every call the default tenant ""
@@ -139,7 +144,7 @@ type Server struct {
 func New(eng *engine.Engine, opts Options) *Server {
 	opts.setDefaults()
 	s := &Server{eng: eng, opts: opts, health: health.NewServer(), stopping: make(chan struct{}),
-		metrics: newServerMetrics(opts.MeterProvider)}
+		metrics: newServerMetrics(opts.MeterProvider, opts.MetricsTenantLabel)}
 	s.out = findings.NewDispatcher(findings.DispatcherConfig{
 		Hub: findings.NewHub(), Bus: opts.FindingsBus, Sinks: opts.Sinks,
 		Logger: opts.Logger, MeterProvider: opts.MeterProvider,

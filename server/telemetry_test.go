@@ -115,10 +115,10 @@ func TestMetricsOnAdminEndpoint(t *testing.T) {
 		min    float64 // counter value or histogram count
 	}
 	for _, want := range []series{
-		{"iamsentry_records_received_total", map[string]string{"path": "score", "tenant": ""}, 2},
-		{"iamsentry_records_received_total", map[string]string{"path": "score_batch", "tenant": ""}, 5},
-		{"iamsentry_records_received_total", map[string]string{"path": "otlp", "tenant": ""}, 1},
-		{"iamsentry_records_received_total", map[string]string{"path": "vector", "tenant": ""}, 1},
+		{"iamsentry_records_received_total", map[string]string{"path": "score"}, 2},
+		{"iamsentry_records_received_total", map[string]string{"path": "score_batch"}, 5},
+		{"iamsentry_records_received_total", map[string]string{"path": "otlp"}, 1},
+		{"iamsentry_records_received_total", map[string]string{"path": "vector"}, 1},
 		{"iamsentry_verdicts_total", map[string]string{"outcome": "CLEAN"}, 4},
 		{"iamsentry_verdicts_total", map[string]string{"outcome": "ALERT"}, 1},
 		{"iamsentry_verdicts_total", map[string]string{"outcome": "SUPPRESSED"}, 1},
