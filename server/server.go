@@ -210,14 +210,20 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	return nil
 }
 
+// shutdown stops in this order: health NOT_SERVING (balancers drain the
+// replica); GOAWAY on every connection (GracefulStop: no new calls, the
+// clients' next calls go to a new connection); then the long-lived calls
+// are told to leave (Watch ends, a Score stream answers the requests it
+// has read and ends with UNAVAILABLE, which clients retry elsewhere); the
+// grace period cuts whatever is still open.
 func (s *Server) shutdown() {
 	s.health.Shutdown() // every service NOT_SERVING from now on
-	close(s.stopping)   // Watch calls end; their clients reconnect elsewhere
 	stopped := make(chan struct{})
 	go func() {
 		s.grpc.GracefulStop()
 		close(stopped)
 	}()
+	close(s.stopping)
 	timer := time.NewTimer(s.opts.GracePeriod)
 	defer timer.Stop()
 	select {

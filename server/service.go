@@ -67,10 +67,15 @@ func (s *service) Score(stream iamsentryv1.DetectionService_ScoreServer) error {
 			}
 		}
 		if !more {
-			if err := <-recvErr; !errors.Is(err, io.EOF) {
-				return err
+			select {
+			case err := <-recvErr:
+				if !errors.Is(err, io.EOF) {
+					return err
+				}
+				return nil
+			default: // still receiving: the server is stopping
+				return s.status(ctx, errStopping)
 			}
-			return nil
 		}
 	}
 }
@@ -100,9 +105,22 @@ func (s *service) receive(ctx context.Context, stream iamsentryv1.DetectionServi
 }
 
 // next waits for one request, then takes those already waiting, up to
-// BatchSize events. more is false once reqs is closed and drained.
+// BatchSize events. more is false once reqs is closed and drained, or once
+// the server stops and the requests already read are taken: a stream is
+// told to leave after its in-flight requests are answered, instead of
+// being cut when the grace period ends.
 func (s *service) next(reqs <-chan *iamsentryv1.ScoreRequest) (group []*iamsentryv1.ScoreRequest, more bool) {
-	req, ok := <-reqs
+	var req *iamsentryv1.ScoreRequest
+	var ok bool
+	select {
+	case req, ok = <-reqs:
+	case <-s.stopping:
+		select {
+		case req, ok = <-reqs:
+		default:
+			return nil, false
+		}
+	}
 	if !ok {
 		return nil, false
 	}
