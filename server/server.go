@@ -46,7 +46,7 @@ type Options struct {
 	Workers              int           // concurrent micro-batches; default GOMAXPROCS
 	MaxInFlight          int           // requests read ahead per stream; default 64
 	GracePeriod          time.Duration // graceful-stop budget; default 15 s
-	ReadyInterval        time.Duration // how often readiness is re-checked; default 5 s
+	ReadyInterval        time.Duration // how often readiness is re-checked; default 1 s
 	Logger               *slog.Logger  // default: discard
 
 	// Connection management (see connection.go).
@@ -87,8 +87,13 @@ const (
 	DefaultBatchLinger          = time.Millisecond
 	DefaultMaxInFlight          = 64
 	DefaultGracePeriod          = 15 * time.Second
-	DefaultReadyInterval        = 5 * time.Second
+	DefaultReadyInterval        = time.Second
 )
+
+// ReadyTimeout bounds one readiness probe of the state store. With
+// DefaultReadyInterval it bounds how late health follows a store loss:
+// under 2 s.
+const ReadyTimeout = time.Second
 
 func (o *Options) setDefaults() {
 	def := func(v *int, d int) {
@@ -243,7 +248,7 @@ func (s *Server) watchReadiness(ctx context.Context) {
 	defer ticker.Stop()
 	ready := false
 	for {
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		pctx, cancel := context.WithTimeout(ctx, ReadyTimeout)
 		err := s.eng.Ping(pctx)
 		cancel()
 		if ctx.Err() != nil {

@@ -78,15 +78,9 @@ func TestShutdownEndsScoreStreamsGracefully(t *testing.T) {
 	srv := server.New(engine.New(reg, store, engine.Options{}), server.Options{
 		GracePeriod: time.Minute, ReadyInterval: 20 * time.Millisecond, StatsHandler: read,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveCtx, stopServe := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(serveCtx, lis) }()
-	defer func() { stopServe(); <-served }()
-	c := conn(t, lis.Addr().String(), nil)
+	addr, stopServe := serveListening(t, srv)
+	defer stopServe()
+	c := conn(t, addr, nil)
 	health := healthpb.NewHealthClient(c)
 	waitFor(t, "SERVING", func() bool {
 		r, err := health.Check(context.Background(), &healthpb.HealthCheckRequest{Service: server.ServiceName})
@@ -114,7 +108,8 @@ func TestShutdownEndsScoreStreamsGracefully(t *testing.T) {
 	}
 	waitFor(t, "the server reads every request", func() bool { return read.n.Load() == inFlight })
 
-	stopServe() // shutdown starts with requests in flight
+	stopped := make(chan struct{})
+	go func() { stopServe(); close(stopped) }() // shutdown starts with requests in flight
 	waitFor(t, "NOT_SERVING", func() bool {
 		r, err := health.Check(context.Background(), &healthpb.HealthCheckRequest{Service: server.ServiceName})
 		return err != nil || r.Status != healthpb.HealthCheckResponse_SERVING
@@ -134,11 +129,30 @@ func TestShutdownEndsScoreStreamsGracefully(t *testing.T) {
 	if status.Code(err) != codes.Unavailable || !strings.Contains(status.Convert(err).Message(), "shutting down") {
 		t.Errorf("rule: then the stream is told to leave (UNAVAILABLE, shutting down); got %v", err)
 	}
-	if err := <-served; err != nil {
-		t.Errorf("Serve: %v", err)
-	}
-	served <- nil
+	<-stopped
 	if strings.Contains(logs.String(), "grace period over") {
 		t.Errorf("rule: a stream told to leave is never cut by the grace period:\n%s", logs.String())
 	}
+}
+
+// serveListening serves srv on a loopback port with the options it was
+// built with. stop shuts it down and reports an error Serve returned; it
+// may be called more than once.
+func serveListening(t *testing.T, srv *server.Server) (addr string, stop func()) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ctx, lis); err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	stop = func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return lis.Addr().String(), stop
 }
