@@ -11,7 +11,6 @@ import (
 
 	"github.com/iamsentry/iamsentry/engine"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
-	"github.com/iamsentry/iamsentry/internal/telemetry"
 	"github.com/iamsentry/iamsentry/server"
 	"github.com/iamsentry/iamsentry/server/auth"
 	"github.com/iamsentry/iamsentry/state/memory"
@@ -21,17 +20,12 @@ import (
 // by default it names no tenant; the tenant label is there only when
 // Options.MetricsTenantLabel (serve --metrics-tenant-label) asks for it.
 func TestMetricsTenantLabel(t *testing.T) {
-	noExportEnv(t)
 	const tenant = "acme-corp-tenant"
 	tokens := loadTokens(t, map[string]string{"acme-token": tenant})
 	for _, label := range []bool{false, true} {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		tel, err := telemetry.Setup(ctx, telemetry.Config{ServiceVersion: "test"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tel.Shutdown(context.Background())
+		tel := setupTelemetry(t)
 		addr, srv := serveEngine(t, memory.New(), engine.Options{MeterProvider: tel.MeterProvider}, server.Options{
 			MeterProvider: tel.MeterProvider, MetricsTenantLabel: label,
 			Auth: &auth.Authenticator{Tokens: tokens, OpenHealth: true}})
