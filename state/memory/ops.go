@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unique"
 
 	"github.com/iamsentry/iamsentry/state"
 )
@@ -64,14 +65,14 @@ func (s *Store) claim(o *state.ClaimOp, now int64) (state.Claimed, error) {
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	e, err := sh.live(o.Key, kindValue, now)
+	_, e, err := sh.live(o.Key, kindValue, now)
 	if err != nil {
 		return state.Claimed{}, err
 	}
 	if e != nil {
 		return state.Claimed{Prior: clone(e.value)}, nil
 	}
-	sh.insert(o.Key, &entry{kind: kindValue, value: clone(o.Value), expires: now + int64(o.TTL)})
+	sh.replace(o.Key, &entry{name: unique.Make(o.Key.Name), kind: kindValue, value: clone(o.Value), expires: now + int64(o.TTL)})
 	return state.Claimed{First: true}, nil
 }
 
@@ -82,14 +83,14 @@ func (s *Store) put(o *state.PutOp, now int64) (struct{}, error) {
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
 	// Put replaces whatever the key held, as SET does on Redis.
-	sh.insert(o.Key, &entry{kind: kindValue, value: clone(o.Value), expires: now + int64(o.TTL)})
+	sh.replace(o.Key, &entry{name: unique.Make(o.Key.Name), kind: kindValue, value: clone(o.Value), expires: now + int64(o.TTL)})
 	return struct{}{}, nil
 }
 
 func (s *Store) get(o *state.GetOp, now int64) ([]byte, error) {
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	e, err := sh.live(o.Key, kindValue, now)
+	_, e, err := sh.live(o.Key, kindValue, now)
 	if err != nil || e == nil {
 		return nil, err
 	}
@@ -104,10 +105,12 @@ func (s *Store) windowAdd(o *state.WindowAddOp, now int64) (int, error) {
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	e, _, err := sh.upsert(o.Key, kindWindow, now, o.TTL)
+	w, _, err := sh.upsert(o.Key, kindWindow, now, o.TTL)
 	if err != nil {
 		return 0, err
 	}
+	defer w.done()
+	e := w.e
 	at := o.At.UnixNano()
 	e.addMember(o.Member, at)
 	e.trim(at - int64(o.TTL))
@@ -124,7 +127,7 @@ func (s *Store) windowAdd(o *state.WindowAddOp, now int64) (int, error) {
 func (s *Store) windowRead(o *state.WindowReadOp, now int64) (state.Window, error) {
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	e, err := sh.live(o.Key, kindWindow, now)
+	_, e, err := sh.live(o.Key, kindWindow, now)
 	if err != nil || e == nil {
 		return state.Window{}, err
 	}
@@ -138,10 +141,12 @@ func (s *Store) windowAddRead(o *state.WindowAddReadOp, now int64) (state.Window
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	e, _, err := sh.upsert(o.Key, kindWindow, now, o.TTL)
+	w, _, err := sh.upsert(o.Key, kindWindow, now, o.TTL)
 	if err != nil {
 		return state.Window{}, err
 	}
+	defer w.done()
+	e := w.e
 	at := o.At.UnixNano()
 	e.addMember(o.Member, at)
 	e.trim(at - int64(o.TTL))
@@ -181,10 +186,12 @@ func (s *Store) noveltyAdd(o *state.NoveltyAddOp, now int64) (state.Novelty, err
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	e, _, err := sh.upsert(o.Key, kindNovelty, now, o.TTL)
+	w, _, err := sh.upsert(o.Key, kindNovelty, now, o.TTL)
 	if err != nil {
 		return state.Novelty{}, err
 	}
+	defer w.done()
+	e := w.e
 	at := o.At.UnixNano()
 	// Forget first: a member last seen before At−TTL counts as new.
 	e.trim(at - int64(o.TTL))
@@ -194,17 +201,10 @@ func (s *Store) noveltyAdd(o *state.NoveltyAddOp, now int64) (state.Novelty, err
 	if o.Owner == "" {
 		return n, nil
 	}
-	for m, in := range e.intro { // forget introductions too old to be retried
-		if now-in.when > int64(state.NoveltyRetryWindow) {
-			delete(e.intro, m)
-		}
-	}
+	e.forgetIntros(now - int64(state.NoveltyRetryWindow))
 	if !seen {
-		if e.intro == nil {
-			e.intro = make(map[string]introduction)
-		}
-		e.intro[o.Member] = introduction{owner: o.Owner, when: now}
-	} else if in, ok := e.intro[o.Member]; ok && in.owner == o.Owner {
+		e.introduce(o.Member, o.Owner, now)
+	} else if in := e.introduction(o.Member); in != nil && in.owner == o.Owner {
 		n = state.Novelty{New: true, Size: len(e.members) - 1}
 	}
 	return n, nil
@@ -216,10 +216,12 @@ func (s *Store) mark(o *state.MarkOp, now int64) (state.Mark, error) {
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	e, created, err := sh.upsert(o.Key, kindMark, now, o.TTL)
+	w, created, err := sh.upsert(o.Key, kindMark, now, o.TTL)
 	if err != nil {
 		return state.Mark{}, err
 	}
+	defer w.done()
+	e := w.e
 	at := o.At.UnixNano()
 	if created {
 		e.mark = at
@@ -235,7 +237,7 @@ func (s *Store) mark(o *state.MarkOp, now int64) (state.Mark, error) {
 func (s *Store) readMark(o *state.ReadMarkOp, now int64) (state.Mark, error) {
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	e, err := sh.live(o.Key, kindMark, now)
+	_, e, err := sh.live(o.Key, kindMark, now)
 	if err != nil || e == nil {
 		return state.Mark{}, err
 	}
@@ -256,10 +258,12 @@ func (s *Store) bucketAdd(o *state.BucketAddOp, now int64) ([]int, error) {
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	e, _, err := sh.upsert(o.Key, kindBuckets, now, o.TTL)
+	ed, _, err := sh.upsert(o.Key, kindBuckets, now, o.TTL)
 	if err != nil {
 		return nil, err
 	}
+	defer ed.done()
+	e := ed.e
 	start, w := state.BucketStart(o.At, o.Width).UnixNano(), int64(o.Width)
 	e.addToBucket(start, o.Member)
 	e.trimBuckets(o.At.UnixNano()-int64(o.TTL), w)
@@ -272,7 +276,7 @@ func (s *Store) bucketRead(o *state.BucketReadOp, now int64) ([]int, error) {
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	e, err := sh.live(o.Key, kindBuckets, now)
+	_, e, err := sh.live(o.Key, kindBuckets, now)
 	if err != nil {
 		return nil, err
 	}
@@ -287,10 +291,10 @@ func (s *Store) throttle(o *state.ThrottleOp, now int64) (bool, error) {
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	e, err := sh.live(o.Key, kindThrottle, now)
+	_, e, err := sh.live(o.Key, kindThrottle, now)
 	if err != nil || e != nil {
 		return e != nil && string(e.value) == o.Owner, err
 	}
-	sh.insert(o.Key, &entry{kind: kindThrottle, value: []byte(o.Owner), expires: now + int64(o.TTL)})
+	sh.replace(o.Key, &entry{name: unique.Make(o.Key.Name), kind: kindThrottle, value: []byte(o.Owner), expires: now + int64(o.TTL)})
 	return true, nil
 }
