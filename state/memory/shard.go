@@ -74,9 +74,9 @@ func (sh *shard) group(k state.Key, create bool) *group {
 		return nil
 	}
 	gk.identity = strings.Clone(k.Identity)
-	g := &group{key: gk}
-	g.prev, g.next = &sh.lru, &sh.lru
-	sh.touch(g)
+	g := &group{key: gk, prev: &sh.lru, next: sh.lru.next}
+	sh.lru.next.prev = g
+	sh.lru.next = g
 	sh.groups[gk] = g
 	sh.peak = max(sh.peak, len(sh.groups))
 	sh.account(g, g.cost())
