@@ -79,17 +79,20 @@ var (
 	// over the average fill of a map between growths (3/4).
 	groupSlot = (int64(unsafe.Sizeof(groupKey{})) + 8 + 1) * 4 / 3
 	introSize = int64(unsafe.Sizeof(introduction{}))
+	timedSize = int64(unsafe.Sizeof(timed{}))
 )
 
 // cost returns the bytes e takes, names and owners aside: they are interned
 // or shared with the record (see group.cost).
 func (e *entry) cost() int64 {
-	n := entrySize + alloc(int64(cap(e.value)))
+	n := entrySize + str(int64(len(e.value)))
 	switch {
-	case e.members != nil:
-		n += mapBytes(e.peak, 16+8) + e.strs + 4*int64(len(e.members))
+	case e.members.many != nil:
+		n += mapBytes(int(e.peak), 16+8) + e.strs + 4*int64(e.members.len())
+	case e.members.few != nil:
+		n += alloc(timedSize*int64(cap(e.members.few))) + e.strs + 4*int64(e.members.len())
 	case e.buckets != nil:
-		n += mapBytes(e.peak, 8+8) + e.strs + 4*int64(e.bucketMembers())
+		n += mapBytes(int(e.peak), 8+8) + e.strs + 4*int64(e.bucketMembers())
 		for _, set := range e.buckets {
 			n += mapBytes(len(set), 16)
 		}

@@ -36,22 +36,22 @@ type introduction struct {
 type entry struct {
 	name    unique.Handle[string] // interned: detectors use a few names for every identity
 	kind    kind
+	peak    int32 // most members (or buckets) held: maps never shrink
 	expires int64
-	value   []byte                        // value; throttle owner
+	value   string                        // value; throttle owner
 	mark    int64                         // mark
 	oldest  int64                         // no member (bucket start) is older: a lower bound
-	members map[string]int64              // window, novelty: member → latest event time
+	members members                       // window, novelty: member → latest event time
 	intro   []introduction                // novelty: who made a member new, for retries (a few at most)
 	buckets map[int64]map[string]struct{} // bucket start → distinct members
 	strs    int64                         // bytes of the member strings held
-	peak    int                           // most members (or buckets) held: maps never shrink
 }
 
 func newEntry(name unique.Handle[string], k kind) *entry {
 	e := &entry{name: name, kind: k}
 	switch k {
 	case kindWindow, kindNovelty:
-		e.members, e.oldest = make(map[string]int64), math.MaxInt64
+		e.oldest = math.MaxInt64
 	case kindBuckets:
 		e.buckets, e.oldest = make(map[int64]map[string]struct{}), math.MaxInt64
 	}
@@ -60,13 +60,9 @@ func newEntry(name unique.Handle[string], k kind) *entry {
 
 // addMember records member at event time at, keeping the latest time seen.
 func (e *entry) addMember(member string, at int64) {
-	prev, ok := e.members[member]
-	if !ok {
-		e.members[strings.Clone(member)] = at
+	if e.members.put(member, at) {
 		e.strs += int64(len(member))
-		e.peak = max(e.peak, len(e.members))
-	} else if at > prev {
-		e.members[member] = at
+		e.peak = max(e.peak, int32(e.members.len()))
 	}
 	e.oldest = min(e.oldest, at)
 }
@@ -78,15 +74,8 @@ func (e *entry) trim(cutoff int64) {
 	if cutoff <= e.oldest {
 		return
 	}
-	oldest := int64(math.MaxInt64)
-	for m, t := range e.members {
-		if t < cutoff {
-			delete(e.members, m)
-			e.strs -= int64(len(m))
-		} else {
-			oldest = min(oldest, t)
-		}
-	}
+	freed, oldest := e.members.dropBefore(cutoff)
+	e.strs -= freed
 	e.oldest = oldest
 }
 
@@ -96,7 +85,7 @@ func (e *entry) addToBucket(start int64, member string) {
 	if set == nil {
 		set = make(map[string]struct{})
 		e.buckets[start] = set
-		e.peak = max(e.peak, len(e.buckets))
+		e.peak = max(e.peak, int32(len(e.buckets)))
 	}
 	if _, ok := set[member]; !ok {
 		set[strings.Clone(member)] = struct{}{}
@@ -138,10 +127,10 @@ func (e *entry) history(last, w int64, n int) []int {
 	return out
 }
 
-// clone copies b into memory the store owns. It never returns nil, so an
+// bytesOf returns a copy of a stored value. It never returns nil, so an
 // empty value stays distinguishable from an absent one.
-func clone(b []byte) []byte {
-	return append(make([]byte, 0, len(b)), b...)
+func bytesOf(v string) []byte {
+	return append(make([]byte, 0, len(v)), v...)
 }
 
 func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }

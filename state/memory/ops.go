@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unique"
 
@@ -70,9 +71,9 @@ func (s *Store) claim(o *state.ClaimOp, now int64) (state.Claimed, error) {
 		return state.Claimed{}, err
 	}
 	if e != nil {
-		return state.Claimed{Prior: clone(e.value)}, nil
+		return state.Claimed{Prior: bytesOf(e.value)}, nil
 	}
-	sh.replace(o.Key, &entry{name: unique.Make(o.Key.Name), kind: kindValue, value: clone(o.Value), expires: now + int64(o.TTL)})
+	sh.replace(o.Key, &entry{name: unique.Make(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
 	return state.Claimed{First: true}, nil
 }
 
@@ -83,7 +84,7 @@ func (s *Store) put(o *state.PutOp, now int64) (struct{}, error) {
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
 	// Put replaces whatever the key held, as SET does on Redis.
-	sh.replace(o.Key, &entry{name: unique.Make(o.Key.Name), kind: kindValue, value: clone(o.Value), expires: now + int64(o.TTL)})
+	sh.replace(o.Key, &entry{name: unique.Make(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
 	return struct{}{}, nil
 }
 
@@ -94,7 +95,7 @@ func (s *Store) get(o *state.GetOp, now int64) ([]byte, error) {
 	if err != nil || e == nil {
 		return nil, err
 	}
-	return clone(e.value), nil
+	return bytesOf(e.value), nil
 }
 
 // windowAdd scans the members to count the span: sets are per identity and
@@ -116,7 +117,7 @@ func (s *Store) windowAdd(o *state.WindowAddOp, now int64) (int, error) {
 	e.trim(at - int64(o.TTL))
 	from, to := o.Count.From.UnixNano(), o.Count.To.UnixNano()
 	n := 0
-	for _, t := range e.members {
+	for _, t := range e.members.all() {
 		if t >= from && t <= to {
 			n++
 		}
@@ -162,7 +163,7 @@ func (e *entry) window(span state.Span, limit int) state.Window {
 	}
 	var in []seen
 	from, to := span.From.UnixNano(), span.To.UnixNano()
-	for m, t := range e.members {
+	for m, t := range e.members.all() {
 		if t >= from && t <= to {
 			in = append(in, seen{t, m})
 		}
@@ -195,8 +196,8 @@ func (s *Store) noveltyAdd(o *state.NoveltyAddOp, now int64) (state.Novelty, err
 	at := o.At.UnixNano()
 	// Forget first: a member last seen before At−TTL counts as new.
 	e.trim(at - int64(o.TTL))
-	_, seen := e.members[o.Member]
-	n := state.Novelty{New: !seen, Size: len(e.members)}
+	_, seen := e.members.get(o.Member)
+	n := state.Novelty{New: !seen, Size: e.members.len()}
 	e.addMember(o.Member, at)
 	if o.Owner == "" {
 		return n, nil
@@ -205,7 +206,7 @@ func (s *Store) noveltyAdd(o *state.NoveltyAddOp, now int64) (state.Novelty, err
 	if !seen {
 		e.introduce(o.Member, o.Owner, now)
 	} else if in := e.introduction(o.Member); in != nil && in.owner == o.Owner {
-		n = state.Novelty{New: true, Size: len(e.members) - 1}
+		n = state.Novelty{New: true, Size: e.members.len() - 1}
 	}
 	return n, nil
 }
@@ -293,8 +294,8 @@ func (s *Store) throttle(o *state.ThrottleOp, now int64) (bool, error) {
 	defer sh.mu.Unlock()
 	_, e, err := sh.live(o.Key, kindThrottle, now)
 	if err != nil || e != nil {
-		return e != nil && string(e.value) == o.Owner, err
+		return e != nil && e.value == o.Owner, err
 	}
-	sh.replace(o.Key, &entry{name: unique.Make(o.Key.Name), kind: kindThrottle, value: []byte(o.Owner), expires: now + int64(o.TTL)})
+	sh.replace(o.Key, &entry{name: unique.Make(o.Key.Name), kind: kindThrottle, value: strings.Clone(o.Owner), expires: now + int64(o.TTL)})
 	return true, nil
 }
