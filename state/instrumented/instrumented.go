@@ -78,7 +78,7 @@ func Wrap(s state.Store, o Options) *Store {
 			metric.WithDescription("Identities whose whole state the embedded store evicted, least recently used first, to keep within its memory budget."))
 		if err == nil {
 			w.observed, _ = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-				o.ObserveInt64(evictions, ev.Evictions(), metric.WithAttributes(w.backend))
+				o.ObserveInt64(evictions, ev.Evictions())
 				return nil
 			}, evictions)
 		}
