@@ -82,8 +82,9 @@ var (
 	timedSize = int64(unsafe.Sizeof(timed{}))
 )
 
-// cost returns the bytes e takes, names and owners aside: they are interned
-// or shared with the record (see group.cost).
+// cost returns the bytes e takes; its name is interned, shared by every
+// identity. Member copies are counted by length plus 4, the average rounding
+// of small allocations to 8-byte steps.
 func (e *entry) cost() int64 {
 	n := entrySize + str(int64(len(e.value)))
 	switch {
