@@ -133,7 +133,11 @@ func checkCorpusFloors(t *testing.T, byFile map[string]tally) {
 // wrapper is transparent. Not all 475 events are valid CloudTrail (many
 // omit eventID or use lower-case or missing key fields), so those are
 // rejected for the event's own faults; Panther's zone-less
-// "2006-01-02 15:04:05" times are read as UTC. The floor is 414.
+// "2006-01-02 15:04:05" times are read as UTC. The floor is 414, of which
+// 10 hand-written events spell a key the parser reads in lower case
+// (awsregion, principalid): CloudTrail never does, readers disagree on
+// whether such a key counts, so they are rejected as ambiguous_key and
+// counted apart.
 func TestSharedCorpusPantherWrapper(t *testing.T) {
 	path := filepath.Join(sharedDataDir(t), "panther-rule-tests", "panther_cloudtrail_tests.jsonl")
 	data, err := os.ReadFile(path)
@@ -144,7 +148,7 @@ func TestSharedCorpusPantherWrapper(t *testing.T) {
 	if err != nil || len(items) != 475 {
 		t.Fatalf("the Panther file holds 475 JSON lines, got %d (%v)", len(items), err)
 	}
-	parsed := 0
+	parsed, ambiguous := 0, 0
 	for _, it := range items {
 		var fixture struct{ Event json.RawMessage }
 		if err := json.Unmarshal(it.Raw, &fixture); err != nil {
@@ -158,9 +162,12 @@ func TestSharedCorpusPantherWrapper(t *testing.T) {
 		if werr == nil {
 			parsed++
 		}
+		if re, ok := errors.AsType[*cloudtrail.RecordError](werr); ok && re.Reason == cloudtrail.ReasonAmbiguousKey {
+			ambiguous++
+		}
 	}
-	t.Logf("Panther rule tests: %d of %d parse via the event wrapper", parsed, len(items))
-	if parsed < 414 {
-		t.Errorf("at least 414 Panther rule-test events are valid CloudTrail and must parse, got %d", parsed)
+	t.Logf("Panther rule tests: %d of %d parse via the event wrapper, %d rejected as ambiguous_key", parsed, len(items), ambiguous)
+	if parsed+ambiguous < 414 || ambiguous > 10 {
+		t.Errorf("at least 414 Panther rule-test events are valid CloudTrail and must parse, at most 10 of them rejected as ambiguous_key: got %d parsed, %d ambiguous", parsed, ambiguous)
 	}
 }

@@ -84,22 +84,23 @@ func (d *decoder) open() (obj, ok bool) {
 	return false, false
 }
 
-// member reads the next member name of the open object, folded (see
-// foldName; it lives in d.fold until the next call), or the '}' that
+// member reads the next member name of the open object: q is its quoted
+// JSON (it aliases the input until the next read) and name its folded form
+// (see foldName; it lives in d.fold until the next call); or the '}' that
 // ends the object (end true). ok is false on a syntax error.
-func (d *decoder) member() (name []byte, end, ok bool) {
+func (d *decoder) member() (q, name []byte, end, ok bool) {
 	switch d.dec.PeekKind() {
 	case '"':
 		q, err := d.dec.ReadValue()
 		if err != nil {
-			return nil, false, false
+			return nil, nil, false, false
 		}
-		return foldName(d.fold[:0], q), false, true
+		return q, foldName(d.fold[:0], q), false, true
 	case '}':
 		_, err := d.dec.ReadToken()
-		return nil, true, err == nil
+		return nil, nil, true, err == nil
 	}
-	return nil, false, false
+	return nil, nil, false, false
 }
 
 // skip steps over a value the record does not need.

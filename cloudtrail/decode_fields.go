@@ -16,59 +16,127 @@ const (
 	objSessionContext
 	objSessionIssuer
 	objAttributes
+	numKinds
 )
 
-// object reads the members of an open object of kind k into r, through
-// the '}'. Members are matched on their folded names: that is
-// encoding/json's rule ("exact name first, then case-insensitive")
-// because no two fields of one object fold alike.
-func (r *rawRecord) object(d *decoder, k objKind) bool {
-	for {
-		name, end, ok := d.member()
-		if end || !ok {
-			return ok
-		}
-		if !r.member(d, k, name) {
-			return false
-		}
-	}
+// field names one key Parse reads, in one kind of object.
+type field int8
+
+const (
+	fEventID field = iota
+	fEventName
+	fEventSource
+	fEventTime
+	fEventType
+	fAWSRegion
+	fErrorCode
+	fErrorMessage
+	fReadOnly
+	fFromConsole
+	fUserAgent
+	fVPCEndpointID
+	fRecipientAccountID
+	fSourceIPAddress
+	fRequestParameters
+	fResponseElements
+	fDetailType
+	fDetail
+	fEvent
+	fRecords
+	fUserIdentity
+	fIdentityType
+	fIdentityPrincipalID
+	fIdentityARN
+	fIdentityAccountID
+	fAccessKeyID
+	fIdentityUserName
+	fInvokedBy
+	fSessionContext
+	fSourceIdentity
+	fSessionIssuer
+	fAttributes
+	fIssuerType
+	fIssuerPrincipalID
+	fIssuerARN
+	fIssuerAccountID
+	fIssuerUserName
+	fMFAAuthenticated
+	numFields
+	noField field = -1
+)
+
+// fieldKeys are the keys exactly as CloudTrail writes them (and as
+// rawRecord's tags name them). A record's key matches a field only when
+// it is exactly this.
+var fieldKeys = [numFields]string{
+	fEventID: "eventID", fEventName: "eventName", fEventSource: "eventSource", fEventTime: "eventTime",
+	fEventType: "eventType", fAWSRegion: "awsRegion", fErrorCode: "errorCode", fErrorMessage: "errorMessage",
+	fReadOnly: "readOnly", fFromConsole: "sessionCredentialFromConsole", fUserAgent: "userAgent",
+	fVPCEndpointID: "vpcEndpointId", fRecipientAccountID: "recipientAccountId", fSourceIPAddress: "sourceIPAddress",
+	fRequestParameters: "requestParameters", fResponseElements: "responseElements",
+	fDetailType: "detail-type", fDetail: "detail", fEvent: "event", fRecords: "Records", fUserIdentity: "userIdentity",
+	fIdentityType: "type", fIdentityPrincipalID: "principalId", fIdentityARN: "arn", fIdentityAccountID: "accountId",
+	fAccessKeyID: "accessKeyId", fIdentityUserName: "userName", fInvokedBy: "invokedBy", fSessionContext: "sessionContext",
+	fSourceIdentity: "sourceIdentity", fSessionIssuer: "sessionIssuer", fAttributes: "attributes",
+	fIssuerType: "type", fIssuerPrincipalID: "principalId", fIssuerARN: "arn", fIssuerAccountID: "accountId",
+	fIssuerUserName:   "userName",
+	fMFAAuthenticated: "mfaAuthenticated",
 }
 
-// member reads one member's value; members r has no field for are skipped.
-func (r *rawRecord) member(d *decoder, k objKind, name []byte) bool {
-	if child, ok := childKind(k, name); ok {
-		return r.nested(d, child)
-	}
-	switch k {
-	case objRecord:
-		return r.setTop(d, name)
-	case objIdentity:
-		return r.UserIdentity.set(d, name)
-	case objSessionContext:
-		return r.UserIdentity.SessionContext.set(d, name)
-	case objSessionIssuer:
-		return r.UserIdentity.SessionContext.SessionIssuer.set(d, name)
-	}
-	if string(name) == "MFAAUTHENTICATED" { // objAttributes
-		return d.flag(&r.UserIdentity.SessionContext.Attributes.MFAAuthenticated)
-	}
-	return d.skip()
+// kindFields are the fields of each kind of object, as a range of field.
+var kindFields = [numKinds][2]field{
+	objRecord:         {fEventID, fUserIdentity + 1},
+	objIdentity:       {fIdentityType, fSessionContext + 1},
+	objSessionContext: {fSourceIdentity, fAttributes + 1},
+	objSessionIssuer:  {fIssuerType, fIssuerUserName + 1},
+	objAttributes:     {fMFAAuthenticated, fMFAAuthenticated + 1},
 }
 
-// childKind reports whether member name of an object of kind k holds an
-// object that r has fields in, and which.
-func childKind(k objKind, name []byte) (objKind, bool) {
-	switch {
-	case k == objRecord && string(name) == "USERIDENTITY":
+// child is the kind of object a field holds, for the fields Parse reads
+// into rather than reading whole.
+func (f field) child() (objKind, bool) {
+	switch f {
+	case fUserIdentity:
 		return objIdentity, true
-	case k == objIdentity && string(name) == "SESSIONCONTEXT":
+	case fSessionContext:
 		return objSessionContext, true
-	case k == objSessionContext && string(name) == "SESSIONISSUER":
+	case fSessionIssuer:
 		return objSessionIssuer, true
-	case k == objSessionContext && string(name) == "ATTRIBUTES":
+	case fAttributes:
 		return objAttributes, true
 	}
 	return 0, false
+}
+
+// object reads the members of an open object of kind k into r, through
+// the '}'. A member is read when its key is exactly a field's. The fast
+// path declines (ok false) a record whose reading depends on the reader:
+// a field's key twice, or a key encoding/json would also match to a field
+// (another case, a Unicode fold such as ſ for s, an escape). parseStd
+// words the ambiguous_key rejection, or, for an escaped exact key, reads
+// it.
+func (r *rawRecord) object(d *decoder, k objKind) bool {
+	var seen uint64
+	for {
+		q, name, end, ok := d.member()
+		if end || !ok {
+			return ok
+		}
+		f := fieldOf(k, name)
+		if f == noField {
+			if !d.skip() {
+				return false
+			}
+			continue
+		}
+		if seen&(1<<f) != 0 || string(q[1:len(q)-1]) != fieldKeys[f] {
+			return false
+		}
+		seen |= 1 << f
+		if !r.set(d, f) {
+			return false
+		}
+	}
 }
 
 // nested reads a member that holds an object of kind k: an object is
@@ -78,93 +146,203 @@ func (r *rawRecord) nested(d *decoder, k objKind) bool {
 	return ok && (!obj || r.object(d, k))
 }
 
-func (r *rawRecord) setTop(d *decoder, name []byte) bool {
+// fieldOf returns the field whose key folds to name in an object of kind
+// k (see foldName), or noField.
+func fieldOf(k objKind, name []byte) field {
+	switch k {
+	case objRecord:
+		return topField(name)
+	case objIdentity:
+		return identityField(name)
+	case objSessionContext:
+		switch string(name) {
+		case "SOURCEIDENTITY":
+			return fSourceIdentity
+		case "SESSIONISSUER":
+			return fSessionIssuer
+		case "ATTRIBUTES":
+			return fAttributes
+		}
+	case objSessionIssuer:
+		return issuerField(name)
+	case objAttributes:
+		if string(name) == "MFAAUTHENTICATED" {
+			return fMFAAuthenticated
+		}
+	}
+	return noField
+}
+
+func topField(name []byte) field {
 	switch string(name) {
 	case "EVENTID":
-		return d.str(&r.EventID, false)
+		return fEventID
 	case "EVENTNAME":
-		return d.str(&r.EventName, true)
+		return fEventName
 	case "EVENTSOURCE":
-		return d.str(&r.EventSource, true)
+		return fEventSource
 	case "EVENTTIME":
-		return d.str(&r.EventTime, true)
+		return fEventTime
 	case "EVENTTYPE":
-		return d.str(&r.EventType, true)
+		return fEventType
 	case "AWSREGION":
-		return d.str(&r.AWSRegion, true)
+		return fAWSRegion
 	case "ERRORCODE":
-		return d.str(&r.ErrorCode, true)
+		return fErrorCode
 	case "ERRORMESSAGE":
-		return d.str(&r.ErrorMessage, true)
+		return fErrorMessage
 	case "READONLY":
-		return d.flag(&r.ReadOnly)
+		return fReadOnly
 	case "SESSIONCREDENTIALFROMCONSOLE":
-		return d.flag(&r.FromConsole)
+		return fFromConsole
 	case "USERAGENT":
-		return d.str(&r.UserAgent, true)
+		return fUserAgent
 	case "VPCENDPOINTID":
-		return d.str(&r.VPCEndpointID, true)
+		return fVPCEndpointID
 	case "RECIPIENTACCOUNTID":
-		return d.str(&r.RecipientAccountID, true)
+		return fRecipientAccountID
 	case "SOURCEIPADDRESS":
-		return d.str(&r.SourceIPAddress, true)
+		return fSourceIPAddress
 	case "REQUESTPARAMETERS":
-		return d.rawValue(&r.RequestParameters)
+		return fRequestParameters
 	case "RESPONSEELEMENTS":
-		return d.rawValue(&r.ResponseElements)
+		return fResponseElements
 	case "DETAIL-TYPE":
-		return d.str(&r.DetailType, true)
+		return fDetailType
 	case "DETAIL":
-		return d.rawValue(&r.Detail)
+		return fDetail
 	case "EVENT":
-		return d.rawValue(&r.Event)
+		return fEvent
 	case "RECORDS":
+		return fRecords
+	case "USERIDENTITY":
+		return fUserIdentity
+	}
+	return noField
+}
+
+func identityField(name []byte) field {
+	switch string(name) {
+	case "TYPE":
+		return fIdentityType
+	case "PRINCIPALID":
+		return fIdentityPrincipalID
+	case "ARN":
+		return fIdentityARN
+	case "ACCOUNTID":
+		return fIdentityAccountID
+	case "ACCESSKEYID":
+		return fAccessKeyID
+	case "USERNAME":
+		return fIdentityUserName
+	case "INVOKEDBY":
+		return fInvokedBy
+	case "SESSIONCONTEXT":
+		return fSessionContext
+	}
+	return noField
+}
+
+func issuerField(name []byte) field {
+	switch string(name) {
+	case "TYPE":
+		return fIssuerType
+	case "PRINCIPALID":
+		return fIssuerPrincipalID
+	case "ARN":
+		return fIssuerARN
+	case "ACCOUNTID":
+		return fIssuerAccountID
+	case "USERNAME":
+		return fIssuerUserName
+	}
+	return noField
+}
+
+// set reads field f's value into r.
+func (r *rawRecord) set(d *decoder, f field) bool {
+	if k, ok := f.child(); ok {
+		return r.nested(d, k)
+	}
+	if f >= fIdentityType {
+		return r.UserIdentity.set(d, f)
+	}
+	switch f {
+	case fEventID:
+		return d.str(&r.EventID, false)
+	case fEventName:
+		return d.str(&r.EventName, true)
+	case fEventSource:
+		return d.str(&r.EventSource, true)
+	case fEventTime:
+		return d.str(&r.EventTime, true)
+	case fEventType:
+		return d.str(&r.EventType, true)
+	case fAWSRegion:
+		return d.str(&r.AWSRegion, true)
+	case fErrorCode:
+		return d.str(&r.ErrorCode, true)
+	case fErrorMessage:
+		return d.str(&r.ErrorMessage, true)
+	case fReadOnly:
+		return d.flag(&r.ReadOnly)
+	case fFromConsole:
+		return d.flag(&r.FromConsole)
+	case fUserAgent:
+		return d.str(&r.UserAgent, true)
+	case fVPCEndpointID:
+		return d.str(&r.VPCEndpointID, true)
+	case fRecipientAccountID:
+		return d.str(&r.RecipientAccountID, true)
+	case fSourceIPAddress:
+		return d.str(&r.SourceIPAddress, true)
+	case fRequestParameters:
+		return d.rawValue(&r.RequestParameters)
+	case fResponseElements:
+		return d.rawValue(&r.ResponseElements)
+	case fDetailType:
+		return d.str(&r.DetailType, true)
+	case fDetail:
+		return d.rawValue(&r.Detail)
+	case fEvent:
+		return d.rawValue(&r.Event)
+	case fRecords:
 		return d.rawValue(&r.Records)
 	}
 	return d.skip()
 }
 
-func (u *rawIdentity) set(d *decoder, name []byte) bool {
-	switch string(name) {
-	case "TYPE":
+func (u *rawIdentity) set(d *decoder, f field) bool {
+	c := &u.SessionContext
+	switch f {
+	case fIdentityType:
 		return d.str(&u.Type, true)
-	case "PRINCIPALID":
+	case fIdentityPrincipalID:
 		return d.str(&u.PrincipalID, true)
-	case "ARN":
+	case fIdentityARN:
 		return d.str(&u.ARN, true)
-	case "ACCOUNTID":
+	case fIdentityAccountID:
 		return d.str(&u.AccountID, true)
-	case "ACCESSKEYID":
+	case fAccessKeyID:
 		return d.str(&u.AccessKeyID, true)
-	case "USERNAME":
+	case fIdentityUserName:
 		return d.str(&u.UserName, true)
-	case "INVOKEDBY":
+	case fInvokedBy:
 		return d.str(&u.InvokedBy, true)
-	}
-	return d.skip()
-}
-
-func (c *rawSessionContext) set(d *decoder, name []byte) bool {
-	if string(name) == "SOURCEIDENTITY" {
+	case fSourceIdentity:
 		return d.str(&c.SourceIdentity, true)
-	}
-	return d.skip()
-}
-
-// set matches SessionIssuer's Go field names, as encoding/json does for a
-// struct without tags.
-func (s *rawIssuer) set(d *decoder, name []byte) bool {
-	switch string(name) {
-	case "TYPE":
-		return d.str(&s.Type, true)
-	case "PRINCIPALID":
-		return d.str(&s.PrincipalID, true)
-	case "ARN":
-		return d.str(&s.ARN, true)
-	case "ACCOUNTID":
-		return d.str(&s.AccountID, true)
-	case "USERNAME":
-		return d.str(&s.UserName, true)
+	case fIssuerType:
+		return d.str(&c.SessionIssuer.Type, true)
+	case fIssuerPrincipalID:
+		return d.str(&c.SessionIssuer.PrincipalID, true)
+	case fIssuerARN:
+		return d.str(&c.SessionIssuer.ARN, true)
+	case fIssuerAccountID:
+		return d.str(&c.SessionIssuer.AccountID, true)
+	case fIssuerUserName:
+		return d.str(&c.SessionIssuer.UserName, true)
+	case fMFAAuthenticated:
+		return d.flag(&c.Attributes.MFAAuthenticated)
 	}
 	return d.skip()
 }

@@ -56,6 +56,14 @@ var stdEdgeCases = []string{
 	`{` + minRec + `,"userIdentity":{"sessionContext":{"sessionIssuer":{"Arn":"r","ARN":"R","principalid":"p","PrincipalID":"P"}}}}`,
 	`{` + minRec + `,"userIdentity":{"sessionContext":{"attributes":{"MFAAuthenticated":"TRUE"}}}}`,
 	`{` + minRec + `,"` + strings.Repeat("k", 70) + `":1,"` + strings.Repeat("\u212a", 30) + `":2}`,
+	// ambiguous keys: the fast path declines them, the reference words them
+	`{` + minRec + `,"EventName":"GetUser"}`,
+	`{` + minRec + `,"requestParameters":{"a":1},"requestParameters":{"a":2}}`,
+	`{` + minRec + `,"userIdentity":{"sessionContext":{"attributes":{"mfaAuthenticated":true,"mfaAuthenticated":false}}}}`,
+	`{` + minRec + `,"userIdentity":{"sessionContext":{"sourceIdentity":"a","sourceIdentity":1}}}`,
+	`{` + minRec + `,"eventName":1,"EventName":"x"}`,
+	`{"detail-type":"AWS API Call via CloudTrail","detail":{` + minRec + `,"eventID":"e2"}}`,
+	`{"Records":[],"Records":[]}`,
 	// string values: escapes, invalid UTF-8, surrogates
 	`{` + minRec + `,"userAgent":"a\"b\\c\/d\u00e9\n"}`,
 	"{" + minRec + ",\"userAgent\":\"bad \xff\xfe utf8 \xe2\x82\"}",
@@ -136,8 +144,11 @@ func TestFastPathTakesRealRecords(t *testing.T) {
 }
 
 // FuzzDecoderMatchesStd checks that the fast path is invisible: for any
-// input, Parse returns what encoding/json decoding returns, record or
-// rejection, field for field and word for word.
+// input, Parse returns what the reference returns, record or rejection,
+// field for field and word for word. The reference is encoding/json after
+// checkKeys: encoding/json matches keys case-insensitively, and it reads
+// exactly the keys CloudTrail writes when checkKeys finds no duplicate or
+// variant of them, so the property holds for exact matching too.
 func FuzzDecoderMatchesStd(f *testing.F) {
 	for _, in := range stdEdgeCases {
 		f.Add([]byte(in))
@@ -150,6 +161,19 @@ func FuzzDecoderMatchesStd(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sameAsStd(t, data)
 	})
+}
+
+// fieldOf, the fast path's table of folded keys, must agree with
+// fieldKeys, which checkKeys and rawRecord's tags use.
+func TestFieldTablesAgree(t *testing.T) {
+	var buf [maxFolded + 4]byte
+	for k := objKind(0); k < numKinds; k++ {
+		for f := kindFields[k][0]; f < kindFields[k][1]; f++ {
+			if got := fieldOf(k, foldName(buf[:0], []byte(`"`+fieldKeys[f]+`"`))); got != f {
+				t.Errorf("kind %d: key %q must be field %d, fieldOf says %d", k, fieldKeys[f], f, got)
+			}
+		}
+	}
 }
 
 // A Record shares no memory with the input, which callers reuse.

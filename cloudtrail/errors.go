@@ -19,6 +19,7 @@ const (
 	ReasonBadEventTime Reason = "bad_event_time" // eventTime is not RFC 3339
 	ReasonTooLarge     Reason = "too_large"      // over Options.MaxRecordSize
 	ReasonBadFieldType Reason = "bad_field_type" // a field holds the wrong JSON type
+	ReasonAmbiguousKey Reason = "ambiguous_key"  // a key Parse reads appears twice or in another case
 )
 
 // RecordError is the error Parse and Reader return for a record that cannot
@@ -40,6 +41,17 @@ func recordErr(reason Reason, field, format string, args ...any) *RecordError {
 
 func errTooLarge(size, limit int) *RecordError {
 	return recordErr(ReasonTooLarge, "", "record is %d bytes, over the %d-byte limit", size, limit)
+}
+
+// errDuplicate and errVariant are the ambiguous_key errors; field is the
+// path of the field the key would set, key the key as the record spells it.
+func errDuplicate(field string) *RecordError {
+	return recordErr(ReasonAmbiguousKey, field, "record has %s more than once: readers disagree on which one counts", field)
+}
+
+func errVariant(field, key string) *RecordError {
+	return recordErr(ReasonAmbiguousKey, field, "record has key %s, a variant of %s in case or Unicode folding: "+
+		"readers disagree on whether it counts; CloudTrail writes %s exactly", quoteShort(key), field, field)
 }
 
 func errMissing(field string) *RecordError {

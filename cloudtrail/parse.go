@@ -38,9 +38,15 @@ const eventBridgeDetailType = "AWS API Call via CloudTrail"
 // Parse unwraps one level of wrapper when the object has no eventName:
 // an EventBridge event (detail-type "AWS API Call via CloudTrail" with a
 // detail object) yields its detail, and a rule-test fixture (an object with
-// an event object, as in Panther's tests) yields its event. Key matching
-// follows encoding/json: exact names first, then case-insensitive; of
-// duplicate keys the last wins.
+// an event object, as in Panther's tests) yields its event.
+//
+// Keys match exactly as CloudTrail writes them ("eventName", "userIdentity",
+// "arn", ...). A record that holds one of those keys twice, or a key that
+// differs from one only in case or by Unicode folding ("EventName",
+// "eventſource"), is rejected as ambiguous_key: readers disagree on which
+// value counts (encoding/json folds case and takes the last, jq and Python
+// take the last exact key, others the first), so no reading of it can be
+// trusted to be the one a SIEM shows.
 //
 // Records are read by a single-pass token decoder (see decoder); input it
 // declines, which is input Parse rejects or nearly so, is decoded again
@@ -71,6 +77,11 @@ func parseStd(data []byte) (*Record, error) {
 	if firstByte(data) != '{' {
 		return nil, errNotObject(data)
 	}
+	// Without duplicate or variant keys, encoding/json's case-insensitive
+	// matching reads exactly the keys CloudTrail writes.
+	if err := checkKeys(data); err != nil {
+		return nil, err
+	}
 	if inner := raw.wrapped(); inner != nil {
 		return parseInner(inner)
 	}
@@ -81,6 +92,9 @@ func parseStd(data []byte) (*Record, error) {
 func parseInner(data []byte) (*Record, error) {
 	var raw rawRecord
 	decErr := json.Unmarshal(data, &raw)
+	if err := checkKeys(data); err != nil {
+		return nil, err
+	}
 	return raw.record(decErr)
 }
 
@@ -134,8 +148,14 @@ type rawAttributes struct {
 	MFAAuthenticated flexBool `json:"mfaAuthenticated"`
 }
 
-// rawIssuer is SessionIssuer, whose untagged Go field names are the keys.
-type rawIssuer SessionIssuer
+// rawIssuer is SessionIssuer with the keys CloudTrail writes.
+type rawIssuer struct {
+	Type        string `json:"type"`
+	PrincipalID string `json:"principalId"`
+	ARN         string `json:"arn"`
+	AccountID   string `json:"accountId"`
+	UserName    string `json:"userName"`
+}
 
 // wrapped returns the inner record of a recognised wrapper, or nil.
 func (r *rawRecord) wrapped() []byte {

@@ -71,7 +71,7 @@ func TestParseTimes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			rec, err := cloudtrail.Parse(obj(minimal, `"eventTime":"`+tt.in+`"`), cloudtrail.Options{})
+			rec, err := cloudtrail.Parse(obj(minimalWith(`"eventTime":"`+tt.in+`"`)), cloudtrail.Options{})
 			if err != nil {
 				t.Fatalf("RFC 3339 eventTime must parse: %v", err)
 			}

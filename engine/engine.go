@@ -198,6 +198,17 @@ type Batch struct {
 	// history before going live.
 	Learn bool
 
+	// Publish, when set, receives the verdicts whose findings no earlier
+	// scoring handed out: ALERT and SUPPRESSED verdicts, and DUPLICATE ones
+	// of events whose earlier scoring lost a store reply before it could
+	// hand them out. It is called once the findings are final, before the
+	// engine remembers them for redeliveries, so whichever reply is lost a
+	// finding reaches Publish once: a retry hands out what was not
+	// remembered, and only what was handed out is remembered. (Should the
+	// remembering itself fail, a later redelivery hands them out again.)
+	// It must not block: it holds up the batch.
+	Publish func(fresh []Verdict)
+
 	// Links are the spans of the calls whose records the batch holds; the
 	// span of Score links to them (a micro-batch serves many calls, so it
 	// has no single parent).

@@ -318,19 +318,22 @@ func TestIncidentNames(t *testing.T) {
 	}
 }
 
-// lostReplyStore executes batches but, when armed, reports the first one
-// failed, as a store connection that dies after the server ran the
-// pipeline: the state changed, the reply never came.
+// lostReplyStore executes batches but, when lose is n > 0, reports the nth
+// from then on failed, as a store connection that dies after the server
+// ran the pipeline: the state changed, the reply never came.
 type lostReplyStore struct {
 	state.Store
-	armed bool
+	lose  int
+	execs int // batches executed
 }
 
 func (s *lostReplyStore) Exec(ctx context.Context, b *state.Batch) error {
 	err := s.Store.Exec(ctx, b)
-	if s.armed && err == nil {
-		s.armed = false
-		return fmt.Errorf("connection reset after the pipeline ran: %w", state.ErrUnavailable)
+	s.execs++
+	if s.lose > 0 && err == nil {
+		if s.lose--; s.lose == 0 {
+			return fmt.Errorf("connection reset after the pipeline ran: %w", state.ErrUnavailable)
+		}
 	}
 	return err
 }
@@ -365,7 +368,7 @@ func TestLostReplyRecoversFindings(t *testing.T) {
 		svc := services[i%4]
 		recs = append(recs, dt.Base(svc+".amazonaws.com", fmt.Sprintf("DescribeThing%02d", i), t0.Add(time.Duration(i)*10*time.Second)).With("readOnly", true).JSON())
 	}
-	store.armed = true
+	store.lose = 1
 	if _, err := e.Score(context.Background(), engine.Batch{Records: recs}); !engine.IsUnavailable(err) {
 		t.Fatalf("first attempt: err = %v, want unavailable", err)
 	}
@@ -409,7 +412,7 @@ func TestLostReplyRecoversNovelty(t *testing.T) {
 	}
 	score(t, e, history...)
 	fresh := dt.Base("s3.amazonaws.com", "GetObject", t0.Add(8*24*time.Hour)).With("sourceIPAddress", "203.0.113.50").JSON()
-	store.armed = true
+	store.lose = 1
 	if _, err := e.Score(context.Background(), engine.Batch{Records: [][]byte{fresh}}); !engine.IsUnavailable(err) {
 		t.Fatalf("first attempt: err = %v, want unavailable", err)
 	}

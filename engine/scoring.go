@@ -18,8 +18,8 @@ import (
 // Round trips: the first batch holds every record's dedupe claim and every
 // detector's operations, so the common, no-alert path costs exactly one.
 // Only records that raised findings cost more: one for their throttles and
-// the verdict they are remembered by, and rarely one more when a throttle was
-// lost and the remembered verdict must be corrected.
+// marks, and one, after the findings were handed out, for the verdict they
+// are remembered by.
 type scoring struct {
 	e        *Engine
 	rules    *Rules
@@ -29,6 +29,8 @@ type scoring struct {
 	first    state.Batch
 	trips    int  // round trips taken
 	alerting bool // some record raised a candidate finding (before throttles)
+
+	onPublish func([]Verdict) // the batch's Publish
 }
 
 // item is one valid record of the batch.
@@ -47,7 +49,7 @@ type item struct {
 }
 
 func newScoring(e *Engine, b Batch) *scoring {
-	s := &scoring{e: e, rules: e.rules.Load(), tenant: b.Tenant, verdicts: make([]Verdict, len(b.Records))}
+	s := &scoring{e: e, rules: e.rules.Load(), tenant: b.Tenant, verdicts: make([]Verdict, len(b.Records)), onPublish: b.Publish}
 	seen := make(map[string]int, len(b.Records))
 	enabled := s.rules.Registry.Enabled()
 	popts := cloudtrail.Options{MaxRecordSize: e.opts.MaxRecordSize}
@@ -109,12 +111,13 @@ func (s *scoring) evaluate() error {
 				continue
 			}
 			// The event was claimed but no findings were remembered: it
-			// was clean, or its first scoring ran in the store while the
-			// reply was lost (a store outage mid-batch), so its findings
-			// were never computed. Evaluate it again: its operations ran
-			// again in this batch and are retry-safe (sets keyed by member,
-			// marks, owner-keyed throttles and novelty), so a clean event
-			// stays clean and a lost alert is recovered, as a DUPLICATE.
+			// was clean, or an earlier scoring lost a reply before it
+			// handed the findings out (findings are remembered only once
+			// they were, see settle), so they never left. Evaluate it
+			// again: its operations ran again in this batch and are
+			// retry-safe (sets keyed by member, marks, owner-keyed
+			// throttles and novelty), so a clean event stays clean and a
+			// lost alert is recovered, as a DUPLICATE, and handed out.
 			it.redelivered = true
 		}
 		for _, ev := range it.evals {

@@ -3,13 +3,21 @@ package engine
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/state"
 )
 
-// settle applies the throttles of candidate findings, remembers the verdicts
-// of records that alerted, and fills in the verdicts.
+// settle applies the throttles of candidate findings, fills in the
+// verdicts, hands out the findings no earlier scoring handed out, and only
+// then remembers them.
+//
+// Remembering last is what makes publishing once survive a lost reply: an
+// event is remembered with findings only after they were handed out, so a
+// retry that finds none remembered evaluates the event again (see evaluate)
+// and hands them out then, and a retry that finds them remembered knows
+// they went out.
 func (s *scoring) settle(ctx context.Context) error {
 	var second state.Batch
 	throttles := make(map[int][]*state.Future[bool]) // item index → one per candidate (nil when none)
@@ -31,35 +39,70 @@ func (s *scoring) settle(ctx context.Context) error {
 			}
 		}
 		throttles[i] = fs
-		// Remember the verdict as if every throttle is won; corrected below
-		// in the rare case one is lost.
-		second.Put(it.dedupe, encodeFindings(it.candidates), s.e.opts.DedupeHorizon)
 	}
 	s.alerting = len(throttles) > 0
 	if second.Len() > 0 {
 		if err := s.e.exec(ctx, s, &second); err != nil {
-			return fmt.Errorf("recording %d alerts: %w", len(throttles), err)
+			return fmt.Errorf("throttling findings of %d events: %w", len(throttles), err)
 		}
 	}
-	var third state.Batch
 	for i, fs := range throttles {
 		it := &s.items[i]
 		kept, err := keep(it.candidates, fs)
 		if err != nil {
 			return fmt.Errorf("throttling findings of event %s: %w", it.event.Record.EventID, err)
 		}
-		if len(kept) != len(it.candidates) {
-			third.Put(it.dedupe, encodeFindings(kept), s.e.opts.DedupeHorizon)
-		}
 		it.candidates = kept
 	}
-	if third.Len() > 0 {
-		if err := s.e.exec(ctx, s, &third); err != nil {
-			return fmt.Errorf("correcting remembered verdicts: %w", err)
+	s.fill()
+	s.publish()
+	s.remember(ctx)
+	return nil
+}
+
+// fresh reports whether it's findings were raised by this scoring and were
+// never handed out: a first delivery, or a redelivery evaluated again.
+func (s *scoring) fresh(it *item) bool {
+	return it.copyOf < 0 && len(it.candidates) > 0 &&
+		(s.verdicts[it.index].Outcome != OutcomeDuplicate || it.redelivered)
+}
+
+// publish hands the verdicts with fresh findings to the batch's Publish.
+func (s *scoring) publish() {
+	if s.onPublish == nil {
+		return
+	}
+	var out []Verdict
+	for i := range s.items {
+		if it := &s.items[i]; s.fresh(it) {
+			out = append(out, s.verdicts[it.index])
 		}
 	}
-	s.fill()
-	return nil
+	if len(out) > 0 {
+		s.onPublish(out)
+	}
+}
+
+// remember stores the fresh findings under their events' dedupe keys, so
+// redeliveries are answered with them instead of raising them again. The
+// verdicts are final and handed out by now, so a failure is logged, not
+// returned: the caller has its answer, and an event not remembered is
+// evaluated again if it comes back (its findings then go out twice, the
+// one case publishing is not once).
+func (s *scoring) remember(ctx context.Context) {
+	var b state.Batch
+	for i := range s.items {
+		if it := &s.items[i]; s.fresh(it) {
+			b.Put(it.dedupe, encodeFindings(it.candidates), s.e.opts.DedupeHorizon)
+		}
+	}
+	if b.Len() == 0 {
+		return
+	}
+	if err := s.e.exec(ctx, s, &b); err != nil {
+		s.e.opts.Logger.Warn("findings handed out but not remembered; a redelivery will raise them again",
+			slog.Int("verdicts", b.Len()), slog.Any("error", err))
+	}
 }
 
 // keep returns the candidates whose throttle, if any, was won.

@@ -49,7 +49,7 @@ func newMetrics(mp metric.MeterProvider, tp trace.TracerProvider) *metrics {
 	out.verdicts = counter("iamsentry.verdicts", "{verdict}",
 		"Verdicts of scored batches, by outcome.")
 	out.findings = counter("iamsentry.findings", "{finding}",
-		"Findings raised on first deliveries and not suppressed, by detector and severity.")
+		"Findings raised and not suppressed, counted once per event when first handed out, by detector and severity.")
 	out.duplicate = counter("iamsentry.records.duplicate", "{record}",
 		"Records whose event id was scored before (redeliveries); answered with the original findings.")
 	out.late = counter("iamsentry.records.late", "{record}",
@@ -120,11 +120,11 @@ func (s *scoring) count(ctx context.Context) {
 	now := time.Now()
 	for i := range s.items {
 		it := &s.items[i]
-		if it.copyOf >= 0 || s.verdicts[it.index].Outcome == OutcomeDuplicate {
-			continue
-		}
-		if m.observeTime(it.event.Record.EventTime, now) {
+		if it.copyOf < 0 && s.verdicts[it.index].Outcome != OutcomeDuplicate && m.observeTime(it.event.Record.EventTime, now) {
 			m.late.Add(ctx, 1)
+		}
+		if !s.fresh(it) {
+			continue // findings counted when they were first handed out
 		}
 		for _, f := range it.candidates {
 			if f.Suppressed == nil {

@@ -21,9 +21,10 @@ import (
 // stream are scored in the order they arrived.
 type batcher struct {
 	eng *engine.Engine
-	// scored, when set, receives the verdicts of every scoring (not
-	// learning) group that succeeded: the one place findings leave the
-	// scoring path, whichever API the records came in by.
+	// scored, when set, receives the verdicts whose findings a scoring
+	// (not learning) group hands out for the first time (engine.Batch's
+	// Publish): the one place findings leave the scoring path, whichever
+	// API the records came in by.
 	scored func(tenant string, verdicts []engine.Verdict)
 	jobs   chan *job
 	size   int
@@ -160,10 +161,11 @@ func (b *batcher) runGroup(g group, jobs []*job) {
 	// own, bounded so a stuck store cannot hold a worker forever.
 	ctx, cancel := context.WithTimeout(context.Background(), scoreTimeout)
 	defer cancel()
-	verdicts, err := b.eng.Score(ctx, engine.Batch{Tenant: g.tenant, Records: records, Learn: g.learn, Links: links})
-	if err == nil && !g.learn && b.scored != nil {
-		b.scored(g.tenant, verdicts)
+	batch := engine.Batch{Tenant: g.tenant, Records: records, Learn: g.learn, Links: links}
+	if !g.learn && b.scored != nil {
+		batch.Publish = func(fresh []engine.Verdict) { b.scored(g.tenant, fresh) }
 	}
+	verdicts, err := b.eng.Score(ctx, batch)
 	for _, j := range jobs {
 		if err != nil {
 			j.result <- jobResult{err: err}

@@ -22,6 +22,9 @@ var errNoRecord = errors.New("event carries no record: set either json (raw Clou
 // object cannot be rendered, or that carries nothing, yields an error that
 // becomes the event's INVALID reason.
 func eventJSON(ev *iamsentryv1.Event) ([]byte, error) {
+	if err := brokenRecord(ev); err != nil {
+		return nil, err
+	}
 	switch rec := ev.GetRecord().(type) {
 	case *iamsentryv1.Event_Json:
 		if len(rec.Json) == 0 {

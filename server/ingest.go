@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 
@@ -45,18 +46,37 @@ type candidate struct {
 }
 
 // rejections summarises the records of one call that could not be scored.
+// reasons holds the parser's messages, which may quote a record's values:
+// they go back to the caller that sent the record (OTLP partial_success)
+// and never into the log. codes holds the stable reason codes, for the log.
 type rejections struct {
 	total   int
 	count   int
+	bytes   int
 	reasons map[string]int
+	codes   map[string]int
 }
 
-func (r *rejections) add(reason string) {
+func (r *rejections) add(reason, code string, size int) {
 	if r.reasons == nil {
-		r.reasons = map[string]int{}
+		r.reasons, r.codes = map[string]int{}, map[string]int{}
 	}
 	r.count++
+	r.bytes += size
 	r.reasons[reason]++
+	r.codes[code]++
+}
+
+// logAttrs describe the rejections for the log with counts, reason codes
+// and sizes only: a log must not keep what untrusted records hold.
+func (r *rejections) logAttrs() []any {
+	codes := slices.Sorted(maps.Keys(r.codes))
+	parts := make([]string, len(codes))
+	for i, c := range codes {
+		parts[i] = fmt.Sprintf("%s=%d", c, r.codes[c])
+	}
+	return []any{slog.Int("rejected", r.count), slog.Int("records", r.total),
+		slog.Int("rejected_bytes", r.bytes), slog.String("reasons", strings.Join(parts, " "))}
 }
 
 // maxReasons bounds the distinct reasons a summary lists.
@@ -97,15 +117,15 @@ func (in *ingester) score(ctx context.Context, path string, cands []candidate) (
 	in.metrics.receive(ctx, path, len(cands))
 	rej := &rejections{total: len(cands)}
 	var invalid []findings.Invalid
-	reject := func(reason, eventID string) {
-		rej.add(reason)
+	reject := func(reason, code, eventID string, size int) {
+		rej.add(reason, code, size)
 		invalid = append(invalid, findings.Invalid{Ingest: path, Reason: reason, EventID: eventID})
 	}
 	var records [][]byte
 	for _, c := range cands {
 		if c.err != nil {
 			in.metrics.rejectEnvelope(ctx)
-			reject(c.err.Error(), "")
+			reject(c.err.Error(), reasonNoRecord, "", 0)
 			continue
 		}
 		records = append(records, c.json)
@@ -117,14 +137,22 @@ func (in *ingester) score(ctx context.Context, path string, cands []candidate) (
 		}
 		for i := range verdicts {
 			if v := &verdicts[i]; v.Outcome == engine.OutcomeInvalid {
-				reject(v.Reason, v.EventID)
+				reject(v.Reason, invalidCode(v), v.EventID, len(chunk[i]))
 			}
 		}
 	}
 	if rej.count > 0 {
 		in.rejected.Add(ctx, int64(rej.count), metric.WithAttributes(attribute.String("ingest", path)))
-		in.log.WarnContext(ctx, "shipped records rejected", slog.String("ingest", path), slog.String("summary", rej.String()))
+		in.log.WarnContext(ctx, "shipped records rejected", append([]any{slog.String("ingest", path)}, rej.logAttrs()...)...)
 		in.out.Invalid(tenant, invalid)
 	}
 	return rej, nil
+}
+
+// invalidCode is the stable reason code of an INVALID verdict.
+func invalidCode(v *engine.Verdict) string {
+	if v.Invalid != nil {
+		return string(v.Invalid.Reason)
+	}
+	return "invalid"
 }

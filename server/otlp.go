@@ -32,6 +32,9 @@ func (s *otlpService) Export(ctx context.Context, req *collectorlogspb.ExportLog
 		for _, sl := range rl.GetScopeLogs() {
 			for _, lr := range sl.GetLogRecords() {
 				b, err := otlpRecord(lr.GetBody())
+				if broken := brokenRecord(lr); broken != nil {
+					b, err = nil, broken
+				}
 				cands = append(cands, candidate{json: b, err: err})
 			}
 		}

@@ -46,7 +46,9 @@ func serveEngine(t *testing.T, store state.Store, eopts engine.Options, opts ser
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.ReadyInterval = 20 * time.Millisecond
+	if opts.ReadyInterval == 0 {
+		opts.ReadyInterval = 20 * time.Millisecond
+	}
 	opts.GracePeriod = 100 * time.Millisecond
 	srv := server.New(engine.New(reg, store, eopts), opts)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

@@ -51,7 +51,7 @@ type Options struct {
 	ReadAheadBytes        int           // bytes of requests read ahead per stream; default 16 MiB
 	ReadAheadTotal        int           // bytes of requests read ahead by all streams; default 256 MiB
 	GracePeriod           time.Duration // graceful-stop budget; default 15 s
-	ReadyInterval         time.Duration // how often readiness is re-checked; default 5 s
+	ReadyInterval         time.Duration // how often readiness is re-checked; default 1 s
 	Logger                *slog.Logger  // default: discard
 
 	// Connection management (see connection.go).
@@ -75,6 +75,11 @@ type Options struct {
 	// scoring. Default: the global provider.
 	TracerProvider trace.TracerProvider
 
+	// MetricsTenantLabel adds the tenant to iamsentry.records.received.
+	// Off by default: /metrics is unauthenticated and tenant names say who
+	// the service's customers are (see docs/operate.md).
+	MetricsTenantLabel bool
+
 	// Security (see package auth).
 	TLS  *tls.Config         // server TLS; nil: plaintext
 	Auth *auth.Authenticator // nil: authentication off, every call the default tenant ""
@@ -89,8 +94,13 @@ const (
 	DefaultBatchLinger          = time.Millisecond
 	DefaultMaxInFlight          = 64
 	DefaultGracePeriod          = 15 * time.Second
-	DefaultReadyInterval        = 5 * time.Second
+	DefaultReadyInterval        = time.Second
 )
+
+// ReadyTimeout bounds one readiness probe of the state store. With
+// DefaultReadyInterval it bounds how late health follows a store loss:
+// under 2 s.
+const ReadyTimeout = time.Second
 
 func (o *Options) setDefaults() {
 	def := func(v *int, d int) {
@@ -154,7 +164,7 @@ type Server struct {
 func New(eng *engine.Engine, opts Options) *Server {
 	opts.setDefaults()
 	s := &Server{eng: eng, opts: opts, health: health.NewServer(), stopping: make(chan struct{}),
-		metrics: newServerMetrics(opts.MeterProvider)}
+		metrics: newServerMetrics(opts.MeterProvider, opts.MetricsTenantLabel)}
 	s.out = findings.NewDispatcher(findings.DispatcherConfig{
 		Hub: findings.NewHub(), Bus: opts.FindingsBus, Sinks: opts.Sinks,
 		Logger: opts.Logger, MeterProvider: opts.MeterProvider,
@@ -224,14 +234,20 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	return nil
 }
 
+// shutdown stops in this order: health NOT_SERVING (balancers drain the
+// replica); GOAWAY on every connection (GracefulStop: no new calls, the
+// clients' next calls go to a new connection); then the long-lived calls
+// are told to leave (Watch ends, a Score stream answers the requests it
+// has read and ends with UNAVAILABLE, which clients retry elsewhere); the
+// grace period cuts whatever is still open.
 func (s *Server) shutdown() {
 	s.health.Shutdown() // every service NOT_SERVING from now on
-	close(s.stopping)   // Watch calls end; their clients reconnect elsewhere
 	stopped := make(chan struct{})
 	go func() {
 		s.grpc.GracefulStop()
 		close(stopped)
 	}()
+	close(s.stopping)
 	timer := time.NewTimer(s.opts.GracePeriod)
 	defer timer.Stop()
 	select {
@@ -251,7 +267,7 @@ func (s *Server) watchReadiness(ctx context.Context) {
 	defer ticker.Stop()
 	ready := false
 	for {
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		pctx, cancel := context.WithTimeout(ctx, ReadyTimeout)
 		err := s.eng.Ping(pctx)
 		cancel()
 		if ctx.Err() != nil {

@@ -83,10 +83,15 @@ func (s *service) Score(stream iamsentryv1.DetectionService_ScoreServer) error {
 			}
 		}
 		if !more {
-			if err := <-recvErr; !errors.Is(err, io.EOF) {
-				return err
+			select {
+			case err := <-recvErr:
+				if !errors.Is(err, io.EOF) {
+					return err
+				}
+				return nil
+			default: // still receiving: the server is stopping
+				return s.status(ctx, errStopping)
 			}
-			return nil
 		}
 	}
 }
@@ -131,9 +136,22 @@ func (s *service) receive(ctx context.Context, stream iamsentryv1.DetectionServi
 
 // next waits for one request, then takes those already waiting, up to
 // BatchSize events, and returns them with the bytes they hold. more is
-// false once reqs is closed and drained.
+// false once reqs is closed and drained, or once the server stops and the
+// requests already read are taken: a stream is told to leave after its
+// in-flight requests are answered, instead of being cut when the grace
+// period ends.
 func (s *service) next(reqs <-chan heldRequest) (group []*iamsentryv1.ScoreRequest, held int, more bool) {
-	r, ok := <-reqs
+	var r heldRequest
+	var ok bool
+	select {
+	case r, ok = <-reqs:
+	case <-s.stopping:
+		select {
+		case r, ok = <-reqs:
+		default:
+			return nil, 0, false
+		}
+	}
 	if !ok {
 		return nil, 0, false
 	}
@@ -232,7 +250,7 @@ func grpcStatus(ctx context.Context, log *slog.Logger, err error) error {
 	case err == nil:
 		return nil
 	case engine.IsUnavailable(err):
-		log.WarnContext(ctx, "state backend unavailable; request not scored", slog.Any("error", err))
+		log.WarnContext(ctx, "state backend unavailable; request not scored", errorCause(err))
 		return status.Error(codes.Unavailable, "state backend unavailable: nothing in this request was scored; retry with backoff")
 	case errors.Is(err, errStopping):
 		return status.Error(codes.Unavailable, "server is shutting down; retry on another replica")
@@ -241,7 +259,7 @@ func grpcStatus(ctx context.Context, log *slog.Logger, err error) error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, "deadline exceeded before scoring finished")
 	default:
-		log.ErrorContext(ctx, "scoring failed", slog.Any("error", err))
+		log.ErrorContext(ctx, "scoring failed", errorCause(err))
 		return status.Error(codes.Internal, "internal error while scoring")
 	}
 }

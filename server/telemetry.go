@@ -29,13 +29,14 @@ const (
 type serverMetrics struct {
 	received metric.Int64Counter
 	invalid  metric.Int64Counter
+	tenant   bool // label received with the tenant (Options.MetricsTenantLabel)
 }
 
-func newServerMetrics(mp metric.MeterProvider) serverMetrics {
+func newServerMetrics(mp metric.MeterProvider, tenantLabel bool) serverMetrics {
 	m := mp.Meter("github.com/iamsentry/iamsentry/server")
-	var out serverMetrics
+	out := serverMetrics{tenant: tenantLabel}
 	out.received, _ = m.Int64Counter("iamsentry.records.received", metric.WithUnit("{record}"),
-		metric.WithDescription("Records received, by ingest path and tenant, before any check."))
+		metric.WithDescription("Records received, by ingest path (and tenant with --metrics-tenant-label), before any check."))
 	// Same name as the engine's counter of parser rejections: these are
 	// the records rejected before parsing (an event without a record).
 	out.invalid, _ = m.Int64Counter("iamsentry.records.invalid", metric.WithUnit("{record}"),
@@ -44,10 +45,14 @@ func newServerMetrics(mp metric.MeterProvider) serverMetrics {
 }
 
 func (m serverMetrics) receive(ctx context.Context, path string, n int) {
-	if n > 0 {
-		m.received.Add(ctx, int64(n), metric.WithAttributes(
-			attribute.String("path", path), attribute.String("tenant", auth.Tenant(ctx))))
+	if n <= 0 {
+		return
 	}
+	attrs := []attribute.KeyValue{attribute.String("path", path)}
+	if m.tenant {
+		attrs = append(attrs, attribute.String("tenant", auth.Tenant(ctx)))
+	}
+	m.received.Add(ctx, int64(n), metric.WithAttributes(attrs...))
 }
 
 // reasonNoRecord is the reason code of events that carry no CloudTrail

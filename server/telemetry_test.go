@@ -51,15 +51,23 @@ func noExportEnv(t *testing.T) {
 // TestMetricsOnAdminEndpoint scores a corpus through every ingest path and
 // reads /metrics as Prometheus scrapes it: every metric of the Operate
 // table is there under its Prometheus name with its labels.
-func TestMetricsOnAdminEndpoint(t *testing.T) {
+// setupTelemetry sets up metrics with the Prometheus exposition and no
+// exporter, shut down when the test ends.
+func setupTelemetry(t *testing.T) *telemetry.Telemetry {
+	t.Helper()
 	noExportEnv(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	tel, err := telemetry.Setup(ctx, telemetry.Config{ServiceVersion: "test"})
+	tel, err := telemetry.Setup(t.Context(), telemetry.Config{ServiceVersion: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tel.Shutdown(context.Background())
+	t.Cleanup(func() { tel.Shutdown(context.Background()) })
+	return tel
+}
+
+func TestMetricsOnAdminEndpoint(t *testing.T) {
+	tel := setupTelemetry(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	store := &switchStore{Store: memory.New()}
 	sandbox := detectors.Suppression{Entry: 0, Detector: builtin.AdminPolicyAttachedID, Account: "999988887777", Reason: "sandbox"}
 	addr, srv := serveEngine(t, instrumented.Wrap(store, instrumented.Options{Backend: "memory", MeterProvider: tel.MeterProvider}),
@@ -115,10 +123,10 @@ func TestMetricsOnAdminEndpoint(t *testing.T) {
 		min    float64 // counter value or histogram count
 	}
 	for _, want := range []series{
-		{"iamsentry_records_received_total", map[string]string{"path": "score", "tenant": ""}, 2},
-		{"iamsentry_records_received_total", map[string]string{"path": "score_batch", "tenant": ""}, 5},
-		{"iamsentry_records_received_total", map[string]string{"path": "otlp", "tenant": ""}, 1},
-		{"iamsentry_records_received_total", map[string]string{"path": "vector", "tenant": ""}, 1},
+		{"iamsentry_records_received_total", map[string]string{"path": "score"}, 2},
+		{"iamsentry_records_received_total", map[string]string{"path": "score_batch"}, 5},
+		{"iamsentry_records_received_total", map[string]string{"path": "otlp"}, 1},
+		{"iamsentry_records_received_total", map[string]string{"path": "vector"}, 1},
 		{"iamsentry_verdicts_total", map[string]string{"outcome": "CLEAN"}, 4},
 		{"iamsentry_verdicts_total", map[string]string{"outcome": "ALERT"}, 1},
 		{"iamsentry_verdicts_total", map[string]string{"outcome": "SUPPRESSED"}, 1},

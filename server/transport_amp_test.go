@@ -13,9 +13,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding/gzip"
-	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
 	vectorpb "github.com/iamsentry/iamsentry/gen/vector"
@@ -23,20 +23,6 @@ import (
 	"github.com/iamsentry/iamsentry/server/auth"
 	"github.com/iamsentry/iamsentry/state/memory"
 )
-
-// rawCodec sends request bytes as they are, so a test can hand the
-// server wire data no honest client would build, and reads replies as
-// bytes.
-type rawCodec struct{}
-
-func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
-	return mem.BufferSlice{mem.SliceBuffer(v.([]byte))}, nil
-}
-func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	*v.(*[]byte) = data.Materialize()
-	return nil
-}
-func (rawCodec) Name() string { return "proto" }
 
 // emptyMessages is n empty messages in field 1 or 2 (the repeated field of
 // records), two bytes each on the wire, nested in the given outer fields:
@@ -71,8 +57,7 @@ func ingestPaths(n int) []struct {
 
 // rawCall sends req, gzip-compressed, as the request of method.
 func rawCall(c *grpc.ClientConn, method string, req []byte) error {
-	var reply []byte
-	return c.Invoke(context.Background(), method, req, &reply, grpc.ForceCodecV2(rawCodec{}), grpc.UseCompressor(gzip.Name))
+	return c.Invoke(context.Background(), method, req, &emptypb.Empty{}, raw, grpc.UseCompressor(gzip.Name))
 }
 
 // allocated returns the bytes the process allocated while f ran.

@@ -3,7 +3,6 @@ package server
 import (
 	collectorlogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -19,50 +18,47 @@ import (
 // hold tens of millions of them; shippers send batches of thousands.
 const DefaultMaxIngestRecords = 100_000
 
-// limitCodec is the server's protobuf codec. Before decoding a request it
-// counts the records on the wire (without allocating) and checks the
-// limits of the request's kind, so a request over them is never decoded.
+// limitCodec is the server's protobuf codec: recordCodec, except that
+// before decoding a request it counts the records on the wire (without
+// allocating) and checks the limits of the request's kind, so a request
+// over them is never decoded.
 // A codec error would reach the caller as INTERNAL, so a refused request
 // is left empty and its status kept for the limit interceptors
 // (limitUnary, limitedStream), which answer with it.
 type limitCodec struct {
-	encoding.CodecV2 // the default protobuf codec, for everything else
-	s                *Server
+	recordCodec
+	s *Server
 }
 
-func newLimitCodec(s *Server) limitCodec {
-	return limitCodec{CodecV2: encoding.GetCodecV2("proto"), s: s}
-}
+func newLimitCodec(s *Server) limitCodec { return limitCodec{recordCodec: newRecordCodec(), s: s} }
 
 // Unmarshal implements encoding.CodecV2.
 func (c limitCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	m, ok := v.(proto.Message)
-	if !ok {
-		return c.CodecV2.Unmarshal(data, v)
+	if m, ok := v.(proto.Message); ok {
+		buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+		err := c.s.checkWire(m, buf.ReadOnlyData())
+		buf.Free()
+		if err != nil {
+			c.s.refused.Store(v, err)
+			return nil
+		}
 	}
-	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
-	defer buf.Free()
-	b := buf.ReadOnlyData()
-	if err := c.s.checkWire(m, b); err != nil {
-		c.s.refused.Store(v, err)
-		return nil
-	}
-	return proto.Unmarshal(b, m)
+	return c.recordCodec.Unmarshal(data, v)
 }
 
 // checkWire checks the encoded request b of m's kind against its limits.
 func (s *Server) checkWire(m proto.Message, b []byte) error {
+	path := recordPaths[m.ProtoReflect().Descriptor().FullName()]
 	switch m.(type) {
 	case *iamsentryv1.ScoreRequest, *iamsentryv1.ScoreBatchRequest:
 		if len(b) > s.opts.MaxRecvMsgSize {
 			return s.sizeError(len(b))
 		}
-		return eventsError(countAt(b, 1), s.opts.MaxEventsPerRequest)
+		return eventsError(countAt(b, path...), s.opts.MaxEventsPerRequest)
 	case *collectorlogspb.ExportLogsServiceRequest:
-		// resource_logs(1).scope_logs(2).log_records(2)
-		return s.ingestError(countAt(b, 1, 2, 2), "log records")
+		return s.ingestError(countAt(b, path...), "log records")
 	case *vectorpb.PushEventsRequest:
-		return s.ingestError(countAt(b, 1), "events")
+		return s.ingestError(countAt(b, path...), "events")
 	}
 	return nil
 }

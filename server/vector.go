@@ -33,6 +33,10 @@ type vectorService struct {
 func (s *vectorService) PushEvents(ctx context.Context, req *vectorpb.PushEventsRequest) (*vectorpb.PushEventsResponse, error) {
 	var cands []candidate
 	for _, ev := range req.GetEvents() {
+		if err := brokenRecord(ev); err != nil {
+			cands = append(cands, candidate{err: err})
+			continue
+		}
 		log := ev.GetLog()
 		if log == nil {
 			continue // a metric or trace event: not ours to score

@@ -11,19 +11,15 @@ import (
 	"github.com/iamsentry/iamsentry/server/findings"
 )
 
-// publishFindings is the batcher's hook: it hands the findings of first
-// deliveries (ALERT and SUPPRESSED verdicts; never DUPLICATE, whose findings
-// went out when the event was first scored) to the dispatcher, which never
-// blocks.
+// publishFindings is the batcher's hook: it hands the findings the engine
+// says were never handed out before (first deliveries, and redeliveries of
+// events whose first scoring lost a store reply) to the dispatcher, which
+// never blocks.
 func (s *Server) publishFindings(tenant string, verdicts []engine.Verdict) {
 	var out []*iamsentryv1.Finding
 	for i := range verdicts {
-		v := &verdicts[i]
-		if v.Outcome != engine.OutcomeAlert && v.Outcome != engine.OutcomeSuppressed {
-			continue
-		}
-		for j := range v.Findings {
-			out = append(out, findingProto(&v.Findings[j]))
+		for j := range verdicts[i].Findings {
+			out = append(out, findingProto(&verdicts[i].Findings[j]))
 		}
 	}
 	s.out.Findings(tenant, out)

@@ -101,4 +101,10 @@ func TestOTLPExampleTargetsTheGRPCPort(t *testing.T) {
 	if out["host"] == "" || !strings.Contains(out["header"], "Bearer") {
 		t.Errorf("want a host and an Authorization bearer header: %v", out)
 	}
+	// Fluent Bit's first reuse of a pooled HTTP/2 connection sends a fresh
+	// connection preface, which grpc-go reads as a frame and refuses
+	// ("http2: frame too large"): every flush after the first would fail.
+	if out["net.keepalive"] != "off" {
+		t.Errorf("net.keepalive: %q, want off: Fluent Bit's reuse of a pooled connection sends a new HTTP/2 preface that grpc-go rejects (frame too large)", out["net.keepalive"])
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,8 +33,10 @@ same way: read from the inputs = sent + invalid before sending (never
 sent); sent = answered (a verdict came back) + unanswered (none did). The
 summary then counts the answers by outcome, as scan does, and groups
 invalid records by reason code with one example message each. A record
-the server has scored before is answered as a duplicate, its findings
-printed only the first time.
+the server has scored before (a rerun after a kill, a resend after a
+broken connection) is answered as a duplicate carrying its original
+findings: each finding is printed once per run, whichever verdict brought
+it, and the summary counts the record as a duplicate.
 
 Exit status:
   0  every record read was answered (invalid records are counted, not fatal)
@@ -82,6 +85,7 @@ type replayer struct {
 	notSent    int            // records found invalid before sending
 	shown      int
 	writeErr   error
+	printed    map[string]struct{} // findings printed, by incident and event (see printedKey)
 }
 
 // at says where a record came from, for messages about it.
@@ -192,17 +196,37 @@ func (r *replayer) collect() {
 			r.progress.answered.Add(1)
 			v := r.verdict(res)
 			r.sum.add(&v)
-			if (v.Outcome == engine.OutcomeAlert || v.Outcome == engine.OutcomeSuppressed) && r.writeErr == nil {
-				for i := range v.Findings {
-					if err := writeFinding(r.stdio.Out, r.f.format, &v.Findings[i]); err != nil {
-						r.writeErr = err
-						break
-					}
-				}
-			}
+			r.print(v.Findings)
 		}
 		r.mu.Unlock()
 	}
+}
+
+// print writes the findings not printed before in this run. A DUPLICATE
+// verdict carries the original findings, which this run has not printed
+// when the first delivery was answered to an earlier, killed run (or the
+// answer was lost), so every verdict's findings are printed, once each.
+func (r *replayer) print(fs []detectors.Finding) {
+	for i := range fs {
+		if r.writeErr != nil {
+			return
+		}
+		k := printedKey(&fs[i])
+		if _, done := r.printed[k]; done {
+			continue
+		}
+		if r.printed == nil {
+			r.printed = map[string]struct{}{}
+		}
+		r.printed[k] = struct{}{}
+		r.writeErr = writeFinding(r.stdio.Out, r.f.format, &fs[i])
+	}
+}
+
+// printedKey names a finding by its incident and its event, the event as
+// the server deduplicates it (account, id, name, time).
+func printedKey(f *detectors.Finding) string {
+	return strings.Join([]string{f.Incident, f.AccountID, f.EventID, f.EventName, f.EventTime.UTC().Format(time.RFC3339Nano)}, "\x00")
 }
 
 const shownErrors = 5

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -80,10 +81,49 @@ func TestReplayStreamsFilesAndSummarises(t *testing.T) {
 	if got, want := invalidLines(errs), invalidLines(scanErrs); got != want {
 		t.Errorf("replay's invalid lines\n%s\ndiffer from scan's\n%s", got, want)
 	}
-	// Again: the server has seen every event id.
+	// Again: the server has seen every event id, and its DUPLICATE
+	// verdicts carry the original finding, which this run prints.
 	code, out, errs = runCLI(t, "", "replay", "--addr", addr, "--progress", "off", "--format", "text", dir)
-	if code != cli.ExitOK || out != "" || !strings.Contains(errs, "0 clean, 0 findings, 0 suppressed, 2 duplicates") {
-		t.Errorf("second replay: exit %d, stdout %q; want 2 duplicates and no finding printed again:\n%s", code, out, errs)
+	if code != cli.ExitOK || strings.Count(out, "admin-policy-attached  a1") != 1 || !strings.Contains(errs, "0 clean, 0 findings, 0 suppressed, 2 duplicates") {
+		t.Errorf("second replay: exit %d, stdout %q; want 2 duplicates and the finding printed once:\n%s", code, out, errs)
+	}
+}
+
+// TestReplayRerunPrintsEveryFindingOnce reruns replay after a run that
+// was killed part way (the server scored the first records, the run's
+// output is lost): the rerun prints every finding exactly once, those
+// of records answered DUPLICATE included, also when an input repeats a
+// record.
+func TestReplayRerunPrintsEveryFindingOnce(t *testing.T) {
+	addr := startServer(t)
+	var all []string
+	for i := range 30 {
+		all = append(all, strings.Replace(attachRole, `"eventID":"a1"`, fmt.Sprintf(`"eventID":"rerun-%02d"`, i), 1))
+	}
+	killed := writeFile(t, "killed.jsonl", strings.Join(all[:10], "\n"))
+	if code, _, errs := runCLI(t, "", "replay", "--addr", addr, "--progress", "off", killed); code != cli.ExitOK {
+		t.Fatalf("first run: exit %d:\n%s", code, errs)
+	}
+	rerun := writeFile(t, "rerun.jsonl", strings.Join(append(all, all[3]), "\n"))
+	code, out, errs := runCLI(t, "", "replay", "--addr", addr, "--progress", "off", "--batch", "4", rerun)
+	if code != cli.ExitOK {
+		t.Fatalf("rerun: exit %d:\n%s", code, errs)
+	}
+	printed := map[string]int{}
+	for line := range strings.Lines(out) {
+		var f map[string]any
+		if err := json.Unmarshal([]byte(line), &f); err != nil {
+			t.Fatalf("finding line %q: %v", line, err)
+		}
+		printed[f["incident"].(string)]++
+	}
+	if len(printed) != len(all) {
+		t.Errorf("rerun printed findings of %d records, want all %d (duplicates carry theirs):\n%s", len(printed), len(all), errs)
+	}
+	for k, n := range printed {
+		if n != 1 {
+			t.Errorf("finding %s printed %d times, want once", k, n)
+		}
 	}
 }
 

@@ -46,6 +46,8 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 	batch := fs.Int("batch-size", 512, "records scored per micro-batch")
 	maxRecord := fs.Int("max-record-size", cloudtrail.DefaultMaxRecordSize, "largest CloudTrail record accepted, `bytes`")
 	redisURL := fs.String("redis", "", "score against shared state in Redis (`URL` or address list, as serve takes), so a backfill seeds what the servers read; overrides $REDIS_URL and the config's redis.url; default: an in-process store")
+	var budget stateBudget
+	fs.Var(&budget, "state-budget", stateBudgetUsage)
 	learn := fs.Bool("learn", false, "only learn: update windows and baselines from the records without raising findings (seed state from history)")
 	if code, ok := parseFlags(fs, args, stdio.Err); !ok {
 		return code
@@ -64,7 +66,7 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 		fmt.Fprintf(stdio.Err, "iamsentry scan: note: %s\n", n)
 	}
 	setting, _ := redisSetting(*redisURL, built)
-	store, storeDesc, err := openStore(ctx, setting)
+	store, storeDesc, err := openStore(ctx, setting, budget)
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "iamsentry scan: %v\n", err)
 		return ExitError

@@ -26,6 +26,7 @@ type serveFlags struct {
 	listen, adminListen string
 	config, logFormat   string
 	redis               string
+	stateBudget         stateBudget
 	logLevel            slog.Level
 	dedupeHorizon       time.Duration
 	maxRecordSize       int
@@ -38,6 +39,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.adminListen, "admin-listen", ":9090", "admin HTTP listen address `host:port` for /metrics (Prometheus), /healthz and /readyz; empty disables it")
 	fs.StringVar(&f.config, "config", "", "configuration `file` (YAML); default: built-in defaults")
 	fs.StringVar(&f.redis, "redis", "", "shared state in Redis: a redis:// or rediss:// `URL` or an address list (Sentinel: ?master_name=, Cluster: several hosts or ?cluster=true); overrides $REDIS_URL and the config's redis.url; default: the embedded store (single replica)")
+	fs.Var(&f.stateBudget, "state-budget", stateBudgetUsage)
 	fs.StringVar(&f.logFormat, "log-format", "auto", "log format: auto (text on a terminal, else json), json or text")
 	fs.TextVar(&f.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	fs.DurationVar(&f.dedupeHorizon, "dedupe-horizon", engine.DefaultDedupeHorizon, "how long an event id and its verdict are remembered for retries")
@@ -47,6 +49,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.opts.BatchSize, "batch-size", server.DefaultBatchSize, "most records in one micro-batch")
 	fs.DurationVar(&f.opts.BatchLinger, "batch-linger", server.DefaultBatchLinger, "how long a micro-batch waits to fill under light traffic")
 	fs.DurationVar(&f.opts.GracePeriod, "grace-period", server.DefaultGracePeriod, "how long shutdown waits for in-flight calls")
+	fs.BoolVar(&f.opts.MetricsTenantLabel, "metrics-tenant-label", false, "label records received on /metrics with the tenant; off because /metrics is unauthenticated and tenant names say who is served")
 	f.registerTransport(fs)
 	f.sec.register(fs)
 }
@@ -108,7 +111,7 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 	tel.Install()
 	defer shutdownTelemetry(tel, log)
 	setting, source := redisSetting(f.redis, built)
-	store, storeDesc, err := openStore(ctx, setting)
+	store, storeDesc, err := openStore(ctx, setting, f.stateBudget)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/iamsentry/iamsentry/state"
@@ -27,11 +29,60 @@ func redisSetting(flagValue string, l *loadedConfig) (setting, source string) {
 	return "", ""
 }
 
-// openStore opens the state store the setting names. It does not wait for
-// Redis to answer: serve reports NOT_SERVING until it does.
-func openStore(ctx context.Context, setting string) (state.Store, string, error) {
+// stateBudget is the --state-budget flag: the embedded store's memory
+// budget in bytes, with an optional KiB, MiB or GiB suffix. Unset, the store
+// takes its default (memory.MaxBytesFromEnv); 0 means no budget.
+type stateBudget struct {
+	n   int64
+	set bool
+}
+
+const stateBudgetUsage = "memory budget of the embedded store, a `size` in bytes or with a KiB, MiB or GiB suffix: past it the least recently used identities are evicted whole; 0: no budget; default: half of GOMEMLIMIT when set, else 1GiB"
+
+func (b *stateBudget) String() string {
+	if b == nil || !b.set {
+		return ""
+	}
+	return strconv.FormatInt(b.n, 10)
+}
+
+func (b *stateBudget) Set(s string) error {
+	num, mult := s, int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if v, ok := strings.CutSuffix(s, u.suffix); ok {
+			num, mult = v, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return fmt.Errorf("want a size in bytes such as 536870912, 512MiB or 2GiB, got %q", s)
+	}
+	b.n, b.set = n*mult, true
+	return nil
+}
+
+func (b *stateBudget) options() []memory.Option {
+	if !b.set {
+		return nil
+	}
+	return []memory.Option{memory.WithMaxBytes(b.n)}
+}
+
+// openStore opens the state store the setting names, the embedded store
+// within budget when the setting is empty. It does not wait for Redis to
+// answer: serve reports NOT_SERVING until it does.
+func openStore(ctx context.Context, setting string, budget stateBudget) (state.Store, string, error) {
 	if setting == "" {
-		return memory.New(), "memory (embedded; single replica only: replicas would not share state)", nil
+		s := memory.New(budget.options()...)
+		limit := "no memory budget"
+		if n := s.Stats().MaxBytes; n > 0 {
+			limit = fmt.Sprintf("memory budget %.0f MiB", float64(n)/(1<<20))
+		}
+		return s, "memory (embedded, " + limit + "; single replica only: replicas would not share state)", nil
 	}
 	opts, err := redisstate.ParseOptions(setting)
 	if err != nil {

@@ -186,6 +186,9 @@ func (s *Server) start() error {
 		"--dir", s.dir, "--save", "", "--appendonly", "no",
 		"--logfile", filepath.Join(s.dir, fmt.Sprintf("redis-%d.log", s.port)),
 		"--daemonize", "no", "--protected-mode", "no",
+		// DEBUG SLEEP stalls the server past a client's read timeout: the
+		// fault tests inject to lose a reply after a pipeline ran.
+		"--enable-debug-command", "local",
 	}
 	cmd := exec.Command("redis-server", append(args, s.args...)...)
 	// Die with the test binary even if cleanup never runs.

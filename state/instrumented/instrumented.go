@@ -1,6 +1,8 @@
 // Package instrumented wraps any state.Store with OpenTelemetry: a span per
 // round trip (Exec) with its operation count, the round-trip latency
-// histogram iamsentry.state.duration and the counter iamsentry.state.errors.
+// histogram iamsentry.state.duration, the counter iamsentry.state.errors and,
+// for a store that evicts to keep within a memory budget (the embedded one),
+// the counter iamsentry.state.evictions.
 // It exists so that backends stay free of telemetry and every backend is
 // measured the same way.
 package instrumented
@@ -42,6 +44,14 @@ type Store struct {
 	tracer   trace.Tracer
 	duration metric.Float64Histogram
 	errors   metric.Int64Counter
+	observed metric.Registration // the evictions callback, or nil
+}
+
+// Evicter is a store that drops state to keep within a memory budget, such
+// as state/memory. Evictions returns how many identities it evicted since
+// it was created; it is safe for concurrent use.
+type Evicter interface {
+	Evictions() int64
 }
 
 var _ state.Store = (*Store)(nil)
@@ -63,7 +73,25 @@ func Wrap(s state.Store, o Options) *Store {
 		metric.WithExplicitBucketBoundaries(DurationBuckets...))
 	w.errors, _ = m.Int64Counter("iamsentry.state.errors", metric.WithUnit("{round_trip}"),
 		metric.WithDescription("State round trips that failed, by kind: unavailable (the backend could not be reached) or other."))
+	if ev, ok := s.(Evicter); ok {
+		evictions, err := m.Int64ObservableCounter("iamsentry.state.evictions", metric.WithUnit("{identity}"),
+			metric.WithDescription("Identities whose whole state the embedded store evicted, least recently used first, to keep within its memory budget."))
+		if err == nil {
+			w.observed, _ = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+				o.ObserveInt64(evictions, ev.Evictions())
+				return nil
+			}, evictions)
+		}
+	}
 	return w
+}
+
+// Close stops observing the store and closes it.
+func (w *Store) Close() error {
+	if w.observed != nil {
+		_ = w.observed.Unregister()
+	}
+	return w.Store.Close()
 }
 
 // Exec implements state.Store.

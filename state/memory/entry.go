@@ -1,22 +1,11 @@
 package memory
 
 import (
-	"fmt"
 	"math"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/iamsentry/iamsentry/state"
+	"unique"
 )
-
-// shard is one lock and the entries it guards.
-type shard struct {
-	mu   sync.Mutex
-	m    map[state.Key]*entry
-	peak int      // most entries m held since it was last rebuilt
-	_    [40]byte // keep neighbouring shards' locks off one cache line
-}
 
 // kind is what an entry holds. A key holds one kind at a time, like a Redis
 // key holds one type; using it as another is an error, not a silent reset.
@@ -35,103 +24,45 @@ var kindNames = [...]string{"", "value", "throttle", "mark", "window", "novelty 
 
 func (k kind) String() string { return kindNames[k] }
 
-// entry is the state under one key. Times are Unix nanoseconds: wall-clock
-// for expires, event time for everything else.
 // introduction records which owner's add made a novelty member new, and
 // when (wall clock, ns).
 type introduction struct {
-	owner string
-	when  int64
+	member, owner string
+	when          int64
 }
 
+// entry is the state under one name of an identity. Times are Unix
+// nanoseconds: wall-clock for expires, event time for everything else.
 type entry struct {
+	name    unique.Handle[string] // interned: detectors use a few names for every identity
 	kind    kind
+	peak    int32 // most members (or buckets) held: maps never shrink
 	expires int64
-	value   []byte                        // value; throttle owner
+	value   string                        // value; throttle owner
 	mark    int64                         // mark
 	oldest  int64                         // no member (bucket start) is older: a lower bound
-	members map[string]int64              // window, novelty: member → latest event time
-	intro   map[string]introduction       // novelty: who made a member new, for retries
+	members members                       // window, novelty: member → latest event time
+	intro   []introduction                // novelty: who made a member new, for retries (a few at most)
 	buckets map[int64]map[string]struct{} // bucket start → distinct members
+	strs    int64                         // bytes of the member strings held
 }
 
-func newEntry(k kind) *entry {
-	e := &entry{kind: k}
+func newEntry(name unique.Handle[string], k kind) *entry {
+	e := &entry{name: name, kind: k}
 	switch k {
 	case kindWindow, kindNovelty:
-		e.members, e.oldest = make(map[string]int64), math.MaxInt64
+		e.oldest = math.MaxInt64
 	case kindBuckets:
 		e.buckets, e.oldest = make(map[int64]map[string]struct{}), math.MaxInt64
 	}
 	return e
 }
 
-// live returns the unexpired entry under k, or nil. An expired entry found
-// on the way is reclaimed at once rather than left for the janitor.
-func (sh *shard) live(k state.Key, want kind, now int64) (*entry, error) {
-	e := sh.m[k]
-	if e == nil {
-		return nil, nil
-	}
-	if e.expires <= now {
-		delete(sh.m, k)
-		return nil, nil
-	}
-	if want != 0 && e.kind != want {
-		return nil, fmt.Errorf("memory: key %s holds a %s, not a %s", k, e.kind, want)
-	}
-	return e, nil
-}
-
-// upsert returns the live entry of kind want under k, creating it when
-// absent, and restarts its TTL: every write does.
-func (sh *shard) upsert(k state.Key, want kind, now int64, ttl time.Duration) (e *entry, created bool, err error) {
-	e, err = sh.live(k, want, now)
-	if err != nil {
-		return nil, false, err
-	}
-	if e == nil {
-		e, created = newEntry(want), true
-		sh.insert(k, e)
-	}
-	e.expires = now + int64(ttl)
-	return e, created, nil
-}
-
-// insert stores e under a copy of k. The copy matters: a caller's key
-// strings may be slices of a large record, which the map would pin.
-func (sh *shard) insert(k state.Key, e *entry) {
-	k = state.Key{Tenant: strings.Clone(k.Tenant), Identity: strings.Clone(k.Identity), Name: strings.Clone(k.Name)}
-	sh.m[k] = e
-	sh.peak = max(sh.peak, len(sh.m))
-}
-
-// sweep deletes expired entries. Go maps never shrink, so a map that lost
-// most of its peak is rebuilt: reclaimed keys give their memory back too.
-func (sh *shard) sweep(now int64) {
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	for k, e := range sh.m {
-		if e.expires <= now {
-			delete(sh.m, k)
-		}
-	}
-	if sh.peak > 1024 && len(sh.m) < sh.peak/4 {
-		m := make(map[state.Key]*entry, len(sh.m))
-		for k, e := range sh.m {
-			m[k] = e
-		}
-		sh.m, sh.peak = m, len(m)
-	}
-}
-
 // addMember records member at event time at, keeping the latest time seen.
 func (e *entry) addMember(member string, at int64) {
-	prev, ok := e.members[member]
-	if !ok {
-		e.members[strings.Clone(member)] = at
-	} else if at > prev {
-		e.members[member] = at
+	if e.members.put(member, at) {
+		e.strs += int64(len(member))
+		e.peak = max(e.peak, int32(e.members.len()))
 	}
 	e.oldest = min(e.oldest, at)
 }
@@ -143,14 +74,8 @@ func (e *entry) trim(cutoff int64) {
 	if cutoff <= e.oldest {
 		return
 	}
-	oldest := int64(math.MaxInt64)
-	for m, t := range e.members {
-		if t < cutoff {
-			delete(e.members, m)
-		} else {
-			oldest = min(oldest, t)
-		}
-	}
+	freed, oldest := e.members.dropBefore(cutoff)
+	e.strs -= freed
 	e.oldest = oldest
 }
 
@@ -160,9 +85,11 @@ func (e *entry) addToBucket(start int64, member string) {
 	if set == nil {
 		set = make(map[string]struct{})
 		e.buckets[start] = set
+		e.peak = max(e.peak, int32(len(e.buckets)))
 	}
 	if _, ok := set[member]; !ok {
 		set[strings.Clone(member)] = struct{}{}
+		e.strs += int64(len(member))
 	}
 	e.oldest = min(e.oldest, start)
 }
@@ -176,6 +103,9 @@ func (e *entry) trimBuckets(cutoff, w int64) {
 	oldest := int64(math.MaxInt64)
 	for b := range e.buckets {
 		if b+w <= cutoff {
+			for m := range e.buckets[b] {
+				e.strs -= int64(len(m))
+			}
 			delete(e.buckets, b)
 		} else {
 			oldest = min(oldest, b)
@@ -197,10 +127,46 @@ func (e *entry) history(last, w int64, n int) []int {
 	return out
 }
 
-// clone copies b into memory the store owns. It never returns nil, so an
+// bytesOf returns a copy of a stored value. It never returns nil, so an
 // empty value stays distinguishable from an absent one.
-func clone(b []byte) []byte {
-	return append(make([]byte, 0, len(b)), b...)
+func bytesOf(v string) []byte {
+	return append(make([]byte, 0, len(v)), v...)
 }
 
 func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+
+// forgetIntros drops the introductions made before cutoff (wall clock):
+// too old to be retried.
+func (e *entry) forgetIntros(cutoff int64) {
+	kept := e.intro[:0]
+	for _, in := range e.intro {
+		if in.when >= cutoff {
+			kept = append(kept, in)
+		} else {
+			e.strs -= int64(len(in.member) + len(in.owner))
+		}
+	}
+	clear(e.intro[len(kept):])
+	e.intro = kept
+}
+
+// introduce records that owner's add made member new at now.
+func (e *entry) introduce(member, owner string, now int64) {
+	if in := e.introduction(member); in != nil {
+		e.strs += int64(len(owner) - len(in.owner))
+		in.owner, in.when = strings.Clone(owner), now
+		return
+	}
+	e.intro = append(e.intro, introduction{member: strings.Clone(member), owner: strings.Clone(owner), when: now})
+	e.strs += int64(len(member) + len(owner))
+}
+
+// introduction returns member's introduction, or nil.
+func (e *entry) introduction(member string) *introduction {
+	for i := range e.intro {
+		if e.intro[i].member == member {
+			return &e.intro[i]
+		}
+	}
+	return nil
+}

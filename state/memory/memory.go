@@ -2,17 +2,28 @@
 // first run, for tests and for `iamsentry scan` backtests, where one process
 // holds all state and Redis would only add a network hop.
 //
-// Keys are spread over sharded maps, each behind its own mutex, so batches
-// from many streams execute concurrently. Every entry carries a wall-clock
-// expiry like a Redis key; a janitor goroutine reclaims expired entries, so
-// memory stays bounded by what was written within the TTLs, and operations
+// Keys are grouped by identity (tenant and identity) and the identities
+// spread over sharded maps, each behind its own mutex, so batches from many
+// streams execute concurrently. Every entry carries a wall-clock expiry like
+// a Redis key; a janitor goroutine reclaims expired entries, and operations
 // trim set members by event time as the contract asks.
+//
+// TTLs alone do not bound memory: a flood of identities never seen again
+// writes state faster than it expires. So the store also keeps within a
+// memory budget (WithMaxBytes): it accounts the heap bytes each identity's
+// state takes and, past the budget, evicts least recently used identities
+// whole, every key of one identity together, so a detector never reads half
+// of an identity's state. Each shard keeps 1/64 of the budget and its own
+// recency order: eviction is least recently used per shard, which over
+// identities spread by hash is close to least recently used overall.
 package memory
 
 import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"math"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +46,7 @@ type Store struct {
 	seed   maphash.Seed
 	now    func() time.Time
 	every  time.Duration
+	budget int64
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -61,14 +73,43 @@ func WithSweepInterval(d time.Duration) Option {
 	return func(s *Store) { s.every = d }
 }
 
+// DefaultMaxBytes is the budget of a store without WithMaxBytes when no Go
+// memory limit is set (GOMEMLIMIT): 1 GiB.
+const DefaultMaxBytes = 1 << 30
+
+// MaxBytesFromEnv returns the budget a store takes by default: half the Go
+// memory limit when one is set (GOMEMLIMIT, or debug.SetMemoryLimit), the
+// other half left for everything else the process holds and for the
+// garbage collector's headroom; else DefaultMaxBytes.
+func MaxBytesFromEnv() int64 {
+	if limit := debug.SetMemoryLimit(-1); limit > 0 && limit < math.MaxInt64 {
+		return limit / 2
+	}
+	return DefaultMaxBytes
+}
+
+// WithMaxBytes sets the memory budget: the most bytes of state the store
+// holds before it evicts least recently used identities. Zero or less
+// means no budget (only TTLs reclaim memory). Without this option the
+// budget is MaxBytesFromEnv().
+func WithMaxBytes(n int64) Option {
+	return func(s *Store) { s.budget = max(n, 0) }
+}
+
 // New returns an empty Store and starts its janitor. Call Close to stop it.
 func New(opts ...Option) *Store {
-	s := &Store{seed: maphash.MakeSeed(), now: time.Now, every: DefaultSweepInterval, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{seed: maphash.MakeSeed(), now: time.Now, every: DefaultSweepInterval, budget: MaxBytesFromEnv(),
+		stop: make(chan struct{}), done: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
 	for i := range s.shards {
-		s.shards[i].m = make(map[state.Key]*entry)
+		s.shards[i].init(s.budget / shardCount)
+	}
+	if s.budget > 0 && s.budget < shardCount {
+		for i := range s.shards {
+			s.shards[i].budget = 1
+		}
 	}
 	if s.every > 0 {
 		go s.janitor()
@@ -126,16 +167,37 @@ func (s *Store) Close() error {
 // Len returns the number of keys held in memory, including expired keys not
 // yet reclaimed. It measures memory, not live state: after a Sweep it counts
 // live keys only, so a test can tell reclaimed entries from hidden ones.
-func (s *Store) Len() int {
-	n := 0
+func (s *Store) Len() int { return s.Stats().Keys }
+
+// Stats describe what a store holds and what it evicted.
+type Stats struct {
+	Keys       int   // keys held, expired ones not yet reclaimed included
+	Identities int   // (tenant, identity) pairs holding keys
+	Bytes      int64 // accounted heap bytes of the state held
+	MaxBytes   int64 // the budget; 0: none
+	Evictions  int64 // identities evicted to keep within the budget, since New
+}
+
+// Stats returns the store's current figures. It locks one shard at a time,
+// so the figures of a busy store are not one instant's.
+func (s *Store) Stats() Stats {
+	st := Stats{MaxBytes: s.budget}
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		n += len(sh.m)
+		st.Keys += sh.keys
+		st.Identities += len(sh.groups)
+		st.Bytes += sh.bytes
+		st.Evictions += sh.evicted
 		sh.mu.Unlock()
 	}
-	return n
+	return st
 }
+
+// Evictions returns how many identities were evicted to keep within the
+// budget since New. It is what state/instrumented exports as
+// iamsentry.state.evictions.
+func (s *Store) Evictions() int64 { return s.Stats().Evictions }
 
 // Sweep reclaims every entry whose TTL has run out by the store's clock.
 // The janitor calls it every sweep interval; tests and callers that
@@ -162,8 +224,9 @@ func (s *Store) janitor() {
 	}
 }
 
-// shard picks the shard owning k with the runtime's hash of the key,
-// sparing the allocation of k.String() on every operation.
+// shard picks the shard owning k's identity with the runtime's hash of
+// tenant and identity, sparing the allocation of k.String() on every
+// operation.
 func (s *Store) shard(k state.Key) *shard {
-	return &s.shards[maphash.Comparable(s.seed, k)&(shardCount-1)]
+	return &s.shards[maphash.Comparable(s.seed, [2]string{k.Tenant, k.Identity})&(shardCount-1)]
 }

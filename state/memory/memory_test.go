@@ -150,3 +150,48 @@ func TestWrongKind(t *testing.T) {
 func TestLifecycle(t *testing.T) {
 	statetest.Lifecycle(t, func(*testing.T) state.Store { return memory.New() })
 }
+
+// Sets move from a slice to a map past a few members; both must answer
+// alike, and trimming must work on either.
+func TestSetsPastFewMembers(t *testing.T) {
+	s := memory.New()
+	defer s.Close()
+	base := time.Date(2024, 8, 1, 13, 0, 0, 0, time.UTC)
+	w := state.Key{Identity: "id", Name: "w"}
+	nv := state.Key{Identity: "id", Name: "n"}
+	for i := range 30 {
+		at := base.Add(time.Duration(i) * time.Minute)
+		var b state.Batch
+		count := b.WindowAdd(w, fmt.Sprintf("m%02d", i), at, state.Span{From: base, To: at}, time.Hour)
+		again := b.WindowAdd(w, fmt.Sprintf("m%02d", i/2), at, state.Span{From: base, To: at}, time.Hour)
+		nov := b.NoveltyAdd(nv, fmt.Sprintf("m%02d", i), at, time.Hour)
+		if err := s.Exec(context.Background(), &b); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := count.Get(); n != i+1 {
+			t.Fatalf("member %d: window count %d, want %d", i, n, i+1)
+		}
+		if n, _ := again.Get(); n != i+1 {
+			t.Fatalf("member %d re-added: window count %d, want %d", i/2, n, i+1)
+		}
+		if n, _ := nov.Get(); !n.New || n.Size != i {
+			t.Fatalf("member %d: novelty %+v, want new with %d before it", i, n, i)
+		}
+	}
+	// An hour and a half on, members last seen before the TTL are dropped.
+	late := base.Add(90 * time.Minute)
+	var b state.Batch
+	count := b.WindowAdd(w, "late", late, state.Span{From: base, To: late}, time.Hour)
+	old := b.NoveltyAdd(nv, "m00", late, time.Hour)
+	if err := s.Exec(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+	// Every member was last seen before late−TTL (30 min): only "late" is
+	// left.
+	if n, _ := count.Get(); n != 1 {
+		t.Fatalf("after the TTL: window count %d, want 1 (only the new member)", n)
+	}
+	if n, _ := old.Get(); !n.New {
+		t.Fatalf("m00 after the TTL: %+v, want new again", n)
+	}
+}

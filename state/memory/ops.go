@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unique"
 
 	"github.com/iamsentry/iamsentry/state"
 )
@@ -64,14 +66,14 @@ func (s *Store) claim(o *state.ClaimOp, now int64) (state.Claimed, error) {
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	e, err := sh.live(o.Key, kindValue, now)
+	_, e, err := sh.live(o.Key, kindValue, now)
 	if err != nil {
 		return state.Claimed{}, err
 	}
 	if e != nil {
-		return state.Claimed{Prior: clone(e.value)}, nil
+		return state.Claimed{Prior: bytesOf(e.value)}, nil
 	}
-	sh.insert(o.Key, &entry{kind: kindValue, value: clone(o.Value), expires: now + int64(o.TTL)})
+	sh.replace(o.Key, &entry{name: unique.Make(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
 	return state.Claimed{First: true}, nil
 }
 
@@ -82,18 +84,18 @@ func (s *Store) put(o *state.PutOp, now int64) (struct{}, error) {
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
 	// Put replaces whatever the key held, as SET does on Redis.
-	sh.insert(o.Key, &entry{kind: kindValue, value: clone(o.Value), expires: now + int64(o.TTL)})
+	sh.replace(o.Key, &entry{name: unique.Make(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
 	return struct{}{}, nil
 }
 
 func (s *Store) get(o *state.GetOp, now int64) ([]byte, error) {
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	e, err := sh.live(o.Key, kindValue, now)
+	_, e, err := sh.live(o.Key, kindValue, now)
 	if err != nil || e == nil {
 		return nil, err
 	}
-	return clone(e.value), nil
+	return bytesOf(e.value), nil
 }
 
 // windowAdd scans the members to count the span: sets are per identity and
@@ -104,16 +106,18 @@ func (s *Store) windowAdd(o *state.WindowAddOp, now int64) (int, error) {
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	e, _, err := sh.upsert(o.Key, kindWindow, now, o.TTL)
+	w, _, err := sh.upsert(o.Key, kindWindow, now, o.TTL)
 	if err != nil {
 		return 0, err
 	}
+	defer w.done()
+	e := w.e
 	at := o.At.UnixNano()
 	e.addMember(o.Member, at)
 	e.trim(at - int64(o.TTL))
 	from, to := o.Count.From.UnixNano(), o.Count.To.UnixNano()
 	n := 0
-	for _, t := range e.members {
+	for _, t := range e.members.all() {
 		if t >= from && t <= to {
 			n++
 		}
@@ -124,7 +128,7 @@ func (s *Store) windowAdd(o *state.WindowAddOp, now int64) (int, error) {
 func (s *Store) windowRead(o *state.WindowReadOp, now int64) (state.Window, error) {
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	e, err := sh.live(o.Key, kindWindow, now)
+	_, e, err := sh.live(o.Key, kindWindow, now)
 	if err != nil || e == nil {
 		return state.Window{}, err
 	}
@@ -138,10 +142,12 @@ func (s *Store) windowAddRead(o *state.WindowAddReadOp, now int64) (state.Window
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	e, _, err := sh.upsert(o.Key, kindWindow, now, o.TTL)
+	w, _, err := sh.upsert(o.Key, kindWindow, now, o.TTL)
 	if err != nil {
 		return state.Window{}, err
 	}
+	defer w.done()
+	e := w.e
 	at := o.At.UnixNano()
 	e.addMember(o.Member, at)
 	e.trim(at - int64(o.TTL))
@@ -157,7 +163,7 @@ func (e *entry) window(span state.Span, limit int) state.Window {
 	}
 	var in []seen
 	from, to := span.From.UnixNano(), span.To.UnixNano()
-	for m, t := range e.members {
+	for m, t := range e.members.all() {
 		if t >= from && t <= to {
 			in = append(in, seen{t, m})
 		}
@@ -181,31 +187,26 @@ func (s *Store) noveltyAdd(o *state.NoveltyAddOp, now int64) (state.Novelty, err
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	e, _, err := sh.upsert(o.Key, kindNovelty, now, o.TTL)
+	w, _, err := sh.upsert(o.Key, kindNovelty, now, o.TTL)
 	if err != nil {
 		return state.Novelty{}, err
 	}
+	defer w.done()
+	e := w.e
 	at := o.At.UnixNano()
 	// Forget first: a member last seen before At−TTL counts as new.
 	e.trim(at - int64(o.TTL))
-	_, seen := e.members[o.Member]
-	n := state.Novelty{New: !seen, Size: len(e.members)}
+	_, seen := e.members.get(o.Member)
+	n := state.Novelty{New: !seen, Size: e.members.len()}
 	e.addMember(o.Member, at)
 	if o.Owner == "" {
 		return n, nil
 	}
-	for m, in := range e.intro { // forget introductions too old to be retried
-		if now-in.when > int64(state.NoveltyRetryWindow) {
-			delete(e.intro, m)
-		}
-	}
+	e.forgetIntros(now - int64(state.NoveltyRetryWindow))
 	if !seen {
-		if e.intro == nil {
-			e.intro = make(map[string]introduction)
-		}
-		e.intro[o.Member] = introduction{owner: o.Owner, when: now}
-	} else if in, ok := e.intro[o.Member]; ok && in.owner == o.Owner {
-		n = state.Novelty{New: true, Size: len(e.members) - 1}
+		e.introduce(o.Member, o.Owner, now)
+	} else if in := e.introduction(o.Member); in != nil && in.owner == o.Owner {
+		n = state.Novelty{New: true, Size: e.members.len() - 1}
 	}
 	return n, nil
 }
@@ -216,10 +217,12 @@ func (s *Store) mark(o *state.MarkOp, now int64) (state.Mark, error) {
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	e, created, err := sh.upsert(o.Key, kindMark, now, o.TTL)
+	w, created, err := sh.upsert(o.Key, kindMark, now, o.TTL)
 	if err != nil {
 		return state.Mark{}, err
 	}
+	defer w.done()
+	e := w.e
 	at := o.At.UnixNano()
 	if created {
 		e.mark = at
@@ -235,7 +238,7 @@ func (s *Store) mark(o *state.MarkOp, now int64) (state.Mark, error) {
 func (s *Store) readMark(o *state.ReadMarkOp, now int64) (state.Mark, error) {
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	e, err := sh.live(o.Key, kindMark, now)
+	_, e, err := sh.live(o.Key, kindMark, now)
 	if err != nil || e == nil {
 		return state.Mark{}, err
 	}
@@ -256,10 +259,12 @@ func (s *Store) bucketAdd(o *state.BucketAddOp, now int64) ([]int, error) {
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	e, _, err := sh.upsert(o.Key, kindBuckets, now, o.TTL)
+	ed, _, err := sh.upsert(o.Key, kindBuckets, now, o.TTL)
 	if err != nil {
 		return nil, err
 	}
+	defer ed.done()
+	e := ed.e
 	start, w := state.BucketStart(o.At, o.Width).UnixNano(), int64(o.Width)
 	e.addToBucket(start, o.Member)
 	e.trimBuckets(o.At.UnixNano()-int64(o.TTL), w)
@@ -272,7 +277,7 @@ func (s *Store) bucketRead(o *state.BucketReadOp, now int64) ([]int, error) {
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	e, err := sh.live(o.Key, kindBuckets, now)
+	_, e, err := sh.live(o.Key, kindBuckets, now)
 	if err != nil {
 		return nil, err
 	}
@@ -287,10 +292,10 @@ func (s *Store) throttle(o *state.ThrottleOp, now int64) (bool, error) {
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	e, err := sh.live(o.Key, kindThrottle, now)
+	_, e, err := sh.live(o.Key, kindThrottle, now)
 	if err != nil || e != nil {
-		return e != nil && string(e.value) == o.Owner, err
+		return e != nil && e.value == o.Owner, err
 	}
-	sh.insert(o.Key, &entry{kind: kindThrottle, value: []byte(o.Owner), expires: now + int64(o.TTL)})
+	sh.replace(o.Key, &entry{name: unique.Make(o.Key.Name), kind: kindThrottle, value: strings.Clone(o.Owner), expires: now + int64(o.TTL)})
 	return true, nil
 }

@@ -123,7 +123,9 @@ type Verdict struct {
 	Severity Severity `protobuf:"varint,6,opt,name=severity,proto3,enum=iamsentry.v1.Severity" json:"severity,omitempty"`
 	// reason_code is set with reason when the record itself was rejected: a
 	// stable code to group and count by, one of not_json, not_object,
-	// missing_field, bad_event_time, too_large, bad_field_type. Empty when the
+	// missing_field, bad_event_time, too_large, bad_field_type, ambiguous_key
+	// (a key the parser reads appears twice, or in another case or Unicode
+	// folding, so readers disagree on the record). Empty when the
 	// event was not a record the parser judged (e.g. no record set).
 	ReasonCode string `protobuf:"bytes,7,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	// reason_field names the record field reason_code concerns, as a JSON

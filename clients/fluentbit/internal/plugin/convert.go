@@ -21,11 +21,16 @@ var lineKeys = []string{"log", "message"}
 //   - a body that looks like a record (eventID, eventVersion or eventName)
 //     is the record;
 //   - otherwise a string under "log" or "message" holds JSON text — a record,
-//     an envelope, an array or JSON lines — split as iamsentry scan does;
-//   - any other body is sent as it is, for the server to judge (it answers
-//     INVALID with a reason a person can act on).
+//     an envelope, an array or JSON lines — split as iamsentry scan does; a
+//     line that is not JSON is sent as its raw bytes;
+//   - any other body is sent as it is.
 //
-// problems lists what could not be turned into a record (a broken line).
+// What is not a record is sent all the same, for the server to judge: it
+// answers INVALID with a reason code and counts it
+// (iamsentry_records_invalid_total), where a line dropped here would be
+// seen only in Fluent Bit's log. problems lists what could not be sent at
+// all: a line over the record size limit, the rest of a file that broke
+// off mid-array.
 func Records(body map[interface{}]interface{}) (records [][]byte, problems []error) {
 	m, ok := plain(body).(map[string]interface{})
 	if !ok {
@@ -67,6 +72,9 @@ func looksLikeRecord(m map[string]interface{}) bool {
 
 // split reads JSON text with the CloudTrail reader (envelopes, arrays, JSON
 // lines, gzip even), so a line shipped raw is treated as scan treats files.
+// A line that is not JSON becomes a record of its raw bytes, and so does
+// text the reader cannot start on (garbage that looks like gzip, an array
+// broken before its first record).
 func split(text []byte) (records [][]byte, problems []error) {
 	rd := cloudtrail.NewReader(bytes.NewReader(text), cloudtrail.Options{})
 	for {
@@ -75,14 +83,47 @@ func split(text []byte) (records [][]byte, problems []error) {
 			return records, problems
 		}
 		if err != nil {
+			if len(records) == 0 && len(problems) == 0 && len(text) <= maxRaw {
+				return [][]byte{text}, nil
+			}
 			return records, append(problems, err)
 		}
 		if item.Err != nil {
+			if raw := brokenLine(text, item); raw != nil {
+				records = append(records, raw)
+				continue
+			}
 			problems = append(problems, fmt.Errorf("%s: %w", item.Pos, item.Err))
 			continue
 		}
 		records = append(records, item.Raw)
 	}
+}
+
+// maxRaw is the largest unparseable text sent as a record: the server's
+// default --max-record-size, which the reader also applies to records.
+const maxRaw = cloudtrail.DefaultMaxRecordSize
+
+// brokenLine returns the line of text where the reader found a top-level
+// value that is not JSON, or nil for any other item error.
+func brokenLine(text []byte, item cloudtrail.Item) []byte {
+	var re *cloudtrail.RecordError
+	if !errors.As(item.Err, &re) || re.Reason != cloudtrail.ReasonNotJSON {
+		return nil
+	}
+	var n int
+	if _, err := fmt.Sscanf(item.Pos, "line %d", &n); err != nil {
+		return nil
+	}
+	for line := range bytes.Lines(text) {
+		if n--; n == 0 {
+			if line = bytes.TrimSpace(line); len(line) > 0 && len(line) <= maxRaw {
+				return line
+			}
+			return nil
+		}
+	}
+	return nil
 }
 
 // plain turns msgpack-decoded values into what encoding/json renders as

@@ -1,12 +1,16 @@
 package plugin
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/iamsentry/iamsentry/clients/iamsentry"
@@ -79,7 +83,7 @@ func (in *Instance) Flush(ctx context.Context, data []byte) Code {
 	for _, e := range entries {
 		recs, problems := Records(e.Body)
 		for _, p := range problems {
-			in.log.Warn("iamsentry: not a CloudTrail record", slog.Any("error", p))
+			in.log.Warn("iamsentry: text not sent: not a record the server could read", slog.Any("error", p))
 		}
 		records = append(records, recs...)
 	}
@@ -93,6 +97,7 @@ func (in *Instance) Flush(ctx context.Context, data []byte) Code {
 		in.log.Warn("iamsentry: service unavailable; Fluent Bit will retry the chunk", slog.Int("records", len(records)), slog.Any("error", err))
 		return Retry
 	}
+	in.logInvalid(verdicts)
 	if werr := in.write(verdicts); werr != nil {
 		in.log.Error("iamsentry: writing findings", slog.Any("error", werr))
 		return Retry
@@ -102,6 +107,28 @@ func (in *Instance) Flush(ctx context.Context, data []byte) Code {
 		return Error
 	}
 	return OK
+}
+
+// logInvalid counts the records the server answered INVALID, by reason
+// code: never their contents, which may be anything a log line held.
+func (in *Instance) logInvalid(verdicts []*iamsentry.Verdict) {
+	codes := map[string]int{}
+	n := 0
+	for _, v := range verdicts {
+		if v.GetOutcome() == iamsentryv1.Outcome_OUTCOME_INVALID {
+			codes[cmp.Or(v.GetReasonCode(), "invalid")]++
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	var parts []string
+	for _, c := range slices.Sorted(maps.Keys(codes)) {
+		parts = append(parts, fmt.Sprintf("%s=%d", c, codes[c]))
+	}
+	in.log.Warn("iamsentry: records INVALID (not CloudTrail); the server counts them in iamsentry_records_invalid_total",
+		slog.Int("invalid", n), slog.Int("records", len(verdicts)), slog.String("reasons", strings.Join(parts, " ")))
 }
 
 // write prints the findings of the verdicts as JSON lines, the shape

@@ -75,7 +75,8 @@ func TestRecordsFromBodies(t *testing.T) {
 		for _, r := range recs {
 			var m map[string]interface{}
 			if err := json.Unmarshal(r, &m); err != nil {
-				return "not JSON: " + string(r)
+				out = append(out, "raw:"+string(r))
+				continue
 			}
 			out = append(out, fmt.Sprint(m["eventID"]))
 		}
@@ -90,7 +91,11 @@ func TestRecordsFromBodies(t *testing.T) {
 		{"in_tail line without parser", event(map[string]interface{}{"log": createRole}), "c1", 0},
 		{"message key", event(map[string]interface{}{"message": attachRole}), "a1", 0},
 		{"line holding an S3 file", event(map[string]interface{}{"log": `{"Records":[` + createRole + `,` + attachRole + `]}`}), "c1,a1", 0},
-		{"broken line", event(map[string]interface{}{"log": `{"eventID":`}), "", 1},
+		{"broken line goes to the server to count", event(map[string]interface{}{"log": `{"eventID":`}), `raw:{"eventID":`, 0},
+		{"broken line among JSON lines", event(map[string]interface{}{"log": createRole + "\nuser=bob password=x\n" + attachRole}), "c1,raw:user=bob password=x,a1", 0},
+		{"not JSON at all", event(map[string]interface{}{"log": "kernel: eth0 link up"}), "raw:kernel: eth0 link up", 0},
+		{"array broken before its first record", event(map[string]interface{}{"log": "[}"}), "raw:[}", 0},
+		{"line over the record size limit", event(map[string]interface{}{"log": "x" + strings.Repeat("y", 300<<10)}), "", 1},
 		{"parsed record", eventV2(parsed(t, attachRole)), "a1", 0},
 		{"S3 envelope", event(map[string]interface{}{"Records": []interface{}{parsed(t, createRole), parsed(t, attachRole)}}), "c1,a1", 0},
 		{"record beside a log key", event(map[string]interface{}{"eventID": "x1", "log": "ignored"}), "x1", 0},
@@ -191,6 +196,30 @@ func TestFlushScoresAndWritesFindings(t *testing.T) {
 	got := findingLines(t, findings)
 	if len(got) != 1 || got[0]["detector_id"] != "admin-policy-attached" || got[0]["event_id"] != "a1" || got[0]["severity"] != "CRITICAL" {
 		t.Errorf("findings %v, want the admin-policy-attached finding on a1 as scan prints it", got)
+	}
+}
+
+// TestFlushSendsUnparseableLines: a line that is not JSON is sent as its
+// raw bytes, so the server answers INVALID and counts it
+// (iamsentry_records_invalid_total{reason="not_json"}) instead of the line
+// vanishing into Fluent Bit's log; the plugin logs the count by reason
+// code, never the line, which may hold anything.
+func TestFlushSendsUnparseableLines(t *testing.T) {
+	const secret = "hunter2-S3CRET"
+	addr := startServer(t, server.Options{})
+	in, logs := newInstance(t, plugin.Config{Address: addr})
+	data := chunk(t,
+		event(map[string]interface{}{"log": createRole}),
+		event(map[string]interface{}{"log": "user=bob password=" + secret}),
+	)
+	if code := in.Flush(context.Background(), data); code != plugin.OK {
+		t.Fatalf("flush: %v, want FLB_OK; log:\n%s", code, logs)
+	}
+	if !strings.Contains(logs.String(), "invalid=1") || !strings.Contains(logs.String(), "not_json=1") {
+		t.Errorf("rule: an unparseable line reaches the server, which answers INVALID not_json; log:\n%s", logs)
+	}
+	if strings.Contains(logs.String(), secret) {
+		t.Errorf("rule: the plugin logs no record contents; log:\n%s", logs)
 	}
 }
 

@@ -1,0 +1,119 @@
+package memory
+
+import (
+	"math/bits"
+	"unsafe"
+)
+
+// The store keeps within its budget by accounting, for every identity, the
+// heap bytes its state takes: the Go allocations each structure makes,
+// rounded up to the runtime's size classes, and Go's map layout (groups of
+// eight slots and a control word, at most 7/8 full, never shrinking).
+// BenchmarkFootprint compares the sum with the heap the runtime reports for
+// the real detectors; the estimate is within a few percent of it.
+
+// sizeClasses are the runtime's small allocation sizes (runtime/sizeclasses.go).
+var sizeClasses = [...]int64{8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224,
+	240, 256, 288, 320, 352, 384, 416, 448, 480, 512, 576, 640, 704, 768, 896, 1024, 1152, 1280, 1408,
+	1536, 1792, 2048, 2304, 2688, 3072, 3200, 3456, 4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192,
+	9472, 9728, 10240, 10880, 12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264,
+	28672, 32768}
+
+// alloc returns the heap bytes an allocation of n bytes takes.
+func alloc(n int64) int64 {
+	if n <= 0 {
+		return 0
+	}
+	if n > sizeClasses[len(sizeClasses)-1] {
+		return (n + 8191) &^ 8191 // large objects take whole pages
+	}
+	lo, hi := 0, len(sizeClasses)-1
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if sizeClasses[mid] < n {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return sizeClasses[lo]
+}
+
+// str returns the bytes of a string of n bytes the store copied. Copies of
+// under 16 bytes share blocks in the runtime's tiny allocator, so a flat
+// rounding to 8 is closer than the size classes.
+func str(n int64) int64 {
+	if n < 16 {
+		return (n + 7) &^ 7
+	}
+	return alloc(n)
+}
+
+const (
+	mapHeader = 48 // the map itself (internal/runtime/maps.Map)
+	mapTable  = 32 // one table of a map past eight slots
+	tableCap  = 1024
+	slotsPerG = 8
+)
+
+// mapBytes returns the heap a map of n entries (at its largest) takes whose
+// slots (key and value) are slot bytes each.
+func mapBytes(n int, slot int64) int64 {
+	if n == 0 {
+		return alloc(mapHeader)
+	}
+	group := int64(slotsPerG) + slotsPerG*slot // control word and eight slots
+	if n <= slotsPerG {
+		return alloc(mapHeader) + alloc(group)
+	}
+	capacity := max(16, int64(1)<<bits.Len64(uint64((n*8+6)/7-1)))
+	tables := (capacity + tableCap - 1) / tableCap
+	perTable := min(capacity, tableCap) / slotsPerG * group
+	return alloc(mapHeader) + alloc(8*tables) + tables*(alloc(mapTable)+alloc(perTable))
+}
+
+var (
+	entrySize = alloc(int64(unsafe.Sizeof(entry{})))
+	groupSize = alloc(int64(unsafe.Sizeof(group{})))
+	// groupSlot is an identity's share of its shard's map: one slot,
+	// over the average fill of a map between growths (3/4).
+	groupSlot = (int64(unsafe.Sizeof(groupKey{})) + 8 + 1) * 4 / 3
+	introSize = int64(unsafe.Sizeof(introduction{}))
+	timedSize = int64(unsafe.Sizeof(timed{}))
+)
+
+// cost returns the bytes e takes; its name is interned, shared by every
+// identity. Member copies are counted by length plus 4, the average rounding
+// of small allocations to 8-byte steps.
+func (e *entry) cost() int64 {
+	n := entrySize + str(int64(len(e.value)))
+	switch {
+	case e.members.many != nil:
+		n += mapBytes(int(e.peak), 16+8) + e.strs + 4*int64(e.members.len())
+	case e.members.few != nil:
+		n += alloc(timedSize*int64(cap(e.members.few))) + e.strs + 4*int64(e.members.len())
+	case e.buckets != nil:
+		n += mapBytes(int(e.peak), 8+8) + e.strs + 4*int64(e.bucketMembers())
+		for _, set := range e.buckets {
+			n += mapBytes(len(set), 16)
+		}
+	}
+	if cap(e.intro) > 0 {
+		n += alloc(introSize * int64(cap(e.intro)))
+	}
+	return n
+}
+
+func (e *entry) bucketMembers() int {
+	n := 0
+	for _, set := range e.buckets {
+		n += len(set)
+	}
+	return n
+}
+
+// cost returns the bytes g takes besides its entries: the group, its slot
+// in the shard's map, the identity's copy and the slice of entries.
+func (g *group) cost() int64 {
+	return groupSize + groupSlot + str(int64(len(g.key.identity))) + alloc(8*int64(cap(g.entries)))
+}

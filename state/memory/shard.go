@@ -1,0 +1,243 @@
+package memory
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unique"
+
+	"github.com/iamsentry/iamsentry/state"
+)
+
+// shard is one lock and the identities it guards, in least-recently-used
+// order. Every key of one (tenant, identity) lives in one group on one
+// shard, so an identity is evicted whole: a detector never reads half of
+// one.
+type shard struct {
+	mu      sync.Mutex
+	groups  map[groupKey]*group
+	lru     group // sentinel: lru.next is the most recently used group, lru.prev the least
+	bytes   int64 // accounted bytes of every group (see cost.go)
+	budget  int64 // most accounted bytes before eviction; 0: no budget
+	keys    int   // entries in every group, expired ones included until reclaimed
+	evicted int64 // groups evicted to keep within budget
+	peak    int   // most groups the map held since it was last rebuilt
+	_       [40]byte
+}
+
+// groupKey names an identity of a tenant. The tenant is interned: tenants
+// are few and would otherwise be copied into every identity.
+type groupKey struct {
+	tenant   unique.Handle[string]
+	identity string
+}
+
+// group is the state of one identity: its entries, each under a name, and
+// its place in the shard's recency list. An identity holds a handful of
+// names, so a slice searched in order beats a map in both time and bytes.
+type group struct {
+	key        groupKey
+	entries    []*entry
+	bytes      int64 // accounted bytes of the group, entries included
+	prev, next *group
+}
+
+func (sh *shard) init(budget int64) {
+	sh.groups = make(map[groupKey]*group)
+	sh.lru.prev, sh.lru.next = &sh.lru, &sh.lru
+	sh.budget = budget
+}
+
+// touch moves g to the front of the recency list: it was just used.
+func (sh *shard) touch(g *group) {
+	if sh.lru.next == g {
+		return
+	}
+	g.prev.next, g.next.prev = g.next, g.prev
+	g.prev, g.next = &sh.lru, sh.lru.next
+	sh.lru.next.prev = g
+	sh.lru.next = g
+}
+
+// group returns k's identity, touched, or nil when it holds nothing and
+// create is false. A created group is stored under a copy of the identity:
+// a caller's strings may be slices of a large record, which the map would
+// pin.
+func (sh *shard) group(k state.Key, create bool) *group {
+	gk := groupKey{tenant: unique.Make(k.Tenant), identity: k.Identity}
+	if g := sh.groups[gk]; g != nil {
+		sh.touch(g)
+		return g
+	}
+	if !create {
+		return nil
+	}
+	gk.identity = strings.Clone(k.Identity)
+	g := &group{key: gk, prev: &sh.lru, next: sh.lru.next}
+	sh.lru.next.prev = g
+	sh.lru.next = g
+	sh.groups[gk] = g
+	sh.peak = max(sh.peak, len(sh.groups))
+	sh.account(g, g.cost())
+	return g
+}
+
+// account adds d bytes to g and to the shard.
+func (sh *shard) account(g *group, d int64) {
+	g.bytes += d
+	sh.bytes += d
+}
+
+// drop removes g and everything it holds.
+func (sh *shard) drop(g *group) {
+	g.prev.next, g.next.prev = g.next, g.prev
+	g.prev, g.next = nil, nil
+	delete(sh.groups, g.key)
+	sh.bytes -= g.bytes
+	sh.keys -= len(g.entries)
+}
+
+// evict drops least recently used identities until the shard is within its
+// budget, sparing keep, the identity the current operation works on: a
+// single identity larger than the budget stays until another one is used.
+func (sh *shard) evict(keep *group) {
+	for sh.budget > 0 && sh.bytes > sh.budget {
+		g := sh.lru.prev
+		if g == &sh.lru || g == keep {
+			return
+		}
+		sh.drop(g)
+		sh.evicted++
+	}
+}
+
+// find returns the index of the entry named name in g, or -1.
+func (g *group) find(name unique.Handle[string]) int {
+	for i, e := range g.entries {
+		if e.name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// remove deletes g's entry at i, dropping g when it was the last.
+func (sh *shard) remove(g *group, i int) {
+	e := g.entries[i]
+	last := len(g.entries) - 1
+	g.entries[i] = g.entries[last]
+	g.entries[last] = nil
+	g.entries = g.entries[:last]
+	sh.keys--
+	sh.account(g, -e.cost())
+	if len(g.entries) == 0 {
+		sh.drop(g)
+	}
+}
+
+// add appends e to g.
+func (sh *shard) add(g *group, e *entry) {
+	before := g.cost()
+	g.entries = append(g.entries, e)
+	sh.keys++
+	sh.account(g, g.cost()-before+e.cost())
+}
+
+// live returns the unexpired entry under k, or nil, and its group. An
+// expired entry found on the way is reclaimed at once rather than left for
+// the janitor. A found identity counts as used.
+func (sh *shard) live(k state.Key, want kind, now int64) (*group, *entry, error) {
+	g := sh.group(k, false)
+	if g == nil {
+		return nil, nil, nil
+	}
+	i := g.find(unique.Make(k.Name))
+	if i < 0 {
+		return g, nil, nil
+	}
+	e := g.entries[i]
+	if e.expires <= now {
+		sh.remove(g, i)
+		if len(g.entries) == 0 {
+			return nil, nil, nil
+		}
+		return g, nil, nil
+	}
+	if want != 0 && e.kind != want {
+		return g, nil, fmt.Errorf("memory: key %s holds a %s, not a %s", k, e.kind, want)
+	}
+	return g, e, nil
+}
+
+// edit is one write in progress: the entry, its group and the entry's
+// accounted bytes before the write. done accounts the change and evicts.
+type edit struct {
+	sh    *shard
+	g     *group
+	e     *entry
+	bytes int64
+}
+
+func (w edit) done() {
+	if w.e == nil {
+		return
+	}
+	w.sh.account(w.g, w.e.cost()-w.bytes)
+	w.sh.evict(w.g)
+}
+
+// upsert returns the live entry of kind want under k, creating it when
+// absent, and restarts its TTL: every write does. The caller defers done on
+// the returned edit once the write is made.
+func (sh *shard) upsert(k state.Key, want kind, now int64, ttl time.Duration) (w edit, created bool, err error) {
+	g, e, err := sh.live(k, want, now)
+	if err != nil {
+		return edit{}, false, err
+	}
+	if g == nil {
+		g = sh.group(k, true)
+	}
+	if e == nil {
+		e, created = newEntry(unique.Make(k.Name), want), true
+		sh.add(g, e)
+	}
+	e.expires = now + int64(ttl)
+	return edit{sh: sh, g: g, e: e, bytes: e.cost()}, created, nil
+}
+
+// replace stores e under k, in place of whatever k held, and evicts.
+func (sh *shard) replace(k state.Key, e *entry) {
+	g := sh.group(k, true)
+	if i := g.find(e.name); i >= 0 {
+		old := g.entries[i]
+		g.entries[i] = e
+		sh.account(g, e.cost()-old.cost())
+	} else {
+		sh.add(g, e)
+	}
+	sh.evict(g)
+}
+
+// sweep deletes expired entries and the identities left empty. Go maps
+// never shrink, so a map that lost most of its peak is rebuilt: reclaimed
+// identities give their memory back too.
+func (sh *shard) sweep(now int64) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	for _, g := range sh.groups {
+		// Backwards: remove moves the last entry, already checked, into i.
+		for i := len(g.entries) - 1; i >= 0; i-- {
+			if g.entries[i].expires <= now {
+				sh.remove(g, i) // drops g with its last entry
+			}
+		}
+	}
+	if sh.peak > 1024 && len(sh.groups) < sh.peak/4 {
+		m := make(map[groupKey]*group, len(sh.groups))
+		for k, g := range sh.groups {
+			m[k] = g
+		}
+		sh.groups, sh.peak = m, len(m)
+	}
+}
