@@ -64,7 +64,7 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 		fmt.Fprintf(stdio.Err, "iamsentry scan: note: %s\n", n)
 	}
 	setting, _ := redisSetting(*redisURL, built)
-	store, storeDesc, err := openStore(ctx, setting)
+	store, storeDesc, err := openStore(ctx, setting, nil)
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "iamsentry scan: %v\n", err)
 		return ExitError
