@@ -100,8 +100,16 @@ func probe(ctx context.Context, c goredis.Cmdable) error {
 	pipe := c.Pipeline()
 	ping := pipe.Ping(ctx)
 	oom := pipe.Eval(ctx, oomProbe, nil)
-	_, _ = pipe.Exec(ctx)
-	if err := ping.Err(); err != nil {
+	_, err := pipe.Exec(ctx)
+	switch {
+	case ping.Err() != nil:
+		err = ping.Err()
+	case err != nil && err == oom.Err():
+		err = nil // the probe's own answer, read below
+	}
+	// What is left failed before any command ran (a refused connection
+	// set-up: WRONGPASS, NOAUTH), which go-redis reports on Exec only.
+	if err != nil {
 		return fmt.Errorf("redis: ping: %w: %w", state.ErrUnavailable, err)
 	}
 	if err := oom.Err(); isOOM(err) {
