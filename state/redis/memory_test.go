@@ -129,4 +129,20 @@ func TestOutOfMemoryIsUnavailable(t *testing.T) {
 	b = state.Batch{}
 	everyOp(&b, "t", "flood")
 	exec(t, s, &b)
+
+	// At the edge of maxmemory, Ping's small probe may fit while batches
+	// are refused: a refused batch makes the next Ping fail all the same.
+	configSet(t, srv, "maxmemory", "1")
+	b = state.Batch{}
+	everyOp(&b, "t", "edge")
+	if err := s.Exec(ctx, &b); !errors.Is(err, redis.ErrOutOfMemory) {
+		t.Fatalf("Exec on a full server = %v; want ErrOutOfMemory", err)
+	}
+	configSet(t, srv, "maxmemory", "0")
+	if err := pingCtx(s); !errors.Is(err, redis.ErrOutOfMemory) {
+		t.Errorf("first Ping after a refused batch = %v; want ErrOutOfMemory", err)
+	}
+	if err := pingCtx(s); err != nil {
+		t.Errorf("second Ping, no batch refused since = %v; want nil", err)
+	}
 }

@@ -29,6 +29,11 @@ type Store struct {
 	// maxmemory-policy acceptable (or could not read it); until then Ping
 	// checks it.
 	policyChecked atomic.Bool
+
+	// oomSeen is set when a batch met OOM, and cleared by Ping, which
+	// reports it: at the edge of maxmemory Ping's small probe may fit while
+	// every real batch is refused, and readiness must not say SERVING then.
+	oomSeen atomic.Bool
 }
 
 var _ state.Store = (*Store)(nil)
@@ -60,15 +65,20 @@ func (s *Store) Client() goredis.UniversalClient { return s.client }
 
 // Ping returns nil when Redis serves (on Cluster: when every master does)
 // and an error wrapping state.ErrUnavailable otherwise: when a server does
-// not answer, when it refuses writes for lack of memory (ErrOutOfMemory),
-// and while its maxmemory-policy evicts keys against the options
-// (ErrEvictingPolicy, see CheckMemoryPolicy).
+// not answer; when it refuses writes for lack of memory, or refused a batch
+// for it since the last Ping (ErrOutOfMemory); and while its
+// maxmemory-policy evicts keys against the options (ErrEvictingPolicy, see
+// CheckMemoryPolicy).
 func (s *Store) Ping(ctx context.Context) error {
 	if s.closed.Load() {
 		return fmt.Errorf("redis: store closed: %w", state.ErrUnavailable)
 	}
+	refused := s.oomSeen.Swap(false)
 	if err := s.forEachServer(ctx, probe); err != nil {
 		return err
+	}
+	if refused {
+		return fmt.Errorf("%w (a batch was refused since the last Ping)", ErrOutOfMemory)
 	}
 	if s.policyChecked.Load() {
 		return nil
@@ -184,6 +194,7 @@ func (s *Store) outage(ctx context.Context, b *state.Batch, calls []call, cause 
 	case errors.Is(cause, context.Canceled) && ctx.Err() != nil:
 		err = fmt.Errorf("redis: exec: %w", cause)
 	case isOOM(cause):
+		s.oomSeen.Store(true)
 		err = fmt.Errorf("redis: exec: %w (%w)", ErrOutOfMemory, cause)
 	default:
 		err = fmt.Errorf("redis: exec: %w: %w", state.ErrUnavailable, cause)
