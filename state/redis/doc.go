@@ -74,6 +74,7 @@
 // evicting server unless Options.AllowEviction is set, and Ping reports the
 // store unavailable until the check passes. A full noeviction server refuses
 // writes with OOM: Exec fails with ErrOutOfMemory (wrapping
-// state.ErrUnavailable), and Ping does too while the server is full, so
-// readiness follows memory as it follows reachability.
+// state.ErrUnavailable), and Ping does too while the server is full or has
+// refused a batch since the last Ping, so readiness follows memory as it
+// follows reachability.
 package redis
