@@ -70,7 +70,7 @@ func TestRedisOutOfMemory(t *testing.T) {
 	if err := rc.Set(ctx, "flood", strings.Repeat("x", 4<<20), 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	used := usedMemory(t, ctx, srv)
+	used := srv.UsedMemory(ctx)
 	if err := rc.ConfigSet(ctx, "maxmemory", strconv.FormatInt(used-1<<20, 10)).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -101,23 +101,4 @@ func TestRedisOutOfMemory(t *testing.T) {
 	if o, err := score("oom-before"); err != nil || o != iamsentryv1.Outcome_OUTCOME_DUPLICATE {
 		t.Errorf("redelivery of an event scored before the flood: %v, %v; want DUPLICATE", o, err)
 	}
-}
-
-func usedMemory(t *testing.T, ctx context.Context, srv *redistest.Server) int64 {
-	t.Helper()
-	info, err := srv.Client().Info(ctx, "memory").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.SplitSeq(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	t.Fatal("INFO memory has no used_memory")
-	return 0
 }

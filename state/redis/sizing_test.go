@@ -63,7 +63,7 @@ func TestBytesPerIdentity(t *testing.T) {
 			eng := engine.New(reg, newStore(t, srv.URL()), engine.Options{})
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
-			before, keysBefore := usedMemory(t, c), c.DBSize(ctx).Val()
+			before, keysBefore := srv.UsedMemory(ctx), c.DBSize(ctx).Val()
 			var batch [][]byte
 			flush := func() {
 				if _, err := eng.Score(ctx, engine.Batch{Tenant: "t", Records: batch}); err != nil {
@@ -80,7 +80,7 @@ func TestBytesPerIdentity(t *testing.T) {
 				}
 			}
 			flush()
-			grown, keys := usedMemory(t, c)-before, c.DBSize(ctx).Val()-keysBefore
+			grown, keys := srv.UsedMemory(ctx)-before, c.DBSize(ctx).Val()-keysBefore
 			perIdentity := grown / sizingIdentities
 			t.Logf("%s: %d bytes and %.1f keys per identity (used_memory grew %d bytes for %d identities)",
 				p.name, perIdentity, float64(keys)/sizingIdentities, grown, sizingIdentities)
