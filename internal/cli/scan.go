@@ -66,7 +66,7 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 		fmt.Fprintf(stdio.Err, "iamsentry scan: note: %s\n", n)
 	}
 	setting, _ := redisSetting(*redisURL, built)
-	store, storeDesc, err := openStore(ctx, setting, budget)
+	store, storeDesc, err := openStore(ctx, setting, budget, nil)
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "iamsentry scan: %v\n", err)
 		return ExitError

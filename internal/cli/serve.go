@@ -111,7 +111,7 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 	tel.Install()
 	defer shutdownTelemetry(tel, log)
 	setting, source := redisSetting(f.redis, built)
-	store, storeDesc, err := openStore(ctx, setting, f.stateBudget)
+	store, storeDesc, err := openStore(ctx, setting, f.stateBudget, log)
 	if err != nil {
 		return err
 	}

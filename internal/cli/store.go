@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -74,8 +75,10 @@ func (b *stateBudget) options() []memory.Option {
 
 // openStore opens the state store the setting names, the embedded store
 // within budget when the setting is empty. It does not wait for Redis to
-// answer: serve reports NOT_SERVING until it does.
-func openStore(ctx context.Context, setting string, budget stateBudget) (state.Store, string, error) {
+// answer: serve reports NOT_SERVING until it does. It refuses a Redis whose
+// maxmemory-policy evicts keys unless the setting allows it
+// (checkEviction); log, when not nil, gets the warnings.
+func openStore(ctx context.Context, setting string, budget stateBudget, log *slog.Logger) (state.Store, string, error) {
 	if setting == "" {
 		s := memory.New(budget.options()...)
 		limit := "no memory budget"
@@ -92,7 +95,45 @@ func openStore(ctx context.Context, setting string, budget stateBudget) (state.S
 	if err != nil {
 		return nil, "", fmt.Errorf("redis %s: %w", opts, err)
 	}
+	if err := checkEviction(ctx, s, log); err != nil {
+		s.Close()
+		return nil, "", fmt.Errorf("redis %s: %w", opts, err)
+	}
 	return s, "redis " + opts.String() + " (shared: any number of replicas)", nil
+}
+
+// policyCheckTimeout bounds the start-up check of maxmemory-policy: a Redis
+// that is down is checked later, by readiness.
+const policyCheckTimeout = 5 * time.Second
+
+// checkEviction refuses a Redis that evicts keys under memory pressure:
+// eviction drops dedupe claims and windows without a trace, so an identity
+// flood would make redeliveries alert again and hide bursts. A policy that
+// cannot be read (managed Redis refuses CONFIG), or one allowed by
+// allow_eviction=true, is warned about; a Redis that does not answer yet is
+// checked when it does, and the replica stays NOT_SERVING until then.
+func checkEviction(ctx context.Context, s *redisstate.Store, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cctx, cancel := context.WithTimeout(ctx, policyCheckTimeout)
+	defer cancel()
+	policy, err := s.CheckMemoryPolicy(cctx)
+	switch {
+	case errors.Is(err, redisstate.ErrEvictingPolicy):
+		return err
+	case errors.Is(err, redisstate.ErrPolicyUnknown):
+		log.Warn("Redis maxmemory-policy unknown: make sure it is noeviction, or an identity flood will evict detection state",
+			slog.Any("error", err))
+	case err != nil:
+		log.Warn("Redis maxmemory-policy not checked yet; readiness waits until Redis answers and the policy is checked",
+			slog.Any("error", err))
+	case policy != redisstate.NoEviction:
+		log.Warn("Redis EVICTS KEYS under memory pressure (allowed by allow_eviction=true): "+
+			"dedupe claims and windows may be dropped silently; redeliveries may alert again and bursts go unseen",
+			slog.String("maxmemory_policy", policy))
+	}
+	return nil
 }
 
 // waitForStore waits until the store answers or ctx ends, logging while it

@@ -159,6 +159,29 @@ func (s *Server) CommandStats(ctx context.Context) map[string]int64 {
 	return ParseCommandStats(info)
 }
 
+// UsedMemory returns what the server spends on memory now: used_memory
+// from INFO memory, the figure maxmemory is compared against.
+func (s *Server) UsedMemory(ctx context.Context) int64 {
+	s.t.Helper()
+	c := goredis.NewClient(&goredis.Options{Addr: s.Addr(), DisableIdentity: true})
+	defer c.Close()
+	info, err := c.Info(ctx, "memory").Result()
+	if err != nil {
+		s.t.Fatalf("redistest: INFO memory: %v", err)
+	}
+	for line := range strings.SplitSeq(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				s.t.Fatalf("redistest: INFO memory used_memory %q: %v", v, err)
+			}
+			return n
+		}
+	}
+	s.t.Fatal("redistest: INFO memory has no used_memory")
+	return 0
+}
+
 // ParseCommandStats parses the reply of INFO commandstats into calls per
 // command.
 func ParseCommandStats(info string) map[string]int64 {

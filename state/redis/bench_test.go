@@ -155,12 +155,12 @@ func TestMemoryPerIdentity(t *testing.T) {
 	s := newStore(t, srv.URL())
 	ctx := context.Background()
 	c := srv.Client()
-	before := usedMemory(t, c)
+	before := srv.UsedMemory(ctx)
 	for i := range memIdentities {
 		b := identityState(i)
 		exec(t, s, b)
 	}
-	grown := usedMemory(t, c) - before
+	grown := srv.UsedMemory(ctx) - before
 	var usage, keys, intro int64
 	byName := map[string]int64{}
 	iter := c.Scan(ctx, 0, "*", 1000).Iterator()
@@ -193,23 +193,4 @@ func TestMemoryPerIdentity(t *testing.T) {
 	if perUsage > 2048 {
 		t.Errorf("an active identity costs %d bytes by MEMORY USAGE; the target is at most 2048", perUsage)
 	}
-}
-
-func usedMemory(t *testing.T, c *goredis.Client) int64 {
-	t.Helper()
-	info, err := c.Info(context.Background(), "memory").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.SplitSeq(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	t.Fatal("INFO memory has no used_memory")
-	return 0
 }

@@ -21,8 +21,8 @@
 // "iamsentry:"), tls_ca_file, tls_cert_file and tls_key_file (PEM files;
 // the pair enables mutual TLS), tls_server_name, tls_insecure_skip_verify
 // (tests only), dial_timeout, read_timeout, write_timeout (Go durations)
-// and pool_size. Unknown parameters are errors, so a typo is not silently
-// ignored. Options.String renders the setting back with passwords hidden.
+// pool_size and allow_eviction (see Memory). Unknown parameters are errors,
+// so a typo is not silently ignored. Options.String renders the setting back with passwords hidden.
 //
 // # Keys
 //
@@ -61,8 +61,20 @@
 // # Outages
 //
 // Network errors, timeouts and the replies of a server that cannot serve
-// (LOADING, CLUSTERDOWN, MASTERDOWN, TRYAGAIN, READONLY) fail the batch with
-// an error wrapping state.ErrUnavailable. go-redis's own retries are off: a
+// (LOADING, CLUSTERDOWN, MASTERDOWN, TRYAGAIN, READONLY, OOM) fail the batch
+// with an error wrapping state.ErrUnavailable. go-redis's own retries are off: a
 // retried pipeline could run an operation twice; the caller retries the
 // batch instead. The Store reconnects by itself once Redis is back.
+//
+// # Memory
+//
+// The store needs maxmemory-policy noeviction: any other policy drops keys
+// under memory pressure, and with them dedupe claims (a redelivery alerts
+// again) and windows (a burst goes unseen). CheckMemoryPolicy refuses an
+// evicting server unless Options.AllowEviction is set, and Ping reports the
+// store unavailable until the check passes. A full noeviction server refuses
+// writes with OOM: Exec fails with ErrOutOfMemory (wrapping
+// state.ErrUnavailable), and Ping does too while the server is full or has
+// refused a batch since the last Ping, so readiness follows memory as it
+// follows reachability.
 package redis

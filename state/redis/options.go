@@ -70,6 +70,12 @@ type Options struct {
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
 	PoolSize     int
+
+	// AllowEviction lets the store run on a server whose maxmemory-policy
+	// evicts keys (anything but noeviction). Eviction silently forgets
+	// detection state, so CheckMemoryPolicy refuses such a server unless
+	// this is set (URL: allow_eviction=true).
+	AllowEviction bool
 }
 
 // ParseOptions parses the one setting that selects a Redis deployment: a
@@ -215,7 +221,7 @@ func (o *Options) parseDBPath(path string) error {
 var queryParams = []string{
 	"cluster", "master_name", "sentinel_username", "sentinel_password", "db", "prefix",
 	"tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name", "tls_insecure_skip_verify",
-	"dial_timeout", "read_timeout", "write_timeout", "pool_size",
+	"dial_timeout", "read_timeout", "write_timeout", "pool_size", "allow_eviction",
 }
 
 func (o *Options) parseQuery(q url.Values) error {
@@ -243,6 +249,8 @@ func (o *Options) setParam(name, v string) (err error) {
 		o.Cluster, err = parseBool(v)
 	case "tls_insecure_skip_verify":
 		o.TLSInsecureSkipVerify, err = parseBool(v)
+	case "allow_eviction":
+		o.AllowEviction, err = parseBool(v)
 	case "master_name":
 		o.MasterName = v
 	case "sentinel_username":
@@ -377,6 +385,9 @@ func (o Options) String() string {
 	}
 	if o.PoolSize > 0 {
 		q.Set("pool_size", strconv.Itoa(o.PoolSize))
+	}
+	if o.AllowEviction {
+		q.Set("allow_eviction", "true")
 	}
 	u.RawQuery = q.Encode()
 	return u.String()

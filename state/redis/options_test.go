@@ -31,6 +31,7 @@ func TestParseOptions(t *testing.T) {
 			redis.Options{Addrs: []string{"s1:26379", "s2:5000", "s3:26379"}, MasterName: "mymaster", Password: "pw", SentinelPassword: "spw"}},
 		{"redis://host?dial_timeout=250ms&read_timeout=1s&write_timeout=2s&pool_size=32",
 			redis.Options{Addrs: []string{"host:6379"}, DialTimeout: 250 * time.Millisecond, ReadTimeout: time.Second, WriteTimeout: 2 * time.Second, PoolSize: 32}},
+		{"redis://host?allow_eviction=true", redis.Options{Addrs: []string{"host:6379"}, AllowEviction: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

@@ -24,6 +24,16 @@ type Store struct {
 	prefix string
 	opts   Options
 	closed atomic.Bool
+
+	// policyChecked is set once CheckMemoryPolicy found the server's
+	// maxmemory-policy acceptable (or could not read it); until then Ping
+	// checks it.
+	policyChecked atomic.Bool
+
+	// oomSeen is set when a batch met OOM, and cleared by Ping, which
+	// reports it: at the edge of maxmemory Ping's small probe may fit while
+	// every real batch is refused, and readiness must not say SERVING then.
+	oomSeen atomic.Bool
 }
 
 var _ state.Store = (*Store)(nil)
@@ -54,23 +64,33 @@ func (s *Store) Options() Options { return s.opts }
 func (s *Store) Client() goredis.UniversalClient { return s.client }
 
 // Ping returns nil when Redis serves (on Cluster: when every master does)
-// and an error wrapping state.ErrUnavailable otherwise.
+// and an error wrapping state.ErrUnavailable otherwise: when a server does
+// not answer; when it refuses writes for lack of memory, or refused a batch
+// for it since the last Ping (ErrOutOfMemory); and while its
+// maxmemory-policy evicts keys against the options (ErrEvictingPolicy, see
+// CheckMemoryPolicy).
 func (s *Store) Ping(ctx context.Context) error {
 	if s.closed.Load() {
 		return fmt.Errorf("redis: store closed: %w", state.ErrUnavailable)
 	}
-	var err error
-	if c, ok := s.client.(*goredis.ClusterClient); ok {
-		err = c.ForEachMaster(ctx, func(ctx context.Context, m *goredis.Client) error {
-			return m.Ping(ctx).Err()
-		})
-	} else {
-		err = s.client.Ping(ctx).Err()
+	refused := s.oomSeen.Swap(false)
+	if err := s.forEachServer(ctx, probe); err != nil {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("redis: ping: %w: %w", state.ErrUnavailable, err)
+	if refused {
+		return fmt.Errorf("%w (a batch was refused since the last Ping)", ErrOutOfMemory)
 	}
-	return nil
+	if s.policyChecked.Load() {
+		return nil
+	}
+	_, err := s.CheckMemoryPolicy(ctx)
+	switch {
+	case err == nil, errors.Is(err, ErrPolicyUnknown):
+		return nil
+	case errors.Is(err, state.ErrUnavailable):
+		return err
+	}
+	return fmt.Errorf("%w: %w", state.ErrUnavailable, err)
 }
 
 // Close releases the connections. Later calls to Exec and Ping fail with
@@ -170,9 +190,13 @@ func (s *Store) run(ctx context.Context, calls []*call) error {
 // outage resolves what executed, fails the rest and returns the error.
 func (s *Store) outage(ctx context.Context, b *state.Batch, calls []call, cause error) error {
 	var err error
-	if errors.Is(cause, context.Canceled) && ctx.Err() != nil {
+	switch {
+	case errors.Is(cause, context.Canceled) && ctx.Err() != nil:
 		err = fmt.Errorf("redis: exec: %w", cause)
-	} else {
+	case isOOM(cause):
+		s.oomSeen.Store(true)
+		err = fmt.Errorf("redis: exec: %w (%w)", ErrOutOfMemory, cause)
+	default:
 		err = fmt.Errorf("redis: exec: %w: %w", state.ErrUnavailable, cause)
 	}
 	for i := range calls {
@@ -236,7 +260,8 @@ func isNoScript(err error) bool {
 
 // unavailable reports whether err means the server could not serve, rather
 // than refusing one command: network and timeout errors, and the replies of
-// a server that is loading, failing over or has lost its cluster.
+// a server that is loading, failing over, has lost its cluster or is out of
+// memory (OOM, also when a script's write meets it).
 func unavailable(err error) bool {
 	if err == nil || errors.Is(err, goredis.Nil) {
 		return false
@@ -246,7 +271,7 @@ func unavailable(err error) bool {
 		return true
 	}
 	msg := rerr.Error()
-	for _, p := range []string{"LOADING", "CLUSTERDOWN", "MASTERDOWN", "TRYAGAIN", "READONLY", "NOREPLICAS", "BUSY "} {
+	for _, p := range []string{"LOADING", "CLUSTERDOWN", "MASTERDOWN", "TRYAGAIN", "READONLY", "NOREPLICAS", "BUSY ", "OOM "} {
 		if strings.HasPrefix(msg, p) {
 			return true
 		}
