@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/iamsentry/iamsentry/cloudtrail"
 	vectorpb "github.com/iamsentry/iamsentry/gen/vector"
 )
 
@@ -55,6 +57,11 @@ func TestOTLPRecordFaithful(t *testing.T) {
 	wrapped, err := otlpRecord(kvlist(kv("log", str(`{"eventID":"x"}`)), kv("stream", str("stdout"))))
 	if err != nil || string(wrapped) != `{"eventID":"x"}` {
 		t.Errorf("log wrapper: %s, %v", wrapped, err)
+	}
+	// The wrapper key twice: which is the record is a matter of reader.
+	_, err = otlpRecord(kvlist(kv("log", str(`{"eventID":"x"}`)), kv("log", str(`{"eventID":"y"}`))))
+	if re, ok := errors.AsType[*cloudtrail.RecordError](err); !ok || re.Reason != cloudtrail.ReasonAmbiguousKey || re.Field != "log" {
+		t.Errorf("log wrapper twice: %v, want ambiguous_key on log", err)
 	}
 	nan := kvlist(kv("eventID", str("x")), kv("n", &commonpb.AnyValue{Value: &commonpb.AnyValue_DoubleValue{DoubleValue: math.NaN()}}))
 	if _, err := otlpRecord(nan); err == nil {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/iamsentry/iamsentry/cloudtrail"
 	collectorlogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 )
@@ -67,13 +68,8 @@ func otlpRecord(body *commonpb.AnyValue) ([]byte, error) {
 		kvs := v.KvlistValue.GetValues()
 		if !slices.ContainsFunc(kvs, func(kv *commonpb.KeyValue) bool { return slices.Contains(recordKeys, kv.GetKey()) }) {
 			for _, w := range wrapperKeys {
-				for _, kv := range kvs {
-					if kv.GetKey() != w {
-						continue
-					}
-					if s, ok := kv.GetValue().GetValue().(*commonpb.AnyValue_StringValue); ok {
-						return []byte(s.StringValue), nil
-					}
+				if rec, found, err := wrapped(kvs, w); found {
+					return rec, err
 				}
 			}
 		}
@@ -83,6 +79,25 @@ func otlpRecord(body *commonpb.AnyValue) ([]byte, error) {
 	default:
 		return nil, kindError("log record body", otlpKind(body))
 	}
+}
+
+// wrapped returns the record held as a string under the wrapper key w of a
+// kvlist body. A key repeated with string values is ambiguous: readers
+// disagree on which one is the record (the first here, the last for jq), so
+// the record is rejected rather than read one way.
+func wrapped(kvs []*commonpb.KeyValue, w string) (rec []byte, found bool, err error) {
+	for _, kv := range kvs {
+		s, ok := kv.GetValue().GetValue().(*commonpb.AnyValue_StringValue)
+		if kv.GetKey() != w || !ok {
+			continue
+		}
+		if found {
+			return nil, true, &cloudtrail.RecordError{Reason: cloudtrail.ReasonAmbiguousKey, Field: w,
+				Detail: fmt.Sprintf("log record body holds the key %q twice: readers disagree on which is the record", w)}
+		}
+		rec, found = []byte(s.StringValue), true
+	}
+	return rec, found, nil
 }
 
 func otlpKind(v *commonpb.AnyValue) string {
