@@ -3,6 +3,7 @@ package builtin
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 	"time"
 
@@ -82,10 +83,16 @@ func (o CallerIdentityReconOptions) validate() error {
 // what it may do. MEDIUM; HIGH when the key was seen from a new location
 // (NewLocationMark) within the hour before.
 //
-// Per key it keeps two windowed sets of event times: GetCallerIdentity
-// calls and listing calls, one member per call time. Whichever call of a
-// pair arrives second finds the first in the other set by reading
-// [t−Window, t+Window], so the pair is found in either arrival order. An
+// Per key and aligned Window-wide window it keeps two windowed sets of
+// event times: GetCallerIdentity calls and listing calls, one member per
+// call time. Whichever call of a pair arrives second finds the first in the
+// other sets by reading [t−Window, t+Window], so the pair is found in either
+// arrival order. A set per window, rather than one per key, matters when
+// concurrent streams deliver a key's calls far out of event-time order: a
+// set trims members older than its newest add less the TTL, so one set per
+// key let a call half an hour later erase the half of a pair whose partner
+// was still in flight; a window's set only holds calls within Window of
+// each other and expires by the clock (issue 13). An
 // incident is the key and the aligned Window-wide window holding the
 // GetCallerIdentity call; a listing call proposes a finding for every such
 // window it pairs with, and Once on key+window keeps one per incident. Both
@@ -139,23 +146,36 @@ func (d *CallerIdentityRecon) Observe(ev *detectors.Event, b *state.Batch) detec
 		return nil
 	}
 	id, t, w := keyIdentity(ak), r.EventTime, d.opts.Window
-	gci, listing := ev.Key(id, "recon:gci"), ev.Key(id, "recon:list")
 	around := state.Span{From: t.Add(-w), To: t.Add(w)}
 	p := &pairing{d: d, ev: ev, r: r, id: id}
 	p.mark = b.ReadMark(detectors.NewLocationMark(ev, ak))
+	own := windowOf(t, w)
 	if isGCI {
-		b.WindowAdd(gci, stamp(t), t, around, d.ttl)
-		p.listings = b.WindowRead(listing, around, reconSample)
+		b.WindowAdd(ev.Key(id, "recon:gci:"+own.ID()), stamp(t), t, own.Span(), d.ttl)
+		for win, span := range windowsAround(around, w) {
+			p.listings = append(p.listings, b.WindowRead(ev.Key(id, "recon:list:"+win.ID()), span, reconSample))
+		}
 		return detectors.EvaluationFunc(p.afterGCI)
 	}
-	b.WindowAdd(listing, serviceOf(r.EventSource)+":"+r.EventName+"@"+stamp(t), t, around, d.ttl)
+	b.WindowAdd(ev.Key(id, "recon:list:"+own.ID()), serviceOf(r.EventSource)+":"+r.EventName+"@"+stamp(t), t, own.Span(), d.ttl)
 	// One read per incident window the GetCallerIdentity partner may lie
 	// in: the windows that meet [t−w, t+w], each cut to that span.
-	for win := windowOf(around.From, w); !win.Start.After(around.To); win = windowOf(win.End(), w) {
-		span := state.Span{From: maxTime(win.Start, around.From), To: minTime(win.Span().To, around.To)}
-		p.gcis = append(p.gcis, gciRead{win: win, read: b.WindowRead(gci, span, 1)})
+	for win, span := range windowsAround(around, w) {
+		p.gcis = append(p.gcis, gciRead{win: win, read: b.WindowRead(ev.Key(id, "recon:gci:"+win.ID()), span, 1)})
 	}
 	return detectors.EvaluationFunc(p.afterListing)
+}
+
+// windowsAround yields the aligned windows of width w that meet span, each
+// with span cut to it.
+func windowsAround(span state.Span, w time.Duration) iter.Seq2[window, state.Span] {
+	return func(yield func(window, state.Span) bool) {
+		for win := windowOf(span.From, w); !win.Start.After(span.To); win = windowOf(win.End(), w) {
+			if !yield(win, state.Span{From: maxTime(win.Start, span.From), To: minTime(win.Span().To, span.To)}) {
+				return
+			}
+		}
+	}
 }
 
 // stamp renders an event time as a set member; parseStamp reads it back.
@@ -184,8 +204,8 @@ type pairing struct {
 	r        *cloudtrail.Record
 	id       string
 	mark     *state.Future[state.Mark]
-	listings *state.Future[state.Window] // for a GetCallerIdentity call
-	gcis     []gciRead                   // for a listing call
+	listings []*state.Future[state.Window] // for a GetCallerIdentity call: one per window, earliest first
+	gcis     []gciRead                     // for a listing call
 }
 
 type gciRead struct {
@@ -200,20 +220,30 @@ type reconCall struct {
 }
 
 func (p *pairing) afterGCI() ([]detectors.Finding, error) {
-	w, err := p.listings.Get()
-	if err != nil || w.Count == 0 {
-		return nil, err
-	}
 	var calls []reconCall
-	for _, m := range w.Members {
-		action, at, _ := strings.Cut(m, "@")
-		t, err := parseStamp(at)
+	n := 0
+	for _, read := range p.listings {
+		w, err := read.Get()
 		if err != nil {
-			return nil, fmt.Errorf("caller-identity-recon: listing member %q: %w", m, err)
+			return nil, err
 		}
-		calls = append(calls, reconCall{action, t})
+		n += w.Count
+		for _, m := range w.Members {
+			if len(calls) == reconSample {
+				break
+			}
+			action, at, _ := strings.Cut(m, "@")
+			t, err := parseStamp(at)
+			if err != nil {
+				return nil, fmt.Errorf("caller-identity-recon: listing member %q: %w", m, err)
+			}
+			calls = append(calls, reconCall{action, t})
+		}
 	}
-	f, err := p.finding(p.r.EventTime, calls, w.Count)
+	if n == 0 {
+		return nil, nil
+	}
+	f, err := p.finding(p.r.EventTime, calls, n)
 	if err != nil {
 		return nil, err
 	}

@@ -71,6 +71,15 @@ func reconScenarios(t *testing.T, newStore newStoreFunc) {
 			stream: []dt.Rec{keyCall(keyA, "s3:ListBuckets", w0), gci(keyA, w0.Add(4*time.Minute))}},
 		{name: "listing delivered before the earlier GetCallerIdentity", want: 1, attachTo: 1,
 			stream: []dt.Rec{keyCall(keyA, "iam:ListAttachedUserPolicies", w0.Add(3*time.Minute)), gci(keyA, w0)}},
+		// Concurrent streams deliver records of one key out of order by far
+		// more than the lateness: a later call of the key must not erase the
+		// half of a pair whose partner is still on its way (issue 13).
+		{name: "a listing half an hour later delivered between the pair", want: 1, attachTo: 2,
+			stream: []dt.Rec{keyCall(keyA, "s3:ListBuckets", w0.Add(45*time.Second)),
+				keyCall(keyA, "s3:ListBuckets", w0.Add(30*time.Minute)), gci(keyA, w0)}},
+		{name: "a GetCallerIdentity half an hour later delivered between the pair", want: 1, attachTo: 2,
+			stream: []dt.Rec{gci(keyA, w0), gci(keyA, w0.Add(30*time.Minute)),
+				keyCall(keyA, "s3:ListBuckets", w0.Add(45*time.Second))}},
 		{name: "a TruffleHog-style burst is one finding", want: 1, attachTo: 1,
 			stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "iam:ListAttachedUserPolicies", w0.Add(time.Second)),
 				keyCall(keyA, "iam:ListUserPolicies", w0.Add(2*time.Second)), keyCall(keyA, "iam:GetPolicyVersion", w0.Add(3*time.Second)),
