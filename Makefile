@@ -17,7 +17,7 @@ BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 include make/proto.mk
 
-.PHONY: help build run test test-short lint vet fmt fuzz bench bench-go bench-load tools redis clean fluentbit-plugin
+.PHONY: help build run test test-short soak lint vet fmt fuzz bench bench-go bench-load tools redis clean fluentbit-plugin
 
 # HELP_VARS are the make variables the rule lines name, e.g. LISTEN for
 # $(LISTEN): help hands their values to awk, which puts them into the text,
@@ -56,6 +56,11 @@ test: redis build tools ## Run every test (unit, conformance on memory and real 
 
 test-short: redis ## Run the unit tests only (skips end-to-end tests)
 	$(GO) test -short -count=1 ./...
+
+SOAK_COUNT ?= 50
+
+soak: redis ## Run the concurrency tests $(SOAK_COUNT) times in a row (recon pairs split across concurrent batches, memory and real Redis)
+	$(GO) test -race -count=$(SOAK_COUNT) -run 'ConcurrentBatches' ./internal/consistency/
 
 lint: buf-lint vet ## Lint: buf lint, go vet, gofmt
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
