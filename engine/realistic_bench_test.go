@@ -30,16 +30,15 @@ func BenchmarkScoreRealistic(b *testing.B) {
 		raws[i] = r.JSON
 	}
 	c = nil
-	country, asn := realcorpustest.GeoIP(b)
-	geo, err := geoip.Open(country, asn)
+	cfg, err := config.Parse([]byte(realcorpustest.Config(b)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	geo, err := geoip.Open(cfg.GeoIP.CountryDB, cfg.GeoIP.ASNDB)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer geo.Close()
-	cfg, err := config.Parse([]byte("accounts: [\"" + realcorpus.Account + "\"]\n"))
-	if err != nil {
-		b.Fatal(err)
-	}
 	built, err := cfg.Build(builtin.Specs(), geo)
 	if err != nil {
 		b.Fatal(err)

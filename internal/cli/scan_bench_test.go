@@ -44,9 +44,8 @@ func BenchmarkScanRealistic(b *testing.B) {
 	}
 	attacks := len(c.Attacks)
 	c, lines = nil, bytes.Buffer{} // the scan holds none of it, as a real one would not
-	country, asn := realcorpustest.GeoIP(b)
 	cfg := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfg, []byte("accounts: [\""+realcorpus.Account+"\"]\ngeoip:\n  country_db: "+country+"\n  asn_db: "+asn+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(realcorpustest.Config(b)), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	for _, in := range []struct{ name, path string }{{"s3-gzip", deliveries}, {"jsonl", jsonl}} {

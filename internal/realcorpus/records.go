@@ -16,19 +16,20 @@ type Network struct {
 	Country string
 	ASN     uint32
 	ASNOrg  string
+	Trusted bool // the organisation's own egress (office, CI, AWS): trusted_networks
 }
 
 // Networks are every network of a corpus: the office, people's homes,
 // CI runners, AWS, and the attackers'.
 var Networks = []Network{
-	netOffice:   {"192.0.2.0/24", "NL", 64500, "Example Office Fibre"},
-	netHomeNL:   {"198.51.100.0/24", "NL", 64501, "Dutch Consumer ISP"},
-	netHomeDE:   {"198.18.0.0/16", "DE", 64502, "German Consumer ISP"},
-	netHomeUS:   {"198.19.0.0/16", "US", 64503, "US Cable"},
-	netCI:       {"20.0.0.0/11", "US", 8075, "MICROSOFT-CORP-MSN-AS-BLOCK"},
-	netAWS:      {"3.0.0.0/9", "US", 16509, "AMAZON-02"},
-	netAttackRU: {"203.0.113.0/24", "RU", 64666, "Bulletproof Hosting"},
-	netAttackBR: {"100.64.0.0/10", "BR", 64777, "Residential Proxy Network"},
+	netOffice:   {"192.0.2.0/24", "NL", 64500, "Example Office Fibre", true},
+	netHomeNL:   {"198.51.100.0/24", "NL", 64501, "Dutch Consumer ISP", false},
+	netHomeDE:   {"198.18.0.0/16", "DE", 64502, "German Consumer ISP", false},
+	netHomeUS:   {"198.19.0.0/16", "US", 64503, "US Cable", false},
+	netCI:       {"20.0.0.0/11", "US", 8075, "MICROSOFT-CORP-MSN-AS-BLOCK", true},
+	netAWS:      {"3.0.0.0/9", "US", 16509, "AMAZON-02", true},
+	netAttackRU: {"203.0.113.0/24", "RU", 64666, "Bulletproof Hosting", false},
+	netAttackBR: {"45.224.0.0/12", "BR", 64777, "Residential Proxy Network", false},
 }
 
 const (

@@ -3,6 +3,8 @@
 package realcorpustest
 
 import (
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -32,4 +34,23 @@ func CPUTime(tb testing.TB) time.Duration {
 		tb.Fatalf("getrusage: %v", err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// Config returns a configuration (YAML, as serve and scan read it) for a
+// realistic corpus, with every built-in detector at work: its account,
+// its trusted networks (office, CI, AWS; people's homes are not), the admin role it has as
+// privileged, and GeoIP databases of its networks written for tb.
+func Config(tb testing.TB) string {
+	tb.Helper()
+	country, asn := GeoIP(tb)
+	var cidrs []string
+	for _, n := range realcorpus.Networks {
+		if n.Trusted {
+			cidrs = append(cidrs, strconv.Quote(n.Prefix))
+		}
+	}
+	return "accounts: [\"" + realcorpus.Account + "\"]\n" +
+		"trusted_networks:\n  cidrs: [" + strings.Join(cidrs, ", ") + "]\n" +
+		"privileged_roles: [\"arn:aws:iam::*:role/OrganizationAccountAccessRole\"]\n" +
+		"geoip:\n  country_db: " + strconv.Quote(country) + "\n  asn_db: " + strconv.Quote(asn) + "\n"
 }
