@@ -83,6 +83,15 @@ bench-go: redis ## Go benchmarks (6 counts each, summarised by benchstat)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count 6 ./... | tee bench.txt
 	$(GO) run $(BENCHSTAT) bench.txt
 
+# bench-realistic runs only the benchmarks on internal/realcorpus's month of
+# a realistic account: `scan` end to end and the engine on the embedded store,
+# in events per CPU-second (bench-go runs them too, among all the others).
+.PHONY: bench-realistic
+REALISTIC_COUNT ?= 5
+bench-realistic: ## Realistic-corpus benchmarks only (scan end to end, engine on memory; events/CPU-s), $(REALISTIC_COUNT) counts, benchstat medians
+	$(GO) test -run '^$$' -bench 'Realistic' -benchtime 1x -count $(REALISTIC_COUNT) -timeout 30m ./engine ./internal/cli | tee bench-realistic.out
+	$(GO) run $(BENCHSTAT) bench-realistic.out
+
 LOAD_EVENTS ?= 200000
 bench-load: build redis ## Load generator: $(LOAD_EVENTS) generated records to a spawned server, embedded store then Redis
 	$(GO) run ./cmd/loadgen --spawn bin/iamsentry --events $(LOAD_EVENTS)
