@@ -316,6 +316,10 @@ func report(w io.Writer, r result, asJSON bool) error {
 func loadCorpus(o options, files []string) ([][]byte, error) {
 	users := max(12, o.events/120)
 	gen := corpus.Generate(corpus.Options{Seed: o.seed, Users: users, Incidents: max(3, users/10)})
+	for len(gen) < o.events { // a few users make fewer than 120 records each
+		users *= 2
+		gen = corpus.Generate(corpus.Options{Seed: o.seed, Users: users, Incidents: max(3, users/10)})
+	}
 	var out [][]byte
 	for _, r := range gen[:min(len(gen), o.events)] {
 		out = append(out, r.JSON)
