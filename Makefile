@@ -17,7 +17,7 @@ BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 include make/proto.mk
 
-.PHONY: help build run test test-short soak lint vet fmt fuzz bench bench-go bench-load tools redis clean fluentbit-plugin
+.PHONY: help build run test test-short soak lint vet fmt fuzz bench bench-go bench-load bench-latency bench-realistic tools redis clean fluentbit-plugin
 
 # HELP_VARS are the make variables the rule lines name, e.g. LISTEN for
 # $(LISTEN): help hands their values to awk, which puts them into the text,
@@ -77,7 +77,7 @@ fuzz: ## Run each fuzz target for $(FUZZTIME)
 		done; \
 	done
 
-bench: bench-go bench-load ## Run the Go benchmarks, then the load generator against real servers
+bench: bench-go bench-load bench-latency ## Run the Go benchmarks, then the load generator against real servers
 
 bench-go: redis ## Go benchmarks (6 counts each, summarised by benchstat)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count 6 ./... | tee bench.txt
@@ -86,7 +86,6 @@ bench-go: redis ## Go benchmarks (6 counts each, summarised by benchstat)
 # bench-realistic runs only the benchmarks on internal/realcorpus's month of
 # a realistic account: `scan` end to end and the engine on the embedded store,
 # in events per CPU-second (bench-go runs them too, among all the others).
-.PHONY: bench-realistic
 REALISTIC_COUNT ?= 5
 bench-realistic: ## Realistic-corpus benchmarks only (scan end to end, engine on memory; events/CPU-s), $(REALISTIC_COUNT) counts, benchstat medians
 	$(GO) test -run '^$$' -bench 'Realistic' -benchtime 1x -count $(REALISTIC_COUNT) -timeout 30m ./engine ./internal/cli | tee bench-realistic.out
@@ -96,6 +95,14 @@ LOAD_EVENTS ?= 200000
 bench-load: build redis ## Load generator: $(LOAD_EVENTS) generated records to a spawned server, embedded store then Redis
 	$(GO) run ./cmd/loadgen --spawn bin/iamsentry --events $(LOAD_EVENTS)
 	$(GO) run ./cmd/loadgen --spawn bin/iamsentry --with-redis --events $(LOAD_EVENTS)
+
+LATENCY_RATES    ?= 1000 5000
+LATENCY_DURATION ?= 10s
+bench-latency: build redis ## Open-loop latency: $(LATENCY_RATES) events/s for $(LATENCY_DURATION) each, embedded store then Redis
+	for rate in $(LATENCY_RATES); do \
+		$(GO) run ./cmd/loadgen --spawn bin/iamsentry --rate $$rate --duration $(LATENCY_DURATION); \
+		$(GO) run ./cmd/loadgen --spawn bin/iamsentry --with-redis --rate $$rate --duration $(LATENCY_DURATION); \
+	done
 
 redis: ## Install redis-server and redis-cli when missing (tests start their own servers)
 	scripts/ensure-redis.sh

@@ -7,6 +7,15 @@
 //	loadgen --addr host:port                      # an already running server
 //	loadgen --spawn bin/iamsentry                 # start serve (embedded store)
 //	loadgen --spawn bin/iamsentry --with-redis    # start redis-server and serve --redis
+//	loadgen --spawn bin/iamsentry --rate 5000 --duration 10s
+//
+// By default it is closed-loop: each stream keeps --window requests in
+// flight, which measures throughput. With --rate it is open-loop instead:
+// events are offered on a fixed schedule, whatever the server does, for
+// --duration (or --events), and each event's verdict latency is measured from
+// the time it was due, so a stall shows up in the percentiles (see
+// internal/loadgen.RunRate). It only ever targets a loopback address: the
+// server it spawns, or --addr on 127.0.0.0/8 or ::1.
 //
 // `make bench` runs it both ways.
 package main
@@ -19,7 +28,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -47,6 +58,8 @@ type options struct {
 	seed                               uint64
 	serveArgs                          string
 	jsonOut                            bool
+	rate                               float64
+	duration                           time.Duration
 }
 
 func main() {
@@ -63,9 +76,11 @@ func main() {
 	flag.IntVar(&o.window, "window", 4, "requests in flight per stream")
 	flag.Uint64Var(&o.seed, "seed", 1, "corpus seed")
 	flag.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
+	flag.Float64Var(&o.rate, "rate", 0, "open loop: offer this many `events/s` on a fixed schedule and report latency from each event's due time (default: closed loop)")
+	flag.DurationVar(&o.duration, "duration", 0, "with --rate: run this long (sets --events to rate × duration)")
 	flag.Parse()
-	if (o.addr == "") == (o.spawn == "") || (o.withRedis && o.spawn == "") {
-		fmt.Fprintln(os.Stderr, "loadgen: give exactly one of --addr or --spawn (--with-redis needs --spawn)")
+	if err := o.check(); err != nil {
+		fmt.Fprintf(os.Stderr, "loadgen: %v\n", err)
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -77,6 +92,49 @@ func main() {
 	}
 }
 
+// maxRateEvents bounds an open-loop run: one latency sample is kept per
+// event (8 bytes), and a run this long at 20k events/s is over 8 minutes.
+const maxRateEvents = 10_000_000
+
+// check validates the flags: one target, on loopback; a bounded open loop.
+func (o *options) check() error {
+	if (o.addr == "") == (o.spawn == "") || (o.withRedis && o.spawn == "") {
+		return errors.New("give exactly one of --addr or --spawn (--with-redis needs --spawn)")
+	}
+	if o.addr != "" {
+		if err := loopback(o.addr); err != nil {
+			return fmt.Errorf("--addr: %w", err)
+		}
+	}
+	if o.rate < 0 || (o.rate == 0 && o.duration != 0) {
+		return errors.New("--duration needs a positive --rate")
+	}
+	if o.rate > 0 && o.duration > 0 {
+		o.events = int(math.Ceil(o.rate * o.duration.Seconds()))
+	}
+	if o.rate > 0 && (o.events <= 0 || o.events > maxRateEvents) {
+		return fmt.Errorf("an open-loop run offers 1 to %d events; --rate %v for this long offers %d", maxRateEvents, o.rate, o.events)
+	}
+	return nil
+}
+
+// loopback refuses an address that is not on this machine: loadgen is a
+// load test, and load goes only to servers of our own.
+func loopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil || !ip.IsLoopback() {
+		return fmt.Errorf("%q is not a loopback address (127.0.0.0/8, ::1, localhost)", host)
+	}
+	return nil
+}
+
 // result is the report printed at the end.
 type result struct {
 	Events           int            `json:"events"`
@@ -85,6 +143,10 @@ type result struct {
 	EventsPerSecond  float64        `json:"events_per_second"`
 	P50Millis        float64        `json:"p50_ms"`
 	P99Millis        float64        `json:"p99_ms"`
+	P999Millis       float64        `json:"p99_9_ms,omitempty"`
+	MaxMillis        float64        `json:"max_ms,omitempty"`
+	OfferedRate      float64        `json:"offered_events_per_second,omitempty"`
+	MaxSendLagMillis float64        `json:"max_send_lag_ms,omitempty"`
 	Outcomes         map[string]int `json:"outcomes"`
 	Streams          int            `json:"streams"`
 	Batch            int            `json:"batch"`
@@ -147,15 +209,9 @@ func run(ctx context.Context, o options, files []string) error {
 		return err
 	}
 	defer conn.Close()
-	rep, err := loadgen.Run(ctx, conn, loadgen.Config{Records: recs, Streams: o.streams, Batch: o.batch, Window: o.window})
-	if err != nil {
+	if err := drive(ctx, conn, o, recs, &res); err != nil {
 		return err
 	}
-	res.Events, res.Requests, res.Outcomes = rep.Events, rep.Requests, rep.Outcomes
-	res.Seconds = rep.Elapsed.Seconds()
-	res.EventsPerSecond = rep.EventsPerSecond()
-	res.P50Millis = float64(rep.Percentile(50).Microseconds()) / 1000
-	res.P99Millis = float64(rep.Percentile(99).Microseconds()) / 1000
 	if rdb != nil {
 		after, err := commandStats(ctx, rdb)
 		if err != nil {
@@ -198,13 +254,51 @@ func run(ctx context.Context, o options, files []string) error {
 	return report(os.Stdout, res, o.jsonOut)
 }
 
+// drive runs the load, closed or open loop, and fills in what the client
+// measured.
+func drive(ctx context.Context, conn *grpc.ClientConn, o options, recs [][]byte, res *result) error {
+	if o.rate > 0 {
+		rep, err := loadgen.RunRate(ctx, loadgen.OpenScore(conn), loadgen.RateConfig{
+			Records: recs, Rate: o.rate, Events: o.events, Streams: o.streams, Batch: o.batch,
+		})
+		if err != nil {
+			return err
+		}
+		res.Events, res.Requests, res.Outcomes = rep.Events, rep.Requests, rep.Outcomes
+		res.Seconds, res.EventsPerSecond, res.OfferedRate = rep.Elapsed.Seconds(), rep.AchievedRate(), o.rate
+		res.P50Millis, res.P99Millis = millis(rep.Percentile(50)), millis(rep.Percentile(99))
+		res.P999Millis, res.MaxMillis = millis(rep.Percentile(99.9)), millis(rep.Percentile(100))
+		res.MaxSendLagMillis = millis(rep.MaxSendLag)
+		return nil
+	}
+	rep, err := loadgen.Run(ctx, conn, loadgen.Config{Records: recs, Streams: o.streams, Batch: o.batch, Window: o.window})
+	if err != nil {
+		return err
+	}
+	res.Events, res.Requests, res.Outcomes = rep.Events, rep.Requests, rep.Outcomes
+	res.Seconds = rep.Elapsed.Seconds()
+	res.EventsPerSecond = rep.EventsPerSecond()
+	res.P50Millis, res.P99Millis = millis(rep.Percentile(50)), millis(rep.Percentile(99))
+	return nil
+}
+
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
 func report(w io.Writer, r result, asJSON bool) error {
 	if asJSON {
 		return json.NewEncoder(w).Encode(r)
 	}
-	fmt.Fprintf(w, "state=%s streams=%d batch=%d window=%d\n", r.State, r.Streams, r.Batch, r.Window)
-	fmt.Fprintf(w, "  %d events in %d requests, %.2f s: %.0f events/s\n", r.Events, r.Requests, r.Seconds, r.EventsPerSecond)
-	fmt.Fprintf(w, "  request latency p50 %.2f ms, p99 %.2f ms\n", r.P50Millis, r.P99Millis)
+	if r.OfferedRate > 0 {
+		fmt.Fprintf(w, "state=%s open loop at %.0f events/s, streams=%d batch<=%d\n", r.State, r.OfferedRate, r.Streams, r.Batch)
+		fmt.Fprintf(w, "  %d events in %d requests, %.2f s: achieved %.0f events/s (sender at most %.2f ms behind schedule)\n",
+			r.Events, r.Requests, r.Seconds, r.EventsPerSecond, r.MaxSendLagMillis)
+		fmt.Fprintf(w, "  verdict latency from the due time: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n",
+			r.P50Millis, r.P99Millis, r.P999Millis, r.MaxMillis)
+	} else {
+		fmt.Fprintf(w, "state=%s streams=%d batch=%d window=%d\n", r.State, r.Streams, r.Batch, r.Window)
+		fmt.Fprintf(w, "  %d events in %d requests, %.2f s: %.0f events/s\n", r.Events, r.Requests, r.Seconds, r.EventsPerSecond)
+		fmt.Fprintf(w, "  request latency p50 %.2f ms, p99 %.2f ms\n", r.P50Millis, r.P99Millis)
+	}
 	fmt.Fprintf(w, "  outcomes %v\n", r.Outcomes)
 	if r.ServerCPUSeconds > 0 {
 		fmt.Fprintf(w, "  server CPU %.2f s: %.3f s per 10k events\n", r.ServerCPUSeconds, r.CPUPer10k)
@@ -222,6 +316,10 @@ func report(w io.Writer, r result, asJSON bool) error {
 func loadCorpus(o options, files []string) ([][]byte, error) {
 	users := max(12, o.events/120)
 	gen := corpus.Generate(corpus.Options{Seed: o.seed, Users: users, Incidents: max(3, users/10)})
+	for len(gen) < o.events { // a few users make fewer than 120 records each
+		users *= 2
+		gen = corpus.Generate(corpus.Options{Seed: o.seed, Users: users, Incidents: max(3, users/10)})
+	}
 	var out [][]byte
 	for _, r := range gen[:min(len(gen), o.events)] {
 		out = append(out, r.JSON)

@@ -1,6 +1,9 @@
 // Package loadgen streams a corpus of CloudTrail records to a running
 // iamsentry server over concurrent Score streams and measures what came
-// back: events per second and per-request verdict latency. cmd/loadgen
+// back: events per second and per-request verdict latency. Run is closed
+// loop (a window of requests in flight per stream), for throughput; RunRate
+// is open loop (events offered on a fixed schedule), for latency at a given
+// load. cmd/loadgen
 // wraps it with process management (starting Redis and the server) and
 // server-side figures (CPU, Redis commands, round trips).
 package loadgen

@@ -1,0 +1,282 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
+)
+
+// The open-loop run offers events on a fixed schedule, whatever the server
+// does: event k is due at start + k/Rate. Its latency is measured from that
+// intended time, not from when it was actually sent, so a server that stalls
+// (and with it, through flow control, the sender) is charged for every event
+// that was due during the stall, not only for the one request that was in
+// flight. This is the coordinated-omission correction of wrk2 and
+// HdrHistogram, applied at the source instead of by back-filling samples.
+//
+// Latencies are kept as exact samples, sorted once at the end: a run is
+// bounded (RateConfig.Events), so memory is 8 bytes per event, and the
+// percentiles are exact rather than bucketed.
+
+// Clock is the time source of an open-loop run. The wall clock is used
+// unless a test supplies another.
+type Clock interface {
+	Now() time.Time
+	// SleepUntil returns once Now is at or after t, or with ctx's error.
+	SleepUntil(ctx context.Context, t time.Time) error
+}
+
+// ScoreStream is one Score stream as the open-loop sender sees it; the
+// generated gRPC client stream satisfies it.
+type ScoreStream interface {
+	Send(*iamsentryv1.ScoreRequest) error
+	Recv() (*iamsentryv1.ScoreResponse, error)
+	CloseSend() error
+}
+
+// OpenScore returns a function that opens Score streams on conn.
+func OpenScore(conn grpc.ClientConnInterface) func(context.Context) (ScoreStream, error) {
+	client := iamsentryv1.NewDetectionServiceClient(conn)
+	return func(ctx context.Context) (ScoreStream, error) { return client.Score(ctx) }
+}
+
+// RateConfig says what to offer and how fast.
+type RateConfig struct {
+	Records [][]byte // the corpus; the first Events records are sent, dealt to streams in turn
+	Rate    float64  // events offered per second; must be positive
+	Events  int      // how many events the run offers (bounds its length); default len(Records)
+	Streams int      // concurrent Score streams; default 4
+	// Batch caps the events in one request: a sender that wakes late sends
+	// every event already due on its stream, up to Batch, in one request.
+	// Default 100.
+	Batch int
+	Clock Clock // default the wall clock
+}
+
+// RateReport is what an open-loop run measured.
+type RateReport struct {
+	Events, Requests int
+	Rate             float64        // offered events per second
+	Elapsed          time.Duration  // from the first event's intended time to the last verdict
+	Outcomes         map[string]int // verdict outcome → count
+	// Latencies holds one sample per event, from its intended send time to
+	// the arrival of its verdict, sorted ascending.
+	Latencies []time.Duration
+	// MaxSendLag is the longest a request left after its first event was
+	// due: how far the sender (the client machine, or flow control from a
+	// slow server) fell behind the schedule.
+	MaxSendLag time.Duration
+}
+
+// AchievedRate is the events answered per second, measured over the span
+// from the first event's intended time to the last verdict; it falls below
+// Rate when the server cannot keep up.
+func (r *RateReport) AchievedRate() float64 {
+	if r.Events < 2 || r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Events-1) / r.Elapsed.Seconds()
+}
+
+// Percentile returns the p-th percentile (0–100) of verdict latency by the
+// nearest-rank method: the smallest sample with at least p % of samples at
+// or below it.
+func (r *RateReport) Percentile(p float64) time.Duration {
+	n := len(r.Latencies)
+	if n == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p/100*float64(n))) - 1
+	return r.Latencies[min(max(i, 0), n-1)]
+}
+
+// RunRate offers cfg.Events events at cfg.Rate over streams opened with
+// open and waits for every verdict.
+func RunRate(ctx context.Context, open func(context.Context) (ScoreStream, error), cfg RateConfig) (*RateReport, error) {
+	if cfg.Events <= 0 {
+		cfg.Events = len(cfg.Records)
+	}
+	if !(cfg.Rate > 0) || cfg.Events > len(cfg.Records) || cfg.Events == 0 {
+		return nil, fmt.Errorf("open loop: rate %v over %d events of a %d-record corpus", cfg.Rate, cfg.Events, len(cfg.Records))
+	}
+	if cfg.Streams <= 0 {
+		cfg.Streams = 4
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 100
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = wallClock{}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	streams := make([]ScoreStream, cfg.Streams)
+	for i := range streams {
+		s, err := open(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("opening stream %d: %w", i, err)
+		}
+		streams[i] = s
+	}
+	sched := schedule{start: cfg.Clock.Now(), rate: cfg.Rate, streams: cfg.Streams, events: cfg.Events}
+	results := make([]*rateStream, cfg.Streams)
+	errs := make([]error, cfg.Streams)
+	var wg sync.WaitGroup
+	for i := range streams {
+		results[i] = &rateStream{cfg: &cfg, sched: sched, index: i, stream: streams[i], outcomes: map[string]int{}}
+		wg.Go(func() {
+			if errs[i] = results[i].run(ctx); errs[i] != nil {
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	rep := &RateReport{Rate: cfg.Rate, Outcomes: map[string]int{}}
+	var last time.Time
+	for _, r := range results {
+		rep.Events += len(r.latencies)
+		rep.Requests += r.requests
+		rep.Latencies = append(rep.Latencies, r.latencies...)
+		rep.MaxSendLag = max(rep.MaxSendLag, r.maxLag)
+		for k, n := range r.outcomes {
+			rep.Outcomes[k] += n
+		}
+		if r.lastAnswer.After(last) {
+			last = r.lastAnswer
+		}
+	}
+	slices.Sort(rep.Latencies)
+	rep.Elapsed = last.Sub(sched.start)
+	return rep, nil
+}
+
+// schedule maps events to streams and intended times: event k goes on
+// stream k mod streams, due at start + k/rate.
+type schedule struct {
+	start   time.Time
+	rate    float64
+	streams int
+	events  int
+}
+
+func (s schedule) due(k int) time.Time {
+	return s.start.Add(time.Duration(float64(k) * float64(time.Second) / s.rate))
+}
+
+// perStream is how many events stream i carries.
+func (s schedule) perStream(i int) int { return (s.events - i + s.streams - 1) / s.streams }
+
+// rateStream is one stream's sender and receiver and what its receiver saw.
+type rateStream struct {
+	cfg    *RateConfig
+	sched  schedule
+	index  int
+	stream ScoreStream
+
+	latencies  []time.Duration
+	outcomes   map[string]int
+	requests   int
+	maxLag     time.Duration // written by the sender, read after it ends
+	lastAnswer time.Time
+}
+
+// run sends on schedule in one goroutine and receives in this one. The
+// sender never waits for an answer; it tells the receiver each request's
+// size through a channel large enough never to block.
+func (r *rateStream) run(ctx context.Context) error {
+	n := r.sched.perStream(r.index)
+	sizes := make(chan int, max(n, 1))
+	sendErr := make(chan error, 1)
+	go func() { sendErr <- r.send(ctx, n, sizes) }()
+	next := 0 // this stream's next event to be answered
+	for {
+		resp, err := r.stream.Recv()
+		if errors.Is(err, io.EOF) && next == n {
+			break
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("stream %d, after %d of %d answers: %w", r.index, next, n, err)
+		}
+		at := r.cfg.Clock.Now()
+		var size int
+		select {
+		case size = <-sizes:
+		default:
+			return fmt.Errorf("stream %d: an answer (sequence %d) to no request", r.index, resp.GetSequence())
+		}
+		if resp.GetSequence() != uint64(r.requests+1) || len(resp.GetVerdicts()) != size {
+			return fmt.Errorf("stream %d: sequence %d with %d verdicts, want sequence %d with %d",
+				r.index, resp.GetSequence(), len(resp.GetVerdicts()), r.requests+1, size)
+		}
+		for j := next; j < next+size; j++ {
+			r.latencies = append(r.latencies, at.Sub(r.sched.due(r.index+j*r.sched.streams)))
+		}
+		for _, v := range resp.GetVerdicts() {
+			r.outcomes[v.GetOutcome().String()]++
+		}
+		next += size
+		r.requests++
+		r.lastAnswer = at
+	}
+	return <-sendErr
+}
+
+// send offers this stream's n events on schedule: it sleeps until the next
+// event is due, then sends it with every later one already due, up to Batch.
+func (r *rateStream) send(ctx context.Context, n int, sizes chan<- int) error {
+	for j, seq := 0, uint64(1); j < n; seq++ {
+		first := r.sched.due(r.index + j*r.sched.streams)
+		if err := r.cfg.Clock.SleepUntil(ctx, first); err != nil {
+			return err
+		}
+		now := r.cfg.Clock.Now()
+		req := &iamsentryv1.ScoreRequest{Sequence: seq}
+		for ; j < n && len(req.Events) < r.cfg.Batch; j++ {
+			k := r.index + j*r.sched.streams
+			if len(req.Events) > 0 && r.sched.due(k).After(now) {
+				break
+			}
+			req.Events = append(req.Events, &iamsentryv1.Event{Record: &iamsentryv1.Event_Json{Json: r.cfg.Records[k]}})
+		}
+		r.maxLag = max(r.maxLag, now.Sub(first))
+		sizes <- len(req.Events)
+		if err := r.stream.Send(req); err != nil {
+			return fmt.Errorf("stream %d, sending request %d: %w", r.index, seq, err)
+		}
+	}
+	return r.stream.CloseSend()
+}
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+func (wallClock) SleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return nil
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
