@@ -42,6 +42,8 @@ type Config struct {
 	SessionNames SessionNames `yaml:"session_names"`
 	// GeoIP names the MaxMind-format databases.
 	GeoIP GeoIP `yaml:"geoip"`
+	// Networks adjusts how source networks are classified (AWS, hosting).
+	Networks Networks `yaml:"networks"`
 	// Redis is the shared state store; absent means the embedded store.
 	Redis Redis `yaml:"redis"`
 	// Detectors holds per-detector settings by detector id.
@@ -71,6 +73,16 @@ type SessionNames struct {
 type GeoIP struct {
 	CountryDB string `yaml:"country_db"`
 	ASNDB     string `yaml:"asn_db"`
+}
+
+// Networks is the networks key: additions to (and removals from) the
+// built-in lists of AWS and hosting autonomous systems
+// (detectors.DefaultAWSASNs, detectors.DefaultHostingASNs). They take
+// effect with an ASN database (geoip.asn_db).
+type Networks struct {
+	AWSASNs        []uint32 `yaml:"aws_asns"`
+	HostingASNs    []uint32 `yaml:"hosting_asns"`
+	NotHostingASNs []uint32 `yaml:"not_hosting_asns"`
 }
 
 // Redis is the redis key. URL takes every form state/redis.ParseOptions

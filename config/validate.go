@@ -57,6 +57,14 @@ func (c *Config) settings() (*detectors.Settings, error) {
 		}
 		s.SessionNamePatterns = append(s.SessionNamePatterns, re)
 	}
+	s.AWSASNs = append(detectors.DefaultAWSASNs(), c.Networks.AWSASNs...)
+	s.HostingASNs = slices.DeleteFunc(append(detectors.DefaultHostingASNs(), c.Networks.HostingASNs...),
+		func(asn uint32) bool { return slices.Contains(c.Networks.NotHostingASNs, asn) })
+	for i, asn := range append(append(slices.Clone(c.Networks.AWSASNs), c.Networks.HostingASNs...), c.Networks.NotHostingASNs...) {
+		if asn == 0 {
+			errs = append(errs, c.errorf("networks", "entry %d: 0 is not an autonomous system number", i))
+		}
+	}
 	return s, errors.Join(errs...)
 }
 
