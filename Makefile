@@ -17,7 +17,7 @@ BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 include make/proto.mk
 
-.PHONY: help build run test test-short soak lint vet fmt fuzz bench bench-go bench-load bench-latency bench-realistic tools redis clean fluentbit-plugin
+.PHONY: help build run geoip test test-short soak lint vet fmt fuzz bench bench-go bench-load bench-latency bench-realistic tools redis clean fluentbit-plugin
 
 # HELP_VARS are the make variables the rule lines name, e.g. LISTEN for
 # $(LISTEN): help hands their values to awk, which puts them into the text,
@@ -53,6 +53,13 @@ test: redis build tools ## Run every test (unit, conformance on memory and real 
 	cd clients/fluentbit && GOFLAGS=-mod=mod $(GO) vet ./... && GOFLAGS=-mod=mod $(GO) test -race -count=1 ./...
 	cd deploy && GOFLAGS=-mod=mod $(GO) vet ./... && GOFLAGS=-mod=mod $(GO) test -count=1 ./...
 	$(MAKE) --no-print-directory fluentbit-plugin
+
+# GEOIP_DIR is where make geoip writes; empty means iamsentry's default path
+# ($IAMSENTRY_GEOIP_DIR, else ~/.local/share/iamsentry/geoip).
+GEOIP_DIR ?=
+
+geoip: build ## Fetch the free GeoIP country and ASN databases (ip-location-db, pinned) that serve and scan use by default
+	bin/iamsentry geoip update $(if $(GEOIP_DIR),--dir '$(GEOIP_DIR)')
 
 test-short: redis ## Run the unit tests only (skips end-to-end tests)
 	$(GO) test -short -count=1 ./...

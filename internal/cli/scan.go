@@ -62,6 +62,7 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 		return ExitError
 	}
 	defer built.Close()
+	fmt.Fprintf(stdio.Err, "iamsentry scan: %s\n", built.geoNote)
 	for _, n := range built.Notes {
 		fmt.Fprintf(stdio.Err, "iamsentry scan: note: %s\n", n)
 	}
