@@ -274,7 +274,7 @@ func BuildASN(w io.Writer, tables ...io.Reader) error {
 		// 2002::/16 (6to4); aliasing them to IPv4 would refuse those
 		// rows. IPv4 lookups do not need the aliases.
 		DisableIPv4Aliasing: true,
-		BuildEpoch:              time.Now().Unix(),
+		BuildEpoch:          time.Now().Unix(),
 	})
 	if err != nil {
 		return fmt.Errorf("geoip: %w", err)
