@@ -121,6 +121,14 @@ func TestTuningRecipes(t *testing.T) {
 			if len(sup) == 0 {
 				t.Errorf("pattern raised no %s finding to suppress: the test proves nothing", c.detector)
 			}
+			incidents := map[string]bool{}
+			for _, f := range sup {
+				if incidents[f.Incident] {
+					t.Errorf("incident %s suppressed twice: one incident suppresses once", f.Incident)
+				}
+				incidents[f.Incident] = true
+			}
+			t.Logf("%d records, %d suppressed findings", len(c.pattern), len(sup))
 			for name, recs := range c.stolen {
 				// On the engine that suppressed the pattern: its state and
 				// throttles are what a thief meets.
