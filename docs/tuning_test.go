@@ -343,3 +343,27 @@ func moreRecipeCases() []recipeCase {
 			}},
 	}
 }
+
+// TestConfigurationSuppressExample loads the example of the Suppression
+// section of docs/configuration.md with the real loader.
+func TestConfigurationSuppressExample(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "configuration.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)## Suppression\n.*?```yaml\n(.*?)```").FindSubmatch(b)
+	if m == nil {
+		t.Fatal("no YAML example in the Suppression section of docs/configuration.md")
+	}
+	cfg, err := config.Parse(append([]byte("geoip:\n  asn_db: /var/lib/GeoIP/GeoLite2-ASN.mmdb\n"), m[1]...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	built, err := cfg.Build(builtin.Specs(), geo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(built.Suppress) != 3 {
+		t.Errorf("the example has %d entries, want 3", len(built.Suppress))
+	}
+}
