@@ -25,7 +25,7 @@ func (c *Config) suppressions(ids []string, geo detectors.GeoLookup, now time.Ti
 	var errs []error
 	for i, e := range c.Suppress {
 		at := fmt.Sprintf("suppress[%d]", i)
-		s, entryErrs := c.suppression(at, e, ids)
+		s, entryErrs := c.suppression(at, e, ids, geo)
 		s.Entry, s.Geo = i, geo
 		if len(entryErrs) > 0 {
 			errs = append(errs, entryErrs...)
@@ -40,7 +40,7 @@ func (c *Config) suppressions(ids []string, geo detectors.GeoLookup, now time.Ti
 }
 
 // suppression checks and compiles one entry, at key path at.
-func (c *Config) suppression(at string, e Suppress, ids []string) (detectors.Suppression, []error) {
+func (c *Config) suppression(at string, e Suppress, ids []string, geo detectors.GeoLookup) (detectors.Suppression, []error) {
 	s := detectors.Suppression{
 		Detector: e.Detector, Principal: e.Principal, EventNames: e.EventName, Targets: e.Target,
 		UserAgent: e.UserAgent, InvokedBy: e.InvokedBy, Account: e.Account, Reason: strings.TrimSpace(e.Reason),
@@ -76,7 +76,7 @@ func (c *Config) suppression(at string, e Suppress, ids []string) (detectors.Sup
 		s.SourceCIDR = p
 	}
 	if e.SourceASN != "" {
-		asn, err := c.sourceASN(e.SourceASN)
+		asn, err := c.sourceASN(e.SourceASN, geo)
 		if err != nil {
 			fail("source_asn", err)
 		}
@@ -139,14 +139,29 @@ func checkEventName(n string) error {
 
 // sourceASN parses a source_asn value ("16509" or "AS16509"); it needs an
 // ASN database to resolve addresses with.
-func (c *Config) sourceASN(v string) (uint32, error) {
+func (c *Config) sourceASN(v string, geo detectors.GeoLookup) (uint32, error) {
 	digits := strings.TrimPrefix(strings.TrimPrefix(v, "AS"), "as")
 	n, err := strconv.ParseUint(digits, 10, 32)
 	if err != nil || n == 0 {
 		return 0, fmt.Errorf("%q is not an autonomous system number (want e.g. 16509 or AS16509)", v)
 	}
-	if c.GeoIP.ASNDB == "" {
-		return 0, errors.New("needs geoip.asn_db: without an ASN database no address resolves to a network, so the entry would match nothing")
+	if !c.hasASNDatabase(geo) {
+		return 0, errors.New("needs an ASN database (geoip.asn_db): without one no address resolves to a network, so the entry would match nothing")
 	}
 	return uint32(n), nil
+}
+
+// typed is implemented by GeoIP readers that say which databases they
+// hold, by configuration key (detectors/geoip.DB: "country_db", "asn_db").
+type typed interface{ Types() map[string]string }
+
+// hasASNDatabase reports whether addresses resolve to autonomous systems:
+// by the databases geo holds when it says, by the geoip.asn_db key when
+// there is no geo yet (ParseAndBuild, which opens nothing).
+func (c *Config) hasASNDatabase(geo detectors.GeoLookup) bool {
+	if t, ok := geo.(typed); ok {
+		_, has := t.Types()["asn_db"]
+		return has
+	}
+	return geo != nil || c.GeoIP.ASNDB != ""
 }

@@ -90,8 +90,8 @@ func TestSuppressErrors(t *testing.T) {
 		{"event name a mapping", "suppress:\n  - reason: r\n    event_name: {a: b}\n", 3, "suppress[0].event_name", "want a pattern or a list of patterns, not a mapping"},
 		{"event name list of lists", "suppress:\n  - reason: r\n    event_name: [[a]]\n", 3, "suppress[0].event_name[0]", "want a single value, not a list"},
 		{"empty target", "suppress:\n  - reason: r\n    target: [\"app-*\", \"\"]\n", 3, "suppress[0].target[1]", "empty pattern"},
-		{"asn without database", "suppress:\n  - reason: r\n    source_asn: 16509\n", 3, "suppress[0].source_asn", "needs geoip.asn_db"},
-		{"asn with country db only", "geoip:\n  country_db: /c.mmdb\nsuppress:\n  - reason: r\n    source_asn: 16509\n", 5, "suppress[0].source_asn", "needs geoip.asn_db"},
+		{"asn without database", "suppress:\n  - reason: r\n    source_asn: 16509\n", 3, "suppress[0].source_asn", "needs an ASN database (geoip.asn_db)"},
+		{"asn with country db only", "geoip:\n  country_db: /c.mmdb\nsuppress:\n  - reason: r\n    source_asn: 16509\n", 5, "suppress[0].source_asn", "needs an ASN database (geoip.asn_db)"},
 		{"asn not a number", "geoip:\n  asn_db: /a.mmdb\nsuppress:\n  - reason: r\n    source_asn: Amazon\n", 5, "suppress[0].source_asn", `"Amazon" is not an autonomous system number`},
 		{"asn zero", "geoip:\n  asn_db: /a.mmdb\nsuppress:\n  - reason: r\n    source_asn: 0\n", 5, "suppress[0].source_asn", "not an autonomous system number"},
 		{"asn too big", "geoip:\n  asn_db: /a.mmdb\nsuppress:\n  - reason: r\n    source_asn: 4294967296\n", 5, "suppress[0].source_asn", "not an autonomous system number"},
@@ -99,4 +99,53 @@ func TestSuppressErrors(t *testing.T) {
 		{"expires a timestamp", "suppress:\n  - account: \"111122223333\"\n    reason: r\n    expires: 2027-01-31T10:00:00Z\n", 4, "suppress[0].expires", "is not a date"},
 		{"second entry named", "suppress:\n  - account: \"111122223333\"\n    reason: r\n  - account: \"111122223333\"\n    reason: r\n    user_agent: [a]\n", 6, "suppress[1].user_agent", "want a single value, not a list"},
 	})
+}
+
+// typedGeo is a GeoIP reader that says which databases it holds, as
+// detectors/geoip.DB does.
+type typedGeo map[string]string
+
+func (typedGeo) Lookup(netip.Addr) (detectors.GeoLocation, bool) {
+	return detectors.GeoLocation{}, false
+}
+func (g typedGeo) Types() map[string]string { return g }
+
+// source_asn is judged on the databases the program opened when it says
+// which they are (a default database found without a geoip key counts),
+// and on the geoip.asn_db key otherwise.
+func TestSourceASNNeedsAnASNDatabase(t *testing.T) {
+	doc := "suppress:\n  - source_asn: 16509\n    reason: r\n"
+	tests := []struct {
+		name string
+		doc  string
+		geo  detectors.GeoLookup
+		ok   bool
+	}{
+		{"no key, nothing opened", doc, nil, false},
+		{"key, nothing opened yet", "geoip:\n  asn_db: /a.mmdb\n" + doc, nil, true},
+		{"no key, an ASN database opened", doc, typedGeo{"asn_db": "GeoLite2-ASN"}, true},
+		{"a country database only", doc, typedGeo{"country_db": "GeoLite2-Country"}, false},
+		{"a reader that does not say", doc, geoMapStub{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := config.Parse([]byte(tt.doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = cfg.Build(specs(), tt.geo)
+			if (err == nil) != tt.ok {
+				t.Errorf("Build: err = %v, want ok = %v", err, tt.ok)
+			}
+			if err != nil && !strings.Contains(err.Error(), "suppress[0].source_asn: needs an ASN database") {
+				t.Errorf("error does not name the key: %v", err)
+			}
+		})
+	}
+}
+
+type geoMapStub struct{}
+
+func (geoMapStub) Lookup(netip.Addr) (detectors.GeoLocation, bool) {
+	return detectors.GeoLocation{}, false
 }
