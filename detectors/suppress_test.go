@@ -10,10 +10,10 @@ import (
 	dt "github.com/iamsentry/iamsentry/internal/detectortest"
 )
 
-// geoMap is a GeoLookup on a few prefixes.
-type geoMap map[netip.Prefix]detectors.GeoLocation
+// suppressGeo is a GeoLookup on a few prefixes.
+type suppressGeo map[netip.Prefix]detectors.GeoLocation
 
-func (g geoMap) Lookup(a netip.Addr) (detectors.GeoLocation, bool) {
+func (g suppressGeo) Lookup(a netip.Addr) (detectors.GeoLocation, bool) {
 	for p, loc := range g {
 		if p.Contains(a) {
 			return loc, true
@@ -37,7 +37,7 @@ func pipelineAttach() dt.Rec {
 // Each field: the entry matches the pipeline's record, and a record that
 // differs in that field only is not matched.
 func TestSuppressionFields(t *testing.T) {
-	geo := geoMap{netip.MustParsePrefix("192.0.2.0/24"): {ASN: 64500}, netip.MustParsePrefix("198.51.100.0/24"): {ASN: 64501}}
+	geo := suppressGeo{netip.MustParsePrefix("192.0.2.0/24"): {ASN: 64500}, netip.MustParsePrefix("198.51.100.0/24"): {ASN: 64501}}
 	tests := []struct {
 		name  string
 		entry detectors.Suppression
