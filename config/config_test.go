@@ -89,6 +89,7 @@ suppress:
     account: "111122223333"
     reason: "IaC pipeline"
   - detector: admin-policy-attached
+    account: "444455556666"
     reason: "muted while the sandbox is rebuilt"
 `
 
@@ -218,7 +219,7 @@ func TestErrors(t *testing.T) {
 		{"suppress bad account", "suppress:\n  - account: \"1\"\n    reason: r\n", 2, "suppress[0].account", "not a 12-digit AWS account id"},
 		{"suppress without reason", "suppress:\n  - account: \"111122223333\"\n  - account: \"444455556666\"\n", 3, "suppress[1].reason", "required"},
 		{"suppress everything", "suppress:\n  - detector: \"*\"\n    reason: quiet please\n", 2, "suppress[0]", "matches every finding"},
-		{"unknown suppress key", "suppress:\n  - reason: r\n    role: x\n", 3, "suppress[0].role", "unknown key (known: detector, principal, source_cidr, account, reason)"},
+		{"unknown suppress key", "suppress:\n  - reason: r\n    role: x\n", 3, "suppress[0].role", "unknown key (known: detector, principal, event_name, target, user_agent, invoked_by, source_cidr, source_asn, account, expires, reason)"},
 	})
 }
 

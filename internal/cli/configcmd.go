@@ -59,6 +59,9 @@ func configValidate(_ context.Context, args []string, stdio Stdio) int {
 	for _, n := range built.Notes {
 		fmt.Fprintf(stdio.Out, "note: %s\n", n)
 	}
+	for _, w := range built.Warnings {
+		fmt.Fprintf(stdio.Out, "warning: %s\n", w)
+	}
 	fmt.Fprintf(stdio.Err, "%s: valid\n", path)
 	return ExitOK
 }

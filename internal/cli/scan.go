@@ -73,6 +73,9 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 	for _, n := range built.Notes {
 		fmt.Fprintf(stdio.Err, "iamsentry scan: note: %s\n", n)
 	}
+	for _, w := range built.Warnings {
+		fmt.Fprintf(stdio.Err, "iamsentry scan: warning: %s\n", w)
+	}
 	setting, _ := redisSetting(*redisURL, built)
 	store, storeDesc, err := openStore(ctx, setting, budget, nil)
 	if err != nil {

@@ -197,6 +197,9 @@ func logNotes(log *slog.Logger, b *config.Built) {
 	for _, n := range b.Notes {
 		log.Warn("detector note", slog.String("note", n))
 	}
+	for _, w := range b.Warnings {
+		log.Warn("configuration warning", slog.String("warning", w))
+	}
 }
 
 // retireDelay is how long a replaced configuration's resources (GeoIP
