@@ -18,9 +18,9 @@ import (
 
 // arsGeo places the networks of these scenarios.
 var arsGeo = fakeGeo{
-	"198.51.100.0/24": {Country: "DE", ASN: 3320, ASNOrg: "Deutsche Telekom AG"}, // alice's home ISP
-	"198.51.101.0/24": {Country: "DE", ASN: 3209, ASNOrg: "Vodafone GmbH"},       // another German ISP
-	"192.0.2.0/24":    {Country: "FR", ASN: 3215, ASNOrg: "Orange"},              // abroad
+	"198.51.100.0/24": {Country: "DE", ASN: 3320, ASNOrg: "Deutsche Telekom AG"},  // alice's home ISP
+	"198.51.101.0/24": {Country: "DE", ASN: 3209, ASNOrg: "Vodafone GmbH"},        // another German ISP
+	"192.0.2.0/24":    {Country: "FR", ASN: 3215, ASNOrg: "Orange"},               // abroad
 	"203.0.113.0/24":  {Country: "DE", ASN: 24940, ASNOrg: "Hetzner Online GmbH"}, // hosting, in the default list
 	"3.0.0.0/9":       {Country: "US", ASN: 16509, ASNOrg: "AMAZON-02"},
 	"52.0.0.0/11":     {Country: "IE", ASN: 14618, ASNOrg: "AMAZON-AES"},
@@ -186,7 +186,9 @@ func arsScenarios() []arsScenario {
 			cat(aliceAtHome(8), []dt.Rec{ssoConsole(arsDay(8), "alice@example.com", "203.0.113.5").
 				With("responseElements", map[string]any{"ConsoleLogin": "Failure"})}), arsNone},
 		{"web identity is keyed on the token's subject", geo,
-			cat(days(0, 8, func(at time.Time, d int) dt.Rec { return webSignIn(at, "repo:org/app:ref:refs/heads/main", "203.0.113.40") }),
+			cat(days(0, 8, func(at time.Time, d int) dt.Rec {
+				return webSignIn(at, "repo:org/app:ref:refs/heads/main", "203.0.113.40")
+			}),
 				[]dt.Rec{webSignIn(arsDay(8), "repo:org/app:ref:refs/heads/main", "203.0.113.41"),
 					webSignIn(arsDay(8).Add(time.Hour), "repo:org/app:ref:refs/heads/main", "192.0.2.9")}), arsLast(detectors.SeverityHigh)},
 		// Automation.
