@@ -44,8 +44,8 @@ var assumeRoleSources = map[string]string{
 // inside AWS now outside it is HIGH; and an AWS workload assuming a role it
 // never assumed before is MEDIUM. During the warm-up a person only learns,
 // unless the network is a hosting one nobody in the organisation uses
-// (HIGH) or, once the organisation has history, a network nobody in it
-// uses (MEDIUM). A privileged role raises the severity one step. One
+// (HIGH) or, once the organisation has history, a network fewer than
+// org_common_people of its people use (MEDIUM). A privileged role raises the severity one step. One
 // finding per (person, role, network) per day.
 type AssumeRoleUnexpectedSource struct {
 	info     detectors.Info

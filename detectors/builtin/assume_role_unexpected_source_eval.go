@@ -312,9 +312,9 @@ func (s *signIn) verdict(st signInState) (detectors.Severity, []string) {
 		switch {
 		case st.netNew && hosting && !common && s.who.human:
 			raise(detectors.SeverityHigh, fmt.Sprintf("a hosting, VPN or anonymising network, on which %s of the organisation's people signed in (a person's history is still being learned)", people(st.orgPeople)))
-		case st.netNew && st.orgEstablished && st.orgPeople == 0:
-			raise(detectors.SeverityMedium, "a network no other person of the organisation signed in from in the last "+
-				detectors.Days(s.d.opts.Window)+" (a person's history is still being learned)")
+		case st.netNew && st.orgEstablished && !common:
+			raise(detectors.SeverityMedium, fmt.Sprintf("a network on which only %s of the organisation's people signed in, "+
+				"in the last %s (a person's history is still being learned)", people(st.orgPeople), detectors.Days(s.d.opts.Window)))
 		}
 		return sev, why
 	}
