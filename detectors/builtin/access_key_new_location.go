@@ -185,6 +185,8 @@ func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) dete
 	}
 	dims, geo := d.place(ip)
 	s := &sighting{d: d, r: r, ip: ip, label: label, dims: dims, geo: geo}
+	// For a long-term key this is detectors.KeyFirstSeenMark, which
+	// caller-identity-recon reads.
 	s.first = b.Mark(ev.Key(id, "loc:first-seen"), r.EventTime, state.KeepEarliest, d.opts.Window)
 	for i := range s.dims {
 		dim := &s.dims[i]

@@ -136,7 +136,7 @@ func NewAssumeRoleUnexpectedSource(cfg detectors.Config) (detectors.Detector, er
 			"Identity Center ConsoleLogin, GetRoleCredentials) came from a network the person behind it (SAML subject, " +
 			"web-identity subject, Identity Center user, source identity, or the calling principal) did not use in the last " +
 			detectors.Days(opts.Window) + ": MEDIUM for a new ASN, HIGH for a new country or a hosting/VPN/Tor network, " +
-			"MEDIUM when an AWS workload assumes a role it never assumed. People learn for " + detectors.Days(opts.WarmUp) +
+			"MEDIUM when a workload (automation, CI, a vendor) assumes a role it never assumed. People learn for " + detectors.Days(opts.WarmUp) +
 			" first; trusted_networks are never judged; privileged_roles raise one step.",
 		Severity:   detectors.SeverityMedium,
 		Techniques: []string{"T1078.004"},

@@ -184,7 +184,7 @@ type signIn struct {
 	net      signInNet
 	seen     *state.Future[state.Novelty] // the person's networks
 	country  *state.Future[state.Novelty] // the person's countries; nil without one
-	roles    *state.Future[state.Novelty] // roles a workload assumed from AWS; nil otherwise
+	roles    *state.Future[state.Novelty] // roles a workload assumed; nil for people
 	mine     *state.Future[state.Mark]    // first sighting inside (or outside) AWS, before this one
 	other    *state.Future[state.Mark]    // first sighting on the other side
 	org      *state.Future[state.Novelty] // people who used the network
@@ -203,9 +203,12 @@ func (d *AssumeRoleUnexpectedSource) observe(ev *detectors.Event, b *state.Batch
 	side, otherSide := "first:outside-aws", "first:inside-aws"
 	if net.inAWS {
 		side, otherSide = otherSide, side
-		if who.workload && role != "" {
-			s.roles = b.NoveltyAddBy(key("roles"), role, ev.Owner(), r.EventTime, w)
-		}
+	}
+	// A workload (a pipeline, a vendor, automation) assumes the same few
+	// roles every day wherever it runs; one it never assumed is what a
+	// thief of its credentials reaches for.
+	if who.workload && role != "" {
+		s.roles = b.NoveltyAddBy(key("roles"), role, ev.Owner(), r.EventTime, w)
 	}
 	s.mine = b.Mark(key(side), r.EventTime, state.KeepEarliest, w)
 	s.other = b.ReadMark(key(otherSide))

@@ -174,6 +174,9 @@ func (d *CallerIdentityRecon) Observe(ev *detectors.Event, b *state.Batch) detec
 	p := &pairing{d: d, ev: ev, r: r, kind: kind, habit: d.learn(ev, b, id, kind)}
 	if ak := r.UserIdentity.AccessKeyID; ak != "" {
 		p.mark = b.ReadMark(detectors.NewLocationMark(ev, ak))
+		if strings.HasPrefix(ak, "AKIA") {
+			p.keySeen = b.ReadMark(detectors.KeyFirstSeenMark(ev, ak))
+		}
 	}
 	own, around := windowOf(t, w), state.Span{From: t.Add(-w), To: t.Add(w)}
 	p.once = func(win window) state.Key { return ev.Key(id, "recon:once:"+win.ID()) }
@@ -237,6 +240,7 @@ type pairing struct {
 	kind      reconKind
 	habit     *habit
 	mark      *state.Future[state.Mark] // nil without an access key
+	keySeen   *state.Future[state.Mark] // a long-term key's first sighting by access-key-new-location; nil otherwise
 	once      func(window) state.Key
 	found     []*state.Future[state.Window] // for a probe: discovery per window, earliest first
 	sensitive []*state.Future[state.Window] // for a probe: sensitive discovery per window
@@ -351,7 +355,16 @@ func (p *pairing) judge(probe reconCall, calls, sensitive []reconCall, n int) (d
 	for _, c := range calls {
 		earliest, latest = minTime(earliest, c.at), maxTime(latest, c.at)
 	}
-	j := judgement{first: known.probes == 0, sensitive: len(sensitive) > 0}
+	j := judgement{first: known.probes == 0, fresh: known.active == 0, sensitive: len(sensitive) > 0}
+	if p.keySeen != nil && j.fresh {
+		// The key's other calls (writes, data reads) are not recon's to
+		// learn; access-key-new-location saw them.
+		seen, err := p.keySeen.Get()
+		if err != nil {
+			return detectors.Finding{}, false, err
+		}
+		j.fresh = !seen.Set || !seen.At.Before(probe.at.Add(-time.Hour))
+	}
 	j.newNetwork = p.habit.network != "" && known.active > 0 && known.network == 0
 	for _, c := range sensitive {
 		svc, _, _ := strings.Cut(c.action, ":")
@@ -376,8 +389,11 @@ func (p *pairing) judge(probe reconCall, calls, sensitive []reconCall, n int) (d
 
 func (p *pairing) finding(probe reconCall, calls []reconCall, n int, j judgement) detectors.Finding {
 	sev, score := detectors.SeverityMedium, 55
-	if j.high() {
+	switch {
+	case j.high():
 		sev, score = detectors.SeverityHigh, 80
+	case j.low():
+		sev, score = detectors.SeverityLow, 30
 	}
 	win := windowOf(probe.at, p.d.opts.Window)
 	f := detectors.NewFinding(p.d.info, p.r, sev, score)

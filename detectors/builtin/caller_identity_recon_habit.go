@@ -97,6 +97,7 @@ func (h *habit) resolve() (learnedHabit, error) {
 // judgement is what is new about a pair for its principal.
 type judgement struct {
 	first       bool      // no probe of the principal in the habit period
+	fresh       bool      // no activity of the principal at all in the habit period
 	newNetwork  bool      // a principal with known networks, from one it did not use
 	newServices []string  // sensitive services read that the principal never read
 	sensitive   bool      // the pair holds sensitive discovery
@@ -106,6 +107,17 @@ type judgement struct {
 // raises reports whether anything about the pair is new.
 func (j judgement) raises() bool {
 	return j.first || j.newNetwork || len(j.newServices) > 0 || !j.newLocation.IsZero()
+}
+
+// low reports the first probe of a principal with no history at all,
+// followed only by ordinary discovery, from no new place: how every
+// developer's and pipeline's first `aws sts get-caller-identity` then
+// `aws s3 ls` looks on a new deployment or a new hire's first day. It is
+// raised, for the record and for attack stories, but at LOW. A principal
+// with a history that never probed (an application's key) keeps MEDIUM:
+// that is the stolen key checking whose it is.
+func (j judgement) low() bool {
+	return j.first && j.fresh && !j.sensitive && !j.newNetwork && j.newLocation.IsZero() && len(j.newServices) == 0
 }
 
 // high reports whether sensitive discovery came from a new place.

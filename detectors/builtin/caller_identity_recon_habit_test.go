@@ -118,3 +118,33 @@ func TestCallerIdentityReconProbes(t *testing.T) {
 		})
 	}
 }
+
+// TestCallerIdentityReconApplicationKey: an application's key that only
+// writes all day (nothing recon learns from) probes its identity and
+// lists buckets: MEDIUM, because access-key-new-location saw the key for
+// days. The same pair by a key nobody has seen is LOW.
+func TestCallerIdentityReconApplicationKey(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		history bool
+		want    detectors.Severity
+	}{
+		{"key with a history", true, detectors.SeverityMedium},
+		{"key never seen", false, detectors.SeverityLow},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := dt.New(t, newRecon(t, ""), dt.Must(builtin.NewAccessKeyNewLocation(detectors.Config{Settings: &detectors.Settings{}})))
+			t0 := time.Date(2024, 8, 1, 13, 0, 0, 0, time.UTC)
+			if tt.history {
+				for d := range 3 {
+					h.Score(dt.Base("s3.amazonaws.com", "PutObject", t0.Add(time.Duration(d-3)*24*time.Hour)).With("sourceIPAddress", "203.0.113.10"))
+				}
+			}
+			h.Score(dt.Base("sts.amazonaws.com", "GetCallerIdentity", t0).With("sourceIPAddress", "203.0.113.10"))
+			fs := dt.Only(builtin.CallerIdentityReconID, h.Score(dt.Base("s3.amazonaws.com", "ListBuckets", t0.Add(time.Minute)).With("sourceIPAddress", "203.0.113.10")))
+			if len(fs) != 1 || fs[0].Severity != tt.want {
+				t.Fatalf("want one %v finding, got %+v", tt.want, fs)
+			}
+		})
+	}
+}

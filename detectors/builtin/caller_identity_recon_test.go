@@ -65,8 +65,14 @@ func reconScenarios(t *testing.T, newStore newStoreFunc) {
 		sev      detectors.Severity // of every finding, when set
 		attachTo int                // index in stream of the first finding's record, when want > 0
 	}{
-		{name: "GetCallerIdentity then ListBuckets", want: 1, sev: detectors.SeverityMedium, attachTo: 1,
+		// A principal never seen before: its first look around is LOW (a new
+		// hire, a new pipeline, a new deployment's first day).
+		{name: "GetCallerIdentity then ListBuckets", want: 1, sev: detectors.SeverityLow, attachTo: 1,
 			stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "s3:ListBuckets", w0.Add(2*time.Minute))}},
+		// A principal busy for hours that never probed: the stolen key
+		// checking whose it is.
+		{name: "an active principal's first probe is MEDIUM", want: 1, sev: detectors.SeverityMedium, attachTo: 2,
+			stream: []dt.Rec{keyCall(keyA, "ec2:DescribeInstances", w0.Add(-3*time.Hour)), gci(keyA, w0), keyCall(keyA, "s3:ListBuckets", w0.Add(2*time.Minute))}},
 		{name: "ListBuckets then GetCallerIdentity (event time)", want: 1, attachTo: 1,
 			stream: []dt.Rec{keyCall(keyA, "s3:ListBuckets", w0), gci(keyA, w0.Add(4*time.Minute))}},
 		{name: "listing delivered before the earlier GetCallerIdentity", want: 1, attachTo: 1,
@@ -101,9 +107,9 @@ func reconScenarios(t *testing.T, newStore newStoreFunc) {
 			keyCall(keyA, "iam:ListUsers", w0.Add(time.Minute)), keyCall(keyA, "s3:ListObjects", w0.Add(time.Minute))}},
 		{name: "no access key: the principal still pairs", want: 1, attachTo: 1, stream: []dt.Rec{gci(keyA, w0).Without("userIdentity.accessKeyId"),
 			keyCall(keyA, "s3:ListBuckets", w0.Add(time.Minute)).Without("userIdentity.accessKeyId")}},
-		{name: "new location two hours before is MEDIUM", mark: -2 * time.Hour, want: 1, sev: detectors.SeverityMedium, attachTo: 1,
+		{name: "new location two hours before does not escalate", mark: -2 * time.Hour, want: 1, sev: detectors.SeverityLow, attachTo: 1,
 			stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "s3:ListBuckets", w0.Add(time.Minute))}},
-		{name: "new location after the pair is MEDIUM", mark: 20 * time.Minute, want: 1, sev: detectors.SeverityMedium, attachTo: 1,
+		{name: "new location after the pair does not escalate", mark: 20 * time.Minute, want: 1, sev: detectors.SeverityLow, attachTo: 1,
 			stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "s3:ListBuckets", w0.Add(time.Minute))}},
 		{name: "a chatty script is one finding per window", want: 2, attachTo: 1, stream: func() []dt.Rec {
 			var out []dt.Rec
@@ -308,8 +314,10 @@ func TestCallerIdentityReconPanther(t *testing.T) {
 
 // TestCallerIdentityReconStratus: real stolen instance credentials, used
 // from outside AWS, call GetCallerIdentity then DescribeInstances: the
-// role's first probe followed by discovery fires, MEDIUM, on the
-// DescribeInstances. Two persistence detonations call GetCallerIdentity
+// role's first probe followed by discovery fires on the DescribeInstances,
+// LOW because the file holds no earlier activity of the role (with the
+// instance's own history it is MEDIUM; workload-credentials-off-workload
+// raises the theft itself). Two persistence detonations call GetCallerIdentity
 // alone: quiet.
 func TestCallerIdentityReconStratus(t *testing.T) {
 	for _, name := range []string{
@@ -325,9 +333,9 @@ func TestCallerIdentityReconStratus(t *testing.T) {
 	t.Run("stolen instance credentials", func(t *testing.T) {
 		fs := dt.Only(builtin.CallerIdentityReconID, streamRaw(dt.New(t, newRecon(t, "")),
 			stratus(t, "aws.credential-access.ec2-steal-instance-credentials.json")))
-		if len(fs) != 1 || fs[0].Severity != detectors.SeverityMedium || fs[0].EventName != "DescribeInstances" ||
+		if len(fs) != 1 || fs[0].Severity != detectors.SeverityLow || fs[0].EventName != "DescribeInstances" ||
 			fs[0].Evidence["probe_at"] != "2024-08-02T08:23:55Z" {
-			t.Fatalf("want one MEDIUM finding pairing the real GetCallerIdentity and DescribeInstances: %+v", fs)
+			t.Fatalf("want one LOW finding pairing the real GetCallerIdentity and DescribeInstances: %+v", fs)
 		}
 	})
 }
