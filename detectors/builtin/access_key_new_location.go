@@ -306,6 +306,9 @@ func (s *sighting) finding(fresh []dimension, sizes map[string]int, since time.T
 	if !s.geo {
 		f.Explanation += "; no GeoIP database, so locations are network prefixes"
 	}
+	if s.hosting && sizes[fresh[0].name] == 0 {
+		f.Explanation = fmt.Sprintf("%s was used from %s in %s, the first place it was seen from", s.label, s.ip, strings.Join(news, " and "))
+	}
 	if s.hosting {
 		f.Evidence["network_kind"] = "hosting"
 		f.Explanation += "; the network is a hosting, VPN or Tor provider's, which raises without warm-up"
