@@ -377,7 +377,10 @@ func (s origin) reason() string {
 	case s.outside:
 		return "outside trusted_networks, and no ASN database to place it"
 	}
-	return "a " + s.net.Kind.String() + " network, not AWS's"
+	if s.net.Kind == detectors.NetworkHosting {
+		return "a hosting, VPN or Tor network, not AWS's"
+	}
+	return "a network that is not AWS's"
 }
 
 // sight classifies the source of r.
@@ -405,7 +408,7 @@ func (d *WorkloadCredentials) sight(r *cloudtrail.Record) origin {
 		s.member, s.label = "aws", "AWS ASN "+strconv.FormatUint(uint64(s.net.ASN), 10)
 	case s.net.Known():
 		s.member = "asn:" + strconv.FormatUint(uint64(s.net.ASN), 10)
-		s.label = s.net.Kind.String() + " ASN " + strconv.FormatUint(uint64(s.net.ASN), 10)
+		s.label = "ASN " + strconv.FormatUint(uint64(s.net.ASN), 10)
 		if s.net.ASNOrg != "" {
 			s.label += " (" + s.net.ASNOrg + ")"
 		}

@@ -258,7 +258,7 @@ func TestWorkloadCredentialsExplains(t *testing.T) {
 			t.Errorf("evidence %s = %q, want %q", k, f.Evidence[k], v)
 		}
 	}
-	for _, s := range []string{instance, ec2Key, "192.0.2.44", "DIGITALOCEAN-ASN", "hosting network, not AWS's", "first used inside AWS"} {
+	for _, s := range []string{instance, ec2Key, "192.0.2.44", "DIGITALOCEAN-ASN", "hosting, VPN or Tor network, not AWS's", "first used inside AWS"} {
 		if !strings.Contains(f.Explanation, s) {
 			t.Errorf("explanation %q does not name %q", f.Explanation, s)
 		}
