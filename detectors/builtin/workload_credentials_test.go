@@ -206,8 +206,10 @@ func irsaAssume(at time.Time) dt.Rec {
 
 // TestWorkloadCredentialsShuffled delivers incidents out of order within
 // the allowed lateness: a stolen Lambda key whose use is scored before the
-// AssumeRole that says the role is Lambda's, and an instance key whose
-// outside use is scored before its first use inside AWS.
+// AssumeRole that says the role is Lambda's, an ECS task key used only
+// from outside (the AssumeRole by ecs-tasks raises when it is scored
+// second), and a CI key whose outside use is scored before its first use
+// inside AWS.
 func TestWorkloadCredentialsShuffled(t *testing.T) { runWorkloadShuffled(t, memoryStore) }
 
 func runWorkloadShuffled(t *testing.T, newStore newStoreFunc) {
@@ -219,6 +221,10 @@ func runWorkloadShuffled(t *testing.T, newStore newStoreFunc) {
 	stream = append(stream, lambda(t0.Add(2*time.Minute), "198.51.100.7", "aws-cli/2.15.0"))
 	stream = append(stream, session(t0, "deployer", "build-881", "ASIADEPLOY0000000001", "52.94.9.9"),
 		session(t0.Add(4*time.Minute), "deployer", "build-881", "ASIADEPLOY0000000001", "198.51.100.7"))
+	// An ECS task key whose only use is a listing from outside AWS.
+	stream = append(stream,
+		serviceAssume(t0.Add(10*time.Minute), "ecs-tasks.amazonaws.com", "api-task-role", "0f1e2d3c4b5a69788796a5b4c3d2e1f0", "ASIAECSTASK000000001"),
+		session(t0.Add(11*time.Minute), "api-task-role", "0f1e2d3c4b5a69788796a5b4c3d2e1f0", "ASIAECSTASK000000001", "198.51.100.7"))
 	for m := 0; m < 30; m += 2 { // the instance's own traffic: quiet
 		stream = append(stream, ec2(t0.Add(time.Duration(m)*time.Minute), instanceIP))
 	}
@@ -233,7 +239,7 @@ func runWorkloadShuffled(t *testing.T, newStore newStoreFunc) {
 		return out
 	}
 	inOrder := incidents(stream)
-	want := []string{"ASIADEPLOY0000000001 HIGH", lambdaKey + " HIGH"}
+	want := []string{"ASIADEPLOY0000000001 HIGH", "ASIAECSTASK000000001 HIGH", lambdaKey + " HIGH"}
 	if !slices.Equal(inOrder, want) {
 		t.Fatalf("in order: incidents %v, want %v", inOrder, want)
 	}
