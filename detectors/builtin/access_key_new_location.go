@@ -142,14 +142,24 @@ var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 
 // routableSource returns the source IP of r when it can place the caller.
 func (d *AccessKeyNewLocation) routableSource(r *cloudtrail.Record) (netip.Addr, bool) {
-	if !r.SourceIsIP() || r.ServiceCaller() || unauthenticated[r.ErrorCode] {
+	if r.ServiceCaller() || unauthenticated[r.ErrorCode] {
+		return netip.Addr{}, false
+	}
+	return publicSource(r, d.settings)
+}
+
+// publicSource returns the source IP of r when it is a public address
+// outside the trusted networks of s: one that can place the caller on the
+// Internet.
+func publicSource(r *cloudtrail.Record, s *detectors.Settings) (netip.Addr, bool) {
+	if !r.SourceIsIP() {
 		return netip.Addr{}, false
 	}
 	ip := r.SourceIP.Unmap()
 	if !ip.IsGlobalUnicast() || ip.IsPrivate() || cgnat.Contains(ip) {
 		return netip.Addr{}, false
 	}
-	if _, trusted := d.settings.TrustedSource(r); trusted {
+	if _, trusted := s.TrustedSource(r); trusted {
 		return netip.Addr{}, false
 	}
 	return ip, true

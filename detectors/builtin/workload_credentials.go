@@ -392,14 +392,8 @@ func (d *WorkloadCredentials) sight(r *cloudtrail.Record) origin {
 		}
 		return origin{skip: true}
 	}
-	if !r.SourceIsIP() {
-		return origin{skip: true}
-	}
-	ip := r.SourceIP.Unmap()
-	if !ip.IsGlobalUnicast() || ip.IsPrivate() || cgnat.Contains(ip) {
-		return origin{skip: true}
-	}
-	if _, trusted := d.settings.TrustedSource(r); trusted {
+	ip, ok := publicSource(r, d.settings)
+	if !ok {
 		return origin{skip: true}
 	}
 	s := origin{ip: ip, net: d.settings.Network(ip)}
