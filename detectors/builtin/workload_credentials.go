@@ -134,6 +134,12 @@ var workloadByService = map[string]string{
 	"pods.eks.amazonaws.com":  "eks",
 }
 
+// agentChannel are the SSM agent's message channels: their records
+// describe the agent's connection (and, for Session Manager, may carry the
+// address of the other end), not an API call made with the credentials.
+// Panther's IMDS exfiltration rule skips them too.
+var agentChannel = map[string]bool{"ssmmessages.amazonaws.com": true, "ec2messages.amazonaws.com": true}
+
 // instanceID is the session name EC2 gives instance-profile sessions.
 var instanceID = regexp.MustCompile(`^i-[0-9a-fA-F]{8,17}$`)
 
@@ -145,7 +151,7 @@ func (d *WorkloadCredentials) Observe(ev *detectors.Event, b *state.Batch) detec
 			return d.learn(ev, b, kind, role)
 		}
 	}
-	if r.Failed() && unauthenticated[r.ErrorCode] || r.ServiceCaller() || humanSession(r) {
+	if r.Failed() && unauthenticated[r.ErrorCode] || r.ServiceCaller() || humanSession(r) || agentChannel[r.EventSource] {
 		return nil
 	}
 	u := &r.UserIdentity

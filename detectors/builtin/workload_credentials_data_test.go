@@ -157,3 +157,57 @@ func TestWorkloadCredentialsOTRFExfiltration(t *testing.T) {
 		}
 	})
 }
+
+// TestWorkloadCredentialsPanther runs the tests of Panther's IMDS
+// credential exfiltration rule, with a GeoIP table that knows their
+// addresses: 45.33.32.156 is Linode's (a hosting ASN), 52.42.146.205
+// AMAZON-02's.
+func TestWorkloadCredentialsPanther(t *testing.T) {
+	geo := fakeGeo{
+		"45.33.32.0/24": {Country: "US", ASN: 63949, ASNOrg: "Akamai Connected Cloud"},
+		"52.42.0.0/16":  {Country: "US", ASN: 16509, ASNOrg: "AMAZON-02"},
+	}
+	none := detectors.SeverityUnknown
+	const rule = "AWS.CloudTrail.IMDSCredentialExfiltration/"
+	verdicts := map[string]pantherVerdict{
+		rule + "IMDS Credentials Used From Public IP":        {detectors.SeverityHigh, ""},
+		rule + "Normal EC2 Workload From Private IP":         {none, ""},
+		rule + "AWS Service Hostname as Source IP":           {none, ""},
+		rule + "Legitimate SSM Activity":                     {none, ""},
+		rule + "AWS Internal Source IP":                      {none, ""},
+		rule + "AWS Service InvokedBy on behalf of instance": {none, ""},
+		rule + "SSM Messages Service Source":                 {none, ""},
+		rule + "RegisterManagedInstance Event":               {none, ""},
+		rule + "Non-Instance Role":                           {none, ""},
+		rule + "IMDS Credentials Used From Amazon.com ASN Source IP": {none, "one use from an AWS address is what the " +
+			"instance's own calls look like; it raises once the key is also seen at another AWS address (InsideAWS) " +
+			"or elsewhere after its first AWS use"},
+	}
+	// These hand-written cases carry no eventID, which the parser
+	// requires; the test gives each one (nothing else changes).
+	cases := dt.PantherCases(t, filepath.Join("testdata", "panther", builtin.WorkloadCredentialsID+".jsonl"))
+	for _, c := range cases {
+		name := c.RuleID + "/" + c.TestName
+		t.Run(name, func(t *testing.T) {
+			v, ok := verdicts[name]
+			if !ok {
+				t.Fatalf("case has no verdict in the table")
+			}
+			if raised := v.want != none; raised != c.Expected && v.differ == "" {
+				t.Fatalf("verdict differs from Panther's (%v) without a reason", c.Expected)
+			}
+			var r map[string]any
+			if err := json.Unmarshal(c.Event, &r); err != nil {
+				t.Fatal(err)
+			}
+			if r["eventID"] == nil {
+				r["eventID"] = dt.FreshID()
+			}
+			fs := dt.Only(builtin.WorkloadCredentialsID, dt.New(t, newWorkload(t, &detectors.Settings{GeoIP: geo})).ScoreRaw(dt.Rec(r).JSON()))
+			det3CheckOne(t, fs, v.want, nil)
+		})
+	}
+	if len(cases) != len(verdicts) {
+		t.Errorf("%d cases for %d verdicts", len(cases), len(verdicts))
+	}
+}

@@ -130,6 +130,8 @@ func runWorkloadScenarios(t *testing.T, newStore newStoreFunc) {
 		{"quiet: the instance's own calls, service sources and own endpoints", wlSettings(),
 			[]dt.Rec{ec2(min(0), instanceIP), ec2(min(1), instanceIP), ec2(min(2), "ec2.amazonaws.com"), ec2(min(3), "AWS Internal"),
 				viaEndpoint(ec2(min(4), ""), "vpce-0own", wlAcct), ec2(min(5), instanceIP)}, none},
+		{"quiet: the SSM agent's message channel", wlSettings(),
+			[]dt.Rec{ec2(min(0), "192.0.2.44").With("eventSource", "ssmmessages.amazonaws.com").With("eventName", "CreateControlChannel")}, none},
 		{"quiet: an instance using IPv4 and IPv6 of its own", wlSettings(),
 			[]dt.Rec{ec2(min(0), instanceIP), ec2(min(1), "2600:1f18:1:2::10"), ec2(min(2), instanceIP)}, none},
 		// InsideAWS: the key at a second AWS address.
