@@ -27,8 +27,9 @@ type WorkloadCredentialsOptions struct {
 	// address outside trusted_networks, or a workload's key moving to a
 	// second /16.
 	FallbackSeverity detectors.Severity `yaml:"fallback_severity"`
-	// LearnFor is how long a role stays known as a workload's after an AWS
-	// service (EC2, Lambda, ECS, EKS) was last seen assuming it.
+	// LearnFor is how long a Lambda function's session name stays known as
+	// the function's after lambda.amazonaws.com was last seen assuming its
+	// role under that name.
 	LearnFor time.Duration `yaml:"learn_for"`
 	// KeyLifetime is how long the networks a temporary key was used from
 	// are remembered: at least the longest session (12 hours for roles,
@@ -74,9 +75,12 @@ func (o WorkloadCredentialsOptions) validate() error {
 //
 // A session is a workload's when its record says so (an EC2 instance id as
 // session name, an AWS_Lambda_ or AWS_ECS_ execution environment in the user
-// agent) or when an AWS service was seen assuming its role (AssumeRole by
-// ec2, lambda, ecs-tasks or pods.eks; AssumeRoleWithWebIdentity from an EKS
-// OIDC provider), which the detector keeps per role for LearnFor. People's
+// agent) or when an AWS service was seen issuing it (AssumeRole by ec2,
+// lambda, ecs-tasks or pods.eks; AssumeRoleWithWebIdentity from an EKS OIDC
+// provider), which the detector keeps per role and session name: a person
+// assuming a Lambda's role by hand, under another session name, is not the
+// Lambda. A Lambda's name is kept for LearnFor, other sessions' for
+// KeyLifetime. People's
 // sessions (IAM Identity Center, console, SAML sessions named by e-mail,
 // Cognito) are left to access-key-new-location.
 type WorkloadCredentials struct {
@@ -147,8 +151,8 @@ var instanceID = regexp.MustCompile(`^i-[0-9a-fA-F]{8,17}$`)
 func (d *WorkloadCredentials) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
 	r := ev.Record
 	if r.EventSource == "sts.amazonaws.com" && !r.Failed() {
-		if kind, role := serviceAssumption(r); kind != "" {
-			return d.learn(ev, b, kind, role)
+		if kind, role, name := serviceAssumption(r); kind != "" {
+			return d.learn(ev, b, kind, role, name)
 		}
 	}
 	if r.Failed() && unauthenticated[r.ErrorCode] || r.ServiceCaller() || humanSession(r) || agentChannel[r.EventSource] {
@@ -169,9 +173,10 @@ func (d *WorkloadCredentials) Observe(ev *detectors.Event, b *state.Batch) detec
 	}
 	u2 := &use{d: d, r: r, s: s, kind: recordKind(r), temporary: temporary}
 	if role != "" {
-		u2.learned = b.Get(roleKey(ev, role, "wl:kind"))
+		name := roleSessionName(u)
+		u2.learned = b.Get(roleKey(ev, role, "wl:kind:"+name))
 		if u2.kind == "" && s.away() {
-			u2.pending = b.Put(roleKey(ev, role, "wl:pending"), s.pendingValue(r), d.opts.KeyLifetime)
+			u2.pending = b.Put(roleKey(ev, role, "wl:pending:"+name), s.pendingValue(r), d.opts.KeyLifetime)
 		}
 	}
 	if u2.kind == "ec2" && s.net.Kind == detectors.NetworkAWS {
@@ -211,9 +216,9 @@ func (d *WorkloadCredentials) queueKey(ev *detectors.Event, b *state.Batch, u *u
 	}
 }
 
-// serviceAssumption returns the workload kind and role ARN of an
-// AssumeRole by an AWS service for a workload, or "".
-func serviceAssumption(r *cloudtrail.Record) (kind, role string) {
+// serviceAssumption returns the workload kind, role ARN and session name of
+// an AssumeRole by an AWS service for a workload, or "".
+func serviceAssumption(r *cloudtrail.Record) (kind, role, name string) {
 	u := &r.UserIdentity
 	switch {
 	case r.EventName == "AssumeRole" && u.Type == "AWSService":
@@ -225,15 +230,16 @@ func serviceAssumption(r *cloudtrail.Record) (kind, role string) {
 		kind = "eks"
 	}
 	if kind == "" {
-		return "", ""
+		return "", "", ""
 	}
 	var p struct {
-		RoleArn string `json:"roleArn"`
+		RoleArn         string `json:"roleArn"`
+		RoleSessionName string `json:"roleSessionName"`
 	}
-	if err := r.Params(&p); err != nil || detectors.RoleNameFromARN(p.RoleArn) == "" {
-		return "", ""
+	if err := r.Params(&p); err != nil || detectors.RoleNameFromARN(p.RoleArn) == "" || p.RoleSessionName == "" {
+		return "", "", ""
 	}
-	return kind, p.RoleArn
+	return kind, p.RoleArn, p.RoleSessionName
 }
 
 // roleKey keys what the detector knows about a role by account and name,
@@ -302,26 +308,34 @@ func recordKind(r *cloudtrail.Record) string {
 // on its role, so that an AssumeRole by a service that arrives later (out
 // of order) still raises on it.
 type pendingUse struct {
-	Key    string    `json:"k"`
-	IP     string    `json:"ip"`
-	Net    string    `json:"n"`
-	Event  string    `json:"e"`
-	At     time.Time `json:"t"`
-	Reason string    `json:"r"`
+	Key     string    `json:"k"`
+	IP      string    `json:"ip"`
+	Net     string    `json:"n"`
+	Event   string    `json:"e"`
+	At      time.Time `json:"t"`
+	Reason  string    `json:"r"`
+	Outside bool      `json:"o,omitempty"` // placed only by trusted_networks, no ASN
 }
 
 func (s origin) pendingValue(r *cloudtrail.Record) []byte {
 	b, _ := json.Marshal(pendingUse{Key: r.UserIdentity.AccessKeyID, IP: r.SourceIPAddress, Net: s.label,
-		Event: r.EventSource + ":" + r.EventName, At: r.EventTime, Reason: s.reason()})
+		Event: r.EventSource + ":" + r.EventName, At: r.EventTime, Reason: s.reason(), Outside: s.outside && s.foreignVPCE == ""})
 	return b
 }
 
 // learn records that a service assumed role for a workload of kind, and
 // raises on a use of the role away from AWS that was scored before this
 // record (delivery out of order).
-func (d *WorkloadCredentials) learn(ev *detectors.Event, b *state.Batch, kind, role string) detectors.Evaluation {
-	b.Put(roleKey(ev, role, "wl:kind"), []byte(kind), d.opts.LearnFor)
-	pending := b.Get(roleKey(ev, role, "wl:pending"))
+func (d *WorkloadCredentials) learn(ev *detectors.Event, b *state.Batch, kind, role, name string) detectors.Evaluation {
+	// A Lambda function's sessions keep its name for as long as it exists;
+	// the other services name each session afresh (instance, task, pod),
+	// so what is learned of them lives as long as a key.
+	ttl := d.opts.KeyLifetime
+	if kind == "lambda" {
+		ttl = d.opts.LearnFor
+	}
+	b.Put(roleKey(ev, role, "wl:kind:"+name), []byte(kind), ttl)
+	pending := b.Get(roleKey(ev, role, "wl:pending:"+name))
 	r := ev.Record
 	return detectors.EvaluationFunc(func() ([]detectors.Finding, error) {
 		raw, err := pending.Get()
@@ -333,7 +347,10 @@ func (d *WorkloadCredentials) learn(ev *detectors.Event, b *state.Batch, kind, r
 			return nil, nil
 		}
 		sev := detectors.SeverityHigh
-		if strings.HasPrefix(p.Reason, "outside trusted") {
+		if p.Outside {
+			if kind == "lambda" {
+				return nil, nil // see origin.awayFor
+			}
 			sev = d.opts.FallbackSeverity
 		}
 		f := detectors.NewFinding(d.info, r, sev, scoreOf(sev))
@@ -374,6 +391,16 @@ type origin struct {
 func (s origin) away() bool {
 	return s.foreignVPCE != "" || s.outside ||
 		(s.net.Known() && s.net.Kind != detectors.NetworkAWS)
+}
+
+// awayFor is away for a workload of kind. Without an ASN, an address
+// outside trusted_networks says nothing about a Lambda function: outside a
+// VPC it leaves from AWS addresses nobody can list.
+func (s origin) awayFor(kind string) bool {
+	if s.outside && kind == "lambda" {
+		return false
+	}
+	return s.away()
 }
 
 func (s origin) reason() string {
@@ -452,7 +479,7 @@ func (u *use) Findings() ([]detectors.Finding, error) {
 		reasons = append(reasons, why)
 		sev = max(sev, s)
 	}
-	if kind != "" && u.s.away() {
+	if kind != "" && u.s.awayFor(kind) {
 		s := detectors.SeverityHigh
 		if u.s.outside {
 			s = u.d.opts.FallbackSeverity
