@@ -71,8 +71,11 @@ func (o AccessKeyNewLocationOptions) validate() error {
 
 // AccessKeyNewLocation raises when an identity is used from a country or
 // autonomous system it has not been used from in the last Window, once its
-// history spans WarmUp. Without GeoIP databases it compares network
-// prefixes instead, at FallbackSeverity.
+// history spans WarmUp. A network the settings class as hosting, VPN or
+// Tor (detectors.Settings.Network) skips both the warm-up and the "first
+// sighting only learns" rule: a stolen key's first use from a VPS is the
+// attack, not a baseline to learn. Without GeoIP databases it compares
+// network prefixes instead, at FallbackSeverity.
 //
 // The identity is the access key for long-term keys (AKIA…), so each key
 // has its own history, and the stable principal (the IAM user, or the role
@@ -105,7 +108,8 @@ func NewAccessKeyNewLocation(cfg detectors.Config) (detectors.Detector, error) {
 		Title: "Credentials used from a new country or network",
 		Description: "An access key or role is used from a country or autonomous system (ASN) it was not " +
 			"used from in the last " + detectors.Days(opts.Window) + ", after at least " + detectors.Days(opts.WarmUp) +
-			" of history. Without GeoIP databases, a new network prefix is reported at lower severity.",
+			" of history; a use from a hosting, VPN or Tor network (networks.hosting_asns) raises even on first sight, " +
+			"without warm-up. Without GeoIP databases, a new network prefix is reported at lower severity.",
 		Severity:   detectors.SeverityHigh,
 		Techniques: []string{"T1078.004"},
 	}}, nil
@@ -138,14 +142,24 @@ var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 
 // routableSource returns the source IP of r when it can place the caller.
 func (d *AccessKeyNewLocation) routableSource(r *cloudtrail.Record) (netip.Addr, bool) {
-	if !r.SourceIsIP() || r.ServiceCaller() || unauthenticated[r.ErrorCode] {
+	if r.ServiceCaller() || unauthenticated[r.ErrorCode] {
+		return netip.Addr{}, false
+	}
+	return publicSource(r, d.settings)
+}
+
+// publicSource returns the source IP of r when it is a public address
+// outside the trusted networks of s: one that can place the caller on the
+// Internet.
+func publicSource(r *cloudtrail.Record, s *detectors.Settings) (netip.Addr, bool) {
+	if !r.SourceIsIP() {
 		return netip.Addr{}, false
 	}
 	ip := r.SourceIP.Unmap()
 	if !ip.IsGlobalUnicast() || ip.IsPrivate() || cgnat.Contains(ip) {
 		return netip.Addr{}, false
 	}
-	if _, trusted := d.settings.TrustedSource(r); trusted {
+	if _, trusted := s.TrustedSource(r); trusted {
 		return netip.Addr{}, false
 	}
 	return ip, true
@@ -184,7 +198,8 @@ func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) dete
 		return nil
 	}
 	dims, geo := d.place(ip)
-	s := &sighting{d: d, r: r, ip: ip, label: label, dims: dims, geo: geo}
+	s := &sighting{d: d, r: r, ip: ip, label: label, dims: dims, geo: geo,
+		hosting: d.settings.Network(ip).Kind == detectors.NetworkHosting}
 	// For a long-term key this is detectors.KeyFirstSeenMark, which
 	// caller-identity-recon reads.
 	s.first = b.Mark(ev.Key(id, "loc:first-seen"), r.EventTime, state.KeepEarliest, d.opts.Window)
@@ -241,6 +256,7 @@ type sighting struct {
 	label   string
 	dims    []dimension
 	geo     bool
+	hosting bool // a hosting, VPN or Tor network: raises without warm-up
 	first   *state.Future[state.Mark]
 	mark    state.Key // NewLocationMark to set when raising; zero without an access key
 	onceKey func(dimension) state.Key
@@ -249,6 +265,8 @@ type sighting struct {
 // Findings implements Evaluation. A dimension raises when it is new and the
 // identity's set for it was not empty: an empty set means nothing is known
 // yet (a database added since, or history that expired), so it only learns.
+// A hosting, VPN or Tor network is the exception: nobody's baseline starts
+// on a VPS, so a first use from one raises, warm-up or not.
 func (s *sighting) Findings() ([]detectors.Finding, error) {
 	first, err := s.first.Get()
 	if err != nil {
@@ -262,7 +280,7 @@ func (s *sighting) Findings() ([]detectors.Finding, error) {
 			return nil, err
 		}
 		sizes[dim.name] = n.Size
-		if n.New && n.Size > 0 {
+		if n.New && (n.Size > 0 || s.hosting) {
 			fresh = append(fresh, dim)
 		}
 	}
@@ -270,7 +288,7 @@ func (s *sighting) Findings() ([]detectors.Finding, error) {
 	if first.Set && first.At.Before(s.r.EventTime) {
 		span = s.r.EventTime.Sub(first.At)
 	}
-	if len(fresh) == 0 || span < s.d.opts.WarmUp {
+	if len(fresh) == 0 || (span < s.d.opts.WarmUp && !s.hosting) {
 		return nil, nil
 	}
 	return []detectors.Finding{s.finding(fresh, sizes, first.At, span)}, nil
@@ -299,6 +317,13 @@ func (s *sighting) finding(fresh []dimension, sizes map[string]int, since time.T
 		since.Format(time.RFC3339), fmt.Sprintf("%.1f days of history", span.Hours()/24))
 	if !s.geo {
 		f.Explanation += "; no GeoIP database, so locations are network prefixes"
+	}
+	if s.hosting && sizes[fresh[0].name] == 0 {
+		f.Explanation = fmt.Sprintf("%s was used from %s in %s, the first place it was seen from", s.label, s.ip, strings.Join(news, " and "))
+	}
+	if s.hosting {
+		f.Evidence["network_kind"] = "hosting"
+		f.Explanation += "; the network is a hosting, VPN or Tor provider's, which raises without warm-up"
 	}
 	f.Once = &detectors.Once{Key: s.onceKey(fresh[0]), TTL: 2 * time.Hour}
 	if s.mark != (state.Key{}) {
