@@ -89,15 +89,7 @@ type grantParams struct {
 
 // target returns the IAM entity a call names.
 func (p *grantParams) target() (kind, name string) {
-	switch {
-	case p.UserName != "" && p.GroupName == "":
-		return "user", p.UserName
-	case p.RoleName != "":
-		return "role", p.RoleName
-	case p.GroupName != "":
-		return "group", p.GroupName
-	}
-	return "", ""
+	return iamTarget(p.UserName, p.RoleName, p.GroupName)
 }
 
 // Observe implements Detector.

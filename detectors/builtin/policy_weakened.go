@@ -272,13 +272,19 @@ func (c *change) trust(p *policyParams) {
 }
 
 func inlineTarget(p *policyParams) (kind, name string) {
+	return iamTarget(p.UserName, p.RoleName, p.GroupName)
+}
+
+// iamTarget returns the IAM entity a call names by its userName, roleName
+// or groupName parameter, the first one set.
+func iamTarget(user, role, group string) (kind, name string) {
 	switch {
-	case p.UserName != "":
-		return "user", p.UserName
-	case p.RoleName != "":
-		return "role", p.RoleName
-	case p.GroupName != "":
-		return "group", p.GroupName
+	case user != "":
+		return "user", user
+	case role != "":
+		return "role", role
+	case group != "":
+		return "group", group
 	}
 	return "", ""
 }
