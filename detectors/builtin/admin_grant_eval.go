@@ -31,16 +31,30 @@ func (g adminCall) creation(b *state.Batch) detectors.Evaluation {
 	}
 	b.Mark(g.createdKey(kind, name), g.r.EventTime, state.KeepLatest, adminFreshWindow+time.Hour)
 	grantMark := b.ReadMark(g.grantedKey(kind, name))
+	var js joins
+	if kind == "user" {
+		js = g.readJoins(b, name)
+	}
 	return detectors.EvaluationFunc(func() ([]detectors.Finding, error) {
 		m, err := grantMark.Get()
 		if err != nil {
 			return nil, err
 		}
 		created := g.r.EventTime
+		group, joinedAt, joined, err := js.adminJoin()
+		if err != nil {
+			return nil, err
+		}
 		if !m.Set || m.At.Before(created) || m.At.Sub(created) > adminFreshWindow {
-			return nil, nil
+			if !joined {
+				return nil, nil
+			}
+			m = state.Mark{Set: true, At: joinedAt} // a membership judged in this very batch
 		}
 		f := g.finding(detectors.SeverityCritical, 95, kind, name)
+		if joined && m.At.Equal(joinedAt) {
+			f.Evidence["group_name"] = group
+		}
 		f.Evidence["target_created"] = created.Format(time.RFC3339)
 		f.Evidence["admin_granted"] = m.At.Format(time.RFC3339)
 		f.Once = g.newAdminOnce(kind, name, created, m.At)
@@ -80,6 +94,9 @@ func (g adminCall) attach(b *state.Batch) detectors.Evaluation {
 		}
 		if gr.level == levelAdmin {
 			setMarks(b, g.adminMarks(kind, name))
+			if kind == "group" {
+				g.rememberAdminGroup(b, name)
+			}
 		}
 		gr.created = b.ReadMark(g.createdKey(kind, name))
 		return detectors.EvaluationFunc(gr.findings)
@@ -110,6 +127,7 @@ func (g adminCall) addToGroup(b *state.Batch) detectors.Evaluation {
 		return nil
 	}
 	groupMark := b.ReadMark(g.grantedKey("group", group))
+	g.rememberJoin(b, user, group)
 	gr := granted{g: g, kind: "user", name: user, what: fmt.Sprintf("membership of group %q", group), level: levelAdmin,
 		evidence: map[string]string{"group_name": group}, created: b.ReadMark(g.createdKey("user", user))}
 	return detectors.EvaluationFunc(func() ([]detectors.Finding, error) {
@@ -135,6 +153,7 @@ func (g adminCall) putGroup(b *state.Batch) {
 	}
 	if sum, err := policy.Analyze(g.p.PolicyDocument); err == nil && levelOf(sum) == levelAdmin {
 		setMarks(b, []detectors.SetMark{g.grantedMark("group", g.p.GroupName)})
+		g.rememberAdminGroup(b, g.p.GroupName)
 	}
 }
 

@@ -155,8 +155,8 @@ func TestAdminGrantScenarios(t *testing.T) { runAdminScenarios(t, memoryStore) }
 
 // adminPair is a target's creation and its grant, after setup records.
 // judgedLate marks a grant whose admin-equivalence is known only from state
-// (a customer policy's default version, a group's grants): see
-// runAdminOrders.
+// a creation cannot read in the same round trip (a customer policy's
+// default version): see runAdminOrders.
 type adminPair struct {
 	name          string
 	setup         []dt.Rec
@@ -176,7 +176,15 @@ func adminPairs() []adminPair {
 		{name: "CreateUser + AddUserToGroup admins",
 			setup:  []dt.Rec{attach("group", "admins", adminARN, t0.Add(-time.Hour))},
 			create: func(at time.Time) dt.Rec { return create("user", "backdoor", at) },
-			grant:  func(at time.Time) dt.Rec { return addToGroup("backdoor", "admins", at) }, judgedLate: true},
+			grant:  func(at time.Time) dt.Rec { return addToGroup("backdoor", "admins", at) }},
+		{name: "CreateUser + AddUserToGroup of a group with an inline admin policy",
+			setup:  []dt.Rec{putInline("group", "ops", "all", doc(stAdmin), t0.Add(-time.Hour))},
+			create: func(at time.Time) dt.Rec { return create("user", "backdoor", at) },
+			grant:  func(at time.Time) dt.Rec { return addToGroup("backdoor", "ops", at) }},
+		{name: "CreateUser + AddUserToGroup of a group holding an admin customer policy",
+			setup:  []dt.Rec{createPolicy("ops", doc(stAdmin), t0.Add(-2*time.Hour)), attach("group", "ops", polARN, t0.Add(-time.Hour))},
+			create: func(at time.Time) dt.Rec { return create("user", "backdoor", at) },
+			grant:  func(at time.Time) dt.Rec { return addToGroup("backdoor", "ops", at) }, judgedLate: true},
 		{name: "CreateGroup + AttachGroupPolicy IAMFullAccess",
 			create: func(at time.Time) dt.Rec { return create("group", "shadow", at) },
 			grant:  func(at time.Time) dt.Rec { return attach("group", "shadow", awsPol+"IAMFullAccess", at) }},
@@ -199,11 +207,12 @@ func criticals(vs []engine.Verdict) []string {
 // first (the creation raises it), both in one batch either way; and the
 // quiet twin, two days apart, in either order.
 //
-// One case is short of the rule, and pinned here: a judgedLate grant listed
-// before the creation in the same micro-batch. Its admin-equivalence is
-// known only after the batch's round trip, when the creation has already
-// read the target's marks, and the engine has no later round trip in which
-// the creation could read again: the grant is HIGH, not CRITICAL.
+// One case is short of the rule, and pinned here: a judgedLate grant (a
+// customer policy's level is known only from state) listed before the
+// creation in the same micro-batch. Its level is known only after the
+// batch's round trip, when the creation has already read the target's
+// marks, and the engine has no later round trip in which the creation could
+// read again: the grant is HIGH, not CRITICAL.
 func runAdminOrders(t *testing.T, newStore newStoreFunc) {
 	for _, p := range adminPairs() {
 		t.Run(p.name, func(t *testing.T) {
@@ -274,9 +283,7 @@ func runAdminShuffled(t *testing.T, newStore newStoreFunc) {
 		case 0:
 			stream = append(stream, attach("user", u, adminARN, at))
 		case 1:
-			// Not AddUserToGroup: a judgedLate grant in one batch before
-			// its creation is HIGH (see runAdminOrders).
-			stream = append(stream, attach("user", u, awsPol+"IAMFullAccess", at.Add(time.Minute)))
+			stream = append(stream, addToGroup(u, "admins", at.Add(time.Minute)))
 		case 2:
 			stream = append(stream, attach("user", u, readOnly, at.Add(time.Minute)))
 		}
