@@ -16,6 +16,7 @@ func Specs() []detectors.Spec {
 		{ID: AccessKeyEnumerationID, New: NewAccessKeyEnumeration, Defaults: defaults(DefaultAccessKeyEnumerationOptions)},
 		{ID: CallerIdentityReconID, New: NewCallerIdentityRecon, Defaults: defaults(DefaultCallerIdentityReconOptions)},
 		{ID: PolicyWeakenedID, New: NewPolicyWeakened, Defaults: defaults(DefaultPolicyWeakenedOptions)},
+		{ID: CredentialPersistenceID, New: NewCredentialPersistence, Defaults: defaults(DefaultCredentialPersistenceOptions)},
 	}
 }
 

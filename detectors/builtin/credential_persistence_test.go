@@ -1,0 +1,190 @@
+package builtin_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/detectors/builtin"
+	dt "github.com/iamsentry/iamsentry/internal/detectortest"
+)
+
+// Records built here are generated (detectortest builders), shaped after
+// the API reference of each call and, for Roles Anywhere and federation
+// tokens, after the stratus-red-team detonations in testdata/stratus.
+
+func newCP(t testing.TB, s *detectors.Settings, doc string) detectors.Detector {
+	t.Helper()
+	d, err := builtin.NewCredentialPersistence(det3Config(s, doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func cpFederationToken(policyDoc string, arns ...string) dt.Rec {
+	params := map[string]any{"name": "ops-helper", "durationSeconds": 129600}
+	if policyDoc != "" {
+		params["policy"] = policyDoc
+	}
+	var pas []any
+	for _, a := range arns {
+		pas = append(pas, map[string]any{"arn": a})
+	}
+	if pas != nil {
+		params["policyArns"] = pas
+	}
+	return dt.Base("sts.amazonaws.com", "GetFederationToken", t0).With("requestParameters", params)
+}
+
+func cpSSHKey(user string) dt.Rec {
+	return dt.IAM("UploadSSHPublicKey", t0, map[string]any{"userName": user, "sSHPublicKeyBody": "ssh-rsa AAAA"})
+}
+
+func cpServiceCred(user string) dt.Rec {
+	return dt.IAM("CreateServiceSpecificCredential", t0, map[string]any{"userName": user, "serviceName": "codecommit.amazonaws.com"})
+}
+
+func cpUpdateKey(user, status string) dt.Rec {
+	p := map[string]any{"accessKeyId": "AKIAEXAMPLEOLDKEY01", "status": status}
+	if user != "" {
+		p["userName"] = user
+	}
+	return dt.IAM("UpdateAccessKey", t0, p)
+}
+
+func cpAssumeRoot(task string) dt.Rec {
+	return dt.Base("sts.amazonaws.com", "AssumeRoot", t0).With("requestParameters", map[string]any{
+		"targetPrincipal": "444455556666", "taskPolicyArn": map[string]any{"arn": "arn:aws:iam::aws:policy/root-task/" + task}}).
+		AsAssumedRole("OrgSecurity", "alice")
+}
+
+func cpOIDCProvider(at time.Time) dt.Rec {
+	return dt.IAM("CreateOpenIDConnectProvider", at, map[string]any{"url": "https://token.actions.githubusercontent.com",
+		"clientIDList": []string{"sts.amazonaws.com"}}).
+		With("responseElements", map[string]any{"openIDConnectProviderArn": ghProvider})
+}
+
+func cpSAMLProvider(at time.Time) dt.Rec {
+	return dt.IAM("CreateSAMLProvider", at, map[string]any{"name": "corp-idp", "sAMLMetadataDocument": "<x/>"})
+}
+
+func cpAnchor(at time.Time) dt.Rec {
+	return dt.Base("rolesanywhere.amazonaws.com", "CreateTrustAnchor", at).With("requestParameters", map[string]any{
+		"name": "ca", "enabled": true, "source": map[string]any{"sourceType": "CERTIFICATE_BUNDLE"}})
+}
+
+func cpProfile(at time.Time, roles ...string) dt.Rec {
+	return dt.Base("rolesanywhere.amazonaws.com", "CreateProfile", at).With("requestParameters", map[string]any{
+		"name": "p", "roleArns": roles})
+}
+
+const (
+	adminRoleARN = "arn:aws:iam::111122223333:role/AdminAccess"
+	appRoleARN   = "arn:aws:iam::111122223333:role/app"
+)
+
+func TestCredentialPersistenceContract(t *testing.T) {
+	dt.Run(t, dt.Contract{
+		New: func() detectors.Detector { return newCP(t, orgSettings, "self_service: false") },
+		Loud: []dt.Rec{
+			cpFederationToken(doc(stAdmin)),
+			cpSSHKey("bob"),
+			cpUpdateKey("bob", "Active"),
+			cpAssumeRoot("IAMDeleteRootUserCredentials"),
+			cpOIDCProvider(t0),
+			cpAnchor(t0),
+		},
+		Quiet: []dt.Rec{
+			cpFederationToken(doc(stS3Read)),
+			cpSSHKey("alice"),
+			cpServiceCred(""),
+			cpUpdateKey("bob", "Inactive"),
+			cpSSHKey("bob").Failed("AccessDenied"),
+			cpProfile(t0, appRoleARN),
+			createRole("ci", ghTrust("repo:acme/x:*"), t0),
+		},
+	})
+}
+
+func TestCredentialPersistenceVerdicts(t *testing.T) {
+	none := detectors.SeverityUnknown
+	breakGlass := "break_glass_principals: [\"arn:aws:iam::111122223333:role/OrgSecurity\"]"
+	tests := []struct {
+		name     string
+		opts     string
+		rec      dt.Rec
+		want     detectors.Severity
+		evidence map[string]string
+	}{
+		{name: "federation token with Action * session policy", rec: cpFederationToken(doc(stAdmin)), want: detectors.SeverityHigh,
+			evidence: map[string]string{"federated_user": "ops-helper"}},
+		{name: "federation token with NotAction session policy", rec: cpFederationToken(doc(stNotIAM)), want: detectors.SeverityHigh},
+		{name: "federation token with AdministratorAccess as managed session policy", want: detectors.SeverityHigh,
+			rec: cpFederationToken("", "arn:aws:iam::aws:policy/AdministratorAccess")},
+		{name: "federation token with a narrow session policy is LOW", rec: cpFederationToken(doc(stS3Read)), want: detectors.SeverityLow},
+		{name: "federation token with a narrow policy, self_service off", opts: "self_service: false", rec: cpFederationToken(doc(stS3Read)), want: none},
+		{name: "federation token by an assumed role cannot exist", rec: cpFederationToken(doc(stAdmin)).AsAssumedRole("x", "y"), want: none},
+		{name: "SSH key for another user", rec: cpSSHKey("bob"), want: detectors.SeverityHigh, evidence: map[string]string{"target_user": "bob", "self": "false"}},
+		{name: "SSH key for itself", rec: cpSSHKey("alice"), want: detectors.SeverityLow, evidence: map[string]string{"self": "true"}},
+		{name: "service-specific credential for another user by a role", rec: cpServiceCred("bob").AsAssumedRole("Admin", "bob"), want: detectors.SeverityHigh},
+		{name: "service-specific credential for itself", rec: cpServiceCred(""), want: detectors.SeverityLow},
+		{name: "another user's key back to Active", rec: cpUpdateKey("bob", "Active"), want: detectors.SeverityHigh},
+		{name: "own key back to Active", rec: cpUpdateKey("", "Active"), want: detectors.SeverityMedium},
+		{name: "key deactivated", rec: cpUpdateKey("bob", "Inactive"), want: none},
+		{name: "AssumeRoot", rec: cpAssumeRoot("IAMDeleteRootUserCredentials"), want: detectors.SeverityHigh,
+			evidence: map[string]string{"target_account": "444455556666"}},
+		{name: "AssumeRoot to audit root credentials", rec: cpAssumeRoot("IAMAuditRootUserCredentials"), want: detectors.SeverityMedium},
+		{name: "AssumeRoot by the break-glass role", opts: breakGlass, rec: cpAssumeRoot("IAMDeleteRootUserCredentials"), want: detectors.SeverityLow},
+		{name: "SAML provider alone", rec: cpSAMLProvider(t0), want: detectors.SeverityMedium,
+			evidence: map[string]string{"provider": "arn:aws:iam::111122223333:saml-provider/corp-idp"}},
+		{name: "trust anchor alone", rec: cpAnchor(t0), want: detectors.SeverityMedium},
+		{name: "profile for an ordinary role alone", rec: cpProfile(t0, appRoleARN), want: detectors.SeverityLow},
+		{name: "profile for a privileged role alone", rec: cpProfile(t0, adminRoleARN), want: detectors.SeverityMedium},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := dt.Only(builtin.CredentialPersistenceID, dt.New(t, newCP(t, orgSettings, tt.opts)).Score(tt.rec))
+			det3CheckOne(t, fs, tt.want, tt.evidence)
+		})
+	}
+}
+
+func TestCredentialPersistenceRejectsBadOptions(t *testing.T) {
+	for _, doc := range []string{"pair_window: 1s", "break_glass_principals: [OrgSecurity]", "pair_windw: 1h"} {
+		if _, err := builtin.NewCredentialPersistence(det3Config(nil, doc)); err == nil {
+			t.Errorf("%q must be an error", doc)
+		}
+	}
+}
+
+// TestCredentialPersistenceStratus runs the real detonations of the
+// techniques this detector covers.
+func TestCredentialPersistenceStratus(t *testing.T) {
+	for file, want := range map[string]string{
+		"aws.persistence.sts-federation-token.json":              "GetFederationToken HIGH",
+		"aws.persistence.rolesanywhere-create-trust-anchor.json": "CreateTrustAnchor MEDIUM; CreateProfile MEDIUM",
+	} {
+		t.Run(file, func(t *testing.T) {
+			var got []string
+			for _, f := range dt.Only(builtin.CredentialPersistenceID, dt.New(t, newCP(t, nil, "")).ScoreRaw(det3Stratus(t, file)...)) {
+				got = append(got, f.EventName+" "+f.Severity.String())
+			}
+			if strings.Join(got, "; ") != want {
+				t.Errorf("findings = %q, want %q", got, want)
+			}
+		})
+	}
+	t.Run("rolesanywhere with the detonation role declared privileged", func(t *testing.T) {
+		s := &detectors.Settings{PrivilegedRoles: []string{"arn:aws:iam::*:role/stratus-red-team-*"}}
+		var got []string
+		raws := det3Stratus(t, "aws.persistence.rolesanywhere-create-trust-anchor.json")
+		for _, f := range dt.Only(builtin.CredentialPersistenceID, dt.New(t, newCP(t, s, "")).ScoreRaw(raws...)) {
+			got = append(got, f.EventName+" "+f.Severity.String())
+		}
+		if w := "CreateTrustAnchor MEDIUM; CreateProfile HIGH"; strings.Join(got, "; ") != w {
+			t.Errorf("findings = %q, want %q", got, w)
+		}
+	})
+}
