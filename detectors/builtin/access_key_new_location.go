@@ -170,6 +170,9 @@ type dimension struct {
 	member string // e.g. "DE", "3320", "198.51.0.0/16"
 	label  string // for explanations, e.g. "ASN 3320 (Deutsche Telekom AG)"
 	seen   *state.Future[state.Novelty]
+	// userSeen is the same add to the history of the key's IAM user, for
+	// long-term keys: a new key inherits its user's history.
+	userSeen *state.Future[state.Novelty]
 }
 
 // Observe implements Detector.
@@ -189,6 +192,17 @@ func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) dete
 	for i := range s.dims {
 		dim := &s.dims[i]
 		dim.seen = b.NoveltyAddBy(ev.Key(id, "loc:"+dim.name), dim.member, ev.Owner(), r.EventTime, d.opts.Window)
+	}
+	if user := keyUser(r, id); user != "" {
+		// Long-term keys also feed their user's history (the identity a
+		// GetSessionToken session of the user has), so that a key the user
+		// creates later starts from it rather than from a fresh warm-up.
+		s.userFirst = b.Mark(ev.Key(user, "loc:first-seen"), r.EventTime, state.KeepEarliest, d.opts.Window)
+		s.userLabel = r.UserIdentity.ARN
+		for i := range s.dims {
+			dim := &s.dims[i]
+			dim.userSeen = b.NoveltyAddBy(ev.Key(user, "loc:"+dim.name), dim.member, ev.Owner(), r.EventTime, d.opts.Window)
+		}
 	}
 	s.onceKey = func(dim dimension) state.Key {
 		// The incident is the identity in the new place, whichever record
@@ -233,15 +247,19 @@ func (d *AccessKeyNewLocation) place(ip netip.Addr) ([]dimension, bool) {
 
 // sighting is one use of an identity from one place, being evaluated.
 type sighting struct {
-	d       *AccessKeyNewLocation
-	r       *cloudtrail.Record
-	ip      netip.Addr
-	label   string
-	dims    []dimension
-	geo     bool
-	first   *state.Future[state.Mark]
-	mark    state.Key // NewLocationMark to set when raising; zero without an access key
-	onceKey func(dimension) state.Key
+	d     *AccessKeyNewLocation
+	r     *cloudtrail.Record
+	ip    netip.Addr
+	label string
+	dims  []dimension
+	geo   bool
+	first *state.Future[state.Mark]
+	// userFirst is the first sighting of a long-term key's IAM user, nil
+	// for other identities; userLabel names the user.
+	userFirst *state.Future[state.Mark]
+	userLabel string
+	mark      state.Key // NewLocationMark to set when raising; zero without an access key
+	onceKey   func(dimension) state.Key
 }
 
 // Findings implements Evaluation. A dimension raises when it is new and the
@@ -268,9 +286,51 @@ func (s *sighting) Findings() ([]detectors.Finding, error) {
 	if first.Set && first.At.Before(s.r.EventTime) {
 		span = s.r.EventTime.Sub(first.At)
 	}
+	if span < s.d.opts.WarmUp && s.userFirst != nil {
+		return s.inherited()
+	}
 	if len(fresh) == 0 || span < s.d.opts.WarmUp {
 		return nil, nil
 	}
+	return []detectors.Finding{s.finding(fresh, sizes, first.At, span)}, nil
+}
+
+// keyUser returns the state identity of the IAM user of a long-term key
+// identity, "" for any other identity.
+func keyUser(r *cloudtrail.Record, id string) string {
+	if !strings.HasPrefix(id, "key:") || r.UserIdentity.Type != "IAMUser" || r.UserIdentity.ARN == "" {
+		return ""
+	}
+	return "principal:" + r.UserIdentity.ARN
+}
+
+// inherited judges a key still in its own warm-up on its user's history:
+// a second key a thief creates is new, but its user is not.
+func (s *sighting) inherited() ([]detectors.Finding, error) {
+	first, err := s.userFirst.Get()
+	if err != nil {
+		return nil, err
+	}
+	var fresh []dimension
+	sizes := map[string]int{}
+	for _, dim := range s.dims {
+		n, err := dim.userSeen.Get()
+		if err != nil {
+			return nil, err
+		}
+		sizes[dim.name] = n.Size
+		if n.New && n.Size > 0 {
+			fresh = append(fresh, dim)
+		}
+	}
+	var span time.Duration
+	if first.Set && first.At.Before(s.r.EventTime) {
+		span = s.r.EventTime.Sub(first.At)
+	}
+	if len(fresh) == 0 || span < s.d.opts.WarmUp {
+		return nil, nil
+	}
+	s.label += " (a young key, judged on the history of its user " + s.userLabel + ")"
 	return []detectors.Finding{s.finding(fresh, sizes, first.At, span)}, nil
 }
 
