@@ -58,8 +58,12 @@ func (d *CredentialPersistence) federationToken(r *cloudtrail.Record) detectors.
 		}
 		for _, g := range sum.Grants {
 			switch g.Kind {
-			case policy.KindAdmin, policy.KindNotAction, policy.KindServiceWide, policy.KindPassRole:
-				broad = append(broad, g.String())
+			case policy.KindAdmin:
+				broad = append(broad[:0], g.String()) // says it all
+			case policy.KindNotAction, policy.KindServiceWide, policy.KindPassRole:
+				if !sum.Has(policy.KindAdmin) {
+					broad = append(broad, g.String())
+				}
 			}
 		}
 	}
