@@ -101,7 +101,7 @@ func (d *CredentialPersistence) Observe(ev *detectors.Event, b *state.Batch) det
 	}
 	switch r.EventSource + " " + r.EventName {
 	case "sts.amazonaws.com GetFederationToken":
-		return d.federationToken(r)
+		return d.federationToken(ev, b)
 	case "sts.amazonaws.com AssumeRoot":
 		return d.assumeRoot(r)
 	case "iam.amazonaws.com UploadSSHPublicKey", "iam.amazonaws.com CreateServiceSpecificCredential":

@@ -38,7 +38,8 @@ func awsManagedName(arn string) string {
 // policy granting every action, NotAction, every action of IAM, STS or
 // Organizations, iam:PassRole on any role, or a broad managed policy is
 // HIGH; a narrow one is LOW (self_service).
-func (d *CredentialPersistence) federationToken(r *cloudtrail.Record) detectors.Evaluation {
+func (d *CredentialPersistence) federationToken(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
+	r := ev.Record
 	if t := r.UserIdentity.Type; t != "IAMUser" && t != "Root" {
 		return nil
 	}
@@ -67,26 +68,58 @@ func (d *CredentialPersistence) federationToken(r *cloudtrail.Record) detectors.
 			}
 		}
 	}
+	// Customer managed policies are judged by the summary policy-weakened
+	// keeps of their default version, when it saw one.
+	var stored []*state.Future[[]byte]
+	var storedARNs []string
 	for _, a := range p.PolicyARNs {
-		if slices.Contains(broadManagedPolicies, awsManagedName(a.ARN)) {
+		switch {
+		case slices.Contains(broadManagedPolicies, awsManagedName(a.ARN)):
 			broad = append(broad, "managed policy "+a.ARN)
+		case awsManagedName(a.ARN) == "" && strings.Contains(a.ARN, ":policy/") && len(stored) < maxSessionPolicies:
+			stored = append(stored, b.Get(ev.Key(a.ARN, "policy:default")))
+			storedARNs = append(storedARNs, a.ARN)
 		}
 	}
-	what := fmt.Sprintf("a federation token for federated user %q", cmp.Or(p.Name, "(not recorded)"))
+	return detectors.EvaluationFunc(func() ([]detectors.Finding, error) {
+		for i, fut := range stored {
+			v, err := fut.Get()
+			if err != nil {
+				return nil, err
+			}
+			if m, ok := decodeRemembered(v); ok && m.known {
+				for _, g := range m.summary.Grants {
+					if g.Kind == policy.KindAdmin || g.Kind == policy.KindNotAction || g.Kind == policy.KindServiceWide {
+						broad = append(broad, "customer managed policy "+storedARNs[i]+" granting "+g.String())
+						break
+					}
+				}
+			}
+		}
+		return d.federationFinding(r, p.Name, broad)
+	})
+}
+
+// maxSessionPolicies bounds the managed session policies whose stored
+// summaries one federation token reads (the API accepts up to 10).
+const maxSessionPolicies = 10
+
+func (d *CredentialPersistence) federationFinding(r *cloudtrail.Record, name string, broad []string) ([]detectors.Finding, error) {
+	what := fmt.Sprintf("a federation token for federated user %q", cmp.Or(name, "(not recorded)"))
 	if len(broad) == 0 {
 		if !d.opts.SelfService {
-			return nil
+			return nil, nil
 		}
-		f := d.finding(r, detectors.SeverityLow, what, "its session policy grants nothing broad, but the token "+
-			"survives the revocation of the key that minted it (up to 36 hours)")
-		f.Evidence["federated_user"] = p.Name
-		return one(f)
+		f := d.finding(r, detectors.SeverityLow, what, "its session policy grants nothing known to be broad, but the "+
+			"token survives the revocation of the key that minted it (up to 36 hours)")
+		f.Evidence["federated_user"] = name
+		return []detectors.Finding{f}, nil
 	}
 	f := d.finding(r, detectors.SeverityHigh, what, "its session policy grants "+strings.Join(broad, "; ")+
 		", so the session keeps all of its user's permissions for up to 36 hours, even after the user's keys are revoked")
-	f.Evidence["federated_user"] = p.Name
+	f.Evidence["federated_user"] = name
 	f.Evidence["session_policy_grants"] = strings.Join(broad, "; ")
-	return one(f)
+	return []detectors.Finding{f}, nil
 }
 
 // markTTL keeps a pairing mark for the pair window plus the allowed

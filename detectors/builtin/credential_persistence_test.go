@@ -188,3 +188,22 @@ func TestCredentialPersistenceStratus(t *testing.T) {
 		}
 	})
 }
+
+// TestFederationTokenCustomerPolicy: a customer managed session policy is
+// judged by the summary policy-weakened kept of its default version.
+func TestFederationTokenCustomerPolicy(t *testing.T) {
+	for _, tt := range []struct {
+		name, document string
+		want           detectors.Severity
+	}{
+		{"customer policy granting everything", doc(stAdmin), detectors.SeverityHigh},
+		{"narrow customer policy", doc(stS3Read), detectors.SeverityLow},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := dt.New(t, newPolicyWeakened(t, nil, ""), newCP(t, nil, ""))
+			vs := h.Stream(createPolicy("session", tt.document, t0),
+				cpFederationToken("", "arn:aws:iam::111122223333:policy/session").With("eventTime", t0.Add(time.Hour).Format(time.RFC3339)))
+			det3CheckOne(t, dt.Only(builtin.CredentialPersistenceID, vs), tt.want, nil)
+		})
+	}
+}
