@@ -178,6 +178,9 @@ func providerARN(r *cloudtrail.Record) string {
 // window.
 func (d *CredentialPersistence) newProvider(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
 	r := ev.Record
+	if r.UserIdentity.InvokedBy == "sso.amazonaws.com" {
+		return nil // IAM Identity Center managing its own AWSSSO_…_DO_NOT_DELETE provider
+	}
 	arn := providerARN(r)
 	if arn == "" {
 		return one(d.finding(r, detectors.SeverityMedium, "an identity provider CloudTrail did not name",

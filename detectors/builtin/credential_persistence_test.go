@@ -139,6 +139,8 @@ func TestCredentialPersistenceVerdicts(t *testing.T) {
 		{name: "AssumeRoot by the break-glass role", opts: breakGlass, rec: cpAssumeRoot("IAMDeleteRootUserCredentials"), want: detectors.SeverityLow},
 		{name: "SAML provider alone", rec: cpSAMLProvider(t0), want: detectors.SeverityMedium,
 			evidence: map[string]string{"provider": "arn:aws:iam::111122223333:saml-provider/corp-idp"}},
+		{name: "Identity Center creating its own SAML provider", want: none,
+			rec: cpSAMLProvider(t0).AsAssumedRole("AWSServiceRoleForSSO", "AWS-SSO").With("userIdentity.invokedBy", "sso.amazonaws.com")},
 		{name: "trust anchor alone", rec: cpAnchor(t0), want: detectors.SeverityMedium},
 		{name: "profile for an ordinary role alone", rec: cpProfile(t0, appRoleARN), want: detectors.SeverityLow},
 		{name: "profile for a privileged role alone", rec: cpProfile(t0, adminRoleARN), want: detectors.SeverityMedium},
@@ -206,4 +208,20 @@ func TestFederationTokenCustomerPolicy(t *testing.T) {
 			det3CheckOne(t, dt.Only(builtin.CredentialPersistenceID, vs), tt.want, nil)
 		})
 	}
+}
+
+// TestCredentialPersistencePanther runs the Panther rule tests of the rule
+// this detector overlaps.
+func TestCredentialPersistencePanther(t *testing.T) {
+	none := detectors.SeverityUnknown
+	verdicts := map[string]pantherVerdict{
+		"AWS.Suspicious.SAML.Activity/CreateSAMLProvider": {want: detectors.SeverityMedium},
+		"AWS.Suspicious.SAML.Activity/UpdateSAMLProvider": {want: detectors.SeverityMedium},
+		"AWS.Suspicious.SAML.Activity/DeleteSAMLProvider": {none,
+			"deleting a provider removes a way in; it is an availability matter, not persistence"},
+		"AWS.Suspicious.SAML.Activity/Non Target Event":                          {want: none},
+		"AWS.Suspicious.SAML.Activity/Activity from AWSSSO Service Managed Role": {want: none},
+	}
+	runPantherSuite(t, builtin.CredentialPersistenceID, func(t *testing.T) detectors.Detector { return newCP(t, nil, "") }, verdicts,
+		"AWS.Suspicious.SAML.Activity")
 }
