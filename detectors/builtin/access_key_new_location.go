@@ -265,34 +265,53 @@ type sighting struct {
 // Findings implements Evaluation. A dimension raises when it is new and the
 // identity's set for it was not empty: an empty set means nothing is known
 // yet (a database added since, or history that expired), so it only learns.
+// A long-term key still in its own warm-up is judged on its user's history.
 func (s *sighting) Findings() ([]detectors.Finding, error) {
-	first, err := s.first.Get()
+	h, err := s.history(s.first, func(d *dimension) *state.Future[state.Novelty] { return d.seen })
 	if err != nil {
 		return nil, err
 	}
-	var fresh []dimension
-	sizes := map[string]int{}
-	for _, dim := range s.dims {
-		n, err := dim.seen.Get()
-		if err != nil {
+	if h.span < s.d.opts.WarmUp && s.userFirst != nil {
+		if h, err = s.history(s.userFirst, func(d *dimension) *state.Future[state.Novelty] { return d.userSeen }); err != nil {
 			return nil, err
 		}
-		sizes[dim.name] = n.Size
-		if n.New && n.Size > 0 {
-			fresh = append(fresh, dim)
-		}
+		s.label += " (a young key, judged on the history of its user " + s.userLabel + ")"
 	}
-	var span time.Duration
-	if first.Set && first.At.Before(s.r.EventTime) {
-		span = s.r.EventTime.Sub(first.At)
-	}
-	if span < s.d.opts.WarmUp && s.userFirst != nil {
-		return s.inherited()
-	}
-	if len(fresh) == 0 || span < s.d.opts.WarmUp {
+	if len(h.fresh) == 0 || h.span < s.d.opts.WarmUp {
 		return nil, nil
 	}
-	return []detectors.Finding{s.finding(fresh, sizes, first.At, span)}, nil
+	return []detectors.Finding{s.finding(h.fresh, h.sizes, h.since, h.span)}, nil
+}
+
+// history is what one identity's state says of a sighting.
+type history struct {
+	fresh []dimension    // dimensions new for a non-empty set
+	sizes map[string]int // set sizes before the sighting, per dimension
+	since time.Time      // the identity's first sighting
+	span  time.Duration  // event time since then
+}
+
+// history reads the first-seen mark and the novelty results seen picks.
+func (s *sighting) history(first *state.Future[state.Mark], seen func(*dimension) *state.Future[state.Novelty]) (history, error) {
+	m, err := first.Get()
+	if err != nil {
+		return history{}, err
+	}
+	h := history{sizes: map[string]int{}, since: m.At}
+	for i := range s.dims {
+		n, err := seen(&s.dims[i]).Get()
+		if err != nil {
+			return history{}, err
+		}
+		h.sizes[s.dims[i].name] = n.Size
+		if n.New && n.Size > 0 {
+			h.fresh = append(h.fresh, s.dims[i])
+		}
+	}
+	if m.Set && m.At.Before(s.r.EventTime) {
+		h.span = s.r.EventTime.Sub(m.At)
+	}
+	return h, nil
 }
 
 // keyUser returns the state identity of the IAM user of a long-term key
@@ -302,36 +321,6 @@ func keyUser(r *cloudtrail.Record, id string) string {
 		return ""
 	}
 	return "principal:" + r.UserIdentity.ARN
-}
-
-// inherited judges a key still in its own warm-up on its user's history:
-// a second key a thief creates is new, but its user is not.
-func (s *sighting) inherited() ([]detectors.Finding, error) {
-	first, err := s.userFirst.Get()
-	if err != nil {
-		return nil, err
-	}
-	var fresh []dimension
-	sizes := map[string]int{}
-	for _, dim := range s.dims {
-		n, err := dim.userSeen.Get()
-		if err != nil {
-			return nil, err
-		}
-		sizes[dim.name] = n.Size
-		if n.New && n.Size > 0 {
-			fresh = append(fresh, dim)
-		}
-	}
-	var span time.Duration
-	if first.Set && first.At.Before(s.r.EventTime) {
-		span = s.r.EventTime.Sub(first.At)
-	}
-	if len(fresh) == 0 || span < s.d.opts.WarmUp {
-		return nil, nil
-	}
-	s.label += " (a young key, judged on the history of its user " + s.userLabel + ")"
-	return []detectors.Finding{s.finding(fresh, sizes, first.At, span)}, nil
 }
 
 func (s *sighting) finding(fresh []dimension, sizes map[string]int, since time.Time, span time.Duration) detectors.Finding {

@@ -161,34 +161,36 @@ func TestCredentialPersistenceRejectsBadOptions(t *testing.T) {
 	}
 }
 
+// stratusVerdict scores a Stratus detonation file with d and renders its
+// findings of d as "<event> <severity>; ...".
+func stratusVerdict(t *testing.T, d detectors.Detector, file string) string {
+	t.Helper()
+	var got []string
+	for _, f := range dt.Only(d.Info().ID, dt.New(t, d).ScoreRaw(det3Stratus(t, file)...)) {
+		got = append(got, f.EventName+" "+f.Severity.String())
+	}
+	return strings.Join(got, "; ")
+}
+
 // TestCredentialPersistenceStratus runs the real detonations of the
 // techniques this detector covers.
 func TestCredentialPersistenceStratus(t *testing.T) {
-	for file, want := range map[string]string{
-		"aws.persistence.sts-federation-token.json":              "GetFederationToken HIGH",
-		"aws.persistence.rolesanywhere-create-trust-anchor.json": "CreateTrustAnchor MEDIUM; CreateProfile MEDIUM",
+	privileged := &detectors.Settings{PrivilegedRoles: []string{"arn:aws:iam::*:role/stratus-red-team-*"}}
+	for _, tt := range []struct {
+		file     string
+		settings *detectors.Settings
+		want     string
+	}{
+		{"aws.persistence.sts-federation-token.json", nil, "GetFederationToken HIGH"},
+		{"aws.persistence.rolesanywhere-create-trust-anchor.json", nil, "CreateTrustAnchor MEDIUM; CreateProfile MEDIUM"},
+		{"aws.persistence.rolesanywhere-create-trust-anchor.json", privileged, "CreateTrustAnchor MEDIUM; CreateProfile HIGH"},
 	} {
-		t.Run(file, func(t *testing.T) {
-			var got []string
-			for _, f := range dt.Only(builtin.CredentialPersistenceID, dt.New(t, newCP(t, nil, "")).ScoreRaw(det3Stratus(t, file)...)) {
-				got = append(got, f.EventName+" "+f.Severity.String())
-			}
-			if strings.Join(got, "; ") != want {
-				t.Errorf("findings = %q, want %q", got, want)
+		t.Run(tt.file, func(t *testing.T) {
+			if got := stratusVerdict(t, newCP(t, tt.settings, ""), tt.file); got != tt.want {
+				t.Errorf("findings = %q, want %q", got, tt.want)
 			}
 		})
 	}
-	t.Run("rolesanywhere with the detonation role declared privileged", func(t *testing.T) {
-		s := &detectors.Settings{PrivilegedRoles: []string{"arn:aws:iam::*:role/stratus-red-team-*"}}
-		var got []string
-		raws := det3Stratus(t, "aws.persistence.rolesanywhere-create-trust-anchor.json")
-		for _, f := range dt.Only(builtin.CredentialPersistenceID, dt.New(t, newCP(t, s, "")).ScoreRaw(raws...)) {
-			got = append(got, f.EventName+" "+f.Severity.String())
-		}
-		if w := "CreateTrustAnchor MEDIUM; CreateProfile HIGH"; strings.Join(got, "; ") != w {
-			t.Errorf("findings = %q, want %q", got, w)
-		}
-	})
 }
 
 // TestFederationTokenCustomerPolicy: a customer managed session policy is
