@@ -2,6 +2,7 @@ package policy_test
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
 	"testing"
 
@@ -100,4 +101,35 @@ func TestReadTrustPrincipals(t *testing.T) {
 	if _, err := policy.ReadTrust([]byte(`{"Statement":{"Effect":"Maybe","Action":"*"}}`)); err == nil {
 		t.Error("a malformed document must be an error")
 	}
+}
+
+// FuzzReadTrust checks that any input either fails with ErrMalformed or
+// gives bounded, sorted trustees that survive the state encoding.
+func FuzzReadTrust(f *testing.F) {
+	f.Add(githubTrust("StringLike", "repo:acme/x:*", "repo:*"))
+	f.Add([]byte(`{"Statement":{"Effect":"Allow","Principal":{"AWS":["1","2"]},"Action":"sts:AssumeRole"}}`))
+	f.Add([]byte(`{"Statement":[{"Effect":"Allow","NotPrincipal":{"AWS":"x"},"Action":"*"}]}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		tr, err := policy.ReadTrust(raw)
+		if err != nil {
+			if !errors.Is(err, policy.ErrMalformed) {
+				t.Fatalf("error does not wrap ErrMalformed: %v", err)
+			}
+			return
+		}
+		for _, l := range [][]string{tr.Principals, tr.Subjects} {
+			if len(l) > policy.MaxTrustees || !slices.IsSorted(l) {
+				t.Fatalf("list unbounded or unsorted: %q", l)
+			}
+		}
+		b, _ := tr.MarshalBinary()
+		var back policy.Trustees
+		if err := back.UnmarshalBinary(b); err != nil || !slices.Equal(back.Principals, tr.Principals) ||
+			!slices.Equal(back.Subjects, tr.Subjects) || back.Truncated != tr.Truncated {
+			t.Fatalf("round trip: %+v -> %+v (%v)", tr, back, err)
+		}
+		if !tr.Added(tr).Empty() {
+			t.Fatalf("a document adds nothing to itself")
+		}
+	})
 }
