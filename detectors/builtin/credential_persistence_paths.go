@@ -81,6 +81,7 @@ func (d *CredentialPersistence) federationToken(ev *detectors.Event, b *state.Ba
 			storedARNs = append(storedARNs, a.ARN)
 		}
 	}
+	habit := b.ReadMark(ev.Key("cp:"+r.StablePrincipal(), "broad-federation"))
 	return detectors.EvaluationFunc(func() ([]detectors.Finding, error) {
 		for i, fut := range stored {
 			v, err := fut.Get()
@@ -96,8 +97,40 @@ func (d *CredentialPersistence) federationToken(ev *detectors.Event, b *state.Ba
 				}
 			}
 		}
-		return d.federationFinding(r, p.Name, broad)
+		fs, err := d.federationFinding(r, p.Name, broad)
+		if len(broad) == 0 || err != nil {
+			return fs, err
+		}
+		return d.brokerHabit(ev, habit, fs)
 	})
+}
+
+// Habits of federation brokers: a user that has minted broad federation
+// tokens for at least brokerHabit (a legacy SSO broker, a vending service)
+// is doing its job; its broad tokens are LOW. The habit is remembered for
+// brokerMemory after the last broad token; a stolen broker key used from
+// elsewhere is access-key-new-location's to catch.
+const (
+	brokerHabit  = 7 * 24 * time.Hour
+	brokerMemory = 35 * 24 * time.Hour
+)
+
+func (d *CredentialPersistence) brokerHabit(ev *detectors.Event, habit *state.Future[state.Mark], fs []detectors.Finding) ([]detectors.Finding, error) {
+	m, err := habit.Get()
+	if err != nil {
+		return nil, err
+	}
+	r := ev.Record
+	f := &fs[0]
+	f.Marks = append(f.Marks, detectors.SetMark{Key: ev.Key("cp:"+r.StablePrincipal(), "broad-federation"),
+		At: r.EventTime, Keep: state.KeepEarliest, TTL: brokerMemory})
+	if m.Set && r.EventTime.Sub(m.At) >= brokerHabit {
+		f.Severity, f.Score = detectors.SeverityLow, severityScores[detectors.SeverityLow]
+		f.Evidence["broker_since"] = m.At.UTC().Format(time.RFC3339)
+		f.Explanation += fmt.Sprintf("; LOW: this user has minted broad federation tokens since %s, a broker's habit",
+			m.At.UTC().Format(time.RFC3339))
+	}
+	return fs, nil
 }
 
 // maxSessionPolicies bounds the managed session policies whose stored

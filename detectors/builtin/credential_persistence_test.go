@@ -1,6 +1,7 @@
 package builtin_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -226,4 +227,24 @@ func TestCredentialPersistencePanther(t *testing.T) {
 	}
 	runPantherSuite(t, builtin.CredentialPersistenceID, func(t *testing.T) detectors.Detector { return newCP(t, nil, "") }, verdicts,
 		"AWS.Suspicious.SAML.Activity")
+}
+
+// TestFederationBroker: a user that has minted broad federation tokens
+// every day for more than a week is a broker; a first broad token is not.
+func TestFederationBroker(t *testing.T) {
+	h := dt.New(t, newCP(t, nil, ""))
+	var got []detectors.Severity
+	for d := range 9 {
+		vs := h.Score(cpFederationToken(doc(stAdmin)).With("eventTime", day(d).Format(time.RFC3339)))
+		for _, f := range dt.Only(builtin.CredentialPersistenceID, vs) {
+			got = append(got, f.Severity)
+		}
+	}
+	high, low := detectors.SeverityHigh, detectors.SeverityLow
+	if want := []detectors.Severity{high, high, high, high, high, high, high, low, low}; !slices.Equal(got, want) {
+		t.Errorf("severities = %v, want %v", got, want)
+	}
+	other := dt.Only(builtin.CredentialPersistenceID, h.Score(cpFederationToken(doc(stAdmin)).
+		With("eventTime", day(9).Format(time.RFC3339)).With("userIdentity.arn", "arn:aws:iam::111122223333:user/bob")))
+	det3CheckOne(t, other, high, nil)
 }
