@@ -3,6 +3,7 @@ package builtin
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -143,9 +144,19 @@ func (g *grant) selfKey(use *keyUse, f detectors.Finding, ok bool) ([]detectors.
 		}
 		return []detectors.Finding{f}, nil
 	}
-	m := g.raise(detectors.SeverityMedium, 55, fmt.Sprintf("the user created a second key for itself with key %s "+
-		"from %s, a network it first used within the last %s: how a stolen key keeps a way in after it is revoked",
-		g.r.UserIdentity.AccessKeyID, use.network, detectors.Days(freshSpan)))
+	win, err := use.keys.Get()
+	if err != nil {
+		return nil, err
+	}
+	sev, score, also := detectors.SeverityMedium, 55, ""
+	if slices.Contains(win.Members, g.newKey) {
+		// Its use was scored before this record (delivered late): the
+		// rule of the new key's use could not pair it, so this record does.
+		sev, score, also = detectors.SeverityHigh, 80, "; the new key was already in use within the hour"
+	}
+	m := g.raise(sev, score, fmt.Sprintf("the user created a second key for itself with key %s "+
+		"from %s, a network it first used within the last %s: how a stolen key keeps a way in after it is revoked%s",
+		g.r.UserIdentity.AccessKeyID, use.network, detectors.Days(freshSpan), also))
 	m.Evidence["network"] = use.network
 	return []detectors.Finding{m}, nil
 }
