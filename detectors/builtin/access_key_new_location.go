@@ -184,6 +184,9 @@ type dimension struct {
 	member string // e.g. "DE", "3320", "198.51.0.0/16"
 	label  string // for explanations, e.g. "ASN 3320 (Deutsche Telekom AG)"
 	seen   *state.Future[state.Novelty]
+	// userSeen is the same add to the history of the key's IAM user, for
+	// long-term keys: a new key inherits its user's history.
+	userSeen *state.Future[state.Novelty]
 }
 
 // Observe implements Detector.
@@ -206,6 +209,17 @@ func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) dete
 	for i := range s.dims {
 		dim := &s.dims[i]
 		dim.seen = b.NoveltyAddBy(ev.Key(id, "loc:"+dim.name), dim.member, ev.Owner(), r.EventTime, d.opts.Window)
+	}
+	if user := keyUser(r, id); user != "" {
+		// Long-term keys also feed their user's history (the identity a
+		// GetSessionToken session of the user has), so that a key the user
+		// creates later starts from it rather than from a fresh warm-up.
+		s.userFirst = b.Mark(ev.Key(user, "loc:first-seen"), r.EventTime, state.KeepEarliest, d.opts.Window)
+		s.userLabel = r.UserIdentity.ARN
+		for i := range s.dims {
+			dim := &s.dims[i]
+			dim.userSeen = b.NoveltyAddBy(ev.Key(user, "loc:"+dim.name), dim.member, ev.Owner(), r.EventTime, d.opts.Window)
+		}
 	}
 	s.onceKey = func(dim dimension) state.Key {
 		// The incident is the identity in the new place, whichever record
@@ -258,8 +272,12 @@ type sighting struct {
 	geo     bool
 	hosting bool // a hosting, VPN or Tor network: raises without warm-up
 	first   *state.Future[state.Mark]
-	mark    state.Key // NewLocationMark to set when raising; zero without an access key
-	onceKey func(dimension) state.Key
+	// userFirst is the first sighting of a long-term key's IAM user, nil
+	// for other identities; userLabel names the user.
+	userFirst *state.Future[state.Mark]
+	userLabel string
+	mark      state.Key // NewLocationMark to set when raising; zero without an access key
+	onceKey   func(dimension) state.Key
 }
 
 // Findings implements Evaluation. A dimension raises when it is new and the
@@ -267,31 +285,62 @@ type sighting struct {
 // yet (a database added since, or history that expired), so it only learns.
 // A hosting, VPN or Tor network is the exception: nobody's baseline starts
 // on a VPS, so a first use from one raises, warm-up or not.
+// A long-term key still in its own warm-up is judged on its user's history.
 func (s *sighting) Findings() ([]detectors.Finding, error) {
-	first, err := s.first.Get()
+	h, err := s.history(s.first, func(d *dimension) *state.Future[state.Novelty] { return d.seen })
 	if err != nil {
 		return nil, err
 	}
-	var fresh []dimension
-	sizes := map[string]int{}
-	for _, dim := range s.dims {
-		n, err := dim.seen.Get()
-		if err != nil {
+	if h.span < s.d.opts.WarmUp && s.userFirst != nil {
+		if h, err = s.history(s.userFirst, func(d *dimension) *state.Future[state.Novelty] { return d.userSeen }); err != nil {
 			return nil, err
 		}
-		sizes[dim.name] = n.Size
-		if n.New && (n.Size > 0 || s.hosting) {
-			fresh = append(fresh, dim)
-		}
+		s.label += " (a young key, judged on the history of its user " + s.userLabel + ")"
 	}
-	var span time.Duration
-	if first.Set && first.At.Before(s.r.EventTime) {
-		span = s.r.EventTime.Sub(first.At)
-	}
-	if len(fresh) == 0 || (span < s.d.opts.WarmUp && !s.hosting) {
+	if len(h.fresh) == 0 || (h.span < s.d.opts.WarmUp && !s.hosting) {
 		return nil, nil
 	}
-	return []detectors.Finding{s.finding(fresh, sizes, first.At, span)}, nil
+	return []detectors.Finding{s.finding(h.fresh, h.sizes, h.since, h.span)}, nil
+}
+
+// history is what one identity's state says of a sighting.
+type history struct {
+	fresh []dimension    // dimensions new for a non-empty set
+	sizes map[string]int // set sizes before the sighting, per dimension
+	since time.Time      // the identity's first sighting
+	span  time.Duration  // event time since then
+}
+
+// history reads the first-seen mark and the novelty results seen picks.
+func (s *sighting) history(first *state.Future[state.Mark], seen func(*dimension) *state.Future[state.Novelty]) (history, error) {
+	m, err := first.Get()
+	if err != nil {
+		return history{}, err
+	}
+	h := history{sizes: map[string]int{}, since: m.At}
+	for i := range s.dims {
+		n, err := seen(&s.dims[i]).Get()
+		if err != nil {
+			return history{}, err
+		}
+		h.sizes[s.dims[i].name] = n.Size
+		if n.New && (n.Size > 0 || s.hosting) {
+			h.fresh = append(h.fresh, s.dims[i])
+		}
+	}
+	if m.Set && m.At.Before(s.r.EventTime) {
+		h.span = s.r.EventTime.Sub(m.At)
+	}
+	return h, nil
+}
+
+// keyUser returns the state identity of the IAM user of a long-term key
+// identity, "" for any other identity.
+func keyUser(r *cloudtrail.Record, id string) string {
+	if !strings.HasPrefix(id, "key:") || r.UserIdentity.Type != "IAMUser" || r.UserIdentity.ARN == "" {
+		return ""
+	}
+	return "principal:" + r.UserIdentity.ARN
 }
 
 func (s *sighting) finding(fresh []dimension, sizes map[string]int, since time.Time, span time.Duration) detectors.Finding {

@@ -196,6 +196,7 @@ type change struct {
 	effect   bool   // the document takes effect with this call
 	doc      json.RawMessage
 	evidence map[string]string
+	trustees *trustChange // trust policies only, once queued
 }
 
 // change works out which policy the event changes, and how; ok is false

@@ -88,6 +88,9 @@ func (c change) newDocument(b *state.Batch) detectors.Evaluation {
 	if !c.effect {
 		return nil // a non-default version grants nothing until SetDefaultPolicyVersion
 	}
+	if c.kind == "trust" && c.identity != "" {
+		c.trustees = c.queueTrust(b)
+	}
 	if err != nil {
 		return detectors.EvaluationFunc(func() ([]detectors.Finding, error) { return c.unreadable(err), nil })
 	}
@@ -99,6 +102,11 @@ func (c change) newDocument(b *state.Batch) detectors.Evaluation {
 				return nil, err
 			}
 			before, _ = decodeRemembered(v)
+		}
+		if c.trustees != nil {
+			if err := c.trustees.load(c.d); err != nil {
+				return nil, err
+			}
 		}
 		return c.judge(sum, before), nil
 	})
@@ -143,7 +151,7 @@ func (c change) failed() detectors.Evaluation {
 	if err != nil {
 		return nil
 	}
-	flags := c.d.flag(sum.Grants, c.account)
+	flags := c.flags(sum.Grants)
 	if len(flags) == 0 {
 		return nil
 	}

@@ -17,6 +17,7 @@ func Specs() []detectors.Spec {
 		{ID: CallerIdentityReconID, New: NewCallerIdentityRecon, Defaults: defaults(DefaultCallerIdentityReconOptions)},
 		{ID: PolicyWeakenedID, New: NewPolicyWeakened, Defaults: defaults(DefaultPolicyWeakenedOptions)},
 		{ID: WorkloadCredentialsID, New: NewWorkloadCredentials, Defaults: defaults(DefaultWorkloadCredentialsOptions)},
+		{ID: CredentialPersistenceID, New: NewCredentialPersistence, Defaults: defaults(DefaultCredentialPersistenceOptions)},
 	}
 }
 
