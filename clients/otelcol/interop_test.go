@@ -61,14 +61,10 @@ const deliveryBound = 3 * time.Minute
 // nothing more can arrive), none invalid, and the findings the sink writes
 // must be those `iamsentry scan` finds in the same file.
 func TestCollectorDeliversEveryRecord(t *testing.T) {
-	for _, bin := range []string{iamsentryBin, collectorBin} {
-		if _, err := os.Stat(bin); err != nil {
-			t.Fatalf("%v: run `make interop`, which builds bin/iamsentry and bin/otelcol-iamsentry first", err)
-		}
-	}
+	needBinaries(t)
 	lines, distinct := countRecords(t, input)
 	srv := startServe(t)
-	col := startCollector(t, srv)
+	col := startCollector(t, srv, srv.tokenFile)
 
 	waitFor(t, "the server to score every record", func() (bool, string) {
 		col.mustRun(t)
@@ -104,6 +100,39 @@ func TestCollectorDeliversEveryRecord(t *testing.T) {
 	})
 	if !slices.Equal(got, want) {
 		t.Errorf("findings through the Collector differ from scan's:\n got %v\nwant %v", got, want)
+	}
+}
+
+// TestCollectorWrongTokenRefused runs the same Collector with a token the
+// server does not know: every export is refused UNAUTHENTICATED (which the
+// Collector does not retry) and the server receives no record.
+func TestCollectorWrongTokenRefused(t *testing.T) {
+	needBinaries(t)
+	srv := startServe(t)
+	wrong := filepath.Join(t.TempDir(), "token")
+	writeFile(t, wrong, "not-the-token")
+	col := startCollector(t, srv, wrong)
+	waitFor(t, "the Collector to report the refusal", func() (bool, string) {
+		col.mustRun(t)
+		return strings.Contains(col.log(), "Unauthenticated"), col.log()
+	})
+	col.stop(t)
+	m := srv.metrics(t)
+	if got := m.sum("iamsentry_records_received_total", ""); got != 0 {
+		t.Errorf("%d records received from a Collector with a wrong token, want 0", got)
+	}
+	if got := m.sum("iamsentry_verdicts_total", ""); got != 0 {
+		t.Errorf("%d records scored from a Collector with a wrong token, want 0", got)
+	}
+}
+
+// needBinaries fails the test unless make interop built both binaries.
+func needBinaries(t *testing.T) {
+	t.Helper()
+	for _, bin := range []string{iamsentryBin, collectorBin} {
+		if _, err := os.Stat(bin); err != nil {
+			t.Fatalf("%v: run `make interop`, which builds bin/iamsentry and bin/otelcol-iamsentry first", err)
+		}
 	}
 }
 
@@ -171,7 +200,7 @@ func startServe(t *testing.T) *serveProc {
 // startCollector runs the Collector on config.yaml as shipped, merged with
 // an override that points it at the test's file, server, CA and token, and
 // turns its own telemetry off (its default port, 8888, may be taken).
-func startCollector(t *testing.T, s *serveProc) *process {
+func startCollector(t *testing.T, s *serveProc, tokenFile string) *process {
 	t.Helper()
 	override := filepath.Join(t.TempDir(), "override.yaml")
 	writeFile(t, override, fmt.Sprintf(`extensions:
@@ -189,7 +218,7 @@ service:
   telemetry:
     metrics:
       level: none
-`, s.tokenFile, input, "dns:///"+s.addr, s.caFile))
+`, tokenFile, input, "dns:///"+s.addr, s.caFile))
 	return start(t, "collector", exec.Command(collectorBin,
 		"--config", "file:"+filepath.Join(repoRoot, "clients", "otelcol", "config.yaml"), "--config", "file:"+override))
 }
