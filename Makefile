@@ -17,7 +17,7 @@ BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 include make/proto.mk
 
-.PHONY: help build run geoip test test-short soak lint vet fmt fuzz bench bench-go bench-load bench-latency bench-realistic tools redis clean fluentbit-plugin
+.PHONY: help build run geoip test test-short soak lint vet fmt fuzz bench bench-go bench-load bench-latency bench-realistic tools redis clean fluentbit-plugin otelcol interop
 
 # HELP_VARS are the make variables the rule lines name, e.g. LISTEN for
 # $(LISTEN): help hands their values to awk, which puts them into the text,
@@ -110,6 +110,16 @@ bench-latency: build redis ## Open-loop latency: $(LATENCY_RATES) events/s for $
 		$(GO) run ./cmd/loadgen --spawn bin/iamsentry --rate $$rate --duration $(LATENCY_DURATION); \
 		$(GO) run ./cmd/loadgen --spawn bin/iamsentry --with-redis --rate $$rate --duration $(LATENCY_DURATION); \
 	done
+
+# The OpenTelemetry Collector is built with its builder (ocb) from
+# clients/otelcol/builder.yaml; the first build takes minutes (about 8 on
+# two busy cores), later ones are skipped while the manifest is unchanged.
+otelcol: ## Build bin/otelcol-iamsentry, an OpenTelemetry Collector (filelog, batch, otlp, bearertokenauth) from clients/otelcol/builder.yaml
+	clients/otelcol/build.sh
+
+# interop is not part of test: the Collector's first build is too slow for it.
+interop: build otelcol ## Interop test: the real Collector ships CloudTrail JSON lines to serve over OTLP/gRPC with TLS and a bearer token
+	$(GO) test -tags interop -count=1 -timeout 10m -v -run 'Collector' ./clients/otelcol/
 
 redis: ## Install redis-server and redis-cli when missing (tests start their own servers)
 	scripts/ensure-redis.sh
