@@ -63,27 +63,27 @@ var Patterns = []string{
 
 // Pattern names.
 const (
-	PatternSSOSignIn         = "sso-sign-in"          // Identity Center: AssumeRoleWithSAML into AWSReservedSSO_* roles
-	PatternSAMLSignIn        = "saml-sign-in"         // Okta: AssumeRoleWithSAML
-	PatternConsole           = "console"              // people's console and CLI work
-	PatternTravel            = "travel"               // a person a week abroad: every record of that week
-	PatternMobile            = "mobile"               // a session from a mobile carrier
-	PatternWhoamiS3Ls        = "whoami-s3-ls"         // aws sts get-caller-identity, then aws s3 ls
-	PatternTerraformPlan     = "terraform-plan"       // read-heavy across services
-	PatternTerraformApply    = "terraform-apply"      // writes, IAM included
-	PatternCDKBootstrap      = "cdk-bootstrap"        // CloudFormation creates the CDK roles, AdministratorAccess on cfn-exec
-	PatternCDKDeploy         = "cdk-deploy"           // deploy role, change sets, cfn-exec-role at work
-	PatternCIWebIdentity     = "ci-web-identity"      // GitHub OIDC AssumeRoleWithWebIdentity and the run's calls
-	PatternVPCEndpoint       = "vpc-endpoint"         // self-hosted runners through VPC endpoints
-	PatternCrawler           = "vendor-crawler"       // a vendor's cross-account read-only crawl
-	PatternProwler           = "cspm-prowler"         // Prowler through a cross-account role
+	PatternSSOSignIn         = "sso-sign-in"     // Identity Center: AssumeRoleWithSAML into AWSReservedSSO_* roles
+	PatternSAMLSignIn        = "saml-sign-in"    // Okta: AssumeRoleWithSAML
+	PatternConsole           = "console"         // people's console and CLI work
+	PatternTravel            = "travel"          // a person a week abroad: every record of that week
+	PatternMobile            = "mobile"          // a session from a mobile carrier
+	PatternWhoamiS3Ls        = "whoami-s3-ls"    // aws sts get-caller-identity, then aws s3 ls
+	PatternTerraformPlan     = "terraform-plan"  // read-heavy across services
+	PatternTerraformApply    = "terraform-apply" // writes, IAM included
+	PatternCDKBootstrap      = "cdk-bootstrap"   // CloudFormation creates the CDK roles, AdministratorAccess on cfn-exec
+	PatternCDKDeploy         = "cdk-deploy"      // deploy role, change sets, cfn-exec-role at work
+	PatternCIWebIdentity     = "ci-web-identity" // GitHub OIDC AssumeRoleWithWebIdentity and the run's calls
+	PatternVPCEndpoint       = "vpc-endpoint"    // self-hosted runners through VPC endpoints
+	PatternCrawler           = "vendor-crawler"  // a vendor's cross-account read-only crawl
+	PatternProwler           = "cspm-prowler"    // Prowler through a cross-account role
 	PatternCrossAccount      = "cross-account-automation"
-	PatternServiceInvoked    = "aws-service-invoked"  // invokedBy and AWSService records
+	PatternServiceInvoked    = "aws-service-invoked" // invokedBy and AWSService records
 	PatternIdentityCenter    = "identity-center-provisioning"
-	PatternKeyRotation       = "access-key-rotation"  // Create, UpdateAccessKey Inactive, Delete by the user
-	PatternServiceLinkedRole = "service-linked-role"  // CreateServiceLinkedRole
-	PatternRootConsole       = "root-console"         // the root user in the EC2 console
-	PatternAutomationKey     = "automation-key"       // scripts holding IAM user keys
+	PatternKeyRotation       = "access-key-rotation" // Create, UpdateAccessKey Inactive, Delete by the user
+	PatternServiceLinkedRole = "service-linked-role" // CreateServiceLinkedRole
+	PatternRootConsole       = "root-console"        // the root user in the EC2 console
+	PatternAutomationKey     = "automation-key"      // scripts holding IAM user keys
 )
 
 // Options shape a corpus. The zero value gives the defaults: 120 people

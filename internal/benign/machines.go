@@ -141,7 +141,7 @@ func (g *gen) cdkDeploy(t time.Time, account string) {
 func (g *gen) vpcRunners(base time.Time) {
 	for i := range 4 {
 		t := base.Add(time.Duration(1+i*6)*time.Hour + g.jitter(time.Hour))
-		instance := fmt.Sprintf("i-0%s", stableID(fmt.Sprint("runner", i), 16))
+		instance := instanceID(fmt.Sprint("runner", i))
 		a := &actor{ident: g.assumedRole(AccountProduction, "self-hosted-runner", instance, t.Add(-time.Hour), false),
 			account: AccountProduction, ip: fmt.Sprintf("10.20.%d.%d", 32+i, 10+g.rng.IntN(200)), ua: uaGoSDK,
 			vpce: "vpce-0a1b2c3d4e5f6a7b8"}
@@ -191,7 +191,7 @@ func (g *gen) automation(base time.Time) {
 	}
 	for i := range 3 { // EC2 instances of a batch fleet in the security account reading production
 		t := base.Add(time.Duration(3+i*7)*time.Hour + g.jitter(time.Hour))
-		instance := fmt.Sprintf("i-0%s", stableID(fmt.Sprint("batch", i, base.YearDay()/7), 16))
+		instance := instanceID(fmt.Sprint("batch", i, base.YearDay()/7))
 		ec2 := &actor{account: AccountSecurity, ip: addr("aws-us-east-1", hash(instance)), ua: uaBoto3,
 			ident: g.assumedRole(AccountSecurity, "log-archive-batch", instance, t.Add(-2*time.Hour), false)}
 		a := g.assume(PatternCrossAccount, t, ec2, AccountProduction, "LogArchiveReader", instance, nil)
@@ -236,7 +236,13 @@ func (g *gen) services(base time.Time) {
 		g.emit(PatternServiceInvoked, t, g.rec(t, as, "ec2.amazonaws.com", "RunInstances", false, map[string]any{"instancesSet": map[string]any{"items": []any{map[string]any{"minCount": 1, "maxCount": 1}}}}, nil))
 		g.emit(PatternServiceInvoked, t, g.rec(t, as, "ec2.amazonaws.com", "CreateTags", false, instanceP(g, account), nil))
 		ssm := &actor{account: account, ip: addr("aws-eu-west-1", g.rng.Uint32()), ua: uaSSM,
-			ident: g.assumedRole(account, "ssm-managed-instance", fmt.Sprintf("i-0%s", stableID(account+"ssm", 16)), t, false)}
+			ident: g.assumedRole(account, "ssm-managed-instance", instanceID(account+"ssm"), t, false)}
 		g.burst(PatternServiceInvoked, ssm, t, []apiOp{{"ssm.amazonaws.com", "UpdateInstanceInformation", false, none}, {"ec2messages.amazonaws.com", "GetMessages", true, none}}, 4, nil)
 	}
+}
+
+// instanceID is an EC2 instance id derived from name: "i-0" and 16 hex
+// digits, as instance ids are.
+func instanceID(name string) string {
+	return fmt.Sprintf("i-0%016x", uint64(hash(name))<<32|uint64(hash(name, "lo")))
 }
