@@ -2,6 +2,7 @@ package benign
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -187,8 +188,14 @@ func (g *gen) signIn(p *person, pattern string, t time.Time, to signIn, ip strin
 		"sAMLAssertionID": "_" + g.hex(32), "roleSessionName": p.Email,
 		"roleArn": roleARN(to.account, to.role), "principalArn": provider, "durationSeconds": hours * 3600,
 	}, g.credentials(t, to.account, to.role, p.Email, hours))
-	r["responseElements"].(map[string]any)["subject"] = p.Email
-	r["responseElements"].(map[string]any)["issuer"] = "https://portal.sso.eu-west-1.amazonaws.com/saml/assertion/" + stableID(to.account, 20)
+	resp := r["responseElements"].(map[string]any)
+	resp["subject"], resp["subjectType"] = p.Email, "persistent"
+	resp["audience"] = "https://signin.aws.amazon.com/saml"
+	resp["issuer"] = "http://www.okta.com/exk" + stableID("okta", 17)
+	if p.Identity == "identity-center" {
+		resp["issuer"] = "https://portal.sso.eu-west-1.amazonaws.com/saml/assertion/" + stableID(to.account, 20)
+	}
+	resp["nameQualifier"] = stableID(provider, 28) + "="
 	r["additionalEventData"] = map[string]any{"ExtendedRequestId": g.upper(40)}
 	delete(r, "tlsDetails")
 	g.emit(pattern, t, r)
@@ -200,20 +207,19 @@ func (g *gen) signIn(p *person, pattern string, t time.Time, to signIn, ip strin
 func (g *gen) work(p *person, pattern string, a *actor, t time.Time, calls int) {
 	at := t.Add(time.Minute + g.jitter(time.Minute))
 	if p.Developer && g.rng.IntN(3) != 0 {
-		cli := *a
-		cli.console = false
+		cli := g.cliSession(p, pattern, a, at)
 		cli.ua = uaCLI + "sts.get-caller-identity"
-		g.emit(pick(pattern, PatternWhoamiS3Ls), at, g.rec(at, &cli, "sts.amazonaws.com", "GetCallerIdentity", true, nil, map[string]any{
+		g.emit(pick(pattern, PatternWhoamiS3Ls), at, g.rec(at, cli, "sts.amazonaws.com", "GetCallerIdentity", true, nil, map[string]any{
 			"account": a.account, "userId": a.ident["principalId"], "arn": a.ident["arn"],
 		}))
 		at = at.Add(5*time.Second + g.jitter(40*time.Second))
 		cli.ua = uaCLI + "s3.ls"
-		g.emit(pick(pattern, PatternWhoamiS3Ls), at, g.rec(at, &cli, "s3.amazonaws.com", "ListBuckets", true, map[string]any{"Host": "s3.eu-west-1.amazonaws.com"}, nil))
+		g.emit(pick(pattern, PatternWhoamiS3Ls), at, g.rec(at, cli, "s3.amazonaws.com", "ListBuckets", true, map[string]any{"Host": "s3.eu-west-1.amazonaws.com"}, nil))
 		for range calls / 3 {
 			at = at.Add(20*time.Second + g.jitter(4*time.Minute))
 			o := cliOps[g.rng.IntN(len(cliOps))]
 			cli.ua = uaCLI + o.command
-			g.emit(pattern, at, g.rec(at, &cli, o.source, o.name, o.read, o.params(g, a.account), nil))
+			g.emit(pattern, at, g.rec(at, cli, o.source, o.name, o.read, o.params(g, a.account), nil))
 		}
 		calls -= calls / 3
 	}
@@ -233,4 +239,42 @@ func pick(day, pattern string) string {
 		return day
 	}
 	return pattern
+}
+
+// cliSession is the CLI credentials of a person signed in as console
+// session a: for Identity Center, `aws sso login` credentials fetched with
+// GetRoleCredentials (recorded in the management account, where Identity
+// Center lives); for Okta, a saml2aws-style second assumption. Either way
+// a session key of its own, not the console's.
+func (g *gen) cliSession(p *person, pattern string, a *actor, t time.Time) *actor {
+	ident := make(map[string]any, len(a.ident))
+	for k, v := range a.ident {
+		ident[k] = v
+	}
+	ident["accessKeyId"] = "ASIA" + g.upper(16)
+	if p.Identity == "identity-center" {
+		t = t.Add(-5 * time.Second)
+		user := stableID(p.Email, 10)
+		r := g.rec(t, &actor{account: AccountManagement, ip: a.ip, ua: uaCLI + "sso.login", ident: map[string]any{
+			"type": "IdentityCenterUser", "accountId": AccountManagement,
+			"onBehalfOf":   map[string]any{"userId": user, "identityStoreArn": "arn:aws:identitystore::" + AccountManagement + ":identitystore/d-9367a1b2c3"},
+			"credentialId": g.upper(40),
+		}}, "sso.amazonaws.com", "GetRoleCredentials", true, map[string]any{
+			"roleName": roleNameOf(a), "accountId": a.account,
+		}, nil)
+		r["eventCategory"] = "Management"
+		g.emit(pattern, t, r)
+	}
+	return &actor{ident: ident, account: a.account, ip: a.ip, ua: uaCLI}
+}
+
+// roleNameOf is the permission set's name behind a session of a reserved
+// role: AWSReservedSSO_<name>_<suffix>.
+func roleNameOf(a *actor) string {
+	issuer := a.ident["sessionContext"].(map[string]any)["sessionIssuer"].(map[string]any)["userName"].(string)
+	name := strings.TrimPrefix(issuer, "AWSReservedSSO_")
+	if i := strings.LastIndex(name, "_"); i > 0 {
+		name = name[:i]
+	}
+	return name
 }
