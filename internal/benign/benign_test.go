@@ -14,8 +14,9 @@ import (
 	"github.com/iamsentry/iamsentry/internal/benign"
 )
 
-// generated is the default corpus, built once for the tests of this file.
-var generated = benign.Generate(benign.Options{Seed: 7})
+// generated is the default corpus, built once for the tests of this file
+// (and not for make noise, which builds its own).
+var generated = sync.OnceValue(func() *benign.Corpus { return benign.Generate(benign.Options{Seed: 7}) })
 
 // TestDeterministic generates three days twice with one seed, and once with
 // another: the month is the same code run longer.
@@ -39,7 +40,7 @@ func TestDeterministic(t *testing.T) {
 // promises: at least 100 people over 30 days in at least three accounts,
 // records sorted with unique ids, every one parsing.
 func TestOrganisation(t *testing.T) {
-	c := generated
+	c := generated()
 	if len(c.People) < 100 {
 		t.Errorf("%d people, want >= 100", len(c.People))
 	}
@@ -90,7 +91,7 @@ type raw struct {
 	}
 	RequestParameters map[string]any
 	pattern           string
-	index             int // in generated.Records
+	index             int // in generated().Records
 }
 
 var (
@@ -110,8 +111,8 @@ func decoded(t *testing.T) []raw {
 	t.Helper()
 	decodeOnce.Do(func() {
 		n := map[string]int{}
-		for i, r := range generated.Records {
-			p := generated.Pattern[i]
+		for i, r := range generated().Records {
+			p := generated().Pattern[i]
 			if n[p]++; n[p] > decodedPerPattern {
 				continue
 			}
