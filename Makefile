@@ -16,6 +16,7 @@ GRPCURL   := github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 include make/proto.mk
+include make/noise.mk
 
 .PHONY: help build run geoip test test-short soak lint vet fmt fuzz bench bench-go bench-load bench-latency bench-realistic tools redis clean fluentbit-plugin otelcol interop
 
