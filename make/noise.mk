@@ -9,3 +9,10 @@ NOISE_TIMEOUT ?= 10m
 
 noise: ## Findings per 100k benign records by detector and severity: defaults, + accounts/trusted_networks, recommended config
 	$(GO) test -count=1 -timeout $(NOISE_TIMEOUT) -run '^TestNoise$$' ./internal/benign -noise -v | grep -v -e '^=== RUN' -e '^--- ' -e '^PASS' -e '^ok '
+
+# noise also runs the corpus-wide detector tests that are too slow for make
+# test (a minute each without -race).
+noise: noise-corpus-tests
+.PHONY: noise-corpus-tests
+noise-corpus-tests:
+	IAMSENTRY_CORPUS_TESTS=1 $(GO) test -count=1 -timeout $(NOISE_TIMEOUT) -run 'RealCorpus' ./detectors/builtin

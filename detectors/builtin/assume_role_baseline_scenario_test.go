@@ -131,6 +131,11 @@ func arsLast(sev detectors.Severity) func([]dt.Rec) []want {
 	return func(s []dt.Rec) []want { return []want{{s[len(s)-1].ID(), sev}} }
 }
 
+// arsAt wants one finding of sev on the record at index i.
+func arsAt(i int, sev detectors.Severity) func([]dt.Rec) []want {
+	return func(s []dt.Rec) []want { return []want{{s[i].ID(), sev}} }
+}
+
 func arsNone([]dt.Rec) []want { return nil }
 
 func cat(parts ...[]dt.Rec) []dt.Rec { return slices.Concat(parts...) }
@@ -147,8 +152,16 @@ func arsScenarios() []arsScenario {
 			cat(aliceAtHome(10), one(arsDay(10), "alice@example.com", "198.51.100.250")), arsNone},
 		{"a new ASN in a known country is MEDIUM", geo,
 			cat(aliceAtHome(8), one(arsDay(8), "alice@example.com", "198.51.101.9")), arsLast(detectors.SeverityMedium)},
-		{"a new country is HIGH", geo,
-			cat(aliceAtHome(8), one(arsDay(8), "alice@example.com", "192.0.2.66")), arsLast(detectors.SeverityHigh)},
+		// A day after the last sign-in at home: a trip.
+		{"a new country after a day is a trip: LOW", geo,
+			cat(aliceAtHome(8), one(arsDay(8), "alice@example.com", "192.0.2.66")), arsLast(detectors.SeverityLow)},
+		// An hour after a sign-in at home: nobody travelled.
+		{"a new country an hour after a sign-in at home is HIGH: impossible travel", geo,
+			cat(aliceAtHome(8), one(arsDay(8).Add(-time.Hour), "alice@example.com", "198.51.100.20"), one(arsDay(8), "alice@example.com", "192.0.2.66")), arsLast(detectors.SeverityHigh)},
+		// The home sign-in a minute after the foreign one (either side of
+		// the world at once), delivered in order.
+		{"a sign-in elsewhere just after the new country is HIGH: impossible travel", geo,
+			cat(aliceAtHome(8), one(arsDay(8).Add(-time.Minute), "alice@example.com", "198.51.100.20"), one(arsDay(8), "alice@example.com", "192.0.2.66")), arsAt(len(aliceAtHome(8))+1, detectors.SeverityHigh)},
 		{"a hosting network is HIGH", geo,
 			cat(aliceAtHome(8), one(arsDay(8), "alice@example.com", "203.0.113.5")), arsLast(detectors.SeverityHigh)},
 		{"a privileged role raises a new ASN to HIGH", privileged,

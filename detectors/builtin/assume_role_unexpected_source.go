@@ -76,6 +76,11 @@ type AssumeRoleUnexpectedSourceOptions struct {
 	// have used a network in the window for it to count as common: a
 	// common network is quiet during a person's warm-up and LOW after it.
 	OrgCommonPeople int `yaml:"org_common_people"`
+	// ImpossibleTravel is how soon after a sign-in elsewhere a sign-in
+	// from a country new to the person is HIGH (nobody travelled between
+	// them: concurrent use). A new country after a longer gap is a trip:
+	// LOW, together with the trip's new network.
+	ImpossibleTravel time.Duration `yaml:"impossible_travel"`
 	// IPv4Prefix is the length of the IPv4 prefixes that stand for a
 	// network when no GeoIP database knows the address.
 	IPv4Prefix int `yaml:"ipv4_prefix"`
@@ -88,7 +93,7 @@ type AssumeRoleUnexpectedSourceOptions struct {
 func DefaultAssumeRoleUnexpectedSourceOptions() AssumeRoleUnexpectedSourceOptions {
 	return AssumeRoleUnexpectedSourceOptions{
 		Events: slices.Clone(assumeRoleEvents), Window: 90 * 24 * time.Hour, WarmUp: 7 * 24 * time.Hour,
-		OrgCommonPeople: 5, IPv4Prefix: 16, IPv6Prefix: 48,
+		OrgCommonPeople: 5, ImpossibleTravel: 4 * time.Hour, IPv4Prefix: 16, IPv6Prefix: 48,
 	}
 }
 
@@ -107,6 +112,9 @@ func (o AssumeRoleUnexpectedSourceOptions) validate() error {
 	}
 	if o.WarmUp < 0 || o.WarmUp >= o.Window {
 		errs = append(errs, &detectors.OptionError{Key: "warm_up", Reason: fmt.Sprintf("must lie in [0, window=%v)", o.Window)})
+	}
+	if o.ImpossibleTravel < 0 || o.ImpossibleTravel > o.Window {
+		errs = append(errs, &detectors.OptionError{Key: "impossible_travel", Reason: fmt.Sprintf("must lie in [0, window=%v]", o.Window)})
 	}
 	if o.OrgCommonPeople < 1 {
 		errs = append(errs, &detectors.OptionError{Key: "org_common_people", Reason: "must be 1 or more"})
@@ -135,7 +143,8 @@ func NewAssumeRoleUnexpectedSource(cfg detectors.Config) (detectors.Detector, er
 		Description: "A role sign-in (AssumeRole, AssumeRoleWithSAML, AssumeRoleWithWebIdentity, a federated or " +
 			"Identity Center ConsoleLogin, GetRoleCredentials) came from a network the person behind it (SAML subject, " +
 			"web-identity subject, Identity Center user, source identity, or the calling principal) did not use in the last " +
-			detectors.Days(opts.Window) + ": MEDIUM for a new ASN, HIGH for a new country or a hosting/VPN/Tor network, " +
+			detectors.Days(opts.Window) + ": MEDIUM for a new ASN, HIGH for a hosting/VPN/Tor network or for a new country within " +
+			opts.ImpossibleTravel.String() + " of a sign-in elsewhere (impossible travel), LOW for a new country after a longer gap (a trip), " +
 			"MEDIUM when a workload (automation, CI, a vendor) assumes a role it never assumed. People learn for " + detectors.Days(opts.WarmUp) +
 			" first; trusted_networks are never judged; privileged_roles raise one step.",
 		Severity:   detectors.SeverityMedium,

@@ -187,6 +187,7 @@ type signIn struct {
 	roles    *state.Future[state.Novelty] // roles a workload assumed; nil for people
 	mine     *state.Future[state.Mark]    // first sighting inside (or outside) AWS, before this one
 	other    *state.Future[state.Mark]    // first sighting on the other side
+	last     *state.Future[state.Mark]    // the person's latest sign-in before this one
 	org      *state.Future[state.Novelty] // people who used the network
 	orgFirst *state.Future[state.Mark]    // the organisation's first judged sign-in
 }
@@ -211,6 +212,9 @@ func (d *AssumeRoleUnexpectedSource) observe(ev *detectors.Event, b *state.Batch
 		s.roles = b.NoveltyAddBy(key("roles"), role, ev.Owner(), r.EventTime, w)
 	}
 	s.mine = b.Mark(key(side), r.EventTime, state.KeepEarliest, w)
+	if net.country != "" {
+		s.last = b.Mark(key("last"), r.EventTime, state.KeepLatest, w)
+	}
 	s.other = b.ReadMark(key(otherSide))
 	s.org = b.NoveltyAddBy(ev.Key(orgIdentity(net.member), "assume-src:people"), who.id, ev.Owner(), r.EventTime, w)
 	s.orgFirst = b.Mark(ev.Key("assume-src:org", "assume-src:first"), r.EventTime, state.KeepEarliest, w)
@@ -220,12 +224,13 @@ func (d *AssumeRoleUnexpectedSource) observe(ev *detectors.Event, b *state.Batch
 // signInState is what the state said of a sign-in.
 type signInState struct {
 	netNew, countryNew, roleNew bool
-	nets, countries             int       // known to the person before, besides this one
-	first                       time.Time // the person's first sighting; zero for a first sign-in
-	established                 bool      // the person's history spans the warm-up
-	leftAWS                     bool      // first sighting outside AWS of a caller seen inside it
-	orgPeople                   int       // other people who used the network in the window
-	orgEstablished              bool      // the organisation's history spans the warm-up
+	nets, countries             int           // known to the person before, besides this one
+	first                       time.Time     // the person's first sighting; zero for a first sign-in
+	established                 bool          // the person's history spans the warm-up
+	leftAWS                     bool          // first sighting outside AWS of a caller seen inside it
+	orgPeople                   int           // other people who used the network in the window
+	orgEstablished              bool          // the organisation's history spans the warm-up
+	gap                         time.Duration // to the person's nearest other sign-in known; -1 when none
 }
 
 func (s *signIn) read() (st signInState, err error) {
@@ -251,6 +256,18 @@ func (s *signIn) read() (st signInState, err error) {
 	mine, err := s.mine.Get()
 	if err != nil {
 		return st, err
+	}
+	st.gap = -1
+	if s.last != nil {
+		last, err := s.last.Get()
+		if err != nil {
+			return st, err
+		}
+		if last.Set {
+			// The latest sign-in stored may come after this one (late
+			// delivery): either way, the two are that far apart.
+			st.gap = s.ev.Record.EventTime.Sub(last.At).Abs()
+		}
 	}
 	other, err := s.other.Get()
 	if err != nil {
@@ -315,7 +332,12 @@ func (s *signIn) verdict(st signInState) (detectors.Severity, []string) {
 		switch {
 		case st.netNew && hosting && !common && s.who.human:
 			raise(detectors.SeverityHigh, fmt.Sprintf("a hosting, VPN or anonymising network, on which %s of the organisation's people signed in (a person's history is still being learned)", people(st.orgPeople)))
-		case st.netNew && st.orgEstablished && !common:
+		// Without an ASN a network is a /16, and a home ISP is dozens of
+		// them: how many colleagues share one says nothing, so a learning
+		// person only learns.
+		// Only a network none of the organisation's people used: a home
+		// ISP a few colleagues share is how a new hire signs in.
+		case st.netNew && st.orgEstablished && st.orgPeople == 0 && !strings.HasPrefix(n.member, "net:"):
 			raise(detectors.SeverityMedium, fmt.Sprintf("a network on which only %s of the organisation's people signed in, "+
 				"in the last %s (a person's history is still being learned)", people(st.orgPeople), detectors.Days(s.d.opts.Window)))
 		}
@@ -324,13 +346,23 @@ func (s *signIn) verdict(st signInState) (detectors.Severity, []string) {
 	if st.leftAWS {
 		raise(detectors.SeverityHigh, "the first sign-in from outside AWS of a caller seen only inside AWS before")
 	}
+	trip := false
 	if st.countryNew {
-		raise(detectors.SeverityHigh, fmt.Sprintf("new country %s (%d other %s known)", n.country, st.countries, plural("country", st.countries)))
+		if st.gap >= 0 && st.gap < s.d.opts.ImpossibleTravel {
+			raise(detectors.SeverityHigh, fmt.Sprintf("new country %s (%d other %s known) %v after a sign-in elsewhere: impossible travel",
+				n.country, st.countries, plural("country", st.countries), st.gap.Round(time.Minute)))
+		} else {
+			trip = true
+			raise(detectors.SeverityLow, fmt.Sprintf("new country %s (%d other %s known), a trip: the last sign-in was %s before",
+				n.country, st.countries, plural("country", st.countries), tripGap(st.gap)))
+		}
 	}
 	if st.netNew {
 		switch {
 		case hosting:
 			raise(detectors.SeverityHigh, "a new network, and a hosting, VPN or anonymising one")
+		case trip:
+			// The trip's hotel or carrier network: part of the trip.
 		case common:
 			raise(detectors.SeverityLow, fmt.Sprintf("a new network for the person, which %s of the organisation's people use", people(st.orgPeople)))
 		default:
@@ -341,6 +373,13 @@ func (s *signIn) verdict(st signInState) (detectors.Severity, []string) {
 		raise(detectors.SeverityMedium, "a role this caller never assumed before in the last "+detectors.Days(s.d.opts.Window))
 	}
 	return sev, why
+}
+
+func tripGap(d time.Duration) string {
+	if d < 0 {
+		return "never"
+	}
+	return d.Round(time.Minute).String()
 }
 
 func people(n int) string {
@@ -355,7 +394,10 @@ var signInScores = map[detectors.Severity]int{detectors.SeverityLow: 35, detecto
 func (s *signIn) finding(st signInState, sev detectors.Severity, why []string) detectors.Finding {
 	r := s.ev.Record
 	pattern, privileged := s.d.settings.PrivilegedRole(s.role)
-	if privileged {
+	// A privileged role raises a real signal one step; a LOW (a common
+	// network, a trip) stays LOW: where a person is says the same whatever
+	// the role.
+	if privileged && sev >= detectors.SeverityMedium {
 		sev = min(sev+1, detectors.SeverityHigh)
 	}
 	f := detectors.NewFinding(s.d.info, r, sev, signInScores[sev])

@@ -111,12 +111,13 @@ func TestAssumeRoleUnexpectedSourceExplains(t *testing.T) {
 	s := &detectors.Settings{GeoIP: arsGeo, PrivilegedRoles: []string{"arn:aws:iam::*:role/Admin*"}}
 	h := dt.New(t, newARUS(t, s, ""))
 	h.Stream(aliceAtHome(8)...)
+	h.Score(samlSignInTo(arsDay(8).Add(-time.Hour), "alice@example.com", "AdminRole", "198.51.100.20"))
 	fs := dt.Only(builtin.AssumeRoleUnexpectedSourceID, h.Score(samlSignInTo(arsDay(8), "alice@example.com", "AdminRole", "192.0.2.66")))
 	if len(fs) != 1 {
 		t.Fatalf("want one finding, got %v", fs)
 	}
 	want := `SAML subject alice@example.com signed in to arn:aws:iam::111122223333:role/AdminRole with AssumeRoleWithSAML from 192.0.2.66, ` +
-		`ASN 3215 (Orange): new country FR (1 other country known); a new network (1 other network known) ` +
+		`ASN 3215 (Orange): new country FR (1 other country known) 1h0m0s after a sign-in elsewhere: impossible travel; a new network (1 other network known) ` +
 		`(history since 2025-03-03T09:00:00Z, 8.0 days); the role matches privileged_roles pattern "arn:aws:iam::*:role/Admin*"`
 	if fs[0].Explanation != want {
 		t.Errorf("explanation:\n got %s\nwant %s", fs[0].Explanation, want)

@@ -355,7 +355,7 @@ func (p *pairing) judge(probe reconCall, calls, sensitive []reconCall, n int) (d
 	for _, c := range calls {
 		earliest, latest = minTime(earliest, c.at), maxTime(latest, c.at)
 	}
-	j := judgement{first: known.probes == 0, fresh: known.active == 0, sensitive: len(sensitive) > 0}
+	j := judgement{first: known.probes == 0, fresh: known.active == 0, human: detectors.HumanSession(p.r), sensitive: len(sensitive) > 0}
 	if p.keySeen != nil && j.fresh {
 		// The key's other calls (writes, data reads) are not recon's to
 		// learn; access-key-new-location saw them.
@@ -366,6 +366,10 @@ func (p *pairing) judge(probe reconCall, calls, sensitive []reconCall, n int) (d
 		j.fresh = !seen.Set || !seen.At.Before(probe.at.Add(-time.Hour))
 	}
 	j.newNetwork = p.habit.network != "" && known.active > 0 && known.network == 0
+	// People move between office, home and phone: a person's new network
+	// that is not a hosting one is LOW here; the location detectors judge
+	// the move, and their conclusion (the new-location mark) escalates.
+	j.roams = j.newNetwork && j.human && !p.habit.hosting
 	for _, c := range sensitive {
 		svc, _, _ := strings.Cut(c.action, ":")
 		if !known.services[svc] && !slices.Contains(j.newServices, svc) {

@@ -51,8 +51,9 @@ var dataReads = map[string]bool{
 //
 // Discovery is any List*, Describe* or Get* call outside STS, except reads
 // of data (s3:GetObject and the like); it is sensitive on the services of
-// sensitiveServices and for SSM parameters (where configuration keeps its
-// secrets).
+// sensitiveServices and when it lists SSM parameters (DescribeParameters,
+// GetParametersByPath: where configuration keeps its secrets). Reading one
+// named parameter is what applications and developers do all day.
 func classifyRecon(r *cloudtrail.Record) reconKind {
 	name := r.EventName
 	switch r.EventSource {
@@ -73,7 +74,7 @@ func classifyRecon(r *cloudtrail.Record) reconKind {
 		return reconNone
 	}
 	svc := serviceOf(r.EventSource)
-	if sensitiveServices[svc] || (svc == "ssm" && strings.Contains(name, "Parameter")) {
+	if sensitiveServices[svc] || (svc == "ssm" && (name == "DescribeParameters" || name == "GetParametersByPath")) {
 		return reconSensitive
 	}
 	return reconDiscovery

@@ -24,6 +24,7 @@ import (
 // habit is the learned sets a call reads, as futures.
 type habit struct {
 	network string                      // reconNetwork of the call, "" when it places nobody
+	hosting bool                        // the call came from a hosting, VPN or Tor network
 	probes  *state.Future[state.Window] // hours the principal probed
 	active  *state.Future[state.Window] // hours the principal was active
 	net     *state.Future[state.Window] // hours the principal used network; nil when network is ""
@@ -46,6 +47,9 @@ func (d *CallerIdentityRecon) learn(ev *detectors.Event, b *state.Batch, id stri
 	member := hour.Format("20060102T15Z")
 	known := state.Span{From: t.Add(-d.opts.HabitPeriod), To: t.Add(-reconHabitGap)}
 	h := &habit{network: reconNetwork(r, d.settings)}
+	if h.network != "" && r.SourceIsIP() {
+		h.hosting = d.settings.Network(r.SourceIP).Kind == detectors.NetworkHosting
+	}
 	probes, sens := ev.Key(id, "recon:learn:probe"), ev.Key(id, "recon:learn:sens")
 	switch kind {
 	case reconProbe:
@@ -98,6 +102,8 @@ func (h *habit) resolve() (learnedHabit, error) {
 type judgement struct {
 	first       bool      // no probe of the principal in the habit period
 	fresh       bool      // no activity of the principal at all in the habit period
+	human       bool      // a person's session (detectors.HumanSession)
+	roams       bool      // newNetwork is a person's, and not a hosting network
 	newNetwork  bool      // a principal with known networks, from one it did not use
 	newServices []string  // sensitive services read that the principal never read
 	sensitive   bool      // the pair holds sensitive discovery
@@ -116,13 +122,25 @@ func (j judgement) raises() bool {
 // raised, for the record and for attack stories, but at LOW. A principal
 // with a history that never probed (an application's key) keeps MEDIUM:
 // that is the stolen key checking whose it is.
+//
+// A person's first probe in the habit period is LOW too: people run
+// `aws sts get-caller-identity` when they switch profiles, every few weeks;
+// a key or a workload that never probed does not.
+//
+// A person's new network that is not a hosting one is LOW as well (see
+// roams).
 func (j judgement) low() bool {
-	return j.first && j.fresh && !j.sensitive && !j.newNetwork && j.newLocation.IsZero() && len(j.newServices) == 0
+	if !j.newLocation.IsZero() || len(j.newServices) > 0 {
+		return false
+	}
+	firstLow := !j.first || j.fresh || j.human
+	networkLow := !j.newNetwork || j.roams
+	return firstLow && networkLow && !(j.sensitive && j.first && !j.fresh)
 }
 
 // high reports whether sensitive discovery came from a new place.
 func (j judgement) high() bool {
-	return j.sensitive && (j.newNetwork || !j.newLocation.IsZero())
+	return j.sensitive && ((j.newNetwork && !j.roams) || !j.newLocation.IsZero())
 }
 
 // reasons renders what is new, for explanations.

@@ -1,6 +1,7 @@
 package builtin_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -144,6 +145,55 @@ func TestCallerIdentityReconApplicationKey(t *testing.T) {
 			fs := dt.Only(builtin.CallerIdentityReconID, h.Score(dt.Base("s3.amazonaws.com", "ListBuckets", t0.Add(time.Minute)).With("sourceIPAddress", "203.0.113.10")))
 			if len(fs) != 1 || fs[0].Severity != tt.want {
 				t.Fatalf("want one %v finding, got %+v", tt.want, fs)
+			}
+		})
+	}
+}
+
+// TestCallerIdentityReconPeople: a person's Identity Center session is the
+// person's (not the role's). Their first whoami in days, or one from their
+// phone, is LOW; from a hosting network it is MEDIUM. Two people sharing
+// the role do not make each other's networks known.
+func TestCallerIdentityReconPeople(t *testing.T) {
+	geo := fakeGeo{
+		"203.0.113.0/24":  {Country: "NL", ASN: 33915, ASNOrg: "Vodafone Libertel"},
+		"198.51.100.0/24": {Country: "NL", ASN: 31615, ASNOrg: "Odido"},
+		"192.0.2.128/25":  {Country: "NL", ASN: 14061, ASNOrg: "DIGITALOCEAN-ASN"},
+	}
+	person := func(name, ip string, at time.Time, source, event string) dt.Rec {
+		return dt.Base(source, event, at).AsAssumedRole("AWSReservedSSO_Developer_0a1b2c3d4e5f6a7b", name+"@example.com").
+			With("sourceIPAddress", ip).With("userIdentity.accessKeyId", "ASIA"+strings.ToUpper(name)+"SESSION000")
+	}
+	t0 := time.Date(2024, 8, 10, 9, 0, 0, 0, time.UTC)
+	var home []dt.Rec // three days of alice's work from home, no probes
+	for d := range 3 {
+		home = append(home, person("alice", "203.0.113.10", t0.Add(time.Duration(d-3)*24*time.Hour), "ec2.amazonaws.com", "DescribeInstances"))
+	}
+	for _, tt := range []struct {
+		name string
+		ip   string
+		want detectors.Severity
+	}{
+		{"first whoami at home is LOW", "203.0.113.10", detectors.SeverityLow},
+		{"whoami from the phone is LOW", "198.51.100.7", detectors.SeverityLow},
+		{"whoami from a VPS is MEDIUM", "192.0.2.200", detectors.SeverityMedium},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := builtin.NewCallerIdentityRecon(detectors.Config{Settings: &detectors.Settings{GeoIP: geo}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := dt.New(t, d)
+			h.Stream(home...)
+			// bob shares the role; his network teaches alice's nothing.
+			h.Score(person("bob", "198.51.100.8", t0.Add(-time.Hour), "ec2.amazonaws.com", "DescribeInstances"))
+			h.Score(person("alice", tt.ip, t0, "sts.amazonaws.com", "GetCallerIdentity"))
+			fs := dt.Only(builtin.CallerIdentityReconID, h.Score(person("alice", tt.ip, t0.Add(time.Minute), "s3.amazonaws.com", "ListBuckets")))
+			if len(fs) != 1 || fs[0].Severity != tt.want {
+				t.Fatalf("want one %v finding, got %+v", tt.want, fs)
+			}
+			if !strings.Contains(fs[0].Incident, "person:alice@example.com") {
+				t.Errorf("incident %s is not alice's", fs[0].Incident)
 			}
 		})
 	}

@@ -311,3 +311,33 @@ func TestInlineAdminPolicyMakesRolePrivileged(t *testing.T) {
 		t.Errorf("an ordinary role's burst raised %+v", fs)
 	}
 }
+
+// TestPrivilegedSpikeFirstUseByPerson: a person's first privileged role
+// assumption (an admin permission set used once a month) is LOW; an IAM
+// user's key doing it for the first time stays MEDIUM.
+func TestPrivilegedSpikeFirstUseByPerson(t *testing.T) {
+	person := func(r dt.Rec) dt.Rec {
+		return r.AsAssumedRole("AWSReservedSSO_ReadOnly_0a1b2c3d4e5f6a7b", "alice@example.com").
+			With("userIdentity.accessKeyId", "ASIAALICESSO00000001")
+	}
+	for _, tt := range []struct {
+		name string
+		as   func(dt.Rec) dt.Rec
+		want detectors.Severity
+	}{
+		{"a person", person, detectors.SeverityLow},
+		{"an IAM user's key", func(r dt.Rec) dt.Rec { return r }, detectors.SeverityMedium},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var stream []dt.Rec
+			for _, r := range readOnlyDays(15) {
+				stream = append(stream, tt.as(r))
+			}
+			stream = append(stream, tt.as(assume(day(15), adminRole)), tt.as(assume(day(15).Add(3*time.Hour), readOnlyRole)))
+			fs := dt.Only(builtin.PrivilegedRoleAssumptionSpikeID, dt.New(t, newSpike(t, spikeSettings())).Stream(stream...))
+			if len(fs) != 1 || fs[0].Severity != tt.want || fs[0].Evidence["rule"] != "first-privileged" {
+				t.Fatalf("want one first-privileged %v finding, got %+v", tt.want, fs)
+			}
+		})
+	}
+}

@@ -82,8 +82,10 @@ func TestNoise(t *testing.T) {
 		name, yaml string
 		target     float64
 	}{
-		{"(a) defaults", benigntest.Defaults(), 0},
-		{"(b) defaults + accounts + trusted_networks", benigntest.Basic(), 50},
+		{"(a) defaults, no GeoIP databases", benigntest.Defaults(), 0},
+		{"(a') defaults with the GeoIP databases make geoip installs", benigntest.WithGeoIP(t, benigntest.Defaults()), 0},
+		{"(b) defaults (GeoIP as installed) + accounts + trusted_networks", benigntest.WithGeoIP(t, benigntest.Basic()), 50},
+		{"(b') defaults + accounts + trusted_networks, no GeoIP databases", benigntest.Basic(), 0},
 		{"(c) recommended (internal/benign/recommended.yaml)", benigntest.Recommended(t), 5},
 	} {
 		report(os.Stdout, run.name, run.target, score(t, c, build(t, run.yaml)), len(c.Records))

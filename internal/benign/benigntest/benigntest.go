@@ -46,6 +46,14 @@ func Basic() string {
 		"  vpc_endpoints: [\"vpce-0a1b2c3d4e5f6a7b8\", \"vpce-0f9e8d7c6b5a49382\"]\n"
 }
 
+// WithGeoIP is yaml plus a geoip key pointing at databases written for
+// tb: what a deployment gets from `make geoip` without configuring it.
+func WithGeoIP(tb testing.TB, yaml string) string {
+	tb.Helper()
+	country, asn := GeoIP(tb)
+	return yaml + "geoip:\n  country_db: " + strconv.Quote(country) + "\n  asn_db: " + strconv.Quote(asn) + "\n"
+}
+
 // Recommended is internal/benign/recommended.yaml with its geoip key
 // pointing at databases written for tb.
 func Recommended(tb testing.TB) string {
