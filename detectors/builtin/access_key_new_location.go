@@ -106,10 +106,11 @@ func NewAccessKeyNewLocation(cfg detectors.Config) (detectors.Detector, error) {
 	return &AccessKeyNewLocation{opts: opts, settings: settings, info: detectors.Info{
 		ID:    AccessKeyNewLocationID,
 		Title: "Credentials used from a new country or network",
-		Description: "An access key or role is used from a country or autonomous system (ASN) it was not " +
-			"used from in the last " + detectors.Days(opts.Window) + ", after at least " + detectors.Days(opts.WarmUp) +
-			" of history; a use from a hosting, VPN or Tor network (networks.hosting_asns) raises even on first sight, " +
-			"without warm-up. Without GeoIP databases, a new network prefix is reported at lower severity.",
+		Description: "A long-term access key, or an IAM user's or root's session, is used from a country or autonomous " +
+			"system (ASN) it was not used from in the last " + detectors.Days(opts.Window) + ", after at least " + detectors.Days(opts.WarmUp) +
+			" of history; a hosting, VPN or Tor network (networks.hosting_asns) skips the warm-up. A person's role session " +
+			"key that moves within its life to a hosting network or another country raises too. Without GeoIP databases, " +
+			"a new network prefix is reported at lower severity.",
 		Severity:   detectors.SeverityHigh,
 		Techniques: []string{"T1078.004"},
 	}}, nil

@@ -29,6 +29,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/iamsentry/iamsentry/internal/trail/trailtest"
 )
 
 // docCommand is one shell command of a ```sh block.
@@ -91,6 +93,18 @@ var readmeCommands = []readmeCommand{
 	{regexp.MustCompile(`^bin/iamsentry replay examples/$`), func(t *testing.T, s *session, c docCommand) {
 		out := mustRun(t, s, withAddr(c.text, s.replayAddr), 2*time.Minute)
 		wantAll(t, c, out, `"detector_id":"`)
+	}},
+	// bin/iamsentry scan --since … s3://my-trail-bucket/: the test cannot
+	// reach S3, so an S3-compatible server on loopback (gofakes3) holds an
+	// organisation trail of the repository's CloudTrail test files, in the
+	// README's date range, and AWS_ENDPOINT_URL_S3 points the SDK at it.
+	{regexp.MustCompile(`^bin/iamsentry scan --since \S+ --until \S+ s3://my-trail-bucket/$`), func(t *testing.T, s *session, c docCommand) {
+		srv := trailtest.Start(t)
+		objects, _ := trailtest.OrgTrail(t)
+		srv.Put(t, "my-trail-bucket", objects)
+		script := "export AWS_ENDPOINT_URL_S3=" + shellQuote(srv.Endpoint) + "\n" + c.text
+		out := mustRun(t, s, script, 2*time.Minute)
+		wantAll(t, c, out, `"detector_id":"`, "objects (", "scanned ")
 	}},
 	// aws s3 cp s3://…/x.json.gz - | bin/iamsentry replay - (or scan -). The
 	// test cannot reach S3, so a stand-in `aws` prints a gzip CloudTrail
