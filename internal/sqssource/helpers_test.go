@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,8 +73,10 @@ func newWorld(t *testing.T, objects map[string][]byte) *world {
 // queueName is a queue name of the test's own (goaws's queues are shared
 // by the process).
 func queueName(t *testing.T, suffix string) string {
-	return strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()) + "-" + suffix
+	return strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()) + "-" + fmt.Sprint(queueSeq.Add(1)) + "-" + suffix
 }
+
+var queueSeq atomic.Int64
 
 // newQueue creates a queue with a visibility timeout and, when maxReceives
 // is not 0, a dead-letter queue it returns too.
@@ -140,8 +144,10 @@ const testEvent = `{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-11
 // with the verdicts it gave the source, and a switch that kills it: after
 // the kill, nothing of it reaches SQS or the engine again.
 type replica struct {
-	srv    *server.Server
-	killAt int // kill after this many ScoreRecords calls; 0: never
+	srv *server.Server
+	// killWhen, asked before each ScoreRecords call, says whether the
+	// replica dies once that call's records are scored.
+	killWhen func() bool
 
 	mu       sync.Mutex
 	calls    int
@@ -177,7 +183,7 @@ func (r *replica) ScoreRecords(ctx context.Context, tenant string, records [][]b
 		return nil, errKilled
 	}
 	r.calls++
-	kill := r.killAt > 0 && r.calls == r.killAt
+	kill := r.killWhen != nil && r.killWhen()
 	r.mu.Unlock()
 	vs, err := r.srv.ScoreRecords(ctx, tenant, records)
 	r.mu.Lock()
@@ -269,6 +275,9 @@ func (w *world) run(t *testing.T, r *replica, queueURL string, opts sqssource.Op
 	if opts.WaitTime == 0 {
 		opts.WaitTime = time.Second
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
 	c := sqssource.New(killableSQS{API: w.sqs, r: r}, w.s3, r, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -341,6 +350,14 @@ func sorted(s []string) []string {
 	s = slices.Clone(s)
 	sort.Strings(s)
 	return s
+}
+
+// testLog writes a consumer's log to the test's.
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 var waitBound = 2 * time.Minute
