@@ -43,7 +43,9 @@ type world struct {
 	s3      *s3.Client
 	sqs     *sqs.Client
 	objects map[string][]byte // the trail, as put in S3
-	keys    []string          // its record objects, in key order
+	// Endpoints of the S3 and SQS servers.
+	s3Endpoint, sqsEndpoint string
+	keys                    []string // its record objects, in key order
 }
 
 func newWorld(t *testing.T, objects map[string][]byte) *world {
@@ -60,7 +62,7 @@ func newWorld(t *testing.T, objects map[string][]byte) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{s3: s3c, sqs: sqsc, objects: objects}
+	w := &world{s3: s3c, sqs: sqsc, objects: objects, s3Endpoint: s3srv.Endpoint, sqsEndpoint: sqssrv.Endpoint}
 	for k := range objects {
 		if trail.IsRecordObject(k) {
 			w.keys = append(w.keys, k)
