@@ -21,6 +21,7 @@ package sqssource
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -201,9 +202,13 @@ func (c *Consumer) start(ctx context.Context) error {
 	return nil
 }
 
+// hasDeadLetterQueue reports whether a RedrivePolicy attribute names a
+// dead-letter queue.
 func hasDeadLetterQueue(policy string) bool {
-	return policy != "" && bytes.Contains([]byte(policy), []byte("deadLetterTargetArn")) &&
-		!bytes.Contains([]byte(policy), []byte(`"deadLetterTargetArn":""`))
+	var p struct {
+		DeadLetterTargetArn string `json:"deadLetterTargetArn"`
+	}
+	return json.Unmarshal([]byte(policy), &p) == nil && p.DeadLetterTargetArn != ""
 }
 
 func (c *Consumer) receive(ctx context.Context, n int) ([]types.Message, error) {

@@ -54,20 +54,16 @@ type envelope struct {
 }
 
 type s3Record struct {
-	EventSource string `json:"eventSource"`
-	EventName   string `json:"eventName"`
-	S3          struct {
-		Bucket struct {
-			Name string `json:"name"`
-		} `json:"bucket"`
-		Object struct {
-			Key  string `json:"key"`
-			Size int64  `json:"size"`
-		} `json:"object"`
-	} `json:"s3"`
+	EventSource string       `json:"eventSource"`
+	EventName   string       `json:"eventName"`
+	S3          bucketObject `json:"s3"`
 }
 
-type eventBridgeBody struct {
+// eventBridgeBody is the detail of an EventBridge S3 event: the same
+// bucket and object as an S3 event record's s3 member.
+type eventBridgeBody = bucketObject
+
+type bucketObject struct {
 	Bucket struct {
 		Name string `json:"name"`
 	} `json:"bucket"`

@@ -51,20 +51,25 @@ func uninterrupted(t *testing.T, objects map[string][]byte) map[engine.Outcome]i
 	return r.counts()
 }
 
+// shared serves the trail with unique event ids for replicas on one Redis,
+// and returns what one uninterrupted replica and scan make of it.
+func shared(t *testing.T) (w *world, want map[engine.Outcome]int, scanned []string, rdb *redistest.Server) {
+	t.Helper()
+	objects := uniqueTrail(t)
+	dir := t.TempDir()
+	trailtest.WriteTree(t, dir, objects)
+	want = uninterrupted(t, objects)
+	scanned = scanFindings(t, dir)
+	return newWorld(t, objects), want, scanned, redistest.StartServer(t)
+}
+
 // TestKillMidObject kills a replica after it scored part of an object and
 // before it deleted the message. The message comes back after its
 // visibility timeout to a second replica on the same Redis, which scores
 // the part already scored as DUPLICATE and the rest afresh: every record
 // is scored once, and the findings are scan's of the same files.
 func TestKillMidObject(t *testing.T) {
-	objects := uniqueTrail(t)
-	dir := t.TempDir()
-	trailtest.WriteTree(t, dir, objects)
-	want := uninterrupted(t, objects)
-	scanned := scanFindings(t, dir)
-
-	rdb := redistest.StartServer(t)
-	w := newWorld(t, objects)
+	w, want, scanned, rdb := shared(t)
 	queue, _ := w.newQueue(t, 2, 0)
 	for _, k := range w.keys {
 		w.send(t, queue, s3Event(k))
@@ -118,14 +123,7 @@ func TestKillMidObject(t *testing.T) {
 // record is scored once (the second notification's records are all
 // DUPLICATE), and the findings are scan's.
 func TestThreeReplicasShareQueue(t *testing.T) {
-	objects := uniqueTrail(t)
-	dir := t.TempDir()
-	trailtest.WriteTree(t, dir, objects)
-	want := uninterrupted(t, objects)
-	scanned := scanFindings(t, dir)
-
-	rdb := redistest.StartServer(t)
-	w := newWorld(t, objects)
+	w, want, scanned, rdb := shared(t)
 	queue, _ := w.newQueue(t, 5, 0)
 	for _, k := range w.keys {
 		w.send(t, queue, s3Event(k))
