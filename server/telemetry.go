@@ -45,12 +45,18 @@ func newServerMetrics(mp metric.MeterProvider, tenantLabel bool) serverMetrics {
 }
 
 func (m serverMetrics) receive(ctx context.Context, path string, n int) {
+	m.receiveTenant(ctx, path, auth.Tenant(ctx), n)
+}
+
+// receiveTenant is receive for records whose tenant is not the caller's
+// (in-process sources).
+func (m serverMetrics) receiveTenant(ctx context.Context, path, tenant string, n int) {
 	if n <= 0 {
 		return
 	}
 	attrs := []attribute.KeyValue{attribute.String("path", path)}
 	if m.tenant {
-		attrs = append(attrs, attribute.String("tenant", auth.Tenant(ctx)))
+		attrs = append(attrs, attribute.String("tenant", tenant))
 	}
 	m.received.Add(ctx, int64(n), metric.WithAttributes(attrs...))
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -32,6 +33,7 @@ type serveFlags struct {
 	maxRecordSize       int
 	opts                server.Options
 	sec                 securityFlags
+	src                 sourceFlags
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -52,6 +54,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.opts.MetricsTenantLabel, "metrics-tenant-label", false, "label records received on /metrics with the tenant; off because /metrics is unauthenticated and tenant names say who is served")
 	f.registerTransport(fs)
 	f.sec.register(fs)
+	f.src.register(fs)
 }
 
 // registerTransport registers the flags for shippers' traffic: receive
@@ -82,6 +85,10 @@ func serve(ctx context.Context, args []string, stdio Stdio) int {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stdio.Err, "iamsentry serve: unexpected arguments %q\n", fs.Args())
+		return ExitUsage
+	}
+	if err := f.src.check(); err != nil {
+		fmt.Fprintf(stdio.Err, "iamsentry serve: %v\n", err)
 		return ExitUsage
 	}
 	log, err := newLogger(stdio.Err, f.logFormat, f.logLevel)
@@ -128,6 +135,13 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 		return err
 	}
 	srv := server.New(eng, f.opts)
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	waitSources, err := f.src.start(ctx, srv, tel.MeterProvider, log, func(err error) { stop(&sourceError{err}) })
+	if err != nil {
+		return err
+	}
+	defer waitSources()
 	lis, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", f.listen, err)
@@ -167,6 +181,9 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 	stopReload := reloadOnHangup(ctx, f.config, tokens, eng, built, log)
 	defer stopReload()
 	err = srv.Serve(ctx, lis)
+	if se := (*sourceError)(nil); err == nil && errors.As(context.Cause(ctx), &se) {
+		err = se.err // a --source could not read its queue
+	}
 	st := eng.Stats()
 	log.Info("stopped", slog.Int64("batches", st.Batches), slog.Int64("records", st.Records),
 		slog.Int64("state_round_trips", st.RoundTrips),

@@ -213,3 +213,10 @@ func (c *Checkpoint) Describe() string {
 	}
 	return fmt.Sprintf("checkpoint %s: %d objects (%d bytes) read before; going on after %s", c.path, c.Objects, c.Bytes, c.LastKey)
 }
+
+// Fetch reads one object whole, refusing one larger than MaxObjectSize
+// (size is its length when known, else 0). It is what Read does for each
+// object, for readers told of objects one by one (S3 notifications).
+func Fetch(ctx context.Context, api API, bucket, key string, size int64) ([]byte, error) {
+	return get(ctx, api, bucket, Object{Key: key, Size: size})
+}
