@@ -34,7 +34,7 @@ func (l *sourceList) String() string     { return strings.Join(*l, ",") }
 func (l *sourceList) Set(v string) error { *l = append(*l, v); return nil }
 
 func (f *sourceFlags) register(fs *flag.FlagSet) {
-	fs.Var(&f.sources, "source", "read CloudTrail from an SQS queue of S3 object-created notifications (S3 direct, SNS or EventBridge): sqs://sqs.REGION.amazonaws.com/ACCOUNT/QUEUE or sqs://QUEUE; repeatable; see docs/sources-sqs.md")
+	fs.Var(&f.sources, "source", "read CloudTrail from an SQS queue of S3 object-created notifications (S3 direct, SNS or EventBridge): sqs://sqs.REGION.amazonaws.com/ACCOUNT/QUEUE or sqs://QUEUE; repeatable; see docs/sources.md#sqs-live")
 	fs.StringVar(&f.region, "sqs-region", "", "region of the --source queues (default: the queue URL's, else $AWS_REGION or the profile's)")
 	fs.StringVar(&f.endpoint, "sqs-endpoint", "", "SQS endpoint `URL` (a VPC endpoint or an SQS-compatible server); $AWS_ENDPOINT_URL_SQS works too")
 	fs.StringVar(&f.profile, "sqs-profile", "", "AWS shared-config `profile` for --source (default: $AWS_PROFILE; otherwise the SDK's chain: environment, SSO, web identity, ECS/EC2 roles)")

@@ -348,6 +348,26 @@ func uniqueTrail(t *testing.T) map[string][]byte {
 	return objects
 }
 
+// incidents projects finding lines (JSON) onto what stays the same
+// whatever order records are scored in: detector, incident and severity.
+func incidents(t *testing.T, lines []string) []string {
+	t.Helper()
+	var out []string
+	for _, l := range lines {
+		var f struct {
+			Detector string `json:"detector_id"`
+			Incident string `json:"incident"`
+			Severity string `json:"severity"`
+		}
+		if err := json.Unmarshal([]byte(l), &f); err != nil {
+			t.Fatalf("finding line %q: %v", l, err)
+		}
+		out = append(out, f.Detector+" "+f.Incident+" "+f.Severity)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 func sorted(s []string) []string {
 	s = slices.Clone(s)
 	sort.Strings(s)

@@ -168,8 +168,11 @@ func TestThreeReplicasShareQueue(t *testing.T) {
 	if busy < 2 {
 		t.Errorf("only %d of 3 replicas scored anything: the queue was not shared", busy)
 	}
-	if got := sorted(found); !slices.Equal(got, scanned) {
-		t.Errorf("findings differ from scan's\nscan:\n%v\nreplicas:\n%v", scanned, got)
+	// Three replicas score the objects concurrently, in no fixed order:
+	// which record of an incident raises it, and the counts its
+	// explanation quotes, may differ from scan's; the incidents may not.
+	if got, want := incidents(t, found), incidents(t, scanned); !slices.Equal(got, want) {
+		t.Errorf("incidents differ from scan's\nscan:\n%v\nreplicas:\n%v", want, got)
 	}
 	t.Logf("verdicts over 3 replicas: %v (uninterrupted single run: %v)", total, want)
 }

@@ -48,6 +48,9 @@ func NewClient(ctx context.Context, o ClientOptions) (*s3.Client, error) {
 		o.Endpoint = cmp.Or(os.Getenv("AWS_ENDPOINT_URL_S3"), os.Getenv("AWS_ENDPOINT_URL"))
 	}
 	return s3.NewFromConfig(cfg, func(so *s3.Options) {
+		// Delivery files (and objects of S3-compatible servers) carry no
+		// checksum; the SDK would log a line per GetObject about it.
+		so.DisableLogOutputChecksumValidationSkipped = true
 		if o.Endpoint != "" {
 			so.BaseEndpoint = aws.String(o.Endpoint)
 			so.UsePathStyle = true
