@@ -19,6 +19,7 @@ func Specs() []detectors.Spec {
 		{ID: WorkloadCredentialsID, New: NewWorkloadCredentials, Defaults: defaults(DefaultWorkloadCredentialsOptions)},
 		{ID: CredentialPersistenceID, New: NewCredentialPersistence, Defaults: defaults(DefaultCredentialPersistenceOptions)},
 		{ID: RootAccountUseID, New: NewRootAccountUse, Defaults: defaults(DefaultRootAccountUseOptions)},
+		{ID: ConsoleLoginWithoutMFAID, New: NewConsoleLoginWithoutMFA},
 	}
 }
 
