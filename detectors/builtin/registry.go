@@ -20,6 +20,7 @@ func Specs() []detectors.Spec {
 		{ID: CredentialPersistenceID, New: NewCredentialPersistence, Defaults: defaults(DefaultCredentialPersistenceOptions)},
 		{ID: RootAccountUseID, New: NewRootAccountUse, Defaults: defaults(DefaultRootAccountUseOptions)},
 		{ID: ConsoleLoginWithoutMFAID, New: NewConsoleLoginWithoutMFA},
+		{ID: MFADeviceRemovedID, New: NewMFADeviceRemoved},
 	}
 }
 
