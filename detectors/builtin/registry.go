@@ -21,6 +21,7 @@ func Specs() []detectors.Spec {
 		{ID: RootAccountUseID, New: NewRootAccountUse, Defaults: defaults(DefaultRootAccountUseOptions)},
 		{ID: ConsoleLoginWithoutMFAID, New: NewConsoleLoginWithoutMFA},
 		{ID: MFADeviceRemovedID, New: NewMFADeviceRemoved},
+		{ID: PasswordPolicyWeakenedID, New: NewPasswordPolicyWeakened},
 	}
 }
 
