@@ -11,8 +11,6 @@ import (
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/detectors/builtin"
 	dt "github.com/iamsentry/iamsentry/internal/detectortest"
-	"github.com/iamsentry/iamsentry/internal/redistest/rstore"
-	"github.com/iamsentry/iamsentry/state"
 )
 
 func newConsoleMFA() detectors.Detector {
@@ -58,21 +56,7 @@ func TestConsoleLoginWithoutMFAPantherCases(t *testing.T) {
 		// names the missing MFA.
 		// "No MFA Login - Root User": quiet here.
 	}
-	for _, c := range dt.PantherCases(t, filepath.Join("testdata", "panther", "console-login-without-mfa.jsonl")) {
-		t.Run(c.TestName, func(t *testing.T) {
-			var got []detectors.Severity
-			for _, f := range dt.Only(builtin.ConsoleLoginWithoutMFAID, dt.New(t, newConsoleMFA()).ScoreRaw(c.Event)) {
-				got = append(got, f.Severity)
-			}
-			exp, ok := want[c.TestName]
-			switch {
-			case ok && !slices.Equal(got, []detectors.Severity{exp}):
-				t.Errorf("got %v, want %v", got, exp)
-			case !ok && len(got) > 0:
-				t.Errorf("got %v, want nothing (Panther: %v)", got, c.Expected)
-			}
-		})
-	}
+	checkPantherSeverities(t, "console-login-without-mfa.jsonl", newConsoleMFA, want)
 }
 
 // TestConsoleLoginWithoutMFAStratus runs the real detonation of
@@ -101,11 +85,7 @@ func TestConsoleLoginWithoutMFAAdmin(t *testing.T) {
 }
 
 func TestConsoleLoginWithoutMFAOnRedis(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a redis-server")
-	}
-	open := rstore.Factory(t)
-	runConsoleAdmin(t, func(tb testing.TB) state.Store { return open(tb) })
+	runOnRedis(t, runConsoleAdmin)
 }
 
 // runConsoleAdmin: alice is made administrator, then signs in with a

@@ -8,8 +8,6 @@ import (
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/detectors/builtin"
 	dt "github.com/iamsentry/iamsentry/internal/detectortest"
-	"github.com/iamsentry/iamsentry/internal/redistest/rstore"
-	"github.com/iamsentry/iamsentry/state"
 )
 
 func newMFARemoved() detectors.Detector {
@@ -48,11 +46,7 @@ func TestMFADeviceRemovedContract(t *testing.T) {
 func TestMFADeviceRemovedSeverities(t *testing.T) { runMFASeverities(t, memoryStore) }
 
 func TestMFADeviceRemovedOnRedis(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a redis-server")
-	}
-	open := rstore.Factory(t)
-	runMFASeverities(t, func(tb testing.TB) state.Store { return open(tb) })
+	runOnRedis(t, runMFASeverities)
 }
 
 // keyUse is a generated call of alice's key from ip.

@@ -1,7 +1,6 @@
 package builtin_test
 
 import (
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -9,8 +8,6 @@ import (
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/detectors/builtin"
 	dt "github.com/iamsentry/iamsentry/internal/detectortest"
-	"github.com/iamsentry/iamsentry/internal/redistest/rstore"
-	"github.com/iamsentry/iamsentry/state"
 )
 
 // The shared data holds no UpdateAccountPasswordPolicy record; these
@@ -56,11 +53,7 @@ func TestPasswordPolicyWeakenedContract(t *testing.T) {
 func TestPasswordPolicyWeakened(t *testing.T) { runPwPolicy(t, memoryStore) }
 
 func TestPasswordPolicyWeakenedOnRedis(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a redis-server")
-	}
-	open := rstore.Factory(t)
-	runPwPolicy(t, func(tb testing.TB) state.Store { return open(tb) })
+	runOnRedis(t, runPwPolicy)
 }
 
 func runPwPolicy(t *testing.T, newStore newStoreFunc) {
@@ -130,11 +123,5 @@ func runPwPolicy(t *testing.T, newStore newStoreFunc) {
 // discovery tests (reads of the policy) are quiet here: reading the
 // policy weakens nothing.
 func TestPasswordPolicyWeakenedPantherCases(t *testing.T) {
-	for _, c := range dt.PantherCases(t, filepath.Join("testdata", "panther", "password-policy-weakened.jsonl")) {
-		t.Run(c.TestName, func(t *testing.T) {
-			if fs := dt.Only(builtin.PasswordPolicyWeakenedID, dt.New(t, newPwPolicy()).ScoreRaw(c.Event)); len(fs) > 0 {
-				t.Errorf("got %d findings, want none", len(fs))
-			}
-		})
-	}
+	checkPantherSeverities(t, "password-policy-weakened.jsonl", newPwPolicy, nil)
 }

@@ -14,8 +14,6 @@ import (
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/detectors/builtin"
 	dt "github.com/iamsentry/iamsentry/internal/detectortest"
-	"github.com/iamsentry/iamsentry/internal/redistest/rstore"
-	"github.com/iamsentry/iamsentry/state"
 )
 
 func newRootUse(t testing.TB, s *detectors.Settings) detectors.Detector {
@@ -164,11 +162,7 @@ func TestRootAccountUsePantherScenario(t *testing.T) {
 }
 
 func TestRootAccountUseOnRedis(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a redis-server")
-	}
-	open := rstore.Factory(t)
-	runRootScenario(t, func(tb testing.TB) state.Store { return open(tb) })
+	runOnRedis(t, runRootScenario)
 }
 
 // runRootScenario scores the victim's history in time order, then the
@@ -232,20 +226,5 @@ func TestRootAccountUsePantherCases(t *testing.T) {
 		// a console session's reads to one finding.
 		"Root Read-Only Enumeration": detectors.SeverityMedium,
 	}
-	for _, c := range dt.PantherCases(t, filepath.Join("testdata", "panther", "root-account-use.jsonl")) {
-		t.Run(c.RuleID+"/"+c.TestName, func(t *testing.T) {
-			vs := dt.New(t, newRootUse(t, nil)).ScoreRaw(c.Event)
-			var got []detectors.Severity
-			for _, f := range dt.Only(builtin.RootAccountUseID, vs) {
-				got = append(got, f.Severity)
-			}
-			exp, ok := want[c.TestName]
-			switch {
-			case ok && !slices.Equal(got, []detectors.Severity{exp}):
-				t.Errorf("got %v, want %v", got, exp)
-			case !ok && len(got) > 0:
-				t.Errorf("got %v, want nothing (Panther: %v)", got, c.Expected)
-			}
-		})
-	}
+	checkPantherSeverities(t, "root-account-use.jsonl", func() detectors.Detector { return newRootUse(t, nil) }, want)
 }
