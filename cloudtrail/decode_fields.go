@@ -40,6 +40,7 @@ const (
 	fSourceIPAddress
 	fRequestParameters
 	fResponseElements
+	fAdditionalEventData
 	fDetailType
 	fDetail
 	fEvent
@@ -76,7 +77,8 @@ var fieldKeys = [numFields]string{
 	fVPCEndpointID: "vpcEndpointId", fVPCEndpointAccountID: "vpcEndpointAccountId",
 	fRecipientAccountID: "recipientAccountId", fSourceIPAddress: "sourceIPAddress",
 	fRequestParameters: "requestParameters", fResponseElements: "responseElements",
-	fDetailType: "detail-type", fDetail: "detail", fEvent: "event", fRecords: "Records", fUserIdentity: "userIdentity",
+	fAdditionalEventData: "additionalEventData",
+	fDetailType:          "detail-type", fDetail: "detail", fEvent: "event", fRecords: "Records", fUserIdentity: "userIdentity",
 	fIdentityType: "type", fIdentityPrincipalID: "principalId", fIdentityARN: "arn", fIdentityAccountID: "accountId",
 	fAccessKeyID: "accessKeyId", fIdentityUserName: "userName", fInvokedBy: "invokedBy", fSessionContext: "sessionContext",
 	fSourceIdentity: "sourceIdentity", fSessionIssuer: "sessionIssuer", fAttributes: "attributes",
@@ -211,6 +213,8 @@ func topField(name []byte) field {
 		return fRequestParameters
 	case "RESPONSEELEMENTS":
 		return fResponseElements
+	case "ADDITIONALEVENTDATA":
+		return fAdditionalEventData
 	case "DETAIL-TYPE":
 		return fDetailType
 	case "DETAIL":
@@ -306,6 +310,8 @@ func (r *rawRecord) set(d *decoder, f field) bool {
 		return d.rawValue(&r.RequestParameters)
 	case fResponseElements:
 		return d.rawValue(&r.ResponseElements)
+	case fAdditionalEventData:
+		return d.rawValue(&r.AdditionalEventData)
 	case fDetailType:
 		return d.str(&r.DetailType, true)
 	case fDetail:

@@ -119,6 +119,7 @@ type rawRecord struct {
 	UserIdentity         rawIdentity     `json:"userIdentity"`
 	RequestParameters    json.RawMessage `json:"requestParameters"`
 	ResponseElements     json.RawMessage `json:"responseElements"`
+	AdditionalEventData  json.RawMessage `json:"additionalEventData"`
 
 	// Wrapper keys (see Parse).
 	DetailType string          `json:"detail-type"`
@@ -204,6 +205,7 @@ func (r *rawRecord) record(decErr error) (*Record, error) {
 		UserIdentity:                 r.UserIdentity.identity(),
 		RequestParameters:            nilIfNull(r.RequestParameters),
 		ResponseElements:             nilIfNull(r.ResponseElements),
+		AdditionalEventData:          nilIfNull(r.AdditionalEventData),
 	}
 	if ip, err := netip.ParseAddr(r.SourceIPAddress); err == nil {
 		rec.SourceIP = ip
@@ -294,15 +296,16 @@ func nilIfNull(m json.RawMessage) json.RawMessage {
 // ownRaw copies the kept raw values, which alias the input, into one
 // allocation of their own, as json.RawMessage's UnmarshalJSON would.
 func (r *rawRecord) ownRaw() {
-	req, resp := nilIfNull(r.RequestParameters), nilIfNull(r.ResponseElements)
-	r.RequestParameters, r.ResponseElements = nil, nil
-	if len(req)+len(resp) == 0 {
+	req, resp, add := nilIfNull(r.RequestParameters), nilIfNull(r.ResponseElements), nilIfNull(r.AdditionalEventData)
+	r.RequestParameters, r.ResponseElements, r.AdditionalEventData = nil, nil, nil
+	if len(req)+len(resp)+len(add) == 0 {
 		return
 	}
-	buf := make([]byte, len(req)+len(resp))
+	buf := make([]byte, len(req)+len(resp)+len(add))
 	n := copy(buf, req)
-	copy(buf[n:], resp)
-	r.RequestParameters, r.ResponseElements = nilIfNull(buf[:n:n]), nilIfNull(buf[n:])
+	m := n + copy(buf[n:], resp)
+	copy(buf[m:], add)
+	r.RequestParameters, r.ResponseElements, r.AdditionalEventData = nilIfNull(buf[:n:n]), nilIfNull(buf[n:m:m]), nilIfNull(buf[m:])
 }
 
 // flexBool decodes a JSON bool, the strings "true"/"false" (any case, as

@@ -56,6 +56,10 @@ type Record struct {
 	// fields, nil when absent or null. Use Params/Response to decode.
 	RequestParameters json.RawMessage
 	ResponseElements  json.RawMessage
+	// AdditionalEventData is the raw JSON of additionalEventData, nil when
+	// absent or null: where console sign-ins say whether MFA was used
+	// (MFAUsed). Use Additional to decode.
+	AdditionalEventData json.RawMessage
 }
 
 // ReadOnly is CloudTrail's tri-state readOnly flag.
@@ -129,6 +133,9 @@ func (r *Record) Params(v any) error { return decodeRaw(r.RequestParameters, v) 
 
 // Response decodes responseElements into v, as Params does.
 func (r *Record) Response(v any) error { return decodeRaw(r.ResponseElements, v) }
+
+// Additional decodes additionalEventData into v, as Params does.
+func (r *Record) Additional(v any) error { return decodeRaw(r.AdditionalEventData, v) }
 
 func decodeRaw(raw json.RawMessage, v any) error {
 	if len(raw) == 0 {

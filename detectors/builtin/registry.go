@@ -18,6 +18,10 @@ func Specs() []detectors.Spec {
 		{ID: PolicyWeakenedID, New: NewPolicyWeakened, Defaults: defaults(DefaultPolicyWeakenedOptions)},
 		{ID: WorkloadCredentialsID, New: NewWorkloadCredentials, Defaults: defaults(DefaultWorkloadCredentialsOptions)},
 		{ID: CredentialPersistenceID, New: NewCredentialPersistence, Defaults: defaults(DefaultCredentialPersistenceOptions)},
+		{ID: RootAccountUseID, New: NewRootAccountUse, Defaults: defaults(DefaultRootAccountUseOptions)},
+		{ID: ConsoleLoginWithoutMFAID, New: NewConsoleLoginWithoutMFA},
+		{ID: MFADeviceRemovedID, New: NewMFADeviceRemoved},
+		{ID: PasswordPolicyWeakenedID, New: NewPasswordPolicyWeakened},
 	}
 }
 
