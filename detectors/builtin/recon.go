@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/iamsentry/iamsentry/cloudtrail"
+	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/state"
 )
 
@@ -26,22 +27,57 @@ func serviceOf(source string) string {
 }
 
 // consoleSession reports whether r was made with the credentials of an AWS
-// Management Console session. sessionCredentialFromConsole is set by AWS and
-// decides when present. Records older than that field carry only the user
-// agent the console's back end sends; the caller chooses its user agent, so
-// it is believed only for temporary (ASIA…) keys, which is what console
-// sessions use: a long-term key claiming to be the console is not excused.
+// Management Console session, as far as the record itself tells.
+// sessionCredentialFromConsole is set by AWS and decides when present. Many
+// console records lack it and carry only the user agent the console's back
+// end sends (consoleUserAgent); the caller chooses its user agent, so it is
+// believed only for temporary (ASIA…) keys, which is what console sessions
+// use: a long-term key claiming to be the console is not excused. Records
+// of a session that carry neither are recognised through
+// consoleSessionKey, which a detector sets when it sees the flag.
 func consoleSession(r *cloudtrail.Record) bool {
 	if r.SessionCredentialFromConsole {
 		return true
 	}
-	if !strings.HasPrefix(r.UserIdentity.AccessKeyID, "ASIA") {
-		return false
-	}
-	ua := r.UserAgent
-	return ua == "console.amazonaws.com" || ua == "signin.amazonaws.com" || ua == "AWS Internal" ||
-		strings.HasPrefix(ua, "aws-internal/")
+	return strings.HasPrefix(r.UserIdentity.AccessKeyID, "ASIA") && consoleUserAgent(r.UserAgent)
 }
+
+// consoleUserAgent reports whether ua is one the console's front and back
+// ends send, as real records show them: "console.amazonaws.com",
+// "console.ec2.amazonaws.com" (console.<service>.amazonaws.com),
+// "signin.amazonaws.com", "AWS Internal", "aws-internal/3 aws-sdk-java/…",
+// "[S3Console/0.4, aws-internal/3 …]", "EC2ConsoleFrontend, aws-internal/3 …".
+func consoleUserAgent(ua string) bool {
+	switch ua {
+	case "console.amazonaws.com", "signin.amazonaws.com", "AWS Internal":
+		return true
+	}
+	if strings.HasPrefix(ua, "console.") && strings.HasSuffix(ua, ".amazonaws.com") && !strings.ContainsAny(ua, " /") {
+		return true
+	}
+	if strings.HasPrefix(ua, "aws-internal/") || strings.Contains(ua, " aws-internal/") {
+		return true
+	}
+	// The product token: "S3Console/0.4", "EC2ConsoleFrontend".
+	tok := strings.TrimPrefix(ua, "[")
+	if i := strings.IndexAny(tok, "/, ;("); i >= 0 {
+		tok = tok[:i]
+	}
+	return strings.Contains(tok, "Console")
+}
+
+// consoleSessionKey remembers that access key accessKeyID belongs to a
+// console session: a detector that sees a record of the session carrying
+// sessionCredentialFromConsole marks it (KeepEarliest, for
+// consoleSessionTTL), and treats the session's other records, which may
+// lack the flag and a console user agent, as console too.
+func consoleSessionKey(ev *detectors.Event, accessKeyID string) state.Key {
+	return ev.Key(keyIdentity(accessKeyID), "console-session")
+}
+
+// consoleSessionTTL outlives the longest console session (12 hours) and
+// the allowed lateness of delivery.
+const consoleSessionTTL = 12*time.Hour + detectors.AllowedLateness
 
 // window is one aligned window of event time: [Start, Start+Width).
 type window struct {
