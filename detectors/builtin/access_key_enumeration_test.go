@@ -88,9 +88,9 @@ type enumScenario struct {
 	name   string
 	opts   string
 	stream []dt.Rec
-	want   int               // findings
+	want   int                // findings
 	sev    detectors.Severity // of every finding, when set
-	check  map[string]string // evidence of the first finding
+	check  map[string]string  // evidence of the first finding
 }
 
 // runEnumScenarios scores each scenario on a fresh store from newStore.
