@@ -209,13 +209,14 @@ func (e *enumeration) findings() ([]detectors.Finding, error) {
 		return nil, nil
 	}
 	if crossed.name == "drip" {
-		// A drip whose reads include a burst already raised is that
+		// A drip whose reads include a burst already raised (the mark is
+		// where the burst crossed; it went on up to Window after) is that
 		// incident's tail, not a slow enumeration of its own.
 		m, err := e.raised.Get()
 		if err != nil {
 			return nil, err
 		}
-		if m.Set && absDuration(e.ev.Record.EventTime.Sub(m.At)) <= crossed.width {
+		if m.Set && absDuration(e.ev.Record.EventTime.Sub(m.At)) <= crossed.width+e.d.opts.Window {
 			return nil, nil
 		}
 	}
