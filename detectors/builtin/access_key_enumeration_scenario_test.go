@@ -14,8 +14,6 @@ import (
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/detectors/builtin"
 	dt "github.com/iamsentry/iamsentry/internal/detectortest"
-	"github.com/iamsentry/iamsentry/internal/redistest/rstore"
-	"github.com/iamsentry/iamsentry/state"
 )
 
 // Scenarios of issue 12, point 3: the shapes an attacker would give an
@@ -364,18 +362,4 @@ func otrfRecords(t *testing.T) []dt.Rec {
 		t.Fatal(err)
 	}
 	return sortedByTime(out)
-}
-
-// TestAccessKeyEnumerationScenariosOnRedis runs the shaping, scanner and
-// console suites on a real redis-server (TestStatefulDetectorsOnRedis runs
-// the base suites).
-func TestAccessKeyEnumerationScenariosOnRedis(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a redis-server")
-	}
-	open := rstore.Factory(t)
-	newStore := func(tb testing.TB) state.Store { return open(tb) }
-	t.Run("shaping", func(t *testing.T) { enumerationShaping(t, newStore) })
-	t.Run("scanners", func(t *testing.T) { enumerationScanners(t, newStore) })
-	t.Run("console", func(t *testing.T) { enumerationConsole(t, newStore) })
 }
