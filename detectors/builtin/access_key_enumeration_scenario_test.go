@@ -298,6 +298,13 @@ func enumerationConsole(t *testing.T, newStore newStoreFunc) {
 		{name: "S3Console", stream: withUA("[S3Console/0.4, aws-internal/3 aws-sdk-java/1.11.666 Linux/4.9.184-0.1.ac.235.83.329.metal1.x86_64]", enumBurst(keyS, reconActions, w0, 5*time.Second))},
 		{name: "AWS Internal", stream: withUA("AWS Internal", enumBurst(keyS, reconActions, w0, 5*time.Second))},
 		{name: "console.amazonaws.com", stream: withUA("console.amazonaws.com", enumBurst(keyS, reconActions, w0, 5*time.Second))},
+		{name: "a person's role session (switch role) under console.amazonaws.com", stream: func() []dt.Rec {
+			rs := enumBurst(keyS, reconActions, w0, 5*time.Second)
+			for _, r := range rs {
+				r.AsAssumedRole("Admin", "alice@example.com").With("userIdentity.accessKeyId", keyS).With("userAgent", "console.amazonaws.com")
+			}
+			return rs
+		}()},
 
 		// Loud twins.
 		{name: "the same session with the flag on no record", want: 1, stream: session()},
@@ -307,6 +314,14 @@ func enumerationConsole(t *testing.T, newStore newStoreFunc) {
 			return concat([]dt.Rec{other}, rs)
 		}()},
 		{name: "root with a long-term key claiming the console", want: 1, stream: root(keyA, "console.ec2.amazonaws.com")},
+		{name: "an EC2 instance's stolen credentials claiming the console", want: 1, stream: func() []dt.Rec {
+			rs := enumBurst(keyS, reconActions, w0, 5*time.Second)
+			for _, r := range rs {
+				r.AsAssumedRole("BankingWAFRole", "i-0317f6c6b66ae9c40").With("userIdentity.accessKeyId", keyS).
+					With("userAgent", "console.amazonaws.com")
+			}
+			return rs
+		}()},
 		{name: "a user agent that only mentions the console", want: 1,
 			stream: withUA("aws-cli/2.15.0 Python/3.11 md/console.amazonaws.com", enumBurst(keyS, reconActions, w0, 5*time.Second))},
 	}

@@ -32,14 +32,42 @@ func serviceOf(source string) string {
 // console records lack it and carry only the user agent the console's back
 // end sends (consoleUserAgent); the caller chooses its user agent, so it is
 // believed only for temporary (ASIA…) keys, which is what console sessions
-// use: a long-term key claiming to be the console is not excused. Records
+// use, and not for a workload's (workloadSession): a long-term key or an
+// instance's credentials claiming to be the console is not excused. Records
 // of a session that carry neither are recognised through
 // consoleSessionKey, which a detector sets when it sees the flag.
 func consoleSession(r *cloudtrail.Record) bool {
 	if r.SessionCredentialFromConsole {
 		return true
 	}
-	return strings.HasPrefix(r.UserIdentity.AccessKeyID, "ASIA") && consoleUserAgent(r.UserAgent)
+	return strings.HasPrefix(r.UserIdentity.AccessKeyID, "ASIA") && !workloadSession(r) && consoleUserAgent(r.UserAgent)
+}
+
+// workloadSession reports whether r's temporary credentials are a
+// workload's, which no person signs in to the console with: an EC2
+// instance profile's session (named after the instance, i-0123…) or an ECS
+// task's (named after the 32-hex task id). Stolen from the instance
+// metadata service, these are the temporary keys an attacker most often
+// holds, so their claim to be the console is not believed.
+func workloadSession(r *cloudtrail.Record) bool {
+	if r.UserIdentity.Type != "AssumedRole" {
+		return false
+	}
+	arn := r.UserIdentity.ARN
+	session := arn[strings.LastIndexByte(arn, '/')+1:]
+	if rest, ok := strings.CutPrefix(session, "i-"); ok && (len(rest) == 8 || len(rest) == 17) && isHex(rest) {
+		return true
+	}
+	return len(session) == 32 && isHex(session)
+}
+
+func isHex(s string) bool {
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // consoleUserAgent reports whether ua is one the console's front and back
