@@ -305,7 +305,10 @@ func enumAction(r *cloudtrail.Record) (action, svc string) {
 	var p struct {
 		TypeName string `json:"typeName"`
 	}
-	if err := r.Params(&p); err != nil || p.TypeName == "" {
+	// A type name is "AWS::Service::Resource" or a registered
+	// "Org::Service::Resource": short. Anything else counts as the bare
+	// action rather than growing state with what the caller sent.
+	if err := r.Params(&p); err != nil || p.TypeName == "" || len(p.TypeName) > 128 || strings.ContainsAny(p.TypeName, "()!") {
 		return action, svc
 	}
 	return action + "(" + p.TypeName + ")", cloudControlService(p.TypeName)

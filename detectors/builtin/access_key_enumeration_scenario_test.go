@@ -140,6 +140,14 @@ func enumerationShaping(t *testing.T, newStore newStoreFunc) {
 		{name: "three people on one Identity Center permission set count apart",
 			stream: sessions("aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Developer_0123456789abcdef",
 				func(i int) string { return fmt.Sprintf("person%d@example.com", i) })},
+		{name: "Cloud Control reads of odd type names count as the bare action", stream: func() []dt.Rec {
+			var out []dt.Rec
+			for i := range 20 {
+				out = append(out, cloudControl("GetResource", fmt.Sprintf("AWS::EC2::Instance)!%02d", i), w0.Add(time.Duration(i)*10*time.Second)),
+					cloudControl("GetResource", strings.Repeat("AWS::IAM::Role", 10)+fmt.Sprint(i), w0.Add(time.Duration(i)*10*time.Second)))
+			}
+			return out
+		}()},
 		{name: "Cloud Control ListResources of one type, 50 times", stream: func() []dt.Rec {
 			var out []dt.Rec
 			for i := range 50 {
@@ -265,6 +273,11 @@ func enumerationScanners(t *testing.T, newStore newStoreFunc) {
 					t.Logf("%v %s: %s", f.Severity, f.EventTime.Format(time.RFC3339), f.Explanation)
 				}
 				t.Fatalf("severities %v, want %v", got, tt.want)
+			}
+			sorted := enumIncidents(dt.NewWithStore(t, newStore(t), dt.Must(builtin.NewAccessKeyEnumeration(cfg))).Stream(tt.stream...))
+			h := dt.NewWithStore(t, newStore(t), dt.Must(builtin.NewAccessKeyEnumeration(cfg)))
+			if shuffled := enumIncidents(scoreInBatches(h, deliver(tt.stream, 15*time.Minute, 7), 7)); !slices.Equal(shuffled, sorted) {
+				t.Errorf("rule: shuffled within lateness gives the incidents of sorted: %v, sorted: %v", shuffled, sorted)
 			}
 		})
 	}
