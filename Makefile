@@ -16,8 +16,9 @@ GRPCURL   := github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
 include make/proto.mk
+include make/noise.mk
 
-.PHONY: help build run test test-short soak lint vet fmt fuzz bench bench-go bench-load bench-latency bench-realistic tools redis clean fluentbit-plugin
+.PHONY: help build run geoip test test-short soak lint vet fmt fuzz bench bench-go bench-load bench-latency bench-realistic tools redis clean fluentbit-plugin otelcol interop
 
 # HELP_VARS are the make variables the rule lines name, e.g. LISTEN for
 # $(LISTEN): help hands their values to awk, which puts them into the text,
@@ -53,6 +54,13 @@ test: redis build tools ## Run every test (unit, conformance on memory and real 
 	cd clients/fluentbit && GOFLAGS=-mod=mod $(GO) vet ./... && GOFLAGS=-mod=mod $(GO) test -race -count=1 ./...
 	cd deploy && GOFLAGS=-mod=mod $(GO) vet ./... && GOFLAGS=-mod=mod $(GO) test -count=1 ./...
 	$(MAKE) --no-print-directory fluentbit-plugin
+
+# GEOIP_DIR is where make geoip writes; empty means iamsentry's default path
+# ($IAMSENTRY_GEOIP_DIR, else ~/.local/share/iamsentry/geoip).
+GEOIP_DIR ?=
+
+geoip: build ## Fetch the free GeoIP country and ASN databases (ip-location-db, pinned) that serve and scan use by default
+	bin/iamsentry geoip update $(if $(GEOIP_DIR),--dir '$(GEOIP_DIR)')
 
 test-short: redis ## Run the unit tests only (skips end-to-end tests)
 	$(GO) test -short -count=1 ./...
@@ -103,6 +111,16 @@ bench-latency: build redis ## Open-loop latency: $(LATENCY_RATES) events/s for $
 		$(GO) run ./cmd/loadgen --spawn bin/iamsentry --rate $$rate --duration $(LATENCY_DURATION); \
 		$(GO) run ./cmd/loadgen --spawn bin/iamsentry --with-redis --rate $$rate --duration $(LATENCY_DURATION); \
 	done
+
+# The OpenTelemetry Collector is built with its builder (ocb) from
+# clients/otelcol/builder.yaml; the first build takes minutes (about 8 on
+# two busy cores), later ones are skipped while the manifest is unchanged.
+otelcol: ## Build bin/otelcol-iamsentry, an OpenTelemetry Collector (filelog, batch, otlp, bearertokenauth) from clients/otelcol/builder.yaml
+	clients/otelcol/build.sh
+
+# interop is not part of test: the Collector's first build is too slow for it.
+interop: build otelcol ## Interop test: the real Collector ships CloudTrail JSON lines to serve over OTLP/gRPC with TLS and a bearer token
+	$(GO) test -tags interop -count=1 -timeout 10m -v -run 'Collector' ./clients/otelcol/
 
 redis: ## Install redis-server and redis-cli when missing (tests start their own servers)
 	scripts/ensure-redis.sh

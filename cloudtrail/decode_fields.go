@@ -35,6 +35,7 @@ const (
 	fFromConsole
 	fUserAgent
 	fVPCEndpointID
+	fVPCEndpointAccountID
 	fRecipientAccountID
 	fSourceIPAddress
 	fRequestParameters
@@ -72,7 +73,8 @@ var fieldKeys = [numFields]string{
 	fEventID: "eventID", fEventName: "eventName", fEventSource: "eventSource", fEventTime: "eventTime",
 	fEventType: "eventType", fAWSRegion: "awsRegion", fErrorCode: "errorCode", fErrorMessage: "errorMessage",
 	fReadOnly: "readOnly", fFromConsole: "sessionCredentialFromConsole", fUserAgent: "userAgent",
-	fVPCEndpointID: "vpcEndpointId", fRecipientAccountID: "recipientAccountId", fSourceIPAddress: "sourceIPAddress",
+	fVPCEndpointID: "vpcEndpointId", fVPCEndpointAccountID: "vpcEndpointAccountId",
+	fRecipientAccountID: "recipientAccountId", fSourceIPAddress: "sourceIPAddress",
 	fRequestParameters: "requestParameters", fResponseElements: "responseElements",
 	fDetailType: "detail-type", fDetail: "detail", fEvent: "event", fRecords: "Records", fUserIdentity: "userIdentity",
 	fIdentityType: "type", fIdentityPrincipalID: "principalId", fIdentityARN: "arn", fIdentityAccountID: "accountId",
@@ -199,6 +201,8 @@ func topField(name []byte) field {
 		return fUserAgent
 	case "VPCENDPOINTID":
 		return fVPCEndpointID
+	case "VPCENDPOINTACCOUNTID":
+		return fVPCEndpointAccountID
 	case "RECIPIENTACCOUNTID":
 		return fRecipientAccountID
 	case "SOURCEIPADDRESS":
@@ -292,6 +296,8 @@ func (r *rawRecord) set(d *decoder, f field) bool {
 		return d.str(&r.UserAgent, true)
 	case fVPCEndpointID:
 		return d.str(&r.VPCEndpointID, true)
+	case fVPCEndpointAccountID:
+		return d.str(&r.VPCEndpointAccountID, true)
 	case fRecipientAccountID:
 		return d.str(&r.RecipientAccountID, true)
 	case fSourceIPAddress:

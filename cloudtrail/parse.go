@@ -101,23 +101,24 @@ func parseInner(data []byte) (*Record, error) {
 // rawRecord is the decoding shape: only the fields Record needs, so
 // encoding/json skips everything else without building values for it.
 type rawRecord struct {
-	EventID            string          `json:"eventID"`
-	EventName          string          `json:"eventName"`
-	EventSource        string          `json:"eventSource"`
-	EventTime          string          `json:"eventTime"`
-	EventType          string          `json:"eventType"`
-	AWSRegion          string          `json:"awsRegion"`
-	ErrorCode          string          `json:"errorCode"`
-	ErrorMessage       string          `json:"errorMessage"`
-	ReadOnly           flexBool        `json:"readOnly"`
-	UserAgent          string          `json:"userAgent"`
-	VPCEndpointID      string          `json:"vpcEndpointId"`
-	RecipientAccountID string          `json:"recipientAccountId"`
-	FromConsole        flexBool        `json:"sessionCredentialFromConsole"`
-	SourceIPAddress    string          `json:"sourceIPAddress"`
-	UserIdentity       rawIdentity     `json:"userIdentity"`
-	RequestParameters  json.RawMessage `json:"requestParameters"`
-	ResponseElements   json.RawMessage `json:"responseElements"`
+	EventID              string          `json:"eventID"`
+	EventName            string          `json:"eventName"`
+	EventSource          string          `json:"eventSource"`
+	EventTime            string          `json:"eventTime"`
+	EventType            string          `json:"eventType"`
+	AWSRegion            string          `json:"awsRegion"`
+	ErrorCode            string          `json:"errorCode"`
+	ErrorMessage         string          `json:"errorMessage"`
+	ReadOnly             flexBool        `json:"readOnly"`
+	UserAgent            string          `json:"userAgent"`
+	VPCEndpointID        string          `json:"vpcEndpointId"`
+	VPCEndpointAccountID string          `json:"vpcEndpointAccountId"`
+	RecipientAccountID   string          `json:"recipientAccountId"`
+	FromConsole          flexBool        `json:"sessionCredentialFromConsole"`
+	SourceIPAddress      string          `json:"sourceIPAddress"`
+	UserIdentity         rawIdentity     `json:"userIdentity"`
+	RequestParameters    json.RawMessage `json:"requestParameters"`
+	ResponseElements     json.RawMessage `json:"responseElements"`
 
 	// Wrapper keys (see Parse).
 	DetailType string          `json:"detail-type"`
@@ -183,18 +184,19 @@ func (r *rawRecord) record(decErr error) (*Record, error) {
 		return nil, err
 	}
 	rec := &Record{
-		EventID:            r.EventID,
-		EventName:          r.EventName,
-		EventSource:        r.EventSource,
-		EventTime:          t,
-		EventType:          r.EventType,
-		AWSRegion:          r.AWSRegion,
-		ErrorCode:          r.ErrorCode,
-		ErrorMessage:       r.ErrorMessage,
-		ReadOnly:           r.ReadOnly.readOnly(),
-		UserAgent:          r.UserAgent,
-		VPCEndpointID:      r.VPCEndpointID,
-		RecipientAccountID: r.RecipientAccountID,
+		EventID:              r.EventID,
+		EventName:            r.EventName,
+		EventSource:          r.EventSource,
+		EventTime:            t,
+		EventType:            r.EventType,
+		AWSRegion:            r.AWSRegion,
+		ErrorCode:            r.ErrorCode,
+		ErrorMessage:         r.ErrorMessage,
+		ReadOnly:             r.ReadOnly.readOnly(),
+		UserAgent:            r.UserAgent,
+		VPCEndpointID:        r.VPCEndpointID,
+		VPCEndpointAccountID: r.VPCEndpointAccountID,
+		RecipientAccountID:   r.RecipientAccountID,
 		// An odd sessionCredentialFromConsole is read as false rather than
 		// rejected: it only ever relaxes a detector, so no record is lost.
 		SessionCredentialFromConsole: r.FromConsole.set && r.FromConsole.val,

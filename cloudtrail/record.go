@@ -20,18 +20,22 @@ const DefaultMaxRecordSize = 256 << 10
 
 // Record is one CloudTrail event, reduced to what detectors use.
 type Record struct {
-	EventID            string
-	EventName          string
-	EventSource        string // e.g. "iam.amazonaws.com"
-	EventTime          time.Time
-	EventType          string // AwsApiCall, AwsConsoleSignIn, ...
-	AWSRegion          string
-	ErrorCode          string // "" when the call succeeded
-	ErrorMessage       string
-	ReadOnly           ReadOnly
-	UserAgent          string
-	VPCEndpointID      string
-	RecipientAccountID string
+	EventID       string
+	EventName     string
+	EventSource   string // e.g. "iam.amazonaws.com"
+	EventTime     time.Time
+	EventType     string // AwsApiCall, AwsConsoleSignIn, ...
+	AWSRegion     string
+	ErrorCode     string // "" when the call succeeded
+	ErrorMessage  string
+	ReadOnly      ReadOnly
+	UserAgent     string
+	VPCEndpointID string
+	// VPCEndpointAccountID is vpcEndpointAccountId: the account that owns
+	// the VPC endpoint the call came through ("" when none, or when the
+	// record predates the field).
+	VPCEndpointAccountID string
+	RecipientAccountID   string
 
 	// SessionCredentialFromConsole is sessionCredentialFromConsole ==
 	// "true": AWS set it because the call was made with the credentials of

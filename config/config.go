@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -42,6 +43,8 @@ type Config struct {
 	SessionNames SessionNames `yaml:"session_names"`
 	// GeoIP names the MaxMind-format databases.
 	GeoIP GeoIP `yaml:"geoip"`
+	// Networks adjusts how source networks are classified (AWS, hosting).
+	Networks Networks `yaml:"networks"`
 	// Redis is the shared state store; absent means the embedded store.
 	Redis Redis `yaml:"redis"`
 	// Detectors holds per-detector settings by detector id.
@@ -73,6 +76,16 @@ type GeoIP struct {
 	ASNDB     string `yaml:"asn_db"`
 }
 
+// Networks is the networks key: additions to (and removals from) the
+// built-in lists of AWS and hosting autonomous systems
+// (detectors.DefaultAWSASNs, detectors.DefaultHostingASNs). They take
+// effect with an ASN database (geoip.asn_db).
+type Networks struct {
+	AWSASNs        []uint32 `yaml:"aws_asns"`
+	HostingASNs    []uint32 `yaml:"hosting_asns"`
+	NotHostingASNs []uint32 `yaml:"not_hosting_asns"`
+}
+
 // Redis is the redis key. URL takes every form state/redis.ParseOptions
 // accepts (redis://, rediss://, address lists, Sentinel, Cluster); the
 // program that opens the store checks it. The --redis flag and the
@@ -81,13 +94,36 @@ type Redis struct {
 	URL string `yaml:"url"`
 }
 
-// Suppress is one entry of the suppress list.
+// Suppress is one entry of the suppress list; docs/configuration.md
+// documents each key.
 type Suppress struct {
 	Detector   string `yaml:"detector"`
 	Principal  string `yaml:"principal"`
+	EventName  Globs  `yaml:"event_name"`
+	Target     Globs  `yaml:"target"`
+	UserAgent  string `yaml:"user_agent"`
+	InvokedBy  string `yaml:"invoked_by"`
 	SourceCIDR string `yaml:"source_cidr"`
+	SourceASN  string `yaml:"source_asn"`
 	Account    string `yaml:"account"`
+	Expires    string `yaml:"expires"`
 	Reason     string `yaml:"reason"`
+}
+
+// Globs is a key that takes one wildcard pattern or a list of them.
+type Globs []string
+
+// decodeNode reads a single scalar as a list of one.
+func (g *Globs) decodeNode(d *decoder, n *yaml.Node, key string) bool {
+	if n.Kind == yaml.ScalarNode {
+		*g = Globs{n.Value}
+		return true
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.fail(n.Line, key, "want a pattern or a list of patterns, not %s", kind(n))
+		return false
+	}
+	return d.list(n, reflect.ValueOf((*[]string)(g)).Elem(), key)
 }
 
 // ParseAndBuild parses data, validates it and builds it without GeoIP
@@ -206,6 +242,10 @@ type Built struct {
 	// Notes are what enabled detectors say about how the configuration
 	// makes them work, prefixed with the detector id, for the start-up log.
 	Notes []string
+	// Warnings are what is legal but likely a mistake (a suppress entry
+	// past its expires date), prefixed with the key path, for the
+	// start-up log.
+	Warnings []string
 }
 
 // Build checks every value and builds the detectors of specs, reporting
@@ -227,13 +267,13 @@ func (c *Config) Build(specs []detectors.Spec, geo detectors.GeoLookup) (*Built,
 	}
 	reg, err := c.buildDetectors(specs, ids, settings)
 	add(err)
-	sup, err := c.suppressions(ids)
+	sup, warnings, err := c.suppressions(ids, geo, time.Now())
 	add(err)
 	add(c.sinks(ids))
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	b := &Built{Registry: reg, Suppress: sup, Settings: settings, RedisURL: c.Redis.URL, Sinks: slices.Clone(c.Sinks)}
+	b := &Built{Registry: reg, Suppress: sup, Settings: settings, RedisURL: c.Redis.URL, Sinks: slices.Clone(c.Sinks), Warnings: warnings}
 	for _, d := range reg.Enabled() {
 		if n, ok := d.(detectors.Notable); ok {
 			for _, note := range n.Notes() {

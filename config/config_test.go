@@ -89,6 +89,7 @@ suppress:
     account: "111122223333"
     reason: "IaC pipeline"
   - detector: admin-policy-attached
+    account: "444455556666"
     reason: "muted while the sandbox is rebuilt"
 `
 
@@ -187,8 +188,8 @@ func TestDisable(t *testing.T) {
 func TestErrors(t *testing.T) {
 	checkErrors(t, []errorCase{
 		{"not YAML", "detectors: [\n", 1, "", "not YAML: did not find expected node content"},
-		{"not a mapping", "- accounts\n", 1, "", `want a mapping (keys: accounts, trusted_networks, privileged_roles, session_names, geoip, redis, detectors, suppress, sinks), not a list`},
-		{"unknown top-level key", "accounts: []\ntypo_key: 1\n", 2, "typo_key", "unknown key (known: accounts, trusted_networks, privileged_roles, session_names, geoip, redis, detectors, suppress, sinks)"},
+		{"not a mapping", "- accounts\n", 1, "", `want a mapping (keys: accounts, trusted_networks, privileged_roles, session_names, geoip, networks, redis, detectors, suppress, sinks), not a list`},
+		{"unknown top-level key", "accounts: []\ntypo_key: 1\n", 2, "typo_key", "unknown key (known: accounts, trusted_networks, privileged_roles, session_names, geoip, networks, redis, detectors, suppress, sinks)"},
 		{"unknown key in a section", "trusted_networks:\n  cidr: [\"10.0.0.0/8\"]\n", 2, "trusted_networks.cidr", "unknown key (known: cidrs, vpc_endpoints)"},
 		{"key given twice", "accounts: [\"111122223333\"]\naccounts: [\"444455556666\"]\n", 2, "accounts", "given twice (first on line 1)"},
 		{"section not a mapping", "geoip: /var/lib/GeoLite2-Country.mmdb\n", 1, "geoip", `want a mapping (keys: country_db, asn_db), not "/var/lib/GeoLite2-Country.mmdb"`},
@@ -218,7 +219,7 @@ func TestErrors(t *testing.T) {
 		{"suppress bad account", "suppress:\n  - account: \"1\"\n    reason: r\n", 2, "suppress[0].account", "not a 12-digit AWS account id"},
 		{"suppress without reason", "suppress:\n  - account: \"111122223333\"\n  - account: \"444455556666\"\n", 3, "suppress[1].reason", "required"},
 		{"suppress everything", "suppress:\n  - detector: \"*\"\n    reason: quiet please\n", 2, "suppress[0]", "matches every finding"},
-		{"unknown suppress key", "suppress:\n  - reason: r\n    role: x\n", 3, "suppress[0].role", "unknown key (known: detector, principal, source_cidr, account, reason)"},
+		{"unknown suppress key", "suppress:\n  - reason: r\n    role: x\n", 3, "suppress[0].role", "unknown key (known: detector, principal, event_name, target, user_agent, invoked_by, source_cidr, source_asn, account, expires, reason)"},
 	})
 }
 
@@ -485,5 +486,27 @@ func TestAliasExpansionIsBounded(t *testing.T) {
 	}
 	if n := strings.Count(err.Error(), "expands to more than"); n != 1 {
 		t.Errorf("the expansion limit is reported %d times, want once", n)
+	}
+}
+
+// TestNetworks checks that the networks key adds to and trims the built-in
+// AWS and hosting lists, and refuses ASN 0.
+func TestNetworks(t *testing.T) {
+	b, err := config.ParseAndBuild([]byte("networks:\n  aws_asns: [64512]\n  hosting_asns: [3320]\n  not_hosting_asns: [14061]\n"), builtin.Specs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := b.Settings
+	if !slices.Contains(s.AWSASNs, 64512) || !slices.Contains(s.AWSASNs, 16509) {
+		t.Errorf("AWSASNs = %v, want the defaults and 64512", s.AWSASNs)
+	}
+	if !slices.Contains(s.HostingASNs, 3320) || slices.Contains(s.HostingASNs, 14061) || !slices.Contains(s.HostingASNs, 24940) {
+		t.Errorf("HostingASNs = %v, want the defaults with 3320 and without 14061", s.HostingASNs)
+	}
+	if _, err := config.ParseAndBuild([]byte("networks:\n  hosting_asns: [0]\n"), builtin.Specs()); err == nil || !strings.Contains(err.Error(), "not an autonomous system number") {
+		t.Errorf("ASN 0: err = %v", err)
+	}
+	if _, err := config.ParseAndBuild([]byte("networks:\n  hosting_asns: [AS3320]\n"), builtin.Specs()); err == nil {
+		t.Error("a non-number ASN was accepted")
 	}
 }

@@ -57,6 +57,14 @@ func (c *Config) settings() (*detectors.Settings, error) {
 		}
 		s.SessionNamePatterns = append(s.SessionNamePatterns, re)
 	}
+	s.AWSASNs = append(detectors.DefaultAWSASNs(), c.Networks.AWSASNs...)
+	s.HostingASNs = slices.DeleteFunc(append(detectors.DefaultHostingASNs(), c.Networks.HostingASNs...),
+		func(asn uint32) bool { return slices.Contains(c.Networks.NotHostingASNs, asn) })
+	for i, asn := range append(append(slices.Clone(c.Networks.AWSASNs), c.Networks.HostingASNs...), c.Networks.NotHostingASNs...) {
+		if asn == 0 {
+			errs = append(errs, c.errorf("networks", "entry %d: 0 is not an autonomous system number", i))
+		}
+	}
 	return s, errors.Join(errs...)
 }
 
@@ -103,48 +111,6 @@ func checkARNPattern(v, want string) error {
 		return fmt.Errorf("%q names no %s ARN", v, strings.Trim(want, ":/"))
 	}
 	return nil
-}
-
-// suppressions checks and compiles the suppress list.
-func (c *Config) suppressions(ids []string) ([]detectors.Suppression, error) {
-	var out []detectors.Suppression
-	var errs []error
-	for i, e := range c.Suppress {
-		at := fmt.Sprintf("suppress[%d]", i)
-		s := detectors.Suppression{Entry: i, Detector: e.Detector, Principal: e.Principal, Account: e.Account, Reason: strings.TrimSpace(e.Reason)}
-		n := len(errs)
-		if s.Detector == "" {
-			s.Detector = "*"
-		}
-		if s.Detector != "*" && !slices.Contains(ids, s.Detector) {
-			errs = append(errs, c.errorf(at+".detector", "unknown detector %q (want \"*\" or one of: %s)", s.Detector, strings.Join(sorted(ids), ", ")))
-		}
-		if s.Principal != "" {
-			if err := checkARNPattern(s.Principal, ""); err != nil {
-				errs = append(errs, c.At(at+".principal", err))
-			}
-		}
-		if e.SourceCIDR != "" {
-			p, err := parseCIDR(e.SourceCIDR)
-			if err != nil {
-				errs = append(errs, c.At(at+".source_cidr", err))
-			}
-			s.SourceCIDR = p
-		}
-		if s.Account != "" && !accountPattern.MatchString(s.Account) {
-			errs = append(errs, c.errorf(at+".account", "%q is not a 12-digit AWS account id", s.Account))
-		}
-		if s.Reason == "" {
-			errs = append(errs, c.errorf(at+".reason", "required: say why the entry exists; it is shown with every finding it suppresses"))
-		}
-		if s.Detector == "*" && s.Principal == "" && e.SourceCIDR == "" && s.Account == "" {
-			errs = append(errs, c.errorf(at, "matches every finding of every detector; name a principal, source_cidr or account, or one detector (to mute a detector, set detectors.<id>.enabled: false)"))
-		}
-		if len(errs) == n {
-			out = append(out, s)
-		}
-	}
-	return out, errors.Join(errs...)
 }
 
 func sorted(s []string) []string {

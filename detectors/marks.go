@@ -19,6 +19,14 @@ func NewLocationMark(ev *Event, accessKeyID string) state.Key {
 	return ev.Key("key:"+accessKeyID, "new-location")
 }
 
+// KeyFirstSeenMark is the mark access-key-new-location keeps (KeepEarliest)
+// of the first time it saw a long-term access key (AKIA…) used from a
+// public address. caller-identity-recon reads it to tell a key with a
+// history (an application's key that never probed) from one never seen.
+func KeyFirstSeenMark(ev *Event, accessKeyID string) state.Key {
+	return ev.Key("key:"+accessKeyID, "loc:first-seen")
+}
+
 // NewLocationMarkTTL keeps a NewLocationMark long enough for a reader an hour
 // later, plus the allowed lateness of CloudTrail delivery.
 const NewLocationMarkTTL = 2 * time.Hour

@@ -36,6 +36,13 @@ type Settings struct {
 	// detectors/geoip). Nil means no database is configured; detectors that
 	// use it fall back to a documented weaker method and say so in Notes.
 	GeoIP GeoLookup
+	// AWSASNs are the autonomous systems whose addresses are AWS's
+	// (networks.aws_asns adds to DefaultAWSASNs). Nil means the default.
+	AWSASNs []uint32
+	// HostingASNs are the autonomous systems of hosting, VPN and Tor
+	// networks (networks.hosting_asns adds to DefaultHostingASNs,
+	// networks.not_hosting_asns removes from it). Nil means the default.
+	HostingASNs []uint32
 }
 
 // GeoLookup resolves an IP address to where it is on the Internet. It is

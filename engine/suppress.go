@@ -4,10 +4,14 @@ import (
 	"github.com/iamsentry/iamsentry/detectors"
 )
 
-// suppress marks the candidate findings a suppress entry matches. A
-// suppressed finding takes no throttle: it must not use up the one alert an
-// incident gets, in case a later event of the same incident is not covered
-// by the entry.
+// suppress marks the candidate findings a suppress entry matches.
+//
+// A suppressed finding takes a throttle of its own (suppressedOnce), so an
+// incident is reported as suppressed once, not once per event of its burst
+// (12 terraform plans used to report 204 suppressed findings). It is not
+// the incident's alert throttle: a later event of the same incident that
+// no entry covers (a stolen session of the pipeline, from elsewhere) still
+// raises the incident's one alert.
 func (s *scoring) suppress() {
 	if len(s.rules.Suppress) == 0 {
 		return
@@ -18,10 +22,22 @@ func (s *scoring) suppress() {
 			f := &it.candidates[j]
 			if e := detectors.Suppress(s.rules.Suppress, f, it.event.Record); e != nil {
 				f.Suppressed = &detectors.Suppressed{Entry: e.Entry, Reason: e.Reason}
-				f.Once = nil
+				f.Once = suppressedOnce(f.Once)
 			}
 		}
 	}
+}
+
+// suppressedOnce is the throttle a suppressed finding takes in place of
+// once: the same key and period, in a name of its own. Nil stays nil: a
+// finding without a throttle is one per event, suppressed or not.
+func suppressedOnce(once *detectors.Once) *detectors.Once {
+	if once == nil {
+		return nil
+	}
+	o := *once
+	o.Key.Name += "|suppressed"
+	return &o
 }
 
 // forget drops every candidate finding, for a batch that only learns.

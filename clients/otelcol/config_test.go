@@ -21,8 +21,12 @@ type exporter struct {
 	BalancerName string `yaml:"balancer_name"`
 	Compression  string `yaml:"compression"`
 	TLS          struct {
-		Insecure bool `yaml:"insecure"`
+		Insecure bool   `yaml:"insecure"`
+		CAFile   string `yaml:"ca_file"`
 	} `yaml:"tls"`
+	Auth struct {
+		Authenticator string `yaml:"authenticator"`
+	} `yaml:"auth"`
 	Keepalive struct {
 		Time                string `yaml:"time"`
 		PermitWithoutStream bool   `yaml:"permit_without_stream"`
@@ -33,11 +37,13 @@ type exporter struct {
 }
 
 type collectorConfig struct {
+	Extensions map[string]any      `yaml:"extensions"`
 	Receivers  map[string]any      `yaml:"receivers"`
 	Processors map[string]any      `yaml:"processors"`
 	Exporters  map[string]exporter `yaml:"exporters"`
 	Service    struct {
-		Pipelines map[string]struct {
+		Extensions []string `yaml:"extensions"`
+		Pipelines  map[string]struct {
 			Receivers  []string `yaml:"receivers"`
 			Processors []string `yaml:"processors"`
 			Exporters  []string `yaml:"exporters"`
@@ -46,8 +52,10 @@ type collectorConfig struct {
 }
 
 // TestExampleConfig checks what makes the example reach iamsentry: an otlp
-// (gRPC) exporter on iamsentry's port, gzip, keepalive pings no more often
-// than iamsentry permits, retries on, and a logs pipeline that uses it.
+// (gRPC) exporter on iamsentry's port, over TLS with a bearer token, gzip,
+// keepalive pings no more often than iamsentry permits, retries on, and a
+// logs pipeline that uses it. (make interop runs the file with a real
+// Collector.)
 func TestExampleConfig(t *testing.T) {
 	data, err := os.ReadFile("config.yaml")
 	if err != nil {
@@ -67,6 +75,14 @@ func TestExampleConfig(t *testing.T) {
 	}
 	if strings.HasPrefix(exp.Endpoint, "dns:///") && exp.BalancerName != "round_robin" {
 		t.Errorf("a dns:/// endpoint without round_robin sends everything to one replica")
+	}
+	if exp.TLS.Insecure || exp.TLS.CAFile == "" {
+		t.Errorf("tls %+v: want ca_file and not insecure; the bearer token must not travel in clear", exp.TLS)
+	}
+	if a := exp.Auth.Authenticator; !strings.HasPrefix(a, "bearertokenauth") {
+		t.Errorf("auth.authenticator %q: want a bearertokenauth extension", a)
+	} else if _, ok := cfg.Extensions[a]; !ok || !slices.Contains(cfg.Service.Extensions, a) {
+		t.Errorf("authenticator %q must be defined under extensions and enabled in service.extensions", a)
 	}
 	if exp.Compression != "gzip" {
 		t.Errorf("compression %q, want gzip", exp.Compression)

@@ -25,7 +25,7 @@ type AccessKeyEnumerationOptions struct {
 	// MinScore is the weighted score of distinct reads at which a burst
 	// within Window is enumeration: each distinct "service:Action" counts
 	// 1 (SensitiveWeight when sensitive), and each service beyond the first
-	// adds 1.
+	// adds 1 (4 at most).
 	MinScore int `yaml:"min_score"`
 	// BurstWindow is the short scale: a tool firing reads within about a
 	// minute.
@@ -52,8 +52,9 @@ type AccessKeyEnumerationOptions struct {
 	HistoryDays int `yaml:"history_days"`
 	// LearnDays is on how many of those days a principal must have made at
 	// least MinScore distinct reads to be learned as a scanner. A learned
-	// scanner is quiet unless it reads from a network or a service new to
-	// it, or its day's distinct reads more than double its usual.
+	// scanner is quiet unless it reads from a network or a sensitive
+	// service new to it, or its day's distinct reads more than double its
+	// usual.
 	LearnDays int `yaml:"learn_days"`
 	// FamiliarAfter is how long after a principal first read from a
 	// network, or first read a service, the network or service counts as
@@ -61,7 +62,8 @@ type AccessKeyEnumerationOptions struct {
 	FamiliarAfter time.Duration `yaml:"familiar_after"`
 	// IPv4Prefix is the prefix length a learned scanner's IPv4 networks
 	// are compared on when no GeoIP ASN database is configured (with one,
-	// networks are ASNs).
+	// networks are ASNs). Coarse by default: scanners and pipelines on
+	// cloud runners draw addresses from all over their provider's blocks.
 	IPv4Prefix int `yaml:"ipv4_prefix"`
 	// IPv6Prefix is the same for IPv6 networks.
 	IPv6Prefix int `yaml:"ipv6_prefix"`
@@ -96,7 +98,7 @@ func DefaultAccessKeyEnumerationOptions() AccessKeyEnumerationOptions {
 		HistoryDays:     14,
 		LearnDays:       2,
 		FamiliarAfter:   24 * time.Hour,
-		IPv4Prefix:      12,
+		IPv4Prefix:      8,
 		IPv6Prefix:      32,
 		IgnoreActions: []string{
 			// Credential plumbing: readOnly in CloudTrail, not discovery.

@@ -73,7 +73,7 @@ func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, acti
 	if r.Denied() {
 		member += deniedSuffix
 	}
-	e := &enumeration{d: d, ev: ev, id: id, svc: svc}
+	e := &enumeration{d: d, ev: ev, id: id, svc: svc, sensitive: d.sensitive[svc] || d.sensitive[action]}
 	reads := ev.Key(id, "enum:reads")
 	sc := d.scales()
 	// The limit is the scale's threshold: every member weighs at least 1,
@@ -136,6 +136,7 @@ type enumeration struct {
 	d             *AccessKeyEnumeration
 	ev            *detectors.Event
 	id, svc       string
+	sensitive     bool // the read is sensitive (Sensitive)
 	net, netLabel string
 
 	windows          [3]*state.Future[state.Window]
@@ -173,10 +174,15 @@ func (d *AccessKeyEnumeration) weigh(w state.Window) tally {
 			t.sample = append(t.sample, m)
 		}
 	}
-	t.score += max(0, len(t.services)-1) + w.Count - len(w.Members)
+	t.score += min(maxBreadth, max(0, len(t.services)-1)) + w.Count - len(w.Members)
 	t.services = sorted(t.services)
 	return t
 }
+
+// maxBreadth caps what services beyond the first add to a window's score.
+// Breadth is a tool's mark, but a person's morning also touches one thing
+// in each of eight services; past four, more services say no more.
+const maxBreadth = 4
 
 // enumSample is how many reads a finding names as evidence.
 const enumSample = 8
@@ -285,7 +291,10 @@ func (e *enumeration) profile() (profile, error) {
 	if err != nil {
 		return p, err
 	}
-	p.newSvc = !known
+	// A scanner's coverage grows (a new check, a service the account just
+	// started using); what changes its meaning is a sensitive service it
+	// never read before.
+	p.newSvc = !known && e.sensitive
 	if known, err = familiar(e.netSeen); err != nil {
 		return p, err
 	}
@@ -364,7 +373,7 @@ func (e *enumeration) explain(sc *enumScale, t tally, p profile) string {
 			why = append(why, "it reads from "+p.netLabel+", new to it")
 		}
 		if p.newSvc {
-			why = append(why, "it reads "+p.svc+", a service new to it")
+			why = append(why, "it reads "+p.svc+", a sensitive service new to it")
 		}
 		if p.volume {
 			why = append(why, fmt.Sprintf("its %d distinct reads today are more than double its usual %d", p.today, p.usual))

@@ -71,8 +71,11 @@ func (o AccessKeyNewLocationOptions) validate() error {
 
 // AccessKeyNewLocation raises when an identity is used from a country or
 // autonomous system it has not been used from in the last Window, once its
-// history spans WarmUp. Without GeoIP databases it compares network
-// prefixes instead, at FallbackSeverity.
+// history spans WarmUp. A network the settings class as hosting, VPN or
+// Tor (detectors.Settings.Network) skips both the warm-up and the "first
+// sighting only learns" rule: a stolen key's first use from a VPS is the
+// attack, not a baseline to learn. Without GeoIP databases it compares
+// network prefixes instead, at FallbackSeverity.
 //
 // The identity is the access key for long-term keys (AKIA…), so each key
 // has its own history, and the stable principal (the IAM user, or the role
@@ -105,7 +108,8 @@ func NewAccessKeyNewLocation(cfg detectors.Config) (detectors.Detector, error) {
 		Title: "Credentials used from a new country or network",
 		Description: "An access key or role is used from a country or autonomous system (ASN) it was not " +
 			"used from in the last " + detectors.Days(opts.Window) + ", after at least " + detectors.Days(opts.WarmUp) +
-			" of history. Without GeoIP databases, a new network prefix is reported at lower severity.",
+			" of history; a use from a hosting, VPN or Tor network (networks.hosting_asns) raises even on first sight, " +
+			"without warm-up. Without GeoIP databases, a new network prefix is reported at lower severity.",
 		Severity:   detectors.SeverityHigh,
 		Techniques: []string{"T1078.004"},
 	}}, nil
@@ -138,14 +142,24 @@ var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 
 // routableSource returns the source IP of r when it can place the caller.
 func (d *AccessKeyNewLocation) routableSource(r *cloudtrail.Record) (netip.Addr, bool) {
-	if !r.SourceIsIP() || r.ServiceCaller() || unauthenticated[r.ErrorCode] {
+	if r.ServiceCaller() || unauthenticated[r.ErrorCode] {
+		return netip.Addr{}, false
+	}
+	return publicSource(r, d.settings)
+}
+
+// publicSource returns the source IP of r when it is a public address
+// outside the trusted networks of s: one that can place the caller on the
+// Internet.
+func publicSource(r *cloudtrail.Record, s *detectors.Settings) (netip.Addr, bool) {
+	if !r.SourceIsIP() {
 		return netip.Addr{}, false
 	}
 	ip := r.SourceIP.Unmap()
 	if !ip.IsGlobalUnicast() || ip.IsPrivate() || cgnat.Contains(ip) {
 		return netip.Addr{}, false
 	}
-	if _, trusted := d.settings.TrustedSource(r); trusted {
+	if _, trusted := s.TrustedSource(r); trusted {
 		return netip.Addr{}, false
 	}
 	return ip, true
@@ -170,6 +184,9 @@ type dimension struct {
 	member string // e.g. "DE", "3320", "198.51.0.0/16"
 	label  string // for explanations, e.g. "ASN 3320 (Deutsche Telekom AG)"
 	seen   *state.Future[state.Novelty]
+	// userSeen is the same add to the history of the key's IAM user, for
+	// long-term keys: a new key inherits its user's history.
+	userSeen *state.Future[state.Novelty]
 }
 
 // Observe implements Detector.
@@ -184,11 +201,25 @@ func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) dete
 		return nil
 	}
 	dims, geo := d.place(ip)
-	s := &sighting{d: d, r: r, ip: ip, label: label, dims: dims, geo: geo}
+	s := &sighting{d: d, r: r, ip: ip, label: label, dims: dims, geo: geo,
+		hosting: d.settings.Network(ip).Kind == detectors.NetworkHosting}
+	// For a long-term key this is detectors.KeyFirstSeenMark, which
+	// caller-identity-recon reads.
 	s.first = b.Mark(ev.Key(id, "loc:first-seen"), r.EventTime, state.KeepEarliest, d.opts.Window)
 	for i := range s.dims {
 		dim := &s.dims[i]
 		dim.seen = b.NoveltyAddBy(ev.Key(id, "loc:"+dim.name), dim.member, ev.Owner(), r.EventTime, d.opts.Window)
+	}
+	if user := keyUser(r, id); user != "" {
+		// Long-term keys also feed their user's history (the identity a
+		// GetSessionToken session of the user has), so that a key the user
+		// creates later starts from it rather than from a fresh warm-up.
+		s.userFirst = b.Mark(ev.Key(user, "loc:first-seen"), r.EventTime, state.KeepEarliest, d.opts.Window)
+		s.userLabel = r.UserIdentity.ARN
+		for i := range s.dims {
+			dim := &s.dims[i]
+			dim.userSeen = b.NoveltyAddBy(ev.Key(user, "loc:"+dim.name), dim.member, ev.Owner(), r.EventTime, d.opts.Window)
+		}
 	}
 	s.onceKey = func(dim dimension) state.Key {
 		// The incident is the identity in the new place, whichever record
@@ -239,39 +270,77 @@ type sighting struct {
 	label   string
 	dims    []dimension
 	geo     bool
+	hosting bool // a hosting, VPN or Tor network: raises without warm-up
 	first   *state.Future[state.Mark]
-	mark    state.Key // NewLocationMark to set when raising; zero without an access key
-	onceKey func(dimension) state.Key
+	// userFirst is the first sighting of a long-term key's IAM user, nil
+	// for other identities; userLabel names the user.
+	userFirst *state.Future[state.Mark]
+	userLabel string
+	mark      state.Key // NewLocationMark to set when raising; zero without an access key
+	onceKey   func(dimension) state.Key
 }
 
 // Findings implements Evaluation. A dimension raises when it is new and the
 // identity's set for it was not empty: an empty set means nothing is known
 // yet (a database added since, or history that expired), so it only learns.
+// A hosting, VPN or Tor network is the exception: nobody's baseline starts
+// on a VPS, so a first use from one raises, warm-up or not.
+// A long-term key still in its own warm-up is judged on its user's history.
 func (s *sighting) Findings() ([]detectors.Finding, error) {
-	first, err := s.first.Get()
+	h, err := s.history(s.first, func(d *dimension) *state.Future[state.Novelty] { return d.seen })
 	if err != nil {
 		return nil, err
 	}
-	var fresh []dimension
-	sizes := map[string]int{}
-	for _, dim := range s.dims {
-		n, err := dim.seen.Get()
-		if err != nil {
+	if h.span < s.d.opts.WarmUp && s.userFirst != nil {
+		if h, err = s.history(s.userFirst, func(d *dimension) *state.Future[state.Novelty] { return d.userSeen }); err != nil {
 			return nil, err
 		}
-		sizes[dim.name] = n.Size
-		if n.New && n.Size > 0 {
-			fresh = append(fresh, dim)
-		}
+		s.label += " (a young key, judged on the history of its user " + s.userLabel + ")"
 	}
-	var span time.Duration
-	if first.Set && first.At.Before(s.r.EventTime) {
-		span = s.r.EventTime.Sub(first.At)
-	}
-	if len(fresh) == 0 || span < s.d.opts.WarmUp {
+	if len(h.fresh) == 0 || (h.span < s.d.opts.WarmUp && !s.hosting) {
 		return nil, nil
 	}
-	return []detectors.Finding{s.finding(fresh, sizes, first.At, span)}, nil
+	return []detectors.Finding{s.finding(h.fresh, h.sizes, h.since, h.span)}, nil
+}
+
+// history is what one identity's state says of a sighting.
+type history struct {
+	fresh []dimension    // dimensions new for a non-empty set
+	sizes map[string]int // set sizes before the sighting, per dimension
+	since time.Time      // the identity's first sighting
+	span  time.Duration  // event time since then
+}
+
+// history reads the first-seen mark and the novelty results seen picks.
+func (s *sighting) history(first *state.Future[state.Mark], seen func(*dimension) *state.Future[state.Novelty]) (history, error) {
+	m, err := first.Get()
+	if err != nil {
+		return history{}, err
+	}
+	h := history{sizes: map[string]int{}, since: m.At}
+	for i := range s.dims {
+		n, err := seen(&s.dims[i]).Get()
+		if err != nil {
+			return history{}, err
+		}
+		h.sizes[s.dims[i].name] = n.Size
+		if n.New && (n.Size > 0 || s.hosting) {
+			h.fresh = append(h.fresh, s.dims[i])
+		}
+	}
+	if m.Set && m.At.Before(s.r.EventTime) {
+		h.span = s.r.EventTime.Sub(m.At)
+	}
+	return h, nil
+}
+
+// keyUser returns the state identity of the IAM user of a long-term key
+// identity, "" for any other identity.
+func keyUser(r *cloudtrail.Record, id string) string {
+	if !strings.HasPrefix(id, "key:") || r.UserIdentity.Type != "IAMUser" || r.UserIdentity.ARN == "" {
+		return ""
+	}
+	return "principal:" + r.UserIdentity.ARN
 }
 
 func (s *sighting) finding(fresh []dimension, sizes map[string]int, since time.Time, span time.Duration) detectors.Finding {
@@ -297,6 +366,13 @@ func (s *sighting) finding(fresh []dimension, sizes map[string]int, since time.T
 		since.Format(time.RFC3339), fmt.Sprintf("%.1f days of history", span.Hours()/24))
 	if !s.geo {
 		f.Explanation += "; no GeoIP database, so locations are network prefixes"
+	}
+	if s.hosting && sizes[fresh[0].name] == 0 {
+		f.Explanation = fmt.Sprintf("%s was used from %s in %s, the first place it was seen from", s.label, s.ip, strings.Join(news, " and "))
+	}
+	if s.hosting {
+		f.Evidence["network_kind"] = "hosting"
+		f.Explanation += "; the network is a hosting, VPN or Tor provider's, which raises without warm-up"
 	}
 	f.Once = &detectors.Once{Key: s.onceKey(fresh[0]), TTL: 2 * time.Hour}
 	if s.mark != (state.Key{}) {

@@ -135,8 +135,12 @@ func runNewLocationScenarios(t *testing.T, newStore newStoreFunc) {
 			append(roleHistory(8), roleCall(day(8), "deploy", "brand-new-session", "203.0.113.77")), none},
 		{"assumed role from a new country is HIGH", geoSettings(),
 			append(roleHistory(8), roleCall(day(8), "deploy", "another-session", "192.0.2.66")), last(detectors.SeverityHigh)},
-		{"a new long-term key warms up on its own", geoSettings(),
-			append(history(8), call(day(8), "192.0.2.66").With("userIdentity.accessKeyId", "AKIAEXAMPLEALICE02")), none},
+		{"a new long-term key inherits its user's history: new country is HIGH at once", geoSettings(),
+			append(history(8), call(day(8), "192.0.2.66").With("userIdentity.accessKeyId", "AKIAEXAMPLEALICE02")), last(detectors.SeverityHigh)},
+		{"a new long-term key used from its user's usual place is quiet", geoSettings(),
+			append(history(8), call(day(8), "203.0.113.10").With("userIdentity.accessKeyId", "AKIAEXAMPLEALICE02")), none},
+		{"a new key of a young user still warms up", geoSettings(),
+			append(history(3), call(day(3), "192.0.2.66").With("userIdentity.accessKeyId", "AKIAEXAMPLEALICE02")), none},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {

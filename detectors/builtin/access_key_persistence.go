@@ -1,8 +1,11 @@
 package builtin
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/iamsentry/iamsentry/cloudtrail"
 	"github.com/iamsentry/iamsentry/detectors"
@@ -24,10 +27,12 @@ const AccessKeyPersistenceID = "access-key-persistence"
 // turned into console access). Failed calls raise nothing: no credential
 // came into being, and attempts are the business of enumeration detectors.
 //
-// It keeps no state.
+// It follows a key a user created for itself (see access_key_second_key.go)
+// and keeps, per IAM user, the networks its keys were used from.
 type AccessKeyPersistence struct {
-	info detectors.Info
-	opts AccessKeyPersistenceOptions
+	info     detectors.Info
+	opts     AccessKeyPersistenceOptions
+	settings *detectors.Settings
 }
 
 // AccessKeyPersistenceOptions are the keys under
@@ -38,11 +43,20 @@ type AccessKeyPersistenceOptions struct {
 	// worth a line in the record even when routine. MEDIUM self-created
 	// console passwords are raised either way.
 	SelfService bool `yaml:"self_service"`
+	// SecondKeyWindow is how long after a user created a key for itself
+	// the new key is followed: used from a network the user had not used
+	// (HIGH), or used alongside the old key past a rotation's time
+	// (MEDIUM). Default 168h (7 days).
+	SecondKeyWindow time.Duration `yaml:"second_key_window"`
+	// NetworkHistory is how long a network (an ASN with GeoIP, a /16 or
+	// /48 without) stays known for an IAM user after its access keys were
+	// last used from it. Default 2160h (90 days).
+	NetworkHistory time.Duration `yaml:"network_history"`
 }
 
 // DefaultAccessKeyPersistenceOptions returns the defaults.
 func DefaultAccessKeyPersistenceOptions() AccessKeyPersistenceOptions {
-	return AccessKeyPersistenceOptions{SelfService: true}
+	return AccessKeyPersistenceOptions{SelfService: true, SecondKeyWindow: 7 * 24 * time.Hour, NetworkHistory: 90 * 24 * time.Hour}
 }
 
 // NewAccessKeyPersistence returns the detector configured by cfg.
@@ -51,13 +65,26 @@ func NewAccessKeyPersistence(cfg detectors.Config) (detectors.Detector, error) {
 	if err := cfg.Decode(&opts); err != nil {
 		return nil, fmt.Errorf("%s: %w", AccessKeyPersistenceID, err)
 	}
-	return &AccessKeyPersistence{opts: opts, info: detectors.Info{
+	var errs []error
+	if opts.SecondKeyWindow < time.Hour || opts.SecondKeyWindow > 90*24*time.Hour {
+		errs = append(errs, &detectors.OptionError{Key: "second_key_window", Reason: fmt.Sprintf("%v is not in [1h, 2160h]", opts.SecondKeyWindow)})
+	}
+	if opts.NetworkHistory < 24*time.Hour {
+		errs = append(errs, &detectors.OptionError{Key: "network_history", Reason: fmt.Sprintf("%v is shorter than 24h", opts.NetworkHistory)})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("%s: %w", AccessKeyPersistenceID, err)
+	}
+	return &AccessKeyPersistence{opts: opts, settings: cfg.OrgSettings(), info: detectors.Info{
 		ID:    AccessKeyPersistenceID,
 		Title: "New long-lived credential for an IAM user",
 		Description: "A caller created an access key or console password for an IAM user " +
 			"(CreateAccessKey, CreateLoginProfile, UpdateLoginProfile). HIGH when the caller is " +
 			"not that user (another user, an assumed role, root); CRITICAL for a root access key; " +
-			"LOW for a user's own key or password reset, MEDIUM for a user giving itself a console password.",
+			"LOW for a user's own key or password reset, MEDIUM for a user giving itself a console password. " +
+			"A key a user created for itself is followed: MEDIUM when created from a network the user had not used " +
+			"or when old and new key stay in use together past a rotation's time, HIGH when the new key is used " +
+			"from a network the user had not used.",
 		Severity:   detectors.SeverityHigh,
 		Techniques: []string{"T1098.001"},
 	}}, nil
@@ -75,14 +102,15 @@ var credentialKinds = map[string]struct{ what, response string }{
 }
 
 // Observe implements Detector.
-func (d *AccessKeyPersistence) Observe(ev *detectors.Event, _ *state.Batch) detectors.Evaluation {
+func (d *AccessKeyPersistence) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
 	r := ev.Record
-	if r.EventSource != "iam.amazonaws.com" {
-		return nil
-	}
+	use := d.observeUse(ev, b)
 	kind, ok := credentialKinds[r.EventName]
-	if !ok || r.Failed() {
-		return nil
+	if r.EventSource != "iam.amazonaws.com" || !ok || r.Failed() {
+		if use == nil {
+			return nil
+		}
+		return detectors.EvaluationFunc(use.findings)
 	}
 	g := grant{d: d, r: r, what: kind.what}
 	g.target, g.newKey = grantTarget(r, kind.response)
@@ -92,10 +120,45 @@ func (d *AccessKeyPersistence) Observe(ev *detectors.Event, _ *state.Batch) dete
 	}
 	g.self = g.isSelf()
 	f, ok := g.finding()
+	if g.self && r.EventName == "CreateAccessKey" && use != nil && g.newKey != "" {
+		use.remember(b, g.newKey)
+		return detectors.EvaluationFunc(func() ([]detectors.Finding, error) { return g.selfKey(use, f, ok) })
+	}
 	if !ok {
 		return nil
 	}
 	return detectors.EvaluationFunc(func() ([]detectors.Finding, error) { return []detectors.Finding{f}, nil })
+}
+
+// selfKey judges a key a user created for itself with another of its keys:
+// MEDIUM when the call came from a network the user had not used (and the
+// new key is then HIGH when used from there), else the LOW of f.
+func (g *grant) selfKey(use *keyUse, f detectors.Finding, ok bool) ([]detectors.Finding, error) {
+	fresh, _, err := use.freshNetwork(g.r.EventTime)
+	if err != nil {
+		return nil, err
+	}
+	if !fresh {
+		if !ok {
+			return nil, nil
+		}
+		return []detectors.Finding{f}, nil
+	}
+	win, err := use.keys.Get()
+	if err != nil {
+		return nil, err
+	}
+	sev, score, also := detectors.SeverityMedium, 55, ""
+	if slices.Contains(win.Members, g.newKey) {
+		// Its use was scored before this record (delivered late): the
+		// rule of the new key's use could not pair it, so this record does.
+		sev, score, also = detectors.SeverityHigh, 80, "; the new key was already in use within the hour"
+	}
+	m := g.raise(sev, score, fmt.Sprintf("the user created a second key for itself with key %s "+
+		"from %s, a network it first used within the last %s: how a stolen key keeps a way in after it is revoked%s",
+		g.r.UserIdentity.AccessKeyID, use.network, detectors.Days(freshSpan), also))
+	m.Evidence["network"] = use.network
+	return []detectors.Finding{m}, nil
 }
 
 // grantTarget reads the user a credential call names: requestParameters

@@ -66,6 +66,14 @@ func TestAccessKeyPersistenceContract(t *testing.T) {
 			dt.IAM("ChangePassword", t0, nil),
 			dt.IAM("ListAccessKeys", t0, map[string]any{"userName": "bob"}),
 		},
+		// Every successful call by an IAM user's long-term key is followed
+		// (second keys); role sessions, service calls and failures are not.
+		Unrelated: []dt.Rec{
+			dt.Base("s3.amazonaws.com", "PutObject", t0).AsAssumedRole("app", "i-0abc"),
+			dt.Base("kms.amazonaws.com", "Decrypt", t0).With("sourceIPAddress", "kms.amazonaws.com"),
+			dt.Base("ec2.amazonaws.com", "RunInstances", t0).Failed("UnauthorizedOperation"),
+			dt.Base("ec2.amazonaws.com", "RunInstances", t0).With("userIdentity.accessKeyId", "ASIAEXAMPLECONSOLE1"),
+		},
 	})
 }
 

@@ -1,7 +1,7 @@
 package builtin
 
 import (
-	"fmt"
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -13,18 +13,37 @@ import (
 // AdminPolicyAttachedID is the stable id of the admin-policy-attached detector.
 const AdminPolicyAttachedID = "admin-policy-attached"
 
-// adminFreshWindow is how recently a target must have been created for an
-// admin attachment to it to be CRITICAL: a principal created and made admin
-// within a day is the classic persistence move.
+// adminFreshWindow is how close in event time the creation of a target and
+// its admin grant must be for the grant to be CRITICAL: a principal created
+// and made admin within a day is the classic persistence move.
 const adminFreshWindow = 24 * time.Hour
 
-// AdminPolicyAttached raises a finding when the AWS managed
-// AdministratorAccess policy is attached to a user, role or group.
+// adminStateTTL is how long what a policy, group or permission set grants
+// is remembered after it was last written: a quarter, as policy-weakened.
+const adminStateTTL = 90 * 24 * time.Hour
+
+// AdminPolicyAttached raises a finding when an IAM identity is given
+// administrator-equivalent or escalation-capable permissions, judged by what
+// is granted, whatever the path:
 //
-// A successful attachment is HIGH; CRITICAL when the target was created
-// (CreateUser/CreateRole/CreateGroup seen by the service) within the 24 hours
-// of event time before it; a failed attempt is MEDIUM. To know creation
-// times it remembers, per target, the latest creation it saw.
+//   - Attach{User,Role,Group}Policy of an AWS managed policy of awsManaged,
+//     or of a customer managed policy whose default version the detector
+//     saw grant it (it remembers, per policy ARN, the level of each version
+//     and which version is default, from CreatePolicy, CreatePolicyVersion
+//     and SetDefaultPolicyVersion);
+//   - AddUserToGroup into a group holding an admin-equivalent grant (it
+//     remembers group grants from AttachGroupPolicy and PutGroupPolicy);
+//   - IAM Identity Center: an admin policy attached to or put in a
+//     permission set, and CreateAccountAssignment of such a permission set;
+//   - DeleteUserPermissionsBoundary / DeleteRolePermissionsBoundary, and
+//     detaching an AWSCompromisedKeyQuarantine policy.
+//
+// Admin-equivalent is HIGH, CRITICAL when the target was created within 24
+// hours of event time before the grant, in either arrival order: the later
+// of the two records raises the CRITICAL. Escalation-capable is MEDIUM; a
+// failed admin attempt is MEDIUM; boundary deletion and quarantine removal
+// are HIGH. A customer policy, group or permission set the detector never
+// saw granting anything raises nothing: it does not guess.
 type AdminPolicyAttached struct {
 	info detectors.Info
 }
@@ -33,10 +52,14 @@ type AdminPolicyAttached struct {
 func NewAdminPolicyAttached(detectors.Config) (detectors.Detector, error) {
 	return &AdminPolicyAttached{info: detectors.Info{
 		ID:    AdminPolicyAttachedID,
-		Title: "AdministratorAccess attached to an IAM identity",
-		Description: "A user, role or group was given the AWS managed AdministratorAccess policy " +
-			"(AttachUserPolicy/AttachRolePolicy/AttachGroupPolicy). CRITICAL when the target was " +
-			"created within the previous 24 hours; MEDIUM for a failed attempt.",
+		Title: "Administrator-equivalent access granted",
+		Description: "An IAM user, role or group, or an IAM Identity Center permission set, was given administrator-" +
+			"equivalent permissions (AdministratorAccess, IAMFullAccess, PowerUserAccess, a customer policy whose " +
+			"default version grants *, iam:* or a NotAction leaving self-grant, membership of a group holding one, " +
+			"an Identity Center assignment of such a permission set): HIGH, CRITICAL when the target was created " +
+			"within 24 hours before, whichever record arrives first. Escalation-capable policies (job-function " +
+			"policies, PassRole with compute) are MEDIUM, a failed admin attempt MEDIUM; deleting a permissions " +
+			"boundary or detaching an AWSCompromisedKeyQuarantine policy is HIGH.",
 		Severity:   detectors.SeverityHigh,
 		Techniques: []string{"T1098"},
 	}}, nil
@@ -45,115 +68,107 @@ func NewAdminPolicyAttached(detectors.Config) (detectors.Detector, error) {
 // Info implements Detector.
 func (d *AdminPolicyAttached) Info() detectors.Info { return d.info }
 
-// targetKinds maps the IAM calls this detector reads to the kind of target
-// they name and the request parameter holding its name.
-var targetKinds = map[string]struct{ kind, param string }{
-	"CreateUser":        {"user", "userName"},
-	"CreateRole":        {"role", "roleName"},
-	"CreateGroup":       {"group", "groupName"},
-	"AttachUserPolicy":  {"user", "userName"},
-	"AttachRolePolicy":  {"role", "roleName"},
-	"AttachGroupPolicy": {"group", "groupName"},
+// grantParams are the request parameters of the calls the detector reads.
+type grantParams struct {
+	UserName         string          `json:"userName"`
+	RoleName         string          `json:"roleName"`
+	GroupName        string          `json:"groupName"`
+	PolicyARN        string          `json:"policyArn"`
+	PolicyName       string          `json:"policyName"`
+	Path             string          `json:"path"`
+	PolicyDocument   json.RawMessage `json:"policyDocument"`
+	VersionID        string          `json:"versionId"`
+	SetAsDefault     json.RawMessage `json:"setAsDefault"`
+	PermissionSetARN string          `json:"permissionSetArn"`
+	ManagedPolicyARN string          `json:"managedPolicyArn"`
+	InlinePolicy     json.RawMessage `json:"inlinePolicy"`
+	TargetID         string          `json:"targetId"`
+	PrincipalType    string          `json:"principalType"`
+	PrincipalID      string          `json:"principalId"`
+}
+
+// target returns the IAM entity a call names.
+func (p *grantParams) target() (kind, name string) {
+	return iamTarget(p.UserName, p.RoleName, p.GroupName)
 }
 
 // Observe implements Detector.
 func (d *AdminPolicyAttached) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
 	r := ev.Record
-	if r.EventSource != "iam.amazonaws.com" {
+	switch r.EventSource {
+	case "iam.amazonaws.com":
+		if !iamGrantEvents[r.EventName] {
+			return nil
+		}
+	case "sso.amazonaws.com":
+		if !ssoGrantEvents[r.EventName] {
+			return nil
+		}
+	default:
 		return nil
 	}
-	target, ok := targetKinds[r.EventName]
-	if !ok {
-		return nil
-	}
-	var params map[string]any
-	if err := r.Params(&params); err != nil {
+	var p grantParams
+	if err := r.Params(&p); err != nil {
 		return nil // requestParameters of an unexpected shape: nothing to read
 	}
-	name, _ := params[target.param].(string)
-	if name == "" {
+	g := adminCall{d: d, ev: ev, r: r, p: &p, account: accountOf(r)}
+	switch r.EventName {
+	case "CreateUser", "CreateRole", "CreateGroup":
+		return g.creation(b)
+	case "AttachUserPolicy", "AttachRolePolicy", "AttachGroupPolicy":
+		return g.attach(b)
+	case "DetachUserPolicy", "DetachRolePolicy", "DetachGroupPolicy":
+		return g.detach()
+	case "PutGroupPolicy":
+		g.putGroup(b)
 		return nil
-	}
-	key := ev.Key(detectors.IAMEntity(r.AccountID(), target.kind, name), "created")
-	if strings.HasPrefix(r.EventName, "Create") {
-		if !r.Failed() {
-			b.Mark(key, r.EventTime, state.KeepLatest, adminFreshWindow+time.Hour)
-		}
+	case "AddUserToGroup":
+		return g.addToGroup(b)
+	case "CreatePolicy", "CreatePolicyVersion", "SetDefaultPolicyVersion":
+		g.rememberVersion(b)
 		return nil
+	case "DeleteUserPermissionsBoundary", "DeleteRolePermissionsBoundary":
+		return g.boundaryDeleted()
+	case "AttachManagedPolicyToPermissionSet", "PutInlinePolicyToPermissionSet":
+		return g.permissionSet(b)
+	case "CreateAccountAssignment":
+		return g.assignment(b)
 	}
-	policy, _ := params["policyArn"].(string)
-	if !IsAdministratorAccess(policy) {
-		return nil
+	return nil
+}
+
+var iamGrantEvents = map[string]bool{
+	"CreateUser": true, "CreateRole": true, "CreateGroup": true,
+	"AttachUserPolicy": true, "AttachRolePolicy": true, "AttachGroupPolicy": true,
+	"DetachUserPolicy": true, "DetachRolePolicy": true, "DetachGroupPolicy": true,
+	"PutGroupPolicy": true, "AddUserToGroup": true,
+	"CreatePolicy": true, "CreatePolicyVersion": true, "SetDefaultPolicyVersion": true,
+	"DeleteUserPermissionsBoundary": true, "DeleteRolePermissionsBoundary": true,
+}
+
+var ssoGrantEvents = map[string]bool{
+	"AttachManagedPolicyToPermissionSet": true, "PutInlinePolicyToPermissionSet": true,
+	"CreateAccountAssignment": true,
+}
+
+// accountOf is the account whose IAM the record changed.
+func accountOf(r *cloudtrail.Record) string {
+	if r.RecipientAccountID != "" {
+		return r.RecipientAccountID
 	}
-	a := attachment{d: d, r: r, kind: target.kind, name: name, policy: policy}
-	if r.Failed() {
-		return detectors.EvaluationFunc(a.attempt)
-	}
-	a.created = b.ReadMark(key)
-	return detectors.EvaluationFunc(a.findings)
+	return r.AccountID()
 }
 
 // IsAdministratorAccess reports whether arn is the AWS managed
 // AdministratorAccess policy in any partition
 // (arn:<partition>:iam::aws:policy/AdministratorAccess).
 func IsAdministratorAccess(arn string) bool {
-	rest, ok := strings.CutPrefix(arn, "arn:")
-	if !ok {
-		return false
-	}
-	partition, rest, ok := strings.Cut(rest, ":")
-	return ok && partition != "" && !strings.Contains(partition, "/") &&
-		rest == "iam::aws:policy/AdministratorAccess"
+	return awsManagedName(arn) == "AdministratorAccess"
 }
 
-// attachment is one AdministratorAccess attachment being evaluated.
-type attachment struct {
-	d       *AdminPolicyAttached
-	r       *cloudtrail.Record
-	kind    string
-	name    string
-	policy  string
-	created *state.Future[state.Mark]
-}
-
-func (a attachment) finding(sev detectors.Severity, score int) detectors.Finding {
-	f := detectors.NewFinding(a.d.info, a.r, sev, score)
-	if a.kind == "role" {
-		f.Techniques = append(f.Techniques, "T1098.003")
-	}
-	f.Evidence["actor"] = detectors.Actor(a.r)
-	f.Evidence["target_type"] = a.kind
-	f.Evidence["target_name"] = a.name
-	f.Evidence["policy_arn"] = a.policy
-	return f
-}
-
-func (a attachment) attempt() ([]detectors.Finding, error) {
-	f := a.finding(detectors.SeverityMedium, 50)
-	f.Evidence["error_code"] = a.r.ErrorCode
-	f.Explanation = fmt.Sprintf("%s attempted to attach %s to %s %q; the call failed with %s",
-		detectors.Actor(a.r), a.policy, a.kind, a.name, a.r.ErrorCode)
-	return []detectors.Finding{f}, nil
-}
-
-func (a attachment) findings() ([]detectors.Finding, error) {
-	mark, err := a.created.Get()
-	if err != nil {
-		return nil, err
-	}
-	age := a.r.EventTime.Sub(mark.At)
-	if mark.Set && age >= 0 && age <= adminFreshWindow {
-		f := a.finding(detectors.SeverityCritical, 95)
-		f.Evidence["target_created"] = mark.At.Format(time.RFC3339)
-		f.Explanation = fmt.Sprintf("%s attached %s to %s %q, which was created %s earlier (at %s): a new identity made administrator",
-			detectors.Actor(a.r), a.policy, a.kind, a.name, age.Round(time.Second), mark.At.Format(time.RFC3339))
-		return []detectors.Finding{f}, nil
-	}
-	f := a.finding(detectors.SeverityHigh, 80)
-	if mark.Set {
-		f.Evidence["target_created"] = mark.At.Format(time.RFC3339)
-	}
-	f.Explanation = fmt.Sprintf("%s attached %s to %s %q, giving it full administrator rights",
-		detectors.Actor(a.r), a.policy, a.kind, a.name)
-	return []detectors.Finding{f}, nil
+// customerPolicy reports whether arn names a customer managed policy
+// (arn:<partition>:iam::<account>:policy/…).
+func customerPolicy(arn string) bool {
+	f := strings.SplitN(arn, ":", 6)
+	return len(f) == 6 && f[0] == "arn" && f[2] == "iam" && isAccountID(f[4]) && strings.HasPrefix(f[5], "policy/")
 }

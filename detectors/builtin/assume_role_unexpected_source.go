@@ -4,10 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
-	"github.com/iamsentry/iamsentry/cloudtrail"
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/internal/wildcard"
 	"github.com/iamsentry/iamsentry/state"
@@ -17,28 +15,38 @@ import (
 // assume-role-unexpected-source detector.
 const AssumeRoleUnexpectedSourceID = "assume-role-unexpected-source"
 
-// assumeRoleEvents are the STS calls that hand out role credentials.
-var assumeRoleEvents = []string{"AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"}
+// assumeRoleEvents are the calls that hand a person or a workload role
+// credentials: the three STS calls, the console sign-in of a federated or
+// IAM Identity Center session, and Identity Center's GetRoleCredentials.
+var assumeRoleEvents = []string{"AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity", "ConsoleLogin", "GetRoleCredentials"}
 
-// AssumeRoleUnexpectedSource raises a finding when a role is assumed from a
-// network the organisation does not list in trusted_networks: a source IP
-// outside trusted_networks.cidrs, not through an endpoint of
-// trusted_networks.vpc_endpoints.
+// assumeRoleSources are the event sources of assumeRoleEvents.
+var assumeRoleSources = map[string]string{
+	"AssumeRole": "sts.amazonaws.com", "AssumeRoleWithSAML": "sts.amazonaws.com",
+	"AssumeRoleWithWebIdentity": "sts.amazonaws.com", "ConsoleLogin": "signin.amazonaws.com",
+	"GetRoleCredentials": "sso.amazonaws.com",
+}
+
+// AssumeRoleUnexpectedSource judges every role sign-in against the networks
+// the person behind it used before. The person is the SAML subject, the
+// web-identity subject, the IAM Identity Center user, the source identity
+// of a session, or, for AssumeRole by a user or a workload, the caller's
+// stable principal: never the role, which a team shares.
 //
-// MEDIUM; HIGH when the role matches privileged_roles. AWS services assuming
-// roles are never unexpected, and sources that are not an IP (service
-// names, "AWS Internal", malformed values) are skipped: there is no network
-// to judge. Failed calls raise nothing: they hand out no credentials.
-// Without trusted networks it raises nothing and says so in Notes.
+// A network is the autonomous system and country of the source with GeoIP
+// databases (all of AWS counts as one network, "aws"), and a network
+// prefix without them; a VPC endpoint is a network of its own.
+// trusted_networks are an allow-list on top: never judged, never learned.
 //
-// Private (RFC 1918, ULA) addresses are judged like any other unless
-// trust_private_addresses is set: a private source means the call came
-// through a VPC endpoint, and an endpoint that is not listed may be in a VPC
-// that is not ours.
-//
-// One finding per (caller, role, source IP) per throttle period, so an
-// automation loop assuming a role every minute from a new place raises one
-// finding, not a storm. It keeps only that throttle.
+// After a person's warm-up: a network the person used in the window is
+// quiet; a new ASN is MEDIUM (LOW when many of the organisation's people
+// use it), a new country, a hosting/VPN/Tor network, or a caller seen only
+// inside AWS now outside it is HIGH; and an AWS workload assuming a role it
+// never assumed before is MEDIUM. During the warm-up a person only learns,
+// unless the network is a hosting one nobody in the organisation uses
+// (HIGH) or, once the organisation has history, a network fewer than
+// org_common_people of its people use (MEDIUM). A privileged role raises the severity one step. One
+// finding per (person, role, network) per day.
 type AssumeRoleUnexpectedSource struct {
 	info     detectors.Info
 	settings *detectors.Settings
@@ -48,21 +56,68 @@ type AssumeRoleUnexpectedSource struct {
 // AssumeRoleUnexpectedSourceOptions are the keys under
 // detectors.assume-role-unexpected-source.
 type AssumeRoleUnexpectedSourceOptions struct {
-	// Events are the STS calls judged; default all three AssumeRole calls.
+	// Events are the sign-in calls judged; default all of AssumeRole,
+	// AssumeRoleWithSAML, AssumeRoleWithWebIdentity, ConsoleLogin (of
+	// federated and Identity Center sessions) and GetRoleCredentials.
 	Events []string `yaml:"events"`
-	// IgnoreRoles are wildcard patterns of role ARNs never judged (e.g. CI
-	// roles assumed with web identity from the CI provider's runners).
+	// IgnoreRoles are wildcard patterns of role ARNs never judged.
 	IgnoreRoles []string `yaml:"ignore_roles"`
 	// TrustPrivateAddresses treats private and loopback sources as trusted.
 	TrustPrivateAddresses bool `yaml:"trust_private_addresses"`
-	// ThrottleMinutes is the period of one finding per (caller, role,
-	// source IP); 0 raises on every event. Default 60.
-	ThrottleMinutes int `yaml:"throttle_minutes"`
+	// Window is how long a network stays known for a person after it was
+	// last used (sliding: every sign-in refreshes it).
+	Window time.Duration `yaml:"window"`
+	// WarmUp is how much history (event time since a person was first
+	// seen) a person needs before a network new to them raises; younger
+	// histories only learn, except on networks the organisation does not
+	// know.
+	WarmUp time.Duration `yaml:"warm_up"`
+	// OrgCommonPeople is how many other people of the organisation must
+	// have used a network in the window for it to count as common: a
+	// common network is quiet during a person's warm-up and LOW after it.
+	OrgCommonPeople int `yaml:"org_common_people"`
+	// IPv4Prefix is the length of the IPv4 prefixes that stand for a
+	// network when no GeoIP database knows the address.
+	IPv4Prefix int `yaml:"ipv4_prefix"`
+	// IPv6Prefix is the length of the IPv6 prefixes that stand for a
+	// network when no GeoIP database knows the address.
+	IPv6Prefix int `yaml:"ipv6_prefix"`
 }
 
 // DefaultAssumeRoleUnexpectedSourceOptions returns the defaults.
 func DefaultAssumeRoleUnexpectedSourceOptions() AssumeRoleUnexpectedSourceOptions {
-	return AssumeRoleUnexpectedSourceOptions{Events: slices.Clone(assumeRoleEvents), ThrottleMinutes: 60}
+	return AssumeRoleUnexpectedSourceOptions{
+		Events: slices.Clone(assumeRoleEvents), Window: 90 * 24 * time.Hour, WarmUp: 7 * 24 * time.Hour,
+		OrgCommonPeople: 5, IPv4Prefix: 16, IPv6Prefix: 48,
+	}
+}
+
+func (o AssumeRoleUnexpectedSourceOptions) validate() error {
+	var errs []error
+	for _, e := range o.Events {
+		if !slices.Contains(assumeRoleEvents, e) {
+			errs = append(errs, &detectors.OptionError{Key: "events", Reason: fmt.Sprintf("%q is not one of %v", e, assumeRoleEvents)})
+		}
+	}
+	if len(o.Events) == 0 {
+		errs = append(errs, &detectors.OptionError{Key: "events", Reason: "empty: disable the detector instead"})
+	}
+	if o.Window <= 0 {
+		errs = append(errs, &detectors.OptionError{Key: "window", Reason: "must be positive"})
+	}
+	if o.WarmUp < 0 || o.WarmUp >= o.Window {
+		errs = append(errs, &detectors.OptionError{Key: "warm_up", Reason: fmt.Sprintf("must lie in [0, window=%v)", o.Window)})
+	}
+	if o.OrgCommonPeople < 1 {
+		errs = append(errs, &detectors.OptionError{Key: "org_common_people", Reason: "must be 1 or more"})
+	}
+	if o.IPv4Prefix < 8 || o.IPv4Prefix > 32 {
+		errs = append(errs, &detectors.OptionError{Key: "ipv4_prefix", Reason: "must lie in [8, 32]"})
+	}
+	if o.IPv6Prefix < 16 || o.IPv6Prefix > 128 {
+		errs = append(errs, &detectors.OptionError{Key: "ipv6_prefix", Reason: "must lie in [16, 128]"})
+	}
+	return errors.Join(errs...)
 }
 
 // NewAssumeRoleUnexpectedSource returns the detector configured by cfg.
@@ -71,28 +126,18 @@ func NewAssumeRoleUnexpectedSource(cfg detectors.Config) (detectors.Detector, er
 	if err := cfg.Decode(&opts); err != nil {
 		return nil, fmt.Errorf("%s: %w", AssumeRoleUnexpectedSourceID, err)
 	}
-	var errs []error
-	for _, e := range opts.Events {
-		if !slices.Contains(assumeRoleEvents, e) {
-			errs = append(errs, &detectors.OptionError{Key: "events", Reason: fmt.Sprintf("%q is not one of %v", e, assumeRoleEvents)})
-		}
-	}
-	if len(opts.Events) == 0 {
-		errs = append(errs, &detectors.OptionError{Key: "events", Reason: "empty: disable the detector instead"})
-	}
-	if opts.ThrottleMinutes < 0 {
-		errs = append(errs, &detectors.OptionError{Key: "throttle_minutes", Reason: "must be 0 (off) or more"})
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	s := cfg.OrgSettings()
-	return &AssumeRoleUnexpectedSource{settings: s, opts: opts, info: detectors.Info{
+	return &AssumeRoleUnexpectedSource{settings: cfg.OrgSettings(), opts: opts, info: detectors.Info{
 		ID:    AssumeRoleUnexpectedSourceID,
-		Title: "Role assumed from an untrusted network",
-		Description: "A successful AssumeRole, AssumeRoleWithSAML or AssumeRoleWithWebIdentity came from a source IP " +
-			"outside trusted_networks.cidrs and not through a VPC endpoint of trusted_networks.vpc_endpoints. " +
-			"HIGH for a role matching privileged_roles. Off when no trusted networks are configured.",
+		Title: "Role sign-in from a network new to the person",
+		Description: "A role sign-in (AssumeRole, AssumeRoleWithSAML, AssumeRoleWithWebIdentity, a federated or " +
+			"Identity Center ConsoleLogin, GetRoleCredentials) came from a network the person behind it (SAML subject, " +
+			"web-identity subject, Identity Center user, source identity, or the calling principal) did not use in the last " +
+			detectors.Days(opts.Window) + ": MEDIUM for a new ASN, HIGH for a new country or a hosting/VPN/Tor network, " +
+			"MEDIUM when a workload (automation, CI, a vendor) assumes a role it never assumed. People learn for " + detectors.Days(opts.WarmUp) +
+			" first; trusted_networks are never judged; privileged_roles raise one step.",
 		Severity:   detectors.SeverityMedium,
 		Techniques: []string{"T1078.004"},
 	}}, nil
@@ -103,15 +148,11 @@ func (d *AssumeRoleUnexpectedSource) Info() detectors.Info { return d.info }
 
 // Notes implements Notable.
 func (d *AssumeRoleUnexpectedSource) Notes() []string {
-	s := d.settings
 	var notes []string
-	switch {
-	case !s.HasTrustedNetworks():
-		notes = append(notes, "no trusted_networks (cidrs, vpc_endpoints) configured; "+
-			"the detector raises nothing until they are")
-	case len(s.TrustedCIDRs) == 0:
-		notes = append(notes, "only trusted_networks.vpc_endpoints configured; "+
-			"every role assumed from a public IP will be unexpected")
+	if d.settings.GeoIP == nil {
+		notes = append(notes, fmt.Sprintf("no GeoIP database configured (geoip.country_db, geoip.asn_db); "+
+			"networks are /%d IPv4 and /%d IPv6 prefixes, so a new country, a hosting network or AWS cannot be told apart",
+			d.opts.IPv4Prefix, d.opts.IPv6Prefix))
 	}
 	if d.opts.TrustPrivateAddresses {
 		notes = append(notes, "trust_private_addresses is set; calls from private "+
@@ -123,90 +164,28 @@ func (d *AssumeRoleUnexpectedSource) Notes() []string {
 // Observe implements Detector.
 func (d *AssumeRoleUnexpectedSource) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
 	r := ev.Record
-	if r.EventSource != "sts.amazonaws.com" || !slices.Contains(d.opts.Events, r.EventName) {
+	if src, ok := assumeRoleSources[r.EventName]; !ok || r.EventSource != src || !slices.Contains(d.opts.Events, r.EventName) {
 		return nil
 	}
-	if !d.settings.HasTrustedNetworks() || r.Failed() || r.ServiceCaller() || !r.SourceIsIP() {
+	if r.Failed() || r.UserIdentity.Type == "AWSService" || !signedIn(r) {
 		return nil
 	}
 	if _, ok := d.settings.TrustedSource(r); ok {
 		return nil
 	}
-	ip := r.SourceIP.Unmap()
-	if d.opts.TrustPrivateAddresses && (ip.IsPrivate() || ip.IsLoopback()) {
-		return nil
-	}
-	role := assumedRoleARN(r)
+	role := signInRole(r)
 	for _, p := range d.opts.IgnoreRoles {
 		if role != "" && wildcard.Match(p, role) {
 			return nil
 		}
 	}
-	f := d.finding(ev, role)
-	return detectors.EvaluationFunc(func() ([]detectors.Finding, error) { return []detectors.Finding{f}, nil })
-}
-
-// assumedRoleARN returns requestParameters.roleArn, or "" when absent.
-func assumedRoleARN(r *cloudtrail.Record) string {
-	var p struct {
-		RoleARN string `json:"roleArn"`
+	who, ok := signInPerson(r)
+	if !ok {
+		return nil
 	}
-	_ = r.Params(&p) // an odd shape leaves it empty
-	return p.RoleARN
-}
-
-func (d *AssumeRoleUnexpectedSource) finding(ev *detectors.Event, role string) detectors.Finding {
-	r := ev.Record
-	s := d.settings
-	sev, score := detectors.SeverityMedium, 60
-	pattern, privileged := s.PrivilegedRole(role)
-	if privileged {
-		sev, score = detectors.SeverityHigh, 85
+	net, ok := d.place(r)
+	if !ok {
+		return nil
 	}
-	f := detectors.NewFinding(d.info, r, sev, score)
-	f.Evidence["actor"] = detectors.Actor(r)
-	f.Evidence["role_arn"] = role
-	f.Evidence["source_ip"] = r.SourceIPAddress
-	f.Evidence["trusted_cidrs"] = prefixList(s)
-	f.Evidence["trusted_vpc_endpoints"] = strings.Join(s.TrustedVPCEndpoints, " ")
-	if r.VPCEndpointID != "" {
-		f.Evidence["vpc_endpoint_id"] = r.VPCEndpointID
-	}
-	if privileged {
-		f.Evidence["privileged_pattern"] = pattern
-	}
-	roleName := role
-	if roleName == "" {
-		roleName = "a role not named in the record"
-	}
-	why := fmt.Sprintf("%s is outside trusted_networks.cidrs [%s]", r.SourceIPAddress, prefixList(s))
-	switch {
-	case r.VPCEndpointID != "":
-		why += fmt.Sprintf(" and VPC endpoint %s is not in trusted_networks.vpc_endpoints [%s]",
-			r.VPCEndpointID, strings.Join(s.TrustedVPCEndpoints, " "))
-	case len(s.TrustedVPCEndpoints) > 0:
-		why += " and the call came through no VPC endpoint of trusted_networks.vpc_endpoints"
-	}
-	f.Explanation = fmt.Sprintf("%s called %s for %s from %s: %s", detectors.Actor(r), r.EventName, roleName, r.SourceIPAddress, why)
-	if privileged {
-		f.Explanation += fmt.Sprintf("; the role matches privileged_roles pattern %q", pattern)
-	}
-	if d.opts.ThrottleMinutes > 0 {
-		caller := r.StablePrincipal()
-		// One incident per (caller, role, source) per period of event
-		// time: the period is in the key, so a replay of a month raises
-		// one finding per period, as live traffic would.
-		period := time.Duration(d.opts.ThrottleMinutes) * time.Minute
-		bucket := state.BucketStart(r.EventTime, period).Format(time.RFC3339)
-		f.Once = detectors.OncePer(ev.Key("assume-src:"+caller, role+"|"+r.SourceIP.String()+"|"+bucket), period)
-	}
-	return f
-}
-
-func prefixList(s *detectors.Settings) string {
-	parts := make([]string, len(s.TrustedCIDRs))
-	for i, p := range s.TrustedCIDRs {
-		parts[i] = p.String()
-	}
-	return strings.Join(parts, " ")
+	return d.observe(ev, b, who, role, net)
 }

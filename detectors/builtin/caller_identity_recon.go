@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,40 +17,38 @@ import (
 // detector.
 const CallerIdentityReconID = "caller-identity-recon"
 
-// reconSample is how many listing calls a finding names.
+// reconSample is how many discovery calls a finding names.
 const reconSample = 5
 
-// reconListing are the calls that, next to GetCallerIdentity, show a key's
-// holder finding out what it can reach: its buckets, and the permissions
-// attached to identities.
-var reconListing = map[string]bool{
-	"s3.amazonaws.com/ListBuckets":                     true,
-	"iam.amazonaws.com/ListPolicies":                   true,
-	"iam.amazonaws.com/ListAttachedUserPolicies":       true,
-	"iam.amazonaws.com/ListAttachedRolePolicies":       true,
-	"iam.amazonaws.com/ListAttachedGroupPolicies":      true,
-	"iam.amazonaws.com/ListUserPolicies":               true,
-	"iam.amazonaws.com/ListRolePolicies":               true,
-	"iam.amazonaws.com/ListGroupPolicies":              true,
-	"iam.amazonaws.com/GetPolicy":                      true,
-	"iam.amazonaws.com/GetPolicyVersion":               true,
-	"iam.amazonaws.com/GetUserPolicy":                  true,
-	"iam.amazonaws.com/GetRolePolicy":                  true,
-	"iam.amazonaws.com/GetGroupPolicy":                 true,
-	"iam.amazonaws.com/GetAccountAuthorizationDetails": true,
-}
+// reconSensitiveSample is how many sensitive discovery calls of a window a
+// probe reads to judge whether one is new for the principal.
+const reconSensitiveSample = 50
+
+// reconHabitLimit bounds the learned sensitive services read at once: one
+// member per service and hour over the habit period.
+const reconHabitLimit = 2000
+
+// reconHabitGap is how long before a call what the principal did must lie
+// to count as its habit, so a session never teaches itself: learned
+// members are hour-stamped at the hour's start, and one counts when that
+// start lies at least this far before the call (an hour or more earlier).
+const reconHabitGap = 2 * time.Hour
 
 // CallerIdentityReconOptions are the keys under
 // detectors.caller-identity-recon.
 type CallerIdentityReconOptions struct {
-	// Window is how far apart in event time GetCallerIdentity and a listing
-	// call may be, in either order.
+	// Window is how far apart in event time an identity probe and a
+	// discovery call of the same principal may be, in either order.
 	Window time.Duration `yaml:"window"`
+	// HabitPeriod is how long a principal's identity probes, networks and
+	// sensitive services stay learned: a probe with a probe of the
+	// principal in this period before it is habitual.
+	HabitPeriod time.Duration `yaml:"habit_period"`
 	// EscalationWindow is how long before the pair a new-location mark on
-	// the key makes the finding HIGH.
+	// the key counts as the pair coming from a new place.
 	EscalationWindow time.Duration `yaml:"escalation_window"`
-	// IncludeConsole counts console sessions too (the S3 console lists
-	// buckets on every visit).
+	// IncludeConsole counts console sessions too (the console probes and
+	// lists on every visit).
 	IncludeConsole bool `yaml:"include_console"`
 	// AllowedLateness is how late CloudTrail may deliver one call of a
 	// pair after the other.
@@ -58,13 +57,17 @@ type CallerIdentityReconOptions struct {
 
 // DefaultCallerIdentityReconOptions returns the defaults.
 func DefaultCallerIdentityReconOptions() CallerIdentityReconOptions {
-	return CallerIdentityReconOptions{Window: 5 * time.Minute, EscalationWindow: time.Hour, AllowedLateness: detectors.AllowedLateness}
+	return CallerIdentityReconOptions{Window: 15 * time.Minute, HabitPeriod: 10 * 24 * time.Hour,
+		EscalationWindow: time.Hour, AllowedLateness: detectors.AllowedLateness}
 }
 
 func (o CallerIdentityReconOptions) validate() error {
 	var errs []error
 	if o.Window < time.Second {
 		errs = append(errs, &detectors.OptionError{Key: "window", Reason: fmt.Sprintf("%v is shorter than 1s", o.Window)})
+	}
+	if o.HabitPeriod < 2*reconHabitGap {
+		errs = append(errs, &detectors.OptionError{Key: "habit_period", Reason: fmt.Sprintf("%v is shorter than %v", o.HabitPeriod, 2*reconHabitGap)})
 	}
 	if o.EscalationWindow < 0 || o.EscalationWindow > detectors.NewLocationMarkTTL-detectors.AllowedLateness {
 		errs = append(errs, &detectors.OptionError{Key: "escalation_window", Reason: fmt.Sprintf("%v is not between 0 and %v (how long the new-location mark is kept, less the lateness)",
@@ -76,32 +79,49 @@ func (o CallerIdentityReconOptions) validate() error {
 	return errors.Join(errs...)
 }
 
-// CallerIdentityRecon raises a finding when an access key calls
-// sts:GetCallerIdentity and, within Window of event time before or after,
-// lists buckets or IAM permissions: the first two moves of someone who just
-// found a key (TruffleHog, Pacu, a leaked .env) and checks whose it is and
-// what it may do. MEDIUM; HIGH when the key was seen from a new location
-// (NewLocationMark) within the hour before.
+// CallerIdentityRecon raises a finding when a principal probes its own
+// identity (sts:GetCallerIdentity, sts:GetAccessKeyInfo, iam:GetUser on
+// itself) and, within Window of event time before or after, discovers what
+// it can reach (List*, Describe*, Get* calls): the first moves of someone
+// who just found a key (TruffleHog, Pacu, a leaked .env) and checks whose
+// it is and what it may do. The principal is the stable one (an IAM user
+// across its keys, a role across its sessions), so spreading the calls
+// over keys or sessions does not split the pair.
 //
-// Per key and aligned Window-wide window it keeps two windowed sets of
-// event times: GetCallerIdentity calls and listing calls, one member per
-// call time. Whichever call of a pair arrives second finds the first in the
-// other sets by reading [t−Window, t+Window], so the pair is found in either
-// arrival order. A set per window, rather than one per key, matters when
-// concurrent streams deliver a key's calls far out of event-time order: a
-// set trims members older than its newest add less the TTL, so one set per
-// key let a call half an hour later erase the half of a pair whose partner
-// was still in flight; a window's set only holds calls within Window of
-// each other and expires by the clock (issue 13). An
-// incident is the key and the aligned Window-wide window holding the
-// GetCallerIdentity call; a listing call proposes a finding for every such
-// window it pairs with, and Once on key+window keeps one per incident. Both
-// make the incidents independent of arrival order.
+// Developers run `aws sts get-caller-identity` then `aws s3 ls` every day,
+// so a pair alone is not enough: it raises only when something about it is
+// new for the principal, as new-terms rules judge. The principal learns,
+// over HabitPeriod, the hours it probed in, the networks it called from and
+// the sensitive services it read; what it did at least an hour before a
+// call is its habit. A pair raises when the probe is the principal's first
+// in HabitPeriod, when its network is new for a principal whose networks
+// are known, when the discovery reads a sensitive service (IAM, secrets,
+// KMS, organizations, SSO, SSM parameters) the principal never read in
+// HabitPeriod, or when access-key-new-location marked the key within
+// EscalationWindow before. MEDIUM; HIGH when sensitive discovery comes from
+// a new place (the new-location mark or a new network): the learned
+// network is judged inside the batch, so the escalation holds when the
+// probe and the first record from the new place share one micro-batch,
+// before the new-location mark is written.
+//
+// Pairs are found as before the habit was learned: per principal and
+// aligned Window-wide window, windowed sets of probe and discovery call
+// times; whichever call of a pair arrives second finds the first by reading
+// [t−Window, t+Window]. A set per window, rather than one per principal,
+// matters when concurrent streams deliver calls far out of event-time
+// order: a set trims members older than its newest add less the TTL, so a
+// call half an hour later could erase the half of a pair whose partner was
+// still in flight (issue 13). An incident is the principal and the window
+// holding the probe; Once on it keeps one finding per incident. The habit
+// is judged from hour-stamped members at least an hour before the call, so
+// it does not depend on arrival order either.
 type CallerIdentityRecon struct {
-	info detectors.Info
-	opts CallerIdentityReconOptions
-	ttl  time.Duration // of the sets: a partner may arrive Window+lateness later
-	once time.Duration // of an incident: its window, a Window either side, lateness
+	info     detectors.Info
+	opts     CallerIdentityReconOptions
+	settings *detectors.Settings
+	ttl      time.Duration // of the pairing sets: a partner may arrive Window+lateness later
+	once     time.Duration // of an incident: its window, a Window either side, lateness
+	habitTTL time.Duration // of the learned sets
 }
 
 // NewCallerIdentityRecon builds the detector from cfg, rejecting bad
@@ -117,17 +137,21 @@ func NewCallerIdentityRecon(cfg detectors.Config) (detectors.Detector, error) {
 	return &CallerIdentityRecon{
 		info: detectors.Info{
 			ID:    CallerIdentityReconID,
-			Title: "GetCallerIdentity followed by bucket or permission listing",
-			Description: fmt.Sprintf("One access key called sts:GetCallerIdentity and, within %v before or after, "+
-				"s3:ListBuckets or an IAM permission listing (ListAttached*Policies, Get*Policy, "+
-				"GetAccountAuthorizationDetails, …). HIGH when the key was seen from a new location within %v before.",
-				opts.Window, opts.EscalationWindow),
+			Title: "Identity probe followed by discovery, new for the principal",
+			Description: fmt.Sprintf("One principal (across its keys and sessions) probed its identity "+
+				"(sts:GetCallerIdentity, sts:GetAccessKeyInfo, iam:GetUser on itself) and, within %v before or after, "+
+				"listed, described or read resources, and something about it is new for the principal over the last %s: "+
+				"its first probe, a new network, a sensitive service it never read (IAM, secrets, KMS, organizations, SSO, "+
+				"SSM parameters), or a new location of the key within %v before. HIGH when sensitive discovery comes from a new place.",
+				opts.Window, detectors.Days(opts.HabitPeriod), opts.EscalationWindow),
 			Severity:   detectors.SeverityMedium,
-			Techniques: []string{"T1087.004", "T1619"},
+			Techniques: []string{"T1087.004", "T1619", "T1526"},
 		},
-		opts: opts,
-		ttl:  opts.Window + opts.AllowedLateness,
-		once: 3*opts.Window + opts.AllowedLateness,
+		opts:     opts,
+		settings: cfg.OrgSettings(),
+		ttl:      opts.Window + opts.AllowedLateness,
+		once:     3*opts.Window + opts.AllowedLateness,
+		habitTTL: opts.HabitPeriod + opts.AllowedLateness + time.Hour,
 	}, nil
 }
 
@@ -137,33 +161,44 @@ func (d *CallerIdentityRecon) Info() detectors.Info { return d.info }
 // Observe implements Detector.
 func (d *CallerIdentityRecon) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
 	r := ev.Record
-	ak := r.UserIdentity.AccessKeyID
-	isGCI := r.EventName == "GetCallerIdentity" && r.EventSource == "sts.amazonaws.com"
-	if ak == "" || (!isGCI && !reconListing[r.EventSource+"/"+r.EventName]) {
+	kind := classifyRecon(r)
+	if kind == reconNone || r.ServiceCaller() || unauthenticated[r.ErrorCode] ||
+		(!d.opts.IncludeConsole && consoleSession(r)) {
 		return nil
 	}
-	if r.ServiceCaller() || (!d.opts.IncludeConsole && consoleSession(r)) {
+	id := reconPrincipal(r)
+	if id == "" {
 		return nil
 	}
-	id, t, w := keyIdentity(ak), r.EventTime, d.opts.Window
-	around := state.Span{From: t.Add(-w), To: t.Add(w)}
-	p := &pairing{d: d, ev: ev, r: r, id: id}
-	p.mark = b.ReadMark(detectors.NewLocationMark(ev, ak))
-	own := windowOf(t, w)
-	if isGCI {
-		b.WindowAdd(ev.Key(id, "recon:gci:"+own.ID()), stamp(t), t, own.Span(), d.ttl)
-		for win, span := range windowsAround(around, w) {
-			p.listings = append(p.listings, b.WindowRead(ev.Key(id, "recon:list:"+win.ID()), span, reconSample))
+	t, w := r.EventTime, d.opts.Window
+	p := &pairing{d: d, ev: ev, r: r, kind: kind, habit: d.learn(ev, b, id, kind)}
+	if ak := r.UserIdentity.AccessKeyID; ak != "" {
+		p.mark = b.ReadMark(detectors.NewLocationMark(ev, ak))
+		if strings.HasPrefix(ak, "AKIA") {
+			p.keySeen = b.ReadMark(detectors.KeyFirstSeenMark(ev, ak))
 		}
-		return detectors.EvaluationFunc(p.afterGCI)
 	}
-	b.WindowAdd(ev.Key(id, "recon:list:"+own.ID()), serviceOf(r.EventSource)+":"+r.EventName+"@"+stamp(t), t, own.Span(), d.ttl)
-	// One read per incident window the GetCallerIdentity partner may lie
-	// in: the windows that meet [t−w, t+w], each cut to that span.
+	own, around := windowOf(t, w), state.Span{From: t.Add(-w), To: t.Add(w)}
+	p.once = func(win window) state.Key { return ev.Key(id, "recon:once:"+win.ID()) }
+	if kind == reconProbe {
+		b.WindowAdd(ev.Key(id, "recon:probe:"+own.ID()), r.EventName+"@"+stamp(t), t, own.Span(), d.ttl)
+		for win, span := range windowsAround(around, w) {
+			p.found = append(p.found, b.WindowRead(ev.Key(id, "recon:disc:"+win.ID()), span, reconSample))
+			p.sensitive = append(p.sensitive, b.WindowRead(ev.Key(id, "recon:sdisc:"+win.ID()), span, reconSensitiveSample))
+		}
+		return detectors.EvaluationFunc(p.afterProbe)
+	}
+	set := "recon:disc:"
+	if kind == reconSensitive {
+		set = "recon:sdisc:"
+	}
+	b.WindowAdd(ev.Key(id, set+own.ID()), serviceOf(r.EventSource)+":"+r.EventName+"@"+stamp(t), t, own.Span(), d.ttl)
+	// One read per incident window the probe may lie in: the windows that
+	// meet [t−w, t+w], each cut to that span.
 	for win, span := range windowsAround(around, w) {
-		p.gcis = append(p.gcis, gciRead{win: win, read: b.WindowRead(ev.Key(id, "recon:gci:"+win.ID()), span, 1)})
+		p.probes = append(p.probes, probeRead{win: win, read: b.WindowRead(ev.Key(id, "recon:probe:"+win.ID()), span, 1)})
 	}
-	return detectors.EvaluationFunc(p.afterListing)
+	return detectors.EvaluationFunc(p.afterDiscovery)
 }
 
 // windowsAround yields the aligned windows of width w that meet span, each
@@ -197,63 +232,86 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// pairing is one GetCallerIdentity or listing call being evaluated.
+// pairing is one probe or discovery call being evaluated.
 type pairing struct {
-	d        *CallerIdentityRecon
-	ev       *detectors.Event
-	r        *cloudtrail.Record
-	id       string
-	mark     *state.Future[state.Mark]
-	listings []*state.Future[state.Window] // for a GetCallerIdentity call: one per window, earliest first
-	gcis     []gciRead                     // for a listing call
+	d         *CallerIdentityRecon
+	ev        *detectors.Event
+	r         *cloudtrail.Record
+	kind      reconKind
+	habit     *habit
+	mark      *state.Future[state.Mark] // nil without an access key
+	keySeen   *state.Future[state.Mark] // a long-term key's first sighting by access-key-new-location; nil otherwise
+	once      func(window) state.Key
+	found     []*state.Future[state.Window] // for a probe: discovery per window, earliest first
+	sensitive []*state.Future[state.Window] // for a probe: sensitive discovery per window
+	probes    []probeRead                   // for a discovery call
 }
 
-type gciRead struct {
+type probeRead struct {
 	win  window
 	read *state.Future[state.Window]
 }
 
-// reconCall is one side of a pair: what was called and when.
+// reconCall is one call of a pair: what was called and when.
 type reconCall struct {
-	action string
+	action string // "s3:ListBuckets"
 	at     time.Time
 }
 
-func (p *pairing) afterGCI() ([]detectors.Finding, error) {
-	var calls []reconCall
+func parseReconCall(m string) (reconCall, error) {
+	action, at, _ := strings.Cut(m, "@")
+	t, err := parseStamp(at)
+	if err != nil {
+		return reconCall{}, fmt.Errorf("caller-identity-recon: member %q: %w", m, err)
+	}
+	return reconCall{action, t}, nil
+}
+
+// afterProbe pairs a probe with the discovery calls found around it.
+func (p *pairing) afterProbe() ([]detectors.Finding, error) {
+	var calls, sensitive []reconCall
 	n := 0
-	for _, read := range p.listings {
-		w, err := read.Get()
-		if err != nil {
-			return nil, err
-		}
-		n += w.Count
-		for _, m := range w.Members {
-			if len(calls) == reconSample {
-				break
-			}
-			action, at, _ := strings.Cut(m, "@")
-			t, err := parseStamp(at)
+	for i := range p.found {
+		for _, read := range []*state.Future[state.Window]{p.sensitive[i], p.found[i]} {
+			w, err := read.Get()
 			if err != nil {
-				return nil, fmt.Errorf("caller-identity-recon: listing member %q: %w", m, err)
+				return nil, err
 			}
-			calls = append(calls, reconCall{action, t})
+			n += w.Count
+			for _, m := range w.Members {
+				c, err := parseReconCall(m)
+				if err != nil {
+					return nil, err
+				}
+				if read == p.sensitive[i] {
+					sensitive = append(sensitive, c)
+				}
+				if len(calls) < reconSample {
+					calls = append(calls, c)
+				}
+			}
 		}
 	}
 	if n == 0 {
 		return nil, nil
 	}
-	f, err := p.finding(p.r.EventTime, calls, n)
-	if err != nil {
+	probe := reconCall{serviceOf(p.r.EventSource) + ":" + p.r.EventName, p.r.EventTime}
+	f, ok, err := p.judge(probe, calls, sensitive, n)
+	if err != nil || !ok {
 		return nil, err
 	}
 	return []detectors.Finding{f}, nil
 }
 
-func (p *pairing) afterListing() ([]detectors.Finding, error) {
+// afterDiscovery pairs a discovery call with each window's first probe.
+func (p *pairing) afterDiscovery() ([]detectors.Finding, error) {
 	var out []detectors.Finding
-	self := []reconCall{{serviceOf(p.r.EventSource) + ":" + p.r.EventName, p.r.EventTime}}
-	for _, g := range p.gcis {
+	self := reconCall{serviceOf(p.r.EventSource) + ":" + p.r.EventName, p.r.EventTime}
+	var sensitive []reconCall
+	if p.kind == reconSensitive {
+		sensitive = []reconCall{self}
+	}
+	for _, g := range p.probes {
 		w, err := g.read.Get()
 		if err != nil {
 			return nil, err
@@ -261,60 +319,119 @@ func (p *pairing) afterListing() ([]detectors.Finding, error) {
 		if w.Count == 0 {
 			continue
 		}
-		at, err := parseStamp(w.Members[0])
-		if err != nil {
-			return nil, fmt.Errorf("caller-identity-recon: member %q: %w", w.Members[0], err)
-		}
-		f, err := p.finding(at, self, 1)
+		probe, err := parseReconCall(w.Members[0])
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, f)
+		probe.action = probeAction(probe.action)
+		f, ok, err := p.judge(probe, []reconCall{self}, sensitive, 1)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, f)
+		}
 	}
 	return out, nil
 }
 
-// finding builds the finding of the pair GetCallerIdentity at gciAt and
-// calls (n listing calls in all), on the record being evaluated.
-func (p *pairing) finding(gciAt time.Time, calls []reconCall, n int) (detectors.Finding, error) {
-	mark, err := p.mark.Get()
-	if err != nil {
-		return detectors.Finding{}, err
+// probeAction names a probe stored by event name alone.
+func probeAction(name string) string {
+	if name == "GetUser" {
+		return "iam:GetUser"
 	}
-	win := windowOf(gciAt, p.d.opts.Window)
-	earliest, latest := gciAt, gciAt
+	return "sts:" + name
+}
+
+// judge builds the finding of the pair probe + calls (n discovery calls
+// in all, sensitive among them) on the record being evaluated, and
+// reports whether anything about it is new for the principal.
+func (p *pairing) judge(probe reconCall, calls, sensitive []reconCall, n int) (detectors.Finding, bool, error) {
+	known, err := p.habit.resolve()
+	if err != nil {
+		return detectors.Finding{}, false, err
+	}
+	earliest, latest := probe.at, probe.at
 	for _, c := range calls {
 		earliest, latest = minTime(earliest, c.at), maxTime(latest, c.at)
 	}
-	escalated := mark.Set && !mark.At.Before(earliest.Add(-p.d.opts.EscalationWindow)) && !mark.At.After(latest)
-	sev, score := detectors.SeverityMedium, 55
-	if escalated {
-		sev, score = detectors.SeverityHigh, 80
+	j := judgement{first: known.probes == 0, fresh: known.active == 0, sensitive: len(sensitive) > 0}
+	if p.keySeen != nil && j.fresh {
+		// The key's other calls (writes, data reads) are not recon's to
+		// learn; access-key-new-location saw them.
+		seen, err := p.keySeen.Get()
+		if err != nil {
+			return detectors.Finding{}, false, err
+		}
+		j.fresh = !seen.Set || !seen.At.Before(probe.at.Add(-time.Hour))
 	}
+	j.newNetwork = p.habit.network != "" && known.active > 0 && known.network == 0
+	for _, c := range sensitive {
+		svc, _, _ := strings.Cut(c.action, ":")
+		if !known.services[svc] && !slices.Contains(j.newServices, svc) {
+			j.newServices = append(j.newServices, svc)
+		}
+	}
+	if p.mark != nil {
+		mark, err := p.mark.Get()
+		if err != nil {
+			return detectors.Finding{}, false, err
+		}
+		if mark.Set && !mark.At.Before(earliest.Add(-p.d.opts.EscalationWindow)) && !mark.At.After(latest) {
+			j.newLocation = mark.At
+		}
+	}
+	if !j.raises() {
+		return detectors.Finding{}, false, nil
+	}
+	return p.finding(probe, calls, n, j), true, nil
+}
+
+func (p *pairing) finding(probe reconCall, calls []reconCall, n int, j judgement) detectors.Finding {
+	sev, score := detectors.SeverityMedium, 55
+	switch {
+	case j.high():
+		sev, score = detectors.SeverityHigh, 80
+	case j.low():
+		sev, score = detectors.SeverityLow, 30
+	}
+	win := windowOf(probe.at, p.d.opts.Window)
 	f := detectors.NewFinding(p.d.info, p.r, sev, score)
-	f.Once = &detectors.Once{Key: p.ev.Key(p.id, "recon:once:"+win.ID()), TTL: p.d.once}
+	f.Once = &detectors.Once{Key: p.once(win), TTL: p.d.once}
 	names := make([]string, len(calls))
 	for i, c := range calls {
 		names[i] = c.action + " at " + c.at.Format(time.RFC3339)
 	}
-	f.Evidence["get_caller_identity_at"] = gciAt.Format(time.RFC3339)
-	f.Evidence["listing_calls"] = strings.Join(names, ", ")
+	reasons := j.reasons(p.d.opts, p.habit.network)
+	f.Evidence["probe"] = probe.action
+	f.Evidence["probe_at"] = probe.at.Format(time.RFC3339)
+	f.Evidence["discovery_calls"] = strings.Join(names, ", ")
 	f.Evidence["window_start"] = win.Start.Format(time.RFC3339)
 	f.Evidence["window_end"] = win.End().Format(time.RFC3339)
+	f.Evidence["new"] = strings.Join(reasons, "; ")
+	if p.habit.network != "" {
+		f.Evidence["network"] = p.habit.network
+	}
+	if !j.newLocation.IsZero() {
+		f.Evidence["new_location_at"] = j.newLocation.Format(time.RFC3339)
+	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "access key %s (%s) from %s called sts:GetCallerIdentity at %s and %s",
-		p.r.UserIdentity.AccessKeyID, detectors.Actor(p.r), orUnknown(p.r.SourceIPAddress), gciAt.Format(time.RFC3339), strings.Join(names, ", "))
+	fmt.Fprintf(&sb, "%s", detectors.Actor(p.r))
+	if ak := p.r.UserIdentity.AccessKeyID; ak != "" {
+		fmt.Fprintf(&sb, " (access key %s)", ak)
+	}
+	fmt.Fprintf(&sb, " from %s called %s at %s and %s", orUnknown(p.r.SourceIPAddress), probe.action,
+		probe.at.Format(time.RFC3339), strings.Join(names, ", "))
 	if n > len(calls) {
 		fmt.Fprintf(&sb, " (and %d more)", n-len(calls))
 	}
-	fmt.Fprintf(&sb, ", within %v: checking whose key it is, then what it can reach", p.d.opts.Window)
-	if escalated {
-		f.Evidence["new_location_at"] = mark.At.Format(time.RFC3339)
-		fmt.Fprintf(&sb, "; HIGH because the key was used from a location new for its identity at %s, within %v before",
-			mark.At.Format(time.RFC3339), p.d.opts.EscalationWindow)
+	fmt.Fprintf(&sb, ", within %v: checking whose credentials these are, then what they reach; new for the principal: %s",
+		p.d.opts.Window, strings.Join(reasons, "; "))
+	if j.high() {
+		sb.WriteString("; HIGH because sensitive discovery came from a new place")
 	}
 	f.Explanation = sb.String()
-	return f, nil
+	return f
 }
 
 func orUnknown(s string) string {

@@ -49,12 +49,17 @@ func DefaultPolicyWeakenedOptions() PolicyWeakenedOptions {
 // (PutUserPolicy, PutRolePolicy, PutGroupPolicy) or a role's trust policy
 // (CreateRole, UpdateAssumeRolePolicy).
 //
-// Allow of every action on every resource is CRITICAL; iam:PassRole on any
-// role, Allow with NotAction, iam:*/sts:*/organizations:* on every
-// resource, and a trust policy open to any AWS principal, to an account
-// outside the organisation or to a public web identity provider without a
-// subject condition are HIGH. A grant that holds only under a Condition is
-// one step lower. When the previous effective document of the same policy
+// Allow of every action on every resource is CRITICAL, and so is a
+// NotAction that leaves a way to grant oneself policies; iam:PassRole on any
+// role or on a role of privileged_roles, a privilege escalation action set
+// (package policy, after Rhino Security Labs and Bishop Fox iam-vulnerable),
+// Allow with NotAction, iam:*/sts:*/organizations:* on every resource, and a
+// trust policy open to any AWS principal, to an account outside the
+// organisation or to a public web identity provider without a subject
+// condition are HIGH. A grant that holds only under a Condition is one step
+// lower; a condition that holds for every request (aws:SecureTransport true,
+// StringLike aws:userid "*", …) is no condition, and a partition-wide
+// resource (arn:aws:*:*:*:*) is every resource. When the previous effective document of the same policy
 // is known, only what the new one adds counts: a version no broader than the
 // one it replaces raises nothing.
 //
@@ -92,10 +97,13 @@ func NewPolicyWeakened(cfg detectors.Config) (detectors.Detector, error) {
 		ID:    PolicyWeakenedID,
 		Title: "IAM policy weakened",
 		Description: "A managed, inline or trust policy started to grant something risky: every action on every " +
-			"resource (CRITICAL); iam:PassRole on any role, NotAction, iam:*/sts:*/organizations:* on every " +
-			"resource, or role assumption by anyone, by an account outside the organisation or by a public web " +
-			"identity provider without a subject condition (HIGH). A grant behind a Condition is one step lower; " +
-			"a new version no broader than the one it replaces raises nothing.",
+			"resource, or a NotAction leaving a way to grant oneself policies (CRITICAL); iam:PassRole on any role " +
+			"or on a privileged role, a privilege escalation action set (iam:CreatePolicyVersion, iam:Attach*Policy, " +
+			"iam:CreateAccessKey, iam:PassRole with lambda:CreateFunction, …), NotAction, iam:*/sts:*/organizations:* " +
+			"on every resource, or role assumption by anyone, by an account outside the organisation or by a public " +
+			"web identity provider without a subject condition (HIGH). A grant behind a Condition is one step lower " +
+			"(conditions true for every request do not count); a new version no broader than the one it replaces " +
+			"raises nothing.",
 		Severity:   detectors.SeverityHigh,
 		Techniques: []string{"T1098.003", "T1484"},
 	}}, nil
@@ -188,6 +196,7 @@ type change struct {
 	effect   bool   // the document takes effect with this call
 	doc      json.RawMessage
 	evidence map[string]string
+	trustees *trustChange // trust policies only, once queued
 }
 
 // change works out which policy the event changes, and how; ok is false
@@ -264,13 +273,19 @@ func (c *change) trust(p *policyParams) {
 }
 
 func inlineTarget(p *policyParams) (kind, name string) {
+	return iamTarget(p.UserName, p.RoleName, p.GroupName)
+}
+
+// iamTarget returns the IAM entity a call names by its userName, roleName
+// or groupName parameter, the first one set.
+func iamTarget(user, role, group string) (kind, name string) {
 	switch {
-	case p.UserName != "":
-		return "user", p.UserName
-	case p.RoleName != "":
-		return "role", p.RoleName
-	case p.GroupName != "":
-		return "group", p.GroupName
+	case user != "":
+		return "user", user
+	case role != "":
+		return "role", role
+	case group != "":
+		return "group", group
 	}
 	return "", ""
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/detectors/policy"
+	"github.com/iamsentry/iamsentry/internal/wildcard"
 	"github.com/iamsentry/iamsentry/state"
 )
 
@@ -87,6 +88,9 @@ func (c change) newDocument(b *state.Batch) detectors.Evaluation {
 	if !c.effect {
 		return nil // a non-default version grants nothing until SetDefaultPolicyVersion
 	}
+	if c.kind == "trust" && c.identity != "" {
+		c.trustees = c.queueTrust(b)
+	}
 	if err != nil {
 		return detectors.EvaluationFunc(func() ([]detectors.Finding, error) { return c.unreadable(err), nil })
 	}
@@ -98,6 +102,11 @@ func (c change) newDocument(b *state.Batch) detectors.Evaluation {
 				return nil, err
 			}
 			before, _ = decodeRemembered(v)
+		}
+		if c.trustees != nil {
+			if err := c.trustees.load(c.d); err != nil {
+				return nil, err
+			}
 		}
 		return c.judge(sum, before), nil
 	})
@@ -142,7 +151,7 @@ func (c change) failed() detectors.Evaluation {
 	if err != nil {
 		return nil
 	}
-	flags := c.d.flag(sum.Grants, c.account)
+	flags := c.flags(sum.Grants)
 	if len(flags) == 0 {
 		return nil
 	}
@@ -174,6 +183,14 @@ func (d *PolicyWeakened) flag(gs []policy.Grant, account string) []flagged {
 			fl.sev = detectors.SeverityCritical
 		case policy.KindPassRole, policy.KindNotAction, policy.KindServiceWide,
 			policy.KindAssumeAnyone, policy.KindAssumeOpenFederated:
+		case policy.KindEscalation:
+			fl.why = "privilege escalation path"
+		case policy.KindPassRoleTo:
+			p, ok := d.privilegedTarget(g.Subject)
+			if !ok {
+				continue
+			}
+			fl.why = "role matches privileged_roles " + p
 		case policy.KindAssumeAccount:
 			if d.settings.OrgAccount(g.Subject, account) || slices.Contains(d.opts.TrustedAccounts, g.Subject) {
 				continue
@@ -190,9 +207,23 @@ func (d *PolicyWeakened) flag(gs []policy.Grant, account string) []flagged {
 	return subsume(out)
 }
 
-// subsume drops the grants an admin grant implies (PassRole and the
-// service wildcards, under the same or a stricter condition): "Action * on
-// Resource *" says it all.
+// privilegedTarget reports whether a PassRole resource (an ARN or pattern)
+// reaches a role of privileged_roles: it matches a pattern, or covers one.
+func (d *PolicyWeakened) privilegedTarget(res string) (string, bool) {
+	if p, ok := d.settings.PrivilegedRole(res); ok {
+		return p, true
+	}
+	for _, p := range d.settings.PrivilegedRoles {
+		if wildcard.Match(res, p) {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// subsume drops the grants an admin grant implies (PassRole, the service
+// wildcards and escalation paths, under the same or a stricter condition):
+// "Action * on Resource *" says it all.
 func subsume(fls []flagged) []flagged {
 	i := slices.IndexFunc(fls, func(fl flagged) bool { return fl.Kind == policy.KindAdmin })
 	if i < 0 {
@@ -200,7 +231,8 @@ func subsume(fls []flagged) []flagged {
 	}
 	admin := fls[i]
 	return slices.DeleteFunc(fls, func(fl flagged) bool {
-		implied := fl.Kind == policy.KindPassRole || fl.Kind == policy.KindServiceWide
+		implied := fl.Kind == policy.KindPassRole || fl.Kind == policy.KindServiceWide ||
+			fl.Kind == policy.KindEscalation || fl.Kind == policy.KindPassRoleTo
 		return implied && (!admin.Conditional || fl.Conditional) && fl.dropped == admin.dropped
 	})
 }

@@ -18,13 +18,13 @@ func (c change) judge(next policy.Summary, before remembered) []detectors.Findin
 	var flags []flagged
 	if before.known {
 		d := policy.Diff(before.summary, next)
-		flags = c.d.flag(d.Added, c.account)
-		for _, fl := range c.d.flag(d.Unconditioned, c.account) {
+		flags = c.flags(d.Added)
+		for _, fl := range c.flags(d.Unconditioned) {
 			fl.dropped = true
 			flags = append(flags, fl)
 		}
 	} else {
-		flags = c.d.flag(next.Grants, c.account)
+		flags = c.flags(next.Grants)
 	}
 	if len(flags) == 0 {
 		return nil
@@ -51,6 +51,7 @@ func (c change) judge(next policy.Summary, before remembered) []detectors.Findin
 		what += "; the document grants more than iamsentry keeps track of"
 	}
 	f.Explanation = fmt.Sprintf("%s %s; %s", c.who(), c.verb(true), what)
+	c.trustEvidence(&f)
 	return []detectors.Finding{f}
 }
 

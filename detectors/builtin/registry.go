@@ -16,6 +16,8 @@ func Specs() []detectors.Spec {
 		{ID: AccessKeyEnumerationID, New: NewAccessKeyEnumeration, Defaults: defaults(DefaultAccessKeyEnumerationOptions)},
 		{ID: CallerIdentityReconID, New: NewCallerIdentityRecon, Defaults: defaults(DefaultCallerIdentityReconOptions)},
 		{ID: PolicyWeakenedID, New: NewPolicyWeakened, Defaults: defaults(DefaultPolicyWeakenedOptions)},
+		{ID: WorkloadCredentialsID, New: NewWorkloadCredentials, Defaults: defaults(DefaultWorkloadCredentialsOptions)},
+		{ID: CredentialPersistenceID, New: NewCredentialPersistence, Defaults: defaults(DefaultCredentialPersistenceOptions)},
 	}
 }
 

@@ -121,7 +121,8 @@ var wantedKind = map[string]string{
 
 // isCountryType accepts the database types whose records carry
 // country.iso_code: GeoLite2-Country, GeoIP2-City, GeoIP2-Enterprise and
-// the compatible DB-IP editions ("DBIP-Country-Lite", "DBIP-City-Lite").
+// the compatible DB-IP editions ("DBIP-Country-Lite", "DBIP-City-Lite"),
+// or country_code: ip-location-db's ("country ipvAll").
 func isCountryType(t string) bool {
 	t = strings.ToLower(t)
 	return strings.Contains(t, "country") || strings.Contains(t, "city") || strings.Contains(t, "enterprise")
@@ -137,6 +138,9 @@ func isASNType(t string) bool {
 type countryRecord struct {
 	Country           isoCode `maxminddb:"country"`
 	RegisteredCountry isoCode `maxminddb:"registered_country"`
+	// CountryCode is the flat field of ip-location-db's country
+	// databases (`iamsentry geoip update` fetches one).
+	CountryCode string `maxminddb:"country_code"`
 }
 
 type isoCode struct {
@@ -162,6 +166,9 @@ func (db *DB) Lookup(addr netip.Addr) (Location, bool) {
 			loc.Country = rec.Country.ISOCode
 			if loc.Country == "" {
 				loc.Country = rec.RegisteredCountry.ISOCode
+			}
+			if loc.Country == "" {
+				loc.Country = rec.CountryCode
 			}
 		}
 	}

@@ -140,3 +140,23 @@ func TestTypes(t *testing.T) {
 		t.Errorf("Types() = %v", got)
 	}
 }
+
+// TestLookupCountryCode reads the flat country_code field of
+// ip-location-db's country databases (what `iamsentry geoip update`
+// fetches), whose type is "country ipvAll".
+func TestLookupCountryCode(t *testing.T) {
+	path := geoiptest.Write(t, "country ipvAll",
+		geoiptest.Net{Prefix: "198.51.100.0/24", CountryCode: "DE"},
+		geoiptest.Net{Prefix: "2001:db8::/32", CountryCode: "JP"})
+	db, err := geoip.Open(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for addr, want := range map[string]string{"198.51.100.7": "DE", "2001:db8::9": "JP"} {
+		loc, ok := db.Lookup(netip.MustParseAddr(addr))
+		if !ok || loc.Country != want {
+			t.Errorf("Lookup(%s) = %+v, %v; want country %s", addr, loc, ok, want)
+		}
+	}
+}

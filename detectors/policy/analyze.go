@@ -35,6 +35,7 @@ func Analyze(raw []byte) (Summary, error) {
 		return Summary{}, err
 	}
 	s := Summary{Statements: len(sts)}
+	var partners []Grant
 	for i := range sts {
 		st := &sts[i]
 		allow, err := st.validate()
@@ -45,9 +46,12 @@ func Analyze(raw []byte) (Summary, error) {
 			return Summary{}, malformed("Statement %d: %v", i+1, err)
 		}
 		if allow {
-			s.Grants = st.grants(s.Grants)
+			var p []Grant
+			s.Grants, p = st.grants(s.Grants)
+			partners = append(partners, p...)
 		}
 	}
+	combinePassRole(&s, partners)
 	s.normalize()
 	return s, nil
 }
@@ -179,7 +183,7 @@ func newResources(st *statement) resources {
 	var r resources
 	switch {
 	case st.Resource.set:
-		if i := matching(st.Resource.vals, resourceProbes[:]...); i >= 0 {
+		if i := slices.IndexFunc(st.Resource.vals, anyResource); i >= 0 {
 			r.any, r.anyT = true, st.Resource.vals[i]
 			r.roles, r.rolesT = true, r.anyT
 		} else if i := slices.IndexFunc(st.Resource.vals, allRoles); i >= 0 {
@@ -199,6 +203,26 @@ func newResources(st *statement) resources {
 	return r
 }
 
+// partitions are the AWS partitions, for patterns that cover every ARN of
+// one (arn:aws:*:*:*:*): as wide as "*" for an account that lives there.
+var partitions = [...]string{"aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc"}
+
+// anyResource reports whether an ARN pattern covers every resource, in
+// every partition or in one.
+func anyResource(p string) bool {
+	if matching([]string{p}, resourceProbes[:]...) == 0 {
+		return true
+	}
+	for _, part := range partitions {
+		if wildcard.Match(p, "arn:"+part+":s3:::a") &&
+			wildcard.Match(p, "arn:"+part+":iam::999999999999:role/"+longQ+"/"+longQ) &&
+			wildcard.Match(p, "arn:"+part+":ec2:us-east-1:999999999999:instance/i-0") {
+			return true
+		}
+	}
+	return false
+}
+
 // allRoles reports whether an ARN pattern covers every role name, in any
 // account: arn:aws:iam::123456789012:role/*, arn:aws:iam::*:*.
 func allRoles(p string) bool {
@@ -210,11 +234,12 @@ func allRoles(p string) bool {
 		wildcard.Match(f[5], "role/q") && wildcard.Match(f[5], "role/"+longQ+"/"+longQ)
 }
 
-// grants appends what one Allow statement grants to out.
-func (st *statement) grants(out []Grant) []Grant {
+// grants appends what one Allow statement grants to out, and returns the
+// actions it grants that escalate together with iam:PassRole.
+func (st *statement) grants(out []Grant) ([]Grant, []Grant) {
 	a := newActions(st)
 	if st.Principal.set || st.NotPrincipal.set {
-		return st.trustGrants(out, a)
+		return st.trustGrants(out, a), nil
 	}
 	r := newResources(st)
 	add := func(k Kind, subject, via string) {
@@ -226,6 +251,11 @@ func (st *statement) grants(out []Grant) []Grant {
 		}
 		if a.not {
 			add(KindNotAction, "", a.notText()+" on "+r.anyT)
+			if a.selfGrant() {
+				// Everything but a few actions, a way to grant oneself
+				// policies included: whoever holds it can take the rest.
+				add(KindAdmin, "", a.notText()+" on "+r.anyT)
+			}
 		}
 		for _, svc := range SensitiveServices {
 			if act, ok := a.service(svc); ok {
@@ -233,12 +263,18 @@ func (st *statement) grants(out []Grant) []Grant {
 			}
 		}
 	}
-	if r.roles {
-		if act, ok := a.allows("iam:passrole"); ok {
+	if act, ok := a.allows("iam:passrole"); ok {
+		if r.roles {
 			add(KindPassRole, "", via(a, act)+" on "+r.rolesT)
+		} else if !a.not {
+			for _, res := range st.Resource.vals {
+				if strings.Contains(res, ":role/") {
+					add(KindPassRoleTo, res, act+" on "+res)
+				}
+			}
 		}
 	}
-	return out
+	return st.escalationGrants(out, a, r)
 }
 
 func via(a actions, act string) string {
@@ -259,12 +295,15 @@ func (st *statement) grant(k Kind, subject, via string) Grant {
 }
 
 // conditionKeys returns the statement's condition keys, sorted, unique and
-// comma separated; "" when it has no condition.
+// comma separated; "" when it has no condition, or only conditions that
+// hold for every request (alwaysTrue).
 func (st *statement) conditionKeys() string {
 	var keys []string
-	for _, byKey := range st.Condition {
-		for k := range byKey {
-			keys = append(keys, k)
+	for op, byKey := range st.Condition {
+		for k, vals := range byKey {
+			if !alwaysTrue(op, k, vals) {
+				keys = append(keys, k)
+			}
 		}
 	}
 	if len(keys) == 0 {

@@ -66,6 +66,9 @@ func (g Grant) String() string {
 	switch g.Kind {
 	case KindAdmin:
 		s = "Action * on Resource *"
+		if strings.HasPrefix(g.Via, "NotAction ") {
+			s = "every action that matters, on Resource *"
+		}
 	case KindPassRole:
 		s = "iam:PassRole on any role"
 	case KindNotAction:
@@ -82,6 +85,10 @@ func (g Grant) String() string {
 		s = "federation from " + g.Subject
 	case KindAssumeService:
 		s = "sts:AssumeRole by service " + g.Subject
+	case KindEscalation:
+		s = "privilege escalation by " + g.Subject
+	case KindPassRoleTo:
+		s = "iam:PassRole on " + g.Subject
 	default:
 		s = g.Kind.String()
 	}

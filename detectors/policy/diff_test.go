@@ -56,7 +56,7 @@ func TestDiff(t *testing.T) {
 func TestSummaryEqual(t *testing.T) {
 	a := analyze(t, `{"Statement":[{"Effect":"Allow","Action":"iam:PassRole","Resource":"*"}]}`)
 	b := analyze(t, `{"Statement":[{"Effect":"Allow","Action":"iam:Pass*","Resource":["arn:aws:iam::1:role/x","*"]},{"Effect":"Deny","Action":"*","Resource":"*"}]}`)
-	c := analyze(t, `{"Statement":[{"Effect":"Allow","Action":"iam:PassRole","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}`)
+	c := analyze(t, `{"Statement":[{"Effect":"Allow","Action":"iam:PassRole","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-abc"}}}]}`)
 	if !a.Equal(b) {
 		t.Error("the same grants through other text must be Equal (Via is not compared)")
 	}

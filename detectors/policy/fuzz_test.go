@@ -100,7 +100,12 @@ func checkSummary(t *testing.T, s policy.Summary) {
 			// encoding/json turns invalid UTF-8 into U+FFFD; cutting must not split a rune.
 			t.Fatalf("rule: cut strings stay valid UTF-8: %q", g.Subject+g.Via+g.Conditions)
 		}
-		if g.Kind == policy.KindAdmin {
+		if g.Kind == policy.KindAdmin && strings.HasPrefix(g.Via, "NotAction ") {
+			// Everything but a list that leaves self-grant: a NotAction grant.
+			if !s.Has(policy.KindNotAction) && !s.Truncated {
+				t.Fatalf("rule: NotAction admin implies not-action; grants %v", s.Grants)
+			}
+		} else if g.Kind == policy.KindAdmin {
 			// Every action on every resource includes PassRole and each sensitive service.
 			for _, want := range []policy.Kind{policy.KindPassRole, policy.KindServiceWide} {
 				if !s.Has(want) && !s.Truncated {

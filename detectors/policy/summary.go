@@ -26,7 +26,9 @@ type Kind uint8
 
 // Kinds, in the order a Summary lists them. Identity-policy kinds come
 // first, then trust-policy kinds (statements with a Principal that allow
-// sts:AssumeRole, sts:AssumeRoleWithWebIdentity or sts:AssumeRoleWithSAML).
+// sts:AssumeRole, sts:AssumeRoleWithWebIdentity or sts:AssumeRoleWithSAML),
+// then KindEscalation, added later: kinds are stored by number, so new
+// ones go last.
 const (
 	// KindAdmin is Allow of every action ("*", "*:*") on every resource.
 	KindAdmin Kind = iota + 1
@@ -59,12 +61,23 @@ const (
 	// KindAssumeService lets an AWS service (Subject: the service
 	// principal) assume the role.
 	KindAssumeService
+	// KindEscalation is a privilege escalation action set (Subject: the
+	// set, e.g. "iam:CreatePolicyVersion" or
+	// "iam:PassRole+lambda:CreateFunction"; see escalation.go) on every
+	// resource it acts on. A document granting every action, or iam:* on
+	// every resource, has none: its admin and service-wildcard grants imply
+	// them.
+	KindEscalation
+	// KindPassRoleTo is iam:PassRole on a named role or role pattern
+	// narrower than every role (Subject: the Resource as written), so a
+	// detector can tell whether it reaches a privileged role.
+	KindPassRoleTo
 
 	kindLimit // one past the last kind
 )
 
 var kindNames = [...]string{"", "admin", "pass-role", "not-action", "service-wildcard",
-	"assume-anyone", "assume-account", "assume-open-federated", "assume-federated", "assume-service"}
+	"assume-anyone", "assume-account", "assume-open-federated", "assume-federated", "assume-service", "escalation", "pass-role-to"}
 
 // String returns the kind's kebab-case name.
 func (k Kind) String() string {

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/iamsentry/iamsentry/internal/wildcard"
@@ -119,15 +120,16 @@ func (st *statement) openFederation(v string) (host string, open bool) {
 		if !positive(op) {
 			continue
 		}
+		like := strings.Contains(strings.ToLower(op), "like")
 		for k, vals := range byKey {
 			kh, claim, ok := strings.Cut(strings.ToLower(k), ":")
 			if !ok || kh != host {
 				continue
 			}
-			for _, c := range claims {
-				if claim == c && scopes(vals) {
-					return host, false
-				}
+			// Conditions are ANDed: one operator whose values all name
+			// some identities scopes the statement, whatever the others say.
+			if slices.Contains(claims, claim) && scopes(vals, like) {
+				return host, false
 			}
 		}
 	}
@@ -144,19 +146,40 @@ func positive(op string) bool {
 }
 
 // scopes reports whether condition values name some identities rather
-// than all: a value whose literal prefix (before any wildcard) is empty or
-// only a claim type such as "repo:" ("repo:*" is every GitHub repository)
-// names all of them.
-func scopes(vals valList) bool {
+// than all. The values of one key are ORed, so every value must be narrow:
+// a list holding "repo:acme/x:*" and "repo:*" admits every repository.
+func scopes(vals valList, like bool) bool {
+	if len(vals) == 0 {
+		return false
+	}
 	for _, v := range vals {
-		prefix := v
-		if i := strings.IndexAny(v, "*?"); i >= 0 {
-			prefix = v[:i]
-		}
-		typeOnly := strings.HasSuffix(prefix, ":") && !strings.Contains(prefix[:len(prefix)-1], ":")
-		if prefix != "" && !typeOnly {
-			return true
+		if broadValue(v, like) {
+			return false
 		}
 	}
-	return false
+	return true
+}
+
+// broadValue reports whether one condition value admits identities of
+// anyone: under a Like operator, a value whose literal prefix (before the
+// first wildcard) is empty, only a claim type such as "repo:" ("repo:*"
+// is every GitHub repository), or stops inside the first name after the
+// claim type ("repo:acme*" admits the organisation "acme-evil", which
+// anyone can register). Under StringEquals wildcards are literal text.
+func broadValue(v string, like bool) bool {
+	if !like {
+		return v == ""
+	}
+	i := strings.IndexAny(v, "*?")
+	if i < 0 {
+		return v == ""
+	}
+	prefix := v[:i]
+	typ, rest, typed := strings.Cut(prefix, ":")
+	if !typed || strings.ContainsAny(typ, "/") {
+		// No claim type (Google and Cognito audiences, plain ids): the
+		// literal prefix must end a name.
+		rest = prefix
+	}
+	return !strings.ContainsAny(rest, "/:")
 }

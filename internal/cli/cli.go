@@ -47,6 +47,8 @@ var helps = []help{
 	{"health", "[flags]", "probe a server's gRPC health, for container probes without grpcurl", healthDetails},
 	{"config", "validate FILE", "check a configuration file as serve loads it", ""},
 	{"config validate", "FILE", "check a configuration file as serve loads it", configValidateDetails},
+	{"geoip", "update [flags]", "fetch the free GeoIP country and ASN databases serve and scan use by default", ""},
+	{"geoip update", "[flags]", "fetch the free GeoIP country and ASN databases serve and scan use by default", geoipUpdateDetails},
 	{"version", "", "print the version", ""},
 }
 
@@ -57,6 +59,7 @@ var commands = map[string]func(ctx context.Context, args []string, io Stdio) int
 	"replay":  replay,
 	"health":  health,
 	"config":  configCmd,
+	"geoip":   geoipCmd,
 	"version": version,
 }
 

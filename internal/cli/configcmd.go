@@ -55,8 +55,12 @@ func configValidate(_ context.Context, args []string, stdio Stdio) int {
 	}
 	fmt.Fprintf(stdio.Out, "detectors enabled: %s\n", strings.Join(enabledIDs(built.Registry), ", "))
 	fmt.Fprintf(stdio.Out, "suppress entries: %d\nsinks: %d\n", len(built.Suppress), len(built.Sinks))
+	fmt.Fprintf(stdio.Out, "%s\n", built.geoNote)
 	for _, n := range built.Notes {
 		fmt.Fprintf(stdio.Out, "note: %s\n", n)
+	}
+	for _, w := range built.Warnings {
+		fmt.Fprintf(stdio.Out, "warning: %s\n", w)
 	}
 	fmt.Fprintf(stdio.Err, "%s: valid\n", path)
 	return ExitOK

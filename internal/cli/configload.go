@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/iamsentry/iamsentry/config"
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/detectors/geoip"
+	"github.com/iamsentry/iamsentry/internal/geoipdata"
 	redisstate "github.com/iamsentry/iamsentry/state/redis"
 )
 
@@ -19,6 +22,9 @@ type loadedConfig struct {
 	// redis is redis.url parsed; nil when the file sets none.
 	redis *redisstate.Options
 	geo   *geoip.DB // nil when the file names no database
+	// geoNote says which GeoIP databases are in use and where they came
+	// from, for the start-up log.
+	geoNote string
 }
 
 // Close releases the GeoIP databases. The detectors of l must not be used
@@ -63,10 +69,13 @@ func assemble(cfg *config.Config) (*loadedConfig, error) {
 	l := &loadedConfig{}
 	var errs []error
 	var geo detectors.GeoLookup // stays nil, not a nil *geoip.DB, without databases
-	if db, err := openGeoIP(cfg); err != nil {
+	if db, note, err := openGeoIP(cfg); err != nil {
 		errs = append(errs, err)
-	} else if db != nil {
-		l.geo, geo = db, db
+	} else {
+		l.geoNote = note
+		if db != nil {
+			l.geo, geo = db, db
+		}
 	}
 	if cfg.Redis.URL != "" {
 		if opts, err := redisstate.ParseOptions(cfg.Redis.URL); err != nil {
@@ -84,23 +93,48 @@ func assemble(cfg *config.Config) (*loadedConfig, error) {
 	return l, nil
 }
 
-// openGeoIP opens the databases of the geoip key, or returns nil when it
-// names none. An error names the key of the database that failed.
-func openGeoIP(cfg *config.Config) (*geoip.DB, error) {
+// openGeoIP opens the databases of the geoip key or, when it names none,
+// those `iamsentry geoip update` left at the default path
+// (geoipdata.DefaultDir); it returns nil when there are none. The note says
+// which databases are in use. An error names the key of the database that
+// failed, or the default path.
+func openGeoIP(cfg *config.Config) (*geoip.DB, string, error) {
 	g := cfg.GeoIP
+	key := func(role string) string { return "geoip." + role }
+	from := "the configuration"
 	if g.CountryDB == "" && g.ASNDB == "" {
-		return nil, nil
+		dir := geoipdata.DefaultDir()
+		g.CountryDB, g.ASNDB = geoipdata.Find(dir)
+		if g.CountryDB == "" && g.ASNDB == "" {
+			if dir == "" {
+				return nil, "GeoIP: none ($" + geoipdata.EnvDir + "=off); detectors use network prefixes", nil
+			}
+			return nil, fmt.Sprintf("GeoIP: no databases configured or in %s; detectors use network prefixes "+
+				"(`make geoip` or `iamsentry geoip update` fetches free ones)", dir), nil
+		}
+		key = func(role string) string { return "default GeoIP database in " + dir }
+		from = "the default path " + dir + " (licence and source: " + filepath.Join(dir, geoipdata.NoticeFile) + ")"
 	}
 	db, err := geoip.Open(g.CountryDB, g.ASNDB)
 	oe, ok := errors.AsType[*geoip.OpenError](err)
 	switch {
 	case ok && oe.Err != nil:
 		// The key names the role; say the path and what is wrong.
-		return nil, cfg.At("geoip."+oe.Role, fmt.Errorf("%q: %s: %w", oe.Path, oe.Reason, oe.Err))
+		return nil, "", cfg.At(key(oe.Role), fmt.Errorf("%q: %s: %w", oe.Path, oe.Reason, oe.Err))
 	case ok:
-		return nil, cfg.At("geoip."+oe.Role, fmt.Errorf("%q: %s", oe.Path, oe.Reason))
+		return nil, "", cfg.At(key(oe.Role), fmt.Errorf("%q: %s", oe.Path, oe.Reason))
 	case err != nil:
-		return nil, cfg.At("geoip", err)
+		return nil, "", cfg.At("geoip", err)
 	}
-	return db, nil
+	var used []string
+	for _, role := range []string{geoip.CountryRole, geoip.ASNRole} {
+		if t, ok := db.Types()[role]; ok {
+			path := g.CountryDB
+			if role == geoip.ASNRole {
+				path = g.ASNDB
+			}
+			used = append(used, fmt.Sprintf("%s %s (%s)", role, path, t))
+		}
+	}
+	return db, "GeoIP: " + strings.Join(used, ", ") + " from " + from, nil
 }

@@ -63,3 +63,62 @@ func TestConfigGeoIPAndRedis(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigGeoIPDefaultPath checks that serve and scan use the databases
+// `iamsentry geoip update` left in the default directory when the
+// configuration names none, say so, and that the configuration wins.
+func TestConfigGeoIPDefaultPath(t *testing.T) {
+	dir := t.TempDir()
+	copyTo := func(src, name string) {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyTo(geoiptest.Write(t, "country ipvAll", geoiptest.Net{Prefix: "203.0.113.0/24", CountryCode: "NL"}), "country.mmdb")
+	copyTo(geoiptest.Write(t, "iamsentry-ASN", geoiptest.Net{Prefix: "203.0.113.0/24", ASN: 64500, ASNOrg: "Example"}), "asn.mmdb")
+	plain := writeFile(t, "plain.yaml", "accounts: [\"111122223333\"]\n")
+
+	t.Setenv("IAMSENTRY_GEOIP_DIR", dir)
+	code, out, errs := runCLI(t, "", "config", "validate", plain)
+	if code != cli.ExitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	if want := "GeoIP: country_db " + filepath.Join(dir, "country.mmdb") + " (country ipvAll), asn_db " + filepath.Join(dir, "asn.mmdb") + " (iamsentry-ASN) from the default path"; !strings.Contains(out, want) {
+		t.Errorf("want %q in:\n%s", want, out)
+	}
+	if strings.Contains(out, "note: "+builtin.AccessKeyNewLocationID+":") {
+		t.Errorf("with default databases, new-location still notes a fallback:\n%s", out)
+	}
+	if _, _, errs := runCLI(t, "", "scan", "--config", plain, "-"); !strings.Contains(errs, "from the default path "+dir) {
+		t.Errorf("scan does not say which databases it uses:\n%s", errs)
+	}
+
+	// The configuration's databases win over the default path.
+	own := geoiptest.Write(t, "GeoLite2-ASN", geoiptest.Net{Prefix: "203.0.113.0/24", ASN: 64501})
+	named := writeFile(t, "named.yaml", "geoip:\n  asn_db: "+own+"\n")
+	if _, out, _ := runCLI(t, "", "config", "validate", named); !strings.Contains(out, "GeoIP: asn_db "+own+" (GeoLite2-ASN) from the configuration") {
+		t.Errorf("configured database not preferred:\n%s", out)
+	}
+
+	// A broken default database is an error naming where it was found.
+	if err := os.WriteFile(filepath.Join(dir, "asn.mmdb"), []byte("not a database"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := runCLI(t, "", "config", "validate", plain); code != cli.ExitError || !strings.Contains(out, "default GeoIP database in "+dir) {
+		t.Errorf("broken default database: exit %d\n%s", code, out)
+	}
+
+	// Nothing there: the fallback, and how to fetch databases.
+	t.Setenv("IAMSENTRY_GEOIP_DIR", t.TempDir())
+	if _, out, _ := runCLI(t, "", "config", "validate", plain); !strings.Contains(out, "detectors use network prefixes (`make geoip`") {
+		t.Errorf("empty default directory:\n%s", out)
+	}
+	t.Setenv("IAMSENTRY_GEOIP_DIR", "off")
+	if _, out, _ := runCLI(t, "", "config", "validate", plain); !strings.Contains(out, "GeoIP: none ($IAMSENTRY_GEOIP_DIR=off)") {
+		t.Errorf("turned off:\n%s", out)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/iamsentry/iamsentry/internal/trail"
 )
 
 // recordExts are the name endings of the files a directory walk reads as
@@ -25,7 +27,7 @@ var recordExtsText = strings.Join(recordExts, ", ") + ", each optionally .gz"
 // only add invalid ones.
 func isRecordFile(name string) bool {
 	name = strings.ToLower(name)
-	if strings.Contains(name, "_cloudtrail-digest_") {
+	if strings.Contains(name, "_cloudtrail-digest_") || strings.Contains(name, "_cloudtrail-insight_") {
 		return false
 	}
 	name = strings.TrimSuffix(name, ".gz")
@@ -42,9 +44,15 @@ func isRecordFile(name string) bool {
 // directory tree in lexical order (see isRecordFile); skip is told of
 // every other file of the tree. It goes on past inputs that fail and
 // returns their errors joined.
-func eachInput(ctx context.Context, arg string, stdin io.Reader, fn func(ctx context.Context, name string, r io.Reader) error, skip func(path string)) error {
+//
+// An s3:// URL is read as a trail by s3 (see s3Flags), its delivery files in
+// key order: the order a walk of the same tree on disk takes.
+func eachInput(ctx context.Context, arg string, stdin io.Reader, s3 *s3Input, fn func(ctx context.Context, name string, r io.Reader) error, skip func(path string)) error {
 	if arg == "-" {
 		return fn(ctx, "(stdin)", stdin)
+	}
+	if trail.IsURL(arg) {
+		return s3.flags.readS3(ctx, arg, s3.log, s3.cmd, fn)
 	}
 	var errs []error
 	walkErr := filepath.WalkDir(arg, func(path string, d fs.DirEntry, err error) error {
@@ -74,12 +82,19 @@ func eachInput(ctx context.Context, arg string, stdin io.Reader, fn func(ctx con
 	return errors.Join(append(errs, walkErr)...)
 }
 
+// s3Input is how a command reads s3:// arguments.
+type s3Input struct {
+	flags *s3Flags
+	log   io.Writer // progress lines
+	cmd   string    // the command, for those lines
+}
+
 // inputSize is the total size of the files the arguments make eachInput
 // read, for the ETA; 0 when unknown (stdin).
 func inputSize(args []string) int64 {
 	var total int64
 	for _, arg := range args {
-		if arg == "-" {
+		if arg == "-" || trail.IsURL(arg) {
 			return 0
 		}
 		filepath.WalkDir(arg, func(path string, d fs.DirEntry, err error) error {

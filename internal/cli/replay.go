@@ -50,10 +50,12 @@ type replayFlags struct {
 	learn                             bool
 	batch, window, streams, maxRecord int
 	giveUp, progressEvery             time.Duration
+	s3                                s3Flags
 }
 
 func (f *replayFlags) register(fs *flag.FlagSet) {
 	f.conn.register(fs)
+	f.s3.register(fs)
 	fs.StringVar(&f.format, "format", "json", "finding output: json (one JSON object per line) or text (for people)")
 	fs.BoolVar(&f.learn, "learn", false, "only learn: the server updates windows and baselines and remembers event ids, but raises no findings")
 	fs.IntVar(&f.batch, "batch", iamsentry.DefaultBatch, "records per request")
@@ -104,6 +106,10 @@ func replay(ctx context.Context, args []string, stdio Stdio) int {
 		fs.Usage()
 		return ExitUsage
 	}
+	if err := f.s3.check(fs.Args()); err != nil {
+		fmt.Fprintf(stdio.Err, "iamsentry replay: %v\n", err)
+		return ExitUsage
+	}
 	client, err := iamsentry.Dial(f.conn.addr, f.clientOptions()...)
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "iamsentry replay: %v\n", err)
@@ -124,7 +130,11 @@ func replay(ctx context.Context, args []string, stdio Stdio) int {
 	go func() { defer close(results); r.collect() }()
 	failed := false
 	for _, arg := range fs.Args() {
-		if err := eachInput(ctx, arg, stdio.In, r.send, r.skip); err != nil {
+		send := r.send
+		if f.s3.checkpoint != "" {
+			send = r.sendAnswered
+		}
+		if err := eachInput(ctx, arg, stdio.In, &s3Input{flags: &f.s3, log: stdio.Err, cmd: "replay"}, send, r.skip); err != nil {
 			fmt.Fprintf(stdio.Err, "iamsentry replay: %v\n", err)
 			failed = true
 			if ctx.Err() != nil {
@@ -175,6 +185,41 @@ func (r *replayer) send(ctx context.Context, name string, in io.Reader) error {
 			return fmt.Errorf("%s %s: %w", name, item.Pos, err)
 		}
 		r.progress.sent.Add(1)
+	}
+}
+
+// sendAnswered sends one input's records and returns once each has its
+// verdict, so a checkpoint advanced after it never passes a record the
+// server did not answer. It fails, leaving the checkpoint before the
+// input, when any record went unanswered.
+func (r *replayer) sendAnswered(ctx context.Context, name string, in io.Reader) error {
+	r.mu.Lock()
+	lostBefore := r.shown
+	r.mu.Unlock()
+	if err := r.send(ctx, name, in); err != nil {
+		return err
+	}
+	if err := r.stream.Flush(ctx); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	// Flush returns once the results are delivered; wait until collect
+	// has counted them.
+	for {
+		r.mu.Lock()
+		counted := r.progress.answered.Load() + int64(r.shown)
+		lost := r.shown - lostBefore
+		r.mu.Unlock()
+		if counted >= r.progress.sent.Load() {
+			if lost > 0 {
+				return fmt.Errorf("%s: %d records without a verdict; the checkpoint stays before this object", name, lost)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
 	}
 }
 

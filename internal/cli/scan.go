@@ -37,6 +37,7 @@ type scanner struct {
 	learn  bool
 	popts  cloudtrail.Options
 	sum    scanSummary
+	s3     *s3Input
 }
 
 func scan(ctx context.Context, args []string, stdio Stdio) int {
@@ -49,11 +50,17 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 	var budget stateBudget
 	fs.Var(&budget, "state-budget", stateBudgetUsage)
 	learn := fs.Bool("learn", false, "only learn: update windows and baselines from the records without raising findings (seed state from history)")
+	var s3f s3Flags
+	s3f.register(fs)
 	if code, ok := parseFlags(fs, args, stdio.Err); !ok {
 		return code
 	}
 	if fs.NArg() == 0 || (*format != "json" && *format != "text") || *batch <= 0 {
 		fs.Usage()
+		return ExitUsage
+	}
+	if err := s3f.check(fs.Args()); err != nil {
+		fmt.Fprintf(stdio.Err, "iamsentry scan: %v\n", err)
 		return ExitUsage
 	}
 	built, err := loadConfig(*cfgPath)
@@ -62,8 +69,12 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 		return ExitError
 	}
 	defer built.Close()
+	fmt.Fprintf(stdio.Err, "iamsentry scan: %s\n", built.geoNote)
 	for _, n := range built.Notes {
 		fmt.Fprintf(stdio.Err, "iamsentry scan: note: %s\n", n)
+	}
+	for _, w := range built.Warnings {
+		fmt.Fprintf(stdio.Err, "iamsentry scan: warning: %s\n", w)
 	}
 	setting, _ := redisSetting(*redisURL, built)
 	store, storeDesc, err := openStore(ctx, setting, budget, nil)
@@ -84,6 +95,7 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 	s := &scanner{
 		eng: engine.New(built.Registry, store, engine.Options{MaxRecordSize: *maxRecord, Suppress: built.Suppress}),
 		out: stdio.Out, format: *format, batch: *batch, popts: popts, learn: *learn,
+		s3:  &s3Input{flags: &s3f, log: stdio.Err, cmd: "scan"},
 		sum: scanSummary{alerts: map[string]int{}, suppressed: map[string]int{}, reasons: map[string]int{}, learn: *learn},
 	}
 	failed := false
@@ -105,7 +117,7 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 
 // scanArg scans one argument: "-" for stdin, a file, or a directory tree.
 func (s *scanner) scanArg(ctx context.Context, arg string, stdin io.Reader) error {
-	return eachInput(ctx, arg, stdin, s.scanReader, s.sum.skip)
+	return eachInput(ctx, arg, stdin, s.s3, s.scanReader, s.sum.skip)
 }
 
 // scanReader reads one input's records and scores them in batches, in order.

@@ -158,6 +158,7 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 		slog.String("metrics_exporter", tel.MetricsExport),
 	)
 	logSecurity(log, f.opts.TLS, f.opts.Auth, &f.sec)
+	log.Info("geoip", slog.String("databases", built.geoNote))
 	logNotes(log, built.Built)
 	var tokens *auth.Tokens
 	if f.opts.Auth != nil {
@@ -195,6 +196,9 @@ func shutdownTelemetry(tel *telemetry.Telemetry, log *slog.Logger) {
 func logNotes(log *slog.Logger, b *config.Built) {
 	for _, n := range b.Notes {
 		log.Warn("detector note", slog.String("note", n))
+	}
+	for _, w := range b.Warnings {
+		log.Warn("configuration warning", slog.String("warning", w))
 	}
 }
 
@@ -246,7 +250,8 @@ func reloadOnHangup(ctx context.Context, path string, tokens *auth.Tokens, eng *
 			current = built
 			time.AfterFunc(retireDelay, func() { old.Close() })
 			log.Info("config reloaded", slog.String("config", path),
-				slog.Any("detectors", enabledIDs(built.Registry)), slog.Int("suppress_entries", len(built.Suppress)))
+				slog.Any("detectors", enabledIDs(built.Registry)), slog.Int("suppress_entries", len(built.Suppress)),
+				slog.String("geoip", built.geoNote))
 			logNotes(log, built.Built)
 		}
 	}()

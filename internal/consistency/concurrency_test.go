@@ -21,7 +21,10 @@ import (
 const reconRounds = 300
 
 func keyCall(ak, source, name string, at time.Time) []byte {
-	return dt.Base(source, name, at).With("userIdentity.accessKeyId", ak).With("sourceIPAddress", "203.0.113.7").JSON()
+	// Each key is its own user: caller-identity-recon learns a principal's
+	// habitual probes, and a round must not be another round's habit.
+	return dt.Base(source, name, at).With("userIdentity.accessKeyId", ak).
+		With("userIdentity.arn", "arn:aws:iam::111122223333:user/"+ak).With("sourceIPAddress", "203.0.113.7").JSON()
 }
 
 // checkReconSplit is the lost incident of issue 13: a session key's

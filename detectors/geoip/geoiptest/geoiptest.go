@@ -19,6 +19,7 @@ type Net struct {
 	Prefix            string // CIDR, e.g. "198.51.100.0/24" or "2001:db8::/32"
 	Country           string // country.iso_code
 	RegisteredCountry string // registered_country.iso_code
+	CountryCode       string // country_code, the flat field of ip-location-db's databases
 	ASN               uint32 // autonomous_system_number
 	ASNOrg            string // autonomous_system_organization
 }
@@ -69,6 +70,9 @@ func record(n Net) mmdbtype.Map {
 	}
 	if n.RegisteredCountry != "" {
 		m["registered_country"] = mmdbtype.Map{"iso_code": mmdbtype.String(n.RegisteredCountry)}
+	}
+	if n.CountryCode != "" {
+		m["country_code"] = mmdbtype.String(n.CountryCode)
 	}
 	if n.ASN != 0 {
 		m["autonomous_system_number"] = mmdbtype.Uint32(n.ASN)
