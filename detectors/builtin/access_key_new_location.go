@@ -166,15 +166,31 @@ func publicSource(r *cloudtrail.Record, s *detectors.Settings) (netip.Addr, bool
 }
 
 // locationIdentity names whose history r belongs to, for state keys and
-// explanations.
-func locationIdentity(r *cloudtrail.Record) (key, label string) {
-	if k := r.UserIdentity.AccessKeyID; strings.HasPrefix(k, "AKIA") {
-		return "key:" + k, "access key " + k
+// explanations: a long-term access key; an IAM user's or root's other
+// sessions by the principal; and a person's role session by its own
+// session key (session is then true). Other role sessions are not this
+// detector's: a sign-in is judged per person by
+// assume-role-unexpected-source, a workload's session by
+// workload-credentials-off-workload; judged here by the role many people
+// or runs share, every home and every runner would be a new place.
+func locationIdentity(r *cloudtrail.Record) (key, label string, session bool) {
+	u := &r.UserIdentity
+	if k := u.AccessKeyID; strings.HasPrefix(k, "AKIA") {
+		return "key:" + k, "access key " + k, false
+	}
+	switch u.Type {
+	case "AssumedRole", "FederatedUser":
+		if k := u.AccessKeyID; strings.HasPrefix(k, "ASIA") && detectors.HumanSession(r) {
+			return "session:" + k, "session key " + k + " of " + detectors.HabitPrincipal(r), true
+		}
+		return "", "", false
+	case "SAMLUser", "WebIdentityUser", "IdentityCenterUser", "AWSService", "AWSAccount":
+		return "", "", false
 	}
 	if p := r.StablePrincipal(); p != "" {
-		return "principal:" + p, p
+		return "principal:" + p, p, false
 	}
-	return "", ""
+	return "", "", false
 }
 
 // dimension is one way of placing an address: its country, its ASN, or its
@@ -196,12 +212,12 @@ func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) dete
 	if !ok {
 		return nil
 	}
-	id, label := locationIdentity(r)
+	id, label, session := locationIdentity(r)
 	if id == "" {
 		return nil
 	}
 	dims, geo := d.place(ip)
-	s := &sighting{d: d, r: r, ip: ip, label: label, dims: dims, geo: geo,
+	s := &sighting{d: d, r: r, ip: ip, label: label, dims: dims, geo: geo, session: session,
 		hosting: d.settings.Network(ip).Kind == detectors.NetworkHosting}
 	// For a long-term key this is detectors.KeyFirstSeenMark, which
 	// caller-identity-recon reads.
@@ -271,6 +287,7 @@ type sighting struct {
 	dims    []dimension
 	geo     bool
 	hosting bool // a hosting, VPN or Tor network: raises without warm-up
+	session bool // a person's session key, followed within its own life
 	first   *state.Future[state.Mark]
 	// userFirst is the first sighting of a long-term key's IAM user, nil
 	// for other identities; userLabel names the user.
@@ -283,13 +300,26 @@ type sighting struct {
 // Findings implements Evaluation. A dimension raises when it is new and the
 // identity's set for it was not empty: an empty set means nothing is known
 // yet (a database added since, or history that expired), so it only learns.
-// A hosting, VPN or Tor network is the exception: nobody's baseline starts
-// on a VPS, so a first use from one raises, warm-up or not.
+// A hosting, VPN or Tor network skips the warm-up: nobody's baseline grows
+// on a VPS, so once anything is known of an identity, a move to one raises.
 // A long-term key still in its own warm-up is judged on its user's history.
+// A person's session key raises only when it moves, within its life, to a
+// hosting network or another country: a stolen browser or CLI session
+// replayed elsewhere (people move between home and phone, not to a VPS).
 func (s *sighting) Findings() ([]detectors.Finding, error) {
 	h, err := s.history(s.first, func(d *dimension) *state.Future[state.Novelty] { return d.seen })
 	if err != nil {
 		return nil, err
+	}
+	if s.session {
+		moved := false
+		for _, dim := range h.fresh {
+			moved = moved || s.hosting || dim.name == "country"
+		}
+		if !moved || !s.geo {
+			return nil, nil
+		}
+		return []detectors.Finding{s.finding(h.fresh, h.sizes, h.since, h.span)}, nil
 	}
 	if h.span < s.d.opts.WarmUp && s.userFirst != nil {
 		if h, err = s.history(s.userFirst, func(d *dimension) *state.Future[state.Novelty] { return d.userSeen }); err != nil {
@@ -324,7 +354,7 @@ func (s *sighting) history(first *state.Future[state.Mark], seen func(*dimension
 			return history{}, err
 		}
 		h.sizes[s.dims[i].name] = n.Size
-		if n.New && (n.Size > 0 || s.hosting) {
+		if n.New && n.Size > 0 {
 			h.fresh = append(h.fresh, s.dims[i])
 		}
 	}
@@ -367,8 +397,8 @@ func (s *sighting) finding(fresh []dimension, sizes map[string]int, since time.T
 	if !s.geo {
 		f.Explanation += "; no GeoIP database, so locations are network prefixes"
 	}
-	if s.hosting && sizes[fresh[0].name] == 0 {
-		f.Explanation = fmt.Sprintf("%s was used from %s in %s, the first place it was seen from", s.label, s.ip, strings.Join(news, " and "))
+	if s.session {
+		f.Explanation += "; a person's session key moving within its life, to a hosting network or another country, is a session replayed elsewhere"
 	}
 	if s.hosting {
 		f.Evidence["network_kind"] = "hosting"

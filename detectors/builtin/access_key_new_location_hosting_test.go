@@ -23,10 +23,12 @@ var hostingGeo = func() fakeGeo {
 	return g
 }()
 
-// TestAccessKeyNewLocationHostingSkipsWarmUp: a stolen key's first use from
-// a VPS or a Tor exit is the attack, not a baseline to learn, so it raises
-// during the warm-up, even as the identity's very first sighting; an
-// ordinary ISP in the warm-up still only learns.
+// TestAccessKeyNewLocationHostingSkipsWarmUp: a key seen somewhere and then
+// used from a VPS or a Tor exit is the attack, not a baseline to learn, so
+// it raises during the warm-up; the identity's very first sighting still
+// only learns (on a new deployment every key's first use is one, and
+// automation lives on hosting networks); an ordinary ISP in the warm-up
+// only learns.
 func TestAccessKeyNewLocationHostingSkipsWarmUp(t *testing.T) {
 	s := &detectors.Settings{GeoIP: hostingGeo}
 	high := detectors.SeverityHigh
@@ -35,21 +37,24 @@ func TestAccessKeyNewLocationHostingSkipsWarmUp(t *testing.T) {
 		stream []dt.Rec
 		want   func([]dt.Rec) []want
 	}{
-		{"first sighting ever, from a VPS, is HIGH",
+		{"quiet: the first sighting ever, from a VPS, learns",
 			[]dt.Rec{call(t0, "192.0.2.200")},
-			func(s []dt.Rec) []want { return []want{{s[0].ID(), high}} }},
+			func([]dt.Rec) []want { return nil }},
+		{"a VPS an hour after the first sighting is HIGH",
+			[]dt.Rec{call(t0, "203.0.113.10"), call(t0.Add(time.Hour), "192.0.2.200")},
+			func(s []dt.Rec) []want { return []want{{s[1].ID(), high}} }},
 		{"a Tor exit on day two is HIGH",
 			[]dt.Rec{call(t0, "203.0.113.10"), call(day(1), "198.51.102.9")},
 			func(s []dt.Rec) []want { return []want{{s[1].ID(), high}} }},
-		{"a role's first session from a VPS is HIGH",
-			[]dt.Rec{roleCall(t0, "deploy", "ci-1", "192.0.2.201")},
-			func(s []dt.Rec) []want { return []want{{s[0].ID(), high}} }},
+		{"quiet: a workload role's sessions are workload-credentials-off-workload's",
+			[]dt.Rec{roleCall(t0, "deploy", "ci-1", "203.0.113.10"), roleCall(t0.Add(time.Hour), "deploy", "ci-2", "192.0.2.201")},
+			func([]dt.Rec) []want { return nil }},
 		{"quiet: a new ISP in the warm-up only learns",
 			[]dt.Rec{call(t0, "203.0.113.10"), call(day(1), "198.51.100.20"), call(day(2), "198.51.101.9")},
 			func([]dt.Rec) []want { return nil }},
 		{"the VPS again, once known, raises only its first use",
-			[]dt.Rec{call(t0, "192.0.2.200"), call(t0.Add(time.Hour), "192.0.2.201"), call(day(1), "192.0.2.202")},
-			func(s []dt.Rec) []want { return []want{{s[0].ID(), high}} }},
+			[]dt.Rec{call(t0, "203.0.113.10"), call(t0.Add(time.Hour), "192.0.2.200"), call(t0.Add(2*time.Hour), "192.0.2.201"), call(day(1), "192.0.2.202")},
+			func(s []dt.Rec) []want { return []want{{s[1].ID(), high}} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := checkFindings(t, builtin.AccessKeyNewLocationID, dt.New(t, newLocation(t, s)), tc.stream, tc.want(tc.stream)...)
@@ -62,6 +67,6 @@ func TestAccessKeyNewLocationHostingSkipsWarmUp(t *testing.T) {
 	}
 	// A trimmed hosting list (networks.not_hosting_asns) turns the skip off.
 	trimmed := &detectors.Settings{GeoIP: hostingGeo, HostingASNs: []uint32{60729}}
-	stream := []dt.Rec{call(t0, "192.0.2.200")}
+	stream := []dt.Rec{call(t0, "203.0.113.10"), call(t0.Add(time.Hour), "192.0.2.200")}
 	checkFindings(t, builtin.AccessKeyNewLocationID, dt.New(t, newLocation(t, trimmed)), stream)
 }

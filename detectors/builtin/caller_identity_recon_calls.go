@@ -99,7 +99,9 @@ func getUserOnSelf(r *cloudtrail.Record) bool {
 // on: its stable principal (the IAM user across its keys, the role across
 // its sessions), or the access key when the record names no principal.
 func reconPrincipal(r *cloudtrail.Record) string {
-	if p := r.StablePrincipal(); p != "" {
+	// A person's session of a shared role is the person's: see
+	// detectors.HabitPrincipal.
+	if p := detectors.HabitPrincipal(r); p != "" {
 		return "principal:" + p
 	}
 	if ak := r.UserIdentity.AccessKeyID; ak != "" {

@@ -33,6 +33,13 @@ type WorkloadCredentialsOptions struct {
 	// are remembered: at least the longest session (12 hours for roles,
 	// 36 hours for GetSessionToken).
 	KeyLifetime time.Duration `yaml:"key_lifetime"`
+	// TrustedNetworksAreEgress says trusted_networks list every public
+	// address the organisation's workloads call AWS from (NAT gateways,
+	// Elastic IPs, proxies): without an ASN database, a workload session
+	// from any other public address then raises at fallback_severity. Off
+	// by default: an instance with a public address calls from an AWS
+	// address nobody lists.
+	TrustedNetworksAreEgress bool `yaml:"trusted_networks_are_egress"`
 }
 
 // DefaultWorkloadCredentialsOptions returns the defaults.
@@ -119,10 +126,10 @@ func (d *WorkloadCredentials) Notes() []string {
 	}
 	n := "no ASN database configured (geoip.asn_db): AWS networks cannot be recognised; workload keys moving to a " +
 		"second /16 and foreign VPC endpoints still raise"
-	if d.settings.HasTrustedNetworks() {
+	if d.settings.HasTrustedNetworks() && d.opts.TrustedNetworksAreEgress {
 		n += fmt.Sprintf(", and a workload session from a public address outside trusted_networks raises at %v", d.opts.FallbackSeverity)
 	} else {
-		n += "; list your egress addresses in trusted_networks to catch a workload session's first use outside them"
+		n += "; list every workload egress address in trusted_networks and set trusted_networks_are_egress to catch a workload session's first use outside them"
 	}
 	return []string{n}
 }
@@ -153,7 +160,7 @@ func (d *WorkloadCredentials) Observe(ev *detectors.Event, b *state.Batch) detec
 			return d.learn(ev, b, kind, role, name)
 		}
 	}
-	if r.Failed() && unauthenticated[r.ErrorCode] || r.ServiceCaller() || humanSession(r) || agentChannel[r.EventSource] {
+	if r.Failed() && unauthenticated[r.ErrorCode] || r.ServiceCaller() || detectors.HumanSession(r) || agentChannel[r.EventSource] {
 		return nil
 	}
 	u := &r.UserIdentity
@@ -242,24 +249,6 @@ func roleKey(ev *detectors.Event, roleARN, name string) state.Key {
 		account = parts[4]
 	}
 	return ev.Key("role:"+account+":"+detectors.RoleNameFromARN(roleARN), name)
-}
-
-// humanSession reports whether r is a person's session, which the location
-// detector judges: IAM Identity Center, the console, SAML sessions named by
-// e-mail, Cognito identities, and MFA-authenticated session tokens.
-func humanSession(r *cloudtrail.Record) bool {
-	u := &r.UserIdentity
-	if r.SessionCredentialFromConsole || u.Type == "SAMLUser" || u.Type == "WebIdentityUser" || u.Type == "IdentityCenterUser" {
-		return true
-	}
-	if strings.HasPrefix(detectors.RoleNameFromARN(u.SessionIssuer.ARN), "AWSReservedSSO_") {
-		return true
-	}
-	if u.Type == "IAMUser" && u.MFAAuthenticated {
-		return true
-	}
-	name := roleSessionName(u)
-	return strings.Contains(name, "@") || name == "CognitoIdentityCredentials"
 }
 
 // roleSessionName is the role session name of an assumed-role session.

@@ -101,7 +101,7 @@ func (d *WorkloadCredentials) sight(r *cloudtrail.Record) origin {
 		}
 		s.member = "net:" + netip.PrefixFrom(ip, bits).Masked().String()
 		s.label = "network " + strings.TrimPrefix(s.member, "net:") + " (no ASN known)"
-		s.outside = d.settings.HasTrustedNetworks()
+		s.outside = d.opts.TrustedNetworksAreEgress && d.settings.HasTrustedNetworks()
 	}
 	return s
 }

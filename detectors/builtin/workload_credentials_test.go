@@ -37,13 +37,37 @@ const (
 
 func wlSettings() *detectors.Settings { return &detectors.Settings{GeoIP: wlGeo} }
 
+// newWorkload builds the detector on s. The tests' trusted_networks are
+// the workloads' whole egress (trusted_networks_are_egress).
 func newWorkload(t testing.TB, s *detectors.Settings) detectors.Detector {
 	t.Helper()
-	d, err := builtin.NewWorkloadCredentials(detectors.Config{Settings: s})
+	cfg := options("trusted_networks_are_egress: true")
+	cfg.Settings = s
+	d, err := builtin.NewWorkloadCredentials(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// TestWorkloadCredentialsEgressIsOptIn: without an ASN database and without
+// trusted_networks_are_egress, an instance's session from a public address
+// outside trusted_networks says nothing (an instance with a public address
+// calls from an AWS address nobody lists).
+func TestWorkloadCredentialsEgressIsOptIn(t *testing.T) {
+	s := &detectors.Settings{TrustedCIDRs: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}}
+	d, err := builtin.NewWorkloadCredentials(detectors.Config{Settings: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2024, 8, 1, 12, 0, 0, 0, time.UTC)
+	rec := session(t0, "batch-role", "i-0123456789abcdef0", "ASIABATCH00000000001", "3.93.248.90")
+	if fs := dt.Only(builtin.WorkloadCredentialsID, dt.New(t, d).Score(rec)); len(fs) != 0 {
+		t.Errorf("want quiet without trusted_networks_are_egress: %s", fs[0].Explanation)
+	}
+	if fs := dt.Only(builtin.WorkloadCredentialsID, dt.New(t, newWorkload(t, s)).Score(rec)); len(fs) != 1 {
+		t.Errorf("with trusted_networks_are_egress: %d findings, want 1", len(fs))
+	}
 }
 
 // session is a call by a session of role named name, with key, from src.

@@ -21,7 +21,10 @@ import (
 	"github.com/iamsentry/iamsentry/state/memory"
 )
 
-var noise = flag.Bool("noise", false, "score the benign month with each configuration and print findings per 100k records (make noise)")
+var (
+	noise        = flag.Bool("noise", false, "score the benign month with each configuration and print findings per 100k records (make noise)")
+	noiseSamples = flag.Int("noise-samples", 0, "with -noise, print this many example explanations per detector and severity")
+)
 
 // TestRecommendedLoads loads recommended.yaml with the real configuration
 // loader, as serve and scan do, with GeoIP databases opened.
@@ -91,6 +94,7 @@ func TestNoise(t *testing.T) {
 type tally struct {
 	alerts     map[string]int // "detector SEVERITY"
 	patterns   map[string]map[string]int
+	samples    map[string][]string
 	suppressed int
 	mediumUp   int
 }
@@ -102,7 +106,7 @@ func score(t *testing.T, c *benign.Corpus, b *config.Built) *tally {
 	store := memory.New(memory.WithSweepInterval(0))
 	defer store.Close()
 	eng := engine.New(b.Registry, store, engine.Options{Suppress: b.Suppress})
-	n := &tally{alerts: map[string]int{}, patterns: map[string]map[string]int{}}
+	n := &tally{alerts: map[string]int{}, patterns: map[string]map[string]int{}, samples: map[string][]string{}}
 	raws := make([][]byte, 0, batch)
 	for off := 0; off < len(c.Records); off += batch {
 		raws = raws[:0]
@@ -131,6 +135,9 @@ func score(t *testing.T, c *benign.Corpus, b *config.Built) *tally {
 					n.patterns[key] = map[string]int{}
 				}
 				n.patterns[key][c.Pattern[off+i]]++
+				if len(n.samples[key]) < *noiseSamples {
+					n.samples[key] = append(n.samples[key], c.Pattern[off+i]+": "+f.Explanation)
+				}
 			}
 		}
 	}
@@ -158,5 +165,8 @@ func report(w *os.File, name string, target float64, n *tally, records int) {
 			parts = append(parts, fmt.Sprintf("%s (%d)", p, pats[p]))
 		}
 		fmt.Fprintf(w, "   %-48s %7d %9.1f  %s\n", k, n.alerts[k], per(n.alerts[k]), strings.Join(parts, ", "))
+		for _, s := range n.samples[k] {
+			fmt.Fprintf(w, "      e.g. %s\n", s)
+		}
 	}
 }

@@ -30,7 +30,7 @@ const (
 	uaCLI        = "aws-cli/2.17.3 md/awscrt#0.20.11 ua/2.0 os/macos#23.5.0 md/arch#arm64 lang/python#3.11.9 md/pyimpl#CPython cfg/retry-mode#standard md/installer#exe md/prompt#off command/"
 	uaTerraform  = "APN/1.0 HashiCorp/1.0 Terraform/1.8.5 (+https://www.terraform.io) terraform-provider-aws/5.55.0 (+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go-v2/1.30.0 ua/2.0 os/linux lang/go#1.22.4 md/GOOS#linux md/GOARCH#amd64 api/"
 	uaCDK        = "aws-cdk/2.147.0 aws-sdk-js/3.598.0 ua/2.1 os/linux#6.5.0-1022-azure lang/js md/nodejs#20.14.0 api/"
-	uaGoSDK      = "aws-sdk-go-v2/1.30.0 ua/2.0 os/linux lang/go#1.22.4 md/GOOS#linux md/GOARCH#amd64 exec-env/AWS_Lambda_provided.al2023 api/"
+	uaGoSDK      = "aws-sdk-go-v2/1.30.0 ua/2.0 os/linux lang/go#1.22.4 md/GOOS#linux md/GOARCH#amd64 api/"
 	uaBoto3      = "Boto3/1.34.131 md/Botocore#1.34.131 ua/2.0 os/linux#5.10.216-225.855.amzn2.x86_64 md/arch#x86_64 lang/python#3.12.3 md/pyimpl#CPython exec-env/AWS_Lambda_python3.12 cfg/retry-mode#legacy Botocore/1.34.131"
 	uaProwler    = "Boto3/1.34.110 md/Botocore#1.34.110 ua/2.0 os/linux#5.10.215-203.850.amzn2.x86_64 md/arch#x86_64 lang/python#3.12.3 md/pyimpl#CPython cfg/retry-mode#standard Botocore/1.34.110 APN_1826889 prowler/4.2.4"
 	uaCrawler    = "aws-sdk-java/2.25.60 Linux/6.1.0-21-cloud-amd64 OpenJDK_64-Bit_Server_VM/21.0.3+9-LTS Java/21.0.3 vendor/Eclipse_Adoptium io/sync http/Apache cfg/retry-mode/adaptive cloudcost-crawler/3.14"
