@@ -89,6 +89,10 @@ func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, acti
 	familiarTTL := d.opts.FamiliarAfter + time.Duration(d.opts.HistoryDays)*24*time.Hour
 	e.svcSeen = b.Mark(ev.Key(id, "enum:seen:svc:"+svc), t, state.KeepEarliest, familiarTTL)
 	if e.net, e.netLabel = d.network(r); e.net != "" {
+		// Where a scanner reads from includes what it reads with: an aws
+		// cli on the terraform runner is not terraform.
+		tool := userAgentTool(r.UserAgent)
+		e.net, e.netLabel = e.net+"|"+tool, e.netLabel+" with "+tool
 		e.netSeen = b.Mark(ev.Key(id, "enum:seen:net:"+e.net), t, state.KeepEarliest, familiarTTL)
 	}
 	e.raised = b.ReadMark(ev.Key(id, "enum:raised"))
@@ -303,12 +307,23 @@ func (e *enumeration) profile() (profile, error) {
 	return p, nil
 }
 
+// change names what changed in a learned scanner, for its incident.
+func (p profile) change(e *enumeration) string {
+	switch {
+	case p.newNet:
+		return "net:" + e.net
+	case p.newSvc:
+		return "svc:" + e.svc
+	}
+	return "volume"
+}
+
 // deviation is the severity of a learned scanner's read: unknown (quiet)
 // while it reads as it always does.
 func (p profile) deviation(geo bool) detectors.Severity {
 	switch {
 	case p.newNet && geo:
-		return detectors.SeverityHigh
+		return detectors.SeverityHigh // a new network, or a new tool on a known one
 	case p.newNet, p.newSvc, p.volume:
 		return detectors.SeverityMedium
 	}
@@ -324,7 +339,14 @@ func (e *enumeration) finding(sc *enumScale, t tally, p profile, sev detectors.S
 	score += min(15, (t.score-sc.min)/2) + min(10, 2*t.denied)
 	f := detectors.NewFinding(e.d.info, r, sev, score)
 	period := state.BucketStart(r.EventTime, sc.once)
-	f.Once = detectors.OncePer(e.ev.Key(e.id, sc.onceName+period.Format("20060102T150405Z")), sc.once)
+	once := sc.onceName + period.Format("20060102T150405Z")
+	if p.learned {
+		// Each change of a scanner is an incident of its own: a thief on
+		// a new network and one using another tool on the scanner's are
+		// two stories, even within one period.
+		once += ":" + p.change(e)
+	}
+	f.Once = detectors.OncePer(e.ev.Key(e.id, once), sc.once)
 	if sc.name != "drip" {
 		f.Marks = []detectors.SetMark{{Key: e.ev.Key(e.id, "enum:raised"), At: r.EventTime, Keep: state.KeepLatest,
 			TTL: e.d.opts.DripWindow + e.d.opts.AllowedLateness}}
@@ -396,4 +418,24 @@ func absDuration(d time.Duration) time.Duration {
 		return -d
 	}
 	return d
+}
+
+// userAgentTool names the tool a user agent identifies, without versions:
+// its first product token ("aws-cli/2.22.4 …" → "aws-cli", "Boto3/1.34 …"
+// → "boto3"), skipping the marketplace tokens that lead Terraform's
+// ("APN/1.0 HashiCorp/1.0 Terraform/1.9.8 …" → "terraform"). "-" when
+// there is none.
+func userAgentTool(ua string) string {
+	for _, tok := range strings.Fields(strings.TrimPrefix(ua, "[")) {
+		name, _, _ := strings.Cut(tok, "/")
+		name = strings.ToLower(strings.TrimRight(name, ",;"))
+		if name == "" || name == "apn" || name == "hashicorp" {
+			continue
+		}
+		if len(name) > 40 {
+			name = name[:40]
+		}
+		return name
+	}
+	return "-"
 }

@@ -250,6 +250,15 @@ func enumerationScanners(t *testing.T, newStore newStoreFunc) {
 		{name: "a learned scanner reading a sensitive service new to it",
 			stream: withDay(scannerDays(scannerActions, 4, home), dayAt(4, append(slices.Clone(scannerActions), "organizations:ListAccounts"), home)),
 			want:   []detectors.Severity{detectors.SeverityHigh, detectors.SeverityHigh, detectors.SeverityMedium}},
+		{name: "a learned scanner's principal read with another tool (boto3 instead of its aws cli)", geo: true,
+			stream: withDay(scannerDays(scannerActions, 4, home), func() []dt.Rec {
+				rs := dayAt(4, scannerActions, home)
+				for _, r := range rs {
+					r.With("userAgent", "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux#5.10 lang/python#3.11")
+				}
+				return rs
+			}()),
+			want: []detectors.Severity{detectors.SeverityHigh, detectors.SeverityHigh, detectors.SeverityHigh}},
 		{name: "quiet twin: a learned scanner covering a new, not sensitive service",
 			stream: withDay(scannerDays(scannerActions, 4, home), dayAt(4, append(slices.Clone(scannerActions), "backup:ListBackupVaults"), home)),
 			want:   []detectors.Severity{detectors.SeverityHigh, detectors.SeverityHigh}},
