@@ -3,8 +3,6 @@ package builtin
 import (
 	"errors"
 	"fmt"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -18,19 +16,57 @@ import (
 // detector.
 const AccessKeyEnumerationID = "access-key-enumeration"
 
-// enumSample is how many actions and services a finding names as evidence.
-const enumSample = 8
-
 // AccessKeyEnumerationOptions are the keys under
 // detectors.access-key-enumeration.
 type AccessKeyEnumerationOptions struct {
-	// Window is the width of the event-time windows reads are counted in.
+	// Window is the main scale: reads are counted within Window either side
+	// of each read's event time, so no window edge halves a burst.
 	Window time.Duration `yaml:"window"`
-	// MinActions is how many distinct read-only actions ("service:Action")
-	// one key must call in a window.
-	MinActions int `yaml:"min_actions"`
-	// MinServices is how many distinct services those actions must span.
-	MinServices int `yaml:"min_services"`
+	// MinScore is the weighted score of distinct reads at which a burst
+	// within Window is enumeration: each distinct "service:Action" counts
+	// 1 (SensitiveWeight when sensitive), and each service beyond the first
+	// adds 1 (4 at most).
+	MinScore int `yaml:"min_score"`
+	// BurstWindow is the short scale: a tool firing reads within about a
+	// minute.
+	BurstWindow time.Duration `yaml:"burst_window"`
+	// BurstMinScore is the weighted score that makes a burst within
+	// BurstWindow enumeration.
+	BurstMinScore int `yaml:"burst_min_score"`
+	// DripWindow is the slow scale: reads dripped over hours to stay under
+	// the faster scales.
+	DripWindow time.Duration `yaml:"drip_window"`
+	// DripMinScore is the weighted score that makes reads within DripWindow
+	// enumeration (raised at MEDIUM).
+	DripMinScore int `yaml:"drip_min_score"`
+	// Sensitive are the reads that map what an attacker wants most
+	// (identities, secrets, keys, the organisation, the defences): a
+	// service ("iam") or one action ("ssm:GetParameters"). Setting the key
+	// replaces the default list.
+	Sensitive []string `yaml:"sensitive"`
+	// SensitiveWeight is what one distinct sensitive read counts.
+	SensitiveWeight int `yaml:"sensitive_weight"`
+	// HistoryDays is how many earlier days of each principal's reads are
+	// kept to learn whether it enumerates every day (a CSPM scanner, a
+	// crawler, terraform plans).
+	HistoryDays int `yaml:"history_days"`
+	// LearnDays is on how many of those days a principal must have made at
+	// least MinScore distinct reads to be learned as a scanner. A learned
+	// scanner is quiet unless it reads from a network or a sensitive
+	// service new to it, or its day's distinct reads more than double its
+	// usual.
+	LearnDays int `yaml:"learn_days"`
+	// FamiliarAfter is how long after a principal first read from a
+	// network, or first read a service, the network or service counts as
+	// its own.
+	FamiliarAfter time.Duration `yaml:"familiar_after"`
+	// IPv4Prefix is the prefix length a learned scanner's IPv4 networks
+	// are compared on when no GeoIP ASN database is configured (with one,
+	// networks are ASNs). Coarse by default: scanners and pipelines on
+	// cloud runners draw addresses from all over their provider's blocks.
+	IPv4Prefix int `yaml:"ipv4_prefix"`
+	// IPv6Prefix is the same for IPv6 networks.
+	IPv6Prefix int `yaml:"ipv6_prefix"`
 	// IncludeConsole counts console sessions too. Off by default: one
 	// console page fires a dozen Describe calls, so a person browsing five
 	// services passes any threshold a tool would.
@@ -40,16 +76,30 @@ type AccessKeyEnumerationOptions struct {
 	// key replaces the default list.
 	IgnoreActions []string `yaml:"ignore_actions"`
 	// AllowedLateness is how late CloudTrail may deliver a record of a
-	// window; state and throttles outlive the window by this much.
+	// burst; state and throttles outlive their windows by this much.
 	AllowedLateness time.Duration `yaml:"allowed_lateness"`
 }
 
 // DefaultAccessKeyEnumerationOptions returns the defaults.
 func DefaultAccessKeyEnumerationOptions() AccessKeyEnumerationOptions {
 	return AccessKeyEnumerationOptions{
-		Window:      10 * time.Minute,
-		MinActions:  15,
-		MinServices: 3,
+		Window:        10 * time.Minute,
+		MinScore:      15,
+		BurstWindow:   time.Minute,
+		BurstMinScore: 12,
+		DripWindow:    6 * time.Hour,
+		DripMinScore:  45,
+		Sensitive: []string{
+			"iam", "secretsmanager", "kms", "organizations", "sso", "identitystore", "cloudtrail",
+			"guardduty", "securityhub", "access-analyzer", "sts:GetAccessKeyInfo",
+			"ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:DescribeParameters",
+		},
+		SensitiveWeight: 2,
+		HistoryDays:     14,
+		LearnDays:       2,
+		FamiliarAfter:   24 * time.Hour,
+		IPv4Prefix:      8,
+		IPv6Prefix:      32,
 		IgnoreActions: []string{
 			// Credential plumbing: readOnly in CloudTrail, not discovery.
 			"sts:AssumeRole", "sts:AssumeRoleWithSAML", "sts:AssumeRoleWithWebIdentity",
@@ -66,44 +116,86 @@ func DefaultAccessKeyEnumerationOptions() AccessKeyEnumerationOptions {
 
 func (o AccessKeyEnumerationOptions) validate() error {
 	var errs []error
-	if o.Window < time.Minute {
-		errs = append(errs, &detectors.OptionError{Key: "window", Reason: fmt.Sprintf("%v is shorter than 1m", o.Window)})
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &detectors.OptionError{Key: key, Reason: fmt.Sprintf(format, args...)})
 	}
-	if o.MinActions < 2 {
-		errs = append(errs, &detectors.OptionError{Key: "min_actions", Reason: fmt.Sprintf("%d is below 2", o.MinActions)})
+	if o.BurstWindow < 10*time.Second {
+		bad("burst_window", "%v is shorter than 10s", o.BurstWindow)
 	}
-	if o.MinServices < 1 || o.MinServices > o.MinActions {
-		errs = append(errs, &detectors.OptionError{Key: "min_services", Reason: fmt.Sprintf("%d is not between 1 and min_actions (%d)", o.MinServices, o.MinActions)})
+	if o.Window <= o.BurstWindow {
+		bad("window", "%v is not longer than burst_window (%v)", o.Window, o.BurstWindow)
+	}
+	if o.DripWindow <= o.Window || o.DripWindow > 24*time.Hour {
+		bad("drip_window", "%v is not longer than window (%v) and at most 24h", o.DripWindow, o.Window)
+	}
+	for _, m := range []struct {
+		key string
+		v   int
+	}{{"min_score", o.MinScore}, {"burst_min_score", o.BurstMinScore}, {"drip_min_score", o.DripMinScore}} {
+		if m.v < 2 {
+			bad(m.key, "%d is below 2", m.v)
+		}
+	}
+	if o.SensitiveWeight < 1 || o.SensitiveWeight > 10 {
+		bad("sensitive_weight", "%d is not between 1 and 10", o.SensitiveWeight)
+	}
+	if o.HistoryDays < 1 || o.HistoryDays > 60 {
+		bad("history_days", "%d is not between 1 and 60", o.HistoryDays)
+	}
+	if o.LearnDays < 1 || o.LearnDays > o.HistoryDays {
+		bad("learn_days", "%d is not between 1 and history_days (%d)", o.LearnDays, o.HistoryDays)
+	}
+	if o.FamiliarAfter < time.Hour {
+		bad("familiar_after", "%v is shorter than 1h", o.FamiliarAfter)
+	}
+	if o.IPv4Prefix < 8 || o.IPv4Prefix > 32 {
+		bad("ipv4_prefix", "%d is not between 8 and 32", o.IPv4Prefix)
+	}
+	if o.IPv6Prefix < 16 || o.IPv6Prefix > 128 {
+		bad("ipv6_prefix", "%d is not between 16 and 128", o.IPv6Prefix)
 	}
 	if o.AllowedLateness < 0 {
-		errs = append(errs, &detectors.OptionError{Key: "allowed_lateness", Reason: fmt.Sprintf("%v is negative", o.AllowedLateness)})
+		bad("allowed_lateness", "%v is negative", o.AllowedLateness)
+	}
+	for i, s := range o.Sensitive {
+		if s == "" || strings.HasPrefix(s, ":") || strings.HasSuffix(s, ":") {
+			bad(fmt.Sprintf("sensitive[%d]", i), "%q is not a service (iam) or service:Action", s)
+		}
 	}
 	for i, a := range o.IgnoreActions {
 		if svc, name, ok := strings.Cut(a, ":"); !ok || svc == "" || name == "" {
-			errs = append(errs, &detectors.OptionError{Key: fmt.Sprintf("ignore_actions[%d]", i), Reason: fmt.Sprintf("%q is not service:Action (e.g. s3:GetObject)", a)})
+			bad(fmt.Sprintf("ignore_actions[%d]", i), "%q is not service:Action (e.g. s3:GetObject)", a)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// AccessKeyEnumeration raises a finding when one access key calls many
-// distinct read-only actions across several services within a window of
-// event time: the shape of enumerate-iam, Pacu, ScoutSuite or a person with
-// a stolen key finding out what it can do.
+// AccessKeyEnumeration raises a finding when one stable principal (an IAM
+// user across its keys, a role across its sessions, an Identity Center
+// user) makes many distinct read-only calls across services: the shape of
+// enumerate-iam, Pacu, ScoutSuite or a person with a stolen key finding out
+// what it can do.
 //
-// Windows are aligned to multiples of Window since the Unix epoch. Per key
-// and window it keeps three windowed sets: the actions, their services, and
-// the actions that were denied. Sets only grow, so the window's counts after
-// a burst do not depend on the order its records arrived in, and the
-// threshold is crossed exactly once per key and window whatever that order:
-// shuffled delivery raises the incidents sorted delivery does. Every record
-// that sees the threshold met proposes a finding with Once on the key and
-// window; the engine keeps the first.
+// Every read goes into one time-windowed set per principal; each read then
+// counts the distinct reads within Window, BurstWindow and DripWindow either
+// side of its own event time (sliding, so no edge halves a burst, and a
+// burst delivered in any order is seen whole by the last of its records to
+// arrive). Distinct reads are weighted by meaning (sensitive services count
+// more; services beyond the first add), so splitting a burst over keys,
+// sessions, services or a window edge does not slip under a cliff.
+//
+// A principal that makes that many distinct reads on most days (a CSPM
+// scanner, a crawler, a terraform runner) is learned from a daily history
+// and stays quiet while it reads from its usual networks and services at
+// its usual breadth. One finding per principal per six hours of event time
+// (per day for the slow scale).
 type AccessKeyEnumeration struct {
-	info   detectors.Info
-	opts   AccessKeyEnumerationOptions
-	ignore map[string]bool
-	ttl    time.Duration
+	info      detectors.Info
+	opts      AccessKeyEnumerationOptions
+	settings  *detectors.Settings
+	ignore    map[string]bool
+	sensitive map[string]bool
+	ttl       time.Duration // of the window set: a late read still finds the drip
 }
 
 // NewAccessKeyEnumeration builds the detector from cfg, rejecting bad
@@ -119,19 +211,28 @@ func NewAccessKeyEnumeration(cfg detectors.Config) (detectors.Detector, error) {
 	d := &AccessKeyEnumeration{
 		info: detectors.Info{
 			ID:    AccessKeyEnumerationID,
-			Title: "Access key enumerating resources across services",
-			Description: fmt.Sprintf("One access key called at least %d distinct read-only actions "+
-				"(List/Describe/Get/Head/Search or readOnly) across at least %d services within %v of "+
-				"event time; denied calls count and raise the score.", opts.MinActions, opts.MinServices, opts.Window),
+			Title: "Principal enumerating resources across services",
+			Description: fmt.Sprintf("One principal (an IAM user across its keys, a role across its sessions, "+
+				"an Identity Center user) made distinct read-only calls (List/Describe/Get/Head/Search or readOnly; "+
+				"Cloud Control per resource type) worth a score of at least %d within %v, %d within %v, or %d within "+
+				"%v (MEDIUM) of event time; sensitive reads (IAM, secrets, KMS, organizations, ...) count %d, each "+
+				"service beyond the first adds 1, denied calls raise the score. Principals that read this broadly "+
+				"every day are learned as scanners and raise only when their network, services or breadth change.",
+				opts.MinScore, opts.Window, opts.BurstMinScore, opts.BurstWindow, opts.DripMinScore, opts.DripWindow, opts.SensitiveWeight),
 			Severity:   detectors.SeverityHigh,
 			Techniques: []string{"T1087.004", "T1580", "T1526"},
 		},
-		opts:   opts,
-		ignore: make(map[string]bool, len(opts.IgnoreActions)),
-		ttl:    opts.Window + opts.AllowedLateness,
+		opts:      opts,
+		settings:  cfg.OrgSettings(),
+		ignore:    make(map[string]bool, len(opts.IgnoreActions)),
+		sensitive: make(map[string]bool, len(opts.Sensitive)),
+		ttl:       2*opts.DripWindow + opts.AllowedLateness,
 	}
 	for _, a := range opts.IgnoreActions {
 		d.ignore[a] = true
+	}
+	for _, s := range opts.Sensitive {
+		d.sensitive[s] = true
 	}
 	return d, nil
 }
@@ -139,34 +240,38 @@ func NewAccessKeyEnumeration(cfg detectors.Config) (detectors.Detector, error) {
 // Info implements Detector.
 func (d *AccessKeyEnumeration) Info() detectors.Info { return d.info }
 
+// Notes implements Notable: without GeoIP, networks are prefixes.
+func (d *AccessKeyEnumeration) Notes() []string {
+	if d.settings.GeoIP != nil {
+		return nil
+	}
+	return []string{fmt.Sprintf("no GeoIP database configured (geoip.asn_db); a learned scanner's networks are "+
+		"compared as /%d (IPv4) and /%d (IPv6) prefixes, and a new one is raised at MEDIUM", d.opts.IPv4Prefix, d.opts.IPv6Prefix)}
+}
+
 // Observe implements Detector.
 func (d *AccessKeyEnumeration) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
 	r := ev.Record
 	ak := r.UserIdentity.AccessKeyID
-	if ak == "" || !ReconRead(r) {
+	if ak == "" || !ReconRead(r) || r.ServiceCaller() {
 		return nil
 	}
-	svc := serviceOf(r.EventSource)
-	action := svc + ":" + r.EventName
-	if d.ignore[action] || r.ServiceCaller() || (!d.opts.IncludeConsole && consoleSession(r)) {
+	if !d.opts.IncludeConsole {
+		if r.SessionCredentialFromConsole {
+			// Remember the session, so its records that lack the flag
+			// are known as console too.
+			b.Mark(consoleSessionKey(ev, ak), r.EventTime, state.KeepEarliest, consoleSessionTTL)
+			return nil
+		}
+		if consoleSession(r) {
+			return nil
+		}
+	}
+	action, svc := enumAction(r)
+	if d.ignore[serviceOf(r.EventSource)+":"+r.EventName] {
 		return nil
 	}
-	win := windowOf(r.EventTime, d.opts.Window)
-	id, span := keyIdentity(ak), win.Span()
-	e := &enumeration{d: d, r: r, win: win, once: ev.Key(id, "enum:once:"+win.ID())}
-	actions := ev.Key(id, "enum:actions:"+win.ID())
-	services := ev.Key(id, "enum:services:"+win.ID())
-	denied := ev.Key(id, "enum:denied:"+win.ID())
-	// Add and read in one operation per set: the count decides, the sample
-	// explains (3 Redis scripts per read call, not 5).
-	e.sample = b.WindowAddRead(actions, action, r.EventTime, span, enumSample, d.ttl)
-	e.serviceList = b.WindowAddRead(services, svc, r.EventTime, span, enumSample, d.ttl)
-	if r.Denied() {
-		e.denied = b.WindowAdd(denied, action, r.EventTime, span, d.ttl)
-	} else {
-		e.deniedRead = b.WindowRead(denied, span, 0)
-	}
-	return detectors.EvaluationFunc(e.findings)
+	return d.observe(ev, b, action, svc)
 }
 
 // ReconRead reports whether r is a read that can serve reconnaissance: an
@@ -189,82 +294,34 @@ func ReconRead(r *cloudtrail.Record) bool {
 	return false
 }
 
-// enumeration is one read being evaluated.
-type enumeration struct {
-	d          *AccessKeyEnumeration
-	r          *cloudtrail.Record
-	win        window
-	once       state.Key
-	denied     *state.Future[int]
-	deniedRead *state.Future[state.Window]
-
-	sample, serviceList *state.Future[state.Window]
+// enumAction names the read as counted ("service:Action") and the service it
+// maps. Cloud Control reads count per resource type, and map the service of
+// the type: ListResources over twenty types is twenty reads of twenty
+// services, as the same discovery through each service's own API would be.
+func enumAction(r *cloudtrail.Record) (action, svc string) {
+	svc = serviceOf(r.EventSource)
+	action = svc + ":" + r.EventName
+	if svc != "cloudcontrolapi" {
+		return action, svc
+	}
+	var p struct {
+		TypeName string `json:"typeName"`
+	}
+	// A type name is "AWS::Service::Resource" or a registered
+	// "Org::Service::Resource": short. Anything else counts as the bare
+	// action rather than growing state with what the caller sent.
+	if err := r.Params(&p); err != nil || p.TypeName == "" || len(p.TypeName) > 128 || strings.ContainsAny(p.TypeName, "()!") {
+		return action, svc
+	}
+	return action + "(" + p.TypeName + ")", cloudControlService(p.TypeName)
 }
 
-func (e *enumeration) findings() ([]detectors.Finding, error) {
-	sample, err := e.sample.Get()
-	if err != nil {
-		return nil, err
+// cloudControlService maps a resource type ("AWS::SecretsManager::Secret")
+// to the service it belongs to ("secretsmanager").
+func cloudControlService(typeName string) string {
+	parts := strings.Split(typeName, "::")
+	if len(parts) < 2 || parts[1] == "" {
+		return "cloudcontrolapi"
 	}
-	services, err := e.serviceList.Get()
-	if err != nil {
-		return nil, err
-	}
-	nActions, nServices := sample.Count, services.Count
-	if nActions < e.d.opts.MinActions || nServices < e.d.opts.MinServices {
-		return nil, nil
-	}
-	nDenied, err := e.deniedCount()
-	if err != nil {
-		return nil, err
-	}
-	score := 70 + min(15, (nActions-e.d.opts.MinActions)/2)
-	if nDenied > 0 {
-		score += min(10, 2*nDenied)
-	}
-	f := detectors.NewFinding(e.d.info, e.r, e.d.info.Severity, score)
-	f.Once = &detectors.Once{Key: e.once, TTL: e.d.ttl}
-	f.Evidence["distinct_actions"] = strconv.Itoa(nActions)
-	f.Evidence["distinct_services"] = strconv.Itoa(nServices)
-	f.Evidence["services"] = strings.Join(sorted(services.Members), ",")
-	f.Evidence["sample_actions"] = strings.Join(sample.Members, ",")
-	f.Evidence["denied_actions"] = strconv.Itoa(nDenied)
-	f.Evidence["window_start"] = e.win.Start.Format(time.RFC3339)
-	f.Evidence["window_end"] = e.win.End().Format(time.RFC3339)
-	f.Explanation = e.explain(nActions, nServices, nDenied, sample.Members, services.Members)
-	return []detectors.Finding{f}, nil
-}
-
-func (e *enumeration) deniedCount() (int, error) {
-	if e.denied != nil {
-		return e.denied.Get()
-	}
-	w, err := e.deniedRead.Get()
-	return w.Count, err
-}
-
-func (e *enumeration) explain(nActions, nServices, nDenied int, sample, services []string) string {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "access key %s (%s) made %d distinct read-only calls across %d services",
-		e.r.UserIdentity.AccessKeyID, detectors.Actor(e.r), nActions, nServices)
-	if nServices > len(services) {
-		fmt.Fprintf(&sb, " (%s, …)", strings.Join(sorted(services), ", "))
-	} else {
-		fmt.Fprintf(&sb, " (%s)", strings.Join(sorted(services), ", "))
-	}
-	fmt.Fprintf(&sb, " in the %v window %s of event time", e.d.opts.Window, e.win)
-	if nDenied > 0 {
-		fmt.Fprintf(&sb, "; %d distinct calls were denied", nDenied)
-	}
-	fmt.Fprintf(&sb, "; first calls: %s", strings.Join(sample, ", "))
-	if e.r.SourceIPAddress != "" {
-		fmt.Fprintf(&sb, "; source %s", e.r.SourceIPAddress)
-	}
-	return sb.String()
-}
-
-func sorted(s []string) []string {
-	out := slices.Clone(s)
-	slices.Sort(out)
-	return out
+	return strings.ToLower(parts[1])
 }

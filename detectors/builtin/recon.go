@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/iamsentry/iamsentry/cloudtrail"
+	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/state"
 )
 
@@ -26,22 +27,85 @@ func serviceOf(source string) string {
 }
 
 // consoleSession reports whether r was made with the credentials of an AWS
-// Management Console session. sessionCredentialFromConsole is set by AWS and
-// decides when present. Records older than that field carry only the user
-// agent the console's back end sends; the caller chooses its user agent, so
-// it is believed only for temporary (ASIA…) keys, which is what console
-// sessions use: a long-term key claiming to be the console is not excused.
+// Management Console session, as far as the record itself tells.
+// sessionCredentialFromConsole is set by AWS and decides when present. Many
+// console records lack it and carry only the user agent the console's back
+// end sends (consoleUserAgent); the caller chooses its user agent, so it is
+// believed only for temporary (ASIA…) keys, which is what console sessions
+// use, and not for a workload's (workloadSession): a long-term key or an
+// instance's credentials claiming to be the console is not excused. Records
+// of a session that carry neither are recognised through
+// consoleSessionKey, which a detector sets when it sees the flag.
 func consoleSession(r *cloudtrail.Record) bool {
 	if r.SessionCredentialFromConsole {
 		return true
 	}
-	if !strings.HasPrefix(r.UserIdentity.AccessKeyID, "ASIA") {
+	return strings.HasPrefix(r.UserIdentity.AccessKeyID, "ASIA") && !workloadSession(r) && consoleUserAgent(r.UserAgent)
+}
+
+// workloadSession reports whether r's temporary credentials are a
+// workload's, which no person signs in to the console with: an EC2
+// instance profile's session (named after the instance, i-0123…) or an ECS
+// task's (named after the 32-hex task id). Stolen from the instance
+// metadata service, these are the temporary keys an attacker most often
+// holds, so their claim to be the console is not believed.
+func workloadSession(r *cloudtrail.Record) bool {
+	if r.UserIdentity.Type != "AssumedRole" {
 		return false
 	}
-	ua := r.UserAgent
-	return ua == "console.amazonaws.com" || ua == "signin.amazonaws.com" || ua == "AWS Internal" ||
-		strings.HasPrefix(ua, "aws-internal/")
+	arn := r.UserIdentity.ARN
+	session := arn[strings.LastIndexByte(arn, '/')+1:]
+	if rest, ok := strings.CutPrefix(session, "i-"); ok && (len(rest) == 8 || len(rest) == 17) && isHex(rest) {
+		return true
+	}
+	return len(session) == 32 && isHex(session)
 }
+
+func isHex(s string) bool {
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// consoleUserAgent reports whether ua is one the console's front and back
+// ends send, as real records show them: "console.amazonaws.com",
+// "console.ec2.amazonaws.com" (console.<service>.amazonaws.com),
+// "signin.amazonaws.com", "AWS Internal", "aws-internal/3 aws-sdk-java/…",
+// "[S3Console/0.4, aws-internal/3 …]", "EC2ConsoleFrontend, aws-internal/3 …".
+func consoleUserAgent(ua string) bool {
+	switch ua {
+	case "console.amazonaws.com", "signin.amazonaws.com", "AWS Internal":
+		return true
+	}
+	if strings.HasPrefix(ua, "console.") && strings.HasSuffix(ua, ".amazonaws.com") && !strings.ContainsAny(ua, " /") {
+		return true
+	}
+	if strings.HasPrefix(ua, "aws-internal/") || strings.Contains(ua, " aws-internal/") {
+		return true
+	}
+	// The product token: "S3Console/0.4", "EC2ConsoleFrontend".
+	tok := strings.TrimPrefix(ua, "[")
+	if i := strings.IndexAny(tok, "/, ;("); i >= 0 {
+		tok = tok[:i]
+	}
+	return strings.Contains(tok, "Console")
+}
+
+// consoleSessionKey remembers that access key accessKeyID belongs to a
+// console session: a detector that sees a record of the session carrying
+// sessionCredentialFromConsole marks it (KeepEarliest, for
+// consoleSessionTTL), and treats the session's other records, which may
+// lack the flag and a console user agent, as console too.
+func consoleSessionKey(ev *detectors.Event, accessKeyID string) state.Key {
+	return ev.Key(keyIdentity(accessKeyID), "console-session")
+}
+
+// consoleSessionTTL outlives the longest console session (12 hours) and
+// the allowed lateness of delivery.
+const consoleSessionTTL = 12*time.Hour + detectors.AllowedLateness
 
 // window is one aligned window of event time: [Start, Start+Width).
 type window struct {

@@ -19,6 +19,9 @@ func TestStatefulDetectorsOnRedis(t *testing.T) {
 	newStore := func(tb testing.TB) state.Store { return open(tb) }
 	t.Run("access-key-enumeration", func(t *testing.T) { enumerationScenarios(t, newStore) })
 	t.Run("access-key-enumeration/shuffled", func(t *testing.T) { enumerationShuffled(t, newStore) })
+	t.Run("access-key-enumeration/shaping", func(t *testing.T) { enumerationShaping(t, newStore) })
+	t.Run("access-key-enumeration/scanners", func(t *testing.T) { enumerationScanners(t, newStore) })
+	t.Run("access-key-enumeration/console", func(t *testing.T) { enumerationConsole(t, newStore) })
 	t.Run("caller-identity-recon", func(t *testing.T) { reconScenarios(t, newStore) })
 	t.Run("caller-identity-recon/shuffled", func(t *testing.T) { reconShuffled(t, newStore) })
 	t.Run("access-key-new-location", func(t *testing.T) { runNewLocationScenarios(t, newStore) })

@@ -1,0 +1,441 @@
+package builtin
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/iamsentry/iamsentry/cloudtrail"
+	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/state"
+)
+
+// How access-key-enumeration keeps and judges state: one windowed set of
+// reads per principal read at three scales, a daily history of distinct
+// reads to learn scanners, and when each network and service was first
+// seen, and when a burst was last raised. Per read: 7 state operations (8
+// for a temporary key whose console origin the record does not tell).
+
+// deniedSuffix marks a denied read in the window set: a denied call is a
+// member of its own, so probing what a key may do adds to the score.
+const deniedSuffix = "!"
+
+// enumIncident is the aligned period of event time one enumeration
+// incident covers per principal: a tool rerun within it, or a burst that
+// goes on, is the same incident. Slow drips are one per principal per day.
+const enumIncident = 6 * time.Hour
+
+// enumScale is one of the three sliding scales.
+type enumScale struct {
+	name     string
+	width    time.Duration
+	min      int
+	severity detectors.Severity
+	once     time.Duration // one finding per principal per aligned period
+	onceName string
+}
+
+func (d *AccessKeyEnumeration) scales() [3]enumScale {
+	o := d.opts
+	return [3]enumScale{
+		{"window", o.Window, o.MinScore, detectors.SeverityHigh, enumIncident, "enum:once:"},
+		{"burst", o.BurstWindow, o.BurstMinScore, detectors.SeverityHigh, enumIncident, "enum:once:"},
+		{"drip", o.DripWindow, o.DripMinScore, detectors.SeverityMedium, 24 * time.Hour, "enum:drip:"},
+	}
+}
+
+// enumPrincipal is the state identity reads are counted under: the stable
+// principal (an IAM user across its access keys, a role across its
+// sessions, root), except that an Identity Center permission set's role is
+// shared by people, so its sessions count per person (the session name,
+// which Identity Center sets to the user and the caller cannot choose).
+func enumPrincipal(r *cloudtrail.Record) string {
+	u := &r.UserIdentity
+	if u.Type == "AssumedRole" && strings.HasPrefix(detectors.RoleNameFromARN(u.SessionIssuer.ARN), "AWSReservedSSO_") {
+		if i := strings.LastIndexByte(u.ARN, '/'); i >= 0 && i < len(u.ARN)-1 {
+			return "principal:" + u.SessionIssuer.ARN + "/" + u.ARN[i+1:]
+		}
+	}
+	if p := r.StablePrincipal(); p != "" {
+		return "principal:" + p
+	}
+	return keyIdentity(u.AccessKeyID)
+}
+
+// observe queues the state a counted read needs.
+func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, action, svc string) detectors.Evaluation {
+	r, t := ev.Record, ev.Record.EventTime
+	id := enumPrincipal(r)
+	member := action
+	if r.Denied() {
+		member += deniedSuffix
+	}
+	e := &enumeration{d: d, ev: ev, id: id, svc: svc, sensitive: d.sensitive[svc] || d.sensitive[action]}
+	reads := ev.Key(id, "enum:reads")
+	sc := d.scales()
+	// The limit is the scale's threshold: every member weighs at least 1,
+	// so a window holding more members crosses whatever they are, and one
+	// holding fewer is returned whole and weighed exactly.
+	e.windows[0] = b.WindowAddRead(reads, member, t, around(t, sc[0].width), sc[0].min, d.ttl)
+	for i := 1; i < len(sc); i++ {
+		e.windows[i] = b.WindowRead(reads, around(t, sc[i].width), sc[i].min)
+	}
+	days := d.opts.HistoryDays + 1
+	e.days = b.BucketAdd(ev.Key(id, "enum:days"), action, t, 24*time.Hour, days,
+		time.Duration(days)*24*time.Hour+d.opts.AllowedLateness)
+	familiarTTL := d.opts.FamiliarAfter + time.Duration(d.opts.HistoryDays)*24*time.Hour
+	e.svcSeen = b.Mark(ev.Key(id, "enum:seen:svc:"+svc), t, state.KeepEarliest, familiarTTL)
+	if e.net, e.netLabel = d.network(r); e.net != "" {
+		// Where a scanner reads from includes what it reads with: an aws
+		// cli on the terraform runner is not terraform.
+		tool := userAgentTool(r.UserAgent)
+		e.net, e.netLabel = e.net+"|"+tool, e.netLabel+" with "+tool
+		e.netSeen = b.Mark(ev.Key(id, "enum:seen:net:"+e.net), t, state.KeepEarliest, familiarTTL)
+	}
+	e.raised = b.ReadMark(ev.Key(id, "enum:raised"))
+	if !d.opts.IncludeConsole && strings.HasPrefix(r.UserIdentity.AccessKeyID, "ASIA") {
+		e.console = b.ReadMark(consoleSessionKey(ev, r.UserIdentity.AccessKeyID))
+	}
+	return detectors.EvaluationFunc(e.findings)
+}
+
+// around is the span within w either side of t.
+func around(t time.Time, w time.Duration) state.Span {
+	return state.Span{From: t.Add(-w), To: t.Add(w)}
+}
+
+// network names where r came from for a learned scanner's baseline: its
+// VPC endpoint, its ASN when GeoIP knows it, else its prefix. "" when the
+// source is not an address.
+func (d *AccessKeyEnumeration) network(r *cloudtrail.Record) (member, label string) {
+	if r.VPCEndpointID != "" {
+		return r.VPCEndpointID, "VPC endpoint " + r.VPCEndpointID
+	}
+	if !r.SourceIsIP() {
+		return "", ""
+	}
+	ip := r.SourceIP.Unmap()
+	if d.settings.GeoIP != nil {
+		if loc, ok := d.settings.GeoIP.Lookup(ip); ok && loc.ASN != 0 {
+			asn := "AS" + strconv.FormatUint(uint64(loc.ASN), 10)
+			if loc.ASNOrg != "" {
+				return asn, asn + " (" + loc.ASNOrg + ")"
+			}
+			return asn, asn
+		}
+	}
+	bits := d.opts.IPv4Prefix
+	if ip.Is6() {
+		bits = d.opts.IPv6Prefix
+	}
+	p := netip.PrefixFrom(ip, bits).Masked().String()
+	return p, "network " + p
+}
+
+// enumeration is one counted read being evaluated.
+type enumeration struct {
+	d             *AccessKeyEnumeration
+	ev            *detectors.Event
+	id, svc       string
+	sensitive     bool // the read is sensitive (Sensitive)
+	net, netLabel string
+
+	windows          [3]*state.Future[state.Window]
+	days             *state.Future[[]int]
+	svcSeen, netSeen *state.Future[state.Mark]
+	console, raised  *state.Future[state.Mark]
+}
+
+// tally is what a window's members weigh.
+type tally struct {
+	score, members, denied, sensitive int
+	services, sample                  []string // services sorted; sample earliest first
+}
+
+func (d *AccessKeyEnumeration) weigh(w state.Window) tally {
+	t := tally{members: w.Count}
+	seen := map[string]bool{}
+	for _, m := range w.Members {
+		a, denied := strings.CutSuffix(m, deniedSuffix)
+		svc := memberService(a)
+		weight := 1
+		if d.sensitive[svc] || d.sensitive[a] {
+			weight = d.opts.SensitiveWeight
+			t.sensitive++
+		}
+		t.score += weight
+		if denied {
+			t.denied++
+		}
+		if !seen[svc] {
+			seen[svc] = true
+			t.services = append(t.services, svc)
+		}
+		if len(t.sample) < enumSample {
+			t.sample = append(t.sample, m)
+		}
+	}
+	t.score += min(maxBreadth, max(0, len(t.services)-1)) + w.Count - len(w.Members)
+	t.services = sorted(t.services)
+	return t
+}
+
+// maxBreadth caps what services beyond the first add to a window's score.
+// Breadth is a tool's mark, but a person's morning also touches one thing
+// in each of eight services; past four, more services say no more.
+const maxBreadth = 4
+
+// enumSample is how many reads a finding names as evidence.
+const enumSample = 8
+
+// memberService is the service a counted read maps: its prefix, or for a
+// Cloud Control read the service of its resource type.
+func memberService(action string) string {
+	svc, rest, _ := strings.Cut(action, ":")
+	if i := strings.IndexByte(rest, '('); i >= 0 && strings.HasSuffix(rest, ")") {
+		return cloudControlService(rest[i+1 : len(rest)-1])
+	}
+	return svc
+}
+
+func (e *enumeration) findings() ([]detectors.Finding, error) {
+	sc := e.d.scales()
+	var crossed *enumScale
+	var t tally
+	for i := range sc {
+		w, err := e.windows[i].Get()
+		if err != nil {
+			return nil, err
+		}
+		if tt := e.d.weigh(w); tt.score >= sc[i].min {
+			crossed, t = &sc[i], tt
+			break
+		}
+	}
+	if crossed == nil {
+		return nil, nil
+	}
+	if crossed.name == "drip" {
+		// A drip whose reads include a burst already raised (the mark is
+		// where the burst crossed; it went on up to Window after) is that
+		// incident's tail, not a slow enumeration of its own.
+		m, err := e.raised.Get()
+		if err != nil {
+			return nil, err
+		}
+		if m.Set && absDuration(e.ev.Record.EventTime.Sub(m.At)) <= crossed.width+e.d.opts.Window {
+			return nil, nil
+		}
+	}
+	if e.console != nil {
+		m, err := e.console.Get()
+		if err != nil {
+			return nil, err
+		}
+		if m.Set { // another record of this session carried sessionCredentialFromConsole
+			return nil, nil
+		}
+	}
+	p, err := e.profile()
+	if err != nil {
+		return nil, err
+	}
+	sev := crossed.severity
+	if p.learned {
+		if sev = p.deviation(e.d.settings.GeoIP != nil); sev == detectors.SeverityUnknown {
+			return nil, nil
+		}
+	}
+	return []detectors.Finding{e.finding(crossed, t, p, sev)}, nil
+}
+
+// profile is what the principal's history says about it.
+type profile struct {
+	enumDays, days    int // days of the history with MinScore distinct reads; days kept
+	today, usual      int // distinct reads today; the most on an earlier day
+	learned           bool
+	newNet, newSvc    bool
+	volume            bool
+	netLabel, svc     string
+	svcFirst, netFrom time.Time
+}
+
+func (e *enumeration) profile() (profile, error) {
+	days, err := e.days.Get()
+	if err != nil {
+		return profile{}, err
+	}
+	p := profile{days: len(days) - 1, netLabel: e.netLabel, svc: e.svc}
+	if len(days) == 0 {
+		return p, nil
+	}
+	p.today = days[len(days)-1]
+	for _, n := range days[:len(days)-1] {
+		if n >= e.d.opts.MinScore {
+			p.enumDays++
+		}
+		p.usual = max(p.usual, n)
+	}
+	p.learned = p.enumDays >= e.d.opts.LearnDays
+	if !p.learned {
+		return p, nil
+	}
+	at := e.ev.Record.EventTime
+	familiar := func(f *state.Future[state.Mark]) (bool, error) {
+		if f == nil {
+			return true, nil
+		}
+		m, err := f.Get()
+		return m.Set && at.Sub(m.At) >= e.d.opts.FamiliarAfter, err
+	}
+	known, err := familiar(e.svcSeen)
+	if err != nil {
+		return p, err
+	}
+	// A scanner's coverage grows (a new check, a service the account just
+	// started using); what changes its meaning is a sensitive service it
+	// never read before.
+	p.newSvc = !known && e.sensitive
+	if known, err = familiar(e.netSeen); err != nil {
+		return p, err
+	}
+	p.newNet = !known
+	p.volume = p.today > 2*p.usual && p.today-p.usual >= e.d.opts.MinScore
+	return p, nil
+}
+
+// change names what changed in a learned scanner, for its incident.
+func (p profile) change(e *enumeration) string {
+	switch {
+	case p.newNet:
+		return "net:" + e.net
+	case p.newSvc:
+		return "svc:" + e.svc
+	}
+	return "volume"
+}
+
+// deviation is the severity of a learned scanner's read: unknown (quiet)
+// while it reads as it always does.
+func (p profile) deviation(geo bool) detectors.Severity {
+	switch {
+	case p.newNet && geo:
+		return detectors.SeverityHigh // a new network, or a new tool on a known one
+	case p.newNet, p.newSvc, p.volume:
+		return detectors.SeverityMedium
+	}
+	return detectors.SeverityUnknown
+}
+
+func (e *enumeration) finding(sc *enumScale, t tally, p profile, sev detectors.Severity) detectors.Finding {
+	r := e.ev.Record
+	score := 70
+	if sev < detectors.SeverityHigh {
+		score = 50
+	}
+	score += min(15, (t.score-sc.min)/2) + min(10, 2*t.denied)
+	f := detectors.NewFinding(e.d.info, r, sev, score)
+	period := state.BucketStart(r.EventTime, sc.once)
+	once := sc.onceName + period.Format("20060102T150405Z")
+	if p.learned {
+		// Each change of a scanner is an incident of its own: a thief on
+		// a new network and one using another tool on the scanner's are
+		// two stories, even within one period.
+		once += ":" + p.change(e)
+	}
+	f.Once = detectors.OncePer(e.ev.Key(e.id, once), sc.once)
+	if sc.name != "drip" {
+		f.Marks = []detectors.SetMark{{Key: e.ev.Key(e.id, "enum:raised"), At: r.EventTime, Keep: state.KeepLatest,
+			TTL: e.d.opts.DripWindow + e.d.opts.AllowedLateness}}
+	}
+	span := around(r.EventTime, sc.width)
+	f.Evidence["principal"] = strings.TrimPrefix(e.id, "principal:")
+	f.Evidence["scale"] = sc.name
+	f.Evidence["weighted_score"] = strconv.Itoa(t.score)
+	f.Evidence["min_score"] = strconv.Itoa(sc.min)
+	f.Evidence["distinct_reads"] = strconv.Itoa(t.members)
+	f.Evidence["sensitive_reads"] = strconv.Itoa(t.sensitive)
+	f.Evidence["denied_reads"] = strconv.Itoa(t.denied)
+	f.Evidence["services"] = strings.Join(t.services, ",")
+	f.Evidence["sample_reads"] = strings.Join(t.sample, ",")
+	f.Evidence["window_start"] = span.From.Format(time.RFC3339)
+	f.Evidence["window_end"] = span.To.Format(time.RFC3339)
+	f.Evidence["enumeration_days"] = fmt.Sprintf("%d/%d", p.enumDays, p.days)
+	f.Explanation = e.explain(sc, t, p)
+	return f
+}
+
+func (e *enumeration) explain(sc *enumScale, t tally, p profile) string {
+	r := e.ev.Record
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%s (counted across its keys and sessions; this call by access key %s) made %d distinct "+
+		"read-only calls across %d services (%s) within %v either side of %s",
+		strings.TrimPrefix(e.id, "principal:"), r.UserIdentity.AccessKeyID, t.members, len(t.services),
+		strings.Join(t.services, ", "), sc.width, r.EventTime.Format(time.RFC3339))
+	if t.members >= sc.min {
+		fmt.Fprintf(&sb, ", at least the %d of its %v threshold", sc.min, sc.name)
+	} else {
+		fmt.Fprintf(&sb, ", weighing %d against its %v threshold of %d (%d sensitive reads count %d)",
+			t.score, sc.name, sc.min, t.sensitive, e.d.opts.SensitiveWeight)
+	}
+	if t.denied > 0 {
+		fmt.Fprintf(&sb, "; %d were denied", t.denied)
+	}
+	fmt.Fprintf(&sb, "; first calls: %s", strings.Join(t.sample, ", "))
+	if r.SourceIPAddress != "" {
+		fmt.Fprintf(&sb, "; source %s", r.SourceIPAddress)
+	}
+	if p.learned {
+		fmt.Fprintf(&sb, "; it reads this broadly on %d of its last %d days (a scanner), but", p.enumDays, p.days)
+		var why []string
+		if p.newNet {
+			why = append(why, "it reads from "+p.netLabel+", new to it")
+		}
+		if p.newSvc {
+			why = append(why, "it reads "+p.svc+", a sensitive service new to it")
+		}
+		if p.volume {
+			why = append(why, fmt.Sprintf("its %d distinct reads today are more than double its usual %d", p.today, p.usual))
+		}
+		sb.WriteString(" " + strings.Join(why, ", and "))
+	} else if p.enumDays > 0 {
+		fmt.Fprintf(&sb, "; it read this broadly on %d of its last %d days, not yet enough to be learned as a scanner", p.enumDays, p.days)
+	}
+	return sb.String()
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+// userAgentTool names the tool a user agent identifies, without versions:
+// its first product token ("aws-cli/2.22.4 …" → "aws-cli", "Boto3/1.34 …"
+// → "boto3"), skipping the marketplace tokens that lead Terraform's
+// ("APN/1.0 HashiCorp/1.0 Terraform/1.9.8 …" → "terraform"). "-" when
+// there is none.
+func userAgentTool(ua string) string {
+	for _, tok := range strings.Fields(strings.TrimPrefix(ua, "[")) {
+		name, _, _ := strings.Cut(tok, "/")
+		name = strings.ToLower(strings.TrimRight(name, ",;"))
+		if name == "" || name == "apn" || name == "hashicorp" {
+			continue
+		}
+		if len(name) > 40 {
+			name = name[:40]
+		}
+		return name
+	}
+	return "-"
+}
