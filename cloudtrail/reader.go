@@ -231,6 +231,14 @@ func (r *Reader) top() (Item, bool, error) {
 		r.pos, r.state, r.first, r.index = i+1, inArray, true, 0
 		return Item{}, false, nil
 	case '{':
+		// Most objects are records read whole: one scan finds the end,
+		// and one search shows no key can read "Records" (such a key
+		// spells it out or escapes a letter with \u). Others, and
+		// objects that go on past what is read, are walked member by
+		// member, so an envelope streams.
+		if end, res := scanValue(b, i, r.eof); res == scanOK && !mayHoldRecordsKey(b[i:end]) {
+			return r.topItem(i, end), true, nil
+		}
 		r.obj, r.pos, r.state, r.first = i, i+1, inObject, true
 		return Item{}, false, nil
 	}
@@ -342,7 +350,11 @@ func quoteChar(c byte) string {
 	return "'" + s[1:len(s)-1] + "'"
 }
 
-func linePos(line int) string { return "line " + strconv.Itoa(line) }
+// linePos is "line N", in one allocation.
+func linePos(line int) string {
+	var buf [32]byte
+	return string(strconv.AppendInt(append(buf[:0], "line "...), int64(line), 10))
+}
 
 // ReadAll reads every item from r. It returns the items read so far and
 // the fatal error, if any; io.EOF is not an error.

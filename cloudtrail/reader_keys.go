@@ -161,6 +161,16 @@ func (r *Reader) arrayError(i int, context string) (Item, bool, error) {
 	return Item{}, false, r.brokenArray(i, -1, context)
 }
 
+// recordPos is "record I (line N)", in one allocation.
 func recordPos(index, line int) string {
-	return "record " + strconv.Itoa(index) + " (line " + strconv.Itoa(line) + ")"
+	var buf [64]byte
+	b := strconv.AppendInt(append(buf[:0], "record "...), int64(index), 10)
+	b = strconv.AppendInt(append(b, " (line "...), int64(line), 10)
+	return string(append(b, ')'))
+}
+
+// mayHoldRecordsKey reports whether an object might have a key that reads
+// "Records": false means it surely has none.
+func mayHoldRecordsKey(obj []byte) bool {
+	return bytes.Contains(obj, []byte("Records")) || bytes.Contains(obj, []byte(`\u`))
 }
