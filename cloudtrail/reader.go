@@ -60,6 +60,7 @@ type Reader struct {
 	lineAt int64 // newlines before offset lineAt are counted in lines
 	lines  int
 	eof    bool  // src has ended (with io.EOF or rerr)
+	want   byte  // a byte that must arrive before a short step is worth retaking, or 0
 	rerr   error // src's error, if it was not io.EOF
 
 	started bool
@@ -114,7 +115,7 @@ func (r *Reader) Next() (Item, error) {
 		item, ok, err := r.step()
 		switch {
 		case err == errShort:
-			if !r.fill() && r.rerr != nil {
+			if !r.more() && r.rerr != nil {
 				err = r.ioErr()
 				break
 			}
@@ -187,6 +188,42 @@ func (r *Reader) fill() bool {
 	return false
 }
 
+// more reads input for a step that ran out of it, and reports whether it
+// read any. When the step was scanning a value whose end is a byte it
+// names (want), it reads on until that byte arrives, or the input ends,
+// before the step scans the value again: a value trickling in a few bytes
+// a read then costs a scan per closing bracket or quote, not per read.
+func (r *Reader) more() bool {
+	read := false
+	for {
+		seen := r.base + int64(len(r.buf)) // offsets of new bytes start here
+		if !r.fill() {
+			return read
+		}
+		read = true
+		if r.want == 0 || bytes.IndexByte(r.buf[seen-r.base:], r.want) >= 0 {
+			return true
+		}
+	}
+}
+
+// short is a step's request for more input to finish the value (or key)
+// that begins at buf[start]; start < 0 when no value was begun.
+func (r *Reader) short(start int) error {
+	r.want = 0
+	if start >= 0 {
+		switch r.buf[start] {
+		case '{':
+			r.want = '}'
+		case '[':
+			r.want = ']'
+		case '"':
+			r.want = '"'
+		}
+	}
+	return errShort
+}
+
 // ioErr is the fatal error of a failed read.
 func (r *Reader) ioErr() error {
 	return fmt.Errorf("cloudtrail: reading input: %w", r.rerr)
@@ -222,7 +259,7 @@ func (r *Reader) top() (Item, bool, error) {
 	r.pos = i
 	if i == len(b) {
 		if !r.eof {
-			return Item{}, false, errShort
+			return Item{}, false, r.short(-1)
 		}
 		return Item{}, false, io.EOF
 	}
@@ -245,7 +282,7 @@ func (r *Reader) top() (Item, bool, error) {
 	end, res := scanValue(b, i, r.eof)
 	switch res {
 	case scanShort:
-		return Item{}, false, errShort
+		return Item{}, false, r.short(i)
 	case scanBad:
 		return r.topError(i, end), true, nil
 	}

@@ -74,7 +74,7 @@ func (r *Reader) endObject(i int) (Item, bool, error) {
 // far it asks for more input instead, unless the input has ended.
 func (r *Reader) memberError(i int, context string) (Item, bool, error) {
 	if i == len(r.buf) && !r.eof {
-		return Item{}, false, errShort
+		return Item{}, false, r.short(-1)
 	}
 	if r.state == inEnvelope {
 		return Item{}, false, r.brokenArray(i, -1, context)
@@ -87,7 +87,7 @@ func (r *Reader) memberError(i int, context string) (Item, bool, error) {
 func (r *Reader) valueError(at int, res scanResult, from int) (Item, bool, error) {
 	switch {
 	case res == scanShort:
-		return Item{}, false, errShort
+		return Item{}, false, r.short(from)
 	case r.state == inEnvelope:
 		return Item{}, false, r.brokenArray(at, from, "")
 	}
@@ -126,7 +126,7 @@ func (r *Reader) element() (Item, bool, error) {
 	end, res := scanValue(b, i, r.eof)
 	switch res {
 	case scanShort:
-		return Item{}, false, errShort
+		return Item{}, false, r.short(i)
 	case scanBad:
 		return Item{}, false, r.brokenArray(end, i, "")
 	}
@@ -156,7 +156,7 @@ func (r *Reader) endArray(i int) (Item, bool, error) {
 // a request for more input at the end of what is read so far.
 func (r *Reader) arrayError(i int, context string) (Item, bool, error) {
 	if i == len(r.buf) && !r.eof {
-		return Item{}, false, errShort
+		return Item{}, false, r.short(-1)
 	}
 	return Item{}, false, r.brokenArray(i, -1, context)
 }

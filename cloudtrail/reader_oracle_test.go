@@ -188,6 +188,9 @@ func TestReaderLargeValues(t *testing.T) {
 		compareReaders(t, []byte(in), 1<<20, Options{MaxRecordSize: 4 * chunkSize})
 		compareReaders(t, []byte(in), 4097, Options{MaxRecordSize: 4 * chunkSize})
 		compareReaders(t, []byte(in), 1<<20, Options{MaxRecordSize: 100})
+		// A byte a read: a value is scanned again only when a byte that
+		// can end it arrives, so this stays linear.
+		compareReaders(t, []byte(in), 1, Options{MaxRecordSize: 4 * chunkSize})
 	}
 }
 
