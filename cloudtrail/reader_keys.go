@@ -14,20 +14,13 @@ import (
 // before it is dropped.
 func (r *Reader) member() (Item, bool, error) {
 	b := r.buf
-	i := skipSpace(b, r.pos)
-	if !r.first && i < len(b) {
-		switch b[i] {
-		case '}':
-			return r.endObject(i)
-		case ',':
-			i = skipSpace(b, i+1)
-		default:
-			return r.memberError(i, "after object key:value pair")
-		}
-	} else if r.first && i < len(b) && b[i] == '}' {
+	i, closed, bad := r.entry('}')
+	switch {
+	case closed:
 		return r.endObject(i)
-	}
-	if i == len(b) {
+	case bad:
+		return r.memberError(i, "after object key:value pair")
+	case i == len(b):
 		return r.memberError(i, "")
 	}
 	if b[i] != '"' {
@@ -57,6 +50,27 @@ func (r *Reader) member() (Item, bool, error) {
 	}
 	r.pos, r.first = end, false
 	return Item{}, false, nil
+}
+
+// entry finds where the next member or element of the open object or
+// array begins: past the comma after the one before, or at the first.
+// closed says the container's closer is at buf[i] instead; bad, that
+// neither a comma nor the closer follows the one before. i is len(buf)
+// when the input read so far ends first.
+func (r *Reader) entry(closer byte) (i int, closed, bad bool) {
+	b := r.buf
+	i = skipSpace(b, r.pos)
+	switch {
+	case i == len(b):
+	case b[i] == closer:
+		closed = true
+	case r.first:
+	case b[i] == ',':
+		i = skipSpace(b, i+1)
+	default:
+		bad = true
+	}
+	return i, closed, bad
 }
 
 // endObject ends the top-level object whose '}' is at buf[i]: an
@@ -107,20 +121,13 @@ func isRecordsKey(quoted []byte) bool {
 // element reads the next element of the current array, or its end.
 func (r *Reader) element() (Item, bool, error) {
 	b := r.buf
-	i := skipSpace(b, r.pos)
-	if !r.first && i < len(b) {
-		switch b[i] {
-		case ']':
-			return r.endArray(i)
-		case ',':
-			i = skipSpace(b, i+1)
-		default:
-			return r.arrayError(i, "after array element")
-		}
-	} else if r.first && i < len(b) && b[i] == ']' {
+	i, closed, bad := r.entry(']')
+	switch {
+	case closed:
 		return r.endArray(i)
-	}
-	if i == len(b) {
+	case bad:
+		return r.arrayError(i, "after array element")
+	case i == len(b):
 		return r.arrayError(i, "")
 	}
 	end, res := scanValue(b, i, r.eof)

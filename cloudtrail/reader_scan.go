@@ -125,33 +125,37 @@ func scanNumber(b []byte, i int, eof bool) (int, scanResult) {
 	default:
 		return i, scanBad
 	}
+	var res scanResult
 	if i < len(b) && b[i] == '.' {
-		i++
-		if i == len(b) {
-			return truncated(i, eof)
+		if i, res = scanDigits(b, i+1, eof); res != scanOK {
+			return i, res
 		}
-		if !isDigit(b[i]) {
-			return i, scanBad
-		}
-		i = skipDigits(b, i+1)
 	}
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
 		i++
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
-		if i == len(b) {
-			return truncated(i, eof)
+		if i, res = scanDigits(b, i, eof); res != scanOK {
+			return i, res
 		}
-		if !isDigit(b[i]) {
-			return i, scanBad
-		}
-		i = skipDigits(b, i+1)
 	}
 	if i == len(b) && !eof {
 		return i, scanShort
 	}
 	return i, scanOK
+}
+
+// scanDigits scans the one or more digits a fraction or an exponent
+// must have, starting at b[i].
+func scanDigits(b []byte, i int, eof bool) (int, scanResult) {
+	switch {
+	case i == len(b):
+		return truncated(i, eof)
+	case !isDigit(b[i]):
+		return i, scanBad
+	}
+	return skipDigits(b, i+1), scanOK
 }
 
 func skipDigits(b []byte, i int) int {
