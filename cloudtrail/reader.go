@@ -54,6 +54,7 @@ type Reader struct {
 	// walked. Items alias buf, so bytes once read are never overwritten:
 	// new input goes after them, or into a fresh buffer.
 	buf    []byte
+	chunk  int // size of the last buffer made
 	pos    int
 	obj    int
 	base   int64
@@ -80,9 +81,9 @@ const (
 	inEnvelope                    // after Records, inside the envelope object
 )
 
-// Reading sizes: input is read into buffers of chunkSize bytes (larger
-// when one value is larger), and a fresh one is started when fewer than
-// minRead bytes are free at the end of the current one.
+// Reading sizes: input is read into buffers of up to chunkSize bytes
+// (larger when one value is larger), and a fresh one is started when
+// fewer than minRead bytes are free at the end of the current one.
 const (
 	chunkSize = 256 << 10
 	minRead   = 8 << 10
@@ -166,7 +167,10 @@ func (r *Reader) fill() bool {
 	r.pos -= keep
 	r.obj -= keep
 	if cap(r.buf)-len(r.buf) < minRead {
-		grown := make([]byte, len(r.buf), max(chunkSize, 2*len(r.buf)))
+		// Buffers start small, so a short input (a request body, a
+		// shipper's chunk) costs little, and double up to chunkSize.
+		r.chunk = min(chunkSize, max(2*minRead, 2*r.chunk))
+		grown := make([]byte, len(r.buf), max(r.chunk, 2*len(r.buf)))
 		copy(grown, r.buf)
 		r.buf = grown
 	}
