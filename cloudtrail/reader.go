@@ -1,18 +1,23 @@
 package cloudtrail
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"strconv"
 )
 
 // Item is one record's place in a container: its raw JSON, not yet
 // parsed, and where it was found. Err is set, and Raw is nil, when this
 // one item is unusable (a JSON line that is not JSON, a record over the
 // size limit) while the rest of the input can still be read.
+//
+// Raw may share its backing array with other items of the same Reader;
+// the Reader never writes to it again, and Raw's capacity ends where it
+// does, so appending to it cannot reach another item.
 type Item struct {
 	Raw []byte
 	Pos string // "line 17" for a top-level value, "record 3 (line 40)" inside an array
@@ -34,14 +39,35 @@ type Item struct {
 // where the broken value began, so records a broken line swallowed are
 // recovered; a syntax error inside an array, or an I/O error, ends the
 // stream.
+//
+// The Reader scans the bytes itself, once: it finds where each record
+// ends and checks its syntax on the way (accepting exactly what
+// encoding/json accepts), and hands the record's bytes on as they were
+// read, without copying them.
 type Reader struct {
-	src     io.Reader
-	max     int
-	tap     *tap
-	dec     *json.Decoder
-	decBase int64 // offset where dec started reading
+	in  io.Reader // the input as given
+	src io.Reader // what is read: in, or the gzip stream in holds
+	max int
+
+	// buf holds the input from offset base on. Bytes before pos are done
+	// with, except a top-level object's from obj on while its members are
+	// walked. Items alias buf, so bytes once read are never overwritten:
+	// new input goes after them, or into a fresh buffer.
+	buf    []byte
+	chunk  int // size of the last buffer made
+	pos    int
+	obj    int
+	base   int64
+	lineAt int64 // newlines before offset lineAt are counted in lines
+	lines  int
+	eof    bool  // src has ended (with io.EOF or rerr)
+	want   byte  // a byte that must arrive before a short step is worth retaking, or 0
+	rerr   error // src's error, if it was not io.EOF
+
+	started bool
 	state   readerState
-	index   int // elements returned from the current array
+	first   bool // nothing read yet in the current object or array
+	index   int  // elements returned from the current array
 	err     error
 }
 
@@ -49,15 +75,27 @@ type readerState int8
 
 const (
 	inTop      readerState = iota // between top-level values
+	inObject                      // in a top-level object: a record, or an envelope until Records is met
 	inArray                       // inside a bare top-level array
 	inRecords                     // inside an envelope's Records array
 	inEnvelope                    // after Records, inside the envelope object
 )
 
+// Reading sizes: input is read into buffers of up to chunkSize bytes
+// (larger when one value is larger), and a fresh one is started when
+// fewer than minRead bytes are free at the end of the current one.
+const (
+	chunkSize = 256 << 10
+	minRead   = 8 << 10
+)
+
+// errShort is a step's word that it needs more input.
+var errShort = errors.New("cloudtrail: need more input")
+
 // NewReader returns a Reader over r. Items larger than opts.MaxRecordSize
 // are returned with a too_large error instead of their bytes.
 func NewReader(r io.Reader, opts Options) *Reader {
-	return &Reader{src: r, max: opts.maxSize()}
+	return &Reader{in: r, src: r, max: opts.maxSize()}
 }
 
 // Next returns the next item. At the end of the input it returns io.EOF;
@@ -67,7 +105,8 @@ func (r *Reader) Next() (Item, error) {
 	if r.err != nil {
 		return Item{}, r.err
 	}
-	if r.dec == nil {
+	if !r.started {
+		r.started = true
 		if err := r.init(); err != nil {
 			r.err = err
 			return Item{}, err
@@ -75,6 +114,16 @@ func (r *Reader) Next() (Item, error) {
 	}
 	for {
 		item, ok, err := r.step()
+		switch {
+		case err == errShort:
+			if !r.more() && r.rerr != nil {
+				err = r.ioErr()
+				break
+			}
+			continue
+		case err == io.EOF && r.rerr != nil:
+			err = r.ioErr()
+		}
 		if err != nil {
 			r.err = err
 			return Item{}, err
@@ -85,133 +134,288 @@ func (r *Reader) Next() (Item, error) {
 	}
 }
 
+// init reads the first bytes and, when they are gzip's magic, reads the
+// rest through gunzip.
 func (r *Reader) init() error {
-	br := bufio.NewReaderSize(r.src, 64<<10)
-	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return fmt.Errorf("cloudtrail: reading gzip header: %w", err)
-		}
-		br = bufio.NewReaderSize(zr, 64<<10)
+	for len(r.buf) < 2 && r.fill() {
 	}
-	r.tap = &tap{src: br}
-	r.dec = json.NewDecoder(r.tap)
+	if !bytes.HasPrefix(r.buf, []byte{0x1f, 0x8b}) {
+		return nil
+	}
+	head := r.buf
+	zr, err := gzip.NewReader(io.MultiReader(bytes.NewReader(head), r.in))
+	if err != nil {
+		return fmt.Errorf("cloudtrail: reading gzip header: %w", err)
+	}
+	r.src, r.buf, r.eof, r.rerr = zr, nil, false, nil
 	return nil
 }
 
-// off is the absolute offset of the decoder's position.
-func (r *Reader) off() int64 { return r.decBase + r.dec.InputOffset() }
+// fill reads more input after what buf holds, dropping the bytes no step
+// needs any more; it reports whether it read anything.
+func (r *Reader) fill() bool {
+	if r.eof {
+		return false
+	}
+	keep := r.pos
+	if r.state == inObject {
+		keep = r.obj
+	}
+	r.line(keep) // count the newlines of what is dropped
+	r.buf = r.buf[keep:]
+	r.base += int64(keep)
+	r.pos -= keep
+	r.obj -= keep
+	if cap(r.buf)-len(r.buf) < minRead {
+		// Buffers start small, so a short input (a request body, a
+		// shipper's chunk) costs little, and double up to chunkSize.
+		r.chunk = min(chunkSize, max(2*minRead, 2*r.chunk))
+		grown := make([]byte, len(r.buf), max(r.chunk, 2*len(r.buf)))
+		copy(grown, r.buf)
+		r.buf = grown
+	}
+	for range 100 {
+		n, err := r.src.Read(r.buf[len(r.buf):cap(r.buf)])
+		r.buf = r.buf[:len(r.buf)+n]
+		if err != nil {
+			r.eof = true
+			if err != io.EOF {
+				r.rerr = err
+			}
+			return n > 0
+		}
+		if n > 0 {
+			return true
+		}
+	}
+	r.eof, r.rerr = true, io.ErrNoProgress
+	return false
+}
 
-// step advances one token or value; ok is false when it moved without
-// producing an item (entering or leaving an array).
+// more reads input for a step that ran out of it, and reports whether it
+// read any. When the step was scanning a value whose end is a byte it
+// names (want), it reads on until that byte arrives, or the input ends,
+// before the step scans the value again: a value trickling in a few bytes
+// a read then costs a scan per closing bracket or quote, not per read.
+func (r *Reader) more() bool {
+	read := false
+	for {
+		seen := r.base + int64(len(r.buf)) // offsets of new bytes start here
+		if !r.fill() {
+			return read
+		}
+		read = true
+		if r.want == 0 || bytes.IndexByte(r.buf[seen-r.base:], r.want) >= 0 {
+			return true
+		}
+	}
+}
+
+// short is a step's request for more input to finish the value (or key)
+// that begins at buf[start]; start < 0 when no value was begun.
+func (r *Reader) short(start int) error {
+	r.want = 0
+	if start >= 0 {
+		switch r.buf[start] {
+		case '{':
+			r.want = '}'
+		case '[':
+			r.want = ']'
+		case '"':
+			r.want = '"'
+		}
+	}
+	return errShort
+}
+
+// ioErr is the fatal error of a failed read.
+func (r *Reader) ioErr() error {
+	return fmt.Errorf("cloudtrail: reading input: %w", r.rerr)
+}
+
+// line returns the 1-based line number of buf[i]. It must be asked in
+// non-decreasing order of offsets, so each byte is counted once.
+func (r *Reader) line(i int) int {
+	if off := r.base + int64(i); off > r.lineAt {
+		r.lines += bytes.Count(r.buf[r.lineAt-r.base:i], []byte{'\n'})
+		r.lineAt = off
+	}
+	return r.lines + 1
+}
+
+// step moves past one thing: a value, an array element, an object member,
+// or a bracket. ok is true when it produced an item; errShort asks for
+// more input, after which the step is taken again from where it began.
 func (r *Reader) step() (Item, bool, error) {
 	switch r.state {
+	case inObject, inEnvelope:
+		return r.member()
 	case inArray, inRecords:
 		return r.element()
-	case inEnvelope:
-		return Item{}, false, r.envelopeRest()
 	}
 	return r.top()
 }
 
+// top reads the next top-level value.
 func (r *Reader) top() (Item, bool, error) {
-	start := r.off()
-	tok, err := r.dec.Token()
-	switch {
-	case err == io.EOF:
-		return Item{}, false, r.ioErr(io.EOF)
-	case err != nil:
-		return r.topError(start, err)
-	case tok == json.Delim('['):
-		r.state, r.index = inArray, 0
+	b := r.buf
+	i := skipSpace(b, r.pos)
+	r.pos = i
+	if i == len(b) {
+		if !r.eof {
+			return Item{}, false, r.short(-1)
+		}
+		return Item{}, false, io.EOF
+	}
+	switch b[i] {
+	case '[':
+		r.pos, r.state, r.first, r.index = i+1, inArray, true, 0
 		return Item{}, false, nil
-	case tok == json.Delim('{'):
-		return r.object(start)
-	}
-	return r.topItem(start), true, nil
-}
-
-// object walks a top-level object's keys to learn whether it is an
-// envelope; if not, the object itself is the item.
-func (r *Reader) object(start int64) (Item, bool, error) {
-	envelope, err := r.walkKeys()
-	if err != nil {
-		return r.topError(start, err)
-	}
-	if envelope {
-		r.state, r.index = inRecords, 0
+	case '{':
+		// Most objects are records read whole: one scan finds the end,
+		// and one search shows no key can read "Records" (such a key
+		// spells it out or escapes a letter with \u). Others, and
+		// objects that go on past what is read, are walked member by
+		// member, so an envelope streams.
+		if end, res := scanValue(b, i, r.eof); res == scanOK && !mayHoldRecordsKey(b[i:end]) {
+			return r.topItem(i, end), true, nil
+		}
+		r.obj, r.pos, r.state, r.first = i, i+1, inObject, true
 		return Item{}, false, nil
 	}
-	return r.topItem(start), true, nil
+	end, res := scanValue(b, i, r.eof)
+	switch res {
+	case scanShort:
+		return Item{}, false, r.short(i)
+	case scanBad:
+		return r.topError(i, end), true, nil
+	}
+	if c := b[i]; c == '-' || isDigit(c) {
+		// encoding/json reads a top-level number as a float64 and fails
+		// on one out of its range.
+		if err := json.Unmarshal(b[i:end], new(any)); err != nil {
+			item := Item{Pos: linePos(r.line(i)), Err: errNotJSON(err, 0)}
+			r.resync(i)
+			return item, true, nil
+		}
+	}
+	return r.topItem(i, end), true, nil
 }
 
-// topItem returns the top-level value that began at or after start and
-// ended at the decoder's position.
-func (r *Reader) topItem(start int64) Item {
-	end := r.off()
-	from := r.tap.skipSpace(start)
-	item := Item{Pos: fmt.Sprintf("line %d", r.tap.line(from))}
-	if size := int(end - from); size > r.max {
+// topItem returns the top-level value in buf[from:end].
+func (r *Reader) topItem(from, end int) Item {
+	item := Item{Pos: linePos(r.line(from))}
+	if size := end - from; size > r.max {
 		item.Err = errTooLarge(size, r.max)
 	} else {
-		item.Raw = bytes.Clone(r.tap.slice(from, end))
+		item.Raw = r.buf[from:end:end]
 	}
-	r.tap.release(end)
+	r.pos, r.state = end, inTop
 	return item
 }
 
-// topError turns a top-level syntax error into an item error and resumes
-// at the next line, unless the input itself failed.
-func (r *Reader) topError(start int64, err error) (Item, bool, error) {
-	if r.tap.err != nil {
-		return Item{}, false, r.ioErr(err)
+// topError turns a syntax error at buf[bad] in the top-level value that
+// began at buf[from] into an item error, and resumes at the line after
+// the one where the value began.
+func (r *Reader) topError(from, bad int) Item {
+	item := Item{Pos: linePos(r.line(from)), Err: errNotJSON(r.syntaxErr(from, bad), 0)}
+	r.resync(from)
+	return item
+}
+
+// syntaxErr is encoding/json's account of the syntax error at buf[bad]
+// in the value that began at buf[from]: it runs on the error path only,
+// so messages read as they always have.
+func (r *Reader) syntaxErr(from, bad int) error {
+	if bad >= len(r.buf) {
+		return io.ErrUnexpectedEOF
 	}
-	from := r.tap.skipSpace(start)
-	item := Item{Pos: fmt.Sprintf("line %d", r.tap.line(from)), Err: errNotJSON(err, from-r.decBase)}
-	r.decBase = r.tap.resync(from)
-	r.dec = json.NewDecoder(r.tap)
+	dec := json.NewDecoder(bytes.NewReader(r.buf[from : bad+1]))
+	if err := dec.Decode(new(skipValue)); err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return err
+	}
+	return fmt.Errorf("invalid character %s at offset %d", quoteChar(r.buf[bad]), bad-from+1)
+}
+
+// skipValue lets a json.Decoder check a value without building it.
+type skipValue struct{}
+
+func (*skipValue) UnmarshalJSON([]byte) error { return nil }
+
+// resync drops the input through the first newline at or after buf[from],
+// whether already read or not, and goes on at the top level after it.
+func (r *Reader) resync(from int) {
 	r.state = inTop
-	return item, true, nil
+	if i := bytes.IndexByte(r.buf[from:], '\n'); i >= 0 {
+		r.pos = from + i + 1
+		return
+	}
+	for {
+		r.pos = len(r.buf) // all of it is dropped at the next fill
+		if !r.fill() {
+			return
+		}
+		if i := bytes.IndexByte(r.buf[r.pos:], '\n'); i >= 0 {
+			r.pos += i + 1
+			return
+		}
+	}
 }
 
-// element returns the next element of the current array.
-func (r *Reader) element() (Item, bool, error) {
-	if !r.dec.More() {
-		if _, err := r.dec.Token(); err != nil {
-			return Item{}, false, r.brokenArray(err)
-		}
-		next := inTop
-		if r.state == inRecords {
-			next = inEnvelope
-		}
-		r.state = next
-		return Item{}, false, nil
+// brokenArray is the fatal error for a syntax error at buf[bad] inside an
+// array or envelope: in the element that began at buf[elem] when elem is
+// not negative, else between elements or members, where context says
+// what was expected.
+func (r *Reader) brokenArray(bad, elem int, context string) error {
+	var err error
+	switch {
+	case bad >= len(r.buf):
+		err = io.ErrUnexpectedEOF
+	case elem >= 0:
+		err = r.syntaxErr(elem, bad)
+	default:
+		err = fmt.Errorf("invalid character %s %s", quoteChar(r.buf[bad]), context)
 	}
-	var raw json.RawMessage
-	if err := r.dec.Decode(&raw); err != nil {
-		return Item{}, false, r.brokenArray(err)
-	}
-	r.index++
-	end := r.off()
-	item := Item{Pos: fmt.Sprintf("record %d (line %d)", r.index, r.tap.line(end-int64(len(raw))))}
-	r.tap.release(end)
-	if len(raw) > r.max {
-		item.Err = errTooLarge(len(raw), r.max)
-	} else {
-		item.Raw = raw
-	}
-	return item, true, nil
+	return fmt.Errorf("cloudtrail: broken JSON array after record %d (near line %d): %w", r.index, r.line(min(bad, len(r.buf))), err)
 }
 
-// envelopeRest reads the envelope's keys after its Records array.
-func (r *Reader) envelopeRest() error {
-	envelope, err := r.walkKeys()
-	if err != nil {
-		return r.brokenArray(err)
+// quoteChar quotes a byte as encoding/json's syntax errors do.
+func quoteChar(c byte) string {
+	switch c {
+	case '\'':
+		return `'\''`
+	case '"':
+		return `'"'`
 	}
-	r.state, r.index = inTop, 0
-	if envelope {
-		r.state = inRecords // a second Records array: stream it too
+	s := strconv.Quote(string(rune(c)))
+	return "'" + s[1:len(s)-1] + "'"
+}
+
+// linePos is "line N", in one allocation.
+func linePos(line int) string {
+	var buf [32]byte
+	return string(strconv.AppendInt(append(buf[:0], "line "...), int64(line), 10))
+}
+
+// ReadAll reads every item from r. It returns the items read so far and
+// the fatal error, if any; io.EOF is not an error.
+func ReadAll(r io.Reader, opts Options) ([]Item, error) {
+	var items []Item
+	rd := NewReader(r, opts)
+	for {
+		item, err := rd.Next()
+		if err == io.EOF {
+			return items, nil
+		}
+		if err != nil {
+			return items, err
+		}
+		items = append(items, item)
 	}
-	return nil
+}
+
+// SplitBytes splits data, in any container the Reader accepts, into items.
+// It suits a request body that may itself be an envelope or JSON lines.
+func SplitBytes(data []byte, opts Options) ([]Item, error) {
+	return ReadAll(bytes.NewReader(data), opts)
 }

@@ -53,6 +53,10 @@ func newScoring(e *Engine, b Batch) *scoring {
 	seen := make(map[string]int, len(b.Records))
 	enabled := s.rules.Registry.Enabled()
 	popts := cloudtrail.Options{MaxRecordSize: e.opts.MaxRecordSize}
+	// Items are built in place, in a slice that never grows: detectors
+	// keep &it.event, and a local item would escape to the heap once per
+	// record only to be copied.
+	s.items = make([]item, 0, len(b.Records))
 	for i, raw := range b.Records {
 		rec, err := cloudtrail.Parse(raw, popts)
 		if err != nil {
@@ -60,11 +64,11 @@ func newScoring(e *Engine, b Batch) *scoring {
 			continue
 		}
 		s.verdicts[i].EventID = rec.EventID
-		it := item{index: i, event: detectors.Event{Record: rec, Tenant: b.Tenant}, copyOf: -1}
+		s.items = append(s.items, item{index: i, event: detectors.Event{Record: rec, Tenant: b.Tenant}, copyOf: -1})
+		it := &s.items[len(s.items)-1]
 		it.owner = it.event.Owner()
 		if first, dup := seen[it.owner]; dup {
 			it.copyOf = first
-			s.items = append(s.items, it)
 			continue
 		}
 		seen[it.owner] = i
@@ -75,7 +79,6 @@ func newScoring(e *Engine, b Batch) *scoring {
 				it.evals = append(it.evals, ev)
 			}
 		}
-		s.items = append(s.items, it)
 	}
 	return s
 }
