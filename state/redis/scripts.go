@@ -139,7 +139,10 @@ ops.N = function(a, i)
 		end
 		return {1, size}
 	end
-	if owner ~= '' and redis.call('HGET', ik, m) == owner then
+	-- Only the add that made m new can have introduced it, at a time no
+	-- later than its score (it keeps its latest time): an earlier score
+	-- rules the owner out without asking the hash.
+	if owner ~= '' and tonumber(seen) >= tonumber(a[i+3]) and redis.call('HGET', ik, m) == owner then
 		return {1, size - 1}
 	end
 	return {0, size}
