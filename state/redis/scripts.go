@@ -56,7 +56,13 @@ var opArgs = map[string]int{
 // key still expires TTL after its last write, as the contract says.
 //
 // windowAdd keeps a member's latest time (ZADD GT still adds new ones) and
-// drops members older than cutoff = At−TTL. noveltyAdd forgets first, so a
+// drops members older than cutoff = At−TTL. The dropping is deferred to
+// the end of the group, once per key at the highest cutoff (pend): until
+// then a read counts from no lower than that cutoff, which is exactly
+// what dropping at each add would leave, since every member below it was
+// added before the add that set it. A member added below it (an event
+// later than TTL) would not be: such an add, and any other operation on
+// the key, drops first. noveltyAdd forgets first, so a
 // member last seen before At−TTL is new again; an owner that made the
 // member new gets New again on a retry (the intro hash remembers who).
 // mark compares decimal integers as strings (less): Lua numbers are doubles
@@ -88,7 +94,19 @@ local function counts(k, last, n)
 	end
 	return res
 end
+local pend, pendAt = {}, {}
+local function flush(k)
+	if pend[k] then
+		redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. pend[k])
+		pend[k], pendAt[k] = nil, nil
+	end
+end
+local function lo(k, from)
+	if pendAt[k] and tonumber(from) < pendAt[k] then return pend[k] end
+	return from
+end
 local function winread(k, from, to, limit)
+	from = lo(k, from)
 	local n = redis.call('ZCOUNT', k, from, to)
 	if n == 0 or tonumber(limit) <= 0 then return {n} end
 	local m = redis.call('ZRANGE', k, from, to, 'BYSCORE', 'LIMIT', 0, limit)
@@ -96,8 +114,10 @@ local function winread(k, from, to, limit)
 	return m
 end
 local function winadd(k, m, at, cutoff, ttl)
+	if pendAt[k] and tonumber(at) < pendAt[k] then flush(k) end
 	redis.call('ZADD', k, 'GT', at, m)
-	redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. cutoff)
+	local c = tonumber(cutoff)
+	if not pendAt[k] or c > pendAt[k] then pend[k], pendAt[k] = cutoff, c end
 	write(k, ttl)
 end
 local ops = {}
@@ -117,7 +137,7 @@ end
 ops.W = function(a, i)
 	local k = KEYS[tonumber(a[i])]
 	winadd(k, a[i+1], a[i+2], a[i+3], a[i+6])
-	return redis.call('ZCOUNT', k, a[i+4], a[i+5])
+	return redis.call('ZCOUNT', k, lo(k, a[i+4]), a[i+5])
 end
 ops.A = function(a, i)
 	local k = KEYS[tonumber(a[i])]
@@ -165,9 +185,11 @@ ops.B = function(a, i)
 end
 ops.b = function(a, i) return counts(KEYS[tonumber(a[i])], tonumber(a[i+1]), tonumber(a[i+2])) end
 local width = {G = 1, S = 3, C = 3, W = 7, A = 8, R = 4, N = 8, M = 4, B = 6, b = 3}
+local window = {W = true, A = true, R = true}
 local i, j = 1, 0
 while i <= #ARGV do
 	local code = ARGV[i]
+	if not window[code] then flush(KEYS[tonumber(ARGV[i + 1])]) end
 	local ok, r = pcall(ops[code], ARGV, i + 1)
 	j = j + 1
 	if not ok then
@@ -179,6 +201,7 @@ while i <= #ARGV do
 	end
 	i = i + 1 + width[code]
 end
+for k in pairs(pend) do flush(k) end
 for k, ttl in pairs(exp) do redis.call('PEXPIRE', k, ttl) end
 return out
 `)
