@@ -19,6 +19,7 @@ import (
 	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpustest"
 	"github.com/iamsentry/iamsentry/internal/redistest"
 	"github.com/iamsentry/iamsentry/internal/redistest/rstore"
+	"github.com/iamsentry/iamsentry/state"
 )
 
 // BenchmarkRedisBillRealistic scores a month of a realistic account
@@ -65,6 +66,7 @@ func BenchmarkRedisBillRealistic(b *testing.B) {
 	srv := redistest.StartServer(b)
 	admin := srv.Client()
 	var bill redisBill
+	ops := opCounter{n: map[string]int64{}}
 	for b.Loop() {
 		b.StopTimer()
 		if err := admin.FlushAll(ctx).Err(); err != nil {
@@ -77,9 +79,10 @@ func BenchmarkRedisBillRealistic(b *testing.B) {
 		cpu0 := redisCPU(b, admin)
 		b.StartTimer()
 		store := rstore.Open(b, srv.URL(), rstore.Prefix())
+		ops.Store = store
 		sent := &sentCounter{}
 		store.Client().AddHook(sent)
-		eng := engine.New(built.Registry, store, engine.Options{Suppress: built.Suppress})
+		eng := engine.New(built.Registry, &ops, engine.Options{Suppress: built.Suppress})
 		for off := 0; off < len(raws); off += batch {
 			if _, err := eng.Score(ctx, engine.Batch{Records: raws[off:min(off+batch, len(raws))]}); err != nil {
 				b.Fatal(err)
@@ -91,6 +94,60 @@ func BenchmarkRedisBillRealistic(b *testing.B) {
 		b.StartTimer()
 	}
 	bill.report(b, float64(len(raws)*b.N), b.N)
+	ops.report(b, float64(len(raws)*b.N))
+}
+
+// opCounter counts the state operations the engine queues, by kind and
+// key name, to tell which detectors the bill comes from.
+type opCounter struct {
+	state.Store
+	n map[string]int64
+}
+
+func (o *opCounter) Exec(ctx context.Context, b *state.Batch) error {
+	for _, op := range b.Ops() {
+		kind := strings.TrimSuffix(strings.TrimPrefix(fmt.Sprintf("%T", op), "*state."), "Op")
+		name := ""
+		switch op := op.(type) {
+		case *state.WindowAddOp:
+			name = op.Key.Name
+		case *state.WindowAddReadOp:
+			name = op.Key.Name
+		case *state.WindowReadOp:
+			name = op.Key.Name
+		case *state.NoveltyAddOp:
+			name = op.Key.Name
+		case *state.MarkOp:
+			name = op.Key.Name
+		case *state.ReadMarkOp:
+			name = op.Key.Name
+		case *state.BucketAddOp:
+			name = op.Key.Name
+		case *state.BucketReadOp:
+			name = op.Key.Name
+		case *state.GetOp:
+			name = op.Key.Name
+		}
+		if i := strings.IndexAny(name, ":|/"); i > 0 {
+			name = name[:i]
+		}
+		o.n[kind+" "+name]++
+	}
+	return o.Store.Exec(ctx, b)
+}
+
+func (o *opCounter) report(b *testing.B, events float64) {
+	kinds := slices.Collect(maps.Keys(o.n))
+	slices.SortFunc(kinds, func(x, y string) int { return int(o.n[y] - o.n[x]) })
+	var total int64
+	var top strings.Builder
+	for i, k := range kinds {
+		total += o.n[k]
+		if i < 16 {
+			fmt.Fprintf(&top, "%s %.2f; ", k, float64(o.n[k])/events)
+		}
+	}
+	b.Logf("state operations %.2f/event: %s", float64(total)/events, top.String())
 }
 
 // redisBill accumulates a benchmark's passes.
