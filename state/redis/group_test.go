@@ -14,7 +14,7 @@ import (
 )
 
 // TestGroupMatchesMemory runs random batches of window and novelty
-// operations on a few keys of one identity (so each batch is one group
+// operations (novelty with retrying owners) on a few keys of one identity (so each batch is one group
 // script) on real Redis and on the embedded store, with times out of order
 // and some older than the TTL, and wants every answer equal. It holds the
 // group script's deferred dropping of old window members to the contract.
@@ -27,7 +27,7 @@ func TestGroupMatchesMemory(t *testing.T) {
 	const ttl = time.Hour
 	keys := []state.Key{{Tenant: "g", Identity: "id", Name: "w1"}, {Tenant: "g", Identity: "id", Name: "w2"}}
 	members := []string{"a", "b", "c", "d", "e"}
-	for round := range 200 {
+	for round := range 400 {
 		var rb, mb state.Batch
 		var got, want []func() string
 		for range 1 + rng.IntN(8) {
@@ -35,7 +35,13 @@ func TestGroupMatchesMemory(t *testing.T) {
 			at := base.Add(time.Duration(rng.IntN(180)) * time.Minute)
 			mem := members[rng.IntN(len(members))]
 			sp := state.Span{From: at.Add(-time.Duration(rng.IntN(150)) * time.Minute), To: at}
-			switch rng.IntN(3) {
+			switch rng.IntN(4) {
+			case 3:
+				nk := state.Key{Tenant: "g", Identity: "id", Name: "nov"}
+				// An owner is an event: it adds at its own time.
+				owner := fmt.Sprint("evt-", at.Unix())
+				got = append(got, show(rb.NoveltyAddBy(nk, mem, owner, at, ttl)))
+				want = append(want, show(mb.NoveltyAddBy(nk, mem, owner, at, ttl)))
 			case 0:
 				got = append(got, show(rb.WindowAdd(k, mem, at, sp, ttl)))
 				want = append(want, show(mb.WindowAdd(k, mem, at, sp, ttl)))

@@ -63,7 +63,8 @@ var opArgs = map[string]int{
 // added before the add that set it. A member added below it (an event
 // later than TTL) would not be: such an add, and any other operation on
 // the key, drops first. noveltyAdd forgets first, so a
-// member last seen before At−TTL is new again; an owner that made the
+// member last seen before At−TTL is new again (forgetting is deferred as
+// a window's dropping is, and counted around the same way); an owner that made the
 // member new gets New again on a retry (the intro hash remembers who).
 // mark compares decimal integers as strings (less): Lua numbers are doubles
 // and would round nanoseconds since 1970; among digit strings of one
@@ -147,10 +148,14 @@ end
 ops.R = function(a, i) return winread(KEYS[tonumber(a[i])], a[i+1], a[i+2], a[i+3]) end
 ops.N = function(a, i)
 	local k, ik, m, owner = KEYS[tonumber(a[i])], KEYS[tonumber(a[i+1])], a[i+2], a[i+6]
-	redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. a[i+4])
+	if pendAt[k] and tonumber(a[i+3]) < pendAt[k] then flush(k) end
+	local cutoff = a[i+4]
+	if pendAt[k] and pendAt[k] > tonumber(cutoff) then cutoff = pend[k] end
 	local seen = redis.call('ZSCORE', k, m)
-	local size = redis.call('ZCARD', k)
+	if seen and tonumber(seen) < tonumber(cutoff) then seen = false end
+	local size = redis.call('ZCOUNT', k, cutoff, '+inf')
 	redis.call('ZADD', k, 'GT', a[i+3], m)
+	pend[k], pendAt[k] = cutoff, tonumber(cutoff)
 	write(k, a[i+5])
 	if not seen then
 		if owner ~= '' then
@@ -185,7 +190,7 @@ ops.B = function(a, i)
 end
 ops.b = function(a, i) return counts(KEYS[tonumber(a[i])], tonumber(a[i+1]), tonumber(a[i+2])) end
 local width = {G = 1, S = 3, C = 3, W = 7, A = 8, R = 4, N = 8, M = 4, B = 6, b = 3}
-local window = {W = true, A = true, R = true}
+local window = {W = true, A = true, R = true, N = true}
 local i, j = 1, 0
 while i <= #ARGV do
 	local code = ARGV[i]
