@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -16,12 +17,15 @@ type group struct {
 	args   []any // the command line
 	script bool
 	cmd    *goredis.Cmd // the last pass's command; nil before the first
+	// refreshed are the keys whose TTL the group script sets for sure
+	// when their writes succeed (their refresh flag is '0').
+	refreshed []string
 }
 
 // groupCalls groups the valid calls by the part of their key Redis Cluster
 // hashes, keeping queue order within each group and ordering groups by
 // their first call.
-func groupCalls(calls []call) []*group {
+func (s *Store) groupCalls(calls []call, now time.Time) []*group {
 	byTag := make(map[string]*group)
 	var groups []*group
 	for i := range calls {
@@ -39,7 +43,7 @@ func groupCalls(calls []call) []*group {
 		g.calls = append(g.calls, c)
 	}
 	for _, g := range groups {
-		g.build()
+		g.build(&s.refresh, now)
 	}
 	return groups
 }
@@ -56,9 +60,11 @@ func hashTag(key string) string {
 }
 
 // build renders the group's command line: EVALSHA of the group script,
-// its distinct keys, then each call as its code, the indexes of its keys
-// among them, and its arguments.
-func (g *group) build() {
+// its distinct keys, the refresh flag of each key ('1': its TTL was set
+// by this replica within the refresh period, by every write on it here),
+// then each call as its code, the indexes of its keys among them, and its
+// arguments.
+func (g *group) build(r *refreshes, now time.Time) {
 	if len(g.calls) == 1 {
 		if line := g.calls[0].plain(); line != nil {
 			g.args = line
@@ -78,11 +84,29 @@ func (g *group) build() {
 			}
 		}
 	}
-	args := make([]any, 0, 3+len(keys)+n)
+	flags := make([]byte, len(keys))
+	for i := range flags {
+		flags[i] = '1'
+	}
+	for _, c := range g.calls {
+		if c.ttl > 0 && !r.fresh(c.key, c.ttl, now) {
+			flags[index[c.key]-1] = '0'
+		}
+		for _, k := range c.keys[1:] {
+			flags[index[k]-1] = '0' // the introductions hash: short-lived
+		}
+	}
+	for i, k := range keys {
+		if flags[i] == '0' {
+			g.refreshed = append(g.refreshed, k)
+		}
+	}
+	args := make([]any, 0, 4+len(keys)+n)
 	args = append(args, "evalsha", groupScript.sha, len(keys))
 	for _, k := range keys {
 		args = append(args, k)
 	}
+	args = append(args, string(flags))
 	for _, c := range g.calls {
 		args = append(args, c.code)
 		for _, k := range c.keys {
@@ -120,4 +144,25 @@ func (g *group) spread() {
 		}
 		c.setReply(replies[i], nil)
 	}
+}
+
+// recordRefreshes notes the keys whose TTL the group script set: those
+// flagged for it whose every write succeeded.
+func (g *group) recordRefreshes(r *refreshes, at time.Time) {
+	if !g.script || len(g.refreshed) == 0 {
+		return
+	}
+	keys := g.refreshed[:0:0]
+	for _, k := range g.refreshed {
+		ok := true
+		for _, c := range g.calls {
+			if c.key == k && (c.ttl == 0 || c.err != nil) {
+				ok = false // a read, or a write that failed: maybe no TTL set
+			}
+		}
+		if ok {
+			keys = append(keys, k)
+		}
+	}
+	r.record(keys, at)
 }

@@ -17,13 +17,14 @@ import (
 // are built once; its reply arrives with its group's.
 type call struct {
 	op    state.Op
-	key   string   // the operation's Redis key
-	keys  []string // every key it touches: key first
-	code  string   // one of the op codes of the group script
-	args  []any    // its arguments after its keys
-	valid bool     // validation passed: the call is to be sent
-	reply any      // its reply; nil for a nil reply
-	err   error    // its error, naming its key
+	key   string        // the operation's Redis key
+	keys  []string      // every key it touches: key first
+	code  string        // one of the op codes of the group script
+	args  []any         // its arguments after its keys
+	ttl   time.Duration // the TTL a write sets; 0 for a read
+	valid bool          // validation passed: the call is to be sent
+	reply any           // its reply; nil for a nil reply
+	err   error         // its error, naming its key
 }
 
 // maxExactIndex bounds bucket indexes: beyond 2^53 they are no longer exact
@@ -74,6 +75,7 @@ func (s *Store) buildWrite(c *call) error {
 	if err := checkTTL(k, ttl); err != nil {
 		return err
 	}
+	defer func() { c.ttl = ttl }()
 	switch o := c.op.(type) {
 	case *state.ClaimOp:
 		c.set(s, o.Key, opClaim, o.Value, ms(o.TTL))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -34,6 +35,10 @@ type Store struct {
 	// reports it: at the edge of maxmemory Ping's small probe may fit while
 	// every real batch is refused, and readiness must not say SERVING then.
 	oomSeen atomic.Bool
+
+	// refresh remembers the TTLs this replica set, to skip refreshing
+	// them again too soon (see refreshes).
+	refresh refreshes
 }
 
 var _ state.Store = (*Store)(nil)
@@ -123,7 +128,8 @@ func (s *Store) Exec(ctx context.Context, b *state.Batch) error {
 		return err
 	}
 	calls := s.plan(b.Ops())
-	groups := groupCalls(calls)
+	now := time.Now()
+	groups := s.groupCalls(calls, now)
 	for pass, pending := 1, groups; len(pending) > 0; pass++ {
 		if err := s.run(ctx, pending); err != nil {
 			return s.outage(ctx, b, groups, err)
@@ -156,6 +162,7 @@ func (s *Store) Exec(ctx context.Context, b *state.Batch) error {
 		}
 	}
 	for _, g := range groups {
+		g.recordRefreshes(&s.refresh, now)
 		for _, c := range g.calls {
 			c.resolve()
 		}

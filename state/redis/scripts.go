@@ -73,8 +73,14 @@ var opArgs = map[string]int{
 // one, ZCOUNT counts it), so a 14-day history of hourly buckets with a few
 // busy hours costs a few commands, not 336.
 var groupScript = newScript("group", `
-local exp, out = {}, {}
-local function write(k, ttl) exp[k] = ttl end
+local exp, out, known = {}, {}, {}
+-- write records that k is to expire ttl from now, and whether k existed
+-- before the group first wrote it (evidence from that write's reply):
+-- only then may its refresh be skipped (see refresh below).
+local function write(k, ttl, existed)
+	exp[k] = ttl
+	if known[k] == nil then known[k] = existed and true or false end
+end
 local function less(a, b)
 	local na, nb = a:sub(1, 1) == '-', b:sub(1, 1) == '-'
 	if na ~= nb then return na end
@@ -98,7 +104,9 @@ end
 local pend, pendAt = {}, {}
 local function flush(k)
 	if pend[k] then
-		redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. pend[k])
+		if redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. pend[k]) > 0 and known[k] then
+			known[k] = false -- it may be gone now, and come back without a TTL
+		end
 		pend[k], pendAt[k] = nil, nil
 	end
 end
@@ -116,10 +124,10 @@ local function winread(k, from, to, limit)
 end
 local function winadd(k, m, at, cutoff, ttl)
 	if pendAt[k] and tonumber(at) < pendAt[k] then flush(k) end
-	redis.call('ZADD', k, 'GT', at, m)
+	local added = redis.call('ZADD', k, 'GT', at, m)
 	local c = tonumber(cutoff)
 	if not pendAt[k] or c > pendAt[k] then pend[k], pendAt[k] = cutoff, c end
-	write(k, ttl)
+	write(k, ttl, added == 0)
 end
 local ops = {}
 ops.G = function(a, i) return redis.call('GET', KEYS[tonumber(a[i])]) end
@@ -152,15 +160,16 @@ ops.N = function(a, i)
 	local cutoff = a[i+4]
 	if pendAt[k] and pendAt[k] > tonumber(cutoff) then cutoff = pend[k] end
 	local seen = redis.call('ZSCORE', k, m)
+	local existed = seen ~= false
 	if seen and tonumber(seen) < tonumber(cutoff) then seen = false end
 	local size = redis.call('ZCOUNT', k, cutoff, '+inf')
 	redis.call('ZADD', k, 'GT', a[i+3], m)
 	pend[k], pendAt[k] = cutoff, tonumber(cutoff)
-	write(k, a[i+5])
+	write(k, a[i+5], existed or size > 0)
 	if not seen then
 		if owner ~= '' then
 			redis.call('HSET', ik, m, owner)
-			write(ik, a[i+7])
+			write(ik, a[i+7], false)
 		end
 		return {1, size}
 	end
@@ -176,22 +185,22 @@ ops.M = function(a, i)
 	local k, at, keep = KEYS[tonumber(a[i])], a[i+1], a[i+2]
 	local old = redis.call('GET', k)
 	if not old or (keep == 'L' and less(old, at)) or (keep == 'E' and less(at, old)) then
-		redis.call('SET', k, at)
+		redis.call('SET', k, at, 'KEEPTTL')
 	end
-	write(k, a[i+3])
+	write(k, a[i+3], old)
 	return old
 end
 ops.B = function(a, i)
 	local k = KEYS[tonumber(a[i])]
-	redis.call('ZADD', k, 'NX', a[i+1], a[i+2])
-	redis.call('ZREMRANGEBYSCORE', k, '-inf', a[i+3])
-	write(k, a[i+4])
+	local added = redis.call('ZADD', k, 'NX', a[i+1], a[i+2])
+	local dropped = redis.call('ZREMRANGEBYSCORE', k, '-inf', a[i+3])
+	write(k, a[i+4], added == 0 and dropped == 0)
 	return counts(k, tonumber(a[i+1]), tonumber(a[i+5]))
 end
 ops.b = function(a, i) return counts(KEYS[tonumber(a[i])], tonumber(a[i+1]), tonumber(a[i+2])) end
 local width = {G = 1, S = 3, C = 3, W = 7, A = 8, R = 4, N = 8, M = 4, B = 6, b = 3}
 local window = {W = true, A = true, R = true, N = true}
-local i, j = 1, 0
+local i, j = 2, 0
 while i <= #ARGV do
 	local code = ARGV[i]
 	if not window[code] then flush(KEYS[tonumber(ARGV[i + 1])]) end
@@ -207,7 +216,14 @@ while i <= #ARGV do
 	i = i + 1 + width[code]
 end
 for k in pairs(pend) do flush(k) end
-for k, ttl in pairs(exp) do redis.call('PEXPIRE', k, ttl) end
+-- refresh: ARGV[1] holds one flag per key; '1' says this replica set
+-- the key's TTL less than a refresh period ago, so a key that existed
+-- before the group (and so has that TTL) needs no PEXPIRE.
+local refresh = ARGV[1]
+for n, k in ipairs(KEYS) do
+	local ttl = exp[k]
+	if ttl and not (known[k] and refresh:sub(n, n) == '1') then redis.call('PEXPIRE', k, ttl) end
+end
 return out
 `)
 
