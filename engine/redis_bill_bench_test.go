@@ -156,6 +156,7 @@ type redisBill struct {
 	sent, cpuMicros, mem  int64
 	identities, stateUsed int64
 	claims, claimUsed     int64
+	byName                map[string]int64 // MEMORY USAGE by key name (up to its first ':')
 }
 
 func (r *redisBill) add(b *testing.B, c *goredis.Client, memGrown, cpuMicros, sent int64) {
@@ -203,6 +204,14 @@ func (r *redisBill) add(b *testing.B, c *goredis.Client, memGrown, cpuMicros, se
 		}
 		tags[tag] = true
 		r.stateUsed += n
+		name := key[strings.IndexByte(key, '}')+2:]
+		if i := strings.IndexAny(name, ":|/"); i > 0 {
+			name = name[:i]
+		}
+		if r.byName == nil {
+			r.byName = map[string]int64{}
+		}
+		r.byName[name] += n
 	}
 	if err := iter.Err(); err != nil {
 		b.Fatal(err)
@@ -250,6 +259,11 @@ func (r *redisBill) report(b *testing.B, events float64, passes int) {
 		bareUsec = float64(all) * min(1, float64(sentBare)/float64(bareCalls))
 	}
 	b.Logf("by command: %s", top.String())
+	var mem strings.Builder
+	for _, name := range slices.SortedFunc(maps.Keys(r.byName), func(x, y string) int { return int(r.byName[y] - r.byName[x]) }) {
+		fmt.Fprintf(&mem, "%s %.0f kB; ", name, float64(r.byName[name])/float64(p)/1000)
+	}
+	b.Logf("state memory by key name, a pass: %s", mem.String())
 	b.ReportMetric(float64(calls)/events, "cmds/event")
 	b.ReportMetric(float64(r.sent)/events, "sent/event")
 	b.ReportMetric(float64(r.cpuMicros)/events, "redis-µs/event")
