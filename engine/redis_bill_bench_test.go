@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -108,25 +109,8 @@ func (o *opCounter) Exec(ctx context.Context, b *state.Batch) error {
 	for _, op := range b.Ops() {
 		kind := strings.TrimSuffix(strings.TrimPrefix(fmt.Sprintf("%T", op), "*state."), "Op")
 		name := ""
-		switch op := op.(type) {
-		case *state.WindowAddOp:
-			name = op.Key.Name
-		case *state.WindowAddReadOp:
-			name = op.Key.Name
-		case *state.WindowReadOp:
-			name = op.Key.Name
-		case *state.NoveltyAddOp:
-			name = op.Key.Name
-		case *state.MarkOp:
-			name = op.Key.Name
-		case *state.ReadMarkOp:
-			name = op.Key.Name
-		case *state.BucketAddOp:
-			name = op.Key.Name
-		case *state.BucketReadOp:
-			name = op.Key.Name
-		case *state.GetOp:
-			name = op.Key.Name
+		if k := reflect.ValueOf(op).Elem().FieldByName("Key"); k.IsValid() {
+			name = k.Interface().(state.Key).Name
 		}
 		if i := strings.IndexAny(name, ":|/"); i > 0 {
 			name = name[:i]

@@ -71,38 +71,34 @@ func (s *Store) build(c *call) error {
 
 // buildWrite is build for the operations that write.
 func (s *Store) buildWrite(c *call) error {
-	k, ttl := writeKey(c.op)
-	if err := checkTTL(k, ttl); err != nil {
-		return err
-	}
-	defer func() { c.ttl = ttl }()
 	switch o := c.op.(type) {
 	case *state.ClaimOp:
-		c.set(s, o.Key, opClaim, o.Value, ms(o.TTL))
+		return c.write(s, o.Key, o.TTL, opClaim, o.Value, ms(o.TTL))
 	case *state.PutOp:
-		c.set(s, o.Key, opPut, o.Value, ms(o.TTL))
+		return c.write(s, o.Key, o.TTL, opPut, o.Value, ms(o.TTL))
 	case *state.ThrottleOp:
-		c.set(s, o.Key, opClaim, ownerDigest(o.Owner), ms(o.TTL))
+		return c.write(s, o.Key, o.TTL, opClaim, ownerDigest(o.Owner), ms(o.TTL))
 	case *state.WindowAddOp:
-		c.set(s, o.Key, opWindowAdd, o.Member, micros(o.At), micros(o.At.Add(-o.TTL)),
+		return c.write(s, o.Key, o.TTL, opWindowAdd, o.Member, micros(o.At), micros(o.At.Add(-o.TTL)),
 			micros(o.Count.From), micros(o.Count.To), ms(o.TTL))
 	case *state.WindowAddReadOp:
-		c.set(s, o.Key, opWindowAddRead, o.Member, micros(o.At), micros(o.At.Add(-o.TTL)),
+		return c.write(s, o.Key, o.TTL, opWindowAddRead, o.Member, micros(o.At), micros(o.At.Add(-o.TTL)),
 			micros(o.Span.From), micros(o.Span.To), ms(o.TTL), max(o.Limit, 0))
 	case *state.NoveltyAddOp:
 		owner := ""
 		if o.Owner != "" {
 			owner = ownerDigest(o.Owner)
 		}
-		c.set(s, o.Key, opNovelty, o.Member, micros(o.At), micros(o.At.Add(-o.TTL)), ms(o.TTL),
+		err := c.write(s, o.Key, o.TTL, opNovelty, o.Member, micros(o.At), micros(o.At.Add(-o.TTL)), ms(o.TTL),
 			owner, ms(state.NoveltyRetryWindow))
 		c.keys = append(c.keys, c.key+introSuffix)
+		return err
 	case *state.MarkOp:
 		keep := "L"
 		if o.Keep == state.KeepEarliest {
 			keep = "E"
 		}
-		c.set(s, o.Key, opMark, encodeMark(o.At.UnixNano()), keep, ms(o.TTL))
+		return c.write(s, o.Key, o.TTL, opMark, encodeMark(o.At.UnixNano()), keep, ms(o.TTL))
 	case *state.BucketAddOp:
 		if err := checkBuckets(o.Key, o.At, o.Width, o.History); err != nil {
 			return err
@@ -110,38 +106,24 @@ func (s *Store) buildWrite(c *call) error {
 		w := int64(o.Width)
 		idx := floorDiv(o.At.UnixNano(), w)
 		drop := floorDiv(o.At.UnixNano()-int64(o.TTL), w) - 1
-		c.set(s, o.Key, opBucketAdd, idx, bucketEntry(idx, o.Member), drop, ms(o.TTL), o.History)
-	default:
-		return fmt.Errorf("redis: unsupported operation %T", c.op)
+		return c.write(s, o.Key, o.TTL, opBucketAdd, idx, bucketEntry(idx, o.Member), drop, ms(o.TTL), o.History)
 	}
-	return nil
+	return fmt.Errorf("redis: unsupported operation %T", c.op)
 }
 
 // introSuffix names the hash beside a novelty set that remembers which
 // owner introduced each recent member.
 const introSuffix = ":intro"
 
-// writeKey returns the key and TTL of an operation that writes.
-func writeKey(op state.Op) (state.Key, time.Duration) {
-	switch o := op.(type) {
-	case *state.ClaimOp:
-		return o.Key, o.TTL
-	case *state.PutOp:
-		return o.Key, o.TTL
-	case *state.ThrottleOp:
-		return o.Key, o.TTL
-	case *state.WindowAddOp:
-		return o.Key, o.TTL
-	case *state.WindowAddReadOp:
-		return o.Key, o.TTL
-	case *state.NoveltyAddOp:
-		return o.Key, o.TTL
-	case *state.MarkOp:
-		return o.Key, o.TTL
-	case *state.BucketAddOp:
-		return o.Key, o.TTL
+// write is set for an operation that writes k and sets ttl on it: it is
+// refused unless ttl is positive, as every key the store writes expires.
+func (c *call) write(s *Store, k state.Key, ttl time.Duration, code string, args ...any) error {
+	if err := checkTTL(k, ttl); err != nil {
+		return err
 	}
-	return state.Key{}, time.Hour // unsupported: buildWrite says so
+	c.set(s, k, code, args...)
+	c.ttl = ttl
+	return nil
 }
 
 // set fills c for operation code on k with args.
