@@ -18,7 +18,7 @@ BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 include make/proto.mk
 include make/noise.mk
 
-.PHONY: help build run geoip test test-short soak lint vet fmt fuzz bench bench-go bench-load bench-latency bench-realistic tools redis clean fluentbit-plugin otelcol interop
+.PHONY: help build run geoip test test-short soak lint vet fmt fuzz bench bench-go bench-load bench-latency bench-realistic bench-redis-bill tools redis clean fluentbit-plugin otelcol interop
 
 # HELP_VARS are the make variables the rule lines name, e.g. LISTEN for
 # $(LISTEN): help hands their values to awk, which puts them into the text,
@@ -98,6 +98,14 @@ REALISTIC_COUNT ?= 5
 bench-realistic: ## Realistic-corpus benchmarks only (scan end to end, engine on memory; events/CPU-s), $(REALISTIC_COUNT) counts, benchstat medians
 	$(GO) test -run '^$$' -bench 'Realistic' -benchtime 1x -count $(REALISTIC_COUNT) -timeout 30m ./engine ./internal/cli | tee bench-realistic.out
 	$(GO) run $(BENCHSTAT) bench-realistic.out
+
+# bench-redis-bill replays internal/realcorpus's month through the engine on
+# a real redis-server and reads what Redis charges per event (INFO
+# commandstats, INFO cpu, MEMORY USAGE); see docs/performance.md.
+REDIS_BILL_COUNT ?= 3
+bench-redis-bill: redis ## Redis bill on the realistic corpus: commands, Redis CPU µs and bytes per identity, $(REDIS_BILL_COUNT) counts, benchstat medians
+	$(GO) test -run '^$$' -bench 'RedisBillRealistic' -benchtime 1x -count $(REDIS_BILL_COUNT) -timeout 30m ./engine | tee bench-redis-bill.out
+	$(GO) run $(BENCHSTAT) bench-redis-bill.out
 
 LOAD_EVENTS ?= 200000
 bench-load: build redis ## Load generator: $(LOAD_EVENTS) generated records to a spawned server, embedded store then Redis

@@ -167,8 +167,8 @@ type Novelty struct {
 // last seen before At−TTL are forgotten, so the set means "seen in the last
 // TTL". The key expires TTL after its last write.
 //
-// Owner, when set, names the event adding the member and makes the answer
-// retry-safe: if this owner's add is the one that made the member new, a
+// Owner, when set, names the event adding the member (an event adds at
+// its own time: one owner, one At) and makes the answer retry-safe: if this owner's add is the one that made the member new, a
 // later add by the same owner (a retry of that event, within
 // NoveltyRetryWindow) is New again, its Size counting the other members. Without it,
 // a retry whose first attempt ran in the store but whose reply was lost

@@ -53,10 +53,15 @@
 //
 // # Round trips and scripts
 //
-// Exec sends a whole batch as one pipeline. Operations that need more than
-// one command run as Lua scripts through EVALSHA; when the server has lost
-// its script cache (restart, failover, SCRIPT FLUSH) the affected operations
-// are re-run after SCRIPT LOAD, keeping queue order per key (see Exec).
+// Exec sends a whole batch as one pipeline, and the operations of one hash
+// tag (one identity: one Cluster slot) as one call of one Lua script, the
+// group script, in queue order: a batch costs one command per identity it
+// touches, plus one plain SET per event's dedupe claim (each event id is
+// its own tag). Inside the group, each key's TTL is set once, at the end,
+// and old window members are dropped once per key (see groupScript). When
+// the server has lost its script cache (restart, failover, SCRIPT FLUSH)
+// the groups that met NOSCRIPT did not run; they are re-run after SCRIPT
+// LOAD (see Exec).
 //
 // # Outages
 //

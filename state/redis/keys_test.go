@@ -50,20 +50,6 @@ func TestRedisKeyInjective(t *testing.T) {
 	}
 }
 
-// hashTag returns what Redis Cluster hashes: between the first '{' and the
-// first '}' after it, when that is not empty.
-func hashTag(key string) string {
-	open := strings.IndexByte(key, '{')
-	if open < 0 {
-		return key
-	}
-	n := strings.IndexByte(key[open+1:], '}')
-	if n <= 0 {
-		return key
-	}
-	return key[open+1 : open+1+n]
-}
-
 // TestHashTagOneSlot writes one of every operation for hostile identities
 // on a real Cluster and asks the cluster where each key lives: all keys of
 // one identity must share one slot, the slot of its tenant and identity.

@@ -1,7 +1,6 @@
 package redis
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -14,15 +13,18 @@ import (
 	"github.com/iamsentry/iamsentry/state"
 )
 
-// call is one operation on its way to Redis: the command arguments are
-// built once, the command itself once per pass.
+// call is one operation on its way to Redis: its code, keys and arguments
+// are built once; its reply arrives with its group's.
 type call struct {
-	op     state.Op
-	key    string
-	script *script       // nil: a plain command
-	args   []any         // the whole command line
-	cmd    goredis.Cmder // the last pass's command; nil before the first
-	valid  bool          // validation passed: the call is to be sent
+	op    state.Op
+	key   string        // the operation's Redis key
+	keys  []string      // every key it touches: key first
+	code  string        // one of the op codes of the group script
+	args  []any         // its arguments after its keys
+	ttl   time.Duration // the TTL a write sets; 0 for a read
+	valid bool          // validation passed: the call is to be sent
+	reply any           // its reply; nil for a nil reply
+	err   error         // its error, naming its key
 }
 
 // maxExactIndex bounds bucket indexes: beyond 2^53 they are no longer exact
@@ -45,22 +47,22 @@ func (s *Store) plan(ops []state.Op) []call {
 	return calls
 }
 
-// build fills c's key and arguments from its operation. Reads and writes
-// have builders of their own: a write names the TTL it sets and is refused
-// without one, a read sets none.
+// build fills c's code, keys and arguments from its operation. Reads and
+// writes have builders of their own: a write names the TTL it sets and is
+// refused without one, a read sets none.
 func (s *Store) build(c *call) error {
 	switch o := c.op.(type) {
 	case *state.GetOp:
-		c.read(s, o.Key, "get")
+		c.set(s, o.Key, opGet)
 	case *state.ReadMarkOp:
-		c.read(s, o.Key, "get")
+		c.set(s, o.Key, opGet)
 	case *state.WindowReadOp:
-		c.readScript(s, windowReadScript, o.Key, micros(o.Span.From), micros(o.Span.To), max(o.Limit, 0))
+		c.set(s, o.Key, opWindowRead, micros(o.Span.From), micros(o.Span.To), max(o.Limit, 0))
 	case *state.BucketReadOp:
 		if err := checkBuckets(o.Key, o.At, o.Width, o.History); err != nil {
 			return err
 		}
-		c.readScript(s, bucketReadScript, o.Key, floorDiv(o.At.UnixNano(), int64(o.Width)), o.History)
+		c.set(s, o.Key, opBucketRead, floorDiv(o.At.UnixNano(), int64(o.Width)), o.History)
 	default:
 		return s.buildWrite(c)
 	}
@@ -71,30 +73,32 @@ func (s *Store) build(c *call) error {
 func (s *Store) buildWrite(c *call) error {
 	switch o := c.op.(type) {
 	case *state.ClaimOp:
-		return c.write(s, o.Key, o.TTL, "set", o.Value, "px", ms(o.TTL), "nx", "get")
+		return c.write(s, o.Key, o.TTL, opClaim, o.Value, ms(o.TTL))
 	case *state.PutOp:
-		return c.write(s, o.Key, o.TTL, "set", o.Value, "px", ms(o.TTL))
+		return c.write(s, o.Key, o.TTL, opPut, o.Value, ms(o.TTL))
 	case *state.ThrottleOp:
-		return c.write(s, o.Key, o.TTL, "set", ownerDigest(o.Owner), "px", ms(o.TTL), "nx", "get")
+		return c.write(s, o.Key, o.TTL, opClaim, ownerDigest(o.Owner), ms(o.TTL))
 	case *state.WindowAddOp:
-		return c.writeScript(s, windowAddScript, o.Key, o.TTL, o.Member, micros(o.At), micros(o.At.Add(-o.TTL)),
+		return c.write(s, o.Key, o.TTL, opWindowAdd, o.Member, micros(o.At), micros(o.At.Add(-o.TTL)),
 			micros(o.Count.From), micros(o.Count.To), ms(o.TTL))
 	case *state.WindowAddReadOp:
-		return c.writeScript(s, windowAddReadScript, o.Key, o.TTL, o.Member, micros(o.At), micros(o.At.Add(-o.TTL)),
+		return c.write(s, o.Key, o.TTL, opWindowAddRead, o.Member, micros(o.At), micros(o.At.Add(-o.TTL)),
 			micros(o.Span.From), micros(o.Span.To), ms(o.TTL), max(o.Limit, 0))
 	case *state.NoveltyAddOp:
 		owner := ""
 		if o.Owner != "" {
 			owner = ownerDigest(o.Owner)
 		}
-		return c.writeScript(s, noveltyAddScript, o.Key, o.TTL, o.Member, micros(o.At), micros(o.At.Add(-o.TTL)), ms(o.TTL),
+		err := c.write(s, o.Key, o.TTL, opNovelty, o.Member, micros(o.At), micros(o.At.Add(-o.TTL)), ms(o.TTL),
 			owner, ms(state.NoveltyRetryWindow))
+		c.keys = append(c.keys, c.key+introSuffix)
+		return err
 	case *state.MarkOp:
 		keep := "L"
 		if o.Keep == state.KeepEarliest {
 			keep = "E"
 		}
-		return c.writeScript(s, markScript, o.Key, o.TTL, encodeMark(o.At.UnixNano()), keep, ms(o.TTL))
+		return c.write(s, o.Key, o.TTL, opMark, encodeMark(o.At.UnixNano()), keep, ms(o.TTL))
 	case *state.BucketAddOp:
 		if err := checkBuckets(o.Key, o.At, o.Width, o.History); err != nil {
 			return err
@@ -102,179 +106,155 @@ func (s *Store) buildWrite(c *call) error {
 		w := int64(o.Width)
 		idx := floorDiv(o.At.UnixNano(), w)
 		drop := floorDiv(o.At.UnixNano()-int64(o.TTL), w) - 1
-		return c.writeScript(s, bucketAddScript, o.Key, o.TTL, idx, bucketEntry(idx, o.Member), drop, ms(o.TTL), o.History)
-	default:
-		return fmt.Errorf("redis: unsupported operation %T", c.op)
+		return c.write(s, o.Key, o.TTL, opBucketAdd, idx, bucketEntry(idx, o.Member), drop, ms(o.TTL), o.History)
 	}
+	return fmt.Errorf("redis: unsupported operation %T", c.op)
 }
 
-// read builds a plain command on k: name, k's Redis key, then args.
-func (c *call) read(s *Store, k state.Key, name string, args ...any) {
-	c.key, c.script = redisKey(s.prefix, k), nil
-	c.args = make([]any, 0, 2+len(args))
-	c.args = append(c.args, name, c.key)
-	c.args = append(c.args, args...)
-}
+// introSuffix names the hash beside a novelty set that remembers which
+// owner introduced each recent member.
+const introSuffix = ":intro"
 
-// readScript builds EVALSHA of sc on the keys it declares for k, with
-// argv as its ARGV.
-func (c *call) readScript(s *Store, sc *script, k state.Key, argv ...any) {
-	c.key, c.script = redisKey(s.prefix, k), sc
-	c.args = make([]any, 0, 3+len(sc.keys)+len(argv))
-	c.args = append(c.args, "evalsha", sc.sha, len(sc.keys))
-	for _, suffix := range sc.keys {
-		c.args = append(c.args, c.key+suffix)
-	}
-	c.args = append(c.args, argv...)
-}
-
-// write is read for a command that writes k and sets ttl on it: it is
+// write is set for an operation that writes k and sets ttl on it: it is
 // refused unless ttl is positive, as every key the store writes expires.
-func (c *call) write(s *Store, k state.Key, ttl time.Duration, name string, args ...any) error {
+func (c *call) write(s *Store, k state.Key, ttl time.Duration, code string, args ...any) error {
 	if err := checkTTL(k, ttl); err != nil {
 		return err
 	}
-	c.read(s, k, name, args...)
+	c.set(s, k, code, args...)
+	c.ttl = ttl
 	return nil
 }
 
-// writeScript is readScript for a script that writes k and sets ttl on
-// it, refused as write refuses.
-func (c *call) writeScript(s *Store, sc *script, k state.Key, ttl time.Duration, argv ...any) error {
-	if err := checkTTL(k, ttl); err != nil {
-		return err
+// set fills c for operation code on k with args.
+func (c *call) set(s *Store, k state.Key, code string, args ...any) {
+	c.key = redisKey(s.prefix, k)
+	c.keys = []string{c.key}
+	c.code = code
+	c.args = args
+}
+
+// plain returns the command line that runs c alone without a script, or
+// nil when c needs one.
+func (c *call) plain() []any {
+	switch c.code {
+	case opGet:
+		return []any{"get", c.key}
+	case opPut:
+		return []any{"set", c.key, c.args[0], "px", c.args[1]}
+	case opClaim:
+		return []any{"set", c.key, c.args[0], "px", c.args[1], "nx", "get"}
 	}
-	c.readScript(s, sc, k, argv...)
 	return nil
 }
 
-func (c *call) newCmd(ctx context.Context) goredis.Cmder {
-	if c.script != nil {
-		cmd := goredis.NewCmd(ctx, c.args...)
-		cmd.SetFirstKeyPos(3)
-		return cmd
+// setReply records what the server answered for c.
+func (c *call) setReply(v any, err error) {
+	if errors.Is(err, goredis.Nil) {
+		v, err = nil, nil
 	}
-	return goredis.NewStringCmd(ctx, c.args...)
+	if err != nil {
+		err = fmt.Errorf("redis: key %s: %w", c.key, err)
+	}
+	c.reply, c.err = v, err
 }
 
-// replaySafe reports whether running the operation a second time, after it
-// already ran, yields the answer a single run in queue order would have.
-func (c *call) replaySafe() bool {
-	switch c.op.(type) {
-	case *state.ClaimOp, *state.NoveltyAddOp, *state.MarkOp:
-		return false
-	}
-	return true
-}
-
-// resolve decodes the command's reply into the operation's future.
+// resolve decodes the reply into the operation's future.
 func (c *call) resolve() {
 	switch o := c.op.(type) {
 	case *state.ClaimOp:
-		v, err := str(c.cmd)
+		v, err := c.bytes()
 		o.Result.Resolve(state.Claimed{First: v == nil && err == nil, Prior: v}, err)
 	case *state.PutOp:
-		_, err := str(c.cmd)
+		_, err := c.bytes()
 		o.Result.Resolve(struct{}{}, err)
 	case *state.GetOp:
-		o.Result.Resolve(str(c.cmd))
+		o.Result.Resolve(c.bytes())
 	case *state.ReadMarkOp:
-		v, err := str(c.cmd)
-		o.Result.Resolve(decodeMark(v, err))
+		o.Result.Resolve(decodeMark(c.bytes()))
 	case *state.ThrottleOp:
-		v, err := str(c.cmd)
+		v, err := c.bytes()
 		o.Result.Resolve(err == nil && (v == nil || string(v) == ownerDigest(o.Owner)), err)
 	case *state.WindowAddOp:
-		o.Result.Resolve(integer(c.cmd))
+		o.Result.Resolve(c.integer())
 	case *state.WindowReadOp:
-		o.Result.Resolve(window(c.cmd))
+		o.Result.Resolve(c.window())
 	case *state.WindowAddReadOp:
-		o.Result.Resolve(window(c.cmd))
+		o.Result.Resolve(c.window())
 	case *state.NoveltyAddOp:
-		o.Result.Resolve(novelty(c.cmd))
+		o.Result.Resolve(c.novelty())
 	case *state.MarkOp:
-		v, err := scriptBytes(c.cmd)
-		o.Result.Resolve(decodeMark(v, err))
-	case *state.BucketAddOp, *state.BucketReadOp:
-		counts, err := ints(c.cmd)
-		if a, ok := o.(*state.BucketAddOp); ok {
-			a.Result.Resolve(counts, err)
-		} else {
-			o.(*state.BucketReadOp).Result.Resolve(counts, err)
-		}
+		o.Result.Resolve(decodeMark(c.bytes()))
+	case *state.BucketAddOp:
+		o.Result.Resolve(c.ints())
+	case *state.BucketReadOp:
+		o.Result.Resolve(c.ints())
 	}
 }
 
-// str reads a bulk-string reply: nil for a nil reply.
-func str(cmd goredis.Cmder) ([]byte, error) {
-	v, err := cmd.(*goredis.StringCmd).Result()
-	if errors.Is(err, goredis.Nil) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, keyError(cmd, err)
-	}
-	return []byte(v), nil
-}
+func (c *call) fail(err error) error { return fmt.Errorf("redis: key %s: %w", c.key, err) }
 
-func keyError(cmd goredis.Cmder, err error) error {
-	var key any = "?"
-	if args := cmd.Args(); len(args) > 1 {
-		key = args[1]
-		if len(args) > 3 && args[0] == "evalsha" {
-			key = args[3]
-		}
+// bytes reads a string reply: nil for a nil reply.
+func (c *call) bytes() ([]byte, error) {
+	if c.err != nil || c.reply == nil {
+		return nil, c.err
 	}
-	return fmt.Errorf("redis: key %v: %w", key, err)
-}
-
-func scriptBytes(cmd goredis.Cmder) ([]byte, error) {
-	v, err := cmd.(*goredis.Cmd).Result()
-	if errors.Is(err, goredis.Nil) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, keyError(cmd, err)
-	}
-	s, ok := v.(string)
+	s, ok := c.reply.(string)
 	if !ok {
-		return nil, keyError(cmd, fmt.Errorf("unexpected reply %T", v))
+		return nil, c.fail(fmt.Errorf("unexpected reply %T", c.reply))
 	}
 	return []byte(s), nil
 }
 
-func integer(cmd goredis.Cmder) (int, error) {
-	v, err := cmd.(*goredis.Cmd).Int64()
-	if err != nil {
-		return 0, keyError(cmd, err)
+func (c *call) integer() (int, error) {
+	if c.err != nil {
+		return 0, c.err
 	}
-	return int(v), nil
+	n, ok := c.reply.(int64)
+	if !ok {
+		return 0, c.fail(fmt.Errorf("unexpected reply %T", c.reply))
+	}
+	return int(n), nil
 }
 
-func ints(cmd goredis.Cmder) ([]int, error) {
-	v, err := cmd.(*goredis.Cmd).Slice()
-	if err != nil {
-		return nil, keyError(cmd, err)
+func (c *call) slice() ([]any, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
+	v, ok := c.reply.([]any)
+	if !ok || len(v) == 0 {
+		return nil, c.fail(fmt.Errorf("unexpected reply %T", c.reply))
+	}
+	return v, nil
+}
+
+func (c *call) ints() ([]int, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
+	v, ok := c.reply.([]any)
+	if !ok {
+		return nil, c.fail(fmt.Errorf("unexpected reply %T", c.reply))
 	}
 	out := make([]int, len(v))
 	for i, x := range v {
 		n, ok := x.(int64)
 		if !ok {
-			return nil, keyError(cmd, fmt.Errorf("unexpected reply element %T", x))
+			return nil, c.fail(fmt.Errorf("unexpected reply element %T", x))
 		}
 		out[i] = int(n)
 	}
 	return out, nil
 }
 
-func window(cmd goredis.Cmder) (state.Window, error) {
-	v, err := cmd.(*goredis.Cmd).Slice()
+func (c *call) window() (state.Window, error) {
+	v, err := c.slice()
 	if err != nil {
-		return state.Window{}, keyError(cmd, err)
+		return state.Window{}, err
 	}
 	n, ok := v[0].(int64)
 	if !ok {
-		return state.Window{}, keyError(cmd, fmt.Errorf("unexpected reply element %T", v[0]))
+		return state.Window{}, c.fail(fmt.Errorf("unexpected reply element %T", v[0]))
 	}
 	w := state.Window{Count: int(n)}
 	if len(v) > 1 {
@@ -287,13 +267,13 @@ func window(cmd goredis.Cmder) (state.Window, error) {
 	return w, nil
 }
 
-func novelty(cmd goredis.Cmder) (state.Novelty, error) {
-	counts, err := ints(cmd)
+func (c *call) novelty() (state.Novelty, error) {
+	counts, err := c.ints()
 	if err != nil {
 		return state.Novelty{}, err
 	}
 	if len(counts) != 2 {
-		return state.Novelty{}, keyError(cmd, fmt.Errorf("unexpected reply of %d elements", len(counts)))
+		return state.Novelty{}, c.fail(fmt.Errorf("unexpected reply of %d elements", len(counts)))
 	}
 	return state.Novelty{New: counts[0] == 1, Size: counts[1]}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -34,6 +35,10 @@ type Store struct {
 	// reports it: at the edge of maxmemory Ping's small probe may fit while
 	// every real batch is refused, and readiness must not say SERVING then.
 	oomSeen atomic.Bool
+
+	// refresh remembers the TTLs this replica set, to skip refreshing
+	// them again too soon (see refreshes).
+	refresh refreshes
 }
 
 var _ state.Store = (*Store)(nil)
@@ -103,15 +108,14 @@ func (s *Store) Close() error {
 }
 
 // Exec runs b as one pipeline: one round trip on standalone and Sentinel, one
-// per node on Cluster. Operations that find their script missing from the
-// server's cache (after a restart, failover or SCRIPT FLUSH) did not run;
-// Exec loads the scripts and runs them again, together with every later
-// operation on the same key that can safely run twice, so that those still
-// see the earlier ones' effects in queue order. Three operations cannot run
-// twice without changing their answer (Claim, NoveltyAdd and Mark): one that
-// already ran after a missed script on its key keeps its answer, as if it had
-// been queued first. Only a cache that is lost and reloaded by another client
-// in the middle of one pipeline can bring that about.
+// per node on Cluster. The operations of one hash tag (one identity, one
+// Cluster slot) run as one call of the group script, in queue order, as
+// one atomic step; an operation alone on its tag that needs no script
+// (a claim, say) is sent as its plain command. A group that finds the
+// script missing from the server's cache (after a restart, failover or
+// SCRIPT FLUSH) did not run at all: Exec loads the script and runs the
+// group again, and since a group holds every operation of its keys, queue
+// order per key holds.
 func (s *Store) Exec(ctx context.Context, b *state.Batch) error {
 	if s.closed.Load() {
 		err := fmt.Errorf("redis: store closed: %w", state.ErrUnavailable)
@@ -124,51 +128,63 @@ func (s *Store) Exec(ctx context.Context, b *state.Batch) error {
 		return err
 	}
 	calls := s.plan(b.Ops())
-	pending := make([]*call, 0, len(calls))
-	for i := range calls {
-		if calls[i].valid {
-			pending = append(pending, &calls[i])
-		}
-	}
-	for pass := 1; len(pending) > 0; pass++ {
+	now := time.Now()
+	groups := s.groupCalls(calls, now)
+	for pass, pending := 1, groups; len(pending) > 0; pass++ {
 		if err := s.run(ctx, pending); err != nil {
-			return s.outage(ctx, b, calls, err)
+			return s.outage(ctx, b, groups, err)
 		}
-		missed, again := rerun(pending)
-		if len(again) == 0 {
-			break
+		var again []*group
+		for _, g := range pending {
+			if isNoScript(g.cmd.Err()) {
+				again = append(again, g)
+			}
 		}
-		if pass == maxPasses {
-			break // the NOSCRIPT errors stay on those futures
+		if len(again) == 0 || pass == maxPasses {
+			break // after maxPasses the NOSCRIPT errors stay on those futures
 		}
-		if err := s.loadScripts(ctx, missed); err != nil {
+		if err := s.loadScripts(ctx, allScripts); err != nil {
 			if unavailable(err) {
-				return s.outage(ctx, b, calls, err)
+				return s.outage(ctx, b, groups, err)
 			}
 			break
 		}
 		pending = again
 	}
-	for i := range calls {
-		if c := &calls[i]; c.cmd != nil {
+	for _, g := range groups {
+		g.spread()
+		for _, c := range g.calls {
+			if unavailable(errors.Unwrap(c.err)) {
+				// A script met OOM (or the like) on a write: the
+				// server cannot serve, whatever it ran before.
+				return s.outage(ctx, b, groups, errors.Unwrap(c.err))
+			}
+		}
+	}
+	for _, g := range groups {
+		g.recordRefreshes(&s.refresh, now)
+		for _, c := range g.calls {
 			c.resolve()
 		}
 	}
 	return nil
 }
 
-// run sends the calls as one pipeline and returns an outage error, if any
+// run sends the groups as one pipeline and returns an outage error, if any
 // command met one. Per-command server errors stay on the commands.
-func (s *Store) run(ctx context.Context, calls []*call) error {
+func (s *Store) run(ctx context.Context, groups []*group) error {
 	pipe := s.client.Pipeline()
-	for _, c := range calls {
-		c.cmd = c.newCmd(ctx)
-		_ = pipe.Process(ctx, c.cmd)
+	for _, g := range groups {
+		g.cmd = goredis.NewCmd(ctx, g.args...)
+		if g.script {
+			g.cmd.SetFirstKeyPos(3)
+		}
+		_ = pipe.Process(ctx, g.cmd)
 	}
 	_, execErr := pipe.Exec(ctx)
 	carried := false
-	for _, c := range calls {
-		err := c.cmd.Err()
+	for _, g := range groups {
+		err := g.cmd.Err()
 		if unavailable(err) {
 			return err
 		}
@@ -179,8 +195,8 @@ func (s *Store) run(ctx context.Context, calls []*call) error {
 		// connection set-up: WRONGPASS, NOAUTH, a bad HELLO); go-redis
 		// reports it on Exec only, the commands carry nothing. Never let
 		// them pass for answers.
-		for _, c := range calls {
-			c.cmd.SetErr(execErr)
+		for _, g := range groups {
+			g.cmd.SetErr(execErr)
 		}
 		return execErr
 	}
@@ -188,7 +204,7 @@ func (s *Store) run(ctx context.Context, calls []*call) error {
 }
 
 // outage resolves what executed, fails the rest and returns the error.
-func (s *Store) outage(ctx context.Context, b *state.Batch, calls []call, cause error) error {
+func (s *Store) outage(ctx context.Context, b *state.Batch, groups []*group, cause error) error {
 	var err error
 	switch {
 	case errors.Is(cause, context.Canceled) && ctx.Err() != nil:
@@ -199,48 +215,22 @@ func (s *Store) outage(ctx context.Context, b *state.Batch, calls []call, cause 
 	default:
 		err = fmt.Errorf("redis: exec: %w: %w", state.ErrUnavailable, cause)
 	}
-	for i := range calls {
-		c := &calls[i]
-		if c.cmd == nil {
+	for _, g := range groups {
+		if g.cmd == nil {
 			continue
 		}
-		if e := c.cmd.Err(); !unavailable(e) && !isNoScript(e) {
-			c.resolve() // it ran, or the server refused it on its own
+		if e := g.cmd.Err(); unavailable(e) || isNoScript(e) {
+			continue
+		}
+		g.spread()
+		for _, c := range g.calls {
+			if !unavailable(errors.Unwrap(c.err)) {
+				c.resolve() // it ran, or the server refused it on its own
+			}
 		}
 	}
 	b.FailAll(err)
 	return err
-}
-
-// rerun returns the scripts that were missing and the calls to send again:
-// every call that met NOSCRIPT, and every later call on the same key that is
-// safe to run twice.
-func rerun(calls []*call) (missed []*script, again []*call) {
-	var blocked map[string]bool
-	for _, c := range calls {
-		if isNoScript(c.cmd.Err()) {
-			if blocked == nil {
-				blocked = make(map[string]bool)
-			}
-			blocked[c.key] = true
-			if !containsScript(missed, c.script) {
-				missed = append(missed, c.script)
-			}
-			again = append(again, c)
-		} else if blocked[c.key] && c.replaySafe() {
-			again = append(again, c)
-		}
-	}
-	return missed, again
-}
-
-func containsScript(list []*script, s *script) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // loadScripts loads scripts into the script cache: on Cluster into every

@@ -6,26 +6,33 @@ import (
 	"testing"
 )
 
-// TestScriptsDeclareTheirKeys holds each script's declared keys to the
-// KEYS its Lua reads: a key used but not declared would be missing from
-// the call (and from Cluster's slot check), a key declared but not used
-// would be sent for nothing. The first key must be the operation's own:
-// errors name it and NOSCRIPT recovery orders calls by it.
-func TestScriptsDeclareTheirKeys(t *testing.T) {
-	used := regexp.MustCompile(`KEYS\[(\d+)\]`)
-	for _, sc := range allScripts {
-		refs := map[int]bool{}
-		for _, m := range used.FindAllStringSubmatch(sc.src, -1) {
-			i, _ := strconv.Atoi(m[1])
-			refs[i] = true
+// TestGroupScriptAgreesWithGo holds the group script's table of argument
+// counts and its operations to opArgs, which the Go side encodes by: a
+// count that differs would shift every later operation of a group onto
+// the wrong arguments.
+func TestGroupScriptAgreesWithGo(t *testing.T) {
+	width := regexp.MustCompile(`local width = \{([^}]*)\}`).FindStringSubmatch(groupScript.src)
+	if width == nil {
+		t.Fatal("group script: no width table")
+	}
+	luaArgs := map[string]int{}
+	for _, m := range regexp.MustCompile(`(\w+) = (\d+)`).FindAllStringSubmatch(width[1], -1) {
+		n, _ := strconv.Atoi(m[2])
+		luaArgs[m[1]] = n
+	}
+	defined := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^ops\.(\w+) = function`).FindAllStringSubmatch(groupScript.src, -1) {
+		defined[m[1]] = true
+	}
+	for code, n := range opArgs {
+		if luaArgs[code] != n {
+			t.Errorf("op %s: Lua takes %d arguments, Go sends %d", code, luaArgs[code], n)
 		}
-		for i := 1; i <= max(len(sc.keys), len(refs)); i++ {
-			if declared := i <= len(sc.keys); refs[i] != declared {
-				t.Errorf("script %s: KEYS[%d] used %t, declared %t (keys %q)", sc.name, i, refs[i], declared, sc.keys)
-			}
+		if !defined[code] {
+			t.Errorf("op %s: no ops.%s in the group script", code, code)
 		}
-		if len(sc.keys) == 0 || sc.keys[0] != ownKey {
-			t.Errorf("script %s: keys %q, want the operation's own key first", sc.name, sc.keys)
-		}
+	}
+	if len(luaArgs) != len(opArgs) || len(defined) != len(opArgs) {
+		t.Errorf("group script knows ops %v (width) and %v (functions), Go %v", luaArgs, defined, opArgs)
 	}
 }
