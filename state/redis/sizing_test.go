@@ -33,8 +33,8 @@ var sizingProfiles = []struct {
 	max     int64       // bytes per identity that docs/operate.md assumes at most
 	records [][2]string // event name, event source
 }{
-	{"one GetCallerIdentity", 1200, [][2]string{{"GetCallerIdentity", "sts.amazonaws.com"}}},
-	{"ten reads", 5500, [][2]string{
+	{"one GetCallerIdentity", 2700, [][2]string{{"GetCallerIdentity", "sts.amazonaws.com"}}},
+	{"ten reads", 11500, [][2]string{
 		{"GetCallerIdentity", "sts.amazonaws.com"}, {"ListBuckets", "s3.amazonaws.com"},
 		{"ListUsers", "iam.amazonaws.com"}, {"ListRoles", "iam.amazonaws.com"},
 		{"GetUser", "iam.amazonaws.com"}, {"ListAccessKeys", "iam.amazonaws.com"},
