@@ -161,6 +161,15 @@ func (g *grant) selfKey(use *keyUse, f detectors.Finding, ok bool) ([]detectors.
 	return []detectors.Finding{m}, nil
 }
 
+// requestNamesUser reports whether r's request parameters name a user.
+func requestNamesUser(r *cloudtrail.Record) bool {
+	var params struct {
+		UserName string `json:"userName"`
+	}
+	_ = r.Params(&params)
+	return params.UserName != ""
+}
+
 // grantTarget reads the user a credential call names: requestParameters
 // userName, else the user its response names. It also returns the id of a
 // new access key. Records of an unexpected shape give empty strings.
@@ -236,7 +245,9 @@ func iamUserOfARN(arn string) (account, name string) {
 func (g *grant) finding() (detectors.Finding, bool) {
 	root := g.r.UserIdentity.Type == "Root"
 	switch {
-	case root && g.target == "" && g.r.EventName == "CreateAccessKey":
+	case root && g.r.EventName == "CreateAccessKey" && !requestNamesUser(g.r):
+		// The request named no user: root made a key for itself, whatever
+		// name the response gives it (real records say "root" or "Root").
 		return g.rootKey(), true
 	case g.self && g.r.EventName == "CreateLoginProfile":
 		return g.raise(detectors.SeverityMedium, 55, "the user gave itself a console password, which is how stolen "+

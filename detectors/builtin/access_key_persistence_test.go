@@ -99,6 +99,11 @@ func TestAccessKeyPersistenceVerdicts(t *testing.T) {
 			evidence: map[string]string{"caller_type": "Root", "target_user": "example-user"}},
 		{name: "root access key", rec: akpAsRoot(akpCreateKey("")), want: detectors.SeverityCritical,
 			evidence: map[string]string{"target_user": "root", "new_access_key_id": "AKIAEXAMPLENEWKEY01"}},
+		// Real root records name the key's owner in the response ("Root" in
+		// Panther's compromised-root-creds scenario): still root's own key.
+		{name: "root access key, response naming Root", rec: akpAsRoot(akpCreateKey("")).With("responseElements",
+			map[string]any{"accessKey": map[string]any{"accessKeyId": "AKIAEXAMPLENEWKEY01", "status": "Active", "userName": "Root"}}),
+			want: detectors.SeverityCritical, evidence: map[string]string{"target_user": "root"}},
 		{name: "assumed role named like the user mints its key", rec: akpCreateKey("alice").AsAssumedRole("IAMAdmin", "alice"),
 			want: detectors.SeverityHigh, evidence: map[string]string{"caller_type": "AssumedRole", "self": "false"}},
 		{name: "target known only from the response", want: detectors.SeverityHigh, evidence: map[string]string{"target_user": "bob"},
