@@ -112,9 +112,14 @@ func TestTenantIsolationOnRedis(t *testing.T) {
 	if got := recvFinding(t, watchA); got.GetEventId() != "iso-a1" || got.GetSeverity() != iamsentryv1.Severity_SEVERITY_CRITICAL {
 		t.Errorf("A's watcher got %v, want A's CRITICAL finding first (B's must never reach it)", got)
 	}
-	// B's CreateRole with A's event id is B's first delivery.
+	// B's CreateRole with A's event id is B's first delivery. Arriving
+	// after B's own attachment, it raises the order-free CRITICAL (a role
+	// created and made admin within the span) on B's incident.
 	if v := score(asB, a1, tenantCreateRole); v.GetOutcome() == iamsentryv1.Outcome_OUTCOME_DUPLICATE {
 		t.Errorf("tenant B's CreateRole is DUPLICATE: dedupe crossed tenants")
+	}
+	if got := recvFinding(t, watchB); got.GetEventId() != "iso-c1" || got.GetSeverity() != iamsentryv1.Severity_SEVERITY_CRITICAL {
+		t.Errorf("B's watcher got %v, want B's own late CreateRole raising CRITICAL", got)
 	}
 	// Within one tenant a redelivery still is a duplicate.
 	if v := score(asB, a1, tenantAttachRole); v.GetOutcome() != iamsentryv1.Outcome_OUTCOME_DUPLICATE {
