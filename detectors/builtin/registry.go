@@ -18,6 +18,7 @@ func Specs() []detectors.Spec {
 		{ID: PolicyWeakenedID, New: NewPolicyWeakened, Defaults: defaults(DefaultPolicyWeakenedOptions)},
 		{ID: WorkloadCredentialsID, New: NewWorkloadCredentials, Defaults: defaults(DefaultWorkloadCredentialsOptions)},
 		{ID: CredentialPersistenceID, New: NewCredentialPersistence, Defaults: defaults(DefaultCredentialPersistenceOptions)},
+		{ID: LoggingTamperingID, New: NewLoggingTampering, Defaults: defaults(DefaultLoggingTamperingOptions)},
 	}
 }
 
