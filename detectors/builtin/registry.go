@@ -19,6 +19,7 @@ func Specs() []detectors.Spec {
 		{ID: WorkloadCredentialsID, New: NewWorkloadCredentials, Defaults: defaults(DefaultWorkloadCredentialsOptions)},
 		{ID: CredentialPersistenceID, New: NewCredentialPersistence, Defaults: defaults(DefaultCredentialPersistenceOptions)},
 		{ID: LoggingTamperingID, New: NewLoggingTampering, Defaults: defaults(DefaultLoggingTamperingOptions)},
+		{ID: OffensiveToolingID, New: NewOffensiveTooling, Defaults: defaults(DefaultOffensiveToolingOptions)},
 	}
 }
 
