@@ -20,6 +20,7 @@ func Specs() []detectors.Spec {
 		{ID: CredentialPersistenceID, New: NewCredentialPersistence, Defaults: defaults(DefaultCredentialPersistenceOptions)},
 		{ID: LoggingTamperingID, New: NewLoggingTampering, Defaults: defaults(DefaultLoggingTamperingOptions)},
 		{ID: OffensiveToolingID, New: NewOffensiveTooling, Defaults: defaults(DefaultOffensiveToolingOptions)},
+		{ID: AccessDeniedBurstID, New: NewAccessDeniedBurst, Defaults: defaults(DefaultAccessDeniedBurstOptions)},
 	}
 }
 
