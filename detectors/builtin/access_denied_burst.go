@@ -27,8 +27,16 @@ type AccessDeniedBurstOptions struct {
 	// application retrying the one call it may not make is not probing.
 	// Default 10.
 	MinActions int `yaml:"min_actions"`
-	// MinServices is how many services those actions must span. Default 3.
+	// MinServices is how many services those actions must span, at either
+	// scale. Default 3.
 	MinServices int `yaml:"min_services"`
+	// SlowWindow is the width of the second, slower scale, for a caller
+	// that paces its attempts to stay under MinActions per Window; counted
+	// on two offset grids too. Default 1h.
+	SlowWindow time.Duration `yaml:"slow_window"`
+	// SlowMinActions is how many distinct denied actions one principal
+	// must collect in a SlowWindow. Default 20.
+	SlowMinActions int `yaml:"slow_min_actions"`
 	// SensitiveServices are the services whose denials make a burst HIGH
 	// (identity, credentials, keys, secrets, the organisation). Setting
 	// the key replaces the default list.
@@ -58,6 +66,8 @@ func DefaultAccessDeniedBurstOptions() AccessDeniedBurstOptions {
 		Window:            10 * time.Minute,
 		MinActions:        10,
 		MinServices:       3,
+		SlowWindow:        time.Hour,
+		SlowMinActions:    20,
 		SensitiveServices: []string{"iam", "sts", "kms", "secretsmanager", "organizations", "sso", "identitystore"},
 		MinSensitive:      3,
 		BaselineDays:      14,
@@ -79,6 +89,12 @@ func (o AccessDeniedBurstOptions) validate() error {
 	}
 	if o.MinServices < 1 || o.MinServices > o.MinActions {
 		bad("min_services", "%d is not between 1 and min_actions (%d)", o.MinServices, o.MinActions)
+	}
+	if o.SlowWindow <= o.Window {
+		bad("slow_window", "%v is not longer than window (%v)", o.SlowWindow, o.Window)
+	}
+	if o.SlowMinActions < o.MinActions {
+		bad("slow_min_actions", "%d is below min_actions (%d)", o.SlowMinActions, o.MinActions)
 	}
 	if o.MinSensitive < 1 {
 		bad("min_sensitive", "%d is below 1", o.MinSensitive)
@@ -103,7 +119,8 @@ func (o AccessDeniedBurstOptions) validate() error {
 // AccessDeniedBurst raises when one principal — a user, a role across all
 // its sessions and keys, or the person behind an Identity Center or
 // source-identity session — is denied many distinct actions across
-// several services within minutes: a stolen credential finding out what it
+// several services within minutes (or, paced, within an hour): a stolen
+// credential finding out what it
 // may do by trying. Failures are the signal here, which is what sets it
 // apart from access-key-enumeration (reads, allowed or not, by one key).
 //
@@ -140,15 +157,16 @@ func NewAccessDeniedBurst(cfg detectors.Config) (detectors.Detector, error) {
 			ID:    AccessDeniedBurstID,
 			Title: "Burst of denied calls across services",
 			Description: fmt.Sprintf("One principal (across its keys and sessions) was denied at least %d distinct "+
-				"actions across at least %d services within %v: MEDIUM, HIGH when %d are on identity, credential, "+
-				"key, secret or organisation services; a principal denied every day is raised only when a "+
-				"burst reaches a service new to its denials.", opts.MinActions, opts.MinServices, opts.Window, opts.MinSensitive),
+				"actions within %v, or %d within %v, across at least %d services: MEDIUM, HIGH when %d are on "+
+				"identity, credential, key, secret or organisation services; a principal denied every day is "+
+				"raised only when a burst reaches a service new to its denials.",
+				opts.MinActions, opts.Window, opts.SlowMinActions, opts.SlowWindow, opts.MinServices, opts.MinSensitive),
 			Severity:   detectors.SeverityMedium,
 			Techniques: []string{"T1087.004", "T1580", "T1069.003"},
 		},
 		opts:      opts,
 		sensitive: map[string]bool{},
-		ttl:       opts.Window + opts.AllowedLateness,
+		ttl:       opts.SlowWindow + opts.AllowedLateness,
 		history:   time.Duration(opts.BaselineDays+1) * 24 * time.Hour,
 	}
 	for _, s := range opts.SensitiveServices {
@@ -192,14 +210,19 @@ func (d *AccessDeniedBurst) Observe(ev *detectors.Event, b *state.Batch) detecto
 	id := "principal:" + who
 	db := &deniedBurst{d: d, ev: ev, r: r, who: who, svc: svc}
 	for g := range db.grids {
-		off := time.Duration(g) * d.opts.Window / 2
-		w := windowOf(r.EventTime.Add(-off), d.opts.Window)
+		width, minActions := d.opts.Window, d.opts.MinActions
+		if g >= 2 {
+			width, minActions = d.opts.SlowWindow, d.opts.SlowMinActions
+		}
+		off := time.Duration(g%2) * width / 2
+		w := windowOf(r.EventTime.Add(-off), width)
 		w.Start = w.Start.Add(off)
 		name := "denied:" + strconv.Itoa(g) + ":" + w.ID()
 		db.grids[g] = deniedGrid{
-			win:      w,
-			actions:  b.WindowAddRead(ev.Key(id, name+":actions"), action, r.EventTime, w.Span(), enumSample, d.ttl),
-			services: b.WindowAddRead(ev.Key(id, name+":services"), svc, r.EventTime, w.Span(), 64, d.ttl),
+			win:        w,
+			minActions: minActions,
+			actions:    b.WindowAddRead(ev.Key(id, name+":actions"), action, r.EventTime, w.Span(), enumSample, d.ttl),
+			services:   b.WindowAddRead(ev.Key(id, name+":services"), svc, r.EventTime, w.Span(), 64, d.ttl),
 		}
 		if d.sensitive[svc] {
 			db.grids[g].sensitive = b.WindowAddRead(ev.Key(id, name+":sensitive"), action, r.EventTime, w.Span(), 0, d.ttl)
@@ -213,9 +236,11 @@ func (d *AccessDeniedBurst) Observe(ev *detectors.Event, b *state.Batch) detecto
 	return detectors.EvaluationFunc(db.findings)
 }
 
-// deniedGrid is one of the two overlapping windows a denial falls in.
+// deniedGrid is one of the windows a denial falls in: two offset grids at
+// each of two scales.
 type deniedGrid struct {
 	win                          window
+	minActions                   int
 	actions, services, sensitive *state.Future[state.Window]
 }
 
@@ -226,7 +251,7 @@ type deniedBurst struct {
 	r     *cloudtrail.Record
 	who   string
 	svc   string
-	grids [2]deniedGrid
+	grids [4]deniedGrid
 	past  *state.Future[state.Window]
 }
 

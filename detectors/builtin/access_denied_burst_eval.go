@@ -64,7 +64,7 @@ func (db *deniedBurst) judge(g deniedGrid, known map[string]bool, chronic bool) 
 		return nil, err
 	}
 	o := db.d.opts
-	if b.actions.Count < o.MinActions || b.services.Count < o.MinServices {
+	if b.actions.Count < g.minActions || b.services.Count < o.MinServices {
 		return nil, nil
 	}
 	newSensitive := false
@@ -87,6 +87,9 @@ func (db *deniedBurst) judge(g deniedGrid, known map[string]bool, chronic bool) 
 func (db *deniedBurst) finding(b *burst, chronic bool, days int) detectors.Finding {
 	r := db.r
 	score := 55 + min(15, b.actions.Count-db.d.opts.MinActions)
+	if b.win.Width > db.d.opts.Window {
+		score -= 5 // paced over the slow scale
+	}
 	if b.sev == detectors.SeverityHigh {
 		score = 75 + min(15, b.sensitive.Count)
 	}

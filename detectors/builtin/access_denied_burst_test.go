@@ -42,6 +42,17 @@ var probing = []string{
 	"ecs:ListClusters", "eks:ListClusters", "cloudformation:ListStacks", "logs:DescribeLogGroups",
 }
 
+// paced returns n distinct ordinary actions over several services, for a
+// caller pacing its attempts (about one per 150 s stays under the fast
+// scale).
+func paced(n int) []string {
+	out := slices.Clone(probing)
+	for i := 0; len(out) < n; i++ {
+		out = append(out, fmt.Sprintf("ec2:DescribeThing%02d", i))
+	}
+	return out[:n]
+}
+
 // sensitiveProbing reaches identity, keys and secrets.
 var sensitiveProbing = []string{
 	"iam:ListUsers", "iam:ListRoles", "iam:CreateUser", "sts:GetSessionToken",
@@ -107,7 +118,9 @@ func TestAccessDeniedBurstShapes(t *testing.T) {
 		{"straddling a window edge", burstOf(probing[:10], t0.Add(-2*time.Minute), 20*time.Second), detectors.SeverityMedium},
 		{"nine actions", burstOf(probing[:9], t0, 20*time.Second), 0},
 		{"ten actions on two services", burstOf([]string{"ec2:DescribeInstances", "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeImages", "ec2:DescribeVolumes", "s3:ListBuckets", "s3:GetBucketPolicy", "s3:GetBucketAcl", "s3:GetBucketTagging", "s3:GetBucketLogging"}, t0, 20*time.Second), 0},
-		{"spread over an hour", burstOf(probing[:10], t0, 7*time.Minute), 0},
+		{"ten spread over an hour", burstOf(probing[:10], t0, 7*time.Minute), 0},
+		{"twenty paced over an hour", burstOf(paced(20), t0, 150*time.Second), detectors.SeverityMedium},
+		{"nineteen paced over an hour", burstOf(paced(19), t0, 150*time.Second), 0},
 		{"two people of one permission set", ssoPeople, 0},
 		{"console browsing", console, 0},
 		{"throttled, not denied", notDenied, 0},
