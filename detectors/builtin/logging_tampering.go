@@ -72,8 +72,10 @@ func (o LoggingTamperingOptions) validate() error {
 // LoggingTampering raises when an identity turns off or weakens what would
 // see it: CloudTrail trails and their event selectors, GuardDuty detectors,
 // members, filters and trusted IP lists, AWS Config recorders and delivery
-// channels, Security Hub and its standards, and CloudWatch alarms and
-// metric filters that watch identities and logging.
+// channels, Security Hub and its standards, CloudWatch alarms and metric
+// filters that watch identities and logging, VPC flow logs and Route 53
+// Resolver query logs, and the organisation itself (LeaveOrganization
+// leaves its trail, detectors and SCPs behind).
 //
 // A call that switches a service off (StopLogging, DeleteTrail,
 // DeleteDetector, StopConfigurationRecorder, DisableSecurityHub, …) is
@@ -111,8 +113,9 @@ func NewLoggingTampering(cfg detectors.Config) (detectors.Detector, error) {
 			ID:    LoggingTamperingID,
 			Title: "Logging or threat detection turned off or weakened",
 			Description: "An identity stopped or deleted a CloudTrail trail, dropped management events from " +
-				"its selectors, or switched off or blinded GuardDuty, AWS Config, Security Hub or the " +
-				"CloudWatch alarms that watch identities: HIGH for switching off, MEDIUM for weakening, one " +
+				"its selectors, or switched off or blinded GuardDuty, AWS Config, Security Hub, the " +
+				"CloudWatch alarms that watch identities, VPC flow logs or DNS query logs, or left the " +
+				"organization: HIGH for switching off, MEDIUM for weakening, one " +
 				"step lower for a known non-human administrator of logging, LOW for a denied attempt.",
 			Severity:   detectors.SeverityHigh,
 			Techniques: []string{"T1562.008", "T1562.001"},

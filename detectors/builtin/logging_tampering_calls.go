@@ -86,6 +86,20 @@ var tamperCalls = map[string]map[string]tamperJudge{
 		"DisableAlarmActions": judgeAlarms("CloudWatch alarm actions disabled"),
 		"PutMetricAlarm":      fixed(tamperAdmin, "", ""),
 	},
+	"ec2.amazonaws.com": {
+		"DeleteFlowLogs": judgeFlowLogs,
+		"CreateFlowLogs": fixed(tamperAdmin, "", ""),
+	},
+	"route53resolver.amazonaws.com": {
+		"DeleteResolverQueryLogConfig":      fixed(tamperWeaken, "Route 53 Resolver query logging deleted", "resolverQueryLogConfigId"),
+		"DisassociateResolverQueryLogConfig": fixed(tamperWeaken, "Route 53 Resolver query logging detached from a VPC", "resolverQueryLogConfigId"),
+		"CreateResolverQueryLogConfig":      fixed(tamperAdmin, "", ""),
+	},
+	"organizations.amazonaws.com": {
+		// Leaving the organisation leaves its trail, its GuardDuty and
+		// Security Hub administrators and its SCPs behind.
+		"LeaveOrganization": fixed(tamperDisable, "account left its organization (organization trail, detectors and SCPs no longer apply)", ""),
+	},
 	"logs.amazonaws.com": {
 		"DeleteMetricFilter": judgeMetricFilter,
 		"PutMetricFilter":    fixed(tamperAdmin, "", ""),
@@ -346,6 +360,34 @@ func judgeAlarms(what string) tamperJudge {
 		}
 		return tamper{kind: tamperWeaken, what: what + " that watch identities or logging", target: strings.Join(hit, ",")}
 	}
+}
+
+// judgeFlowLogs names the flow logs EC2's query-style parameters carry
+// ({"DeleteFlowLogsRequest":{"FlowLogId":{"content":"fl-…"}}}), or the
+// JSON-style list.
+func judgeFlowLogs(_ *LoggingTampering, r *cloudtrail.Record) tamper {
+	var p struct {
+		IDs []string `json:"flowLogIds"`
+		Req struct {
+			ID json.RawMessage `json:"FlowLogId"`
+		} `json:"DeleteFlowLogsRequest"`
+	}
+	_ = r.Params(&p) // an odd shape leaves the target unnamed
+	ids := p.IDs
+	var one struct {
+		Content string `json:"content"`
+	}
+	var many []struct {
+		Content string `json:"content"`
+	}
+	if json.Unmarshal(p.Req.ID, &one) == nil && one.Content != "" {
+		ids = append(ids, one.Content)
+	} else if json.Unmarshal(p.Req.ID, &many) == nil {
+		for _, m := range many {
+			ids = append(ids, m.Content)
+		}
+	}
+	return tamper{kind: tamperWeaken, what: "VPC flow logs deleted", target: strings.Join(ids, ",")}
 }
 
 // judgeMetricFilter: deleting a metric filter of a security alarm (by its

@@ -133,6 +133,9 @@ func TestLoggingTamperingCalls(t *testing.T) {
 		{"CloudTrail metric filter deleted", ltCall("logs.amazonaws.com", "DeleteMetricFilter", t0, map[string]any{"logGroupName": "aws-cloudtrail-logs-111122223333", "filterName": "ConsoleSignInFailures"}), detectors.SeverityMedium},
 		{"application metric filter deleted", ltCall("logs.amazonaws.com", "DeleteMetricFilter", t0, map[string]any{"logGroupName": "/app/orders", "filterName": "errors"}), 0},
 		{"through CloudFormation", ltTrail("DeleteTrail", t0).With("userIdentity.invokedBy", "cloudformation.amazonaws.com").With("sourceIPAddress", "cloudformation.amazonaws.com"), detectors.SeverityHigh},
+		{"flow logs deleted", ltCall("ec2.amazonaws.com", "DeleteFlowLogs", t0, map[string]any{"flowLogIds": []string{"fl-1", "fl-2"}}), detectors.SeverityMedium},
+		{"flow logs created", ltCall("ec2.amazonaws.com", "CreateFlowLogs", t0, map[string]any{"resourceIds": []string{"vpc-1"}}), 0},
+		{"leave organization", ltCall("organizations.amazonaws.com", "LeaveOrganization", t0, nil), detectors.SeverityHigh},
 		{"AWS service call", ltTrail("StopLogging", t0).With("userIdentity", map[string]any{"type": "AWSService", "invokedBy": "cloudtrail.amazonaws.com"}), 0},
 	}
 	for _, tt := range tests {
@@ -197,12 +200,16 @@ func TestLoggingTamperingScenarios(t *testing.T) { runTamperScenarios(t, memoryS
 // TestLoggingTamperingStratus: the three CloudTrail detonations of Stratus
 // Red Team (an IAM user's long-term key, never seen configuring logging)
 // raise HIGH for the stop and the delete, MEDIUM for the selectors that
-// drop management events.
+// drop management events and for deleted DNS query and flow logs, LOW for
+// the denied attempt to leave the organization.
 func TestLoggingTamperingStratus(t *testing.T) {
 	for name, want := range map[string]detectors.Severity{
 		"aws.defense-evasion.cloudtrail-delete.json":          detectors.SeverityHigh,
 		"aws.defense-evasion.cloudtrail-stop.json":            detectors.SeverityHigh,
 		"aws.defense-evasion.cloudtrail-event-selectors.json": detectors.SeverityMedium,
+		"aws.defense-evasion.dns-delete-logs.json":            detectors.SeverityMedium,
+		"aws.defense-evasion.vpc-remove-flow-logs.json":       detectors.SeverityMedium,
+		"aws.defense-evasion.organizations-leave.json":        detectors.SeverityLow, // denied
 	} {
 		t.Run(name, func(t *testing.T) {
 			fs := dt.Only(builtin.LoggingTamperingID, streamRaw(dt.New(t, newTamper(t)), stratus(t, name)))
@@ -240,6 +247,9 @@ func TestLoggingTamperingPanther(t *testing.T) {
 		"AWS.CloudTrail.SecurityConfigurationChange/Non Security Configuration Change":                 {},
 		"AWS.CloudTrail.SecurityConfigurationChange/Security Configuration Not Changed - Error":        {},
 		"AWS.CloudTrail.SecurityConfigurationChange/Security Configuration Changed - Allowlisted User": {},
-	}, "AWS.CloudTrail.Created", "AWS.CloudTrail.EventSelectorsDisabled", "AWS.CloudTrail.Stopped",
+		"AWS.CloudTrail.AttemptToLeaveOrg/Failed Attempt to Leave Org":                                 {want: detectors.SeverityLow},
+		"AWS.CloudTrail.DNSLogsDeleted/Logs Deleted":                                                   {want: M},
+		"AWS.VPCFlow.LogsDeleted/Logs Deleted":                                                         {want: M},
+	}, "AWS.CloudTrail.AttemptToLeaveOrg", "AWS.CloudTrail.DNSLogsDeleted", "AWS.VPCFlow.LogsDeleted", "AWS.CloudTrail.Created", "AWS.CloudTrail.EventSelectorsDisabled", "AWS.CloudTrail.Stopped",
 		"AWS.ConfigService.Created", "AWS.ConfigService.DisabledDeleted", "AWS.CloudTrail.SecurityConfigurationChange")
 }
