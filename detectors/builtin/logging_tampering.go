@@ -132,8 +132,11 @@ func (d *LoggingTampering) Observe(ev *detectors.Event, b *state.Batch) detector
 	r := ev.Record
 	judge, ok := tamperCalls[r.EventSource][r.EventName]
 	// A service acting for a principal (CloudFormation deleting a stack's
-	// trail) is the principal's doing; only AWS's own calls are skipped.
-	if !ok || r.UserIdentity.Type == "AWSService" {
+	// trail) is the principal's doing; only AWS's own calls are skipped:
+	// AWSService callers and service-linked roles (Application Auto
+	// Scaling deleting its target-tracking alarms), which no one can
+	// assume.
+	if !ok || r.UserIdentity.Type == "AWSService" || strings.Contains(r.UserIdentity.SessionIssuer.ARN, ":role/aws-service-role/") {
 		return nil
 	}
 	principal := r.StablePrincipal()

@@ -136,6 +136,9 @@ func TestLoggingTamperingCalls(t *testing.T) {
 		{"flow logs deleted", ltCall("ec2.amazonaws.com", "DeleteFlowLogs", t0, map[string]any{"flowLogIds": []string{"fl-1", "fl-2"}}), detectors.SeverityMedium},
 		{"flow logs created", ltCall("ec2.amazonaws.com", "CreateFlowLogs", t0, map[string]any{"resourceIds": []string{"vpc-1"}}), 0},
 		{"leave organization", ltCall("organizations.amazonaws.com", "LeaveOrganization", t0, nil), detectors.SeverityHigh},
+		{"service-linked role deletes its alarms", alarms("DeleteAlarms", "TargetTracking-table/login-events-AlarmHigh-1a2b").
+			AsAssumedRole("AWSServiceRoleForApplicationAutoScaling_DynamoDBTable", "AutoScaling").
+			With("userIdentity.sessionContext.sessionIssuer.arn", "arn:aws:iam::111122223333:role/aws-service-role/dynamodb.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_DynamoDBTable"), 0},
 		{"AWS service call", ltTrail("StopLogging", t0).With("userIdentity", map[string]any{"type": "AWSService", "invokedBy": "cloudtrail.amazonaws.com"}), 0},
 	}
 	for _, tt := range tests {
