@@ -179,14 +179,7 @@ func runDeniedScenarios(t *testing.T, newStore newStoreFunc) {
 		"arn:aws:iam::111122223333:role/batch-app 2024-08-07 HIGH",
 		"arn:aws:iam::111122223333:user/alice 2024-08-07 HIGH",
 	}
-	if got := incidents(stream); !slices.Equal(got, want) {
-		t.Fatalf("in order: %v, want %v", got, want)
-	}
-	for seed := range uint64(6) {
-		if got := incidents(shuffleWithin(stream, 15*time.Minute, seed)); !slices.Equal(got, want) {
-			t.Errorf("seed %d: %v, want %v", seed, got, want)
-		}
-	}
+	checkIncidentsShuffled(t, stream, 6, incidents, want)
 }
 
 func TestAccessDeniedBurstScenarios(t *testing.T) { runDeniedScenarios(t, memoryStore) }

@@ -188,14 +188,7 @@ func runTamperScenarios(t *testing.T, newStore newStoreFunc) {
 		"StopLogging assumed-role/terraform-deployer/tf-run-1 MEDIUM",
 		"StopLogging user/alice HIGH",
 	}
-	if got := incidents(stream); !slices.Equal(got, want) {
-		t.Fatalf("in order: %v, want %v", got, want)
-	}
-	for seed := range uint64(8) {
-		if got := incidents(shuffleWithin(stream, 15*time.Minute, seed)); !slices.Equal(got, want) {
-			t.Errorf("seed %d: %v, want %v", seed, got, want)
-		}
-	}
+	checkIncidentsShuffled(t, stream, 8, incidents, want)
 }
 
 func TestLoggingTamperingScenarios(t *testing.T) { runTamperScenarios(t, memoryStore) }

@@ -144,14 +144,7 @@ func runToolingScenarios(t *testing.T, newStore newStoreFunc) {
 		"arn:aws:iam::111122223333:user/alice kali 2024-08-01",
 		"arn:aws:iam::111122223333:user/alice kali 2024-08-02",
 	}
-	if got := incidents(stream); !slices.Equal(got, want) {
-		t.Fatalf("in order: %v, want %v", got, want)
-	}
-	for seed := range uint64(6) {
-		if got := incidents(shuffleWithin(stream, 15*time.Minute, seed)); !slices.Equal(got, want) {
-			t.Errorf("seed %d: %v, want %v", seed, got, want)
-		}
-	}
+	checkIncidentsShuffled(t, stream, 6, incidents, want)
 }
 
 func TestOffensiveToolingScenarios(t *testing.T) { runToolingScenarios(t, memoryStore) }
