@@ -146,6 +146,12 @@ func (d *LoggingTampering) Observe(ev *detectors.Event, b *state.Batch) detector
 	if r.Failed() && !r.Denied() {
 		return nil
 	}
+	if r.EventSource == "cloudtrail.amazonaws.com" && !r.Failed() && (r.EventName == "CreateTrail" || r.EventName == "UpdateTrail") {
+		prior := d.observeTrailConfig(ev, b)
+		if r.EventName == "UpdateTrail" {
+			return d.observeUpdateTrail(ev, b, principal, prior)
+		}
+	}
 	t := judge(d, r)
 	if t.kind == tamperNone {
 		return nil

@@ -44,12 +44,12 @@ var tamperCalls = map[string]map[string]tamperJudge{
 	"cloudtrail.amazonaws.com": {
 		"StopLogging":                 fixed(tamperDisable, "trail logging stopped", "name"),
 		"DeleteTrail":                 fixed(tamperDisable, "trail deleted", "name"),
-		"UpdateTrail":                 judgeUpdateTrail,
+		"UpdateTrail":                 judgeUpdateTrailAlone,
 		"PutEventSelectors":           judgeEventSelectors,
 		"PutInsightSelectors":         judgeInsightSelectors,
 		"DeleteEventDataStore":        fixed(tamperWeaken, "CloudTrail Lake event data store deleted", "eventDataStore"),
 		"StopEventDataStoreIngestion": fixed(tamperWeaken, "CloudTrail Lake ingestion stopped", "eventDataStore"),
-		"CreateTrail":                 fixed(tamperAdmin, "", ""),
+		"CreateTrail":                 fixed(tamperAdmin, "", "name"),
 		"StartLogging":                fixed(tamperAdmin, "", ""),
 	},
 	"guardduty.amazonaws.com": {
@@ -120,50 +120,6 @@ func paramString(r *cloudtrail.Record, name string) string {
 		return ""
 	}
 	return s
-}
-
-// judgeUpdateTrail raises when UpdateTrail turns off multi-region,
-// global-service events or log file validation, moves delivery to another
-// bucket, or removes CloudWatch Logs delivery or encryption.
-func judgeUpdateTrail(_ *LoggingTampering, r *cloudtrail.Record) tamper {
-	var p struct {
-		Name          string  `json:"name"`
-		MultiRegion   *bool   `json:"isMultiRegionTrail"`
-		Validation    *bool   `json:"enableLogFileValidation"`
-		GlobalEvents  *bool   `json:"includeGlobalServiceEvents"`
-		Bucket        *string `json:"s3BucketName"`
-		LogGroup      *string `json:"cloudWatchLogsLogGroupArn"`
-		KMSKey        *string `json:"kmsKeyId"`
-		OrgTrail      *bool   `json:"isOrganizationTrail"`
-		SNSTopic      *string `json:"snsTopicName"`
-		CloudWatchRol *string `json:"cloudWatchLogsRoleArn"`
-	}
-	if err := r.Params(&p); err != nil {
-		return tamper{kind: tamperWeaken, what: "trail changed (parameters unreadable: " + err.Error() + ")"}
-	}
-	var what []string
-	off := func(b *bool, s string) {
-		if b != nil && !*b {
-			what = append(what, s)
-		}
-	}
-	off(p.MultiRegion, "multi-region logging off")
-	off(p.GlobalEvents, "global service events (IAM, STS) off")
-	off(p.Validation, "log file validation off")
-	off(p.OrgTrail, "organization trail off")
-	if p.Bucket != nil && *p.Bucket != "" {
-		what = append(what, "delivery moved to bucket "+*p.Bucket)
-	}
-	if p.LogGroup != nil && *p.LogGroup == "" {
-		what = append(what, "CloudWatch Logs delivery removed")
-	}
-	if p.KMSKey != nil && *p.KMSKey == "" {
-		what = append(what, "log encryption removed")
-	}
-	if len(what) == 0 {
-		return tamper{kind: tamperAdmin}
-	}
-	return tamper{kind: tamperWeaken, what: "trail weakened: " + strings.Join(what, ", "), target: p.Name}
 }
 
 // eventSelectors are the request parameters of PutEventSelectors.

@@ -30,6 +30,21 @@ func ltTrail(name string, at time.Time) dt.Rec {
 	return ltCall("cloudtrail.amazonaws.com", name, at, map[string]any{"name": "org-trail"})
 }
 
+// ltTrailUpdate is a generated UpdateTrail as the console sends it: every
+// setting, and the resulting trail in the response.
+func ltTrailUpdate(at time.Time, bucket string, multiRegion bool, logGroup string) dt.Rec {
+	cfg := map[string]any{
+		"name": "org-trail", "s3BucketName": bucket, "isMultiRegionTrail": multiRegion, "includeGlobalServiceEvents": true,
+		"enableLogFileValidation": true, "isOrganizationTrail": false, "cloudWatchLogsLogGroupArn": logGroup, "kmsKeyId": "",
+	}
+	resp := map[string]any{
+		"name": "org-trail", "s3BucketName": bucket, "isMultiRegionTrail": multiRegion, "includeGlobalServiceEvents": true,
+		"logFileValidationEnabled": true, "isOrganizationTrail": false,
+		"trailARN": "arn:aws:cloudtrail:us-east-1:111122223333:trail/org-trail",
+	}
+	return ltCall("cloudtrail.amazonaws.com", "UpdateTrail", at, cfg).With("responseElements", resp)
+}
+
 // ltSelectors is a generated PutEventSelectors with one basic selector.
 func ltSelectors(at time.Time, includeMgmt bool, rw string) dt.Rec {
 	return ltCall("cloudtrail.amazonaws.com", "PutEventSelectors", at, map[string]any{
@@ -97,7 +112,7 @@ func TestLoggingTamperingCalls(t *testing.T) {
 		{"CreateTrail", ltTrail("CreateTrail", t0), 0},
 		{"UpdateTrail single-region", ltCall("cloudtrail.amazonaws.com", "UpdateTrail", t0, map[string]any{"name": "org-trail", "isMultiRegionTrail": false}), detectors.SeverityMedium},
 		{"UpdateTrail validation off", ltCall("cloudtrail.amazonaws.com", "UpdateTrail", t0, map[string]any{"name": "org-trail", "enableLogFileValidation": false}), detectors.SeverityMedium},
-		{"UpdateTrail new bucket", ltCall("cloudtrail.amazonaws.com", "UpdateTrail", t0, map[string]any{"name": "org-trail", "s3BucketName": "attacker-bucket"}), detectors.SeverityMedium},
+		{"UpdateTrail bucket of a trail never seen", ltCall("cloudtrail.amazonaws.com", "UpdateTrail", t0, map[string]any{"name": "org-trail", "s3BucketName": "attacker-bucket"}), detectors.SeverityLow},
 		{"UpdateTrail enables validation", ltCall("cloudtrail.amazonaws.com", "UpdateTrail", t0, map[string]any{"name": "org-trail", "enableLogFileValidation": true, "isMultiRegionTrail": true}), 0},
 		{"selectors drop management", ltSelectors(t0, false, "All"), detectors.SeverityMedium},
 		{"selectors read-only", ltSelectors(t0, true, "ReadOnly"), detectors.SeverityMedium},
@@ -154,7 +169,11 @@ func TestLoggingTamperingCalls(t *testing.T) {
 // person; a multi-region teardown is one incident.
 func runTamperScenarios(t *testing.T, newStore newStoreFunc) {
 	stream := []dt.Rec{
-		ltIaC(ltTrail("CreateTrail", day(0))),
+		ltIaC(ltTrail("CreateTrail", day(0)).With("responseElements", map[string]any{
+			"name": "org-trail", "s3BucketName": "org-trail-logs", "isMultiRegionTrail": true, "includeGlobalServiceEvents": true,
+			"logFileValidationEnabled": true, "isOrganizationTrail": false,
+			"trailARN": "arn:aws:cloudtrail:us-east-1:111122223333:trail/org-trail",
+		})),
 		ltIaC(ltSelectors(day(0).Add(time.Minute), true, "All")),
 		// Day 3: the known role stops a trail (MEDIUM, not HIGH) and drops
 		// management writes (LOW, not MEDIUM) …
@@ -168,6 +187,11 @@ func runTamperScenarios(t *testing.T, newStore newStoreFunc) {
 		ltCall("guardduty.amazonaws.com", "DeleteDetector", day(3).Add(5*time.Minute), map[string]any{"detectorId": "c3"}).AsAssumedRole("ci-runner", "build-7").With("awsRegion", "ap-south-1"),
 		// … and alice, a person with a key, stops the same trail: HIGH.
 		ltTrail("StopLogging", day(3).Add(6*time.Minute)),
+		// Day 4: alice saves the trail in the console, every setting sent
+		// unchanged (no log group, as created): quiet. Day 5: she moves its
+		// delivery to another bucket: MEDIUM.
+		ltTrailUpdate(day(4), "org-trail-logs", true, ""),
+		ltTrailUpdate(day(5), "exfil-bucket-7", true, ""),
 	}
 	ids := make([]string, len(stream))
 	for i, r := range stream {
@@ -187,15 +211,16 @@ func runTamperScenarios(t *testing.T, newStore newStoreFunc) {
 		"PutEventSelectors assumed-role/terraform-deployer/tf-run-1 LOW",
 		"StopLogging assumed-role/terraform-deployer/tf-run-1 MEDIUM",
 		"StopLogging user/alice HIGH",
+		"UpdateTrail user/alice MEDIUM",
 	}
 	checkIncidentsShuffled(t, stream, 8, incidents, want)
 }
 
 func TestLoggingTamperingScenarios(t *testing.T) { runTamperScenarios(t, memoryStore) }
 
-// TestLoggingTamperingStratus: the three CloudTrail detonations of Stratus
-// Red Team (an IAM user's long-term key, never seen configuring logging)
-// raise HIGH for the stop and the delete, MEDIUM for the selectors that
+// TestLoggingTamperingStratus: the six defense-evasion detonations of
+// Stratus Red Team (an IAM user's long-term key or its role session, never
+// seen configuring logging) raise HIGH for the stop and the delete, MEDIUM for the selectors that
 // drop management events and for deleted DNS query and flow logs, LOW for
 // the denied attempt to leave the organization.
 func TestLoggingTamperingStratus(t *testing.T) {
