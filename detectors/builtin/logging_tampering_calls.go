@@ -91,9 +91,9 @@ var tamperCalls = map[string]map[string]tamperJudge{
 		"CreateFlowLogs": fixed(tamperAdmin, "", ""),
 	},
 	"route53resolver.amazonaws.com": {
-		"DeleteResolverQueryLogConfig":      fixed(tamperWeaken, "Route 53 Resolver query logging deleted", "resolverQueryLogConfigId"),
+		"DeleteResolverQueryLogConfig":       fixed(tamperWeaken, "Route 53 Resolver query logging deleted", "resolverQueryLogConfigId"),
 		"DisassociateResolverQueryLogConfig": fixed(tamperWeaken, "Route 53 Resolver query logging detached from a VPC", "resolverQueryLogConfigId"),
-		"CreateResolverQueryLogConfig":      fixed(tamperAdmin, "", ""),
+		"CreateResolverQueryLogConfig":       fixed(tamperAdmin, "", ""),
 	},
 	"organizations.amazonaws.com": {
 		// Leaving the organisation leaves its trail, its GuardDuty and
