@@ -85,7 +85,8 @@ func (o LoggingTamperingOptions) validate() error {
 // administrator of logging: not a person (console, Identity Center, root,
 // MFA sessions) and seen configuring logging without weakening it at least
 // AdminMinAge earlier — the infrastructure-as-code role that owns the
-// trails. A denied attempt is LOW whoever made it; a call that failed for
+// trails. A refused attempt (denied, or a member account trying to stop
+// the organisation's trail) is LOW whoever made it; a call that failed for
 // another reason (no such trail) changed nothing and is not raised.
 //
 // Constructive calls (CreateTrail, StartLogging, selectors that keep
@@ -116,7 +117,7 @@ func NewLoggingTampering(cfg detectors.Config) (detectors.Detector, error) {
 				"its selectors, or switched off or blinded GuardDuty, AWS Config, Security Hub, the " +
 				"CloudWatch alarms that watch identities, VPC flow logs or DNS query logs, or left the " +
 				"organization: HIGH for switching off, MEDIUM for weakening, one " +
-				"step lower for a known non-human administrator of logging, LOW for a denied attempt.",
+				"step lower for a known non-human administrator of logging, LOW for a refused attempt.",
 			Severity:   detectors.SeverityHigh,
 			Techniques: []string{"T1562.008", "T1562.001"},
 		},
@@ -143,7 +144,7 @@ func (d *LoggingTampering) Observe(ev *detectors.Event, b *state.Batch) detector
 	if principal == "" {
 		return nil
 	}
-	if r.Failed() && !r.Denied() {
+	if r.Failed() && !refused(r) {
 		return nil
 	}
 	if r.EventSource == "cloudtrail.amazonaws.com" && !r.Failed() && (r.EventName == "CreateTrail" || r.EventName == "UpdateTrail") {
@@ -171,6 +172,23 @@ func (d *LoggingTampering) Observe(ev *detectors.Event, b *state.Batch) detector
 		ta.known = b.ReadMark(admin)
 	}
 	return detectors.EvaluationFunc(ta.findings)
+}
+
+// refused reports whether a failed call was refused, not mistaken: denied,
+// or turned away by the organisation's structure (a member account trying
+// to stop the organisation trail gets NotOrganizationMasterAccountException).
+// A missing trail, a bad name or a conflict changed nothing and says
+// little.
+func refused(r *cloudtrail.Record) bool {
+	if r.Denied() {
+		return true
+	}
+	for _, s := range [...]string{"Master", "Management", "Organization", "Permission", "Authoriz"} {
+		if strings.Contains(r.ErrorCode, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // loggingHuman reports whether r is a person's call: a session the

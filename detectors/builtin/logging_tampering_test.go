@@ -107,6 +107,7 @@ func TestLoggingTamperingCalls(t *testing.T) {
 		{"StopLogging by a user", ltTrail("StopLogging", t0), detectors.SeverityHigh},
 		{"DeleteTrail by an SSO person", ltTrail("DeleteTrail", t0).AsAssumedRole("AWSReservedSSO_Admin_0123456789abcdef", "alice@example.com"), detectors.SeverityHigh},
 		{"StopLogging denied", ltTrail("StopLogging", t0).Failed("AccessDenied"), detectors.SeverityLow},
+		{"StopLogging of the organization trail from a member", ltTrail("StopLogging", t0).Failed("NotOrganizationMasterAccountException"), detectors.SeverityLow},
 		{"StopLogging on a missing trail", ltTrail("StopLogging", t0).Failed("TrailNotFoundException"), 0},
 		{"StartLogging", ltTrail("StartLogging", t0), 0},
 		{"CreateTrail", ltTrail("CreateTrail", t0), 0},
