@@ -6,6 +6,7 @@ import (
 	"time"
 
 	dt "github.com/iamsentry/iamsentry/internal/detectortest"
+	"github.com/iamsentry/iamsentry/internal/redistest"
 	"github.com/iamsentry/iamsentry/internal/redistest/rstore"
 	"github.com/iamsentry/iamsentry/state"
 )
@@ -19,6 +20,19 @@ func TestKillChainOnRedis(t *testing.T) {
 	}
 	open := rstore.Factory(t)
 	newStore := func(tb testing.TB) state.Store { return open(tb) }
+	t.Run("logging-tampering", func(t *testing.T) { runTamperScenarios(t, newStore) })
+	t.Run("offensive-tooling", func(t *testing.T) { runToolingScenarios(t, newStore) })
+	t.Run("access-denied-burst", func(t *testing.T) { runDeniedScenarios(t, newStore) })
+}
+
+// TestKillChainOnRedisCluster runs the same scenarios on a three-master
+// Redis Cluster: every operation keeps its keys on one slot.
+func TestKillChainOnRedisCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster")
+	}
+	cluster := redistest.StartCluster(t, 3)
+	newStore := func(tb testing.TB) state.Store { return rstore.Open(tb, cluster.URL(), rstore.Prefix()) }
 	t.Run("logging-tampering", func(t *testing.T) { runTamperScenarios(t, newStore) })
 	t.Run("offensive-tooling", func(t *testing.T) { runToolingScenarios(t, newStore) })
 	t.Run("access-denied-burst", func(t *testing.T) { runDeniedScenarios(t, newStore) })
