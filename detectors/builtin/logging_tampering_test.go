@@ -221,9 +221,9 @@ func TestLoggingTamperingScenarios(t *testing.T) { runTamperScenarios(t, memoryS
 
 // TestLoggingTamperingStratus: the six defense-evasion detonations of
 // Stratus Red Team (an IAM user's long-term key or its role session, never
-// seen configuring logging) raise HIGH for the stop and the delete, MEDIUM for the selectors that
-// drop management events and for deleted DNS query and flow logs, LOW for
-// the denied attempt to leave the organization.
+// seen configuring logging) raise HIGH for the stop and the delete, MEDIUM
+// for the selectors that drop management events and for deleted DNS query
+// and flow logs, LOW for the denied attempt to leave the organization.
 func TestLoggingTamperingStratus(t *testing.T) {
 	for name, want := range map[string]detectors.Severity{
 		"aws.defense-evasion.cloudtrail-delete.json":          detectors.SeverityHigh,
