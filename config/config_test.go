@@ -204,7 +204,7 @@ func TestErrors(t *testing.T) {
 		{"privileged role not a role", "privileged_roles: [\"arn:aws:iam::111122223333:user/alice\"]\n", 1, "privileged_roles[0]", "no role ARN"},
 		{"bad regex", "session_names:\n  patterns: ['^[a-z+$']\n", 2, "session_names.patterns[0]", "not an RE2 regular expression: error parsing regexp: missing closing ]"},
 		{"detectors not a mapping", "detectors: [admin-policy-attached]\n", 1, "detectors", "want a mapping of detector ids to their settings, not a list"},
-		{"unknown detector", "detectors:\n  no-such-detector:\n    enabled: true\n", 2, "detectors.no-such-detector", "unknown detector (known: access-key-enumeration, "},
+		{"unknown detector", "detectors:\n  no-such-detector:\n    enabled: true\n", 2, "detectors.no-such-detector", "unknown detector (known: access-"},
 		{"detector settings not a mapping", "detectors:\n  optioned-test: yes\n", 2, "detectors.optioned-test", `want a mapping (enabled, severity and the detector's options), not "yes"`},
 		{"bad enabled", "detectors:\n  admin-policy-attached:\n    enabled: maybe\n", 3, "detectors.admin-policy-attached.enabled", `"maybe" is not true or false`},
 		{"bad severity", "detectors:\n  admin-policy-attached:\n    severity: urgent\n", 3, "detectors.admin-policy-attached.severity", `"urgent" is not a severity (want INFO, LOW, MEDIUM, HIGH or CRITICAL)`},

@@ -3,10 +3,12 @@ package docs_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"testing"
 	"time"
 
@@ -140,7 +142,10 @@ func TestTuningRecipes(t *testing.T) {
 				incidents[f.Incident] = true
 			}
 			t.Logf("%d records, %d suppressed findings", len(c.pattern), len(sup))
-			for name, recs := range c.stolen {
+			// In name order: a map's order would let one variant's
+			// incident throttle the next at random.
+			for _, name := range slices.Sorted(maps.Keys(c.stolen)) {
+				recs := c.stolen[name]
 				// On the engine that suppressed the pattern: its state and
 				// throttles are what a thief meets.
 				if _, alerts, _ := findings(t, e, c.detector, recs); len(alerts) == 0 {

@@ -149,9 +149,21 @@ func TestScoreBatchRealRecords(t *testing.T) {
 	if attach.Severity != iamsentryv1.Severity_SEVERITY_HIGH || attach.Score != fd.Score {
 		t.Errorf("verdict severity/score %v/%d must reflect its strongest finding", attach.Severity, attach.Score)
 	}
-	if gci.Outcome != iamsentryv1.Outcome_OUTCOME_CLEAN || gci.EventId != "e544d47e-6d75-45cf-a8a9-7e90d5f7d38d" {
-		t.Errorf("GetCallerIdentity: %v %q, want CLEAN", gci.Outcome, gci.EventId)
+	if !quietButTooling(gci) || gci.EventId != "e544d47e-6d75-45cf-a8a9-7e90d5f7d38d" {
+		t.Errorf("GetCallerIdentity: %v %q, want CLEAN but for offensive-tooling", gci.Outcome, gci.EventId)
 	}
+}
+
+// quietButTooling reports whether v is a scored verdict with no finding
+// but offensive-tooling's: get_caller_identity.json is a Stratus Red Team
+// detonation record, whose user agent names the tool.
+func quietButTooling(v *iamsentryv1.Verdict) bool {
+	for _, f := range v.Findings {
+		if f.DetectorId != builtin.OffensiveToolingID {
+			return false
+		}
+	}
+	return v.Outcome == iamsentryv1.Outcome_OUTCOME_CLEAN || v.Outcome == iamsentryv1.Outcome_OUTCOME_ALERT
 }
 
 func TestScoreBatchObjectEvent(t *testing.T) {
@@ -202,8 +214,8 @@ func TestScoreStreamSurvivesBadRecord(t *testing.T) {
 		t.Errorf("valid record after the bad one: %v, want ALERT", v.Outcome)
 	}
 	send(2, jsonEvent(readFile(t, "get_caller_identity.json")))
-	if resp, err = stream.Recv(); err != nil || resp.Verdicts[0].Outcome != iamsentryv1.Outcome_OUTCOME_CLEAN {
-		t.Fatalf("next request: %v, %v; want CLEAN on an open stream", resp, err)
+	if resp, err = stream.Recv(); err != nil || !quietButTooling(resp.Verdicts[0]) {
+		t.Fatalf("next request: %v, %v; want CLEAN (but for offensive-tooling) on an open stream", resp, err)
 	}
 	if err := stream.CloseSend(); err != nil {
 		t.Fatal(err)

@@ -22,6 +22,9 @@ func Specs() []detectors.Spec {
 		{ID: ConsoleLoginWithoutMFAID, New: NewConsoleLoginWithoutMFA},
 		{ID: MFADeviceRemovedID, New: NewMFADeviceRemoved},
 		{ID: PasswordPolicyWeakenedID, New: NewPasswordPolicyWeakened},
+		{ID: LoggingTamperingID, New: NewLoggingTampering, Defaults: defaults(DefaultLoggingTamperingOptions)},
+		{ID: OffensiveToolingID, New: NewOffensiveTooling, Defaults: defaults(DefaultOffensiveToolingOptions)},
+		{ID: AccessDeniedBurstID, New: NewAccessDeniedBurst, Defaults: defaults(DefaultAccessDeniedBurstOptions)},
 	}
 }
 

@@ -136,7 +136,7 @@ var grpcurlExamples = map[string]grpcurlExample{
 	"DetectionService/ListDetectors": {want: []string{`"id": "admin-policy-attached"`, `"enabled": true`, `"T1098"`}},
 	"DetectionService/ScoreBatch": {want: []string{`"outcome": "OUTCOME_ALERT"`, `"detectorId": "admin-policy-attached"`, `"severity": "SEVERITY_HIGH"`,
 		`"eventId": "3f1c0a52-8e5b-4f47-9a43-5b0c2f6c1d11"`, `"target_name": "backdoor"`, `"T1098"`}},
-	"DetectionService/Score <": {want: []string{`"outcome": "OUTCOME_CLEAN"`, `"outcome": "OUTCOME_ALERT"`, `"outcome": "OUTCOME_INVALID"`,
+	"DetectionService/Score <": {want: []string{`"detectorId": "offensive-tooling"`, `"outcome": "OUTCOME_ALERT"`, `"outcome": "OUTCOME_INVALID"`,
 		`"sequence": "2"`, "record is not JSON"}},
 	"DetectionService/Watch": {want: []string{`"detectorId": "admin-policy-attached"`, `"eventId": "watch-probe-`}, wrap: watchScript},
 }
