@@ -21,6 +21,7 @@ import (
 
 	"github.com/iamsentry/iamsentry/cloudtrail"
 	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/engine/story"
 	"github.com/iamsentry/iamsentry/state"
 )
 
@@ -56,6 +57,11 @@ type Verdict struct {
 	Outcome  Outcome
 	Findings []detectors.Finding
 	Reason   string // for OutcomeInvalid: why the record was rejected
+
+	// Stories are the attack stories this record created or changed (a new
+	// story, a higher severity, a new stage, or stories it joined): each
+	// story is emitted once per change, by whichever record made it.
+	Stories []story.Story `json:"stories,omitempty"`
 
 	// Invalid is the parser's error for OutcomeInvalid, for callers that
 	// count rejections by reason.
