@@ -207,24 +207,24 @@ func stages(es []Entry) []Stage {
 	return out
 }
 
-// severity is the story's own severity. One stage is as severe as its
-// worst finding; two stages make at least MEDIUM and three at least HIGH
-// (a recon, a new location and a new key of one actor are a takeover even
-// when each alone is minor). Persistence or privilege escalation of at
-// least MEDIUM at or after a MEDIUM-or-worse entry (new location) or
-// credential access (exfiltration) makes it CRITICAL: the
-// attacker got in and is staying or growing. A LOW step (a key a user made
-// for itself) adds its stage but cannot make a story critical alone.
+// severity is the story's own severity. One or two stages are as severe
+// as the worst finding (a new user that checks who it is and makes itself
+// a key is onboarding as often as not); three make at least HIGH (a new
+// location, a recon and a new key of one actor are a takeover even when
+// each alone is minor). Persistence or privilege escalation rated
+// HIGH or worse (a key or password for another user, an admin grant, a
+// backdoored trust policy) at or after a MEDIUM-or-worse way in (a new
+// location, credentials used off their workload) makes it CRITICAL: the
+// attacker got in and is staying or growing. A key a user makes for
+// itself, LOW or MEDIUM, adds its stage but does not make a story
+// critical: that is the textbook takeover, HIGH.
 func severity(es []Entry, nstages int) detectors.Severity {
 	sev := detectors.SeverityUnknown
 	for _, e := range es {
 		sev = max(sev, e.Severity)
 	}
-	switch {
-	case nstages >= 3:
+	if nstages >= 3 {
 		sev = max(sev, detectors.SeverityHigh)
-	case nstages == 2:
-		sev = max(sev, detectors.SeverityMedium)
 	}
 	if critical(es) {
 		sev = detectors.SeverityCritical
@@ -244,7 +244,7 @@ func critical(es []Entry) bool {
 		return false
 	}
 	for _, e := range es {
-		if e.Severity >= detectors.SeverityMedium && (e.Stage == StagePersistence || e.Stage == StagePrivilegeEscalation) &&
+		if e.Severity >= detectors.SeverityHigh && (e.Stage == StagePersistence || e.Stage == StagePrivilegeEscalation) &&
 			!e.Time.Before(*entered) {
 			return true
 		}
