@@ -115,7 +115,18 @@ func before(a, b Entry) int {
 	if c := a.Time.Compare(b.Time); c != 0 {
 		return c
 	}
-	return strings.Compare(a.Incident, b.Incident)
+	if c := strings.Compare(a.Incident, b.Incident); c != 0 {
+		return c
+	}
+	// One incident stored twice (a redelivery named it again): the named
+	// entry first, the smallest name among named ones.
+	if (a.Story == "") != (b.Story == "") {
+		if a.Story == "" {
+			return 1
+		}
+		return -1
+	}
+	return strings.Compare(a.Story, b.Story)
 }
 
 // ID returns the id of the story whose earliest entry is first: derived
@@ -143,12 +154,23 @@ type Story struct {
 
 // Build makes the story of entries (in any order, repeats of an incident
 // allowed). It returns false when entries is empty.
+//
+// The story is named after its earliest entry: by the story that entry was
+// given when it was raised, or, for an entry not given one yet (the
+// finding being raised, or one that arrived late and is earlier than the
+// rest), by ID. So a story keeps its name while its first findings slide
+// out of the window a later finding reads, and a late earlier finding
+// renames it once, superseding the old name.
 func Build(entries []Entry) (Story, bool) {
 	es := unique(entries)
 	if len(es) == 0 {
 		return Story{}, false
 	}
-	s := Story{ID: ID(es[0]), FirstEventTime: es[0].Time, LastEventTime: es[len(es)-1].Time}
+	id := es[0].Story
+	if id == "" {
+		id = ID(es[0])
+	}
+	s := Story{ID: id, FirstEventTime: es[0].Time, LastEventTime: es[len(es)-1].Time}
 	for _, e := range entries {
 		if e.Story != "" && e.Story != s.ID && !slices.Contains(s.Supersedes, e.Story) {
 			s.Supersedes = append(s.Supersedes, e.Story)
