@@ -207,7 +207,8 @@ type Batch struct {
 	// Publish, when set, receives the verdicts whose findings no earlier
 	// scoring handed out: ALERT and SUPPRESSED verdicts, and DUPLICATE ones
 	// of events whose earlier scoring lost a store reply before it could
-	// hand them out. It is called once the findings are final, before the
+	// hand them out; and CLEAN verdicts that carry stories (a record that
+	// chained two identities with findings). It is called once the findings are final, before the
 	// engine remembers them for redeliveries, so whichever reply is lost a
 	// finding reaches Publish once: a retry hands out what was not
 	// remembered, and only what was handed out is remembered. (Should the

@@ -75,14 +75,17 @@ func (s *scoring) fresh(it *item) bool {
 		(s.verdicts[it.index].Outcome != OutcomeDuplicate || it.redelivered)
 }
 
-// publish hands the verdicts with fresh findings to the batch's Publish.
+// publish hands the verdicts with fresh findings or stories to the batch's
+// Publish.
 func (s *scoring) publish() {
 	if s.onPublish == nil {
 		return
 	}
 	var out []Verdict
 	for i := range s.items {
-		if it := &s.items[i]; s.fresh(it) {
+		// A record that only chained identities carries stories and no
+		// findings: it is handed out for its stories.
+		if it := &s.items[i]; s.fresh(it) || len(it.stories) > 0 {
 			out = append(out, s.verdicts[it.index])
 		}
 	}

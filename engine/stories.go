@@ -164,8 +164,8 @@ func (s *scoring) queueReads(b *state.Batch, sis []*storyItem) {
 // every chain was read with the throttles: it follows the chains further
 // (one round trip per step, for all items together), builds each story,
 // names it on the findings, and puts it on the verdict when it is new to
-// the store or this batch changed its severity, stages, or what it
-// supersedes. The findings' entries are stored with the verdicts (see
+// the store or this batch changed its severity, stages, identities or what
+// it supersedes. The findings' entries are stored with the verdicts (see
 // remember).
 func (s *scoring) stories(ctx context.Context, sis []*storyItem) error {
 	sis = slices.DeleteFunc(sis, func(si *storyItem) bool {
@@ -236,14 +236,18 @@ func (s *scoring) tell(sis []*storyItem) {
 	}
 }
 
-// signature is what, changed, makes a story worth emitting again.
+// signature is what, changed, makes a story worth emitting again: its
+// name, severity, stages, identities (an attacker moving to a new key or
+// role is news) and the stories it supersedes.
 func signature(st *story.Story) string {
 	stages := make([]string, len(st.Stages))
 	for i, g := range st.Stages {
 		stages[i] = string(g)
 	}
 	slices.Sort(stages)
-	return st.ID + "|" + st.Severity.String() + "|" + strings.Join(stages, ",") + "|" + strings.Join(st.Supersedes, ",")
+	ids := slices.Sorted(slices.Values(st.Identities))
+	return st.ID + "|" + st.Severity.String() + "|" + strings.Join(stages, ",") + "|" + strings.Join(ids, ",") +
+		"|" + strings.Join(st.Supersedes, ",")
 }
 
 // readChain takes in the reads of one item and sets its next frontier. A

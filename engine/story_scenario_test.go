@@ -10,6 +10,7 @@ import (
 
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/detectors/builtin"
+	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/engine/story"
 	dt "github.com/iamsentry/iamsentry/internal/detectortest"
 	"github.com/iamsentry/iamsentry/internal/redistest"
@@ -269,6 +270,12 @@ func storyScenarios() []storyScenario {
 				t.Errorf("identities %v lack alice", s.Identities)
 			}
 		}},
+		{"stolen key hopping into a role is one story", habit("alice", alice.key, 8), hopStream(alice), func(t *testing.T, run storyRun) {
+			s := checkOneStory(t, run)
+			if !slices.Contains(s.Identities, "arn:aws:sts::111122223333:assumed-role/ops-admin/hop") {
+				t.Errorf("identities %v lack the session", s.Identities)
+			}
+		}},
 		{"two attackers in one account are two stories", both, append(alice.takeover(), bob.backdoor()...), func(t *testing.T, run storyRun) {
 			final := run.final()
 			if len(final) != 2 {
@@ -325,4 +332,65 @@ func TestStoryScenariosOnRedisCluster(t *testing.T) {
 	}
 	c := redistest.StartCluster(t, 3)
 	runStoryScenarios(t, func(tb testing.TB) state.Store { return rstore.Open(tb, c.URL(), rstore.Prefix()) })
+}
+
+// roleHop is a takeover that goes on through a role: the stolen key
+// assumes a role, and the session looks around.
+func (a attacker) roleHop() (assume dt.Rec, rest []dt.Rec) {
+	session := "arn:aws:sts::111122223333:assumed-role/ops-admin/hop"
+	assume = a.call("sts.amazonaws.com", "AssumeRole", 4*time.Minute).
+		With("requestParameters", map[string]any{"roleArn": "arn:aws:iam::111122223333:role/ops-admin", "roleSessionName": "hop"}).
+		With("responseElements", map[string]any{"credentials": map[string]any{"accessKeyId": "ASIAHOP000000000001"},
+			"assumedRoleUser": map[string]any{"arn": session}})
+	hop := func(name string, after time.Duration) dt.Rec {
+		return dt.Base("sts.amazonaws.com", name, a.t.Add(after)).With("sourceIPAddress", a.ip).AsAssumedRole("ops-admin", "hop").
+			With("userIdentity.accessKeyId", "ASIAHOP000000000001")
+	}
+	rest = append(a.takeover(), hop("GetCallerIdentity", 5*time.Minute),
+		hop("ListBuckets", 5*time.Minute+20*time.Second).With("eventSource", "s3.amazonaws.com"))
+	return assume, rest
+}
+
+func hopStream(a attacker) []dt.Rec {
+	assume, rest := a.roleHop()
+	return append(rest, assume)
+}
+
+// TestLateAssumeRoleJoinsStories delivers the AssumeRole that links a
+// stolen key to the session it opened last: the session's findings and the
+// key's told two stories until then, and the AssumeRole record, which
+// raises nothing itself, hands out the story that joins them.
+func TestLateAssumeRoleJoinsStories(t *testing.T) {
+	alice := attacker{"alice", "AKIAALICE0000000001", "198.18.7.7", storyDay0.Add(8*24*time.Hour + 5*time.Hour)}
+	assume, rest := alice.roleHop()
+	for name, newStore := range map[string]storeFunc{"memory": memoryStores} {
+		t.Run(name, func(t *testing.T) {
+			h := newStoryHarness(t, newStore(t))
+			h.Stream(habit("alice", alice.key, 8)...)
+			var run storyRun
+			for _, v := range h.Stream(rest...) {
+				run.findings = append(run.findings, v.Findings...)
+				run.emitted = append(run.emitted, v.Stories...)
+			}
+			if n := len(run.final()); n != 2 {
+				t.Fatalf("before the AssumeRole: %d stories, want the key's and the session's", n)
+			}
+			var published []engine.Verdict
+			vs, err := h.Engine.Score(t.Context(), engine.Batch{Records: [][]byte{assume.JSON()}, Publish: func(v []engine.Verdict) { published = v }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(vs[0].Findings) != 0 || len(vs[0].Stories) != 1 {
+				t.Fatalf("the AssumeRole: %d findings, %d stories; want none and the joined story", len(vs[0].Findings), len(vs[0].Stories))
+			}
+			if len(published) != 1 || len(published[0].Stories) != 1 {
+				t.Errorf("Publish got %v, want the AssumeRole's verdict with its story", published)
+			}
+			run.emitted = append(run.emitted, vs[0].Stories...)
+			s := checkOneStory(t, run)
+			if len(s.Supersedes) == 0 {
+				t.Errorf("the joined story %s supersedes nothing", s.ID)
+			}
+		})
+	}
 }
