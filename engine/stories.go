@@ -31,6 +31,7 @@ const (
 	storyDepth     = 3   // links followed from a finding's own actors
 	storyMaxActors = 48  // actors one story reads at most
 	storyHub       = 16  // an actor chained to more is automation or a shared role: not followed through
+	storyRoleHub   = 4   // a role someone changed is followed through only while this few chain to it
 	storyEntries   = 200 // entries read per actor
 	storyEntryTTL  = 3 * StoryWindow
 )
@@ -253,7 +254,10 @@ func signature(st *story.Story) string {
 // readChain takes in the reads of one item and sets its next frontier. A
 // hub (automation that creates identities by the dozen, a role many
 // sessions share) and a role nobody created or changed are reached but not
-// followed through: they chain strangers, not one attacker's steps.
+// followed through: they chain strangers, not one attacker's steps. A role
+// someone created or changed is followed through while few sessions and
+// changers chain to it: a backdoor role and the sessions of its creator,
+// not a role infrastructure code manages and a team assumes.
 func (s *scoring) readChain(si *storyItem) error {
 	for _, rd := range si.reads {
 		lw, err := rd.links.Get()
@@ -280,7 +284,7 @@ func (s *scoring) readChain(si *storyItem) error {
 				next = append(next, other)
 			}
 		}
-		if lw.Count <= storyHub && (!story.IsRole(rd.actor) || madeBy) {
+		if lw.Count <= storyHub && (!story.IsRole(rd.actor) || madeBy && lw.Count <= storyRoleHub) {
 			si.frontier = append(si.frontier, next...)
 		}
 	}

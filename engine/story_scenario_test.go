@@ -272,8 +272,25 @@ func storyScenarios() []storyScenario {
 		}},
 		{"stolen key hopping into a role is one story", habit("alice", alice.key, 8), hopStream(alice), func(t *testing.T, run storyRun) {
 			s := checkOneStory(t, run)
-			if !slices.Contains(s.Identities, "arn:aws:sts::111122223333:assumed-role/ops-admin/hop") {
+			if !slices.Contains(s.Identities, "arn:aws:sts::111122223333:assumed-role/ops-admin/hop-alice") {
 				t.Errorf("identities %v lack the session", s.Identities)
+			}
+		}},
+		{"backdoor role with admin and its session at work is one CRITICAL story", habit("alice", alice.key, 8), alice.backdoorRole(), func(t *testing.T, run storyRun) {
+			s := checkOneStory(t, run)
+			if s.Severity != detectors.SeverityCritical {
+				t.Errorf("story is %s, want CRITICAL: %s", s.Severity, s.Summary)
+			}
+			if !slices.ContainsFunc(run.findings, func(f detectors.Finding) bool { return strings.Contains(f.PrincipalARN, "assumed-role/maintenance/") }) {
+				t.Error("the backdoor role's session raised nothing: the scenario does not test the role link")
+			}
+		}},
+		{"two attackers hopping into one role are two stories", both, append(hopStream(alice), hopStream(bob)...), func(t *testing.T, run storyRun) {
+			if final := run.final(); len(final) != 2 {
+				t.Fatalf("%d stories, want 2 (a role they share is no link between them)", len(final))
+			}
+			if a, b := storyOfUser(run, "alice"), storyOfUser(run, "bob"); a == "" || a == b {
+				t.Errorf("alice's story %q and bob's %q must be two", a, b)
 			}
 		}},
 		{"two attackers in one account are two stories", both, append(alice.takeover(), bob.backdoor()...), func(t *testing.T, run storyRun) {
@@ -337,14 +354,15 @@ func TestStoryScenariosOnRedisCluster(t *testing.T) {
 // roleHop is a takeover that goes on through a role: the stolen key
 // assumes a role, and the session looks around.
 func (a attacker) roleHop() (assume dt.Rec, rest []dt.Rec) {
-	session := "arn:aws:sts::111122223333:assumed-role/ops-admin/hop"
+	name, key := "hop-"+a.user, "ASIAHOP"+strings.ToUpper(a.user)
+	session := "arn:aws:sts::111122223333:assumed-role/ops-admin/" + name
 	assume = a.call("sts.amazonaws.com", "AssumeRole", 4*time.Minute).
-		With("requestParameters", map[string]any{"roleArn": "arn:aws:iam::111122223333:role/ops-admin", "roleSessionName": "hop"}).
-		With("responseElements", map[string]any{"credentials": map[string]any{"accessKeyId": "ASIAHOP000000000001"},
+		With("requestParameters", map[string]any{"roleArn": "arn:aws:iam::111122223333:role/ops-admin", "roleSessionName": name}).
+		With("responseElements", map[string]any{"credentials": map[string]any{"accessKeyId": key},
 			"assumedRoleUser": map[string]any{"arn": session}})
-	hop := func(name string, after time.Duration) dt.Rec {
-		return dt.Base("sts.amazonaws.com", name, a.t.Add(after)).With("sourceIPAddress", a.ip).AsAssumedRole("ops-admin", "hop").
-			With("userIdentity.accessKeyId", "ASIAHOP000000000001")
+	hop := func(call string, after time.Duration) dt.Rec {
+		return dt.Base("sts.amazonaws.com", call, a.t.Add(after)).With("sourceIPAddress", a.ip).AsAssumedRole("ops-admin", name).
+			With("userIdentity.accessKeyId", key)
 	}
 	rest = append(a.takeover(), hop("GetCallerIdentity", 5*time.Minute),
 		hop("ListBuckets", 5*time.Minute+20*time.Second).With("eventSource", "s3.amazonaws.com"))
@@ -354,6 +372,22 @@ func (a attacker) roleHop() (assume dt.Rec, rest []dt.Rec) {
 func hopStream(a attacker) []dt.Rec {
 	assume, rest := a.roleHop()
 	return append(rest, assume)
+}
+
+// backdoorRole goes on from a takeover: a role trusting an outside
+// account, AdministratorAccess on it, then a session of it at work.
+func (a attacker) backdoorRole() []dt.Rec {
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999988887777:root"},"Action":"sts:AssumeRole"}]}`
+	session := func(name string, after time.Duration) dt.Rec {
+		return dt.Base("sts.amazonaws.com", name, a.t.Add(after)).With("sourceIPAddress", a.ip).AsAssumedRole("maintenance", "x").
+			With("userIdentity.accessKeyId", "ASIAMAINT0000000001")
+	}
+	return append(a.takeover(),
+		a.iam("CreateRole", 5*time.Minute, map[string]any{"roleName": "maintenance", "assumeRolePolicyDocument": trust}, nil),
+		a.iam("AttachRolePolicy", 6*time.Minute, map[string]any{"roleName": "maintenance", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}, nil),
+		session("GetCallerIdentity", 10*time.Minute),
+		session("ListBuckets", 10*time.Minute+30*time.Second).With("eventSource", "s3.amazonaws.com"),
+	)
 }
 
 // TestLateAssumeRoleJoinsStories delivers the AssumeRole that links a
