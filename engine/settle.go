@@ -85,8 +85,14 @@ func (s *scoring) publish() {
 	for i := range s.items {
 		// A record that only chained identities carries stories and no
 		// findings: it is handed out for its stories.
-		if it := &s.items[i]; s.fresh(it) || len(it.stories) > 0 {
+		it := &s.items[i]
+		switch {
+		case s.fresh(it):
 			out = append(out, s.verdicts[it.index])
+		case len(it.stories) > 0:
+			v := s.verdicts[it.index]
+			v.Findings = nil // handed out before, if any
+			out = append(out, v)
 		}
 	}
 	if len(out) > 0 {

@@ -100,8 +100,8 @@ func (s *scoring) storyItems() ([]*storyItem, error) {
 	var out []*storyItem
 	for i := range s.items {
 		it := &s.items[i]
-		if it.copyOf >= 0 {
-			continue
+		if it.copyOf >= 0 || s.verdicts[it.index].Outcome == OutcomeDuplicate && !it.redelivered {
+			continue // told when it was first scored
 		}
 		r := it.event.Record
 		actors := story.Actors(r)
@@ -116,8 +116,9 @@ func (s *scoring) storyItems() ([]*storyItem, error) {
 			}
 			si.chained = si.chained || w.Count > 0
 		}
-		if !si.chained && !slices.ContainsFunc(it.candidates, func(f detectors.Finding) bool { return f.Suppressed == nil }) {
-			continue
+		raised := slices.ContainsFunc(it.candidates, func(f detectors.Finding) bool { return f.Suppressed == nil })
+		if !raised && (!si.chained || s.verdicts[it.index].Outcome == OutcomeDuplicate) {
+			continue // nothing to tell, or a clean record's redelivery: it told its story the first time
 		}
 		si.start = append(actors, story.Created(r)...)
 		si.frontier = si.start

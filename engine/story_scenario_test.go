@@ -421,6 +421,15 @@ func TestLateAssumeRoleJoinsStories(t *testing.T) {
 				t.Errorf("Publish got %v, want the AssumeRole's verdict with its story", published)
 			}
 			run.emitted = append(run.emitted, vs[0].Stories...)
+			published = nil
+			again, err := h.Engine.Score(t.Context(), engine.Batch{Records: [][]byte{assume.JSON()}, Publish: func(v []engine.Verdict) { published = v }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again[0].Outcome != engine.OutcomeDuplicate || len(again[0].Stories) != 0 || published != nil {
+				t.Errorf("the redelivered AssumeRole: %s with %d stories, published %v; want a DUPLICATE telling nothing again",
+					again[0].Outcome, len(again[0].Stories), published)
+			}
 			s := checkOneStory(t, run)
 			if len(s.Supersedes) == 0 {
 				t.Errorf("the joined story %s supersedes nothing", s.ID)

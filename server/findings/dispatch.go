@@ -140,8 +140,10 @@ func (d *Dispatcher) dispatch(ctx context.Context, x dispatch) {
 		for _, f := range x.findings {
 			s.Send(Item{Tenant: x.tenant, Finding: f})
 		}
-		for i := range x.stories {
-			s.Send(Item{Tenant: x.tenant, Story: &x.stories[i]})
+		if _, ok := s.(StorySink); ok {
+			for i := range x.stories {
+				s.Send(Item{Tenant: x.tenant, Story: &x.stories[i]})
+			}
 		}
 		for i := range x.invalid {
 			s.Send(Item{Tenant: x.tenant, Invalid: &x.invalid[i]})

@@ -54,6 +54,17 @@ type Sink interface {
 	Close(ctx context.Context) error
 }
 
+// StorySink is a Sink that also takes attack stories (Item.Story). The
+// dispatcher sends stories only to sinks that say so, so a sink written for
+// findings never meets an item it does not know.
+type StorySink interface {
+	Sink
+	TakesStories()
+}
+
+// TakesStories implements StorySink.
+func (s *WriterSink) TakesStories() {}
+
 // Format renders an item as one JSON document; ok is false when the format
 // has no rendering for the item (OCSF has none for invalid records).
 type Format func(it Item) (doc []byte, ok bool)

@@ -100,6 +100,9 @@ func (s *WebhookSink) Send(it Item) {
 	}
 }
 
+// TakesStories implements StorySink.
+func (s *WebhookSink) TakesStories() {}
+
 // Queued returns how many items wait in the queue.
 func (s *WebhookSink) Queued() int { return len(s.queue) }
 
