@@ -53,7 +53,36 @@ func TestStoriesReachSinks(t *testing.T) {
 	if got := strings.Count(high.String(), `"kind":"story"`); got != 1 || !strings.Contains(high.String(), "story-a") {
 		t.Errorf("a HIGH sink got %q, want story-a only", high.String())
 	}
-	if ocsf.Len() != 0 || narrowed.Len() != 0 {
-		t.Errorf("OCSF (no story rendering yet) and detector-narrowed sinks must get no story: %q %q", ocsf.String(), narrowed.String())
+	if narrowed.Len() != 0 {
+		t.Errorf("a detector-narrowed sink must get no story: %q", narrowed.String())
+	}
+	var doc struct {
+		ClassUID    int    `json:"class_uid"`
+		SeverityID  int    `json:"severity_id"`
+		Message     string `json:"message"`
+		FindingInfo struct {
+			UID     string `json:"uid"`
+			Related []struct {
+				UID string `json:"uid"`
+			} `json:"related_events"`
+			First int64 `json:"first_seen_time"`
+		} `json:"finding_info"`
+		Actor struct {
+			User struct {
+				UID string `json:"uid"`
+			} `json:"user"`
+		} `json:"actor"`
+		Metadata struct {
+			CorrelationUID string `json:"correlation_uid"`
+		} `json:"metadata"`
+	}
+	first, _, _ := strings.Cut(ocsf.String(), "\n")
+	if err := json.Unmarshal([]byte(first), &doc); err != nil {
+		t.Fatalf("OCSF story %q: %v", first, err)
+	}
+	if doc.ClassUID != 2004 || doc.SeverityID != 4 || doc.FindingInfo.UID != "story-a" || doc.Metadata.CorrelationUID != "story-a" ||
+		len(doc.FindingInfo.Related) != 1 || doc.FindingInfo.Related[0].UID != "i1" || doc.FindingInfo.First == 0 ||
+		doc.Actor.User.UID != "arn:aws:iam::111122223333:user/alice" || doc.Message == "" {
+		t.Errorf("OCSF story %+v: want a HIGH Detection Finding of story-a relating its finding i1, acted by alice", doc)
 	}
 }
