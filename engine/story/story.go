@@ -43,6 +43,7 @@ var techniqueStages = map[string]Stage{
 	"T1078": StageInitialAccess, "T1133": StageInitialAccess, "T1199": StageInitialAccess,
 	"T1087": StageDiscovery, "T1580": StageDiscovery, "T1526": StageDiscovery, "T1619": StageDiscovery,
 	"T1069": StageDiscovery, "T1082": StageDiscovery, "T1538": StageDiscovery, "T1518": StageDiscovery,
+	"T1201": StageDiscovery, "T1595": StageDiscovery, "T1592": StageDiscovery, "T1589": StageDiscovery, // scanning and offensive tooling
 	"T1552": StageCredentialAccess, "T1528": StageCredentialAccess, "T1555": StageCredentialAccess,
 	"T1606": StageCredentialAccess, "T1110": StageCredentialAccess, "T1621": StageCredentialAccess,
 	"T1098.001": StagePersistence, "T1136": StagePersistence, "T1556": StagePersistence,
