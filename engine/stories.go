@@ -46,8 +46,11 @@ func storyKey(tenant, actor, name string) state.Key {
 func (s *scoring) creations(it *item) {
 	r := it.event.Record
 	created := story.Created(r)
+	if len(created) == 0 {
+		return
+	}
 	actors := story.Actors(r)
-	if len(created) == 0 || len(actors) == 0 {
+	if len(actors) == 0 {
 		return
 	}
 	creator := actors[0]

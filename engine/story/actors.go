@@ -122,6 +122,9 @@ var roleChanges = map[string]bool{
 }
 
 func createdIAM(r *cloudtrail.Record, account string) []string {
+	if !userChanges[r.EventName] && !roleChanges[r.EventName] {
+		return nil // most IAM calls read: decode nothing for them
+	}
 	var p struct {
 		UserName string `json:"userName"`
 		RoleName string `json:"roleName"`
