@@ -5,13 +5,9 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/iamsentry/iamsentry/config"
 	"github.com/iamsentry/iamsentry/detectors"
-	"github.com/iamsentry/iamsentry/detectors/builtin"
-	"github.com/iamsentry/iamsentry/detectors/geoip"
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/internal/realcorpus"
-	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpustest"
 	"github.com/iamsentry/iamsentry/state/memory"
 )
 
@@ -84,19 +80,7 @@ func TestStoriesOfBenignTraffic(t *testing.T) {
 
 func realcorpusEngine(t *testing.T) *engine.Engine {
 	t.Helper()
-	cfg, err := config.Parse([]byte(realcorpustest.Config(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	geo, err := geoip.Open(cfg.GeoIP.CountryDB, cfg.GeoIP.ASNDB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { geo.Close() })
-	built, err := cfg.Build(builtin.Specs(), geo)
-	if err != nil {
-		t.Fatal(err)
-	}
+	built := realisticRules(t)
 	store := memory.New()
 	t.Cleanup(func() { store.Close() })
 	return engine.New(built.Registry, store, engine.Options{Suppress: built.Suppress})

@@ -2,7 +2,6 @@ package engine_test
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -192,34 +191,11 @@ func checkOneStory(t *testing.T, run storyRun) story.Story {
 func orders(stream []dt.Rec) map[string][]dt.Rec {
 	out := map[string][]dt.Rec{"in order": stream}
 	for seed := range uint64(4) {
-		out[fmt.Sprintf("shuffled %d", seed)] = lateOrder(stream, detectors.AllowedLateness, seed)
+		out[fmt.Sprintf("shuffled %d", seed)] = dt.LateOrder(stream, detectors.AllowedLateness, seed)
 	}
 	rev := slices.Clone(stream)
 	slices.Reverse(rev)
 	out["reversed"] = rev
-	return out
-}
-
-// lateOrder delays each record by up to lateness and orders by arrival.
-func lateOrder(stream []dt.Rec, lateness time.Duration, seed uint64) []dt.Rec {
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	type arrival struct {
-		at  time.Time
-		rec dt.Rec
-	}
-	as := make([]arrival, len(stream))
-	for i, r := range stream {
-		at, err := time.Parse(time.RFC3339, r["eventTime"].(string))
-		if err != nil {
-			panic(err)
-		}
-		as[i] = arrival{at.Add(time.Duration(rng.Int64N(int64(lateness)))), r}
-	}
-	slices.SortStableFunc(as, func(a, b arrival) int { return a.at.Compare(b.at) })
-	out := make([]dt.Rec, len(as))
-	for i, a := range as {
-		out[i] = a.rec
-	}
 	return out
 }
 

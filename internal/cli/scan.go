@@ -207,16 +207,21 @@ func (s *scanner) writeStories(vs []engine.Verdict) error {
 	return nil
 }
 
+// writeJSONLine prints v as one line of JSON.
+func writeJSONLine(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
 // writeStory prints a story as one JSON line (format "json") or as two
 // lines for people ("text").
 func writeStory(w io.Writer, format string, st *story.Story) error {
 	if format == "json" {
-		b, err := json.Marshal(st)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
+		return writeJSONLine(w, st)
 	}
 	_, err := fmt.Fprintf(w, "%s  %-8s  STORY %s  %d finding(s)\n    %s\n",
 		st.LastEventTime.Format("2006-01-02T15:04:05Z"), st.Severity, st.ID, len(st.Incidents), st.Summary)
@@ -229,12 +234,7 @@ func (s *scanner) write(f *detectors.Finding) error { return writeFinding(s.out,
 // lines for people ("text").
 func writeFinding(w io.Writer, format string, f *detectors.Finding) error {
 	if format == "json" {
-		b, err := json.Marshal(f)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
+		return writeJSONLine(w, f)
 	}
 	sev := f.Severity.String()
 	var note string
