@@ -125,6 +125,15 @@ type Finding struct {
 	// and the event id otherwise. The engine fills it.
 	Incident string `json:"incident,omitempty"`
 
+	// Story names the attack story the finding belongs to: the findings
+	// of one actor chain (key and user, session and its source, creator
+	// and created), see package engine/story. The engine fills it, from
+	// the earliest finding of the chain, so replicas and reruns agree; a
+	// finding raised before an earlier one of its chain arrived names the
+	// story that a later story lists in its supersedes. Suppressed findings
+	// belong to no story.
+	Story string `json:"story,omitempty"`
+
 	// Suppressed is set by the engine when a suppress entry of the
 	// configuration matched the finding: it is reported and counted, not
 	// alerted on.

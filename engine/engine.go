@@ -21,6 +21,7 @@ import (
 
 	"github.com/iamsentry/iamsentry/cloudtrail"
 	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/engine/story"
 	"github.com/iamsentry/iamsentry/state"
 )
 
@@ -56,6 +57,11 @@ type Verdict struct {
 	Outcome  Outcome
 	Findings []detectors.Finding
 	Reason   string // for OutcomeInvalid: why the record was rejected
+
+	// Stories are the attack stories this record created or changed (a new
+	// story, a higher severity, a new stage, or stories it joined): each
+	// story is emitted once per change, by whichever record made it.
+	Stories []story.Story `json:"stories,omitempty"`
 
 	// Invalid is the parser's error for OutcomeInvalid, for callers that
 	// count rejections by reason.
@@ -201,7 +207,8 @@ type Batch struct {
 	// Publish, when set, receives the verdicts whose findings no earlier
 	// scoring handed out: ALERT and SUPPRESSED verdicts, and DUPLICATE ones
 	// of events whose earlier scoring lost a store reply before it could
-	// hand them out. It is called once the findings are final, before the
+	// hand them out; and CLEAN verdicts that carry stories (a record that
+	// chained two identities with findings). It is called once the findings are final, before the
 	// engine remembers them for redeliveries, so whichever reply is lost a
 	// finding reaches Publish once: a retry hands out what was not
 	// remembered, and only what was handed out is remembered. (Should the

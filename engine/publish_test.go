@@ -28,7 +28,7 @@ func alertingRecords() [][]byte {
 // do, then redelivers once more. Every finding reaches Publish exactly
 // once, and the answers carry what was published.
 func TestPublishOnceWhateverReplyIsLost(t *testing.T) {
-	for lose := 1; lose <= 3; lose++ {
+	for lose := 1; lose <= 4; lose++ {
 		t.Run(fmt.Sprintf("reply %d lost", lose), func(t *testing.T) {
 			e, store := newLostReplyEngine(t)
 			store.lose = lose

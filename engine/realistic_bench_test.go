@@ -30,19 +30,7 @@ func BenchmarkScoreRealistic(b *testing.B) {
 		raws[i] = r.JSON
 	}
 	c = nil
-	cfg, err := config.Parse([]byte(realcorpustest.Config(b)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	geo, err := geoip.Open(cfg.GeoIP.CountryDB, cfg.GeoIP.ASNDB)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer geo.Close()
-	built, err := cfg.Build(builtin.Specs(), geo)
-	if err != nil {
-		b.Fatal(err)
-	}
+	built := realisticRules(b)
 	ctx := context.Background()
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -77,4 +65,25 @@ func BenchmarkScoreRealistic(b *testing.B) {
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/n, "allocs/event")
 	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/n, "B/event")
 	b.ReportMetric(0, "ns/op") // one op is a whole month: meaningless
+}
+
+// realisticRules builds what a realistic corpus runs under: every built-in
+// detector with the corpus's configuration and GeoIP databases (closed
+// when tb ends).
+func realisticRules(tb testing.TB) *config.Built {
+	tb.Helper()
+	cfg, err := config.Parse([]byte(realcorpustest.Config(tb)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	geo, err := geoip.Open(cfg.GeoIP.CountryDB, cfg.GeoIP.ASNDB)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { geo.Close() })
+	built, err := cfg.Build(builtin.Specs(), geo)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return built
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/iamsentry/iamsentry/cloudtrail"
 	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/engine/story"
 	"github.com/iamsentry/iamsentry/state"
 )
 
@@ -28,6 +29,7 @@ type scoring struct {
 	items    []item
 	first    state.Batch
 	trips    int  // round trips taken
+	learn    bool // the batch only learns (Batch.Learn)
 	alerting bool // some record raised a candidate finding (before throttles)
 
 	onPublish func([]Verdict) // the batch's Publish
@@ -46,10 +48,15 @@ type item struct {
 	// redelivered marks a duplicate evaluated again because nothing was
 	// remembered for it (see evaluate).
 	redelivered bool
+	// chained are the finding sets of the identities the record chained
+	// (see creations); stories are the stories it created or changed.
+	chained      []*state.Future[state.Window]
+	stories      []story.Story
+	storyEntries []story.Entry // to store once handed out (see remember)
 }
 
 func newScoring(e *Engine, b Batch) *scoring {
-	s := &scoring{e: e, rules: e.rules.Load(), tenant: b.Tenant, verdicts: make([]Verdict, len(b.Records)), onPublish: b.Publish}
+	s := &scoring{e: e, rules: e.rules.Load(), tenant: b.Tenant, verdicts: make([]Verdict, len(b.Records)), onPublish: b.Publish, learn: b.Learn}
 	seen := make(map[string]int, len(b.Records))
 	enabled := s.rules.Registry.Enabled()
 	popts := cloudtrail.Options{MaxRecordSize: e.opts.MaxRecordSize}
@@ -74,6 +81,7 @@ func newScoring(e *Engine, b Batch) *scoring {
 		seen[it.owner] = i
 		it.dedupe = state.Key{Tenant: b.Tenant, Identity: "event:" + it.owner, Name: "verdict"}
 		it.claim = s.first.Claim(it.dedupe, nil, e.opts.DedupeHorizon)
+		s.creations(&it)
 		for _, d := range enabled {
 			if ev := s.observe(d, &it.event); ev != nil {
 				it.evals = append(it.evals, ev)

@@ -41,6 +41,11 @@ func (s *scoring) settle(ctx context.Context) error {
 		throttles[i] = fs
 	}
 	s.alerting = len(throttles) > 0
+	sis, err := s.storyItems()
+	if err != nil {
+		return err
+	}
+	s.queueStories(&second, sis)
 	if second.Len() > 0 {
 		if err := s.e.exec(ctx, s, &second); err != nil {
 			return fmt.Errorf("throttling findings of %d events: %w", len(throttles), err)
@@ -53,6 +58,9 @@ func (s *scoring) settle(ctx context.Context) error {
 			return fmt.Errorf("throttling findings of event %s: %w", it.event.Record.EventID, err)
 		}
 		it.candidates = kept
+	}
+	if err := s.stories(ctx, sis); err != nil {
+		return err
 	}
 	s.fill()
 	s.publish()
@@ -67,15 +75,24 @@ func (s *scoring) fresh(it *item) bool {
 		(s.verdicts[it.index].Outcome != OutcomeDuplicate || it.redelivered)
 }
 
-// publish hands the verdicts with fresh findings to the batch's Publish.
+// publish hands the verdicts with fresh findings or stories to the batch's
+// Publish.
 func (s *scoring) publish() {
 	if s.onPublish == nil {
 		return
 	}
 	var out []Verdict
 	for i := range s.items {
-		if it := &s.items[i]; s.fresh(it) {
+		// A record that only chained identities carries stories and no
+		// findings: it is handed out for its stories.
+		it := &s.items[i]
+		switch {
+		case s.fresh(it):
 			out = append(out, s.verdicts[it.index])
+		case len(it.stories) > 0:
+			v := s.verdicts[it.index]
+			v.Findings = nil // handed out before, if any
+			out = append(out, v)
 		}
 	}
 	if len(out) > 0 {
@@ -92,9 +109,11 @@ func (s *scoring) publish() {
 func (s *scoring) remember(ctx context.Context) {
 	var b state.Batch
 	for i := range s.items {
-		if it := &s.items[i]; s.fresh(it) {
+		it := &s.items[i]
+		if s.fresh(it) {
 			b.Put(it.dedupe, encodeFindings(it.candidates), s.e.opts.DedupeHorizon)
 		}
+		s.queueEntries(&b, it)
 	}
 	if b.Len() == 0 {
 		return
@@ -134,6 +153,7 @@ func (s *scoring) fill() {
 			continue
 		}
 		v.Findings = it.candidates
+		v.Stories = it.stories
 		if it.redelivered {
 			continue // stays DUPLICATE, with whatever evaluating it again found
 		}

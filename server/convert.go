@@ -94,6 +94,7 @@ func findingProto(f *detectors.Finding) *iamsentryv1.Finding {
 		EventId:      f.EventID,
 		Evidence:     f.Evidence,
 		Incident:     f.Incident,
+		Story:        f.Story,
 	}
 	if f.Suppressed != nil {
 		out.Suppression = &iamsentryv1.Suppression{Entry: uint32(f.Suppressed.Entry), Reason: f.Suppressed.Reason}

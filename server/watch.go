@@ -6,6 +6,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/iamsentry/iamsentry/engine"
+	"github.com/iamsentry/iamsentry/engine/story"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
 	"github.com/iamsentry/iamsentry/server/auth"
 	"github.com/iamsentry/iamsentry/server/findings"
@@ -17,12 +18,15 @@ import (
 // never blocks.
 func (s *Server) publishFindings(tenant string, verdicts []engine.Verdict) {
 	var out []*iamsentryv1.Finding
+	var sts []story.Story
 	for i := range verdicts {
 		for j := range verdicts[i].Findings {
 			out = append(out, findingProto(&verdicts[i].Findings[j]))
 		}
+		sts = append(sts, verdicts[i].Stories...)
 	}
 	s.out.Findings(tenant, out)
+	s.out.Stories(tenant, sts)
 }
 
 // Watch implements DetectionService. The response headers are sent once the

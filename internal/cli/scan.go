@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/iamsentry/iamsentry/cloudtrail"
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/engine"
+	"github.com/iamsentry/iamsentry/engine/story"
 )
 
 const scanDetails = `Reads CloudTrail files, directories or standard input ("-") and scores
@@ -26,7 +28,11 @@ line is read whatever its name. Accepts S3 delivery files
 gzip-compressed or not.
 
 Findings go to standard output, one per line; a summary goes to standard
-error. Exit status: 0 when every input was read (invalid records are
+error. With --stories, attack stories (the findings of one actor chain, see
+docs/findings.md) go to standard output too, one JSON line each
+({"story":...,"severity":...,"stages":[...],"summary":...}) after the
+findings of the batch that created or changed them; --stories-out writes
+them to a file instead. Exit status: 0 when every input was read (invalid records are
 counted, not fatal), 1 when an input could not be read, 2 on a usage error.`
 
 type scanner struct {
@@ -35,9 +41,11 @@ type scanner struct {
 	format string
 	batch  int
 	learn  bool
-	popts  cloudtrail.Options
-	sum    scanSummary
-	s3     *s3Input
+	// stories receives the stories verdicts carry; nil leaves them out.
+	stories io.Writer
+	popts   cloudtrail.Options
+	sum     scanSummary
+	s3      *s3Input
 }
 
 func scan(ctx context.Context, args []string, stdio Stdio) int {
@@ -49,6 +57,8 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 	redisURL := fs.String("redis", "", "score against shared state in Redis (`URL` or address list, as serve takes), so a backfill seeds what the servers read; overrides $REDIS_URL and the config's redis.url; default: an in-process store")
 	var budget stateBudget
 	fs.Var(&budget, "state-budget", stateBudgetUsage)
+	stories := fs.Bool("stories", false, "also print attack stories (findings linked by actor chain) as JSON lines, after the findings of the batch that created or changed them")
+	storiesOut := fs.String("stories-out", "", "write attack stories to `file` instead of standard output (implies --stories)")
 	learn := fs.Bool("learn", false, "only learn: update windows and baselines from the records without raising findings (seed state from history)")
 	var s3f s3Flags
 	s3f.register(fs)
@@ -97,6 +107,18 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 		out: stdio.Out, format: *format, batch: *batch, popts: popts, learn: *learn,
 		s3:  &s3Input{flags: &s3f, log: stdio.Err, cmd: "scan"},
 		sum: scanSummary{alerts: map[string]int{}, suppressed: map[string]int{}, reasons: map[string]int{}, learn: *learn},
+	}
+	switch {
+	case *storiesOut != "":
+		f, err := os.Create(*storiesOut)
+		if err != nil {
+			fmt.Fprintf(stdio.Err, "iamsentry scan: stories: %v\n", err)
+			return ExitError
+		}
+		defer f.Close()
+		s.stories = f
+	case *stories:
+		s.stories = stdio.Out
 	}
 	failed := false
 	for _, arg := range fs.Args() {
@@ -167,7 +189,43 @@ func (s *scanner) score(ctx context.Context, name string, raws [][]byte) error {
 			}
 		}
 	}
+	return s.writeStories(vs)
+}
+
+// writeStories prints the stories the batch created or changed.
+func (s *scanner) writeStories(vs []engine.Verdict) error {
+	if s.stories == nil {
+		return nil
+	}
+	for i := range vs {
+		for j := range vs[i].Stories {
+			if err := writeStory(s.stories, s.format, &vs[i].Stories[j]); err != nil {
+				return fmt.Errorf("writing stories: %w", err)
+			}
+		}
+	}
 	return nil
+}
+
+// writeJSONLine prints v as one line of JSON.
+func writeJSONLine(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// writeStory prints a story as one JSON line (format "json") or as two
+// lines for people ("text").
+func writeStory(w io.Writer, format string, st *story.Story) error {
+	if format == "json" {
+		return writeJSONLine(w, st)
+	}
+	_, err := fmt.Fprintf(w, "%s  %-8s  STORY %s  %d finding(s)\n    %s\n",
+		st.LastEventTime.Format("2006-01-02T15:04:05Z"), st.Severity, st.ID, len(st.Incidents), st.Summary)
+	return err
 }
 
 func (s *scanner) write(f *detectors.Finding) error { return writeFinding(s.out, s.format, f) }
@@ -176,12 +234,7 @@ func (s *scanner) write(f *detectors.Finding) error { return writeFinding(s.out,
 // lines for people ("text").
 func writeFinding(w io.Writer, format string, f *detectors.Finding) error {
 	if format == "json" {
-		b, err := json.Marshal(f)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "%s\n", b)
-		return err
+		return writeJSONLine(w, f)
 	}
 	sev := f.Severity.String()
 	var note string

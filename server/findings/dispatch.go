@@ -9,6 +9,7 @@ import (
 
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/iamsentry/iamsentry/engine/story"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
 )
 
@@ -44,6 +45,7 @@ type Dispatcher struct {
 type dispatch struct {
 	tenant   string
 	findings []*iamsentryv1.Finding
+	stories  []story.Story
 	invalid  []Invalid
 }
 
@@ -70,6 +72,14 @@ func (d *Dispatcher) Hub() *Hub { return d.cfg.Hub }
 func (d *Dispatcher) Findings(tenant string, fs []*iamsentryv1.Finding) {
 	if len(fs) > 0 {
 		d.enqueue(dispatch{tenant: tenant, findings: fs}, len(fs))
+	}
+}
+
+// Stories queues the attack stories one scored batch created or changed,
+// for the sinks (Watch carries findings only). It never blocks.
+func (d *Dispatcher) Stories(tenant string, sts []story.Story) {
+	if len(sts) > 0 {
+		d.enqueue(dispatch{tenant: tenant, stories: sts}, len(sts))
 	}
 }
 
@@ -129,6 +139,11 @@ func (d *Dispatcher) dispatch(ctx context.Context, x dispatch) {
 	for _, s := range d.cfg.Sinks {
 		for _, f := range x.findings {
 			s.Send(Item{Tenant: x.tenant, Finding: f})
+		}
+		if _, ok := s.(StorySink); ok {
+			for i := range x.stories {
+				s.Send(Item{Tenant: x.tenant, Story: &x.stories[i]})
+			}
 		}
 		for i := range x.invalid {
 			s.Send(Item{Tenant: x.tenant, Invalid: &x.invalid[i]})

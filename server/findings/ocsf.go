@@ -21,10 +21,16 @@ import (
 // service name); metadata.correlation_uid is the incident; evidence that
 // OCSF has no place for sits in unmapped.
 func OCSF(it Item) ([]byte, bool) {
-	if it.Finding == nil {
+	var doc ocsfDoc
+	switch {
+	case it.Finding != nil:
+		doc = ocsfFinding(it.Finding)
+	case it.Story != nil:
+		doc = ocsfStory(it.Story)
+	default:
 		return nil, false
 	}
-	b, err := json.Marshal(ocsfFinding(it.Finding))
+	b, err := json.Marshal(doc)
 	return b, err == nil
 }
 
@@ -81,6 +87,7 @@ type (
 		Types        []string      `json:"types"`
 		Analytic     ocsfAnalytic  `json:"analytic"`
 		FirstSeen    int64         `json:"first_seen_time,omitempty"`
+		LastSeen     int64         `json:"last_seen_time,omitempty"`
 		DataSources  []string      `json:"data_sources"`
 		RelatedEvent []ocsfRelated `json:"related_events,omitempty"`
 	}

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/iamsentry/iamsentry/engine/story"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
 )
 
@@ -20,6 +21,20 @@ type Item struct {
 	Tenant  string
 	Finding *iamsentryv1.Finding // set for a finding
 	Invalid *Invalid             // set for an invalid record
+	Story   *story.Story         // set for an attack story created or changed
+}
+
+// pass reports whether filter lets it through. A story passes on its own
+// severity; a sink narrowed to some detectors asked for their findings,
+// not for stories.
+func (fl *Filter) pass(it Item) bool {
+	switch {
+	case it.Finding != nil:
+		return fl.Match(it.Finding)
+	case it.Story != nil:
+		return len(fl.Detectors) == 0 && iamsentryv1.Severity(it.Story.Severity) >= fl.MinSeverity
+	}
+	return true
 }
 
 // Invalid describes a record that could not be scored.
@@ -39,6 +54,17 @@ type Sink interface {
 	Close(ctx context.Context) error
 }
 
+// StorySink is a Sink that also takes attack stories (Item.Story). The
+// dispatcher sends stories only to sinks that say so, so a sink written for
+// findings never meets an item it does not know.
+type StorySink interface {
+	Sink
+	TakesStories()
+}
+
+// TakesStories implements StorySink.
+func (s *WriterSink) TakesStories() {}
+
 // Format renders an item as one JSON document; ok is false when the format
 // has no rendering for the item (OCSF has none for invalid records).
 type Format func(it Item) (doc []byte, ok bool)
@@ -56,9 +82,10 @@ func FormatFor(name string) (Format, error) {
 
 // jsonLine is the envelope of the json format.
 type jsonLine struct {
-	Kind    string          `json:"kind"` // "finding" or "invalid_record"
+	Kind    string          `json:"kind"` // "finding", "story" or "invalid_record"
 	Tenant  string          `json:"tenant,omitempty"`
 	Finding json.RawMessage `json:"finding,omitempty"`
+	Story   *story.Story    `json:"story,omitempty"`
 	Ingest  string          `json:"ingest,omitempty"`
 	Reason  string          `json:"reason,omitempty"`
 	EventID string          `json:"event_id,omitempty"`
@@ -66,7 +93,7 @@ type jsonLine struct {
 
 // JSON renders an item in the json format: an object whose kind says what it
 // is; a finding is the Finding of the API in its protobuf JSON mapping (as
-// Watch shows it through grpcurl).
+// Watch shows it through grpcurl); a story is as scan --stories prints it.
 func JSON(it Item) ([]byte, bool) {
 	line := jsonLine{Tenant: it.Tenant}
 	switch {
@@ -76,6 +103,8 @@ func JSON(it Item) ([]byte, bool) {
 			return nil, false
 		}
 		line.Kind, line.Finding = "finding", f
+	case it.Story != nil:
+		line.Kind, line.Story = "story", it.Story
 	case it.Invalid != nil:
 		line.Kind, line.Ingest, line.Reason, line.EventID = "invalid_record", it.Invalid.Ingest, it.Invalid.Reason, it.Invalid.EventID
 	default:
@@ -126,7 +155,7 @@ func OpenFileSink(path string, cfg WriterConfig) (*WriterSink, error) {
 
 // Send implements Sink.
 func (s *WriterSink) Send(it Item) {
-	if it.Finding != nil && !s.filter.Match(it.Finding) {
+	if !s.filter.pass(it) {
 		return
 	}
 	doc, ok := s.format(it)

@@ -86,7 +86,7 @@ func NewWebhookSink(cfg WebhookConfig) *WebhookSink {
 // Send implements Sink: it queues the item, or drops it when the queue is
 // full.
 func (s *WebhookSink) Send(it Item) {
-	if it.Finding != nil && !s.cfg.Filter.Match(it.Finding) {
+	if !s.cfg.Filter.pass(it) {
 		return
 	}
 	doc, ok := s.cfg.Format(it)
@@ -99,6 +99,9 @@ func (s *WebhookSink) Send(it Item) {
 		s.drops.add(DropQueueFull, 1)
 	}
 }
+
+// TakesStories implements StorySink.
+func (s *WebhookSink) TakesStories() {}
 
 // Queued returns how many items wait in the queue.
 func (s *WebhookSink) Queued() int { return len(s.queue) }

@@ -144,7 +144,15 @@ type Finding struct {
 	// "access-key-enumeration/key:AKIA…/enum:once:2024-08-01T13:00"); for
 	// per-event detectors it is the detector and the event (account, id, name
 	// and time). Use it to deduplicate alerts downstream.
-	Incident      string `protobuf:"bytes,16,opt,name=incident,proto3" json:"incident,omitempty"`
+	Incident string `protobuf:"bytes,16,opt,name=incident,proto3" json:"incident,omitempty"`
+	// story names the attack story the finding belongs to: the findings of one
+	// actor chain (an access key and its user, a session and the identity it
+	// came from, a creator and the users, keys and roles it created or
+	// changed), for example "story-3f9a1c0b2d4e5f607182". It is derived from
+	// the earliest finding of the chain, so replicas and reruns agree; a
+	// finding raised before an earlier one of its chain arrived names a story
+	// that a later story lists as superseded. Empty for suppressed findings.
+	Story         string `protobuf:"bytes,17,opt,name=story,proto3" json:"story,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -291,6 +299,13 @@ func (x *Finding) GetIncident() string {
 	return ""
 }
 
+func (x *Finding) GetStory() string {
+	if x != nil {
+		return x.Story
+	}
+	return ""
+}
+
 // Suppression says which allow-list entry silenced a finding.
 type Suppression struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -351,7 +366,7 @@ var File_iamsentry_v1_finding_proto protoreflect.FileDescriptor
 
 const file_iamsentry_v1_finding_proto_rawDesc = "" +
 	"\n" +
-	"\x1aiamsentry/v1/finding.proto\x12\fiamsentry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x05\n" +
+	"\x1aiamsentry/v1/finding.proto\x12\fiamsentry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb3\x05\n" +
 	"\aFinding\x12\x1f\n" +
 	"\vdetector_id\x18\x01 \x01(\tR\n" +
 	"detectorId\x122\n" +
@@ -375,7 +390,8 @@ const file_iamsentry_v1_finding_proto_rawDesc = "" +
 	"\bevent_id\x18\r \x01(\tR\aeventId\x12?\n" +
 	"\bevidence\x18\x0e \x03(\v2#.iamsentry.v1.Finding.EvidenceEntryR\bevidence\x12;\n" +
 	"\vsuppression\x18\x0f \x01(\v2\x19.iamsentry.v1.SuppressionR\vsuppression\x12\x1a\n" +
-	"\bincident\x18\x10 \x01(\tR\bincident\x1a;\n" +
+	"\bincident\x18\x10 \x01(\tR\bincident\x12\x14\n" +
+	"\x05story\x18\x11 \x01(\tR\x05story\x1a;\n" +
 	"\rEvidenceEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\";\n" +
