@@ -81,7 +81,7 @@ func newScoring(e *Engine, b Batch) *scoring {
 		seen[it.owner] = i
 		it.dedupe = state.Key{Tenant: b.Tenant, Identity: "event:" + it.owner, Name: "verdict"}
 		it.claim = s.first.Claim(it.dedupe, nil, e.opts.DedupeHorizon)
-		s.creations(&it)
+		s.creations(it)
 		for _, d := range enabled {
 			if ev := s.observe(d, &it.event); ev != nil {
 				it.evals = append(it.evals, ev)

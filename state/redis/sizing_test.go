@@ -34,7 +34,7 @@ var sizingProfiles = []struct {
 	records [][2]string // event name, event source
 }{
 	{"one GetCallerIdentity", 2700, [][2]string{{"GetCallerIdentity", "sts.amazonaws.com"}}},
-	{"ten reads", 11500, [][2]string{
+	{"ten reads", 13500, [][2]string{
 		{"GetCallerIdentity", "sts.amazonaws.com"}, {"ListBuckets", "s3.amazonaws.com"},
 		{"ListUsers", "iam.amazonaws.com"}, {"ListRoles", "iam.amazonaws.com"},
 		{"GetUser", "iam.amazonaws.com"}, {"ListAccessKeys", "iam.amazonaws.com"},
