@@ -122,7 +122,10 @@ type Finding struct {
 	// Incident names what the finding is about, so findings of one incident
 	// group together whichever record raised them: the detector and its
 	// Once key (identity and window) for throttled findings, the detector
-	// and the event id otherwise. The engine fills it.
+	// and the event id otherwise. The engine fills it, unless the detector
+	// named it: findings of one incident that different records raise at
+	// different severities, depending on which arrives first, name it
+	// themselves so both arrival orders give the same incidents.
 	Incident string `json:"incident,omitempty"`
 
 	// Story names the attack story the finding belongs to: the findings

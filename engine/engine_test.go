@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -308,14 +309,39 @@ func TestStatsCountRoundTrips(t *testing.T) {
 	}
 }
 
+// eventDetector raises an unthrottled finding on every DeleteBucket.
+type eventDetector struct{}
+
+func (eventDetector) Info() detectors.Info {
+	return detectors.Info{ID: "event-test", Title: "t", Severity: detectors.SeverityLow, Techniques: []string{"T1485"}}
+}
+
+func (d eventDetector) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
+	if ev.Record.EventName != "DeleteBucket" {
+		return nil
+	}
+	return detectors.EvaluationFunc(func() ([]detectors.Finding, error) {
+		f := detectors.NewFinding(d.Info(), ev.Record, detectors.SeverityLow, 10)
+		f.Explanation = "deleted"
+		return []detectors.Finding{f}, nil
+	})
+}
+
 func TestIncidentNames(t *testing.T) {
-	e, _ := newEngine(t, onceDetector{}, dt.Must(builtin.NewAdminPolicyAttached(detectors.Config{})))
-	vs := score(t, e, dt.Base("s3.amazonaws.com", "ListBuckets", t0).JSON(), attachAdmin("r", t0).With("eventID", "evt-7").JSON())
+	e, _ := newEngine(t, onceDetector{}, eventDetector{}, dt.Must(builtin.NewAdminPolicyAttached(detectors.Config{})))
+	vs := score(t, e, dt.Base("s3.amazonaws.com", "ListBuckets", t0).JSON(),
+		dt.Base("s3.amazonaws.com", "DeleteBucket", t0).With("eventID", "evt-7").JSON(),
+		attachAdmin("r", t0).With("eventID", "evt-8").JSON())
 	if got := vs[0].Findings[0].Incident; got != "once-test/AKIAEXAMPLEALICE01/once" {
 		t.Errorf("throttled finding's incident = %q, want detector/identity/name of its Once key", got)
 	}
-	if got := vs[1].Findings[0].Incident; got != "admin-policy-attached/event/111122223333/evt-7/AttachRolePolicy/2024-08-01T13:00:00Z" {
+	if got := vs[1].Findings[0].Incident; got != "event-test/event/111122223333/evt-7/DeleteBucket/2024-08-01T13:00:00Z" {
 		t.Errorf("per-event finding's incident = %q, want detector/event/account/id/name/time", got)
+	}
+	// A detector that names its incident keeps it: an admin grant is one
+	// incident whichever of its creation and grant records arrives first.
+	if got := vs[2].Findings[0].Incident; got != "admin-policy-attached/iam:111122223333:role/r/admin-grant:"+strconv.FormatInt(t0.Unix(), 10) {
+		t.Errorf("named incident = %q, want the detector's", got)
 	}
 }
 

@@ -142,7 +142,9 @@ func (s *scoring) evaluate() error {
 				continue
 			}
 			for j := range fs {
-				fs[j].Incident = incident(&fs[j])
+				if fs[j].Incident == "" { // a detector may name it (detectors.Finding.Incident)
+					fs[j].Incident = incident(&fs[j])
+				}
 			}
 			it.candidates = append(it.candidates, fs...)
 		}

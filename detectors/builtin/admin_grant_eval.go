@@ -58,6 +58,7 @@ func (g adminCall) creation(b *state.Batch) detectors.Evaluation {
 		f.Evidence["target_created"] = created.Format(time.RFC3339)
 		f.Evidence["admin_granted"] = m.At.Format(time.RFC3339)
 		f.Once = g.newAdminOnce(kind, name, created, m.At)
+		f.Incident = g.grantIncident(kind, name, m.At)
 		f.Explanation = fmt.Sprintf("%s created %s %q at %s, and it was given administrator-equivalent permissions %s later "+
 			"(at %s, recorded by an earlier-delivered record): a new identity made administrator",
 			detectors.Actor(g.r), kind, name, created.Format(time.RFC3339), m.At.Sub(created).Round(time.Second), m.At.Format(time.RFC3339))
@@ -70,6 +71,14 @@ func (g adminCall) creation(b *state.Batch) detectors.Evaluation {
 func (g adminCall) newAdminOnce(kind, name string, c, a time.Time) *detectors.Once {
 	key := g.ev.Key(g.entity(kind, name), "new-admin:"+strconv.FormatInt(c.Unix(), 10)+":"+strconv.FormatInt(a.Unix(), 10))
 	return detectors.OncePer(key, adminFreshWindow)
+}
+
+// grantIncident names the incident of an admin grant to a target at time
+// at: the grant's own HIGH (when it arrived before the creation) and the
+// CRITICAL of "created, then made admin" (raised by whichever record came
+// second) are one incident, so both arrival orders give the same incidents.
+func (g adminCall) grantIncident(kind, name string, at time.Time) string {
+	return g.d.info.ID + "/" + g.entity(kind, name) + "/admin-grant:" + strconv.FormatInt(at.Unix(), 10)
 }
 
 // attach judges Attach{User,Role,Group}Policy.
@@ -195,11 +204,13 @@ func (gr granted) findings() ([]detectors.Finding, error) {
 		f := gr.finding(detectors.SeverityCritical, 95)
 		f.Evidence["target_created"] = mark.At.Format(time.RFC3339)
 		f.Once = gr.g.newAdminOnce(gr.kind, gr.name, mark.At, r.EventTime)
+		f.Incident = gr.g.grantIncident(gr.kind, gr.name, r.EventTime)
 		f.Explanation = fmt.Sprintf("%s gave %s %q %s (%s), and it was created %s earlier (at %s): a new identity made administrator",
 			who, gr.kind, gr.name, gr.what, gr.why, age.Round(time.Second), mark.At.Format(time.RFC3339))
 		return []detectors.Finding{f}, nil
 	}
 	f := gr.finding(detectors.SeverityHigh, 80)
+	f.Incident = gr.g.grantIncident(gr.kind, gr.name, r.EventTime)
 	if mark.Set {
 		f.Evidence["target_created"] = mark.At.Format(time.RFC3339)
 	}

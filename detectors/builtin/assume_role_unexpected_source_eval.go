@@ -365,6 +365,11 @@ func (s *signIn) verdict(st signInState) (detectors.Severity, []string) {
 			// The trip's hotel or carrier network: part of the trip.
 		case common:
 			raise(detectors.SeverityLow, fmt.Sprintf("a new network for the person, which %s of the organisation's people use", people(st.orgPeople)))
+		case strings.HasPrefix(n.member, "net:") && st.orgPeople > 0:
+			// Without an ASN a network is a /16, and a home ISP is many of
+			// them: one a colleague signed in from is most likely the same
+			// ISP's. Only a /16 nobody in the organisation used is MEDIUM.
+			raise(detectors.SeverityLow, fmt.Sprintf("a new /16 for the person, which %s of the organisation's people used (no ASN database to say more)", people(st.orgPeople)))
 		default:
 			raise(detectors.SeverityMedium, fmt.Sprintf("a new network (%d other %s known)", st.nets, plural("network", st.nets)))
 		}

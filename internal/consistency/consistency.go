@@ -79,7 +79,7 @@ func Incidents(vs []engine.Verdict) map[string]int {
 		}
 		for _, f := range v.Findings {
 			if f.Suppressed == nil {
-				out[f.Incident]++
+				out[incidentKey(f.Incident, f.Severity.String())]++
 			}
 		}
 	}
@@ -103,16 +103,37 @@ func AddVerdictIncidents(m map[string]int, verdicts []*iamsentryv1.Verdict, dupl
 		}
 		for _, f := range v.GetFindings() {
 			if f.GetSuppression() == nil {
-				m[f.GetIncident()]++
+				m[incidentKey(f.GetIncident(), strings.TrimPrefix(f.GetSeverity().String(), "SEVERITY_"))]++
 			}
 		}
 	}
 }
 
+// incidentKey keys the counts by incident and severity: an incident a
+// later record escalates (admin-policy-attached's grant, HIGH, then the
+// late creation's CRITICAL on the same incident) is raised once at each
+// severity, which is not a repeat.
+func incidentKey(incident, severity string) string { return incident + " @" + severity }
+
+// incidentName is the incident of a key of Incidents.
+func incidentName(k string) string {
+	name, _, _ := strings.Cut(k, " @")
+	return name
+}
+
+// names is the set of incidents of a count map.
+func names(m map[string]int) map[string]int {
+	out := map[string]int{}
+	for k, n := range m {
+		out[incidentName(k)] += n
+	}
+	return out
+}
+
 // ByDetector counts incidents per detector.
 func ByDetector(incidents map[string]int) map[string]int {
 	out := map[string]int{}
-	for k := range incidents {
+	for k := range names(incidents) {
 		det, _, _ := strings.Cut(k, "/")
 		out[det]++
 	}
@@ -122,6 +143,7 @@ func ByDetector(incidents map[string]int) map[string]int {
 // Diff describes how two incident sets differ, "" when they hold the same
 // incidents. Counts are not compared: see Repeated.
 func Diff(want, got map[string]int) string {
+	want, got = names(want), names(got)
 	var b strings.Builder
 	for _, k := range slices.Sorted(maps.Keys(want)) {
 		if got[k] == 0 {
@@ -136,11 +158,16 @@ func Diff(want, got map[string]int) string {
 	return b.String()
 }
 
-// Repeated lists incidents alerted more than once.
-func Repeated(incidents map[string]int) []string {
+// Repeated lists incidents alerted more than once at one severity.
+func Repeated(incidents map[string]int) []string { return RepeatedBeyond(nil, incidents) }
+
+// RepeatedBeyond lists incidents got alerted more often, at one severity,
+// than want did (and more than once): a corpus may hold one event twice
+// under two ids, which one process raises twice too.
+func RepeatedBeyond(want, got map[string]int) []string {
 	var out []string
-	for k, n := range incidents {
-		if n > 1 {
+	for k, n := range got {
+		if n > max(1, want[k]) {
 			out = append(out, fmt.Sprintf("%s ×%d", k, n))
 		}
 	}

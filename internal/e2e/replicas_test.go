@@ -236,7 +236,7 @@ func TestThreeReplicasEqualOne(t *testing.T) {
 	if d := consistency.Diff(want, got); d != "" {
 		t.Errorf("three replicas raised different incidents than one process:\n%s", d)
 	}
-	if r := consistency.Repeated(got); len(r) > 0 {
+	if r := consistency.RepeatedBeyond(want, got); len(r) > 0 {
 		t.Errorf("incidents raised more than once: %v", r)
 	}
 	if len(want) == 0 {

@@ -59,7 +59,7 @@ func TestNotificationShapes(t *testing.T) {
 	if n := w.depth(t, queue); n != 0 {
 		t.Errorf("%d messages left in the queue, want 0", n)
 	}
-	if got, wantF := sorted(r.findings(t)), scanFindings(t, dir); !slices.Equal(got, wantF) {
+	if got, wantF := incidents(t, r.findings(t)), incidents(t, scanFindings(t, dir)); !slices.Equal(got, wantF) {
 		t.Errorf("findings differ from scan's\nscan:\n%v\nsqs:\n%v", wantF, got)
 	}
 	if r.counts()[engine.OutcomeDuplicate] != 0 && st.Records[engine.OutcomeDuplicate] != int64(r.counts()[engine.OutcomeDuplicate]) {
