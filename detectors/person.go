@@ -37,7 +37,7 @@ func RoleSessionName(r *cloudtrail.Record) string {
 	if u.Type != "AssumedRole" {
 		return ""
 	}
-	if i := strings.LastIndexByte(u.ARN, '/'); i >= 0 && strings.Contains(u.ARN, ":assumed-role/") {
+	if i := strings.LastIndexByte(u.ARN, '/'); i >= 0 {
 		return u.ARN[i+1:]
 	}
 	if _, after, ok := strings.Cut(u.PrincipalID, ":"); ok {

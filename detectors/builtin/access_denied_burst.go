@@ -187,7 +187,7 @@ func deniedWho(r *cloudtrail.Record) string {
 		return p + "|source-identity:" + u.SourceIdentity
 	}
 	if u.Type == "AssumedRole" && strings.HasPrefix(u.SessionIssuer.UserName, ssoRolePrefix) {
-		return p + "|" + roleSessionName(u)
+		return p + "|" + detectors.RoleSessionName(r)
 	}
 	return p
 }

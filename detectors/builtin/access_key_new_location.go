@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -313,11 +314,8 @@ func (s *sighting) Findings() ([]detectors.Finding, error) {
 		return nil, err
 	}
 	if s.session {
-		moved := false
-		for _, dim := range h.fresh {
-			moved = moved || s.hosting || dim.name == "country"
-		}
-		if !moved || !s.geo {
+		movedAbroad := slices.ContainsFunc(h.fresh, func(d dimension) bool { return d.name == "country" })
+		if len(h.fresh) == 0 || !(s.hosting || movedAbroad) || !s.geo {
 			return nil, nil
 		}
 		return []detectors.Finding{s.finding(h.fresh, h.sizes, h.since, h.span)}, nil

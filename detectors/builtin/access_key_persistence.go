@@ -113,7 +113,7 @@ func (d *AccessKeyPersistence) Observe(ev *detectors.Event, b *state.Batch) dete
 		return detectors.EvaluationFunc(use.findings)
 	}
 	g := grant{d: d, r: r, what: kind.what}
-	g.target, g.newKey = grantTarget(r, kind.response)
+	g.target, g.newKey, g.named = grantTarget(r, kind.response)
 	g.account = r.RecipientAccountID
 	if g.account == "" {
 		g.account = r.AccountID()
@@ -161,19 +161,11 @@ func (g *grant) selfKey(use *keyUse, f detectors.Finding, ok bool) ([]detectors.
 	return []detectors.Finding{m}, nil
 }
 
-// requestNamesUser reports whether r's request parameters name a user.
-func requestNamesUser(r *cloudtrail.Record) bool {
-	var params struct {
-		UserName string `json:"userName"`
-	}
-	_ = r.Params(&params)
-	return params.UserName != ""
-}
-
 // grantTarget reads the user a credential call names: requestParameters
 // userName, else the user its response names. It also returns the id of a
-// new access key. Records of an unexpected shape give empty strings.
-func grantTarget(r *cloudtrail.Record, response string) (user, key string) {
+// new access key, and whether the request named the user. Records of an
+// unexpected shape give empty strings.
+func grantTarget(r *cloudtrail.Record, response string) (user, key string, named bool) {
 	var params struct {
 		UserName string `json:"userName"`
 	}
@@ -183,11 +175,11 @@ func grantTarget(r *cloudtrail.Record, response string) (user, key string) {
 		AccessKeyID string `json:"accessKeyId"`
 	}
 	_ = r.Response(&resp)
-	user = params.UserName
+	user, named = params.UserName, params.UserName != ""
 	if user == "" {
 		user = resp[response].UserName
 	}
-	return user, resp[response].AccessKeyID
+	return user, resp[response].AccessKeyID, named
 }
 
 // grant is one credential call being judged.
@@ -196,6 +188,7 @@ type grant struct {
 	r       *cloudtrail.Record
 	what    string // "access key" or "console password"
 	target  string // IAM user name; "" when the call names none
+	named   bool   // the request parameters named target (not only the response)
 	account string // the account the target user lives in
 	newKey  string // the new access key id, when the response gives it
 	self    bool
@@ -245,7 +238,7 @@ func iamUserOfARN(arn string) (account, name string) {
 func (g *grant) finding() (detectors.Finding, bool) {
 	root := g.r.UserIdentity.Type == "Root"
 	switch {
-	case root && g.r.EventName == "CreateAccessKey" && !requestNamesUser(g.r):
+	case root && g.r.EventName == "CreateAccessKey" && !g.named:
 		// The request named no user: root made a key for itself, whatever
 		// name the response gives it (real records say "root" or "Root").
 		return g.rootKey(), true

@@ -178,7 +178,7 @@ func (d *WorkloadCredentials) Observe(ev *detectors.Event, b *state.Batch) detec
 	}
 	u2 := &use{d: d, r: r, s: s, kind: recordKind(r), temporary: temporary}
 	if role != "" {
-		name := roleSessionName(u)
+		name := detectors.RoleSessionName(r)
 		u2.learned = b.Get(roleKey(ev, role, "wl:kind:"+name))
 		if u2.kind == "" && s.away() {
 			u2.pending = b.Put(roleKey(ev, role, "wl:pending:"+name), s.pendingValue(r), d.opts.KeyLifetime)
@@ -251,20 +251,6 @@ func roleKey(ev *detectors.Event, roleARN, name string) state.Key {
 	return ev.Key("role:"+account+":"+detectors.RoleNameFromARN(roleARN), name)
 }
 
-// roleSessionName is the role session name of an assumed-role session.
-func roleSessionName(u *cloudtrail.UserIdentity) string {
-	if u.Type != "AssumedRole" {
-		return ""
-	}
-	if i := strings.LastIndexByte(u.ARN, '/'); i >= 0 {
-		return u.ARN[i+1:]
-	}
-	if _, after, ok := strings.Cut(u.PrincipalID, ":"); ok {
-		return after
-	}
-	return ""
-}
-
 // recordKind recognises a workload session from the record alone.
 func recordKind(r *cloudtrail.Record) string {
 	u := &r.UserIdentity
@@ -272,7 +258,7 @@ func recordKind(r *cloudtrail.Record) string {
 		return ""
 	}
 	_, pid, _ := strings.Cut(u.PrincipalID, ":")
-	if instanceID.MatchString(roleSessionName(u)) || instanceID.MatchString(pid) {
+	if instanceID.MatchString(detectors.RoleSessionName(r)) || instanceID.MatchString(pid) {
 		return "ec2"
 	}
 	switch {
