@@ -21,6 +21,66 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// WatchContent selects what a Watch call sends.
+type WatchContent int32
+
+const (
+	// WATCH_CONTENT_UNSPECIFIED is the zero value: findings only, as Watch
+	// sent before stories existed, so callers that read every response as a
+	// finding keep working.
+	WatchContent_WATCH_CONTENT_UNSPECIFIED WatchContent = 0
+	// WATCH_CONTENT_FINDINGS sends findings only.
+	WatchContent_WATCH_CONTENT_FINDINGS WatchContent = 1
+	// WATCH_CONTENT_STORIES sends attack story updates only.
+	WatchContent_WATCH_CONTENT_STORIES WatchContent = 2
+	// WATCH_CONTENT_FINDINGS_AND_STORIES sends both, each story update after
+	// the findings that changed it.
+	WatchContent_WATCH_CONTENT_FINDINGS_AND_STORIES WatchContent = 3
+)
+
+// Enum value maps for WatchContent.
+var (
+	WatchContent_name = map[int32]string{
+		0: "WATCH_CONTENT_UNSPECIFIED",
+		1: "WATCH_CONTENT_FINDINGS",
+		2: "WATCH_CONTENT_STORIES",
+		3: "WATCH_CONTENT_FINDINGS_AND_STORIES",
+	}
+	WatchContent_value = map[string]int32{
+		"WATCH_CONTENT_UNSPECIFIED":          0,
+		"WATCH_CONTENT_FINDINGS":             1,
+		"WATCH_CONTENT_STORIES":              2,
+		"WATCH_CONTENT_FINDINGS_AND_STORIES": 3,
+	}
+)
+
+func (x WatchContent) Enum() *WatchContent {
+	p := new(WatchContent)
+	*p = x
+	return p
+}
+
+func (x WatchContent) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WatchContent) Descriptor() protoreflect.EnumDescriptor {
+	return file_iamsentry_v1_detection_service_proto_enumTypes[0].Descriptor()
+}
+
+func (WatchContent) Type() protoreflect.EnumType {
+	return &file_iamsentry_v1_detection_service_proto_enumTypes[0]
+}
+
+func (x WatchContent) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WatchContent.Descriptor instead.
+func (WatchContent) EnumDescriptor() ([]byte, []int) {
+	return file_iamsentry_v1_detection_service_proto_rawDescGZIP(), []int{0}
+}
+
 // ScoreRequest is one message on a Score stream.
 type ScoreRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -334,21 +394,29 @@ func (x *ListDetectorsResponse) GetDetectors() []*DetectorInfo {
 	return nil
 }
 
-// WatchRequest is the request of Watch: which findings to send. The empty
-// request sends every finding that is not suppressed.
+// WatchRequest is the request of Watch: which findings and story updates to
+// send. The empty request sends every finding that is not suppressed, and
+// no story updates.
 type WatchRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// min_severity drops findings less severe than it. SEVERITY_UNSPECIFIED
-	// keeps every severity.
+	// min_severity drops findings, and story updates, less severe than it
+	// (a story is judged by its own severity, so a MEDIUM story raised to
+	// HIGH is first sent when it becomes HIGH). SEVERITY_UNSPECIFIED keeps
+	// every severity.
 	MinSeverity Severity `protobuf:"varint,1,opt,name=min_severity,json=minSeverity,proto3,enum=iamsentry.v1.Severity" json:"min_severity,omitempty"`
 	// detector_ids keeps only findings of these detectors (see
-	// ListDetectors). Empty keeps every detector.
+	// ListDetectors). Empty keeps every detector. It does not filter story
+	// updates.
 	DetectorIds []string `protobuf:"bytes,2,rep,name=detector_ids,json=detectorIds,proto3" json:"detector_ids,omitempty"`
 	// include_suppressed also sends findings a suppress entry matched; their
-	// suppression field is set.
+	// suppression field is set. Suppressed findings belong to no story.
 	IncludeSuppressed bool `protobuf:"varint,3,opt,name=include_suppressed,json=includeSuppressed,proto3" json:"include_suppressed,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// content selects findings, story updates or both; the zero value sends
+	// findings only. A value this server does not know fails the call with
+	// INVALID_ARGUMENT.
+	Content       WatchContent `protobuf:"varint,4,opt,name=content,proto3,enum=iamsentry.v1.WatchContent" json:"content,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WatchRequest) Reset() {
@@ -402,16 +470,27 @@ func (x *WatchRequest) GetIncludeSuppressed() bool {
 	return false
 }
 
-// WatchResponse carries one finding.
+func (x *WatchRequest) GetContent() WatchContent {
+	if x != nil {
+		return x.Content
+	}
+	return WatchContent_WATCH_CONTENT_UNSPECIFIED
+}
+
+// WatchResponse carries one finding or one story update: exactly one of
+// finding and story is set.
 type WatchResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// finding is a finding raised by a replica, with the identity fields of
 	// the record that raised it.
 	Finding *Finding `protobuf:"bytes,1,opt,name=finding,proto3" json:"finding,omitempty"`
-	// dropped counts the findings matching this call that were discarded
-	// since the previous response because the watcher read too slowly. A
-	// non-zero value means the tail has a gap.
-	Dropped       uint64 `protobuf:"varint,2,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	// dropped counts the findings and story updates matching this call that
+	// were discarded since the previous response because the watcher read
+	// too slowly. A non-zero value means the tail has a gap.
+	Dropped uint64 `protobuf:"varint,2,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	// story is an attack story, whole, as a scoring created or changed it
+	// (see Story); set only when WatchRequest.content asks for stories.
+	Story         *Story `protobuf:"bytes,3,opt,name=story,proto3" json:"story,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -460,11 +539,18 @@ func (x *WatchResponse) GetDropped() uint64 {
 	return 0
 }
 
+func (x *WatchResponse) GetStory() *Story {
+	if x != nil {
+		return x.Story
+	}
+	return nil
+}
+
 var File_iamsentry_v1_detection_service_proto protoreflect.FileDescriptor
 
 const file_iamsentry_v1_detection_service_proto_rawDesc = "" +
 	"\n" +
-	"$iamsentry/v1/detection_service.proto\x12\fiamsentry.v1\x1a\x1biamsentry/v1/detector.proto\x1a\x18iamsentry/v1/event.proto\x1a\x1aiamsentry/v1/finding.proto\x1a\x1aiamsentry/v1/verdict.proto\"m\n" +
+	"$iamsentry/v1/detection_service.proto\x12\fiamsentry.v1\x1a\x1biamsentry/v1/detector.proto\x1a\x18iamsentry/v1/event.proto\x1a\x1aiamsentry/v1/finding.proto\x1a\x18iamsentry/v1/story.proto\x1a\x1aiamsentry/v1/verdict.proto\"m\n" +
 	"\fScoreRequest\x12+\n" +
 	"\x06events\x18\x01 \x03(\v2\x13.iamsentry.v1.EventR\x06events\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x04R\bsequence\x12\x14\n" +
@@ -479,14 +565,21 @@ const file_iamsentry_v1_detection_service_proto_rawDesc = "" +
 	"\bverdicts\x18\x01 \x03(\v2\x15.iamsentry.v1.VerdictR\bverdicts\"\x16\n" +
 	"\x14ListDetectorsRequest\"Q\n" +
 	"\x15ListDetectorsResponse\x128\n" +
-	"\tdetectors\x18\x01 \x03(\v2\x1a.iamsentry.v1.DetectorInfoR\tdetectors\"\x9b\x01\n" +
+	"\tdetectors\x18\x01 \x03(\v2\x1a.iamsentry.v1.DetectorInfoR\tdetectors\"\xd1\x01\n" +
 	"\fWatchRequest\x129\n" +
 	"\fmin_severity\x18\x01 \x01(\x0e2\x16.iamsentry.v1.SeverityR\vminSeverity\x12!\n" +
 	"\fdetector_ids\x18\x02 \x03(\tR\vdetectorIds\x12-\n" +
-	"\x12include_suppressed\x18\x03 \x01(\bR\x11includeSuppressed\"Z\n" +
+	"\x12include_suppressed\x18\x03 \x01(\bR\x11includeSuppressed\x124\n" +
+	"\acontent\x18\x04 \x01(\x0e2\x1a.iamsentry.v1.WatchContentR\acontent\"\x85\x01\n" +
 	"\rWatchResponse\x12/\n" +
 	"\afinding\x18\x01 \x01(\v2\x15.iamsentry.v1.FindingR\afinding\x12\x18\n" +
-	"\adropped\x18\x02 \x01(\x04R\adropped2\xc7\x02\n" +
+	"\adropped\x18\x02 \x01(\x04R\adropped\x12)\n" +
+	"\x05story\x18\x03 \x01(\v2\x13.iamsentry.v1.StoryR\x05story*\x8c\x01\n" +
+	"\fWatchContent\x12\x1d\n" +
+	"\x19WATCH_CONTENT_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16WATCH_CONTENT_FINDINGS\x10\x01\x12\x19\n" +
+	"\x15WATCH_CONTENT_STORIES\x10\x02\x12&\n" +
+	"\"WATCH_CONTENT_FINDINGS_AND_STORIES\x10\x032\xc7\x02\n" +
 	"\x10DetectionService\x12D\n" +
 	"\x05Score\x12\x1a.iamsentry.v1.ScoreRequest\x1a\x1b.iamsentry.v1.ScoreResponse(\x010\x01\x12O\n" +
 	"\n" +
@@ -507,43 +600,48 @@ func file_iamsentry_v1_detection_service_proto_rawDescGZIP() []byte {
 	return file_iamsentry_v1_detection_service_proto_rawDescData
 }
 
+var file_iamsentry_v1_detection_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_iamsentry_v1_detection_service_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_iamsentry_v1_detection_service_proto_goTypes = []any{
-	(*ScoreRequest)(nil),          // 0: iamsentry.v1.ScoreRequest
-	(*ScoreResponse)(nil),         // 1: iamsentry.v1.ScoreResponse
-	(*ScoreBatchRequest)(nil),     // 2: iamsentry.v1.ScoreBatchRequest
-	(*ScoreBatchResponse)(nil),    // 3: iamsentry.v1.ScoreBatchResponse
-	(*ListDetectorsRequest)(nil),  // 4: iamsentry.v1.ListDetectorsRequest
-	(*ListDetectorsResponse)(nil), // 5: iamsentry.v1.ListDetectorsResponse
-	(*WatchRequest)(nil),          // 6: iamsentry.v1.WatchRequest
-	(*WatchResponse)(nil),         // 7: iamsentry.v1.WatchResponse
-	(*Event)(nil),                 // 8: iamsentry.v1.Event
-	(*Verdict)(nil),               // 9: iamsentry.v1.Verdict
-	(*DetectorInfo)(nil),          // 10: iamsentry.v1.DetectorInfo
-	(Severity)(0),                 // 11: iamsentry.v1.Severity
-	(*Finding)(nil),               // 12: iamsentry.v1.Finding
+	(WatchContent)(0),             // 0: iamsentry.v1.WatchContent
+	(*ScoreRequest)(nil),          // 1: iamsentry.v1.ScoreRequest
+	(*ScoreResponse)(nil),         // 2: iamsentry.v1.ScoreResponse
+	(*ScoreBatchRequest)(nil),     // 3: iamsentry.v1.ScoreBatchRequest
+	(*ScoreBatchResponse)(nil),    // 4: iamsentry.v1.ScoreBatchResponse
+	(*ListDetectorsRequest)(nil),  // 5: iamsentry.v1.ListDetectorsRequest
+	(*ListDetectorsResponse)(nil), // 6: iamsentry.v1.ListDetectorsResponse
+	(*WatchRequest)(nil),          // 7: iamsentry.v1.WatchRequest
+	(*WatchResponse)(nil),         // 8: iamsentry.v1.WatchResponse
+	(*Event)(nil),                 // 9: iamsentry.v1.Event
+	(*Verdict)(nil),               // 10: iamsentry.v1.Verdict
+	(*DetectorInfo)(nil),          // 11: iamsentry.v1.DetectorInfo
+	(Severity)(0),                 // 12: iamsentry.v1.Severity
+	(*Finding)(nil),               // 13: iamsentry.v1.Finding
+	(*Story)(nil),                 // 14: iamsentry.v1.Story
 }
 var file_iamsentry_v1_detection_service_proto_depIdxs = []int32{
-	8,  // 0: iamsentry.v1.ScoreRequest.events:type_name -> iamsentry.v1.Event
-	9,  // 1: iamsentry.v1.ScoreResponse.verdicts:type_name -> iamsentry.v1.Verdict
-	8,  // 2: iamsentry.v1.ScoreBatchRequest.events:type_name -> iamsentry.v1.Event
-	9,  // 3: iamsentry.v1.ScoreBatchResponse.verdicts:type_name -> iamsentry.v1.Verdict
-	10, // 4: iamsentry.v1.ListDetectorsResponse.detectors:type_name -> iamsentry.v1.DetectorInfo
-	11, // 5: iamsentry.v1.WatchRequest.min_severity:type_name -> iamsentry.v1.Severity
-	12, // 6: iamsentry.v1.WatchResponse.finding:type_name -> iamsentry.v1.Finding
-	0,  // 7: iamsentry.v1.DetectionService.Score:input_type -> iamsentry.v1.ScoreRequest
-	2,  // 8: iamsentry.v1.DetectionService.ScoreBatch:input_type -> iamsentry.v1.ScoreBatchRequest
-	4,  // 9: iamsentry.v1.DetectionService.ListDetectors:input_type -> iamsentry.v1.ListDetectorsRequest
-	6,  // 10: iamsentry.v1.DetectionService.Watch:input_type -> iamsentry.v1.WatchRequest
-	1,  // 11: iamsentry.v1.DetectionService.Score:output_type -> iamsentry.v1.ScoreResponse
-	3,  // 12: iamsentry.v1.DetectionService.ScoreBatch:output_type -> iamsentry.v1.ScoreBatchResponse
-	5,  // 13: iamsentry.v1.DetectionService.ListDetectors:output_type -> iamsentry.v1.ListDetectorsResponse
-	7,  // 14: iamsentry.v1.DetectionService.Watch:output_type -> iamsentry.v1.WatchResponse
-	11, // [11:15] is the sub-list for method output_type
-	7,  // [7:11] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	9,  // 0: iamsentry.v1.ScoreRequest.events:type_name -> iamsentry.v1.Event
+	10, // 1: iamsentry.v1.ScoreResponse.verdicts:type_name -> iamsentry.v1.Verdict
+	9,  // 2: iamsentry.v1.ScoreBatchRequest.events:type_name -> iamsentry.v1.Event
+	10, // 3: iamsentry.v1.ScoreBatchResponse.verdicts:type_name -> iamsentry.v1.Verdict
+	11, // 4: iamsentry.v1.ListDetectorsResponse.detectors:type_name -> iamsentry.v1.DetectorInfo
+	12, // 5: iamsentry.v1.WatchRequest.min_severity:type_name -> iamsentry.v1.Severity
+	0,  // 6: iamsentry.v1.WatchRequest.content:type_name -> iamsentry.v1.WatchContent
+	13, // 7: iamsentry.v1.WatchResponse.finding:type_name -> iamsentry.v1.Finding
+	14, // 8: iamsentry.v1.WatchResponse.story:type_name -> iamsentry.v1.Story
+	1,  // 9: iamsentry.v1.DetectionService.Score:input_type -> iamsentry.v1.ScoreRequest
+	3,  // 10: iamsentry.v1.DetectionService.ScoreBatch:input_type -> iamsentry.v1.ScoreBatchRequest
+	5,  // 11: iamsentry.v1.DetectionService.ListDetectors:input_type -> iamsentry.v1.ListDetectorsRequest
+	7,  // 12: iamsentry.v1.DetectionService.Watch:input_type -> iamsentry.v1.WatchRequest
+	2,  // 13: iamsentry.v1.DetectionService.Score:output_type -> iamsentry.v1.ScoreResponse
+	4,  // 14: iamsentry.v1.DetectionService.ScoreBatch:output_type -> iamsentry.v1.ScoreBatchResponse
+	6,  // 15: iamsentry.v1.DetectionService.ListDetectors:output_type -> iamsentry.v1.ListDetectorsResponse
+	8,  // 16: iamsentry.v1.DetectionService.Watch:output_type -> iamsentry.v1.WatchResponse
+	13, // [13:17] is the sub-list for method output_type
+	9,  // [9:13] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_iamsentry_v1_detection_service_proto_init() }
@@ -554,19 +652,21 @@ func file_iamsentry_v1_detection_service_proto_init() {
 	file_iamsentry_v1_detector_proto_init()
 	file_iamsentry_v1_event_proto_init()
 	file_iamsentry_v1_finding_proto_init()
+	file_iamsentry_v1_story_proto_init()
 	file_iamsentry_v1_verdict_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_iamsentry_v1_detection_service_proto_rawDesc), len(file_iamsentry_v1_detection_service_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_iamsentry_v1_detection_service_proto_goTypes,
 		DependencyIndexes: file_iamsentry_v1_detection_service_proto_depIdxs,
+		EnumInfos:         file_iamsentry_v1_detection_service_proto_enumTypes,
 		MessageInfos:      file_iamsentry_v1_detection_service_proto_msgTypes,
 	}.Build()
 	File_iamsentry_v1_detection_service_proto = out.File

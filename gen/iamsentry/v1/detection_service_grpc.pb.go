@@ -63,6 +63,12 @@ type DetectionServiceClient interface {
 	// ScoreBatch, OTLP, Vector). Only first deliveries raise findings: a
 	// retried record (OUTCOME_DUPLICATE) and a learning request never appear.
 	//
+	// With WatchRequest.content it also (or only) tails attack story updates:
+	// a story is sent when it is created and each time its severity, stages
+	// or identities change, once per change across all replicas (by the
+	// replica whose scoring changed it, never again for a retried record). A
+	// story update follows the findings of the same scoring on the call.
+	//
 	// Watch is a live tail, not a queue: findings raised while no Watch call
 	// is open, or while a replica cannot reach Redis, are not replayed. A
 	// watcher that reads more slowly than findings arrive loses the oldest
@@ -168,6 +174,12 @@ type DetectionServiceServer interface {
 	// this server's state store, whichever way their records came in (Score,
 	// ScoreBatch, OTLP, Vector). Only first deliveries raise findings: a
 	// retried record (OUTCOME_DUPLICATE) and a learning request never appear.
+	//
+	// With WatchRequest.content it also (or only) tails attack story updates:
+	// a story is sent when it is created and each time its severity, stages
+	// or identities change, once per change across all replicas (by the
+	// replica whose scoring changed it, never again for a retried record). A
+	// story update follows the findings of the same scoring on the call.
 	//
 	// Watch is a live tail, not a queue: findings raised while no Watch call
 	// is open, or while a replica cannot reach Redis, are not replayed. A

@@ -130,7 +130,15 @@ type Verdict struct {
 	ReasonCode string `protobuf:"bytes,7,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
 	// reason_field names the record field reason_code concerns, as a JSON
 	// path (e.g. "eventTime", "userIdentity.arn"), when there is one.
-	ReasonField   string `protobuf:"bytes,8,opt,name=reason_field,json=reasonField,proto3" json:"reason_field,omitempty"`
+	ReasonField string `protobuf:"bytes,8,opt,name=reason_field,json=reasonField,proto3" json:"reason_field,omitempty"`
+	// stories lists the attack stories this event's scoring created or
+	// changed (a new story, a higher severity, a new stage or identity, or
+	// stories it joined), each whole: the same updates Watch and the sinks
+	// carry, once per change. Empty for OUTCOME_INVALID, and for
+	// OUTCOME_DUPLICATE unless the first scoring of the event was cut off
+	// before it could hand its stories out: a retried record told its
+	// stories when it was first scored.
+	Stories       []*Story `protobuf:"bytes,9,rep,name=stories,proto3" json:"stories,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -221,11 +229,18 @@ func (x *Verdict) GetReasonField() string {
 	return ""
 }
 
+func (x *Verdict) GetStories() []*Story {
+	if x != nil {
+		return x.Stories
+	}
+	return nil
+}
+
 var File_iamsentry_v1_verdict_proto protoreflect.FileDescriptor
 
 const file_iamsentry_v1_verdict_proto_rawDesc = "" +
 	"\n" +
-	"\x1aiamsentry/v1/verdict.proto\x12\fiamsentry.v1\x1a\x1aiamsentry/v1/finding.proto\"\xae\x02\n" +
+	"\x1aiamsentry/v1/verdict.proto\x12\fiamsentry.v1\x1a\x1aiamsentry/v1/finding.proto\x1a\x18iamsentry/v1/story.proto\"\xdd\x02\n" +
 	"\aVerdict\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12/\n" +
 	"\aoutcome\x18\x02 \x01(\x0e2\x15.iamsentry.v1.OutcomeR\aoutcome\x121\n" +
@@ -235,7 +250,8 @@ const file_iamsentry_v1_verdict_proto_rawDesc = "" +
 	"\bseverity\x18\x06 \x01(\x0e2\x16.iamsentry.v1.SeverityR\bseverity\x12\x1f\n" +
 	"\vreason_code\x18\a \x01(\tR\n" +
 	"reasonCode\x12!\n" +
-	"\freason_field\x18\b \x01(\tR\vreasonField*\x8c\x01\n" +
+	"\freason_field\x18\b \x01(\tR\vreasonField\x12-\n" +
+	"\astories\x18\t \x03(\v2\x13.iamsentry.v1.StoryR\astories*\x8c\x01\n" +
 	"\aOutcome\x12\x17\n" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rOUTCOME_CLEAN\x10\x01\x12\x11\n" +
@@ -264,16 +280,18 @@ var file_iamsentry_v1_verdict_proto_goTypes = []any{
 	(*Verdict)(nil), // 1: iamsentry.v1.Verdict
 	(*Finding)(nil), // 2: iamsentry.v1.Finding
 	(Severity)(0),   // 3: iamsentry.v1.Severity
+	(*Story)(nil),   // 4: iamsentry.v1.Story
 }
 var file_iamsentry_v1_verdict_proto_depIdxs = []int32{
 	0, // 0: iamsentry.v1.Verdict.outcome:type_name -> iamsentry.v1.Outcome
 	2, // 1: iamsentry.v1.Verdict.findings:type_name -> iamsentry.v1.Finding
 	3, // 2: iamsentry.v1.Verdict.severity:type_name -> iamsentry.v1.Severity
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	4, // 3: iamsentry.v1.Verdict.stories:type_name -> iamsentry.v1.Story
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_iamsentry_v1_verdict_proto_init() }
@@ -282,6 +300,7 @@ func file_iamsentry_v1_verdict_proto_init() {
 		return
 	}
 	file_iamsentry_v1_finding_proto_init()
+	file_iamsentry_v1_story_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
