@@ -10,6 +10,7 @@ import (
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/engine"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
+	"github.com/iamsentry/iamsentry/server/findings"
 )
 
 // This file is the edge between the public API and the engine: detectors
@@ -69,6 +70,9 @@ func verdictProto(v *engine.Verdict) *iamsentryv1.Verdict {
 	}
 	for i := range v.Findings {
 		out.Findings = append(out.Findings, findingProto(&v.Findings[i]))
+	}
+	for i := range v.Stories {
+		out.Stories = append(out.Stories, findings.StoryProto(&v.Stories[i]))
 	}
 	return out
 }

@@ -29,19 +29,39 @@ func (s *Server) publishFindings(tenant string, verdicts []engine.Verdict) {
 	s.out.Stories(tenant, sts)
 }
 
+// watchContents maps what a Watch call asks for to what its subscription
+// takes: findings (unless NoFindings) and story updates (Stories).
+var watchContents = map[iamsentryv1.WatchContent]findings.Filter{
+	iamsentryv1.WatchContent_WATCH_CONTENT_UNSPECIFIED:          {},
+	iamsentryv1.WatchContent_WATCH_CONTENT_FINDINGS:             {},
+	iamsentryv1.WatchContent_WATCH_CONTENT_STORIES:              {Stories: true, NoFindings: true},
+	iamsentryv1.WatchContent_WATCH_CONTENT_FINDINGS_AND_STORIES: {Stories: true},
+}
+
+// watchFilter checks req and returns the subscription filter it asks for.
+func watchFilter(req *iamsentryv1.WatchRequest) (findings.Filter, error) {
+	if req.GetMinSeverity() < 0 || req.GetMinSeverity() > iamsentryv1.Severity_SEVERITY_CRITICAL {
+		return findings.Filter{}, status.Errorf(codes.InvalidArgument, "min_severity %d is not a severity", req.GetMinSeverity())
+	}
+	fl, ok := watchContents[req.GetContent()]
+	if !ok {
+		return findings.Filter{}, status.Errorf(codes.InvalidArgument,
+			"content %d is not a watch content (want FINDINGS, STORIES or FINDINGS_AND_STORIES)", req.GetContent())
+	}
+	fl.MinSeverity, fl.Detectors, fl.IncludeSuppressed = req.GetMinSeverity(), req.GetDetectorIds(), req.GetIncludeSuppressed()
+	return fl, nil
+}
+
 // Watch implements DetectionService. The response headers are sent once the
 // watcher is subscribed, so a client that has them misses nothing raised
 // afterwards.
 func (s *service) Watch(req *iamsentryv1.WatchRequest, stream iamsentryv1.DetectionService_WatchServer) error {
-	if req.GetMinSeverity() < 0 || req.GetMinSeverity() > iamsentryv1.Severity_SEVERITY_CRITICAL {
-		return status.Errorf(codes.InvalidArgument, "min_severity %d is not a severity", req.GetMinSeverity())
+	fl, err := watchFilter(req)
+	if err != nil {
+		return err
 	}
-	// A watcher sees its own tenant's findings only.
-	sub := s.hub.Subscribe(auth.Tenant(stream.Context()), findings.Filter{
-		MinSeverity:       req.GetMinSeverity(),
-		Detectors:         req.GetDetectorIds(),
-		IncludeSuppressed: req.GetIncludeSuppressed(),
-	}, s.opts.WatchBuffer)
+	// A watcher sees its own tenant's findings and stories only.
+	sub := s.hub.Subscribe(auth.Tenant(stream.Context()), fl, s.opts.WatchBuffer)
 	defer sub.Close()
 	if err := stream.SendHeader(metadata.MD{}); err != nil {
 		return err
@@ -57,6 +77,27 @@ func (s *service) Watch(req *iamsentryv1.WatchRequest, stream iamsentryv1.Detect
 			if err := stream.Send(&iamsentryv1.WatchResponse{Finding: f, Dropped: sub.Dropped()}); err != nil {
 				return err
 			}
+		case st := <-sub.Stories():
+			if err := sendStory(stream, sub, st); err != nil {
+				return err
+			}
 		}
+	}
+}
+
+// sendStory sends a story update after the findings already waiting: the
+// hub delivered those first, and among them are the findings that changed
+// the story, which a watcher should read before it.
+func sendStory(stream iamsentryv1.DetectionService_WatchServer, sub *findings.Subscription, st *iamsentryv1.Story) error {
+	for {
+		select {
+		case f := <-sub.C():
+			if err := stream.Send(&iamsentryv1.WatchResponse{Finding: f, Dropped: sub.Dropped()}); err != nil {
+				return err
+			}
+			continue
+		default:
+		}
+		return stream.Send(&iamsentryv1.WatchResponse{Story: st, Dropped: sub.Dropped()})
 	}
 }

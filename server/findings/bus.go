@@ -33,16 +33,20 @@ type Bus interface {
 //
 // On Redis Cluster, PUBLISH reaches subscribers on every node, so one
 // subscription to any node sees every replica's findings.
+//
+// Story updates travel the same way on <prefix>stories:<tenant> (see
+// PublishStories), so a replica that predates them ignores them.
 type RedisBus struct {
-	client goredis.UniversalClient
-	prefix string
-	log    *slog.Logger
+	client      goredis.UniversalClient
+	prefix      string
+	storyPrefix string
+	log         *slog.Logger
 
 	ready     chan struct{}
 	readyOnce sync.Once
 }
 
-var _ Bus = (*RedisBus)(nil)
+var _ StoryBus = (*RedisBus)(nil)
 
 // NewRedisBus returns a bus on client whose channels start with prefix (the
 // deployment's key prefix, so deployments sharing a server stay apart).
@@ -50,7 +54,12 @@ func NewRedisBus(client goredis.UniversalClient, prefix string, log *slog.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &RedisBus{client: client, prefix: prefix + "findings:", log: log, ready: make(chan struct{})}
+	return &RedisBus{client: client, prefix: prefix + "findings:", storyPrefix: prefix + "stories:", log: log, ready: make(chan struct{})}
+}
+
+// StoryChannel returns the channel tenant's story updates travel on.
+func (b *RedisBus) StoryChannel(tenant string) string {
+	return b.storyPrefix + escapeTenant(tenant)
 }
 
 // Channel returns the channel tenant's findings travel on. The tenant is
@@ -71,12 +80,20 @@ func unescapeTenant(t string) string {
 
 // Publish implements Bus: one pipeline for the whole slice.
 func (b *RedisBus) Publish(ctx context.Context, tenant string, fs []*iamsentryv1.Finding) error {
-	pipe := b.client.Pipeline()
-	ch := b.Channel(tenant)
-	for _, f := range fs {
-		msg, err := proto.Marshal(f)
+	return publish(ctx, b.client, b.Channel(tenant), fs)
+}
+
+// PublishStories implements StoryBus: one pipeline for the whole slice.
+func (b *RedisBus) PublishStories(ctx context.Context, tenant string, sts []*iamsentryv1.Story) error {
+	return publish(ctx, b.client, b.StoryChannel(tenant), sts)
+}
+
+func publish[M proto.Message](ctx context.Context, client goredis.UniversalClient, ch string, ms []M) error {
+	pipe := client.Pipeline()
+	for _, m := range ms {
+		msg, err := proto.Marshal(m)
 		if err != nil {
-			return fmt.Errorf("encoding finding: %w", err)
+			return fmt.Errorf("encoding %s: %w", m.ProtoReflect().Descriptor().Name(), err)
 		}
 		pipe.Publish(ctx, ch, msg)
 	}
@@ -90,7 +107,9 @@ func (b *RedisBus) Publish(ctx context.Context, tenant string, fs []*iamsentryv1
 // (retrying while Redis is down), then delivers until ctx ends; go-redis
 // resubscribes after a lost connection.
 func (b *RedisBus) Run(ctx context.Context, hub *Hub) error {
-	ps := b.client.PSubscribe(ctx, b.prefix+"*")
+	// One PSUBSCRIBE for both patterns: Redis registers them together, so
+	// the first confirmation means both are in place.
+	ps := b.client.PSubscribe(ctx, b.prefix+"*", b.storyPrefix+"*")
 	defer ps.Close()
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		_, err := ps.Receive(ctx)
@@ -117,12 +136,7 @@ func (b *RedisBus) Run(ctx context.Context, hub *Hub) error {
 			if !ok {
 				return errors.New("redis subscription closed")
 			}
-			f := &iamsentryv1.Finding{}
-			if err := proto.Unmarshal([]byte(m.Payload), f); err != nil {
-				b.log.Warn("undecodable finding on the Watch channel; skipped", slog.String("channel", m.Channel), slog.Any("error", err))
-				continue
-			}
-			hub.Deliver(unescapeTenant(strings.TrimPrefix(m.Channel, b.prefix)), f)
+			b.deliver(hub, m)
 		}
 	}
 }
@@ -130,3 +144,22 @@ func (b *RedisBus) Run(ctx context.Context, hub *Hub) error {
 // Ready is closed once Run's subscription is confirmed: findings published
 // by any replica from then on reach this one.
 func (b *RedisBus) Ready() <-chan struct{} { return b.ready }
+
+// deliver hands one pub/sub message, a finding or a story update, to hub.
+func (b *RedisBus) deliver(hub *Hub, m *goredis.Message) {
+	if t, ok := strings.CutPrefix(m.Channel, b.storyPrefix); ok {
+		st := &iamsentryv1.Story{}
+		if err := proto.Unmarshal([]byte(m.Payload), st); err != nil {
+			b.log.Warn("undecodable story on the Watch channel; skipped", slog.String("channel", m.Channel), slog.Any("error", err))
+			return
+		}
+		hub.DeliverStory(unescapeTenant(t), st)
+		return
+	}
+	f := &iamsentryv1.Finding{}
+	if err := proto.Unmarshal([]byte(m.Payload), f); err != nil {
+		b.log.Warn("undecodable finding on the Watch channel; skipped", slog.String("channel", m.Channel), slog.Any("error", err))
+		return
+	}
+	hub.Deliver(unescapeTenant(strings.TrimPrefix(m.Channel, b.prefix)), f)
+}

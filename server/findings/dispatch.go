@@ -76,7 +76,9 @@ func (d *Dispatcher) Findings(tenant string, fs []*iamsentryv1.Finding) {
 }
 
 // Stories queues the attack stories one scored batch created or changed,
-// for the sinks (Watch carries findings only). It never blocks.
+// for the sinks and the Watch calls that take story updates. Call it after
+// Findings for the same batch, so story updates follow their findings. It
+// never blocks.
 func (d *Dispatcher) Stories(tenant string, sts []story.Story) {
 	if len(sts) > 0 {
 		d.enqueue(dispatch{tenant: tenant, stories: sts}, len(sts))
@@ -136,6 +138,9 @@ func (d *Dispatcher) dispatch(ctx context.Context, x dispatch) {
 			cancel()
 		}
 	}
+	if len(x.stories) > 0 {
+		d.watchStories(ctx, x)
+	}
 	for _, s := range d.cfg.Sinks {
 		for _, f := range x.findings {
 			s.Send(Item{Tenant: x.tenant, Finding: f})
@@ -170,4 +175,28 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 		errs = append(errs, s.Close(ctx))
 	}
 	return errors.Join(errs...)
+}
+
+// watchStories hands a batch's story updates to the watchers of every
+// replica: through the bus when it carries stories, to this replica's Hub
+// when there is no bus. A bus that predates stories carries none, and its
+// watchers see findings only.
+func (d *Dispatcher) watchStories(ctx context.Context, x dispatch) {
+	sts := make([]*iamsentryv1.Story, len(x.stories))
+	for i := range x.stories {
+		sts[i] = StoryProto(&x.stories[i])
+	}
+	switch bus := d.cfg.Bus.(type) {
+	case nil:
+		for _, st := range sts {
+			d.cfg.Hub.DeliverStory(x.tenant, st)
+		}
+	case StoryBus:
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+		defer cancel()
+		if err := bus.PublishStories(pctx, x.tenant, sts); err != nil {
+			d.cfg.Logger.Warn("Watch fan-out: story updates not published; watchers miss them (sinks still get them)",
+				slog.Int("stories", len(sts)), slog.Any("error", err))
+		}
+	}
 }
