@@ -57,6 +57,31 @@
 // records still unanswered then get a Result with the error. A malformed
 // record is not an error at all: it gets an OUTCOME_INVALID verdict.
 //
+// # Watching findings and attack stories
+//
+// Watch tails what every replica raises from now on: findings, attack story
+// updates (a story is sent when it is created and each time its severity,
+// stages or identities change, once per change), or both, as the
+// WatchRequest's Content says (the zero value is findings only). A story
+// update follows the findings that changed it.
+//
+//	w, err := c.Watch(ctx, &iamsentry.WatchRequest{Content: iamsentry.WatchStories})
+//	...
+//	defer w.Close()
+//	for {
+//		u, err := w.Recv()
+//		if err != nil {
+//			return err
+//		}
+//		stories[u.Story.GetId()] = u.Story // the latest version wins
+//	}
+//
+// Watch is a live tail, not a queue: when the server ends the call (its
+// maximum connection age, a shutdown) Recv reopens it with backoff and
+// marks the first update after the gap Resumed. Verdicts carry the same
+// story updates (Verdict.Stories), for callers that want the stories of the
+// records they sent.
+//
 // # Load balancing
 //
 // The default service config selects the round_robin policy, so a "dns:///"
