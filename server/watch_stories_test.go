@@ -19,46 +19,6 @@ import (
 	"github.com/iamsentry/iamsentry/server"
 )
 
-// The textbook takeover of issue 14, as engine/story_scenario_test.go
-// builds it: eight days of alice's key from the office and from home, then
-// whoami and a listing from a network never seen (new location MEDIUM,
-// recon MEDIUM) and a key alice makes for herself (LOW).
-
-var takeoverDay0 = time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC)
-
-const takeoverKey = "AKIAALICE0000000001"
-
-func aliceCall(source, name string, at time.Time, ip string) dt.Rec {
-	return dt.Base(source, name, at).With("sourceIPAddress", ip).With("userIdentity", map[string]any{
-		"type": "IAMUser", "principalId": "AIDAALICE", "arn": "arn:aws:iam::111122223333:user/alice",
-		"accountId": "111122223333", "accessKeyId": takeoverKey, "userName": "alice",
-	})
-}
-
-func takeoverHistory() []dt.Rec {
-	var out []dt.Rec
-	for d := range 8 {
-		at := takeoverDay0.Add(time.Duration(d) * 24 * time.Hour)
-		out = append(out,
-			aliceCall("s3.amazonaws.com", "ListBuckets", at, "203.0.113.10"),
-			aliceCall("s3.amazonaws.com", "ListBuckets", at.Add(11*time.Hour), fmt.Sprintf("198.51.100.%d", 20+d)))
-	}
-	return out
-}
-
-func takeoverAttack() []dt.Rec {
-	t0 := takeoverDay0.Add(8*24*time.Hour + 5*time.Hour)
-	call := func(source, name string, after time.Duration) dt.Rec {
-		return aliceCall(source, name, t0.Add(after), "198.18.7.7").With("userAgent", "python-requests/2.31.0")
-	}
-	return []dt.Rec{
-		call("sts.amazonaws.com", "GetCallerIdentity", 0),
-		call("s3.amazonaws.com", "ListBuckets", 40*time.Second),
-		call("iam.amazonaws.com", "CreateAccessKey", 3*time.Minute).With("requestParameters", map[string]any{}).
-			With("responseElements", map[string]any{"accessKey": map[string]any{"userName": "alice", "accessKeyId": "AKIANEWALICE", "status": "Active"}}),
-	}
-}
-
 // storyWatchers are the Watch calls one scenario reads: two that take
 // story updates only and one that takes findings and stories, on the
 // replicas given, and one with the empty request (findings only).
@@ -102,13 +62,13 @@ func runTakeoverOnWatch(t *testing.T, replicas []iamsentryv1.DetectionServiceCli
 		both:  openWatch(t, ctx, replicas[len(replicas)-1], &iamsentryv1.WatchRequest{Content: iamsentryv1.WatchContent_WATCH_CONTENT_FINDINGS_AND_STORIES}),
 		plain: openWatch(t, ctx, replicas[0], &iamsentryv1.WatchRequest{}),
 	}
-	for i, r := range takeoverHistory() {
+	for i, r := range dt.TakeoverHistory() {
 		if v := scoreAlone(t, ctx, replicas[i%len(replicas)], r.JSON()); len(v.GetFindings()) > 0 || len(v.GetStories()) > 0 {
 			t.Fatalf("history record %d raised %v", i, v)
 		}
 	}
 	var told []*iamsentryv1.Story // what the verdicts carried, in scoring order
-	attack := takeoverAttack()
+	attack := dt.TakeoverAttack()
 	for i, r := range attack {
 		told = append(told, scoreAlone(t, ctx, replicas[i%len(replicas)], r.JSON()).GetStories()...)
 	}

@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +17,7 @@ import (
 	"github.com/iamsentry/iamsentry/cloudtrail"
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/engine"
+	"github.com/iamsentry/iamsentry/engine/story"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
 )
 
@@ -38,6 +41,17 @@ broken connection) is answered as a duplicate carrying its original
 findings: each finding is printed once per run, whichever verdict brought
 it, and the summary counts the record as a duplicate.
 
+With --stories, attack stories (the findings of one actor chain, see
+docs/findings.md) go to standard output too, in scan --stories' shape: one
+JSON line each ({"story":...,"severity":...,"stages":[...],"identities":
+[...],"incidents":[...],"first_event_time":...,"last_event_time":...,
+"summary":...}), each time the server's scoring created or changed one,
+after the findings of the record that did; --stories-out writes them to a
+file instead. A story update is told once, by the verdict of the record
+that made it: records the server had scored before (a rerun) tell none.
+With --batch 1 and --window 1 records are scored one at a time, in file
+order, and the stories match scan --batch-size 1's.
+
 Exit status:
   0  every record read was answered (invalid records are counted, not fatal)
   1  an input could not be read, or records were left unanswered (server
@@ -47,7 +61,8 @@ Exit status:
 type replayFlags struct {
 	conn                              connFlags
 	format, progress                  string
-	learn                             bool
+	learn, stories                    bool
+	storiesOut                        string
 	batch, window, streams, maxRecord int
 	giveUp, progressEvery             time.Duration
 	s3                                s3Flags
@@ -57,6 +72,8 @@ func (f *replayFlags) register(fs *flag.FlagSet) {
 	f.conn.register(fs)
 	f.s3.register(fs)
 	fs.StringVar(&f.format, "format", "json", "finding output: json (one JSON object per line) or text (for people)")
+	fs.BoolVar(&f.stories, "stories", false, "also print attack stories (findings linked by actor chain) as JSON lines, after the findings of the record that created or changed them")
+	fs.StringVar(&f.storiesOut, "stories-out", "", "write attack stories to `file` instead of standard output (implies --stories)")
 	fs.BoolVar(&f.learn, "learn", false, "only learn: the server updates windows and baselines and remembers event ids, but raises no findings")
 	fs.IntVar(&f.batch, "batch", iamsentry.DefaultBatch, "records per request")
 	fs.IntVar(&f.window, "window", iamsentry.DefaultWindow, "requests in flight per stream")
@@ -88,6 +105,10 @@ type replayer struct {
 	shown      int
 	writeErr   error
 	printed    map[string]struct{} // findings printed, by incident and event (see printedKey)
+	// stories receives the story updates verdicts carry; nil leaves them
+	// out.
+	stories io.Writer
+	told    map[string]struct{} // story updates printed, by their JSON line
 }
 
 // at says where a record came from, for messages about it.
@@ -110,6 +131,12 @@ func replay(ctx context.Context, args []string, stdio Stdio) int {
 		fmt.Fprintf(stdio.Err, "iamsentry replay: %v\n", err)
 		return ExitUsage
 	}
+	storiesTo, closeStories, err := f.storiesWriter(stdio.Out)
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "iamsentry replay: stories: %v\n", err)
+		return ExitError
+	}
+	defer closeStories()
 	client, err := iamsentry.Dial(f.conn.addr, f.clientOptions()...)
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "iamsentry replay: %v\n", err)
@@ -122,7 +149,7 @@ func replay(ctx context.Context, args []string, stdio Stdio) int {
 		return ExitError
 	}
 	r := &replayer{
-		f: &f, stdio: stdio, stream: stream, unanswered: map[string]int{},
+		f: &f, stdio: stdio, stream: stream, unanswered: map[string]int{}, stories: storiesTo,
 		sum:      scanSummary{alerts: map[string]int{}, suppressed: map[string]int{}, reasons: map[string]int{}, learn: f.learn},
 		progress: newProgress(stdio.Err, f.progress, f.progressEvery, inputSize(fs.Args())),
 	}
@@ -242,6 +269,7 @@ func (r *replayer) collect() {
 			v := r.verdict(res)
 			r.sum.add(&v)
 			r.print(v.Findings)
+			r.tell(res.Verdict.GetStories())
 		}
 		r.mu.Unlock()
 	}
@@ -353,6 +381,64 @@ func detectorFinding(f *iamsentryv1.Finding) detectors.Finding {
 	}
 	if s := f.GetSuppression(); s != nil {
 		out.Suppressed = &detectors.Suppressed{Entry: int(s.GetEntry()), Reason: s.GetReason()}
+	}
+	return out
+}
+
+// storiesWriter opens where --stories and --stories-out send story
+// updates: nil when neither is given. closeFile closes the file, if any.
+func (f *replayFlags) storiesWriter(stdout io.Writer) (w io.Writer, closeFile func(), err error) {
+	switch {
+	case f.storiesOut != "":
+		file, err := os.Create(f.storiesOut)
+		if err != nil {
+			return nil, nil, err
+		}
+		return file, func() { file.Close() }, nil
+	case f.stories:
+		return stdout, func() {}, nil
+	}
+	return nil, func() {}, nil
+}
+
+// tell writes the story updates not printed before in this run (a verdict
+// whose first answer was lost may carry them again), as scan prints them.
+func (r *replayer) tell(sts []*iamsentryv1.Story) {
+	if r.stories == nil {
+		return
+	}
+	for _, pb := range sts {
+		if r.writeErr != nil {
+			return
+		}
+		st := engineStory(pb)
+		line, err := json.Marshal(&st)
+		if err != nil {
+			r.writeErr = err
+			return
+		}
+		if _, done := r.told[string(line)]; done {
+			continue
+		}
+		if r.told == nil {
+			r.told = map[string]struct{}{}
+		}
+		r.told[string(line)] = struct{}{}
+		r.writeErr = writeStory(r.stories, r.f.format, &st)
+	}
+}
+
+// engineStory returns st as the engine models it, so replay prints it as
+// scan does (the client must not import the engine).
+func engineStory(st *iamsentryv1.Story) story.Story {
+	out := story.Story{
+		ID: st.GetId(), Severity: detectors.Severity(st.GetSeverity()),
+		Identities: st.GetIdentities(), Incidents: st.GetIncidents(),
+		FirstEventTime: st.GetFirstEventTime().AsTime(), LastEventTime: st.GetLastEventTime().AsTime(),
+		Summary: st.GetSummary(), Supersedes: st.GetSupersedes(),
+	}
+	for _, g := range st.GetStages() {
+		out.Stages = append(out.Stages, story.Stage(g))
 	}
 	return out
 }
