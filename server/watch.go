@@ -89,15 +89,10 @@ func (s *service) Watch(req *iamsentryv1.WatchRequest, stream iamsentryv1.Detect
 // hub delivered those first, and among them are the findings that changed
 // the story, which a watcher should read before it.
 func sendStory(stream iamsentryv1.DetectionService_WatchServer, sub *findings.Subscription, st *iamsentryv1.Story) error {
-	for {
-		select {
-		case f := <-sub.C():
-			if err := stream.Send(&iamsentryv1.WatchResponse{Finding: f, Dropped: sub.Dropped()}); err != nil {
-				return err
-			}
-			continue
-		default:
+	for range len(sub.C()) { // only those already waiting: later ones are not this story's
+		if err := stream.Send(&iamsentryv1.WatchResponse{Finding: <-sub.C(), Dropped: sub.Dropped()}); err != nil {
+			return err
 		}
-		return stream.Send(&iamsentryv1.WatchResponse{Story: st, Dropped: sub.Dropped()})
 	}
+	return stream.Send(&iamsentryv1.WatchResponse{Story: st, Dropped: sub.Dropped()})
 }
