@@ -73,7 +73,7 @@ func (f *serveFlags) registerTransport(fs *flag.FlagSet) {
 	fs.DurationVar(&f.opts.KeepaliveTimeout, "keepalive-timeout", server.DefaultKeepaliveTimeout, "close a connection whose ping is unanswered this long")
 	fs.DurationVar(&f.opts.MaxConnectionAge, "max-connection-age", server.DefaultMaxConnectionAge, "ask clients to reconnect after this long (±10% jitter), so streams rebalance behind L4 load balancers")
 	fs.DurationVar(&f.opts.MaxConnectionAgeGrace, "max-connection-age-grace", server.DefaultMaxConnectionAgeGrace, "then cut calls still open after this long")
-	fs.IntVar(&f.opts.WatchBuffer, "watch-buffer", findings.DefaultWatchBuffer, "findings a slow Watch caller may fall behind before it loses the oldest")
+	fs.IntVar(&f.opts.WatchBuffer, "watch-buffer", findings.DefaultWatchBuffer, "findings (and, separately, story updates) a slow Watch caller may fall behind before it loses the oldest")
 }
 
 func serve(ctx context.Context, args []string, stdio Stdio) int {
