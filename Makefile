@@ -112,12 +112,20 @@ bench-load: build redis ## Load generator: $(LOAD_EVENTS) generated records to a
 	$(GO) run ./cmd/loadgen --spawn bin/iamsentry --events $(LOAD_EVENTS)
 	$(GO) run ./cmd/loadgen --spawn bin/iamsentry --with-redis --events $(LOAD_EVENTS)
 
-LATENCY_RATES    ?= 1000 5000
+# bench-latency prints the load average before each run: the machine is
+# shared, and a figure means little without what ran beside it.
+LATENCY_RATES    ?= 1000 5000 20000
 LATENCY_DURATION ?= 10s
-bench-latency: build redis ## Open-loop latency: $(LATENCY_RATES) events/s for $(LATENCY_DURATION) each, embedded store then Redis
-	for rate in $(LATENCY_RATES); do \
-		$(GO) run ./cmd/loadgen --spawn bin/iamsentry --rate $$rate --duration $(LATENCY_DURATION); \
-		$(GO) run ./cmd/loadgen --spawn bin/iamsentry --with-redis --rate $$rate --duration $(LATENCY_DURATION); \
+LATENCY_RUNS     ?= 3
+bench-latency: build redis ## Open-loop latency: $(LATENCY_RATES) events/s for $(LATENCY_DURATION) each, embedded store then Redis, $(LATENCY_RUNS) runs (take medians)
+	$(GO) build -o bin/loadgen ./cmd/loadgen
+	for run in $$(seq $(LATENCY_RUNS)); do \
+		for rate in $(LATENCY_RATES); do \
+			for redis in "" --with-redis; do \
+				echo "run $$run, load average $$(cut -d' ' -f1-3 /proc/loadavg)"; \
+				bin/loadgen --spawn bin/iamsentry $$redis --rate $$rate --duration $(LATENCY_DURATION); \
+			done; \
+		done; \
 	done
 
 # The OpenTelemetry Collector is built with its builder (ocb) from

@@ -12,10 +12,14 @@ import (
 // batcher merges the scoring work of many streams and calls into
 // micro-batches, so one round trip to the state store serves many requests.
 //
-// Workers each take a job, then gather more until the batch holds Size
-// records or Linger has passed since the first, whichever comes first. Under
-// load jobs queue up while workers are busy, so batches grow with load
-// without any waiting; Linger only matters when traffic is light.
+// Workers each take a job and every job already waiting, up to Size
+// records, and score them at once: nothing waits for a batch to fill. Under
+// load jobs queue up while the workers are busy (in the engine, or waiting
+// on the state store's round trip), so batches grow with load by
+// themselves, and a worker that frees up takes the whole queue (smart
+// batching). Linger, when set, makes a worker also wait that long after its
+// first job for more to arrive: fewer, larger batches at light traffic, for
+// a little CPU, at the price of Linger added to every verdict's latency.
 //
 // A stream never has more than one job in flight, so the records of one
 // stream are scored in the order they arrived.

@@ -45,7 +45,7 @@ type Options struct {
 	MaxIngestRecords      int           // records in one OTLP or Vector request; default 100,000
 	MaxDecompressionRatio int           // gzip requests: most bytes out per byte in; default 256
 	BatchSize             int           // records per micro-batch; default 512
-	BatchLinger           time.Duration // how long a light-traffic batch waits to fill; default 1 ms
+	BatchLinger           time.Duration // how long a batch waits for more work after its first job; default none
 	Workers               int           // concurrent micro-batches; default GOMAXPROCS
 	MaxInFlight           int           // requests read ahead per stream; default 64
 	ReadAheadBytes        int           // bytes of requests read ahead per stream; default 16 MiB
@@ -91,11 +91,17 @@ const (
 	DefaultMaxEventsPerRequest  = 10_000
 	DefaultIngestMaxRecvMsgSize = 64 << 20
 	DefaultBatchSize            = 512
-	DefaultBatchLinger          = time.Millisecond
 	DefaultMaxInFlight          = 64
 	DefaultGracePeriod          = 15 * time.Second
 	DefaultReadyInterval        = time.Second
 )
+
+// DefaultBatchLinger is no linger: a batch takes the work already waiting
+// and goes. A timer linger added its whole length to nearly every verdict at
+// light and moderate traffic (batches there rarely fill BatchSize, so the
+// timer always ran out), while under load batches grow by queueing anyway
+// (docs/performance.md, "Latency at a fixed rate").
+const DefaultBatchLinger time.Duration = 0
 
 // ReadyTimeout bounds one readiness probe of the state store. With
 // DefaultReadyInterval it bounds how late health follows a store loss:
