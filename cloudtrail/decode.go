@@ -36,20 +36,21 @@ var errDeclined = errors.New("cloudtrail: declined by the fast path")
 
 // parse is Parse's fast path: the same steps as parseStd on the same
 // rawRecord, or errDeclined.
-func (d *decoder) parse(data []byte) (*Record, error) {
+// It fills rec, which it leaves untouched on an error.
+func (d *decoder) parse(data []byte, rec *Record) error {
 	defer d.release()
 	var raw rawRecord
 	if !d.decode(data, &raw) {
-		return nil, errDeclined
+		return errDeclined
 	}
 	if inner := raw.wrapped(); inner != nil {
 		raw = rawRecord{}
 		if !d.decode(inner, &raw) {
-			return nil, errDeclined
+			return errDeclined
 		}
 	}
 	raw.ownRaw()
-	return raw.record(nil)
+	return raw.fill(rec, nil)
 }
 
 // decode fills raw from data, which must be exactly one JSON object.
@@ -135,6 +136,25 @@ func (d *decoder) str(dst *string, cached bool) bool {
 		*dst = string(s)
 	}
 	return true
+}
+
+// timeStr reads eventTime as str does, except that a plain string is
+// kept as its bytes in raw (aliasing the input) rather than made a
+// string: it is parsed once, in fill, and never kept.
+func (d *decoder) timeStr(dst *string, raw *[]byte) bool {
+	if d.dec.PeekKind() != '"' {
+		return d.str(dst, false)
+	}
+	v, err := d.dec.ReadValue()
+	if err != nil {
+		return false
+	}
+	if s, plain := plainString(v); plain {
+		*raw = s
+		return true
+	}
+	*dst, err = unquoteStd(v)
+	return err == nil
 }
 
 // unquoteStd unquotes a JSON string with escapes or invalid UTF-8 the way

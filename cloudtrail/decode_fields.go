@@ -283,7 +283,7 @@ func (r *rawRecord) set(d *decoder, f field) bool {
 	case fEventSource:
 		return d.str(&r.EventSource, true)
 	case fEventTime:
-		return d.str(&r.EventTime, true)
+		return d.timeStr(&r.EventTime, &r.eventTime)
 	case fEventType:
 		return d.str(&r.EventType, true)
 	case fAWSRegion:

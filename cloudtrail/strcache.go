@@ -11,7 +11,12 @@ import (
 // direct-mapped: a colliding string replaces the older one. The idea is
 // encoding/json/v2's (its intern.go); strings are immutable, so sharing
 // them is invisible to callers.
-type stringCache [256]string
+//
+// Its size is set by a realistic month (internal/realcorpus, 150
+// identities): at 256 entries ARNs, access keys, principal ids and
+// source IPs of one busy hour evict each other and 3.6 of a record's
+// 15 cached strings are made again; at 4096 (64 KiB) 1.2 are.
+type stringCache [4096]string
 
 // maxCachedLen keeps long, rarely repeated values out of the cache.
 const maxCachedLen = 256

@@ -37,7 +37,8 @@ type scoring struct {
 
 // item is one valid record of the batch.
 type item struct {
-	index      int // position in the batch
+	rec        cloudtrail.Record // event.Record points here
+	index      int               // position in the batch
 	event      detectors.Event
 	dedupe     state.Key
 	owner      string // the event's identity, owner of the throttles it wins
@@ -60,19 +61,26 @@ func newScoring(e *Engine, b Batch) *scoring {
 	seen := make(map[string]int, len(b.Records))
 	enabled := s.rules.Registry.Enabled()
 	popts := cloudtrail.Options{MaxRecordSize: e.opts.MaxRecordSize}
-	// Items are built in place, in a slice that never grows: detectors
-	// keep &it.event, and a local item would escape to the heap once per
-	// record only to be copied.
-	s.items = make([]item, 0, len(b.Records))
+	// Items, records included, are built in place, in a slice that never
+	// grows: detectors keep &it.event and its Record, and a record or item
+	// of its own would cost an allocation per record. A slot is written
+	// only by a record that parses (ParseInto leaves it as it was on an
+	// error), so every slot is zero until its record takes it.
+	items := make([]item, len(b.Records))
+	// Evaluations too share one slice; a detector or two per record is
+	// typical, and growing it copies only interface values.
+	evals := make([]detectors.Evaluation, 0, 2*len(b.Records))
+	n := 0
 	for i, raw := range b.Records {
-		rec, err := cloudtrail.Parse(raw, popts)
-		if err != nil {
+		it := &items[n]
+		if err := cloudtrail.ParseInto(&it.rec, raw, popts); err != nil {
 			s.verdicts[i] = invalid(err)
 			continue
 		}
-		s.verdicts[i].EventID = rec.EventID
-		s.items = append(s.items, item{index: i, event: detectors.Event{Record: rec, Tenant: b.Tenant}, copyOf: -1})
-		it := &s.items[len(s.items)-1]
+		n++
+		s.verdicts[i].EventID = it.rec.EventID
+		it.index, it.copyOf = i, -1
+		it.event = detectors.Event{Record: &it.rec, Tenant: b.Tenant}
 		it.owner = it.event.Owner()
 		if first, dup := seen[it.owner]; dup {
 			it.copyOf = first
@@ -82,12 +90,17 @@ func newScoring(e *Engine, b Batch) *scoring {
 		it.dedupe = state.Key{Tenant: b.Tenant, Identity: "event:" + it.owner, Name: "verdict"}
 		it.claim = s.first.Claim(it.dedupe, nil, e.opts.DedupeHorizon)
 		s.creations(it)
+		from := len(evals)
 		for _, d := range enabled {
 			if ev := s.observe(d, &it.event); ev != nil {
-				it.evals = append(it.evals, ev)
+				evals = append(evals, ev)
 			}
 		}
+		// Capped, so that nothing appended to one item's evals can
+		// overwrite the next item's.
+		it.evals = evals[from:len(evals):len(evals)]
 	}
+	s.items = items[:n]
 	return s
 }
 

@@ -32,6 +32,10 @@ type metrics struct {
 	duration                                                 metric.Float64Histogram
 	tracer                                                   trace.Tracer
 
+	// outcomes are the verdicts counter's attributes, by Outcome, built
+	// once.
+	outcomes [len(outcomeNames)]metric.AddOption
+
 	// newest is the newest plausible event time scored so far, in Unix
 	// nanoseconds: the watermark records are late against.
 	newest atomic.Int64
@@ -50,6 +54,9 @@ func newMetrics(mp metric.MeterProvider, tp trace.TracerProvider) *metrics {
 		"Verdicts of scored batches, by outcome.")
 	out.findings = counter("iamsentry.findings", "{finding}",
 		"Findings raised and not suppressed, counted once per event when first handed out, by detector and severity.")
+	for o := range out.outcomes {
+		out.outcomes[o] = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", Outcome(o).String())))
+	}
 	out.duplicate = counter("iamsentry.records.duplicate", "{record}",
 		"Records whose event id was scored before (redeliveries); answered with the original findings.")
 	out.late = counter("iamsentry.records.late", "{record}",
@@ -103,13 +110,18 @@ func (e *Engine) endSpan(ctx context.Context, span trace.Span, start time.Time, 
 // failed and will be retried is not counted twice.
 func (s *scoring) count(ctx context.Context) {
 	m := s.e.metrics
+	// Counters are added to once per batch and outcome, not once per
+	// record: the sums are the same, and an attribute set costs
+	// allocations each time it is built.
+	var outcomes [len(outcomeNames)]int64
 	for i := range s.verdicts {
 		v := &s.verdicts[i]
-		m.verdicts.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", v.Outcome.String())))
-		switch v.Outcome {
-		case OutcomeDuplicate:
-			m.duplicate.Add(ctx, 1)
-		case OutcomeInvalid:
+		if o := v.Outcome; o >= 0 && int(o) < len(outcomes) {
+			outcomes[o]++
+		} else {
+			m.verdicts.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", o.String())))
+		}
+		if v.Outcome == OutcomeInvalid {
 			reason := "unknown"
 			if v.Invalid != nil {
 				reason = string(v.Invalid.Reason)
@@ -117,11 +129,20 @@ func (s *scoring) count(ctx context.Context) {
 			m.invalid.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", reason)))
 		}
 	}
+	for o, n := range outcomes {
+		if n > 0 {
+			m.verdicts.Add(ctx, n, m.outcomes[o])
+		}
+	}
+	if n := outcomes[OutcomeDuplicate]; n > 0 {
+		m.duplicate.Add(ctx, n)
+	}
 	now := time.Now()
+	var late int64
 	for i := range s.items {
 		it := &s.items[i]
 		if it.copyOf < 0 && s.verdicts[it.index].Outcome != OutcomeDuplicate && m.observeTime(it.event.Record.EventTime, now) {
-			m.late.Add(ctx, 1)
+			late++
 		}
 		if !s.fresh(it) {
 			continue // findings counted when they were first handed out
@@ -140,6 +161,9 @@ func (s *scoring) count(ctx context.Context) {
 				attribute.String("reason", f.Suppressed.Reason),
 			))
 		}
+	}
+	if late > 0 {
+		m.late.Add(ctx, late)
 	}
 }
 
