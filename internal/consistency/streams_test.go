@@ -43,11 +43,14 @@ const streamBatch = 8
 // Streams are replicas: with 4 and 16, each stream has an engine of its
 // own on the one store. The records reach them as a shipper behind a
 // round-robin balancer sends them: in event-time order, cut into
-// micro-batches, batch i of a round to stream i mod n (see
-// deliveryRounds). Within a round every stream scores its batches at once
-// with the others, so a record may be scored before an earlier one of
-// another stream; rounds span less than the allowed lateness, which is
-// all the design promises order-freedom for.
+// micro-batches, batch i of round k to stream (i+k) mod n (see
+// deliveryRounds and scoreStreams). Within a round every stream scores
+// its batches at once with the others, so a record may be scored before
+// an earlier one of another stream; rounds span less than the allowed
+// lateness, which is all the design promises order-freedom for.
+//
+// `make test` scores eight days of ten people with every attack kind
+// woven in once; fullCorpusEnv scores the default month (`make soak`).
 func TestRealisticCorpusAcrossStoresAndStreams(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a redis-server and a Redis Cluster")
