@@ -3,10 +3,7 @@ package consistency_test
 import (
 	"context"
 	"fmt"
-	"maps"
 	"os"
-	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -87,7 +84,7 @@ func TestRealisticCorpusAcrossStoresAndStreams(t *testing.T) {
 	for _, s := range stores {
 		for _, n := range []int{1, 4, 16} {
 			run := fmt.Sprintf("%s/%d-streams", s.name, n)
-			got := scoreStreams(t, built, s.open(t), rounds, n)
+			got := consistency.Incidents(scoreStreams(t, built, s.open(t), rounds, n))
 			t.Logf("%s: %d incidents, by detector %v", run, len(got), consistency.ByDetector(got))
 			if r := consistency.Repeated(got); len(r) > 0 {
 				t.Errorf("%s: incidents alerted more than once: %v", run, r)
@@ -99,7 +96,7 @@ func TestRealisticCorpusAcrossStoresAndStreams(t *testing.T) {
 				want = got
 				continue
 			}
-			if d := diffSeverities(want, got); d != "" {
+			if d := consistency.DiffSeverities(want, got); d != "" {
 				t.Errorf("%s differs from memory/1-streams:\n%s", run, d)
 			}
 		}
@@ -131,10 +128,10 @@ func deliveryRounds(recs []corpus.Record, lateness time.Duration) [][]batch {
 }
 
 // scoreStreams scores rounds through n streams, each with an engine of
-// its own on store, and returns the incidents alerted. Batch i of round k
+// its own on store, and returns the verdicts. Batch i of round k
 // goes to stream (i+k) mod n, so no stream is always first; the streams
 // of a round score at once, and a round starts when the last one ended.
-func scoreStreams(t *testing.T, built *config.Built, store state.Store, rounds [][]batch, n int) map[string]int {
+func scoreStreams(t *testing.T, built *config.Built, store state.Store, rounds [][]batch, n int) []engine.Verdict {
 	t.Helper()
 	ctx := context.Background()
 	engines := make([]*engine.Engine, n)
@@ -166,7 +163,7 @@ func scoreStreams(t *testing.T, built *config.Built, store state.Store, rounds [
 			all = append(all, out[s]...)
 		}
 	}
-	return consistency.Incidents(all)
+	return all
 }
 
 // realisticRules builds the realistic corpus's configuration with every
@@ -187,22 +184,4 @@ func realisticRules(t *testing.T) *config.Built {
 		t.Fatal(err)
 	}
 	return built
-}
-
-// diffSeverities describes how two incident counts differ in the
-// incidents they hold and the severities each was raised at, "" when they
-// agree (how often each was raised is Repeated's business).
-func diffSeverities(want, got map[string]int) string {
-	var b strings.Builder
-	for _, k := range slices.Sorted(maps.Keys(want)) {
-		if got[k] == 0 {
-			fmt.Fprintf(&b, "  missing: %s\n", k)
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(got)) {
-		if want[k] == 0 {
-			fmt.Fprintf(&b, "  extra:   %s\n", k)
-		}
-	}
-	return b.String()
 }
