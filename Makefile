@@ -67,8 +67,9 @@ test-short: redis ## Run the unit tests only (skips end-to-end tests)
 
 SOAK_COUNT ?= 50
 
-soak: redis ## Run the concurrency tests $(SOAK_COUNT) times in a row (recon pairs split across concurrent batches, memory and real Redis)
+soak: redis ## Run the concurrency tests $(SOAK_COUNT) times in a row (recon pairs split across concurrent batches, memory and real Redis), then the month-long realistic corpus on every store with 1, 4 and 16 streams
 	$(GO) test -race -count=$(SOAK_COUNT) -run 'ConcurrentBatches' ./internal/consistency/
+	IAMSENTRY_FULL_CORPUS=1 $(GO) test -race -count=1 -timeout 120m -run 'RealisticCorpusAcrossStoresAndStreams' ./internal/consistency/
 
 lint: buf-lint vet ## Lint: buf lint, go vet, gofmt
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \

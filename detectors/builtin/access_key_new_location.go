@@ -244,6 +244,12 @@ func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) dete
 		// was the first sighting to be scored: no time in the key, so a
 		// shuffled stream names the same incident. The novelty set already
 		// makes a place new once; the throttle only merges retries.
+		if session {
+			// A session key's move names no place: of two places a
+			// minute apart, the one scored first is the known one, so
+			// the place that raises depends on arrival order.
+			return ev.Key(id, "loc:raised:session-moved")
+		}
 		return ev.Key(id, "loc:raised:"+dim.name+":"+dim.member)
 	}
 	if k := r.UserIdentity.AccessKeyID; k != "" {

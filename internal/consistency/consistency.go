@@ -142,8 +142,34 @@ func ByDetector(incidents map[string]int) map[string]int {
 
 // Diff describes how two incident sets differ, "" when they hold the same
 // incidents. Counts are not compared: see Repeated.
-func Diff(want, got map[string]int) string {
-	want, got = names(want), names(got)
+func Diff(want, got map[string]int) string { return diffKeys(names(want), names(got)) }
+
+// DiffSeverities is Diff that also compares the highest severity each
+// incident was raised at. An incident a later record escalates is raised
+// at the lower severity first when the escalating record is scored before
+// the other (see incidentKey): order-free detection promises the same
+// incidents reaching the same severity, not the same steps on the way.
+func DiffSeverities(want, got map[string]int) string { return diffKeys(highest(want), highest(got)) }
+
+// highest keys each incident of m by the highest severity it was raised
+// at.
+func highest(m map[string]int) map[string]int {
+	top := map[string]detectors.Severity{}
+	for k := range m {
+		name, sev, _ := strings.Cut(k, " @")
+		s, _ := detectors.ParseSeverity(sev) // the keys hold Severity.String
+		top[name] = max(top[name], s)
+	}
+	out := map[string]int{}
+	for name, s := range top {
+		out[incidentKey(name, s.String())] = 1
+	}
+	return out
+}
+
+// diffKeys lists the keys of want missing from got, then those of got
+// that want lacks.
+func diffKeys(want, got map[string]int) string {
 	var b strings.Builder
 	for _, k := range slices.Sorted(maps.Keys(want)) {
 		if got[k] == 0 {
