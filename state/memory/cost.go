@@ -87,12 +87,16 @@ var (
 // of small allocations to 8-byte steps.
 func (e *entry) cost() int64 {
 	n := entrySize + str(int64(len(e.value)))
-	switch {
-	case e.members.many != nil:
-		n += mapBytes(int(e.peak), 16+8) + e.strs + 4*int64(e.members.len())
-	case e.members.few != nil:
-		n += alloc(timedSize*int64(cap(e.members.few))) + e.strs + 4*int64(e.members.len())
-	case e.buckets != nil:
+	if e.members.many != nil {
+		n += mapBytes(int(e.peak), 16+8)
+	}
+	if cap(e.members.few) > 0 { // a window set keeps both past fewMembers
+		n += alloc(timedSize * int64(cap(e.members.few)))
+	}
+	if e.members.many != nil || e.members.few != nil {
+		n += e.strs + 4*int64(e.members.len())
+	}
+	if e.buckets != nil {
 		n += mapBytes(int(e.peak), 8+8) + e.strs + 4*int64(e.bucketMembers())
 		for _, set := range e.buckets {
 			n += mapBytes(len(set), 16)

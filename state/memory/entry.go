@@ -50,7 +50,9 @@ type entry struct {
 func newEntry(name unique.Handle[string], k kind) *entry {
 	e := &entry{name: name, kind: k}
 	switch k {
-	case kindWindow, kindNovelty:
+	case kindWindow:
+		e.oldest, e.members.sorted = math.MaxInt64, true
+	case kindNovelty:
 		e.oldest = math.MaxInt64
 	case kindBuckets:
 		e.buckets, e.oldest = make(map[int64]map[string]struct{}), math.MaxInt64
