@@ -41,7 +41,7 @@ type entry struct {
 	value   string                        // value; throttle owner
 	mark    int64                         // mark
 	oldest  int64                         // no member (bucket start) is older: a lower bound
-	members members                       // window, novelty: member → latest event time
+	members members                       // window (sorted), novelty: member → latest event time
 	intro   []introduction                // novelty: who made a member new, for retries (a few at most)
 	buckets map[int64]map[string]struct{} // bucket start → distinct members
 	strs    int64                         // bytes of the member strings held
@@ -50,9 +50,7 @@ type entry struct {
 func newEntry(name unique.Handle[string], k kind) *entry {
 	e := &entry{name: name, kind: k}
 	switch k {
-	case kindWindow:
-		e.oldest, e.members.sorted = math.MaxInt64, true
-	case kindNovelty:
+	case kindWindow, kindNovelty:
 		e.oldest = math.MaxInt64
 	case kindBuckets:
 		e.buckets, e.oldest = make(map[int64]map[string]struct{}), math.MaxInt64
@@ -62,7 +60,13 @@ func newEntry(name unique.Handle[string], k kind) *entry {
 
 // addMember records member at event time at, keeping the latest time seen.
 func (e *entry) addMember(member string, at int64) {
-	if e.members.put(member, at) {
+	var added bool
+	if e.kind == kindWindow {
+		added = e.members.putSorted(member, at)
+	} else {
+		added = e.members.put(member, at)
+	}
+	if added {
 		e.strs += int64(len(member))
 		e.peak = max(e.peak, int32(e.members.len()))
 	}
@@ -76,7 +80,12 @@ func (e *entry) trim(cutoff int64) {
 	if cutoff <= e.oldest {
 		return
 	}
-	freed, oldest := e.members.dropBefore(cutoff)
+	var freed, oldest int64
+	if e.kind == kindWindow {
+		freed, oldest = e.members.dropSortedBefore(cutoff)
+	} else {
+		freed, oldest = e.members.dropBefore(cutoff)
+	}
 	e.strs -= freed
 	e.oldest = oldest
 }

@@ -24,10 +24,12 @@ type timed struct {
 // ordered by time then member, so that counting a span is two binary
 // searches and listing its earliest members a slice of few, with no sort
 // per read; past fewMembers, many indexes the members' times as well.
+// Whether a set is sorted is its entry's kind: a flag here would push every
+// entry into the next size class. The methods named sorted are for sorted
+// sets, the others for either unless they say so.
 type members struct {
-	few    []timed
-	many   map[string]int64
-	sorted bool
+	few  []timed
+	many map[string]int64
 }
 
 // get returns member's time.
@@ -44,21 +46,19 @@ func (s *members) get(member string) (int64, bool) {
 	return 0, false
 }
 
-// len returns the number of members.
+// len returns the number of members. A sorted set's map, when it has one,
+// holds every member too.
 func (s *members) len() int {
-	if s.many != nil && !s.sorted {
+	if s.many != nil {
 		return len(s.many)
 	}
 	return len(s.few)
 }
 
-// put records member at at, keeping the latest time, and reports whether
-// the member is new. A new member is copied: the caller's string may be a
-// slice of a large record, which the set would pin.
+// put records member at at in an unsorted set, keeping the latest time,
+// and reports whether the member is new. A new member is copied: the
+// caller's string may be a slice of a large record, which the set would pin.
 func (s *members) put(member string, at int64) (added bool) {
-	if s.sorted {
-		return s.putSorted(member, at)
-	}
 	if s.many != nil {
 		prev, ok := s.many[member]
 		if !ok {
@@ -87,7 +87,7 @@ func (s *members) put(member string, at int64) (added bool) {
 	return true
 }
 
-// putSorted is put on a sorted set. A member seen again later moves up to
+// putSorted is put for a sorted set. A member seen again later moves up to
 // its new time; events come mostly in time order, so the move and the
 // insertion of a new member usually end at the tail.
 func (s *members) putSorted(member string, at int64) (added bool) {
@@ -168,12 +168,10 @@ func (s *members) span(from, to int64) (lo, hi int) {
 	return s.search(from, ""), s.after(to)
 }
 
-// dropBefore removes the members last seen before cutoff and returns the
-// bytes of their names and the oldest time left (MaxInt64 when none).
+// dropBefore removes the members of an unsorted set last seen before
+// cutoff and returns the bytes of their names and the oldest time left
+// (MaxInt64 when none).
 func (s *members) dropBefore(cutoff int64) (freed, oldest int64) {
-	if s.sorted {
-		return s.dropSortedBefore(cutoff)
-	}
 	oldest = math.MaxInt64
 	if s.many != nil {
 		for m, at := range s.many {
@@ -200,7 +198,7 @@ func (s *members) dropBefore(cutoff int64) (freed, oldest int64) {
 	return freed, oldest
 }
 
-// dropSortedBefore is dropBefore on a sorted set: the members due are a
+// dropSortedBefore is dropBefore for a sorted set: the members due are a
 // prefix of few.
 func (s *members) dropSortedBefore(cutoff int64) (freed, oldest int64) {
 	k := s.search(cutoff, "")

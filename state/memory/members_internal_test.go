@@ -29,7 +29,7 @@ func (m model) window(from, to int64) []timed {
 func TestSortedMembersMatchModel(t *testing.T) {
 	for seed := range uint64(20) {
 		r := rand.New(rand.NewPCG(seed, 7))
-		s := members{sorted: true}
+		var s members
 		m := model{}
 		universe := 2 + r.IntN(40)
 		for step := range 400 {
@@ -37,7 +37,7 @@ func TestSortedMembersMatchModel(t *testing.T) {
 			case op < 7:
 				member, at := fmt.Sprintf("m%02d", r.IntN(universe)), int64(r.IntN(100))
 				_, had := m[member]
-				if added := s.put(member, at); added == had {
+				if added := s.putSorted(member, at); added == had {
 					t.Fatalf("seed %d step %d: put(%s, %d) added=%v, the member was there: %v", seed, step, member, at, added, had)
 				}
 				m[member] = max(m[member], at)
@@ -50,7 +50,7 @@ func TestSortedMembersMatchModel(t *testing.T) {
 						delete(m, k)
 					}
 				}
-				if freed, _ := s.dropBefore(cutoff); freed != want {
+				if freed, _ := s.dropSortedBefore(cutoff); freed != want {
 					t.Fatalf("seed %d step %d: dropBefore(%d) freed %d bytes, want %d", seed, step, cutoff, freed, want)
 				}
 			default:
