@@ -117,7 +117,14 @@ func (e *entry) bucketMembers() int {
 }
 
 // cost returns the bytes g takes besides its entries: the group, its slot
-// in the shard's map, the identity's copy and the slice of entries.
+// in the shard's map, the identity's copy, the slice of entries and its
+// index. The index, which never shrinks, is costed at the slice's
+// capacity, which never shrinks either and is at least the most entries
+// the group held: an upper bound.
 func (g *group) cost() int64 {
-	return groupSize + groupSlot + str(int64(len(g.key.identity))) + alloc(8*int64(cap(g.entries)))
+	n := groupSize + groupSlot + str(int64(len(g.key.identity))) + alloc(8*int64(cap(g.entries)))
+	if g.index != nil {
+		n += mapBytes(cap(g.entries), 16+8)
+	}
+	return n
 }

@@ -23,7 +23,13 @@ type shard struct {
 	keys    int   // entries in every group, expired ones included until reclaimed
 	evicted int64 // groups evicted to keep within budget
 	peak    int   // most groups the map held since it was last rebuilt
-	_       [40]byte
+
+	// tenant and tenantHandle are the last tenant looked up and its
+	// interned handle: a scorer serves one tenant or a few, so most
+	// operations find their tenant here and skip unique.Make.
+	tenant       string
+	tenantHandle unique.Handle[string]
+	_            [8]byte
 }
 
 // groupKey names an identity of a tenant. The tenant is interned: tenants
@@ -34,14 +40,20 @@ type groupKey struct {
 }
 
 // group is the state of one identity: its entries, each under a name, and
-// its place in the shard's recency list. An identity holds a handful of
-// names, so a slice searched in order beats a map in both time and bytes.
+// its place in the shard's recency list. Most identities hold a handful of
+// names, and a slice searched in order beats a map in both time and bytes;
+// a few hold thousands (a name per policy or per target), and past
+// manyEntries an index finds a name without the scan.
 type group struct {
 	key        groupKey
 	entries    []*entry
-	bytes      int64 // accounted bytes of the group, entries included
+	index      map[string]int32 // name → position in entries, past manyEntries; never shrinks
+	bytes      int64            // accounted bytes of the group, entries included
 	prev, next *group
 }
+
+// manyEntries is how many entries a group scans before it keeps an index.
+const manyEntries = 16
 
 func (sh *shard) init(budget int64) {
 	sh.groups = make(map[groupKey]*group)
@@ -65,7 +77,10 @@ func (sh *shard) touch(g *group) {
 // a caller's strings may be slices of a large record, which the map would
 // pin.
 func (sh *shard) group(k state.Key, create bool) *group {
-	gk := groupKey{tenant: unique.Make(k.Tenant), identity: k.Identity}
+	if sh.tenant != k.Tenant || sh.tenantHandle == (unique.Handle[string]{}) {
+		sh.tenant, sh.tenantHandle = strings.Clone(k.Tenant), unique.Make(k.Tenant)
+	}
+	gk := groupKey{tenant: sh.tenantHandle, identity: k.Identity}
 	if g := sh.groups[gk]; g != nil {
 		sh.touch(g)
 		return g
@@ -112,10 +127,18 @@ func (sh *shard) evict(keep *group) {
 	}
 }
 
-// find returns the index of the entry named name in g, or -1.
-func (g *group) find(name unique.Handle[string]) int {
+// find returns the index of the entry named name in g, or -1. It compares
+// the interned names' strings: interning the caller's name first would cost
+// more than the scan.
+func (g *group) find(name string) int {
+	if g.index != nil {
+		if i, ok := g.index[name]; ok {
+			return int(i)
+		}
+		return -1
+	}
 	for i, e := range g.entries {
-		if e.name == name {
+		if e.name.Value() == name {
 			return i
 		}
 	}
@@ -129,6 +152,12 @@ func (sh *shard) remove(g *group, i int) {
 	g.entries[i] = g.entries[last]
 	g.entries[last] = nil
 	g.entries = g.entries[:last]
+	if g.index != nil {
+		delete(g.index, e.name.Value())
+		if i < last {
+			g.index[g.entries[i].name.Value()] = int32(i)
+		}
+	}
 	sh.keys--
 	sh.account(g, -e.cost())
 	if len(g.entries) == 0 {
@@ -140,6 +169,15 @@ func (sh *shard) remove(g *group, i int) {
 func (sh *shard) add(g *group, e *entry) {
 	before := g.cost()
 	g.entries = append(g.entries, e)
+	switch {
+	case g.index != nil:
+		g.index[e.name.Value()] = int32(len(g.entries) - 1)
+	case len(g.entries) > manyEntries:
+		g.index = make(map[string]int32, len(g.entries))
+		for i, e := range g.entries {
+			g.index[e.name.Value()] = int32(i)
+		}
+	}
 	sh.keys++
 	sh.account(g, g.cost()-before+e.cost())
 }
@@ -152,7 +190,7 @@ func (sh *shard) live(k state.Key, want kind, now int64) (*group, *entry, error)
 	if g == nil {
 		return nil, nil, nil
 	}
-	i := g.find(unique.Make(k.Name))
+	i := g.find(k.Name)
 	if i < 0 {
 		return g, nil, nil
 	}
@@ -209,7 +247,7 @@ func (sh *shard) upsert(k state.Key, want kind, now int64, ttl time.Duration) (w
 // replace stores e under k, in place of whatever k held, and evicts.
 func (sh *shard) replace(k state.Key, e *entry) {
 	g := sh.group(k, true)
-	if i := g.find(e.name); i >= 0 {
+	if i := g.find(e.name.Value()); i >= 0 {
 		old := g.entries[i]
 		g.entries[i] = e
 		sh.account(g, e.cost()-old.cost())
