@@ -23,15 +23,17 @@ func TestGroupIndexFollowsEntries(t *testing.T) {
 	indexed := false
 	for step := range 3000 {
 		i := r.IntN(3 * manyEntries)
-		if g := sh.group(key(i), false); held[i] {
+		if g := sh.group(key(i)); held[i] {
 			sh.remove(g, g.find(key(i).Name))
 			delete(held, i)
 		} else {
-			g = sh.group(key(i), true)
+			if g == nil {
+				g = sh.create(key(i))
+			}
 			sh.add(g, newEntry(unique.Make(key(i).Name), kindMark))
 			held[i] = true
 		}
-		g := sh.group(key(0), false)
+		g := sh.group(key(0))
 		if len(held) == 0 {
 			if g != nil {
 				t.Fatalf("step %d: the identity holds nothing, yet its group is there", step)

@@ -65,14 +65,14 @@ func (s *Store) claim(o *state.ClaimOp, now int64) (state.Claimed, error) {
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	_, e, err := sh.live(o.Key, kindValue, now)
+	g, e, err := sh.live(o.Key, kindValue, now)
 	if err != nil {
 		return state.Claimed{}, err
 	}
 	if e != nil {
 		return state.Claimed{Prior: bytesOf(e.value)}, nil
 	}
-	sh.replace(o.Key, &entry{name: unique.Make(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
+	sh.replace(g, o.Key, &entry{name: unique.Make(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
 	return state.Claimed{First: true}, nil
 }
 
@@ -83,7 +83,7 @@ func (s *Store) put(o *state.PutOp, now int64) (struct{}, error) {
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
 	// Put replaces whatever the key held, as SET does on Redis.
-	sh.replace(o.Key, &entry{name: unique.Make(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
+	sh.replace(sh.group(o.Key), o.Key, &entry{name: unique.Make(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
 	return struct{}{}, nil
 }
 
@@ -273,10 +273,10 @@ func (s *Store) throttle(o *state.ThrottleOp, now int64) (bool, error) {
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	_, e, err := sh.live(o.Key, kindThrottle, now)
+	g, e, err := sh.live(o.Key, kindThrottle, now)
 	if err != nil || e != nil {
 		return e != nil && e.value == o.Owner, err
 	}
-	sh.replace(o.Key, &entry{name: unique.Make(o.Key.Name), kind: kindThrottle, value: strings.Clone(o.Owner), expires: now + int64(o.TTL)})
+	sh.replace(g, o.Key, &entry{name: unique.Make(o.Key.Name), kind: kindThrottle, value: strings.Clone(o.Owner), expires: now + int64(o.TTL)})
 	return true, nil
 }

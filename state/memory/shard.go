@@ -72,22 +72,29 @@ func (sh *shard) touch(g *group) {
 	sh.lru.next = g
 }
 
-// group returns k's identity, touched, or nil when it holds nothing and
-// create is false. A created group is stored under a copy of the identity:
-// a caller's strings may be slices of a large record, which the map would
-// pin.
-func (sh *shard) group(k state.Key, create bool) *group {
+// groupKey returns the map key of k's identity.
+func (sh *shard) groupKey(k state.Key) groupKey {
 	if sh.tenant != k.Tenant || sh.tenantHandle == (unique.Handle[string]{}) {
 		sh.tenant, sh.tenantHandle = strings.Clone(k.Tenant), unique.Make(k.Tenant)
 	}
-	gk := groupKey{tenant: sh.tenantHandle, identity: k.Identity}
-	if g := sh.groups[gk]; g != nil {
+	return groupKey{tenant: sh.tenantHandle, identity: k.Identity}
+}
+
+// group returns k's identity, touched, or nil when it holds nothing.
+func (sh *shard) group(k state.Key) *group {
+	g := sh.groups[sh.groupKey(k)]
+	if g != nil {
 		sh.touch(g)
-		return g
 	}
-	if !create {
-		return nil
-	}
+	return g
+}
+
+// create returns a new group for k's identity, which holds nothing: the
+// caller just looked it up. The group is stored under a copy of the
+// identity: a caller's strings may be slices of a large record, which the
+// map would pin.
+func (sh *shard) create(k state.Key) *group {
+	gk := sh.groupKey(k)
 	gk.identity = strings.Clone(k.Identity)
 	g := &group{key: gk, prev: &sh.lru, next: sh.lru.next}
 	sh.lru.next.prev = g
@@ -186,7 +193,7 @@ func (sh *shard) add(g *group, e *entry) {
 // expired entry found on the way is reclaimed at once rather than left for
 // the janitor. A found identity counts as used.
 func (sh *shard) live(k state.Key, want kind, now int64) (*group, *entry, error) {
-	g := sh.group(k, false)
+	g := sh.group(k)
 	if g == nil {
 		return nil, nil, nil
 	}
@@ -234,7 +241,7 @@ func (sh *shard) upsert(k state.Key, want kind, now int64, ttl time.Duration) (w
 		return edit{}, false, err
 	}
 	if g == nil {
-		g = sh.group(k, true)
+		g = sh.create(k)
 	}
 	if e == nil {
 		e, created = newEntry(unique.Make(k.Name), want), true
@@ -244,10 +251,13 @@ func (sh *shard) upsert(k state.Key, want kind, now int64, ttl time.Duration) (w
 	return edit{sh: sh, g: g, e: e, bytes: e.cost()}, created, nil
 }
 
-// replace stores e under k, in place of whatever k held, and evicts.
-func (sh *shard) replace(k state.Key, e *entry) {
-	g := sh.group(k, true)
-	if i := g.find(e.name.Value()); i >= 0 {
+// replace stores e under k, in place of whatever k held, and evicts. g is
+// k's group as the caller just looked it up: nil when there is none.
+func (sh *shard) replace(g *group, k state.Key, e *entry) {
+	if g == nil {
+		g = sh.create(k)
+	}
+	if i := g.find(k.Name); i >= 0 {
 		old := g.entries[i]
 		g.entries[i] = e
 		sh.account(g, e.cost()-old.cost())
