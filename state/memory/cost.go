@@ -97,10 +97,7 @@ func (e *entry) cost() int64 {
 		n += e.strs + 4*int64(e.members.len())
 	}
 	if e.buckets != nil {
-		n += mapBytes(int(e.peak), 8+8) + e.strs + 4*int64(e.bucketMembers())
-		for _, set := range e.buckets {
-			n += mapBytes(len(set), 16)
-		}
+		n += mapBytes(int(e.peak), 8+8) + e.strs + e.mark // the sets' bytes, kept as they change
 	}
 	if cap(e.intro) > 0 {
 		n += alloc(introSize * int64(cap(e.intro)))
@@ -108,12 +105,13 @@ func (e *entry) cost() int64 {
 	return n
 }
 
-func (e *entry) bucketMembers() int {
-	n := 0
-	for _, set := range e.buckets {
-		n += len(set)
-	}
-	return n
+// setBytes returns the bytes a bucket's set of n members takes besides the
+// members' copies: its map, which never shrinks (a set only grows until its
+// bucket is dropped), and the average rounding of each copy. A bucket entry
+// keeps the sum over its sets as they change, since summing them on every
+// write walked every bucket twice per operation.
+func setBytes(n int) int64 {
+	return mapBytes(n, 16) + 4*int64(n)
 }
 
 // cost returns the bytes g takes besides its entries: the group, its slot

@@ -39,7 +39,7 @@ type entry struct {
 	peak    int32 // most members (or buckets) held: maps never shrink
 	expires int64
 	value   string                        // value; throttle owner
-	mark    int64                         // mark
+	mark    int64                         // mark: its event time; buckets: setBytes of every set
 	oldest  int64                         // no member (bucket start) is older: a lower bound
 	members members                       // window (sorted), novelty: member → latest event time
 	intro   []introduction                // novelty: who made a member new, for retries (a few at most)
@@ -97,10 +97,13 @@ func (e *entry) addToBucket(start int64, member string) {
 		set = make(map[string]struct{})
 		e.buckets[start] = set
 		e.peak = max(e.peak, int32(len(e.buckets)))
+		e.mark += setBytes(0)
 	}
 	if _, ok := set[member]; !ok {
+		before := setBytes(len(set))
 		set[strings.Clone(member)] = struct{}{}
 		e.strs += int64(len(member))
+		e.mark += setBytes(len(set)) - before
 	}
 	e.oldest = min(e.oldest, start)
 }
@@ -117,6 +120,7 @@ func (e *entry) trimBuckets(cutoff, w int64) {
 			for m := range e.buckets[b] {
 				e.strs -= int64(len(m))
 			}
+			e.mark -= setBytes(len(e.buckets[b]))
 			delete(e.buckets, b)
 		} else {
 			oldest = min(oldest, b)
