@@ -75,9 +75,10 @@ func mapBytes(n int, slot int64) int64 {
 var (
 	entrySize = alloc(int64(unsafe.Sizeof(entry{})))
 	groupSize = alloc(int64(unsafe.Sizeof(group{})))
-	// groupSlot is an identity's share of its shard's map: one slot,
-	// over the average fill of a map between growths (3/4).
-	groupSlot = (int64(unsafe.Sizeof(groupKey{})) + 8 + 1) * 4 / 3
+	// groupSlot is an identity's share of its tenant's map in its shard:
+	// one slot (the identity and a pointer) and its control byte, over the
+	// average fill of a map between growths (3/4).
+	groupSlot = (int64(unsafe.Sizeof("")) + 8 + 1) * 4 / 3
 	introSize = int64(unsafe.Sizeof(introduction{}))
 	timedSize = int64(unsafe.Sizeof(timed{}))
 )

@@ -64,3 +64,55 @@ func TestGroupIndexFollowsEntries(t *testing.T) {
 		t.Errorf("shard counts %d keys, holds %d", sh.keys, len(held))
 	}
 }
+
+// TestTenantsKeptApart holds identities of the same name under several
+// tenants in one shard, sweeps one tenant away (past the size at which the
+// maps are rebuilt) and checks that every lookup still finds its own
+// tenant's group, or none, and that the counts follow.
+func TestTenantsKeptApart(t *testing.T) {
+	var sh shard
+	sh.init(0)
+	put := func(tenant string, i int, expires int64) {
+		k := state.Key{Tenant: tenant, Identity: fmt.Sprintf("id%04d", i), Name: "n"}
+		g := sh.group(k)
+		if g == nil {
+			g = sh.create(k)
+		}
+		e := newEntry(unique.Make(k.Name), kindValue)
+		e.value, e.expires = tenant, expires
+		sh.add(g, e)
+	}
+	const flood = 2000
+	for i := range flood {
+		put("a", i, 1) // expires first
+	}
+	for i := range 10 {
+		put("", i, 100)
+		put("b", i, 100)
+	}
+	if sh.groups != flood+20 {
+		t.Fatalf("%d groups, want %d", sh.groups, flood+20)
+	}
+	sh.sweep(50)
+	if sh.groups != 20 || len(sh.tenants) != 2 {
+		t.Fatalf("after the sweep: %d groups in %d tenants, want 20 in 2", sh.groups, len(sh.tenants))
+	}
+	if sh.peak != 20 {
+		t.Errorf("peak %d after the maps were rebuilt, want 20", sh.peak)
+	}
+	for _, tenant := range []string{"a", "", "b", "a"} {
+		for i := range 12 {
+			g := sh.group(state.Key{Tenant: tenant, Identity: fmt.Sprintf("id%04d", i)})
+			switch want := tenant != "a" && i < 10; {
+			case want && (g == nil || g.entries[0].value != tenant):
+				t.Fatalf("tenant %q, identity %d: group %v, want its own", tenant, i, g)
+			case !want && g != nil:
+				t.Fatalf("tenant %q, identity %d: a group after its tenant was swept", tenant, i)
+			}
+		}
+	}
+	put("a", 0, 200)
+	if g := sh.group(state.Key{Tenant: "a", Identity: "id0000"}); g == nil || sh.groups != 21 {
+		t.Fatalf("tenant a came back: group %v, %d groups; want it and 21", g, sh.groups)
+	}
+}
