@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unique"
 
 	"github.com/iamsentry/iamsentry/state"
 )
@@ -72,7 +71,7 @@ func (s *Store) claim(o *state.ClaimOp, now int64) (state.Claimed, error) {
 	if e != nil {
 		return state.Claimed{Prior: bytesOf(e.value)}, nil
 	}
-	sh.replace(g, o.Key, &entry{name: unique.Make(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
+	sh.replace(g, o.Key, &entry{name: sh.intern(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
 	return state.Claimed{First: true}, nil
 }
 
@@ -83,7 +82,7 @@ func (s *Store) put(o *state.PutOp, now int64) (struct{}, error) {
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
 	// Put replaces whatever the key held, as SET does on Redis.
-	sh.replace(sh.group(o.Key), o.Key, &entry{name: unique.Make(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
+	sh.replace(sh.group(o.Key), o.Key, &entry{name: sh.intern(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
 	return struct{}{}, nil
 }
 
@@ -277,6 +276,6 @@ func (s *Store) throttle(o *state.ThrottleOp, now int64) (bool, error) {
 	if err != nil || e != nil {
 		return e != nil && e.value == o.Owner, err
 	}
-	sh.replace(g, o.Key, &entry{name: unique.Make(o.Key.Name), kind: kindThrottle, value: strings.Clone(o.Owner), expires: now + int64(o.TTL)})
+	sh.replace(g, o.Key, &entry{name: sh.intern(o.Key.Name), kind: kindThrottle, value: strings.Clone(o.Owner), expires: now + int64(o.TTL)})
 	return true, nil
 }

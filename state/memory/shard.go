@@ -33,6 +33,12 @@ type shard struct {
 		handle unique.Handle[string]
 		groups map[string]*group // nil: none cached
 	}
+
+	// names are the last names interned for new entries, most of which
+	// take one of the few names the detectors use; next is where the
+	// next one goes.
+	names [4]unique.Handle[string]
+	next  uint8
 }
 
 // groupKey names an identity of a tenant. The tenant is interned: tenants
@@ -64,6 +70,21 @@ func (sh *shard) init(budget int64) {
 	sh.tenants = make(map[unique.Handle[string]]map[string]*group)
 	sh.lru.prev, sh.lru.next = &sh.lru, &sh.lru
 	sh.budget = budget
+}
+
+// intern returns the interned handle of an entry's name, from the names
+// interned last when it is among them: unique.Make costs more than
+// comparing a few strings.
+func (sh *shard) intern(name string) unique.Handle[string] {
+	for _, h := range sh.names {
+		if h != (unique.Handle[string]{}) && h.Value() == name {
+			return h
+		}
+	}
+	h := unique.Make(name)
+	sh.names[sh.next%uint8(len(sh.names))] = h
+	sh.next++
+	return h
 }
 
 // touch moves g to the front of the recency list: it was just used.
@@ -269,7 +290,7 @@ func (sh *shard) upsert(k state.Key, want kind, now int64, ttl time.Duration) (w
 		g = sh.create(k)
 	}
 	if e == nil {
-		e, created = newEntry(unique.Make(k.Name), want), true
+		e, created = newEntry(sh.intern(k.Name), want), true
 		sh.add(g, e)
 	}
 	e.expires = now + int64(ttl)
