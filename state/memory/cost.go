@@ -75,9 +75,10 @@ func mapBytes(n int, slot int64) int64 {
 var (
 	entrySize = alloc(int64(unsafe.Sizeof(entry{})))
 	groupSize = alloc(int64(unsafe.Sizeof(group{})))
-	// groupSlot is an identity's share of its shard's map: one slot,
-	// over the average fill of a map between growths (3/4).
-	groupSlot = (int64(unsafe.Sizeof(groupKey{})) + 8 + 1) * 4 / 3
+	// groupSlot is an identity's share of its tenant's map in its shard:
+	// one slot (the identity and a pointer) and its control byte, over the
+	// average fill of a map between growths (3/4).
+	groupSlot = (int64(unsafe.Sizeof("")) + 8 + 1) * 4 / 3
 	introSize = int64(unsafe.Sizeof(introduction{}))
 	timedSize = int64(unsafe.Sizeof(timed{}))
 )
@@ -87,16 +88,17 @@ var (
 // of small allocations to 8-byte steps.
 func (e *entry) cost() int64 {
 	n := entrySize + str(int64(len(e.value)))
-	switch {
-	case e.members.many != nil:
-		n += mapBytes(int(e.peak), 16+8) + e.strs + 4*int64(e.members.len())
-	case e.members.few != nil:
-		n += alloc(timedSize*int64(cap(e.members.few))) + e.strs + 4*int64(e.members.len())
-	case e.buckets != nil:
-		n += mapBytes(int(e.peak), 8+8) + e.strs + 4*int64(e.bucketMembers())
-		for _, set := range e.buckets {
-			n += mapBytes(len(set), 16)
-		}
+	if e.members.many != nil {
+		n += mapBytes(int(e.peak), 16+8)
+	}
+	if cap(e.members.few) > 0 { // a window set keeps both past fewMembers
+		n += alloc(timedSize * int64(cap(e.members.few)))
+	}
+	if e.members.many != nil || e.members.few != nil {
+		n += e.strs + 4*int64(e.members.len())
+	}
+	if e.buckets != nil {
+		n += mapBytes(int(e.peak), 8+8) + e.strs + e.mark // the sets' bytes, kept as they change
 	}
 	if cap(e.intro) > 0 {
 		n += alloc(introSize * int64(cap(e.intro)))
@@ -104,16 +106,24 @@ func (e *entry) cost() int64 {
 	return n
 }
 
-func (e *entry) bucketMembers() int {
-	n := 0
-	for _, set := range e.buckets {
-		n += len(set)
-	}
-	return n
+// setBytes returns the bytes a bucket's set of n members takes besides the
+// members' copies: its map, which never shrinks (a set only grows until its
+// bucket is dropped), and the average rounding of each copy. A bucket entry
+// keeps the sum over its sets as they change, since summing them on every
+// write walked every bucket twice per operation.
+func setBytes(n int) int64 {
+	return mapBytes(n, 16) + 4*int64(n)
 }
 
 // cost returns the bytes g takes besides its entries: the group, its slot
-// in the shard's map, the identity's copy and the slice of entries.
+// in the shard's map, the identity's copy, the slice of entries and its
+// index. The index, which never shrinks, is costed at the slice's
+// capacity, which never shrinks either and is at least the most entries
+// the group held: an upper bound.
 func (g *group) cost() int64 {
-	return groupSize + groupSlot + str(int64(len(g.key.identity))) + alloc(8*int64(cap(g.entries)))
+	n := groupSize + groupSlot + str(int64(len(g.key.identity))) + alloc(8*int64(cap(g.entries)))
+	if g.index != nil {
+		n += mapBytes(cap(g.entries), 16+8)
+	}
+	return n
 }

@@ -39,9 +39,9 @@ type entry struct {
 	peak    int32 // most members (or buckets) held: maps never shrink
 	expires int64
 	value   string                        // value; throttle owner
-	mark    int64                         // mark
+	mark    int64                         // mark: its event time; buckets: setBytes of every set
 	oldest  int64                         // no member (bucket start) is older: a lower bound
-	members members                       // window, novelty: member → latest event time
+	members members                       // window (sorted), novelty: member → latest event time
 	intro   []introduction                // novelty: who made a member new, for retries (a few at most)
 	buckets map[int64]map[string]struct{} // bucket start → distinct members
 	strs    int64                         // bytes of the member strings held
@@ -60,7 +60,13 @@ func newEntry(name unique.Handle[string], k kind) *entry {
 
 // addMember records member at event time at, keeping the latest time seen.
 func (e *entry) addMember(member string, at int64) {
-	if e.members.put(member, at) {
+	var added bool
+	if e.kind == kindWindow {
+		added = e.members.putSorted(member, at)
+	} else {
+		added = e.members.put(member, at)
+	}
+	if added {
 		e.strs += int64(len(member))
 		e.peak = max(e.peak, int32(e.members.len()))
 	}
@@ -74,7 +80,12 @@ func (e *entry) trim(cutoff int64) {
 	if cutoff <= e.oldest {
 		return
 	}
-	freed, oldest := e.members.dropBefore(cutoff)
+	var freed, oldest int64
+	if e.kind == kindWindow {
+		freed, oldest = e.members.dropSortedBefore(cutoff)
+	} else {
+		freed, oldest = e.members.dropBefore(cutoff)
+	}
 	e.strs -= freed
 	e.oldest = oldest
 }
@@ -86,10 +97,13 @@ func (e *entry) addToBucket(start int64, member string) {
 		set = make(map[string]struct{})
 		e.buckets[start] = set
 		e.peak = max(e.peak, int32(len(e.buckets)))
+		e.mark += setBytes(0)
 	}
 	if _, ok := set[member]; !ok {
+		before := setBytes(len(set))
 		set[strings.Clone(member)] = struct{}{}
 		e.strs += int64(len(member))
+		e.mark += setBytes(len(set)) - before
 	}
 	e.oldest = min(e.oldest, start)
 }
@@ -106,6 +120,7 @@ func (e *entry) trimBuckets(cutoff, w int64) {
 			for m := range e.buckets[b] {
 				e.strs -= int64(len(m))
 			}
+			e.mark -= setBytes(len(e.buckets[b]))
 			delete(e.buckets, b)
 		} else {
 			oldest = min(oldest, b)

@@ -3,10 +3,8 @@ package memory
 import (
 	"cmp"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
-	"unique"
 
 	"github.com/iamsentry/iamsentry/state"
 )
@@ -66,14 +64,14 @@ func (s *Store) claim(o *state.ClaimOp, now int64) (state.Claimed, error) {
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	_, e, err := sh.live(o.Key, kindValue, now)
+	g, e, err := sh.live(o.Key, kindValue, now)
 	if err != nil {
 		return state.Claimed{}, err
 	}
 	if e != nil {
 		return state.Claimed{Prior: bytesOf(e.value)}, nil
 	}
-	sh.replace(o.Key, &entry{name: unique.Make(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
+	sh.replace(g, o.Key, &entry{name: sh.intern(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
 	return state.Claimed{First: true}, nil
 }
 
@@ -84,7 +82,7 @@ func (s *Store) put(o *state.PutOp, now int64) (struct{}, error) {
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
 	// Put replaces whatever the key held, as SET does on Redis.
-	sh.replace(o.Key, &entry{name: unique.Make(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
+	sh.replace(sh.group(o.Key), o.Key, &entry{name: sh.intern(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
 	return struct{}{}, nil
 }
 
@@ -98,8 +96,8 @@ func (s *Store) get(o *state.GetOp, now int64) ([]byte, error) {
 	return bytesOf(e.value), nil
 }
 
-// windowAdd scans the members to count the span: sets are per identity and
-// small, so a linear scan beats keeping them sorted on every add.
+// windowAdd counts the span with two binary searches: window sets are kept
+// sorted by time.
 func (s *Store) windowAdd(o *state.WindowAddOp, now int64) (int, error) {
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return 0, err
@@ -115,14 +113,8 @@ func (s *Store) windowAdd(o *state.WindowAddOp, now int64) (int, error) {
 	at := o.At.UnixNano()
 	e.addMember(o.Member, at)
 	e.trim(at - int64(o.TTL))
-	from, to := o.Count.From.UnixNano(), o.Count.To.UnixNano()
-	n := 0
-	for _, t := range e.members.all() {
-		if t >= from && t <= to {
-			n++
-		}
-	}
-	return n, nil
+	lo, hi := e.members.span(o.Count.From.UnixNano(), o.Count.To.UnixNano())
+	return hi - lo, nil
 }
 
 func (s *Store) windowRead(o *state.WindowReadOp, now int64) (state.Window, error) {
@@ -155,28 +147,16 @@ func (s *Store) windowAddRead(o *state.WindowAddReadOp, now int64) (state.Window
 }
 
 // window counts the members whose time lies in span and lists up to limit
-// of them, earliest first (ties by member).
+// of them, earliest first (ties by member): the order the set keeps.
 func (e *entry) window(span state.Span, limit int) state.Window {
-	type seen struct {
-		at     int64
-		member string
-	}
-	var in []seen
-	from, to := span.From.UnixNano(), span.To.UnixNano()
-	for m, t := range e.members.all() {
-		if t >= from && t <= to {
-			in = append(in, seen{t, m})
-		}
-	}
-	w := state.Window{Count: len(in)}
-	if limit <= 0 {
+	lo, hi := e.members.span(span.From.UnixNano(), span.To.UnixNano())
+	w := state.Window{Count: hi - lo}
+	if limit <= 0 || hi == lo {
 		return w
 	}
-	slices.SortFunc(in, func(a, b seen) int {
-		return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.member, b.member))
-	})
-	for _, x := range in[:min(limit, len(in))] {
-		w.Members = append(w.Members, x.member)
+	w.Members = make([]string, min(limit, hi-lo))
+	for i := range w.Members {
+		w.Members[i] = e.members.few[lo+i].member
 	}
 	return w
 }
@@ -292,10 +272,10 @@ func (s *Store) throttle(o *state.ThrottleOp, now int64) (bool, error) {
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	_, e, err := sh.live(o.Key, kindThrottle, now)
+	g, e, err := sh.live(o.Key, kindThrottle, now)
 	if err != nil || e != nil {
 		return e != nil && e.value == o.Owner, err
 	}
-	sh.replace(o.Key, &entry{name: unique.Make(o.Key.Name), kind: kindThrottle, value: strings.Clone(o.Owner), expires: now + int64(o.TTL)})
+	sh.replace(g, o.Key, &entry{name: sh.intern(o.Key.Name), kind: kindThrottle, value: strings.Clone(o.Owner), expires: now + int64(o.TTL)})
 	return true, nil
 }

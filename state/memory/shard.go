@@ -16,37 +16,81 @@ import (
 // one.
 type shard struct {
 	mu      sync.Mutex
-	groups  map[groupKey]*group
-	lru     group // sentinel: lru.next is the most recently used group, lru.prev the least
-	bytes   int64 // accounted bytes of every group (see cost.go)
-	budget  int64 // most accounted bytes before eviction; 0: no budget
-	keys    int   // entries in every group, expired ones included until reclaimed
-	evicted int64 // groups evicted to keep within budget
-	peak    int   // most groups the map held since it was last rebuilt
-	_       [40]byte
+	tenants map[unique.Handle[string]]map[string]*group // tenant → identity → group; no empty maps
+	groups  int                                         // groups in every tenant's map
+	lru     group                                       // sentinel: lru.next is the most recently used group, lru.prev the least
+	bytes   int64                                       // accounted bytes of every group (see cost.go)
+	budget  int64                                       // most accounted bytes before eviction; 0: no budget
+	keys    int                                         // entries in every group, expired ones included until reclaimed
+	evicted int64                                       // groups evicted to keep within budget
+	peak    int                                         // most groups the maps held since they were last rebuilt
+
+	// last is the last tenant looked up: a scorer serves one tenant or a
+	// few, so most operations find their tenant's map here and skip
+	// interning the tenant and a lookup by it.
+	last struct {
+		tenant string
+		handle unique.Handle[string]
+		groups map[string]*group // nil: none cached
+	}
+
+	// recent is the group looked up or created last: three operations in
+	// four on the realistic corpus are on the identity the shard's last
+	// operation was on (a detector's reads and writes of one event), and
+	// comparing two strings costs less than a map lookup. nil: none.
+	recent *group
+
+	// names are the last names interned for new entries, most of which
+	// take one of the few names the detectors use; next is where the
+	// next one goes.
+	names [4]unique.Handle[string]
+	next  uint8
 }
 
 // groupKey names an identity of a tenant. The tenant is interned: tenants
-// are few and would otherwise be copied into every identity.
+// are few and would otherwise be copied into every identity. Identities
+// are mapped by tenant, then by identity alone: a string key hashes faster
+// than a struct and takes fewer bytes per identity.
 type groupKey struct {
 	tenant   unique.Handle[string]
 	identity string
 }
 
 // group is the state of one identity: its entries, each under a name, and
-// its place in the shard's recency list. An identity holds a handful of
-// names, so a slice searched in order beats a map in both time and bytes.
+// its place in the shard's recency list. Most identities hold a handful of
+// names, and a slice searched in order beats a map in both time and bytes;
+// a few hold thousands (a name per policy or per target), and past
+// manyEntries an index finds a name without the scan.
 type group struct {
 	key        groupKey
 	entries    []*entry
-	bytes      int64 // accounted bytes of the group, entries included
+	index      map[string]int32 // name → position in entries, past manyEntries; never shrinks
+	bytes      int64            // accounted bytes of the group, entries included
 	prev, next *group
 }
 
+// manyEntries is how many entries a group scans before it keeps an index.
+const manyEntries = 16
+
 func (sh *shard) init(budget int64) {
-	sh.groups = make(map[groupKey]*group)
+	sh.tenants = make(map[unique.Handle[string]]map[string]*group)
 	sh.lru.prev, sh.lru.next = &sh.lru, &sh.lru
 	sh.budget = budget
+}
+
+// intern returns the interned handle of an entry's name, from the names
+// interned last when it is among them: unique.Make costs more than
+// comparing a few strings.
+func (sh *shard) intern(name string) unique.Handle[string] {
+	for _, h := range sh.names {
+		if h != (unique.Handle[string]{}) && h.Value() == name {
+			return h
+		}
+	}
+	h := unique.Make(name)
+	sh.names[sh.next%uint8(len(sh.names))] = h
+	sh.next++
+	return h
 }
 
 // touch moves g to the front of the recency list: it was just used.
@@ -60,25 +104,53 @@ func (sh *shard) touch(g *group) {
 	sh.lru.next = g
 }
 
-// group returns k's identity, touched, or nil when it holds nothing and
-// create is false. A created group is stored under a copy of the identity:
-// a caller's strings may be slices of a large record, which the map would
-// pin.
-func (sh *shard) group(k state.Key, create bool) *group {
-	gk := groupKey{tenant: unique.Make(k.Tenant), identity: k.Identity}
-	if g := sh.groups[gk]; g != nil {
-		sh.touch(g)
-		return g
+// identities returns the groups of tenant and makes it the cached one. It
+// returns nil when the tenant has none and create is false.
+func (sh *shard) identities(tenant string, create bool) map[string]*group {
+	if sh.last.groups != nil && sh.last.tenant == tenant {
+		return sh.last.groups
 	}
-	if !create {
-		return nil
+	h := unique.Make(tenant)
+	m := sh.tenants[h]
+	if m == nil {
+		if !create {
+			return nil
+		}
+		m = make(map[string]*group)
+		sh.tenants[h] = m
 	}
-	gk.identity = strings.Clone(k.Identity)
+	sh.last.tenant, sh.last.handle, sh.last.groups = strings.Clone(tenant), h, m
+	return m
+}
+
+// group returns k's identity, touched, or nil when it holds nothing.
+func (sh *shard) group(k state.Key) *group {
+	g := sh.recent
+	if g == nil || g.key.identity != k.Identity || g.key.tenant.Value() != k.Tenant {
+		g = sh.identities(k.Tenant, false)[k.Identity]
+		if g == nil {
+			return nil
+		}
+		sh.recent = g
+	}
+	sh.touch(g)
+	return g
+}
+
+// create returns a new group for k's identity, which holds nothing: the
+// caller just looked it up. The group is stored under a copy of the
+// identity: a caller's strings may be slices of a large record, which the
+// map would pin.
+func (sh *shard) create(k state.Key) *group {
+	m := sh.identities(k.Tenant, true)
+	gk := groupKey{tenant: sh.last.handle, identity: strings.Clone(k.Identity)}
 	g := &group{key: gk, prev: &sh.lru, next: sh.lru.next}
 	sh.lru.next.prev = g
 	sh.lru.next = g
-	sh.groups[gk] = g
-	sh.peak = max(sh.peak, len(sh.groups))
+	m[gk.identity] = g
+	sh.recent = g
+	sh.groups++
+	sh.peak = max(sh.peak, sh.groups)
 	sh.account(g, g.cost())
 	return g
 }
@@ -93,7 +165,18 @@ func (sh *shard) account(g *group, d int64) {
 func (sh *shard) drop(g *group) {
 	g.prev.next, g.next.prev = g.next, g.prev
 	g.prev, g.next = nil, nil
-	delete(sh.groups, g.key)
+	m := sh.tenants[g.key.tenant]
+	delete(m, g.key.identity)
+	if len(m) == 0 {
+		delete(sh.tenants, g.key.tenant)
+		if sh.last.handle == g.key.tenant {
+			sh.last.groups = nil
+		}
+	}
+	sh.groups--
+	if sh.recent == g {
+		sh.recent = nil
+	}
 	sh.bytes -= g.bytes
 	sh.keys -= len(g.entries)
 }
@@ -112,10 +195,18 @@ func (sh *shard) evict(keep *group) {
 	}
 }
 
-// find returns the index of the entry named name in g, or -1.
-func (g *group) find(name unique.Handle[string]) int {
+// find returns the index of the entry named name in g, or -1. It compares
+// the interned names' strings: interning the caller's name first would cost
+// more than the scan.
+func (g *group) find(name string) int {
+	if g.index != nil {
+		if i, ok := g.index[name]; ok {
+			return int(i)
+		}
+		return -1
+	}
 	for i, e := range g.entries {
-		if e.name == name {
+		if e.name.Value() == name {
 			return i
 		}
 	}
@@ -129,6 +220,12 @@ func (sh *shard) remove(g *group, i int) {
 	g.entries[i] = g.entries[last]
 	g.entries[last] = nil
 	g.entries = g.entries[:last]
+	if g.index != nil {
+		delete(g.index, e.name.Value())
+		if i < last {
+			g.index[g.entries[i].name.Value()] = int32(i)
+		}
+	}
 	sh.keys--
 	sh.account(g, -e.cost())
 	if len(g.entries) == 0 {
@@ -140,6 +237,15 @@ func (sh *shard) remove(g *group, i int) {
 func (sh *shard) add(g *group, e *entry) {
 	before := g.cost()
 	g.entries = append(g.entries, e)
+	switch {
+	case g.index != nil:
+		g.index[e.name.Value()] = int32(len(g.entries) - 1)
+	case len(g.entries) > manyEntries:
+		g.index = make(map[string]int32, len(g.entries))
+		for i, e := range g.entries {
+			g.index[e.name.Value()] = int32(i)
+		}
+	}
 	sh.keys++
 	sh.account(g, g.cost()-before+e.cost())
 }
@@ -148,11 +254,11 @@ func (sh *shard) add(g *group, e *entry) {
 // expired entry found on the way is reclaimed at once rather than left for
 // the janitor. A found identity counts as used.
 func (sh *shard) live(k state.Key, want kind, now int64) (*group, *entry, error) {
-	g := sh.group(k, false)
+	g := sh.group(k)
 	if g == nil {
 		return nil, nil, nil
 	}
-	i := g.find(unique.Make(k.Name))
+	i := g.find(k.Name)
 	if i < 0 {
 		return g, nil, nil
 	}
@@ -196,20 +302,23 @@ func (sh *shard) upsert(k state.Key, want kind, now int64, ttl time.Duration) (w
 		return edit{}, false, err
 	}
 	if g == nil {
-		g = sh.group(k, true)
+		g = sh.create(k)
 	}
 	if e == nil {
-		e, created = newEntry(unique.Make(k.Name), want), true
+		e, created = newEntry(sh.intern(k.Name), want), true
 		sh.add(g, e)
 	}
 	e.expires = now + int64(ttl)
 	return edit{sh: sh, g: g, e: e, bytes: e.cost()}, created, nil
 }
 
-// replace stores e under k, in place of whatever k held, and evicts.
-func (sh *shard) replace(k state.Key, e *entry) {
-	g := sh.group(k, true)
-	if i := g.find(e.name); i >= 0 {
+// replace stores e under k, in place of whatever k held, and evicts. g is
+// k's group as the caller just looked it up: nil when there is none.
+func (sh *shard) replace(g *group, k state.Key, e *entry) {
+	if g == nil {
+		g = sh.create(k)
+	}
+	if i := g.find(k.Name); i >= 0 {
 		old := g.entries[i]
 		g.entries[i] = e
 		sh.account(g, e.cost()-old.cost())
@@ -225,19 +334,24 @@ func (sh *shard) replace(k state.Key, e *entry) {
 func (sh *shard) sweep(now int64) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	for _, g := range sh.groups {
-		// Backwards: remove moves the last entry, already checked, into i.
-		for i := len(g.entries) - 1; i >= 0; i-- {
-			if g.entries[i].expires <= now {
-				sh.remove(g, i) // drops g with its last entry
+	for _, groups := range sh.tenants {
+		for _, g := range groups {
+			// Backwards: remove moves the last entry, already checked, into i.
+			for i := len(g.entries) - 1; i >= 0; i-- {
+				if g.entries[i].expires <= now {
+					sh.remove(g, i) // drops g with its last entry
+				}
 			}
 		}
 	}
-	if sh.peak > 1024 && len(sh.groups) < sh.peak/4 {
-		m := make(map[groupKey]*group, len(sh.groups))
-		for k, g := range sh.groups {
-			m[k] = g
+	if sh.peak > 1024 && sh.groups < sh.peak/4 {
+		for t, groups := range sh.tenants {
+			m := make(map[string]*group, len(groups))
+			for k, g := range groups {
+				m[k] = g
+			}
+			sh.tenants[t] = m
 		}
-		sh.groups, sh.peak = m, len(m)
+		sh.peak, sh.last.groups = sh.groups, nil
 	}
 }

@@ -1,0 +1,118 @@
+package memory
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"unique"
+
+	"github.com/iamsentry/iamsentry/state"
+)
+
+// TestGroupIndexFollowsEntries adds and removes names on one identity in a
+// random order, across the move to an index past manyEntries and back
+// below it, and checks that find agrees with the entries after every step.
+func TestGroupIndexFollowsEntries(t *testing.T) {
+	var sh shard
+	sh.init(0)
+	r := rand.New(rand.NewPCG(1, 2))
+	key := func(i int) state.Key {
+		return state.Key{Tenant: "acme", Identity: "busy", Name: fmt.Sprintf("policy:p%03d", i)}
+	}
+	held := map[int]bool{}
+	indexed := false
+	for step := range 3000 {
+		i := r.IntN(3 * manyEntries)
+		if g := sh.group(key(i)); held[i] {
+			sh.remove(g, g.find(key(i).Name))
+			delete(held, i)
+		} else {
+			if g == nil {
+				g = sh.create(key(i))
+			}
+			sh.add(g, newEntry(unique.Make(key(i).Name), kindMark))
+			held[i] = true
+		}
+		g := sh.group(key(0))
+		if len(held) == 0 {
+			if g != nil {
+				t.Fatalf("step %d: the identity holds nothing, yet its group is there", step)
+			}
+			continue
+		}
+		if len(g.entries) != len(held) {
+			t.Fatalf("step %d: %d entries, want %d", step, len(g.entries), len(held))
+		}
+		for j := range 3 * manyEntries {
+			at := g.find(key(j).Name)
+			switch {
+			case held[j] && (at < 0 || g.entries[at].name.Value() != key(j).Name):
+				t.Fatalf("step %d: find(%s) = %d, not its entry (index kept: %v)", step, key(j).Name, at, g.index != nil)
+			case !held[j] && at >= 0:
+				t.Fatalf("step %d: find(%s) = %d after its removal", step, key(j).Name, at)
+			}
+		}
+		indexed = indexed || g.index != nil
+		if g.index != nil && len(g.index) != len(g.entries) {
+			t.Fatalf("step %d: index of %d names for %d entries", step, len(g.index), len(g.entries))
+		}
+	}
+	if !indexed {
+		t.Error("the group never grew an index: the test misses the indexed path")
+	}
+	if sh.keys != len(held) {
+		t.Errorf("shard counts %d keys, holds %d", sh.keys, len(held))
+	}
+}
+
+// TestTenantsKeptApart holds identities of the same name under several
+// tenants in one shard, sweeps one tenant away (past the size at which the
+// maps are rebuilt) and checks that every lookup still finds its own
+// tenant's group, or none, and that the counts follow.
+func TestTenantsKeptApart(t *testing.T) {
+	var sh shard
+	sh.init(0)
+	put := func(tenant string, i int, expires int64) {
+		k := state.Key{Tenant: tenant, Identity: fmt.Sprintf("id%04d", i), Name: "n"}
+		g := sh.group(k)
+		if g == nil {
+			g = sh.create(k)
+		}
+		e := newEntry(unique.Make(k.Name), kindValue)
+		e.value, e.expires = tenant, expires
+		sh.add(g, e)
+	}
+	const flood = 2000
+	for i := range flood {
+		put("a", i, 1) // expires first
+	}
+	for i := range 10 {
+		put("", i, 100)
+		put("b", i, 100)
+	}
+	if sh.groups != flood+20 {
+		t.Fatalf("%d groups, want %d", sh.groups, flood+20)
+	}
+	sh.sweep(50)
+	if sh.groups != 20 || len(sh.tenants) != 2 {
+		t.Fatalf("after the sweep: %d groups in %d tenants, want 20 in 2", sh.groups, len(sh.tenants))
+	}
+	if sh.peak != 20 {
+		t.Errorf("peak %d after the maps were rebuilt, want 20", sh.peak)
+	}
+	for _, tenant := range []string{"a", "", "b", "a"} {
+		for i := range 12 {
+			g := sh.group(state.Key{Tenant: tenant, Identity: fmt.Sprintf("id%04d", i)})
+			switch want := tenant != "a" && i < 10; {
+			case want && (g == nil || g.entries[0].value != tenant):
+				t.Fatalf("tenant %q, identity %d: group %v, want its own", tenant, i, g)
+			case !want && g != nil:
+				t.Fatalf("tenant %q, identity %d: a group after its tenant was swept", tenant, i)
+			}
+		}
+	}
+	put("a", 0, 200)
+	if g := sh.group(state.Key{Tenant: "a", Identity: "id0000"}); g == nil || sh.groups != 21 {
+		t.Fatalf("tenant a came back: group %v, %d groups; want it and 21", g, sh.groups)
+	}
+}

@@ -1,0 +1,79 @@
+package memory
+
+import (
+	"cmp"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// model is the obvious set the sorted members must agree with: member →
+// latest time, read by a scan and a sort.
+type model map[string]int64
+
+func (m model) window(from, to int64) []timed {
+	var in []timed
+	for k, at := range m {
+		if at >= from && at <= to {
+			in = append(in, timed{k, at})
+		}
+	}
+	slices.SortFunc(in, func(a, b timed) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.member, b.member)) })
+	return in
+}
+
+// TestSortedMembersMatchModel drives a sorted set and the model with the
+// same random adds (times out of order, repeats), drops and span reads,
+// across the move from slice only to slice and map.
+func TestSortedMembersMatchModel(t *testing.T) {
+	for seed := range uint64(20) {
+		r := rand.New(rand.NewPCG(seed, 7))
+		var s members
+		m := model{}
+		universe := 2 + r.IntN(40)
+		for step := range 400 {
+			switch op := r.IntN(10); {
+			case op < 7:
+				member, at := fmt.Sprintf("m%02d", r.IntN(universe)), int64(r.IntN(100))
+				_, had := m[member]
+				if added := s.putSorted(member, at); added == had {
+					t.Fatalf("seed %d step %d: put(%s, %d) added=%v, the member was there: %v", seed, step, member, at, added, had)
+				}
+				m[member] = max(m[member], at)
+			case op < 8:
+				cutoff := int64(r.IntN(60))
+				var want int64
+				for k, at := range m {
+					if at < cutoff {
+						want += int64(len(k))
+						delete(m, k)
+					}
+				}
+				if freed, _ := s.dropSortedBefore(cutoff); freed != want {
+					t.Fatalf("seed %d step %d: dropBefore(%d) freed %d bytes, want %d", seed, step, cutoff, freed, want)
+				}
+			default:
+				from, to := int64(r.IntN(110)-5), int64(r.IntN(110)-5)
+				want := m.window(from, to)
+				lo, hi := s.span(from, to)
+				if !slices.Equal(s.few[lo:hi], want) {
+					t.Fatalf("seed %d step %d: span [%d, %d] = %v, want %v", seed, step, from, to, s.few[lo:hi], want)
+				}
+			}
+			if s.len() != len(m) {
+				t.Fatalf("seed %d step %d: len %d, want %d", seed, step, s.len(), len(m))
+			}
+			for k, at := range m {
+				if got, ok := s.get(k); !ok || got != at {
+					t.Fatalf("seed %d step %d: get(%s) = %d, %v; want %d", seed, step, k, got, ok, at)
+				}
+			}
+			if !slices.IsSortedFunc(s.few, func(a, b timed) int {
+				return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.member, b.member))
+			}) {
+				t.Fatalf("seed %d step %d: members out of order: %v", seed, step, s.few)
+			}
+		}
+	}
+}
