@@ -80,6 +80,7 @@ type storyItem struct {
 	chained  bool            // it chained identities one of which has findings
 	own      []story.Entry   // entries of its kept findings
 	visited  map[string]bool // actors reached
+	followed map[string]bool // actors reached whose links were followed through
 	entries  []story.Entry   // entries read from the store
 	frontier []string        // actors to read next
 	reads    []actorRead     // reads in flight
@@ -111,7 +112,7 @@ func (s *scoring) storyItems() ([]*storyItem, error) {
 		if len(actors) == 0 {
 			continue
 		}
-		si := &storyItem{it: it, visited: map[string]bool{}}
+		si := &storyItem{it: it, visited: map[string]bool{}, followed: map[string]bool{}}
 		for _, f := range it.chained {
 			w, err := f.Get()
 			if err != nil {
@@ -289,6 +290,7 @@ func (s *scoring) readChain(si *storyItem) error {
 			}
 		}
 		if lw.Count <= storyHub && (!story.IsRole(rd.actor) || madeBy && lw.Count <= storyRoleHub) {
+			si.followed[rd.actor] = true
 			si.frontier = append(si.frontier, next...)
 		}
 	}
@@ -324,10 +326,13 @@ func joinBatch(sis []*storyItem) [][]story.Entry {
 	return out
 }
 
-// reaches reports whether a's chain reached one of b's actors.
+// reaches reports whether a's chain reached one of b's actors. A role
+// both records act through is no link unless a's chain followed it
+// through (see readChain): two sessions of one shared role in one batch
+// are two people, as they are in two batches.
 func reaches(a, b *storyItem) bool {
 	for _, actor := range b.start {
-		if a.visited[actor] {
+		if a.visited[actor] && (!story.IsRole(actor) || a.followed[actor]) {
 			return true
 		}
 	}
