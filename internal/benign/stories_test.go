@@ -83,6 +83,11 @@ func (ss stories) report(w io.Writer) {
 	for _, st := range all[:min(3, len(all))] {
 		fmt.Fprintf(w, "   largest: %d identities, %d findings: %s\n", len(st.Identities), len(st.Incidents), clip(st.Summary, 600))
 	}
+	for _, st := range all {
+		if ps := people(st); len(ps) > 1 {
+			fmt.Fprintf(w, "   joins %d people %v: %s\n", len(ps), ps, clip(st.Summary, 400))
+		}
+	}
 	for _, st := range ss.above(detectors.SeverityLow) {
 		fmt.Fprintf(w, "   above LOW: %s\n", clip(st.Summary, 400))
 	}
@@ -93,4 +98,25 @@ func clip(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// people returns the people a story's identities name: IAM users and the
+// e-mail session names of people's federated sessions. Roles, machines and
+// keys are not people.
+func people(st story.Story) []string {
+	var out []string
+	for _, id := range st.Identities {
+		_, res, ok := strings.Cut(id, ":user/")
+		if !ok {
+			if _, sess, ok := strings.Cut(id, ":assumed-role/"); ok {
+				if _, name, ok := strings.Cut(sess, "/"); ok && strings.Contains(name, "@") {
+					res = name
+				}
+			}
+		}
+		if res != "" && !slices.Contains(out, res) {
+			out = append(out, res)
+		}
+	}
+	return out
 }
