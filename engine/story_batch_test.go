@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iamsentry/iamsentry/engine"
 	dt "github.com/iamsentry/iamsentry/internal/detectortest"
 	"github.com/iamsentry/iamsentry/state"
 )
@@ -17,24 +16,27 @@ import (
 func TestStoriesOfOneBatchKeepPeopleApart(t *testing.T) {
 	alice := attacker{"alice", "AKIAALICE0000000001", "198.18.7.7", storyDay0.Add(8*24*time.Hour + 5*time.Hour)}
 	bob := attacker{"bob", "AKIABOB000000000001", "100.100.9.9", storyDay0.Add(8*24*time.Hour + 5*time.Hour + 2*time.Minute)}
-	for name, newStore := range map[string]storeFunc{"memory": memoryStores} {
-		t.Run(name, func(t *testing.T) {
-			run := scoreOneBatch(t, newStore(t), append(habit("alice", alice.key, 8), habit("bob", bob.key, 8)...),
-				append(hopStream(alice), hopStream(bob)...))
-			if final := run.final(); len(final) != 2 {
-				for _, s := range final {
-					t.Logf("story %s: %s", s.ID, s.Summary)
-				}
-				t.Fatalf("%d stories, want alice's and bob's", len(final))
-			}
-			if a, b := storyOfUser(run, "alice"), storyOfUser(run, "bob"); a == "" || a == b {
-				t.Errorf("alice's story %q and bob's %q must be two", a, b)
-			}
-		})
+	checkAliceAndBob(t, scoreOneBatch(t, memoryStores(t), append(habit("alice", alice.key, 8), habit("bob", bob.key, 8)...),
+		append(hopStream(alice), hopStream(bob)...)))
+}
+
+// checkAliceAndBob asserts that run told two stories, one holding alice's
+// findings and the other bob's.
+func checkAliceAndBob(t *testing.T, run storyRun) {
+	t.Helper()
+	if final := run.final(); len(final) != 2 {
+		for _, s := range final {
+			t.Logf("story %s: %s", s.ID, s.Summary)
+		}
+		t.Fatalf("%d stories, want alice's and bob's", len(final))
+	}
+	if a, b := storyOfUser(run, "alice"), storyOfUser(run, "bob"); a == "" || a == b {
+		t.Errorf("alice's story %q and bob's %q must be two", a, b)
 	}
 }
 
-// scoreOneBatch scores history, then attack as one batch.
+// scoreOneBatch scores history a record at a time, then attack as one
+// batch.
 func scoreOneBatch(t *testing.T, store state.Store, history, attack []dt.Rec) storyRun {
 	t.Helper()
 	h := newStoryHarness(t, store)
@@ -43,18 +45,5 @@ func scoreOneBatch(t *testing.T, store state.Store, history, attack []dt.Rec) st
 	for i, r := range attack {
 		raws[i] = r.JSON()
 	}
-	vs, err := h.Engine.Score(t.Context(), engine.Batch{Records: raws})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var run storyRun
-	for _, v := range vs {
-		for _, f := range v.Findings {
-			if f.Suppressed == nil {
-				run.findings = append(run.findings, f)
-			}
-		}
-		run.emitted = append(run.emitted, v.Stories...)
-	}
-	return run
+	return scoreAll(t, h.Engine, raws) // fewer than a batch of scoreAll's
 }

@@ -16,11 +16,7 @@ import (
 func TestSeverityMeasuresTheChain(t *testing.T) {
 	evade, execute := story.StageDefenseEvasion, story.StageExecution
 	info := detectors.SeverityInfo
-	cases := []struct {
-		name    string
-		entries []story.Entry
-		want    detectors.Severity
-	}{
+	checkSeverities(t, []severityCase{
 		// One stage, the benign month's stories: a scanner's or Terraform's
 		// first-days enumeration, an Identity Center admin assignment.
 		{"one HIGH enumeration stage is LOW", []story.Entry{entry("enum", high, recon, 0), entry("enum2", high, recon, time.Hour)}, low},
@@ -63,7 +59,20 @@ func TestSeverityMeasuresTheChain(t *testing.T) {
 			entry("loc", medium, access, time.Minute)}, medium},
 		{"admin grant at the same second as the new location is CRITICAL", []story.Entry{entry("loc", medium, access, 0),
 			entry("adm", critical, escalate, 0)}, critical},
-	}
+	})
+}
+
+// severityCase is a story's entries and the severity it must have.
+type severityCase struct {
+	name    string
+	entries []story.Entry
+	want    detectors.Severity
+}
+
+// checkSeverities builds each case's story from its entries in the order
+// given and reversed: arrival order never changes a story's severity.
+func checkSeverities(t *testing.T, cases []severityCase) {
+	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			for _, order := range [][]story.Entry{c.entries, reversed(c.entries)} {

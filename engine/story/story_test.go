@@ -25,11 +25,7 @@ const (
 )
 
 func TestSeverity(t *testing.T) {
-	cases := []struct {
-		name    string
-		entries []story.Entry
-		want    detectors.Severity
-	}{
+	checkSeverities(t, []severityCase{
 		{"one stage is LOW whatever its findings", []story.Entry{entry("a", low, recon, 0), entry("b", medium, recon, time.Minute)}, low},
 		{"one stage is capped at its own", []story.Entry{entry("a", low, persist, 0)}, low},
 		{"two stages do not rise alone", []story.Entry{entry("a", low, recon, 0), entry("b", low, persist, time.Minute)}, low},
@@ -47,17 +43,7 @@ func TestSeverity(t *testing.T) {
 		{"LOW way in does not make CRITICAL", []story.Entry{entry("loc", low, access, 0), entry("adm", high, escalate, time.Minute)}, low},
 		{"INFO findings add no stage", []story.Entry{entry("a", detectors.SeverityInfo, access, 0), entry("b", low, recon, 0),
 			entry("c", low, persist, 0)}, low},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			for _, order := range [][]story.Entry{c.entries, reversed(c.entries)} {
-				s, ok := story.Build(order)
-				if !ok || s.Severity != c.want {
-					t.Errorf("severity %s, want %s (stages %v)", s.Severity, c.want, s.Stages)
-				}
-			}
-		})
-	}
+	})
 }
 
 func reversed(es []story.Entry) []story.Entry {
