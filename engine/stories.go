@@ -80,7 +80,7 @@ type storyItem struct {
 	chained  bool            // it chained identities one of which has findings
 	own      []story.Entry   // entries of its kept findings
 	visited  map[string]bool // actors reached
-	shared   map[string]bool // actors reached that many chains share (a role, a session name several made): no link
+	followed map[string]bool // actors reached whose links were followed through
 	entries  []story.Entry   // entries read from the store
 	frontier []string        // actors to read next
 	reads    []actorRead     // reads in flight
@@ -112,7 +112,7 @@ func (s *scoring) storyItems() ([]*storyItem, error) {
 		if len(actors) == 0 {
 			continue
 		}
-		si := &storyItem{it: it, visited: map[string]bool{}, shared: map[string]bool{}}
+		si := &storyItem{it: it, visited: map[string]bool{}, followed: map[string]bool{}}
 		for _, f := range it.chained {
 			w, err := f.Get()
 			if err != nil {
@@ -295,12 +295,10 @@ func (s *scoring) readChain(si *storyItem) error {
 				next = append(next, other)
 			}
 		}
-		role := story.IsRole(rd.actor) && (makers == 0 || lw.Count > storyRoleHub)
-		if role || story.IsSession(rd.actor) && makers > 1 {
-			si.shared[rd.actor] = true
-			continue
-		}
-		if lw.Count <= storyHub {
+		sharedRole := story.IsRole(rd.actor) && (makers == 0 || lw.Count > storyRoleHub)
+		sharedName := story.IsSession(rd.actor) && makers > 1
+		if lw.Count <= storyHub && !sharedRole && !sharedName {
+			si.followed[rd.actor] = true
 			si.frontier = append(si.frontier, next...)
 		}
 	}
@@ -336,13 +334,18 @@ func joinBatch(sis []*storyItem) [][]story.Entry {
 	return out
 }
 
-// reaches reports whether a's chain reached one of b's actors. A role or
-// session name both records act through is no link when a's chain found
-// it shared (see readChain): two sessions of one shared role in one batch
-// are two people, as they are in two batches.
+// reaches reports whether a's chain reaches b as it would through the
+// store once b is stored: a reached b's principal, under which b's entries
+// are kept, or followed through one of b's actors, which b's links join to
+// its principal. An actor a only reached (a hub, a shared role or session
+// name) is no link: two sessions of one shared role in one batch are two
+// people, as they are in two batches.
 func reaches(a, b *storyItem) bool {
+	if a.visited[b.start[0]] {
+		return true
+	}
 	for _, actor := range b.start {
-		if a.visited[actor] && !a.shared[actor] {
+		if a.followed[actor] {
 			return true
 		}
 	}
