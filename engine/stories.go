@@ -80,6 +80,7 @@ type storyItem struct {
 	chained  bool            // it chained identities one of which has findings
 	own      []story.Entry   // entries of its kept findings
 	visited  map[string]bool // actors reached
+	followed map[string]bool // actors reached whose links were followed through
 	entries  []story.Entry   // entries read from the store
 	frontier []string        // actors to read next
 	reads    []actorRead     // reads in flight
@@ -111,7 +112,7 @@ func (s *scoring) storyItems() ([]*storyItem, error) {
 		if len(actors) == 0 {
 			continue
 		}
-		si := &storyItem{it: it, visited: map[string]bool{}}
+		si := &storyItem{it: it, visited: map[string]bool{}, followed: map[string]bool{}}
 		for _, f := range it.chained {
 			w, err := f.Get()
 			if err != nil {
@@ -261,7 +262,11 @@ func signature(st *story.Story) string {
 // followed through: they chain strangers, not one attacker's steps. A role
 // someone created or changed is followed through while few sessions and
 // changers chain to it: a backdoor role and the sessions of its creator,
-// not a role infrastructure code manages and a team assumes.
+// not a role infrastructure code manages and a team assumes. A session is
+// named by its role and session name, which callers choose: one that
+// several principals opened ("cli", "GitHubActions", a script's fixed
+// name) is a name people share, not one actor's step, and is not followed
+// through either.
 func (s *scoring) readChain(si *storyItem) error {
 	for _, rd := range si.reads {
 		lw, err := rd.links.Get()
@@ -281,14 +286,19 @@ func (s *scoring) readChain(si *storyItem) error {
 			si.entries = append(si.entries, e)
 		}
 		var next []string
-		madeBy := false
+		makers := 0
 		for _, m := range lw.Members {
 			if kind, other, ok := strings.Cut(m, ":"); ok {
-				madeBy = madeBy || kind == "c"
+				if kind == "c" {
+					makers++
+				}
 				next = append(next, other)
 			}
 		}
-		if lw.Count <= storyHub && (!story.IsRole(rd.actor) || madeBy && lw.Count <= storyRoleHub) {
+		sharedRole := story.IsRole(rd.actor) && (makers == 0 || lw.Count > storyRoleHub)
+		sharedName := story.IsSession(rd.actor) && makers > 1
+		if lw.Count <= storyHub && !sharedRole && !sharedName {
+			si.followed[rd.actor] = true
 			si.frontier = append(si.frontier, next...)
 		}
 	}
@@ -324,10 +334,18 @@ func joinBatch(sis []*storyItem) [][]story.Entry {
 	return out
 }
 
-// reaches reports whether a's chain reached one of b's actors.
+// reaches reports whether a's chain reaches b as it would through the
+// store once b is stored: a reached b's principal, under which b's entries
+// are kept, or followed through one of b's actors, which b's links join to
+// its principal. An actor a only reached (a hub, a shared role or session
+// name) is no link: two sessions of one shared role in one batch are two
+// people, as they are in two batches.
 func reaches(a, b *storyItem) bool {
+	if a.visited[b.start[0]] {
+		return true
+	}
 	for _, actor := range b.start {
-		if a.visited[actor] {
+		if a.followed[actor] {
 			return true
 		}
 	}

@@ -43,6 +43,10 @@ func Actors(r *cloudtrail.Record) []string {
 // share a story.
 func IsRole(actor string) bool { return strings.HasPrefix(actor, "role:") }
 
+// IsSession reports whether actor is an assumed-role session, named by its
+// role and the session name its caller chose.
+func IsSession(actor string) bool { return strings.HasPrefix(actor, "session:") }
+
 func principal(arn string) string {
 	account, resource, ok := splitARN(arn)
 	if !ok {

@@ -28,6 +28,7 @@ type Stage string
 // The stages stories track, in kill-chain order.
 const (
 	StageInitialAccess       Stage = "initial-access"
+	StageExecution           Stage = "execution"
 	StageDiscovery           Stage = "discovery"
 	StageCredentialAccess    Stage = "credential-access"
 	StagePersistence         Stage = "persistence"
@@ -44,6 +45,7 @@ var techniqueStages = map[string]Stage{
 	"T1087": StageDiscovery, "T1580": StageDiscovery, "T1526": StageDiscovery, "T1619": StageDiscovery,
 	"T1069": StageDiscovery, "T1082": StageDiscovery, "T1538": StageDiscovery, "T1518": StageDiscovery,
 	"T1201": StageDiscovery, "T1595": StageDiscovery, "T1592": StageDiscovery, "T1589": StageDiscovery, // scanning and offensive tooling
+	"T1059": StageExecution, // attack frameworks and pentest builds of the CLI (offensive-tooling)
 	"T1552": StageCredentialAccess, "T1528": StageCredentialAccess, "T1555": StageCredentialAccess,
 	"T1606": StageCredentialAccess, "T1110": StageCredentialAccess, "T1621": StageCredentialAccess,
 	"T1098.001": StagePersistence, "T1136": StagePersistence, "T1556": StagePersistence,
@@ -230,45 +232,95 @@ func stages(es []Entry) []Stage {
 	return out
 }
 
-// severity is the story's own severity. One or two stages are as severe
-// as the worst finding (a new user that checks who it is and makes itself
-// a key is onboarding as often as not); three make at least HIGH (a new
+// severity is the story's own severity: it measures the chain, not its
+// worst finding, which keeps its own severity on the finding (where the
+// SOC sees it). One stage is LOW whatever its findings: a scanner's
+// enumeration, an admin's grant, a trip abroad are one step of one actor,
+// and the finding already says how severe that step is. Two stages rise
+// by what they are (see pair). Three distinct stages are HIGH (a new
 // location, a recon and a new key of one actor are a takeover even when
-// each alone is minor). Persistence or privilege escalation rated
-// HIGH or worse (a key or password for another user, an admin grant, a
-// backdoored trust policy) at or after a MEDIUM-or-worse way in (a new
-// location, credentials used off their workload) makes it CRITICAL: the
-// attacker got in and is staying or growing. A key a user makes for
-// itself, LOW or MEDIUM, adds its stage but does not make a story
-// critical: that is the textbook takeover, HIGH.
+// each alone is minor). Persistence or privilege escalation rated HIGH or
+// worse (a key or password for another user, an admin grant, a backdoored
+// trust policy) at or after a MEDIUM-or-worse way in (a new location,
+// credentials used off their workload) makes it CRITICAL: the attacker
+// got in and is staying or growing. A key a user makes for itself, LOW or
+// MEDIUM, adds its stage but does not make a story critical: that is the
+// textbook takeover, HIGH.
 func severity(es []Entry, nstages int) detectors.Severity {
 	sev := detectors.SeverityUnknown
 	for _, e := range es {
-		sev = max(sev, e.Severity)
+		sev = max(sev, min(e.Severity, detectors.SeverityLow)) // INFO-only stays INFO
 	}
-	if nstages >= 3 {
-		sev = max(sev, detectors.SeverityHigh)
-	}
-	if critical(es) {
-		sev = detectors.SeverityCritical
+	switch {
+	case critical(es):
+		return detectors.SeverityCritical
+	case nstages >= 3:
+		return detectors.SeverityHigh
+	case nstages == 2:
+		return max(sev, pair(es))
 	}
 	return sev
 }
 
-func critical(es []Entry) bool {
-	var entered *time.Time
-	for _, e := range es { // es is in event-time order: the first is the earliest
-		if e.Severity >= detectors.SeverityMedium && (e.Stage == StageInitialAccess || e.Stage == StageCredentialAccess) {
-			entered = &e.Time
-			break
+// pair is the severity of a story of two stages. A MEDIUM-or-worse way in
+// (initial access, credential access) followed by a step of the other
+// stage is an intrusion making progress: MEDIUM, HIGH when that step is
+// HIGH or worse (tampering with logging, an enumeration burst from the new
+// place). Otherwise two stages are MEDIUM when each holds a MEDIUM-or-worse
+// finding (two significant steps of one actor) and LOW when one holds only
+// LOW findings: a first whoami, a trip, a self-made key or a tool's user
+// agent is context, and two pieces of context are an ordinary day (an
+// admin who checks who she is, then assigns a permission set; a new user
+// who checks who it is and makes itself a key).
+func pair(es []Entry) detectors.Severity {
+	sev := detectors.SeverityUnknown
+	for _, e := range es {
+		if counts(e) && e.Stage != StageInitialAccess && e.Stage != StageCredentialAccess && afterWayIn(e, es) {
+			sev = max(sev, detectors.SeverityMedium, min(e.Severity, detectors.SeverityHigh))
 		}
 	}
-	if entered == nil {
-		return false
+	if sev != detectors.SeverityUnknown {
+		return sev
 	}
+	worst := map[Stage]detectors.Severity{}
+	for _, e := range es {
+		if counts(e) {
+			worst[e.Stage] = max(worst[e.Stage], e.Severity)
+		}
+	}
+	for _, w := range worst {
+		if w < detectors.SeverityMedium {
+			return detectors.SeverityLow
+		}
+	}
+	return detectors.SeverityMedium
+}
+
+// wayIn reports whether e is how an attacker gets in, rated MEDIUM or
+// worse: a new location or unexpected source, or credentials used off
+// their workload.
+func wayIn(e Entry) bool {
+	return e.Severity >= detectors.SeverityMedium && (e.Stage == StageInitialAccess || e.Stage == StageCredentialAccess)
+}
+
+// afterWayIn reports whether step e came through a way in of es: at or
+// after it in event time, or from its source address. The address matters
+// because a new location is raised on the first record from the new place
+// to arrive, not the earliest: delivered late, the attacker's first calls
+// from there precede the finding that says the place is new.
+func afterWayIn(e Entry, es []Entry) bool {
+	for _, in := range es {
+		if wayIn(in) && (!e.Time.Before(in.Time) || e.SourceIP != "" && e.SourceIP == in.SourceIP) {
+			return true
+		}
+	}
+	return false
+}
+
+func critical(es []Entry) bool {
 	for _, e := range es {
 		if e.Severity >= detectors.SeverityHigh && (e.Stage == StagePersistence || e.Stage == StagePrivilegeEscalation) &&
-			!e.Time.Before(*entered) {
+			afterWayIn(e, es) {
 			return true
 		}
 	}

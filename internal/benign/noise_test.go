@@ -97,7 +97,7 @@ type tally struct {
 	alerts     map[string]int // "detector SEVERITY"
 	patterns   map[string]map[string]int
 	samples    map[string][]string
-	stories    map[string]detectors.Severity // story id → its latest severity
+	stories    stories
 	suppressed int
 	mediumUp   int
 }
@@ -109,7 +109,7 @@ func score(t *testing.T, c *benign.Corpus, b *config.Built) *tally {
 	store := memory.New(memory.WithSweepInterval(0))
 	defer store.Close()
 	eng := engine.New(b.Registry, store, engine.Options{Suppress: b.Suppress})
-	n := &tally{alerts: map[string]int{}, patterns: map[string]map[string]int{}, samples: map[string][]string{}, stories: map[string]detectors.Severity{}}
+	n := &tally{alerts: map[string]int{}, patterns: map[string]map[string]int{}, samples: map[string][]string{}, stories: stories{}}
 	raws := make([][]byte, 0, batch)
 	for off := 0; off < len(c.Records); off += batch {
 		raws = raws[:0]
@@ -124,9 +124,7 @@ func score(t *testing.T, c *benign.Corpus, b *config.Built) *tally {
 			if v.Outcome == engine.OutcomeInvalid {
 				t.Fatalf("record %d invalid: %s", off+i, v.Reason)
 			}
-			for _, st := range v.Stories {
-				n.stories[st.ID] = st.Severity
-			}
+			n.stories.add(v.Stories)
 			for _, f := range v.Findings {
 				if f.Suppressed != nil {
 					n.suppressed++
@@ -161,18 +159,7 @@ func report(w *os.File, name string, target float64, n *tally, records int) {
 		}
 		fmt.Fprintf(w, "   target: <= %.0f MEDIUM+ per 100k: %s\n", target, verdict)
 	}
-	bySev := map[detectors.Severity]int{}
-	for _, sev := range n.stories {
-		bySev[sev]++
-	}
-	fmt.Fprintf(w, "   attack stories: %d (", len(n.stories))
-	for i, sev := range []detectors.Severity{detectors.SeverityCritical, detectors.SeverityHigh, detectors.SeverityMedium, detectors.SeverityLow} {
-		if i > 0 {
-			fmt.Fprint(w, ", ")
-		}
-		fmt.Fprintf(w, "%d %v", bySev[sev], sev)
-	}
-	fmt.Fprintln(w, ")")
+	n.stories.report(w)
 	keys := slices.SortedFunc(maps.Keys(n.alerts), func(a, b string) int { return cmp.Or(cmp.Compare(n.alerts[b], n.alerts[a]), strings.Compare(a, b)) })
 	fmt.Fprintf(w, "   %-48s %7s %9s  %s\n", "detector severity", "count", "per 100k", "patterns (count)")
 	for _, k := range keys {
