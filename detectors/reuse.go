@@ -11,19 +11,12 @@ import (
 // the same mark, read and learned-set add record after record, and each
 // repeat within a micro-batch is a Redis command that changes nothing.
 //
-// Each looks back over the operations most recently queued on the batch
-// (reuseLookback of them, so a batch costs linear time) for the last one on
-// the same key. Only an operation whose effect and answer that earlier one
+// Each looks back over the operations queued on the same key in the batch
+// (through a per-batch index, see batchIndex). Only an operation whose effect and answer that earlier one
 // already determines is left out, and its answer is derived from the
 // earlier one's: the state after the batch and every answer are what they
-// would have been, on any store, in any batch split. When the earlier
-// operation lies further back, or another kind of operation on the key
-// lies in between, the operation is queued as before.
-
-// reuseLookback is how many queued operations the helpers look back over.
-// Records of one identity come in runs; a run's repeats lie within a few
-// dozen records of each other.
-const reuseLookback = 256
+// would have been, on any store, in any batch split. When another kind of
+// operation on the key lies in between, the operation is queued as before.
 
 // MarkResult is a mark as an operation saw it, read after the batch
 // executed: a *state.Future[state.Mark], or one derived from an earlier
@@ -48,57 +41,76 @@ func (a afterMark) Get() (state.Mark, error) {
 	return prior, nil
 }
 
-// lastOn returns the last operation queued on key among the last
-// reuseLookback, skipping read-only ReadMark operations when skipReads is
-// set, or nil.
-func lastOn(b *state.Batch, key state.Key, skipReads bool) state.Op {
-	ops := b.Ops()
-	for i := len(ops) - 1; i >= max(0, len(ops)-reuseLookback); i-- {
-		var k state.Key
-		switch o := ops[i].(type) {
-		case *state.MarkOp:
-			k = o.Key
-		case *state.ReadMarkOp:
-			if skipReads {
-				continue
-			}
-			k = o.Key
-		case *state.WindowReadOp:
-			k = o.Key
-		case *state.WindowAddReadOp:
-			k = o.Key
-		case *state.WindowAddOp:
-			k = o.Key
-		case *state.NoveltyAddOp:
-			k = o.Key
-		case *state.BucketAddOp:
-			k = o.Key
-		case *state.BucketReadOp:
-			k = o.Key
-		case *state.GetOp:
-			k = o.Key
-		case *state.PutOp:
-			k = o.Key
-		case *state.ClaimOp:
-			k = o.Key
-		case *state.ThrottleOp:
-			k = o.Key
-		default:
-			return nil // an operation this file does not know: assume it wrote key
-		}
-		if k == key {
-			return ops[i]
-		}
+// onKey walks back over the operations queued on key in b and calls visit
+// for each, latest first, until visit returns true or it has visited the
+// last one that writes the key: the reads after a write depend on it, and
+// nothing before it can answer for them.
+func onKey(b *state.Batch, key state.Key, visit func(op state.Op) bool) {
+	x := indexOf(b)
+	if x == nil {
+		return
 	}
-	return nil
+	ops := b.Ops()
+	i, ok := x.last[key]
+	for ok && i >= 0 {
+		_, write, _ := opKey(ops[i])
+		if visit(ops[i]) || write {
+			return
+		}
+		i = x.prev[i]
+	}
+}
+
+// opKey returns the key of op and whether op writes it; ok is false for an
+// operation kind opKey does not know.
+func opKey(op state.Op) (key state.Key, write, ok bool) {
+	switch o := op.(type) {
+	case *state.ReadMarkOp:
+		return o.Key, false, true
+	case *state.WindowReadOp:
+		return o.Key, false, true
+	case *state.BucketReadOp:
+		return o.Key, false, true
+	case *state.GetOp:
+		return o.Key, false, true
+	case *state.MarkOp:
+		return o.Key, true, true
+	case *state.WindowAddReadOp:
+		return o.Key, true, true
+	case *state.WindowAddOp:
+		return o.Key, true, true
+	case *state.NoveltyAddOp:
+		return o.Key, true, true
+	case *state.BucketAddOp:
+		return o.Key, true, true
+	case *state.PutOp:
+		return o.Key, true, true
+	case *state.ClaimOp:
+		return o.Key, true, true
+	case *state.ThrottleOp:
+		return o.Key, true, true
+	}
+	return state.Key{}, false, false
+}
+
+// lastWrite returns the last operation that wrote key among the last
+// reuseLookback queued, when only reads of key follow it; nil otherwise.
+func lastWrite(b *state.Batch, key state.Key) (last state.Op) {
+	onKey(b, key, func(op state.Op) bool {
+		if _, write, _ := opKey(op); write {
+			last = op
+		}
+		return false
+	})
+	return last
 }
 
 // Mark queues b.Mark(key, at, keep, ttl) unless the last write of key in
-// the batch is a mark of the same keep and TTL at a time at least as
+// the batch (reads of it may follow) is a mark of the same keep and TTL at a time at least as
 // extreme: then this one would change nothing, and the mark it would have
 // answered is the one that earlier mark left.
 func Mark(b *state.Batch, key state.Key, at time.Time, keep state.Keep, ttl time.Duration) MarkResult {
-	if m, ok := lastOn(b, key, true).(*state.MarkOp); ok && m.Keep == keep && m.TTL == ttl &&
+	if m, ok := lastWrite(b, key).(*state.MarkOp); ok && m.Keep == keep && m.TTL == ttl &&
 		((keep == state.KeepEarliest && !at.Before(m.At)) || (keep == state.KeepLatest && !at.After(m.At))) {
 		return afterMark{m}
 	}
@@ -108,39 +120,53 @@ func Mark(b *state.Batch, key state.Key, at time.Time, keep state.Keep, ttl time
 // ReadMark queues b.ReadMark(key) unless the last operation on key in the
 // batch already tells the mark: a read of it, or a mark of it.
 func ReadMark(b *state.Batch, key state.Key) MarkResult {
-	switch o := lastOn(b, key, false).(type) {
-	case *state.ReadMarkOp:
-		return &o.Result
-	case *state.MarkOp:
-		return afterMark{o}
+	var found MarkResult
+	onKey(b, key, func(op state.Op) bool {
+		switch o := op.(type) {
+		case *state.ReadMarkOp:
+			found = &o.Result
+		case *state.MarkOp:
+			found = afterMark{o}
+		}
+		return found != nil
+	})
+	if found != nil {
+		return found
 	}
 	return b.ReadMark(key)
 }
 
-// WindowRead queues b.WindowRead(key, span, limit) unless the last
-// operation on key in the batch is a read of the same span and limit (a
-// WindowRead, or a WindowAddRead, which answers with the window after its
-// add): its answer is this one's.
+// WindowRead queues b.WindowRead(key, span, limit) unless a read of the
+// same span and limit follows the last write of key in the batch, or is
+// that write (a WindowAddRead answers with the window after its add): its
+// answer is this one's.
 func WindowRead(b *state.Batch, key state.Key, span state.Span, limit int) *state.Future[state.Window] {
-	switch o := lastOn(b, key, false).(type) {
-	case *state.WindowReadOp:
-		if sameSpan(o.Span, span) && o.Limit == limit {
-			return &o.Result
+	var found *state.Future[state.Window]
+	onKey(b, key, func(op state.Op) bool {
+		switch o := op.(type) {
+		case *state.WindowReadOp:
+			if sameSpan(o.Span, span) && o.Limit == limit {
+				found = &o.Result
+			}
+		case *state.WindowAddReadOp:
+			if sameSpan(o.Span, span) && o.Limit == limit {
+				found = &o.Result
+			}
 		}
-	case *state.WindowAddReadOp:
-		if sameSpan(o.Span, span) && o.Limit == limit {
-			return &o.Result
-		}
+		return found != nil
+	})
+	if found != nil {
+		return found
 	}
 	return b.WindowRead(key, span, limit)
 }
 
-// WindowAddRead queues b.WindowAddRead unless the last operation on key in
-// the batch is the same add and read (member, time, span, limit and TTL):
+// WindowAddRead queues b.WindowAddRead unless the last write of key in the
+// batch (reads of it may follow) is the same add and read (member, time, span, limit and TTL):
 // adding a member at the time it already holds changes nothing, so the
 // window read is the same.
 func WindowAddRead(b *state.Batch, key state.Key, member string, at time.Time, span state.Span, limit int, ttl time.Duration) *state.Future[state.Window] {
-	if o, ok := lastOn(b, key, false).(*state.WindowAddReadOp); ok && o.Member == member && o.At.Equal(at) &&
+	if o, ok := lastWrite(b, key).(*state.WindowAddReadOp); ok && o.Member == member && o.At.Equal(at) &&
 		sameSpan(o.Span, span) && o.Limit == limit && o.TTL == ttl {
 		return &o.Result
 	}
@@ -149,11 +175,54 @@ func WindowAddRead(b *state.Batch, key state.Key, member string, at time.Time, s
 
 func sameSpan(a, b state.Span) bool { return a.From.Equal(b.From) && a.To.Equal(b.To) }
 
-// Get queues b.Get(key) unless the last operation on key in the batch is
-// a Get of it, whose answer is this one's.
+// Get queues b.Get(key) unless a Get of key follows the last write of it
+// in the batch: its answer is this one's.
 func Get(b *state.Batch, key state.Key) *state.Future[[]byte] {
-	if o, ok := lastOn(b, key, false).(*state.GetOp); ok {
-		return &o.Result
+	var found *state.Future[[]byte]
+	onKey(b, key, func(op state.Op) bool {
+		if o, ok := op.(*state.GetOp); ok {
+			found = &o.Result
+		}
+		return found != nil
+	})
+	if found != nil {
+		return found
 	}
 	return b.Get(key)
+}
+
+// BucketAdd queues b.BucketAdd unless the last write of key in the batch
+// (reads of it may follow) added the same member to the same bucket, with
+// the same width, history and TTL, at a time in the same bucket whose
+// cut-off (at−TTL) drops the same buckets: adding a member to a bucket that
+// holds it changes nothing, so the counts it answered are this one's.
+func BucketAdd(b *state.Batch, key state.Key, member string, at time.Time, width time.Duration, history int, ttl time.Duration) *state.Future[[]int] {
+	if o, ok := lastWrite(b, key).(*state.BucketAddOp); ok && o.Member == member && o.Width == width &&
+		o.History == history && o.TTL == ttl && state.BucketStart(at, width).Equal(state.BucketStart(o.At, width)) &&
+		sameCut(at.Add(-ttl), o.At.Add(-ttl), width) {
+		return &o.Result
+	}
+	return b.BucketAdd(key, member, at, width, history, ttl)
+}
+
+// sameCut reports whether no bucket boundary lies between two cut-offs,
+// both included, so a store that drops the buckets ending before (or at)
+// either drops the same ones.
+func sameCut(x, y time.Time, width time.Duration) bool {
+	lo, hi := minTime(x, y), maxTime(x, y)
+	return state.BucketStart(hi, width).Before(lo)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -79,12 +79,12 @@ func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, acti
 	// The limit is the scale's threshold: every member weighs at least 1,
 	// so a window holding more members crosses whatever they are, and one
 	// holding fewer is returned whole and weighed exactly.
-	e.windows[0] = b.WindowAddRead(reads, member, t, around(t, sc[0].width), sc[0].min, d.ttl)
+	e.windows[0] = detectors.WindowAddRead(b, reads, member, t, around(t, sc[0].width), sc[0].min, d.ttl)
 	for i := 1; i < len(sc); i++ {
-		e.windows[i] = b.WindowRead(reads, around(t, sc[i].width), sc[i].min)
+		e.windows[i] = detectors.WindowRead(b, reads, around(t, sc[i].width), sc[i].min)
 	}
 	days := d.opts.HistoryDays + 1
-	e.days = b.BucketAdd(ev.Key(id, "enum:days"), action, t, 24*time.Hour, days,
+	e.days = detectors.BucketAdd(b, ev.Key(id, "enum:days"), action, t, 24*time.Hour, days,
 		time.Duration(days)*24*time.Hour+d.opts.AllowedLateness)
 	familiarTTL := d.opts.FamiliarAfter + time.Duration(d.opts.HistoryDays)*24*time.Hour
 	e.svcSeen = detectors.Mark(b, ev.Key(id, "enum:seen:svc:"+svc), t, state.KeepEarliest, familiarTTL)

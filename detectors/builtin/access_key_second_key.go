@@ -75,7 +75,7 @@ func (d *AccessKeyPersistence) observeUse(ev *detectors.Event, b *state.Batch) *
 	u := &keyUse{d: d, ev: ev, user: r.UserIdentity.ARN, key: k, network: d.network(r)}
 	u.pair = detectors.Get(b, u.userKey("minted"))
 	span := state.Span{From: r.EventTime.Add(-concurrentUse), To: r.EventTime.Add(concurrentUse)}
-	u.keys = b.WindowAddRead(u.userKey("keys"), k, r.EventTime, span, 8, 2*concurrentUse+inUseGrace+detectors.AllowedLateness)
+	u.keys = detectors.WindowAddRead(b, u.userKey("keys"), k, r.EventTime, span, 8, 2*concurrentUse+inUseGrace+detectors.AllowedLateness)
 	if u.network != "" {
 		u.netSeen = detectors.Mark(b, u.userKey("network:"+u.network), r.EventTime, state.KeepEarliest, d.opts.NetworkHistory)
 		u.seen = detectors.Mark(b, u.userKey("first-seen"), r.EventTime, state.KeepEarliest, d.opts.NetworkHistory)
