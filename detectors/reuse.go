@@ -12,9 +12,9 @@ import (
 // repeat within a micro-batch is a Redis command that changes nothing.
 //
 // Each looks back over the operations queued on the same key in the batch
-// (through a per-batch index, see batchIndex). Only an operation whose effect and answer that earlier one
-// already determines is left out, and its answer is derived from the
-// earlier one's: the state after the batch and every answer are what they
+// (through a per-batch index, see batchIndex). Only an operation whose
+// effect and answer an earlier one already determines is left out, and its
+// answer is derived from the earlier one's: the state after the batch and every answer are what they
 // would have been, on any store, in any batch split. When another kind of
 // operation on the key lies in between, the operation is queued as before.
 
@@ -209,20 +209,8 @@ func BucketAdd(b *state.Batch, key state.Key, member string, at time.Time, width
 // both included, so a store that drops the buckets ending before (or at)
 // either drops the same ones.
 func sameCut(x, y time.Time, width time.Duration) bool {
-	lo, hi := minTime(x, y), maxTime(x, y)
-	return state.BucketStart(hi, width).Before(lo)
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
+	if y.Before(x) {
+		x, y = y, x
 	}
-	return b
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
+	return state.BucketStart(y, width).Before(x)
 }
