@@ -260,7 +260,7 @@ func (d *AccessKeyEnumeration) Observe(ev *detectors.Event, b *state.Batch) dete
 		if r.SessionCredentialFromConsole {
 			// Remember the session, so its records that lack the flag
 			// are known as console too.
-			b.Mark(consoleSessionKey(ev, ak), r.EventTime, state.KeepEarliest, consoleSessionTTL)
+			detectors.Mark(b, consoleSessionKey(ev, ak), r.EventTime, state.KeepEarliest, consoleSessionTTL)
 			return nil
 		}
 		if consoleSession(r) {

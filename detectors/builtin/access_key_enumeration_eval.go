@@ -16,7 +16,7 @@ import (
 // How access-key-enumeration keeps and judges state: one windowed set of
 // reads per principal read at three scales, a daily history of distinct
 // reads to learn scanners, and when each network and service was first
-// seen, and when a burst was last raised. Per read: 7 state operations (8
+// seen, and when a burst was last raised. Per read: at most 7 state operations (8
 // for a temporary key whose console origin the record does not tell).
 
 // deniedSuffix marks a denied read in the window set: a denied call is a
@@ -79,25 +79,25 @@ func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, acti
 	// The limit is the scale's threshold: every member weighs at least 1,
 	// so a window holding more members crosses whatever they are, and one
 	// holding fewer is returned whole and weighed exactly.
-	e.windows[0] = b.WindowAddRead(reads, member, t, around(t, sc[0].width), sc[0].min, d.ttl)
+	e.windows[0] = detectors.WindowAddRead(b, reads, member, t, around(t, sc[0].width), sc[0].min, d.ttl)
 	for i := 1; i < len(sc); i++ {
-		e.windows[i] = b.WindowRead(reads, around(t, sc[i].width), sc[i].min)
+		e.windows[i] = detectors.WindowRead(b, reads, around(t, sc[i].width), sc[i].min)
 	}
 	days := d.opts.HistoryDays + 1
-	e.days = b.BucketAdd(ev.Key(id, "enum:days"), action, t, 24*time.Hour, days,
+	e.days = detectors.BucketAdd(b, ev.Key(id, "enum:days"), action, t, 24*time.Hour, days,
 		time.Duration(days)*24*time.Hour+d.opts.AllowedLateness)
 	familiarTTL := d.opts.FamiliarAfter + time.Duration(d.opts.HistoryDays)*24*time.Hour
-	e.svcSeen = b.Mark(ev.Key(id, "enum:seen:svc:"+svc), t, state.KeepEarliest, familiarTTL)
+	e.svcSeen = detectors.Mark(b, ev.Key(id, "enum:seen:svc:"+svc), t, state.KeepEarliest, familiarTTL)
 	if e.net, e.netLabel = d.network(r); e.net != "" {
 		// Where a scanner reads from includes what it reads with: an aws
 		// cli on the terraform runner is not terraform.
 		tool := userAgentTool(r.UserAgent)
 		e.net, e.netLabel = e.net+"|"+tool, e.netLabel+" with "+tool
-		e.netSeen = b.Mark(ev.Key(id, "enum:seen:net:"+e.net), t, state.KeepEarliest, familiarTTL)
+		e.netSeen = detectors.Mark(b, ev.Key(id, "enum:seen:net:"+e.net), t, state.KeepEarliest, familiarTTL)
 	}
-	e.raised = b.ReadMark(ev.Key(id, "enum:raised"))
+	e.raised = detectors.ReadMark(b, ev.Key(id, "enum:raised"))
 	if !d.opts.IncludeConsole && strings.HasPrefix(r.UserIdentity.AccessKeyID, "ASIA") {
-		e.console = b.ReadMark(consoleSessionKey(ev, r.UserIdentity.AccessKeyID))
+		e.console = detectors.ReadMark(b, consoleSessionKey(ev, r.UserIdentity.AccessKeyID))
 	}
 	return detectors.EvaluationFunc(e.findings)
 }
@@ -145,8 +145,8 @@ type enumeration struct {
 
 	windows          [3]*state.Future[state.Window]
 	days             *state.Future[[]int]
-	svcSeen, netSeen *state.Future[state.Mark]
-	console, raised  *state.Future[state.Mark]
+	svcSeen, netSeen detectors.MarkResult
+	console, raised  detectors.MarkResult
 }
 
 // tally is what a window's members weigh.
@@ -284,7 +284,7 @@ func (e *enumeration) profile() (profile, error) {
 		return p, nil
 	}
 	at := e.ev.Record.EventTime
-	familiar := func(f *state.Future[state.Mark]) (bool, error) {
+	familiar := func(f detectors.MarkResult) (bool, error) {
 		if f == nil {
 			return true, nil
 		}

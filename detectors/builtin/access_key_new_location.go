@@ -223,7 +223,7 @@ func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) dete
 		hosting: d.settings.Network(ip).Kind == detectors.NetworkHosting}
 	// For a long-term key this is detectors.KeyFirstSeenMark, which
 	// caller-identity-recon reads.
-	s.first = b.Mark(ev.Key(id, "loc:first-seen"), r.EventTime, state.KeepEarliest, d.opts.Window)
+	s.first = detectors.Mark(b, ev.Key(id, "loc:first-seen"), r.EventTime, state.KeepEarliest, d.opts.Window)
 	for i := range s.dims {
 		dim := &s.dims[i]
 		dim.seen = b.NoveltyAddBy(ev.Key(id, "loc:"+dim.name), dim.member, ev.Owner(), r.EventTime, d.opts.Window)
@@ -232,7 +232,7 @@ func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) dete
 		// Long-term keys also feed their user's history (the identity a
 		// GetSessionToken session of the user has), so that a key the user
 		// creates later starts from it rather than from a fresh warm-up.
-		s.userFirst = b.Mark(ev.Key(user, "loc:first-seen"), r.EventTime, state.KeepEarliest, d.opts.Window)
+		s.userFirst = detectors.Mark(b, ev.Key(user, "loc:first-seen"), r.EventTime, state.KeepEarliest, d.opts.Window)
 		s.userLabel = r.UserIdentity.ARN
 		for i := range s.dims {
 			dim := &s.dims[i]
@@ -296,10 +296,10 @@ type sighting struct {
 	geo     bool
 	hosting bool // a hosting, VPN or Tor network: raises without warm-up
 	session bool // a person's session key, followed within its own life
-	first   *state.Future[state.Mark]
+	first   detectors.MarkResult
 	// userFirst is the first sighting of a long-term key's IAM user, nil
 	// for other identities; userLabel names the user.
-	userFirst *state.Future[state.Mark]
+	userFirst detectors.MarkResult
 	userLabel string
 	mark      state.Key // NewLocationMark to set when raising; zero without an access key
 	onceKey   func(dimension) state.Key
@@ -347,7 +347,7 @@ type history struct {
 }
 
 // history reads the first-seen mark and the novelty results seen picks.
-func (s *sighting) history(first *state.Future[state.Mark], seen func(*dimension) *state.Future[state.Novelty]) (history, error) {
+func (s *sighting) history(first detectors.MarkResult, seen func(*dimension) *state.Future[state.Novelty]) (history, error) {
 	m, err := first.Get()
 	if err != nil {
 		return history{}, err

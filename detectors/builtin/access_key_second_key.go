@@ -57,8 +57,8 @@ type keyUse struct {
 	network string // "" when the source places nobody
 	pair    *state.Future[[]byte]
 	keys    *state.Future[state.Window]
-	netSeen *state.Future[state.Mark] // when the user was first seen on this network
-	seen    *state.Future[state.Mark] // when the user was first seen at all
+	netSeen detectors.MarkResult // when the user was first seen on this network
+	seen    detectors.MarkResult // when the user was first seen at all
 }
 
 func (u *keyUse) userKey(name string) state.Key { return u.ev.Key("akp:"+u.user, name) }
@@ -73,12 +73,12 @@ func (d *AccessKeyPersistence) observeUse(ev *detectors.Event, b *state.Batch) *
 		return nil
 	}
 	u := &keyUse{d: d, ev: ev, user: r.UserIdentity.ARN, key: k, network: d.network(r)}
-	u.pair = b.Get(u.userKey("minted"))
+	u.pair = detectors.Get(b, u.userKey("minted"))
 	span := state.Span{From: r.EventTime.Add(-concurrentUse), To: r.EventTime.Add(concurrentUse)}
-	u.keys = b.WindowAddRead(u.userKey("keys"), k, r.EventTime, span, 8, 2*concurrentUse+inUseGrace+detectors.AllowedLateness)
+	u.keys = detectors.WindowAddRead(b, u.userKey("keys"), k, r.EventTime, span, 8, 2*concurrentUse+inUseGrace+detectors.AllowedLateness)
 	if u.network != "" {
-		u.netSeen = b.Mark(u.userKey("network:"+u.network), r.EventTime, state.KeepEarliest, d.opts.NetworkHistory)
-		u.seen = b.Mark(u.userKey("first-seen"), r.EventTime, state.KeepEarliest, d.opts.NetworkHistory)
+		u.netSeen = detectors.Mark(b, u.userKey("network:"+u.network), r.EventTime, state.KeepEarliest, d.opts.NetworkHistory)
+		u.seen = detectors.Mark(b, u.userKey("first-seen"), r.EventTime, state.KeepEarliest, d.opts.NetworkHistory)
 	}
 	return u
 }

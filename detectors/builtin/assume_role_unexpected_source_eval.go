@@ -185,11 +185,11 @@ type signIn struct {
 	seen     *state.Future[state.Novelty] // the person's networks
 	country  *state.Future[state.Novelty] // the person's countries; nil without one
 	roles    *state.Future[state.Novelty] // roles a workload assumed; nil for people
-	mine     *state.Future[state.Mark]    // first sighting inside (or outside) AWS, before this one
-	other    *state.Future[state.Mark]    // first sighting on the other side
-	last     *state.Future[state.Mark]    // the person's latest sign-in before this one
+	mine     detectors.MarkResult         // first sighting inside (or outside) AWS, before this one
+	other    detectors.MarkResult         // first sighting on the other side
+	last     detectors.MarkResult         // the person's latest sign-in before this one
 	org      *state.Future[state.Novelty] // people who used the network
-	orgFirst *state.Future[state.Mark]    // the organisation's first judged sign-in
+	orgFirst detectors.MarkResult         // the organisation's first judged sign-in
 }
 
 func (d *AssumeRoleUnexpectedSource) observe(ev *detectors.Event, b *state.Batch, who signInWho, role string, net signInNet) detectors.Evaluation {
@@ -211,13 +211,13 @@ func (d *AssumeRoleUnexpectedSource) observe(ev *detectors.Event, b *state.Batch
 	if who.workload && role != "" {
 		s.roles = b.NoveltyAddBy(key("roles"), role, ev.Owner(), r.EventTime, w)
 	}
-	s.mine = b.Mark(key(side), r.EventTime, state.KeepEarliest, w)
+	s.mine = detectors.Mark(b, key(side), r.EventTime, state.KeepEarliest, w)
 	if net.country != "" {
-		s.last = b.Mark(key("last"), r.EventTime, state.KeepLatest, w)
+		s.last = detectors.Mark(b, key("last"), r.EventTime, state.KeepLatest, w)
 	}
-	s.other = b.ReadMark(key(otherSide))
+	s.other = detectors.ReadMark(b, key(otherSide))
 	s.org = b.NoveltyAddBy(ev.Key(orgIdentity(net.member), "assume-src:people"), who.id, ev.Owner(), r.EventTime, w)
-	s.orgFirst = b.Mark(ev.Key("assume-src:org", "assume-src:first"), r.EventTime, state.KeepEarliest, w)
+	s.orgFirst = detectors.Mark(b, ev.Key("assume-src:org", "assume-src:first"), r.EventTime, state.KeepEarliest, w)
 	return s
 }
 

@@ -173,9 +173,9 @@ func (d *CallerIdentityRecon) Observe(ev *detectors.Event, b *state.Batch) detec
 	t, w := r.EventTime, d.opts.Window
 	p := &pairing{d: d, ev: ev, r: r, kind: kind, habit: d.learn(ev, b, id, kind)}
 	if ak := r.UserIdentity.AccessKeyID; ak != "" {
-		p.mark = b.ReadMark(detectors.NewLocationMark(ev, ak))
+		p.mark = detectors.ReadMark(b, detectors.NewLocationMark(ev, ak))
 		if strings.HasPrefix(ak, "AKIA") {
-			p.keySeen = b.ReadMark(detectors.KeyFirstSeenMark(ev, ak))
+			p.keySeen = detectors.ReadMark(b, detectors.KeyFirstSeenMark(ev, ak))
 		}
 	}
 	own, around := windowOf(t, w), state.Span{From: t.Add(-w), To: t.Add(w)}
@@ -183,8 +183,8 @@ func (d *CallerIdentityRecon) Observe(ev *detectors.Event, b *state.Batch) detec
 	if kind == reconProbe {
 		b.WindowAdd(ev.Key(id, "recon:probe:"+own.ID()), r.EventName+"@"+stamp(t), t, own.Span(), d.ttl)
 		for win, span := range windowsAround(around, w) {
-			p.found = append(p.found, b.WindowRead(ev.Key(id, "recon:disc:"+win.ID()), span, reconSample))
-			p.sensitive = append(p.sensitive, b.WindowRead(ev.Key(id, "recon:sdisc:"+win.ID()), span, reconSensitiveSample))
+			p.found = append(p.found, detectors.WindowRead(b, ev.Key(id, "recon:disc:"+win.ID()), span, reconSample))
+			p.sensitive = append(p.sensitive, detectors.WindowRead(b, ev.Key(id, "recon:sdisc:"+win.ID()), span, reconSensitiveSample))
 		}
 		return detectors.EvaluationFunc(p.afterProbe)
 	}
@@ -196,7 +196,7 @@ func (d *CallerIdentityRecon) Observe(ev *detectors.Event, b *state.Batch) detec
 	// One read per incident window the probe may lie in: the windows that
 	// meet [t−w, t+w], each cut to that span.
 	for win, span := range windowsAround(around, w) {
-		p.probes = append(p.probes, probeRead{win: win, read: b.WindowRead(ev.Key(id, "recon:probe:"+win.ID()), span, 1)})
+		p.probes = append(p.probes, probeRead{win: win, read: detectors.WindowRead(b, ev.Key(id, "recon:probe:"+win.ID()), span, 1)})
 	}
 	return detectors.EvaluationFunc(p.afterDiscovery)
 }
@@ -239,8 +239,8 @@ type pairing struct {
 	r         *cloudtrail.Record
 	kind      reconKind
 	habit     *habit
-	mark      *state.Future[state.Mark] // nil without an access key
-	keySeen   *state.Future[state.Mark] // a long-term key's first sighting by access-key-new-location; nil otherwise
+	mark      detectors.MarkResult // nil without an access key
+	keySeen   detectors.MarkResult // a long-term key's first sighting by access-key-new-location; nil otherwise
 	once      func(window) state.Key
 	found     []*state.Future[state.Window] // for a probe: discovery per window, earliest first
 	sensitive []*state.Future[state.Window] // for a probe: sensitive discovery per window

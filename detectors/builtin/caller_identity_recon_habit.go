@@ -45,7 +45,7 @@ func (d *CallerIdentityRecon) learn(ev *detectors.Event, b *state.Batch, id stri
 	t := r.EventTime
 	hour := state.BucketStart(t, time.Hour)
 	member := hour.Format("20060102T15Z")
-	known := state.Span{From: t.Add(-d.opts.HabitPeriod), To: t.Add(-reconHabitGap)}
+	known := hourSpan(state.Span{From: t.Add(-d.opts.HabitPeriod), To: t.Add(-reconHabitGap)})
 	h := &habit{network: reconNetwork(r, d.settings)}
 	if h.network != "" && r.SourceIsIP() {
 		h.hosting = d.settings.Network(r.SourceIP).Kind == detectors.NetworkHosting
@@ -53,19 +53,31 @@ func (d *CallerIdentityRecon) learn(ev *detectors.Event, b *state.Batch, id stri
 	probes, sens := ev.Key(id, "recon:learn:probe"), ev.Key(id, "recon:learn:sens")
 	switch kind {
 	case reconProbe:
-		h.probes = b.WindowAddRead(probes, member, hour, known, 0, d.habitTTL)
-		h.sens = b.WindowRead(sens, known, reconHabitLimit)
+		h.probes = detectors.WindowAddRead(b, probes, member, hour, known, 0, d.habitTTL)
+		h.sens = detectors.WindowRead(b, sens, known, reconHabitLimit)
 	case reconSensitive:
-		h.probes = b.WindowRead(probes, known, 0)
-		h.sens = b.WindowAddRead(sens, serviceOf(r.EventSource)+"@"+member, hour, known, reconHabitLimit, d.habitTTL)
+		h.probes = detectors.WindowRead(b, probes, known, 0)
+		h.sens = detectors.WindowAddRead(b, sens, serviceOf(r.EventSource)+"@"+member, hour, known, reconHabitLimit, d.habitTTL)
 	default:
-		h.probes = b.WindowRead(probes, known, 0)
+		h.probes = detectors.WindowRead(b, probes, known, 0)
 	}
-	h.active = b.WindowAddRead(ev.Key(id, "recon:learn:active"), member, hour, known, 0, d.habitTTL)
+	h.active = detectors.WindowAddRead(b, ev.Key(id, "recon:learn:active"), member, hour, known, 0, d.habitTTL)
 	if h.network != "" {
-		h.net = b.WindowAddRead(ev.Key(id, "recon:learn:net:"+h.network), member, hour, known, 0, d.habitTTL)
+		h.net = detectors.WindowAddRead(b, ev.Key(id, "recon:learn:net:"+h.network), member, hour, known, 0, d.habitTTL)
 	}
 	return h
+}
+
+// hourSpan is span narrowed to the hour starts it holds. Every member of
+// the learned sets lies at an hour's start, so a read of either span
+// finds the same members; calls of one hour then read one span, and the
+// reads a batch repeats are queued once (detectors.WindowRead).
+func hourSpan(span state.Span) state.Span {
+	from := state.BucketStart(span.From, time.Hour)
+	if from.Before(span.From) {
+		from = from.Add(time.Hour)
+	}
+	return state.Span{From: from, To: state.BucketStart(span.To, time.Hour)}
 }
 
 // resolve reads the habit's futures.

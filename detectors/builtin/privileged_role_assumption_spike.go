@@ -155,7 +155,7 @@ func (d *PrivilegedRoleAssumptionSpike) Observe(ev *detectors.Event, b *state.Ba
 	w, ttl, n := d.opts.Window, d.opts.History+2*d.opts.Window, d.buckets+2
 	member := params.RoleARN + "|" + r.EventID
 	next := r.EventTime.Add(w) // read through the bucket after the current one
-	a.first = b.Mark(ev.Key(pid, "assume:first-seen"), r.EventTime, state.KeepEarliest, d.opts.History)
+	a.first = detectors.Mark(b, ev.Key(pid, "assume:first-seen"), r.EventTime, state.KeepEarliest, d.opts.History)
 	privKey := ev.Key(pid, "assume:privileged")
 	if pattern, ok := d.settings.PrivilegedRole(params.RoleARN); ok {
 		a.why = "matches privileged_roles pattern " + pattern
@@ -171,7 +171,7 @@ func (d *PrivilegedRoleAssumptionSpike) Observe(ev *detectors.Event, b *state.Ba
 	// too late to choose the series: its assumptions are counted in a
 	// series of their own, added to the privileged one when marked.
 	roleKey := ev.Key(pid, "assume:role:"+account+":"+name)
-	a.marked = b.ReadMark(detectors.PrivilegedRoleMark(ev, account, name))
+	a.marked = detectors.ReadMark(b, detectors.PrivilegedRoleMark(ev, account, name))
 	b.BucketAdd(roleKey, member, r.EventTime, w, 0, ttl)
 	a.roleCounts = b.BucketRead(roleKey, next, w, n)
 	a.counts = b.BucketRead(privKey, next, w, n)
@@ -214,9 +214,9 @@ type assumption struct {
 	principal  string
 	role       string
 	why        string // why the role is privileged
-	first      *state.Future[state.Mark]
+	first      detectors.MarkResult
 	counts     *state.Future[[]int] // privileged series: baseline…, current, next
-	marked     *state.Future[state.Mark]
+	marked     detectors.MarkResult
 	roleCounts *state.Future[[]int]
 }
 

@@ -125,8 +125,8 @@ type rootUse struct {
 	hosting  bool
 	target   string // "user/name", "role/name", … for persistence calls
 	noMFA    bool   // a console sign-in without MFA
-	netFirst *state.Future[state.Mark]
-	first    *state.Future[state.Mark]
+	netFirst detectors.MarkResult
+	first    detectors.MarkResult
 }
 
 // Observe implements Detector.
@@ -148,8 +148,8 @@ func (d *RootAccountUse) Observe(ev *detectors.Event, b *state.Batch) detectors.
 		u.noMFA = add.MFAUsed == "No"
 	}
 	if u.network != "" {
-		u.netFirst = b.Mark(u.key("net:"+u.network), r.EventTime, state.KeepEarliest, d.opts.NetworkHistory)
-		u.first = b.Mark(u.key("first-seen"), r.EventTime, state.KeepEarliest, d.opts.NetworkHistory)
+		u.netFirst = detectors.Mark(b, u.key("net:"+u.network), r.EventTime, state.KeepEarliest, d.opts.NetworkHistory)
+		u.first = detectors.Mark(b, u.key("first-seen"), r.EventTime, state.KeepEarliest, d.opts.NetworkHistory)
 	}
 	return u
 }

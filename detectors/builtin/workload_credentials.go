@@ -206,11 +206,11 @@ func (d *WorkloadCredentials) queueKey(ev *detectors.Event, b *state.Batch, u *u
 	u.nets = b.WindowAddRead(k("wl:nets"), u.s.member, r.EventTime, span, 16, d.opts.KeyLifetime)
 	switch {
 	case u.s.net.Kind == detectors.NetworkAWS:
-		u.awsFirst = b.Mark(k("wl:aws-first"), r.EventTime, state.KeepEarliest, d.opts.KeyLifetime)
-		u.offLast = b.ReadMark(k("wl:off-last"))
+		u.awsFirst = detectors.Mark(b, k("wl:aws-first"), r.EventTime, state.KeepEarliest, d.opts.KeyLifetime)
+		u.offLast = detectors.ReadMark(b, k("wl:off-last"))
 	case u.s.away() && !u.s.outside:
-		u.awsFirst = b.ReadMark(k("wl:aws-first"))
-		u.offLast = b.Mark(k("wl:off-last"), r.EventTime, state.KeepLatest, d.opts.KeyLifetime)
+		u.awsFirst = detectors.ReadMark(b, k("wl:aws-first"))
+		u.offLast = detectors.Mark(b, k("wl:off-last"), r.EventTime, state.KeepLatest, d.opts.KeyLifetime)
 	}
 }
 

@@ -117,8 +117,8 @@ type use struct {
 	learned  *state.Future[[]byte]
 	pending  *state.Future[struct{}]
 	nets     *state.Future[state.Window]
-	awsFirst *state.Future[state.Mark]
-	offLast  *state.Future[state.Mark]
+	awsFirst detectors.MarkResult
+	offLast  detectors.MarkResult
 	once     *detectors.Once
 }
 

@@ -1,0 +1,216 @@
+package detectors
+
+import (
+	"time"
+
+	"github.com/iamsentry/iamsentry/state"
+)
+
+// Helpers that queue a state operation only when it can tell the store
+// something the batch does not already: detectors of one identity repeat
+// the same mark, read and learned-set add record after record, and each
+// repeat within a micro-batch is a Redis command that changes nothing.
+//
+// Each looks back over the operations queued on the same key in the batch
+// (through a per-batch index, see batchIndex). Only an operation whose
+// effect and answer an earlier one already determines is left out, and its
+// answer is derived from the earlier one's: the state after the batch and every answer are what they
+// would have been, on any store, in any batch split. When another kind of
+// operation on the key lies in between, the operation is queued as before.
+
+// MarkResult is a mark as an operation saw it, read after the batch
+// executed: a *state.Future[state.Mark], or one derived from an earlier
+// operation of the batch.
+type MarkResult interface {
+	Get() (state.Mark, error)
+}
+
+// afterMark is the mark as it is after op ran: what a read of its key sees
+// when nothing else wrote the key in between.
+type afterMark struct{ op *state.MarkOp }
+
+func (a afterMark) Get() (state.Mark, error) {
+	prior, err := a.op.Result.Get()
+	if err != nil {
+		return state.Mark{}, err
+	}
+	if !prior.Set || (a.op.Keep == state.KeepLatest && a.op.At.After(prior.At)) ||
+		(a.op.Keep == state.KeepEarliest && a.op.At.Before(prior.At)) {
+		return state.Mark{Set: true, At: a.op.At}, nil
+	}
+	return prior, nil
+}
+
+// onKey walks back over the operations queued on key in b and calls visit
+// for each, latest first, until visit returns true or it has visited the
+// last one that writes the key: the reads after a write depend on it, and
+// nothing before it can answer for them.
+func onKey(b *state.Batch, key state.Key, visit func(op state.Op) bool) {
+	x := indexOf(b)
+	if x == nil {
+		return
+	}
+	ops := b.Ops()
+	i, ok := x.last[key]
+	for ok && i >= 0 {
+		_, write, _ := opKey(ops[i])
+		if visit(ops[i]) || write {
+			return
+		}
+		i = x.prev[i]
+	}
+}
+
+// opKey returns the key of op and whether op writes it; ok is false for an
+// operation kind opKey does not know.
+func opKey(op state.Op) (key state.Key, write, ok bool) {
+	switch o := op.(type) {
+	case *state.ReadMarkOp:
+		return o.Key, false, true
+	case *state.WindowReadOp:
+		return o.Key, false, true
+	case *state.BucketReadOp:
+		return o.Key, false, true
+	case *state.GetOp:
+		return o.Key, false, true
+	case *state.MarkOp:
+		return o.Key, true, true
+	case *state.WindowAddReadOp:
+		return o.Key, true, true
+	case *state.WindowAddOp:
+		return o.Key, true, true
+	case *state.NoveltyAddOp:
+		return o.Key, true, true
+	case *state.BucketAddOp:
+		return o.Key, true, true
+	case *state.PutOp:
+		return o.Key, true, true
+	case *state.ClaimOp:
+		return o.Key, true, true
+	case *state.ThrottleOp:
+		return o.Key, true, true
+	}
+	return state.Key{}, false, false
+}
+
+// lastWrite returns the last operation that wrote key among the last
+// reuseLookback queued, when only reads of key follow it; nil otherwise.
+func lastWrite(b *state.Batch, key state.Key) (last state.Op) {
+	onKey(b, key, func(op state.Op) bool {
+		if _, write, _ := opKey(op); write {
+			last = op
+		}
+		return false
+	})
+	return last
+}
+
+// Mark queues b.Mark(key, at, keep, ttl) unless the last write of key in
+// the batch (reads of it may follow) is a mark of the same keep and TTL at a time at least as
+// extreme: then this one would change nothing, and the mark it would have
+// answered is the one that earlier mark left.
+func Mark(b *state.Batch, key state.Key, at time.Time, keep state.Keep, ttl time.Duration) MarkResult {
+	if m, ok := lastWrite(b, key).(*state.MarkOp); ok && m.Keep == keep && m.TTL == ttl &&
+		((keep == state.KeepEarliest && !at.Before(m.At)) || (keep == state.KeepLatest && !at.After(m.At))) {
+		return afterMark{m}
+	}
+	return b.Mark(key, at, keep, ttl)
+}
+
+// ReadMark queues b.ReadMark(key) unless the last operation on key in the
+// batch already tells the mark: a read of it, or a mark of it.
+func ReadMark(b *state.Batch, key state.Key) MarkResult {
+	var found MarkResult
+	onKey(b, key, func(op state.Op) bool {
+		switch o := op.(type) {
+		case *state.ReadMarkOp:
+			found = &o.Result
+		case *state.MarkOp:
+			found = afterMark{o}
+		}
+		return found != nil
+	})
+	if found != nil {
+		return found
+	}
+	return b.ReadMark(key)
+}
+
+// WindowRead queues b.WindowRead(key, span, limit) unless a read of the
+// same span and limit follows the last write of key in the batch, or is
+// that write (a WindowAddRead answers with the window after its add): its
+// answer is this one's.
+func WindowRead(b *state.Batch, key state.Key, span state.Span, limit int) *state.Future[state.Window] {
+	var found *state.Future[state.Window]
+	onKey(b, key, func(op state.Op) bool {
+		switch o := op.(type) {
+		case *state.WindowReadOp:
+			if sameSpan(o.Span, span) && o.Limit == limit {
+				found = &o.Result
+			}
+		case *state.WindowAddReadOp:
+			if sameSpan(o.Span, span) && o.Limit == limit {
+				found = &o.Result
+			}
+		}
+		return found != nil
+	})
+	if found != nil {
+		return found
+	}
+	return b.WindowRead(key, span, limit)
+}
+
+// WindowAddRead queues b.WindowAddRead unless the last write of key in the
+// batch (reads of it may follow) is the same add and read (member, time, span, limit and TTL):
+// adding a member at the time it already holds changes nothing, so the
+// window read is the same.
+func WindowAddRead(b *state.Batch, key state.Key, member string, at time.Time, span state.Span, limit int, ttl time.Duration) *state.Future[state.Window] {
+	if o, ok := lastWrite(b, key).(*state.WindowAddReadOp); ok && o.Member == member && o.At.Equal(at) &&
+		sameSpan(o.Span, span) && o.Limit == limit && o.TTL == ttl {
+		return &o.Result
+	}
+	return b.WindowAddRead(key, member, at, span, limit, ttl)
+}
+
+func sameSpan(a, b state.Span) bool { return a.From.Equal(b.From) && a.To.Equal(b.To) }
+
+// Get queues b.Get(key) unless a Get of key follows the last write of it
+// in the batch: its answer is this one's.
+func Get(b *state.Batch, key state.Key) *state.Future[[]byte] {
+	var found *state.Future[[]byte]
+	onKey(b, key, func(op state.Op) bool {
+		if o, ok := op.(*state.GetOp); ok {
+			found = &o.Result
+		}
+		return found != nil
+	})
+	if found != nil {
+		return found
+	}
+	return b.Get(key)
+}
+
+// BucketAdd queues b.BucketAdd unless the last write of key in the batch
+// (reads of it may follow) added the same member to the same bucket, with
+// the same width, history and TTL, at a time in the same bucket whose
+// cut-off (at−TTL) drops the same buckets: adding a member to a bucket that
+// holds it changes nothing, so the counts it answered are this one's.
+func BucketAdd(b *state.Batch, key state.Key, member string, at time.Time, width time.Duration, history int, ttl time.Duration) *state.Future[[]int] {
+	if o, ok := lastWrite(b, key).(*state.BucketAddOp); ok && o.Member == member && o.Width == width &&
+		o.History == history && o.TTL == ttl && state.BucketStart(at, width).Equal(state.BucketStart(o.At, width)) &&
+		sameCut(at.Add(-ttl), o.At.Add(-ttl), width) {
+		return &o.Result
+	}
+	return b.BucketAdd(key, member, at, width, history, ttl)
+}
+
+// sameCut reports whether no bucket boundary lies between two cut-offs,
+// both included, so a store that drops the buckets ending before (or at)
+// either drops the same ones.
+func sameCut(x, y time.Time, width time.Duration) bool {
+	if y.Before(x) {
+		x, y = y, x
+	}
+	return state.BucketStart(y, width).Before(x)
+}
