@@ -12,7 +12,7 @@ import (
 // repeat within a micro-batch is a Redis command that changes nothing.
 //
 // Each looks back over the operations queued on the same key in the batch
-// (through a per-batch index, see batchIndex). Only an operation whose
+// (through the batch's index by key, state.Batch.OnKey). Only an operation whose
 // effect and answer an earlier one already determines is left out, and its
 // answer is derived from the earlier one's: the state after the batch and every answer are what they
 // would have been, on any store, in any batch split. When another kind of
@@ -46,58 +46,28 @@ func (a afterMark) Get() (state.Mark, error) {
 // last one that writes the key: the reads after a write depend on it, and
 // nothing before it can answer for them.
 func onKey(b *state.Batch, key state.Key, visit func(op state.Op) bool) {
-	x := indexOf(b)
-	if x == nil {
-		return
-	}
-	ops := b.Ops()
-	i, ok := x.last[key]
-	for ok && i >= 0 {
-		_, write, _ := opKey(ops[i])
-		if visit(ops[i]) || write {
+	for op := range b.OnKey(key) {
+		if visit(op) || writes(op) {
 			return
 		}
-		i = x.prev[i]
 	}
 }
 
-// opKey returns the key of op and whether op writes it; ok is false for an
-// operation kind opKey does not know.
-func opKey(op state.Op) (key state.Key, write, ok bool) {
-	switch o := op.(type) {
-	case *state.ReadMarkOp:
-		return o.Key, false, true
-	case *state.WindowReadOp:
-		return o.Key, false, true
-	case *state.BucketReadOp:
-		return o.Key, false, true
-	case *state.GetOp:
-		return o.Key, false, true
-	case *state.MarkOp:
-		return o.Key, true, true
-	case *state.WindowAddReadOp:
-		return o.Key, true, true
-	case *state.WindowAddOp:
-		return o.Key, true, true
-	case *state.NoveltyAddOp:
-		return o.Key, true, true
-	case *state.BucketAddOp:
-		return o.Key, true, true
-	case *state.PutOp:
-		return o.Key, true, true
-	case *state.ClaimOp:
-		return o.Key, true, true
-	case *state.ThrottleOp:
-		return o.Key, true, true
+// writes reports whether op changes its key. An operation kind writes
+// does not know counts as a write, so nothing is derived across it.
+func writes(op state.Op) bool {
+	switch op.(type) {
+	case *state.ReadMarkOp, *state.WindowReadOp, *state.BucketReadOp, *state.GetOp:
+		return false
 	}
-	return state.Key{}, false, false
+	return true
 }
 
-// lastWrite returns the last operation that wrote key among the last
-// reuseLookback queued, when only reads of key follow it; nil otherwise.
+// lastWrite returns the last operation queued on key that wrote it,
+// when only reads of key follow it; nil when none wrote it.
 func lastWrite(b *state.Batch, key state.Key) (last state.Op) {
 	onKey(b, key, func(op state.Op) bool {
-		if _, write, _ := opKey(op); write {
+		if writes(op) {
 			last = op
 		}
 		return false

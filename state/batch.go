@@ -1,12 +1,21 @@
 package state
 
-import "time"
+import (
+	"iter"
+	"time"
+)
 
 // Batch is an ordered list of state operations, filled by detectors and the
 // engine, then executed once by a Store. A Batch is not safe for concurrent
 // use; it belongs to the goroutine scoring one micro-batch.
+//
+// A Batch also indexes its operations by key (see OnKey), so that a
+// detector can find what the batch already asks of a key without a
+// memory of its own.
 type Batch struct {
-	ops []Op
+	ops  []Op
+	last map[Key]int32 // per key: the position of the latest operation on it
+	prev []int32       // prev[i]: the previous operation on ops[i]'s key, or -1
 }
 
 // Op is one queued operation. The concrete types below are the whole set; a
@@ -14,6 +23,8 @@ type Batch struct {
 type Op interface {
 	// Fail resolves the operation's future with err unless it is resolved.
 	Fail(err error)
+	// Target is the key the operation acts on.
+	Target() Key
 }
 
 // Ops returns the queued operations in queue order.
@@ -29,7 +40,30 @@ func (b *Batch) FailAll(err error) {
 	}
 }
 
+// OnKey yields the operations queued on key so far, latest first.
+func (b *Batch) OnKey(key Key) iter.Seq[Op] {
+	return func(yield func(Op) bool) {
+		i, ok := b.last[key]
+		for ok && i >= 0 {
+			if !yield(b.ops[i]) {
+				return
+			}
+			i = b.prev[i]
+		}
+	}
+}
+
 func add[O Op](b *Batch, op O) O {
+	k := op.Target()
+	if b.last == nil {
+		b.last = make(map[Key]int32)
+	}
+	p, ok := b.last[k]
+	if !ok {
+		p = -1
+	}
+	b.last[k] = int32(len(b.ops))
+	b.prev = append(b.prev, p)
 	b.ops = append(b.ops, op)
 	return op
 }
@@ -52,6 +86,9 @@ type ClaimOp struct {
 // Fail implements Op.
 func (o *ClaimOp) Fail(err error) { o.Result.Fail(err) }
 
+// Target implements Op.
+func (o *ClaimOp) Target() Key { return o.Key }
+
 // Claim queues a ClaimOp.
 func (b *Batch) Claim(key Key, value []byte, ttl time.Duration) *Future[Claimed] {
 	return &add(b, &ClaimOp{Key: key, Value: value, TTL: ttl}).Result
@@ -68,6 +105,9 @@ type PutOp struct {
 // Fail implements Op.
 func (o *PutOp) Fail(err error) { o.Result.Fail(err) }
 
+// Target implements Op.
+func (o *PutOp) Target() Key { return o.Key }
+
 // Put queues a PutOp.
 func (b *Batch) Put(key Key, value []byte, ttl time.Duration) *Future[struct{}] {
 	return &add(b, &PutOp{Key: key, Value: value, TTL: ttl}).Result
@@ -81,6 +121,9 @@ type GetOp struct {
 
 // Fail implements Op.
 func (o *GetOp) Fail(err error) { o.Result.Fail(err) }
+
+// Target implements Op.
+func (o *GetOp) Target() Key { return o.Key }
 
 // Get queues a GetOp.
 func (b *Batch) Get(key Key) *Future[[]byte] {
@@ -106,6 +149,9 @@ type WindowAddOp struct {
 // Fail implements Op.
 func (o *WindowAddOp) Fail(err error) { o.Result.Fail(err) }
 
+// Target implements Op.
+func (o *WindowAddOp) Target() Key { return o.Key }
+
 // WindowAdd queues a WindowAddOp.
 func (b *Batch) WindowAdd(key Key, member string, at time.Time, count Span, ttl time.Duration) *Future[int] {
 	return &add(b, &WindowAddOp{Key: key, Member: member, At: at, Count: count, TTL: ttl}).Result
@@ -127,6 +173,9 @@ type WindowAddReadOp struct {
 
 // Fail implements Op.
 func (o *WindowAddReadOp) Fail(err error) { o.Result.Fail(err) }
+
+// Target implements Op.
+func (o *WindowAddReadOp) Target() Key { return o.Key }
 
 // WindowAddRead queues a WindowAddReadOp.
 func (b *Batch) WindowAddRead(key Key, member string, at time.Time, span Span, limit int, ttl time.Duration) *Future[Window] {
@@ -150,6 +199,9 @@ type WindowReadOp struct {
 
 // Fail implements Op.
 func (o *WindowReadOp) Fail(err error) { o.Result.Fail(err) }
+
+// Target implements Op.
+func (o *WindowReadOp) Target() Key { return o.Key }
 
 // WindowRead queues a WindowReadOp.
 func (b *Batch) WindowRead(key Key, span Span, limit int) *Future[Window] {
@@ -190,6 +242,9 @@ const NoveltyRetryWindow = 2 * time.Hour
 // Fail implements Op.
 func (o *NoveltyAddOp) Fail(err error) { o.Result.Fail(err) }
 
+// Target implements Op.
+func (o *NoveltyAddOp) Target() Key { return o.Key }
+
 // NoveltyAdd queues a NoveltyAddOp without an owner.
 func (b *Batch) NoveltyAdd(key Key, member string, at time.Time, ttl time.Duration) *Future[Novelty] {
 	return &add(b, &NoveltyAddOp{Key: key, Member: member, At: at, TTL: ttl}).Result
@@ -229,6 +284,9 @@ type MarkOp struct {
 // Fail implements Op.
 func (o *MarkOp) Fail(err error) { o.Result.Fail(err) }
 
+// Target implements Op.
+func (o *MarkOp) Target() Key { return o.Key }
+
 // Mark queues a MarkOp.
 func (b *Batch) Mark(key Key, at time.Time, keep Keep, ttl time.Duration) *Future[Mark] {
 	return &add(b, &MarkOp{Key: key, At: at, Keep: keep, TTL: ttl}).Result
@@ -242,6 +300,9 @@ type ReadMarkOp struct {
 
 // Fail implements Op.
 func (o *ReadMarkOp) Fail(err error) { o.Result.Fail(err) }
+
+// Target implements Op.
+func (o *ReadMarkOp) Target() Key { return o.Key }
 
 // ReadMark queues a ReadMarkOp.
 func (b *Batch) ReadMark(key Key) *Future[Mark] {
@@ -267,6 +328,9 @@ type BucketAddOp struct {
 // Fail implements Op.
 func (o *BucketAddOp) Fail(err error) { o.Result.Fail(err) }
 
+// Target implements Op.
+func (o *BucketAddOp) Target() Key { return o.Key }
+
 // BucketAdd queues a BucketAddOp.
 func (b *Batch) BucketAdd(key Key, member string, at time.Time, width time.Duration, history int, ttl time.Duration) *Future[[]int] {
 	return &add(b, &BucketAddOp{Key: key, Member: member, At: at, Width: width, History: history, TTL: ttl}).Result
@@ -284,6 +348,9 @@ type BucketReadOp struct {
 
 // Fail implements Op.
 func (o *BucketReadOp) Fail(err error) { o.Result.Fail(err) }
+
+// Target implements Op.
+func (o *BucketReadOp) Target() Key { return o.Key }
 
 // BucketRead queues a BucketReadOp.
 func (b *Batch) BucketRead(key Key, at time.Time, width time.Duration, history int) *Future[[]int] {
@@ -303,6 +370,9 @@ type ThrottleOp struct {
 
 // Fail implements Op.
 func (o *ThrottleOp) Fail(err error) { o.Result.Fail(err) }
+
+// Target implements Op.
+func (o *ThrottleOp) Target() Key { return o.Key }
 
 // Throttle queues a ThrottleOp.
 func (b *Batch) Throttle(key Key, owner string, ttl time.Duration) *Future[bool] {
