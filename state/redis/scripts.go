@@ -69,11 +69,13 @@ var opArgs = map[string]int{
 // mark compares decimal integers as strings (less): Lua numbers are doubles
 // and would round nanoseconds since 1970; among digit strings of one
 // length, string order is numeric order. Buckets are tallied by counts,
-// which visits only buckets holding entries (a range read finds the next
-// one, ZCOUNT counts it), so a 14-day history of hourly buckets with a few
-// busy hours costs a few commands, not 336.
+// which reads the history's entries a page (PAGE) at a time with their
+// scores and tallies them in Lua: one command for a history of fewer
+// entries than a page, and per further page one more, plus a ZCOUNT of the
+// bucket the page may have cut short.
 var groupScript = newScript("group", `
 local exp, out, known = {}, {}, {}
+local PAGE = 256
 -- write records that k is to expire ttl from now, and whether k existed
 -- before the group first wrote it (evidence from that write's reply):
 -- only then may its refresh be skipped (see refresh below).
@@ -93,9 +95,14 @@ local function counts(k, last, n)
 	for i = 1, n do res[i] = 0 end
 	local cur = first
 	while cur <= last do
-		local r = redis.call('ZRANGEBYSCORE', k, cur, last, 'WITHSCORES', 'LIMIT', 0, 1)
-		if #r == 0 then break end
-		local b = tonumber(r[2])
+		local r = redis.call('ZRANGE', k, cur, last, 'BYSCORE', 'LIMIT', 0, PAGE, 'WITHSCORES')
+		for j = 2, #r, 2 do
+			local b = tonumber(r[j]) - first + 1
+			res[b] = res[b] + 1
+		end
+		if #r < 2 * PAGE then break end
+		-- a full page may have cut the last bucket short: count it
+		local b = tonumber(r[#r])
 		res[b - first + 1] = redis.call('ZCOUNT', k, b, b)
 		cur = b + 1
 	end
