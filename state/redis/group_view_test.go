@@ -112,3 +112,52 @@ func TestGroupViewsMatchMemory(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupBucketRunsMatchMemory runs batches of several bucket adds and
+// reads of one history on one key, as a busy identity's events of a
+// batch do, on a key too big for a view: the group script answers the
+// later ones from the history it counted for the first, plus what each
+// add added, and skips drops it knows find nothing.
+func TestGroupBucketRunsMatchMemory(t *testing.T) {
+	s := newStore(t, redistest.StartServer(t).URL())
+	m := memory.New(memory.WithSweepInterval(0))
+	defer m.Close()
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(5, 6))
+	const width, ttl = 10 * time.Minute, 3 * time.Hour
+	k := state.Key{Tenant: "v", Identity: "id", Name: "days"}
+	for round := range 200 {
+		var rb, mb state.Batch
+		var got, want []func() string
+		at := base.Add(time.Duration(round*3+rng.IntN(60)) * time.Minute)
+		n := 2 + rng.IntN(6)
+		if round%40 == 0 {
+			n = 80 // fill past a view, across buckets
+		}
+		for j := range n {
+			when := at
+			if n == 80 || rng.IntN(8) == 0 {
+				when = at.Add(-time.Duration(rng.IntN(200)) * time.Minute)
+			}
+			mem := fmt.Sprint("m", rng.IntN(30+j))
+			if rng.IntN(5) == 0 {
+				got = append(got, show(rb.BucketRead(k, when, width, 15)))
+				want = append(want, show(mb.BucketRead(k, when, width, 15)))
+				continue
+			}
+			got = append(got, show(rb.BucketAdd(k, mem, when, width, 15, ttl)))
+			want = append(want, show(mb.BucketAdd(k, mem, when, width, 15, ttl)))
+		}
+		if err := s.Exec(ctx, &rb); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Exec(ctx, &mb); err != nil {
+			t.Fatal(err)
+		}
+		for i := range got {
+			if g, w := got[i](), want[i](); g != w {
+				t.Fatalf("round %d, op %d: Redis %s, memory %s", round, i, g, w)
+			}
+		}
+	}
+}

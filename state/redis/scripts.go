@@ -111,18 +111,42 @@ local function less(a, b)
 	if a == b then return false end
 	return (a < b) ~= na
 end
+-- counts walks the history's buckets: a ZCOUNT for the bucket after one
+-- holding entries (active days come in runs), a range read to find the
+-- next one holding entries after one that holds none.
 local function counts(k, last, n)
 	local first, res = last - n + 1, {}
 	for i = 1, n do res[i] = 0 end
-	local cur = first
+	local cur, jump = first, true
 	while cur <= last do
-		local r = redis.call('ZRANGEBYSCORE', k, cur, last, 'WITHSCORES', 'LIMIT', 0, 1)
-		if #r == 0 then break end
-		local b = tonumber(r[2])
-		res[b - first + 1] = redis.call('ZCOUNT', k, b, b)
-		cur = b + 1
+		if jump then
+			local r = redis.call('ZRANGE', k, cur, last, 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')
+			if #r == 0 then break end
+			cur = tonumber(r[2])
+		end
+		local c = redis.call('ZCOUNT', k, cur, cur)
+		res[cur - first + 1] = c
+		jump = c == 0
+		cur = cur + 1
 	end
 	return res
+end
+-- cnt[k] caches k's last history read (last, n, res) for the next
+-- bucket operation of the group on k; clean[k] is a score at or below
+-- which k holds no entry.
+local cnt, clean = {}, {}
+local function copy(t)
+	local c = {}
+	for i = 1, #t do c[i] = t[i] end
+	return c
+end
+local function cachedCounts(k, last, n)
+	local c = cnt[k]
+	if not (c and c.last == last and c.n == n) then
+		c = {last = last, n = n, res = counts(k, last, n)}
+		cnt[k] = c
+	end
+	return copy(c.res)
 end
 local pend, pendAt = {}, {}
 local function flush(k)
@@ -290,6 +314,7 @@ local zset = {W = true, A = true, R = true, N = true, B = true, b = true}
 -- settle writes back what another kind of operation on k must see.
 local function settle(k, code)
 	if not window[code] then flush(k) end
+	if code ~= 'B' and code ~= 'b' then cnt[k], clean[k] = nil, nil end
 	if zset[code] then
 		sflush(k)
 		sv[k] = nil
@@ -400,23 +425,40 @@ ops.B = function(a, i)
 	local k = KEYS[tonumber(a[i])]
 	local v = view(k)
 	if v then
+		cnt[k], clean[k] = nil, nil
 		vadd(v, a[i+2], a[i+1], tonumber(a[i+1]), true)
 		vtrim(v, tonumber(a[i+3]), true)
 		write(k, a[i+4], v.had)
 		return vcounts(v, tonumber(a[i+1]), tonumber(a[i+5]))
 	end
+	local idx, drop, n = tonumber(a[i+1]), tonumber(a[i+3]), tonumber(a[i+5])
 	local added = redis.call('ZADD', k, 'NX', a[i+1], a[i+2])
-	local dropped = redis.call('ZREMRANGEBYSCORE', k, '-inf', a[i+3])
+	local dropped = 0
+	if clean[k] and idx <= clean[k] then clean[k] = idx - 1 end
+	if not clean[k] or drop > clean[k] then
+		dropped = redis.call('ZREMRANGEBYSCORE', k, '-inf', a[i+3])
+		clean[k] = drop
+	end
 	write(k, a[i+4], added == 0 and dropped == 0)
-	return counts(k, tonumber(a[i+1]), tonumber(a[i+5]))
+	local c = cnt[k]
+	if c and dropped == 0 and idx >= c.last - c.n + 1 and idx <= c.last then
+		c.res[idx - c.last + c.n] = c.res[idx - c.last + c.n] + added
+	else
+		cnt[k] = nil
+	end
+	return cachedCounts(k, idx, n)
 end
 ops.b = function(a, i)
 	local k = KEYS[tonumber(a[i])]
 	local v = view(k)
 	if v then return vcounts(v, tonumber(a[i+1]), tonumber(a[i+2])) end
-	return counts(k, tonumber(a[i+1]), tonumber(a[i+2]))
+	return cachedCounts(k, tonumber(a[i+1]), tonumber(a[i+2]))
 end
 local width = {G = 1, S = 3, C = 3, W = 7, A = 8, R = 4, N = 8, M = 4, B = 6, b = 3}
+local function run(code, a, i)
+	settle(KEYS[tonumber(a[i])], code)
+	return ops[code](a, i)
+end
 local i, j = 2, 0
 while i <= #ARGV do
 	local k = KEYS[tonumber(ARGV[i + 1])]
@@ -426,8 +468,7 @@ end
 i = 2
 while i <= #ARGV do
 	local code = ARGV[i]
-	local ok, r = pcall(settle, KEYS[tonumber(ARGV[i + 1])], code)
-	if ok then ok, r = pcall(ops[code], ARGV, i + 1) end
+	local ok, r = pcall(run, code, ARGV, i + 1)
 	j = j + 1
 	if not ok then
 		if type(r) == 'table' and r.err then out[j] = r else out[j] = {err = tostring(r)} end
