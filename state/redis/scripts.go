@@ -89,9 +89,11 @@ var opArgs = map[string]int{
 // mark compares decimal integers as strings (less): Lua numbers are doubles
 // and would round nanoseconds since 1970; among digit strings of one
 // length, string order is numeric order. Buckets are tallied by counts,
-// which visits only buckets holding entries (a range read finds the next
-// one, ZCOUNT counts it), so a 14-day history of hourly buckets with a few
-// busy hours costs a few commands, not 336. It never reads a page of
+// which visits only buckets holding entries and the one after each (a
+// range read finds the next busy one after an empty one, ZCOUNT counts
+// each), so a 14-day history of hourly buckets with a few busy hours
+// costs a few commands, not 336; a group's next bucket operation on the
+// same history reuses the counts (cnt). It never reads a page of
 // entries with their scores: the server formats each score as a decimal
 // and Lua parses it back, which for a history of hundreds of entries
 // (a busy identity's days) costs more than two commands per bucket.
