@@ -22,10 +22,7 @@ import (
 // is held to the server's; marks and values are read and written several
 // times a batch, as the string cache serves them.
 func TestGroupViewsMatchMemory(t *testing.T) {
-	s := newStore(t, redistest.StartServer(t).URL())
-	m := memory.New(memory.WithSweepInterval(0))
-	defer m.Close()
-	ctx := context.Background()
+	s, m := twinStores(t)
 	rng := rand.New(rand.NewPCG(3, 4))
 	const ttl = 2 * time.Hour
 	key := func(name string) state.Key { return state.Key{Tenant: "v", Identity: "id", Name: name} }
@@ -43,8 +40,7 @@ func TestGroupViewsMatchMemory(t *testing.T) {
 		}
 	}
 	for round := range 300 {
-		var rb, mb state.Batch
-		var got, want []func() string
+		var tw twins
 		// Early rounds add many members at once, to grow sets past a view.
 		n := 1 + rng.IntN(12)
 		if round%50 < 5 {
@@ -58,58 +54,38 @@ func TestGroupViewsMatchMemory(t *testing.T) {
 			switch rng.IntN(10) {
 			case 0:
 				mem := member()
-				got = append(got, show(rb.WindowAdd(w, mem, at, sp, ttl)))
-				want = append(want, show(mb.WindowAdd(w, mem, at, sp, ttl)))
+				twin(&tw, tw.rb.WindowAdd(w, mem, at, sp, ttl), tw.mb.WindowAdd(w, mem, at, sp, ttl))
 			case 1, 2:
 				mem := member()
-				got = append(got, show(rb.WindowAddRead(w, mem, at, sp, limit, ttl)))
-				want = append(want, show(mb.WindowAddRead(w, mem, at, sp, limit, ttl)))
+				twin(&tw, tw.rb.WindowAddRead(w, mem, at, sp, limit, ttl), tw.mb.WindowAddRead(w, mem, at, sp, limit, ttl))
 			case 3:
-				got = append(got, show(rb.WindowRead(w, sp, limit)))
-				want = append(want, show(mb.WindowRead(w, sp, limit)))
+				twin(&tw, tw.rb.WindowRead(w, sp, limit), tw.mb.WindowRead(w, sp, limit))
 			case 4:
 				mem, owner := member(), fmt.Sprint("evt-", at.Unix())
 				nk := key("n" + w.Name)
-				got = append(got, show(rb.NoveltyAddBy(nk, mem, owner, at, ttl)))
-				want = append(want, show(mb.NoveltyAddBy(nk, mem, owner, at, ttl)))
+				twin(&tw, tw.rb.NoveltyAddBy(nk, mem, owner, at, ttl), tw.mb.NoveltyAddBy(nk, mem, owner, at, ttl))
 			case 5:
 				mem, hist := member(), rng.IntN(20)
-				got = append(got, show(rb.BucketAdd(bk, mem, at, 10*time.Minute, hist, ttl)))
-				want = append(want, show(mb.BucketAdd(bk, mem, at, 10*time.Minute, hist, ttl)))
+				twin(&tw, tw.rb.BucketAdd(bk, mem, at, 10*time.Minute, hist, ttl), tw.mb.BucketAdd(bk, mem, at, 10*time.Minute, hist, ttl))
 			case 6:
 				hist := rng.IntN(20)
-				got = append(got, show(rb.BucketRead(bk, at, 10*time.Minute, hist)))
-				want = append(want, show(mb.BucketRead(bk, at, 10*time.Minute, hist)))
+				twin(&tw, tw.rb.BucketRead(bk, at, 10*time.Minute, hist), tw.mb.BucketRead(bk, at, 10*time.Minute, hist))
 			case 7:
 				keep := state.Keep(rng.IntN(2))
-				got = append(got, show(rb.Mark(mk, at, keep, ttl)))
-				want = append(want, show(mb.Mark(mk, at, keep, ttl)))
+				twin(&tw, tw.rb.Mark(mk, at, keep, ttl), tw.mb.Mark(mk, at, keep, ttl))
 			case 8:
-				got = append(got, show(rb.ReadMark(mk)))
-				want = append(want, show(mb.ReadMark(mk)))
+				twin(&tw, tw.rb.ReadMark(mk), tw.mb.ReadMark(mk))
 			default:
 				vk := key("value")
 				if rng.IntN(2) == 0 {
 					v := []byte(member())
-					got = append(got, show(rb.Put(vk, v, ttl)))
-					want = append(want, show(mb.Put(vk, v, ttl)))
+					twin(&tw, tw.rb.Put(vk, v, ttl), tw.mb.Put(vk, v, ttl))
 				} else {
-					got = append(got, show(rb.Get(vk)))
-					want = append(want, show(mb.Get(vk)))
+					twin(&tw, tw.rb.Get(vk), tw.mb.Get(vk))
 				}
 			}
 		}
-		if err := s.Exec(ctx, &rb); err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Exec(ctx, &mb); err != nil {
-			t.Fatal(err)
-		}
-		for i := range got {
-			if g, w := got[i](), want[i](); g != w {
-				t.Fatalf("round %d, op %d: Redis %s, memory %s", round, i, g, w)
-			}
-		}
+		tw.check(t, s, m, round)
 	}
 }
 
@@ -119,16 +95,12 @@ func TestGroupViewsMatchMemory(t *testing.T) {
 // later ones from the history it counted for the first, plus what each
 // add added, and skips drops it knows find nothing.
 func TestGroupBucketRunsMatchMemory(t *testing.T) {
-	s := newStore(t, redistest.StartServer(t).URL())
-	m := memory.New(memory.WithSweepInterval(0))
-	defer m.Close()
-	ctx := context.Background()
+	s, m := twinStores(t)
 	rng := rand.New(rand.NewPCG(5, 6))
 	const width, ttl = 10 * time.Minute, 3 * time.Hour
 	k := state.Key{Tenant: "v", Identity: "id", Name: "days"}
 	for round := range 200 {
-		var rb, mb state.Batch
-		var got, want []func() string
+		var tw twins
 		at := base.Add(time.Duration(round*3+rng.IntN(60)) * time.Minute)
 		n := 2 + rng.IntN(6)
 		if round%40 == 0 {
@@ -141,23 +113,50 @@ func TestGroupBucketRunsMatchMemory(t *testing.T) {
 			}
 			mem := fmt.Sprint("m", rng.IntN(30+j))
 			if rng.IntN(5) == 0 {
-				got = append(got, show(rb.BucketRead(k, when, width, 15)))
-				want = append(want, show(mb.BucketRead(k, when, width, 15)))
+				twin(&tw, tw.rb.BucketRead(k, when, width, 15), tw.mb.BucketRead(k, when, width, 15))
 				continue
 			}
-			got = append(got, show(rb.BucketAdd(k, mem, when, width, 15, ttl)))
-			want = append(want, show(mb.BucketAdd(k, mem, when, width, 15, ttl)))
+			twin(&tw, tw.rb.BucketAdd(k, mem, when, width, 15, ttl), tw.mb.BucketAdd(k, mem, when, width, 15, ttl))
 		}
-		if err := s.Exec(ctx, &rb); err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Exec(ctx, &mb); err != nil {
-			t.Fatal(err)
-		}
-		for i := range got {
-			if g, w := got[i](), want[i](); g != w {
-				t.Fatalf("round %d, op %d: Redis %s, memory %s", round, i, g, w)
-			}
+		tw.check(t, s, m, round)
+	}
+}
+
+// twinStores returns a Store on a fresh redis-server and an embedded one.
+func twinStores(t *testing.T) (state.Store, state.Store) {
+	s := newStore(t, redistest.StartServer(t).URL())
+	m := memory.New(memory.WithSweepInterval(0))
+	t.Cleanup(func() { m.Close() })
+	return s, m
+}
+
+// twins holds the same operations queued on a batch for Redis (rb) and
+// one for the embedded store (mb), and their answers.
+type twins struct {
+	rb, mb    state.Batch
+	got, want []func() string
+}
+
+// twin records the futures of one operation queued on both batches.
+func twin[T any](tw *twins, r, m *state.Future[T]) {
+	tw.got = append(tw.got, show(r))
+	tw.want = append(tw.want, show(m))
+}
+
+// check runs both batches and wants every answer of Redis equal to the
+// embedded store's.
+func (tw *twins) check(t *testing.T, s, m state.Store, round int) {
+	t.Helper()
+	ctx := context.Background()
+	if err := s.Exec(ctx, &tw.rb); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Exec(ctx, &tw.mb); err != nil {
+		t.Fatal(err)
+	}
+	for i := range tw.got {
+		if g, w := tw.got[i](), tw.want[i](); g != w {
+			t.Fatalf("round %d, op %d: Redis %s, memory %s", round, i, g, w)
 		}
 	}
 }
