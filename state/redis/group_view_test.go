@@ -104,11 +104,11 @@ func TestGroupBucketRunsMatchMemory(t *testing.T) {
 		at := base.Add(time.Duration(round*3+rng.IntN(60)) * time.Minute)
 		n := 2 + rng.IntN(6)
 		if round%40 == 0 {
-			n = 80 // fill past a view, across buckets
+			n = 200 // fill past a view, across buckets
 		}
 		for j := range n {
 			when := at
-			if n == 80 || rng.IntN(8) == 0 {
+			if n == 200 || rng.IntN(8) == 0 {
 				when = at.Add(-time.Duration(rng.IntN(200)) * time.Minute)
 			}
 			mem := fmt.Sprint("m", rng.IntN(30+j))

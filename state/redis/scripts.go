@@ -193,7 +193,7 @@ end
 -- read), add and rem (members to write back, to remove); false when k
 -- holds VIEW members or more, or when one operation only touches k: its
 -- commands cost less than reading k whole.
-local VIEW = 32
+local VIEW = 128
 local zv, sv = {}, {}
 local uses = {}
 local function view(k)
