@@ -40,8 +40,8 @@
 // and novelty sets are sorted sets of member → latest event time. Buckets
 // are one sorted set per key, scored by bucket index, whose entries are
 // 6-byte digests of (bucket index, member): members are only counted, so a
-// day of hourly buckets stays small; a history read is one ZCOUNT per
-// bucket. Small sorted sets are listpacks on the server. An active identity
+// day of hourly buckets stays small; a history read tallies the entries'
+// scores in the script. Small sorted sets are listpacks on the server. An active identity
 // (a 20-member window, a 10-member novelty set, two marks, 24 hourly buckets
 // of two events, a throttle) costs about 1.9 KiB (TestMemoryPerIdentity).
 //
@@ -58,7 +58,9 @@
 // group script, in queue order: a batch costs one command per identity it
 // touches, plus one plain SET per event's dedupe claim (each event id is
 // its own tag). Inside the group, each key's TTL is set once, at the end,
-// and old window members are dropped once per key (see groupScript). When
+// and a small sorted set or a mark is read once and written back once,
+// however many operations of the group touch it: the script answers them
+// from what it read (views, see groupScript). When
 // the server has lost its script cache (restart, failover, SCRIPT FLUSH)
 // the groups that met NOSCRIPT did not run; they are re-run after SCRIPT
 // LOAD (see Exec).
