@@ -179,9 +179,7 @@ func (d *AssumeRoleUnexpectedSource) Observe(ev *detectors.Event, b *state.Batch
 	if r.Failed() || r.UserIdentity.Type == "AWSService" || !signedIn(r) {
 		return nil
 	}
-	if _, ok := d.settings.TrustedSource(r); ok {
-		return nil
-	}
+	_, trusted := d.settings.TrustedSource(r)
 	role := signInRole(r)
 	for _, p := range d.opts.IgnoreRoles {
 		if role != "" && wildcard.Match(p, role) {
@@ -194,6 +192,10 @@ func (d *AssumeRoleUnexpectedSource) Observe(ev *detectors.Event, b *state.Batch
 	}
 	net, ok := d.place(r)
 	if !ok {
+		return nil
+	}
+	if trusted {
+		d.learnTrusted(ev, b, who, role, net)
 		return nil
 	}
 	return d.observe(ev, b, who, role, net)

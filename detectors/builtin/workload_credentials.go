@@ -159,6 +159,10 @@ func (d *WorkloadCredentials) Observe(ev *detectors.Event, b *state.Batch) detec
 		if kind, role, name := serviceAssumption(r); kind != "" {
 			return d.learn(ev, b, kind, role, name)
 		}
+		if role, provider := pipelineRole(r); role != "" {
+			d.learnPipeline(ev, b, role, provider)
+			return nil
+		}
 	}
 	if r.Failed() && unauthenticated[r.ErrorCode] || r.ServiceCaller() || detectors.HumanSession(r) || agentChannel[r.EventSource] {
 		return nil
@@ -182,6 +186,7 @@ func (d *WorkloadCredentials) Observe(ev *detectors.Event, b *state.Batch) detec
 		u2.learned = b.Get(roleKey(ev, role, "wl:kind:"+name))
 		if u2.kind == "" && s.away() {
 			u2.pending = b.Put(roleKey(ev, role, "wl:pending:"+name), s.pendingValue(r), d.opts.KeyLifetime)
+			u2.queuePipeline(ev, b, role)
 		}
 	}
 	if u2.kind == "ec2" {
