@@ -86,8 +86,9 @@ func (o AccessKeyNewLocationOptions) validate() error {
 // Sources that say nothing about where a person is are skipped: AWS service
 // callers and service-name sources, private (RFC 1918, ULA), loopback,
 // link-local, unspecified and multicast addresses, carrier-grade NAT
-// (100.64.0.0/10), trusted networks of the settings, and calls rejected
-// before authentication (their key id is unproven).
+// (100.64.0.0/10), and calls rejected before authentication (their key id
+// is unproven). Trusted networks of the settings only teach the country
+// (observeTrusted).
 type AccessKeyNewLocation struct {
 	info     detectors.Info
 	opts     AccessKeyNewLocationOptions
@@ -110,7 +111,8 @@ func NewAccessKeyNewLocation(cfg detectors.Config) (detectors.Detector, error) {
 		Description: "A long-term access key, or an IAM user's or root's session, is used from a country or autonomous " +
 			"system (ASN) it was not used from in the last " + detectors.Days(opts.Window) + ", after at least " + detectors.Days(opts.WarmUp) +
 			" of history; a hosting, VPN or Tor network (networks.hosting_asns) skips the warm-up. A person's role session " +
-			"key that moves within its life to a hosting network or another country raises too. Without GeoIP databases, " +
+			"key that moves within its life to or from a hosting network or to another country raises too, in either order. " +
+			"Uses from trusted_networks are never judged for keys but teach the key its country. Without GeoIP databases, " +
 			"a new network prefix is reported at lower severity.",
 		Severity:   detectors.SeverityHigh,
 		Techniques: []string{"T1078.004"},
