@@ -86,8 +86,9 @@ func (o AccessKeyNewLocationOptions) validate() error {
 // Sources that say nothing about where a person is are skipped: AWS service
 // callers and service-name sources, private (RFC 1918, ULA), loopback,
 // link-local, unspecified and multicast addresses, carrier-grade NAT
-// (100.64.0.0/10), trusted networks of the settings, and calls rejected
-// before authentication (their key id is unproven).
+// (100.64.0.0/10), and calls rejected before authentication (their key id
+// is unproven). Trusted networks of the settings only teach the country
+// (observeTrusted).
 type AccessKeyNewLocation struct {
 	info     detectors.Info
 	opts     AccessKeyNewLocationOptions
@@ -110,7 +111,8 @@ func NewAccessKeyNewLocation(cfg detectors.Config) (detectors.Detector, error) {
 		Description: "A long-term access key, or an IAM user's or root's session, is used from a country or autonomous " +
 			"system (ASN) it was not used from in the last " + detectors.Days(opts.Window) + ", after at least " + detectors.Days(opts.WarmUp) +
 			" of history; a hosting, VPN or Tor network (networks.hosting_asns) skips the warm-up. A person's role session " +
-			"key that moves within its life to a hosting network or another country raises too. Without GeoIP databases, " +
+			"key that moves within its life to or from a hosting network or to another country raises too, in either order. " +
+			"Uses from trusted_networks are never judged for keys but teach the key its country. Without GeoIP databases, " +
 			"a new network prefix is reported at lower severity.",
 		Severity:   detectors.SeverityHigh,
 		Techniques: []string{"T1078.004"},
@@ -142,12 +144,23 @@ var unauthenticated = map[string]bool{
 // which place nobody.
 var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 
-// routableSource returns the source IP of r when it can place the caller.
-func (d *AccessKeyNewLocation) routableSource(r *cloudtrail.Record) (netip.Addr, bool) {
+// routableSource returns the source IP of r when it can place the caller,
+// and whether it lies in the trusted networks of the settings.
+func (d *AccessKeyNewLocation) routableSource(r *cloudtrail.Record) (ip netip.Addr, trusted, ok bool) {
 	if r.ServiceCaller() || unauthenticated[r.ErrorCode] {
-		return netip.Addr{}, false
+		return netip.Addr{}, false, false
 	}
-	return publicSource(r, d.settings)
+	if ip, ok := publicSource(r, d.settings); ok {
+		return ip, false, true
+	}
+	if !r.SourceIsIP() {
+		return netip.Addr{}, false, false
+	}
+	ip = r.SourceIP.Unmap()
+	if !ip.IsGlobalUnicast() || ip.IsPrivate() || cgnat.Contains(ip) {
+		return netip.Addr{}, false, false
+	}
+	return ip, true, true
 }
 
 // publicSource returns the source IP of r when it is a public address
@@ -201,6 +214,9 @@ type dimension struct {
 	name   string // state key name and Evidence key: "country", "asn", "network"
 	member string // e.g. "DE", "3320", "198.51.0.0/16"
 	label  string // for explanations, e.g. "ASN 3320 (Deutsche Telekom AG)"
+	// stored is the member the novelty set holds: member, except for the
+	// country of a person's session key, which is a place (sessionPlace).
+	stored string
 	seen   *state.Future[state.Novelty]
 	// userSeen is the same add to the history of the key's IAM user, for
 	// long-term keys: a new key inherits its user's history.
@@ -210,7 +226,7 @@ type dimension struct {
 // Observe implements Detector.
 func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
 	r := ev.Record
-	ip, ok := d.routableSource(r)
+	ip, trusted, ok := d.routableSource(r)
 	if !ok {
 		return nil
 	}
@@ -220,13 +236,20 @@ func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) dete
 	}
 	dims, geo := d.place(ip)
 	s := &sighting{d: d, r: r, ip: ip, label: label, dims: dims, geo: geo, session: session,
-		hosting: d.settings.Network(ip).Kind == detectors.NetworkHosting}
+		hosting: !trusted && d.settings.Network(ip).Kind == detectors.NetworkHosting, trusted: trusted}
+	if trusted {
+		return d.observeTrusted(ev, b, id, s)
+	}
 	// For a long-term key this is detectors.KeyFirstSeenMark, which
 	// caller-identity-recon reads.
 	s.first = detectors.Mark(b, ev.Key(id, "loc:first-seen"), r.EventTime, state.KeepEarliest, d.opts.Window)
 	for i := range s.dims {
 		dim := &s.dims[i]
-		dim.seen = b.NoveltyAddBy(ev.Key(id, "loc:"+dim.name), dim.member, ev.Owner(), r.EventTime, d.opts.Window)
+		dim.stored = dim.member
+		if session && dim.name == "country" {
+			dim.stored = sessionPlace(dim.member, s.hosting)
+		}
+		dim.seen = b.NoveltyAddBy(ev.Key(id, "loc:"+dim.name), dim.stored, ev.Owner(), r.EventTime, d.opts.Window)
 	}
 	if user := keyUser(r, id); user != "" {
 		// Long-term keys also feed their user's history (the identity a
@@ -252,6 +275,52 @@ func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) dete
 		}
 		return ev.Key(id, "loc:raised:"+dim.name+":"+dim.member)
 	}
+	if k := r.UserIdentity.AccessKeyID; k != "" {
+		s.mark = detectors.NewLocationMark(ev, k)
+	}
+	return s
+}
+
+// sessionPlace is the member a person's session key keeps for a country:
+// the country, and a hosting network apart from the rest of it. Two
+// places in one session's life are a move whichever was scored first, so
+// the record scored second raises in either order: a home ISP then a Tor
+// exit in the same country, or the Tor exit then the home ISP.
+func sessionPlace(country string, hosting bool) string {
+	if hosting {
+		return country + "|hosting"
+	}
+	return country
+}
+
+// observeTrusted learns from a use in trusted_networks. They say where the
+// credentials' owner is, not from which ISP, so only the country is
+// learned, and only with GeoIP: a key used only from the office and then
+// from abroad raises (before, its first use outside them was its first
+// sighting, which only learns), while the office worker's first use from
+// home, in the office's country, still only learns. A long-term key or a
+// principal never raises on a trusted use (its first-seen mark starts its
+// warm-up); a person's session key does, when the place is new within its
+// life: the same session seen abroad, scored before its office use, is
+// the same move.
+func (d *AccessKeyNewLocation) observeTrusted(ev *detectors.Event, b *state.Batch, id string, s *sighting) detectors.Evaluation {
+	if !s.geo {
+		return nil
+	}
+	i := slices.IndexFunc(s.dims, func(d dimension) bool { return d.name == "country" })
+	if i < 0 {
+		return nil
+	}
+	r := ev.Record
+	dim := s.dims[i]
+	dim.stored = sessionPlace(dim.member, false)
+	dim.seen = b.NoveltyAddBy(ev.Key(id, "loc:country"), dim.stored, ev.Owner(), r.EventTime, d.opts.Window)
+	if !s.session {
+		detectors.Mark(b, ev.Key(id, "loc:first-seen"), r.EventTime, state.KeepEarliest, d.opts.Window)
+		return nil
+	}
+	s.dims = []dimension{dim}
+	s.onceKey = func(dimension) state.Key { return ev.Key(id, "loc:raised:session-moved") }
 	if k := r.UserIdentity.AccessKeyID; k != "" {
 		s.mark = detectors.NewLocationMark(ev, k)
 	}
@@ -295,6 +364,7 @@ type sighting struct {
 	dims    []dimension
 	geo     bool
 	hosting bool // a hosting, VPN or Tor network: raises without warm-up
+	trusted bool // in trusted_networks: only a session's move raises
 	session bool // a person's session key, followed within its own life
 	first   detectors.MarkResult
 	// userFirst is the first sighting of a long-term key's IAM user, nil
@@ -320,11 +390,14 @@ func (s *sighting) Findings() ([]detectors.Finding, error) {
 		return nil, err
 	}
 	if s.session {
-		movedAbroad := slices.ContainsFunc(h.fresh, func(d dimension) bool { return d.name == "country" })
-		if len(h.fresh) == 0 || !(s.hosting || movedAbroad) || !s.geo {
+		// A new place (another country, or a hosting network against the
+		// rest of a country) is a move in either order; a second hosting
+		// network in a country is one too.
+		moved := slices.ContainsFunc(h.fresh, func(d dimension) bool { return d.name == "country" })
+		if !s.geo || !moved && !(s.hosting && len(h.fresh) > 0) {
 			return nil, nil
 		}
-		return []detectors.Finding{s.finding(h.fresh, h.sizes, h.since, h.span)}, nil
+		return []detectors.Finding{s.sessionFinding(h)}, nil
 	}
 	if h.span < s.d.opts.WarmUp && s.userFirst != nil {
 		if h, err = s.history(s.userFirst, func(d *dimension) *state.Future[state.Novelty] { return d.userSeen }); err != nil {
@@ -348,9 +421,12 @@ type history struct {
 
 // history reads the first-seen mark and the novelty results seen picks.
 func (s *sighting) history(first detectors.MarkResult, seen func(*dimension) *state.Future[state.Novelty]) (history, error) {
-	m, err := first.Get()
-	if err != nil {
-		return history{}, err
+	var m state.Mark
+	if first != nil { // nil for a session's trusted use: a session has no warm-up
+		var err error
+		if m, err = first.Get(); err != nil {
+			return history{}, err
+		}
 	}
 	h := history{sizes: map[string]int{}, since: m.At}
 	for i := range s.dims {
@@ -401,9 +477,6 @@ func (s *sighting) finding(fresh []dimension, sizes map[string]int, since time.T
 		since.Format(time.RFC3339), fmt.Sprintf("%.1f days of history", span.Hours()/24))
 	if !s.geo {
 		f.Explanation += "; no GeoIP database, so locations are network prefixes"
-	}
-	if s.session {
-		f.Explanation += "; a person's session key moving within its life, to a hosting network or another country, is a session replayed elsewhere"
 	}
 	if s.hosting {
 		f.Evidence["network_kind"] = "hosting"

@@ -36,7 +36,11 @@ var assumeRoleSources = map[string]string{
 // A network is the autonomous system and country of the source with GeoIP
 // databases (all of AWS counts as one network, "aws"), and a network
 // prefix without them; a VPC endpoint is a network of its own.
-// trusted_networks are an allow-list on top: never judged, never learned.
+// trusted_networks are an allow-list on top: never judged, and never one of
+// the person's networks, but their sign-ins are the person's history (when
+// it started, the latest sign-in, the country, a workload's roles), so an
+// office worker's first sign-in outside them is judged as an established
+// person's (learnTrusted).
 //
 // After a person's warm-up: a network the person used in the window is
 // quiet; a new ASN is MEDIUM (LOW when many of the organisation's people
@@ -146,7 +150,7 @@ func NewAssumeRoleUnexpectedSource(cfg detectors.Config) (detectors.Detector, er
 			detectors.Days(opts.Window) + ": MEDIUM for a new ASN, HIGH for a hosting/VPN/Tor network or for a new country within " +
 			opts.ImpossibleTravel.String() + " of a sign-in elsewhere (impossible travel), LOW for a new country after a longer gap (a trip), " +
 			"MEDIUM when a workload (automation, CI, a vendor) assumes a role it never assumed. People learn for " + detectors.Days(opts.WarmUp) +
-			" first; trusted_networks are never judged; privileged_roles raise one step.",
+			" first; trusted_networks are never judged but count as history; privileged_roles raise one step.",
 		Severity:   detectors.SeverityMedium,
 		Techniques: []string{"T1078.004"},
 	}}, nil
@@ -179,9 +183,7 @@ func (d *AssumeRoleUnexpectedSource) Observe(ev *detectors.Event, b *state.Batch
 	if r.Failed() || r.UserIdentity.Type == "AWSService" || !signedIn(r) {
 		return nil
 	}
-	if _, ok := d.settings.TrustedSource(r); ok {
-		return nil
-	}
+	_, trusted := d.settings.TrustedSource(r)
 	role := signInRole(r)
 	for _, p := range d.opts.IgnoreRoles {
 		if role != "" && wildcard.Match(p, role) {
@@ -194,6 +196,10 @@ func (d *AssumeRoleUnexpectedSource) Observe(ev *detectors.Event, b *state.Batch
 	}
 	net, ok := d.place(r)
 	if !ok {
+		return nil
+	}
+	if trusted {
+		d.learnTrusted(ev, b, who, role, net)
 		return nil
 	}
 	return d.observe(ev, b, who, role, net)

@@ -363,6 +363,10 @@ func (s *signIn) verdict(st signInState) (detectors.Severity, []string) {
 			raise(detectors.SeverityHigh, "a new network, and a hosting, VPN or anonymising one")
 		case trip:
 			// The trip's hotel or carrier network: part of the trip.
+		case st.nets == 0:
+			// Known only from trusted_networks (learnTrusted): the office
+			// worker's first sign-in from home, in a country they use.
+			raise(detectors.SeverityLow, "the first network outside trusted_networks of a person seen only on them, in no new country")
 		case common:
 			raise(detectors.SeverityLow, fmt.Sprintf("a new network for the person, which %s of the organisation's people use", people(st.orgPeople)))
 		case strings.HasPrefix(n.member, "net:") && st.orgPeople > 0:

@@ -76,7 +76,11 @@ func (o WorkloadCredentialsOptions) validate() error {
 //     outside accounts: the attacker's own VPC, HIGH;
 //   - a temporary key (ASIA…) first used from AWS and then from another
 //     network (another ASN; for an EC2 instance, another AWS address of the
-//     same family, since an instance keeps its egress address), HIGH.
+//     same family, since an instance keeps its egress address), HIGH;
+//   - a session of a pipeline's role (AssumeRoleWithWebIdentity by an OIDC
+//     provider other than EKS's) used from a network none of the
+//     pipeline's sign-ins came from in LearnFor, HIGH
+//     (workload_credentials_pipeline.go).
 //
 // A session is a workload's when its record says so (an EC2 instance id as
 // session name, an AWS_Lambda_ or AWS_ECS_ execution environment in the user
@@ -109,7 +113,9 @@ func NewWorkloadCredentials(cfg detectors.Config) (detectors.Detector, error) {
 		Description: "The temporary credentials of an EC2 instance, Lambda function, ECS task or EKS pod are used " +
 			"from a network that is not AWS's, through a VPC endpoint of an account outside the organisation, or " +
 			"from a second network after their first use inside AWS: stolen from the instance metadata service, " +
-			"the environment or a container and replayed elsewhere. No warm-up: workloads run on AWS.",
+			"the environment or a container and replayed elsewhere. No warm-up: workloads run on AWS. A session of a " +
+			"pipeline's role (signed in to by web identity, not EKS) used from a network none of the pipeline's sign-ins " +
+			"came from in the last " + detectors.Days(opts.LearnFor) + " is HIGH too: a CI token replayed off its runners.",
 		Severity:   detectors.SeverityHigh,
 		Techniques: []string{"T1552.005", "T1078.004"},
 	}}, nil
@@ -159,6 +165,10 @@ func (d *WorkloadCredentials) Observe(ev *detectors.Event, b *state.Batch) detec
 		if kind, role, name := serviceAssumption(r); kind != "" {
 			return d.learn(ev, b, kind, role, name)
 		}
+		if role, provider := pipelineRole(r); role != "" {
+			d.learnPipeline(ev, b, role, provider)
+			return nil
+		}
 	}
 	if r.Failed() && unauthenticated[r.ErrorCode] || r.ServiceCaller() || detectors.HumanSession(r) || agentChannel[r.EventSource] {
 		return nil
@@ -182,6 +192,7 @@ func (d *WorkloadCredentials) Observe(ev *detectors.Event, b *state.Batch) detec
 		u2.learned = b.Get(roleKey(ev, role, "wl:kind:"+name))
 		if u2.kind == "" && s.away() {
 			u2.pending = b.Put(roleKey(ev, role, "wl:pending:"+name), s.pendingValue(r), d.opts.KeyLifetime)
+			u2.queuePipeline(ev, b, role)
 		}
 	}
 	if u2.kind == "ec2" {

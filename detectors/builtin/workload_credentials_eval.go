@@ -120,6 +120,9 @@ type use struct {
 	awsFirst detectors.MarkResult
 	offLast  detectors.MarkResult
 	once     *detectors.Once
+
+	pipeline    *state.Future[[]byte] // the signer-in when the role is a pipeline's
+	pipelineNet *state.Future[[]byte] // set when a pipeline sign-in came from this network
 }
 
 // Findings implements Evaluation.
@@ -140,6 +143,16 @@ func (u *use) Findings() ([]detectors.Finding, error) {
 			s = u.d.opts.FallbackSeverity
 		}
 		raise(s, kindLabel[kind]+"'s session used from "+u.s.reason())
+	}
+	if kind == "" {
+		s, why, err := u.offPipeline()
+		if err != nil {
+			return nil, err
+		}
+		if why != "" {
+			kind = "pipeline"
+			raise(s, why)
+		}
 	}
 	moved, err := u.moved(kind)
 	if err != nil {
@@ -272,6 +285,7 @@ func (u *use) finding(kind string, sev detectors.Severity, reasons, others []str
 // kindLabel names a workload kind for explanations.
 var kindLabel = map[string]string{
 	"ec2": "an EC2 instance", "lambda": "a Lambda function", "ecs": "an ECS task", "eks": "an EKS pod",
+	"pipeline": "a pipeline",
 }
 
 // memberLabel renders a key's network member for people.
