@@ -91,40 +91,46 @@ func (d *decoder) open() (obj, ok bool) {
 	return false, false
 }
 
-// member reads the next member name of the open object and the colon
-// after it, leaving d.i at its value: q is its quoted JSON (it aliases
-// the input) and name its folded form (see foldName; it lives in d.fold
-// until the next call); or the '}' that ends the object (end true). ok is
+// member reads the next member name of the open object, of kind k, and
+// the colon after it, leaving d.i at its value: f is the field the name
+// matches as encoding/json matches names (case-insensitively, with
+// Unicode folding; noField when none), and exact whether it is the
+// field's key exactly; or the '}' that ends the object (end true). ok is
 // false on a syntax error.
-func (d *decoder) member() (q, name []byte, end, ok bool) {
+func (d *decoder) member(k objKind) (f field, exact, end, ok bool) {
 	b := d.b
 	i := skipSpace(b, d.i)
 	switch {
 	case i == len(b):
-		return nil, nil, false, false
+		return noField, false, false, false
 	case b[i] == '}':
 		// The object is a member's value in its parent, which has now read
 		// a member (or it is the record, and nothing follows).
 		d.i, d.depth, d.more = i+1, d.depth-1, true
-		return nil, nil, true, true
+		return noField, false, true, true
 	case d.more && b[i] == ',':
 		i = skipSpace(b, i+1)
 	case d.more:
-		return nil, nil, false, false
+		return noField, false, false, false
 	}
 	if i == len(b) || b[i] != '"' {
-		return nil, nil, false, false
+		return noField, false, false, false
 	}
-	j, res := scanString(b, i+1, true)
-	if res != scanOK {
-		return nil, nil, false, false
+	j, ascii, ok := scanQuoted(b, i)
+	if !ok {
+		return noField, false, false, false
 	}
-	q = b[i:j]
+	q := b[i:j]
 	if i = skipSpace(b, j); i == len(b) || b[i] != ':' {
-		return nil, nil, false, false
+		return noField, false, false, false
 	}
 	d.i, d.more = skipSpace(b, i+1), true
-	return q, foldName(d.fold[:0], q), false, true
+	if ascii { // folding is ASCII case: a hash lookup, no folded copy
+		f = asciiField(k, q[1:len(q)-1])
+	} else {
+		f = fieldOf(k, foldName(d.fold[:0], q))
+	}
+	return f, f != noField && string(q[1:len(q)-1]) == fieldKeys[f], false, true
 }
 
 // value scans the value at d.i and returns it, checking its syntax and
@@ -145,15 +151,50 @@ func (d *decoder) skip() bool {
 	return ok
 }
 
-// quoted reads the string at d.i, whose opening quote the caller has seen.
-func (d *decoder) quoted() ([]byte, bool) {
-	end, res := scanString(d.b, d.i+1, true)
-	if res != scanOK {
-		return nil, false
+// quoted reads the string at d.i, whose opening quote the caller has
+// seen, and returns its contents when they are their own value (see
+// plainString) or, when plain is false, its quoted JSON.
+func (d *decoder) quoted() (v []byte, plain, ok bool) {
+	end, ascii, ok := scanQuoted(d.b, d.i)
+	if !ok {
+		return nil, false, false
 	}
-	v := d.b[d.i:end]
-	d.i = end
-	return v, true
+	v, d.i = d.b[d.i:end], end
+	if ascii {
+		return v[1 : len(v)-1], true, true
+	}
+	if s, plain := plainString(v); plain {
+		return s, true, true
+	}
+	return v, false, true
+}
+
+// plainASCII marks the bytes a string holds as they are and that are
+// ASCII: printable, neither the quote nor the backslash.
+var plainASCII = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= 0x20 && c < 0x80 && c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// scanQuoted scans the string whose opening quote is at b[i] and returns
+// the index past its closing quote, and whether it holds only ASCII and
+// no escapes, so that its contents are its value (CloudTrail's keys and
+// almost all of its values).
+func scanQuoted(b []byte, i int) (end int, ascii, ok bool) {
+	j := i + 1
+	for j+4 <= len(b) && plainASCII[b[j]] && plainASCII[b[j+1]] && plainASCII[b[j+2]] && plainASCII[b[j+3]] {
+		j += 4
+	}
+	for j < len(b) && plainASCII[b[j]] {
+		j++
+	}
+	if j < len(b) && b[j] == '"' {
+		return j + 1, true, true
+	}
+	end, res := scanString(b, j, true)
+	return end, false, res == scanOK
 }
 
 // str reads a string field: a string sets it, null leaves it as it was
@@ -167,20 +208,18 @@ func (d *decoder) str(dst *string, cached bool) bool {
 	default:
 		return false
 	}
-	v, ok := d.quoted()
-	if !ok {
-		return false
-	}
-	s, plain := plainString(v)
+	v, plain, ok := d.quoted()
 	var err error
 	switch {
+	case !ok:
+		return false
 	case !plain:
 		*dst, err = unquoteStd(v)
 		return err == nil
 	case cached:
-		*dst = d.strs.get(s)
+		*dst = d.strs.get(v)
 	default:
-		*dst = string(s)
+		*dst = string(v)
 	}
 	return true
 }
@@ -192,12 +231,12 @@ func (d *decoder) timeStr(dst *string, raw *[]byte) bool {
 	if d.peek() != '"' {
 		return d.str(dst, false)
 	}
-	v, ok := d.quoted()
+	v, plain, ok := d.quoted()
 	if !ok {
 		return false
 	}
-	if s, plain := plainString(v); plain {
-		*raw = s
+	if plain {
+		*raw = v
 		return true
 	}
 	var err error

@@ -122,18 +122,17 @@ func (f field) child() (objKind, bool) {
 func (r *rawRecord) object(d *decoder, k objKind) bool {
 	var seen uint64
 	for {
-		q, name, end, ok := d.member()
+		f, exact, end, ok := d.member(k)
 		if end || !ok {
 			return ok
 		}
-		f := fieldOf(k, name)
 		if f == noField {
 			if !d.skip() {
 				return false
 			}
 			continue
 		}
-		if seen&(1<<f) != 0 || string(q[1:len(q)-1]) != fieldKeys[f] {
+		if seen&(1<<f) != 0 || !exact {
 			return false
 		}
 		seen |= 1 << f
@@ -148,6 +147,62 @@ func (r *rawRecord) object(d *decoder, k objKind) bool {
 func (r *rawRecord) nested(d *decoder, k objKind) bool {
 	obj, ok := d.open()
 	return ok && (!obj || r.object(d, k))
+}
+
+// keySlots is the size of each kind's open-addressed table of keys.
+const keySlots = 64
+
+// keyTable finds a field by the hash of its key in one case (keyHash).
+var keyTable = func() (t [numKinds][keySlots]field) {
+	for k := range t {
+		for i := range t[k] {
+			t[k][i] = noField
+		}
+		for f := kindFields[k][0]; f < kindFields[k][1]; f++ {
+			i := keyHash([]byte(fieldKeys[f])) % keySlots
+			for t[k][i] != noField {
+				i = (i + 1) % keySlots
+			}
+			t[k][i] = f
+		}
+	}
+	return t
+}()
+
+// keyHash hashes an ASCII name with its letters in lower case (and some
+// other bytes merged with them, which only costs a comparison).
+func keyHash(name []byte) uint32 {
+	h := uint32(len(name))
+	for _, c := range name {
+		h = (h ^ uint32(c|0x20)) * 16777619
+	}
+	return h
+}
+
+// asciiField is fieldOf for a name of printable ASCII without escapes,
+// whose folded form is its letters in upper case: the field whose key
+// equals name but for the case of letters, or noField.
+func asciiField(k objKind, name []byte) field {
+	for i := keyHash(name) % keySlots; ; i = (i + 1) % keySlots {
+		f := keyTable[k][i]
+		if f == noField || equalFoldASCII(name, fieldKeys[f]) {
+			return f
+		}
+	}
+}
+
+// equalFoldASCII reports whether a and b are equal but for the case of
+// ASCII letters.
+func equalFoldASCII(a []byte, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if x, y := a[i], b[i]; x != y && (x|0x20 != y|0x20 || x|0x20 < 'a' || x|0x20 > 'z') {
+			return false
+		}
+	}
+	return true
 }
 
 // fieldOf returns the field whose key folds to name in an object of kind
