@@ -149,8 +149,12 @@ func (r *rawRecord) nested(d *decoder, k objKind) bool {
 	return ok && (!obj || r.object(d, k))
 }
 
-// keySlots is the size of each kind's open-addressed table of keys.
-const keySlots = 64
+// keySlots is the size of each kind's open-addressed table of keys: a
+// few times the keys, so that most are found at their first slot.
+const (
+	keyBits  = 7
+	keySlots = 1 << keyBits
+)
 
 // keyTable finds a field by the hash of its key in one case (keyHash).
 var keyTable = func() (t [numKinds][keySlots]field) {
@@ -159,7 +163,7 @@ var keyTable = func() (t [numKinds][keySlots]field) {
 			t[k][i] = noField
 		}
 		for f := kindFields[k][0]; f < kindFields[k][1]; f++ {
-			i := keyHash([]byte(fieldKeys[f])) % keySlots
+			i := keyHash([]byte(fieldKeys[f]))
 			for t[k][i] != noField {
 				i = (i + 1) % keySlots
 			}
@@ -170,20 +174,22 @@ var keyTable = func() (t [numKinds][keySlots]field) {
 }()
 
 // keyHash hashes an ASCII name with its letters in lower case (and some
-// other bytes merged with them, which only costs a comparison).
+// other bytes merged with them, which only costs a comparison). It reads
+// the length and three bytes, so it costs the same for any name: keys
+// that collide are told apart by the comparison after it.
 func keyHash(name []byte) uint32 {
 	h := uint32(len(name))
-	for _, c := range name {
-		h = (h ^ uint32(c|0x20)) * 16777619
+	if n := len(name); n > 0 {
+		h = h<<24 ^ uint32(name[0]|0x20)<<16 ^ uint32(name[n/2]|0x20)<<8 ^ uint32(name[n-1]|0x20)
 	}
-	return h
+	return (h * 0x9e3779b1) >> (32 - keyBits)
 }
 
 // asciiField is fieldOf for a name of printable ASCII without escapes,
 // whose folded form is its letters in upper case: the field whose key
 // equals name but for the case of letters, or noField.
 func asciiField(k objKind, name []byte) field {
-	for i := keyHash(name) % keySlots; ; i = (i + 1) % keySlots {
+	for i := keyHash(name); ; i = (i + 1) % keySlots {
 		f := keyTable[k][i]
 		if f == noField || equalFoldASCII(name, fieldKeys[f]) {
 			return f
