@@ -224,10 +224,11 @@ func (d *decoder) str(dst *string, cached bool) bool {
 	return true
 }
 
-// timeStr reads eventTime as str does, except that a plain string is
-// kept as its bytes in raw (aliasing the input) rather than made a
-// string: it is parsed once, in fill, and never kept.
-func (d *decoder) timeStr(dst *string, raw *[]byte) bool {
+// strBytes reads a string field as str does, except that a plain string
+// is kept as its bytes in raw (aliasing the input) rather than made a
+// string: eventTime is parsed once, in fill, and never kept; eventID is
+// copied by rawRecord.ownRaw.
+func (d *decoder) strBytes(dst *string, raw *[]byte) bool {
 	if d.peek() != '"' {
 		return d.str(dst, false)
 	}

@@ -338,13 +338,13 @@ func (r *rawRecord) set(d *decoder, f field) bool {
 	}
 	switch f {
 	case fEventID:
-		return d.str(&r.EventID, false)
+		return d.strBytes(&r.EventID, &r.eventID)
 	case fEventName:
 		return d.str(&r.EventName, true)
 	case fEventSource:
 		return d.str(&r.EventSource, true)
 	case fEventTime:
-		return d.timeStr(&r.EventTime, &r.eventTime)
+		return d.strBytes(&r.EventTime, &r.eventTime)
 	case fEventType:
 		return d.str(&r.EventType, true)
 	case fAWSRegion:
