@@ -132,3 +132,14 @@ func FuzzParseMatchesOld(f *testing.F) {
 		sameAsOld(t, data)
 	})
 }
+
+// The byte decoder must take realistic records itself: declining them
+// would still be correct, but as slow as encoding/json.
+func TestFastPathTakesRealisticRecords(t *testing.T) {
+	d := new(decoder)
+	for i, in := range realisticRecords() {
+		if err := d.parse(in, new(Record)); err != nil {
+			t.Fatalf("realistic record %d: the fast path must take it, got %v: %s", i, err, in)
+		}
+	}
+}
