@@ -4,32 +4,32 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"sync"
 	"unicode/utf8"
-
-	"github.com/go-json-experiment/json/jsontext"
 )
 
-// decoder is the fast path of Parse: it walks a record once with a
-// jsontext token decoder, reads the values of the keys rawRecord names and
-// steps over every other value (still checking its syntax). It decodes
-// exactly what encoding/json would for inputs it accepts, and declines
-// (ok false) everything else: a syntax error, a value of the wrong JSON
-// type, anything that is not one object. Parse then runs encoding/json,
-// so rejections keep its wording, offsets and field paths.
+// decoder is the fast path of Parse: it walks a record's bytes once, with
+// the Reader's byte scanner (reader_scan.go), reads the values of the keys
+// rawRecord names and steps over every other value, still checking its
+// syntax but building nothing. It decodes exactly what encoding/json would
+// for inputs it accepts, and declines (ok false) everything else: a syntax
+// error, a value of the wrong JSON type, anything that is not one object.
+// Parse then runs encoding/json, so rejections keep its wording, offsets
+// and field paths.
+//
+// It replaced a jsontext token decoder that spent most of a record's
+// parsing in tokenizing values the Record never keeps (responseElements,
+// tlsDetails, resources); the scanner steps over those at memory speed.
 type decoder struct {
-	in   bytes.Buffer // the record; jsontext reads a bytes.Buffer in place
-	dec  jsontext.Decoder
-	strs stringCache
-	fold [maxFolded + utf8.UTFMax]byte // scratch for foldName
+	b     []byte // the record
+	i     int    // the next byte to read in b
+	depth int    // objects open around b[i], for encoding/json's nesting limit
+	more  bool   // a member was read in the innermost open object: ',' or '}' is next
+	strs  stringCache
+	fold  [maxFolded + utf8.UTFMax]byte // scratch for foldName
 }
 
 var decoders = sync.Pool{New: func() any { return new(decoder) }}
-
-// decodeOpts make jsontext accept what encoding/json accepts: duplicate
-// names (the last one wins) and invalid UTF-8 inside strings.
-var decodeOpts = []jsontext.Options{jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)}
 
 // errDeclined is the fast path's word that encoding/json must decide.
 var errDeclined = errors.New("cloudtrail: declined by the fast path")
@@ -55,104 +55,192 @@ func (d *decoder) parse(data []byte, rec *Record) error {
 
 // decode fills raw from data, which must be exactly one JSON object.
 func (d *decoder) decode(data []byte, raw *rawRecord) bool {
-	d.in = *bytes.NewBuffer(data)
-	d.dec.Reset(&d.in, decodeOpts...)
+	d.b, d.i, d.depth = data, skipSpace(data, 0), 0
 	if obj, ok := d.open(); !obj || !ok || !raw.object(d, objRecord) {
 		return false
 	}
-	_, err := d.dec.ReadToken()
-	return err == io.EOF // nothing but space may follow the record
+	return skipSpace(d.b, d.i) == len(d.b) // nothing but space may follow the record
 }
 
 // release drops every reference to the input, so a pooled decoder pins
 // no caller's bytes.
-func (d *decoder) release() {
-	d.in = bytes.Buffer{}
-	d.dec.Reset(&d.in)
+func (d *decoder) release() { d.b = nil }
+
+// peek returns the byte that starts the next value, or 0 at the end.
+func (d *decoder) peek() byte {
+	if d.i < len(d.b) {
+		return d.b[d.i]
+	}
+	return 0
 }
 
 // open starts reading a field that holds an object: it consumes the '{'
 // of an object (obj true) or a null (obj false, and encoding/json leaves
 // the field as it was); any other value declines (ok false).
 func (d *decoder) open() (obj, ok bool) {
-	switch d.dec.PeekKind() {
+	switch d.peek() {
 	case '{':
-		_, err := d.dec.ReadToken()
-		return true, err == nil
+		if d.depth++; d.depth > maxNesting {
+			return false, false
+		}
+		d.i, d.more = d.i+1, false
+		return true, true
 	case 'n':
 		return false, d.skip()
 	}
 	return false, false
 }
 
-// member reads the next member name of the open object: q is its quoted
-// JSON (it aliases the input until the next read) and name its folded form
-// (see foldName; it lives in d.fold until the next call); or the '}' that
-// ends the object (end true). ok is false on a syntax error.
-func (d *decoder) member() (q, name []byte, end, ok bool) {
-	switch d.dec.PeekKind() {
-	case '"':
-		q, err := d.dec.ReadValue()
-		if err != nil {
-			return nil, nil, false, false
-		}
-		return q, foldName(d.fold[:0], q), false, true
-	case '}':
-		_, err := d.dec.ReadToken()
-		return nil, nil, true, err == nil
+// member reads the next member name of the open object, of kind k, and
+// the colon after it, leaving d.i at its value: f is the field the name
+// matches as encoding/json matches names (case-insensitively, with
+// Unicode folding; noField when none), and exact whether it is the
+// field's key exactly; or the '}' that ends the object (end true). ok is
+// false on a syntax error.
+func (d *decoder) member(k objKind) (f field, exact, end, ok bool) {
+	b := d.b
+	i := skipSpace(b, d.i)
+	switch {
+	case i == len(b):
+		return noField, false, false, false
+	case b[i] == '}':
+		// The object is a member's value in its parent, which has now read
+		// a member (or it is the record, and nothing follows).
+		d.i, d.depth, d.more = i+1, d.depth-1, true
+		return noField, false, true, true
+	case d.more && b[i] == ',':
+		i = skipSpace(b, i+1)
+	case d.more:
+		return noField, false, false, false
 	}
-	return nil, nil, false, false
+	if i == len(b) || b[i] != '"' {
+		return noField, false, false, false
+	}
+	j, ascii, ok := scanQuoted(b, i)
+	if !ok {
+		return noField, false, false, false
+	}
+	q := b[i:j]
+	if i = skipSpace(b, j); i == len(b) || b[i] != ':' {
+		return noField, false, false, false
+	}
+	d.i, d.more = skipSpace(b, i+1), true
+	if ascii { // folding is ASCII case: a hash lookup, no folded copy
+		f = asciiField(k, q[1:len(q)-1])
+	} else {
+		f = fieldOf(k, foldName(d.fold[:0], q))
+	}
+	return f, f != noField && string(q[1:len(q)-1]) == fieldKeys[f], false, true
+}
+
+// value scans the value at d.i and returns it, checking its syntax and
+// that it nests no deeper than encoding/json allows.
+func (d *decoder) value() ([]byte, bool) {
+	start := d.i
+	end, res := scanValueMax(d.b, start, true, maxNesting-d.depth)
+	if res != scanOK {
+		return nil, false
+	}
+	d.i = end
+	return d.b[start:end], true
 }
 
 // skip steps over a value the record does not need.
 func (d *decoder) skip() bool {
-	_, err := d.dec.ReadValue()
-	return err == nil
+	_, ok := d.value()
+	return ok
+}
+
+// quoted reads the string at d.i, whose opening quote the caller has
+// seen, and returns its contents when they are their own value (see
+// plainString) or, when plain is false, its quoted JSON.
+func (d *decoder) quoted() (v []byte, plain, ok bool) {
+	end, ascii, ok := scanQuoted(d.b, d.i)
+	if !ok {
+		return nil, false, false
+	}
+	v, d.i = d.b[d.i:end], end
+	if ascii {
+		return v[1 : len(v)-1], true, true
+	}
+	if s, plain := plainString(v); plain {
+		return s, true, true
+	}
+	return v, false, true
+}
+
+// plainASCII marks the bytes a string holds as they are and that are
+// ASCII: printable, neither the quote nor the backslash.
+var plainASCII = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= 0x20 && c < 0x80 && c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// scanQuoted scans the string whose opening quote is at b[i] and returns
+// the index past its closing quote, and whether it holds only ASCII and
+// no escapes, so that its contents are its value (CloudTrail's keys and
+// almost all of its values).
+func scanQuoted(b []byte, i int) (end int, ascii, ok bool) {
+	j := i + 1
+	for j+4 <= len(b) && plainASCII[b[j]] && plainASCII[b[j+1]] && plainASCII[b[j+2]] && plainASCII[b[j+3]] {
+		j += 4
+	}
+	for j < len(b) && plainASCII[b[j]] {
+		j++
+	}
+	if j < len(b) && b[j] == '"' {
+		return j + 1, true, true
+	}
+	end, res := scanString(b, j, true)
+	return end, false, res == scanOK
 }
 
 // str reads a string field: a string sets it, null leaves it as it was
 // (as encoding/json does), anything else declines. Cached fields take
 // their strings from d.strs.
 func (d *decoder) str(dst *string, cached bool) bool {
-	switch d.dec.PeekKind() {
+	switch d.peek() {
 	case 'n':
 		return d.skip()
 	case '"':
 	default:
 		return false
 	}
-	v, err := d.dec.ReadValue()
-	if err != nil {
-		return false
-	}
-	s, plain := plainString(v)
+	v, plain, ok := d.quoted()
+	var err error
 	switch {
+	case !ok:
+		return false
 	case !plain:
 		*dst, err = unquoteStd(v)
 		return err == nil
 	case cached:
-		*dst = d.strs.get(s)
+		*dst = d.strs.get(v)
 	default:
-		*dst = string(s)
+		*dst = string(v)
 	}
 	return true
 }
 
-// timeStr reads eventTime as str does, except that a plain string is
-// kept as its bytes in raw (aliasing the input) rather than made a
-// string: it is parsed once, in fill, and never kept.
-func (d *decoder) timeStr(dst *string, raw *[]byte) bool {
-	if d.dec.PeekKind() != '"' {
+// strBytes reads a string field as str does, except that a plain string
+// is kept as its bytes in raw (aliasing the input) rather than made a
+// string: eventTime is parsed once, in fill, and never kept; eventID is
+// copied by rawRecord.ownRaw.
+func (d *decoder) strBytes(dst *string, raw *[]byte) bool {
+	if d.peek() != '"' {
 		return d.str(dst, false)
 	}
-	v, err := d.dec.ReadValue()
-	if err != nil {
+	v, plain, ok := d.quoted()
+	if !ok {
 		return false
 	}
-	if s, plain := plainString(v); plain {
-		*raw = s
+	if plain {
+		*raw = v
 		return true
 	}
+	var err error
 	*dst, err = unquoteStd(v)
 	return err == nil
 }
@@ -168,19 +256,18 @@ func unquoteStd(v []byte) (string, error) {
 // rawValue reads a value kept as raw JSON. The bytes alias the input;
 // rawRecord.ownRaw copies those the Record keeps.
 func (d *decoder) rawValue(dst *json.RawMessage) bool {
-	v, err := d.dec.ReadValue()
+	v, ok := d.value()
 	*dst = json.RawMessage(v)
-	return err == nil
+	return ok
 }
 
 // flag reads a flexBool, which takes any JSON value.
 func (d *decoder) flag(dst *flexBool) bool {
-	v, err := d.dec.ReadValue()
-	if err != nil {
-		return false
+	v, ok := d.value()
+	if ok {
+		dst.read(v)
 	}
-	dst.read(v)
-	return true
+	return ok
 }
 
 // plainString returns the contents of the JSON string v when they need no

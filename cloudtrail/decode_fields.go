@@ -122,18 +122,17 @@ func (f field) child() (objKind, bool) {
 func (r *rawRecord) object(d *decoder, k objKind) bool {
 	var seen uint64
 	for {
-		q, name, end, ok := d.member()
+		f, exact, end, ok := d.member(k)
 		if end || !ok {
 			return ok
 		}
-		f := fieldOf(k, name)
 		if f == noField {
 			if !d.skip() {
 				return false
 			}
 			continue
 		}
-		if seen&(1<<f) != 0 || string(q[1:len(q)-1]) != fieldKeys[f] {
+		if seen&(1<<f) != 0 || !exact {
 			return false
 		}
 		seen |= 1 << f
@@ -148,6 +147,68 @@ func (r *rawRecord) object(d *decoder, k objKind) bool {
 func (r *rawRecord) nested(d *decoder, k objKind) bool {
 	obj, ok := d.open()
 	return ok && (!obj || r.object(d, k))
+}
+
+// keySlots is the size of each kind's open-addressed table of keys: a
+// few times the keys, so that most are found at their first slot.
+const (
+	keyBits  = 7
+	keySlots = 1 << keyBits
+)
+
+// keyTable finds a field by the hash of its key in one case (keyHash).
+var keyTable = func() (t [numKinds][keySlots]field) {
+	for k := range t {
+		for i := range t[k] {
+			t[k][i] = noField
+		}
+		for f := kindFields[k][0]; f < kindFields[k][1]; f++ {
+			i := keyHash([]byte(fieldKeys[f]))
+			for t[k][i] != noField {
+				i = (i + 1) % keySlots
+			}
+			t[k][i] = f
+		}
+	}
+	return t
+}()
+
+// keyHash hashes an ASCII name with its letters in lower case (and some
+// other bytes merged with them, which only costs a comparison). It reads
+// the length and three bytes, so it costs the same for any name: keys
+// that collide are told apart by the comparison after it.
+func keyHash(name []byte) uint32 {
+	h := uint32(len(name))
+	if n := len(name); n > 0 {
+		h = h<<24 ^ uint32(name[0]|0x20)<<16 ^ uint32(name[n/2]|0x20)<<8 ^ uint32(name[n-1]|0x20)
+	}
+	return (h * 0x9e3779b1) >> (32 - keyBits)
+}
+
+// asciiField is fieldOf for a name of printable ASCII without escapes,
+// whose folded form is its letters in upper case: the field whose key
+// equals name but for the case of letters, or noField.
+func asciiField(k objKind, name []byte) field {
+	for i := keyHash(name); ; i = (i + 1) % keySlots {
+		f := keyTable[k][i]
+		if f == noField || equalFoldASCII(name, fieldKeys[f]) {
+			return f
+		}
+	}
+}
+
+// equalFoldASCII reports whether a and b are equal but for the case of
+// ASCII letters.
+func equalFoldASCII(a []byte, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if x, y := a[i], b[i]; x != y && (x|0x20 != y|0x20 || x|0x20 < 'a' || x|0x20 > 'z') {
+			return false
+		}
+	}
+	return true
 }
 
 // fieldOf returns the field whose key folds to name in an object of kind
@@ -277,13 +338,13 @@ func (r *rawRecord) set(d *decoder, f field) bool {
 	}
 	switch f {
 	case fEventID:
-		return d.str(&r.EventID, false)
+		return d.strBytes(&r.EventID, &r.eventID)
 	case fEventName:
 		return d.str(&r.EventName, true)
 	case fEventSource:
 		return d.str(&r.EventSource, true)
 	case fEventTime:
-		return d.timeStr(&r.EventTime, &r.eventTime)
+		return d.strBytes(&r.EventTime, &r.eventTime)
 	case fEventType:
 		return d.str(&r.EventType, true)
 	case fAWSRegion:

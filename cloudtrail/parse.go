@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // Options tune parsing and reading. The zero value is ready to use.
@@ -150,6 +151,9 @@ type rawRecord struct {
 	// eventTime is a plain string: its bytes, aliasing the input (see
 	// parseTimeBytes).
 	eventTime []byte
+	// eventID is, likewise, eventID's bytes when it is a plain string:
+	// ownRaw copies it into the allocation it makes for the raw values.
+	eventID []byte
 }
 
 type rawIdentity struct {
@@ -302,7 +306,7 @@ func (r *rawRecord) missing() string {
 		return "eventSource"
 	case r.EventTime == "" && len(r.eventTime) == 0:
 		return "eventTime"
-	case r.EventID == "":
+	case r.EventID == "" && len(r.eventID) == 0:
 		return "eventID"
 	}
 	return ""
@@ -351,14 +355,24 @@ func nilIfNull(m json.RawMessage) json.RawMessage {
 }
 
 // ownRaw copies the kept raw values, which alias the input, into one
-// allocation of their own, as json.RawMessage's UnmarshalJSON would.
+// allocation of their own, as json.RawMessage's UnmarshalJSON would, and
+// with them the fast path's eventID bytes, which become EventID: the
+// record's one unique string, so one allocation per record serves both.
+// EventID is a string over bytes no slice given out reaches, so nothing
+// can change it.
 func (r *rawRecord) ownRaw() {
+	id := r.eventID
 	req, resp, add := nilIfNull(r.RequestParameters), nilIfNull(r.ResponseElements), nilIfNull(r.AdditionalEventData)
-	r.RequestParameters, r.ResponseElements, r.AdditionalEventData = nil, nil, nil
-	if len(req)+len(resp)+len(add) == 0 {
+	r.RequestParameters, r.ResponseElements, r.AdditionalEventData, r.eventID = nil, nil, nil, nil
+	if len(id)+len(req)+len(resp)+len(add) == 0 {
 		return
 	}
-	buf := make([]byte, len(req)+len(resp)+len(add))
+	buf := make([]byte, len(id)+len(req)+len(resp)+len(add))
+	k := copy(buf, id)
+	if k > 0 {
+		r.EventID = unsafe.String(&buf[0], k)
+	}
+	buf = buf[k:]
 	n := copy(buf, req)
 	m := n + copy(buf[n:], resp)
 	copy(buf[m:], add)

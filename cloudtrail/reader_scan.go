@@ -205,6 +205,13 @@ func scanKey(b []byte, i int, eof bool) (int, scanResult) {
 // scanValue scans the value starting at b[i] (no space before it) and
 // returns the index just past its end.
 func scanValue(b []byte, i int, eof bool) (int, scanResult) {
+	return scanValueMax(b, i, eof, maxNesting)
+}
+
+// scanValueMax is scanValue for a value that may nest at most maxDepth
+// containers deep: the parser scans values inside a record, whose own
+// objects count toward encoding/json's limit.
+func scanValueMax(b []byte, i int, eof bool, maxDepth int) (int, scanResult) {
 	var open [32]byte // the containers the scan is inside: '{' or '['
 	stack := open[:0]
 	var res scanResult
@@ -216,7 +223,7 @@ func scanValue(b []byte, i int, eof bool) (int, scanResult) {
 		}
 		switch c := b[i]; c {
 		case '{', '[':
-			if len(stack) == maxNesting {
+			if len(stack) >= maxDepth {
 				return i, scanBad
 			}
 			i = skipSpace(b, i+1)
