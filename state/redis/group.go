@@ -60,10 +60,13 @@ func hashTag(key string) string {
 }
 
 // build renders the group's command line: EVALSHA of the group script,
-// its distinct keys, the refresh flag of each key ('1': its TTL was set
-// by this replica within the refresh period, by every write on it here),
-// then each call as its code, the indexes of its keys among them, and its
-// arguments.
+// its distinct keys, one flag per key, then each call as its code, the
+// indexes of its keys among them, and its arguments. A key's flag is a
+// digit: bit 0 set when its TTL was set by this replica within the
+// refresh period, by every write on it here; bit 1 set when two or more
+// calls name it first, so the script may view it (read it whole once).
+// A call's first key index is negative when the script is to settle the
+// key first (see settles).
 func (g *group) build(r *refreshes, now time.Time) {
 	if len(g.calls) == 1 {
 		if line := g.calls[0].plain(); line != nil {
@@ -85,10 +88,12 @@ func (g *group) build(r *refreshes, now time.Time) {
 		}
 	}
 	flags := make([]byte, len(keys))
+	uses := make([]int, len(keys))
 	for i := range flags {
 		flags[i] = '1'
 	}
 	for _, c := range g.calls {
+		uses[index[c.key]-1]++
 		if c.ttl > 0 && !r.fresh(c.key, c.ttl, now) {
 			flags[index[c.key]-1] = '0'
 		}
@@ -100,21 +105,79 @@ func (g *group) build(r *refreshes, now time.Time) {
 		if flags[i] == '0' {
 			g.refreshed = append(g.refreshed, k)
 		}
+		if uses[i] >= 2 {
+			flags[i] += 2
+		}
 	}
+	settle := g.settles()
 	args := make([]any, 0, 4+len(keys)+n)
 	args = append(args, "evalsha", groupScript.sha, len(keys))
 	for _, k := range keys {
 		args = append(args, k)
 	}
 	args = append(args, string(flags))
-	for _, c := range g.calls {
+	for i, c := range g.calls {
 		args = append(args, c.code)
-		for _, k := range c.keys {
+		for j, k := range c.keys {
+			if j == 0 && settle[i] {
+				args = append(args, -index[k])
+				continue
+			}
 			args = append(args, index[k])
 		}
 		args = append(args, c.args...)
 	}
 	g.args = args
+}
+
+// settles reports, for each call, whether the script must settle its key
+// before running it: write back what an earlier call of another kind left
+// pending or cached on the key (a deferred drop, a view, a cached string
+// or bucket counts). Calls of one kind share what they cache, so settling
+// between them would find nothing to do; the script skips it unless told.
+// A key another call names as a secondary key (an introductions hash) is
+// settled every time.
+func (g *group) settles() []bool {
+	kinds := make(map[string]byte, len(g.calls))
+	secondary := make(map[string]bool)
+	for _, c := range g.calls {
+		for _, k := range c.keys[1:] {
+			secondary[k] = true
+		}
+	}
+	out := make([]bool, len(g.calls))
+	for i, c := range g.calls {
+		kind := opKind(c.code)
+		prev, seen := kinds[c.key]
+		switch {
+		case secondary[c.key]:
+			out[i] = true
+		case seen && prev != kind:
+			out[i] = true
+			kind = mixedKind
+		}
+		kinds[c.key] = kind
+	}
+	return out
+}
+
+// mixedKind marks a key that calls of more than one kind worked on.
+const mixedKind = 0
+
+// opKind groups the op codes by what the script keeps between them on
+// one key: window and novelty operations (a deferred drop, a view),
+// bucket operations (a view, cached counts), string reads (a cached
+// value) and string writes (nothing).
+func opKind(code string) byte {
+	switch code {
+	case opWindowAdd, opWindowAddRead, opWindowRead, opNovelty:
+		return 'w'
+	case opBucketAdd, opBucketRead:
+		return 'b'
+	case opGet, opMark:
+		return 'g'
+	}
+	return 's'
 }
 
 // spread hands the group's reply to its calls: each call's own element of

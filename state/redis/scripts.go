@@ -191,15 +191,14 @@ end
 -- zv[k] is the view of sorted set k: s (member → score), str (member →
 -- score as sent, for the members to write back), ord (members in server order), had (k existed when
 -- read), add and rem (members to write back, to remove); false when k
--- holds VIEW members or more, or when one operation only touches k: its
--- commands cost less than reading k whole.
+-- holds VIEW members or more, or when one operation only touches k (not
+-- multi[k], which Go decides): its commands cost less than reading k whole.
 local VIEW = 128
-local zv, sv = {}, {}
-local uses = {}
+local zv, sv, multi = {}, {}, {}
 local function view(k)
 	local v = zv[k]
 	if v ~= nil then return v end
-	if uses[k] < 2 then return false end
+	if not multi[k] then return false end
 	local r = redis.call('ZRANGE', k, 0, VIEW - 1, 'WITHSCORES')
 	if #r >= 2 * VIEW then
 		zv[k] = false
@@ -330,21 +329,18 @@ local function settle(k, code)
 	end
 end
 local ops = {}
-ops.G = function(a, i) return sget(KEYS[tonumber(a[i])]).v end
-ops.S = function(a, i)
-	local k = KEYS[tonumber(a[i])]
+ops.G = function(k) return sget(k).v end
+ops.S = function(k, a, i)
 	redis.call('SET', k, a[i+1], 'PX', a[i+2])
 	exp[k] = nil
 	return 'OK'
 end
-ops.C = function(a, i)
-	local k = KEYS[tonumber(a[i])]
+ops.C = function(k, a, i)
 	local old = redis.call('SET', k, a[i+1], 'PX', a[i+2], 'NX', 'GET')
 	if not old then exp[k] = nil end
 	return old
 end
-ops.W = function(a, i)
-	local k = KEYS[tonumber(a[i])]
+ops.W = function(k, a, i)
 	local v = view(k)
 	if not v then
 		winadd(k, a[i+1], a[i+2], a[i+3], a[i+6])
@@ -355,8 +351,7 @@ ops.W = function(a, i)
 	write(k, a[i+6], v.had)
 	return vread(v, tonumber(a[i+4]), tonumber(a[i+5]), 0)[1]
 end
-ops.A = function(a, i)
-	local k = KEYS[tonumber(a[i])]
+ops.A = function(k, a, i)
 	local v = view(k)
 	if not v then
 		winadd(k, a[i+1], a[i+2], a[i+3], a[i+6])
@@ -367,8 +362,7 @@ ops.A = function(a, i)
 	write(k, a[i+6], v.had)
 	return vread(v, tonumber(a[i+4]), tonumber(a[i+5]), tonumber(a[i+7]))
 end
-ops.R = function(a, i)
-	local k = KEYS[tonumber(a[i])]
+ops.R = function(k, a, i)
 	local v = view(k)
 	if not v then return winread(k, a[i+1], a[i+2], a[i+3]) end
 	return vread(v, tonumber(a[i+1]), tonumber(a[i+2]), tonumber(a[i+3]))
@@ -395,8 +389,8 @@ local function novelty(k, m, at, cutoff, ttl)
 	write(k, ttl, existed or size > 0)
 	return seen and tonumber(seen), size
 end
-ops.N = function(a, i)
-	local k, ik, m, owner = KEYS[tonumber(a[i])], KEYS[tonumber(a[i+1])], a[i+2], a[i+6]
+ops.N = function(k, a, i)
+	local ik, m, owner = KEYS[tonumber(a[i+1])], a[i+2], a[i+6]
 	local seen, size = novelty(k, m, a[i+3], a[i+4], a[i+5])
 	if not seen then
 		if owner ~= '' then
@@ -413,8 +407,8 @@ ops.N = function(a, i)
 	end
 	return {0, size}
 end
-ops.M = function(a, i)
-	local k, at, keep = KEYS[tonumber(a[i])], a[i+1], a[i+2]
+ops.M = function(k, a, i)
+	local at, keep = a[i+1], a[i+2]
 	local c = sget(k)
 	local old = c.v
 	if not old or (keep == 'L' and less(old, at)) or (keep == 'E' and less(at, old)) then
@@ -423,8 +417,7 @@ ops.M = function(a, i)
 	write(k, a[i+3], old)
 	return old
 end
-ops.B = function(a, i)
-	local k = KEYS[tonumber(a[i])]
+ops.B = function(k, a, i)
 	local v = view(k)
 	if v then
 		cnt[k], clean[k] = nil, nil
@@ -450,24 +443,31 @@ ops.B = function(a, i)
 	end
 	return cachedCounts(k, idx, n)
 end
-ops.b = function(a, i)
-	local k = KEYS[tonumber(a[i])]
+ops.b = function(k, a, i)
 	local v = view(k)
 	if v then return vcounts(v, tonumber(a[i+1]), tonumber(a[i+2])) end
 	return cachedCounts(k, tonumber(a[i+1]), tonumber(a[i+2]))
 end
 local width = {G = 1, S = 3, C = 3, W = 7, A = 8, R = 4, N = 8, M = 4, B = 6, b = 3}
+-- A negative key index asks for settle first: Go sends one only when an
+-- earlier operation of the group on that key is of another kind, since
+-- settle has nothing to write back otherwise.
 local function run(code, a, i)
-	settle(KEYS[tonumber(a[i])], code)
-	return ops[code](a, i)
+	local n = tonumber(a[i])
+	if n < 0 then
+		n = -n
+		settle(KEYS[n], code)
+	end
+	return ops[code](KEYS[n], a, i)
+end
+-- ARGV[1] holds one flag per key: bit 1 ('2', '3') says two or more
+-- operations of the group work on it, so it may be viewed; bit 0 is the
+-- refresh flag (see refresh below).
+local flags = ARGV[1]
+for n, k in ipairs(KEYS) do
+	if flags:byte(n) >= 50 then multi[k] = true end
 end
 local i, j = 2, 0
-while i <= #ARGV do
-	local k = KEYS[tonumber(ARGV[i + 1])]
-	uses[k] = (uses[k] or 0) + 1
-	i = i + 1 + width[ARGV[i]]
-end
-i = 2
 while i <= #ARGV do
 	local code = ARGV[i]
 	local ok, r = pcall(run, code, ARGV, i + 1)
@@ -482,14 +482,13 @@ while i <= #ARGV do
 	i = i + 1 + width[code]
 end
 for k in pairs(pend) do flush(k) end
--- refresh: ARGV[1] holds one flag per key; '1' says this replica set
--- the key's TTL less than a refresh period ago, so a key that existed
--- before the group (and so has that TTL) needs no PEXPIRE.
-local refresh = ARGV[1]
+-- refresh: bit 0 of a key's flag ('1', '3') says this replica set the
+-- key's TTL less than a refresh period ago, so a key that existed before
+-- the group (and so has that TTL) needs no PEXPIRE.
 for n, k in ipairs(KEYS) do
 	if zv[k] then vflush(k, zv[k]) end
 	local ttl = exp[k]
-	if ttl and known[k] and refresh:sub(n, n) == '1' then ttl = nil end
+	if ttl and known[k] and flags:byte(n) % 2 == 1 then ttl = nil end
 	if not sflush(k, ttl) and ttl then redis.call('PEXPIRE', k, ttl) end
 end
 return out
