@@ -64,7 +64,8 @@ type Event struct {
 	Record *cloudtrail.Record
 	Tenant string
 
-	owner string // EventIdentity(Record), computed once by Owner
+	owner  string // EventIdentity(Record), computed once by Owner
+	source source // where it came from, computed once by Settings.SourceNetwork
 }
 
 // Owner names the event for retry-safe state operations (throttles,

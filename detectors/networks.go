@@ -117,6 +117,12 @@ func (s *Settings) Network(addr netip.Addr) Network {
 		return n
 	}
 	loc, ok := s.GeoIP.Lookup(addr.Unmap())
+	return s.classify(addr, loc, ok)
+}
+
+// classify is Network of addr once its lookup is known.
+func (s *Settings) classify(addr netip.Addr, loc GeoLocation, ok bool) Network {
+	n := Network{Addr: addr}
 	if !ok {
 		return n
 	}

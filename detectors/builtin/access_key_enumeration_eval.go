@@ -88,7 +88,7 @@ func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, acti
 		time.Duration(days)*24*time.Hour+d.opts.AllowedLateness)
 	familiarTTL := d.opts.FamiliarAfter + time.Duration(d.opts.HistoryDays)*24*time.Hour
 	e.svcSeen = detectors.Mark(b, ev.Key(id, "enum:seen:svc:"+svc), t, state.KeepEarliest, familiarTTL)
-	if e.net, e.netLabel = d.network(r); e.net != "" {
+	if e.net, e.netLabel = d.network(ev); e.net != "" {
 		// Where a scanner reads from includes what it reads with: an aws
 		// cli on the terraform runner is not terraform.
 		tool := userAgentTool(r.UserAgent)
@@ -110,7 +110,8 @@ func around(t time.Time, w time.Duration) state.Span {
 // network names where r came from for a learned scanner's baseline: its
 // VPC endpoint, its ASN when GeoIP knows it, else its prefix. "" when the
 // source is not an address.
-func (d *AccessKeyEnumeration) network(r *cloudtrail.Record) (member, label string) {
+func (d *AccessKeyEnumeration) network(ev *detectors.Event) (member, label string) {
+	r := ev.Record
 	if r.VPCEndpointID != "" {
 		return r.VPCEndpointID, "VPC endpoint " + r.VPCEndpointID
 	}
@@ -119,7 +120,7 @@ func (d *AccessKeyEnumeration) network(r *cloudtrail.Record) (member, label stri
 	}
 	ip := r.SourceIP.Unmap()
 	if d.settings.GeoIP != nil {
-		if loc, ok := d.settings.GeoIP.Lookup(ip); ok && loc.ASN != 0 {
+		if loc, ok := d.settings.SourceLocation(ev); ok && loc.ASN != 0 {
 			asn := "AS" + strconv.FormatUint(uint64(loc.ASN), 10)
 			if loc.ASNOrg != "" {
 				return asn, asn + " (" + loc.ASNOrg + ")"

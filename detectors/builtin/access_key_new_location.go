@@ -236,7 +236,7 @@ func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) dete
 	}
 	dims, geo := d.place(ip)
 	s := &sighting{d: d, r: r, ip: ip, label: label, dims: dims, geo: geo, session: session,
-		hosting: !trusted && d.settings.Network(ip).Kind == detectors.NetworkHosting, trusted: trusted}
+		hosting: !trusted && d.settings.SourceNetwork(ev).Kind == detectors.NetworkHosting, trusted: trusted}
 	if trusted {
 		return d.observeTrusted(ev, b, id, s)
 	}
