@@ -174,7 +174,7 @@ func publicSource(r *cloudtrail.Record, s *detectors.Settings) (netip.Addr, bool
 	if !ip.IsGlobalUnicast() || ip.IsPrivate() || cgnat.Contains(ip) {
 		return netip.Addr{}, false
 	}
-	if _, trusted := s.TrustedSource(r); trusted {
+	if s.Trusted(r) {
 		return netip.Addr{}, false
 	}
 	return ip, true

@@ -124,7 +124,7 @@ func reconNetwork(ev *detectors.Event, s *detectors.Settings) string {
 	if !r.SourceIsIP() || r.ServiceCaller() {
 		return ""
 	}
-	if _, trusted := s.TrustedSource(r); trusted {
+	if s.Trusted(r) {
 		return ""
 	}
 	ip := r.SourceIP.Unmap()
