@@ -37,6 +37,20 @@ func Actors(r *cloudtrail.Record) []string {
 	return out
 }
 
+// HasActors reports whether Actors(r) names anyone, without building
+// the names: most records need only to know.
+func HasActors(r *cloudtrail.Record) bool {
+	u := &r.UserIdentity
+	if r.ServiceCaller() || u.ARN == "" && u.AccessKeyID == "" {
+		return false
+	}
+	if u.AccessKeyID != "" || u.SourceIdentity != "" {
+		return true
+	}
+	_, _, ok := splitARN(u.ARN) // principal and roleOf name someone only then
+	return ok
+}
+
 // IsRole reports whether actor is a role. A role is shared by everyone who
 // assumes it, so the graph passes through a role only when someone created
 // or changed it (see Graph): otherwise two strangers using one role would
