@@ -158,6 +158,9 @@ type tally struct {
 
 func (d *AccessKeyEnumeration) weigh(w state.Window) tally {
 	t := tally{members: w.Count}
+	if n := len(w.Members); n > 0 { // sized once: every read weighs the windows around it
+		t.services, t.sample = make([]string, 0, min(n, enumSample)), make([]string, 0, min(n, enumSample))
+	}
 	seen := map[string]bool{}
 	for _, m := range w.Members {
 		a, denied := strings.CutSuffix(m, deniedSuffix)
@@ -180,7 +183,7 @@ func (d *AccessKeyEnumeration) weigh(w state.Window) tally {
 		}
 	}
 	t.score += min(maxBreadth, max(0, len(t.services)-1)) + w.Count - len(w.Members)
-	t.services = sorted(t.services)
+	slices.Sort(t.services) // built here, so sorted in place
 	return t
 }
 

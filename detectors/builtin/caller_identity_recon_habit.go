@@ -44,7 +44,7 @@ func (d *CallerIdentityRecon) learn(ev *detectors.Event, b *state.Batch, id stri
 	r := ev.Record
 	t := r.EventTime
 	hour := state.BucketStart(t, time.Hour)
-	member := hour.Format("20060102T15Z")
+	member := habitHours.format(hour)
 	known := hourSpan(state.Span{From: t.Add(-d.opts.HabitPeriod), To: t.Add(-reconHabitGap)})
 	h := &habit{network: reconNetwork(ev, d.settings)}
 	if h.network != "" && r.SourceIsIP() {

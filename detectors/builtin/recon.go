@@ -127,7 +127,7 @@ func (w window) Span() state.Span {
 }
 
 // ID names the window in state keys: its start, compact UTC.
-func (w window) ID() string { return windowIDs.id(w.Start) }
+func (w window) ID() string { return windowIDs.format(w.Start) }
 
 // String renders the window for explanations and evidence.
 func (w window) String() string {

@@ -26,6 +26,9 @@ func TestWindowIDIsFormat(t *testing.T) {
 					if got, want := (window{Start: at, Width: time.Hour}).ID(), at.Format(windowIDLayout); got != want {
 						t.Errorf("ID of a window starting %v = %s, Format says %s", at, got, want)
 					}
+					if got, want := habitHours.format(at), at.Format(habitHours.layout); got != want {
+						t.Errorf("habit hour of %v = %s, Format says %s", at, got, want)
+					}
 				}
 			}
 		})
