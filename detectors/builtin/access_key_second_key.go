@@ -52,6 +52,7 @@ type keyUse struct {
 	d       *AccessKeyPersistence
 	ev      *detectors.Event
 	user    string // the user's ARN
+	id      string // "akp:" + user, the identity of its state keys
 	key     string
 	network string // "" when the source places nobody
 	pair    *state.Future[[]byte]
@@ -60,7 +61,7 @@ type keyUse struct {
 	seen    detectors.MarkResult // when the user was first seen at all
 }
 
-func (u *keyUse) userKey(name string) state.Key { return u.ev.Key("akp:"+u.user, name) }
+func (u *keyUse) userKey(name string) state.Key { return u.ev.Key(u.id, name) }
 
 // observeUse queues the state of a call by an IAM user's long-term key; nil
 // when the call is not one (roles, failed calls, service callers).
@@ -71,7 +72,7 @@ func (d *AccessKeyPersistence) observeUse(ev *detectors.Event, b *state.Batch) *
 		r.Failed() || r.ServiceCaller() {
 		return nil
 	}
-	u := &keyUse{d: d, ev: ev, user: r.UserIdentity.ARN, key: k, network: d.network(ev)}
+	u := &keyUse{d: d, ev: ev, user: r.UserIdentity.ARN, id: "akp:" + r.UserIdentity.ARN, key: k, network: d.network(ev)}
 	u.pair = detectors.Get(b, u.userKey("minted"))
 	span := state.Span{From: r.EventTime.Add(-concurrentUse), To: r.EventTime.Add(concurrentUse)}
 	u.keys = detectors.WindowAddRead(b, u.userKey("keys"), k, r.EventTime, span, 8, 2*concurrentUse+inUseGrace+detectors.AllowedLateness)
