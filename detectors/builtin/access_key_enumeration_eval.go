@@ -429,7 +429,14 @@ func absDuration(d time.Duration) time.Duration {
 // → "boto3"), skipping the marketplace tokens that lead Terraform's
 // ("APN/1.0 HashiCorp/1.0 Terraform/1.9.8 …" → "terraform"). "-" when
 // there is none.
-func userAgentTool(ua string) string {
+func userAgentTool(ua string) string { return userAgentTools.get(ua) }
+
+// userAgentTools remembers firstProductToken per distinct user agent:
+// splitting the agent into fields allocated on every counted read.
+var userAgentTools = newStringMemo(firstProductToken)
+
+// firstProductToken computes userAgentTool.
+func firstProductToken(ua string) string {
 	for _, tok := range strings.Fields(strings.TrimPrefix(ua, "[")) {
 		name, _, _ := strings.Cut(tok, "/")
 		name = strings.ToLower(strings.TrimRight(name, ",;"))

@@ -64,3 +64,18 @@ func TestRecogniseToolMemoised(t *testing.T) {
 		}
 	}
 }
+
+// TestUserAgentToolMemoised: the remembered tool name is the one the
+// agent's fields give, asked repeatedly.
+func TestUserAgentToolMemoised(t *testing.T) {
+	for _, ua := range []string{
+		"aws-cli/2.22.4 Python/3.12.6", "APN/1.0 HashiCorp/1.0 Terraform/1.9.8", "[Boto3/1.34.0 md/x]", "", "   ",
+	} {
+		want := firstProductToken(ua)
+		for range 3 {
+			if got := userAgentTool(ua); got != want {
+				t.Errorf("userAgentTool(%q) = %q, its fields say %q", ua, got, want)
+			}
+		}
+	}
+}
