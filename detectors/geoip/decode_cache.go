@@ -30,17 +30,24 @@ type decoded[T any] struct {
 // decode returns what res.Decode would decode into a zero T, and its
 // error.
 func (c *decodeCache[T]) decode(res maxminddb.Result) (T, error) {
-	var rec T
 	if !res.Found() { // not found, or a failed lookup: nothing to share
-		err := res.Decode(&rec)
-		return rec, err
+		return decodeNew[T](res)
 	}
 	off := res.Offset()
 	slot := &c.slots[uint64(off)*0x9E3779B97F4A7C15>>(64-10)]
 	if e := slot.Load(); e != nil && e.offset == off {
 		return e.rec, e.err
 	}
+	e := &decoded[T]{offset: off}
+	e.err = res.Decode(&e.rec) // straight into the entry: one allocation
+	slot.Store(e)
+	return e.rec, e.err
+}
+
+// decodeNew decodes res into a new T. The T escapes (Decode takes any),
+// so it is declared only where a record is decoded.
+func decodeNew[T any](res maxminddb.Result) (T, error) {
+	var rec T
 	err := res.Decode(&rec)
-	slot.Store(&decoded[T]{offset: off, rec: rec, err: err})
 	return rec, err
 }
