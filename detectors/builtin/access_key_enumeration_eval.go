@@ -157,9 +157,13 @@ type tally struct {
 }
 
 func (d *AccessKeyEnumeration) weigh(w state.Window) tally {
-	t := tally{members: w.Count}
-	if n := len(w.Members); n > 0 { // sized once: every read weighs the windows around it
-		t.services, t.sample = make([]string, 0, min(n, enumSample)), make([]string, 0, min(n, enumSample))
+	// The sample is the earliest members: the window's own, capped so
+	// nothing appends into them. Services are sized once: every counted
+	// read weighs the windows around it.
+	n := min(len(w.Members), enumSample)
+	t := tally{members: w.Count, sample: w.Members[:n:n]}
+	if n > 0 {
+		t.services = make([]string, 0, n)
 	}
 	seen := map[string]bool{}
 	for _, m := range w.Members {
@@ -177,9 +181,6 @@ func (d *AccessKeyEnumeration) weigh(w state.Window) tally {
 		if !seen[svc] {
 			seen[svc] = true
 			t.services = append(t.services, svc)
-		}
-		if len(t.sample) < enumSample {
-			t.sample = append(t.sample, m)
 		}
 	}
 	t.score += min(maxBreadth, max(0, len(t.services)-1)) + w.Count - len(w.Members)
