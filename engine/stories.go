@@ -111,21 +111,20 @@ func (s *scoring) storyItems() ([]*storyItem, error) {
 		if !story.HasActors(r) {
 			continue
 		}
-		// Most records tell nothing: what they take part with is built
-		// only once they are known to.
-		si := &storyItem{it: it}
+		chained := false
 		for _, f := range it.chained {
 			w, err := f.Get()
 			if err != nil {
 				return nil, fmt.Errorf("reading stories of event %s: %w", r.EventID, err)
 			}
-			si.chained = si.chained || w.Count > 0
+			chained = chained || w.Count > 0
 		}
 		raised := slices.ContainsFunc(it.candidates, func(f detectors.Finding) bool { return f.Suppressed == nil })
-		if !raised && (!si.chained || s.verdicts[it.index].Outcome == OutcomeDuplicate) {
+		if !raised && (!chained || s.verdicts[it.index].Outcome == OutcomeDuplicate) {
 			continue // nothing to tell, or a clean record's redelivery: it told its story the first time
 		}
-		si.visited, si.followed = map[string]bool{}, map[string]bool{}
+		// Most records tell nothing: their part is built only once they do.
+		si := &storyItem{it: it, chained: chained, visited: map[string]bool{}, followed: map[string]bool{}}
 		si.start = append(story.Actors(r), story.Created(r)...)
 		si.frontier = si.start
 		out = append(out, si)
