@@ -61,3 +61,18 @@ func TestSourceNetworkIsNetworkOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyIdentity: an access key's state identity is "key:" and its id,
+// for the event's own key (remembered) and for any other.
+func TestKeyIdentity(t *testing.T) {
+	var r cloudtrail.Record
+	r.UserIdentity.AccessKeyID = "AKIAOWN"
+	ev := &detectors.Event{Record: &r}
+	for range 2 {
+		for _, k := range []string{"AKIAOWN", "ASIAOTHER", "AKIAOWN", ""} {
+			if got, want := ev.KeyIdentity(k), "key:"+k; got != want {
+				t.Errorf("KeyIdentity(%q) = %q, want %q", k, got, want)
+			}
+		}
+	}
+}

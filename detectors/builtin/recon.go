@@ -100,7 +100,7 @@ func consoleUserAgent(ua string) bool {
 // consoleSessionTTL), and treats the session's other records, which may
 // lack the flag and a console user agent, as console too.
 func consoleSessionKey(ev *detectors.Event, accessKeyID string) state.Key {
-	return ev.Key(keyIdentity(accessKeyID), "console-session")
+	return ev.Key(ev.KeyIdentity(accessKeyID), "console-session")
 }
 
 // consoleSessionTTL outlives the longest console session (12 hours) and
