@@ -94,8 +94,8 @@ func EventIdentity(r *cloudtrail.Record) string {
 // know of the key. For the event's own key it is built once per event:
 // several detectors key state on it.
 func (ev *Event) KeyIdentity(accessKeyID string) string {
-	if accessKeyID != ev.Record.UserIdentity.AccessKeyID {
-		return "key:" + accessKeyID
+	if ev.Record == nil || accessKeyID != ev.Record.UserIdentity.AccessKeyID {
+		return "key:" + accessKeyID // an event made only to build keys has no record
 	}
 	if ev.key == "" {
 		ev.key = "key:" + accessKeyID

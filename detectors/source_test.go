@@ -76,3 +76,11 @@ func TestKeyIdentity(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyIdentityWithoutRecord: an Event made only to build keys (as
+// tests and readers of shared marks do) names any key.
+func TestKeyIdentityWithoutRecord(t *testing.T) {
+	if got := (&detectors.Event{}).KeyIdentity("AKIAX"); got != "key:AKIAX" {
+		t.Errorf("KeyIdentity = %q, want key:AKIAX", got)
+	}
+}
