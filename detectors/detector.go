@@ -64,7 +64,9 @@ type Event struct {
 	Record *cloudtrail.Record
 	Tenant string
 
-	owner string // EventIdentity(Record), computed once by Owner
+	owner  string // EventIdentity(Record), computed once by Owner
+	source source // where it came from, computed once by Settings.SourceNetwork
+	key    string // KeyIdentity of the record's own access key, once asked
 }
 
 // Owner names the event for retry-safe state operations (throttles,
@@ -85,6 +87,20 @@ func EventIdentity(r *cloudtrail.Record) string {
 	var ns [20]byte // the time's digits, kept off the heap: one allocation, not two
 	return r.AccountID() + ":" + r.EventID + ":" + r.EventName + ":" +
 		string(strconv.AppendInt(ns[:0], r.EventTime.UnixNano(), 10))
+}
+
+// KeyIdentity is the state identity of an access key, "key:" followed by
+// its id, under which detectors and the marks they share keep what they
+// know of the key. For the event's own key it is built once per event:
+// several detectors key state on it.
+func (ev *Event) KeyIdentity(accessKeyID string) string {
+	if ev.Record == nil || accessKeyID != ev.Record.UserIdentity.AccessKeyID {
+		return "key:" + accessKeyID // an event made only to build keys has no record
+	}
+	if ev.key == "" {
+		ev.key = "key:" + accessKeyID
+	}
+	return ev.key
 }
 
 // Key builds a state key in the event's tenant.

@@ -16,7 +16,7 @@ import (
 // identity; caller-identity-recon reads it to escalate a recon sequence by
 // the same key within the hour after.
 func NewLocationMark(ev *Event, accessKeyID string) state.Key {
-	return ev.Key("key:"+accessKeyID, "new-location")
+	return ev.Key(ev.KeyIdentity(accessKeyID), "new-location")
 }
 
 // KeyFirstSeenMark is the mark access-key-new-location keeps (KeepEarliest)
@@ -24,7 +24,7 @@ func NewLocationMark(ev *Event, accessKeyID string) state.Key {
 // public address. caller-identity-recon reads it to tell a key with a
 // history (an application's key that never probed) from one never seen.
 func KeyFirstSeenMark(ev *Event, accessKeyID string) state.Key {
-	return ev.Key("key:"+accessKeyID, "loc:first-seen")
+	return ev.Key(ev.KeyIdentity(accessKeyID), "loc:first-seen")
 }
 
 // NewLocationMarkTTL keeps a NewLocationMark long enough for a reader an hour

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // NetworkKind says what kind of network a source address belongs to, as far
@@ -117,6 +118,12 @@ func (s *Settings) Network(addr netip.Addr) Network {
 		return n
 	}
 	loc, ok := s.GeoIP.Lookup(addr.Unmap())
+	return s.classify(addr, loc, ok)
+}
+
+// classify is Network of addr once its lookup is known.
+func (s *Settings) classify(addr netip.Addr, loc GeoLocation, ok bool) Network {
+	n := Network{Addr: addr}
 	if !ok {
 		return n
 	}
@@ -134,22 +141,38 @@ func (s *Settings) Network(addr netip.Addr) Network {
 	return n
 }
 
+// defaultAWSASNs and defaultHostingASNs are the defaults the settings
+// read when none are configured: made once, never handed out.
+var (
+	defaultAWSASNs     = DefaultAWSASNs()
+	defaultHostingASNs = DefaultHostingASNs()
+)
+
 func (s *Settings) awsASN(asn uint32, org string) bool {
 	list := s.AWSASNs
 	if list == nil {
-		list = DefaultAWSASNs()
+		list = defaultAWSASNs
 	}
-	if slices.Contains(list, asn) {
-		return true
+	return slices.Contains(list, asn) || amazonOrg(org)
+}
+
+// amazonOrg reports whether an ASN organisation's name, upper-cased,
+// starts with "AMAZON". An ASCII start is compared in place: upper-casing
+// the whole name allocated for every classified address.
+func amazonOrg(org string) bool {
+	const amazon = "AMAZON"
+	for i := 0; i < len(org) && i < len(amazon); i++ {
+		if org[i] >= utf8.RuneSelf { // leave Unicode's case rules to ToUpper
+			return strings.HasPrefix(strings.ToUpper(org), amazon)
+		}
 	}
-	o := strings.ToUpper(org)
-	return strings.HasPrefix(o, "AMAZON")
+	return len(org) >= len(amazon) && strings.EqualFold(org[:len(amazon)], amazon)
 }
 
 func (s *Settings) hostingASN(asn uint32) bool {
 	list := s.HostingASNs
 	if list == nil {
-		list = DefaultHostingASNs()
+		list = defaultHostingASNs
 	}
 	return slices.Contains(list, asn)
 }

@@ -85,18 +85,38 @@ func (s *Settings) HasTrustedNetworks() bool {
 // listed VPC endpoint, or from an IP inside a trusted CIDR. It returns the
 // matching CIDR or endpoint id, for explanations.
 func (s *Settings) TrustedSource(r *cloudtrail.Record) (string, bool) {
-	if r.VPCEndpointID != "" && slices.Contains(s.TrustedVPCEndpoints, r.VPCEndpointID) {
+	switch vpce, cidr := s.trusted(r); {
+	case vpce:
 		return r.VPCEndpointID, true
+	case cidr >= 0:
+		return s.TrustedCIDRs[cidr].String(), true
+	}
+	return "", false
+}
+
+// Trusted reports whether r came from a trusted network, as TrustedSource
+// does, without naming it: most callers only skip such records, and
+// naming a CIDR allocates.
+func (s *Settings) Trusted(r *cloudtrail.Record) bool {
+	vpce, cidr := s.trusted(r)
+	return vpce || cidr >= 0
+}
+
+// trusted reports whether r came through a trusted VPC endpoint, else
+// the index of the first trusted CIDR holding its IP (-1: none).
+func (s *Settings) trusted(r *cloudtrail.Record) (vpce bool, cidr int) {
+	if r.VPCEndpointID != "" && slices.Contains(s.TrustedVPCEndpoints, r.VPCEndpointID) {
+		return true, -1
 	}
 	if r.SourceIsIP() {
 		ip := r.SourceIP.Unmap()
-		for _, p := range s.TrustedCIDRs {
+		for i, p := range s.TrustedCIDRs {
 			if p.Contains(ip) {
-				return p.String(), true
+				return false, i
 			}
 		}
 	}
-	return "", false
+	return false, -1
 }
 
 // PrivilegedRole reports whether roleARN matches a privileged_roles pattern,

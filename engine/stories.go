@@ -108,23 +108,24 @@ func (s *scoring) storyItems() ([]*storyItem, error) {
 			continue // told when it was first scored
 		}
 		r := it.event.Record
-		actors := story.Actors(r)
-		if len(actors) == 0 {
+		if !story.HasActors(r) {
 			continue
 		}
-		si := &storyItem{it: it, visited: map[string]bool{}, followed: map[string]bool{}}
+		chained := false
 		for _, f := range it.chained {
 			w, err := f.Get()
 			if err != nil {
 				return nil, fmt.Errorf("reading stories of event %s: %w", r.EventID, err)
 			}
-			si.chained = si.chained || w.Count > 0
+			chained = chained || w.Count > 0
 		}
 		raised := slices.ContainsFunc(it.candidates, func(f detectors.Finding) bool { return f.Suppressed == nil })
-		if !raised && (!si.chained || s.verdicts[it.index].Outcome == OutcomeDuplicate) {
+		if !raised && (!chained || s.verdicts[it.index].Outcome == OutcomeDuplicate) {
 			continue // nothing to tell, or a clean record's redelivery: it told its story the first time
 		}
-		si.start = append(actors, story.Created(r)...)
+		// Most records tell nothing: their part is built only once they do.
+		si := &storyItem{it: it, chained: chained, visited: map[string]bool{}, followed: map[string]bool{}}
+		si.start = append(story.Actors(r), story.Created(r)...)
 		si.frontier = si.start
 		out = append(out, si)
 	}
@@ -359,6 +360,9 @@ func containsIncident(es []story.Entry, incident string) bool {
 // queueEntries queues the writes of it's story entries, under its
 // principal, for the stories records after it tell.
 func (s *scoring) queueEntries(b *state.Batch, it *item) {
+	if len(it.storyEntries) == 0 {
+		return
+	}
 	actors := story.Actors(it.event.Record)
 	for _, e := range it.storyEntries {
 		b.WindowAdd(storyKey(s.tenant, actors[0], "findings"), e.Encode(), e.Time, state.Span{From: e.Time, To: e.Time}, storyEntryTTL)

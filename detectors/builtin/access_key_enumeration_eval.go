@@ -88,7 +88,7 @@ func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, acti
 		time.Duration(days)*24*time.Hour+d.opts.AllowedLateness)
 	familiarTTL := d.opts.FamiliarAfter + time.Duration(d.opts.HistoryDays)*24*time.Hour
 	e.svcSeen = detectors.Mark(b, ev.Key(id, "enum:seen:svc:"+svc), t, state.KeepEarliest, familiarTTL)
-	if e.net, e.netLabel = d.network(r); e.net != "" {
+	if e.net, e.netLabel = d.network(ev); e.net != "" {
 		// Where a scanner reads from includes what it reads with: an aws
 		// cli on the terraform runner is not terraform.
 		tool := userAgentTool(r.UserAgent)
@@ -110,7 +110,8 @@ func around(t time.Time, w time.Duration) state.Span {
 // network names where r came from for a learned scanner's baseline: its
 // VPC endpoint, its ASN when GeoIP knows it, else its prefix. "" when the
 // source is not an address.
-func (d *AccessKeyEnumeration) network(r *cloudtrail.Record) (member, label string) {
+func (d *AccessKeyEnumeration) network(ev *detectors.Event) (member, label string) {
+	r := ev.Record
 	if r.VPCEndpointID != "" {
 		return r.VPCEndpointID, "VPC endpoint " + r.VPCEndpointID
 	}
@@ -119,7 +120,7 @@ func (d *AccessKeyEnumeration) network(r *cloudtrail.Record) (member, label stri
 	}
 	ip := r.SourceIP.Unmap()
 	if d.settings.GeoIP != nil {
-		if loc, ok := d.settings.GeoIP.Lookup(ip); ok && loc.ASN != 0 {
+		if loc, ok := d.settings.SourceLocation(ev); ok && loc.ASN != 0 {
 			asn := "AS" + strconv.FormatUint(uint64(loc.ASN), 10)
 			if loc.ASNOrg != "" {
 				return asn, asn + " (" + loc.ASNOrg + ")"
@@ -156,7 +157,14 @@ type tally struct {
 }
 
 func (d *AccessKeyEnumeration) weigh(w state.Window) tally {
-	t := tally{members: w.Count}
+	// The sample is the earliest members: the window's own, capped so
+	// nothing appends into them. Services are sized once: every counted
+	// read weighs the windows around it.
+	n := min(len(w.Members), enumSample)
+	t := tally{members: w.Count, sample: w.Members[:n:n]}
+	if n > 0 {
+		t.services = make([]string, 0, n)
+	}
 	seen := map[string]bool{}
 	for _, m := range w.Members {
 		a, denied := strings.CutSuffix(m, deniedSuffix)
@@ -174,12 +182,9 @@ func (d *AccessKeyEnumeration) weigh(w state.Window) tally {
 			seen[svc] = true
 			t.services = append(t.services, svc)
 		}
-		if len(t.sample) < enumSample {
-			t.sample = append(t.sample, m)
-		}
 	}
 	t.score += min(maxBreadth, max(0, len(t.services)-1)) + w.Count - len(w.Members)
-	t.services = sorted(t.services)
+	slices.Sort(t.services) // built here, so sorted in place
 	return t
 }
 
@@ -425,7 +430,14 @@ func absDuration(d time.Duration) time.Duration {
 // → "boto3"), skipping the marketplace tokens that lead Terraform's
 // ("APN/1.0 HashiCorp/1.0 Terraform/1.9.8 …" → "terraform"). "-" when
 // there is none.
-func userAgentTool(ua string) string {
+func userAgentTool(ua string) string { return userAgentTools.get(ua) }
+
+// userAgentTools remembers firstProductToken per distinct user agent:
+// splitting the agent into fields allocated on every counted read.
+var userAgentTools = newStringMemo(firstProductToken)
+
+// firstProductToken computes userAgentTool.
+func firstProductToken(ua string) string {
 	for _, tok := range strings.Fields(strings.TrimPrefix(ua, "[")) {
 		name, _, _ := strings.Cut(tok, "/")
 		name = strings.ToLower(strings.TrimRight(name, ",;"))

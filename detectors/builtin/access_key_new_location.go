@@ -174,7 +174,7 @@ func publicSource(r *cloudtrail.Record, s *detectors.Settings) (netip.Addr, bool
 	if !ip.IsGlobalUnicast() || ip.IsPrivate() || cgnat.Contains(ip) {
 		return netip.Addr{}, false
 	}
-	if _, trusted := s.TrustedSource(r); trusted {
+	if s.Trusted(r) {
 		return netip.Addr{}, false
 	}
 	return ip, true
@@ -236,7 +236,7 @@ func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) dete
 	}
 	dims, geo := d.place(ip)
 	s := &sighting{d: d, r: r, ip: ip, label: label, dims: dims, geo: geo, session: session,
-		hosting: !trusted && d.settings.Network(ip).Kind == detectors.NetworkHosting, trusted: trusted}
+		hosting: !trusted && d.settings.SourceNetwork(ev).Kind == detectors.NetworkHosting, trusted: trusted}
 	if trusted {
 		return d.observeTrusted(ev, b, id, s)
 	}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/iamsentry/iamsentry/cloudtrail"
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/state"
 )
@@ -53,6 +52,7 @@ type keyUse struct {
 	d       *AccessKeyPersistence
 	ev      *detectors.Event
 	user    string // the user's ARN
+	id      string // "akp:" + user, the identity of its state keys
 	key     string
 	network string // "" when the source places nobody
 	pair    *state.Future[[]byte]
@@ -61,7 +61,7 @@ type keyUse struct {
 	seen    detectors.MarkResult // when the user was first seen at all
 }
 
-func (u *keyUse) userKey(name string) state.Key { return u.ev.Key("akp:"+u.user, name) }
+func (u *keyUse) userKey(name string) state.Key { return u.ev.Key(u.id, name) }
 
 // observeUse queues the state of a call by an IAM user's long-term key; nil
 // when the call is not one (roles, failed calls, service callers).
@@ -72,7 +72,7 @@ func (d *AccessKeyPersistence) observeUse(ev *detectors.Event, b *state.Batch) *
 		r.Failed() || r.ServiceCaller() {
 		return nil
 	}
-	u := &keyUse{d: d, ev: ev, user: r.UserIdentity.ARN, key: k, network: d.network(r)}
+	u := &keyUse{d: d, ev: ev, user: r.UserIdentity.ARN, id: "akp:" + r.UserIdentity.ARN, key: k, network: d.network(ev)}
 	u.pair = detectors.Get(b, u.userKey("minted"))
 	span := state.Span{From: r.EventTime.Add(-concurrentUse), To: r.EventTime.Add(concurrentUse)}
 	u.keys = detectors.WindowAddRead(b, u.userKey("keys"), k, r.EventTime, span, 8, 2*concurrentUse+inUseGrace+detectors.AllowedLateness)
@@ -84,7 +84,8 @@ func (d *AccessKeyPersistence) observeUse(ev *detectors.Event, b *state.Batch) *
 }
 
 // network names the network r came from, "" when its source places nobody.
-func (d *AccessKeyPersistence) network(r *cloudtrail.Record) string {
+func (d *AccessKeyPersistence) network(ev *detectors.Event) string {
+	r := ev.Record
 	if !r.SourceIsIP() {
 		return ""
 	}
@@ -93,7 +94,7 @@ func (d *AccessKeyPersistence) network(r *cloudtrail.Record) string {
 		return ""
 	}
 	if d.settings.GeoIP != nil {
-		if loc, ok := d.settings.GeoIP.Lookup(ip); ok && loc.ASN != 0 {
+		if loc, ok := d.settings.SourceLocation(ev); ok && loc.ASN != 0 {
 			return "ASN " + strconv.FormatUint(uint64(loc.ASN), 10)
 		}
 	}

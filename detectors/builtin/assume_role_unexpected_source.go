@@ -183,7 +183,7 @@ func (d *AssumeRoleUnexpectedSource) Observe(ev *detectors.Event, b *state.Batch
 	if r.Failed() || r.UserIdentity.Type == "AWSService" || !signedIn(r) {
 		return nil
 	}
-	_, trusted := d.settings.TrustedSource(r)
+	trusted := d.settings.Trusted(r)
 	role := signInRole(r)
 	for _, p := range d.opts.IgnoreRoles {
 		if role != "" && wildcard.Match(p, role) {

@@ -116,14 +116,15 @@ func reconPrincipal(r *cloudtrail.Record) string {
 // (IPv6) prefix; "vpce:ID" through a VPC endpoint, "private" from private
 // addresses. It returns "" when the source places nobody (an AWS service,
 // a trusted network of the settings), which is never new.
-func reconNetwork(r *cloudtrail.Record, s *detectors.Settings) string {
+func reconNetwork(ev *detectors.Event, s *detectors.Settings) string {
+	r := ev.Record
 	if r.VPCEndpointID != "" {
 		return "vpce:" + r.VPCEndpointID
 	}
 	if !r.SourceIsIP() || r.ServiceCaller() {
 		return ""
 	}
-	if _, trusted := s.TrustedSource(r); trusted {
+	if s.Trusted(r) {
 		return ""
 	}
 	ip := r.SourceIP.Unmap()
@@ -131,7 +132,7 @@ func reconNetwork(r *cloudtrail.Record, s *detectors.Settings) string {
 		return "private"
 	}
 	if s.GeoIP != nil {
-		if loc, ok := s.GeoIP.Lookup(ip); ok && loc.ASN != 0 {
+		if loc, ok := s.SourceLocation(ev); ok && loc.ASN != 0 {
 			return "asn:" + strconv.FormatUint(uint64(loc.ASN), 10)
 		}
 	}

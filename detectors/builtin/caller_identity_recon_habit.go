@@ -44,11 +44,11 @@ func (d *CallerIdentityRecon) learn(ev *detectors.Event, b *state.Batch, id stri
 	r := ev.Record
 	t := r.EventTime
 	hour := state.BucketStart(t, time.Hour)
-	member := hour.Format("20060102T15Z")
+	member := habitHours.format(hour)
 	known := hourSpan(state.Span{From: t.Add(-d.opts.HabitPeriod), To: t.Add(-reconHabitGap)})
-	h := &habit{network: reconNetwork(r, d.settings)}
+	h := &habit{network: reconNetwork(ev, d.settings)}
 	if h.network != "" && r.SourceIsIP() {
-		h.hosting = d.settings.Network(r.SourceIP).Kind == detectors.NetworkHosting
+		h.hosting = d.settings.SourceNetwork(ev).Kind == detectors.NetworkHosting
 	}
 	probes, sens := ev.Key(id, "recon:learn:probe"), ev.Key(id, "recon:learn:sens")
 	switch kind {

@@ -99,27 +99,34 @@ func (d *CredentialPersistence) Observe(ev *detectors.Event, b *state.Batch) det
 	if r.Failed() {
 		return nil // nothing came into being; attempts are for enumeration detectors
 	}
-	switch r.EventSource + " " + r.EventName {
-	case "sts.amazonaws.com GetFederationToken":
+	// A pair, not the joined string: joining allocated on every record.
+	switch (credentialCall{r.EventSource, r.EventName}) {
+	case credentialCall{"sts.amazonaws.com", "GetFederationToken"}:
 		return d.federationToken(ev, b)
-	case "sts.amazonaws.com AssumeRoot":
+	case credentialCall{"sts.amazonaws.com", "AssumeRoot"}:
 		return d.assumeRoot(r)
-	case "iam.amazonaws.com UploadSSHPublicKey", "iam.amazonaws.com CreateServiceSpecificCredential":
+	case credentialCall{"iam.amazonaws.com", "UploadSSHPublicKey"},
+		credentialCall{"iam.amazonaws.com", "CreateServiceSpecificCredential"}:
 		return d.userCredential(r)
-	case "iam.amazonaws.com UpdateAccessKey":
+	case credentialCall{"iam.amazonaws.com", "UpdateAccessKey"}:
 		return d.reactivatedKey(r)
-	case "iam.amazonaws.com CreateSAMLProvider", "iam.amazonaws.com UpdateSAMLProvider",
-		"iam.amazonaws.com CreateOpenIDConnectProvider":
+	case credentialCall{"iam.amazonaws.com", "CreateSAMLProvider"}, credentialCall{"iam.amazonaws.com", "UpdateSAMLProvider"},
+		credentialCall{"iam.amazonaws.com", "CreateOpenIDConnectProvider"}:
 		return d.newProvider(ev, b)
-	case "iam.amazonaws.com CreateRole", "iam.amazonaws.com UpdateAssumeRolePolicy":
+	case credentialCall{"iam.amazonaws.com", "CreateRole"}, credentialCall{"iam.amazonaws.com", "UpdateAssumeRolePolicy"}:
 		return d.trustNamesProvider(ev, b)
-	case "rolesanywhere.amazonaws.com CreateTrustAnchor", "rolesanywhere.amazonaws.com UpdateTrustAnchor":
+	case credentialCall{"rolesanywhere.amazonaws.com", "CreateTrustAnchor"},
+		credentialCall{"rolesanywhere.amazonaws.com", "UpdateTrustAnchor"}:
 		return d.trustAnchor(ev, b)
-	case "rolesanywhere.amazonaws.com CreateProfile", "rolesanywhere.amazonaws.com UpdateProfile":
+	case credentialCall{"rolesanywhere.amazonaws.com", "CreateProfile"},
+		credentialCall{"rolesanywhere.amazonaws.com", "UpdateProfile"}:
 		return d.rolesAnywhereProfile(ev, b)
 	}
 	return nil
 }
+
+// credentialCall is a CloudTrail event source and name.
+type credentialCall struct{ source, name string }
 
 // eventAccount is the account whose IAM the event changed.
 func eventAccount(r *cloudtrail.Record) string {

@@ -168,13 +168,25 @@ func (d *OffensiveTooling) Observe(ev *detectors.Event, _ *state.Batch) detector
 
 // recogniseTool returns the first tool whose needle the user agent holds.
 func recogniseTool(ua string) (offensiveTool, bool) {
+	t := recognisedTools.get(ua)
+	return t, t.needle != ""
+}
+
+// recognisedTools remembers scanTools per distinct user agent: a fleet
+// sends a few hundred, and scanning each for every needle cost more than
+// the rest of the detector.
+var recognisedTools = newStringMemo(scanTools)
+
+// scanTools returns the first tool whose needle ua holds, the zero tool
+// when none does.
+func scanTools(ua string) offensiveTool {
 	lower := strings.ToLower(ua)
 	for _, t := range offensiveTools {
 		if containsToken(lower, t.needle, t.match) {
-			return t, true
+			return t
 		}
 	}
-	return offensiveTool{}, false
+	return offensiveTool{}
 }
 
 // containsToken reports whether s holds needle as mode asks.

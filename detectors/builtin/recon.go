@@ -100,7 +100,7 @@ func consoleUserAgent(ua string) bool {
 // consoleSessionTTL), and treats the session's other records, which may
 // lack the flag and a console user agent, as console too.
 func consoleSessionKey(ev *detectors.Event, accessKeyID string) state.Key {
-	return ev.Key(keyIdentity(accessKeyID), "console-session")
+	return ev.Key(ev.KeyIdentity(accessKeyID), "console-session")
 }
 
 // consoleSessionTTL outlives the longest console session (12 hours) and
@@ -127,7 +127,7 @@ func (w window) Span() state.Span {
 }
 
 // ID names the window in state keys: its start, compact UTC.
-func (w window) ID() string { return w.Start.Format("20060102T150405Z") }
+func (w window) ID() string { return windowIDs.format(w.Start) }
 
 // String renders the window for explanations and evidence.
 func (w window) String() string {

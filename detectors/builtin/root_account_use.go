@@ -191,7 +191,7 @@ func (u *rootUse) place() {
 		u.network, u.label = "vpce:"+r.VPCEndpointID, "VPC endpoint "+r.VPCEndpointID
 	case r.SourceIsIP():
 		ip := r.SourceIP.Unmap()
-		n := s.Network(ip)
+		n := s.SourceNetwork(u.ev)
 		u.hosting = n.Kind == detectors.NetworkHosting
 		if n.Known() {
 			asn := strconv.FormatUint(uint64(n.ASN), 10)

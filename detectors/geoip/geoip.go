@@ -31,6 +31,9 @@ type Location = detectors.GeoLocation
 type DB struct {
 	country *maxminddb.Reader
 	asn     *maxminddb.Reader
+
+	countries decodeCache[countryRecord]
+	networks  decodeCache[asnRecord]
 }
 
 var _ detectors.GeoLookup = (*DB)(nil)
@@ -161,8 +164,7 @@ func (db *DB) Lookup(addr netip.Addr) (Location, bool) {
 	addr = addr.Unmap().WithZone("")
 	var loc Location
 	if db.country != nil {
-		var rec countryRecord
-		if err := db.country.Lookup(addr).Decode(&rec); err == nil {
+		if rec, err := db.countries.decode(db.country.Lookup(addr)); err == nil {
 			loc.Country = rec.Country.ISOCode
 			if loc.Country == "" {
 				loc.Country = rec.RegisteredCountry.ISOCode
@@ -173,8 +175,7 @@ func (db *DB) Lookup(addr netip.Addr) (Location, bool) {
 		}
 	}
 	if db.asn != nil {
-		var rec asnRecord
-		if err := db.asn.Lookup(addr).Decode(&rec); err == nil {
+		if rec, err := db.networks.decode(db.asn.Lookup(addr)); err == nil {
 			loc.ASN, loc.ASNOrg = rec.Number, rec.Org
 		}
 	}

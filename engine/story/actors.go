@@ -37,6 +37,20 @@ func Actors(r *cloudtrail.Record) []string {
 	return out
 }
 
+// HasActors reports whether Actors(r) names anyone, without building
+// the names: most records need only to know.
+func HasActors(r *cloudtrail.Record) bool {
+	u := &r.UserIdentity
+	if r.ServiceCaller() || u.ARN == "" && u.AccessKeyID == "" {
+		return false
+	}
+	if u.AccessKeyID != "" || u.SourceIdentity != "" {
+		return true
+	}
+	_, _, ok := splitARN(u.ARN) // principal and roleOf name someone only then
+	return ok
+}
+
 // IsRole reports whether actor is a role. A role is shared by everyone who
 // assumes it, so the graph passes through a role only when someone created
 // or changed it (see Graph): otherwise two strangers using one role would
@@ -80,12 +94,22 @@ func roleOf(arn string) string {
 }
 
 // splitARN returns the account and resource of arn:partition:service:region:account:resource.
+// It cuts in place: it runs for every finding's ARNs, and a split slice
+// cost allocations per call.
 func splitARN(arn string) (account, resource string, ok bool) {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" {
+	rest, ok := strings.CutPrefix(arn, "arn:")
+	if !ok {
 		return "", "", false
 	}
-	return parts[4], parts[5], true
+	for range 3 { // partition, service, region
+		if _, rest, ok = strings.Cut(rest, ":"); !ok {
+			return "", "", false
+		}
+	}
+	if account, resource, ok = strings.Cut(rest, ":"); !ok {
+		return "", "", false
+	}
+	return account, resource, true
 }
 
 func lastSegment(path string) string {
