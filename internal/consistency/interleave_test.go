@@ -245,8 +245,15 @@ func splitBurst(burst []dt.Rec, mask int, reversed bool) [2][][]byte {
 // once, their store round trips let through in the order of sched.
 func scoreInterleaved(ctx context.Context, t *testing.T, store state.Store, parts [2][][]byte, sched []int) []engine.Verdict {
 	t.Helper()
+	return scoreInterleavedWith(ctx, t, store, parts, sched, reconDetectors)
+}
+
+// scoreInterleavedWith is scoreInterleaved with the detectors of ds.
+func scoreInterleavedWith(ctx context.Context, t *testing.T, store state.Store, parts [2][][]byte, sched []int,
+	ds func(*testing.T) []detectors.Detector) []engine.Verdict {
+	t.Helper()
 	ts := newTurnstile(sched)
-	reg, err := detectors.NewRegistry(reconDetectors(t)...)
+	reg, err := detectors.NewRegistry(ds(t)...)
 	if err != nil {
 		t.Fatal(err)
 	}
