@@ -13,7 +13,6 @@ import (
 	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/engine"
 	dt "github.com/iamsentry/iamsentry/internal/detectortest"
-	"github.com/iamsentry/iamsentry/internal/redistest/rstore"
 	"github.com/iamsentry/iamsentry/state"
 )
 
@@ -66,16 +65,7 @@ func enumOrderCases() []enumOrderCase {
 	}
 }
 
-func TestEnumerationThresholdOrderFreeMemory(t *testing.T) {
-	checkEnumOrders(t, func(t testing.TB) state.Store { return newMemory(t.(*testing.T)) })
-}
-
-func TestEnumerationThresholdOrderFreeRedis(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a redis-server")
-	}
-	checkEnumOrders(t, rstore.Factory(t))
-}
+func TestEnumerationThresholdOrderFree(t *testing.T) { onStores(t, checkEnumOrders) }
 
 func checkEnumOrders(t *testing.T, open func(testing.TB) state.Store) {
 	ctx := context.Background()

@@ -169,20 +169,25 @@ func reconInterleaveCases(t0 time.Time) []interleaveCase {
 	}
 }
 
-// TestReconSeverityAcrossInterleavingsMemory and ...Redis: every split of
-// each burst over two replicas, each replica's batch in either order,
-// through every schedule of their round trips, raises the incident the
-// record-by-record event-time scoring raises, at the same highest
-// severity.
-func TestReconSeverityAcrossInterleavingsMemory(t *testing.T) {
-	checkReconInterleavings(t, func(t testing.TB) state.Store { return newMemory(t.(*testing.T)) })
-}
+// TestReconSeverityAcrossInterleavings: every split of each burst over
+// two replicas, each replica's batch in either order, through every
+// schedule of their round trips, raises the incident the record-by-record
+// event-time scoring raises, at the same highest severity; on the embedded
+// store and on a real redis-server.
+func TestReconSeverityAcrossInterleavings(t *testing.T) { onStores(t, checkReconInterleavings) }
 
-func TestReconSeverityAcrossInterleavingsRedis(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a redis-server")
-	}
-	checkReconInterleavings(t, rstore.Factory(t))
+// onStores runs check on fresh embedded stores, then (unless -short) on
+// fresh stores of one real redis-server.
+func onStores(t *testing.T, check func(*testing.T, func(testing.TB) state.Store)) {
+	t.Run("memory", func(t *testing.T) {
+		check(t, func(tb testing.TB) state.Store { return newMemory(tb.(*testing.T)) })
+	})
+	t.Run("redis", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("starts a redis-server")
+		}
+		check(t, rstore.Factory(t))
+	})
 }
 
 func checkReconInterleavings(t *testing.T, open func(testing.TB) state.Store) {
