@@ -202,6 +202,14 @@ const onceLateness = time.Hour
 type Once struct {
 	Key state.Key
 	TTL time.Duration
+	// Covers are the throttles of the same incident at lower severities:
+	// raising the finding claims them too (owned by its event, for TTL),
+	// so a lower-severity finding of the incident scored later is not
+	// raised again. An incident whose severity depends on which of its
+	// records sees the other keys Once by severity and names Incident
+	// itself: a later record can then raise it higher, never lower, and
+	// the highest severity reached does not depend on arrival order.
+	Covers []state.Key
 }
 
 // OncePer returns the throttle of an incident that is one per key per

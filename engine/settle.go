@@ -32,7 +32,13 @@ func (s *scoring) settle(ctx context.Context) error {
 				// A throttle outlives the dedupe horizon, so a redelivery
 				// evaluated again (see evaluate) can never raise an
 				// incident a second time.
-				fs[j] = second.Throttle(f.Once.Key, it.owner, max(f.Once.TTL, s.e.opts.DedupeHorizon))
+				ttl := max(f.Once.TTL, s.e.opts.DedupeHorizon)
+				fs[j] = second.Throttle(f.Once.Key, it.owner, ttl)
+				for _, k := range f.Once.Covers {
+					// Claimed whether or not this finding wins its own
+					// throttle: a higher severity was reached either way.
+					second.Throttle(k, it.owner, ttl)
+				}
 			}
 			for _, m := range f.Marks {
 				second.Mark(m.Key, m.At, m.Keep, m.TTL)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/state"
 )
 
 // suppress marks the candidate findings a suppress entry matches.
@@ -37,6 +38,11 @@ func suppressedOnce(once *detectors.Once) *detectors.Once {
 	}
 	o := *once
 	o.Key.Name += "|suppressed"
+	o.Covers = make([]state.Key, len(once.Covers))
+	for i, k := range once.Covers {
+		k.Name += "|suppressed"
+		o.Covers[i] = k
+	}
 	return &o
 }
 

@@ -19,8 +19,9 @@ const AccessKeyEnumerationID = "access-key-enumeration"
 // AccessKeyEnumerationOptions are the keys under
 // detectors.access-key-enumeration.
 type AccessKeyEnumerationOptions struct {
-	// Window is the main scale: reads are counted within Window either side
-	// of each read's event time, so no window edge halves a burst.
+	// Window is the main scale: reads are counted in windows of twice this
+	// width aligned on it, so a burst of up to Window always lies whole in
+	// one of them.
 	Window time.Duration `yaml:"window"`
 	// MinScore is the weighted score of distinct reads at which a burst
 	// within Window is enumeration: each distinct "service:Action" counts
@@ -176,11 +177,16 @@ func (o AccessKeyEnumerationOptions) validate() error {
 // enumerate-iam, Pacu, ScoutSuite or a person with a stolen key finding out
 // what it can do.
 //
-// Every read goes into one time-windowed set per principal; each read then
-// counts the distinct reads within Window, BurstWindow and DripWindow either
-// side of its own event time (sliding, so no edge halves a burst, and a
-// burst delivered in any order is seen whole by the last of its records to
-// arrive). Distinct reads are weighted by meaning (sensitive services count
+// Each scale (Window, BurstWindow, DripWindow) counts distinct reads in
+// windows of twice its width aligned on it, so every span of the width lies
+// whole in one and no edge halves a burst. Every read adds itself to the
+// two windows of each scale that hold it and reads them in the same atomic
+// step, so the last read of a window to arrive sees it whole, and the
+// windows that cross, hence the incidents, are the same in any arrival
+// order and batching (a read once counted the reads within the width
+// either side of itself, which out of order saw later reads too, and a
+// principal exactly at the threshold alerted on some runs only). The
+// incident is the window's, by the period of its middle. Distinct reads are weighted by meaning (sensitive services count
 // more; services beyond the first add), so splitting a burst over keys,
 // sessions, services or a window edge does not slip under a cliff.
 //
@@ -195,7 +201,6 @@ type AccessKeyEnumeration struct {
 	settings  *detectors.Settings
 	ignore    map[string]bool
 	sensitive map[string]bool
-	ttl       time.Duration // of the window set: a late read still finds the drip
 }
 
 // NewAccessKeyEnumeration builds the detector from cfg, rejecting bad
@@ -226,7 +231,6 @@ func NewAccessKeyEnumeration(cfg detectors.Config) (detectors.Detector, error) {
 		settings:  cfg.OrgSettings(),
 		ignore:    make(map[string]bool, len(opts.IgnoreActions)),
 		sensitive: make(map[string]bool, len(opts.Sensitive)),
-		ttl:       2*opts.DripWindow + opts.AllowedLateness,
 	}
 	for _, a := range opts.IgnoreActions {
 		d.ignore[a] = true

@@ -13,11 +13,12 @@ import (
 	"github.com/iamsentry/iamsentry/state"
 )
 
-// How access-key-enumeration keeps and judges state: one windowed set of
-// reads per principal read at three scales, a daily history of distinct
-// reads to learn scanners, and when each network and service was first
-// seen, and when a burst was last raised. Per read: at most 7 state operations (8
-// for a temporary key whose console origin the record does not tell).
+// How access-key-enumeration keeps and judges state: per principal, a
+// windowed set of reads per aligned window of each of three scales (two
+// windows hold each read), a daily history of distinct reads to learn
+// scanners, and when each network and service was first seen, and when a
+// burst was last raised. Per read: at most 10 state operations (11 for a
+// temporary key whose console origin the record does not tell).
 
 // deniedSuffix marks a denied read in the window set: a denied call is a
 // member of its own, so probing what a key may do adds to the score.
@@ -74,14 +75,16 @@ func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, acti
 		member += deniedSuffix
 	}
 	e := &enumeration{d: d, ev: ev, id: id, svc: svc, sensitive: d.sensitive[svc] || d.sensitive[action]}
-	reads := ev.Key(id, "enum:reads")
 	sc := d.scales()
 	// The limit is the scale's threshold: every member weighs at least 1,
 	// so a window holding more members crosses whatever they are, and one
 	// holding fewer is returned whole and weighed exactly.
-	e.windows[0] = detectors.WindowAddRead(b, reads, member, t, around(t, sc[0].width), sc[0].min, d.ttl)
-	for i := 1; i < len(sc); i++ {
-		e.windows[i] = detectors.WindowRead(b, reads, around(t, sc[i].width), sc[i].min)
+	for i := range sc {
+		for g, win := range enumWindows(t, sc[i].width) {
+			key := ev.Key(id, "enum:win:"+sc[i].name+":"+win.From.UTC().Format("20060102T150405Z"))
+			e.windows[i][g] = gridRead{win: win,
+				read: detectors.WindowAddRead(b, key, member, t, win, sc[i].min, 2*sc[i].width+d.opts.AllowedLateness)}
+		}
 	}
 	days := d.opts.HistoryDays + 1
 	e.days = detectors.BucketAdd(b, ev.Key(id, "enum:days"), action, t, 24*time.Hour, days,
@@ -102,9 +105,17 @@ func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, acti
 	return detectors.EvaluationFunc(e.findings)
 }
 
-// around is the span within w either side of t.
-func around(t time.Time, w time.Duration) state.Span {
-	return state.Span{From: t.Add(-w), To: t.Add(w)}
+// enumWindows are the two windows of twice w that hold t, aligned on w:
+// every span of w holding t lies whole in one of them, as it did in the
+// ±w a read once counted around its own time. A set per window, each read
+// whole by every read that adds to it (see AccessKeyEnumeration).
+func enumWindows(t time.Time, w time.Duration) [2]state.Span {
+	start := state.BucketStart(t, w)
+	var out [2]state.Span
+	for g, from := range [2]time.Time{start.Add(-w), start} {
+		out[g] = state.Span{From: from, To: from.Add(2*w - time.Nanosecond)}
+	}
+	return out
 }
 
 // network names where r came from for a learned scanner's baseline: its
@@ -144,10 +155,16 @@ type enumeration struct {
 	sensitive     bool // the read is sensitive (Sensitive)
 	net, netLabel string
 
-	windows          [3]*state.Future[state.Window]
+	windows          [3][2]gridRead // per scale, per grid
 	days             *state.Future[[]int]
 	svcSeen, netSeen detectors.MarkResult
 	console, raised  detectors.MarkResult
+}
+
+// gridRead is one grid window of a scale and its read.
+type gridRead struct {
+	win  state.Span
+	read *state.Future[state.Window]
 }
 
 // tally is what a window's members weigh.
@@ -206,24 +223,58 @@ func memberService(action string) string {
 	return svc
 }
 
-func (e *enumeration) findings() ([]detectors.Finding, error) {
+// crossing is a window of a scale whose reads crossed its threshold.
+type crossing struct {
+	sc   *enumScale
+	span state.Span
+	t    tally
+}
+
+// crossings are the windows this read's view shows crossing, one per
+// incident: every window of the fast scales, each of which every read
+// adding to it evaluates, so the last of them to arrive sees it whole and
+// raises its incident whatever the order; the slow scale only when no fast
+// one crossed.
+func (e *enumeration) crossings() ([]crossing, error) {
 	sc := e.d.scales()
-	var crossed *enumScale
-	var t tally
+	var out []crossing
+	seen := map[string]bool{}
 	for i := range sc {
-		w, err := e.windows[i].Get()
-		if err != nil {
-			return nil, err
-		}
-		if tt := e.d.weigh(w); tt.score >= sc[i].min {
-			crossed, t = &sc[i], tt
+		if sc[i].name == "drip" && len(out) > 0 {
 			break
 		}
+		for _, g := range e.windows[i] {
+			w, err := g.read.Get()
+			if err != nil {
+				return nil, err
+			}
+			t := e.d.weigh(w)
+			if k := sc[i].onceName + enumPeriod(g.win, sc[i].once); t.score < sc[i].min || seen[k] {
+				continue
+			} else {
+				seen[k] = true
+			}
+			out = append(out, crossing{&sc[i], g.win, t})
+		}
 	}
-	if crossed == nil {
-		return nil, nil
+	return out, nil
+}
+
+// enumPeriod names the aligned period of length once an incident of the
+// window span belongs to: the window's, not the record's, so whichever
+// record of the window is scored last raises the same incident. It is the
+// period of the window's middle: a burst starting on a period's edge lies
+// in two windows whose middles share that period.
+func enumPeriod(span state.Span, once time.Duration) string {
+	return state.BucketStart(span.From.Add((span.To.Sub(span.From)+time.Nanosecond)/2), once).Format("20060102T150405Z")
+}
+
+func (e *enumeration) findings() ([]detectors.Finding, error) {
+	found, err := e.crossings()
+	if err != nil || len(found) == 0 {
+		return nil, err
 	}
-	if crossed.name == "drip" {
+	if found[0].sc.name == "drip" {
 		// A drip whose reads include a burst already raised (the mark is
 		// where the burst crossed; it went on up to Window after) is that
 		// incident's tail, not a slow enumeration of its own.
@@ -231,7 +282,7 @@ func (e *enumeration) findings() ([]detectors.Finding, error) {
 		if err != nil {
 			return nil, err
 		}
-		if m.Set && absDuration(e.ev.Record.EventTime.Sub(m.At)) <= crossed.width+e.d.opts.Window {
+		if m.Set && absDuration(e.ev.Record.EventTime.Sub(m.At)) <= found[0].sc.width+e.d.opts.Window {
 			return nil, nil
 		}
 	}
@@ -248,13 +299,17 @@ func (e *enumeration) findings() ([]detectors.Finding, error) {
 	if err != nil {
 		return nil, err
 	}
-	sev := crossed.severity
-	if p.learned {
-		if sev = p.deviation(e.d.settings.GeoIP != nil); sev == detectors.SeverityUnknown {
-			return nil, nil
+	out := make([]detectors.Finding, 0, len(found))
+	for _, c := range found {
+		sev := c.sc.severity
+		if p.learned {
+			if sev = p.deviation(e.d.settings.GeoIP != nil); sev == detectors.SeverityUnknown {
+				return nil, nil
+			}
 		}
+		out = append(out, e.finding(c.sc, c.span, c.t, p, sev))
 	}
-	return []detectors.Finding{e.finding(crossed, t, p, sev)}, nil
+	return out, nil
 }
 
 // profile is what the principal's history says about it.
@@ -335,7 +390,7 @@ func (p profile) deviation(geo bool) detectors.Severity {
 	return detectors.SeverityUnknown
 }
 
-func (e *enumeration) finding(sc *enumScale, t tally, p profile, sev detectors.Severity) detectors.Finding {
+func (e *enumeration) finding(sc *enumScale, span state.Span, t tally, p profile, sev detectors.Severity) detectors.Finding {
 	r := e.ev.Record
 	score := 70
 	if sev < detectors.SeverityHigh {
@@ -343,8 +398,7 @@ func (e *enumeration) finding(sc *enumScale, t tally, p profile, sev detectors.S
 	}
 	score += min(15, (t.score-sc.min)/2) + min(10, 2*t.denied)
 	f := detectors.NewFinding(e.d.info, r, sev, score)
-	period := state.BucketStart(r.EventTime, sc.once)
-	once := sc.onceName + period.Format("20060102T150405Z")
+	once := sc.onceName + enumPeriod(span, sc.once)
 	if p.learned {
 		// Each change of a scanner is an incident of its own: a thief on
 		// a new network and one using another tool on the scanner's are
@@ -356,7 +410,6 @@ func (e *enumeration) finding(sc *enumScale, t tally, p profile, sev detectors.S
 		f.Marks = []detectors.SetMark{{Key: e.ev.Key(e.id, "enum:raised"), At: r.EventTime, Keep: state.KeepLatest,
 			TTL: e.d.opts.DripWindow + e.d.opts.AllowedLateness}}
 	}
-	span := around(r.EventTime, sc.width)
 	f.Evidence["principal"] = strings.TrimPrefix(e.id, "principal:")
 	f.Evidence["scale"] = sc.name
 	f.Evidence["weighted_score"] = strconv.Itoa(t.score)
@@ -367,19 +420,19 @@ func (e *enumeration) finding(sc *enumScale, t tally, p profile, sev detectors.S
 	f.Evidence["services"] = strings.Join(t.services, ",")
 	f.Evidence["sample_reads"] = strings.Join(t.sample, ",")
 	f.Evidence["window_start"] = span.From.Format(time.RFC3339)
-	f.Evidence["window_end"] = span.To.Format(time.RFC3339)
+	f.Evidence["window_end"] = span.To.Add(time.Nanosecond).Format(time.RFC3339)
 	f.Evidence["enumeration_days"] = fmt.Sprintf("%d/%d", p.enumDays, p.days)
-	f.Explanation = e.explain(sc, t, p)
+	f.Explanation = e.explain(sc, span, t, p)
 	return f
 }
 
-func (e *enumeration) explain(sc *enumScale, t tally, p profile) string {
+func (e *enumeration) explain(sc *enumScale, span state.Span, t tally, p profile) string {
 	r := e.ev.Record
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "%s (counted across its keys and sessions; this call by access key %s) made %d distinct "+
-		"read-only calls across %d services (%s) within %v either side of %s",
+		"read-only calls across %d services (%s) within the %v from %s to %s",
 		strings.TrimPrefix(e.id, "principal:"), r.UserIdentity.AccessKeyID, t.members, len(t.services),
-		strings.Join(t.services, ", "), sc.width, r.EventTime.Format(time.RFC3339))
+		strings.Join(t.services, ", "), span.To.Add(time.Nanosecond).Sub(span.From), span.From.Format(time.RFC3339), span.To.Add(time.Nanosecond).Format(time.RFC3339))
 	if t.members >= sc.min {
 		fmt.Fprintf(&sb, ", at least the %d of its %v threshold", sc.min, sc.name)
 	} else {

@@ -134,7 +134,7 @@ func enumerationScenarios(t *testing.T, newStore newStoreFunc) {
 			stream: enumBurst(keyA, reconActions[:16], w0, 10*time.Second),
 			check: map[string]string{"scale": "burst", "distinct_reads": "6", "weighted_score": "12", "sensitive_reads": "5",
 				"denied_reads": "0", "principal": "arn:aws:iam::111122223333:user/alice",
-				"window_start": "2024-08-01T12:59:50Z", "window_end": "2024-08-01T13:01:50Z"}},
+				"window_start": "2024-08-01T12:59:00Z", "window_end": "2024-08-01T13:01:00Z"}},
 		{name: "a 24-call burst is one finding", want: 1, sev: detectors.SeverityHigh,
 			stream: enumBurst(keyA, reconActions, w0, 5*time.Second)},
 		{name: "the same burst replayed (same event ids) is one finding", want: 1,
@@ -227,8 +227,8 @@ func TestAccessKeyEnumerationFinding(t *testing.T) {
 		t.Errorf("a denied call raises the score above 70, got %d", f.Score)
 	}
 	want := "arn:aws:iam::111122223333:user/alice (counted across its keys and sessions; this call by access key " +
-		"AKIAEXAMPLEALICE01) made 13 distinct read-only calls across 2 services (ec2, guardduty) within 10m0s " +
-		"either side of 2024-08-01T13:07:00Z, weighing 15 against its window threshold of 15 (1 sensitive reads count 2); " +
+		"AKIAEXAMPLEALICE01) made 13 distinct read-only calls across 2 services (ec2, guardduty) within the 20m0s " +
+		"from 2024-08-01T12:50:00Z to 2024-08-01T13:10:00Z, weighing 15 against its window threshold of 15 (1 sensitive reads count 2); " +
 		"1 were denied; first calls: ec2:DescribeInstances, ec2:DescribeVpcs, ec2:DescribeSubnets, " +
 		"ec2:DescribeSecurityGroups, ec2:DescribeVolumes, ec2:DescribeSnapshots, ec2:DescribeImages, ec2:DescribeKeyPairs; " +
 		"source 203.0.113.10"

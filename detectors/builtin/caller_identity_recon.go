@@ -44,8 +44,10 @@ type CallerIdentityReconOptions struct {
 	// sensitive services stay learned: a probe with a probe of the
 	// principal in this period before it is habitual.
 	HabitPeriod time.Duration `yaml:"habit_period"`
-	// EscalationWindow is how long before the pair a new-location mark on
-	// the key counts as the pair coming from a new place.
+	// EscalationWindow is no longer used: the pair's new place is the
+	// detector's own learned network, judged the same whichever call of
+	// the pair is scored first (access-key-new-location's mark, written
+	// after its batch, was not). Kept so configurations that set it load.
 	EscalationWindow time.Duration `yaml:"escalation_window"`
 	// IncludeConsole counts console sessions too (the console probes and
 	// lists on every visit).
@@ -97,12 +99,11 @@ func (o CallerIdentityReconOptions) validate() error {
 // in HabitPeriod, when its network is new for a principal whose networks
 // are known, when the discovery reads a sensitive service (IAM, secrets,
 // KMS, organizations, SSO, SSM parameters) the principal never read in
-// HabitPeriod, or when access-key-new-location marked the key within
-// EscalationWindow before. MEDIUM; HIGH when sensitive discovery comes from
-// a new place (the new-location mark or a new network): the learned
-// network is judged inside the batch, so the escalation holds when the
-// probe and the first record from the new place share one micro-batch,
-// before the new-location mark is written.
+// HabitPeriod. MEDIUM; HIGH when the probe and sensitive discovery come
+// from one network new for the principal. Every member of the pairing sets
+// names its call's network, so whichever call of the pair is scored second
+// judges it the same: the severity does not depend on arrival order, nor
+// on batches (no other detector's mark, written after its batch, is read).
 //
 // Pairs are found as before the habit was learned: per principal and
 // aligned Window-wide window, windowed sets of probe and discovery call
@@ -142,8 +143,8 @@ func NewCallerIdentityRecon(cfg detectors.Config) (detectors.Detector, error) {
 				"(sts:GetCallerIdentity, sts:GetAccessKeyInfo, iam:GetUser on itself) and, within %v before or after, "+
 				"listed, described or read resources, and something about it is new for the principal over the last %s: "+
 				"its first probe, a new network, a sensitive service it never read (IAM, secrets, KMS, organizations, SSO, "+
-				"SSM parameters), or a new location of the key within %v before. HIGH when sensitive discovery comes from a new place.",
-				opts.Window, detectors.Days(opts.HabitPeriod), opts.EscalationWindow),
+				"SSM parameters). HIGH when the probe and sensitive discovery come from one network new for the principal.",
+				opts.Window, detectors.Days(opts.HabitPeriod)),
 			Severity:   detectors.SeverityMedium,
 			Techniques: []string{"T1087.004", "T1619", "T1526"},
 		},
@@ -172,16 +173,16 @@ func (d *CallerIdentityRecon) Observe(ev *detectors.Event, b *state.Batch) detec
 	}
 	t, w := r.EventTime, d.opts.Window
 	p := &pairing{d: d, ev: ev, r: r, kind: kind, habit: d.learn(ev, b, id, kind)}
-	if ak := r.UserIdentity.AccessKeyID; ak != "" {
-		p.mark = detectors.ReadMark(b, detectors.NewLocationMark(ev, ak))
-		if strings.HasPrefix(ak, "AKIA") {
-			p.keySeen = detectors.ReadMark(b, detectors.KeyFirstSeenMark(ev, ak))
-		}
+	if ak := r.UserIdentity.AccessKeyID; strings.HasPrefix(ak, "AKIA") {
+		p.keySeen = detectors.ReadMark(b, detectors.KeyFirstSeenMark(ev, ak))
 	}
 	own, around := windowOf(t, w), state.Span{From: t.Add(-w), To: t.Add(w)}
-	p.once = func(win window) state.Key { return ev.Key(id, "recon:once:"+win.ID()) }
+	p.id = id
+	// Every member names the network of its call, so either call of a
+	// pair can tell whether the other came from the same place.
+	at := "@" + stamp(t) + networkSuffix(p.habit.network)
 	if kind == reconProbe {
-		b.WindowAdd(ev.Key(id, "recon:probe:"+own.ID()), r.EventName+"@"+stamp(t), t, own.Span(), d.ttl)
+		b.WindowAdd(ev.Key(id, "recon:probe:"+own.ID()), r.EventName+at, t, own.Span(), d.ttl)
 		for win, span := range windowsAround(around, w) {
 			p.found = append(p.found, detectors.WindowRead(b, ev.Key(id, "recon:disc:"+win.ID()), span, reconSample))
 			p.sensitive = append(p.sensitive, detectors.WindowRead(b, ev.Key(id, "recon:sdisc:"+win.ID()), span, reconSensitiveSample))
@@ -192,11 +193,12 @@ func (d *CallerIdentityRecon) Observe(ev *detectors.Event, b *state.Batch) detec
 	if kind == reconSensitive {
 		set = "recon:sdisc:"
 	}
-	b.WindowAdd(ev.Key(id, set+own.ID()), serviceOf(r.EventSource)+":"+r.EventName+"@"+stamp(t), t, own.Span(), d.ttl)
+	b.WindowAdd(ev.Key(id, set+own.ID()), serviceOf(r.EventSource)+":"+r.EventName+at, t, own.Span(), d.ttl)
 	// One read per incident window the probe may lie in: the windows that
-	// meet [t−w, t+w], each cut to that span.
+	// meet [t−w, t+w], each cut to that span. Several probes, not one, so
+	// a probe from this call's network is seen among others.
 	for win, span := range windowsAround(around, w) {
-		p.probes = append(p.probes, probeRead{win: win, read: detectors.WindowRead(b, ev.Key(id, "recon:probe:"+win.ID()), span, 1)})
+		p.probes = append(p.probes, probeRead{win: win, read: detectors.WindowRead(b, ev.Key(id, "recon:probe:"+win.ID()), span, reconSample)})
 	}
 	return detectors.EvaluationFunc(p.afterDiscovery)
 }
@@ -211,6 +213,15 @@ func windowsAround(span state.Span, w time.Duration) iter.Seq2[window, state.Spa
 			}
 		}
 	}
+}
+
+// networkSuffix is the part of a member naming the call's network (see
+// reconNetwork), "" when it places nobody.
+func networkSuffix(network string) string {
+	if network == "" {
+		return ""
+	}
+	return " " + network
 }
 
 // stamp renders an event time as a set member; parseStamp reads it back.
@@ -239,9 +250,8 @@ type pairing struct {
 	r         *cloudtrail.Record
 	kind      reconKind
 	habit     *habit
-	mark      detectors.MarkResult // nil without an access key
-	keySeen   detectors.MarkResult // a long-term key's first sighting by access-key-new-location; nil otherwise
-	once      func(window) state.Key
+	keySeen   detectors.MarkResult          // a long-term key's first sighting by access-key-new-location; nil otherwise
+	id        string                        // the principal's state identity
 	found     []*state.Future[state.Window] // for a probe: discovery per window, earliest first
 	sensitive []*state.Future[state.Window] // for a probe: sensitive discovery per window
 	probes    []probeRead                   // for a discovery call
@@ -252,19 +262,28 @@ type probeRead struct {
 	read *state.Future[state.Window]
 }
 
-// reconCall is one call of a pair: what was called and when.
+// reconCall is one call of a pair: what was called, when, and from which
+// network ("" when unknown or placing nobody).
 type reconCall struct {
 	action string // "s3:ListBuckets"
 	at     time.Time
+	net    string
 }
 
 func parseReconCall(m string) (reconCall, error) {
-	action, at, _ := strings.Cut(m, "@")
+	call, net, _ := strings.Cut(m, " ")
+	action, at, _ := strings.Cut(call, "@")
 	t, err := parseStamp(at)
 	if err != nil {
 		return reconCall{}, fmt.Errorf("caller-identity-recon: member %q: %w", m, err)
 	}
-	return reconCall{action, t}, nil
+	return reconCall{action, t, net}, nil
+}
+
+// samePlace reports whether c came from the network of the call being
+// evaluated, a network that places someone.
+func (p *pairing) samePlace(c reconCall) bool {
+	return p.habit.network != "" && c.net == p.habit.network
 }
 
 // afterProbe pairs a probe with the discovery calls found around it.
@@ -295,8 +314,9 @@ func (p *pairing) afterProbe() ([]detectors.Finding, error) {
 	if n == 0 {
 		return nil, nil
 	}
-	probe := reconCall{serviceOf(p.r.EventSource) + ":" + p.r.EventName, p.r.EventTime}
-	f, ok, err := p.judge(probe, calls, sensitive, n)
+	probe := reconCall{serviceOf(p.r.EventSource) + ":" + p.r.EventName, p.r.EventTime, p.habit.network}
+	here := slices.ContainsFunc(sensitive, p.samePlace)
+	f, ok, err := p.judge(probe, calls, sensitive, n, here)
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -306,7 +326,7 @@ func (p *pairing) afterProbe() ([]detectors.Finding, error) {
 // afterDiscovery pairs a discovery call with each window's first probe.
 func (p *pairing) afterDiscovery() ([]detectors.Finding, error) {
 	var out []detectors.Finding
-	self := reconCall{serviceOf(p.r.EventSource) + ":" + p.r.EventName, p.r.EventTime}
+	self := reconCall{serviceOf(p.r.EventSource) + ":" + p.r.EventName, p.r.EventTime, p.habit.network}
 	var sensitive []reconCall
 	if p.kind == reconSensitive {
 		sensitive = []reconCall{self}
@@ -324,7 +344,15 @@ func (p *pairing) afterDiscovery() ([]detectors.Finding, error) {
 			return nil, err
 		}
 		probe.action = probeAction(probe.action)
-		f, ok, err := p.judge(probe, []reconCall{self}, sensitive, 1)
+		here := false
+		for _, m := range w.Members {
+			c, err := parseReconCall(m)
+			if err != nil {
+				return nil, err
+			}
+			here = here || p.samePlace(c)
+		}
+		f, ok, err := p.judge(probe, []reconCall{self}, sensitive, 1, here && len(sensitive) > 0)
 		if err != nil {
 			return nil, err
 		}
@@ -333,6 +361,26 @@ func (p *pairing) afterDiscovery() ([]detectors.Finding, error) {
 		}
 	}
 	return out, nil
+}
+
+// reconSeverities are the severities a pair is raised at, lowest first.
+var reconSeverities = []detectors.Severity{detectors.SeverityLow, detectors.SeverityMedium, detectors.SeverityHigh}
+
+// incident is the throttle and the name of the incident of the principal
+// and win, raised at sev. Each call judges the pair from what it sees, so
+// two calls of one window may judge it at different severities: the
+// throttle is one per severity, and raising covers the lower ones, so the
+// incident rises to the highest severity any call judged and never falls
+// back (see detectors.Once.Covers).
+func (p *pairing) incident(win window, sev detectors.Severity) (*detectors.Once, string) {
+	name := "recon:once:" + win.ID()
+	once := &detectors.Once{Key: p.ev.Key(p.id, name+":"+sev.String()), TTL: p.d.once}
+	for _, s := range reconSeverities {
+		if s < sev {
+			once.Covers = append(once.Covers, p.ev.Key(p.id, name+":"+s.String()))
+		}
+	}
+	return once, p.d.info.ID + "/" + p.id + "/" + name
 }
 
 // probeAction names a probe stored by event name alone.
@@ -344,18 +392,17 @@ func probeAction(name string) string {
 }
 
 // judge builds the finding of the pair probe + calls (n discovery calls
-// in all, sensitive among them) on the record being evaluated, and
-// reports whether anything about it is new for the principal.
-func (p *pairing) judge(probe reconCall, calls, sensitive []reconCall, n int) (detectors.Finding, bool, error) {
+// in all, sensitive among them; here when a probe and a sensitive call of
+// the pair share the evaluated call's network) on the record being
+// evaluated, and reports whether anything about it is new for the
+// principal.
+func (p *pairing) judge(probe reconCall, calls, sensitive []reconCall, n int, here bool) (detectors.Finding, bool, error) {
 	known, err := p.habit.resolve()
 	if err != nil {
 		return detectors.Finding{}, false, err
 	}
-	earliest, latest := probe.at, probe.at
-	for _, c := range calls {
-		earliest, latest = minTime(earliest, c.at), maxTime(latest, c.at)
-	}
-	j := judgement{first: known.probes == 0, fresh: known.active == 0, human: detectors.HumanSession(p.r), sensitive: len(sensitive) > 0}
+	j := judgement{first: known.probes == 0, fresh: known.active == 0, human: detectors.HumanSession(p.r),
+		sensitive: len(sensitive) > 0, sensitiveHere: here}
 	if p.keySeen != nil && j.fresh {
 		// The key's other calls (writes, data reads) are not recon's to
 		// learn; access-key-new-location saw them.
@@ -368,21 +415,12 @@ func (p *pairing) judge(probe reconCall, calls, sensitive []reconCall, n int) (d
 	j.newNetwork = p.habit.network != "" && known.active > 0 && known.network == 0
 	// People move between office, home and phone: a person's new network
 	// that is not a hosting one is LOW here; the location detectors judge
-	// the move, and their conclusion (the new-location mark) escalates.
+	// the move.
 	j.roams = j.newNetwork && j.human && !p.habit.hosting
 	for _, c := range sensitive {
 		svc, _, _ := strings.Cut(c.action, ":")
 		if !known.services[svc] && !slices.Contains(j.newServices, svc) {
 			j.newServices = append(j.newServices, svc)
-		}
-	}
-	if p.mark != nil {
-		mark, err := p.mark.Get()
-		if err != nil {
-			return detectors.Finding{}, false, err
-		}
-		if mark.Set && !mark.At.Before(earliest.Add(-p.d.opts.EscalationWindow)) && !mark.At.After(latest) {
-			j.newLocation = mark.At
 		}
 	}
 	if !j.raises() {
@@ -401,7 +439,7 @@ func (p *pairing) finding(probe reconCall, calls []reconCall, n int, j judgement
 	}
 	win := windowOf(probe.at, p.d.opts.Window)
 	f := detectors.NewFinding(p.d.info, p.r, sev, score)
-	f.Once = &detectors.Once{Key: p.once(win), TTL: p.d.once}
+	f.Once, f.Incident = p.incident(win, sev)
 	names := make([]string, len(calls))
 	for i, c := range calls {
 		names[i] = c.action + " at " + c.at.Format(time.RFC3339)
@@ -415,9 +453,6 @@ func (p *pairing) finding(probe reconCall, calls []reconCall, n int, j judgement
 	f.Evidence["new"] = strings.Join(reasons, "; ")
 	if p.habit.network != "" {
 		f.Evidence["network"] = p.habit.network
-	}
-	if !j.newLocation.IsZero() {
-		f.Evidence["new_location_at"] = j.newLocation.Format(time.RFC3339)
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "%s", detectors.Actor(p.r))

@@ -112,19 +112,21 @@ func (h *habit) resolve() (learnedHabit, error) {
 
 // judgement is what is new about a pair for its principal.
 type judgement struct {
-	first       bool      // no probe of the principal in the habit period
-	fresh       bool      // no activity of the principal at all in the habit period
-	human       bool      // a person's session (detectors.HumanSession)
-	roams       bool      // newNetwork is a person's, and not a hosting network
-	newNetwork  bool      // a principal with known networks, from one it did not use
-	newServices []string  // sensitive services read that the principal never read
-	sensitive   bool      // the pair holds sensitive discovery
-	newLocation time.Time // the key's new-location mark, when it escalates
+	first       bool     // no probe of the principal in the habit period
+	fresh       bool     // no activity of the principal at all in the habit period
+	human       bool     // a person's session (detectors.HumanSession)
+	roams       bool     // newNetwork is a person's, and not a hosting network
+	newNetwork  bool     // a principal with known networks, from one it did not use
+	newServices []string // sensitive services read that the principal never read
+	sensitive   bool     // the pair holds sensitive discovery
+	// sensitiveHere: a probe and a sensitive call of the pair came from
+	// the evaluated call's network, so its newness is theirs
+	sensitiveHere bool
 }
 
 // raises reports whether anything about the pair is new.
 func (j judgement) raises() bool {
-	return j.first || j.newNetwork || len(j.newServices) > 0 || !j.newLocation.IsZero()
+	return j.first || j.newNetwork || len(j.newServices) > 0
 }
 
 // low reports the first probe of a principal with no history at all,
@@ -142,7 +144,7 @@ func (j judgement) raises() bool {
 // A person's new network that is not a hosting one is LOW as well (see
 // roams).
 func (j judgement) low() bool {
-	if !j.newLocation.IsZero() || len(j.newServices) > 0 {
+	if len(j.newServices) > 0 {
 		return false
 	}
 	firstLow := !j.first || j.fresh || j.human
@@ -150,9 +152,12 @@ func (j judgement) low() bool {
 	return firstLow && networkLow && !(j.sensitive && j.first && !j.fresh)
 }
 
-// high reports whether sensitive discovery came from a new place.
+// high reports whether the probe and sensitive discovery came from one
+// network, new for the principal (and not a person roaming). Both calls
+// must share it because each call knows only its own network's newness:
+// either of them, whichever sees the other, judges the pair the same.
 func (j judgement) high() bool {
-	return j.sensitive && ((j.newNetwork && !j.roams) || !j.newLocation.IsZero())
+	return j.sensitiveHere && j.newNetwork && !j.roams
 }
 
 // reasons renders what is new, for explanations.
@@ -167,10 +172,6 @@ func (j judgement) reasons(o CallerIdentityReconOptions, network string) []strin
 	}
 	if len(j.newServices) > 0 {
 		out = append(out, fmt.Sprintf("sensitive discovery on %s, not read in %s", strings.Join(j.newServices, ", "), period))
-	}
-	if !j.newLocation.IsZero() {
-		out = append(out, fmt.Sprintf("the key was used from a location new for its identity at %s, within %v before",
-			j.newLocation.Format(time.RFC3339), o.EscalationWindow))
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/engine"
 	dt "github.com/iamsentry/iamsentry/internal/detectortest"
@@ -35,11 +36,42 @@ func sameCaller(t *testing.T, raw []byte, action string, at time.Time) dt.Rec {
 }
 
 // reconIncidents names the caller-identity-recon incidents of vs: the
-// principal and the window of the probe, sorted.
+// principal and the window of the probe, sorted, each once (a later call
+// may raise an incident again at a higher severity).
 func reconIncidents(vs []engine.Verdict) []string {
 	var out []string
-	for _, f := range dt.Only(builtin.CallerIdentityReconID, vs) {
+	for _, f := range reconTop(vs) {
 		out = append(out, f.PrincipalARN+" "+f.Evidence["window_start"])
+	}
+	slices.Sort(out)
+	return out
+}
+
+// reconTop returns, per caller-identity-recon incident of vs, its first
+// finding at the highest severity it reached, in the order incidents were
+// first raised.
+func reconTop(vs []engine.Verdict) []detectors.Finding {
+	var out []detectors.Finding
+	at := map[string]int{}
+	for _, f := range dt.Only(builtin.CallerIdentityReconID, vs) {
+		i, ok := at[f.Incident]
+		switch {
+		case !ok:
+			at[f.Incident] = len(out)
+			out = append(out, f)
+		case f.Severity > out[i].Severity:
+			out[i] = f
+		}
+	}
+	return out
+}
+
+// reconSeverities renders the incidents of vs with their highest
+// severity, sorted.
+func reconSeverities(vs []engine.Verdict) []string {
+	var out []string
+	for _, f := range reconTop(vs) {
+		out = append(out, f.PrincipalARN+" "+f.Evidence["window_start"]+" @"+f.Severity.String())
 	}
 	slices.Sort(out)
 	return out

@@ -61,8 +61,8 @@ func reconScenarios(t *testing.T, newStore newStoreFunc) {
 		opts     string
 		mark     time.Duration // new-location mark at w0+mark, when not 0
 		stream   []dt.Rec
-		want     int                // findings
-		sev      detectors.Severity // of every finding, when set
+		want     int                // incidents
+		sev      detectors.Severity // highest of every incident, when set
 		attachTo int                // index in stream of the first finding's record, when want > 0
 	}{
 		// A principal never seen before: its first look around is LOW (a new
@@ -95,9 +95,12 @@ func reconScenarios(t *testing.T, newStore newStoreFunc) {
 			stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "iam:GetRolePolicy", w0.Add(15*time.Minute))}},
 		{name: "a denied listing still counts", want: 1, attachTo: 1,
 			stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "s3:ListBuckets", w0.Add(time.Minute)).Failed("AccessDenied")}},
-		{name: "new location 30 minutes before, then sensitive discovery, is HIGH", mark: -30 * time.Minute, want: 1, sev: detectors.SeverityHigh, attachTo: 1,
+		// access-key-new-location's mark is written after its batch, so
+		// reading it made the severity depend on batches and arrival order:
+		// it no longer escalates (the detector's own learned networks do).
+		{name: "new location 30 minutes before, then sensitive discovery, is MEDIUM", mark: -30 * time.Minute, want: 1, sev: detectors.SeverityMedium, attachTo: 1,
 			stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "secretsmanager:ListSecrets", w0.Add(time.Minute))}},
-		{name: "new location 30 minutes before, then ListBuckets, is MEDIUM", mark: -30 * time.Minute, want: 1, sev: detectors.SeverityMedium, attachTo: 1,
+		{name: "new location 30 minutes before, then ListBuckets, is LOW", mark: -30 * time.Minute, want: 1, sev: detectors.SeverityLow, attachTo: 1,
 			stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "s3:ListBuckets", w0.Add(time.Minute))}},
 		{name: "six minutes apart", want: 1, attachTo: 1,
 			stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "s3:ListBuckets", w0.Add(6*time.Minute))}},
@@ -149,20 +152,21 @@ func reconScenarios(t *testing.T, newStore newStoreFunc) {
 				setNewLocation(t, store, keyA, w0.Add(tt.mark))
 			}
 			h := dt.NewWithStore(t, store, newRecon(t, tt.opts))
-			fs := dt.Only(builtin.CallerIdentityReconID, scored(h.Stream(tt.stream...)))
+			vs := scored(h.Stream(tt.stream...))
+			fs := reconTop(vs)
 			if len(fs) != tt.want {
 				for _, f := range fs {
 					t.Logf("finding: %s", f.Explanation)
 				}
-				t.Fatalf("got %d findings, want %d", len(fs), tt.want)
+				t.Fatalf("got %d incidents, want %d", len(fs), tt.want)
 			}
 			for _, f := range fs {
 				if tt.sev != 0 && f.Severity != tt.sev {
 					t.Errorf("severity %v, want %v: %s", f.Severity, tt.sev, f.Explanation)
 				}
 			}
-			if tt.want > 0 && fs[0].EventID != tt.stream[tt.attachTo].ID() {
-				t.Errorf("the finding attaches to the record completing the pair (%d): got %s %s", tt.attachTo, fs[0].EventName, fs[0].EventTime)
+			if first := dt.Only(builtin.CallerIdentityReconID, vs); tt.want > 0 && first[0].EventID != tt.stream[tt.attachTo].ID() {
+				t.Errorf("the first finding attaches to the record completing the pair (%d): got %s %s", tt.attachTo, first[0].EventName, first[0].EventTime)
 			}
 		})
 	}
@@ -172,8 +176,8 @@ func TestCallerIdentityReconExplains(t *testing.T) {
 	h := dt.New(t, newRecon(t, ""))
 	setNewLocation(t, h.Store, keyA, w0.Add(-20*time.Minute))
 	vs := h.Stream(keyCall(keyA, "iam:ListAttachedUserPolicies", w0.Add(-time.Minute)), keyCall(keyA, "s3:ListBuckets", w0.Add(time.Minute)), gci(keyA, w0))
-	if fs := dt.Only(builtin.CallerIdentityReconID, vs); len(fs) == 1 && fs[0].Severity != detectors.SeverityHigh {
-		t.Errorf("sensitive discovery after a new location: %v, want HIGH", fs[0].Severity)
+	if fs := dt.Only(builtin.CallerIdentityReconID, vs); len(fs) == 1 && fs[0].Severity != detectors.SeverityMedium {
+		t.Errorf("sensitive discovery after another detector's new location: %v, want MEDIUM (the mark does not escalate)", fs[0].Severity)
 	}
 	fs := dt.Only(builtin.CallerIdentityReconID, vs)
 	if len(fs) != 1 {
@@ -182,13 +186,11 @@ func TestCallerIdentityReconExplains(t *testing.T) {
 	want := "arn:aws:iam::111122223333:user/alice (access key AKIAEXAMPLEALICE01) from 203.0.113.10 called " +
 		"sts:GetCallerIdentity at 2024-08-01T13:00:00Z and iam:ListAttachedUserPolicies at 2024-08-01T12:59:00Z, " +
 		"s3:ListBuckets at 2024-08-01T13:01:00Z, within 15m0s: checking whose credentials these are, then what they reach; " +
-		"new for the principal: its first identity probe in 10 days; sensitive discovery on iam, not read in 10 days; " +
-		"the key was used from a location new for its identity at 2024-08-01T12:40:00Z, within 1h0m0s before; " +
-		"HIGH because sensitive discovery came from a new place"
+		"new for the principal: its first identity probe in 10 days; sensitive discovery on iam, not read in 10 days"
 	if fs[0].Explanation != want {
 		t.Errorf("explanation:\n got %s\nwant %s", fs[0].Explanation, want)
 	}
-	if fs[0].Evidence["new_location_at"] != "2024-08-01T12:40:00Z" || fs[0].Evidence["window_start"] != "2024-08-01T13:00:00Z" ||
+	if fs[0].Evidence["new_location_at"] != "" || fs[0].Evidence["window_start"] != "2024-08-01T13:00:00Z" ||
 		fs[0].Evidence["probe"] != "sts:GetCallerIdentity" {
 		t.Errorf("evidence: %v", fs[0].Evidence)
 	}
@@ -220,17 +222,17 @@ func reconShuffled(t *testing.T, newStore newStoreFunc) {
 			stream := randomPairs(seed)
 			want := expectedReconIncidents(stream, 15*time.Minute)
 			total += len(want)
-			sorted := reconIncidents(
-				scored(dt.NewWithStore(t, newStore(t), newRecon(t, "")).Stream(sortedByTime(stream)...)))
-			if !slices.Equal(sorted, want) {
-				t.Fatalf("sorted stream: incidents %v, an independent pairing predicts %v", sorted, want)
+			sortedVs := scored(dt.NewWithStore(t, newStore(t), newRecon(t, "")).Stream(sortedByTime(stream)...))
+			sorted := reconSeverities(sortedVs)
+			if got := reconIncidents(sortedVs); !slices.Equal(got, want) {
+				t.Fatalf("sorted stream: incidents %v, an independent pairing predicts %v", got, want)
 			}
 			for shuffle := range uint64(4) {
 				h := dt.NewWithStore(t, newStore(t), newRecon(t, ""))
-				got := reconIncidents(
+				got := reconSeverities(
 					scored(scoreInBatches(h, deliver(stream, 15*time.Minute, seed*100+shuffle), shuffle)))
 				if !slices.Equal(got, sorted) {
-					t.Errorf("rule: shuffled within lateness gives the incidents of sorted; shuffle %d: %v, sorted: %v", shuffle, got, sorted)
+					t.Errorf("rule: shuffled within lateness gives the incidents of sorted, at the same highest severity; shuffle %d: %v, sorted: %v", shuffle, got, sorted)
 				}
 			}
 		})
