@@ -8,6 +8,13 @@
 //	loadgen --spawn bin/iamsentry                 # start serve (embedded store)
 //	loadgen --spawn bin/iamsentry --with-redis    # start redis-server and serve --redis
 //	loadgen --spawn bin/iamsentry --rate 5000 --duration 10s
+//	loadgen --spawn bin/iamsentry --with-redis --corpus realistic
+//
+// --corpus realistic sends internal/realcorpus's month (181,861 records of
+// 145 identities at the default size, attacks woven in) in event-time order
+// instead of the generated corpus, and serves it with the corpus's
+// configuration and GeoIP databases of its networks, which loadgen writes
+// to a temporary directory (see loadgen.WriteRealisticConfig).
 //
 // By default it is closed-loop: each stream keeps --window requests in
 // flight, which measures throughput. With --rate it is open-loop instead:
@@ -54,7 +61,10 @@ import (
 type options struct {
 	addr, spawn, redisURL, redisServer string
 	withRedis                          bool
+	corpus                             string
 	events, streams, batch, window     int
+	eventsSet                          bool // --events was given
+	config                             string
 	seed                               uint64
 	serveArgs                          string
 	jsonOut                            bool
@@ -70,7 +80,8 @@ func main() {
 	flag.StringVar(&o.redisServer, "redis-server", "redis-server", "redis-server `binary` for --with-redis")
 	flag.StringVar(&o.redisURL, "redis", "", "URL of the Redis the server uses, to read INFO commandstats (set by --with-redis)")
 	flag.StringVar(&o.serveArgs, "serve-args", "", "extra arguments for the spawned serve, space-separated")
-	flag.IntVar(&o.events, "events", 100000, "generated records to send (at least; the corpus is cut to this size)")
+	flag.StringVar(&o.corpus, "corpus", "generated", "what to send: generated (internal/corpus, sized to --events) or realistic (internal/realcorpus's month in event-time order, cut to --events when given)")
+	flag.IntVar(&o.events, "events", 100000, "records to send (the corpus is cut to this size; --corpus realistic sends the whole month unless given)")
 	flag.IntVar(&o.streams, "streams", 8, "concurrent Score streams")
 	flag.IntVar(&o.batch, "batch", 100, "events per request")
 	flag.IntVar(&o.window, "window", 4, "requests in flight per stream")
@@ -79,6 +90,7 @@ func main() {
 	flag.Float64Var(&o.rate, "rate", 0, "open loop: offer this many `events/s` on a fixed schedule and report latency from each event's due time (default: closed loop)")
 	flag.DurationVar(&o.duration, "duration", 0, "with --rate: run this long (sets --events to rate × duration)")
 	flag.Parse()
+	flag.Visit(func(f *flag.Flag) { o.eventsSet = o.eventsSet || f.Name == "events" })
 	if err := o.check(); err != nil {
 		fmt.Fprintf(os.Stderr, "loadgen: %v\n", err)
 		flag.Usage()
@@ -96,8 +108,19 @@ func main() {
 // event (8 bytes), and a run this long at 20k events/s is over 8 minutes.
 const maxRateEvents = 10_000_000
 
-// check validates the flags: one target, on loopback; a bounded open loop.
+// check validates the flags: one target, on loopback; a bounded open loop;
+// a known corpus.
 func (o *options) check() error {
+	switch o.corpus {
+	case "", "generated":
+		o.corpus = "generated"
+	case "realistic":
+		if !o.eventsSet {
+			o.events = 0 // the whole month, unless --duration sizes an open loop below
+		}
+	default:
+		return fmt.Errorf("--corpus %q: want generated or realistic", o.corpus)
+	}
 	if (o.addr == "") == (o.spawn == "") || (o.withRedis && o.spawn == "") {
 		return errors.New("give exactly one of --addr or --spawn (--with-redis needs --spawn)")
 	}
@@ -112,7 +135,8 @@ func (o *options) check() error {
 	if o.rate > 0 && o.duration > 0 {
 		o.events = int(math.Ceil(o.rate * o.duration.Seconds()))
 	}
-	if o.rate > 0 && (o.events <= 0 || o.events > maxRateEvents) {
+	wholeMonth := o.corpus == "realistic" && o.events == 0 // bounded by the month's size
+	if o.rate > 0 && !wholeMonth && (o.events <= 0 || o.events > maxRateEvents) {
 		return fmt.Errorf("an open-loop run offers 1 to %d events; --rate %v for this long offers %d", maxRateEvents, o.rate, o.events)
 	}
 	return nil
@@ -137,6 +161,8 @@ func loopback(addr string) error {
 
 // result is the report printed at the end.
 type result struct {
+	Corpus           string         `json:"corpus"`
+	GeoIP            string         `json:"geoip,omitempty"`
 	Events           int            `json:"events"`
 	Requests         int            `json:"requests"`
 	Seconds          float64        `json:"seconds"`
@@ -155,6 +181,9 @@ type result struct {
 	ClientCPUSeconds float64        `json:"client_cpu_seconds,omitempty"`
 	ServerCPUSeconds float64        `json:"server_cpu_seconds,omitempty"`
 	CPUPer10k        float64        `json:"server_cpu_seconds_per_10k_events,omitempty"`
+	ServerPerCPUSec  float64        `json:"events_per_server_cpu_second,omitempty"`
+	RedisCPUSeconds  float64        `json:"redis_cpu_seconds,omitempty"`
+	RedisMicros      float64        `json:"redis_cpu_us_per_event,omitempty"`
 	RedisCommands    int64          `json:"redis_commands,omitempty"`
 	RedisPerEvent    float64        `json:"redis_commands_per_event,omitempty"`
 	RedisTop         []string       `json:"redis_top_commands,omitempty"`
@@ -171,9 +200,20 @@ func run(ctx context.Context, o options, files []string) error {
 	if err != nil {
 		return err
 	}
-	res := result{Streams: o.streams, Batch: o.batch, Window: o.window, State: "memory"}
+	res := result{Corpus: o.corpus, Streams: o.streams, Batch: o.batch, Window: o.window, State: "memory"}
 	var srv *serverProcess
 	if o.spawn != "" {
+		if o.corpus == "realistic" {
+			dir, err := os.MkdirTemp("", "loadgen-realistic-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			if o.config, err = loadgen.WriteRealisticConfig(dir); err != nil {
+				return err
+			}
+			res.GeoIP = "databases of the corpus's networks, written by loadgen (" + dir + ")"
+		}
 		if o.withRedis {
 			url, stopRedis, err := startRedis(o.redisServer)
 			if err != nil {
@@ -192,8 +232,12 @@ func run(ctx context.Context, o options, files []string) error {
 	if o.redisURL != "" {
 		res.State = "redis"
 	}
+	if o.corpus == "realistic" && srv == nil {
+		res.GeoIP = "the running server's own configuration (not set by loadgen)"
+	}
 	var rdb *redis.Client
 	var before map[string]int64
+	var cpu0 time.Duration
 	if o.redisURL != "" {
 		ropts, err := redis.ParseURL(o.redisURL)
 		if err != nil {
@@ -202,6 +246,9 @@ func run(ctx context.Context, o options, files []string) error {
 		rdb = redis.NewClient(ropts)
 		defer rdb.Close()
 		if before, err = commandStats(ctx, rdb); err != nil {
+			return err
+		}
+		if cpu0, err = redisCPU(ctx, rdb); err != nil {
 			return err
 		}
 	}
@@ -220,6 +267,12 @@ func run(ctx context.Context, o options, files []string) error {
 		if err != nil {
 			return err
 		}
+		cpu1, err := redisCPU(ctx, rdb)
+		if err != nil {
+			return err
+		}
+		res.RedisCPUSeconds = (cpu1 - cpu0).Seconds()
+		res.RedisMicros = float64((cpu1 - cpu0).Microseconds()) / float64(res.Events)
 		type kv struct {
 			k string
 			v int64
@@ -244,6 +297,9 @@ func run(ctx context.Context, o options, files []string) error {
 		}
 		res.ServerCPUSeconds = st.cpu.Seconds()
 		res.CPUPer10k = st.cpu.Seconds() / float64(res.Events) * 10000
+		if st.cpu > 0 {
+			res.ServerPerCPUSec = float64(res.Events) / st.cpu.Seconds()
+		}
 		res.Batches, res.RoundTrips = st.Batches, st.RoundTrips
 		if st.QuietBatches > 0 {
 			res.QuietBatches = st.QuietBatches
@@ -301,6 +357,9 @@ func report(w io.Writer, r result, asJSON bool) error {
 	if asJSON {
 		return json.NewEncoder(w).Encode(r)
 	}
+	if r.GeoIP != "" {
+		fmt.Fprintf(w, "corpus=%s; GeoIP: %s\n", r.Corpus, r.GeoIP)
+	}
 	if r.OfferedRate > 0 {
 		fmt.Fprintf(w, "state=%s open loop at %.0f events/s, streams=%d batch<=%d\n", r.State, r.OfferedRate, r.Streams, r.Batch)
 		fmt.Fprintf(w, "  %d events in %d requests, %.2f s: achieved %.0f events/s (sender at most %.2f ms behind schedule)\n",
@@ -319,19 +378,24 @@ func report(w io.Writer, r result, asJSON bool) error {
 		fmt.Fprintf(w, "  loadgen's own CPU %.2f s: %.3f s per 10k events\n", r.ClientCPUSeconds, r.ClientCPUSeconds/float64(r.Events)*10000)
 	}
 	if r.ServerCPUSeconds > 0 {
-		fmt.Fprintf(w, "  server CPU %.2f s: %.3f s per 10k events\n", r.ServerCPUSeconds, r.CPUPer10k)
+		fmt.Fprintf(w, "  server CPU %.2f s: %.3f s per 10k events, %.0f events per server CPU-second\n", r.ServerCPUSeconds, r.CPUPer10k, r.ServerPerCPUSec)
 		fmt.Fprintf(w, "  server micro-batches %d (%.1f events each), state round trips %d: %.3f per batch; %.3f per no-alert batch (%d of them)\n",
 			r.Batches, r.EventsPerBatch, r.RoundTrips, r.TripsPerBatch, r.QuietTrips, r.QuietBatches)
 	}
 	if r.RedisCommands > 0 {
 		fmt.Fprintf(w, "  redis commands %d: %.2f per event (%s)\n", r.RedisCommands, r.RedisPerEvent, strings.Join(r.RedisTop, " "))
+		fmt.Fprintf(w, "  redis CPU %.2f s (INFO cpu, user + system): %.1f µs per event\n", r.RedisCPUSeconds, r.RedisMicros)
 	}
 	return nil
 }
 
 // loadCorpus generates records and appends any CloudTrail files given. The
-// generated part is sized to o.events.
+// generated part is sized to o.events (the realistic month is cut to it when
+// it is positive).
 func loadCorpus(o options, files []string) ([][]byte, error) {
+	if o.corpus == "realistic" {
+		return appendFiles(loadgen.Realistic(o.seed, o.events), files)
+	}
 	users := max(12, o.events/120)
 	gen := corpus.Generate(corpus.Options{Seed: o.seed, Users: users, Incidents: max(3, users/10)})
 	for len(gen) < o.events { // a few users make fewer than 120 records each
@@ -342,6 +406,12 @@ func loadCorpus(o options, files []string) ([][]byte, error) {
 	for _, r := range gen[:min(len(gen), o.events)] {
 		out = append(out, r.JSON)
 	}
+	return appendFiles(out, files)
+}
+
+// appendFiles appends the records of the CloudTrail files (or the files
+// under the directories) given to out.
+func appendFiles(out [][]byte, files []string) ([][]byte, error) {
 	for _, f := range files {
 		err := filepath.WalkDir(f, func(path string, d os.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
@@ -387,6 +457,27 @@ func commandStats(ctx context.Context, rdb *redis.Client) (map[string]int64, err
 		}
 	}
 	return out, nil
+}
+
+// redisCPU is the CPU redis-server has used since it started, user and
+// system (INFO cpu).
+func redisCPU(ctx context.Context, rdb *redis.Client) (time.Duration, error) {
+	info, err := rdb.Info(ctx, "cpu").Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis INFO cpu: %w", err)
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\n") {
+		name, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+		if name == "used_cpu_user" || name == "used_cpu_sys" {
+			secs, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return 0, fmt.Errorf("redis INFO cpu %q: %w", line, err)
+			}
+			total += secs
+		}
+	}
+	return time.Duration(total * float64(time.Second)), nil
 }
 
 func freePort() (string, error) {
@@ -468,6 +559,9 @@ func startServer(o options) (*serverProcess, error) {
 	args := []string{"serve", "--listen", addr, "--admin-listen", "", "--log-format", "json"}
 	if o.redisURL != "" {
 		args = append(args, "--redis", o.redisURL)
+	}
+	if o.config != "" {
+		args = append(args, "--config", o.config)
 	}
 	args = append(args, strings.Fields(o.serveArgs)...)
 	p := &serverProcess{cmd: exec.Command(o.spawn, args...), addr: addr, exited: make(chan struct{})}

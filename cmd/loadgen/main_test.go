@@ -1,8 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/iamsentry/iamsentry/internal/realcorpus"
 )
 
 func TestCheckKeepsLoadOnLoopbackAndBounded(t *testing.T) {
@@ -30,5 +35,54 @@ func TestCheckKeepsLoadOnLoopbackAndBounded(t *testing.T) {
 	o := options{spawn: "x", rate: 1000, duration: 10 * time.Second}
 	if o.check(); o.events != 10000 {
 		t.Errorf("--rate 1000 --duration 10s offers %d events, want 10000", o.events)
+	}
+}
+
+// TestCorpusFlag: --corpus picks what is sent; the realistic month is sent
+// whole unless --events cuts it, and an unknown corpus is refused.
+func TestCorpusFlag(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		o          options
+		ok         bool
+		wantEvents int
+	}{
+		{"default is generated", options{spawn: "x", events: 10}, true, 10},
+		{"realistic, whole month", options{spawn: "x", corpus: "realistic", events: 100000}, true, 0},
+		{"realistic cut by --events", options{spawn: "x", corpus: "realistic", events: 500, eventsSet: true}, true, 500},
+		{"realistic open loop, whole month", options{spawn: "x", corpus: "realistic", events: 100000, rate: 1000}, true, 0},
+		{"realistic open loop for a duration", options{spawn: "x", corpus: "realistic", rate: 1000, duration: 2 * time.Second}, true, 2000},
+		{"unknown corpus", options{spawn: "x", corpus: "real", events: 10}, false, 10},
+	} {
+		err := tc.o.check()
+		if (err == nil) != tc.ok || (tc.ok && tc.o.events != tc.wantEvents) {
+			t.Errorf("%s: check() = %v with events %d; want ok=%v, events %d", tc.name, err, tc.o.events, tc.ok, tc.wantEvents)
+		}
+	}
+}
+
+// TestLoadCorpusRealistic: --corpus realistic --events N sends the month's
+// first N records, not generated ones, followed by any files given.
+func TestLoadCorpusRealistic(t *testing.T) {
+	o := options{spawn: "x", corpus: "realistic", events: 300, eventsSet: true, seed: 1}
+	if err := o.check(); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "one.json")
+	if err := os.WriteFile(file, []byte(`{"eventID":"extra","eventTime":"2025-04-01T00:00:00Z"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := loadCorpus(o, []string{file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 301 {
+		t.Fatalf("got %d records, want 300 of the month and 1 from the file", len(recs))
+	}
+	if !bytes.Contains(recs[0], []byte(realcorpus.Account)) {
+		t.Errorf("first record is not the realistic month's:\n%s", recs[0])
+	}
+	if !bytes.Contains(recs[300], []byte(`"extra"`)) {
+		t.Errorf("last record is not the file's:\n%s", recs[300])
 	}
 }

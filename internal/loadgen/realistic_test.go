@@ -1,0 +1,95 @@
+package loadgen_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iamsentry/iamsentry/detectors/geoip"
+	"github.com/iamsentry/iamsentry/internal/cli"
+	"github.com/iamsentry/iamsentry/internal/loadgen"
+	"github.com/iamsentry/iamsentry/internal/realcorpus"
+	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpustest"
+)
+
+// TestRealisticConfigIsTheBenchmarksOne: a server spawned by loadgen must
+// score the realistic corpus with the configuration the in-process
+// benchmarks use (realcorpustest.Config), apart from where the databases
+// are, and serve must accept it with GeoIP databases that place every
+// network of the corpus.
+func TestRealisticConfigIsTheBenchmarksOne(t *testing.T) {
+	dir := t.TempDir()
+	path, err := loadgen.WriteRealisticConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := withoutDBPaths(string(got)), withoutDBPaths(realcorpustest.Config(t)); g != w {
+		t.Errorf("configuration differs from realcorpustest.Config beyond database paths:\n got %s\nwant %s", g, w)
+	}
+	var out, errb bytes.Buffer
+	if code := cli.Main(context.Background(), []string{"config", "validate", path}, cli.Stdio{In: strings.NewReader(""), Out: &out, Err: &errb}); code != 0 {
+		t.Fatalf("config validate %s: exit %d\n%s%s", path, code, out.String(), errb.String())
+	}
+	db, err := geoip.Open(filepath.Join(dir, "GeoLite2-Country.mmdb"), filepath.Join(dir, "GeoLite2-ASN.mmdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, n := range realcorpus.Networks {
+		addr := netip.MustParsePrefix(n.Prefix).Addr().Next()
+		loc, ok := db.Lookup(addr)
+		if !ok || loc.Country != n.Country || loc.ASN != n.ASN || loc.ASNOrg != n.ASNOrg {
+			t.Errorf("Lookup(%s) = %+v, %v; want %s AS%d %s", addr, loc, ok, n.Country, n.ASN, n.ASNOrg)
+		}
+	}
+}
+
+func withoutDBPaths(yaml string) string {
+	var keep []string
+	for _, line := range strings.Split(yaml, "\n") {
+		if !strings.HasPrefix(line, "  country_db:") && !strings.HasPrefix(line, "  asn_db:") {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+// TestRealisticIsTheMonthInEventTimeOrder: Realistic cuts the month to the
+// first events records, in event-time order, and gives it whole otherwise.
+func TestRealisticIsTheMonthInEventTimeOrder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates the whole month (seconds)")
+	}
+	all := loadgen.Realistic(1, 0)
+	if want := len(realcorpus.Generate(realcorpus.Options{Seed: 1}).Records); len(all) != want {
+		t.Fatalf("Realistic(1, 0) gave %d records, want the month's %d", len(all), want)
+	}
+	cut := loadgen.Realistic(1, 5000)
+	if len(cut) != 5000 {
+		t.Fatalf("Realistic(1, 5000) gave %d records", len(cut))
+	}
+	var prev time.Time
+	for i, raw := range cut {
+		if !bytes.Equal(raw, all[i]) {
+			t.Fatalf("record %d of the cut is not record %d of the month", i, i)
+		}
+		var r struct{ EventTime time.Time }
+		if err := json.Unmarshal(raw, &r); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		if r.EventTime.Before(prev) {
+			t.Fatalf("record %d at %s comes after one at %s", i, r.EventTime, prev)
+		}
+		prev = r.EventTime
+	}
+}
