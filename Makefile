@@ -18,17 +18,17 @@ BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 include make/proto.mk
 include make/noise.mk
 
-.PHONY: help build run geoip test test-short soak lint vet fmt fuzz bench bench-go bench-load bench-latency bench-realistic bench-redis-bill tools redis clean fluentbit-plugin otelcol interop
+.PHONY: help build run geoip test test-short soak lint vet fmt fuzz bench bench-go bench-load bench-latency bench-realistic bench-redis-bill bench-e2e tools redis clean fluentbit-plugin otelcol interop
 
 # HELP_VARS are the make variables the rule lines name, e.g. LISTEN for
 # $(LISTEN): help hands their values to awk, which puts them into the text,
 # so `make help LISTEN=:6000` shows what `make run LISTEN=:6000` would do.
-HELP_VARS := $(sort $(shell grep -ho '^[a-zA-Z_-]*:.*' $(MAKEFILE_LIST) | grep -o '[$$]([A-Z_]*)' | tr -d '$$()'))
+HELP_VARS := $(sort $(shell grep -ho '^[a-zA-Z0-9_-]*:.*' $(MAKEFILE_LIST) | grep -o '[$$]([A-Z0-9_]*)' | tr -d '$$()'))
 
 help: ## Show this help
-	@$(foreach v,$(HELP_VARS),$(v)='$($(v))') awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / { \
+	@$(foreach v,$(HELP_VARS),$(v)='$($(v))') awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / { \
 		text = $$2; \
-		while (match(text, /\$$\([A-Z_]+\)/)) \
+		while (match(text, /\$$\([A-Z0-9_]+\)/)) \
 			text = substr(text, 1, RSTART - 1) ENVIRON[substr(text, RSTART + 2, RLENGTH - 3)] substr(text, RSTART + RLENGTH); \
 		printf "  \033[36m%-16s\033[0m %s\n", $$1, text }' $(MAKEFILE_LIST)
 
@@ -86,7 +86,7 @@ fuzz: ## Run each fuzz target for $(FUZZTIME)
 		done; \
 	done
 
-bench: bench-go bench-load bench-latency ## Run the Go benchmarks, then the load generator against real servers
+bench: bench-go bench-load bench-latency bench-e2e ## Run the Go benchmarks, then the load generator against real servers
 
 bench-go: redis ## Go benchmarks (6 counts each, summarised by benchstat)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count 6 ./... | tee bench.txt
@@ -126,6 +126,21 @@ bench-latency: build redis ## Open-loop latency: $(LATENCY_RATES) events/s for $
 				echo "run $$run, load average $$(cut -d' ' -f1-3 /proc/loadavg)"; \
 				bin/loadgen --spawn bin/iamsentry $$redis --rate $$rate --duration $(LATENCY_DURATION); \
 			done; \
+		done; \
+	done
+
+# bench-e2e sends internal/realcorpus's month over gRPC to a spawned server,
+# closed loop, embedded store then Redis, E2E_RUNS times (take medians):
+# events/s, events per server CPU-second, loadgen's own CPU, and on Redis the
+# commands and Redis CPU µs per event. Client, server and redis-server share
+# the machine; the load average is printed before each run.
+E2E_RUNS ?= 3
+bench-e2e: build redis ## End to end on the realistic corpus: loadgen --corpus realistic, embedded store then Redis, $(E2E_RUNS) runs (take medians)
+	$(GO) build -o bin/loadgen ./cmd/loadgen
+	for run in $$(seq $(E2E_RUNS)); do \
+		for redis in "" --with-redis; do \
+			echo "run $$run, load average $$(cut -d' ' -f1-3 /proc/loadavg)"; \
+			bin/loadgen --spawn bin/iamsentry $$redis --corpus realistic; \
 		done; \
 	done
 
