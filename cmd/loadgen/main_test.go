@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iamsentry/iamsentry/internal/loadgen"
 	"github.com/iamsentry/iamsentry/internal/realcorpus"
 )
 
@@ -64,6 +65,9 @@ func TestCorpusFlag(t *testing.T) {
 // TestLoadCorpusRealistic: --corpus realistic --events N sends the month's
 // first N records, not generated ones, followed by any files given.
 func TestLoadCorpusRealistic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates the realistic month (seconds)")
+	}
 	o := options{spawn: "x", corpus: "realistic", events: 300, eventsSet: true, seed: 1}
 	if err := o.check(); err != nil {
 		t.Fatal(err)
@@ -81,6 +85,9 @@ func TestLoadCorpusRealistic(t *testing.T) {
 	}
 	if !bytes.Contains(recs[0], []byte(realcorpus.Account)) {
 		t.Errorf("first record is not the realistic month's:\n%s", recs[0])
+	}
+	if month := loadgen.Realistic(1, 300); !bytes.Equal(recs[299], month[299]) {
+		t.Errorf("record 300 is not the month's 300th:\n%s", recs[299])
 	}
 	if !bytes.Contains(recs[300], []byte(`"extra"`)) {
 		t.Errorf("last record is not the file's:\n%s", recs[300])

@@ -64,25 +64,19 @@ func withoutDBPaths(yaml string) string {
 	return strings.Join(keep, "\n")
 }
 
-// TestRealisticIsTheMonthInEventTimeOrder: Realistic cuts the month to the
-// first events records, in event-time order, and gives it whole otherwise.
+// TestRealisticIsTheMonthInEventTimeOrder: without a cut, Realistic gives
+// the whole month (well over 100,000 records at the default size), in
+// event-time order. (cmd/loadgen's tests check the cut.)
 func TestRealisticIsTheMonthInEventTimeOrder(t *testing.T) {
 	if testing.Short() {
 		t.Skip("generates the whole month (seconds)")
 	}
 	all := loadgen.Realistic(1, 0)
-	if want := len(realcorpus.Generate(realcorpus.Options{Seed: 1}).Records); len(all) != want {
-		t.Fatalf("Realistic(1, 0) gave %d records, want the month's %d", len(all), want)
-	}
-	cut := loadgen.Realistic(1, 5000)
-	if len(cut) != 5000 {
-		t.Fatalf("Realistic(1, 5000) gave %d records", len(cut))
+	if len(all) < 100_000 {
+		t.Fatalf("Realistic(1, 0) gave %d records, want the whole month (over 100,000)", len(all))
 	}
 	var prev time.Time
-	for i, raw := range cut {
-		if !bytes.Equal(raw, all[i]) {
-			t.Fatalf("record %d of the cut is not record %d of the month", i, i)
-		}
+	for i, raw := range all {
 		var r struct{ EventTime time.Time }
 		if err := json.Unmarshal(raw, &r); err != nil {
 			t.Fatalf("record %d: %v", i, err)
