@@ -3,13 +3,11 @@ package loadgen_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/iamsentry/iamsentry/detectors/geoip"
 	"github.com/iamsentry/iamsentry/internal/cli"
@@ -62,28 +60,4 @@ func withoutDBPaths(yaml string) string {
 		}
 	}
 	return strings.Join(keep, "\n")
-}
-
-// TestRealisticIsTheMonthInEventTimeOrder: without a cut, Realistic gives
-// the whole month (well over 100,000 records at the default size), in
-// event-time order. (cmd/loadgen's tests check the cut.)
-func TestRealisticIsTheMonthInEventTimeOrder(t *testing.T) {
-	if testing.Short() {
-		t.Skip("generates the whole month (seconds)")
-	}
-	all := loadgen.Realistic(1, 0)
-	if len(all) < 100_000 {
-		t.Fatalf("Realistic(1, 0) gave %d records, want the whole month (over 100,000)", len(all))
-	}
-	var prev time.Time
-	for i, raw := range all {
-		var r struct{ EventTime time.Time }
-		if err := json.Unmarshal(raw, &r); err != nil {
-			t.Fatalf("record %d: %v", i, err)
-		}
-		if r.EventTime.Before(prev) {
-			t.Fatalf("record %d at %s comes after one at %s", i, r.EventTime, prev)
-		}
-		prev = r.EventTime
-	}
 }
