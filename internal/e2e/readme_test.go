@@ -138,22 +138,33 @@ var grpcurlExamples = map[string]grpcurlExample{
 		`"eventId": "3f1c0a52-8e5b-4f47-9a43-5b0c2f6c1d11"`, `"target_name": "backdoor"`, `"T1098"`}},
 	"DetectionService/Score <": {want: []string{`"detectorId": "offensive-tooling"`, `"outcome": "OUTCOME_ALERT"`, `"outcome": "OUTCOME_INVALID"`,
 		`"sequence": "2"`, "record is not JSON"}},
-	"DetectionService/Watch": {want: []string{`"detectorId": "admin-policy-attached"`, `"eventId": "watch-probe-`}, wrap: watchScript},
+	// Watch examples, by what they ask for: findings (and stories), HIGH
+	// findings only, stories only.
+	`WATCH_CONTENT_FINDINGS_AND_STORIES"}' localhost:50051 iamsentry.v1.DetectionService/Watch`: {
+		want: []string{`"detectorId": "admin-policy-attached"`, `"eventId": "watch-probe-`}, wrap: watchScript},
+	`{"min_severity":"SEVERITY_HIGH"}' localhost:50051 iamsentry.v1.DetectionService/Watch`: {
+		want: []string{`"detectorId": "admin-policy-attached"`, `"eventId": "watch-probe-`}, wrap: watchScript},
+	// A stories-only watcher sees the story each probe's new attacker
+	// starts (one stage: LOW) and no finding.
+	`{"content":"WATCH_CONTENT_STORIES"}' localhost:50051 iamsentry.v1.DetectionService/Watch`: {want: []string{`"story": {`, `"summary": "`, `watch-probe-`}, wrap: watchScript},
 }
 
 // watchScript runs a Watch example in the background and scores records
-// that raise a HIGH finding until the watcher has printed one: Watch tails
-// findings raised from the moment it is connected, so the first probes may
-// come too early.
+// that raise a HIGH finding until the watcher has printed one (or, for a
+// stories watcher, a story update): Watch tails what is raised from the
+// moment it is connected, so the first probes may come too early. Each
+// probe is a new event of a new attacker (the shell's pid and a counter),
+// so no probe is a duplicate of another example's and each starts a story.
 func watchScript(example, addr string) string {
 	return `out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 ( exec ` + example + ` ) >"$out" 2>&1 &
 watcher=$!
 for i in $(seq 1 40); do
-  grpcurl -plaintext -d "$(printf '` + watchProbe + `' "$i")" ` + addr + ` iamsentry.v1.DetectionService/ScoreBatch >/dev/null
+  id="$$0$i"
+  grpcurl -plaintext -d "$(printf '` + watchProbe + `' "$id" "$id" "$id" "$id")" ` + addr + ` iamsentry.v1.DetectionService/ScoreBatch >/dev/null
   sleep 0.5
-  if grep -q '"detectorId": "admin-policy-attached"' "$out"; then break; fi
+  if grep -q -e '"detectorId": "admin-policy-attached"' -e '"story": {' "$out"; then sleep 0.5; break; fi
 done
 kill "$watcher" 2>/dev/null || true
 wait "$watcher" 2>/dev/null || true
@@ -162,12 +173,13 @@ cat "$out"
 }
 
 // watchProbe is a ScoreBatch request whose record attaches
-// AdministratorAccess (a HIGH admin-policy-attached finding); %s is filled
-// with a number so every probe is a new event.
+// AdministratorAccess (a HIGH admin-policy-attached finding); its four %s
+// are filled with one number, so every probe is a new event by a new user
+// with a new key.
 const watchProbe = `{"events":[{"object":{"eventVersion":"1.08","eventID":"watch-probe-%s","eventTime":"2024-08-02T09:00:00Z",` +
 	`"eventSource":"iam.amazonaws.com","eventName":"AttachUserPolicy","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.20",` +
-	`"userIdentity":{"type":"IAMUser","principalId":"AIDAEXAMPLEWATCH0001","arn":"arn:aws:iam::111122223333:user/watch-probe",` +
-	`"accountId":"111122223333","accessKeyId":"AKIAEXAMPLEWATCH01","userName":"watch-probe"},` +
+	`"userIdentity":{"type":"IAMUser","principalId":"AIDAEXAMPLEWATCH%s","arn":"arn:aws:iam::111122223333:user/watch-probe-%s",` +
+	`"accountId":"111122223333","accessKeyId":"AKIAWATCH%s","userName":"watch-probe"},` +
 	`"requestParameters":{"userName":"watch-target","policyArn":"arn:aws:iam::aws:policy/AdministratorAccess"},` +
 	`"recipientAccountId":"111122223333"}}]}`
 
