@@ -33,8 +33,8 @@ var sizingProfiles = []struct {
 	max     int64       // bytes per identity that docs/operate.md assumes at most
 	records [][2]string // event name, event source
 }{
-	{"one GetCallerIdentity", 2700, [][2]string{{"GetCallerIdentity", "sts.amazonaws.com"}}},
-	{"ten reads", 13500, [][2]string{
+	{"one GetCallerIdentity", 4000, [][2]string{{"GetCallerIdentity", "sts.amazonaws.com"}}},
+	{"ten reads", 21000, [][2]string{
 		{"GetCallerIdentity", "sts.amazonaws.com"}, {"ListBuckets", "s3.amazonaws.com"},
 		{"ListUsers", "iam.amazonaws.com"}, {"ListRoles", "iam.amazonaws.com"},
 		{"GetUser", "iam.amazonaws.com"}, {"ListAccessKeys", "iam.amazonaws.com"},
