@@ -220,8 +220,10 @@ func arsScenarios() []arsScenario {
 			cat(aliceAtHome(8), one(arsDay(8), "alice@example.com", "198.51.7.7")), arsNone},
 		{"without databases a new /16 is MEDIUM", noDB,
 			cat(aliceAtHome(8), one(arsDay(8), "alice@example.com", "192.0.2.66")), arsLast(detectors.SeverityMedium)},
-		{"without databases a new /16 a colleague used is LOW", noDB,
-			cat(aliceAtHome(8), one(arsDay(7), "bob@example.com", "192.0.2.10"), one(arsDay(8), "alice@example.com", "192.0.2.66")), arsLast(detectors.SeverityLow)},
+		// A colleague on the /16 for days: one who used it only the day
+		// before may be the same thief's (assume_role_settled_network_test).
+		{"without databases a new /16 a colleague has used for days is LOW", noDB,
+			cat(aliceAtHome(8), one(arsDay(1), "bob@example.com", "192.0.2.10"), one(arsDay(8), "alice@example.com", "192.0.2.66")), arsLast(detectors.SeverityLow)},
 		{"without databases IPv6 compares /48s", noDB,
 			cat(days(0, 8, func(at time.Time, d int) dt.Rec {
 				return samlSignIn(at, "alice@example.com", fmt.Sprintf("2001:db8:1:%x::1", d))

@@ -48,8 +48,8 @@ var assumeRoleSources = map[string]string{
 // inside AWS now outside it is HIGH; and an AWS workload assuming a role it
 // never assumed before is MEDIUM. During the warm-up a person only learns,
 // unless the network is a hosting one nobody in the organisation uses
-// (HIGH) or, once the organisation has history, a network fewer than
-// org_common_people of its people use (MEDIUM). A privileged role raises the severity one step. One
+// (HIGH) or, once the organisation has history, a network none of its
+// people has used for org_settle (MEDIUM). A privileged role raises the severity one step. One
 // finding per (person, role, network) per day.
 type AssumeRoleUnexpectedSource struct {
 	info     detectors.Info
@@ -77,9 +77,18 @@ type AssumeRoleUnexpectedSourceOptions struct {
 	// know.
 	WarmUp time.Duration `yaml:"warm_up"`
 	// OrgCommonPeople is how many other people of the organisation must
-	// have used a network in the window for it to count as common: a
-	// common network is quiet during a person's warm-up and LOW after it.
+	// have used a network in the window, each first at least org_settle
+	// before, for it to count as common: a common network is LOW after a
+	// person's warm-up.
 	OrgCommonPeople int `yaml:"org_common_people"`
+	// OrgSettle is how long before a sign-in a colleague must first have
+	// used its network to count toward the network's prevalence. People
+	// new on a network do not count yet, so a thief reusing one network
+	// across several stolen credentials, a victim a day, does not make it
+	// the organisation's: every victim is judged as on a network nobody
+	// uses. Longer makes the thief wait longer, and an organisation's
+	// first weeks noisier; at or beyond window no network is ever common.
+	OrgSettle time.Duration `yaml:"org_settle"`
 	// ImpossibleTravel is how soon after a sign-in elsewhere a sign-in
 	// from a country new to the person is HIGH (nobody travelled between
 	// them: concurrent use). A new country after a longer gap is a trip:
@@ -97,7 +106,7 @@ type AssumeRoleUnexpectedSourceOptions struct {
 func DefaultAssumeRoleUnexpectedSourceOptions() AssumeRoleUnexpectedSourceOptions {
 	return AssumeRoleUnexpectedSourceOptions{
 		Events: slices.Clone(assumeRoleEvents), Window: 90 * 24 * time.Hour, WarmUp: 7 * 24 * time.Hour,
-		OrgCommonPeople: 5, ImpossibleTravel: 4 * time.Hour, IPv4Prefix: 16, IPv6Prefix: 48,
+		OrgCommonPeople: 5, OrgSettle: 4 * 24 * time.Hour, ImpossibleTravel: 4 * time.Hour, IPv4Prefix: 16, IPv6Prefix: 48,
 	}
 }
 
@@ -119,6 +128,9 @@ func (o AssumeRoleUnexpectedSourceOptions) validate() error {
 	}
 	if o.ImpossibleTravel < 0 || o.ImpossibleTravel > o.Window {
 		errs = append(errs, &detectors.OptionError{Key: "impossible_travel", Reason: fmt.Sprintf("must lie in [0, window=%v]", o.Window)})
+	}
+	if o.OrgSettle < 0 {
+		errs = append(errs, &detectors.OptionError{Key: "org_settle", Reason: "must not be negative"})
 	}
 	if o.OrgCommonPeople < 1 {
 		errs = append(errs, &detectors.OptionError{Key: "org_common_people", Reason: "must be 1 or more"})

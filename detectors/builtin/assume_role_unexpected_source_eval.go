@@ -189,6 +189,7 @@ type signIn struct {
 	other    detectors.MarkResult         // first sighting on the other side
 	last     detectors.MarkResult         // the person's latest sign-in before this one
 	org      *state.Future[state.Novelty] // people who used the network
+	orgDays  *state.Future[state.Window]  // person|day of everyone's use of the network
 	orgFirst detectors.MarkResult         // the organisation's first judged sign-in
 }
 
@@ -217,6 +218,9 @@ func (d *AssumeRoleUnexpectedSource) observe(ev *detectors.Event, b *state.Batch
 	}
 	s.other = detectors.ReadMark(b, key(otherSide))
 	s.org = b.NoveltyAddBy(ev.Key(orgIdentity(net.member), "assume-src:people"), who.id, ev.Owner(), r.EventTime, w)
+	day := state.BucketStart(r.EventTime, 24*time.Hour).Format("2006-01-02")
+	s.orgDays = detectors.WindowAddRead(b, ev.Key(orgIdentity(net.member), "assume-src:people-days"), who.id+"|"+day,
+		r.EventTime, state.Span{From: r.EventTime.Add(-w), To: r.EventTime}, orgDaysLimit, w)
 	s.orgFirst = detectors.Mark(b, ev.Key("assume-src:org", "assume-src:first"), r.EventTime, state.KeepEarliest, w)
 	return s
 }
@@ -229,6 +233,7 @@ type signInState struct {
 	established                 bool          // the person's history spans the warm-up
 	leftAWS                     bool          // first sighting outside AWS of a caller seen inside it
 	orgPeople                   int           // other people who used the network in the window
+	orgSettled                  int           // of them, those who first used it org_settle or more before
 	orgEstablished              bool          // the organisation's history spans the warm-up
 	gap                         time.Duration // to the person's nearest other sign-in known; -1 when none
 }
@@ -281,6 +286,10 @@ func (s *signIn) read() (st signInState, err error) {
 	if err != nil {
 		return st, err
 	}
+	days, err := s.orgDays.Get()
+	if err != nil {
+		return st, err
+	}
 	at := s.ev.Record.EventTime
 	for _, m := range []state.Mark{mine, other} {
 		if m.Set && m.At.Before(at) && (st.first.IsZero() || m.At.Before(st.first)) {
@@ -291,8 +300,35 @@ func (s *signIn) read() (st signInState, err error) {
 	st.established = !st.first.IsZero() && at.Sub(st.first) >= warm
 	st.leftAWS = !s.net.inAWS && !mine.Set && other.Set
 	st.orgPeople = othersIn(org)
+	st.orgSettled = settledOthers(days.Members, s.who.id, at.Add(-s.d.opts.OrgSettle))
 	st.orgEstablished = orgFirst.Set && at.Sub(orgFirst.At) >= warm
 	return st, nil
+}
+
+// orgDaysLimit bounds the person|day members a sign-in reads of its
+// network: far more than org_common_people settled people need, and the
+// earliest first, so the colleagues who settled on a network longest ago
+// are the ones counted.
+const orgDaysLimit = 256
+
+// settledOthers counts the people other than self among members
+// (person|day) whose first day on the network lies at or before the day of
+// since: colleagues established there. A network counts as the
+// organisation's by colleagues who have been on it for a while: a thief
+// who signs in with several stolen credentials from one network, a victim
+// a day, makes nobody settled there, so every victim is judged as on a
+// network nobody uses.
+func settledOthers(members []string, self string, since time.Time) int {
+	cut := since.UTC().Format("2006-01-02")
+	settled := make(map[string]bool, len(members))
+	for _, m := range members {
+		i := strings.LastIndexByte(m, '|')
+		if i < 0 || m[:i] == self || m[i+1:] > cut {
+			continue
+		}
+		settled[m[:i]] = true
+	}
+	return len(settled)
 }
 
 // othersIn is how many members a novelty set held besides the one added.
@@ -326,7 +362,7 @@ func (s *signIn) verdict(st signInState) (detectors.Severity, []string) {
 		why = append(why, reason)
 	}
 	n := s.net
-	common := st.orgPeople >= s.d.opts.OrgCommonPeople
+	common := st.orgSettled >= s.d.opts.OrgCommonPeople
 	hosting := n.kind == detectors.NetworkHosting
 	if !st.established {
 		switch {
@@ -337,9 +373,12 @@ func (s *signIn) verdict(st signInState) (detectors.Severity, []string) {
 		// person only learns.
 		// Only a network none of the organisation's people used: a home
 		// ISP a few colleagues share is how a new hire signs in.
-		case st.netNew && st.orgEstablished && st.orgPeople == 0 && !strings.HasPrefix(n.member, "net:"):
-			raise(detectors.SeverityMedium, fmt.Sprintf("a network on which only %s of the organisation's people signed in, "+
-				"in the last %s (a person's history is still being learned)", people(st.orgPeople), detectors.Days(s.d.opts.Window)))
+		// Only colleagues on it for org_settle count: people new there
+		// may be the same thief's other victims.
+		case st.netNew && st.orgEstablished && st.orgSettled == 0 && !strings.HasPrefix(n.member, "net:"):
+			raise(detectors.SeverityMedium, fmt.Sprintf("a network none of the organisation's people has used for %s or more "+
+				"(%s signed in on it in the last %s; a person's history is still being learned)",
+				detectors.Days(s.d.opts.OrgSettle), people(st.orgPeople), detectors.Days(s.d.opts.Window)))
 		}
 		return sev, why
 	}
@@ -368,12 +407,12 @@ func (s *signIn) verdict(st signInState) (detectors.Severity, []string) {
 			// worker's first sign-in from home, in a country they use.
 			raise(detectors.SeverityLow, "the first network outside trusted_networks of a person seen only on them, in no new country")
 		case common:
-			raise(detectors.SeverityLow, fmt.Sprintf("a new network for the person, which %s of the organisation's people use", people(st.orgPeople)))
-		case strings.HasPrefix(n.member, "net:") && st.orgPeople > 0:
+			raise(detectors.SeverityLow, fmt.Sprintf("a new network for the person, which %s of the organisation's people have used for %s or more", people(st.orgSettled), detectors.Days(s.d.opts.OrgSettle)))
+		case strings.HasPrefix(n.member, "net:") && st.orgSettled > 0:
 			// Without an ASN a network is a /16, and a home ISP is many of
 			// them: one a colleague signed in from is most likely the same
 			// ISP's. Only a /16 nobody in the organisation used is MEDIUM.
-			raise(detectors.SeverityLow, fmt.Sprintf("a new /16 for the person, which %s of the organisation's people used (no ASN database to say more)", people(st.orgPeople)))
+			raise(detectors.SeverityLow, fmt.Sprintf("a new /16 for the person, which %s of the organisation's people have used for %s or more (no ASN database to say more)", people(st.orgSettled), detectors.Days(s.d.opts.OrgSettle)))
 		default:
 			raise(detectors.SeverityMedium, fmt.Sprintf("a new network (%d other %s known)", st.nets, plural("network", st.nets)))
 		}
@@ -418,6 +457,7 @@ func (s *signIn) finding(st signInState, sev detectors.Severity, why []string) d
 	f.Evidence["network_kind"] = s.net.kind.String()
 	f.Evidence["networks_known"] = strconv.Itoa(st.nets)
 	f.Evidence["org_people_on_network"] = strconv.Itoa(st.orgPeople)
+	f.Evidence["org_people_settled_on_network"] = strconv.Itoa(st.orgSettled)
 	if s.net.country != "" {
 		f.Evidence["country"] = s.net.country
 	}

@@ -363,6 +363,10 @@ func (p *pairing) afterDiscovery() ([]detectors.Finding, error) {
 	return out, nil
 }
 
+// reconHostingKnownHours is in how many distinct hours of the habit period
+// a principal must have used a hosting network for it to be known.
+const reconHostingKnownHours = 3
+
 // reconSeverities are the severities a pair is raised at, lowest first.
 var reconSeverities = []detectors.Severity{detectors.SeverityLow, detectors.SeverityMedium, detectors.SeverityHigh}
 
@@ -412,7 +416,15 @@ func (p *pairing) judge(probe reconCall, calls, sensitive []reconCall, n int, he
 		}
 		j.fresh = !seen.Set || !seen.At.Before(probe.at.Add(-time.Hour))
 	}
-	j.newNetwork = p.habit.network != "" && known.active > 0 && known.network == 0
+	// A hosting network is known only once the principal worked from it
+	// in several hours: a thief's earlier visit (an enumeration burst, an
+	// earlier probe) must not teach the principal the thief's VPS, while a
+	// jump host used every day is learned within a day or two.
+	need := 1
+	if p.habit.hosting {
+		need = reconHostingKnownHours
+	}
+	j.newNetwork = p.habit.network != "" && known.active > 0 && known.network < need
 	// People move between office, home and phone: a person's new network
 	// that is not a hosting one is LOW here; the location detectors judge
 	// the move.

@@ -26,6 +26,10 @@ func (c change) judge(next policy.Summary, before remembered) []detectors.Findin
 	} else {
 		flags = c.flags(next.Grants)
 	}
+	reasserted := false
+	if len(flags) == 0 && before.known {
+		flags, reasserted = c.reasserted(next), true
+	}
 	if len(flags) == 0 {
 		return nil
 	}
@@ -36,6 +40,12 @@ func (c change) judge(next policy.Summary, before remembered) []detectors.Findin
 	f := c.finding(sev, severityScores[sev], flags, "grants")
 	var what string
 	switch {
+	case reasserted:
+		f.Evidence["previous"] = c.previous(before)
+		f.Evidence["reasserted"] = "true"
+		what = "it " + words(flags, "grants ") + " again, as " + c.previous(before) + " did: a rewrite of an administrator-equivalent " +
+			"document hands its grant to whoever the policy is attached to, whatever was there before (a version rolled back " +
+			"unseen, or the same thief's earlier change)"
 	case before.known:
 		f.Evidence["adds"] = f.Evidence["grants"]
 		f.Evidence["previous"] = c.previous(before)
@@ -53,6 +63,23 @@ func (c change) judge(next policy.Summary, before remembered) []detectors.Findin
 	f.Explanation = fmt.Sprintf("%s %s; %s", c.who(), c.verb(true), what)
 	c.trustEvidence(&f)
 	return []detectors.Finding{f}
+}
+
+// reasserted returns the unconditional administrator-equivalent grants of
+// next, one severity below their own: a new effective document that
+// grants Action * on Resource * again adds nothing over the previous one,
+// but writing it is what a thief does to re-establish it after a rollback
+// CloudTrail did not show, or with a second stolen identity. Lesser broad
+// grants rewritten unchanged stay quiet: IaC rewrites those all day.
+func (c change) reasserted(next policy.Summary) []flagged {
+	var out []flagged
+	for _, fl := range c.flags(next.Grants) {
+		if fl.Kind == policy.KindAdmin && !fl.Conditional {
+			fl.sev--
+			out = append(out, fl)
+		}
+	}
+	return out
 }
 
 // unreadable reports a document IAM accepted but the analyzer could not
