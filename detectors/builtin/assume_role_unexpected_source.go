@@ -206,7 +206,7 @@ func (d *AssumeRoleUnexpectedSource) Observe(ev *detectors.Event, b *state.Batch
 	if !ok {
 		return nil
 	}
-	net, ok := d.place(r)
+	net, ok := d.place(ev)
 	if !ok {
 		return nil
 	}

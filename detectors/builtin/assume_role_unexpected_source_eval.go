@@ -128,7 +128,8 @@ type signInNet struct {
 }
 
 // place returns the network of r, or false when r says nothing about one.
-func (d *AssumeRoleUnexpectedSource) place(r *cloudtrail.Record) (signInNet, bool) {
+func (d *AssumeRoleUnexpectedSource) place(ev *detectors.Event) (signInNet, bool) {
+	r := ev.Record
 	switch {
 	case r.VPCEndpointID != "":
 		return signInNet{member: "vpce:" + r.VPCEndpointID, label: "VPC endpoint " + r.VPCEndpointID, kind: detectors.NetworkAWS, inAWS: true}, true
@@ -144,7 +145,7 @@ func (d *AssumeRoleUnexpectedSource) place(r *cloudtrail.Record) (signInNet, boo
 		}
 		return d.prefix(ip), true
 	}
-	n := d.settings.Network(ip)
+	n := d.settings.SourceNetwork(ev)
 	switch {
 	case n.Kind == detectors.NetworkAWS:
 		return signInNet{member: "aws", label: "AWS (" + asnLabel(n) + ")", kind: n.Kind, inAWS: true}, true

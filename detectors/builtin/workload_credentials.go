@@ -182,7 +182,7 @@ func (d *WorkloadCredentials) Observe(ev *detectors.Event, b *state.Batch) detec
 	if !temporary && role == "" {
 		return nil
 	}
-	s := d.sight(r)
+	s := d.sight(ev)
 	if s.skip {
 		return nil
 	}

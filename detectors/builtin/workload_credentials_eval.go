@@ -72,7 +72,8 @@ func (s origin) reason() string {
 }
 
 // sight classifies the source of r.
-func (d *WorkloadCredentials) sight(r *cloudtrail.Record) origin {
+func (d *WorkloadCredentials) sight(ev *detectors.Event) origin {
+	r := ev.Record
 	if r.VPCEndpointID != "" {
 		acct := r.VPCEndpointAccountID
 		if acct != "" && !d.settings.OrgAccount(acct, r.AccountID()) && acct != r.AccountID() {
@@ -84,7 +85,7 @@ func (d *WorkloadCredentials) sight(r *cloudtrail.Record) origin {
 	if !ok {
 		return origin{skip: true}
 	}
-	s := origin{ip: ip, net: d.settings.Network(ip)}
+	s := origin{ip: ip, net: d.settings.SourceNetwork(ev)}
 	switch {
 	case s.net.Kind == detectors.NetworkAWS:
 		s.member, s.label = "aws", "AWS ASN "+strconv.FormatUint(uint64(s.net.ASN), 10)

@@ -42,7 +42,7 @@ func pipelineRole(r *cloudtrail.Record) (role, provider string) {
 // network its sign-in came from ("trusted" for trusted_networks and the
 // organisation's own VPC endpoints, whose sessions are never judged).
 func (d *WorkloadCredentials) learnPipeline(ev *detectors.Event, b *state.Batch, role, provider string) {
-	s := d.sight(ev.Record)
+	s := d.sight(ev)
 	member := s.member
 	if s.skip {
 		member = "trusted"
