@@ -234,7 +234,7 @@ func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) dete
 	if id == "" {
 		return nil
 	}
-	dims, geo := d.place(ip)
+	dims, geo := d.place(ev, ip)
 	s := &sighting{d: d, r: r, ip: ip, label: label, dims: dims, geo: geo, session: session,
 		hosting: !trusted && d.settings.SourceNetwork(ev).Kind == detectors.NetworkHosting, trusted: trusted}
 	if trusted {
@@ -327,25 +327,24 @@ func (d *AccessKeyNewLocation) observeTrusted(ev *detectors.Event, b *state.Batc
 	return s
 }
 
-// place returns the dimensions ip is compared on and whether they came
-// from GeoIP. An address no database knows falls back to its prefix.
-func (d *AccessKeyNewLocation) place(ip netip.Addr) ([]dimension, bool) {
-	if d.settings.GeoIP != nil {
-		if loc, ok := d.settings.GeoIP.Lookup(ip); ok {
-			var dims []dimension
-			if loc.Country != "" {
-				dims = append(dims, dimension{name: "country", member: loc.Country, label: "country " + loc.Country})
-			}
-			if loc.ASN != 0 {
-				asn := strconv.FormatUint(uint64(loc.ASN), 10)
-				lbl := "ASN " + asn
-				if loc.ASNOrg != "" {
-					lbl += " (" + loc.ASNOrg + ")"
-				}
-				dims = append(dims, dimension{name: "asn", member: asn, label: lbl})
-			}
-			return dims, true
+// place returns the dimensions ip, ev's source address, is compared on and
+// whether they came from GeoIP (looked up once per event). An address no
+// database knows falls back to its prefix.
+func (d *AccessKeyNewLocation) place(ev *detectors.Event, ip netip.Addr) ([]dimension, bool) {
+	if loc, ok := d.settings.SourceLocation(ev); ok {
+		var dims []dimension
+		if loc.Country != "" {
+			dims = append(dims, dimension{name: "country", member: loc.Country, label: "country " + loc.Country})
 		}
+		if loc.ASN != 0 {
+			asn := strconv.FormatUint(uint64(loc.ASN), 10)
+			lbl := "ASN " + asn
+			if loc.ASNOrg != "" {
+				lbl += " (" + loc.ASNOrg + ")"
+			}
+			dims = append(dims, dimension{name: "asn", member: asn, label: lbl})
+		}
+		return dims, true
 	}
 	bits := d.opts.IPv4Prefix
 	if ip.Is6() {
