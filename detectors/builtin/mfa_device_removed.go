@@ -24,8 +24,17 @@ const mfaNewLocationWindow = time.Hour
 //   - HIGH for another user's device: a caller that is not that user (an
 //     administrator's session, another user, root) removing MFA is how a
 //     takeover prepares a password-only way in;
+//   - HIGH for an IAM user's own device when the user worked from a
+//     hosting, VPN or Tor network new for it (not used in several hours
+//     of the last ten days) within about the hour around the removal, the
+//     removal included: judged the same whichever record arrives first,
+//     in one batch or on two replicas (mfa_device_removed_hosting.go); a
+//     use scored after the removal raises the removal's incident to HIGH
+//     on itself;
 //   - HIGH for the caller's own device when its access key was used from a
-//     place new for it within the hour before (detectors.NewLocationMark);
+//     place new for it within the hour before (detectors.NewLocationMark,
+//     set after access-key-new-location's batch: it only adds to the
+//     above, for new places that are not hosting networks);
 //   - HIGH for root's own device: root is then a password alone;
 //   - LOW for the caller's own device otherwise: users replace phones.
 //
@@ -40,17 +49,20 @@ const mfaNewLocationWindow = time.Hour
 // HIGH is for access keys; a console takeover is new-location's and the
 // story's to tie together.
 type MFADeviceRemoved struct {
-	info detectors.Info
+	info     detectors.Info
+	settings *detectors.Settings
 }
 
 // NewMFADeviceRemoved returns the detector. It takes no options.
-func NewMFADeviceRemoved(detectors.Config) (detectors.Detector, error) {
-	return &MFADeviceRemoved{info: detectors.Info{
+func NewMFADeviceRemoved(cfg detectors.Config) (detectors.Detector, error) {
+	return &MFADeviceRemoved{settings: cfg.OrgSettings(), info: detectors.Info{
 		ID:    MFADeviceRemovedID,
 		Title: "MFA device removed from an IAM user",
 		Description: "An MFA device was deactivated (DeactivateMFADevice) or a virtual MFA device deleted " +
-			"(DeleteVirtualMFADevice). HIGH when the caller is not the device's user, or when the user's own " +
-			"access key was used from a new place within the hour before (the access-key-new-location mark), " +
+			"(DeleteVirtualMFADevice). HIGH when the caller is not the device's user, when the user worked from a hosting, " +
+			"VPN or Tor network new for it (fewer than 3 hours in 10 days) within about the hour around the removal, in any " +
+			"arrival order, or when the user's own access key was used from a new place within the hour before (the " +
+			"access-key-new-location mark), " +
 			"HIGH for root's own device; LOW for a user removing its own device otherwise. One incident per user and day; failed calls are quiet.",
 		Severity:   detectors.SeverityHigh,
 		Techniques: []string{"T1556.006", "T1098"},
@@ -69,6 +81,10 @@ type mfaRemoval struct {
 	device  string // the serial number
 	self    bool
 	newLoc  *state.Future[state.Mark]
+	// hosting is the user's hosting set read around a self-removal; own
+	// is the removal's own hosting use, when it came from one.
+	hosting *state.Future[state.Window]
+	own     *mfaHostingUse
 }
 
 // Observe implements Detector.
@@ -76,7 +92,7 @@ func (d *MFADeviceRemoved) Observe(ev *detectors.Event, b *state.Batch) detector
 	r := ev.Record
 	if r.EventSource != "iam.amazonaws.com" || r.Failed() ||
 		(r.EventName != "DeactivateMFADevice" && r.EventName != "DeleteVirtualMFADevice") {
-		return nil
+		return d.observeUse(ev, b)
 	}
 	var p struct {
 		UserName     string `json:"userName"`
@@ -95,7 +111,35 @@ func (d *MFADeviceRemoved) Observe(ev *detectors.Event, b *state.Batch) detector
 	if m.self && r.UserIdentity.AccessKeyID != "" {
 		m.newLoc = b.ReadMark(detectors.NewLocationMark(ev, r.UserIdentity.AccessKeyID))
 	}
+	if id := mfaPrincipal(r, r.UserIdentity.Type); m.self && id != "" {
+		if net, ok := d.hostingNet(ev); ok {
+			m.own = d.observeHosting(ev, b, id, net)
+		}
+		target := m.target
+		if target == "" {
+			target = signInUser(r)
+		}
+		hour := state.BucketStart(r.EventTime, time.Hour)
+		b.WindowAdd(ev.Key(id, "mfa:removed"), removedMember(m, target), r.EventTime, state.Span{From: r.EventTime, To: r.EventTime}, mfaRemovedTTL)
+		m.hosting = b.WindowRead(ev.Key(id, "mfa:hosting"), state.Span{From: hour.Add(-mfaHostingHabit), To: hour}, mfaHabitLimit)
+	}
 	return m
+}
+
+// observeUse queues what any other call of an IAM user from a hosting
+// network records and reads: see mfa_device_removed_hosting.go.
+func (d *MFADeviceRemoved) observeUse(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
+	r := ev.Record
+	id := mfaPrincipal(r, r.UserIdentity.Type)
+	if id == "" {
+		return nil
+	}
+	net, ok := d.hostingNet(ev)
+	if !ok {
+		return nil
+	}
+	u := d.observeHosting(ev, b, id, net)
+	return detectors.EvaluationFunc(func() ([]detectors.Finding, error) { return d.hostingFindings(ev, u) })
 }
 
 // deviceName is the last segment of a virtual MFA device's serial number
@@ -134,15 +178,10 @@ func (m *mfaRemoval) Findings() ([]detectors.Finding, error) {
 	case !m.self:
 		sev, score, why = detectors.SeverityHigh, 80, fmt.Sprintf("the caller (%s) is not the device's user: "+
 			"removing someone else's MFA prepares a password-only way into that account", r.UserIdentity.Type)
-	case m.newLoc != nil:
-		mk, err := m.newLoc.Get()
-		if err != nil {
+	case m.hosting != nil || m.newLoc != nil:
+		var err error
+		if sev, score, why, err = m.selfEvidence(sev, score, why); err != nil {
 			return nil, err
-		}
-		if mk.Set && !mk.At.After(r.EventTime) && r.EventTime.Sub(mk.At) <= mfaNewLocationWindow {
-			sev, score, why = detectors.SeverityHigh, 85, fmt.Sprintf("access key %s was used from a place new "+
-				"for it at %s: whoever holds the key there is removing the second factor",
-				r.UserIdentity.AccessKeyID, mk.At.Format(time.RFC3339))
 		}
 	}
 	target := m.target
@@ -155,8 +194,45 @@ func (m *mfaRemoval) Findings() ([]detectors.Finding, error) {
 	f.Evidence["target_user"] = target
 	f.Evidence["serial_number"] = m.device
 	f.Evidence["self"] = fmt.Sprint(m.self)
-	day := state.BucketStart(r.EventTime, 24*time.Hour).Format(time.DateOnly)
-	f.Once = detectors.OncePer(m.ev.Key(detectors.IAMEntity(m.account, "user", target),
-		"mfa-removed:"+sev.String()+":"+day), 24*time.Hour)
+	f.Once, f.Incident = m.d.incident(m.ev, m.account, target, r.EventTime, sev)
 	return []detectors.Finding{f}, nil
+}
+
+// selfEvidence escalates a user's own removal to HIGH on the user's use
+// of a hosting network new for it within the hour (order-free), or on the
+// new-location mark of the key (set after access-key-new-location's batch,
+// so it only adds to the first).
+func (m *mfaRemoval) selfEvidence(sev detectors.Severity, score int, why string) (detectors.Severity, int, string, error) {
+	r := m.ev.Record
+	if m.own != nil {
+		if _, err := m.own.known.Get(); err != nil { // resolved with the hosting set below
+			return sev, score, why, err
+		}
+	}
+	if m.hosting != nil {
+		w, err := m.hosting.Get()
+		if err != nil {
+			return sev, score, why, err
+		}
+		net, err := recentNewHosting(w, r.EventTime)
+		if err != nil {
+			return sev, score, why, err
+		}
+		if net != "" {
+			return detectors.SeverityHigh, 85, fmt.Sprintf("the user worked from hosting network %s, new for it in %s, "+
+				"within the hour: whoever works from there is removing the second factor", net, detectors.Days(mfaHostingHabit)), nil
+		}
+	}
+	if m.newLoc != nil {
+		mk, err := m.newLoc.Get()
+		if err != nil {
+			return sev, score, why, err
+		}
+		if mk.Set && !mk.At.After(r.EventTime) && r.EventTime.Sub(mk.At) <= mfaNewLocationWindow {
+			return detectors.SeverityHigh, 85, fmt.Sprintf("access key %s was used from a place new "+
+				"for it at %s: whoever holds the key there is removing the second factor",
+				r.UserIdentity.AccessKeyID, mk.At.Format(time.RFC3339)), nil
+		}
+	}
+	return sev, score, why, nil
 }
