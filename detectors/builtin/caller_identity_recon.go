@@ -44,11 +44,13 @@ type CallerIdentityReconOptions struct {
 	// sensitive services stay learned: a probe with a probe of the
 	// principal in this period before it is habitual.
 	HabitPeriod time.Duration `yaml:"habit_period"`
-	// EscalationWindow is no longer used: the pair's new place is the
-	// detector's own learned network, judged the same whichever call of
-	// the pair is scored first (access-key-new-location's mark, written
-	// after its batch, was not). Kept so configurations that set it load.
-	EscalationWindow time.Duration `yaml:"escalation_window"`
+	// EscalationWindow is removed, and setting it is an error that says
+	// so: it timed an escalation on access-key-new-location's mark, which
+	// is written after its batch and so depended on arrival order. The
+	// pair's new place is now the principal's own learned networks over
+	// habit_period, judged the same whichever call is scored first: tune
+	// habit_period instead.
+	EscalationWindow removedOption `yaml:"escalation_window"`
 	// IncludeConsole counts console sessions too (the console probes and
 	// lists on every visit).
 	IncludeConsole bool `yaml:"include_console"`
@@ -57,10 +59,23 @@ type CallerIdentityReconOptions struct {
 	AllowedLateness time.Duration `yaml:"allowed_lateness"`
 }
 
+// removedOption is an option that no longer exists: it decodes any value
+// so that validation can say what replaced it, rather than "unknown key".
+type removedOption struct{ set bool }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (o *removedOption) UnmarshalText([]byte) error {
+	o.set = true
+	return nil
+}
+
+// String renders the option in the reference: it has no default.
+func (removedOption) String() string { return "removed" }
+
 // DefaultCallerIdentityReconOptions returns the defaults.
 func DefaultCallerIdentityReconOptions() CallerIdentityReconOptions {
 	return CallerIdentityReconOptions{Window: 15 * time.Minute, HabitPeriod: 10 * 24 * time.Hour,
-		EscalationWindow: time.Hour, AllowedLateness: detectors.AllowedLateness}
+		AllowedLateness: detectors.AllowedLateness}
 }
 
 func (o CallerIdentityReconOptions) validate() error {
@@ -71,9 +86,10 @@ func (o CallerIdentityReconOptions) validate() error {
 	if o.HabitPeriod < 2*reconHabitGap {
 		errs = append(errs, &detectors.OptionError{Key: "habit_period", Reason: fmt.Sprintf("%v is shorter than %v", o.HabitPeriod, 2*reconHabitGap)})
 	}
-	if o.EscalationWindow < 0 || o.EscalationWindow > detectors.NewLocationMarkTTL-detectors.AllowedLateness {
-		errs = append(errs, &detectors.OptionError{Key: "escalation_window", Reason: fmt.Sprintf("%v is not between 0 and %v (how long the new-location mark is kept, less the lateness)",
-			o.EscalationWindow, detectors.NewLocationMarkTTL-detectors.AllowedLateness)})
+	if o.EscalationWindow.set {
+		errs = append(errs, &detectors.OptionError{Key: "escalation_window", Reason: "removed: a pair's new network is " +
+			"judged against the principal's networks learned over habit_period, in any arrival order (the " +
+			"new-location mark it timed was not); delete the key and tune habit_period instead"})
 	}
 	if o.AllowedLateness < 0 {
 		errs = append(errs, &detectors.OptionError{Key: "allowed_lateness", Reason: fmt.Sprintf("%v is negative", o.AllowedLateness)})
