@@ -112,8 +112,11 @@ func (o CallerIdentityReconOptions) validate() error {
 // over HabitPeriod, the hours it probed in, the networks it called from and
 // the sensitive services it read; what it did at least an hour before a
 // call is its habit. A pair raises when the probe is the principal's first
-// in HabitPeriod, when its network is new for a principal whose networks
-// are known, when the discovery reads a sensitive service (IAM, secrets,
+// in HabitPeriod, when a network new for a principal whose networks are
+// known made both a probe and a discovery call of it (a pair split over a
+// new and a known network is not new-network: each call knows only its
+// own network's newness, so it could not be judged alike in both arrival
+// orders), when the discovery reads a sensitive service (IAM, secrets,
 // KMS, organizations, SSO, SSM parameters) the principal never read in
 // HabitPeriod. MEDIUM; HIGH when the probe and sensitive discovery come
 // from one network new for the principal. Every member of the pairing sets
@@ -158,7 +161,7 @@ func NewCallerIdentityRecon(cfg detectors.Config) (detectors.Detector, error) {
 			Description: fmt.Sprintf("One principal (across its keys and sessions) probed its identity "+
 				"(sts:GetCallerIdentity, sts:GetAccessKeyInfo, iam:GetUser on itself) and, within %v before or after, "+
 				"listed, described or read resources, and something about it is new for the principal over the last %s: "+
-				"its first probe, a new network, a sensitive service it never read (IAM, secrets, KMS, organizations, SSO, "+
+				"its first probe, a new network that made both calls, a sensitive service it never read (IAM, secrets, KMS, organizations, SSO, "+
 				"SSM parameters). HIGH when the probe and sensitive discovery come from one network new for the principal.",
 				opts.Window, detectors.Days(opts.HabitPeriod)),
 			Severity:   detectors.SeverityMedium,
@@ -305,7 +308,7 @@ func (p *pairing) samePlace(c reconCall) bool {
 // afterProbe pairs a probe with the discovery calls found around it.
 func (p *pairing) afterProbe() ([]detectors.Finding, error) {
 	var calls, sensitive []reconCall
-	n := 0
+	n, shared := 0, false
 	for i := range p.found {
 		for _, read := range []*state.Future[state.Window]{p.sensitive[i], p.found[i]} {
 			w, err := read.Get()
@@ -318,6 +321,7 @@ func (p *pairing) afterProbe() ([]detectors.Finding, error) {
 				if err != nil {
 					return nil, err
 				}
+				shared = shared || p.samePlace(c)
 				if read == p.sensitive[i] {
 					sensitive = append(sensitive, c)
 				}
@@ -332,7 +336,7 @@ func (p *pairing) afterProbe() ([]detectors.Finding, error) {
 	}
 	probe := reconCall{serviceOf(p.r.EventSource) + ":" + p.r.EventName, p.r.EventTime, p.habit.network}
 	here := slices.ContainsFunc(sensitive, p.samePlace)
-	f, ok, err := p.judge(probe, calls, sensitive, n, here)
+	f, ok, err := p.judge(probe, calls, sensitive, n, here, shared)
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -368,7 +372,7 @@ func (p *pairing) afterDiscovery() ([]detectors.Finding, error) {
 			}
 			here = here || p.samePlace(c)
 		}
-		f, ok, err := p.judge(probe, []reconCall{self}, sensitive, 1, here && len(sensitive) > 0)
+		f, ok, err := p.judge(probe, []reconCall{self}, sensitive, 1, here && len(sensitive) > 0, here)
 		if err != nil {
 			return nil, err
 		}
@@ -413,10 +417,10 @@ func probeAction(name string) string {
 
 // judge builds the finding of the pair probe + calls (n discovery calls
 // in all, sensitive among them; here when a probe and a sensitive call of
-// the pair share the evaluated call's network) on the record being
-// evaluated, and reports whether anything about it is new for the
-// principal.
-func (p *pairing) judge(probe reconCall, calls, sensitive []reconCall, n int, here bool) (detectors.Finding, bool, error) {
+// the pair share the evaluated call's network, shared when a probe and any
+// discovery call do) on the record being evaluated, and reports whether
+// anything about it is new for the principal.
+func (p *pairing) judge(probe reconCall, calls, sensitive []reconCall, n int, here, shared bool) (detectors.Finding, bool, error) {
 	known, err := p.habit.resolve()
 	if err != nil {
 		return detectors.Finding{}, false, err
@@ -440,7 +444,11 @@ func (p *pairing) judge(probe reconCall, calls, sensitive []reconCall, n int, he
 	if p.habit.hosting {
 		need = reconHostingKnownHours
 	}
-	j.newNetwork = p.habit.network != "" && known.active > 0 && known.network < need
+	// The network is the pair's only when it made both a probe and a
+	// discovery call of it: a call knows its own network's newness, not
+	// its partner's, so a pair split over two networks would be new or
+	// not depending on which call is scored second.
+	j.newNetwork = shared && p.habit.network != "" && known.active > 0 && known.network < need
 	// People move between office, home and phone: a person's new network
 	// that is not a hosting one is LOW here; the location detectors judge
 	// the move.
