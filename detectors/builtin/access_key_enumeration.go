@@ -260,16 +260,8 @@ func (d *AccessKeyEnumeration) Observe(ev *detectors.Event, b *state.Batch) dete
 	if ak == "" || !ReconRead(r) || r.ServiceCaller() {
 		return nil
 	}
-	if !d.opts.IncludeConsole {
-		if r.SessionCredentialFromConsole {
-			// Remember the session, so its records that lack the flag
-			// are known as console too.
-			detectors.Mark(b, consoleSessionKey(ev, ak), r.EventTime, state.KeepEarliest, consoleSessionTTL)
-			return nil
-		}
-		if consoleSession(r) {
-			return nil
-		}
+	if !d.opts.IncludeConsole && consoleSession(r) {
+		return nil
 	}
 	action, svc := enumAction(r)
 	if d.ignore[serviceOf(r.EventSource)+":"+r.EventName] {

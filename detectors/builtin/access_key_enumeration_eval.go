@@ -17,8 +17,7 @@ import (
 // windowed set of reads per aligned window of each of three scales (two
 // windows hold each read), a daily history of distinct reads to learn
 // scanners, and when each network and service was first seen, and when a
-// burst was last raised. Per read: at most 10 state operations (11 for a
-// temporary key whose console origin the record does not tell).
+// burst was last raised. Per read: at most 10 state operations.
 
 // deniedSuffix marks a denied read in the window set: a denied call is a
 // member of its own, so probing what a key may do adds to the score.
@@ -99,9 +98,6 @@ func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, acti
 		e.netSeen = detectors.Mark(b, ev.Key(id, "enum:seen:net:"+e.net), t, state.KeepEarliest, familiarTTL)
 	}
 	e.raised = detectors.ReadMark(b, ev.Key(id, "enum:raised"))
-	if !d.opts.IncludeConsole && strings.HasPrefix(r.UserIdentity.AccessKeyID, "ASIA") {
-		e.console = detectors.ReadMark(b, consoleSessionKey(ev, r.UserIdentity.AccessKeyID))
-	}
 	return detectors.EvaluationFunc(e.findings)
 }
 
@@ -158,7 +154,7 @@ type enumeration struct {
 	windows          [3][2]gridRead // per scale, per grid
 	days             *state.Future[[]int]
 	svcSeen, netSeen detectors.MarkResult
-	console, raised  detectors.MarkResult
+	raised           detectors.MarkResult
 }
 
 // gridRead is one grid window of a scale and its read.
@@ -283,15 +279,6 @@ func (e *enumeration) findings() ([]detectors.Finding, error) {
 			return nil, err
 		}
 		if m.Set && absDuration(e.ev.Record.EventTime.Sub(m.At)) <= found[0].sc.width+e.d.opts.Window {
-			return nil, nil
-		}
-	}
-	if e.console != nil {
-		m, err := e.console.Get()
-		if err != nil {
-			return nil, err
-		}
-		if m.Set { // another record of this session carried sessionCredentialFromConsole
 			return nil, nil
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/iamsentry/iamsentry/cloudtrail"
-	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/state"
 )
 
@@ -33,9 +32,14 @@ func serviceOf(source string) string {
 // end sends (consoleUserAgent); the caller chooses its user agent, so it is
 // believed only for temporary (ASIA…) keys, which is what console sessions
 // use, and not for a workload's (workloadSession): a long-term key or an
-// instance's credentials claiming to be the console is not excused. Records
-// of a session that carry neither are recognised through
-// consoleSessionKey, which a detector sets when it sees the flag.
+// instance's credentials claiming to be the console is not excused, and
+// neither is a browser's user agent alone (a web identity's browser, or a
+// tool claiming to be one).
+//
+// Each record is judged on its own. A session mark set by a record carrying
+// the flag, once read by the session's other records, made the verdict of
+// a session depend on whether the flagged record arrived before the read
+// that crossed a threshold: a finding raised cannot be taken back.
 func consoleSession(r *cloudtrail.Record) bool {
 	if r.SessionCredentialFromConsole {
 		return true
@@ -93,19 +97,6 @@ func consoleUserAgent(ua string) bool {
 	}
 	return strings.Contains(tok, "Console")
 }
-
-// consoleSessionKey remembers that access key accessKeyID belongs to a
-// console session: a detector that sees a record of the session carrying
-// sessionCredentialFromConsole marks it (KeepEarliest, for
-// consoleSessionTTL), and treats the session's other records, which may
-// lack the flag and a console user agent, as console too.
-func consoleSessionKey(ev *detectors.Event, accessKeyID string) state.Key {
-	return ev.Key(ev.KeyIdentity(accessKeyID), "console-session")
-}
-
-// consoleSessionTTL outlives the longest console session (12 hours) and
-// the allowed lateness of delivery.
-const consoleSessionTTL = 12*time.Hour + detectors.AllowedLateness
 
 // window is one aligned window of event time: [Start, Start+Width).
 type window struct {
