@@ -377,7 +377,7 @@ func detectorFinding(f *iamsentryv1.Finding) detectors.Finding {
 		Title: f.GetTitle(), Explanation: f.GetExplanation(), Techniques: f.GetTechniques(),
 		AccountID: f.GetAccountId(), PrincipalARN: f.GetPrincipalArn(), AccessKeyID: f.GetAccessKeyId(),
 		SourceIP: f.GetSourceIp(), EventName: f.GetEventName(), EventTime: f.GetEventTime().AsTime(),
-		EventID: f.GetEventId(), Evidence: f.GetEvidence(), Incident: f.GetIncident(),
+		EventID: f.GetEventId(), Evidence: f.GetEvidence(), Incident: f.GetIncident(), Story: f.GetStory(),
 	}
 	if s := f.GetSuppression(); s != nil {
 		out.Suppressed = &detectors.Suppressed{Entry: int(s.GetEntry()), Reason: s.GetReason()}

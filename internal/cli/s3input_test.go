@@ -3,6 +3,7 @@ package cli_test
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -52,7 +53,10 @@ func TestScanS3MatchesDisk(t *testing.T) {
 	if strings.Count(diskOut, "\n") < 5 {
 		t.Fatalf("the tree raised only %d findings; the comparison would prove little:\n%s", strings.Count(diskOut, "\n"), diskOut)
 	}
-	if s3Out != diskOut {
+	// Finding lines name their story; which finding of a chain names it
+	// depends on how concurrent streams interleave, not on where records
+	// were read (engine/story), so story names are compared as present.
+	if anyStory(s3Out) != anyStory(diskOut) {
 		t.Errorf("findings differ\ndisk:\n%s\ns3:\n%s", diskOut, s3Out)
 	}
 	if d, s := summaryLine(t, diskErr, "scanned "), summaryLine(t, s3Err, "scanned "); d != s {
@@ -117,7 +121,10 @@ func TestReplayS3MatchesDisk(t *testing.T) {
 	if code != cli.ExitOK {
 		t.Fatalf("replay s3://: exit %d\n%s", code, errs)
 	}
-	if s3Out != diskOut {
+	// Finding lines name their story; which finding of a chain names it
+	// depends on how concurrent streams interleave, not on where records
+	// were read (engine/story), so story names are compared as present.
+	if anyStory(s3Out) != anyStory(diskOut) {
 		t.Errorf("findings differ\ndisk:\n%s\ns3:\n%s", diskOut, s3Out)
 	}
 	// The checkpoint is at the end: a second run reads no object.
@@ -128,3 +135,9 @@ func TestReplayS3MatchesDisk(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// storyName is a story name in a finding line.
+var storyName = regexp.MustCompile(`"story":"story-[0-9a-f]+"`)
+
+// anyStory is out with every finding's story name replaced by one.
+func anyStory(out string) string { return storyName.ReplaceAllString(out, `"story":"story-…"`) }
