@@ -12,6 +12,9 @@ import (
 	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/engine"
 	dt "github.com/iamsentry/iamsentry/internal/detectortest"
+	"github.com/iamsentry/iamsentry/internal/redistest"
+	"github.com/iamsentry/iamsentry/internal/redistest/rstore"
+	"github.com/iamsentry/iamsentry/state"
 )
 
 // Generated scenario: alice, an IAM user with a month of office history
@@ -149,39 +152,52 @@ func runMFAHosting(t *testing.T, newStore newStoreFunc) {
 
 // TestMFADeviceRemovedHostingTwoReplicas scores the VPS use on one replica
 // and the removal on another sharing one real Redis: one after the other in
-// both orders, and concurrently.
-func TestMFADeviceRemovedHostingTwoReplicas(t *testing.T) {
-	runOnRedis(t, func(t *testing.T, newStore newStoreFunc) {
-		at := t0.Add(10 * time.Hour)
-		for _, c := range []struct {
-			name   string
-			remove string // where the removal comes from
-			want   string
-		}{{"removal from the VPS", mfaVPS, "HIGH"}, {"removal from the office", mfaOffice, "HIGH"}} {
-			for _, order := range []string{"use first", "removal first", "concurrent"} {
-				t.Run(c.name+"/"+order, func(t *testing.T) {
-					store := newStore(t)
-					a := dt.NewWithStore(t, store, mfaHostingDetectors()...)
-					b := dt.NewWithStore(t, store, mfaHostingDetectors()...)
-					a.Stream(mfaOfficeHistory()...)
-					use := keyUse(at, mfaVPS)
-					removal := deactivateMFA("alice", at.Add(time.Minute)).With("sourceIPAddress", c.remove)
-					var vs []engine.Verdict
-					switch order {
-					case "use first":
-						vs = append(a.Score(use), b.Score(removal)...)
-					case "removal first":
-						vs = append(b.Score(removal), a.Score(use)...)
-					default:
-						vs = scoreConcurrently(t, map[*dt.Harness]dt.Rec{a: use, b: removal})
-					}
-					if got := mfaHighest(mfaSeverities(t, vs)); got != c.want {
-						t.Errorf("rule: two replicas give the severity of one; got %s, want %s", got, c.want)
-					}
-				})
-			}
+// both orders, and concurrently (several rounds, each on fresh state).
+func TestMFADeviceRemovedHostingTwoReplicas(t *testing.T) { runOnRedis(t, runMFATwoReplicas) }
+
+// TestMFADeviceRemovedHostingOnRedisCluster runs the scenarios and the two
+// replicas on a three-master Redis Cluster: the user's hosting and removal
+// sets live on one slot.
+func TestMFADeviceRemovedHostingOnRedisCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster")
+	}
+	cluster := redistest.StartCluster(t, 3)
+	newStore := func(tb testing.TB) state.Store { return rstore.Open(tb, cluster.URL(), rstore.Prefix()) }
+	t.Run("scenarios", func(t *testing.T) { runMFAHosting(t, newStore) })
+	t.Run("two replicas", func(t *testing.T) { runMFATwoReplicas(t, newStore) })
+}
+
+func runMFATwoReplicas(t *testing.T, newStore newStoreFunc) {
+	at := t0.Add(10 * time.Hour)
+	for _, c := range []struct {
+		name   string
+		remove string // where the removal comes from
+		want   string
+	}{{"removal from the VPS", mfaVPS, "HIGH"}, {"removal from the office", mfaOffice, "HIGH"}} {
+		for _, order := range []string{"use first", "removal first", "concurrent", "concurrent", "concurrent", "concurrent"} {
+			t.Run(c.name+"/"+order, func(t *testing.T) {
+				store := newStore(t)
+				a := dt.NewWithStore(t, store, mfaHostingDetectors()...)
+				b := dt.NewWithStore(t, store, mfaHostingDetectors()...)
+				a.Stream(mfaOfficeHistory()...)
+				use := keyUse(at, mfaVPS)
+				removal := deactivateMFA("alice", at.Add(time.Minute)).With("sourceIPAddress", c.remove)
+				var vs []engine.Verdict
+				switch order {
+				case "use first":
+					vs = append(a.Score(use), b.Score(removal)...)
+				case "removal first":
+					vs = append(b.Score(removal), a.Score(use)...)
+				default:
+					vs = scoreConcurrently(t, map[*dt.Harness]dt.Rec{a: use, b: removal})
+				}
+				if got := mfaHighest(mfaSeverities(t, vs)); got != c.want {
+					t.Errorf("rule: two replicas give the severity of one; got %s, want %s", got, c.want)
+				}
+			})
 		}
-	})
+	}
 }
 
 // scoreConcurrently scores each harness's record at once, each on its own
