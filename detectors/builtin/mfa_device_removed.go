@@ -81,10 +81,9 @@ type mfaRemoval struct {
 	device  string // the serial number
 	self    bool
 	newLoc  *state.Future[state.Mark]
-	// hosting is the user's hosting set read around a self-removal; own
-	// is the removal's own hosting use, when it came from one.
+	// hosting is the user's hosting set read around a self-removal
+	// (holding the removal's own network when it came from a hosting one).
 	hosting *state.Future[state.Window]
-	own     *mfaHostingUse
 }
 
 // Observe implements Detector.
@@ -111,17 +110,8 @@ func (d *MFADeviceRemoved) Observe(ev *detectors.Event, b *state.Batch) detector
 	if m.self && r.UserIdentity.AccessKeyID != "" {
 		m.newLoc = b.ReadMark(detectors.NewLocationMark(ev, r.UserIdentity.AccessKeyID))
 	}
-	if id := mfaPrincipal(r, r.UserIdentity.Type); m.self && id != "" {
-		if net, ok := d.hostingNet(ev); ok {
-			m.own = d.observeHosting(ev, b, id, net)
-		}
-		target := m.target
-		if target == "" {
-			target = signInUser(r)
-		}
-		hour := state.BucketStart(r.EventTime, time.Hour)
-		b.WindowAdd(ev.Key(id, "mfa:removed"), removedMember(m, target), r.EventTime, state.Span{From: r.EventTime, To: r.EventTime}, mfaRemovedTTL)
-		m.hosting = b.WindowRead(ev.Key(id, "mfa:hosting"), state.Span{From: hour.Add(-mfaHostingHabit), To: hour}, mfaHabitLimit)
+	if id := mfaPrincipal(r); m.self && id != "" {
+		m.hosting = d.observeSelfRemoval(b, id, m)
 	}
 	return m
 }
@@ -130,7 +120,7 @@ func (d *MFADeviceRemoved) Observe(ev *detectors.Event, b *state.Batch) detector
 // network records and reads: see mfa_device_removed_hosting.go.
 func (d *MFADeviceRemoved) observeUse(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
 	r := ev.Record
-	id := mfaPrincipal(r, r.UserIdentity.Type)
+	id := mfaPrincipal(r)
 	if id == "" {
 		return nil
 	}
@@ -204,11 +194,6 @@ func (m *mfaRemoval) Findings() ([]detectors.Finding, error) {
 // so it only adds to the first).
 func (m *mfaRemoval) selfEvidence(sev detectors.Severity, score int, why string) (detectors.Severity, int, string, error) {
 	r := m.ev.Record
-	if m.own != nil {
-		if _, err := m.own.known.Get(); err != nil { // resolved with the hosting set below
-			return sev, score, why, err
-		}
-	}
 	if m.hosting != nil {
 		w, err := m.hosting.Get()
 		if err != nil {

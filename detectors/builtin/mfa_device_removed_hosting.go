@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iamsentry/iamsentry/cloudtrail"
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/state"
 )
@@ -53,10 +54,10 @@ type mfaHostingUse struct {
 	removed *state.Future[state.Window] // the user's removals paired with the use
 }
 
-// mfaPrincipal is the state identity of the IAM user behind r, "" when r
-// is not an IAM user's call.
-func mfaPrincipal(r interface{ StablePrincipal() string }, userType string) string {
-	if userType != "IAMUser" {
+// mfaPrincipal is the state identity of the IAM user behind r (any of its
+// keys, its console session), "" when r is not an IAM user's call.
+func mfaPrincipal(r *cloudtrail.Record) string {
+	if r.UserIdentity.Type != "IAMUser" {
 		return ""
 	}
 	if p := r.StablePrincipal(); p != "" {
@@ -97,6 +98,24 @@ func (d *MFADeviceRemoved) observeHosting(ev *detectors.Event, b *state.Batch, i
 	u.known = b.WindowAddRead(ev.Key(id, "mfa:hosting:"+net), member, u.hour, habitSpan(u.hour), 0, mfaHostingTTL)
 	u.removed = b.WindowRead(ev.Key(id, "mfa:removed"), state.Span{From: u.hour, To: u.hour.Add(2*time.Hour - time.Nanosecond)}, reconSample)
 	return u
+}
+
+// observeSelfRemoval queues a user's own removal: its hosting use when it
+// came from a hosting network, its member of the user's removal set, then
+// the read of the user's hosting set around it.
+func (d *MFADeviceRemoved) observeSelfRemoval(b *state.Batch, id string, m *mfaRemoval) *state.Future[state.Window] {
+	ev, r := m.ev, m.ev.Record
+	if net, ok := d.hostingNet(ev); ok {
+		d.observeHosting(ev, b, id, net) // the removal is a use of the network too
+	}
+	target := m.target
+	if target == "" {
+		target = signInUser(r)
+	}
+	at := r.EventTime
+	b.WindowAdd(ev.Key(id, "mfa:removed"), removedMember(m, target), at, state.Span{From: at, To: at}, mfaRemovedTTL)
+	hour := state.BucketStart(at, time.Hour)
+	return b.WindowRead(ev.Key(id, "mfa:hosting"), state.Span{From: hour.Add(-mfaHostingHabit), To: hour}, mfaHabitLimit)
 }
 
 // isNew resolves whether the use's network is new for the user.
