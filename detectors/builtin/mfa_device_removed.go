@@ -12,10 +12,6 @@ import (
 // MFADeviceRemovedID is the stable id of the mfa-device-removed detector.
 const MFADeviceRemovedID = "mfa-device-removed"
 
-// mfaNewLocationWindow is how long after its key was used from a new place
-// a user removing its own MFA counts as the new place's doing.
-const mfaNewLocationWindow = time.Hour
-
 // MFADeviceRemoved raises a finding when an MFA device is taken from an IAM
 // user (DeactivateMFADevice) or a virtual MFA device is deleted
 // (DeleteVirtualMFADevice), which leaves a password or a key as the whole
@@ -24,17 +20,13 @@ const mfaNewLocationWindow = time.Hour
 //   - HIGH for another user's device: a caller that is not that user (an
 //     administrator's session, another user, root) removing MFA is how a
 //     takeover prepares a password-only way in;
-//   - HIGH for an IAM user's own device when the user worked from a
-//     hosting, VPN or Tor network new for it (not used in several hours
-//     of the last ten days) within about the hour around the removal, the
-//     removal included: judged the same whichever record arrives first,
-//     in one batch or on two replicas (mfa_device_removed_hosting.go); a
-//     use scored after the removal raises the removal's incident to HIGH
-//     on itself;
-//   - HIGH for the caller's own device when its access key was used from a
-//     place new for it within the hour before (detectors.NewLocationMark,
-//     set after access-key-new-location's batch: it only adds to the
-//     above, for new places that are not hosting networks);
+//   - HIGH for an IAM user's own device removed from a hosting, VPN or Tor
+//     network new for the user (used in fewer than 3 hours of the last ten
+//     days): whoever works from a fresh VPS is removing the second factor.
+//     Judged from the removal record alone (mfa_device_removed_hosting.go),
+//     so batching, arrival order and replicas do not change it; the same
+//     removal from the user's office stays LOW, whatever the user's key did
+//     from elsewhere (access-key-new-location raises that);
 //   - HIGH for root's own device: root is then a password alone;
 //   - LOW for the caller's own device otherwise: users replace phones.
 //
@@ -44,10 +36,11 @@ const mfaNewLocationWindow = time.Hour
 // user: the device's name is taken as the user's, as AWS's self-service
 // MFA policy requires (mfa/${aws:username}).
 //
-// A console session's calls carry a session key that the new-location
-// mark rarely names (the sign-in itself has no key), so the self-removal
-// HIGH is for access keys; a console takeover is new-location's and the
-// story's to tie together.
+// An earlier version escalated a removal within the hour after
+// access-key-new-location's mark on the key. That mark is written after
+// its batch: a use from the new place and the removal in one batch, or on
+// two replicas, never escalated, and whether they did depended on arrival
+// order. The removal's own network replaced it.
 type MFADeviceRemoved struct {
 	info     detectors.Info
 	settings *detectors.Settings
@@ -59,10 +52,9 @@ func NewMFADeviceRemoved(cfg detectors.Config) (detectors.Detector, error) {
 		ID:    MFADeviceRemovedID,
 		Title: "MFA device removed from an IAM user",
 		Description: "An MFA device was deactivated (DeactivateMFADevice) or a virtual MFA device deleted " +
-			"(DeleteVirtualMFADevice). HIGH when the caller is not the device's user, when the user worked from a hosting, " +
-			"VPN or Tor network new for it (fewer than 3 hours in 10 days) within about the hour around the removal, in any " +
-			"arrival order, or when the user's own access key was used from a new place within the hour before (the " +
-			"access-key-new-location mark), " +
+			"(DeleteVirtualMFADevice). HIGH when the caller is not the device's user, or when an IAM user's own device " +
+			"is removed from a hosting, VPN or Tor network new for the user (used in fewer than 3 hours of the last 10 days), " +
+			"judged from the removal alone whatever the arrival order; " +
 			"HIGH for root's own device; LOW for a user removing its own device otherwise. One incident per user and day; failed calls are quiet.",
 		Severity:   detectors.SeverityHigh,
 		Techniques: []string{"T1556.006", "T1098"},
@@ -80,10 +72,10 @@ type mfaRemoval struct {
 	target  string // the user (or the virtual device's name)
 	device  string // the serial number
 	self    bool
-	newLoc  *state.Future[state.Mark]
-	// hosting is the user's hosting set read around a self-removal
-	// (holding the removal's own network when it came from a hosting one).
-	hosting *state.Future[state.Window]
+	// net is the removal's hosting network when it came from one, and
+	// netHours the hours the user used it before.
+	net      string
+	netHours *state.Future[state.Window]
 }
 
 // Observe implements Detector.
@@ -107,29 +99,12 @@ func (d *MFADeviceRemoved) Observe(ev *detectors.Event, b *state.Batch) detector
 		m.target = deviceName(p.SerialNumber)
 	}
 	m.self = m.isSelf()
-	if m.self && r.UserIdentity.AccessKeyID != "" {
-		m.newLoc = b.ReadMark(detectors.NewLocationMark(ev, r.UserIdentity.AccessKeyID))
-	}
 	if id := mfaPrincipal(r); m.self && id != "" {
-		m.hosting = d.observeSelfRemoval(b, id, m)
+		if net, ok := d.hostingNet(ev); ok {
+			m.observeRemovalNet(b, id, net)
+		}
 	}
 	return m
-}
-
-// observeUse queues what any other call of an IAM user from a hosting
-// network records and reads: see mfa_device_removed_hosting.go.
-func (d *MFADeviceRemoved) observeUse(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
-	r := ev.Record
-	id := mfaPrincipal(r)
-	if id == "" {
-		return nil
-	}
-	net, ok := d.hostingNet(ev)
-	if !ok {
-		return nil
-	}
-	u := d.observeHosting(ev, b, id, net)
-	return detectors.EvaluationFunc(func() ([]detectors.Finding, error) { return d.hostingFindings(ev, u) })
 }
 
 // deviceName is the last segment of a virtual MFA device's serial number
@@ -168,10 +143,15 @@ func (m *mfaRemoval) Findings() ([]detectors.Finding, error) {
 	case !m.self:
 		sev, score, why = detectors.SeverityHigh, 80, fmt.Sprintf("the caller (%s) is not the device's user: "+
 			"removing someone else's MFA prepares a password-only way into that account", r.UserIdentity.Type)
-	case m.hosting != nil || m.newLoc != nil:
-		var err error
-		if sev, score, why, err = m.selfEvidence(sev, score, why); err != nil {
+	case m.netHours != nil:
+		w, err := m.netHours.Get()
+		if err != nil {
 			return nil, err
+		}
+		if w.Count < reconHostingKnownHours {
+			sev, score, why = detectors.SeverityHigh, 85, fmt.Sprintf("it came from hosting network %s, which the user "+
+				"called from in %d hours of the last %s: whoever works from there is removing the second factor",
+				m.net, w.Count, detectors.Days(mfaHostingHabit))
 		}
 	}
 	target := m.target
@@ -184,40 +164,11 @@ func (m *mfaRemoval) Findings() ([]detectors.Finding, error) {
 	f.Evidence["target_user"] = target
 	f.Evidence["serial_number"] = m.device
 	f.Evidence["self"] = fmt.Sprint(m.self)
-	f.Once, f.Incident = m.d.incident(m.ev, m.account, target, r.EventTime, sev)
+	if m.net != "" {
+		f.Evidence["hosting_network"] = m.net
+	}
+	day := state.BucketStart(r.EventTime, 24*time.Hour).Format(time.DateOnly)
+	f.Once = detectors.OncePer(m.ev.Key(detectors.IAMEntity(m.account, "user", target),
+		"mfa-removed:"+sev.String()+":"+day), 24*time.Hour)
 	return []detectors.Finding{f}, nil
-}
-
-// selfEvidence escalates a user's own removal to HIGH on the user's use
-// of a hosting network new for it within the hour (order-free), or on the
-// new-location mark of the key (set after access-key-new-location's batch,
-// so it only adds to the first).
-func (m *mfaRemoval) selfEvidence(sev detectors.Severity, score int, why string) (detectors.Severity, int, string, error) {
-	r := m.ev.Record
-	if m.hosting != nil {
-		w, err := m.hosting.Get()
-		if err != nil {
-			return sev, score, why, err
-		}
-		net, err := recentNewHosting(w, r.EventTime)
-		if err != nil {
-			return sev, score, why, err
-		}
-		if net != "" {
-			return detectors.SeverityHigh, 85, fmt.Sprintf("the user worked from hosting network %s, new for it in %s, "+
-				"within the hour: whoever works from there is removing the second factor", net, detectors.Days(mfaHostingHabit)), nil
-		}
-	}
-	if m.newLoc != nil {
-		mk, err := m.newLoc.Get()
-		if err != nil {
-			return sev, score, why, err
-		}
-		if mk.Set && !mk.At.After(r.EventTime) && r.EventTime.Sub(mk.At) <= mfaNewLocationWindow {
-			return detectors.SeverityHigh, 85, fmt.Sprintf("access key %s was used from a place new "+
-				"for it at %s: whoever holds the key there is removing the second factor",
-				r.UserIdentity.AccessKeyID, mk.At.Format(time.RFC3339)), nil
-		}
-	}
-	return sev, score, why, nil
 }

@@ -80,17 +80,22 @@ func runMFASeverities(t *testing.T, newStore newStoreFunc) {
 			[]dt.Rec{root(deleteVirtualMFA("root-account-mfa-device", t0))}, []string{"DeleteVirtualMFADevice HIGH"}},
 		{"own device, key at home all along, is LOW",
 			append(slices.Clone(office), deactivateMFA("alice", t0)), []string{"DeactivateMFADevice LOW"}},
-		{"own device right after the key's new-location sighting is HIGH",
+		{"own device removed from a VPS new for the user is HIGH",
 			append(slices.Clone(office), keyUse(t0, "192.0.2.50"), deactivateMFA("alice", t0.Add(10*time.Minute)).With("sourceIPAddress", "192.0.2.50")),
 			[]string{"DeactivateMFADevice HIGH"}},
-		{"own device two hours after the new-location sighting is LOW",
+		// Judged by the removal's own network, which one earlier hour does
+		// not make the user's: waiting an hour after the first use (the old
+		// mark's window) does not lower it.
+		{"own device removed from the VPS two hours after its first use is HIGH",
 			append(slices.Clone(office), keyUse(t0, "192.0.2.50"), deactivateMFA("alice", t0.Add(2*time.Hour)).With("sourceIPAddress", "192.0.2.50")),
+			[]string{"DeactivateMFADevice HIGH"}},
+		{"own device removed from the office right after a VPS use is LOW",
+			append(slices.Clone(office), keyUse(t0, "192.0.2.50"), deactivateMFA("alice", t0.Add(10*time.Minute))),
 			[]string{"DeactivateMFADevice LOW"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			loc := dt.Must(builtin.NewAccessKeyNewLocation(detectors.Config{Settings: geoSettings()}))
-			h := dt.NewWithStore(t, newStore(t), newMFARemoved(), loc)
+			h := dt.NewWithStore(t, newStore(t), mfaHostingDetectors()...)
 			var got []string
 			for _, f := range dt.Only(builtin.MFADeviceRemovedID, h.Stream(c.stream...)) {
 				got = append(got, f.EventName+" "+f.Severity.String())
