@@ -203,8 +203,8 @@ func (d *AccessKeyEnumeration) network(ev *detectors.Event) (member, label strin
 
 // enumeration is one counted read being evaluated.
 type enumeration struct {
-	d             *AccessKeyEnumeration
-	ev            *detectors.Event
+	d         *AccessKeyEnumeration
+	ev        *detectors.Event
 	id, svc   string
 	sensitive bool   // the read is sensitive (Sensitive)
 	net       string // network and tool ("AS16509|terraform"), "" when none (see networkKey)
