@@ -71,17 +71,18 @@ func enumPrincipal(r *cloudtrail.Record) string {
 		}
 	}
 	if p := r.StablePrincipal(); p != "" {
-		return enumPrincipals.get(p)
+		return principalIdentities.get(p)
 	}
 	return keyIdentity(u.AccessKeyID)
 }
 
-// enumPrincipals and enumServiceKeys remember the state identity of a
-// principal and the key name of a service's first read: a principal reads
-// record after record, and the concatenation allocated on each.
+// principalIdentities and enumServiceKeys remember the state identity of
+// a principal ("principal:" and it) and the key name of a service's first
+// read: a principal acts record after record, and the concatenation
+// allocated on each.
 var (
-	enumPrincipals  = newStringMemo(func(p string) string { return "principal:" + p })
-	enumServiceKeys = newStringMemo(func(svc string) string { return "enum:seen:svc:" + svc })
+	principalIdentities = newStringMemo(func(p string) string { return "principal:" + p })
+	enumServiceKeys     = newStringMemo(func(svc string) string { return "enum:seen:svc:" + svc })
 )
 
 // observe queues the state a counted read needs.
