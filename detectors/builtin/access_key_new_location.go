@@ -340,8 +340,7 @@ func (d *AccessKeyNewLocation) place(ev *detectors.Event, ip netip.Addr, dims []
 			dims = append(dims, dimension{name: "country", key: "loc:country", member: loc.Country})
 		}
 		if loc.ASN != 0 {
-			asn := strconv.FormatUint(uint64(loc.ASN), 10)
-			dims = append(dims, dimension{name: "asn", key: "loc:asn", member: asn, org: loc.ASNOrg})
+			dims = append(dims, dimension{name: "asn", key: "loc:asn", member: asnNumbers.get(loc.ASN), org: loc.ASNOrg})
 		}
 		return dims, true
 	}
