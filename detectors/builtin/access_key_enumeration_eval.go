@@ -228,6 +228,21 @@ type tally struct {
 	services, sample                  []string // services sorted; sample earliest first
 }
 
+// crosses reports whether weigh(w).score >= threshold, weighing the members only
+// when their count does not decide: every member weighs at least 1 and at
+// most SensitiveWeight, and breadth adds at most maxBreadth, so a window
+// of threshold reads crosses and one too small to reach it by any weights does
+// not, as most windows a benign read weighs are.
+func (d *AccessKeyEnumeration) crosses(w state.Window, threshold int) bool {
+	switch {
+	case w.Count >= threshold:
+		return true
+	case w.Count+len(w.Members)*(d.opts.SensitiveWeight-1)+maxBreadth < threshold:
+		return false
+	}
+	return d.score(w) >= threshold
+}
+
 // score is weigh(w).score, without building the tally: most windows a
 // read weighs stay under their threshold, and only one that crosses is
 // described. Services beyond maxBreadth+1 add nothing, so it keeps no more.
@@ -325,7 +340,7 @@ func (e *enumeration) crossings() ([]crossing, error) {
 			if err != nil {
 				return nil, err
 			}
-			if e.d.score(w) < sc[i].min {
+			if !e.d.crosses(w, sc[i].min) {
 				continue
 			}
 			if k := sc[i].onceName + enumPeriod(g.win, sc[i].once); seen[k] {
