@@ -239,6 +239,7 @@ func (e *Engine) score(ctx context.Context, b Batch) ([]Verdict, error) {
 	e.batches.Add(1)
 	e.records.Add(int64(len(b.Records)))
 	s := newScoring(e, b)
+	defer s.release()
 	if err := e.exec(ctx, s, &s.first); err != nil {
 		return nil, fmt.Errorf("scoring %d records: %w", len(b.Records), err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/iamsentry/iamsentry/cloudtrail"
@@ -33,6 +34,61 @@ type scoring struct {
 	alerting bool // some record raised a candidate finding (before throttles)
 
 	onPublish func([]Verdict) // the batch's Publish
+
+	scratch *scratch // items, evaluations and the index by owner, reused (see release)
+}
+
+// scratch is what scoring a batch needs only while it scores: the items
+// (records included, about 1 KB each), the evaluations, and the index of
+// records by owner. It is reused across batches, cleared, because a batch
+// of 512 records allocated some 600 KB of it, a sixth of the engine's
+// bytes per event, for the garbage collector to sweep.
+type scratch struct {
+	items []item
+	evals []detectors.Evaluation
+	seen  map[string]int
+}
+
+// scratchPool holds scratch of batches that finished; scratchMaxRecords
+// bounds what it keeps, so one outsized batch does not pin its memory.
+var scratchPool sync.Pool
+
+const scratchMaxRecords = 4096
+
+// getScratch returns cleared scratch for a batch of n records.
+func getScratch(n int) *scratch {
+	sc, _ := scratchPool.Get().(*scratch)
+	if sc == nil {
+		sc = &scratch{seen: make(map[string]int, n)}
+	}
+	if cap(sc.items) < n {
+		sc.items = make([]item, n)
+	}
+	if cap(sc.evals) < 2*n {
+		sc.evals = make([]detectors.Evaluation, 0, 2*n)
+	}
+	sc.items = sc.items[:n]
+	return sc
+}
+
+// release hands s's scratch back once nothing of the batch reads it: the
+// verdicts are the caller's and hold no pointer into the items (their
+// strings are immutable copies or the records' own bytes, which clearing
+// leaves to whoever still holds them).
+func (s *scoring) release() {
+	sc := s.scratch
+	if sc == nil {
+		return
+	}
+	s.scratch, s.items = nil, nil
+	if cap(sc.items) > scratchMaxRecords {
+		return
+	}
+	clear(sc.items[:cap(sc.items)])
+	clear(sc.evals[:cap(sc.evals)])
+	sc.evals = sc.evals[:0]
+	clear(sc.seen)
+	scratchPool.Put(sc)
 }
 
 // item is one valid record of the batch.
@@ -58,18 +114,20 @@ type item struct {
 
 func newScoring(e *Engine, b Batch) *scoring {
 	s := &scoring{e: e, rules: e.rules.Load(), tenant: b.Tenant, verdicts: make([]Verdict, len(b.Records)), onPublish: b.Publish, learn: b.Learn}
-	seen := make(map[string]int, len(b.Records))
+	s.scratch = getScratch(len(b.Records))
+	seen := s.scratch.seen
 	enabled := s.rules.Registry.Enabled()
 	popts := cloudtrail.Options{MaxRecordSize: e.opts.MaxRecordSize}
 	// Items, records included, are built in place, in a slice that never
 	// grows: detectors keep &it.event and its Record, and a record or item
 	// of its own would cost an allocation per record. A slot is written
 	// only by a record that parses (ParseInto leaves it as it was on an
-	// error), so every slot is zero until its record takes it.
-	items := make([]item, len(b.Records))
+	// error), so every slot is zero until its record takes it (scratch
+	// comes cleared).
+	items := s.scratch.items
 	// Evaluations too share one slice; a detector or two per record is
 	// typical, and growing it copies only interface values.
-	evals := make([]detectors.Evaluation, 0, 2*len(b.Records))
+	evals := s.scratch.evals
 	n := 0
 	for i, raw := range b.Records {
 		it := &items[n]
@@ -101,6 +159,7 @@ func newScoring(e *Engine, b Batch) *scoring {
 		it.evals = evals[from:len(evals):len(evals)]
 	}
 	s.items = items[:n]
+	s.scratch.evals = evals[:0] // keep what it grew to
 	return s
 }
 

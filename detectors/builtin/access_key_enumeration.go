@@ -201,6 +201,7 @@ type AccessKeyEnumeration struct {
 	settings  *detectors.Settings
 	ignore    map[string]bool
 	sensitive map[string]bool
+	sc        [3]enumScale // the scales, fixed by opts (see newScales)
 }
 
 // NewAccessKeyEnumeration builds the detector from cfg, rejecting bad
@@ -238,6 +239,7 @@ func NewAccessKeyEnumeration(cfg detectors.Config) (detectors.Detector, error) {
 	for _, s := range opts.Sensitive {
 		d.sensitive[s] = true
 	}
+	d.sc = newScales(opts)
 	return d, nil
 }
 

@@ -36,14 +36,24 @@ type enumScale struct {
 	severity detectors.Severity
 	once     time.Duration // one finding per principal per aligned period
 	onceName string
+	keys     *formatCache // the state key names of its windows, by start
 }
 
-func (d *AccessKeyEnumeration) scales() [3]enumScale {
-	o := d.opts
+// enumWindowKeys render the state key name of a scale's window
+// ("enum:win:<scale>:<start>"): every counted read names six windows, and
+// the reads of a batch share a handful.
+var enumWindowKeys = [3]formatCache{
+	{prefix: "enum:win:window:", layout: windowIDLayout},
+	{prefix: "enum:win:burst:", layout: windowIDLayout},
+	{prefix: "enum:win:drip:", layout: windowIDLayout},
+}
+
+// newScales are the scales of o, built once per detector.
+func newScales(o AccessKeyEnumerationOptions) [3]enumScale {
 	return [3]enumScale{
-		{"window", o.Window, o.MinScore, detectors.SeverityHigh, enumIncident, "enum:once:"},
-		{"burst", o.BurstWindow, o.BurstMinScore, detectors.SeverityHigh, enumIncident, "enum:once:"},
-		{"drip", o.DripWindow, o.DripMinScore, detectors.SeverityMedium, 24 * time.Hour, "enum:drip:"},
+		{"window", o.Window, o.MinScore, detectors.SeverityHigh, enumIncident, "enum:once:", &enumWindowKeys[0]},
+		{"burst", o.BurstWindow, o.BurstMinScore, detectors.SeverityHigh, enumIncident, "enum:once:", &enumWindowKeys[1]},
+		{"drip", o.DripWindow, o.DripMinScore, detectors.SeverityMedium, 24 * time.Hour, "enum:drip:", &enumWindowKeys[2]},
 	}
 }
 
@@ -60,10 +70,19 @@ func enumPrincipal(r *cloudtrail.Record) string {
 		}
 	}
 	if p := r.StablePrincipal(); p != "" {
-		return "principal:" + p
+		return principalIdentities.get(p)
 	}
 	return keyIdentity(u.AccessKeyID)
 }
+
+// principalIdentities and enumServiceKeys remember the state identity of
+// a principal ("principal:" and it) and the key name of a service's first
+// read: a principal acts record after record, and the concatenation
+// allocated on each.
+var (
+	principalIdentities = newStringMemo(func(p string) string { return "principal:" + p })
+	enumServiceKeys     = newStringMemo(func(svc string) string { return "enum:seen:svc:" + svc })
+)
 
 // observe queues the state a counted read needs.
 func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, action, svc string) detectors.Evaluation {
@@ -74,13 +93,13 @@ func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, acti
 		member += deniedSuffix
 	}
 	e := &enumeration{d: d, ev: ev, id: id, svc: svc, sensitive: d.sensitive[svc] || d.sensitive[action]}
-	sc := d.scales()
+	sc := &d.sc
 	// The limit is the scale's threshold: every member weighs at least 1,
 	// so a window holding more members crosses whatever they are, and one
 	// holding fewer is returned whole and weighed exactly.
 	for i := range sc {
 		for g, win := range enumWindows(t, sc[i].width) {
-			key := ev.Key(id, "enum:win:"+sc[i].name+":"+win.From.UTC().Format("20060102T150405Z"))
+			key := ev.Key(id, sc[i].keys.format(win.From.UTC()))
 			e.windows[i][g] = gridRead{win: win,
 				read: detectors.WindowAddRead(b, key, member, t, win, sc[i].min, 2*sc[i].width+d.opts.AllowedLateness)}
 		}
@@ -89,16 +108,13 @@ func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, acti
 	e.days = detectors.BucketAdd(b, ev.Key(id, "enum:days"), action, t, 24*time.Hour, days,
 		time.Duration(days)*24*time.Hour+d.opts.AllowedLateness)
 	familiarTTL := d.opts.FamiliarAfter + time.Duration(d.opts.HistoryDays)*24*time.Hour
-	e.svcSeen = detectors.Mark(b, ev.Key(id, "enum:seen:svc:"+svc), t, state.KeepEarliest, familiarTTL)
-	if e.net, e.netLabel = d.network(ev); e.net != "" {
-		// Where a scanner reads from includes what it reads with: an aws
-		// cli on the terraform runner is not terraform.
-		tool := userAgentTool(r.UserAgent)
-		e.net, e.netLabel = e.net+"|"+tool, e.netLabel+" with "+tool
-		e.netSeen = detectors.Mark(b, ev.Key(id, "enum:seen:net:"+e.net), t, state.KeepEarliest, familiarTTL)
+	e.svcSeen = detectors.Mark(b, ev.Key(id, enumServiceKeys.get(svc)), t, state.KeepEarliest, familiarTTL)
+	if name := d.networkKey(ev, r.UserAgent); name != "" {
+		e.net = name[len(enumNetKeyPrefix):]
+		e.netSeen = detectors.Mark(b, ev.Key(id, name), t, state.KeepEarliest, familiarTTL)
 	}
 	e.raised = detectors.ReadMark(b, ev.Key(id, "enum:raised"))
-	return detectors.EvaluationFunc(e.findings)
+	return e
 }
 
 // enumWindows are the two windows of twice w that hold t, aligned on w:
@@ -112,6 +128,49 @@ func enumWindows(t time.Time, w time.Duration) [2]state.Span {
 		out[g] = state.Span{From: from, To: from.Add(2*w - time.Nanosecond)}
 	}
 	return out
+}
+
+// enumNetKeyPrefix starts the key name of a network's first read; the
+// rest is the network and tool (see networkKey).
+const enumNetKeyPrefix = "enum:seen:net:"
+
+// networkKey is the key name of the first read from where ev came from
+// with the tool of userAgent: enumNetKeyPrefix, network(ev)'s member, "|"
+// and userAgentTool (where a scanner reads from includes what it reads
+// with: an aws cli on the terraform runner is not terraform). "" when the
+// source is not an address. It is network(ev) built in one allocation:
+// every counted read names it, and only a finding needs the label.
+func (d *AccessKeyEnumeration) networkKey(ev *detectors.Event, userAgent string) string {
+	r := ev.Record
+	var buf [96]byte
+	b := append(buf[:0], enumNetKeyPrefix...)
+	switch {
+	case r.VPCEndpointID != "":
+		b = append(b, r.VPCEndpointID...)
+	case !r.SourceIsIP():
+		return ""
+	default:
+		loc, ok := detectors.GeoLocation{}, false
+		if d.settings.GeoIP != nil {
+			loc, ok = d.settings.SourceLocation(ev)
+		}
+		if ok && loc.ASN != 0 {
+			b = strconv.AppendUint(append(b, "AS"...), uint64(loc.ASN), 10)
+			break
+		}
+		b = d.prefix(r.SourceIP.Unmap()).AppendTo(b)
+	}
+	b = append(append(b, '|'), userAgentTool(userAgent)...)
+	return string(b)
+}
+
+// prefix is the network an address is compared on without an ASN.
+func (d *AccessKeyEnumeration) prefix(ip netip.Addr) netip.Prefix {
+	bits := d.opts.IPv4Prefix
+	if ip.Is6() {
+		bits = d.opts.IPv6Prefix
+	}
+	return netip.PrefixFrom(ip, bits).Masked()
 }
 
 // network names where r came from for a learned scanner's baseline: its
@@ -135,21 +194,17 @@ func (d *AccessKeyEnumeration) network(ev *detectors.Event) (member, label strin
 			return asn, asn
 		}
 	}
-	bits := d.opts.IPv4Prefix
-	if ip.Is6() {
-		bits = d.opts.IPv6Prefix
-	}
-	p := netip.PrefixFrom(ip, bits).Masked().String()
+	p := d.prefix(ip).String()
 	return p, "network " + p
 }
 
 // enumeration is one counted read being evaluated.
 type enumeration struct {
-	d             *AccessKeyEnumeration
-	ev            *detectors.Event
-	id, svc       string
-	sensitive     bool // the read is sensitive (Sensitive)
-	net, netLabel string
+	d         *AccessKeyEnumeration
+	ev        *detectors.Event
+	id, svc   string
+	sensitive bool   // the read is sensitive (Sensitive)
+	net       string // network and tool ("AS16509|terraform"), "" when none (see networkKey)
 
 	windows          [3][2]gridRead // per scale, per grid
 	days             *state.Future[[]int]
@@ -167,6 +222,43 @@ type gridRead struct {
 type tally struct {
 	score, members, denied, sensitive int
 	services, sample                  []string // services sorted; sample earliest first
+}
+
+// crosses reports whether weigh(w).score >= threshold, weighing the members only
+// when their count does not decide: every member weighs at least 1 and at
+// most SensitiveWeight, and breadth adds at most maxBreadth, so a window
+// of threshold reads crosses and one too small to reach it by any weights does
+// not, as most windows a benign read weighs are.
+func (d *AccessKeyEnumeration) crosses(w state.Window, threshold int) bool {
+	switch {
+	case w.Count >= threshold:
+		return true
+	case w.Count+len(w.Members)*(d.opts.SensitiveWeight-1)+maxBreadth < threshold:
+		return false
+	}
+	return d.score(w) >= threshold
+}
+
+// score is weigh(w).score, without building the tally: most windows a
+// read weighs stay under their threshold, and only one that crosses is
+// described. Services beyond maxBreadth+1 add nothing, so it keeps no more.
+func (d *AccessKeyEnumeration) score(w state.Window) int {
+	var svcs [maxBreadth + 1]string
+	n, score := 0, w.Count-len(w.Members)
+	for _, m := range w.Members {
+		a, _ := strings.CutSuffix(m, deniedSuffix)
+		svc := memberService(a)
+		if d.sensitive[svc] || d.sensitive[a] {
+			score += d.opts.SensitiveWeight
+		} else {
+			score++
+		}
+		if n < len(svcs) && !slices.Contains(svcs[:n], svc) {
+			svcs[n] = svc
+			n++
+		}
+	}
+	return score + min(maxBreadth, max(0, n-1))
 }
 
 func (d *AccessKeyEnumeration) weigh(w state.Window) tally {
@@ -232,7 +324,7 @@ type crossing struct {
 // raises its incident whatever the order; the slow scale only when no fast
 // one crossed.
 func (e *enumeration) crossings() ([]crossing, error) {
-	sc := e.d.scales()
+	sc := &e.d.sc
 	var out []crossing
 	seen := map[string]bool{}
 	for i := range sc {
@@ -244,13 +336,15 @@ func (e *enumeration) crossings() ([]crossing, error) {
 			if err != nil {
 				return nil, err
 			}
-			t := e.d.weigh(w)
-			if k := sc[i].onceName + enumPeriod(g.win, sc[i].once); t.score < sc[i].min || seen[k] {
+			if !e.d.crosses(w, sc[i].min) {
+				continue
+			}
+			if k := sc[i].onceName + enumPeriod(g.win, sc[i].once); seen[k] {
 				continue
 			} else {
 				seen[k] = true
 			}
-			out = append(out, crossing{&sc[i], g.win, t})
+			out = append(out, crossing{&sc[i], g.win, e.d.weigh(w)})
 		}
 	}
 	return out, nil
@@ -262,10 +356,11 @@ func (e *enumeration) crossings() ([]crossing, error) {
 // period of the window's middle: a burst starting on a period's edge lies
 // in two windows whose middles share that period.
 func enumPeriod(span state.Span, once time.Duration) string {
-	return state.BucketStart(span.From.Add((span.To.Sub(span.From)+time.Nanosecond)/2), once).Format("20060102T150405Z")
+	return windowIDs.format(state.BucketStart(span.From.Add((span.To.Sub(span.From)+time.Nanosecond)/2), once))
 }
 
-func (e *enumeration) findings() ([]detectors.Finding, error) {
+// Findings implements detectors.Evaluation.
+func (e *enumeration) Findings() ([]detectors.Finding, error) {
 	found, err := e.crossings()
 	if err != nil || len(found) == 0 {
 		return nil, err
@@ -315,7 +410,11 @@ func (e *enumeration) profile() (profile, error) {
 	if err != nil {
 		return profile{}, err
 	}
-	p := profile{days: len(days) - 1, netLabel: e.netLabel, svc: e.svc}
+	p := profile{days: len(days) - 1, svc: e.svc}
+	if e.net != "" {
+		_, label := e.d.network(e.ev)
+		p.netLabel = label + " with " + userAgentTool(e.ev.Record.UserAgent)
+	}
 	if len(days) == 0 {
 		return p, nil
 	}

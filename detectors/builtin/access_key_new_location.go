@@ -188,32 +188,47 @@ func publicSource(r *cloudtrail.Record, s *detectors.Settings) (netip.Addr, bool
 // assume-role-unexpected-source, a workload's session by
 // workload-credentials-off-workload; judged here by the role many people
 // or runs share, every home and every runner would be a new place.
-func locationIdentity(r *cloudtrail.Record) (key, label string, session bool) {
+func locationIdentity(ev *detectors.Event) (key string, session bool) {
+	r := ev.Record
 	u := &r.UserIdentity
 	if k := u.AccessKeyID; strings.HasPrefix(k, "AKIA") {
-		return "key:" + k, "access key " + k, false
+		return ev.KeyIdentity(k), false
 	}
 	switch u.Type {
 	case "AssumedRole", "FederatedUser":
 		if k := u.AccessKeyID; strings.HasPrefix(k, "ASIA") && detectors.HumanSession(r) {
-			return "session:" + k, "session key " + k + " of " + detectors.HabitPrincipal(r), true
+			return "session:" + k, true
 		}
-		return "", "", false
+		return "", false
 	case "SAMLUser", "WebIdentityUser", "IdentityCenterUser", "AWSService", "AWSAccount":
-		return "", "", false
+		return "", false
 	}
 	if p := r.StablePrincipal(); p != "" {
-		return "principal:" + p, p, false
+		return principalIdentities.get(p), false
 	}
-	return "", "", false
+	return "", false
+}
+
+// locationLabel names, for explanations, the identity locationIdentity
+// keys r's history on (session as it reported). Only a finding needs it.
+func locationLabel(r *cloudtrail.Record, session bool) string {
+	k := r.UserIdentity.AccessKeyID
+	switch {
+	case strings.HasPrefix(k, "AKIA"):
+		return "access key " + k
+	case session:
+		return "session key " + k + " of " + detectors.HabitPrincipal(r)
+	}
+	return r.StablePrincipal()
 }
 
 // dimension is one way of placing an address: its country, its ASN, or its
 // network prefix when there is no database.
 type dimension struct {
-	name   string // state key name and Evidence key: "country", "asn", "network"
+	name   string // Evidence key: "country", "asn", "network"
+	key    string // state key name: "loc:" and name
 	member string // e.g. "DE", "3320", "198.51.0.0/16"
-	label  string // for explanations, e.g. "ASN 3320 (Deutsche Telekom AG)"
+	org    string // the ASN's organisation, for its label
 	// stored is the member the novelty set holds: member, except for the
 	// country of a person's session key, which is a place (sessionPlace).
 	stored string
@@ -230,13 +245,13 @@ func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) dete
 	if !ok {
 		return nil
 	}
-	id, label, session := locationIdentity(r)
+	id, session := locationIdentity(ev)
 	if id == "" {
 		return nil
 	}
-	dims, geo := d.place(ev, ip)
-	s := &sighting{d: d, r: r, ip: ip, label: label, dims: dims, geo: geo, session: session,
+	s := &sighting{d: d, r: r, ev: ev, id: id, ip: ip, session: session,
 		hosting: !trusted && d.settings.SourceNetwork(ev).Kind == detectors.NetworkHosting, trusted: trusted}
+	s.dims, s.geo = d.place(ev, ip, s.placed[:0])
 	if trusted {
 		return d.observeTrusted(ev, b, id, s)
 	}
@@ -249,7 +264,7 @@ func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) dete
 		if session && dim.name == "country" {
 			dim.stored = sessionPlace(dim.member, s.hosting)
 		}
-		dim.seen = b.NoveltyAddBy(ev.Key(id, "loc:"+dim.name), dim.stored, ev.Owner(), r.EventTime, d.opts.Window)
+		dim.seen = b.NoveltyAddBy(ev.Key(id, dim.key), dim.stored, ev.Owner(), r.EventTime, d.opts.Window)
 	}
 	if user := keyUser(r, id); user != "" {
 		// Long-term keys also feed their user's history (the identity a
@@ -259,21 +274,8 @@ func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) dete
 		s.userLabel = r.UserIdentity.ARN
 		for i := range s.dims {
 			dim := &s.dims[i]
-			dim.userSeen = b.NoveltyAddBy(ev.Key(user, "loc:"+dim.name), dim.member, ev.Owner(), r.EventTime, d.opts.Window)
+			dim.userSeen = b.NoveltyAddBy(ev.Key(user, dim.key), dim.member, ev.Owner(), r.EventTime, d.opts.Window)
 		}
-	}
-	s.onceKey = func(dim dimension) state.Key {
-		// The incident is the identity in the new place, whichever record
-		// was the first sighting to be scored: no time in the key, so a
-		// shuffled stream names the same incident. The novelty set already
-		// makes a place new once; the throttle only merges retries.
-		if session {
-			// A session key's move names no place: of two places a
-			// minute apart, the one scored first is the known one, so
-			// the place that raises depends on arrival order.
-			return ev.Key(id, "loc:raised:session-moved")
-		}
-		return ev.Key(id, "loc:raised:"+dim.name+":"+dim.member)
 	}
 	if k := r.UserIdentity.AccessKeyID; k != "" {
 		s.mark = detectors.NewLocationMark(ev, k)
@@ -319,8 +321,8 @@ func (d *AccessKeyNewLocation) observeTrusted(ev *detectors.Event, b *state.Batc
 		detectors.Mark(b, ev.Key(id, "loc:first-seen"), r.EventTime, state.KeepEarliest, d.opts.Window)
 		return nil
 	}
-	s.dims = []dimension{dim}
-	s.onceKey = func(dimension) state.Key { return ev.Key(id, "loc:raised:session-moved") }
+	s.placed[0] = dim
+	s.dims = s.placed[:1]
 	if k := r.UserIdentity.AccessKeyID; k != "" {
 		s.mark = detectors.NewLocationMark(ev, k)
 	}
@@ -330,19 +332,15 @@ func (d *AccessKeyNewLocation) observeTrusted(ev *detectors.Event, b *state.Batc
 // place returns the dimensions ip, ev's source address, is compared on and
 // whether they came from GeoIP (looked up once per event). An address no
 // database knows falls back to its prefix.
-func (d *AccessKeyNewLocation) place(ev *detectors.Event, ip netip.Addr) ([]dimension, bool) {
+// The dimensions are appended to dims (a sighting's own array: no
+// allocation of their own).
+func (d *AccessKeyNewLocation) place(ev *detectors.Event, ip netip.Addr, dims []dimension) ([]dimension, bool) {
 	if loc, ok := d.settings.SourceLocation(ev); ok {
-		var dims []dimension
 		if loc.Country != "" {
-			dims = append(dims, dimension{name: "country", member: loc.Country, label: "country " + loc.Country})
+			dims = append(dims, dimension{name: "country", key: "loc:country", member: loc.Country})
 		}
 		if loc.ASN != 0 {
-			asn := strconv.FormatUint(uint64(loc.ASN), 10)
-			lbl := "ASN " + asn
-			if loc.ASNOrg != "" {
-				lbl += " (" + loc.ASNOrg + ")"
-			}
-			dims = append(dims, dimension{name: "asn", member: asn, label: lbl})
+			dims = append(dims, dimension{name: "asn", key: "loc:asn", member: asnNumbers.get(loc.ASN), org: loc.ASNOrg})
 		}
 		return dims, true
 	}
@@ -351,16 +349,32 @@ func (d *AccessKeyNewLocation) place(ev *detectors.Event, ip netip.Addr) ([]dime
 		bits = d.opts.IPv6Prefix
 	}
 	p := netip.PrefixFrom(ip, bits).Masked().String()
-	return []dimension{{name: "network", member: p, label: "network " + p}}, false
+	return append(dims, dimension{name: "network", key: "loc:network", member: p}), false
+}
+
+// label names the dimension for explanations, e.g. "ASN 3320 (Deutsche
+// Telekom AG)".
+func (dim *dimension) label() string {
+	switch dim.name {
+	case "asn":
+		if dim.org != "" {
+			return "ASN " + dim.member + " (" + dim.org + ")"
+		}
+		return "ASN " + dim.member
+	}
+	return dim.name + " " + dim.member
 }
 
 // sighting is one use of an identity from one place, being evaluated.
 type sighting struct {
 	d       *AccessKeyNewLocation
 	r       *cloudtrail.Record
+	ev      *detectors.Event
+	id      string // locationIdentity
 	ip      netip.Addr
-	label   string
+	young   bool // a young key judged on its user's history
 	dims    []dimension
+	placed  [2]dimension // what dims holds: a country and an ASN at most
 	geo     bool
 	hosting bool // a hosting, VPN or Tor network: raises without warm-up
 	trusted bool // in trusted_networks: only a session's move raises
@@ -371,7 +385,29 @@ type sighting struct {
 	userFirst detectors.MarkResult
 	userLabel string
 	mark      state.Key // NewLocationMark to set when raising; zero without an access key
-	onceKey   func(dimension) state.Key
+}
+
+// onceKey is the throttle key of raising dim. The incident is the identity
+// in the new place, whichever record was the first sighting to be scored:
+// no time in the key, so a shuffled stream names the same incident. The
+// novelty set already makes a place new once; the throttle only merges
+// retries.
+func (s *sighting) onceKey(dim dimension) state.Key {
+	if s.session {
+		// A session key's move names no place: of two places a minute
+		// apart, the one scored first is the known one, so the place
+		// that raises depends on arrival order.
+		return s.ev.Key(s.id, "loc:raised:session-moved")
+	}
+	return s.ev.Key(s.id, "loc:raised:"+dim.name+":"+dim.member)
+}
+
+// label names the identity for explanations.
+func (s *sighting) label() string {
+	if s.young {
+		return locationLabel(s.r, s.session) + " (a young key, judged on the history of its user " + s.userLabel + ")"
+	}
+	return locationLabel(s.r, s.session)
 }
 
 // Findings implements Evaluation. A dimension raises when it is new and the
@@ -402,7 +438,7 @@ func (s *sighting) Findings() ([]detectors.Finding, error) {
 		if h, err = s.history(s.userFirst, func(d *dimension) *state.Future[state.Novelty] { return d.userSeen }); err != nil {
 			return nil, err
 		}
-		s.label += " (a young key, judged on the history of its user " + s.userLabel + ")"
+		s.young = true
 	}
 	if len(h.fresh) == 0 || (h.span < s.d.opts.WarmUp && !s.hosting) {
 		return nil, nil
@@ -412,10 +448,27 @@ func (s *sighting) Findings() ([]detectors.Finding, error) {
 
 // history is what one identity's state says of a sighting.
 type history struct {
-	fresh []dimension    // dimensions new for a non-empty set
-	sizes map[string]int // set sizes before the sighting, per dimension
-	since time.Time      // the identity's first sighting
-	span  time.Duration  // event time since then
+	fresh []dimension   // dimensions new for a non-empty set
+	sizes dimSizes      // set sizes before the sighting, per dimension
+	since time.Time     // the identity's first sighting
+	span  time.Duration // event time since then
+}
+
+// dimSizes are set sizes by dimension name, for the two dimensions a
+// sighting has at most: a map of them was an allocation per sighting.
+type dimSizes struct {
+	names [2]string
+	n     [2]int
+}
+
+// get is the size of name's set, 0 when unknown.
+func (z *dimSizes) get(name string) int {
+	for i, n := range z.names {
+		if n == name {
+			return z.n[i]
+		}
+	}
+	return 0
 }
 
 // history reads the first-seen mark and the novelty results seen picks.
@@ -427,13 +480,13 @@ func (s *sighting) history(first detectors.MarkResult, seen func(*dimension) *st
 			return history{}, err
 		}
 	}
-	h := history{sizes: map[string]int{}, since: m.At}
+	h := history{since: m.At}
 	for i := range s.dims {
 		n, err := seen(&s.dims[i]).Get()
 		if err != nil {
 			return history{}, err
 		}
-		h.sizes[s.dims[i].name] = n.Size
+		h.sizes.names[i], h.sizes.n[i] = s.dims[i].name, n.Size
 		if n.New && n.Size > 0 {
 			h.fresh = append(h.fresh, s.dims[i])
 		}
@@ -450,10 +503,10 @@ func keyUser(r *cloudtrail.Record, id string) string {
 	if !strings.HasPrefix(id, "key:") || r.UserIdentity.Type != "IAMUser" || r.UserIdentity.ARN == "" {
 		return ""
 	}
-	return "principal:" + r.UserIdentity.ARN
+	return principalIdentities.get(r.UserIdentity.ARN)
 }
 
-func (s *sighting) finding(fresh []dimension, sizes map[string]int, since time.Time, span time.Duration) detectors.Finding {
+func (s *sighting) finding(fresh []dimension, sizes dimSizes, since time.Time, span time.Duration) detectors.Finding {
 	sev, score := detectors.SeverityHigh, 75
 	if !s.geo {
 		sev, score = s.d.opts.FallbackSeverity, 50
@@ -461,18 +514,19 @@ func (s *sighting) finding(fresh []dimension, sizes map[string]int, since time.T
 	f := detectors.NewFinding(s.d.info, s.r, sev, score)
 	var news, before []string
 	for _, dim := range fresh {
-		news = append(news, dim.label)
-		before = append(before, fmt.Sprintf("%d other %s", sizes[dim.name], plural(dim.name, sizes[dim.name])))
+		news = append(news, dim.label())
+		before = append(before, fmt.Sprintf("%d other %s", sizes.get(dim.name), plural(dim.name, sizes.get(dim.name))))
 	}
 	for _, dim := range s.dims {
 		f.Evidence[dim.name] = dim.member
-		f.Evidence[dim.name+"s_known"] = strconv.Itoa(sizes[dim.name])
+		f.Evidence[dim.name+"s_known"] = strconv.Itoa(sizes.get(dim.name))
 	}
-	f.Evidence["identity"] = s.label
+	label := s.label()
+	f.Evidence["identity"] = label
 	f.Evidence["new"] = strings.Join(news, ", ")
 	f.Evidence["history_since"] = since.Format(time.RFC3339)
 	f.Explanation = fmt.Sprintf("%s was used from %s in new %s; in the last %s it was seen from %s only (history since %s, %s)",
-		s.label, s.ip, strings.Join(news, " and "), detectors.Days(s.d.opts.Window), strings.Join(before, " and "),
+		label, s.ip, strings.Join(news, " and "), detectors.Days(s.d.opts.Window), strings.Join(before, " and "),
 		since.Format(time.RFC3339), fmt.Sprintf("%.1f days of history", span.Hours()/24))
 	if !s.geo {
 		f.Explanation += "; no GeoIP database, so locations are network prefixes"

@@ -19,8 +19,8 @@ func (s *sighting) sessionFinding(h history) detectors.Finding {
 	var here []string
 	for _, dim := range s.dims {
 		f.Evidence[dim.name] = dim.member
-		f.Evidence[dim.name+"s_known"] = strconv.Itoa(h.sizes[dim.name])
-		here = append(here, dim.label)
+		f.Evidence[dim.name+"s_known"] = strconv.Itoa(h.sizes.get(dim.name))
+		here = append(here, dim.label())
 	}
 	switch {
 	case s.hosting:
@@ -30,8 +30,9 @@ func (s *sighting) sessionFinding(h history) detectors.Finding {
 		here = append(here, "a trusted network")
 		f.Evidence["network_kind"] = "trusted"
 	}
-	others := h.sizes["country"]
-	f.Evidence["identity"] = s.label
+	others := h.sizes.get("country")
+	label := s.label()
+	f.Evidence["identity"] = label
 	f.Evidence["moved"] = "session"
 	f.Evidence["places_known"] = strconv.Itoa(others)
 	if !h.since.IsZero() {
@@ -40,7 +41,7 @@ func (s *sighting) sessionFinding(h history) detectors.Finding {
 	f.Explanation = fmt.Sprintf("%s moved within its life: it was used from %s (%s) and, in the same session, from %d other %s "+
 		"(a place is a country, with its hosting, VPN and Tor networks counted apart); a person's session key that moves to "+
 		"another country or to or from a hosting network is a session replayed elsewhere",
-		s.label, s.ip, strings.Join(here, ", "), others, plural("place", others))
+		label, s.ip, strings.Join(here, ", "), others, plural("place", others))
 	f.Once = &detectors.Once{Key: s.onceKey(s.dims[0]), TTL: 2 * time.Hour}
 	if s.mark != (state.Key{}) {
 		f.Marks = []detectors.SetMark{{Key: s.mark, At: s.r.EventTime, Keep: state.KeepLatest, TTL: detectors.NewLocationMarkTTL}}

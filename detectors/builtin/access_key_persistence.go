@@ -110,7 +110,7 @@ func (d *AccessKeyPersistence) Observe(ev *detectors.Event, b *state.Batch) dete
 		if use == nil {
 			return nil
 		}
-		return detectors.EvaluationFunc(use.findings)
+		return use // a *keyUse is its own Evaluation: no closure to allocate
 	}
 	g := grant{d: d, r: r, what: kind.what}
 	g.target, g.newKey, g.named = grantTarget(r, kind.response)

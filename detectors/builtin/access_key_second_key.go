@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -72,16 +71,24 @@ func (d *AccessKeyPersistence) observeUse(ev *detectors.Event, b *state.Batch) *
 		r.Failed() || r.ServiceCaller() {
 		return nil
 	}
-	u := &keyUse{d: d, ev: ev, user: r.UserIdentity.ARN, id: "akp:" + r.UserIdentity.ARN, key: k, network: d.network(ev)}
+	u := &keyUse{d: d, ev: ev, user: r.UserIdentity.ARN, id: akpIdentities.get(r.UserIdentity.ARN), key: k, network: d.network(ev)}
 	u.pair = detectors.Get(b, u.userKey("minted"))
 	span := state.Span{From: r.EventTime.Add(-concurrentUse), To: r.EventTime.Add(concurrentUse)}
 	u.keys = detectors.WindowAddRead(b, u.userKey("keys"), k, r.EventTime, span, 8, 2*concurrentUse+inUseGrace+detectors.AllowedLateness)
 	if u.network != "" {
-		u.netSeen = detectors.Mark(b, u.userKey("network:"+u.network), r.EventTime, state.KeepEarliest, d.opts.NetworkHistory)
+		u.netSeen = detectors.Mark(b, u.userKey(akpNetworkKeys.get(u.network)), r.EventTime, state.KeepEarliest, d.opts.NetworkHistory)
 		u.seen = detectors.Mark(b, u.userKey("first-seen"), r.EventTime, state.KeepEarliest, d.opts.NetworkHistory)
 	}
 	return u
 }
+
+// akpIdentities and akpNetworkKeys remember a user's state identity and
+// the key name of its first use of a network: a user calls record after
+// record from a few networks, and the concatenations allocated on each.
+var (
+	akpIdentities  = newStringMemo(func(arn string) string { return "akp:" + arn })
+	akpNetworkKeys = newStringMemo(func(network string) string { return "network:" + network })
+)
 
 // network names the network r came from, "" when its source places nobody.
 func (d *AccessKeyPersistence) network(ev *detectors.Event) string {
@@ -95,7 +102,7 @@ func (d *AccessKeyPersistence) network(ev *detectors.Event) string {
 	}
 	if d.settings.GeoIP != nil {
 		if loc, ok := d.settings.SourceLocation(ev); ok && loc.ASN != 0 {
-			return "ASN " + strconv.FormatUint(uint64(loc.ASN), 10)
+			return asnNames.get(loc.ASN)
 		}
 	}
 	bits := 16
@@ -144,8 +151,9 @@ func (u *keyUse) freshNetwork(since time.Time) (bool, time.Time, error) {
 // must have appeared to count as the attacker's.
 const freshSpan = 24 * time.Hour
 
-// findings applies the second-key rules to a use of a key.
-func (u *keyUse) findings() ([]detectors.Finding, error) {
+// Findings implements detectors.Evaluation: it applies the second-key
+// rules to a use of a key.
+func (u *keyUse) Findings() ([]detectors.Finding, error) {
 	raw, err := u.pair.Get()
 	if err != nil {
 		return nil, err
@@ -154,8 +162,11 @@ func (u *keyUse) findings() ([]detectors.Finding, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(raw) == 0 { // most users minted no key: decode nothing
+		return nil, nil
+	}
 	var m minted
-	if len(raw) == 0 || json.Unmarshal(raw, &m) != nil || m.New == "" {
+	if json.Unmarshal(raw, &m) != nil || m.New == "" {
 		return nil, nil
 	}
 	fresh, netFirst, err := u.freshNetwork(m.At)

@@ -18,9 +18,10 @@ var (
 )
 
 // formatCache is a bounded, lock-free, direct-mapped cache of
-// t.Format(layout), a pure function of the time; an entry is immutable
-// once stored.
+// prefix+t.Format(layout), a pure function of the time; an entry is
+// immutable once stored.
 type formatCache struct {
+	prefix string // rendered before the time: a state key's name, say
 	layout string
 	slots  [256]atomic.Pointer[formatEntry]
 }
@@ -30,18 +31,18 @@ type formatEntry struct {
 	id   string
 }
 
-// format returns t.Format(c.layout), for a layout without fractions of a
-// second.
+// format returns c.prefix+t.Format(c.layout), for a layout without
+// fractions of a second.
 func (c *formatCache) format(t time.Time) string {
 	if t.Location() != time.UTC {
-		return t.Format(c.layout) // the layout renders t's own zone's clock
+		return c.prefix + t.Format(c.layout) // the layout renders t's own zone's clock
 	}
 	sec := t.Unix()
 	slot := &c.slots[uint64(sec)*0x9E3779B97F4A7C15>>56]
 	if e := slot.Load(); e != nil && e.unix == sec {
 		return e.id
 	}
-	id := t.Format(c.layout)
+	id := c.prefix + t.Format(c.layout)
 	slot.Store(&formatEntry{unix: sec, id: id})
 	return id
 }

@@ -29,6 +29,9 @@ func TestWindowIDIsFormat(t *testing.T) {
 					if got, want := habitHours.format(at), at.Format(habitHours.layout); got != want {
 						t.Errorf("habit hour of %v = %s, Format says %s", at, got, want)
 					}
+					if got, want := enumWindowKeys[1].format(at), "enum:win:burst:"+at.Format(windowIDLayout); got != want {
+						t.Errorf("burst window key of %v = %s, prefix and Format say %s", at, got, want)
+					}
 				}
 			}
 		})
