@@ -69,6 +69,15 @@ type Reader struct {
 	first   bool // nothing read yet in the current object or array
 	index   int  // elements returned from the current array
 	err     error
+
+	// Buffer reuse (reader_reuse.go): released is set once the caller has
+	// called Release; handed when an item aliasing buf was returned since;
+	// retired are replaced buffers items may still alias; mem is the
+	// whole of the buffer buf lies in.
+	mem      []byte
+	released bool
+	handed   bool
+	retired  [][]byte
 }
 
 type readerState int8
@@ -147,7 +156,8 @@ func (r *Reader) init() error {
 	if err != nil {
 		return fmt.Errorf("cloudtrail: reading gzip header: %w", err)
 	}
-	r.src, r.buf, r.eof, r.rerr = zr, nil, false, nil
+	// head stays gzip's input: its buffer is never read into again.
+	r.src, r.buf, r.mem, r.eof, r.rerr = zr, nil, nil, false, nil
 	return nil
 }
 
@@ -170,9 +180,7 @@ func (r *Reader) fill() bool {
 		// Buffers start small, so a short input (a request body, a
 		// shipper's chunk) costs little, and double up to chunkSize.
 		r.chunk = min(chunkSize, max(2*minRead, 2*r.chunk))
-		grown := make([]byte, len(r.buf), max(r.chunk, 2*len(r.buf)))
-		copy(grown, r.buf)
-		r.buf = grown
+		r.grow(max(r.chunk, 2*len(r.buf)))
 	}
 	for range 100 {
 		n, err := r.src.Read(r.buf[len(r.buf):cap(r.buf)])
@@ -309,6 +317,7 @@ func (r *Reader) topItem(from, end int) Item {
 		item.Err = errTooLarge(size, r.max)
 	} else {
 		item.Raw = r.buf[from:end:end]
+		r.handed = true
 	}
 	r.pos, r.state = end, inTop
 	return item

@@ -146,6 +146,9 @@ func (s *scanner) scanArg(ctx context.Context, arg string, stdin io.Reader) erro
 func (s *scanner) scanReader(ctx context.Context, name string, r io.Reader) error {
 	s.sum.inputs++
 	rd := cloudtrail.NewReader(r, s.popts)
+	// Scoring copies what it keeps of a record, so once a batch is scored
+	// its bytes are released and the Reader reads into them again.
+	defer rd.Release()
 	var raws [][]byte
 	for {
 		item, err := rd.Next()
@@ -163,7 +166,9 @@ func (s *scanner) scanReader(ctx context.Context, name string, r io.Reader) erro
 			if err := s.score(ctx, name, raws); err != nil {
 				return err
 			}
+			clear(raws)
 			raws = raws[:0]
+			rd.Release()
 		}
 	}
 	return s.score(ctx, name, raws)
