@@ -59,6 +59,7 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 	fs.Var(&budget, "state-budget", stateBudgetUsage)
 	stories := fs.Bool("stories", false, "also print attack stories (findings linked by actor chain) as JSON lines, after the findings of the batch that created or changed them")
 	storiesOut := fs.String("stories-out", "", "write attack stories to `file` instead of standard output (implies --stories)")
+	gcPercent := fs.Int("gc-percent", scanGCPercent, gcPercentUsage)
 	learn := fs.Bool("learn", false, "only learn: update windows and baselines from the records without raising findings (seed state from history)")
 	var s3f s3Flags
 	s3f.register(fs)
@@ -73,6 +74,7 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 		fmt.Fprintf(stdio.Err, "iamsentry scan: %v\n", err)
 		return ExitUsage
 	}
+	defer setScanGC(fs, *gcPercent)()
 	built, err := loadConfig(*cfgPath)
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "iamsentry scan: %v\n", err)
