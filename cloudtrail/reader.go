@@ -2,12 +2,13 @@ package cloudtrail
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // Item is one record's place in a container: its raw JSON, not yet
@@ -75,6 +76,7 @@ type Reader struct {
 	// retired are replaced buffers items may still alias; mem is the
 	// whole of the buffer buf lies in.
 	mem      []byte
+	zr       *gzip.Reader // the decompressor src is, to pool at the end
 	released bool
 	handed   bool
 	retired  [][]byte
@@ -152,9 +154,9 @@ func (r *Reader) init() error {
 		return nil
 	}
 	head := r.buf
-	zr, err := gzip.NewReader(io.MultiReader(bytes.NewReader(head), r.in))
+	zr, err := r.gunzip(io.MultiReader(bytes.NewReader(head), r.in))
 	if err != nil {
-		return fmt.Errorf("cloudtrail: reading gzip header: %w", err)
+		return err
 	}
 	// head stays gzip's input: its buffer is never read into again.
 	r.src, r.buf, r.mem, r.eof, r.rerr = zr, nil, nil, false, nil

@@ -33,11 +33,13 @@ func (r *Reader) Release() {
 		r.retired[i] = nil
 	}
 	r.retired = r.retired[:0]
-	if r.err != nil && r.mem != nil {
+	if r.err != nil {
 		// The input is done with (or broken): nothing more is read into
-		// the current buffer, so it goes back too.
+		// the current buffer or through the decompressor, so they go
+		// back too.
 		putChunk(r.mem)
 		r.mem, r.buf = nil, nil
+		r.releaseGzip()
 	}
 }
 

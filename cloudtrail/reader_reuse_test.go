@@ -114,3 +114,59 @@ func TestReaderReleaseAfterEOF(t *testing.T) {
 		rd.Release()
 	}
 }
+
+// TestReaderReleaseGzipFiles reads many small gzip files, as a scan of S3
+// delivery files does, each Reader released at its end so the next takes
+// its decompressor: every file reads as a fresh Reader reads it, a broken
+// file among them included, on two goroutines sharing the pools.
+func TestReaderReleaseGzipFiles(t *testing.T) {
+	var files [][]byte
+	for i := range 40 {
+		var recs []string
+		for j := range i%5 + 1 {
+			recs = append(recs, fmt.Sprintf(`{"eventID":"f%d-%d"}`, i, j))
+		}
+		files = append(files, gz(`{"Records":[`+strings.Join(recs, ",")+`]}`))
+	}
+	broken := gz(`{"Records":[{"eventID":"cut"}]}`)
+	files = append(files, broken[:len(broken)-6], append(gz(rec1), gz(rec2)...), []byte("not gzip\n"+rec1))
+	type result struct {
+		items string
+		err   error
+	}
+	read := func(in []byte, release bool) result {
+		rd := cloudtrail.NewReader(bytes.NewReader(in), cloudtrail.Options{})
+		var res result
+		for {
+			it, err := rd.Next()
+			if err != nil {
+				if err != io.EOF {
+					res.err = err
+				}
+				break
+			}
+			res.items += fmt.Sprintf("%s %s %v\n", it.Pos, it.Raw, it.Err)
+		}
+		if release {
+			rd.Release()
+		}
+		return res
+	}
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for round := range 3 {
+				for i, f := range files {
+					got, want := read(f, true), read(f, false)
+					if got.items != want.items || fmt.Sprint(got.err) != fmt.Sprint(want.err) {
+						t.Errorf("round %d file %d: released readers read\n%s(err %v)\nwant\n%s(err %v)", round, i, got.items, got.err, want.items, want.err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := read(files[40], true); got.err == nil || !strings.Contains(got.err.Error(), "unexpected EOF") {
+		t.Errorf("a truncated gzip file read after pooled ones: err %v, want unexpected EOF", got.err)
+	}
+}
