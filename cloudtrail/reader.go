@@ -77,6 +77,7 @@ type Reader struct {
 	// whole of the buffer buf lies in.
 	mem      []byte
 	zr       *gzip.Reader // the decompressor src is, to pool at the end
+	head     []byte       // the buffer of gzip's first bytes, to pool at the end
 	released bool
 	handed   bool
 	retired  [][]byte
@@ -158,8 +159,9 @@ func (r *Reader) init() error {
 	if err != nil {
 		return err
 	}
-	// head stays gzip's input: its buffer is never read into again.
-	r.src, r.buf, r.mem, r.eof, r.rerr = zr, nil, nil, false, nil
+	// head stays gzip's input, so its buffer is not read into again
+	// before the end (see Release).
+	r.src, r.buf, r.mem, r.head, r.eof, r.rerr = zr, nil, nil, r.mem, false, nil
 	return nil
 }
 

@@ -39,6 +39,8 @@ func (r *Reader) gunzip(in io.Reader) (io.Reader, error) {
 }
 
 // releaseGzip gives the decompressor back once the input is done with.
+// (It still refers to its last input, head among it, but reads none of it
+// again: its next user Resets it first.)
 func (r *Reader) releaseGzip() {
 	if r.zr == nil {
 		return

@@ -40,18 +40,21 @@ func (r *Reader) Release() {
 		putChunk(r.mem)
 		r.mem, r.buf = nil, nil
 		r.releaseGzip()
+		putChunk(r.head)
+		r.head = nil
 	}
 }
 
 // grow moves what buf holds into the buffer fill reads into next, of at
-// least capacity size: from the pool when the caller releases items and
-// size fits a pooled chunk. It retires the buffer it replaces: straight
+// least capacity size: from the pool when size fits a pooled chunk. It retires the buffer it replaces: straight
 // into the pool when no item handed out since the last Release can alias
 // it, else until the next Release.
 func (r *Reader) grow(size int) {
 	old := r.mem
 	r.mem = nil
-	if r.released && size <= chunkSize {
+	if size <= chunkSize {
+		// Any Reader may take a pooled buffer: only released ones are
+		// there. So a scan's next file starts in its last file's buffer.
 		if p, ok := chunkPool.Get().(*[]byte); ok {
 			r.chunk = chunkSize
 			r.mem = (*p)[:cap(*p)]
