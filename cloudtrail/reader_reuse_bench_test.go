@@ -1,40 +1,21 @@
 package cloudtrail
 
-import (
-	"bytes"
-	"io"
-	"testing"
-)
+// releaseEvery is a Reader driven as scan drives it: its items in batches
+// of n, each batch released once scored, so the Reader reads into buffers
+// it, or the Reader of the previous file, used before (BenchmarkReader's
+// scanner-release).
+type releaseEvery struct {
+	*Reader
+	n, read int
+}
 
-// BenchmarkReaderRelease is BenchmarkReader's scanner as scan drives it:
-// items in batches of 512, each batch released once scored, so the
-// Reader reads into buffers it, or the Reader of the previous file, used
-// before. B/op is per record.
-func BenchmarkReaderRelease(b *testing.B) {
-	inputs, records := readerInputs()
-	for _, shape := range []string{"jsonl", "envelopes", "gzip"} {
-		b.Run(shape, func(b *testing.B) {
-			data := inputs[shape]
-			b.SetBytes(int64(len(inputs["envelopes"]) / records))
-			b.ReportAllocs()
-			b.ResetTimer()
-			n := 0
-			for n < b.N {
-				r := NewReader(bytes.NewReader(data), Options{})
-				for ; ; n++ {
-					item, err := r.Next()
-					if err == io.EOF {
-						break
-					}
-					if err != nil || item.Err != nil {
-						b.Fatal(err, item.Err)
-					}
-					if n%512 == 511 {
-						r.Release()
-					}
-				}
-				r.Release()
-			}
-		})
+func (r *releaseEvery) Next() (Item, error) {
+	if r.read++; r.read%r.n == 0 {
+		r.Release()
 	}
+	it, err := r.Reader.Next()
+	if err != nil {
+		r.Release() // the end: the Reader's buffers go back to the pool
+	}
+	return it, err
 }
