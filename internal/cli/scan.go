@@ -46,6 +46,7 @@ type scanner struct {
 	popts   cloudtrail.Options
 	sum     scanSummary
 	s3      *s3Input
+	raws    [][]byte // the batch being gathered
 }
 
 func scan(ctx context.Context, args []string, stdio Stdio) int {
@@ -151,7 +152,8 @@ func (s *scanner) scanReader(ctx context.Context, name string, r io.Reader) erro
 	// Scoring copies what it keeps of a record, so once a batch is scored
 	// its bytes are released and the Reader reads into them again.
 	defer rd.Release()
-	var raws [][]byte
+	raws := s.raws[:0] // one batch's slice serves every input
+	defer func() { clear(raws); s.raws = raws[:0] }()
 	for {
 		item, err := rd.Next()
 		if errors.Is(err, io.EOF) {
