@@ -2,12 +2,13 @@ package cloudtrail
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // Item is one record's place in a container: its raw JSON, not yet
@@ -69,6 +70,17 @@ type Reader struct {
 	first   bool // nothing read yet in the current object or array
 	index   int  // elements returned from the current array
 	err     error
+
+	// Buffer reuse (reader_reuse.go): released is set once the caller has
+	// called Release; handed when an item aliasing buf was returned since;
+	// retired are replaced buffers items may still alias; mem is the
+	// whole of the buffer buf lies in.
+	mem      []byte
+	zr       *gzip.Reader // the decompressor src is, to pool at the end
+	head     []byte       // the buffer of gzip's first bytes, to pool at the end
+	released bool
+	handed   bool
+	retired  [][]byte
 }
 
 type readerState int8
@@ -143,11 +155,13 @@ func (r *Reader) init() error {
 		return nil
 	}
 	head := r.buf
-	zr, err := gzip.NewReader(io.MultiReader(bytes.NewReader(head), r.in))
+	zr, err := r.gunzip(io.MultiReader(bytes.NewReader(head), r.in))
 	if err != nil {
-		return fmt.Errorf("cloudtrail: reading gzip header: %w", err)
+		return err
 	}
-	r.src, r.buf, r.eof, r.rerr = zr, nil, false, nil
+	// head stays gzip's input, so its buffer is not read into again
+	// before the end (see Release).
+	r.src, r.buf, r.mem, r.head, r.eof, r.rerr = zr, nil, nil, r.mem, false, nil
 	return nil
 }
 
@@ -170,9 +184,7 @@ func (r *Reader) fill() bool {
 		// Buffers start small, so a short input (a request body, a
 		// shipper's chunk) costs little, and double up to chunkSize.
 		r.chunk = min(chunkSize, max(2*minRead, 2*r.chunk))
-		grown := make([]byte, len(r.buf), max(r.chunk, 2*len(r.buf)))
-		copy(grown, r.buf)
-		r.buf = grown
+		r.grow(max(r.chunk, 2*len(r.buf)))
 	}
 	for range 100 {
 		n, err := r.src.Read(r.buf[len(r.buf):cap(r.buf)])
@@ -309,6 +321,7 @@ func (r *Reader) topItem(from, end int) Item {
 		item.Err = errTooLarge(size, r.max)
 	} else {
 		item.Raw = r.buf[from:end:end]
+		r.handed = true
 	}
 	r.pos, r.state = end, inTop
 	return item

@@ -143,6 +143,7 @@ func (r *Reader) element() (Item, bool, error) {
 		item.Err = errTooLarge(size, r.max)
 	} else {
 		item.Raw = b[i:end:end]
+		r.handed = true
 	}
 	r.pos, r.first = end, false
 	return item, true, nil

@@ -46,6 +46,7 @@ type scanner struct {
 	popts   cloudtrail.Options
 	sum     scanSummary
 	s3      *s3Input
+	raws    [][]byte // the batch being gathered
 }
 
 func scan(ctx context.Context, args []string, stdio Stdio) int {
@@ -59,6 +60,7 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 	fs.Var(&budget, "state-budget", stateBudgetUsage)
 	stories := fs.Bool("stories", false, "also print attack stories (findings linked by actor chain) as JSON lines, after the findings of the batch that created or changed them")
 	storiesOut := fs.String("stories-out", "", "write attack stories to `file` instead of standard output (implies --stories)")
+	gcPercent := fs.Int("gc-percent", scanGCPercent, gcPercentUsage)
 	learn := fs.Bool("learn", false, "only learn: update windows and baselines from the records without raising findings (seed state from history)")
 	var s3f s3Flags
 	s3f.register(fs)
@@ -73,6 +75,7 @@ func scan(ctx context.Context, args []string, stdio Stdio) int {
 		fmt.Fprintf(stdio.Err, "iamsentry scan: %v\n", err)
 		return ExitUsage
 	}
+	defer setScanGC(fs, *gcPercent)()
 	built, err := loadConfig(*cfgPath)
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "iamsentry scan: %v\n", err)
@@ -146,7 +149,11 @@ func (s *scanner) scanArg(ctx context.Context, arg string, stdin io.Reader) erro
 func (s *scanner) scanReader(ctx context.Context, name string, r io.Reader) error {
 	s.sum.inputs++
 	rd := cloudtrail.NewReader(r, s.popts)
-	var raws [][]byte
+	// Scoring copies what it keeps of a record, so once a batch is scored
+	// its bytes are released and the Reader reads into them again.
+	defer rd.Release()
+	raws := s.raws[:0] // one batch's slice serves every input
+	defer func() { clear(raws); s.raws = raws[:0] }()
 	for {
 		item, err := rd.Next()
 		if errors.Is(err, io.EOF) {
@@ -163,7 +170,9 @@ func (s *scanner) scanReader(ctx context.Context, name string, r io.Reader) erro
 			if err := s.score(ctx, name, raws); err != nil {
 				return err
 			}
+			clear(raws)
 			raws = raws[:0]
+			rd.Release()
 		}
 	}
 	return s.score(ctx, name, raws)
