@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"fmt"
 
 	"google.golang.org/grpc/encoding"
@@ -35,19 +36,28 @@ var recordPaths = map[protoreflect.FullName][]protowire.Number{
 
 // Unmarshal implements encoding.CodecV2.
 func (c recordCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	err := c.CodecV2.Unmarshal(data, v)
 	m, ok := v.(proto.Message)
-	if err == nil || !ok {
-		return err
+	if !ok {
+		return c.CodecV2.Unmarshal(data, v)
+	}
+	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+	defer buf.Free()
+	return unmarshalRecords(buf.ReadOnlyData(), m)
+}
+
+// unmarshalRecords decodes b into m as the proto codec does, with the
+// record-by-record fallback when the whole message fails.
+func unmarshalRecords(b []byte, m proto.Message) error {
+	err := proto.Unmarshal(b, m)
+	if err == nil {
+		return nil
 	}
 	path, ok := recordPaths[m.ProtoReflect().Descriptor().FullName()]
 	if !ok {
 		return err
 	}
 	proto.Reset(m)
-	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
-	defer buf.Free()
-	return splitRecords(buf.ReadOnlyData(), m.ProtoReflect(), path)
+	return splitRecords(b, m.ProtoReflect(), path)
 }
 
 // splitRecords decodes b into m, descending path: each element of the
@@ -79,7 +89,9 @@ func splitRecords(b []byte, m protoreflect.Message, path []protowire.Number) err
 			}
 		} else if proto.Unmarshal(value, elem.Message().Interface()) != nil {
 			elem = list.NewElement()
-			elem.Message().SetUnknown(protoreflect.RawFields(value))
+			// SetUnknown keeps the slice it is given: a copy, since b is
+			// the transport's pooled buffer, reused once decoding returns.
+			elem.Message().SetUnknown(protoreflect.RawFields(bytes.Clone(value)))
 		}
 		list.Append(elem)
 	}

@@ -57,14 +57,14 @@ var outcomes = map[engine.Outcome]iamsentryv1.Outcome{
 // Severities are numbered alike in both worlds (INFO=1 … CRITICAL=5).
 func severity(s detectors.Severity) iamsentryv1.Severity { return iamsentryv1.Severity(s) }
 
-func verdictProto(v *engine.Verdict) *iamsentryv1.Verdict {
-	out := &iamsentryv1.Verdict{
-		EventId:  v.EventID,
-		Outcome:  outcomes[v.Outcome],
-		Reason:   v.Reason,
-		Score:    uint32(v.Score()),
-		Severity: severity(v.Severity()),
-	}
+// fillVerdict sets out, a zero Verdict, to v. Callers allocate verdicts
+// in slabs, one per scored group, not one by one.
+func fillVerdict(out *iamsentryv1.Verdict, v *engine.Verdict) {
+	out.EventId = v.EventID
+	out.Outcome = outcomes[v.Outcome]
+	out.Reason = v.Reason
+	out.Score = uint32(v.Score())
+	out.Severity = severity(v.Severity())
 	if v.Invalid != nil {
 		out.ReasonCode, out.ReasonField = string(v.Invalid.Reason), v.Invalid.Field
 	}
@@ -74,7 +74,6 @@ func verdictProto(v *engine.Verdict) *iamsentryv1.Verdict {
 	for i := range v.Stories {
 		out.Stories = append(out.Stories, findings.StoryProto(&v.Stories[i]))
 	}
-	return out
 }
 
 func invalidVerdict(err error) *iamsentryv1.Verdict {

@@ -202,13 +202,19 @@ func (s *service) answer(ctx context.Context, stream iamsentryv1.DetectionServic
 
 // score scores the events of several requests, received on the named
 // path, in one call for the caller's tenant and returns their verdicts
-// grouped as the requests were.
+// grouped as the requests were. The verdicts, and the slices that group
+// them, are allocated once for the whole call.
 func (s *service) score(ctx context.Context, path string, learn bool, requests [][]*iamsentryv1.Event) ([][]*iamsentryv1.Verdict, error) {
+	total := 0
+	for _, events := range requests {
+		total += len(events)
+	}
+	s.metrics.receive(ctx, path, total)
 	out := make([][]*iamsentryv1.Verdict, len(requests))
-	var records [][]byte
+	all := make([]*iamsentryv1.Verdict, total)
+	records := make([][]byte, 0, total)
 	for i, events := range requests {
-		s.metrics.receive(ctx, path, len(events))
-		out[i] = make([]*iamsentryv1.Verdict, len(events))
+		out[i], all = all[:len(events):len(events)], all[len(events):]
 		for j, ev := range events {
 			raw, err := eventJSON(ev)
 			if err != nil {
@@ -226,10 +232,13 @@ func (s *service) score(ctx context.Context, path string, learn bool, requests [
 	if err != nil {
 		return nil, err
 	}
+	slab := make([]iamsentryv1.Verdict, len(verdicts))
 	for i := range out {
 		for j := range out[i] {
 			if out[i][j] == nil {
-				out[i][j] = verdictProto(&verdicts[0])
+				k := len(slab) - len(verdicts)
+				fillVerdict(&slab[k], &verdicts[0])
+				out[i][j] = &slab[k]
 				verdicts = verdicts[1:]
 			}
 		}

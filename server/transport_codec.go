@@ -32,18 +32,21 @@ type limitCodec struct {
 
 func newLimitCodec(s *Server) limitCodec { return limitCodec{recordCodec: newRecordCodec(), s: s} }
 
-// Unmarshal implements encoding.CodecV2.
+// Unmarshal implements encoding.CodecV2. The request is made contiguous
+// once, for both the check and the decoding.
 func (c limitCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	if m, ok := v.(proto.Message); ok {
-		buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
-		err := c.s.checkWire(m, buf.ReadOnlyData())
-		buf.Free()
-		if err != nil {
-			c.s.refused.Store(v, err)
-			return nil
-		}
+	m, ok := v.(proto.Message)
+	if !ok {
+		return c.recordCodec.Unmarshal(data, v)
 	}
-	return c.recordCodec.Unmarshal(data, v)
+	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+	defer buf.Free()
+	b := buf.ReadOnlyData()
+	if err := c.s.checkWire(m, b); err != nil {
+		c.s.refused.Store(v, err)
+		return nil
+	}
+	return unmarshalRecords(b, m)
 }
 
 // checkWire checks the encoded request b of m's kind against its limits.

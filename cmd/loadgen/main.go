@@ -182,6 +182,8 @@ type result struct {
 	ServerCPUSeconds float64        `json:"server_cpu_seconds,omitempty"`
 	CPUPer10k        float64        `json:"server_cpu_seconds_per_10k_events,omitempty"`
 	ServerPerCPUSec  float64        `json:"events_per_server_cpu_second,omitempty"`
+	ServerAllocs     float64        `json:"server_allocs_per_event,omitempty"`
+	ServerAllocBytes float64        `json:"server_alloc_bytes_per_event,omitempty"`
 	RedisCPUSeconds  float64        `json:"redis_cpu_seconds,omitempty"`
 	RedisMicros      float64        `json:"redis_cpu_us_per_event,omitempty"`
 	RedisCommands    int64          `json:"redis_commands,omitempty"`
@@ -257,11 +259,25 @@ func run(ctx context.Context, o options, files []string) error {
 		return err
 	}
 	defer conn.Close()
+	var heap0 heapCounters
+	if srv != nil {
+		if heap0, err = readHeapCounters(ctx, srv.admin); err != nil {
+			return err
+		}
+	}
 	cpu := processCPU()
 	if err := drive(ctx, conn, o, recs, &res); err != nil {
 		return err
 	}
 	res.ClientCPUSeconds = (processCPU() - cpu).Seconds()
+	if srv != nil && res.Events > 0 {
+		heap1, err := readHeapCounters(ctx, srv.admin)
+		if err != nil {
+			return err
+		}
+		res.ServerAllocs = (heap1.mallocs - heap0.mallocs) / float64(res.Events)
+		res.ServerAllocBytes = (heap1.bytes - heap0.bytes) / float64(res.Events)
+	}
 	if rdb != nil {
 		after, err := commandStats(ctx, rdb)
 		if err != nil {
@@ -379,6 +395,7 @@ func report(w io.Writer, r result, asJSON bool) error {
 	}
 	if r.ServerCPUSeconds > 0 {
 		fmt.Fprintf(w, "  server CPU %.2f s: %.3f s per 10k events, %.0f events per server CPU-second\n", r.ServerCPUSeconds, r.CPUPer10k, r.ServerPerCPUSec)
+		fmt.Fprintf(w, "  server heap allocations %.1f per event, %.0f B per event (its /metrics, over the run)\n", r.ServerAllocs, r.ServerAllocBytes)
 		fmt.Fprintf(w, "  server micro-batches %d (%.1f events each), state round trips %d: %.3f per batch; %.3f per no-alert batch (%d of them)\n",
 			r.Batches, r.EventsPerBatch, r.RoundTrips, r.TripsPerBatch, r.QuietTrips, r.QuietBatches)
 	}
@@ -535,6 +552,7 @@ func startRedis(bin string) (string, func(), error) {
 type serverProcess struct {
 	cmd    *exec.Cmd
 	addr   string
+	admin  string // admin listener (/metrics), for the heap counters
 	exited chan struct{}
 	mu     sync.Mutex
 	stats  *serverStats
@@ -555,8 +573,13 @@ func startServer(o options) (*serverProcess, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Spawned replicas share the host: no admin listener on :9090 each.
-	args := []string{"serve", "--listen", addr, "--admin-listen", "", "--log-format", "json"}
+	admin, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	// Spawned replicas share the host: the admin listener on a free port,
+	// not :9090, for the heap counters on its /metrics.
+	args := []string{"serve", "--listen", addr, "--admin-listen", admin, "--log-format", "json"}
 	if o.redisURL != "" {
 		args = append(args, "--redis", o.redisURL)
 	}
@@ -564,7 +587,7 @@ func startServer(o options) (*serverProcess, error) {
 		args = append(args, "--config", o.config)
 	}
 	args = append(args, strings.Fields(o.serveArgs)...)
-	p := &serverProcess{cmd: exec.Command(o.spawn, args...), addr: addr, exited: make(chan struct{})}
+	p := &serverProcess{cmd: exec.Command(o.spawn, args...), addr: addr, admin: admin, exited: make(chan struct{})}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -592,9 +615,11 @@ func startServer(o options) (*serverProcess, error) {
 		p.cmd.Wait()
 		close(p.exited)
 	}()
-	if err := waitDial(addr, p.exited); err != nil {
-		p.kill()
-		return nil, fmt.Errorf("%w\n%s", err, p.log.String())
+	for _, a := range []string{addr, admin} {
+		if err := waitDial(a, p.exited); err != nil {
+			p.kill()
+			return nil, fmt.Errorf("%w\n%s", err, p.log.String())
+		}
 	}
 	return p, nil
 }

@@ -31,6 +31,7 @@ type serveFlags struct {
 	logLevel            slog.Level
 	dedupeHorizon       time.Duration
 	maxRecordSize       int
+	cpuProfile          string
 	opts                server.Options
 	sec                 securityFlags
 	src                 sourceFlags
@@ -52,6 +53,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.opts.BatchLinger, "batch-linger", server.DefaultBatchLinger, "how long a micro-batch waits to fill under light traffic")
 	fs.DurationVar(&f.opts.GracePeriod, "grace-period", server.DefaultGracePeriod, "how long shutdown waits for in-flight calls")
 	fs.BoolVar(&f.opts.MetricsTenantLabel, "metrics-tenant-label", false, "label records received on /metrics with the tenant; off because /metrics is unauthenticated and tenant names say who is served")
+	fs.StringVar(&f.cpuProfile, "cpu-profile", "", "write a CPU profile of the server, from start to shutdown, to `file` (go tool pprof)")
 	f.registerTransport(fs)
 	f.sec.register(fs)
 	f.src.register(fs)
@@ -104,6 +106,15 @@ func serve(ctx context.Context, args []string, stdio Stdio) int {
 }
 
 func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
+	stopProfile, err := startCPUProfile(f.cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := stopProfile(); err != nil {
+			log.Warn("CPU profile not written", slog.Any("error", err))
+		}
+	}()
 	built, err := loadConfig(f.config)
 	if err != nil {
 		return err

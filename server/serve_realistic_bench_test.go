@@ -1,0 +1,105 @@
+package server_test
+
+import (
+	"context"
+	"net"
+	"runtime"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/iamsentry/iamsentry/config"
+	"github.com/iamsentry/iamsentry/detectors/builtin"
+	"github.com/iamsentry/iamsentry/detectors/geoip"
+	"github.com/iamsentry/iamsentry/engine"
+	"github.com/iamsentry/iamsentry/internal/loadgen"
+	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpustest"
+	"github.com/iamsentry/iamsentry/server"
+	"github.com/iamsentry/iamsentry/state/memory"
+)
+
+// BenchmarkServeRealistic sends a month of a realistic account
+// (internal/realcorpus, as BenchmarkScoreRealistic in engine scores it)
+// over gRPC on loopback TCP to a server on the embedded store, the way
+// `loadgen --corpus realistic` does (8 streams, 100 events a request, 4
+// requests in flight each), client and server in this process. Set against
+// BenchmarkScoreRealistic (the engine alone on the same records) it shows
+// what serving adds; its allocations per event, which noise on a shared
+// machine cannot move, include the client's (loadgen's), the same before
+// and after a change to the server. Profile the serving path with
+// -cpuprofile, -memprofile or -mutexprofile.
+func BenchmarkServeRealistic(b *testing.B) {
+	records := loadgen.Realistic(1, 0)
+	built := serveRealisticRules(b)
+	ctx := context.Background()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	cpu0 := realcorpustest.CPUTime(b)
+	alerts := 0
+	for b.Loop() {
+		rep := serveRealisticOnce(ctx, b, built, records)
+		alerts += rep.Outcomes["OUTCOME_ALERT"]
+	}
+	cpu := realcorpustest.CPUTime(b) - cpu0
+	runtime.ReadMemStats(&after)
+	if alerts == 0 {
+		b.Fatal("no alerts on a corpus with attacks woven in")
+	}
+	n := float64(len(records) * b.N)
+	b.ReportMetric(n/cpu.Seconds(), "events/CPU-s")
+	b.ReportMetric(n/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/n, "allocs/event")
+	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/n, "B/event")
+	b.ReportMetric(0, "ns/op") // one op is a whole month: meaningless
+}
+
+// serveRealisticOnce serves a fresh store and sends records through it,
+// requiring a verdict for each.
+func serveRealisticOnce(ctx context.Context, b *testing.B, built *config.Built, records [][]byte) *loadgen.Report {
+	store := memory.New(memory.WithSweepInterval(0))
+	defer store.Close()
+	srv := server.New(engine.New(built.Registry, store, engine.Options{Suppress: built.Suppress}), server.Options{})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(sctx, lis) }()
+	defer func() { stop(); <-done }()
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	rep, err := loadgen.Run(ctx, conn, loadgen.Config{Records: records})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if rep.Events != len(records) {
+		b.Fatalf("%d verdicts for %d records", rep.Events, len(records))
+	}
+	return rep
+}
+
+// serveRealisticRules is the corpus's configuration with GeoIP databases
+// of its networks (closed when tb ends).
+func serveRealisticRules(tb testing.TB) *config.Built {
+	tb.Helper()
+	cfg, err := config.Parse([]byte(realcorpustest.Config(tb)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	geo, err := geoip.Open(cfg.GeoIP.CountryDB, cfg.GeoIP.ASNDB)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { geo.Close() })
+	built, err := cfg.Build(builtin.Specs(), geo)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return built
+}
