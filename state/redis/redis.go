@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,10 @@ type Store struct {
 	// refresh remembers the TTLs this replica set, to skip refreshing
 	// them again too soon (see refreshes).
 	refresh refreshes
+
+	// recs is the replica-local side of the record layout; nil on the
+	// keys layout.
+	recs *records
 }
 
 var _ state.Store = (*Store)(nil)
@@ -56,6 +61,9 @@ func New(ctx context.Context, o Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{client: goredis.NewUniversalClient(uo), prefix: o.prefix(), opts: o}
+	if o.Layout == LayoutRecord {
+		s.recs = &records{seed: maphash.MakeSeed()}
+	}
 	_ = s.loadScripts(ctx, allScripts) // best effort; Exec recovers from NOSCRIPT
 	return s, nil
 }
@@ -126,6 +134,9 @@ func (s *Store) Exec(ctx context.Context, b *state.Batch) error {
 		err = fmt.Errorf("redis: exec: %w", err)
 		b.FailAll(err)
 		return err
+	}
+	if s.recs != nil {
+		return s.execRecords(ctx, b)
 	}
 	calls := s.plan(b.Ops())
 	now := time.Now()

@@ -1,0 +1,401 @@
+// Package record is the state of one identity (one tenant and identity: one
+// Redis Cluster hash tag) as one value: every entry the identity holds
+// (values, claims, throttles, marks, windows, novelty sets, buckets), each
+// with its own expiry, applied to in Go with the semantics of the embedded
+// store and encoded as compact bytes.
+//
+// It exists so that a shared store can keep an identity as one opaque
+// string and do the work of an operation in the scorer, not in the
+// database: the Redis store's record layout reads a record, applies a
+// batch's operations to it here and writes it back with a version check
+// (see state/redis). The conformance suite (state/statetest) holds it to
+// the same contract as the memory store.
+//
+// Entries are found by an 8-byte digest of their name, novelty members and
+// throttle owners are kept as digests too, and bucket members as 6-byte
+// digests: they are only compared or counted, never read back. Window
+// members are read back (WindowRead lists them) and are kept whole.
+package record
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/iamsentry/iamsentry/state"
+)
+
+// Kind is what an entry holds. A name holds one kind at a time; using it
+// as another is an error, as it is on the memory store.
+type Kind uint8
+
+const (
+	kindValue Kind = iota + 1 // Put, Claim, Get
+	kindThrottle
+	kindMark
+	kindWindow
+	kindNovelty
+	kindBuckets
+	kindLimit // first invalid kind
+)
+
+var kindNames = [...]string{"", "value", "throttle", "mark", "window", "novelty set", "buckets"}
+
+func (k Kind) String() string {
+	if k >= kindLimit {
+		return fmt.Sprintf("kind %d", uint8(k))
+	}
+	return kindNames[k]
+}
+
+// timed is a window member with the latest event time it was added at.
+type timed struct {
+	member string
+	at     int64
+}
+
+// seen is a novelty member's digest with the latest event time it was seen.
+type seen struct {
+	member uint64
+	at     int64
+}
+
+// intro records which owner's add made a novelty member new, and when
+// (wall clock, ns).
+type intro struct {
+	member, owner uint64
+	when          int64
+}
+
+// bucket is one time bucket: its start (event time, ns) and the sorted
+// 6-byte digests of its distinct members, packed.
+type bucket struct {
+	start   int64
+	members []byte // len is a multiple of bucketDigest, sorted
+}
+
+const bucketDigest = 6
+
+// entry is the state under one name of an identity. Times are Unix
+// nanoseconds: wall clock for expires and intro.when, event time for the
+// rest.
+type entry struct {
+	name    uint64
+	kind    Kind
+	expires int64
+	value   []byte   // value; throttle owner digest
+	mark    int64    // mark
+	window  []timed  // window: sorted by time, then member
+	novelty []seen   // novelty set: unordered
+	intros  []intro  // novelty: introductions within the retry window
+	buckets []bucket // buckets: sorted by start
+}
+
+// Record is the state of one identity. Its zero value is an empty record.
+// A Record is not safe for concurrent use.
+type Record struct {
+	entries []*entry
+	index   map[uint64]int // name → position, past manyEntries
+}
+
+// manyEntries is how many entries a record scans before it keeps an index:
+// an identity that claims its events' dedupe keys holds one per event.
+const manyEntries = 16
+
+// Digest returns the 8-byte digest a record keeps of a name, member or
+// owner: the first 8 bytes of SHA-256, so that no record can be made to
+// confuse two of them short of a 2^64 search.
+func Digest(s string) uint64 {
+	sum := sha256.Sum256([]byte(s))
+	return binary.BigEndian.Uint64(sum[:8])
+}
+
+// Len returns the number of entries held, expired ones included.
+func (r *Record) Len() int { return len(r.entries) }
+
+// find returns the position of the entry named name, or -1.
+func (r *Record) find(name uint64) int {
+	if r.index != nil {
+		if i, ok := r.index[name]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, e := range r.entries {
+		if e.name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func (r *Record) add(e *entry) {
+	r.entries = append(r.entries, e)
+	switch {
+	case r.index != nil:
+		r.index[e.name] = len(r.entries) - 1
+	case len(r.entries) > manyEntries:
+		r.index = make(map[uint64]int, 2*len(r.entries))
+		for i, e := range r.entries {
+			r.index[e.name] = i
+		}
+	}
+}
+
+// live returns the unexpired entry named name, or nil; an entry of another
+// kind than want (0: any) is an error naming k.
+func (r *Record) live(k state.Key, name uint64, want Kind, now int64) (*entry, error) {
+	i := r.find(name)
+	if i < 0 {
+		return nil, nil
+	}
+	e := r.entries[i]
+	if e.expires <= now {
+		r.reset(e, 0)
+		return nil, nil
+	}
+	if want != 0 && e.kind != want {
+		return nil, fmt.Errorf("redis: key %s holds a %s, not a %s", k, e.kind, want)
+	}
+	return e, nil
+}
+
+// reset empties e in place as an entry of kind k (0: expired, dropped on
+// encode).
+func (r *Record) reset(e *entry, k Kind) {
+	*e = entry{name: e.name, kind: k}
+}
+
+// upsert returns the live entry of kind want named by k, creating it when
+// absent, and restarts its TTL: every write does.
+func (r *Record) upsert(k state.Key, want Kind, now int64, ttl time.Duration) (e *entry, created bool, err error) {
+	name := Digest(k.Name)
+	e, err = r.live(k, name, want, now)
+	if err != nil {
+		return nil, false, err
+	}
+	if e == nil {
+		e, created = r.put(name, want), true
+	}
+	e.expires = now + int64(ttl)
+	return e, created, nil
+}
+
+// put returns a fresh entry of kind k named name, in place of what the
+// name held.
+func (r *Record) put(name uint64, k Kind) *entry {
+	if i := r.find(name); i >= 0 {
+		e := r.entries[i]
+		r.reset(e, k)
+		return e
+	}
+	e := &entry{name: name, kind: k}
+	r.add(e)
+	return e
+}
+
+// Expires returns the latest expiry of the entries live at now (Unix ns),
+// or 0 when none is: the record's key expires with its last entry.
+func (r *Record) Expires(now int64) int64 {
+	var last int64
+	for _, e := range r.entries {
+		if e.kind != 0 && e.expires > now {
+			last = max(last, e.expires)
+		}
+	}
+	return last
+}
+
+// trimWindow drops window members older than cutoff: a prefix.
+func (e *entry) trimWindow(cutoff int64) {
+	n := 0
+	for n < len(e.window) && e.window[n].at < cutoff {
+		n++
+	}
+	if n > 0 {
+		e.window = append(e.window[:0], e.window[n:]...)
+	}
+}
+
+// addWindow records member at at, keeping the latest time seen, in order.
+func (e *entry) addWindow(member string, at int64) {
+	stored, found := "", false
+	for i, t := range e.window {
+		if t.member != member {
+			continue
+		}
+		if at <= t.at {
+			return
+		}
+		e.window = append(e.window[:i], e.window[i+1:]...)
+		stored, found = t.member, true // keep the stored copy
+		break
+	}
+	if !found {
+		stored = strings.Clone(member) // the caller's may pin a large record
+	}
+	e.window = slices.Insert(e.window, search(e.window, at, stored), timed{stored, at})
+}
+
+// search returns the index of the first member not before (at, member) in
+// time-then-member order.
+func search(w []timed, at int64, member string) int {
+	lo, hi := 0, len(w)
+	if hi > 0 && less(w[hi-1], at, member) {
+		return hi
+	}
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if less(w[mid], at, member) {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+func less(t timed, at int64, member string) bool {
+	return t.at < at || (t.at == at && t.member < member)
+}
+
+// span returns the bounds [lo, hi) of the members whose time lies in
+// [from, to].
+func (e *entry) span(from, to int64) (lo, hi int) {
+	if from > to {
+		return 0, 0
+	}
+	lo = search(e.window, from, "")
+	hi = lo
+	for hi < len(e.window) && e.window[hi].at <= to {
+		hi++
+	}
+	return lo, hi
+}
+
+func (e *entry) windowOf(sp state.Span, limit int) state.Window {
+	if e == nil {
+		return state.Window{}
+	}
+	lo, hi := e.span(sp.From.UnixNano(), sp.To.UnixNano())
+	w := state.Window{Count: hi - lo}
+	if limit <= 0 || hi == lo {
+		return w
+	}
+	w.Members = make([]string, min(limit, hi-lo))
+	for i := range w.Members {
+		w.Members[i] = e.window[lo+i].member
+	}
+	return w
+}
+
+// trimNovelty forgets members last seen before cutoff.
+func (e *entry) trimNovelty(cutoff int64) {
+	kept := e.novelty[:0]
+	for _, s := range e.novelty {
+		if s.at >= cutoff {
+			kept = append(kept, s)
+		}
+	}
+	e.novelty = kept
+}
+
+// novel returns the position of member in the novelty set, or -1.
+func (e *entry) novel(member uint64) int {
+	for i, s := range e.novelty {
+		if s.member == member {
+			return i
+		}
+	}
+	return -1
+}
+
+func (e *entry) introduction(member uint64) *intro {
+	for i := range e.intros {
+		if e.intros[i].member == member {
+			return &e.intros[i]
+		}
+	}
+	return nil
+}
+
+func (e *entry) forgetIntros(cutoff int64) {
+	kept := e.intros[:0]
+	for _, in := range e.intros {
+		if in.when >= cutoff {
+			kept = append(kept, in)
+		}
+	}
+	e.intros = kept
+}
+
+// bucketKey is the 6-byte digest of member kept in a bucket.
+func bucketKey(member string) [bucketDigest]byte {
+	sum := sha256.Sum256([]byte(member))
+	return [bucketDigest]byte(sum[:bucketDigest])
+}
+
+// addToBucket adds member to the bucket starting at start.
+func (e *entry) addToBucket(start int64, member string) {
+	i := 0
+	for i < len(e.buckets) && e.buckets[i].start < start {
+		i++
+	}
+	if i == len(e.buckets) || e.buckets[i].start != start {
+		e.buckets = append(e.buckets, bucket{})
+		copy(e.buckets[i+1:], e.buckets[i:])
+		e.buckets[i] = bucket{start: start}
+	}
+	b := &e.buckets[i]
+	d := bucketKey(member)
+	n := len(b.members) / bucketDigest
+	lo, hi := 0, n
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if string(b.members[mid*bucketDigest:(mid+1)*bucketDigest]) < string(d[:]) {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	at := lo * bucketDigest
+	if lo < n && string(b.members[at:at+bucketDigest]) == string(d[:]) {
+		return
+	}
+	b.members = append(b.members, d[:]...)
+	copy(b.members[at+bucketDigest:], b.members[at:len(b.members)-bucketDigest])
+	copy(b.members[at:], d[:])
+}
+
+// trimBuckets drops the buckets of width w that ended by cutoff.
+func (e *entry) trimBuckets(cutoff, w int64) {
+	n := 0
+	for n < len(e.buckets) && e.buckets[n].start+w <= cutoff {
+		n++
+	}
+	if n > 0 {
+		e.buckets = append(e.buckets[:0], e.buckets[n:]...)
+	}
+}
+
+// history returns the member counts of the n buckets of width w ending
+// with the one starting at last, oldest first.
+func (e *entry) history(last, w int64, n int) []int {
+	out := make([]int, n)
+	if e == nil {
+		return out
+	}
+	for i := range out {
+		start := last - int64(n-1-i)*w
+		for _, b := range e.buckets {
+			if b.start == start {
+				out[i] = len(b.members) / bucketDigest
+				break
+			}
+		}
+	}
+	return out
+}

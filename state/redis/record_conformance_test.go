@@ -1,0 +1,34 @@
+package redis_test
+
+import (
+	"testing"
+
+	"github.com/iamsentry/iamsentry/internal/redistest"
+	"github.com/iamsentry/iamsentry/state"
+	"github.com/iamsentry/iamsentry/state/statetest"
+)
+
+// The record layout passes the conformance suite as the keys layout does:
+// one Store per rule on one server (replicas sharing it), one Store shared
+// by every rule, and a 3-master Cluster through a seed node.
+
+func TestRecordConformance(t *testing.T) {
+	srv := redistest.StartServer(t)
+	statetest.Run(t, statetest.Harness{
+		New: func(t *testing.T) state.Store { return newStore(t, srv.URL()+"?layout=record") },
+	})
+}
+
+func TestRecordConformanceShared(t *testing.T) {
+	s := newStore(t, redistest.StartServer(t).URL()+"?layout=record")
+	statetest.Run(t, statetest.Harness{New: func(*testing.T) state.Store { return s }})
+}
+
+func TestRecordConformanceCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node Redis Cluster")
+	}
+	c := redistest.StartCluster(t, 3)
+	s := newStore(t, c.SeedURL()+"&layout=record")
+	statetest.Run(t, statetest.Harness{New: func(*testing.T) state.Store { return s }})
+}
