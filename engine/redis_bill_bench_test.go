@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -21,6 +22,7 @@ import (
 	"github.com/iamsentry/iamsentry/internal/redistest"
 	"github.com/iamsentry/iamsentry/internal/redistest/rstore"
 	"github.com/iamsentry/iamsentry/state"
+	redisstate "github.com/iamsentry/iamsentry/state/redis"
 )
 
 // BenchmarkRedisBillRealistic scores a month of a realistic account
@@ -40,10 +42,16 @@ import (
 //     of their keys only (no dedupe claims, no server tables);
 //     B/claim: MEMORY USAGE of one event's dedupe claim.
 //
-// Each pass starts from an empty server. It logs the commands that
-// dominate. `make bench-redis-bill` runs it.
+//   - go-µs/event: the benchmark process's own CPU (getrusage: the
+//     engine, the detectors and the store's client side) while scoring;
+//   - on the record layout, hit%: identities found in the replica-local
+//     record cache; conflicts/event: record writes refused for a newer
+//     version and retried; max-record-B: the largest record written.
+//
+// It runs once per layout of the Redis store (sub-benchmarks
+// layout=keys and layout=record). Each pass starts from an empty server.
+// It logs the commands that dominate. `make bench-redis-bill` runs it.
 func BenchmarkRedisBillRealistic(b *testing.B) {
-	const batch = 512
 	c := realcorpus.Generate(realcorpus.Options{Seed: 1})
 	raws := make([][]byte, len(c.Records))
 	for i, r := range c.Records {
@@ -63,10 +71,21 @@ func BenchmarkRedisBillRealistic(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := context.Background()
 	srv := redistest.StartServer(b)
+	for _, layout := range []string{"keys", "record"} {
+		b.Run("layout="+layout, func(b *testing.B) {
+			benchRedisBill(b, srv, built, raws, layout)
+		})
+	}
+}
+
+func benchRedisBill(b *testing.B, srv *redistest.Server, built *config.Built, raws [][]byte, layout string) {
+	const batch = 512
+	ctx := context.Background()
 	admin := srv.Client()
 	var bill redisBill
+	var goCPU int64
+	var recs redisstate.RecordStats
 	ops := opCounter{n: map[string]int64{}}
 	for b.Loop() {
 		b.StopTimer()
@@ -79,23 +98,51 @@ func BenchmarkRedisBillRealistic(b *testing.B) {
 		mem0 := srv.UsedMemory(ctx)
 		cpu0 := redisCPU(b, admin)
 		b.StartTimer()
-		store := rstore.Open(b, srv.URL(), rstore.Prefix())
+		store := rstore.Open(b, srv.URL()+"?layout="+layout, rstore.Prefix())
 		ops.Store = store
 		sent := &sentCounter{}
 		store.Client().AddHook(sent)
 		eng := engine.New(built.Registry, &ops, engine.Options{Suppress: built.Suppress})
+		go0 := processCPU(b)
 		for off := 0; off < len(raws); off += batch {
 			if _, err := eng.Score(ctx, engine.Batch{Records: raws[off:min(off+batch, len(raws))]}); err != nil {
 				b.Fatal(err)
 			}
 		}
+		goCPU += processCPU(b) - go0
 		b.StopTimer()
 		bill.add(b, admin, srv.UsedMemory(ctx)-mem0, redisCPU(b, admin)-cpu0, sent.n)
+		st := store.RecordStats()
+		recs.CacheHits += st.CacheHits
+		recs.CacheMisses += st.CacheMisses
+		recs.Conflicts += st.Conflicts
+		recs.Writes += st.Writes
+		recs.Checks += st.Checks
+		recs.LargestRecord = max(recs.LargestRecord, st.LargestRecord)
 		store.Close()
 		b.StartTimer()
 	}
-	bill.report(b, float64(len(raws)*b.N), b.N)
-	ops.report(b, float64(len(raws)*b.N))
+	events := float64(len(raws) * b.N)
+	bill.report(b, events, b.N)
+	ops.report(b, events)
+	b.ReportMetric(float64(goCPU)/events, "go-µs/event")
+	if layout == "record" {
+		b.ReportMetric(100*float64(recs.CacheHits)/float64(max(1, recs.CacheHits+recs.CacheMisses)), "hit%")
+		b.ReportMetric(float64(recs.Conflicts)/events, "conflicts/event")
+		b.ReportMetric(float64(recs.LargestRecord), "max-record-B")
+		b.Logf("record layout: %d writes, %d version checks, %d cache hits, %d misses, %d conflicts, largest record %d B",
+			recs.Writes, recs.Checks, recs.CacheHits, recs.CacheMisses, recs.Conflicts, recs.LargestRecord)
+	}
+}
+
+// processCPU is the CPU time this process has used, user and system, in
+// microseconds.
+func processCPU(b *testing.B) int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return ru.Utime.Nano()/1000 + ru.Stime.Nano()/1000
 }
 
 // opCounter counts the state operations the engine queues, by kind and
@@ -173,6 +220,7 @@ func (r *redisBill) add(b *testing.B, c *goredis.Client, memGrown, cpuMicros, se
 	r.cpuMicros += cpuMicros
 	r.mem += memGrown
 	tags := map[string]bool{}
+	byTag := map[string]int64{}
 	iter := c.Scan(ctx, 0, "*", 1000).Iterator()
 	for iter.Next(ctx) {
 		key := iter.Val()
@@ -187,6 +235,7 @@ func (r *redisBill) add(b *testing.B, c *goredis.Client, memGrown, cpuMicros, se
 			continue
 		}
 		tags[tag] = true
+		byTag[tag] += n
 		r.stateUsed += n
 		name := key[strings.IndexByte(key, '}')+2:]
 		if i := strings.IndexAny(name, ":|/"); i > 0 {
@@ -201,6 +250,12 @@ func (r *redisBill) add(b *testing.B, c *goredis.Client, memGrown, cpuMicros, se
 		b.Fatal(err)
 	}
 	r.identities += int64(len(tags))
+	largest := slices.SortedFunc(maps.Keys(byTag), func(x, y string) int { return int(byTag[y] - byTag[x]) })
+	var top strings.Builder
+	for _, tag := range largest[:min(5, len(largest))] {
+		fmt.Fprintf(&top, "%s} %d B; ", tag, byTag[tag])
+	}
+	b.Logf("largest identities (MEMORY USAGE): %s", top.String())
 }
 
 func (r *redisBill) report(b *testing.B, events float64, passes int) {

@@ -87,7 +87,7 @@ func newScoring(e *Engine, b Batch) *scoring {
 			continue
 		}
 		seen[it.owner] = i
-		it.dedupe = state.Key{Tenant: b.Tenant, Identity: "event:" + it.owner, Name: "verdict"}
+		it.dedupe = dedupeKey(&it.event)
 		it.claim = s.first.Claim(it.dedupe, nil, e.opts.DedupeHorizon)
 		s.creations(it)
 		from := len(evals)
@@ -102,6 +102,20 @@ func newScoring(e *Engine, b Batch) *scoring {
 	}
 	s.items = items[:n]
 	return s
+}
+
+// dedupeKey is where an event's claim and remembered verdict live: beside
+// the state of the access key that made it, which detectors key state on
+// anyway, so that a store keeping an identity's state together (the Redis
+// record layout) claims the event in the write it makes for the key,
+// rather than in a key of the event's own. An event without an access key
+// keeps a key of its own. Either way the key follows from the record
+// alone, so a redelivery through any replica finds the claim.
+func dedupeKey(ev *detectors.Event) state.Key {
+	if akid := ev.Record.UserIdentity.AccessKeyID; akid != "" {
+		return ev.Key(ev.KeyIdentity(akid), "verdict:"+ev.Owner())
+	}
+	return ev.Key("event:"+ev.Owner(), "verdict")
 }
 
 func invalid(err error) Verdict {
