@@ -32,11 +32,15 @@ import (
 //
 //   - cmds/event: commands the server ran, those run inside scripts
 //     included (INFO commandstats calls);
+//
 //   - sent/event: commands the store sent (EVALSHA counts once);
+//
 //   - redis-µs/event: the server's own CPU (INFO cpu, user + system):
 //     the whole cost, network I/O included;
+//
 //   - cmd-µs/event: time inside commands (INFO commandstats usec of the
 //     commands sent, a script's usec covering what it runs);
+//
 //   - B/identity: used_memory growth over the month divided by the
 //     identities holding state; state-B/identity the same for MEMORY USAGE
 //     of their keys only (no dedupe claims, no server tables);
@@ -44,6 +48,7 @@ import (
 //
 //   - go-µs/event: the benchmark process's own CPU (getrusage: the
 //     engine, the detectors and the store's client side) while scoring;
+//
 //   - on the record layout, hit%: identities found in the replica-local
 //     record cache; conflicts/event: record writes refused for a newer
 //     version and retried; max-record-B: the largest record written.
