@@ -124,6 +124,8 @@ func benchRedisBill(b *testing.B, srv *redistest.Server, built *config.Built, ra
 		recs.Writes += st.Writes
 		recs.Checks += st.Checks
 		recs.LargestRecord = max(recs.LargestRecord, st.LargestRecord)
+		recs.SideReads += st.SideReads
+		recs.SideWrites += st.SideWrites
 		store.Close()
 		b.StartTimer()
 	}
@@ -135,8 +137,8 @@ func benchRedisBill(b *testing.B, srv *redistest.Server, built *config.Built, ra
 		b.ReportMetric(100*float64(recs.CacheHits)/float64(max(1, recs.CacheHits+recs.CacheMisses)), "hit%")
 		b.ReportMetric(float64(recs.Conflicts)/events, "conflicts/event")
 		b.ReportMetric(float64(recs.LargestRecord), "max-record-B")
-		b.Logf("record layout: %d writes, %d version checks, %d cache hits, %d misses, %d conflicts, largest record %d B",
-			recs.Writes, recs.Checks, recs.CacheHits, recs.CacheMisses, recs.Conflicts, recs.LargestRecord)
+		b.Logf("record layout: %d writes, %d version checks, %d cache hits, %d misses, %d conflicts, largest record %d B, %d side records written, %d read",
+			recs.Writes, recs.Checks, recs.CacheHits, recs.CacheMisses, recs.Conflicts, recs.LargestRecord, recs.SideWrites, recs.SideReads)
 	}
 }
 
@@ -261,6 +263,16 @@ func (r *redisBill) add(b *testing.B, c *goredis.Client, memGrown, cpuMicros, se
 		fmt.Fprintf(&top, "%s} %d B; ", tag, byTag[tag])
 	}
 	b.Logf("largest identities (MEMORY USAGE): %s", top.String())
+	if len(largest) > 0 {
+		key := ""
+		iter := c.Scan(ctx, 0, "*"+largest[0]+"}:rec", 10).Iterator()
+		for iter.Next(ctx) {
+			key = iter.Val()
+		}
+		if v, err := c.Get(ctx, key).Bytes(); err == nil {
+			b.Logf("largest record: %s", redisstate.DescribeRecord(v))
+		}
+	}
 }
 
 func (r *redisBill) report(b *testing.B, events float64, passes int) {

@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,16 +28,22 @@ import (
 // identity's operations are applied again to them. No answer is handed out
 // before its record was stored (or, for reads, found current).
 
-// casScript stores ARGV[2] under KEYS[1] expiring at ARGV[3] (Unix ms)
-// when the key's first 8 bytes, its version, are ARGV[1] ("" for a key
-// that does not exist); with ARGV[2] empty it only checks. It returns {1}
-// on success, and {0, current bytes} on a version mismatch.
+// casScript writes an identity's record, KEYS[1], and the side records
+// that changed with it, KEYS[2...], when the record's first 8 bytes, its
+// version, are still ARGV[1] ("" for a record that does not exist). For
+// each key i, ARGV[2i] is its new bytes ("" leaves it: a record that did
+// not change is only checked) and ARGV[2i+1] its expiry (Unix ms). It
+// returns {1} on success, and {0, the record's current bytes} on a version
+// mismatch. Side records need no check of their own: every write of one
+// writes the record too, whose stub names the side record's version.
 var casScript = newScript("cas", `
 if redis.call('GETRANGE', KEYS[1], 0, 7) ~= ARGV[1] then
   return {0, redis.call('GET', KEYS[1])}
 end
-if ARGV[2] ~= '' then
-  redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
+for i = 1, #KEYS do
+  if ARGV[2*i] ~= '' then
+    redis.call('SET', KEYS[i], ARGV[2*i], 'PXAT', ARGV[2*i+1])
+  end
 end
 return {1}
 `)
@@ -64,6 +71,7 @@ type records struct {
 	cached int64 // encoded bytes of the cached records
 
 	hits, misses, conflicts, writes, checks atomic.Int64
+	sideReads, sideWrites                   atomic.Int64
 	largest                                 atomic.Int64
 }
 
@@ -80,6 +88,7 @@ type RecordStats struct {
 	CacheHits, CacheMisses int64 // identities found in, or fetched into, the cache
 	Conflicts              int64 // writes refused for another replica's newer version, retried
 	Writes, Checks         int64 // record writes, and version checks of unchanged records
+	SideReads, SideWrites  int64 // side records (large entries) read and written
 	LargestRecord          int64 // bytes of the largest record written
 }
 
@@ -90,7 +99,8 @@ func (s *Store) RecordStats() RecordStats {
 		return RecordStats{}
 	}
 	return RecordStats{CacheHits: r.hits.Load(), CacheMisses: r.misses.Load(), Conflicts: r.conflicts.Load(),
-		Writes: r.writes.Load(), Checks: r.checks.Load(), LargestRecord: r.largest.Load()}
+		Writes: r.writes.Load(), Checks: r.checks.Load(), LargestRecord: r.largest.Load(),
+		SideReads: r.sideReads.Load(), SideWrites: r.sideWrites.Load()}
 }
 
 // take removes key's record from the cache and returns it, or nil.
@@ -131,6 +141,8 @@ type identity struct {
 	cur     *cachedRecord
 	send    []byte // the record to write; nil: check only
 	pxat    int64  // its expiry, Unix ms
+	sides   []record.Side
+	refetch bool // the record is to be read again: a side record was newer
 	next    [record.VersionSize]byte
 	applied bool // results are computed on cur
 	done    bool // resolved, or failed
@@ -185,19 +197,22 @@ func (s *Store) execRecords(ctx context.Context, b *state.Batch) error {
 	ids := byIdentity(s.prefix, b.Ops())
 	defer s.recs.lock(ids)()
 	now := time.Now().UnixNano()
-	if err := s.fetch(ctx, ids, now); err != nil {
-		return s.recordOutage(ctx, b, err)
-	}
-	for pass := 0; pass < maxRecordPasses; pass++ {
+	for pass := 0; pass < maxRecordPasses && !allDone(ids); pass++ {
+		if err := s.fetch(ctx, ids, now); err != nil {
+			return s.recordOutage(ctx, b, err)
+		}
+		if err := s.attachSides(ctx, ids, now); err != nil {
+			return s.recordOutage(ctx, b, err)
+		}
 		var pending []*identity
 		for _, id := range ids {
-			if !id.done {
+			if !id.done && id.cur != nil {
 				id.apply(now)
 				pending = append(pending, id)
 			}
 		}
 		if len(pending) == 0 {
-			return nil
+			continue // a side record was newer than its record: read both again
 		}
 		if err := s.cas(ctx, pending); err != nil {
 			return s.recordOutage(ctx, b, err)
@@ -218,17 +233,33 @@ func (s *Store) execRecords(ctx context.Context, b *state.Batch) error {
 	return err
 }
 
+func allDone(ids []*identity) bool {
+	for _, id := range ids {
+		if !id.done {
+			return false
+		}
+	}
+	return true
+}
+
 // fetch finds each identity's record in the cache, or else reads it, all
 // missing ones in one pipeline.
 func (s *Store) fetch(ctx context.Context, ids []*identity, now int64) error {
 	var miss []*identity
 	for _, id := range ids {
-		if id.cur = s.recs.take(id.key); id.cur == nil {
-			miss = append(miss, id)
+		if id.done || id.cur != nil {
+			continue
 		}
+		if !id.refetch {
+			if id.cur = s.recs.take(id.key); id.cur != nil {
+				s.recs.hits.Add(1)
+				continue
+			}
+		}
+		s.recs.misses.Add(1)
+		id.refetch = false
+		miss = append(miss, id)
 	}
-	s.recs.hits.Add(int64(len(ids) - len(miss)))
-	s.recs.misses.Add(int64(len(miss)))
 	if len(miss) == 0 {
 		return nil
 	}
@@ -265,6 +296,67 @@ func (s *Store) fetch(ctx context.Context, ids []*identity, now int64) error {
 	return nil
 }
 
+// attachSides reads, in one pipeline, the side records of the large
+// entries the identities' operations name, unless attached already. An
+// identity whose side record is newer than its record read the record
+// before another replica's write of both: it reads the record again.
+func (s *Store) attachSides(ctx context.Context, ids []*identity, now int64) error {
+	type want struct {
+		id   *identity
+		name uint64
+		cmd  *goredis.StringCmd
+	}
+	var wants []want
+	var pipe goredis.Pipeliner
+	for _, id := range ids {
+		if id.done || id.cur == nil {
+			continue
+		}
+		for name := range id.cur.rec.Stubs(id.ops, now) {
+			if pipe == nil {
+				pipe = s.client.Pipeline()
+			}
+			wants = append(wants, want{id: id, name: name, cmd: pipe.Get(ctx, sideKey(id.key, name))})
+		}
+	}
+	if pipe == nil {
+		return nil
+	}
+	s.recs.sideReads.Add(int64(len(wants)))
+	_, execErr := pipe.Exec(ctx)
+	carried := false
+	for _, w := range wants {
+		err := w.cmd.Err()
+		if unavailable(err) {
+			return err
+		}
+		carried = carried || err != nil
+	}
+	if execErr != nil && !carried {
+		return execErr
+	}
+	for _, w := range wants {
+		if w.id.done || w.id.cur == nil {
+			continue
+		}
+		v, err := w.cmd.Bytes()
+		if errors.Is(err, goredis.Nil) {
+			v, err = nil, nil
+		}
+		var ok bool
+		if err == nil {
+			ok, err = w.id.cur.rec.Attach(w.name, v, now)
+		}
+		switch {
+		case err != nil:
+			w.id.fail(fmt.Errorf("redis: record %s: %w", w.id.key, err))
+		case !ok:
+			w.id.cur, w.id.refetch, w.id.applied = nil, true, false
+		}
+	}
+	return nil
+}
+
 // decodeRecord decodes a record as read: nil bytes are an empty record.
 func decodeRecord(v []byte, now int64) (*cachedRecord, error) {
 	if v == nil {
@@ -275,7 +367,7 @@ func decodeRecord(v []byte, now int64) (*cachedRecord, error) {
 		return nil, err
 	}
 	ver, _ := record.Version(v)
-	return &cachedRecord{exists: true, version: ver, rec: rec, size: len(v)}, nil
+	return &cachedRecord{exists: true, version: ver, rec: rec, size: rec.Size()}, nil
 }
 
 // apply computes the identity's answers on its current record, unless they
@@ -292,13 +384,18 @@ func (id *identity) apply(now int64) {
 		id.results = append(id.results, res)
 		changed = changed || ch
 	}
-	id.send = nil
+	id.send, id.sides = nil, nil
 	if !changed {
 		return
 	}
 	binaryPut(id.next[:], rand.Uint64())
-	id.send = id.cur.rec.Encode(id.next, now)
+	id.send, id.sides = id.cur.rec.Encode(id.next, now)
 	id.pxat = (id.cur.rec.Expires(now) + 999_999) / 1_000_000
+}
+
+// sideKey is the key of the side record of the entry named name.
+func sideKey(main string, name uint64) string {
+	return main + ":" + strconv.FormatUint(name, 16)
 }
 
 func binaryPut(b []byte, v uint64) {
@@ -318,7 +415,16 @@ func (s *Store) cas(ctx context.Context, ids []*identity) error {
 			if id.cur.exists {
 				expect = string(id.cur.version[:])
 			}
-			id.cmd = goredis.NewCmd(ctx, "evalsha", casScript.sha, 1, id.key, expect, id.send, id.pxat)
+			args := make([]any, 0, 7+3*len(id.sides))
+			args = append(args, "evalsha", casScript.sha, 1+len(id.sides), id.key)
+			for _, sd := range id.sides {
+				args = append(args, sideKey(id.key, sd.Name))
+			}
+			args = append(args, expect, id.send, id.pxat)
+			for _, sd := range id.sides {
+				args = append(args, sd.Data, (sd.Expires+999_999)/1_000_000)
+			}
+			id.cmd = goredis.NewCmd(ctx, args...)
 			id.cmd.SetFirstKeyPos(3)
 			_ = pipe.Process(ctx, id.cmd)
 		}
@@ -367,7 +473,8 @@ func (s *Store) settle(id *identity, now int64) error {
 	if n, _ := reply[0].(int64); n == 1 {
 		if id.send != nil {
 			s.recs.writes.Add(1)
-			id.cur = &cachedRecord{exists: true, version: id.next, rec: id.cur.rec, size: len(id.send)}
+			s.recs.sideWrites.Add(int64(len(id.sides)))
+			id.cur = &cachedRecord{exists: true, version: id.next, rec: id.cur.rec, size: id.cur.rec.Size()}
 			if int64(len(id.send)) > s.recs.largest.Load() {
 				s.recs.largest.Store(int64(len(id.send))) // a figure: a lost race is harmless
 			}
@@ -420,3 +527,7 @@ func (s *Store) recordOutage(ctx context.Context, b *state.Batch, cause error) e
 	b.FailAll(err)
 	return err
 }
+
+// DescribeRecord summarises a record's bytes, as read from the record
+// layout's key of an identity, for logs and benchmarks.
+func DescribeRecord(b []byte) string { return record.Describe(b) }

@@ -4,6 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+
+	"github.com/iamsentry/iamsentry/state"
 )
 
 // The encoding of a record: VersionSize bytes of version (opaque to the
@@ -31,8 +34,30 @@ const format = 1
 // ErrCorrupt marks bytes that are not a record.
 var ErrCorrupt = errors.New("record: corrupt")
 
-// Encode renders the entries of r live at now (Unix ns) after version.
-func (r *Record) Encode(version [VersionSize]byte, now int64) []byte {
+// SideThreshold is the encoded size past which an entry leaves its
+// identity's record for a side record of its own: a scanner's enumeration
+// windows hold hundreds of members, and rewriting all of them whenever any
+// of the identity's state changes would cost more than the change.
+const SideThreshold = 1024
+
+// sideFlag marks the kind byte of a stub: an entry kept in a side record,
+// of which the record holds the name, kind, expiry and version only.
+const sideFlag = 0x80
+
+// Side is a side record to write: the encoding of one large entry, under
+// the key the caller derives from Name.
+type Side struct {
+	Name    uint64
+	Data    []byte
+	Expires int64 // Unix ns
+}
+
+// Encode renders the entries of r live at now (Unix ns) after version,
+// and the side records of the large entries written since they were last
+// encoded (each under a new version the record's stub names). Encoding
+// marks the entries clean: a caller whose write of the result fails
+// discards r.
+func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 	b := make([]byte, 0, 64+32*len(r.entries))
 	b = append(b, version[:]...)
 	b = append(b, format)
@@ -43,12 +68,93 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) []byte {
 		}
 	}
 	b = binary.AppendUvarint(b, uint64(live))
+	var sides []Side
+	var scratch []byte
 	for _, e := range r.entries {
-		if e.kind != 0 && e.expires > now {
-			b = e.encode(b)
+		if e.kind == 0 || e.expires <= now {
+			continue
+		}
+		if e.stub || (e.side && !e.dirty) {
+			b = e.encodeStub(b)
+			continue
+		}
+		scratch = e.encode(scratch[:0])
+		e.size = len(scratch)
+		if !e.side && len(scratch) <= SideThreshold {
+			b = append(b, scratch...)
+			e.dirty = false
+			continue
+		}
+		e.side, e.dirty = true, false
+		binary.BigEndian.PutUint64(e.version[:], rand.Uint64())
+		data := make([]byte, 0, VersionSize+2+len(scratch))
+		data = append(data, e.version[:]...)
+		data = append(data, format, 1)
+		data = append(data, scratch...)
+		sides = append(sides, Side{Name: e.name, Data: data, Expires: e.expires})
+		b = e.encodeStub(b)
+	}
+	return b, sides
+}
+
+func (e *entry) encodeStub(b []byte) []byte {
+	b = binary.BigEndian.AppendUint64(b, e.name)
+	b = append(b, byte(e.kind)|sideFlag)
+	b = binary.AppendUvarint(b, uint64((e.expires+999_999)/1_000_000))
+	return append(b, e.version[:]...)
+}
+
+// Stubs returns the names of the entries that ops name and whose side
+// records are not attached, with the versions the record expects of them.
+func (r *Record) Stubs(ops []state.Op, now int64) map[uint64][VersionSize]byte {
+	var out map[uint64][VersionSize]byte
+	for _, op := range ops {
+		i := r.find(Digest(op.Target().Name))
+		if i < 0 {
+			continue
+		}
+		if e := r.entries[i]; e.stub && e.kind != 0 && e.expires > now {
+			if out == nil {
+				out = make(map[uint64][VersionSize]byte)
+			}
+			out[e.name] = e.version
 		}
 	}
-	return b
+	return out
+}
+
+// Attach puts the entry of a side record (as read: nil when its key is
+// gone) in place of its stub. It reports false when the side record is not
+// the version the stub names: the record was read before a newer write of
+// both, and the caller must read it again.
+func (r *Record) Attach(name uint64, side []byte, now int64) (bool, error) {
+	i := r.find(name)
+	if i < 0 || !r.entries[i].stub {
+		return true, nil
+	}
+	stub := r.entries[i]
+	if side == nil {
+		r.reset(stub, 0) // expired with its side record
+		return true, nil
+	}
+	if v, _ := Version(side); v != stub.version {
+		return false, nil
+	}
+	sr, err := Decode(side, now)
+	if err != nil {
+		return false, fmt.Errorf("side record: %w", err)
+	}
+	if len(sr.entries) == 0 {
+		r.reset(stub, 0)
+		return true, nil
+	}
+	e := sr.entries[0]
+	if e.name != name || e.kind != stub.kind || e.stub {
+		return false, fmt.Errorf("%w: side record holds another entry than its stub names", ErrCorrupt)
+	}
+	e.side, e.version, e.size = true, stub.version, len(side)
+	r.entries[i] = e
+	return true, nil
 }
 
 func (e *entry) encode(b []byte) []byte {
@@ -121,7 +227,9 @@ func Decode(b []byte, now int64) (*Record, error) {
 	n := d.count(1 + 8 + 1 + 1)
 	r := &Record{entries: make([]*entry, 0, n)}
 	for i := 0; i < n && d.err == nil; i++ {
+		start := d.off
 		e := d.entry()
+		e.size = d.off - start
 		if d.err == nil && e.expires > now {
 			if r.find(e.name) >= 0 {
 				d.fail("entry %d repeats a name", i)
@@ -222,6 +330,17 @@ func (d *decoder) entry() *entry {
 		d.fail("expiry %d out of range", ms)
 	}
 	e.expires = int64(ms) * 1_000_000
+	if e.kind&sideFlag != 0 {
+		e.kind &^= sideFlag
+		e.side, e.stub = true, true
+		if e.kind == 0 || e.kind >= kindLimit {
+			d.fail("unknown kind %d", e.kind)
+		}
+		if p := d.bytes(VersionSize); p != nil {
+			copy(e.version[:], p)
+		}
+		return e
+	}
 	switch e.kind {
 	case kindValue, kindThrottle:
 		e.value = append([]byte{}, d.bytes(d.count(1))...)
@@ -266,4 +385,30 @@ func (d *decoder) novelty(e *entry) {
 	for range n {
 		e.intros = append(e.intros, intro{member: d.u64(), owner: d.u64(), when: d.varint()})
 	}
+}
+
+// Describe summarises an encoded record for logs and benchmarks: its
+// entries and bytes by kind, stubs of side records apart.
+func Describe(b []byte) string {
+	r, err := Decode(b, 0)
+	if err != nil {
+		return err.Error()
+	}
+	var n, size [kindLimit]int
+	stubs := 0
+	for _, e := range r.entries {
+		if e.stub {
+			stubs++
+			continue
+		}
+		n[e.kind]++
+		size[e.kind] += e.size
+	}
+	var out []byte
+	for k := kindValue; k < kindLimit; k++ {
+		if n[k] > 0 {
+			out = fmt.Appendf(out, "%s %d (%d B); ", k, n[k], size[k])
+		}
+	}
+	return fmt.Sprintf("%d B: %s%d side", len(b), out, stubs)
 }

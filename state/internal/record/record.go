@@ -92,6 +92,15 @@ type entry struct {
 	novelty []seen   // novelty set: unordered
 	intros  []intro  // novelty: introductions within the retry window
 	buckets []bucket // buckets: sorted by start
+
+	// A large entry lives in a side record of its own (see Encode): side
+	// is set when it does, version is that record's version, and stub
+	// when only its name, kind, expiry and version are known here (the
+	// caller must Attach the side record before an operation uses it).
+	// dirty marks an entry written since it was decoded or encoded.
+	side, stub, dirty bool
+	version           [VersionSize]byte
+	size              int // bytes of its last encoding (its side record's, for a side entry)
 }
 
 // Record is the state of one identity. Its zero value is an empty record.
@@ -111,6 +120,16 @@ const manyEntries = 16
 func Digest(s string) uint64 {
 	sum := sha256.Sum256([]byte(s))
 	return binary.BigEndian.Uint64(sum[:8])
+}
+
+// Size returns about how many bytes r's entries took when last encoded or
+// decoded, side records included: what a cache of records holds.
+func (r *Record) Size() int {
+	n := 0
+	for _, e := range r.entries {
+		n += e.size
+	}
+	return n
 }
 
 // Len returns the number of entries held, expired ones included.
@@ -160,6 +179,9 @@ func (r *Record) live(k state.Key, name uint64, want Kind, now int64) (*entry, e
 	if want != 0 && e.kind != want {
 		return nil, fmt.Errorf("redis: key %s holds a %s, not a %s", k, e.kind, want)
 	}
+	if e.stub {
+		return nil, fmt.Errorf("redis: key %s: its side record was not attached", k)
+	}
 	return e, nil
 }
 
@@ -180,7 +202,7 @@ func (r *Record) upsert(k state.Key, want Kind, now int64, ttl time.Duration) (e
 	if e == nil {
 		e, created = r.put(name, want), true
 	}
-	e.expires = now + int64(ttl)
+	e.expires, e.dirty = now+int64(ttl), true
 	return e, created, nil
 }
 
@@ -189,10 +211,12 @@ func (r *Record) upsert(k state.Key, want Kind, now int64, ttl time.Duration) (e
 func (r *Record) put(name uint64, k Kind) *entry {
 	if i := r.find(name); i >= 0 {
 		e := r.entries[i]
+		side, version := e.side, e.version
 		r.reset(e, k)
+		e.side, e.version, e.dirty = side, version, true // its side record is rewritten
 		return e
 	}
-	e := &entry{name: name, kind: k}
+	e := &entry{name: name, kind: k, dirty: true}
 	r.add(e)
 	return e
 }
