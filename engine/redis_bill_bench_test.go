@@ -126,6 +126,7 @@ func benchRedisBill(b *testing.B, srv *redistest.Server, built *config.Built, ra
 		recs.LargestRecord = max(recs.LargestRecord, st.LargestRecord)
 		recs.SideReads += st.SideReads
 		recs.SideWrites += st.SideWrites
+		recs.PageWrites += st.PageWrites
 		store.Close()
 		b.StartTimer()
 	}
@@ -137,8 +138,8 @@ func benchRedisBill(b *testing.B, srv *redistest.Server, built *config.Built, ra
 		b.ReportMetric(100*float64(recs.CacheHits)/float64(max(1, recs.CacheHits+recs.CacheMisses)), "hit%")
 		b.ReportMetric(float64(recs.Conflicts)/events, "conflicts/event")
 		b.ReportMetric(float64(recs.LargestRecord), "max-record-B")
-		b.Logf("record layout: %d writes, %d version checks, %d cache hits, %d misses, %d conflicts, largest record %d B, %d side records written, %d read",
-			recs.Writes, recs.Checks, recs.CacheHits, recs.CacheMisses, recs.Conflicts, recs.LargestRecord, recs.SideWrites, recs.SideReads)
+		b.Logf("record layout: %d writes, %d version checks, %d cache hits, %d misses, %d conflicts, largest record %d B, %d pages and %d large entries written, %d of them read",
+			recs.Writes, recs.Checks, recs.CacheHits, recs.CacheMisses, recs.Conflicts, recs.LargestRecord, recs.PageWrites, recs.SideWrites, recs.SideReads)
 	}
 }
 

@@ -23,17 +23,30 @@ import (
 // conflicts, side reads and re-reads are all exercised.
 func TestRecordLayoutMatchesMemory(t *testing.T) {
 	srv := redistest.StartServer(t)
-	url := srv.URL() + "?layout=record&prefix=diff:"
+	for _, c := range []struct {
+		name                   string
+		rounds, names, members int
+	}{
+		{"small", 300, 4, 60},    // records of a few KiB, large entries in side records
+		{"paged", 400, 120, 150}, // records past PageThreshold, split into pages
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			matchMemory(t, srv.URL()+"?layout=record&prefix=diff-"+c.name+":", c.rounds, c.names, c.members)
+		})
+	}
+}
+
+func matchMemory(t *testing.T, url string, rounds, names, members int) {
 	replicas := []*redis.Store{newStore(t, url), newStore(t, url)}
 	mem := memory.New(memory.WithSweepInterval(0))
 	t.Cleanup(func() { mem.Close() })
 	rng := rand.New(rand.NewPCG(1, 2))
 	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	ctx := context.Background()
-	for round := range 300 {
+	for round := range rounds {
 		specs := make([]opSpec, 1+rng.IntN(12))
 		for i := range specs {
-			specs[i] = randomOp(rng, base)
+			specs[i] = randomOp(rng, base, names, members)
 		}
 		var mb, rb state.Batch
 		mf := build(&mb, specs)
@@ -50,14 +63,18 @@ func TestRecordLayoutMatchesMemory(t *testing.T) {
 			}
 		}
 	}
-	var side int64
+	var side, pages int64
 	for _, r := range replicas {
 		st := r.RecordStats()
 		side += st.SideWrites
+		pages += st.PageWrites
 		t.Logf("%+v", st)
 	}
-	if side == 0 {
+	if names <= 100 && side == 0 {
 		t.Error("no side record was written: the test does not reach large entries")
+	}
+	if names > 100 && pages == 0 {
+		t.Error("no page was written: the test does not reach paged records")
 	}
 }
 
@@ -70,12 +87,12 @@ type opSpec struct {
 	at       time.Time
 }
 
-func randomOp(rng *rand.Rand, base time.Time) opSpec {
+func randomOp(rng *rand.Rand, base time.Time, names, members int) opSpec {
 	s := opSpec{
 		kind:     rng.IntN(9),
 		identity: fmt.Sprintf("id%d", rng.IntN(3)),
-		name:     fmt.Sprintf("n%d", rng.IntN(4)),
-		member:   fmt.Sprintf("m%d-%s", rng.IntN(60), strings.Repeat("x", rng.IntN(40))),
+		name:     fmt.Sprintf("n%d", rng.IntN(names)),
+		member:   fmt.Sprintf("m%d-%s", rng.IntN(members), strings.Repeat("x", rng.IntN(40))),
 		owner:    fmt.Sprintf("o%d", rng.IntN(5)),
 		at:       base.Add(time.Duration(rng.IntN(7200)) * time.Second),
 	}

@@ -7,7 +7,6 @@ import (
 	"hash/maphash"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,7 +70,7 @@ type records struct {
 	cached int64 // encoded bytes of the cached records
 
 	hits, misses, conflicts, writes, checks atomic.Int64
-	sideReads, sideWrites                   atomic.Int64
+	sideReads, sideWrites, pageWrites       atomic.Int64
 	largest                                 atomic.Int64
 }
 
@@ -88,8 +87,9 @@ type RecordStats struct {
 	CacheHits, CacheMisses int64 // identities found in, or fetched into, the cache
 	Conflicts              int64 // writes refused for another replica's newer version, retried
 	Writes, Checks         int64 // record writes, and version checks of unchanged records
-	SideReads, SideWrites  int64 // side records (large entries) read and written
-	LargestRecord          int64 // bytes of the largest record written
+	SideReads              int64 // side records (pages and large entries) read
+	SideWrites, PageWrites int64 // large entries' side records, and pages, written
+	LargestRecord          int64 // bytes of the largest value written: a record, a page or a large entry
 }
 
 // RecordStats returns the record layout's figures; zero on the keys layout.
@@ -100,7 +100,7 @@ func (s *Store) RecordStats() RecordStats {
 	}
 	return RecordStats{CacheHits: r.hits.Load(), CacheMisses: r.misses.Load(), Conflicts: r.conflicts.Load(),
 		Writes: r.writes.Load(), Checks: r.checks.Load(), LargestRecord: r.largest.Load(),
-		SideReads: r.sideReads.Load(), SideWrites: r.sideWrites.Load()}
+		SideReads: r.sideReads.Load(), SideWrites: r.sideWrites.Load(), PageWrites: r.pageWrites.Load()}
 }
 
 // take removes key's record from the cache and returns it, or nil.
@@ -296,14 +296,25 @@ func (s *Store) fetch(ctx context.Context, ids []*identity, now int64) error {
 	return nil
 }
 
-// attachSides reads, in one pipeline, the side records of the large
-// entries the identities' operations name, unless attached already. An
-// identity whose side record is newer than its record read the record
-// before another replica's write of both: it reads the record again.
+// attachSides reads, in one pipeline per level, the side records the
+// identities' operations need (pages, then the large entries in them),
+// unless attached already. An identity whose side record is newer than its
+// record read the record before another replica's write of both: it reads
+// the record again.
 func (s *Store) attachSides(ctx context.Context, ids []*identity, now int64) error {
+	for range 3 { // pages, then the large entries they name
+		more, err := s.attachLevel(ctx, ids, now)
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) attachLevel(ctx context.Context, ids []*identity, now int64) (bool, error) {
 	type want struct {
 		id   *identity
-		name uint64
+		need record.Need
 		cmd  *goredis.StringCmd
 	}
 	var wants []want
@@ -312,15 +323,15 @@ func (s *Store) attachSides(ctx context.Context, ids []*identity, now int64) err
 		if id.done || id.cur == nil {
 			continue
 		}
-		for name := range id.cur.rec.Stubs(id.ops, now) {
+		for _, n := range id.cur.rec.Needs(id.ops, now) {
 			if pipe == nil {
 				pipe = s.client.Pipeline()
 			}
-			wants = append(wants, want{id: id, name: name, cmd: pipe.Get(ctx, sideKey(id.key, name))})
+			wants = append(wants, want{id: id, need: n, cmd: pipe.Get(ctx, sideKey(id.key, n.Suffix))})
 		}
 	}
 	if pipe == nil {
-		return nil
+		return false, nil
 	}
 	s.recs.sideReads.Add(int64(len(wants)))
 	_, execErr := pipe.Exec(ctx)
@@ -328,12 +339,12 @@ func (s *Store) attachSides(ctx context.Context, ids []*identity, now int64) err
 	for _, w := range wants {
 		err := w.cmd.Err()
 		if unavailable(err) {
-			return err
+			return false, err
 		}
 		carried = carried || err != nil
 	}
 	if execErr != nil && !carried {
-		return execErr
+		return false, execErr
 	}
 	for _, w := range wants {
 		if w.id.done || w.id.cur == nil {
@@ -345,7 +356,7 @@ func (s *Store) attachSides(ctx context.Context, ids []*identity, now int64) err
 		}
 		var ok bool
 		if err == nil {
-			ok, err = w.id.cur.rec.Attach(w.name, v, now)
+			ok, err = w.id.cur.rec.Attach(w.need, v, now)
 		}
 		switch {
 		case err != nil:
@@ -354,7 +365,7 @@ func (s *Store) attachSides(ctx context.Context, ids []*identity, now int64) err
 			w.id.cur, w.id.refetch, w.id.applied = nil, true, false
 		}
 	}
-	return nil
+	return true, nil
 }
 
 // decodeRecord decodes a record as read: nil bytes are an empty record.
@@ -393,10 +404,8 @@ func (id *identity) apply(now int64) {
 	id.pxat = (id.cur.rec.Expires(now) + 999_999) / 1_000_000
 }
 
-// sideKey is the key of the side record of the entry named name.
-func sideKey(main string, name uint64) string {
-	return main + ":" + strconv.FormatUint(name, 16)
-}
+// sideKey is the key of a side record of the record at main.
+func sideKey(main, suffix string) string { return main + ":" + suffix }
 
 func binaryPut(b []byte, v uint64) {
 	for i := range b {
@@ -418,7 +427,7 @@ func (s *Store) cas(ctx context.Context, ids []*identity) error {
 			args := make([]any, 0, 7+3*len(id.sides))
 			args = append(args, "evalsha", casScript.sha, 1+len(id.sides), id.key)
 			for _, sd := range id.sides {
-				args = append(args, sideKey(id.key, sd.Name))
+				args = append(args, sideKey(id.key, sd.Suffix))
 			}
 			args = append(args, expect, id.send, id.pxat)
 			for _, sd := range id.sides {
@@ -473,10 +482,20 @@ func (s *Store) settle(id *identity, now int64) error {
 	if n, _ := reply[0].(int64); n == 1 {
 		if id.send != nil {
 			s.recs.writes.Add(1)
-			s.recs.sideWrites.Add(int64(len(id.sides)))
+			for _, sd := range id.sides {
+				if sd.Suffix[0] == 'p' {
+					s.recs.pageWrites.Add(1)
+				} else {
+					s.recs.sideWrites.Add(1)
+				}
+			}
 			id.cur = &cachedRecord{exists: true, version: id.next, rec: id.cur.rec, size: id.cur.rec.Size()}
-			if int64(len(id.send)) > s.recs.largest.Load() {
-				s.recs.largest.Store(int64(len(id.send))) // a figure: a lost race is harmless
+			largest := len(id.send)
+			for _, sd := range id.sides {
+				largest = max(largest, len(sd.Data))
+			}
+			if int64(largest) > s.recs.largest.Load() {
+				s.recs.largest.Store(int64(largest)) // a figure: a lost race is harmless
 			}
 		} else {
 			s.recs.checks.Add(1)

@@ -64,6 +64,10 @@ func (r *Result) Resolve(op state.Op) {
 // specific to the operation (a bad TTL, a name holding another kind) is in
 // the answer and changes nothing.
 func (r *Record) Apply(op state.Op, now int64) (res Result, changed bool) {
+	if _, err := r.ready(op.Target()); err != nil {
+		res.err = err
+		return res, false
+	}
 	var err error
 	switch o := op.(type) {
 	case *state.ClaimOp:
@@ -80,22 +84,19 @@ func (r *Record) Apply(op state.Op, now int64) (res Result, changed bool) {
 		}
 	case *state.WindowAddOp:
 		var w state.Window
-		w, err = r.windowAdd(o.Key, o.Member, o.At, o.Count, 0, o.TTL, now)
-		res.n, changed = w.Count, err == nil
+		w, changed, err = r.windowAdd(o.Key, o.Member, o.At, o.Count, 0, o.TTL, now)
+		res.n = w.Count
 	case *state.WindowAddReadOp:
-		res.window, err = r.windowAdd(o.Key, o.Member, o.At, o.Span, o.Limit, o.TTL, now)
-		changed = err == nil
+		res.window, changed, err = r.windowAdd(o.Key, o.Member, o.At, o.Span, o.Limit, o.TTL, now)
 	case *state.WindowReadOp:
 		var e *entry
 		if e, err = r.live(o.Key, Digest(o.Key.Name), kindWindow, now); err == nil {
 			res.window = e.windowOf(o.Span, o.Limit)
 		}
 	case *state.NoveltyAddOp:
-		res.novelty, err = r.noveltyAdd(o, now)
-		changed = err == nil
+		res.novelty, changed, err = r.noveltyAdd(o, now)
 	case *state.MarkOp:
-		res.mark, err = r.markAt(o, now)
-		changed = err == nil
+		res.mark, changed, err = r.markAt(o, now)
 	case *state.ReadMarkOp:
 		var e *entry
 		if e, err = r.live(o.Key, Digest(o.Key.Name), kindMark, now); e != nil {
@@ -113,8 +114,7 @@ func (r *Record) applyMore(op state.Op, now int64) (res Result, changed bool) {
 	var err error
 	switch o := op.(type) {
 	case *state.BucketAddOp:
-		res.ints, err = r.bucketAdd(o, now)
-		changed = err == nil
+		res.ints, changed, err = r.bucketAdd(o, now)
 	case *state.BucketReadOp:
 		if err = checkBuckets(o.Key, o.Width, o.History); err == nil {
 			var e *entry
@@ -164,86 +164,88 @@ func (r *Record) claim(o *state.ClaimOp, now int64) (state.Claimed, bool, error)
 	return state.Claimed{First: true}, true, nil
 }
 
-func (r *Record) windowAdd(k state.Key, member string, at time.Time, sp state.Span, limit int, ttl time.Duration, now int64) (state.Window, error) {
+func (r *Record) windowAdd(k state.Key, member string, at time.Time, sp state.Span, limit int, ttl time.Duration, now int64) (state.Window, bool, error) {
 	if err := checkTTL(k, ttl); err != nil {
-		return state.Window{}, err
+		return state.Window{}, false, err
 	}
 	e, _, err := r.upsert(k, kindWindow, now, ttl)
 	if err != nil {
-		return state.Window{}, err
+		return state.Window{}, false, err
 	}
 	ns := at.UnixNano()
-	e.addWindow(member, ns)
-	e.trimWindow(ns - int64(ttl))
-	return e.windowOf(sp, limit), nil
+	changed := e.addWindow(member, ns)
+	changed = e.trimWindow(ns-int64(ttl)) || changed
+	return e.windowOf(sp, limit), r.refresh(e, changed, now, ttl), nil
 }
 
-func (r *Record) noveltyAdd(o *state.NoveltyAddOp, now int64) (state.Novelty, error) {
+func (r *Record) noveltyAdd(o *state.NoveltyAddOp, now int64) (state.Novelty, bool, error) {
 	if err := checkTTL(o.Key, o.TTL); err != nil {
-		return state.Novelty{}, err
+		return state.Novelty{}, false, err
 	}
 	e, _, err := r.upsert(o.Key, kindNovelty, now, o.TTL)
 	if err != nil {
-		return state.Novelty{}, err
+		return state.Novelty{}, false, err
 	}
 	at := o.At.UnixNano()
 	// Forget first: a member last seen before At−TTL counts as new.
-	e.trimNovelty(at - int64(o.TTL))
+	changed := e.trimNovelty(at - int64(o.TTL))
 	member := Digest(o.Member)
 	i := e.novel(member)
 	n := state.Novelty{New: i < 0, Size: len(e.novelty)}
-	if i < 0 {
+	switch {
+	case i < 0:
 		e.novelty = append(e.novelty, seen{member: member, at: at})
-	} else {
-		e.novelty[i].at = max(e.novelty[i].at, at)
+		changed = true
+	case at > e.novelty[i].at:
+		e.novelty[i].at, changed = at, true
 	}
-	if o.Owner == "" {
-		return n, nil
+	if o.Owner != "" {
+		changed = e.forgetIntros(now-int64(state.NoveltyRetryWindow)) || changed
+		owner := Digest(o.Owner)
+		if in := e.introduction(member); i < 0 && in != nil {
+			in.owner, in.when = owner, now
+		} else if i < 0 {
+			e.intros = append(e.intros, intro{member: member, owner: owner, when: now})
+		} else if in != nil && in.owner == owner {
+			n = state.Novelty{New: true, Size: len(e.novelty) - 1}
+		}
 	}
-	e.forgetIntros(now - int64(state.NoveltyRetryWindow))
-	owner := Digest(o.Owner)
-	if in := e.introduction(member); i < 0 && in != nil {
-		in.owner, in.when = owner, now
-	} else if i < 0 {
-		e.intros = append(e.intros, intro{member: member, owner: owner, when: now})
-	} else if in != nil && in.owner == owner {
-		n = state.Novelty{New: true, Size: len(e.novelty) - 1}
-	}
-	return n, nil
+	return n, r.refresh(e, changed, now, o.TTL), nil
 }
 
-func (r *Record) markAt(o *state.MarkOp, now int64) (state.Mark, error) {
+func (r *Record) markAt(o *state.MarkOp, now int64) (state.Mark, bool, error) {
 	if err := checkTTL(o.Key, o.TTL); err != nil {
-		return state.Mark{}, err
+		return state.Mark{}, false, err
 	}
 	e, created, err := r.upsert(o.Key, kindMark, now, o.TTL)
 	if err != nil {
-		return state.Mark{}, err
+		return state.Mark{}, false, err
 	}
 	at := o.At.UnixNano()
 	if created {
 		e.mark = at
-		return state.Mark{}, nil
+		return state.Mark{}, r.refresh(e, true, now, o.TTL), nil
 	}
 	prev := state.Mark{Set: true, At: time.Unix(0, e.mark).UTC()}
+	changed := false
 	if (o.Keep == state.KeepLatest && at > e.mark) || (o.Keep == state.KeepEarliest && at < e.mark) {
-		e.mark = at
+		e.mark, changed = at, true
 	}
-	return prev, nil
+	return prev, r.refresh(e, changed, now, o.TTL), nil
 }
 
-func (r *Record) bucketAdd(o *state.BucketAddOp, now int64) ([]int, error) {
+func (r *Record) bucketAdd(o *state.BucketAddOp, now int64) ([]int, bool, error) {
 	if err := cmp.Or(checkTTL(o.Key, o.TTL), checkBuckets(o.Key, o.Width, o.History)); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	e, _, err := r.upsert(o.Key, kindBuckets, now, o.TTL)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	start, w := state.BucketStart(o.At, o.Width).UnixNano(), int64(o.Width)
-	e.addToBucket(start, o.Member)
-	e.trimBuckets(o.At.UnixNano()-int64(o.TTL), w)
-	return e.history(start, w, o.History), nil
+	changed := e.addToBucket(start, o.Member)
+	changed = e.trimBuckets(o.At.UnixNano()-int64(o.TTL), w) || changed
+	return e.history(start, w, o.History), r.refresh(e, changed, now, o.TTL), nil
 }
 
 // throttle leaves the TTL alone when the owner comes back: a retry must

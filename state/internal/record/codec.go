@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strconv"
 
 	"github.com/iamsentry/iamsentry/state"
 )
@@ -44,33 +46,131 @@ const SideThreshold = 1024
 // of which the record holds the name, kind, expiry and version only.
 const sideFlag = 0x80
 
-// Side is a side record to write: the encoding of one large entry, under
-// the key the caller derives from Name.
+// Paging: a record whose encoding outgrows PageThreshold is split into
+// pages (side records of their own), each holding the entries whose name
+// digest's low bits match its prefix; the record itself then holds only
+// the page directory (each page's prefix, version and expiry). A page
+// whose encoding outgrows pageSplit splits in two by one more bit. A batch
+// rewrites the pages it changed and the directory, not every entry: an
+// automation principal keeps tens of thousands of time-named windows, of
+// which a batch touches a few.
+const (
+	PageThreshold = 16 << 10
+	pageSplit     = 8 << 10
+)
+
+const pagedFormat = 2
+
+// Side is a side record to write: a page, or one large entry, under the
+// key the caller derives from Suffix.
 type Side struct {
-	Name    uint64
+	Suffix  string
 	Data    []byte
 	Expires int64 // Unix ns
 }
 
-// Encode renders the entries of r live at now (Unix ns) after version,
-// and the side records of the large entries written since they were last
-// encoded (each under a new version the record's stub names). Encoding
-// marks the entries clean: a caller whose write of the result fails
-// discards r.
+// Encode renders r after version: its entries live at now (Unix ns), or
+// its page directory when paged. It also returns the side records written
+// since r was last encoded (pages and large entries, each under a new
+// version that r names). Encoding marks the entries clean: a caller whose
+// write of the result fails discards r.
 func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
-	b := make([]byte, 0, 64+32*len(r.entries))
-	b = append(b, version[:]...)
-	b = append(b, format)
+	var sides []Side
+	if r.pages == nil {
+		b := append(append(make([]byte, 0, estimate(r.entries)+64), version[:]...), format)
+		b, sides = r.encodeEntries(b, r.entries, now, sides)
+		if len(b) <= PageThreshold {
+			return b, sides
+		}
+		r.addPage(page{loaded: true, dirty: true, entries: slices.Clone(r.entries)}) // one page of all, split below
+	}
+	for i := 0; i < len(r.pages); i++ {
+		pg := &r.pages[i]
+		if !pg.dirty {
+			continue
+		}
+		if pg.bits < maxPageBits && estimate(pg.entries) > pageSplit {
+			r.splitPage(i)
+			i--
+			continue
+		}
+		data := append(append(make([]byte, 0, estimate(pg.entries)+64), make([]byte, VersionSize)...), format)
+		data, sides = r.encodeEntries(data, pg.entries, now, sides)
+		if pg.bits < maxPageBits && len(data) > pageSplit {
+			r.splitPage(i) // the estimate fell short: new entries
+			i--
+			continue
+		}
+		pg.dirty = false
+		binary.BigEndian.PutUint64(pg.version[:], rand.Uint64())
+		copy(data, pg.version[:])
+		pg.expires = 0
+		for _, e := range pg.entries {
+			if e.kind != 0 && e.expires > now {
+				pg.expires = max(pg.expires, e.expires)
+			}
+		}
+		if pg.expires > 0 {
+			sides = append(sides, Side{Suffix: r.suffix(i), Data: data, Expires: pg.expires})
+		}
+	}
+	b := append(append(make([]byte, 0, VersionSize+3+len(r.pages)*(VersionSize+10)), version[:]...), pagedFormat)
+	b = binary.AppendUvarint(b, uint64(len(r.pages)))
+	for _, pg := range r.pages {
+		b = append(b, pg.bits)
+		b = binary.AppendUvarint(b, pg.prefix)
+		b = append(b, pg.version[:]...)
+		b = binary.AppendUvarint(b, uint64(max(pg.expires, 0)+999_999)/1_000_000)
+	}
+	return b, sides
+}
+
+// estimate is about how many bytes es took when last encoded.
+func estimate(es []*entry) int {
+	n := 0
+	for _, e := range es {
+		n += e.size
+	}
+	return n
+}
+
+// splitPage splits loaded page i in two by the next bit of its entries'
+// names, both to be written.
+func (r *Record) splitPage(i int) {
+	pg := &r.pages[i]
+	delete(r.pageIndex, pageID(pg.bits, pg.prefix))
+	high := page{bits: pg.bits + 1, prefix: pg.prefix | 1<<pg.bits, loaded: true, dirty: true}
+	pg.bits++
+	r.pageIndex[pageID(pg.bits, pg.prefix)] = i
+	var low []*entry
+	for _, e := range pg.entries {
+		if e.name&(1<<(high.bits-1)) != 0 {
+			high.entries = append(high.entries, e)
+		} else {
+			low = append(low, e)
+		}
+	}
+	pg.entries = low
+	r.bitsRange[1] = max(r.bitsRange[1], pg.bits)
+	r.addPage(high)
+	r.bitsRange[0] = r.pages[0].bits
+	for _, p := range r.pages {
+		r.bitsRange[0] = min(r.bitsRange[0], p.bits)
+	}
+}
+
+// encodeEntries appends the count and encodings of the entries of es live
+// at now to b, large ones as stubs of side records appended to sides.
+func (r *Record) encodeEntries(b []byte, es []*entry, now int64, sides []Side) ([]byte, []Side) {
 	live := 0
-	for _, e := range r.entries {
+	for _, e := range es {
 		if e.kind != 0 && e.expires > now {
 			live++
 		}
 	}
 	b = binary.AppendUvarint(b, uint64(live))
-	var sides []Side
 	var scratch []byte
-	for _, e := range r.entries {
+	for _, e := range es {
 		if e.kind == 0 || e.expires <= now {
 			continue
 		}
@@ -78,20 +178,25 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 			b = e.encodeStub(b)
 			continue
 		}
+		if !e.dirty && e.enc != nil {
+			b = append(b, e.enc...) // clean: as it was read or last written
+			continue
+		}
 		scratch = e.encode(scratch[:0])
 		e.size = len(scratch)
 		if !e.side && len(scratch) <= SideThreshold {
 			b = append(b, scratch...)
-			e.dirty = false
+			e.enc, e.dirty = b[len(b)-len(scratch):len(b):len(b)], false
 			continue
 		}
+		e.enc = nil
 		e.side, e.dirty = true, false
 		binary.BigEndian.PutUint64(e.version[:], rand.Uint64())
 		data := make([]byte, 0, VersionSize+2+len(scratch))
 		data = append(data, e.version[:]...)
 		data = append(data, format, 1)
 		data = append(data, scratch...)
-		sides = append(sides, Side{Name: e.name, Data: data, Expires: e.expires})
+		sides = append(sides, Side{Suffix: strconv.FormatUint(e.name, 16), Data: data, Expires: e.expires})
 		b = e.encodeStub(b)
 	}
 	return b, sides
@@ -104,31 +209,67 @@ func (e *entry) encodeStub(b []byte) []byte {
 	return append(b, e.version[:]...)
 }
 
-// Stubs returns the names of the entries that ops name and whose side
-// records are not attached, with the versions the record expects of them.
-func (r *Record) Stubs(ops []state.Op, now int64) map[uint64][VersionSize]byte {
-	var out map[uint64][VersionSize]byte
+// Need is a side record the operations of a batch need before they can
+// be applied: a page not loaded, or the side record of a large entry.
+type Need struct {
+	Suffix  string // the side record's key is the record's, ":", Suffix
+	page    int    // the page, or -1
+	name    uint64 // the entry, when not a page
+	version [VersionSize]byte
+}
+
+// Needs returns the side records ops need that are not attached. Pages
+// come first: an entry of a page not loaded is only known once it is, so
+// the caller asks again after attaching them.
+func (r *Record) Needs(ops []state.Op, now int64) []Need {
+	var out []Need
+	seen := make(map[string]bool)
 	for _, op := range ops {
-		i := r.find(Digest(op.Target().Name))
+		name := Digest(op.Target().Name)
+		if r.pages != nil {
+			p := r.pageOf(name)
+			pg := &r.pages[p]
+			if !pg.loaded && pg.expires <= now {
+				pg.loaded = true // expired with everything in it
+			}
+			if !pg.loaded {
+				n := Need{Suffix: r.suffix(p), page: p, version: pg.version}
+				if !seen[n.Suffix] {
+					seen[n.Suffix] = true
+					out = append(out, n)
+				}
+				continue
+			}
+		}
+		i := r.find(name)
 		if i < 0 {
 			continue
 		}
 		if e := r.entries[i]; e.stub && e.kind != 0 && e.expires > now {
-			if out == nil {
-				out = make(map[uint64][VersionSize]byte)
+			n := Need{Suffix: strconv.FormatUint(name, 16), page: -1, name: name, version: e.version}
+			if !seen[n.Suffix] {
+				seen[n.Suffix] = true
+				out = append(out, n)
 			}
-			out[e.name] = e.version
 		}
 	}
 	return out
 }
 
-// Attach puts the entry of a side record (as read: nil when its key is
-// gone) in place of its stub. It reports false when the side record is not
-// the version the stub names: the record was read before a newer write of
-// both, and the caller must read it again.
-func (r *Record) Attach(name uint64, side []byte, now int64) (bool, error) {
-	i := r.find(name)
+// Attach puts a side record the caller read for n (nil when its key is
+// gone) in place. It reports false when the side record is not the version
+// r names: r was read before a newer write of both, and the caller must
+// read r again.
+func (r *Record) Attach(n Need, side []byte, now int64) (bool, error) {
+	if side != nil {
+		if v, _ := Version(side); v != n.version {
+			return false, nil
+		}
+	}
+	if n.page >= 0 {
+		return r.attachPage(n.page, side, now)
+	}
+	i := r.find(n.name)
 	if i < 0 || !r.entries[i].stub {
 		return true, nil
 	}
@@ -136,9 +277,6 @@ func (r *Record) Attach(name uint64, side []byte, now int64) (bool, error) {
 	if side == nil {
 		r.reset(stub, 0) // expired with its side record
 		return true, nil
-	}
-	if v, _ := Version(side); v != stub.version {
-		return false, nil
 	}
 	sr, err := Decode(side, now)
 	if err != nil {
@@ -149,7 +287,7 @@ func (r *Record) Attach(name uint64, side []byte, now int64) (bool, error) {
 		return true, nil
 	}
 	e := sr.entries[0]
-	if e.name != name || e.kind != stub.kind || e.stub {
+	if e.name != n.name || e.kind != stub.kind || e.stub || sr.pages != nil {
 		return false, fmt.Errorf("%w: side record holds another entry than its stub names", ErrCorrupt)
 	}
 	e.side, e.version, e.size = true, stub.version, len(side)
@@ -157,50 +295,28 @@ func (r *Record) Attach(name uint64, side []byte, now int64) (bool, error) {
 	return true, nil
 }
 
-func (e *entry) encode(b []byte) []byte {
-	b = binary.BigEndian.AppendUint64(b, e.name)
-	b = append(b, byte(e.kind))
-	b = binary.AppendUvarint(b, uint64((e.expires+999_999)/1_000_000))
-	switch e.kind {
-	case kindValue, kindThrottle:
-		b = binary.AppendUvarint(b, uint64(len(e.value)))
-		b = append(b, e.value...)
-	case kindMark:
-		b = binary.AppendVarint(b, e.mark)
-	case kindWindow:
-		b = binary.AppendUvarint(b, uint64(len(e.window)))
-		var prev int64
-		for _, t := range e.window {
-			b = binary.AppendVarint(b, t.at-prev)
-			prev = t.at
-			b = binary.AppendUvarint(b, uint64(len(t.member)))
-			b = append(b, t.member...)
-		}
-	case kindNovelty:
-		b = binary.AppendUvarint(b, uint64(len(e.novelty)))
-		var prev int64
-		for _, s := range e.novelty {
-			b = binary.BigEndian.AppendUint64(b, s.member)
-			b = binary.AppendVarint(b, s.at-prev)
-			prev = s.at
-		}
-		b = binary.AppendUvarint(b, uint64(len(e.intros)))
-		for _, in := range e.intros {
-			b = binary.BigEndian.AppendUint64(b, in.member)
-			b = binary.BigEndian.AppendUint64(b, in.owner)
-			b = binary.AppendVarint(b, in.when)
-		}
-	case kindBuckets:
-		b = binary.AppendUvarint(b, uint64(len(e.buckets)))
-		var prev int64
-		for _, k := range e.buckets {
-			b = binary.AppendVarint(b, k.start-prev)
-			prev = k.start
-			b = binary.AppendUvarint(b, uint64(len(k.members)/bucketDigest))
-			b = append(b, k.members...)
-		}
+func (r *Record) attachPage(p int, side []byte, now int64) (bool, error) {
+	if p >= len(r.pages) || r.pages[p].loaded {
+		return true, nil
 	}
-	return b
+	r.pages[p].loaded = true
+	if side == nil {
+		return true, nil // expired with everything in it
+	}
+	pr, err := Decode(side, now)
+	if err != nil {
+		return false, fmt.Errorf("page %d: %w", p, err)
+	}
+	if pr.pages != nil {
+		return false, fmt.Errorf("%w: page %d is paged itself", ErrCorrupt, p)
+	}
+	for _, e := range pr.entries {
+		if r.pageOf(e.name) != p || r.find(e.name) >= 0 {
+			return false, fmt.Errorf("%w: page %d holds an entry of another page", ErrCorrupt, p)
+		}
+		r.add(e)
+	}
+	return true, nil
 }
 
 // Version returns the version prefix of an encoded record, and false when
@@ -221,8 +337,12 @@ func Decode(b []byte, now int64) (*Record, error) {
 		return nil, fmt.Errorf("%w: %d bytes, shorter than a record's header", ErrCorrupt, len(b))
 	}
 	d.off = VersionSize
-	if f := d.byte(); f != format {
-		return nil, fmt.Errorf("%w: format %d, want %d", ErrCorrupt, f, format)
+	switch f := d.byte(); f {
+	case format:
+	case pagedFormat:
+		return d.directory()
+	default:
+		return nil, fmt.Errorf("%w: format %d, want %d or %d", ErrCorrupt, f, format, pagedFormat)
 	}
 	n := d.count(1 + 8 + 1 + 1)
 	r := &Record{entries: make([]*entry, 0, n)}
@@ -230,6 +350,9 @@ func Decode(b []byte, now int64) (*Record, error) {
 		start := d.off
 		e := d.entry()
 		e.size = d.off - start
+		if !e.stub {
+			e.enc = d.b[start:d.off:d.off]
+		}
 		if d.err == nil && e.expires > now {
 			if r.find(e.name) >= 0 {
 				d.fail("entry %d repeats a name", i)
@@ -245,6 +368,83 @@ func Decode(b []byte, now int64) (*Record, error) {
 		return nil, d.err
 	}
 	return r, nil
+}
+
+// directory decodes a paged record's page directory.
+func (d *decoder) directory() (*Record, error) {
+	n := d.count(VersionSize + 3)
+	if d.err == nil && (n < 1 || n > 1<<maxPageBits) {
+		d.fail("%d pages, want 1 to %d", n, 1<<maxPageBits)
+	}
+	r := &Record{pages: make([]page, 0, n)}
+	var cover uint64 // the share of names the pages cover, in 2^-maxPageBits
+	for range n {
+		var pg page
+		pg.bits = d.byte()
+		pg.prefix = d.uvarint()
+		if d.err == nil && (pg.bits > maxPageBits || pg.prefix >= 1<<pg.bits) {
+			d.fail("page prefix %x of %d bits", pg.prefix, pg.bits)
+		}
+		if d.err == nil && r.pageIndex[pageID(pg.bits, pg.prefix)] != 0 {
+			d.fail("page %x of %d bits repeated", pg.prefix, pg.bits)
+		}
+		cover += 1 << (maxPageBits - pg.bits)
+		if p := d.bytes(VersionSize); p != nil {
+			copy(pg.version[:], p)
+		}
+		ms := d.uvarint()
+		if ms > 1<<62/1_000_000 {
+			d.fail("expiry %d out of range", ms)
+		}
+		pg.expires = int64(ms) * 1_000_000
+		if d.err != nil {
+			break
+		}
+		r.pageIndex = cmpOr(r.pageIndex)
+		r.pageIndex[pageID(pg.bits, pg.prefix)] = len(r.pages) + 1 // +1 while decoding: 0 is absent
+		if len(r.pages) == 0 {
+			r.bitsRange = [2]uint8{pg.bits, pg.bits}
+		}
+		r.bitsRange = [2]uint8{min(r.bitsRange[0], pg.bits), max(r.bitsRange[1], pg.bits)}
+		r.pages = append(r.pages, pg)
+	}
+	if d.err == nil && d.off != len(d.b) {
+		d.fail("%d bytes after the page directory", len(d.b)-d.off)
+	}
+	if d.err == nil && !r.covers(cover) {
+		d.fail("the pages do not cover every name once")
+	}
+	for id := range r.pageIndex {
+		r.pageIndex[id]--
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	return r, nil
+}
+
+func cmpOr(m map[uint64]int) map[uint64]int {
+	if m == nil {
+		return make(map[uint64]int)
+	}
+	return m
+}
+
+// covers reports whether the decoded pages, whose shares add up to cover,
+// are a directory: no page's prefix extends another's and together they
+// cover every name.
+func (r *Record) covers(cover uint64) bool {
+	if cover != 1<<maxPageBits {
+		return false
+	}
+	for _, pg := range r.pages {
+		for b := uint8(0); b < pg.bits; b++ {
+			if r.pageIndex[pageID(b, pg.prefix&(1<<b-1))] != 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // decoder reads an encoded record, remembering its first error.
@@ -410,5 +610,51 @@ func Describe(b []byte) string {
 			out = fmt.Appendf(out, "%s %d (%d B); ", k, n[k], size[k])
 		}
 	}
-	return fmt.Sprintf("%d B: %s%d side", len(b), out, stubs)
+	return fmt.Sprintf("%d B: %s%d side, %d pages", len(b), out, stubs, len(r.pages))
+}
+
+func (e *entry) encode(b []byte) []byte {
+	b = binary.BigEndian.AppendUint64(b, e.name)
+	b = append(b, byte(e.kind))
+	b = binary.AppendUvarint(b, uint64((e.expires+999_999)/1_000_000))
+	switch e.kind {
+	case kindValue, kindThrottle:
+		b = binary.AppendUvarint(b, uint64(len(e.value)))
+		b = append(b, e.value...)
+	case kindMark:
+		b = binary.AppendVarint(b, e.mark)
+	case kindWindow:
+		b = binary.AppendUvarint(b, uint64(len(e.window)))
+		var prev int64
+		for _, t := range e.window {
+			b = binary.AppendVarint(b, t.at-prev)
+			prev = t.at
+			b = binary.AppendUvarint(b, uint64(len(t.member)))
+			b = append(b, t.member...)
+		}
+	case kindNovelty:
+		b = binary.AppendUvarint(b, uint64(len(e.novelty)))
+		var prev int64
+		for _, s := range e.novelty {
+			b = binary.BigEndian.AppendUint64(b, s.member)
+			b = binary.AppendVarint(b, s.at-prev)
+			prev = s.at
+		}
+		b = binary.AppendUvarint(b, uint64(len(e.intros)))
+		for _, in := range e.intros {
+			b = binary.BigEndian.AppendUint64(b, in.member)
+			b = binary.BigEndian.AppendUint64(b, in.owner)
+			b = binary.AppendVarint(b, in.when)
+		}
+	case kindBuckets:
+		b = binary.AppendUvarint(b, uint64(len(e.buckets)))
+		var prev int64
+		for _, k := range e.buckets {
+			b = binary.AppendVarint(b, k.start-prev)
+			prev = k.start
+			b = binary.AppendUvarint(b, uint64(len(k.members)/bucketDigest))
+			b = append(b, k.members...)
+		}
+	}
+	return b
 }

@@ -22,6 +22,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -100,7 +101,8 @@ type entry struct {
 	// dirty marks an entry written since it was decoded or encoded.
 	side, stub, dirty bool
 	version           [VersionSize]byte
-	size              int // bytes of its last encoding (its side record's, for a side entry)
+	size              int    // bytes of its last encoding (its side record's, for a side entry)
+	enc               []byte // its last encoding while clean, inline entries only
 }
 
 // Record is the state of one identity. Its zero value is an empty record.
@@ -108,6 +110,76 @@ type entry struct {
 type Record struct {
 	entries []*entry
 	index   map[uint64]int // name → position, past manyEntries
+	// pages, when not nil, hold the entries instead of the record itself,
+	// each entry in the page its name picks (see Encode); entries then
+	// lists those of the loaded pages only.
+	pages     []page
+	pageIndex map[uint64]int // pageID → position in pages
+	bitsRange [2]uint8       // fewest and most bits of a page's prefix
+}
+
+// page is one page of a paged record: a side record holding the entries
+// whose name picks it.
+type page struct {
+	bits    uint8  // the page holds the names whose low bits bits are prefix
+	prefix  uint64 // (pages split in two as they grow: a binary trie's leaves)
+	version [VersionSize]byte
+	expires int64 // latest expiry of its entries (ns); 0: empty
+	loaded  bool  // its entries are in the record's entries
+	dirty   bool  // an entry of it was written since it was encoded
+	entries []*entry // its entries, when loaded
+}
+
+// maxPageBits bounds how often a page splits: 4096 pages at most.
+const maxPageBits = 12
+
+func pageID(bits uint8, prefix uint64) uint64 { return uint64(bits)<<56 | prefix }
+
+// pageOf returns the page the entry named name lives in: the one whose
+// prefix its low bits match. The directory covers every name (Decode
+// checks), so there is always one.
+func (r *Record) pageOf(name uint64) int {
+	for b := r.bitsRange[0]; b <= r.bitsRange[1]; b++ {
+		if i, ok := r.pageIndex[pageID(b, name&(1<<b-1))]; ok {
+			return i
+		}
+	}
+	panic("record: page directory does not cover a name") // Decode and split keep it complete
+}
+
+// addPage appends pg to the directory.
+func (r *Record) addPage(pg page) {
+	if r.pageIndex == nil {
+		r.pageIndex = make(map[uint64]int)
+		r.bitsRange = [2]uint8{pg.bits, pg.bits}
+	}
+	r.bitsRange = [2]uint8{min(r.bitsRange[0], pg.bits), max(r.bitsRange[1], pg.bits)}
+	r.pageIndex[pageID(pg.bits, pg.prefix)] = len(r.pages)
+	r.pages = append(r.pages, pg)
+}
+
+// suffix names page i's side record.
+func (r *Record) suffix(i int) string {
+	pg := r.pages[i]
+	return "p" + strconv.Itoa(int(pg.bits)) + "." + strconv.FormatUint(pg.prefix, 16)
+}
+
+// touch marks e written: it and its page are to be encoded again.
+func (r *Record) touch(e *entry) {
+	e.dirty = true
+	if r.pages != nil {
+		r.pages[r.pageOf(e.name)].dirty = true
+	}
+}
+
+// ready reports an error when the page holding k's entry is not loaded:
+// the caller must Attach it before applying an operation on k.
+func (r *Record) ready(k state.Key) (uint64, error) {
+	name := Digest(k.Name)
+	if r.pages != nil && !r.pages[r.pageOf(name)].loaded {
+		return name, fmt.Errorf("redis: key %s: its page was not attached", k)
+	}
+	return name, nil
 }
 
 // manyEntries is how many entries a record scans before it keeps an index:
@@ -125,7 +197,7 @@ func Digest(s string) uint64 {
 // Size returns about how many bytes r's entries took when last encoded or
 // decoded, side records included: what a cache of records holds.
 func (r *Record) Size() int {
-	n := 0
+	n := len(r.pages) * (VersionSize + 8)
 	for _, e := range r.entries {
 		n += e.size
 	}
@@ -152,6 +224,10 @@ func (r *Record) find(name uint64) int {
 }
 
 func (r *Record) add(e *entry) {
+	if r.pages != nil {
+		p := &r.pages[r.pageOf(e.name)]
+		p.entries = append(p.entries, e)
+	}
 	r.entries = append(r.entries, e)
 	switch {
 	case r.index != nil:
@@ -202,8 +278,32 @@ func (r *Record) upsert(k state.Key, want Kind, now int64, ttl time.Duration) (e
 	if e == nil {
 		e, created = r.put(name, want), true
 	}
-	e.expires, e.dirty = now+int64(ttl), true
 	return e, created, nil
+}
+
+// Refresh thresholds: a write whose only effect would be to push an
+// entry's expiry out by less than a refreshDivisor-th of a TTL of at
+// least minRefreshTTL is skipped, as the keys layout skips such a PEXPIRE
+// (see refreshes in state/redis): an entry then expires no sooner than
+// TTL − TTL/refreshDivisor after its last write, and exactly TTL after it
+// when its TTL is short. A first-seen mark of 90 days, touched by every
+// event of an identity, is then written about once in 5.6 days.
+const (
+	minRefreshTTL  = time.Hour
+	refreshDivisor = 16
+)
+
+// refresh ends a write on e that changed its content or not: it restarts
+// e's TTL, unless the write changed nothing and the TTL was restarted
+// recently, and reports whether e changed.
+func (r *Record) refresh(e *entry, changed bool, now int64, ttl time.Duration) bool {
+	exp := now + int64(ttl)
+	if !changed && ttl >= minRefreshTTL && exp-e.expires < int64(ttl)/refreshDivisor {
+		return false
+	}
+	e.expires = exp
+	r.touch(e)
+	return true
 }
 
 // put returns a fresh entry of kind k named name, in place of what the
@@ -213,10 +313,12 @@ func (r *Record) put(name uint64, k Kind) *entry {
 		e := r.entries[i]
 		side, version := e.side, e.version
 		r.reset(e, k)
-		e.side, e.version, e.dirty = side, version, true // its side record is rewritten
+		e.side, e.version = side, version // its side record is rewritten
+		r.touch(e)
 		return e
 	}
-	e := &entry{name: name, kind: k, dirty: true}
+	e := &entry{name: name, kind: k}
+	r.touch(e)
 	r.add(e)
 	return e
 }
@@ -225,6 +327,14 @@ func (r *Record) put(name uint64, k Kind) *entry {
 // or 0 when none is: the record's key expires with its last entry.
 func (r *Record) Expires(now int64) int64 {
 	var last int64
+	if r.pages != nil {
+		for _, p := range r.pages {
+			if p.expires > now {
+				last = max(last, p.expires)
+			}
+		}
+		return last
+	}
 	for _, e := range r.entries {
 		if e.kind != 0 && e.expires > now {
 			last = max(last, e.expires)
@@ -233,8 +343,9 @@ func (r *Record) Expires(now int64) int64 {
 	return last
 }
 
-// trimWindow drops window members older than cutoff: a prefix.
-func (e *entry) trimWindow(cutoff int64) {
+// trimWindow drops window members older than cutoff, a prefix, and
+// reports whether it dropped any.
+func (e *entry) trimWindow(cutoff int64) bool {
 	n := 0
 	for n < len(e.window) && e.window[n].at < cutoff {
 		n++
@@ -242,17 +353,19 @@ func (e *entry) trimWindow(cutoff int64) {
 	if n > 0 {
 		e.window = append(e.window[:0], e.window[n:]...)
 	}
+	return n > 0
 }
 
-// addWindow records member at at, keeping the latest time seen, in order.
-func (e *entry) addWindow(member string, at int64) {
+// addWindow records member at at, keeping the latest time seen, in order,
+// and reports whether the window changed.
+func (e *entry) addWindow(member string, at int64) bool {
 	stored, found := "", false
 	for i, t := range e.window {
 		if t.member != member {
 			continue
 		}
 		if at <= t.at {
-			return
+			return false
 		}
 		e.window = append(e.window[:i], e.window[i+1:]...)
 		stored, found = t.member, true // keep the stored copy
@@ -262,6 +375,7 @@ func (e *entry) addWindow(member string, at int64) {
 		stored = strings.Clone(member) // the caller's may pin a large record
 	}
 	e.window = slices.Insert(e.window, search(e.window, at, stored), timed{stored, at})
+	return true
 }
 
 // search returns the index of the first member not before (at, member) in
@@ -316,15 +430,18 @@ func (e *entry) windowOf(sp state.Span, limit int) state.Window {
 	return w
 }
 
-// trimNovelty forgets members last seen before cutoff.
-func (e *entry) trimNovelty(cutoff int64) {
+// trimNovelty forgets members last seen before cutoff and reports whether
+// it forgot any.
+func (e *entry) trimNovelty(cutoff int64) bool {
 	kept := e.novelty[:0]
 	for _, s := range e.novelty {
 		if s.at >= cutoff {
 			kept = append(kept, s)
 		}
 	}
+	forgot := len(kept) < len(e.novelty)
 	e.novelty = kept
+	return forgot
 }
 
 // novel returns the position of member in the novelty set, or -1.
@@ -346,14 +463,16 @@ func (e *entry) introduction(member uint64) *intro {
 	return nil
 }
 
-func (e *entry) forgetIntros(cutoff int64) {
+func (e *entry) forgetIntros(cutoff int64) bool {
 	kept := e.intros[:0]
 	for _, in := range e.intros {
 		if in.when >= cutoff {
 			kept = append(kept, in)
 		}
 	}
+	forgot := len(kept) < len(e.intros)
 	e.intros = kept
+	return forgot
 }
 
 // bucketKey is the 6-byte digest of member kept in a bucket.
@@ -362,8 +481,9 @@ func bucketKey(member string) [bucketDigest]byte {
 	return [bucketDigest]byte(sum[:bucketDigest])
 }
 
-// addToBucket adds member to the bucket starting at start.
-func (e *entry) addToBucket(start int64, member string) {
+// addToBucket adds member to the bucket starting at start and reports
+// whether it was new there.
+func (e *entry) addToBucket(start int64, member string) bool {
 	i := 0
 	for i < len(e.buckets) && e.buckets[i].start < start {
 		i++
@@ -387,15 +507,17 @@ func (e *entry) addToBucket(start int64, member string) {
 	}
 	at := lo * bucketDigest
 	if lo < n && string(b.members[at:at+bucketDigest]) == string(d[:]) {
-		return
+		return false
 	}
 	b.members = append(b.members, d[:]...)
 	copy(b.members[at+bucketDigest:], b.members[at:len(b.members)-bucketDigest])
 	copy(b.members[at:], d[:])
+	return true
 }
 
-// trimBuckets drops the buckets of width w that ended by cutoff.
-func (e *entry) trimBuckets(cutoff, w int64) {
+// trimBuckets drops the buckets of width w that ended by cutoff and
+// reports whether it dropped any.
+func (e *entry) trimBuckets(cutoff, w int64) bool {
 	n := 0
 	for n < len(e.buckets) && e.buckets[n].start+w <= cutoff {
 		n++
@@ -403,6 +525,7 @@ func (e *entry) trimBuckets(cutoff, w int64) {
 	if n > 0 {
 		e.buckets = append(e.buckets[:0], e.buckets[n:]...)
 	}
+	return n > 0
 }
 
 // history returns the member counts of the n buckets of width w ending
