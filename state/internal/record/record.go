@@ -124,9 +124,9 @@ type page struct {
 	bits    uint8  // the page holds the names whose low bits bits are prefix
 	prefix  uint64 // (pages split in two as they grow: a binary trie's leaves)
 	version [VersionSize]byte
-	expires int64 // latest expiry of its entries (ns); 0: empty
-	loaded  bool  // its entries are in the record's entries
-	dirty   bool  // an entry of it was written since it was encoded
+	expires int64    // latest expiry of its entries (ns); 0: empty
+	loaded  bool     // its entries are in the record's entries
+	dirty   bool     // an entry of it was written since it was encoded
 	entries []*entry // its entries, when loaded
 }
 
