@@ -55,8 +55,8 @@ const sideFlag = 0x80
 // automation principal keeps tens of thousands of time-named windows, of
 // which a batch touches a few.
 const (
-	PageThreshold = 16 << 10
-	pageSplit     = 8 << 10
+	PageThreshold = 32 << 10
+	pageSplit     = 16 << 10
 )
 
 const pagedFormat = 2
@@ -126,13 +126,21 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 }
 
 // estimate is about how many bytes es took when last encoded.
+// A side entry takes its stub's bytes.
 func estimate(es []*entry) int {
 	n := 0
 	for _, e := range es {
-		n += e.size
+		if e.side {
+			n += stubSize
+		} else {
+			n += e.size
+		}
 	}
 	return n
 }
+
+// stubSize is about the bytes of a stub: name, kind, expiry, version.
+const stubSize = 8 + 1 + 6 + VersionSize
 
 // splitPage splits loaded page i in two by the next bit of its entries'
 // names, both to be written.
