@@ -27,8 +27,8 @@ func TestRecordLayoutMatchesMemory(t *testing.T) {
 		name                   string
 		rounds, names, members int
 	}{
-		{"small", 300, 4, 60},    // records of a few KiB, large entries in side records
-		{"paged", 400, 120, 150}, // records past PageThreshold, split into pages
+		{"small", 300, 4, 60},     // records of a few KiB, large entries in side records
+		{"paged", 1500, 800, 150}, // records past PageThreshold, split into pages
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			matchMemory(t, srv.URL()+"?layout=record&prefix=diff-"+c.name+":", c.rounds, c.names, c.members)

@@ -61,7 +61,7 @@ func New(ctx context.Context, o Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{client: goredis.NewUniversalClient(uo), prefix: o.prefix(), opts: o}
-	if o.Layout == LayoutRecord {
+	if o.Layout != LayoutKeys {
 		s.recs = &records{seed: maphash.MakeSeed()}
 	}
 	_ = s.loadScripts(ctx, allScripts) // best effort; Exec recovers from NOSCRIPT
