@@ -77,12 +77,12 @@ type Options struct {
 	// this is set (URL: allow_eviction=true).
 	AllowEviction bool
 
-	// Layout says how state is laid out in Redis (URL: layout=keys or
-	// layout=record): LayoutKeys ("" too), a Redis key per state key and a
-	// Lua group script per identity; or LayoutRecord, all state of one
-	// identity as one string that the scorer reads, changes and writes back
-	// with a version check (see the package documentation). The two
-	// layouts do not read each other's keys.
+	// Layout says how state is laid out in Redis (URL: layout=record or
+	// layout=keys): LayoutRecord ("" too), all state of one identity as one
+	// string (paged when large) that the scorer reads, changes and writes
+	// back with a version check; or LayoutKeys, a Redis key per state key
+	// and a Lua group script per identity (see the package documentation).
+	// The two layouts do not read each other's keys.
 	Layout string
 }
 

@@ -115,8 +115,9 @@ func (s *Store) Close() error {
 	return s.client.Close()
 }
 
-// Exec runs b as one pipeline: one round trip on standalone and Sentinel, one
-// per node on Cluster. The operations of one hash tag (one identity, one
+// Exec runs b. On the record layout see execRecords and the package
+// documentation. On the keys layout it runs b as one pipeline: one round
+// trip on standalone and Sentinel, one per node on Cluster. The operations of one hash tag (one identity, one
 // Cluster slot) run as one call of the group script, in queue order, as
 // one atomic step; an operation alone on its tag that needs no script
 // (a claim, say) is sent as its plain command. A group that finds the
