@@ -529,20 +529,11 @@ func (id *identity) fail(err error) {
 	id.done = true
 }
 
-// recordOutage fails what is not resolved with an error wrapping
-// state.ErrUnavailable (or ErrOutOfMemory) and returns it. Records whose
-// fate is unknown are not cached.
+// recordOutage fails what is not resolved with the outage's error and
+// returns it. Records whose fate is unknown were taken out of the cache and
+// are not put back: the next batch reads them afresh.
 func (s *Store) recordOutage(ctx context.Context, b *state.Batch, cause error) error {
-	var err error
-	switch {
-	case errors.Is(cause, context.Canceled) && ctx.Err() != nil:
-		err = fmt.Errorf("redis: exec: %w", cause)
-	case isOOM(cause):
-		s.oomSeen.Store(true)
-		err = fmt.Errorf("redis: exec: %w (%w)", ErrOutOfMemory, cause)
-	default:
-		err = fmt.Errorf("redis: exec: %w: %w", state.ErrUnavailable, cause)
-	}
+	err := s.outageError(ctx, cause)
 	b.FailAll(err)
 	return err
 }

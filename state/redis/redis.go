@@ -217,16 +217,7 @@ func (s *Store) run(ctx context.Context, groups []*group) error {
 
 // outage resolves what executed, fails the rest and returns the error.
 func (s *Store) outage(ctx context.Context, b *state.Batch, groups []*group, cause error) error {
-	var err error
-	switch {
-	case errors.Is(cause, context.Canceled) && ctx.Err() != nil:
-		err = fmt.Errorf("redis: exec: %w", cause)
-	case isOOM(cause):
-		s.oomSeen.Store(true)
-		err = fmt.Errorf("redis: exec: %w (%w)", ErrOutOfMemory, cause)
-	default:
-		err = fmt.Errorf("redis: exec: %w: %w", state.ErrUnavailable, cause)
-	}
+	err := s.outageError(ctx, cause)
 	for _, g := range groups {
 		if g.cmd == nil {
 			continue
@@ -243,6 +234,20 @@ func (s *Store) outage(ctx context.Context, b *state.Batch, groups []*group, cau
 	}
 	b.FailAll(err)
 	return err
+}
+
+// outageError is the error a batch fails with when the server could not
+// serve it: the caller's cancellation as it is, OOM as ErrOutOfMemory
+// (which Ping then reports), anything else wrapping state.ErrUnavailable.
+func (s *Store) outageError(ctx context.Context, cause error) error {
+	switch {
+	case errors.Is(cause, context.Canceled) && ctx.Err() != nil:
+		return fmt.Errorf("redis: exec: %w", cause)
+	case isOOM(cause):
+		s.oomSeen.Store(true)
+		return fmt.Errorf("redis: exec: %w (%w)", ErrOutOfMemory, cause)
+	}
+	return fmt.Errorf("redis: exec: %w: %w", state.ErrUnavailable, cause)
 }
 
 // loadScripts loads scripts into the script cache: on Cluster into every
