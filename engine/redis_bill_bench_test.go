@@ -160,6 +160,9 @@ type opCounter struct {
 	n map[string]int64
 }
 
+// Unwrap exposes the counted store (state.GroupsIdentities).
+func (o *opCounter) Unwrap() state.Store { return o.Store }
+
 func (o *opCounter) Exec(ctx context.Context, b *state.Batch) error {
 	for _, op := range b.Ops() {
 		kind := strings.TrimSuffix(strings.TrimPrefix(fmt.Sprintf("%T", op), "*state."), "Op")

@@ -87,7 +87,7 @@ func newScoring(e *Engine, b Batch) *scoring {
 			continue
 		}
 		seen[it.owner] = i
-		it.dedupe = dedupeKey(&it.event)
+		it.dedupe = dedupeKey(&it.event, e.claimBeside)
 		it.claim = s.first.Claim(it.dedupe, nil, e.opts.DedupeHorizon)
 		s.creations(it)
 		from := len(evals)
@@ -104,15 +104,18 @@ func newScoring(e *Engine, b Batch) *scoring {
 	return s
 }
 
-// dedupeKey is where an event's claim and remembered verdict live: beside
-// the state of the access key that made it, which detectors key state on
-// anyway, so that a store keeping an identity's state together (the Redis
-// record layout) claims the event in the write it makes for the key,
-// rather than in a key of the event's own. An event without an access key
-// keeps a key of its own. Either way the key follows from the record
-// alone, so a redelivery through any replica finds the claim.
-func dedupeKey(ev *detectors.Event) state.Key {
-	if akid := ev.Record.UserIdentity.AccessKeyID; akid != "" {
+// dedupeKey is where an event's claim and remembered verdict live. On a
+// store that keeps an identity's state together (beside: the Redis record
+// layout, see state.IdentityGrouper) it is beside the state of the access
+// key that made the event, which detectors key state on anyway, so the
+// claim rides in the write the batch makes for the key rather than costing
+// a key of its own; elsewhere (the embedded store, where a claim per
+// identity would only grow the key's group) and for an event without an
+// access key, a key of the event's own. Either way the key follows from
+// the record and the store alone, so a redelivery through any replica of a
+// deployment finds the claim.
+func dedupeKey(ev *detectors.Event, beside bool) state.Key {
+	if akid := ev.Record.UserIdentity.AccessKeyID; beside && akid != "" {
 		return ev.Key(ev.KeyIdentity(akid), "verdict:"+ev.Owner())
 	}
 	return ev.Key("event:"+ev.Owner(), "verdict")

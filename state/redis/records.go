@@ -538,6 +538,10 @@ func (s *Store) recordOutage(ctx context.Context, b *state.Batch, cause error) e
 	return err
 }
 
+// GroupsIdentities implements state.IdentityGrouper: true on the record
+// layout, where state placed beside an identity's costs no write of its own.
+func (s *Store) GroupsIdentities() bool { return s.recs != nil }
+
 // DescribeRecord summarises a record's bytes, as read from the record
 // layout's key of an identity, for logs and benchmarks.
 func DescribeRecord(b []byte) string { return record.Describe(b) }
