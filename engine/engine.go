@@ -125,13 +125,13 @@ const DefaultDedupeHorizon = time.Hour
 
 // Engine scores batches against one store. It is safe for concurrent use.
 type Engine struct {
-	rules   atomic.Pointer[Rules]
-	store   state.Store
-	opts    Options
+	rules atomic.Pointer[Rules]
+	store state.Store
+	opts  Options
 	// claimBeside places dedupe claims beside the event's access key
 	// state: the store groups identities (see dedupeKey).
 	claimBeside bool
-	metrics *metrics
+	metrics     *metrics
 
 	batches, records, roundTrips  atomic.Int64
 	quietBatches, quietRoundTrips atomic.Int64
