@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/iamsentry/iamsentry/cloudtrail"
@@ -109,16 +110,22 @@ func newScoring(e *Engine, b Batch) *scoring {
 // layout, see state.IdentityGrouper) it is beside the state of the access
 // key that made the event, which detectors key state on anyway, so the
 // claim rides in the write the batch makes for the key rather than costing
-// a key of its own; elsewhere (the embedded store, where a claim per
-// identity would only grow the key's group) and for an event without an
-// access key, a key of the event's own. Either way the key follows from
-// the record and the store alone, so a redelivery through any replica of a
-// deployment finds the claim.
+// a key of its own; an event without an access key (a service's, a
+// federated sign-in) is claimed beside the other such events of its
+// account and hour of event time, one write per batch for all of them.
+// Elsewhere (the embedded store, where claims grouped would only grow a
+// group) an event has a key of its own. Either way the key follows from
+// the record and the store alone, so a redelivery through any replica of
+// a deployment finds the claim.
 func dedupeKey(ev *detectors.Event, beside bool) state.Key {
-	if akid := ev.Record.UserIdentity.AccessKeyID; beside && akid != "" {
+	if !beside {
+		return ev.Key("event:"+ev.Owner(), "verdict")
+	}
+	if akid := ev.Record.UserIdentity.AccessKeyID; akid != "" {
 		return ev.Key(ev.KeyIdentity(akid), "verdict:"+ev.Owner())
 	}
-	return ev.Key("event:"+ev.Owner(), "verdict")
+	hour := strconv.FormatInt(ev.Record.EventTime.Unix()/3600, 10)
+	return ev.Key("claims:"+ev.Record.AccountID()+":"+hour, "verdict:"+ev.Owner())
 }
 
 func invalid(err error) Verdict {
