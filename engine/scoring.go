@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"runtime/debug"
 	"strconv"
@@ -112,7 +113,8 @@ func newScoring(e *Engine, b Batch) *scoring {
 // claim rides in the write the batch makes for the key rather than costing
 // a key of its own; an event without an access key (a service's, a
 // federated sign-in) is claimed beside the other such events of its
-// account and hour of event time, one write per batch for all of them.
+// account and hour of event time (spread over claimSpread records), a
+// few writes per batch for all of them.
 // Elsewhere (the embedded store, where claims grouped would only grow a
 // group) an event has a key of its own. Either way the key follows from
 // the record and the store alone, so a redelivery through any replica of
@@ -124,9 +126,16 @@ func dedupeKey(ev *detectors.Event, beside bool) state.Key {
 	if akid := ev.Record.UserIdentity.AccessKeyID; akid != "" {
 		return ev.Key(ev.KeyIdentity(akid), "verdict:"+ev.Owner())
 	}
-	hour := strconv.FormatInt(ev.Record.EventTime.Unix()/3600, 10)
-	return ev.Key("claims:"+ev.Record.AccountID()+":"+hour, "verdict:"+ev.Owner())
+	h := fnv.New32a()
+	h.Write([]byte(ev.Owner()))
+	part := strconv.FormatInt(ev.Record.EventTime.Unix()/3600*claimSpread+int64(h.Sum32()%claimSpread), 10)
+	return ev.Key("claims:"+ev.Record.AccountID()+":"+part, "verdict:"+ev.Owner())
 }
+
+// claimSpread is how many records an account's claims of one hour spread
+// over, so that replicas claiming at once seldom write the same record
+// (each write of a record another replica changed first is retried).
+const claimSpread = 8
 
 func invalid(err error) Verdict {
 	v := Verdict{Outcome: OutcomeInvalid, Reason: err.Error()}
