@@ -73,9 +73,10 @@
 // list them. A write whose only effect would be to push a TTL of an hour
 // or more out by less than a sixteenth of it is skipped, as on the keys
 // layout: an entry expires no sooner than 15/16 of its TTL after its last
-// write. The engine claims an event beside its access key's state
-// (engine.dedupeKey), so a claim is 17 bytes in a record the batch writes
-// anyway.
+// write. The engine claims an event beside its access key's state, or
+// for an event without one beside its account's other such claims of that
+// hour (engine.dedupeKey, asked through state.IdentityGrouper), so a claim
+// is about 17 bytes in a record the batch writes anyway.
 //
 // The keys layout (layout=keys) keeps a Redis key per state key,
 // <tag>:<name>, worked on by a Lua group script per identity; the two
