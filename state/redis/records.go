@@ -47,8 +47,15 @@ return {1}
 `)
 
 // maxRecordPasses bounds how often Exec writes one identity's record
-// against other replicas' concurrent writes before giving up on it.
-const maxRecordPasses = 8
+// against other replicas' concurrent writes before giving up on it. Every
+// pass some replica's write lands, so contention delays rather than blocks;
+// between passes a replica that lost waits a random while, growing with
+// the passes up to maxConflictWait, so that the same one does not lose
+// every race.
+const (
+	maxRecordPasses = 32
+	maxConflictWait = 8 * time.Millisecond
+)
 
 // Cache bounds: past either, records are dropped at random until within.
 const (
@@ -197,6 +204,11 @@ func (s *Store) execRecords(ctx context.Context, b *state.Batch) error {
 	defer s.recs.lock(ids)()
 	now := time.Now().UnixNano()
 	for pass := 0; pass < maxRecordPasses && !allDone(ids); pass++ {
+		if pass > 0 {
+			if err := backOff(ctx, pass); err != nil {
+				return s.recordOutage(ctx, b, err)
+			}
+		}
 		if err := s.fetch(ctx, ids, now); err != nil {
 			return s.recordOutage(ctx, b, err)
 		}
@@ -230,6 +242,19 @@ func (s *Store) execRecords(ctx context.Context, b *state.Batch) error {
 		}
 	}
 	return err
+}
+
+// backOff waits a random while before pass, longer as passes go by.
+func backOff(ctx context.Context, pass int) error {
+	limit := min(time.Duration(pass)*250*time.Microsecond, maxConflictWait)
+	t := time.NewTimer(rand.N(limit) + 1)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 func allDone(ids []*identity) bool {
