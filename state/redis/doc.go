@@ -50,7 +50,8 @@
 // PXAT, the latest entry's expiry; an identity whose operations changed
 // nothing is only compared. On a version mismatch (another replica wrote
 // since) the script returns the current bytes and the identity's
-// operations are applied to them again, up to 8 times; no answer is handed
+// operations are applied to them again, after a short random wait, up to
+// 32 times (then the batch fails with state.ErrUnavailable); no answer is handed
 // out before its record was stored or found current. Batches of one
 // replica on one identity are serialised locally (1,024 lock stripes), so
 // mismatches come only from other replicas. A batch costs one round trip
