@@ -125,10 +125,13 @@ const DefaultDedupeHorizon = time.Hour
 
 // Engine scores batches against one store. It is safe for concurrent use.
 type Engine struct {
-	rules   atomic.Pointer[Rules]
-	store   state.Store
-	opts    Options
-	metrics *metrics
+	rules atomic.Pointer[Rules]
+	store state.Store
+	opts  Options
+	// claimBeside places dedupe claims beside the event's access key
+	// state: the store groups identities (see dedupeKey).
+	claimBeside bool
+	metrics     *metrics
 
 	batches, records, roundTrips  atomic.Int64
 	quietBatches, quietRoundTrips atomic.Int64
@@ -175,7 +178,8 @@ func New(registry *detectors.Registry, store state.Store, opts Options) *Engine 
 	if opts.TracerProvider == nil {
 		opts.TracerProvider = otel.GetTracerProvider()
 	}
-	e := &Engine{store: store, opts: opts, metrics: newMetrics(opts.MeterProvider, opts.TracerProvider)}
+	e := &Engine{store: store, opts: opts, metrics: newMetrics(opts.MeterProvider, opts.TracerProvider),
+		claimBeside: state.GroupsIdentities(store)}
 	e.rules.Store(&Rules{Registry: registry, Suppress: opts.Suppress})
 	return e
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -21,6 +22,7 @@ import (
 	"github.com/iamsentry/iamsentry/internal/redistest"
 	"github.com/iamsentry/iamsentry/internal/redistest/rstore"
 	"github.com/iamsentry/iamsentry/state"
+	redisstate "github.com/iamsentry/iamsentry/state/redis"
 )
 
 // BenchmarkRedisBillRealistic scores a month of a realistic account
@@ -30,20 +32,32 @@ import (
 //
 //   - cmds/event: commands the server ran, those run inside scripts
 //     included (INFO commandstats calls);
+//
 //   - sent/event: commands the store sent (EVALSHA counts once);
+//
 //   - redis-µs/event: the server's own CPU (INFO cpu, user + system):
 //     the whole cost, network I/O included;
+//
 //   - cmd-µs/event: time inside commands (INFO commandstats usec of the
 //     commands sent, a script's usec covering what it runs);
+//
 //   - B/identity: used_memory growth over the month divided by the
 //     identities holding state; state-B/identity the same for MEMORY USAGE
-//     of their keys only (no dedupe claims, no server tables);
+//     of their keys only (no dedupe claims, no server tables; records
+//     holding only claims, record layout, are not identities either);
 //     B/claim: MEMORY USAGE of one event's dedupe claim.
 //
-// Each pass starts from an empty server. It logs the commands that
-// dominate. `make bench-redis-bill` runs it.
+//   - go-µs/event: the benchmark process's own CPU (getrusage: the
+//     engine, the detectors and the store's client side) while scoring;
+//
+//   - on the record layout, hit%: identities found in the replica-local
+//     record cache; conflicts/event: record writes refused for a newer
+//     version and retried; max-record-B: the largest record written.
+//
+// It runs once per layout of the Redis store (sub-benchmarks
+// layout=keys and layout=record). Each pass starts from an empty server.
+// It logs the commands that dominate. `make bench-redis-bill` runs it.
 func BenchmarkRedisBillRealistic(b *testing.B) {
-	const batch = 512
 	c := realcorpus.Generate(realcorpus.Options{Seed: 1})
 	raws := make([][]byte, len(c.Records))
 	for i, r := range c.Records {
@@ -63,10 +77,21 @@ func BenchmarkRedisBillRealistic(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := context.Background()
 	srv := redistest.StartServer(b)
+	for _, layout := range []string{"keys", "record"} {
+		b.Run("layout="+layout, func(b *testing.B) {
+			benchRedisBill(b, srv, built, raws, layout)
+		})
+	}
+}
+
+func benchRedisBill(b *testing.B, srv *redistest.Server, built *config.Built, raws [][]byte, layout string) {
+	const batch = 512
+	ctx := context.Background()
 	admin := srv.Client()
 	var bill redisBill
+	var goCPU int64
+	var recs redisstate.RecordStats
 	ops := opCounter{n: map[string]int64{}}
 	for b.Loop() {
 		b.StopTimer()
@@ -79,23 +104,54 @@ func BenchmarkRedisBillRealistic(b *testing.B) {
 		mem0 := srv.UsedMemory(ctx)
 		cpu0 := redisCPU(b, admin)
 		b.StartTimer()
-		store := rstore.Open(b, srv.URL(), rstore.Prefix())
+		store := rstore.Open(b, srv.URL()+"?layout="+layout, rstore.Prefix())
 		ops.Store = store
 		sent := &sentCounter{}
 		store.Client().AddHook(sent)
 		eng := engine.New(built.Registry, &ops, engine.Options{Suppress: built.Suppress})
+		go0 := processCPU(b)
 		for off := 0; off < len(raws); off += batch {
 			if _, err := eng.Score(ctx, engine.Batch{Records: raws[off:min(off+batch, len(raws))]}); err != nil {
 				b.Fatal(err)
 			}
 		}
+		goCPU += processCPU(b) - go0
 		b.StopTimer()
 		bill.add(b, admin, srv.UsedMemory(ctx)-mem0, redisCPU(b, admin)-cpu0, sent.n)
+		st := store.RecordStats()
+		recs.CacheHits += st.CacheHits
+		recs.CacheMisses += st.CacheMisses
+		recs.Conflicts += st.Conflicts
+		recs.Writes += st.Writes
+		recs.Checks += st.Checks
+		recs.LargestRecord = max(recs.LargestRecord, st.LargestRecord)
+		recs.SideReads += st.SideReads
+		recs.SideWrites += st.SideWrites
+		recs.PageWrites += st.PageWrites
 		store.Close()
 		b.StartTimer()
 	}
-	bill.report(b, float64(len(raws)*b.N), b.N)
-	ops.report(b, float64(len(raws)*b.N))
+	events := float64(len(raws) * b.N)
+	bill.report(b, events, b.N)
+	ops.report(b, events)
+	b.ReportMetric(float64(goCPU)/events, "go-µs/event")
+	if layout == "record" {
+		b.ReportMetric(100*float64(recs.CacheHits)/float64(max(1, recs.CacheHits+recs.CacheMisses)), "hit%")
+		b.ReportMetric(float64(recs.Conflicts)/events, "conflicts/event")
+		b.ReportMetric(float64(recs.LargestRecord), "max-record-B")
+		b.Logf("record layout: %d writes, %d version checks, %d cache hits, %d misses, %d conflicts, largest record %d B, %d pages and %d large entries written, %d of them read",
+			recs.Writes, recs.Checks, recs.CacheHits, recs.CacheMisses, recs.Conflicts, recs.LargestRecord, recs.PageWrites, recs.SideWrites, recs.SideReads)
+	}
+}
+
+// processCPU is the CPU time this process has used, user and system, in
+// microseconds.
+func processCPU(b *testing.B) int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return ru.Utime.Nano()/1000 + ru.Stime.Nano()/1000
 }
 
 // opCounter counts the state operations the engine queues, by kind and
@@ -104,6 +160,9 @@ type opCounter struct {
 	state.Store
 	n map[string]int64
 }
+
+// Unwrap exposes the counted store (state.GroupsIdentities).
+func (o *opCounter) Unwrap() state.Store { return o.Store }
 
 func (o *opCounter) Exec(ctx context.Context, b *state.Batch) error {
 	for _, op := range b.Ops() {
@@ -173,6 +232,7 @@ func (r *redisBill) add(b *testing.B, c *goredis.Client, memGrown, cpuMicros, se
 	r.cpuMicros += cpuMicros
 	r.mem += memGrown
 	tags := map[string]bool{}
+	byTag := map[string]int64{}
 	iter := c.Scan(ctx, 0, "*", 1000).Iterator()
 	for iter.Next(ctx) {
 		key := iter.Val()
@@ -186,7 +246,14 @@ func (r *redisBill) add(b *testing.B, c *goredis.Client, memGrown, cpuMicros, se
 			r.claimUsed += n
 			continue
 		}
+		if strings.Contains(tag, ":claims:") {
+			// The record layout's records of claims of events without an
+			// access key: not an identity, so as not to dilute
+			// B/identity; their bytes count in used_memory all the same.
+			continue
+		}
 		tags[tag] = true
+		byTag[tag] += n
 		r.stateUsed += n
 		name := key[strings.IndexByte(key, '}')+2:]
 		if i := strings.IndexAny(name, ":|/"); i > 0 {
@@ -201,6 +268,22 @@ func (r *redisBill) add(b *testing.B, c *goredis.Client, memGrown, cpuMicros, se
 		b.Fatal(err)
 	}
 	r.identities += int64(len(tags))
+	largest := slices.SortedFunc(maps.Keys(byTag), func(x, y string) int { return int(byTag[y] - byTag[x]) })
+	var top strings.Builder
+	for _, tag := range largest[:min(5, len(largest))] {
+		fmt.Fprintf(&top, "%s} %d B; ", tag, byTag[tag])
+	}
+	b.Logf("largest identities (MEMORY USAGE): %s", top.String())
+	if len(largest) > 0 {
+		key := ""
+		iter := c.Scan(ctx, 0, "*"+largest[0]+"}:rec", 10).Iterator()
+		for iter.Next(ctx) {
+			key = iter.Val()
+		}
+		if v, err := c.Get(ctx, key).Bytes(); err == nil {
+			b.Logf("largest record: %s", redisstate.DescribeRecord(v))
+		}
+	}
 }
 
 func (r *redisBill) report(b *testing.B, events float64, passes int) {

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"time"
 
@@ -145,7 +147,7 @@ func newScoring(e *Engine, b Batch) *scoring {
 			continue
 		}
 		seen[it.owner] = i
-		it.dedupe = state.Key{Tenant: b.Tenant, Identity: "event:" + it.owner, Name: "verdict"}
+		it.dedupe = dedupeKey(&it.event, e.claimBeside)
 		it.claim = s.first.Claim(it.dedupe, nil, e.opts.DedupeHorizon)
 		s.creations(it)
 		from := len(evals)
@@ -162,6 +164,37 @@ func newScoring(e *Engine, b Batch) *scoring {
 	s.scratch.evals = evals[:0] // keep what it grew to
 	return s
 }
+
+// dedupeKey is where an event's claim and remembered verdict live. On a
+// store that keeps an identity's state together (beside: the Redis record
+// layout, see state.IdentityGrouper) it is beside the state of the access
+// key that made the event, which detectors key state on anyway, so the
+// claim rides in the write the batch makes for the key rather than costing
+// a key of its own; an event without an access key (a service's, a
+// federated sign-in) is claimed beside the other such events of its
+// account and hour of event time (spread over claimSpread records), a
+// few writes per batch for all of them.
+// Elsewhere (the embedded store, where claims grouped would only grow a
+// group) an event has a key of its own. Either way the key follows from
+// the record and the store alone, so a redelivery through any replica of
+// a deployment finds the claim.
+func dedupeKey(ev *detectors.Event, beside bool) state.Key {
+	if !beside {
+		return ev.Key("event:"+ev.Owner(), "verdict")
+	}
+	if akid := ev.Record.UserIdentity.AccessKeyID; akid != "" {
+		return ev.Key(ev.KeyIdentity(akid), "verdict:"+ev.Owner())
+	}
+	h := fnv.New32a()
+	h.Write([]byte(ev.Owner()))
+	part := strconv.FormatInt(ev.Record.EventTime.Unix()/3600*claimSpread+int64(h.Sum32()%claimSpread), 10)
+	return ev.Key("claims:"+ev.Record.AccountID()+":"+part, "verdict:"+ev.Owner())
+}
+
+// claimSpread is how many records an account's claims of one hour spread
+// over, so that replicas claiming at once seldom write the same record
+// (each write of a record another replica changed first is retried).
+const claimSpread = 8
 
 func invalid(err error) Verdict {
 	v := Verdict{Outcome: OutcomeInvalid, Reason: err.Error()}

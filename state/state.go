@@ -42,6 +42,31 @@ type Store interface {
 	Close() error
 }
 
+// IdentityGrouper is implemented by a Store that keeps all state of one
+// identity together and writes it as one (the Redis record layout): a
+// caller free to choose where a piece of state lives, such as the engine's
+// dedupe claims, places it beside identity state it writes anyway. A Store
+// that wraps another exposes it with Unwrap() Store.
+type IdentityGrouper interface {
+	GroupsIdentities() bool
+}
+
+// GroupsIdentities reports whether s, or a Store it wraps, groups the
+// state of each identity (see IdentityGrouper).
+func GroupsIdentities(s Store) bool {
+	for s != nil {
+		if g, ok := s.(IdentityGrouper); ok {
+			return g.GroupsIdentities()
+		}
+		u, ok := s.(interface{ Unwrap() Store })
+		if !ok {
+			return false
+		}
+		s = u.Unwrap()
+	}
+	return false
+}
+
 // ErrUnavailable marks errors caused by a backend that cannot be reached.
 // The server turns it into gRPC UNAVAILABLE.
 var ErrUnavailable = errors.New("state: backend unavailable")

@@ -21,49 +21,83 @@
 // "iamsentry:"), tls_ca_file, tls_cert_file and tls_key_file (PEM files;
 // the pair enables mutual TLS), tls_server_name, tls_insecure_skip_verify
 // (tests only), dial_timeout, read_timeout, write_timeout (Go durations)
-// pool_size and allow_eviction (see Memory). Unknown parameters are errors,
+// pool_size, allow_eviction (see Memory) and layout. Unknown parameters are errors,
 // so a typo is not silently ignored. Options.String renders the setting back with passwords hidden.
+//
+// Query parameter layout selects how state is laid out (see Layouts):
+// record (the default) or keys.
 //
 // # Keys
 //
-// A state.Key becomes <prefix>{<tenant>:<identity>}:<name>. The braces are a
-// Cluster hash tag: every key of one identity lives on one slot, so a script
-// may touch several keys of it (a novelty set and, beside it, the hash of
-// who introduced its members); each script declares its keys. Tenant and identity are percent-escaped so that no
-// identity can close the tag early and land on another identity's slot.
+// Every key carries the hash tag <prefix>{<tenant>:<identity>}. The braces
+// are a Cluster hash tag: every key of one identity lives on one slot, so a
+// script may touch several keys of it; each script declares its keys.
+// Tenant and identity are percent-escaped so that no identity can close the
+// tag early and land on another identity's slot.
 //
-// # Encoding
+// # Layouts
 //
-// Values and claims are strings (SET NX GET PX: one command); a throttle
-// holds an 8-byte digest of its owner, which is only compared. Marks are
-// decimal nanoseconds (stored as integers), compared in a script. Windows
-// and novelty sets are sorted sets of member → latest event time. Buckets
+// The record layout (layout=record, the default) keeps all state of one
+// identity as one string, <tag>:rec: a compact binary record
+// (state/internal/record) of its entries, each with its own expiry, after
+// an 8-byte version. Redis only stores bytes. Exec groups a batch's
+// operations by identity, takes each identity's record from a
+// replica-local cache (the last version this replica read or wrote, up to
+// 65,536 records or 64 MiB) or, on a miss, from one pipelined GET of every
+// missing record, applies the operations in Go with the embedded store's
+// semantics, and sends per identity one EVALSHA of a small script that
+// compares the stored version (GETRANGE 0 7) and SETs the new bytes with
+// PXAT, the latest entry's expiry; an identity whose operations changed
+// nothing is only compared. On a version mismatch (another replica wrote
+// since) the script returns the current bytes and the identity's
+// operations are applied to them again, after a short random wait, up to
+// 32 times (then the batch fails with state.ErrUnavailable); no answer is handed
+// out before its record was stored or found current. Batches of one
+// replica on one identity are serialised locally (1,024 lock stripes), so
+// mismatches come only from other replicas. A batch costs one round trip
+// with a warm cache, two on a miss.
+//
+// Large state stays cheap to change: an entry whose encoding passes 1 KiB
+// moves to a side record of its own (<tag>:rec:<name digest>), and a
+// record whose encoding passes 32 KiB is split into pages
+// (<tag>:rec:p<bits>.<prefix>) by the low bits of its entries' name
+// digests, a page splitting in two past 16 KiB; the record then holds the
+// page directory (each page's version and expiry). Side records are
+// written in the same script call as their record, whose directory or stub
+// names their version, so one version check covers them. An automation
+// principal with tens of thousands of time-named windows (a CSPM scanner)
+// is a few hundred pages, of which a batch rewrites those it changed.
+//
+// Entries are found by an 8-byte digest of their name; novelty members
+// and throttle owners are 8-byte digests and bucket members 6-byte ones
+// (only compared or counted); window members are kept whole, since reads
+// list them. A write whose only effect would be to push a TTL of an hour
+// or more out by less than a sixteenth of it is skipped, as on the keys
+// layout: an entry expires no sooner than 15/16 of its TTL after its last
+// write. The engine claims an event beside its access key's state, or
+// for an event without one beside its account's other such claims of that
+// hour (engine.dedupeKey, asked through state.IdentityGrouper), so a claim
+// is about 17 bytes in a record the batch writes anyway.
+//
+// The keys layout (layout=keys) keeps a Redis key per state key,
+// <tag>:<name>, worked on by a Lua group script per identity; the two
+// layouts do not read each other's keys, so switching starts from empty
+// state. Its encoding: values and claims are strings (SET NX GET PX: one
+// command); a throttle holds an 8-byte digest of its owner. Marks are
+// decimal nanoseconds, compared in a script. Windows and novelty sets are
+// sorted sets of member → latest event time in integer microseconds. Buckets
 // are one sorted set per key, scored by bucket index, whose entries are
-// 6-byte digests of (bucket index, member): members are only counted, so a
-// day of hourly buckets stays small; a history read tallies the entries'
-// scores in the script. Small sorted sets are listpacks on the server. An active identity
-// (a 20-member window, a 10-member novelty set, two marks, 24 hourly buckets
-// of two events, a throttle) costs about 1.9 KiB (TestMemoryPerIdentity).
+// 6-byte digests of (bucket index, member). An active identity (a 20-member
+// window, a 10-member novelty set, two marks, 24 hourly buckets of two
+// events, a throttle) costs about 1.9 KiB (TestMemoryPerIdentity). Exec
+// sends a whole batch as one pipeline, and the operations of one hash tag as
+// one call of the group script, in queue order; each key's TTL is set once,
+// at the end, and a small sorted set or a mark is read once and written
+// back once (views, see groupScript).
 //
-// Event times in windows and novelty sets are kept as integer microseconds:
-// exact as sorted-set scores (doubles) until the year 2255, where
-// nanoseconds would not be. CloudTrail times have whole seconds, so nothing
-// is lost in practice; only times that differ below a microsecond compare
-// equal. Marks and bucket boundaries keep nanoseconds.
-//
-// # Round trips and scripts
-//
-// Exec sends a whole batch as one pipeline, and the operations of one hash
-// tag (one identity: one Cluster slot) as one call of one Lua script, the
-// group script, in queue order: a batch costs one command per identity it
-// touches, plus one plain SET per event's dedupe claim (each event id is
-// its own tag). Inside the group, each key's TTL is set once, at the end,
-// and a small sorted set or a mark is read once and written back once,
-// however many operations of the group touch it: the script answers them
-// from what it read (views, see groupScript). When
-// the server has lost its script cache (restart, failover, SCRIPT FLUSH)
-// the groups that met NOSCRIPT did not run; they are re-run after SCRIPT
-// LOAD (see Exec).
+// On either layout, when the server has lost its script cache (restart,
+// failover, SCRIPT FLUSH) the calls that met NOSCRIPT did not run; they are
+// re-run after SCRIPT LOAD (see Exec).
 //
 // # Outages
 //

@@ -59,7 +59,7 @@ func TestHashTagOneSlot(t *testing.T) {
 	}
 	ctx := context.Background()
 	c := redistest.StartCluster(t, 3)
-	o, err := ParseOptions(c.URL())
+	o, err := ParseOptions(c.URL() + "?layout=keys") // the key per state key this test names
 	if err != nil {
 		t.Fatal(err)
 	}

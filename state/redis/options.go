@@ -76,7 +76,21 @@ type Options struct {
 	// detection state, so CheckMemoryPolicy refuses such a server unless
 	// this is set (URL: allow_eviction=true).
 	AllowEviction bool
+
+	// Layout says how state is laid out in Redis (URL: layout=record or
+	// layout=keys): LayoutRecord ("" too), all state of one identity as one
+	// string (paged when large) that the scorer reads, changes and writes
+	// back with a version check; or LayoutKeys, a Redis key per state key
+	// and a Lua group script per identity (see the package documentation).
+	// The two layouts do not read each other's keys.
+	Layout string
 }
+
+// The layouts Options.Layout names.
+const (
+	LayoutKeys   = "keys"
+	LayoutRecord = "record"
+)
 
 // ParseOptions parses the one setting that selects a Redis deployment: a
 // redis:// or rediss:// URL, or a bare comma-separated list of host:port
@@ -222,6 +236,7 @@ var queryParams = []string{
 	"cluster", "master_name", "sentinel_username", "sentinel_password", "db", "prefix",
 	"tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name", "tls_insecure_skip_verify",
 	"dial_timeout", "read_timeout", "write_timeout", "pool_size", "allow_eviction",
+	"layout",
 }
 
 func (o *Options) parseQuery(q url.Values) error {
@@ -251,6 +266,8 @@ func (o *Options) setParam(name, v string) (err error) {
 		o.TLSInsecureSkipVerify, err = parseBool(v)
 	case "allow_eviction":
 		o.AllowEviction, err = parseBool(v)
+	case "layout":
+		o.Layout = v
 	case "master_name":
 		o.MasterName = v
 	case "sentinel_username":
@@ -323,6 +340,9 @@ func (o Options) validate() error {
 	if strings.ContainsAny(o.Prefix, "{}") {
 		errs = append(errs, fmt.Errorf("redis: prefix %q contains '{' or '}', which would move the Cluster hash tag", o.Prefix))
 	}
+	if o.Layout != "" && o.Layout != LayoutKeys && o.Layout != LayoutRecord {
+		errs = append(errs, fmt.Errorf("redis: layout %q is unknown: want %s or %s", o.Layout, LayoutKeys, LayoutRecord))
+	}
 	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
 		errs = append(errs, errors.New("redis: tls_cert_file and tls_key_file go together: give both or neither"))
 	}
@@ -389,6 +409,7 @@ func (o Options) String() string {
 	if o.AllowEviction {
 		q.Set("allow_eviction", "true")
 	}
+	set("layout", o.Layout)
 	u.RawQuery = q.Encode()
 	return u.String()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,10 @@ type Store struct {
 	// refresh remembers the TTLs this replica set, to skip refreshing
 	// them again too soon (see refreshes).
 	refresh refreshes
+
+	// recs is the replica-local side of the record layout; nil on the
+	// keys layout.
+	recs *records
 }
 
 var _ state.Store = (*Store)(nil)
@@ -56,6 +61,9 @@ func New(ctx context.Context, o Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{client: goredis.NewUniversalClient(uo), prefix: o.prefix(), opts: o}
+	if o.Layout != LayoutKeys {
+		s.recs = &records{seed: maphash.MakeSeed()}
+	}
 	_ = s.loadScripts(ctx, allScripts) // best effort; Exec recovers from NOSCRIPT
 	return s, nil
 }
@@ -107,8 +115,9 @@ func (s *Store) Close() error {
 	return s.client.Close()
 }
 
-// Exec runs b as one pipeline: one round trip on standalone and Sentinel, one
-// per node on Cluster. The operations of one hash tag (one identity, one
+// Exec runs b. On the record layout see execRecords and the package
+// documentation. On the keys layout it runs b as one pipeline: one round
+// trip on standalone and Sentinel, one per node on Cluster. The operations of one hash tag (one identity, one
 // Cluster slot) run as one call of the group script, in queue order, as
 // one atomic step; an operation alone on its tag that needs no script
 // (a claim, say) is sent as its plain command. A group that finds the
@@ -126,6 +135,9 @@ func (s *Store) Exec(ctx context.Context, b *state.Batch) error {
 		err = fmt.Errorf("redis: exec: %w", err)
 		b.FailAll(err)
 		return err
+	}
+	if s.recs != nil {
+		return s.execRecords(ctx, b)
 	}
 	calls := s.plan(b.Ops())
 	now := time.Now()
@@ -205,16 +217,7 @@ func (s *Store) run(ctx context.Context, groups []*group) error {
 
 // outage resolves what executed, fails the rest and returns the error.
 func (s *Store) outage(ctx context.Context, b *state.Batch, groups []*group, cause error) error {
-	var err error
-	switch {
-	case errors.Is(cause, context.Canceled) && ctx.Err() != nil:
-		err = fmt.Errorf("redis: exec: %w", cause)
-	case isOOM(cause):
-		s.oomSeen.Store(true)
-		err = fmt.Errorf("redis: exec: %w (%w)", ErrOutOfMemory, cause)
-	default:
-		err = fmt.Errorf("redis: exec: %w: %w", state.ErrUnavailable, cause)
-	}
+	err := s.outageError(ctx, cause)
 	for _, g := range groups {
 		if g.cmd == nil {
 			continue
@@ -231,6 +234,20 @@ func (s *Store) outage(ctx context.Context, b *state.Batch, groups []*group, cau
 	}
 	b.FailAll(err)
 	return err
+}
+
+// outageError is the error a batch fails with when the server could not
+// serve it: the caller's cancellation as it is, OOM as ErrOutOfMemory
+// (which Ping then reports), anything else wrapping state.ErrUnavailable.
+func (s *Store) outageError(ctx context.Context, cause error) error {
+	switch {
+	case errors.Is(cause, context.Canceled) && ctx.Err() != nil:
+		return fmt.Errorf("redis: exec: %w", cause)
+	case isOOM(cause):
+		s.oomSeen.Store(true)
+		return fmt.Errorf("redis: exec: %w (%w)", ErrOutOfMemory, cause)
+	}
+	return fmt.Errorf("redis: exec: %w: %w", state.ErrUnavailable, cause)
 }
 
 // loadScripts loads scripts into the script cache: on Cluster into every

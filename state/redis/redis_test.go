@@ -183,7 +183,7 @@ func TestNoScriptRecoveryCluster(t *testing.T) {
 // key on the server: none may live forever.
 func TestEveryKeyHasTTL(t *testing.T) {
 	srv := redistest.StartServer(t)
-	s := newStore(t, srv.URL())
+	s := newStore(t, srv.URL()+"?layout=keys")
 	var b state.Batch
 	reads := everyOp(&b, "acme", "AKIAEXAMPLE")
 	exec(t, s, &b)
@@ -270,7 +270,7 @@ func (h *pipelineCounter) ProcessPipelineHook(next goredis.ProcessPipelineHook) 
 // on standalone, of one command per identity, and no command besides.
 func TestOneRoundTrip(t *testing.T) {
 	srv := redistest.StartServer(t)
-	s := newStore(t, srv.URL())
+	s := newStore(t, srv.URL()+"?layout=keys")
 	var h pipelineCounter
 	s.Client().AddHook(&h)
 	for round := range 3 {
@@ -342,7 +342,7 @@ func TestLifecycle(t *testing.T) {
 
 // TestWrongType checks that a key used as another kind fails that op only.
 func TestWrongType(t *testing.T) {
-	s := newStore(t, redistest.StartServer(t).URL())
+	s := newStore(t, redistest.StartServer(t).URL()+"?layout=keys")
 	k := state.Key{Identity: "id", Name: "k"}
 	var b state.Batch
 	b.Mark(k, base, state.KeepLatest, time.Hour)

@@ -15,7 +15,7 @@ import (
 // again: a skipped refresh must never leave a key without a TTL.
 func TestRefreshSkipped(t *testing.T) {
 	srv := redistest.StartServer(t)
-	s := newStore(t, srv.URL())
+	s := newStore(t, srv.URL()+"?layout=keys")
 	ctx := context.Background()
 	c := srv.Client()
 	const ttl = 2 * time.Hour

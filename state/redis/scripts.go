@@ -494,4 +494,4 @@ end
 return out
 `)
 
-var allScripts = []*script{groupScript}
+var allScripts = []*script{groupScript, casScript}

@@ -1,0 +1,454 @@
+package record
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+)
+
+// The encoding of a record: VersionSize bytes of version (opaque to the
+// record: the store's compare-and-set token), a format byte, the number of
+// entries, then each entry: its 8-byte name digest, its kind, its expiry in
+// Unix milliseconds (rounded up), and what its kind holds:
+//
+//	value, throttle  length, bytes
+//	mark             event time (ns, zig-zag)
+//	window           count, then per member: time (ns, zig-zag delta from
+//	                 the previous member's), length, bytes
+//	novelty          count, then per member: 8-byte digest, time (ns,
+//	                 zig-zag delta); count of introductions, then per
+//	                 introduction: member and owner digests, when (ns)
+//	buckets          count, then per bucket: start (ns, zig-zag delta),
+//	                 count, 6-byte digests
+//
+// Integers are varints. Entries expired at encoding time are left out.
+
+// VersionSize is the length of the version prefix.
+const VersionSize = 8
+
+const format = 1
+
+// ErrCorrupt marks bytes that are not a record.
+var ErrCorrupt = errors.New("record: corrupt")
+
+// SideThreshold is the encoded size past which an entry leaves its
+// identity's record for a side record of its own: a scanner's enumeration
+// windows hold hundreds of members, and rewriting all of them whenever any
+// of the identity's state changes would cost more than the change.
+const SideThreshold = 1024
+
+// sideFlag marks the kind byte of a stub: an entry kept in a side record,
+// of which the record holds the name, kind, expiry and version only.
+const sideFlag = 0x80
+
+// Paging: a record whose encoding outgrows PageThreshold is split into
+// pages (side records of their own), each holding the entries whose name
+// digest's low bits match its prefix; the record itself then holds only
+// the page directory (each page's prefix, version and expiry). A page
+// whose encoding outgrows pageSplit splits in two by one more bit. A batch
+// rewrites the pages it changed and the directory, not every entry: an
+// automation principal keeps tens of thousands of time-named windows, of
+// which a batch touches a few.
+const (
+	PageThreshold = 32 << 10
+	pageSplit     = 16 << 10
+)
+
+const pagedFormat = 2
+
+// Side is a side record to write: a page, or one large entry, under the
+// key the caller derives from Suffix.
+type Side struct {
+	Suffix  string
+	Data    []byte
+	Expires int64 // Unix ns
+}
+
+// Encode renders r after version: its entries live at now (Unix ns), or
+// its page directory when paged. It also returns the side records written
+// since r was last encoded (pages and large entries, each under a new
+// version that r names). Encoding marks the entries clean: a caller whose
+// write of the result fails discards r.
+func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
+	var sides []Side
+	if r.pages == nil {
+		b := append(append(make([]byte, 0, estimate(r.entries)+64), version[:]...), format)
+		b, sides = r.encodeEntries(b, r.entries, now, sides)
+		if len(b) <= PageThreshold {
+			return b, sides
+		}
+		r.addPage(page{loaded: true, dirty: true, entries: slices.Clone(r.entries)}) // one page of all, split below
+	}
+	for i := 0; i < len(r.pages); i++ {
+		pg := &r.pages[i]
+		if !pg.dirty {
+			continue
+		}
+		if pg.bits < maxPageBits && estimate(pg.entries) > pageSplit {
+			r.splitPage(i)
+			i--
+			continue
+		}
+		data := append(append(make([]byte, 0, estimate(pg.entries)+64), make([]byte, VersionSize)...), format)
+		data, sides = r.encodeEntries(data, pg.entries, now, sides)
+		if pg.bits < maxPageBits && len(data) > pageSplit {
+			r.splitPage(i) // the estimate fell short: new entries
+			i--
+			continue
+		}
+		pg.dirty = false
+		binary.BigEndian.PutUint64(pg.version[:], rand.Uint64())
+		copy(data, pg.version[:])
+		pg.expires = 0
+		for _, e := range pg.entries {
+			if e.kind != 0 && e.expires > now {
+				pg.expires = max(pg.expires, e.expires)
+			}
+		}
+		if pg.expires > 0 {
+			sides = append(sides, Side{Suffix: r.suffix(i), Data: data, Expires: pg.expires})
+		}
+	}
+	b := append(append(make([]byte, 0, VersionSize+3+len(r.pages)*(VersionSize+10)), version[:]...), pagedFormat)
+	b = binary.AppendUvarint(b, uint64(len(r.pages)))
+	for _, pg := range r.pages {
+		b = append(b, pg.bits)
+		b = binary.AppendUvarint(b, pg.prefix)
+		b = append(b, pg.version[:]...)
+		b = binary.AppendUvarint(b, uint64(max(pg.expires, 0)+999_999)/1_000_000)
+	}
+	return b, sides
+}
+
+// estimate is about how many bytes es took when last encoded.
+// A side entry takes its stub's bytes.
+func estimate(es []*entry) int {
+	n := 0
+	for _, e := range es {
+		if e.side {
+			n += stubSize
+		} else {
+			n += e.size
+		}
+	}
+	return n
+}
+
+// stubSize is about the bytes of a stub: name, kind, expiry, version.
+const stubSize = 8 + 1 + 6 + VersionSize
+
+// encodeEntries appends the count and encodings of the entries of es live
+// at now to b, large ones as stubs of side records appended to sides.
+func (r *Record) encodeEntries(b []byte, es []*entry, now int64, sides []Side) ([]byte, []Side) {
+	live := 0
+	for _, e := range es {
+		if e.kind != 0 && e.expires > now {
+			live++
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(live))
+	var scratch []byte
+	for _, e := range es {
+		if e.kind == 0 || e.expires <= now {
+			continue
+		}
+		if e.stub || (e.side && !e.dirty) {
+			b = e.encodeStub(b)
+			continue
+		}
+		if !e.dirty && e.enc != nil {
+			b = append(b, e.enc...) // clean: as it was read or last written
+			continue
+		}
+		scratch = e.encode(scratch[:0])
+		e.size = len(scratch)
+		if !e.side && len(scratch) <= SideThreshold {
+			b = append(b, scratch...)
+			e.enc, e.dirty = b[len(b)-len(scratch):len(b):len(b)], false
+			continue
+		}
+		e.enc = nil
+		e.side, e.dirty = true, false
+		binary.BigEndian.PutUint64(e.version[:], rand.Uint64())
+		data := make([]byte, 0, VersionSize+2+len(scratch))
+		data = append(data, e.version[:]...)
+		data = append(data, format, 1)
+		data = append(data, scratch...)
+		sides = append(sides, Side{Suffix: strconv.FormatUint(e.name, 16), Data: data, Expires: e.expires})
+		b = e.encodeStub(b)
+	}
+	return b, sides
+}
+
+func (e *entry) encodeStub(b []byte) []byte {
+	b = binary.BigEndian.AppendUint64(b, e.name)
+	b = append(b, byte(e.kind)|sideFlag)
+	b = binary.AppendUvarint(b, uint64((e.expires+999_999)/1_000_000))
+	return append(b, e.version[:]...)
+}
+
+// Version returns the version prefix of an encoded record, and false when
+// b is too short to hold one.
+func Version(b []byte) ([VersionSize]byte, bool) {
+	if len(b) < VersionSize {
+		return [VersionSize]byte{}, false
+	}
+	return [VersionSize]byte(b[:VersionSize]), true
+}
+
+// Decode parses an encoded record, leaving out the entries expired at now
+// (Unix ns). Bytes that are not a record give an error wrapping
+// ErrCorrupt that says where they went wrong, never a panic.
+func Decode(b []byte, now int64) (*Record, error) {
+	d := decoder{b: b}
+	if len(b) < VersionSize+1 {
+		return nil, fmt.Errorf("%w: %d bytes, shorter than a record's header", ErrCorrupt, len(b))
+	}
+	d.off = VersionSize
+	switch f := d.byte(); f {
+	case format:
+	case pagedFormat:
+		return d.directory()
+	default:
+		return nil, fmt.Errorf("%w: format %d, want %d or %d", ErrCorrupt, f, format, pagedFormat)
+	}
+	n := d.count(1 + 8 + 1 + 1)
+	r := &Record{entries: make([]*entry, 0, n)}
+	for i := 0; i < n && d.err == nil; i++ {
+		start := d.off
+		e := d.entry()
+		e.size = d.off - start
+		if !e.stub {
+			e.enc = d.b[start:d.off:d.off]
+		}
+		if d.err == nil && e.expires > now {
+			if r.find(e.name) >= 0 {
+				d.fail("entry %d repeats a name", i)
+				break
+			}
+			r.add(e)
+		}
+	}
+	if d.err == nil && d.off != len(b) {
+		d.fail("%d bytes after the last entry", len(b)-d.off)
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	return r, nil
+}
+
+// decoder reads an encoded record, remembering its first error.
+type decoder struct {
+	b   []byte
+	off int
+	err error
+}
+
+func (d *decoder) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w at byte %d: %s", ErrCorrupt, d.off, fmt.Sprintf(format, args...))
+	}
+}
+
+func (d *decoder) byte() byte {
+	if d.err != nil || d.off >= len(d.b) {
+		d.fail("truncated")
+		return 0
+	}
+	d.off++
+	return d.b[d.off-1]
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b[d.off:])
+	if n <= 0 {
+		d.fail("bad varint")
+		return 0
+	}
+	d.off += n
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b[d.off:])
+	if n <= 0 {
+		d.fail("bad varint")
+		return 0
+	}
+	d.off += n
+	return v
+}
+
+// count reads a count of items of at least min bytes each, refusing one
+// the rest of the bytes cannot hold (so a hostile count allocates nothing).
+func (d *decoder) count(min int) int {
+	v := d.uvarint()
+	if d.err == nil && v > uint64((len(d.b)-d.off)/min) {
+		d.fail("count %d exceeds the bytes left", v)
+		return 0
+	}
+	return int(v)
+}
+
+func (d *decoder) bytes(n int) []byte {
+	if d.err != nil || n > len(d.b)-d.off {
+		d.fail("truncated")
+		return nil
+	}
+	d.off += n
+	return d.b[d.off-n : d.off]
+}
+
+func (d *decoder) u64() uint64 {
+	p := d.bytes(8)
+	if p == nil {
+		return 0
+	}
+	return binary.BigEndian.Uint64(p)
+}
+
+func (d *decoder) entry() *entry {
+	e := &entry{name: d.u64(), kind: Kind(d.byte())}
+	ms := d.uvarint()
+	if ms > 1<<62/1_000_000 {
+		d.fail("expiry %d out of range", ms)
+	}
+	e.expires = int64(ms) * 1_000_000
+	if e.kind&sideFlag != 0 {
+		e.kind &^= sideFlag
+		e.side, e.stub = true, true
+		if e.kind == 0 || e.kind >= kindLimit {
+			d.fail("unknown kind %d", e.kind)
+		}
+		if p := d.bytes(VersionSize); p != nil {
+			copy(e.version[:], p)
+		}
+		return e
+	}
+	switch e.kind {
+	case kindValue, kindThrottle:
+		e.value = append([]byte{}, d.bytes(d.count(1))...)
+	case kindMark:
+		e.mark = d.varint()
+	case kindWindow:
+		n := d.count(2)
+		e.window = make([]timed, 0, n)
+		var at int64
+		for range n {
+			at += d.varint()
+			e.window = append(e.window, timed{at: at, member: string(d.bytes(d.count(1)))})
+		}
+	case kindNovelty:
+		d.novelty(e)
+	case kindBuckets:
+		n := d.count(2)
+		e.buckets = make([]bucket, 0, n)
+		var start int64
+		for range n {
+			start += d.varint()
+			m := d.count(bucketDigest)
+			e.buckets = append(e.buckets, bucket{start: start, members: append([]byte{}, d.bytes(m*bucketDigest)...)})
+		}
+	default:
+		d.fail("unknown kind %d", e.kind)
+	}
+	return e
+}
+
+func (d *decoder) novelty(e *entry) {
+	n := d.count(9)
+	e.novelty = make([]seen, 0, n)
+	var at int64
+	for range n {
+		m := d.u64()
+		at += d.varint()
+		e.novelty = append(e.novelty, seen{member: m, at: at})
+	}
+	n = d.count(17)
+	e.intros = make([]intro, 0, n)
+	for range n {
+		e.intros = append(e.intros, intro{member: d.u64(), owner: d.u64(), when: d.varint()})
+	}
+}
+
+// Describe summarises an encoded record for logs and benchmarks: its
+// entries and bytes by kind, stubs of side records apart.
+func Describe(b []byte) string {
+	r, err := Decode(b, 0)
+	if err != nil {
+		return err.Error()
+	}
+	var n, size [kindLimit]int
+	stubs := 0
+	for _, e := range r.entries {
+		if e.stub {
+			stubs++
+			continue
+		}
+		n[e.kind]++
+		size[e.kind] += e.size
+	}
+	var out []byte
+	for k := kindValue; k < kindLimit; k++ {
+		if n[k] > 0 {
+			out = fmt.Appendf(out, "%s %d (%d B); ", k, n[k], size[k])
+		}
+	}
+	return fmt.Sprintf("%d B: %s%d side, %d pages", len(b), out, stubs, len(r.pages))
+}
+
+func (e *entry) encode(b []byte) []byte {
+	b = binary.BigEndian.AppendUint64(b, e.name)
+	b = append(b, byte(e.kind))
+	b = binary.AppendUvarint(b, uint64((e.expires+999_999)/1_000_000))
+	switch e.kind {
+	case kindValue, kindThrottle:
+		b = binary.AppendUvarint(b, uint64(len(e.value)))
+		b = append(b, e.value...)
+	case kindMark:
+		b = binary.AppendVarint(b, e.mark)
+	case kindWindow:
+		b = binary.AppendUvarint(b, uint64(len(e.window)))
+		var prev int64
+		for _, t := range e.window {
+			b = binary.AppendVarint(b, t.at-prev)
+			prev = t.at
+			b = binary.AppendUvarint(b, uint64(len(t.member)))
+			b = append(b, t.member...)
+		}
+	case kindNovelty:
+		b = binary.AppendUvarint(b, uint64(len(e.novelty)))
+		var prev int64
+		for _, s := range e.novelty {
+			b = binary.BigEndian.AppendUint64(b, s.member)
+			b = binary.AppendVarint(b, s.at-prev)
+			prev = s.at
+		}
+		b = binary.AppendUvarint(b, uint64(len(e.intros)))
+		for _, in := range e.intros {
+			b = binary.BigEndian.AppendUint64(b, in.member)
+			b = binary.BigEndian.AppendUint64(b, in.owner)
+			b = binary.AppendVarint(b, in.when)
+		}
+	case kindBuckets:
+		b = binary.AppendUvarint(b, uint64(len(e.buckets)))
+		var prev int64
+		for _, k := range e.buckets {
+			b = binary.AppendVarint(b, k.start-prev)
+			prev = k.start
+			b = binary.AppendUvarint(b, uint64(len(k.members)/bucketDigest))
+			b = append(b, k.members...)
+		}
+	}
+	return b
+}
