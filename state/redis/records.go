@@ -273,6 +273,9 @@ func (id *identity) apply(now int64) {
 		return
 	}
 	id.applied = true
+	if cap(id.results) < len(id.ops) {
+		id.results = make([]record.Result, 0, len(id.ops))
+	}
 	id.results = id.results[:0]
 	changed := false
 	for _, op := range id.ops {

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"sync"
 )
 
 // The encoding of a record: VersionSize bytes of version (opaque to the
@@ -75,8 +76,11 @@ type Side struct {
 func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 	var sides []Side
 	if r.pages == nil {
-		b := append(append(make([]byte, 0, estimate(r.entries)+64), version[:]...), format)
-		b, sides = r.encodeEntries(b, r.entries, now, sides)
+		var head [VersionSize + 1]byte
+		copy(head[:], version[:])
+		head[VersionSize] = format
+		var b []byte
+		b, sides = r.encodeEntries(head[:], r.entries, now, sides)
 		if len(b) <= PageThreshold {
 			return b, sides
 		}
@@ -92,8 +96,9 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 			i--
 			continue
 		}
-		data := append(append(make([]byte, 0, estimate(pg.entries)+64), make([]byte, VersionSize)...), format)
-		data, sides = r.encodeEntries(data, pg.entries, now, sides)
+		head := [VersionSize + 1]byte{VersionSize: format} // the version is set below
+		var data []byte
+		data, sides = r.encodeEntries(head[:], pg.entries, now, sides)
 		if pg.bits < maxPageBits && len(data) > pageSplit {
 			r.splitPage(i) // the estimate fell short: new entries
 			i--
@@ -140,17 +145,48 @@ func estimate(es []*entry) int {
 // stubSize is about the bytes of a stub: name, kind, expiry, version.
 const stubSize = 8 + 1 + 6 + VersionSize
 
-// encodeEntries appends the count and encodings of the entries of es live
-// at now to b, large ones as stubs of side records appended to sides.
-func (r *Record) encodeEntries(b []byte, es []*entry, now int64, sides []Side) ([]byte, []Side) {
-	live := 0
+// scratchPool holds the buffers dirty entries are encoded into before
+// encodeEntries copies them into exactly sized bytes: no scratch buffer is
+// kept past the call, so they are reused, unless one grew past
+// maxPooledScratch.
+var scratchPool = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledScratch = 64 << 10
+
+// encodeEntries returns head, then the count and encodings of the entries
+// of es live at now, large ones as stubs of side records appended to
+// sides. It encodes the changed entries first so that it allocates the
+// result once at its exact size: the bytes are sent, and the clean
+// entries alias them.
+func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side) ([]byte, []Side) {
+	sp := scratchPool.Get().(*[]byte)
+	scratch := (*sp)[:0]
+	live, size := 0, len(head)
 	for _, e := range es {
-		if e.kind != 0 && e.expires > now {
-			live++
+		if e.kind == 0 || e.expires <= now {
+			continue
+		}
+		live++
+		switch {
+		case e.stub || (e.side && !e.dirty):
+			size += e.stubLen()
+		case !e.dirty && e.enc != nil:
+			size += len(e.enc)
+		default:
+			start := len(scratch)
+			scratch = e.encode(scratch)
+			e.size = len(scratch) - start
+			if !e.side && e.size <= SideThreshold {
+				size += e.size
+			} else {
+				size += e.stubLen()
+			}
 		}
 	}
+	size += uvarintLen(uint64(live))
+	b := append(make([]byte, 0, size), head...)
 	b = binary.AppendUvarint(b, uint64(live))
-	var scratch []byte
+	off := 0
 	for _, e := range es {
 		if e.kind == 0 || e.expires <= now {
 			continue
@@ -163,24 +199,41 @@ func (r *Record) encodeEntries(b []byte, es []*entry, now int64, sides []Side) (
 			b = append(b, e.enc...) // clean: as it was read or last written
 			continue
 		}
-		scratch = e.encode(scratch[:0])
-		e.size = len(scratch)
-		if !e.side && len(scratch) <= SideThreshold {
-			b = append(b, scratch...)
-			e.enc, e.dirty = b[len(b)-len(scratch):len(b):len(b)], false
+		enc := scratch[off : off+e.size]
+		off += e.size
+		if !e.side && len(enc) <= SideThreshold {
+			b = append(b, enc...)
+			e.enc, e.dirty = b[len(b)-len(enc):len(b):len(b)], false
 			continue
 		}
 		e.enc = nil
 		e.side, e.dirty = true, false
 		binary.BigEndian.PutUint64(e.version[:], rand.Uint64())
-		data := make([]byte, 0, VersionSize+2+len(scratch))
+		data := make([]byte, 0, VersionSize+2+len(enc))
 		data = append(data, e.version[:]...)
 		data = append(data, format, 1)
-		data = append(data, scratch...)
+		data = append(data, enc...)
 		sides = append(sides, Side{Suffix: strconv.FormatUint(e.name, 16), Data: data, Expires: e.expires})
 		b = e.encodeStub(b)
 	}
+	if cap(scratch) <= maxPooledScratch {
+		*sp = scratch[:0]
+		scratchPool.Put(sp)
+	}
 	return b, sides
+}
+
+// stubLen is the length of e's stub, as encodeStub appends it.
+func (e *entry) stubLen() int {
+	return 8 + 1 + uvarintLen(uint64((e.expires+999_999)/1_000_000)) + VersionSize
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
 }
 
 func (e *entry) encodeStub(b []byte) []byte {
