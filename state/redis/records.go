@@ -232,6 +232,9 @@ func (s *Store) execRecords(ctx context.Context, b *state.Batch) error {
 			if err := s.settle(id, now); err != nil {
 				id.fail(err)
 			}
+			// The pipeline returned: go-redis holds the pages' bytes no more.
+			record.Release(id.sides)
+			id.sides = nil
 		}
 	}
 	var err error

@@ -66,6 +66,41 @@ type Side struct {
 	Suffix  string
 	Data    []byte
 	Expires int64 // Unix ns
+
+	buf *[]byte // Data's pooled buffer, for a page: see Release
+}
+
+// pagePool holds the buffers pages are encoded into. A page's bytes are
+// only sent: its entries keep their encodings apart, so the caller can
+// hand the bytes back (Release) once its write returned, and the next
+// page reuses them instead of allocating a page's worth per write.
+var pagePool = sync.Pool{New: func() any { return new([]byte) }}
+
+// pageBufSize is what a fresh page buffer holds: pages split past
+// pageSplit, so most fit. maxPooledPage bounds what is kept for reuse.
+const (
+	pageBufSize   = pageSplit + pageSplit/4
+	maxPooledPage = 4 * pageSplit
+)
+
+// Release hands the bytes of sides' pages back for reuse by later
+// encodings and clears their Data. The caller must not use them any more,
+// nor may anything it gave them to: a store releases them once the
+// write that sent them returned. It is safe on sides already released.
+func Release(sides []Side) {
+	for i := range sides {
+		if sp := sides[i].buf; sp != nil {
+			sides[i].buf, sides[i].Data = nil, nil
+			putPageBuf(sp)
+		}
+	}
+}
+
+func putPageBuf(sp *[]byte) {
+	if cap(*sp) <= maxPooledPage {
+		*sp = (*sp)[:0]
+		pagePool.Put(sp)
+	}
 }
 
 // Encode renders r after version: its entries live at now (Unix ns), or
@@ -80,7 +115,7 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 		copy(head[:], version[:])
 		head[VersionSize] = format
 		var b []byte
-		b, sides = r.encodeEntries(head[:], r.entries, now, sides)
+		b, sides = r.encodeEntries(head[:], r.entries, now, sides, nil)
 		if len(b) <= PageThreshold {
 			return b, sides
 		}
@@ -97,9 +132,12 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 			continue
 		}
 		head := [VersionSize + 1]byte{VersionSize: format} // the version is set below
+		sp := pagePool.Get().(*[]byte)
 		var data []byte
-		data, sides = r.encodeEntries(head[:], pg.entries, now, sides)
+		data, sides = r.encodeEntries(head[:], pg.entries, now, sides, sp)
+		*sp = data
 		if pg.bits < maxPageBits && len(data) > pageSplit {
+			putPageBuf(sp)
 			r.splitPage(i) // the estimate fell short: new entries
 			i--
 			continue
@@ -114,7 +152,9 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 			}
 		}
 		if pg.expires > 0 {
-			sides = append(sides, Side{Suffix: r.suffix(i), Data: data, Expires: pg.expires})
+			sides = append(sides, Side{Suffix: r.suffix(i), Data: data, Expires: pg.expires, buf: sp})
+		} else {
+			putPageBuf(sp)
 		}
 	}
 	b := append(append(make([]byte, 0, VersionSize+3+len(r.pages)*(VersionSize+10)), version[:]...), pagedFormat)
@@ -156,12 +196,13 @@ const maxPooledScratch = 64 << 10
 // encodeEntries returns head, then the count and encodings of the entries
 // of es live at now, large ones as stubs of side records appended to
 // sides. It encodes the changed entries first so that it allocates the
-// result once at its exact size: the bytes are sent, and the clean
-// entries alias them.
-func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side) ([]byte, []Side) {
+// result once at its exact size, and the clean entries alias it; or, with
+// into, it encodes into *into, which the entries must not alias (it is
+// reused once sent): the changed entries then keep a copy of their own.
+func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side, into *[]byte) ([]byte, []Side) {
 	sp := scratchPool.Get().(*[]byte)
 	scratch := (*sp)[:0]
-	live, size := 0, len(head)
+	live, size, inline := 0, len(head), 0
 	for _, e := range es {
 		if e.kind == 0 || e.expires <= now {
 			continue
@@ -178,13 +219,26 @@ func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side
 			e.size = len(scratch) - start
 			if !e.side && e.size <= SideThreshold {
 				size += e.size
+				inline += e.size
 			} else {
 				size += e.stubLen()
 			}
 		}
 	}
 	size += uvarintLen(uint64(live))
-	b := append(make([]byte, 0, size), head...)
+	var b, own []byte
+	switch {
+	case into == nil:
+		b = make([]byte, 0, size)
+	case cap(*into) >= size:
+		b = (*into)[:0]
+	default:
+		b = make([]byte, 0, max(size, pageBufSize))
+	}
+	if into != nil && inline > 0 {
+		own = make([]byte, 0, inline)
+	}
+	b = append(b, head...)
 	b = binary.AppendUvarint(b, uint64(live))
 	off := 0
 	for _, e := range es {
@@ -203,7 +257,13 @@ func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side
 		off += e.size
 		if !e.side && len(enc) <= SideThreshold {
 			b = append(b, enc...)
-			e.enc, e.dirty = b[len(b)-len(enc):len(b):len(b)], false
+			if into == nil {
+				e.enc = b[len(b)-len(enc) : len(b) : len(b)]
+			} else {
+				own = append(own, enc...)
+				e.enc = own[len(own)-len(enc) : len(own) : len(own)]
+			}
+			e.dirty = false
 			continue
 		}
 		e.enc = nil
