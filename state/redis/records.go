@@ -202,6 +202,13 @@ func (r *records) lock(ids []*identity) func() {
 func (s *Store) execRecords(ctx context.Context, b *state.Batch) error {
 	ids := byIdentity(s.prefix, b.Ops())
 	defer s.recs.lock(ids)()
+	results := takeResults(len(b.Ops()))
+	defer putResults(results)
+	off := 0
+	for _, id := range ids {
+		id.results = (*results)[off : off : off+len(id.ops)]
+		off += len(id.ops)
+	}
 	now := time.Now().UnixNano()
 	for pass := 0; pass < maxRecordPasses && !allDone(ids); pass++ {
 		if pass > 0 {
@@ -232,6 +239,9 @@ func (s *Store) execRecords(ctx context.Context, b *state.Batch) error {
 			if err := s.settle(id, now); err != nil {
 				id.fail(err)
 			}
+			// The pipeline returned: go-redis holds the pages' bytes no more.
+			record.Release(id.sides)
+			id.sides = nil
 		}
 	}
 	var err error
@@ -242,6 +252,34 @@ func (s *Store) execRecords(ctx context.Context, b *state.Batch) error {
 		}
 	}
 	return err
+}
+
+// resultsPool holds the answers of batches' operations while they are
+// computed: Resolve copies them into the operations' futures, so a later
+// batch reuses the slice instead of allocating an answer per operation.
+var resultsPool = sync.Pool{New: func() any { return new([]record.Result) }}
+
+// maxPooledResults bounds the slices resultsPool keeps.
+const maxPooledResults = 1 << 14
+
+// takeResults returns a slice of at least n zero answers.
+func takeResults(n int) *[]record.Result {
+	rp := resultsPool.Get().(*[]record.Result)
+	if cap(*rp) < n {
+		*rp = make([]record.Result, n)
+	}
+	*rp = (*rp)[:cap(*rp)]
+	return rp
+}
+
+// putResults zeroes the answers (they hold the futures' slices) and keeps
+// the slice for a later batch.
+func putResults(rp *[]record.Result) {
+	if cap(*rp) > maxPooledResults {
+		return
+	}
+	clear(*rp)
+	resultsPool.Put(rp)
 }
 
 // backOff waits a random while before pass, longer as passes go by.
@@ -273,6 +311,9 @@ func (id *identity) apply(now int64) {
 		return
 	}
 	id.applied = true
+	if cap(id.results) < len(id.ops) {
+		id.results = make([]record.Result, 0, len(id.ops))
+	}
 	id.results = id.results[:0]
 	changed := false
 	for _, op := range id.ops {

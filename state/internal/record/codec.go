@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"sync"
 )
 
 // The encoding of a record: VersionSize bytes of version (opaque to the
@@ -65,6 +66,41 @@ type Side struct {
 	Suffix  string
 	Data    []byte
 	Expires int64 // Unix ns
+
+	buf *[]byte // Data's pooled buffer, for a page: see Release
+}
+
+// pagePool holds the buffers pages are encoded into. A page's bytes are
+// only sent: its entries keep their encodings apart, so the caller can
+// hand the bytes back (Release) once its write returned, and the next
+// page reuses them instead of allocating a page's worth per write.
+var pagePool = sync.Pool{New: func() any { return new([]byte) }}
+
+// pageBufSize is what a fresh page buffer holds: pages split past
+// pageSplit, so most fit. maxPooledPage bounds what is kept for reuse.
+const (
+	pageBufSize   = pageSplit + pageSplit/4
+	maxPooledPage = 4 * pageSplit
+)
+
+// Release hands the bytes of sides' pages back for reuse by later
+// encodings and clears their Data. The caller must not use them any more,
+// nor may anything it gave them to: a store releases them once the
+// write that sent them returned. It is safe on sides already released.
+func Release(sides []Side) {
+	for i := range sides {
+		if sp := sides[i].buf; sp != nil {
+			sides[i].buf, sides[i].Data = nil, nil
+			putPageBuf(sp)
+		}
+	}
+}
+
+func putPageBuf(sp *[]byte) {
+	if cap(*sp) <= maxPooledPage {
+		*sp = (*sp)[:0]
+		pagePool.Put(sp)
+	}
 }
 
 // Encode renders r after version: its entries live at now (Unix ns), or
@@ -75,8 +111,11 @@ type Side struct {
 func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 	var sides []Side
 	if r.pages == nil {
-		b := append(append(make([]byte, 0, estimate(r.entries)+64), version[:]...), format)
-		b, sides = r.encodeEntries(b, r.entries, now, sides)
+		var head [VersionSize + 1]byte
+		copy(head[:], version[:])
+		head[VersionSize] = format
+		var b []byte
+		b, sides = r.encodeEntries(head[:], r.entries, now, sides, nil)
 		if len(b) <= PageThreshold {
 			return b, sides
 		}
@@ -92,9 +131,13 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 			i--
 			continue
 		}
-		data := append(append(make([]byte, 0, estimate(pg.entries)+64), make([]byte, VersionSize)...), format)
-		data, sides = r.encodeEntries(data, pg.entries, now, sides)
+		head := [VersionSize + 1]byte{VersionSize: format} // the version is set below
+		sp := pagePool.Get().(*[]byte)
+		var data []byte
+		data, sides = r.encodeEntries(head[:], pg.entries, now, sides, sp)
+		*sp = data
 		if pg.bits < maxPageBits && len(data) > pageSplit {
+			putPageBuf(sp)
 			r.splitPage(i) // the estimate fell short: new entries
 			i--
 			continue
@@ -109,7 +152,9 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 			}
 		}
 		if pg.expires > 0 {
-			sides = append(sides, Side{Suffix: r.suffix(i), Data: data, Expires: pg.expires})
+			sides = append(sides, Side{Suffix: r.suffix(i), Data: data, Expires: pg.expires, buf: sp})
+		} else {
+			putPageBuf(sp)
 		}
 	}
 	b := append(append(make([]byte, 0, VersionSize+3+len(r.pages)*(VersionSize+10)), version[:]...), pagedFormat)
@@ -140,17 +185,62 @@ func estimate(es []*entry) int {
 // stubSize is about the bytes of a stub: name, kind, expiry, version.
 const stubSize = 8 + 1 + 6 + VersionSize
 
-// encodeEntries appends the count and encodings of the entries of es live
-// at now to b, large ones as stubs of side records appended to sides.
-func (r *Record) encodeEntries(b []byte, es []*entry, now int64, sides []Side) ([]byte, []Side) {
-	live := 0
+// scratchPool holds the buffers dirty entries are encoded into before
+// encodeEntries copies them into exactly sized bytes: no scratch buffer is
+// kept past the call, so they are reused, unless one grew past
+// maxPooledScratch.
+var scratchPool = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledScratch = 64 << 10
+
+// encodeEntries returns head, then the count and encodings of the entries
+// of es live at now, large ones as stubs of side records appended to
+// sides. It encodes the changed entries first so that it allocates the
+// result once at its exact size, and the clean entries alias it; or, with
+// into, it encodes into *into, which the entries must not alias (it is
+// reused once sent): the changed entries then keep a copy of their own.
+func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side, into *[]byte) ([]byte, []Side) {
+	sp := scratchPool.Get().(*[]byte)
+	scratch := (*sp)[:0]
+	live, size, inline := 0, len(head), 0
 	for _, e := range es {
-		if e.kind != 0 && e.expires > now {
-			live++
+		if e.kind == 0 || e.expires <= now {
+			continue
+		}
+		live++
+		switch {
+		case e.stub || (e.side && !e.dirty):
+			size += e.stubLen()
+		case !e.dirty && e.enc != nil:
+			size += len(e.enc)
+		default:
+			start := len(scratch)
+			scratch = e.encode(scratch)
+			e.size = len(scratch) - start
+			if !e.side && e.size <= SideThreshold {
+				size += e.size
+				inline += e.size
+			} else {
+				size += e.stubLen()
+			}
 		}
 	}
+	size += uvarintLen(uint64(live))
+	var b, own []byte
+	switch {
+	case into == nil:
+		b = make([]byte, 0, size)
+	case cap(*into) >= size:
+		b = (*into)[:0]
+	default:
+		b = make([]byte, 0, max(size, pageBufSize))
+	}
+	if into != nil && inline > 0 {
+		own = make([]byte, 0, inline)
+	}
+	b = append(b, head...)
 	b = binary.AppendUvarint(b, uint64(live))
-	var scratch []byte
+	off := 0
 	for _, e := range es {
 		if e.kind == 0 || e.expires <= now {
 			continue
@@ -163,24 +253,47 @@ func (r *Record) encodeEntries(b []byte, es []*entry, now int64, sides []Side) (
 			b = append(b, e.enc...) // clean: as it was read or last written
 			continue
 		}
-		scratch = e.encode(scratch[:0])
-		e.size = len(scratch)
-		if !e.side && len(scratch) <= SideThreshold {
-			b = append(b, scratch...)
-			e.enc, e.dirty = b[len(b)-len(scratch):len(b):len(b)], false
+		enc := scratch[off : off+e.size]
+		off += e.size
+		if !e.side && len(enc) <= SideThreshold {
+			b = append(b, enc...)
+			if into == nil {
+				e.enc = b[len(b)-len(enc) : len(b) : len(b)]
+			} else {
+				own = append(own, enc...)
+				e.enc = own[len(own)-len(enc) : len(own) : len(own)]
+			}
+			e.dirty = false
 			continue
 		}
 		e.enc = nil
 		e.side, e.dirty = true, false
 		binary.BigEndian.PutUint64(e.version[:], rand.Uint64())
-		data := make([]byte, 0, VersionSize+2+len(scratch))
+		data := make([]byte, 0, VersionSize+2+len(enc))
 		data = append(data, e.version[:]...)
 		data = append(data, format, 1)
-		data = append(data, scratch...)
+		data = append(data, enc...)
 		sides = append(sides, Side{Suffix: strconv.FormatUint(e.name, 16), Data: data, Expires: e.expires})
 		b = e.encodeStub(b)
 	}
+	if cap(scratch) <= maxPooledScratch {
+		*sp = scratch[:0]
+		scratchPool.Put(sp)
+	}
 	return b, sides
+}
+
+// stubLen is the length of e's stub, as encodeStub appends it.
+func (e *entry) stubLen() int {
+	return 8 + 1 + uvarintLen(uint64((e.expires+999_999)/1_000_000)) + VersionSize
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
 }
 
 func (e *entry) encodeStub(b []byte) []byte {

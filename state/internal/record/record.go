@@ -188,7 +188,15 @@ const manyEntries = 16
 // owner: the first 8 bytes of SHA-256, so that no record can be made to
 // confuse two of them short of a 2^64 search.
 func Digest(s string) uint64 {
-	sum := sha256.Sum256([]byte(s))
+	// Names are mostly longer than the 32 bytes a conversion gets on the
+	// stack, and an operation digests one or two: copy them to a larger
+	// buffer on the stack instead of the heap.
+	var buf [256]byte
+	b := buf[:0]
+	if len(s) > len(buf) {
+		b = make([]byte, 0, len(s))
+	}
+	sum := sha256.Sum256(append(b, s...))
 	return binary.BigEndian.Uint64(sum[:8])
 }
 
