@@ -32,6 +32,7 @@ type serveFlags struct {
 	dedupeHorizon       time.Duration
 	maxRecordSize       int
 	cpuProfile          string
+	trace               string
 	opts                server.Options
 	sec                 securityFlags
 	src                 sourceFlags
@@ -51,9 +52,11 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.opts.MaxEventsPerRequest, "max-events-per-request", server.DefaultMaxEventsPerRequest, "most events in one request")
 	fs.IntVar(&f.opts.BatchSize, "batch-size", server.DefaultBatchSize, "most records in one micro-batch")
 	fs.DurationVar(&f.opts.BatchLinger, "batch-linger", server.DefaultBatchLinger, "how long a micro-batch waits to fill under light traffic")
+	fs.IntVar(&f.opts.Workers, "batch-workers", 0, "most micro-batches scored at once (default GOMAXPROCS)")
 	fs.DurationVar(&f.opts.GracePeriod, "grace-period", server.DefaultGracePeriod, "how long shutdown waits for in-flight calls")
 	fs.BoolVar(&f.opts.MetricsTenantLabel, "metrics-tenant-label", false, "label records received on /metrics with the tenant; off because /metrics is unauthenticated and tenant names say who is served")
 	fs.StringVar(&f.cpuProfile, "cpu-profile", "", "write a CPU profile of the server, from start to shutdown, to `file` (go tool pprof)")
+	fs.StringVar(&f.trace, "trace", "", "write a Go execution trace of the server, from start to shutdown, to `file` (go tool trace; costly: trace seconds, not hours)")
 	f.registerTransport(fs)
 	f.sec.register(fs)
 	f.src.register(fs)
@@ -113,6 +116,15 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 	defer func() {
 		if err := stopProfile(); err != nil {
 			log.Warn("CPU profile not written", slog.Any("error", err))
+		}
+	}()
+	stopTrace, err := startTrace(f.trace)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := stopTrace(); err != nil {
+			log.Warn("execution trace not written", slog.Any("error", err))
 		}
 	}()
 	built, err := loadConfig(f.config)
