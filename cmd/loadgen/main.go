@@ -187,6 +187,7 @@ type result struct {
 	RedisCPUSeconds  float64        `json:"redis_cpu_seconds,omitempty"`
 	RedisMicros      float64        `json:"redis_cpu_us_per_event,omitempty"`
 	RedisCommands    int64          `json:"redis_commands,omitempty"`
+	RedisBytesIn     float64        `json:"redis_bytes_in_per_event,omitempty"`
 	RedisPerEvent    float64        `json:"redis_commands_per_event,omitempty"`
 	RedisTop         []string       `json:"redis_top_commands,omitempty"`
 	Batches          int64          `json:"server_batches,omitempty"`
@@ -240,6 +241,7 @@ func run(ctx context.Context, o options, files []string) error {
 	var rdb *redis.Client
 	var before map[string]int64
 	var cpu0 time.Duration
+	var in0 int64
 	if o.redisURL != "" {
 		ropts, err := redis.ParseURL(o.redisURL)
 		if err != nil {
@@ -251,6 +253,9 @@ func run(ctx context.Context, o options, files []string) error {
 			return err
 		}
 		if cpu0, err = redisCPU(ctx, rdb); err != nil {
+			return err
+		}
+		if in0, err = redisBytesIn(ctx, rdb); err != nil {
 			return err
 		}
 	}
@@ -287,6 +292,11 @@ func run(ctx context.Context, o options, files []string) error {
 		if err != nil {
 			return err
 		}
+		in1, err := redisBytesIn(ctx, rdb)
+		if err != nil {
+			return err
+		}
+		res.RedisBytesIn = float64(in1-in0) / float64(res.Events)
 		res.RedisCPUSeconds = (cpu1 - cpu0).Seconds()
 		res.RedisMicros = float64((cpu1 - cpu0).Microseconds()) / float64(res.Events)
 		type kv struct {
@@ -402,6 +412,7 @@ func report(w io.Writer, r result, asJSON bool) error {
 	if r.RedisCommands > 0 {
 		fmt.Fprintf(w, "  redis commands %d: %.2f per event (%s)\n", r.RedisCommands, r.RedisPerEvent, strings.Join(r.RedisTop, " "))
 		fmt.Fprintf(w, "  redis CPU %.2f s (INFO cpu, user + system): %.1f µs per event\n", r.RedisCPUSeconds, r.RedisMicros)
+		fmt.Fprintf(w, "  redis bytes in %.0f per event (INFO stats total_net_input_bytes)\n", r.RedisBytesIn)
 	}
 	return nil
 }
@@ -474,6 +485,26 @@ func commandStats(ctx context.Context, rdb *redis.Client) (map[string]int64, err
 		}
 	}
 	return out, nil
+}
+
+// redisBytesIn is what redis-server has read from its clients since it
+// started (INFO stats total_net_input_bytes): per event, what the state
+// writes cost on the wire, which no noise moves at a given batch size.
+func redisBytesIn(ctx context.Context, rdb *redis.Client) (int64, error) {
+	info, err := rdb.Info(ctx, "stats").Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis INFO stats: %w", err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "total_net_input_bytes:"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("redis INFO stats %q: %w", line, err)
+			}
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("redis INFO stats: no total_net_input_bytes")
 }
 
 // redisCPU is the CPU redis-server has used since it started, user and
