@@ -118,13 +118,16 @@ bench-load: build redis ## Load generator: $(LOAD_EVENTS) generated records to a
 LATENCY_RATES    ?= 1000 5000 20000
 LATENCY_DURATION ?= 10s
 LATENCY_RUNS     ?= 3
+# LATENCY_SERVE_ARGS go to every spawned serve, e.g. --batch-workers 4 or
+# --trace /tmp/serve.trace (see docs/performance.md#latency-at-a-fixed-rate).
+LATENCY_SERVE_ARGS ?=
 bench-latency: build redis ## Open-loop latency: $(LATENCY_RATES) events/s for $(LATENCY_DURATION) each, embedded store then Redis, $(LATENCY_RUNS) runs (take medians)
 	$(GO) build -o bin/loadgen ./cmd/loadgen
 	for run in $$(seq $(LATENCY_RUNS)); do \
 		for rate in $(LATENCY_RATES); do \
 			for redis in "" --with-redis; do \
 				echo "run $$run, load average $$(cut -d' ' -f1-3 /proc/loadavg)"; \
-				bin/loadgen --spawn bin/iamsentry $$redis --rate $$rate --duration $(LATENCY_DURATION); \
+				bin/loadgen --spawn bin/iamsentry $$redis --rate $$rate --duration $(LATENCY_DURATION) --serve-args '$(LATENCY_SERVE_ARGS)'; \
 			done; \
 		done; \
 	done
