@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -21,6 +22,18 @@ import (
 // first job for more to arrive: fewer, larger batches at light traffic, for
 // a little CPU, at the price of Linger added to every verdict's latency.
 //
+// BusyLinger is Nagle's rule for batches: a worker whose batch is small
+// while another batch is being scored waits, up to BusyLinger, for that
+// batch to finish, taking the jobs that arrive meanwhile. With nothing in
+// flight a batch goes at once (light traffic pays nothing); when batches
+// overlap, each collects while the previous one is scored, so batches grow
+// with the rate instead of staying at one event a batch. That matters on
+// the record layout of Redis, where a batch rewrites every record it
+// touches whatever the number of events in it: one-event batches cost the
+// server and Redis several times the CPU per event of batches of ten, and
+// at 5k events/s on two cores that CPU is what the tail queues for
+// (docs/performance.md, "Latency at a fixed rate").
+//
 // A stream never has more than one job in flight, so the records of one
 // stream are scored in the order they arrived.
 type batcher struct {
@@ -33,7 +46,43 @@ type batcher struct {
 	jobs   chan *job
 	size   int
 	linger time.Duration
-	done   chan struct{}
+	// busyLinger caps the wait for a batch in flight to finish; 0: none.
+	busyLinger time.Duration
+	flight     flight
+	done       chan struct{}
+}
+
+// flight counts the batches being scored and tells when none is.
+type flight struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n falls to 0; nil while n is 0
+}
+
+func (f *flight) enter() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n == 0 {
+		f.idle = make(chan struct{})
+	}
+	f.n++
+}
+
+func (f *flight) leave() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n--; f.n == 0 {
+		close(f.idle)
+		f.idle = nil
+	}
+}
+
+// busy returns a channel closed once no batch is in flight, or nil when
+// none is now.
+func (f *flight) busy() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.idle
 }
 
 // job is one caller's records waiting to be scored.
@@ -50,8 +99,8 @@ type jobResult struct {
 	err      error
 }
 
-func newBatcher(eng *engine.Engine, workers, size int, linger time.Duration) *batcher {
-	b := &batcher{eng: eng, jobs: make(chan *job), size: size, linger: linger, done: make(chan struct{})}
+func newBatcher(eng *engine.Engine, workers, size int, linger, busyLinger time.Duration) *batcher {
+	b := &batcher{eng: eng, jobs: make(chan *job), size: size, linger: linger, busyLinger: busyLinger, done: make(chan struct{})}
 	for range workers {
 		go b.work()
 	}
@@ -84,44 +133,66 @@ func (b *batcher) work() {
 	for {
 		select {
 		case j := <-b.jobs:
-			b.run(b.gather(j))
+			batch := b.gather(j)
+			b.flight.enter()
+			b.run(batch)
+			b.flight.leave()
 		case <-b.done:
 			return
 		}
 	}
 }
 
-// gather collects jobs into one batch, starting with first.
+// gather collects jobs into one batch, starting with first: the jobs
+// already waiting, then, if the batch is not full, those arriving within
+// the linger, or, without a linger, while another batch is in flight (up
+// to busyLinger).
 func (b *batcher) gather(first *job) []*job {
 	batch := []*job{first}
 	n := len(first.records)
-	var timer <-chan time.Time
-	if b.linger > 0 {
-		t := time.NewTimer(b.linger)
-		defer t.Stop()
-		timer = t.C
+	take := func(j *job) {
+		batch = append(batch, j)
+		n += len(j.records)
 	}
+	b.drain(take, &n)
+	if n >= b.size {
+		return batch
+	}
+	wait, idle := b.linger, (<-chan struct{})(nil)
+	if wait <= 0 && b.busyLinger > 0 {
+		if idle = b.flight.busy(); idle != nil {
+			wait = b.busyLinger
+		}
+	}
+	if wait <= 0 {
+		return batch
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
 	for n < b.size {
 		select {
 		case j := <-b.jobs:
-			batch = append(batch, j)
-			n += len(j.records)
-			continue
-		default:
+			take(j)
+		case <-idle: // a nil channel (a timer linger) never fires
+			b.drain(take, &n)
+			return batch
+		case <-t.C:
+			return batch
 		}
-		if timer == nil {
-			break
-		}
-		select {
-		case j := <-b.jobs:
-			batch = append(batch, j)
-			n += len(j.records)
-			continue
-		case <-timer:
-		}
-		break
 	}
 	return batch
+}
+
+// drain takes the jobs already waiting, while *n is under the size.
+func (b *batcher) drain(take func(*job), n *int) {
+	for *n < b.size {
+		select {
+		case j := <-b.jobs:
+			take(j)
+		default:
+			return
+		}
+	}
 }
 
 // group is what one engine call may mix: one tenant's records, all scored

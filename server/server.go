@@ -46,6 +46,7 @@ type Options struct {
 	MaxDecompressionRatio int           // gzip requests: most bytes out per byte in; default 256
 	BatchSize             int           // records per micro-batch; default 512
 	BatchLinger           time.Duration // how long a batch waits for more work after its first job; default none
+	BatchBusyLinger       time.Duration // without BatchLinger: how long a small batch waits for a batch in flight to finish, taking what arrives; default 2 ms, negative: never
 	Workers               int           // concurrent micro-batches; default GOMAXPROCS
 	MaxInFlight           int           // requests read ahead per stream; default 64
 	ReadAheadBytes        int           // bytes of requests read ahead per stream; default 16 MiB
@@ -103,6 +104,12 @@ const (
 // (docs/performance.md, "Latency at a fixed rate").
 const DefaultBatchLinger time.Duration = 0
 
+// DefaultBatchBusyLinger caps how long a small batch waits, taking the
+// work that arrives, for another batch in flight to finish (Nagle's rule:
+// see batcher). It is paid only when batches overlap, and then bounds
+// what waiting may add to a verdict while the previous batch is slow.
+const DefaultBatchBusyLinger = 2 * time.Millisecond
+
 // ReadyTimeout bounds one readiness probe of the state store. With
 // DefaultReadyInterval it bounds how late health follows a store loss:
 // under 2 s.
@@ -133,6 +140,11 @@ func (o *Options) setDefaults() {
 		o.BatchLinger = 0
 	} else if o.BatchLinger == 0 {
 		o.BatchLinger = DefaultBatchLinger
+	}
+	if o.BatchBusyLinger < 0 {
+		o.BatchBusyLinger = 0
+	} else if o.BatchBusyLinger == 0 {
+		o.BatchBusyLinger = DefaultBatchBusyLinger
 	}
 	if o.GracePeriod <= 0 {
 		o.GracePeriod = DefaultGracePeriod
@@ -175,7 +187,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 		Hub: findings.NewHub(), Bus: opts.FindingsBus, Sinks: opts.Sinks,
 		Logger: opts.Logger, MeterProvider: opts.MeterProvider,
 	})
-	s.batcher = newBatcher(eng, opts.Workers, opts.BatchSize, opts.BatchLinger)
+	s.batcher = newBatcher(eng, opts.Workers, opts.BatchSize, opts.BatchLinger, opts.BatchBusyLinger)
 	s.batcher.scored = s.publishFindings
 	gopts := append(s.connectionOptions(),
 		grpc.InTapHandle(s.admit),

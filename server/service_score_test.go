@@ -26,7 +26,7 @@ func TestScoreKeepsRequestOrder(t *testing.T) {
 	}
 	store := memory.New()
 	defer store.Close()
-	b := newBatcher(engine.New(reg, store, engine.Options{}), 1, 512, 0)
+	b := newBatcher(engine.New(reg, store, engine.Options{}), 1, 512, 0, 0)
 	defer b.stop()
 	s := &service{batcher: b, metrics: newServerMetrics(noop.NewMeterProvider(), false)}
 	tmpl, err := os.ReadFile("testdata/get_caller_identity.json")

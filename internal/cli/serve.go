@@ -52,6 +52,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.opts.MaxEventsPerRequest, "max-events-per-request", server.DefaultMaxEventsPerRequest, "most events in one request")
 	fs.IntVar(&f.opts.BatchSize, "batch-size", server.DefaultBatchSize, "most records in one micro-batch")
 	fs.DurationVar(&f.opts.BatchLinger, "batch-linger", server.DefaultBatchLinger, "how long a micro-batch waits to fill under light traffic")
+	fs.DurationVar(&f.opts.BatchBusyLinger, "batch-busy-linger", server.DefaultBatchBusyLinger, "without --batch-linger: how long a small micro-batch waits for one in flight to finish, taking the work that arrives (Nagle's rule; paid only when batches overlap); negative: never")
 	fs.IntVar(&f.opts.Workers, "batch-workers", 0, "most micro-batches scored at once (default GOMAXPROCS)")
 	fs.DurationVar(&f.opts.GracePeriod, "grace-period", server.DefaultGracePeriod, "how long shutdown waits for in-flight calls")
 	fs.BoolVar(&f.opts.MetricsTenantLabel, "metrics-tenant-label", false, "label records received on /metrics with the tenant; off because /metrics is unauthenticated and tenant names say who is served")
