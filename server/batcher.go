@@ -23,8 +23,8 @@ import (
 // a little CPU, at the price of Linger added to every verdict's latency.
 //
 // BusyLinger is Nagle's rule for batches: a worker whose batch is small
-// while another batch is being scored waits, up to BusyLinger, for that
-// batch to finish, taking the jobs that arrive meanwhile. With nothing in
+// while another batch is being scored waits, up to BusyLinger, for a batch
+// in flight to finish, taking the jobs that arrive meanwhile. With nothing in
 // flight a batch goes at once (light traffic pays nothing); when batches
 // overlap, each collects while the previous one is scored, so batches grow
 // with the rate instead of staying at one event a batch. That matters on
@@ -52,18 +52,20 @@ type batcher struct {
 	done       chan struct{}
 }
 
-// flight counts the batches being scored and tells when none is.
+// flight counts the batches being scored and tells when the next one
+// finishes: a worker that frees up is what a waiting batch waits for, so
+// with many workers a batch waits for the first of them, not the last.
 type flight struct {
 	mu   sync.Mutex
 	n    int
-	idle chan struct{} // closed when n falls to 0; nil while n is 0
+	left chan struct{} // closed when a batch leaves; nil while none is in flight
 }
 
 func (f *flight) enter() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.n == 0 {
-		f.idle = make(chan struct{})
+		f.left = make(chan struct{})
 	}
 	f.n++
 }
@@ -71,18 +73,19 @@ func (f *flight) enter() {
 func (f *flight) leave() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.n--; f.n == 0 {
-		close(f.idle)
-		f.idle = nil
+	close(f.left)
+	f.left = nil
+	if f.n--; f.n > 0 {
+		f.left = make(chan struct{})
 	}
 }
 
-// busy returns a channel closed once no batch is in flight, or nil when
-// none is now.
+// busy returns a channel closed once a batch now in flight finishes, or
+// nil when none is in flight.
 func (f *flight) busy() <-chan struct{} {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.idle
+	return f.left
 }
 
 // job is one caller's records waiting to be scored.
@@ -158,9 +161,9 @@ func (b *batcher) gather(first *job) []*job {
 	if n >= b.size {
 		return batch
 	}
-	wait, idle := b.linger, (<-chan struct{})(nil)
+	wait, freed := b.linger, (<-chan struct{})(nil)
 	if wait <= 0 && b.busyLinger > 0 {
-		if idle = b.flight.busy(); idle != nil {
+		if freed = b.flight.busy(); freed != nil {
 			wait = b.busyLinger
 		}
 	}
@@ -173,7 +176,7 @@ func (b *batcher) gather(first *job) []*job {
 		select {
 		case j := <-b.jobs:
 			take(j)
-		case <-idle: // a nil channel (a timer linger) never fires
+		case <-freed: // a nil channel (a timer linger) never fires
 			b.drain(take, &n)
 			return batch
 		case <-t.C:

@@ -70,24 +70,30 @@ func TestGatherBusyLingerIsBounded(t *testing.T) {
 	}
 }
 
-// TestFlightCountsOverlappingBatches: the idle signal comes when the last
-// of overlapping batches leaves, not the first.
-func TestFlightCountsOverlappingBatches(t *testing.T) {
+// TestFlightSignalsTheFirstToLeave: with overlapping batches, a waiting
+// batch is released when the first of them finishes (a worker is free),
+// and again when the next does.
+func TestFlightSignalsTheFirstToLeave(t *testing.T) {
 	var f flight
 	if f.busy() != nil {
 		t.Fatal("busy with nothing in flight")
 	}
 	f.enter()
 	f.enter()
-	idle := f.busy()
+	first := f.busy()
 	f.leave()
+	<-first // closed: a test that hangs here failed
+	second := f.busy()
+	if second == nil {
+		t.Fatal("nothing in flight with one batch still scored")
+	}
 	select {
-	case <-idle:
-		t.Fatal("idle with one batch still in flight")
+	case <-second:
+		t.Fatal("signalled before the second batch left")
 	default:
 	}
 	f.leave()
-	<-idle // closed: a test that hangs here failed
+	<-second
 	if f.busy() != nil {
 		t.Error("busy after every batch left")
 	}
