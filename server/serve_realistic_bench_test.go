@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/iamsentry/iamsentry/config"
+	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/detectors/geoip"
 	"github.com/iamsentry/iamsentry/engine"
@@ -58,9 +59,15 @@ func BenchmarkServeRealistic(b *testing.B) {
 // serveRealisticOnce serves a fresh store and sends records through it,
 // requiring a verdict for each.
 func serveRealisticOnce(ctx context.Context, b *testing.B, built *config.Built, records [][]byte) *loadgen.Report {
+	return serveOnce(ctx, b, built.Registry, engine.Options{Suppress: built.Suppress}, loadgen.Config{Records: records})
+}
+
+// serveOnce serves a fresh embedded store on loopback TCP and sends
+// cfg.Records through it as cfg says, requiring a verdict for each.
+func serveOnce(ctx context.Context, b *testing.B, reg *detectors.Registry, eopts engine.Options, cfg loadgen.Config) *loadgen.Report {
 	store := memory.New(memory.WithSweepInterval(0))
 	defer store.Close()
-	srv := server.New(engine.New(built.Registry, store, engine.Options{Suppress: built.Suppress}), server.Options{})
+	srv := server.New(engine.New(reg, store, eopts), server.Options{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -74,12 +81,12 @@ func serveRealisticOnce(ctx context.Context, b *testing.B, built *config.Built, 
 		b.Fatal(err)
 	}
 	defer conn.Close()
-	rep, err := loadgen.Run(ctx, conn, loadgen.Config{Records: records})
+	rep, err := loadgen.Run(ctx, conn, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if rep.Events != len(records) {
-		b.Fatalf("%d verdicts for %d records", rep.Events, len(records))
+	if rep.Events != len(cfg.Records) {
+		b.Fatalf("%d verdicts for %d records", rep.Events, len(cfg.Records))
 	}
 	return rep
 }

@@ -2,20 +2,14 @@ package server_test
 
 import (
 	"context"
-	"net"
 	"runtime"
 	"testing"
-
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/internal/corpus"
 	"github.com/iamsentry/iamsentry/internal/loadgen"
-	"github.com/iamsentry/iamsentry/server"
-	"github.com/iamsentry/iamsentry/state/memory"
 )
 
 // BenchmarkServeSmallRequests is the shape of traffic at a fixed rate well
@@ -32,13 +26,18 @@ func BenchmarkServeSmallRequests(b *testing.B) {
 		records = append(records, r.JSON)
 	}
 	records = records[:min(len(records), 4000)]
+	reg, err := detectors.NewRegistry(builtin.All()...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := loadgen.Config{Records: records, Streams: 8, Batch: 1, Window: 1}
 	ctx := context.Background()
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	events := 0
 	for b.Loop() {
-		events += serveSmallOnce(ctx, b, records)
+		events += serveOnce(ctx, b, reg, engine.Options{}, cfg).Events
 	}
 	runtime.ReadMemStats(&after)
 	n := float64(events)
@@ -46,37 +45,4 @@ func BenchmarkServeSmallRequests(b *testing.B) {
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/n, "allocs/event")
 	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/n, "B/event")
 	b.ReportMetric(0, "ns/op")
-}
-
-// serveSmallOnce serves a fresh embedded store and sends records through
-// it one event a request, returning the verdicts received.
-func serveSmallOnce(ctx context.Context, b *testing.B, records [][]byte) int {
-	store := memory.New(memory.WithSweepInterval(0))
-	defer store.Close()
-	reg, err := detectors.NewRegistry(builtin.All()...)
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := server.New(engine.New(reg, store, engine.Options{}), server.Options{})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	sctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(sctx, lis) }()
-	defer func() { stop(); <-done }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	rep, err := loadgen.Run(ctx, conn, loadgen.Config{Records: records, Streams: 8, Batch: 1, Window: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if rep.Events != len(records) {
-		b.Fatalf("%d verdicts for %d records", rep.Events, len(records))
-	}
-	return rep.Events
 }

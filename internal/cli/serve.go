@@ -110,24 +110,20 @@ func serve(ctx context.Context, args []string, stdio Stdio) int {
 }
 
 func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
-	stopProfile, err := startCPUProfile(f.cpuProfile)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := stopProfile(); err != nil {
-			log.Warn("CPU profile not written", slog.Any("error", err))
+	for _, rec := range []struct {
+		r    recorder
+		path string
+	}{{cpuProfile, f.cpuProfile}, {execTrace, f.trace}} {
+		stop, err := rec.r.record(rec.path)
+		if err != nil {
+			return err
 		}
-	}()
-	stopTrace, err := startTrace(f.trace)
-	if err != nil {
-		return err
+		defer func() {
+			if err := stop(); err != nil {
+				log.Warn(rec.r.what+" not written", slog.Any("error", err))
+			}
+		}()
 	}
-	defer func() {
-		if err := stopTrace(); err != nil {
-			log.Warn("execution trace not written", slog.Any("error", err))
-		}
-	}()
 	built, err := loadConfig(f.config)
 	if err != nil {
 		return err
