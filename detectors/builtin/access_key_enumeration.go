@@ -3,6 +3,7 @@ package builtin
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"time"
 	"unicode"
@@ -202,6 +203,8 @@ type AccessKeyEnumeration struct {
 	ignore    map[string]bool
 	sensitive map[string]bool
 	sc        [3]enumScale // the scales, fixed by opts (see newScales)
+	reads     *enumReads   // what each API's reads count as (see read)
+	netKeys   *enumNetKeys // the key names of networks' first reads
 }
 
 // NewAccessKeyEnumeration builds the detector from cfg, rejecting bad
@@ -232,6 +235,8 @@ func NewAccessKeyEnumeration(cfg detectors.Config) (detectors.Detector, error) {
 		settings:  cfg.OrgSettings(),
 		ignore:    make(map[string]bool, len(opts.IgnoreActions)),
 		sensitive: make(map[string]bool, len(opts.Sensitive)),
+		reads:     &enumReads{seed: maphash.MakeSeed()},
+		netKeys:   &enumNetKeys{seed: maphash.MakeSeed()},
 	}
 	for _, a := range opts.IgnoreActions {
 		d.ignore[a] = true
@@ -265,11 +270,11 @@ func (d *AccessKeyEnumeration) Observe(ev *detectors.Event, b *state.Batch) dete
 	if !d.opts.IncludeConsole && consoleSession(r) {
 		return nil
 	}
-	action, svc := enumAction(r)
-	if d.ignore[serviceOf(r.EventSource)+":"+r.EventName] {
+	read := d.read(r)
+	if read.ignored {
 		return nil
 	}
-	return d.observe(ev, b, action, svc)
+	return d.observe(ev, b, read)
 }
 
 // ReconRead reports whether r is a read that can serve reconnaissance: an

@@ -76,16 +76,15 @@ var (
 )
 
 // observe queues the state a counted read needs.
-func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, action, svc string) detectors.Evaluation {
+func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, read *enumRead) detectors.Evaluation {
 	r, t := ev.Record, ev.Record.EventTime
 	id := enumPrincipal(r)
-	member := action
+	m := read.members[0]
 	if r.Denied() {
-		member += deniedSuffix
+		m = read.members[1]
 	}
-	e := &enumeration{d: d, ev: ev, id: id, svc: svc, sensitive: d.sensitive[svc] || d.sensitive[action]}
+	e := &enumeration{d: d, ev: ev, id: id, svc: read.svc, sensitive: read.sensitive}
 	sc := &d.sc
-	m := enumMembers.get(member)
 	// The limit is the scale's threshold: every member weighs at least 1,
 	// so a window holding more members crosses whatever they are, and one
 	// holding fewer is returned whole and weighed exactly.
@@ -99,10 +98,10 @@ func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, acti
 		}
 	}
 	days := d.opts.HistoryDays + 1
-	e.days = detectors.BucketAdd(b, ev.Key(id, "enum:days"), action, t, 24*time.Hour, days,
+	e.days = detectors.BucketAdd(b, ev.Key(id, "enum:days"), read.action, t, 24*time.Hour, days,
 		time.Duration(days)*24*time.Hour+d.opts.AllowedLateness)
 	familiarTTL := d.opts.FamiliarAfter + time.Duration(d.opts.HistoryDays)*24*time.Hour
-	e.svcSeen = detectors.Mark(b, ev.Key(id, enumServiceKeys.get(svc)), t, state.KeepEarliest, familiarTTL)
+	e.svcSeen = detectors.Mark(b, ev.Key(id, read.svcKey), t, state.KeepEarliest, familiarTTL)
 	if name := d.networkKey(ev, r.UserAgent); name != "" {
 		e.net = name[len(enumNetKeyPrefix):]
 		e.netSeen = detectors.Mark(b, ev.Key(id, name), t, state.KeepEarliest, familiarTTL)
@@ -134,7 +133,8 @@ const enumNetKeyPrefix = "enum:seen:net:"
 // and userAgentTool (where a scanner reads from includes what it reads
 // with: an aws cli on the terraform runner is not terraform). "" when the
 // source is not an address. It is network(ev) built in one allocation:
-// every counted read names it, and only a finding needs the label.
+// every counted read names it, and only a finding needs the label; the
+// name itself is interned (see enumNetKeys).
 func (d *AccessKeyEnumeration) networkKey(ev *detectors.Event, userAgent string) string {
 	r := ev.Record
 	var buf [96]byte
@@ -156,7 +156,7 @@ func (d *AccessKeyEnumeration) networkKey(ev *detectors.Event, userAgent string)
 		b = d.prefix(r.SourceIP.Unmap()).AppendTo(b)
 	}
 	b = append(append(b, '|'), userAgentTool(userAgent)...)
-	return string(b)
+	return d.netKeys.intern(b)
 }
 
 // prefix is the network an address is compared on without an ASN.

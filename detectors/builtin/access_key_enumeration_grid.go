@@ -1,9 +1,12 @@
 package builtin
 
 import (
+	"hash/maphash"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/iamsentry/iamsentry/cloudtrail"
 )
 
 // enumGrid is where a scale keeps its windows: two windowed sets per
@@ -61,14 +64,18 @@ func (g *enumGrid) window(from time.Time) (grid int, tag int64) {
 	return int(k & 1), tag
 }
 
-// render writes tag in tagLen characters.
-func (g *enumGrid) render(tag int64) string {
+// tagged is member prefixed with tag, in tagLen characters.
+func (g *enumGrid) tagged(tag int64, member string) string {
+	var sb strings.Builder
+	sb.Grow(g.tagLen + len(member))
 	var buf [8]byte
 	for i := g.tagLen - 1; i >= 0; i-- {
 		buf[i] = enumTagChars[tag%int64(len(enumTagChars))]
 		tag /= int64(len(enumTagChars))
 	}
-	return string(buf[:g.tagLen])
+	sb.Write(buf[:g.tagLen])
+	sb.WriteString(member)
+	return sb.String()
 }
 
 // untag is a stored member without its window tag.
@@ -101,7 +108,83 @@ func (m *enumMember) tagged(i int, g *enumGrid, grid int, tag int64) string {
 	if e := slot.Load(); e != nil && e.tag == tag && len(e.member) == g.tagLen+len(m.base) {
 		return e.member
 	}
-	s := g.render(tag) + m.base
+	s := g.tagged(tag, m.base)
 	slot.Store(&enumTagged{tag: tag, member: s})
+	return s
+}
+
+// enumRead is what access-key-enumeration makes of a read's eventSource
+// and eventName under its options: the read as counted, the service it
+// maps, whether it is ignored or sensitive, and its members (plain and
+// denied). A read of one API is counted record after record; working it
+// out once per distinct API spares each of them two concatenations and
+// four map lookups.
+type enumRead struct {
+	source, name string // the key: the record's eventSource and eventName
+	action, svc  string
+	svcKey       string // the key name of the service's first read
+	ignored      bool
+	sensitive    bool
+	members      [2]*enumMember // plain, denied (deniedSuffix)
+}
+
+// enumReads is a detector's bounded, direct-mapped memo of enumRead by
+// API, safe for concurrent use: an entry is immutable once stored, and a
+// colliding API replaces it.
+type enumReads struct {
+	seed  maphash.Seed
+	slots [memoSlots]atomic.Pointer[enumRead]
+}
+
+// read returns r's enumRead. Cloud Control reads count per resource type,
+// which is in the request: they are worked out each time.
+func (d *AccessKeyEnumeration) read(r *cloudtrail.Record) *enumRead {
+	src, name := r.EventSource, r.EventName
+	if len(src)+len(name) > memoMaxKey || serviceOf(src) == "cloudcontrolapi" {
+		return d.newRead(r)
+	}
+	var h maphash.Hash
+	h.SetSeed(d.reads.seed)
+	h.WriteString(src)
+	h.WriteByte(0)
+	h.WriteString(name)
+	slot := &d.reads.slots[h.Sum64()&(memoSlots-1)]
+	if e := slot.Load(); e != nil && e.source == src && e.name == name {
+		return e
+	}
+	e := d.newRead(r)
+	// Clone: the fields may share the bytes of a whole batch's records.
+	e.source, e.name = strings.Clone(src), strings.Clone(name)
+	slot.Store(e)
+	return e
+}
+
+func (d *AccessKeyEnumeration) newRead(r *cloudtrail.Record) *enumRead {
+	action, svc := enumAction(r)
+	return &enumRead{
+		source: r.EventSource, name: r.EventName,
+		action: action, svc: svc, svcKey: enumServiceKeys.get(svc),
+		ignored:   d.ignore[serviceOf(r.EventSource)+":"+r.EventName],
+		sensitive: d.sensitive[svc] || d.sensitive[action],
+		members:   [2]*enumMember{enumMembers.get(action), enumMembers.get(action + deniedSuffix)},
+	}
+}
+
+// enumNetKeys is a detector's bounded, direct-mapped memo of the key names
+// networkKey builds: a principal reads from a few networks with a few
+// tools, record after record, and each built the same string anew.
+type enumNetKeys struct {
+	seed  maphash.Seed
+	slots [memoSlots]atomic.Pointer[string]
+}
+
+// intern returns string(b), built once per distinct value it holds.
+func (c *enumNetKeys) intern(b []byte) string {
+	slot := &c.slots[maphash.Bytes(c.seed, b)&(memoSlots-1)]
+	if e := slot.Load(); e != nil && *e == string(b) {
+		return *e
+	}
+	s := string(b)
+	slot.Store(&s)
 	return s
 }
