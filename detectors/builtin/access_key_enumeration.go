@@ -187,8 +187,12 @@ func (o AccessKeyEnumerationOptions) validate() error {
 // order and batching (a read once counted the reads within the width
 // either side of itself, which out of order saw later reads too, and a
 // principal exactly at the threshold alerted on some runs only). The
-// incident is the window's, by the period of its middle. Distinct reads are weighted by meaning (sensitive services count
-// more; services beyond the first add), so splitting a burst over keys,
+// incident is the window's, by the period of its middle. A principal's
+// windows of a scale live in two sets, one per grid of non-overlapping
+// windows, its members tagged with their window (see enumGrid), so its
+// state is bounded by the widest scale rather than by how long it reads.
+// Distinct reads are weighted by meaning (sensitive services count more;
+// services beyond the first add), so splitting a burst over keys,
 // sessions, services or a window edge does not slip under a cliff.
 //
 // A principal that makes that many distinct reads on most days (a CSPM

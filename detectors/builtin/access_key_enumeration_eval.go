@@ -92,9 +92,8 @@ func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, read
 		g := &sc[i].grid
 		for j, win := range enumWindows(t, sc[i].width) {
 			grid, tag := g.window(win.From)
-			e.windows[i][j] = gridRead{win: win,
-				read: detectors.WindowAddRead(b, ev.Key(id, g.keys[grid]), m.tagged(i, g, grid, tag), t, win,
-					sc[i].min, 2*sc[i].width+d.opts.AllowedLateness)}
+			e.windows[i][j] = detectors.WindowAddRead(b, ev.Key(id, g.keys[grid]), m.tagged(i, g, grid, tag), t, win,
+				sc[i].min, 2*sc[i].width+d.opts.AllowedLateness)
 		}
 	}
 	days := d.opts.HistoryDays + 1
@@ -201,16 +200,10 @@ type enumeration struct {
 	sensitive bool   // the read is sensitive (Sensitive)
 	net       string // network and tool ("AS16509|terraform"), "" when none (see networkKey)
 
-	windows          [3][2]gridRead // per scale, per grid
+	windows          [3][2]*state.Future[state.Window] // per scale, the reads of enumWindows(event time, its width)
 	days             *state.Future[[]int]
 	svcSeen, netSeen detectors.MarkResult
 	raised           detectors.MarkResult
-}
-
-// gridRead is one grid window of a scale and its read.
-type gridRead struct {
-	win  state.Span
-	read *state.Future[state.Window]
 }
 
 // tally is what a window's members weigh.
@@ -331,20 +324,21 @@ func (e *enumeration) crossings() ([]crossing, error) {
 		if sc[i].name == "drip" && len(out) > 0 {
 			break
 		}
-		for _, g := range e.windows[i] {
-			w, err := g.read.Get()
+		spans := enumWindows(e.ev.Record.EventTime, sc[i].width)
+		for j, read := range e.windows[i] {
+			w, err := read.Get()
 			if err != nil {
 				return nil, err
 			}
 			if !e.d.crosses(w, sc[i].grid.tagLen, sc[i].min) {
 				continue
 			}
-			if k := sc[i].onceName + enumPeriod(g.win, sc[i].once); seen[k] {
+			if k := sc[i].onceName + enumPeriod(spans[j], sc[i].once); seen[k] {
 				continue
 			} else {
 				seen[k] = true
 			}
-			out = append(out, crossing{&sc[i], g.win, e.d.weigh(w, sc[i].grid.tagLen)})
+			out = append(out, crossing{&sc[i], spans[j], e.d.weigh(w, sc[i].grid.tagLen)})
 		}
 	}
 	return out, nil
