@@ -3,6 +3,7 @@ package builtin
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"time"
 	"unicode"
@@ -186,8 +187,12 @@ func (o AccessKeyEnumerationOptions) validate() error {
 // order and batching (a read once counted the reads within the width
 // either side of itself, which out of order saw later reads too, and a
 // principal exactly at the threshold alerted on some runs only). The
-// incident is the window's, by the period of its middle. Distinct reads are weighted by meaning (sensitive services count
-// more; services beyond the first add), so splitting a burst over keys,
+// incident is the window's, by the period of its middle. A principal's
+// windows of a scale live in two sets, one per grid of non-overlapping
+// windows, its members tagged with their window (see enumGrid), so its
+// state is bounded by the widest scale rather than by how long it reads.
+// Distinct reads are weighted by meaning (sensitive services count more;
+// services beyond the first add), so splitting a burst over keys,
 // sessions, services or a window edge does not slip under a cliff.
 //
 // A principal that makes that many distinct reads on most days (a CSPM
@@ -202,6 +207,8 @@ type AccessKeyEnumeration struct {
 	ignore    map[string]bool
 	sensitive map[string]bool
 	sc        [3]enumScale // the scales, fixed by opts (see newScales)
+	reads     *enumReads   // what each API's reads count as (see read)
+	netKeys   *enumNetKeys // the key names of networks' first reads
 }
 
 // NewAccessKeyEnumeration builds the detector from cfg, rejecting bad
@@ -232,6 +239,8 @@ func NewAccessKeyEnumeration(cfg detectors.Config) (detectors.Detector, error) {
 		settings:  cfg.OrgSettings(),
 		ignore:    make(map[string]bool, len(opts.IgnoreActions)),
 		sensitive: make(map[string]bool, len(opts.Sensitive)),
+		reads:     &enumReads{seed: maphash.MakeSeed()},
+		netKeys:   &enumNetKeys{seed: maphash.MakeSeed()},
 	}
 	for _, a := range opts.IgnoreActions {
 		d.ignore[a] = true
@@ -265,11 +274,11 @@ func (d *AccessKeyEnumeration) Observe(ev *detectors.Event, b *state.Batch) dete
 	if !d.opts.IncludeConsole && consoleSession(r) {
 		return nil
 	}
-	action, svc := enumAction(r)
-	if d.ignore[serviceOf(r.EventSource)+":"+r.EventName] {
+	read := d.read(r)
+	if read.ignored {
 		return nil
 	}
-	return d.observe(ev, b, action, svc)
+	return d.observe(ev, b, read)
 }
 
 // ReconRead reports whether r is a read that can serve reconnaissance: an

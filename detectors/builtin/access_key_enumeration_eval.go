@@ -13,11 +13,11 @@ import (
 	"github.com/iamsentry/iamsentry/state"
 )
 
-// How access-key-enumeration keeps and judges state: per principal, a
-// windowed set of reads per aligned window of each of three scales (two
-// windows hold each read), a daily history of distinct reads to learn
-// scanners, and when each network and service was first seen, and when a
-// burst was last raised. Per read: at most 10 state operations.
+// How access-key-enumeration keeps and judges state: per principal, two
+// windowed sets per scale (one per grid: see enumGrid), a daily history of
+// distinct reads to learn scanners, and when each network and service was
+// first seen, and when a burst was last raised. Per read: at most 10 state
+// operations.
 
 // deniedSuffix marks a denied read in the window set: a denied call is a
 // member of its own, so probing what a key may do adds to the score.
@@ -36,24 +36,15 @@ type enumScale struct {
 	severity detectors.Severity
 	once     time.Duration // one finding per principal per aligned period
 	onceName string
-	keys     *formatCache // the state key names of its windows, by start
-}
-
-// enumWindowKeys render the state key name of a scale's window
-// ("enum:win:<scale>:<start>"): every counted read names six windows, and
-// the reads of a batch share a handful.
-var enumWindowKeys = [3]formatCache{
-	{prefix: "enum:win:window:", layout: windowIDLayout},
-	{prefix: "enum:win:burst:", layout: windowIDLayout},
-	{prefix: "enum:win:drip:", layout: windowIDLayout},
+	grid     enumGrid
 }
 
 // newScales are the scales of o, built once per detector.
 func newScales(o AccessKeyEnumerationOptions) [3]enumScale {
 	return [3]enumScale{
-		{"window", o.Window, o.MinScore, detectors.SeverityHigh, enumIncident, "enum:once:", &enumWindowKeys[0]},
-		{"burst", o.BurstWindow, o.BurstMinScore, detectors.SeverityHigh, enumIncident, "enum:once:", &enumWindowKeys[1]},
-		{"drip", o.DripWindow, o.DripMinScore, detectors.SeverityMedium, 24 * time.Hour, "enum:drip:", &enumWindowKeys[2]},
+		{"window", o.Window, o.MinScore, detectors.SeverityHigh, enumIncident, "enum:once:", newEnumGrid("window", o.Window, o.AllowedLateness)},
+		{"burst", o.BurstWindow, o.BurstMinScore, detectors.SeverityHigh, enumIncident, "enum:once:", newEnumGrid("burst", o.BurstWindow, o.AllowedLateness)},
+		{"drip", o.DripWindow, o.DripMinScore, detectors.SeverityMedium, 24 * time.Hour, "enum:drip:", newEnumGrid("drip", o.DripWindow, o.AllowedLateness)},
 	}
 }
 
@@ -85,30 +76,31 @@ var (
 )
 
 // observe queues the state a counted read needs.
-func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, action, svc string) detectors.Evaluation {
+func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, read *enumRead) detectors.Evaluation {
 	r, t := ev.Record, ev.Record.EventTime
 	id := enumPrincipal(r)
-	member := action
+	m := read.members[0]
 	if r.Denied() {
-		member += deniedSuffix
+		m = read.members[1]
 	}
-	e := &enumeration{d: d, ev: ev, id: id, svc: svc, sensitive: d.sensitive[svc] || d.sensitive[action]}
+	e := &enumeration{d: d, ev: ev, id: id, svc: read.svc, sensitive: read.sensitive}
 	sc := &d.sc
 	// The limit is the scale's threshold: every member weighs at least 1,
 	// so a window holding more members crosses whatever they are, and one
 	// holding fewer is returned whole and weighed exactly.
 	for i := range sc {
-		for g, win := range enumWindows(t, sc[i].width) {
-			key := ev.Key(id, sc[i].keys.format(win.From.UTC()))
-			e.windows[i][g] = gridRead{win: win,
-				read: detectors.WindowAddRead(b, key, member, t, win, sc[i].min, 2*sc[i].width+d.opts.AllowedLateness)}
+		g := &sc[i].grid
+		for j, win := range enumWindows(t, sc[i].width) {
+			grid, tag := g.window(win.From)
+			e.windows[i][j] = detectors.WindowAddRead(b, ev.Key(id, g.keys[grid]), m.tagged(i, g, grid, tag), t, win,
+				sc[i].min, 2*sc[i].width+d.opts.AllowedLateness)
 		}
 	}
 	days := d.opts.HistoryDays + 1
-	e.days = detectors.BucketAdd(b, ev.Key(id, "enum:days"), action, t, 24*time.Hour, days,
+	e.days = detectors.BucketAdd(b, ev.Key(id, "enum:days"), read.action, t, 24*time.Hour, days,
 		time.Duration(days)*24*time.Hour+d.opts.AllowedLateness)
 	familiarTTL := d.opts.FamiliarAfter + time.Duration(d.opts.HistoryDays)*24*time.Hour
-	e.svcSeen = detectors.Mark(b, ev.Key(id, enumServiceKeys.get(svc)), t, state.KeepEarliest, familiarTTL)
+	e.svcSeen = detectors.Mark(b, ev.Key(id, read.svcKey), t, state.KeepEarliest, familiarTTL)
 	if name := d.networkKey(ev, r.UserAgent); name != "" {
 		e.net = name[len(enumNetKeyPrefix):]
 		e.netSeen = detectors.Mark(b, ev.Key(id, name), t, state.KeepEarliest, familiarTTL)
@@ -119,8 +111,9 @@ func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, acti
 
 // enumWindows are the two windows of twice w that hold t, aligned on w:
 // every span of w holding t lies whole in one of them, as it did in the
-// ±w a read once counted around its own time. A set per window, each read
-// whole by every read that adds to it (see AccessKeyEnumeration).
+// ±w a read once counted around its own time. Each is read whole by every
+// read that adds to it (see AccessKeyEnumeration), in its grid's set (see
+// enumGrid).
 func enumWindows(t time.Time, w time.Duration) [2]state.Span {
 	start := state.BucketStart(t, w)
 	var out [2]state.Span
@@ -139,7 +132,8 @@ const enumNetKeyPrefix = "enum:seen:net:"
 // and userAgentTool (where a scanner reads from includes what it reads
 // with: an aws cli on the terraform runner is not terraform). "" when the
 // source is not an address. It is network(ev) built in one allocation:
-// every counted read names it, and only a finding needs the label.
+// every counted read names it, and only a finding needs the label; the
+// name itself is interned (see enumNetKeys).
 func (d *AccessKeyEnumeration) networkKey(ev *detectors.Event, userAgent string) string {
 	r := ev.Record
 	var buf [96]byte
@@ -161,7 +155,7 @@ func (d *AccessKeyEnumeration) networkKey(ev *detectors.Event, userAgent string)
 		b = d.prefix(r.SourceIP.Unmap()).AppendTo(b)
 	}
 	b = append(append(b, '|'), userAgentTool(userAgent)...)
-	return string(b)
+	return d.netKeys.intern(b)
 }
 
 // prefix is the network an address is compared on without an ASN.
@@ -206,16 +200,10 @@ type enumeration struct {
 	sensitive bool   // the read is sensitive (Sensitive)
 	net       string // network and tool ("AS16509|terraform"), "" when none (see networkKey)
 
-	windows          [3][2]gridRead // per scale, per grid
+	windows          [3][2]*state.Future[state.Window] // per scale, the reads of enumWindows(event time, its width)
 	days             *state.Future[[]int]
 	svcSeen, netSeen detectors.MarkResult
 	raised           detectors.MarkResult
-}
-
-// gridRead is one grid window of a scale and its read.
-type gridRead struct {
-	win  state.Span
-	read *state.Future[state.Window]
 }
 
 // tally is what a window's members weigh.
@@ -224,29 +212,29 @@ type tally struct {
 	services, sample                  []string // services sorted; sample earliest first
 }
 
-// crosses reports whether weigh(w).score >= threshold, weighing the members only
+// crosses reports whether weigh(w, tagLen).score >= threshold, weighing the members only
 // when their count does not decide: every member weighs at least 1 and at
 // most SensitiveWeight, and breadth adds at most maxBreadth, so a window
 // of threshold reads crosses and one too small to reach it by any weights does
 // not, as most windows a benign read weighs are.
-func (d *AccessKeyEnumeration) crosses(w state.Window, threshold int) bool {
+func (d *AccessKeyEnumeration) crosses(w state.Window, tagLen, threshold int) bool {
 	switch {
 	case w.Count >= threshold:
 		return true
 	case w.Count+len(w.Members)*(d.opts.SensitiveWeight-1)+maxBreadth < threshold:
 		return false
 	}
-	return d.score(w) >= threshold
+	return d.score(w, tagLen) >= threshold
 }
 
-// score is weigh(w).score, without building the tally: most windows a
+// score is weigh(w, tagLen).score, without building the tally: most windows a
 // read weighs stay under their threshold, and only one that crosses is
 // described. Services beyond maxBreadth+1 add nothing, so it keeps no more.
-func (d *AccessKeyEnumeration) score(w state.Window) int {
+func (d *AccessKeyEnumeration) score(w state.Window, tagLen int) int {
 	var svcs [maxBreadth + 1]string
 	n, score := 0, w.Count-len(w.Members)
 	for _, m := range w.Members {
-		a, _ := strings.CutSuffix(m, deniedSuffix)
+		a, _ := strings.CutSuffix(untag(m, tagLen), deniedSuffix)
 		svc := memberService(a)
 		if d.sensitive[svc] || d.sensitive[a] {
 			score += d.opts.SensitiveWeight
@@ -261,18 +249,23 @@ func (d *AccessKeyEnumeration) score(w state.Window) int {
 	return score + min(maxBreadth, max(0, n-1))
 }
 
-func (d *AccessKeyEnumeration) weigh(w state.Window) tally {
-	// The sample is the earliest members: the window's own, capped so
-	// nothing appends into them. Services are sized once: every counted
-	// read weighs the windows around it.
+// weigh tallies a window whose members carry tags of tagLen bytes (see
+// enumGrid).
+func (d *AccessKeyEnumeration) weigh(w state.Window, tagLen int) tally {
+	// The sample is the earliest members, untagged. Services are sized
+	// once.
 	n := min(len(w.Members), enumSample)
-	t := tally{members: w.Count, sample: w.Members[:n:n]}
+	t := tally{members: w.Count}
 	if n > 0 {
+		t.sample = make([]string, n)
+		for i, m := range w.Members[:n] {
+			t.sample[i] = untag(m, tagLen)
+		}
 		t.services = make([]string, 0, n)
 	}
 	seen := map[string]bool{}
 	for _, m := range w.Members {
-		a, denied := strings.CutSuffix(m, deniedSuffix)
+		a, denied := strings.CutSuffix(untag(m, tagLen), deniedSuffix)
 		svc := memberService(a)
 		weight := 1
 		if d.sensitive[svc] || d.sensitive[a] {
@@ -331,20 +324,21 @@ func (e *enumeration) crossings() ([]crossing, error) {
 		if sc[i].name == "drip" && len(out) > 0 {
 			break
 		}
-		for _, g := range e.windows[i] {
-			w, err := g.read.Get()
+		spans := enumWindows(e.ev.Record.EventTime, sc[i].width)
+		for j, read := range e.windows[i] {
+			w, err := read.Get()
 			if err != nil {
 				return nil, err
 			}
-			if !e.d.crosses(w, sc[i].min) {
+			if !e.d.crosses(w, sc[i].grid.tagLen, sc[i].min) {
 				continue
 			}
-			if k := sc[i].onceName + enumPeriod(g.win, sc[i].once); seen[k] {
+			if k := sc[i].onceName + enumPeriod(spans[j], sc[i].once); seen[k] {
 				continue
 			} else {
 				seen[k] = true
 			}
-			out = append(out, crossing{&sc[i], g.win, e.d.weigh(w)})
+			out = append(out, crossing{&sc[i], spans[j], e.d.weigh(w, sc[i].grid.tagLen)})
 		}
 	}
 	return out, nil

@@ -2,6 +2,7 @@ package builtin
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/iamsentry/iamsentry/detectors"
@@ -11,7 +12,8 @@ import (
 // TestEnumerationShortcutsWeighAsWeigh: score (the tally-free weighing)
 // and crosses (which skips weighing when the count decides) answer what
 // weigh's score says, for windows of sensitive, denied, Cloud Control and
-// plain reads, whole or cut at their limit, under several weights.
+// plain reads, whole or cut at their limit, under several weights, with
+// and without window tags.
 func TestEnumerationShortcutsWeighAsWeigh(t *testing.T) {
 	reads := []string{"ec2:DescribeInstances", "iam:ListUsers", "iam:ListRoles!", "s3:ListBuckets",
 		"ssm:GetParameters", "ssm:DescribeInstanceInformation", "kms:ListKeys", "lambda:ListFunctions",
@@ -32,12 +34,20 @@ func TestEnumerationShortcutsWeighAsWeigh(t *testing.T) {
 				members[i] = reads[j]
 			}
 			w := state.Window{Count: n + rng.IntN(3)*rng.IntN(20), Members: members}
-			want := ake.weigh(w).score
-			if got := ake.score(w); got != want {
-				t.Fatalf("weight %d, window %+v: score %d, weigh says %d", weight, w, got, want)
+			want := ake.weigh(w, 0).score
+			tag := "7Q"[:rng.IntN(3)]
+			tagged := state.Window{Count: w.Count, Members: make([]string, n)}
+			for i, m := range members {
+				tagged.Members[i] = tag + m
+			}
+			if got := ake.weigh(tagged, len(tag)); got.score != want || !slices.Equal(got.sample, members[:min(n, enumSample)]) {
+				t.Fatalf("weight %d, window %+v tagged %q: weigh %+v, untagged score %d", weight, w, tag, got, want)
+			}
+			if got := ake.score(tagged, len(tag)); got != want {
+				t.Fatalf("weight %d, window %+v tagged %q: score %d, weigh says %d", weight, w, tag, got, want)
 			}
 			for threshold := 2; threshold <= 50; threshold++ {
-				if got := ake.crosses(w, threshold); got != (want >= threshold) {
+				if got := ake.crosses(tagged, len(tag), threshold); got != (want >= threshold) {
 					t.Fatalf("weight %d, window %+v, threshold %d: crosses %v, weigh's score is %d", weight, w, threshold, got, want)
 				}
 			}

@@ -15,6 +15,7 @@ func TestWindowIDIsFormat(t *testing.T) {
 	for i := range 2000 {
 		times = append(times, base.Add(time.Duration(i)*7*time.Minute+time.Duration(i%3)*time.Millisecond))
 	}
+	prefixed := &formatCache{prefix: "enum:win:burst:", layout: windowIDLayout}
 	berlin := time.FixedZone("CEST", 2*3600)
 	times = append(times, base.In(berlin), base.Local(), time.Time{})
 	var wg sync.WaitGroup
@@ -29,8 +30,8 @@ func TestWindowIDIsFormat(t *testing.T) {
 					if got, want := habitHours.format(at), at.Format(habitHours.layout); got != want {
 						t.Errorf("habit hour of %v = %s, Format says %s", at, got, want)
 					}
-					if got, want := enumWindowKeys[1].format(at), "enum:win:burst:"+at.Format(windowIDLayout); got != want {
-						t.Errorf("burst window key of %v = %s, prefix and Format say %s", at, got, want)
+					if got, want := prefixed.format(at), "enum:win:burst:"+at.Format(windowIDLayout); got != want {
+						t.Errorf("prefixed key of %v = %s, prefix and Format say %s", at, got, want)
 					}
 				}
 			}

@@ -1,0 +1,190 @@
+package builtin
+
+import (
+	"hash/maphash"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/iamsentry/iamsentry/cloudtrail"
+)
+
+// enumGrid is where a scale keeps its windows: two windowed sets per
+// principal, one per grid. A scale of width w counts reads in windows of
+// 2w aligned on w (see enumWindows); the windows whose index (start / w)
+// is even tile time without overlapping, and so do the odd ones. Each grid
+// is one set whose members are the reads tagged with their window
+// (enumTag), so a read of a window counts the members of its span and
+// those are its own: the spans of one grid's other windows do not meet it,
+// and a read made again in a later window is another member rather than
+// the same one moved out of the earlier window.
+//
+// Held this way, a principal's state is bounded by the widest scale, not
+// by how long it has been active: each add drops the members older than
+// its TTL of event time (2w + AllowedLateness), where a set per window,
+// named by its start, lived on for its wall-clock TTL, so a replayed month
+// kept every window of it (a learned CSPM scanner's 27,613 of them).
+type enumGrid struct {
+	keys   [2]string // state key names, by the parity of a window's index
+	width  int64     // w in nanoseconds
+	tagLen int       // bytes of a member's window tag
+	tags   int64     // distinct tags: enumTagChars ** tagLen
+}
+
+// enumTagChars are the characters a window tag is written in.
+const enumTagChars = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_"
+
+// newEnumGrid is the grid of the scale name of width w. Two windows of one
+// grid share a tag every tags windows; the tags outnumber by far the
+// windows a read within lateness can still add to (2 + lateness/2w), so
+// only a record days beyond its allowed lateness could find its window's
+// member moved by a namesake. Defaults need one byte per member.
+func newEnumGrid(name string, w, lateness time.Duration) enumGrid {
+	live := 2 + int64(lateness/(2*w))
+	g := enumGrid{keys: [2]string{"enum:grid:" + name + ":0", "enum:grid:" + name + ":1"}, width: int64(w), tagLen: 1, tags: int64(len(enumTagChars))}
+	for g.tags < 4*live && g.tagLen < 8 {
+		g.tagLen++
+		g.tags *= int64(len(enumTagChars))
+	}
+	return g
+}
+
+// window returns the grid (0 or 1) of the window starting at from,
+// aligned on the scale's width, and the window's tag.
+func (g *enumGrid) window(from time.Time) (grid int, tag int64) {
+	ns := from.UnixNano()
+	k := ns / g.width
+	if ns%g.width < 0 {
+		k-- // floor: event times before 1970 align as after
+	}
+	tag = (k >> 1) % g.tags
+	if tag < 0 {
+		tag += g.tags
+	}
+	return int(k & 1), tag
+}
+
+// tagged is member prefixed with tag, in tagLen characters.
+func (g *enumGrid) tagged(tag int64, member string) string {
+	var sb strings.Builder
+	sb.Grow(g.tagLen + len(member))
+	var buf [8]byte
+	for i := g.tagLen - 1; i >= 0; i-- {
+		buf[i] = enumTagChars[tag%int64(len(enumTagChars))]
+		tag /= int64(len(enumTagChars))
+	}
+	sb.Write(buf[:g.tagLen])
+	sb.WriteString(member)
+	return sb.String()
+}
+
+// untag is a stored member without its window tag.
+func untag(member string, tagLen int) string {
+	return member[min(tagLen, len(member)):]
+}
+
+// enumMember is one counted read ("service:Action", "!" when denied) and
+// its tagged forms lately used, per scale and grid: a principal's reads in
+// one window all carry its tag, and so do other principals' at that time,
+// so the tagged member is built once per window rather than on each of a
+// read's six adds.
+type enumMember struct {
+	base string
+	last [3][2]atomic.Pointer[enumTagged]
+}
+
+type enumTagged struct {
+	tag    int64
+	member string
+}
+
+// enumMembers remember each distinct read's enumMember: a direct-mapped,
+// bounded cache, safe for concurrent use (see stringMemo).
+var enumMembers = newStringMemo(func(m string) *enumMember { return &enumMember{base: strings.Clone(m)} })
+
+// tagged is m tagged for window tag of grid g of scale i.
+func (m *enumMember) tagged(i int, g *enumGrid, grid int, tag int64) string {
+	slot := &m.last[i][grid]
+	if e := slot.Load(); e != nil && e.tag == tag && len(e.member) == g.tagLen+len(m.base) {
+		return e.member
+	}
+	s := g.tagged(tag, m.base)
+	slot.Store(&enumTagged{tag: tag, member: s})
+	return s
+}
+
+// enumRead is what access-key-enumeration makes of a read's eventSource
+// and eventName under its options: the read as counted, the service it
+// maps, whether it is ignored or sensitive, and its members (plain and
+// denied). A read of one API is counted record after record; working it
+// out once per distinct API spares each of them two concatenations and
+// four map lookups.
+type enumRead struct {
+	source, name string // the key: the record's eventSource and eventName
+	action, svc  string
+	svcKey       string // the key name of the service's first read
+	ignored      bool
+	sensitive    bool
+	members      [2]*enumMember // plain, denied (deniedSuffix)
+}
+
+// enumReads is a detector's bounded, direct-mapped memo of enumRead by
+// API, safe for concurrent use: an entry is immutable once stored, and a
+// colliding API replaces it.
+type enumReads struct {
+	seed  maphash.Seed
+	slots [memoSlots]atomic.Pointer[enumRead]
+}
+
+// read returns r's enumRead. Cloud Control reads count per resource type,
+// which is in the request: they are worked out each time.
+func (d *AccessKeyEnumeration) read(r *cloudtrail.Record) *enumRead {
+	src, name := r.EventSource, r.EventName
+	if len(src)+len(name) > memoMaxKey || serviceOf(src) == "cloudcontrolapi" {
+		return d.newRead(r)
+	}
+	var h maphash.Hash
+	h.SetSeed(d.reads.seed)
+	h.WriteString(src)
+	h.WriteByte(0)
+	h.WriteString(name)
+	slot := &d.reads.slots[h.Sum64()&(memoSlots-1)]
+	if e := slot.Load(); e != nil && e.source == src && e.name == name {
+		return e
+	}
+	e := d.newRead(r)
+	// Clone: the fields may share the bytes of a whole batch's records.
+	e.source, e.name = strings.Clone(src), strings.Clone(name)
+	slot.Store(e)
+	return e
+}
+
+func (d *AccessKeyEnumeration) newRead(r *cloudtrail.Record) *enumRead {
+	action, svc := enumAction(r)
+	return &enumRead{
+		source: r.EventSource, name: r.EventName,
+		action: action, svc: svc, svcKey: enumServiceKeys.get(svc),
+		ignored:   d.ignore[serviceOf(r.EventSource)+":"+r.EventName],
+		sensitive: d.sensitive[svc] || d.sensitive[action],
+		members:   [2]*enumMember{enumMembers.get(action), enumMembers.get(action + deniedSuffix)},
+	}
+}
+
+// enumNetKeys is a detector's bounded, direct-mapped memo of the key names
+// networkKey builds: a principal reads from a few networks with a few
+// tools, record after record, and each built the same string anew.
+type enumNetKeys struct {
+	seed  maphash.Seed
+	slots [memoSlots]atomic.Pointer[string]
+}
+
+// intern returns string(b), built once per distinct value it holds.
+func (c *enumNetKeys) intern(b []byte) string {
+	slot := &c.slots[maphash.Bytes(c.seed, b)&(memoSlots-1)]
+	if e := slot.Load(); e != nil && *e == string(b) {
+		return *e
+	}
+	s := string(b)
+	slot.Store(&s)
+	return s
+}
