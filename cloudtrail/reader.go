@@ -71,16 +71,15 @@ type Reader struct {
 	index   int  // elements returned from the current array
 	err     error
 
-	// Buffer reuse (reader_reuse.go): released is set once the caller has
-	// called Release; handed when an item aliasing buf was returned since;
-	// retired are replaced buffers items may still alias; mem is the
-	// whole of the buffer buf lies in.
-	mem      []byte
-	zr       *gzip.Reader // the decompressor src is, to pool at the end
-	head     []byte       // the buffer of gzip's first bytes, to pool at the end
-	released bool
-	handed   bool
-	retired  [][]byte
+	// Buffer reuse (reader_reuse.go): handed is set when an item aliasing
+	// buf was returned since the last Release (or the start); retired are
+	// replaced buffers items may still alias; mem is the whole of the
+	// buffer buf lies in.
+	mem     []byte
+	zr      *gzip.Reader // the decompressor src is, to pool at the end
+	head    []byte       // the buffer of gzip's first bytes, to pool at the end
+	handed  bool
+	retired [][]byte
 }
 
 type readerState int8
