@@ -126,10 +126,10 @@ func (d *decoder) member(k objKind) (f field, exact, end, ok bool) {
 	}
 	d.i, d.more = skipSpace(b, i+1), true
 	if ascii { // folding is ASCII case: a hash lookup, no folded copy
-		f = asciiField(k, q[1:len(q)-1])
-	} else {
-		f = fieldOf(k, foldName(d.fold[:0], q))
+		f, exact = asciiField(k, q[1:len(q)-1])
+		return f, exact, false, true
 	}
+	f = fieldOf(k, foldName(d.fold[:0], q))
 	return f, f != noField && string(q[1:len(q)-1]) == fieldKeys[f], false, true
 }
 
