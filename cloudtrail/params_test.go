@@ -124,3 +124,25 @@ func TestDecodeFlatTakesCommonShapes(t *testing.T) {
 		t.Error("decodeFlat took a struct with an int field")
 	}
 }
+
+// BenchmarkDecodeRaw decodes an AssumeRole response into the shape the
+// stories and detectors read, through decodeRaw and through
+// encoding/json alone.
+func BenchmarkDecodeRaw(b *testing.B) {
+	raw := []byte(`{"credentials":{"accessKeyId":"ASIAEXAMPLE1234567890","sessionToken":"IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQD","expiration":"Aug 1, 2024, 2:42:21 PM"},` +
+		`"assumedRoleUser":{"assumedRoleId":"AROAEXAMPLE:alice@example.com","arn":"arn:aws:sts::111122223333:assumed-role/Dev/alice@example.com"},"sourceIdentity":"alice"}`)
+	for _, d := range []struct {
+		name string
+		fn   func([]byte, any) error
+	}{{"decodeRaw", func(r []byte, v any) error { return decodeRaw(r, v) }}, {"encoding-json", json.Unmarshal}} {
+		b.Run(d.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var r flatResponse
+				if err := d.fn(raw, &r); err != nil || r.AssumedRoleUser.ARN == "" {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
