@@ -126,10 +126,10 @@ func (d *decoder) member(k objKind) (f field, exact, end, ok bool) {
 	}
 	d.i, d.more = skipSpace(b, i+1), true
 	if ascii { // folding is ASCII case: a hash lookup, no folded copy
-		f = asciiField(k, q[1:len(q)-1])
-	} else {
-		f = fieldOf(k, foldName(d.fold[:0], q))
+		f, exact = asciiField(k, q[1:len(q)-1])
+		return f, exact, false, true
 	}
+	f = fieldOf(k, foldName(d.fold[:0], q))
 	return f, f != noField && string(q[1:len(q)-1]) == fieldKeys[f], false, true
 }
 
@@ -183,13 +183,7 @@ var plainASCII = func() (t [256]bool) {
 // no escapes, so that its contents are its value (CloudTrail's keys and
 // almost all of its values).
 func scanQuoted(b []byte, i int) (end int, ascii, ok bool) {
-	j := i + 1
-	for j+4 <= len(b) && plainASCII[b[j]] && plainASCII[b[j+1]] && plainASCII[b[j+2]] && plainASCII[b[j+3]] {
-		j += 4
-	}
-	for j < len(b) && plainASCII[b[j]] {
-		j++
-	}
+	j := asciiRun(b, i+1)
 	if j < len(b) && b[j] == '"' {
 		return j + 1, true, true
 	}

@@ -187,12 +187,20 @@ func keyHash(name []byte) uint32 {
 
 // asciiField is fieldOf for a name of printable ASCII without escapes,
 // whose folded form is its letters in upper case: the field whose key
-// equals name but for the case of letters, or noField.
-func asciiField(k objKind, name []byte) field {
+// equals name but for the case of letters, or noField; and whether name
+// is the key exactly. The keys of one kind differ by more than case, so
+// the exact comparison, CloudTrail's case, comes first and the folding
+// one only for names that are not a key.
+func asciiField(k objKind, name []byte) (f field, exact bool) {
 	for i := keyHash(name); ; i = (i + 1) % keySlots {
-		f := keyTable[k][i]
-		if f == noField || equalFoldASCII(name, fieldKeys[f]) {
-			return f
+		f = keyTable[k][i]
+		switch {
+		case f == noField:
+			return f, false
+		case string(name) == fieldKeys[f]:
+			return f, true
+		case equalFoldASCII(name, fieldKeys[f]):
+			return f, false
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"unsafe"
 
 	"github.com/klauspost/compress/gzip"
 )
@@ -71,16 +72,17 @@ type Reader struct {
 	index   int  // elements returned from the current array
 	err     error
 
-	// Buffer reuse (reader_reuse.go): released is set once the caller has
-	// called Release; handed when an item aliasing buf was returned since;
-	// retired are replaced buffers items may still alias; mem is the
-	// whole of the buffer buf lies in.
-	mem      []byte
-	zr       *gzip.Reader // the decompressor src is, to pool at the end
-	head     []byte       // the buffer of gzip's first bytes, to pool at the end
-	released bool
-	handed   bool
-	retired  [][]byte
+	// Buffer reuse (reader_reuse.go): handed is set when an item aliasing
+	// buf was returned since the last Release (or the start); retired are
+	// replaced buffers items may still alias; mem is the whole of the
+	// buffer buf lies in.
+	mem     []byte
+	zr      *gzip.Reader // the decompressor src is, to pool at the end
+	head    []byte       // the buffer of gzip's first bytes, to pool at the end
+	handed  bool
+	retired [][]byte
+
+	posBuf []byte // the block items' positions are written in (see posText)
 }
 
 type readerState int8
@@ -306,7 +308,7 @@ func (r *Reader) top() (Item, bool, error) {
 		// encoding/json reads a top-level number as a float64 and fails
 		// on one out of its range.
 		if err := json.Unmarshal(b[i:end], new(any)); err != nil {
-			item := Item{Pos: linePos(r.line(i)), Err: errNotJSON(err, 0)}
+			item := Item{Pos: r.linePos(r.line(i)), Err: errNotJSON(err, 0)}
 			r.resync(i)
 			return item, true, nil
 		}
@@ -316,7 +318,7 @@ func (r *Reader) top() (Item, bool, error) {
 
 // topItem returns the top-level value in buf[from:end].
 func (r *Reader) topItem(from, end int) Item {
-	item := Item{Pos: linePos(r.line(from))}
+	item := Item{Pos: r.linePos(r.line(from))}
 	if size := end - from; size > r.max {
 		item.Err = errTooLarge(size, r.max)
 	} else {
@@ -331,7 +333,7 @@ func (r *Reader) topItem(from, end int) Item {
 // began at buf[from] into an item error, and resumes at the line after
 // the one where the value began.
 func (r *Reader) topError(from, bad int) Item {
-	item := Item{Pos: linePos(r.line(from)), Err: errNotJSON(r.syntaxErr(from, bad), 0)}
+	item := Item{Pos: r.linePos(r.line(from)), Err: errNotJSON(r.syntaxErr(from, bad), 0)}
 	r.resync(from)
 	return item
 }
@@ -404,10 +406,27 @@ func quoteChar(c byte) string {
 	return "'" + s[1:len(s)-1] + "'"
 }
 
-// linePos is "line N", in one allocation.
-func linePos(line int) string {
+// linePos is "line N".
+func (r *Reader) linePos(line int) string {
 	var buf [32]byte
-	return string(strconv.AppendInt(append(buf[:0], "line "...), int64(line), 10))
+	return r.posText(strconv.AppendInt(append(buf[:0], "line "...), int64(line), 10))
+}
+
+// posBlock is the size of the blocks items' positions are written in.
+const posBlock = 4 << 10
+
+// posText returns b as a string written into the Reader's current block
+// of positions, so an item's Pos costs no allocation of its own (one
+// block serves a few hundred items). Bytes once given out are never
+// written again: a string over them is as immutable as any. A Pos a
+// caller keeps keeps its block, 4 KiB at most, alive.
+func (r *Reader) posText(b []byte) string {
+	if len(r.posBuf)+len(b) > cap(r.posBuf) {
+		r.posBuf = make([]byte, 0, max(posBlock, len(b)))
+	}
+	start := len(r.posBuf)
+	r.posBuf = append(r.posBuf, b...)
+	return unsafe.String(&r.posBuf[start], len(b))
 }
 
 // ReadAll reads every item from r. It returns the items read so far and

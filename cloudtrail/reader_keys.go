@@ -138,7 +138,7 @@ func (r *Reader) element() (Item, bool, error) {
 		return Item{}, false, r.brokenArray(end, i, "")
 	}
 	r.index++
-	item := Item{Pos: recordPos(r.index, r.line(i))}
+	item := Item{Pos: r.recordPos(r.index, r.line(i))}
 	if size := end - i; size > r.max {
 		item.Err = errTooLarge(size, r.max)
 	} else {
@@ -169,12 +169,12 @@ func (r *Reader) arrayError(i int, context string) (Item, bool, error) {
 	return Item{}, false, r.brokenArray(i, -1, context)
 }
 
-// recordPos is "record I (line N)", in one allocation.
-func recordPos(index, line int) string {
+// recordPos is "record I (line N)".
+func (r *Reader) recordPos(index, line int) string {
 	var buf [64]byte
 	b := strconv.AppendInt(append(buf[:0], "record "...), int64(index), 10)
 	b = strconv.AppendInt(append(b, " (line "...), int64(line), 10)
-	return string(append(b, ')'))
+	return r.posText(append(b, ')'))
 }
 
 // mayHoldRecordsKey reports whether an object might have a key that reads

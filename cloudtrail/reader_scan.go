@@ -54,13 +54,7 @@ var plain = func() (t [256]bool) {
 // the index just past its closing quote.
 func scanString(b []byte, i int, eof bool) (int, scanResult) {
 	for {
-		for i+8 <= len(b) && plain[b[i]] && plain[b[i+1]] && plain[b[i+2]] && plain[b[i+3]] &&
-			plain[b[i+4]] && plain[b[i+5]] && plain[b[i+6]] && plain[b[i+7]] {
-			i += 8
-		}
-		for i < len(b) && plain[b[i]] {
-			i++
-		}
+		i = plainRun(b, i)
 		if i == len(b) {
 			return truncated(i, eof)
 		}

@@ -137,13 +137,6 @@ func (r *Record) Response(v any) error { return decodeRaw(r.ResponseElements, v)
 // Additional decodes additionalEventData into v, as Params does.
 func (r *Record) Additional(v any) error { return decodeRaw(r.AdditionalEventData, v) }
 
-func decodeRaw(raw json.RawMessage, v any) error {
-	if len(raw) == 0 {
-		return nil
-	}
-	return json.Unmarshal(raw, v)
-}
-
 // ServiceCaller reports whether the call was made by an AWS service rather
 // than a person or a workload holding credentials: userIdentity.type
 // AWSService, an invokedBy service, or a sourceIPAddress that is a service

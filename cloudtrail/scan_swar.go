@@ -1,0 +1,59 @@
+package cloudtrail
+
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+// Strings are most of a CloudTrail record's bytes (keys, ARNs, user
+// agents, ids), and both the Reader and the parser scan every one of
+// them, so the scanners step over a string's plain bytes eight at a time
+// with word arithmetic ("SWAR") rather than a table lookup per byte.
+//
+// For a word x of eight bytes, x - 0x0101..01*n sets a byte's high bit
+// when that byte is below n, and &^ x drops the bytes whose own high bit
+// was set. A borrow only crosses into higher bytes from a byte that is
+// itself flagged, so the lowest flagged byte is always exact: it is the
+// first byte that stops the run.
+const (
+	swarLow  = 0x0101010101010101
+	swarHigh = 0x8080808080808080
+)
+
+// stopMask flags the bytes of x that end a run of plain string bytes
+// (see plain): control characters, '"' and '\\'. Only its lowest flag is
+// exact.
+func stopMask(x uint64) uint64 {
+	quote := x ^ (swarLow * '"')
+	slash := x ^ (swarLow * '\\')
+	return ((x - swarLow*0x20) | (quote - swarLow) | (slash - swarLow)) &^ x & swarHigh
+}
+
+// plainRun returns the index of the first byte at or after i that is not
+// plain (see plain), or len(b).
+func plainRun(b []byte, i int) int {
+	for ; i+8 <= len(b); i += 8 {
+		if m := stopMask(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for i < len(b) && plain[b[i]] {
+		i++
+	}
+	return i
+}
+
+// asciiRun is plainRun for plainASCII: it also stops at bytes of 0x80
+// and above.
+func asciiRun(b []byte, i int) int {
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if m := stopMask(x) | x&swarHigh; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for i < len(b) && plainASCII[b[i]] {
+		i++
+	}
+	return i
+}
