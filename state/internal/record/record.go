@@ -99,6 +99,7 @@ type entry struct {
 	// dirty marks an entry written since it was decoded or encoded.
 	side, stub, dirty bool
 	version           [VersionSize]byte
+	stored            string // the suffix of the key its side record lives at; "" if none
 	size              int    // bytes of its last encoding (its side record's, for a side entry)
 	enc               []byte // its last encoding while clean, inline entries only
 }
@@ -122,6 +123,7 @@ type page struct {
 	bits    uint8  // the page holds the names whose low bits bits are prefix
 	prefix  uint64 // (pages split in two as they grow: a binary trie's leaves)
 	version [VersionSize]byte
+	stored  string   // the suffix of the key it lives at; "" if none
 	expires int64    // latest expiry of its entries (ns); 0: empty
 	loaded  bool     // its entries are in the record's entries
 	dirty   bool     // an entry of it was written since it was encoded
@@ -156,10 +158,20 @@ func (r *Record) addPage(pg page) {
 	r.pages = append(r.pages, pg)
 }
 
-// suffix names page i's side record.
+// suffix names page i's side record as format 2 did, without its
+// version.
 func (r *Record) suffix(i int) string {
 	pg := r.pages[i]
 	return "p" + strconv.Itoa(int(pg.bits)) + "." + strconv.FormatUint(pg.prefix, 16)
+}
+
+// versioned appends a side record's version to its suffix: every version
+// of a page or large entry is a key of its own, written before the record
+// that names it and deleted once a record naming a newer one is stored
+// (see Side), so the large bytes never pass through the version-checked
+// script.
+func versioned(suffix string, v [VersionSize]byte) string {
+	return suffix + "v" + strconv.FormatUint(binary.BigEndian.Uint64(v[:]), 16)
 }
 
 // touch marks e written: it and its page are to be encoded again.
@@ -317,9 +329,9 @@ func (r *Record) refresh(e *entry, changed bool, now int64, ttl time.Duration) b
 func (r *Record) put(name uint64, k Kind) *entry {
 	if i := r.find(name); i >= 0 {
 		e := r.entries[i]
-		side, version := e.side, e.version
+		side, version, stored := e.side, e.version, e.stored
 		r.reset(e, k)
-		e.side, e.version = side, version // its side record is rewritten
+		e.side, e.version, e.stored = side, version, stored // its side record is rewritten
 		r.touch(e)
 		return e
 	}

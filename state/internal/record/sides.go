@@ -59,7 +59,7 @@ func (r *Record) Needs(ops []state.Op, now int64) []Need {
 				pg.loaded = true // expired with everything in it
 			}
 			if !pg.loaded {
-				n := Need{Suffix: r.suffix(p), page: p, version: pg.version}
+				n := Need{Suffix: pg.stored, page: p, version: pg.version}
 				if !seen[n.Suffix] {
 					seen[n.Suffix] = true
 					out = append(out, n)
@@ -72,7 +72,7 @@ func (r *Record) Needs(ops []state.Op, now int64) []Need {
 			continue
 		}
 		if e := r.entries[i]; e.stub && e.kind != 0 && e.expires > now {
-			n := Need{Suffix: strconv.FormatUint(name, 16), page: -1, name: name, version: e.version}
+			n := Need{Suffix: e.stored, page: -1, name: name, version: e.version}
 			if !seen[n.Suffix] {
 				seen[n.Suffix] = true
 				out = append(out, n)
@@ -116,7 +116,7 @@ func (r *Record) Attach(n Need, side []byte, now int64) (bool, error) {
 	if e.name != n.name || e.kind != stub.kind || e.stub || sr.pages != nil {
 		return false, fmt.Errorf("%w: side record holds another entry than its stub names", ErrCorrupt)
 	}
-	e.side, e.version, e.size = true, stub.version, len(side)
+	e.side, e.version, e.size, e.stored = true, stub.version, len(side), stub.stored
 	r.entries[i] = e
 	return true, nil
 }
@@ -174,6 +174,10 @@ func (d *decoder) directory() (*Record, error) {
 		pg.expires = int64(ms) * 1_000_000
 		if d.err != nil {
 			break
+		}
+		pg.stored = "p" + strconv.Itoa(int(pg.bits)) + "." + strconv.FormatUint(pg.prefix, 16)
+		if d.versioned {
+			pg.stored = versioned(pg.stored, pg.version)
 		}
 		r.pageIndex = cmpOr(r.pageIndex)
 		r.pageIndex[pageID(pg.bits, pg.prefix)] = len(r.pages) + 1 // +1 while decoding: 0 is absent
