@@ -153,7 +153,7 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 			i--
 			continue
 		}
-		pg.dirty = false
+		pg.dirty, pg.size = false, len(data)
 		binary.BigEndian.PutUint64(pg.version[:], rand.Uint64())
 		copy(data, pg.version[:])
 		pg.expires = 0

@@ -125,6 +125,7 @@ type page struct {
 	version [VersionSize]byte
 	stored  string   // the suffix of the key it lives at; "" if none
 	expires int64    // latest expiry of its entries (ns); 0: empty
+	size    int      // bytes of its last encoding, when loaded
 	loaded  bool     // its entries are in the record's entries
 	dirty   bool     // an entry of it was written since it was encoded
 	entries []*entry // its entries, when loaded
@@ -213,9 +214,18 @@ func Digest(s string) uint64 {
 }
 
 // Size returns about how many bytes r's entries took when last encoded or
-// decoded, side records included: what a cache of records holds.
+// decoded, side records included: what a cache of records holds. A paged
+// record counts its loaded pages' last encodings, so that the figure costs
+// a look at each page, not at each of an automation principal's tens of
+// thousands of entries.
 func (r *Record) Size() int {
 	n := len(r.pages) * (VersionSize + 8)
+	if r.pages != nil {
+		for _, pg := range r.pages {
+			n += pg.size
+		}
+		return n
+	}
 	for _, e := range r.entries {
 		n += e.size
 	}

@@ -133,6 +133,7 @@ func (r *Record) attachPage(p int, side []byte, now int64) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("page %d: %w", p, err)
 	}
+	r.pages[p].size = len(side)
 	if pr.pages != nil {
 		return false, fmt.Errorf("%w: page %d is paged itself", ErrCorrupt, p)
 	}
@@ -224,4 +225,28 @@ func (r *Record) covers(cover uint64) bool {
 		}
 	}
 	return true
+}
+
+// Named returns the suffixes of the side records an encoded record or page
+// names itself, live at now: a directory's pages, or the side records of
+// the large entries it holds (a page's are named by the page). Together
+// with what its pages name, that is every key a record needs: anything
+// else under its tag is a leftover.
+func Named(b []byte, now int64) ([]string, error) {
+	r, err := Decode(b, now)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, pg := range r.pages {
+		if pg.expires > now {
+			out = append(out, pg.stored)
+		}
+	}
+	for _, e := range r.entries {
+		if e.stub && e.expires > now {
+			out = append(out, e.stored)
+		}
+	}
+	return out, nil
 }
