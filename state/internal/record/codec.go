@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"sync"
 )
 
@@ -164,7 +163,7 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 		}
 		old := pg.stored
 		if pg.expires > 0 {
-			pg.stored = versioned(r.suffix(i), pg.version)
+			pg.stored = pageSuffix(pg.bits, pg.prefix, &pg.version)
 			sides = append(sides, Side{Suffix: pg.stored, Data: data, Expires: pg.expires, Old: old, buf: sp})
 		} else {
 			putPageBuf(sp)
@@ -231,6 +230,11 @@ func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side
 		case !e.dirty && e.enc != nil:
 			size += len(e.enc)
 		default:
+			// The encoding keeps the expiry in whole ms, rounded up:
+			// so does this copy from now on, or a replica that decodes
+			// it would see the entry live for up to a ms after this
+			// one saw it gone.
+			e.expires = (e.expires + 999_999) / 1_000_000 * 1_000_000
 			start := len(scratch)
 			scratch = e.encode(scratch)
 			e.size = len(scratch) - start
@@ -291,7 +295,7 @@ func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side
 		data = append(data, formatV, 1)
 		data = append(data, enc...)
 		old := e.stored
-		e.stored = versioned(strconv.FormatUint(e.name, 16), e.version)
+		e.stored = entrySuffix(e.name, &e.version)
 		sides = append(sides, Side{Suffix: e.stored, Data: data, Expires: e.expires, Old: old})
 		b = e.encodeStub(b)
 	}
@@ -468,9 +472,10 @@ func (d *decoder) entry() *entry {
 		if p := d.bytes(VersionSize); p != nil {
 			copy(e.version[:], p)
 		}
-		e.stored = strconv.FormatUint(e.name, 16)
 		if d.versioned {
-			e.stored = versioned(e.stored, e.version)
+			e.stored = entrySuffix(e.name, &e.version)
+		} else {
+			e.stored = entrySuffix(e.name, nil)
 		}
 		return e
 	}

@@ -159,20 +159,30 @@ func (r *Record) addPage(pg page) {
 	r.pages = append(r.pages, pg)
 }
 
-// suffix names page i's side record as format 2 did, without its
-// version.
-func (r *Record) suffix(i int) string {
-	pg := r.pages[i]
-	return "p" + strconv.Itoa(int(pg.bits)) + "." + strconv.FormatUint(pg.prefix, 16)
+// pageSuffix names the side record of the page of bits and prefix:
+// p<bits>.<prefix>, then v<version> unless v is nil (formats 1 and 2).
+// Every version of a page or large entry is a key of its own, written
+// before the record that names it and deleted once a record naming a newer
+// one is stored (see Side), so the large bytes never pass through the
+// version-checked script.
+func pageSuffix(bits uint8, prefix uint64, v *[VersionSize]byte) string {
+	var buf [64]byte
+	b := strconv.AppendUint(append(buf[:0], 'p'), uint64(bits), 10)
+	return withVersion(strconv.AppendUint(append(b, '.'), prefix, 16), v)
 }
 
-// versioned appends a side record's version to its suffix: every version
-// of a page or large entry is a key of its own, written before the record
-// that names it and deleted once a record naming a newer one is stored
-// (see Side), so the large bytes never pass through the version-checked
-// script.
-func versioned(suffix string, v [VersionSize]byte) string {
-	return suffix + "v" + strconv.FormatUint(binary.BigEndian.Uint64(v[:]), 16)
+// entrySuffix names the side record of the large entry name: its digest
+// in hex, then v<version> unless v is nil (formats 1 and 2).
+func entrySuffix(name uint64, v *[VersionSize]byte) string {
+	var buf [64]byte
+	return withVersion(strconv.AppendUint(buf[:0], name, 16), v)
+}
+
+func withVersion(b []byte, v *[VersionSize]byte) string {
+	if v != nil {
+		b = strconv.AppendUint(append(b, 'v'), binary.BigEndian.Uint64(v[:]), 16)
+	}
+	return string(b)
 }
 
 // touch marks e written: it and its page are to be encoded again.

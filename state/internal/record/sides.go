@@ -2,7 +2,6 @@ package record
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/iamsentry/iamsentry/state"
 )
@@ -176,9 +175,10 @@ func (d *decoder) directory() (*Record, error) {
 		if d.err != nil {
 			break
 		}
-		pg.stored = "p" + strconv.Itoa(int(pg.bits)) + "." + strconv.FormatUint(pg.prefix, 16)
 		if d.versioned {
-			pg.stored = versioned(pg.stored, pg.version)
+			pg.stored = pageSuffix(pg.bits, pg.prefix, &pg.version)
+		} else {
+			pg.stored = pageSuffix(pg.bits, pg.prefix, nil)
 		}
 		r.pageIndex = cmpOr(r.pageIndex)
 		r.pageIndex[pageID(pg.bits, pg.prefix)] = len(r.pages) + 1 // +1 while decoding: 0 is absent
