@@ -415,25 +415,26 @@ func (id *identity) queueCAS(ctx context.Context, pipe goredis.Pipeliner, sets [
 	if id.cur.exists {
 		expect = string(id.cur.version[:])
 	}
-	keys := make([]any, 0, 1+len(id.sides)*2)
-	keys = append(keys, id.key)
+	args := make([]any, 3, 8+2*len(id.sides))
+	args[0], args[1] = "evalsha", casScript.sha
+	args = append(args, id.key)
 	for _, sd := range id.sides {
 		if sd.Old != "" {
-			keys = append(keys, sideKey(id.key, sd.Old))
+			args = append(args, sideKey(id.key, sd.Old))
 		}
 	}
-	old := len(keys) - 1
+	old := len(args) - 4
 	for _, sd := range id.sides {
 		if sd.Data == nil {
 			continue
 		}
-		k := sideKey(id.key, sd.Suffix)
-		sets = append(sets, pipe.SetArgs(ctx, k, sd.Data, goredis.SetArgs{ExpireAt: time.UnixMilli((sd.Expires + 999_999) / 1_000_000)}))
-		keys = append(keys, k)
+		var k any = sideKey(id.key, sd.Suffix) // boxed once for both commands
+		set := goredis.NewStatusCmd(ctx, "set", k, sd.Data, "pxat", (sd.Expires+999_999)/1_000_000)
+		_ = pipe.Process(ctx, set)
+		sets = append(sets, set)
+		args = append(args, k)
 	}
-	args := make([]any, 0, 7+len(keys))
-	args = append(args, "evalsha", casScript.sha, len(keys))
-	args = append(args, keys...)
+	args[2] = len(args) - 3
 	args = append(args, expect, id.send, id.pxat, old)
 	id.cmd = goredis.NewCmd(ctx, args...)
 	id.cmd.SetFirstKeyPos(3)
