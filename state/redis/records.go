@@ -169,7 +169,12 @@ type identity struct {
 	send    []byte // the record to write; nil: check only
 	pxat    int64  // its expiry, Unix ms
 	sides   []record.Side
-	refetch bool // the record is to be read again: a side record was newer
+	refetch bool // the record is to be read again: a side record was newer, or gone
+	// gone is the version of the record that named a side record found
+	// missing: read again at that version, the side record expired (or
+	// was lost), while a newer version means it was replaced.
+	gone    [record.VersionSize]byte
+	goneSet bool
 	next    [record.VersionSize]byte
 	applied bool // results are computed on cur
 	done    bool // resolved, or failed
