@@ -164,6 +164,7 @@ func (r *records) keep(key string, c *cachedRecord) {
 type identity struct {
 	key     string // the record's Redis key
 	ops     []state.Op
+	names   []uint64 // the digests of ops' key names (record.Names)
 	results []record.Result
 	cur     *cachedRecord
 	send    []byte // the record to write; nil: check only
@@ -231,9 +232,12 @@ func (s *Store) execRecords(ctx context.Context, b *state.Batch) error {
 	results := takeResults(len(b.Ops()))
 	defer putResults(results)
 	off := 0
+	names := make([]uint64, 0, len(b.Ops()))
 	for _, id := range ids {
 		id.results = (*results)[off : off : off+len(id.ops)]
 		off += len(id.ops)
+		names = record.Names(id.ops, names)
+		id.names = names[len(names)-len(id.ops):]
 	}
 	now := time.Now().UnixNano()
 	for pass := 0; pass < maxRecordPasses && !allDone(ids); pass++ {
@@ -342,8 +346,8 @@ func (id *identity) apply(now int64) {
 	}
 	id.results = id.results[:0]
 	changed := false
-	for _, op := range id.ops {
-		res, ch := id.cur.rec.Apply(op, now)
+	for i, op := range id.ops {
+		res, ch := id.cur.rec.ApplyNamed(op, id.names[i], now)
 		id.results = append(id.results, res)
 		changed = changed || ch
 	}

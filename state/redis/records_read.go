@@ -95,7 +95,7 @@ func (s *Store) attachLevel(ctx context.Context, ids []*identity, now int64) (bo
 		if id.done || id.cur == nil {
 			continue
 		}
-		for _, n := range id.cur.rec.Needs(id.ops, now) {
+		for _, n := range id.cur.rec.NeedsNamed(id.names, now) {
 			if pipe == nil {
 				pipe = s.client.Pipeline()
 			}

@@ -115,6 +115,32 @@ type Record struct {
 	pages     []page
 	pageIndex map[uint64]int // pageID → position in pages
 	bitsRange [2]uint8       // fewest and most bits of a page's prefix
+
+	op named // the name of the operation being applied, digested
+}
+
+// named is a name and its digest.
+type named struct {
+	s string
+	d uint64
+}
+
+// digest returns the digest of s, without digesting again the name of the
+// operation being applied.
+func (r *Record) digest(s string) uint64 {
+	if s == r.op.s && r.op.s != "" {
+		return r.op.d
+	}
+	return Digest(s)
+}
+
+// Names returns the digests of ops' key names, in order, appended to into:
+// what NeedsNamed and ApplyNamed take.
+func Names(ops []state.Op, into []uint64) []uint64 {
+	for _, op := range ops {
+		into = append(into, Digest(op.Target().Name))
+	}
+	return into
 }
 
 // page is one page of a paged record: a side record holding the entries
@@ -196,7 +222,7 @@ func (r *Record) touch(e *entry) {
 // ready reports an error when the page holding k's entry is not loaded:
 // the caller must Attach it before applying an operation on k.
 func (r *Record) ready(k state.Key) (uint64, error) {
-	name := Digest(k.Name)
+	name := r.digest(k.Name)
 	if r.pages != nil && !r.pages[r.pageOf(name)].loaded {
 		return name, fmt.Errorf("redis: key %s: its page was not attached", k)
 	}
@@ -308,7 +334,7 @@ func (r *Record) reset(e *entry, k Kind) {
 // upsert returns the live entry of kind want named by k, creating it when
 // absent, and restarts its TTL: every write does.
 func (r *Record) upsert(k state.Key, want Kind, now int64, ttl time.Duration) (e *entry, created bool, err error) {
-	name := Digest(k.Name)
+	name := r.digest(k.Name)
 	e, err = r.live(k, name, want, now)
 	if err != nil {
 		return nil, false, err

@@ -47,10 +47,15 @@ type Need struct {
 // come first: an entry of a page not loaded is only known once it is, so
 // the caller asks again after attaching them.
 func (r *Record) Needs(ops []state.Op, now int64) []Need {
+	return r.NeedsNamed(Names(ops, nil), now)
+}
+
+// NeedsNamed is Needs for the digests of the operations' key names (see
+// Names).
+func (r *Record) NeedsNamed(names []uint64, now int64) []Need {
 	var out []Need
-	seen := make(map[string]bool)
-	for _, op := range ops {
-		name := Digest(op.Target().Name)
+	var seen map[string]bool
+	for _, name := range names {
 		if r.pages != nil {
 			p := r.pageOf(name)
 			pg := &r.pages[p]
@@ -60,6 +65,9 @@ func (r *Record) Needs(ops []state.Op, now int64) []Need {
 			if !pg.loaded {
 				n := Need{Suffix: pg.stored, page: p, version: pg.version}
 				if !seen[n.Suffix] {
+					if seen == nil {
+						seen = make(map[string]bool)
+					}
 					seen[n.Suffix] = true
 					out = append(out, n)
 				}
@@ -73,6 +81,9 @@ func (r *Record) Needs(ops []state.Op, now int64) []Need {
 		if e := r.entries[i]; e.stub && e.kind != 0 && e.expires > now {
 			n := Need{Suffix: e.stored, page: -1, name: name, version: e.version}
 			if !seen[n.Suffix] {
+				if seen == nil {
+					seen = make(map[string]bool)
+				}
 				seen[n.Suffix] = true
 				out = append(out, n)
 			}
