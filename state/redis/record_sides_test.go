@@ -19,13 +19,7 @@ import (
 // one replaced (and a refused write the ones it made).
 func TestRecordSideKeysAllNamed(t *testing.T) {
 	srv := redistest.StartServer(t)
-	for _, c := range []struct {
-		name                   string
-		rounds, names, members int
-	}{
-		{"small", 300, 4, 60},
-		{"paged", 1500, 800, 150},
-	} {
+	for _, c := range recordRuns {
 		t.Run(c.name, func(t *testing.T) {
 			prefix := "sides-" + c.name + ":"
 			matchMemory(t, srv.URL()+"?layout=record&prefix="+prefix, c.rounds, c.names, c.members)
