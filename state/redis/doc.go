@@ -58,13 +58,15 @@
 // with a warm cache, two on a miss.
 //
 // Large state stays cheap to change: an entry whose encoding passes 1 KiB
-// moves to a side record of its own (<tag>:rec:<name digest>), and a
-// record whose encoding passes 32 KiB is split into pages
-// (<tag>:rec:p<bits>.<prefix>) by the low bits of its entries' name
-// digests, a page splitting in two past 16 KiB; the record then holds the
-// page directory (each page's version and expiry). Side records are
-// written in the same script call as their record, whose directory or stub
-// names their version, so one version check covers them. An automation
+// moves to a side record of its own (<tag>:rec:<name digest>v<version>),
+// and a record whose encoding passes 32 KiB is split into pages
+// (<tag>:rec:p<bits>.<prefix>v<version>) by the low bits of its entries'
+// name digests, a page splitting in two past 16 KiB; the record then holds
+// the page directory (each page's version and expiry). Each version of a
+// side record is a key of its own, SET in the pipeline just before the
+// script call that stores the record naming it, so one version check
+// covers them and their bytes never pass through Lua; the call deletes
+// the versions replaced (or, refused, the new ones). An automation
 // principal with tens of thousands of time-named windows (a CSPM scanner)
 // is a few hundred pages, of which a batch rewrites those it changed.
 //

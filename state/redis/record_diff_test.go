@@ -20,20 +20,27 @@ import (
 // layout, and requires every answer to be the same. Members are long
 // enough that windows and buckets outgrow SideThreshold and move to side
 // records, and the replicas' caches go stale under each other's writes, so
-// conflicts, side reads and re-reads are all exercised.
+// conflicts, side reads and re-reads are all exercised. Then the side
+// records left in Redis must be exactly those the records name.
 func TestRecordLayoutMatchesMemory(t *testing.T) {
 	srv := redistest.StartServer(t)
-	for _, c := range []struct {
-		name                   string
-		rounds, names, members int
-	}{
-		{"small", 300, 4, 60},     // records of a few KiB, large entries in side records
-		{"paged", 1500, 800, 150}, // records past PageThreshold, split into pages
-	} {
+	for _, c := range recordRuns {
 		t.Run(c.name, func(t *testing.T) {
-			matchMemory(t, srv.URL()+"?layout=record&prefix=diff-"+c.name+":", c.rounds, c.names, c.members)
+			prefix := "diff-" + c.name + ":"
+			matchMemory(t, srv.URL()+"?layout=record&prefix="+prefix, c.rounds, c.names, c.members)
+			sideKeysAllNamed(t, srv, prefix)
 		})
 	}
+}
+
+// recordRuns are the random runs of the record layout's tests: how many
+// batches, names and members.
+var recordRuns = []struct {
+	name                   string
+	rounds, names, members int
+}{
+	{"small", 300, 4, 60},     // records of a few KiB, large entries in side records
+	{"paged", 1500, 800, 150}, // records past PageThreshold, split into pages
 }
 
 func matchMemory(t *testing.T, url string, rounds, names, members int) {

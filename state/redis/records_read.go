@@ -95,7 +95,7 @@ func (s *Store) attachLevel(ctx context.Context, ids []*identity, now int64) (bo
 		if id.done || id.cur == nil {
 			continue
 		}
-		for _, n := range id.cur.rec.Needs(id.ops, now) {
+		for _, n := range id.cur.rec.NeedsNamed(id.names, now) {
 			if pipe == nil {
 				pipe = s.client.Pipeline()
 			}
@@ -125,6 +125,15 @@ func (s *Store) attachLevel(ctx context.Context, ids []*identity, now int64) (bo
 		v, err := w.cmd.Bytes()
 		if errors.Is(err, goredis.Nil) {
 			v, err = nil, nil
+			// A side record is missing: expired, or replaced (each version
+			// is a key of its own, deleted once a newer record is stored).
+			// Read the record again to tell: computing on it as if expired
+			// would only meet a version mismatch at the write.
+			if cur := w.id.cur; !w.id.goneSet || cur.version != w.id.gone {
+				w.id.gone, w.id.goneSet = cur.version, true
+				w.id.cur, w.id.refetch, w.id.applied = nil, true, false
+				continue
+			}
 		}
 		var ok bool
 		if err == nil {

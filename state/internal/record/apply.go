@@ -64,6 +64,20 @@ func (r *Result) Resolve(op state.Op) {
 // specific to the operation (a bad TTL, a name holding another kind) is in
 // the answer and changes nothing.
 func (r *Record) Apply(op state.Op, now int64) (res Result, changed bool) {
+	return r.ApplyNamed(op, Digest(op.Target().Name), now)
+}
+
+// ApplyNamed is Apply for a caller that holds the digest of op's key name
+// (Digest), as Names returns it: the name is digested once per operation
+// and batch, not at every step.
+func (r *Record) ApplyNamed(op state.Op, name uint64, now int64) (res Result, changed bool) {
+	r.op = named{s: op.Target().Name, d: name}
+	res, changed = r.apply(op, now)
+	r.op = named{} // pin no caller's string
+	return res, changed
+}
+
+func (r *Record) apply(op state.Op, now int64) (res Result, changed bool) {
 	if _, err := r.ready(op.Target()); err != nil {
 		res.err = err
 		return res, false
@@ -74,12 +88,12 @@ func (r *Record) Apply(op state.Op, now int64) (res Result, changed bool) {
 		res.claimed, changed, err = r.claim(o, now)
 	case *state.PutOp:
 		if err = checkTTL(o.Key, o.TTL); err == nil {
-			e := r.put(Digest(o.Key.Name), kindValue)
+			e := r.put(r.digest(o.Key.Name), kindValue)
 			e.value, e.expires, changed = append([]byte{}, o.Value...), now+int64(o.TTL), true
 		}
 	case *state.GetOp:
 		var e *entry
-		if e, err = r.live(o.Key, Digest(o.Key.Name), kindValue, now); e != nil {
+		if e, err = r.live(o.Key, r.digest(o.Key.Name), kindValue, now); e != nil {
 			res.bytes = append([]byte{}, e.value...)
 		}
 	case *state.WindowAddOp:
@@ -90,7 +104,7 @@ func (r *Record) Apply(op state.Op, now int64) (res Result, changed bool) {
 		res.window, changed, err = r.windowAdd(o.Key, o.Member, o.At, o.Span, o.Limit, o.TTL, now)
 	case *state.WindowReadOp:
 		var e *entry
-		if e, err = r.live(o.Key, Digest(o.Key.Name), kindWindow, now); err == nil {
+		if e, err = r.live(o.Key, r.digest(o.Key.Name), kindWindow, now); err == nil {
 			res.window = e.windowOf(o.Span, o.Limit)
 		}
 	case *state.NoveltyAddOp:
@@ -99,7 +113,7 @@ func (r *Record) Apply(op state.Op, now int64) (res Result, changed bool) {
 		res.mark, changed, err = r.markAt(o, now)
 	case *state.ReadMarkOp:
 		var e *entry
-		if e, err = r.live(o.Key, Digest(o.Key.Name), kindMark, now); e != nil {
+		if e, err = r.live(o.Key, r.digest(o.Key.Name), kindMark, now); e != nil {
 			res.mark = state.Mark{Set: true, At: time.Unix(0, e.mark).UTC()}
 		}
 	default:
@@ -118,7 +132,7 @@ func (r *Record) applyMore(op state.Op, now int64) (res Result, changed bool) {
 	case *state.BucketReadOp:
 		if err = checkBuckets(o.Key, o.Width, o.History); err == nil {
 			var e *entry
-			if e, err = r.live(o.Key, Digest(o.Key.Name), kindBuckets, now); err == nil {
+			if e, err = r.live(o.Key, r.digest(o.Key.Name), kindBuckets, now); err == nil {
 				res.ints = e.history(state.BucketStart(o.At, o.Width).UnixNano(), int64(o.Width), o.History)
 			}
 		}
@@ -151,7 +165,7 @@ func (r *Record) claim(o *state.ClaimOp, now int64) (state.Claimed, bool, error)
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return state.Claimed{}, false, err
 	}
-	name := Digest(o.Key.Name)
+	name := r.digest(o.Key.Name)
 	e, err := r.live(o.Key, name, kindValue, now)
 	if err != nil {
 		return state.Claimed{}, false, err
@@ -254,7 +268,7 @@ func (r *Record) throttle(o *state.ThrottleOp, now int64) (ok, changed bool, err
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return false, false, err
 	}
-	name := Digest(o.Key.Name)
+	name := r.digest(o.Key.Name)
 	e, err := r.live(o.Key, name, kindThrottle, now)
 	if err != nil {
 		return false, false, err

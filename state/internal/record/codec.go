@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"sync"
 )
 
@@ -30,7 +29,16 @@ import (
 // VersionSize is the length of the version prefix.
 const VersionSize = 8
 
-const format = 1
+// Formats: format and pagedFormat name each page and large entry's side
+// record by its page or name alone (one key rewritten in place, by the
+// version-checked script); formatV and pagedFormatV, which Encode writes,
+// by its version too (see versioned). Decode reads all four.
+const (
+	format       = 1
+	pagedFormat  = 2
+	formatV      = 3
+	pagedFormatV = 4
+)
 
 // ErrCorrupt marks bytes that are not a record.
 var ErrCorrupt = errors.New("record: corrupt")
@@ -58,14 +66,16 @@ const (
 	pageSplit     = 16 << 10
 )
 
-const pagedFormat = 2
-
 // Side is a side record to write: a page, or one large entry, under the
-// key the caller derives from Suffix.
+// key the caller derives from Suffix. Old, when not "", is the suffix of
+// the version it replaces: the caller deletes that key once the record
+// naming the new version is stored (and the new key when it is not). A
+// Side with a nil Data only deletes Old: a page that emptied.
 type Side struct {
 	Suffix  string
 	Data    []byte
 	Expires int64 // Unix ns
+	Old     string
 
 	buf *[]byte // Data's pooled buffer, for a page: see Release
 }
@@ -113,7 +123,7 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 	if r.pages == nil {
 		var head [VersionSize + 1]byte
 		copy(head[:], version[:])
-		head[VersionSize] = format
+		head[VersionSize] = formatV
 		var b []byte
 		b, sides = r.encodeEntries(head[:], r.entries, now, sides, nil)
 		if len(b) <= PageThreshold {
@@ -131,7 +141,7 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 			i--
 			continue
 		}
-		head := [VersionSize + 1]byte{VersionSize: format} // the version is set below
+		head := [VersionSize + 1]byte{VersionSize: formatV} // the version is set below
 		sp := pagePool.Get().(*[]byte)
 		var data []byte
 		data, sides = r.encodeEntries(head[:], pg.entries, now, sides, sp)
@@ -142,7 +152,7 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 			i--
 			continue
 		}
-		pg.dirty = false
+		pg.dirty, pg.size = false, len(data)
 		binary.BigEndian.PutUint64(pg.version[:], rand.Uint64())
 		copy(data, pg.version[:])
 		pg.expires = 0
@@ -151,13 +161,19 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 				pg.expires = max(pg.expires, e.expires)
 			}
 		}
+		old := pg.stored
 		if pg.expires > 0 {
-			sides = append(sides, Side{Suffix: r.suffix(i), Data: data, Expires: pg.expires, buf: sp})
+			pg.stored = pageSuffix(pg.bits, pg.prefix, &pg.version)
+			sides = append(sides, Side{Suffix: pg.stored, Data: data, Expires: pg.expires, Old: old, buf: sp})
 		} else {
 			putPageBuf(sp)
+			pg.stored = ""
+			if old != "" {
+				sides = append(sides, Side{Old: old})
+			}
 		}
 	}
-	b := append(append(make([]byte, 0, VersionSize+3+len(r.pages)*(VersionSize+10)), version[:]...), pagedFormat)
+	b := append(append(make([]byte, 0, VersionSize+3+len(r.pages)*(VersionSize+10)), version[:]...), pagedFormatV)
 	b = binary.AppendUvarint(b, uint64(len(r.pages)))
 	for _, pg := range r.pages {
 		b = append(b, pg.bits)
@@ -214,6 +230,11 @@ func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side
 		case !e.dirty && e.enc != nil:
 			size += len(e.enc)
 		default:
+			// The encoding keeps the expiry in whole ms, rounded up:
+			// so does this copy from now on, or a replica that decodes
+			// it would see the entry live for up to a ms after this
+			// one saw it gone.
+			e.expires = (e.expires + 999_999) / 1_000_000 * 1_000_000
 			start := len(scratch)
 			scratch = e.encode(scratch)
 			e.size = len(scratch) - start
@@ -271,9 +292,11 @@ func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side
 		binary.BigEndian.PutUint64(e.version[:], rand.Uint64())
 		data := make([]byte, 0, VersionSize+2+len(enc))
 		data = append(data, e.version[:]...)
-		data = append(data, format, 1)
+		data = append(data, formatV, 1)
 		data = append(data, enc...)
-		sides = append(sides, Side{Suffix: strconv.FormatUint(e.name, 16), Data: data, Expires: e.expires})
+		old := e.stored
+		e.stored = entrySuffix(e.name, &e.version)
+		sides = append(sides, Side{Suffix: e.stored, Data: data, Expires: e.expires, Old: old})
 		b = e.encodeStub(b)
 	}
 	if cap(scratch) <= maxPooledScratch {
@@ -322,11 +345,13 @@ func Decode(b []byte, now int64) (*Record, error) {
 	}
 	d.off = VersionSize
 	switch f := d.byte(); f {
-	case format:
-	case pagedFormat:
+	case format, formatV:
+		d.versioned = f == formatV
+	case pagedFormat, pagedFormatV:
+		d.versioned = f == pagedFormatV
 		return d.directory()
 	default:
-		return nil, fmt.Errorf("%w: format %d, want %d or %d", ErrCorrupt, f, format, pagedFormat)
+		return nil, fmt.Errorf("%w: format %d, want 1 to 4", ErrCorrupt, f)
 	}
 	n := d.count(1 + 8 + 1 + 1)
 	r := &Record{entries: make([]*entry, 0, n)}
@@ -356,9 +381,10 @@ func Decode(b []byte, now int64) (*Record, error) {
 
 // decoder reads an encoded record, remembering its first error.
 type decoder struct {
-	b   []byte
-	off int
-	err error
+	b         []byte
+	off       int
+	err       error
+	versioned bool // side records' keys name their versions (formatV, pagedFormatV)
 }
 
 func (d *decoder) fail(format string, args ...any) {
@@ -445,6 +471,11 @@ func (d *decoder) entry() *entry {
 		}
 		if p := d.bytes(VersionSize); p != nil {
 			copy(e.version[:], p)
+		}
+		if d.versioned {
+			e.stored = entrySuffix(e.name, &e.version)
+		} else {
+			e.stored = entrySuffix(e.name, nil)
 		}
 		return e
 	}

@@ -99,6 +99,7 @@ type entry struct {
 	// dirty marks an entry written since it was decoded or encoded.
 	side, stub, dirty bool
 	version           [VersionSize]byte
+	stored            string // the suffix of the key its side record lives at; "" if none
 	size              int    // bytes of its last encoding (its side record's, for a side entry)
 	enc               []byte // its last encoding while clean, inline entries only
 }
@@ -114,6 +115,32 @@ type Record struct {
 	pages     []page
 	pageIndex map[uint64]int // pageID → position in pages
 	bitsRange [2]uint8       // fewest and most bits of a page's prefix
+
+	op named // the name of the operation being applied, digested
+}
+
+// named is a name and its digest.
+type named struct {
+	s string
+	d uint64
+}
+
+// digest returns the digest of s, without digesting again the name of the
+// operation being applied.
+func (r *Record) digest(s string) uint64 {
+	if s == r.op.s && r.op.s != "" {
+		return r.op.d
+	}
+	return Digest(s)
+}
+
+// Names returns the digests of ops' key names, in order, appended to into:
+// what NeedsNamed and ApplyNamed take.
+func Names(ops []state.Op, into []uint64) []uint64 {
+	for _, op := range ops {
+		into = append(into, Digest(op.Target().Name))
+	}
+	return into
 }
 
 // page is one page of a paged record: a side record holding the entries
@@ -122,7 +149,9 @@ type page struct {
 	bits    uint8  // the page holds the names whose low bits bits are prefix
 	prefix  uint64 // (pages split in two as they grow: a binary trie's leaves)
 	version [VersionSize]byte
+	stored  string   // the suffix of the key it lives at; "" if none
 	expires int64    // latest expiry of its entries (ns); 0: empty
+	size    int      // bytes of its last encoding, when loaded
 	loaded  bool     // its entries are in the record's entries
 	dirty   bool     // an entry of it was written since it was encoded
 	entries []*entry // its entries, when loaded
@@ -156,10 +185,30 @@ func (r *Record) addPage(pg page) {
 	r.pages = append(r.pages, pg)
 }
 
-// suffix names page i's side record.
-func (r *Record) suffix(i int) string {
-	pg := r.pages[i]
-	return "p" + strconv.Itoa(int(pg.bits)) + "." + strconv.FormatUint(pg.prefix, 16)
+// pageSuffix names the side record of the page of bits and prefix:
+// p<bits>.<prefix>, then v<version> unless v is nil (formats 1 and 2).
+// Every version of a page or large entry is a key of its own, written
+// before the record that names it and deleted once a record naming a newer
+// one is stored (see Side), so the large bytes never pass through the
+// version-checked script.
+func pageSuffix(bits uint8, prefix uint64, v *[VersionSize]byte) string {
+	var buf [64]byte
+	b := strconv.AppendUint(append(buf[:0], 'p'), uint64(bits), 10)
+	return withVersion(strconv.AppendUint(append(b, '.'), prefix, 16), v)
+}
+
+// entrySuffix names the side record of the large entry name: its digest
+// in hex, then v<version> unless v is nil (formats 1 and 2).
+func entrySuffix(name uint64, v *[VersionSize]byte) string {
+	var buf [64]byte
+	return withVersion(strconv.AppendUint(buf[:0], name, 16), v)
+}
+
+func withVersion(b []byte, v *[VersionSize]byte) string {
+	if v != nil {
+		b = strconv.AppendUint(append(b, 'v'), binary.BigEndian.Uint64(v[:]), 16)
+	}
+	return string(b)
 }
 
 // touch marks e written: it and its page are to be encoded again.
@@ -173,7 +222,7 @@ func (r *Record) touch(e *entry) {
 // ready reports an error when the page holding k's entry is not loaded:
 // the caller must Attach it before applying an operation on k.
 func (r *Record) ready(k state.Key) (uint64, error) {
-	name := Digest(k.Name)
+	name := r.digest(k.Name)
 	if r.pages != nil && !r.pages[r.pageOf(name)].loaded {
 		return name, fmt.Errorf("redis: key %s: its page was not attached", k)
 	}
@@ -201,9 +250,18 @@ func Digest(s string) uint64 {
 }
 
 // Size returns about how many bytes r's entries took when last encoded or
-// decoded, side records included: what a cache of records holds.
+// decoded, side records included: what a cache of records holds. A paged
+// record counts its loaded pages' last encodings, so that the figure costs
+// a look at each page, not at each of an automation principal's tens of
+// thousands of entries.
 func (r *Record) Size() int {
 	n := len(r.pages) * (VersionSize + 8)
+	if r.pages != nil {
+		for _, pg := range r.pages {
+			n += pg.size
+		}
+		return n
+	}
 	for _, e := range r.entries {
 		n += e.size
 	}
@@ -276,7 +334,7 @@ func (r *Record) reset(e *entry, k Kind) {
 // upsert returns the live entry of kind want named by k, creating it when
 // absent, and restarts its TTL: every write does.
 func (r *Record) upsert(k state.Key, want Kind, now int64, ttl time.Duration) (e *entry, created bool, err error) {
-	name := Digest(k.Name)
+	name := r.digest(k.Name)
 	e, err = r.live(k, name, want, now)
 	if err != nil {
 		return nil, false, err
@@ -317,9 +375,9 @@ func (r *Record) refresh(e *entry, changed bool, now int64, ttl time.Duration) b
 func (r *Record) put(name uint64, k Kind) *entry {
 	if i := r.find(name); i >= 0 {
 		e := r.entries[i]
-		side, version := e.side, e.version
+		side, version, stored := e.side, e.version, e.stored
 		r.reset(e, k)
-		e.side, e.version = side, version // its side record is rewritten
+		e.side, e.version, e.stored = side, version, stored // its side record is rewritten
 		r.touch(e)
 		return e
 	}

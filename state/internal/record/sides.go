@@ -2,7 +2,6 @@ package record
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/iamsentry/iamsentry/state"
 )
@@ -48,10 +47,15 @@ type Need struct {
 // come first: an entry of a page not loaded is only known once it is, so
 // the caller asks again after attaching them.
 func (r *Record) Needs(ops []state.Op, now int64) []Need {
+	return r.NeedsNamed(Names(ops, nil), now)
+}
+
+// NeedsNamed is Needs for the digests of the operations' key names (see
+// Names).
+func (r *Record) NeedsNamed(names []uint64, now int64) []Need {
 	var out []Need
-	seen := make(map[string]bool)
-	for _, op := range ops {
-		name := Digest(op.Target().Name)
+	var seen map[string]bool
+	for _, name := range names {
 		if r.pages != nil {
 			p := r.pageOf(name)
 			pg := &r.pages[p]
@@ -59,8 +63,11 @@ func (r *Record) Needs(ops []state.Op, now int64) []Need {
 				pg.loaded = true // expired with everything in it
 			}
 			if !pg.loaded {
-				n := Need{Suffix: r.suffix(p), page: p, version: pg.version}
+				n := Need{Suffix: pg.stored, page: p, version: pg.version}
 				if !seen[n.Suffix] {
+					if seen == nil {
+						seen = make(map[string]bool)
+					}
 					seen[n.Suffix] = true
 					out = append(out, n)
 				}
@@ -72,8 +79,11 @@ func (r *Record) Needs(ops []state.Op, now int64) []Need {
 			continue
 		}
 		if e := r.entries[i]; e.stub && e.kind != 0 && e.expires > now {
-			n := Need{Suffix: strconv.FormatUint(name, 16), page: -1, name: name, version: e.version}
+			n := Need{Suffix: e.stored, page: -1, name: name, version: e.version}
 			if !seen[n.Suffix] {
+				if seen == nil {
+					seen = make(map[string]bool)
+				}
 				seen[n.Suffix] = true
 				out = append(out, n)
 			}
@@ -116,7 +126,7 @@ func (r *Record) Attach(n Need, side []byte, now int64) (bool, error) {
 	if e.name != n.name || e.kind != stub.kind || e.stub || sr.pages != nil {
 		return false, fmt.Errorf("%w: side record holds another entry than its stub names", ErrCorrupt)
 	}
-	e.side, e.version, e.size = true, stub.version, len(side)
+	e.side, e.version, e.size, e.stored = true, stub.version, len(side), stub.stored
 	r.entries[i] = e
 	return true, nil
 }
@@ -133,6 +143,7 @@ func (r *Record) attachPage(p int, side []byte, now int64) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("page %d: %w", p, err)
 	}
+	r.pages[p].size = len(side)
 	if pr.pages != nil {
 		return false, fmt.Errorf("%w: page %d is paged itself", ErrCorrupt, p)
 	}
@@ -174,6 +185,11 @@ func (d *decoder) directory() (*Record, error) {
 		pg.expires = int64(ms) * 1_000_000
 		if d.err != nil {
 			break
+		}
+		if d.versioned {
+			pg.stored = pageSuffix(pg.bits, pg.prefix, &pg.version)
+		} else {
+			pg.stored = pageSuffix(pg.bits, pg.prefix, nil)
 		}
 		r.pageIndex = cmpOr(r.pageIndex)
 		r.pageIndex[pageID(pg.bits, pg.prefix)] = len(r.pages) + 1 // +1 while decoding: 0 is absent
@@ -220,4 +236,28 @@ func (r *Record) covers(cover uint64) bool {
 		}
 	}
 	return true
+}
+
+// Named returns the suffixes of the side records an encoded record or page
+// names itself, live at now: a directory's pages, or the side records of
+// the large entries it holds (a page's are named by the page). Together
+// with what its pages name, that is every key a record needs: anything
+// else under its tag is a leftover.
+func Named(b []byte, now int64) ([]string, error) {
+	r, err := Decode(b, now)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, pg := range r.pages {
+		if pg.expires > now {
+			out = append(out, pg.stored)
+		}
+	}
+	for _, e := range r.entries {
+		if e.stub && e.expires > now {
+			out = append(out, e.stored)
+		}
+	}
+	return out, nil
 }
