@@ -111,22 +111,33 @@ func mfaHostingCases() []mfaHostingCase {
 	}
 }
 
-// jumpHostDays are alice's uses of the VPS on four earlier working days:
-// her jump host, learned.
+// jumpHostDays are alice's uses of the VPS on four earlier working days,
+// from the CLI with her key and from the console: her jump host, learned.
 func jumpHostDays(at time.Time) []dt.Rec {
 	var out []dt.Rec
 	for d := 2; d <= 5; d++ {
-		out = append(out, keyUse(at.Add(-time.Duration(d)*24*time.Hour), mfaVPS))
+		when := at.Add(-time.Duration(d) * 24 * time.Hour)
+		out = append(out, keyUse(when, mfaVPS), aliceConsole(keyUse(when.Add(time.Hour), mfaVPS)))
 	}
 	return out
+}
+
+// aliceConsole is alice's call r made from a console session instead of
+// her key: a temporary key of its own.
+func aliceConsole(r dt.Rec) dt.Rec {
+	return r.With("userIdentity.accessKeyId", "ASIAEXAMPLEALICEC1").With("sessionCredentialFromConsole", "true")
 }
 
 func TestMFADeviceRemovedHosting(t *testing.T) { runMFAHosting(t, memoryStore) }
 
 func TestMFADeviceRemovedHostingOnRedis(t *testing.T) { runOnRedis(t, runMFAHosting) }
 
-func runMFAHosting(t *testing.T, newStore newStoreFunc) {
-	for _, c := range mfaHostingCases() {
+func runMFAHosting(t *testing.T, newStore newStoreFunc) { runMFACases(t, newStore, mfaHostingCases()) }
+
+// runMFACases runs each case after alice's office history, one record at
+// a time, in one batch, both reversed, and shuffled within the lateness.
+func runMFACases(t *testing.T, newStore newStoreFunc, cases []mfaHostingCase) {
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			check := func(how string, vs []engine.Verdict) {
 				t.Helper()
