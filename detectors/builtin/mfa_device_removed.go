@@ -23,7 +23,8 @@ const MFADeviceRemovedID = "mfa-device-removed"
 //   - for an IAM user's own device, where the removal came from, against
 //     the places the user worked from on earlier days
 //     (mfa_device_removed_hosting.go): HIGH from a hosting, VPN or Tor
-//     network the user did not use on 3 distinct days of the last ten
+//     network (or an EC2 instance's) the user did not use on 3 distinct
+//     days of the last ten
 //     (whoever works from a fresh VPS is removing the second factor; a
 //     thief's few hours of warming it up do not make it the user's);
 //     MEDIUM from such a network the user used on those days only through
@@ -59,7 +60,7 @@ func NewMFADeviceRemoved(cfg detectors.Config) (detectors.Detector, error) {
 		Title: "MFA device removed from an IAM user",
 		Description: "An MFA device was deactivated (DeactivateMFADevice) or a virtual MFA device deleted " +
 			"(DeleteVirtualMFADevice). HIGH when the caller is not the device's user, or when an IAM user's own device " +
-			"is removed from a hosting, VPN or Tor network the user did not use on 3 distinct earlier days of the last 10; " +
+			"is removed from a hosting, VPN or Tor network (or AWS's, outside trusted networks) the user did not use on 3 distinct earlier days of the last 10; " +
 			"MEDIUM from such a network the user used on those days only through the removing credential, or from a country " +
 			"the user never worked from in the last 30 days; judged from the removal and the user's earlier days whatever the arrival order. " +
 			"HIGH for root's own device; LOW for a user removing its own device otherwise. One incident per user and day; failed calls are quiet.",

@@ -16,8 +16,9 @@ import (
 // user worked from on earlier days. Every call of an IAM user adds one
 // day-stamped member to the user's set of places: its country
 // ("cc:DE@2024-08-01") when it comes from a network that places a person,
-// or its hosting, VPN or Tor network with the kind of credential that made
-// it ("asn:14061@2024-08-01 AKIA…", "… session") when it comes from one.
+// or its hosting, VPN or Tor network (or AWS's, outside trusted_networks)
+// with the kind of credential that made it ("asn:14061@2024-08-01 AKIA…",
+// "… session") when it comes from one.
 // A removal reads the members of days that ended at least reconHabitGap
 // before it, so nothing the removal's own day did (an attacker's session
 // warming up, a call delivered late) teaches the user anything, and the
@@ -108,11 +109,19 @@ func (d *MFADeviceRemoved) place(ev *detectors.Event) (mfaPlace, bool) {
 		return mfaPlace{}, false
 	}
 	n := d.settings.SourceNetwork(ev)
-	if _, public := publicSource(r, d.settings); public && n.Kind == detectors.NetworkHosting && n.ASN != 0 {
+	// An instance in AWS is a VPS like any other: a thief's EC2 instance
+	// in the user's country must not pass for the user's home.
+	// trusted_networks (the organisation's egress, whatever its kind)
+	// say where its people are.
+	vps := n.Kind == detectors.NetworkHosting || n.Kind == detectors.NetworkAWS
+	if _, public := publicSource(r, d.settings); public && vps {
+		if n.ASN == 0 {
+			return mfaPlace{}, false
+		}
 		return mfaPlace{hosting: true, value: "asn:" + strconv.FormatUint(uint64(n.ASN), 10), cred: mfaCredential(r)}, true
 	}
-	if n.Kind == detectors.NetworkHosting || n.Country == "" {
-		return mfaPlace{}, false // a VPS says nothing of where the person is
+	if n.Country == "" {
+		return mfaPlace{}, false
 	}
 	return mfaPlace{value: "cc:" + n.Country}, true
 }

@@ -30,8 +30,17 @@ const (
 )
 
 func mfaHostingSettings() *detectors.Settings {
-	return &detectors.Settings{GeoIP: geoTable, HostingASNs: []uint32{64511}}
+	return &detectors.Settings{GeoIP: mfaGeo, HostingASNs: []uint32{64511}}
 }
+
+// mfaGeo is geoTable plus EC2 addresses in the US (AS16509, AWS).
+var mfaGeo = func() fakeGeo {
+	g := fakeGeo{"3.5.0.0/16": {Country: "US", ASN: 16509, ASNOrg: "AMAZON-02"}}
+	for p, loc := range geoTable {
+		g[p] = loc
+	}
+	return g
+}()
 
 // mfaHostingDetectors are mfa-device-removed and access-key-new-location,
 // whose mark on the key the removal once read: it runs so the tests show

@@ -11,7 +11,7 @@ import (
 // that slipped past the hosting rule, each with its quiet twin. alice has a
 // month of office history in the US (mfaOfficeHistory); 198.51.100.0/24
 // (AS3320) and 198.51.101.0/24 (AS3209) are residential ISPs in Germany,
-// 192.0.2.0/24 (AS64511) a hosting network. Every case runs one record at
+// 192.0.2.0/24 (AS64511) a hosting network, 3.5.0.0/16 AWS in the US. Every case runs one record at
 // a time, in one batch, reversed and shuffled within the lateness, on the
 // memory store and on real Redis.
 
@@ -46,7 +46,28 @@ func mfaVariantCases() []mfaHostingCase {
 			[]dt.Rec{removalFrom(mfaVPS)}, "LOW"},
 		{"quiet twin: removal from the console on a jump host the CLI uses daily is LOW", warmVPS(at, 2, 5, 1),
 			[]dt.Rec{aliceConsole(removalFrom(mfaVPS))}, "LOW"},
+
+		// An EC2 instance is a VPS too, whichever country its region lies
+		// in: alice works from the US, and so does us-east-1.
+		{"removal from an EC2 instance in the user's country is HIGH", nil,
+			[]dt.Rec{keyUse(at, mfaEC2), removalFrom(mfaEC2)}, "HIGH"},
+		{"quiet twin: a user who works on an EC2 dev box from the CLI and the console is LOW", ec2Days(at),
+			[]dt.Rec{removalFrom(mfaEC2)}, "LOW"},
 	}
+}
+
+// mfaEC2 is an EC2 instance's address (AS16509), not in trusted_networks.
+const mfaEC2 = "3.5.1.20"
+
+// ec2Days are alice working on an EC2 dev box on four earlier days, from
+// the CLI and from the console.
+func ec2Days(at time.Time) []dt.Rec {
+	var out []dt.Rec
+	for d := 2; d <= 5; d++ {
+		when := at.Add(-time.Duration(d) * 24 * time.Hour)
+		out = append(out, keyUse(when, mfaEC2), aliceConsole(keyUse(when.Add(-time.Hour), mfaEC2)))
+	}
+	return out
 }
 
 // warmVPS is alice's key used from the VPS on each day from..to days
