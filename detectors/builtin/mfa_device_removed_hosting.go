@@ -61,10 +61,18 @@ func mfaPrincipal(r *cloudtrail.Record) string {
 		return ""
 	}
 	if p := r.StablePrincipal(); p != "" {
-		return "principal:" + p
+		return principalIdentities.get(p)
 	}
 	return ""
 }
+
+// mfaDays and mfaCountries remember the renderings a user's calls repeat
+// (the day, the country), so the call of a known place allocates only its
+// member.
+var (
+	mfaDays      = formatCache{layout: "@" + time.DateOnly}
+	mfaCountries = newStringMemo(func(cc string) string { return "cc:" + cc })
+)
 
 // mfaPlace is where one call of an IAM user came from, as the user's set
 // of places holds it.
@@ -76,11 +84,10 @@ type mfaPlace struct {
 
 // member renders the place on the day holding at.
 func (p mfaPlace) member(day time.Time) string {
-	m := p.value + "@" + day.Format(time.DateOnly)
 	if p.hosting {
-		m += " " + p.cred
+		return p.value + mfaDays.format(day) + " " + p.cred
 	}
-	return m
+	return p.value + mfaDays.format(day)
 }
 
 // parseMFAPlace reads a member back; ok is false for a member of another
@@ -123,7 +130,7 @@ func (d *MFADeviceRemoved) place(ev *detectors.Event) (mfaPlace, bool) {
 	if n.Country == "" {
 		return mfaPlace{}, false
 	}
-	return mfaPlace{value: "cc:" + n.Country}, true
+	return mfaPlace{value: mfaCountries.get(n.Country)}, true
 }
 
 // placesSpan is the span of day starts a removal at t judges its place
