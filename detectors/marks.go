@@ -11,14 +11,6 @@ import (
 // conclusions only through these keys, so the two can be built, enabled and
 // tested apart; when the writer is disabled the reader simply finds no mark.
 
-// NewLocationMark is the mark access-key-new-location sets (KeepLatest, at
-// the event's time) when an access key is used from a place new for its
-// identity; caller-identity-recon reads it to escalate a recon sequence by
-// the same key within the hour after.
-func NewLocationMark(ev *Event, accessKeyID string) state.Key {
-	return ev.Key(ev.KeyIdentity(accessKeyID), "new-location")
-}
-
 // KeyFirstSeenMark is the mark access-key-new-location keeps (KeepEarliest)
 // of the first time it saw a long-term access key (AKIA…) used from a
 // public address. caller-identity-recon reads it to tell a key with a
@@ -26,10 +18,6 @@ func NewLocationMark(ev *Event, accessKeyID string) state.Key {
 func KeyFirstSeenMark(ev *Event, accessKeyID string) state.Key {
 	return ev.Key(ev.KeyIdentity(accessKeyID), "loc:first-seen")
 }
-
-// NewLocationMarkTTL keeps a NewLocationMark long enough for a reader an hour
-// later, plus the allowed lateness of CloudTrail delivery.
-const NewLocationMarkTTL = 2 * time.Hour
 
 // PrivilegedRoleMark is the mark set (KeepEarliest, at the event's time) when
 // the service sees a role become privileged: AdministratorAccess attached or

@@ -5,11 +5,9 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/iamsentry/iamsentry/config"
-	"github.com/iamsentry/iamsentry/detectors/builtin"
-	"github.com/iamsentry/iamsentry/detectors/geoip"
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/internal/realcorpus"
+	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpusrules"
 	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpustest"
 	"github.com/iamsentry/iamsentry/state/memory"
 )
@@ -30,7 +28,7 @@ func BenchmarkScoreRealistic(b *testing.B) {
 		raws[i] = r.JSON
 	}
 	c = nil
-	built := realisticRules(b)
+	built := realcorpusrules.Build(b)
 	ctx := context.Background()
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -65,25 +63,4 @@ func BenchmarkScoreRealistic(b *testing.B) {
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/n, "allocs/event")
 	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/n, "B/event")
 	b.ReportMetric(0, "ns/op") // one op is a whole month: meaningless
-}
-
-// realisticRules builds what a realistic corpus runs under: every built-in
-// detector with the corpus's configuration and GeoIP databases (closed
-// when tb ends).
-func realisticRules(tb testing.TB) *config.Built {
-	tb.Helper()
-	cfg, err := config.Parse([]byte(realcorpustest.Config(tb)))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	geo, err := geoip.Open(cfg.GeoIP.CountryDB, cfg.GeoIP.ASNDB)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { geo.Close() })
-	built, err := cfg.Build(builtin.Specs(), geo)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return built
 }

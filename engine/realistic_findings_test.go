@@ -13,6 +13,7 @@ import (
 
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/internal/realcorpus"
+	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpusrules"
 	"github.com/iamsentry/iamsentry/state/memory"
 )
 
@@ -30,7 +31,7 @@ func TestRealisticFindingsDump(t *testing.T) {
 		t.Skip("set -realistic.findings=FILE to dump the realistic corpus's findings")
 	}
 	c := realcorpus.Generate(realcorpus.Options{Seed: 1})
-	built := realisticRules(t)
+	built := realcorpusrules.Build(t)
 	eng := engine.New(built.Registry, memory.New(memory.WithSweepInterval(0)), engine.Options{Suppress: built.Suppress})
 	var lines []string
 	counts := map[engine.Outcome]int{}

@@ -9,6 +9,7 @@ import (
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/internal/realcorpus"
+	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpusrules"
 	"github.com/iamsentry/iamsentry/state/memory"
 )
 
@@ -86,7 +87,7 @@ func TestStoriesOfBenignTraffic(t *testing.T) {
 
 func realcorpusEngine(t *testing.T) *engine.Engine {
 	t.Helper()
-	built := realisticRules(t)
+	built := realcorpusrules.Build(t)
 	store := memory.New()
 	t.Cleanup(func() { store.Close() })
 	return engine.New(built.Registry, store, engine.Options{Suppress: built.Suppress})

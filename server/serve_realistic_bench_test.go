@@ -11,10 +11,9 @@ import (
 
 	"github.com/iamsentry/iamsentry/config"
 	"github.com/iamsentry/iamsentry/detectors"
-	"github.com/iamsentry/iamsentry/detectors/builtin"
-	"github.com/iamsentry/iamsentry/detectors/geoip"
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/internal/loadgen"
+	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpusrules"
 	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpustest"
 	"github.com/iamsentry/iamsentry/server"
 	"github.com/iamsentry/iamsentry/state/memory"
@@ -32,7 +31,7 @@ import (
 // -cpuprofile, -memprofile or -mutexprofile.
 func BenchmarkServeRealistic(b *testing.B) {
 	records := loadgen.Realistic(1, 0)
-	built := serveRealisticRules(b)
+	built := realcorpusrules.Build(b)
 	ctx := context.Background()
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -89,24 +88,4 @@ func serveOnce(ctx context.Context, b *testing.B, reg *detectors.Registry, eopts
 		b.Fatalf("%d verdicts for %d records", rep.Events, len(cfg.Records))
 	}
 	return rep
-}
-
-// serveRealisticRules is the corpus's configuration with GeoIP databases
-// of its networks (closed when tb ends).
-func serveRealisticRules(tb testing.TB) *config.Built {
-	tb.Helper()
-	cfg, err := config.Parse([]byte(realcorpustest.Config(tb)))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	geo, err := geoip.Open(cfg.GeoIP.CountryDB, cfg.GeoIP.ASNDB)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { geo.Close() })
-	built, err := cfg.Build(builtin.Specs(), geo)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return built
 }

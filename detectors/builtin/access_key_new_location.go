@@ -277,9 +277,6 @@ func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) dete
 			dim.userSeen = b.NoveltyAddBy(ev.Key(user, dim.key), dim.member, ev.Owner(), r.EventTime, d.opts.Window)
 		}
 	}
-	if k := r.UserIdentity.AccessKeyID; k != "" {
-		s.mark = detectors.NewLocationMark(ev, k)
-	}
 	return s
 }
 
@@ -323,9 +320,6 @@ func (d *AccessKeyNewLocation) observeTrusted(ev *detectors.Event, b *state.Batc
 	}
 	s.placed[0] = dim
 	s.dims = s.placed[:1]
-	if k := r.UserIdentity.AccessKeyID; k != "" {
-		s.mark = detectors.NewLocationMark(ev, k)
-	}
 	return s
 }
 
@@ -384,7 +378,6 @@ type sighting struct {
 	// for other identities; userLabel names the user.
 	userFirst detectors.MarkResult
 	userLabel string
-	mark      state.Key // NewLocationMark to set when raising; zero without an access key
 }
 
 // onceKey is the throttle key of raising dim. The incident is the identity
@@ -536,9 +529,6 @@ func (s *sighting) finding(fresh []dimension, sizes dimSizes, since time.Time, s
 		f.Explanation += "; the network is a hosting, VPN or Tor provider's, which raises without warm-up"
 	}
 	f.Once = &detectors.Once{Key: s.onceKey(fresh[0]), TTL: 2 * time.Hour}
-	if s.mark != (state.Key{}) {
-		f.Marks = []detectors.SetMark{{Key: s.mark, At: s.r.EventTime, Keep: state.KeepLatest, TTL: detectors.NewLocationMarkTTL}}
-	}
 	return f
 }
 

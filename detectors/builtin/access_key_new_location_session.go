@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/iamsentry/iamsentry/detectors"
-	"github.com/iamsentry/iamsentry/state"
 )
 
 // sessionFinding reports a person's session key seen in two places within
@@ -43,8 +42,5 @@ func (s *sighting) sessionFinding(h history) detectors.Finding {
 		"another country or to or from a hosting network is a session replayed elsewhere",
 		label, s.ip, strings.Join(here, ", "), others, plural("place", others))
 	f.Once = &detectors.Once{Key: s.onceKey(s.dims[0]), TTL: 2 * time.Hour}
-	if s.mark != (state.Key{}) {
-		f.Marks = []detectors.SetMark{{Key: s.mark, At: s.r.EventTime, Keep: state.KeepLatest, TTL: detectors.NewLocationMarkTTL}}
-	}
 	return f
 }

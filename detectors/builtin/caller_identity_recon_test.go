@@ -1,7 +1,6 @@
 package builtin_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -30,17 +29,6 @@ func newRecon(t testing.TB, src string) detectors.Detector {
 
 func gci(ak string, at time.Time) dt.Rec { return keyCall(ak, "sts:GetCallerIdentity", at) }
 
-// setNewLocation leaves the mark access-key-new-location would leave for ak
-// at event time at.
-func setNewLocation(t *testing.T, store state.Store, ak string, at time.Time) {
-	t.Helper()
-	var b state.Batch
-	b.Mark(detectors.NewLocationMark(&detectors.Event{}, ak), at, state.KeepLatest, detectors.NewLocationMarkTTL)
-	if err := store.Exec(context.Background(), &b); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestCallerIdentityReconContract(t *testing.T) {
 	dt.Run(t, dt.Contract{
 		New:  func() detectors.Detector { return newRecon(t, "") },
@@ -59,7 +47,6 @@ func reconScenarios(t *testing.T, newStore newStoreFunc) {
 	tests := []struct {
 		name     string
 		opts     string
-		mark     time.Duration // new-location mark at w0+mark, when not 0
 		stream   []dt.Rec
 		want     int                // incidents
 		sev      detectors.Severity // highest of every incident, when set
@@ -95,13 +82,8 @@ func reconScenarios(t *testing.T, newStore newStoreFunc) {
 			stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "iam:GetRolePolicy", w0.Add(15*time.Minute))}},
 		{name: "a denied listing still counts", want: 1, attachTo: 1,
 			stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "s3:ListBuckets", w0.Add(time.Minute)).Failed("AccessDenied")}},
-		// access-key-new-location's mark is written after its batch, so
-		// reading it made the severity depend on batches and arrival order:
-		// it no longer escalates (the detector's own learned networks do).
-		{name: "new location 30 minutes before, then sensitive discovery, is MEDIUM", mark: -30 * time.Minute, want: 1, sev: detectors.SeverityMedium, attachTo: 1,
+		{name: "sensitive discovery is MEDIUM", want: 1, sev: detectors.SeverityMedium, attachTo: 1,
 			stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "secretsmanager:ListSecrets", w0.Add(time.Minute))}},
-		{name: "new location 30 minutes before, then ListBuckets, is LOW", mark: -30 * time.Minute, want: 1, sev: detectors.SeverityLow, attachTo: 1,
-			stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "s3:ListBuckets", w0.Add(time.Minute))}},
 		{name: "six minutes apart", want: 1, attachTo: 1,
 			stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "s3:ListBuckets", w0.Add(6*time.Minute))}},
 		{name: "GetCallerIdentity by one key, ListBuckets by another key of the same user", want: 1, attachTo: 1,
@@ -110,10 +92,6 @@ func reconScenarios(t *testing.T, newStore newStoreFunc) {
 			keyCall(keyA, "iam:ListUsers", w0.Add(time.Minute)), keyCall(keyA, "s3:ListObjects", w0.Add(time.Minute))}},
 		{name: "no access key: the principal still pairs", want: 1, attachTo: 1, stream: []dt.Rec{gci(keyA, w0).Without("userIdentity.accessKeyId"),
 			keyCall(keyA, "s3:ListBuckets", w0.Add(time.Minute)).Without("userIdentity.accessKeyId")}},
-		{name: "new location two hours before does not escalate", mark: -2 * time.Hour, want: 1, sev: detectors.SeverityLow, attachTo: 1,
-			stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "s3:ListBuckets", w0.Add(time.Minute))}},
-		{name: "new location after the pair does not escalate", mark: 20 * time.Minute, want: 1, sev: detectors.SeverityLow, attachTo: 1,
-			stream: []dt.Rec{gci(keyA, w0), keyCall(keyA, "s3:ListBuckets", w0.Add(time.Minute))}},
 		{name: "a chatty script is one finding per window", want: 2, attachTo: 1, stream: func() []dt.Rec {
 			var out []dt.Rec
 			for i := range 20 {
@@ -148,9 +126,6 @@ func reconScenarios(t *testing.T, newStore newStoreFunc) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			store := newStore(t)
-			if tt.mark != 0 {
-				setNewLocation(t, store, keyA, w0.Add(tt.mark))
-			}
 			h := dt.NewWithStore(t, store, newRecon(t, tt.opts))
 			vs := scored(h.Stream(tt.stream...))
 			fs := reconTop(vs)
@@ -174,10 +149,9 @@ func reconScenarios(t *testing.T, newStore newStoreFunc) {
 
 func TestCallerIdentityReconExplains(t *testing.T) {
 	h := dt.New(t, newRecon(t, ""))
-	setNewLocation(t, h.Store, keyA, w0.Add(-20*time.Minute))
 	vs := h.Stream(keyCall(keyA, "iam:ListAttachedUserPolicies", w0.Add(-time.Minute)), keyCall(keyA, "s3:ListBuckets", w0.Add(time.Minute)), gci(keyA, w0))
 	if fs := dt.Only(builtin.CallerIdentityReconID, vs); len(fs) == 1 && fs[0].Severity != detectors.SeverityMedium {
-		t.Errorf("sensitive discovery after another detector's new location: %v, want MEDIUM (the mark does not escalate)", fs[0].Severity)
+		t.Errorf("sensitive discovery: %v, want MEDIUM", fs[0].Severity)
 	}
 	fs := dt.Only(builtin.CallerIdentityReconID, vs)
 	if len(fs) != 1 {

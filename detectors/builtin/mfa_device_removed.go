@@ -20,15 +20,22 @@ const MFADeviceRemovedID = "mfa-device-removed"
 //   - HIGH for another user's device: a caller that is not that user (an
 //     administrator's session, another user, root) removing MFA is how a
 //     takeover prepares a password-only way in;
-//   - HIGH for an IAM user's own device removed from a hosting, VPN or Tor
-//     network new for the user (used in fewer than 3 hours of the last ten
-//     days): whoever works from a fresh VPS is removing the second factor.
-//     Judged from the removal record alone (mfa_device_removed_hosting.go),
-//     so batching, arrival order and replicas do not change it; the same
-//     removal from the user's office stays LOW, whatever the user's key did
-//     from elsewhere (access-key-new-location raises that);
+//   - for an IAM user's own device, where the removal came from, against
+//     the places the user worked from on earlier days
+//     (mfa_device_removed_hosting.go): HIGH from a hosting, VPN or Tor
+//     network (or an EC2 instance's) the user did not use on 3 distinct
+//     days of the last ten
+//     (whoever works from a fresh VPS is removing the second factor; a
+//     thief's few hours of warming it up do not make it the user's);
+//     MEDIUM from such a network the user used on those days only through
+//     the removing credential (a stolen key warmed for days looks like
+//     that), or from a country the user never worked from in 30 days (a
+//     residential proxy abroad, which no hosting list names). Judged from
+//     the removal record and what earlier days wrote, so batching, arrival
+//     order and replicas do not change it;
 //   - HIGH for root's own device: root is then a password alone;
-//   - LOW for the caller's own device otherwise: users replace phones.
+//   - LOW for the caller's own device otherwise: users replace phones,
+//     from the office, from home, from a jump host they use every day.
 //
 // One incident per target user (or device) and day, so deactivating and
 // deleting one device is one finding. Failed calls are quiet. A virtual
@@ -53,8 +60,9 @@ func NewMFADeviceRemoved(cfg detectors.Config) (detectors.Detector, error) {
 		Title: "MFA device removed from an IAM user",
 		Description: "An MFA device was deactivated (DeactivateMFADevice) or a virtual MFA device deleted " +
 			"(DeleteVirtualMFADevice). HIGH when the caller is not the device's user, or when an IAM user's own device " +
-			"is removed from a hosting, VPN or Tor network new for the user (used in fewer than 3 hours of the last 10 days), " +
-			"judged from the removal alone whatever the arrival order; " +
+			"is removed from a hosting, VPN or Tor network (or AWS's, outside trusted networks) the user did not use on 3 distinct earlier days of the last 10; " +
+			"MEDIUM from such a network the user used on those days only through the removing credential, or from a country " +
+			"the user never worked from in the last 30 days; judged from the removal and the user's earlier days whatever the arrival order. " +
 			"HIGH for root's own device; LOW for a user removing its own device otherwise. One incident per user and day; failed calls are quiet.",
 		Severity:   detectors.SeverityHigh,
 		Techniques: []string{"T1556.006", "T1098"},
@@ -72,10 +80,10 @@ type mfaRemoval struct {
 	target  string // the user (or the virtual device's name)
 	device  string // the serial number
 	self    bool
-	// net is the removal's hosting network when it came from one, and
-	// netHours the hours the user used it before.
-	net      string
-	netHours *state.Future[state.Window]
+	// place is where the removal came from and places the user's places
+	// on earlier days; nil when the removal's source places nobody.
+	place  mfaPlace
+	places *state.Future[state.Window]
 }
 
 // Observe implements Detector.
@@ -100,9 +108,7 @@ func (d *MFADeviceRemoved) Observe(ev *detectors.Event, b *state.Batch) detector
 	}
 	m.self = m.isSelf()
 	if id := mfaPrincipal(r); m.self && id != "" {
-		if net, ok := d.hostingNet(ev); ok {
-			m.observeRemovalNet(b, id, net)
-		}
+		m.observeRemovalPlace(b, id)
 	}
 	return m
 }
@@ -143,16 +149,12 @@ func (m *mfaRemoval) Findings() ([]detectors.Finding, error) {
 	case !m.self:
 		sev, score, why = detectors.SeverityHigh, 80, fmt.Sprintf("the caller (%s) is not the device's user: "+
 			"removing someone else's MFA prepares a password-only way into that account", r.UserIdentity.Type)
-	case m.netHours != nil:
-		w, err := m.netHours.Get()
+	case m.places != nil:
+		w, err := m.places.Get()
 		if err != nil {
 			return nil, err
 		}
-		if w.Count < reconHostingKnownHours {
-			sev, score, why = detectors.SeverityHigh, 85, fmt.Sprintf("it came from hosting network %s, which the user "+
-				"called from in %d hours of the last %s: whoever works from there is removing the second factor",
-				m.net, w.Count, detectors.Days(mfaHostingHabit))
-		}
+		sev, score, why = m.judge(m.judgePlace(w), sev, score, why)
 	}
 	target := m.target
 	if target == "" {
@@ -164,11 +166,35 @@ func (m *mfaRemoval) Findings() ([]detectors.Finding, error) {
 	f.Evidence["target_user"] = target
 	f.Evidence["serial_number"] = m.device
 	f.Evidence["self"] = fmt.Sprint(m.self)
-	if m.net != "" {
-		f.Evidence["hosting_network"] = m.net
+	switch {
+	case m.place.hosting:
+		f.Evidence["hosting_network"] = m.place.value
+	case m.place.value != "":
+		f.Evidence["country"] = strings.TrimPrefix(m.place.value, "cc:")
 	}
 	day := state.BucketStart(r.EventTime, 24*time.Hour).Format(time.DateOnly)
 	f.Once = detectors.OncePer(m.ev.Key(detectors.IAMEntity(m.account, "user", target),
 		"mfa-removed:"+sev.String()+":"+day), 24*time.Hour)
 	return []detectors.Finding{f}, nil
+}
+
+// judge weighs a user's own removal by its place: sev, score and why are
+// the LOW default it keeps when the place is the user's.
+func (m *mfaRemoval) judge(h placeHistory, sev detectors.Severity, score int, why string) (detectors.Severity, int, string) {
+	period := detectors.Days(mfaHostingHabit)
+	switch {
+	case m.place.hosting && h.hostingDays < mfaHostingKnownDays:
+		return detectors.SeverityHigh, 85, fmt.Sprintf("it came from hosting network %s, which the user called from "+
+			"on %d earlier days of the last %s: whoever works from there is removing the second factor",
+			m.place.value, h.hostingDays, period)
+	case m.place.hosting && h.otherCredDays == 0:
+		return detectors.SeverityMedium, 60, fmt.Sprintf("it came from hosting network %s, which the user called from "+
+			"on %d earlier days of the last %s, but only with the credential removing the device (%s): "+
+			"a stolen key warmed up on a VPS looks the same", m.place.value, h.hostingDays, period, m.place.cred)
+	case !m.place.hosting && h.countries > 0 && !h.countryKnown:
+		return detectors.SeverityMedium, 55, fmt.Sprintf("it came from country %s, where the user did not work on any "+
+			"earlier day of the last %s (%d other %s): a second factor removed from abroad, as through a residential proxy",
+			strings.TrimPrefix(m.place.value, "cc:"), detectors.Days(mfaCountryHabit), h.countries, plural("country", h.countries))
+	}
+	return sev, score, why
 }

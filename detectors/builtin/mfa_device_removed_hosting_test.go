@@ -30,8 +30,17 @@ const (
 )
 
 func mfaHostingSettings() *detectors.Settings {
-	return &detectors.Settings{GeoIP: geoTable, HostingASNs: []uint32{64511}}
+	return &detectors.Settings{GeoIP: mfaGeo, HostingASNs: []uint32{64511}}
 }
+
+// mfaGeo is geoTable plus EC2 addresses in the US (AS16509, AWS).
+var mfaGeo = func() fakeGeo {
+	g := fakeGeo{"3.5.0.0/16": {Country: "US", ASN: 16509, ASNOrg: "AMAZON-02"}}
+	for p, loc := range geoTable {
+		g[p] = loc
+	}
+	return g
+}()
 
 // mfaHostingDetectors are mfa-device-removed and access-key-new-location,
 // whose mark on the key the removal once read: it runs so the tests show
@@ -111,22 +120,33 @@ func mfaHostingCases() []mfaHostingCase {
 	}
 }
 
-// jumpHostDays are alice's uses of the VPS on four earlier working days:
-// her jump host, learned.
+// jumpHostDays are alice's uses of the VPS on four earlier working days,
+// from the CLI with her key and from the console: her jump host, learned.
 func jumpHostDays(at time.Time) []dt.Rec {
 	var out []dt.Rec
 	for d := 2; d <= 5; d++ {
-		out = append(out, keyUse(at.Add(-time.Duration(d)*24*time.Hour), mfaVPS))
+		when := at.Add(-time.Duration(d) * 24 * time.Hour)
+		out = append(out, keyUse(when, mfaVPS), aliceConsole(keyUse(when.Add(time.Hour), mfaVPS)))
 	}
 	return out
+}
+
+// aliceConsole is alice's call r made from a console session instead of
+// her key: a temporary key of its own.
+func aliceConsole(r dt.Rec) dt.Rec {
+	return r.With("userIdentity.accessKeyId", "ASIAEXAMPLEALICEC1").With("sessionCredentialFromConsole", "true")
 }
 
 func TestMFADeviceRemovedHosting(t *testing.T) { runMFAHosting(t, memoryStore) }
 
 func TestMFADeviceRemovedHostingOnRedis(t *testing.T) { runOnRedis(t, runMFAHosting) }
 
-func runMFAHosting(t *testing.T, newStore newStoreFunc) {
-	for _, c := range mfaHostingCases() {
+func runMFAHosting(t *testing.T, newStore newStoreFunc) { runMFACases(t, newStore, mfaHostingCases()) }
+
+// runMFACases runs each case after alice's office history, one record at
+// a time, in one batch, both reversed, and shuffled within the lateness.
+func runMFACases(t *testing.T, newStore newStoreFunc, cases []mfaHostingCase) {
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			check := func(how string, vs []engine.Verdict) {
 				t.Helper()

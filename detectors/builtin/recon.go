@@ -13,7 +13,7 @@ import (
 // recognise a console session, and how they cut event time into windows.
 
 // keyIdentity is the state identity of an access key. It is the identity
-// NewLocationMark uses, so a key's marks and windows share one Redis slot.
+// KeyFirstSeenMark uses, so a key's marks and windows share one Redis slot.
 func keyIdentity(accessKeyID string) string { return "key:" + accessKeyID }
 
 // serviceOf returns the short service name of an event source

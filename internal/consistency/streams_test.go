@@ -9,13 +9,11 @@ import (
 	"time"
 
 	"github.com/iamsentry/iamsentry/config"
-	"github.com/iamsentry/iamsentry/detectors/builtin"
-	"github.com/iamsentry/iamsentry/detectors/geoip"
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/internal/consistency"
 	"github.com/iamsentry/iamsentry/internal/corpus"
 	"github.com/iamsentry/iamsentry/internal/realcorpus"
-	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpustest"
+	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpusrules"
 	"github.com/iamsentry/iamsentry/internal/redistest"
 	"github.com/iamsentry/iamsentry/internal/redistest/rstore"
 	"github.com/iamsentry/iamsentry/state"
@@ -58,7 +56,7 @@ func TestRealisticCorpusAcrossStoresAndStreams(t *testing.T) {
 	}
 	c := realcorpus.Generate(opts)
 	rounds := deliveryRounds(c.Records, consistency.Lateness)
-	built := realisticRules(t)
+	built := realcorpusrules.Build(t)
 	srv := redistest.StartServer(t)
 	cluster := redistest.StartCluster(t, 3)
 	stores := []struct {
@@ -164,24 +162,4 @@ func scoreStreams(t *testing.T, built *config.Built, store state.Store, rounds [
 		}
 	}
 	return all
-}
-
-// realisticRules builds the realistic corpus's configuration with every
-// built-in detector and GeoIP databases of its networks.
-func realisticRules(t *testing.T) *config.Built {
-	t.Helper()
-	cfg, err := config.Parse([]byte(realcorpustest.Config(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	geo, err := geoip.Open(cfg.GeoIP.CountryDB, cfg.GeoIP.ASNDB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { geo.Close() })
-	built, err := cfg.Build(builtin.Specs(), geo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return built
 }
