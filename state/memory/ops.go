@@ -10,7 +10,7 @@ import (
 )
 
 // exec runs one operation under its shard's lock and resolves its future.
-func (s *Store) exec(op state.Op, now int64) {
+func (s *Store) exec(op state.Op, now int64, r *results) {
 	switch o := op.(type) {
 	case *state.ClaimOp:
 		o.Result.Resolve(s.claim(o, now))
@@ -21,9 +21,9 @@ func (s *Store) exec(op state.Op, now int64) {
 	case *state.WindowAddOp:
 		o.Result.Resolve(s.windowAdd(o, now))
 	case *state.WindowAddReadOp:
-		o.Result.Resolve(s.windowAddRead(o, now))
+		o.Result.Resolve(s.windowAddRead(o, now, r))
 	case *state.WindowReadOp:
-		o.Result.Resolve(s.windowRead(o, now))
+		o.Result.Resolve(s.windowRead(o, now, r))
 	case *state.NoveltyAddOp:
 		o.Result.Resolve(s.noveltyAdd(o, now))
 	case *state.MarkOp:
@@ -31,9 +31,9 @@ func (s *Store) exec(op state.Op, now int64) {
 	case *state.ReadMarkOp:
 		o.Result.Resolve(s.readMark(o, now))
 	case *state.BucketAddOp:
-		o.Result.Resolve(s.bucketAdd(o, now))
+		o.Result.Resolve(s.bucketAdd(o, now, r))
 	case *state.BucketReadOp:
-		o.Result.Resolve(s.bucketRead(o, now))
+		o.Result.Resolve(s.bucketRead(o, now, r))
 	case *state.ThrottleOp:
 		o.Result.Resolve(s.throttle(o, now))
 	default:
@@ -117,18 +117,18 @@ func (s *Store) windowAdd(o *state.WindowAddOp, now int64) (int, error) {
 	return hi - lo, nil
 }
 
-func (s *Store) windowRead(o *state.WindowReadOp, now int64) (state.Window, error) {
+func (s *Store) windowRead(o *state.WindowReadOp, now int64, r *results) (state.Window, error) {
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
 	_, e, err := sh.live(o.Key, kindWindow, now)
 	if err != nil || e == nil {
 		return state.Window{}, err
 	}
-	return e.window(o.Span, o.Limit), nil
+	return e.window(o.Span, o.Limit, r), nil
 }
 
 // windowAddRead is windowAdd then windowRead under one lock.
-func (s *Store) windowAddRead(o *state.WindowAddReadOp, now int64) (state.Window, error) {
+func (s *Store) windowAddRead(o *state.WindowAddReadOp, now int64, r *results) (state.Window, error) {
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return state.Window{}, err
 	}
@@ -143,18 +143,18 @@ func (s *Store) windowAddRead(o *state.WindowAddReadOp, now int64) (state.Window
 	at := o.At.UnixNano()
 	e.addMember(o.Member, at)
 	e.trim(at - int64(o.TTL))
-	return e.window(o.Span, o.Limit), nil
+	return e.window(o.Span, o.Limit, r), nil
 }
 
 // window counts the members whose time lies in span and lists up to limit
 // of them, earliest first (ties by member): the order the set keeps.
-func (e *entry) window(span state.Span, limit int) state.Window {
+func (e *entry) window(span state.Span, limit int, r *results) state.Window {
 	lo, hi := e.members.span(span.From.UnixNano(), span.To.UnixNano())
 	w := state.Window{Count: hi - lo}
 	if limit <= 0 || hi == lo {
 		return w
 	}
-	w.Members = make([]string, min(limit, hi-lo))
+	w.Members = r.strings(min(limit, hi-lo))
 	for i := range w.Members {
 		w.Members[i] = e.members.few[lo+i].member
 	}
@@ -233,7 +233,7 @@ func checkBuckets(k state.Key, width time.Duration, history int) error {
 	return nil
 }
 
-func (s *Store) bucketAdd(o *state.BucketAddOp, now int64) ([]int, error) {
+func (s *Store) bucketAdd(o *state.BucketAddOp, now int64, r *results) ([]int, error) {
 	if err := cmp.Or(checkTTL(o.Key, o.TTL), checkBuckets(o.Key, o.Width, o.History)); err != nil {
 		return nil, err
 	}
@@ -248,10 +248,10 @@ func (s *Store) bucketAdd(o *state.BucketAddOp, now int64) ([]int, error) {
 	start, w := state.BucketStart(o.At, o.Width).UnixNano(), int64(o.Width)
 	e.addToBucket(start, o.Member)
 	e.trimBuckets(o.At.UnixNano()-int64(o.TTL), w)
-	return e.history(start, w, o.History), nil
+	return e.history(start, w, o.History, r), nil
 }
 
-func (s *Store) bucketRead(o *state.BucketReadOp, now int64) ([]int, error) {
+func (s *Store) bucketRead(o *state.BucketReadOp, now int64, r *results) ([]int, error) {
 	if err := checkBuckets(o.Key, o.Width, o.History); err != nil {
 		return nil, err
 	}
@@ -261,7 +261,7 @@ func (s *Store) bucketRead(o *state.BucketReadOp, now int64) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	return e.history(state.BucketStart(o.At, o.Width).UnixNano(), int64(o.Width), o.History), nil
+	return e.history(state.BucketStart(o.At, o.Width).UnixNano(), int64(o.Width), o.History, r), nil
 }
 
 // throttle leaves the TTL alone when the owner comes back: a retry must not
