@@ -389,3 +389,14 @@ func BucketStart(t time.Time, w time.Duration) time.Time {
 	}
 	return time.Unix(0, start).UTC()
 }
+
+// Reset empties b for reuse and keeps the memory it grew: a caller that
+// queues a batch per micro-batch (the engine) reuses one rather than growing
+// a fresh index by key, operation by operation, every time. Futures
+// handed out before Reset stay valid; b no longer holds them.
+func (b *Batch) Reset() {
+	clear(b.ops)
+	b.ops = b.ops[:0]
+	clear(b.last)
+	b.prev = b.prev[:0]
+}
