@@ -31,9 +31,9 @@ type scoring struct {
 	verdicts []Verdict
 	items    []item
 	first    *state.Batch // the scratch's, reset
-	trips    int  // round trips taken
-	learn    bool // the batch only learns (Batch.Learn)
-	alerting bool // some record raised a candidate finding (before throttles)
+	trips    int          // round trips taken
+	learn    bool         // the batch only learns (Batch.Learn)
+	alerting bool         // some record raised a candidate finding (before throttles)
 
 	onPublish func([]Verdict) // the batch's Publish
 
