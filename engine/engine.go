@@ -244,7 +244,7 @@ func (e *Engine) score(ctx context.Context, b Batch) ([]Verdict, error) {
 	e.records.Add(int64(len(b.Records)))
 	s := newScoring(e, b)
 	defer s.release()
-	if err := e.exec(ctx, s, &s.first); err != nil {
+	if err := e.exec(ctx, s, s.first); err != nil {
 		return nil, fmt.Errorf("scoring %d records: %w", len(b.Records), err)
 	}
 	if err := s.evaluate(); err != nil {

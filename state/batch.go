@@ -16,6 +16,40 @@ type Batch struct {
 	ops  []Op
 	last map[Key]int32 // per key: the position of the latest operation on it
 	prev []int32       // prev[i]: the previous operation on ops[i]'s key, or -1
+
+	// The operations of the kinds detectors queue for most events are
+	// allocated a chunk at a time (see chunk): a micro-batch queues a few
+	// thousand, and one allocation each was a fifth of the engine's.
+	claims         chunk[ClaimOp]
+	windowAdds     chunk[WindowAddOp]
+	windowAddReads chunk[WindowAddReadOp]
+	windowReads    chunk[WindowReadOp]
+	novelties      chunk[NoveltyAddOp]
+	marks          chunk[MarkOp]
+	bucketAdds     chunk[BucketAddOp]
+}
+
+// chunk is where the next operations of one kind are stored. An operation
+// keeps its slot for good (its future is a pointer into it): a chunk is
+// never reused, only left behind when used up, and freed once nothing
+// points into it.
+type chunk[T any] []T
+
+// maxChunk bounds a chunk: an operation that outlives its batch (a future
+// kept past it) pins at most this many neighbours.
+const maxChunk = 32
+
+// take stores op in the chunk and returns where. queued is how many
+// operations the batch holds: a fresh chunk grows with the batch, so a
+// batch of a few operations allocates for them alone.
+func (c *chunk[T]) take(queued int, op T) *T {
+	if len(*c) == 0 {
+		*c = make([]T, min(max(queued/8, 1), maxChunk))
+	}
+	p := &(*c)[0]
+	*c = (*c)[1:]
+	*p = op
+	return p
 }
 
 // Op is one queued operation. The concrete types below are the whole set; a
@@ -91,7 +125,7 @@ func (o *ClaimOp) Target() Key { return o.Key }
 
 // Claim queues a ClaimOp.
 func (b *Batch) Claim(key Key, value []byte, ttl time.Duration) *Future[Claimed] {
-	return &add(b, &ClaimOp{Key: key, Value: value, TTL: ttl}).Result
+	return &add(b, b.claims.take(len(b.ops), ClaimOp{Key: key, Value: value, TTL: ttl})).Result
 }
 
 // PutOp sets Key to Value, replacing what it held.
@@ -154,7 +188,7 @@ func (o *WindowAddOp) Target() Key { return o.Key }
 
 // WindowAdd queues a WindowAddOp.
 func (b *Batch) WindowAdd(key Key, member string, at time.Time, count Span, ttl time.Duration) *Future[int] {
-	return &add(b, &WindowAddOp{Key: key, Member: member, At: at, Count: count, TTL: ttl}).Result
+	return &add(b, b.windowAdds.take(len(b.ops), WindowAddOp{Key: key, Member: member, At: at, Count: count, TTL: ttl})).Result
 }
 
 // WindowAddReadOp is a WindowAddOp and a WindowReadOp of the same key and
@@ -179,7 +213,7 @@ func (o *WindowAddReadOp) Target() Key { return o.Key }
 
 // WindowAddRead queues a WindowAddReadOp.
 func (b *Batch) WindowAddRead(key Key, member string, at time.Time, span Span, limit int, ttl time.Duration) *Future[Window] {
-	return &add(b, &WindowAddReadOp{Key: key, Member: member, At: at, Span: span, Limit: limit, TTL: ttl}).Result
+	return &add(b, b.windowAddReads.take(len(b.ops), WindowAddReadOp{Key: key, Member: member, At: at, Span: span, Limit: limit, TTL: ttl})).Result
 }
 
 // Window is what a WindowReadOp sees.
@@ -205,7 +239,7 @@ func (o *WindowReadOp) Target() Key { return o.Key }
 
 // WindowRead queues a WindowReadOp.
 func (b *Batch) WindowRead(key Key, span Span, limit int) *Future[Window] {
-	return &add(b, &WindowReadOp{Key: key, Span: span, Limit: limit}).Result
+	return &add(b, b.windowReads.take(len(b.ops), WindowReadOp{Key: key, Span: span, Limit: limit})).Result
 }
 
 // Novelty is the result of a NoveltyAdd.
@@ -247,13 +281,13 @@ func (o *NoveltyAddOp) Target() Key { return o.Key }
 
 // NoveltyAdd queues a NoveltyAddOp without an owner.
 func (b *Batch) NoveltyAdd(key Key, member string, at time.Time, ttl time.Duration) *Future[Novelty] {
-	return &add(b, &NoveltyAddOp{Key: key, Member: member, At: at, TTL: ttl}).Result
+	return &add(b, b.novelties.take(len(b.ops), NoveltyAddOp{Key: key, Member: member, At: at, TTL: ttl})).Result
 }
 
 // NoveltyAddBy queues a NoveltyAddOp by owner, retry-safe (see
 // NoveltyAddOp.Owner).
 func (b *Batch) NoveltyAddBy(key Key, member, owner string, at time.Time, ttl time.Duration) *Future[Novelty] {
-	return &add(b, &NoveltyAddOp{Key: key, Member: member, Owner: owner, At: at, TTL: ttl}).Result
+	return &add(b, b.novelties.take(len(b.ops), NoveltyAddOp{Key: key, Member: member, Owner: owner, At: at, TTL: ttl})).Result
 }
 
 // Keep says which of two times a mark keeps.
@@ -289,7 +323,7 @@ func (o *MarkOp) Target() Key { return o.Key }
 
 // Mark queues a MarkOp.
 func (b *Batch) Mark(key Key, at time.Time, keep Keep, ttl time.Duration) *Future[Mark] {
-	return &add(b, &MarkOp{Key: key, At: at, Keep: keep, TTL: ttl}).Result
+	return &add(b, b.marks.take(len(b.ops), MarkOp{Key: key, At: at, Keep: keep, TTL: ttl})).Result
 }
 
 // ReadMarkOp reads a mark without writing.
@@ -333,7 +367,7 @@ func (o *BucketAddOp) Target() Key { return o.Key }
 
 // BucketAdd queues a BucketAddOp.
 func (b *Batch) BucketAdd(key Key, member string, at time.Time, width time.Duration, history int, ttl time.Duration) *Future[[]int] {
-	return &add(b, &BucketAddOp{Key: key, Member: member, At: at, Width: width, History: history, TTL: ttl}).Result
+	return &add(b, b.bucketAdds.take(len(b.ops), BucketAddOp{Key: key, Member: member, At: at, Width: width, History: history, TTL: ttl})).Result
 }
 
 // BucketReadOp reads the counts of the History buckets ending with the bucket
@@ -388,4 +422,15 @@ func BucketStart(t time.Time, w time.Duration) time.Time {
 		start -= int64(w)
 	}
 	return time.Unix(0, start).UTC()
+}
+
+// Reset empties b for reuse and keeps the memory it grew: a caller that
+// queues a batch per micro-batch (the engine) reuses one rather than growing
+// a fresh index by key, operation by operation, every time. Futures
+// handed out before Reset stay valid; b no longer holds them.
+func (b *Batch) Reset() {
+	clear(b.ops)
+	b.ops = b.ops[:0]
+	clear(b.last)
+	b.prev = b.prev[:0]
 }

@@ -33,3 +33,20 @@ func TestBucketBytesKeptMatchRecount(t *testing.T) {
 		t.Fatal("every bucket was trimmed: the test checked an empty entry")
 	}
 }
+
+// TestAllocTableMatchesSearch checks the size-class table alloc uses for
+// small sizes against the binary search over the classes, at every size
+// the table covers and across its edge.
+func TestAllocTableMatchesSearch(t *testing.T) {
+	for n := int64(-1); n <= 2*smallMax; n++ {
+		if got, want := alloc(n), searchClass(n); got != want {
+			t.Fatalf("alloc(%d) = %d, the size classes give %d", n, got, want)
+		}
+	}
+	if got := alloc(1); got != 8 {
+		t.Fatalf("alloc(1) = %d, want the smallest class, 8", got)
+	}
+	if got := alloc(smallMax + 1); got != 1152 {
+		t.Fatalf("alloc(%d) = %d, want the next class, 1152", smallMax+1, got)
+	}
+}

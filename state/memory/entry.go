@@ -131,8 +131,8 @@ func (e *entry) trimBuckets(cutoff, w int64) {
 
 // history returns the member counts of the n buckets of width w ending with
 // the one starting at last, oldest first.
-func (e *entry) history(last, w int64, n int) []int {
-	out := make([]int, n)
+func (e *entry) history(last, w int64, n int, x *scratch) []int {
+	out := x.counts(n)
 	if e == nil {
 		return out
 	}

@@ -138,8 +138,9 @@ func (s *Store) Exec(ctx context.Context, b *state.Batch) error {
 	// One clock reading per batch: the batch is one round trip's worth of
 	// work, as on Redis, and time.Now per op would be wasted.
 	now := s.now().UnixNano()
+	var x scratch
 	for _, op := range b.Ops() {
-		s.exec(op, now)
+		s.exec(op, now, &x)
 	}
 	return nil
 }

@@ -10,32 +10,32 @@ import (
 )
 
 // exec runs one operation under its shard's lock and resolves its future.
-func (s *Store) exec(op state.Op, now int64) {
+func (s *Store) exec(op state.Op, now int64, x *scratch) {
 	switch o := op.(type) {
 	case *state.ClaimOp:
-		o.Result.Resolve(s.claim(o, now))
+		o.Result.Resolve(s.claim(o, now, x))
 	case *state.PutOp:
-		o.Result.Resolve(s.put(o, now))
+		o.Result.Resolve(s.put(o, now, x))
 	case *state.GetOp:
 		o.Result.Resolve(s.get(o, now))
 	case *state.WindowAddOp:
-		o.Result.Resolve(s.windowAdd(o, now))
+		o.Result.Resolve(s.windowAdd(o, now, x))
 	case *state.WindowAddReadOp:
-		o.Result.Resolve(s.windowAddRead(o, now))
+		o.Result.Resolve(s.windowAddRead(o, now, x))
 	case *state.WindowReadOp:
-		o.Result.Resolve(s.windowRead(o, now))
+		o.Result.Resolve(s.windowRead(o, now, x))
 	case *state.NoveltyAddOp:
-		o.Result.Resolve(s.noveltyAdd(o, now))
+		o.Result.Resolve(s.noveltyAdd(o, now, x))
 	case *state.MarkOp:
-		o.Result.Resolve(s.mark(o, now))
+		o.Result.Resolve(s.mark(o, now, x))
 	case *state.ReadMarkOp:
 		o.Result.Resolve(s.readMark(o, now))
 	case *state.BucketAddOp:
-		o.Result.Resolve(s.bucketAdd(o, now))
+		o.Result.Resolve(s.bucketAdd(o, now, x))
 	case *state.BucketReadOp:
-		o.Result.Resolve(s.bucketRead(o, now))
+		o.Result.Resolve(s.bucketRead(o, now, x))
 	case *state.ThrottleOp:
-		o.Result.Resolve(s.throttle(o, now))
+		o.Result.Resolve(s.throttle(o, now, x))
 	default:
 		op.Fail(fmt.Errorf("memory: unsupported operation %T", op))
 	}
@@ -58,7 +58,7 @@ func checkTTL(k state.Key, ttl time.Duration) error {
 	return nil
 }
 
-func (s *Store) claim(o *state.ClaimOp, now int64) (state.Claimed, error) {
+func (s *Store) claim(o *state.ClaimOp, now int64, x *scratch) (state.Claimed, error) {
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return state.Claimed{}, err
 	}
@@ -71,18 +71,18 @@ func (s *Store) claim(o *state.ClaimOp, now int64) (state.Claimed, error) {
 	if e != nil {
 		return state.Claimed{Prior: bytesOf(e.value)}, nil
 	}
-	sh.replace(g, o.Key, &entry{name: sh.intern(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
+	sh.replace(g, o.Key, &entry{name: x.intern(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
 	return state.Claimed{First: true}, nil
 }
 
-func (s *Store) put(o *state.PutOp, now int64) (struct{}, error) {
+func (s *Store) put(o *state.PutOp, now int64, x *scratch) (struct{}, error) {
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return struct{}{}, err
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
 	// Put replaces whatever the key held, as SET does on Redis.
-	sh.replace(sh.group(o.Key), o.Key, &entry{name: sh.intern(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
+	sh.replace(sh.group(o.Key), o.Key, &entry{name: x.intern(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
 	return struct{}{}, nil
 }
 
@@ -98,13 +98,13 @@ func (s *Store) get(o *state.GetOp, now int64) ([]byte, error) {
 
 // windowAdd counts the span with two binary searches: window sets are kept
 // sorted by time.
-func (s *Store) windowAdd(o *state.WindowAddOp, now int64) (int, error) {
+func (s *Store) windowAdd(o *state.WindowAddOp, now int64, x *scratch) (int, error) {
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return 0, err
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	w, _, err := sh.upsert(o.Key, kindWindow, now, o.TTL)
+	w, _, err := sh.upsert(o.Key, kindWindow, now, o.TTL, x)
 	if err != nil {
 		return 0, err
 	}
@@ -117,24 +117,24 @@ func (s *Store) windowAdd(o *state.WindowAddOp, now int64) (int, error) {
 	return hi - lo, nil
 }
 
-func (s *Store) windowRead(o *state.WindowReadOp, now int64) (state.Window, error) {
+func (s *Store) windowRead(o *state.WindowReadOp, now int64, x *scratch) (state.Window, error) {
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
 	_, e, err := sh.live(o.Key, kindWindow, now)
 	if err != nil || e == nil {
 		return state.Window{}, err
 	}
-	return e.window(o.Span, o.Limit), nil
+	return e.window(o.Span, o.Limit, x), nil
 }
 
 // windowAddRead is windowAdd then windowRead under one lock.
-func (s *Store) windowAddRead(o *state.WindowAddReadOp, now int64) (state.Window, error) {
+func (s *Store) windowAddRead(o *state.WindowAddReadOp, now int64, x *scratch) (state.Window, error) {
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return state.Window{}, err
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	w, _, err := sh.upsert(o.Key, kindWindow, now, o.TTL)
+	w, _, err := sh.upsert(o.Key, kindWindow, now, o.TTL, x)
 	if err != nil {
 		return state.Window{}, err
 	}
@@ -143,31 +143,31 @@ func (s *Store) windowAddRead(o *state.WindowAddReadOp, now int64) (state.Window
 	at := o.At.UnixNano()
 	e.addMember(o.Member, at)
 	e.trim(at - int64(o.TTL))
-	return e.window(o.Span, o.Limit), nil
+	return e.window(o.Span, o.Limit, x), nil
 }
 
 // window counts the members whose time lies in span and lists up to limit
 // of them, earliest first (ties by member): the order the set keeps.
-func (e *entry) window(span state.Span, limit int) state.Window {
+func (e *entry) window(span state.Span, limit int, x *scratch) state.Window {
 	lo, hi := e.members.span(span.From.UnixNano(), span.To.UnixNano())
 	w := state.Window{Count: hi - lo}
 	if limit <= 0 || hi == lo {
 		return w
 	}
-	w.Members = make([]string, min(limit, hi-lo))
+	w.Members = x.strings(min(limit, hi-lo))
 	for i := range w.Members {
 		w.Members[i] = e.members.few[lo+i].member
 	}
 	return w
 }
 
-func (s *Store) noveltyAdd(o *state.NoveltyAddOp, now int64) (state.Novelty, error) {
+func (s *Store) noveltyAdd(o *state.NoveltyAddOp, now int64, x *scratch) (state.Novelty, error) {
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return state.Novelty{}, err
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	w, _, err := sh.upsert(o.Key, kindNovelty, now, o.TTL)
+	w, _, err := sh.upsert(o.Key, kindNovelty, now, o.TTL, x)
 	if err != nil {
 		return state.Novelty{}, err
 	}
@@ -191,13 +191,13 @@ func (s *Store) noveltyAdd(o *state.NoveltyAddOp, now int64) (state.Novelty, err
 	return n, nil
 }
 
-func (s *Store) mark(o *state.MarkOp, now int64) (state.Mark, error) {
+func (s *Store) mark(o *state.MarkOp, now int64, x *scratch) (state.Mark, error) {
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return state.Mark{}, err
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	w, created, err := sh.upsert(o.Key, kindMark, now, o.TTL)
+	w, created, err := sh.upsert(o.Key, kindMark, now, o.TTL, x)
 	if err != nil {
 		return state.Mark{}, err
 	}
@@ -233,13 +233,13 @@ func checkBuckets(k state.Key, width time.Duration, history int) error {
 	return nil
 }
 
-func (s *Store) bucketAdd(o *state.BucketAddOp, now int64) ([]int, error) {
+func (s *Store) bucketAdd(o *state.BucketAddOp, now int64, x *scratch) ([]int, error) {
 	if err := cmp.Or(checkTTL(o.Key, o.TTL), checkBuckets(o.Key, o.Width, o.History)); err != nil {
 		return nil, err
 	}
 	sh := s.lock(o.Key)
 	defer sh.mu.Unlock()
-	ed, _, err := sh.upsert(o.Key, kindBuckets, now, o.TTL)
+	ed, _, err := sh.upsert(o.Key, kindBuckets, now, o.TTL, x)
 	if err != nil {
 		return nil, err
 	}
@@ -248,10 +248,10 @@ func (s *Store) bucketAdd(o *state.BucketAddOp, now int64) ([]int, error) {
 	start, w := state.BucketStart(o.At, o.Width).UnixNano(), int64(o.Width)
 	e.addToBucket(start, o.Member)
 	e.trimBuckets(o.At.UnixNano()-int64(o.TTL), w)
-	return e.history(start, w, o.History), nil
+	return e.history(start, w, o.History, x), nil
 }
 
-func (s *Store) bucketRead(o *state.BucketReadOp, now int64) ([]int, error) {
+func (s *Store) bucketRead(o *state.BucketReadOp, now int64, x *scratch) ([]int, error) {
 	if err := checkBuckets(o.Key, o.Width, o.History); err != nil {
 		return nil, err
 	}
@@ -261,12 +261,12 @@ func (s *Store) bucketRead(o *state.BucketReadOp, now int64) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	return e.history(state.BucketStart(o.At, o.Width).UnixNano(), int64(o.Width), o.History), nil
+	return e.history(state.BucketStart(o.At, o.Width).UnixNano(), int64(o.Width), o.History, x), nil
 }
 
 // throttle leaves the TTL alone when the owner comes back: a retry must not
 // stretch the period, or one noisy key could be throttled forever.
-func (s *Store) throttle(o *state.ThrottleOp, now int64) (bool, error) {
+func (s *Store) throttle(o *state.ThrottleOp, now int64, x *scratch) (bool, error) {
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return false, err
 	}
@@ -276,6 +276,6 @@ func (s *Store) throttle(o *state.ThrottleOp, now int64) (bool, error) {
 	if err != nil || e != nil {
 		return e != nil && e.value == o.Owner, err
 	}
-	sh.replace(g, o.Key, &entry{name: sh.intern(o.Key.Name), kind: kindThrottle, value: strings.Clone(o.Owner), expires: now + int64(o.TTL)})
+	sh.replace(g, o.Key, &entry{name: x.intern(o.Key.Name), kind: kindThrottle, value: strings.Clone(o.Owner), expires: now + int64(o.TTL)})
 	return true, nil
 }

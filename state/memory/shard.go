@@ -34,18 +34,19 @@ type shard struct {
 		groups map[string]*group // nil: none cached
 	}
 
-	// recent is the group looked up or created last: three operations in
-	// four on the realistic corpus are on the identity the shard's last
-	// operation was on (a detector's reads and writes of one event), and
-	// comparing two strings costs less than a map lookup. nil: none.
-	recent *group
-
-	// names are the last names interned for new entries, most of which
-	// take one of the few names the detectors use; next is where the
-	// next one goes.
-	names [4]unique.Handle[string]
-	next  uint8
+	// recent are the groups looked up or created last, most recent
+	// first: three operations in four on the realistic corpus are on an
+	// identity one of the shard's last few operations was on (a
+	// detector's reads and writes of one event, the next detector's of
+	// the same identity), and comparing a few strings costs less than a
+	// map lookup. One slot was not enough: every event's dedupe claim
+	// creates a group of its own, which took the slot from the identity
+	// the event's detectors work on. nil slots hold nothing.
+	recent [recentGroups]*group
 }
+
+// recentGroups is how many groups a shard remembers as recent.
+const recentGroups = 4
 
 // groupKey names an identity of a tenant. The tenant is interned: tenants
 // are few and would otherwise be copied into every identity. Identities
@@ -76,21 +77,6 @@ func (sh *shard) init(budget int64) {
 	sh.tenants = make(map[unique.Handle[string]]map[string]*group)
 	sh.lru.prev, sh.lru.next = &sh.lru, &sh.lru
 	sh.budget = budget
-}
-
-// intern returns the interned handle of an entry's name, from the names
-// interned last when it is among them: unique.Make costs more than
-// comparing a few strings.
-func (sh *shard) intern(name string) unique.Handle[string] {
-	for _, h := range sh.names {
-		if h != (unique.Handle[string]{}) && h.Value() == name {
-			return h
-		}
-	}
-	h := unique.Make(name)
-	sh.names[sh.next%uint8(len(sh.names))] = h
-	sh.next++
-	return h
 }
 
 // touch moves g to the front of the recency list: it was just used.
@@ -125,16 +111,50 @@ func (sh *shard) identities(tenant string, create bool) map[string]*group {
 
 // group returns k's identity, touched, or nil when it holds nothing.
 func (sh *shard) group(k state.Key) *group {
-	g := sh.recent
-	if g == nil || g.key.identity != k.Identity || g.key.tenant.Value() != k.Tenant {
+	g := sh.cached(k)
+	if g == nil {
 		g = sh.identities(k.Tenant, false)[k.Identity]
 		if g == nil {
 			return nil
 		}
-		sh.recent = g
+		sh.remember(g)
 	}
 	sh.touch(g)
 	return g
+}
+
+// cached returns k's identity when it is among the recent groups, moved
+// to the front of them; nil otherwise.
+func (sh *shard) cached(k state.Key) *group {
+	for i, g := range sh.recent {
+		if g == nil {
+			return nil // slots fill from the front
+		}
+		if g.key.identity == k.Identity && g.key.tenant.Value() == k.Tenant {
+			copy(sh.recent[1:i+1], sh.recent[:i])
+			sh.recent[0] = g
+			return g
+		}
+	}
+	return nil
+}
+
+// remember makes g the most recent group, forgetting the least recent.
+func (sh *shard) remember(g *group) {
+	copy(sh.recent[1:], sh.recent[:len(sh.recent)-1])
+	sh.recent[0] = g
+}
+
+// forget removes g from the recent groups, keeping the others in order
+// and the free slots at the back.
+func (sh *shard) forget(g *group) {
+	for i, r := range sh.recent {
+		if r == g {
+			copy(sh.recent[i:], sh.recent[i+1:])
+			sh.recent[len(sh.recent)-1] = nil
+			return
+		}
+	}
 }
 
 // create returns a new group for k's identity, which holds nothing: the
@@ -148,7 +168,7 @@ func (sh *shard) create(k state.Key) *group {
 	sh.lru.next.prev = g
 	sh.lru.next = g
 	m[gk.identity] = g
-	sh.recent = g
+	sh.remember(g)
 	sh.groups++
 	sh.peak = max(sh.peak, sh.groups)
 	sh.account(g, g.cost())
@@ -174,9 +194,7 @@ func (sh *shard) drop(g *group) {
 		}
 	}
 	sh.groups--
-	if sh.recent == g {
-		sh.recent = nil
-	}
+	sh.forget(g)
 	sh.bytes -= g.bytes
 	sh.keys -= len(g.entries)
 }
@@ -296,7 +314,7 @@ func (w edit) done() {
 // upsert returns the live entry of kind want under k, creating it when
 // absent, and restarts its TTL: every write does. The caller defers done on
 // the returned edit once the write is made.
-func (sh *shard) upsert(k state.Key, want kind, now int64, ttl time.Duration) (w edit, created bool, err error) {
+func (sh *shard) upsert(k state.Key, want kind, now int64, ttl time.Duration, x *scratch) (w edit, created bool, err error) {
 	g, e, err := sh.live(k, want, now)
 	if err != nil {
 		return edit{}, false, err
@@ -305,7 +323,7 @@ func (sh *shard) upsert(k state.Key, want kind, now int64, ttl time.Duration) (w
 		g = sh.create(k)
 	}
 	if e == nil {
-		e, created = newEntry(sh.intern(k.Name), want), true
+		e, created = newEntry(x.intern(k.Name), want), true
 		sh.add(g, e)
 	}
 	e.expires = now + int64(ttl)
