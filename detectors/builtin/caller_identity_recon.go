@@ -125,13 +125,15 @@ func (o CallerIdentityReconOptions) validate() error {
 // on batches (no other detector's mark, written after its batch, is read).
 //
 // Pairs are found as before the habit was learned: per principal and
-// aligned Window-wide window, windowed sets of probe and discovery call
-// times; whichever call of a pair arrives second finds the first by reading
-// [t−Window, t+Window]. A set per window, rather than one per principal,
-// matters when concurrent streams deliver calls far out of event-time
-// order: a set trims members older than its newest add less the TTL, so a
-// call half an hour later could erase the half of a pair whose partner was
-// still in flight (issue 13). An incident is the principal and the window
+// aligned Window-wide window, probe and discovery call times; whichever
+// call of a pair arrives second finds the first by reading
+// [t−Window, t+Window], cut to each window it meets. The windows are kept
+// in two sets per kind, one per grid of alternating windows (see
+// reconGrid), rather than one set per principal: a set trims members older
+// than its newest add less the TTL, so with one set a call half an hour
+// later could erase the half of a pair whose partner was still in flight
+// (issue 13); a grid's next window starts 2·Window later and its TTL is
+// 2·Window+lateness, so it spares them. An incident is the principal and the window
 // holding the probe; Once on it keeps one finding per incident. The habit
 // is judged from hour-stamped members at least an hour before the call, so
 // it does not depend on arrival order either.
@@ -139,7 +141,8 @@ type CallerIdentityRecon struct {
 	info     detectors.Info
 	opts     CallerIdentityReconOptions
 	settings *detectors.Settings
-	ttl      time.Duration // of the pairing sets: a partner may arrive Window+lateness later
+	ttl      time.Duration // of the pairing sets: see reconGridTTL
+	grid     reconGrid     // the pairing sets' key names
 	once     time.Duration // of an incident: its window, a Window either side, lateness
 	habitTTL time.Duration // of the learned sets
 }
@@ -169,7 +172,8 @@ func NewCallerIdentityRecon(cfg detectors.Config) (detectors.Detector, error) {
 		},
 		opts:     opts,
 		settings: cfg.OrgSettings(),
-		ttl:      opts.Window + opts.AllowedLateness,
+		ttl:      reconGridTTL(opts),
+		grid:     newReconGrid(opts.Window),
 		once:     3*opts.Window + opts.AllowedLateness,
 		habitTTL: opts.HabitPeriod + opts.AllowedLateness + time.Hour,
 	}, nil
@@ -201,23 +205,24 @@ func (d *CallerIdentityRecon) Observe(ev *detectors.Event, b *state.Batch) detec
 	// pair can tell whether the other came from the same place.
 	at := "@" + stamp(t) + networkSuffix(p.habit.network)
 	if kind == reconProbe {
-		b.WindowAdd(ev.Key(id, "recon:probe:"+own.ID()), r.EventName+at, t, own.Span(), d.ttl)
+		b.WindowAdd(ev.Key(id, d.grid.probe[d.grid.of(own)]), r.EventName+at, t, own.Span(), d.ttl)
 		for win, span := range windowsAround(around, w) {
-			p.found = append(p.found, detectors.WindowRead(b, ev.Key(id, "recon:disc:"+win.ID()), span, reconSample))
-			p.sensitive = append(p.sensitive, detectors.WindowRead(b, ev.Key(id, "recon:sdisc:"+win.ID()), span, reconSensitiveSample))
+			g := d.grid.of(win)
+			p.found = append(p.found, detectors.WindowRead(b, ev.Key(id, d.grid.disc[g]), span, reconSample))
+			p.sensitive = append(p.sensitive, detectors.WindowRead(b, ev.Key(id, d.grid.sdisc[g]), span, reconSensitiveSample))
 		}
 		return detectors.EvaluationFunc(p.afterProbe)
 	}
-	set := "recon:disc:"
+	set := &d.grid.disc
 	if kind == reconSensitive {
-		set = "recon:sdisc:"
+		set = &d.grid.sdisc
 	}
-	b.WindowAdd(ev.Key(id, set+own.ID()), serviceOf(r.EventSource)+":"+r.EventName+at, t, own.Span(), d.ttl)
+	b.WindowAdd(ev.Key(id, set[d.grid.of(own)]), serviceOf(r.EventSource)+":"+r.EventName+at, t, own.Span(), d.ttl)
 	// One read per incident window the probe may lie in: the windows that
 	// meet [t−w, t+w], each cut to that span. Several probes, not one, so
 	// a probe from this call's network is seen among others.
 	for win, span := range windowsAround(around, w) {
-		p.probes = append(p.probes, probeRead{win: win, read: detectors.WindowRead(b, ev.Key(id, "recon:probe:"+win.ID()), span, reconSample)})
+		p.probes = append(p.probes, probeRead{win: win, read: detectors.WindowRead(b, ev.Key(id, d.grid.probe[d.grid.of(win)]), span, reconSample)})
 	}
 	return detectors.EvaluationFunc(p.afterDiscovery)
 }
