@@ -73,7 +73,6 @@ func (s *Store) claim(o *state.ClaimOp, now int64, x *scratch) (state.Claimed, e
 	}
 	if g == nil {
 		one := &single{e: entry{name: x.intern(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)}}
-		one.g.entries = one.slot[:0]
 		g = sh.adopt(o.Key, &one.g)
 		sh.add(g, &one.e)
 		sh.evict(g)
