@@ -1,7 +1,9 @@
 package state
 
 import (
+	"hash/maphash"
 	"iter"
+	"math/bits"
 	"time"
 )
 
@@ -14,8 +16,8 @@ import (
 // memory of its own.
 type Batch struct {
 	ops  []Op
-	last map[Key]int32 // per key: the position of the latest operation on it
-	prev []int32       // prev[i]: the previous operation on ops[i]'s key, or -1
+	last map[uint64]int32 // per key digest: the position of the latest operation on it
+	prev []int32          // prev[i]: the previous operation on ops[i]'s digest, or -1
 
 	// The operations of the kinds detectors queue for most events are
 	// allocated a chunk at a time (see chunk): a micro-batch queues a few
@@ -77,9 +79,11 @@ func (b *Batch) FailAll(err error) {
 // OnKey yields the operations queued on key so far, latest first.
 func (b *Batch) OnKey(key Key) iter.Seq[Op] {
 	return func(yield func(Op) bool) {
-		i, ok := b.last[key]
+		i, ok := b.last[digest(key)]
 		for ok && i >= 0 {
-			if !yield(b.ops[i]) {
+			// The chain is by digest: a key whose digest collides with
+			// key's shares it, and is skipped here.
+			if op := b.ops[i]; op.Target() == key && !yield(op) {
 				return
 			}
 			i = b.prev[i]
@@ -87,16 +91,33 @@ func (b *Batch) OnKey(key Key) iter.Seq[Op] {
 	}
 }
 
-func add[O Op](b *Batch, op O) O {
-	k := op.Target()
-	if b.last == nil {
-		b.last = make(map[Key]int32)
+// indexSeed keys the digests of every batch: a digest only has to be
+// stable within one process.
+var indexSeed = maphash.MakeSeed()
+
+// digest is key's 64-bit hash. The index maps digests rather than keys: a
+// map by Key hashes its three strings on every lookup and again on the
+// insert that follows, once per queued operation; hashing them once and
+// mapping an integer twice costs less.
+func digest(k Key) uint64 {
+	h := maphash.String(indexSeed, k.Identity)
+	h = bits.RotateLeft64(h, 21) ^ maphash.String(indexSeed, k.Name)
+	if k.Tenant != "" {
+		h = bits.RotateLeft64(h, 21) ^ maphash.String(indexSeed, k.Tenant)
 	}
-	p, ok := b.last[k]
+	return h
+}
+
+func add[O Op](b *Batch, op O) O {
+	d := digest(op.Target())
+	if b.last == nil {
+		b.last = make(map[uint64]int32)
+	}
+	p, ok := b.last[d]
 	if !ok {
 		p = -1
 	}
-	b.last[k] = int32(len(b.ops))
+	b.last[d] = int32(len(b.ops))
 	b.prev = append(b.prev, p)
 	b.ops = append(b.ops, op)
 	return op

@@ -71,6 +71,13 @@ func (s *Store) claim(o *state.ClaimOp, now int64, x *scratch) (state.Claimed, e
 	if e != nil {
 		return state.Claimed{Prior: bytesOf(e.value)}, nil
 	}
+	if g == nil {
+		one := &single{e: entry{name: x.intern(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)}}
+		g = sh.adopt(o.Key, &one.g)
+		sh.add(g, &one.e)
+		sh.evict(g)
+		return state.Claimed{First: true}, nil
+	}
 	sh.replace(g, o.Key, &entry{name: x.intern(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
 	return state.Claimed{First: true}, nil
 }

@@ -1,0 +1,63 @@
+package state
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestOnKeySkipsDigestCollisions checks that the index by digest never
+// yields an operation on another key: two keys whose digests collide
+// share a chain, and OnKey must tell them apart by the key itself. A real
+// 64-bit collision is not at hand, so the test links b's chain as a
+// collision would.
+func TestOnKeySkipsDigestCollisions(t *testing.T) {
+	a := Key{Identity: "alice", Name: "m"}
+	other := Key{Tenant: "t", Identity: "bob", Name: "n"}
+	var b Batch
+	b.Get(a)
+	b.Get(other)
+	b.ReadMark(a)
+	// As if other's digest were a's: every operation on one chain.
+	b.last = map[uint64]int32{digest(a): 2, digest(other): 2}
+	b.prev = []int32{-1, 0, 1}
+
+	for _, tc := range []struct {
+		key  Key
+		want []Op
+	}{
+		{a, []Op{b.ops[2], b.ops[0]}},
+		{other, []Op{b.ops[1]}},
+	} {
+		got := slices.Collect(b.OnKey(tc.key))
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("OnKey(%v) over a shared chain = %v, want only its own operations, latest first: %v", tc.key, got, tc.want)
+		}
+	}
+}
+
+// TestDigestSeparatesFields checks that the digest depends on each field
+// and on which field a string is in, so that the keys detectors build
+// (an identity with many names, a tenant's copy of a key) spread over the
+// index rather than sharing chains.
+func TestDigestSeparatesFields(t *testing.T) {
+	keys := []Key{
+		{Identity: "alice", Name: "m"},
+		{Identity: "m", Name: "alice"},
+		{Tenant: "t", Identity: "alice", Name: "m"},
+		{Tenant: "alice", Identity: "t", Name: "m"},
+		{Identity: "alice", Name: "n"},
+		{Identity: "bob", Name: "m"},
+		{},
+	}
+	seen := make(map[uint64]Key)
+	for _, k := range keys {
+		d := digest(k)
+		if prior, ok := seen[d]; ok {
+			t.Errorf("keys %v and %v share digest %#x", prior, k, d)
+		}
+		seen[d] = k
+		if again := digest(Key{Tenant: k.Tenant, Identity: k.Identity, Name: k.Name}); again != d {
+			t.Errorf("digest(%v) is not stable: %#x then %#x", k, d, again)
+		}
+	}
+}
