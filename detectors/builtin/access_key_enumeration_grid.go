@@ -52,16 +52,25 @@ func newEnumGrid(name string, w, lateness time.Duration) enumGrid {
 // window returns the grid (0 or 1) of the window starting at from,
 // aligned on the scale's width, and the window's tag.
 func (g *enumGrid) window(from time.Time) (grid int, tag int64) {
-	ns := from.UnixNano()
-	k := ns / g.width
-	if ns%g.width < 0 {
-		k-- // floor: event times before 1970 align as after
-	}
+	k := alignedIndex(from, g.width)
 	tag = (k >> 1) % g.tags
 	if tag < 0 {
 		tag += g.tags
 	}
 	return int(k & 1), tag
+}
+
+// alignedIndex is the index of the window of width ns aligned on it that
+// holds t: t's nanoseconds divided by width, floored, so event times
+// before 1970 align as after. Enumeration and recon grids choose a
+// window's grid by this index's parity.
+func alignedIndex(t time.Time, width int64) int64 {
+	ns := t.UnixNano()
+	k := ns / width
+	if ns%width < 0 {
+		k--
+	}
+	return k
 }
 
 // tagged is member prefixed with tag, in tagLen characters.

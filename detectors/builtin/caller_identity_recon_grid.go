@@ -41,10 +41,5 @@ func reconGridTTL(o CallerIdentityReconOptions) time.Duration {
 
 // of returns the parity (0 or 1) of the aligned window win.
 func (g *reconGrid) of(win window) int {
-	ns := win.Start.UnixNano()
-	k := ns / g.width
-	if ns%g.width < 0 {
-		k-- // floor: event times before 1970 align as after
-	}
-	return int(k & 1)
+	return int(alignedIndex(win.Start, g.width) & 1)
 }
