@@ -29,7 +29,10 @@ import (
 // casScript writes an identity's record, KEYS[1], when its first 8
 // bytes, its version, are still ARGV[1] ("" for a record that does not
 // exist): ARGV[2] is its new bytes ("" leaves it: a record that did not
-// change is only checked) and ARGV[3] its expiry (Unix ms).
+// change is only checked) and ARGV[3] its expiry (Unix ms). When ARGV[5]
+// is not "", ARGV[2] is a segment to APPEND to the record (a record in
+// the log format: see record.EncodeWrite) and ARGV[5] the version SETRANGE
+// writes over the old; its expiry is then left when ARGV[3] is "0".
 //
 // The side records that changed with it (pages, large entries) are not
 // passed through the script: each version is a key of its own, SET in
@@ -58,7 +61,13 @@ for i = 2 + old, #KEYS do
     return redis.error_reply('side record ' .. KEYS[i] .. ' was not stored')
   end
 end
-if ARGV[2] ~= '' then
+if ARGV[5] ~= '' then
+  redis.call('SETRANGE', KEYS[1], 0, ARGV[5])
+  redis.call('APPEND', KEYS[1], ARGV[2])
+  if ARGV[3] ~= '0' then
+    redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+  end
+elseif ARGV[2] ~= '' then
   redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
 end
 for i = 2, 1 + old do
@@ -167,8 +176,9 @@ type identity struct {
 	names   []uint64 // the digests of ops' key names (record.Names)
 	results []record.Result
 	cur     *cachedRecord
-	send    []byte // the record to write; nil: check only
-	pxat    int64  // its expiry, Unix ms
+	send    []byte // the record to write, or the segment to append; nil: check only
+	append  bool   // send is appended (record.Write.Append)
+	pxat    int64  // its expiry, Unix ms; 0: kept (an append only)
 	sides   []record.Side
 	refetch bool // the record is to be read again: a side record was newer, or gone
 	// gone is the version of the record that named a side record found
@@ -351,13 +361,13 @@ func (id *identity) apply(now int64) {
 		id.results = append(id.results, res)
 		changed = changed || ch
 	}
-	id.send, id.sides = nil, nil
+	id.send, id.append, id.sides = nil, false, nil
 	if !changed {
 		return
 	}
 	binaryPut(id.next[:], rand.Uint64())
-	id.send, id.sides = id.cur.rec.Encode(id.next, now)
-	id.pxat = (id.cur.rec.Expires(now) + 999_999) / 1_000_000
+	w := id.cur.rec.EncodeWrite(id.next, now)
+	id.send, id.append, id.pxat, id.sides = w.Data, w.Append, w.PXAT, w.Sides
 }
 
 // sideKey is the key of a side record of the record at main.
@@ -444,7 +454,11 @@ func (id *identity) queueCAS(ctx context.Context, pipe goredis.Pipeliner, sets [
 		args = append(args, k)
 	}
 	args[2] = len(args) - 3
-	args = append(args, expect, id.send, id.pxat, old)
+	var next any = ""
+	if id.send != nil && id.append {
+		next = id.next[:]
+	}
+	args = append(args, expect, id.send, id.pxat, old, next)
 	id.cmd = goredis.NewCmd(ctx, args...)
 	id.cmd.SetFirstKeyPos(3)
 	_ = pipe.Process(ctx, id.cmd)
