@@ -302,18 +302,19 @@ var resultsPool = sync.Pool{New: func() any { return new([]record.Result) }}
 // maxPooledResults bounds the slices resultsPool keeps.
 const maxPooledResults = 1 << 14
 
-// takeResults returns a slice of at least n zero answers.
+// takeResults returns a slice of n zero answers.
 func takeResults(n int) *[]record.Result {
 	rp := resultsPool.Get().(*[]record.Result)
 	if cap(*rp) < n {
 		*rp = make([]record.Result, n)
 	}
-	*rp = (*rp)[:cap(*rp)]
+	*rp = (*rp)[:n]
 	return rp
 }
 
 // putResults zeroes the answers (they hold the futures' slices) and keeps
-// the slice for a later batch.
+// the slice for a later batch. It clears the n taken, not the capacity: a
+// one-event batch after one of thousands must not clear thousands.
 func putResults(rp *[]record.Result) {
 	if cap(*rp) > maxPooledResults {
 		return

@@ -24,7 +24,7 @@ import "encoding/binary"
 // format: below it a rewrite costs about what an append does, and takes
 // fewer Redis commands (SET against SETRANGE, APPEND and, sometimes,
 // PEXPIREAT).
-const LogThreshold = 4 << 10
+const LogThreshold = 1 << 10
 
 // compactAt: a write rewrites a log-format record whole when the bytes
 // stored would exceed its live bytes by more than a compactAt-th of them,
