@@ -399,18 +399,18 @@ func (d *decoder) segment(r *Record, now int64) {
 		if d.err != nil {
 			return
 		}
-		if j := r.find(e.name); j >= 0 {
-			if !r.log {
-				d.fail("entry %d repeats a name", i)
-				return
-			}
+		j := r.find(e.name)
+		switch {
+		case r.log && j >= 0:
 			if e.expires <= now {
 				e = &entry{name: e.name} // expired: dropped on encode
 			}
 			r.entries[j] = e
-			continue
-		}
-		if e.expires > now {
+		case e.expires <= now:
+		case j >= 0:
+			d.fail("entry %d repeats a name", i)
+			return
+		default:
 			r.add(e)
 		}
 	}

@@ -171,3 +171,35 @@ func TestLogCorrupt(t *testing.T) {
 		t.Errorf("format 3 with a name repeated: %v, want ErrCorrupt", err)
 	}
 }
+
+// FuzzDecodeLog: bytes in the log format decode to a record or to an
+// error wrapping ErrCorrupt, never a panic; what decodes encodes, whole
+// or as an append, and decodes again.
+func FuzzDecodeLog(f *testing.F) {
+	r := &record.Record{}
+	fill(&testing.T{}, r, 60)
+	var s stored
+	s.write(&testing.T{}, r.EncodeWrite([record.VersionSize]byte{1}, now), [record.VersionSize]byte{1})
+	f.Add(append([]byte(nil), s.b...))
+	r.Apply(&state.PutOp{Key: key("v1"), Value: []byte("changed"), TTL: time.Hour}, now)
+	s.write(&testing.T{}, r.EncodeWrite([record.VersionSize]byte{2}, now), [record.VersionSize]byte{2})
+	f.Add(s.b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := record.Decode(b, 0)
+		if err != nil {
+			if !errors.Is(err, record.ErrCorrupt) {
+				t.Fatalf("error %v does not wrap ErrCorrupt", err)
+			}
+			return
+		}
+		r.Apply(&state.PutOp{Key: key("v1"), Value: []byte("fuzz"), TTL: time.Hour}, 0)
+		w := r.EncodeWrite([record.VersionSize]byte{3}, 0)
+		again := w.Data
+		if w.Append {
+			again = append(append([]byte(nil), b...), w.Data...)
+		}
+		if _, err := record.Decode(again, 0); err != nil {
+			t.Fatalf("re-encoding of a decoded record does not decode: %v", err)
+		}
+	})
+}
