@@ -185,11 +185,8 @@ func FuzzDecodeLog(f *testing.F) {
 	s.write(&testing.T{}, r.EncodeWrite([record.VersionSize]byte{2}, now), [record.VersionSize]byte{2})
 	f.Add(s.b)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := record.Decode(b, 0)
-		if err != nil {
-			if !errors.Is(err, record.ErrCorrupt) {
-				t.Fatalf("error %v does not wrap ErrCorrupt", err)
-			}
+		r := decodeOrCorrupt(t, b)
+		if r == nil {
 			return
 		}
 		r.Apply(&state.PutOp{Key: key("v1"), Value: []byte("fuzz"), TTL: time.Hour}, 0)
@@ -202,4 +199,15 @@ func FuzzDecodeLog(f *testing.F) {
 			t.Fatalf("re-encoding of a decoded record does not decode: %v", err)
 		}
 	})
+}
+
+// decodeOrCorrupt decodes b, and returns nil when it is not a record: an
+// error that must wrap ErrCorrupt.
+func decodeOrCorrupt(t *testing.T, b []byte) *record.Record {
+	t.Helper()
+	r, err := record.Decode(b, 0)
+	if err != nil && !errors.Is(err, record.ErrCorrupt) {
+		t.Fatalf("error %v does not wrap ErrCorrupt", err)
+	}
+	return r
 }
