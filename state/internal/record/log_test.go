@@ -211,3 +211,39 @@ func decodeOrCorrupt(t *testing.T, b []byte) *record.Record {
 	}
 	return r
 }
+
+// TestFormat3Upgraded: a record of format 3 past LogThreshold, as written
+// before the log format, decodes, and its next write rewrites it whole in
+// format 5 (an append to format 3 bytes would not decode); the write after
+// that appends.
+func TestFormat3Upgraded(t *testing.T) {
+	r := &record.Record{}
+	fill(t, r, 60)
+	b := r.EncodeWrite([record.VersionSize]byte{1}, now).Data
+	b[record.VersionSize] = 3 // one segment of format 5 is format 3's layout
+	got, err := record.Decode(b, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s stored
+	s.b = b
+	for i, wantAppend := range []bool{false, true} {
+		got.Apply(&state.PutOp{Key: key("v1"), Value: []byte(fmt.Sprint("changed", i)), TTL: time.Hour}, now)
+		v := [record.VersionSize]byte{byte(2 + i)}
+		w := got.EncodeWrite(v, now)
+		if w.Append != wantAppend {
+			t.Fatalf("write %d: append %v, want %v", i, w.Append, wantAppend)
+		}
+		s.write(t, w, v)
+		if s.b[record.VersionSize] != 5 {
+			t.Fatalf("write %d: format %d, want 5", i, s.b[record.VersionSize])
+		}
+	}
+	again, err := record.Decode(s.b, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(reads(again, 60), reads(got, 60)) {
+		t.Error("the upgraded record reads otherwise than the one written")
+	}
+}
