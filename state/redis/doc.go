@@ -45,7 +45,7 @@
 // replica-local cache (the last version this replica read or wrote, up to
 // 65,536 records or 64 MiB) or, on a miss, from one pipelined GET of every
 // missing record, applies the operations in Go with the embedded store's
-// semantics, and sends per identity one EVALSHA of a small script that
+// semantics, and sends one EVALSHA of a small script that, per identity,
 // compares the stored version (GETRANGE 0 7) and SETs the new bytes with
 // PXAT, the latest entry's expiry; an identity whose operations changed
 // nothing is only compared. On a version mismatch (another replica wrote
@@ -69,6 +69,17 @@
 // the versions replaced (or, refused, the new ones). An automation
 // principal with tens of thousands of time-named windows (a CSPM scanner)
 // is a few hundred pages, of which a batch rewrites those it changed.
+//
+// A record past 1 KiB is kept in a log format (record.EncodeWrite): a
+// write appends the entries it changed (the script's SETRANGE of the
+// version, then APPEND, and PEXPIREAT only when the latest expiry grew)
+// instead of rewriting the record, and rewrites it whole once superseded
+// copies pass half of its live bytes; a later copy of an entry replaces
+// an earlier one. One script call writes all records of a batch on
+// standalone and Sentinel (up to 128 a call), one per identity on
+// Cluster. Format 5 is read only by versions that write it: every replica
+// must run one before any writes it (record.LogThreshold's package notes
+// the rule).
 //
 // Entries are found by an 8-byte digest of their name; novelty members
 // and throttle owners are 8-byte digests and bucket members 6-byte ones

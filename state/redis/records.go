@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/iamsentry/iamsentry/state"
 	"github.com/iamsentry/iamsentry/state/internal/record"
 )
@@ -21,51 +19,10 @@ import (
 // only stores bytes, and the scorer does the work. Exec groups a batch's
 // operations by identity, takes each identity's record from a replica-local
 // cache or, on a miss, from one pipelined GET, applies the operations in Go
-// and writes each record back with casScript: SET when the record's
+// and writes each record back with casScript (records_write.go): SET when the record's
 // version is still the one read, else the current bytes come back and the
 // identity's operations are applied again to them. No answer is handed out
 // before its record was stored (or, for reads, found current).
-
-// casScript writes an identity's record, KEYS[1], when its first 8
-// bytes, its version, are still ARGV[1] ("" for a record that does not
-// exist): ARGV[2] is its new bytes ("" leaves it: a record that did not
-// change is only checked) and ARGV[3] its expiry (Unix ms).
-//
-// The side records that changed with it (pages, large entries) are not
-// passed through the script: each version is a key of its own, SET in
-// the same pipeline just before the call (a 13 KB value costs Redis about
-// 4 µs as a plain SET and 20 µs as a script argument). KEYS[2 .. 1+n],
-// n = ARGV[4], are the keys of the versions they replace, deleted on
-// success; KEYS[2+n ...] the new versions: the script refuses to store a
-// record naming one that is missing (a SET that failed), and deletes them
-// on a version mismatch, which leaves nothing behind but what a crash
-// between the SETs and the call would (orphans that expire with their
-// PXAT). Side records need no check of their own: only a record whose
-// version check passed names them.
-//
-// It returns {1} on success, {0, the record's current bytes} on a version
-// mismatch, and an error when a new side record is missing.
-var casScript = newScript("cas", `
-local old = tonumber(ARGV[4])
-if redis.call('GETRANGE', KEYS[1], 0, 7) ~= ARGV[1] then
-  for i = 2 + old, #KEYS do
-    redis.call('UNLINK', KEYS[i])
-  end
-  return {0, redis.call('GET', KEYS[1])}
-end
-for i = 2 + old, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 0 then
-    return redis.error_reply('side record ' .. KEYS[i] .. ' was not stored')
-  end
-end
-if ARGV[2] ~= '' then
-  redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
-end
-for i = 2, 1 + old do
-  redis.call('UNLINK', KEYS[i])
-end
-return {1}
-`)
 
 // maxRecordPasses bounds how often Exec writes one identity's record
 // against other replicas' concurrent writes before giving up on it. Every
@@ -167,8 +124,9 @@ type identity struct {
 	names   []uint64 // the digests of ops' key names (record.Names)
 	results []record.Result
 	cur     *cachedRecord
-	send    []byte // the record to write; nil: check only
-	pxat    int64  // its expiry, Unix ms
+	send    []byte // the record to write, or the segment to append; nil: check only
+	append  bool   // send is appended (record.Write.Append)
+	pxat    int64  // its expiry, Unix ms; 0: kept (an append only)
 	sides   []record.Side
 	refetch bool // the record is to be read again: a side record was newer, or gone
 	// gone is the version of the record that named a side record found
@@ -179,7 +137,10 @@ type identity struct {
 	next    [record.VersionSize]byte
 	applied bool // results are computed on cur
 	done    bool // resolved, or failed
-	cmd     *goredis.Cmd
+	// reply is the identity's part of its casScript call's reply, or
+	// replyErr the call's error.
+	reply    any
+	replyErr error
 }
 
 // recordKey renders the key of an identity's record.
@@ -292,18 +253,19 @@ var resultsPool = sync.Pool{New: func() any { return new([]record.Result) }}
 // maxPooledResults bounds the slices resultsPool keeps.
 const maxPooledResults = 1 << 14
 
-// takeResults returns a slice of at least n zero answers.
+// takeResults returns a slice of n zero answers.
 func takeResults(n int) *[]record.Result {
 	rp := resultsPool.Get().(*[]record.Result)
 	if cap(*rp) < n {
 		*rp = make([]record.Result, n)
 	}
-	*rp = (*rp)[:cap(*rp)]
+	*rp = (*rp)[:n]
 	return rp
 }
 
 // putResults zeroes the answers (they hold the futures' slices) and keeps
-// the slice for a later batch.
+// the slice for a later batch. It clears the n taken, not the capacity: a
+// one-event batch after one of thousands must not clear thousands.
 func putResults(rp *[]record.Result) {
 	if cap(*rp) > maxPooledResults {
 		return
@@ -351,13 +313,13 @@ func (id *identity) apply(now int64) {
 		id.results = append(id.results, res)
 		changed = changed || ch
 	}
-	id.send, id.sides = nil, nil
+	id.send, id.append, id.sides = nil, false, nil
 	if !changed {
 		return
 	}
 	binaryPut(id.next[:], rand.Uint64())
-	id.send, id.sides = id.cur.rec.Encode(id.next, now)
-	id.pxat = (id.cur.rec.Expires(now) + 999_999) / 1_000_000
+	w := id.cur.rec.EncodeWrite(id.next, now)
+	id.send, id.append, id.pxat, id.sides = w.Data, w.Append, w.PXAT, w.Sides
 }
 
 // sideKey is the key of a side record of the record at main.
@@ -367,145 +329,6 @@ func binaryPut(b []byte, v uint64) {
 	for i := range b {
 		b[i] = byte(v >> (56 - 8*i))
 	}
-}
-
-// cas sends the identities' version-checked writes as one pipeline, again
-// for those that met NOSCRIPT after loading the script.
-func (s *Store) cas(ctx context.Context, ids []*identity) error {
-	pending := ids
-	for pass := 1; len(pending) > 0; pass++ {
-		pipe := s.client.Pipeline()
-		var sets []goredis.Cmder
-		for _, id := range pending {
-			sets = id.queueCAS(ctx, pipe, sets)
-		}
-		_, execErr := pipe.Exec(ctx)
-		var again []*identity
-		carried := false
-		for _, c := range sets {
-			err := c.Err()
-			if unavailable(err) {
-				return err
-			}
-			carried = carried || (err != nil && err == execErr)
-		}
-		for _, id := range pending {
-			err := id.cmd.Err()
-			if unavailable(err) {
-				return err
-			}
-			carried = carried || (err != nil && err == execErr)
-			if isNoScript(err) {
-				again = append(again, id)
-			}
-		}
-		if execErr != nil && !carried {
-			return execErr // the pipeline failed before any command ran
-		}
-		if len(again) == 0 || pass == maxPasses {
-			return nil
-		}
-		if err := s.loadScripts(ctx, []*script{casScript}); err != nil {
-			if unavailable(err) {
-				return err
-			}
-			return nil // the NOSCRIPT errors stay on those identities
-		}
-		pending = again
-	}
-	return nil
-}
-
-// queueCAS queues on pipe the SETs of the identity's new side records and
-// its version-checked write (see casScript), and returns sets with the
-// SETs appended.
-func (id *identity) queueCAS(ctx context.Context, pipe goredis.Pipeliner, sets []goredis.Cmder) []goredis.Cmder {
-	expect := ""
-	if id.cur.exists {
-		expect = string(id.cur.version[:])
-	}
-	args := make([]any, 3, 8+2*len(id.sides))
-	args[0], args[1] = "evalsha", casScript.sha
-	args = append(args, id.key)
-	for _, sd := range id.sides {
-		if sd.Old != "" {
-			args = append(args, sideKey(id.key, sd.Old))
-		}
-	}
-	old := len(args) - 4
-	for _, sd := range id.sides {
-		if sd.Data == nil {
-			continue
-		}
-		var k any = sideKey(id.key, sd.Suffix) // boxed once for both commands
-		set := goredis.NewStatusCmd(ctx, "set", k, sd.Data, "pxat", (sd.Expires+999_999)/1_000_000)
-		_ = pipe.Process(ctx, set)
-		sets = append(sets, set)
-		args = append(args, k)
-	}
-	args[2] = len(args) - 3
-	args = append(args, expect, id.send, id.pxat, old)
-	id.cmd = goredis.NewCmd(ctx, args...)
-	id.cmd.SetFirstKeyPos(3)
-	_ = pipe.Process(ctx, id.cmd)
-	return sets
-}
-
-// settle reads an identity's CAS reply: on success it resolves the
-// answers and caches the record; on a conflict it takes the current
-// record for the next pass.
-func (s *Store) settle(id *identity, now int64) error {
-	v, err := id.cmd.Result()
-	if err != nil {
-		return fmt.Errorf("redis: record %s: %w", id.key, err)
-	}
-	reply, ok := v.([]any)
-	if !ok || len(reply) == 0 {
-		return fmt.Errorf("redis: record %s: unexpected reply %T", id.key, v)
-	}
-	if n, _ := reply[0].(int64); n == 1 {
-		if id.send != nil {
-			s.recs.writes.Add(1)
-			for _, sd := range id.sides {
-				if sd.Data == nil {
-					continue
-				}
-				if sd.Suffix[0] == 'p' {
-					s.recs.pageWrites.Add(1)
-				} else {
-					s.recs.sideWrites.Add(1)
-				}
-			}
-			id.cur = &cachedRecord{exists: true, version: id.next, rec: id.cur.rec, size: id.cur.rec.Size()}
-			largest := len(id.send)
-			for _, sd := range id.sides {
-				largest = max(largest, len(sd.Data))
-			}
-			if int64(largest) > s.recs.largest.Load() {
-				s.recs.largest.Store(int64(largest)) // a figure: a lost race is harmless
-			}
-		} else {
-			s.recs.checks.Add(1)
-		}
-		for i, op := range id.ops {
-			id.results[i].Resolve(op)
-		}
-		id.done = true
-		s.recs.keep(id.key, id.cur)
-		return nil
-	}
-	s.recs.conflicts.Add(1)
-	var cur []byte
-	if len(reply) > 1 {
-		if str, ok := reply[1].(string); ok {
-			cur = []byte(str)
-		}
-	}
-	if id.cur, err = decodeRecord(cur, now); err != nil {
-		return fmt.Errorf("redis: record %s: %w", id.key, err)
-	}
-	id.applied = false
-	return nil
 }
 
 // fail fails the identity's operations that are not resolved.

@@ -38,6 +38,7 @@ const (
 	pagedFormat  = 2
 	formatV      = 3
 	pagedFormatV = 4
+	formatLog    = 5 // formatV, then appended segments: see EncodeWrite
 )
 
 // ErrCorrupt marks bytes that are not a record.
@@ -127,6 +128,10 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 		var b []byte
 		b, sides = r.encodeEntries(head[:], r.entries, now, sides, nil)
 		if len(b) <= PageThreshold {
+			r.log, r.stored, r.keyPXAT = len(b) >= LogThreshold, len(b), r.pxat(now)
+			if r.log {
+				b[VersionSize] = formatLog
+			}
 			return b, sides
 		}
 		r.addPage(page{loaded: true, dirty: true, entries: slices.Clone(r.entries)}) // one page of all, split below
@@ -181,6 +186,7 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 		b = append(b, pg.version[:]...)
 		b = binary.AppendUvarint(b, uint64(max(pg.expires, 0)+999_999)/1_000_000)
 	}
+	r.log, r.stored, r.keyPXAT = false, len(b), r.pxat(now)
 	return b, sides
 }
 
@@ -344,31 +350,26 @@ func Decode(b []byte, now int64) (*Record, error) {
 		return nil, fmt.Errorf("%w: %d bytes, shorter than a record's header", ErrCorrupt, len(b))
 	}
 	d.off = VersionSize
+	var log bool
 	switch f := d.byte(); f {
 	case format, formatV:
 		d.versioned = f == formatV
+	case formatLog:
+		d.versioned, log = true, true
 	case pagedFormat, pagedFormatV:
 		d.versioned = f == pagedFormatV
-		return d.directory()
+		r, err := d.directory()
+		if err == nil {
+			r.stored, r.keyPXAT = len(b), r.pxat(now)
+		}
+		return r, err
 	default:
-		return nil, fmt.Errorf("%w: format %d, want 1 to 4", ErrCorrupt, f)
+		return nil, fmt.Errorf("%w: format %d, want 1 to 5", ErrCorrupt, f)
 	}
-	n := d.count(1 + 8 + 1 + 1)
-	r := &Record{entries: make([]*entry, 0, n)}
-	for i := 0; i < n && d.err == nil; i++ {
-		start := d.off
-		e := d.entry()
-		e.size = d.off - start
-		if !e.stub {
-			e.enc = d.b[start:d.off:d.off]
-		}
-		if d.err == nil && e.expires > now {
-			if r.find(e.name) >= 0 {
-				d.fail("entry %d repeats a name", i)
-				break
-			}
-			r.add(e)
-		}
+	r := &Record{log: log, stored: len(b)}
+	d.segment(r, now)
+	for log && d.err == nil && d.off < len(b) {
+		d.segment(r, now) // appended: later copies replace earlier ones
 	}
 	if d.err == nil && d.off != len(b) {
 		d.fail("%d bytes after the last entry", len(b)-d.off)
@@ -376,7 +377,43 @@ func Decode(b []byte, now int64) (*Record, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
+	r.keyPXAT = r.pxat(now)
 	return r, nil
+}
+
+// segment decodes a count of entries into r, leaving out those expired at
+// now. In the log format a name met again replaces the entry (expired or
+// not: it is the later copy); in the others it is corrupt.
+func (d *decoder) segment(r *Record, now int64) {
+	n := d.count(1 + 8 + 1 + 1)
+	if r.entries == nil {
+		r.entries = make([]*entry, 0, n)
+	}
+	for i := 0; i < n && d.err == nil; i++ {
+		start := d.off
+		e := d.entry()
+		e.size = d.off - start
+		if !e.stub {
+			e.enc = d.b[start:d.off:d.off]
+		}
+		if d.err != nil {
+			return
+		}
+		j := r.find(e.name)
+		switch {
+		case r.log && j >= 0:
+			if e.expires <= now {
+				e = &entry{name: e.name} // expired: dropped on encode
+			}
+			r.entries[j] = e
+		case e.expires <= now:
+		case j >= 0:
+			d.fail("entry %d repeats a name", i)
+			return
+		default:
+			r.add(e)
+		}
+	}
 }
 
 // decoder reads an encoded record, remembering its first error.

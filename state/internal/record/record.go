@@ -117,6 +117,13 @@ type Record struct {
 	bitsRange [2]uint8       // fewest and most bits of a page's prefix
 
 	op named // the name of the operation being applied, digested
+
+	// log: the record is stored in the log format (see EncodeWrite), in
+	// stored bytes; keyPXAT is a lower bound of its key's expiry (Unix
+	// ms), what the last write set or decoding found.
+	log     bool
+	stored  int
+	keyPXAT int64
 }
 
 // named is a name and its digest.

@@ -1,0 +1,106 @@
+package record
+
+import "encoding/binary"
+
+// The log format (formatLog): a record past LogThreshold is stored as its
+// entries (a base, laid out as in formatV) followed by segments appended
+// by later writes, each the count and encodings of the entries one write
+// changed. A later copy of an entry replaces an earlier one, whatever
+// either's expiry: a copy written with a shorter TTL must not let an older
+// one live on. So a batch that changes a few entries of a 30 KB record
+// sends those entries (a few hundred bytes, APPENDed behind a new
+// version) instead of the 30 KB, and Redis and the scorer copy that much.
+// Superseded copies stay in the stored bytes until a write finds them past
+// a half of the live bytes (compactAt) and rewrites the record whole.
+//
+// Upgrade rule: Decode reads formats 1 to 5; Encode writes 5 since this
+// layout. A replica that reads only 1 to 4 fails (ErrCorrupt) on a record
+// written in format 5, so every replica must run a version that reads
+// format 5 before any writes it; rolling back past it means starting the
+// record layout from empty state (FLUSH the prefix), as switching layouts
+// does.
+
+// LogThreshold is the encoded size from which a record is kept in the log
+// format: below it a rewrite costs about what an append does, and takes
+// fewer Redis commands (SET against SETRANGE, APPEND and, sometimes,
+// PEXPIREAT).
+const LogThreshold = 1 << 10
+
+// compactAt: a write rewrites a log-format record whole when the bytes
+// stored would exceed its live bytes by more than a compactAt-th of them,
+// so a record's stored bytes stay under 1 + 1/compactAt times its live
+// bytes, and a write of d bytes of changes costs about (1 + compactAt) d
+// bytes amortised.
+const compactAt = 2
+
+// Write is what a store writes for a record: its bytes, or what to append
+// to the bytes it stores, and the side records that changed with it.
+type Write struct {
+	// Data is the record's new bytes, its version first; or, when Append,
+	// a segment to append to the stored record, whose version (its first
+	// VersionSize bytes) the store overwrites with the new one.
+	Data   []byte
+	Append bool
+	// PXAT is the expiry to give the record's key (Unix ms), the latest of
+	// its entries'; 0 when an Append leaves it, the key's expiry being no
+	// earlier already.
+	PXAT  int64
+	Sides []Side
+}
+
+// EncodeWrite renders what a store writes to replace the record as stored
+// with r, after version: the whole record (see Encode), or, for a record
+// stored in the log format and still live mostly, the entries written
+// since it was last encoded or decoded, to append. Like Encode it marks
+// the entries clean: a caller whose write fails discards r.
+func (r *Record) EncodeWrite(version [VersionSize]byte, now int64) Write {
+	if r.log && r.pages == nil {
+		if w, ok := r.encodeSegment(version, now); ok {
+			return w
+		}
+	}
+	data, sides := r.Encode(version, now)
+	return Write{Data: data, PXAT: r.keyPXAT, Sides: sides}
+}
+
+// encodeSegment renders the entries changed since r was stored as a
+// segment to append, or reports false when r is to be written whole: its
+// dead bytes past a compactAt-th of its live ones, or its live ones past
+// PageThreshold (it is to be paged).
+func (r *Record) encodeSegment(version [VersionSize]byte, now int64) (Write, bool) {
+	var dirty []*entry
+	for _, e := range r.entries {
+		if e.dirty {
+			dirty = append(dirty, e)
+		}
+	}
+	seg, sides := r.encodeEntries(nil, dirty, now, nil, nil)
+	live := VersionSize + 1 + binary.MaxVarintLen32
+	for _, e := range r.entries {
+		switch {
+		case e.kind == 0 || e.expires <= now:
+		case e.side:
+			live += e.stubLen()
+		default:
+			live += e.size
+		}
+	}
+	stored := r.stored + len(seg)
+	if stored-live > live/compactAt || live > PageThreshold {
+		// Written whole: the entries just encoded are clean, and their
+		// encodings and side records are what Encode uses and adds.
+		data, more := r.Encode(version, now)
+		return Write{Data: data, PXAT: r.keyPXAT, Sides: append(sides, more...)}, true
+	}
+	r.stored = stored
+	w := Write{Data: seg, Append: true, Sides: sides}
+	if pxat := r.pxat(now); pxat > r.keyPXAT {
+		w.PXAT, r.keyPXAT = pxat, pxat
+	}
+	return w, true
+}
+
+// pxat is the expiry of r's key: its latest live entry's, in Unix ms.
+func (r *Record) pxat(now int64) int64 {
+	return (r.Expires(now) + 999_999) / 1_000_000
+}
