@@ -73,10 +73,13 @@ func (s *service) Score(stream iamsentryv1.DetectionService_ScoreServer) error {
 			}
 		}()
 	}()
+	var bufs streamBufs // reused from one group to the next
 	for {
-		group, held, more := s.next(reqs)
+		group, held, more := s.next(reqs, bufs.group[:0])
+		bufs.group = group
 		if len(group) > 0 {
-			err := s.answer(ctx, stream, group)
+			err := s.answer(ctx, stream, group, &bufs)
+			clear(bufs.group)
 			budget.release(held)
 			if err != nil {
 				return err
@@ -94,6 +97,13 @@ func (s *service) Score(stream iamsentryv1.DetectionService_ScoreServer) error {
 			}
 		}
 	}
+}
+
+// streamBufs are the slices a Score stream reuses for each group of
+// requests it answers, instead of allocating them per request.
+type streamBufs struct {
+	group  []*iamsentryv1.ScoreRequest
+	events [][]*iamsentryv1.Event
 }
 
 // heldRequest is a request read ahead, with the bytes it holds.
@@ -135,12 +145,13 @@ func (s *service) receive(ctx context.Context, stream iamsentryv1.DetectionServi
 }
 
 // next waits for one request, then takes those already waiting, up to
-// BatchSize events, and returns them with the bytes they hold. more is
+// BatchSize events, and returns them appended to group (a buffer the
+// stream reuses) with the bytes they hold. more is
 // false once reqs is closed and drained, or once the server stops and the
 // requests already read are taken: a stream is told to leave after its
 // in-flight requests are answered, instead of being cut when the grace
 // period ends.
-func (s *service) next(reqs <-chan heldRequest) (group []*iamsentryv1.ScoreRequest, held int, more bool) {
+func (s *service) next(reqs <-chan heldRequest, group []*iamsentryv1.ScoreRequest) (_ []*iamsentryv1.ScoreRequest, held int, more bool) {
 	var r heldRequest
 	var ok bool
 	select {
@@ -175,7 +186,7 @@ func (s *service) next(reqs <-chan heldRequest) (group []*iamsentryv1.ScoreReque
 // answer scores a group of requests and sends their responses in order.
 // Requests that learn and requests that score are never mixed in one
 // engine call: the group is cut into runs of the same kind.
-func (s *service) answer(ctx context.Context, stream iamsentryv1.DetectionService_ScoreServer, group []*iamsentryv1.ScoreRequest) error {
+func (s *service) answer(ctx context.Context, stream iamsentryv1.DetectionService_ScoreServer, group []*iamsentryv1.ScoreRequest, bufs *streamBufs) error {
 	for len(group) > 0 {
 		n := 1
 		for n < len(group) && group[n].GetLearn() == group[0].GetLearn() {
@@ -183,11 +194,13 @@ func (s *service) answer(ctx context.Context, stream iamsentryv1.DetectionServic
 		}
 		run := group[:n]
 		group = group[n:]
-		events := make([][]*iamsentryv1.Event, len(run))
-		for i, r := range run {
-			events[i] = r.GetEvents()
+		events := bufs.events[:0]
+		for _, r := range run {
+			events = append(events, r.GetEvents())
 		}
+		bufs.events = events
 		verdicts, err := s.score(ctx, pathScore, run[0].GetLearn(), events)
+		clear(events)
 		if err != nil {
 			return s.status(ctx, err)
 		}
