@@ -30,21 +30,21 @@ type serverMetrics struct {
 	received metric.Int64Counter
 	invalid  metric.Int64Counter
 	tenant   bool // label received with the tenant (Options.MetricsTenantLabel)
-	// byPath holds the attribute option of each ingest path, made once:
+	// byPath holds the attribute options of each ingest path, made once:
 	// building it per request cost allocations on every call.
-	byPath map[string]metric.AddOption
+	byPath map[string][]metric.AddOption
 }
 
 // ingestPaths are the values the path attribute takes.
 var ingestPaths = []string{pathScore, pathScoreBatch, pathOTLP, pathVector, pathSQS}
 
-var noRecordAttrs = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reasonNoRecord)))
+var noRecordAttrs = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reasonNoRecord)))}
 
 func newServerMetrics(mp metric.MeterProvider, tenantLabel bool) serverMetrics {
 	m := mp.Meter("github.com/iamsentry/iamsentry/server")
-	out := serverMetrics{tenant: tenantLabel, byPath: make(map[string]metric.AddOption, len(ingestPaths))}
+	out := serverMetrics{tenant: tenantLabel, byPath: make(map[string][]metric.AddOption, len(ingestPaths))}
 	for _, p := range ingestPaths {
-		out.byPath[p] = metric.WithAttributeSet(attribute.NewSet(attribute.String("path", p)))
+		out.byPath[p] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("path", p)))}
 	}
 	out.received, _ = m.Int64Counter("iamsentry.records.received", metric.WithUnit("{record}"),
 		metric.WithDescription("Records received, by ingest path (and tenant with --metrics-tenant-label), before any check."))
@@ -66,7 +66,7 @@ func (m serverMetrics) receiveTenant(ctx context.Context, path, tenant string, n
 		return
 	}
 	if opt, ok := m.byPath[path]; ok && !m.tenant {
-		m.received.Add(ctx, int64(n), opt)
+		m.received.Add(ctx, int64(n), opt...)
 		return
 	}
 	attrs := []attribute.KeyValue{attribute.String("path", path)}
@@ -81,7 +81,7 @@ func (m serverMetrics) receiveTenant(ctx context.Context, path, tenant string, n
 const reasonNoRecord = "no_record"
 
 func (m serverMetrics) rejectEnvelope(ctx context.Context) {
-	m.invalid.Add(ctx, 1, noRecordAttrs)
+	m.invalid.Add(ctx, 1, noRecordAttrs...)
 }
 
 // statsHandler is the otelgrpc server handler: a span and the rpc.server.*
