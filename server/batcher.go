@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -34,6 +35,13 @@ import (
 // at 5k events/s on two cores that CPU is what the tail queues for
 // (docs/performance.md, "Latency at a fixed rate").
 //
+// The busy linger adapts to the store: a small batch waits at most twice
+// the recent time a batch takes to score (cost), and never more than
+// BusyLinger. On the embedded store a batch takes a few hundred
+// microseconds, so the wait for one in flight stays that short even when
+// the batch in flight is descheduled; on Redis, where a round trip and the
+// record layout make batches cost milliseconds, it is BusyLinger.
+//
 // A stream never has more than one job in flight, so the records of one
 // stream are scored in the order they arrived.
 type batcher struct {
@@ -49,7 +57,33 @@ type batcher struct {
 	// busyLinger caps the wait for a batch in flight to finish; 0: none.
 	busyLinger time.Duration
 	flight     flight
+	cost       batchCost
 	done       chan struct{}
+}
+
+// batchCost is a moving average of how long a batch takes to score, what
+// a small batch that waits for one in flight should expect to wait.
+// Workers update it without a lock: a lost update only slows the average.
+type batchCost struct{ ns atomic.Int64 }
+
+// observe adds the duration of one batch, weighted 1/8.
+func (c *batchCost) observe(d time.Duration) {
+	old := c.ns.Load()
+	if old == 0 {
+		c.ns.Store(max(int64(d), 1))
+		return
+	}
+	c.ns.Store(max(old+(int64(d)-old)/8, 1))
+}
+
+// wait caps limit at twice the average batch; before any batch is
+// measured, limit.
+func (c *batchCost) wait(limit time.Duration) time.Duration {
+	ns := c.ns.Load()
+	if ns == 0 {
+		return limit
+	}
+	return min(limit, time.Duration(2*ns))
 }
 
 // flight counts the batches being scored and tells when the next one
@@ -162,7 +196,9 @@ func (b *batcher) work() {
 		case j := <-b.jobs:
 			buf = b.gatherInto(append(buf[:0], j))
 			b.flight.enter()
+			start := time.Now()
 			b.run(buf)
+			b.cost.observe(time.Since(start))
 			b.flight.leave()
 			clear(buf) // hold no job the pool may hand out again
 		case <-b.done:
@@ -191,7 +227,7 @@ func (b *batcher) gatherInto(batch []*job) []*job {
 	wait, freed := b.linger, (<-chan struct{})(nil)
 	if wait <= 0 && b.busyLinger > 0 {
 		if freed = b.flight.busy(); freed != nil {
-			wait = b.busyLinger
+			wait = b.cost.wait(b.busyLinger)
 		}
 	}
 	if wait <= 0 {
