@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -104,6 +105,16 @@ func (s *service) Score(stream iamsentryv1.DetectionService_ScoreServer) error {
 type streamBufs struct {
 	group  []*iamsentryv1.ScoreRequest
 	events [][]*iamsentryv1.Event
+	score  scoreBufs
+}
+
+// scoreBufs are the slices scoreInto may reuse from one call to the next:
+// the grouping of the verdicts (not the verdicts, which leave in
+// responses) and the records handed to the batcher, which the engine
+// reads only until the call returns.
+type scoreBufs struct {
+	out     [][]*iamsentryv1.Verdict
+	records [][]byte
 }
 
 // heldRequest is a request read ahead, with the bytes it holds.
@@ -199,7 +210,7 @@ func (s *service) answer(ctx context.Context, stream iamsentryv1.DetectionServic
 			events = append(events, r.GetEvents())
 		}
 		bufs.events = events
-		verdicts, err := s.score(ctx, pathScore, run[0].GetLearn(), events)
+		verdicts, err := s.scoreInto(ctx, pathScore, run[0].GetLearn(), events, &bufs.score)
 		clear(events)
 		if err != nil {
 			return s.status(ctx, err)
@@ -209,6 +220,7 @@ func (s *service) answer(ctx context.Context, stream iamsentryv1.DetectionServic
 				return err
 			}
 		}
+		clear(verdicts) // bufs.score.out: hold no verdict past its response
 	}
 	return nil
 }
@@ -218,14 +230,27 @@ func (s *service) answer(ctx context.Context, stream iamsentryv1.DetectionServic
 // grouped as the requests were. The verdicts, and the slices that group
 // them, are allocated once for the whole call.
 func (s *service) score(ctx context.Context, path string, learn bool, requests [][]*iamsentryv1.Event) ([][]*iamsentryv1.Verdict, error) {
+	return s.scoreInto(ctx, path, learn, requests, nil)
+}
+
+// scoreInto is score reusing bufs, when not nil, for its slices. What it
+// returns is valid until the next call with the same bufs.
+func (s *service) scoreInto(ctx context.Context, path string, learn bool, requests [][]*iamsentryv1.Event, bufs *scoreBufs) ([][]*iamsentryv1.Verdict, error) {
 	total := 0
 	for _, events := range requests {
 		total += len(events)
 	}
 	s.metrics.receive(ctx, path, total)
-	out := make([][]*iamsentryv1.Verdict, len(requests))
+	var out [][]*iamsentryv1.Verdict
+	var records [][]byte
+	if bufs != nil {
+		out, records = slices.Grow(bufs.out[:0], len(requests))[:len(requests)], slices.Grow(bufs.records[:0], total)
+		clear(out)
+		bufs.out = out
+	} else {
+		out, records = make([][]*iamsentryv1.Verdict, len(requests)), make([][]byte, 0, total)
+	}
 	all := make([]*iamsentryv1.Verdict, total)
-	records := make([][]byte, 0, total)
 	for i, events := range requests {
 		out[i], all = all[:len(events):len(events)], all[len(events):]
 		for j, ev := range events {
@@ -242,6 +267,16 @@ func (s *service) score(ctx context.Context, path string, learn bool, requests [
 		return out, nil
 	}
 	verdicts, err := s.batcher.score(ctx, auth.Tenant(ctx), learn, records)
+	if bufs != nil {
+		if err != nil {
+			// An abandoned job may still be read by a worker: leave
+			// its records to it.
+			bufs.records = nil
+		} else {
+			clear(records) // hold no request's bytes past its call
+			bufs.records = records[:0]
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
