@@ -18,7 +18,7 @@ BENCHSTAT := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 include make/proto.mk
 include make/noise.mk
 
-.PHONY: help build run geoip test test-short soak lint vet fmt fuzz bench bench-go bench-load bench-latency bench-realistic bench-redis-bill bench-e2e tools redis clean fluentbit-plugin otelcol interop
+.PHONY: help build run geoip test test-short soak lint vet fmt fuzz bench bench-go bench-load bench-latency bench-realistic bench-redis-bill bench-serve bench-e2e tools redis clean fluentbit-plugin otelcol interop
 
 # HELP_VARS are the make variables the rule lines name, e.g. LISTEN for
 # $(LISTEN): help hands their values to awk, which puts them into the text,
@@ -109,6 +109,16 @@ REDIS_BILL_COUNT ?= 3
 bench-redis-bill: redis ## Redis bill on the realistic corpus: commands, Redis CPU µs and bytes per identity, $(REDIS_BILL_COUNT) counts, benchstat medians
 	$(GO) test -run '^$$' -bench 'RedisBillRealistic' -benchtime 1x -count $(REDIS_BILL_COUNT) -timeout 30m ./engine | tee bench-redis-bill.out
 	$(GO) run $(BENCHSTAT) bench-redis-bill.out
+
+# bench-serve runs the server's own benchmarks: the realistic month over
+# gRPC on the embedded store (events per CPU-second, allocations per event)
+# and one-event requests (the per-request cost the open loop pays). Compare
+# a change with `benchstat old.out bench-serve.out`; the allocation counts
+# are what noise on a shared machine cannot move.
+SERVE_COUNT ?= 3
+bench-serve: ## Server benchmarks only (BenchmarkServeRealistic, BenchmarkServeSmallRequests), $(SERVE_COUNT) counts, benchstat medians
+	$(GO) test -run '^$$' -bench 'BenchmarkServe(Realistic|SmallRequests)$$' -benchtime 1x -count $(SERVE_COUNT) -timeout 30m ./server | tee bench-serve.out
+	$(GO) run $(BENCHSTAT) bench-serve.out
 
 LOAD_EVENTS ?= 200000
 bench-load: build redis ## Load generator: $(LOAD_EVENTS) generated records to a spawned server, embedded store then Redis

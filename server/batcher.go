@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -34,6 +35,13 @@ import (
 // at 5k events/s on two cores that CPU is what the tail queues for
 // (docs/performance.md, "Latency at a fixed rate").
 //
+// The busy linger adapts to the store: a small batch waits at most twice
+// the recent time a batch takes to score (cost), and never more than
+// BusyLinger. On the embedded store a batch takes a few hundred
+// microseconds, so the wait for one in flight stays that short even when
+// the batch in flight is descheduled; on Redis, where a round trip and the
+// record layout make batches cost milliseconds, it is BusyLinger.
+//
 // A stream never has more than one job in flight, so the records of one
 // stream are scored in the order they arrived.
 type batcher struct {
@@ -49,35 +57,61 @@ type batcher struct {
 	// busyLinger caps the wait for a batch in flight to finish; 0: none.
 	busyLinger time.Duration
 	flight     flight
+	cost       batchCost
 	done       chan struct{}
+}
+
+// batchCost is a moving average of how long a batch takes to score, what
+// a small batch that waits for one in flight should expect to wait.
+// Workers update it without a lock: a lost update only slows the average.
+type batchCost struct{ ns atomic.Int64 }
+
+// observe adds the duration of one batch, weighted 1/8.
+func (c *batchCost) observe(d time.Duration) {
+	old := c.ns.Load()
+	if old == 0 {
+		c.ns.Store(max(int64(d), 1))
+		return
+	}
+	c.ns.Store(max(old+(int64(d)-old)/8, 1))
+}
+
+// wait caps limit at twice the average batch; before any batch is
+// measured, limit.
+func (c *batchCost) wait(limit time.Duration) time.Duration {
+	ns := c.ns.Load()
+	if ns == 0 {
+		return limit
+	}
+	return min(limit, time.Duration(2*ns))
 }
 
 // flight counts the batches being scored and tells when the next one
 // finishes: a worker that frees up is what a waiting batch waits for, so
 // with many workers a batch waits for the first of them, not the last.
 type flight struct {
-	mu   sync.Mutex
-	n    int
-	left chan struct{} // closed when a batch leaves; nil while none is in flight
+	mu sync.Mutex
+	n  int
+	// left is closed when a batch leaves. It is made by the first busy
+	// call that finds a batch in flight, so batches nobody waits for cost
+	// no channel.
+	left chan struct{}
 }
 
 func (f *flight) enter() {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.n == 0 {
-		f.left = make(chan struct{})
-	}
 	f.n++
+	f.mu.Unlock()
 }
 
 func (f *flight) leave() {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	close(f.left)
-	f.left = nil
-	if f.n--; f.n > 0 {
-		f.left = make(chan struct{})
+	f.n--
+	if f.left != nil {
+		close(f.left)
+		f.left = nil
 	}
+	f.mu.Unlock()
 }
 
 // busy returns a channel closed once a batch now in flight finishes, or
@@ -85,6 +119,12 @@ func (f *flight) leave() {
 func (f *flight) busy() <-chan struct{} {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.n == 0 {
+		return nil
+	}
+	if f.left == nil {
+		f.left = make(chan struct{})
+	}
 	return f.left
 }
 
@@ -110,18 +150,28 @@ func newBatcher(eng *engine.Engine, workers, size int, linger, busyLinger time.D
 	return b
 }
 
+// jobs are pooled: a one-event request would otherwise pay a job and its
+// result channel. A job goes back to the pool only once its result was
+// taken; one abandoned by its caller (ctx done) may still be handed a
+// result, so it is left to the garbage collector.
+var jobPool = sync.Pool{New: func() any { return &job{result: make(chan jobResult, 1)} }}
+
 // score submits records and waits for their verdicts.
 func (b *batcher) score(ctx context.Context, tenant string, learn bool, records [][]byte) ([]engine.Verdict, error) {
-	j := &job{ctx: ctx, tenant: tenant, learn: learn, records: records, result: make(chan jobResult, 1)}
+	j := jobPool.Get().(*job)
+	j.ctx, j.tenant, j.learn, j.records = ctx, tenant, learn, records
 	select {
 	case b.jobs <- j:
 	case <-ctx.Done():
+		j.recycle()
 		return nil, ctx.Err()
 	case <-b.done:
+		j.recycle()
 		return nil, errStopping
 	}
 	select {
 	case r := <-j.result:
+		j.recycle()
 		return r.verdicts, r.err
 	case <-ctx.Done():
 		// The job may still be scored; retrying is safe (dedupe).
@@ -129,17 +179,28 @@ func (b *batcher) score(ctx context.Context, tenant string, learn bool, records 
 	}
 }
 
+// recycle puts j, whose result channel is empty and which no worker holds,
+// back in the pool.
+func (j *job) recycle() {
+	j.ctx, j.tenant, j.records = nil, "", nil
+	jobPool.Put(j)
+}
+
 // stop ends the workers once they finish the batch in hand.
 func (b *batcher) stop() { close(b.done) }
 
 func (b *batcher) work() {
+	var buf []*job // this worker's batch, reused from one batch to the next
 	for {
 		select {
 		case j := <-b.jobs:
-			batch := b.gather(j)
+			buf = b.gatherInto(append(buf[:0], j))
 			b.flight.enter()
-			b.run(batch)
+			start := time.Now()
+			b.run(buf)
+			b.cost.observe(time.Since(start))
 			b.flight.leave()
+			clear(buf) // hold no job the pool may hand out again
 		case <-b.done:
 			return
 		}
@@ -150,9 +211,11 @@ func (b *batcher) work() {
 // already waiting, then, if the batch is not full, those arriving within
 // the linger, or, without a linger, while another batch is in flight (up
 // to busyLinger).
-func (b *batcher) gather(first *job) []*job {
-	batch := []*job{first}
-	n := len(first.records)
+func (b *batcher) gather(first *job) []*job { return b.gatherInto([]*job{first}) }
+
+// gatherInto is gather appending to batch, which holds the first job.
+func (b *batcher) gatherInto(batch []*job) []*job {
+	n := len(batch[0].records)
 	take := func(j *job) {
 		batch = append(batch, j)
 		n += len(j.records)
@@ -164,7 +227,7 @@ func (b *batcher) gather(first *job) []*job {
 	wait, freed := b.linger, (<-chan struct{})(nil)
 	if wait <= 0 && b.busyLinger > 0 {
 		if freed = b.flight.busy(); freed != nil {
-			wait = b.busyLinger
+			wait = b.cost.wait(b.busyLinger)
 		}
 	}
 	if wait <= 0 {
@@ -206,31 +269,50 @@ type group struct {
 }
 
 // run scores a gathered batch, one engine call per group, and hands each
-// job its verdicts.
+// job its verdicts. Jobs keep their order within a group; a batch of one
+// group (the usual case) costs no map or extra slice.
 func (b *batcher) run(jobs []*job) {
-	byGroup := map[group][]*job{}
-	var order []group
+	live := jobs[:0]
 	for _, j := range jobs {
-		if j.ctx.Err() != nil {
-			j.result <- jobResult{err: j.ctx.Err()}
+		if err := j.ctx.Err(); err != nil {
+			j.result <- jobResult{err: err}
 			continue
 		}
-		g := group{j.tenant, j.learn}
-		if _, ok := byGroup[g]; !ok {
-			order = append(order, g)
-		}
-		byGroup[g] = append(byGroup[g], j)
+		live = append(live, j)
 	}
-	for _, g := range order {
-		b.runGroup(g, byGroup[g])
+	for len(live) > 0 {
+		g := group{live[0].tenant, live[0].learn}
+		n := 0
+		var rest []*job
+		for _, j := range live {
+			if (group{j.tenant, j.learn}) == g {
+				live[n] = j
+				n++
+			} else {
+				rest = append(rest, j)
+			}
+		}
+		b.runGroup(g, live[:n])
+		live = rest
 	}
 }
 
 func (b *batcher) runGroup(g group, jobs []*job) {
 	var records [][]byte
+	if len(jobs) == 1 {
+		records = jobs[0].records
+	} else {
+		n := 0
+		for _, j := range jobs {
+			n += len(j.records)
+		}
+		records = make([][]byte, 0, n)
+	}
 	var links []trace.Link
 	for _, j := range jobs {
-		records = append(records, j.records...)
+		if len(jobs) > 1 {
+			records = append(records, j.records...)
+		}
 		if l := trace.LinkFromContext(j.ctx); l.SpanContext.IsValid() {
 			links = append(links, l)
 		}
@@ -249,8 +331,11 @@ func (b *batcher) runGroup(g group, jobs []*job) {
 			j.result <- jobResult{err: err}
 			continue
 		}
-		j.result <- jobResult{verdicts: verdicts[:len(j.records):len(j.records)]}
-		verdicts = verdicts[len(j.records):]
+		// Once its result is sent a job is its caller's again (and may be
+		// recycled): read it before.
+		n := len(j.records)
+		j.result <- jobResult{verdicts: verdicts[:n:n]}
+		verdicts = verdicts[n:]
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
 )
 
 // recordCodec is the proto codec, except that one record a request cannot
@@ -48,6 +50,9 @@ func (c recordCodec) Unmarshal(data mem.BufferSlice, v any) error {
 // unmarshalRecords decodes b into m as the proto codec does, with the
 // record-by-record fallback when the whole message fails.
 func unmarshalRecords(b []byte, m proto.Message) error {
+	if r, ok := m.(*iamsentryv1.ScoreRequest); ok && decodeScoreRequest(b, r) {
+		return nil
+	}
 	err := proto.Unmarshal(b, m)
 	if err == nil {
 		return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -73,10 +74,13 @@ func (s *service) Score(stream iamsentryv1.DetectionService_ScoreServer) error {
 			}
 		}()
 	}()
+	var bufs streamBufs // reused from one group to the next
 	for {
-		group, held, more := s.next(reqs)
+		group, held, more := s.next(reqs, bufs.group[:0])
+		bufs.group = group
 		if len(group) > 0 {
-			err := s.answer(ctx, stream, group)
+			err := s.answer(ctx, stream, group, &bufs)
+			clear(bufs.group)
 			budget.release(held)
 			if err != nil {
 				return err
@@ -94,6 +98,23 @@ func (s *service) Score(stream iamsentryv1.DetectionService_ScoreServer) error {
 			}
 		}
 	}
+}
+
+// streamBufs are the slices a Score stream reuses for each group of
+// requests it answers, instead of allocating them per request.
+type streamBufs struct {
+	group  []*iamsentryv1.ScoreRequest
+	events [][]*iamsentryv1.Event
+	score  scoreBufs
+}
+
+// scoreBufs are the slices scoreInto may reuse from one call to the next:
+// the grouping of the verdicts (not the verdicts, which leave in
+// responses) and the records handed to the batcher, which the engine
+// reads only until the call returns.
+type scoreBufs struct {
+	out     [][]*iamsentryv1.Verdict
+	records [][]byte
 }
 
 // heldRequest is a request read ahead, with the bytes it holds.
@@ -135,12 +156,13 @@ func (s *service) receive(ctx context.Context, stream iamsentryv1.DetectionServi
 }
 
 // next waits for one request, then takes those already waiting, up to
-// BatchSize events, and returns them with the bytes they hold. more is
+// BatchSize events, and returns them appended to group (a buffer the
+// stream reuses) with the bytes they hold. more is
 // false once reqs is closed and drained, or once the server stops and the
 // requests already read are taken: a stream is told to leave after its
 // in-flight requests are answered, instead of being cut when the grace
 // period ends.
-func (s *service) next(reqs <-chan heldRequest) (group []*iamsentryv1.ScoreRequest, held int, more bool) {
+func (s *service) next(reqs <-chan heldRequest, group []*iamsentryv1.ScoreRequest) (_ []*iamsentryv1.ScoreRequest, held int, more bool) {
 	var r heldRequest
 	var ok bool
 	select {
@@ -175,7 +197,7 @@ func (s *service) next(reqs <-chan heldRequest) (group []*iamsentryv1.ScoreReque
 // answer scores a group of requests and sends their responses in order.
 // Requests that learn and requests that score are never mixed in one
 // engine call: the group is cut into runs of the same kind.
-func (s *service) answer(ctx context.Context, stream iamsentryv1.DetectionService_ScoreServer, group []*iamsentryv1.ScoreRequest) error {
+func (s *service) answer(ctx context.Context, stream iamsentryv1.DetectionService_ScoreServer, group []*iamsentryv1.ScoreRequest, bufs *streamBufs) error {
 	for len(group) > 0 {
 		n := 1
 		for n < len(group) && group[n].GetLearn() == group[0].GetLearn() {
@@ -183,11 +205,13 @@ func (s *service) answer(ctx context.Context, stream iamsentryv1.DetectionServic
 		}
 		run := group[:n]
 		group = group[n:]
-		events := make([][]*iamsentryv1.Event, len(run))
-		for i, r := range run {
-			events[i] = r.GetEvents()
+		events := bufs.events[:0]
+		for _, r := range run {
+			events = append(events, r.GetEvents())
 		}
-		verdicts, err := s.score(ctx, pathScore, run[0].GetLearn(), events)
+		bufs.events = events
+		verdicts, err := s.scoreInto(ctx, pathScore, run[0].GetLearn(), events, &bufs.score)
+		clear(events)
 		if err != nil {
 			return s.status(ctx, err)
 		}
@@ -196,6 +220,7 @@ func (s *service) answer(ctx context.Context, stream iamsentryv1.DetectionServic
 				return err
 			}
 		}
+		clear(verdicts) // bufs.score.out: hold no verdict past its response
 	}
 	return nil
 }
@@ -205,14 +230,27 @@ func (s *service) answer(ctx context.Context, stream iamsentryv1.DetectionServic
 // grouped as the requests were. The verdicts, and the slices that group
 // them, are allocated once for the whole call.
 func (s *service) score(ctx context.Context, path string, learn bool, requests [][]*iamsentryv1.Event) ([][]*iamsentryv1.Verdict, error) {
+	return s.scoreInto(ctx, path, learn, requests, nil)
+}
+
+// scoreInto is score reusing bufs, when not nil, for its slices. What it
+// returns is valid until the next call with the same bufs.
+func (s *service) scoreInto(ctx context.Context, path string, learn bool, requests [][]*iamsentryv1.Event, bufs *scoreBufs) ([][]*iamsentryv1.Verdict, error) {
 	total := 0
 	for _, events := range requests {
 		total += len(events)
 	}
 	s.metrics.receive(ctx, path, total)
-	out := make([][]*iamsentryv1.Verdict, len(requests))
+	var out [][]*iamsentryv1.Verdict
+	var records [][]byte
+	if bufs != nil {
+		out, records = slices.Grow(bufs.out[:0], len(requests))[:len(requests)], slices.Grow(bufs.records[:0], total)
+		clear(out)
+		bufs.out = out
+	} else {
+		out, records = make([][]*iamsentryv1.Verdict, len(requests)), make([][]byte, 0, total)
+	}
 	all := make([]*iamsentryv1.Verdict, total)
-	records := make([][]byte, 0, total)
 	for i, events := range requests {
 		out[i], all = all[:len(events):len(events)], all[len(events):]
 		for j, ev := range events {
@@ -229,6 +267,16 @@ func (s *service) score(ctx context.Context, path string, learn bool, requests [
 		return out, nil
 	}
 	verdicts, err := s.batcher.score(ctx, auth.Tenant(ctx), learn, records)
+	if bufs != nil {
+		if err != nil {
+			// An abandoned job may still be read by a worker: leave
+			// its records to it.
+			bufs.records = nil
+		} else {
+			clear(records) // hold no request's bytes past its call
+			bufs.records = records[:0]
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

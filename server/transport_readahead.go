@@ -21,11 +21,13 @@ type byteBudget struct {
 	mu    sync.Mutex
 	limit int
 	used  int
-	freed chan struct{} // closed, and replaced, at each release
+	// freed is closed at the next release; made only when an acquire has
+	// to wait, so a budget never full costs no channel per request.
+	freed chan struct{}
 }
 
 func newByteBudget(limit int) *byteBudget {
-	return &byteBudget{limit: limit, freed: make(chan struct{})}
+	return &byteBudget{limit: limit}
 }
 
 // acquire waits until n bytes fit, or ctx ends.
@@ -36,6 +38,9 @@ func (b *byteBudget) acquire(ctx context.Context, n int) error {
 			b.used += n
 			b.mu.Unlock()
 			return nil
+		}
+		if b.freed == nil {
+			b.freed = make(chan struct{})
 		}
 		freed := b.freed
 		b.mu.Unlock()
@@ -53,8 +58,10 @@ func (b *byteBudget) release(n int) {
 	}
 	b.mu.Lock()
 	b.used -= n
-	close(b.freed)
-	b.freed = make(chan struct{})
+	if b.freed != nil {
+		close(b.freed)
+		b.freed = nil
+	}
 	b.mu.Unlock()
 }
 

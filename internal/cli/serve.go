@@ -93,7 +93,7 @@ func serve(ctx context.Context, args []string, stdio Stdio) int {
 		fmt.Fprintf(stdio.Err, "iamsentry serve: unexpected arguments %q\n", fs.Args())
 		return ExitUsage
 	}
-	if err := f.src.check(); err != nil {
+	if err := errors.Join(checkRanges(fs, serveRangeFor), f.src.check()); err != nil {
 		fmt.Fprintf(stdio.Err, "iamsentry serve: %v\n", err)
 		return ExitUsage
 	}

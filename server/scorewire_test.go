@@ -1,0 +1,107 @@
+package server
+
+import (
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
+)
+
+func jsonEvent(s string) *iamsentryv1.Event {
+	return &iamsentryv1.Event{Record: &iamsentryv1.Event_Json{Json: []byte(s)}}
+}
+
+// scoreWireSeeds are requests of every shape: those the fast path takes
+// and those it must hand to the generic decoder.
+func scoreWireSeeds(t testing.TB) [][]byte {
+	obj, err := structpb.NewStruct(map[string]any{"eventName": "ListBuckets"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, m := range []*iamsentryv1.ScoreRequest{
+		{},
+		{Sequence: 7},
+		{Sequence: 1 << 40, Learn: true, Events: []*iamsentryv1.Event{jsonEvent(`{"eventID":"a"}`)}},
+		{Sequence: 2, Events: []*iamsentryv1.Event{jsonEvent(`{"eventID":"a"}`), {}, jsonEvent(""), jsonEvent(`{"eventID":"\xff"}`)}},
+		{Events: []*iamsentryv1.Event{jsonEvent(`{}`), {Record: &iamsentryv1.Event_Object{Object: obj}}}},
+	} {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	// A sequence given twice, an unknown field, an event with an unknown
+	// field, broken framing.
+	twice := protowire.AppendVarint(protowire.AppendTag(out[2], 2, protowire.VarintType), 9)
+	unknown := protowire.AppendString(protowire.AppendTag(out[2], 9, protowire.BytesType), "x")
+	ev := protowire.AppendVarint(protowire.AppendTag(protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), []byte("{}")), 5, protowire.VarintType), 1)
+	oddEvent := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), ev)
+	return append(out, twice, unknown, oddEvent, out[3][:len(out[3])-3], []byte{0x0a, 0xff})
+}
+
+// checkScoreWire: where the fast path takes b, it decodes exactly what the
+// generic decoder does.
+func checkScoreWire(t *testing.T, b []byte) (took bool) {
+	var fast, generic iamsentryv1.ScoreRequest
+	if !decodeScoreRequest(b, &fast) {
+		if !proto.Equal(&fast, &iamsentryv1.ScoreRequest{}) {
+			t.Errorf("declined %x but changed the message: %v", b, &fast)
+		}
+		return false
+	}
+	if err := proto.Unmarshal(b, &generic); err != nil {
+		t.Fatalf("fast path took %x, which the generic decoder refuses: %v", b, err)
+	}
+	if !proto.Equal(&fast, &generic) {
+		t.Errorf("fast path decoded %x as %v, the generic decoder as %v", b, &fast, &generic)
+	}
+	return true
+}
+
+func TestDecodeScoreRequestMatchesProto(t *testing.T) {
+	took := 0
+	for _, b := range scoreWireSeeds(t) {
+		if checkScoreWire(t, b) {
+			took++
+		}
+	}
+	// The first four seeds are the shipper's shape, and so is a sequence
+	// given twice (the last wins, as in proto); the rest are not.
+	if took != 5 {
+		t.Errorf("fast path took %d seeds, want the 5 of json events only", took)
+	}
+}
+
+func FuzzDecodeScoreRequest(f *testing.F) {
+	for _, b := range scoreWireSeeds(f) {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { checkScoreWire(t, b) })
+}
+
+// TestDecodeScoreRequestAllocs: a request costs a fixed number of
+// allocations, whatever the number of events in it (a count, not a time).
+func TestDecodeScoreRequestAllocs(t *testing.T) {
+	req := &iamsentryv1.ScoreRequest{Sequence: 3}
+	for range 100 {
+		req.Events = append(req.Events, jsonEvent(`{"eventID":"e","eventName":"ListBuckets"}`))
+	}
+	b, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(20, func() {
+		var m iamsentryv1.ScoreRequest
+		if !decodeScoreRequest(b, &m) || len(m.Events) != 100 {
+			t.Fatal("not decoded")
+		}
+	})
+	if allocs > 5 { // events, wrappers, pointers, bytes; and the message in the closure
+		t.Errorf("%v allocations for a 100-event request, want at most 5", allocs)
+	}
+}
