@@ -277,6 +277,9 @@ func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) dete
 			dim.userSeen = b.NoveltyAddBy(ev.Key(user, dim.key), dim.member, ev.Owner(), r.EventTime, d.opts.Window)
 		}
 	}
+	if !session {
+		s.observeOrg(b)
+	}
 	return s
 }
 
@@ -378,6 +381,13 @@ type sighting struct {
 	// for other identities; userLabel names the user.
 	userFirst detectors.MarkResult
 	userLabel string
+	// orgFirst is the tenant's first sighting and orgASN a hosting ASN's
+	// first use by any identity of the tenant (orgDim indexes its
+	// dimension); nil for sessions and trusted uses (see
+	// access_key_new_location_org.go).
+	orgFirst detectors.MarkResult
+	orgASN   detectors.MarkResult
+	orgDim   int
 }
 
 // onceKey is the throttle key of raising dim. The incident is the identity
@@ -432,6 +442,13 @@ func (s *sighting) Findings() ([]detectors.Finding, error) {
 			return nil, err
 		}
 		s.young = true
+	}
+	if len(h.fresh) == 0 && s.hosting {
+		o, raise, err := s.unknownHosting(h)
+		if err != nil || !raise {
+			return nil, err
+		}
+		return []detectors.Finding{s.orgFinding(o)}, nil
 	}
 	if len(h.fresh) == 0 || (h.span < s.d.opts.WarmUp && !s.hosting) {
 		return nil, nil
