@@ -35,6 +35,11 @@ const orgHostingGap = 24 * time.Hour
 // orgLocationIdentity is the state identity of the tenant's own clock.
 const orgLocationIdentity = "tenant"
 
+// hostingASNIdentities renders the state identity of a hosting ASN's
+// first use in the tenant once per ASN: busy automation on a VPS repeats
+// it on every call.
+var hostingASNIdentities = newStringMemo(func(asn string) string { return "hosting-asn:" + asn })
+
 // observeOrg queues the tenant's clock and, for a hosting network with an
 // ASN, that ASN's first use in the tenant.
 func (s *sighting) observeOrg(b *state.Batch) {
@@ -45,7 +50,7 @@ func (s *sighting) observeOrg(b *state.Batch) {
 	}
 	for i := range s.dims {
 		if dim := &s.dims[i]; dim.name == "asn" {
-			s.orgASN = detectors.Mark(b, s.ev.Key("hosting-asn:"+dim.member, "loc:org-first-seen"), t, state.KeepEarliest, s.d.opts.Window)
+			s.orgASN = detectors.Mark(b, s.ev.Key(hostingASNIdentities.get(dim.member), "loc:org-first-seen"), t, state.KeepEarliest, s.d.opts.Window)
 			s.orgDim = i
 		}
 	}
