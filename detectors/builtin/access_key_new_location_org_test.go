@@ -11,6 +11,9 @@ import (
 	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/engine"
 	dt "github.com/iamsentry/iamsentry/internal/detectortest"
+	"github.com/iamsentry/iamsentry/internal/redistest"
+	"github.com/iamsentry/iamsentry/internal/redistest/rstore"
+	"github.com/iamsentry/iamsentry/state"
 )
 
 // Generated scenarios: a key with no history of its own (never seen, or
@@ -135,6 +138,17 @@ func runOrgCases(t *testing.T, newStore newStoreFunc) {
 func TestAccessKeyNewLocationUnknownHosting(t *testing.T) { runOrgCases(t, memoryStore) }
 
 func TestAccessKeyNewLocationUnknownHostingOnRedis(t *testing.T) { runOnRedis(t, runOrgCases) }
+
+// TestAccessKeyNewLocationUnknownHostingOnRedisCluster: the tenant's clock
+// and each hosting ASN's mark live on their own slots, apart from the
+// identity's.
+func TestAccessKeyNewLocationUnknownHostingOnRedisCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster")
+	}
+	cluster := redistest.StartCluster(t, 3)
+	runOrgCases(t, func(tb testing.TB) state.Store { return rstore.Open(tb, cluster.URL(), rstore.Prefix()) })
+}
 
 // TestAccessKeyNewLocationUnknownHostingExplains: the finding says the key
 // has no history and that the network is new to the whole organisation.
