@@ -75,8 +75,10 @@ func (o AccessKeyNewLocationOptions) validate() error {
 // history spans WarmUp. A network the settings class as hosting, VPN or
 // Tor (detectors.Settings.Network) skips both the warm-up and the "first
 // sighting only learns" rule: a stolen key's first use from a VPS is the
-// attack, not a baseline to learn. Without GeoIP databases it compares
-// network prefixes instead, at FallbackSeverity.
+// attack, not a baseline to learn. An identity with nothing known (never
+// seen, or dormant past Window) is judged on its tenant's hosting networks
+// instead (access_key_new_location_org.go). Without GeoIP databases it
+// compares network prefixes instead, at FallbackSeverity.
 //
 // The identity is the access key for long-term keys (AKIA…), so each key
 // has its own history, and the stable principal (the IAM user, or the role
@@ -110,7 +112,9 @@ func NewAccessKeyNewLocation(cfg detectors.Config) (detectors.Detector, error) {
 		Title: "Credentials used from a new country or network",
 		Description: "A long-term access key, or an IAM user's or root's session, is used from a country or autonomous " +
 			"system (ASN) it was not used from in the last " + detectors.Days(opts.Window) + ", after at least " + detectors.Days(opts.WarmUp) +
-			" of history; a hosting, VPN or Tor network (networks.hosting_asns) skips the warm-up. A person's role session " +
+			" of history; a hosting, VPN or Tor network (networks.hosting_asns) skips the warm-up, and the first use of an identity " +
+			"with no history (never seen, or dormant past the window) from a hosting ASN no identity of the tenant used before " +
+			"is MEDIUM. A person's role session " +
 			"key that moves within its life to or from a hosting network or to another country raises too, in either order. " +
 			"Uses from trusted_networks are never judged for keys but teach the key its country. Without GeoIP databases, " +
 			"a new network prefix is reported at lower severity.",
@@ -277,6 +281,9 @@ func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) dete
 			dim.userSeen = b.NoveltyAddBy(ev.Key(user, dim.key), dim.member, ev.Owner(), r.EventTime, d.opts.Window)
 		}
 	}
+	if !session {
+		s.observeOrg(b)
+	}
 	return s
 }
 
@@ -378,6 +385,13 @@ type sighting struct {
 	// for other identities; userLabel names the user.
 	userFirst detectors.MarkResult
 	userLabel string
+	// orgFirst is the tenant's first sighting and orgASN a hosting ASN's
+	// first use by any identity of the tenant (orgDim indexes its
+	// dimension); nil for sessions and trusted uses (see
+	// access_key_new_location_org.go).
+	orgFirst detectors.MarkResult
+	orgASN   detectors.MarkResult
+	orgDim   int
 }
 
 // onceKey is the throttle key of raising dim. The incident is the identity
@@ -432,6 +446,13 @@ func (s *sighting) Findings() ([]detectors.Finding, error) {
 			return nil, err
 		}
 		s.young = true
+	}
+	if len(h.fresh) == 0 && s.hosting {
+		o, raise, err := s.unknownHosting(h)
+		if err != nil || !raise {
+			return nil, err
+		}
+		return []detectors.Finding{s.orgFinding(o)}, nil
 	}
 	if len(h.fresh) == 0 || (h.span < s.d.opts.WarmUp && !s.hosting) {
 		return nil, nil

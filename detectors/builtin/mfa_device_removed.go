@@ -29,8 +29,10 @@ const MFADeviceRemovedID = "mfa-device-removed"
 //     thief's few hours of warming it up do not make it the user's);
 //     MEDIUM from such a network the user used on those days only through
 //     the removing credential (a stolen key warmed for days looks like
-//     that), or from a country the user never worked from in 30 days (a
-//     residential proxy abroad, which no hosting list names). Judged from
+//     that), or from a country the user never worked from in 30 days, up
+//     to the day before the removal's (a residential proxy abroad, which
+//     no hosting list names; a thief's evening before does not teach it).
+//     Judged from
 //     the removal record and what earlier days wrote, so batching, arrival
 //     order and replicas do not change it;
 //   - HIGH for root's own device: root is then a password alone;
@@ -62,7 +64,7 @@ func NewMFADeviceRemoved(cfg detectors.Config) (detectors.Detector, error) {
 			"(DeleteVirtualMFADevice). HIGH when the caller is not the device's user, or when an IAM user's own device " +
 			"is removed from a hosting, VPN or Tor network (or AWS's, outside trusted networks) the user did not use on 3 distinct earlier days of the last 10; " +
 			"MEDIUM from such a network the user used on those days only through the removing credential, or from a country " +
-			"the user never worked from in the last 30 days; judged from the removal and the user's earlier days whatever the arrival order. " +
+			"the user never worked from in the last 30 days up to the day before the removal's; judged from the removal and the user's earlier days whatever the arrival order. " +
 			"HIGH for root's own device; LOW for a user removing its own device otherwise. One incident per user and day; failed calls are quiet.",
 		Severity:   detectors.SeverityHigh,
 		Techniques: []string{"T1556.006", "T1098"},

@@ -33,7 +33,16 @@ import (
 // the person reaches from the console and the CLI does not. From another
 // network, a country the user never worked from in mfaCountryHabit is
 // MEDIUM: a residential proxy abroad, which no hosting list names; the
-// user's usual countries, or a user with no history yet, stay LOW.
+// user's usual countries, or a user with no history yet, stay LOW. A
+// country is learned only from days that ended a day or more before the
+// removal (mfaCountryGap): the hosting rule counts distinct days, which a
+// session crossing midnight cannot multiply, but one day of a country is
+// enough to know it, so that day must lie beyond a thief's warm-up.
+//
+// A residential proxy in the user's own country stays LOW: its ISP is an
+// ISP like the user's, and people reach AWS from new home, mobile and
+// café networks every week, so nothing in the removal's record tells it
+// apart honestly (docs/detectors.md says so).
 
 // mfaHostingHabit is how far back a hosting network's days are counted.
 const mfaHostingHabit = 10 * 24 * time.Hour
@@ -44,6 +53,14 @@ const mfaHostingKnownDays = 3
 
 // mfaCountryHabit is how far back a user's countries are learned.
 const mfaCountryHabit = 30 * 24 * time.Hour
+
+// mfaCountryGap is how long before a removal a day must have started for
+// the countries of its calls to count as the user's: 48 h, so a day that
+// ended at least a day before. A day that ended only hours before may be
+// the thief's own evening: a proxy session from 23:00 UTC and the removal
+// at 02:30 would otherwise teach the proxy's country. A warm-up must now
+// last more than a day, across two midnights, to teach it.
+const mfaCountryGap = 48 * time.Hour
 
 // mfaPlacesTTL keeps the user's places for the longest habit, the day a
 // member stands for, the gap and the lateness.
@@ -205,6 +222,7 @@ type placeHistory struct {
 func (m *mfaRemoval) judgePlace(w state.Window) placeHistory {
 	t := m.ev.Record.EventTime
 	hostingFrom := state.BucketStart(t.Add(-mfaHostingHabit), 24*time.Hour).Format(time.DateOnly)
+	countriesTo := state.BucketStart(t.Add(-mfaCountryGap), 24*time.Hour).Format(time.DateOnly)
 	var h placeHistory
 	countries := map[string]bool{}
 	days, other := map[string]bool{}, map[string]bool{}
@@ -213,7 +231,9 @@ func (m *mfaRemoval) judgePlace(w state.Window) placeHistory {
 		switch {
 		case !ok:
 		case !p.hosting:
-			countries[p.value] = true
+			if day <= countriesTo {
+				countries[p.value] = true
+			}
 		case p.value == m.place.value && day >= hostingFrom:
 			days[day] = true
 			if p.cred != m.place.cred {
