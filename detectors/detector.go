@@ -84,9 +84,28 @@ func (ev *Event) Owner() string {
 // the event id, and (as a guard against reused or synthetic ids, as in rule
 // test fixtures) the event name and time, which a retry carries unchanged.
 func EventIdentity(r *cloudtrail.Record) string {
-	var ns [20]byte // the time's digits, kept off the heap: one allocation, not two
-	return r.AccountID() + ":" + r.EventID + ":" + r.EventName + ":" +
-		string(strconv.AppendInt(ns[:0], r.EventTime.UnixNano(), 10))
+	var buf [128]byte // kept off the heap: the string is the one allocation
+	return string(appendEventIdentity(buf[:0], r))
+}
+
+func appendEventIdentity(b []byte, r *cloudtrail.Record) []byte {
+	b = append(append(b, r.AccountID()...), ':')
+	b = append(append(b, r.EventID...), ':')
+	b = append(append(b, r.EventName...), ':')
+	return strconv.AppendInt(b, r.EventTime.UnixNano(), 10)
+}
+
+// PrefixedOwner returns prefix + ev.Owner() in one allocation, keeping
+// Owner as its tail when Owner was not built yet: the engine names every
+// event's dedupe claim so, and the owner then costs nothing more.
+func (ev *Event) PrefixedOwner(prefix string) string {
+	if ev.owner != "" {
+		return prefix + ev.owner
+	}
+	var buf [160]byte
+	s := string(appendEventIdentity(append(buf[:0], prefix...), ev.Record))
+	ev.owner = s[len(prefix):]
+	return s
 }
 
 // KeyIdentity is the state identity of an access key, "key:" followed by
