@@ -392,11 +392,10 @@ func (p *pairing) afterProbe() ([]detectors.Finding, error) {
 // afterDiscovery pairs a discovery call with each window's first probe.
 func (p *pairing) afterDiscovery() ([]detectors.Finding, error) {
 	var out []detectors.Finding
-	self := reconCall{serviceOf(p.r.EventSource) + ":" + p.r.EventName, p.r.EventTime, p.habit.network}
+	// The call as a pair names it, built once a probe is found: most
+	// discovery calls have none.
+	var self reconCall
 	var sensitive []reconCall
-	if p.kind == reconSensitive {
-		sensitive = []reconCall{self}
-	}
 	for _, g := range p.probes {
 		w, err := g.read.Get()
 		if err != nil {
@@ -404,6 +403,12 @@ func (p *pairing) afterDiscovery() ([]detectors.Finding, error) {
 		}
 		if w.Count == 0 {
 			continue
+		}
+		if self.action == "" {
+			self = reconCall{serviceOf(p.r.EventSource) + ":" + p.r.EventName, p.r.EventTime, p.habit.network}
+			if p.kind == reconSensitive {
+				sensitive = []reconCall{self}
+			}
 		}
 		probe, err := parseReconCall(w.Members[0])
 		if err != nil {

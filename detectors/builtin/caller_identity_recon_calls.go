@@ -107,17 +107,13 @@ func reconPrincipal(r *cloudtrail.Record) string {
 	// A person's session of a shared role is the person's: see
 	// detectors.HabitPrincipal.
 	if p := detectors.HabitPrincipal(r); p != "" {
-		return reconPrincipals.get(p)
+		return principalIdentities.get(p)
 	}
 	if ak := r.UserIdentity.AccessKeyID; ak != "" {
 		return keyIdentity(ak)
 	}
 	return ""
 }
-
-// reconPrincipals remembers "principal:" + p for the principals traffic
-// repeats: every probe and discovery call of one names its own.
-var reconPrincipals = newStringMemo(func(p string) string { return "principal:" + p })
 
 // reconASNs remembers the networks named by ASN ("asn:N").
 var reconASNs = uintMemo{prefix: "asn:"}
