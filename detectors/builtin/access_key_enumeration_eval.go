@@ -304,11 +304,13 @@ func memberService(action string) string {
 	return svc
 }
 
-// crossing is a window of a scale whose reads crossed its threshold.
+// crossing is a window of a scale whose reads crossed its threshold. Its
+// tally is taken (weigh) only for a finding: a learned scanner's windows
+// cross on every read and are mostly judged usual.
 type crossing struct {
 	sc   *enumScale
 	span state.Span
-	t    tally
+	w    state.Window
 }
 
 // crossings are the windows this read's view shows crossing, one per
@@ -343,7 +345,7 @@ func (e *enumeration) crossings() ([]crossing, error) {
 			}
 			seen[nseen] = k
 			nseen++
-			out = append(out, crossing{&sc[i], spans[j], e.d.weigh(w, sc[i].grid.tagLen)})
+			out = append(out, crossing{&sc[i], spans[j], w})
 		}
 	}
 	return out, nil
@@ -388,7 +390,7 @@ func (e *enumeration) Findings() ([]detectors.Finding, error) {
 				return nil, nil
 			}
 		}
-		out = append(out, e.finding(c.sc, c.span, c.t, p, sev))
+		out = append(out, e.finding(c.sc, c.span, e.d.weigh(c.w, c.sc.grid.tagLen), p, sev))
 	}
 	return out, nil
 }
