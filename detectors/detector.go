@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/iamsentry/iamsentry/cloudtrail"
 	"github.com/iamsentry/iamsentry/state"
@@ -95,17 +96,50 @@ func appendEventIdentity(b []byte, r *cloudtrail.Record) []byte {
 	return strconv.AppendInt(b, r.EventTime.UnixNano(), 10)
 }
 
-// PrefixedOwner returns prefix + ev.Owner() in one allocation, keeping
-// Owner as its tail when Owner was not built yet: the engine names every
-// event's dedupe claim so, and the owner then costs nothing more.
-func (ev *Event) PrefixedOwner(prefix string) string {
+// PrefixedOwner returns prefix + ev.Owner(), keeping Owner as its tail
+// when Owner was not built yet: the engine names every event's dedupe
+// claim so, and the owner then costs nothing more. The string is carved
+// from arena (see Arena) when it is not nil, else allocated.
+func (ev *Event) PrefixedOwner(prefix string, arena *Arena) string {
 	if ev.owner != "" {
 		return prefix + ev.owner
 	}
 	var buf [160]byte
-	s := string(appendEventIdentity(append(buf[:0], prefix...), ev.Record))
+	b := appendEventIdentity(append(buf[:0], prefix...), ev.Record)
+	var s string
+	if arena != nil {
+		s = arena.String(b)
+	} else {
+		s = string(b)
+	}
 	ev.owner = s[len(prefix):]
 	return s
+}
+
+// Arena hands out strings carved from shared chunks of bytes: one
+// allocation per chunk rather than one per string, for the strings of one
+// batch's events. A chunk's bytes are never written again once a string
+// of them is handed out, so its strings are as immutable as any; a chunk
+// lives as long as any of its strings, as a batch's records' bytes do
+// (stores clone what they keep). The zero Arena is ready to use; an Arena
+// is not safe for concurrent use.
+type Arena struct{ chunk []byte }
+
+// arenaChunk is the size of an Arena's chunks; a string of more than a
+// quarter of it is allocated on its own.
+const arenaChunk = 4096
+
+// String returns string(b), carved from the arena.
+func (a *Arena) String(b []byte) string {
+	if len(b) == 0 || len(b) > arenaChunk/4 {
+		return string(b)
+	}
+	if cap(a.chunk)-len(a.chunk) < len(b) {
+		a.chunk = make([]byte, 0, arenaChunk)
+	}
+	start := len(a.chunk)
+	a.chunk = append(a.chunk, b...)
+	return unsafe.String(&a.chunk[start], len(b))
 }
 
 // KeyIdentity is the state identity of an access key, "key:" followed by

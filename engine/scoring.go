@@ -136,6 +136,10 @@ func newScoring(e *Engine, b Batch) *scoring {
 	// Evaluations too share one slice; a detector or two per record is
 	// typical, and growing it copies only interface values.
 	evals := s.scratch.evals
+	// The claim names and owners are carved from chunks of their own,
+	// fresh for the batch: never the scratch's, which a later batch
+	// rewrites while stores and findings may still hold these strings.
+	var owners detectors.Arena
 	n := 0
 	for i, raw := range b.Records {
 		it := &items[n]
@@ -148,7 +152,7 @@ func newScoring(e *Engine, b Batch) *scoring {
 		it.index, it.copyOf = i, -1
 		it.event = detectors.Event{Record: &it.rec, Tenant: b.Tenant}
 		// The claim's name and the owner are built as one string.
-		claim := it.event.PrefixedOwner(dedupePrefix(e.claimBeside))
+		claim := it.event.PrefixedOwner(dedupePrefix(e.claimBeside), &owners)
 		it.owner = it.event.Owner()
 		if first, dup := seen[it.owner]; dup {
 			it.copyOf = first
