@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/iamsentry/iamsentry/cloudtrail"
 	"github.com/iamsentry/iamsentry/state"
@@ -84,9 +85,61 @@ func (ev *Event) Owner() string {
 // the event id, and (as a guard against reused or synthetic ids, as in rule
 // test fixtures) the event name and time, which a retry carries unchanged.
 func EventIdentity(r *cloudtrail.Record) string {
-	var ns [20]byte // the time's digits, kept off the heap: one allocation, not two
-	return r.AccountID() + ":" + r.EventID + ":" + r.EventName + ":" +
-		string(strconv.AppendInt(ns[:0], r.EventTime.UnixNano(), 10))
+	var buf [128]byte // kept off the heap: the string is the one allocation
+	return string(appendEventIdentity(buf[:0], r))
+}
+
+func appendEventIdentity(b []byte, r *cloudtrail.Record) []byte {
+	b = append(append(b, r.AccountID()...), ':')
+	b = append(append(b, r.EventID...), ':')
+	b = append(append(b, r.EventName...), ':')
+	return strconv.AppendInt(b, r.EventTime.UnixNano(), 10)
+}
+
+// PrefixedOwner returns prefix + ev.Owner(), keeping Owner as its tail
+// when Owner was not built yet: the engine names every event's dedupe
+// claim so, and the owner then costs nothing more. The string is carved
+// from arena (see Arena) when it is not nil, else allocated.
+func (ev *Event) PrefixedOwner(prefix string, arena *Arena) string {
+	if ev.owner != "" {
+		return prefix + ev.owner
+	}
+	var buf [160]byte
+	b := appendEventIdentity(append(buf[:0], prefix...), ev.Record)
+	var s string
+	if arena != nil {
+		s = arena.String(b)
+	} else {
+		s = string(b)
+	}
+	ev.owner = s[len(prefix):]
+	return s
+}
+
+// Arena hands out strings carved from shared chunks of bytes: one
+// allocation per chunk rather than one per string, for the strings of one
+// batch's events. A chunk's bytes are never written again once a string
+// of them is handed out, so its strings are as immutable as any; a chunk
+// lives as long as any of its strings, as a batch's records' bytes do
+// (stores clone what they keep). The zero Arena is ready to use; an Arena
+// is not safe for concurrent use.
+type Arena struct{ chunk []byte }
+
+// arenaChunk is the size of an Arena's chunks; a string of more than a
+// quarter of it is allocated on its own.
+const arenaChunk = 4096
+
+// String returns string(b), carved from the arena.
+func (a *Arena) String(b []byte) string {
+	if len(b) == 0 || len(b) > arenaChunk/4 {
+		return string(b)
+	}
+	if cap(a.chunk)-len(a.chunk) < len(b) {
+		a.chunk = make([]byte, 0, arenaChunk)
+	}
+	start := len(a.chunk)
+	a.chunk = append(a.chunk, b...)
+	return unsafe.String(&a.chunk[start], len(b))
 }
 
 // KeyIdentity is the state identity of an access key, "key:" followed by

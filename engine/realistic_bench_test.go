@@ -1,13 +1,10 @@
 package engine_test
 
 import (
-	"context"
 	"runtime"
 	"testing"
 
 	"github.com/iamsentry/iamsentry/engine"
-	"github.com/iamsentry/iamsentry/internal/realcorpus"
-	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpusrules"
 	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpustest"
 	"github.com/iamsentry/iamsentry/state/memory"
 )
@@ -21,15 +18,7 @@ import (
 // included), events/s, and heap allocations and bytes per event. Each
 // pass over the month starts from a fresh store, as a backtest does.
 func BenchmarkScoreRealistic(b *testing.B) {
-	const batch = 512
-	c := realcorpus.Generate(realcorpus.Options{Seed: 1})
-	raws := make([][]byte, len(c.Records))
-	for i, r := range c.Records {
-		raws[i] = r.JSON
-	}
-	c = nil
-	built := realcorpusrules.Build(b)
-	ctx := context.Background()
+	raws, built, ctx := realisticMonth(b)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -38,8 +27,8 @@ func BenchmarkScoreRealistic(b *testing.B) {
 	for b.Loop() {
 		store := memory.New(memory.WithSweepInterval(0))
 		eng := engine.New(built.Registry, store, engine.Options{Suppress: built.Suppress})
-		for off := 0; off < len(raws); off += batch {
-			vs, err := eng.Score(ctx, engine.Batch{Records: raws[off:min(off+batch, len(raws))]})
+		for off := 0; off < len(raws); off += realisticBatch {
+			vs, err := eng.Score(ctx, engine.Batch{Records: raws[off:min(off+realisticBatch, len(raws))]})
 			if err != nil {
 				b.Fatal(err)
 			}

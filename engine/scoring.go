@@ -136,6 +136,10 @@ func newScoring(e *Engine, b Batch) *scoring {
 	// Evaluations too share one slice; a detector or two per record is
 	// typical, and growing it copies only interface values.
 	evals := s.scratch.evals
+	// The claim names and owners are carved from chunks of their own,
+	// fresh for the batch: never the scratch's, which a later batch
+	// rewrites while stores and findings may still hold these strings.
+	var owners detectors.Arena
 	n := 0
 	for i, raw := range b.Records {
 		it := &items[n]
@@ -147,13 +151,15 @@ func newScoring(e *Engine, b Batch) *scoring {
 		s.verdicts[i].EventID = it.rec.EventID
 		it.index, it.copyOf = i, -1
 		it.event = detectors.Event{Record: &it.rec, Tenant: b.Tenant}
+		// The claim's name and the owner are built as one string.
+		claim := it.event.PrefixedOwner(dedupePrefix(e.claimBeside), &owners)
 		it.owner = it.event.Owner()
 		if first, dup := seen[it.owner]; dup {
 			it.copyOf = first
 			continue
 		}
 		seen[it.owner] = i
-		it.dedupe = dedupeKey(&it.event, e.claimBeside)
+		it.dedupe = dedupeKey(&it.event, e.claimBeside, claim)
 		it.claim = s.first.Claim(it.dedupe, nil, e.opts.DedupeHorizon)
 		s.creations(it)
 		from := len(evals)
@@ -181,20 +187,32 @@ func newScoring(e *Engine, b Batch) *scoring {
 // account and hour of event time (spread over claimSpread records), a
 // few writes per batch for all of them.
 // Elsewhere (the embedded store, where claims grouped would only grow a
-// group) an event has a key of its own. Either way the key follows from
+// group) an event has a key of its own. name is dedupePrefix(beside) +
+// ev.Owner(), built by the caller. Either way the key follows from
 // the record and the store alone, so a redelivery through any replica of
 // a deployment finds the claim.
-func dedupeKey(ev *detectors.Event, beside bool) state.Key {
+func dedupeKey(ev *detectors.Event, beside bool, name string) state.Key {
 	if !beside {
-		return ev.Key("event:"+ev.Owner(), "verdict")
+		return ev.Key(name, "verdict")
 	}
 	if akid := ev.Record.UserIdentity.AccessKeyID; akid != "" {
-		return ev.Key(ev.KeyIdentity(akid), "verdict:"+ev.Owner())
+		return ev.Key(ev.KeyIdentity(akid), name)
 	}
 	h := fnv.New32a()
 	h.Write([]byte(ev.Owner()))
 	part := strconv.FormatInt(ev.Record.EventTime.Unix()/3600*claimSpread+int64(h.Sum32()%claimSpread), 10)
-	return ev.Key("claims:"+ev.Record.AccountID()+":"+part, "verdict:"+ev.Owner())
+	return ev.Key("claims:"+ev.Record.AccountID()+":"+part, name)
+}
+
+// dedupePrefix is what the name of an event's claim (see dedupeKey) puts
+// before its owner: the identity of its own key ("event:" + owner) on a
+// store that does not group identities, the key's name ("verdict:" +
+// owner) beside other state on one that does.
+func dedupePrefix(beside bool) string {
+	if beside {
+		return "verdict:"
+	}
+	return "event:"
 }
 
 // claimSpread is how many records an account's claims of one hour spread

@@ -207,7 +207,7 @@ func (d *AccessDeniedBurst) Observe(ev *detectors.Event, b *state.Batch) detecto
 	}
 	svc := serviceOf(r.EventSource)
 	action := svc + ":" + r.EventName
-	id := "principal:" + who
+	id := principalIdentities.get(who)
 	db := &deniedBurst{d: d, ev: ev, r: r, who: who, svc: svc}
 	for g := range db.grids {
 		width, minActions := d.opts.Window, d.opts.MinActions

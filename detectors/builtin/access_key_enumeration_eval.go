@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/iamsentry/iamsentry/cloudtrail"
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/state"
 )
@@ -53,7 +52,8 @@ func newScales(o AccessKeyEnumerationOptions) [3]enumScale {
 // sessions, root), except that an Identity Center permission set's role is
 // shared by people, so its sessions count per person (the session name,
 // which Identity Center sets to the user and the caller cannot choose).
-func enumPrincipal(r *cloudtrail.Record) string {
+func enumPrincipal(ev *detectors.Event) string {
+	r := ev.Record
 	u := &r.UserIdentity
 	if u.Type == "AssumedRole" && strings.HasPrefix(detectors.RoleNameFromARN(u.SessionIssuer.ARN), "AWSReservedSSO_") {
 		if i := strings.LastIndexByte(u.ARN, '/'); i >= 0 && i < len(u.ARN)-1 {
@@ -63,7 +63,7 @@ func enumPrincipal(r *cloudtrail.Record) string {
 	if p := r.StablePrincipal(); p != "" {
 		return principalIdentities.get(p)
 	}
-	return keyIdentity(u.AccessKeyID)
+	return ev.KeyIdentity(u.AccessKeyID)
 }
 
 // principalIdentities and enumServiceKeys remember the state identity of
@@ -78,7 +78,7 @@ var (
 // observe queues the state a counted read needs.
 func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, read *enumRead) detectors.Evaluation {
 	r, t := ev.Record, ev.Record.EventTime
-	id := enumPrincipal(r)
+	id := enumPrincipal(ev)
 	m := read.members[0]
 	if r.Denied() {
 		m = read.members[1]
@@ -304,11 +304,13 @@ func memberService(action string) string {
 	return svc
 }
 
-// crossing is a window of a scale whose reads crossed its threshold.
+// crossing is a window of a scale whose reads crossed its threshold. Its
+// tally is taken (weigh) only for a finding: a learned scanner's windows
+// cross on every read and are mostly judged usual.
 type crossing struct {
 	sc   *enumScale
 	span state.Span
-	t    tally
+	w    state.Window
 }
 
 // crossings are the windows this read's view shows crossing, one per
@@ -319,7 +321,11 @@ type crossing struct {
 func (e *enumeration) crossings() ([]crossing, error) {
 	sc := &e.d.sc
 	var out []crossing
-	seen := map[string]bool{}
+	// The incidents raised so far, by once name and period: a few at
+	// most, compared as they are rather than joined into a string.
+	type incident struct{ name, period string }
+	var seen [len(e.d.sc) * len(e.windows[0])]incident
+	nseen := 0
 	for i := range sc {
 		if sc[i].name == "drip" && len(out) > 0 {
 			break
@@ -333,12 +339,13 @@ func (e *enumeration) crossings() ([]crossing, error) {
 			if !e.d.crosses(w, sc[i].grid.tagLen, sc[i].min) {
 				continue
 			}
-			if k := sc[i].onceName + enumPeriod(spans[j], sc[i].once); seen[k] {
+			k := incident{sc[i].onceName, enumPeriod(spans[j], sc[i].once)}
+			if slices.Contains(seen[:nseen], k) {
 				continue
-			} else {
-				seen[k] = true
 			}
-			out = append(out, crossing{&sc[i], spans[j], e.d.weigh(w, sc[i].grid.tagLen)})
+			seen[nseen] = k
+			nseen++
+			out = append(out, crossing{&sc[i], spans[j], w})
 		}
 	}
 	return out, nil
@@ -383,7 +390,7 @@ func (e *enumeration) Findings() ([]detectors.Finding, error) {
 				return nil, nil
 			}
 		}
-		out = append(out, e.finding(c.sc, c.span, c.t, p, sev))
+		out = append(out, e.finding(c.sc, c.span, e.d.weigh(c.w, c.sc.grid.tagLen), p, sev))
 	}
 	return out, nil
 }

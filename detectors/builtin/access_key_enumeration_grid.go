@@ -97,9 +97,15 @@ func untag(member string, tagLen int) string {
 // one window all carry its tag, and so do other principals' at that time,
 // so the tagged member is built once per window rather than on each of a
 // read's six adds.
+//
+// With one-character tags (the defaults) a member's tagged forms are few,
+// and every scale and grid shares them: they are kept by tag (short), so
+// the narrow scale's window, which moves every minute, no longer builds
+// them again.
 type enumMember struct {
-	base string
-	last [3][2]atomic.Pointer[enumTagged]
+	base  string
+	last  [3][2]atomic.Pointer[enumTagged]
+	short [len(enumTagChars)]atomic.Pointer[string]
 }
 
 type enumTagged struct {
@@ -113,6 +119,15 @@ var enumMembers = newStringMemo(func(m string) *enumMember { return &enumMember{
 
 // tagged is m tagged for window tag of grid g of scale i.
 func (m *enumMember) tagged(i int, g *enumGrid, grid int, tag int64) string {
+	if g.tagLen == 1 {
+		short := &m.short[tag]
+		if s := short.Load(); s != nil {
+			return *s
+		}
+		s := g.tagged(tag, m.base)
+		short.Store(&s)
+		return s
+	}
 	slot := &m.last[i][grid]
 	if e := slot.Load(); e != nil && e.tag == tag && len(e.member) == g.tagLen+len(m.base) {
 		return e.member

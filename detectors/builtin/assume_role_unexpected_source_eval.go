@@ -321,7 +321,9 @@ const orgDaysLimit = 256
 // network nobody uses.
 func settledOthers(members []string, self string, since time.Time) int {
 	cut := since.UTC().Format("2006-01-02")
-	settled := make(map[string]bool, len(members))
+	// Not sized by members: they repeat a few people over many days, and
+	// a map of up to orgDaysLimit entries was allocated for each sign-in.
+	settled := map[string]bool{}
 	for _, m := range members {
 		i := strings.LastIndexByte(m, '|')
 		if i < 0 || m[:i] == self || m[i+1:] > cut {

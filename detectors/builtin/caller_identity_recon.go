@@ -3,7 +3,6 @@ package builtin
 import (
 	"errors"
 	"fmt"
-	"iter"
 	"slices"
 	"strings"
 	"time"
@@ -195,48 +194,80 @@ func (d *CallerIdentityRecon) Observe(ev *detectors.Event, b *state.Batch) detec
 		return nil
 	}
 	t, w := r.EventTime, d.opts.Window
-	p := &pairing{d: d, ev: ev, r: r, kind: kind, habit: d.learn(ev, b, id, kind)}
+	// One allocation holds the pairing, its habit and its reads: a call
+	// meets at most reconMaxWindows windows.
+	p := &pairing{d: d, ev: ev, r: r, kind: kind, id: id}
+	d.learn(ev, b, id, kind, &p.habit)
 	if ak := r.UserIdentity.AccessKeyID; strings.HasPrefix(ak, "AKIA") {
 		p.keySeen = detectors.ReadMark(b, detectors.KeyFirstSeenMark(ev, ak))
 	}
-	own, around := windowOf(t, w), state.Span{From: t.Add(-w), To: t.Add(w)}
-	p.id = id
+	own := windowOf(t, w)
+	around := windowsAround(state.Span{From: t.Add(-w), To: t.Add(w)}, w)
 	// Every member names the network of its call, so either call of a
 	// pair can tell whether the other came from the same place.
-	at := "@" + stamp(t) + networkSuffix(p.habit.network)
 	if kind == reconProbe {
-		b.WindowAdd(ev.Key(id, d.grid.probe[d.grid.of(own)]), r.EventName+at, t, own.Span(), d.ttl)
-		for win, span := range windowsAround(around, w) {
-			g := d.grid.of(win)
-			p.found = append(p.found, detectors.WindowRead(b, ev.Key(id, d.grid.disc[g]), span, reconSample))
-			p.sensitive = append(p.sensitive, detectors.WindowRead(b, ev.Key(id, d.grid.sdisc[g]), span, reconSensitiveSample))
+		b.WindowAdd(ev.Key(id, d.grid.probe[d.grid.of(own)]), reconMember("", "", r.EventName, t, p.habit.network), t, own.Span(), d.ttl)
+		p.found, p.sensitive = p.foundBuf[:0], p.sensitiveBuf[:0]
+		for i := range around.n {
+			g := d.grid.of(around.wins[i])
+			p.found = append(p.found, detectors.WindowRead(b, ev.Key(id, d.grid.disc[g]), around.spans[i], reconSample))
+			p.sensitive = append(p.sensitive, detectors.WindowRead(b, ev.Key(id, d.grid.sdisc[g]), around.spans[i], reconSensitiveSample))
 		}
-		return detectors.EvaluationFunc(p.afterProbe)
+		return p
 	}
 	set := &d.grid.disc
 	if kind == reconSensitive {
 		set = &d.grid.sdisc
 	}
-	b.WindowAdd(ev.Key(id, set[d.grid.of(own)]), serviceOf(r.EventSource)+":"+r.EventName+at, t, own.Span(), d.ttl)
+	b.WindowAdd(ev.Key(id, set[d.grid.of(own)]), reconMember(serviceOf(r.EventSource), ":", r.EventName, t, p.habit.network), t, own.Span(), d.ttl)
 	// One read per incident window the probe may lie in: the windows that
 	// meet [t−w, t+w], each cut to that span. Several probes, not one, so
 	// a probe from this call's network is seen among others.
-	for win, span := range windowsAround(around, w) {
-		p.probes = append(p.probes, probeRead{win: win, read: detectors.WindowRead(b, ev.Key(id, d.grid.probe[d.grid.of(win)]), span, reconSample)})
+	p.probes = p.probesBuf[:0]
+	for i := range around.n {
+		win := around.wins[i]
+		p.probes = append(p.probes, probeRead{win: win, read: detectors.WindowRead(b, ev.Key(id, d.grid.probe[d.grid.of(win)]), around.spans[i], reconSample)})
 	}
-	return detectors.EvaluationFunc(p.afterDiscovery)
+	return p
 }
 
-// windowsAround yields the aligned windows of width w that meet span, each
-// with span cut to it.
-func windowsAround(span state.Span, w time.Duration) iter.Seq2[window, state.Span] {
-	return func(yield func(window, state.Span) bool) {
-		for win := windowOf(span.From, w); !win.Start.After(span.To); win = windowOf(win.End(), w) {
-			if !yield(win, state.Span{From: maxTime(win.Start, span.From), To: minTime(win.Span().To, span.To)}) {
-				return
-			}
-		}
+// reconMaxWindows is how many aligned windows of width w a span of 2w
+// (both ends included) can meet.
+const reconMaxWindows = 3
+
+// reconWindows are the aligned windows a call's reads meet, each with the
+// span read in it, earliest first.
+type reconWindows struct {
+	n     int
+	wins  [reconMaxWindows]window
+	spans [reconMaxWindows]state.Span
+}
+
+// windowsAround returns the aligned windows of width w that meet span,
+// each with span cut to it. A span of 2w meets reconMaxWindows at most;
+// a longer one is cut at that many.
+func windowsAround(span state.Span, w time.Duration) reconWindows {
+	var out reconWindows
+	for win := windowOf(span.From, w); !win.Start.After(span.To) && out.n < reconMaxWindows; win = windowOf(win.End(), w) {
+		out.wins[out.n] = win
+		out.spans[out.n] = state.Span{From: maxTime(win.Start, span.From), To: minTime(win.Span().To, span.To)}
+		out.n++
 	}
+	return out
+}
+
+// reconMember is a member of a pairing set, built in one allocation: the
+// action (service, sep and the event name), "@", the event
+// time (UTC, RFC 3339 with nanoseconds: parseStamp reads it back) and, when the call's network places someone, a space
+// and the network (see networkSuffix).
+func reconMember(service, sep, name string, t time.Time, network string) string {
+	var buf [192]byte
+	m := append(append(append(append(buf[:0], service...), sep...), name...), '@')
+	m = t.UTC().AppendFormat(m, time.RFC3339Nano)
+	if network != "" {
+		m = append(append(m, ' '), network...)
+	}
+	return string(m)
 }
 
 // networkSuffix is the part of a member naming the call's network (see
@@ -248,9 +279,7 @@ func networkSuffix(network string) string {
 	return " " + network
 }
 
-// stamp renders an event time as a set member; parseStamp reads it back.
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-
+// parseStamp reads back the event time of a member (see reconMember).
 func parseStamp(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) }
 
 func maxTime(a, b time.Time) time.Time {
@@ -273,12 +302,24 @@ type pairing struct {
 	ev        *detectors.Event
 	r         *cloudtrail.Record
 	kind      reconKind
-	habit     *habit
+	habit     habit
 	keySeen   detectors.MarkResult          // a long-term key's first sighting by access-key-new-location; nil otherwise
 	id        string                        // the principal's state identity
 	found     []*state.Future[state.Window] // for a probe: discovery per window, earliest first
 	sensitive []*state.Future[state.Window] // for a probe: sensitive discovery per window
 	probes    []probeRead                   // for a discovery call
+
+	// The reads' backing arrays, so the pairing is one allocation.
+	foundBuf, sensitiveBuf [reconMaxWindows]*state.Future[state.Window]
+	probesBuf              [reconMaxWindows]probeRead
+}
+
+// Findings implements detectors.Evaluation.
+func (p *pairing) Findings() ([]detectors.Finding, error) {
+	if p.kind == reconProbe {
+		return p.afterProbe()
+	}
+	return p.afterDiscovery()
 }
 
 type probeRead struct {
@@ -351,11 +392,10 @@ func (p *pairing) afterProbe() ([]detectors.Finding, error) {
 // afterDiscovery pairs a discovery call with each window's first probe.
 func (p *pairing) afterDiscovery() ([]detectors.Finding, error) {
 	var out []detectors.Finding
-	self := reconCall{serviceOf(p.r.EventSource) + ":" + p.r.EventName, p.r.EventTime, p.habit.network}
+	// The call as a pair names it, built once a probe is found: most
+	// discovery calls have none.
+	var self reconCall
 	var sensitive []reconCall
-	if p.kind == reconSensitive {
-		sensitive = []reconCall{self}
-	}
 	for _, g := range p.probes {
 		w, err := g.read.Get()
 		if err != nil {
@@ -363,6 +403,12 @@ func (p *pairing) afterDiscovery() ([]detectors.Finding, error) {
 		}
 		if w.Count == 0 {
 			continue
+		}
+		if self.action == "" {
+			self = reconCall{serviceOf(p.r.EventSource) + ":" + p.r.EventName, p.r.EventTime, p.habit.network}
+			if p.kind == reconSensitive {
+				sensitive = []reconCall{self}
+			}
 		}
 		probe, err := parseReconCall(w.Members[0])
 		if err != nil {

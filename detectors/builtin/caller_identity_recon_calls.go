@@ -2,7 +2,6 @@ package builtin
 
 import (
 	"net/netip"
-	"strconv"
 	"strings"
 
 	"github.com/iamsentry/iamsentry/cloudtrail"
@@ -33,12 +32,17 @@ var sensitiveServices = map[string]bool{
 
 // dataReads are Get calls that read data, not the shape of the account:
 // they say nothing about discovery and are frequent in scripts.
-var dataReads = map[string]bool{
-	"s3.amazonaws.com/GetObject": true, "s3.amazonaws.com/GetObjectTagging": true,
-	"s3.amazonaws.com/GetObjectAcl": true, "s3.amazonaws.com/GetObjectAttributes": true,
-	"dynamodb.amazonaws.com/GetItem": true, "kinesis.amazonaws.com/GetRecords": true,
-	"sqs.amazonaws.com/GetQueueUrl": true, "logs.amazonaws.com/GetLogEvents": true,
+// They are keyed by eventSource and eventName apart, so a lookup builds no
+// string: every Get call of the traffic asks.
+var dataReads = map[apiCall]bool{
+	{"s3.amazonaws.com", "GetObject"}: true, {"s3.amazonaws.com", "GetObjectTagging"}: true,
+	{"s3.amazonaws.com", "GetObjectAcl"}: true, {"s3.amazonaws.com", "GetObjectAttributes"}: true,
+	{"dynamodb.amazonaws.com", "GetItem"}: true, {"kinesis.amazonaws.com", "GetRecords"}: true,
+	{"sqs.amazonaws.com", "GetQueueUrl"}: true, {"logs.amazonaws.com", "GetLogEvents"}: true,
 }
+
+// apiCall is a call by eventSource and eventName.
+type apiCall struct{ source, name string }
 
 // classifyRecon says what r means to caller-identity-recon.
 //
@@ -70,7 +74,7 @@ func classifyRecon(r *cloudtrail.Record) reconKind {
 	if !strings.HasPrefix(name, "List") && !strings.HasPrefix(name, "Describe") && !strings.HasPrefix(name, "Get") {
 		return reconNone
 	}
-	if dataReads[r.EventSource+"/"+name] {
+	if dataReads[apiCall{r.EventSource, name}] {
 		return reconNone
 	}
 	svc := serviceOf(r.EventSource)
@@ -103,13 +107,16 @@ func reconPrincipal(r *cloudtrail.Record) string {
 	// A person's session of a shared role is the person's: see
 	// detectors.HabitPrincipal.
 	if p := detectors.HabitPrincipal(r); p != "" {
-		return "principal:" + p
+		return principalIdentities.get(p)
 	}
 	if ak := r.UserIdentity.AccessKeyID; ak != "" {
 		return keyIdentity(ak)
 	}
 	return ""
 }
+
+// reconASNs remembers the networks named by ASN ("asn:N").
+var reconASNs = uintMemo{prefix: "asn:"}
 
 // reconNetwork names the network r came from, for the principal's learned
 // networks: "asn:N" with a GeoIP ASN database, else the /16 (IPv4) or /32
@@ -133,7 +140,7 @@ func reconNetwork(ev *detectors.Event, s *detectors.Settings) string {
 	}
 	if s.GeoIP != nil {
 		if loc, ok := s.SourceLocation(ev); ok && loc.ASN != 0 {
-			return "asn:" + strconv.FormatUint(uint64(loc.ASN), 10)
+			return reconASNs.get(loc.ASN)
 		}
 	}
 	bits := 16

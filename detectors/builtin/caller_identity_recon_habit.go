@@ -40,13 +40,13 @@ type learnedHabit struct {
 
 // learn queues the call's learning and the reads of what the principal
 // id did before it.
-func (d *CallerIdentityRecon) learn(ev *detectors.Event, b *state.Batch, id string, kind reconKind) *habit {
+func (d *CallerIdentityRecon) learn(ev *detectors.Event, b *state.Batch, id string, kind reconKind, h *habit) {
 	r := ev.Record
 	t := r.EventTime
 	hour := state.BucketStart(t, time.Hour)
 	member := habitHours.format(hour)
 	known := hourSpan(state.Span{From: t.Add(-d.opts.HabitPeriod), To: t.Add(-reconHabitGap)})
-	h := &habit{network: reconNetwork(ev, d.settings)}
+	*h = habit{network: reconNetwork(ev, d.settings)}
 	if h.network != "" && r.SourceIsIP() {
 		h.hosting = d.settings.SourceNetwork(ev).Kind == detectors.NetworkHosting
 	}
@@ -63,10 +63,13 @@ func (d *CallerIdentityRecon) learn(ev *detectors.Event, b *state.Batch, id stri
 	}
 	h.active = detectors.WindowAddRead(b, ev.Key(id, "recon:learn:active"), member, hour, known, 0, d.habitTTL)
 	if h.network != "" {
-		h.net = detectors.WindowAddRead(b, ev.Key(id, "recon:learn:net:"+h.network), member, hour, known, 0, d.habitTTL)
+		h.net = detectors.WindowAddRead(b, ev.Key(id, reconNetKeys.get(h.network)), member, hour, known, 0, d.habitTTL)
 	}
-	return h
 }
+
+// reconNetKeys remembers the key names of the learned networks: a
+// principal calls from a few, record after record.
+var reconNetKeys = newStringMemo(func(network string) string { return "recon:learn:net:" + network })
 
 // hourSpan is span narrowed to the hour starts it holds. Every member of
 // the learned sets lies at an hour's start, so a read of either span

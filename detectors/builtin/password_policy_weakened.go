@@ -165,7 +165,8 @@ type pwChange struct {
 // Observe implements Detector.
 func (d *PasswordPolicyWeakened) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
 	r := ev.Record
-	if r.EventSource != "iam.amazonaws.com" || r.Failed() {
+	if r.EventSource != "iam.amazonaws.com" || r.Failed() ||
+		(r.EventName != "UpdateAccountPasswordPolicy" && r.EventName != "DeleteAccountPasswordPolicy") {
 		return nil
 	}
 	c := &pwChange{d: d, ev: ev, ident: "pwpolicy:" + accountOf(r)}

@@ -151,7 +151,7 @@ func (d *PrivilegedRoleAssumptionSpike) Observe(ev *detectors.Event, b *state.Ba
 		return nil
 	}
 	a := &assumption{d: d, r: r, tenant: ev.Tenant, principal: principal, role: params.RoleARN}
-	pid := "principal:" + principal
+	pid := principalIdentities.get(principal)
 	w, ttl, n := d.opts.Window, d.opts.History+2*d.opts.Window, d.buckets+2
 	member := params.RoleARN + "|" + r.EventID
 	next := r.EventTime.Add(w) // read through the bucket after the current one

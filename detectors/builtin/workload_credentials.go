@@ -255,12 +255,19 @@ func serviceAssumption(r *cloudtrail.Record) (kind, role, name string) {
 // so that the role ARN of an AssumeRole (with path) and the session
 // issuer of a session (with path) meet however the path is written.
 func roleKey(ev *detectors.Event, roleARN, name string) state.Key {
+	return ev.Key(roleIdentities.get(roleARN), name)
+}
+
+// roleIdentities remembers the identity roleKey keys a role ARN by: a
+// role's sessions call record after record, and splitting and joining
+// its ARN allocated on each.
+var roleIdentities = newStringMemo(func(roleARN string) string {
 	account := ""
 	if parts := strings.SplitN(roleARN, ":", 6); len(parts) == 6 {
 		account = parts[4]
 	}
-	return ev.Key("role:"+account+":"+detectors.RoleNameFromARN(roleARN), name)
-}
+	return "role:" + account + ":" + detectors.RoleNameFromARN(roleARN)
+})
 
 // recordKind recognises a workload session from the record alone.
 func recordKind(r *cloudtrail.Record) string {
