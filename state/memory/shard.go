@@ -59,9 +59,10 @@ type shard struct {
 	// identity one of the shard's last few operations was on (a
 	// detector's reads and writes of one event, the next detector's of
 	// the same identity), and comparing a few strings costs less than a
-	// map lookup. One slot was not enough: every event's dedupe claim
-	// creates a group of its own, which took the slot from the identity
-	// the event's detectors work on. nil slots hold nothing.
+	// map lookup. (One slot was not enough while every event's dedupe
+	// claim made a group of its own; claims are held apart now, see
+	// claims.go, but a detector's identities of one event still
+	// alternate: access key, principal, account.) nil slots hold nothing.
 	recent [recentGroups]*group
 }
 
