@@ -61,8 +61,8 @@ type shard struct {
 	// the same identity), and comparing a few strings costs less than a
 	// map lookup. (One slot was not enough while every event's dedupe
 	// claim made a group of its own; claims are held apart now, see
-	// claims.go, but a detector's identities of one event still
-	// alternate: access key, principal, account.) nil slots hold nothing.
+	// claims.go, but the operations of one event can still alternate
+	// between several identities.) nil slots hold nothing.
 	recent [recentGroups]*group
 }
 
