@@ -99,13 +99,24 @@ func mapBytes(n int, slot int64) int64 {
 var (
 	entrySize = alloc(int64(unsafe.Sizeof(entry{})))
 	groupSize = alloc(int64(unsafe.Sizeof(group{})))
-	// groupSlot is an identity's share of its tenant's map in its shard:
-	// one slot (the identity and a pointer) and its control byte, over the
-	// average fill of a map between growths (3/4).
-	groupSlot = (int64(unsafe.Sizeof("")) + 8 + 1) * 4 / 3
+	// groupSlot is an identity's share of its shard's map: one slot (a
+	// hash and a pointer) and its control byte, over the average fill of a
+	// map between growths (3/4).
+	groupSlot = int64(8+8+1) * 4 / 3
 	introSize = int64(unsafe.Sizeof(introduction{}))
 	timedSize = int64(unsafe.Sizeof(timed{}))
 )
+
+// claimSlot is a claim's share of its shard's claims map (a slot and its
+// control byte over the map's fill, which BenchmarkFootprint puts nearer
+// 2/3 than the 3/4 of the identities' smaller slots) and of the queue (a
+// ref, over a slice's average fill between growths and stale refs).
+var claimSlot = (8+int64(unsafe.Sizeof(claim{}))+1)*3/2 + 2*int64(unsafe.Sizeof(claimRef{}))
+
+// cost returns the bytes c takes besides its slot's share.
+func (c claim) cost() int64 {
+	return claimSlot + str(int64(len(c.identity))) + str(int64(len(c.value)))
+}
 
 // cost returns the bytes e takes; its name is interned, shared by every
 // identity. Member copies are counted by length plus 4, the average rounding

@@ -23,17 +23,17 @@ func TestGroupIndexFollowsEntries(t *testing.T) {
 	indexed := false
 	for step := range 3000 {
 		i := r.IntN(3 * manyEntries)
-		if g := sh.group(key(i)); held[i] {
+		if g := sh.group(key(i), hashKey(key(i))); held[i] {
 			sh.remove(g, g.find(key(i).Name))
 			delete(held, i)
 		} else {
 			if g == nil {
-				g = sh.create(key(i))
+				g = sh.create(key(i), hashKey(key(i)))
 			}
 			sh.add(g, newEntry(unique.Make(key(i).Name), kindMark))
 			held[i] = true
 		}
-		g := sh.group(key(0))
+		g := sh.group(key(0), hashKey(key(0)))
 		if len(held) == 0 {
 			if g != nil {
 				t.Fatalf("step %d: the identity holds nothing, yet its group is there", step)
@@ -74,9 +74,9 @@ func TestTenantsKeptApart(t *testing.T) {
 	sh.init(0)
 	put := func(tenant string, i int, expires int64) {
 		k := state.Key{Tenant: tenant, Identity: fmt.Sprintf("id%04d", i), Name: "n"}
-		g := sh.group(k)
+		g := sh.group(k, hashKey(k))
 		if g == nil {
-			g = sh.create(k)
+			g = sh.create(k, hashKey(k))
 		}
 		e := newEntry(unique.Make(k.Name), kindValue)
 		e.value, e.expires = tenant, expires
@@ -94,15 +94,16 @@ func TestTenantsKeptApart(t *testing.T) {
 		t.Fatalf("%d groups, want %d", sh.groups, flood+20)
 	}
 	sh.sweep(50)
-	if sh.groups != 20 || len(sh.tenants) != 2 {
-		t.Fatalf("after the sweep: %d groups in %d tenants, want 20 in 2", sh.groups, len(sh.tenants))
+	if sh.groups != 20 || len(sh.ids) != 20 {
+		t.Fatalf("after the sweep: %d groups under %d hashes, want 20 under 20", sh.groups, len(sh.ids))
 	}
 	if sh.peak != 20 {
 		t.Errorf("peak %d after the maps were rebuilt, want 20", sh.peak)
 	}
 	for _, tenant := range []string{"a", "", "b", "a"} {
 		for i := range 12 {
-			g := sh.group(state.Key{Tenant: tenant, Identity: fmt.Sprintf("id%04d", i)})
+			k := state.Key{Tenant: tenant, Identity: fmt.Sprintf("id%04d", i)}
+			g := sh.group(k, hashKey(k))
 			switch want := tenant != "a" && i < 10; {
 			case want && (g == nil || g.entries[0].value != tenant):
 				t.Fatalf("tenant %q, identity %d: group %v, want its own", tenant, i, g)
@@ -112,7 +113,47 @@ func TestTenantsKeptApart(t *testing.T) {
 		}
 	}
 	put("a", 0, 200)
-	if g := sh.group(state.Key{Tenant: "a", Identity: "id0000"}); g == nil || sh.groups != 21 {
+	k := state.Key{Tenant: "a", Identity: "id0000"}
+	if g := sh.group(k, hashKey(k)); g == nil || sh.groups != 21 {
 		t.Fatalf("tenant a came back: group %v, %d groups; want it and 21", g, sh.groups)
+	}
+}
+
+// TestCollidingIdentitiesChained forces identities onto one hash, as a
+// collision of hashKey would, and checks that each is found as itself,
+// and that dropping any of them, first, middle or last of the chain,
+// keeps the others.
+func TestCollidingIdentitiesChained(t *testing.T) {
+	defer func(prev func(state.Key) uint64) { rehash = prev }(rehash)
+	rehash = func(state.Key) uint64 { return 42 }
+	var sh shard
+	sh.init(0)
+	const h = 42
+	keys := make([]state.Key, 5)
+	for i := range keys {
+		keys[i] = state.Key{Tenant: "acme", Identity: fmt.Sprintf("id%d", i), Name: "n"}
+		sh.add(sh.create(keys[i], h), newEntry(unique.Make("n"), kindMark))
+	}
+	held := map[int]bool{0: true, 1: true, 2: true, 3: true, 4: true}
+	for _, gone := range []int{4, 2, 0, 3, 1} { // the head of the chain is the last created
+		for i, k := range keys {
+			sh.recent = [recentGroups]*group{} // look up through the map
+			g := sh.group(k, h)
+			switch {
+			case held[i] && (g == nil || g.key.identity != k.Identity):
+				t.Fatalf("before dropping %d: identity %d found as %v", gone, i, g)
+			case !held[i] && g != nil:
+				t.Fatalf("before dropping %d: identity %d found after it was dropped", gone, i)
+			}
+		}
+		g := sh.group(keys[gone], h)
+		sh.remove(g, 0) // its last entry: drops it
+		delete(held, gone)
+		if sh.groups != len(held) {
+			t.Fatalf("after dropping %d: %d groups, want %d", gone, sh.groups, len(held))
+		}
+	}
+	if len(sh.ids) != 0 {
+		t.Fatalf("every identity dropped, yet ids holds %d hashes", len(sh.ids))
 	}
 }

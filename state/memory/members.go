@@ -91,6 +91,17 @@ func (s *members) put(member string, at int64) (added bool) {
 // its new time; events come mostly in time order, so the move and the
 // insertion of a new member usually end at the tail.
 func (s *members) putSorted(member string, at int64) (added bool) {
+	if n := len(s.few); n > 0 && s.few[n-1].member == member {
+		// The latest member again (a burst of one action): it stays at
+		// the tail, and the map lookup is spared.
+		if t := &s.few[n-1]; at > t.at {
+			t.at = at
+			if s.many != nil {
+				s.many[t.member] = at
+			}
+		}
+		return false
+	}
 	prev, ok := s.get(member)
 	if ok {
 		if at <= prev {

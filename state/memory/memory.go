@@ -21,7 +21,6 @@ package memory
 import (
 	"context"
 	"fmt"
-	"hash/maphash"
 	"math"
 	"runtime/debug"
 	"sync"
@@ -43,7 +42,6 @@ const DefaultSweepInterval = 10 * time.Second
 // zero value is not usable: create one with New and release it with Close.
 type Store struct {
 	shards [shardCount]shard
-	seed   maphash.Seed
 	now    func() time.Time
 	every  time.Duration
 	budget int64
@@ -98,7 +96,7 @@ func WithMaxBytes(n int64) Option {
 
 // New returns an empty Store and starts its janitor. Call Close to stop it.
 func New(opts ...Option) *Store {
-	s := &Store{seed: maphash.MakeSeed(), now: time.Now, every: DefaultSweepInterval, budget: MaxBytesFromEnv(),
+	s := &Store{now: time.Now, every: DefaultSweepInterval, budget: MaxBytesFromEnv(),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
@@ -186,8 +184,8 @@ func (s *Store) Stats() Stats {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		st.Keys += sh.keys
-		st.Identities += sh.groups
+		st.Keys += sh.keys + len(sh.claims)
+		st.Identities += sh.groups + len(sh.claims)
 		st.Bytes += sh.bytes
 		st.Evictions += sh.evicted
 		sh.mu.Unlock()
@@ -225,14 +223,8 @@ func (s *Store) janitor() {
 	}
 }
 
-// shard picks the shard owning k's identity with the runtime's hash of
-// tenant and identity, sparing the allocation of k.String() on every
-// operation. Two string hashes cost less than one hash of a pair; their
-// exclusive or is as uniform as either.
-func (s *Store) shard(k state.Key) *shard {
-	h := maphash.String(s.seed, k.Identity)
-	if k.Tenant != "" {
-		h ^= maphash.String(s.seed, k.Tenant)
-	}
+// shard picks the shard owning k's identity by h, hashKey(k), which also
+// finds the identity in the shard's map.
+func (s *Store) shard(h uint64) *shard {
 	return &s.shards[h&(shardCount-1)]
 }

@@ -17,7 +17,7 @@ func (s *Store) exec(op state.Op, now int64, x *scratch) {
 	case *state.PutOp:
 		o.Result.Resolve(s.put(o, now, x))
 	case *state.GetOp:
-		o.Result.Resolve(s.get(o, now))
+		o.Result.Resolve(s.get(o, now, x))
 	case *state.WindowAddOp:
 		o.Result.Resolve(s.windowAdd(o, now, x))
 	case *state.WindowAddReadOp:
@@ -29,7 +29,7 @@ func (s *Store) exec(op state.Op, now int64, x *scratch) {
 	case *state.MarkOp:
 		o.Result.Resolve(s.mark(o, now, x))
 	case *state.ReadMarkOp:
-		o.Result.Resolve(s.readMark(o, now))
+		o.Result.Resolve(s.readMark(o, now, x))
 	case *state.BucketAddOp:
 		o.Result.Resolve(s.bucketAdd(o, now, x))
 	case *state.BucketReadOp:
@@ -41,12 +41,14 @@ func (s *Store) exec(op state.Op, now int64, x *scratch) {
 	}
 }
 
-// lock locks and returns k's shard; the caller defers sh.mu.Unlock. (A
-// returned unlock func would be a method value, one allocation per op.)
-func (s *Store) lock(k state.Key) *shard {
-	sh := s.shard(k)
+// lock locks and returns k's shard and hashKey(k); the caller defers
+// sh.mu.Unlock. (A returned unlock func would be a method value, one
+// allocation per op.)
+func (s *Store) lock(k state.Key, x *scratch) (*shard, uint64) {
+	h := x.hash(k)
+	sh := s.shard(h)
 	sh.mu.Lock()
-	return sh
+	return sh, h
 }
 
 // checkTTL rejects a write without a positive TTL: it would never expire,
@@ -62,9 +64,14 @@ func (s *Store) claim(o *state.ClaimOp, now int64, x *scratch) (state.Claimed, e
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return state.Claimed{}, err
 	}
-	sh := s.lock(o.Key)
+	sh, h := s.lock(o.Key, x)
 	defer sh.mu.Unlock()
-	g, e, err := sh.live(o.Key, kindValue, now)
+	if sh.lookup(o.Key, h) == nil {
+		if c, ok := sh.claimAlone(o.Key, h, o.Value, now+int64(o.TTL), now, x); ok {
+			return c, nil
+		}
+	}
+	g, e, err := sh.live(o.Key, h, kindValue, now)
 	if err != nil {
 		return state.Claimed{}, err
 	}
@@ -73,12 +80,12 @@ func (s *Store) claim(o *state.ClaimOp, now int64, x *scratch) (state.Claimed, e
 	}
 	if g == nil {
 		one := &single{e: entry{name: x.intern(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)}}
-		g = sh.adopt(o.Key, &one.g)
+		g = sh.adopt(o.Key, h, &one.g)
 		sh.add(g, &one.e)
 		sh.evict(g)
 		return state.Claimed{First: true}, nil
 	}
-	sh.replace(g, o.Key, &entry{name: x.intern(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
+	sh.replace(g, o.Key, h, &entry{name: x.intern(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
 	return state.Claimed{First: true}, nil
 }
 
@@ -86,17 +93,17 @@ func (s *Store) put(o *state.PutOp, now int64, x *scratch) (struct{}, error) {
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return struct{}{}, err
 	}
-	sh := s.lock(o.Key)
+	sh, h := s.lock(o.Key, x)
 	defer sh.mu.Unlock()
 	// Put replaces whatever the key held, as SET does on Redis.
-	sh.replace(sh.group(o.Key), o.Key, &entry{name: x.intern(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
+	sh.replace(sh.group(o.Key, h), o.Key, h, &entry{name: x.intern(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
 	return struct{}{}, nil
 }
 
-func (s *Store) get(o *state.GetOp, now int64) ([]byte, error) {
-	sh := s.lock(o.Key)
+func (s *Store) get(o *state.GetOp, now int64, x *scratch) ([]byte, error) {
+	sh, h := s.lock(o.Key, x)
 	defer sh.mu.Unlock()
-	_, e, err := sh.live(o.Key, kindValue, now)
+	_, e, err := sh.live(o.Key, h, kindValue, now)
 	if err != nil || e == nil {
 		return nil, err
 	}
@@ -109,9 +116,9 @@ func (s *Store) windowAdd(o *state.WindowAddOp, now int64, x *scratch) (int, err
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return 0, err
 	}
-	sh := s.lock(o.Key)
+	sh, h := s.lock(o.Key, x)
 	defer sh.mu.Unlock()
-	w, _, err := sh.upsert(o.Key, kindWindow, now, o.TTL, x)
+	w, _, err := sh.upsert(o.Key, h, kindWindow, now, o.TTL, x)
 	if err != nil {
 		return 0, err
 	}
@@ -125,9 +132,9 @@ func (s *Store) windowAdd(o *state.WindowAddOp, now int64, x *scratch) (int, err
 }
 
 func (s *Store) windowRead(o *state.WindowReadOp, now int64, x *scratch) (state.Window, error) {
-	sh := s.lock(o.Key)
+	sh, h := s.lock(o.Key, x)
 	defer sh.mu.Unlock()
-	_, e, err := sh.live(o.Key, kindWindow, now)
+	_, e, err := sh.live(o.Key, h, kindWindow, now)
 	if err != nil || e == nil {
 		return state.Window{}, err
 	}
@@ -139,9 +146,9 @@ func (s *Store) windowAddRead(o *state.WindowAddReadOp, now int64, x *scratch) (
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return state.Window{}, err
 	}
-	sh := s.lock(o.Key)
+	sh, h := s.lock(o.Key, x)
 	defer sh.mu.Unlock()
-	w, _, err := sh.upsert(o.Key, kindWindow, now, o.TTL, x)
+	w, _, err := sh.upsert(o.Key, h, kindWindow, now, o.TTL, x)
 	if err != nil {
 		return state.Window{}, err
 	}
@@ -172,9 +179,9 @@ func (s *Store) noveltyAdd(o *state.NoveltyAddOp, now int64, x *scratch) (state.
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return state.Novelty{}, err
 	}
-	sh := s.lock(o.Key)
+	sh, h := s.lock(o.Key, x)
 	defer sh.mu.Unlock()
-	w, _, err := sh.upsert(o.Key, kindNovelty, now, o.TTL, x)
+	w, _, err := sh.upsert(o.Key, h, kindNovelty, now, o.TTL, x)
 	if err != nil {
 		return state.Novelty{}, err
 	}
@@ -202,9 +209,9 @@ func (s *Store) mark(o *state.MarkOp, now int64, x *scratch) (state.Mark, error)
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return state.Mark{}, err
 	}
-	sh := s.lock(o.Key)
+	sh, h := s.lock(o.Key, x)
 	defer sh.mu.Unlock()
-	w, created, err := sh.upsert(o.Key, kindMark, now, o.TTL, x)
+	w, created, err := sh.upsert(o.Key, h, kindMark, now, o.TTL, x)
 	if err != nil {
 		return state.Mark{}, err
 	}
@@ -222,10 +229,10 @@ func (s *Store) mark(o *state.MarkOp, now int64, x *scratch) (state.Mark, error)
 	return prev, nil
 }
 
-func (s *Store) readMark(o *state.ReadMarkOp, now int64) (state.Mark, error) {
-	sh := s.lock(o.Key)
+func (s *Store) readMark(o *state.ReadMarkOp, now int64, x *scratch) (state.Mark, error) {
+	sh, h := s.lock(o.Key, x)
 	defer sh.mu.Unlock()
-	_, e, err := sh.live(o.Key, kindMark, now)
+	_, e, err := sh.live(o.Key, h, kindMark, now)
 	if err != nil || e == nil {
 		return state.Mark{}, err
 	}
@@ -244,9 +251,9 @@ func (s *Store) bucketAdd(o *state.BucketAddOp, now int64, x *scratch) ([]int, e
 	if err := cmp.Or(checkTTL(o.Key, o.TTL), checkBuckets(o.Key, o.Width, o.History)); err != nil {
 		return nil, err
 	}
-	sh := s.lock(o.Key)
+	sh, h := s.lock(o.Key, x)
 	defer sh.mu.Unlock()
-	ed, _, err := sh.upsert(o.Key, kindBuckets, now, o.TTL, x)
+	ed, _, err := sh.upsert(o.Key, h, kindBuckets, now, o.TTL, x)
 	if err != nil {
 		return nil, err
 	}
@@ -262,9 +269,9 @@ func (s *Store) bucketRead(o *state.BucketReadOp, now int64, x *scratch) ([]int,
 	if err := checkBuckets(o.Key, o.Width, o.History); err != nil {
 		return nil, err
 	}
-	sh := s.lock(o.Key)
+	sh, h := s.lock(o.Key, x)
 	defer sh.mu.Unlock()
-	_, e, err := sh.live(o.Key, kindBuckets, now)
+	_, e, err := sh.live(o.Key, h, kindBuckets, now)
 	if err != nil {
 		return nil, err
 	}
@@ -277,12 +284,12 @@ func (s *Store) throttle(o *state.ThrottleOp, now int64, x *scratch) (bool, erro
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return false, err
 	}
-	sh := s.lock(o.Key)
+	sh, h := s.lock(o.Key, x)
 	defer sh.mu.Unlock()
-	g, e, err := sh.live(o.Key, kindThrottle, now)
+	g, e, err := sh.live(o.Key, h, kindThrottle, now)
 	if err != nil || e != nil {
 		return e != nil && e.value == o.Owner, err
 	}
-	sh.replace(g, o.Key, &entry{name: x.intern(o.Key.Name), kind: kindThrottle, value: strings.Clone(o.Owner), expires: now + int64(o.TTL)})
+	sh.replace(g, o.Key, h, &entry{name: x.intern(o.Key.Name), kind: kindThrottle, value: strings.Clone(o.Owner), expires: now + int64(o.TTL)})
 	return true, nil
 }

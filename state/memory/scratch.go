@@ -1,6 +1,10 @@
 package memory
 
-import "unique"
+import (
+	"unique"
+
+	"github.com/iamsentry/iamsentry/state"
+)
 
 // scratch is what one Exec call keeps while it runs its operations: the
 // names it interned and the chunks its answers are cut from. It belongs to
@@ -15,10 +19,30 @@ type scratch struct {
 	// unique.Make, while in one micro-batch many identities share them.
 	names [nameSlots]unique.Handle[string]
 
+	// last is the identity of the previous operation and its hashKey:
+	// a detector queues its operations on one identity together, and
+	// the next detector often works on the same one, so comparing the
+	// strings (the same ones, as often as not) spares hashing them.
+	last struct {
+		tenant, identity string
+		hash             uint64
+		set              bool
+	}
+
 	// strs and ints are what the next window samples and bucket
 	// histories are cut from (see strings and counts).
 	strs []string
 	ints []int
+}
+
+// hash returns hashKey(k), remembering it for the next operation.
+func (x *scratch) hash(k state.Key) uint64 {
+	l := &x.last
+	if l.set && l.identity == k.Identity && l.tenant == k.Tenant {
+		return l.hash
+	}
+	l.tenant, l.identity, l.hash, l.set = k.Tenant, k.Identity, hashKey(k), true
+	return l.hash
 }
 
 // nameSlots is the size of an Exec's cache of interned names: a power of

@@ -2,6 +2,9 @@ package memory
 
 import (
 	"fmt"
+	"hash/maphash"
+	"maps"
+	"math/bits"
 	"strings"
 	"sync"
 	"time"
@@ -15,23 +18,40 @@ import (
 // shard, so an identity is evicted whole: a detector never reads half of
 // one.
 type shard struct {
-	mu      sync.Mutex
-	tenants map[unique.Handle[string]]map[string]*group // tenant → identity → group; no empty maps
-	groups  int                                         // groups in every tenant's map
-	lru     group                                       // sentinel: lru.next is the most recently used group, lru.prev the least
-	bytes   int64                                       // accounted bytes of every group (see cost.go)
-	budget  int64                                       // most accounted bytes before eviction; 0: no budget
-	keys    int                                         // entries in every group, expired ones included until reclaimed
-	evicted int64                                       // groups evicted to keep within budget
-	peak    int                                         // most groups the maps held since they were last rebuilt
+	mu sync.Mutex
+	// ids maps the hash of a tenant and identity (see hashKey) to its
+	// group; groups whose hashes collide chain through group.chain. The
+	// hash is the one that picked the shard, computed once per operation:
+	// a map by identity string hashed the identity again on every lookup
+	// and insert, and the dedupe claims (an identity per event) made that
+	// map the largest structure of the store.
+	ids     map[uint64]*group
+	groups  int   // groups in ids, chained ones included
+	lru     group // sentinel: lru.next is the most recently used group, lru.prev the least
+	bytes   int64 // accounted bytes of every group (see cost.go)
+	budget  int64 // most accounted bytes before eviction; 0: no budget
+	keys    int   // entries in every group, expired ones included until reclaimed
+	evicted int64 // groups evicted to keep within budget
+	peak    int   // most groups ids held since it was last rebuilt
 
-	// last is the last tenant looked up: a scorer serves one tenant or a
-	// few, so most operations find their tenant's map here and skip
-	// interning the tenant and a lookup by it.
-	last struct {
-		tenant string
+	// tick counts the uses of the shard's groups and claims: what was
+	// used at a lower tick was used less recently, which orders the
+	// groups' recency list against the claims' queue (see evict).
+	tick uint64
+
+	// claims holds the identities whose whole state is one value, the
+	// dedupe claim of an event (see claims.go), by hashKey; claimQ orders
+	// them by use for eviction.
+	claims     map[uint64]claim
+	claimQ     claimQueue
+	claimsPeak int // most claims held since the map was last rebuilt
+
+	// tenant is the last tenant interned: a scorer serves one tenant or
+	// a few, so most new groups find their tenant's handle here.
+	tenant struct {
+		name   string
 		handle unique.Handle[string]
-		groups map[string]*group // nil: none cached
+		set    bool
 	}
 
 	// recent are the groups looked up or created last, most recent
@@ -39,9 +59,10 @@ type shard struct {
 	// identity one of the shard's last few operations was on (a
 	// detector's reads and writes of one event, the next detector's of
 	// the same identity), and comparing a few strings costs less than a
-	// map lookup. One slot was not enough: every event's dedupe claim
-	// creates a group of its own, which took the slot from the identity
-	// the event's detectors work on. nil slots hold nothing.
+	// map lookup. (One slot was not enough while every event's dedupe
+	// claim made a group of its own; claims are held apart now, see
+	// claims.go, but the operations of one event can still alternate
+	// between several identities.) nil slots hold nothing.
 	recent [recentGroups]*group
 }
 
@@ -49,9 +70,7 @@ type shard struct {
 const recentGroups = 4
 
 // groupKey names an identity of a tenant. The tenant is interned: tenants
-// are few and would otherwise be copied into every identity. Identities
-// are mapped by tenant, then by identity alone: a string key hashes faster
-// than a struct and takes fewer bytes per identity.
+// are few and would otherwise be copied into every identity.
 type groupKey struct {
 	tenant   unique.Handle[string]
 	identity string
@@ -64,6 +83,8 @@ type groupKey struct {
 // manyEntries an index finds a name without the scan.
 type group struct {
 	key        groupKey
+	chain      *group // the next group in ids with the same hash; nearly always nil
+	used       uint64 // the shard's tick when the group was last used (see shard.tick)
 	entries    []*entry
 	index      map[string]int32 // name → position in entries, past manyEntries; never shrinks
 	bytes      int64            // accounted bytes of the group, entries included
@@ -74,7 +95,7 @@ type group struct {
 // group a dedupe claim creates (an event id's, a fifth of the operations
 // on the realistic corpus) holds that claim alone until it expires, and
 // one allocation for the two costs less than two. The two fill a size
-// class exactly (208 bytes); the entries slot stays apart, as inlining it
+// class exactly (224 bytes); the entries slot stays apart, as inlining it
 // would round the allocation up to the next class. Accounted bytes are
 // those of the two allocated apart. Should the entry later leave a group
 // that lives on, the group keeps its memory until it is dropped: one entry
@@ -87,14 +108,38 @@ type single struct {
 // manyEntries is how many entries a group scans before it keeps an index.
 const manyEntries = 16
 
+// seed keys the hashes of every store's identities: a hash only has to be
+// stable within one process.
+var seed = maphash.MakeSeed()
+
+// hashKey hashes k's tenant and identity: its low bits pick the shard, the
+// whole of it keys the shard's map. Two string hashes cost less than one
+// hash of a pair; the rotation keeps a tenant and an identity that swap
+// names apart.
+func hashKey(k state.Key) uint64 {
+	h := maphash.String(seed, k.Identity)
+	if k.Tenant != "" {
+		h = bits.RotateLeft64(h, 21) ^ maphash.String(seed, k.Tenant)
+	}
+	return h
+}
+
+// rehash is hashKey where a group's hash is needed again (dropping it): a
+// group does not keep its hash, which would push it into the next size
+// class. Tests replace it to force collisions.
+var rehash = hashKey
+
 func (sh *shard) init(budget int64) {
-	sh.tenants = make(map[unique.Handle[string]]map[string]*group)
+	sh.ids = make(map[uint64]*group)
+	sh.claims = make(map[uint64]claim)
 	sh.lru.prev, sh.lru.next = &sh.lru, &sh.lru
 	sh.budget = budget
 }
 
 // touch moves g to the front of the recency list: it was just used.
 func (sh *shard) touch(g *group) {
+	sh.tick++
+	g.used = sh.tick
 	if sh.lru.next == g {
 		return
 	}
@@ -104,30 +149,23 @@ func (sh *shard) touch(g *group) {
 	sh.lru.next = g
 }
 
-// identities returns the groups of tenant and makes it the cached one. It
-// returns nil when the tenant has none and create is false.
-func (sh *shard) identities(tenant string, create bool) map[string]*group {
-	if sh.last.groups != nil && sh.last.tenant == tenant {
-		return sh.last.groups
+// group returns k's identity, touched, or nil when it holds nothing. h is
+// hashKey(k).
+// An identity held as a claim (see claims.go) becomes a group here: the
+// caller is about to use it as one.
+func (sh *shard) group(k state.Key, h uint64) *group {
+	if g := sh.lookup(k, h); g != nil {
+		return g
 	}
-	h := unique.Make(tenant)
-	m := sh.tenants[h]
-	if m == nil {
-		if !create {
-			return nil
-		}
-		m = make(map[string]*group)
-		sh.tenants[h] = m
-	}
-	sh.last.tenant, sh.last.handle, sh.last.groups = strings.Clone(tenant), h, m
-	return m
+	return sh.promote(k, h)
 }
 
-// group returns k's identity, touched, or nil when it holds nothing.
-func (sh *shard) group(k state.Key) *group {
-	g := sh.cached(k)
+// lookup is group for an identity held as a group, nil otherwise.
+func (sh *shard) lookup(k state.Key, h uint64) *group {
+	g := sh.cached(k, h)
 	if g == nil {
-		g = sh.identities(k.Tenant, false)[k.Identity]
+		for g = sh.ids[h]; g != nil && !g.is(k); g = g.chain {
+		}
 		if g == nil {
 			return nil
 		}
@@ -137,14 +175,19 @@ func (sh *shard) group(k state.Key) *group {
 	return g
 }
 
+// is reports whether g is k's identity.
+func (g *group) is(k state.Key) bool {
+	return g.key.identity == k.Identity && g.key.tenant.Value() == k.Tenant
+}
+
 // cached returns k's identity when it is among the recent groups, moved
 // to the front of them; nil otherwise.
-func (sh *shard) cached(k state.Key) *group {
+func (sh *shard) cached(k state.Key, h uint64) *group {
 	for i, g := range sh.recent {
 		if g == nil {
 			return nil // slots fill from the front
 		}
-		if g.key.identity == k.Identity && g.key.tenant.Value() == k.Tenant {
+		if g.is(k) {
 			copy(sh.recent[1:i+1], sh.recent[:i])
 			sh.recent[0] = g
 			return g
@@ -175,25 +218,34 @@ func (sh *shard) forget(g *group) {
 // caller just looked it up. The group is stored under a copy of the
 // identity: a caller's strings may be slices of a large record, which the
 // map would pin.
-func (sh *shard) create(k state.Key) *group {
-	return sh.adopt(k, new(group))
+func (sh *shard) create(k state.Key, h uint64) *group {
+	return sh.adopt(k, h, new(group))
 }
 
 // adopt is create with the group's memory given: g is zero but for its
 // entries' backing array, which it may already have (see single).
-func (sh *shard) adopt(k state.Key, g *group) *group {
-	m := sh.identities(k.Tenant, true)
-	g.key = groupKey{tenant: sh.last.handle, identity: strings.Clone(k.Identity)}
-	gk := g.key
+func (sh *shard) adopt(k state.Key, h uint64, g *group) *group {
+	g.key = groupKey{tenant: sh.intern(k.Tenant), identity: strings.Clone(k.Identity)}
+	g.chain = sh.ids[h]
+	sh.tick++
+	g.used = sh.tick
 	g.prev, g.next = &sh.lru, sh.lru.next
 	sh.lru.next.prev = g
 	sh.lru.next = g
-	m[gk.identity] = g
+	sh.ids[h] = g
 	sh.remember(g)
 	sh.groups++
 	sh.peak = max(sh.peak, sh.groups)
 	sh.account(g, g.cost())
 	return g
+}
+
+// intern returns tenant's handle.
+func (sh *shard) intern(tenant string) unique.Handle[string] {
+	if !sh.tenant.set || sh.tenant.name != tenant {
+		sh.tenant.name, sh.tenant.handle, sh.tenant.set = strings.Clone(tenant), unique.Make(tenant), true
+	}
+	return sh.tenant.handle
 }
 
 // account adds d bytes to g and to the shard.
@@ -206,30 +258,49 @@ func (sh *shard) account(g *group, d int64) {
 func (sh *shard) drop(g *group) {
 	g.prev.next, g.next.prev = g.next, g.prev
 	g.prev, g.next = nil, nil
-	m := sh.tenants[g.key.tenant]
-	delete(m, g.key.identity)
-	if len(m) == 0 {
-		delete(sh.tenants, g.key.tenant)
-		if sh.last.handle == g.key.tenant {
-			sh.last.groups = nil
-		}
-	}
+	sh.unlink(g)
 	sh.groups--
 	sh.forget(g)
 	sh.bytes -= g.bytes
 	sh.keys -= len(g.entries)
 }
 
+// unlink removes g from ids, keeping the groups chained with it.
+func (sh *shard) unlink(g *group) {
+	h := rehash(state.Key{Tenant: g.key.tenant.Value(), Identity: g.key.identity})
+	switch p := sh.ids[h]; {
+	case p == g && g.chain == nil:
+		delete(sh.ids, h)
+	case p == g:
+		sh.ids[h] = g.chain
+	default:
+		for p.chain != g {
+			p = p.chain
+		}
+		p.chain = g.chain
+	}
+	g.chain = nil
+}
+
 // evict drops least recently used identities until the shard is within its
 // budget, sparing keep, the identity the current operation works on: a
 // single identity larger than the budget stays until another one is used.
+// The claims take their turn by their last use: the least recently used
+// of the recency list's last group and the claims' queue's first claim
+// goes first, and the claim used last (the current operation's) stays.
 func (sh *shard) evict(keep *group) {
 	for sh.budget > 0 && sh.bytes > sh.budget {
 		g := sh.lru.prev
-		if g == &sh.lru || g == keep {
+		evictGroup := g != &sh.lru && g != keep
+		h, used, ok := sh.oldestClaim()
+		switch {
+		case ok && used != sh.tick && (!evictGroup || used < g.used):
+			sh.dropClaim(h)
+		case evictGroup:
+			sh.drop(g)
+		default:
 			return
 		}
-		sh.drop(g)
 		sh.evicted++
 	}
 }
@@ -292,8 +363,8 @@ func (sh *shard) add(g *group, e *entry) {
 // live returns the unexpired entry under k, or nil, and its group. An
 // expired entry found on the way is reclaimed at once rather than left for
 // the janitor. A found identity counts as used.
-func (sh *shard) live(k state.Key, want kind, now int64) (*group, *entry, error) {
-	g := sh.group(k)
+func (sh *shard) live(k state.Key, h uint64, want kind, now int64) (*group, *entry, error) {
+	g := sh.group(k, h)
 	if g == nil {
 		return nil, nil, nil
 	}
@@ -335,13 +406,13 @@ func (w edit) done() {
 // upsert returns the live entry of kind want under k, creating it when
 // absent, and restarts its TTL: every write does. The caller defers done on
 // the returned edit once the write is made.
-func (sh *shard) upsert(k state.Key, want kind, now int64, ttl time.Duration, x *scratch) (w edit, created bool, err error) {
-	g, e, err := sh.live(k, want, now)
+func (sh *shard) upsert(k state.Key, h uint64, want kind, now int64, ttl time.Duration, x *scratch) (w edit, created bool, err error) {
+	g, e, err := sh.live(k, h, want, now)
 	if err != nil {
 		return edit{}, false, err
 	}
 	if g == nil {
-		g = sh.create(k)
+		g = sh.create(k, h)
 	}
 	if e == nil {
 		e, created = newEntry(x.intern(k.Name), want), true
@@ -352,10 +423,11 @@ func (sh *shard) upsert(k state.Key, want kind, now int64, ttl time.Duration, x 
 }
 
 // replace stores e under k, in place of whatever k held, and evicts. g is
-// k's group as the caller just looked it up: nil when there is none.
-func (sh *shard) replace(g *group, k state.Key, e *entry) {
+// k's group as the caller just looked it up: nil when there is none; h is
+// hashKey(k).
+func (sh *shard) replace(g *group, k state.Key, h uint64, e *entry) {
 	if g == nil {
-		g = sh.create(k)
+		g = sh.create(k, h)
 	}
 	if i := g.find(k.Name); i >= 0 {
 		old := g.entries[i]
@@ -373,24 +445,22 @@ func (sh *shard) replace(g *group, k state.Key, e *entry) {
 func (sh *shard) sweep(now int64) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	for _, groups := range sh.tenants {
-		for _, g := range groups {
+	for _, g := range sh.ids {
+		for g != nil {
+			next := g.chain // remove may drop g, which unlinks it
 			// Backwards: remove moves the last entry, already checked, into i.
 			for i := len(g.entries) - 1; i >= 0; i-- {
 				if g.entries[i].expires <= now {
 					sh.remove(g, i) // drops g with its last entry
 				}
 			}
+			g = next
 		}
 	}
 	if sh.peak > 1024 && sh.groups < sh.peak/4 {
-		for t, groups := range sh.tenants {
-			m := make(map[string]*group, len(groups))
-			for k, g := range groups {
-				m[k] = g
-			}
-			sh.tenants[t] = m
-		}
-		sh.peak, sh.last.groups = sh.groups, nil
+		m := make(map[uint64]*group, len(sh.ids))
+		maps.Copy(m, sh.ids)
+		sh.ids, sh.peak = m, sh.groups
 	}
+	sh.sweepClaims(now)
 }

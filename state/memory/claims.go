@@ -1,0 +1,162 @@
+package memory
+
+import (
+	"maps"
+	"strings"
+	"unique"
+
+	"github.com/iamsentry/iamsentry/state"
+)
+
+// The engine claims every event's id under an identity of its own (on this
+// store, where grouping claims by access key would only grow a group), so
+// most identities a store holds are one value, written once and read again
+// only on a retry. Held as groups, each cost a group and an entry (one
+// allocation, 224 bytes), a slot in the identities' map and a place in the
+// recency list: a fifth of the store's time for a seventh of its
+// operations, and most of its pointers for the collector to scan.
+//
+// So an identity whose only state is a Claimed value is held as a claim: a
+// value in the shard's claims map, by the identity's hash, and a place in
+// a queue ordered by use. Answers are the same as from a group: the first
+// operation on the identity that is not a Claim of the same name (a Put of
+// the verdict, a read, a second name) promotes the claim into a group and
+// proceeds on it, so kinds, TTLs and errors follow the groups' rules. Two
+// identities whose hashes collide do not share the slot: the second gets a
+// group.
+
+// claim is an identity of a tenant holding one value under one name.
+type claim struct {
+	identity string // the store's copy
+	tenant   unique.Handle[string]
+	name     unique.Handle[string]
+	value    string
+	expires  int64  // wall clock, ns
+	used     uint64 // the shard's tick at its last use
+}
+
+// claimRef is a claim's place in the queue: the claim under h as it was
+// when used at tick used. A ref whose claim was used again, dropped or
+// replaced since is stale and skipped.
+type claimRef struct{ h, used uint64 }
+
+// claimQueue orders the claims by use, least recent at head.
+type claimQueue struct {
+	refs []claimRef
+	head int
+}
+
+// isClaimOf reports whether c is k's identity.
+func (c *claim) isClaimOf(k state.Key) bool {
+	return c.identity == k.Identity && c.tenant.Value() == k.Tenant
+}
+
+// claimAlone claims k on an identity without a group: it reports false
+// when the identity is, or must become, a group (another name of it is
+// held, or its hash holds another identity's live claim), and the caller
+// claims through the group instead.
+func (sh *shard) claimAlone(k state.Key, h uint64, value []byte, expires, now int64, x *scratch) (state.Claimed, bool) {
+	c, held := sh.claims[h]
+	switch {
+	case !held:
+	case !c.isClaimOf(k):
+		if c.expires > now {
+			return state.Claimed{}, false
+		}
+		sh.dropClaim(h) // expired: reclaimed on access, as a group's entry is
+	case c.name.Value() != k.Name:
+		return state.Claimed{}, false
+	case c.expires > now:
+		sh.useClaim(h, c)
+		return state.Claimed{Prior: bytesOf(c.value)}, true
+	default:
+		sh.dropClaim(h)
+	}
+	c = claim{identity: strings.Clone(k.Identity), tenant: sh.intern(k.Tenant), name: x.intern(k.Name), value: string(value), expires: expires}
+	sh.useClaim(h, c)
+	sh.claimsPeak = max(sh.claimsPeak, len(sh.claims))
+	sh.bytes += c.cost()
+	sh.evict(nil)
+	return state.Claimed{First: true}, true
+}
+
+// useClaim stores c under h as used now.
+func (sh *shard) useClaim(h uint64, c claim) {
+	sh.tick++
+	c.used = sh.tick
+	sh.claims[h] = c
+	q := &sh.claimQ
+	q.refs = append(q.refs, claimRef{h, c.used})
+	if live := len(q.refs) - q.head; live > 2*len(sh.claims)+64 {
+		sh.compactClaims()
+	} else if q.head > live && q.head >= 64 {
+		n := copy(q.refs, q.refs[q.head:])
+		clear(q.refs[n:])
+		q.refs, q.head = q.refs[:n], 0
+	}
+}
+
+// compactClaims drops the stale refs from the queue, keeping its order.
+func (sh *shard) compactClaims() {
+	q := &sh.claimQ
+	kept := q.refs[:0]
+	for _, r := range q.refs[q.head:] {
+		if c, ok := sh.claims[r.h]; ok && c.used == r.used {
+			kept = append(kept, r)
+		}
+	}
+	clear(q.refs[len(kept):])
+	q.refs, q.head = kept, 0
+}
+
+// oldestClaim returns the least recently used claim's hash and tick.
+func (sh *shard) oldestClaim() (h, used uint64, ok bool) {
+	q := &sh.claimQ
+	for q.head < len(q.refs) {
+		r := q.refs[q.head]
+		if c, ok := sh.claims[r.h]; ok && c.used == r.used {
+			return r.h, r.used, true
+		}
+		q.refs[q.head] = claimRef{}
+		q.head++
+	}
+	q.refs, q.head = q.refs[:0], 0
+	return 0, 0, false
+}
+
+// dropClaim deletes the claim under h; its ref goes stale.
+func (sh *shard) dropClaim(h uint64) {
+	c := sh.claims[h]
+	delete(sh.claims, h)
+	sh.bytes -= c.cost()
+}
+
+// promote turns k's identity, held as a claim, into a group holding the
+// claim's value, and returns it; nil when k's identity holds no claim.
+func (sh *shard) promote(k state.Key, h uint64) *group {
+	c, ok := sh.claims[h]
+	if !ok || !c.isClaimOf(k) {
+		return nil
+	}
+	sh.dropClaim(h)
+	one := &single{e: entry{name: c.name, kind: kindValue, value: c.value, expires: c.expires}}
+	g := sh.adopt(k, h, &one.g)
+	sh.add(g, &one.e)
+	return g
+}
+
+// sweepClaims deletes the expired claims; like the identities' map, a
+// claims map that lost most of its peak is rebuilt.
+func (sh *shard) sweepClaims(now int64) {
+	for h, c := range sh.claims {
+		if c.expires <= now {
+			sh.dropClaim(h)
+		}
+	}
+	if sh.claimsPeak > 1024 && len(sh.claims) < sh.claimsPeak/4 {
+		m := make(map[uint64]claim, len(sh.claims))
+		maps.Copy(m, sh.claims)
+		sh.claims, sh.claimsPeak = m, len(sh.claims)
+	}
+	sh.compactClaims()
+}
