@@ -130,7 +130,14 @@ func (r *Reader) element() (Item, bool, error) {
 	case i == len(b):
 		return r.arrayError(i, "")
 	}
-	end, res := scanValue(b, i, r.eof)
+	end, ok := 0, false
+	if b[i] == '{' {
+		end, ok = r.parseRecord(i)
+	}
+	res := scanOK
+	if !ok {
+		end, res = scanValue(b, i, r.eof)
+	}
 	switch res {
 	case scanShort:
 		return Item{}, false, r.short(i)
