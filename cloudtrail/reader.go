@@ -88,6 +88,7 @@ type Reader struct {
 	// item into, nil under Next; parsed says the item was parsed into it.
 	dst    *Record
 	parsed bool
+	dec    *decoder // the parser NextInto walks records with, from decoders
 }
 
 type readerState int8

@@ -36,9 +36,13 @@ func (r *Reader) parseRecord(i int) (end int, ok bool) {
 	if r.dst == nil {
 		return 0, false
 	}
-	d := decoders.Get().(*decoder)
-	end, ok = d.parseAt(r.buf, i, r.max, r.dst)
-	decoders.Put(d)
+	if r.dec == nil {
+		// Held until the input ends (see Release) rather than taken from
+		// the pool per record: no pool round trip a record, and a string
+		// cache a collection cannot take away mid-file.
+		r.dec = decoders.Get().(*decoder)
+	}
+	end, ok = r.dec.parseAt(r.buf, i, r.max, r.dst)
 	r.parsed = ok
 	return end, ok
 }
