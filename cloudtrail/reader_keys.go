@@ -80,6 +80,9 @@ func (r *Reader) endObject(i int) (Item, bool, error) {
 		r.pos, r.state = i+1, inTop
 		return Item{}, false, nil
 	}
+	// An object walked member by member (one cut by the end of a read,
+	// mostly) is parsed now it is whole, where the engine would have.
+	r.parseRecord(r.obj)
 	return r.topItem(r.obj, i+1), true, nil
 }
 
