@@ -52,20 +52,25 @@ func (r *Reader) parseRecord(i int) (end int, ok bool) {
 // and returns the index past the object, or declines (ok false, rec
 // untouched) what Parse would not take through its fast path, objects
 // larger than max, and objects with a top-level "Records" key, which
-// the Reader must look at as a possible envelope. A truncated object
-// declines too: the bytes after i hold no complete object.
+// the Reader must look at as a possible envelope (it declines at the
+// key, without reading on through what may be a whole delivery file).
+// A truncated object declines too: the bytes after i hold no complete
+// object.
 func (d *decoder) parseAt(b []byte, i, max int, rec *Record) (end int, ok bool) {
 	defer d.release()
 	var raw rawRecord
-	d.b, d.i, d.depth = b, i, 0
-	if obj, ok := d.open(); !obj || !ok || !raw.object(d, objRecord) {
+	d.b, d.i, d.depth, d.noRecords = b, i, 0, true
+	// The fast path declines a key that differs from "Records" only by
+	// case, folding or escapes, and noRecords declines the exact one as
+	// soon as it is read, so an envelope is left to the Reader unwalked.
+	obj, ok := d.open()
+	ok = obj && ok && raw.object(d, objRecord)
+	d.noRecords = false
+	if !ok {
 		return 0, false
 	}
 	end = d.i
-	// The fast path declines a key that differs from "Records" only by
-	// case, folding or escapes, so a Records key anywhere near the top is
-	// exactly this one.
-	if end-i > max || raw.Records != nil {
+	if end-i > max {
 		return 0, false
 	}
 	if inner := raw.wrapped(); inner != nil {
