@@ -27,6 +27,10 @@ type decoder struct {
 	more  bool   // a member was read in the innermost open object: ',' or '}' is next
 	strs  stringCache
 	fold  [maxFolded + utf8.UTFMax]byte // scratch for foldName
+	// noRecords declines at a "Records" key before its value is read:
+	// the Reader's parseAt sets it, as such an object may be an envelope
+	// for the Reader to stream, not to be walked whole first.
+	noRecords bool
 }
 
 var decoders = sync.Pool{New: func() any { return new(decoder) }}

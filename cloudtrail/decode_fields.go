@@ -388,7 +388,7 @@ func (r *rawRecord) set(d *decoder, f field) bool {
 	case fEvent:
 		return d.rawValue(&r.Event)
 	case fRecords:
-		return d.rawValue(&r.Records)
+		return !d.noRecords && d.rawValue(&r.Records)
 	}
 	return d.skip()
 }

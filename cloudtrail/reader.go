@@ -83,6 +83,12 @@ type Reader struct {
 	retired [][]byte
 
 	posBuf []byte // the block items' positions are written in (see posText)
+
+	// NextInto (reader_parse.go): dst is the Record to parse the next
+	// item into, nil under Next; parsed says the item was parsed into it.
+	dst    *Record
+	parsed bool
+	dec    *decoder // the parser NextInto walks records with, from decoders
 }
 
 type readerState int8
@@ -286,6 +292,9 @@ func (r *Reader) top() (Item, bool, error) {
 		r.pos, r.state, r.first, r.index = i+1, inArray, true, 0
 		return Item{}, false, nil
 	case '{':
+		if end, ok := r.parseRecord(i); ok {
+			return r.topItem(i, end), true, nil
+		}
 		// Most objects are records read whole: one scan finds the end,
 		// and one search shows no key can read "Records" (such a key
 		// spells it out or escapes a letter with \u). Others, and

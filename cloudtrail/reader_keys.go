@@ -80,6 +80,9 @@ func (r *Reader) endObject(i int) (Item, bool, error) {
 		r.pos, r.state = i+1, inTop
 		return Item{}, false, nil
 	}
+	// An object walked member by member (one cut by the end of a read,
+	// mostly) is parsed now it is whole, where the engine would have.
+	r.parseRecord(r.obj)
 	return r.topItem(r.obj, i+1), true, nil
 }
 
@@ -130,7 +133,14 @@ func (r *Reader) element() (Item, bool, error) {
 	case i == len(b):
 		return r.arrayError(i, "")
 	}
-	end, res := scanValue(b, i, r.eof)
+	end, ok := 0, false
+	if b[i] == '{' {
+		end, ok = r.parseRecord(i)
+	}
+	res := scanOK
+	if !ok {
+		end, res = scanValue(b, i, r.eof)
+	}
 	switch res {
 	case scanShort:
 		return Item{}, false, r.short(i)

@@ -41,6 +41,10 @@ func (r *Reader) Release() {
 		r.releaseGzip()
 		putChunk(r.head)
 		r.head = nil
+		if r.dec != nil {
+			decoders.Put(r.dec)
+			r.dec = nil
+		}
 	}
 }
 

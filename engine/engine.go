@@ -224,6 +224,9 @@ type Batch struct {
 	// span of Score links to them (a micro-batch serves many calls, so it
 	// has no single parent).
 	Links []trace.Link
+
+	// parsed are records already parsed, by index (see ScoreParsed).
+	parsed []*cloudtrail.Record
 }
 
 // Score scores b and returns one verdict per record, in order.

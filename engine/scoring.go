@@ -141,9 +141,9 @@ func newScoring(e *Engine, b Batch) *scoring {
 	// rewrites while stores and findings may still hold these strings.
 	var owners detectors.Arena
 	n := 0
-	for i, raw := range b.Records {
+	for i := range b.Records {
 		it := &items[n]
-		if err := cloudtrail.ParseInto(&it.rec, raw, popts); err != nil {
+		if err := parseRecord(&it.rec, &b, i, popts); err != nil {
 			s.verdicts[i] = invalid(err)
 			continue
 		}

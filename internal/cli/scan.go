@@ -46,7 +46,7 @@ type scanner struct {
 	popts   cloudtrail.Options
 	sum     scanSummary
 	s3      *s3Input
-	raws    [][]byte // the batch being gathered
+	pending scanBatch // the batch being gathered
 }
 
 func scan(ctx context.Context, args []string, stdio Stdio) int {
@@ -152,10 +152,10 @@ func (s *scanner) scanReader(ctx context.Context, name string, r io.Reader) erro
 	// Scoring copies what it keeps of a record, so once a batch is scored
 	// its bytes are released and the Reader reads into them again.
 	defer rd.Release()
-	raws := s.raws[:0] // one batch's slice serves every input
-	defer func() { clear(raws); s.raws = raws[:0] }()
+	b := &s.pending // one batch's slices serve every input
+	defer b.reset(true)
 	for {
-		item, err := rd.Next()
+		item, parsed, err := rd.NextInto(b.slot())
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -166,23 +166,22 @@ func (s *scanner) scanReader(ctx context.Context, name string, r io.Reader) erro
 			s.sum.invalid(item.Err)
 			continue
 		}
-		if raws = append(raws, item.Raw); len(raws) == s.batch {
-			if err := s.score(ctx, name, raws); err != nil {
+		if b.add(item.Raw, parsed); b.len() == s.batch {
+			if err := s.score(ctx, name, b); err != nil {
 				return err
 			}
-			clear(raws)
-			raws = raws[:0]
+			b.reset(false)
 			rd.Release()
 		}
 	}
-	return s.score(ctx, name, raws)
+	return s.score(ctx, name, b)
 }
 
-func (s *scanner) score(ctx context.Context, name string, raws [][]byte) error {
-	if len(raws) == 0 {
+func (s *scanner) score(ctx context.Context, name string, b *scanBatch) error {
+	if b.len() == 0 {
 		return nil
 	}
-	vs, err := s.eng.Score(ctx, engine.Batch{Records: raws, Learn: s.learn})
+	vs, err := s.eng.ScoreParsed(ctx, engine.Batch{Records: b.raws, Learn: s.learn}, b.view())
 	if err != nil {
 		return fmt.Errorf("%s: scoring: %w", name, err)
 	}

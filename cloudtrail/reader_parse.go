@@ -1,0 +1,87 @@
+package cloudtrail
+
+// Reading and parsing in one walk. Next finds where a record ends by
+// scanning its bytes, and ParseInto then walks the same bytes again to
+// decode them: two full passes over every record, the first of which
+// learns nothing the second does not. NextInto lets the parser's walk
+// find the end instead: a record object the parser's fast path takes is
+// checked, measured and decoded at once, and the scan the Reader would
+// have made is skipped. Anything the fast path declines (a syntax error,
+// a value of the wrong type, a record Parse rejects, an object that may
+// be an envelope, one that runs past the bytes read so far) takes the
+// Reader's ordinary path, so items, positions and errors are exactly
+// Next's.
+
+// NextInto is Next that also parses the item into rec when it can do so
+// while finding the item's end; parsed reports whether it did. When
+// parsed is true, rec holds what ParseInto(rec, item.Raw, opts) would
+// give (it shares no memory with the input, so it outlives Release), and
+// the item is the one Next would have returned. When parsed is false,
+// rec is as it was and the item is Next's: the caller parses item.Raw
+// itself, or reports item.Err.
+func (r *Reader) NextInto(rec *Record) (item Item, parsed bool, err error) {
+	r.dst, r.parsed = rec, false
+	item, err = r.Next()
+	parsed = r.parsed
+	r.dst, r.parsed = nil, false
+	return item, parsed, err
+}
+
+// parseRecord parses the record object that begins at buf[i] into r.dst
+// when the parser's fast path takes it whole within the bytes read so
+// far and it is an item of its own (not an envelope, not too large); it
+// returns the index just past the object. ok false leaves r.dst as it
+// was, for the Reader's ordinary path to handle the object.
+func (r *Reader) parseRecord(i int) (end int, ok bool) {
+	if r.dst == nil {
+		return 0, false
+	}
+	if r.dec == nil {
+		// Held until the input ends (see Release) rather than taken from
+		// the pool per record: no pool round trip a record, and a string
+		// cache a collection cannot take away mid-file.
+		r.dec = decoders.Get().(*decoder)
+	}
+	end, ok = r.dec.parseAt(r.buf, i, r.max, r.dst)
+	r.parsed = ok
+	return end, ok
+}
+
+// parseAt is decoder.parse on the object that begins at b[i] and ends
+// wherever its closing brace is, with more input after it: it fills rec
+// and returns the index past the object, or declines (ok false, rec
+// untouched) what Parse would not take through its fast path, objects
+// larger than max, and objects with a top-level "Records" key, which
+// the Reader must look at as a possible envelope (it declines at the
+// key, without reading on through what may be a whole delivery file).
+// A truncated object declines too: the bytes after i hold no complete
+// object.
+func (d *decoder) parseAt(b []byte, i, max int, rec *Record) (end int, ok bool) {
+	defer d.release()
+	var raw rawRecord
+	d.b, d.i, d.depth, d.noRecords = b, i, 0, true
+	// The fast path declines a key that differs from "Records" only by
+	// case, folding or escapes, and noRecords declines the exact one as
+	// soon as it is read, so an envelope is left to the Reader unwalked.
+	obj, ok := d.open()
+	ok = obj && ok && raw.object(d, objRecord)
+	d.noRecords = false
+	if !ok {
+		return 0, false
+	}
+	end = d.i
+	if end-i > max {
+		return 0, false
+	}
+	if inner := raw.wrapped(); inner != nil {
+		raw = rawRecord{}
+		if !d.decode(inner, &raw) {
+			return 0, false
+		}
+	}
+	raw.ownRaw()
+	if raw.fill(rec, nil) != nil {
+		return 0, false
+	}
+	return end, true
+}

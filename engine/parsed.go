@@ -1,0 +1,35 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/iamsentry/iamsentry/cloudtrail"
+)
+
+// ScoreParsed is Score for a batch some of whose records were parsed as
+// they were read (cloudtrail.Reader.NextInto): parsed[i], when not nil,
+// is b.Records[i] parsed, and is taken as it is instead of being parsed
+// again; a nil entry is parsed from b.Records[i] as Score parses it.
+// parsed must be as long as b.Records. The verdicts are Score's, record
+// for record: a parsed record is exactly what ParseInto makes of its raw
+// bytes, and a record over the engine's MaxRecordSize is rejected as
+// too large whether it was parsed or not. The engine copies the records
+// it scores, so parsed may be reused once ScoreParsed returns.
+func (e *Engine) ScoreParsed(ctx context.Context, b Batch, parsed []*cloudtrail.Record) ([]Verdict, error) {
+	if len(parsed) != len(b.Records) {
+		return nil, fmt.Errorf("engine: %d parsed records for a batch of %d", len(parsed), len(b.Records))
+	}
+	b.parsed = parsed
+	return e.Score(ctx, b)
+}
+
+// parseRecord fills rec with the batch's record i: the one parsed as it
+// was read, or its bytes parsed now.
+func parseRecord(rec *cloudtrail.Record, b *Batch, i int, opts cloudtrail.Options) error {
+	if b.parsed != nil && b.parsed[i] != nil && len(b.Records[i]) <= opts.MaxRecordSize {
+		*rec = *b.parsed[i]
+		return nil
+	}
+	return cloudtrail.ParseInto(rec, b.Records[i], opts)
+}
