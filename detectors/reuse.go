@@ -109,26 +109,11 @@ func ReadMark(b *state.Batch, key state.Key) MarkResult {
 // WindowRead queues b.WindowRead(key, span, limit) unless a read of the
 // same span and limit follows the last write of key in the batch, or is
 // that write (a WindowAddRead answers with the window after its add): its
-// answer is this one's.
+// answer is this one's. The batch finds that read in one lookup
+// (state.Batch.SharedWindowRead): a busy principal's reads of one key
+// over spans of their own would make a walk over them quadratic.
 func WindowRead(b *state.Batch, key state.Key, span state.Span, limit int) *state.Future[state.Window] {
-	var found *state.Future[state.Window]
-	onKey(b, key, func(op state.Op) bool {
-		switch o := op.(type) {
-		case *state.WindowReadOp:
-			if sameSpan(o.Span, span) && o.Limit == limit {
-				found = &o.Result
-			}
-		case *state.WindowAddReadOp:
-			if sameSpan(o.Span, span) && o.Limit == limit {
-				found = &o.Result
-			}
-		}
-		return found != nil
-	})
-	if found != nil {
-		return found
-	}
-	return b.WindowRead(key, span, limit)
+	return b.SharedWindowRead(key, span, limit)
 }
 
 // WindowAddRead queues b.WindowAddRead unless the last write of key in the

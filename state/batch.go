@@ -16,8 +16,24 @@ import (
 // memory of its own.
 type Batch struct {
 	ops  []Op
-	last map[uint64]int32 // per key digest: the position of the latest operation on it
+	last map[uint64]chain // per key digest: its latest operation and latest write
 	prev []int32          // prev[i]: the previous operation on ops[i]'s digest, or -1
+
+	// reads indexes the window reads (WindowReadOp, WindowAddReadOp) by
+	// the digest of their key, span and limit: the position of the latest
+	// one. SharedWindowRead finds a read to share in one lookup rather
+	// than a walk over every earlier read of the key.
+	reads map[uint64]int32
+
+	// memo is the last key digested: a detector asks about a key (OnKey,
+	// SharedWindowRead) and then queues on it, and the second digest of
+	// the same key is then a comparison of strings that are usually the
+	// very same.
+	memo struct {
+		ok     bool
+		key    Key
+		digest uint64
+	}
 
 	// The operations of the kinds detectors queue for most events are
 	// allocated a chunk at a time (see chunk): a micro-batch queues a few
@@ -76,10 +92,17 @@ func (b *Batch) FailAll(err error) {
 	}
 }
 
+// chain is where a key digest's operations are: the latest, from which
+// prev links back to the first, and the latest that writes (-1: none).
+// A write counts for every key of the digest, so a colliding key's
+// write only makes SharedWindowRead share less, never wrongly.
+type chain struct{ last, write int32 }
+
 // OnKey yields the operations queued on key so far, latest first.
 func (b *Batch) OnKey(key Key) iter.Seq[Op] {
 	return func(yield func(Op) bool) {
-		i, ok := b.last[digest(key)]
+		c, ok := b.last[b.digest(key)]
+		i := c.last
 		for ok && i >= 0 {
 			// The chain is by digest: a key whose digest collides with
 			// key's shares it, and is skipped here.
@@ -108,19 +131,46 @@ func digest(k Key) uint64 {
 	return h
 }
 
+// digest is digest(k), from the memo when k is the key digested last.
+func (b *Batch) digest(k Key) uint64 {
+	if b.memo.ok && b.memo.key == k {
+		return b.memo.digest
+	}
+	d := digest(k)
+	b.memo.ok, b.memo.key, b.memo.digest = true, k, d
+	return d
+}
+
+// add queues op, an operation that writes its key.
 func add[O Op](b *Batch, op O) O {
-	d := digest(op.Target())
-	if b.last == nil {
-		b.last = make(map[uint64]int32)
-	}
-	p, ok := b.last[d]
-	if !ok {
-		p = -1
-	}
-	b.last[d] = int32(len(b.ops))
-	b.prev = append(b.prev, p)
-	b.ops = append(b.ops, op)
+	b.push(b.digest(op.Target()), op, true)
 	return op
+}
+
+// addRead queues op, an operation that only reads its key.
+func addRead[O Op](b *Batch, op O) O {
+	b.push(b.digest(op.Target()), op, false)
+	return op
+}
+
+// push queues op on the chain of digest d and returns its position.
+func (b *Batch) push(d uint64, op Op, write bool) int32 {
+	if b.last == nil {
+		b.last = make(map[uint64]chain)
+	}
+	pos := int32(len(b.ops))
+	c, ok := b.last[d]
+	if !ok {
+		c = chain{last: -1, write: -1}
+	}
+	b.prev = append(b.prev, c.last)
+	c.last = pos
+	if write {
+		c.write = pos
+	}
+	b.last[d] = c
+	b.ops = append(b.ops, op)
+	return pos
 }
 
 // Claimed is the result of a Claim.
@@ -182,7 +232,7 @@ func (o *GetOp) Target() Key { return o.Key }
 
 // Get queues a GetOp.
 func (b *Batch) Get(key Key) *Future[[]byte] {
-	return &add(b, &GetOp{Key: key}).Result
+	return &addRead(b, &GetOp{Key: key}).Result
 }
 
 // WindowAddOp records Member at event time At in a time-windowed set and
@@ -234,7 +284,10 @@ func (o *WindowAddReadOp) Target() Key { return o.Key }
 
 // WindowAddRead queues a WindowAddReadOp.
 func (b *Batch) WindowAddRead(key Key, member string, at time.Time, span Span, limit int, ttl time.Duration) *Future[Window] {
-	return &add(b, b.windowAddReads.take(len(b.ops), WindowAddReadOp{Key: key, Member: member, At: at, Span: span, Limit: limit, TTL: ttl})).Result
+	d := b.digest(key)
+	op := b.windowAddReads.take(len(b.ops), WindowAddReadOp{Key: key, Member: member, At: at, Span: span, Limit: limit, TTL: ttl})
+	b.indexRead(d, span, limit, b.push(d, op, true))
+	return &op.Result
 }
 
 // Window is what a WindowReadOp sees.
@@ -260,8 +313,73 @@ func (o *WindowReadOp) Target() Key { return o.Key }
 
 // WindowRead queues a WindowReadOp.
 func (b *Batch) WindowRead(key Key, span Span, limit int) *Future[Window] {
-	return &add(b, b.windowReads.take(len(b.ops), WindowReadOp{Key: key, Span: span, Limit: limit})).Result
+	return b.queueWindowRead(b.digest(key), key, span, limit)
 }
+
+func (b *Batch) queueWindowRead(d uint64, key Key, span Span, limit int) *Future[Window] {
+	op := b.windowReads.take(len(b.ops), WindowReadOp{Key: key, Span: span, Limit: limit})
+	b.indexRead(d, span, limit, b.push(d, op, false))
+	return &op.Result
+}
+
+// SharedWindowRead is WindowRead, unless the batch already holds a read
+// of key over the same span (the same instants) with the same limit that
+// no write of key follows: a WindowReadOp queued since the key's last
+// write, or a WindowAddReadOp that is that write (it answers with the
+// window after its add). Then that read's future is returned and nothing
+// is queued: its answer is the one this read would get, on any store.
+// It is one lookup, however many reads of the key the batch holds.
+func (b *Batch) SharedWindowRead(key Key, span Span, limit int) *Future[Window] {
+	d := b.digest(key)
+	if pos, ok := b.reads[readDigest(d, span, limit)]; ok && pos >= b.last[d].write {
+		switch o := b.ops[pos].(type) {
+		case *WindowReadOp:
+			if o.Key == key && o.Limit == limit && sameSpan(o.Span, span) {
+				return &o.Result
+			}
+		case *WindowAddReadOp:
+			if o.Key == key && o.Limit == limit && sameSpan(o.Span, span) {
+				return &o.Result
+			}
+		}
+	}
+	return b.queueWindowRead(d, key, span, limit)
+}
+
+// indexRead records the window read at pos, of a key of digest d, in
+// b.reads: the latest read of a key, span and limit is the one to share.
+func (b *Batch) indexRead(d uint64, span Span, limit int, pos int32) {
+	if b.reads == nil {
+		b.reads = make(map[uint64]int32)
+	}
+	b.reads[readDigest(d, span, limit)] = pos
+}
+
+// readDigest mixes a key digest with a span's instants and a limit. Two
+// reads it confuses only share less: SharedWindowRead compares the read
+// it finds in full.
+func readDigest(d uint64, span Span, limit int) uint64 {
+	h := d
+	for _, x := range [...]uint64{
+		uint64(span.From.Unix()), uint64(span.From.Nanosecond()),
+		uint64(span.To.Unix()), uint64(span.To.Nanosecond()), uint64(limit),
+	} {
+		h = mix(h ^ x)
+	}
+	return h
+}
+
+// mix is a 64-bit finaliser (splitmix64's): every input bit moves every
+// output bit.
+func mix(h uint64) uint64 {
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	return h ^ h>>31
+}
+
+func sameSpan(a, b Span) bool { return a.From.Equal(b.From) && a.To.Equal(b.To) }
 
 // Novelty is the result of a NoveltyAdd.
 type Novelty struct {
@@ -361,7 +479,7 @@ func (o *ReadMarkOp) Target() Key { return o.Key }
 
 // ReadMark queues a ReadMarkOp.
 func (b *Batch) ReadMark(key Key) *Future[Mark] {
-	return &add(b, &ReadMarkOp{Key: key}).Result
+	return &addRead(b, &ReadMarkOp{Key: key}).Result
 }
 
 // BucketAddOp adds Member to the time bucket holding event time At and
@@ -409,7 +527,7 @@ func (o *BucketReadOp) Target() Key { return o.Key }
 
 // BucketRead queues a BucketReadOp.
 func (b *Batch) BucketRead(key Key, at time.Time, width time.Duration, history int) *Future[[]int] {
-	return &add(b, &BucketReadOp{Key: key, At: at, Width: width, History: history}).Result
+	return &addRead(b, &BucketReadOp{Key: key, At: at, Width: width, History: history}).Result
 }
 
 // ThrottleOp takes Key for Owner for TTL: the result is true when the key was
@@ -453,5 +571,7 @@ func (b *Batch) Reset() {
 	clear(b.ops)
 	b.ops = b.ops[:0]
 	clear(b.last)
+	clear(b.reads)
 	b.prev = b.prev[:0]
+	b.memo.ok, b.memo.key = false, Key{}
 }

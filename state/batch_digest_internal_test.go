@@ -18,7 +18,7 @@ func TestOnKeySkipsDigestCollisions(t *testing.T) {
 	b.Get(other)
 	b.ReadMark(a)
 	// As if other's digest were a's: every operation on one chain.
-	b.last = map[uint64]int32{digest(a): 2, digest(other): 2}
+	b.last = map[uint64]chain{digest(a): {last: 2, write: -1}, digest(other): {last: 2, write: -1}}
 	b.prev = []int32{-1, 0, 1}
 
 	for _, tc := range []struct {
