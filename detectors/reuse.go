@@ -64,15 +64,10 @@ func writes(op state.Op) bool {
 }
 
 // lastWrite returns the last operation queued on key that wrote it,
-// when only reads of key follow it; nil when none wrote it.
-func lastWrite(b *state.Batch, key state.Key) (last state.Op) {
-	onKey(b, key, func(op state.Op) bool {
-		if writes(op) {
-			last = op
-		}
-		return false
-	})
-	return last
+// when only reads of key follow it; nil when none wrote it. The batch
+// keeps it (state.Batch.LastWrite): no walk over the reads after it.
+func lastWrite(b *state.Batch, key state.Key) state.Op {
+	return b.LastWrite(key)
 }
 
 // Mark queues b.Mark(key, at, keep, ttl) unless the last write of key in

@@ -114,6 +114,35 @@ func (b *Batch) OnKey(key Key) iter.Seq[Op] {
 	}
 }
 
+// LastWrite returns the latest operation queued on key that writes it
+// (any but a Get, WindowRead, ReadMark or BucketRead), or nil when none
+// does: the operation whose effect the key's later reads see. It is one
+// lookup, however many reads of the key follow that write.
+func (b *Batch) LastWrite(key Key) Op {
+	c, ok := b.last[b.digest(key)]
+	if !ok || c.write < 0 {
+		return nil
+	}
+	// The digest's latest write is key's unless a key whose digest
+	// collides wrote after it: then key's is further back on the chain.
+	for i := c.write; i >= 0; i = b.prev[i] {
+		if op := b.ops[i]; op.Target() == key && writes(op) {
+			return op
+		}
+	}
+	return nil
+}
+
+// writes reports whether op changes its key: what add, rather than
+// addRead, queues.
+func writes(op Op) bool {
+	switch op.(type) {
+	case *GetOp, *WindowReadOp, *ReadMarkOp, *BucketReadOp:
+		return false
+	}
+	return true
+}
+
 // indexSeed keys the digests of every batch: a digest only has to be
 // stable within one process.
 var indexSeed = maphash.MakeSeed()

@@ -35,6 +35,35 @@ func TestOnKeySkipsDigestCollisions(t *testing.T) {
 	}
 }
 
+// TestLastWriteSkipsDigestCollisions checks that LastWrite never answers
+// with another key's write when the digests of two keys collide: the
+// digest's latest write is then the other key's, and key's lies further
+// back on the shared chain.
+func TestLastWriteSkipsDigestCollisions(t *testing.T) {
+	a := Key{Identity: "alice", Name: "m"}
+	other := Key{Tenant: "t", Identity: "bob", Name: "n"}
+	var b Batch
+	put := b.Put(a, nil, 0)
+	b.Get(a)
+	b.Put(other, nil, 0)
+	b.Get(other)
+	// As if other's digest were a's: one chain, its latest write other's.
+	shared := chain{last: 3, write: 2}
+	b.last = map[uint64]chain{digest(a): shared, digest(other): shared}
+	b.prev = []int32{-1, 0, 1, 2}
+
+	if got, ok := b.LastWrite(a).(*PutOp); !ok || &got.Result != put {
+		t.Errorf("LastWrite(a) over a shared chain = %#v, want a's own Put, not other's", b.LastWrite(a))
+	}
+	if got := b.LastWrite(other); got != b.ops[2] {
+		t.Errorf("LastWrite(other) over a shared chain = %#v, want its Put", got)
+	}
+	b.ops[0] = &GetOp{Key: a}
+	if got := b.LastWrite(a); got != nil {
+		t.Errorf("LastWrite(a) with only reads of a on the chain = %#v, want nil", got)
+	}
+}
+
 // TestDigestSeparatesFields checks that the digest depends on each field
 // and on which field a string is in, so that the keys detectors build
 // (an identity with many names, a tenant's copy of a key) spread over the

@@ -94,6 +94,63 @@ func TestSharedWindowReadIsTheWalk(t *testing.T) {
 	}
 }
 
+// walkLastWrite is LastWrite as the detectors' helpers found it before
+// the batch kept it: the first operation on key, latest first, that is
+// not a read.
+func walkLastWrite(b *state.Batch, key state.Key) state.Op {
+	for op := range b.OnKey(key) {
+		switch op.(type) {
+		case *state.GetOp, *state.WindowReadOp, *state.ReadMarkOp, *state.BucketReadOp:
+		default:
+			return op
+		}
+	}
+	return nil
+}
+
+// TestLastWriteIsTheWalk checks LastWrite against the walk on random
+// batches of every kind of operation over three keys of one identity.
+func TestLastWriteIsTheWalk(t *testing.T) {
+	at := time.Date(2026, 3, 1, 23, 0, 0, 0, time.UTC)
+	span := state.Span{From: at, To: at.Add(time.Hour)}
+	keys := []state.Key{{Identity: "alice", Name: "w"}, {Identity: "alice", Name: "v"}, {Tenant: "t", Identity: "alice", Name: "w"}}
+	queue := []func(b *state.Batch, k state.Key){
+		func(b *state.Batch, k state.Key) { b.Claim(k, nil, time.Hour) },
+		func(b *state.Batch, k state.Key) { b.Put(k, nil, time.Hour) },
+		func(b *state.Batch, k state.Key) { b.Get(k) },
+		func(b *state.Batch, k state.Key) { b.WindowAdd(k, "m", at, span, time.Hour) },
+		func(b *state.Batch, k state.Key) { b.WindowAddRead(k, "m", at, span, 1, time.Hour) },
+		func(b *state.Batch, k state.Key) { b.WindowRead(k, span, 1) },
+		func(b *state.Batch, k state.Key) { b.SharedWindowRead(k, span, 1) },
+		func(b *state.Batch, k state.Key) { b.NoveltyAdd(k, "m", at, time.Hour) },
+		func(b *state.Batch, k state.Key) { b.Mark(k, at, state.KeepLatest, time.Hour) },
+		func(b *state.Batch, k state.Key) { b.ReadMark(k) },
+		func(b *state.Batch, k state.Key) { b.BucketAdd(k, "m", at, time.Hour, 2, time.Hour) },
+		func(b *state.Batch, k state.Key) { b.BucketRead(k, at, time.Hour, 2) },
+		func(b *state.Batch, k state.Key) { b.Throttle(k, "o", time.Hour) },
+	}
+	for seed := range uint64(100) {
+		rng := rand.New(rand.NewPCG(seed, 2))
+		var b state.Batch
+		found := 0
+		for step := range 100 {
+			queue[rng.IntN(len(queue))](&b, keys[rng.IntN(len(keys))])
+			for _, k := range keys {
+				want := walkLastWrite(&b, k)
+				if got := b.LastWrite(k); got != want {
+					t.Fatalf("seed %d step %d: LastWrite(%v) = %#v, want the walk's %#v", seed, step, k, got, want)
+				}
+				if want != nil {
+					found++
+				}
+			}
+		}
+		if found == 0 {
+			t.Fatalf("seed %d: no key was ever written: the test compares nothing", seed)
+		}
+	}
+}
+
 // TestSharedWindowReadAfterReset checks that Reset forgets the reads: a
 // read queued before it is never shared after it.
 func TestSharedWindowReadAfterReset(t *testing.T) {
