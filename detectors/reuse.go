@@ -12,7 +12,8 @@ import (
 // repeat within a micro-batch is a Redis command that changes nothing.
 //
 // Each looks back over the operations queued on the same key in the batch
-// (through the batch's index by key, state.Batch.OnKey). Only an operation whose
+// (through the batch's index by key: state.Batch.OnKey, and LastWrite and
+// SharedWindowRead, which answer in one lookup). Only an operation whose
 // effect and answer an earlier one already determines is left out, and its
 // answer is derived from the earlier one's: the state after the batch and every answer are what they
 // would have been, on any store, in any batch split. When another kind of
