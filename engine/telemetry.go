@@ -72,6 +72,15 @@ func newMetrics(mp metric.MeterProvider, tp trace.TracerProvider) *metrics {
 	return out
 }
 
+// verdictCountKeys are the span attributes counting a batch's verdicts, by
+// Outcome, named once.
+var verdictCountKeys = func() (keys [len(outcomeNames)]attribute.Key) {
+	for o, name := range outcomeNames {
+		keys[o] = attribute.Key("iamsentry.verdicts." + strings.ToLower(name))
+	}
+	return keys
+}()
+
 // startSpan starts the span of one Score call.
 func (e *Engine) startSpan(ctx context.Context, b *Batch) (context.Context, trace.Span) {
 	return e.metrics.tracer.Start(ctx, "engine.Score", trace.WithLinks(b.Links...),
@@ -87,6 +96,12 @@ func (e *Engine) startSpan(ctx context.Context, b *Batch) (context.Context, trac
 func (e *Engine) endSpan(ctx context.Context, span trace.Span, start time.Time, n int, verdicts []Verdict, err error) {
 	e.metrics.duration.Record(ctx, time.Since(start).Seconds())
 	e.metrics.batchSize.Record(ctx, int64(n))
+	// A span nobody records (no tracer configured, or not sampled) drops
+	// its attributes: building them would cost allocations on every batch.
+	if !span.IsRecording() {
+		span.End()
+		return
+	}
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "scoring failed")
@@ -99,7 +114,7 @@ func (e *Engine) endSpan(ctx context.Context, span trace.Span, start time.Time, 
 		}
 		for o, c := range counts {
 			if c > 0 {
-				span.SetAttributes(attribute.Int("iamsentry.verdicts."+strings.ToLower(outcomeNames[o]), c))
+				span.SetAttributes(verdictCountKeys[o].Int(c))
 			}
 		}
 	}
