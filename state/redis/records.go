@@ -55,6 +55,7 @@ type records struct {
 
 	hits, misses, conflicts, writes, checks atomic.Int64
 	sideReads, sideWrites, pageWrites       atomic.Int64
+	sideAppends                             atomic.Int64
 	largest                                 atomic.Int64
 }
 
@@ -73,6 +74,7 @@ type RecordStats struct {
 	Writes, Checks         int64 // record writes, and version checks of unchanged records
 	SideReads              int64 // side records (pages and large entries) read
 	SideWrites, PageWrites int64 // large entries' side records, and pages, written
+	SideAppends            int64 // of SideWrites, those that appended to the side record
 	LargestRecord          int64 // bytes of the largest value written: a record, a page or a large entry
 }
 
@@ -84,7 +86,8 @@ func (s *Store) RecordStats() RecordStats {
 	}
 	return RecordStats{CacheHits: r.hits.Load(), CacheMisses: r.misses.Load(), Conflicts: r.conflicts.Load(),
 		Writes: r.writes.Load(), Checks: r.checks.Load(), LargestRecord: r.largest.Load(),
-		SideReads: r.sideReads.Load(), SideWrites: r.sideWrites.Load(), PageWrites: r.pageWrites.Load()}
+		SideReads: r.sideReads.Load(), SideWrites: r.sideWrites.Load(), PageWrites: r.pageWrites.Load(),
+		SideAppends: r.sideAppends.Load()}
 }
 
 // take removes key's record from the cache and returns it, or nil.

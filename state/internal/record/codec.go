@@ -39,6 +39,9 @@ const (
 	formatV      = 3
 	pagedFormatV = 4
 	formatLog    = 5 // formatV, then appended segments: see EncodeWrite
+	// formatSideLog is a large entry's side record: its entry, then
+	// appended segments of operations (see sidelog.go).
+	formatSideLog = 6
 )
 
 // ErrCorrupt marks bytes that are not a record.
@@ -77,6 +80,11 @@ type Side struct {
 	Data    []byte
 	Expires int64 // Unix ns
 	Old     string
+	// Append: Data is a segment to APPEND to the side record stored at
+	// Suffix (see sidelog.go), whose key's expiry becomes Expires; the
+	// caller appends only when the record naming it is stored, and only
+	// to a side record that still exists.
+	Append bool
 
 	buf *[]byte // Data's pooled buffer, for a page: see Release
 }
@@ -230,17 +238,19 @@ func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side
 			continue
 		}
 		live++
-		switch {
-		case e.stub || (e.side && !e.dirty):
-			size += e.stubLen()
-		case !e.dirty && e.enc != nil:
-			size += len(e.enc)
-		default:
+		if e.dirty {
 			// The encoding keeps the expiry in whole ms, rounded up:
 			// so does this copy from now on, or a replica that decodes
 			// it would see the entry live for up to a ms after this
 			// one saw it gone.
 			e.expires = (e.expires + 999_999) / 1_000_000 * 1_000_000
+		}
+		switch {
+		case e.stub || (e.side && !e.dirty) || e.appendable():
+			size += e.stubLen()
+		case !e.dirty && e.enc != nil:
+			size += len(e.enc)
+		default:
 			start := len(scratch)
 			scratch = e.encode(scratch)
 			e.size = len(scratch) - start
@@ -276,6 +286,14 @@ func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side
 			b = e.encodeStub(b)
 			continue
 		}
+		if e.appendable() {
+			// What this write did to a large entry, appended to its
+			// side record under the same key and version.
+			sides = append(sides, Side{Suffix: e.stored, Data: e.segment(), Expires: e.expires, Append: true})
+			e.dirty = false
+			b = e.encodeStub(b)
+			continue
+		}
 		if !e.dirty && e.enc != nil {
 			b = append(b, e.enc...) // clean: as it was read or last written
 			continue
@@ -298,8 +316,9 @@ func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side
 		binary.BigEndian.PutUint64(e.version[:], rand.Uint64())
 		data := make([]byte, 0, VersionSize+2+len(enc))
 		data = append(data, e.version[:]...)
-		data = append(data, formatV, 1)
+		data = append(data, formatSideLog, 1)
 		data = append(data, enc...)
+		e.wrote(data)
 		old := e.stored
 		e.stored = entrySuffix(e.name, &e.version)
 		sides = append(sides, Side{Suffix: e.stored, Data: data, Expires: e.expires, Old: old})
@@ -356,6 +375,9 @@ func Decode(b []byte, now int64) (*Record, error) {
 		d.versioned = f == formatV
 	case formatLog:
 		d.versioned, log = true, true
+	case formatSideLog:
+		d.versioned = true
+		return d.sideLog(now)
 	case pagedFormat, pagedFormatV:
 		d.versioned = f == pagedFormatV
 		r, err := d.directory()
@@ -364,7 +386,7 @@ func Decode(b []byte, now int64) (*Record, error) {
 		}
 		return r, err
 	default:
-		return nil, fmt.Errorf("%w: format %d, want 1 to 5", ErrCorrupt, f)
+		return nil, fmt.Errorf("%w: format %d, want 1 to 6", ErrCorrupt, f)
 	}
 	r := &Record{log: log, stored: len(b)}
 	d.segment(r, now)

@@ -102,6 +102,17 @@ type entry struct {
 	stored            string // the suffix of the key its side record lives at; "" if none
 	size              int    // bytes of its last encoding (its side record's, for a side entry)
 	enc               []byte // its last encoding while clean, inline entries only
+
+	// A side entry whose side record is in the side log format (sideLog)
+	// notes what its writes did in journal (journalN operations), which
+	// its next write appends to the side record (see sidelog.go); whole
+	// marks one whose next write rewrites the side record instead (the
+	// entry was replaced). sideBase and sideStored are the side record's
+	// bytes as last written whole, and as stored now.
+	sideLog, whole       bool
+	journal              []byte
+	journalN             int
+	sideBase, sideStored int
 }
 
 // Record is the state of one identity. Its zero value is an empty record.
@@ -385,6 +396,7 @@ func (r *Record) put(name uint64, k Kind) *entry {
 		side, version, stored := e.side, e.version, e.stored
 		r.reset(e, k)
 		e.side, e.version, e.stored = side, version, stored // its side record is rewritten
+		e.whole = side
 		r.touch(e)
 		return e
 	}
