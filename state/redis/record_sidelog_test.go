@@ -28,7 +28,9 @@ type orgRush struct {
 // batch queues on b the operations of the sign-ins of people from..to-1 on
 // day, and returns readers of their answers.
 func (o orgRush) batch(b *state.Batch, day, from, to int) []func() any {
-	k := func(name string) state.Key { return state.Key{Tenant: "t", Identity: "assume-src:org:192.0.0.0/16", Name: name} }
+	k := func(name string) state.Key {
+		return state.Key{Tenant: "t", Identity: "assume-src:org:192.0.0.0/16", Name: name}
+	}
 	var out []func() any
 	for p := from; p < to; p++ {
 		at := o.base.Add(time.Duration(day)*24*time.Hour + time.Duration(p)*time.Second)
