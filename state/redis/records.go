@@ -129,6 +129,7 @@ type identity struct {
 	cur     *cachedRecord
 	send    []byte // the record to write, or the segment to append; nil: check only
 	append  bool   // send is appended (record.Write.Append)
+	format  byte   // with append: the format byte to set after the version; 0: kept
 	pxat    int64  // its expiry, Unix ms; 0: kept (an append only)
 	sides   []record.Side
 	refetch bool // the record is to be read again: a side record was newer, or gone
@@ -322,7 +323,7 @@ func (id *identity) apply(now int64) {
 	}
 	binaryPut(id.next[:], rand.Uint64())
 	w := id.cur.rec.EncodeWrite(id.next, now)
-	id.send, id.append, id.pxat, id.sides = w.Data, w.Append, w.PXAT, w.Sides
+	id.send, id.append, id.pxat, id.sides, id.format = w.Data, w.Append, w.PXAT, w.Sides, w.Format
 }
 
 // sideKey is the key of a side record of the record at main.

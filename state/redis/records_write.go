@@ -20,8 +20,9 @@ import (
 // not exist), the new bytes ("" leaves the record: a record that did not
 // change is only checked), the expiry (Unix ms), and the new version, ""
 // unless the new bytes are a segment to APPEND to a record in the log
-// format (record.EncodeWrite), whose version SETRANGE then overwrites; an
-// append leaves the key's expiry when it is "0". Then, per side record to
+// format (record.EncodeWrite), whose version SETRANGE then overwrites (with
+// the format byte after it, when the segment changes the format: 9 bytes);
+// an append leaves the key's expiry when it is "0". Then, per side record to
 // append to, two ARGV: the segment and the side record's new expiry.
 //
 // A record's KEYS are the record itself, the keys of the side records'
@@ -228,6 +229,9 @@ func (id *identity) queueCAS(ctx context.Context, pipe goredis.Pipeliner, sets [
 	var next any = ""
 	if id.send != nil && id.append {
 		next = id.next[:]
+		if id.format != 0 {
+			next = append(id.next[:len(id.next):len(id.next)], id.format)
+		}
 	}
 	call.argv = append(call.argv, len(call.keys)-first, old, app, expect, id.send, id.pxat, next)
 	for _, sd := range id.sides {

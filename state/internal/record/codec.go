@@ -42,6 +42,9 @@ const (
 	// formatSideLog is a large entry's side record: its entry, then
 	// appended segments of operations (see sidelog.go).
 	formatSideLog = 6
+	// formatLogOps is formatLog whose segments may hold deltas: an
+	// entry's operations in place of the entry (see delta).
+	formatLogOps = 7
 )
 
 // ErrCorrupt marks bytes that are not a record.
@@ -245,8 +248,17 @@ func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side
 			// one saw it gone.
 			e.expires = (e.expires + 999_999) / 1_000_000 * 1_000_000
 		}
+		// How a dirty entry is written is decided here, once: its
+		// encoding below changes e.size, which deltable weighs.
+		e.as = asEntry
 		switch {
-		case e.stub || (e.side && !e.dirty) || e.appendable():
+		case e.appendable():
+			e.as = asAppend
+			size += e.stubLen()
+		case r.segmenting && e.deltable():
+			e.as = asDelta
+			size += e.deltaLen()
+		case e.stub || (e.side && !e.dirty):
 			size += e.stubLen()
 		case !e.dirty && e.enc != nil:
 			size += len(e.enc)
@@ -286,7 +298,12 @@ func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side
 			b = e.encodeStub(b)
 			continue
 		}
-		if e.appendable() {
+		if e.as == asDelta {
+			b = e.appendDelta(b)
+			r.deltas = true
+			continue
+		}
+		if e.as == asAppend {
 			// What this write did to a large entry, appended to its
 			// side record under the same key and version.
 			sides = append(sides, Side{Suffix: e.stored, Data: e.segment(), Expires: e.expires, Append: true})
@@ -301,6 +318,7 @@ func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side
 		enc := scratch[off : off+e.size]
 		off += e.size
 		if !e.side && len(enc) <= SideThreshold {
+			e.based, e.journal, e.journalN = true, e.journal[:0], 0
 			b = append(b, enc...)
 			if into == nil {
 				e.enc = b[len(b)-len(enc) : len(b) : len(b)]
@@ -373,8 +391,8 @@ func Decode(b []byte, now int64) (*Record, error) {
 	switch f := d.byte(); f {
 	case format, formatV:
 		d.versioned = f == formatV
-	case formatLog:
-		d.versioned, log = true, true
+	case formatLog, formatLogOps:
+		d.versioned, log, d.deltas = true, true, f == formatLogOps
 	case formatSideLog:
 		d.versioned = true
 		return d.sideLog(now)
@@ -386,7 +404,7 @@ func Decode(b []byte, now int64) (*Record, error) {
 		}
 		return r, err
 	default:
-		return nil, fmt.Errorf("%w: format %d, want 1 to 6", ErrCorrupt, f)
+		return nil, fmt.Errorf("%w: format %d, want 1 to 7", ErrCorrupt, f)
 	}
 	r := &Record{log: log, stored: len(b)}
 	d.segment(r, now)
@@ -398,6 +416,9 @@ func Decode(b []byte, now int64) (*Record, error) {
 	}
 	if d.err != nil {
 		return nil, d.err
+	}
+	if log {
+		r.dropExpired(now)
 	}
 	r.keyPXAT = r.pxat(now)
 	return r, nil
@@ -413,10 +434,13 @@ func (d *decoder) segment(r *Record, now int64) {
 	}
 	for i := 0; i < n && d.err == nil; i++ {
 		start := d.off
+		if d.delta(r) {
+			continue
+		}
 		e := d.entry()
 		e.size = d.off - start
 		if !e.stub {
-			e.enc = d.b[start:d.off:d.off]
+			e.enc, e.based = d.b[start:d.off:d.off], true
 		}
 		if d.err != nil {
 			return
@@ -424,10 +448,9 @@ func (d *decoder) segment(r *Record, now int64) {
 		j := r.find(e.name)
 		switch {
 		case r.log && j >= 0:
-			if e.expires <= now {
-				e = &entry{name: e.name} // expired: dropped on encode
-			}
-			r.entries[j] = e
+			r.entries[j] = e // expired or not: a later delta may refresh it
+		case r.log:
+			r.add(e) // expired ones are dropped once all segments are read
 		case e.expires <= now:
 		case j >= 0:
 			d.fail("entry %d repeats a name", i)
@@ -444,6 +467,7 @@ type decoder struct {
 	off       int
 	err       error
 	versioned bool // side records' keys name their versions (formatV, pagedFormatV)
+	deltas    bool // segments may hold deltas (formatLogOps)
 }
 
 func (d *decoder) fail(format string, args ...any) {

@@ -113,7 +113,20 @@ type entry struct {
 	journal              []byte
 	journalN             int
 	sideBase, sideStored int
+	// based: the stored record holds a copy of this inline entry that its
+	// journal applies to, so a log segment may carry the journal instead
+	// of the entry (see delta).
+	based bool
+	as    uint8 // how encodeEntries writes it: asEntry, asDelta, asAppend
 }
+
+// How encodeEntries writes a live entry: whole (or as its stub), as a
+// delta, or as a segment appended to its side record.
+const (
+	asEntry = iota
+	asDelta
+	asAppend
+)
 
 // Record is the state of one identity. Its zero value is an empty record.
 // A Record is not safe for concurrent use.
@@ -135,6 +148,9 @@ type Record struct {
 	log     bool
 	stored  int
 	keyPXAT int64
+	// segmenting: encodeEntries renders a log segment, where an entry may
+	// be a delta; deltas: the segment it rendered holds one.
+	segmenting, deltas bool
 }
 
 // named is a name and its digest.

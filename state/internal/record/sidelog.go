@@ -47,7 +47,7 @@ const (
 // journaling reports whether e's writes are to be noted in its journal: it
 // lives in a side record in the side log format that is not to be
 // rewritten whole anyway.
-func (e *entry) journaling() bool { return e.sideLog && !e.whole }
+func (e *entry) journaling() bool { return (e.sideLog || e.based) && !e.whole }
 
 func (e *entry) noteWindowAdd(member string, at int64) {
 	if e.journaling() {
@@ -110,7 +110,7 @@ func (e *entry) segmentLen() int {
 // journals its writes, whose side record is in the side log format, and
 // whose stored bytes stay within a compactAt-th past its last whole write.
 func (e *entry) appendable() bool {
-	if !e.journaling() || e.stub || !e.dirty {
+	if !e.sideLog || e.whole || e.stub || !e.dirty {
 		return false
 	}
 	switch e.kind {
