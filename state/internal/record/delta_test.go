@@ -103,3 +103,37 @@ func TestLogDeltaCorrupt(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecodeDelta: bytes in format 7 decode to a record or to an error
+// wrapping ErrCorrupt, never a panic; what decodes takes another delta,
+// and the bytes with it appended decode again.
+func FuzzDecodeDelta(f *testing.F) {
+	r := &record.Record{}
+	fill(&testing.T{}, r, 60)
+	r.Apply(windowOp(0), now)
+	var s stored
+	s.write(&testing.T{}, r.EncodeWrite([record.VersionSize]byte{1}, now), [record.VersionSize]byte{1})
+	for i := 1; i < 4; i++ {
+		r.Apply(windowOp(i), now)
+		s.write(&testing.T{}, r.EncodeWrite([record.VersionSize]byte{byte(1 + i)}, now), [record.VersionSize]byte{byte(1 + i)})
+	}
+	f.Add(append([]byte(nil), s.b...))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := decodeOrCorrupt(t, b)
+		if r == nil {
+			return
+		}
+		r.Apply(windowOp(9), 0)
+		w := r.EncodeWrite([record.VersionSize]byte{9}, 0)
+		again := append([]byte(nil), w.Data...)
+		if w.Append {
+			again = append(append([]byte(nil), b...), w.Data...)
+			if w.Format != 0 {
+				again[record.VersionSize] = w.Format
+			}
+		}
+		if _, err := record.Decode(again, 0); err != nil {
+			t.Fatalf("a decoded record with one more write does not decode: %v", err)
+		}
+	})
+}
