@@ -278,14 +278,13 @@ func TestSideLogReplacedRewritesWhole(t *testing.T) {
 	}
 }
 
-// TestSideLogCorrupt: a side record cut anywhere in its segments, or with
-// an operation of another kind than its entry's, is an error wrapping
-// ErrCorrupt, never a panic.
-func TestSideLogCorrupt(t *testing.T) {
+// sideRun writes steps steps of sideOps and returns what they stored.
+func sideRun(t *testing.T, steps int) *sideStore {
+	t.Helper()
 	r := &record.Record{}
-	var s sideStore
+	s := &sideStore{}
 	wall := now
-	for i := range 40 {
+	for i := range steps {
 		wall += int64(time.Millisecond)
 		for _, op := range sideOps(i) {
 			r.Apply(op, wall)
@@ -293,6 +292,14 @@ func TestSideLogCorrupt(t *testing.T) {
 		v := [record.VersionSize]byte{byte(i), 3}
 		s.write(t, r.EncodeWrite(v, wall), v)
 	}
+	return s
+}
+
+// TestSideLogCorrupt: a side record cut anywhere in its segments, or with
+// an operation of another kind than its entry's, is an error wrapping
+// ErrCorrupt, never a panic.
+func TestSideLogCorrupt(t *testing.T) {
+	s := sideRun(t, 40)
 	checked := 0
 	for suffix, b := range s.sides {
 		base := s.base[suffix]
@@ -322,18 +329,7 @@ func TestSideLogCorrupt(t *testing.T) {
 // FuzzDecodeSideLog: bytes in the side log format decode to a record or to
 // an error wrapping ErrCorrupt, never a panic.
 func FuzzDecodeSideLog(f *testing.F) {
-	r := &record.Record{}
-	var s sideStore
-	wall := now
-	for i := range 30 {
-		wall += int64(time.Millisecond)
-		for _, op := range sideOps(i) {
-			r.Apply(op, wall)
-		}
-		v := [record.VersionSize]byte{byte(i), 4}
-		s.write(&testing.T{}, r.EncodeWrite(v, wall), v)
-	}
-	for _, b := range s.sides {
+	for _, b := range sideRun(&testing.T{}, 30).sides {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
