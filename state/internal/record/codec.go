@@ -32,7 +32,9 @@ const VersionSize = 8
 // Formats: format and pagedFormat name each page and large entry's side
 // record by its page or name alone (one key rewritten in place, by the
 // version-checked script); formatV and pagedFormatV, which Encode writes,
-// by its version too (see versioned). Decode reads all four.
+// by its version too (see versioned). formatLog (log.go), formatSideLog
+// (sidelog.go) and formatLogOps (delta.go) append to what is stored.
+// Decode reads all seven.
 const (
 	format       = 1
 	pagedFormat  = 2
