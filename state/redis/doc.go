@@ -70,6 +70,18 @@
 // principal with tens of thousands of time-named windows (a CSPM scanner)
 // is a few hundred pages, of which a batch rewrites those it changed.
 //
+// A large entry's side record is a log of its own (format 6; see
+// state/internal/record's sidelog.go): a write that changes an entry
+// already there APPENDs the operations it applied (a member added or seen,
+// a cut-off) from the script, after the record's version check and a check
+// that the side record still exists, and moves its PEXPIREAT; its key and
+// version stay, and it is rewritten whole under a new version once the
+// appended bytes pass half of its last whole write. So a batch adding one
+// person to an organisation-wide novelty set or window of thousands (the
+// hottest identity of an organisation with one egress) sends tens of
+// bytes, not the set. Format 6 is read only by versions that write it, as
+// format 5 below.
+//
 // A record past 1 KiB is kept in a log format (record.EncodeWrite): a
 // write appends the entries it changed (the script's SETRANGE of the
 // version, then APPEND, and PEXPIREAT only when the latest expiry grew)

@@ -23,8 +23,10 @@ func TestRecordLogMatchesMemory(t *testing.T) {
 	matchMemory(t, srv.URL()+"?layout=record&prefix="+prefix, 800, 8, 60)
 	sideKeysAllNamed(t, srv, prefix)
 	stats := srv.CommandStats(ctx)
-	if stats["append"] == 0 || stats["setrange"] != stats["append"] {
-		t.Errorf("%d APPENDs, %d SETRANGEs: want appends, each with its version's SETRANGE", stats["append"], stats["setrange"])
+	// Large entries' side records take APPENDs of their own, without a
+	// SETRANGE (their version does not change): see TestSideLogMatchesMemory.
+	if stats["setrange"] == 0 || stats["append"] < stats["setrange"] {
+		t.Errorf("%d APPENDs, %d SETRANGEs: want appends, each version's SETRANGE with its APPEND", stats["append"], stats["setrange"])
 	}
 	admin := srv.Client()
 	iter := admin.Scan(ctx, 0, prefix+"*", 1000).Iterator()
@@ -38,7 +40,7 @@ func TestRecordLogMatchesMemory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(b) > 8 && b[8] == 5 {
+		if len(b) > 8 && (b[8] == 5 || b[8] == 7) { // 7: with deltas
 			logs++
 		}
 	}

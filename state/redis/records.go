@@ -55,6 +55,7 @@ type records struct {
 
 	hits, misses, conflicts, writes, checks atomic.Int64
 	sideReads, sideWrites, pageWrites       atomic.Int64
+	sideAppends                             atomic.Int64
 	largest                                 atomic.Int64
 }
 
@@ -73,6 +74,7 @@ type RecordStats struct {
 	Writes, Checks         int64 // record writes, and version checks of unchanged records
 	SideReads              int64 // side records (pages and large entries) read
 	SideWrites, PageWrites int64 // large entries' side records, and pages, written
+	SideAppends            int64 // of SideWrites, those that appended to the side record
 	LargestRecord          int64 // bytes of the largest value written: a record, a page or a large entry
 }
 
@@ -84,7 +86,8 @@ func (s *Store) RecordStats() RecordStats {
 	}
 	return RecordStats{CacheHits: r.hits.Load(), CacheMisses: r.misses.Load(), Conflicts: r.conflicts.Load(),
 		Writes: r.writes.Load(), Checks: r.checks.Load(), LargestRecord: r.largest.Load(),
-		SideReads: r.sideReads.Load(), SideWrites: r.sideWrites.Load(), PageWrites: r.pageWrites.Load()}
+		SideReads: r.sideReads.Load(), SideWrites: r.sideWrites.Load(), PageWrites: r.pageWrites.Load(),
+		SideAppends: r.sideAppends.Load()}
 }
 
 // take removes key's record from the cache and returns it, or nil.
@@ -126,6 +129,7 @@ type identity struct {
 	cur     *cachedRecord
 	send    []byte // the record to write, or the segment to append; nil: check only
 	append  bool   // send is appended (record.Write.Append)
+	format  byte   // with append: the format byte to set after the version; 0: kept
 	pxat    int64  // its expiry, Unix ms; 0: kept (an append only)
 	sides   []record.Side
 	refetch bool // the record is to be read again: a side record was newer, or gone
@@ -319,7 +323,7 @@ func (id *identity) apply(now int64) {
 	}
 	binaryPut(id.next[:], rand.Uint64())
 	w := id.cur.rec.EncodeWrite(id.next, now)
-	id.send, id.append, id.pxat, id.sides = w.Data, w.Append, w.PXAT, w.Sides
+	id.send, id.append, id.pxat, id.sides, id.format = w.Data, w.Append, w.PXAT, w.Sides, w.Format
 }
 
 // sideKey is the key of a side record of the record at main.

@@ -14,43 +14,65 @@ import (
 
 // casScript writes records, each when its first 8 bytes, its version, are
 // still the ones the replica computed on. ARGV[1] is how many records the
-// call writes; then, per record, six ARGV: the number of its KEYS, the
-// number of them that are old side records, the expected version ("" for
-// a record that does not exist), the new bytes ("" leaves the record: a
-// record that did not change is only checked), the expiry (Unix ms), and
-// the new version, "" unless the new bytes are a segment to APPEND to a
-// record in the log format (record.EncodeWrite), whose version SETRANGE
-// then overwrites; an append leaves the key's expiry when it is "0".
+// call writes; then, per record, seven ARGV: the number of its KEYS, the
+// number of them that are old side records, the number that are side
+// records to append to, the expected version ("" for a record that does
+// not exist), the new bytes ("" leaves the record: a record that did not
+// change is only checked), the expiry (Unix ms), and the new version, ""
+// unless the new bytes are a segment to APPEND to a record in the log
+// format (record.EncodeWrite), whose version SETRANGE then overwrites (with
+// the format byte after it, when the segment changes the format: 9 bytes);
+// an append leaves the key's expiry when it is "0". Then, per side record to
+// append to, two ARGV: the segment and the side record's new expiry.
 //
 // A record's KEYS are the record itself, the keys of the side records'
-// versions its write replaces, deleted on success, then the new versions.
-// Side records (pages, large entries) are not passed through the script:
-// each version is a key of its own, SET in the same pipeline just before
-// the call (a 13 KB value costs Redis about 4 µs as a plain SET and 20 µs
-// as a script argument). The script refuses to store a record naming one
-// that is missing (a SET that failed), and deletes them on a version
-// mismatch, which leaves nothing behind but what a crash between the SETs
-// and the call would (orphans that expire with their PXAT). Side records
-// need no check of their own: only a record whose version check passed
-// names them.
+// versions its write replaces, deleted on success, the new versions, then
+// the side records to append to. Side records (pages, large entries) are
+// not passed through the script whole: each version is a key of its own,
+// SET in the same pipeline just before the call (a 13 KB value costs Redis
+// about 4 µs as a plain SET and 20 µs as a script argument). The script
+// refuses to store a record naming one that is missing (a SET that
+// failed), and deletes them on a version mismatch, which leaves nothing
+// behind but what a crash between the SETs and the call would (orphans
+// that expire with their PXAT). Side records need no check of their own:
+// only a record whose version check passed names them. What a write did
+// to a large entry whose side record is in the side log format is APPENDed
+// to it here, after the record's check (record.Side.Append): a few bytes,
+// not the entry. A side record to append to that is gone (expired with its
+// entry between the replica's read and this call) is answered as a version
+// mismatch: the replica reads the record again and finds it gone.
 //
 // It returns per record {1} on success, {0, the record's current bytes}
 // on a version mismatch, and {2, message} when a new side record is
 // missing: records are independent, so one's failure does not stop the
 // others'.
 var casScript = newScript("cas", `
-local function cas(k, last, old, expect, send, pxat, nxt)
+local function cas(k, last, old, app, expect, send, pxat, nxt, a)
   local key = KEYS[k]
-  if redis.call('GETRANGE', key, 0, 7) ~= expect then
-    for i = k + 1 + old, last do
+  local new = last - app
+  local function refuse()
+    for i = k + 1 + old, new do
       redis.call('UNLINK', KEYS[i])
     end
     return {0, redis.call('GET', key)}
   end
-  for i = k + 1 + old, last do
+  if redis.call('GETRANGE', key, 0, 7) ~= expect then
+    return refuse()
+  end
+  for i = new + 1, last do
+    if redis.call('EXISTS', KEYS[i]) == 0 then
+      return refuse()
+    end
+  end
+  for i = k + 1 + old, new do
     if redis.call('EXISTS', KEYS[i]) == 0 then
       return {2, 'side record ' .. KEYS[i] .. ' was not stored'}
     end
+  end
+  for i = new + 1, last do
+    redis.call('APPEND', KEYS[i], ARGV[a])
+    redis.call('PEXPIREAT', KEYS[i], ARGV[a + 1])
+    a = a + 2
   end
   if nxt ~= '' then
     redis.call('SETRANGE', key, 0, nxt)
@@ -68,9 +90,9 @@ local function cas(k, last, old, expect, send, pxat, nxt)
 end
 local out, k, a = {}, 1, 2
 for j = 1, tonumber(ARGV[1]) do
-  local n = tonumber(ARGV[a])
-  out[j] = cas(k, k + n - 1, tonumber(ARGV[a + 1]), ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5])
-  k, a = k + n, a + 6
+  local n, app = tonumber(ARGV[a]), tonumber(ARGV[a + 2])
+  out[j] = cas(k, k + n - 1, tonumber(ARGV[a + 1]), app, ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], a + 7)
+  k, a = k + n, a + 7 + 2 * app
 end
 return out
 `)
@@ -188,7 +210,7 @@ func (id *identity) queueCAS(ctx context.Context, pipe goredis.Pipeliner, sets [
 	}
 	old := len(call.keys) - first - 1
 	for _, sd := range id.sides {
-		if sd.Data == nil {
+		if sd.Data == nil || sd.Append {
 			continue
 		}
 		var k any = sideKey(id.key, sd.Suffix) // boxed once for both commands
@@ -197,11 +219,26 @@ func (id *identity) queueCAS(ctx context.Context, pipe goredis.Pipeliner, sets [
 		sets = append(sets, set)
 		call.keys = append(call.keys, k)
 	}
+	app := 0
+	for _, sd := range id.sides {
+		if sd.Append {
+			call.keys = append(call.keys, sideKey(id.key, sd.Suffix))
+			app++
+		}
+	}
 	var next any = ""
 	if id.send != nil && id.append {
 		next = id.next[:]
+		if id.format != 0 {
+			next = append(id.next[:len(id.next):len(id.next)], id.format)
+		}
 	}
-	call.argv = append(call.argv, len(call.keys)-first, old, expect, id.send, id.pxat, next)
+	call.argv = append(call.argv, len(call.keys)-first, old, app, expect, id.send, id.pxat, next)
+	for _, sd := range id.sides {
+		if sd.Append {
+			call.argv = append(call.argv, sd.Data, (sd.Expires+999_999)/1_000_000)
+		}
+	}
 	call.ids = append(call.ids, id)
 	return sets
 }
@@ -255,9 +292,13 @@ func (s *Store) stored(id *identity) {
 				continue
 			}
 			largest = max(largest, len(sd.Data))
-			if sd.Suffix[0] == 'p' {
+			switch {
+			case sd.Suffix[0] == 'p':
 				s.recs.pageWrites.Add(1)
-			} else {
+			case sd.Append:
+				s.recs.sideAppends.Add(1)
+				s.recs.sideWrites.Add(1)
+			default:
 				s.recs.sideWrites.Add(1)
 			}
 		}

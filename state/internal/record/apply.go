@@ -188,7 +188,13 @@ func (r *Record) windowAdd(k state.Key, member string, at time.Time, sp state.Sp
 	}
 	ns := at.UnixNano()
 	changed := e.addWindow(member, ns)
-	changed = e.trimWindow(ns-int64(ttl)) || changed
+	if changed {
+		e.noteWindowAdd(member, ns)
+	}
+	if cutoff := ns - int64(ttl); e.trimWindow(cutoff) {
+		e.noteCutoff(opWindowTrim, cutoff)
+		changed = true
+	}
 	return e.windowOf(sp, limit), r.refresh(e, changed, now, ttl), nil
 }
 
@@ -202,25 +208,34 @@ func (r *Record) noveltyAdd(o *state.NoveltyAddOp, now int64) (state.Novelty, bo
 	}
 	at := o.At.UnixNano()
 	// Forget first: a member last seen before At−TTL counts as new.
-	changed := e.trimNovelty(at - int64(o.TTL))
+	cutoff := at - int64(o.TTL)
+	changed := e.trimNovelty(cutoff)
+	if changed {
+		e.noteCutoff(opNoveltyTrim, cutoff)
+	}
 	member := Digest(o.Member)
 	i := e.novel(member)
 	n := state.Novelty{New: i < 0, Size: len(e.novelty)}
 	switch {
 	case i < 0:
 		e.novelty = append(e.novelty, seen{member: member, at: at})
+		e.noteSeen(member, at)
 		changed = true
 	case at > e.novelty[i].at:
 		e.novelty[i].at, changed = at, true
+		e.noteSeen(member, at)
 	}
 	if o.Owner != "" {
-		changed = e.forgetIntros(now-int64(state.NoveltyRetryWindow)) || changed
+		if cutoff := now - int64(state.NoveltyRetryWindow); e.forgetIntros(cutoff) {
+			e.noteCutoff(opIntrosTrim, cutoff)
+			changed = true
+		}
 		owner := Digest(o.Owner)
-		if in := e.introduction(member); i < 0 && in != nil {
-			in.owner, in.when = owner, now
-		} else if i < 0 {
-			e.intros = append(e.intros, intro{member: member, owner: owner, when: now})
-		} else if in != nil && in.owner == owner {
+		if i < 0 {
+			in := intro{member: member, owner: owner, when: now}
+			e.setIntro(in)
+			e.noteIntro(in)
+		} else if in := e.introduction(member); in != nil && in.owner == owner {
 			n = state.Novelty{New: true, Size: len(e.novelty) - 1}
 		}
 	}
@@ -257,8 +272,15 @@ func (r *Record) bucketAdd(o *state.BucketAddOp, now int64) ([]int, bool, error)
 		return nil, false, err
 	}
 	start, w := state.BucketStart(o.At, o.Width).UnixNano(), int64(o.Width)
-	changed := e.addToBucket(start, o.Member)
-	changed = e.trimBuckets(o.At.UnixNano()-int64(o.TTL), w) || changed
+	d := bucketKey(o.Member)
+	changed := e.addDigest(start, d)
+	if changed {
+		e.noteBucketAdd(start, d)
+	}
+	if cutoff := o.At.UnixNano() - int64(o.TTL); e.trimBuckets(cutoff, w) {
+		e.noteBucketTrim(cutoff, w)
+		changed = true
+	}
 	return e.history(start, w, o.History), r.refresh(e, changed, now, o.TTL), nil
 }
 

@@ -32,13 +32,21 @@ const VersionSize = 8
 // Formats: format and pagedFormat name each page and large entry's side
 // record by its page or name alone (one key rewritten in place, by the
 // version-checked script); formatV and pagedFormatV, which Encode writes,
-// by its version too (see versioned). Decode reads all four.
+// by its version too (see versioned). formatLog (log.go), formatSideLog
+// (sidelog.go) and formatLogOps (delta.go) append to what is stored.
+// Decode reads all seven.
 const (
 	format       = 1
 	pagedFormat  = 2
 	formatV      = 3
 	pagedFormatV = 4
 	formatLog    = 5 // formatV, then appended segments: see EncodeWrite
+	// formatSideLog is a large entry's side record: its entry, then
+	// appended segments of operations (see sidelog.go).
+	formatSideLog = 6
+	// formatLogOps is formatLog whose segments may hold deltas: an
+	// entry's operations in place of the entry (see delta).
+	formatLogOps = 7
 )
 
 // ErrCorrupt marks bytes that are not a record.
@@ -77,6 +85,11 @@ type Side struct {
 	Data    []byte
 	Expires int64 // Unix ns
 	Old     string
+	// Append: Data is a segment to APPEND to the side record stored at
+	// Suffix (see sidelog.go), whose key's expiry becomes Expires; the
+	// caller appends only when the record naming it is stored, and only
+	// to a side record that still exists.
+	Append bool
 
 	buf *[]byte // Data's pooled buffer, for a page: see Release
 }
@@ -230,17 +243,28 @@ func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side
 			continue
 		}
 		live++
-		switch {
-		case e.stub || (e.side && !e.dirty):
-			size += e.stubLen()
-		case !e.dirty && e.enc != nil:
-			size += len(e.enc)
-		default:
+		if e.dirty {
 			// The encoding keeps the expiry in whole ms, rounded up:
 			// so does this copy from now on, or a replica that decodes
 			// it would see the entry live for up to a ms after this
 			// one saw it gone.
 			e.expires = (e.expires + 999_999) / 1_000_000 * 1_000_000
+		}
+		// How a dirty entry is written is decided here, once: its
+		// encoding below changes e.size, which deltable weighs.
+		e.as = asEntry
+		switch {
+		case e.appendable():
+			e.as = asAppend
+			size += e.stubLen()
+		case r.segmenting && e.deltable():
+			e.as = asDelta
+			size += e.deltaLen()
+		case e.stub || (e.side && !e.dirty):
+			size += e.stubLen()
+		case !e.dirty && e.enc != nil:
+			size += len(e.enc)
+		default:
 			start := len(scratch)
 			scratch = e.encode(scratch)
 			e.size = len(scratch) - start
@@ -276,6 +300,19 @@ func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side
 			b = e.encodeStub(b)
 			continue
 		}
+		if e.as == asDelta {
+			b = e.appendDelta(b)
+			r.deltas = true
+			continue
+		}
+		if e.as == asAppend {
+			// What this write did to a large entry, appended to its
+			// side record under the same key and version.
+			sides = append(sides, Side{Suffix: e.stored, Data: e.segment(), Expires: e.expires, Append: true})
+			e.dirty = false
+			b = e.encodeStub(b)
+			continue
+		}
 		if !e.dirty && e.enc != nil {
 			b = append(b, e.enc...) // clean: as it was read or last written
 			continue
@@ -283,6 +320,7 @@ func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side
 		enc := scratch[off : off+e.size]
 		off += e.size
 		if !e.side && len(enc) <= SideThreshold {
+			e.based, e.journal, e.journalN = true, e.journal[:0], 0
 			b = append(b, enc...)
 			if into == nil {
 				e.enc = b[len(b)-len(enc) : len(b) : len(b)]
@@ -298,8 +336,9 @@ func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side
 		binary.BigEndian.PutUint64(e.version[:], rand.Uint64())
 		data := make([]byte, 0, VersionSize+2+len(enc))
 		data = append(data, e.version[:]...)
-		data = append(data, formatV, 1)
+		data = append(data, formatSideLog, 1)
 		data = append(data, enc...)
+		e.wrote(data)
 		old := e.stored
 		e.stored = entrySuffix(e.name, &e.version)
 		sides = append(sides, Side{Suffix: e.stored, Data: data, Expires: e.expires, Old: old})
@@ -354,8 +393,11 @@ func Decode(b []byte, now int64) (*Record, error) {
 	switch f := d.byte(); f {
 	case format, formatV:
 		d.versioned = f == formatV
-	case formatLog:
-		d.versioned, log = true, true
+	case formatLog, formatLogOps:
+		d.versioned, log, d.deltas = true, true, f == formatLogOps
+	case formatSideLog:
+		d.versioned = true
+		return d.sideLog(now)
 	case pagedFormat, pagedFormatV:
 		d.versioned = f == pagedFormatV
 		r, err := d.directory()
@@ -364,7 +406,7 @@ func Decode(b []byte, now int64) (*Record, error) {
 		}
 		return r, err
 	default:
-		return nil, fmt.Errorf("%w: format %d, want 1 to 5", ErrCorrupt, f)
+		return nil, fmt.Errorf("%w: format %d, want 1 to 7", ErrCorrupt, f)
 	}
 	r := &Record{log: log, stored: len(b)}
 	d.segment(r, now)
@@ -376,6 +418,9 @@ func Decode(b []byte, now int64) (*Record, error) {
 	}
 	if d.err != nil {
 		return nil, d.err
+	}
+	if log {
+		r.dropExpired(now)
 	}
 	r.keyPXAT = r.pxat(now)
 	return r, nil
@@ -391,10 +436,13 @@ func (d *decoder) segment(r *Record, now int64) {
 	}
 	for i := 0; i < n && d.err == nil; i++ {
 		start := d.off
+		if d.delta(r) {
+			continue
+		}
 		e := d.entry()
 		e.size = d.off - start
 		if !e.stub {
-			e.enc = d.b[start:d.off:d.off]
+			e.enc, e.based = d.b[start:d.off:d.off], true
 		}
 		if d.err != nil {
 			return
@@ -402,10 +450,9 @@ func (d *decoder) segment(r *Record, now int64) {
 		j := r.find(e.name)
 		switch {
 		case r.log && j >= 0:
-			if e.expires <= now {
-				e = &entry{name: e.name} // expired: dropped on encode
-			}
-			r.entries[j] = e
+			r.entries[j] = e // expired or not: a later delta may refresh it
+		case r.log:
+			r.add(e) // expired ones are dropped once all segments are read
 		case e.expires <= now:
 		case j >= 0:
 			d.fail("entry %d repeats a name", i)
@@ -422,6 +469,7 @@ type decoder struct {
 	off       int
 	err       error
 	versioned bool // side records' keys name their versions (formatV, pagedFormatV)
+	deltas    bool // segments may hold deltas (formatLogOps)
 }
 
 func (d *decoder) fail(format string, args ...any) {

@@ -131,6 +131,16 @@ func (e *entry) introduction(member uint64) *intro {
 	return nil
 }
 
+// setIntro records in as its member's introduction, in place of an
+// earlier one.
+func (e *entry) setIntro(in intro) {
+	if p := e.introduction(in.member); p != nil {
+		*p = in
+	} else {
+		e.intros = append(e.intros, in)
+	}
+}
+
 func (e *entry) forgetIntros(cutoff int64) bool {
 	kept := e.intros[:0]
 	for _, in := range e.intros {
@@ -149,9 +159,9 @@ func bucketKey(member string) [bucketDigest]byte {
 	return [bucketDigest]byte(sum[:bucketDigest])
 }
 
-// addToBucket adds member to the bucket starting at start and reports
-// whether it was new there.
-func (e *entry) addToBucket(start int64, member string) bool {
+// addDigest adds the member of digest d (bucketKey) to the bucket
+// starting at start and reports whether it was new there.
+func (e *entry) addDigest(start int64, d [bucketDigest]byte) bool {
 	i := 0
 	for i < len(e.buckets) && e.buckets[i].start < start {
 		i++
@@ -162,7 +172,6 @@ func (e *entry) addToBucket(start int64, member string) bool {
 		e.buckets[i] = bucket{start: start}
 	}
 	b := &e.buckets[i]
-	d := bucketKey(member)
 	n := len(b.members) / bucketDigest
 	lo, hi := 0, n
 	for lo < hi {

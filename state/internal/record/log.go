@@ -36,6 +36,10 @@ const compactAt = 2
 // Write is what a store writes for a record: its bytes, or what to append
 // to the bytes it stores, and the side records that changed with it.
 type Write struct {
+	// Format, when not 0, is the format byte to set after the version
+	// on an Append: a segment holding deltas makes the record
+	// formatLogOps.
+	Format byte
 	// Data is the record's new bytes, its version first; or, when Append,
 	// a segment to append to the stored record, whose version (its first
 	// VersionSize bytes) the store overwrites with the new one.
@@ -74,7 +78,9 @@ func (r *Record) encodeSegment(version [VersionSize]byte, now int64) (Write, boo
 			dirty = append(dirty, e)
 		}
 	}
+	r.segmenting, r.deltas = true, false
 	seg, sides := r.encodeEntries(nil, dirty, now, nil, nil)
+	r.segmenting = false
 	live := VersionSize + 1 + binary.MaxVarintLen32
 	for _, e := range r.entries {
 		switch {
@@ -94,6 +100,9 @@ func (r *Record) encodeSegment(version [VersionSize]byte, now int64) (Write, boo
 	}
 	r.stored = stored
 	w := Write{Data: seg, Append: true, Sides: sides}
+	if r.deltas {
+		w.Format = formatLogOps
+	}
 	if pxat := r.pxat(now); pxat > r.keyPXAT {
 		w.PXAT, r.keyPXAT = pxat, pxat
 	}

@@ -28,6 +28,9 @@ func (s *stored) write(t *testing.T, w record.Write, version [record.VersionSize
 		t.Fatal("an append to a record that is not stored")
 	}
 	copy(s.b, version[:])
+	if w.Format != 0 {
+		s.b[record.VersionSize] = w.Format
+	}
 	s.b = append(s.b, w.Data...)
 }
 

@@ -102,7 +102,31 @@ type entry struct {
 	stored            string // the suffix of the key its side record lives at; "" if none
 	size              int    // bytes of its last encoding (its side record's, for a side entry)
 	enc               []byte // its last encoding while clean, inline entries only
+
+	// A side entry whose side record is in the side log format (sideLog)
+	// notes what its writes did in journal (journalN operations), which
+	// its next write appends to the side record (see sidelog.go); whole
+	// marks one whose next write rewrites the side record instead (the
+	// entry was replaced). sideBase and sideStored are the side record's
+	// bytes as last written whole, and as stored now.
+	sideLog, whole       bool
+	journal              []byte
+	journalN             int
+	sideBase, sideStored int
+	// based: the stored record holds a copy of this inline entry that its
+	// journal applies to, so a log segment may carry the journal instead
+	// of the entry (see delta).
+	based bool
+	as    uint8 // how encodeEntries writes it: asEntry, asDelta, asAppend
 }
+
+// How encodeEntries writes a live entry: whole (or as its stub), as a
+// delta, or as a segment appended to its side record.
+const (
+	asEntry = iota
+	asDelta
+	asAppend
+)
 
 // Record is the state of one identity. Its zero value is an empty record.
 // A Record is not safe for concurrent use.
@@ -124,6 +148,9 @@ type Record struct {
 	log     bool
 	stored  int
 	keyPXAT int64
+	// segmenting: encodeEntries renders a log segment, where an entry may
+	// be a delta; deltas: the segment it rendered holds one.
+	segmenting, deltas bool
 }
 
 // named is a name and its digest.
@@ -385,6 +412,7 @@ func (r *Record) put(name uint64, k Kind) *entry {
 		side, version, stored := e.side, e.version, e.stored
 		r.reset(e, k)
 		e.side, e.version, e.stored = side, version, stored // its side record is rewritten
+		e.whole = side
 		r.touch(e)
 		return e
 	}
