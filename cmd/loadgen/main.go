@@ -196,6 +196,18 @@ type result struct {
 	QuietTrips       float64        `json:"round_trips_per_no_alert_batch,omitempty"`
 	QuietBatches     int64          `json:"no_alert_batches,omitempty"`
 	EventsPerBatch   float64        `json:"events_per_batch,omitempty"`
+	// Seconds is an open-loop run second by second (see
+	// loadgen.RateReport.Seconds).
+	BySecond []second `json:"by_second,omitempty"`
+}
+
+// second is one second of an open-loop run in the report.
+type second struct {
+	Due       int     `json:"due"`
+	Answered  int     `json:"answered"`
+	P50Millis float64 `json:"p50_ms"`
+	P99Millis float64 `json:"p99_ms"`
+	MaxMillis float64 `json:"max_ms"`
 }
 
 func run(ctx context.Context, o options, files []string) error {
@@ -354,6 +366,10 @@ func drive(ctx context.Context, conn *grpc.ClientConn, o options, recs [][]byte,
 		res.P50Millis, res.P99Millis = millis(rep.Percentile(50)), millis(rep.Percentile(99))
 		res.P999Millis, res.MaxMillis = millis(rep.Percentile(99.9)), millis(rep.Percentile(100))
 		res.MaxSendLagMillis = millis(rep.MaxSendLag)
+		for _, s := range rep.Seconds {
+			res.BySecond = append(res.BySecond, second{Due: s.Due, Answered: s.Answered,
+				P50Millis: millis(s.P50), P99Millis: millis(s.P99), MaxMillis: millis(s.Max)})
+		}
 		return nil
 	}
 	rep, err := loadgen.Run(ctx, conn, loadgen.Config{Records: recs, Streams: o.streams, Batch: o.batch, Window: o.window})
@@ -392,6 +408,7 @@ func report(w io.Writer, r result, asJSON bool) error {
 			r.Events, r.Requests, r.Seconds, r.EventsPerSecond, r.MaxSendLagMillis)
 		fmt.Fprintf(w, "  verdict latency from the due time: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n",
 			r.P50Millis, r.P99Millis, r.P999Millis, r.MaxMillis)
+		reportSeconds(w, r.BySecond)
 	} else {
 		fmt.Fprintf(w, "state=%s streams=%d batch=%d window=%d\n", r.State, r.Streams, r.Batch, r.Window)
 		fmt.Fprintf(w, "  %d events in %d requests, %.2f s: %.0f events/s\n", r.Events, r.Requests, r.Seconds, r.EventsPerSecond)
@@ -415,6 +432,18 @@ func report(w io.Writer, r result, asJSON bool) error {
 		fmt.Fprintf(w, "  redis bytes in %.0f per event (INFO stats total_net_input_bytes)\n", r.RedisBytesIn)
 	}
 	return nil
+}
+
+// reportSeconds prints an open-loop run second by second: the events due
+// and the verdicts answered in each, and the latencies of those due in it.
+func reportSeconds(w io.Writer, secs []second) {
+	if len(secs) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  per second of the schedule:  sec    due  answered  p50 ms  p99 ms  max ms\n")
+	for i, s := range secs {
+		fmt.Fprintf(w, "                              %3d %6d %9d %7.1f %7.1f %7.1f\n", i, s.Due, s.Answered, s.P50Millis, s.P99Millis, s.MaxMillis)
+	}
 }
 
 // loadCorpus generates records and appends any CloudTrail files given. The
