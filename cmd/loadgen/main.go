@@ -184,6 +184,8 @@ type result struct {
 	ServerPerCPUSec  float64        `json:"events_per_server_cpu_second,omitempty"`
 	ServerAllocs     float64        `json:"server_allocs_per_event,omitempty"`
 	ServerAllocBytes float64        `json:"server_alloc_bytes_per_event,omitempty"`
+	ServerReads      float64        `json:"server_read_syscalls_per_event,omitempty"`
+	ServerWrites     float64        `json:"server_write_syscalls_per_event,omitempty"`
 	RedisCPUSeconds  float64        `json:"redis_cpu_seconds,omitempty"`
 	RedisMicros      float64        `json:"redis_cpu_us_per_event,omitempty"`
 	RedisCommands    int64          `json:"redis_commands,omitempty"`
@@ -277,10 +279,13 @@ func run(ctx context.Context, o options, files []string) error {
 	}
 	defer conn.Close()
 	var heap0 heapCounters
+	var io0 ioCounters
+	ioErr := errors.New("no server spawned")
 	if srv != nil {
 		if heap0, err = readHeapCounters(ctx, srv.admin); err != nil {
 			return err
 		}
+		io0, ioErr = readIOCounters(srv.cmd.Process.Pid)
 	}
 	cpu := processCPU()
 	if err := drive(ctx, conn, o, recs, &res); err != nil {
@@ -294,6 +299,12 @@ func run(ctx context.Context, o options, files []string) error {
 		}
 		res.ServerAllocs = (heap1.mallocs - heap0.mallocs) / float64(res.Events)
 		res.ServerAllocBytes = (heap1.bytes - heap0.bytes) / float64(res.Events)
+		if ioErr == nil { // not on every kernel: the figure is left out then
+			if io1, err := readIOCounters(srv.cmd.Process.Pid); err == nil {
+				res.ServerReads = float64(io1.reads-io0.reads) / float64(res.Events)
+				res.ServerWrites = float64(io1.writes-io0.writes) / float64(res.Events)
+			}
+		}
 	}
 	if rdb != nil {
 		after, err := commandStats(ctx, rdb)
@@ -423,6 +434,9 @@ func report(w io.Writer, r result, asJSON bool) error {
 	if r.ServerCPUSeconds > 0 {
 		fmt.Fprintf(w, "  server CPU %.2f s: %.3f s per 10k events, %.0f events per server CPU-second\n", r.ServerCPUSeconds, r.CPUPer10k, r.ServerPerCPUSec)
 		fmt.Fprintf(w, "  server heap allocations %.1f per event, %.0f B per event (its /metrics, over the run)\n", r.ServerAllocs, r.ServerAllocBytes)
+		if r.ServerReads+r.ServerWrites > 0 {
+			fmt.Fprintf(w, "  server system calls %.3f reads, %.3f writes per event (/proc/<pid>/io syscr, syscw)\n", r.ServerReads, r.ServerWrites)
+		}
 		fmt.Fprintf(w, "  server micro-batches %d (%.1f events each), state round trips %d: %.3f per batch; %.3f per no-alert batch (%d of them)\n",
 			r.Batches, r.EventsPerBatch, r.RoundTrips, r.TripsPerBatch, r.QuietTrips, r.QuietBatches)
 	}
