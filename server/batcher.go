@@ -110,6 +110,8 @@ type flight struct {
 	// call that finds a batch in flight, so batches nobody waits for cost
 	// no channel.
 	left chan struct{}
+	// waiters counts the gathering batches between busy and stopWaiting.
+	waiters int
 }
 
 func (f *flight) enter() {
@@ -119,21 +121,23 @@ func (f *flight) enter() {
 }
 
 // leave counts a batch out and reports whether a gathering batch was
-// waiting for it.
+// still waiting for it: one that will take the ready jobs once it stops
+// waiting (see gatherInto).
 func (f *flight) leave() (waited bool) {
 	f.mu.Lock()
 	f.n--
 	if f.left != nil {
 		close(f.left)
 		f.left = nil
-		waited = true
+		waited = f.waiters > 0
 	}
 	f.mu.Unlock()
 	return waited
 }
 
 // busy returns a channel closed once a batch now in flight finishes, or
-// nil when none is in flight.
+// nil when none is in flight. A caller given a channel waits on it until
+// it calls stopWaiting.
 func (f *flight) busy() <-chan struct{} {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -143,7 +147,15 @@ func (f *flight) busy() <-chan struct{} {
 	if f.left == nil {
 		f.left = make(chan struct{})
 	}
+	f.waiters++
 	return f.left
+}
+
+// stopWaiting ends a wait that busy began.
+func (f *flight) stopWaiting() {
+	f.mu.Lock()
+	f.waiters--
+	f.mu.Unlock()
 }
 
 // job is one caller's records waiting to be scored.
@@ -343,7 +355,18 @@ func (b *batcher) gatherInto(batch []*job) []*job {
 			wait = b.cost.wait(b.busyLinger)
 		}
 	}
+	// A batch that waited for one in flight takes, once it stops
+	// waiting, the jobs that became ready meanwhile: the batch that left
+	// left them to it (see work). It stops waiting first, so a batch
+	// leaving later takes them itself.
+	stop := func() {
+		if freed != nil {
+			b.flight.stopWaiting()
+			b.takeReadyInto(take, &n)
+		}
+	}
 	if wait <= 0 {
+		stop()
 		return batch
 	}
 	t := time.NewTimer(wait)
@@ -353,23 +376,34 @@ func (b *batcher) gatherInto(batch []*job) []*job {
 		case j := <-b.jobs:
 			take(j)
 		case <-freed: // a nil channel (a timer linger) never fires
+			stop()
 			b.drain(take, &n)
 			return batch
 		case <-t.C:
+			stop()
 			return batch
 		}
 	}
+	stop()
 	return batch
+}
+
+// takeReadyInto takes the ready jobs, while *n is under the size.
+func (b *batcher) takeReadyInto(take func(*job), n *int) {
+	for *n < b.size {
+		j := b.takeReady()
+		if j == nil {
+			return
+		}
+		take(j)
+	}
 }
 
 // drain takes the jobs already waiting, ready ones first, while *n is
 // under the size.
 func (b *batcher) drain(take func(*job), n *int) {
+	b.takeReadyInto(take, n)
 	for *n < b.size {
-		if j := b.takeReady(); j != nil {
-			take(j)
-			continue
-		}
 		select {
 		case j := <-b.jobs:
 			take(j)
