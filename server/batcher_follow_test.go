@@ -87,3 +87,25 @@ func TestRecycledJobForgetsItsChain(t *testing.T) {
 		t.Errorf("recycled job: finished %v, next %v; want false, nil", j.finished, j.next)
 	}
 }
+
+// TestLeaveCountsOnlyBatchesStillWaiting: a batch that leaves hands its
+// ready jobs to a gathering batch only while that batch still waits; one
+// whose busy linger ran out (and which is being scored) no longer counts,
+// so the leaving worker takes the ready jobs itself.
+func TestLeaveCountsOnlyBatchesStillWaiting(t *testing.T) {
+	var f flight
+	f.enter()
+	if f.busy() == nil {
+		t.Fatal("no channel with a batch in flight")
+	}
+	if !f.leave() {
+		t.Error("leave with a batch still waiting for it = false; want true")
+	}
+	f.stopWaiting()
+	f.enter()
+	f.busy()
+	f.stopWaiting() // its linger ran out: it went without waiting further
+	if f.leave() {
+		t.Error("leave after the waiting batch went = true; want false (nobody would take the ready jobs)")
+	}
+}
