@@ -71,8 +71,8 @@ type batcher struct {
 	// ready holds the jobs whose predecessor finished (see follow), in
 	// the order they became ready; a worker takes them before the queue.
 	ready []*job
-	// held counts the jobs follow held back behind one being scored.
-	held atomic.Int64
+	// followed counts the jobs follow held back behind one being scored.
+	followed atomic.Int64
 }
 
 // batchCost is a moving average of how long a batch takes to score, what
@@ -234,7 +234,7 @@ func (b *batcher) enqueue(j *job) error {
 // caller not yet waited for, has its verdicts: they are never scored
 // before or beside prev's, and go into the first batch gathered after
 // it. The caller waits for prev, then for the job follow returns.
-func (b *batcher) follow(prev *job, ctx context.Context, tenant string, learn bool, records [][]byte) (*job, error) {
+func (b *batcher) follow(ctx context.Context, prev *job, tenant string, learn bool, records [][]byte) (*job, error) {
 	j := newJob(ctx, tenant, learn, records)
 	b.mu.Lock()
 	attached := !prev.finished
@@ -243,7 +243,7 @@ func (b *batcher) follow(prev *job, ctx context.Context, tenant string, learn bo
 	}
 	b.mu.Unlock()
 	if attached {
-		b.held.Add(1)
+		b.followed.Add(1)
 		return j, nil
 	}
 	if err := b.enqueue(j); err != nil {

@@ -78,7 +78,7 @@ func TestFollowerJoinsTheBatchGatheredMeanwhile(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	a2, err := b.follow(a1, ctx, "", false, record("a2-"))
+	a2, err := b.follow(ctx, a1, "", false, record("a2-"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ func TestFollowWaitsForItsPredecessor(t *testing.T) {
 	b := &batcher{jobs: make(chan *job, 4), size: 512, busyLinger: time.Hour}
 	ctx := context.Background()
 	prev := newJob(ctx, "", false, make([][]byte, 1))
-	next, err := b.follow(prev, ctx, "", false, make([][]byte, 2))
+	next, err := b.follow(ctx, prev, "", false, make([][]byte, 2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestFollowAFinishedJobQueuesAtOnce(t *testing.T) {
 	ctx := context.Background()
 	prev := newJob(ctx, "", false, make([][]byte, 1))
 	b.finish(prev, jobResult{})
-	next, err := b.follow(prev, ctx, "", false, make([][]byte, 1))
+	next, err := b.follow(ctx, prev, "", false, make([][]byte, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestFollowerOfAFailedJobStillRuns(t *testing.T) {
 	b := &batcher{jobs: make(chan *job), size: 512, done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	prev := newJob(ctx, "", false, make([][]byte, 1))
-	next, _ := b.follow(prev, context.Background(), "", false, make([][]byte, 1))
+	next, _ := b.follow(context.Background(), prev, "", false, make([][]byte, 1))
 	cancel()
 	close(b.done)
 	b.run([]*job{prev}) // no engine call: its only job is canceled

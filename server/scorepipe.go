@@ -127,7 +127,7 @@ func (p *streamPipe) start(group []*iamsentryv1.ScoreRequest, held int) error {
 		}
 		var err error
 		if prev := p.lastJob(); prev != nil {
-			r.job, err = p.s.batcher.follow(prev, p.ctx, auth.Tenant(p.ctx), r.reqs[0].GetLearn(), r.records)
+			r.job, err = p.s.batcher.follow(p.ctx, prev, auth.Tenant(p.ctx), r.reqs[0].GetLearn(), r.records)
 		} else {
 			r.job, err = p.s.batcher.submit(p.ctx, auth.Tenant(p.ctx), r.reqs[0].GetLearn(), r.records)
 		}

@@ -88,7 +88,7 @@ func TestScoreStreamKeepsOrderWhilePipelined(t *testing.T) {
 	close(st.in)
 	// Wait until request 2 is handed over, or scored beside request 1
 	// (the bug this test is for): synchronisation, not a timed wait.
-	for b.held.Load() == 0 && store.execs.Load() == 1 {
+	for b.followed.Load() == 0 && store.execs.Load() == 1 {
 		runtime.Gosched()
 	}
 	if n := store.execs.Load(); n != 1 {
