@@ -32,6 +32,33 @@ func (g *gateStore) Exec(ctx context.Context, b *state.Batch) error {
 	return g.Store.Exec(ctx, b)
 }
 
+// gatedEngine is an engine of every built-in detector on an embedded
+// store whose first Exec waits for the gate.
+func gatedEngine(t *testing.T) (*engine.Engine, *gateStore) {
+	t.Helper()
+	reg, err := detectors.NewRegistry(builtin.All()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := memory.New()
+	t.Cleanup(func() { mem.Close() })
+	store := &gateStore{Store: mem, open: make(chan struct{}), entered: make(chan struct{})}
+	return engine.New(reg, store, engine.Options{}), store
+}
+
+// recordWithID returns a function making the GetCallerIdentity record of
+// testdata with its event id prefixed.
+func recordWithID(t *testing.T) func(prefix string) []byte {
+	t.Helper()
+	tmpl, err := os.ReadFile("testdata/get_caller_identity.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(prefix string) []byte {
+		return bytes.Replace(tmpl, []byte(`"eventID": "`), []byte(`"eventID": "`+prefix), 1)
+	}
+}
+
 // TestFollowerJoinsTheBatchGatheredMeanwhile is the point of follow, on
 // the real engine: stream A's first job is being scored (its Exec held),
 // stream B's job waits for it in a gathering batch (the busy linger), and
@@ -41,22 +68,11 @@ func (g *gateStore) Exec(ctx context.Context, b *state.Batch) error {
 // three jobs, where a stream that can hand over its next job only after
 // its verdicts makes three.
 func TestFollowerJoinsTheBatchGatheredMeanwhile(t *testing.T) {
-	reg, err := detectors.NewRegistry(builtin.All()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mem := memory.New()
-	defer mem.Close()
-	store := &gateStore{Store: mem, open: make(chan struct{}), entered: make(chan struct{})}
-	b := newBatcher(engine.New(reg, store, engine.Options{}), 2, 512, 0, time.Hour)
+	eng, store := gatedEngine(t)
+	b := newBatcher(eng, 2, 512, 0, time.Hour)
 	defer b.stop()
-	tmpl, err := os.ReadFile("testdata/get_caller_identity.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	record := func(id string) [][]byte {
-		return [][]byte{bytes.Replace(tmpl, []byte(`"eventID": "`), []byte(`"eventID": "`+id), 1)}
-	}
+	withID := recordWithID(t)
+	record := func(id string) [][]byte { return [][]byte{withID(id)} }
 	ctx := context.Background()
 	a1, err := b.submit(ctx, "", false, record("a1-"))
 	if err != nil {

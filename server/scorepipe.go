@@ -179,7 +179,10 @@ func (p *streamPipe) drainThen(err error) error {
 // answer sends the responses of the head run, given its job's result,
 // and gives back the bytes it held.
 func (p *streamPipe) answer(r *scoreRun, res jobResult) error {
-	p.queue = p.queue[1:]
+	// Shift rather than reslice: the queue's array is reused for good.
+	n := copy(p.queue, p.queue[1:])
+	p.queue[n] = nil
+	p.queue = p.queue[:n]
 	p.budget.release(r.held)
 	r.held = 0
 	r.bufs.settle(r.records, res.err)

@@ -1,22 +1,16 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
-	"os"
 	"runtime"
 	"testing"
 
 	"go.opentelemetry.io/otel/metric/noop"
 	"google.golang.org/grpc"
 
-	"github.com/iamsentry/iamsentry/detectors"
-	"github.com/iamsentry/iamsentry/detectors/builtin"
-	"github.com/iamsentry/iamsentry/engine"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
-	"github.com/iamsentry/iamsentry/state/memory"
 )
 
 // chanStream is a Score stream fed and read through channels.
@@ -49,30 +43,20 @@ func (c *chanStream) Send(r *iamsentryv1.ScoreResponse) error {
 // requests that follow are scored after it, never beside it; responses
 // come back in request order, and the stream ends cleanly.
 func TestScoreStreamKeepsOrderWhilePipelined(t *testing.T) {
-	reg, err := detectors.NewRegistry(builtin.All()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mem := memory.New()
-	defer mem.Close()
-	store := &gateStore{Store: mem, open: make(chan struct{}), entered: make(chan struct{})}
+	eng, store := gatedEngine(t)
 	opts := Options{}
 	opts.setDefaults()
 	// No busy linger: nothing but follow keeps the requests that follow
 	// out of a batch of their own beside the first.
-	b := newBatcher(engine.New(reg, store, engine.Options{}), 2, opts.BatchSize, 0, 0)
+	b := newBatcher(eng, 2, opts.BatchSize, 0, 0)
 	defer b.stop()
 	s := &service{batcher: b, opts: opts, log: slog.New(slog.DiscardHandler),
 		readAhead: newByteBudget(opts.ReadAheadTotal), metrics: newServerMetrics(noop.NewMeterProvider(), false)}
-	tmpl, err := os.ReadFile("testdata/get_caller_identity.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	withID := recordWithID(t)
 	request := func(seq uint64, learn bool, ids ...string) *iamsentryv1.ScoreRequest {
 		req := &iamsentryv1.ScoreRequest{Sequence: seq, Learn: learn}
 		for _, id := range ids {
-			rec := bytes.Replace(tmpl, []byte(`"eventID": "`), []byte(`"eventID": "`+id), 1)
-			req.Events = append(req.Events, &iamsentryv1.Event{Record: &iamsentryv1.Event_Json{Json: rec}})
+			req.Events = append(req.Events, &iamsentryv1.Event{Record: &iamsentryv1.Event_Json{Json: withID(id)}})
 		}
 		return req
 	}

@@ -2,19 +2,14 @@ package server_test
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
-
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/internal/corpus"
 	"github.com/iamsentry/iamsentry/internal/loadgen"
-	"github.com/iamsentry/iamsentry/server"
 	"github.com/iamsentry/iamsentry/state"
 	"github.com/iamsentry/iamsentry/state/memory"
 )
@@ -54,25 +49,12 @@ func BenchmarkServeOpenLoopRoundTrip(b *testing.B) {
 	for b.Loop() {
 		mem := memory.New(memory.WithSweepInterval(0))
 		eng := engine.New(reg, slowStore{Store: mem, trip: time.Millisecond}, engine.Options{})
-		srv := server.New(eng, server.Options{})
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		sctx, stop := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- srv.Serve(sctx, lis) }()
-		conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			b.Fatal(err)
-		}
+		conn, stop := benchServe(ctx, b, eng)
 		rep, err := loadgen.RunRate(ctx, loadgen.OpenScore(conn), loadgen.RateConfig{Records: records, Rate: 5000, Streams: 8})
 		if err != nil {
 			b.Fatal(err)
 		}
-		conn.Close()
 		stop()
-		<-done
 		mem.Close()
 		st := eng.Stats()
 		batches, trips, events = batches+st.Batches, trips+st.RoundTrips, events+int64(rep.Events)
