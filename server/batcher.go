@@ -42,14 +42,8 @@ import (
 // the batch in flight is descheduled; on Redis, where a round trip and the
 // record layout make batches cost milliseconds, it is BusyLinger.
 //
-// A stream's records are scored in the order they arrived: a stream has
-// one job being scored at a time. It may hand over its next job while that
-// one is scored (follow): the next job is then held back until its
-// predecessor's verdicts are out, and goes into the first batch gathered
-// after that, with the jobs of every other stream waiting by then. Without
-// that, a stream whose job is in one batch cannot join the batch gathered
-// meanwhile, so at moderate rates the streams split between two alternating
-// batches, each half as large as it could be (docs/performance.md).
+// A stream never has more than one job in flight, so the records of one
+// stream are scored in the order they arrived.
 type batcher struct {
 	eng *engine.Engine
 	// scored, when set, receives the verdicts whose findings a scoring
@@ -65,14 +59,6 @@ type batcher struct {
 	flight     flight
 	cost       batchCost
 	done       chan struct{}
-
-	// mu guards ready and the finished and next fields of every job.
-	mu sync.Mutex
-	// ready holds the jobs whose predecessor finished (see follow), in
-	// the order they became ready; a worker takes them before the queue.
-	ready []*job
-	// followed counts the jobs follow held back behind one being scored.
-	followed atomic.Int64
 }
 
 // batchCost is a moving average of how long a batch takes to score, what
@@ -110,8 +96,6 @@ type flight struct {
 	// call that finds a batch in flight, so batches nobody waits for cost
 	// no channel.
 	left chan struct{}
-	// waiters counts the gathering batches between busy and stopWaiting.
-	waiters int
 }
 
 func (f *flight) enter() {
@@ -120,24 +104,18 @@ func (f *flight) enter() {
 	f.mu.Unlock()
 }
 
-// leave counts a batch out and reports whether a gathering batch was
-// still waiting for it: one that will take the ready jobs once it stops
-// waiting (see gatherInto).
-func (f *flight) leave() (waited bool) {
+func (f *flight) leave() {
 	f.mu.Lock()
 	f.n--
 	if f.left != nil {
 		close(f.left)
 		f.left = nil
-		waited = f.waiters > 0
 	}
 	f.mu.Unlock()
-	return waited
 }
 
 // busy returns a channel closed once a batch now in flight finishes, or
-// nil when none is in flight. A caller given a channel waits on it until
-// it calls stopWaiting.
+// nil when none is in flight.
 func (f *flight) busy() <-chan struct{} {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -147,15 +125,7 @@ func (f *flight) busy() <-chan struct{} {
 	if f.left == nil {
 		f.left = make(chan struct{})
 	}
-	f.waiters++
 	return f.left
-}
-
-// stopWaiting ends a wait that busy began.
-func (f *flight) stopWaiting() {
-	f.mu.Lock()
-	f.waiters--
-	f.mu.Unlock()
 }
 
 // job is one caller's records waiting to be scored.
@@ -165,12 +135,6 @@ type job struct {
 	learn   bool
 	records [][]byte
 	result  chan jobResult // buffered, capacity 1
-
-	// finished is set, and next (a job following this one, see follow)
-	// moved to the batcher's ready jobs, just before the result is sent.
-	// Both under the batcher's mu.
-	finished bool
-	next     *job
 }
 
 type jobResult struct {
@@ -194,67 +158,17 @@ var jobPool = sync.Pool{New: func() any { return &job{result: make(chan jobResul
 
 // score submits records and waits for their verdicts.
 func (b *batcher) score(ctx context.Context, tenant string, learn bool, records [][]byte) ([]engine.Verdict, error) {
-	j, err := b.submit(ctx, tenant, learn, records)
-	if err != nil {
-		return nil, err
-	}
-	return b.wait(ctx, j)
-}
-
-// newJob takes a job from the pool for records.
-func newJob(ctx context.Context, tenant string, learn bool, records [][]byte) *job {
 	j := jobPool.Get().(*job)
 	j.ctx, j.tenant, j.learn, j.records = ctx, tenant, learn, records
-	return j
-}
-
-// submit hands records to a worker; wait then returns their verdicts.
-func (b *batcher) submit(ctx context.Context, tenant string, learn bool, records [][]byte) (*job, error) {
-	j := newJob(ctx, tenant, learn, records)
-	if err := b.enqueue(j); err != nil {
-		j.recycle()
-		return nil, err
-	}
-	return j, nil
-}
-
-// enqueue puts j on the queue of the workers.
-func (b *batcher) enqueue(j *job) error {
 	select {
 	case b.jobs <- j:
-		return nil
-	case <-j.ctx.Done():
-		return j.ctx.Err()
-	case <-b.done:
-		return errStopping
-	}
-}
-
-// follow hands over records to be scored once prev, a job of the same
-// caller not yet waited for, has its verdicts: they are never scored
-// before or beside prev's, and go into the first batch gathered after
-// it. The caller waits for prev, then for the job follow returns.
-func (b *batcher) follow(ctx context.Context, prev *job, tenant string, learn bool, records [][]byte) (*job, error) {
-	j := newJob(ctx, tenant, learn, records)
-	b.mu.Lock()
-	attached := !prev.finished
-	if attached {
-		prev.next = j
-	}
-	b.mu.Unlock()
-	if attached {
-		b.followed.Add(1)
-		return j, nil
-	}
-	if err := b.enqueue(j); err != nil {
+	case <-ctx.Done():
 		j.recycle()
-		return nil, err
+		return nil, ctx.Err()
+	case <-b.done:
+		j.recycle()
+		return nil, errStopping
 	}
-	return j, nil
-}
-
-// wait returns the verdicts of j, a job from submit or follow.
-func (b *batcher) wait(ctx context.Context, j *job) ([]engine.Verdict, error) {
 	select {
 	case r := <-j.result:
 		j.recycle()
@@ -265,37 +179,10 @@ func (b *batcher) wait(ctx context.Context, j *job) ([]engine.Verdict, error) {
 	}
 }
 
-// finish hands j its result. The job that follows j, if any, becomes
-// ready first: once the result is sent, j is its caller's again.
-func (b *batcher) finish(j *job, r jobResult) {
-	b.mu.Lock()
-	j.finished = true
-	if j.next != nil {
-		b.ready = append(b.ready, j.next)
-		j.next = nil
-	}
-	b.mu.Unlock()
-	j.result <- r
-}
-
-// takeReady returns the oldest ready job, or nil.
-func (b *batcher) takeReady() *job {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.ready) == 0 {
-		return nil
-	}
-	j := b.ready[0]
-	b.ready[0] = nil
-	b.ready = b.ready[1:]
-	return j
-}
-
 // recycle puts j, whose result channel is empty and which no worker holds,
 // back in the pool.
 func (j *job) recycle() {
 	j.ctx, j.tenant, j.records = nil, "", nil
-	j.finished, j.next = false, nil
 	jobPool.Put(j)
 }
 
@@ -304,31 +191,19 @@ func (b *batcher) stop() { close(b.done) }
 
 func (b *batcher) work() {
 	var buf []*job // this worker's batch, reused from one batch to the next
-	handOver := false
 	for {
-		// A ready job goes even when the batcher is stopping: its caller
-		// handed it over before, and waits for it. The jobs that became
-		// ready in a batch are left to the batch gathering while it was
-		// scored, if there was one: that batch takes them when this one
-		// leaves (and any it has no room for once it is scored itself).
-		var j *job
-		if !handOver {
-			j = b.takeReady()
+		select {
+		case j := <-b.jobs:
+			buf = b.gatherInto(append(buf[:0], j))
+			b.flight.enter()
+			start := time.Now()
+			b.run(buf)
+			b.cost.observe(time.Since(start))
+			b.flight.leave()
+			clear(buf) // hold no job the pool may hand out again
+		case <-b.done:
+			return
 		}
-		if j == nil {
-			select {
-			case j = <-b.jobs:
-			case <-b.done:
-				return
-			}
-		}
-		buf = b.gatherInto(append(buf[:0], j))
-		b.flight.enter()
-		start := time.Now()
-		b.run(buf)
-		b.cost.observe(time.Since(start))
-		handOver = b.flight.leave()
-		clear(buf) // hold no job the pool may hand out again
 	}
 }
 
@@ -355,18 +230,7 @@ func (b *batcher) gatherInto(batch []*job) []*job {
 			wait = b.cost.wait(b.busyLinger)
 		}
 	}
-	// A batch that waited for one in flight takes, once it stops
-	// waiting, the jobs that became ready meanwhile: the batch that left
-	// left them to it (see work). It stops waiting first, so a batch
-	// leaving later takes them itself.
-	stop := func() {
-		if freed != nil {
-			b.flight.stopWaiting()
-			b.takeReadyInto(take, &n)
-		}
-	}
 	if wait <= 0 {
-		stop()
 		return batch
 	}
 	t := time.NewTimer(wait)
@@ -376,33 +240,17 @@ func (b *batcher) gatherInto(batch []*job) []*job {
 		case j := <-b.jobs:
 			take(j)
 		case <-freed: // a nil channel (a timer linger) never fires
-			stop()
 			b.drain(take, &n)
 			return batch
 		case <-t.C:
-			stop()
 			return batch
 		}
 	}
-	stop()
 	return batch
 }
 
-// takeReadyInto takes the ready jobs, while *n is under the size.
-func (b *batcher) takeReadyInto(take func(*job), n *int) {
-	for *n < b.size {
-		j := b.takeReady()
-		if j == nil {
-			return
-		}
-		take(j)
-	}
-}
-
-// drain takes the jobs already waiting, ready ones first, while *n is
-// under the size.
+// drain takes the jobs already waiting, while *n is under the size.
 func (b *batcher) drain(take func(*job), n *int) {
-	b.takeReadyInto(take, n)
 	for *n < b.size {
 		select {
 		case j := <-b.jobs:
@@ -427,7 +275,7 @@ func (b *batcher) run(jobs []*job) {
 	live := jobs[:0]
 	for _, j := range jobs {
 		if err := j.ctx.Err(); err != nil {
-			b.finish(j, jobResult{err: err})
+			j.result <- jobResult{err: err}
 			continue
 		}
 		live = append(live, j)
@@ -480,13 +328,13 @@ func (b *batcher) runGroup(g group, jobs []*job) {
 	verdicts, err := b.eng.Score(ctx, batch)
 	for _, j := range jobs {
 		if err != nil {
-			b.finish(j, jobResult{err: err})
+			j.result <- jobResult{err: err}
 			continue
 		}
 		// Once its result is sent a job is its caller's again (and may be
 		// recycled): read it before.
 		n := len(j.records)
-		b.finish(j, jobResult{verdicts: verdicts[:n:n]})
+		j.result <- jobResult{verdicts: verdicts[:n:n]}
 		verdicts = verdicts[n:]
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"slices"
 
@@ -54,10 +55,8 @@ func (s *service) ScoreBatch(ctx context.Context, req *iamsentryv1.ScoreBatchReq
 
 // Score implements DetectionService. Requests are read ahead (up to
 // MaxInFlight per stream, and ReadAheadBytes per stream and ReadAheadTotal
-// for the process), those already waiting are scored together, those
-// that arrive while they are scored are handed over to be scored right
-// after them (streamPipe), and responses go back in request order. A bad
-// record gets an INVALID verdict
+// for the process), those already waiting are scored together, and
+// responses go back in request order. A bad record gets an INVALID verdict
 // and the stream goes on; a broken limit or a state outage ends the stream
 // after the requests before it were answered.
 func (s *service) Score(stream iamsentryv1.DetectionService_ScoreServer) error {
@@ -75,9 +74,38 @@ func (s *service) Score(stream iamsentryv1.DetectionService_ScoreServer) error {
 			}
 		}()
 	}()
-	p := streamPipe{s: s, ctx: ctx, stream: stream, budget: budget}
-	defer p.abandon()
-	return p.run(reqs, recvErr)
+	var bufs streamBufs // reused from one group to the next
+	for {
+		group, held, more := s.next(reqs, bufs.group[:0])
+		bufs.group = group
+		if len(group) > 0 {
+			err := s.answer(ctx, stream, group, &bufs)
+			clear(bufs.group)
+			budget.release(held)
+			if err != nil {
+				return err
+			}
+		}
+		if !more {
+			select {
+			case err := <-recvErr:
+				if !errors.Is(err, io.EOF) {
+					return err
+				}
+				return nil
+			default: // still receiving: the server is stopping
+				return s.status(ctx, errStopping)
+			}
+		}
+	}
+}
+
+// streamBufs are the slices a Score stream reuses for each group of
+// requests it answers, instead of allocating them per request.
+type streamBufs struct {
+	group  []*iamsentryv1.ScoreRequest
+	events [][]*iamsentryv1.Event
+	score  scoreBufs
 }
 
 // scoreBufs are the slices scoreInto may reuse from one call to the next:
@@ -149,13 +177,8 @@ func (s *service) next(reqs <-chan heldRequest, group []*iamsentryv1.ScoreReques
 	if !ok {
 		return nil, 0, false
 	}
-	return s.take(reqs, append(group, r.req), r.size, len(r.req.GetEvents()))
-}
-
-// take appends to group, which holds n events in held bytes, the requests
-// already waiting, up to BatchSize events. more is false once reqs is
-// closed.
-func (s *service) take(reqs <-chan heldRequest, group []*iamsentryv1.ScoreRequest, held, n int) (_ []*iamsentryv1.ScoreRequest, _ int, more bool) {
+	group, held = append(group, r.req), r.size
+	n := len(r.req.GetEvents())
 	for n < s.opts.BatchSize {
 		select {
 		case r, ok := <-reqs:
@@ -171,6 +194,37 @@ func (s *service) take(reqs <-chan heldRequest, group []*iamsentryv1.ScoreReques
 	return group, held, true
 }
 
+// answer scores a group of requests and sends their responses in order.
+// Requests that learn and requests that score are never mixed in one
+// engine call: the group is cut into runs of the same kind.
+func (s *service) answer(ctx context.Context, stream iamsentryv1.DetectionService_ScoreServer, group []*iamsentryv1.ScoreRequest, bufs *streamBufs) error {
+	for len(group) > 0 {
+		n := 1
+		for n < len(group) && group[n].GetLearn() == group[0].GetLearn() {
+			n++
+		}
+		run := group[:n]
+		group = group[n:]
+		events := bufs.events[:0]
+		for _, r := range run {
+			events = append(events, r.GetEvents())
+		}
+		bufs.events = events
+		verdicts, err := s.scoreInto(ctx, pathScore, run[0].GetLearn(), events, &bufs.score)
+		clear(events)
+		if err != nil {
+			return s.status(ctx, err)
+		}
+		for i, r := range run {
+			if err := stream.Send(&iamsentryv1.ScoreResponse{Sequence: r.GetSequence(), Verdicts: verdicts[i]}); err != nil {
+				return err
+			}
+		}
+		clear(verdicts) // bufs.score.out: hold no verdict past its response
+	}
+	return nil
+}
+
 // score scores the events of several requests, received on the named
 // path, in one call for the caller's tenant and returns their verdicts
 // grouped as the requests were. The verdicts, and the slices that group
@@ -182,28 +236,13 @@ func (s *service) score(ctx context.Context, path string, learn bool, requests [
 // scoreInto is score reusing bufs, when not nil, for its slices. What it
 // returns is valid until the next call with the same bufs.
 func (s *service) scoreInto(ctx context.Context, path string, learn bool, requests [][]*iamsentryv1.Event, bufs *scoreBufs) ([][]*iamsentryv1.Verdict, error) {
-	out, records := s.prepare(ctx, path, requests, bufs)
-	if len(records) == 0 {
-		return out, nil
-	}
-	verdicts, err := s.batcher.score(ctx, auth.Tenant(ctx), learn, records)
-	bufs.settle(records, err)
-	if err != nil {
-		return nil, err
-	}
-	fillVerdicts(out, verdicts)
-	return out, nil
-}
-
-// prepare counts the events of requests, answers those that are not
-// records INVALID in out (grouped as the requests were) and returns the
-// records to score, reusing bufs, when not nil.
-func (s *service) prepare(ctx context.Context, path string, requests [][]*iamsentryv1.Event, bufs *scoreBufs) (out [][]*iamsentryv1.Verdict, records [][]byte) {
 	total := 0
 	for _, events := range requests {
 		total += len(events)
 	}
 	s.metrics.receive(ctx, path, total)
+	var out [][]*iamsentryv1.Verdict
+	var records [][]byte
 	if bufs != nil {
 		out, records = slices.Grow(bufs.out[:0], len(requests))[:len(requests)], slices.Grow(bufs.records[:0], total)
 		clear(out)
@@ -224,27 +263,23 @@ func (s *service) prepare(ctx context.Context, path string, requests [][]*iamsen
 			records = append(records, raw)
 		}
 	}
-	return out, records
-}
-
-// settle keeps records, handed to the batcher, for the next call, unless
-// the call failed: an abandoned job may still be read by a worker, so its
-// records are left to it.
-func (bufs *scoreBufs) settle(records [][]byte, err error) {
-	if bufs == nil {
-		return
+	if len(records) == 0 {
+		return out, nil
+	}
+	verdicts, err := s.batcher.score(ctx, auth.Tenant(ctx), learn, records)
+	if bufs != nil {
+		if err != nil {
+			// An abandoned job may still be read by a worker: leave
+			// its records to it.
+			bufs.records = nil
+		} else {
+			clear(records) // hold no request's bytes past its call
+			bufs.records = records[:0]
+		}
 	}
 	if err != nil {
-		bufs.records = nil
-		return
+		return nil, err
 	}
-	clear(records) // hold no request's bytes past its call
-	bufs.records = records[:0]
-}
-
-// fillVerdicts puts verdicts, in order, in the places of out that prepare
-// left empty, allocating them at once.
-func fillVerdicts(out [][]*iamsentryv1.Verdict, verdicts []engine.Verdict) {
 	slab := make([]iamsentryv1.Verdict, len(verdicts))
 	for i := range out {
 		for j := range out[i] {
@@ -256,6 +291,7 @@ func fillVerdicts(out [][]*iamsentryv1.Verdict, verdicts []engine.Verdict) {
 			}
 		}
 	}
+	return out, nil
 }
 
 func (s *service) checkEvents(n int) error { return eventsError(n, s.opts.MaxEventsPerRequest) }

@@ -105,7 +105,8 @@ func main() {
 }
 
 // maxRateEvents bounds an open-loop run: one latency sample is kept per
-// event (8 bytes), and a run this long at 20k events/s is over 8 minutes.
+// event (16 bytes with the per-second view), and a run this long at 20k
+// events/s is over 8 minutes.
 const maxRateEvents = 10_000_000
 
 // check validates the flags: one target, on loopback; a bounded open loop;

@@ -24,7 +24,8 @@ import (
 // HdrHistogram, applied at the source instead of by back-filling samples.
 //
 // Latencies are kept as exact samples, sorted once at the end: a run is
-// bounded (RateConfig.Events), so memory is 8 bytes per event, and the
+// bounded (RateConfig.Events), so memory is 16 bytes per event (the
+// samples, and the same grouped by second of the schedule), and the
 // percentiles are exact rather than bucketed.
 
 // Clock is the time source of an open-loop run. The wall clock is used
