@@ -66,20 +66,8 @@ func serveRealisticOnce(ctx context.Context, b *testing.B, built *config.Built, 
 func serveOnce(ctx context.Context, b *testing.B, reg *detectors.Registry, eopts engine.Options, cfg loadgen.Config) *loadgen.Report {
 	store := memory.New(memory.WithSweepInterval(0))
 	defer store.Close()
-	srv := server.New(engine.New(reg, store, eopts), server.Options{})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	sctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(sctx, lis) }()
-	defer func() { stop(); <-done }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
+	conn, stop := benchServe(ctx, b, engine.New(reg, store, eopts))
+	defer stop()
 	rep, err := loadgen.Run(ctx, conn, cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -88,4 +76,23 @@ func serveOnce(ctx context.Context, b *testing.B, reg *detectors.Registry, eopts
 		b.Fatalf("%d verdicts for %d records", rep.Events, len(cfg.Records))
 	}
 	return rep
+}
+
+// benchServe serves eng on loopback TCP and returns a client connection
+// to it, and the function that closes both.
+func benchServe(ctx context.Context, b *testing.B, eng *engine.Engine) (*grpc.ClientConn, func()) {
+	srv := server.New(eng, server.Options{})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(sctx, lis) }()
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		stop()
+		b.Fatal(err)
+	}
+	return conn, func() { conn.Close(); stop(); <-done }
 }

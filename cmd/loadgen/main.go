@@ -105,7 +105,8 @@ func main() {
 }
 
 // maxRateEvents bounds an open-loop run: one latency sample is kept per
-// event (8 bytes), and a run this long at 20k events/s is over 8 minutes.
+// event (16 bytes with the per-second view), and a run this long at 20k
+// events/s is over 8 minutes.
 const maxRateEvents = 10_000_000
 
 // check validates the flags: one target, on loopback; a bounded open loop;
@@ -184,6 +185,8 @@ type result struct {
 	ServerPerCPUSec  float64        `json:"events_per_server_cpu_second,omitempty"`
 	ServerAllocs     float64        `json:"server_allocs_per_event,omitempty"`
 	ServerAllocBytes float64        `json:"server_alloc_bytes_per_event,omitempty"`
+	ServerReads      float64        `json:"server_read_syscalls_per_event,omitempty"`
+	ServerWrites     float64        `json:"server_write_syscalls_per_event,omitempty"`
 	RedisCPUSeconds  float64        `json:"redis_cpu_seconds,omitempty"`
 	RedisMicros      float64        `json:"redis_cpu_us_per_event,omitempty"`
 	RedisCommands    int64          `json:"redis_commands,omitempty"`
@@ -196,6 +199,18 @@ type result struct {
 	QuietTrips       float64        `json:"round_trips_per_no_alert_batch,omitempty"`
 	QuietBatches     int64          `json:"no_alert_batches,omitempty"`
 	EventsPerBatch   float64        `json:"events_per_batch,omitempty"`
+	// Seconds is an open-loop run second by second (see
+	// loadgen.RateReport.Seconds).
+	BySecond []second `json:"by_second,omitempty"`
+}
+
+// second is one second of an open-loop run in the report.
+type second struct {
+	Due       int     `json:"due"`
+	Answered  int     `json:"answered"`
+	P50Millis float64 `json:"p50_ms"`
+	P99Millis float64 `json:"p99_ms"`
+	MaxMillis float64 `json:"max_ms"`
 }
 
 func run(ctx context.Context, o options, files []string) error {
@@ -265,10 +280,13 @@ func run(ctx context.Context, o options, files []string) error {
 	}
 	defer conn.Close()
 	var heap0 heapCounters
+	var io0 ioCounters
+	ioErr := errors.New("no server spawned")
 	if srv != nil {
 		if heap0, err = readHeapCounters(ctx, srv.admin); err != nil {
 			return err
 		}
+		io0, ioErr = readIOCounters(srv.cmd.Process.Pid)
 	}
 	cpu := processCPU()
 	if err := drive(ctx, conn, o, recs, &res); err != nil {
@@ -282,6 +300,12 @@ func run(ctx context.Context, o options, files []string) error {
 		}
 		res.ServerAllocs = (heap1.mallocs - heap0.mallocs) / float64(res.Events)
 		res.ServerAllocBytes = (heap1.bytes - heap0.bytes) / float64(res.Events)
+		if ioErr == nil { // not on every kernel: the figure is left out then
+			if io1, err := readIOCounters(srv.cmd.Process.Pid); err == nil {
+				res.ServerReads = float64(io1.reads-io0.reads) / float64(res.Events)
+				res.ServerWrites = float64(io1.writes-io0.writes) / float64(res.Events)
+			}
+		}
 	}
 	if rdb != nil {
 		after, err := commandStats(ctx, rdb)
@@ -354,6 +378,10 @@ func drive(ctx context.Context, conn *grpc.ClientConn, o options, recs [][]byte,
 		res.P50Millis, res.P99Millis = millis(rep.Percentile(50)), millis(rep.Percentile(99))
 		res.P999Millis, res.MaxMillis = millis(rep.Percentile(99.9)), millis(rep.Percentile(100))
 		res.MaxSendLagMillis = millis(rep.MaxSendLag)
+		for _, s := range rep.Seconds {
+			res.BySecond = append(res.BySecond, second{Due: s.Due, Answered: s.Answered,
+				P50Millis: millis(s.P50), P99Millis: millis(s.P99), MaxMillis: millis(s.Max)})
+		}
 		return nil
 	}
 	rep, err := loadgen.Run(ctx, conn, loadgen.Config{Records: recs, Streams: o.streams, Batch: o.batch, Window: o.window})
@@ -392,6 +420,7 @@ func report(w io.Writer, r result, asJSON bool) error {
 			r.Events, r.Requests, r.Seconds, r.EventsPerSecond, r.MaxSendLagMillis)
 		fmt.Fprintf(w, "  verdict latency from the due time: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n",
 			r.P50Millis, r.P99Millis, r.P999Millis, r.MaxMillis)
+		reportSeconds(w, r.BySecond)
 	} else {
 		fmt.Fprintf(w, "state=%s streams=%d batch=%d window=%d\n", r.State, r.Streams, r.Batch, r.Window)
 		fmt.Fprintf(w, "  %d events in %d requests, %.2f s: %.0f events/s\n", r.Events, r.Requests, r.Seconds, r.EventsPerSecond)
@@ -406,6 +435,9 @@ func report(w io.Writer, r result, asJSON bool) error {
 	if r.ServerCPUSeconds > 0 {
 		fmt.Fprintf(w, "  server CPU %.2f s: %.3f s per 10k events, %.0f events per server CPU-second\n", r.ServerCPUSeconds, r.CPUPer10k, r.ServerPerCPUSec)
 		fmt.Fprintf(w, "  server heap allocations %.1f per event, %.0f B per event (its /metrics, over the run)\n", r.ServerAllocs, r.ServerAllocBytes)
+		if r.ServerReads+r.ServerWrites > 0 {
+			fmt.Fprintf(w, "  server system calls %.3f reads, %.3f writes per event (/proc/<pid>/io syscr, syscw)\n", r.ServerReads, r.ServerWrites)
+		}
 		fmt.Fprintf(w, "  server micro-batches %d (%.1f events each), state round trips %d: %.3f per batch; %.3f per no-alert batch (%d of them)\n",
 			r.Batches, r.EventsPerBatch, r.RoundTrips, r.TripsPerBatch, r.QuietTrips, r.QuietBatches)
 	}
@@ -415,6 +447,18 @@ func report(w io.Writer, r result, asJSON bool) error {
 		fmt.Fprintf(w, "  redis bytes in %.0f per event (INFO stats total_net_input_bytes)\n", r.RedisBytesIn)
 	}
 	return nil
+}
+
+// reportSeconds prints an open-loop run second by second: the events due
+// and the verdicts answered in each, and the latencies of those due in it.
+func reportSeconds(w io.Writer, secs []second) {
+	if len(secs) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  per second of the schedule:  sec    due  answered  p50 ms  p99 ms  max ms\n")
+	for i, s := range secs {
+		fmt.Fprintf(w, "                              %3d %6d %9d %7.1f %7.1f %7.1f\n", i, s.Due, s.Answered, s.P50Millis, s.P99Millis, s.MaxMillis)
+	}
 }
 
 // loadCorpus generates records and appends any CloudTrail files given. The

@@ -24,7 +24,8 @@ import (
 // HdrHistogram, applied at the source instead of by back-filling samples.
 //
 // Latencies are kept as exact samples, sorted once at the end: a run is
-// bounded (RateConfig.Events), so memory is 8 bytes per event, and the
+// bounded (RateConfig.Events), so memory is 16 bytes per event (the
+// samples, and the same grouped by second of the schedule), and the
 // percentiles are exact rather than bucketed.
 
 // Clock is the time source of an open-loop run. The wall clock is used
@@ -75,6 +76,22 @@ type RateReport struct {
 	// due: how far the sender (the client machine, or flow control from a
 	// slow server) fell behind the schedule.
 	MaxSendLag time.Duration
+	// Seconds is the run second by second from the first event's due
+	// time, so a burst shows where a run-wide percentile hides it: a p99
+	// made by one bad second looks different from one made by a server
+	// that is slow throughout, or that falls behind for good.
+	Seconds []RateSecond
+}
+
+// RateSecond is one second of an open-loop run.
+type RateSecond struct {
+	// Due is the events due in this second; Answered the verdicts that
+	// arrived in it (a server that keeps up answers what is due; one that
+	// falls behind answers less, and catches up later, or never).
+	Due, Answered int
+	// P50, P99 and Max are the verdict latencies of the events due in
+	// this second, from their due times.
+	P50, P99, Max time.Duration
 }
 
 // AchievedRate is the events answered per second, measured over the span
@@ -90,13 +107,16 @@ func (r *RateReport) AchievedRate() float64 {
 // Percentile returns the p-th percentile (0–100) of verdict latency by the
 // nearest-rank method: the smallest sample with at least p % of samples at
 // or below it.
-func (r *RateReport) Percentile(p float64) time.Duration {
-	n := len(r.Latencies)
+func (r *RateReport) Percentile(p float64) time.Duration { return percentile(r.Latencies, p) }
+
+// percentile is the nearest-rank p-th percentile of sorted.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	n := len(sorted)
 	if n == 0 {
 		return 0
 	}
 	i := int(math.Ceil(p/100*float64(n))) - 1
-	return r.Latencies[min(max(i, 0), n-1)]
+	return sorted[min(max(i, 0), n-1)]
 }
 
 // RunRate offers cfg.Events events at cfg.Rate over streams opened with
@@ -159,7 +179,44 @@ func RunRate(ctx context.Context, open func(context.Context) (ScoreStream, error
 	}
 	slices.Sort(rep.Latencies)
 	rep.Elapsed = last.Sub(sched.start)
+	rep.Seconds = bySecond(results)
 	return rep, nil
+}
+
+// bySecond merges the streams' per-second samples into the run's seconds.
+func bySecond(results []*rateStream) []RateSecond {
+	n := 0
+	for _, r := range results {
+		n = max(n, len(r.dueLatencies), len(r.answered))
+	}
+	out := make([]RateSecond, n)
+	var lat []time.Duration
+	for sec := range out {
+		lat = lat[:0]
+		for _, r := range results {
+			if sec < len(r.dueLatencies) {
+				lat = append(lat, r.dueLatencies[sec]...)
+			}
+			if sec < len(r.answered) {
+				out[sec].Answered += r.answered[sec]
+			}
+		}
+		slices.Sort(lat)
+		out[sec].Due = len(lat)
+		out[sec].P50, out[sec].P99, out[sec].Max = percentile(lat, 50), percentile(lat, 99), percentile(lat, 100)
+	}
+	return out
+}
+
+// second is which second of the run t falls in, counted from its start.
+func (s schedule) second(t time.Time) int { return int(max(t.Sub(s.start), 0) / time.Second) }
+
+// grow returns s with index i in range.
+func grow[T any](s []T, i int) []T {
+	if i < len(s) {
+		return s
+	}
+	return append(s, make([]T, i+1-len(s))...)
 }
 
 // schedule maps events to streams and intended times: event k goes on
@@ -190,6 +247,10 @@ type rateStream struct {
 	requests   int
 	maxLag     time.Duration // written by the sender, read after it ends
 	lastAnswer time.Time
+	// dueLatencies holds the latencies of the events due in each second
+	// of the run; answered counts the verdicts that arrived in each.
+	dueLatencies [][]time.Duration
+	answered     []int
 }
 
 // run sends on schedule in one goroutine and receives in this one. The
@@ -224,8 +285,16 @@ func (r *rateStream) run(ctx context.Context) error {
 				r.index, resp.GetSequence(), len(resp.GetVerdicts()), r.requests+1, size)
 		}
 		for j := next; j < next+size; j++ {
-			r.latencies = append(r.latencies, at.Sub(r.sched.due(r.index+j*r.sched.streams)))
+			due := r.sched.due(r.index + j*r.sched.streams)
+			l := at.Sub(due)
+			r.latencies = append(r.latencies, l)
+			sec := r.sched.second(due)
+			r.dueLatencies = grow(r.dueLatencies, sec)
+			r.dueLatencies[sec] = append(r.dueLatencies[sec], l)
 		}
+		sec := r.sched.second(at)
+		r.answered = grow(r.answered, sec)
+		r.answered[sec] += size
 		for _, v := range resp.GetVerdicts() {
 			r.outcomes[v.GetOutcome().String()]++
 		}
