@@ -44,7 +44,8 @@ type shard struct {
 	// them by use for eviction.
 	claims     map[uint64]claim
 	claimQ     claimQueue
-	claimsPeak int // most claims held since the map was last rebuilt
+	claimsPeak int        // most claims held since the map was last rebuilt
+	claimArena claimArena // the claims' identities and values
 
 	// tenant is the last tenant interned: a scorer serves one tenant or
 	// a few, so most new groups find their tenant's handle here.
