@@ -102,9 +102,10 @@ var (
 	// groupSlot is an identity's share of its shard's map: one slot (a
 	// hash and a pointer) and its control byte, over the average fill of a
 	// map between growths (3/4).
-	groupSlot = int64(8+8+1) * 4 / 3
-	introSize = int64(unsafe.Sizeof(introduction{}))
-	timedSize = int64(unsafe.Sizeof(timed{}))
+	groupSlot  = int64(8+8+1) * 4 / 3
+	introSize  = int64(unsafe.Sizeof(introduction{}))
+	timedSize  = int64(unsafe.Sizeof(timed{}))
+	bucketSize = int64(unsafe.Sizeof(bucket{}))
 )
 
 // claimSlot is a claim's share of its shard's claims map (a slot and its
@@ -135,7 +136,7 @@ func (e *entry) cost() int64 {
 		n += e.strs + 4*int64(e.members.len())
 	}
 	if e.buckets != nil {
-		n += mapBytes(int(e.peak), 8+8) + e.strs + e.mark // the sets' bytes, kept as they change
+		n += alloc(24) + alloc(bucketSize*int64(cap(e.buckets.list))) + e.strs + e.mark // the sets' bytes, kept as they change
 	}
 	if cap(e.intro) > 0 {
 		n += alloc(introSize * int64(cap(e.intro)))

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"time"
 	"unique"
@@ -36,15 +37,15 @@ type introduction struct {
 type entry struct {
 	name    unique.Handle[string] // interned: detectors use a few names for every identity
 	kind    kind
-	peak    int32 // most members (or buckets) held: maps never shrink
+	peak    int32 // most members held: maps never shrink
 	expires int64
-	value   string                        // value; throttle owner
-	mark    int64                         // mark: its event time; buckets: setBytes of every set
-	oldest  int64                         // no member (bucket start) is older: a lower bound
-	members members                       // window (sorted), novelty: member → latest event time
-	intro   []introduction                // novelty: who made a member new, for retries (a few at most)
-	buckets map[int64]map[string]struct{} // bucket start → distinct members
-	strs    int64                         // bytes of the member strings held
+	value   string         // value; throttle owner
+	mark    int64          // mark: its event time; buckets: setBytes of every set
+	oldest  int64          // no member (bucket start) is older: a lower bound
+	members members        // window (sorted), novelty: member → latest event time
+	intro   []introduction // novelty: who made a member new, for retries (a few at most)
+	buckets *buckets       // buckets: by start (apart: a slice here would push every entry into the next size class)
+	strs    int64          // bytes of the member strings held
 }
 
 func newEntry(name unique.Handle[string], k kind) *entry {
@@ -53,7 +54,7 @@ func newEntry(name unique.Handle[string], k kind) *entry {
 	case kindWindow, kindNovelty:
 		e.oldest = math.MaxInt64
 	case kindBuckets:
-		e.buckets, e.oldest = make(map[int64]map[string]struct{}), math.MaxInt64
+		e.buckets, e.oldest = new(buckets), math.MaxInt64
 	}
 	return e
 }
@@ -90,15 +91,31 @@ func (e *entry) trim(cutoff int64) {
 	e.oldest = oldest
 }
 
+// bucket is the distinct members of one time bucket. An entry keeps its
+// buckets in a slice by start: it holds a few dozen at most (a history of
+// days), added at the end as event time moves on and dropped from the
+// front as it passes, and a history is then one walk along them, where a
+// map by start took a lookup per bucket of the history.
+type bucket struct {
+	start int64
+	set   map[string]struct{}
+}
+
+// buckets are an entry's buckets, earliest first.
+type buckets struct{ list []bucket }
+
 // addToBucket adds member to the bucket starting at start.
 func (e *entry) addToBucket(start int64, member string) {
-	set := e.buckets[start]
-	if set == nil {
-		set = make(map[string]struct{})
-		e.buckets[start] = set
-		e.peak = max(e.peak, int32(len(e.buckets)))
-		e.mark += setBytes(0)
+	i := len(e.buckets.list)
+	for i > 0 && e.buckets.list[i-1].start > start {
+		i-- // a late event: its bucket is a few from the end at most
 	}
+	if i == 0 || e.buckets.list[i-1].start != start {
+		e.buckets.list = slices.Insert(e.buckets.list, i, bucket{start: start, set: make(map[string]struct{})})
+		e.mark += setBytes(0)
+		i++
+	}
+	set := e.buckets.list[i-1].set
 	if _, ok := set[member]; !ok {
 		before := setBytes(len(set))
 		set[strings.Clone(member)] = struct{}{}
@@ -114,19 +131,20 @@ func (e *entry) trimBuckets(cutoff, w int64) {
 	if e.oldest > cutoff-w {
 		return
 	}
-	oldest := int64(math.MaxInt64)
-	for b := range e.buckets {
-		if b+w <= cutoff {
-			for m := range e.buckets[b] {
-				e.strs -= int64(len(m))
-			}
-			e.mark -= setBytes(len(e.buckets[b]))
-			delete(e.buckets, b)
-		} else {
-			oldest = min(oldest, b)
+	k := 0
+	for ; k < len(e.buckets.list) && e.buckets.list[k].start+w <= cutoff; k++ {
+		for m := range e.buckets.list[k].set {
+			e.strs -= int64(len(m))
 		}
+		e.mark -= setBytes(len(e.buckets.list[k].set))
 	}
-	e.oldest = oldest
+	n := copy(e.buckets.list, e.buckets.list[k:])
+	clear(e.buckets.list[n:])
+	e.buckets.list = e.buckets.list[:n]
+	e.oldest = math.MaxInt64
+	if n > 0 {
+		e.oldest = e.buckets.list[0].start
+	}
 }
 
 // history returns the member counts of the n buckets of width w ending with
@@ -136,8 +154,15 @@ func (e *entry) history(last, w int64, n int, x *scratch) []int {
 	if e == nil {
 		return out
 	}
+	j := 0
 	for i := range out {
-		out[i] = len(e.buckets[last-int64(n-1-i)*w])
+		start := last - int64(n-1-i)*w
+		for j < len(e.buckets.list) && e.buckets.list[j].start < start {
+			j++
+		}
+		if j < len(e.buckets.list) && e.buckets.list[j].start == start {
+			out[i] = len(e.buckets.list[j].set)
+		}
 	}
 	return out
 }
