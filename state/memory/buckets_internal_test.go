@@ -38,7 +38,7 @@ func TestBucketHistoryMatchesModel(t *testing.T) {
 			}
 			model[start][m] = true
 		}
-		if !slices.IsSortedFunc(e.buckets.list, func(a, b bucket) int { return int(a.start - b.start) }) {
+		if !slices.IsSortedFunc(e.aux.buckets, func(a, b bucket) int { return int(a.start - b.start) }) {
 			t.Fatalf("step %d: buckets out of order", step)
 		}
 		last, n := start+int64(r.IntN(5)-2)*w, r.IntN(25)
@@ -49,7 +49,7 @@ func TestBucketHistoryMatchesModel(t *testing.T) {
 			}
 		}
 	}
-	if len(e.buckets.list) < 5 {
-		t.Fatalf("%d buckets at the end: the test checked too few", len(e.buckets.list))
+	if len(e.aux.buckets) < 5 {
+		t.Fatalf("%d buckets at the end: the test checked too few", len(e.aux.buckets))
 	}
 }

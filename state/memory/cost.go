@@ -106,6 +106,7 @@ var (
 	introSize  = int64(unsafe.Sizeof(introduction{}))
 	timedSize  = int64(unsafe.Sizeof(timed{}))
 	bucketSize = int64(unsafe.Sizeof(bucket{}))
+	auxSize    = alloc(int64(unsafe.Sizeof(aux{})))
 )
 
 // claimSlot is a claim's share of its shard's claims map (a slot and its
@@ -132,11 +133,14 @@ func (e *entry) cost() int64 {
 	if cap(e.members.few) > 0 { // a window set keeps both past fewMembers
 		n += alloc(timedSize * int64(cap(e.members.few)))
 	}
-	if e.members.many != nil || e.members.few != nil {
+	if e.kind == kindNovelty && (e.members.many != nil || e.members.few != nil) {
 		n += e.strs + 4*int64(e.members.len())
 	}
-	if e.buckets != nil {
-		n += alloc(24) + alloc(bucketSize*int64(cap(e.buckets.list))) + e.strs + e.mark // the sets' bytes, kept as they change
+	if e.aux != nil {
+		n += auxSize + alloc(bucketSize*int64(cap(e.aux.buckets))) + e.aux.text.held
+	}
+	if e.kind == kindBuckets {
+		n += e.strs + e.mark // the sets' bytes, kept as they change
 	}
 	if cap(e.intro) > 0 {
 		n += alloc(introSize * int64(cap(e.intro)))

@@ -22,14 +22,14 @@ func TestBucketBytesKeptMatchRecount(t *testing.T) {
 			e.addToBucket(at-at%w, fmt.Sprintf("evt-%d", r.IntN(400)))
 		}
 		var want int64
-		for _, b := range e.buckets.list {
+		for _, b := range e.aux.buckets {
 			want += mapBytes(len(b.set), 16) + 4*int64(len(b.set))
 		}
 		if e.mark != want {
-			t.Fatalf("step %d: kept %d bytes of sets over %d buckets, a recount gives %d", step, e.mark, len(e.buckets.list), want)
+			t.Fatalf("step %d: kept %d bytes of sets over %d buckets, a recount gives %d", step, e.mark, len(e.aux.buckets), want)
 		}
 	}
-	if len(e.buckets.list) == 0 {
+	if len(e.aux.buckets) == 0 {
 		t.Fatal("every bucket was trimmed: the test checked an empty entry")
 	}
 }

@@ -44,17 +44,17 @@ type entry struct {
 	oldest  int64          // no member (bucket start) is older: a lower bound
 	members members        // window (sorted), novelty: member → latest event time
 	intro   []introduction // novelty: who made a member new, for retries (a few at most)
-	buckets *buckets       // buckets: by start (apart: a slice here would push every entry into the next size class)
+	aux     *aux           // window: member text; buckets: the buckets (apart: slices here would push every entry into the next size class)
 	strs    int64          // bytes of the member strings held
 }
 
 func newEntry(name unique.Handle[string], k kind) *entry {
 	e := &entry{name: name, kind: k}
 	switch k {
-	case kindWindow, kindNovelty:
+	case kindNovelty:
 		e.oldest = math.MaxInt64
-	case kindBuckets:
-		e.buckets, e.oldest = new(buckets), math.MaxInt64
+	case kindWindow, kindBuckets:
+		e.aux, e.oldest = new(aux), math.MaxInt64
 	}
 	return e
 }
@@ -63,15 +63,41 @@ func newEntry(name unique.Handle[string], k kind) *entry {
 func (e *entry) addMember(member string, at int64) {
 	var added bool
 	if e.kind == kindWindow {
-		added = e.members.putSorted(member, at)
+		added = e.members.putSorted(member, at, &e.aux.text)
 	} else {
 		added = e.members.put(member, at)
 	}
 	if added {
 		e.strs += int64(len(member))
 		e.peak = max(e.peak, int32(e.members.len()))
+		if e.kind == kindWindow {
+			e.compactText()
+		}
 	}
 	e.oldest = min(e.oldest, at)
+}
+
+// compactText copies a window set's members into one fresh chunk once its
+// chunks hold more than about four times their bytes: a member seen again
+// and again keeps its chunk while the members around it leave.
+func (e *entry) compactText() {
+	t := &e.aux.text
+	if t.held <= 4*e.strs+2*maxTextChunk {
+		return
+	}
+	fresh := text{chunks: []textChunk{{buf: make([]byte, 0, e.strs+minTextChunk)}}}
+	fresh.held = int64(cap(fresh.chunks[0].buf))
+	s := &e.members
+	for i := range s.few {
+		s.few[i].member = fresh.clone(s.few[i].member)
+	}
+	if s.many != nil {
+		clear(s.many)
+		for _, m := range s.few {
+			s.many[m.member] = m.at
+		}
+	}
+	*t = fresh
 }
 
 // trim drops members older than cutoff. The oldest bound lets most calls
@@ -83,7 +109,7 @@ func (e *entry) trim(cutoff int64) {
 	}
 	var freed, oldest int64
 	if e.kind == kindWindow {
-		freed, oldest = e.members.dropSortedBefore(cutoff)
+		freed, oldest = e.members.dropSortedBefore(cutoff, &e.aux.text)
 	} else {
 		freed, oldest = e.members.dropBefore(cutoff)
 	}
@@ -101,21 +127,26 @@ type bucket struct {
 	set   map[string]struct{}
 }
 
-// buckets are an entry's buckets, earliest first.
-type buckets struct{ list []bucket }
+// aux is what some kinds of entry keep besides the fields every entry
+// has: a window set's member text, a bucket entry's buckets (earliest
+// first).
+type aux struct {
+	text    text
+	buckets []bucket
+}
 
 // addToBucket adds member to the bucket starting at start.
 func (e *entry) addToBucket(start int64, member string) {
-	i := len(e.buckets.list)
-	for i > 0 && e.buckets.list[i-1].start > start {
+	i := len(e.aux.buckets)
+	for i > 0 && e.aux.buckets[i-1].start > start {
 		i-- // a late event: its bucket is a few from the end at most
 	}
-	if i == 0 || e.buckets.list[i-1].start != start {
-		e.buckets.list = slices.Insert(e.buckets.list, i, bucket{start: start, set: make(map[string]struct{})})
+	if i == 0 || e.aux.buckets[i-1].start != start {
+		e.aux.buckets = slices.Insert(e.aux.buckets, i, bucket{start: start, set: make(map[string]struct{})})
 		e.mark += setBytes(0)
 		i++
 	}
-	set := e.buckets.list[i-1].set
+	set := e.aux.buckets[i-1].set
 	if _, ok := set[member]; !ok {
 		before := setBytes(len(set))
 		set[strings.Clone(member)] = struct{}{}
@@ -132,18 +163,18 @@ func (e *entry) trimBuckets(cutoff, w int64) {
 		return
 	}
 	k := 0
-	for ; k < len(e.buckets.list) && e.buckets.list[k].start+w <= cutoff; k++ {
-		for m := range e.buckets.list[k].set {
+	for ; k < len(e.aux.buckets) && e.aux.buckets[k].start+w <= cutoff; k++ {
+		for m := range e.aux.buckets[k].set {
 			e.strs -= int64(len(m))
 		}
-		e.mark -= setBytes(len(e.buckets.list[k].set))
+		e.mark -= setBytes(len(e.aux.buckets[k].set))
 	}
-	n := copy(e.buckets.list, e.buckets.list[k:])
-	clear(e.buckets.list[n:])
-	e.buckets.list = e.buckets.list[:n]
+	n := copy(e.aux.buckets, e.aux.buckets[k:])
+	clear(e.aux.buckets[n:])
+	e.aux.buckets = e.aux.buckets[:n]
 	e.oldest = math.MaxInt64
 	if n > 0 {
-		e.oldest = e.buckets.list[0].start
+		e.oldest = e.aux.buckets[0].start
 	}
 }
 
@@ -157,11 +188,11 @@ func (e *entry) history(last, w int64, n int, x *scratch) []int {
 	j := 0
 	for i := range out {
 		start := last - int64(n-1-i)*w
-		for j < len(e.buckets.list) && e.buckets.list[j].start < start {
+		for j < len(e.aux.buckets) && e.aux.buckets[j].start < start {
 			j++
 		}
-		if j < len(e.buckets.list) && e.buckets.list[j].start == start {
-			out[i] = len(e.buckets.list[j].set)
+		if j < len(e.aux.buckets) && e.aux.buckets[j].start == start {
+			out[i] = len(e.aux.buckets[j].set)
 		}
 	}
 	return out
