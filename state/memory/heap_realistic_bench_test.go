@@ -6,7 +6,6 @@ import (
 	"runtime/metrics"
 	"testing"
 
-	"github.com/iamsentry/iamsentry/state"
 	"github.com/iamsentry/iamsentry/state/memory"
 )
 
@@ -32,13 +31,7 @@ func BenchmarkHeapRealistic(b *testing.B) {
 	var live, objects, scan float64
 	for b.Loop() {
 		b.StopTimer()
-		batches := make([]*state.Batch, len(ops))
-		for i, o := range ops {
-			batches[i] = new(state.Batch)
-			for _, op := range o {
-				queue(batches[i], op)
-			}
-		}
+		batches := queueAll(ops)
 		s := memory.New(memory.WithSweepInterval(0))
 		for _, batch := range batches {
 			if err := s.Exec(ctx, batch); err != nil {

@@ -124,6 +124,18 @@ func realisticOps(b *testing.B) (events int, batches [][]state.Op) {
 	return realistic.events, realistic.batches
 }
 
+// queueAll queues copies of ops on fresh batches, one per batch of ops.
+func queueAll(ops [][]state.Op) []*state.Batch {
+	batches := make([]*state.Batch, len(ops))
+	for i, o := range ops {
+		batches[i] = new(state.Batch)
+		for _, op := range o {
+			queue(batches[i], op)
+		}
+	}
+	return batches
+}
+
 // shardLocks is how many times Exec takes a shard's lock for ops: once
 // per run of operations on one shard.
 func shardLocks(ops []state.Op) int {
@@ -154,13 +166,7 @@ func BenchmarkExecRealistic(b *testing.B) {
 	var cpu time.Duration
 	for b.Loop() {
 		b.StopTimer()
-		batches := make([]*state.Batch, len(ops))
-		for i, o := range ops {
-			batches[i] = new(state.Batch)
-			for _, op := range o {
-				queue(batches[i], op)
-			}
-		}
+		batches := queueAll(ops)
 		s := memory.New(memory.WithSweepInterval(0))
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
