@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
-	"unique"
 )
 
 // TestBucketHistoryMatchesModel checks the buckets of an entry against a
@@ -14,7 +13,7 @@ import (
 // oldest bucket and past the newest.
 func TestBucketHistoryMatchesModel(t *testing.T) {
 	const w = 10
-	e := newEntry(unique.Make("days"), kindBuckets)
+	e := newEntry("days", kindBuckets)
 	model := map[int64]map[string]bool{}
 	r := rand.New(rand.NewPCG(5, 6))
 	var x scratch

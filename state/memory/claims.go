@@ -2,7 +2,6 @@ package memory
 
 import (
 	"maps"
-	"unique"
 
 	"github.com/iamsentry/iamsentry/state"
 )
@@ -150,7 +149,7 @@ func (sh *shard) promote(k state.Key, h uint64) *group {
 		return nil
 	}
 	a := &sh.claimArena
-	one := &single{e: entry{name: unique.Make(a.labels[c.name]), kind: kindValue, value: string(a.value(c)), expires: c.expires}}
+	one := &single{e: entry{name: a.labels[c.name], kind: kindValue, value: string(a.value(c)), expires: c.expires}}
 	sh.dropClaim(h)
 	g := sh.adopt(k, h, &one.g)
 	sh.add(g, &one.e)

@@ -122,11 +122,11 @@ func (c claim) cost() int64 {
 	return claimSlot + 2*int64(c.idLen+c.valLen)
 }
 
-// cost returns the bytes e takes; its name is interned, shared by every
-// identity. Member copies are counted by length plus 4, the average rounding
-// of small allocations to 8-byte steps.
+// cost returns the bytes e takes, its name's copy included. Member copies
+// are counted by length plus 4, the average rounding of small allocations
+// to 8-byte steps.
 func (e *entry) cost() int64 {
-	n := entrySize + str(int64(len(e.value)))
+	n := entrySize + str(int64(len(e.name))) + str(int64(len(e.value)))
 	if e.members.many != nil {
 		n += mapBytes(int(e.peak), 16+8)
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
-	"unique"
 )
 
 // TestBucketBytesKeptMatchRecount checks the running sum a bucket entry
@@ -12,7 +11,7 @@ import (
 // random adds (new buckets, new and repeated members) and trims.
 func TestBucketBytesKeptMatchRecount(t *testing.T) {
 	const w = 10
-	e := newEntry(unique.Make("reads"), kindBuckets)
+	e := newEntry("reads", kindBuckets)
 	r := rand.New(rand.NewPCG(3, 4))
 	for step := range 5000 {
 		at := int64(step/5 + r.IntN(50))

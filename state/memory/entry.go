@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unique"
 )
 
 // kind is what an entry holds. A key holds one kind at a time, like a Redis
@@ -35,7 +34,7 @@ type introduction struct {
 // entry is the state under one name of an identity. Times are Unix
 // nanoseconds: wall-clock for expires, event time for everything else.
 type entry struct {
-	name    unique.Handle[string] // interned: detectors use a few names for every identity
+	name    string // the store's copy: interning names (unique.Make) cost a weak pointer per new name, and most are new (a name per time window)
 	kind    kind
 	peak    int32 // most members held: maps never shrink
 	expires int64
@@ -48,7 +47,7 @@ type entry struct {
 	strs    int64          // bytes of the member strings held
 }
 
-func newEntry(name unique.Handle[string], k kind) *entry {
+func newEntry(name string, k kind) *entry {
 	e := &entry{name: name, kind: k}
 	switch k {
 	case kindNovelty:

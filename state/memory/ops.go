@@ -99,13 +99,13 @@ func (sh *shard) claim(o *state.ClaimOp, h uint64, now int64, x *scratch) (state
 		return state.Claimed{Prior: bytesOf(e.value)}, nil
 	}
 	if g == nil {
-		one := &single{e: entry{name: x.intern(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)}}
+		one := &single{e: entry{name: strings.Clone(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)}}
 		g = sh.adopt(o.Key, h, &one.g)
 		sh.add(g, &one.e)
 		sh.evict(g)
 		return state.Claimed{First: true}, nil
 	}
-	sh.replace(g, o.Key, h, &entry{name: x.intern(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
+	sh.replace(g, o.Key, h, &entry{name: strings.Clone(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
 	return state.Claimed{First: true}, nil
 }
 
@@ -114,7 +114,7 @@ func (sh *shard) put(o *state.PutOp, h uint64, now int64, x *scratch) (struct{},
 		return struct{}{}, err
 	}
 	// Put replaces whatever the key held, as SET does on Redis.
-	sh.replace(sh.group(o.Key, h), o.Key, h, &entry{name: x.intern(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
+	sh.replace(sh.group(o.Key, h), o.Key, h, &entry{name: strings.Clone(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
 	return struct{}{}, nil
 }
 
@@ -288,6 +288,6 @@ func (sh *shard) throttle(o *state.ThrottleOp, h uint64, now int64, x *scratch) 
 	if err != nil || e != nil {
 		return e != nil && e.value == o.Owner, err
 	}
-	sh.replace(g, o.Key, h, &entry{name: x.intern(o.Key.Name), kind: kindThrottle, value: strings.Clone(o.Owner), expires: now + int64(o.TTL)})
+	sh.replace(g, o.Key, h, &entry{name: strings.Clone(o.Key.Name), kind: kindThrottle, value: strings.Clone(o.Owner), expires: now + int64(o.TTL)})
 	return true, nil
 }
