@@ -40,7 +40,7 @@ func (s *members) get(member string) (int64, bool) {
 		return at, ok
 	}
 	for _, t := range s.few {
-		if t.member == member {
+		if same(t.member, member) {
 			return t.at, true
 		}
 	}
@@ -70,7 +70,7 @@ func (s *members) put(member string, at int64) (added bool) {
 		return !ok
 	}
 	for i := range s.few {
-		if s.few[i].member == member {
+		if same(s.few[i].member, member) {
 			s.few[i].at = max(s.few[i].at, at)
 			return false
 		}
@@ -93,7 +93,7 @@ func (s *members) put(member string, at int64) (added bool) {
 // insertion of a new member usually end at the tail. A new member is
 // copied into t rather than apart.
 func (s *members) putSorted(member string, at int64, t *text) (added bool) {
-	if n := len(s.few); n > 0 && s.few[n-1].member == member {
+	if n := len(s.few); n > 0 && same(s.few[n-1].member, member) {
 		// The latest member again (a burst of one action): it stays at
 		// the tail, and the map lookup is spared.
 		if t := &s.few[n-1]; at > t.at {
@@ -302,4 +302,13 @@ func (t *text) release(s string) {
 		}
 		return
 	}
+}
+
+// same reports whether a and b are equal, comparing their last bytes
+// before the rest: the names, identities and members a store compares
+// share long prefixes (an ARN, a key's name up to its time window) and
+// differ at their ends, where == (memeqbody) comes last.
+func same(a, b string) bool {
+	n := len(a)
+	return n == len(b) && (n == 0 || a[n-1] == b[n-1]) && a == b
 }

@@ -90,3 +90,16 @@ func textFigures(t *text) (refs int, held int64) {
 	}
 	return refs, held
 }
+
+// TestSameIsEquality checks same against == on strings that differ
+// anywhere, in length only, or not at all.
+func TestSameIsEquality(t *testing.T) {
+	for _, c := range [][2]string{
+		{"", ""}, {"a", ""}, {"", "a"}, {"abc", "abc"}, {"abc", "abd"}, {"abc", "xbc"},
+		{"abc", "ab"}, {"enum:w:100", "enum:w:101"}, {"enum:w:100", "enum:x:100"},
+	} {
+		if got, want := same(c[0], c[1]), c[0] == c[1]; got != want {
+			t.Errorf("same(%q, %q) = %v, want %v", c[0], c[1], got, want)
+		}
+	}
+}

@@ -178,7 +178,7 @@ func (sh *shard) lookup(k state.Key, h uint64) *group {
 
 // is reports whether g is k's identity.
 func (g *group) is(k state.Key) bool {
-	return g.key.identity == k.Identity && g.key.tenant.Value() == k.Tenant
+	return same(g.key.identity, k.Identity) && g.key.tenant.Value() == k.Tenant
 }
 
 // cached returns k's identity when it is among the recent groups, moved
@@ -315,7 +315,7 @@ func (g *group) find(name string) int {
 		return -1
 	}
 	for i, e := range g.entries {
-		if e.name == name {
+		if same(e.name, name) {
 			return i
 		}
 	}
