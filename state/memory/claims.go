@@ -2,8 +2,6 @@ package memory
 
 import (
 	"maps"
-	"strings"
-	"unique"
 
 	"github.com/iamsentry/iamsentry/state"
 )
@@ -25,14 +23,19 @@ import (
 // identities whose hashes collide do not share the slot: the second gets a
 // group.
 
-// claim is an identity of a tenant holding one value under one name.
+// claim is an identity of a tenant holding one value under one name. It
+// holds no pointer, so the collector never scans the claims map, the
+// largest structure of a store on a scan (an identity per event): the
+// identity and the value are bytes of the shard's claim arena (see
+// claimArena), the tenant and the name indexes of its labels.
 type claim struct {
-	identity string // the store's copy
-	tenant   unique.Handle[string]
-	name     unique.Handle[string]
-	value    string
-	expires  int64  // wall clock, ns
-	used     uint64 // the shard's tick at its last use
+	at      uint32 // where the identity, then the value, start in the arena
+	idLen   uint32
+	valLen  uint32
+	tenant  uint8 // index in the shard's claim labels
+	name    uint8
+	expires int64  // wall clock, ns
+	used    uint64 // the shard's tick at its last use
 }
 
 // claimRef is a claim's place in the queue: the claim under h as it was
@@ -47,8 +50,9 @@ type claimQueue struct {
 }
 
 // isClaimOf reports whether c is k's identity.
-func (c *claim) isClaimOf(k state.Key) bool {
-	return c.identity == k.Identity && c.tenant.Value() == k.Tenant
+func (sh *shard) isClaimOf(c claim, k state.Key) bool {
+	a := &sh.claimArena
+	return string(a.identity(c)) == k.Identity && a.labels[c.tenant] == k.Tenant
 }
 
 // claimAlone claims k on an identity without a group: it reports false
@@ -59,21 +63,26 @@ func (sh *shard) claimAlone(k state.Key, h uint64, value []byte, expires, now in
 	c, held := sh.claims[h]
 	switch {
 	case !held:
-	case !c.isClaimOf(k):
+	case !sh.isClaimOf(c, k):
 		if c.expires > now {
 			return state.Claimed{}, false
 		}
 		sh.dropClaim(h) // expired: reclaimed on access, as a group's entry is
-	case c.name.Value() != k.Name:
+	case sh.claimArena.labels[c.name] != k.Name:
 		return state.Claimed{}, false
 	case c.expires > now:
 		sh.useClaim(h, c)
-		return state.Claimed{Prior: bytesOf(c.value)}, true
+		return state.Claimed{Prior: append(make([]byte, 0, c.valLen), sh.claimArena.value(c)...)}, true
 	default:
 		sh.dropClaim(h)
 	}
-	c = claim{identity: strings.Clone(k.Identity), tenant: sh.intern(k.Tenant), name: x.intern(k.Name), value: string(value), expires: expires}
+	c, ok := sh.claimArena.store(k, value)
+	if !ok {
+		return state.Claimed{}, false
+	}
+	c.expires = expires
 	sh.useClaim(h, c)
+	sh.claimArena.compact(sh.claims)
 	sh.claimsPeak = max(sh.claimsPeak, len(sh.claims))
 	sh.bytes += c.cost()
 	sh.evict(nil)
@@ -129,17 +138,19 @@ func (sh *shard) dropClaim(h uint64) {
 	c := sh.claims[h]
 	delete(sh.claims, h)
 	sh.bytes -= c.cost()
+	sh.claimArena.dead += int(c.idLen + c.valLen)
 }
 
 // promote turns k's identity, held as a claim, into a group holding the
 // claim's value, and returns it; nil when k's identity holds no claim.
 func (sh *shard) promote(k state.Key, h uint64) *group {
 	c, ok := sh.claims[h]
-	if !ok || !c.isClaimOf(k) {
+	if !ok || !sh.isClaimOf(c, k) {
 		return nil
 	}
+	a := &sh.claimArena
+	one := &single{e: entry{name: a.labels[c.name], kind: kindValue, value: string(a.value(c)), expires: c.expires}}
 	sh.dropClaim(h)
-	one := &single{e: entry{name: c.name, kind: kindValue, value: c.value, expires: c.expires}}
 	g := sh.adopt(k, h, &one.g)
 	sh.add(g, &one.e)
 	return g
@@ -159,4 +170,5 @@ func (sh *shard) sweepClaims(now int64) {
 		sh.claims, sh.claimsPeak = m, len(sh.claims)
 	}
 	sh.compactClaims()
+	sh.claimArena.compact(sh.claims)
 }

@@ -127,7 +127,7 @@ func TestEvictionOrdersClaimsAndGroupsByUse(t *testing.T) {
 		if i%2 == 0 {
 			sh.claimAlone(k, hashKey(k), nil, now+100, now, &x)
 		} else {
-			e := newEntry(x.intern("n"), kindMark)
+			e := newEntry("n", kindMark)
 			e.expires = now + 100
 			sh.add(sh.create(k, hashKey(k)), e)
 		}

@@ -102,9 +102,11 @@ var (
 	// groupSlot is an identity's share of its shard's map: one slot (a
 	// hash and a pointer) and its control byte, over the average fill of a
 	// map between growths (3/4).
-	groupSlot = int64(8+8+1) * 4 / 3
-	introSize = int64(unsafe.Sizeof(introduction{}))
-	timedSize = int64(unsafe.Sizeof(timed{}))
+	groupSlot  = int64(8+8+1) * 4 / 3
+	introSize  = int64(unsafe.Sizeof(introduction{}))
+	timedSize  = int64(unsafe.Sizeof(timed{}))
+	bucketSize = int64(unsafe.Sizeof(bucket{}))
+	auxSize    = alloc(int64(unsafe.Sizeof(aux{})))
 )
 
 // claimSlot is a claim's share of its shard's claims map (a slot and its
@@ -113,27 +115,32 @@ var (
 // ref, over a slice's average fill between growths and stale refs).
 var claimSlot = (8+int64(unsafe.Sizeof(claim{}))+1)*3/2 + 2*int64(unsafe.Sizeof(claimRef{}))
 
-// cost returns the bytes c takes besides its slot's share.
+// cost returns the bytes c takes: its slot's share and twice its bytes in
+// the arena, which holds up to as many dead bytes as live ones before it
+// compacts (see claimArena.compact).
 func (c claim) cost() int64 {
-	return claimSlot + str(int64(len(c.identity))) + str(int64(len(c.value)))
+	return claimSlot + 2*int64(c.idLen+c.valLen)
 }
 
-// cost returns the bytes e takes; its name is interned, shared by every
-// identity. Member copies are counted by length plus 4, the average rounding
-// of small allocations to 8-byte steps.
+// cost returns the bytes e takes, its name's copy included. Member copies
+// are counted by length plus 4, the average rounding of small allocations
+// to 8-byte steps.
 func (e *entry) cost() int64 {
-	n := entrySize + str(int64(len(e.value)))
+	n := entrySize + str(int64(len(e.name))) + str(int64(len(e.value)))
 	if e.members.many != nil {
 		n += mapBytes(int(e.peak), 16+8)
 	}
 	if cap(e.members.few) > 0 { // a window set keeps both past fewMembers
 		n += alloc(timedSize * int64(cap(e.members.few)))
 	}
-	if e.members.many != nil || e.members.few != nil {
+	if e.kind == kindNovelty && (e.members.many != nil || e.members.few != nil) {
 		n += e.strs + 4*int64(e.members.len())
 	}
-	if e.buckets != nil {
-		n += mapBytes(int(e.peak), 8+8) + e.strs + e.mark // the sets' bytes, kept as they change
+	if e.aux != nil {
+		n += auxSize + alloc(bucketSize*int64(cap(e.aux.buckets))) + e.aux.text.held
+	}
+	if e.kind == kindBuckets {
+		n += e.strs + e.mark // the sets' bytes, kept as they change
 	}
 	if cap(e.intro) > 0 {
 		n += alloc(introSize * int64(cap(e.intro)))

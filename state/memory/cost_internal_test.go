@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
-	"unique"
 )
 
 // TestBucketBytesKeptMatchRecount checks the running sum a bucket entry
@@ -12,7 +11,7 @@ import (
 // random adds (new buckets, new and repeated members) and trims.
 func TestBucketBytesKeptMatchRecount(t *testing.T) {
 	const w = 10
-	e := newEntry(unique.Make("reads"), kindBuckets)
+	e := newEntry("reads", kindBuckets)
 	r := rand.New(rand.NewPCG(3, 4))
 	for step := range 5000 {
 		at := int64(step/5 + r.IntN(50))
@@ -22,14 +21,14 @@ func TestBucketBytesKeptMatchRecount(t *testing.T) {
 			e.addToBucket(at-at%w, fmt.Sprintf("evt-%d", r.IntN(400)))
 		}
 		var want int64
-		for _, set := range e.buckets {
-			want += mapBytes(len(set), 16) + 4*int64(len(set))
+		for _, b := range e.aux.buckets {
+			want += mapBytes(len(b.set), 16) + 4*int64(len(b.set))
 		}
 		if e.mark != want {
-			t.Fatalf("step %d: kept %d bytes of sets over %d buckets, a recount gives %d", step, e.mark, len(e.buckets), want)
+			t.Fatalf("step %d: kept %d bytes of sets over %d buckets, a recount gives %d", step, e.mark, len(e.aux.buckets), want)
 		}
 	}
-	if len(e.buckets) == 0 {
+	if len(e.aux.buckets) == 0 {
 		t.Fatal("every bucket was trimmed: the test checked an empty entry")
 	}
 }

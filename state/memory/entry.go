@@ -2,9 +2,9 @@ package memory
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"time"
-	"unique"
 )
 
 // kind is what an entry holds. A key holds one kind at a time, like a Redis
@@ -34,26 +34,26 @@ type introduction struct {
 // entry is the state under one name of an identity. Times are Unix
 // nanoseconds: wall-clock for expires, event time for everything else.
 type entry struct {
-	name    unique.Handle[string] // interned: detectors use a few names for every identity
+	name    string // the store's copy: interning names (unique.Make) cost a weak pointer per new name, and most are new (a name per time window)
 	kind    kind
-	peak    int32 // most members (or buckets) held: maps never shrink
+	peak    int32 // most members held: maps never shrink
 	expires int64
-	value   string                        // value; throttle owner
-	mark    int64                         // mark: its event time; buckets: setBytes of every set
-	oldest  int64                         // no member (bucket start) is older: a lower bound
-	members members                       // window (sorted), novelty: member → latest event time
-	intro   []introduction                // novelty: who made a member new, for retries (a few at most)
-	buckets map[int64]map[string]struct{} // bucket start → distinct members
-	strs    int64                         // bytes of the member strings held
+	value   string         // value; throttle owner
+	mark    int64          // mark: its event time; buckets: setBytes of every set
+	oldest  int64          // no member (bucket start) is older: a lower bound
+	members members        // window (sorted), novelty: member → latest event time
+	intro   []introduction // novelty: who made a member new, for retries (a few at most)
+	aux     *aux           // window: member text; buckets: the buckets (apart: slices here would push every entry into the next size class)
+	strs    int64          // bytes of the member strings held
 }
 
-func newEntry(name unique.Handle[string], k kind) *entry {
+func newEntry(name string, k kind) *entry {
 	e := &entry{name: name, kind: k}
 	switch k {
-	case kindWindow, kindNovelty:
+	case kindNovelty:
 		e.oldest = math.MaxInt64
-	case kindBuckets:
-		e.buckets, e.oldest = make(map[int64]map[string]struct{}), math.MaxInt64
+	case kindWindow, kindBuckets:
+		e.aux, e.oldest = new(aux), math.MaxInt64
 	}
 	return e
 }
@@ -62,15 +62,41 @@ func newEntry(name unique.Handle[string], k kind) *entry {
 func (e *entry) addMember(member string, at int64) {
 	var added bool
 	if e.kind == kindWindow {
-		added = e.members.putSorted(member, at)
+		added = e.members.putSorted(member, at, &e.aux.text)
 	} else {
 		added = e.members.put(member, at)
 	}
 	if added {
 		e.strs += int64(len(member))
 		e.peak = max(e.peak, int32(e.members.len()))
+		if e.kind == kindWindow {
+			e.compactText()
+		}
 	}
 	e.oldest = min(e.oldest, at)
+}
+
+// compactText copies a window set's members into one fresh chunk once its
+// chunks hold more than about four times their bytes: a member seen again
+// and again keeps its chunk while the members around it leave.
+func (e *entry) compactText() {
+	t := &e.aux.text
+	if t.held <= 4*e.strs+2*maxTextChunk {
+		return
+	}
+	fresh := text{chunks: []textChunk{{buf: make([]byte, 0, e.strs+minTextChunk)}}}
+	fresh.held = int64(cap(fresh.chunks[0].buf))
+	s := &e.members
+	for i := range s.few {
+		s.few[i].member = fresh.clone(s.few[i].member)
+	}
+	if s.many != nil {
+		clear(s.many)
+		for _, m := range s.few {
+			s.many[m.member] = m.at
+		}
+	}
+	*t = fresh
 }
 
 // trim drops members older than cutoff. The oldest bound lets most calls
@@ -82,7 +108,7 @@ func (e *entry) trim(cutoff int64) {
 	}
 	var freed, oldest int64
 	if e.kind == kindWindow {
-		freed, oldest = e.members.dropSortedBefore(cutoff)
+		freed, oldest = e.members.dropSortedBefore(cutoff, &e.aux.text)
 	} else {
 		freed, oldest = e.members.dropBefore(cutoff)
 	}
@@ -90,15 +116,36 @@ func (e *entry) trim(cutoff int64) {
 	e.oldest = oldest
 }
 
+// bucket is the distinct members of one time bucket. An entry keeps its
+// buckets in a slice by start: it holds a few dozen at most (a history of
+// days), added at the end as event time moves on and dropped from the
+// front as it passes, and a history is then one walk along them, where a
+// map by start took a lookup per bucket of the history.
+type bucket struct {
+	start int64
+	set   map[string]struct{}
+}
+
+// aux is what some kinds of entry keep besides the fields every entry
+// has: a window set's member text, a bucket entry's buckets (earliest
+// first).
+type aux struct {
+	text    text
+	buckets []bucket
+}
+
 // addToBucket adds member to the bucket starting at start.
 func (e *entry) addToBucket(start int64, member string) {
-	set := e.buckets[start]
-	if set == nil {
-		set = make(map[string]struct{})
-		e.buckets[start] = set
-		e.peak = max(e.peak, int32(len(e.buckets)))
-		e.mark += setBytes(0)
+	i := len(e.aux.buckets)
+	for i > 0 && e.aux.buckets[i-1].start > start {
+		i-- // a late event: its bucket is a few from the end at most
 	}
+	if i == 0 || e.aux.buckets[i-1].start != start {
+		e.aux.buckets = slices.Insert(e.aux.buckets, i, bucket{start: start, set: make(map[string]struct{})})
+		e.mark += setBytes(0)
+		i++
+	}
+	set := e.aux.buckets[i-1].set
 	if _, ok := set[member]; !ok {
 		before := setBytes(len(set))
 		set[strings.Clone(member)] = struct{}{}
@@ -114,19 +161,20 @@ func (e *entry) trimBuckets(cutoff, w int64) {
 	if e.oldest > cutoff-w {
 		return
 	}
-	oldest := int64(math.MaxInt64)
-	for b := range e.buckets {
-		if b+w <= cutoff {
-			for m := range e.buckets[b] {
-				e.strs -= int64(len(m))
-			}
-			e.mark -= setBytes(len(e.buckets[b]))
-			delete(e.buckets, b)
-		} else {
-			oldest = min(oldest, b)
+	k := 0
+	for ; k < len(e.aux.buckets) && e.aux.buckets[k].start+w <= cutoff; k++ {
+		for m := range e.aux.buckets[k].set {
+			e.strs -= int64(len(m))
 		}
+		e.mark -= setBytes(len(e.aux.buckets[k].set))
 	}
-	e.oldest = oldest
+	n := copy(e.aux.buckets, e.aux.buckets[k:])
+	clear(e.aux.buckets[n:])
+	e.aux.buckets = e.aux.buckets[:n]
+	e.oldest = math.MaxInt64
+	if n > 0 {
+		e.oldest = e.aux.buckets[0].start
+	}
 }
 
 // history returns the member counts of the n buckets of width w ending with
@@ -136,8 +184,15 @@ func (e *entry) history(last, w int64, n int, x *scratch) []int {
 	if e == nil {
 		return out
 	}
+	j := 0
 	for i := range out {
-		out[i] = len(e.buckets[last-int64(n-1-i)*w])
+		start := last - int64(n-1-i)*w
+		for j < len(e.aux.buckets) && e.aux.buckets[j].start < start {
+			j++
+		}
+		if j < len(e.aux.buckets) && e.aux.buckets[j].start == start {
+			out[i] = len(e.aux.buckets[j].set)
+		}
 	}
 	return out
 }

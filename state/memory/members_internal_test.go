@@ -30,6 +30,7 @@ func TestSortedMembersMatchModel(t *testing.T) {
 	for seed := range uint64(20) {
 		r := rand.New(rand.NewPCG(seed, 7))
 		var s members
+		var tx text
 		m := model{}
 		universe := 2 + r.IntN(40)
 		for step := range 400 {
@@ -37,7 +38,7 @@ func TestSortedMembersMatchModel(t *testing.T) {
 			case op < 7:
 				member, at := fmt.Sprintf("m%02d", r.IntN(universe)), int64(r.IntN(100))
 				_, had := m[member]
-				if added := s.putSorted(member, at); added == had {
+				if added := s.putSorted(member, at, &tx); added == had {
 					t.Fatalf("seed %d step %d: put(%s, %d) added=%v, the member was there: %v", seed, step, member, at, added, had)
 				}
 				m[member] = max(m[member], at)
@@ -50,7 +51,7 @@ func TestSortedMembersMatchModel(t *testing.T) {
 						delete(m, k)
 					}
 				}
-				if freed, _ := s.dropSortedBefore(cutoff); freed != want {
+				if freed, _ := s.dropSortedBefore(cutoff, &tx); freed != want {
 					t.Fatalf("seed %d step %d: dropBefore(%d) freed %d bytes, want %d", seed, step, cutoff, freed, want)
 				}
 			default:
@@ -64,6 +65,9 @@ func TestSortedMembersMatchModel(t *testing.T) {
 			if s.len() != len(m) {
 				t.Fatalf("seed %d step %d: len %d, want %d", seed, step, s.len(), len(m))
 			}
+			if refs, held := textFigures(&tx); refs != len(m) || held != tx.held {
+				t.Fatalf("seed %d step %d: text chunks counted %d members and %d bytes, want %d and %d", seed, step, refs, held, len(m), tx.held)
+			}
 			for k, at := range m {
 				if got, ok := s.get(k); !ok || got != at {
 					t.Fatalf("seed %d step %d: get(%s) = %d, %v; want %d", seed, step, k, got, ok, at)
@@ -74,6 +78,28 @@ func TestSortedMembersMatchModel(t *testing.T) {
 			}) {
 				t.Fatalf("seed %d step %d: members out of order: %v", seed, step, s.few)
 			}
+		}
+	}
+}
+
+// textFigures recounts a text: the members its chunks count and its bytes.
+func textFigures(t *text) (refs int, held int64) {
+	for _, c := range t.chunks {
+		refs += c.refs
+		held += int64(cap(c.buf))
+	}
+	return refs, held
+}
+
+// TestSameIsEquality checks same against == on strings that differ
+// anywhere, in length only, or not at all.
+func TestSameIsEquality(t *testing.T) {
+	for _, c := range [][2]string{
+		{"", ""}, {"a", ""}, {"", "a"}, {"abc", "abc"}, {"abc", "abd"}, {"abc", "xbc"},
+		{"abc", "ab"}, {"enum:w:100", "enum:w:101"}, {"enum:w:100", "enum:x:100"},
+	} {
+		if got, want := same(c[0], c[1]), c[0] == c[1]; got != want {
+			t.Errorf("same(%q, %q) = %v, want %v", c[0], c[1], got, want)
 		}
 	}
 }

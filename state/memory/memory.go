@@ -137,8 +137,14 @@ func (s *Store) Exec(ctx context.Context, b *state.Batch) error {
 	// work, as on Redis, and time.Now per op would be wasted.
 	now := s.now().UnixNano()
 	var x scratch
+	var held *shard
+	defer func() {
+		if held != nil {
+			held.mu.Unlock()
+		}
+	}()
 	for _, op := range b.Ops() {
-		s.exec(op, now, &x)
+		s.exec(op, now, &x, &held)
 	}
 	return nil
 }

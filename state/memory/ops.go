@@ -10,44 +10,66 @@ import (
 )
 
 // exec runs one operation under its shard's lock and resolves its future.
-func (s *Store) exec(op state.Op, now int64, x *scratch) {
+// *held is the shard whose lock the previous operation left held: a run
+// of operations on one shard (a detector's on one identity, the next
+// detector's on the same) takes its lock once. exec leaves the lock of
+// op's shard held in *held; Exec releases the last one.
+func (s *Store) exec(op state.Op, now int64, x *scratch, held **shard) {
 	switch o := op.(type) {
 	case *state.ClaimOp:
-		o.Result.Resolve(s.claim(o, now, x))
+		sh, h := s.hold(o.Key, x, held)
+		o.Result.Resolve(sh.claim(o, h, now, x))
 	case *state.PutOp:
-		o.Result.Resolve(s.put(o, now, x))
+		sh, h := s.hold(o.Key, x, held)
+		o.Result.Resolve(sh.put(o, h, now, x))
 	case *state.GetOp:
-		o.Result.Resolve(s.get(o, now, x))
+		sh, h := s.hold(o.Key, x, held)
+		o.Result.Resolve(sh.get(o, h, now, x))
 	case *state.WindowAddOp:
-		o.Result.Resolve(s.windowAdd(o, now, x))
+		sh, h := s.hold(o.Key, x, held)
+		o.Result.Resolve(sh.windowAdd(o, h, now, x))
 	case *state.WindowAddReadOp:
-		o.Result.Resolve(s.windowAddRead(o, now, x))
+		sh, h := s.hold(o.Key, x, held)
+		o.Result.Resolve(sh.windowAddRead(o, h, now, x))
 	case *state.WindowReadOp:
-		o.Result.Resolve(s.windowRead(o, now, x))
+		sh, h := s.hold(o.Key, x, held)
+		o.Result.Resolve(sh.windowRead(o, h, now, x))
 	case *state.NoveltyAddOp:
-		o.Result.Resolve(s.noveltyAdd(o, now, x))
+		sh, h := s.hold(o.Key, x, held)
+		o.Result.Resolve(sh.noveltyAdd(o, h, now, x))
 	case *state.MarkOp:
-		o.Result.Resolve(s.mark(o, now, x))
+		sh, h := s.hold(o.Key, x, held)
+		o.Result.Resolve(sh.mark(o, h, now, x))
 	case *state.ReadMarkOp:
-		o.Result.Resolve(s.readMark(o, now, x))
+		sh, h := s.hold(o.Key, x, held)
+		o.Result.Resolve(sh.readMark(o, h, now, x))
 	case *state.BucketAddOp:
-		o.Result.Resolve(s.bucketAdd(o, now, x))
+		sh, h := s.hold(o.Key, x, held)
+		o.Result.Resolve(sh.bucketAdd(o, h, now, x))
 	case *state.BucketReadOp:
-		o.Result.Resolve(s.bucketRead(o, now, x))
+		sh, h := s.hold(o.Key, x, held)
+		o.Result.Resolve(sh.bucketRead(o, h, now, x))
 	case *state.ThrottleOp:
-		o.Result.Resolve(s.throttle(o, now, x))
+		sh, h := s.hold(o.Key, x, held)
+		o.Result.Resolve(sh.throttle(o, h, now, x))
 	default:
 		op.Fail(fmt.Errorf("memory: unsupported operation %T", op))
 	}
 }
 
-// lock locks and returns k's shard and hashKey(k); the caller defers
-// sh.mu.Unlock. (A returned unlock func would be a method value, one
-// allocation per op.)
-func (s *Store) lock(k state.Key, x *scratch) (*shard, uint64) {
+// hold returns k's shard, locked, and hashKey(k). *held is the shard
+// whose lock the caller holds, if any: it is unlocked unless it is k's,
+// and becomes k's.
+func (s *Store) hold(k state.Key, x *scratch, held **shard) (*shard, uint64) {
 	h := x.hash(k)
 	sh := s.shard(h)
-	sh.mu.Lock()
+	if *held != sh {
+		if *held != nil {
+			(*held).mu.Unlock()
+		}
+		sh.mu.Lock()
+		*held = sh
+	}
 	return sh, h
 }
 
@@ -60,12 +82,10 @@ func checkTTL(k state.Key, ttl time.Duration) error {
 	return nil
 }
 
-func (s *Store) claim(o *state.ClaimOp, now int64, x *scratch) (state.Claimed, error) {
+func (sh *shard) claim(o *state.ClaimOp, h uint64, now int64, x *scratch) (state.Claimed, error) {
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return state.Claimed{}, err
 	}
-	sh, h := s.lock(o.Key, x)
-	defer sh.mu.Unlock()
 	if sh.lookup(o.Key, h) == nil {
 		if c, ok := sh.claimAlone(o.Key, h, o.Value, now+int64(o.TTL), now, x); ok {
 			return c, nil
@@ -79,30 +99,26 @@ func (s *Store) claim(o *state.ClaimOp, now int64, x *scratch) (state.Claimed, e
 		return state.Claimed{Prior: bytesOf(e.value)}, nil
 	}
 	if g == nil {
-		one := &single{e: entry{name: x.intern(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)}}
+		one := &single{e: entry{name: strings.Clone(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)}}
 		g = sh.adopt(o.Key, h, &one.g)
 		sh.add(g, &one.e)
 		sh.evict(g)
 		return state.Claimed{First: true}, nil
 	}
-	sh.replace(g, o.Key, h, &entry{name: x.intern(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
+	sh.replace(g, o.Key, h, &entry{name: strings.Clone(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
 	return state.Claimed{First: true}, nil
 }
 
-func (s *Store) put(o *state.PutOp, now int64, x *scratch) (struct{}, error) {
+func (sh *shard) put(o *state.PutOp, h uint64, now int64, x *scratch) (struct{}, error) {
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return struct{}{}, err
 	}
-	sh, h := s.lock(o.Key, x)
-	defer sh.mu.Unlock()
 	// Put replaces whatever the key held, as SET does on Redis.
-	sh.replace(sh.group(o.Key, h), o.Key, h, &entry{name: x.intern(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
+	sh.replace(sh.group(o.Key, h), o.Key, h, &entry{name: strings.Clone(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
 	return struct{}{}, nil
 }
 
-func (s *Store) get(o *state.GetOp, now int64, x *scratch) ([]byte, error) {
-	sh, h := s.lock(o.Key, x)
-	defer sh.mu.Unlock()
+func (sh *shard) get(o *state.GetOp, h uint64, now int64, x *scratch) ([]byte, error) {
 	_, e, err := sh.live(o.Key, h, kindValue, now)
 	if err != nil || e == nil {
 		return nil, err
@@ -112,12 +128,10 @@ func (s *Store) get(o *state.GetOp, now int64, x *scratch) ([]byte, error) {
 
 // windowAdd counts the span with two binary searches: window sets are kept
 // sorted by time.
-func (s *Store) windowAdd(o *state.WindowAddOp, now int64, x *scratch) (int, error) {
+func (sh *shard) windowAdd(o *state.WindowAddOp, h uint64, now int64, x *scratch) (int, error) {
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return 0, err
 	}
-	sh, h := s.lock(o.Key, x)
-	defer sh.mu.Unlock()
 	w, _, err := sh.upsert(o.Key, h, kindWindow, now, o.TTL, x)
 	if err != nil {
 		return 0, err
@@ -131,9 +145,7 @@ func (s *Store) windowAdd(o *state.WindowAddOp, now int64, x *scratch) (int, err
 	return hi - lo, nil
 }
 
-func (s *Store) windowRead(o *state.WindowReadOp, now int64, x *scratch) (state.Window, error) {
-	sh, h := s.lock(o.Key, x)
-	defer sh.mu.Unlock()
+func (sh *shard) windowRead(o *state.WindowReadOp, h uint64, now int64, x *scratch) (state.Window, error) {
 	_, e, err := sh.live(o.Key, h, kindWindow, now)
 	if err != nil || e == nil {
 		return state.Window{}, err
@@ -142,12 +154,10 @@ func (s *Store) windowRead(o *state.WindowReadOp, now int64, x *scratch) (state.
 }
 
 // windowAddRead is windowAdd then windowRead under one lock.
-func (s *Store) windowAddRead(o *state.WindowAddReadOp, now int64, x *scratch) (state.Window, error) {
+func (sh *shard) windowAddRead(o *state.WindowAddReadOp, h uint64, now int64, x *scratch) (state.Window, error) {
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return state.Window{}, err
 	}
-	sh, h := s.lock(o.Key, x)
-	defer sh.mu.Unlock()
 	w, _, err := sh.upsert(o.Key, h, kindWindow, now, o.TTL, x)
 	if err != nil {
 		return state.Window{}, err
@@ -175,12 +185,10 @@ func (e *entry) window(span state.Span, limit int, x *scratch) state.Window {
 	return w
 }
 
-func (s *Store) noveltyAdd(o *state.NoveltyAddOp, now int64, x *scratch) (state.Novelty, error) {
+func (sh *shard) noveltyAdd(o *state.NoveltyAddOp, h uint64, now int64, x *scratch) (state.Novelty, error) {
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return state.Novelty{}, err
 	}
-	sh, h := s.lock(o.Key, x)
-	defer sh.mu.Unlock()
 	w, _, err := sh.upsert(o.Key, h, kindNovelty, now, o.TTL, x)
 	if err != nil {
 		return state.Novelty{}, err
@@ -205,12 +213,10 @@ func (s *Store) noveltyAdd(o *state.NoveltyAddOp, now int64, x *scratch) (state.
 	return n, nil
 }
 
-func (s *Store) mark(o *state.MarkOp, now int64, x *scratch) (state.Mark, error) {
+func (sh *shard) mark(o *state.MarkOp, h uint64, now int64, x *scratch) (state.Mark, error) {
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return state.Mark{}, err
 	}
-	sh, h := s.lock(o.Key, x)
-	defer sh.mu.Unlock()
 	w, created, err := sh.upsert(o.Key, h, kindMark, now, o.TTL, x)
 	if err != nil {
 		return state.Mark{}, err
@@ -229,9 +235,7 @@ func (s *Store) mark(o *state.MarkOp, now int64, x *scratch) (state.Mark, error)
 	return prev, nil
 }
 
-func (s *Store) readMark(o *state.ReadMarkOp, now int64, x *scratch) (state.Mark, error) {
-	sh, h := s.lock(o.Key, x)
-	defer sh.mu.Unlock()
+func (sh *shard) readMark(o *state.ReadMarkOp, h uint64, now int64, x *scratch) (state.Mark, error) {
 	_, e, err := sh.live(o.Key, h, kindMark, now)
 	if err != nil || e == nil {
 		return state.Mark{}, err
@@ -247,12 +251,10 @@ func checkBuckets(k state.Key, width time.Duration, history int) error {
 	return nil
 }
 
-func (s *Store) bucketAdd(o *state.BucketAddOp, now int64, x *scratch) ([]int, error) {
+func (sh *shard) bucketAdd(o *state.BucketAddOp, h uint64, now int64, x *scratch) ([]int, error) {
 	if err := cmp.Or(checkTTL(o.Key, o.TTL), checkBuckets(o.Key, o.Width, o.History)); err != nil {
 		return nil, err
 	}
-	sh, h := s.lock(o.Key, x)
-	defer sh.mu.Unlock()
 	ed, _, err := sh.upsert(o.Key, h, kindBuckets, now, o.TTL, x)
 	if err != nil {
 		return nil, err
@@ -265,12 +267,10 @@ func (s *Store) bucketAdd(o *state.BucketAddOp, now int64, x *scratch) ([]int, e
 	return e.history(start, w, o.History, x), nil
 }
 
-func (s *Store) bucketRead(o *state.BucketReadOp, now int64, x *scratch) ([]int, error) {
+func (sh *shard) bucketRead(o *state.BucketReadOp, h uint64, now int64, x *scratch) ([]int, error) {
 	if err := checkBuckets(o.Key, o.Width, o.History); err != nil {
 		return nil, err
 	}
-	sh, h := s.lock(o.Key, x)
-	defer sh.mu.Unlock()
 	_, e, err := sh.live(o.Key, h, kindBuckets, now)
 	if err != nil {
 		return nil, err
@@ -280,16 +280,14 @@ func (s *Store) bucketRead(o *state.BucketReadOp, now int64, x *scratch) ([]int,
 
 // throttle leaves the TTL alone when the owner comes back: a retry must not
 // stretch the period, or one noisy key could be throttled forever.
-func (s *Store) throttle(o *state.ThrottleOp, now int64, x *scratch) (bool, error) {
+func (sh *shard) throttle(o *state.ThrottleOp, h uint64, now int64, x *scratch) (bool, error) {
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return false, err
 	}
-	sh, h := s.lock(o.Key, x)
-	defer sh.mu.Unlock()
 	g, e, err := sh.live(o.Key, h, kindThrottle, now)
 	if err != nil || e != nil {
 		return e != nil && e.value == o.Owner, err
 	}
-	sh.replace(g, o.Key, h, &entry{name: x.intern(o.Key.Name), kind: kindThrottle, value: strings.Clone(o.Owner), expires: now + int64(o.TTL)})
+	sh.replace(g, o.Key, h, &entry{name: strings.Clone(o.Key.Name), kind: kindThrottle, value: strings.Clone(o.Owner), expires: now + int64(o.TTL)})
 	return true, nil
 }

@@ -124,30 +124,49 @@ func realisticOps(b *testing.B) (events int, batches [][]state.Op) {
 	return realistic.events, realistic.batches
 }
 
+// queueAll queues copies of ops on fresh batches, one per batch of ops.
+func queueAll(ops [][]state.Op) []*state.Batch {
+	batches := make([]*state.Batch, len(ops))
+	for i, o := range ops {
+		batches[i] = new(state.Batch)
+		for _, op := range o {
+			queue(batches[i], op)
+		}
+	}
+	return batches
+}
+
+// shardLocks is how many times Exec takes a shard's lock for ops: once
+// per run of operations on one shard.
+func shardLocks(ops []state.Op) int {
+	n, last := 0, -1
+	for _, op := range ops {
+		if sh := memory.ShardOf(op.Target()); sh != last {
+			n, last = n+1, sh
+		}
+	}
+	return n
+}
+
 // BenchmarkExecRealistic executes on a fresh store, one pass a month, the
 // state operations the engine queues for the realistic corpus: the
 // embedded store's share of BenchmarkScoreRealistic alone. It reports the
 // process's CPU time per event while the store executes (GC included;
 // wall time on a shared machine measures the queue for a core) and the
-// store's allocations per event, which noise cannot move.
+// store's allocations and shard locks per event, which noise cannot move.
 func BenchmarkExecRealistic(b *testing.B) {
 	events, ops := realisticOps(b)
-	total := 0
+	total, locks := 0, 0
 	for _, batch := range ops {
 		total += len(batch)
+		locks += shardLocks(batch)
 	}
 	ctx := context.Background()
 	var mallocs, bytes uint64
 	var cpu time.Duration
 	for b.Loop() {
 		b.StopTimer()
-		batches := make([]*state.Batch, len(ops))
-		for i, o := range ops {
-			batches[i] = new(state.Batch)
-			for _, op := range o {
-				queue(batches[i], op)
-			}
-		}
+		batches := queueAll(ops)
 		s := memory.New(memory.WithSweepInterval(0))
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
@@ -169,6 +188,7 @@ func BenchmarkExecRealistic(b *testing.B) {
 	n := float64(events * b.N)
 	b.ReportMetric(float64(cpu.Nanoseconds())/n, "CPU-ns/event")
 	b.ReportMetric(float64(total)/float64(events), "ops/event")
+	b.ReportMetric(float64(locks)/float64(events), "locks/event")
 	b.ReportMetric(float64(mallocs)/n, "allocs/event")
 	b.ReportMetric(float64(bytes)/n, "B/event")
 	b.ReportMetric(0, "ns/op")

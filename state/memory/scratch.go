@@ -1,24 +1,14 @@
 package memory
 
 import (
-	"unique"
-
 	"github.com/iamsentry/iamsentry/state"
 )
 
 // scratch is what one Exec call keeps while it runs its operations: the
-// names it interned and the chunks its answers are cut from. It belongs to
+// last identity it hashed and the chunks its answers are cut from. It belongs to
 // the goroutine of that call alone, so it needs no lock, and it is
 // dropped when the call returns.
 type scratch struct {
-	// names caches the handles of the names interned in this Exec,
-	// direct mapped by a hash of a few bytes of the name (see nameSlot).
-	// The realistic month uses 61k distinct names (a name per time window
-	// or per target), each identity its own; spread over the shards, a
-	// cache per shard missed on most new entries, each miss a
-	// unique.Make, while in one micro-batch many identities share them.
-	names [nameSlots]unique.Handle[string]
-
 	// last is the identity of the previous operation and its hashKey:
 	// a detector queues its operations on one identity together, and
 	// the next detector often works on the same one, so comparing the
@@ -43,35 +33,6 @@ func (x *scratch) hash(k state.Key) uint64 {
 	}
 	l.tenant, l.identity, l.hash, l.set = k.Tenant, k.Identity, hashKey(k), true
 	return l.hash
-}
-
-// nameSlots is the size of an Exec's cache of interned names: a power of
-// two, so a hash picks a slot with a mask.
-const nameSlots = 128
-
-// nameSlot picks name's slot from its length and three of its bytes: far
-// cheaper than hashing it whole, and names differ there (their length,
-// their end, where a time or a target goes).
-func nameSlot(name string) int {
-	n := len(name)
-	if n == 0 {
-		return 0
-	}
-	h := uint(n)*31 + uint(name[n-1])
-	h = h*31 + uint(name[n/2])
-	h = h*31 + uint(name[n*3/4])
-	return int(h & (nameSlots - 1))
-}
-
-// intern returns the interned handle of an entry's name, from the cache
-// when it is there: unique.Make costs more than comparing a string.
-func (x *scratch) intern(name string) unique.Handle[string] {
-	slot := &x.names[nameSlot(name)]
-	if *slot != (unique.Handle[string]{}) && slot.Value() == name {
-		return *slot
-	}
-	*slot = unique.Make(name)
-	return *slot
 }
 
 // resultChunk is how many elements a fresh chunk of answers holds: enough
