@@ -139,6 +139,8 @@ func newScoring(e *Engine, b Batch) *scoring {
 	// The claim names and owners are carved from chunks of their own,
 	// fresh for the batch: never the scratch's, which a later batch
 	// rewrites while stores and findings may still hold these strings.
+	// So are the strings and evaluations detectors build per event
+	// (detectors.Event.UseArena).
 	var owners detectors.Arena
 	n := 0
 	for i := range b.Records {
@@ -151,6 +153,7 @@ func newScoring(e *Engine, b Batch) *scoring {
 		s.verdicts[i].EventID = it.rec.EventID
 		it.index, it.copyOf = i, -1
 		it.event = detectors.Event{Record: &it.rec, Tenant: b.Tenant}
+		it.event.UseArena(&owners)
 		// The claim's name and the owner are built as one string.
 		claim := it.event.PrefixedOwner(dedupePrefix(e.claimBeside), &owners)
 		it.owner = it.event.Owner()

@@ -83,7 +83,8 @@ func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, read
 	if r.Denied() {
 		m = read.members[1]
 	}
-	e := &enumeration{d: d, ev: ev, id: id, svc: read.svc, sensitive: read.sensitive}
+	e := enumerations.New(ev)
+	*e = enumeration{d: d, ev: ev, id: id, svc: read.svc, sensitive: read.sensitive}
 	sc := &d.sc
 	// The limit is the scale's threshold: every member weighs at least 1,
 	// so a window holding more members crosses whatever they are, and one

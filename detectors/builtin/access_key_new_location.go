@@ -201,7 +201,8 @@ func locationIdentity(ev *detectors.Event) (key string, session bool) {
 	switch u.Type {
 	case "AssumedRole", "FederatedUser":
 		if k := u.AccessKeyID; strings.HasPrefix(k, "ASIA") && detectors.HumanSession(r) {
-			return "session:" + k, true
+			var buf [64]byte
+			return ev.String(append(append(buf[:0], "session:"...), k...)), true
 		}
 		return "", false
 	case "SAMLUser", "WebIdentityUser", "IdentityCenterUser", "AWSService", "AWSAccount":
@@ -253,7 +254,8 @@ func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) dete
 	if id == "" {
 		return nil
 	}
-	s := &sighting{d: d, r: r, ev: ev, id: id, ip: ip, session: session,
+	s := sightings.New(ev)
+	*s = sighting{d: d, r: r, ev: ev, id: id, ip: ip, session: session,
 		hosting: !trusted && d.settings.SourceNetwork(ev).Kind == detectors.NetworkHosting, trusted: trusted}
 	s.dims, s.geo = d.place(ev, ip, s.placed[:0])
 	if trusted {

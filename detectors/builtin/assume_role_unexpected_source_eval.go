@@ -197,7 +197,8 @@ type signIn struct {
 func (d *AssumeRoleUnexpectedSource) observe(ev *detectors.Event, b *state.Batch, who signInWho, role string, net signInNet) detectors.Evaluation {
 	r := ev.Record
 	w := d.opts.Window
-	s := &signIn{d: d, ev: ev, who: who, role: role, net: net}
+	s := signIns.New(ev)
+	*s = signIn{d: d, ev: ev, who: who, role: role, net: net}
 	key := func(name string) state.Key { return ev.Key(who.id, "assume-src:"+name) }
 	s.seen = b.NoveltyAddBy(key("nets"), net.member, ev.Owner(), r.EventTime, w)
 	if net.country != "" {
