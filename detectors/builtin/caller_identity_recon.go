@@ -185,7 +185,7 @@ func (d *CallerIdentityRecon) Info() detectors.Info { return d.info }
 func (d *CallerIdentityRecon) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
 	r := ev.Record
 	kind := classifyRecon(r)
-	if kind == reconNone || r.ServiceCaller() || unauthenticated[r.ErrorCode] ||
+	if kind == reconNone || r.ServiceCaller() || unauthenticatedCall(r.ErrorCode) ||
 		(!d.opts.IncludeConsole && consoleSession(r)) {
 		return nil
 	}

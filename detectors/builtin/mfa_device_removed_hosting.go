@@ -131,7 +131,7 @@ func mfaCredential(r *cloudtrail.Record) string {
 // person or is a hosting network.
 func (d *MFADeviceRemoved) place(ev *detectors.Event) (mfaPlace, bool) {
 	r := ev.Record
-	if r.ServiceCaller() || unauthenticated[r.ErrorCode] || !r.SourceIsIP() {
+	if r.ServiceCaller() || unauthenticatedCall(r.ErrorCode) || !r.SourceIsIP() {
 		return mfaPlace{}, false
 	}
 	n := d.settings.SourceNetwork(ev)

@@ -170,7 +170,7 @@ func (d *WorkloadCredentials) Observe(ev *detectors.Event, b *state.Batch) detec
 			return nil
 		}
 	}
-	if r.Failed() && unauthenticated[r.ErrorCode] || r.ServiceCaller() || detectors.HumanSession(r) || agentChannel[r.EventSource] {
+	if r.Failed() && unauthenticatedCall(r.ErrorCode) || r.ServiceCaller() || detectors.HumanSession(r) || agentChannel[r.EventSource] {
 		return nil
 	}
 	u := &r.UserIdentity
