@@ -68,6 +68,7 @@ type Event struct {
 	owner  string // EventIdentity(Record), computed once by Owner
 	source source // where it came from, computed once by Settings.SourceNetwork
 	key    string // KeyIdentity of the record's own access key, once asked
+	arena  *Arena // the batch's, when the engine gave one (see UseArena)
 }
 
 // Owner names the event for retry-safe state operations (throttles,
@@ -123,7 +124,10 @@ func (ev *Event) PrefixedOwner(prefix string, arena *Arena) string {
 // lives as long as any of its strings, as a batch's records' bytes do
 // (stores clone what they keep). The zero Arena is ready to use; an Arena
 // is not safe for concurrent use.
-type Arena struct{ chunk []byte }
+type Arena struct {
+	chunk []byte
+	slabs []any // by Slab id: its *slabChunk (see Slab)
+}
 
 // arenaChunk is the size of an Arena's chunks; a string of more than a
 // quarter of it is allocated on its own.
@@ -151,7 +155,8 @@ func (ev *Event) KeyIdentity(accessKeyID string) string {
 		return "key:" + accessKeyID // an event made only to build keys has no record
 	}
 	if ev.key == "" {
-		ev.key = "key:" + accessKeyID
+		var buf [64]byte
+		ev.key = ev.String(append(append(buf[:0], "key:"...), accessKeyID...))
 	}
 	return ev.key
 }

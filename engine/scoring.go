@@ -139,6 +139,8 @@ func newScoring(e *Engine, b Batch) *scoring {
 	// The claim names and owners are carved from chunks of their own,
 	// fresh for the batch: never the scratch's, which a later batch
 	// rewrites while stores and findings may still hold these strings.
+	// So are the strings and evaluations detectors build per event
+	// (detectors.Event.UseArena).
 	var owners detectors.Arena
 	n := 0
 	for i := range b.Records {
@@ -151,6 +153,7 @@ func newScoring(e *Engine, b Batch) *scoring {
 		s.verdicts[i].EventID = it.rec.EventID
 		it.index, it.copyOf = i, -1
 		it.event = detectors.Event{Record: &it.rec, Tenant: b.Tenant}
+		it.event.UseArena(&owners)
 		// The claim's name and the owner are built as one string.
 		claim := it.event.PrefixedOwner(dedupePrefix(e.claimBeside), &owners)
 		it.owner = it.event.Owner()
@@ -163,11 +166,7 @@ func newScoring(e *Engine, b Batch) *scoring {
 		it.claim = s.first.Claim(it.dedupe, nil, e.opts.DedupeHorizon)
 		s.creations(it)
 		from := len(evals)
-		for _, d := range enabled {
-			if ev := s.observe(d, &it.event); ev != nil {
-				evals = append(evals, ev)
-			}
-		}
+		evals = s.observeAll(enabled, &it.event, evals)
 		// Capped, so that nothing appended to one item's evals can
 		// overwrite the next item's.
 		it.evals = evals[from:len(evals):len(evals)]
@@ -301,18 +300,38 @@ func encodeFindings(fs []detectors.Finding) []byte {
 	return b
 }
 
-// observe calls d.Observe, turning a panic into a logged detector failure:
-// one detector's bug on one hostile record must not take the process down.
-func (s *scoring) observe(d detectors.Detector, ev *detectors.Event) (eval detectors.Evaluation) {
+// observeAll calls every enabled detector's Observe on ev, in order, and
+// appends the evaluations they return to evals. A panic becomes a logged
+// failure of that detector: one detector's bug on one hostile record must
+// not take the process down, nor keep the detectors after it from the
+// event. One deferred recovery covers the whole run (observeFrom), and a
+// panic restarts it after the detector that panicked: a recovery frame per
+// detector call cost as much as a cheap detector's filter.
+func (s *scoring) observeAll(enabled []detectors.Detector, ev *detectors.Event, evals []detectors.Evaluation) []detectors.Evaluation {
+	for next := 0; next < len(enabled); {
+		evals, next = s.observeFrom(enabled, next, ev, evals)
+	}
+	return evals
+}
+
+// observeFrom runs enabled[i:] on ev; next is where the run stopped: the
+// end, or the detector after one that panicked.
+func (s *scoring) observeFrom(enabled []detectors.Detector, i int, ev *detectors.Event, evals []detectors.Evaluation) (out []detectors.Evaluation, next int) {
+	out = evals
 	defer func() {
 		if p := recover(); p != nil {
 			s.e.opts.Logger.Error("detector panicked in Observe; event scored without it",
-				slog.String("detector", d.Info().ID), slog.String("event_id", ev.Record.EventID),
+				slog.String("detector", enabled[next].Info().ID), slog.String("event_id", ev.Record.EventID),
 				slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
-			eval = nil
+			next++
 		}
 	}()
-	return d.Observe(ev, s.first)
+	for next = i; next < len(enabled); next++ {
+		if eval := enabled[next].Observe(ev, s.first); eval != nil {
+			out = append(out, eval)
+		}
+	}
+	return out, next
 }
 
 // findings calls ev.Findings, turning a panic into an error.

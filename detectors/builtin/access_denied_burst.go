@@ -208,7 +208,8 @@ func (d *AccessDeniedBurst) Observe(ev *detectors.Event, b *state.Batch) detecto
 	svc := serviceOf(r.EventSource)
 	action := svc + ":" + r.EventName
 	id := principalIdentities.get(who)
-	db := &deniedBurst{d: d, ev: ev, r: r, who: who, svc: svc}
+	db := deniedBursts.New(ev)
+	*db = deniedBurst{d: d, ev: ev, r: r, who: who, svc: svc}
 	for g := range db.grids {
 		width, minActions := d.opts.Window, d.opts.MinActions
 		if g >= 2 {

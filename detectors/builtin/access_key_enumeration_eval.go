@@ -83,15 +83,17 @@ func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, read
 	if r.Denied() {
 		m = read.members[1]
 	}
-	e := &enumeration{d: d, ev: ev, id: id, svc: read.svc, sensitive: read.sensitive}
+	e := enumerations.New(ev)
+	*e = enumeration{d: d, ev: ev, id: id, svc: read.svc, sensitive: read.sensitive}
 	sc := &d.sc
 	// The limit is the scale's threshold: every member weighs at least 1,
 	// so a window holding more members crosses whatever they are, and one
 	// holding fewer is returned whole and weighed exactly.
 	for i := range sc {
 		g := &sc[i].grid
-		for j, win := range enumWindows(t, sc[i].width) {
-			grid, tag := g.window(win.From)
+		k := alignedIndex(t, g.width)
+		for j, win := range enumWindowsAt(k, g.width) {
+			grid, tag := g.indexed(k - 1 + int64(j))
 			e.windows[i][j] = detectors.WindowAddRead(b, ev.Key(id, g.keys[grid]), m.tagged(i, g, grid, tag), t, win,
 				sc[i].min, 2*sc[i].width+d.opts.AllowedLateness)
 		}
@@ -115,10 +117,17 @@ func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, read
 // read that adds to it (see AccessKeyEnumeration), in its grid's set (see
 // enumGrid).
 func enumWindows(t time.Time, w time.Duration) [2]state.Span {
-	start := state.BucketStart(t, w)
+	return enumWindowsAt(alignedIndex(t, int64(w)), int64(w))
+}
+
+// enumWindowsAt is enumWindows of a time whose aligned index of width w
+// nanoseconds is k (see alignedIndex): the windows of indices k−1 and k,
+// worked out in integers, as observe needs the index anyway.
+func enumWindowsAt(k, w int64) [2]state.Span {
 	var out [2]state.Span
-	for g, from := range [2]time.Time{start.Add(-w), start} {
-		out[g] = state.Span{From: from, To: from.Add(2*w - time.Nanosecond)}
+	for g := range out {
+		from := (k - 1 + int64(g)) * w
+		out[g] = state.Span{From: time.Unix(0, from).UTC(), To: time.Unix(0, from+2*w-1).UTC()}
 	}
 	return out
 }

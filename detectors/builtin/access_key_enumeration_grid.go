@@ -52,7 +52,11 @@ func newEnumGrid(name string, w, lateness time.Duration) enumGrid {
 // window returns the grid (0 or 1) of the window starting at from,
 // aligned on the scale's width, and the window's tag.
 func (g *enumGrid) window(from time.Time) (grid int, tag int64) {
-	k := alignedIndex(from, g.width)
+	return g.indexed(alignedIndex(from, g.width))
+}
+
+// indexed is window of the window of aligned index k (see alignedIndex).
+func (g *enumGrid) indexed(k int64) (grid int, tag int64) {
 	tag = (k >> 1) % g.tags
 	if tag < 0 {
 		tag += g.tags

@@ -71,7 +71,8 @@ func (d *AccessKeyPersistence) observeUse(ev *detectors.Event, b *state.Batch) *
 		r.Failed() || r.ServiceCaller() {
 		return nil
 	}
-	u := &keyUse{d: d, ev: ev, user: r.UserIdentity.ARN, id: akpIdentities.get(r.UserIdentity.ARN), key: k, network: d.network(ev)}
+	u := keyUses.New(ev)
+	*u = keyUse{d: d, ev: ev, user: r.UserIdentity.ARN, id: akpIdentities.get(r.UserIdentity.ARN), key: k, network: d.network(ev)}
 	u.pair = detectors.Get(b, u.userKey("minted"))
 	span := state.Span{From: r.EventTime.Add(-concurrentUse), To: r.EventTime.Add(concurrentUse)}
 	u.keys = detectors.WindowAddRead(b, u.userKey("keys"), k, r.EventTime, span, 8, 2*concurrentUse+inUseGrace+detectors.AllowedLateness)

@@ -3,6 +3,7 @@ package builtin
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -197,7 +198,8 @@ type signIn struct {
 func (d *AssumeRoleUnexpectedSource) observe(ev *detectors.Event, b *state.Batch, who signInWho, role string, net signInNet) detectors.Evaluation {
 	r := ev.Record
 	w := d.opts.Window
-	s := &signIn{d: d, ev: ev, who: who, role: role, net: net}
+	s := signIns.New(ev)
+	*s = signIn{d: d, ev: ev, who: who, role: role, net: net}
 	key := func(name string) state.Key { return ev.Key(who.id, "assume-src:"+name) }
 	s.seen = b.NoveltyAddBy(key("nets"), net.member, ev.Owner(), r.EventTime, w)
 	if net.country != "" {
@@ -320,18 +322,38 @@ const orgDaysLimit = 256
 // a day, makes nobody settled there, so every victim is judged as on a
 // network nobody uses.
 func settledOthers(members []string, self string, since time.Time) int {
-	cut := since.UTC().Format("2006-01-02")
-	// Not sized by members: they repeat a few people over many days, and
-	// a map of up to orgDaysLimit entries was allocated for each sign-in.
-	settled := map[string]bool{}
+	var buf [16]byte
+	cut := since.UTC().AppendFormat(buf[:0], "2006-01-02")
+	// The members repeat a few people over many days: the people are
+	// kept in a short list while they are few, as a look along it costs
+	// less than hashing every member into a map, and in a map past that.
+	var few [16]string
+	n := 0
+	var many map[string]bool
 	for _, m := range members {
 		i := strings.LastIndexByte(m, '|')
-		if i < 0 || m[:i] == self || m[i+1:] > cut {
+		if i < 0 || m[:i] == self || m[i+1:] > string(cut) {
 			continue
 		}
-		settled[m[:i]] = true
+		switch p := m[:i]; {
+		case many != nil:
+			many[p] = true
+		case slices.Contains(few[:n], p):
+		case n < len(few):
+			few[n] = p
+			n++
+		default:
+			many = make(map[string]bool, 2*len(few))
+			for _, q := range few {
+				many[q] = true
+			}
+			many[p] = true
+		}
 	}
-	return len(settled)
+	if many != nil {
+		return len(many)
+	}
+	return n
 }
 
 // othersIn is how many members a novelty set held besides the one added.

@@ -185,7 +185,7 @@ func (d *CallerIdentityRecon) Info() detectors.Info { return d.info }
 func (d *CallerIdentityRecon) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
 	r := ev.Record
 	kind := classifyRecon(r)
-	if kind == reconNone || r.ServiceCaller() || unauthenticated[r.ErrorCode] ||
+	if kind == reconNone || r.ServiceCaller() || unauthenticatedCall(r.ErrorCode) ||
 		(!d.opts.IncludeConsole && consoleSession(r)) {
 		return nil
 	}
@@ -196,7 +196,8 @@ func (d *CallerIdentityRecon) Observe(ev *detectors.Event, b *state.Batch) detec
 	t, w := r.EventTime, d.opts.Window
 	// One allocation holds the pairing, its habit and its reads: a call
 	// meets at most reconMaxWindows windows.
-	p := &pairing{d: d, ev: ev, r: r, kind: kind, id: id}
+	p := pairings.New(ev)
+	*p = pairing{d: d, ev: ev, r: r, kind: kind, id: id}
 	d.learn(ev, b, id, kind, &p.habit)
 	if ak := r.UserIdentity.AccessKeyID; strings.HasPrefix(ak, "AKIA") {
 		p.keySeen = detectors.ReadMark(b, detectors.KeyFirstSeenMark(ev, ak))
@@ -206,7 +207,7 @@ func (d *CallerIdentityRecon) Observe(ev *detectors.Event, b *state.Batch) detec
 	// Every member names the network of its call, so either call of a
 	// pair can tell whether the other came from the same place.
 	if kind == reconProbe {
-		b.WindowAdd(ev.Key(id, d.grid.probe[d.grid.of(own)]), reconMember("", "", r.EventName, t, p.habit.network), t, own.Span(), d.ttl)
+		b.WindowAdd(ev.Key(id, d.grid.probe[d.grid.of(own)]), reconMember(ev, "", "", r.EventName, t, p.habit.network), t, own.Span(), d.ttl)
 		p.found, p.sensitive = p.foundBuf[:0], p.sensitiveBuf[:0]
 		for i := range around.n {
 			g := d.grid.of(around.wins[i])
@@ -219,7 +220,7 @@ func (d *CallerIdentityRecon) Observe(ev *detectors.Event, b *state.Batch) detec
 	if kind == reconSensitive {
 		set = &d.grid.sdisc
 	}
-	b.WindowAdd(ev.Key(id, set[d.grid.of(own)]), reconMember(serviceOf(r.EventSource), ":", r.EventName, t, p.habit.network), t, own.Span(), d.ttl)
+	b.WindowAdd(ev.Key(id, set[d.grid.of(own)]), reconMember(ev, serviceOf(r.EventSource), ":", r.EventName, t, p.habit.network), t, own.Span(), d.ttl)
 	// One read per incident window the probe may lie in: the windows that
 	// meet [t−w, t+w], each cut to that span. Several probes, not one, so
 	// a probe from this call's network is seen among others.
@@ -256,18 +257,19 @@ func windowsAround(span state.Span, w time.Duration) reconWindows {
 	return out
 }
 
-// reconMember is a member of a pairing set, built in one allocation: the
+// reconMember is a member of a pairing set, built in one string carved
+// from the batch's arena (detectors.Event.String): the
 // action (service, sep and the event name), "@", the event
 // time (UTC, RFC 3339 with nanoseconds: parseStamp reads it back) and, when the call's network places someone, a space
 // and the network (see networkSuffix).
-func reconMember(service, sep, name string, t time.Time, network string) string {
+func reconMember(ev *detectors.Event, service, sep, name string, t time.Time, network string) string {
 	var buf [192]byte
 	m := append(append(append(append(buf[:0], service...), sep...), name...), '@')
 	m = t.UTC().AppendFormat(m, time.RFC3339Nano)
 	if network != "" {
 		m = append(append(m, ' '), network...)
 	}
-	return string(m)
+	return ev.String(m)
 }
 
 // networkSuffix is the part of a member naming the call's network (see

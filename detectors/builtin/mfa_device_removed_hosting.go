@@ -100,11 +100,13 @@ type mfaPlace struct {
 }
 
 // member renders the place on the day holding at.
-func (p mfaPlace) member(day time.Time) string {
+func (p mfaPlace) member(ev *detectors.Event, day time.Time) string {
+	var buf [128]byte
+	m := append(append(buf[:0], p.value...), mfaDays.format(day)...)
 	if p.hosting {
-		return p.value + mfaDays.format(day) + " " + p.cred
+		m = append(append(m, ' '), p.cred...)
 	}
-	return p.value + mfaDays.format(day)
+	return ev.String(m) // built per call: carved from the batch's arena
 }
 
 // parseMFAPlace reads a member back; ok is false for a member of another
@@ -129,7 +131,7 @@ func mfaCredential(r *cloudtrail.Record) string {
 // person or is a hosting network.
 func (d *MFADeviceRemoved) place(ev *detectors.Event) (mfaPlace, bool) {
 	r := ev.Record
-	if r.ServiceCaller() || unauthenticated[r.ErrorCode] || !r.SourceIsIP() {
+	if r.ServiceCaller() || unauthenticatedCall(r.ErrorCode) || !r.SourceIsIP() {
 		return mfaPlace{}, false
 	}
 	n := d.settings.SourceNetwork(ev)
@@ -170,7 +172,7 @@ func (d *MFADeviceRemoved) observeUse(ev *detectors.Event, b *state.Batch) detec
 	}
 	if p, ok := d.place(ev); ok {
 		day := state.BucketStart(ev.Record.EventTime, 24*time.Hour)
-		key, member := placesKey(ev, id), p.member(day)
+		key, member := placesKey(ev, id), p.member(ev, day)
 		if !placeQueued(b, key, member, day) {
 			b.WindowAdd(key, member, day, state.Span{From: day, To: day}, mfaPlacesTTL)
 		}
@@ -207,7 +209,7 @@ func (m *mfaRemoval) observeRemovalPlace(b *state.Batch, id string) {
 	t := m.ev.Record.EventTime
 	day := state.BucketStart(t, 24*time.Hour)
 	m.place = p
-	m.places = b.WindowAddRead(placesKey(m.ev, id), p.member(day), day, placesSpan(t), mfaPlacesLimit, mfaPlacesTTL)
+	m.places = b.WindowAddRead(placesKey(m.ev, id), p.member(m.ev, day), day, placesSpan(t), mfaPlacesLimit, mfaPlacesTTL)
 }
 
 // placeHistory is what the user's earlier days say of the removal's place.

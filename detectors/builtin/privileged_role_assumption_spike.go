@@ -150,7 +150,8 @@ func (d *PrivilegedRoleAssumptionSpike) Observe(ev *detectors.Event, b *state.Ba
 	if principal == "" || r.Params(&params) != nil || params.RoleARN == "" {
 		return nil
 	}
-	a := &assumption{d: d, r: r, tenant: ev.Tenant, principal: principal, role: params.RoleARN}
+	a := assumptions.New(ev)
+	*a = assumption{d: d, r: r, tenant: ev.Tenant, principal: principal, role: params.RoleARN}
 	pid := principalIdentities.get(principal)
 	w, ttl, n := d.opts.Window, d.opts.History+2*d.opts.Window, d.buckets+2
 	member := params.RoleARN + "|" + r.EventID

@@ -170,7 +170,7 @@ func (d *WorkloadCredentials) Observe(ev *detectors.Event, b *state.Batch) detec
 			return nil
 		}
 	}
-	if r.Failed() && unauthenticated[r.ErrorCode] || r.ServiceCaller() || detectors.HumanSession(r) || agentChannel[r.EventSource] {
+	if r.Failed() && unauthenticatedCall(r.ErrorCode) || r.ServiceCaller() || detectors.HumanSession(r) || agentChannel[r.EventSource] {
 		return nil
 	}
 	u := &r.UserIdentity
@@ -186,7 +186,8 @@ func (d *WorkloadCredentials) Observe(ev *detectors.Event, b *state.Batch) detec
 	if s.skip {
 		return nil
 	}
-	u2 := &use{d: d, r: r, s: s, kind: recordKind(r), temporary: temporary}
+	u2 := uses.New(ev)
+	*u2 = use{d: d, r: r, s: s, kind: recordKind(r), temporary: temporary}
 	if role != "" {
 		name := detectors.RoleSessionName(r)
 		u2.learned = b.Get(roleKey(ev, role, "wl:kind:"+name))

@@ -1,0 +1,45 @@
+package builtin
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSettledOthersCountsDistinctPeople checks settledOthers against the
+// plain count (a map of the people other than self whose day is at or
+// before since's), on few people and on more than its short list holds,
+// with malformed members among them.
+func TestSettledOthersCountsDistinctPeople(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 13))
+	since := time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)
+	for _, people := range []int{0, 1, 5, 16, 17, 40} {
+		for range 50 {
+			var members []string
+			for range rng.IntN(300) {
+				switch rng.IntN(20) {
+				case 0:
+					members = append(members, "no-separator")
+				case 1:
+					members = append(members, "self|2026-03-01")
+				default:
+					p := fmt.Sprintf("person-%d", rng.IntN(max(people, 1)))
+					day := since.AddDate(0, 0, rng.IntN(20)-15).Format("2006-01-02")
+					members = append(members, p+"|"+day)
+				}
+			}
+			want := map[string]bool{}
+			for _, m := range members {
+				i := strings.LastIndexByte(m, '|')
+				if i >= 0 && m[:i] != "self" && m[i+1:] <= "2026-03-10" {
+					want[m[:i]] = true
+				}
+			}
+			if got := settledOthers(members, "self", since); got != len(want) {
+				t.Fatalf("%d people, %d members: settledOthers = %d, want %d", people, len(members), got, len(want))
+			}
+		}
+	}
+}

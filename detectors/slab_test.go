@@ -1,0 +1,54 @@
+package detectors_test
+
+import (
+	"testing"
+
+	"github.com/iamsentry/iamsentry/detectors"
+)
+
+type slabValue struct {
+	n    int
+	name string
+}
+
+// TestSlabHandsOutDistinctZeroValues takes many values from one arena,
+// writing each as it comes, and checks every one still holds what was
+// written: a value is never handed out twice, and each comes zeroed.
+func TestSlabHandsOutDistinctZeroValues(t *testing.T) {
+	slab := detectors.NewSlab[slabValue]()
+	other := detectors.NewSlab[slabValue]() // a second slab of the type shares nothing
+	var arena detectors.Arena
+	ev := &detectors.Event{}
+	ev.UseArena(&arena)
+	var got []*slabValue
+	for i := range 200 {
+		s := slab
+		if i%3 == 0 {
+			s = other
+		}
+		v := s.New(ev)
+		if *v != (slabValue{}) {
+			t.Fatalf("value %d came as %+v, want zero", i, *v)
+		}
+		*v = slabValue{n: i, name: "v"}
+		got = append(got, v)
+	}
+	for i, v := range got {
+		if v.n != i || v.name != "v" {
+			t.Fatalf("value %d reads %+v: handed out again and overwritten", i, *v)
+		}
+	}
+}
+
+// TestEventWithoutArenaAllocates checks an Event a test builds (no arena)
+// still gets values and strings, allocated.
+func TestEventWithoutArenaAllocates(t *testing.T) {
+	ev := &detectors.Event{}
+	a, b := detectors.NewSlab[slabValue]().New(ev), detectors.NewSlab[slabValue]().New(ev)
+	if a == b || *a != (slabValue{}) {
+		t.Fatalf("New without an arena: %p %p %+v, want two zero values", a, b, *a)
+	}
+	if s := ev.String([]byte("key:AKIA")); s != "key:AKIA" {
+		t.Fatalf("String = %q", s)
+	}
+}
