@@ -31,6 +31,11 @@ type decoder struct {
 	// the Reader's parseAt sets it, as such an object may be an envelope
 	// for the Reader to stream, not to be walked whole first.
 	noRecords bool
+	// keys and pred are the memos of earlier records' keys and values,
+	// anchor the hash of this record's principal (decode_memo.go).
+	keys   [numKinds][maxMemoKeys]keyMemo
+	pred   [predSize]string
+	anchor uint32
 }
 
 var decoders = sync.Pool{New: func() any { return new(decoder) }}
@@ -59,7 +64,7 @@ func (d *decoder) parse(data []byte, rec *Record) error {
 
 // decode fills raw from data, which must be exactly one JSON object.
 func (d *decoder) decode(data []byte, raw *rawRecord) bool {
-	d.b, d.i, d.depth = data, skipSpace(data, 0), 0
+	d.b, d.i, d.depth, d.anchor = data, skipSpace(data, 0), 0, 0
 	if obj, ok := d.open(); !obj || !ok || !raw.object(d, objRecord) {
 		return false
 	}
@@ -95,13 +100,13 @@ func (d *decoder) open() (obj, ok bool) {
 	return false, false
 }
 
-// member reads the next member name of the open object, of kind k, and
-// the colon after it, leaving d.i at its value: f is the field the name
-// matches as encoding/json matches names (case-insensitively, with
-// Unicode folding; noField when none), and exact whether it is the
-// field's key exactly; or the '}' that ends the object (end true). ok is
-// false on a syntax error.
-func (d *decoder) member(k objKind) (f field, exact, end, ok bool) {
+// member reads the next member name of the open object, of kind k, at
+// member position n (0 for the first), and the colon after it, leaving
+// d.i at its value: f is the field the name matches as encoding/json
+// matches names (case-insensitively, with Unicode folding; noField when
+// none), and exact whether it is the field's key exactly; or the '}'
+// that ends the object (end true). ok is false on a syntax error.
+func (d *decoder) member(k objKind, n int) (f field, exact, end, ok bool) {
 	b := d.b
 	i := skipSpace(b, d.i)
 	switch {
@@ -120,17 +125,27 @@ func (d *decoder) member(k objKind) (f field, exact, end, ok bool) {
 	if i == len(b) || b[i] != '"' {
 		return noField, false, false, false
 	}
-	j, ascii, ok := scanQuoted(b, i)
-	if !ok {
-		return noField, false, false, false
+	f, j, known := d.memoKey(k, n, i)
+	ascii := true
+	if !known {
+		if j, ascii, ok = scanQuoted(b, i); !ok {
+			return noField, false, false, false
+		}
 	}
 	q := b[i:j]
 	if i = skipSpace(b, j); i == len(b) || b[i] != ':' {
 		return noField, false, false, false
 	}
 	d.i, d.more = skipSpace(b, i+1), true
-	if ascii { // folding is ASCII case: a hash lookup, no folded copy
-		f, exact = asciiField(k, q[1:len(q)-1])
+	switch {
+	case known:
+		return f, f != noField, false, true
+	case ascii: // folding is ASCII case: a hash lookup, no folded copy
+		name := q[1 : len(q)-1]
+		f, exact = asciiField(k, name)
+		if exact || f == noField {
+			d.keepKey(k, n, name, f)
+		}
 		return f, exact, false, true
 	}
 	f = fieldOf(k, foldName(d.fold[:0], q))
@@ -196,9 +211,10 @@ func scanQuoted(b []byte, i int) (end int, ascii, ok bool) {
 }
 
 // str reads a string field: a string sets it, null leaves it as it was
-// (as encoding/json does), anything else declines. Cached fields take
-// their strings from d.strs.
-func (d *decoder) str(dst *string, cached bool) bool {
+// (as encoding/json does), anything else declines. A field f other than
+// noField takes its strings from d.vals, the value f had in the last
+// record, or d.strs.
+func (d *decoder) str(dst *string, f field) bool {
 	switch d.peek() {
 	case 'n':
 		return d.skip()
@@ -206,20 +222,50 @@ func (d *decoder) str(dst *string, cached bool) bool {
 	default:
 		return false
 	}
-	v, plain, ok := d.quoted()
+	var slot *string
+	if f != noField {
+		slot = d.predSlot(f)
+		if d.memoValue(dst, slot) {
+			d.anchorAt(f, *dst)
+			return true
+		}
+	}
+	end, ascii, ok := scanQuoted(d.b, d.i)
+	if !ok {
+		return false
+	}
+	v := d.b[d.i:end]
+	d.i = end
+	s, plain := v[1:len(v)-1], ascii
+	if !ascii {
+		s, plain = plainString(v)
+	}
 	var err error
 	switch {
-	case !ok:
-		return false
 	case !plain:
 		*dst, err = unquoteStd(v)
+		if f != noField && err == nil {
+			d.anchorAt(f, *dst)
+		}
 		return err == nil
-	case cached:
-		*dst = d.strs.get(v)
-	default:
-		*dst = string(v)
+	case f == noField:
+		*dst = string(s)
+		return true
 	}
+	*dst = d.strs.get(s)
+	if ascii {
+		*slot = *dst
+	}
+	d.anchorAt(f, *dst)
 	return true
+}
+
+// anchorAt makes the caller's principal id, once read, the anchor of
+// the predictions of the fields read after it (see predSlot).
+func (d *decoder) anchorAt(f field, v string) {
+	if f == fIdentityPrincipalID && v != "" {
+		d.anchor = hashString(v) | 1
+	}
 }
 
 // strBytes reads a string field as str does, except that a plain string
@@ -228,7 +274,7 @@ func (d *decoder) str(dst *string, cached bool) bool {
 // copied by rawRecord.ownRaw.
 func (d *decoder) strBytes(dst *string, raw *[]byte) bool {
 	if d.peek() != '"' {
-		return d.str(dst, false)
+		return d.str(dst, noField)
 	}
 	v, plain, ok := d.quoted()
 	if !ok {

@@ -59,7 +59,7 @@ func (r *Reader) parseRecord(i int) (end int, ok bool) {
 func (d *decoder) parseAt(b []byte, i, max int, rec *Record) (end int, ok bool) {
 	defer d.release()
 	var raw rawRecord
-	d.b, d.i, d.depth, d.noRecords = b, i, 0, true
+	d.b, d.i, d.depth, d.noRecords, d.anchor = b, i, 0, true, 0
 	// The fast path declines a key that differs from "Records" only by
 	// case, folding or escapes, and noRecords declines the exact one as
 	// soon as it is read, so an envelope is left to the Reader unwalked.
