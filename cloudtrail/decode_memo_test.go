@@ -91,6 +91,12 @@ func sameAfter(t *testing.T, prime, data []byte) {
 	d.parse(prime, new(Record))
 	got := prior
 	err := d.parse(data, &got)
+	// A memo must not make the fast path decline what it takes without
+	// one (correct still, but as slow as encoding/json), nor take what it
+	// declines.
+	if fresh := new(decoder).parse(data, new(Record)); (fresh == errDeclined) != (err == errDeclined) {
+		t.Fatalf("after %q, the fast path must take %q as without memos: got %v, without memos %v", prime, data, err, fresh)
+	}
 	if err == errDeclined {
 		return // encoding/json decides: no memo is involved
 	}
