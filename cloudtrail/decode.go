@@ -36,6 +36,9 @@ type decoder struct {
 	keys   [numKinds][maxMemoKeys]keyMemo
 	pred   [predSize]string
 	anchor uint32
+	// idents are the userIdentity blocks met more than once, made on
+	// the first record that has one (decode_identity.go).
+	idents *identTable
 }
 
 var decoders = sync.Pool{New: func() any { return new(decoder) }}

@@ -338,6 +338,9 @@ func issuerField(name []byte) field {
 
 // set reads field f's value into r.
 func (r *rawRecord) set(d *decoder, f field) bool {
+	if f == fUserIdentity {
+		return r.userIdentity(d)
+	}
 	if k, ok := f.child(); ok {
 		return r.nested(d, k)
 	}
