@@ -34,10 +34,11 @@ type identTable [identSize]identEntry
 // Keeping only blocks met twice means a stream of callers that never
 // repeat costs no copies.
 type identEntry struct {
-	seen  uint32
-	depth int32
-	block string
-	id    *rawIdentity
+	seen   uint32
+	depth  int32
+	anchor uint32 // the decoder's anchor after the block (see predSlot)
+	block  string
+	id     *rawIdentity
 }
 
 // identSlot returns the slot for the block that starts at b[i], or nil
@@ -65,7 +66,7 @@ func (r *rawRecord) userIdentity(d *decoder) bool {
 	}
 	if n := len(e.block); n > 0 && int(e.depth) == d.depth && start+n <= len(d.b) && string(d.b[start:start+n]) == e.block {
 		r.UserIdentity = *e.id
-		d.i, d.more = start+n, true
+		d.i, d.more, d.anchor = start+n, true, e.anchor
 		return true
 	}
 	if !r.nested(d, objIdentity) {
@@ -78,6 +79,6 @@ func (r *rawRecord) userIdentity(d *decoder) bool {
 		return true
 	}
 	id := r.UserIdentity
-	e.block, e.depth, e.id = string(block), int32(d.depth), &id
+	e.block, e.depth, e.id, e.anchor = string(block), int32(d.depth), &id, d.anchor
 	return true
 }
