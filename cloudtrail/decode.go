@@ -39,6 +39,7 @@ type decoder struct {
 	// idents are the userIdentity blocks met more than once, made on
 	// the first record that has one (decode_identity.go).
 	idents *identTable
+	filled fillMemo // (decode_fill.go)
 }
 
 var decoders = sync.Pool{New: func() any { return new(decoder) }}
@@ -62,7 +63,7 @@ func (d *decoder) parse(data []byte, rec *Record) error {
 		}
 	}
 	raw.ownRaw()
-	return raw.fill(rec, nil)
+	return raw.fill(rec, nil, &d.filled)
 }
 
 // decode fills raw from data, which must be exactly one JSON object.
@@ -128,25 +129,23 @@ func (d *decoder) member(k objKind, n int) (f field, exact, end, ok bool) {
 	if i == len(b) || b[i] != '"' {
 		return noField, false, false, false
 	}
-	f, j, known := d.memoKey(k, n, i)
-	ascii := true
-	if !known {
-		if j, ascii, ok = scanQuoted(b, i); !ok {
-			return noField, false, false, false
-		}
+	if f, end, known := d.memoKey(k, n, i); known {
+		d.i, d.more = skipSpace(b, end), true
+		return f, f != noField, false, true
+	}
+	j, ascii, ok := scanQuoted(b, i)
+	if !ok {
+		return noField, false, false, false
 	}
 	q := b[i:j]
 	if i = skipSpace(b, j); i == len(b) || b[i] != ':' {
 		return noField, false, false, false
 	}
 	d.i, d.more = skipSpace(b, i+1), true
-	switch {
-	case known:
-		return f, f != noField, false, true
-	case ascii: // folding is ASCII case: a hash lookup, no folded copy
+	if ascii { // folding is ASCII case: a hash lookup, no folded copy
 		name := q[1 : len(q)-1]
 		f, exact = asciiField(k, name)
-		if exact || f == noField {
+		if (exact || f == noField) && i == j {
 			d.keepKey(k, n, name, f)
 		}
 		return f, exact, false, true

@@ -24,26 +24,29 @@ import "unsafe"
 // remembered; CloudTrail records have about 20 members at the top.
 const maxMemoKeys = 32
 
-// maxMemoKey bounds the length of a remembered key; CloudTrail's longest
-// is sessionCredentialFromConsole, 28 bytes.
+// maxMemoKey bounds the length of a remembered key with its closing
+// quote and colon; CloudTrail's longest is sessionCredentialFromConsole,
+// 28 bytes.
 const maxMemoKey = 32
 
 // keyMemo is the key last met at one member position of one kind of
 // object, and the field it matched (noField for a key Parse skips). A
 // key that matched a field but for its case is never remembered: the
 // fast path declines it. The key is held in the memo itself, so
-// remembering one costs no allocation.
+// remembering one costs no allocation, with the '":' that ended it:
+// only keys written with the colon straight after them are remembered,
+// as CloudTrail writes them, and a hit then steps over the colon too.
 type keyMemo struct {
-	key [maxMemoKey]byte
-	n   int8 // the key's length; 0 when nothing is remembered
+	key [maxMemoKey]byte // the name, '"' and ':'
+	n   int8             // the length of key; 0 when nothing is remembered
 	f   field
 }
 
 // memoAt reports whether b[i:] starts with the plain ASCII string s (not
 // empty) and then a closing quote; end is the index past that quote.
-func memoAt[S string | []byte](b []byte, i int, s S) (end int, ok bool) {
+func memoAt(b []byte, i int, s string) (end int, ok bool) {
 	e := i + len(s)
-	if len(s) == 0 || e >= len(b) || b[e] != '"' || string(b[i:e]) != string(s) {
+	if len(s) == 0 || e >= len(b) || b[e] != '"' || string(b[i:e]) != s {
 		return 0, false
 	}
 	return e + 1, true
@@ -51,24 +54,28 @@ func memoAt[S string | []byte](b []byte, i int, s S) (end int, ok bool) {
 
 // memoKey returns the field of the key at b[i] (its opening quote) when
 // it is the key met last time at member position n of an object of kind
-// k, and the index past its closing quote.
+// k, and the index past the colon after it.
 func (d *decoder) memoKey(k objKind, n int, i int) (f field, end int, ok bool) {
 	if n >= maxMemoKeys {
 		return noField, 0, false
 	}
 	m := &d.keys[k][n]
-	end, ok = memoAt(d.b, i+1, m.key[:m.n])
-	return m.f, end, ok
+	key := m.key[:m.n]
+	if e := i + 1 + len(key); len(key) == 0 || e > len(d.b) || string(d.b[i+1:e]) != string(key) {
+		return noField, 0, false
+	}
+	return m.f, i + 1 + len(key), true
 }
 
 // keepKey remembers the plain ASCII key name, met at member position n
-// of an object of kind k, and the field it matched exactly (or noField).
+// of an object of kind k with its colon right after its closing quote,
+// and the field it matched exactly (or noField).
 func (d *decoder) keepKey(k objKind, n int, name []byte, f field) {
-	if n >= maxMemoKeys || len(name) > maxMemoKey {
+	if n >= maxMemoKeys || len(name)+2 > maxMemoKey {
 		return
 	}
 	m := &d.keys[k][n]
-	m.n, m.f = int8(copy(m.key[:], name)), f
+	m.n, m.f = int8(copy(m.key[:], name)+copy(m.key[len(name):], `":`)), f
 }
 
 // predBits sizes the table of predicted values: a few thousand callers'

@@ -80,7 +80,7 @@ func (d *decoder) parseAt(b []byte, i, max int, rec *Record) (end int, ok bool) 
 		}
 	}
 	raw.ownRaw()
-	if raw.fill(rec, nil) != nil {
+	if raw.fill(rec, nil, &d.filled) != nil {
 		return 0, false
 	}
 	return end, true
