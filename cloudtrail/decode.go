@@ -34,10 +34,13 @@ type decoder struct {
 	// keys and pred are the memos of earlier records' keys and values,
 	// anchor the hash of this record's principal (decode_memo.go).
 	keys   [numKinds][maxMemoKeys]keyMemo
-	pred   [predSize]string
+	pred   *predTable
 	anchor uint32
-	// idents are the userIdentity blocks met more than once, made on
-	// the first record that has one (decode_identity.go).
+	// idents are the userIdentity blocks met more than once
+	// (decode_identity.go). It and pred are made by a Reader for the
+	// decoder it holds through a whole input (withTables); a decoder
+	// ParseInto makes for its pool has neither, so the pool's decoders
+	// cost what they did when a collection empties it.
 	idents *identTable
 	filled fillMemo // (decode_fill.go)
 }
@@ -227,7 +230,7 @@ func (d *decoder) str(dst *string, f field) bool {
 	var slot *string
 	if f != noField {
 		slot = d.predSlot(f)
-		if d.memoValue(dst, slot) {
+		if slot != nil && d.memoValue(dst, slot) {
 			d.anchorAt(f, *dst)
 			return true
 		}
@@ -255,7 +258,7 @@ func (d *decoder) str(dst *string, f field) bool {
 		return true
 	}
 	*dst = d.strs.get(s)
-	if ascii {
+	if ascii && slot != nil {
 		*slot = *dst
 	}
 	d.anchorAt(f, *dst)

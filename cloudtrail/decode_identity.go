@@ -42,13 +42,11 @@ type identEntry struct {
 }
 
 // identSlot returns the slot for the block that starts at b[i], or nil
-// when fewer than identLead bytes follow.
+// when fewer than identLead bytes follow or d has no table (see
+// withTables).
 func (d *decoder) identSlot(i int) *identEntry {
-	if len(d.b)-i < identLead {
+	if len(d.b)-i < identLead || d.idents == nil {
 		return nil
-	}
-	if d.idents == nil {
-		d.idents = new(identTable)
 	}
 	return &d.idents[hashBytes(d.b[i:i+identLead])&(identSize-1)]
 }

@@ -90,10 +90,29 @@ const (
 // record's userIdentity.principalId once it is read (the caller: a user,
 // or a role's session), and 0 before, so fields read before it are
 // predicted from whichever record came last.
+// It is nil when the decoder has no table (see withTables).
 func (d *decoder) predSlot(f field) *string {
+	if d.pred == nil {
+		return nil
+	}
 	h := (uint32(f)+1)*0x9e3779b1 ^ d.anchor
 	h ^= h >> 15
 	return &d.pred[h&(predSize-1)]
+}
+
+// predTable holds the predicted values (see predSlot).
+type predTable [predSize]string
+
+// withTables gives d the tables of its memos of values and identity
+// blocks, when it has none, and returns it.
+func (d *decoder) withTables() *decoder {
+	if d.pred == nil {
+		d.pred = new(predTable)
+	}
+	if d.idents == nil {
+		d.idents = new(identTable)
+	}
+	return d
 }
 
 // memoValue reads the string value at d.i when it is the value kept in

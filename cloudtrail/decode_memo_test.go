@@ -100,7 +100,7 @@ func sameAfter(t *testing.T, prime, data []byte) {
 	want := prior
 	wantErr := oldParseInto(&want, data, Options{})
 
-	d := new(decoder)
+	d := new(decoder).withTables()
 	d.parse(prime, new(Record))
 	d.parse(prime, new(Record)) // met twice, its identity block is kept
 	got := prior
@@ -118,7 +118,7 @@ func sameAfter(t *testing.T, prime, data []byte) {
 		t.Fatalf("after %q, %q must decode as without memos:\n got  %+v, %v\n want %+v, %v", prime, data, got, err, want, wantErr)
 	}
 
-	d = new(decoder)
+	d = new(decoder).withTables()
 	for range 2 {
 		d.parseAt(append(append([]byte{}, prime...), '\n'), 0, DefaultMaxRecordSize, new(Record))
 	}

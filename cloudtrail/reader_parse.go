@@ -40,7 +40,7 @@ func (r *Reader) parseRecord(i int) (end int, ok bool) {
 		// Held until the input ends (see Release) rather than taken from
 		// the pool per record: no pool round trip a record, and a string
 		// cache a collection cannot take away mid-file.
-		r.dec = decoders.Get().(*decoder)
+		r.dec = decoders.Get().(*decoder).withTables()
 	}
 	end, ok = r.dec.parseAt(r.buf, i, r.max, r.dst)
 	r.parsed = ok
