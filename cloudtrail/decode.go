@@ -217,8 +217,8 @@ func scanQuoted(b []byte, i int) (end int, ascii, ok bool) {
 
 // str reads a string field: a string sets it, null leaves it as it was
 // (as encoding/json does), anything else declines. A field f other than
-// noField takes its strings from d.vals, the value f had in the last
-// record, or d.strs.
+// noField takes its string from the value predicted for it (predSlot)
+// when the bytes are that value, else from d.strs.
 func (d *decoder) str(dst *string, f field) bool {
 	switch d.peek() {
 	case 'n':
