@@ -2,6 +2,8 @@ package cloudtrail
 
 import (
 	"bytes"
+	"encoding/json"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -130,5 +132,57 @@ func sameAfter(t *testing.T, prime, data []byte) {
 		if wantErr != nil || !reflect.DeepEqual(got, want) {
 			t.Fatalf("after %q, parseAt of %q must decode as without memos:\n got  %+v, end %d\n want %+v, %v", prime, data, got, end, want, wantErr)
 		}
+	}
+}
+
+// TestMemosRealistic reads the realistic month (JSON lines, keys sorted)
+// and the shared corpus of real CloudTrail (keys in CloudTrail's order,
+// as an array read twice, so its callers' blocks are kept and met again)
+// with one Reader, whose memos carry from record to record, and checks
+// every record against the parser without memos.
+func TestMemosRealistic(t *testing.T) {
+	var lines bytes.Buffer
+	for _, r := range realisticRecords() {
+		lines.Write(r)
+		lines.WriteByte('\n')
+	}
+	var shared [][]byte // the records that are one JSON object each
+	for _, r := range sharedRecords() {
+		if r = bytes.TrimSpace(r); len(r) > 0 && r[0] == '{' && json.Valid(r) {
+			shared = append(shared, r)
+		}
+	}
+	for range 2 {
+		lines.WriteByte('[')
+		for i, r := range shared {
+			if i > 0 {
+				lines.WriteByte(',')
+			}
+			lines.Write(r)
+		}
+		lines.WriteString("]\n")
+	}
+	rd := NewReader(&lines, Options{})
+	parsed := 0
+	for {
+		var rec Record
+		item, ok, err := rd.NextInto(&rec)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			continue
+		}
+		parsed++
+		var want Record
+		if err := oldParseInto(&want, item.Raw, Options{}); err != nil || !reflect.DeepEqual(rec, want) {
+			t.Fatalf("%s: NextInto with memos must parse as the parser without them:\n got  %+v\n want %+v, %v", item.Pos, rec, want, err)
+		}
+	}
+	if parsed < len(realisticRecords()) {
+		t.Fatalf("NextInto parsed %d records; the realistic month alone has %d", parsed, len(realisticRecords()))
 	}
 }
