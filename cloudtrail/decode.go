@@ -31,6 +31,18 @@ type decoder struct {
 	// the Reader's parseAt sets it, as such an object may be an envelope
 	// for the Reader to stream, not to be walked whole first.
 	noRecords bool
+	// keys and pred are the memos of earlier records' keys and values,
+	// anchor the hash of this record's principal (decode_memo.go).
+	keys   [numKinds][maxMemoKeys]keyMemo
+	pred   *predTable
+	anchor uint32
+	// idents are the userIdentity blocks met more than once
+	// (decode_identity.go). It and pred are made by a Reader for the
+	// decoder it holds through a whole input (withTables); a decoder
+	// ParseInto makes for its pool has neither, so the pool's decoders
+	// cost what they did when a collection empties it.
+	idents *identTable
+	filled fillMemo // (decode_fill.go)
 }
 
 var decoders = sync.Pool{New: func() any { return new(decoder) }}
@@ -54,12 +66,12 @@ func (d *decoder) parse(data []byte, rec *Record) error {
 		}
 	}
 	raw.ownRaw()
-	return raw.fill(rec, nil)
+	return raw.fill(rec, nil, &d.filled)
 }
 
 // decode fills raw from data, which must be exactly one JSON object.
 func (d *decoder) decode(data []byte, raw *rawRecord) bool {
-	d.b, d.i, d.depth = data, skipSpace(data, 0), 0
+	d.b, d.i, d.depth, d.anchor = data, skipSpace(data, 0), 0, 0
 	if obj, ok := d.open(); !obj || !ok || !raw.object(d, objRecord) {
 		return false
 	}
@@ -95,13 +107,13 @@ func (d *decoder) open() (obj, ok bool) {
 	return false, false
 }
 
-// member reads the next member name of the open object, of kind k, and
-// the colon after it, leaving d.i at its value: f is the field the name
-// matches as encoding/json matches names (case-insensitively, with
-// Unicode folding; noField when none), and exact whether it is the
-// field's key exactly; or the '}' that ends the object (end true). ok is
-// false on a syntax error.
-func (d *decoder) member(k objKind) (f field, exact, end, ok bool) {
+// member reads the next member name of the open object, of kind k, at
+// member position n (0 for the first), and the colon after it, leaving
+// d.i at its value: f is the field the name matches as encoding/json
+// matches names (case-insensitively, with Unicode folding; noField when
+// none), and exact whether it is the field's key exactly; or the '}'
+// that ends the object (end true). ok is false on a syntax error.
+func (d *decoder) member(k objKind, n int) (f field, exact, end, ok bool) {
 	b := d.b
 	i := skipSpace(b, d.i)
 	switch {
@@ -120,6 +132,10 @@ func (d *decoder) member(k objKind) (f field, exact, end, ok bool) {
 	if i == len(b) || b[i] != '"' {
 		return noField, false, false, false
 	}
+	if f, end, known := d.memoKey(k, n, i); known {
+		d.i, d.more = skipSpace(b, end), true
+		return f, f != noField, false, true
+	}
 	j, ascii, ok := scanQuoted(b, i)
 	if !ok {
 		return noField, false, false, false
@@ -130,7 +146,11 @@ func (d *decoder) member(k objKind) (f field, exact, end, ok bool) {
 	}
 	d.i, d.more = skipSpace(b, i+1), true
 	if ascii { // folding is ASCII case: a hash lookup, no folded copy
-		f, exact = asciiField(k, q[1:len(q)-1])
+		name := q[1 : len(q)-1]
+		f, exact = asciiField(k, name)
+		if (exact || f == noField) && i == j {
+			d.keepKey(k, n, name, f)
+		}
 		return f, exact, false, true
 	}
 	f = fieldOf(k, foldName(d.fold[:0], q))
@@ -196,9 +216,10 @@ func scanQuoted(b []byte, i int) (end int, ascii, ok bool) {
 }
 
 // str reads a string field: a string sets it, null leaves it as it was
-// (as encoding/json does), anything else declines. Cached fields take
-// their strings from d.strs.
-func (d *decoder) str(dst *string, cached bool) bool {
+// (as encoding/json does), anything else declines. A field f other than
+// noField takes its string from the value predicted for it (predSlot)
+// when the bytes are that value, else from d.strs.
+func (d *decoder) str(dst *string, f field) bool {
 	switch d.peek() {
 	case 'n':
 		return d.skip()
@@ -206,20 +227,50 @@ func (d *decoder) str(dst *string, cached bool) bool {
 	default:
 		return false
 	}
-	v, plain, ok := d.quoted()
+	var slot *string
+	if f != noField {
+		slot = d.predSlot(f)
+		if slot != nil && d.memoValue(dst, slot) {
+			d.anchorAt(f, *dst)
+			return true
+		}
+	}
+	end, ascii, ok := scanQuoted(d.b, d.i)
+	if !ok {
+		return false
+	}
+	v := d.b[d.i:end]
+	d.i = end
+	s, plain := v[1:len(v)-1], ascii
+	if !ascii {
+		s, plain = plainString(v)
+	}
 	var err error
 	switch {
-	case !ok:
-		return false
 	case !plain:
 		*dst, err = unquoteStd(v)
+		if f != noField && err == nil {
+			d.anchorAt(f, *dst)
+		}
 		return err == nil
-	case cached:
-		*dst = d.strs.get(v)
-	default:
-		*dst = string(v)
+	case f == noField:
+		*dst = string(s)
+		return true
 	}
+	*dst = d.strs.get(s)
+	if ascii && slot != nil {
+		*slot = *dst
+	}
+	d.anchorAt(f, *dst)
 	return true
+}
+
+// anchorAt makes the caller's principal id, once read, the anchor of
+// the predictions of the fields read after it (see predSlot).
+func (d *decoder) anchorAt(f field, v string) {
+	if f == fIdentityPrincipalID && v != "" {
+		d.anchor = hashString(v) | 1
+	}
 }
 
 // strBytes reads a string field as str does, except that a plain string
@@ -228,7 +279,7 @@ func (d *decoder) str(dst *string, cached bool) bool {
 // copied by rawRecord.ownRaw.
 func (d *decoder) strBytes(dst *string, raw *[]byte) bool {
 	if d.peek() != '"' {
-		return d.str(dst, false)
+		return d.str(dst, noField)
 	}
 	v, plain, ok := d.quoted()
 	if !ok {

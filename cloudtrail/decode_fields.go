@@ -121,8 +121,8 @@ func (f field) child() (objKind, bool) {
 // it.
 func (r *rawRecord) object(d *decoder, k objKind) bool {
 	var seen uint64
-	for {
-		f, exact, end, ok := d.member(k)
+	for n := 0; ; n++ {
+		f, exact, end, ok := d.member(k, n)
 		if end || !ok {
 			return ok
 		}
@@ -338,6 +338,9 @@ func issuerField(name []byte) field {
 
 // set reads field f's value into r.
 func (r *rawRecord) set(d *decoder, f field) bool {
+	if f == fUserIdentity {
+		return r.userIdentity(d)
+	}
 	if k, ok := f.child(); ok {
 		return r.nested(d, k)
 	}
@@ -348,33 +351,33 @@ func (r *rawRecord) set(d *decoder, f field) bool {
 	case fEventID:
 		return d.strBytes(&r.EventID, &r.eventID)
 	case fEventName:
-		return d.str(&r.EventName, true)
+		return d.str(&r.EventName, fEventName)
 	case fEventSource:
-		return d.str(&r.EventSource, true)
+		return d.str(&r.EventSource, fEventSource)
 	case fEventTime:
 		return d.strBytes(&r.EventTime, &r.eventTime)
 	case fEventType:
-		return d.str(&r.EventType, true)
+		return d.str(&r.EventType, fEventType)
 	case fAWSRegion:
-		return d.str(&r.AWSRegion, true)
+		return d.str(&r.AWSRegion, fAWSRegion)
 	case fErrorCode:
-		return d.str(&r.ErrorCode, true)
+		return d.str(&r.ErrorCode, fErrorCode)
 	case fErrorMessage:
-		return d.str(&r.ErrorMessage, true)
+		return d.str(&r.ErrorMessage, fErrorMessage)
 	case fReadOnly:
 		return d.flag(&r.ReadOnly)
 	case fFromConsole:
 		return d.flag(&r.FromConsole)
 	case fUserAgent:
-		return d.str(&r.UserAgent, true)
+		return d.str(&r.UserAgent, fUserAgent)
 	case fVPCEndpointID:
-		return d.str(&r.VPCEndpointID, true)
+		return d.str(&r.VPCEndpointID, fVPCEndpointID)
 	case fVPCEndpointAccountID:
-		return d.str(&r.VPCEndpointAccountID, true)
+		return d.str(&r.VPCEndpointAccountID, fVPCEndpointAccountID)
 	case fRecipientAccountID:
-		return d.str(&r.RecipientAccountID, true)
+		return d.str(&r.RecipientAccountID, fRecipientAccountID)
 	case fSourceIPAddress:
-		return d.str(&r.SourceIPAddress, true)
+		return d.str(&r.SourceIPAddress, fSourceIPAddress)
 	case fRequestParameters:
 		return d.rawValue(&r.RequestParameters)
 	case fResponseElements:
@@ -382,7 +385,7 @@ func (r *rawRecord) set(d *decoder, f field) bool {
 	case fAdditionalEventData:
 		return d.rawValue(&r.AdditionalEventData)
 	case fDetailType:
-		return d.str(&r.DetailType, true)
+		return d.str(&r.DetailType, fDetailType)
 	case fDetail:
 		return d.rawValue(&r.Detail)
 	case fEvent:
@@ -397,31 +400,31 @@ func (u *rawIdentity) set(d *decoder, f field) bool {
 	c := &u.SessionContext
 	switch f {
 	case fIdentityType:
-		return d.str(&u.Type, true)
+		return d.str(&u.Type, fIdentityType)
 	case fIdentityPrincipalID:
-		return d.str(&u.PrincipalID, true)
+		return d.str(&u.PrincipalID, fIdentityPrincipalID)
 	case fIdentityARN:
-		return d.str(&u.ARN, true)
+		return d.str(&u.ARN, fIdentityARN)
 	case fIdentityAccountID:
-		return d.str(&u.AccountID, true)
+		return d.str(&u.AccountID, fIdentityAccountID)
 	case fAccessKeyID:
-		return d.str(&u.AccessKeyID, true)
+		return d.str(&u.AccessKeyID, fAccessKeyID)
 	case fIdentityUserName:
-		return d.str(&u.UserName, true)
+		return d.str(&u.UserName, fIdentityUserName)
 	case fInvokedBy:
-		return d.str(&u.InvokedBy, true)
+		return d.str(&u.InvokedBy, fInvokedBy)
 	case fSourceIdentity:
-		return d.str(&c.SourceIdentity, true)
+		return d.str(&c.SourceIdentity, fSourceIdentity)
 	case fIssuerType:
-		return d.str(&c.SessionIssuer.Type, true)
+		return d.str(&c.SessionIssuer.Type, fIssuerType)
 	case fIssuerPrincipalID:
-		return d.str(&c.SessionIssuer.PrincipalID, true)
+		return d.str(&c.SessionIssuer.PrincipalID, fIssuerPrincipalID)
 	case fIssuerARN:
-		return d.str(&c.SessionIssuer.ARN, true)
+		return d.str(&c.SessionIssuer.ARN, fIssuerARN)
 	case fIssuerAccountID:
-		return d.str(&c.SessionIssuer.AccountID, true)
+		return d.str(&c.SessionIssuer.AccountID, fIssuerAccountID)
 	case fIssuerUserName:
-		return d.str(&c.SessionIssuer.UserName, true)
+		return d.str(&c.SessionIssuer.UserName, fIssuerUserName)
 	case fMFAAuthenticated:
 		return d.flag(&c.Attributes.MFAAuthenticated)
 	}

@@ -69,7 +69,7 @@ func (d *oldDecoder) parse(data []byte, rec *Record) error {
 		}
 	}
 	raw.ownRaw()
-	return raw.fill(rec, nil)
+	return raw.fill(rec, nil, nil)
 }
 
 // decode fills raw from data, which must be exactly one JSON object.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"net/netip"
 	"strings"
 	"time"
 	"unsafe"
@@ -205,22 +204,26 @@ func (r *rawRecord) wrapped() []byte {
 // else because it explains an empty field better than "missing" would.
 func (r *rawRecord) record(decErr error) (*Record, error) {
 	rec := new(Record)
-	if err := r.fill(rec, decErr); err != nil {
+	if err := r.fill(rec, decErr, nil); err != nil {
 		return nil, err
 	}
 	return rec, nil
 }
 
 // fill is record writing into rec, which it overwrites whole when it
-// returns nil and leaves untouched otherwise.
-func (r *rawRecord) fill(rec *Record, decErr error) error {
+// returns nil and leaves untouched otherwise. m, when not nil, is the
+// decoder's memo of what the last record's values parsed to.
+func (r *rawRecord) fill(rec *Record, decErr error, m *fillMemo) error {
 	if err := r.check(decErr); err != nil {
 		return err
 	}
 	var t time.Time
 	var err error
 	if r.eventTime != nil {
-		t, err = parseTimeBytes(r.eventTime)
+		var ok bool
+		if t, ok = m.zulu(r.eventTime); !ok {
+			t, err = parseTimeBytes(r.eventTime)
+		}
 	} else {
 		t, err = parseTime(r.EventTime)
 	}
@@ -250,11 +253,7 @@ func (r *rawRecord) fill(rec *Record, decErr error) error {
 		ResponseElements:             nilIfNull(r.ResponseElements),
 		AdditionalEventData:          nilIfNull(r.AdditionalEventData),
 	}
-	if mayBeIP(r.SourceIPAddress) {
-		if ip, err := netip.ParseAddr(r.SourceIPAddress); err == nil {
-			rec.SourceIP = ip
-		}
-	}
+	rec.SourceIP = m.sourceIP(r.SourceIPAddress)
 	return nil
 }
 

@@ -8,8 +8,6 @@ import (
 	"io"
 	"strconv"
 	"unsafe"
-
-	"github.com/klauspost/compress/gzip"
 )
 
 // Item is one record's place in a container: its raw JSON, not yet
@@ -77,8 +75,8 @@ type Reader struct {
 	// replaced buffers items may still alias; mem is the whole of the
 	// buffer buf lies in.
 	mem     []byte
-	zr      *gzip.Reader // the decompressor src is, to pool at the end
-	head    []byte       // the buffer of gzip's first bytes, to pool at the end
+	zr      *inflater // the decompressor src is, to pool at the end
+	head    []byte    // the buffer of gzip's first bytes, to pool at the end
 	handed  bool
 	retired [][]byte
 

@@ -40,7 +40,7 @@ func (r *Reader) parseRecord(i int) (end int, ok bool) {
 		// Held until the input ends (see Release) rather than taken from
 		// the pool per record: no pool round trip a record, and a string
 		// cache a collection cannot take away mid-file.
-		r.dec = decoders.Get().(*decoder)
+		r.dec = decoders.Get().(*decoder).withTables()
 	}
 	end, ok = r.dec.parseAt(r.buf, i, r.max, r.dst)
 	r.parsed = ok
@@ -59,7 +59,7 @@ func (r *Reader) parseRecord(i int) (end int, ok bool) {
 func (d *decoder) parseAt(b []byte, i, max int, rec *Record) (end int, ok bool) {
 	defer d.release()
 	var raw rawRecord
-	d.b, d.i, d.depth, d.noRecords = b, i, 0, true
+	d.b, d.i, d.depth, d.noRecords, d.anchor = b, i, 0, true, 0
 	// The fast path declines a key that differs from "Records" only by
 	// case, folding or escapes, and noRecords declines the exact one as
 	// soon as it is read, so an envelope is left to the Reader unwalked.
@@ -80,7 +80,7 @@ func (d *decoder) parseAt(b []byte, i, max int, rec *Record) (end int, ok bool) 
 		}
 	}
 	raw.ownRaw()
-	if raw.fill(rec, nil) != nil {
+	if raw.fill(rec, nil, &d.filled) != nil {
 		return 0, false
 	}
 	return end, true
