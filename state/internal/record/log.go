@@ -22,8 +22,8 @@ import "encoding/binary"
 
 // LogThreshold is the encoded size from which a record is kept in the log
 // format: below it a rewrite costs about what an append does, and takes
-// fewer Redis commands (SET against SETRANGE, APPEND and, sometimes,
-// PEXPIREAT).
+// fewer Redis commands (SET against SETRANGE, APPEND and, about once per
+// TTL/keySlackDivisor of wall time, PEXPIREAT).
 const LogThreshold = 1 << 10
 
 // compactAt: a write rewrites a log-format record whole when the bytes
