@@ -23,7 +23,9 @@ import (
 // format (record.EncodeWrite), whose version SETRANGE then overwrites (with
 // the format byte after it, when the segment changes the format: 9 bytes);
 // an append leaves the key's expiry when it is "0". Then, per side record to
-// append to, two ARGV: the segment and the side record's new expiry.
+// append to, two ARGV: the segment and the side record's new expiry, "0"
+// to leave it (record.Write's expiry rule: set with headroom, so most
+// appends need none).
 //
 // A record's KEYS are the record itself, the keys of the side records'
 // versions its write replaces, deleted on success, the new versions, then
@@ -71,7 +73,9 @@ local function cas(k, last, old, app, expect, send, pxat, nxt, a)
   end
   for i = new + 1, last do
     redis.call('APPEND', KEYS[i], ARGV[a])
-    redis.call('PEXPIREAT', KEYS[i], ARGV[a + 1])
+    if ARGV[a + 1] ~= '0' then
+      redis.call('PEXPIREAT', KEYS[i], ARGV[a + 1])
+    end
     a = a + 2
   end
   if nxt ~= '' then

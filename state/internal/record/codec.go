@@ -86,7 +86,8 @@ type Side struct {
 	Expires int64 // Unix ns
 	Old     string
 	// Append: Data is a segment to APPEND to the side record stored at
-	// Suffix (see sidelog.go), whose key's expiry becomes Expires; the
+	// Suffix (see sidelog.go), whose key's expiry becomes Expires, or
+	// stays when Expires is 0 (it is no earlier already); the
 	// caller appends only when the record naming it is stored, and only
 	// to a side record that still exists.
 	Append bool
@@ -141,7 +142,7 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 		var b []byte
 		b, sides = r.encodeEntries(head[:], r.entries, now, sides, nil)
 		if len(b) <= PageThreshold {
-			r.log, r.stored, r.keyPXAT = len(b) >= LogThreshold, len(b), r.pxat(now)
+			r.log, r.stored, r.keyPXAT = len(b) >= LogThreshold, len(b), r.keyExpiry(now)
 			if r.log {
 				b[VersionSize] = formatLog
 			}
@@ -308,7 +309,12 @@ func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side
 		if e.as == asAppend {
 			// What this write did to a large entry, appended to its
 			// side record under the same key and version.
-			sides = append(sides, Side{Suffix: e.stored, Data: e.segment(), Expires: e.expires, Append: true})
+			sd := Side{Suffix: e.stored, Data: e.segment(), Append: true}
+			if ms := (e.expires + 999_999) / 1_000_000; ms > e.sideExp {
+				e.sideExp = withSlack(ms, now)
+				sd.Expires = e.sideExp * 1_000_000
+			}
+			sides = append(sides, sd)
 			e.dirty = false
 			b = e.encodeStub(b)
 			continue
@@ -341,7 +347,8 @@ func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side
 		e.wrote(data)
 		old := e.stored
 		e.stored = entrySuffix(e.name, &e.version)
-		sides = append(sides, Side{Suffix: e.stored, Data: data, Expires: e.expires, Old: old})
+		e.sideExp = withSlack((e.expires+999_999)/1_000_000, now)
+		sides = append(sides, Side{Suffix: e.stored, Data: data, Expires: e.sideExp * 1_000_000, Old: old})
 		b = e.encodeStub(b)
 	}
 	if cap(scratch) <= maxPooledScratch {

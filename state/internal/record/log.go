@@ -22,8 +22,8 @@ import "encoding/binary"
 
 // LogThreshold is the encoded size from which a record is kept in the log
 // format: below it a rewrite costs about what an append does, and takes
-// fewer Redis commands (SET against SETRANGE, APPEND and, sometimes,
-// PEXPIREAT).
+// fewer Redis commands (SET against SETRANGE, APPEND and, about once per
+// TTL/keySlackDivisor of wall time, PEXPIREAT).
 const LogThreshold = 1 << 10
 
 // compactAt: a write rewrites a log-format record whole when the bytes
@@ -45,9 +45,9 @@ type Write struct {
 	// VersionSize bytes) the store overwrites with the new one.
 	Data   []byte
 	Append bool
-	// PXAT is the expiry to give the record's key (Unix ms), the latest of
-	// its entries'; 0 when an Append leaves it, the key's expiry being no
-	// earlier already.
+	// PXAT is the expiry to give the record's key (Unix ms), no earlier
+	// than the latest of its entries' (see keyExpiry); 0 when an Append
+	// leaves it, the key's expiry being no earlier already.
 	PXAT  int64
 	Sides []Side
 }
@@ -103,13 +103,43 @@ func (r *Record) encodeSegment(version [VersionSize]byte, now int64) (Write, boo
 	if r.deltas {
 		w.Format = formatLogOps
 	}
-	if pxat := r.pxat(now); pxat > r.keyPXAT {
-		w.PXAT, r.keyPXAT = pxat, pxat
+	if r.pxat(now) > r.keyPXAT {
+		w.PXAT = r.keyExpiry(now)
+		r.keyPXAT = w.PXAT
 	}
 	return w, true
 }
 
-// pxat is the expiry of r's key: its latest live entry's, in Unix ms.
+// pxat is the latest expiry of r's live entries, in Unix ms: the earliest
+// its key may expire.
 func (r *Record) pxat(now int64) int64 {
 	return (r.Expires(now) + 999_999) / 1_000_000
+}
+
+// keySlackDivisor sets the headroom a key's expiry is given past the
+// latest expiry of what it holds (see withSlack).
+const keySlackDivisor = 16
+
+// The expiry rule of a record's key (and a side record's): a write that
+// sets the key's expiry sets it to E + (E − now)/keySlackDivisor, where E
+// is the latest expiry of the live entries it holds (Unix ms, rounded up);
+// an append sends no PEXPIREAT while E is no later than the expiry the
+// record knows its key has (keyPXAT, a lower bound: what this replica
+// last set, or E when the record was read). So a key never expires before
+// an entry it holds, and outlives its last one by at most a
+// keySlackDivisor-th of that entry's TTL; in exchange an append, which
+// pushes E out by the time since the previous write, sets the expiry
+// about once per TTL/keySlackDivisor of wall time instead of every time
+// (a PEXPIREAT costs Redis about as much as the APPEND).
+func (r *Record) keyExpiry(now int64) int64 {
+	return withSlack(r.pxat(now), now)
+}
+
+// withSlack is the expiry to set (Unix ms) for a key whose content
+// expires at ms, at now (Unix ns); 0 stays 0 (nothing live).
+func withSlack(ms, now int64) int64 {
+	if ms <= 0 {
+		return ms
+	}
+	return ms + max(ms-now/1_000_000, 0)/keySlackDivisor
 }

@@ -113,6 +113,10 @@ type entry struct {
 	journal              []byte
 	journalN             int
 	sideBase, sideStored int
+	// sideExp is a lower bound of its side record's key's expiry (Unix
+	// ms) as this replica set it; 0: unknown. An append sets the key's
+	// expiry only when the entry's passes it (see keyExpiry).
+	sideExp int64
 	// based: the stored record holds a copy of this inline entry that its
 	// journal applies to, so a log segment may carry the journal instead
 	// of the entry (see delta).
