@@ -47,7 +47,7 @@ func (t *table[V]) find(d uint64) int {
 // stay valid until gen changes: a claim may grow the table.
 func (t *table[V]) ref(d uint64) (pos int, fresh bool) {
 	t.probes++
-	if (t.n+1)*4 > len(t.slots)*3 {
+	if (t.n+1)*2 > len(t.slots) {
 		t.grow()
 	}
 	mask := uint64(len(t.slots) - 1)
