@@ -16,23 +16,27 @@ import (
 // memory of its own.
 type Batch struct {
 	ops  []Op
-	last map[uint64]chain // per key digest: its latest operation and latest write
-	prev []int32          // prev[i]: the previous operation on ops[i]'s digest, or -1
+	last table[chain] // per key digest: its latest operation and latest write
+	prev []int32      // prev[i]: the previous operation on ops[i]'s digest, or -1
 
-	// reads indexes the window reads (WindowReadOp, WindowAddReadOp) by
-	// the digest of their key, span and limit: the position of the latest
-	// one. SharedWindowRead finds a read to share in one lookup rather
-	// than a walk over every earlier read of the key.
-	reads map[uint64]int32
+	// reads indexes the window reads (WindowReadOp) by the digest of
+	// their key, span and limit: the position of the latest one.
+	// SharedWindowRead finds a read to share in one lookup rather than a
+	// walk over every earlier read of the key. A WindowAddReadOp is not
+	// indexed here: it is its key's latest write, which the key's chain
+	// holds, or it is too old to share.
+	reads table[int32]
 
-	// memo is the last key digested: a detector asks about a key (OnKey,
-	// SharedWindowRead) and then queues on it, and the second digest of
-	// the same key is then a comparison of strings that are usually the
-	// very same.
+	// memo is the last key digested and where its chain is in last: a
+	// detector asks about a key (LastWrite, OnKey, SharedWindowRead) and
+	// then queues on it, and the second look-up of the same key is then a
+	// comparison of strings that are usually the very same, no probe.
 	memo struct {
 		ok     bool
 		key    Key
 		digest uint64
+		pos    int    // key's slot in last, or -1: none, or not looked up
+		gen    uint32 // last.gen when pos was found
 	}
 
 	// The operations of the kinds detectors queue for most events are
@@ -101,9 +105,12 @@ type chain struct{ last, write int32 }
 // OnKey yields the operations queued on key so far, latest first.
 func (b *Batch) OnKey(key Key) iter.Seq[Op] {
 	return func(yield func(Op) bool) {
-		c, ok := b.last[b.digest(key)]
-		i := c.last
-		for ok && i >= 0 {
+		c := b.chain(key)
+		i := int32(-1)
+		if c != nil {
+			i = c.last
+		}
+		for i >= 0 {
 			// The chain is by digest: a key whose digest collides with
 			// key's shares it, and is skipped here.
 			if op := b.ops[i]; op.Target() == key && !yield(op) {
@@ -119,8 +126,8 @@ func (b *Batch) OnKey(key Key) iter.Seq[Op] {
 // does: the operation whose effect the key's later reads see. It is one
 // lookup, however many reads of the key follow that write.
 func (b *Batch) LastWrite(key Key) Op {
-	c, ok := b.last[b.digest(key)]
-	if !ok || c.write < 0 {
+	c := b.chain(key)
+	if c == nil || c.write < 0 {
 		return nil
 	}
 	// The digest's latest write is key's unless a key whose digest
@@ -160,44 +167,61 @@ func digest(k Key) uint64 {
 	return h
 }
 
-// digest is digest(k), from the memo when k is the key digested last.
-func (b *Batch) digest(k Key) uint64 {
+// memoize makes k the memo's key and returns its digest, from the memo
+// when k is the key looked up last.
+func (b *Batch) memoize(k Key) uint64 {
 	if b.memo.ok && b.memo.key == k {
 		return b.memo.digest
 	}
 	d := digest(k)
-	b.memo.ok, b.memo.key, b.memo.digest = true, k, d
+	b.memo.ok, b.memo.key, b.memo.digest, b.memo.pos = true, k, d, -1
 	return d
+}
+
+// chain returns the chain of key's digest, or nil when nothing is queued
+// on it. It probes last at most once a key: the memo keeps where it found
+// the chain for the queue call that follows.
+func (b *Batch) chain(key Key) *chain {
+	d := b.memoize(key)
+	if b.memo.pos < 0 || b.memo.gen != b.last.gen {
+		if b.memo.pos = b.last.find(d); b.memo.pos < 0 {
+			return nil
+		}
+		b.memo.gen = b.last.gen
+	}
+	return &b.last.slots[b.memo.pos].v
 }
 
 // add queues op, an operation that writes its key.
 func add[O Op](b *Batch, op O) O {
-	b.push(b.digest(op.Target()), op, true)
+	b.push(op, true)
 	return op
 }
 
 // addRead queues op, an operation that only reads its key.
 func addRead[O Op](b *Batch, op O) O {
-	b.push(b.digest(op.Target()), op, false)
+	b.push(op, false)
 	return op
 }
 
-// push queues op on the chain of digest d and returns its position.
-func (b *Batch) push(d uint64, op Op, write bool) int32 {
-	if b.last == nil {
-		b.last = make(map[uint64]chain)
+// push queues op on the chain of its key's digest and returns its
+// position: one probe of last, none when the key was just looked up.
+func (b *Batch) push(op Op, write bool) int32 {
+	d := b.memoize(op.Target())
+	if b.memo.pos < 0 || b.memo.gen != b.last.gen {
+		pos, fresh := b.last.ref(d)
+		if fresh {
+			b.last.slots[pos].v = chain{last: -1, write: -1}
+		}
+		b.memo.pos, b.memo.gen = pos, b.last.gen
 	}
+	c := &b.last.slots[b.memo.pos].v
 	pos := int32(len(b.ops))
-	c, ok := b.last[d]
-	if !ok {
-		c = chain{last: -1, write: -1}
-	}
 	b.prev = append(b.prev, c.last)
 	c.last = pos
 	if write {
 		c.write = pos
 	}
-	b.last[d] = c
 	b.ops = append(b.ops, op)
 	return pos
 }
@@ -313,9 +337,8 @@ func (o *WindowAddReadOp) Target() Key { return o.Key }
 
 // WindowAddRead queues a WindowAddReadOp.
 func (b *Batch) WindowAddRead(key Key, member string, at time.Time, span Span, limit int, ttl time.Duration) *Future[Window] {
-	d := b.digest(key)
 	op := b.windowAddReads.take(len(b.ops), WindowAddReadOp{Key: key, Member: member, At: at, Span: span, Limit: limit, TTL: ttl})
-	b.indexRead(d, span, limit, b.push(d, op, true))
+	b.push(op, true)
 	return &op.Result
 }
 
@@ -342,12 +365,15 @@ func (o *WindowReadOp) Target() Key { return o.Key }
 
 // WindowRead queues a WindowReadOp.
 func (b *Batch) WindowRead(key Key, span Span, limit int) *Future[Window] {
-	return b.queueWindowRead(b.digest(key), key, span, limit)
+	pos, _ := b.reads.ref(readDigest(b.memoize(key), span, limit))
+	return b.queueWindowRead(pos, key, span, limit)
 }
 
-func (b *Batch) queueWindowRead(d uint64, key Key, span Span, limit int) *Future[Window] {
+// queueWindowRead queues a WindowReadOp and records it as the latest
+// read of its key, span and limit in b.reads' slot at rpos.
+func (b *Batch) queueWindowRead(rpos int, key Key, span Span, limit int) *Future[Window] {
 	op := b.windowReads.take(len(b.ops), WindowReadOp{Key: key, Span: span, Limit: limit})
-	b.indexRead(d, span, limit, b.push(d, op, false))
+	b.reads.slots[rpos].v = b.push(op, false)
 	return &op.Result
 }
 
@@ -359,29 +385,28 @@ func (b *Batch) queueWindowRead(d uint64, key Key, span Span, limit int) *Future
 // is queued: its answer is the one this read would get, on any store.
 // It is one lookup, however many reads of the key the batch holds.
 func (b *Batch) SharedWindowRead(key Key, span Span, limit int) *Future[Window] {
-	d := b.digest(key)
-	if pos, ok := b.reads[readDigest(d, span, limit)]; ok && pos >= b.last[d].write {
-		switch o := b.ops[pos].(type) {
-		case *WindowReadOp:
-			if o.Key == key && o.Limit == limit && sameSpan(o.Span, span) {
-				return &o.Result
-			}
-		case *WindowAddReadOp:
-			if o.Key == key && o.Limit == limit && sameSpan(o.Span, span) {
-				return &o.Result
-			}
+	write := int32(-1)
+	if c := b.chain(key); c != nil {
+		write = c.write
+	}
+	rpos, fresh := b.reads.ref(readDigest(b.memo.digest, span, limit))
+	if fresh {
+		b.reads.slots[rpos].v = -1 // no read yet; queueWindowRead sets it
+	}
+	if pos := b.reads.slots[rpos].v; pos >= 0 && pos >= write {
+		if o := b.ops[pos].(*WindowReadOp); o.Key == key && o.Limit == limit && sameSpan(o.Span, span) {
+			return &o.Result
 		}
 	}
-	return b.queueWindowRead(d, key, span, limit)
-}
-
-// indexRead records the window read at pos, of a key of digest d, in
-// b.reads: the latest read of a key, span and limit is the one to share.
-func (b *Batch) indexRead(d uint64, span Span, limit int, pos int32) {
-	if b.reads == nil {
-		b.reads = make(map[uint64]int32)
+	// The key's latest write, when it is a WindowAddReadOp, answers with
+	// the window after its add: reads after it that b.reads misses are
+	// none of this span and limit.
+	if write >= 0 {
+		if o, ok := b.ops[write].(*WindowAddReadOp); ok && o.Key == key && o.Limit == limit && sameSpan(o.Span, span) {
+			return &o.Result
+		}
 	}
-	b.reads[readDigest(d, span, limit)] = pos
+	return b.queueWindowRead(rpos, key, span, limit)
 }
 
 // readDigest mixes a key digest with a span's instants and a limit. Two
@@ -599,8 +624,8 @@ func BucketStart(t time.Time, w time.Duration) time.Time {
 func (b *Batch) Reset() {
 	clear(b.ops)
 	b.ops = b.ops[:0]
-	clear(b.last)
-	clear(b.reads)
+	b.last.reset()
+	b.reads.reset()
 	b.prev = b.prev[:0]
-	b.memo.ok, b.memo.key = false, Key{}
+	b.memo.ok, b.memo.key, b.memo.pos = false, Key{}, -1
 }

@@ -18,7 +18,7 @@ func TestOnKeySkipsDigestCollisions(t *testing.T) {
 	b.Get(other)
 	b.ReadMark(a)
 	// As if other's digest were a's: every operation on one chain.
-	b.last = map[uint64]chain{digest(a): {last: 2, write: -1}, digest(other): {last: 2, write: -1}}
+	linkChains(&b, chain{last: 2, write: -1}, a, other)
 	b.prev = []int32{-1, 0, 1}
 
 	for _, tc := range []struct {
@@ -49,7 +49,7 @@ func TestLastWriteSkipsDigestCollisions(t *testing.T) {
 	b.Get(other)
 	// As if other's digest were a's: one chain, its latest write other's.
 	shared := chain{last: 3, write: 2}
-	b.last = map[uint64]chain{digest(a): shared, digest(other): shared}
+	linkChains(&b, shared, a, other)
 	b.prev = []int32{-1, 0, 1, 2}
 
 	if got, ok := b.LastWrite(a).(*PutOp); !ok || &got.Result != put {
@@ -62,6 +62,16 @@ func TestLastWriteSkipsDigestCollisions(t *testing.T) {
 	if got := b.LastWrite(a); got != nil {
 		t.Errorf("LastWrite(a) with only reads of a on the chain = %#v, want nil", got)
 	}
+}
+
+// linkChains gives every key of keys the chain c in b's index, as if
+// their digests collided, and forgets where the memo found a chain.
+func linkChains(b *Batch, c chain, keys ...Key) {
+	for _, k := range keys {
+		pos, _ := b.last.ref(digest(k))
+		b.last.slots[pos].v = c
+	}
+	b.memo.ok, b.memo.pos = false, -1
 }
 
 // TestDigestSeparatesFields checks that the digest depends on each field

@@ -1,0 +1,107 @@
+package state_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/iamsentry/iamsentry/state"
+)
+
+// TestIndexAcrossGrowth checks the batch's index by key against a scan of
+// every queued operation on batches of hundreds of keys, so that its table
+// grows several times (and is reset) while the memo holds a key's slot:
+// OnKey yields the key's operations latest first, LastWrite its latest
+// write, and a read SharedWindowRead shares is one of the same key, span
+// and limit that no write of the key follows.
+func TestIndexAcrossGrowth(t *testing.T) {
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	span := state.Span{From: at.Add(-time.Hour), To: at}
+	keys := make([]state.Key, 400)
+	for i := range keys {
+		keys[i] = state.Key{Identity: fmt.Sprintf("arn:aws:iam::123456789012:user/u%03d", i/4), Name: fmt.Sprintf("n%d", i%4)}
+	}
+	for seed := range uint64(20) {
+		rng := rand.New(rand.NewPCG(seed, 2))
+		var b state.Batch
+		shared := 0
+		for step := range 3000 {
+			key := keys[rng.IntN(len(keys))]
+			where := fmt.Sprintf("seed %d step %d key %v", seed, step, key)
+			switch rng.IntN(6) {
+			case 0:
+				b.Mark(key, at, state.KeepLatest, time.Hour)
+			case 1:
+				b.WindowAddRead(key, "m", at, span, 1, time.Hour)
+			case 2:
+				b.ReadMark(key)
+			case 3:
+				n := b.Len()
+				got := b.SharedWindowRead(key, span, 1)
+				if b.Len() == n {
+					shared++
+					if !sharable(b.Ops(), key, span, got) {
+						t.Fatalf("%s: SharedWindowRead shared a read a write of the key follows, or of another read", where)
+					}
+				}
+			case 4:
+				if got, want := b.LastWrite(key), scanLastWrite(b.Ops(), key); got != want {
+					t.Fatalf("%s: LastWrite = %v, want %v", where, got, want)
+				}
+			default:
+				if got, want := slices.Collect(b.OnKey(key)), scanOnKey(b.Ops(), key); !slices.Equal(got, want) {
+					t.Fatalf("%s: OnKey = %v, want %v", where, got, want)
+				}
+			}
+			if rng.IntN(1000) == 0 {
+				b.Reset()
+			}
+		}
+		if shared == 0 {
+			t.Fatalf("seed %d: no read was shared: the test does not exercise sharing", seed)
+		}
+	}
+}
+
+func scanOnKey(ops []state.Op, key state.Key) []state.Op {
+	var on []state.Op
+	for i := len(ops) - 1; i >= 0; i-- {
+		if ops[i].Target() == key {
+			on = append(on, ops[i])
+		}
+	}
+	return on
+}
+
+func scanLastWrite(ops []state.Op, key state.Key) state.Op {
+	for _, op := range scanOnKey(ops, key) {
+		switch op.(type) {
+		case *state.GetOp, *state.WindowReadOp, *state.ReadMarkOp, *state.BucketReadOp:
+		default:
+			return op
+		}
+	}
+	return nil
+}
+
+// sharable reports whether f is the future of a window read of key over
+// span with limit 1 that no write of key follows (the key's last write
+// itself may be the read).
+func sharable(ops []state.Op, key state.Key, span state.Span, f *state.Future[state.Window]) bool {
+	for _, op := range scanOnKey(ops, key) {
+		switch o := op.(type) {
+		case *state.WindowReadOp:
+			if &o.Result == f {
+				return o.Span == span && o.Limit == 1
+			}
+		case *state.WindowAddReadOp:
+			return &o.Result == f && o.Span == span && o.Limit == 1
+		case *state.ReadMarkOp:
+		default:
+			return false
+		}
+	}
+	return false
+}
