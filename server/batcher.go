@@ -42,10 +42,6 @@ import (
 // the batch in flight is descheduled; on Redis, where a round trip and the
 // record layout make batches cost milliseconds, it is BusyLinger.
 //
-// With nothing in flight and no Linger, the caller scores its own job (and
-// any waiting) in its own goroutine, as the worker it would have woken
-// would have: see scoreHere.
-//
 // A stream never has more than one job in flight, so the records of one
 // stream are scored in the order they arrived.
 type batcher struct {
@@ -118,17 +114,6 @@ func (f *flight) leave() {
 	f.mu.Unlock()
 }
 
-// enterIdle counts a batch in flight if none is, and tells whether it did.
-func (f *flight) enterIdle() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.n != 0 {
-		return false
-	}
-	f.n++
-	return true
-}
-
 // busy returns a channel closed once a batch now in flight finishes, or
 // nil when none is in flight.
 func (f *flight) busy() <-chan struct{} {
@@ -175,9 +160,6 @@ var jobPool = sync.Pool{New: func() any { return &job{result: make(chan jobResul
 func (b *batcher) score(ctx context.Context, tenant string, learn bool, records [][]byte) ([]engine.Verdict, error) {
 	j := jobPool.Get().(*job)
 	j.ctx, j.tenant, j.learn, j.records = ctx, tenant, learn, records
-	if b.linger <= 0 && b.flight.enterIdle() {
-		return b.scoreHere(j)
-	}
 	select {
 	case b.jobs <- j:
 	case <-ctx.Done():
@@ -195,43 +177,6 @@ func (b *batcher) score(ctx context.Context, tenant string, learn bool, records 
 		// The job may still be scored; retrying is safe (dedupe).
 		return nil, ctx.Err()
 	}
-}
-
-// scoreHere scores j in the caller's goroutine, as the batch's worker,
-// once enterIdle has counted that batch in flight. With nothing in flight a
-// worker would take j and the jobs already waiting and go at once; doing
-// that here saves the two goroutine hand-offs (caller -> worker -> caller)
-// that at light traffic, a request or two per batch, cost more scheduler
-// CPU than the batch itself. Waiting callers of other streams are taken
-// along, as a worker would. Only one batch can be scored this way at a
-// time (it starts only with none in flight), so at most Workers+1 batches
-// are ever in flight.
-func (b *batcher) scoreHere(j *job) ([]engine.Verdict, error) {
-	defer b.flight.leave() // even if the engine panics: a batch left counted would make every later one wait
-	select {
-	case <-b.done:
-		j.recycle()
-		return nil, errStopping
-	default:
-	}
-	var first [4]*job
-	batch := append(first[:0], j)
-	for n := len(j.records); n < b.size; {
-		select {
-		case o := <-b.jobs:
-			batch = append(batch, o)
-			n += len(o.records)
-			continue
-		default:
-		}
-		break
-	}
-	start := time.Now()
-	b.run(batch)
-	b.cost.observe(time.Since(start))
-	r := <-j.result
-	j.recycle()
-	return r.verdicts, r.err
 }
 
 // recycle puts j, whose result channel is empty and which no worker holds,
