@@ -64,6 +64,8 @@ func (s *Server) connectionOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(max(o.MaxRecvMsgSize, o.IngestMaxRecvMsgSize)),
 		grpc.MaxConcurrentStreams(uint32(o.MaxConcurrentStreams)),
+		grpc.StaticStreamWindowSize(flowWindow),
+		grpc.StaticConnWindowSize(flowWindow),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			MinTime:             o.KeepaliveMinTime,
 			PermitWithoutStream: true, // shippers ping idle connections between batches
@@ -143,3 +145,15 @@ func (l *limitedStream) RecvMsg(m any) error {
 	}
 	return l.s.checkSize(m)
 }
+
+// flowWindow is the HTTP/2 flow-control window of every stream and
+// connection: the ceiling grpc-go's dynamic (BDP) window grows to, fixed
+// from the start. The dynamic window estimates the bandwidth-delay product
+// with a PING after each burst of DATA it receives; at a few requests per
+// stream per millisecond (shippers sending small batches, loadgen's open
+// loop) that is one PING and one PING ack per request, a write and a read
+// system call each, for a window that on the loopback and LAN reaches its
+// ceiling anyway. Memory stays bounded as before: the connection window
+// caps what one connection's streams hold unread, and the read-ahead
+// budget (ReadAheadBytes) what the service takes from them.
+const flowWindow = 16 << 20
