@@ -1,0 +1,174 @@
+package redis_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/iamsentry/iamsentry/config"
+	"github.com/iamsentry/iamsentry/detectors/builtin"
+	"github.com/iamsentry/iamsentry/detectors/geoip"
+	"github.com/iamsentry/iamsentry/engine"
+	"github.com/iamsentry/iamsentry/internal/realcorpus"
+	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpustest"
+	"github.com/iamsentry/iamsentry/internal/redistest"
+	"github.com/iamsentry/iamsentry/internal/redistest/rstore"
+)
+
+// roundTripDays is how much of the realistic corpus the round-trip
+// benchmark scores: a few days hold every kind of identity (people, CI,
+// automation) and keep batches of one event affordable.
+const roundTripDays = 3
+
+// BenchmarkRoundTripsRealistic scores the first days of the realistic
+// corpus (internal/realcorpus, seed 1) through the engine on a real
+// redis-server on the record layout, in batches of 1, 4 and 512 records,
+// and reports what a batch costs Redis. The counts are deterministic (the
+// corpus, the batches and the store's decisions are), so noise on a shared
+// machine cannot move them:
+//
+//   - trips/batch: round trips (pipelines plus single commands sent, as
+//     the go-redis hooks see them) per engine batch;
+//   - sent/event: commands sent, EVALSHA counting once;
+//   - cmds/event: commands the server ran, those scripts ran included
+//     (INFO commandstats);
+//   - redis-µs/event: the server's CPU (INFO cpu), and script-µs/event
+//     the time inside EVALSHA (INFO commandstats usec), which noise
+//     does move.
+//
+// At one-event batches, the open loop's case, per-event costs are
+// per-batch costs: nothing is shared between events of a batch. It logs
+// the commands that dominate.
+func BenchmarkRoundTripsRealistic(b *testing.B) {
+	c := realcorpus.Generate(realcorpus.Options{Seed: 1, Days: roundTripDays})
+	raws := make([][]byte, len(c.Records))
+	for i, r := range c.Records {
+		raws[i] = r.JSON
+	}
+	cfg, err := config.Parse([]byte(realcorpustest.Config(b)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	geo, err := geoip.Open(cfg.GeoIP.CountryDB, cfg.GeoIP.ASNDB)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer geo.Close()
+	built, err := cfg.Build(builtin.Specs(), geo)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := redistest.StartServer(b)
+	for _, size := range []int{1, 4, 512} {
+		b.Run("batch="+strconv.Itoa(size), func(b *testing.B) {
+			benchRoundTrips(b, srv, built, raws, size)
+		})
+	}
+}
+
+func benchRoundTrips(b *testing.B, srv *redistest.Server, built *config.Built, raws [][]byte, size int) {
+	ctx := context.Background()
+	admin := srv.Client()
+	var trips, sent, cmds, cpu, batches, scriptUsec int64
+	byCmd := map[string]int64{}
+	for b.Loop() {
+		b.StopTimer()
+		if err := admin.FlushAll(ctx).Err(); err != nil {
+			b.Fatal(err)
+		}
+		if err := admin.ConfigResetStat(ctx).Err(); err != nil {
+			b.Fatal(err)
+		}
+		cpu0 := serverCPU(b, admin)
+		store := rstore.Open(b, srv.URL(), rstore.Prefix())
+		var h pipelineCounter
+		store.Client().AddHook(&h)
+		eng := engine.New(built.Registry, store, engine.Options{Suppress: built.Suppress})
+		b.StartTimer()
+		for off := 0; off < len(raws); off += size {
+			if _, err := eng.Score(ctx, engine.Batch{Records: raws[off:min(off+size, len(raws))]}); err != nil {
+				b.Fatal(err)
+			}
+			batches++
+		}
+		b.StopTimer()
+		cpu += serverCPU(b, admin) - cpu0
+		trips += h.pipelines.Load() + h.commands.Load()
+		sent += h.cmdsInPipelines.Load() + h.commands.Load()
+		for name, n := range srv.CommandStats(ctx) {
+			if name == "info" || name == "flushall" || strings.HasPrefix(name, "config") {
+				continue
+			}
+			byCmd[name] += n
+			cmds += n
+		}
+		scriptUsec += evalshaUsec(b, admin)
+		store.Close()
+		b.StartTimer()
+	}
+	events := float64(len(raws) * b.N)
+	var top strings.Builder
+	for _, name := range slices.SortedFunc(maps.Keys(byCmd), func(x, y string) int { return int(byCmd[y] - byCmd[x]) }) {
+		fmt.Fprintf(&top, "%s %.3f; ", name, float64(byCmd[name])/events)
+	}
+	b.Logf("%d events in batches of %d; commands per event: %s", len(raws), size, top.String())
+	b.ReportMetric(float64(trips)/float64(batches), "trips/batch")
+	b.ReportMetric(float64(sent)/events, "sent/event")
+	b.ReportMetric(float64(cmds)/events, "cmds/event")
+	b.ReportMetric(float64(cpu)/events, "redis-µs/event")
+	b.ReportMetric(float64(scriptUsec)/events, "script-µs/event")
+	b.ReportMetric(0, "ns/op") // one op is the whole corpus: meaningless
+}
+
+// serverCPU is the CPU time the server has used, user and system, in
+// microseconds (INFO cpu).
+func serverCPU(b *testing.B, c *goredis.Client) int64 {
+	b.Helper()
+	info, err := c.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total float64
+	for line := range strings.SplitSeq(info, "\r\n") {
+		for _, f := range []string{"used_cpu_user:", "used_cpu_sys:"} {
+			if v, ok := strings.CutPrefix(line, f); ok {
+				x, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					b.Fatalf("INFO cpu %q: %v", line, err)
+				}
+				total += x
+			}
+		}
+	}
+	return int64(total * 1e6)
+}
+
+// evalshaUsec is the time the server spent in EVALSHA (INFO commandstats
+// usec, the commands scripts ran included).
+func evalshaUsec(b *testing.B, c *goredis.Client) int64 {
+	b.Helper()
+	info, err := c.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for line := range strings.SplitSeq(info, "\r\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_evalsha:"); ok {
+			for field := range strings.SplitSeq(rest, ",") {
+				if v, ok := strings.CutPrefix(field, "usec="); ok {
+					n, err := strconv.ParseInt(v, 10, 64)
+					if err != nil {
+						b.Fatalf("INFO commandstats %q: %v", line, err)
+					}
+					return n
+				}
+			}
+		}
+	}
+	return 0
+}
