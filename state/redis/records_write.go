@@ -42,7 +42,18 @@ import (
 // to it here, after the record's check (record.Side.Append): a few bytes,
 // not the entry. A side record to append to that is gone (expired with its
 // entry between the replica's read and this call) is answered as a version
-// mismatch: the replica reads the record again and finds it gone.
+// mismatch: the replica reads the record again and finds it gone. A side
+// record to append to is checked by its own APPEND, not an EXISTS before
+// it (one command less per appended side record, most of the EXISTS at
+// one-event batches): APPEND answers the new length, and a length of just
+// the segment means the key was missing and APPEND created it. The script
+// then UNLINKs it, truncates the side records it appended to before it
+// back to their lengths before (SET of their GETRANGE, KEEPTTL: rare, a
+// side record vanishes only by eviction or expiry) and refuses, which
+// leaves what refusing before any APPEND did; expiries move only once
+// every APPEND landed. A side record is never empty, so an empty one read
+// as missing is no loss; an empty segment (none is sent) would tell
+// nothing and is checked by EXISTS.
 //
 // It returns per record {1} on success, {0, the record's current bytes}
 // on a version mismatch, and {2, message} when a new side record is
@@ -62,17 +73,38 @@ local function cas(k, last, old, app, expect, send, pxat, nxt, a)
     return refuse()
   end
   for i = new + 1, last do
-    if redis.call('EXISTS', KEYS[i]) == 0 then
+    if #ARGV[a + 2 * (i - new - 1)] == 0 and redis.call('EXISTS', KEYS[i]) == 0 then
       return refuse()
     end
   end
   for i = k + 1 + old, new do
     if redis.call('EXISTS', KEYS[i]) == 0 then
+      for j = new + 1, last do
+        if redis.call('EXISTS', KEYS[j]) == 0 then
+          return refuse()
+        end
+      end
       return {2, 'side record ' .. KEYS[i] .. ' was not stored'}
     end
   end
+  local was = {}
   for i = new + 1, last do
-    redis.call('APPEND', KEYS[i], ARGV[a])
+    local seg = ARGV[a + 2 * (i - new - 1)]
+    local n = redis.call('APPEND', KEYS[i], seg)
+    if #seg > 0 and n == #seg then
+      redis.call('UNLINK', KEYS[i])
+      for j = new + 1, i - 1 do
+        if was[j] then
+          redis.call('SET', KEYS[j], redis.call('GETRANGE', KEYS[j], 0, was[j] - 1), 'KEEPTTL')
+        end
+      end
+      return refuse()
+    end
+    if #seg > 0 then
+      was[i] = n - #seg
+    end
+  end
+  for i = new + 1, last do
     if ARGV[a + 1] ~= '0' then
       redis.call('PEXPIREAT', KEYS[i], ARGV[a + 1])
     end
