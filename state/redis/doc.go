@@ -43,8 +43,9 @@
 // an 8-byte version. Redis only stores bytes. Exec groups a batch's
 // operations by identity, takes each identity's record from a
 // replica-local cache (the last version this replica read or wrote, up to
-// 65,536 records or 64 MiB) or, on a miss, from one pipelined GET of every
-// missing record, applies the operations in Go with the embedded store's
+// 65,536 records or 64 MiB) or, on a miss, takes it to be absent (most
+// misses are records nobody wrote yet: an hour's claims, a new session),
+// applies the operations in Go with the embedded store's
 // semantics, and sends one EVALSHA of a small script that, per identity,
 // compares the stored version (GETRANGE 0 7) and SETs the new bytes with
 // PXAT, the latest entry's expiry; an identity whose operations changed
@@ -54,8 +55,20 @@
 // 32 times (then the batch fails with state.ErrUnavailable); no answer is handed
 // out before its record was stored or found current. Batches of one
 // replica on one identity are serialised locally (1,024 lock stripes), so
-// mismatches come only from other replicas. A batch costs one round trip
-// with a warm cache, two on a miss.
+// mismatches come only from other replicas. A miss whose record exists
+// after all is refused like a mismatch, with its bytes, and applied again
+// at once, without the wait. A batch costs one round trip, whether its
+// records were cached or did not exist, and two when a record another
+// replica wrote was missing from the cache.
+//
+// What a batch costs Redis (BenchmarkRoundTripsRealistic: three days of
+// the realistic corpus, 22,329 events, through the engine; the counts are
+// deterministic): one-event batches, the open loop's at 5k events/s, run
+// 1.05 round trips and 6.90 commands per event, of which one EVALSHA per
+// Exec and, inside it, 2.5 records per event (an event touches its access
+// key's, its principal's, its session's, ... records) each checked
+// (GETRANGE) and written (SET; a log-format record SETRANGE and APPEND;
+// a side record APPEND); 512-event batches 1.36 commands per event.
 //
 // Large state stays cheap to change: an entry whose encoding passes 1 KiB
 // moves to a side record of its own (<tag>:rec:<name digest>v<version>),

@@ -54,6 +54,7 @@ type records struct {
 	cached int64 // encoded bytes of the cached records
 
 	hits, misses, conflicts, writes, checks atomic.Int64
+	missesFound                             atomic.Int64
 	sideReads, sideWrites, pageWrites       atomic.Int64
 	sideAppends                             atomic.Int64
 	largest                                 atomic.Int64
@@ -69,7 +70,10 @@ type cachedRecord struct {
 
 // RecordStats are the figures of the record layout since the store opened.
 type RecordStats struct {
-	CacheHits, CacheMisses int64 // identities found in, or fetched into, the cache
+	CacheHits, CacheMisses int64 // identities found in, or missing from, the cache
+	// MissesFound are the misses whose record existed: the write assuming
+	// none was refused and answered with the record (see fetch).
+	MissesFound            int64
 	Conflicts              int64 // writes refused for another replica's newer version, retried
 	Writes, Checks         int64 // record writes, and version checks of unchanged records
 	SideReads              int64 // side records (pages and large entries) read
@@ -87,7 +91,7 @@ func (s *Store) RecordStats() RecordStats {
 	return RecordStats{CacheHits: r.hits.Load(), CacheMisses: r.misses.Load(), Conflicts: r.conflicts.Load(),
 		Writes: r.writes.Load(), Checks: r.checks.Load(), LargestRecord: r.largest.Load(),
 		SideReads: r.sideReads.Load(), SideWrites: r.sideWrites.Load(), PageWrites: r.pageWrites.Load(),
-		SideAppends: r.sideAppends.Load()}
+		SideAppends: r.sideAppends.Load(), MissesFound: r.missesFound.Load()}
 }
 
 // take removes key's record from the cache and returns it, or nil.
@@ -133,6 +137,10 @@ type identity struct {
 	pxat    int64  // its expiry, Unix ms; 0: kept (an append only)
 	sides   []record.Side
 	refetch bool // the record is to be read again: a side record was newer, or gone
+	// guessed: cur is an empty record assumed on a cache miss instead of
+	// read (see fetch); guessRefused: the write on it found the record
+	// there after all, a miss rather than a lost race.
+	guessed, guessRefused bool
 	// gone is the version of the record that named a side record found
 	// missing: read again at that version, the side record expired (or
 	// was lost), while a newer version means it was replaced.
@@ -205,11 +213,16 @@ func (s *Store) execRecords(ctx context.Context, b *state.Batch) error {
 		id.names = names[len(names)-len(id.ops):]
 	}
 	now := time.Now().UnixNano()
+	wait := false
 	for pass := 0; pass < maxRecordPasses && !allDone(ids); pass++ {
-		if pass > 0 {
+		if wait {
 			if err := backOff(ctx, pass); err != nil {
 				return s.recordOutage(ctx, b, err)
 			}
+		}
+		wait = true
+		for _, id := range ids {
+			id.guessRefused = false
 		}
 		if err := s.fetch(ctx, ids, now); err != nil {
 			return s.recordOutage(ctx, b, err)
@@ -238,6 +251,7 @@ func (s *Store) execRecords(ctx context.Context, b *state.Batch) error {
 			record.Release(id.sides)
 			id.sides = nil
 		}
+		wait = raced(ids)
 	}
 	var err error
 	for _, id := range ids {
@@ -289,6 +303,18 @@ func backOff(ctx context.Context, pass int) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// raced reports whether an identity is to be written again for another
+// replica's write, rather than only because its record, missing from the
+// cache and assumed absent, was there: only a race calls for a wait.
+func raced(ids []*identity) bool {
+	for _, id := range ids {
+		if !id.done && !id.guessRefused {
+			return true
+		}
+	}
+	return false
 }
 
 func allDone(ids []*identity) bool {

@@ -10,12 +10,22 @@ import (
 	"github.com/iamsentry/iamsentry/state/internal/record"
 )
 
-// Reading records on the record layout: from the replica cache, else one
-// pipelined GET of every missing record, then of the pages and side
+// Reading records on the record layout: from the replica cache, else
+// assumed absent (a miss), else, when a side record was newer or gone, one
+// pipelined GET of every record to read again; then the pages and side
 // records the operations need.
 
-// fetch finds each identity's record in the cache, or else reads it, all
-// missing ones in one pipeline.
+// fetch finds each identity's record in the cache. A record missing from
+// it is assumed absent, not read: most misses are records that do not
+// exist yet (an hour's claims, a new session, a first-seen key; this
+// replica caches every record it read or wrote), and the version-checked
+// write expecting none (casScript) is the read: it stores the record when
+// there was none, and else is refused with the current bytes, on which
+// the operations are applied again, as after another replica's write, but
+// without waiting (see raced). A one-event batch on a record this replica
+// never saw then costs one round trip, not two; a miss on a record that
+// exists costs what it did, two. Records to read again (refetch) are read,
+// all in one pipeline.
 func (s *Store) fetch(ctx context.Context, ids []*identity, now int64) error {
 	var miss []*identity
 	for _, id := range ids {
@@ -27,6 +37,9 @@ func (s *Store) fetch(ctx context.Context, ids []*identity, now int64) error {
 				s.recs.hits.Add(1)
 				continue
 			}
+			s.recs.misses.Add(1)
+			id.cur, id.guessed = &cachedRecord{rec: &record.Record{}}, true
+			continue
 		}
 		s.recs.misses.Add(1)
 		id.refetch = false

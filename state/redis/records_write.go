@@ -302,7 +302,13 @@ func (s *Store) settle(id *identity, now int64) error {
 		}
 		return fmt.Errorf("redis: record %s: %s", id.key, msg)
 	}
-	s.recs.conflicts.Add(1)
+	if id.guessed {
+		id.guessRefused = true
+		s.recs.missesFound.Add(1)
+	} else {
+		s.recs.conflicts.Add(1)
+	}
+	id.guessed = false
 	var cur []byte
 	if len(reply) > 1 {
 		if str, ok := reply[1].(string); ok {
