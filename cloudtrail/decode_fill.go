@@ -3,6 +3,7 @@ package cloudtrail
 import (
 	"net/netip"
 	"time"
+	"unsafe"
 )
 
 // fillMemo keeps what fill last worked out from a record's values, for
@@ -14,9 +15,28 @@ import (
 type fillMemo struct {
 	ipText string     // the last sourceIPAddress; "" before any
 	ip     netip.Addr // its address, invalid when it is not a literal IP
+	// ips holds the addresses of sourceIPAddress values met before, when
+	// the decoder has tables (withTables): records of many callers
+	// interleave, so the last record's address is this one's in only one
+	// record of seven over the realistic month, and netip.ParseAddr ran
+	// for 0.72 of its records; with ips it runs for 0.14, and reading the
+	// addresses costs 27 ns a record instead of 57
+	// (BenchmarkSourceIPRealistic).
+	ips *ipTable
 
 	day    [10]byte  // the last eventTime's date, YYYY-MM-DD; zero before any
 	dayUTC time.Time // its midnight, UTC
+}
+
+// ipTable is a direct-mapped cache of sourceIPAddress values and what
+// netip.ParseAddr made of them (10 KiB): a colliding value replaces the
+// older one. 256 slots hold a busy hour's addresses of an organisation of
+// 150 identities (2,659 distinct over the realistic month).
+type ipTable [256]ipEntry
+
+type ipEntry struct {
+	text string
+	ip   netip.Addr
 }
 
 // sourceIP returns what netip.ParseAddr makes of s, when s may be an IP
@@ -25,11 +45,22 @@ func (m *fillMemo) sourceIP(s string) netip.Addr {
 	if m != nil && s == m.ipText && s != "" {
 		return m.ip
 	}
+	var slot *ipEntry
+	if m != nil && m.ips != nil && len(s) >= 2 { // hashBytes reads two bytes at least
+		slot = &m.ips[hashBytes(unsafe.Slice(unsafe.StringData(s), len(s)))%uint32(len(m.ips))]
+		if slot.text == s {
+			m.ipText, m.ip = s, slot.ip
+			return slot.ip
+		}
+	}
 	var ip netip.Addr
 	if mayBeIP(s) {
 		if a, err := netip.ParseAddr(s); err == nil {
 			ip = a
 		}
+	}
+	if slot != nil {
+		slot.text, slot.ip = s, ip
 	}
 	if m != nil {
 		m.ipText, m.ip = s, ip

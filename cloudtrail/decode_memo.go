@@ -106,14 +106,17 @@ func (d *decoder) predSlot(f field) *string {
 // predTable holds the predicted values (see predSlot).
 type predTable [predSize]string
 
-// withTables gives d the tables of its memos of values and identity
-// blocks, when it has none, and returns it.
+// withTables gives d the tables of its memos of values, identity blocks
+// and source addresses, when it has none, and returns it.
 func (d *decoder) withTables() *decoder {
 	if d.pred == nil {
 		d.pred = new(predTable)
 	}
 	if d.idents == nil {
 		d.idents = new(identTable)
+	}
+	if d.filled.ips == nil {
+		d.filled.ips = new(ipTable)
 	}
 	return d
 }
