@@ -70,6 +70,7 @@ type options struct {
 	jsonOut                            bool
 	rate                               float64
 	duration                           time.Duration
+	cpuProfile                         string
 }
 
 func main() {
@@ -89,6 +90,7 @@ func main() {
 	flag.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
 	flag.Float64Var(&o.rate, "rate", 0, "open loop: offer this many `events/s` on a fixed schedule and report latency from each event's due time (default: closed loop)")
 	flag.DurationVar(&o.duration, "duration", 0, "with --rate: run this long (sets --events to rate × duration)")
+	flag.StringVar(&o.cpuProfile, "cpu-profile", "", "write loadgen's own CPU profile over the load (not the corpus set-up) to this `file`")
 	flag.Parse()
 	flag.Visit(func(f *flag.Flag) { o.eventsSet = o.eventsSet || f.Name == "events" })
 	if err := o.check(); err != nil {
@@ -174,6 +176,7 @@ type result struct {
 	MaxMillis        float64        `json:"max_ms,omitempty"`
 	OfferedRate      float64        `json:"offered_events_per_second,omitempty"`
 	MaxSendLagMillis float64        `json:"max_send_lag_ms,omitempty"`
+	SenderWakes      int            `json:"sender_wakes,omitempty"`
 	Outcomes         map[string]int `json:"outcomes"`
 	Streams          int            `json:"streams"`
 	Batch            int            `json:"batch"`
@@ -288,11 +291,19 @@ func run(ctx context.Context, o options, files []string) error {
 		}
 		io0, ioErr = readIOCounters(srv.cmd.Process.Pid)
 	}
-	cpu := processCPU()
-	if err := drive(ctx, conn, o, recs, &res); err != nil {
+	stopProfile, err := startCPUProfile(o.cpuProfile)
+	if err != nil {
 		return err
 	}
+	cpu := processCPU()
+	err = drive(ctx, conn, o, recs, &res)
 	res.ClientCPUSeconds = (processCPU() - cpu).Seconds()
+	if perr := stopProfile(); err == nil {
+		err = perr
+	}
+	if err != nil {
+		return err
+	}
 	if srv != nil && res.Events > 0 {
 		heap1, err := readHeapCounters(ctx, srv.admin)
 		if err != nil {
@@ -378,6 +389,7 @@ func drive(ctx context.Context, conn *grpc.ClientConn, o options, recs [][]byte,
 		res.P50Millis, res.P99Millis = millis(rep.Percentile(50)), millis(rep.Percentile(99))
 		res.P999Millis, res.MaxMillis = millis(rep.Percentile(99.9)), millis(rep.Percentile(100))
 		res.MaxSendLagMillis = millis(rep.MaxSendLag)
+		res.SenderWakes = rep.Wakes
 		for _, s := range rep.Seconds {
 			res.BySecond = append(res.BySecond, second{Due: s.Due, Answered: s.Answered,
 				P50Millis: millis(s.P50), P99Millis: millis(s.P99), MaxMillis: millis(s.Max)})
@@ -418,6 +430,12 @@ func report(w io.Writer, r result, asJSON bool) error {
 		fmt.Fprintf(w, "state=%s open loop at %.0f events/s, streams=%d batch<=%d\n", r.State, r.OfferedRate, r.Streams, r.Batch)
 		fmt.Fprintf(w, "  %d events in %d requests, %.2f s: achieved %.0f events/s (sender at most %.2f ms behind schedule)\n",
 			r.Events, r.Requests, r.Seconds, r.EventsPerSecond, r.MaxSendLagMillis)
+		if r.Events > 0 && r.SenderWakes > 0 {
+			// What the generator costs follows its wake-ups and requests
+			// more than its events.
+			fmt.Fprintf(w, "  sender woke %d times: %.3f wakes and %.3f requests per event\n",
+				r.SenderWakes, float64(r.SenderWakes)/float64(r.Events), float64(r.Requests)/float64(r.Events))
+		}
 		fmt.Fprintf(w, "  verdict latency from the due time: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n",
 			r.P50Millis, r.P99Millis, r.P999Millis, r.MaxMillis)
 		reportSeconds(w, r.BySecond)
