@@ -42,6 +42,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,6 +72,7 @@ type options struct {
 	rate                               float64
 	duration                           time.Duration
 	cpuProfile                         string
+	procs                              int
 }
 
 func main() {
@@ -91,12 +93,16 @@ func main() {
 	flag.Float64Var(&o.rate, "rate", 0, "open loop: offer this many `events/s` on a fixed schedule and report latency from each event's due time (default: closed loop)")
 	flag.DurationVar(&o.duration, "duration", 0, "with --rate: run this long (sets --events to rate × duration)")
 	flag.StringVar(&o.cpuProfile, "cpu-profile", "", "write loadgen's own CPU profile over the load (not the corpus set-up) to this `file`")
+	flag.IntVar(&o.procs, "procs", 0, "GOMAXPROCS of loadgen itself (default: 1 with --rate, else one per core); the spawned server keeps its own")
 	flag.Parse()
 	flag.Visit(func(f *flag.Flag) { o.eventsSet = o.eventsSet || f.Name == "events" })
 	if err := o.check(); err != nil {
 		fmt.Fprintf(os.Stderr, "loadgen: %v\n", err)
 		flag.Usage()
 		os.Exit(2)
+	}
+	if o.procs > 0 {
+		runtime.GOMAXPROCS(o.procs)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -134,6 +140,20 @@ func (o *options) check() error {
 	}
 	if o.rate < 0 || (o.rate == 0 && o.duration != 0) {
 		return errors.New("--duration needs a positive --rate")
+	}
+	if o.procs < 0 {
+		return fmt.Errorf("--procs %d: want 1 or more (or 0 for the default)", o.procs)
+	}
+	if o.procs == 0 && o.rate > 0 {
+		// An open loop at a few thousand events/s needs a fraction of one
+		// core, and on a second P every goroutine wake-up (timer, gRPC
+		// reader, stream receiver) also wakes an idle thread: measured at
+		// 5k events/s, one P cut loadgen's context switches per event by
+		// about a third and its write syscalls (netpoll wake-ups; several
+		// streams' requests flushed in one write) by about a quarter.
+		// The receivers still stamp each verdict as it is read; what one P
+		// delays, it delays by microseconds, against millisecond latencies.
+		o.procs = 1
 	}
 	if o.rate > 0 && o.duration > 0 {
 		o.events = int(math.Ceil(o.rate * o.duration.Seconds()))
@@ -183,6 +203,9 @@ type result struct {
 	Window           int            `json:"window"`
 	State            string         `json:"state"`
 	ClientCPUSeconds float64        `json:"client_cpu_seconds,omitempty"`
+	ClientReads      float64        `json:"client_read_syscalls_per_event,omitempty"`
+	ClientWrites     float64        `json:"client_write_syscalls_per_event,omitempty"`
+	ClientSwitches   float64        `json:"client_context_switches_per_event,omitempty"`
 	ServerCPUSeconds float64        `json:"server_cpu_seconds,omitempty"`
 	CPUPer10k        float64        `json:"server_cpu_seconds_per_10k_events,omitempty"`
 	ServerPerCPUSec  float64        `json:"events_per_server_cpu_second,omitempty"`
@@ -295,9 +318,17 @@ func run(ctx context.Context, o options, files []string) error {
 	if err != nil {
 		return err
 	}
-	cpu := processCPU()
+	self0, selfErr := readIOCounters(os.Getpid())
+	cpu, switches := processCPU(), contextSwitches()
 	err = drive(ctx, conn, o, recs, &res)
 	res.ClientCPUSeconds = (processCPU() - cpu).Seconds()
+	if res.Events > 0 {
+		res.ClientSwitches = float64(contextSwitches()-switches) / float64(res.Events)
+		if self1, err := readIOCounters(os.Getpid()); err == nil && selfErr == nil {
+			res.ClientReads = float64(self1.reads-self0.reads) / float64(res.Events)
+			res.ClientWrites = float64(self1.writes-self0.writes) / float64(res.Events)
+		}
+	}
 	if perr := stopProfile(); err == nil {
 		err = perr
 	}
@@ -417,6 +448,18 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// contextSwitches is how often this process's threads have been switched
+// out so far, voluntarily (a thread parking in a futex or epoll) or not:
+// per event, what the generator's goroutine wake-ups cost the kernel, which
+// the machine's noise moves much less than CPU time.
+func contextSwitches() int64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return ru.Nvcsw + ru.Nivcsw
+}
+
 func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func report(w io.Writer, r result, asJSON bool) error {
@@ -449,6 +492,10 @@ func report(w io.Writer, r result, asJSON bool) error {
 		// The generator shares the machine with what it measures: what it
 		// burns is CPU the server and Redis did not get.
 		fmt.Fprintf(w, "  loadgen's own CPU %.2f s: %.3f s per 10k events\n", r.ClientCPUSeconds, r.ClientCPUSeconds/float64(r.Events)*10000)
+		if r.ClientSwitches > 0 {
+			fmt.Fprintf(w, "  loadgen's own system calls %.3f reads, %.3f writes, and %.3f context switches per event\n",
+				r.ClientReads, r.ClientWrites, r.ClientSwitches)
+		}
 	}
 	if r.ServerCPUSeconds > 0 {
 		fmt.Fprintf(w, "  server CPU %.2f s: %.3f s per 10k events, %.0f events per server CPU-second\n", r.ServerCPUSeconds, r.CPUPer10k, r.ServerPerCPUSec)

@@ -118,3 +118,21 @@ func TestRateCatchesUpAcrossStreamsInBatches(t *testing.T) {
 		t.Errorf("latencies from the due times:\n got %v\nwant %v", rep.Latencies, want)
 	}
 }
+
+// TestRateWakesAgainstAServer: on the wall clock and a real server, each
+// wake sends at least one request and at most one per stream, and no
+// request exceeds Batch, so the wakes lie between Requests/Streams and
+// Requests. It asserts no time.
+func TestRateWakesAgainstAServer(t *testing.T) {
+	conn := startServer(t)
+	raws := testCorpus()
+	const streams, batch = 3, 7
+	rep, err := loadgen.RunRate(t.Context(), loadgen.OpenScore(conn), loadgen.RateConfig{Records: raws, Rate: 20000, Streams: streams, Batch: batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Wakes < 1 || rep.Wakes > rep.Requests || rep.Requests > rep.Wakes*streams || rep.Requests*batch < rep.Events {
+		t.Errorf("%d events in %d requests over %d wakes; want wakes <= requests <= %d × wakes, requests × %d >= events",
+			rep.Events, rep.Requests, rep.Wakes, streams, batch)
+	}
+}
