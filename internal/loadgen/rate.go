@@ -56,9 +56,9 @@ type RateConfig struct {
 	Rate    float64  // events offered per second; must be positive
 	Events  int      // how many events the run offers (bounds its length); default len(Records)
 	Streams int      // concurrent Score streams; default 4
-	// Batch caps the events in one request: a sender that wakes late sends
-	// every event already due on its stream, up to Batch, in one request.
-	// Default 100.
+	// Batch caps the events in one request: when the sender wakes it sends
+	// every event already due, on each stream up to Batch in one request
+	// (the rest go at once in the next). Default 100.
 	Batch int
 	Clock Clock // default the wall clock
 }
