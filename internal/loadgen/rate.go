@@ -334,8 +334,8 @@ type sender struct {
 // Event k goes on stream k mod Streams; a wake sends at most Batch events
 // per stream, and any left due are sent at once by the next wake.
 func (s *sender) run(ctx context.Context) error {
-	S := s.sched.streams
-	seq := make([]uint64, S)
+	streams := s.sched.streams
+	seq := make([]uint64, streams)
 	for k := 0; k < s.sched.events; {
 		first := s.sched.due(k)
 		if err := s.cfg.Clock.SleepUntil(ctx, first); err != nil {
@@ -345,15 +345,15 @@ func (s *sender) run(ctx context.Context) error {
 		s.wakes++
 		s.maxLag = max(s.maxLag, now.Sub(first))
 		end := k + 1 // events k … end-1 go now: all due by now, Batch a stream
-		for end < s.sched.events && end-k < s.cfg.Batch*S && !s.sched.due(end).After(now) {
+		for end < s.sched.events && end-k < s.cfg.Batch*streams && !s.sched.due(end).After(now) {
 			end++
 		}
 		// One request per stream, in the order of their first events.
-		for m := k; m < min(end, k+S); m++ {
-			i := m % S
+		for m := k; m < min(end, k+streams); m++ {
+			i := m % streams
 			seq[i]++
-			req := &iamsentryv1.ScoreRequest{Sequence: seq[i], Events: make([]*iamsentryv1.Event, 0, (end-m+S-1)/S)}
-			for e := m; e < end; e += S {
+			req := &iamsentryv1.ScoreRequest{Sequence: seq[i], Events: make([]*iamsentryv1.Event, 0, (end-m+streams-1)/streams)}
+			for e := m; e < end; e += streams {
 				req.Events = append(req.Events, &iamsentryv1.Event{Record: &iamsentryv1.Event_Json{Json: s.cfg.Records[e]}})
 			}
 			st := s.streams[i]
