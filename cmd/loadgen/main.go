@@ -93,7 +93,7 @@ func main() {
 	flag.Float64Var(&o.rate, "rate", 0, "open loop: offer this many `events/s` on a fixed schedule and report latency from each event's due time (default: closed loop)")
 	flag.DurationVar(&o.duration, "duration", 0, "with --rate: run this long (sets --events to rate × duration)")
 	flag.StringVar(&o.cpuProfile, "cpu-profile", "", "write loadgen's own CPU profile over the load (not the corpus set-up) to this `file`")
-	flag.IntVar(&o.procs, "procs", 0, "GOMAXPROCS of loadgen itself (default: 1 with --rate, else one per core); the spawned server keeps its own")
+	flag.IntVar(&o.procs, "procs", 0, "GOMAXPROCS of loadgen itself (0: the Go default, one per core); the spawned server keeps its own. 1 halves loadgen's context switches in an open loop, but its timers then fire up to 1 ms late (the runtime polls on a 1 ms timeout) and that lag counts as latency")
 	flag.Parse()
 	flag.Visit(func(f *flag.Flag) { o.eventsSet = o.eventsSet || f.Name == "events" })
 	if err := o.check(); err != nil {
@@ -143,17 +143,6 @@ func (o *options) check() error {
 	}
 	if o.procs < 0 {
 		return fmt.Errorf("--procs %d: want 1 or more (or 0 for the default)", o.procs)
-	}
-	if o.procs == 0 && o.rate > 0 {
-		// An open loop at a few thousand events/s needs a fraction of one
-		// core, and on a second P every goroutine wake-up (timer, gRPC
-		// reader, stream receiver) also wakes an idle thread: measured at
-		// 5k events/s, one P cut loadgen's context switches per event by
-		// about a third and its write syscalls (netpoll wake-ups; several
-		// streams' requests flushed in one write) by about a quarter.
-		// The receivers still stamp each verdict as it is read; what one P
-		// delays, it delays by microseconds, against millisecond latencies.
-		o.procs = 1
 	}
 	if o.rate > 0 && o.duration > 0 {
 		o.events = int(math.Ceil(o.rate * o.duration.Seconds()))

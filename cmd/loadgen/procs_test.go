@@ -2,8 +2,8 @@ package main
 
 import "testing"
 
-// TestProcsFlag: an open loop runs loadgen on one P unless --procs says
-// otherwise; a closed loop keeps the Go default; a negative count is refused.
+// TestProcsFlag: --procs is loadgen's GOMAXPROCS, the Go default unless
+// given; a negative count is refused.
 func TestProcsFlag(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -11,7 +11,8 @@ func TestProcsFlag(t *testing.T) {
 		ok    bool
 		procs int
 	}{
-		{"open loop default", options{spawn: "x", rate: 5000, events: 10}, true, 1},
+		{"open loop default", options{spawn: "x", rate: 5000, events: 10}, true, 0},
+		{"open loop, one asked", options{spawn: "x", rate: 5000, events: 10, procs: 1}, true, 1},
 		{"open loop, two asked", options{spawn: "x", rate: 5000, events: 10, procs: 2}, true, 2},
 		{"closed loop default", options{spawn: "x", events: 10}, true, 0},
 		{"closed loop, one asked", options{spawn: "x", events: 10, procs: 1}, true, 1},
