@@ -186,6 +186,8 @@ type result struct {
 	OfferedRate      float64        `json:"offered_events_per_second,omitempty"`
 	MaxSendLagMillis float64        `json:"max_send_lag_ms,omitempty"`
 	SenderWakes      int            `json:"sender_wakes,omitempty"`
+	SendLagP50Millis float64        `json:"send_lag_p50_ms,omitempty"`
+	SendLagP99Millis float64        `json:"send_lag_p99_ms,omitempty"`
 	Outcomes         map[string]int `json:"outcomes"`
 	Streams          int            `json:"streams"`
 	Batch            int            `json:"batch"`
@@ -410,6 +412,7 @@ func drive(ctx context.Context, conn *grpc.ClientConn, o options, recs [][]byte,
 		res.P999Millis, res.MaxMillis = millis(rep.Percentile(99.9)), millis(rep.Percentile(100))
 		res.MaxSendLagMillis = millis(rep.MaxSendLag)
 		res.SenderWakes = rep.Wakes
+		res.SendLagP50Millis, res.SendLagP99Millis = millis(rep.SendLagPercentile(50)), millis(rep.SendLagPercentile(99))
 		for _, s := range rep.Seconds {
 			res.BySecond = append(res.BySecond, second{Due: s.Due, Answered: s.Answered,
 				P50Millis: millis(s.P50), P99Millis: millis(s.P99), MaxMillis: millis(s.Max)})
@@ -465,8 +468,8 @@ func report(w io.Writer, r result, asJSON bool) error {
 		if r.Events > 0 && r.SenderWakes > 0 {
 			// What the generator costs follows its wake-ups and requests
 			// more than its events.
-			fmt.Fprintf(w, "  sender woke %d times: %.3f wakes and %.3f requests per event\n",
-				r.SenderWakes, float64(r.SenderWakes)/float64(r.Events), float64(r.Requests)/float64(r.Events))
+			fmt.Fprintf(w, "  sender woke %d times: %.3f wakes and %.3f requests per event; sent p50 %.2f ms, p99 %.2f ms after the due time\n",
+				r.SenderWakes, float64(r.SenderWakes)/float64(r.Events), float64(r.Requests)/float64(r.Events), r.SendLagP50Millis, r.SendLagP99Millis)
 		}
 		fmt.Fprintf(w, "  verdict latency from the due time: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n",
 			r.P50Millis, r.P99Millis, r.P999Millis, r.MaxMillis)

@@ -81,6 +81,11 @@ type RateReport struct {
 	// wake sends every event already due, on every stream). What the
 	// generator costs in CPU follows it more than the event count.
 	Wakes int
+	// SendLags holds one sample per event, from its due time to when the
+	// sender sent it, sorted ascending: the part of each latency that is the
+	// generator's own (its timer waking late, or a blocked send), not the
+	// server's answer.
+	SendLags []time.Duration
 	// Seconds is the run second by second from the first event's due
 	// time, so a burst shows where a run-wide percentile hides it: a p99
 	// made by one bad second looks different from one made by a server
@@ -108,6 +113,10 @@ func (r *RateReport) AchievedRate() float64 {
 	}
 	return float64(r.Events-1) / r.Elapsed.Seconds()
 }
+
+// SendLagPercentile returns the p-th percentile (0–100) of SendLags by the
+// nearest-rank method.
+func (r *RateReport) SendLagPercentile(p float64) time.Duration { return percentile(r.SendLags, p) }
 
 // Percentile returns the p-th percentile (0–100) of verdict latency by the
 // nearest-rank method: the smallest sample with at least p % of samples at
@@ -175,7 +184,7 @@ func RunRate(ctx context.Context, open func(context.Context) (ScoreStream, error
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	rep := &RateReport{Rate: cfg.Rate, Outcomes: map[string]int{}, MaxSendLag: snd.maxLag, Wakes: snd.wakes}
+	rep := &RateReport{Rate: cfg.Rate, Outcomes: map[string]int{}, MaxSendLag: snd.maxLag, Wakes: snd.wakes, SendLags: snd.lags}
 	var last time.Time
 	for _, r := range results {
 		rep.Events += len(r.latencies)
@@ -189,6 +198,7 @@ func RunRate(ctx context.Context, open func(context.Context) (ScoreStream, error
 		}
 	}
 	slices.Sort(rep.Latencies)
+	slices.Sort(rep.SendLags)
 	rep.Elapsed = last.Sub(sched.start)
 	rep.Seconds = bySecond(results)
 	return rep, nil
@@ -328,6 +338,7 @@ type sender struct {
 	streams []*rateStream
 	maxLag  time.Duration // read after run ends
 	wakes   int
+	lags    []time.Duration // one per event, in send order
 }
 
 // run sends events 0 … Events-1 in due order, then closes every stream.
@@ -336,6 +347,7 @@ type sender struct {
 func (s *sender) run(ctx context.Context) error {
 	streams := s.sched.streams
 	seq := make([]uint64, streams)
+	s.lags = make([]time.Duration, 0, s.sched.events)
 	for k := 0; k < s.sched.events; {
 		first := s.sched.due(k)
 		if err := s.cfg.Clock.SleepUntil(ctx, first); err != nil {
@@ -354,6 +366,7 @@ func (s *sender) run(ctx context.Context) error {
 			seq[i]++
 			req := &iamsentryv1.ScoreRequest{Sequence: seq[i], Events: make([]*iamsentryv1.Event, 0, (end-m+streams-1)/streams)}
 			for e := m; e < end; e += streams {
+				s.lags = append(s.lags, now.Sub(s.sched.due(e)))
 				req.Events = append(req.Events, &iamsentryv1.Event{Record: &iamsentryv1.Event_Json{Json: s.cfg.Records[e]}})
 			}
 			st := s.streams[i]

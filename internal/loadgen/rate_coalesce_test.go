@@ -87,6 +87,9 @@ func TestRateSendsWhatIsDueTogether(t *testing.T) {
 	if !slices.Equal(rep.Latencies, want) {
 		t.Errorf("latencies from the due times:\n got %v\nwant %v", rep.Latencies, want)
 	}
+	if !slices.Equal(rep.SendLags, want) {
+		t.Errorf("send lags (an instant server: the whole latency):\n got %v\nwant %v", rep.SendLags, want)
+	}
 	if rep.MaxSendLag != 900*time.Microsecond {
 		t.Errorf("max send lag %v; want 900µs (event 1, due at 0.1 ms, sent at 1 ms)", rep.MaxSendLag)
 	}
