@@ -73,6 +73,7 @@ type options struct {
 	duration                           time.Duration
 	cpuProfile                         string
 	procs                              int
+	preciseTimer                       bool
 }
 
 func main() {
@@ -94,6 +95,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 0, "with --rate: run this long (sets --events to rate × duration)")
 	flag.StringVar(&o.cpuProfile, "cpu-profile", "", "write loadgen's own CPU profile over the load (not the corpus set-up) to this `file`")
 	flag.IntVar(&o.procs, "procs", 0, "GOMAXPROCS of loadgen itself (0: the Go default, one per core); the spawned server keeps its own. 1 halves loadgen's context switches in an open loop, but its timers then fire up to 1 ms late (the runtime polls on a 1 ms timeout) and that lag counts as latency")
+	flag.BoolVar(&o.preciseTimer, "precise-timer", false, "with --rate: sleep on a timerfd, not the runtime's timers, so the sender is microseconds rather than up to a millisecond behind each due time (it costs loadgen more CPU per wake)")
 	flag.Parse()
 	flag.Visit(func(f *flag.Flag) { o.eventsSet = o.eventsSet || f.Name == "events" })
 	if err := o.check(); err != nil {
@@ -400,9 +402,13 @@ func run(ctx context.Context, o options, files []string) error {
 // measured.
 func drive(ctx context.Context, conn *grpc.ClientConn, o options, recs [][]byte, res *result) error {
 	if o.rate > 0 {
-		rep, err := loadgen.RunRate(ctx, loadgen.OpenScore(conn), loadgen.RateConfig{
-			Records: recs, Rate: o.rate, Events: o.events, Streams: o.streams, Batch: o.batch,
-		})
+		cfg := loadgen.RateConfig{Records: recs, Rate: o.rate, Events: o.events, Streams: o.streams, Batch: o.batch}
+		if o.preciseTimer {
+			clock, release := loadgen.PreciseClock()
+			defer release()
+			cfg.Clock = clock
+		}
+		rep, err := loadgen.RunRate(ctx, loadgen.OpenScore(conn), cfg)
 		if err != nil {
 			return err
 		}
