@@ -108,15 +108,7 @@ func TestRateCatchesUpAcrossStreamsInBatches(t *testing.T) {
 	if rep.Wakes != 21+3+49 || rep.Requests != 21+9+49 {
 		t.Errorf("%d wakes, %d requests; want 73 and 79", rep.Wakes, rep.Requests)
 	}
-	var want []time.Duration
-	for k := range 100 {
-		if k >= 20 && k < 50 {
-			want = append(want, ms(50)-ms(k))
-		} else {
-			want = append(want, 0)
-		}
-	}
-	slices.Sort(want)
+	want := stallLatencies(100, 20, 50)
 	if !slices.Equal(rep.Latencies, want) {
 		t.Errorf("latencies from the due times:\n got %v\nwant %v", rep.Latencies, want)
 	}

@@ -196,6 +196,22 @@ func runSimulated(t *testing.T, w *world, cfg loadgen.RateConfig) *loadgen.RateR
 
 func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 
+// stallLatencies are the sorted latencies of events 0 … n-1 at 1k events/s
+// against an instant server that stalls from ms(from) to ms(to): each event
+// due in the stall is charged from its own due time to its end.
+func stallLatencies(n, from, to int) []time.Duration {
+	var want []time.Duration
+	for k := range n {
+		if k >= from && k < to {
+			want = append(want, ms(to)-ms(k))
+		} else {
+			want = append(want, 0)
+		}
+	}
+	slices.Sort(want)
+	return want
+}
+
 func TestRateKeepsTheScheduleOfAPromptServer(t *testing.T) {
 	w := newWorld(0, 0)
 	rep := runSimulated(t, w, loadgen.RateConfig{Rate: 1000, Events: 100, Streams: 3, Batch: 10})
@@ -219,15 +235,7 @@ func TestRateKeepsTheScheduleOfAPromptServer(t *testing.T) {
 func TestRateChargesAStallToEveryEventDueDuringIt(t *testing.T) {
 	w := newWorld(ms(20), ms(50))
 	rep := runSimulated(t, w, loadgen.RateConfig{Rate: 1000, Events: 100, Streams: 1, Batch: 10})
-	var want []time.Duration
-	for k := range 100 {
-		if k >= 20 && k < 50 {
-			want = append(want, ms(50)-ms(k))
-		} else {
-			want = append(want, 0)
-		}
-	}
-	slices.Sort(want)
+	want := stallLatencies(100, 20, 50)
 	if !slices.Equal(rep.Latencies, want) {
 		t.Errorf("latencies from the intended times:\n got %v\nwant %v", rep.Latencies, want)
 	}
