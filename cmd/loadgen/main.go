@@ -42,6 +42,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,6 +71,9 @@ type options struct {
 	jsonOut                            bool
 	rate                               float64
 	duration                           time.Duration
+	cpuProfile                         string
+	procs                              int
+	preciseTimer                       bool
 }
 
 func main() {
@@ -89,12 +93,18 @@ func main() {
 	flag.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
 	flag.Float64Var(&o.rate, "rate", 0, "open loop: offer this many `events/s` on a fixed schedule and report latency from each event's due time (default: closed loop)")
 	flag.DurationVar(&o.duration, "duration", 0, "with --rate: run this long (sets --events to rate × duration)")
+	flag.StringVar(&o.cpuProfile, "cpu-profile", "", "write loadgen's own CPU profile over the load (not the corpus set-up) to this `file`")
+	flag.IntVar(&o.procs, "procs", 0, "GOMAXPROCS of loadgen itself (0: the Go default, one per core); the spawned server keeps its own. 1 halves loadgen's context switches in an open loop, but its timers then fire up to 1 ms late (the runtime polls on a 1 ms timeout) and that lag counts as latency")
+	flag.BoolVar(&o.preciseTimer, "precise-timer", false, "with --rate: sleep on a timerfd, not the runtime's timers, so the sender is microseconds rather than up to a millisecond behind each due time (it costs loadgen more CPU per wake)")
 	flag.Parse()
 	flag.Visit(func(f *flag.Flag) { o.eventsSet = o.eventsSet || f.Name == "events" })
 	if err := o.check(); err != nil {
 		fmt.Fprintf(os.Stderr, "loadgen: %v\n", err)
 		flag.Usage()
 		os.Exit(2)
+	}
+	if o.procs > 0 {
+		runtime.GOMAXPROCS(o.procs)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -132,6 +142,9 @@ func (o *options) check() error {
 	}
 	if o.rate < 0 || (o.rate == 0 && o.duration != 0) {
 		return errors.New("--duration needs a positive --rate")
+	}
+	if o.procs < 0 {
+		return fmt.Errorf("--procs %d: want 1 or more (or 0 for the default)", o.procs)
 	}
 	if o.rate > 0 && o.duration > 0 {
 		o.events = int(math.Ceil(o.rate * o.duration.Seconds()))
@@ -174,12 +187,18 @@ type result struct {
 	MaxMillis        float64        `json:"max_ms,omitempty"`
 	OfferedRate      float64        `json:"offered_events_per_second,omitempty"`
 	MaxSendLagMillis float64        `json:"max_send_lag_ms,omitempty"`
+	SenderWakes      int            `json:"sender_wakes,omitempty"`
+	SendLagP50Millis float64        `json:"send_lag_p50_ms,omitempty"`
+	SendLagP99Millis float64        `json:"send_lag_p99_ms,omitempty"`
 	Outcomes         map[string]int `json:"outcomes"`
 	Streams          int            `json:"streams"`
 	Batch            int            `json:"batch"`
 	Window           int            `json:"window"`
 	State            string         `json:"state"`
 	ClientCPUSeconds float64        `json:"client_cpu_seconds,omitempty"`
+	ClientReads      float64        `json:"client_read_syscalls_per_event,omitempty"`
+	ClientWrites     float64        `json:"client_write_syscalls_per_event,omitempty"`
+	ClientSwitches   float64        `json:"client_context_switches_per_event,omitempty"`
 	ServerCPUSeconds float64        `json:"server_cpu_seconds,omitempty"`
 	CPUPer10k        float64        `json:"server_cpu_seconds_per_10k_events,omitempty"`
 	ServerPerCPUSec  float64        `json:"events_per_server_cpu_second,omitempty"`
@@ -288,11 +307,27 @@ func run(ctx context.Context, o options, files []string) error {
 		}
 		io0, ioErr = readIOCounters(srv.cmd.Process.Pid)
 	}
-	cpu := processCPU()
-	if err := drive(ctx, conn, o, recs, &res); err != nil {
+	stopProfile, err := startCPUProfile(o.cpuProfile)
+	if err != nil {
 		return err
 	}
+	self0, selfErr := readIOCounters(os.Getpid())
+	cpu, switches := processCPU(), contextSwitches()
+	err = drive(ctx, conn, o, recs, &res)
 	res.ClientCPUSeconds = (processCPU() - cpu).Seconds()
+	if res.Events > 0 {
+		res.ClientSwitches = float64(contextSwitches()-switches) / float64(res.Events)
+		if self1, err := readIOCounters(os.Getpid()); err == nil && selfErr == nil {
+			res.ClientReads = float64(self1.reads-self0.reads) / float64(res.Events)
+			res.ClientWrites = float64(self1.writes-self0.writes) / float64(res.Events)
+		}
+	}
+	if perr := stopProfile(); err == nil {
+		err = perr
+	}
+	if err != nil {
+		return err
+	}
 	if srv != nil && res.Events > 0 {
 		heap1, err := readHeapCounters(ctx, srv.admin)
 		if err != nil {
@@ -367,9 +402,13 @@ func run(ctx context.Context, o options, files []string) error {
 // measured.
 func drive(ctx context.Context, conn *grpc.ClientConn, o options, recs [][]byte, res *result) error {
 	if o.rate > 0 {
-		rep, err := loadgen.RunRate(ctx, loadgen.OpenScore(conn), loadgen.RateConfig{
-			Records: recs, Rate: o.rate, Events: o.events, Streams: o.streams, Batch: o.batch,
-		})
+		cfg := loadgen.RateConfig{Records: recs, Rate: o.rate, Events: o.events, Streams: o.streams, Batch: o.batch}
+		if o.preciseTimer {
+			clock, release := loadgen.PreciseClock()
+			defer release()
+			cfg.Clock = clock
+		}
+		rep, err := loadgen.RunRate(ctx, loadgen.OpenScore(conn), cfg)
 		if err != nil {
 			return err
 		}
@@ -378,6 +417,8 @@ func drive(ctx context.Context, conn *grpc.ClientConn, o options, recs [][]byte,
 		res.P50Millis, res.P99Millis = millis(rep.Percentile(50)), millis(rep.Percentile(99))
 		res.P999Millis, res.MaxMillis = millis(rep.Percentile(99.9)), millis(rep.Percentile(100))
 		res.MaxSendLagMillis = millis(rep.MaxSendLag)
+		res.SenderWakes = rep.Wakes
+		res.SendLagP50Millis, res.SendLagP99Millis = millis(rep.SendLagPercentile(50)), millis(rep.SendLagPercentile(99))
 		for _, s := range rep.Seconds {
 			res.BySecond = append(res.BySecond, second{Due: s.Due, Answered: s.Answered,
 				P50Millis: millis(s.P50), P99Millis: millis(s.P99), MaxMillis: millis(s.Max)})
@@ -405,6 +446,18 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// contextSwitches is how often this process's threads have been switched
+// out so far, voluntarily (a thread parking in a futex or epoll) or not:
+// per event, what the generator's goroutine wake-ups cost the kernel, which
+// the machine's noise moves much less than CPU time.
+func contextSwitches() int64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return ru.Nvcsw + ru.Nivcsw
+}
+
 func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func report(w io.Writer, r result, asJSON bool) error {
@@ -418,6 +471,12 @@ func report(w io.Writer, r result, asJSON bool) error {
 		fmt.Fprintf(w, "state=%s open loop at %.0f events/s, streams=%d batch<=%d\n", r.State, r.OfferedRate, r.Streams, r.Batch)
 		fmt.Fprintf(w, "  %d events in %d requests, %.2f s: achieved %.0f events/s (sender at most %.2f ms behind schedule)\n",
 			r.Events, r.Requests, r.Seconds, r.EventsPerSecond, r.MaxSendLagMillis)
+		if r.Events > 0 && r.SenderWakes > 0 {
+			// What the generator costs follows its wake-ups and requests
+			// more than its events.
+			fmt.Fprintf(w, "  sender woke %d times: %.3f wakes and %.3f requests per event; sent p50 %.2f ms, p99 %.2f ms after the due time\n",
+				r.SenderWakes, float64(r.SenderWakes)/float64(r.Events), float64(r.Requests)/float64(r.Events), r.SendLagP50Millis, r.SendLagP99Millis)
+		}
 		fmt.Fprintf(w, "  verdict latency from the due time: p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms\n",
 			r.P50Millis, r.P99Millis, r.P999Millis, r.MaxMillis)
 		reportSeconds(w, r.BySecond)
@@ -431,6 +490,10 @@ func report(w io.Writer, r result, asJSON bool) error {
 		// The generator shares the machine with what it measures: what it
 		// burns is CPU the server and Redis did not get.
 		fmt.Fprintf(w, "  loadgen's own CPU %.2f s: %.3f s per 10k events\n", r.ClientCPUSeconds, r.ClientCPUSeconds/float64(r.Events)*10000)
+		if r.ClientSwitches > 0 {
+			fmt.Fprintf(w, "  loadgen's own system calls %.3f reads, %.3f writes, and %.3f context switches per event\n",
+				r.ClientReads, r.ClientWrites, r.ClientSwitches)
+		}
 	}
 	if r.ServerCPUSeconds > 0 {
 		fmt.Fprintf(w, "  server CPU %.2f s: %.3f s per 10k events, %.0f events per server CPU-second\n", r.ServerCPUSeconds, r.CPUPer10k, r.ServerPerCPUSec)

@@ -56,9 +56,9 @@ type RateConfig struct {
 	Rate    float64  // events offered per second; must be positive
 	Events  int      // how many events the run offers (bounds its length); default len(Records)
 	Streams int      // concurrent Score streams; default 4
-	// Batch caps the events in one request: a sender that wakes late sends
-	// every event already due on its stream, up to Batch, in one request.
-	// Default 100.
+	// Batch caps the events in one request: when the sender wakes it sends
+	// every event already due, on each stream up to Batch in one request
+	// (the rest go at once in the next). Default 100.
 	Batch int
 	Clock Clock // default the wall clock
 }
@@ -76,6 +76,16 @@ type RateReport struct {
 	// due: how far the sender (the client machine, or flow control from a
 	// slow server) fell behind the schedule.
 	MaxSendLag time.Duration
+	// Wakes is how many times the sender woke to send: once per event when
+	// events are due far apart, less when several are due at once (each
+	// wake sends every event already due, on every stream). What the
+	// generator costs in CPU follows it more than the event count.
+	Wakes int
+	// SendLags holds one sample per event, from its due time to when the
+	// sender sent it, sorted ascending: the part of each latency that is the
+	// generator's own (its timer waking late, or a blocked send), not the
+	// server's answer.
+	SendLags []time.Duration
 	// Seconds is the run second by second from the first event's due
 	// time, so a burst shows where a run-wide percentile hides it: a p99
 	// made by one bad second looks different from one made by a server
@@ -103,6 +113,10 @@ func (r *RateReport) AchievedRate() float64 {
 	}
 	return float64(r.Events-1) / r.Elapsed.Seconds()
 }
+
+// SendLagPercentile returns the p-th percentile (0–100) of SendLags by the
+// nearest-rank method.
+func (r *RateReport) SendLagPercentile(p float64) time.Duration { return percentile(r.SendLags, p) }
 
 // Percentile returns the p-th percentile (0–100) of verdict latency by the
 // nearest-rank method: the smallest sample with at least p % of samples at
@@ -139,37 +153,43 @@ func RunRate(ctx context.Context, open func(context.Context) (ScoreStream, error
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	streams := make([]ScoreStream, cfg.Streams)
-	for i := range streams {
+	sched := schedule{rate: cfg.Rate, streams: cfg.Streams, events: cfg.Events}
+	results := make([]*rateStream, cfg.Streams)
+	for i := range results {
 		s, err := open(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("opening stream %d: %w", i, err)
 		}
-		streams[i] = s
+		n := sched.perStream(i)
+		results[i] = &rateStream{cfg: &cfg, index: i, stream: s, outcomes: map[string]int{}, n: n, sizes: make(chan int, max(n, 1))}
 	}
-	sched := schedule{start: cfg.Clock.Now(), rate: cfg.Rate, streams: cfg.Streams, events: cfg.Events}
-	results := make([]*rateStream, cfg.Streams)
-	errs := make([]error, cfg.Streams)
+	sched.start = cfg.Clock.Now()
+	errs := make([]error, cfg.Streams+1)
 	var wg sync.WaitGroup
-	for i := range streams {
-		results[i] = &rateStream{cfg: &cfg, sched: sched, index: i, stream: streams[i], outcomes: map[string]int{}}
+	for i, r := range results {
+		r.sched = sched
 		wg.Go(func() {
-			if errs[i] = results[i].run(ctx); errs[i] != nil {
+			if errs[i] = r.receive(); errs[i] != nil {
 				cancel()
 			}
 		})
 	}
+	snd := &sender{cfg: &cfg, sched: sched, streams: results}
+	wg.Go(func() {
+		if errs[cfg.Streams] = snd.run(ctx); errs[cfg.Streams] != nil {
+			cancel()
+		}
+	})
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	rep := &RateReport{Rate: cfg.Rate, Outcomes: map[string]int{}}
+	rep := &RateReport{Rate: cfg.Rate, Outcomes: map[string]int{}, MaxSendLag: snd.maxLag, Wakes: snd.wakes, SendLags: snd.lags}
 	var last time.Time
 	for _, r := range results {
 		rep.Events += len(r.latencies)
 		rep.Requests += r.requests
 		rep.Latencies = append(rep.Latencies, r.latencies...)
-		rep.MaxSendLag = max(rep.MaxSendLag, r.maxLag)
 		for k, n := range r.outcomes {
 			rep.Outcomes[k] += n
 		}
@@ -178,6 +198,7 @@ func RunRate(ctx context.Context, open func(context.Context) (ScoreStream, error
 		}
 	}
 	slices.Sort(rep.Latencies)
+	slices.Sort(rep.SendLags)
 	rep.Elapsed = last.Sub(sched.start)
 	rep.Seconds = bySecond(results)
 	return rep, nil
@@ -235,17 +256,18 @@ func (s schedule) due(k int) time.Time {
 // perStream is how many events stream i carries.
 func (s schedule) perStream(i int) int { return (s.events - i + s.streams - 1) / s.streams }
 
-// rateStream is one stream's sender and receiver and what its receiver saw.
+// rateStream is one stream: its receiver and what the receiver saw.
 type rateStream struct {
 	cfg    *RateConfig
 	sched  schedule
 	index  int
 	stream ScoreStream
+	n      int      // how many events this stream carries
+	sizes  chan int // the sender's request sizes, in order; never blocks
 
 	latencies  []time.Duration
 	outcomes   map[string]int
 	requests   int
-	maxLag     time.Duration // written by the sender, read after it ends
 	lastAnswer time.Time
 	// dueLatencies holds the latencies of the events due in each second
 	// of the run; answered counts the verdicts that arrived in each.
@@ -253,19 +275,16 @@ type rateStream struct {
 	answered     []int
 }
 
-// run sends on schedule in one goroutine and receives in this one. The
-// sender never waits for an answer; it tells the receiver each request's
-// size through a channel large enough never to block.
-func (r *rateStream) run(ctx context.Context) error {
-	n := r.sched.perStream(r.index)
-	sizes := make(chan int, max(n, 1))
-	sendErr := make(chan error, 1)
-	go func() { sendErr <- r.send(ctx, n, sizes) }()
+// receive reads this stream's answers until the sender has closed it and
+// every request is answered. The sender never waits for an answer; it tells
+// the receiver each request's size through r.sizes.
+func (r *rateStream) receive() error {
+	n := r.n
 	next := 0 // this stream's next event to be answered
 	for {
 		resp, err := r.stream.Recv()
 		if errors.Is(err, io.EOF) && next == n {
-			break
+			return nil
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
@@ -276,7 +295,7 @@ func (r *rateStream) run(ctx context.Context) error {
 		at := r.cfg.Clock.Now()
 		var size int
 		select {
-		case size = <-sizes:
+		case size = <-r.sizes:
 		default:
 			return fmt.Errorf("stream %d: an answer (sequence %d) to no request", r.index, resp.GetSequence())
 		}
@@ -302,33 +321,69 @@ func (r *rateStream) run(ctx context.Context) error {
 		r.requests++
 		r.lastAnswer = at
 	}
-	return <-sendErr
 }
 
-// send offers this stream's n events on schedule: it sleeps until the next
-// event is due, then sends it with every later one already due, up to Batch.
-func (r *rateStream) send(ctx context.Context, n int, sizes chan<- int) error {
-	for j, seq := 0, uint64(1); j < n; seq++ {
-		first := r.sched.due(r.index + j*r.sched.streams)
-		if err := r.cfg.Clock.SleepUntil(ctx, first); err != nil {
+// sender offers the events of every stream on the schedule from one
+// goroutine. One sender, not one per stream, because what a generator costs
+// is its wake-ups, not its events: at 5k events/s on 8 streams, eight
+// senders each woke for every event they carried (one event per request);
+// one sender that wakes finds the events of several streams already due and
+// sends them together, one request per stream, which the client transport
+// then writes to the connection in one go. No event waits for another: the
+// sender sleeps until the earliest unsent event is due and sends it, and
+// with it only what is due by then.
+type sender struct {
+	cfg     *RateConfig
+	sched   schedule
+	streams []*rateStream
+	maxLag  time.Duration // read after run ends
+	wakes   int
+	lags    []time.Duration // one per event, in send order
+}
+
+// run sends events 0 … Events-1 in due order, then closes every stream.
+// Event k goes on stream k mod Streams; a wake sends at most Batch events
+// per stream, and any left due are sent at once by the next wake.
+func (s *sender) run(ctx context.Context) error {
+	streams := s.sched.streams
+	seq := make([]uint64, streams)
+	s.lags = make([]time.Duration, 0, s.sched.events)
+	for k := 0; k < s.sched.events; {
+		first := s.sched.due(k)
+		if err := s.cfg.Clock.SleepUntil(ctx, first); err != nil {
 			return err
 		}
-		now := r.cfg.Clock.Now()
-		req := &iamsentryv1.ScoreRequest{Sequence: seq}
-		for ; j < n && len(req.Events) < r.cfg.Batch; j++ {
-			k := r.index + j*r.sched.streams
-			if len(req.Events) > 0 && r.sched.due(k).After(now) {
-				break
-			}
-			req.Events = append(req.Events, &iamsentryv1.Event{Record: &iamsentryv1.Event_Json{Json: r.cfg.Records[k]}})
+		now := s.cfg.Clock.Now()
+		s.wakes++
+		s.maxLag = max(s.maxLag, now.Sub(first))
+		end := k + 1 // events k … end-1 go now: all due by now, Batch a stream
+		for end < s.sched.events && end-k < s.cfg.Batch*streams && !s.sched.due(end).After(now) {
+			end++
 		}
-		r.maxLag = max(r.maxLag, now.Sub(first))
-		sizes <- len(req.Events)
-		if err := r.stream.Send(req); err != nil {
-			return fmt.Errorf("stream %d, sending request %d: %w", r.index, seq, err)
+		// One request per stream, in the order of their first events.
+		for m := k; m < min(end, k+streams); m++ {
+			i := m % streams
+			seq[i]++
+			req := &iamsentryv1.ScoreRequest{Sequence: seq[i], Events: make([]*iamsentryv1.Event, 0, (end-m+streams-1)/streams)}
+			for e := m; e < end; e += streams {
+				s.lags = append(s.lags, now.Sub(s.sched.due(e)))
+				req.Events = append(req.Events, &iamsentryv1.Event{Record: &iamsentryv1.Event_Json{Json: s.cfg.Records[e]}})
+			}
+			st := s.streams[i]
+			st.sizes <- len(req.Events)
+			if err := st.stream.Send(req); err != nil {
+				return fmt.Errorf("stream %d, sending request %d: %w", i, seq[i], err)
+			}
+		}
+		k = end
+	}
+	var errs []error
+	for i, st := range s.streams {
+		if err := st.stream.CloseSend(); err != nil {
+			errs = append(errs, fmt.Errorf("stream %d: closing: %w", i, err))
 		}
 	}
-	return r.stream.CloseSend()
+	return errors.Join(errs...)
 }
 
 type wallClock struct{}

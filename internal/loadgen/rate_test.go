@@ -15,7 +15,7 @@ import (
 )
 
 // world is a simulated clock and a simulated server in one: time moves only
-// when every sender is asleep (or blocked on a stalled server) and every
+// when the sender (RunRate sends every stream's events from one goroutine) is asleep (or blocked on a stalled server) and every
 // receiver is idle, and then it jumps to the earliest wake-up. The server
 // answers each request at once, except that a Send made during the stall
 // [stallFrom, stallTo) blocks until stallTo, as a client's send does when the
@@ -29,6 +29,18 @@ type world struct {
 	sleepers           []time.Time
 	streams            []*fakeStream
 	done               bool
+	// tick, when set, is the timer granularity: a sleep ends at the first
+	// multiple of tick (from start) at or after its deadline, as the Go
+	// runtime's timers do when nothing else wakes the process.
+	tick time.Duration
+	// sends logs every request: when it was sent and on which stream.
+	sends []sent
+}
+
+type sent struct {
+	at     time.Time
+	stream int
+	req    *iamsentryv1.ScoreRequest
 }
 
 func newWorld(stallFrom, stallTo time.Duration) *world {
@@ -47,6 +59,11 @@ func (w *world) Now() time.Time {
 func (w *world) SleepUntil(_ context.Context, t time.Time) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.tick > 0 {
+		if over := t.Sub(w.start) % w.tick; over > 0 {
+			t = t.Add(w.tick - over)
+		}
+	}
 	w.sleepLocked(t)
 	return nil
 }
@@ -80,7 +97,7 @@ func (w *world) quiet() bool {
 			return false
 		}
 	}
-	return open > 0 && len(w.sleepers) == open
+	return open > 0 && len(w.sleepers) == 1 // the one sender
 }
 
 // drive advances time until the run ends.
@@ -100,13 +117,14 @@ func (w *world) drive() {
 func (w *world) open(context.Context) (loadgen.ScoreStream, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	s := &fakeStream{w: w}
+	s := &fakeStream{w: w, index: len(w.streams)}
 	w.streams = append(w.streams, s)
 	return s, nil
 }
 
 type fakeStream struct {
 	w         *world
+	index     int
 	answers   []*iamsentryv1.ScoreResponse
 	receiving bool
 	closed    bool // the client closed its side
@@ -117,6 +135,7 @@ func (s *fakeStream) Send(req *iamsentryv1.ScoreRequest) error {
 	w := s.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.sends = append(w.sends, sent{at: w.now, stream: s.index, req: req})
 	if at := w.now.Sub(w.start); at >= w.stallFrom && at < w.stallTo {
 		w.sleepLocked(w.start.Add(w.stallTo))
 	}
@@ -177,6 +196,22 @@ func runSimulated(t *testing.T, w *world, cfg loadgen.RateConfig) *loadgen.RateR
 
 func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 
+// stallLatencies are the sorted latencies of events 0 … n-1 at 1k events/s
+// against an instant server that stalls from ms(from) to ms(to): each event
+// due in the stall is charged from its own due time to its end.
+func stallLatencies(n, from, to int) []time.Duration {
+	var want []time.Duration
+	for k := range n {
+		if k >= from && k < to {
+			want = append(want, ms(to)-ms(k))
+		} else {
+			want = append(want, 0)
+		}
+	}
+	slices.Sort(want)
+	return want
+}
+
 func TestRateKeepsTheScheduleOfAPromptServer(t *testing.T) {
 	w := newWorld(0, 0)
 	rep := runSimulated(t, w, loadgen.RateConfig{Rate: 1000, Events: 100, Streams: 3, Batch: 10})
@@ -200,15 +235,7 @@ func TestRateKeepsTheScheduleOfAPromptServer(t *testing.T) {
 func TestRateChargesAStallToEveryEventDueDuringIt(t *testing.T) {
 	w := newWorld(ms(20), ms(50))
 	rep := runSimulated(t, w, loadgen.RateConfig{Rate: 1000, Events: 100, Streams: 1, Batch: 10})
-	var want []time.Duration
-	for k := range 100 {
-		if k >= 20 && k < 50 {
-			want = append(want, ms(50)-ms(k))
-		} else {
-			want = append(want, 0)
-		}
-	}
-	slices.Sort(want)
+	want := stallLatencies(100, 20, 50)
 	if !slices.Equal(rep.Latencies, want) {
 		t.Errorf("latencies from the intended times:\n got %v\nwant %v", rep.Latencies, want)
 	}
@@ -226,9 +253,9 @@ func TestRateChargesAStallToEveryEventDueDuringIt(t *testing.T) {
 }
 
 func TestRateSpreadsTheStallAcrossStreams(t *testing.T) {
-	// Two streams: the one that first sends into the stall blocks; the
-	// other keeps its schedule until its own send at or after 20 ms blocks
-	// too. Whatever the interleaving, every event due in [20 ms, 50 ms) is
+	// Two streams: the first send into the stall blocks, and with it the
+	// sender of both streams (as flow control on their one connection
+	// would). Whatever the interleaving, every event due in [20 ms, 50 ms) is
 	// charged at least until 50 ms, none is charged less than 0, and events
 	// due after 50 ms are not charged at all.
 	w := newWorld(ms(20), ms(50))
