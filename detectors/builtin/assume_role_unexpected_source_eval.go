@@ -121,11 +121,16 @@ func signInPerson(r *cloudtrail.Record) (signInWho, bool) {
 
 // signInNet is where a sign-in came from, as the detector compares it.
 type signInNet struct {
-	member  string // the person's network set member: "asn:3320", "aws", "vpce:…", "net:198.51.0.0/16"
-	label   string
-	country string // "" when unknown or AWS
-	kind    detectors.NetworkKind
-	inAWS   bool // AWS, a VPC endpoint or an AWS service acting for the caller
+	member string // the person's network set member: "asn:3320", "aws", "vpce:…", "net:198.51.0.0/16"
+	label  string // see describe
+	// asn, when labelled is not labelAsIs, is the network describe names:
+	// most sign-ins raise nothing, and building an ASN's label for each
+	// cost two allocations a sign-in.
+	asn      detectors.Network
+	labelled netLabelling
+	country  string // "" when unknown or AWS
+	kind     detectors.NetworkKind
+	inAWS    bool // AWS, a VPC endpoint or an AWS service acting for the caller
 }
 
 // place returns the network of r, or false when r says nothing about one.
@@ -149,11 +154,31 @@ func (d *AssumeRoleUnexpectedSource) place(ev *detectors.Event) (signInNet, bool
 	n := d.settings.SourceNetwork(ev)
 	switch {
 	case n.Kind == detectors.NetworkAWS:
-		return signInNet{member: "aws", label: "AWS (" + asnLabel(n) + ")", kind: n.Kind, inAWS: true}, true
+		return signInNet{member: "aws", asn: n, labelled: labelAWSASN, kind: n.Kind, inAWS: true}, true
 	case n.Known():
-		return signInNet{member: "asn:" + strconv.FormatUint(uint64(n.ASN), 10), label: asnLabel(n), country: n.Country, kind: n.Kind}, true
+		return signInNet{member: reconASNs.get(n.ASN), asn: n, labelled: labelASN, country: n.Country, kind: n.Kind}, true
 	}
 	return d.prefix(ip), true
+}
+
+// netLabelling is how signInNet.describe names a network.
+type netLabelling uint8
+
+const (
+	labelAsIs   netLabelling = iota // its label
+	labelASN                        // asnLabel of its asn
+	labelAWSASN                     // AWS, by asnLabel of its asn
+)
+
+// describe names the network for an explanation.
+func (n signInNet) describe() string {
+	switch n.labelled {
+	case labelASN:
+		return asnLabel(n.asn)
+	case labelAWSASN:
+		return "AWS (" + asnLabel(n.asn) + ")"
+	}
+	return n.label
 }
 
 func asnLabel(n detectors.Network) string {
@@ -499,7 +524,7 @@ func (s *signIn) finding(st signInState, sev detectors.Severity, why []string) d
 		role = "a role not named in the record"
 	}
 	f.Explanation = fmt.Sprintf("%s signed in to %s with %s from %s, %s: %s (%s)",
-		s.who.label, role, r.EventName, r.SourceIPAddress, s.net.label, strings.Join(why, "; "), history)
+		s.who.label, role, r.EventName, r.SourceIPAddress, s.net.describe(), strings.Join(why, "; "), history)
 	if privileged {
 		f.Evidence["privileged_pattern"] = pattern
 		f.Explanation += fmt.Sprintf("; the role matches privileged_roles pattern %q", pattern)
