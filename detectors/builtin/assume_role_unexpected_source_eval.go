@@ -200,7 +200,11 @@ func (d *AssumeRoleUnexpectedSource) prefix(ip netip.Addr) signInNet {
 
 // orgIdentity is the state identity of what the organisation as a whole
 // knows of a network: which people used it.
-func orgIdentity(member string) string { return "assume-src:org:" + member }
+func orgIdentity(member string) string { return orgIdentities.get(member) }
+
+// orgIdentities remembers orgIdentity's names: an organisation signs in
+// from a few networks, and two joins a sign-in allocated each time.
+var orgIdentities = newStringMemo(func(member string) string { return "assume-src:org:" + member })
 
 // signIn is one sign-in being evaluated.
 type signIn struct {
@@ -225,12 +229,12 @@ func (d *AssumeRoleUnexpectedSource) observe(ev *detectors.Event, b *state.Batch
 	w := d.opts.Window
 	s := signIns.New(ev)
 	*s = signIn{d: d, ev: ev, who: who, role: role, net: net}
-	key := func(name string) state.Key { return ev.Key(who.id, "assume-src:"+name) }
-	s.seen = b.NoveltyAddBy(key("nets"), net.member, ev.Owner(), r.EventTime, w)
+	key := func(name string) state.Key { return ev.Key(who.id, name) } // names are constants: joined per call, they allocated
+	s.seen = b.NoveltyAddBy(key("assume-src:nets"), net.member, ev.Owner(), r.EventTime, w)
 	if net.country != "" {
-		s.country = b.NoveltyAddBy(key("countries"), net.country, ev.Owner(), r.EventTime, w)
+		s.country = b.NoveltyAddBy(key("assume-src:countries"), net.country, ev.Owner(), r.EventTime, w)
 	}
-	side, otherSide := "first:outside-aws", "first:inside-aws"
+	side, otherSide := "assume-src:first:outside-aws", "assume-src:first:inside-aws"
 	if net.inAWS {
 		side, otherSide = otherSide, side
 	}
@@ -238,11 +242,11 @@ func (d *AssumeRoleUnexpectedSource) observe(ev *detectors.Event, b *state.Batch
 	// roles every day wherever it runs; one it never assumed is what a
 	// thief of its credentials reaches for.
 	if who.workload && role != "" {
-		s.roles = b.NoveltyAddBy(key("roles"), role, ev.Owner(), r.EventTime, w)
+		s.roles = b.NoveltyAddBy(key("assume-src:roles"), role, ev.Owner(), r.EventTime, w)
 	}
 	s.mine = detectors.Mark(b, key(side), r.EventTime, state.KeepEarliest, w)
 	if net.country != "" {
-		s.last = detectors.Mark(b, key("last"), r.EventTime, state.KeepLatest, w)
+		s.last = detectors.Mark(b, key("assume-src:last"), r.EventTime, state.KeepLatest, w)
 	}
 	s.other = detectors.ReadMark(b, key(otherSide))
 	s.org = b.NoveltyAddBy(ev.Key(orgIdentity(net.member), "assume-src:people"), who.id, ev.Owner(), r.EventTime, w)
