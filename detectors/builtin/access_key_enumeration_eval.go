@@ -327,9 +327,11 @@ type crossing struct {
 // adding to it evaluates, so the last of them to arrive sees it whole and
 // raises its incident whatever the order; the slow scale only when no fast
 // one crossed.
-func (e *enumeration) crossings() ([]crossing, error) {
+//
+// They are appended to out: a learned scanner's reads cross record after
+// record, and a slice of their own was an allocation each.
+func (e *enumeration) crossings(out []crossing) ([]crossing, error) {
 	sc := &e.d.sc
-	var out []crossing
 	// The incidents raised so far, by once name and period: a few at
 	// most, compared as they are rather than joined into a string.
 	type incident struct{ name, period string }
@@ -371,7 +373,8 @@ func enumPeriod(span state.Span, once time.Duration) string {
 
 // Findings implements detectors.Evaluation.
 func (e *enumeration) Findings() ([]detectors.Finding, error) {
-	found, err := e.crossings()
+	var buf [len(e.d.sc) * len(e.windows[0])]crossing // at most one per window read
+	found, err := e.crossings(buf[:0])
 	if err != nil || len(found) == 0 {
 		return nil, err
 	}
