@@ -164,7 +164,7 @@ func newScoring(e *Engine, b Batch) *scoring {
 		seen[it.owner] = i
 		it.dedupe = dedupeKey(&it.event, e.claimBeside, claim)
 		it.claim = s.first.Claim(it.dedupe, nil, e.opts.DedupeHorizon)
-		s.creations(it)
+		s.creations(it, &owners)
 		from := len(evals)
 		evals = s.observeAll(enabled, &it.event, evals)
 		// Capped, so that nothing appended to one item's evals can

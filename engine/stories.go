@@ -43,7 +43,10 @@ func storyKey(tenant, actor, name string) state.Key {
 // creations queues, on the first batch, the chain links of a record that
 // created or changed identities, and a look at whether either end already
 // has findings: if so, the record may join two stories (see storyPass).
-func (s *scoring) creations(it *item) {
+// The keys' identities and the links are carved from arena, the batch's
+// (a service assuming a role creates a session record after record, and
+// each was an allocation).
+func (s *scoring) creations(it *item, arena *detectors.Arena) {
 	r := it.event.Record
 	created := story.Created(r)
 	if len(created) == 0 {
@@ -59,17 +62,23 @@ func (s *scoring) creations(it *item) {
 		return
 	}
 	at := r.EventTime
+	var buf [256]byte
+	join := func(prefix, s string) string { return arena.String(append(append(buf[:0], prefix...), s...)) }
+	key := func(actor, name string) state.Key {
+		return state.Key{Tenant: s.tenant, Identity: join("story:", actor), Name: name}
+	}
 	for _, c := range created {
-		s.first.WindowAdd(storyKey(s.tenant, creator, "links"), "m:"+c, at, state.Span{From: at, To: at}, StoryLinkTTL)
-		s.first.WindowAdd(storyKey(s.tenant, c, "links"), "c:"+creator, at, state.Span{From: at, To: at}, StoryLinkTTL)
+		s.first.WindowAdd(key(creator, "links"), join("m:", c), at, state.Span{From: at, To: at}, StoryLinkTTL)
+		s.first.WindowAdd(key(c, "links"), join("c:", creator), at, state.Span{From: at, To: at}, StoryLinkTTL)
 	}
 	for _, c := range created[1:] { // a key minted for a user is that user's
-		s.first.WindowAdd(storyKey(s.tenant, created[0], "links"), "s:"+c, at, state.Span{From: at, To: at}, StoryLinkTTL)
-		s.first.WindowAdd(storyKey(s.tenant, c, "links"), "s:"+created[0], at, state.Span{From: at, To: at}, StoryLinkTTL)
+		s.first.WindowAdd(key(created[0], "links"), join("s:", c), at, state.Span{From: at, To: at}, StoryLinkTTL)
+		s.first.WindowAdd(key(c, "links"), join("s:", created[0]), at, state.Span{From: at, To: at}, StoryLinkTTL)
 	}
 	span := state.Span{From: at.Add(-StoryWindow), To: at.Add(StoryWindow)}
-	for _, a := range append([]string{creator}, created...) {
-		it.chained = append(it.chained, s.first.WindowRead(storyKey(s.tenant, a, "findings"), span, 1))
+	it.chained = append(it.chained, s.first.WindowRead(key(creator, "findings"), span, 1))
+	for _, a := range created {
+		it.chained = append(it.chained, s.first.WindowRead(key(a, "findings"), span, 1))
 	}
 }
 

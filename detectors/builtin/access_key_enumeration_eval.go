@@ -327,9 +327,11 @@ type crossing struct {
 // adding to it evaluates, so the last of them to arrive sees it whole and
 // raises its incident whatever the order; the slow scale only when no fast
 // one crossed.
-func (e *enumeration) crossings() ([]crossing, error) {
+//
+// They are appended to out: a learned scanner's reads cross record after
+// record, and a slice of their own was an allocation each.
+func (e *enumeration) crossings(out []crossing) ([]crossing, error) {
 	sc := &e.d.sc
-	var out []crossing
 	// The incidents raised so far, by once name and period: a few at
 	// most, compared as they are rather than joined into a string.
 	type incident struct{ name, period string }
@@ -371,7 +373,8 @@ func enumPeriod(span state.Span, once time.Duration) string {
 
 // Findings implements detectors.Evaluation.
 func (e *enumeration) Findings() ([]detectors.Finding, error) {
-	found, err := e.crossings()
+	var buf [len(e.d.sc) * len(e.windows[0])]crossing // at most one per window read
+	found, err := e.crossings(buf[:0])
 	if err != nil || len(found) == 0 {
 		return nil, err
 	}
@@ -411,7 +414,7 @@ type profile struct {
 	learned           bool
 	newNet, newSvc    bool
 	volume            bool
-	netLabel, svc     string
+	svc               string
 	svcFirst, netFrom time.Time
 }
 
@@ -421,10 +424,6 @@ func (e *enumeration) profile() (profile, error) {
 		return profile{}, err
 	}
 	p := profile{days: len(days) - 1, svc: e.svc}
-	if e.net != "" {
-		_, label := e.d.network(e.ev)
-		p.netLabel = label + " with " + userAgentTool(e.ev.Record.UserAgent)
-	}
 	if len(days) == 0 {
 		return p, nil
 	}
@@ -461,6 +460,19 @@ func (e *enumeration) profile() (profile, error) {
 	p.newNet = !known
 	p.volume = p.today > 2*p.usual && p.today-p.usual >= e.d.opts.MinScore
 	return p, nil
+}
+
+// netLabel names the read's network and tool for an explanation, "" when
+// it has none. It is built only for the explanation that names it: a
+// learned scanner's reads cross their windows record after record, and
+// building it in profile, for every one of them, cost three allocations
+// a read that a quiet scanner then threw away.
+func (e *enumeration) netLabel() string {
+	if e.net == "" {
+		return ""
+	}
+	_, label := e.d.network(e.ev)
+	return label + " with " + userAgentTool(e.ev.Record.UserAgent)
 }
 
 // change names what changed in a learned scanner, for its incident.
@@ -546,7 +558,7 @@ func (e *enumeration) explain(sc *enumScale, span state.Span, t tally, p profile
 		fmt.Fprintf(&sb, "; it reads this broadly on %d of its last %d days (a scanner), but", p.enumDays, p.days)
 		var why []string
 		if p.newNet {
-			why = append(why, "it reads from "+p.netLabel+", new to it")
+			why = append(why, "it reads from "+e.netLabel()+", new to it")
 		}
 		if p.newSvc {
 			why = append(why, "it reads "+p.svc+", a sensitive service new to it")

@@ -121,11 +121,16 @@ func signInPerson(r *cloudtrail.Record) (signInWho, bool) {
 
 // signInNet is where a sign-in came from, as the detector compares it.
 type signInNet struct {
-	member  string // the person's network set member: "asn:3320", "aws", "vpce:…", "net:198.51.0.0/16"
-	label   string
-	country string // "" when unknown or AWS
-	kind    detectors.NetworkKind
-	inAWS   bool // AWS, a VPC endpoint or an AWS service acting for the caller
+	member string // the person's network set member: "asn:3320", "aws", "vpce:…", "net:198.51.0.0/16"
+	label  string // see describe
+	// asn, when labelled is not labelAsIs, is the network describe names:
+	// most sign-ins raise nothing, and building an ASN's label for each
+	// cost two allocations a sign-in.
+	asn      detectors.Network
+	labelled netLabelling
+	country  string // "" when unknown or AWS
+	kind     detectors.NetworkKind
+	inAWS    bool // AWS, a VPC endpoint or an AWS service acting for the caller
 }
 
 // place returns the network of r, or false when r says nothing about one.
@@ -149,11 +154,31 @@ func (d *AssumeRoleUnexpectedSource) place(ev *detectors.Event) (signInNet, bool
 	n := d.settings.SourceNetwork(ev)
 	switch {
 	case n.Kind == detectors.NetworkAWS:
-		return signInNet{member: "aws", label: "AWS (" + asnLabel(n) + ")", kind: n.Kind, inAWS: true}, true
+		return signInNet{member: "aws", asn: n, labelled: labelAWSASN, kind: n.Kind, inAWS: true}, true
 	case n.Known():
-		return signInNet{member: "asn:" + strconv.FormatUint(uint64(n.ASN), 10), label: asnLabel(n), country: n.Country, kind: n.Kind}, true
+		return signInNet{member: reconASNs.get(n.ASN), asn: n, labelled: labelASN, country: n.Country, kind: n.Kind}, true
 	}
 	return d.prefix(ip), true
+}
+
+// netLabelling is how signInNet.describe names a network.
+type netLabelling uint8
+
+const (
+	labelAsIs   netLabelling = iota // its label
+	labelASN                        // asnLabel of its asn
+	labelAWSASN                     // AWS, by asnLabel of its asn
+)
+
+// describe names the network for an explanation.
+func (n signInNet) describe() string {
+	switch n.labelled {
+	case labelASN:
+		return asnLabel(n.asn)
+	case labelAWSASN:
+		return "AWS (" + asnLabel(n.asn) + ")"
+	}
+	return n.label
 }
 
 func asnLabel(n detectors.Network) string {
@@ -175,7 +200,11 @@ func (d *AssumeRoleUnexpectedSource) prefix(ip netip.Addr) signInNet {
 
 // orgIdentity is the state identity of what the organisation as a whole
 // knows of a network: which people used it.
-func orgIdentity(member string) string { return "assume-src:org:" + member }
+func orgIdentity(member string) string { return orgIdentities.get(member) }
+
+// orgIdentities remembers orgIdentity's names: an organisation signs in
+// from a few networks, and two joins a sign-in allocated each time.
+var orgIdentities = newStringMemo(func(member string) string { return "assume-src:org:" + member })
 
 // signIn is one sign-in being evaluated.
 type signIn struct {
@@ -200,12 +229,12 @@ func (d *AssumeRoleUnexpectedSource) observe(ev *detectors.Event, b *state.Batch
 	w := d.opts.Window
 	s := signIns.New(ev)
 	*s = signIn{d: d, ev: ev, who: who, role: role, net: net}
-	key := func(name string) state.Key { return ev.Key(who.id, "assume-src:"+name) }
-	s.seen = b.NoveltyAddBy(key("nets"), net.member, ev.Owner(), r.EventTime, w)
+	key := func(name string) state.Key { return ev.Key(who.id, name) } // names are constants: joined per call, they allocated
+	s.seen = b.NoveltyAddBy(key("assume-src:nets"), net.member, ev.Owner(), r.EventTime, w)
 	if net.country != "" {
-		s.country = b.NoveltyAddBy(key("countries"), net.country, ev.Owner(), r.EventTime, w)
+		s.country = b.NoveltyAddBy(key("assume-src:countries"), net.country, ev.Owner(), r.EventTime, w)
 	}
-	side, otherSide := "first:outside-aws", "first:inside-aws"
+	side, otherSide := "assume-src:first:outside-aws", "assume-src:first:inside-aws"
 	if net.inAWS {
 		side, otherSide = otherSide, side
 	}
@@ -213,11 +242,11 @@ func (d *AssumeRoleUnexpectedSource) observe(ev *detectors.Event, b *state.Batch
 	// roles every day wherever it runs; one it never assumed is what a
 	// thief of its credentials reaches for.
 	if who.workload && role != "" {
-		s.roles = b.NoveltyAddBy(key("roles"), role, ev.Owner(), r.EventTime, w)
+		s.roles = b.NoveltyAddBy(key("assume-src:roles"), role, ev.Owner(), r.EventTime, w)
 	}
 	s.mine = detectors.Mark(b, key(side), r.EventTime, state.KeepEarliest, w)
 	if net.country != "" {
-		s.last = detectors.Mark(b, key("last"), r.EventTime, state.KeepLatest, w)
+		s.last = detectors.Mark(b, key("assume-src:last"), r.EventTime, state.KeepLatest, w)
 	}
 	s.other = detectors.ReadMark(b, key(otherSide))
 	s.org = b.NoveltyAddBy(ev.Key(orgIdentity(net.member), "assume-src:people"), who.id, ev.Owner(), r.EventTime, w)
@@ -499,7 +528,7 @@ func (s *signIn) finding(st signInState, sev detectors.Severity, why []string) d
 		role = "a role not named in the record"
 	}
 	f.Explanation = fmt.Sprintf("%s signed in to %s with %s from %s, %s: %s (%s)",
-		s.who.label, role, r.EventName, r.SourceIPAddress, s.net.label, strings.Join(why, "; "), history)
+		s.who.label, role, r.EventName, r.SourceIPAddress, s.net.describe(), strings.Join(why, "; "), history)
 	if privileged {
 		f.Evidence["privileged_pattern"] = pattern
 		f.Explanation += fmt.Sprintf("; the role matches privileged_roles pattern %q", pattern)

@@ -16,17 +16,17 @@ import (
 func (d *AssumeRoleUnexpectedSource) learnTrusted(ev *detectors.Event, b *state.Batch, who signInWho, role string, net signInNet) {
 	r := ev.Record
 	w := d.opts.Window
-	key := func(name string) state.Key { return ev.Key(who.id, "assume-src:"+name) }
-	side := "first:outside-aws"
+	key := func(name string) state.Key { return ev.Key(who.id, name) } // names are constants: joined per call, they allocated
+	side := "assume-src:first:outside-aws"
 	if net.inAWS {
-		side = "first:inside-aws"
+		side = "assume-src:first:inside-aws"
 	}
 	detectors.Mark(b, key(side), r.EventTime, state.KeepEarliest, w)
 	if net.country != "" {
-		b.NoveltyAddBy(key("countries"), net.country, ev.Owner(), r.EventTime, w)
-		detectors.Mark(b, key("last"), r.EventTime, state.KeepLatest, w)
+		b.NoveltyAddBy(key("assume-src:countries"), net.country, ev.Owner(), r.EventTime, w)
+		detectors.Mark(b, key("assume-src:last"), r.EventTime, state.KeepLatest, w)
 	}
 	if who.workload && role != "" {
-		b.NoveltyAddBy(key("roles"), role, ev.Owner(), r.EventTime, w)
+		b.NoveltyAddBy(key("assume-src:roles"), role, ev.Owner(), r.EventTime, w)
 	}
 }

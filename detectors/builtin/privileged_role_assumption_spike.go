@@ -164,15 +164,15 @@ func (d *PrivilegedRoleAssumptionSpike) Observe(ev *detectors.Event, b *state.Ba
 		a.counts = b.BucketRead(privKey, next, w, n)
 		return a
 	}
-	account, name := roleAccount(params.RoleARN), detectors.RoleNameFromARN(params.RoleARN)
-	if account == "" || name == "" {
+	role := assumedRoles.get(params.RoleARN)
+	if role.series == "" {
 		return nil
 	}
 	// Whether a marked role is privileged is known only after the batch,
 	// too late to choose the series: its assumptions are counted in a
 	// series of their own, added to the privileged one when marked.
-	roleKey := ev.Key(pid, "assume:role:"+account+":"+name)
-	a.marked = detectors.ReadMark(b, detectors.PrivilegedRoleMark(ev, account, name))
+	roleKey := ev.Key(pid, role.series)
+	a.marked = detectors.ReadMark(b, ev.Key(role.markIdentity, role.markName))
 	b.BucketAdd(roleKey, member, r.EventTime, w, 0, ttl)
 	a.roleCounts = b.BucketRead(roleKey, next, w, n)
 	a.counts = b.BucketRead(privKey, next, w, n)
@@ -199,6 +199,24 @@ func (d *PrivilegedRoleAssumptionSpike) markAdminRole(ev *detectors.Event, b *st
 }
 
 // roleAccount returns the account id of a role ARN, or "".
+// assumedRole is what the keys of a role's assumptions take from its ARN.
+type assumedRole struct {
+	series                 string // the role's own series ("assume:role:<account>:<name>"), "" when arn names no IAM role
+	markIdentity, markName string // detectors.PrivilegedRoleMark's key, without the tenant
+}
+
+// assumedRoles remembers assumedRole by role ARN: a role is assumed record
+// after record, and splitting its ARN and joining the two key names
+// allocated five times on each.
+var assumedRoles = newStringMemo(func(arn string) assumedRole {
+	account, name := roleAccount(arn), detectors.RoleNameFromARN(arn)
+	if account == "" || name == "" {
+		return assumedRole{}
+	}
+	mark := detectors.PrivilegedRoleMark(&detectors.Event{}, account, name)
+	return assumedRole{series: "assume:role:" + account + ":" + name, markIdentity: mark.Identity, markName: mark.Name}
+})
+
 func roleAccount(arn string) string {
 	parts := strings.SplitN(arn, ":", 6)
 	if len(parts) < 6 || parts[2] != "iam" {

@@ -6,12 +6,14 @@ import "github.com/iamsentry/iamsentry/detectors"
 // are carved from the batch's arena (detectors.Slab) rather than allocated
 // one by one.
 var (
-	deniedBursts = detectors.NewSlab[deniedBurst]()
-	signIns      = detectors.NewSlab[signIn]()
-	assumptions  = detectors.NewSlab[assumption]()
-	uses         = detectors.NewSlab[use]()
-	enumerations = detectors.NewSlab[enumeration]()
-	sightings    = detectors.NewSlab[sighting]()
-	keyUses      = detectors.NewSlab[keyUse]()
-	pairings     = detectors.NewSlab[pairing]()
+	deniedBursts     = detectors.NewSlab[deniedBurst]()
+	signIns          = detectors.NewSlab[signIn]()
+	assumptions      = detectors.NewSlab[assumption]()
+	uses             = detectors.NewSlab[use]()
+	enumerations     = detectors.NewSlab[enumeration]()
+	sightings        = detectors.NewSlab[sighting]()
+	keyUses          = detectors.NewSlab[keyUse]()
+	pairings         = detectors.NewSlab[pairing]()
+	sessionCalls     = detectors.NewSlab[sessionCall]()
+	learnedWorkloads = detectors.NewSlab[learnedWorkload]()
 )

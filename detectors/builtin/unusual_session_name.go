@@ -3,6 +3,7 @@ package builtin
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -130,7 +131,8 @@ func (d *UnusualSessionName) Observe(ev *detectors.Event, b *state.Batch) detect
 	if r.Failed() || r.ServiceCaller() {
 		return nil
 	}
-	role, names := chosenNames(r)
+	var chosen [2]sessionName
+	role, names := chosenNames(r, chosen[:0])
 	if role == "" || len(names) == 0 {
 		return nil
 	}
@@ -138,18 +140,22 @@ func (d *UnusualSessionName) Observe(ev *detectors.Event, b *state.Batch) detect
 	if account == "" {
 		account = r.AccountID()
 	}
-	c := sessionCall{d: d, ev: ev, role: role, identity: "role:" + account + ":" + role}
 	if len(d.settings.SessionNamePatterns) > 0 {
+		c := sessionCall{d: d, ev: ev, role: role, identity: "role:" + account + ":" + role}
+		names := slices.Clone(names) // chosen is this frame's
 		return detectors.EvaluationFunc(func() ([]detectors.Finding, error) { return c.againstPatterns(names), nil })
 	}
+	c := sessionCalls.New(ev)
+	*c = sessionCall{d: d, ev: ev, role: role, identity: "role:" + account + ":" + role}
+	c.learned = c.learnedIn[:0]
 	ttl := time.Duration(d.opts.HistoryDays) * 24 * time.Hour
 	c.days = b.NoveltyAdd(ev.Key(c.identity, "session-names:days"), r.EventTime.UTC().Format(time.DateOnly), r.EventTime, ttl)
 	for _, n := range names {
 		shape := SessionNameShape(n.value)
 		c.learned = append(c.learned, learnedName{sessionName: n, shape: shape,
-			novelty: b.NoveltyAddBy(ev.Key(c.identity, "session-names:shapes:"+n.field), shape, ev.Owner(), r.EventTime, ttl)})
+			novelty: b.NoveltyAddBy(ev.Key(c.identity, shapesKey(n.field)), shape, ev.Owner(), r.EventTime, ttl)})
 	}
-	return detectors.EvaluationFunc(c.againstHistory)
+	return c
 }
 
 // chosenNames returns the role a call assumes and the names its caller
@@ -158,7 +164,9 @@ func (d *UnusualSessionName) Observe(ev *detectors.Event, b *state.Batch) detect
 // (request, else response). The caller's own propagated source identity
 // (userIdentity.sessionContext.sourceIdentity) is not judged again: it was
 // chosen, and judged, at the first hop of the chain.
-func chosenNames(r *cloudtrail.Record) (role string, names []sessionName) {
+//
+// names are appended to names (a call chooses two at most).
+func chosenNames(r *cloudtrail.Record, names []sessionName) (role string, _ []sessionName) {
 	var p struct {
 		RoleARN         string `json:"roleArn"`
 		RoleSessionName string `json:"roleSessionName"`
@@ -189,6 +197,18 @@ func chosenNames(r *cloudtrail.Record) (role string, names []sessionName) {
 	return p.RoleARN, names
 }
 
+// shapesKey names the set of shapes a role's field holds: built once for
+// the two fields chosenNames returns, not on every call.
+func shapesKey(field string) string {
+	switch field {
+	case "roleSessionName":
+		return "session-names:shapes:roleSessionName"
+	case "sourceIdentity":
+		return "session-names:shapes:sourceIdentity"
+	}
+	return "session-names:shapes:" + field
+}
+
 // learnedName is one name judged against what the role used before.
 type learnedName struct {
 	sessionName
@@ -204,7 +224,14 @@ type sessionCall struct {
 	identity string // state identity: account + role ARN
 	days     *state.Future[state.Novelty]
 	learned  []learnedName
+	// learnedIn backs learned: a call learns two names at most, and the
+	// slice and the call were two allocations of every AssumeRole.
+	learnedIn [2]learnedName
 }
+
+// Findings implements detectors.Evaluation: the call judged against the
+// role's history.
+func (c *sessionCall) Findings() ([]detectors.Finding, error) { return c.againstHistory() }
 
 func (c *sessionCall) finding(sev detectors.Severity, score int, n sessionName, shape string) detectors.Finding {
 	r := c.ev.Record

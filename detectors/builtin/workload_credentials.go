@@ -319,38 +319,77 @@ func (d *WorkloadCredentials) learn(ev *detectors.Event, b *state.Batch, kind, r
 	if kind == "lambda" {
 		ttl = d.opts.LearnFor
 	}
-	b.Put(roleKey(ev, role, "wl:kind:"+name), []byte(kind), ttl)
-	pending := b.Get(roleKey(ev, role, "wl:pending:"+name))
+	// The two key names are carved from the batch's arena, the kind's
+	// bytes are shared and the evaluation comes from a slab: a role's
+	// services assume it record after record, and each was an allocation.
+	var buf [160]byte
+	b.Put(roleKey(ev, role, ev.String(append(append(buf[:0], "wl:kind:"...), name...))), kindValue(kind), ttl)
+	l := learnedWorkloads.New(ev)
+	*l = learnedWorkload{d: d, ev: ev, kind: kind, role: role,
+		pending: b.Get(roleKey(ev, role, ev.String(append(append(buf[:0], "wl:pending:"...), name...))))}
+	return l
+}
+
+// learnedWorkload is a service's assumption of a role for a workload being
+// evaluated: it raises on a use of the role away from AWS that was scored
+// before it (see learn).
+type learnedWorkload struct {
+	d          *WorkloadCredentials
+	ev         *detectors.Event
+	kind, role string
+	pending    *state.Future[[]byte]
+}
+
+// kindValue is what learn stores for kind: the bytes of the few kinds
+// there are, shared (stores copy what they keep and never write a value
+// they are given), else kind's own.
+func kindValue(kind string) []byte {
+	switch kind {
+	case "ec2":
+		return kindEC2
+	case "lambda":
+		return kindLambda
+	case "ecs":
+		return kindECS
+	case "eks":
+		return kindEKS
+	}
+	return []byte(kind)
+}
+
+var kindEC2, kindLambda, kindECS, kindEKS = []byte("ec2"), []byte("lambda"), []byte("ecs"), []byte("eks")
+
+// Findings implements detectors.Evaluation.
+func (l *learnedWorkload) Findings() ([]detectors.Finding, error) {
+	d, ev, kind, role := l.d, l.ev, l.kind, l.role
 	r := ev.Record
-	return detectors.EvaluationFunc(func() ([]detectors.Finding, error) {
-		raw, err := pending.Get()
-		if err != nil || len(raw) == 0 {
-			return nil, err
+	raw, err := l.pending.Get()
+	if err != nil || len(raw) == 0 {
+		return nil, err
+	}
+	var p pendingUse
+	if json.Unmarshal(raw, &p) != nil || p.At.Before(r.EventTime) || p.At.Sub(r.EventTime) > d.opts.KeyLifetime {
+		return nil, nil
+	}
+	sev := detectors.SeverityHigh
+	if p.Outside {
+		if kind == "lambda" {
+			return nil, nil // see origin.awayFor
 		}
-		var p pendingUse
-		if json.Unmarshal(raw, &p) != nil || p.At.Before(r.EventTime) || p.At.Sub(r.EventTime) > d.opts.KeyLifetime {
-			return nil, nil
-		}
-		sev := detectors.SeverityHigh
-		if p.Outside {
-			if kind == "lambda" {
-				return nil, nil // see origin.awayFor
-			}
-			sev = d.opts.FallbackSeverity
-		}
-		f := detectors.NewFinding(d.info, r, sev, scoreOf(sev))
-		f.PrincipalARN, f.AccessKeyID, f.SourceIP = role, p.Key, p.IP
-		f.Evidence = map[string]string{"workload": kind, "role": role, "source_ip": p.IP, "network": p.Net,
-			"used_at": p.At.Format(time.RFC3339), "used_for": p.Event, "learned_from": r.EventName + " by " + kind}
-		f.Explanation = fmt.Sprintf("%s is a %s role (%s assumed it at %s); its key %s was used for %s at %s from %s (%s): %s",
-			role, kind, kind, r.EventTime.Format(time.RFC3339), p.Key, p.Event, p.At.Format(time.RFC3339), p.IP, p.Net, p.Reason)
-		key := "key:" + p.Key
-		if p.Key == "" {
-			key = "principal:" + role
-		}
-		f.Once = detectors.OncePer(ev.Key(key, "wl:raised"), d.opts.KeyLifetime)
-		return []detectors.Finding{f}, nil
-	})
+		sev = d.opts.FallbackSeverity
+	}
+	f := detectors.NewFinding(d.info, r, sev, scoreOf(sev))
+	f.PrincipalARN, f.AccessKeyID, f.SourceIP = role, p.Key, p.IP
+	f.Evidence = map[string]string{"workload": kind, "role": role, "source_ip": p.IP, "network": p.Net,
+		"used_at": p.At.Format(time.RFC3339), "used_for": p.Event, "learned_from": r.EventName + " by " + kind}
+	f.Explanation = fmt.Sprintf("%s is a %s role (%s assumed it at %s); its key %s was used for %s at %s from %s (%s): %s",
+		role, kind, kind, r.EventTime.Format(time.RFC3339), p.Key, p.Event, p.At.Format(time.RFC3339), p.IP, p.Net, p.Reason)
+	key := "key:" + p.Key
+	if p.Key == "" {
+		key = "principal:" + role
+	}
+	f.Once = detectors.OncePer(ev.Key(key, "wl:raised"), d.opts.KeyLifetime)
+	return []detectors.Finding{f}, nil
 }
 
 func scoreOf(sev detectors.Severity) int {
