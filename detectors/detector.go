@@ -133,13 +133,20 @@ type Arena struct {
 // quarter of it is allocated on its own.
 const arenaChunk = 4096
 
+// firstArenaChunk is the size of an Arena's first chunk.
+const firstArenaChunk = 512
+
 // String returns string(b), carved from the arena.
 func (a *Arena) String(b []byte) string {
 	if len(b) == 0 || len(b) > arenaChunk/4 {
 		return string(b)
 	}
 	if cap(a.chunk)-len(a.chunk) < len(b) {
-		a.chunk = make([]byte, 0, arenaChunk)
+		// The first chunk is small and each next one twice its size up to
+		// arenaChunk: a batch of one event (a shipper at a low rate) uses
+		// a few hundred bytes, and a chunk is zeroed when it is made.
+		size := max(firstArenaChunk, min(2*cap(a.chunk), arenaChunk), len(b))
+		a.chunk = make([]byte, 0, size)
 	}
 	start := len(a.chunk)
 	a.chunk = append(a.chunk, b...)

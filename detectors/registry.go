@@ -17,6 +17,9 @@ import (
 type Registry struct {
 	all     []Detector
 	enabled map[string]bool
+	// on is Enabled's answer, worked out once: the engine asks for it on
+	// every batch, and building it calls every detector's Info.
+	on []Detector
 }
 
 var (
@@ -69,6 +72,7 @@ func NewRegistry(ds ...Detector) (*Registry, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	r.on = r.enabledList()
 	return r, nil
 }
 
@@ -91,11 +95,17 @@ func (r *Registry) WithEnabled(enabled map[string]bool) (*Registry, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	out.on = out.enabledList()
 	return out, nil
 }
 
-// Enabled returns the enabled detectors in registration order.
+// Enabled returns the enabled detectors in registration order. The slice
+// is shared: callers must not modify it.
 func (r *Registry) Enabled() []Detector {
+	return r.on[:len(r.on):len(r.on)]
+}
+
+func (r *Registry) enabledList() []Detector {
 	out := make([]Detector, 0, len(r.all))
 	for _, d := range r.all {
 		if r.enabled[d.Info().ID] {

@@ -276,6 +276,7 @@ func (s *scoring) evaluate() error {
 			}
 			it.candidates = append(it.candidates, fs...)
 		}
+		s.shareMarks(it.candidates)
 	}
 	return nil
 }

@@ -23,6 +23,11 @@ type scratch struct {
 	// histories are cut from (see strings and counts).
 	strs []string
 	ints []int
+	// chunk is the size of the last chunk made; the first is
+	// firstResultChunk and each next one twice the last up to
+	// resultChunk, so a call of a few operations (a batch of one event)
+	// does not zero kilobytes it never uses.
+	chunk int
 }
 
 // hash returns hashKey(k), remembering it for the next operation.
@@ -43,6 +48,15 @@ func (x *scratch) hash(k state.Key) uint64 {
 // appending to one copies it and never writes into its neighbour's.
 const resultChunk = 256
 
+// firstResultChunk is the size of the first chunk of answers of an Exec.
+const firstResultChunk = 16
+
+// next returns the size of the next chunk of answers, which holds at least n.
+func (x *scratch) next(n int) int {
+	x.chunk = max(firstResultChunk, min(2*x.chunk, resultChunk), n)
+	return x.chunk
+}
+
 // strings returns a zeroed slice of n strings, empty but not nil for none.
 func (x *scratch) strings(n int) []string {
 	if n == 0 {
@@ -52,7 +66,7 @@ func (x *scratch) strings(n int) []string {
 		if n > resultChunk/4 {
 			return make([]string, n)
 		}
-		x.strs = make([]string, resultChunk)
+		x.strs = make([]string, x.next(n))
 	}
 	out := x.strs[:n:n]
 	x.strs = x.strs[n:]
@@ -68,7 +82,7 @@ func (x *scratch) counts(n int) []int {
 		if n > resultChunk/4 {
 			return make([]int, n)
 		}
-		x.ints = make([]int, resultChunk)
+		x.ints = make([]int, x.next(n))
 	}
 	out := x.ints[:n:n]
 	x.ints = x.ints[n:]
