@@ -102,7 +102,7 @@ func benchRedisBill(b *testing.B, srv *redistest.Server, built *config.Built, ra
 			b.Fatal(err)
 		}
 		mem0 := srv.UsedMemory(ctx)
-		cpu0 := redisCPU(b, admin)
+		cpu0 := redistest.CPU(b, admin)
 		b.StartTimer()
 		store := rstore.Open(b, srv.URL()+"?layout="+layout, rstore.Prefix())
 		ops.Store = store
@@ -117,7 +117,7 @@ func benchRedisBill(b *testing.B, srv *redistest.Server, built *config.Built, ra
 		}
 		goCPU += processCPU(b) - go0
 		b.StopTimer()
-		bill.add(b, admin, srv.UsedMemory(ctx)-mem0, redisCPU(b, admin)-cpu0, sent.n)
+		bill.add(b, admin, srv.UsedMemory(ctx)-mem0, redistest.CPU(b, admin)-cpu0, sent.n)
 		st := store.RecordStats()
 		recs.CacheHits += st.CacheHits
 		recs.CacheMisses += st.CacheMisses
@@ -341,29 +341,6 @@ func (r *redisBill) report(b *testing.B, events float64, passes int) {
 		b.ReportMetric(float64(r.claimUsed)/float64(r.claims), "B/claim")
 	}
 	b.ReportMetric(0, "ns/op") // one op is a whole month: meaningless
-}
-
-// redisCPU is the CPU time the server has used, user and system, in
-// microseconds (INFO cpu).
-func redisCPU(b *testing.B, c *goredis.Client) int64 {
-	b.Helper()
-	info, err := c.Info(context.Background(), "cpu").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var total float64
-	for line := range strings.SplitSeq(info, "\r\n") {
-		for _, f := range []string{"used_cpu_user:", "used_cpu_sys:"} {
-			if v, ok := strings.CutPrefix(line, f); ok {
-				x, err := strconv.ParseFloat(v, 64)
-				if err != nil {
-					b.Fatalf("INFO cpu %q: %v", line, err)
-				}
-				total += x
-			}
-		}
-	}
-	return int64(total * 1e6)
 }
 
 // sentCounter counts the commands a client sends, pipelined or not.

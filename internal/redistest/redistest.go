@@ -182,6 +182,30 @@ func (s *Server) UsedMemory(ctx context.Context) int64 {
 	return 0
 }
 
+// CPU returns the CPU time the server behind c has used, user and
+// system, in microseconds (INFO cpu): what a benchmark charges Redis per
+// event is the difference of two readings.
+func CPU(tb testing.TB, c *goredis.Client) int64 {
+	tb.Helper()
+	info, err := c.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		tb.Fatalf("redistest: INFO cpu: %v", err)
+	}
+	var total float64
+	for line := range strings.SplitSeq(info, "\r\n") {
+		for _, f := range []string{"used_cpu_user:", "used_cpu_sys:"} {
+			if v, ok := strings.CutPrefix(line, f); ok {
+				x, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					tb.Fatalf("redistest: INFO cpu %q: %v", line, err)
+				}
+				total += x
+			}
+		}
+	}
+	return int64(total * 1e6)
+}
+
 // ParseCommandStats parses the reply of INFO commandstats into calls per
 // command.
 func ParseCommandStats(info string) map[string]int64 {

@@ -85,7 +85,7 @@ func benchRoundTrips(b *testing.B, srv *redistest.Server, built *config.Built, r
 		if err := admin.ConfigResetStat(ctx).Err(); err != nil {
 			b.Fatal(err)
 		}
-		cpu0 := serverCPU(b, admin)
+		cpu0 := redistest.CPU(b, admin)
 		store := rstore.Open(b, srv.URL(), rstore.Prefix())
 		var h pipelineCounter
 		store.Client().AddHook(&h)
@@ -98,7 +98,7 @@ func benchRoundTrips(b *testing.B, srv *redistest.Server, built *config.Built, r
 			batches++
 		}
 		b.StopTimer()
-		cpu += serverCPU(b, admin) - cpu0
+		cpu += redistest.CPU(b, admin) - cpu0
 		trips += h.pipelines.Load() + h.commands.Load()
 		sent += h.cmdsInPipelines.Load() + h.commands.Load()
 		for name, n := range srv.CommandStats(ctx) {
@@ -124,29 +124,6 @@ func benchRoundTrips(b *testing.B, srv *redistest.Server, built *config.Built, r
 	b.ReportMetric(float64(cpu)/events, "redis-µs/event")
 	b.ReportMetric(float64(scriptUsec)/events, "script-µs/event")
 	b.ReportMetric(0, "ns/op") // one op is the whole corpus: meaningless
-}
-
-// serverCPU is the CPU time the server has used, user and system, in
-// microseconds (INFO cpu).
-func serverCPU(b *testing.B, c *goredis.Client) int64 {
-	b.Helper()
-	info, err := c.Info(context.Background(), "cpu").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var total float64
-	for line := range strings.SplitSeq(info, "\r\n") {
-		for _, f := range []string{"used_cpu_user:", "used_cpu_sys:"} {
-			if v, ok := strings.CutPrefix(line, f); ok {
-				x, err := strconv.ParseFloat(v, 64)
-				if err != nil {
-					b.Fatalf("INFO cpu %q: %v", line, err)
-				}
-				total += x
-			}
-		}
-	}
-	return int64(total * 1e6)
 }
 
 // evalshaUsec is the time the server spent in EVALSHA (INFO commandstats
