@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/iamsentry/iamsentry/internal/redistest"
-	"github.com/iamsentry/iamsentry/state"
 	"github.com/iamsentry/iamsentry/state/redis"
 )
 
@@ -31,14 +30,7 @@ func TestSideAppendChecksByAppend(t *testing.T) {
 		prefix := "appchk" + string(rune('b'+victim)) + ":"
 		s := newStore(t, srv.URL()+"?layout=record&prefix="+prefix)
 		rush := orgRush{base: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
-		exec := func(day, from, to int) []func() any {
-			var b state.Batch
-			read := rush.batch(&b, day, from, to)
-			if err := s.Exec(ctx, &b); err != nil {
-				t.Fatal(err)
-			}
-			return read
-		}
+		exec := func(day, from, to int) []func() any { return rush.exec(t, s, day, from, to) }
 		exec(0, 0, 200)
 		before := srv.CommandStats(ctx)
 		exec(0, 200, 201) // appends one member to both side records

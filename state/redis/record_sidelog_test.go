@@ -43,6 +43,18 @@ func (o orgRush) batch(b *state.Batch, day, from, to int) []func() any {
 	return out
 }
 
+// exec runs on s, in one batch, the sign-ins of people from..to-1 on day
+// and returns readers of their answers.
+func (o orgRush) exec(t *testing.T, s state.Store, day, from, to int) []func() any {
+	t.Helper()
+	var b state.Batch
+	read := o.batch(&b, day, from, to)
+	if err := s.Exec(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+	return read
+}
+
 // TestSideLogOrgRush: once the organisation's novelty set and window are
 // side records of tens of KB, a batch that adds one member sends Redis
 // about that member (bytes in per batch a small fraction of the side
@@ -51,7 +63,6 @@ func (o orgRush) batch(b *state.Batch, day, from, to int) []func() any {
 // memory store's, and the side records left are exactly those named.
 func TestSideLogOrgRush(t *testing.T) {
 	srv := redistest.StartServer(t)
-	ctx := context.Background()
 	const prefix = "rush:"
 	url := srv.URL() + "?layout=record&prefix=" + prefix
 	replicas := []*redis.Store{newStore(t, url), newStore(t, url)}
@@ -59,11 +70,7 @@ func TestSideLogOrgRush(t *testing.T) {
 	t.Cleanup(func() { mem.Close() })
 	rush := orgRush{base: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
 	run := func(s state.Store, day, from, to int) []any {
-		var b state.Batch
-		read := rush.batch(&b, day, from, to)
-		if err := s.Exec(ctx, &b); err != nil {
-			t.Fatal(err)
-		}
+		read := rush.exec(t, s, day, from, to)
 		out := make([]any, len(read))
 		for i, f := range read {
 			out[i] = f()
@@ -156,14 +163,7 @@ func TestSideLogSideGone(t *testing.T) {
 	const prefix = "gone:"
 	s := newStore(t, srv.URL()+"?layout=record&prefix="+prefix)
 	rush := orgRush{base: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
-	exec := func(day, from, to int) []func() any {
-		var b state.Batch
-		read := rush.batch(&b, day, from, to)
-		if err := s.Exec(ctx, &b); err != nil {
-			t.Fatal(err)
-		}
-		return read
-	}
+	exec := func(day, from, to int) []func() any { return rush.exec(t, s, day, from, to) }
 	exec(0, 0, 200)
 	admin := srv.Client()
 	var sides []string
