@@ -14,11 +14,9 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/iamsentry/iamsentry/config"
-	"github.com/iamsentry/iamsentry/detectors/builtin"
-	"github.com/iamsentry/iamsentry/detectors/geoip"
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/internal/realcorpus"
-	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpustest"
+	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpusrules"
 	"github.com/iamsentry/iamsentry/internal/redistest"
 	"github.com/iamsentry/iamsentry/internal/redistest/rstore"
 	"github.com/iamsentry/iamsentry/state"
@@ -64,19 +62,7 @@ func BenchmarkRedisBillRealistic(b *testing.B) {
 		raws[i] = r.JSON
 	}
 	c = nil
-	cfg, err := config.Parse([]byte(realcorpustest.Config(b)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	geo, err := geoip.Open(cfg.GeoIP.CountryDB, cfg.GeoIP.ASNDB)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer geo.Close()
-	built, err := cfg.Build(builtin.Specs(), geo)
-	if err != nil {
-		b.Fatal(err)
-	}
+	built := realcorpusrules.Build(b)
 	srv := redistest.StartServer(b)
 	for _, layout := range []string{"keys", "record"} {
 		b.Run("layout="+layout, func(b *testing.B) {

@@ -12,11 +12,9 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/iamsentry/iamsentry/config"
-	"github.com/iamsentry/iamsentry/detectors/builtin"
-	"github.com/iamsentry/iamsentry/detectors/geoip"
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/internal/realcorpus"
-	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpustest"
+	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpusrules"
 	"github.com/iamsentry/iamsentry/internal/redistest"
 	"github.com/iamsentry/iamsentry/internal/redistest/rstore"
 )
@@ -51,19 +49,7 @@ func BenchmarkRoundTripsRealistic(b *testing.B) {
 	for i, r := range c.Records {
 		raws[i] = r.JSON
 	}
-	cfg, err := config.Parse([]byte(realcorpustest.Config(b)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	geo, err := geoip.Open(cfg.GeoIP.CountryDB, cfg.GeoIP.ASNDB)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer geo.Close()
-	built, err := cfg.Build(builtin.Specs(), geo)
-	if err != nil {
-		b.Fatal(err)
-	}
+	built := realcorpusrules.Build(b)
 	srv := redistest.StartServer(b)
 	for _, size := range []int{1, 4, 512} {
 		b.Run("batch="+strconv.Itoa(size), func(b *testing.B) {
