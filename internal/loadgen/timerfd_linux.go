@@ -1,4 +1,4 @@
-//go:build linux && (amd64 || arm64)
+//go:build linux
 
 package loadgen
 
@@ -6,9 +6,9 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"syscall"
 	"time"
-	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // timerfdClock sleeps on a Linux timerfd read through the Go netpoller.
@@ -19,23 +19,20 @@ import (
 // keeps the schedule without a second busy thread checking timers for it.
 type timerfdClock struct {
 	f   *os.File
-	fd  uintptr
+	fd  int
 	buf [8]byte
 }
-
-type itimerspec struct{ interval, value syscall.Timespec }
 
 // newTimerfdClock returns a wall clock whose SleepUntil is precise, for
 // one goroutine at a time, and ends with the first cancelled sleep (it
 // stays cancelled, as RunRate's sender ends then); Close releases it.
 func newTimerfdClock() (*timerfdClock, error) {
-	const clockMonotonic, tfdNonblock, tfdCloexec = 1, syscall.O_NONBLOCK, syscall.O_CLOEXEC
-	fd, _, errno := syscall.Syscall(syscall.SYS_TIMERFD_CREATE, clockMonotonic, tfdNonblock|tfdCloexec, 0)
-	if errno != 0 {
-		return nil, fmt.Errorf("timerfd_create: %w", errno)
+	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("timerfd_create: %w", err)
 	}
 	// A non-blocking descriptor is handed to the netpoller by NewFile.
-	return &timerfdClock{f: os.NewFile(fd, "timerfd"), fd: fd}, nil
+	return &timerfdClock{f: os.NewFile(uintptr(fd), "timerfd"), fd: fd}, nil
 }
 
 func (c *timerfdClock) Now() time.Time { return time.Now() }
@@ -45,9 +42,9 @@ func (c *timerfdClock) SleepUntil(ctx context.Context, t time.Time) error {
 	if d <= 0 {
 		return nil
 	}
-	spec := itimerspec{value: syscall.NsecToTimespec(int64(d))}
-	if _, _, errno := syscall.Syscall6(syscall.SYS_TIMERFD_SETTIME, c.fd, 0, uintptr(unsafe.Pointer(&spec)), 0, 0, 0); errno != 0 {
-		return fmt.Errorf("timerfd_settime: %w", errno)
+	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
+	if err := unix.TimerfdSettime(c.fd, 0, &spec, nil); err != nil {
+		return fmt.Errorf("timerfd_settime: %w", err)
 	}
 	stop := context.AfterFunc(ctx, func() { c.f.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
