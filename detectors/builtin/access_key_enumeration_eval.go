@@ -341,7 +341,11 @@ func (e *enumeration) crossings(out []crossing) ([]crossing, error) {
 		if sc[i].name == "drip" && len(out) > 0 {
 			break
 		}
-		spans := enumWindows(e.ev.Record.EventTime, sc[i].width)
+		// The windows' spans are worked out only for a window that
+		// crosses: most reads cross none, and the spans were a third of
+		// what judging them cost.
+		var spans [2]state.Span
+		worked := false
 		for j, read := range e.windows[i] {
 			w, err := read.Get()
 			if err != nil {
@@ -349,6 +353,9 @@ func (e *enumeration) crossings(out []crossing) ([]crossing, error) {
 			}
 			if !e.d.crosses(w, sc[i].grid.tagLen, sc[i].min) {
 				continue
+			}
+			if !worked {
+				spans, worked = enumWindows(e.ev.Record.EventTime, sc[i].width), true
 			}
 			k := incident{sc[i].onceName, enumPeriod(spans[j], sc[i].once)}
 			if slices.Contains(seen[:nseen], k) {
