@@ -80,7 +80,8 @@ func getScratch(n int) *scratch {
 // release hands s's scratch back once nothing of the batch reads it: the
 // verdicts are the caller's and hold no pointer into the items (their
 // strings are immutable copies or the records' own bytes, which clearing
-// leaves to whoever still holds them).
+// leaves to whoever still holds them), nor any future of the first state
+// batch, whose storage the next batch reuses (state.Batch.Recycle).
 func (s *scoring) release() {
 	sc := s.scratch
 	if sc == nil {
@@ -94,7 +95,10 @@ func (s *scoring) release() {
 	clear(sc.evals[:cap(sc.evals)])
 	sc.evals = sc.evals[:0]
 	clear(sc.seen)
-	sc.first.Reset()
+	// Recycled, not only reset: nothing reads the batch's futures any
+	// more (the evaluations and items holding them were just cleared),
+	// so the next batch queues its operations in this one's storage.
+	sc.first.Recycle()
 	scratchPool.Put(sc)
 }
 
