@@ -1,7 +1,9 @@
 package memory
 
 import (
+	"hash/maphash"
 	"maps"
+	"math/bits"
 
 	"github.com/iamsentry/iamsentry/state"
 )
@@ -25,17 +27,37 @@ import (
 
 // claim is an identity of a tenant holding one value under one name. It
 // holds no pointer, so the collector never scans the claims map, the
-// largest structure of a store on a scan (an identity per event): the
-// identity and the value are bytes of the shard's claim arena (see
-// claimArena), the tenant and the name indexes of its labels.
+// largest structure of a store on a scan (an identity per event). The
+// identity itself is not kept, only a second hash of it (see
+// claimDigest): with the map's key, hashKey, a 128-bit digest, which two
+// identities share with odds of about n²/2¹²⁹ among n claims, none in
+// practice. The identity's bytes (an event id's 40 or so, twice over in
+// the arena between compactions) were half of what a claim held; the
+// digest is 8. A promoted claim takes its identity from the key that
+// promotes it, which the digest just matched. The value is bytes of the
+// shard's claim arena (see claimArena), empty and taking none for the
+// engine's claims; the name is an index of the arena's labels.
 type claim struct {
-	at      uint32 // where the identity, then the value, start in the arena
-	idLen   uint32
-	valLen  uint32
-	tenant  uint8 // index in the shard's claim labels
-	name    uint8
+	digest  uint64 // claimDigest of the identity
 	expires int64  // wall clock, ns
 	used    uint64 // the shard's tick at its last use
+	at      uint32 // where the value starts in the arena
+	valLen  uint16
+	name    uint8 // index in the shard's claim labels
+}
+
+// claimSeed keys claimDigest: a seed apart from hashKey's makes the two
+// hashes independent.
+var claimSeed = maphash.MakeSeed()
+
+// claimDigest is the second half of k's identity digest, hashKey the
+// first: hashed as hashKey is, with another seed.
+func claimDigest(k state.Key) uint64 {
+	d := maphash.String(claimSeed, k.Identity)
+	if k.Tenant != "" {
+		d = bits.RotateLeft64(d, 21) ^ maphash.String(claimSeed, k.Tenant)
+	}
+	return d
 }
 
 // claimRef is a claim's place in the queue: the claim under h as it was
@@ -49,11 +71,6 @@ type claimQueue struct {
 	head int
 }
 
-// isClaimOf reports whether c is k's identity.
-func (sh *shard) isClaimOf(c claim, k state.Key) bool {
-	a := &sh.claimArena
-	return string(a.identity(c)) == k.Identity && a.labels[c.tenant] == k.Tenant
-}
 
 // claimAlone claims k on an identity without a group: it reports false
 // when the identity is, or must become, a group (another name of it is
@@ -61,9 +78,10 @@ func (sh *shard) isClaimOf(c claim, k state.Key) bool {
 // claims through the group instead.
 func (sh *shard) claimAlone(k state.Key, h uint64, value []byte, expires, now int64, x *scratch) (state.Claimed, bool) {
 	c, held := sh.claims[h]
+	d := claimDigest(k)
 	switch {
 	case !held:
-	case !sh.isClaimOf(c, k):
+	case c.digest != d:
 		if c.expires > now {
 			return state.Claimed{}, false
 		}
@@ -76,11 +94,11 @@ func (sh *shard) claimAlone(k state.Key, h uint64, value []byte, expires, now in
 	default:
 		sh.dropClaim(h)
 	}
-	c, ok := sh.claimArena.store(k, value)
+	c, ok := sh.claimArena.store(k.Name, value)
 	if !ok {
 		return state.Claimed{}, false
 	}
-	c.expires = expires
+	c.digest, c.expires = d, expires
 	sh.useClaim(h, c)
 	sh.claimArena.compact(sh.claims)
 	sh.claimsPeak = max(sh.claimsPeak, len(sh.claims))
@@ -138,14 +156,14 @@ func (sh *shard) dropClaim(h uint64) {
 	c := sh.claims[h]
 	delete(sh.claims, h)
 	sh.bytes -= c.cost()
-	sh.claimArena.dead += int(c.idLen + c.valLen)
+	sh.claimArena.dead += int(c.valLen)
 }
 
 // promote turns k's identity, held as a claim, into a group holding the
 // claim's value, and returns it; nil when k's identity holds no claim.
 func (sh *shard) promote(k state.Key, h uint64) *group {
 	c, ok := sh.claims[h]
-	if !ok || !sh.isClaimOf(c, k) {
+	if !ok || c.digest != claimDigest(k) {
 		return nil
 	}
 	a := &sh.claimArena

@@ -91,6 +91,11 @@ func TestClaimsCollideApart(t *testing.T) {
 	if _, ok := sh.claimAlone(b, h, []byte("B"), now+10, now, &x); ok {
 		t.Fatal("b took the slot a's live claim holds")
 	}
+	// A claim keeps a digest of its tenant and identity, not their bytes:
+	// a's identity in another tenant is another identity.
+	if _, ok := sh.claimAlone(state.Key{Tenant: "other", Identity: "a", Name: "verdict"}, h, []byte("O"), now+10, now, &x); ok {
+		t.Fatal("a of another tenant took the slot a's live claim holds")
+	}
 	if g := sh.group(b, h); g != nil {
 		t.Fatalf("b has a group before it made one: %v", g)
 	}

@@ -115,11 +115,11 @@ var (
 // ref, over a slice's average fill between growths and stale refs).
 var claimSlot = (8+int64(unsafe.Sizeof(claim{}))+1)*3/2 + 2*int64(unsafe.Sizeof(claimRef{}))
 
-// cost returns the bytes c takes: its slot's share and twice its bytes in
-// the arena, which holds up to as many dead bytes as live ones before it
-// compacts (see claimArena.compact).
+// cost returns the bytes c takes: its slot's share and twice its value's
+// bytes in the arena, which holds up to as many dead bytes as live ones
+// before it compacts (see claimArena.compact).
 func (c claim) cost() int64 {
-	return claimSlot + 2*int64(c.idLen+c.valLen)
+	return claimSlot + 2*int64(c.valLen)
 }
 
 // cost returns the bytes e takes, its name's copy included. Member copies

@@ -45,7 +45,7 @@ type shard struct {
 	claims     map[uint64]claim
 	claimQ     claimQueue
 	claimsPeak int        // most claims held since the map was last rebuilt
-	claimArena claimArena // the claims' identities and values
+	claimArena claimArena // the claims' values and names
 
 	// tenant is the last tenant interned: a scorer serves one tenant or
 	// a few, so most new groups find their tenant's handle here.
