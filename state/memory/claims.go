@@ -71,7 +71,6 @@ type claimQueue struct {
 	head int
 }
 
-
 // claimAlone claims k on an identity without a group: it reports false
 // when the identity is, or must become, a group (another name of it is
 // held, or its hash holds another identity's live claim), and the caller
