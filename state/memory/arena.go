@@ -118,20 +118,16 @@ func (a *claimArena) value(c claim) []byte {
 // once the dead bytes outweigh them: the arena then holds at most twice
 // the live bytes, and each byte is copied once per compaction, so a claim
 // costs a constant number of copies over its life.
-func (a *claimArena) compact(claims map[uint64]claim) {
+func (a *claimArena) compact(claims *claimLog) {
 	if a.dead < 4096 || a.dead < a.used-a.dead {
 		return
 	}
 	old := claimArena{chunks: a.chunks}
 	a.chunks, a.used, a.dead = nil, 0, 0
-	for h, c := range claims {
-		if c.valLen == 0 {
-			continue
-		}
-		b := old.value(c)
+	claims.each(func(c *claim) {
+		b := old.value(*c)
 		at, dst, _ := a.reserve(len(b)) // fits: it did before
 		copy(dst, b)
 		c.at = at
-		claims[h] = c
-	}
+	})
 }

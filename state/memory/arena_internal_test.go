@@ -92,8 +92,8 @@ func TestClaimOutsideTheArenaIsAGroup(t *testing.T) {
 	if c, err := againValue.Get(); err != nil || c.First || string(c.Prior) != big {
 		t.Fatalf("claim of a huge value again = %+v, %v; want its value as Prior", c, err)
 	}
-	if sh := s.shard(hashKey(huge)); len(sh.claims) != 1 {
-		t.Fatalf("a huge identity's claim is held as %d claims, want one", len(sh.claims))
+	if sh := s.shard(hashKey(huge)); sh.claims.len() != 1 {
+		t.Fatalf("a huge identity's claim is held as %d claims, want one", sh.claims.len())
 	}
 	if sh := s.shard(hashKey(hugeValue)); sh.groups != 1 {
 		t.Fatalf("a huge value's claim is held as %d groups, want one", sh.groups)

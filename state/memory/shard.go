@@ -40,11 +40,9 @@ type shard struct {
 	tick uint64
 
 	// claims holds the identities whose whole state is one value, the
-	// dedupe claim of an event (see claims.go), by hashKey; claimQ orders
-	// them by use for eviction.
-	claims     map[uint64]claim
-	claimQ     claimQueue
-	claimsPeak int        // most claims held since the map was last rebuilt
+	// dedupe claim of an event (see claims.go), by hashKey and in order
+	// of use for eviction.
+	claims     claimLog
 	claimArena claimArena // the claims' values and names
 
 	// tenant is the last tenant interned: a scorer serves one tenant or
@@ -132,7 +130,6 @@ var rehash = hashKey
 
 func (sh *shard) init(budget int64) {
 	sh.ids = make(map[uint64]*group)
-	sh.claims = make(map[uint64]claim)
 	sh.lru.prev, sh.lru.next = &sh.lru, &sh.lru
 	sh.budget = budget
 }
