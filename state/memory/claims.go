@@ -28,14 +28,15 @@ import (
 // holds no pointer, so the collector never scans the claim log, the
 // largest structure of a store on a scan (an identity per event). The
 // identity itself is not kept, only a second hash of it (see
-// claimDigest): with the map's key, hashKey, a 128-bit digest, which two
+// claimDigest): with the log's key, hashKey, a 128-bit digest, which two
 // identities share with odds of about n²/2¹²⁹ among n claims, none in
 // practice. The identity's bytes (an event id's 40 or so, twice over in
 // the arena between compactions) were half of what a claim held; the
 // digest is 8. A promoted claim takes its identity from the key that
 // promotes it, which the digest just matched. The value is bytes of the
 // shard's claim arena (see claimArena), empty and taking none for the
-// engine's claims; the name is an index of the arena's labels.
+// engine's claims; the name is an index of the arena's labels. used is 0
+// in a record of the log no longer live (see claimLog).
 type claim struct {
 	h       uint64 // hashKey of the identity
 	digest  uint64 // claimDigest of the identity
