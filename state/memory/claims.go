@@ -2,7 +2,6 @@ package memory
 
 import (
 	"hash/maphash"
-	"math/bits"
 
 	"github.com/iamsentry/iamsentry/state"
 )
@@ -53,13 +52,7 @@ var claimSeed = maphash.MakeSeed()
 
 // claimDigest is the second half of k's identity digest, hashKey the
 // first: hashed as hashKey is, with another seed.
-func claimDigest(k state.Key) uint64 {
-	d := maphash.String(claimSeed, k.Identity)
-	if k.Tenant != "" {
-		d = bits.RotateLeft64(d, 21) ^ maphash.String(claimSeed, k.Tenant)
-	}
-	return d
-}
+func claimDigest(k state.Key) uint64 { return hashWith(claimSeed, k) }
 
 // claimAlone claims k on an identity without a group: it reports false
 // when the identity is, or must become, a group (another name of it is

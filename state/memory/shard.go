@@ -115,10 +115,13 @@ var seed = maphash.MakeSeed()
 // whole of it keys the shard's map. Two string hashes cost less than one
 // hash of a pair; the rotation keeps a tenant and an identity that swap
 // names apart.
-func hashKey(k state.Key) uint64 {
-	h := maphash.String(seed, k.Identity)
+func hashKey(k state.Key) uint64 { return hashWith(seed, k) }
+
+// hashWith is hashKey with the hashes keyed by s.
+func hashWith(s maphash.Seed, k state.Key) uint64 {
+	h := maphash.String(s, k.Identity)
 	if k.Tenant != "" {
-		h = bits.RotateLeft64(h, 21) ^ maphash.String(seed, k.Tenant)
+		h = bits.RotateLeft64(h, 21) ^ maphash.String(s, k.Tenant)
 	}
 	return h
 }
