@@ -389,8 +389,8 @@ func (sh *shard) live(k state.Key, h uint64, want kind, now int64) (*group, *ent
 // edit is one write in progress: the entry and its group. done accounts
 // the change against the bytes the entry was last accounted at
 // (entry.bytes) and evicts. Costing the entry before every write as well
-// as after it was 1.5 % of a scan, for writes of which 96 % change no
-// cost (a window's member seen again, a mark moved).
+// as after it was 2 % of a scan, for writes of which 96 % change no cost
+// (a window's member seen again, a mark moved).
 type edit struct {
 	sh *shard
 	g  *group
@@ -409,11 +409,15 @@ func (w edit) done() {
 
 // doneIf is done when the write may have changed the entry's cost; when it
 // cannot have (it created nothing and resized nothing), the accounted
-// bytes stand and nothing grew that eviction would have to make room for.
+// bytes stand, and only eviction runs, as after any write: an identity
+// larger than the budget, spared while it was being written, goes once
+// another is used.
 func (w edit) doneIf(changed bool) {
 	if changed {
 		w.done()
+		return
 	}
+	w.sh.evict(w.g)
 }
 
 // upsert returns the live entry of kind want under k, creating it when
