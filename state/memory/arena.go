@@ -3,15 +3,14 @@ package memory
 import (
 	"math"
 	"strings"
-
-	"github.com/iamsentry/iamsentry/state"
 )
 
-// claimArena holds the bytes of a shard's claims: each claim's identity
-// and value, one after the other, in chunks without pointers. A string
-// copied apart per claim was an allocation per event and a pointer the
-// collector followed at every cycle, for 170k claims on the realistic
-// month. Chunks are filled in turn and never grown, so no byte is copied
+// claimArena holds the bytes of a shard's claims' values, in chunks
+// without pointers (a claim keeps a digest of its identity, not its bytes:
+// see claim). A string copied apart per claim was an allocation per event
+// and a pointer the collector followed at every cycle, for 170k claims on
+// the realistic month; the engine's claims hold empty values, which take
+// no bytes here. Chunks are filled in turn and never grown, so no byte is copied
 // as the arena grows (a slice grown by append copied each byte four times
 // over); the first chunks are small, so that a store holding a few claims
 // holds a few bytes for them. Dropped claims leave their bytes behind as
@@ -22,9 +21,9 @@ type claimArena struct {
 	used   int // bytes in chunks, dead ones included
 	dead   int // bytes of dropped claims still in chunks
 
-	// labels are the tenants and names claims are under, by index: a
-	// scorer's claims all have one name and one tenant or a few. It
-	// never shrinks; past maxLabels a claim is held as a group instead.
+	// labels are the names claims are under, by index: a scorer's
+	// claims all have one name. It never shrinks; past maxLabels a claim
+	// is held as a group instead.
 	labels []string
 }
 
@@ -38,8 +37,8 @@ const (
 	maxChunks  = 1 << (32 - chunkBits)
 )
 
-// maxLabels is how many tenants and names a shard's claims can be under
-// (an index is a uint8).
+// maxLabels is how many names a shard's claims can be under (an index is
+// a uint8).
 const maxLabels = math.MaxUint8 + 1
 
 // label returns s's index in the labels, adding it; false when the
@@ -57,31 +56,31 @@ func (a *claimArena) label(s string) (uint8, bool) {
 	return uint8(len(a.labels) - 1), true
 }
 
-// store copies k's identity and value into the arena and returns a claim
-// of them, its expiry and use unset; false when the arena has no room or
-// the labels no index for k's tenant or name: the claim is then held as a
+// store copies value into the arena and returns a claim of it under
+// name, its digest, expiry and use unset; false when the arena has no
+// room or the labels no index for name: the claim is then held as a
 // group.
-func (a *claimArena) store(k state.Key, value []byte) (claim, bool) {
-	tenant, ok := a.label(k.Tenant)
+func (a *claimArena) store(name string, value []byte) (claim, bool) {
+	n, ok := a.label(name)
 	if !ok {
 		return claim{}, false
 	}
-	name, ok := a.label(k.Name)
+	at, dst, ok := a.reserve(len(value))
 	if !ok {
 		return claim{}, false
 	}
-	at, dst, ok := a.reserve(len(k.Identity) + len(value))
-	if !ok {
-		return claim{}, false
-	}
-	copy(dst[copy(dst, k.Identity):], value)
-	return claim{at: at, idLen: uint32(len(k.Identity)), valLen: uint32(len(value)), tenant: tenant, name: name}, true
+	copy(dst, value)
+	return claim{at: at, valLen: uint16(len(value)), name: n}, true
 }
 
 // reserve takes n bytes of the arena and returns where they are and a
-// slice of them to fill; false when no chunk can hold them.
+// slice of them to fill; false when no chunk can hold them. No bytes take
+// no chunk.
 func (a *claimArena) reserve(n int) (at uint32, dst []byte, ok bool) {
-	if n > chunkSize {
+	switch {
+	case n == 0:
+		return 0, nil, true
+	case n > chunkSize:
 		return 0, nil, false
 	}
 	last := len(a.chunks) - 1
@@ -103,36 +102,32 @@ func (a *claimArena) reserve(n int) (at uint32, dst []byte, ok bool) {
 	return uint32(last)<<chunkBits | uint32(from), a.chunks[last][from : from+n], true
 }
 
-// bytes returns c's identity and value, a slice of the arena valid until
-// the next compaction.
-func (a *claimArena) bytes(c claim) []byte {
+// value returns c's value, a slice of the arena valid until the next
+// compaction.
+func (a *claimArena) value(c claim) []byte {
+	if c.valLen == 0 {
+		return nil
+	}
 	ch := a.chunks[c.at>>chunkBits]
 	from := c.at & (chunkSize - 1)
-	to := from + c.idLen + c.valLen
+	to := from + uint32(c.valLen)
 	return ch[from:to:to]
 }
-
-// identity returns c's identity, valid until the next compaction.
-func (a *claimArena) identity(c claim) []byte { return a.bytes(c)[:c.idLen] }
-
-// value returns c's value, valid until the next compaction.
-func (a *claimArena) value(c claim) []byte { return a.bytes(c)[c.idLen:] }
 
 // compact copies the claims' live bytes into fresh chunks, in claims,
 // once the dead bytes outweigh them: the arena then holds at most twice
 // the live bytes, and each byte is copied once per compaction, so a claim
 // costs a constant number of copies over its life.
-func (a *claimArena) compact(claims map[uint64]claim) {
+func (a *claimArena) compact(claims *claimLog) {
 	if a.dead < 4096 || a.dead < a.used-a.dead {
 		return
 	}
 	old := claimArena{chunks: a.chunks}
 	a.chunks, a.used, a.dead = nil, 0, 0
-	for h, c := range claims {
-		b := old.bytes(c)
+	claims.each(func(c *claim) {
+		b := old.value(*c)
 		at, dst, _ := a.reserve(len(b)) // fits: it did before
 		copy(dst, b)
 		c.at = at
-		claims[h] = c
-	}
+	})
 }

@@ -21,6 +21,9 @@ func TestClaimArenaCompactsKeepingLiveClaims(t *testing.T) {
 	key := func(i int) state.Key {
 		return state.Key{Tenant: "acme", Identity: fmt.Sprintf("event:%08d", i), Name: "verdict"}
 	}
+	// Values of some length, so that every shard's arena passes the
+	// dead bytes a compaction waits for.
+	value := func(i int) []byte { return fmt.Appendf(nil, "value of claim %08d", i) }
 	const n = 40000
 	exec(t, s, func(b *state.Batch) {
 		for i := range n {
@@ -28,7 +31,7 @@ func TestClaimArenaCompactsKeepingLiveClaims(t *testing.T) {
 			if i%10 == 0 {
 				ttl = time.Hour // one claim in ten outlives the sweep
 			}
-			b.Claim(key(i), fmt.Appendf(nil, "v%d", i), ttl)
+			b.Claim(key(i), value(i), ttl)
 		}
 	})
 	var used, dead int
@@ -57,32 +60,43 @@ func TestClaimArenaCompactsKeepingLiveClaims(t *testing.T) {
 	})
 	for i, f := range futures {
 		c, err := f.Get()
-		if err != nil || c.First || !bytes.Equal(c.Prior, fmt.Appendf(nil, "v%d", i)) {
+		if err != nil || c.First || !bytes.Equal(c.Prior, value(i)) {
 			t.Fatalf("claim %d after compaction = %+v, %v; want its own value as Prior", i, c, err)
 		}
 	}
 }
 
 // TestClaimOutsideTheArenaIsAGroup checks that a claim the arena cannot
-// hold (an identity larger than a chunk, a name past the labels' index)
-// is held as a group, with the same answers.
+// hold (a value larger than a chunk, a name past the labels' index) is
+// held as a group, with the same answers, and that a huge identity, of
+// which a claim keeps a digest only, is held as a claim.
 func TestClaimOutsideTheArenaIsAGroup(t *testing.T) {
 	s := New(WithSweepInterval(0))
 	defer s.Close()
+	big := strings.Repeat("v", chunkSize+1)
 	huge := state.Key{Identity: "event:" + strings.Repeat("x", chunkSize), Name: "verdict"}
-	var first, again *state.Future[state.Claimed]
+	hugeValue := state.Key{Identity: "event:huge-value", Name: "verdict"}
+	var first, again, firstValue, againValue *state.Future[state.Claimed]
 	exec(t, s, func(b *state.Batch) {
-		first = b.Claim(huge, []byte("big"), time.Hour)
-		again = b.Claim(huge, nil, time.Hour)
+		first, firstValue = b.Claim(huge, []byte("big"), time.Hour), b.Claim(hugeValue, []byte(big), time.Hour)
+		again, againValue = b.Claim(huge, nil, time.Hour), b.Claim(hugeValue, nil, time.Hour)
 	})
-	if c, err := first.Get(); err != nil || !c.First {
-		t.Fatalf("claim of a huge identity = %+v, %v; want First", c, err)
+	for _, f := range []*state.Future[state.Claimed]{first, firstValue} {
+		if c, err := f.Get(); err != nil || !c.First {
+			t.Fatalf("claim of a huge identity or value = %+v, %v; want First", c, err)
+		}
 	}
 	if c, err := again.Get(); err != nil || c.First || string(c.Prior) != "big" {
 		t.Fatalf("claim of a huge identity again = %+v, %v; want its value as Prior", c, err)
 	}
-	if sh := s.shard(hashKey(huge)); sh.groups != 1 || len(sh.claims) != 0 {
-		t.Fatalf("a huge claim is held as %d groups and %d claims, want a group", sh.groups, len(sh.claims))
+	if c, err := againValue.Get(); err != nil || c.First || string(c.Prior) != big {
+		t.Fatalf("claim of a huge value again = %+v, %v; want its value as Prior", c, err)
+	}
+	if sh := s.shard(hashKey(huge)); sh.claims.len() != 1 {
+		t.Fatalf("a huge identity's claim is held as %d claims, want one", sh.claims.len())
+	}
+	if sh := s.shard(hashKey(hugeValue)); sh.groups != 1 {
+		t.Fatalf("a huge value's claim is held as %d groups, want one", sh.groups)
 	}
 
 	// Labels: names on identities spread over the shards until one

@@ -1,7 +1,7 @@
 package memory
 
 import (
-	"maps"
+	"hash/maphash"
 
 	"github.com/iamsentry/iamsentry/state"
 )
@@ -15,8 +15,8 @@ import (
 // operations, and most of its pointers for the collector to scan.
 //
 // So an identity whose only state is a Claimed value is held as a claim: a
-// value in the shard's claims map, by the identity's hash, and a place in
-// a queue ordered by use. Answers are the same as from a group: the first
+// record in the shard's claim log (see claimLog), found by the identity's
+// hash and ordered by use. Answers are the same as from a group: the first
 // operation on the identity that is not a Claim of the same name (a Put of
 // the verdict, a read, a second name) promotes the claim into a group and
 // proceeds on it, so kinds, TTLs and errors follow the groups' rules. Two
@@ -24,46 +24,46 @@ import (
 // group.
 
 // claim is an identity of a tenant holding one value under one name. It
-// holds no pointer, so the collector never scans the claims map, the
-// largest structure of a store on a scan (an identity per event): the
-// identity and the value are bytes of the shard's claim arena (see
-// claimArena), the tenant and the name indexes of its labels.
+// holds no pointer, so the collector never scans the claim log, the
+// largest structure of a store on a scan (an identity per event). The
+// identity itself is not kept, only a second hash of it (see
+// claimDigest): with the log's key, hashKey, a 128-bit digest, which two
+// identities share with odds of about n²/2¹²⁹ among n claims, none in
+// practice. The identity's bytes (an event id's 40 or so, twice over in
+// the arena between compactions) were half of what a claim held; the
+// digest is 8. A promoted claim takes its identity from the key that
+// promotes it, which the digest just matched. The value is bytes of the
+// shard's claim arena (see claimArena), empty and taking none for the
+// engine's claims; the name is an index of the arena's labels. used is 0
+// in a record of the log no longer live (see claimLog).
 type claim struct {
-	at      uint32 // where the identity, then the value, start in the arena
-	idLen   uint32
-	valLen  uint32
-	tenant  uint8 // index in the shard's claim labels
-	name    uint8
+	h       uint64 // hashKey of the identity
+	digest  uint64 // claimDigest of the identity
 	expires int64  // wall clock, ns
 	used    uint64 // the shard's tick at its last use
+	at      uint32 // where the value starts in the arena
+	valLen  uint16
+	name    uint8 // index in the shard's claim labels
 }
 
-// claimRef is a claim's place in the queue: the claim under h as it was
-// when used at tick used. A ref whose claim was used again, dropped or
-// replaced since is stale and skipped.
-type claimRef struct{ h, used uint64 }
+// claimSeed keys claimDigest: a seed apart from hashKey's makes the two
+// hashes independent.
+var claimSeed = maphash.MakeSeed()
 
-// claimQueue orders the claims by use, least recent at head.
-type claimQueue struct {
-	refs []claimRef
-	head int
-}
-
-// isClaimOf reports whether c is k's identity.
-func (sh *shard) isClaimOf(c claim, k state.Key) bool {
-	a := &sh.claimArena
-	return string(a.identity(c)) == k.Identity && a.labels[c.tenant] == k.Tenant
-}
+// claimDigest is the second half of k's identity digest, hashKey the
+// first: hashed as hashKey is, with another seed.
+func claimDigest(k state.Key) uint64 { return hashWith(claimSeed, k) }
 
 // claimAlone claims k on an identity without a group: it reports false
 // when the identity is, or must become, a group (another name of it is
 // held, or its hash holds another identity's live claim), and the caller
 // claims through the group instead.
 func (sh *shard) claimAlone(k state.Key, h uint64, value []byte, expires, now int64, x *scratch) (state.Claimed, bool) {
-	c, held := sh.claims[h]
+	c, held := sh.claims.get(h)
+	d := claimDigest(k)
 	switch {
 	case !held:
-	case !sh.isClaimOf(c, k):
+	case c.digest != d:
 		if c.expires > now {
 			return state.Claimed{}, false
 		}
@@ -71,81 +71,54 @@ func (sh *shard) claimAlone(k state.Key, h uint64, value []byte, expires, now in
 	case sh.claimArena.labels[c.name] != k.Name:
 		return state.Claimed{}, false
 	case c.expires > now:
-		sh.useClaim(h, c)
+		sh.useClaim(c)
 		return state.Claimed{Prior: append(make([]byte, 0, c.valLen), sh.claimArena.value(c)...)}, true
 	default:
 		sh.dropClaim(h)
 	}
-	c, ok := sh.claimArena.store(k, value)
+	c, ok := sh.claimArena.store(k.Name, value)
 	if !ok {
 		return state.Claimed{}, false
 	}
-	c.expires = expires
-	sh.useClaim(h, c)
-	sh.claimArena.compact(sh.claims)
-	sh.claimsPeak = max(sh.claimsPeak, len(sh.claims))
+	c.h, c.digest, c.expires = h, d, expires
+	sh.useClaim(c)
+	sh.claimArena.compact(&sh.claims)
 	sh.bytes += c.cost()
 	sh.evict(nil)
 	return state.Claimed{First: true}, true
 }
 
-// useClaim stores c under h as used now.
-func (sh *shard) useClaim(h uint64, c claim) {
+// useClaim stores c as used now.
+func (sh *shard) useClaim(c claim) {
 	sh.tick++
 	c.used = sh.tick
-	sh.claims[h] = c
-	q := &sh.claimQ
-	q.refs = append(q.refs, claimRef{h, c.used})
-	if live := len(q.refs) - q.head; live > 2*len(sh.claims)+64 {
-		sh.compactClaims()
-	} else if q.head > live && q.head >= 64 {
-		n := copy(q.refs, q.refs[q.head:])
-		clear(q.refs[n:])
-		q.refs, q.head = q.refs[:n], 0
-	}
-}
-
-// compactClaims drops the stale refs from the queue, keeping its order.
-func (sh *shard) compactClaims() {
-	q := &sh.claimQ
-	kept := q.refs[:0]
-	for _, r := range q.refs[q.head:] {
-		if c, ok := sh.claims[r.h]; ok && c.used == r.used {
-			kept = append(kept, r)
-		}
-	}
-	clear(q.refs[len(kept):])
-	q.refs, q.head = kept, 0
+	sh.claims.put(c)
 }
 
 // oldestClaim returns the least recently used claim's hash and tick.
 func (sh *shard) oldestClaim() (h, used uint64, ok bool) {
-	q := &sh.claimQ
-	for q.head < len(q.refs) {
-		r := q.refs[q.head]
-		if c, ok := sh.claims[r.h]; ok && c.used == r.used {
-			return r.h, r.used, true
-		}
-		q.refs[q.head] = claimRef{}
-		q.head++
-	}
-	q.refs, q.head = q.refs[:0], 0
-	return 0, 0, false
+	c, ok := sh.claims.oldest()
+	return c.h, c.used, ok
 }
 
-// dropClaim deletes the claim under h; its ref goes stale.
+// dropClaim deletes the claim under h.
 func (sh *shard) dropClaim(h uint64) {
-	c := sh.claims[h]
-	delete(sh.claims, h)
+	if c, ok := sh.claims.drop(h); ok {
+		sh.forgetClaim(c)
+	}
+}
+
+// forgetClaim returns the bytes of c, a claim dropped.
+func (sh *shard) forgetClaim(c claim) {
 	sh.bytes -= c.cost()
-	sh.claimArena.dead += int(c.idLen + c.valLen)
+	sh.claimArena.dead += int(c.valLen)
 }
 
 // promote turns k's identity, held as a claim, into a group holding the
 // claim's value, and returns it; nil when k's identity holds no claim.
 func (sh *shard) promote(k state.Key, h uint64) *group {
-	c, ok := sh.claims[h]
-	if !ok || !sh.isClaimOf(c, k) {
+	c, ok := sh.claims.get(h)
+	if !ok || c.digest != claimDigest(k) {
 		return nil
 	}
 	a := &sh.claimArena
@@ -156,19 +129,8 @@ func (sh *shard) promote(k state.Key, h uint64) *group {
 	return g
 }
 
-// sweepClaims deletes the expired claims; like the identities' map, a
-// claims map that lost most of its peak is rebuilt.
+// sweepClaims deletes the expired claims.
 func (sh *shard) sweepClaims(now int64) {
-	for h, c := range sh.claims {
-		if c.expires <= now {
-			sh.dropClaim(h)
-		}
-	}
-	if sh.claimsPeak > 1024 && len(sh.claims) < sh.claimsPeak/4 {
-		m := make(map[uint64]claim, len(sh.claims))
-		maps.Copy(m, sh.claims)
-		sh.claims, sh.claimsPeak = m, len(sh.claims)
-	}
-	sh.compactClaims()
-	sh.claimArena.compact(sh.claims)
+	sh.claims.dropExpired(now, sh.forgetClaim)
+	sh.claimArena.compact(&sh.claims)
 }

@@ -35,8 +35,8 @@ func TestClaimHeldAloneUntilUsedOtherwise(t *testing.T) {
 		t.Fatalf("second Claim = %+v, want not First with the empty first value as Prior", c)
 	}
 	sh := s.shard(hashKey(k))
-	if len(sh.claims) != 1 || sh.groups != 0 {
-		t.Fatalf("a lone claim is held as %d claims and %d groups, want 1 and 0", len(sh.claims), sh.groups)
+	if sh.claims.len() != 1 || sh.groups != 0 {
+		t.Fatalf("a lone claim is held as %d claims and %d groups, want 1 and 0", sh.claims.len(), sh.groups)
 	}
 	if st := s.Stats(); st.Keys != 1 || st.Identities != 1 || st.Bytes <= 0 {
 		t.Fatalf("Stats of one claim: %+v", st)
@@ -67,8 +67,8 @@ func TestClaimHeldAloneUntilUsedOtherwise(t *testing.T) {
 	if c, _ := second.Get(); !c.First {
 		t.Fatalf("Claim of a second name = %+v, want First", c)
 	}
-	if len(sh.claims) != 0 || sh.groups != 1 || sh.keys != 2 {
-		t.Fatalf("after other uses: %d claims, %d groups, %d keys; want 0, 1, 2", len(sh.claims), sh.groups, sh.keys)
+	if sh.claims.len() != 0 || sh.groups != 1 || sh.keys != 2 {
+		t.Fatalf("after other uses: %d claims, %d groups, %d keys; want 0, 1, 2", sh.claims.len(), sh.groups, sh.keys)
 	}
 	if st := s.Stats(); st.Keys != 2 || st.Identities != 1 {
 		t.Fatalf("Stats after promotion: %+v, want 2 keys of 1 identity", st)
@@ -91,6 +91,11 @@ func TestClaimsCollideApart(t *testing.T) {
 	if _, ok := sh.claimAlone(b, h, []byte("B"), now+10, now, &x); ok {
 		t.Fatal("b took the slot a's live claim holds")
 	}
+	// A claim keeps a digest of its tenant and identity, not their bytes:
+	// a's identity in another tenant is another identity.
+	if _, ok := sh.claimAlone(state.Key{Tenant: "other", Identity: "a", Name: "verdict"}, h, []byte("O"), now+10, now, &x); ok {
+		t.Fatal("a of another tenant took the slot a's live claim holds")
+	}
 	if g := sh.group(b, h); g != nil {
 		t.Fatalf("b has a group before it made one: %v", g)
 	}
@@ -104,8 +109,8 @@ func TestClaimsCollideApart(t *testing.T) {
 	if c, ok := sh.claimAlone(a, h, []byte("A2"), now+40, now+20, &x); ok || c.First {
 		t.Fatalf("claim of a after b took the slot = %+v, %v; want it left to a group", c, ok)
 	}
-	if sh.bytes != sh.claims[h].cost() {
-		t.Fatalf("accounted %d bytes for one claim of cost %d", sh.bytes, sh.claims[h].cost())
+	if sh.bytes != claimCost(&sh, h) {
+		t.Fatalf("accounted %d bytes for one claim of cost %d", sh.bytes, claimCost(&sh, h))
 	}
 }
 
@@ -145,10 +150,10 @@ func TestEvictionOrdersClaimsAndGroupsByUse(t *testing.T) {
 	}
 	sh.budget = 1 // shed everything but the last used
 	sh.evict(nil)
-	if len(sh.claims) != 1 || sh.groups != 0 {
-		t.Fatalf("after shedding all: %d claims, %d groups; want the last used claim alone", len(sh.claims), sh.groups)
+	if sh.claims.len() != 1 || sh.groups != 0 {
+		t.Fatalf("after shedding all: %d claims, %d groups; want the last used claim alone", sh.claims.len(), sh.groups)
 	}
-	if _, ok := sh.claims[hashKey(k0)]; !ok {
+	if _, ok := sh.claims.get(hashKey(k0)); !ok {
 		t.Fatal("the claim used last was evicted")
 	}
 }
@@ -172,4 +177,10 @@ func TestSweepReclaimsClaims(t *testing.T) {
 	if st := s.Stats(); st.Keys != 0 || st.Identities != 0 || st.Bytes != 0 {
 		t.Fatalf("after the claims expired and a sweep: %+v, want nothing held", st)
 	}
+}
+
+// claimCost returns the cost of the claim sh holds under h.
+func claimCost(sh *shard, h uint64) int64 {
+	c, _ := sh.claims.get(h)
+	return c.cost()
 }

@@ -109,17 +109,17 @@ var (
 	auxSize    = alloc(int64(unsafe.Sizeof(aux{})))
 )
 
-// claimSlot is a claim's share of its shard's claims map (a slot and its
-// control byte over the map's fill, which BenchmarkFootprint puts nearer
-// 2/3 than the 3/4 of the identities' smaller slots) and of the queue (a
-// ref, over a slice's average fill between growths and stale refs).
-var claimSlot = (8+int64(unsafe.Sizeof(claim{}))+1)*3/2 + 2*int64(unsafe.Sizeof(claimRef{}))
+// claimSlot is a claim's share of its shard's claim log (see claimLog):
+// its record and half a dead one, the log holding up to as many dead
+// records as live ones before it compacts, and an index slot of 8 bytes
+// over the index's fill, between 3/8 and 3/4.
+var claimSlot = int64(unsafe.Sizeof(claim{}))*3/2 + 2*8
 
-// cost returns the bytes c takes: its slot's share and twice its bytes in
-// the arena, which holds up to as many dead bytes as live ones before it
-// compacts (see claimArena.compact).
+// cost returns the bytes c takes: its slot's share and twice its value's
+// bytes in the arena, which holds up to as many dead bytes as live ones
+// before it compacts (see claimArena.compact).
 func (c claim) cost() int64 {
-	return claimSlot + 2*int64(c.idLen+c.valLen)
+	return claimSlot + 2*int64(c.valLen)
 }
 
 // cost returns the bytes e takes, its name's copy included. Member copies

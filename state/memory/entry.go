@@ -45,6 +45,7 @@ type entry struct {
 	intro   []introduction // novelty: who made a member new, for retries (a few at most)
 	aux     *aux           // window: member text; buckets: the buckets (apart: slices here would push every entry into the next size class)
 	strs    int64          // bytes of the member strings held
+	bytes   int64          // cost as last accounted: set by add, kept by edit.done (the field fills the entry's size class)
 }
 
 func newEntry(name string, k kind) *entry {
@@ -58,9 +59,9 @@ func newEntry(name string, k kind) *entry {
 	return e
 }
 
-// addMember records member at event time at, keeping the latest time seen.
-func (e *entry) addMember(member string, at int64) {
-	var added bool
+// addMember records member at event time at, keeping the latest time seen,
+// and reports whether the member is new: only then can e's cost change.
+func (e *entry) addMember(member string, at int64) (added bool) {
 	if e.kind == kindWindow {
 		added = e.members.putSorted(member, at, &e.aux.text)
 	} else {
@@ -74,6 +75,7 @@ func (e *entry) addMember(member string, at int64) {
 		}
 	}
 	e.oldest = min(e.oldest, at)
+	return added
 }
 
 // compactText copies a window set's members into one fresh chunk once its
@@ -101,10 +103,11 @@ func (e *entry) compactText() {
 
 // trim drops members older than cutoff. The oldest bound lets most calls
 // return without scanning: only when the cutoff passes it can a member be
-// due, and the scan then tightens the bound again.
-func (e *entry) trim(cutoff int64) {
+// due, and the scan then tightens the bound again. It reports whether it
+// scanned: only then can e's cost change.
+func (e *entry) trim(cutoff int64) (scanned bool) {
 	if cutoff <= e.oldest {
-		return
+		return false
 	}
 	var freed, oldest int64
 	if e.kind == kindWindow {
@@ -114,6 +117,7 @@ func (e *entry) trim(cutoff int64) {
 	}
 	e.strs -= freed
 	e.oldest = oldest
+	return true
 }
 
 // bucket is the distinct members of one time bucket. An entry keeps its

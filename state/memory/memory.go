@@ -190,8 +190,8 @@ func (s *Store) Stats() Stats {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		st.Keys += sh.keys + len(sh.claims)
-		st.Identities += sh.groups + len(sh.claims)
+		st.Keys += sh.keys + sh.claims.len()
+		st.Identities += sh.groups + sh.claims.len()
 		st.Bytes += sh.bytes
 		st.Evictions += sh.evicted
 		sh.mu.Unlock()

@@ -132,16 +132,16 @@ func (sh *shard) windowAdd(o *state.WindowAddOp, h uint64, now int64, x *scratch
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return 0, err
 	}
-	w, _, err := sh.upsert(o.Key, h, kindWindow, now, o.TTL, x)
+	w, created, err := sh.upsert(o.Key, h, kindWindow, now, o.TTL, x)
 	if err != nil {
 		return 0, err
 	}
-	defer w.done()
 	e := w.e
 	at := o.At.UnixNano()
-	e.addMember(o.Member, at)
-	e.trim(at - int64(o.TTL))
+	added := e.addMember(o.Member, at)
+	trimmed := e.trim(at - int64(o.TTL))
 	lo, hi := e.members.span(o.Count.From.UnixNano(), o.Count.To.UnixNano())
+	w.doneIf(created || added || trimmed)
 	return hi - lo, nil
 }
 
@@ -158,16 +158,17 @@ func (sh *shard) windowAddRead(o *state.WindowAddReadOp, h uint64, now int64, x 
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return state.Window{}, err
 	}
-	w, _, err := sh.upsert(o.Key, h, kindWindow, now, o.TTL, x)
+	w, created, err := sh.upsert(o.Key, h, kindWindow, now, o.TTL, x)
 	if err != nil {
 		return state.Window{}, err
 	}
-	defer w.done()
 	e := w.e
 	at := o.At.UnixNano()
-	e.addMember(o.Member, at)
-	e.trim(at - int64(o.TTL))
-	return e.window(o.Span, o.Limit, x), nil
+	added := e.addMember(o.Member, at)
+	trimmed := e.trim(at - int64(o.TTL))
+	win := e.window(o.Span, o.Limit, x)
+	w.doneIf(created || added || trimmed)
+	return win, nil
 }
 
 // window counts the members whose time lies in span and lists up to limit
@@ -221,7 +222,7 @@ func (sh *shard) mark(o *state.MarkOp, h uint64, now int64, x *scratch) (state.M
 	if err != nil {
 		return state.Mark{}, err
 	}
-	defer w.done()
+	defer w.doneIf(created) // a mark's cost never changes once made
 	e := w.e
 	at := o.At.UnixNano()
 	if created {
