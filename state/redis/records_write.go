@@ -133,6 +133,10 @@ end
 return out
 `)
 
+// casArgs is how many ARGV casScript takes per record, besides those of
+// its side records to append to.
+const casArgs = 7
+
 // errNoReply is an identity's reply until its call's is handed to it.
 var errNoReply = errors.New("no reply to its write")
 
@@ -159,9 +163,15 @@ func (s *Store) cas(ctx context.Context, ids []*identity) error {
 		var sets []goredis.Cmder
 		var calls []*casCall
 		var call *casCall
-		for _, id := range pending {
+		for i, id := range pending {
 			if call == nil || s.opts.Cluster || len(call.ids) == maxCASRecords {
-				call = &casCall{argv: []any{0}}
+				// Room for the records' KEYS and ARGV without side records,
+				// which most writes have none of.
+				n := 1
+				if !s.opts.Cluster {
+					n = min(len(pending)-i, maxCASRecords)
+				}
+				call = &casCall{keys: make([]any, 0, n), argv: make([]any, 1, 1+casArgs*n), ids: make([]*identity, 0, n)}
 				calls = append(calls, call)
 			}
 			sets = id.queueCAS(ctx, pipe, sets, call)
@@ -233,9 +243,9 @@ func (c *casCall) hand(v any, err error) {
 // appended.
 func (id *identity) queueCAS(ctx context.Context, pipe goredis.Pipeliner, sets []goredis.Cmder, call *casCall) []goredis.Cmder {
 	id.reply, id.replyErr = nil, errNoReply // until the call's
-	expect := ""
+	var expect any = ""
 	if id.cur.exists {
-		expect = string(id.cur.version[:])
+		expect = id.cur.version[:] // one allocation (the box), where a string took two
 	}
 	first := len(call.keys)
 	call.keys = append(call.keys, id.key)
@@ -269,7 +279,7 @@ func (id *identity) queueCAS(ctx context.Context, pipe goredis.Pipeliner, sets [
 			next = append(id.next[:len(id.next):len(id.next)], id.format)
 		}
 	}
-	call.argv = append(call.argv, len(call.keys)-first, old, app, expect, id.send, id.pxat, next)
+	call.argv = append(call.argv, len(call.keys)-first, old, app, expect, id.send, id.pxat, next) // casArgs
 	for _, sd := range id.sides {
 		if sd.Append {
 			call.argv = append(call.argv, sd.Data, (sd.Expires+999_999)/1_000_000)

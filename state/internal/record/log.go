@@ -58,6 +58,7 @@ type Write struct {
 // since it was last encoded or decoded, to append. Like Encode it marks
 // the entries clean: a caller whose write fails discards r.
 func (r *Record) EncodeWrite(version [VersionSize]byte, now int64) Write {
+	r.sized = false
 	if r.log && r.pages == nil {
 		if w, ok := r.encodeSegment(version, now); ok {
 			return w
@@ -72,24 +73,28 @@ func (r *Record) EncodeWrite(version [VersionSize]byte, now int64) Write {
 // dead bytes past a compactAt-th of its live ones, or its live ones past
 // PageThreshold (it is to be paged).
 func (r *Record) encodeSegment(version [VersionSize]byte, now int64) (Write, bool) {
-	var dirty []*entry
-	for _, e := range r.entries {
-		if e.dirty {
-			dirty = append(dirty, e)
-		}
-	}
 	r.segmenting, r.deltas = true, false
-	seg, sides := r.encodeEntries(nil, dirty, now, nil, nil)
+	seg, sides := r.encodeEntries(nil, r.dirty, now, nil, nil)
 	r.segmenting = false
+	clear(r.dirty) // all clean now: encodeEntries cleans what it leaves out too
+	r.dirty = r.dirty[:0]
+	// One pass over the entries for the live bytes, the latest expiry
+	// (pxat) and Size's figure: a record in the log format is an
+	// identity's largest, and its entries are pointers to chase.
 	live := VersionSize + 1 + binary.MaxVarintLen32
+	var last int64
+	size := 0
 	for _, e := range r.entries {
+		size += e.size
 		switch {
 		case e.kind == 0 || e.expires <= now:
+			continue
 		case e.side:
 			live += e.stubLen()
 		default:
 			live += e.size
 		}
+		last = max(last, e.expires)
 	}
 	stored := r.stored + len(seg)
 	if stored-live > live/compactAt || live > PageThreshold {
@@ -99,12 +104,13 @@ func (r *Record) encodeSegment(version [VersionSize]byte, now int64) (Write, boo
 		return Write{Data: data, PXAT: r.keyPXAT, Sides: append(sides, more...)}, true
 	}
 	r.stored = stored
+	r.size, r.sized = size, true
 	w := Write{Data: seg, Append: true, Sides: sides}
 	if r.deltas {
 		w.Format = formatLogOps
 	}
-	if r.pxat(now) > r.keyPXAT {
-		w.PXAT = r.keyExpiry(now)
+	if pxat := (last + 999_999) / 1_000_000; pxat > r.keyPXAT {
+		w.PXAT = withSlack(pxat, now)
 		r.keyPXAT = w.PXAT
 	}
 	return w, true

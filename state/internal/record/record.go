@@ -155,6 +155,19 @@ type Record struct {
 	// segmenting: encodeEntries renders a log segment, where an entry may
 	// be a delta; deltas: the segment it rendered holds one.
 	segmenting, deltas bool
+
+	// dirty lists the entries written since r was last encoded, each
+	// once (touch adds an entry as it becomes dirty, and only encoding
+	// makes one clean): a log segment holds these, and finding them
+	// must not cost a look at every one of an identity's hundreds of
+	// claims at every write.
+	dirty []*entry
+	// size is Size's figure when sized: the write that encoded r last
+	// summed it in the pass it makes over the entries anyway, and
+	// nothing changed r since (every exported method that may clears
+	// sized).
+	size  int
+	sized bool
 }
 
 // named is a name and its digest.
@@ -251,7 +264,10 @@ func withVersion(b []byte, v *[VersionSize]byte) string {
 
 // touch marks e written: it and its page are to be encoded again.
 func (r *Record) touch(e *entry) {
-	e.dirty = true
+	if !e.dirty {
+		e.dirty = true
+		r.dirty = append(r.dirty, e)
+	}
 	if r.pages != nil {
 		r.pages[r.pageOf(e.name)].dirty = true
 	}
@@ -293,6 +309,9 @@ func Digest(s string) uint64 {
 // a look at each page, not at each of an automation principal's tens of
 // thousands of entries.
 func (r *Record) Size() int {
+	if r.sized && r.pages == nil {
+		return r.size
+	}
 	n := len(r.pages) * (VersionSize + 8)
 	if r.pages != nil {
 		for _, pg := range r.pages {
@@ -364,9 +383,10 @@ func (r *Record) live(k state.Key, name uint64, want Kind, now int64) (*entry, e
 }
 
 // reset empties e in place as an entry of kind k (0: expired, dropped on
-// encode).
+// encode). It stays dirty if it was: it is in r.dirty, which holds an
+// entry once.
 func (r *Record) reset(e *entry, k Kind) {
-	*e = entry{name: e.name, kind: k}
+	*e = entry{name: e.name, kind: k, dirty: e.dirty}
 }
 
 // upsert returns the live entry of kind want named by k, creating it when
