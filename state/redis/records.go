@@ -152,8 +152,13 @@ type identity struct {
 	gone    [record.VersionSize]byte
 	goneSet bool
 	next    [record.VersionSize]byte
-	applied bool // results are computed on cur
-	done    bool // resolved, or failed
+	// The casScript ARGV of its write, kept here so that the call passes
+	// pointers (see argBytes): the version it expects, the bytes to send,
+	// and the new version with, on an append, the format byte (nextBuf).
+	expectArg, sendArg, nextArg argBytes
+	nextBuf                     [record.VersionSize + 1]byte
+	applied                     bool // results are computed on cur
+	done                        bool // resolved, or failed
 	// reply is the identity's part of its casScript call's reply, or
 	// replyErr the call's error.
 	reply    any

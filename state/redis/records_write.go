@@ -137,6 +137,16 @@ return out
 // its side records to append to.
 const casArgs = 7
 
+// argBytes is bytes passed to go-redis as a command argument through a
+// pointer: go-redis writes an encoding.BinaryMarshaler's bytes (as it does
+// a *string or *int64's value), and a pointer boxes without allocating,
+// where a []byte's header takes an allocation per argument, a handful per
+// record written.
+type argBytes []byte
+
+// MarshalBinary returns the bytes, nil as empty.
+func (b *argBytes) MarshalBinary() ([]byte, error) { return *b, nil }
+
 // errNoReply is an identity's reply until its call's is handed to it.
 var errNoReply = errors.New("no reply to its write")
 
@@ -179,7 +189,7 @@ func (s *Store) cas(ctx context.Context, ids []*identity) error {
 		for _, c := range calls {
 			c.argv[0] = len(c.ids)
 			args := make([]any, 0, 3+len(c.keys)+len(c.argv))
-			args = append(args, "evalsha", casScript.sha, len(c.keys))
+			args = append(args, "evalsha", &casScript.sha, len(c.keys))
 			args = append(append(args, c.keys...), c.argv...)
 			c.cmd = goredis.NewCmd(ctx, args...)
 			c.cmd.SetFirstKeyPos(3)
@@ -243,12 +253,12 @@ func (c *casCall) hand(v any, err error) {
 // appended.
 func (id *identity) queueCAS(ctx context.Context, pipe goredis.Pipeliner, sets []goredis.Cmder, call *casCall) []goredis.Cmder {
 	id.reply, id.replyErr = nil, errNoReply // until the call's
-	var expect any = ""
+	id.expectArg = nil
 	if id.cur.exists {
-		expect = id.cur.version[:] // one allocation (the box), where a string took two
+		id.expectArg = id.cur.version[:]
 	}
 	first := len(call.keys)
-	call.keys = append(call.keys, id.key)
+	call.keys = append(call.keys, &id.key)
 	for _, sd := range id.sides {
 		if sd.Old != "" {
 			call.keys = append(call.keys, sideKey(id.key, sd.Old))
@@ -272,14 +282,17 @@ func (id *identity) queueCAS(ctx context.Context, pipe goredis.Pipeliner, sets [
 			app++
 		}
 	}
-	var next any = ""
+	id.sendArg, id.nextArg = id.send, nil
 	if id.send != nil && id.append {
-		next = id.next[:]
+		n := copy(id.nextBuf[:], id.next[:])
 		if id.format != 0 {
-			next = append(id.next[:len(id.next):len(id.next)], id.format)
+			id.nextBuf[n] = id.format
+			n++
 		}
+		id.nextArg = id.nextBuf[:n]
 	}
-	call.argv = append(call.argv, len(call.keys)-first, old, app, expect, id.send, id.pxat, next) // casArgs
+	// Pointers into the identity, which box without allocating (casArgs).
+	call.argv = append(call.argv, len(call.keys)-first, old, app, &id.expectArg, &id.sendArg, &id.pxat, &id.nextArg)
 	for _, sd := range id.sides {
 		if sd.Append {
 			call.argv = append(call.argv, sd.Data, (sd.Expires+999_999)/1_000_000)
@@ -354,7 +367,9 @@ func (s *Store) stored(id *identity) {
 				s.recs.sideWrites.Add(1)
 			}
 		}
-		id.cur = &cachedRecord{exists: true, version: id.next, rec: id.cur.rec, size: id.cur.rec.Size()}
+		// The cached record was taken out of the cache for this batch:
+		// it is the identity's alone to update.
+		id.cur.exists, id.cur.version, id.cur.size = true, id.next, id.cur.rec.Size()
 		if int64(largest) > s.recs.largest.Load() {
 			s.recs.largest.Store(int64(largest)) // a figure: a lost race is harmless
 		}
