@@ -55,10 +55,11 @@ import (
 // as missing is no loss; an empty segment (none is sent) would tell
 // nothing and is checked by EXISTS.
 //
-// It returns per record {1} on success, {0, the record's current bytes}
-// on a version mismatch, and {2, message} when a new side record is
-// missing: records are independent, so one's failure does not stop the
-// others'.
+// It returns per record 1 on success (a number, not a table: the reply of
+// every record written, which the client would read into an array of its
+// own), {0, the record's current bytes} on a version mismatch, and {2,
+// message} when a new side record is missing: records are independent, so
+// one's failure does not stop the others'.
 var casScript = newScript("cas", `
 local function cas(k, last, old, app, expect, send, pxat, nxt, a)
   local key = KEYS[k]
@@ -122,7 +123,7 @@ local function cas(k, last, old, app, expect, send, pxat, nxt, a)
   for i = k + 1, k + old do
     redis.call('UNLINK', KEYS[i])
   end
-  return {1}
+  return 1
 end
 local out, k, a = {}, 1, 2
 for j = 1, tonumber(ARGV[1]) do
@@ -309,14 +310,15 @@ func (s *Store) settle(id *identity, now int64) error {
 	if id.replyErr != nil {
 		return fmt.Errorf("redis: record %s: %w", id.key, id.replyErr)
 	}
+	if n, ok := id.reply.(int64); ok && n == 1 {
+		s.stored(id)
+		return nil
+	}
 	reply, ok := id.reply.([]any)
 	if !ok || len(reply) == 0 {
 		return fmt.Errorf("redis: record %s: unexpected reply %T", id.key, id.reply)
 	}
 	switch n, _ := reply[0].(int64); n {
-	case 1:
-		s.stored(id)
-		return nil
 	case 0:
 	default:
 		msg := "?"
