@@ -177,7 +177,8 @@ func byIdentity(prefix string, ops []state.Op) []*identity {
 	// Two passes: the first finds each operation's identity, the second
 	// hands each identity its operations from one slice sized by the
 	// first, where appending to each identity's own grew it a few times.
-	index := make(map[tag]int32, min(len(ops)/4, 256)) // about 4 operations an identity at 32-event batches
+	// About four operations an identity at 32-event batches.
+	index := make(map[tag]int32, min(len(ops)/4, 256))
 	var keys []string // each identity's record key
 	var counts []int  // and its number of operations
 	of := make([]int32, len(ops))

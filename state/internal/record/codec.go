@@ -137,7 +137,7 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 	// Every dirty entry is in a dirty page, or in r.entries: all are
 	// encoded below, and clean.
 	clear(r.dirty)
-	r.dirty, r.sized = r.dirty[:0], false
+	r.dirty, r.sized, r.tally.ok = r.dirty[:0], false, false
 	var sides []Side
 	if r.pages == nil {
 		var head [VersionSize + 1]byte

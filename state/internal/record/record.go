@@ -117,6 +117,10 @@ type entry struct {
 	// ms) as this replica set it; 0: unknown. An append sets the key's
 	// expiry only when the entry's passes it (see keyExpiry).
 	sideExp int64
+	// cLive, cSize and cExp are what the record's tally counted of it:
+	// its live bytes, its size, and its expiry (0: counted expired).
+	cLive, cSize int
+	cExp         int64
 	// based: the stored record holds a copy of this inline entry that its
 	// journal applies to, so a log segment may carry the journal instead
 	// of the entry (see delta).
@@ -168,6 +172,7 @@ type Record struct {
 	// sized).
 	size  int
 	sized bool
+	tally tally // see retally
 }
 
 // named is a name and its digest.
@@ -387,6 +392,7 @@ func (r *Record) live(k state.Key, name uint64, want Kind, now int64) (*entry, e
 // entry once.
 func (r *Record) reset(e *entry, k Kind) {
 	*e = entry{name: e.name, kind: k, dirty: e.dirty}
+	r.tally.ok = false // what it counted of e is gone: put keeps it instead
 }
 
 // upsert returns the live entry of kind want named by k, creating it when
@@ -434,9 +440,13 @@ func (r *Record) put(name uint64, k Kind) *entry {
 	if i := r.find(name); i >= 0 {
 		e := r.entries[i]
 		side, version, stored := e.side, e.version, e.stored
+		cLive, cSize, cExp, ok := e.cLive, e.cSize, e.cExp, r.tally.ok
 		r.reset(e, k)
 		e.side, e.version, e.stored = side, version, stored // its side record is rewritten
 		e.whole = side
+		// It is dirty: the tally takes out what it counted of it, and
+		// counts it again, at the next write.
+		e.cLive, e.cSize, e.cExp, r.tally.ok = cLive, cSize, cExp, ok
 		r.touch(e)
 		return e
 	}
