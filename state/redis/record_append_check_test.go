@@ -124,7 +124,7 @@ func TestCASAppendUndo(t *testing.T) {
 			if n := srv.CommandStats(ctx)["exists"] - before["exists"]; n != 0 {
 				t.Errorf("%d EXISTS, want none: each side record is checked by its APPEND", n)
 			}
-			want := []any{[]any{int64(1)}}
+			want := []any{int64(1)}
 			if tc.missing >= 0 {
 				want = []any{[]any{int64(0), rec}}
 			}

@@ -113,12 +113,17 @@ func (r *records) keep(key string, c *cachedRecord) {
 	if r.cache == nil {
 		r.cache = make(map[string]*cachedRecord)
 	}
-	for k, old := range r.cache {
-		if len(r.cache) < maxCachedRecords && r.cached+int64(c.size) <= maxCachedBytes {
-			break
+	// Checked before ranging too: starting a range over a map of
+	// thousands costs more than the rest of keep, and is seldom needed.
+	full := func() bool { return len(r.cache) >= maxCachedRecords || r.cached+int64(c.size) > maxCachedBytes }
+	if full() {
+		for k, old := range r.cache {
+			if !full() {
+				break
+			}
+			delete(r.cache, k)
+			r.cached -= int64(old.size)
 		}
-		delete(r.cache, k)
-		r.cached -= int64(old.size)
 	}
 	r.cache[key] = c
 	r.cached += int64(c.size)
@@ -147,8 +152,13 @@ type identity struct {
 	gone    [record.VersionSize]byte
 	goneSet bool
 	next    [record.VersionSize]byte
-	applied bool // results are computed on cur
-	done    bool // resolved, or failed
+	// The casScript ARGV of its write, kept here so that the call passes
+	// pointers (see argBytes): the version it expects, the bytes to send,
+	// and the new version with, on an append, the format byte (nextBuf).
+	expectArg, sendArg, nextArg argBytes
+	nextBuf                     [record.VersionSize + 1]byte
+	applied                     bool // results are computed on cur
+	done                        bool // resolved, or failed
 	// reply is the identity's part of its casScript call's reply, or
 	// replyErr the call's error.
 	reply    any
@@ -164,17 +174,44 @@ func recordKey(prefix string, k state.Key) string {
 // order within each.
 func byIdentity(prefix string, ops []state.Op) []*identity {
 	type tag struct{ tenant, identity string }
-	index := make(map[tag]*identity)
-	var out []*identity
-	for _, op := range ops {
+	// Two passes: the first finds each operation's identity, the second
+	// hands each identity its operations from one slice sized by the
+	// first, where appending to each identity's own grew it a few times.
+	// About four operations an identity at 32-event batches.
+	index := make(map[tag]int32, min(len(ops)/4, 256))
+	var keys []string // each identity's record key
+	var counts []int  // and its number of operations
+	of := make([]int32, len(ops))
+	var last tag
+	j := int32(-1)
+	for i, op := range ops {
 		k := op.Target()
-		t := tag{k.Tenant, k.Identity}
-		id := index[t]
-		if id == nil {
-			id = &identity{key: recordKey(prefix, k)}
-			index[t] = id
-			out = append(out, id)
+		// A detector queues several operations on one identity in a row:
+		// compare with the last before looking up.
+		if t := (tag{k.Tenant, k.Identity}); j < 0 || t != last {
+			var ok bool
+			if j, ok = index[t]; !ok {
+				j = int32(len(keys))
+				index[t] = j
+				keys = append(keys, recordKey(prefix, k))
+				counts = append(counts, 0)
+			}
+			last = t
 		}
+		of[i] = j
+		counts[j]++
+	}
+	ids := make([]identity, len(keys))
+	out := make([]*identity, len(keys))
+	all := make([]state.Op, len(ops))
+	off := 0
+	for j := range ids {
+		ids[j].key, ids[j].ops = keys[j], all[off:off:off+counts[j]]
+		off += counts[j]
+		out[j] = &ids[j]
+	}
+	for i, op := range ops {
+		id := out[of[i]]
 		id.ops = append(id.ops, op)
 	}
 	return out
@@ -336,12 +373,11 @@ func (id *identity) apply(now int64) {
 	if cap(id.results) < len(id.ops) {
 		id.results = make([]record.Result, 0, len(id.ops))
 	}
-	id.results = id.results[:0]
+	id.results = id.results[:len(id.ops)]
+	clear(id.results) // a pass after a conflict computes them again
 	changed := false
 	for i, op := range id.ops {
-		res, ch := id.cur.rec.ApplyNamed(op, id.names[i], now)
-		id.results = append(id.results, res)
-		changed = changed || ch
+		changed = id.cur.rec.ApplyNamed(op, id.names[i], now, &id.results[i]) || changed
 	}
 	id.send, id.append, id.sides = nil, false, nil
 	if !changed {

@@ -55,10 +55,11 @@ import (
 // as missing is no loss; an empty segment (none is sent) would tell
 // nothing and is checked by EXISTS.
 //
-// It returns per record {1} on success, {0, the record's current bytes}
-// on a version mismatch, and {2, message} when a new side record is
-// missing: records are independent, so one's failure does not stop the
-// others'.
+// It returns per record 1 on success (a number, not a table: the reply of
+// every record written, which the client would read into an array of its
+// own), {0, the record's current bytes} on a version mismatch, and {2,
+// message} when a new side record is missing: records are independent, so
+// one's failure does not stop the others'.
 var casScript = newScript("cas", `
 local function cas(k, last, old, app, expect, send, pxat, nxt, a)
   local key = KEYS[k]
@@ -122,7 +123,7 @@ local function cas(k, last, old, app, expect, send, pxat, nxt, a)
   for i = k + 1, k + old do
     redis.call('UNLINK', KEYS[i])
   end
-  return {1}
+  return 1
 end
 local out, k, a = {}, 1, 2
 for j = 1, tonumber(ARGV[1]) do
@@ -132,6 +133,20 @@ for j = 1, tonumber(ARGV[1]) do
 end
 return out
 `)
+
+// casArgs is how many ARGV casScript takes per record, besides those of
+// its side records to append to.
+const casArgs = 7
+
+// argBytes is bytes passed to go-redis as a command argument through a
+// pointer: go-redis writes an encoding.BinaryMarshaler's bytes (as it does
+// a *string or *int64's value), and a pointer boxes without allocating,
+// where a []byte's header takes an allocation per argument, a handful per
+// record written.
+type argBytes []byte
+
+// MarshalBinary returns the bytes, nil as empty.
+func (b *argBytes) MarshalBinary() ([]byte, error) { return *b, nil }
 
 // errNoReply is an identity's reply until its call's is handed to it.
 var errNoReply = errors.New("no reply to its write")
@@ -159,9 +174,15 @@ func (s *Store) cas(ctx context.Context, ids []*identity) error {
 		var sets []goredis.Cmder
 		var calls []*casCall
 		var call *casCall
-		for _, id := range pending {
+		for i, id := range pending {
 			if call == nil || s.opts.Cluster || len(call.ids) == maxCASRecords {
-				call = &casCall{argv: []any{0}}
+				// Room for the records' KEYS and ARGV without side records,
+				// which most writes have none of.
+				n := 1
+				if !s.opts.Cluster {
+					n = min(len(pending)-i, maxCASRecords)
+				}
+				call = &casCall{keys: make([]any, 0, n), argv: make([]any, 1, 1+casArgs*n), ids: make([]*identity, 0, n)}
 				calls = append(calls, call)
 			}
 			sets = id.queueCAS(ctx, pipe, sets, call)
@@ -169,7 +190,7 @@ func (s *Store) cas(ctx context.Context, ids []*identity) error {
 		for _, c := range calls {
 			c.argv[0] = len(c.ids)
 			args := make([]any, 0, 3+len(c.keys)+len(c.argv))
-			args = append(args, "evalsha", casScript.sha, len(c.keys))
+			args = append(args, "evalsha", &casScript.sha, len(c.keys))
 			args = append(append(args, c.keys...), c.argv...)
 			c.cmd = goredis.NewCmd(ctx, args...)
 			c.cmd.SetFirstKeyPos(3)
@@ -233,12 +254,12 @@ func (c *casCall) hand(v any, err error) {
 // appended.
 func (id *identity) queueCAS(ctx context.Context, pipe goredis.Pipeliner, sets []goredis.Cmder, call *casCall) []goredis.Cmder {
 	id.reply, id.replyErr = nil, errNoReply // until the call's
-	expect := ""
+	id.expectArg = nil
 	if id.cur.exists {
-		expect = string(id.cur.version[:])
+		id.expectArg = id.cur.version[:]
 	}
 	first := len(call.keys)
-	call.keys = append(call.keys, id.key)
+	call.keys = append(call.keys, &id.key)
 	for _, sd := range id.sides {
 		if sd.Old != "" {
 			call.keys = append(call.keys, sideKey(id.key, sd.Old))
@@ -262,14 +283,17 @@ func (id *identity) queueCAS(ctx context.Context, pipe goredis.Pipeliner, sets [
 			app++
 		}
 	}
-	var next any = ""
+	id.sendArg, id.nextArg = id.send, nil
 	if id.send != nil && id.append {
-		next = id.next[:]
+		n := copy(id.nextBuf[:], id.next[:])
 		if id.format != 0 {
-			next = append(id.next[:len(id.next):len(id.next)], id.format)
+			id.nextBuf[n] = id.format
+			n++
 		}
+		id.nextArg = id.nextBuf[:n]
 	}
-	call.argv = append(call.argv, len(call.keys)-first, old, app, expect, id.send, id.pxat, next)
+	// Pointers into the identity, which box without allocating (casArgs).
+	call.argv = append(call.argv, len(call.keys)-first, old, app, &id.expectArg, &id.sendArg, &id.pxat, &id.nextArg)
 	for _, sd := range id.sides {
 		if sd.Append {
 			call.argv = append(call.argv, sd.Data, (sd.Expires+999_999)/1_000_000)
@@ -286,14 +310,15 @@ func (s *Store) settle(id *identity, now int64) error {
 	if id.replyErr != nil {
 		return fmt.Errorf("redis: record %s: %w", id.key, id.replyErr)
 	}
+	if n, ok := id.reply.(int64); ok && n == 1 {
+		s.stored(id)
+		return nil
+	}
 	reply, ok := id.reply.([]any)
 	if !ok || len(reply) == 0 {
 		return fmt.Errorf("redis: record %s: unexpected reply %T", id.key, id.reply)
 	}
 	switch n, _ := reply[0].(int64); n {
-	case 1:
-		s.stored(id)
-		return nil
 	case 0:
 	default:
 		msg := "?"
@@ -344,7 +369,9 @@ func (s *Store) stored(id *identity) {
 				s.recs.sideWrites.Add(1)
 			}
 		}
-		id.cur = &cachedRecord{exists: true, version: id.next, rec: id.cur.rec, size: id.cur.rec.Size()}
+		// The cached record was taken out of the cache for this batch:
+		// it is the identity's alone to update.
+		id.cur.exists, id.cur.version, id.cur.size = true, id.next, id.cur.rec.Size()
 		if int64(largest) > s.recs.largest.Load() {
 			s.recs.largest.Store(int64(largest)) // a figure: a lost race is harmless
 		}

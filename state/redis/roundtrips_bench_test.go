@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/internal/realcorpus"
 	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpusrules"
+	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpustest"
 	"github.com/iamsentry/iamsentry/internal/redistest"
 	"github.com/iamsentry/iamsentry/internal/redistest/rstore"
 )
@@ -26,8 +29,9 @@ const roundTripDays = 3
 
 // BenchmarkRoundTripsRealistic scores the first days of the realistic
 // corpus (internal/realcorpus, seed 1) through the engine on a real
-// redis-server on the record layout, in batches of 1, 4 and 512 records,
-// and reports what a batch costs Redis. The counts are deterministic (the
+// redis-server on the record layout, in batches of 1, 4, 32 (the open
+// loop's at 20k events/s) and 512 records, and reports what a batch costs
+// Redis and the scorer. The counts are deterministic (the
 // corpus, the batches and the store's decisions are), so noise on a shared
 // machine cannot move them:
 //
@@ -38,7 +42,10 @@ const roundTripDays = 3
 //     (INFO commandstats);
 //   - redis-µs/event: the server's CPU (INFO cpu), and script-µs/event
 //     the time inside EVALSHA (INFO commandstats usec), which noise
-//     does move.
+//     does move;
+//   - go-µs/event: this process's CPU (getrusage, user and system), which
+//     is the engine and the store's Go side (redis-server is a process of
+//     its own), and noise moves; allocs/event its heap allocations.
 //
 // At one-event batches, the open loop's case, per-event costs are
 // per-batch costs: nothing is shared between events of a batch. It logs
@@ -51,7 +58,7 @@ func BenchmarkRoundTripsRealistic(b *testing.B) {
 	}
 	built := realcorpusrules.Build(b)
 	srv := redistest.StartServer(b)
-	for _, size := range []int{1, 4, 512} {
+	for _, size := range []int{1, 4, 32, 512} {
 		b.Run("batch="+strconv.Itoa(size), func(b *testing.B) {
 			benchRoundTrips(b, srv, built, raws, size)
 		})
@@ -62,6 +69,9 @@ func benchRoundTrips(b *testing.B, srv *redistest.Server, built *config.Built, r
 	ctx := context.Background()
 	admin := srv.Client()
 	var trips, sent, cmds, cpu, batches, scriptUsec int64
+	var goCPU time.Duration
+	var mallocs uint64
+	var ms runtime.MemStats
 	byCmd := map[string]int64{}
 	for b.Loop() {
 		b.StopTimer()
@@ -77,12 +87,18 @@ func benchRoundTrips(b *testing.B, srv *redistest.Server, built *config.Built, r
 		store.Client().AddHook(&h)
 		eng := engine.New(built.Registry, store, engine.Options{Suppress: built.Suppress})
 		b.StartTimer()
+		runtime.ReadMemStats(&ms)
+		mallocs -= ms.Mallocs
+		goCPU -= realcorpustest.CPUTime(b)
 		for off := 0; off < len(raws); off += size {
 			if _, err := eng.Score(ctx, engine.Batch{Records: raws[off:min(off+size, len(raws))]}); err != nil {
 				b.Fatal(err)
 			}
 			batches++
 		}
+		goCPU += realcorpustest.CPUTime(b)
+		runtime.ReadMemStats(&ms)
+		mallocs += ms.Mallocs
 		b.StopTimer()
 		cpu += redistest.CPU(b, admin) - cpu0
 		trips += h.pipelines.Load() + h.commands.Load()
@@ -109,6 +125,8 @@ func benchRoundTrips(b *testing.B, srv *redistest.Server, built *config.Built, r
 	b.ReportMetric(float64(cmds)/events, "cmds/event")
 	b.ReportMetric(float64(cpu)/events, "redis-µs/event")
 	b.ReportMetric(float64(scriptUsec)/events, "script-µs/event")
+	b.ReportMetric(float64(goCPU.Microseconds())/events, "go-µs/event")
+	b.ReportMetric(float64(mallocs)/events, "allocs/event")
 	b.ReportMetric(0, "ns/op") // one op is the whole corpus: meaningless
 }
 

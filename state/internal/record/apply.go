@@ -64,23 +64,26 @@ func (r *Result) Resolve(op state.Op) {
 // specific to the operation (a bad TTL, a name holding another kind) is in
 // the answer and changes nothing.
 func (r *Record) Apply(op state.Op, now int64) (res Result, changed bool) {
-	return r.ApplyNamed(op, Digest(op.Target().Name), now)
+	changed = r.ApplyNamed(op, Digest(op.Target().Name), now, &res)
+	return res, changed
 }
 
 // ApplyNamed is Apply for a caller that holds the digest of op's key name
 // (Digest), as Names returns it: the name is digested once per operation
-// and batch, not at every step.
-func (r *Record) ApplyNamed(op state.Op, name uint64, now int64) (res Result, changed bool) {
-	r.op = named{s: op.Target().Name, d: name}
-	res, changed = r.apply(op, now)
+// and batch, not at every step. It sets the answer in *res, which must be
+// zero: a store keeps a batch's answers in one slice, and an answer is
+// too large to copy out of every call.
+func (r *Record) ApplyNamed(op state.Op, name uint64, now int64, res *Result) (changed bool) {
+	r.op, r.sized = named{s: op.Target().Name, d: name}, false
+	changed = r.apply(op, now, res)
 	r.op = named{} // pin no caller's string
-	return res, changed
+	return changed
 }
 
-func (r *Record) apply(op state.Op, now int64) (res Result, changed bool) {
+func (r *Record) apply(op state.Op, now int64, res *Result) (changed bool) {
 	if _, err := r.ready(op.Target()); err != nil {
 		res.err = err
-		return res, false
+		return false
 	}
 	var err error
 	switch o := op.(type) {
@@ -117,14 +120,14 @@ func (r *Record) apply(op state.Op, now int64) (res Result, changed bool) {
 			res.mark = state.Mark{Set: true, At: time.Unix(0, e.mark).UTC()}
 		}
 	default:
-		return r.applyMore(op, now)
+		return r.applyMore(op, now, res)
 	}
 	res.err = err
-	return res, changed
+	return changed
 }
 
-// applyMore is Apply for buckets and throttles.
-func (r *Record) applyMore(op state.Op, now int64) (res Result, changed bool) {
+// applyMore is apply for buckets and throttles.
+func (r *Record) applyMore(op state.Op, now int64, res *Result) (changed bool) {
 	var err error
 	switch o := op.(type) {
 	case *state.BucketAddOp:
@@ -142,7 +145,7 @@ func (r *Record) applyMore(op state.Op, now int64) (res Result, changed bool) {
 		err = fmt.Errorf("redis: unsupported operation %T", op)
 	}
 	res.err = err
-	return res, changed
+	return changed
 }
 
 // checkTTL rejects a write without a positive TTL: it would never expire.

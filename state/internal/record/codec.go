@@ -134,6 +134,10 @@ func putPageBuf(sp *[]byte) {
 // version that r names). Encoding marks the entries clean: a caller whose
 // write of the result fails discards r.
 func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
+	// Every dirty entry is in a dirty page, or in r.entries: all are
+	// encoded below, and clean.
+	clear(r.dirty)
+	r.dirty, r.sized, r.tally.ok = r.dirty[:0], false, false
 	var sides []Side
 	if r.pages == nil {
 		var head [VersionSize + 1]byte
@@ -241,6 +245,7 @@ func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side
 	live, size, inline := 0, len(head), 0
 	for _, e := range es {
 		if e.kind == 0 || e.expires <= now {
+			e.dirty = false // left out: nothing of it is to be written
 			continue
 		}
 		live++

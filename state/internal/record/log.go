@@ -58,6 +58,7 @@ type Write struct {
 // since it was last encoded or decoded, to append. Like Encode it marks
 // the entries clean: a caller whose write fails discards r.
 func (r *Record) EncodeWrite(version [VersionSize]byte, now int64) Write {
+	r.sized = false
 	if r.log && r.pages == nil {
 		if w, ok := r.encodeSegment(version, now); ok {
 			return w
@@ -72,25 +73,13 @@ func (r *Record) EncodeWrite(version [VersionSize]byte, now int64) Write {
 // dead bytes past a compactAt-th of its live ones, or its live ones past
 // PageThreshold (it is to be paged).
 func (r *Record) encodeSegment(version [VersionSize]byte, now int64) (Write, bool) {
-	var dirty []*entry
-	for _, e := range r.entries {
-		if e.dirty {
-			dirty = append(dirty, e)
-		}
-	}
 	r.segmenting, r.deltas = true, false
-	seg, sides := r.encodeEntries(nil, dirty, now, nil, nil)
+	seg, sides := r.encodeEntries(nil, r.dirty, now, nil, nil)
 	r.segmenting = false
-	live := VersionSize + 1 + binary.MaxVarintLen32
-	for _, e := range r.entries {
-		switch {
-		case e.kind == 0 || e.expires <= now:
-		case e.side:
-			live += e.stubLen()
-		default:
-			live += e.size
-		}
-	}
+	r.retally(now)
+	clear(r.dirty) // all clean now: encodeEntries cleans what it leaves out too
+	r.dirty = r.dirty[:0]
+	live, size, last := r.tally.live, r.tally.size, r.tally.last
 	stored := r.stored + len(seg)
 	if stored-live > live/compactAt || live > PageThreshold {
 		// Written whole: the entries just encoded are clean, and their
@@ -99,12 +88,13 @@ func (r *Record) encodeSegment(version [VersionSize]byte, now int64) (Write, boo
 		return Write{Data: data, PXAT: r.keyPXAT, Sides: append(sides, more...)}, true
 	}
 	r.stored = stored
+	r.size, r.sized = size, true
 	w := Write{Data: seg, Append: true, Sides: sides}
 	if r.deltas {
 		w.Format = formatLogOps
 	}
-	if r.pxat(now) > r.keyPXAT {
-		w.PXAT = r.keyExpiry(now)
+	if pxat := (last + 999_999) / 1_000_000; pxat > r.keyPXAT {
+		w.PXAT = withSlack(pxat, now)
 		r.keyPXAT = w.PXAT
 	}
 	return w, true
@@ -142,4 +132,145 @@ func withSlack(ms, now int64) int64 {
 		return ms
 	}
 	return ms + max(ms-now/1_000_000, 0)/keySlackDivisor
+}
+
+// tally is what encodeSegment weighs a record by: its live bytes (as
+// Encode would write them, plus a header), the latest expiry of its live
+// entries, and Size's figure. A record in the log format holds hundreds of
+// entries (an identity's claims), each a pointer to chase, of which a write
+// changes a few and a few expire: the tally is kept from write to write by
+// those, the entries written (r.dirty) and those that expired since (in
+// queue, the entries counted live by expiry), and counted again over every
+// entry only when it cannot be: after anything else changed entries (ok
+// false: Encode, Attach, reset), when the clock stepped back (now before
+// at, the time of the last count), when the latest expiry may have fallen,
+// or when queue holds more stale items than entries.
+type tally struct {
+	live, size int
+	last, at   int64
+	ok         bool
+	queue      expiries
+	counts     int // full counts made: a figure for tests
+}
+
+// retally brings r.tally to now, after the entries of r.dirty changed.
+func (r *Record) retally(now int64) {
+	t := &r.tally
+	if t.ok && now >= t.at && len(t.queue) <= 2*len(r.entries)+16 {
+		for _, e := range r.dirty {
+			if e.cExp != 0 && e.cExp >= t.last && (e.kind == 0 || e.expires < e.cExp) {
+				t.ok = false // it may have held the latest expiry, now lower
+				break
+			}
+			t.live -= e.cLive
+			t.size -= e.cSize
+			t.add(e, now)
+			if e.cExp != 0 {
+				t.queue.push(expiry{e.cExp, e})
+			}
+		}
+		if t.ok {
+			t.expire(now)
+			return
+		}
+	}
+	q, n := t.queue[:0], t.counts
+	*t = tally{live: VersionSize + 1 + binary.MaxVarintLen32, at: now, ok: true, counts: n + 1}
+	for _, e := range r.entries {
+		t.add(e, now)
+		if e.cExp != 0 {
+			q = append(q, expiry{e.cExp, e})
+		}
+	}
+	t.queue = q
+	t.queue.init()
+}
+
+// add counts e at now, and notes in e what it added.
+func (t *tally) add(e *entry, now int64) {
+	e.cLive, e.cSize, e.cExp = 0, e.size, 0
+	t.size += e.size
+	if e.kind == 0 || e.expires <= now {
+		return
+	}
+	if e.side {
+		e.cLive = e.stubLen()
+	} else {
+		e.cLive = e.size
+	}
+	e.cExp = e.expires
+	t.live += e.cLive
+	t.last = max(t.last, e.expires)
+}
+
+// expire takes out of the live bytes the entries counted live that expired
+// by now. An item of queue is stale when its entry was counted again since
+// (its cExp is another, or 0 once taken out).
+func (t *tally) expire(now int64) {
+	for len(t.queue) > 0 && t.queue[0].at <= now {
+		x := t.queue.pop()
+		if e := x.e; e.cExp == x.at {
+			t.live -= e.cLive
+			e.cLive, e.cExp = 0, 0
+		}
+	}
+	if t.last <= now {
+		t.last = 0 // every entry counted live expired
+	}
+	t.at = now
+}
+
+// expiry is an entry counted live and its expiry then.
+type expiry struct {
+	at int64
+	e  *entry
+}
+
+// expiries is a min-heap of expiries by time.
+type expiries []expiry
+
+func (q expiries) init() {
+	for i := len(q)/2 - 1; i >= 0; i-- {
+		q.down(i)
+	}
+}
+
+func (q *expiries) push(x expiry) {
+	*q = append(*q, x)
+	h := *q
+	for i := len(h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if h[p].at <= h[i].at {
+			break
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+}
+
+func (q *expiries) pop() expiry {
+	h := *q
+	x := h[0]
+	h[0] = h[len(h)-1]
+	h[len(h)-1] = expiry{}
+	*q = h[:len(h)-1]
+	q.down(0)
+	return x
+}
+
+func (q expiries) down(i int) {
+	for {
+		c := 2*i + 1
+		if c >= len(q) {
+			return
+		}
+		if c+1 < len(q) && q[c+1].at < q[c].at {
+			c++
+		}
+		if q[i].at <= q[c].at {
+			return
+		}
+		q[i], q[c] = q[c], q[i]
+		i = c
+	}
 }

@@ -117,6 +117,10 @@ type entry struct {
 	// ms) as this replica set it; 0: unknown. An append sets the key's
 	// expiry only when the entry's passes it (see keyExpiry).
 	sideExp int64
+	// cLive, cSize and cExp are what the record's tally counted of it:
+	// its live bytes, its size, and its expiry (0: counted expired).
+	cLive, cSize int
+	cExp         int64
 	// based: the stored record holds a copy of this inline entry that its
 	// journal applies to, so a log segment may carry the journal instead
 	// of the entry (see delta).
@@ -155,6 +159,20 @@ type Record struct {
 	// segmenting: encodeEntries renders a log segment, where an entry may
 	// be a delta; deltas: the segment it rendered holds one.
 	segmenting, deltas bool
+
+	// dirty lists the entries written since r was last encoded, each
+	// once (touch adds an entry as it becomes dirty, and only encoding
+	// makes one clean): a log segment holds these, and finding them
+	// must not cost a look at every one of an identity's hundreds of
+	// claims at every write.
+	dirty []*entry
+	// size is Size's figure when sized: the write that encoded r last
+	// summed it in the pass it makes over the entries anyway, and
+	// nothing changed r since (every exported method that may clears
+	// sized).
+	size  int
+	sized bool
+	tally tally // see retally
 }
 
 // named is a name and its digest.
@@ -251,7 +269,10 @@ func withVersion(b []byte, v *[VersionSize]byte) string {
 
 // touch marks e written: it and its page are to be encoded again.
 func (r *Record) touch(e *entry) {
-	e.dirty = true
+	if !e.dirty {
+		e.dirty = true
+		r.dirty = append(r.dirty, e)
+	}
 	if r.pages != nil {
 		r.pages[r.pageOf(e.name)].dirty = true
 	}
@@ -293,6 +314,9 @@ func Digest(s string) uint64 {
 // a look at each page, not at each of an automation principal's tens of
 // thousands of entries.
 func (r *Record) Size() int {
+	if r.sized && r.pages == nil {
+		return r.size
+	}
 	n := len(r.pages) * (VersionSize + 8)
 	if r.pages != nil {
 		for _, pg := range r.pages {
@@ -364,9 +388,11 @@ func (r *Record) live(k state.Key, name uint64, want Kind, now int64) (*entry, e
 }
 
 // reset empties e in place as an entry of kind k (0: expired, dropped on
-// encode).
+// encode). It stays dirty if it was: it is in r.dirty, which holds an
+// entry once.
 func (r *Record) reset(e *entry, k Kind) {
-	*e = entry{name: e.name, kind: k}
+	*e = entry{name: e.name, kind: k, dirty: e.dirty}
+	r.tally.ok = false // what it counted of e is gone: put keeps it instead
 }
 
 // upsert returns the live entry of kind want named by k, creating it when
@@ -414,9 +440,13 @@ func (r *Record) put(name uint64, k Kind) *entry {
 	if i := r.find(name); i >= 0 {
 		e := r.entries[i]
 		side, version, stored := e.side, e.version, e.stored
+		cLive, cSize, cExp, ok := e.cLive, e.cSize, e.cExp, r.tally.ok
 		r.reset(e, k)
 		e.side, e.version, e.stored = side, version, stored // its side record is rewritten
 		e.whole = side
+		// It is dirty: the tally takes out what it counted of it, and
+		// counts it again, at the next write.
+		e.cLive, e.cSize, e.cExp, r.tally.ok = cLive, cSize, cExp, ok
 		r.touch(e)
 		return e
 	}

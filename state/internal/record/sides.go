@@ -97,6 +97,7 @@ func (r *Record) NeedsNamed(names []uint64, now int64) []Need {
 // r names: r was read before a newer write of both, and the caller must
 // read r again.
 func (r *Record) Attach(n Need, side []byte, now int64) (bool, error) {
+	r.sized, r.tally.ok = false, false
 	if side != nil {
 		if v, _ := Version(side); v != n.version {
 			return false, nil
