@@ -18,6 +18,12 @@ type receivedRequest struct {
 	iamsentryv1.ScoreRequest
 	slabs eventSlabs
 	resp  iamsentryv1.ScoreResponse // the response, reused once sent
+	// wire is the request's size as received (after decompression),
+	// which limitCodec held to MaxRecvMsgSize. Encoding the decoded
+	// request again never makes it larger (the encoding is minimal), so
+	// the read-ahead budget takes this size and limitedStream checks no
+	// size again: two walks of proto.Size a request fewer.
+	wire int
 }
 
 // maxKeptRecordBytes bounds the records' bytes a request kept for reuse
@@ -59,6 +65,7 @@ func (l requestFreeList) put(r *receivedRequest) {
 	}
 	r.Reset()
 	r.resp.Reset()
+	r.wire = 0
 	select {
 	case l <- r:
 	default:

@@ -9,7 +9,6 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/iamsentry/iamsentry/engine"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
@@ -149,7 +148,7 @@ func (s *service) receive(ctx context.Context, stream iamsentryv1.DetectionServi
 		}
 		var size int
 		if err == nil {
-			size = proto.Size(req)
+			size = req.wire
 			err = budget.acquire(ctx, size)
 		}
 		if err != nil {

@@ -46,6 +46,9 @@ func (c limitCodec) Unmarshal(data mem.BufferSlice, v any) error {
 		c.s.refused.Store(v, err)
 		return nil
 	}
+	if r, ok := v.(*receivedRequest); ok {
+		r.wire = len(b)
+	}
 	return unmarshalRecords(b, m)
 }
 
