@@ -119,14 +119,7 @@ func FuzzDecodeScoreRequest(f *testing.F) {
 // TestDecodeScoreRequestAllocs: a request costs a fixed number of
 // allocations, whatever the number of events in it (a count, not a time).
 func TestDecodeScoreRequestAllocs(t *testing.T) {
-	req := &iamsentryv1.ScoreRequest{Sequence: 3}
-	for range 100 {
-		req.Events = append(req.Events, jsonEvent(`{"eventID":"e","eventName":"ListBuckets"}`))
-	}
-	b, err := proto.Marshal(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := encodedRequest(t, 100)
 	allocs := testing.AllocsPerRun(20, func() {
 		var m iamsentryv1.ScoreRequest
 		if !decodeScoreRequest(b, &m, nil) || len(m.Events) != 100 {
@@ -141,14 +134,7 @@ func TestDecodeScoreRequestAllocs(t *testing.T) {
 // TestDecodeReusedRequestAllocs: a request read into one a stream answered
 // before, with no more events and bytes than it held, allocates nothing.
 func TestDecodeReusedRequestAllocs(t *testing.T) {
-	req := &iamsentryv1.ScoreRequest{Sequence: 3}
-	for range 3 {
-		req.Events = append(req.Events, jsonEvent(`{"eventID":"e","eventName":"ListBuckets"}`))
-	}
-	b, err := proto.Marshal(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := encodedRequest(t, 3)
 	free := newRequestFreeList()
 	free.put(new(receivedRequest))
 	allocs := testing.AllocsPerRun(20, func() {
@@ -161,4 +147,17 @@ func TestDecodeReusedRequestAllocs(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("%v allocations for a request read into a reused one, want 0", allocs)
 	}
+}
+
+// encodedRequest is a request of n small json events, encoded.
+func encodedRequest(t *testing.T, n int) []byte {
+	req := &iamsentryv1.ScoreRequest{Sequence: 3}
+	for range n {
+		req.Events = append(req.Events, jsonEvent(`{"eventID":"e","eventName":"ListBuckets"}`))
+	}
+	b, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
