@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"sync"
 	"unicode/utf8"
 )
 
@@ -37,15 +36,12 @@ type decoder struct {
 	pred   *predTable
 	anchor uint32
 	// idents are the userIdentity blocks met more than once
-	// (decode_identity.go). It and pred are made by a Reader for the
-	// decoder it holds through a whole input (withTables); a decoder
-	// ParseInto makes for its pool has neither, so the pool's decoders
-	// cost what they did when a collection empties it.
+	// (decode_identity.go). It and pred are made by withTables: every
+	// decoder of the free list (decode_free.go) has them, and a decoder
+	// a test makes with new has neither.
 	idents *identTable
 	filled fillMemo // (decode_fill.go)
 }
-
-var decoders = sync.Pool{New: func() any { return new(decoder) }}
 
 // errDeclined is the fast path's word that encoding/json must decide.
 var errDeclined = errors.New("cloudtrail: declined by the fast path")

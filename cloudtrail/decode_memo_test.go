@@ -94,8 +94,9 @@ func FuzzMemosAreInvisible(f *testing.F) {
 
 // sameAfter fails unless data, parsed by a decoder that parsed prime
 // just before, decodes (or is rejected) as the oracle has it. It reads
-// it both ways the decoder is driven: whole (ParseInto) and from a
-// Reader's buffer with more input after it (parseAt).
+// it every way the decoder is driven: whole (parse, and ParseInto with a
+// decoder of the free list) and from a Reader's buffer with more input
+// after it (parseAt).
 func sameAfter(t *testing.T, prime, data []byte) {
 	t.Helper()
 	prior := Record{EventID: "prior"}
@@ -118,6 +119,17 @@ func sameAfter(t *testing.T, prime, data []byte) {
 	}
 	if !reflect.DeepEqual(err, wantErr) || !reflect.DeepEqual(got, want) {
 		t.Fatalf("after %q, %q must decode as without memos:\n got  %+v, %v\n want %+v, %v", prime, data, got, err, want, wantErr)
+	}
+
+	// ParseInto's decoders come from the free list with the memos their
+	// last parses left, here prime's (the list gives back the decoder
+	// put last).
+	for range 2 {
+		ParseInto(new(Record), prime, Options{})
+	}
+	got = prior
+	if err := ParseInto(&got, data, Options{}); !reflect.DeepEqual(err, wantErr) || !reflect.DeepEqual(got, want) {
+		t.Fatalf("after %q, ParseInto of %q must decode as without memos:\n got  %+v, %v\n want %+v, %v", prime, data, got, err, want, wantErr)
 	}
 
 	d = new(decoder).withTables()

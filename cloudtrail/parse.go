@@ -69,9 +69,9 @@ func ParseInto(rec *Record, data []byte, opts Options) error {
 	if limit := opts.maxSize(); len(data) > limit {
 		return errTooLarge(len(data), limit)
 	}
-	d := decoders.Get().(*decoder)
+	d := getDecoder()
 	err := d.parse(data, rec)
-	decoders.Put(d)
+	putDecoder(d)
 	if err == errDeclined {
 		r, err := parseStd(data)
 		if err != nil {

@@ -86,7 +86,7 @@ type Reader struct {
 	// item into, nil under Next; parsed says the item was parsed into it.
 	dst    *Record
 	parsed bool
-	dec    *decoder // the parser NextInto walks records with, from decoders
+	dec    *decoder // the parser NextInto walks records with, from the free list (getDecoder)
 }
 
 type readerState int8

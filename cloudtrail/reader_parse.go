@@ -38,9 +38,8 @@ func (r *Reader) parseRecord(i int) (end int, ok bool) {
 	}
 	if r.dec == nil {
 		// Held until the input ends (see Release) rather than taken from
-		// the pool per record: no pool round trip a record, and a string
-		// cache a collection cannot take away mid-file.
-		r.dec = decoders.Get().(*decoder).withTables()
+		// the free list per record: no round trip a record.
+		r.dec = getDecoder()
 	}
 	end, ok = r.dec.parseAt(r.buf, i, r.max, r.dst)
 	r.parsed = ok

@@ -42,7 +42,7 @@ func (r *Reader) Release() {
 		putChunk(r.head)
 		r.head = nil
 		if r.dec != nil {
-			decoders.Put(r.dec)
+			putDecoder(r.dec)
 			r.dec = nil
 		}
 	}

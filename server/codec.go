@@ -50,8 +50,15 @@ func (c recordCodec) Unmarshal(data mem.BufferSlice, v any) error {
 // unmarshalRecords decodes b into m as the proto codec does, with the
 // record-by-record fallback when the whole message fails.
 func unmarshalRecords(b []byte, m proto.Message) error {
-	if r, ok := m.(*iamsentryv1.ScoreRequest); ok && decodeScoreRequest(b, r) {
-		return nil
+	switch r := m.(type) {
+	case *iamsentryv1.ScoreRequest:
+		if decodeScoreRequest(b, r, nil) {
+			return nil
+		}
+	case *receivedRequest:
+		if decodeScoreRequest(b, &r.ScoreRequest, &r.slabs) {
+			return nil
+		}
 	}
 	err := proto.Unmarshal(b, m)
 	if err == nil {

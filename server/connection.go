@@ -140,8 +140,8 @@ func (l *limitedStream) RecvMsg(m any) error {
 	if err := l.s.refusal(m); err != nil {
 		return err
 	}
-	if !l.api {
-		return nil
+	if _, checked := m.(*receivedRequest); !l.api || checked {
+		return nil // limitCodec checked a Score request's size on the wire
 	}
 	return l.s.checkSize(m)
 }

@@ -13,11 +13,15 @@ import (
 // per event (the event, its oneof wrapper and a copy of its bytes): the
 // events, their wrappers and the records' bytes are each one block.
 //
+// slabs, when not nil, holds the blocks of an earlier request that is
+// done with (see receivedRequest): they are reused when large enough, so
+// a stream's requests of a few events cost no allocation at all.
+//
 // It returns false, leaving m untouched, for anything else (an object
 // record, a field it does not know, an event with more than its json
 // field, broken framing):
 // the generic decoder handles those, with their errors and fallbacks.
-func decodeScoreRequest(b []byte, m *iamsentryv1.ScoreRequest) bool {
+func decodeScoreRequest(b []byte, m *iamsentryv1.ScoreRequest, slabs *eventSlabs) bool {
 	var seq uint64
 	var learn bool
 	n, size := 0, 0
@@ -60,10 +64,11 @@ func decodeScoreRequest(b []byte, m *iamsentryv1.ScoreRequest) bool {
 	if n == 0 {
 		return true
 	}
-	events := make([]iamsentryv1.Event, n)
-	wrappers := make([]iamsentryv1.Event_Json, n)
-	m.Events = make([]*iamsentryv1.Event, n)
-	data := make([]byte, 0, size) // the records, copied out of the transport's pooled buffer
+	if slabs == nil {
+		slabs = new(eventSlabs)
+	}
+	events, wrappers, data := slabs.take(n, size)
+	m.Events = slabs.ptrs[:n]
 	i := 0
 	for rest := b; len(rest) > 0; {
 		num, _, l := protowire.ConsumeTag(rest) // checked in the first pass
@@ -104,4 +109,31 @@ func eventJSONField(b []byte) (json []byte, has, ok bool) {
 		return nil, false, false
 	}
 	return v, true, true
+}
+
+// eventSlabs are the blocks decodeScoreRequest decodes a request's events
+// into: the events, their oneof wrappers, the pointers to the events the
+// message holds, and the records' bytes, copied out of the transport's
+// pooled buffer.
+type eventSlabs struct {
+	events   []iamsentryv1.Event
+	wrappers []iamsentryv1.Event_Json
+	ptrs     []*iamsentryv1.Event
+	data     []byte
+}
+
+// take returns zeroed blocks for n events and an empty buffer for size
+// bytes of records, reusing the slabs' blocks where they are large
+// enough, and keeps what it made for the next request.
+func (s *eventSlabs) take(n, size int) ([]iamsentryv1.Event, []iamsentryv1.Event_Json, []byte) {
+	if cap(s.events) < n {
+		s.events, s.wrappers, s.ptrs = make([]iamsentryv1.Event, n), make([]iamsentryv1.Event_Json, n), make([]*iamsentryv1.Event, n)
+	}
+	events, wrappers := s.events[:n], s.wrappers[:n]
+	clear(events) // an event's message state, too, starts over
+	clear(wrappers)
+	if cap(s.data) < size {
+		s.data = make([]byte, 0, size)
+	}
+	return events, wrappers, s.data[:0]
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -48,7 +49,7 @@ func scoreWireSeeds(t testing.TB) [][]byte {
 // generic decoder does.
 func checkScoreWire(t *testing.T, b []byte) (took bool) {
 	var fast, generic iamsentryv1.ScoreRequest
-	if !decodeScoreRequest(b, &fast) {
+	if !decodeScoreRequest(b, &fast, nil) {
 		if !proto.Equal(&fast, &iamsentryv1.ScoreRequest{}) {
 			t.Errorf("declined %x but changed the message: %v", b, &fast)
 		}
@@ -60,8 +61,39 @@ func checkScoreWire(t *testing.T, b []byte) (took bool) {
 	if !proto.Equal(&fast, &generic) {
 		t.Errorf("fast path decoded %x as %v, the generic decoder as %v", b, &fast, &generic)
 	}
+	// A request a stream reuses decodes the same, whatever it held before:
+	// more events, fewer, or longer records.
+	for _, before := range reuseSeeds {
+		var r receivedRequest
+		if !decodeScoreRequest(before, &r.ScoreRequest, &r.slabs) {
+			t.Fatalf("seed %x not taken", before)
+		}
+		requestFreeList(nil).put(&r) // emptied as a stream's free list empties it
+		if !decodeScoreRequest(b, &r.ScoreRequest, &r.slabs) {
+			t.Fatalf("fast path took %x into a new request but not into a reused one", b)
+		}
+		if !proto.Equal(&r.ScoreRequest, &generic) {
+			t.Errorf("fast path decoded %x into a reused request as %v, the generic decoder as %v", b, &r.ScoreRequest, &generic)
+		}
+	}
 	return true
 }
+
+// reuseSeeds are requests decoded into a request before it is reused.
+var reuseSeeds = func() (out [][]byte) {
+	long := jsonEvent(`{"eventID":"` + strings.Repeat("x", 300) + `"}`)
+	for _, m := range []*iamsentryv1.ScoreRequest{
+		{Sequence: 9, Learn: true, Events: []*iamsentryv1.Event{long, long, {}, long}},
+		{Events: []*iamsentryv1.Event{jsonEvent(`{}`)}},
+	} {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}()
 
 func TestDecodeScoreRequestMatchesProto(t *testing.T) {
 	took := 0
@@ -87,21 +119,45 @@ func FuzzDecodeScoreRequest(f *testing.F) {
 // TestDecodeScoreRequestAllocs: a request costs a fixed number of
 // allocations, whatever the number of events in it (a count, not a time).
 func TestDecodeScoreRequestAllocs(t *testing.T) {
-	req := &iamsentryv1.ScoreRequest{Sequence: 3}
-	for range 100 {
-		req.Events = append(req.Events, jsonEvent(`{"eventID":"e","eventName":"ListBuckets"}`))
-	}
-	b, err := proto.Marshal(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := encodedRequest(t, 100)
 	allocs := testing.AllocsPerRun(20, func() {
 		var m iamsentryv1.ScoreRequest
-		if !decodeScoreRequest(b, &m) || len(m.Events) != 100 {
+		if !decodeScoreRequest(b, &m, nil) || len(m.Events) != 100 {
 			t.Fatal("not decoded")
 		}
 	})
 	if allocs > 5 { // events, wrappers, pointers, bytes; and the message in the closure
 		t.Errorf("%v allocations for a 100-event request, want at most 5", allocs)
 	}
+}
+
+// TestDecodeReusedRequestAllocs: a request read into one a stream answered
+// before, with no more events and bytes than it held, allocates nothing.
+func TestDecodeReusedRequestAllocs(t *testing.T) {
+	b := encodedRequest(t, 3)
+	free := newRequestFreeList()
+	free.put(new(receivedRequest))
+	allocs := testing.AllocsPerRun(20, func() {
+		r := free.get()
+		if !decodeScoreRequest(b, &r.ScoreRequest, &r.slabs) || len(r.Events) != 3 {
+			t.Fatal("not decoded")
+		}
+		free.put(r)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations for a request read into a reused one, want 0", allocs)
+	}
+}
+
+// encodedRequest is a request of n small json events, encoded.
+func encodedRequest(t *testing.T, n int) []byte {
+	req := &iamsentryv1.ScoreRequest{Sequence: 3}
+	for range n {
+		req.Events = append(req.Events, jsonEvent(`{"eventID":"e","eventName":"ListBuckets"}`))
+	}
+	b, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -9,7 +9,6 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/iamsentry/iamsentry/engine"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
@@ -64,7 +63,8 @@ func (s *service) Score(stream iamsentryv1.DetectionService_ScoreServer) error {
 	reqs := make(chan heldRequest, s.opts.MaxInFlight)
 	recvErr := make(chan error, 1)
 	budget := readAhead{stream: newByteBudget(s.opts.ReadAheadBytes), process: s.readAhead}
-	go s.receive(ctx, stream, budget, reqs, recvErr)
+	free := newRequestFreeList()
+	go s.receive(ctx, stream, budget, free, reqs, recvErr)
 	// What was read ahead but not answered is given back once receive has
 	// stopped (the stream ends when Score returns).
 	defer func() {
@@ -80,11 +80,16 @@ func (s *service) Score(stream iamsentryv1.DetectionService_ScoreServer) error {
 		bufs.group = group
 		if len(group) > 0 {
 			err := s.answer(ctx, stream, group, &bufs)
-			clear(bufs.group)
 			budget.release(held)
 			if err != nil {
 				return err
 			}
+			// Answered: nothing reads the requests any more (an engine
+			// call that failed may still, and then the stream ends above).
+			for _, r := range group {
+				free.put(r)
+			}
+			clear(bufs.group)
 		}
 		if !more {
 			select {
@@ -103,42 +108,47 @@ func (s *service) Score(stream iamsentryv1.DetectionService_ScoreServer) error {
 // streamBufs are the slices a Score stream reuses for each group of
 // requests it answers, instead of allocating them per request.
 type streamBufs struct {
-	group  []*iamsentryv1.ScoreRequest
+	group  []*receivedRequest
 	events [][]*iamsentryv1.Event
 	score  scoreBufs
 }
 
 // scoreBufs are the slices scoreInto may reuse from one call to the next:
-// the grouping of the verdicts (not the verdicts, which leave in
-// responses) and the records handed to the batcher, which the engine
-// reads only until the call returns.
+// the grouping of the verdicts, the verdicts of the records scored and
+// pointers to them (the responses that carry them are marshalled when
+// sent, and hold nothing once they are), and the records handed to the
+// batcher, which the engine reads only until the call returns.
 type scoreBufs struct {
-	out     [][]*iamsentryv1.Verdict
-	records [][]byte
+	out      [][]*iamsentryv1.Verdict
+	all      []*iamsentryv1.Verdict
+	verdicts []iamsentryv1.Verdict
+	records  [][]byte
 }
 
 // heldRequest is a request read ahead, with the bytes it holds.
 type heldRequest struct {
-	req  *iamsentryv1.ScoreRequest
+	req  *receivedRequest
 	size int
 }
 
 // receive reads requests into reqs until the client half-closes, the
 // stream fails or a request breaks a limit; it then sends the reason on
-// errc and closes reqs. Each request takes its size from the read-ahead
+// errc and closes reqs. Requests are read into answered ones free holds,
+// when it has any. Each request takes its size from the read-ahead
 // budget before it is queued: when the budget is spent, receive stops
 // reading, and flow control stops the client.
 func (s *service) receive(ctx context.Context, stream iamsentryv1.DetectionService_ScoreServer,
-	budget readAhead, reqs chan<- heldRequest, errc chan<- error) {
+	budget readAhead, free requestFreeList, reqs chan<- heldRequest, errc chan<- error) {
 	defer close(reqs)
 	for {
-		req, err := stream.Recv()
+		req := free.get()
+		err := stream.RecvMsg(req)
 		if err == nil {
 			err = s.checkEvents(len(req.GetEvents()))
 		}
 		var size int
 		if err == nil {
-			size = proto.Size(req)
+			size = req.wire
 			err = budget.acquire(ctx, size)
 		}
 		if err != nil {
@@ -162,7 +172,7 @@ func (s *service) receive(ctx context.Context, stream iamsentryv1.DetectionServi
 // requests already read are taken: a stream is told to leave after its
 // in-flight requests are answered, instead of being cut when the grace
 // period ends.
-func (s *service) next(reqs <-chan heldRequest, group []*iamsentryv1.ScoreRequest) (_ []*iamsentryv1.ScoreRequest, held int, more bool) {
+func (s *service) next(reqs <-chan heldRequest, group []*receivedRequest) (_ []*receivedRequest, held int, more bool) {
 	var r heldRequest
 	var ok bool
 	select {
@@ -197,7 +207,7 @@ func (s *service) next(reqs <-chan heldRequest, group []*iamsentryv1.ScoreReques
 // answer scores a group of requests and sends their responses in order.
 // Requests that learn and requests that score are never mixed in one
 // engine call: the group is cut into runs of the same kind.
-func (s *service) answer(ctx context.Context, stream iamsentryv1.DetectionService_ScoreServer, group []*iamsentryv1.ScoreRequest, bufs *streamBufs) error {
+func (s *service) answer(ctx context.Context, stream iamsentryv1.DetectionService_ScoreServer, group []*receivedRequest, bufs *streamBufs) error {
 	for len(group) > 0 {
 		n := 1
 		for n < len(group) && group[n].GetLearn() == group[0].GetLearn() {
@@ -216,11 +226,18 @@ func (s *service) answer(ctx context.Context, stream iamsentryv1.DetectionServic
 			return s.status(ctx, err)
 		}
 		for i, r := range run {
-			if err := stream.Send(&iamsentryv1.ScoreResponse{Sequence: r.GetSequence(), Verdicts: verdicts[i]}); err != nil {
+			// Send marshals the response before it returns (the stats
+			// handlers look at its size only), so the request's own
+			// response serves, and the verdicts are reused by the next run.
+			r.resp.Sequence, r.resp.Verdicts = r.GetSequence(), verdicts[i]
+			err := stream.Send(&r.resp)
+			r.resp.Verdicts = nil
+			if err != nil {
 				return err
 			}
 		}
 		clear(verdicts) // bufs.score.out: hold no verdict past its response
+		bufs.score.release()
 	}
 	return nil
 }
@@ -250,7 +267,7 @@ func (s *service) scoreInto(ctx context.Context, path string, learn bool, reques
 	} else {
 		out, records = make([][]*iamsentryv1.Verdict, len(requests)), make([][]byte, 0, total)
 	}
-	all := make([]*iamsentryv1.Verdict, total)
+	all := bufs.pointers(total)
 	for i, events := range requests {
 		out[i], all = all[:len(events):len(events)], all[len(events):]
 		for j, ev := range events {
@@ -280,7 +297,7 @@ func (s *service) scoreInto(ctx context.Context, path string, learn bool, reques
 	if err != nil {
 		return nil, err
 	}
-	slab := make([]iamsentryv1.Verdict, len(verdicts))
+	slab := bufs.slab(len(verdicts))
 	for i := range out {
 		for j := range out[i] {
 			if out[i][j] == nil {
@@ -320,3 +337,38 @@ func grpcStatus(ctx context.Context, log *slog.Logger, err error) error {
 		return status.Error(codes.Internal, "internal error while scoring")
 	}
 }
+
+// pointers returns n nil verdict pointers, from b when not nil.
+func (b *scoreBufs) pointers(n int) []*iamsentryv1.Verdict {
+	if b == nil {
+		return make([]*iamsentryv1.Verdict, n)
+	}
+	b.all = slices.Grow(b.all[:0], n)[:n]
+	clear(b.all)
+	return b.all
+}
+
+// slab returns n zero verdicts, from b when not nil.
+func (b *scoreBufs) slab(n int) []iamsentryv1.Verdict {
+	if b == nil {
+		return make([]iamsentryv1.Verdict, n)
+	}
+	if cap(b.verdicts) < n {
+		b.verdicts = make([]iamsentryv1.Verdict, n)
+	}
+	return b.verdicts[:n]
+}
+
+// release drops what the verdicts of the last call refer to (findings,
+// stories) once their responses are sent, and the slabs themselves when
+// a large group made them larger than a stream of small requests needs.
+func (b *scoreBufs) release() {
+	clear(b.verdicts)
+	clear(b.all)
+	if cap(b.verdicts) > maxKeptVerdicts {
+		b.verdicts, b.all = nil, nil
+	}
+}
+
+// maxKeptVerdicts bounds the verdicts a stream keeps for its next group.
+const maxKeptVerdicts = 256

@@ -46,14 +46,45 @@ func (c limitCodec) Unmarshal(data mem.BufferSlice, v any) error {
 		c.s.refused.Store(v, err)
 		return nil
 	}
+	if r, ok := v.(*receivedRequest); ok {
+		r.wire = len(b)
+	}
 	return unmarshalRecords(b, m)
 }
+
+// Marshal implements encoding.CodecV2. A Score stream's response, a
+// sequence and a few verdicts, is smaller than the 1 KiB below which the
+// proto codec marshals into a slice of its own and boxes it, three
+// allocations a response; it is marshalled here into a buffer of the
+// transport's pool instead, which the transport gives back once written.
+func (c limitCodec) Marshal(v any) (mem.BufferSlice, error) {
+	r, ok := v.(*iamsentryv1.ScoreResponse)
+	if !ok {
+		return c.recordCodec.Marshal(v)
+	}
+	size := proto.Size(r)
+	pool := mem.DefaultBufferPool()
+	// The pool hands out, and NewBuffer gives back, only buffers of at
+	// least its pooling threshold: a smaller one would be a slice of its
+	// own again.
+	buf := pool.Get(max(size, minPooledBuffer))
+	b, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend((*buf)[:0], r)
+	if err != nil || len(b) != size {
+		pool.Put(buf)
+		return c.recordCodec.Marshal(v)
+	}
+	*buf = b
+	return mem.BufferSlice{mem.NewBuffer(buf, pool)}, nil
+}
+
+// minPooledBuffer is grpc-go's pooling threshold (mem.IsBelowBufferPoolingThreshold).
+const minPooledBuffer = 1<<10 + 1
 
 // checkWire checks the encoded request b of m's kind against its limits.
 func (s *Server) checkWire(m proto.Message, b []byte) error {
 	path := recordPaths[m.ProtoReflect().Descriptor().FullName()]
 	switch m.(type) {
-	case *iamsentryv1.ScoreRequest, *iamsentryv1.ScoreBatchRequest:
+	case *iamsentryv1.ScoreRequest, *receivedRequest, *iamsentryv1.ScoreBatchRequest:
 		if len(b) > s.opts.MaxRecvMsgSize {
 			return s.sizeError(len(b))
 		}
