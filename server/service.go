@@ -356,6 +356,10 @@ func (b *scoreBufs) slab(n int) []iamsentryv1.Verdict {
 	if cap(b.verdicts) < n {
 		b.verdicts = make([]iamsentryv1.Verdict, n)
 	}
+	// Cleared here, not only by release: fillVerdict appends findings and
+	// sets the invalid reason only when there is one, so a verdict left
+	// from an earlier call that no release followed would leak into this one.
+	clear(b.verdicts[:n])
 	return b.verdicts[:n]
 }
 
