@@ -202,12 +202,21 @@ func TestBackoffOnUnavailable(t *testing.T) {
 			t.Errorf("record %v after the outage: %v %v, want CLEAN", r.Tag, r.Verdict.GetOutcome(), r.Err)
 		}
 	}
+	// The gaps between attempts are checked from below only: the client
+	// sleeps at least the jittered delay, so a gap shorter than its floor
+	// means no backoff (or a backoff that does not grow). A gap's upper
+	// bound is the machine's scheduling, not the client's, and a busy
+	// machine stretches it: what the client chooses is checked exactly,
+	// without a clock, by TestBackoffDelay.
 	times := srv.store.failures()[:attempts]
 	for i := 1; i < len(times); i++ {
 		gap := times[i].Sub(times[i-1])
 		want := min(base<<(i-1), ceiling)
-		if lo, hi := want*8/10, want*12/10+150*time.Millisecond; gap < lo || gap > hi {
-			t.Errorf("attempt %d came %v after the one before; backoff %v ±20%% wants it within [%v, %v]", i+1, gap, want, lo, hi)
+		// The server stamps an attempt when it handles it; a stamp taken
+		// late by a descheduled handler shortens the next gap, by far less
+		// than the 10 % spared here.
+		if lo := want * 7 / 10; gap < lo {
+			t.Errorf("attempt %d came %v after the one before; backoff %v -20%% wants at least %v", i+1, gap, want, lo)
 		}
 	}
 	if st := s.Stats(); st.Reconnects < attempts-1 || st.Resent < attempts-1 {
