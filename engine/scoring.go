@@ -53,6 +53,10 @@ type scratch struct {
 	// keeps the size it grew to rather than growing again from nothing,
 	// which took a twentieth of the engine's CPU in rehashing alone.
 	first state.Batch
+	// arena is where the batch's events carve their strings and
+	// evaluations (detectors.Event.UseArena): its strings are fresh for
+	// every batch, its evaluations' storage recycled (see release).
+	arena detectors.Arena
 }
 
 // scratchPool holds scratch of batches that finished; scratchMaxRecords
@@ -99,6 +103,10 @@ func (s *scoring) release() {
 	// more (the evaluations and items holding them were just cleared),
 	// so the next batch queues its operations in this one's storage.
 	sc.first.Recycle()
+	// Nor its evaluations: the next batch's are carved where they were.
+	// The findings they built are the verdicts', and hold no pointer
+	// into them.
+	sc.arena.Recycle()
 	scratchPool.Put(sc)
 }
 
@@ -140,12 +148,12 @@ func newScoring(e *Engine, b Batch) *scoring {
 	// Evaluations too share one slice; a detector or two per record is
 	// typical, and growing it copies only interface values.
 	evals := s.scratch.evals
-	// The claim names and owners are carved from chunks of their own,
-	// fresh for the batch: never the scratch's, which a later batch
-	// rewrites while stores and findings may still hold these strings.
-	// So are the strings and evaluations detectors build per event
-	// (detectors.Event.UseArena).
-	var owners detectors.Arena
+	// The claim names and owners are carved from chunks of strings of
+	// their own, fresh for the batch: never a chunk of an earlier batch,
+	// which stores and findings may still hold strings of. So are the
+	// strings detectors build per event, and their evaluations, whose
+	// storage is the scratch's (detectors.Event.UseArena, Arena.Recycle).
+	owners := &s.scratch.arena
 	n := 0
 	for i := range b.Records {
 		it := &items[n]
@@ -157,9 +165,9 @@ func newScoring(e *Engine, b Batch) *scoring {
 		s.verdicts[i].EventID = it.rec.EventID
 		it.index, it.copyOf = i, -1
 		it.event = detectors.Event{Record: &it.rec, Tenant: b.Tenant}
-		it.event.UseArena(&owners)
+		it.event.UseArena(owners)
 		// The claim's name and the owner are built as one string.
-		claim := it.event.PrefixedOwner(dedupePrefix(e.claimBeside), &owners)
+		claim := it.event.PrefixedOwner(dedupePrefix(e.claimBeside), owners)
 		it.owner = it.event.Owner()
 		if first, dup := seen[it.owner]; dup {
 			it.copyOf = first
@@ -168,7 +176,7 @@ func newScoring(e *Engine, b Batch) *scoring {
 		seen[it.owner] = i
 		it.dedupe = dedupeKey(&it.event, e.claimBeside, claim)
 		it.claim = s.first.Claim(it.dedupe, nil, e.opts.DedupeHorizon)
-		s.creations(it, &owners)
+		s.creations(it, owners)
 		from := len(evals)
 		evals = s.observeAll(enabled, &it.event, evals)
 		// Capped, so that nothing appended to one item's evals can
