@@ -1,6 +1,10 @@
 package detectors
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/iamsentry/iamsentry/internal/chunks"
+)
 
 // UseArena has the event's strings (String) and evaluations (Slab.New)
 // carved from a, the arena of the batch the event belongs to: a detector
@@ -35,16 +39,10 @@ var slabs atomic.Int32
 // NewSlab returns a Slab of T.
 func NewSlab[T any]() *Slab[T] { return &Slab[T]{id: int(slabs.Add(1) - 1)} }
 
-// slabChunk is what an arena keeps of one Slab: the values not handed out
-// yet, the size of its next chunk, and the chunks handed out from and
-// taken back (see Arena.Recycle). Chunks double up to slabMaxChunk, so a
-// batch of a few events zeroes a few values, not a whole chunk's.
-type slabChunk[T any] struct {
-	free  []T
-	next  int
-	taken [][]T // the chunks values were handed out from since the last recycle
-	spare [][]T // chunks recycle took back, cleared, for the next values
-}
+// slabChunk is what an arena keeps of one Slab: its chunks of values.
+// They double up to slabMaxChunk, from 2, so a batch of a few events
+// zeroes a few values, not a whole chunk's.
+type slabChunk[T any] struct{ chunks.Chunks[T] }
 
 // slabMaxChunk bounds a chunk: a value kept past its batch (a finding's)
 // pins at most this many neighbours.
@@ -62,44 +60,14 @@ func (s *Slab[T]) New(ev *Event) *T {
 	}
 	c, _ := a.slabs[s.id].(*slabChunk[T])
 	if c == nil {
-		c = &slabChunk[T]{next: 2}
+		c = &slabChunk[T]{}
 		a.slabs[s.id] = c
 	}
-	if len(c.free) == 0 {
-		c.refill()
-	}
-	v := &c.free[0]
-	c.free = c.free[1:]
-	return v
-}
-
-// refill starts c's next chunk: a spare one, the largest first, or a
-// fresh one.
-func (c *slabChunk[T]) refill() {
-	if n := len(c.spare); n > 0 {
-		c.free, c.spare[n-1] = c.spare[n-1], nil
-		c.spare = c.spare[:n-1]
-	} else {
-		c.free = make([]T, c.next)
-		c.next = min(2*c.next, slabMaxChunk)
-	}
-	c.taken = append(c.taken, c.free)
-}
-
-// recycle clears the chunks values were handed out from and keeps them
-// for the next values, in the order they were taken, so that the largest
-// (the last) is used first.
-func (c *slabChunk[T]) recycle() {
-	for i, ch := range c.taken {
-		clear(ch)
-		c.spare = append(c.spare, ch)
-		c.taken[i] = nil
-	}
-	c.taken, c.free = c.taken[:0], nil
+	return c.Next(min(2<<min(c.Made(), 5), slabMaxChunk))
 }
 
 // recycler is a slabChunk of any type.
-type recycler interface{ recycle() }
+type recycler interface{ Recycle() }
 
 // Recycle readies a for the next batch's events. Its strings are left to
 // whoever holds them (findings and stores may keep them past the batch),
@@ -115,7 +83,7 @@ func (a *Arena) Recycle() {
 	a.chunk = nil
 	for _, c := range a.slabs {
 		if c != nil {
-			c.recycle()
+			c.Recycle()
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"iter"
 	"math/bits"
 	"time"
+
+	"github.com/iamsentry/iamsentry/internal/chunks"
 )
 
 // Batch is an ordered list of state operations, filled by detectors and the
@@ -66,60 +68,20 @@ type Batch struct {
 // keeps its slot (its future is a pointer into it) until the batch is
 // recycled (Recycle); a chunk used up is otherwise only left behind, and
 // freed once nothing points into it.
-type chunk[T any] struct {
-	free  []T   // the current chunk's slots not taken yet
-	taken [][]T // the chunks slots were taken from since the last Reset or Recycle
-	spare [][]T // chunks Recycle took back, cleared, for the next operations
-}
+type chunk[T any] = chunks.Chunks[T]
 
 // maxChunk bounds a chunk: an operation that outlives its batch (a future
 // kept past it) pins at most this many neighbours.
 const maxChunk = 32
 
-// next returns the chunk's next slot for an operation, zero: a chunk
-// comes zeroed from make or from recycle. The caller sets the fields of
-// the operation in place: building one and copying it in (a
-// WindowAddReadOp is some 200 bytes, most of them its future's) was a
+// next returns the next slot of c for an operation, zero. The caller sets
+// the fields of the operation in place: building one and copying it in
+// (a WindowAddReadOp is some 200 bytes, most of them its future's) was a
 // seventh of the CPU of queuing it. queued is how many operations the
 // batch holds: a fresh chunk grows with the batch, so a batch of a few
 // operations allocates for them alone.
-func (c *chunk[T]) next(queued int) *T {
-	if len(c.free) == 0 {
-		c.refill(queued)
-	}
-	p := &c.free[0]
-	c.free = c.free[1:]
-	return p
-}
-
-// refill starts the next chunk: a spare one, the largest first, or a
-// fresh one.
-func (c *chunk[T]) refill(queued int) {
-	if n := len(c.spare); n > 0 {
-		c.free, c.spare[n-1] = c.spare[n-1], nil
-		c.spare = c.spare[:n-1]
-	} else {
-		c.free = make([]T, min(max(queued/8, 1), maxChunk))
-	}
-	c.taken = append(c.taken, c.free)
-}
-
-// forget leaves the chunks slots were taken from to the futures in them.
-func (c *chunk[T]) forget() {
-	clear(c.taken)
-	c.taken, c.free = c.taken[:0], nil
-}
-
-// recycle clears the chunks slots were taken from and keeps them for the
-// next operations, in the order they were taken, so that the largest
-// (the last) is used first.
-func (c *chunk[T]) recycle() {
-	for i, ch := range c.taken {
-		clear(ch)
-		c.spare = append(c.spare, ch)
-		c.taken[i] = nil
-	}
-	c.taken, c.free = c.taken[:0], nil
+func next[T any](c *chunk[T], queued int) *T {
+	return c.Next(min(max(queued/8, 1), maxChunk))
 }
 
 // Op is one queued operation. The concrete types below are the whole set; a
@@ -312,7 +274,7 @@ func (o *ClaimOp) Target() Key { return o.Key }
 
 // Claim queues a ClaimOp.
 func (b *Batch) Claim(key Key, value []byte, ttl time.Duration) *Future[Claimed] {
-	op := b.claims.next(len(b.ops))
+	op := next(&b.claims, len(b.ops))
 	op.Key, op.Value, op.TTL = key, value, ttl
 	return &add(b, key, op).Result
 }
@@ -333,7 +295,7 @@ func (o *PutOp) Target() Key { return o.Key }
 
 // Put queues a PutOp.
 func (b *Batch) Put(key Key, value []byte, ttl time.Duration) *Future[struct{}] {
-	op := b.puts.next(len(b.ops))
+	op := next(&b.puts, len(b.ops))
 	op.Key, op.Value, op.TTL = key, value, ttl
 	return &add(b, key, op).Result
 }
@@ -352,7 +314,7 @@ func (o *GetOp) Target() Key { return o.Key }
 
 // Get queues a GetOp.
 func (b *Batch) Get(key Key) *Future[[]byte] {
-	op := b.gets.next(len(b.ops))
+	op := next(&b.gets, len(b.ops))
 	op.Key = key
 	return &addRead(b, key, op).Result
 }
@@ -381,7 +343,7 @@ func (o *WindowAddOp) Target() Key { return o.Key }
 
 // WindowAdd queues a WindowAddOp.
 func (b *Batch) WindowAdd(key Key, member string, at time.Time, count Span, ttl time.Duration) *Future[int] {
-	op := b.windowAdds.next(len(b.ops))
+	op := next(&b.windowAdds, len(b.ops))
 	op.Key, op.Member, op.At, op.Count, op.TTL = key, member, at, count, ttl
 	return &add(b, key, op).Result
 }
@@ -408,7 +370,7 @@ func (o *WindowAddReadOp) Target() Key { return o.Key }
 
 // WindowAddRead queues a WindowAddReadOp.
 func (b *Batch) WindowAddRead(key Key, member string, at time.Time, span Span, limit int, ttl time.Duration) *Future[Window] {
-	op := b.windowAddReads.next(len(b.ops))
+	op := next(&b.windowAddReads, len(b.ops))
 	op.Key, op.Member, op.At, op.Span, op.Limit, op.TTL = key, member, at, span, limit, ttl
 	b.push(key, op, true)
 	return &op.Result
@@ -444,7 +406,7 @@ func (b *Batch) WindowRead(key Key, span Span, limit int) *Future[Window] {
 // queueWindowRead queues a WindowReadOp and records it as the latest
 // read of its key, span and limit in b.reads' slot at rpos.
 func (b *Batch) queueWindowRead(rpos int, key Key, span Span, limit int) *Future[Window] {
-	op := b.windowReads.next(len(b.ops))
+	op := next(&b.windowReads, len(b.ops))
 	op.Key, op.Span, op.Limit = key, span, limit
 	b.reads.slots[rpos].v = b.push(key, op, false)
 	return &op.Result
@@ -553,7 +515,7 @@ func (b *Batch) NoveltyAdd(key Key, member string, at time.Time, ttl time.Durati
 // NoveltyAddBy queues a NoveltyAddOp by owner, retry-safe (see
 // NoveltyAddOp.Owner).
 func (b *Batch) NoveltyAddBy(key Key, member, owner string, at time.Time, ttl time.Duration) *Future[Novelty] {
-	op := b.novelties.next(len(b.ops))
+	op := next(&b.novelties, len(b.ops))
 	op.Key, op.Member, op.Owner, op.At, op.TTL = key, member, owner, at, ttl
 	return &add(b, key, op).Result
 }
@@ -591,7 +553,7 @@ func (o *MarkOp) Target() Key { return o.Key }
 
 // Mark queues a MarkOp.
 func (b *Batch) Mark(key Key, at time.Time, keep Keep, ttl time.Duration) *Future[Mark] {
-	op := b.marks.next(len(b.ops))
+	op := next(&b.marks, len(b.ops))
 	op.Key, op.At, op.Keep, op.TTL = key, at, keep, ttl
 	return &add(b, key, op).Result
 }
@@ -610,7 +572,7 @@ func (o *ReadMarkOp) Target() Key { return o.Key }
 
 // ReadMark queues a ReadMarkOp.
 func (b *Batch) ReadMark(key Key) *Future[Mark] {
-	op := b.readMarks.next(len(b.ops))
+	op := next(&b.readMarks, len(b.ops))
 	op.Key = key
 	return &addRead(b, key, op).Result
 }
@@ -639,7 +601,7 @@ func (o *BucketAddOp) Target() Key { return o.Key }
 
 // BucketAdd queues a BucketAddOp.
 func (b *Batch) BucketAdd(key Key, member string, at time.Time, width time.Duration, history int, ttl time.Duration) *Future[[]int] {
-	op := b.bucketAdds.next(len(b.ops))
+	op := next(&b.bucketAdds, len(b.ops))
 	op.Key, op.Member, op.At, op.Width, op.History, op.TTL = key, member, at, width, history, ttl
 	return &add(b, key, op).Result
 }
@@ -662,7 +624,7 @@ func (o *BucketReadOp) Target() Key { return o.Key }
 
 // BucketRead queues a BucketReadOp.
 func (b *Batch) BucketRead(key Key, at time.Time, width time.Duration, history int) *Future[[]int] {
-	op := b.bucketReads.next(len(b.ops))
+	op := next(&b.bucketReads, len(b.ops))
 	op.Key, op.At, op.Width, op.History = key, at, width, history
 	return &addRead(b, key, op).Result
 }
@@ -706,7 +668,7 @@ func BucketStart(t time.Time, w time.Duration) time.Time {
 // handed out before Reset stay valid; b no longer holds them.
 func (b *Batch) Reset() {
 	for _, c := range b.chunks() {
-		c.forget()
+		c.Forget()
 	}
 	b.reset()
 }
@@ -720,19 +682,19 @@ func (b *Batch) Reset() {
 // them afresh was a third of the engine's bytes allocated per event.
 func (b *Batch) Recycle() {
 	for _, c := range b.chunks() {
-		c.recycle()
+		c.Recycle()
 	}
 	b.reset()
 }
 
 // chunks are b's chunks of every kind.
 func (b *Batch) chunks() [11]interface {
-	forget()
-	recycle()
+	Forget()
+	Recycle()
 } {
 	return [...]interface {
-		forget()
-		recycle()
+		Forget()
+		Recycle()
 	}{&b.claims, &b.windowAdds, &b.windowAddReads, &b.windowReads,
 		&b.novelties, &b.marks, &b.bucketAdds, &b.gets, &b.puts, &b.readMarks, &b.bucketReads}
 }
