@@ -112,7 +112,7 @@ func (s *scoring) release() {
 
 // item is one valid record of the batch.
 type item struct {
-	rec        cloudtrail.Record // event.Record points here
+	rec        cloudtrail.Record // event.Record points here, unless the caller parsed it (ScoreParsed)
 	index      int               // position in the batch
 	event      detectors.Event
 	dedupe     state.Key
@@ -157,14 +157,15 @@ func newScoring(e *Engine, b Batch) *scoring {
 	n := 0
 	for i := range b.Records {
 		it := &items[n]
-		if err := parseRecord(&it.rec, &b, i, popts); err != nil {
+		rec, err := parseRecord(&it.rec, &b, i, popts)
+		if err != nil {
 			s.verdicts[i] = invalid(err)
 			continue
 		}
 		n++
-		s.verdicts[i].EventID = it.rec.EventID
+		s.verdicts[i].EventID = rec.EventID
 		it.index, it.copyOf = i, -1
-		it.event = detectors.Event{Record: &it.rec, Tenant: b.Tenant}
+		it.event = detectors.Event{Record: rec, Tenant: b.Tenant}
 		it.event.UseArena(owners)
 		// The claim's name and the owner are built as one string.
 		claim := it.event.PrefixedOwner(dedupePrefix(e.claimBeside), owners)
