@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/iamsentry/iamsentry/cloudtrail"
 )
@@ -27,11 +28,16 @@ func (e *Engine) ScoreParsed(ctx context.Context, b Batch, parsed []*cloudtrail.
 
 // parseRecord returns the batch's record i: the one parsed as it was
 // read, taken as it is (a copy of each, some 900 bytes, was a fortieth of
-// the scan's CPU with the write barriers of the collector), or rec filled
-// with its bytes parsed now.
-func parseRecord(rec *cloudtrail.Record, b *Batch, i int, opts cloudtrail.Options) (*cloudtrail.Record, error) {
+// the scan's CPU with the write barriers of the collector), or its bytes
+// parsed now into the scratch's records.
+func (s *scoring) parseRecord(b *Batch, i int, opts cloudtrail.Options) (*cloudtrail.Record, error) {
 	if b.parsed != nil && b.parsed[i] != nil && len(b.Records[i]) <= opts.MaxRecordSize {
 		return b.parsed[i], nil
 	}
+	sc := s.scratch
+	if len(sc.recs) == 0 {
+		sc.recs = slices.Grow(sc.recs, len(b.Records))[:len(b.Records)]
+	}
+	rec := &sc.recs[i]
 	return rec, cloudtrail.ParseInto(rec, b.Records[i], opts)
 }

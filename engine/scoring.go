@@ -40,13 +40,18 @@ type scoring struct {
 	scratch *scratch // items, evaluations and the index by owner, reused (see release)
 }
 
-// scratch is what scoring a batch needs only while it scores: the items
-// (records included, about 1 KB each), the evaluations, and the index of
-// records by owner. It is reused across batches, cleared, because a batch
+// scratch is what scoring a batch needs only while it scores: the items,
+// the records the engine parses (about 900 bytes each), the evaluations,
+// and the index of records by owner. It is reused across batches, cleared, because a batch
 // of 512 records allocated some 600 KB of it, a sixth of the engine's
 // bytes per event, for the garbage collector to sweep.
 type scratch struct {
 	items []item
+	// recs are where the records the engine parses itself go, by their
+	// position in the batch: none for a batch the caller parsed
+	// (ScoreParsed), whose records the items point to, and which would
+	// otherwise have cleared 900 bytes a record for nothing.
+	recs  []cloudtrail.Record
 	evals []detectors.Evaluation
 	seen  map[string]int
 	// first is the batch's first state batch: reused, its index by key
@@ -96,6 +101,8 @@ func (s *scoring) release() {
 		return
 	}
 	clear(sc.items[:cap(sc.items)])
+	clear(sc.recs)
+	sc.recs = sc.recs[:0]
 	clear(sc.evals[:cap(sc.evals)])
 	sc.evals = sc.evals[:0]
 	clear(sc.seen)
@@ -112,8 +119,7 @@ func (s *scoring) release() {
 
 // item is one valid record of the batch.
 type item struct {
-	rec        cloudtrail.Record // event.Record points here, unless the caller parsed it (ScoreParsed)
-	index      int               // position in the batch
+	index      int // position in the batch
 	event      detectors.Event
 	dedupe     state.Key
 	owner      string // the event's identity, owner of the throttles it wins
@@ -138,12 +144,12 @@ func newScoring(e *Engine, b Batch) *scoring {
 	seen := s.scratch.seen
 	enabled := s.rules.Registry.Enabled()
 	popts := cloudtrail.Options{MaxRecordSize: e.opts.MaxRecordSize}
-	// Items, records included, are built in place, in a slice that never
-	// grows: detectors keep &it.event and its Record, and a record or item
-	// of its own would cost an allocation per record. A slot is written
-	// only by a record that parses (ParseInto leaves it as it was on an
-	// error), so every slot is zero until its record takes it (scratch
-	// comes cleared).
+	// Items, and the records the engine parses, are built in place, in
+	// slices that never grow: detectors keep &it.event and its Record, and
+	// a record or item of its own would cost an allocation per record. A
+	// slot is written only by a record that parses (ParseInto leaves it as
+	// it was on an error), so every slot is zero until its record takes it
+	// (scratch comes cleared).
 	items := s.scratch.items
 	// Evaluations too share one slice; a detector or two per record is
 	// typical, and growing it copies only interface values.
@@ -157,7 +163,7 @@ func newScoring(e *Engine, b Batch) *scoring {
 	n := 0
 	for i := range b.Records {
 		it := &items[n]
-		rec, err := parseRecord(&it.rec, &b, i, popts)
+		rec, err := s.parseRecord(&b, i, popts)
 		if err != nil {
 			s.verdicts[i] = invalid(err)
 			continue
