@@ -126,7 +126,7 @@ func (ev *Event) PrefixedOwner(prefix string, arena *Arena) string {
 // is not safe for concurrent use.
 type Arena struct {
 	chunk []byte
-	slabs []any // by Slab id: its *slabChunk (see Slab)
+	slabs []recycler // by Slab id: its *slabChunk (see Slab)
 }
 
 // arenaChunk is the size of an Arena's chunks; a string of more than a

@@ -1,6 +1,10 @@
 package detectors
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/iamsentry/iamsentry/internal/chunks"
+)
 
 // UseArena has the event's strings (String) and evaluations (Slab.New)
 // carved from a, the arena of the batch the event belongs to: a detector
@@ -22,11 +26,11 @@ func (ev *Event) String(b []byte) string {
 
 // Slab hands out zeroed values of T, an evaluation type, for events:
 // carved from chunks of the event's arena (see UseArena), one chunk per
-// few values rather than one allocation per value. A chunk lives as long
-// as any value of it, as a batch's evaluations do; the values of a chunk
-// are never handed out twice. Make one Slab per type, at package level,
-// with NewSlab; it is safe for concurrent use (the chunks are the
-// arena's, and an arena belongs to one goroutine).
+// few values rather than one allocation per value. A value stays the
+// event's until its arena is recycled (Arena.Recycle); until then the
+// values of a chunk are never handed out twice. Make one Slab per type,
+// at package level, with NewSlab; it is safe for concurrent use (the
+// chunks are the arena's, and an arena belongs to one goroutine).
 type Slab[T any] struct{ id int }
 
 // slabs counts the Slabs made: each has its place in every arena.
@@ -35,13 +39,10 @@ var slabs atomic.Int32
 // NewSlab returns a Slab of T.
 func NewSlab[T any]() *Slab[T] { return &Slab[T]{id: int(slabs.Add(1) - 1)} }
 
-// slabChunk is what an arena keeps of one Slab: the values not handed out
-// yet, and the size of its next chunk. Chunks double up to slabMaxChunk,
-// so a batch of a few events zeroes a few values, not a whole chunk's.
-type slabChunk[T any] struct {
-	free []T
-	next int
-}
+// slabChunk is what an arena keeps of one Slab: its chunks of values.
+// They double up to slabMaxChunk, from 2, so a batch of a few events
+// zeroes a few values, not a whole chunk's.
+type slabChunk[T any] struct{ chunks.Chunks[T] }
 
 // slabMaxChunk bounds a chunk: a value kept past its batch (a finding's)
 // pins at most this many neighbours.
@@ -55,18 +56,34 @@ func (s *Slab[T]) New(ev *Event) *T {
 		return new(T)
 	}
 	if s.id >= len(a.slabs) {
-		a.slabs = append(a.slabs, make([]any, s.id+1-len(a.slabs))...)
+		a.slabs = append(a.slabs, make([]recycler, s.id+1-len(a.slabs))...)
 	}
 	c, _ := a.slabs[s.id].(*slabChunk[T])
 	if c == nil {
-		c = &slabChunk[T]{next: 2}
+		c = &slabChunk[T]{}
 		a.slabs[s.id] = c
 	}
-	if len(c.free) == 0 {
-		c.free = make([]T, c.next)
-		c.next = min(2*c.next, slabMaxChunk)
+	return c.Next(min(2<<min(c.Made(), 5), slabMaxChunk))
+}
+
+// recycler is a slabChunk of any type.
+type recycler interface{ Recycle() }
+
+// Recycle readies a for the next batch's events. Its strings are left to
+// whoever holds them (findings and stores may keep them past the batch),
+// and the next strings come from a chunk of their own; the values Slab.New
+// handed out are taken back, cleared, for the values of the next batch:
+// every one of them is invalid from then on. It is for the owner of a's
+// batch that holds every reader of its evaluations and knows none is
+// left: the engine, once a micro-batch's verdicts are out (evaluations
+// build findings of their own, never pointing into themselves). A batch
+// carved some 500 bytes of evaluations per event, a third of the engine's
+// bytes allocated, each chunk pointer-laden for the collector to mark.
+func (a *Arena) Recycle() {
+	a.chunk = nil
+	for _, c := range a.slabs {
+		if c != nil {
+			c.Recycle()
+		}
 	}
-	v := &c.free[0]
-	c.free = c.free[1:]
-	return v
 }

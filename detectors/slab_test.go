@@ -1,6 +1,7 @@
 package detectors_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/iamsentry/iamsentry/detectors"
@@ -50,5 +51,50 @@ func TestEventWithoutArenaAllocates(t *testing.T) {
 	}
 	if s := ev.String([]byte("key:AKIA")); s != "key:AKIA" {
 		t.Fatalf("String = %q", s)
+	}
+}
+
+// TestArenaRecycle checks what Recycle promises: the values of the next
+// batch come zeroed and from the storage of the last (no allocation once
+// it is warm), and the strings of the last batch read as they were built.
+func TestArenaRecycle(t *testing.T) {
+	slab := detectors.NewSlab[slabValue]()
+	var arena detectors.Arena
+	ev := &detectors.Event{}
+	ev.UseArena(&arena)
+	const perBatch = 100
+	batch := func(round int) (values []*slabValue, strs []string) {
+		for i := range perBatch {
+			v := slab.New(ev)
+			if *v != (slabValue{}) {
+				t.Fatalf("round %d, value %d came as %+v, want zero", round, i, *v)
+			}
+			*v = slabValue{n: i, name: "v"}
+			values = append(values, v)
+			strs = append(strs, ev.String([]byte(fmt.Sprint("s", round, "-", i))))
+		}
+		return values, strs
+	}
+	_, first := batch(0)
+	arena.Recycle()
+	values, _ := batch(1)
+	for i, s := range first {
+		if want := fmt.Sprint("s0-", i); s != want {
+			t.Fatalf("string %d of the batch before reads %q after Recycle, want %q", i, s, want)
+		}
+	}
+	for i, v := range values {
+		if v.n != i {
+			t.Fatalf("value %d reads %+v: handed out twice in one batch", i, *v)
+		}
+	}
+	arena.Recycle()
+	if n := testing.AllocsPerRun(10, func() {
+		for range perBatch {
+			slab.New(ev)
+		}
+		arena.Recycle()
+	}); n != 0 {
+		t.Errorf("a recycled batch of %d values allocated %v times, want 0", perBatch, n)
 	}
 }

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -50,9 +51,23 @@ func TestScoreParsedMatchesScore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		var before []cloudtrail.Record // the engine reads parsed records in place, never writing them
+		for _, rec := range parsed {
+			if rec != nil {
+				before = append(before, *rec)
+			}
+		}
 		got, err := pre.ScoreParsed(context.Background(), engine.Batch{Records: raws}, parsed)
 		if err != nil {
 			t.Fatal(err)
+		}
+		for _, rec := range parsed {
+			if rec != nil {
+				if !reflect.DeepEqual(*rec, before[0]) {
+					t.Fatalf("ScoreParsed changed a parsed record (event %s)", rec.EventID)
+				}
+				before = before[1:]
+			}
 		}
 		for i := range want {
 			if want[i].Outcome == engine.OutcomeAlert {

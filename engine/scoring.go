@@ -40,19 +40,28 @@ type scoring struct {
 	scratch *scratch // items, evaluations and the index by owner, reused (see release)
 }
 
-// scratch is what scoring a batch needs only while it scores: the items
-// (records included, about 1 KB each), the evaluations, and the index of
-// records by owner. It is reused across batches, cleared, because a batch
+// scratch is what scoring a batch needs only while it scores: the items,
+// the records the engine parses (about 900 bytes each), the evaluations,
+// and the index of records by owner. It is reused across batches, cleared, because a batch
 // of 512 records allocated some 600 KB of it, a sixth of the engine's
 // bytes per event, for the garbage collector to sweep.
 type scratch struct {
 	items []item
+	// recs are where the records the engine parses itself go, by their
+	// position in the batch: none for a batch the caller parsed
+	// (ScoreParsed), whose records the items point to, and which would
+	// otherwise have cleared 900 bytes a record for nothing.
+	recs  []cloudtrail.Record
 	evals []detectors.Evaluation
 	seen  map[string]int
 	// first is the batch's first state batch: reused, its index by key
 	// keeps the size it grew to rather than growing again from nothing,
 	// which took a twentieth of the engine's CPU in rehashing alone.
 	first state.Batch
+	// arena is where the batch's events carve their strings and
+	// evaluations (detectors.Event.UseArena): its strings are fresh for
+	// every batch, its evaluations' storage recycled (see release).
+	arena detectors.Arena
 }
 
 // scratchPool holds scratch of batches that finished; scratchMaxRecords
@@ -92,6 +101,8 @@ func (s *scoring) release() {
 		return
 	}
 	clear(sc.items[:cap(sc.items)])
+	clear(sc.recs)
+	sc.recs = sc.recs[:0]
 	clear(sc.evals[:cap(sc.evals)])
 	sc.evals = sc.evals[:0]
 	clear(sc.seen)
@@ -99,13 +110,16 @@ func (s *scoring) release() {
 	// more (the evaluations and items holding them were just cleared),
 	// so the next batch queues its operations in this one's storage.
 	sc.first.Recycle()
+	// Nor its evaluations: the next batch's are carved where they were.
+	// The findings they built are the verdicts', and hold no pointer
+	// into them.
+	sc.arena.Recycle()
 	scratchPool.Put(sc)
 }
 
 // item is one valid record of the batch.
 type item struct {
-	rec        cloudtrail.Record // event.Record points here
-	index      int               // position in the batch
+	index      int // position in the batch
 	event      detectors.Event
 	dedupe     state.Key
 	owner      string // the event's identity, owner of the throttles it wins
@@ -130,36 +144,37 @@ func newScoring(e *Engine, b Batch) *scoring {
 	seen := s.scratch.seen
 	enabled := s.rules.Registry.Enabled()
 	popts := cloudtrail.Options{MaxRecordSize: e.opts.MaxRecordSize}
-	// Items, records included, are built in place, in a slice that never
-	// grows: detectors keep &it.event and its Record, and a record or item
-	// of its own would cost an allocation per record. A slot is written
-	// only by a record that parses (ParseInto leaves it as it was on an
-	// error), so every slot is zero until its record takes it (scratch
-	// comes cleared).
+	// Items, and the records the engine parses, are built in place, in
+	// slices that never grow: detectors keep &it.event and its Record, and
+	// a record or item of its own would cost an allocation per record. A
+	// slot is written only by a record that parses (ParseInto leaves it as
+	// it was on an error), so every slot is zero until its record takes it
+	// (scratch comes cleared).
 	items := s.scratch.items
 	// Evaluations too share one slice; a detector or two per record is
 	// typical, and growing it copies only interface values.
 	evals := s.scratch.evals
-	// The claim names and owners are carved from chunks of their own,
-	// fresh for the batch: never the scratch's, which a later batch
-	// rewrites while stores and findings may still hold these strings.
-	// So are the strings and evaluations detectors build per event
-	// (detectors.Event.UseArena).
-	var owners detectors.Arena
+	// The claim names and owners are carved from chunks of strings of
+	// their own, fresh for the batch: never a chunk of an earlier batch,
+	// which stores and findings may still hold strings of. So are the
+	// strings detectors build per event, and their evaluations, whose
+	// storage is the scratch's (detectors.Event.UseArena, Arena.Recycle).
+	owners := &s.scratch.arena
 	n := 0
 	for i := range b.Records {
 		it := &items[n]
-		if err := parseRecord(&it.rec, &b, i, popts); err != nil {
+		rec, err := s.parseRecord(&b, i, popts)
+		if err != nil {
 			s.verdicts[i] = invalid(err)
 			continue
 		}
 		n++
-		s.verdicts[i].EventID = it.rec.EventID
+		s.verdicts[i].EventID = rec.EventID
 		it.index, it.copyOf = i, -1
-		it.event = detectors.Event{Record: &it.rec, Tenant: b.Tenant}
-		it.event.UseArena(&owners)
+		it.event = detectors.Event{Record: rec, Tenant: b.Tenant}
+		it.event.UseArena(owners)
 		// The claim's name and the owner are built as one string.
-		claim := it.event.PrefixedOwner(dedupePrefix(e.claimBeside), &owners)
+		claim := it.event.PrefixedOwner(dedupePrefix(e.claimBeside), owners)
 		it.owner = it.event.Owner()
 		if first, dup := seen[it.owner]; dup {
 			it.copyOf = first
@@ -168,7 +183,7 @@ func newScoring(e *Engine, b Batch) *scoring {
 		seen[it.owner] = i
 		it.dedupe = dedupeKey(&it.event, e.claimBeside, claim)
 		it.claim = s.first.Claim(it.dedupe, nil, e.opts.DedupeHorizon)
-		s.creations(it, &owners)
+		s.creations(it, owners)
 		from := len(evals)
 		evals = s.observeAll(enabled, &it.event, evals)
 		// Capped, so that nothing appended to one item's evals can

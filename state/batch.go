@@ -5,6 +5,8 @@ import (
 	"iter"
 	"math/bits"
 	"time"
+
+	"github.com/iamsentry/iamsentry/internal/chunks"
 )
 
 // Batch is an ordered list of state operations, filled by detectors and the
@@ -66,57 +68,20 @@ type Batch struct {
 // keeps its slot (its future is a pointer into it) until the batch is
 // recycled (Recycle); a chunk used up is otherwise only left behind, and
 // freed once nothing points into it.
-type chunk[T any] struct {
-	free  []T   // the current chunk's slots not taken yet
-	taken [][]T // the chunks slots were taken from since the last Reset or Recycle
-	spare [][]T // chunks Recycle took back, cleared, for the next operations
-}
+type chunk[T any] = chunks.Chunks[T]
 
 // maxChunk bounds a chunk: an operation that outlives its batch (a future
 // kept past it) pins at most this many neighbours.
 const maxChunk = 32
 
-// take stores op in the chunk and returns where. queued is how many
-// operations the batch holds: a fresh chunk grows with the batch, so a
-// batch of a few operations allocates for them alone.
-func (c *chunk[T]) take(queued int, op T) *T {
-	if len(c.free) == 0 {
-		c.refill(queued)
-	}
-	p := &c.free[0]
-	c.free = c.free[1:]
-	*p = op
-	return p
-}
-
-// refill starts the next chunk: a spare one, the largest first, or a
-// fresh one.
-func (c *chunk[T]) refill(queued int) {
-	if n := len(c.spare); n > 0 {
-		c.free, c.spare[n-1] = c.spare[n-1], nil
-		c.spare = c.spare[:n-1]
-	} else {
-		c.free = make([]T, min(max(queued/8, 1), maxChunk))
-	}
-	c.taken = append(c.taken, c.free)
-}
-
-// forget leaves the chunks slots were taken from to the futures in them.
-func (c *chunk[T]) forget() {
-	clear(c.taken)
-	c.taken, c.free = c.taken[:0], nil
-}
-
-// recycle clears the chunks slots were taken from and keeps them for the
-// next operations, in the order they were taken, so that the largest
-// (the last) is used first.
-func (c *chunk[T]) recycle() {
-	for i, ch := range c.taken {
-		clear(ch)
-		c.spare = append(c.spare, ch)
-		c.taken[i] = nil
-	}
-	c.taken, c.free = c.taken[:0], nil
+// next returns the next slot of c for an operation, zero. The caller sets
+// the fields of the operation in place: building one and copying it in
+// (a WindowAddReadOp is some 200 bytes, most of them its future's) was a
+// seventh of the CPU of queuing it. queued is how many operations the
+// batch holds: a fresh chunk grows with the batch, so a batch of a few
+// operations allocates for them alone.
+func next[T any](c *chunk[T], queued int) *T {
+	return c.Next(min(max(queued/8, 1), maxChunk))
 }
 
 // Op is one queued operation. The concrete types below are the whole set; a
@@ -309,7 +274,9 @@ func (o *ClaimOp) Target() Key { return o.Key }
 
 // Claim queues a ClaimOp.
 func (b *Batch) Claim(key Key, value []byte, ttl time.Duration) *Future[Claimed] {
-	return &add(b, key, b.claims.take(len(b.ops), ClaimOp{Key: key, Value: value, TTL: ttl})).Result
+	op := next(&b.claims, len(b.ops))
+	op.Key, op.Value, op.TTL = key, value, ttl
+	return &add(b, key, op).Result
 }
 
 // PutOp sets Key to Value, replacing what it held.
@@ -328,7 +295,9 @@ func (o *PutOp) Target() Key { return o.Key }
 
 // Put queues a PutOp.
 func (b *Batch) Put(key Key, value []byte, ttl time.Duration) *Future[struct{}] {
-	return &add(b, key, b.puts.take(len(b.ops), PutOp{Key: key, Value: value, TTL: ttl})).Result
+	op := next(&b.puts, len(b.ops))
+	op.Key, op.Value, op.TTL = key, value, ttl
+	return &add(b, key, op).Result
 }
 
 // GetOp reads the value of Key: nil when the key does not exist.
@@ -345,7 +314,9 @@ func (o *GetOp) Target() Key { return o.Key }
 
 // Get queues a GetOp.
 func (b *Batch) Get(key Key) *Future[[]byte] {
-	return &addRead(b, key, b.gets.take(len(b.ops), GetOp{Key: key})).Result
+	op := next(&b.gets, len(b.ops))
+	op.Key = key
+	return &addRead(b, key, op).Result
 }
 
 // WindowAddOp records Member at event time At in a time-windowed set and
@@ -372,7 +343,9 @@ func (o *WindowAddOp) Target() Key { return o.Key }
 
 // WindowAdd queues a WindowAddOp.
 func (b *Batch) WindowAdd(key Key, member string, at time.Time, count Span, ttl time.Duration) *Future[int] {
-	return &add(b, key, b.windowAdds.take(len(b.ops), WindowAddOp{Key: key, Member: member, At: at, Count: count, TTL: ttl})).Result
+	op := next(&b.windowAdds, len(b.ops))
+	op.Key, op.Member, op.At, op.Count, op.TTL = key, member, at, count, ttl
+	return &add(b, key, op).Result
 }
 
 // WindowAddReadOp is a WindowAddOp and a WindowReadOp of the same key and
@@ -397,7 +370,8 @@ func (o *WindowAddReadOp) Target() Key { return o.Key }
 
 // WindowAddRead queues a WindowAddReadOp.
 func (b *Batch) WindowAddRead(key Key, member string, at time.Time, span Span, limit int, ttl time.Duration) *Future[Window] {
-	op := b.windowAddReads.take(len(b.ops), WindowAddReadOp{Key: key, Member: member, At: at, Span: span, Limit: limit, TTL: ttl})
+	op := next(&b.windowAddReads, len(b.ops))
+	op.Key, op.Member, op.At, op.Span, op.Limit, op.TTL = key, member, at, span, limit, ttl
 	b.push(key, op, true)
 	return &op.Result
 }
@@ -432,7 +406,8 @@ func (b *Batch) WindowRead(key Key, span Span, limit int) *Future[Window] {
 // queueWindowRead queues a WindowReadOp and records it as the latest
 // read of its key, span and limit in b.reads' slot at rpos.
 func (b *Batch) queueWindowRead(rpos int, key Key, span Span, limit int) *Future[Window] {
-	op := b.windowReads.take(len(b.ops), WindowReadOp{Key: key, Span: span, Limit: limit})
+	op := next(&b.windowReads, len(b.ops))
+	op.Key, op.Span, op.Limit = key, span, limit
 	b.reads.slots[rpos].v = b.push(key, op, false)
 	return &op.Result
 }
@@ -534,13 +509,15 @@ func (o *NoveltyAddOp) Target() Key { return o.Key }
 
 // NoveltyAdd queues a NoveltyAddOp without an owner.
 func (b *Batch) NoveltyAdd(key Key, member string, at time.Time, ttl time.Duration) *Future[Novelty] {
-	return &add(b, key, b.novelties.take(len(b.ops), NoveltyAddOp{Key: key, Member: member, At: at, TTL: ttl})).Result
+	return b.NoveltyAddBy(key, member, "", at, ttl)
 }
 
 // NoveltyAddBy queues a NoveltyAddOp by owner, retry-safe (see
 // NoveltyAddOp.Owner).
 func (b *Batch) NoveltyAddBy(key Key, member, owner string, at time.Time, ttl time.Duration) *Future[Novelty] {
-	return &add(b, key, b.novelties.take(len(b.ops), NoveltyAddOp{Key: key, Member: member, Owner: owner, At: at, TTL: ttl})).Result
+	op := next(&b.novelties, len(b.ops))
+	op.Key, op.Member, op.Owner, op.At, op.TTL = key, member, owner, at, ttl
+	return &add(b, key, op).Result
 }
 
 // Keep says which of two times a mark keeps.
@@ -576,7 +553,9 @@ func (o *MarkOp) Target() Key { return o.Key }
 
 // Mark queues a MarkOp.
 func (b *Batch) Mark(key Key, at time.Time, keep Keep, ttl time.Duration) *Future[Mark] {
-	return &add(b, key, b.marks.take(len(b.ops), MarkOp{Key: key, At: at, Keep: keep, TTL: ttl})).Result
+	op := next(&b.marks, len(b.ops))
+	op.Key, op.At, op.Keep, op.TTL = key, at, keep, ttl
+	return &add(b, key, op).Result
 }
 
 // ReadMarkOp reads a mark without writing.
@@ -593,7 +572,9 @@ func (o *ReadMarkOp) Target() Key { return o.Key }
 
 // ReadMark queues a ReadMarkOp.
 func (b *Batch) ReadMark(key Key) *Future[Mark] {
-	return &addRead(b, key, b.readMarks.take(len(b.ops), ReadMarkOp{Key: key})).Result
+	op := next(&b.readMarks, len(b.ops))
+	op.Key = key
+	return &addRead(b, key, op).Result
 }
 
 // BucketAddOp adds Member to the time bucket holding event time At and
@@ -620,7 +601,9 @@ func (o *BucketAddOp) Target() Key { return o.Key }
 
 // BucketAdd queues a BucketAddOp.
 func (b *Batch) BucketAdd(key Key, member string, at time.Time, width time.Duration, history int, ttl time.Duration) *Future[[]int] {
-	return &add(b, key, b.bucketAdds.take(len(b.ops), BucketAddOp{Key: key, Member: member, At: at, Width: width, History: history, TTL: ttl})).Result
+	op := next(&b.bucketAdds, len(b.ops))
+	op.Key, op.Member, op.At, op.Width, op.History, op.TTL = key, member, at, width, history, ttl
+	return &add(b, key, op).Result
 }
 
 // BucketReadOp reads the counts of the History buckets ending with the bucket
@@ -641,7 +624,9 @@ func (o *BucketReadOp) Target() Key { return o.Key }
 
 // BucketRead queues a BucketReadOp.
 func (b *Batch) BucketRead(key Key, at time.Time, width time.Duration, history int) *Future[[]int] {
-	return &addRead(b, key, b.bucketReads.take(len(b.ops), BucketReadOp{Key: key, At: at, Width: width, History: history})).Result
+	op := next(&b.bucketReads, len(b.ops))
+	op.Key, op.At, op.Width, op.History = key, at, width, history
+	return &addRead(b, key, op).Result
 }
 
 // ThrottleOp takes Key for Owner for TTL: the result is true when the key was
@@ -683,7 +668,7 @@ func BucketStart(t time.Time, w time.Duration) time.Time {
 // handed out before Reset stay valid; b no longer holds them.
 func (b *Batch) Reset() {
 	for _, c := range b.chunks() {
-		c.forget()
+		c.Forget()
 	}
 	b.reset()
 }
@@ -697,19 +682,19 @@ func (b *Batch) Reset() {
 // them afresh was a third of the engine's bytes allocated per event.
 func (b *Batch) Recycle() {
 	for _, c := range b.chunks() {
-		c.recycle()
+		c.Recycle()
 	}
 	b.reset()
 }
 
 // chunks are b's chunks of every kind.
 func (b *Batch) chunks() [11]interface {
-	forget()
-	recycle()
+	Forget()
+	Recycle()
 } {
 	return [...]interface {
-		forget()
-		recycle()
+		Forget()
+		Recycle()
 	}{&b.claims, &b.windowAdds, &b.windowAddReads, &b.windowReads,
 		&b.novelties, &b.marks, &b.bucketAdds, &b.gets, &b.puts, &b.readMarks, &b.bucketReads}
 }
