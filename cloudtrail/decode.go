@@ -157,7 +157,17 @@ func (d *decoder) member(k objKind, n int) (f field, exact, end, ok bool) {
 // that it nests no deeper than encoding/json allows.
 func (d *decoder) value() ([]byte, bool) {
 	start := d.i
-	end, res := scanValueMax(d.b, start, true, maxNesting-d.depth)
+	var end int
+	var res scanResult
+	switch d.peek() {
+	case '"':
+		// Most values stepped over are strings (requestID, eventVersion,
+		// eventCategory): scanValueMax would scan just this string, after
+		// setting up its stack of containers.
+		end, res = scanString(d.b, start+1, true)
+	default:
+		end, res = scanValueMax(d.b, start, true, maxNesting-d.depth)
+	}
 	if res != scanOK {
 		return nil, false
 	}
@@ -262,10 +272,19 @@ func (d *decoder) str(dst *string, f field) bool {
 }
 
 // anchorAt makes the caller's principal id, once read, the anchor of
-// the predictions of the fields read after it (see predSlot).
+// the predictions of the fields read after it (see predSlot); until it
+// is read, the event's name is: a producer that sorts keys writes
+// userIdentity last, and an event's name predicts its source exactly
+// and its caller's address and agent better than the last record does.
+// Principal anchors are odd, name anchors even, so a name never
+// replaces a principal.
 func (d *decoder) anchorAt(f field, v string) {
-	if f == fIdentityPrincipalID && v != "" {
+	switch {
+	case v == "":
+	case f == fIdentityPrincipalID:
 		d.anchor = hashString(v) | 1
+	case f == fEventName && d.anchor&1 == 0:
+		d.anchor = hashString(v) &^ 1
 	}
 }
 
