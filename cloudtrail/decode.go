@@ -272,19 +272,10 @@ func (d *decoder) str(dst *string, f field) bool {
 }
 
 // anchorAt makes the caller's principal id, once read, the anchor of
-// the predictions of the fields read after it (see predSlot); until it
-// is read, the event's name is: a producer that sorts keys writes
-// userIdentity last, and an event's name predicts its source exactly
-// and its caller's address and agent better than the last record does.
-// Principal anchors are odd, name anchors even, so a name never
-// replaces a principal.
+// the predictions of the fields read after it (see predSlot).
 func (d *decoder) anchorAt(f field, v string) {
-	switch {
-	case v == "":
-	case f == fIdentityPrincipalID:
+	if f == fIdentityPrincipalID && v != "" {
 		d.anchor = hashString(v) | 1
-	case f == fEventName && d.anchor&1 == 0:
-		d.anchor = hashString(v) &^ 1
 	}
 }
 
