@@ -32,7 +32,7 @@ type decoder struct {
 	noRecords bool
 	// keys and pred are the memos of earlier records' keys and values,
 	// anchor the hash of this record's principal (decode_memo.go).
-	keys   [numKinds][maxMemoKeys]keyMemo
+	keys   [numKinds][maxMemoKeys][memoWays]keyMemo
 	pred   *predTable
 	anchor uint32
 	// idents are the userIdentity blocks met more than once

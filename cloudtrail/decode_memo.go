@@ -27,6 +27,15 @@ import (
 // remembered; CloudTrail records have about 20 members at the top.
 const maxMemoKeys = 32
 
+// memoWays is how many keys each member position remembers: the last
+// two met there. Records of one source differ by optional keys
+// (sessionCredentialFromConsole is in a third of the realistic month's
+// records, errorCode and additionalEventData in a few), which shift the
+// positions of the keys after them; remembering one key a position,
+// 12 % of the month's top-level keys missed, each then scanned, looked
+// up by hash and remembered anew.
+const memoWays = 2
+
 // maxMemoKey bounds the length of a remembered key with its closing
 // quote and colon; CloudTrail's longest is sessionCredentialFromConsole,
 // 28 bytes.
@@ -68,8 +77,8 @@ func (d *decoder) memoKey(k objKind, n int, i int) (f field, end int, ok bool) {
 	if n >= maxMemoKeys {
 		return noField, 0, false
 	}
-	m := &d.keys[k][n]
-	if !m.at(d.b, i+1) {
+	m := d.keyAt(k, n, i+1)
+	if m == nil {
 		return noField, 0, false
 	}
 	return m.f, i + 1 + int(m.n), true
@@ -90,12 +99,25 @@ func (d *decoder) memoMember(k objKind, n int) (f field, exact, end, ok bool) {
 	if i >= len(b) || b[i] != '"' || n >= maxMemoKeys {
 		return noField, false, false, false
 	}
-	m := &d.keys[k][n]
-	if !m.at(b, i+1) {
+	m := d.keyAt(k, n, i+1)
+	if m == nil {
 		return noField, false, false, false
 	}
 	d.i, d.more = skipSpace(b, i+1+int(m.n)), true
 	return m.f, m.f != noField, false, true
+}
+
+// keyAt returns the key remembered at member position n (below
+// maxMemoKeys) of an object of kind k that d.b[p:] starts with, or nil.
+func (d *decoder) keyAt(k objKind, n int, p int) *keyMemo {
+	ways := &d.keys[k][n]
+	if ways[0].at(d.b, p) {
+		return &ways[0]
+	}
+	if ways[1].at(d.b, p) {
+		return &ways[1]
+	}
+	return nil
 }
 
 // at reports whether b[p:] starts with m's key.
@@ -128,17 +150,14 @@ func (d *decoder) keepKey(k objKind, n int, name []byte, f field) {
 	}
 	var key [maxMemoKey]byte
 	size := copy(key[:], name) + copy(key[len(name):], `":`)
-	m := &d.keys[k][n]
+	ways := &d.keys[k][n]
+	ways[1] = ways[0] // the older key gives way
+	m := &ways[0]
 	for j := range m.word {
 		m.word[j] = binary.LittleEndian.Uint64(key[8*j:])
-		switch rest := size - 8*j; {
-		case rest >= 8:
-			m.mask[j] = ^uint64(0)
-		case rest <= 0:
-			m.mask[j] = 0
-		default:
-			m.mask[j] = 1<<(8*rest) - 1
-		}
+		// The low rest bytes count; a shift by 64 is 0 in Go, so a whole
+		// word's mask is all ones.
+		m.mask[j] = 1<<(8*min(max(size-8*j, 0), 8)) - 1
 	}
 	m.n, m.f = int8(size), f
 }
