@@ -109,36 +109,44 @@ func (d *decoder) memoMember(k objKind, n int) (f field, exact, end, ok bool) {
 
 // keyAt returns the key remembered at member position n (below
 // maxMemoKeys) of an object of kind k that d.b[p:] starts with, or nil.
+// It loads the words at p once for both keys.
 func (d *decoder) keyAt(k objKind, n int, p int) *keyMemo {
 	ways := &d.keys[k][n]
-	if ways[0].at(d.b, p) {
-		return &ways[0]
+	b := d.b
+	if p+maxMemoKey > len(b) { // too near the end to load whole words
+		for j := range ways {
+			if ways[j].atEnd(b, p) {
+				return &ways[j]
+			}
+		}
+		return nil
 	}
-	if ways[1].at(d.b, p) {
-		return &ways[1]
+	w := (*[maxMemoKey]byte)(b[p : p+maxMemoKey])
+	le := binary.LittleEndian
+	w0, w1, w2, w3 := le.Uint64(w[0:]), le.Uint64(w[8:]), le.Uint64(w[16:]), le.Uint64(w[24:])
+	for j := range ways {
+		m := &ways[j]
+		x := (w0^m.word[0])&m.mask[0] | (w1^m.word[1])&m.mask[1] | (w2^m.word[2])&m.mask[2] | (w3^m.word[3])&m.mask[3]
+		if x == 0 && m.n > 0 { // an empty memo matches nothing
+			return m
+		}
 	}
 	return nil
 }
 
-// at reports whether b[p:] starts with m's key.
-func (m *keyMemo) at(b []byte, p int) bool {
+// atEnd reports whether b[p:] starts with m's key, one byte at a time:
+// keyAt's loads of whole words would run past the end of b.
+func (m *keyMemo) atEnd(b []byte, p int) bool {
 	n := int(m.n)
 	if n == 0 || p+n > len(b) {
 		return false
 	}
-	if p+maxMemoKey > len(b) { // too near the end to load whole words
-		for j := range n {
-			if b[p+j] != byte(m.word[j/8]>>(j%8*8)) {
-				return false
-			}
+	for j := range n {
+		if b[p+j] != byte(m.word[j/8]>>(j%8*8)) {
+			return false
 		}
-		return true
 	}
-	w := (*[maxMemoKey]byte)(b[p : p+maxMemoKey])
-	le := binary.LittleEndian
-	x := (le.Uint64(w[0:])^m.word[0])&m.mask[0] | (le.Uint64(w[8:])^m.word[1])&m.mask[1] |
-		(le.Uint64(w[16:])^m.word[2])&m.mask[2] | (le.Uint64(w[24:])^m.word[3])&m.mask[3]
-	return x == 0
+	return true
 }
 
 // keepKey remembers the plain ASCII key name, met at member position n
