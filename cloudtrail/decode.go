@@ -32,7 +32,7 @@ type decoder struct {
 	noRecords bool
 	// keys and pred are the memos of earlier records' keys and values,
 	// anchor the hash of this record's principal (decode_memo.go).
-	keys   [numKinds][maxMemoKeys]keyMemo
+	keys   [numKinds][maxMemoKeys][memoWays]keyMemo
 	pred   *predTable
 	anchor uint32
 	// idents are the userIdentity blocks met more than once
@@ -157,7 +157,17 @@ func (d *decoder) member(k objKind, n int) (f field, exact, end, ok bool) {
 // that it nests no deeper than encoding/json allows.
 func (d *decoder) value() ([]byte, bool) {
 	start := d.i
-	end, res := scanValueMax(d.b, start, true, maxNesting-d.depth)
+	var end int
+	var res scanResult
+	switch d.peek() {
+	case '"':
+		// Most values stepped over are strings (requestID, eventVersion,
+		// eventCategory): scanValueMax would scan just this string, after
+		// setting up its stack of containers.
+		end, res = scanString(d.b, start+1, true)
+	default:
+		end, res = scanValueMax(d.b, start, true, maxNesting-d.depth)
+	}
 	if res != scanOK {
 		return nil, false
 	}

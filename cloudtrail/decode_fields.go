@@ -122,7 +122,10 @@ func (f field) child() (objKind, bool) {
 func (r *rawRecord) object(d *decoder, k objKind) bool {
 	var seen uint64
 	for n := 0; ; n++ {
-		f, exact, end, ok := d.member(k, n)
+		f, exact, end, ok := d.memoMember(k, n)
+		if !ok {
+			f, exact, end, ok = d.member(k, n)
+		}
 		if end || !ok {
 			return ok
 		}

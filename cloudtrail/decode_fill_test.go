@@ -1,6 +1,11 @@
 package cloudtrail
 
-import "testing"
+import (
+	"net/netip"
+	"reflect"
+	"testing"
+	"time"
+)
 
 // fillMemoInputs are eventTimes and sourceIPAddresses in an order that
 // makes the memo meet the same day and address, then nearly the same.
@@ -46,5 +51,59 @@ func sameWithFillMemo(t *testing.T, prev, cur string) {
 	}
 	if got, want := m.sourceIP(cur), (*fillMemo)(nil).sourceIP(cur); got != want {
 		t.Fatalf("after %q, sourceIPAddress %q must read %v as without a memo, got %v", prev, cur, want, got)
+	}
+}
+
+// TestFillOverwritesAll checks that fill writes every field of the
+// Record it fills, as its contract says ("overwrites whole"): it writes
+// field by field, so a field added to Record and not to fill would keep
+// the previous record's value. Every field of the prior Record is set
+// to something no record here decodes to.
+func TestFillOverwritesAll(t *testing.T) {
+	data := []byte(`{"eventID":"e","eventName":"n","eventSource":"s","eventTime":"2024-08-01T13:42:21Z"}`)
+	var raw rawRecord
+	d := new(decoder)
+	if !d.decode(data, &raw) {
+		t.Fatal("the fast path declined a minimal record")
+	}
+	want := new(Record)
+	if err := raw.fill(want, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := new(Record)
+	setAll(t, reflect.ValueOf(got).Elem())
+	if err := raw.fill(got, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("fill must overwrite every field of the Record:\n got  %+v\n want %+v", got, want)
+	}
+}
+
+// setAll sets every field under v to a value that is not zero.
+func setAll(t *testing.T, v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[time.Time]() {
+			v.Set(reflect.ValueOf(time.Unix(1, 0)))
+			return
+		}
+		if v.Type() == reflect.TypeFor[netip.Addr]() {
+			v.Set(reflect.ValueOf(netip.MustParseAddr("192.0.2.1")))
+			return
+		}
+		for i := range v.NumField() {
+			setAll(t, v.Field(i))
+		}
+	case reflect.String:
+		v.SetString("prior")
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int8:
+		v.SetInt(3)
+	case reflect.Slice:
+		v.SetBytes([]byte(`"prior"`))
+	default:
+		t.Fatalf("setAll: no value for a %v field", v.Type())
 	}
 }

@@ -34,8 +34,11 @@ func truncated(i int, eof bool) (int, scanResult) {
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // skipSpace returns the index of the first non-space byte at or after i.
+// Compact JSON has no space at all, and every byte above ' ' is no
+// space: one comparison settles the common case, where isSpace's four
+// were a tenth of the parser's instructions.
 func skipSpace(b []byte, i int) int {
-	for i < len(b) && isSpace(b[i]) {
+	for i < len(b) && b[i] <= ' ' && isSpace(b[i]) {
 		i++
 	}
 	return i

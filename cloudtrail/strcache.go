@@ -3,6 +3,7 @@ package cloudtrail
 import (
 	"encoding/binary"
 	"math/bits"
+	"unsafe"
 )
 
 // stringCache remembers recently made strings so that values repeating
@@ -17,7 +18,22 @@ import (
 // source IPs of one busy hour evict each other and 3.6 of a record's
 // 15 cached strings are made again; at 4096 (64 KiB) 1.2 are, and 0.45
 // since the hash reads every byte (see hashBytes).
-type stringCache [4096]string
+//
+// The strings it makes are written one after another into blocks of
+// slabSize bytes rather than allocated one by one: the decoder's memos
+// compare the bytes of a record with these strings (decode_memo.go), and
+// in a scan, whose store and detectors walk tens of megabytes between
+// two records, strings scattered over the heap were a cache miss per
+// comparison. Packed, the few thousand values a month repeats share a
+// few hundred kilobytes. A block stays alive while any string in it
+// does, which bounds what a kept value can hold to slabSize.
+type stringCache struct {
+	slot [4096]string
+	slab []byte // the block new strings are written into
+}
+
+// slabSize is the size of the blocks the cache's strings are written in.
+const slabSize = 16 << 10
 
 // maxCachedLen keeps long, rarely repeated values out of the cache.
 const maxCachedLen = 256
@@ -27,12 +43,18 @@ func (c *stringCache) get(b []byte) string {
 	if len(b) < 2 || len(b) > maxCachedLen { // one-byte strings cost nothing
 		return string(b)
 	}
-	i := hashBytes(b) % uint32(len(c))
-	if s := c[i]; s == string(b) {
+	i := hashBytes(b) % uint32(len(c.slot))
+	if s := c.slot[i]; s == string(b) {
 		return s
 	}
-	s := string(b)
-	c[i] = s
+	if len(c.slab)+len(b) > cap(c.slab) {
+		c.slab = make([]byte, 0, slabSize)
+	}
+	start := len(c.slab)
+	c.slab = append(c.slab, b...)
+	// The bytes are never written again: the slab only grows past them.
+	s := unsafe.String(&c.slab[start], len(b))
+	c.slot[i] = s
 	return s
 }
 
