@@ -136,6 +136,12 @@ func putPageBuf(sp *[]byte) {
 func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 	// Every dirty entry is in a dirty page, or in r.entries: all are
 	// encoded below, and clean.
+	if r.pages != nil {
+		for _, e := range r.dirty {
+			pg := &r.pages[r.pageOf(e.name)]
+			pg.pending = append(pg.pending, e)
+		}
+	}
 	clear(r.dirty)
 	r.dirty, r.sized, r.tally.ok = r.dirty[:0], false, false
 	var sides []Side
@@ -159,12 +165,16 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 		if !pg.dirty {
 			continue
 		}
+		var appended bool
+		if sides, appended = r.appendPage(pg, now, sides); appended {
+			continue
+		}
 		if pg.bits < maxPageBits && estimate(pg.entries) > pageSplit {
 			r.splitPage(i)
 			i--
 			continue
 		}
-		head := [VersionSize + 1]byte{VersionSize: formatV} // the version is set below
+		head := [VersionSize + 1]byte{VersionSize: formatLogOps} // the version is set below
 		sp := pagePool.Get().(*[]byte)
 		var data []byte
 		data, sides = r.encodeEntries(head[:], pg.entries, now, sides, sp)
@@ -175,7 +185,7 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 			i--
 			continue
 		}
-		pg.dirty, pg.size = false, len(data)
+		pg.dirty, pg.size, pg.base, pg.log = false, len(data), len(data), true
 		binary.BigEndian.PutUint64(pg.version[:], rand.Uint64())
 		copy(data, pg.version[:])
 		pg.expires = 0
@@ -187,10 +197,11 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 		old := pg.stored
 		if pg.expires > 0 {
 			pg.stored = pageSuffix(pg.bits, pg.prefix, &pg.version)
-			sides = append(sides, Side{Suffix: pg.stored, Data: data, Expires: pg.expires, Old: old, buf: sp})
+			pg.keyExp = withSlack((pg.expires+999_999)/1_000_000, now)
+			sides = append(sides, Side{Suffix: pg.stored, Data: data, Expires: pg.keyExp * 1_000_000, Old: old, buf: sp})
 		} else {
 			putPageBuf(sp)
-			pg.stored = ""
+			pg.stored, pg.log = "", false
 			if old != "" {
 				sides = append(sides, Side{Old: old})
 			}

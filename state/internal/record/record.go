@@ -211,6 +211,16 @@ type page struct {
 	loaded  bool     // its entries are in the record's entries
 	dirty   bool     // an entry of it was written since it was encoded
 	entries []*entry // its entries, when loaded
+
+	// A page in the log format (formatLogOps, see pagelog.go) takes its
+	// writes as appended segments: log says it is stored so, base is
+	// about its live bytes at its last whole write (or when attached),
+	// and keyExp a lower bound of its key's expiry (Unix ms). pending
+	// lists its entries written since it was encoded, while Encode runs.
+	log     bool
+	base    int
+	keyExp  int64
+	pending []*entry
 }
 
 // maxPageBits bounds how often a page splits: 4096 pages at most.

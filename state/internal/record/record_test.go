@@ -190,7 +190,11 @@ func TestReleasedPagesReused(t *testing.T) {
 	stored := map[string][]byte{}
 	keep := func(sides []record.Side) {
 		for _, s := range sides {
-			stored[s.Suffix] = append([]byte(nil), s.Data...)
+			if s.Append {
+				stored[s.Suffix] = append(stored[s.Suffix], s.Data...)
+			} else {
+				stored[s.Suffix] = append([]byte(nil), s.Data...)
+			}
 		}
 		record.Release(sides)
 	}
