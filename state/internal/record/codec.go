@@ -209,13 +209,16 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 	}
 	b := append(append(make([]byte, 0, VersionSize+3+len(r.pages)*(VersionSize+10)), version[:]...), pagedFormatV)
 	b = binary.AppendUvarint(b, uint64(len(r.pages)))
+	size := len(r.pages) * (VersionSize + 8) // Size's figure, summed here in passing
 	for _, pg := range r.pages {
 		b = append(b, pg.bits)
 		b = binary.AppendUvarint(b, pg.prefix)
 		b = append(b, pg.version[:]...)
 		b = binary.AppendUvarint(b, uint64(max(pg.expires, 0)+999_999)/1_000_000)
+		size += pg.size
 	}
 	r.log, r.stored, r.keyPXAT = false, len(b), r.pxat(now)
+	r.size, r.sized = size, true
 	return b, sides
 }
 
@@ -466,6 +469,8 @@ func (d *decoder) segment(r *Record, now int64) {
 		e.size = d.off - start
 		if !e.stub {
 			e.enc, e.based = d.b[start:d.off:d.off], true
+		} else {
+			r.stubs = true
 		}
 		if d.err != nil {
 			return

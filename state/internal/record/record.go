@@ -173,6 +173,12 @@ type Record struct {
 	size  int
 	sized bool
 	tally tally // see retally
+	// stubs: r may hold stubs of side records, which NeedsNamed looks
+	// for. Only decoding makes one (Decode sets stubs when it does, and
+	// Attach replaces them), so a record that was never read with one
+	// (most: an hour's claims, a person's few entries) is not searched
+	// for them name by name at every batch.
+	stubs bool
 }
 
 // named is a name and its digest.
@@ -324,7 +330,7 @@ func Digest(s string) uint64 {
 // a look at each page, not at each of an automation principal's tens of
 // thousands of entries.
 func (r *Record) Size() int {
-	if r.sized && r.pages == nil {
+	if r.sized {
 		return r.size
 	}
 	n := len(r.pages) * (VersionSize + 8)

@@ -54,6 +54,9 @@ func (r *Record) Needs(ops []state.Op, now int64) []Need {
 // NeedsNamed is Needs for the digests of the operations' key names (see
 // Names).
 func (r *Record) NeedsNamed(names []uint64, now int64) []Need {
+	if r.pages == nil && !r.stubs {
+		return nil
+	}
 	var out []Need
 	var seen map[string]bool
 	for _, name := range names {
