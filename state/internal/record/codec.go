@@ -153,6 +153,7 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 		b, sides = r.encodeEntries(head[:], r.entries, now, sides, nil)
 		if len(b) <= PageThreshold {
 			r.log, r.stored, r.keyPXAT = len(b) >= LogThreshold, len(b), r.keyExpiry(now)
+			r.size, r.sized = r.listed, true // what Size would sum
 			if r.log {
 				b[VersionSize] = formatLog
 			}
@@ -257,9 +258,11 @@ func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side
 	sp := scratchPool.Get().(*[]byte)
 	scratch := (*sp)[:0]
 	live, size, inline := 0, len(head), 0
+	r.listed = 0
 	for _, e := range es {
 		if e.kind == 0 || e.expires <= now {
 			e.dirty = false // left out: nothing of it is to be written
+			r.listed += e.size
 			continue
 		}
 		live++
@@ -295,6 +298,7 @@ func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side
 				size += e.stubLen()
 			}
 		}
+		r.listed += e.size
 	}
 	size += uvarintLen(uint64(live))
 	var b, own []byte

@@ -172,7 +172,11 @@ type Record struct {
 	// sized).
 	size  int
 	sized bool
-	tally tally // see retally
+	// listed is the sum of the sizes of the entries the last
+	// encodeEntries call listed, as it left them: Size's figure after
+	// encoding all of r's.
+	listed int
+	tally  tally // see retally
 	// stubs: r may hold stubs of side records, which NeedsNamed looks
 	// for. Only decoding makes one (Decode sets stubs when it does, and
 	// Attach replaces them), so a record that was never read with one
