@@ -84,7 +84,12 @@
 // covers them and their bytes never pass through Lua; the call deletes
 // the versions replaced (or, refused, the new ones). An automation
 // principal with tens of thousands of time-named windows (a CSPM scanner)
-// is a few hundred pages, of which a batch rewrites those it changed.
+// is a few hundred pages, of which a batch changes a few. A page is a log
+// too (format 7; state/internal/record's pagelog.go): a batch APPENDs to
+// each page it changed the entries it wrote there, from the script after
+// the record's version check, as to a large entry's side record; the page
+// is rewritten under a new version once appended bytes pass half of its
+// live ones, or when it splits.
 //
 // A large entry's side record is a log of its own (format 6; see
 // state/internal/record's sidelog.go): a write that changes an entry

@@ -56,7 +56,7 @@ type records struct {
 	hits, misses, conflicts, writes, checks atomic.Int64
 	missesFound                             atomic.Int64
 	sideReads, sideWrites, pageWrites       atomic.Int64
-	sideAppends                             atomic.Int64
+	sideAppends, pageAppends                atomic.Int64
 	largest                                 atomic.Int64
 }
 
@@ -79,6 +79,7 @@ type RecordStats struct {
 	SideReads              int64 // side records (pages and large entries) read
 	SideWrites, PageWrites int64 // large entries' side records, and pages, written
 	SideAppends            int64 // of SideWrites, those that appended to the side record
+	PageAppends            int64 // of PageWrites, those that appended to the page
 	LargestRecord          int64 // bytes of the largest value written: a record, a page or a large entry
 }
 
@@ -91,7 +92,7 @@ func (s *Store) RecordStats() RecordStats {
 	return RecordStats{CacheHits: r.hits.Load(), CacheMisses: r.misses.Load(), Conflicts: r.conflicts.Load(),
 		Writes: r.writes.Load(), Checks: r.checks.Load(), LargestRecord: r.largest.Load(),
 		SideReads: r.sideReads.Load(), SideWrites: r.sideWrites.Load(), PageWrites: r.pageWrites.Load(),
-		SideAppends: r.sideAppends.Load(), MissesFound: r.missesFound.Load()}
+		SideAppends: r.sideAppends.Load(), PageAppends: r.pageAppends.Load(), MissesFound: r.missesFound.Load()}
 }
 
 // take removes key's record from the cache and returns it, or nil.

@@ -360,6 +360,9 @@ func (s *Store) stored(id *identity) {
 			}
 			largest = max(largest, len(sd.Data))
 			switch {
+			case sd.Suffix[0] == 'p' && sd.Append:
+				s.recs.pageAppends.Add(1)
+				s.recs.pageWrites.Add(1)
 			case sd.Suffix[0] == 'p':
 				s.recs.pageWrites.Add(1)
 			case sd.Append:

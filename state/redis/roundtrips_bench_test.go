@@ -2,12 +2,14 @@ package redis_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"maps"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,12 +22,36 @@ import (
 	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpustest"
 	"github.com/iamsentry/iamsentry/internal/redistest"
 	"github.com/iamsentry/iamsentry/internal/redistest/rstore"
+	redisstate "github.com/iamsentry/iamsentry/state/redis"
 )
+
+// setSizes counts the SET commands pipelines send and their values' bytes:
+// what a batch rewrites whole (pages and large entries' side records).
+type setSizes struct{ n, bytes atomic.Int64 }
+
+func (h *setSizes) DialHook(next goredis.DialHook) goredis.DialHook          { return next }
+func (h *setSizes) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook { return next }
+
+func (h *setSizes) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		for _, c := range cmds {
+			if args := c.Args(); len(args) > 2 && c.Name() == "set" {
+				if v, ok := args[2].([]byte); ok {
+					h.n.Add(1)
+					h.bytes.Add(int64(len(v)))
+				}
+			}
+		}
+		return next(ctx, cmds)
+	}
+}
 
 // roundTripDays is how much of the realistic corpus the round-trip
 // benchmark scores: a few days hold every kind of identity (people, CI,
-// automation) and keep batches of one event affordable.
-const roundTripDays = 3
+// automation) and keep batches of one event affordable. The month (30)
+// is what the open loop replays: only its identities grow past
+// record.PageThreshold and are paged.
+var roundTripDays = flag.Int("roundtrips.days", 3, "days of the realistic corpus BenchmarkRoundTripsRealistic scores")
 
 // BenchmarkRoundTripsRealistic scores the first days of the realistic
 // corpus (internal/realcorpus, seed 1) through the engine on a real
@@ -51,7 +77,7 @@ const roundTripDays = 3
 // per-batch costs: nothing is shared between events of a batch. It logs
 // the commands that dominate.
 func BenchmarkRoundTripsRealistic(b *testing.B) {
-	c := realcorpus.Generate(realcorpus.Options{Seed: 1, Days: roundTripDays})
+	c := realcorpus.Generate(realcorpus.Options{Seed: 1, Days: *roundTripDays})
 	raws := make([][]byte, len(c.Records))
 	for i, r := range c.Records {
 		raws[i] = r.JSON
@@ -73,6 +99,8 @@ func benchRoundTrips(b *testing.B, srv *redistest.Server, built *config.Built, r
 	var mallocs uint64
 	var ms runtime.MemStats
 	byCmd := map[string]int64{}
+	var stats redisstate.RecordStats
+	var sets setSizes
 	for b.Loop() {
 		b.StopTimer()
 		if err := admin.FlushAll(ctx).Err(); err != nil {
@@ -85,6 +113,7 @@ func benchRoundTrips(b *testing.B, srv *redistest.Server, built *config.Built, r
 		store := rstore.Open(b, srv.URL(), rstore.Prefix())
 		var h pipelineCounter
 		store.Client().AddHook(&h)
+		store.Client().AddHook(&sets)
 		eng := engine.New(built.Registry, store, engine.Options{Suppress: built.Suppress})
 		b.StartTimer()
 		runtime.ReadMemStats(&ms)
@@ -111,6 +140,7 @@ func benchRoundTrips(b *testing.B, srv *redistest.Server, built *config.Built, r
 			cmds += n
 		}
 		scriptUsec += evalshaUsec(b, admin)
+		stats = store.RecordStats() // the same every run: the corpus and the store's decisions are
 		store.Close()
 		b.StartTimer()
 	}
@@ -120,6 +150,10 @@ func benchRoundTrips(b *testing.B, srv *redistest.Server, built *config.Built, r
 		fmt.Fprintf(&top, "%s %.3f; ", name, float64(byCmd[name])/events)
 	}
 	b.Logf("%d events in batches of %d; commands per event: %s", len(raws), size, top.String())
+	perRun := float64(len(raws))
+	b.Logf("per event: record writes %.3f, page writes %.3f (appends %.3f), side writes %.3f (appends %.3f); SETs %.3f of %.0f B each, %.0f B per event",
+		float64(stats.Writes)/perRun, float64(stats.PageWrites)/perRun, float64(stats.PageAppends)/perRun, float64(stats.SideWrites)/perRun, float64(stats.SideAppends)/perRun,
+		float64(sets.n.Load())/events, float64(sets.bytes.Load())/max(float64(sets.n.Load()), 1), float64(sets.bytes.Load())/events)
 	b.ReportMetric(float64(trips)/float64(batches), "trips/batch")
 	b.ReportMetric(float64(sent)/events, "sent/event")
 	b.ReportMetric(float64(cmds)/events, "cmds/event")

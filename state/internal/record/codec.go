@@ -136,6 +136,12 @@ func putPageBuf(sp *[]byte) {
 func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 	// Every dirty entry is in a dirty page, or in r.entries: all are
 	// encoded below, and clean.
+	if r.pages != nil {
+		for _, e := range r.dirty {
+			pg := &r.pages[r.pageOf(e.name)]
+			pg.pending = append(pg.pending, e)
+		}
+	}
 	clear(r.dirty)
 	r.dirty, r.sized, r.tally.ok = r.dirty[:0], false, false
 	var sides []Side
@@ -147,6 +153,7 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 		b, sides = r.encodeEntries(head[:], r.entries, now, sides, nil)
 		if len(b) <= PageThreshold {
 			r.log, r.stored, r.keyPXAT = len(b) >= LogThreshold, len(b), r.keyExpiry(now)
+			r.size, r.sized = r.listed, true // what Size would sum
 			if r.log {
 				b[VersionSize] = formatLog
 			}
@@ -159,12 +166,16 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 		if !pg.dirty {
 			continue
 		}
+		var appended bool
+		if sides, appended = r.appendPage(pg, now, sides); appended {
+			continue
+		}
 		if pg.bits < maxPageBits && estimate(pg.entries) > pageSplit {
 			r.splitPage(i)
 			i--
 			continue
 		}
-		head := [VersionSize + 1]byte{VersionSize: formatV} // the version is set below
+		head := [VersionSize + 1]byte{VersionSize: formatLogOps} // the version is set below
 		sp := pagePool.Get().(*[]byte)
 		var data []byte
 		data, sides = r.encodeEntries(head[:], pg.entries, now, sides, sp)
@@ -175,7 +186,7 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 			i--
 			continue
 		}
-		pg.dirty, pg.size = false, len(data)
+		pg.dirty, pg.size, pg.base, pg.log = false, len(data), len(data), true
 		binary.BigEndian.PutUint64(pg.version[:], rand.Uint64())
 		copy(data, pg.version[:])
 		pg.expires = 0
@@ -187,10 +198,11 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 		old := pg.stored
 		if pg.expires > 0 {
 			pg.stored = pageSuffix(pg.bits, pg.prefix, &pg.version)
-			sides = append(sides, Side{Suffix: pg.stored, Data: data, Expires: pg.expires, Old: old, buf: sp})
+			pg.keyExp = withSlack((pg.expires+999_999)/1_000_000, now)
+			sides = append(sides, Side{Suffix: pg.stored, Data: data, Expires: pg.keyExp * 1_000_000, Old: old, buf: sp})
 		} else {
 			putPageBuf(sp)
-			pg.stored = ""
+			pg.stored, pg.log = "", false
 			if old != "" {
 				sides = append(sides, Side{Old: old})
 			}
@@ -198,13 +210,16 @@ func (r *Record) Encode(version [VersionSize]byte, now int64) ([]byte, []Side) {
 	}
 	b := append(append(make([]byte, 0, VersionSize+3+len(r.pages)*(VersionSize+10)), version[:]...), pagedFormatV)
 	b = binary.AppendUvarint(b, uint64(len(r.pages)))
+	size := len(r.pages) * (VersionSize + 8) // Size's figure, summed here in passing
 	for _, pg := range r.pages {
 		b = append(b, pg.bits)
 		b = binary.AppendUvarint(b, pg.prefix)
 		b = append(b, pg.version[:]...)
 		b = binary.AppendUvarint(b, uint64(max(pg.expires, 0)+999_999)/1_000_000)
+		size += pg.size
 	}
 	r.log, r.stored, r.keyPXAT = false, len(b), r.pxat(now)
+	r.size, r.sized = size, true
 	return b, sides
 }
 
@@ -243,9 +258,11 @@ func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side
 	sp := scratchPool.Get().(*[]byte)
 	scratch := (*sp)[:0]
 	live, size, inline := 0, len(head), 0
+	r.listed = 0
 	for _, e := range es {
 		if e.kind == 0 || e.expires <= now {
 			e.dirty = false // left out: nothing of it is to be written
+			r.listed += e.size
 			continue
 		}
 		live++
@@ -281,6 +298,7 @@ func (r *Record) encodeEntries(head []byte, es []*entry, now int64, sides []Side
 				size += e.stubLen()
 			}
 		}
+		r.listed += e.size
 	}
 	size += uvarintLen(uint64(live))
 	var b, own []byte
@@ -455,6 +473,8 @@ func (d *decoder) segment(r *Record, now int64) {
 		e.size = d.off - start
 		if !e.stub {
 			e.enc, e.based = d.b[start:d.off:d.off], true
+		} else {
+			r.stubs = true
 		}
 		if d.err != nil {
 			return

@@ -29,7 +29,7 @@ func (e *entry) trimWindow(cutoff int64) bool {
 func (e *entry) addWindow(member string, at int64) bool {
 	stored, found := "", false
 	for i, t := range e.window {
-		if t.member != member {
+		if !sameMember(t.member, member) {
 			continue
 		}
 		if at <= t.at {
@@ -44,6 +44,14 @@ func (e *entry) addWindow(member string, at int64) bool {
 	}
 	e.window = slices.Insert(e.window, search(e.window, at, stored), timed{stored, at})
 	return true
+}
+
+// sameMember reports whether a and b are equal, comparing their last
+// bytes before the rest: a window's members are often ARNs, addresses or
+// agents of one length that share long prefixes, and comparing them whole
+// (memequal) read the prefix of every one an add passed.
+func sameMember(a, b string) bool {
+	return len(a) == len(b) && (len(a) == 0 || a[len(a)-1] == b[len(b)-1]) && a == b
 }
 
 // search returns the index of the first member not before (at, member) in

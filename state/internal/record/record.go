@@ -172,7 +172,17 @@ type Record struct {
 	// sized).
 	size  int
 	sized bool
-	tally tally // see retally
+	// listed is the sum of the sizes of the entries the last
+	// encodeEntries call listed, as it left them: Size's figure after
+	// encoding all of r's.
+	listed int
+	tally  tally // see retally
+	// stubs: r may hold stubs of side records, which NeedsNamed looks
+	// for. Only decoding makes one (Decode sets stubs when it does, and
+	// Attach replaces them), so a record that was never read with one
+	// (most: an hour's claims, a person's few entries) is not searched
+	// for them name by name at every batch.
+	stubs bool
 }
 
 // named is a name and its digest.
@@ -211,6 +221,16 @@ type page struct {
 	loaded  bool     // its entries are in the record's entries
 	dirty   bool     // an entry of it was written since it was encoded
 	entries []*entry // its entries, when loaded
+
+	// A page in the log format (formatLogOps, see pagelog.go) takes its
+	// writes as appended segments: log says it is stored so, base is
+	// about its live bytes at its last whole write (or when attached),
+	// and keyExp a lower bound of its key's expiry (Unix ms). pending
+	// lists its entries written since it was encoded, while Encode runs.
+	log     bool
+	base    int
+	keyExp  int64
+	pending []*entry
 }
 
 // maxPageBits bounds how often a page splits: 4096 pages at most.
@@ -314,7 +334,7 @@ func Digest(s string) uint64 {
 // a look at each page, not at each of an automation principal's tens of
 // thousands of entries.
 func (r *Record) Size() int {
-	if r.sized && r.pages == nil {
+	if r.sized {
 		return r.size
 	}
 	n := len(r.pages) * (VersionSize + 8)

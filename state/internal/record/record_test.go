@@ -190,7 +190,11 @@ func TestReleasedPagesReused(t *testing.T) {
 	stored := map[string][]byte{}
 	keep := func(sides []record.Side) {
 		for _, s := range sides {
-			stored[s.Suffix] = append([]byte(nil), s.Data...)
+			if s.Append {
+				stored[s.Suffix] = append(stored[s.Suffix], s.Data...)
+			} else {
+				stored[s.Suffix] = append([]byte(nil), s.Data...)
+			}
 		}
 		record.Release(sides)
 	}
@@ -238,5 +242,24 @@ func TestReleasedPagesReused(t *testing.T) {
 	}
 	if g := reads(got, n); !reflect.DeepEqual(g, want) {
 		t.Fatalf("read back after its pages' bytes were reused:\n%v\nwant\n%v", g, want)
+	}
+}
+
+// BenchmarkWindowAdd adds a member again to windows of ARNs sharing a
+// prefix, as an identity's recon window gets them.
+func BenchmarkWindowAdd(b *testing.B) {
+	for _, n := range []int{16, 256} {
+		b.Run(fmt.Sprint("members=", n), func(b *testing.B) {
+			r := &record.Record{}
+			k := key("w")
+			for i := range n {
+				r.Apply(&state.WindowAddOp{Key: k, Member: fmt.Sprintf("arn:aws:iam::123456789012:role/service-role-%04d", i), At: at, TTL: time.Hour}, now)
+			}
+			i := 0
+			for b.Loop() {
+				r.Apply(&state.WindowAddOp{Key: k, Member: fmt.Sprintf("arn:aws:iam::123456789012:role/service-role-%04d", i%n), At: at.Add(time.Duration(i) * time.Nanosecond), TTL: time.Hour}, now)
+				i++
+			}
+		})
 	}
 }

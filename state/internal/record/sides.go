@@ -16,6 +16,7 @@ func (r *Record) splitPage(i int) {
 	delete(r.pageIndex, pageID(pg.bits, pg.prefix))
 	high := page{bits: pg.bits + 1, prefix: pg.prefix | 1<<pg.bits, loaded: true, dirty: true}
 	pg.bits++
+	pg.log = false // its key names its old prefix: it is written whole
 	r.pageIndex[pageID(pg.bits, pg.prefix)] = i
 	var low []*entry
 	for _, e := range pg.entries {
@@ -53,6 +54,9 @@ func (r *Record) Needs(ops []state.Op, now int64) []Need {
 // NeedsNamed is Needs for the digests of the operations' key names (see
 // Names).
 func (r *Record) NeedsNamed(names []uint64, now int64) []Need {
+	if r.pages == nil && !r.stubs {
+		return nil
+	}
 	var out []Need
 	var seen map[string]bool
 	for _, name := range names {
@@ -154,6 +158,7 @@ func (r *Record) attachPage(p int, side []byte, now int64) (bool, error) {
 		}
 		r.add(e)
 	}
+	r.attachedPage(&r.pages[p], side, pr.entries)
 	return true, nil
 }
 

@@ -14,7 +14,8 @@ import (
 // piling up, values rewritten with shorter and longer TTLs, marks and
 // windows refreshed, entries expiring as the clock moves, once stepping
 // back), the tally encodeSegment kept from write to write holds the live
-// bytes, latest expiry and size a count over every entry gives.
+// bytes, latest expiry and size a count over every entry gives; and after
+// a whole write, so does the size Encode kept.
 func TestTallyMatchesACount(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -41,7 +42,14 @@ func TestTallyMatchesACount(t *testing.T) {
 			}
 		}
 		w := r.EncodeWrite([VersionSize]byte{byte(i)}, wall)
-		if !w.Append {
+		if whole := 0; !w.Append {
+			// Written whole, Size's figure is summed as it encodes.
+			for _, e := range r.entries {
+				whole += e.size
+			}
+			if !r.sized || r.Size() != whole {
+				t.Fatalf("write %d, whole: Size %d (kept: %v); a count gives %d", i, r.Size(), r.sized, whole)
+			}
 			continue
 		}
 		appends++

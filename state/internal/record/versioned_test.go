@@ -10,9 +10,10 @@ import (
 	"github.com/iamsentry/iamsentry/state/internal/record"
 )
 
-// TestRewriteNamesNewVersion: a page rewritten gets a key of its own, and
-// names the key of the version it replaces for deletion; clean pages are
-// not written again.
+// TestRewriteNamesNewVersion: a page rewritten whole gets a key of its
+// own, and names the key of the version it replaces for deletion; a page
+// changed a little takes a segment appended under its key; clean pages
+// are not written again.
 func TestRewriteNamesNewVersion(t *testing.T) {
 	r := &record.Record{}
 	fill(t, r, 400) // paged
@@ -29,8 +30,26 @@ func TestRewriteNamesNewVersion(t *testing.T) {
 	if len(second) != 1 {
 		t.Fatalf("one value changed: %d side records written, want its page only", len(second))
 	}
-	if s := second[0]; !bySuffix[s.Old] || bySuffix[s.Suffix] || s.Data == nil {
-		t.Errorf("rewritten page %q replaces %q: want a new key replacing one written before", s.Suffix, s.Old)
+	if s := second[0]; !s.Append || !bySuffix[s.Suffix] || s.Old != "" || len(s.Data) > 64 {
+		t.Errorf("page changed by one value: %q (append %v, %d bytes) replacing %q; want a short segment appended to a key written before",
+			s.Suffix, s.Append, len(s.Data), s.Old)
+	}
+	for i := range 400 { // more than half a page's worth of changes: every page rewritten
+		r.Apply(&state.PutOp{Key: key(fmt.Sprint("v", i)), Value: []byte(strings.Repeat("x", 128)), TTL: time.Hour}, now)
+	}
+	_, third := r.Encode([record.VersionSize]byte{3}, now)
+	replaced := map[string]bool{}
+	for _, s := range third {
+		// A page that split names its old key in one half.
+		if s.Append || bySuffix[s.Suffix] || s.Data == nil || (s.Old != "" && !bySuffix[s.Old]) {
+			t.Errorf("page rewritten whole: %q (append %v) replaces %q; want a new key replacing one written before", s.Suffix, s.Append, s.Old)
+		}
+		replaced[s.Old] = true
+	}
+	for suffix := range bySuffix {
+		if !replaced[suffix] {
+			t.Errorf("page %q not rewritten whole", suffix)
+		}
 	}
 }
 
