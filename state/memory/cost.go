@@ -163,7 +163,7 @@ func setBytes(n int) int64 {
 // capacity, which never shrinks either and is at least the most entries
 // the group held: an upper bound.
 func (g *group) cost() int64 {
-	n := groupSize + groupSlot + str(int64(len(g.key.identity))) + alloc(8*int64(cap(g.entries)))
+	n := groupSize + groupSlot + str(int64(len(g.key.identity))) + alloc(int64(unsafe.Sizeof(slot{}))*int64(cap(g.entries)))
 	if g.index != nil {
 		n += mapBytes(cap(g.entries), 16+8)
 	}
