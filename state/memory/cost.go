@@ -107,6 +107,7 @@ var (
 	timedSize  = int64(unsafe.Sizeof(timed{}))
 	bucketSize = int64(unsafe.Sizeof(bucket{}))
 	auxSize    = alloc(int64(unsafe.Sizeof(aux{})))
+	indexSize  = alloc(int64(unsafe.Sizeof(nameIndex{})))
 )
 
 // claimSlot is a claim's share of its shard's claim log (see claimLog):
@@ -165,7 +166,7 @@ func setBytes(n int) int64 {
 func (g *group) cost() int64 {
 	n := groupSize + groupSlot + str(int64(len(g.key.identity))) + alloc(int64(unsafe.Sizeof(slot{}))*int64(cap(g.entries)))
 	if g.index != nil {
-		n += mapBytes(cap(g.entries), 16+8)
+		n += indexSize + mapBytes(cap(g.entries), 16+8)
 	}
 	return n
 }
