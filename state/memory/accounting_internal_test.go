@@ -45,8 +45,8 @@ func TestAccountedBytesMatchCosts(t *testing.T) {
 			for _, g := range sh.ids {
 				for ; g != nil; g = g.chain {
 					gw := g.cost()
-					for _, s := range g.entries {
-						gw += s.e.cost()
+					for _, e := range g.entries {
+						gw += e.cost()
 					}
 					if g.bytes != gw {
 						t.Fatalf("round %d: group %s accounted %d bytes, costs %d", round, g.key.identity, g.bytes, gw)

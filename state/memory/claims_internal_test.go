@@ -96,7 +96,7 @@ func TestClaimsCollideApart(t *testing.T) {
 	if _, ok := sh.claimAlone(state.Key{Tenant: "other", Identity: "a", Name: "verdict"}, h, []byte("O"), now+10, now, &x); ok {
 		t.Fatal("a of another tenant took the slot a's live claim holds")
 	}
-	if g := sh.group(b, h, nil); g != nil {
+	if g := sh.group(b, h); g != nil {
 		t.Fatalf("b has a group before it made one: %v", g)
 	}
 	if c, ok := sh.claimAlone(a, h, nil, now+10, now+5, &x); !ok || c.First || string(c.Prior) != "A" {
@@ -145,7 +145,7 @@ func TestEvictionOrdersClaimsAndGroupsByUse(t *testing.T) {
 	if sh.evicted != 1 {
 		t.Fatalf("evicted %d identities to shed one", sh.evicted)
 	}
-	if k1 := (state.Key{Identity: id(1), Name: "n"}); sh.lookup(k1, hashKey(k1), nil) != nil {
+	if k1 := (state.Key{Identity: id(1), Name: "n"}); sh.lookup(k1, hashKey(k1)) != nil {
 		t.Fatal("group 1 (least recently used once claim 0 was used again) survived")
 	}
 	sh.budget = 1 // shed everything but the last used

@@ -107,7 +107,6 @@ var (
 	timedSize  = int64(unsafe.Sizeof(timed{}))
 	bucketSize = int64(unsafe.Sizeof(bucket{}))
 	auxSize    = alloc(int64(unsafe.Sizeof(aux{})))
-	indexSize  = alloc(int64(unsafe.Sizeof(nameIndex{})))
 )
 
 // claimSlot is a claim's share of its shard's claim log (see claimLog):
@@ -164,9 +163,9 @@ func setBytes(n int) int64 {
 // capacity, which never shrinks either and is at least the most entries
 // the group held: an upper bound.
 func (g *group) cost() int64 {
-	n := groupSize + groupSlot + str(int64(len(g.key.identity))) + alloc(int64(unsafe.Sizeof(slot{}))*int64(cap(g.entries)))
+	n := groupSize + groupSlot + str(int64(len(g.key.identity))) + alloc(8*int64(cap(g.entries)))
 	if g.index != nil {
-		n += indexSize + mapBytes(cap(g.entries), 16+8)
+		n += mapBytes(cap(g.entries), 16+8)
 	}
 	return n
 }

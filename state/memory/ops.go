@@ -86,12 +86,12 @@ func (sh *shard) claim(o *state.ClaimOp, h uint64, now int64, x *scratch) (state
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return state.Claimed{}, err
 	}
-	if sh.lookup(o.Key, h, x) == nil {
+	if sh.lookup(o.Key, h) == nil {
 		if c, ok := sh.claimAlone(o.Key, h, o.Value, now+int64(o.TTL), now, x); ok {
 			return c, nil
 		}
 	}
-	g, e, err := sh.live(o.Key, h, kindValue, now, x)
+	g, e, err := sh.live(o.Key, h, kindValue, now)
 	if err != nil {
 		return state.Claimed{}, err
 	}
@@ -114,12 +114,12 @@ func (sh *shard) put(o *state.PutOp, h uint64, now int64, x *scratch) (struct{},
 		return struct{}{}, err
 	}
 	// Put replaces whatever the key held, as SET does on Redis.
-	sh.replace(sh.group(o.Key, h, x), o.Key, h, &entry{name: strings.Clone(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
+	sh.replace(sh.group(o.Key, h), o.Key, h, &entry{name: strings.Clone(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
 	return struct{}{}, nil
 }
 
 func (sh *shard) get(o *state.GetOp, h uint64, now int64, x *scratch) ([]byte, error) {
-	_, e, err := sh.live(o.Key, h, kindValue, now, x)
+	_, e, err := sh.live(o.Key, h, kindValue, now)
 	if err != nil || e == nil {
 		return nil, err
 	}
@@ -146,7 +146,7 @@ func (sh *shard) windowAdd(o *state.WindowAddOp, h uint64, now int64, x *scratch
 }
 
 func (sh *shard) windowRead(o *state.WindowReadOp, h uint64, now int64, x *scratch) (state.Window, error) {
-	_, e, err := sh.live(o.Key, h, kindWindow, now, x)
+	_, e, err := sh.live(o.Key, h, kindWindow, now)
 	if err != nil || e == nil {
 		return state.Window{}, err
 	}
@@ -237,7 +237,7 @@ func (sh *shard) mark(o *state.MarkOp, h uint64, now int64, x *scratch) (state.M
 }
 
 func (sh *shard) readMark(o *state.ReadMarkOp, h uint64, now int64, x *scratch) (state.Mark, error) {
-	_, e, err := sh.live(o.Key, h, kindMark, now, x)
+	_, e, err := sh.live(o.Key, h, kindMark, now)
 	if err != nil || e == nil {
 		return state.Mark{}, err
 	}
@@ -272,7 +272,7 @@ func (sh *shard) bucketRead(o *state.BucketReadOp, h uint64, now int64, x *scrat
 	if err := checkBuckets(o.Key, o.Width, o.History); err != nil {
 		return nil, err
 	}
-	_, e, err := sh.live(o.Key, h, kindBuckets, now, x)
+	_, e, err := sh.live(o.Key, h, kindBuckets, now)
 	if err != nil {
 		return nil, err
 	}
@@ -285,7 +285,7 @@ func (sh *shard) throttle(o *state.ThrottleOp, h uint64, now int64, x *scratch) 
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return false, err
 	}
-	g, e, err := sh.live(o.Key, h, kindThrottle, now, x)
+	g, e, err := sh.live(o.Key, h, kindThrottle, now)
 	if err != nil || e != nil {
 		return e != nil && e.value == o.Owner, err
 	}

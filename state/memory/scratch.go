@@ -5,20 +5,19 @@ import (
 )
 
 // scratch is what one Exec call keeps while it runs its operations: the
-// identities it met last and the chunks its answers are cut from. It
-// belongs to the goroutine of that call alone, so it needs no lock, and it
-// is dropped when the call returns.
+// last identity it hashed and the chunks its answers are cut from. It belongs to
+// the goroutine of that call alone, so it needs no lock, and it is
+// dropped when the call returns.
 type scratch struct {
-	// ids are the identities of the last operations, most recent first,
-	// with their hashKey and group: a detector queues its operations on
-	// one identity together, the next detector often works on the same
-	// one, and an event's operations alternate between a few (its
-	// claim's, its principal's, its access key's), so comparing the
-	// strings (the same ones, as often as not) spares hashing them, and
-	// the group found for one spares finding it again. cur is the
-	// current operation's.
-	ids [recentIdentities]known
-	cur *known
+	// last is the identity of the previous operation and its hashKey:
+	// a detector queues its operations on one identity together, and
+	// the next detector often works on the same one, so comparing the
+	// strings (the same ones, as often as not) spares hashing them.
+	last struct {
+		tenant, identity string
+		hash             uint64
+		set              bool
+	}
 
 	// strs and ints are what the next window samples and bucket
 	// histories are cut from (see strings and counts).
@@ -31,60 +30,14 @@ type scratch struct {
 	chunk int
 }
 
-// known is an identity an Exec call met: its hashKey and, once an
-// operation found it, its group. A group is only remembered while it
-// lives: drop unlinks it from the recency list (see alive).
-type known struct {
-	tenant, identity string
-	hash             uint64
-	group            *group
-	set              bool
-}
-
-// recentIdentities is how many identities an Exec call remembers.
-const recentIdentities = 4
-
-// hash returns hashKey(k) and makes k's identity the current one,
-// remembering it for the next operations.
+// hash returns hashKey(k), remembering it for the next operation.
 func (x *scratch) hash(k state.Key) uint64 {
-	for i := range x.ids {
-		c := &x.ids[i]
-		if !c.set {
-			break // slots fill from the front
-		}
-		if same(c.identity, k.Identity) && c.tenant == k.Tenant {
-			if i > 0 {
-				hit := *c
-				copy(x.ids[1:i+1], x.ids[:i])
-				x.ids[0] = hit
-			}
-			x.cur = &x.ids[0]
-			return x.ids[0].hash
-		}
+	l := &x.last
+	if l.set && l.identity == k.Identity && l.tenant == k.Tenant {
+		return l.hash
 	}
-	copy(x.ids[1:], x.ids[:len(x.ids)-1])
-	x.ids[0] = known{tenant: k.Tenant, identity: k.Identity, hash: hashKey(k), set: true}
-	x.cur = &x.ids[0]
-	return x.cur.hash
-}
-
-// group returns the group found for the current identity, if it still
-// lives; nil otherwise. x may be nil (tests look groups up without it).
-func (x *scratch) group() *group {
-	if x == nil || x.cur == nil {
-		return nil
-	}
-	if g := x.cur.group; g != nil && g.alive() {
-		return g
-	}
-	return nil
-}
-
-// found remembers g as the current identity's group.
-func (x *scratch) found(g *group) {
-	if x != nil && x.cur != nil {
-		x.cur.group = g
-	}
+	l.tenant, l.identity, l.hash, l.set = k.Tenant, k.Identity, hashKey(k), true
+	return l.hash
 }
 
 // resultChunk is how many elements a fresh chunk of answers holds: enough

@@ -34,13 +34,6 @@ type shard struct {
 	evicted int64 // groups evicted to keep within budget
 	peak    int   // most groups ids held since it was last rebuilt
 
-	// held has a bit set for the hash of every group in ids, and for some
-	// groups no longer there (drop leaves their bits; sweep clears them):
-	// a claim (a new identity per event) looks for a group of its identity
-	// first, and a bit clear answers that there is none from one word,
-	// where a miss in ids read its groups' control words, rarely cached.
-	held [heldWords]uint64
-
 	// tick counts the uses of the shard's groups and claims: what was
 	// used at a lower tick was used less recently, which orders the
 	// groups' recency list against the claims' queue (see evict).
@@ -75,23 +68,6 @@ type shard struct {
 // recentGroups is how many groups a shard remembers as recent.
 const recentGroups = 4
 
-// heldWords is the size of a shard's held filter in words: 1,024 bits, a
-// few percent of them set on the realistic month.
-const heldWords = 16
-
-// heldBit returns the word and bit of held for hash h. The low bits chose
-// the shard: the bit comes from the high ones.
-func heldBit(h uint64) (int, uint64) {
-	b := h >> 54 // 10 bits
-	return int(b / 64), 1 << (b % 64)
-}
-
-// mayHold reports whether ids may hold a group under h.
-func (sh *shard) mayHold(h uint64) bool {
-	w, b := heldBit(h)
-	return sh.held[w]&b != 0
-}
-
 // groupKey names an identity of a tenant. The tenant is interned: tenants
 // are few and would otherwise be copied into every identity.
 type groupKey struct {
@@ -100,23 +76,17 @@ type groupKey struct {
 }
 
 // group is the state of one identity: its entries, each under a name, and
-// its place in the shard's recency list. Most identities hold a few dozen
-// names at most, and a slice searched in order beats a map in both time
-// and bytes: the search compares tags (see tagOf) in one run of memory and
-// follows an entry's pointer only for its own name (following every
-// entry's was most of live's time), and a name found moves to the front,
-// so the names an event's operations use (its windows, among a
-// principal's marks) are found in the first slots. Some identities hold
-// hundreds of names or thousands (a mark per service and network seen, a
-// name per policy or per target), and past manyEntries an index finds a
-// name without the scan.
+// its place in the shard's recency list. Most identities hold a handful of
+// names, and a slice searched in order beats a map in both time and bytes;
+// a few hold thousands (a name per policy or per target), and past
+// manyEntries an index finds a name without the scan.
 type group struct {
 	key        groupKey
 	chain      *group // the next group in ids with the same hash; nearly always nil
 	used       uint64 // the shard's tick when the group was last used (see shard.tick)
-	entries    []slot
-	index      *nameIndex // past manyEntries
-	bytes      int64      // accounted bytes of the group, entries included
+	entries    []*entry
+	index      map[string]int32 // name → position in entries, past manyEntries; never shrinks
+	bytes      int64            // accounted bytes of the group, entries included
 	prev, next *group
 }
 
@@ -134,54 +104,8 @@ type single struct {
 	e entry
 }
 
-// slot is an entry of a group and its name's tag.
-type slot struct {
-	tag uint64
-	e   *entry
-}
-
-// nameIndex finds a name among the entries of a group past manyEntries:
-// pos, which never shrinks, and the names found last, most recent first.
-// An event's operations use a few of an identity's hundreds of names (its
-// windows, among its marks), which recent answers from a few cache lines
-// where pos hashed the name and read the map's memory, rarely cached
-// (600k of the realistic month's 1.1M lookups of a name were in groups of
-// 64 to 832 entries). A recent position is checked against the entry
-// there: remove moves entries, and a stale one is passed over.
-type nameIndex struct {
-	pos    map[string]int32 // name → position in entries
-	recent [recentNames]foundName
-}
-
-// foundName is a name found in a group past manyEntries: its tag and its
-// entry's position.
-type foundName struct {
-	tag uint64
-	at  int
-}
-
-// recentNames is how many names a nameIndex remembers as found.
-const recentNames = 16
-
-// manyEntries is how many entries a group scans before it keeps an index:
-// a scan of 64 tags costs less than the index's lookup, which hashes the
-// name and reads the map's memory, rarely cached.
-const manyEntries = 64
-
-// tagOf is what a group compares before a name: its length and a few of
-// its bytes, the last ones among them. A store's names share prefixes (a
-// detector's, "enum:grid:") and differ at their ends or in length, so two
-// names of one group rarely share a tag, and a tag costs a few loads where
-// hashing the name costs a pass over it. Names sharing a tag are told
-// apart by comparing them.
-func tagOf(name string) uint64 {
-	n := len(name)
-	if n == 0 {
-		return 0
-	}
-	return uint64(n) | uint64(name[n-1])<<16 | uint64(name[max(n-2, 0)])<<24 |
-		uint64(name[max(n-3, 0)])<<32 | uint64(name[n/2])<<40 | uint64(name[n/4])<<48
-}
+// manyEntries is how many entries a group scans before it keeps an index.
+const manyEntries = 16
 
 // seed keys the hashes of every store's identities: a hash only has to be
 // stable within one process.
@@ -230,25 +154,17 @@ func (sh *shard) touch(g *group) {
 // hashKey(k).
 // An identity held as a claim (see claims.go) becomes a group here: the
 // caller is about to use it as one.
-func (sh *shard) group(k state.Key, h uint64, x *scratch) *group {
-	if g := sh.lookup(k, h, x); g != nil {
+func (sh *shard) group(k state.Key, h uint64) *group {
+	if g := sh.lookup(k, h); g != nil {
 		return g
 	}
 	return sh.promote(k, h)
 }
 
-// lookup is group for an identity held as a group, nil otherwise. x, the
-// calling Exec's scratch, may know the group already: k's identity is
-// its current one.
-func (sh *shard) lookup(k state.Key, h uint64, x *scratch) *group {
-	g := x.group()
+// lookup is group for an identity held as a group, nil otherwise.
+func (sh *shard) lookup(k state.Key, h uint64) *group {
+	g := sh.cached(k, h)
 	if g == nil {
-		g = sh.cached(k, h)
-	}
-	if g == nil {
-		if !sh.mayHold(h) {
-			return nil
-		}
 		for g = sh.ids[h]; g != nil && !g.is(k); g = g.chain {
 		}
 		if g == nil {
@@ -256,14 +172,9 @@ func (sh *shard) lookup(k state.Key, h uint64, x *scratch) *group {
 		}
 		sh.remember(g)
 	}
-	x.found(g)
 	sh.touch(g)
 	return g
 }
-
-// alive reports whether g is still held: drop takes it off the recency
-// list, which the lru sentinel keeps every held group on.
-func (g *group) alive() bool { return g.next != nil }
 
 // is reports whether g is k's identity.
 func (g *group) is(k state.Key) bool {
@@ -323,8 +234,6 @@ func (sh *shard) adopt(k state.Key, h uint64, g *group) *group {
 	sh.lru.next.prev = g
 	sh.lru.next = g
 	sh.ids[h] = g
-	w, b := heldBit(h)
-	sh.held[w] |= b
 	sh.remember(g)
 	sh.groups++
 	sh.peak = max(sh.peak, sh.groups)
@@ -397,59 +306,33 @@ func (sh *shard) evict(keep *group) {
 	}
 }
 
-// find returns the index of the entry named name in g, or -1. Without an
-// index, the entry found moves to the front.
+// find returns the index of the entry named name in g, or -1.
 func (g *group) find(name string) int {
-	t := tagOf(name)
 	if g.index != nil {
-		return g.findIndexed(name, t)
+		if i, ok := g.index[name]; ok {
+			return int(i)
+		}
+		return -1
 	}
-	for i := range g.entries {
-		if s := &g.entries[i]; s.tag == t && s.e.name == name {
-			if i > 0 {
-				hit := *s
-				copy(g.entries[1:i+1], g.entries[:i])
-				g.entries[0] = hit
-			}
-			return 0
+	for i, e := range g.entries {
+		if same(e.name, name) {
+			return i
 		}
 	}
 	return -1
 }
 
-// findIndexed is find past manyEntries; t is tagOf(name).
-func (g *group) findIndexed(name string, t uint64) int {
-	x := g.index
-	for i, r := range x.recent {
-		if r.tag != t || r.at >= len(g.entries) {
-			continue
-		}
-		if s := &g.entries[r.at]; s.tag == t && s.e.name == name {
-			copy(x.recent[1:i+1], x.recent[:i])
-			x.recent[0] = r
-			return r.at
-		}
-	}
-	at, ok := x.pos[name]
-	if !ok {
-		return -1
-	}
-	copy(x.recent[1:], x.recent[:len(x.recent)-1])
-	x.recent[0] = foundName{t, int(at)}
-	return int(at)
-}
-
 // remove deletes g's entry at i, dropping g when it was the last.
 func (sh *shard) remove(g *group, i int) {
-	e := g.entries[i].e
+	e := g.entries[i]
 	last := len(g.entries) - 1
 	g.entries[i] = g.entries[last]
-	g.entries[last] = slot{}
+	g.entries[last] = nil
 	g.entries = g.entries[:last]
 	if g.index != nil {
-		delete(g.index.pos, e.name)
+		delete(g.index, e.name)
 		if i < last {
-			g.index.pos[g.entries[i].e.name] = int32(i)
+			g.index[g.entries[i].name] = int32(i)
 		}
 	}
 	sh.keys--
@@ -462,14 +345,14 @@ func (sh *shard) remove(g *group, i int) {
 // add appends e to g.
 func (sh *shard) add(g *group, e *entry) {
 	before := g.cost()
-	g.entries = append(g.entries, slot{tagOf(e.name), e})
+	g.entries = append(g.entries, e)
 	switch {
 	case g.index != nil:
-		g.index.pos[e.name] = int32(len(g.entries) - 1)
+		g.index[e.name] = int32(len(g.entries) - 1)
 	case len(g.entries) > manyEntries:
-		g.index = &nameIndex{pos: make(map[string]int32, len(g.entries))}
-		for i, s := range g.entries {
-			g.index.pos[s.e.name] = int32(i)
+		g.index = make(map[string]int32, len(g.entries))
+		for i, e := range g.entries {
+			g.index[e.name] = int32(i)
 		}
 	}
 	sh.keys++
@@ -480,8 +363,8 @@ func (sh *shard) add(g *group, e *entry) {
 // live returns the unexpired entry under k, or nil, and its group. An
 // expired entry found on the way is reclaimed at once rather than left for
 // the janitor. A found identity counts as used.
-func (sh *shard) live(k state.Key, h uint64, want kind, now int64, x *scratch) (*group, *entry, error) {
-	g := sh.group(k, h, x)
+func (sh *shard) live(k state.Key, h uint64, want kind, now int64) (*group, *entry, error) {
+	g := sh.group(k, h)
 	if g == nil {
 		return nil, nil, nil
 	}
@@ -489,7 +372,7 @@ func (sh *shard) live(k state.Key, h uint64, want kind, now int64, x *scratch) (
 	if i < 0 {
 		return g, nil, nil
 	}
-	e := g.entries[i].e
+	e := g.entries[i]
 	if e.expires <= now {
 		sh.remove(g, i)
 		if len(g.entries) == 0 {
@@ -541,7 +424,7 @@ func (w edit) doneIf(changed bool) {
 // absent, and restarts its TTL: every write does. The caller defers done on
 // the returned edit once the write is made.
 func (sh *shard) upsert(k state.Key, h uint64, want kind, now int64, ttl time.Duration, x *scratch) (w edit, created bool, err error) {
-	g, e, err := sh.live(k, h, want, now, x)
+	g, e, err := sh.live(k, h, want, now)
 	if err != nil {
 		return edit{}, false, err
 	}
@@ -564,8 +447,8 @@ func (sh *shard) replace(g *group, k state.Key, h uint64, e *entry) {
 		g = sh.create(k, h)
 	}
 	if i := g.find(k.Name); i >= 0 {
-		old := g.entries[i].e
-		g.entries[i].e = e
+		old := g.entries[i]
+		g.entries[i] = e
 		sh.account(g, e.cost()-old.cost())
 	} else {
 		sh.add(g, e)
@@ -584,17 +467,12 @@ func (sh *shard) sweep(now int64) {
 			next := g.chain // remove may drop g, which unlinks it
 			// Backwards: remove moves the last entry, already checked, into i.
 			for i := len(g.entries) - 1; i >= 0; i-- {
-				if g.entries[i].e.expires <= now {
+				if g.entries[i].expires <= now {
 					sh.remove(g, i) // drops g with its last entry
 				}
 			}
 			g = next
 		}
-	}
-	sh.held = [heldWords]uint64{}
-	for h := range sh.ids {
-		w, b := heldBit(h)
-		sh.held[w] |= b
 	}
 	if sh.peak > 1024 && sh.groups < sh.peak/4 {
 		m := make(map[uint64]*group, len(sh.ids))
