@@ -58,6 +58,7 @@ type batcher struct {
 	busyLinger time.Duration
 	flight     flight
 	cost       batchCost
+	deadlines  *deadlines // bound each batch's engine calls by scoreTimeout
 	done       chan struct{}
 }
 
@@ -144,6 +145,8 @@ type jobResult struct {
 
 func newBatcher(eng *engine.Engine, workers, size int, linger, busyLinger time.Duration) *batcher {
 	b := &batcher{eng: eng, jobs: make(chan *job), size: size, linger: linger, busyLinger: busyLinger, done: make(chan struct{})}
+	b.deadlines = newDeadlines(scoreTimeout)
+	go b.deadlines.watchdog(b.done)
 	for range workers {
 		go b.work()
 	}
@@ -191,13 +194,19 @@ func (b *batcher) stop() { close(b.done) }
 
 func (b *batcher) work() {
 	var buf []*job // this worker's batch, reused from one batch to the next
+	var ctx *batchContext
 	for {
 		select {
 		case j := <-b.jobs:
 			buf = b.gatherInto(append(buf[:0], j))
 			b.flight.enter()
 			start := time.Now()
-			b.run(buf)
+			// The batch outlives any one caller: it is scored under a
+			// context of its own, bounded so a stuck store cannot hold
+			// a worker forever.
+			ctx = b.deadlines.begin(ctx, start)
+			b.run(ctx, buf)
+			b.deadlines.end(ctx)
 			b.cost.observe(time.Since(start))
 			b.flight.leave()
 			clear(buf) // hold no job the pool may hand out again
@@ -271,7 +280,7 @@ type group struct {
 // run scores a gathered batch, one engine call per group, and hands each
 // job its verdicts. Jobs keep their order within a group; a batch of one
 // group (the usual case) costs no map or extra slice.
-func (b *batcher) run(jobs []*job) {
+func (b *batcher) run(ctx context.Context, jobs []*job) {
 	live := jobs[:0]
 	for _, j := range jobs {
 		if err := j.ctx.Err(); err != nil {
@@ -292,12 +301,12 @@ func (b *batcher) run(jobs []*job) {
 				rest = append(rest, j)
 			}
 		}
-		b.runGroup(g, live[:n])
+		b.runGroup(ctx, g, live[:n])
 		live = rest
 	}
 }
 
-func (b *batcher) runGroup(g group, jobs []*job) {
+func (b *batcher) runGroup(ctx context.Context, g group, jobs []*job) {
 	var records [][]byte
 	if len(jobs) == 1 {
 		records = jobs[0].records
@@ -317,10 +326,6 @@ func (b *batcher) runGroup(g group, jobs []*job) {
 			links = append(links, l)
 		}
 	}
-	// The batch outlives any one caller: score it under a context of its
-	// own, bounded so a stuck store cannot hold a worker forever.
-	ctx, cancel := context.WithTimeout(context.Background(), scoreTimeout)
-	defer cancel()
 	batch := engine.Batch{Tenant: g.tenant, Records: records, Learn: g.learn, Links: links}
 	if !g.learn && b.scored != nil {
 		batch.Publish = func(fresh []engine.Verdict) { b.scored(g.tenant, fresh) }
@@ -339,5 +344,5 @@ func (b *batcher) runGroup(g group, jobs []*job) {
 	}
 }
 
-// scoreTimeout bounds one engine call.
+// scoreTimeout bounds the engine calls of one batch.
 const scoreTimeout = 30 * time.Second

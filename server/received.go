@@ -1,6 +1,8 @@
 package server
 
 import (
+	"google.golang.org/grpc/mem"
+
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
 )
 
@@ -24,6 +26,28 @@ type receivedRequest struct {
 	// the read-ahead budget takes this size and limitedStream checks no
 	// size again: two walks of proto.Size a request fewer.
 	wire int
+}
+
+// hold copies data, a request as the transport received it, into r's own
+// buffer (its slabs' records block) and returns it; decoding it, the
+// records refer into it. The transport's buffers go back to its pool once
+// decoding returns, so the request's bytes are copied once either way:
+// here, instead of once into a contiguous buffer of the pool (which the
+// pool clears whole before handing out: a 16 KiB block for a request
+// spanning two frames) and again record by record.
+func (r *receivedRequest) hold(data mem.BufferSlice) []byte {
+	n := data.Len()
+	if cap(r.slabs.data) < n {
+		r.slabs.data = make([]byte, n)
+	}
+	b := r.slabs.data[:n]
+	data.CopyTo(b)
+	return b
+}
+
+// held reports whether b is the buffer hold returned.
+func (r *receivedRequest) held(b []byte) bool {
+	return len(b) > 0 && cap(r.slabs.data) > 0 && &b[0] == &r.slabs.data[:1][0]
 }
 
 // maxKeptRecordBytes bounds the records' bytes a request kept for reuse

@@ -33,15 +33,22 @@ type limitCodec struct {
 func newLimitCodec(s *Server) limitCodec { return limitCodec{recordCodec: newRecordCodec(), s: s} }
 
 // Unmarshal implements encoding.CodecV2. The request is made contiguous
-// once, for both the check and the decoding.
+// once, for both the check and the decoding: a Score stream's request in
+// its own buffer, which its records then refer into (receivedRequest.hold),
+// any other in one of the transport's pool.
 func (c limitCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	m, ok := v.(proto.Message)
 	if !ok {
 		return c.recordCodec.Unmarshal(data, v)
 	}
-	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
-	defer buf.Free()
-	b := buf.ReadOnlyData()
+	var b []byte
+	if r, ok := v.(*receivedRequest); ok {
+		b = r.hold(data)
+	} else {
+		buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+		defer buf.Free()
+		b = buf.ReadOnlyData()
+	}
 	if err := c.s.checkWire(m, b); err != nil {
 		c.s.refused.Store(v, err)
 		return nil
