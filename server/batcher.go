@@ -192,29 +192,46 @@ func (j *job) recycle() {
 // stop ends the workers once they finish the batch in hand.
 func (b *batcher) stop() { close(b.done) }
 
+// worker is what one worker keeps from one batch to the next, so that a
+// batch of one event costs no allocation of its own.
+type worker struct {
+	b     *batcher
+	batch []*job
+	// ctx bounds the batch in hand (see batchContext).
+	ctx *batchContext
+	// publish is w.publishFresh, made once: the engine's Publish of a
+	// group of tenant's records. The engine calls it before Score returns.
+	publish func(fresh []engine.Verdict)
+	tenant  string
+}
+
 func (b *batcher) work() {
-	var buf []*job // this worker's batch, reused from one batch to the next
-	var ctx *batchContext
+	w := &worker{b: b}
+	w.publish = w.publishFresh
 	for {
 		select {
 		case j := <-b.jobs:
-			buf = b.gatherInto(append(buf[:0], j))
+			w.batch = b.gatherInto(append(w.batch[:0], j))
 			b.flight.enter()
 			start := time.Now()
 			// The batch outlives any one caller: it is scored under a
 			// context of its own, bounded so a stuck store cannot hold
 			// a worker forever.
-			ctx = b.deadlines.begin(ctx, start)
-			b.run(ctx, buf)
-			b.deadlines.end(ctx)
+			w.ctx = b.deadlines.begin(w.ctx, start)
+			w.run(w.batch)
+			b.deadlines.end(w.ctx)
 			b.cost.observe(time.Since(start))
 			b.flight.leave()
-			clear(buf) // hold no job the pool may hand out again
+			clear(w.batch) // hold no job the pool may hand out again
 		case <-b.done:
 			return
 		}
 	}
 }
+
+// publishFresh hands the verdicts with fresh findings of the group being
+// scored, of w.tenant, to the batcher's scored.
+func (w *worker) publishFresh(fresh []engine.Verdict) { w.b.scored(w.tenant, fresh) }
 
 // gather collects jobs into one batch, starting with first: the jobs
 // already waiting, then, if the batch is not full, those arriving within
@@ -280,7 +297,7 @@ type group struct {
 // run scores a gathered batch, one engine call per group, and hands each
 // job its verdicts. Jobs keep their order within a group; a batch of one
 // group (the usual case) costs no map or extra slice.
-func (b *batcher) run(ctx context.Context, jobs []*job) {
+func (w *worker) run(jobs []*job) {
 	live := jobs[:0]
 	for _, j := range jobs {
 		if err := j.ctx.Err(); err != nil {
@@ -301,12 +318,12 @@ func (b *batcher) run(ctx context.Context, jobs []*job) {
 				rest = append(rest, j)
 			}
 		}
-		b.runGroup(ctx, g, live[:n])
+		w.runGroup(g, live[:n])
 		live = rest
 	}
 }
 
-func (b *batcher) runGroup(ctx context.Context, g group, jobs []*job) {
+func (w *worker) runGroup(g group, jobs []*job) {
 	var records [][]byte
 	if len(jobs) == 1 {
 		records = jobs[0].records
@@ -327,10 +344,10 @@ func (b *batcher) runGroup(ctx context.Context, g group, jobs []*job) {
 		}
 	}
 	batch := engine.Batch{Tenant: g.tenant, Records: records, Learn: g.learn, Links: links}
-	if !g.learn && b.scored != nil {
-		batch.Publish = func(fresh []engine.Verdict) { b.scored(g.tenant, fresh) }
+	if !g.learn && w.b.scored != nil {
+		w.tenant, batch.Publish = g.tenant, w.publish
 	}
-	verdicts, err := b.eng.Score(ctx, batch)
+	verdicts, err := w.b.eng.Score(w.ctx, batch)
 	for _, j := range jobs {
 		if err != nil {
 			j.result <- jobResult{err: err}
