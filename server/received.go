@@ -38,7 +38,11 @@ type receivedRequest struct {
 func (r *receivedRequest) hold(data mem.BufferSlice) []byte {
 	n := data.Len()
 	if cap(r.slabs.data) < n {
-		r.slabs.data = make([]byte, n)
+		if n > maxKeptRecordBytes {
+			r.slabs.data = getLargeBuffer(n)
+		} else {
+			r.slabs.data = make([]byte, n)
+		}
 	}
 	b := r.slabs.data[:n]
 	data.CopyTo(b)
@@ -57,8 +61,13 @@ const maxKeptRecordBytes = 32 << 10
 
 // maxKeptRequests bounds the answered requests a stream keeps for reuse:
 // enough for the few in flight a stream of small requests has, at most
-// about maxKeptRequests × maxKeptRecordBytes of memory a stream.
+// about maxKeptRequests × (maxKeptRecordBytes + maxKeptEvents events) of
+// memory a stream.
 const maxKeptRequests = 16
+
+// maxKeptEvents bounds the events a request kept for reuse has room for
+// (about 90 bytes each in the slabs).
+const maxKeptEvents = 256
 
 // requestFreeList holds a stream's answered requests for its receive loop
 // to read the next ones into. The stream's handler puts, its receive
@@ -79,13 +88,18 @@ func (l requestFreeList) get() *receivedRequest {
 }
 
 // put keeps r, whose response was sent and whose records nothing reads
-// any more, for reuse; it drops r when the list is full or r holds more
-// than maxKeptRecordBytes of records. Nothing r's message refers to
+// any more, for reuse; it drops r when the list is full. Records over
+// maxKeptRecordBytes go back to largeBuffers instead, and room for over
+// maxKeptEvents events is dropped. Nothing r's message refers to
 // outlives this: the message and response are emptied, so a request kept
 // pins no verdicts.
 func (l requestFreeList) put(r *receivedRequest) {
 	if cap(r.slabs.data) > maxKeptRecordBytes {
-		return
+		putLargeBuffer(r.slabs.data)
+		r.slabs.data = nil
+	}
+	if cap(r.slabs.events) > maxKeptEvents {
+		r.slabs.events, r.slabs.wrappers, r.slabs.ptrs = nil, nil, nil
 	}
 	r.Reset()
 	r.resp.Reset()
