@@ -58,6 +58,7 @@ type batcher struct {
 	busyLinger time.Duration
 	flight     flight
 	cost       batchCost
+	deadlines  *deadlines // bound each batch's engine calls by scoreTimeout
 	done       chan struct{}
 }
 
@@ -144,6 +145,8 @@ type jobResult struct {
 
 func newBatcher(eng *engine.Engine, workers, size int, linger, busyLinger time.Duration) *batcher {
 	b := &batcher{eng: eng, jobs: make(chan *job), size: size, linger: linger, busyLinger: busyLinger, done: make(chan struct{})}
+	b.deadlines = newDeadlines(scoreTimeout)
+	go b.deadlines.watchdog(b.done)
 	for range workers {
 		go b.work()
 	}
@@ -189,23 +192,46 @@ func (j *job) recycle() {
 // stop ends the workers once they finish the batch in hand.
 func (b *batcher) stop() { close(b.done) }
 
+// worker is what one worker keeps from one batch to the next, so that a
+// batch of one event costs no allocation of its own.
+type worker struct {
+	b     *batcher
+	batch []*job
+	// ctx bounds the batch in hand (see batchContext).
+	ctx *batchContext
+	// publish is w.publishFresh, made once: the engine's Publish of a
+	// group of tenant's records. The engine calls it before Score returns.
+	publish func(fresh []engine.Verdict)
+	tenant  string
+}
+
 func (b *batcher) work() {
-	var buf []*job // this worker's batch, reused from one batch to the next
+	w := &worker{b: b}
+	w.publish = w.publishFresh
 	for {
 		select {
 		case j := <-b.jobs:
-			buf = b.gatherInto(append(buf[:0], j))
+			w.batch = b.gatherInto(append(w.batch[:0], j))
 			b.flight.enter()
 			start := time.Now()
-			b.run(buf)
+			// The batch outlives any one caller: it is scored under a
+			// context of its own, bounded so a stuck store cannot hold
+			// a worker forever.
+			w.ctx = b.deadlines.begin(w.ctx, start)
+			w.run(w.batch)
+			b.deadlines.end(w.ctx)
 			b.cost.observe(time.Since(start))
 			b.flight.leave()
-			clear(buf) // hold no job the pool may hand out again
+			clear(w.batch) // hold no job the pool may hand out again
 		case <-b.done:
 			return
 		}
 	}
 }
+
+// publishFresh hands the verdicts with fresh findings of the group being
+// scored, of w.tenant, to the batcher's scored.
+func (w *worker) publishFresh(fresh []engine.Verdict) { w.b.scored(w.tenant, fresh) }
 
 // gather collects jobs into one batch, starting with first: the jobs
 // already waiting, then, if the batch is not full, those arriving within
@@ -271,7 +297,7 @@ type group struct {
 // run scores a gathered batch, one engine call per group, and hands each
 // job its verdicts. Jobs keep their order within a group; a batch of one
 // group (the usual case) costs no map or extra slice.
-func (b *batcher) run(jobs []*job) {
+func (w *worker) run(jobs []*job) {
 	live := jobs[:0]
 	for _, j := range jobs {
 		if err := j.ctx.Err(); err != nil {
@@ -292,12 +318,12 @@ func (b *batcher) run(jobs []*job) {
 				rest = append(rest, j)
 			}
 		}
-		b.runGroup(g, live[:n])
+		w.runGroup(g, live[:n])
 		live = rest
 	}
 }
 
-func (b *batcher) runGroup(g group, jobs []*job) {
+func (w *worker) runGroup(g group, jobs []*job) {
 	var records [][]byte
 	if len(jobs) == 1 {
 		records = jobs[0].records
@@ -317,15 +343,11 @@ func (b *batcher) runGroup(g group, jobs []*job) {
 			links = append(links, l)
 		}
 	}
-	// The batch outlives any one caller: score it under a context of its
-	// own, bounded so a stuck store cannot hold a worker forever.
-	ctx, cancel := context.WithTimeout(context.Background(), scoreTimeout)
-	defer cancel()
 	batch := engine.Batch{Tenant: g.tenant, Records: records, Learn: g.learn, Links: links}
-	if !g.learn && b.scored != nil {
-		batch.Publish = func(fresh []engine.Verdict) { b.scored(g.tenant, fresh) }
+	if !g.learn && w.b.scored != nil {
+		w.tenant, batch.Publish = g.tenant, w.publish
 	}
-	verdicts, err := b.eng.Score(ctx, batch)
+	verdicts, err := w.b.eng.Score(w.ctx, batch)
 	for _, j := range jobs {
 		if err != nil {
 			j.result <- jobResult{err: err}
@@ -339,5 +361,5 @@ func (b *batcher) runGroup(g group, jobs []*job) {
 	}
 }
 
-// scoreTimeout bounds one engine call.
+// scoreTimeout bounds the engine calls of one batch.
 const scoreTimeout = 30 * time.Second

@@ -52,11 +52,11 @@ func (c recordCodec) Unmarshal(data mem.BufferSlice, v any) error {
 func unmarshalRecords(b []byte, m proto.Message) error {
 	switch r := m.(type) {
 	case *iamsentryv1.ScoreRequest:
-		if decodeScoreRequest(b, r, nil) {
+		if decodeScoreRequest(b, r, nil, false) {
 			return nil
 		}
 	case *receivedRequest:
-		if decodeScoreRequest(b, &r.ScoreRequest, &r.slabs) {
+		if decodeScoreRequest(b, &r.ScoreRequest, &r.slabs, r.held(b)) {
 			return nil
 		}
 	}

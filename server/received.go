@@ -1,6 +1,8 @@
 package server
 
 import (
+	"google.golang.org/grpc/mem"
+
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
 )
 
@@ -26,6 +28,32 @@ type receivedRequest struct {
 	wire int
 }
 
+// hold copies data, a request as the transport received it, into r's own
+// buffer (its slabs' records block) and returns it; decoding it, the
+// records refer into it. The transport's buffers go back to its pool once
+// decoding returns, so the request's bytes are copied once either way:
+// here, instead of once into a contiguous buffer of the pool (which the
+// pool clears whole before handing out: a 16 KiB block for a request
+// spanning two frames) and again record by record.
+func (r *receivedRequest) hold(data mem.BufferSlice) []byte {
+	n := data.Len()
+	if cap(r.slabs.data) < n {
+		if n > maxKeptRecordBytes {
+			r.slabs.data = getLargeBuffer(n)
+		} else {
+			r.slabs.data = make([]byte, n)
+		}
+	}
+	b := r.slabs.data[:n]
+	data.CopyTo(b)
+	return b
+}
+
+// held reports whether b is the buffer hold returned.
+func (r *receivedRequest) held(b []byte) bool {
+	return len(b) > 0 && cap(r.slabs.data) > 0 && &b[0] == &r.slabs.data[:1][0]
+}
+
 // maxKeptRecordBytes bounds the records' bytes a request kept for reuse
 // may hold: a stream that once sent a large batch keeps at most this much
 // a request, not its largest request's size.
@@ -33,8 +61,13 @@ const maxKeptRecordBytes = 32 << 10
 
 // maxKeptRequests bounds the answered requests a stream keeps for reuse:
 // enough for the few in flight a stream of small requests has, at most
-// about maxKeptRequests × maxKeptRecordBytes of memory a stream.
+// about maxKeptRequests × (maxKeptRecordBytes + maxKeptEvents events) of
+// memory a stream.
 const maxKeptRequests = 16
+
+// maxKeptEvents bounds the events a request kept for reuse has room for
+// (about 90 bytes each in the slabs).
+const maxKeptEvents = 256
 
 // requestFreeList holds a stream's answered requests for its receive loop
 // to read the next ones into. The stream's handler puts, its receive
@@ -55,13 +88,18 @@ func (l requestFreeList) get() *receivedRequest {
 }
 
 // put keeps r, whose response was sent and whose records nothing reads
-// any more, for reuse; it drops r when the list is full or r holds more
-// than maxKeptRecordBytes of records. Nothing r's message refers to
+// any more, for reuse; it drops r when the list is full. Records over
+// maxKeptRecordBytes go back to largeBuffers instead, and room for over
+// maxKeptEvents events is dropped. Nothing r's message refers to
 // outlives this: the message and response are emptied, so a request kept
 // pins no verdicts.
 func (l requestFreeList) put(r *receivedRequest) {
 	if cap(r.slabs.data) > maxKeptRecordBytes {
-		return
+		putLargeBuffer(r.slabs.data)
+		r.slabs.data = nil
+	}
+	if cap(r.slabs.events) > maxKeptEvents {
+		r.slabs.events, r.slabs.wrappers, r.slabs.ptrs = nil, nil, nil
 	}
 	r.Reset()
 	r.resp.Reset()

@@ -17,11 +17,16 @@ import (
 // done with (see receivedRequest): they are reused when large enough, so
 // a stream's requests of a few events cost no allocation at all.
 //
+// The records are copied out of b into one block, since b is usually the
+// transport's pooled buffer; when held is true, b is the slabs' own (see
+// receivedRequest.hold) and lives as long as m, and the records refer
+// into it instead: no second copy of every record.
+//
 // It returns false, leaving m untouched, for anything else (an object
 // record, a field it does not know, an event with more than its json
 // field, broken framing):
 // the generic decoder handles those, with their errors and fallbacks.
-func decodeScoreRequest(b []byte, m *iamsentryv1.ScoreRequest, slabs *eventSlabs) bool {
+func decodeScoreRequest(b []byte, m *iamsentryv1.ScoreRequest, slabs *eventSlabs, held bool) bool {
 	var seq uint64
 	var learn bool
 	n, size := 0, 0
@@ -67,7 +72,11 @@ func decodeScoreRequest(b []byte, m *iamsentryv1.ScoreRequest, slabs *eventSlabs
 	if slabs == nil {
 		slabs = new(eventSlabs)
 	}
-	events, wrappers, data := slabs.take(n, size)
+	events, wrappers := slabs.take(n)
+	var data []byte
+	if !held {
+		data = slabs.buffer(size)
+	}
 	m.Events = slabs.ptrs[:n]
 	i := 0
 	for rest := b; len(rest) > 0; {
@@ -82,9 +91,12 @@ func decodeScoreRequest(b []byte, m *iamsentryv1.ScoreRequest, slabs *eventSlabs
 		rest = rest[l:]
 		j, has, _ := eventJSONField(v)
 		if has {
-			start := len(data)
-			data = append(data, j...)
-			wrappers[i].Json = data[start:len(data):len(data)]
+			if !held {
+				start := len(data)
+				data = append(data, j...)
+				j = data[start:len(data)]
+			}
+			wrappers[i].Json = j[:len(j):len(j)]
 			events[i].Record = &wrappers[i]
 		}
 		m.Events[i] = &events[i]
@@ -113,7 +125,8 @@ func eventJSONField(b []byte) (json []byte, has, ok bool) {
 
 // eventSlabs are the blocks decodeScoreRequest decodes a request's events
 // into: the events, their oneof wrappers, the pointers to the events the
-// message holds, and the records' bytes, copied out of the transport's
+// message holds, and the records' bytes: the request as received (see
+// receivedRequest.hold), or the records copied out of the transport's
 // pooled buffer.
 type eventSlabs struct {
 	events   []iamsentryv1.Event
@@ -122,18 +135,24 @@ type eventSlabs struct {
 	data     []byte
 }
 
-// take returns zeroed blocks for n events and an empty buffer for size
-// bytes of records, reusing the slabs' blocks where they are large
-// enough, and keeps what it made for the next request.
-func (s *eventSlabs) take(n, size int) ([]iamsentryv1.Event, []iamsentryv1.Event_Json, []byte) {
+// take returns zeroed blocks for n events, reusing the slabs' blocks
+// where they are large enough, and keeps what it made for the next
+// request.
+func (s *eventSlabs) take(n int) ([]iamsentryv1.Event, []iamsentryv1.Event_Json) {
 	if cap(s.events) < n {
 		s.events, s.wrappers, s.ptrs = make([]iamsentryv1.Event, n), make([]iamsentryv1.Event_Json, n), make([]*iamsentryv1.Event, n)
 	}
 	events, wrappers := s.events[:n], s.wrappers[:n]
 	clear(events) // an event's message state, too, starts over
 	clear(wrappers)
+	return events, wrappers
+}
+
+// buffer returns an empty buffer for size bytes of records, the slabs'
+// own when it is large enough.
+func (s *eventSlabs) buffer(size int) []byte {
 	if cap(s.data) < size {
 		s.data = make([]byte, 0, size)
 	}
-	return events, wrappers, s.data[:0]
+	return s.data[:0]
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -49,7 +50,7 @@ func scoreWireSeeds(t testing.TB) [][]byte {
 // generic decoder does.
 func checkScoreWire(t *testing.T, b []byte) (took bool) {
 	var fast, generic iamsentryv1.ScoreRequest
-	if !decodeScoreRequest(b, &fast, nil) {
+	if !decodeScoreRequest(b, &fast, nil, false) {
 		if !proto.Equal(&fast, &iamsentryv1.ScoreRequest{}) {
 			t.Errorf("declined %x but changed the message: %v", b, &fast)
 		}
@@ -61,19 +62,29 @@ func checkScoreWire(t *testing.T, b []byte) (took bool) {
 	if !proto.Equal(&fast, &generic) {
 		t.Errorf("fast path decoded %x as %v, the generic decoder as %v", b, &fast, &generic)
 	}
-	// A request a stream reuses decodes the same, whatever it held before:
-	// more events, fewer, or longer records.
+	// A request a stream reuses decodes the same, whatever it held before
+	// (more events, fewer, or longer records), and so does one decoded
+	// from its own copy of the bytes, as a stream receives it.
 	for _, before := range reuseSeeds {
-		var r receivedRequest
-		if !decodeScoreRequest(before, &r.ScoreRequest, &r.slabs) {
-			t.Fatalf("seed %x not taken", before)
-		}
-		requestFreeList(nil).put(&r) // emptied as a stream's free list empties it
-		if !decodeScoreRequest(b, &r.ScoreRequest, &r.slabs) {
-			t.Fatalf("fast path took %x into a new request but not into a reused one", b)
-		}
-		if !proto.Equal(&r.ScoreRequest, &generic) {
-			t.Errorf("fast path decoded %x into a reused request as %v, the generic decoder as %v", b, &r.ScoreRequest, &generic)
+		for _, held := range []bool{false, true} {
+			var r receivedRequest
+			if !decodeScoreRequest(before, &r.ScoreRequest, &r.slabs, false) {
+				t.Fatalf("seed %x not taken", before)
+			}
+			requestFreeList(nil).put(&r) // emptied as a stream's free list empties it
+			in := b
+			if held {
+				in = r.hold(mem.BufferSlice{mem.SliceBuffer(b[:len(b)/2]), mem.SliceBuffer(b[len(b)/2:])})
+				if len(b) > 0 && !r.held(in) {
+					t.Fatal("hold's buffer not recognised as held")
+				}
+			}
+			if !decodeScoreRequest(in, &r.ScoreRequest, &r.slabs, held) {
+				t.Fatalf("fast path took %x into a new request but not into a reused one (held %v)", b, held)
+			}
+			if !proto.Equal(&r.ScoreRequest, &generic) {
+				t.Errorf("fast path decoded %x into a reused request (held %v) as %v, the generic decoder as %v", b, held, &r.ScoreRequest, &generic)
+			}
 		}
 	}
 	return true
@@ -122,7 +133,7 @@ func TestDecodeScoreRequestAllocs(t *testing.T) {
 	b := encodedRequest(t, 100)
 	allocs := testing.AllocsPerRun(20, func() {
 		var m iamsentryv1.ScoreRequest
-		if !decodeScoreRequest(b, &m, nil) || len(m.Events) != 100 {
+		if !decodeScoreRequest(b, &m, nil, false) || len(m.Events) != 100 {
 			t.Fatal("not decoded")
 		}
 	})
@@ -132,14 +143,21 @@ func TestDecodeScoreRequestAllocs(t *testing.T) {
 }
 
 // TestDecodeReusedRequestAllocs: a request read into one a stream answered
-// before, with no more events and bytes than it held, allocates nothing.
+// before, with no more events and bytes than it held, allocates nothing,
+// whether its records are copied out or refer into its own copy.
 func TestDecodeReusedRequestAllocs(t *testing.T) {
 	b := encodedRequest(t, 3)
+	wire := mem.BufferSlice{mem.SliceBuffer(b[:10]), mem.SliceBuffer(b[10:])}
 	free := newRequestFreeList()
 	free.put(new(receivedRequest))
 	allocs := testing.AllocsPerRun(20, func() {
 		r := free.get()
-		if !decodeScoreRequest(b, &r.ScoreRequest, &r.slabs) || len(r.Events) != 3 {
+		if !decodeScoreRequest(b, &r.ScoreRequest, &r.slabs, false) || len(r.Events) != 3 {
+			t.Fatal("not decoded")
+		}
+		free.put(r)
+		r = free.get()
+		if h := r.hold(wire); !decodeScoreRequest(h, &r.ScoreRequest, &r.slabs, r.held(h)) || len(r.Events) != 3 {
 			t.Fatal("not decoded")
 		}
 		free.put(r)

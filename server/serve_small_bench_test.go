@@ -10,6 +10,7 @@ import (
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/internal/corpus"
 	"github.com/iamsentry/iamsentry/internal/loadgen"
+	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpustest"
 )
 
 // BenchmarkServeSmallRequests is the shape of traffic at a fixed rate well
@@ -19,7 +20,9 @@ import (
 // per-request and per-batch overhead (gRPC, the batcher, the engine call,
 // telemetry), which the large requests of BenchmarkServeRealistic hide.
 // allocs/event and B/event include the client's (loadgen's) and cannot be
-// moved by noise; profile with -memprofile or -cpuprofile.
+// moved by noise; CPU-µs/event (the process's user and system time,
+// client included) can, so compare it interleaved. Profile with
+// -memprofile or -cpuprofile.
 func BenchmarkServeSmallRequests(b *testing.B) {
 	var records [][]byte
 	for _, r := range corpus.Generate(corpus.Options{Seed: 1, Users: 40, Days: 3}) {
@@ -35,13 +38,16 @@ func BenchmarkServeSmallRequests(b *testing.B) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
+	cpu0 := realcorpustest.CPUTime(b)
 	events := 0
 	for b.Loop() {
 		events += serveOnce(ctx, b, reg, engine.Options{}, cfg).Events
 	}
+	cpu := realcorpustest.CPUTime(b) - cpu0
 	runtime.ReadMemStats(&after)
 	n := float64(events)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/event")
+	b.ReportMetric(float64(cpu.Microseconds())/n, "CPU-µs/event")
 	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/n, "allocs/event")
 	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/n, "B/event")
 	b.ReportMetric(0, "ns/op")

@@ -122,6 +122,7 @@ type scoreBufs struct {
 	out      [][]*iamsentryv1.Verdict
 	all      []*iamsentryv1.Verdict
 	verdicts []iamsentryv1.Verdict
+	used     int // verdicts handed out since the last release
 	records  [][]byte
 }
 
@@ -360,15 +361,22 @@ func (b *scoreBufs) slab(n int) []iamsentryv1.Verdict {
 	// sets the invalid reason only when there is one, so a verdict left
 	// from an earlier call that no release followed would leak into this one.
 	clear(b.verdicts[:n])
+	b.used = max(b.used, n)
 	return b.verdicts[:n]
 }
 
 // release drops what the verdicts of the last call refer to (findings,
 // stories) once their responses are sent, and the slabs themselves when
 // a large group made them larger than a stream of small requests needs.
+//
+// Only what the last call used is cleared (slab and pointers reslice to
+// it): a stream that once answered a large group keeps slabs of up to
+// maxKeptVerdicts, and clearing all of them after every one-event request
+// was a tenth of a millisecond a request in memclr.
 func (b *scoreBufs) release() {
-	clear(b.verdicts)
+	clear(b.verdicts[:b.used])
 	clear(b.all)
+	b.used = 0
 	if cap(b.verdicts) > maxKeptVerdicts {
 		b.verdicts, b.all = nil, nil
 	}

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"sync"
+
 	collectorlogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/mem"
@@ -33,15 +35,22 @@ type limitCodec struct {
 func newLimitCodec(s *Server) limitCodec { return limitCodec{recordCodec: newRecordCodec(), s: s} }
 
 // Unmarshal implements encoding.CodecV2. The request is made contiguous
-// once, for both the check and the decoding.
+// once, for both the check and the decoding: a Score stream's request in
+// its own buffer, which its records then refer into (receivedRequest.hold),
+// any other in one of the transport's pool.
 func (c limitCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	m, ok := v.(proto.Message)
 	if !ok {
 		return c.recordCodec.Unmarshal(data, v)
 	}
-	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
-	defer buf.Free()
-	b := buf.ReadOnlyData()
+	var b []byte
+	if r, ok := v.(*receivedRequest); ok {
+		b = r.hold(data)
+	} else {
+		buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+		defer buf.Free()
+		b = buf.ReadOnlyData()
+	}
 	if err := c.s.checkWire(m, b); err != nil {
 		c.s.refused.Store(v, err)
 		return nil
@@ -56,19 +65,29 @@ func (c limitCodec) Unmarshal(data mem.BufferSlice, v any) error {
 // sequence and a few verdicts, is smaller than the 1 KiB below which the
 // proto codec marshals into a slice of its own and boxes it, three
 // allocations a response; it is marshalled here into a buffer of the
-// transport's pool instead, which the transport gives back once written.
+// transport's pool instead, which the transport gives back once written,
+// and by hand when it has the usual shape (see scoreResponseSize).
 func (c limitCodec) Marshal(v any) (mem.BufferSlice, error) {
 	r, ok := v.(*iamsentryv1.ScoreResponse)
 	if !ok {
 		return c.recordCodec.Marshal(v)
 	}
-	size := proto.Size(r)
-	pool := mem.DefaultBufferPool()
+	size, byHand := scoreResponseSize(r)
+	if !byHand {
+		size = proto.Size(r)
+	}
+	var pool mem.BufferPool = responseBuffers
 	// The pool hands out, and NewBuffer gives back, only buffers of at
 	// least its pooling threshold: a smaller one would be a slice of its
 	// own again.
 	buf := pool.Get(max(size, minPooledBuffer))
-	b, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend((*buf)[:0], r)
+	var b []byte
+	var err error
+	if byHand {
+		b = appendScoreResponse((*buf)[:0], r)
+	} else {
+		b, err = proto.MarshalOptions{UseCachedSize: true}.MarshalAppend((*buf)[:0], r)
+	}
 	if err != nil || len(b) != size {
 		pool.Put(buf)
 		return c.recordCodec.Marshal(v)
@@ -79,6 +98,41 @@ func (c limitCodec) Marshal(v any) (mem.BufferSlice, error) {
 
 // minPooledBuffer is grpc-go's pooling threshold (mem.IsBelowBufferPoolingThreshold).
 const minPooledBuffer = 1<<10 + 1
+
+// responseBuffers pools the buffers Score responses are marshalled into.
+// gRPC's default pool clears every buffer it hands out, whole: 4 KiB for
+// a response of a hundred bytes, once a request. A response's buffer is
+// written before it is read, so these are not cleared.
+var responseBuffers = &dirtyPool{size: 2 << 10}
+
+// dirtyPool is a mem.BufferPool of buffers of one size that hands them
+// out as they were left; larger requests go to gRPC's default pool.
+type dirtyPool struct {
+	size int
+	pool sync.Pool
+}
+
+// Get implements mem.BufferPool.
+func (p *dirtyPool) Get(n int) *[]byte {
+	if n > p.size {
+		return mem.DefaultBufferPool().Get(n)
+	}
+	if b, ok := p.pool.Get().(*[]byte); ok {
+		*b = (*b)[:n]
+		return b
+	}
+	b := make([]byte, n, p.size)
+	return &b
+}
+
+// Put implements mem.BufferPool.
+func (p *dirtyPool) Put(b *[]byte) {
+	if cap(*b) != p.size {
+		mem.DefaultBufferPool().Put(b)
+		return
+	}
+	p.pool.Put(b)
+}
 
 // checkWire checks the encoded request b of m's kind against its limits.
 func (s *Server) checkWire(m proto.Message, b []byte) error {
