@@ -20,6 +20,13 @@ import (
 // instead of on it, which for a 30 s bound on a stuck store is the same
 // thing. A batchContext that fired is never reused: its worker takes a new
 // one for its next batch.
+//
+// Not a context package type, so a context.WithCancel or WithTimeout
+// derived from it watches its Done from a goroutine of its own (the
+// package's propagateCancel for a foreign parent) until either ends.
+// Nothing on the scoring path derives one today (engine, state and the
+// detectors add values at most); a store that starts to should be
+// measured against this.
 type batchContext struct {
 	// start is when the batch in hand started (nanoseconds since the
 	// watchdog's epoch); 0 while the worker is between batches, expired
