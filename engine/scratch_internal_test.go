@@ -18,7 +18,7 @@ import (
 func TestReleasedScratchComesBackCleared(t *testing.T) {
 	for range 20 { // the pool may drop what it was given (it does under -race)
 		s := &scoring{scratch: getScratch(4)}
-		s.scratch.usedItems, s.scratch.usedEvals = 4, 1 // as newScoring records them
+		s.items = s.scratch.items[:4] // as newScoring leaves them
 		s.scratch.items[2].candidates = []detectors.Finding{{DetectorID: "stale"}}
 		s.scratch.items[3].owner = "stale"
 		s.scratch.evals = append(s.scratch.evals, detectors.EvaluationFunc(nil))
