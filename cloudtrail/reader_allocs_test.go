@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/iamsentry/iamsentry/cloudtrail"
+	"github.com/iamsentry/iamsentry/internal/allocstest"
 	"github.com/iamsentry/iamsentry/internal/realcorpus"
 )
 
@@ -67,7 +68,7 @@ func TestReaderAllocationFloor(t *testing.T) {
 	}
 	readN(2 * len(c.Records)) // warm: buffers, string cache, memos
 	const perRun = 2048
-	allocs := testing.AllocsPerRun(5, func() { readN(perRun) })
+	allocs := allocstest.Floor(5, func() { readN(perRun) })
 	// Collisions in the string cache and a buffer the pool lost to a
 	// collection cost a few more.
 	if limit := float64(perRun) * 1.1; allocs > limit {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/internal/allocstest"
 )
 
 type slabValue struct {
@@ -89,7 +90,7 @@ func TestArenaRecycle(t *testing.T) {
 		}
 	}
 	arena.Recycle()
-	if n := testing.AllocsPerRun(10, func() {
+	if n := allocstest.Floor(10, func() {
 		for range perBatch {
 			slab.New(ev)
 		}

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
+	"github.com/iamsentry/iamsentry/internal/allocstest"
 )
 
 func jsonEvent(s string) *iamsentryv1.Event {
@@ -131,7 +132,7 @@ func FuzzDecodeScoreRequest(f *testing.F) {
 // allocations, whatever the number of events in it (a count, not a time).
 func TestDecodeScoreRequestAllocs(t *testing.T) {
 	b := encodedRequest(t, 100)
-	allocs := testing.AllocsPerRun(20, func() {
+	allocs := allocstest.Floor(20, func() {
 		var m iamsentryv1.ScoreRequest
 		if !decodeScoreRequest(b, &m, nil, false) || len(m.Events) != 100 {
 			t.Fatal("not decoded")
@@ -150,7 +151,7 @@ func TestDecodeReusedRequestAllocs(t *testing.T) {
 	wire := mem.BufferSlice{mem.SliceBuffer(b[:10]), mem.SliceBuffer(b[10:])}
 	free := newRequestFreeList()
 	free.put(new(receivedRequest))
-	allocs := testing.AllocsPerRun(20, func() {
+	allocs := allocstest.Floor(20, func() {
 		r := free.get()
 		if !decodeScoreRequest(b, &r.ScoreRequest, &r.slabs, false) || len(r.Events) != 3 {
 			t.Fatal("not decoded")

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iamsentry/iamsentry/internal/allocstest"
 	"github.com/iamsentry/iamsentry/state"
 )
 
@@ -45,7 +46,7 @@ func TestRecycleReusesStorage(t *testing.T) {
 	var b state.Batch
 	fillBatch(&b, keys, 300)
 	b.Recycle()
-	allocs := testing.AllocsPerRun(5, func() {
+	allocs := allocstest.Floor(5, func() {
 		fillBatch(&b, keys, 300)
 		b.Recycle()
 	})
