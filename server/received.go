@@ -89,7 +89,7 @@ func (l requestFreeList) get() *receivedRequest {
 
 // put keeps r, whose response was sent and whose records nothing reads
 // any more, for reuse; it drops r when the list is full. Records over
-// maxKeptRecordBytes go back to largeBuffers instead, and room for over
+// maxKeptRecordBytes go back to buffers instead, and room for over
 // maxKeptEvents events is dropped. Nothing r's message refers to
 // outlives this: the message and response are emptied, so a request kept
 // pins no verdicts.

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"sync"
-
 	collectorlogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/mem"
@@ -65,8 +63,9 @@ func (c limitCodec) Unmarshal(data mem.BufferSlice, v any) error {
 // sequence and a few verdicts, is smaller than the 1 KiB below which the
 // proto codec marshals into a slice of its own and boxes it, three
 // allocations a response; it is marshalled here into a buffer of the
-// transport's pool instead, which the transport gives back once written,
-// and by hand when it has the usual shape (see scoreResponseSize).
+// server's pool (buffers) instead, which the transport gives back once
+// written, and by hand when it has the usual shape (see
+// scoreResponseSize).
 func (c limitCodec) Marshal(v any) (mem.BufferSlice, error) {
 	r, ok := v.(*iamsentryv1.ScoreResponse)
 	if !ok {
@@ -76,7 +75,7 @@ func (c limitCodec) Marshal(v any) (mem.BufferSlice, error) {
 	if !byHand {
 		size = proto.Size(r)
 	}
-	var pool mem.BufferPool = responseBuffers
+	var pool mem.BufferPool = &buffers
 	// The pool hands out, and NewBuffer gives back, only buffers of at
 	// least its pooling threshold: a smaller one would be a slice of its
 	// own again.
@@ -98,41 +97,6 @@ func (c limitCodec) Marshal(v any) (mem.BufferSlice, error) {
 
 // minPooledBuffer is grpc-go's pooling threshold (mem.IsBelowBufferPoolingThreshold).
 const minPooledBuffer = 1<<10 + 1
-
-// responseBuffers pools the buffers Score responses are marshalled into.
-// gRPC's default pool clears every buffer it hands out, whole: 4 KiB for
-// a response of a hundred bytes, once a request. A response's buffer is
-// written before it is read, so these are not cleared.
-var responseBuffers = &dirtyPool{size: 2 << 10}
-
-// dirtyPool is a mem.BufferPool of buffers of one size that hands them
-// out as they were left; larger requests go to gRPC's default pool.
-type dirtyPool struct {
-	size int
-	pool sync.Pool
-}
-
-// Get implements mem.BufferPool.
-func (p *dirtyPool) Get(n int) *[]byte {
-	if n > p.size {
-		return mem.DefaultBufferPool().Get(n)
-	}
-	if b, ok := p.pool.Get().(*[]byte); ok {
-		*b = (*b)[:n]
-		return b
-	}
-	b := make([]byte, n, p.size)
-	return &b
-}
-
-// Put implements mem.BufferPool.
-func (p *dirtyPool) Put(b *[]byte) {
-	if cap(*b) != p.size {
-		mem.DefaultBufferPool().Put(b)
-		return
-	}
-	p.pool.Put(b)
-}
 
 // checkWire checks the encoded request b of m's kind against its limits.
 func (s *Server) checkWire(m proto.Message, b []byte) error {
