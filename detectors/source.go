@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"unsafe"
+	"weak"
 )
 
 // source is where an event came from as one configuration's GeoIP
@@ -46,14 +47,16 @@ func (s *Settings) source(ev *Event) *source {
 		return src
 	}
 	slot := &sourceMemo[sourceSlot(s, addr)]
-	if e := slot.Load(); e != nil && e.settings == s && e.network.Addr == addr {
-		*src = *e
+	if e := slot.Load(); e != nil && e.src.network.Addr == addr && e.settings.Value() == s {
+		*src = e.src
+		src.settings = s
 		return src
 	}
 	src.loc, src.located = s.GeoIP.Lookup(addr)
 	src.network = s.classify(addr, src.loc, src.located)
-	e := *src
-	slot.Store(&e)
+	e := &memoEntry{settings: weak.Make(s), src: *src}
+	e.src.settings = nil
+	slot.Store(e)
 	return src
 }
 
@@ -65,9 +68,20 @@ func (s *Settings) source(ev *Event) *source {
 // direct-mapped (a colliding address replaces the entry), and safe for
 // concurrent use without locks, an entry being immutable once stored. It
 // assumes, as every detector does, that Settings do not change once
-// events are judged under them; an entry's pointer to its Settings keeps
-// them from being freed and their address reused by others.
-var sourceMemo [sourceMemoSlots]atomic.Pointer[source]
+// events are judged under them.
+var sourceMemo [sourceMemoSlots]atomic.Pointer[memoEntry]
+
+// memoEntry is a source placed under one Settings, which it names by a
+// weak pointer. A strong one kept every configuration a reload replaced
+// reachable, with its GeoIP databases' decode caches, for as long as any
+// of its entries stayed in a slot no address of the new one hashes to:
+// months, for an address seen once. A weak pointer to Settings that were
+// collected is nil, so an entry never answers for Settings allocated
+// later at the same address.
+type memoEntry struct {
+	settings weak.Pointer[Settings]
+	src      source // its settings nil
+}
 
 const sourceMemoSlots = 4096 // a power of two
 

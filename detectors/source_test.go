@@ -2,7 +2,9 @@ package detectors_test
 
 import (
 	"net/netip"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/iamsentry/iamsentry/cloudtrail"
 	"github.com/iamsentry/iamsentry/detectors"
@@ -82,5 +84,53 @@ func TestKeyIdentity(t *testing.T) {
 func TestKeyIdentityWithoutRecord(t *testing.T) {
 	if got := (&detectors.Event{}).KeyIdentity("AKIAX"); got != "key:AKIAX" {
 		t.Errorf("KeyIdentity = %q, want key:AKIAX", got)
+	}
+}
+
+// TestSourceMemoLetsSettingsGo: once nothing but the process-wide memo
+// of sources refers to a configuration, a collection frees it. A reload
+// replaces Settings with their GeoIP databases; the memo held the old
+// ones for as long as any of their entries stayed in it.
+func TestSourceMemoLetsSettingsGo(t *testing.T) {
+	geo := geoMap{netip.MustParseAddr("167.99.1.1"): {Country: "DE", ASN: 14061}}
+	freed := make(chan struct{})
+	func() {
+		s := &detectors.Settings{GeoIP: geo}
+		runtime.AddCleanup(s, func(c chan struct{}) { close(c) }, freed)
+		for _, a := range []string{"167.99.1.1", "198.51.100.7", "203.0.113.9"} {
+			var r cloudtrail.Record
+			r.SourceIP = netip.MustParseAddr(a)
+			s.SourceNetwork(&detectors.Event{Record: &r})
+		}
+	}()
+	for range 20 {
+		runtime.GC()
+		select {
+		case <-freed:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Fatal("Settings no one but the source memo refers to were not freed after 20 collections")
+}
+
+// TestSourceMemoAfterSettingsGo: Settings made after others were freed,
+// perhaps at their address, never get the freed ones' answers.
+func TestSourceMemoAfterSettingsGo(t *testing.T) {
+	a := netip.MustParseAddr("167.99.1.1")
+	for i := range 200 {
+		country := "DE"
+		if i%2 == 1 {
+			country = "FR"
+		}
+		s := &detectors.Settings{GeoIP: geoMap{a: {Country: country, ASN: 14061}}}
+		var r cloudtrail.Record
+		r.SourceIP = a
+		if loc, _ := s.SourceLocation(&detectors.Event{Record: &r}); loc.Country != country {
+			t.Fatalf("configuration %d: the memo answered %q, its database says %q", i, loc.Country, country)
+		}
+		if i%10 == 0 {
+			runtime.GC()
+		}
 	}
 }
