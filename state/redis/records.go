@@ -171,25 +171,75 @@ func recordKey(prefix string, k state.Key) string {
 	return redisKey(prefix, state.Key{Tenant: k.Tenant, Identity: k.Identity, Name: "rec"})
 }
 
+// execScratch is what one Exec on the record layout works in: the
+// grouping of its operations by identity, the identities themselves, the
+// digests of their operations' names and the lock stripes they take. At
+// the open loop's batches of a few events these were about twenty
+// allocations of every batch (a map, nine slices, the unlock closure);
+// Execs now take a scratch from scratchPool and give it back cleared.
+type execScratch struct {
+	index   map[idTag]int32 // each identity's place in keys
+	keys    []string        // each identity's record key
+	counts  []int           // and its number of operations
+	of      []int32         // each operation's identity
+	ids     []identity
+	out     []*identity
+	all     []state.Op // the operations, identity by identity
+	names   []uint64
+	stripes []int // the lock stripes taken, in order
+}
+
+// idTag is an identity: its tenant and name.
+type idTag struct{ tenant, identity string }
+
+var scratchPool = sync.Pool{New: func() any { return &execScratch{index: make(map[idTag]int32)} }}
+
+// maxPooledOps bounds the scratch scratchPool keeps: one grown by a
+// batch of thousands of operations is left to the collector.
+const maxPooledOps = 1 << 14
+
+// release clears what the scratch refers to (operations, records, the
+// bytes written) and gives it back to the pool.
+func (sc *execScratch) release() {
+	if cap(sc.all) > maxPooledOps || cap(sc.ids) > maxPooledOps {
+		return
+	}
+	clear(sc.index)
+	clear(sc.keys)
+	clear(sc.ids)
+	clear(sc.out)
+	clear(sc.all)
+	sc.keys, sc.counts, sc.of, sc.ids, sc.out, sc.all = sc.keys[:0], sc.counts[:0], sc.of[:0], sc.ids[:0], sc.out[:0], sc.all[:0]
+	sc.names, sc.stripes = sc.names[:0], sc.stripes[:0]
+	scratchPool.Put(sc)
+}
+
+// grow returns s resliced to n, reallocated when its capacity is short;
+// the elements are whatever the slice held (release cleared them).
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
 // byIdentity groups ops by identity, in order of first appearance, queue
-// order within each.
-func byIdentity(prefix string, ops []state.Op) []*identity {
-	type tag struct{ tenant, identity string }
+// order within each, in sc.
+func byIdentity(sc *execScratch, prefix string, ops []state.Op) []*identity {
 	// Two passes: the first finds each operation's identity, the second
 	// hands each identity its operations from one slice sized by the
 	// first, where appending to each identity's own grew it a few times.
 	// About four operations an identity at 32-event batches.
-	index := make(map[tag]int32, min(len(ops)/4, 256))
-	var keys []string // each identity's record key
-	var counts []int  // and its number of operations
-	of := make([]int32, len(ops))
-	var last tag
+	index := sc.index
+	keys, counts := sc.keys[:0], sc.counts[:0]
+	of := grow(sc.of, len(ops))
+	var last idTag
 	j := int32(-1)
 	for i, op := range ops {
 		k := op.Target()
 		// A detector queues several operations on one identity in a row:
 		// compare with the last before looking up.
-		if t := (tag{k.Tenant, k.Identity}); j < 0 || t != last {
+		if t := (idTag{k.Tenant, k.Identity}); j < 0 || t != last {
 			var ok bool
 			if j, ok = index[t]; !ok {
 				j = int32(len(keys))
@@ -202,9 +252,9 @@ func byIdentity(prefix string, ops []state.Op) []*identity {
 		of[i] = j
 		counts[j]++
 	}
-	ids := make([]identity, len(keys))
-	out := make([]*identity, len(keys))
-	all := make([]state.Op, len(ops))
+	ids := grow(sc.ids, len(keys))
+	out := grow(sc.out, len(keys))
+	all := grow(sc.all, len(ops))
 	off := 0
 	for j := range ids {
 		ids[j].key, ids[j].ops = keys[j], all[off:off:off+counts[j]]
@@ -215,12 +265,13 @@ func byIdentity(prefix string, ops []state.Op) []*identity {
 		id := out[of[i]]
 		id.ops = append(id.ops, op)
 	}
+	sc.keys, sc.counts, sc.of, sc.ids, sc.out, sc.all = keys, counts, of, ids, out, all
 	return out
 }
 
-// lock locks the stripes of ids in order, and returns their unlock.
-func (r *records) lock(ids []*identity) func() {
-	stripes := make([]int, 0, len(ids))
+// lock locks the stripes of ids in order, noting them in sc for unlock.
+func (r *records) lock(sc *execScratch, ids []*identity) {
+	stripes := sc.stripes[:0]
 	for _, id := range ids {
 		stripes = append(stripes, int(maphash.String(r.seed, id.key)%lockStripes))
 	}
@@ -229,27 +280,34 @@ func (r *records) lock(ids []*identity) func() {
 	for _, i := range stripes {
 		r.locks[i].Lock()
 	}
-	return func() {
-		for _, i := range stripes {
-			r.locks[i].Unlock()
-		}
+	sc.stripes = stripes
+}
+
+// unlock unlocks the stripes lock took.
+func (r *records) unlock(sc *execScratch) {
+	for _, i := range sc.stripes {
+		r.locks[i].Unlock()
 	}
 }
 
 // execRecords is Exec on the record layout.
 func (s *Store) execRecords(ctx context.Context, b *state.Batch) error {
-	ids := byIdentity(s.prefix, b.Ops())
-	defer s.recs.lock(ids)()
+	sc := scratchPool.Get().(*execScratch)
+	defer sc.release()
+	ids := byIdentity(sc, s.prefix, b.Ops())
+	s.recs.lock(sc, ids)
+	defer s.recs.unlock(sc)
 	results := takeResults(len(b.Ops()))
 	defer putResults(results)
 	off := 0
-	names := make([]uint64, 0, len(b.Ops()))
+	names := slices.Grow(sc.names[:0], len(b.Ops()))
 	for _, id := range ids {
 		id.results = (*results)[off : off : off+len(id.ops)]
 		off += len(id.ops)
 		names = record.Names(id.ops, names)
 		id.names = names[len(names)-len(id.ops):]
 	}
+	sc.names = names
 	now := time.Now().UnixNano()
 	wait := false
 	for pass := 0; pass < maxRecordPasses && !allDone(ids); pass++ {
