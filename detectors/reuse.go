@@ -124,6 +124,18 @@ func WindowAddRead(b *state.Batch, key state.Key, member string, at time.Time, s
 	return b.WindowAddRead(key, member, at, span, limit, ttl)
 }
 
+// WindowPairAddRead queues b.WindowPairAddRead unless the last write of
+// key in the batch (reads of it may follow) is the same pair add and read
+// (members, time, spans, limit and TTL): as for WindowAddRead, adding
+// members at the times they already hold changes nothing.
+func WindowPairAddRead(b *state.Batch, key state.Key, members [2]string, at time.Time, spans [2]state.Span, limit int, ttl time.Duration) *state.Future[[2]state.Window] {
+	if o, ok := lastWrite(b, key).(*state.WindowPairAddReadOp); ok && o.Members == members && o.At.Equal(at) &&
+		sameSpan(o.Spans[0], spans[0]) && sameSpan(o.Spans[1], spans[1]) && o.Limit == limit && o.TTL == ttl {
+		return &o.Result
+	}
+	return b.WindowPairAddRead(key, members, at, spans, limit, ttl)
+}
+
 func sameSpan(a, b state.Span) bool { return a.From.Equal(b.From) && a.To.Equal(b.To) }
 
 // Get queues b.Get(key) unless a Get of key follows the last write of it

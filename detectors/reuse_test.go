@@ -15,7 +15,7 @@ import (
 )
 
 // TestReuseAnswersAsQueued runs random batches of marks, mark reads,
-// window reads and adds, bucket adds and value reads twice on fresh
+// window reads and adds, window pair adds, bucket adds and value reads twice on fresh
 // stores: once queued as they are, once through the reuse helpers, which
 // leave some out. Every answer, and what the store holds afterwards, must
 // be the same, on the embedded store and on a real redis-server.
@@ -114,6 +114,7 @@ const (
 	stepBucketAdd
 	stepGet
 	stepPut // queued as is in both runs
+	stepWindowPairAddRead
 	stepKinds
 )
 
@@ -203,6 +204,15 @@ func runSteps(t *testing.T, store state.Store, steps []reuseStep, helpers bool) 
 			}
 			r := f(key("w", s.key), s.member, at, s.spanOf(), s.limit, ttl)
 			answers = append(answers, func() any { return answer(r.Get()) })
+		case stepWindowPairAddRead:
+			f := b.WindowPairAddRead
+			if helpers {
+				f = func(k state.Key, ms [2]string, at time.Time, spans [2]state.Span, limit int, ttl time.Duration) *state.Future[[2]state.Window] {
+					return detectors.WindowPairAddRead(b, k, ms, at, spans, limit, ttl)
+				}
+			}
+			r := f(key("p", s.key), [2]string{s.member, s.member + "'"}, at, [2]state.Span{s.spanOf(), (reuseStep{span: (s.span + 1) % 3, at: s.at}).spanOf()}, s.limit, ttl)
+			answers = append(answers, func() any { return answer(r.Get()) })
 		case stepWindowAdd:
 			r := b.WindowAdd(key("w", s.key), s.member, at, s.spanOf(), ttl)
 			answers = append(answers, func() any { return answer(r.Get()) })
@@ -231,13 +241,17 @@ func runSteps(t *testing.T, store state.Store, steps []reuseStep, helpers bool) 
 	}
 	exec()
 	// What the store holds afterwards, read in a batch of its own.
+	all := state.Span{From: reuseBase.Add(-24 * time.Hour), To: reuseBase.Add(24 * time.Hour)}
 	for i := range 2 {
 		m := b.ReadMark(key("m", i))
-		w := b.WindowRead(key("w", i), state.Span{From: reuseBase.Add(-24 * time.Hour), To: reuseBase.Add(24 * time.Hour)}, 100)
+		w := b.WindowRead(key("w", i), all, 100)
 		c := b.BucketRead(key("c", i), reuseBase.Add(time.Hour), 30*time.Minute, 10)
 		g := b.Get(key("g", i))
+		// A pair has no read-only operation: a probe member, the same in
+		// both runs, reads it.
+		p := b.WindowPairAddRead(key("p", i), [2]string{"probe", "probe"}, reuseBase, [2]state.Span{all, all}, 100, 2*time.Hour)
 		answers = append(answers, func() any { return answer(m.Get()) }, func() any { return answer(w.Get()) },
-			func() any { return answer(c.Get()) }, func() any { return answer(g.Get()) })
+			func() any { return answer(c.Get()) }, func() any { return answer(g.Get()) }, func() any { return answer(p.Get()) })
 	}
 	exec()
 	out := make([]any, len(answers))

@@ -52,6 +52,7 @@ type Batch struct {
 	claims         chunk[ClaimOp]
 	windowAdds     chunk[WindowAddOp]
 	windowAddReads chunk[WindowAddReadOp]
+	windowPairs    chunk[WindowPairAddReadOp]
 	windowReads    chunk[WindowReadOp]
 	novelties      chunk[NoveltyAddOp]
 	marks          chunk[MarkOp]
@@ -376,6 +377,52 @@ func (b *Batch) WindowAddRead(key Key, member string, at time.Time, span Span, l
 	return &op.Result
 }
 
+// WindowPairAddReadOp is a WindowAddReadOp on each half of a window
+// pair, in one atomic step at one time and TTL: it records Members[h] at
+// At in half h, drops each half's members older than At−TTL, and returns
+// each half over Spans[h] as it is after the add, with up to Limit
+// members. A pair is two windowed sets that share a key: a detector that
+// keeps windows on two grids (access-key-enumeration's two aligned windows
+// per scale, which always fall on opposite grids) adds to both with every
+// event, and one operation on one key costs a store one lookup, not two.
+//
+// The halves belong to the pair: no other operation names them. Key holds
+// a pair only, as a key holds one kind; a store may keep the halves as
+// windowed sets of their own under PairHalf(Key, h) (the Redis layouts
+// do, so that data written by two WindowAddReads of those keys reads on),
+// and WindowRead of Key itself is not a read of either.
+type WindowPairAddReadOp struct {
+	Key     Key
+	Members [2]string
+	At      time.Time
+	Spans   [2]Span
+	Limit   int
+	TTL     time.Duration
+	Result  Future[[2]Window]
+}
+
+// Fail implements Op.
+func (o *WindowPairAddReadOp) Fail(err error) { o.Result.Fail(err) }
+
+// Target implements Op.
+func (o *WindowPairAddReadOp) Target() Key { return o.Key }
+
+// WindowPairAddRead queues a WindowPairAddReadOp.
+func (b *Batch) WindowPairAddRead(key Key, members [2]string, at time.Time, spans [2]Span, limit int, ttl time.Duration) *Future[[2]Window] {
+	op := next(&b.windowPairs, len(b.ops))
+	op.Key, op.Members, op.At, op.Spans, op.Limit, op.TTL = key, members, at, spans, limit, ttl
+	b.push(key, op, true)
+	return &op.Result
+}
+
+// PairHalf is the key of half h (0 or 1) of the window pair at k, for a
+// store that keeps the halves as windowed sets of their own: k's name and
+// ":0" or ":1".
+func PairHalf(k Key, h int) Key {
+	k.Name = pairHalfNames.of(k.Name)[h&1]
+	return k
+}
+
 // Window is what a WindowReadOp sees.
 type Window struct {
 	Count   int      // distinct members whose time lies in the span
@@ -688,14 +735,14 @@ func (b *Batch) Recycle() {
 }
 
 // chunks are b's chunks of every kind.
-func (b *Batch) chunks() [11]interface {
+func (b *Batch) chunks() [12]interface {
 	Forget()
 	Recycle()
 } {
 	return [...]interface {
 		Forget()
 		Recycle()
-	}{&b.claims, &b.windowAdds, &b.windowAddReads, &b.windowReads,
+	}{&b.claims, &b.windowAdds, &b.windowAddReads, &b.windowPairs, &b.windowReads,
 		&b.novelties, &b.marks, &b.bucketAdds, &b.gets, &b.puts, &b.readMarks, &b.bucketReads}
 }
 

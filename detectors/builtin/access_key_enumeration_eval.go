@@ -15,8 +15,8 @@ import (
 // How access-key-enumeration keeps and judges state: per principal, two
 // windowed sets per scale (one per grid: see enumGrid), a daily history of
 // distinct reads to learn scanners, and when each network and service was
-// first seen, and when a burst was last raised. Per read: at most 10 state
-// operations.
+// first seen, and when a burst was last raised. Per read: at most 7 state
+// operations, one per scale for its windows (see enumGrid).
 
 // deniedSuffix marks a denied read in the window set: a denied call is a
 // member of its own, so probing what a key may do adds to the score.
@@ -89,14 +89,24 @@ func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, read
 	// The limit is the scale's threshold: every member weighs at least 1,
 	// so a window holding more members crosses whatever they are, and one
 	// holding fewer is returned whole and weighed exactly.
+	//
+	// The two windows of a scale are on opposite grids, so one operation
+	// on the scale's pair adds to and reads both: half h of the pair is
+	// grid h (see enumGrid).
 	for i := range sc {
 		g := &sc[i].grid
 		k := alignedIndex(t, g.width)
+		var members [2]string
+		var spans [2]state.Span
 		for j, win := range enumWindowsAt(k, g.width) {
 			grid, tag := g.indexed(k - 1 + int64(j))
-			e.windows[i][j] = detectors.WindowAddRead(b, ev.Key(id, g.keys[grid]), m.tagged(i, g, grid, tag), t, win,
-				sc[i].min, 2*sc[i].width+d.opts.AllowedLateness)
+			members[grid], spans[grid] = m.tagged(i, g, grid, tag), win
+			if j == 0 {
+				e.first[i] = uint8(grid)
+			}
 		}
+		e.windows[i] = detectors.WindowPairAddRead(b, ev.Key(id, g.pair), members, t, spans,
+			sc[i].min, 2*sc[i].width+d.opts.AllowedLateness)
 	}
 	days := d.opts.HistoryDays + 1
 	e.days = detectors.BucketAdd(b, ev.Key(id, "enum:days"), read.action, t, 24*time.Hour, days,
@@ -209,7 +219,8 @@ type enumeration struct {
 	sensitive bool   // the read is sensitive (Sensitive)
 	net       string // network and tool ("AS16509|terraform"), "" when none (see networkKey)
 
-	windows          [3][2]*state.Future[state.Window] // per scale, the reads of enumWindows(event time, its width)
+	windows          [3]*state.Future[[2]state.Window] // per scale, its pair's reads of enumWindows(event time, its width), by grid
+	first            [3]uint8                          // per scale, the grid of the first of enumWindows
 	days             *state.Future[[]int]
 	svcSeen, netSeen detectors.MarkResult
 	raised           detectors.MarkResult
@@ -335,7 +346,7 @@ func (e *enumeration) crossings(out []crossing) ([]crossing, error) {
 	// The incidents raised so far, by once name and period: a few at
 	// most, compared as they are rather than joined into a string.
 	type incident struct{ name, period string }
-	var seen [len(e.d.sc) * len(e.windows[0])]incident
+	var seen [len(e.d.sc) * 2]incident
 	nseen := 0
 	for i := range sc {
 		if sc[i].name == "drip" && len(out) > 0 {
@@ -346,11 +357,12 @@ func (e *enumeration) crossings(out []crossing) ([]crossing, error) {
 		// what judging them cost.
 		var spans [2]state.Span
 		worked := false
-		for j, read := range e.windows[i] {
-			w, err := read.Get()
-			if err != nil {
-				return nil, err
-			}
+		grids, err := e.windows[i].Get()
+		if err != nil {
+			return nil, err
+		}
+		for j := range spans {
+			w := grids[uint8(j)^e.first[i]]
 			if !e.d.crosses(w, sc[i].grid.tagLen, sc[i].min) {
 				continue
 			}
@@ -380,7 +392,7 @@ func enumPeriod(span state.Span, once time.Duration) string {
 
 // Findings implements detectors.Evaluation.
 func (e *enumeration) Findings() ([]detectors.Finding, error) {
-	var buf [len(e.d.sc) * len(e.windows[0])]crossing // at most one per window read
+	var buf [len(e.d.sc) * 2]crossing // at most one per window read
 	found, err := e.crossings(buf[:0])
 	if err != nil || len(found) == 0 {
 		return nil, err

@@ -19,16 +19,21 @@ import (
 // and a read made again in a later window is another member rather than
 // the same one moved out of the earlier window.
 //
+// The two sets are the halves of one window pair (state.WindowPairAddRead):
+// the two windows holding a read always lie on opposite grids, so one
+// operation adds the read to both and reads both, where two, one per set,
+// cost the store two lookups and the batch two entries.
+//
 // Held this way, a principal's state is bounded by the widest scale, not
 // by how long it has been active: each add drops the members older than
 // its TTL of event time (2w + AllowedLateness), where a set per window,
 // named by its start, lived on for its wall-clock TTL, so a replayed month
 // kept every window of it (a learned CSPM scanner's 27,613 of them).
 type enumGrid struct {
-	keys   [2]string // state key names, by the parity of a window's index
-	width  int64     // w in nanoseconds
-	tagLen int       // bytes of a member's window tag
-	tags   int64     // distinct tags: enumTagChars ** tagLen
+	pair   string // the state key name of the pair of sets, half h grid h (state.PairHalf names them ":0" and ":1")
+	width  int64  // w in nanoseconds
+	tagLen int    // bytes of a member's window tag
+	tags   int64  // distinct tags: enumTagChars ** tagLen
 }
 
 // enumTagChars are the characters a window tag is written in.
@@ -41,7 +46,7 @@ const enumTagChars = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv
 // member moved by a namesake. Defaults need one byte per member.
 func newEnumGrid(name string, w, lateness time.Duration) enumGrid {
 	live := 2 + int64(lateness/(2*w))
-	g := enumGrid{keys: [2]string{"enum:grid:" + name + ":0", "enum:grid:" + name + ":1"}, width: int64(w), tagLen: 1, tags: int64(len(enumTagChars))}
+	g := enumGrid{pair: "enum:grid:" + name, width: int64(w), tagLen: 1, tags: int64(len(enumTagChars))}
 	for g.tags < 4*live && g.tagLen < 8 {
 		g.tagLen++
 		g.tags *= int64(len(enumTagChars))

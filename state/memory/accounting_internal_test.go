@@ -32,6 +32,8 @@ func TestAccountedBytesMatchCosts(t *testing.T) {
 				fresh := fmt.Sprintf("a-longer-member-%d-%d", round, i)
 				b.WindowAddRead(k("wr"), fresh, at, span, 3, 2*time.Minute)
 				b.WindowAddRead(k("wr"), fresh, at.Add(30*time.Second), span, 3, 2*time.Minute)
+				// A pair grows and trims each half apart.
+				b.WindowPairAddRead(k("pair"), [2]string{fresh, member}, at, [2]state.Span{span, span}, 3, 2*time.Minute)
 				b.Mark(k("mark"), at, state.KeepEarliest, time.Hour)
 				b.NoveltyAddBy(k("novel"), member, fmt.Sprint("owner", i), at, 10*time.Minute)
 				b.BucketAdd(k("buckets"), member, at, time.Minute, 5, 10*time.Minute)

@@ -145,6 +145,9 @@ func (e *entry) cost() int64 {
 	if cap(e.intro) > 0 {
 		n += alloc(introSize * int64(cap(e.intro)))
 	}
+	if e.kind == kindWindowPair {
+		n += e.aux.twin.cost()
+	}
 	return n
 }
 

@@ -18,9 +18,10 @@ const (
 	kindWindow
 	kindNovelty
 	kindBuckets
+	kindWindowPair // a window (half 0) and its twin (half 1, in aux)
 )
 
-var kindNames = [...]string{"", "value", "throttle", "mark", "window", "novelty set", "buckets"}
+var kindNames = [...]string{"", "value", "throttle", "mark", "window", "novelty set", "buckets", "window pair"}
 
 func (k kind) String() string { return kindNames[k] }
 
@@ -55,14 +56,20 @@ func newEntry(name string, k kind) *entry {
 		e.oldest = math.MaxInt64
 	case kindWindow, kindBuckets:
 		e.aux, e.oldest = new(aux), math.MaxInt64
+	case kindWindowPair:
+		e.aux, e.oldest = &aux{twin: newEntry("", kindWindow)}, math.MaxInt64
 	}
 	return e
 }
 
+// sorted reports whether e's members are a window's, kept in time order:
+// a window's, or the first half of a window pair's.
+func (e *entry) sorted() bool { return e.kind == kindWindow || e.kind == kindWindowPair }
+
 // addMember records member at event time at, keeping the latest time seen,
 // and reports whether the member is new: only then can e's cost change.
 func (e *entry) addMember(member string, at int64) (added bool) {
-	if e.kind == kindWindow {
+	if e.sorted() {
 		added = e.members.putSorted(member, at, &e.aux.text)
 	} else {
 		added = e.members.put(member, at)
@@ -70,7 +77,7 @@ func (e *entry) addMember(member string, at int64) (added bool) {
 	if added {
 		e.strs += int64(len(member))
 		e.peak = max(e.peak, int32(e.members.len()))
-		if e.kind == kindWindow {
+		if e.sorted() {
 			e.compactText()
 		}
 	}
@@ -110,7 +117,7 @@ func (e *entry) trim(cutoff int64) (scanned bool) {
 		return false
 	}
 	var freed, oldest int64
-	if e.kind == kindWindow {
+	if e.sorted() {
 		freed, oldest = e.members.dropSortedBefore(cutoff, &e.aux.text)
 	} else {
 		freed, oldest = e.members.dropBefore(cutoff)
@@ -136,6 +143,9 @@ type bucket struct {
 type aux struct {
 	text    text
 	buckets []bucket
+	// twin is a window pair's second half: a window entry of no name,
+	// outside its group, which lives and is accounted with the pair.
+	twin *entry
 }
 
 // addToBucket adds member to the bucket starting at start.

@@ -31,6 +31,9 @@ func (s *Store) exec(op state.Op, now int64, x *scratch, held **shard) {
 	case *state.WindowAddReadOp:
 		sh, h := s.hold(o.Key, x, held)
 		o.Result.Resolve(sh.windowAddRead(o, h, now, x))
+	case *state.WindowPairAddReadOp:
+		sh, h := s.hold(o.Key, x, held)
+		o.Result.Resolve(sh.windowPairAddRead(o, h, now, x))
 	case *state.WindowReadOp:
 		sh, h := s.hold(o.Key, x, held)
 		o.Result.Resolve(sh.windowRead(o, h, now, x))
@@ -169,6 +172,28 @@ func (sh *shard) windowAddRead(o *state.WindowAddReadOp, h uint64, now int64, x 
 	win := e.window(o.Span, o.Limit, x)
 	w.doneIf(created || added || trimmed)
 	return win, nil
+}
+
+// windowPairAddRead is windowAddRead on each half of a pair, under one
+// lookup of the pair's entry.
+func (sh *shard) windowPairAddRead(o *state.WindowPairAddReadOp, h uint64, now int64, x *scratch) ([2]state.Window, error) {
+	var out [2]state.Window
+	if err := checkTTL(o.Key, o.TTL); err != nil {
+		return out, err
+	}
+	w, changed, err := sh.upsert(o.Key, h, kindWindowPair, now, o.TTL, x)
+	if err != nil {
+		return out, err
+	}
+	at := o.At.UnixNano()
+	for i, e := range [2]*entry{w.e, w.e.aux.twin} {
+		added := e.addMember(o.Members[i], at)
+		trimmed := e.trim(at - int64(o.TTL))
+		out[i] = e.window(o.Spans[i], o.Limit, x)
+		changed = changed || added || trimmed
+	}
+	w.doneIf(changed)
+	return out, nil
 }
 
 // window counts the members whose time lies in span and lists up to limit

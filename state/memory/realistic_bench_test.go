@@ -46,6 +46,8 @@ func copyOp(op state.Op) state.Op {
 		return &state.WindowAddOp{Key: o.Key, Member: o.Member, At: o.At, Count: o.Count, TTL: o.TTL}
 	case *state.WindowAddReadOp:
 		return &state.WindowAddReadOp{Key: o.Key, Member: o.Member, At: o.At, Span: o.Span, Limit: o.Limit, TTL: o.TTL}
+	case *state.WindowPairAddReadOp:
+		return &state.WindowPairAddReadOp{Key: o.Key, Members: o.Members, At: o.At, Spans: o.Spans, Limit: o.Limit, TTL: o.TTL}
 	case *state.WindowReadOp:
 		return &state.WindowReadOp{Key: o.Key, Span: o.Span, Limit: o.Limit}
 	case *state.NoveltyAddOp:
@@ -77,6 +79,8 @@ func queue(b *state.Batch, op state.Op) {
 		b.WindowAdd(o.Key, o.Member, o.At, o.Count, o.TTL)
 	case *state.WindowAddReadOp:
 		b.WindowAddRead(o.Key, o.Member, o.At, o.Span, o.Limit, o.TTL)
+	case *state.WindowPairAddReadOp:
+		b.WindowPairAddRead(o.Key, o.Members, o.At, o.Spans, o.Limit, o.TTL)
 	case *state.WindowReadOp:
 		b.WindowRead(o.Key, o.Span, o.Limit)
 	case *state.NoveltyAddOp:

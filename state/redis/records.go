@@ -291,16 +291,16 @@ func (r *records) unlock(sc *execScratch) {
 }
 
 // execRecords is Exec on the record layout.
-func (s *Store) execRecords(ctx context.Context, b *state.Batch) error {
+func (s *Store) execRecords(ctx context.Context, ops []state.Op) error {
 	sc := scratchPool.Get().(*execScratch)
 	defer sc.release()
-	ids := byIdentity(sc, s.prefix, b.Ops())
+	ids := byIdentity(sc, s.prefix, ops)
 	s.recs.lock(sc, ids)
 	defer s.recs.unlock(sc)
-	results := takeResults(len(b.Ops()))
+	results := takeResults(len(ops))
 	defer putResults(results)
 	off := 0
-	names := slices.Grow(sc.names[:0], len(b.Ops()))
+	names := slices.Grow(sc.names[:0], len(ops))
 	for _, id := range ids {
 		id.results = (*results)[off : off : off+len(id.ops)]
 		off += len(id.ops)
@@ -313,7 +313,7 @@ func (s *Store) execRecords(ctx context.Context, b *state.Batch) error {
 	for pass := 0; pass < maxRecordPasses && !allDone(ids); pass++ {
 		if wait {
 			if err := backOff(ctx, pass); err != nil {
-				return s.recordOutage(ctx, b, err)
+				return s.recordOutage(ctx, ops, err)
 			}
 		}
 		wait = true
@@ -321,10 +321,10 @@ func (s *Store) execRecords(ctx context.Context, b *state.Batch) error {
 			id.guessRefused = false
 		}
 		if err := s.fetch(ctx, ids, now); err != nil {
-			return s.recordOutage(ctx, b, err)
+			return s.recordOutage(ctx, ops, err)
 		}
 		if err := s.attachSides(ctx, ids, now); err != nil {
-			return s.recordOutage(ctx, b, err)
+			return s.recordOutage(ctx, ops, err)
 		}
 		var pending []*identity
 		for _, id := range ids {
@@ -337,7 +337,7 @@ func (s *Store) execRecords(ctx context.Context, b *state.Batch) error {
 			continue // a side record was newer than its record: read both again
 		}
 		if err := s.cas(ctx, pending); err != nil {
-			return s.recordOutage(ctx, b, err)
+			return s.recordOutage(ctx, ops, err)
 		}
 		for _, id := range pending {
 			if err := s.settle(id, now); err != nil {
@@ -467,9 +467,9 @@ func (id *identity) fail(err error) {
 // recordOutage fails what is not resolved with the outage's error and
 // returns it. Records whose fate is unknown were taken out of the cache and
 // are not put back: the next batch reads them afresh.
-func (s *Store) recordOutage(ctx context.Context, b *state.Batch, cause error) error {
+func (s *Store) recordOutage(ctx context.Context, ops []state.Op, cause error) error {
 	err := s.outageError(ctx, cause)
-	b.FailAll(err)
+	failAll(ops, err)
 	return err
 }
 

@@ -136,15 +136,23 @@ func (s *Store) Exec(ctx context.Context, b *state.Batch) error {
 		b.FailAll(err)
 		return err
 	}
+	ops, pairs := splitPairs(b.Ops())
+	defer resolvePairs(pairs)
 	if s.recs != nil {
-		return s.execRecords(ctx, b)
+		return s.execRecords(ctx, ops)
 	}
-	calls := s.plan(b.Ops())
+	return s.execKeys(ctx, ops)
+}
+
+// execKeys is Exec on the keys layout, of ops: the batch's operations
+// with its window pairs split (see splitPairs).
+func (s *Store) execKeys(ctx context.Context, ops []state.Op) error {
+	calls := s.plan(ops)
 	now := time.Now()
 	groups := s.groupCalls(calls, now)
 	for pass, pending := 1, groups; len(pending) > 0; pass++ {
 		if err := s.run(ctx, pending); err != nil {
-			return s.outage(ctx, b, groups, err)
+			return s.outage(ctx, ops, groups, err)
 		}
 		var again []*group
 		for _, g := range pending {
@@ -157,7 +165,7 @@ func (s *Store) Exec(ctx context.Context, b *state.Batch) error {
 		}
 		if err := s.loadScripts(ctx, allScripts); err != nil {
 			if unavailable(err) {
-				return s.outage(ctx, b, groups, err)
+				return s.outage(ctx, ops, groups, err)
 			}
 			break
 		}
@@ -169,7 +177,7 @@ func (s *Store) Exec(ctx context.Context, b *state.Batch) error {
 			if unavailable(errors.Unwrap(c.err)) {
 				// A script met OOM (or the like) on a write: the
 				// server cannot serve, whatever it ran before.
-				return s.outage(ctx, b, groups, errors.Unwrap(c.err))
+				return s.outage(ctx, ops, groups, errors.Unwrap(c.err))
 			}
 		}
 	}
@@ -216,7 +224,7 @@ func (s *Store) run(ctx context.Context, groups []*group) error {
 }
 
 // outage resolves what executed, fails the rest and returns the error.
-func (s *Store) outage(ctx context.Context, b *state.Batch, groups []*group, cause error) error {
+func (s *Store) outage(ctx context.Context, ops []state.Op, groups []*group, cause error) error {
 	err := s.outageError(ctx, cause)
 	for _, g := range groups {
 		if g.cmd == nil {
@@ -232,8 +240,15 @@ func (s *Store) outage(ctx context.Context, b *state.Batch, groups []*group, cau
 			}
 		}
 	}
-	b.FailAll(err)
+	failAll(ops, err)
 	return err
+}
+
+// failAll fails every operation of ops that has not been resolved.
+func failAll(ops []state.Op, err error) {
+	for _, op := range ops {
+		op.Fail(err)
+	}
 }
 
 // outageError is the error a batch fails with when the server could not

@@ -88,7 +88,7 @@ type rule struct {
 
 func groups() []group {
 	return []group{
-		valueRules(), windowRules(), noveltyRules(), markRules(),
+		valueRules(), windowRules(), pairRules(), noveltyRules(), markRules(),
 		bucketRules(), throttleRules(), batchRules(),
 		concurrencyRules(), expiryRules(),
 	}
