@@ -69,6 +69,11 @@ type batcher struct {
 	cost       batchCost
 	deadlines  *deadlines // bound each batch's engine calls by scoreTimeout
 	done       chan struct{}
+	// gather1 holds the one token a worker needs to take jobs: one worker
+	// gathers at a time, as when the other is scoring. Without it, both
+	// workers gathered while a job was scored inline, each lingering for
+	// it, and split the jobs that arrived meanwhile into two batches.
+	gather1 chan struct{}
 	// inline is the worker state of the job scored on its caller's
 	// goroutine: one at a time (flight.enterIdle admits it), so one
 	// worker serves every caller.
@@ -171,6 +176,8 @@ type jobResult struct {
 func newBatcher(eng *engine.Engine, workers, size int, linger, busyLinger time.Duration) *batcher {
 	b := &batcher{eng: eng, jobs: make(chan *job), size: size, linger: linger, busyLinger: busyLinger, done: make(chan struct{})}
 	b.deadlines = newDeadlines(scoreTimeout)
+	b.gather1 = make(chan struct{}, 1)
+	b.gather1 <- struct{}{}
 	b.inline = worker{b: b}
 	b.inline.publish = b.inline.publishFresh
 	go b.deadlines.watchdog(b.done)
@@ -262,9 +269,15 @@ func (b *batcher) work() {
 	w.publish = w.publishFresh
 	for {
 		select {
+		case <-b.gather1:
+		case <-b.done:
+			return
+		}
+		select {
 		case j := <-b.jobs:
 			w.batch = b.gatherInto(append(w.batch[:0], j))
 			b.flight.enter()
+			b.gather1 <- struct{}{}
 			w.score()
 		case <-b.done:
 			return
