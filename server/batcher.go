@@ -43,13 +43,12 @@ import (
 // record layout make batches cost milliseconds, it is BusyLinger.
 //
 // A job that arrives while no batch is in flight is scored on its
-// caller's goroutine (see score): at light load a batch is one job anyway,
-// and handing it to a worker and its verdicts back cost two goroutine
-// wake-ups, each waking a thread on another core. The jobs that arrive
-// while it is scored go to the workers, whose busy linger waits for it as
-// for any batch in flight, so batching under load is unchanged. At most
-// one job is scored so at a time: with Workers workers, up to Workers+1
-// batches may be in flight.
+// caller's goroutine (see scoreInline): it would be a batch of its own
+// anyway, and handing it to a worker and its verdicts back are two
+// goroutine hand-offs. The jobs that arrive while it is scored go to the
+// workers, whose busy linger waits for it as for any batch in flight, so
+// batching under load is unchanged. One job at a time is scored inline:
+// with Workers workers, up to Workers+1 batches may be in flight.
 //
 // A stream never has more than one job in flight, so the records of one
 // stream are scored in the order they arrived.

@@ -15,17 +15,17 @@ import (
 	"github.com/iamsentry/iamsentry/state/memory"
 )
 
-// inlineBatcher returns a batcher on the embedded store with the given
-// number of workers, and a record maker whose records carry the event ID
-// they are given.
-func inlineBatcher(t *testing.T, workers int) (*batcher, func(id string) []byte) {
+// testBatcher returns a batcher of the built-in detectors on the
+// embedded store with the given number of workers, and a record maker
+// whose records' event IDs start with the prefix they are given.
+func testBatcher(t *testing.T, workers int) (*batcher, func(id string) []byte) {
 	t.Helper()
+	store := memory.New()
+	t.Cleanup(func() { store.Close() })
 	reg, err := detectors.NewRegistry(builtin.All()...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := memory.New()
-	t.Cleanup(func() { store.Close() })
 	b := newBatcher(engine.New(reg, store, engine.Options{}), workers, 512, 0, 0)
 	tmpl, err := os.ReadFile("testdata/get_caller_identity.json")
 	if err != nil {
@@ -40,7 +40,7 @@ func inlineBatcher(t *testing.T, workers int) (*batcher, func(id string) []byte)
 // caller's goroutine. The batcher has no workers, so a job handed off
 // would never be scored.
 func TestScoreInlineWhenIdle(t *testing.T) {
-	b, record := inlineBatcher(t, 0)
+	b, record := testBatcher(t, 0)
 	defer b.stop()
 	for i := range 3 {
 		v, err := b.score(context.Background(), "", false, [][]byte{record(fmt.Sprint("idle-", i, "-"))})
@@ -60,7 +60,7 @@ func TestScoreInlineWhenIdle(t *testing.T) {
 // goes to the workers (whose busy linger batches it with what else
 // arrives), not to its caller's goroutine.
 func TestScoreHandsOffWhileABatchIsInFlight(t *testing.T) {
-	b, record := inlineBatcher(t, 0)
+	b, record := testBatcher(t, 0)
 	defer b.stop()
 	b.flight.enter() // a batch in flight
 	type answer struct {
@@ -84,7 +84,7 @@ func TestScoreHandsOffWhileABatchIsInFlight(t *testing.T) {
 // TestScoreInlineAfterStop: a batcher that stopped scores nothing, on
 // its workers or inline.
 func TestScoreInlineAfterStop(t *testing.T) {
-	b, record := inlineBatcher(t, 0)
+	b, record := testBatcher(t, 0)
 	b.stop()
 	if _, err := b.score(context.Background(), "", false, [][]byte{record("stopped-")}); !errors.Is(err, errStopping) {
 		t.Errorf("score after stop: %v, want errStopping", err)
@@ -99,7 +99,7 @@ func TestScoreInlineAfterStop(t *testing.T) {
 // records (run under -race: the inline worker is shared by every caller,
 // one at a time).
 func TestScoreConcurrentCallersGetTheirOwnVerdicts(t *testing.T) {
-	b, record := inlineBatcher(t, 2)
+	b, record := testBatcher(t, 2)
 	defer b.stop()
 	const callers, calls = 8, 40
 	var wg sync.WaitGroup
