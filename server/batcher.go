@@ -42,14 +42,6 @@ import (
 // the batch in flight is descheduled; on Redis, where a round trip and the
 // record layout make batches cost milliseconds, it is BusyLinger.
 //
-// A job that arrives while no batch is in flight is scored on its
-// caller's goroutine (see scoreInline): it would be a batch of its own
-// anyway, and handing it to a worker and its verdicts back are two
-// goroutine hand-offs. The jobs that arrive while it is scored go to the
-// workers, whose busy linger waits for it as for any batch in flight, so
-// batching under load is unchanged. One job at a time is scored inline:
-// with Workers workers, up to Workers+1 batches may be in flight.
-//
 // A stream never has more than one job in flight, so the records of one
 // stream are scored in the order they arrived.
 type batcher struct {
@@ -68,15 +60,6 @@ type batcher struct {
 	cost       batchCost
 	deadlines  *deadlines // bound each batch's engine calls by scoreTimeout
 	done       chan struct{}
-	// gather1 holds the one token a worker needs to take jobs: one worker
-	// gathers at a time, as when the other is scoring. Without it, both
-	// workers gathered while a job was scored inline, each lingering for
-	// it, and split the jobs that arrived meanwhile into two batches.
-	gather1 chan struct{}
-	// inline is the worker state of the job scored on its caller's
-	// goroutine: one at a time (flight.enterIdle admits it), so one
-	// worker serves every caller.
-	inline worker
 }
 
 // batchCost is a moving average of how long a batch takes to score, what
@@ -122,18 +105,6 @@ func (f *flight) enter() {
 	f.mu.Unlock()
 }
 
-// enterIdle counts a batch in flight, as enter does, if none is; it
-// reports whether it did.
-func (f *flight) enterIdle() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.n != 0 {
-		return false
-	}
-	f.n++
-	return true
-}
-
 func (f *flight) leave() {
 	f.mu.Lock()
 	f.n--
@@ -175,10 +146,6 @@ type jobResult struct {
 func newBatcher(eng *engine.Engine, workers, size int, linger, busyLinger time.Duration) *batcher {
 	b := &batcher{eng: eng, jobs: make(chan *job), size: size, linger: linger, busyLinger: busyLinger, done: make(chan struct{})}
 	b.deadlines = newDeadlines(scoreTimeout)
-	b.gather1 = make(chan struct{}, 1)
-	b.gather1 <- struct{}{}
-	b.inline = worker{b: b}
-	b.inline.publish = b.inline.publishFresh
 	go b.deadlines.watchdog(b.done)
 	for range workers {
 		go b.work()
@@ -196,9 +163,6 @@ var jobPool = sync.Pool{New: func() any { return &job{result: make(chan jobResul
 func (b *batcher) score(ctx context.Context, tenant string, learn bool, records [][]byte) ([]engine.Verdict, error) {
 	j := jobPool.Get().(*job)
 	j.ctx, j.tenant, j.learn, j.records = ctx, tenant, learn, records
-	if b.linger <= 0 && b.flight.enterIdle() {
-		return b.scoreInline(j)
-	}
 	select {
 	case b.jobs <- j:
 	case <-ctx.Done():
@@ -216,28 +180,6 @@ func (b *batcher) score(ctx context.Context, tenant string, learn bool, records 
 		// The job may still be scored; retrying is safe (dedupe).
 		return nil, ctx.Err()
 	}
-}
-
-// scoreInline scores j, admitted by flight.enterIdle, on the caller's
-// goroutine as a batch of its own. Unlike a job handed to a worker, its
-// caller waits for the batch even when its ctx ends meanwhile: the engine
-// call runs under the batch's own context (bounded by scoreTimeout), as a
-// worker's would, so a caller that goes away never cuts a store call
-// short.
-func (b *batcher) scoreInline(j *job) ([]engine.Verdict, error) {
-	select {
-	case <-b.done:
-		b.flight.leave()
-		j.recycle()
-		return nil, errStopping
-	default:
-	}
-	w := &b.inline
-	w.batch = append(w.batch[:0], j)
-	w.score()
-	r := <-j.result // run answered it before returning
-	j.recycle()
-	return r.verdicts, r.err
 }
 
 // recycle puts j, whose result channel is empty and which no worker holds,
@@ -268,38 +210,23 @@ func (b *batcher) work() {
 	w.publish = w.publishFresh
 	for {
 		select {
-		case <-b.gather1:
-		case <-b.done:
-			return
-		}
-		select {
 		case j := <-b.jobs:
 			w.batch = b.gatherInto(append(w.batch[:0], j))
 			b.flight.enter()
-			b.gather1 <- struct{}{}
-			w.score()
+			start := time.Now()
+			// The batch outlives any one caller: it is scored under a
+			// context of its own, bounded so a stuck store cannot hold
+			// a worker forever.
+			w.ctx = b.deadlines.begin(w.ctx, start)
+			w.run(w.batch)
+			b.deadlines.end(w.ctx)
+			b.cost.observe(time.Since(start))
+			b.flight.leave()
+			clear(w.batch) // hold no job the pool may hand out again
 		case <-b.done:
 			return
 		}
 	}
-}
-
-// score scores w.batch, counted in flight by its caller, and counts it
-// out. The batch leaves the flight last, and by a deferred call: once it
-// has left, the batcher's inline worker may be handed to the next caller
-// (see scoreInline), and a panic that the handler of an inline caller
-// recovers must not leave a batch counted in flight for ever.
-func (w *worker) score() {
-	b := w.b
-	defer b.flight.leave()
-	defer clear(w.batch) // hold no job the pool may hand out again
-	start := time.Now()
-	// The batch outlives any one caller: it is scored under a context of
-	// its own, bounded so a stuck store cannot hold a worker forever.
-	w.ctx = b.deadlines.begin(w.ctx, start)
-	w.run(w.batch)
-	b.deadlines.end(w.ctx)
-	b.cost.observe(time.Since(start))
 }
 
 // publishFresh hands the verdicts with fresh findings of the group being

@@ -47,7 +47,7 @@ type Options struct {
 	BatchSize             int           // records per micro-batch; default 512
 	BatchLinger           time.Duration // how long a batch waits for more work after its first job; default none
 	BatchBusyLinger       time.Duration // without BatchLinger: how long a small batch waits for a batch in flight to finish, taking what arrives; default 2 ms, negative: never
-	Workers               int           // concurrent micro-batches (and one scored inline when none is in flight); default GOMAXPROCS
+	Workers               int           // concurrent micro-batches; default GOMAXPROCS
 	MaxInFlight           int           // requests read ahead per stream; default 64
 	ReadAheadBytes        int           // bytes of requests read ahead per stream; default 16 MiB
 	ReadAheadTotal        int           // bytes of requests read ahead by all streams; default 256 MiB

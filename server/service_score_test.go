@@ -3,11 +3,16 @@ package server
 import (
 	"bytes"
 	"context"
+	"os"
 	"testing"
 
 	"go.opentelemetry.io/otel/metric/noop"
 
+	"github.com/iamsentry/iamsentry/detectors"
+	"github.com/iamsentry/iamsentry/detectors/builtin"
+	"github.com/iamsentry/iamsentry/engine"
 	iamsentryv1 "github.com/iamsentry/iamsentry/gen/iamsentry/v1"
+	"github.com/iamsentry/iamsentry/state/memory"
 )
 
 // TestScoreKeepsRequestOrder: the verdicts of several requests scored in
@@ -15,11 +20,22 @@ import (
 // in it, of the event they are for, with events the server rejects before
 // the engine (no record) in between and an empty request among them.
 func TestScoreKeepsRequestOrder(t *testing.T) {
-	b, record := testBatcher(t, 1)
+	reg, err := detectors.NewRegistry(builtin.All()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := memory.New()
+	defer store.Close()
+	b := newBatcher(engine.New(reg, store, engine.Options{}), 1, 512, 0, 0)
 	defer b.stop()
 	s := &service{batcher: b, metrics: newServerMetrics(noop.NewMeterProvider(), false)}
+	tmpl, err := os.ReadFile("testdata/get_caller_identity.json")
+	if err != nil {
+		t.Fatal(err)
+	}
 	event := func(id string) *iamsentryv1.Event {
-		return &iamsentryv1.Event{Record: &iamsentryv1.Event_Json{Json: record(id)}}
+		rec := bytes.Replace(tmpl, []byte(`"eventID": "`), []byte(`"eventID": "`+id), 1)
+		return &iamsentryv1.Event{Record: &iamsentryv1.Event_Json{Json: rec}}
 	}
 	empty := &iamsentryv1.Event{}
 	requests := [][]*iamsentryv1.Event{
