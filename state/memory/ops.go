@@ -140,12 +140,19 @@ func (sh *shard) windowAdd(o *state.WindowAddOp, h uint64, now int64, x *scratch
 		return 0, err
 	}
 	e := w.e
-	at := o.At.UnixNano()
-	added := e.addMember(o.Member, at)
-	trimmed := e.trim(at - int64(o.TTL))
+	changed := e.addWindowed(o.Member, o.At.UnixNano(), o.TTL)
 	lo, hi := e.members.span(o.Count.From.UnixNano(), o.Count.To.UnixNano())
-	w.doneIf(created || added || trimmed)
+	w.doneIf(created || changed)
 	return hi - lo, nil
+}
+
+// addWindowed records member at event time at in the window set e and
+// drops the members older than at−ttl: what every add to a window does.
+// It reports whether e changed.
+func (e *entry) addWindowed(member string, at int64, ttl time.Duration) (changed bool) {
+	added := e.addMember(member, at)
+	trimmed := e.trim(at - int64(ttl))
+	return added || trimmed
 }
 
 func (sh *shard) windowRead(o *state.WindowReadOp, h uint64, now int64, x *scratch) (state.Window, error) {
@@ -165,12 +172,9 @@ func (sh *shard) windowAddRead(o *state.WindowAddReadOp, h uint64, now int64, x 
 	if err != nil {
 		return state.Window{}, err
 	}
-	e := w.e
-	at := o.At.UnixNano()
-	added := e.addMember(o.Member, at)
-	trimmed := e.trim(at - int64(o.TTL))
-	win := e.window(o.Span, o.Limit, x)
-	w.doneIf(created || added || trimmed)
+	changed := w.e.addWindowed(o.Member, o.At.UnixNano(), o.TTL)
+	win := w.e.window(o.Span, o.Limit, x)
+	w.doneIf(created || changed)
 	return win, nil
 }
 
@@ -187,10 +191,10 @@ func (sh *shard) windowPairAddRead(o *state.WindowPairAddReadOp, h uint64, now i
 	}
 	at := o.At.UnixNano()
 	for i, e := range [2]*entry{w.e, w.e.aux.twin} {
-		added := e.addMember(o.Members[i], at)
-		trimmed := e.trim(at - int64(o.TTL))
+		if e.addWindowed(o.Members[i], at, o.TTL) {
+			changed = true
+		}
 		out[i] = e.window(o.Spans[i], o.Limit, x)
-		changed = changed || added || trimmed
 	}
 	w.doneIf(changed)
 	return out, nil
