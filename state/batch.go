@@ -101,8 +101,13 @@ func (b *Batch) Ops() []Op { return b.ops }
 func (b *Batch) Len() int { return len(b.ops) }
 
 // FailAll fails every operation that has not been resolved.
-func (b *Batch) FailAll(err error) {
-	for _, op := range b.ops {
+func (b *Batch) FailAll(err error) { FailAll(b.ops, err) }
+
+// FailAll fails every operation of ops that has not been resolved: for a
+// store that runs a batch's operations rewritten (a window pair as its
+// halves) and must fail the ones it runs.
+func FailAll(ops []Op, err error) {
+	for _, op := range ops {
 		op.Fail(err)
 	}
 }

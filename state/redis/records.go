@@ -469,7 +469,7 @@ func (id *identity) fail(err error) {
 // are not put back: the next batch reads them afresh.
 func (s *Store) recordOutage(ctx context.Context, ops []state.Op, cause error) error {
 	err := s.outageError(ctx, cause)
-	failAll(ops, err)
+	state.FailAll(ops, err)
 	return err
 }
 

@@ -240,15 +240,8 @@ func (s *Store) outage(ctx context.Context, ops []state.Op, groups []*group, cau
 			}
 		}
 	}
-	failAll(ops, err)
+	state.FailAll(ops, err)
 	return err
-}
-
-// failAll fails every operation of ops that has not been resolved.
-func failAll(ops []state.Op, err error) {
-	for _, op := range ops {
-		op.Fail(err)
-	}
 }
 
 // outageError is the error a batch fails with when the server could not
