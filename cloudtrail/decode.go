@@ -41,6 +41,7 @@ type decoder struct {
 	// a test makes with new has neither.
 	idents *identTable
 	filled fillMemo // (decode_fill.go)
+	ids    []byte   // the block lendRaw writes event ids into (idString)
 }
 
 // errDeclined is the fast path's word that encoding/json must decide.

@@ -134,13 +134,13 @@ func sameAfter(t *testing.T, prime, data []byte) {
 
 	d = new(decoder).withTables()
 	for range 2 {
-		d.parseAt(append(append([]byte{}, prime...), '\n'), 0, DefaultMaxRecordSize, new(Record))
+		d.parseAt(append(append([]byte{}, prime...), '\n'), 0, DefaultMaxRecordSize, new(Record), false)
 	}
 	got = prior
 	buf := append(append([]byte{}, data...), "\n{}"...)
 	// Only a record that is the whole of data (but for space after it)
 	// has an oracle to compare with.
-	if end, ok := d.parseAt(buf, 0, DefaultMaxRecordSize, &got); ok && end == len(bytes.TrimRight(data, " \t\r\n")) {
+	if end, ok := d.parseAt(buf, 0, DefaultMaxRecordSize, &got, false); ok && end == len(bytes.TrimRight(data, " \t\r\n")) {
 		if wantErr != nil || !reflect.DeepEqual(got, want) {
 			t.Fatalf("after %q, parseAt of %q must decode as without memos:\n got  %+v, end %d\n want %+v, %v", prime, data, got, end, want, wantErr)
 		}

@@ -379,6 +379,42 @@ func (r *rawRecord) ownRaw() {
 	r.RequestParameters, r.ResponseElements, r.AdditionalEventData = nilIfNull(buf[:n:n]), nilIfNull(buf[n:m:m]), nilIfNull(buf[m:])
 }
 
+// lendRaw is ownRaw for a record whose raw values may go on aliasing the
+// input (Reader.NextIntoBorrowed): they stay where they are, capped so
+// that appending to one cannot reach the bytes after it, and only the
+// eventID bytes are copied, into ids (see idBlock), since EventID outlives
+// the input in verdicts, findings and stories.
+func (r *rawRecord) lendRaw(ids *[]byte) {
+	capped := func(m json.RawMessage) json.RawMessage {
+		if m = nilIfNull(m); m != nil {
+			m = m[:len(m):len(m)]
+		}
+		return m
+	}
+	r.RequestParameters, r.ResponseElements, r.AdditionalEventData = capped(r.RequestParameters), capped(r.ResponseElements), capped(r.AdditionalEventData)
+	if id := r.eventID; len(id) > 0 {
+		r.EventID = idString(ids, id)
+	}
+	r.eventID = nil
+}
+
+// idBlock is the size of the blocks lendRaw writes event ids into.
+const idBlock = 2 << 10
+
+// idString returns string(b) written into the current block of *ids, so
+// that an event id costs no allocation of its own (one block serves some
+// fifty records). Bytes once given out are never written again, so a
+// string over them is as immutable as any; an id a caller keeps (a
+// finding's, a story's) keeps its block, 2 KiB at most, alive.
+func idString(ids *[]byte, b []byte) string {
+	if len(*ids)+len(b) > cap(*ids) {
+		*ids = make([]byte, 0, max(idBlock, len(b)))
+	}
+	start := len(*ids)
+	*ids = append(*ids, b...)
+	return unsafe.String(&(*ids)[start], len(b))
+}
+
 // flexBool decodes a JSON bool, the strings "true"/"false" (any case, as
 // some exports write them) or null. Anything else is recorded in bad rather
 // than returned, so one odd flag does not stop encoding/json from decoding

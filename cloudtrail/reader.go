@@ -86,6 +86,7 @@ type Reader struct {
 	// item into, nil under Next; parsed says the item was parsed into it.
 	dst    *Record
 	parsed bool
+	borrow bool     // NextIntoBorrowed: dst may alias the item (see lendRaw)
 	dec    *decoder // the parser NextInto walks records with, from the free list (getDecoder)
 }
 

@@ -3,10 +3,12 @@ package cloudtrail
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"io"
 	"reflect"
 	"testing"
 	"testing/iotest"
+	"unsafe"
 )
 
 // readThrough is one way of reading an input into items and records.
@@ -18,11 +20,18 @@ type readThrough struct {
 	inPlace int      // items NextInto parsed itself
 }
 
-// readAllParsed reads data as scan does when into is true (NextInto, and
-// ParseInto for what it did not parse), or with Next and ParseInto, the
-// reference; chunks of one byte when slow, so that records straddle every
-// buffer boundary.
-func readAllParsed(t *testing.T, data []byte, opts Options, into, slow bool) readThrough {
+// How readAllParsed reads.
+type readVia int
+
+const (
+	viaNext         readVia = iota // Next, and ParseInto for every item: the reference
+	viaNextInto                    // NextInto, and ParseInto for what it did not parse
+	viaNextBorrowed                // NextIntoBorrowed so, as scan reads
+)
+
+// readAllParsed reads data as via says; chunks of one byte when slow, so
+// that records straddle every buffer boundary.
+func readAllParsed(t *testing.T, data []byte, opts Options, via readVia, slow bool) readThrough {
 	t.Helper()
 	var in io.Reader = bytes.NewReader(data)
 	if slow {
@@ -39,9 +48,12 @@ func readAllParsed(t *testing.T, data []byte, opts Options, into, slow bool) rea
 		var item Item
 		var parsed bool
 		var err error
-		if into {
+		switch via {
+		case viaNextInto:
 			item, parsed, err = rd.NextInto(&rec)
-		} else {
+		case viaNextBorrowed:
+			item, parsed, err = rd.NextIntoBorrowed(&rec)
+		default:
 			item, err = rd.Next()
 		}
 		if err != nil {
@@ -55,6 +67,9 @@ func readAllParsed(t *testing.T, data []byte, opts Options, into, slow bool) rea
 		switch {
 		case parsed:
 			out.inPlace++
+			if via == viaNextBorrowed {
+				ownBorrowed(t, item, &rec)
+			}
 		case item.Err == nil:
 			rec = Record{}
 			if perr = ParseInto(&rec, item.Raw, opts); perr != nil {
@@ -68,12 +83,49 @@ func readAllParsed(t *testing.T, data []byte, opts Options, into, slow bool) rea
 	}
 }
 
-// sameThroughNextInto checks that reading data with NextInto gives the
-// items, records, rejections and end that Next and ParseInto give.
+// ownBorrowed checks that the raw values of a record NextIntoBorrowed
+// parsed lie within its item's bytes, capped there, and replaces them by
+// copies, as the Reader may reuse those bytes after a Release.
+func ownBorrowed(t *testing.T, item Item, rec *Record) {
+	t.Helper()
+	for _, m := range []*json.RawMessage{&rec.RequestParameters, &rec.ResponseElements, &rec.AdditionalEventData} {
+		if *m == nil {
+			continue
+		}
+		if cap(*m) != len(*m) || !within(*m, item.Raw) {
+			t.Fatalf("%s: a borrowed raw value must be a capped slice of the item's bytes: %q (cap %d)", item.Pos, *m, cap(*m))
+		}
+		*m = bytes.Clone(*m)
+	}
+}
+
+// within reports whether b lies inside outer's bytes.
+func within(b, outer []byte) bool {
+	if len(b) == 0 || len(outer) == 0 {
+		return false
+	}
+	start, end := uintptr(unsafe.Pointer(&outer[0])), uintptr(unsafe.Pointer(&outer[len(outer)-1]))
+	p, q := uintptr(unsafe.Pointer(&b[0])), uintptr(unsafe.Pointer(&b[len(b)-1]))
+	return start <= p && q <= end
+}
+
+// sameThroughNextInto checks that reading data with NextInto, and with
+// NextIntoBorrowed, gives the items, records, rejections and end that
+// Next and ParseInto give. It returns what NextInto gave.
 func sameThroughNextInto(t *testing.T, data []byte, opts Options, slow bool) readThrough {
 	t.Helper()
-	want := readAllParsed(t, data, opts, false, slow)
-	got := readAllParsed(t, data, opts, true, slow)
+	want := readAllParsed(t, data, opts, viaNext, slow)
+	got := sameAs(t, want, readAllParsed(t, data, opts, viaNextInto, slow), data)
+	if borrowed := sameAs(t, want, readAllParsed(t, data, opts, viaNextBorrowed, slow), data); borrowed.inPlace != got.inPlace {
+		t.Fatalf("NextIntoBorrowed must parse what NextInto parses on %.200q: %d records, want %d", data, borrowed.inPlace, got.inPlace)
+	}
+	return got
+}
+
+// sameAs checks that got holds the items, records, rejections and end of
+// want, and returns it.
+func sameAs(t *testing.T, want, got readThrough, data []byte) readThrough {
+	t.Helper()
 	if !reflect.DeepEqual(got.end, want.end) {
 		t.Fatalf("NextInto must end as Next does on %.200q:\n got  %v\n want %v", data, got.end, want.end)
 	}

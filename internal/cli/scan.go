@@ -150,12 +150,15 @@ func (s *scanner) scanReader(ctx context.Context, name string, r io.Reader) erro
 	s.sum.inputs++
 	rd := cloudtrail.NewReader(r, s.popts)
 	// Scoring copies what it keeps of a record, so once a batch is scored
-	// its bytes are released and the Reader reads into them again.
+	// its bytes are released and the Reader reads into them again. Until
+	// then the batch's records borrow their raw request, response and
+	// additional data from those bytes (NextIntoBorrowed) rather than
+	// each costing an allocation and a copy of them.
 	defer rd.Release()
 	b := &s.pending // one batch's slices serve every input
 	defer b.reset(true)
 	for {
-		item, parsed, err := rd.NextInto(b.slot())
+		item, parsed, err := rd.NextIntoBorrowed(b.slot())
 		if errors.Is(err, io.EOF) {
 			break
 		}

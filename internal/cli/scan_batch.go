@@ -4,9 +4,10 @@ import "github.com/iamsentry/iamsentry/cloudtrail"
 
 // scanBatch is the micro-batch scan gathers from a Reader: each record's
 // bytes and, for the records the Reader parsed while it read them
-// (NextInto), the parsed record, so the engine does not walk their bytes
-// a second time. Its slices are reused from batch to batch and input to
-// input.
+// (NextIntoBorrowed), the parsed record, so the engine does not walk their
+// bytes a second time. Its slices are reused from batch to batch and input
+// to input. A parsed record's raw values alias the Reader's bytes and are
+// read only while its batch is scored, before the Reader's Release.
 type scanBatch struct {
 	raws   [][]byte
 	recs   []cloudtrail.Record  // recs[i] is raws[i] parsed, when done[i]
