@@ -121,8 +121,9 @@ func (f field) child() (objKind, bool) {
 // it.
 func (r *rawRecord) object(d *decoder, k objKind) bool {
 	var seen uint64
+	keys := &d.keys[k]
 	for n := 0; ; n++ {
-		f, exact, end, ok := d.memoMember(k, n)
+		f, exact, end, ok := d.memoMember(keys, n)
 		if !ok {
 			f, exact, end, ok = d.member(k, n)
 		}

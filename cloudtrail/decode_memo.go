@@ -33,7 +33,10 @@ const maxMemoKeys = 32
 // records, errorCode and additionalEventData in a few), which shift the
 // positions of the keys after them; remembering one key a position,
 // 12 % of the month's top-level keys missed, each then scanned, looked
-// up by hash and remembered anew.
+// up by hash and remembered anew. The key met last comes first
+// (memoMember moves a key found second to the front), and memoMember
+// compares the two written out: a third way means a third comparison
+// there.
 const memoWays = 2
 
 // maxMemoKey bounds the length of a remembered key with its closing
@@ -86,9 +89,16 @@ func (d *decoder) memoKey(k objKind, n int, i int) (f field, end int, ok bool) {
 
 // memoMember is member for a record written as CloudTrail writes one,
 // with no space between tokens, whose key at member position n is the
-// one remembered there: the comma before it, the key and its colon in
-// one comparison. ok false reads nothing, and member then reads on.
-func (d *decoder) memoMember(k objKind, n int) (f field, exact, end, ok bool) {
+// one remembered there (keys are the memos of the object's kind): the
+// comma before it, the key and its colon in one comparison. ok false
+// reads nothing, and member then reads on; so does a key too near the
+// end of the input for whole words to be loaded, which member's memoKey
+// compares byte by byte.
+//
+// It is keyAt written out, without its byte-by-byte case: it runs for
+// every member of every record, and the call to keyAt and the indexing
+// of d.keys by kind were a fifth of its instructions.
+func (d *decoder) memoMember(keys *[maxMemoKeys][memoWays]keyMemo, n int) (f field, exact, end, ok bool) {
 	b, i := d.b, d.i
 	if n > 0 { // d.more: a member was read, a comma must come
 		if i >= len(b) || b[i] != ',' {
@@ -96,12 +106,24 @@ func (d *decoder) memoMember(k objKind, n int) (f field, exact, end, ok bool) {
 		}
 		i++
 	}
-	if i >= len(b) || b[i] != '"' || n >= maxMemoKeys {
+	if n >= maxMemoKeys || i+1+maxMemoKey > len(b) || b[i] != '"' {
 		return noField, false, false, false
 	}
-	m := d.keyAt(k, n, i+1)
-	if m == nil {
-		return noField, false, false, false
+	w := (*[maxMemoKey]byte)(b[i+1 : i+1+maxMemoKey])
+	le := binary.LittleEndian
+	w0, w1, w2, w3 := le.Uint64(w[0:]), le.Uint64(w[8:]), le.Uint64(w[16:]), le.Uint64(w[24:])
+	ways := &keys[n]
+	m := &ways[0]
+	if (w0^m.word[0])&m.mask[0]|(w1^m.word[1])&m.mask[1]|(w2^m.word[2])&m.mask[2]|(w3^m.word[3])&m.mask[3] != 0 || m.n == 0 {
+		m = &ways[1]
+		if (w0^m.word[0])&m.mask[0]|(w1^m.word[1])&m.mask[1]|(w2^m.word[2])&m.mask[2]|(w3^m.word[3])&m.mask[3] != 0 || m.n == 0 {
+			return noField, false, false, false
+		}
+		// The second key met here is the one met last now: it goes
+		// first, so that a rare key, once met, does not leave every
+		// later record's usual key to the second comparison.
+		ways[0], ways[1] = ways[1], ways[0]
+		m = &ways[0]
 	}
 	d.i, d.more = skipSpace(b, i+1+int(m.n)), true
 	return m.f, m.f != noField, false, true
