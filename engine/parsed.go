@@ -18,6 +18,9 @@ import (
 // too large whether it was parsed or not. The engine reads the parsed
 // records in place while it scores and keeps no pointer to them once
 // ScoreParsed returns, so parsed may be reused then; it never writes them.
+// Nor does it keep their raw values (RequestParameters and the like),
+// which may alias the batch's bytes (cloudtrail.Reader.NextIntoBorrowed):
+// what detectors and stores keep of them they decode or copy.
 func (e *Engine) ScoreParsed(ctx context.Context, b Batch, parsed []*cloudtrail.Record) ([]Verdict, error) {
 	if len(parsed) != len(b.Records) {
 		return nil, fmt.Errorf("engine: %d parsed records for a batch of %d", len(parsed), len(b.Records))
