@@ -235,15 +235,13 @@ func (d *decoder) withTables() *decoder {
 	return d
 }
 
-// memoValue reads the string value at d.i when it is the value kept in
-// slot; it returns false, reading nothing, otherwise.
+// memoValue reads the string value whose opening quote is at d.i when it
+// is the value kept in slot; it returns false, reading nothing,
+// otherwise. str, its caller, has seen the quote; leaving that check to
+// it keeps memoValue small enough to be inlined there.
 func (d *decoder) memoValue(dst *string, slot *string) bool {
-	i := d.i
-	if i >= len(d.b) || d.b[i] != '"' {
-		return false
-	}
 	s := *slot
-	end, ok := memoAt(d.b, i+1, s)
+	end, ok := memoAt(d.b, d.i+1, s)
 	if !ok {
 		return false
 	}
