@@ -226,8 +226,18 @@ func (d *CallerIdentityRecon) Observe(ev *detectors.Event, b *state.Batch) detec
 	// a probe from this call's network is seen among others.
 	p.probes = p.probesBuf[:0]
 	for i := range around.n {
-		win := around.wins[i]
-		p.probes = append(p.probes, probeRead{win: win, read: detectors.WindowRead(b, ev.Key(id, d.grid.probe[d.grid.of(win)]), around.spans[i], reconSample)})
+		win, span := around.wins[i], around.spans[i]
+		g := probeRead{win: win, until: span.To}
+		if span.From.Equal(win.Start) {
+			// A span that starts with its window (the call's own window,
+			// and the next one) is read as the whole window and cut in
+			// Findings (see probeRead): the read is then the same for
+			// every call of the principal in the window, and the batch
+			// queues it once (detectors.WindowRead).
+			span = win.Span()
+		}
+		g.read = detectors.WindowRead(b, ev.Key(id, d.grid.probe[d.grid.of(win)]), span, reconSample)
+		p.probes = append(p.probes, g)
 	}
 	return p
 }
@@ -324,9 +334,39 @@ func (p *pairing) Findings() ([]detectors.Finding, error) {
 	return p.afterDiscovery()
 }
 
+// probeRead is a discovery call's read of one window's probes: those
+// whose time lies in the window and not after until. A read over the
+// start of the window up to until is made over the whole window instead
+// and cut here: the set lists its members earliest first, so the first
+// reconSample of the whole window, less those after until, are the first
+// of the cut span, and the cut span holds a probe exactly when the
+// window's first probe is not after until. afterDiscovery asks no more of
+// a read (its Count only whether it is 0), so the answer is the cut
+// read's on any store.
 type probeRead struct {
-	win  window
-	read *state.Future[state.Window]
+	win   window
+	until time.Time
+	read  *state.Future[state.Window]
+}
+
+// probes returns the members of g's read whose time is not after until,
+// parsed, in their order, appended to buf.
+func (g probeRead) probes(buf []reconCall) ([]reconCall, error) {
+	w, err := g.read.Get()
+	if err != nil || w.Count == 0 {
+		return buf, err
+	}
+	for _, m := range w.Members {
+		c, err := parseReconCall(m)
+		if err != nil {
+			return buf, err
+		}
+		if c.at.After(g.until) {
+			break // the members are earliest first: so are the rest
+		}
+		buf = append(buf, c)
+	}
+	return buf, nil
 }
 
 // reconCall is one call of a pair: what was called, when, and from which
@@ -398,12 +438,13 @@ func (p *pairing) afterDiscovery() ([]detectors.Finding, error) {
 	// discovery calls have none.
 	var self reconCall
 	var sensitive []reconCall
+	var buf [reconSample]reconCall
 	for _, g := range p.probes {
-		w, err := g.read.Get()
+		probes, err := g.probes(buf[:0])
 		if err != nil {
 			return nil, err
 		}
-		if w.Count == 0 {
+		if len(probes) == 0 {
 			continue
 		}
 		if self.action == "" {
@@ -412,19 +453,9 @@ func (p *pairing) afterDiscovery() ([]detectors.Finding, error) {
 				sensitive = []reconCall{self}
 			}
 		}
-		probe, err := parseReconCall(w.Members[0])
-		if err != nil {
-			return nil, err
-		}
+		probe := probes[0]
 		probe.action = probeAction(probe.action)
-		here := false
-		for _, m := range w.Members {
-			c, err := parseReconCall(m)
-			if err != nil {
-				return nil, err
-			}
-			here = here || p.samePlace(c)
-		}
+		here := slices.ContainsFunc(probes, p.samePlace)
 		f, ok, err := p.judge(probe, []reconCall{self}, sensitive, 1, here && len(sensitive) > 0, here)
 		if err != nil {
 			return nil, err
