@@ -138,7 +138,7 @@ func reconNetwork(ev *detectors.Event, s *detectors.Settings) string {
 		return ""
 	}
 	ip := r.SourceIP.Unmap()
-	if !ip.IsGlobalUnicast() || ip.IsPrivate() || cgnat.Contains(ip) {
+	if !placesSomeone(ip) {
 		return "private"
 	}
 	if s.GeoIP != nil {
