@@ -252,9 +252,11 @@ func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) dete
 	if id == "" {
 		return nil
 	}
+	// The slab hands the sighting out zeroed: only the fields set are
+	// written (a composite literal wrote all of it again).
 	s := sightings.New(ev)
-	*s = sighting{d: d, r: r, ev: ev, id: id, ip: ip, session: session,
-		hosting: !trusted && d.settings.SourceNetwork(ev).Kind == detectors.NetworkHosting, trusted: trusted}
+	s.d, s.r, s.ev, s.id, s.ip, s.session, s.trusted = d, r, ev, id, ip, session, trusted
+	s.hosting = !trusted && d.settings.SourceNetwork(ev).Kind == detectors.NetworkHosting
 	s.dims, s.geo = d.place(ev, ip, s.placed[:0])
 	if trusted {
 		return d.observeTrusted(ev, b, id, s)

@@ -78,3 +78,71 @@ func TestProbeReadCutsLikeTheStore(t *testing.T) {
 		store.Close()
 	}
 }
+
+// TestWindowsAroundMatchesTimes holds windowsAround, which works in Unix
+// nanoseconds, equal to the windows and cuts computed with times, as it
+// was written first: for calls at random instants (whole seconds, and
+// with nanoseconds, before and after 1970) and aligned ones.
+func TestWindowsAroundMatchesTimes(t *testing.T) {
+	want := func(span state.Span, w time.Duration) reconWindows {
+		var out reconWindows
+		for win := windowOf(span.From, w); !win.Start.After(span.To) && out.n < reconMaxWindows; win = windowOf(win.End(), w) {
+			from, to := span.From, span.To
+			if win.Start.After(from) {
+				from = win.Start
+			}
+			if end := win.Span().To; end.Before(to) {
+				to = end
+			}
+			out.wins[out.n] = win
+			out.spans[out.n] = state.Span{From: from, To: to}
+			out.n++
+		}
+		return out
+	}
+	rng := rand.New(rand.NewPCG(6, 12))
+	for i := range 20000 {
+		w := []time.Duration{time.Second, 15 * time.Minute, 7 * time.Minute, time.Hour}[i%4]
+		at := time.Unix(rng.Int64N(4e9)-1e9, 0).UTC()
+		switch i % 3 {
+		case 1:
+			at = at.Add(time.Duration(rng.Int64N(1e9)))
+		case 2:
+			at = state.BucketStart(at, w)
+		}
+		span := state.Span{From: at.Add(-w), To: at.Add(w)}
+		got, exp := windowsAround(span, w), want(span, w)
+		same := got.n == exp.n
+		for j := 0; same && j < got.n; j++ {
+			same = got.wins[j].Start.Equal(exp.wins[j].Start) && got.wins[j].Width == exp.wins[j].Width &&
+				got.spans[j].From.Equal(exp.spans[j].From) && got.spans[j].To.Equal(exp.spans[j].To)
+		}
+		if !same {
+			t.Fatalf("windowsAround(%v, %v) = %+v, want %+v", span, w, got, exp)
+		}
+	}
+}
+
+// TestAppendStampIsFormat holds appendStamp equal to formatting with
+// time.RFC3339Nano: whole seconds, fractions, other zones, days around
+// the epoch and the ends of four-digit years.
+func TestAppendStampIsFormat(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	times := []time.Time{time.Unix(0, 0), time.Unix(-1, 0), time.Unix(maxStampSecond-1, 0), time.Unix(maxStampSecond, 0),
+		time.Date(2026, 12, 31, 23, 59, 59, 0, time.UTC), time.Date(2026, 11, 3, 0, 0, 0, 0, time.FixedZone("X", 5400)), {}}
+	for i := range 50000 {
+		at := time.Unix(rng.Int64N(maxStampSecond+1e9)-1e9, 0)
+		if i%5 == 0 {
+			at = at.Add(time.Duration(rng.Int64N(1e9)))
+		}
+		if i%7 == 0 {
+			at = at.In(time.FixedZone("Y", -3600*int(rng.Int64N(12))))
+		}
+		times = append(times, at)
+	}
+	for _, at := range times {
+		if got, want := string(appendStamp([]byte("x@"), at)), "x@"+at.UTC().Format(time.RFC3339Nano); got != want {
+			t.Fatalf("appendStamp(%v) = %q, want %q", at, got, want)
+		}
+	}
+}
