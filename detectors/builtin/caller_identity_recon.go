@@ -465,6 +465,19 @@ func (p *pairing) afterProbe() ([]detectors.Finding, error) {
 
 // afterDiscovery pairs a discovery call with each window's first probe.
 func (p *pairing) afterDiscovery() ([]detectors.Finding, error) {
+	// Most discovery calls have no probe around them: they return before
+	// setting up what a pair needs.
+	found := false
+	for _, g := range p.probes {
+		w, err := g.read.Get()
+		if err != nil {
+			return nil, err
+		}
+		found = found || w.Count > 0
+	}
+	if !found {
+		return nil, nil
+	}
 	var out []detectors.Finding
 	// The call as a pair names it, built once a probe is found: most
 	// discovery calls have none.
