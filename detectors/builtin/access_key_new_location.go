@@ -154,22 +154,18 @@ func unauthenticatedCall(code string) bool { return code != "" && unauthenticate
 var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 
 // routableSource returns the source IP of r when it can place the caller,
-// and whether it lies in the trusted networks of the settings.
+// and whether it lies in the trusted networks of the settings. The address
+// is judged once: a trusted source is publicSource's "no" for a reason
+// this detector still learns from.
 func (d *AccessKeyNewLocation) routableSource(r *cloudtrail.Record) (ip netip.Addr, trusted, ok bool) {
-	if r.ServiceCaller() || unauthenticatedCall(r.ErrorCode) {
-		return netip.Addr{}, false, false
-	}
-	if ip, ok := publicSource(r, d.settings); ok {
-		return ip, false, true
-	}
-	if !r.SourceIsIP() {
+	if r.ServiceCaller() || unauthenticatedCall(r.ErrorCode) || !r.SourceIsIP() {
 		return netip.Addr{}, false, false
 	}
 	ip = r.SourceIP.Unmap()
-	if !ip.IsGlobalUnicast() || ip.IsPrivate() || cgnat.Contains(ip) {
+	if !placesSomeone(ip) {
 		return netip.Addr{}, false, false
 	}
-	return ip, true, true
+	return ip, d.settings.Trusted(r), true
 }
 
 // publicSource returns the source IP of r when it is a public address
@@ -180,10 +176,7 @@ func publicSource(r *cloudtrail.Record, s *detectors.Settings) (netip.Addr, bool
 		return netip.Addr{}, false
 	}
 	ip := r.SourceIP.Unmap()
-	if !ip.IsGlobalUnicast() || ip.IsPrivate() || cgnat.Contains(ip) {
-		return netip.Addr{}, false
-	}
-	if s.Trusted(r) {
+	if !placesSomeone(ip) || s.Trusted(r) {
 		return netip.Addr{}, false
 	}
 	return ip, true
@@ -259,9 +252,11 @@ func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) dete
 	if id == "" {
 		return nil
 	}
+	// The slab hands the sighting out zeroed: only the fields set are
+	// written (a composite literal wrote all of it again).
 	s := sightings.New(ev)
-	*s = sighting{d: d, r: r, ev: ev, id: id, ip: ip, session: session,
-		hosting: !trusted && d.settings.SourceNetwork(ev).Kind == detectors.NetworkHosting, trusted: trusted}
+	s.d, s.r, s.ev, s.id, s.ip, s.session, s.trusted = d, r, ev, id, ip, session, trusted
+	s.hosting = !trusted && d.settings.SourceNetwork(ev).Kind == detectors.NetworkHosting
 	s.dims, s.geo = d.place(ev, ip, s.placed[:0])
 	if trusted {
 		return d.observeTrusted(ev, b, id, s)

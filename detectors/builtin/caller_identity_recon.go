@@ -195,9 +195,11 @@ func (d *CallerIdentityRecon) Observe(ev *detectors.Event, b *state.Batch) detec
 	}
 	t, w := r.EventTime, d.opts.Window
 	// One allocation holds the pairing, its habit and its reads: a call
-	// meets at most reconMaxWindows windows.
+	// meets at most reconMaxWindows windows. The slab hands it out zeroed,
+	// so only the fields set are written (a composite literal wrote all of
+	// its some 400 bytes again).
 	p := pairings.New(ev)
-	*p = pairing{d: d, ev: ev, r: r, kind: kind, id: id}
+	p.d, p.ev, p.r, p.kind, p.id = d, ev, r, kind, id
 	d.learn(ev, b, id, kind, &p.habit)
 	if ak := r.UserIdentity.AccessKeyID; strings.HasPrefix(ak, "AKIA") {
 		p.keySeen = detectors.ReadMark(b, detectors.KeyFirstSeenMark(ev, ak))
@@ -226,8 +228,18 @@ func (d *CallerIdentityRecon) Observe(ev *detectors.Event, b *state.Batch) detec
 	// a probe from this call's network is seen among others.
 	p.probes = p.probesBuf[:0]
 	for i := range around.n {
-		win := around.wins[i]
-		p.probes = append(p.probes, probeRead{win: win, read: detectors.WindowRead(b, ev.Key(id, d.grid.probe[d.grid.of(win)]), around.spans[i], reconSample)})
+		win, span := around.wins[i], around.spans[i]
+		g := probeRead{win: win, until: span.To}
+		if span.From.Equal(win.Start) {
+			// A span that starts with its window (the call's own window,
+			// and the next one) is read as the whole window and cut in
+			// Findings (see probeRead): the read is then the same for
+			// every call of the principal in the window, and the batch
+			// queues it once (detectors.WindowRead).
+			span = win.Span()
+		}
+		g.read = detectors.WindowRead(b, ev.Key(id, d.grid.probe[d.grid.of(win)]), span, reconSample)
+		p.probes = append(p.probes, g)
 	}
 	return p
 }
@@ -246,15 +258,35 @@ type reconWindows struct {
 
 // windowsAround returns the aligned windows of width w that meet span,
 // each with span cut to it. A span of 2w meets reconMaxWindows at most;
-// a longer one is cut at that many.
+// a longer one is cut at that many. It works in Unix nanoseconds, as
+// state.BucketStart aligns, and makes a time only for a bound that is not
+// one of span's: the time arithmetic was a tenth of observing a call.
 func windowsAround(span state.Span, w time.Duration) reconWindows {
 	var out reconWindows
-	for win := windowOf(span.From, w); !win.Start.After(span.To) && out.n < reconMaxWindows; win = windowOf(win.End(), w) {
-		out.wins[out.n] = win
-		out.spans[out.n] = state.Span{From: maxTime(win.Start, span.From), To: minTime(win.Span().To, span.To)}
+	from, to, width := span.From.UnixNano(), span.To.UnixNano(), int64(w)
+	for start := alignedStart(from, width); start <= to && out.n < reconMaxWindows; start += width {
+		win := window{Start: time.Unix(0, start).UTC(), Width: w}
+		cut := span
+		if start > from {
+			cut.From = win.Start
+		}
+		if last := start + width - 1; last < to {
+			cut.To = time.Unix(0, last).UTC()
+		}
+		out.wins[out.n], out.spans[out.n] = win, cut
 		out.n++
 	}
 	return out
+}
+
+// alignedStart is the start of the aligned window of width holding ns, in
+// Unix nanoseconds: state.BucketStart's, without the time.
+func alignedStart(ns, width int64) int64 {
+	start := ns - ns%width
+	if ns < 0 && ns%width != 0 {
+		start -= width
+	}
+	return start
 }
 
 // reconMember is a member of a pairing set, built in one string carved
@@ -265,12 +297,36 @@ func windowsAround(span state.Span, w time.Duration) reconWindows {
 func reconMember(ev *detectors.Event, service, sep, name string, t time.Time, network string) string {
 	var buf [192]byte
 	m := append(append(append(append(buf[:0], service...), sep...), name...), '@')
-	m = t.UTC().AppendFormat(m, time.RFC3339Nano)
+	m = appendStamp(m, t)
 	if network != "" {
 		m = append(append(m, ' '), network...)
 	}
 	return ev.String(m)
 }
+
+// reconDays remembers the rendering of the days of recent calls' times.
+var reconDays = formatCache{layout: "2006-01-02T"}
+
+// appendStamp appends t.UTC().AppendFormat(m, time.RFC3339Nano) to m.
+// CloudTrail's times are whole seconds of years with four digits: those
+// are the day, remembered (reconDays), and the clock from the second of
+// the day, where formatting the whole time cost a tenth of building a
+// member. TestAppendStampIsFormat holds the two equal.
+func appendStamp(m []byte, t time.Time) []byte {
+	sec := t.Unix()
+	if t.Nanosecond() != 0 || sec < 0 || sec >= maxStampSecond {
+		return t.UTC().AppendFormat(m, time.RFC3339Nano)
+	}
+	clock := sec % 86400
+	m = append(m, reconDays.format(time.Unix(sec-clock, 0).UTC())...)
+	h, mi, s := clock/3600, clock/60%60, clock%60
+	return append(m, byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':',
+		byte('0'+s/10), byte('0'+s%10), 'Z')
+}
+
+// maxStampSecond is the first Unix second of the year 10000, whose times
+// RFC 3339 cannot write in four digits.
+const maxStampSecond = 253402300800
 
 // networkSuffix is the part of a member naming the call's network (see
 // reconNetwork), "" when it places nobody.
@@ -283,20 +339,6 @@ func networkSuffix(network string) string {
 
 // parseStamp reads back the event time of a member (see reconMember).
 func parseStamp(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) }
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
-}
 
 // pairing is one probe or discovery call being evaluated.
 type pairing struct {
@@ -324,9 +366,39 @@ func (p *pairing) Findings() ([]detectors.Finding, error) {
 	return p.afterDiscovery()
 }
 
+// probeRead is a discovery call's read of one window's probes: those
+// whose time lies in the window and not after until. A read over the
+// start of the window up to until is made over the whole window instead
+// and cut here: the set lists its members earliest first, so the first
+// reconSample of the whole window, less those after until, are the first
+// of the cut span, and the cut span holds a probe exactly when the
+// window's first probe is not after until. afterDiscovery asks no more of
+// a read (its Count only whether it is 0), so the answer is the cut
+// read's on any store.
 type probeRead struct {
-	win  window
-	read *state.Future[state.Window]
+	win   window
+	until time.Time
+	read  *state.Future[state.Window]
+}
+
+// probes returns the members of g's read whose time is not after until,
+// parsed, in their order, appended to buf.
+func (g probeRead) probes(buf []reconCall) ([]reconCall, error) {
+	w, err := g.read.Get()
+	if err != nil || w.Count == 0 {
+		return buf, err
+	}
+	for _, m := range w.Members {
+		c, err := parseReconCall(m)
+		if err != nil {
+			return buf, err
+		}
+		if c.at.After(g.until) {
+			break // the members are earliest first: so are the rest
+		}
+		buf = append(buf, c)
+	}
+	return buf, nil
 }
 
 // reconCall is one call of a pair: what was called, when, and from which
@@ -393,17 +465,31 @@ func (p *pairing) afterProbe() ([]detectors.Finding, error) {
 
 // afterDiscovery pairs a discovery call with each window's first probe.
 func (p *pairing) afterDiscovery() ([]detectors.Finding, error) {
-	var out []detectors.Finding
-	// The call as a pair names it, built once a probe is found: most
-	// discovery calls have none.
-	var self reconCall
-	var sensitive []reconCall
+	// Most discovery calls have no probe around them: they return before
+	// setting up what a pair needs.
+	found := false
 	for _, g := range p.probes {
 		w, err := g.read.Get()
 		if err != nil {
 			return nil, err
 		}
-		if w.Count == 0 {
+		found = found || w.Count > 0
+	}
+	if !found {
+		return nil, nil
+	}
+	var out []detectors.Finding
+	// The call as a pair names it, built once a probe is found: most
+	// discovery calls have none.
+	var self reconCall
+	var sensitive []reconCall
+	var buf [reconSample]reconCall
+	for _, g := range p.probes {
+		probes, err := g.probes(buf[:0])
+		if err != nil {
+			return nil, err
+		}
+		if len(probes) == 0 {
 			continue
 		}
 		if self.action == "" {
@@ -412,19 +498,9 @@ func (p *pairing) afterDiscovery() ([]detectors.Finding, error) {
 				sensitive = []reconCall{self}
 			}
 		}
-		probe, err := parseReconCall(w.Members[0])
-		if err != nil {
-			return nil, err
-		}
+		probe := probes[0]
 		probe.action = probeAction(probe.action)
-		here := false
-		for _, m := range w.Members {
-			c, err := parseReconCall(m)
-			if err != nil {
-				return nil, err
-			}
-			here = here || p.samePlace(c)
-		}
+		here := slices.ContainsFunc(probes, p.samePlace)
 		f, ok, err := p.judge(probe, []reconCall{self}, sensitive, 1, here && len(sensitive) > 0, here)
 		if err != nil {
 			return nil, err

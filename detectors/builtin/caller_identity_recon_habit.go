@@ -39,14 +39,14 @@ type learnedHabit struct {
 }
 
 // learn queues the call's learning and the reads of what the principal
-// id did before it.
+// id did before it, into h, a zero habit.
 func (d *CallerIdentityRecon) learn(ev *detectors.Event, b *state.Batch, id string, kind reconKind, h *habit) {
 	r := ev.Record
 	t := r.EventTime
 	hour := state.BucketStart(t, time.Hour)
 	member := habitHours.format(hour)
 	known := hourSpan(state.Span{From: t.Add(-d.opts.HabitPeriod), To: t.Add(-reconHabitGap)})
-	*h = habit{network: reconNetwork(ev, d.settings)}
+	h.network = reconNetwork(ev, d.settings)
 	if h.network != "" && r.SourceIsIP() {
 		h.hosting = d.settings.SourceNetwork(ev).Kind == detectors.NetworkHosting
 	}
