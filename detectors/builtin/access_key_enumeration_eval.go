@@ -96,11 +96,12 @@ func (d *AccessKeyEnumeration) observe(ev *detectors.Event, b *state.Batch, read
 	for i := range sc {
 		g := &sc[i].grid
 		k := alignedIndex(t, g.width)
+		wins := g.windowsAt(k)
 		var members [2]string
 		var spans [2]state.Span
-		for j, win := range enumWindowsAt(k, g.width) {
+		for j := range wins {
 			grid, tag := g.indexed(k - 1 + int64(j))
-			members[grid], spans[grid] = m.tagged(i, g, grid, tag), win
+			members[grid], spans[grid] = m.tagged(i, g, grid, tag), wins[j]
 			if j == 0 {
 				e.first[i] = uint8(grid)
 			}
@@ -256,7 +257,7 @@ func (d *AccessKeyEnumeration) score(w state.Window, tagLen int) int {
 	for _, m := range w.Members {
 		a, _ := strings.CutSuffix(untag(m, tagLen), deniedSuffix)
 		svc := memberService(a)
-		if d.sensitive[svc] || d.sensitive[a] {
+		if d.sensitiveRead(svc, a) {
 			score += d.opts.SensitiveWeight
 		} else {
 			score++
@@ -288,7 +289,7 @@ func (d *AccessKeyEnumeration) weigh(w state.Window, tagLen int) tally {
 		a, denied := strings.CutSuffix(untag(m, tagLen), deniedSuffix)
 		svc := memberService(a)
 		weight := 1
-		if d.sensitive[svc] || d.sensitive[a] {
+		if d.sensitiveRead(svc, a) {
 			weight = d.opts.SensitiveWeight
 			t.sensitive++
 		}
@@ -318,10 +319,34 @@ const enumSample = 8
 // Cloud Control read the service of its resource type.
 func memberService(action string) string {
 	svc, rest, _ := strings.Cut(action, ":")
-	if i := strings.IndexByte(rest, '('); i >= 0 && strings.HasSuffix(rest, ")") {
-		return cloudControlService(rest[i+1 : len(rest)-1])
+	// The suffix first: it is one byte to compare, and most reads are not
+	// Cloud Control's.
+	if strings.HasSuffix(rest, ")") {
+		if i := strings.IndexByte(rest, '('); i >= 0 {
+			return cloudControlService(rest[i+1 : len(rest)-1])
+		}
 	}
 	return svc
+}
+
+// sensitiveIn says what Sensitive holds of one service: the service whole
+// (sensitiveWhole), or actions that map it (sensitiveActions).
+type sensitiveIn uint8
+
+const (
+	sensitiveWhole sensitiveIn = 1 << iota
+	sensitiveActions
+)
+
+// sensitiveRead reports d.sensitive[svc] || d.sensitive[action] for an
+// action of a window and svc = memberService(action), looking the action
+// up only when an action of svc is sensitive: weighing a window took two
+// map lookups per member, and most members' services hold no sensitive
+// action. Any action Sensitive names maps the service it is filed under
+// (see NewAccessKeyEnumeration), so none is missed.
+func (d *AccessKeyEnumeration) sensitiveRead(svc, action string) bool {
+	in := d.sensitiveSvc[svc]
+	return in&sensitiveWhole != 0 || (in&sensitiveActions != 0 && d.sensitive[action])
 }
 
 // crossing is a window of a scale whose reads crossed its threshold. Its
@@ -367,7 +392,8 @@ func (e *enumeration) crossings(out []crossing) ([]crossing, error) {
 				continue
 			}
 			if !worked {
-				spans, worked = enumWindows(e.ev.Record.EventTime, sc[i].width), true
+				g := &sc[i].grid
+				spans, worked = *g.windowsAt(alignedIndex(e.ev.Record.EventTime, g.width)), true
 			}
 			k := incident{sc[i].onceName, enumPeriod(spans[j], sc[i].once)}
 			if slices.Contains(seen[:nseen], k) {

@@ -1,7 +1,9 @@
 package builtin
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,6 +41,43 @@ func TestEnumWindowsInIntegers(t *testing.T) {
 					t.Fatalf("w=%v t=%v window %d: grid %d tag %d, want %d %d", w, at, j, gg, gt, wg, wt)
 				}
 			}
+		}
+	}
+}
+
+// TestEnumWindowsRemembered checks that a grid's remembered windows are
+// enumWindowsAt's for every index, whatever order the indices come in and
+// however many goroutines ask at once: slots that collide are replaced,
+// never answered for another index.
+func TestEnumWindowsRemembered(t *testing.T) {
+	for _, w := range []time.Duration{time.Minute, 6 * time.Hour, 7 * time.Second} {
+		g := newEnumGrid("test", w, 15*time.Minute)
+		var wg sync.WaitGroup
+		errs := make(chan string, 4)
+		for worker := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rng := rand.New(rand.NewPCG(uint64(worker), 17))
+				base := rng.Int64N(1<<40) - 1<<39
+				for range 5000 {
+					// Nearby indices, as a batch's principals read, and
+					// now and then a far one.
+					k := base + rng.Int64N(24)
+					if rng.IntN(50) == 0 {
+						k = rng.Int64N(1<<40) - 1<<39
+					}
+					if got, want := *g.windowsAt(k), enumWindowsAt(k, g.width); got != want {
+						errs <- fmt.Sprintf("w=%v k=%d: remembered %v, want %v", w, k, got, want)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Fatal(e)
 		}
 	}
 }

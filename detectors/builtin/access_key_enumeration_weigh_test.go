@@ -54,3 +54,42 @@ func TestEnumerationShortcutsWeighAsWeigh(t *testing.T) {
 		}
 	}
 }
+
+// TestEnumerationSensitiveReadAsMaps: sensitiveRead, which files the
+// Sensitive entries by service, says what looking up the service and the
+// action in Sensitive says, for the members windows hold (plain, denied,
+// Cloud Control, odd ones) under lists of services, actions and Cloud
+// Control actions.
+func TestEnumerationSensitiveReadAsMaps(t *testing.T) {
+	actions := []string{"ec2:DescribeInstances", "iam:ListUsers", "ssm:GetParameters", "ssm:DescribeInstanceInformation",
+		"sts:GetAccessKeyInfo", "sts:GetCallerIdentity", "cloudcontrolapi:ListResources(AWS::SecretsManager::Secret)",
+		"cloudcontrolapi:ListResources(AWS::SSM::Parameter)", "cloudcontrolapi:ListResources", "cloudcontrolapi:GetResource(AWS::IAM::Role)",
+		"cloudcontrolapi:ListResources(AWS::a:b::R)", "a:b", "x:y(z)", "s3:ListBuckets", "kms:ListKeys"}
+	lists := [][]string{
+		nil,
+		DefaultAccessKeyEnumerationOptions().Sensitive,
+		{"ssm:GetParameters", "cloudcontrolapi:GetResource(AWS::IAM::Role)", "a:b", "x:y(z)"},
+		{"cloudcontrolapi", "secretsmanager", "ssm", "y(z)", "b"},
+	}
+	for _, list := range lists {
+		opts := DefaultAccessKeyEnumerationOptions()
+		opts.Sensitive = list
+		d, err := NewAccessKeyEnumeration(detectors.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ake := d.(*AccessKeyEnumeration)
+		ake.sensitive, ake.sensitiveSvc = map[string]bool{}, map[string]sensitiveIn{}
+		for _, s := range list {
+			ake.sensitive[s] = true
+			ake.sensitiveSvc[s] |= sensitiveWhole
+			ake.sensitiveSvc[memberService(s)] |= sensitiveActions
+		}
+		for _, a := range actions {
+			svc := memberService(a)
+			if got, want := ake.sensitiveRead(svc, a), ake.sensitive[svc] || ake.sensitive[a]; got != want {
+				t.Errorf("sensitive %q: read %q (service %q) sensitive %v, the maps say %v", list, a, svc, got, want)
+			}
+		}
+	}
+}
