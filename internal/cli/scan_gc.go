@@ -38,11 +38,24 @@ const gcPercentUsage = "garbage-collection target percentage (as GOGC): higher t
 // in the environment) and returns the function that restores the previous
 // setting, for callers such as tests that run scan in-process.
 func setScanGC(fs *flag.FlagSet, percent int) (restore func()) {
-	given := false
-	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "gc-percent" })
+	return setGCPercent(flagGiven(fs, "gc-percent"), percent)
+}
+
+// setGCPercent sets the collector's target to percent, unless the flag
+// that names it was not given and GOGC is set in the environment (which
+// the runtime already applied), and returns the function that restores
+// the previous setting.
+func setGCPercent(given bool, percent int) (restore func()) {
 	if !given && os.Getenv("GOGC") != "" {
 		return func() {}
 	}
 	prev := debug.SetGCPercent(percent)
 	return func() { debug.SetGCPercent(prev) }
+}
+
+// flagGiven reports whether the flag name was set on the command line.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }

@@ -28,6 +28,8 @@ type serveFlags struct {
 	config, logFormat   string
 	redis               string
 	stateBudget         stateBudget
+	gcPercent           int  // --gc-percent, read when gcPercentGiven
+	gcPercentGiven      bool // --gc-percent was on the command line
 	logLevel            slog.Level
 	dedupeHorizon       time.Duration
 	maxRecordSize       int
@@ -44,6 +46,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.config, "config", "", "configuration `file` (YAML); default: built-in defaults")
 	fs.StringVar(&f.redis, "redis", "", "shared state in Redis: a redis:// or rediss:// `URL` or an address list (Sentinel: ?master_name=, Cluster: several hosts or ?cluster=true); overrides $REDIS_URL and the config's redis.url; default: the embedded store (single replica)")
 	fs.Var(&f.stateBudget, "state-budget", stateBudgetUsage)
+	fs.IntVar(&f.gcPercent, "gc-percent", 0, serveGCPercentUsage)
 	fs.StringVar(&f.logFormat, "log-format", "auto", "log format: auto (text on a terminal, else json), json or text")
 	fs.TextVar(&f.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	fs.DurationVar(&f.dedupeHorizon, "dedupe-horizon", engine.DefaultDedupeHorizon, "how long an event id and its verdict are remembered for retries")
@@ -93,6 +96,7 @@ func serve(ctx context.Context, args []string, stdio Stdio) int {
 		fmt.Fprintf(stdio.Err, "iamsentry serve: unexpected arguments %q\n", fs.Args())
 		return ExitUsage
 	}
+	f.gcPercentGiven = flagGiven(fs, "gc-percent")
 	if err := errors.Join(checkRanges(fs, serveRangeFor), f.src.check()); err != nil {
 		fmt.Fprintf(stdio.Err, "iamsentry serve: %v\n", err)
 		return ExitUsage
@@ -143,6 +147,7 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 		return err
 	}
 	defer store.Close()
+	defer setServeGC(f, setting != "", log)()
 	eng := engine.New(built.Registry, instrumented.Wrap(store, instrumented.Options{
 		Backend: backendName(setting), MeterProvider: tel.MeterProvider, TracerProvider: tel.TracerProvider,
 	}), engine.Options{
