@@ -8,13 +8,14 @@ import "log/slog"
 // A replica on Redis keeps little alive (caches of records, parsed-field
 // memos, the batcher's pools) and allocates a request's worth of
 // short-lived garbage per event: 6.7 KB an event at 5k events/s of
-// one-event requests. At Go's default of 100 the collector ran every few
-// hundred milliseconds, and each cycle's marking took a share of the two
-// cores' time that a batch then waited for. Measured with loadgen's open
+// one-event requests. At Go's default of 100 the collector ran once for
+// every live heap's worth allocated, and each cycle's marking took a share
+// of the two cores' time that a batch then waited for. Measured with loadgen's open
 // loop on the realistic month at 5k events/s on Redis (client, server and
 // redis-server on the same 2 cores, 4 interleaved pairs): p99 5.13 ms at
 // 100 against 3.86 ms at 400, lower in 4 of 4 pairs, at the same server CPU
-// per event (docs/performance.md, "The collector's target on Redis").
+// per event, and 11 pairs in all lower or equal in 10 (docs/performance.md,
+// "The collector's target on Redis").
 //
 // On the embedded store the heap is the state (up to --state-budget), and
 // 400 would let it grow to five times that before a collection, so there
