@@ -60,6 +60,8 @@ var (
 		"source-max-in-flight":     {min: 1, max: 1 << 16},
 		// SQS accepts visibility timeouts up to 12 hours; 0: the queue's.
 		"source-visibility-timeout": {min: 0, max: int64(12 * time.Hour), unit: "duration"},
+		// --gc-percent: -1 is documented as "collector off", as GOGC=off.
+		"gc-percent": {min: -1, max: 1 << 20},
 		// --batch-busy-linger: negative is documented as "never".
 		"batch-busy-linger": {min: math.MinInt64, max: int64(time.Second), unit: "duration"},
 	}
