@@ -103,8 +103,10 @@ type enumSpans struct {
 // holds t: t's nanoseconds divided by width, floored, so event times
 // before 1970 align as after. Enumeration and recon grids choose a
 // window's grid by this index's parity.
-func alignedIndex(t time.Time, width int64) int64 {
-	ns := t.UnixNano()
+func alignedIndex(t time.Time, width int64) int64 { return floorDiv(t.UnixNano(), width) }
+
+// floorDiv is ns / width rounded down, not toward zero.
+func floorDiv(ns, width int64) int64 {
 	k := ns / width
 	if ns%width < 0 {
 		k--

@@ -281,13 +281,7 @@ func windowsAround(span state.Span, w time.Duration) reconWindows {
 
 // alignedStart is the start of the aligned window of width holding ns, in
 // Unix nanoseconds: state.BucketStart's, without the time.
-func alignedStart(ns, width int64) int64 {
-	start := ns - ns%width
-	if ns < 0 && ns%width != 0 {
-		start -= width
-	}
-	return start
-}
+func alignedStart(ns, width int64) int64 { return floorDiv(ns, width) * width }
 
 // reconMember is a member of a pairing set, built in one string carved
 // from the batch's arena (detectors.Event.String): the
