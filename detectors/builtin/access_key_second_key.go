@@ -98,7 +98,7 @@ func (d *AccessKeyPersistence) network(ev *detectors.Event) string {
 		return ""
 	}
 	ip := r.SourceIP.Unmap()
-	if !ip.IsGlobalUnicast() || ip.IsPrivate() || cgnat.Contains(ip) {
+	if !placesSomeone(ip) {
 		return ""
 	}
 	if d.settings.GeoIP != nil {
