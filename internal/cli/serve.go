@@ -147,7 +147,7 @@ func runServe(ctx context.Context, f *serveFlags, log *slog.Logger) error {
 		return err
 	}
 	defer store.Close()
-	defer setServeGC(f, setting != "", log)()
+	defer setServeGC(f, setting != "")()
 	eng := engine.New(built.Registry, instrumented.Wrap(store, instrumented.Options{
 		Backend: backendName(setting), MeterProvider: tel.MeterProvider, TracerProvider: tel.TracerProvider,
 	}), engine.Options{

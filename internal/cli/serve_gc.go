@@ -1,7 +1,5 @@
 package cli
 
-import "log/slog"
-
 // serveRedisGCPercent is serve's garbage-collection target (GOGC) when its
 // state is in Redis.
 //
@@ -26,9 +24,9 @@ const serveGCPercentUsage = "garbage-collection target percentage (as GOGC): hig
 
 // setServeGC applies serve's GC target: --gc-percent when given, else GOGC
 // when set in the environment, else serveRedisGCPercent on Redis and Go's
-// default on the embedded store. It logs what it set and returns the
-// function that restores the previous setting.
-func setServeGC(f *serveFlags, onRedis bool, log *slog.Logger) (restore func()) {
+// default on the embedded store. It returns the function that restores the
+// previous setting.
+func setServeGC(f *serveFlags, onRedis bool) (restore func()) {
 	if !f.gcPercentGiven && !onRedis {
 		return func() {}
 	}
@@ -36,7 +34,5 @@ func setServeGC(f *serveFlags, onRedis bool, log *slog.Logger) (restore func()) 
 	if f.gcPercentGiven {
 		percent = f.gcPercent
 	}
-	restore = setGCPercent(f.gcPercentGiven, percent)
-	log.Debug("garbage-collection target", slog.Int("gc_percent", percent), slog.Bool("from_flag", f.gcPercentGiven))
-	return restore
+	return setGCPercent(f.gcPercentGiven, percent)
 }

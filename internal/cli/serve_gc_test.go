@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"io"
-	"log/slog"
 	"runtime/debug"
 	"testing"
 )
@@ -32,7 +30,7 @@ func TestServeGCPercent(t *testing.T) {
 			t.Setenv("GOGC", tc.env)
 			defer debug.SetGCPercent(debug.SetGCPercent(before))
 			f := &serveFlags{gcPercent: tc.flag, gcPercentGiven: tc.given}
-			restore := setServeGC(f, tc.onRedis, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			restore := setServeGC(f, tc.onRedis)
 			if got := debug.SetGCPercent(tc.want); got != tc.want {
 				t.Errorf("while serving: GC percent %d, want %d", got, tc.want)
 			}
