@@ -123,12 +123,15 @@ func (r *rawRecord) object(d *decoder, k objKind) bool {
 	var seen uint64
 	keys := &d.keys[k]
 	for n := 0; ; n++ {
-		f, exact, end, ok := d.memoMember(keys, n)
+		f, ok := d.memoMember(keys, n) // a remembered key is exact
 		if !ok {
-			f, exact, end, ok = d.member(k, n)
-		}
-		if end || !ok {
-			return ok
+			var exact, end bool
+			if f, exact, end, ok = d.member(k, n); end || !ok {
+				return ok
+			}
+			if !exact && f != noField {
+				return false
+			}
 		}
 		if f == noField {
 			if !d.skip() {
@@ -136,10 +139,12 @@ func (r *rawRecord) object(d *decoder, k objKind) bool {
 			}
 			continue
 		}
-		if seen&(1<<f) != 0 || !exact {
+		// f is a field, below 64: the mask makes that plain to the compiler.
+		bit := uint64(1) << (uint(f) & 63)
+		if seen&bit != 0 {
 			return false
 		}
-		seen |= 1 << f
+		seen |= bit
 		if !r.set(d, f) {
 			return false
 		}

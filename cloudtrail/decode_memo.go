@@ -39,27 +39,28 @@ const maxMemoKeys = 32
 // there.
 const memoWays = 2
 
-// maxMemoKey bounds the length of a remembered key with its closing
-// quote and colon; CloudTrail's longest is sessionCredentialFromConsole,
-// 28 bytes.
+// maxMemoKey bounds the length of a remembered key with the comma
+// before it, its quotes and its colon; CloudTrail's longest key,
+// sessionCredentialFromConsole, is 28 bytes, 32 with those.
 const maxMemoKey = 32
 
 // keyMemo is the key last met at one member position of one kind of
 // object, and the field it matched (noField for a key Parse skips). A
 // key that matched a field but for its case is never remembered: the
 // fast path declines it. The key is held in the memo itself, so
-// remembering one costs no allocation, with the '":' that ended it:
-// only keys written with the colon straight after them are remembered,
-// as CloudTrail writes them, and a hit then steps over the colon too.
+// remembering one costs no allocation, as the member's tokens up to its
+// value are written compactly, as CloudTrail writes them: `,"key":`
+// (`"key":` at the first position), so that a hit checks the comma and
+// steps over the key and the colon in one comparison.
 //
 // The key is kept as four little-endian words, zero past its end, and
 // a mask of the bytes that count in each, so that comparing it is four
 // loads and no branch: with the runtime's memequal the comparison of
 // some twenty keys a record was a tenth of the parser's instructions.
 type keyMemo struct {
-	word [maxMemoKey / 8]uint64 // the name, '"' and ':'
+	word [maxMemoKey / 8]uint64 // the comma, the quoted name and the colon
 	mask [maxMemoKey / 8]uint64 // the bytes of word that hold the key
-	n    int8                   // the length of the key; 0 when nothing is remembered
+	n    int8                   // the length of word's bytes; 0 when nothing is remembered
 	f    field
 }
 
@@ -73,43 +74,25 @@ func memoAt(b []byte, i int, s string) (end int, ok bool) {
 	return e + 1, true
 }
 
-// memoKey returns the field of the key at b[i] (its opening quote) when
-// it is the key met last time at member position n of an object of kind
-// k, and the index past the colon after it.
-func (d *decoder) memoKey(k objKind, n int, i int) (f field, end int, ok bool) {
-	if n >= maxMemoKeys {
-		return noField, 0, false
-	}
-	m := d.keyAt(k, n, i+1)
-	if m == nil {
-		return noField, 0, false
-	}
-	return m.f, i + 1 + int(m.n), true
-}
-
 // memoMember is member for a record written as CloudTrail writes one,
 // with no space between tokens, whose key at member position n is the
 // one remembered there (keys are the memos of the object's kind): the
 // comma before it, the key and its colon in one comparison. ok false
 // reads nothing, and member then reads on; so does a key too near the
-// end of the input for whole words to be loaded, which member's memoKey
-// compares byte by byte.
+// end of the input for whole words to be loaded, which only the last
+// record of an input meets. A remembered key matched its field exactly.
 //
-// It is keyAt written out, without its byte-by-byte case: it runs for
-// every member of every record, and the call to keyAt and the indexing
-// of d.keys by kind were a fifth of its instructions.
-func (d *decoder) memoMember(keys *[maxMemoKeys][memoWays]keyMemo, n int) (f field, exact, end, ok bool) {
+// It runs for every member of every record: the memos' keys hold the
+// comma and the opening quote, which memoMember used to check one by one
+// before the comparison (a tenth of its instructions), and the call to
+// what was keyAt, the indexing of d.keys by kind and the loop over the
+// ways were a fifth of them.
+func (d *decoder) memoMember(keys *[maxMemoKeys][memoWays]keyMemo, n int) (f field, ok bool) {
 	b, i := d.b, d.i
-	if n > 0 { // d.more: a member was read, a comma must come
-		if i >= len(b) || b[i] != ',' {
-			return noField, false, false, false
-		}
-		i++
+	if n >= maxMemoKeys || i+maxMemoKey > len(b) {
+		return noField, false
 	}
-	if n >= maxMemoKeys || i+1+maxMemoKey > len(b) || b[i] != '"' {
-		return noField, false, false, false
-	}
-	w := (*[maxMemoKey]byte)(b[i+1 : i+1+maxMemoKey])
+	w := (*[maxMemoKey]byte)(b[i : i+maxMemoKey])
 	le := binary.LittleEndian
 	w0, w1, w2, w3 := le.Uint64(w[0:]), le.Uint64(w[8:]), le.Uint64(w[16:]), le.Uint64(w[24:])
 	ways := &keys[n]
@@ -117,7 +100,7 @@ func (d *decoder) memoMember(keys *[maxMemoKeys][memoWays]keyMemo, n int) (f fie
 	if (w0^m.word[0])&m.mask[0]|(w1^m.word[1])&m.mask[1]|(w2^m.word[2])&m.mask[2]|(w3^m.word[3])&m.mask[3] != 0 || m.n == 0 {
 		m = &ways[1]
 		if (w0^m.word[0])&m.mask[0]|(w1^m.word[1])&m.mask[1]|(w2^m.word[2])&m.mask[2]|(w3^m.word[3])&m.mask[3] != 0 || m.n == 0 {
-			return noField, false, false, false
+			return noField, false
 		}
 		// The second key met here is the one met last now: it goes
 		// first, so that a rare key, once met, does not leave every
@@ -125,61 +108,25 @@ func (d *decoder) memoMember(keys *[maxMemoKeys][memoWays]keyMemo, n int) (f fie
 		ways[0], ways[1] = ways[1], ways[0]
 		m = &ways[0]
 	}
-	d.i, d.more = skipSpace(b, i+1+int(m.n)), true
-	return m.f, m.f != noField, false, true
-}
-
-// keyAt returns the key remembered at member position n (below
-// maxMemoKeys) of an object of kind k that d.b[p:] starts with, or nil.
-// It loads the words at p once for both keys.
-func (d *decoder) keyAt(k objKind, n int, p int) *keyMemo {
-	ways := &d.keys[k][n]
-	b := d.b
-	if p+maxMemoKey > len(b) { // too near the end to load whole words
-		for j := range ways {
-			if ways[j].atEnd(b, p) {
-				return &ways[j]
-			}
-		}
-		return nil
-	}
-	w := (*[maxMemoKey]byte)(b[p : p+maxMemoKey])
-	le := binary.LittleEndian
-	w0, w1, w2, w3 := le.Uint64(w[0:]), le.Uint64(w[8:]), le.Uint64(w[16:]), le.Uint64(w[24:])
-	for j := range ways {
-		m := &ways[j]
-		x := (w0^m.word[0])&m.mask[0] | (w1^m.word[1])&m.mask[1] | (w2^m.word[2])&m.mask[2] | (w3^m.word[3])&m.mask[3]
-		if x == 0 && m.n > 0 { // an empty memo matches nothing
-			return m
-		}
-	}
-	return nil
-}
-
-// atEnd reports whether b[p:] starts with m's key, one byte at a time:
-// keyAt's loads of whole words would run past the end of b.
-func (m *keyMemo) atEnd(b []byte, p int) bool {
-	n := int(m.n)
-	if n == 0 || p+n > len(b) {
-		return false
-	}
-	for j := range n {
-		if b[p+j] != byte(m.word[j/8]>>(j%8*8)) {
-			return false
-		}
-	}
-	return true
+	d.i, d.more = skipSpace(b, i+int(m.n)), true
+	return m.f, true
 }
 
 // keepKey remembers the plain ASCII key name, met at member position n
 // of an object of kind k with its colon right after its closing quote,
 // and the field it matched exactly (or noField).
 func (d *decoder) keepKey(k objKind, n int, name []byte, f field) {
-	if n >= maxMemoKeys || len(name)+2 > maxMemoKey {
+	if n >= maxMemoKeys || len(name)+4 > maxMemoKey {
 		return
 	}
 	var key [maxMemoKey]byte
-	size := copy(key[:], name) + copy(key[len(name):], `":`)
+	size := 0
+	if n > 0 {
+		key[0], size = ',', 1
+	}
+	size += copy(key[size:], `"`)
+	size += copy(key[size:], name)
+	size += copy(key[size:], `":`)
 	ways := &d.keys[k][n]
 	ways[1] = ways[0] // the older key gives way
 	m := &ways[0]

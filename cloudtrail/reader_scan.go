@@ -284,3 +284,65 @@ func scanValueMax(b []byte, i int, eof bool, maxDepth int) (int, scanResult) {
 		}
 	}
 }
+
+// literalAt returns the length of the literal true, false or null that
+// b[i:] starts with, or 0.
+func literalAt(b []byte, i int) int {
+	if i+4 > len(b) {
+		return 0
+	}
+	switch string(b[i : i+4]) {
+	case "true", "null":
+		return 4
+	case "fals":
+		if i+5 <= len(b) && b[i+4] == 'e' {
+			return 5
+		}
+	}
+	return 0
+}
+
+// scanFlat scans the object that starts at b[i] when it is flat and
+// compact: a member's value a string, a number or a literal, no space
+// between tokens. It returns the index past the object; ok false says
+// only that the object is not such a one, for scanValueMax to scan. An
+// object it takes is one container deep, which the caller checks
+// against the nesting limit.
+func scanFlat(b []byte, i int) (end int, ok bool) {
+	i++ // the '{'
+	if i < len(b) && b[i] == '}' {
+		return i + 1, true
+	}
+	var res scanResult
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return 0, false
+		}
+		if i, res = scanString(b, i+1, true); res != scanOK || i+1 >= len(b) || b[i] != ':' {
+			return 0, false
+		}
+		switch c := b[i+1]; {
+		case c == '"':
+			i, res = scanString(b, i+2, true)
+		case c == '-' || isDigit(c):
+			i, res = scanNumber(b, i+1, true)
+		default:
+			n := literalAt(b, i+1)
+			i, res = i+1+n, scanOK
+			if n == 0 {
+				res = scanBad
+			}
+		}
+		if res != scanOK || i >= len(b) {
+			return 0, false
+		}
+		switch b[i] {
+		case ',':
+			i++
+		case '}':
+			return i + 1, true
+		default:
+			return 0, false
+		}
+	}
+}
