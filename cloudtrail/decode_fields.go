@@ -347,15 +347,9 @@ func issuerField(name []byte) field {
 
 // set reads field f's value into r.
 func (r *rawRecord) set(d *decoder, f field) bool {
-	if f == fUserIdentity {
-		return r.userIdentity(d)
-	}
-	if k, ok := f.child(); ok {
-		return r.nested(d, k)
-	}
-	if f >= fIdentityType {
-		return r.UserIdentity.set(d, f)
-	}
+	// One switch, the top level's fields first: the checks for
+	// userIdentity, the objects within it and its other fields that used
+	// to come before it cost every member of every record.
 	switch f {
 	case fEventID:
 		return d.strBytes(&r.EventID, &r.eventID)
@@ -401,6 +395,14 @@ func (r *rawRecord) set(d *decoder, f field) bool {
 		return d.rawValue(&r.Event)
 	case fRecords:
 		return !d.noRecords && d.rawValue(&r.Records)
+	case fUserIdentity:
+		return r.userIdentity(d)
+	case fSessionContext, fSessionIssuer, fAttributes:
+		k, _ := f.child()
+		return r.nested(d, k)
+	}
+	if f >= fIdentityType {
+		return r.UserIdentity.set(d, f)
 	}
 	return d.skip()
 }

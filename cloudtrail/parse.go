@@ -438,6 +438,10 @@ func (b *flexBool) read(data []byte) {
 	}
 	switch {
 	case string(s) == "null":
+	case string(s) == "true": // the JSON literals first: one comparison each
+		b.set, b.val = true, true
+	case string(s) == "false":
+		b.set = true
 	case bytes.EqualFold(s, []byte("true")):
 		b.set, b.val = true, true
 	case bytes.EqualFold(s, []byte("false")):
