@@ -154,6 +154,14 @@ func (d *decoder) member(k objKind, n int) (f field, exact, end, ok bool) {
 // that it nests no deeper than encoding/json allows.
 func (d *decoder) value() ([]byte, bool) {
 	start := d.i
+	ok := d.skip()
+	return d.b[start:d.i], ok
+}
+
+// skip steps over a value the record does not need: value, without
+// making the slice that most callers (skipped members) drop.
+func (d *decoder) skip() bool {
+	start := d.i
 	var end int
 	var res scanResult
 	switch d.peek() {
@@ -167,7 +175,7 @@ func (d *decoder) value() ([]byte, bool) {
 		// the same, in one comparison.
 		if n := literalAt(d.b, start); n > 0 {
 			d.i = start + n
-			return d.b[start:d.i], true
+			return true
 		}
 		end, res = scanValueMax(d.b, start, true, maxNesting-d.depth)
 	case '{':
@@ -175,23 +183,17 @@ func (d *decoder) value() ([]byte, bool) {
 		// requestParameters in 60 % of the month's records.
 		if end, ok := scanFlat(d.b, start); ok && d.depth < maxNesting {
 			d.i = end
-			return d.b[start:end], true
+			return true
 		}
 		end, res = scanValueMax(d.b, start, true, maxNesting-d.depth)
 	default:
 		end, res = scanValueMax(d.b, start, true, maxNesting-d.depth)
 	}
 	if res != scanOK {
-		return nil, false
+		return false
 	}
 	d.i = end
-	return d.b[start:end], true
-}
-
-// skip steps over a value the record does not need.
-func (d *decoder) skip() bool {
-	_, ok := d.value()
-	return ok
+	return true
 }
 
 // quoted reads the string at d.i, whose opening quote the caller has

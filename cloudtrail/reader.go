@@ -60,9 +60,12 @@ type Reader struct {
 	base   int64
 	lineAt int64 // newlines before offset lineAt are counted in lines
 	lines  int
-	eof    bool  // src has ended (with io.EOF or rerr)
-	want   byte  // a byte that must arrive before a short step is worth retaking, or 0
-	rerr   error // src's error, if it was not io.EOF
+	// lineText is "line N" for the last line linePos gave, textLine.
+	lineText []byte
+	textLine int
+	eof      bool  // src has ended (with io.EOF or rerr)
+	want     byte  // a byte that must arrive before a short step is worth retaking, or 0
+	rerr     error // src's error, if it was not io.EOF
 
 	started bool
 	state   readerState
@@ -414,10 +417,33 @@ func quoteChar(c byte) string {
 	return "'" + s[1:len(s)-1] + "'"
 }
 
-// linePos is "line N".
+// linePos is "line N". JSON lines ask for one line after another, so
+// the Reader keeps the last line's text and counts it up by one rather
+// than format each number anew: strconv was a seventieth of the
+// Reader's instructions a record.
 func (r *Reader) linePos(line int) string {
-	var buf [32]byte
-	return r.posText(strconv.AppendInt(append(buf[:0], "line "...), int64(line), 10))
+	const prefix = len("line ")
+	if r.lineText == nil {
+		r.lineText = append(make([]byte, 0, 32), "line 0"...)
+	}
+	if line != r.textLine+1 || !countUp(r.lineText[prefix:]) {
+		r.lineText = strconv.AppendInt(r.lineText[:prefix], int64(line), 10)
+	}
+	r.textLine = line
+	return r.posText(r.lineText)
+}
+
+// countUp adds one to the decimal number in digits, in place, unless
+// that takes one more digit (it then reports false).
+func countUp(digits []byte) bool {
+	for i := len(digits) - 1; i >= 0; i-- {
+		if digits[i] != '9' {
+			digits[i]++
+			return true
+		}
+		digits[i] = '0'
+	}
+	return false
 }
 
 // posBlock is the size of the blocks items' positions are written in.
