@@ -1,9 +1,7 @@
 package state
 
 import (
-	"hash/maphash"
 	"iter"
-	"math/bits"
 	"time"
 
 	"github.com/iamsentry/iamsentry/internal/chunks"
@@ -29,22 +27,11 @@ type Batch struct {
 	// holds, or it is too old to share.
 	reads table[int32]
 
-	// memo is the last key digested and where its chain is in last: a
-	// detector asks about a key (LastWrite, OnKey, SharedWindowRead) and
-	// then queues on it, and the second look-up of the same key is then a
-	// comparison of strings that are usually the very same, no probe.
-	memo struct {
-		ok     bool
-		key    Key
-		digest uint64
-		pos    int    // key's slot in last, or -1: none, or not looked up
-		gen    uint32 // last.gen when pos was found
-
-		// identity is the last key identity hashed, idHash its hash.
-		identity string
-		idHash   uint64
-		idOK     bool
-	}
+	// memo is the last key digested and where its chain is in last (see
+	// memoize), and names the hashes of the names and tenants it digested
+	// (see nameHashes).
+	memo  memo
+	names *nameHashes
 
 	// The operations of the kinds detectors queue for most events are
 	// allocated a chunk at a time (see chunk): a micro-batch queues a few
@@ -82,7 +69,11 @@ const maxChunk = 32
 // batch holds: a fresh chunk grows with the batch, so a batch of a few
 // operations allocates for them alone.
 func next[T any](c *chunk[T], queued int) *T {
-	return c.Next(min(max(queued/8, 1), maxChunk))
+	size := 0 // only a fresh chunk's size matters, and is worked out only for one
+	if c.Free() == 0 {
+		size = min(max(queued/8, 1), maxChunk)
+	}
+	return c.Next(size)
 }
 
 // Op is one queued operation. The concrete types below are the whole set; a
@@ -129,7 +120,7 @@ func (b *Batch) OnKey(key Key) iter.Seq[Op] {
 		for i >= 0 {
 			// The chain is by digest: a key whose digest collides with
 			// key's shares it, and is skipped here.
-			if op := b.ops[i]; op.Target() == key && !yield(op) {
+			if op := b.ops[i]; sameKey(op.Target(), key) && !yield(op) {
 				return
 			}
 			i = b.prev[i]
@@ -149,7 +140,7 @@ func (b *Batch) LastWrite(key Key) Op {
 	// The digest's latest write is key's unless a key whose digest
 	// collides wrote after it: then key's is further back on the chain.
 	for i := c.write; i >= 0; i = b.prev[i] {
-		if op := b.ops[i]; op.Target() == key && writes(op) {
+		if op := b.ops[i]; sameKey(op.Target(), key) && writes(op) {
 			return op
 		}
 	}
@@ -164,46 +155,6 @@ func writes(op Op) bool {
 		return false
 	}
 	return true
-}
-
-// indexSeed keys the digests of every batch: a digest only has to be
-// stable within one process.
-var indexSeed = maphash.MakeSeed()
-
-// digest is key's 64-bit hash. The index maps digests rather than keys: a
-// map by Key hashes its three strings on every lookup and again on the
-// insert that follows, once per queued operation; hashing them once and
-// mapping an integer twice costs less.
-func digest(k Key) uint64 {
-	return digestOf(maphash.String(indexSeed, k.Identity), k)
-}
-
-// digestOf is k's digest from the hash of its identity (see digest).
-func digestOf(identity uint64, k Key) uint64 {
-	h := bits.RotateLeft64(identity, 21) ^ maphash.String(indexSeed, k.Name)
-	if k.Tenant != "" {
-		h = bits.RotateLeft64(h, 21) ^ maphash.String(indexSeed, k.Tenant)
-	}
-	return h
-}
-
-// memoize makes k the memo's key and returns its digest, from the memo
-// when k is the key looked up last. The hash of k's identity comes from
-// the memo too when the identity is the last one hashed: a detector
-// queues several operations on keys of one identity (enumeration six
-// window sets, a mark and a bucket of its principal) under different
-// names, and the identity, an ARN-sized string, was most of what the
-// digest hashed.
-func (b *Batch) memoize(k Key) uint64 {
-	if b.memo.ok && b.memo.key == k {
-		return b.memo.digest
-	}
-	if !b.memo.idOK || b.memo.identity != k.Identity {
-		b.memo.identity, b.memo.idHash, b.memo.idOK = k.Identity, maphash.String(indexSeed, k.Identity), true
-	}
-	d := digestOf(b.memo.idHash, k)
-	b.memo.ok, b.memo.key, b.memo.digest, b.memo.pos = true, k, d, -1
-	return d
 }
 
 // chain returns the chain of key's digest, or nil when nothing is queued
@@ -481,7 +432,7 @@ func (b *Batch) SharedWindowRead(key Key, span Span, limit int) *Future[Window] 
 		b.reads.slots[rpos].v = -1 // no read yet; queueWindowRead sets it
 	}
 	if pos := b.reads.slots[rpos].v; pos >= 0 && pos >= write {
-		if o := b.ops[pos].(*WindowReadOp); o.Key == key && o.Limit == limit && sameSpan(o.Span, span) {
+		if o := b.ops[pos].(*WindowReadOp); sameKey(o.Key, key) && o.Limit == limit && sameSpan(o.Span, span) {
 			return &o.Result
 		}
 	}
@@ -489,7 +440,7 @@ func (b *Batch) SharedWindowRead(key Key, span Span, limit int) *Future[Window] 
 	// the window after its add: reads after it that b.reads misses are
 	// none of this span and limit.
 	if write >= 0 {
-		if o, ok := b.ops[write].(*WindowAddReadOp); ok && o.Key == key && o.Limit == limit && sameSpan(o.Span, span) {
+		if o, ok := b.ops[write].(*WindowAddReadOp); ok && sameKey(o.Key, key) && o.Limit == limit && sameSpan(o.Span, span) {
 			return &o.Result
 		}
 	}
@@ -498,16 +449,15 @@ func (b *Batch) SharedWindowRead(key Key, span Span, limit int) *Future[Window] 
 
 // readDigest mixes a key digest with a span's instants and a limit. Two
 // reads it confuses only share less: SharedWindowRead compares the read
-// it finds in full.
+// it finds in full. Each part is multiplied by an odd constant of its own
+// and the sum finalised once: a finaliser per part was a fifth of what
+// queuing a read cost.
 func readDigest(d uint64, span Span, limit int) uint64 {
-	h := d
-	for _, x := range [...]uint64{
-		uint64(span.From.Unix()), uint64(span.From.Nanosecond()),
-		uint64(span.To.Unix()), uint64(span.To.Nanosecond()), uint64(limit),
-	} {
-		h = mix(h ^ x)
-	}
-	return h
+	h := d +
+		uint64(span.From.Unix())*0x9e3779b97f4a7c15 + uint64(span.From.Nanosecond())*0xc2b2ae3d27d4eb4f +
+		uint64(span.To.Unix())*0x165667b19e3779f9 + uint64(span.To.Nanosecond())*0xd6e8feb86659fd93 +
+		uint64(limit)*0xff51afd7ed558ccd
+	return mix(h)
 }
 
 // mix is a 64-bit finaliser (splitmix64's): every input bit moves every
@@ -757,6 +707,6 @@ func (b *Batch) reset() {
 	b.last.reset()
 	b.reads.reset()
 	b.prev = b.prev[:0]
-	b.memo.ok, b.memo.key, b.memo.pos = false, Key{}, -1
-	b.memo.idOK, b.memo.identity = false, ""
+	// The names' hashes stay: they are the same in every batch.
+	b.memo = memo{pos: -1}
 }
