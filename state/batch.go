@@ -62,18 +62,16 @@ type chunk[T any] = chunks.Chunks[T]
 // kept past it) pins at most this many neighbours.
 const maxChunk = 32
 
-// next returns the next slot of c for an operation, zero. The caller sets
-// the fields of the operation in place: building one and copying it in
-// (a WindowAddReadOp is some 200 bytes, most of them its future's) was a
-// seventh of the CPU of queuing it. queued is how many operations the
-// batch holds: a fresh chunk grows with the batch, so a batch of a few
-// operations allocates for them alone.
-func next[T any](c *chunk[T], queued int) *T {
-	size := 0 // only a fresh chunk's size matters, and is worked out only for one
-	if c.Free() == 0 {
-		size = min(max(queued/8, 1), maxChunk)
-	}
-	return c.Next(size)
+// chunkSize is how many operations a fresh chunk holds: it grows with
+// the batch (queued/8), so a batch of a few operations allocates for them
+// alone. An operation's slot comes zeroed from its chunk (Chunks.Next),
+// and the queuing methods set its fields in place: building one and
+// copying it in (a WindowAddReadOp is some 200 bytes, most of them its
+// future's) was a seventh of the CPU of queuing it. They ask their chunk
+// themselves, by its concrete type, so that Next is inlined: through a
+// generic helper it was two calls per queued operation.
+func (b *Batch) chunkSize() int {
+	return min(max(len(b.ops)/8, 1), maxChunk)
 }
 
 // Op is one queued operation. The concrete types below are the whole set; a
@@ -140,7 +138,9 @@ func (b *Batch) LastWrite(key Key) Op {
 	// The digest's latest write is key's unless a key whose digest
 	// collides wrote after it: then key's is further back on the chain.
 	for i := c.write; i >= 0; i = b.prev[i] {
-		if op := b.ops[i]; sameKey(op.Target(), key) && writes(op) {
+		// The digest's latest write is one: only an operation further
+		// back has to be asked whether it writes.
+		if op := b.ops[i]; sameKey(op.Target(), key) && (i == c.write || writes(op)) {
 			return op
 		}
 	}
@@ -161,7 +161,7 @@ func writes(op Op) bool {
 // on it. It probes last at most once a key: the memo keeps where it found
 // the chain for the queue call that follows.
 func (b *Batch) chain(key Key) *chain {
-	d := b.memoize(key)
+	d := b.memoize(&key)
 	if b.memo.pos < 0 || b.memo.gen != b.last.gen {
 		if b.memo.pos = b.last.find(d); b.memo.pos < 0 {
 			return nil
@@ -189,7 +189,7 @@ func addRead[O Op](b *Batch, key Key, op O) O {
 // (Target, through the interface) cost a dynamic call and a copy of the
 // key per queued operation, a tenth of push.
 func (b *Batch) push(key Key, op Op, write bool) int32 {
-	d := b.memoize(key)
+	d := b.memoize(&key)
 	if b.memo.pos < 0 || b.memo.gen != b.last.gen {
 		pos, fresh := b.last.ref(d)
 		if fresh {
@@ -231,7 +231,7 @@ func (o *ClaimOp) Target() Key { return o.Key }
 
 // Claim queues a ClaimOp.
 func (b *Batch) Claim(key Key, value []byte, ttl time.Duration) *Future[Claimed] {
-	op := next(&b.claims, len(b.ops))
+	op := b.claims.Next(b.chunkSize())
 	op.Key, op.Value, op.TTL = key, value, ttl
 	return &add(b, key, op).Result
 }
@@ -252,7 +252,7 @@ func (o *PutOp) Target() Key { return o.Key }
 
 // Put queues a PutOp.
 func (b *Batch) Put(key Key, value []byte, ttl time.Duration) *Future[struct{}] {
-	op := next(&b.puts, len(b.ops))
+	op := b.puts.Next(b.chunkSize())
 	op.Key, op.Value, op.TTL = key, value, ttl
 	return &add(b, key, op).Result
 }
@@ -271,7 +271,7 @@ func (o *GetOp) Target() Key { return o.Key }
 
 // Get queues a GetOp.
 func (b *Batch) Get(key Key) *Future[[]byte] {
-	op := next(&b.gets, len(b.ops))
+	op := b.gets.Next(b.chunkSize())
 	op.Key = key
 	return &addRead(b, key, op).Result
 }
@@ -300,7 +300,7 @@ func (o *WindowAddOp) Target() Key { return o.Key }
 
 // WindowAdd queues a WindowAddOp.
 func (b *Batch) WindowAdd(key Key, member string, at time.Time, count Span, ttl time.Duration) *Future[int] {
-	op := next(&b.windowAdds, len(b.ops))
+	op := b.windowAdds.Next(b.chunkSize())
 	op.Key, op.Member, op.At, op.Count, op.TTL = key, member, at, count, ttl
 	return &add(b, key, op).Result
 }
@@ -327,7 +327,7 @@ func (o *WindowAddReadOp) Target() Key { return o.Key }
 
 // WindowAddRead queues a WindowAddReadOp.
 func (b *Batch) WindowAddRead(key Key, member string, at time.Time, span Span, limit int, ttl time.Duration) *Future[Window] {
-	op := next(&b.windowAddReads, len(b.ops))
+	op := b.windowAddReads.Next(b.chunkSize())
 	op.Key, op.Member, op.At, op.Span, op.Limit, op.TTL = key, member, at, span, limit, ttl
 	b.push(key, op, true)
 	return &op.Result
@@ -365,7 +365,7 @@ func (o *WindowPairAddReadOp) Target() Key { return o.Key }
 
 // WindowPairAddRead queues a WindowPairAddReadOp.
 func (b *Batch) WindowPairAddRead(key Key, members [2]string, at time.Time, spans [2]Span, limit int, ttl time.Duration) *Future[[2]Window] {
-	op := next(&b.windowPairs, len(b.ops))
+	op := b.windowPairs.Next(b.chunkSize())
 	op.Key, op.Members, op.At, op.Spans, op.Limit, op.TTL = key, members, at, spans, limit, ttl
 	b.push(key, op, true)
 	return &op.Result
@@ -402,14 +402,14 @@ func (o *WindowReadOp) Target() Key { return o.Key }
 
 // WindowRead queues a WindowReadOp.
 func (b *Batch) WindowRead(key Key, span Span, limit int) *Future[Window] {
-	pos, _ := b.reads.ref(readDigest(b.memoize(key), span, limit))
+	pos, _ := b.reads.ref(readDigest(b.memoize(&key), span, limit))
 	return b.queueWindowRead(pos, key, span, limit)
 }
 
 // queueWindowRead queues a WindowReadOp and records it as the latest
 // read of its key, span and limit in b.reads' slot at rpos.
 func (b *Batch) queueWindowRead(rpos int, key Key, span Span, limit int) *Future[Window] {
-	op := next(&b.windowReads, len(b.ops))
+	op := b.windowReads.Next(b.chunkSize())
 	op.Key, op.Span, op.Limit = key, span, limit
 	b.reads.slots[rpos].v = b.push(key, op, false)
 	return &op.Result
@@ -517,7 +517,7 @@ func (b *Batch) NoveltyAdd(key Key, member string, at time.Time, ttl time.Durati
 // NoveltyAddBy queues a NoveltyAddOp by owner, retry-safe (see
 // NoveltyAddOp.Owner).
 func (b *Batch) NoveltyAddBy(key Key, member, owner string, at time.Time, ttl time.Duration) *Future[Novelty] {
-	op := next(&b.novelties, len(b.ops))
+	op := b.novelties.Next(b.chunkSize())
 	op.Key, op.Member, op.Owner, op.At, op.TTL = key, member, owner, at, ttl
 	return &add(b, key, op).Result
 }
@@ -555,7 +555,7 @@ func (o *MarkOp) Target() Key { return o.Key }
 
 // Mark queues a MarkOp.
 func (b *Batch) Mark(key Key, at time.Time, keep Keep, ttl time.Duration) *Future[Mark] {
-	op := next(&b.marks, len(b.ops))
+	op := b.marks.Next(b.chunkSize())
 	op.Key, op.At, op.Keep, op.TTL = key, at, keep, ttl
 	return &add(b, key, op).Result
 }
@@ -574,7 +574,7 @@ func (o *ReadMarkOp) Target() Key { return o.Key }
 
 // ReadMark queues a ReadMarkOp.
 func (b *Batch) ReadMark(key Key) *Future[Mark] {
-	op := next(&b.readMarks, len(b.ops))
+	op := b.readMarks.Next(b.chunkSize())
 	op.Key = key
 	return &addRead(b, key, op).Result
 }
@@ -603,7 +603,7 @@ func (o *BucketAddOp) Target() Key { return o.Key }
 
 // BucketAdd queues a BucketAddOp.
 func (b *Batch) BucketAdd(key Key, member string, at time.Time, width time.Duration, history int, ttl time.Duration) *Future[[]int] {
-	op := next(&b.bucketAdds, len(b.ops))
+	op := b.bucketAdds.Next(b.chunkSize())
 	op.Key, op.Member, op.At, op.Width, op.History, op.TTL = key, member, at, width, history, ttl
 	return &add(b, key, op).Result
 }
@@ -626,7 +626,7 @@ func (o *BucketReadOp) Target() Key { return o.Key }
 
 // BucketRead queues a BucketReadOp.
 func (b *Batch) BucketRead(key Key, at time.Time, width time.Duration, history int) *Future[[]int] {
-	op := next(&b.bucketReads, len(b.ops))
+	op := b.bucketReads.Next(b.chunkSize())
 	op.Key, op.At, op.Width, op.History = key, at, width, history
 	return &addRead(b, key, op).Result
 }

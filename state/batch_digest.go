@@ -40,11 +40,13 @@ func digestOf(identity, name uint64, tenant string, tenantHash uint64) uint64 {
 // hashed. The key's identity is the memo's identity whenever ok is set.
 type memo struct {
 	ok     bool
-	name   string // the key's name and tenant, when ok
-	tenant string
+	name   string // the key's name, when ok
 	digest uint64
 	pos    int    // the key's slot in last, or -1: none, or not looked up
 	gen    uint32 // last.gen when pos was found
+
+	tenant     string // the last tenant, and its hash (0 for "")
+	tenantHash uint64
 
 	identity string // the last identity hashed, and its hash, when idOK
 	idHash   uint64
@@ -56,8 +58,9 @@ type memo struct {
 // the memo when the identity is the last one hashed. The identity is
 // compared first and once: it is the memo's for most keys looked up (see
 // memo), and the name, compared next, tells most of them apart at its
-// length.
-func (b *Batch) memoize(k Key) uint64 {
+// length. k is passed by address: a Key is six words, which every call
+// moved through registers and spilled.
+func (b *Batch) memoize(k *Key) uint64 {
 	m := &b.memo
 	sameID := m.idOK && same(k.Identity, m.identity)
 	if sameID && m.ok && same(k.Name, m.name) && same(k.Tenant, m.tenant) {
@@ -66,14 +69,17 @@ func (b *Batch) memoize(k Key) uint64 {
 	if !sameID {
 		m.identity, m.idHash, m.idOK = k.Identity, maphash.String(indexSeed, k.Identity), true
 	}
-	var th uint64
-	if k.Tenant != "" {
-		th = b.hashName(k.Tenant)
+	if !same(m.tenant, k.Tenant) { // seldom: a batch is mostly one tenant's
+		m.tenant, m.tenantHash = k.Tenant, 0
+		if k.Tenant != "" {
+			m.tenantHash = b.hashName(k.Tenant)
+		}
 	}
-	if !same(m.tenant, k.Tenant) { // seldom: stored only then
-		m.tenant = k.Tenant
+	nh, ok := b.names.cached(k.Name)
+	if !ok {
+		nh = b.hashNameAgain(k.Name)
 	}
-	d := digestOf(m.idHash, b.hashName(k.Name), k.Tenant, th)
+	d := digestOf(m.idHash, nh, k.Tenant, m.tenantHash)
 	m.ok, m.name, m.digest, m.pos = true, k.Name, d, -1
 	return d
 }
@@ -83,11 +89,13 @@ func (b *Batch) memoize(k Key) uint64 {
 // constants and strings they build once (a dozen names cover 60 % of the
 // keys a batch digests, a hundred 98 %), while identities change from
 // event to event; hashing the name was a third of what digesting a key
-// cost. A slot is found from the address of the string's bytes, the
-// same for every use of one constant, and holds the string it hashed:
-// a hit compares it with the name in full (a comparison of one address
-// when the bytes are the very same), so what a slot answers is always the
-// hash of the name's contents, wherever its bytes lie.
+// cost. A slot is found from the address of the string's bytes, and
+// answers for a string of the same address and length: a Go string's
+// bytes never change (the strings this module builds over bytes of its own
+// with unsafe.String are never written again either), and the slot holds
+// the string, so its bytes cannot be freed and reused for another while
+// the slot answers for them. A string of the same contents elsewhere
+// takes the slot over.
 type nameHashes struct {
 	names  [nameSlots]string
 	hashes [nameSlots]uint64
@@ -99,22 +107,41 @@ type nameHashes struct {
 const nameSlots = 256
 
 // hashName returns maphash.String(indexSeed, s), from b's names when it
-// hashed s before (see nameHashes). The table is made at the first
-// name a batch hashes, and kept by Reset and Recycle.
+// hashed these very bytes before (see nameHashes).
 func (b *Batch) hashName(s string) uint64 {
-	t := b.names
+	if h, ok := b.names.cached(s); ok {
+		return h
+	}
+	return b.hashNameAgain(s)
+}
+
+// cached returns the hash t holds for the bytes of s, if any. It is
+// small enough to be inlined in memoize, as hashName, which calls on
+// when it misses, is not.
+func (t *nameHashes) cached(s string) (uint64, bool) {
 	if t == nil {
-		t = new(nameHashes)
-		b.names = t
+		return 0, false
 	}
-	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
-	i := (p ^ p>>8 ^ uintptr(len(s))) % nameSlots
-	if same(t.names[i], s) && s != "" { // an empty slot holds "", hashed as 0
-		return t.hashes[i]
+	i := nameSlot(s)
+	n := t.names[i]
+	return t.hashes[i], unsafe.StringData(n) == unsafe.StringData(s) && len(n) == len(s) && len(s) > 0
+}
+
+// hashNameAgain is hashName for a name whose bytes its batch does not
+// hold the hash of: it hashes s and keeps the hash in s's slot. The table
+// is made at the first name a batch hashes, and kept by Reset and Recycle.
+func (b *Batch) hashNameAgain(s string) uint64 {
+	if b.names == nil {
+		b.names = new(nameHashes)
 	}
-	h := maphash.String(indexSeed, s)
-	t.names[i], t.hashes[i] = s, h
+	i, h := nameSlot(s), maphash.String(indexSeed, s)
+	b.names.names[i], b.names.hashes[i] = s, h
 	return h
+}
+
+func nameSlot(s string) uintptr {
+	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	return (p ^ p>>8 ^ uintptr(len(s))) % nameSlots
 }
 
 // same is a == b, without a call when their bytes are the very same (or

@@ -45,10 +45,6 @@ func (c *Chunks[T]) refill(size int) {
 	c.taken = append(c.taken, c.cur)
 }
 
-// Free is how many values the current chunk has left: Next starts a
-// chunk, of the size it is given, only when none is left.
-func (c *Chunks[T]) Free() int { return len(c.cur) - c.used }
-
 // Made is how many fresh chunks Next made: a caller whose chunks double
 // one after another sizes the next by it.
 func (c *Chunks[T]) Made() int { return c.made }
