@@ -181,7 +181,7 @@ func newScoring(e *Engine, b Batch) *scoring {
 		n++
 		s.verdicts[i].EventID = rec.EventID
 		it.index, it.copyOf = i, -1
-		it.event = detectors.Event{Record: rec, Tenant: b.Tenant}
+		it.event.Record, it.event.Tenant = rec, b.Tenant // the rest is zero, as the slot is
 		it.event.UseArena(owners)
 		// The claim's name and the owner are built as one string.
 		claim := it.event.PrefixedOwner(dedupePrefix(e.claimBeside), owners)
@@ -288,13 +288,18 @@ func (s *scoring) evaluate() error {
 			it.redelivered = true
 		}
 		for _, ev := range it.evals {
+			// Most evaluations raise nothing and fail not: they cost the
+			// call, no error inspected, nothing appended.
 			fs, err := findings(ev)
-			if errors.Is(err, state.ErrUnavailable) {
-				return fmt.Errorf("evaluating event %s: %w", it.event.Record.EventID, err)
-			}
 			if err != nil {
+				if errors.Is(err, state.ErrUnavailable) {
+					return fmt.Errorf("evaluating event %s: %w", it.event.Record.EventID, err)
+				}
 				s.e.opts.Logger.Error("detector failed on event; other detectors still scored it",
 					slog.String("event_id", it.event.Record.EventID), slog.Any("error", err))
+				continue
+			}
+			if len(fs) == 0 {
 				continue
 			}
 			for j := range fs {

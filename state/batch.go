@@ -171,25 +171,15 @@ func (b *Batch) chain(key Key) *chain {
 	return &b.last.slots[b.memo.pos].v
 }
 
-// add queues op, an operation on key that writes it.
-func add[O Op](b *Batch, key Key, op O) O {
-	b.push(key, op, true)
-	return op
-}
-
-// addRead queues op, an operation on key that only reads it.
-func addRead[O Op](b *Batch, key Key, op O) O {
-	b.push(key, op, false)
-	return op
-}
-
-// push queues op, whose target is key, on the chain of its key's digest
+// push queues op, whose target is *key, on the chain of its key's digest
 // and returns its position: one probe of last, none when the key was
-// just looked up. The caller passes the key it built op of: asking op
-// (Target, through the interface) cost a dynamic call and a copy of the
-// key per queued operation, a tenth of push.
-func (b *Batch) push(key Key, op Op, write bool) int32 {
-	d := b.memoize(&key)
+// just looked up; write is whether op writes its key. The caller passes
+// the address of op's own key: asking op (Target, through the interface)
+// cost a dynamic call and a copy of the key per queued operation, a tenth
+// of push, and a Key passed by value, six words, was spilled to be
+// memoized.
+func (b *Batch) push(key *Key, op Op, write bool) int32 {
+	d := b.memoize(key)
 	if b.memo.pos < 0 || b.memo.gen != b.last.gen {
 		pos, fresh := b.last.ref(d)
 		if fresh {
@@ -233,7 +223,8 @@ func (o *ClaimOp) Target() Key { return o.Key }
 func (b *Batch) Claim(key Key, value []byte, ttl time.Duration) *Future[Claimed] {
 	op := b.claims.Next(b.chunkSize())
 	op.Key, op.Value, op.TTL = key, value, ttl
-	return &add(b, key, op).Result
+	b.push(&op.Key, op, true)
+	return &op.Result
 }
 
 // PutOp sets Key to Value, replacing what it held.
@@ -254,7 +245,8 @@ func (o *PutOp) Target() Key { return o.Key }
 func (b *Batch) Put(key Key, value []byte, ttl time.Duration) *Future[struct{}] {
 	op := b.puts.Next(b.chunkSize())
 	op.Key, op.Value, op.TTL = key, value, ttl
-	return &add(b, key, op).Result
+	b.push(&op.Key, op, true)
+	return &op.Result
 }
 
 // GetOp reads the value of Key: nil when the key does not exist.
@@ -273,7 +265,8 @@ func (o *GetOp) Target() Key { return o.Key }
 func (b *Batch) Get(key Key) *Future[[]byte] {
 	op := b.gets.Next(b.chunkSize())
 	op.Key = key
-	return &addRead(b, key, op).Result
+	b.push(&op.Key, op, false)
+	return &op.Result
 }
 
 // WindowAddOp records Member at event time At in a time-windowed set and
@@ -302,7 +295,8 @@ func (o *WindowAddOp) Target() Key { return o.Key }
 func (b *Batch) WindowAdd(key Key, member string, at time.Time, count Span, ttl time.Duration) *Future[int] {
 	op := b.windowAdds.Next(b.chunkSize())
 	op.Key, op.Member, op.At, op.Count, op.TTL = key, member, at, count, ttl
-	return &add(b, key, op).Result
+	b.push(&op.Key, op, true)
+	return &op.Result
 }
 
 // WindowAddReadOp is a WindowAddOp and a WindowReadOp of the same key and
@@ -329,7 +323,7 @@ func (o *WindowAddReadOp) Target() Key { return o.Key }
 func (b *Batch) WindowAddRead(key Key, member string, at time.Time, span Span, limit int, ttl time.Duration) *Future[Window] {
 	op := b.windowAddReads.Next(b.chunkSize())
 	op.Key, op.Member, op.At, op.Span, op.Limit, op.TTL = key, member, at, span, limit, ttl
-	b.push(key, op, true)
+	b.push(&op.Key, op, true)
 	return &op.Result
 }
 
@@ -367,7 +361,7 @@ func (o *WindowPairAddReadOp) Target() Key { return o.Key }
 func (b *Batch) WindowPairAddRead(key Key, members [2]string, at time.Time, spans [2]Span, limit int, ttl time.Duration) *Future[[2]Window] {
 	op := b.windowPairs.Next(b.chunkSize())
 	op.Key, op.Members, op.At, op.Spans, op.Limit, op.TTL = key, members, at, spans, limit, ttl
-	b.push(key, op, true)
+	b.push(&op.Key, op, true)
 	return &op.Result
 }
 
@@ -411,7 +405,7 @@ func (b *Batch) WindowRead(key Key, span Span, limit int) *Future[Window] {
 func (b *Batch) queueWindowRead(rpos int, key Key, span Span, limit int) *Future[Window] {
 	op := b.windowReads.Next(b.chunkSize())
 	op.Key, op.Span, op.Limit = key, span, limit
-	b.reads.slots[rpos].v = b.push(key, op, false)
+	b.reads.slots[rpos].v = b.push(&op.Key, op, false)
 	return &op.Result
 }
 
@@ -519,7 +513,8 @@ func (b *Batch) NoveltyAdd(key Key, member string, at time.Time, ttl time.Durati
 func (b *Batch) NoveltyAddBy(key Key, member, owner string, at time.Time, ttl time.Duration) *Future[Novelty] {
 	op := b.novelties.Next(b.chunkSize())
 	op.Key, op.Member, op.Owner, op.At, op.TTL = key, member, owner, at, ttl
-	return &add(b, key, op).Result
+	b.push(&op.Key, op, true)
+	return &op.Result
 }
 
 // Keep says which of two times a mark keeps.
@@ -557,7 +552,8 @@ func (o *MarkOp) Target() Key { return o.Key }
 func (b *Batch) Mark(key Key, at time.Time, keep Keep, ttl time.Duration) *Future[Mark] {
 	op := b.marks.Next(b.chunkSize())
 	op.Key, op.At, op.Keep, op.TTL = key, at, keep, ttl
-	return &add(b, key, op).Result
+	b.push(&op.Key, op, true)
+	return &op.Result
 }
 
 // ReadMarkOp reads a mark without writing.
@@ -576,7 +572,8 @@ func (o *ReadMarkOp) Target() Key { return o.Key }
 func (b *Batch) ReadMark(key Key) *Future[Mark] {
 	op := b.readMarks.Next(b.chunkSize())
 	op.Key = key
-	return &addRead(b, key, op).Result
+	b.push(&op.Key, op, false)
+	return &op.Result
 }
 
 // BucketAddOp adds Member to the time bucket holding event time At and
@@ -605,7 +602,8 @@ func (o *BucketAddOp) Target() Key { return o.Key }
 func (b *Batch) BucketAdd(key Key, member string, at time.Time, width time.Duration, history int, ttl time.Duration) *Future[[]int] {
 	op := b.bucketAdds.Next(b.chunkSize())
 	op.Key, op.Member, op.At, op.Width, op.History, op.TTL = key, member, at, width, history, ttl
-	return &add(b, key, op).Result
+	b.push(&op.Key, op, true)
+	return &op.Result
 }
 
 // BucketReadOp reads the counts of the History buckets ending with the bucket
@@ -628,7 +626,8 @@ func (o *BucketReadOp) Target() Key { return o.Key }
 func (b *Batch) BucketRead(key Key, at time.Time, width time.Duration, history int) *Future[[]int] {
 	op := b.bucketReads.Next(b.chunkSize())
 	op.Key, op.At, op.Width, op.History = key, at, width, history
-	return &addRead(b, key, op).Result
+	b.push(&op.Key, op, false)
+	return &op.Result
 }
 
 // ThrottleOp takes Key for Owner for TTL: the result is true when the key was
@@ -650,7 +649,9 @@ func (o *ThrottleOp) Target() Key { return o.Key }
 
 // Throttle queues a ThrottleOp.
 func (b *Batch) Throttle(key Key, owner string, ttl time.Duration) *Future[bool] {
-	return &add(b, key, &ThrottleOp{Key: key, Owner: owner, TTL: ttl}).Result
+	op := &ThrottleOp{Key: key, Owner: owner, TTL: ttl}
+	b.push(&op.Key, op, true)
+	return &op.Result
 }
 
 // BucketStart returns the start of the bucket of width w that holds t.
