@@ -129,15 +129,25 @@ func (t *nameHashes) cached(s string) (uint64, bool) {
 
 // hashNameAgain is hashName for a name whose bytes its batch does not
 // hold the hash of: it hashes s and keeps the hash in s's slot. The table
-// is made at the first name a batch hashes, and kept by Reset and Recycle.
+// (6 KiB) is made once a batch holds nameTableAfter operations, and kept
+// by Reset and Recycle: a batch of a few operations (the engine's
+// throttles and verdicts, a lone event's) hashes its names as they come.
 func (b *Batch) hashNameAgain(s string) uint64 {
+	h := maphash.String(indexSeed, s)
 	if b.names == nil {
+		if len(b.ops) < nameTableAfter {
+			return h
+		}
 		b.names = new(nameHashes)
 	}
-	i, h := nameSlot(s), maphash.String(indexSeed, s)
+	i := nameSlot(s)
 	b.names.names[i], b.names.hashes[i] = s, h
 	return h
 }
+
+// nameTableAfter is how many operations a batch holds before it keeps
+// the hashes of its names.
+const nameTableAfter = 64
 
 func nameSlot(s string) uintptr {
 	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
