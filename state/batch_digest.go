@@ -95,7 +95,8 @@ func (b *Batch) memoize(k *Key) uint64 {
 // with unsafe.String are never written again either), and the slot holds
 // the string, so its bytes cannot be freed and reused for another while
 // the slot answers for them. A string of the same contents elsewhere
-// takes the slot over.
+// takes the slot over. What the slots hold stays alive with the batch:
+// 256 names, or the chunks they were carved from (4 KiB at most each).
 type nameHashes struct {
 	names  [nameSlots]string
 	hashes [nameSlots]uint64
