@@ -56,7 +56,8 @@ type scratch struct {
 	// the scratch is handed out, as long as the batch made them until it
 	// is released.
 	evals []detectors.Evaluation
-	seen  map[string]int
+	// seen indexes the batch's records by owner (see owners).
+	seen owners
 	// first is the batch's first state batch: reused, its index by key
 	// keeps the size it grew to rather than growing again from nothing,
 	// which took a twentieth of the engine's CPU in rehashing alone.
@@ -77,7 +78,7 @@ const scratchMaxRecords = 4096
 func getScratch(n int) *scratch {
 	sc, _ := scratchPool.Get().(*scratch)
 	if sc == nil {
-		sc = &scratch{seen: make(map[string]int, n)}
+		sc = &scratch{}
 	}
 	if cap(sc.items) < n {
 		sc.items = make([]item, n)
@@ -86,6 +87,7 @@ func getScratch(n int) *scratch {
 		sc.evals = make([]detectors.Evaluation, 0, 2*n)
 	}
 	sc.items = sc.items[:n]
+	sc.seen.reset(n)
 	return sc
 }
 
@@ -114,7 +116,6 @@ func (s *scoring) release() {
 	sc.recs = sc.recs[:0]
 	clear(sc.evals)
 	sc.evals = sc.evals[:0]
-	clear(sc.seen)
 	// Recycled, not only reset: nothing reads the batch's futures any
 	// more (the evaluations and items holding them were just cleared),
 	// so the next batch queues its operations in this one's storage.
@@ -150,7 +151,7 @@ func newScoring(e *Engine, b Batch) *scoring {
 	s := &scoring{e: e, rules: e.rules.Load(), tenant: b.Tenant, verdicts: make([]Verdict, len(b.Records)), onPublish: b.Publish, learn: b.Learn}
 	s.scratch = getScratch(len(b.Records))
 	s.first = &s.scratch.first
-	seen := s.scratch.seen
+	seen := &s.scratch.seen
 	enabled := s.rules.Registry.Enabled()
 	popts := cloudtrail.Options{MaxRecordSize: e.opts.MaxRecordSize}
 	// Items, and the records the engine parses, are built in place, in
@@ -180,16 +181,15 @@ func newScoring(e *Engine, b Batch) *scoring {
 		n++
 		s.verdicts[i].EventID = rec.EventID
 		it.index, it.copyOf = i, -1
-		it.event = detectors.Event{Record: rec, Tenant: b.Tenant}
+		it.event.Record, it.event.Tenant = rec, b.Tenant // the rest is zero, as the slot is
 		it.event.UseArena(owners)
 		// The claim's name and the owner are built as one string.
 		claim := it.event.PrefixedOwner(dedupePrefix(e.claimBeside), owners)
 		it.owner = it.event.Owner()
-		if first, dup := seen[it.owner]; dup {
+		if first := seen.first(it.owner, n-1, i, items); first != i {
 			it.copyOf = first
 			continue
 		}
-		seen[it.owner] = i
 		it.dedupe = dedupeKey(&it.event, e.claimBeside, claim)
 		it.claim = s.first.Claim(it.dedupe, nil, e.opts.DedupeHorizon)
 		s.creations(it, owners)
@@ -288,13 +288,18 @@ func (s *scoring) evaluate() error {
 			it.redelivered = true
 		}
 		for _, ev := range it.evals {
+			// Most evaluations raise nothing and fail not: they cost the
+			// call, no error inspected, nothing appended.
 			fs, err := findings(ev)
-			if errors.Is(err, state.ErrUnavailable) {
-				return fmt.Errorf("evaluating event %s: %w", it.event.Record.EventID, err)
-			}
 			if err != nil {
+				if errors.Is(err, state.ErrUnavailable) {
+					return fmt.Errorf("evaluating event %s: %w", it.event.Record.EventID, err)
+				}
 				s.e.opts.Logger.Error("detector failed on event; other detectors still scored it",
 					slog.String("event_id", it.event.Record.EventID), slog.Any("error", err))
+				continue
+			}
+			if len(fs) == 0 {
 				continue
 			}
 			for j := range fs {

@@ -22,7 +22,7 @@ func TestReleasedScratchComesBackCleared(t *testing.T) {
 		s.scratch.items[2].candidates = []detectors.Finding{{DetectorID: "stale"}}
 		s.scratch.items[3].owner = "stale"
 		s.scratch.evals = append(s.scratch.evals, detectors.EvaluationFunc(nil))
-		s.scratch.seen["stale"] = 3
+		s.scratch.seen.first("stale", 3, 3, s.items)
 		s.release()
 		sc := getScratch(4)
 		for i, it := range sc.items[:cap(sc.items)] {
@@ -30,8 +30,8 @@ func TestReleasedScratchComesBackCleared(t *testing.T) {
 				t.Fatalf("reused scratch: item %d still holds %+v", i, it)
 			}
 		}
-		if len(sc.evals) != 0 || len(sc.seen) != 0 {
-			t.Fatalf("reused scratch: evaluations %d, owners %v", len(sc.evals), sc.seen)
+		if len(sc.evals) != 0 || sc.seen.held() != 0 {
+			t.Fatalf("reused scratch: evaluations %d, owners %d", len(sc.evals), sc.seen.held())
 		}
 		for _, ev := range sc.evals[:cap(sc.evals)] {
 			if ev != nil {

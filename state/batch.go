@@ -1,9 +1,7 @@
 package state
 
 import (
-	"hash/maphash"
 	"iter"
-	"math/bits"
 	"time"
 
 	"github.com/iamsentry/iamsentry/internal/chunks"
@@ -29,22 +27,11 @@ type Batch struct {
 	// holds, or it is too old to share.
 	reads table[int32]
 
-	// memo is the last key digested and where its chain is in last: a
-	// detector asks about a key (LastWrite, OnKey, SharedWindowRead) and
-	// then queues on it, and the second look-up of the same key is then a
-	// comparison of strings that are usually the very same, no probe.
-	memo struct {
-		ok     bool
-		key    Key
-		digest uint64
-		pos    int    // key's slot in last, or -1: none, or not looked up
-		gen    uint32 // last.gen when pos was found
-
-		// identity is the last key identity hashed, idHash its hash.
-		identity string
-		idHash   uint64
-		idOK     bool
-	}
+	// memo is the last key digested and where its chain is in last (see
+	// memoize), and names the hashes of the names and tenants it digested
+	// (see nameHashes).
+	memo  memo
+	names *nameHashes
 
 	// The operations of the kinds detectors queue for most events are
 	// allocated a chunk at a time (see chunk): a micro-batch queues a few
@@ -75,14 +62,16 @@ type chunk[T any] = chunks.Chunks[T]
 // kept past it) pins at most this many neighbours.
 const maxChunk = 32
 
-// next returns the next slot of c for an operation, zero. The caller sets
-// the fields of the operation in place: building one and copying it in
-// (a WindowAddReadOp is some 200 bytes, most of them its future's) was a
-// seventh of the CPU of queuing it. queued is how many operations the
-// batch holds: a fresh chunk grows with the batch, so a batch of a few
-// operations allocates for them alone.
-func next[T any](c *chunk[T], queued int) *T {
-	return c.Next(min(max(queued/8, 1), maxChunk))
+// chunkSize is how many operations a fresh chunk holds: it grows with
+// the batch (queued/8), so a batch of a few operations allocates for them
+// alone. An operation's slot comes zeroed from its chunk (Chunks.Next),
+// and the queuing methods set its fields in place: building one and
+// copying it in (a WindowAddReadOp is some 200 bytes, most of them its
+// future's) was a seventh of the CPU of queuing it. They ask their chunk
+// themselves, by its concrete type, so that Next is inlined: through a
+// generic helper it was two calls per queued operation.
+func (b *Batch) chunkSize() int {
+	return min(max(len(b.ops)/8, 1), maxChunk)
 }
 
 // Op is one queued operation. The concrete types below are the whole set; a
@@ -129,7 +118,7 @@ func (b *Batch) OnKey(key Key) iter.Seq[Op] {
 		for i >= 0 {
 			// The chain is by digest: a key whose digest collides with
 			// key's shares it, and is skipped here.
-			if op := b.ops[i]; op.Target() == key && !yield(op) {
+			if op := b.ops[i]; sameKey(op.Target(), key) && !yield(op) {
 				return
 			}
 			i = b.prev[i]
@@ -149,7 +138,9 @@ func (b *Batch) LastWrite(key Key) Op {
 	// The digest's latest write is key's unless a key whose digest
 	// collides wrote after it: then key's is further back on the chain.
 	for i := c.write; i >= 0; i = b.prev[i] {
-		if op := b.ops[i]; op.Target() == key && writes(op) {
+		// The digest's latest write is one: only an operation further
+		// back has to be asked whether it writes.
+		if op := b.ops[i]; sameKey(op.Target(), key) && (i == c.write || writes(op)) {
 			return op
 		}
 	}
@@ -166,51 +157,11 @@ func writes(op Op) bool {
 	return true
 }
 
-// indexSeed keys the digests of every batch: a digest only has to be
-// stable within one process.
-var indexSeed = maphash.MakeSeed()
-
-// digest is key's 64-bit hash. The index maps digests rather than keys: a
-// map by Key hashes its three strings on every lookup and again on the
-// insert that follows, once per queued operation; hashing them once and
-// mapping an integer twice costs less.
-func digest(k Key) uint64 {
-	return digestOf(maphash.String(indexSeed, k.Identity), k)
-}
-
-// digestOf is k's digest from the hash of its identity (see digest).
-func digestOf(identity uint64, k Key) uint64 {
-	h := bits.RotateLeft64(identity, 21) ^ maphash.String(indexSeed, k.Name)
-	if k.Tenant != "" {
-		h = bits.RotateLeft64(h, 21) ^ maphash.String(indexSeed, k.Tenant)
-	}
-	return h
-}
-
-// memoize makes k the memo's key and returns its digest, from the memo
-// when k is the key looked up last. The hash of k's identity comes from
-// the memo too when the identity is the last one hashed: a detector
-// queues several operations on keys of one identity (enumeration six
-// window sets, a mark and a bucket of its principal) under different
-// names, and the identity, an ARN-sized string, was most of what the
-// digest hashed.
-func (b *Batch) memoize(k Key) uint64 {
-	if b.memo.ok && b.memo.key == k {
-		return b.memo.digest
-	}
-	if !b.memo.idOK || b.memo.identity != k.Identity {
-		b.memo.identity, b.memo.idHash, b.memo.idOK = k.Identity, maphash.String(indexSeed, k.Identity), true
-	}
-	d := digestOf(b.memo.idHash, k)
-	b.memo.ok, b.memo.key, b.memo.digest, b.memo.pos = true, k, d, -1
-	return d
-}
-
 // chain returns the chain of key's digest, or nil when nothing is queued
 // on it. It probes last at most once a key: the memo keeps where it found
 // the chain for the queue call that follows.
 func (b *Batch) chain(key Key) *chain {
-	d := b.memoize(key)
+	d := b.memoize(&key)
 	if b.memo.pos < 0 || b.memo.gen != b.last.gen {
 		if b.memo.pos = b.last.find(d); b.memo.pos < 0 {
 			return nil
@@ -220,24 +171,14 @@ func (b *Batch) chain(key Key) *chain {
 	return &b.last.slots[b.memo.pos].v
 }
 
-// add queues op, an operation on key that writes it.
-func add[O Op](b *Batch, key Key, op O) O {
-	b.push(key, op, true)
-	return op
-}
-
-// addRead queues op, an operation on key that only reads it.
-func addRead[O Op](b *Batch, key Key, op O) O {
-	b.push(key, op, false)
-	return op
-}
-
-// push queues op, whose target is key, on the chain of its key's digest
+// push queues op, whose target is *key, on the chain of its key's digest
 // and returns its position: one probe of last, none when the key was
-// just looked up. The caller passes the key it built op of: asking op
-// (Target, through the interface) cost a dynamic call and a copy of the
-// key per queued operation, a tenth of push.
-func (b *Batch) push(key Key, op Op, write bool) int32 {
+// just looked up; write is whether op writes its key. The caller passes
+// the address of op's own key: asking op (Target, through the interface)
+// cost a dynamic call and a copy of the key per queued operation, a tenth
+// of push, and a Key passed by value, six words, was spilled to be
+// memoized.
+func (b *Batch) push(key *Key, op Op, write bool) int32 {
 	d := b.memoize(key)
 	if b.memo.pos < 0 || b.memo.gen != b.last.gen {
 		pos, fresh := b.last.ref(d)
@@ -280,9 +221,10 @@ func (o *ClaimOp) Target() Key { return o.Key }
 
 // Claim queues a ClaimOp.
 func (b *Batch) Claim(key Key, value []byte, ttl time.Duration) *Future[Claimed] {
-	op := next(&b.claims, len(b.ops))
+	op := b.claims.Next(b.chunkSize())
 	op.Key, op.Value, op.TTL = key, value, ttl
-	return &add(b, key, op).Result
+	b.push(&op.Key, op, true)
+	return &op.Result
 }
 
 // PutOp sets Key to Value, replacing what it held.
@@ -301,9 +243,10 @@ func (o *PutOp) Target() Key { return o.Key }
 
 // Put queues a PutOp.
 func (b *Batch) Put(key Key, value []byte, ttl time.Duration) *Future[struct{}] {
-	op := next(&b.puts, len(b.ops))
+	op := b.puts.Next(b.chunkSize())
 	op.Key, op.Value, op.TTL = key, value, ttl
-	return &add(b, key, op).Result
+	b.push(&op.Key, op, true)
+	return &op.Result
 }
 
 // GetOp reads the value of Key: nil when the key does not exist.
@@ -320,9 +263,10 @@ func (o *GetOp) Target() Key { return o.Key }
 
 // Get queues a GetOp.
 func (b *Batch) Get(key Key) *Future[[]byte] {
-	op := next(&b.gets, len(b.ops))
+	op := b.gets.Next(b.chunkSize())
 	op.Key = key
-	return &addRead(b, key, op).Result
+	b.push(&op.Key, op, false)
+	return &op.Result
 }
 
 // WindowAddOp records Member at event time At in a time-windowed set and
@@ -349,9 +293,10 @@ func (o *WindowAddOp) Target() Key { return o.Key }
 
 // WindowAdd queues a WindowAddOp.
 func (b *Batch) WindowAdd(key Key, member string, at time.Time, count Span, ttl time.Duration) *Future[int] {
-	op := next(&b.windowAdds, len(b.ops))
+	op := b.windowAdds.Next(b.chunkSize())
 	op.Key, op.Member, op.At, op.Count, op.TTL = key, member, at, count, ttl
-	return &add(b, key, op).Result
+	b.push(&op.Key, op, true)
+	return &op.Result
 }
 
 // WindowAddReadOp is a WindowAddOp and a WindowReadOp of the same key and
@@ -376,9 +321,9 @@ func (o *WindowAddReadOp) Target() Key { return o.Key }
 
 // WindowAddRead queues a WindowAddReadOp.
 func (b *Batch) WindowAddRead(key Key, member string, at time.Time, span Span, limit int, ttl time.Duration) *Future[Window] {
-	op := next(&b.windowAddReads, len(b.ops))
+	op := b.windowAddReads.Next(b.chunkSize())
 	op.Key, op.Member, op.At, op.Span, op.Limit, op.TTL = key, member, at, span, limit, ttl
-	b.push(key, op, true)
+	b.push(&op.Key, op, true)
 	return &op.Result
 }
 
@@ -414,9 +359,9 @@ func (o *WindowPairAddReadOp) Target() Key { return o.Key }
 
 // WindowPairAddRead queues a WindowPairAddReadOp.
 func (b *Batch) WindowPairAddRead(key Key, members [2]string, at time.Time, spans [2]Span, limit int, ttl time.Duration) *Future[[2]Window] {
-	op := next(&b.windowPairs, len(b.ops))
+	op := b.windowPairs.Next(b.chunkSize())
 	op.Key, op.Members, op.At, op.Spans, op.Limit, op.TTL = key, members, at, spans, limit, ttl
-	b.push(key, op, true)
+	b.push(&op.Key, op, true)
 	return &op.Result
 }
 
@@ -451,16 +396,16 @@ func (o *WindowReadOp) Target() Key { return o.Key }
 
 // WindowRead queues a WindowReadOp.
 func (b *Batch) WindowRead(key Key, span Span, limit int) *Future[Window] {
-	pos, _ := b.reads.ref(readDigest(b.memoize(key), span, limit))
+	pos, _ := b.reads.ref(readDigest(b.memoize(&key), span, limit))
 	return b.queueWindowRead(pos, key, span, limit)
 }
 
 // queueWindowRead queues a WindowReadOp and records it as the latest
 // read of its key, span and limit in b.reads' slot at rpos.
 func (b *Batch) queueWindowRead(rpos int, key Key, span Span, limit int) *Future[Window] {
-	op := next(&b.windowReads, len(b.ops))
+	op := b.windowReads.Next(b.chunkSize())
 	op.Key, op.Span, op.Limit = key, span, limit
-	b.reads.slots[rpos].v = b.push(key, op, false)
+	b.reads.slots[rpos].v = b.push(&op.Key, op, false)
 	return &op.Result
 }
 
@@ -481,7 +426,7 @@ func (b *Batch) SharedWindowRead(key Key, span Span, limit int) *Future[Window] 
 		b.reads.slots[rpos].v = -1 // no read yet; queueWindowRead sets it
 	}
 	if pos := b.reads.slots[rpos].v; pos >= 0 && pos >= write {
-		if o := b.ops[pos].(*WindowReadOp); o.Key == key && o.Limit == limit && sameSpan(o.Span, span) {
+		if o := b.ops[pos].(*WindowReadOp); sameKey(o.Key, key) && o.Limit == limit && sameSpan(o.Span, span) {
 			return &o.Result
 		}
 	}
@@ -489,7 +434,7 @@ func (b *Batch) SharedWindowRead(key Key, span Span, limit int) *Future[Window] 
 	// the window after its add: reads after it that b.reads misses are
 	// none of this span and limit.
 	if write >= 0 {
-		if o, ok := b.ops[write].(*WindowAddReadOp); ok && o.Key == key && o.Limit == limit && sameSpan(o.Span, span) {
+		if o, ok := b.ops[write].(*WindowAddReadOp); ok && sameKey(o.Key, key) && o.Limit == limit && sameSpan(o.Span, span) {
 			return &o.Result
 		}
 	}
@@ -498,16 +443,15 @@ func (b *Batch) SharedWindowRead(key Key, span Span, limit int) *Future[Window] 
 
 // readDigest mixes a key digest with a span's instants and a limit. Two
 // reads it confuses only share less: SharedWindowRead compares the read
-// it finds in full.
+// it finds in full. Each part is multiplied by an odd constant of its own
+// and the sum finalised once: a finaliser per part was a fifth of what
+// queuing a read cost.
 func readDigest(d uint64, span Span, limit int) uint64 {
-	h := d
-	for _, x := range [...]uint64{
-		uint64(span.From.Unix()), uint64(span.From.Nanosecond()),
-		uint64(span.To.Unix()), uint64(span.To.Nanosecond()), uint64(limit),
-	} {
-		h = mix(h ^ x)
-	}
-	return h
+	h := d +
+		uint64(span.From.Unix())*0x9e3779b97f4a7c15 + uint64(span.From.Nanosecond())*0xc2b2ae3d27d4eb4f +
+		uint64(span.To.Unix())*0x165667b19e3779f9 + uint64(span.To.Nanosecond())*0xd6e8feb86659fd93 +
+		uint64(limit)*0xff51afd7ed558ccd
+	return mix(h)
 }
 
 // mix is a 64-bit finaliser (splitmix64's): every input bit moves every
@@ -567,9 +511,10 @@ func (b *Batch) NoveltyAdd(key Key, member string, at time.Time, ttl time.Durati
 // NoveltyAddBy queues a NoveltyAddOp by owner, retry-safe (see
 // NoveltyAddOp.Owner).
 func (b *Batch) NoveltyAddBy(key Key, member, owner string, at time.Time, ttl time.Duration) *Future[Novelty] {
-	op := next(&b.novelties, len(b.ops))
+	op := b.novelties.Next(b.chunkSize())
 	op.Key, op.Member, op.Owner, op.At, op.TTL = key, member, owner, at, ttl
-	return &add(b, key, op).Result
+	b.push(&op.Key, op, true)
+	return &op.Result
 }
 
 // Keep says which of two times a mark keeps.
@@ -605,9 +550,10 @@ func (o *MarkOp) Target() Key { return o.Key }
 
 // Mark queues a MarkOp.
 func (b *Batch) Mark(key Key, at time.Time, keep Keep, ttl time.Duration) *Future[Mark] {
-	op := next(&b.marks, len(b.ops))
+	op := b.marks.Next(b.chunkSize())
 	op.Key, op.At, op.Keep, op.TTL = key, at, keep, ttl
-	return &add(b, key, op).Result
+	b.push(&op.Key, op, true)
+	return &op.Result
 }
 
 // ReadMarkOp reads a mark without writing.
@@ -624,9 +570,10 @@ func (o *ReadMarkOp) Target() Key { return o.Key }
 
 // ReadMark queues a ReadMarkOp.
 func (b *Batch) ReadMark(key Key) *Future[Mark] {
-	op := next(&b.readMarks, len(b.ops))
+	op := b.readMarks.Next(b.chunkSize())
 	op.Key = key
-	return &addRead(b, key, op).Result
+	b.push(&op.Key, op, false)
+	return &op.Result
 }
 
 // BucketAddOp adds Member to the time bucket holding event time At and
@@ -653,9 +600,10 @@ func (o *BucketAddOp) Target() Key { return o.Key }
 
 // BucketAdd queues a BucketAddOp.
 func (b *Batch) BucketAdd(key Key, member string, at time.Time, width time.Duration, history int, ttl time.Duration) *Future[[]int] {
-	op := next(&b.bucketAdds, len(b.ops))
+	op := b.bucketAdds.Next(b.chunkSize())
 	op.Key, op.Member, op.At, op.Width, op.History, op.TTL = key, member, at, width, history, ttl
-	return &add(b, key, op).Result
+	b.push(&op.Key, op, true)
+	return &op.Result
 }
 
 // BucketReadOp reads the counts of the History buckets ending with the bucket
@@ -676,9 +624,10 @@ func (o *BucketReadOp) Target() Key { return o.Key }
 
 // BucketRead queues a BucketReadOp.
 func (b *Batch) BucketRead(key Key, at time.Time, width time.Duration, history int) *Future[[]int] {
-	op := next(&b.bucketReads, len(b.ops))
+	op := b.bucketReads.Next(b.chunkSize())
 	op.Key, op.At, op.Width, op.History = key, at, width, history
-	return &addRead(b, key, op).Result
+	b.push(&op.Key, op, false)
+	return &op.Result
 }
 
 // ThrottleOp takes Key for Owner for TTL: the result is true when the key was
@@ -700,7 +649,9 @@ func (o *ThrottleOp) Target() Key { return o.Key }
 
 // Throttle queues a ThrottleOp.
 func (b *Batch) Throttle(key Key, owner string, ttl time.Duration) *Future[bool] {
-	return &add(b, key, &ThrottleOp{Key: key, Owner: owner, TTL: ttl}).Result
+	op := &ThrottleOp{Key: key, Owner: owner, TTL: ttl}
+	b.push(&op.Key, op, true)
+	return &op.Result
 }
 
 // BucketStart returns the start of the bucket of width w that holds t.
@@ -757,6 +708,6 @@ func (b *Batch) reset() {
 	b.last.reset()
 	b.reads.reset()
 	b.prev = b.prev[:0]
-	b.memo.ok, b.memo.key, b.memo.pos = false, Key{}, -1
-	b.memo.idOK, b.memo.identity = false, ""
+	// The names' hashes stay: they are the same in every batch.
+	b.memo = memo{pos: -1}
 }

@@ -1,7 +1,9 @@
 package state
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -98,5 +100,34 @@ func TestDigestSeparatesFields(t *testing.T) {
 		if again := digest(Key{Tenant: k.Tenant, Identity: k.Identity, Name: k.Name}); again != d {
 			t.Errorf("digest(%v) is not stable: %#x then %#x", k, d, again)
 		}
+	}
+}
+
+// TestNameHashesAnswerByContents checks that the digest a batch works out
+// with its table of name hashes is digest(k) whatever the bytes of k's
+// strings are: constants, copies of them elsewhere, and names that take
+// over one another's slots, before and after the batch keeps the table.
+func TestNameHashesAnswerByContents(t *testing.T) {
+	var b Batch
+	names := []string{"loc:first-seen", "enum:raised", "wl:kind:service-08-handler", "wl:kind:service-09-handler"}
+	for round := range 3 {
+		for i := range 2 * nameTableAfter {
+			name := names[i%len(names)]
+			if i%3 == 0 {
+				name = strings.Clone(name) // the same name, its bytes elsewhere
+			}
+			k := Key{Tenant: []string{"", "t"}[i%2], Identity: fmt.Sprintf("key:AKIA%04d", i%7), Name: name}
+			if got, want := b.memoize(&k), digest(k); got != want {
+				t.Fatalf("round %d, key %d %v: memoized digest %#x, want digest(k) %#x", round, i, k, got, want)
+			}
+			b.Put(k, nil, 0)
+			if b.LastWrite(Key{Tenant: k.Tenant, Identity: k.Identity, Name: strings.Clone(name)}) == nil {
+				t.Fatalf("round %d: LastWrite of %v by a copy of its name found nothing", round, k)
+			}
+		}
+		if b.names == nil {
+			t.Fatalf("round %d: a batch of %d operations keeps no name hashes", round, b.Len())
+		}
+		b.Recycle()
 	}
 }

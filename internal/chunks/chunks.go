@@ -8,7 +8,12 @@ package chunks
 // Chunks is where the next values of one type come from. The zero Chunks
 // is ready to use; a Chunks is not safe for concurrent use.
 type Chunks[T any] struct {
-	free  []T   // the current chunk's values not handed out yet
+	// cur is the current chunk, and used how many of its values were
+	// handed out: a count moved on, where moving a slice of the values
+	// left stored a pointer into the heap (with the collector's write
+	// barrier) for every value.
+	cur   []T
+	used  int
 	taken [][]T // the chunks values were handed out from since the last Forget or Recycle
 	spare [][]T // chunks Recycle took back, cleared, for the next values
 	made  int   // fresh chunks made
@@ -20,23 +25,24 @@ type Chunks[T any] struct {
 // it in. When the chunk is used up, Next starts the next one: a spare
 // one, the largest first, or a fresh one of size values (at least one).
 func (c *Chunks[T]) Next(size int) *T {
-	if len(c.free) == 0 {
+	if c.used == len(c.cur) {
 		c.refill(size)
 	}
-	p := &c.free[0]
-	c.free = c.free[1:]
+	p := &c.cur[c.used]
+	c.used++
 	return p
 }
 
 func (c *Chunks[T]) refill(size int) {
 	if n := len(c.spare); n > 0 {
-		c.free, c.spare[n-1] = c.spare[n-1], nil
+		c.cur, c.spare[n-1] = c.spare[n-1], nil
 		c.spare = c.spare[:n-1]
 	} else {
-		c.free = make([]T, max(size, 1))
+		c.cur = make([]T, max(size, 1))
 		c.made++
 	}
-	c.taken = append(c.taken, c.free)
+	c.used = 0
+	c.taken = append(c.taken, c.cur)
 }
 
 // Made is how many fresh chunks Next made: a caller whose chunks double
@@ -48,7 +54,7 @@ func (c *Chunks[T]) Made() int { return c.made }
 // chunks.
 func (c *Chunks[T]) Forget() {
 	clear(c.taken)
-	c.taken, c.free = c.taken[:0], nil
+	c.taken, c.cur, c.used = c.taken[:0], nil, 0
 }
 
 // Recycle clears the chunks values were handed out from and keeps them
@@ -61,5 +67,5 @@ func (c *Chunks[T]) Recycle() {
 		c.spare = append(c.spare, ch)
 		c.taken[i] = nil
 	}
-	c.taken, c.free = c.taken[:0], nil
+	c.taken, c.cur, c.used = c.taken[:0], nil, 0
 }
