@@ -11,7 +11,8 @@ import (
 // TestSettledOthersCountsDistinctPeople checks settledOthers against the
 // plain count (a map of the people other than self whose day is at or
 // before since's), on few people and on more than its short list holds,
-// with malformed members among them.
+// with malformed members among them, and people whose ids share
+// their length and tail with others' and with self's.
 func TestSettledOthersCountsDistinctPeople(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 13))
 	since := time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)
@@ -23,9 +24,14 @@ func TestSettledOthersCountsDistinctPeople(t *testing.T) {
 				case 0:
 					members = append(members, "no-separator")
 				case 1:
-					members = append(members, "self|2026-03-01")
+					members = append(members, "u-self|2026-03-01")
 				default:
-					p := fmt.Sprintf("person-%d", rng.IntN(max(people, 1)))
+					// People of one length and tail, as ARNs of one
+					// account are, and people whose tail is self's.
+					p := fmt.Sprintf("%c-person-%d", 'a'+rng.IntN(3), rng.IntN(max(people, 1)))
+					if rng.IntN(10) == 0 {
+						p = string(rune('u'+rng.IntN(3))) + "-self"
+					}
 					day := since.AddDate(0, 0, rng.IntN(20)-15).Format("2006-01-02")
 					members = append(members, p+"|"+day)
 				}
@@ -33,11 +39,11 @@ func TestSettledOthersCountsDistinctPeople(t *testing.T) {
 			want := map[string]bool{}
 			for _, m := range members {
 				i := strings.LastIndexByte(m, '|')
-				if i >= 0 && m[:i] != "self" && m[i+1:] <= "2026-03-10" {
+				if i >= 0 && m[:i] != "u-self" && m[i+1:] <= "2026-03-10" {
 					want[m[:i]] = true
 				}
 			}
-			if got := settledOthers(members, "self", since); got != len(want) {
+			if got := settledOthers(members, "u-self", since); got != len(want) {
 				t.Fatalf("%d people, %d members: settledOthers = %d, want %d", people, len(members), got, len(want))
 			}
 		}

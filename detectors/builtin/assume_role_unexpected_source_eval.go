@@ -3,7 +3,6 @@ package builtin
 import (
 	"fmt"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -356,33 +355,59 @@ func settledOthers(members []string, self string, since time.Time) int {
 	// The members repeat a few people over many days: the people are
 	// kept in a short list while they are few, as a look along it costs
 	// less than hashing every member into a map, and in a map past that.
+	// The list is looked along by each person's tail (tailPrint): people's
+	// ids are ARNs of one length and prefix, so comparing them whole cost
+	// a call per entry, where a tail decides all but the one that matches.
 	var few [16]string
+	var prints [16]uint64
 	n := 0
 	var many map[string]bool
+	selfPrint := tailPrint(self)
+members:
 	for _, m := range members {
 		i := strings.LastIndexByte(m, '|')
-		if i < 0 || m[:i] == self || m[i+1:] > string(cut) {
+		if i < 0 || m[i+1:] > string(cut) {
 			continue
 		}
-		switch p := m[:i]; {
-		case many != nil:
-			many[p] = true
-		case slices.Contains(few[:n], p):
-		case n < len(few):
-			few[n] = p
-			n++
-		default:
-			many = make(map[string]bool, 2*len(few))
-			for _, q := range few {
-				many[q] = true
-			}
-			many[p] = true
+		p := m[:i]
+		fp := tailPrint(p)
+		if fp == selfPrint && p == self {
+			continue
 		}
+		if many != nil {
+			many[p] = true
+			continue
+		}
+		for j := range n {
+			if prints[j] == fp && few[j] == p {
+				continue members
+			}
+		}
+		if n < len(few) {
+			few[n], prints[n] = p, fp
+			n++
+			continue
+		}
+		many = make(map[string]bool, 2*len(few))
+		for _, q := range few {
+			many[q] = true
+		}
+		many[p] = true
 	}
 	if many != nil {
 		return len(many)
 	}
 	return n
+}
+
+// tailPrint is s's length and its last seven bytes in one word: equal
+// strings have equal prints, so strings whose prints differ differ.
+func tailPrint(s string) uint64 {
+	h := uint64(len(s))
+	for i := max(0, len(s)-7); i < len(s); i++ {
+		h = h<<8 | uint64(s[i])
+	}
+	return h
 }
 
 // othersIn is how many members a novelty set held besides the one added.
