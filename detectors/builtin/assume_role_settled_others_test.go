@@ -10,16 +10,16 @@ import (
 
 // TestSettledOthersCountsDistinctPeople checks settledOthers against the
 // plain count (a map of the people other than self whose day is at or
-// before since's), on few people and on more than its short list holds,
+// before since's), on few people and on more than its table holds,
 // with malformed members among them, and people whose ids share
 // their length and tail with others' and with self's.
 func TestSettledOthersCountsDistinctPeople(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 13))
 	since := time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)
-	for _, people := range []int{0, 1, 5, 16, 17, 40} {
+	for _, people := range []int{0, 1, 5, 16, 17, 40, 255, 256, 257, 400} {
 		for range 50 {
 			var members []string
-			for range rng.IntN(300) {
+			for range rng.IntN(300 + 3*people) {
 				switch rng.IntN(20) {
 				case 0:
 					members = append(members, "no-separator")

@@ -2,6 +2,7 @@ package builtin
 
 import (
 	"fmt"
+	"hash/maphash"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -352,62 +353,60 @@ const orgDaysLimit = 256
 func settledOthers(members []string, self string, since time.Time) int {
 	var buf [16]byte
 	cut := since.UTC().AppendFormat(buf[:0], "2006-01-02")
-	// The members repeat a few people over many days: the people are
-	// kept in a short list while they are few, as a look along it costs
-	// less than hashing every member into a map, and in a map past that.
-	// The list is looked along by each person's tail (tailPrint): people's
-	// ids are ARNs of one length and prefix, so comparing them whole cost
-	// a call per entry, where a tail decides all but the one that matches.
-	var few [16]string
-	var prints [16]uint64
-	n := 0
+	// The members repeat some dozens of people over many days (up to
+	// orgDaysLimit members): the people are kept in a small open-addressed
+	// table on the stack, by hash, as a map assignment per member was most
+	// of the cost; past settledTable people, in a map.
+	var t settledTable
 	var many map[string]bool
-	selfPrint := tailPrint(self)
-members:
 	for _, m := range members {
 		i := strings.LastIndexByte(m, '|')
-		if i < 0 || m[i+1:] > string(cut) {
+		if i < 0 || m[i+1:] > string(cut) || m[:i] == self {
 			continue
 		}
-		p := m[:i]
-		fp := tailPrint(p)
-		if fp == selfPrint && p == self {
-			continue
-		}
-		if many != nil {
-			many[p] = true
-			continue
-		}
-		for j := range n {
-			if prints[j] == fp && few[j] == p {
-				continue members
+		if p := m[:i]; !t.add(p) {
+			if many == nil {
+				many = make(map[string]bool)
 			}
+			many[p] = true
 		}
-		if n < len(few) {
-			few[n], prints[n] = p, fp
-			n++
-			continue
-		}
-		many = make(map[string]bool, 2*len(few))
-		for _, q := range few {
-			many[q] = true
-		}
-		many[p] = true
 	}
-	if many != nil {
-		return len(many)
-	}
-	return n
+	return t.n + len(many)
 }
 
-// tailPrint is s's length and its last seven bytes in one word: equal
-// strings have equal prints, so strings whose prints differ differ.
-func tailPrint(s string) uint64 {
-	h := uint64(len(s))
-	for i := max(0, len(s)-7); i < len(s); i++ {
-		h = h<<8 | uint64(s[i])
+// settledTable is a set of up to settledPeople strings, open-addressed
+// with linear probing: slots holds 1 + the index in people, by hash.
+type settledTable struct {
+	n      int
+	slots  [2 * settledPeople]uint16
+	hashes [settledPeople]uint64
+	people [settledPeople]string
+}
+
+const settledPeople = 256
+
+// settledSeed keys the hashes of settledTable.
+var settledSeed = maphash.MakeSeed()
+
+// add adds p, reporting false when p is not in t and t is full.
+func (t *settledTable) add(p string) bool {
+	const mask = len(settledTable{}.slots) - 1
+	h := maphash.String(settledSeed, p)
+	for i := int(h) & mask; ; i = (i + 1) & mask {
+		k := t.slots[i]
+		if k == 0 {
+			if t.n == settledPeople {
+				return false
+			}
+			t.hashes[t.n], t.people[t.n] = h, p
+			t.n++
+			t.slots[i] = uint16(t.n)
+			return true
+		}
+		if t.hashes[k-1] == h && t.people[k-1] == p {
+			return true
+		}
 	}
-	return h
 }
 
 // othersIn is how many members a novelty set held besides the one added.
