@@ -3,6 +3,7 @@ package detectors
 import (
 	"math"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -23,6 +24,24 @@ func TestAppendUnixNanoIsAppendInt(t *testing.T) {
 	for _, tm := range times {
 		if got, want := string(appendUnixNano([]byte("p:"), tm)), "p:"+strconv.FormatInt(tm.UnixNano(), 10); got != want {
 			t.Errorf("appendUnixNano(%v) = %q, want %q", tm, got, want)
+		}
+	}
+}
+
+// TestIdentityCenterRoleIsRoleNamePrefix: IdentityCenterRole is the
+// prefix test on RoleNameFromARN, for role ARNs with and without paths and
+// for ARNs and strings that are not a role's.
+func TestIdentityCenterRoleIsRoleNamePrefix(t *testing.T) {
+	for _, arn := range []string{
+		"arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0123abcd",
+		"arn:aws:iam::111122223333:role/AWSReservedSSO_ReadOnly_99",
+		"arn:aws:iam::111122223333:role/AWSReservedSSO_", "arn:aws:iam::111122223333:role/AWSReservedSSO",
+		"arn:aws:iam::111122223333:role/deploy", "arn:aws:iam::111122223333:role/AWSReservedSSO_x/deploy",
+		"arn:aws:iam::111122223333:user/AWSReservedSSO_Admin", "AWSReservedSSO_Admin", "/AWSReservedSSO_Admin",
+		"arn:aws:iam::111122223333:role/", ":role/AWSReservedSSO_", "", "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_A/alice",
+	} {
+		if got, want := IdentityCenterRole(arn), strings.HasPrefix(RoleNameFromARN(arn), "AWSReservedSSO_"); got != want {
+			t.Errorf("IdentityCenterRole(%q) = %v, want %v", arn, got, want)
 		}
 	}
 }

@@ -55,7 +55,7 @@ func newScales(o AccessKeyEnumerationOptions) [3]enumScale {
 func enumPrincipal(ev *detectors.Event) string {
 	r := ev.Record
 	u := &r.UserIdentity
-	if u.Type == "AssumedRole" && strings.HasPrefix(detectors.RoleNameFromARN(u.SessionIssuer.ARN), "AWSReservedSSO_") {
+	if u.Type == "AssumedRole" && detectors.IdentityCenterRole(u.SessionIssuer.ARN) {
 		if i := strings.LastIndexByte(u.ARN, '/'); i >= 0 && i < len(u.ARN)-1 {
 			return "principal:" + u.SessionIssuer.ARN + "/" + u.ARN[i+1:]
 		}

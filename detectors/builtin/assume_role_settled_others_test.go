@@ -3,9 +3,12 @@ package builtin
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iamsentry/iamsentry/detectors"
 )
 
 // TestSettledOthersCountsDistinctPeople checks settledOthers against the
@@ -45,6 +48,45 @@ func TestSettledOthersCountsDistinctPeople(t *testing.T) {
 			}
 			if got := settledOthers(members, "u-self", since); got != len(want) {
 				t.Fatalf("%d people, %d members: settledOthers = %d, want %d", people, len(members), got, len(want))
+			}
+		}
+	}
+}
+
+// TestSignInSourceHoldsEverySource: the switch Observe filters on first
+// lets through the source of every sign-in event it judges.
+func TestSignInSourceHoldsEverySource(t *testing.T) {
+	for name, src := range assumeRoleSources {
+		if !signInSource(src) {
+			t.Errorf("signInSource(%q) = false, but %s comes from it", src, name)
+		}
+	}
+}
+
+// TestVerdictWeighsSettledOnlyOnANewNetwork: a sign-in from a network the
+// person knows gets the same verdict whatever the count of settled
+// colleagues, which Findings therefore counts only for a new network or a
+// finding (signIn.settle).
+func TestVerdictWeighsSettledOnlyOnANewNetwork(t *testing.T) {
+	d, err := NewAssumeRoleUnexpectedSource(detectors.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []detectors.NetworkKind{detectors.NetworkHosting, detectors.NetworkAWS, 0} {
+		for _, member := range []string{"asn:3320", "net:198.51.0.0/16"} {
+			for bitsSet := range 1 << 7 {
+				bit := func(i int) bool { return bitsSet&(1<<i) != 0 }
+				s := &signIn{d: d.(*AssumeRoleUnexpectedSource), who: signInWho{human: bit(0)},
+					net: signInNet{member: member, kind: kind, country: "DE"}}
+				st := signInState{countryNew: bit(1), roleNew: bit(2), established: bit(3), leftAWS: bit(4),
+					orgEstablished: bit(5), gap: time.Duration(bitsSet%3-1) * time.Hour, nets: 2 * (bitsSet >> 6)}
+				want, wantWhy := s.verdict(st)
+				for _, settled := range []int{1, 4, 5, 50} {
+					st.orgSettled = settled
+					if got, why := s.verdict(st); got != want || !slices.Equal(why, wantWhy) {
+						t.Fatalf("known network, %+v: verdict %v %q with %d settled, %v %q with none", st, got, why, settled, want, wantWhy)
+					}
+				}
 			}
 		}
 	}

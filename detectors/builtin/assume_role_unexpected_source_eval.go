@@ -265,7 +265,8 @@ type signInState struct {
 	established                 bool          // the person's history spans the warm-up
 	leftAWS                     bool          // first sighting outside AWS of a caller seen inside it
 	orgPeople                   int           // other people who used the network in the window
-	orgSettled                  int           // of them, those who first used it org_settle or more before
+	orgSettled                  int           // of them, those who first used it org_settle or more before (see settle)
+	orgDays                     []string      // the network's person|day members, whence orgSettled
 	orgEstablished              bool          // the organisation's history spans the warm-up
 	gap                         time.Duration // to the person's nearest other sign-in known; -1 when none
 }
@@ -332,9 +333,20 @@ func (s *signIn) read() (st signInState, err error) {
 	st.established = !st.first.IsZero() && at.Sub(st.first) >= warm
 	st.leftAWS = !s.net.inAWS && !mine.Set && other.Set
 	st.orgPeople = othersIn(org)
-	st.orgSettled = settledOthers(days.Members, s.who.id, at.Add(-s.d.opts.OrgSettle))
+	st.orgDays = days.Members
+	if st.netNew {
+		s.settle(&st)
+	}
 	st.orgEstablished = orgFirst.Set && at.Sub(orgFirst.At) >= warm
 	return st, nil
+}
+
+// settle counts st.orgSettled. Only the verdict on a new network weighs
+// it (read counts it then) and only a finding names it (Findings counts it
+// then): counting walks up to orgDaysLimit members, and most sign-ins are
+// from a network the person knows and raise nothing.
+func (s *signIn) settle(st *signInState) {
+	st.orgSettled = settledOthers(st.orgDays, s.who.id, s.ev.Record.EventTime.Add(-s.d.opts.OrgSettle))
 }
 
 // orgDaysLimit bounds the person|day members a sign-in reads of its
@@ -426,6 +438,9 @@ func (s *signIn) Findings() ([]detectors.Finding, error) {
 	sev, why := s.verdict(st)
 	if sev == detectors.SeverityUnknown {
 		return nil, nil
+	}
+	if !st.netNew {
+		s.settle(&st) // the verdict did not need it; the finding names it
 	}
 	return []detectors.Finding{s.finding(st, sev, why)}, nil
 }
