@@ -2,6 +2,8 @@ package detectors
 
 import (
 	"math"
+	"math/rand/v2"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -42,6 +44,51 @@ func TestIdentityCenterRoleIsRoleNamePrefix(t *testing.T) {
 	} {
 		if got, want := IdentityCenterRole(arn), strings.HasPrefix(RoleNameFromARN(arn), "AWSReservedSSO_"); got != want {
 			t.Errorf("IdentityCenterRole(%q) = %v, want %v", arn, got, want)
+		}
+	}
+}
+
+// TestTrustedCIDRIsContains: trustedCIDR is the first prefix whose
+// Contains holds the address, for IPv4, IPv6 and mapped addresses and
+// prefixes of every length, unmasked and zero ones included.
+func TestTrustedCIDRIsContains(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	addr4 := func() netip.Addr {
+		// Few distinct high bytes, so prefixes often hold the address.
+		return netip.AddrFrom4([4]byte{byte(rng.IntN(3)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256))})
+	}
+	prefix := func() netip.Prefix {
+		switch rng.IntN(6) {
+		case 0:
+			return netip.PrefixFrom(netip.AddrFrom16([16]byte{10: 0xff, 11: 0xff, 12: byte(rng.IntN(3))}), 96+rng.IntN(33))
+		case 1:
+			return netip.PrefixFrom(netip.MustParseAddr("2001:db8::1"), rng.IntN(129))
+		case 2:
+			return netip.Prefix{}
+		}
+		return netip.PrefixFrom(addr4(), rng.IntN(33))
+	}
+	for range 20000 {
+		cidrs := make([]netip.Prefix, rng.IntN(4))
+		for i := range cidrs {
+			cidrs[i] = prefix()
+		}
+		ip := addr4()
+		switch rng.IntN(4) {
+		case 0:
+			ip = netip.AddrFrom16(ip.As16())
+		case 1:
+			ip = netip.MustParseAddr("2001:db8::7")
+		}
+		want := -1
+		for i, p := range cidrs {
+			if p.Contains(ip) {
+				want = i
+				break
+			}
+		}
+		if got := trustedCIDR(cidrs, ip); got != want {
+			t.Fatalf("trustedCIDR(%v, %v) = %d, Contains says %d", cidrs, ip, got, want)
 		}
 	}
 }
