@@ -69,6 +69,8 @@ type Event struct {
 	owner  string // EventIdentity(Record), computed once by Owner
 	source source // where it came from, computed once by Settings.SourceNetwork
 	key    string // KeyIdentity of the record's own access key, once asked
+	// principal is PrincipalIdentity(principalOf), the last one asked.
+	principal, principalOf string
 	arena  *Arena // the batch's, when the engine gave one (see UseArena)
 }
 
@@ -193,6 +195,20 @@ func (ev *Event) KeyIdentity(accessKeyID string) string {
 		ev.key = ev.String(append(append(buf[:0], "key:"...), accessKeyID...))
 	}
 	return ev.key
+}
+
+// PrincipalIdentity returns identity(p), the state identity of the stable
+// principal p ("principal:" followed by p, from the caller's cache),
+// remembered for the event for the principal last asked: several
+// detectors key the event's principal (enumeration, recon, mfa-device-
+// removed), and each looked it up in a shared cache, hashing an ARN, where
+// comparing p with the one asked before costs a length and a pointer.
+// identity must be the same pure function at every call.
+func (ev *Event) PrincipalIdentity(p string, identity func(string) string) string {
+	if ev.principal == "" || ev.principalOf != p {
+		ev.principal, ev.principalOf = identity(p), p
+	}
+	return ev.principal
 }
 
 // Key builds a state key in the event's tenant.

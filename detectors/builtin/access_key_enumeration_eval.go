@@ -61,9 +61,15 @@ func enumPrincipal(ev *detectors.Event) string {
 		}
 	}
 	if p := r.StablePrincipal(); p != "" {
-		return principalIdentities.get(p)
+		return principalIdentity(ev, p)
 	}
 	return ev.KeyIdentity(u.AccessKeyID)
+}
+
+// principalIdentity is "principal:" + p, for the principal of ev (see
+// detectors.Event.PrincipalIdentity).
+func principalIdentity(ev *detectors.Event, p string) string {
+	return ev.PrincipalIdentity(p, principalIdentities.get)
 }
 
 // principalIdentities and enumServiceKeys remember the state identity of

@@ -106,11 +106,12 @@ func getUserOnSelf(r *cloudtrail.Record) bool {
 // reconPrincipal is the state identity caller-identity-recon keys a caller
 // on: its stable principal (the IAM user across its keys, the role across
 // its sessions), or the access key when the record names no principal.
-func reconPrincipal(r *cloudtrail.Record) string {
+func reconPrincipal(ev *detectors.Event) string {
+	r := ev.Record
 	// A person's session of a shared role is the person's: see
 	// detectors.HabitPrincipal.
 	if p := detectors.HabitPrincipal(r); p != "" {
-		return principalIdentities.get(p)
+		return principalIdentity(ev, p)
 	}
 	if ak := r.UserIdentity.AccessKeyID; ak != "" {
 		return keyIdentity(ak)
