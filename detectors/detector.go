@@ -69,9 +69,11 @@ type Event struct {
 	owner  string // EventIdentity(Record), computed once by Owner
 	source source // where it came from, computed once by Settings.SourceNetwork
 	key    string // KeyIdentity of the record's own access key, once asked
-	// principal is PrincipalIdentity(principalOf), the last one asked.
-	principal, principalOf string
 	arena  *Arena // the batch's, when the engine gave one (see UseArena)
+
+	// principal is PrincipalIdentity's answer for principalOf, the
+	// principal last asked.
+	principal, principalOf string
 }
 
 // Owner names the event for retry-safe state operations (throttles,
