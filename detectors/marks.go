@@ -53,12 +53,6 @@ func RoleNameFromARN(arn string) string {
 // the ARN for ":role/": most sessions are not Identity Center's, and the
 // search was most of the cost for every record that asked.
 func IdentityCenterRole(roleARN string) bool {
-	// An ARN that holds the name's prefix nowhere after a slash, as most
-	// do, is ruled out by one search, faster than walking back to the
-	// last slash.
-	if !strings.Contains(roleARN, "/AWSReservedSSO_") {
-		return false
-	}
 	name := roleARN[strings.LastIndexByte(roleARN, '/')+1:]
 	// A role ARN's name is its tail (see RoleNameFromARN): the tail is
 	// the name exactly when the ARN is a role's.
