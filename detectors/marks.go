@@ -46,3 +46,15 @@ func RoleNameFromARN(arn string) string {
 	}
 	return rest
 }
+
+// IdentityCenterRole reports whether roleARN is the role of an IAM
+// Identity Center permission set: its name (RoleNameFromARN) starts with
+// "AWSReservedSSO_". It tests the name, the ARN's tail, before searching
+// the ARN for ":role/": most sessions are not Identity Center's, and the
+// search was most of the cost for every record that asked.
+func IdentityCenterRole(roleARN string) bool {
+	name := roleARN[strings.LastIndexByte(roleARN, '/')+1:]
+	// A role ARN's name is its tail (see RoleNameFromARN): the tail is
+	// the name exactly when the ARN is a role's.
+	return strings.HasPrefix(name, "AWSReservedSSO_") && strings.Contains(roleARN, ":role/")
+}

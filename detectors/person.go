@@ -20,7 +20,7 @@ func HumanSession(r *cloudtrail.Record) bool {
 	if r.SessionCredentialFromConsole || u.Type == "SAMLUser" || u.Type == "WebIdentityUser" || u.Type == "IdentityCenterUser" {
 		return true
 	}
-	if strings.HasPrefix(RoleNameFromARN(u.SessionIssuer.ARN), "AWSReservedSSO_") {
+	if IdentityCenterRole(u.SessionIssuer.ARN) {
 		return true
 	}
 	if u.Type == "IAMUser" && u.MFAAuthenticated {

@@ -55,15 +55,21 @@ func newScales(o AccessKeyEnumerationOptions) [3]enumScale {
 func enumPrincipal(ev *detectors.Event) string {
 	r := ev.Record
 	u := &r.UserIdentity
-	if u.Type == "AssumedRole" && strings.HasPrefix(detectors.RoleNameFromARN(u.SessionIssuer.ARN), "AWSReservedSSO_") {
+	if u.Type == "AssumedRole" && detectors.IdentityCenterRole(u.SessionIssuer.ARN) {
 		if i := strings.LastIndexByte(u.ARN, '/'); i >= 0 && i < len(u.ARN)-1 {
 			return "principal:" + u.SessionIssuer.ARN + "/" + u.ARN[i+1:]
 		}
 	}
 	if p := r.StablePrincipal(); p != "" {
-		return principalIdentities.get(p)
+		return principalIdentity(ev, p)
 	}
 	return ev.KeyIdentity(u.AccessKeyID)
+}
+
+// principalIdentity is "principal:" + p, for the principal of ev (see
+// detectors.Event.PrincipalIdentity).
+func principalIdentity(ev *detectors.Event, p string) string {
+	return ev.PrincipalIdentity(p, principalIdentities.get)
 }
 
 // principalIdentities and enumServiceKeys remember the state identity of
@@ -318,7 +324,12 @@ const enumSample = 8
 // memberService is the service a counted read maps: its prefix, or for a
 // Cloud Control read the service of its resource type.
 func memberService(action string) string {
-	svc, rest, _ := strings.Cut(action, ":")
+	// strings.Cut's, without its calls down to IndexByte: every member of
+	// every window weighed asks.
+	svc, rest := action, ""
+	if i := strings.IndexByte(action, ':'); i >= 0 {
+		svc, rest = action[:i], action[i+1:]
+	}
 	// The suffix first: it is one byte to compare, and most reads are not
 	// Cloud Control's.
 	if strings.HasSuffix(rest, ")") {

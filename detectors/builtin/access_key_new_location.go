@@ -207,7 +207,7 @@ func locationIdentity(ev *detectors.Event) (key string, session bool) {
 		return "", false
 	}
 	if p := r.StablePrincipal(); p != "" {
-		return principalIdentities.get(p), false
+		return principalIdentity(ev, p), false
 	}
 	return "", false
 }

@@ -105,8 +105,16 @@ var credentialKinds = map[string]struct{ what, response string }{
 func (d *AccessKeyPersistence) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
 	r := ev.Record
 	use := d.observeUse(ev, b)
+	// The source first: most records are not IAM's, and comparing it
+	// costs less than looking the name up.
+	if r.EventSource != "iam.amazonaws.com" {
+		if use == nil {
+			return nil
+		}
+		return use
+	}
 	kind, ok := credentialKinds[r.EventName]
-	if r.EventSource != "iam.amazonaws.com" || !ok || r.Failed() {
+	if !ok || r.Failed() {
 		if use == nil {
 			return nil
 		}

@@ -2,8 +2,8 @@ package builtin
 
 import (
 	"fmt"
+	"hash/maphash"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -265,7 +265,8 @@ type signInState struct {
 	established                 bool          // the person's history spans the warm-up
 	leftAWS                     bool          // first sighting outside AWS of a caller seen inside it
 	orgPeople                   int           // other people who used the network in the window
-	orgSettled                  int           // of them, those who first used it org_settle or more before
+	orgSettled                  int           // of them, those who first used it org_settle or more before (see settle)
+	orgDays                     []string      // the network's person|day members, whence orgSettled
 	orgEstablished              bool          // the organisation's history spans the warm-up
 	gap                         time.Duration // to the person's nearest other sign-in known; -1 when none
 }
@@ -332,9 +333,20 @@ func (s *signIn) read() (st signInState, err error) {
 	st.established = !st.first.IsZero() && at.Sub(st.first) >= warm
 	st.leftAWS = !s.net.inAWS && !mine.Set && other.Set
 	st.orgPeople = othersIn(org)
-	st.orgSettled = settledOthers(days.Members, s.who.id, at.Add(-s.d.opts.OrgSettle))
+	st.orgDays = days.Members
+	if st.netNew {
+		s.settle(&st)
+	}
 	st.orgEstablished = orgFirst.Set && at.Sub(orgFirst.At) >= warm
 	return st, nil
+}
+
+// settle counts st.orgSettled. Only the verdict on a new network weighs
+// it (read counts it then) and only a finding names it (Findings counts it
+// then): counting walks up to orgDaysLimit members, and most sign-ins are
+// from a network the person knows and raise nothing.
+func (s *signIn) settle(st *signInState) {
+	st.orgSettled = settledOthers(st.orgDays, s.who.id, s.ev.Record.EventTime.Add(-s.d.opts.OrgSettle))
 }
 
 // orgDaysLimit bounds the person|day members a sign-in reads of its
@@ -353,36 +365,60 @@ const orgDaysLimit = 256
 func settledOthers(members []string, self string, since time.Time) int {
 	var buf [16]byte
 	cut := since.UTC().AppendFormat(buf[:0], "2006-01-02")
-	// The members repeat a few people over many days: the people are
-	// kept in a short list while they are few, as a look along it costs
-	// less than hashing every member into a map, and in a map past that.
-	var few [16]string
-	n := 0
+	// The members repeat some dozens of people over many days (up to
+	// orgDaysLimit members): the people are kept in a small open-addressed
+	// table on the stack, by hash, as a map assignment per member was most
+	// of the cost; past settledTable people, in a map.
+	var t settledTable
 	var many map[string]bool
 	for _, m := range members {
 		i := strings.LastIndexByte(m, '|')
-		if i < 0 || m[:i] == self || m[i+1:] > string(cut) {
+		if i < 0 || m[i+1:] > string(cut) || m[:i] == self {
 			continue
 		}
-		switch p := m[:i]; {
-		case many != nil:
-			many[p] = true
-		case slices.Contains(few[:n], p):
-		case n < len(few):
-			few[n] = p
-			n++
-		default:
-			many = make(map[string]bool, 2*len(few))
-			for _, q := range few {
-				many[q] = true
+		if p := m[:i]; !t.add(p) {
+			if many == nil {
+				many = make(map[string]bool)
 			}
 			many[p] = true
 		}
 	}
-	if many != nil {
-		return len(many)
+	return t.n + len(many)
+}
+
+// settledTable is a set of up to settledPeople strings, open-addressed
+// with linear probing: slots holds 1 + the index in people, by hash.
+type settledTable struct {
+	n      int
+	slots  [2 * settledPeople]uint16
+	hashes [settledPeople]uint64
+	people [settledPeople]string
+}
+
+const settledPeople = 256
+
+// settledSeed keys the hashes of settledTable.
+var settledSeed = maphash.MakeSeed()
+
+// add adds p, reporting false when p is not in t and t is full.
+func (t *settledTable) add(p string) bool {
+	const mask = len(settledTable{}.slots) - 1
+	h := maphash.String(settledSeed, p)
+	for i := int(h) & mask; ; i = (i + 1) & mask {
+		k := t.slots[i]
+		if k == 0 {
+			if t.n == settledPeople {
+				return false
+			}
+			t.hashes[t.n], t.people[t.n] = h, p
+			t.n++
+			t.slots[i] = uint16(t.n)
+			return true
+		}
+		if t.hashes[k-1] == h && t.people[k-1] == p {
+			return true
+		}
 	}
-	return n
 }
 
 // othersIn is how many members a novelty set held besides the one added.
@@ -402,6 +438,9 @@ func (s *signIn) Findings() ([]detectors.Finding, error) {
 	sev, why := s.verdict(st)
 	if sev == detectors.SeverityUnknown {
 		return nil, nil
+	}
+	if !st.netNew {
+		s.settle(&st) // the verdict did not need it; the finding names it
 	}
 	return []detectors.Finding{s.finding(st, sev, why)}, nil
 }

@@ -189,7 +189,7 @@ func (d *CallerIdentityRecon) Observe(ev *detectors.Event, b *state.Batch) detec
 		(!d.opts.IncludeConsole && consoleSession(r)) {
 		return nil
 	}
-	id := reconPrincipal(r)
+	id := reconPrincipal(ev)
 	if id == "" {
 		return nil
 	}

@@ -22,12 +22,17 @@ const (
 	reconSensitive           // discovery of what grants or guards access
 )
 
-// sensitiveServices are the services whose discovery reads are about
-// access itself: identities and their permissions, secrets, keys, the
-// organisation and its single sign-on.
-var sensitiveServices = map[string]bool{
-	"iam": true, "secretsmanager": true, "kms": true, "organizations": true,
-	"sso": true, "identitystore": true, "sso-directory": true, "access-analyzer": true,
+// sensitiveService reports whether svc is one of the services whose
+// discovery reads are about access itself: identities and their
+// permissions, secrets, keys, the organisation and its single sign-on. A
+// switch rather than a map: every discovery call asks (117k on the month),
+// and a lookup hashed the service name.
+func sensitiveService(svc string) bool {
+	switch svc {
+	case "iam", "secretsmanager", "kms", "organizations", "sso", "identitystore", "sso-directory", "access-analyzer":
+		return true
+	}
+	return false
 }
 
 // dataReads are Get calls that read data, not the shape of the account:
@@ -56,7 +61,7 @@ type apiCall struct{ source, name string }
 //
 // Discovery is any List*, Describe* or Get* call outside STS, except reads
 // of data (s3:GetObject and the like); it is sensitive on the services of
-// sensitiveServices and when it lists SSM parameters (DescribeParameters,
+// sensitiveService and when it lists SSM parameters (DescribeParameters,
 // GetParametersByPath: where configuration keeps its secrets). Reading one
 // named parameter is what applications and developers do all day.
 func classifyRecon(r *cloudtrail.Record) reconKind {
@@ -81,7 +86,7 @@ func classifyRecon(r *cloudtrail.Record) reconKind {
 		return reconNone
 	}
 	svc := serviceOf(r.EventSource)
-	if sensitiveServices[svc] || (svc == "ssm" && (name == "DescribeParameters" || name == "GetParametersByPath")) {
+	if sensitiveService(svc) || (svc == "ssm" && (name == "DescribeParameters" || name == "GetParametersByPath")) {
 		return reconSensitive
 	}
 	return reconDiscovery
@@ -106,11 +111,12 @@ func getUserOnSelf(r *cloudtrail.Record) bool {
 // reconPrincipal is the state identity caller-identity-recon keys a caller
 // on: its stable principal (the IAM user across its keys, the role across
 // its sessions), or the access key when the record names no principal.
-func reconPrincipal(r *cloudtrail.Record) string {
+func reconPrincipal(ev *detectors.Event) string {
+	r := ev.Record
 	// A person's session of a shared role is the person's: see
 	// detectors.HabitPrincipal.
 	if p := detectors.HabitPrincipal(r); p != "" {
-		return principalIdentities.get(p)
+		return principalIdentity(ev, p)
 	}
 	if ak := r.UserIdentity.AccessKeyID; ak != "" {
 		return keyIdentity(ak)

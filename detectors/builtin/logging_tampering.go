@@ -131,6 +131,9 @@ func (d *LoggingTampering) Info() detectors.Info { return d.info }
 // Observe implements Detector.
 func (d *LoggingTampering) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
 	r := ev.Record
+	if !tamperNames.mayHold(r.EventName) {
+		return nil
+	}
 	judge, ok := tamperCalls[r.EventSource][r.EventName]
 	// A service acting for a principal (CloudFormation deleting a stack's
 	// trail) is the principal's doing; only AWS's own calls are skipped:

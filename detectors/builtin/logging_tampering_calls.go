@@ -39,6 +39,17 @@ func fixed(kind tamperKind, what, param string) tamperJudge {
 	}
 }
 
+// tamperNames lets through the names of tamperCalls (see nameFilter).
+var tamperNames = func() *nameFilter {
+	var names []string
+	for _, calls := range tamperCalls {
+		for name := range calls {
+			names = append(names, name)
+		}
+	}
+	return newNameFilter(names...)
+}()
+
 // tamperCalls maps event source and name to the call's judge.
 var tamperCalls = map[string]map[string]tamperJudge{
 	"cloudtrail.amazonaws.com": {

@@ -109,7 +109,7 @@ func (d *MFADeviceRemoved) Observe(ev *detectors.Event, b *state.Batch) detector
 		m.target = deviceName(p.SerialNumber)
 	}
 	m.self = m.isSelf()
-	if id := mfaPrincipal(r); m.self && id != "" {
+	if id := mfaPrincipal(ev); m.self && id != "" {
 		m.observeRemovalPlace(b, id)
 	}
 	return m

@@ -71,14 +71,15 @@ const mfaPlacesTTL = mfaCountryHabit + 24*time.Hour + reconHabitGap + detectors.
 // with more is judged on the first mfaPlacesLimit (earliest first).
 const mfaPlacesLimit = 512
 
-// mfaPrincipal is the state identity of the IAM user behind r (any of its
+// mfaPrincipal is the state identity of the IAM user behind ev (any of its
 // keys, its console session), "" when r is not an IAM user's call.
-func mfaPrincipal(r *cloudtrail.Record) string {
+func mfaPrincipal(ev *detectors.Event) string {
+	r := ev.Record
 	if r.UserIdentity.Type != "IAMUser" {
 		return ""
 	}
 	if p := r.StablePrincipal(); p != "" {
-		return principalIdentities.get(p)
+		return principalIdentity(ev, p)
 	}
 	return ""
 }
@@ -166,7 +167,7 @@ func placesKey(ev *detectors.Event, id string) state.Key {
 
 // observeUse records an IAM user's call in the user's places.
 func (d *MFADeviceRemoved) observeUse(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
-	id := mfaPrincipal(ev.Record)
+	id := mfaPrincipal(ev)
 	if id == "" {
 		return nil
 	}

@@ -79,7 +79,15 @@ func isHex(s string) bool {
 // "console.ec2.amazonaws.com" (console.<service>.amazonaws.com),
 // "signin.amazonaws.com", "AWS Internal", "aws-internal/3 aws-sdk-java/…",
 // "[S3Console/0.4, aws-internal/3 …]", "EC2ConsoleFrontend, aws-internal/3 …".
-func consoleUserAgent(ua string) bool {
+func consoleUserAgent(ua string) bool { return consoleAgents.get(ua) }
+
+// consoleAgents remembers consoleAgent per distinct user agent: every
+// temporary key's read asks it, and searching a user agent of a hundred
+// bytes and more for the console's tokens cost a thousand instructions.
+var consoleAgents = newStringMemo(consoleAgent)
+
+// consoleAgent is consoleUserAgent, worked out.
+func consoleAgent(ua string) bool {
 	switch ua {
 	case "console.amazonaws.com", "signin.amazonaws.com", "AWS Internal":
 		return true
@@ -114,7 +122,9 @@ func (w window) End() time.Time { return w.Start.Add(w.Width) }
 
 // Span returns the window as an inclusive state.Span.
 func (w window) Span() state.Span {
-	return state.Span{From: w.Start, To: w.End().Add(-time.Nanosecond)}
+	// One Add rather than End's and another: recon asks for every window
+	// a call meets.
+	return state.Span{From: w.Start, To: w.Start.Add(w.Width - time.Nanosecond)}
 }
 
 // ID names the window in state keys: its start, compact UTC.

@@ -13,8 +13,11 @@ import (
 // returns is what f returns, whatever it holds.
 //
 // It is bounded (memoSlots entries, each key at most memoMaxKey bytes),
-// direct-mapped (a colliding value replaces the entry), and safe for
-// concurrent use without locks: an entry is immutable once stored.
+// two-way set-associative (a value may sit in its slot or its slot's
+// twin; a value colliding with both replaces one), and safe for concurrent
+// use without locks: an entry is immutable once stored. Direct-mapped, two
+// of the month's 14 user agents shared a slot and evicted each other
+// record after record: 2,249 scans for needles where 14 would do.
 type stringMemo[V any] struct {
 	f     func(string) V
 	seed  maphash.Seed
@@ -40,11 +43,20 @@ func (m *stringMemo[V]) get(s string) V {
 	if len(s) > memoMaxKey {
 		return m.f(s)
 	}
-	slot := &m.slots[maphash.String(m.seed, s)&(memoSlots-1)]
-	if e := slot.Load(); e != nil && e.key == s {
+	i := maphash.String(m.seed, s) & (memoSlots - 1)
+	slot, twin := &m.slots[i], &m.slots[i^1]
+	e := slot.Load()
+	if e != nil && e.key == s {
 		return e.val
 	}
+	e2 := twin.Load()
+	if e2 != nil && e2.key == s {
+		return e2.val
+	}
 	v := m.f(s)
+	if e != nil && e2 == nil {
+		slot = twin
+	}
 	// Clone: s may share the bytes of a whole batch's records.
 	slot.Store(&memoEntry[V]{key: strings.Clone(s), val: v})
 	return v

@@ -1,6 +1,7 @@
 package builtin
 
 import (
+	"hash/maphash"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,5 +78,44 @@ func TestUserAgentToolMemoised(t *testing.T) {
 				t.Errorf("userAgentTool(%q) = %q, its fields say %q", ua, got, want)
 			}
 		}
+	}
+}
+
+// TestConsoleUserAgentMemoised: the remembered verdict is the one the
+// agent's tokens give, asked repeatedly.
+func TestConsoleUserAgentMemoised(t *testing.T) {
+	for _, ua := range []string{
+		"console.amazonaws.com", "console.ec2.amazonaws.com", "console.ec2.amazonaws.com x/1",
+		"aws-internal/3 aws-sdk-java/1.12", "[S3Console/0.4, aws-internal/3 aws-sdk-java/1.12]",
+		"EC2ConsoleFrontend, aws-internal/3", "aws-cli/2.22.4 Python/3.12.6 Console/1", "Mozilla/5.0", "",
+	} {
+		want := consoleAgent(ua)
+		for range 3 {
+			if got := consoleUserAgent(ua); got != want {
+				t.Errorf("consoleUserAgent(%q) = %v, its tokens say %v", ua, got, want)
+			}
+		}
+	}
+}
+
+// TestStringMemoKeepsTwoThatCollide: two values of one slot are both
+// remembered, asked in turn (a direct-mapped memo recomputed them on
+// every ask).
+func TestStringMemoKeepsTwoThatCollide(t *testing.T) {
+	calls := map[string]int{}
+	m := newStringMemo(func(s string) string { calls[s]++; return s })
+	slot := func(s string) uint64 { return maphash.String(m.seed, s) & (memoSlots - 1) }
+	a, b := "ua-a", ""
+	for i := 0; b == ""; i++ {
+		if c := "ua-" + strconv.Itoa(i); c != a && slot(c) == slot(a) {
+			b = c
+		}
+	}
+	for range 5 {
+		m.get(a)
+		m.get(b)
+	}
+	if calls[a] != 1 || calls[b] != 1 {
+		t.Errorf("two values of one slot asked in turn 5 times were computed %d and %d times, want 1 and 1", calls[a], calls[b])
 	}
 }

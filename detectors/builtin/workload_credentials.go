@@ -170,9 +170,9 @@ func (d *WorkloadCredentials) Observe(ev *detectors.Event, b *state.Batch) detec
 			return nil
 		}
 	}
-	if r.Failed() && unauthenticatedCall(r.ErrorCode) || r.ServiceCaller() || detectors.HumanSession(r) || agentChannel[r.EventSource] {
-		return nil
-	}
+	// What the credentials are first: a long-term key's call that is no
+	// role's is skipped for two compares, before the person and channel
+	// tests.
 	u := &r.UserIdentity
 	temporary := strings.HasPrefix(u.AccessKeyID, "ASIA")
 	role := ""
@@ -180,6 +180,9 @@ func (d *WorkloadCredentials) Observe(ev *detectors.Event, b *state.Batch) detec
 		role = u.SessionIssuer.ARN
 	}
 	if !temporary && role == "" {
+		return nil
+	}
+	if r.Failed() && unauthenticatedCall(r.ErrorCode) || r.ServiceCaller() || detectors.HumanSession(r) || agentChannel[r.EventSource] {
 		return nil
 	}
 	s := d.sight(ev)
