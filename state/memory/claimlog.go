@@ -75,6 +75,13 @@ func (l *claimLog) put(c claim) {
 		l.compact()
 		return
 	}
+	l.add(c)
+}
+
+// add is put for a claim the log does not hold: the caller has just
+// looked for it, and a second probe of the index (a cache miss, as a
+// claim is of a new identity) is spared.
+func (l *claimLog) add(c claim) {
 	if (l.live+1)*4 > len(l.index)*3 {
 		l.reindex(max(16, 2*len(l.index)))
 	}

@@ -81,7 +81,9 @@ func (sh *shard) claimAlone(k state.Key, h uint64, value []byte, expires, now in
 		return state.Claimed{}, false
 	}
 	c.h, c.digest, c.expires = h, d, expires
-	sh.useClaim(c)
+	sh.tick++
+	c.used = sh.tick
+	sh.claims.add(c) // none held, or the one held just dropped
 	sh.claimArena.compact(&sh.claims)
 	sh.bytes += c.cost()
 	sh.evict(nil)

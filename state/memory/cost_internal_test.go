@@ -49,3 +49,15 @@ func TestAllocTableMatchesSearch(t *testing.T) {
 		t.Fatalf("alloc(%d) = %d, want the next class, 1152", smallMax+1, got)
 	}
 }
+
+// TestMapBytesTable checks mapBytes's table of the store's maps by
+// string against the sum it holds.
+func TestMapBytesTable(t *testing.T) {
+	for _, slot := range []int64{8, 16, 24, 40} {
+		for n := range 2 * smallMax {
+			if got, want := mapBytes(n, slot), mapBytesOf(n, slot); got != want {
+				t.Fatalf("mapBytes(%d, %d) = %d, want %d", n, slot, got, want)
+			}
+		}
+	}
+}

@@ -195,17 +195,21 @@ func (e *entry) trimBuckets(cutoff, w int64) {
 // the one starting at last, oldest first.
 func (e *entry) history(last, w int64, n int, x *scratch) []int {
 	out := x.counts(n)
-	if e == nil {
+	if e == nil || n == 0 {
 		return out
 	}
-	j := 0
-	for i := range out {
-		start := last - int64(n-1-i)*w
-		for j < len(e.aux.buckets) && e.aux.buckets[j].start < start {
-			j++
+	// A walk back over the buckets held, latest first, rather than over
+	// the history's n: an entry holds the buckets of the days it saw
+	// activity, a few of a history of weeks (history was 0.8 % of a
+	// scan's instructions, a step per day of every history).
+	first := last - int64(n-1)*w
+	for j := len(e.aux.buckets) - 1; j >= 0; j-- {
+		b := &e.aux.buckets[j]
+		if b.start < first {
+			break
 		}
-		if j < len(e.aux.buckets) && e.aux.buckets[j].start == start {
-			out[i] = len(e.aux.buckets[j].set)
+		if d := last - b.start; d >= 0 && d%w == 0 {
+			out[n-1-int(d/w)] = len(b.set)
 		}
 	}
 	return out
@@ -220,8 +224,8 @@ func bytesOf(v string) []byte {
 func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 
 // forgetIntros drops the introductions made before cutoff (wall clock):
-// too old to be retried.
-func (e *entry) forgetIntros(cutoff int64) {
+// too old to be retried. It reports whether it dropped any.
+func (e *entry) forgetIntros(cutoff int64) (dropped bool) {
 	kept := e.intro[:0]
 	for _, in := range e.intro {
 		if in.when >= cutoff {
@@ -230,8 +234,10 @@ func (e *entry) forgetIntros(cutoff int64) {
 			e.strs -= int64(len(in.member) + len(in.owner))
 		}
 	}
+	dropped = len(kept) < len(e.intro)
 	clear(e.intro[len(kept):])
 	e.intro = kept
+	return dropped
 }
 
 // introduce records that owner's add made member new at now.

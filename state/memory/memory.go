@@ -140,7 +140,7 @@ func (s *Store) Exec(ctx context.Context, b *state.Batch) error {
 	var held *shard
 	defer func() {
 		if held != nil {
-			held.mu.Unlock()
+			held.release()
 		}
 	}()
 	for _, op := range b.Ops() {

@@ -195,3 +195,47 @@ func TestSetsPastFewMembers(t *testing.T) {
 		t.Fatalf("m00 after the TTL: %+v, want new again", n)
 	}
 }
+
+// TestIdentityDroppedMidRun checks that an operation on the identity of
+// the one before it, which takes that identity's group without looking
+// it up again, does not take a group the operation before dropped: the
+// group held only an expired key, reclaimed when it was read, and the
+// write after it must land in a new group that later batches find.
+func TestIdentityDroppedMidRun(t *testing.T) {
+	clock := newFakeClock()
+	s := memory.New(memory.WithClock(clock.Now), memory.WithSweepInterval(0))
+	defer s.Close()
+	ctx := context.Background()
+	at := time.Date(2024, 8, 1, 13, 0, 0, 0, time.UTC)
+	old := state.Key{Tenant: "t", Identity: "principal:a", Name: "old"}
+	fresh := state.Key{Tenant: "t", Identity: "principal:a", Name: "fresh"}
+
+	var b1 state.Batch
+	b1.Mark(old, at, state.KeepLatest, time.Second)
+	if err := s.Exec(ctx, &b1); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(2 * time.Second)
+
+	var b2 state.Batch
+	gone := b2.ReadMark(old) // reclaims the expired key, and with it the group
+	b2.Mark(fresh, at, state.KeepLatest, time.Hour)
+	if err := s.Exec(ctx, &b2); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := gone.Get(); err != nil || m.Set {
+		t.Fatalf("expired mark read as %+v, %v; want unset", m, err)
+	}
+
+	var b3 state.Batch
+	got := b3.ReadMark(fresh)
+	if err := s.Exec(ctx, &b3); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := got.Get(); err != nil || !m.Set || !m.At.Equal(at) {
+		t.Fatalf("mark written after its identity's group was dropped read as %+v, %v; want set at %v", m, err, at)
+	}
+	if st := s.Stats(); st.Keys != 1 || st.Identities != 1 {
+		t.Fatalf("store holds %d keys of %d identities; want 1 of 1", st.Keys, st.Identities)
+	}
+}

@@ -30,14 +30,15 @@ type scratch struct {
 	chunk int
 }
 
-// hash returns hashKey(k), remembering it for the next operation.
-func (x *scratch) hash(k state.Key) uint64 {
+// hash returns hashKey(k), remembering it for the next operation, and
+// whether k's identity is the previous operation's.
+func (x *scratch) hash(k state.Key) (h uint64, again bool) {
 	l := &x.last
-	if l.set && l.identity == k.Identity && l.tenant == k.Tenant {
-		return l.hash
+	if l.set && same(l.identity, k.Identity) && same(l.tenant, k.Tenant) {
+		return l.hash, true
 	}
 	l.tenant, l.identity, l.hash, l.set = k.Tenant, k.Identity, hashKey(k), true
-	return l.hash
+	return l.hash, false
 }
 
 // resultChunk is how many elements a fresh chunk of answers holds: enough
