@@ -228,7 +228,12 @@ var plainASCII = func() (t [256]bool) {
 // no escapes, so that its contents are its value (CloudTrail's keys and
 // almost all of its values).
 func scanQuoted(b []byte, i int) (end int, ascii, ok bool) {
-	j := asciiRun(b, i+1)
+	j := i + 1 // the run chosen as in scanString
+	if simdRuns && len(b)-j >= simdBlock {
+		j += asciiRunAVX2(&b[j], len(b)-j)
+	} else {
+		j = asciiRun(b, j)
+	}
 	if j < len(b) && b[j] == '"' {
 		return j + 1, true, true
 	}

@@ -29,6 +29,13 @@ func stopMask(x uint64) uint64 {
 	return ((x - swarLow*0x20) | (quote - swarLow) | (slash - swarLow)) &^ x & swarHigh
 }
 
+// simdBlock is the fewest bytes the vector runs (simdRuns,
+// plainRunAVX2, asciiRunAVX2) read: one block of 32. Nearly every string
+// the scanners meet has that many bytes after its start, as they scan
+// the input read so far, not the string alone; the few others, and every
+// string where simdRuns is false, go eight bytes a step here.
+const simdBlock = 32
+
 // plainRun returns the index of the first byte at or after i that is not
 // plain (see plain), or len(b).
 func plainRun(b []byte, i int) int {
