@@ -30,6 +30,12 @@ type decoder struct {
 	// the Reader's parseAt sets it, as such an object may be an envelope
 	// for the Reader to stream, not to be walked whole first.
 	noRecords bool
+	// newline is set when the record parseAt walks may hold a newline:
+	// when the walk stepped over space between tokens (only there can
+	// JSON hold one), or may have (see skip). The Reader then counts the
+	// record's newlines for its line numbers; a record without one it
+	// steps over uncounted (see Reader.passRecord).
+	newline bool
 	// keys and pred are the memos of earlier records' keys and values,
 	// anchor the hash of this record's principal (decode_memo.go).
 	keys   [numKinds][maxMemoKeys][memoWays]keyMemo
@@ -113,6 +119,7 @@ func (d *decoder) open() (obj, ok bool) {
 func (d *decoder) member(k objKind, n int) (f field, exact, end, ok bool) {
 	b := d.b
 	i := skipSpace(b, d.i)
+	spaced := i != d.i // see newline
 	switch {
 	case i == len(b):
 		return noField, false, false, false
@@ -120,9 +127,12 @@ func (d *decoder) member(k objKind, n int) (f field, exact, end, ok bool) {
 		// The object is a member's value in its parent, which has now read
 		// a member (or it is the record, and nothing follows).
 		d.i, d.depth, d.more = i+1, d.depth-1, true
+		d.newline = d.newline || spaced
 		return noField, false, true, true
 	case d.more && b[i] == ',':
-		i = skipSpace(b, i+1)
+		j := skipSpace(b, i+1)
+		spaced = spaced || j != i+1
+		i = j
 	case d.more:
 		return noField, false, false, false
 	}
@@ -138,6 +148,7 @@ func (d *decoder) member(k objKind, n int) (f field, exact, end, ok bool) {
 		return noField, false, false, false
 	}
 	d.i, d.more = skipSpace(b, i+1), true
+	d.newline = d.newline || spaced || i != j || d.i != i+1
 	if ascii { // folding is ASCII case: a hash lookup, no folded copy
 		name := q[1 : len(q)-1]
 		f, exact = asciiField(k, name)
@@ -162,14 +173,17 @@ func (d *decoder) value() ([]byte, bool) {
 // making the slice that most callers (skipped members) drop.
 func (d *decoder) skip() bool {
 	start := d.i
-	var end int
-	var res scanResult
 	switch d.peek() {
 	case '"':
 		// Most values stepped over are strings (requestID, eventVersion,
 		// eventCategory): scanValueMax would scan just this string, after
-		// setting up its stack of containers.
-		end, res = scanString(d.b, start+1, true)
+		// setting up its stack of containers. A string holds no newline.
+		end, res := scanString(d.b, start+1, true)
+		if res != scanOK {
+			return false
+		}
+		d.i = end
+		return true
 	case 't', 'f', 'n':
 		// A literal (managementEvent, readOnly, a null responseElements):
 		// the same, in one comparison.
@@ -177,7 +191,6 @@ func (d *decoder) skip() bool {
 			d.i = start + n
 			return true
 		}
-		end, res = scanValueMax(d.b, start, true, maxNesting-d.depth)
 	case '{':
 		// Most objects stepped over or kept raw are flat: tlsDetails, and
 		// requestParameters in 60 % of the month's records.
@@ -185,12 +198,16 @@ func (d *decoder) skip() bool {
 			d.i = end
 			return true
 		}
-		end, res = scanValueMax(d.b, start, true, maxNesting-d.depth)
-	default:
-		end, res = scanValueMax(d.b, start, true, maxNesting-d.depth)
 	}
+	end, res := scanValueMax(d.b, start, true, maxNesting-d.depth)
 	if res != scanOK {
 		return false
+	}
+	// The values scanValueMax takes (arrays, nested objects, numbers,
+	// objects with space) are the ones that may hold a newline: they
+	// are searched for one, at a few instructions per 32 bytes.
+	if !d.newline && bytes.IndexByte(d.b[start:end], '\n') >= 0 {
+		d.newline = true
 	}
 	d.i = end
 	return true

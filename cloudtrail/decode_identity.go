@@ -1,5 +1,7 @@
 package cloudtrail
 
+import "bytes"
+
 // The caller's block. A record's userIdentity object (its type,
 // principal, ARN, access key, the session's issuer and attributes) is a
 // third of what the decoder reads, and it is byte for byte the same in
@@ -37,8 +39,10 @@ type identEntry struct {
 	seen   uint32
 	depth  int32
 	anchor uint32 // the decoder's anchor after the block (see predSlot)
-	block  string
-	id     *rawIdentity
+	// newline is whether the block holds a newline (see decoder.newline).
+	newline bool
+	block   string
+	id      *rawIdentity
 }
 
 // identSlot returns the slot for the block that starts at b[i], or nil
@@ -65,6 +69,7 @@ func (r *rawRecord) userIdentity(d *decoder) bool {
 	if n := len(e.block); n > 0 && int(e.depth) == d.depth && start+n <= len(d.b) && string(d.b[start:start+n]) == e.block {
 		r.UserIdentity = *e.id
 		d.i, d.more, d.anchor = start+n, true, e.anchor
+		d.newline = d.newline || e.newline
 		return true
 	}
 	if !r.nested(d, objIdentity) {
@@ -78,5 +83,6 @@ func (r *rawRecord) userIdentity(d *decoder) bool {
 	}
 	id := r.UserIdentity
 	e.block, e.depth, e.id, e.anchor = string(block), int32(d.depth), &id, d.anchor
+	e.newline = bytes.IndexByte(block, '\n') >= 0
 	return true
 }

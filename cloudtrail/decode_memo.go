@@ -108,8 +108,20 @@ func (d *decoder) memoMember(keys *[maxMemoKeys][memoWays]keyMemo, n int) (f fie
 		ways[0], ways[1] = ways[1], ways[0]
 		m = &ways[0]
 	}
-	d.i, d.more = skipSpace(b, i+int(m.n)), true
+	j := i + int(m.n)
+	d.i, d.more = j, true
+	if j < len(b) && b[j] <= ' ' {
+		d.spaceAfterKey()
+	}
 	return m.f, true
+}
+
+// spaceAfterKey steps over the space between a key's colon and its
+// value, which compact JSON does not have (see newline).
+func (d *decoder) spaceAfterKey() {
+	if i := skipSpace(d.b, d.i); i != d.i {
+		d.i, d.newline = i, true
+	}
 }
 
 // keepKey remembers the plain ASCII key name, met at member position n

@@ -295,7 +295,9 @@ func (r *Reader) top() (Item, bool, error) {
 		return Item{}, false, nil
 	case '{':
 		if end, ok := r.parseRecord(i); ok {
-			return r.topItem(i, end), true, nil
+			item := r.topItem(i, end)
+			r.passRecord(i, end)
+			return item, true, nil
 		}
 		// Most objects are records read whole: one scan finds the end,
 		// and one search shows no key can read "Records" (such a key

@@ -155,6 +155,9 @@ func (r *Reader) element() (Item, bool, error) {
 		item.Raw = b[i:end:end]
 		r.handed = true
 	}
+	if ok {
+		r.passRecord(i, end)
+	}
 	r.pos, r.first = end, false
 	return item, true, nil
 }
