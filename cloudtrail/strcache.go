@@ -68,14 +68,23 @@ func hashBytes(b []byte) uint32 {
 	const k0, k1 = 0x9e3779b97f4a7c15, 0xff51afd7ed558ccd
 	n := len(b)
 	h := uint64(n) * k0
-	// Two words a step, the rest of b resliced so that the loads need no
-	// bounds checks: the loop's own instructions and the checks were half
-	// of the hash's (a user agent is some 18 words).
+	// Four words a step, the rest of b resliced so that the loads need
+	// no bounds checks: the loop's own instructions and the checks were
+	// half of the hash's at one word a step, and three fifths of what
+	// the words cost at two (a user agent is some 18 words, the lead of
+	// an identity block 12).
 	le := binary.LittleEndian
 	p := b
-	for ; len(p) >= 16; p = p[16:] {
+	for ; len(p) >= 32; p = p[32:] {
 		h = bits.RotateLeft64((h^le.Uint64(p))*k1, 31)
 		h = bits.RotateLeft64((h^le.Uint64(p[8:]))*k1, 31)
+		h = bits.RotateLeft64((h^le.Uint64(p[16:]))*k1, 31)
+		h = bits.RotateLeft64((h^le.Uint64(p[24:]))*k1, 31)
+	}
+	if len(p) >= 16 {
+		h = bits.RotateLeft64((h^le.Uint64(p))*k1, 31)
+		h = bits.RotateLeft64((h^le.Uint64(p[8:]))*k1, 31)
+		p = p[16:]
 	}
 	if len(p) >= 8 {
 		h = bits.RotateLeft64((h^le.Uint64(p))*k1, 31)
