@@ -71,7 +71,7 @@ func (m *fillMemo) sourceIP(s string) netip.Addr {
 // zulu is parseZulu, taking the date from the memo when it is the last
 // one's: only the time of day is read.
 func (m *fillMemo) zulu(b []byte) (time.Time, bool) {
-	if m == nil || len(b) != len("2006-01-02T15:04:05Z") || string(b[:10]) != string(m.day[:]) {
+	if m == nil || len(b) != len("2006-01-02T15:04:05Z") || [10]byte(b) != m.day {
 		t, ok := parseZulu(b)
 		if ok && m != nil {
 			copy(m.day[:], b[:10])
@@ -82,11 +82,18 @@ func (m *fillMemo) zulu(b []byte) (time.Time, bool) {
 	if b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[19] != 'Z' {
 		return time.Time{}, false
 	}
-	hour, ok1 := digits(b[11:13])
-	minute, ok2 := digits(b[14:16])
-	sec, ok3 := digits(b[17:19])
+	hour, ok1 := twoDigits(b[11], b[12])
+	minute, ok2 := twoDigits(b[14], b[15])
+	sec, ok3 := twoDigits(b[17], b[18])
 	if !(ok1 && ok2 && ok3) || hour > 23 || minute > 59 || sec > 59 {
 		return time.Time{}, false
 	}
 	return m.dayUTC.Add(time.Duration(hour*3600+minute*60+sec) * time.Second), true
+}
+
+// twoDigits is digits for two bytes, without digits' loop: the time of
+// day is three of them a record.
+func twoDigits(hi, lo byte) (int, bool) {
+	h, l := hi-'0', lo-'0' // a byte below '0' wraps past 9
+	return int(h)*10 + int(l), h <= 9 && l <= 9
 }

@@ -127,3 +127,16 @@ func TestParseZuluMatchesTimeParseOnEveryDay(t *testing.T) {
 		}
 	}
 }
+
+// TestTwoDigitsIsDigits holds twoDigits to digits for every pair of bytes.
+func TestTwoDigitsIsDigits(t *testing.T) {
+	for hi := range 256 {
+		for lo := range 256 {
+			n, ok := twoDigits(byte(hi), byte(lo))
+			wantN, wantOK := digits([]byte{byte(hi), byte(lo)})
+			if ok != wantOK || ok && n != wantN {
+				t.Fatalf("twoDigits(%q, %q) = %d, %v; digits gives %d, %v", byte(hi), byte(lo), n, ok, wantN, wantOK)
+			}
+		}
+	}
+}
