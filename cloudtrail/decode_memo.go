@@ -34,7 +34,7 @@ const maxMemoKeys = 32
 // positions of the keys after them; remembering one key a position,
 // 12 % of the month's top-level keys missed, each then scanned, looked
 // up by hash and remembered anew. The key met last comes first
-// (memoMember moves a key found second to the front), and memoMember
+// (rawRecord.object moves a key found second to the front), and object
 // compares the two written out: a third way means a third comparison
 // there.
 const memoWays = 2
@@ -74,46 +74,13 @@ func memoAt(b []byte, i int, s string) (end int, ok bool) {
 	return e + 1, true
 }
 
-// memoMember is member for a record written as CloudTrail writes one,
-// with no space between tokens, whose key at member position n is the
-// one remembered there (keys are the memos of the object's kind): the
-// comma before it, the key and its colon in one comparison. ok false
-// reads nothing, and member then reads on; so does a key too near the
-// end of the input for whole words to be loaded, which only the last
-// record of an input meets. A remembered key matched its field exactly.
-//
-// It runs for every member of every record: the memos' keys hold the
-// comma and the opening quote, which memoMember used to check one by one
-// before the comparison (a tenth of its instructions), and the call to
-// what was keyAt, the indexing of d.keys by kind and the loop over the
-// ways were a fifth of them.
-func (d *decoder) memoMember(keys *[maxMemoKeys][memoWays]keyMemo, n int) (f field, ok bool) {
-	b, i := d.b, d.i
-	if n >= maxMemoKeys || i+maxMemoKey > len(b) {
-		return noField, false
-	}
-	w := (*[maxMemoKey]byte)(b[i : i+maxMemoKey])
+// at reports whether the memo holds the key that w starts with: the
+// comma before it, the key and its colon, in one comparison (see
+// rawRecord.object, which reads members with it).
+func (m *keyMemo) at(w *[maxMemoKey]byte) bool {
 	le := binary.LittleEndian
-	w0, w1, w2, w3 := le.Uint64(w[0:]), le.Uint64(w[8:]), le.Uint64(w[16:]), le.Uint64(w[24:])
-	ways := &keys[n]
-	m := &ways[0]
-	if (w0^m.word[0])&m.mask[0]|(w1^m.word[1])&m.mask[1]|(w2^m.word[2])&m.mask[2]|(w3^m.word[3])&m.mask[3] != 0 || m.n == 0 {
-		m = &ways[1]
-		if (w0^m.word[0])&m.mask[0]|(w1^m.word[1])&m.mask[1]|(w2^m.word[2])&m.mask[2]|(w3^m.word[3])&m.mask[3] != 0 || m.n == 0 {
-			return noField, false
-		}
-		// The second key met here is the one met last now: it goes
-		// first, so that a rare key, once met, does not leave every
-		// later record's usual key to the second comparison.
-		ways[0], ways[1] = ways[1], ways[0]
-		m = &ways[0]
-	}
-	j := i + int(m.n)
-	d.i, d.more = j, true
-	if j < len(b) && b[j] <= ' ' {
-		d.spaceAfterKey()
-	}
-	return m.f, true
+	return (le.Uint64(w[0:])^m.word[0])&m.mask[0]|(le.Uint64(w[8:])^m.word[1])&m.mask[1]|
+		(le.Uint64(w[16:])^m.word[2])&m.mask[2]|(le.Uint64(w[24:])^m.word[3])&m.mask[3] == 0 && m.n != 0
 }
 
 // spaceAfterKey steps over the space between a key's colon and its
