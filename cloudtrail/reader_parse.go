@@ -67,8 +67,8 @@ func (r *Reader) parseRecord(i int) (end int, ok bool) {
 // parseRecord just parsed and whose item was just given its position,
 // when the parser saw that it holds no newline (decoder.newline), rather
 // than have line count its bytes at the next item: JSON lines put one
-// newline after each record, and counting every record's bytes again was
-// a seventh of the Reader's instructions beyond the parser's.
+// newline after each record, and counting every record's bytes again
+// (bytes.Count) cost 290 instructions a record of the realistic month.
 func (r *Reader) passRecord(from, end int) {
 	if !r.dec.newline && r.lineAt == r.base+int64(from) {
 		r.lineAt = r.base + int64(end)
