@@ -15,9 +15,9 @@ import (
 // detector can find what the batch already asks of a key without a
 // memory of its own.
 type Batch struct {
-	ops  []Op
-	last table[chain] // per key digest: its latest operation and latest write
-	prev []int32      // prev[i]: the previous operation on ops[i]'s digest, or -1
+	ops   []Op
+	last  table[chain] // per key digest: its latest operation and latest write
+	links []link       // links[i]: ops[i]'s key and the previous operation on its digest
 
 	// reads indexes the window reads (WindowReadOp) by the digest of
 	// their key, span and limit: the position of the latest one.
@@ -101,8 +101,19 @@ func FailAll(ops []Op, err error) {
 	}
 }
 
+// link is what a walk along a chain reads of an operation: its key, in
+// the operation itself, which the walk compares with the key it looks up
+// (asking the operation, Target through the interface, was a dynamic
+// call that returned a copy of the key, six words, per step), and prev,
+// the previous operation on the same digest, or -1.
+type link struct {
+	key  *Key
+	prev int32
+}
+
 // chain is where a key digest's operations are: the latest, from which
-// prev links back to the first, and the latest that writes (-1: none).
+// the links (link.prev) lead back to the first, and the latest that
+// writes (-1: none).
 // A write counts for every key of the digest, so a colliding key's
 // write only makes SharedWindowRead share less, never wrongly.
 type chain struct{ last, write int32 }
@@ -110,7 +121,7 @@ type chain struct{ last, write int32 }
 // OnKey yields the operations queued on key so far, latest first.
 func (b *Batch) OnKey(key Key) iter.Seq[Op] {
 	return func(yield func(Op) bool) {
-		c := b.chain(key)
+		c := b.chain(&key)
 		i := int32(-1)
 		if c != nil {
 			i = c.last
@@ -118,10 +129,11 @@ func (b *Batch) OnKey(key Key) iter.Seq[Op] {
 		for i >= 0 {
 			// The chain is by digest: a key whose digest collides with
 			// key's shares it, and is skipped here.
-			if op := b.ops[i]; sameKey(op.Target(), key) && !yield(op) {
+			l := &b.links[i]
+			if sameKey(l.key, &key) && !yield(b.ops[i]) {
 				return
 			}
-			i = b.prev[i]
+			i = l.prev
 		}
 	}
 }
@@ -131,17 +143,17 @@ func (b *Batch) OnKey(key Key) iter.Seq[Op] {
 // does: the operation whose effect the key's later reads see. It is one
 // lookup, however many reads of the key follow that write.
 func (b *Batch) LastWrite(key Key) Op {
-	c := b.chain(key)
+	c := b.chain(&key)
 	if c == nil || c.write < 0 {
 		return nil
 	}
 	// The digest's latest write is key's unless a key whose digest
 	// collides wrote after it: then key's is further back on the chain.
-	for i := c.write; i >= 0; i = b.prev[i] {
+	for i := c.write; i >= 0; i = b.links[i].prev {
 		// The digest's latest write is one: only an operation further
 		// back has to be asked whether it writes.
-		if op := b.ops[i]; sameKey(op.Target(), key) && (i == c.write || writes(op)) {
-			return op
+		if sameKey(b.links[i].key, &key) && (i == c.write || writes(b.ops[i])) {
+			return b.ops[i]
 		}
 	}
 	return nil
@@ -160,8 +172,8 @@ func writes(op Op) bool {
 // chain returns the chain of key's digest, or nil when nothing is queued
 // on it. It probes last at most once a key: the memo keeps where it found
 // the chain for the queue call that follows.
-func (b *Batch) chain(key Key) *chain {
-	d := b.memoize(&key)
+func (b *Batch) chain(key *Key) *chain {
+	d := b.memoize(key)
 	if b.memo.pos < 0 || b.memo.gen != b.last.gen {
 		if b.memo.pos = b.last.find(d); b.memo.pos < 0 {
 			return nil
@@ -189,7 +201,7 @@ func (b *Batch) push(key *Key, op Op, write bool) int32 {
 	}
 	c := &b.last.slots[b.memo.pos].v
 	pos := int32(len(b.ops))
-	b.prev = append(b.prev, c.last)
+	b.links = append(b.links, link{key: key, prev: c.last})
 	c.last = pos
 	if write {
 		c.write = pos
@@ -240,7 +252,7 @@ func (b *Batch) Claim(key Key, value []byte, ttl time.Duration) *Future[Claimed]
 func (b *Batch) ClaimUnique(key Key, value []byte, ttl time.Duration) *Future[Claimed] {
 	op := b.claims.Next(b.chunkSize())
 	op.Key, op.Value, op.TTL = key, value, ttl
-	b.prev = append(b.prev, -1)
+	b.links = append(b.links, link{key: &op.Key, prev: -1})
 	b.ops = append(b.ops, op)
 	return &op.Result
 }
@@ -436,7 +448,7 @@ func (b *Batch) queueWindowRead(rpos int, key Key, span Span, limit int) *Future
 // It is one lookup, however many reads of the key the batch holds.
 func (b *Batch) SharedWindowRead(key Key, span Span, limit int) *Future[Window] {
 	write := int32(-1)
-	if c := b.chain(key); c != nil {
+	if c := b.chain(&key); c != nil {
 		write = c.write
 	}
 	rpos, fresh := b.reads.ref(readDigest(b.memo.digest, span, limit))
@@ -444,7 +456,7 @@ func (b *Batch) SharedWindowRead(key Key, span Span, limit int) *Future[Window] 
 		b.reads.slots[rpos].v = -1 // no read yet; queueWindowRead sets it
 	}
 	if pos := b.reads.slots[rpos].v; pos >= 0 && pos >= write {
-		if o := b.ops[pos].(*WindowReadOp); sameKey(o.Key, key) && o.Limit == limit && sameSpan(o.Span, span) {
+		if o := b.ops[pos].(*WindowReadOp); sameKey(&o.Key, &key) && o.Limit == limit && sameSpan(o.Span, span) {
 			return &o.Result
 		}
 	}
@@ -452,7 +464,7 @@ func (b *Batch) SharedWindowRead(key Key, span Span, limit int) *Future[Window] 
 	// the window after its add: reads after it that b.reads misses are
 	// none of this span and limit.
 	if write >= 0 {
-		if o, ok := b.ops[write].(*WindowAddReadOp); ok && sameKey(o.Key, key) && o.Limit == limit && sameSpan(o.Span, span) {
+		if o, ok := b.ops[write].(*WindowAddReadOp); ok && sameKey(&o.Key, &key) && o.Limit == limit && sameSpan(o.Span, span) {
 			return &o.Result
 		}
 	}
@@ -723,9 +735,10 @@ func (b *Batch) chunks() [12]interface {
 func (b *Batch) reset() {
 	clear(b.ops)
 	b.ops = b.ops[:0]
+	clear(b.links)
+	b.links = b.links[:0]
 	b.last.reset()
 	b.reads.reset()
-	b.prev = b.prev[:0]
 	// The names' hashes stay: they are the same in every batch.
 	b.memo = memo{pos: -1}
 }
