@@ -686,7 +686,36 @@ func (b *Batch) Throttle(key Key, owner string, ttl time.Duration) *Future[bool]
 
 // BucketStart returns the start of the bucket of width w that holds t.
 // w must be positive.
+//
+// A width of whole seconds (every width detectors use: minutes, hours,
+// days) is worked out in seconds: a bucket of whole seconds starts at a
+// whole second, the bucket of t is the one of its second (t.Unix() rounds
+// down, as the buckets do), and the start needs no nanoseconds. It costs
+// half the instructions of the nanosecond arithmetic (bucketStartNanos),
+// which detectors asked for 400k times over the realistic month; for
+// times whose nanoseconds an int64 holds, the two agree to the bit
+// (TestBucketStartIsNanos, FuzzBucketStart), and for the others
+// (beyond 1678–2262) the nanosecond one, as it always was, answers.
 func BucketStart(t time.Time, w time.Duration) time.Time {
+	secs := int64(w / time.Second)
+	if sec := t.Unix(); secs > 0 && time.Duration(secs)*time.Second == w && -maxBucketSecond < sec && sec < maxBucketSecond {
+		start := sec - sec%secs
+		if sec < 0 && sec%secs != 0 {
+			start -= secs
+		}
+		return time.Unix(start, 0).UTC()
+	}
+	return bucketStartNanos(t, w)
+}
+
+// maxBucketSecond bounds the seconds BucketStart works out in seconds:
+// their nanoseconds fit an int64, as bucketStartNanos needs to agree.
+const maxBucketSecond = 9e9
+
+// bucketStartNanos is BucketStart in Unix nanoseconds: of any width, and
+// of a time whose nanoseconds an int64 does not hold as UnixNano leaves
+// them.
+func bucketStartNanos(t time.Time, w time.Duration) time.Time {
 	ns := t.UnixNano()
 	start := ns - ns%int64(w)
 	if ns < 0 && ns%int64(w) != 0 {
