@@ -5,12 +5,6 @@ package state
 // digest's low bits, and finding a key's slot and claiming it when absent
 // is one probe sequence. A Go map asked the same costs a lookup and then
 // an insert that hashes and probes again, per queued operation.
-//
-// A slot is free while its digest is 0; the digest 0 is taken as 1 (see
-// slotDigest), so that a slot of the chain index is 16 bytes rather than
-// 24 with a flag of its own: the index of a micro-batch of 512 records
-// spans some 2,000 slots, looked up at random, and a third less of them
-// to hold in cache counted more than the instruction the flag saves.
 type table[V any] struct {
 	slots []slot[V] // a power of two long, or empty
 	n     int       // slots in use
@@ -21,19 +15,9 @@ type table[V any] struct {
 }
 
 type slot[V any] struct {
-	d uint64 // the digest (see slotDigest); 0: free
-	v V
-}
-
-// slotDigest is the digest a table files d under: d, but 1 for 0, which
-// marks a free slot. Digests 0 and 1 then share a slot as two colliding
-// digests would, which the batch's indexes allow for: they compare what
-// they find with what they look for.
-func slotDigest(d uint64) uint64 {
-	if d == 0 {
-		return 1
-	}
-	return d
+	d    uint64
+	v    V
+	full bool
 }
 
 // minTable is the first size of a table: a micro-batch queues hundreds of
@@ -46,15 +30,14 @@ func (t *table[V]) find(d uint64) int {
 	if len(t.slots) == 0 {
 		return -1
 	}
-	d = slotDigest(d)
 	mask := uint64(len(t.slots) - 1)
 	for i := d & mask; ; i = (i + 1) & mask {
 		s := &t.slots[i]
+		if !s.full {
+			return -1
+		}
 		if s.d == d {
 			return int(i)
-		}
-		if s.d == 0 {
-			return -1
 		}
 	}
 }
@@ -67,17 +50,16 @@ func (t *table[V]) ref(d uint64) (pos int, fresh bool) {
 	if (t.n+1)*2 > len(t.slots) {
 		t.grow()
 	}
-	d = slotDigest(d)
 	mask := uint64(len(t.slots) - 1)
 	for i := d & mask; ; i = (i + 1) & mask {
 		s := &t.slots[i]
-		if s.d == d {
-			return int(i), false
-		}
-		if s.d == 0 {
-			s.d = d
+		if !s.full {
+			s.d, s.full = d, true
 			t.n++
 			return int(i), true
+		}
+		if s.d == d {
+			return int(i), false
 		}
 	}
 }
@@ -89,11 +71,11 @@ func (t *table[V]) grow() {
 	t.gen++
 	mask := uint64(len(t.slots) - 1)
 	for _, s := range old {
-		if s.d == 0 {
+		if !s.full {
 			continue
 		}
 		i := s.d & mask
-		for t.slots[i].d != 0 {
+		for t.slots[i].full {
 			i = (i + 1) & mask
 		}
 		t.slots[i] = s
