@@ -15,9 +15,9 @@ import (
 // detector can find what the batch already asks of a key without a
 // memory of its own.
 type Batch struct {
-	ops   []Op
-	last  table[chain] // per key digest: its latest operation and latest write
-	links []link       // links[i]: ops[i]'s key and the previous operation on its digest
+	ops  []Op
+	last table[chain] // per key digest: its latest operation and latest write
+	prev []int32      // prev[i]: the previous operation on ops[i]'s digest, or -1
 
 	// reads indexes the window reads (WindowReadOp) by the digest of
 	// their key, span and limit: the position of the latest one.
@@ -101,19 +101,8 @@ func FailAll(ops []Op, err error) {
 	}
 }
 
-// link is what a walk along a chain reads of an operation: its key, in
-// the operation itself, which the walk compares with the key it looks up
-// (asking the operation, Target through the interface, was a dynamic
-// call that returned a copy of the key, six words, per step), and prev,
-// the previous operation on the same digest, or -1.
-type link struct {
-	key  *Key
-	prev int32
-}
-
 // chain is where a key digest's operations are: the latest, from which
-// the links (link.prev) lead back to the first, and the latest that
-// writes (-1: none).
+// prev links back to the first, and the latest that writes (-1: none).
 // A write counts for every key of the digest, so a colliding key's
 // write only makes SharedWindowRead share less, never wrongly.
 type chain struct{ last, write int32 }
@@ -129,11 +118,10 @@ func (b *Batch) OnKey(key Key) iter.Seq[Op] {
 		for i >= 0 {
 			// The chain is by digest: a key whose digest collides with
 			// key's shares it, and is skipped here.
-			l := &b.links[i]
-			if sameKey(l.key, &key) && !yield(b.ops[i]) {
+			if op := b.ops[i]; sameKey(keyOf(op), &key) && !yield(op) {
 				return
 			}
-			i = l.prev
+			i = b.prev[i]
 		}
 	}
 }
@@ -149,14 +137,54 @@ func (b *Batch) LastWrite(key Key) Op {
 	}
 	// The digest's latest write is key's unless a key whose digest
 	// collides wrote after it: then key's is further back on the chain.
-	for i := c.write; i >= 0; i = b.links[i].prev {
+	for i := c.write; i >= 0; i = b.prev[i] {
 		// The digest's latest write is one: only an operation further
 		// back has to be asked whether it writes.
-		if sameKey(b.links[i].key, &key) && (i == c.write || writes(b.ops[i])) {
-			return b.ops[i]
+		if op := b.ops[i]; sameKey(keyOf(op), &key) && (i == c.write || writes(op)) {
+			return op
 		}
 	}
 	return nil
+}
+
+// keyOf is the address of op's key, in op itself: the walks along a
+// chain compare it with the key they look up, where asking op (Target,
+// through the interface) was a dynamic call that returned a copy of the
+// key, six words. It is a type switch rather than an address kept beside
+// each operation: that was one more pointer written per queued operation,
+// and the collector's write barrier on it, while it marks, cost more
+// than the call it saved.
+func keyOf(op Op) *Key {
+	switch o := op.(type) {
+	case *MarkOp:
+		return &o.Key
+	case *WindowPairAddReadOp:
+		return &o.Key
+	case *WindowAddReadOp:
+		return &o.Key
+	case *NoveltyAddOp:
+		return &o.Key
+	case *WindowReadOp:
+		return &o.Key
+	case *WindowAddOp:
+		return &o.Key
+	case *BucketAddOp:
+		return &o.Key
+	case *ReadMarkOp:
+		return &o.Key
+	case *GetOp:
+		return &o.Key
+	case *PutOp:
+		return &o.Key
+	case *BucketReadOp:
+		return &o.Key
+	case *ClaimOp:
+		return &o.Key
+	case *ThrottleOp:
+		return &o.Key
+	}
+	k := op.Target()
+	return &k
 }
 
 // writes reports whether op changes its key: what add, rather than
@@ -201,7 +229,7 @@ func (b *Batch) push(key *Key, op Op, write bool) int32 {
 	}
 	c := &b.last.slots[b.memo.pos].v
 	pos := int32(len(b.ops))
-	b.links = append(b.links, link{key: key, prev: c.last})
+	b.prev = append(b.prev, c.last)
 	c.last = pos
 	if write {
 		c.write = pos
@@ -252,7 +280,7 @@ func (b *Batch) Claim(key Key, value []byte, ttl time.Duration) *Future[Claimed]
 func (b *Batch) ClaimUnique(key Key, value []byte, ttl time.Duration) *Future[Claimed] {
 	op := b.claims.Next(b.chunkSize())
 	op.Key, op.Value, op.TTL = key, value, ttl
-	b.links = append(b.links, link{key: &op.Key, prev: -1})
+	b.prev = append(b.prev, -1)
 	b.ops = append(b.ops, op)
 	return &op.Result
 }
@@ -764,10 +792,9 @@ func (b *Batch) chunks() [12]interface {
 func (b *Batch) reset() {
 	clear(b.ops)
 	b.ops = b.ops[:0]
-	clear(b.links)
-	b.links = b.links[:0]
 	b.last.reset()
 	b.reads.reset()
+	b.prev = b.prev[:0]
 	// The names' hashes stay: they are the same in every batch.
 	b.memo = memo{pos: -1}
 }

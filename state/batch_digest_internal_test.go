@@ -23,7 +23,7 @@ func TestOnKeySkipsDigestCollisions(t *testing.T) {
 	b.ReadMark(a)
 	// As if other's digest were a's: every operation on one chain.
 	linkChains(&b, chain{last: 2, write: -1}, a, other)
-	relink(&b, -1, 0, 1)
+	b.prev = []int32{-1, 0, 1}
 
 	for _, tc := range []struct {
 		key  Key
@@ -54,7 +54,7 @@ func TestLastWriteSkipsDigestCollisions(t *testing.T) {
 	// As if other's digest were a's: one chain, its latest write other's.
 	shared := chain{last: 3, write: 2}
 	linkChains(&b, shared, a, other)
-	relink(&b, -1, 0, 1, 2)
+	b.prev = []int32{-1, 0, 1, 2}
 
 	if got, ok := b.LastWrite(a).(*PutOp); !ok || &got.Result != put {
 		t.Errorf("LastWrite(a) over a shared chain = %#v, want a's own Put, not other's", b.LastWrite(a))
@@ -65,14 +65,6 @@ func TestLastWriteSkipsDigestCollisions(t *testing.T) {
 	b.ops[0] = &GetOp{Key: a}
 	if got := b.LastWrite(a); got != nil {
 		t.Errorf("LastWrite(a) with only reads of a on the chain = %#v, want nil", got)
-	}
-}
-
-// relink sets the previous operation of each of b's operations, as if
-// they were on one chain.
-func relink(b *Batch, prev ...int32) {
-	for i, p := range prev {
-		b.links[i].prev = p
 	}
 }
 
@@ -142,45 +134,48 @@ func TestNameHashesAnswerByContents(t *testing.T) {
 	}
 }
 
-// TestLinksHoldTheOperationsKeys checks what the walks along a chain
-// compare: every operation's link holds the address of its own key, for
-// every kind a batch queues, indexed or not, and again in storage a
-// recycled batch hands out anew.
-func TestLinksHoldTheOperationsKeys(t *testing.T) {
+// TestKeyOfIsTheOperationsOwnKey checks what the walks along a chain
+// compare: keyOf answers the address of the operation's own key for
+// every kind a batch queues, and a copy of Target's answer for a kind it
+// does not know.
+func TestKeyOfIsTheOperationsOwnKey(t *testing.T) {
 	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	span := Span{From: at, To: at}
+	k := Key{Tenant: "t", Identity: "id", Name: "n"}
 	var b Batch
-	for round := range 2 {
-		for i := range 3 {
-			k := Key{Tenant: []string{"", "t"}[i%2], Identity: fmt.Sprintf("id%d", i), Name: "n"}
-			b.Claim(k, nil, 0)
-			b.ClaimUnique(Key{Identity: fmt.Sprintf("event:%d", i), Name: "verdict"}, nil, 0)
-			b.Put(k, nil, 0)
-			b.Get(k)
-			b.WindowAdd(k, "m", at, span, 0)
-			b.WindowAddRead(k, "m", at, span, 1, 0)
-			b.WindowPairAddRead(k, [2]string{"a", "b"}, at, [2]Span{span, span}, 1, 0)
-			b.WindowRead(k, span, 1)
-			b.SharedWindowRead(k, span, 2)
-			b.NoveltyAddBy(k, "m", "o", at, 0)
-			b.Mark(k, at, KeepLatest, 0)
-			b.ReadMark(k)
-			b.BucketAdd(k, "m", at, time.Hour, 2, 0)
-			b.BucketRead(k, at, time.Hour, 2)
-			b.Throttle(k, "o", 0)
-		}
-		if len(b.links) != len(b.ops) {
-			t.Fatalf("round %d: %d links for %d operations", round, len(b.links), len(b.ops))
-		}
-		for i, op := range b.ops {
-			own := reflect.ValueOf(op).Elem().FieldByName("Key").Addr().Interface().(*Key)
-			if l := b.links[i]; l.key != own || *l.key != op.Target() || l.prev >= int32(i) {
-				t.Fatalf("round %d: operation %d (%T): link %+v, want the address of its key %v and an earlier operation", round, i, op, l, op.Target())
-			}
-		}
-		b.Recycle()
-		if len(b.links) != 0 {
-			t.Fatalf("a recycled batch keeps %d links", len(b.links))
+	b.Claim(k, nil, 0)
+	b.ClaimUnique(Key{Identity: "event:1", Name: "verdict"}, nil, 0)
+	b.Put(k, nil, 0)
+	b.Get(k)
+	b.WindowAdd(k, "m", at, span, 0)
+	b.WindowAddRead(k, "m", at, span, 1, 0)
+	b.WindowPairAddRead(k, [2]string{"a", "b"}, at, [2]Span{span, span}, 1, 0)
+	b.WindowRead(k, span, 1)
+	b.NoveltyAddBy(k, "m", "o", at, 0)
+	b.Mark(k, at, KeepLatest, 0)
+	b.ReadMark(k)
+	b.BucketAdd(k, "m", at, time.Hour, 2, 0)
+	b.BucketRead(k, at, time.Hour, 2)
+	b.Throttle(k, "o", 0)
+	kinds := map[reflect.Type]bool{}
+	for i, op := range b.Ops() {
+		kinds[reflect.TypeOf(op)] = true
+		own := reflect.ValueOf(op).Elem().FieldByName("Key").Addr().Interface().(*Key)
+		if got := keyOf(op); got != own {
+			t.Errorf("operation %d (%T): keyOf = %p, want the address of its own key %p", i, op, got, own)
 		}
 	}
+	if len(kinds) != 13 {
+		t.Errorf("the batch holds %d kinds of operation, want all 13", len(kinds))
+	}
+	other := otherOp{Key: k}
+	if got := keyOf(other); got == nil || *got != k {
+		t.Errorf("keyOf(an unknown kind) = %v, want its Target %v", got, k)
+	}
 }
+
+// otherOp is an operation kind keyOf does not know.
+type otherOp struct{ Key Key }
+
+func (o otherOp) Fail(error)  {}
+func (o otherOp) Target() Key { return o.Key }
