@@ -191,7 +191,10 @@ func newScoring(e *Engine, b Batch) *scoring {
 			continue
 		}
 		it.dedupe = dedupeKey(&it.event, e.claimBeside, claim)
-		it.claim = s.first.Claim(it.dedupe, nil, e.opts.DedupeHorizon)
+		// Its key is the event's own (see dedupeKey), and seen found
+		// no earlier record of its owner in the batch: no other
+		// operation of the batch names it.
+		it.claim = s.first.ClaimUnique(it.dedupe, nil, e.opts.DedupeHorizon)
 		s.creations(it, owners)
 		from := len(evals)
 		evals = s.observeAll(enabled, &it.event, evals)

@@ -164,7 +164,7 @@ func same(a, b string) bool {
 	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
 }
 
-// sameKey is a == b, comparing fields as same does.
-func sameKey(a, b Key) bool {
+// sameKey is *a == *b, comparing fields as same does.
+func sameKey(a, b *Key) bool {
 	return same(a.Name, b.Name) && same(a.Identity, b.Identity) && same(a.Tenant, b.Tenant)
 }

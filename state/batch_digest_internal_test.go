@@ -2,9 +2,11 @@ package state
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestOnKeySkipsDigestCollisions checks that the index by digest never
@@ -131,3 +133,49 @@ func TestNameHashesAnswerByContents(t *testing.T) {
 		b.Recycle()
 	}
 }
+
+// TestKeyOfIsTheOperationsOwnKey checks what the walks along a chain
+// compare: keyOf answers the address of the operation's own key for
+// every kind a batch queues, and a copy of Target's answer for a kind it
+// does not know.
+func TestKeyOfIsTheOperationsOwnKey(t *testing.T) {
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	span := Span{From: at, To: at}
+	k := Key{Tenant: "t", Identity: "id", Name: "n"}
+	var b Batch
+	b.Claim(k, nil, 0)
+	b.ClaimUnique(Key{Identity: "event:1", Name: "verdict"}, nil, 0)
+	b.Put(k, nil, 0)
+	b.Get(k)
+	b.WindowAdd(k, "m", at, span, 0)
+	b.WindowAddRead(k, "m", at, span, 1, 0)
+	b.WindowPairAddRead(k, [2]string{"a", "b"}, at, [2]Span{span, span}, 1, 0)
+	b.WindowRead(k, span, 1)
+	b.NoveltyAddBy(k, "m", "o", at, 0)
+	b.Mark(k, at, KeepLatest, 0)
+	b.ReadMark(k)
+	b.BucketAdd(k, "m", at, time.Hour, 2, 0)
+	b.BucketRead(k, at, time.Hour, 2)
+	b.Throttle(k, "o", 0)
+	kinds := map[reflect.Type]bool{}
+	for i, op := range b.Ops() {
+		kinds[reflect.TypeOf(op)] = true
+		own := reflect.ValueOf(op).Elem().FieldByName("Key").Addr().Interface().(*Key)
+		if got := keyOf(op); got != own {
+			t.Errorf("operation %d (%T): keyOf = %p, want the address of its own key %p", i, op, got, own)
+		}
+	}
+	if len(kinds) != 13 {
+		t.Errorf("the batch holds %d kinds of operation, want all 13", len(kinds))
+	}
+	other := otherOp{Key: k}
+	if got := keyOf(other); got == nil || *got != k {
+		t.Errorf("keyOf(an unknown kind) = %v, want its Target %v", got, k)
+	}
+}
+
+// otherOp is an operation kind keyOf does not know.
+type otherOp struct{ Key Key }
+
+func (o otherOp) Fail(error)  {}
+func (o otherOp) Target() Key { return o.Key }

@@ -4,3 +4,7 @@ package state
 // have made since b was created (Reset keeps counting): the per-operation
 // index work BenchmarkBatchIndexRealistic reports per event.
 func (b *Batch) IndexProbes() int { return b.last.probes + b.reads.probes }
+
+// BucketStartNanos is BucketStart in Unix nanoseconds, for tests holding
+// the two equal.
+var BucketStartNanos = bucketStartNanos
