@@ -74,6 +74,11 @@ type Event struct {
 	// principal is PrincipalIdentity's answer for principalOf, the
 	// principal last asked.
 	principal, principalOf string
+
+	human uint8 // HumanSession(Record) once asked: humanNo or humanYes; 0 not yet
+
+	trustedBy *Settings // whose Trusted(Record) trusted is; nil: not yet asked
+	trusted   bool
 }
 
 // Owner names the event for retry-safe state operations (throttles,

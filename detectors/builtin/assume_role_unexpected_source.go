@@ -210,7 +210,7 @@ func (d *AssumeRoleUnexpectedSource) Observe(ev *detectors.Event, b *state.Batch
 	if r.Failed() || r.UserIdentity.Type == "AWSService" || !signedIn(r) {
 		return nil
 	}
-	trusted := d.settings.Trusted(r)
+	trusted := d.settings.SourceTrusted(ev)
 	role := signInRole(r)
 	for _, p := range d.opts.IgnoreRoles {
 		if role != "" && wildcard.Match(p, role) {

@@ -182,7 +182,7 @@ func (d *WorkloadCredentials) Observe(ev *detectors.Event, b *state.Batch) detec
 	if !temporary && role == "" {
 		return nil
 	}
-	if r.Failed() && unauthenticatedCall(r.ErrorCode) || r.ServiceCaller() || detectors.HumanSession(r) || agentChannel[r.EventSource] {
+	if r.Failed() && unauthenticatedCall(r.ErrorCode) || r.ServiceCaller() || ev.HumanSession() || agentChannel[r.EventSource] {
 		return nil
 	}
 	s := d.sight(ev)
