@@ -79,6 +79,8 @@ type Event struct {
 
 	trustedBy *Settings // whose Trusted(Record) trusted is; nil: not yet asked
 	trusted   bool
+
+	role *decodedRole // RoleRequest's, once asked
 }
 
 // Owner names the event for retry-safe state operations (throttles,

@@ -211,7 +211,7 @@ func (d *AssumeRoleUnexpectedSource) Observe(ev *detectors.Event, b *state.Batch
 		return nil
 	}
 	trusted := d.settings.SourceTrusted(ev)
-	role := signInRole(r)
+	role := signInRole(ev)
 	for _, p := range d.opts.IgnoreRoles {
 		if role != "" && wildcard.Match(p, role) {
 			return nil

@@ -35,13 +35,18 @@ func signedIn(r *cloudtrail.Record) bool {
 // Center's GetRoleCredentials the permission set's role under
 // aws-reserved/sso.amazonaws.com (the real role name carries a suffix the
 // record does not give).
-func signInRole(r *cloudtrail.Record) string {
+func signInRole(ev *detectors.Event) string {
+	r := ev.Record
 	var p struct {
 		RoleARN   string `json:"roleArn"`
 		RoleName  string `json:"roleName"`
 		AccountID string `json:"accountId"`
 	}
-	_ = r.Params(&p) // an odd shape leaves it empty
+	if q, ok := ev.RoleRequest(); ok {
+		p.RoleARN, p.RoleName, p.AccountID = q.RoleARN, q.RoleName, q.AccountID
+	} else {
+		_ = r.Params(&p) // an odd shape leaves it empty
+	}
 	switch r.EventName {
 	case "ConsoleLogin":
 		return r.UserIdentity.SessionIssuer.ARN
