@@ -37,15 +37,16 @@ func signedIn(r *cloudtrail.Record) bool {
 // record does not give).
 func signInRole(ev *detectors.Event) string {
 	r := ev.Record
-	var p struct {
+	type params struct {
 		RoleARN   string `json:"roleArn"`
 		RoleName  string `json:"roleName"`
 		AccountID string `json:"accountId"`
 	}
+	var p params
 	if q, ok := ev.RoleRequest(); ok {
 		p.RoleARN, p.RoleName, p.AccountID = q.RoleARN, q.RoleName, q.AccountID
 	} else {
-		_ = r.Params(&p) // an odd shape leaves it empty
+		p, _ = ownParams[params](r) // an odd shape leaves it empty
 	}
 	switch r.EventName {
 	case "ConsoleLogin":

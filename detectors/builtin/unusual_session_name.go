@@ -167,11 +167,12 @@ func (d *UnusualSessionName) Observe(ev *detectors.Event, b *state.Batch) detect
 // names are appended to names (a call chooses two at most).
 func chosenNames(ev *detectors.Event, names []sessionName) (role string, _ []sessionName) {
 	r := ev.Record
-	var p struct {
+	type params struct {
 		RoleARN         string `json:"roleArn"`
 		RoleSessionName string `json:"roleSessionName"`
 		SourceIdentity  string `json:"sourceIdentity"`
 	}
+	var p params
 	var resp struct {
 		AssumedRoleUser struct {
 			ARN string `json:"arn"`
@@ -181,7 +182,7 @@ func chosenNames(ev *detectors.Event, names []sessionName) (role string, _ []ses
 	if q, ok := ev.RoleRequest(); ok {
 		p.RoleARN, p.RoleSessionName, p.SourceIdentity = q.RoleARN, q.RoleSessionName, q.SourceIdentity
 	} else {
-		_ = r.Params(&p) // odd shapes leave fields empty
+		p, _ = ownParams[params](r) // odd shapes leave fields empty
 	}
 	_ = r.Response(&resp)
 	session := p.RoleSessionName

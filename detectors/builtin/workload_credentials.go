@@ -246,15 +246,16 @@ func serviceAssumption(ev *detectors.Event) (kind, role, name string) {
 	if kind == "" {
 		return "", "", ""
 	}
-	var p struct {
+	type params struct {
 		RoleArn         string `json:"roleArn"`
 		RoleSessionName string `json:"roleSessionName"`
 	}
+	var p params
 	var err error
 	if q, ok := ev.RoleRequest(); ok {
 		p.RoleArn, p.RoleSessionName = q.RoleARN, q.RoleSessionName
 	} else {
-		err = r.Params(&p)
+		p, err = ownParams[params](r)
 	}
 	if err != nil || detectors.RoleNameFromARN(p.RoleArn) == "" || p.RoleSessionName == "" {
 		return "", "", ""
