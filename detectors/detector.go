@@ -74,6 +74,13 @@ type Event struct {
 	// principal is PrincipalIdentity's answer for principalOf, the
 	// principal last asked.
 	principal, principalOf string
+
+	human uint8 // HumanSession(Record) once asked: humanNo or humanYes; 0 not yet
+
+	trustedBy *Settings // whose Trusted(Record) trusted is; nil: not yet asked
+	trusted   bool
+
+	role *decodedRole // RoleRequest's, once asked
 }
 
 // Owner names the event for retry-safe state operations (throttles,
@@ -113,16 +120,27 @@ func appendUnixNano(b []byte, t time.Time) []byte {
 	if t.Nanosecond() != 0 || sec < 1e9 || sec > maxUnixNanoSecond {
 		return strconv.AppendInt(b, t.UnixNano(), 10)
 	}
-	// Two halves of five digits, worked out side by side in 32 bits: a
-	// chain of ten divisions was slower than AppendInt's.
+	// Two halves of five digits in 32 bits, each a digit and two pairs of
+	// digits from a table: a chain of ten divisions was slower than
+	// AppendInt's, and a digit at a time was 170 instructions.
 	d := [19]byte{10: '0', '0', '0', '0', '0', '0', '0', '0', '0'}
-	hi, lo := uint32(sec/1e5), uint32(sec%1e5)
-	for i := 9; i >= 5; i-- {
-		d[i], d[i-5] = byte('0'+lo%10), byte('0'+hi%10)
-		lo, hi = lo/10, hi/10
-	}
+	putFiveDigits((*[5]byte)(d[0:5]), uint32(sec/1e5))
+	putFiveDigits((*[5]byte)(d[5:10]), uint32(sec%1e5))
 	return append(b, d[:]...)
 }
+
+// putFiveDigits writes x, below 1e5, as five decimal digits.
+func putFiveDigits(d *[5]byte, x uint32) {
+	d[0] = byte('0' + x/1e4)
+	r := x % 1e4
+	p, q := r/100*2, r%100*2
+	d[1], d[2], d[3], d[4] = digitPairs[p], digitPairs[p+1], digitPairs[q], digitPairs[q+1]
+}
+
+// digitPairs holds the two digits of 0 to 99 at twice the number.
+const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+	"8081828384858687888990919293949596979899"
 
 // maxUnixNanoSecond is the last Unix second whose nanoseconds an int64
 // holds (in 2262): ten digits, as every second from 1e9 (in 2001) on.

@@ -23,6 +23,10 @@ func TestAppendUnixNanoIsAppendInt(t *testing.T) {
 	for sec := int64(1); sec < 1e11; sec = sec*7 + 3 {
 		times = append(times, time.Unix(sec, 0), time.Unix(-sec, 0))
 	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 10000 { // ten digits, each digit pair at each place
+		times = append(times, time.Unix(1e9+rng.Int64N(maxUnixNanoSecond-1e9+1), 0))
+	}
 	for _, tm := range times {
 		if got, want := string(appendUnixNano([]byte("p:"), tm)), "p:"+strconv.FormatInt(tm.UnixNano(), 10); got != want {
 			t.Errorf("appendUnixNano(%v) = %q, want %q", tm, got, want)

@@ -30,6 +30,26 @@ func HumanSession(r *cloudtrail.Record) bool {
 	return strings.Contains(name, "@") || name == "CognitoIdentityCredentials"
 }
 
+// HumanSession is HumanSession(ev.Record), worked out once per event:
+// new-location and workload-credentials ask for most records, and each
+// answer cost some 470 instructions (the session issuer's and the
+// session's names found from the ARNs' tails).
+func (ev *Event) HumanSession() bool {
+	if ev.human == 0 {
+		ev.human = humanNo
+		if HumanSession(ev.Record) {
+			ev.human = humanYes
+		}
+	}
+	return ev.human == humanYes
+}
+
+// Event.human's values once worked out.
+const (
+	humanNo uint8 = 1 + iota
+	humanYes
+)
+
 // RoleSessionName is the role session name of an assumed-role session, ""
 // for any other caller.
 func RoleSessionName(r *cloudtrail.Record) string {
@@ -53,6 +73,12 @@ func RoleSessionName(r *cloudtrail.Record) string {
 // Center or SAML session, its session name (the user). One person's home
 // network or first identity probe says nothing about another's.
 func HabitPrincipal(r *cloudtrail.Record) string {
+	return (&Event{Record: r}).HabitPrincipal()
+}
+
+// HabitPrincipal is HabitPrincipal(ev.Record), asking ev.HumanSession.
+func (ev *Event) HabitPrincipal() string {
+	r := ev.Record
 	p := r.StablePrincipal()
 	if p == "" || r.UserIdentity.Type != "AssumedRole" {
 		return p
@@ -60,7 +86,7 @@ func HabitPrincipal(r *cloudtrail.Record) string {
 	if s := r.UserIdentity.SourceIdentity; s != "" {
 		return p + "/source:" + s
 	}
-	if HumanSession(r) {
+	if ev.HumanSession() {
 		if name := RoleSessionName(r); name != "" {
 			return p + "/person:" + name
 		}

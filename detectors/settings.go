@@ -103,6 +103,17 @@ func (s *Settings) Trusted(r *cloudtrail.Record) bool {
 	return vpce || cidr >= 0
 }
 
+// SourceTrusted is s.Trusted(ev.Record), worked out once per event and
+// Settings: new-location, recon, workload-credentials and
+// mfa-device-removed ask it of most records, some 130 instructions each.
+// An event is used by one goroutine at a time (see Owner).
+func (s *Settings) SourceTrusted(ev *Event) bool {
+	if ev.trustedBy != s || s == nil {
+		ev.trustedBy, ev.trusted = s, s.Trusted(ev.Record)
+	}
+	return ev.trusted
+}
+
 // trusted reports whether r came through a trusted VPC endpoint, else
 // the index of the first trusted CIDR holding its IP (-1: none).
 func (s *Settings) trusted(r *cloudtrail.Record) (vpce bool, cidr int) {

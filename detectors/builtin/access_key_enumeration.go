@@ -207,11 +207,13 @@ type AccessKeyEnumeration struct {
 	ignore    map[string]bool
 	sensitive map[string]bool
 	// sensitiveSvc files each Sensitive entry under the service it names
-	// and the service its action maps (see sensitiveRead).
-	sensitiveSvc map[string]sensitiveIn
-	sc           [3]enumScale // the scales, fixed by opts (see newScales)
-	reads        *enumReads   // what each API's reads count as (see read)
-	netKeys      *enumNetKeys // the key names of networks' first reads
+	// and the service its action maps (see sensitiveRead); sensitiveSvcs
+	// rules most other services out before the lookup.
+	sensitiveSvc  map[string]sensitiveIn
+	sensitiveSvcs *nameFilter
+	sc            [3]enumScale // the scales, fixed by opts (see newScales)
+	reads         *enumReads   // what each API's reads count as (see read)
+	netKeys       *enumNetKeys // the key names of networks' first reads
 }
 
 // NewAccessKeyEnumeration builds the detector from cfg, rejecting bad
@@ -238,22 +240,16 @@ func NewAccessKeyEnumeration(cfg detectors.Config) (detectors.Detector, error) {
 			Severity:   detectors.SeverityHigh,
 			Techniques: []string{"T1087.004", "T1580", "T1526"},
 		},
-		opts:         opts,
-		settings:     cfg.OrgSettings(),
-		ignore:       make(map[string]bool, len(opts.IgnoreActions)),
-		sensitive:    make(map[string]bool, len(opts.Sensitive)),
-		sensitiveSvc: make(map[string]sensitiveIn, len(opts.Sensitive)),
-		reads:        &enumReads{seed: maphash.MakeSeed()},
-		netKeys:      &enumNetKeys{seed: maphash.MakeSeed()},
+		opts:     opts,
+		settings: cfg.OrgSettings(),
+		ignore:   make(map[string]bool, len(opts.IgnoreActions)),
+		reads:    &enumReads{seed: maphash.MakeSeed()},
+		netKeys:  &enumNetKeys{seed: maphash.MakeSeed()},
 	}
 	for _, a := range opts.IgnoreActions {
 		d.ignore[a] = true
 	}
-	for _, s := range opts.Sensitive {
-		d.sensitive[s] = true
-		d.sensitiveSvc[s] |= sensitiveWhole
-		d.sensitiveSvc[memberService(s)] |= sensitiveActions
-	}
+	d.setSensitive(opts.Sensitive)
 	d.sc = newScales(opts)
 	return d, nil
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/iamsentry/iamsentry/cloudtrail"
 	"github.com/iamsentry/iamsentry/state"
@@ -191,14 +192,18 @@ type enumRead struct {
 	ignored      bool
 	sensitive    bool
 	members      [2]*enumMember // plain, denied (deniedSuffix)
+	// at is the address of the bytes of the event name the read was last
+	// found for: a hint, as stringMemo's (see read).
+	at atomic.Uintptr
 }
 
 // enumReads is a detector's bounded, direct-mapped memo of enumRead by
 // API, safe for concurrent use: an entry is immutable once stored, and a
 // colliding API replaces it.
 type enumReads struct {
-	seed  maphash.Seed
-	slots [memoSlots]atomic.Pointer[enumRead]
+	seed   maphash.Seed
+	slots  [memoSlots]atomic.Pointer[enumRead]
+	byAddr [memoSlots]atomic.Pointer[enumRead] // by the address of the event name's bytes (see read)
 }
 
 // read returns r's enumRead. Cloud Control reads count per resource type,
@@ -208,19 +213,30 @@ func (d *AccessKeyEnumeration) read(r *cloudtrail.Record) *enumRead {
 	if len(src)+len(name) > memoMaxKey || serviceOf(src) == "cloudcontrolapi" {
 		return d.newRead(r)
 	}
+	// The event name is mostly the very string of the Reader's string
+	// cache the read before had: found by its address, the read is
+	// compared rather than hashed (see stringMemo.get), and the address
+	// is only a hint.
+	at := uintptr(unsafe.Pointer(unsafe.StringData(name)))
+	near := &d.reads.byAddr[addrSlot(at)]
+	if e := near.Load(); e != nil && e.at.Load() == at && e.name == name && e.source == src {
+		return e
+	}
 	var h maphash.Hash
 	h.SetSeed(d.reads.seed)
 	h.WriteString(src)
 	h.WriteByte(0)
 	h.WriteString(name)
 	slot := &d.reads.slots[h.Sum64()&(memoSlots-1)]
-	if e := slot.Load(); e != nil && e.source == src && e.name == name {
-		return e
+	e := slot.Load()
+	if e == nil || e.source != src || e.name != name {
+		e = d.newRead(r)
+		// Clone: the fields may share the bytes of a whole batch's records.
+		e.source, e.name = strings.Clone(src), strings.Clone(name)
+		slot.Store(e)
 	}
-	e := d.newRead(r)
-	// Clone: the fields may share the bytes of a whole batch's records.
-	e.source, e.name = strings.Clone(src), strings.Clone(name)
-	slot.Store(e)
+	e.at.Store(at)
+	near.Store(e)
 	return e
 }
 

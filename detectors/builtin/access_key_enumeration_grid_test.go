@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/iamsentry/iamsentry/cloudtrail"
 	"github.com/iamsentry/iamsentry/detectors"
@@ -78,13 +79,39 @@ func TestEnumReadIsNewRead(t *testing.T) {
 		{EventSource: "ssm.amazonaws.com", EventName: "DescribeInstanceInformation"},
 		{EventSource: "cloudcontrolapi.amazonaws.com", EventName: "ListResources", RequestParameters: []byte(`{"typeName":"AWS::SecretsManager::Secret"}`)},
 		{EventSource: "cloudcontrolapi.amazonaws.com", EventName: "ListResources", RequestParameters: []byte(`{"typeName":"AWS::EC2::VPC"}`)},
+		// The same name's bytes (one literal) with another source: found
+		// by the name's address, the read is still the source's.
+		{EventSource: "rds.amazonaws.com", EventName: "DescribeInstances"},
+		{EventSource: "iam.amazonaws.com", EventName: "GetObject"},
 	}
 	for range 3 {
 		for _, r := range recs {
 			got, want := ake.read(r), ake.newRead(r)
 			if got.action != want.action || got.svc != want.svc || got.svcKey != want.svcKey || got.ignored != want.ignored ||
 				got.sensitive != want.sensitive || got.members[0].base != want.action || got.members[1].base != want.action+deniedSuffix {
-				t.Errorf("%s %s: remembered %+v, anew %+v", r.EventSource, r.EventName, *got, *want)
+				t.Errorf("%s %s: remembered %s %s %s %v %v, anew %s %s %s %v %v", r.EventSource, r.EventName,
+					got.action, got.svc, got.svcKey, got.ignored, got.sensitive, want.action, want.svc, want.svcKey, want.ignored, want.sensitive)
+			}
+		}
+	}
+}
+
+// TestEnumReadAddressIsOnlyAHint: an event name whose bytes changed at the
+// address the read before was found by (collected and reused) is read as
+// what it now says.
+func TestEnumReadAddressIsOnlyAHint(t *testing.T) {
+	d, err := NewAccessKeyEnumeration(detectors.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ake := d.(*AccessKeyEnumeration)
+	buf := []byte("ListUsers")
+	for range 2 {
+		for _, name := range []string{"ListUsers", "ListRoles", "ListRoles", "GetPolicy", "ListUsers"} {
+			copy(buf, name)
+			r := &cloudtrail.Record{EventSource: "iam.amazonaws.com", EventName: unsafe.String(&buf[0], len(buf))}
+			if got, want := ake.read(r).action, "iam:"+name; got != want {
+				t.Errorf("read of %s at the address of the read before = %s", want, got)
 			}
 		}
 	}

@@ -79,12 +79,7 @@ func TestEnumerationSensitiveReadAsMaps(t *testing.T) {
 			t.Fatal(err)
 		}
 		ake := d.(*AccessKeyEnumeration)
-		ake.sensitive, ake.sensitiveSvc = map[string]bool{}, map[string]sensitiveIn{}
-		for _, s := range list {
-			ake.sensitive[s] = true
-			ake.sensitiveSvc[s] |= sensitiveWhole
-			ake.sensitiveSvc[memberService(s)] |= sensitiveActions
-		}
+		ake.setSensitive(list)
 		for _, a := range actions {
 			svc := memberService(a)
 			if got, want := ake.sensitiveRead(svc, a), ake.sensitive[svc] || ake.sensitive[a]; got != want {

@@ -157,7 +157,8 @@ var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 // and whether it lies in the trusted networks of the settings. The address
 // is judged once: a trusted source is publicSource's "no" for a reason
 // this detector still learns from.
-func (d *AccessKeyNewLocation) routableSource(r *cloudtrail.Record) (ip netip.Addr, trusted, ok bool) {
+func (d *AccessKeyNewLocation) routableSource(ev *detectors.Event) (ip netip.Addr, trusted, ok bool) {
+	r := ev.Record
 	if r.ServiceCaller() || unauthenticatedCall(r.ErrorCode) || !r.SourceIsIP() {
 		return netip.Addr{}, false, false
 	}
@@ -165,18 +166,19 @@ func (d *AccessKeyNewLocation) routableSource(r *cloudtrail.Record) (ip netip.Ad
 	if !placesSomeone(ip) {
 		return netip.Addr{}, false, false
 	}
-	return ip, d.settings.Trusted(r), true
+	return ip, d.settings.SourceTrusted(ev), true
 }
 
 // publicSource returns the source IP of r when it is a public address
 // outside the trusted networks of s: one that can place the caller on the
 // Internet.
-func publicSource(r *cloudtrail.Record, s *detectors.Settings) (netip.Addr, bool) {
+func publicSource(ev *detectors.Event, s *detectors.Settings) (netip.Addr, bool) {
+	r := ev.Record
 	if !r.SourceIsIP() {
 		return netip.Addr{}, false
 	}
 	ip := r.SourceIP.Unmap()
-	if !placesSomeone(ip) || s.Trusted(r) {
+	if !placesSomeone(ip) || s.SourceTrusted(ev) {
 		return netip.Addr{}, false
 	}
 	return ip, true
@@ -198,7 +200,7 @@ func locationIdentity(ev *detectors.Event) (key string, session bool) {
 	}
 	switch u.Type {
 	case "AssumedRole", "FederatedUser":
-		if k := u.AccessKeyID; strings.HasPrefix(k, "ASIA") && detectors.HumanSession(r) {
+		if k := u.AccessKeyID; strings.HasPrefix(k, "ASIA") && ev.HumanSession() {
 			var buf [64]byte
 			return ev.String(append(append(buf[:0], "session:"...), k...)), true
 		}
@@ -244,7 +246,7 @@ type dimension struct {
 // Observe implements Detector.
 func (d *AccessKeyNewLocation) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
 	r := ev.Record
-	ip, trusted, ok := d.routableSource(r)
+	ip, trusted, ok := d.routableSource(ev)
 	if !ok {
 		return nil
 	}

@@ -210,8 +210,8 @@ func (d *AssumeRoleUnexpectedSource) Observe(ev *detectors.Event, b *state.Batch
 	if r.Failed() || r.UserIdentity.Type == "AWSService" || !signedIn(r) {
 		return nil
 	}
-	trusted := d.settings.Trusted(r)
-	role := signInRole(r)
+	trusted := d.settings.SourceTrusted(ev)
+	role := signInRole(ev)
 	for _, p := range d.opts.IgnoreRoles {
 		if role != "" && wildcard.Match(p, role) {
 			return nil

@@ -35,13 +35,19 @@ func signedIn(r *cloudtrail.Record) bool {
 // Center's GetRoleCredentials the permission set's role under
 // aws-reserved/sso.amazonaws.com (the real role name carries a suffix the
 // record does not give).
-func signInRole(r *cloudtrail.Record) string {
-	var p struct {
+func signInRole(ev *detectors.Event) string {
+	r := ev.Record
+	type params struct {
 		RoleARN   string `json:"roleArn"`
 		RoleName  string `json:"roleName"`
 		AccountID string `json:"accountId"`
 	}
-	_ = r.Params(&p) // an odd shape leaves it empty
+	var p params
+	if q, ok := ev.RoleRequest(); ok {
+		p.RoleARN, p.RoleName, p.AccountID = q.RoleARN, q.RoleName, q.AccountID
+	} else {
+		p, _ = ownParams[params](r) // an odd shape leaves it empty
+	}
 	switch r.EventName {
 	case "ConsoleLogin":
 		return r.UserIdentity.SessionIssuer.ARN

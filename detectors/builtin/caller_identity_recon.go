@@ -548,7 +548,7 @@ func (p *pairing) judge(probe reconCall, calls, sensitive []reconCall, n int, he
 	if err != nil {
 		return detectors.Finding{}, false, err
 	}
-	j := judgement{first: known.probes == 0, fresh: known.active == 0, human: detectors.HumanSession(p.r),
+	j := judgement{first: known.probes == 0, fresh: known.active == 0, human: p.ev.HumanSession(),
 		sensitive: len(sensitive) > 0, sensitiveHere: here}
 	if p.keySeen != nil && j.fresh {
 		// The key's other calls (writes, data reads) are not recon's to

@@ -115,7 +115,7 @@ func reconPrincipal(ev *detectors.Event) string {
 	r := ev.Record
 	// A person's session of a shared role is the person's: see
 	// detectors.HabitPrincipal.
-	if p := detectors.HabitPrincipal(r); p != "" {
+	if p := ev.HabitPrincipal(); p != "" {
 		return principalIdentity(ev, p)
 	}
 	if ak := r.UserIdentity.AccessKeyID; ak != "" {
@@ -140,7 +140,7 @@ func reconNetwork(ev *detectors.Event, s *detectors.Settings) string {
 	if !r.SourceIsIP() || r.ServiceCaller() {
 		return ""
 	}
-	if s.Trusted(r) {
+	if s.SourceTrusted(ev) {
 		return ""
 	}
 	ip := r.SourceIP.Unmap()

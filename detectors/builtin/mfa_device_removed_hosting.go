@@ -141,7 +141,7 @@ func (d *MFADeviceRemoved) place(ev *detectors.Event) (mfaPlace, bool) {
 	// trusted_networks (the organisation's egress, whatever its kind)
 	// say where its people are.
 	vps := n.Kind == detectors.NetworkHosting || n.Kind == detectors.NetworkAWS
-	if _, public := publicSource(r, d.settings); public && vps {
+	if _, public := publicSource(ev, d.settings); public && vps {
 		if n.ASN == 0 {
 			return mfaPlace{}, false
 		}

@@ -147,7 +147,7 @@ func (d *PrivilegedRoleAssumptionSpike) Observe(ev *detectors.Event, b *state.Ba
 	var params struct {
 		RoleARN string `json:"roleArn"`
 	}
-	if principal == "" || r.Params(&params) != nil || params.RoleARN == "" {
+	if principal == "" || roleARNParam(ev, &params.RoleARN) != nil || params.RoleARN == "" {
 		return nil
 	}
 	a := assumptions.New(ev)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 )
 
 // TestStringMemoIsItsFunction: whatever the memo holds, collisions and
@@ -118,4 +119,64 @@ func TestStringMemoKeepsTwoThatCollide(t *testing.T) {
 	if calls[a] != 1 || calls[b] != 1 {
 		t.Errorf("two values of one slot asked in turn 5 times were computed %d and %d times, want 1 and 1", calls[a], calls[b])
 	}
+}
+
+// TestStringMemoAddressIsOnlyAHint: the bytes at an address a memo last
+// saw may be another string's by the next ask (collected and reused). The
+// test rewrites one buffer under strings made over it, as a reused
+// address would look, and get must still answer f of what the bytes hold
+// now; a string whose bytes moved is answered from its entry, not
+// computed again.
+func TestStringMemoAddressIsOnlyAHint(t *testing.T) {
+	calls := map[string]int{}
+	// The test's strings alias buf, which it rewrites: f keeps copies.
+	m := newStringMemo(func(s string) string { calls[strings.Clone(s)]++; return "<" + s + ">" })
+	buf := []byte("aws-cli/2.22.4")
+	over := func() string { return unsafe.String(&buf[0], len(buf)) }
+	for _, tc := range []struct{ bytes, want string }{
+		{"aws-cli/2.22.4", "<aws-cli/2.22.4>"},
+		{"aws-cli/2.22.4", "<aws-cli/2.22.4>"},
+		{"Pacu/1.0.0000", "<Pacu/1.0.0000>"}, // other bytes at the address of the ask before
+		{"aws-cli/2.22.4", "<aws-cli/2.22.4>"},
+		{"aws-cli/2.22.5", "<aws-cli/2.22.5>"}, // one byte differs
+	} {
+		buf = append(buf[:0], tc.bytes...)
+		if got := m.get(over()); got != tc.want {
+			t.Errorf("get over bytes %q = %q, want %q", tc.bytes, got, tc.want)
+		}
+	}
+	moved := strings.Clone("aws-cli/2.22.4")
+	if got := m.get(moved); got != "<aws-cli/2.22.4>" {
+		t.Errorf("get of a copy at another address = %q", got)
+	}
+	if calls["aws-cli/2.22.4"] != 1 || calls["Pacu/1.0.0000"] != 1 || calls["aws-cli/2.22.5"] != 1 {
+		t.Errorf("values computed %v times, want each once", calls)
+	}
+}
+
+// FuzzStringMemo holds a memo to its function under asks at addresses
+// whose bytes change between asks (see TestStringMemoAddressIsOnlyAHint):
+// each input byte pair writes a byte of a small buffer or asks for one of
+// its substrings.
+func FuzzStringMemo(f *testing.F) {
+	f.Add([]byte("\x00a\x01b\x80\x13\x00c\x80\x13\x81\x02"))
+	f.Add([]byte("\x80\x00\x80\x00\x03z\x80\x00"))
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		m := newStringMemo(func(s string) string { return "<" + s + ">" })
+		buf := []byte("abcdefgh")
+		for i := 0; i+1 < len(ops); i += 2 {
+			op, arg := ops[i], ops[i+1]
+			if op < 0x80 {
+				buf[int(op)%len(buf)] = arg
+				continue
+			}
+			from := int(arg>>4) % len(buf)
+			to := from + int(arg&15)%(len(buf)-from+1)
+			s := unsafe.String(&buf[0], len(buf))[from:to]
+			want := "<" + string(buf[from:to]) + ">"
+			if got := m.get(s); got != want {
+				t.Fatalf("op %d: get(%q) = %q, want %q", i/2, buf[from:to], got, want)
+			}
+		}
+	})
 }

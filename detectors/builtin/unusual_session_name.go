@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/iamsentry/iamsentry/cloudtrail"
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/state"
 )
@@ -132,7 +131,7 @@ func (d *UnusualSessionName) Observe(ev *detectors.Event, b *state.Batch) detect
 		return nil
 	}
 	var chosen [2]sessionName
-	role, names := chosenNames(r, chosen[:0])
+	role, names := chosenNames(ev, chosen[:0])
 	if role == "" || len(names) == 0 {
 		return nil
 	}
@@ -166,19 +165,25 @@ func (d *UnusualSessionName) Observe(ev *detectors.Event, b *state.Batch) detect
 // chosen, and judged, at the first hop of the chain.
 //
 // names are appended to names (a call chooses two at most).
-func chosenNames(r *cloudtrail.Record, names []sessionName) (role string, _ []sessionName) {
-	var p struct {
+func chosenNames(ev *detectors.Event, names []sessionName) (role string, _ []sessionName) {
+	r := ev.Record
+	type params struct {
 		RoleARN         string `json:"roleArn"`
 		RoleSessionName string `json:"roleSessionName"`
 		SourceIdentity  string `json:"sourceIdentity"`
 	}
+	var p params
 	var resp struct {
 		AssumedRoleUser struct {
 			ARN string `json:"arn"`
 		} `json:"assumedRoleUser"`
 		SourceIdentity string `json:"sourceIdentity"`
 	}
-	_ = r.Params(&p) // odd shapes leave fields empty
+	if q, ok := ev.RoleRequest(); ok {
+		p.RoleARN, p.RoleSessionName, p.SourceIdentity = q.RoleARN, q.RoleSessionName, q.SourceIdentity
+	} else {
+		p, _ = ownParams[params](r) // odd shapes leave fields empty
+	}
 	_ = r.Response(&resp)
 	session := p.RoleSessionName
 	if session == "" && resp.AssumedRoleUser.ARN != "" {

@@ -162,10 +162,10 @@ var instanceID = regexp.MustCompile(`^i-[0-9a-fA-F]{8,17}$`)
 func (d *WorkloadCredentials) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
 	r := ev.Record
 	if r.EventSource == "sts.amazonaws.com" && !r.Failed() {
-		if kind, role, name := serviceAssumption(r); kind != "" {
+		if kind, role, name := serviceAssumption(ev); kind != "" {
 			return d.learn(ev, b, kind, role, name)
 		}
-		if role, provider := pipelineRole(r); role != "" {
+		if role, provider := pipelineRole(ev); role != "" {
 			d.learnPipeline(ev, b, role, provider)
 			return nil
 		}
@@ -182,7 +182,7 @@ func (d *WorkloadCredentials) Observe(ev *detectors.Event, b *state.Batch) detec
 	if !temporary && role == "" {
 		return nil
 	}
-	if r.Failed() && unauthenticatedCall(r.ErrorCode) || r.ServiceCaller() || detectors.HumanSession(r) || agentChannel[r.EventSource] {
+	if r.Failed() && unauthenticatedCall(r.ErrorCode) || r.ServiceCaller() || ev.HumanSession() || agentChannel[r.EventSource] {
 		return nil
 	}
 	s := d.sight(ev)
@@ -231,7 +231,8 @@ func (d *WorkloadCredentials) queueKey(ev *detectors.Event, b *state.Batch, u *u
 
 // serviceAssumption returns the workload kind, role ARN and session name of
 // an AssumeRole by an AWS service for a workload, or "".
-func serviceAssumption(r *cloudtrail.Record) (kind, role, name string) {
+func serviceAssumption(ev *detectors.Event) (kind, role, name string) {
+	r := ev.Record
 	u := &r.UserIdentity
 	switch {
 	case r.EventName == "AssumeRole" && u.Type == "AWSService":
@@ -245,11 +246,18 @@ func serviceAssumption(r *cloudtrail.Record) (kind, role, name string) {
 	if kind == "" {
 		return "", "", ""
 	}
-	var p struct {
+	type params struct {
 		RoleArn         string `json:"roleArn"`
 		RoleSessionName string `json:"roleSessionName"`
 	}
-	if err := r.Params(&p); err != nil || detectors.RoleNameFromARN(p.RoleArn) == "" || p.RoleSessionName == "" {
+	var p params
+	var err error
+	if q, ok := ev.RoleRequest(); ok {
+		p.RoleArn, p.RoleSessionName = q.RoleARN, q.RoleSessionName
+	} else {
+		p, err = ownParams[params](r)
+	}
+	if err != nil || detectors.RoleNameFromARN(p.RoleArn) == "" || p.RoleSessionName == "" {
 		return "", "", ""
 	}
 	return kind, p.RoleArn, p.RoleSessionName

@@ -81,7 +81,7 @@ func (d *WorkloadCredentials) sight(ev *detectors.Event) origin {
 		}
 		return origin{skip: true}
 	}
-	ip, ok := publicSource(r, d.settings)
+	ip, ok := publicSource(ev, d.settings)
 	if !ok {
 		return origin{skip: true}
 	}

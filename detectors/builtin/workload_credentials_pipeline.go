@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/iamsentry/iamsentry/cloudtrail"
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/state"
 )
@@ -20,22 +19,21 @@ import (
 
 // pipelineRole returns the role ARN of a pipeline's sign-in and who signed
 // in (the token's subject), or "".
-func pipelineRole(r *cloudtrail.Record) (role, provider string) {
+func pipelineRole(ev *detectors.Event) (role, provider string) {
+	r := ev.Record
 	u := &r.UserIdentity
 	if r.EventName != "AssumeRoleWithWebIdentity" || r.Failed() || strings.Contains(u.PrincipalID+u.UserName, "oidc.eks.") {
 		return "", ""
 	}
-	var p struct {
-		RoleArn string `json:"roleArn"`
-	}
-	if err := r.Params(&p); err != nil || detectors.RoleNameFromARN(p.RoleArn) == "" {
+	var arn string
+	if err := roleARNParam(ev, &arn); err != nil || detectors.RoleNameFromARN(arn) == "" {
 		return "", ""
 	}
 	provider = "an OIDC provider"
 	if u.UserName != "" {
 		provider = "subject " + u.UserName
 	}
-	return p.RoleArn, provider
+	return arn, provider
 }
 
 // learnPipeline keeps, for LearnFor, that role is a pipeline's and the
