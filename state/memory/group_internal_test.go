@@ -52,8 +52,8 @@ func TestGroupIndexFollowsEntries(t *testing.T) {
 			}
 		}
 		indexed = indexed || g.index != nil
-		if g.index != nil && len(g.index) != len(g.entries) {
-			t.Fatalf("step %d: index of %d names for %d entries", step, len(g.index), len(g.entries))
+		if g.index != nil && len(g.index.pos) != len(g.entries) {
+			t.Fatalf("step %d: index of %d names for %d entries", step, len(g.index.pos), len(g.entries))
 		}
 	}
 	if !indexed {

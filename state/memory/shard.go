@@ -107,8 +107,8 @@ type group struct {
 	chain      *group // the next group in ids with the same hash; nearly always nil
 	used       uint64 // the shard's tick when the group was last used (see shard.tick)
 	entries    []*entry
-	index      map[string]int32 // name → position in entries, past manyEntries; never shrinks
-	bytes      int64            // accounted bytes of the group, entries included
+	index      *nameIndex // finds a name's position in entries, past manyEntries; never shrinks
+	bytes      int64      // accounted bytes of the group, entries included
 	prev, next *group
 }
 
@@ -357,11 +357,15 @@ func (sh *shard) evict(keep *group) {
 // find returns the index of the entry named name in g, or -1.
 func (g *group) find(name string) int {
 	if g.index != nil {
-		if i, ok := g.index[name]; ok {
-			return int(i)
-		}
-		return -1
+		return g.index.find(name)
 	}
+	return g.scan(name)
+}
+
+// scan is find for a group without an index. It is apart so that live,
+// the store's most frequent caller of find, inlines it: find, with the
+// index's call, is too large to be inlined.
+func (g *group) scan(name string) int {
 	for i, e := range g.entries {
 		if same(e.name, name) {
 			return i
@@ -378,10 +382,11 @@ func (sh *shard) remove(g *group, i int) {
 	g.entries[last] = nil
 	g.entries = g.entries[:last]
 	if g.index != nil {
-		delete(g.index, e.name)
+		delete(g.index.pos, e.name)
 		if i < last {
-			g.index[g.entries[i].name] = int32(i)
+			g.index.pos[g.entries[i].name] = int32(i)
 		}
+		g.index.forget()
 	}
 	sh.keys--
 	sh.account(g, -e.cost())
@@ -396,12 +401,9 @@ func (sh *shard) add(g *group, e *entry) {
 	g.entries = append(g.entries, e)
 	switch {
 	case g.index != nil:
-		g.index[e.name] = int32(len(g.entries) - 1)
+		g.index.pos[e.name] = int32(len(g.entries) - 1)
 	case len(g.entries) > manyEntries:
-		g.index = make(map[string]int32, len(g.entries))
-		for i, e := range g.entries {
-			g.index[e.name] = int32(i)
-		}
+		g.index = newNameIndex(g.entries)
 	}
 	sh.keys++
 	e.bytes = e.cost()
@@ -416,7 +418,12 @@ func (sh *shard) live(k state.Key, h uint64, want kind, now int64) (*group, *ent
 	if g == nil {
 		return nil, nil, nil
 	}
-	i := g.find(k.Name)
+	var i int
+	if g.index != nil {
+		i = g.index.find(k.Name)
+	} else {
+		i = g.scan(k.Name)
+	}
 	if i < 0 {
 		return g, nil, nil
 	}

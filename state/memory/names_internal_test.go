@@ -1,0 +1,212 @@
+package memory
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/iamsentry/iamsentry/state"
+)
+
+// indexedGroup returns a group of n entries named names[0:n], copies of
+// the callers' strings as the store makes them, past manyEntries so that
+// it keeps an index.
+func indexedGroup(t *testing.T, sh *shard, names []string) *group {
+	t.Helper()
+	k := state.Key{Identity: "busy"}
+	g := sh.create(k, hashKey(k))
+	for _, n := range names {
+		sh.add(g, newEntry(strings.Clone(n), kindMark))
+	}
+	if g.index == nil {
+		t.Fatalf("a group of %d entries keeps no index", len(names))
+	}
+	return g
+}
+
+// TestNameIndexGuessesNeverLie looks names up by the very strings of
+// earlier look-ups (what the guesses answer) while entries are removed,
+// which moves the last entry into the removed one's place and leaves the
+// guesses of both stale, and added again at other positions. find must
+// agree with a scan of the entries after every step, for the strings of
+// earlier look-ups and for fresh copies of them alike.
+func TestNameIndexGuessesNeverLie(t *testing.T) {
+	var sh shard
+	sh.init(0)
+	names := make([]string, 3*manyEntries)
+	for i := range names {
+		names[i] = fmt.Sprintf("enum:grid:%03d", i)
+	}
+	g := indexedGroup(t, &sh, names[:2*manyEntries])
+	held := func(name string) int {
+		for i, e := range g.entries {
+			if e.name == name {
+				return i
+			}
+		}
+		return -1
+	}
+	check := func(step int) {
+		t.Helper()
+		for _, n := range names {
+			for _, s := range []string{n, strings.Clone(n)} { // a guess's address, and another
+				if got, want := g.find(s), held(s); got != want {
+					t.Fatalf("step %d: find(%s) = %d, the entries hold it at %d", step, s, got, want)
+				}
+			}
+		}
+	}
+	guessed := 0
+	for step := range 400 {
+		check(step) // makes a guess of every name held
+		for _, n := range names {
+			if i := held(n); i >= 0 && g.index.guessed(n) == i {
+				guessed++
+			}
+		}
+		switch n := names[(step*7)%len(names)]; {
+		case held(n) >= 0 && len(g.entries) > manyEntries+1:
+			sh.remove(g, g.find(n))
+		case held(n) < 0:
+			sh.add(g, newEntry(strings.Clone(n), kindMark))
+		}
+	}
+	check(400)
+	if guessed == 0 {
+		t.Error("no look-up was answered by a guess: the test misses the guessed path")
+	}
+}
+
+// TestNameIndexForgetsOnRemove checks that a removal, which moves the
+// last entry into the removed one's place, leaves no guess, and that
+// find then answers from the map for the very strings guessed before.
+func TestNameIndexForgetsOnRemove(t *testing.T) {
+	var sh shard
+	sh.init(0)
+	names := make([]string, manyEntries+4)
+	for i := range names {
+		names[i] = fmt.Sprintf("policy:p%03d", i)
+	}
+	g := indexedGroup(t, &sh, names)
+	for i, n := range names {
+		if got := g.find(n); got != i {
+			t.Fatalf("find(%s) = %d, want %d", n, got, i)
+		}
+		if got := g.index.guessed(n); got != i {
+			t.Fatalf("after find(%s), its guess is %d, want %d", n, got, i)
+		}
+	}
+	sh.remove(g, 0) // the last entry moves to 0
+	for i, gs := range g.index.guess {
+		if gs != (guess{}) {
+			t.Fatalf("slot %d still guesses %s at %d after a removal", i, gs.name, gs.pos-1)
+		}
+	}
+	last := names[len(names)-1]
+	if got := g.find(last); got != 0 {
+		t.Fatalf("find(%s) = %d after it moved, want 0", last, got)
+	}
+	if got := g.find(names[0]); got != -1 {
+		t.Fatalf("find(%s) = %d after its removal, want -1", names[0], got)
+	}
+}
+
+// TestNameIndexEmptyName holds an entry named "" in an indexed group: an
+// empty slot, which holds "" too, must not answer for it, nor for an
+// empty name the group does not hold.
+func TestNameIndexEmptyName(t *testing.T) {
+	var sh shard
+	sh.init(0)
+	names := make([]string, manyEntries+2)
+	for i := range names {
+		names[i] = fmt.Sprintf("n%02d", i)
+	}
+	g := indexedGroup(t, &sh, names)
+	if got := g.find(""); got != -1 {
+		t.Fatalf(`find("") = %d in a group without it, want -1`, got)
+	}
+	sh.add(g, newEntry("", kindMark))
+	for range 2 { // the map, then the guess
+		if got := g.find(""); got != len(names) {
+			t.Fatalf(`find("") = %d, want %d`, got, len(names))
+		}
+	}
+}
+
+// TestNameIndexCosted checks that a group's cost counts its index's
+// guesses from the moment it has an index.
+func TestNameIndexCosted(t *testing.T) {
+	var sh shard
+	sh.init(0)
+	names := make([]string, manyEntries+1)
+	for i := range names {
+		names[i] = fmt.Sprintf("n%02d", i)
+	}
+	g := indexedGroup(t, &sh, names)
+	without := *g
+	without.index = nil
+	if got, min := g.cost()-without.cost(), nameIndexSize+mapBytes(cap(g.entries), 16+8); got != min {
+		t.Errorf("the index adds %d bytes to the group's cost, want %d (guesses %d and map)", got, min, nameIndexSize)
+	}
+	if nameIndexSize < guessSlots*int64(unsafe.Sizeof(guess{})) {
+		t.Errorf("nameIndexSize = %d, under the bytes of its guesses", nameIndexSize)
+	}
+}
+
+// addr is the address of s's bytes, as find takes it.
+func addr(s string) uintptr { return uintptr(unsafe.Pointer(unsafe.StringData(s))) }
+
+// guessed returns the position x guesses for s, the very string, or -1
+// when it has no guess for it.
+func (x *nameIndex) guessed(s string) int {
+	g := x.guess[guessSlot(addr(s))]
+	if unsafe.StringData(g.name) == unsafe.StringData(s) && len(g.name) == len(s) && g.pos > 0 {
+		return int(g.pos) - 1
+	}
+	return -1
+}
+
+// FuzzNameIndex runs a group past manyEntries through adds, removals and
+// look-ups of names from a small pool, each looked up either by the
+// pool's own string (which the guesses answer after the first time) or
+// by a fresh copy, and checks find against a scan of the entries.
+func FuzzNameIndex(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 130, 131, 4, 200, 5, 6})
+	f.Add([]byte("remove the moved ones and look them up again"))
+	f.Fuzz(func(t *testing.T, steps []byte) {
+		var sh shard
+		sh.init(0)
+		pool := make([]string, 2*manyEntries+8)
+		for i := range pool {
+			pool[i] = fmt.Sprintf("k%d", i)
+		}
+		pool[0] = ""
+		g := indexedGroup(t, &sh, pool[1:manyEntries+2])
+		scan := func(name string) int {
+			for i, e := range g.entries {
+				if e.name == name {
+					return i
+				}
+			}
+			return -1
+		}
+		for step, b := range steps {
+			name := pool[int(b&63)%len(pool)]
+			if b&128 != 0 {
+				name = strings.Clone(name)
+			}
+			at := g.find(name)
+			if want := scan(name); at != want {
+				t.Fatalf("step %d: find(%q) = %d, the entries hold it at %d", step, name, at, want)
+			}
+			switch {
+			case b&64 == 0:
+			case at >= 0 && len(g.entries) > 1:
+				sh.remove(g, at)
+			case at < 0:
+				sh.add(g, newEntry(strings.Clone(name), kindMark))
+			}
+		}
+	})
+}
