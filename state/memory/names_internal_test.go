@@ -15,7 +15,7 @@ import (
 func indexedGroup(t *testing.T, sh *shard, names []string) *group {
 	t.Helper()
 	k := state.Key{Identity: "busy"}
-	g := sh.create(k, hashKey(k))
+	g := sh.create(&k, hashKey(k))
 	for _, n := range names {
 		sh.add(g, newEntry(strings.Clone(n), kindMark))
 	}

@@ -32,12 +32,12 @@ type scratch struct {
 
 // hash returns hashKey(k), remembering it for the next operation, and
 // whether k's identity is the previous operation's.
-func (x *scratch) hash(k state.Key) (h uint64, again bool) {
+func (x *scratch) hash(k *state.Key) (h uint64, again bool) {
 	l := &x.last
 	if l.set && same(l.identity, k.Identity) && same(l.tenant, k.Tenant) {
 		return l.hash, true
 	}
-	l.tenant, l.identity, l.hash, l.set = k.Tenant, k.Identity, hashKey(k), true
+	l.tenant, l.identity, l.hash, l.set = k.Tenant, k.Identity, hashWith(seed, k), true
 	return l.hash, false
 }
 

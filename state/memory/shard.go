@@ -137,10 +137,10 @@ var seed = maphash.MakeSeed()
 // whole of it keys the shard's map. Two string hashes cost less than one
 // hash of a pair; the rotation keeps a tenant and an identity that swap
 // names apart.
-func hashKey(k state.Key) uint64 { return hashWith(seed, k) }
+func hashKey(k state.Key) uint64 { return hashWith(seed, &k) }
 
 // hashWith is hashKey with the hashes keyed by s.
-func hashWith(s maphash.Seed, k state.Key) uint64 {
+func hashWith(s maphash.Seed, k *state.Key) uint64 {
 	h := maphash.String(s, k.Identity)
 	if k.Tenant != "" {
 		h = bits.RotateLeft64(h, 21) ^ maphash.String(s, k.Tenant)
@@ -176,7 +176,7 @@ func (sh *shard) touch(g *group) {
 // hashKey(k).
 // An identity held as a claim (see claims.go) becomes a group here: the
 // caller is about to use it as one.
-func (sh *shard) group(k state.Key, h uint64) *group {
+func (sh *shard) group(k *state.Key, h uint64) *group {
 	if g := sh.hint; g != nil && sh.again { // lookup's first step, inlined
 		sh.touch(g)
 		return g
@@ -188,7 +188,7 @@ func (sh *shard) group(k state.Key, h uint64) *group {
 }
 
 // lookup is group for an identity held as a group, nil otherwise.
-func (sh *shard) lookup(k state.Key, h uint64) *group {
+func (sh *shard) lookup(k *state.Key, h uint64) *group {
 	if g := sh.hint; g != nil && sh.again {
 		sh.touch(g)
 		return g
@@ -208,7 +208,7 @@ func (sh *shard) lookup(k state.Key, h uint64) *group {
 }
 
 // is reports whether g is k's identity.
-func (g *group) is(k state.Key) bool {
+func (g *group) is(k *state.Key) bool {
 	// same, for the tenant too: most are the default tenant, "", which
 	// == would still compare in a call.
 	return same(g.key.identity, k.Identity) && same(g.key.tenant.Value(), k.Tenant)
@@ -216,7 +216,7 @@ func (g *group) is(k state.Key) bool {
 
 // cached returns k's identity when it is among the recent groups, moved
 // to the front of them; nil otherwise.
-func (sh *shard) cached(k state.Key, h uint64) *group {
+func (sh *shard) cached(k *state.Key, h uint64) *group {
 	for i, g := range sh.recent {
 		if g == nil {
 			return nil // slots fill from the front
@@ -263,13 +263,13 @@ func (sh *shard) forget(g *group) {
 // caller just looked it up. The group is stored under a copy of the
 // identity: a caller's strings may be slices of a large record, which the
 // map would pin.
-func (sh *shard) create(k state.Key, h uint64) *group {
+func (sh *shard) create(k *state.Key, h uint64) *group {
 	return sh.adopt(k, h, new(group))
 }
 
 // adopt is create with the group's memory given: g is zero but for its
 // entries' backing array, which it may already have (see single).
-func (sh *shard) adopt(k state.Key, h uint64, g *group) *group {
+func (sh *shard) adopt(k *state.Key, h uint64, g *group) *group {
 	g.key = groupKey{tenant: sh.intern(k.Tenant), identity: strings.Clone(k.Identity)}
 	g.chain = sh.ids[h]
 	sh.tick++
@@ -413,7 +413,7 @@ func (sh *shard) add(g *group, e *entry) {
 // live returns the unexpired entry under k, or nil, and its group. An
 // expired entry found on the way is reclaimed at once rather than left for
 // the janitor. A found identity counts as used.
-func (sh *shard) live(k state.Key, h uint64, want kind, now int64) (*group, *entry, error) {
+func (sh *shard) live(k *state.Key, h uint64, want kind, now int64) (*group, *entry, error) {
 	g := sh.group(k, h)
 	if g == nil {
 		return nil, nil, nil
@@ -436,7 +436,7 @@ func (sh *shard) live(k state.Key, h uint64, want kind, now int64) (*group, *ent
 		return g, nil, nil
 	}
 	if want != 0 && e.kind != want {
-		return g, nil, fmt.Errorf("memory: key %s holds a %s, not a %s", k, e.kind, want)
+		return g, nil, fmt.Errorf("memory: key %s holds a %s, not a %s", *k, e.kind, want)
 	}
 	return g, e, nil
 }
@@ -478,7 +478,7 @@ func (w edit) doneIf(changed bool) {
 // upsert returns the live entry of kind want under k, creating it when
 // absent, and restarts its TTL: every write does. The caller defers done on
 // the returned edit once the write is made.
-func (sh *shard) upsert(k state.Key, h uint64, want kind, now int64, ttl time.Duration, x *scratch) (w edit, created bool, err error) {
+func (sh *shard) upsert(k *state.Key, h uint64, want kind, now int64, ttl time.Duration, x *scratch) (w edit, created bool, err error) {
 	g, e, err := sh.live(k, h, want, now)
 	if err != nil {
 		return edit{}, false, err
@@ -497,7 +497,7 @@ func (sh *shard) upsert(k state.Key, h uint64, want kind, now int64, ttl time.Du
 // replace stores e under k, in place of whatever k held, and evicts. g is
 // k's group as the caller just looked it up: nil when there is none; h is
 // hashKey(k).
-func (sh *shard) replace(g *group, k state.Key, h uint64, e *entry) {
+func (sh *shard) replace(g *group, k *state.Key, h uint64, e *entry) {
 	if g == nil {
 		g = sh.create(k, h)
 	}
