@@ -37,19 +37,27 @@ type guess struct {
 	pos  int32
 }
 
-// guessSlots is how many guesses an index keeps. On the realistic month a
-// large group sees a few dozen names often; 128 slots by address take
-// over nine in ten of the look-ups of names it holds (64: eight in ten,
-// depending on where the linker put the constants).
-const guessSlots = 128
+// guessSlots is how many guesses an index keeps, in pairs: a name's
+// guess is in its slot (see guessSlot) or the other of its pair. On the
+// realistic month a large group sees a few dozen names often, and 128
+// slots so take over nine in ten of the look-ups of names it holds (one
+// slot a name: eight to nine in ten, depending on where the linker put
+// the constants).
+const (
+	guessBits  = 7
+	guessSlots = 1 << guessBits
+)
 
 // nameIndexSize is the bytes a nameIndex takes besides its map.
 var nameIndexSize = alloc(int64(unsafe.Sizeof(nameIndex{})))
 
-// guessSlot returns the slot of the guess for a name at address p. Names
-// are 8- or 16-byte aligned on the heap and packed in the binary's
-// read-only data: the shifts spread both.
-func guessSlot(p uintptr) uintptr { return (p>>4 ^ p>>10) % guessSlots }
+// guessSlot returns the slot of the guess for a name at address p: the
+// top bits of a Fibonacci hash of the address. Names are 8- or 16-byte
+// aligned on the heap and packed at odd addresses in the binary's
+// read-only data; the multiplication spreads both.
+func guessSlot(p *byte) uintptr {
+	return uintptr(uint64(uintptr(unsafe.Pointer(p))) * 0x9E3779B97F4A7C15 >> (64 - guessBits))
+}
 
 // newNameIndex indexes entries.
 func newNameIndex(entries []*entry) *nameIndex {
@@ -61,25 +69,31 @@ func newNameIndex(entries []*entry) *nameIndex {
 }
 
 // find returns the position of the entry named name in the group's
-// entries, or -1. It tries the guess of the string's address and asks the
-// map (look) without one.
+// entries, or -1. It tries the guesses of the string's address and asks
+// the map (look) without one.
 func (x *nameIndex) find(name string) int {
 	p := unsafe.StringData(name)
-	g := &x.guess[guessSlot(uintptr(unsafe.Pointer(p)))]
-	if unsafe.StringData(g.name) == p && len(g.name) == len(name) && g.pos > 0 {
+	i := guessSlot(p)
+	if g := &x.guess[i]; unsafe.StringData(g.name) == p && len(g.name) == len(name) && g.pos > 0 {
+		return int(g.pos) - 1
+	}
+	if g := &x.guess[i^1]; unsafe.StringData(g.name) == p && len(g.name) == len(name) && g.pos > 0 {
 		return int(g.pos) - 1
 	}
 	return x.look(name)
 }
 
 // look is find without a guess, which it makes for the next look-up of
-// the same string.
+// the same string, in the string's slot, the guess there moving to the
+// other of the pair.
 func (x *nameIndex) look(name string) int {
 	i, ok := x.pos[name]
 	if !ok {
 		return -1
 	}
-	x.guess[guessSlot(uintptr(unsafe.Pointer(unsafe.StringData(name))))] = guess{name: name, pos: i + 1}
+	s := guessSlot(unsafe.StringData(name))
+	x.guess[s^1] = x.guess[s]
+	x.guess[s] = guess{name: name, pos: i + 1}
 	return int(i)
 }
 

@@ -154,15 +154,14 @@ func TestNameIndexCosted(t *testing.T) {
 	}
 }
 
-// addr is the address of s's bytes, as find takes it.
-func addr(s string) uintptr { return uintptr(unsafe.Pointer(unsafe.StringData(s))) }
-
 // guessed returns the position x guesses for s, the very string, or -1
 // when it has no guess for it.
 func (x *nameIndex) guessed(s string) int {
-	g := x.guess[guessSlot(addr(s))]
-	if unsafe.StringData(g.name) == unsafe.StringData(s) && len(g.name) == len(s) && g.pos > 0 {
-		return int(g.pos) - 1
+	i := guessSlot(unsafe.StringData(s))
+	for _, g := range []guess{x.guess[i], x.guess[i^1]} {
+		if unsafe.StringData(g.name) == unsafe.StringData(s) && len(g.name) == len(s) && g.pos > 0 {
+			return int(g.pos) - 1
+		}
 	}
 	return -1
 }
@@ -209,4 +208,50 @@ func FuzzNameIndex(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestNameIndexPairKeepsTwo looks up two names whose addresses share a
+// slot, in turn: both must stay guessed, the first in the other slot of
+// the pair, and a third of the same slot must push out the older.
+func TestNameIndexPairKeepsTwo(t *testing.T) {
+	var sh shard
+	sh.init(0)
+	names := make([]string, 4*guessSlots)
+	for i := range names {
+		names[i] = fmt.Sprintf("window:%04d", i)
+	}
+	bySlot := map[uintptr][]string{}
+	var same3 []string
+	for _, n := range names {
+		s := guessSlot(unsafe.StringData(n))
+		bySlot[s] = append(bySlot[s], n)
+		if len(bySlot[s]) == 3 {
+			same3 = bySlot[s]
+			break
+		}
+	}
+	if same3 == nil {
+		t.Fatal("no three names share a slot")
+	}
+	g := indexedGroup(t, &sh, names)
+	pos := func(n string) int {
+		for i, e := range g.entries {
+			if e.name == n {
+				return i
+			}
+		}
+		return -1
+	}
+	a, b, c := same3[0], same3[1], same3[2]
+	g.find(a)
+	g.find(b)
+	if g.index.guessed(a) != pos(a) || g.index.guessed(b) != pos(b) {
+		t.Fatalf("after looking up %s and %s of one slot, guesses %d and %d, want %d and %d",
+			a, b, g.index.guessed(a), g.index.guessed(b), pos(a), pos(b))
+	}
+	g.find(c)
+	if g.index.guessed(a) != -1 || g.index.guessed(b) != pos(b) || g.index.guessed(c) != pos(c) {
+		t.Fatalf("after a third name of the slot, guesses %d, %d, %d; want -1, %d, %d",
+			g.index.guessed(a), g.index.guessed(b), g.index.guessed(c), pos(b), pos(c))
+	}
 }
