@@ -71,7 +71,10 @@ func (s *Store) exec(op state.Op, now int64, x *scratch, held **shard) {
 // other Exec can have set the hint meanwhile; again is cleared with the
 // lock's release.
 func (s *Store) hold(k *state.Key, x *scratch, held **shard) (*shard, uint64) {
-	h, again := x.hash(k)
+	h, again := x.last.hash, true
+	if !x.last.is(k) { // hash's first test, inlined
+		h, again = x.rehash(k)
+	}
 	sh := s.shard(h)
 	if *held != sh {
 		if *held != nil {
