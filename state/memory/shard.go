@@ -338,6 +338,13 @@ func (sh *shard) unlink(g *group) {
 // of the recency list's last group and the claims' queue's first claim
 // goes first, and the claim used last (the current operation's) stays.
 func (sh *shard) evict(keep *group) {
+	if sh.budget > 0 && sh.bytes > sh.budget { // inlined: most writes leave the shard within it
+		sh.evictOver(keep)
+	}
+}
+
+// evictOver is evict for a shard over its budget.
+func (sh *shard) evictOver(keep *group) {
 	for sh.budget > 0 && sh.bytes > sh.budget {
 		g := sh.lru.prev
 		evictGroup := g != &sh.lru && g != keep
