@@ -11,30 +11,23 @@ import "unsafe"
 // earlier look-up in the group. The map hashed every byte of it and then
 // compared it with the entry's copy (mapaccess2_faststr with aeshash and
 // memeqbody, some 190 instructions a look-up, 7 % of the store's on the
-// realistic month). A guess is one load by the string's address and a
-// comparison of two words.
+// realistic month). A guess is a load by the string's address and one
+// comparison of the names.
 //
-// A guess holds the string it was made for, so that string's bytes stay
-// where they are, unchanged (a Go string's bytes are never written, and
-// the strings the module builds over bytes of its own with unsafe.String
-// are never written again either, as state's nameHashes relies on too):
-// a name at the same address and of the same length is the same name.
-// Holding it keeps at most guessSlots callers' names alive per indexed
-// group until other names take their slots: keys' names, which detectors
-// build from constants, and a few dozen bytes each. The position a guess
-// gives stays right while the entries do not move: remove, the one change
-// that moves an entry, forgets every guess of the group (see forget).
+// A guess is only ever a guess: it is taken when the entry at its
+// position is named name, which the comparison checks (names are unique
+// within a group), so a guess left stale by a removal that moved entries,
+// or by an address that now holds another string, costs a look-up in the
+// map and never a wrong answer. The guesses hold no pointer: they keep no
+// caller's string alive. (Holding the names, to trust a guess on its
+// address alone, kept detectors' chunks of names alive: 4 to 8 MB more
+// live heap after the realistic month, for some 10M instructions.)
 type nameIndex struct {
-	pos   map[string]int32 // name → position in the group's entries
-	guess [guessSlots]guess
-}
-
-// guess is a name looked up in a group and its entry's position there
-// + 1; 0: none (a slot of no guess holds "", which an empty name would
-// otherwise match).
-type guess struct {
-	name string
-	pos  int32
+	pos map[string]int32 // name → position in the group's entries
+	// guess holds, by slot of the address of a name looked up (see
+	// guessSlot), the low 32 bits of that address in its high 32 bits and
+	// the entry's position + 1 in its low 32 bits; 0: none.
+	guess [guessSlots]uint64
 }
 
 // guessSlots is how many guesses an index keeps, in pairs: a name's
@@ -68,34 +61,35 @@ func newNameIndex(entries []*entry) *nameIndex {
 	return x
 }
 
-// find returns the position of the entry named name in the group's
-// entries, or -1. It tries the guesses of the string's address and asks
-// the map (look) without one.
-func (x *nameIndex) find(name string) int {
+// find returns the position in entries, the group's, of the entry named
+// name, or -1. It tries the guesses of the string's address and asks the
+// map (look) when neither holds.
+func (x *nameIndex) find(name string, entries []*entry) int {
 	p := unsafe.StringData(name)
-	i := guessSlot(p)
-	if g := &x.guess[i]; unsafe.StringData(g.name) == p && len(g.name) == len(name) && g.pos > 0 {
-		return int(g.pos) - 1
+	tag, s := uint64(uint32(uintptr(unsafe.Pointer(p))))<<32, guessSlot(p)
+	if g := x.guess[s]; g&^(1<<32-1) == tag {
+		if i := int(uint32(g)) - 1; uint(i) < uint(len(entries)) && same(entries[i].name, name) {
+			return i
+		}
 	}
-	if g := &x.guess[i^1]; unsafe.StringData(g.name) == p && len(g.name) == len(name) && g.pos > 0 {
-		return int(g.pos) - 1
+	if g := x.guess[s^1]; g&^(1<<32-1) == tag {
+		if i := int(uint32(g)) - 1; uint(i) < uint(len(entries)) && same(entries[i].name, name) {
+			return i
+		}
 	}
-	return x.look(name)
+	return x.look(name, tag, s)
 }
 
-// look is find without a guess, which it makes for the next look-up of
-// the same string, in the string's slot, the guess there moving to the
-// other of the pair.
-func (x *nameIndex) look(name string) int {
+// look is find without a guess that holds, which it makes for the next
+// look-up of a string at the same address: in the address's slot s, the
+// guess there moving to the other of the pair. tag is the address's
+// part of a guess.
+func (x *nameIndex) look(name string, tag uint64, s uintptr) int {
 	i, ok := x.pos[name]
 	if !ok {
 		return -1
 	}
-	s := guessSlot(unsafe.StringData(name))
 	x.guess[s^1] = x.guess[s]
-	x.guess[s] = guess{name: name, pos: i + 1}
+	x.guess[s] = tag | uint64(i+1)
 	return int(i)
 }
-
-// forget drops every guess: entries moved.
-func (x *nameIndex) forget() { clear(x.guess[:]) }

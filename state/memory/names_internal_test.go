@@ -78,10 +78,11 @@ func TestNameIndexGuessesNeverLie(t *testing.T) {
 	}
 }
 
-// TestNameIndexForgetsOnRemove checks that a removal, which moves the
-// last entry into the removed one's place, leaves no guess, and that
-// find then answers from the map for the very strings guessed before.
-func TestNameIndexForgetsOnRemove(t *testing.T) {
+// TestNameIndexStaleGuessAtAnotherName plants guesses that point at the
+// entry of another name, and past the entries, as a string freed and its
+// address reused for another name, or a removal, would leave them: find
+// must not take them, and must guess right after.
+func TestNameIndexStaleGuessAtAnotherName(t *testing.T) {
 	var sh shard
 	sh.init(0)
 	names := make([]string, manyEntries+4)
@@ -89,26 +90,26 @@ func TestNameIndexForgetsOnRemove(t *testing.T) {
 		names[i] = fmt.Sprintf("policy:p%03d", i)
 	}
 	g := indexedGroup(t, &sh, names)
+	plant := func(n string, pos int) {
+		p := unsafe.StringData(n)
+		s, tag := guessSlot(p), uint64(uint32(uintptr(unsafe.Pointer(p))))<<32
+		g.index.guess[s], g.index.guess[s^1] = tag|uint64(pos+1), tag|uint64(pos+1)
+	}
 	for i, n := range names {
+		plant(n, (i+1)%len(names))
 		if got := g.find(n); got != i {
-			t.Fatalf("find(%s) = %d, want %d", n, got, i)
+			t.Fatalf("find(%s) = %d, want %d: a guess at %s's entry was taken", n, got, i, names[(i+1)%len(names)])
 		}
 		if got := g.index.guessed(n); got != i {
 			t.Fatalf("after find(%s), its guess is %d, want %d", n, got, i)
 		}
-	}
-	sh.remove(g, 0) // the last entry moves to 0
-	for i, gs := range g.index.guess {
-		if gs != (guess{}) {
-			t.Fatalf("slot %d still guesses %s at %d after a removal", i, gs.name, gs.pos-1)
+		plant(n, len(names)+5)
+		if got := g.find(n); got != i {
+			t.Fatalf("find(%s) = %d with a guess past the entries, want %d", n, got, i)
 		}
 	}
-	last := names[len(names)-1]
-	if got := g.find(last); got != 0 {
-		t.Fatalf("find(%s) = %d after it moved, want 0", last, got)
-	}
-	if got := g.find(names[0]); got != -1 {
-		t.Fatalf("find(%s) = %d after its removal, want -1", names[0], got)
+	if got := g.find("policy:absent"); got != -1 {
+		t.Fatalf("find of a name not held = %d, want -1", got)
 	}
 }
 
@@ -149,18 +150,19 @@ func TestNameIndexCosted(t *testing.T) {
 	if got, min := g.cost()-without.cost(), nameIndexSize+mapBytes(cap(g.entries), 16+8); got != min {
 		t.Errorf("the index adds %d bytes to the group's cost, want %d (guesses %d and map)", got, min, nameIndexSize)
 	}
-	if nameIndexSize < guessSlots*int64(unsafe.Sizeof(guess{})) {
+	if nameIndexSize < guessSlots*8 {
 		t.Errorf("nameIndexSize = %d, under the bytes of its guesses", nameIndexSize)
 	}
 }
 
-// guessed returns the position x guesses for s, the very string, or -1
-// when it has no guess for it.
+// guessed returns the position x guesses for s's address, right or not,
+// or -1 when it has no guess for it.
 func (x *nameIndex) guessed(s string) int {
-	i := guessSlot(unsafe.StringData(s))
-	for _, g := range []guess{x.guess[i], x.guess[i^1]} {
-		if unsafe.StringData(g.name) == unsafe.StringData(s) && len(g.name) == len(s) && g.pos > 0 {
-			return int(g.pos) - 1
+	p := unsafe.StringData(s)
+	i, tag := guessSlot(p), uint64(uint32(uintptr(unsafe.Pointer(p))))<<32
+	for _, g := range []uint64{x.guess[i], x.guess[i^1]} {
+		if g != 0 && g&^(1<<32-1) == tag {
+			return int(uint32(g)) - 1
 		}
 	}
 	return -1

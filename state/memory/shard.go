@@ -364,7 +364,7 @@ func (sh *shard) evictOver(keep *group) {
 // find returns the index of the entry named name in g, or -1.
 func (g *group) find(name string) int {
 	if g.index != nil {
-		return g.index.find(name)
+		return g.index.find(name, g.entries)
 	}
 	return g.scan(name)
 }
@@ -393,7 +393,6 @@ func (sh *shard) remove(g *group, i int) {
 		if i < last {
 			g.index.pos[g.entries[i].name] = int32(i)
 		}
-		g.index.forget()
 	}
 	sh.keys--
 	sh.account(g, -e.cost())
@@ -427,7 +426,7 @@ func (sh *shard) live(k *state.Key, h uint64, want kind, now int64) (*group, *en
 	}
 	var i int
 	if g.index != nil {
-		i = g.index.find(k.Name)
+		i = g.index.find(k.Name, g.entries)
 	} else {
 		i = g.scan(k.Name)
 	}
