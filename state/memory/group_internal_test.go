@@ -160,3 +160,30 @@ func TestCollidingIdentitiesChained(t *testing.T) {
 // ptr returns a pointer to a copy of k, for the shard's functions that
 // take a key by address.
 func ptr(k state.Key) *state.Key { return &k }
+
+// TestCachedSkipsFreeSlots leaves the hash of the identity looked up in
+// free slots of the recent groups, as forget leaves a hash behind: cached
+// must not answer from a free slot, and must find the group once it is
+// recent.
+func TestCachedSkipsFreeSlots(t *testing.T) {
+	var sh shard
+	sh.init(0)
+	k := state.Key{Identity: "alice"}
+	h := hashKey(k)
+	for i := range sh.recentHash {
+		sh.recentHash[i] = h
+	}
+	if g := sh.cached(&k, h); g != nil {
+		t.Fatalf("cached answered %p from free slots", g)
+	}
+	g := sh.create(&k, h)
+	other := state.Key{Identity: "bob"}
+	sh.create(&other, hashKey(other)) // g is second now
+	if got := sh.cached(&k, h); got != g {
+		t.Fatalf("cached = %p, want the group made, %p", got, g)
+	}
+	sh.forget(g)
+	if got := sh.cached(&k, h); got != nil {
+		t.Fatalf("cached = %p after the group was forgotten, want nil", got)
+	}
+}

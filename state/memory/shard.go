@@ -181,7 +181,7 @@ func (sh *shard) group(k *state.Key, h uint64) *group {
 		sh.touch(g)
 		return g
 	}
-	if g := sh.lookup(k, h); g != nil {
+	if g := sh.search(k, h); g != nil {
 		return g
 	}
 	return sh.promote(k, h)
@@ -193,6 +193,11 @@ func (sh *shard) lookup(k *state.Key, h uint64) *group {
 		sh.touch(g)
 		return g
 	}
+	return sh.search(k, h)
+}
+
+// search is lookup past the hint, which group has tested already.
+func (sh *shard) search(k *state.Key, h uint64) *group {
 	g := sh.cached(k, h)
 	if g == nil {
 		for g = sh.ids[h]; g != nil && !g.is(k); g = g.chain {
@@ -216,12 +221,15 @@ func (g *group) is(k *state.Key) bool {
 
 // cached returns k's identity when it is among the recent groups, moved
 // to the front of them; nil otherwise.
+// The hashes are compared first, without loading the groups: most
+// recent groups are not the one looked up. A free slot (nil) may keep a
+// stale hash.
 func (sh *shard) cached(k *state.Key, h uint64) *group {
-	for i, g := range sh.recent {
-		if g == nil {
-			return nil // slots fill from the front
+	for i, rh := range sh.recentHash {
+		if rh != h {
+			continue
 		}
-		if sh.recentHash[i] == h && g.is(k) {
+		if g := sh.recent[i]; g != nil && g.is(k) {
 			sh.shiftRecent(i)
 			sh.recent[0], sh.recentHash[0] = g, h
 			return g
