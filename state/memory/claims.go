@@ -52,13 +52,13 @@ var claimSeed = maphash.MakeSeed()
 
 // claimDigest is the second half of k's identity digest, hashKey the
 // first: hashed as hashKey is, with another seed.
-func claimDigest(k state.Key) uint64 { return hashWith(claimSeed, k) }
+func claimDigest(k *state.Key) uint64 { return hashWith(claimSeed, k) }
 
 // claimAlone claims k on an identity without a group: it reports false
 // when the identity is, or must become, a group (another name of it is
 // held, or its hash holds another identity's live claim), and the caller
 // claims through the group instead.
-func (sh *shard) claimAlone(k state.Key, h uint64, value []byte, expires, now int64, x *scratch) (state.Claimed, bool) {
+func (sh *shard) claimAlone(k *state.Key, h uint64, value []byte, expires, now int64, x *scratch) (state.Claimed, bool) {
 	c, held := sh.claims.get(h)
 	d := claimDigest(k)
 	switch {
@@ -118,7 +118,7 @@ func (sh *shard) forgetClaim(c claim) {
 
 // promote turns k's identity, held as a claim, into a group holding the
 // claim's value, and returns it; nil when k's identity holds no claim.
-func (sh *shard) promote(k state.Key, h uint64) *group {
+func (sh *shard) promote(k *state.Key, h uint64) *group {
 	c, ok := sh.claims.get(h)
 	if !ok || c.digest != claimDigest(k) {
 		return nil

@@ -85,28 +85,28 @@ func TestClaimsCollideApart(t *testing.T) {
 	const h, now = 7, 1000
 	a := state.Key{Identity: "a", Name: "verdict"}
 	b := state.Key{Identity: "b", Name: "verdict"}
-	if c, ok := sh.claimAlone(a, h, []byte("A"), now+10, now, &x); !ok || !c.First {
+	if c, ok := sh.claimAlone(&a, h, []byte("A"), now+10, now, &x); !ok || !c.First {
 		t.Fatalf("claim of a = %+v, %v; want First, held alone", c, ok)
 	}
-	if _, ok := sh.claimAlone(b, h, []byte("B"), now+10, now, &x); ok {
+	if _, ok := sh.claimAlone(&b, h, []byte("B"), now+10, now, &x); ok {
 		t.Fatal("b took the slot a's live claim holds")
 	}
 	// A claim keeps a digest of its tenant and identity, not their bytes:
 	// a's identity in another tenant is another identity.
-	if _, ok := sh.claimAlone(state.Key{Tenant: "other", Identity: "a", Name: "verdict"}, h, []byte("O"), now+10, now, &x); ok {
+	if _, ok := sh.claimAlone(ptr(state.Key{Tenant: "other", Identity: "a", Name: "verdict"}), h, []byte("O"), now+10, now, &x); ok {
 		t.Fatal("a of another tenant took the slot a's live claim holds")
 	}
-	if g := sh.group(b, h); g != nil {
+	if g := sh.group(&b, h); g != nil {
 		t.Fatalf("b has a group before it made one: %v", g)
 	}
-	if c, ok := sh.claimAlone(a, h, nil, now+10, now+5, &x); !ok || c.First || string(c.Prior) != "A" {
+	if c, ok := sh.claimAlone(&a, h, nil, now+10, now+5, &x); !ok || c.First || string(c.Prior) != "A" {
 		t.Fatalf("claim of a again = %+v, %v; want a's value as Prior", c, ok)
 	}
 	// Past a's expiry, b takes the slot.
-	if c, ok := sh.claimAlone(b, h, []byte("B"), now+30, now+20, &x); !ok || !c.First {
+	if c, ok := sh.claimAlone(&b, h, []byte("B"), now+30, now+20, &x); !ok || !c.First {
 		t.Fatalf("claim of b after a expired = %+v, %v; want First, held alone", c, ok)
 	}
-	if c, ok := sh.claimAlone(a, h, []byte("A2"), now+40, now+20, &x); ok || c.First {
+	if c, ok := sh.claimAlone(&a, h, []byte("A2"), now+40, now+20, &x); ok || c.First {
 		t.Fatalf("claim of a after b took the slot = %+v, %v; want it left to a group", c, ok)
 	}
 	if sh.bytes != claimCost(&sh, h) {
@@ -130,22 +130,22 @@ func TestEvictionOrdersClaimsAndGroupsByUse(t *testing.T) {
 	for i := range 6 {
 		k := state.Key{Identity: id(i), Name: "n"}
 		if i%2 == 0 {
-			sh.claimAlone(k, hashKey(k), nil, now+100, now, &x)
+			sh.claimAlone(&k, hashKey(k), nil, now+100, now, &x)
 		} else {
 			e := newEntry("n", kindMark)
 			e.expires = now + 100
-			sh.add(sh.create(k, hashKey(k)), e)
+			sh.add(sh.create(&k, hashKey(k)), e)
 		}
 	}
 	// Use claim 0 again: it is now the most recent.
 	k0 := state.Key{Identity: id(0), Name: "n"}
-	sh.claimAlone(k0, hashKey(k0), nil, now+100, now, &x)
+	sh.claimAlone(&k0, hashKey(k0), nil, now+100, now, &x)
 	sh.budget = sh.bytes - 1 // one identity too many
 	sh.evict(nil)
 	if sh.evicted != 1 {
 		t.Fatalf("evicted %d identities to shed one", sh.evicted)
 	}
-	if k1 := (state.Key{Identity: id(1), Name: "n"}); sh.lookup(k1, hashKey(k1)) != nil {
+	if k1 := (state.Key{Identity: id(1), Name: "n"}); sh.lookup(&k1, hashKey(k1)) != nil {
 		t.Fatal("group 1 (least recently used once claim 0 was used again) survived")
 	}
 	sh.budget = 1 // shed everything but the last used

@@ -186,13 +186,13 @@ func setBytes(n int) int64 {
 
 // cost returns the bytes g takes besides its entries: the group, its slot
 // in the shard's map, the identity's copy, the slice of entries and its
-// index. The index, which never shrinks, is costed at the slice's
-// capacity, which never shrinks either and is at least the most entries
-// the group held: an upper bound.
+// index (its guesses and its map). The map, which never shrinks, is
+// costed at the slice's capacity, which never shrinks either and is at
+// least the most entries the group held: an upper bound.
 func (g *group) cost() int64 {
 	n := groupSize + groupSlot + str(int64(len(g.key.identity))) + alloc(8*int64(cap(g.entries)))
 	if g.index != nil {
-		n += mapBytes(cap(g.entries), 16+8)
+		n += nameIndexSize + mapBytes(cap(g.entries), 16+8)
 	}
 	return n
 }

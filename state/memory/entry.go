@@ -226,8 +226,17 @@ func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
 // forgetIntros drops the introductions made before cutoff (wall clock):
 // too old to be retried. It reports whether it dropped any.
 func (e *entry) forgetIntros(cutoff int64) (dropped bool) {
-	kept := e.intro[:0]
-	for _, in := range e.intro {
+	// Most calls drop none (a novelty add with an owner calls it every
+	// time): only from the first to drop on is the slice rewritten.
+	i := 0
+	for i < len(e.intro) && e.intro[i].when >= cutoff {
+		i++
+	}
+	if i == len(e.intro) {
+		return false
+	}
+	kept := e.intro[:i]
+	for _, in := range e.intro[i:] {
 		if in.when >= cutoff {
 			kept = append(kept, in)
 		} else {

@@ -22,17 +22,17 @@ func TestGroupIndexFollowsEntries(t *testing.T) {
 	indexed := false
 	for step := range 3000 {
 		i := r.IntN(3 * manyEntries)
-		if g := sh.group(key(i), hashKey(key(i))); held[i] {
+		if g := sh.group(ptr(key(i)), hashKey(key(i))); held[i] {
 			sh.remove(g, g.find(key(i).Name))
 			delete(held, i)
 		} else {
 			if g == nil {
-				g = sh.create(key(i), hashKey(key(i)))
+				g = sh.create(ptr(key(i)), hashKey(key(i)))
 			}
 			sh.add(g, newEntry(key(i).Name, kindMark))
 			held[i] = true
 		}
-		g := sh.group(key(0), hashKey(key(0)))
+		g := sh.group(ptr(key(0)), hashKey(key(0)))
 		if len(held) == 0 {
 			if g != nil {
 				t.Fatalf("step %d: the identity holds nothing, yet its group is there", step)
@@ -52,8 +52,8 @@ func TestGroupIndexFollowsEntries(t *testing.T) {
 			}
 		}
 		indexed = indexed || g.index != nil
-		if g.index != nil && len(g.index) != len(g.entries) {
-			t.Fatalf("step %d: index of %d names for %d entries", step, len(g.index), len(g.entries))
+		if g.index != nil && len(g.index.pos) != len(g.entries) {
+			t.Fatalf("step %d: index of %d names for %d entries", step, len(g.index.pos), len(g.entries))
 		}
 	}
 	if !indexed {
@@ -73,9 +73,9 @@ func TestTenantsKeptApart(t *testing.T) {
 	sh.init(0)
 	put := func(tenant string, i int, expires int64) {
 		k := state.Key{Tenant: tenant, Identity: fmt.Sprintf("id%04d", i), Name: "n"}
-		g := sh.group(k, hashKey(k))
+		g := sh.group(&k, hashKey(k))
 		if g == nil {
-			g = sh.create(k, hashKey(k))
+			g = sh.create(&k, hashKey(k))
 		}
 		e := newEntry(k.Name, kindValue)
 		e.value, e.expires = tenant, expires
@@ -102,7 +102,7 @@ func TestTenantsKeptApart(t *testing.T) {
 	for _, tenant := range []string{"a", "", "b", "a"} {
 		for i := range 12 {
 			k := state.Key{Tenant: tenant, Identity: fmt.Sprintf("id%04d", i)}
-			g := sh.group(k, hashKey(k))
+			g := sh.group(&k, hashKey(k))
 			switch want := tenant != "a" && i < 10; {
 			case want && (g == nil || g.entries[0].value != tenant):
 				t.Fatalf("tenant %q, identity %d: group %v, want its own", tenant, i, g)
@@ -113,7 +113,7 @@ func TestTenantsKeptApart(t *testing.T) {
 	}
 	put("a", 0, 200)
 	k := state.Key{Tenant: "a", Identity: "id0000"}
-	if g := sh.group(k, hashKey(k)); g == nil || sh.groups != 21 {
+	if g := sh.group(&k, hashKey(k)); g == nil || sh.groups != 21 {
 		t.Fatalf("tenant a came back: group %v, %d groups; want it and 21", g, sh.groups)
 	}
 }
@@ -131,13 +131,13 @@ func TestCollidingIdentitiesChained(t *testing.T) {
 	keys := make([]state.Key, 5)
 	for i := range keys {
 		keys[i] = state.Key{Tenant: "acme", Identity: fmt.Sprintf("id%d", i), Name: "n"}
-		sh.add(sh.create(keys[i], h), newEntry("n", kindMark))
+		sh.add(sh.create(&keys[i], h), newEntry("n", kindMark))
 	}
 	held := map[int]bool{0: true, 1: true, 2: true, 3: true, 4: true}
 	for _, gone := range []int{4, 2, 0, 3, 1} { // the head of the chain is the last created
 		for i, k := range keys {
 			sh.recent = [recentGroups]*group{} // look up through the map
-			g := sh.group(k, h)
+			g := sh.group(&k, h)
 			switch {
 			case held[i] && (g == nil || g.key.identity != k.Identity):
 				t.Fatalf("before dropping %d: identity %d found as %v", gone, i, g)
@@ -145,7 +145,7 @@ func TestCollidingIdentitiesChained(t *testing.T) {
 				t.Fatalf("before dropping %d: identity %d found after it was dropped", gone, i)
 			}
 		}
-		g := sh.group(keys[gone], h)
+		g := sh.group(&keys[gone], h)
 		sh.remove(g, 0) // its last entry: drops it
 		delete(held, gone)
 		if sh.groups != len(held) {
@@ -154,5 +154,36 @@ func TestCollidingIdentitiesChained(t *testing.T) {
 	}
 	if len(sh.ids) != 0 {
 		t.Fatalf("every identity dropped, yet ids holds %d hashes", len(sh.ids))
+	}
+}
+
+// ptr returns a pointer to a copy of k, for the shard's functions that
+// take a key by address.
+func ptr(k state.Key) *state.Key { return &k }
+
+// TestCachedSkipsFreeSlots leaves the hash of the identity looked up in
+// free slots of the recent groups, as forget leaves a hash behind: cached
+// must not answer from a free slot, and must find the group once it is
+// recent.
+func TestCachedSkipsFreeSlots(t *testing.T) {
+	var sh shard
+	sh.init(0)
+	k := state.Key{Identity: "alice"}
+	h := hashKey(k)
+	for i := range sh.recentHash {
+		sh.recentHash[i] = h
+	}
+	if g := sh.cached(&k, h); g != nil {
+		t.Fatalf("cached answered %p from free slots", g)
+	}
+	g := sh.create(&k, h)
+	other := state.Key{Identity: "bob"}
+	sh.create(&other, hashKey(other)) // g is second now
+	if got := sh.cached(&k, h); got != g {
+		t.Fatalf("cached = %p, want the group made, %p", got, g)
+	}
+	sh.forget(g)
+	if got := sh.cached(&k, h); got != nil {
+		t.Fatalf("cached = %p after the group was forgotten, want nil", got)
 	}
 }

@@ -17,43 +17,43 @@ import (
 func (s *Store) exec(op state.Op, now int64, x *scratch, held **shard) {
 	switch o := op.(type) {
 	case *state.ClaimOp:
-		sh, h := s.hold(o.Key, x, held)
+		sh, h := s.hold(&o.Key, x, held)
 		o.Result.Resolve(sh.claim(o, h, now, x))
 	case *state.PutOp:
-		sh, h := s.hold(o.Key, x, held)
+		sh, h := s.hold(&o.Key, x, held)
 		o.Result.Resolve(sh.put(o, h, now, x))
 	case *state.GetOp:
-		sh, h := s.hold(o.Key, x, held)
+		sh, h := s.hold(&o.Key, x, held)
 		o.Result.Resolve(sh.get(o, h, now, x))
 	case *state.WindowAddOp:
-		sh, h := s.hold(o.Key, x, held)
+		sh, h := s.hold(&o.Key, x, held)
 		o.Result.Resolve(sh.windowAdd(o, h, now, x))
 	case *state.WindowAddReadOp:
-		sh, h := s.hold(o.Key, x, held)
+		sh, h := s.hold(&o.Key, x, held)
 		o.Result.Resolve(sh.windowAddRead(o, h, now, x))
 	case *state.WindowPairAddReadOp:
-		sh, h := s.hold(o.Key, x, held)
+		sh, h := s.hold(&o.Key, x, held)
 		o.Result.Resolve(sh.windowPairAddRead(o, h, now, x))
 	case *state.WindowReadOp:
-		sh, h := s.hold(o.Key, x, held)
+		sh, h := s.hold(&o.Key, x, held)
 		o.Result.Resolve(sh.windowRead(o, h, now, x))
 	case *state.NoveltyAddOp:
-		sh, h := s.hold(o.Key, x, held)
+		sh, h := s.hold(&o.Key, x, held)
 		o.Result.Resolve(sh.noveltyAdd(o, h, now, x))
 	case *state.MarkOp:
-		sh, h := s.hold(o.Key, x, held)
+		sh, h := s.hold(&o.Key, x, held)
 		o.Result.Resolve(sh.mark(o, h, now, x))
 	case *state.ReadMarkOp:
-		sh, h := s.hold(o.Key, x, held)
+		sh, h := s.hold(&o.Key, x, held)
 		o.Result.Resolve(sh.readMark(o, h, now, x))
 	case *state.BucketAddOp:
-		sh, h := s.hold(o.Key, x, held)
+		sh, h := s.hold(&o.Key, x, held)
 		o.Result.Resolve(sh.bucketAdd(o, h, now, x))
 	case *state.BucketReadOp:
-		sh, h := s.hold(o.Key, x, held)
+		sh, h := s.hold(&o.Key, x, held)
 		o.Result.Resolve(sh.bucketRead(o, h, now, x))
 	case *state.ThrottleOp:
-		sh, h := s.hold(o.Key, x, held)
+		sh, h := s.hold(&o.Key, x, held)
 		o.Result.Resolve(sh.throttle(o, h, now, x))
 	default:
 		op.Fail(fmt.Errorf("memory: unsupported operation %T", op))
@@ -70,8 +70,11 @@ func (s *Store) exec(op state.Op, now int64, x *scratch, held **shard) {
 // operation runs on the same shard, whose lock has been held since, so no
 // other Exec can have set the hint meanwhile; again is cleared with the
 // lock's release.
-func (s *Store) hold(k state.Key, x *scratch, held **shard) (*shard, uint64) {
-	h, again := x.hash(k)
+func (s *Store) hold(k *state.Key, x *scratch, held **shard) (*shard, uint64) {
+	h, again := x.last.hash, true
+	if !x.last.is(k) { // hash's first test, inlined
+		h, again = x.rehash(k)
+	}
 	sh := s.shard(h)
 	if *held != sh {
 		if *held != nil {
@@ -105,12 +108,12 @@ func (sh *shard) claim(o *state.ClaimOp, h uint64, now int64, x *scratch) (state
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return state.Claimed{}, err
 	}
-	if sh.lookup(o.Key, h) == nil {
-		if c, ok := sh.claimAlone(o.Key, h, o.Value, now+int64(o.TTL), now, x); ok {
+	if sh.lookup(&o.Key, h) == nil {
+		if c, ok := sh.claimAlone(&o.Key, h, o.Value, now+int64(o.TTL), now, x); ok {
 			return c, nil
 		}
 	}
-	g, e, err := sh.live(o.Key, h, kindValue, now)
+	g, e, err := sh.live(&o.Key, h, kindValue, now)
 	if err != nil {
 		return state.Claimed{}, err
 	}
@@ -119,12 +122,12 @@ func (sh *shard) claim(o *state.ClaimOp, h uint64, now int64, x *scratch) (state
 	}
 	if g == nil {
 		one := &single{e: entry{name: strings.Clone(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)}}
-		g = sh.adopt(o.Key, h, &one.g)
+		g = sh.adopt(&o.Key, h, &one.g)
 		sh.add(g, &one.e)
 		sh.evict(g)
 		return state.Claimed{First: true}, nil
 	}
-	sh.replace(g, o.Key, h, &entry{name: strings.Clone(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
+	sh.replace(g, &o.Key, h, &entry{name: strings.Clone(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
 	return state.Claimed{First: true}, nil
 }
 
@@ -133,12 +136,12 @@ func (sh *shard) put(o *state.PutOp, h uint64, now int64, x *scratch) (struct{},
 		return struct{}{}, err
 	}
 	// Put replaces whatever the key held, as SET does on Redis.
-	sh.replace(sh.group(o.Key, h), o.Key, h, &entry{name: strings.Clone(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
+	sh.replace(sh.group(&o.Key, h), &o.Key, h, &entry{name: strings.Clone(o.Key.Name), kind: kindValue, value: string(o.Value), expires: now + int64(o.TTL)})
 	return struct{}{}, nil
 }
 
 func (sh *shard) get(o *state.GetOp, h uint64, now int64, x *scratch) ([]byte, error) {
-	_, e, err := sh.live(o.Key, h, kindValue, now)
+	_, e, err := sh.live(&o.Key, h, kindValue, now)
 	if err != nil || e == nil {
 		return nil, err
 	}
@@ -151,7 +154,7 @@ func (sh *shard) windowAdd(o *state.WindowAddOp, h uint64, now int64, x *scratch
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return 0, err
 	}
-	w, created, err := sh.upsert(o.Key, h, kindWindow, now, o.TTL, x)
+	w, created, err := sh.upsert(&o.Key, h, kindWindow, now, o.TTL, x)
 	if err != nil {
 		return 0, err
 	}
@@ -172,7 +175,7 @@ func (e *entry) addWindowed(member string, at int64, ttl time.Duration) (changed
 }
 
 func (sh *shard) windowRead(o *state.WindowReadOp, h uint64, now int64, x *scratch) (state.Window, error) {
-	_, e, err := sh.live(o.Key, h, kindWindow, now)
+	_, e, err := sh.live(&o.Key, h, kindWindow, now)
 	if err != nil || e == nil {
 		return state.Window{}, err
 	}
@@ -184,7 +187,7 @@ func (sh *shard) windowAddRead(o *state.WindowAddReadOp, h uint64, now int64, x 
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return state.Window{}, err
 	}
-	w, created, err := sh.upsert(o.Key, h, kindWindow, now, o.TTL, x)
+	w, created, err := sh.upsert(&o.Key, h, kindWindow, now, o.TTL, x)
 	if err != nil {
 		return state.Window{}, err
 	}
@@ -201,7 +204,7 @@ func (sh *shard) windowPairAddRead(o *state.WindowPairAddReadOp, h uint64, now i
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return out, err
 	}
-	w, changed, err := sh.upsert(o.Key, h, kindWindowPair, now, o.TTL, x)
+	w, changed, err := sh.upsert(&o.Key, h, kindWindowPair, now, o.TTL, x)
 	if err != nil {
 		return out, err
 	}
@@ -244,7 +247,7 @@ func (sh *shard) noveltyAdd(o *state.NoveltyAddOp, h uint64, now int64, x *scrat
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return state.Novelty{}, err
 	}
-	w, created, err := sh.upsert(o.Key, h, kindNovelty, now, o.TTL, x)
+	w, created, err := sh.upsert(&o.Key, h, kindNovelty, now, o.TTL, x)
 	if err != nil {
 		return state.Novelty{}, err
 	}
@@ -282,7 +285,7 @@ func (sh *shard) mark(o *state.MarkOp, h uint64, now int64, x *scratch) (state.M
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return state.Mark{}, err
 	}
-	w, created, err := sh.upsert(o.Key, h, kindMark, now, o.TTL, x)
+	w, created, err := sh.upsert(&o.Key, h, kindMark, now, o.TTL, x)
 	if err != nil {
 		return state.Mark{}, err
 	}
@@ -301,7 +304,7 @@ func (sh *shard) mark(o *state.MarkOp, h uint64, now int64, x *scratch) (state.M
 }
 
 func (sh *shard) readMark(o *state.ReadMarkOp, h uint64, now int64, x *scratch) (state.Mark, error) {
-	_, e, err := sh.live(o.Key, h, kindMark, now)
+	_, e, err := sh.live(&o.Key, h, kindMark, now)
 	if err != nil || e == nil {
 		return state.Mark{}, err
 	}
@@ -320,7 +323,7 @@ func (sh *shard) bucketAdd(o *state.BucketAddOp, h uint64, now int64, x *scratch
 	if err := cmp.Or(checkTTL(o.Key, o.TTL), checkBuckets(o.Key, o.Width, o.History)); err != nil {
 		return nil, err
 	}
-	ed, _, err := sh.upsert(o.Key, h, kindBuckets, now, o.TTL, x)
+	ed, _, err := sh.upsert(&o.Key, h, kindBuckets, now, o.TTL, x)
 	if err != nil {
 		return nil, err
 	}
@@ -336,7 +339,7 @@ func (sh *shard) bucketRead(o *state.BucketReadOp, h uint64, now int64, x *scrat
 	if err := checkBuckets(o.Key, o.Width, o.History); err != nil {
 		return nil, err
 	}
-	_, e, err := sh.live(o.Key, h, kindBuckets, now)
+	_, e, err := sh.live(&o.Key, h, kindBuckets, now)
 	if err != nil {
 		return nil, err
 	}
@@ -349,10 +352,10 @@ func (sh *shard) throttle(o *state.ThrottleOp, h uint64, now int64, x *scratch) 
 	if err := checkTTL(o.Key, o.TTL); err != nil {
 		return false, err
 	}
-	g, e, err := sh.live(o.Key, h, kindThrottle, now)
+	g, e, err := sh.live(&o.Key, h, kindThrottle, now)
 	if err != nil || e != nil {
 		return e != nil && e.value == o.Owner, err
 	}
-	sh.replace(g, o.Key, h, &entry{name: strings.Clone(o.Key.Name), kind: kindThrottle, value: strings.Clone(o.Owner), expires: now + int64(o.TTL)})
+	sh.replace(g, &o.Key, h, &entry{name: strings.Clone(o.Key.Name), kind: kindThrottle, value: strings.Clone(o.Owner), expires: now + int64(o.TTL)})
 	return true, nil
 }

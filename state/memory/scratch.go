@@ -1,6 +1,8 @@
 package memory
 
 import (
+	"unsafe"
+
 	"github.com/iamsentry/iamsentry/state"
 )
 
@@ -13,11 +15,7 @@ type scratch struct {
 	// a detector queues its operations on one identity together, and
 	// the next detector often works on the same one, so comparing the
 	// strings (the same ones, as often as not) spares hashing them.
-	last struct {
-		tenant, identity string
-		hash             uint64
-		set              bool
-	}
+	last lastIdentity
 
 	// strs and ints are what the next window samples and bucket
 	// histories are cut from (see strings and counts).
@@ -30,15 +28,38 @@ type scratch struct {
 	chunk int
 }
 
-// hash returns hashKey(k), remembering it for the next operation, and
-// whether k's identity is the previous operation's.
-func (x *scratch) hash(k state.Key) (h uint64, again bool) {
+// lastIdentity is the identity of an Exec's previous operation and its
+// hashKey.
+type lastIdentity struct {
+	tenant, identity string
+	hash             uint64
+	set              bool
+}
+
+// rehash returns hashKey(k), remembering it for the next operation, and
+// whether k's identity is the previous operation's. hold calls it when
+// k's identity is not the very strings of the last one (see
+// lastIdentity.is), which it tests itself, sparing a call for half
+// the operations of a scan. Other strings may still hold the same bytes.
+func (x *scratch) rehash(k *state.Key) (h uint64, again bool) {
 	l := &x.last
 	if l.set && same(l.identity, k.Identity) && same(l.tenant, k.Tenant) {
 		return l.hash, true
 	}
-	l.tenant, l.identity, l.hash, l.set = k.Tenant, k.Identity, hashKey(k), true
+	l.tenant, l.identity, l.hash, l.set = k.Tenant, k.Identity, hashWith(seed, k), true
 	return l.hash, false
+}
+
+// is reports whether k's tenant and identity are the very strings of
+// the last identity: what an event's operations on one identity pass.
+func (l *lastIdentity) is(k *state.Key) bool {
+	return l.set && sameString(l.identity, k.Identity) && sameString(l.tenant, k.Tenant)
+}
+
+// sameString reports whether a and b are the very same string: the
+// same bytes at the same address.
+func sameString(a, b string) bool {
+	return len(a) == len(b) && unsafe.StringData(a) == unsafe.StringData(b)
 }
 
 // resultChunk is how many elements a fresh chunk of answers holds: enough

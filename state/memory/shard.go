@@ -107,8 +107,8 @@ type group struct {
 	chain      *group // the next group in ids with the same hash; nearly always nil
 	used       uint64 // the shard's tick when the group was last used (see shard.tick)
 	entries    []*entry
-	index      map[string]int32 // name → position in entries, past manyEntries; never shrinks
-	bytes      int64            // accounted bytes of the group, entries included
+	index      *nameIndex // finds a name's position in entries, past manyEntries; never shrinks
+	bytes      int64      // accounted bytes of the group, entries included
 	prev, next *group
 }
 
@@ -137,10 +137,10 @@ var seed = maphash.MakeSeed()
 // whole of it keys the shard's map. Two string hashes cost less than one
 // hash of a pair; the rotation keeps a tenant and an identity that swap
 // names apart.
-func hashKey(k state.Key) uint64 { return hashWith(seed, k) }
+func hashKey(k state.Key) uint64 { return hashWith(seed, &k) }
 
 // hashWith is hashKey with the hashes keyed by s.
-func hashWith(s maphash.Seed, k state.Key) uint64 {
+func hashWith(s maphash.Seed, k *state.Key) uint64 {
 	h := maphash.String(s, k.Identity)
 	if k.Tenant != "" {
 		h = bits.RotateLeft64(h, 21) ^ maphash.String(s, k.Tenant)
@@ -176,23 +176,28 @@ func (sh *shard) touch(g *group) {
 // hashKey(k).
 // An identity held as a claim (see claims.go) becomes a group here: the
 // caller is about to use it as one.
-func (sh *shard) group(k state.Key, h uint64) *group {
+func (sh *shard) group(k *state.Key, h uint64) *group {
 	if g := sh.hint; g != nil && sh.again { // lookup's first step, inlined
 		sh.touch(g)
 		return g
 	}
-	if g := sh.lookup(k, h); g != nil {
+	if g := sh.search(k, h); g != nil {
 		return g
 	}
 	return sh.promote(k, h)
 }
 
 // lookup is group for an identity held as a group, nil otherwise.
-func (sh *shard) lookup(k state.Key, h uint64) *group {
+func (sh *shard) lookup(k *state.Key, h uint64) *group {
 	if g := sh.hint; g != nil && sh.again {
 		sh.touch(g)
 		return g
 	}
+	return sh.search(k, h)
+}
+
+// search is lookup past the hint, which group has tested already.
+func (sh *shard) search(k *state.Key, h uint64) *group {
 	g := sh.cached(k, h)
 	if g == nil {
 		for g = sh.ids[h]; g != nil && !g.is(k); g = g.chain {
@@ -208,7 +213,7 @@ func (sh *shard) lookup(k state.Key, h uint64) *group {
 }
 
 // is reports whether g is k's identity.
-func (g *group) is(k state.Key) bool {
+func (g *group) is(k *state.Key) bool {
 	// same, for the tenant too: most are the default tenant, "", which
 	// == would still compare in a call.
 	return same(g.key.identity, k.Identity) && same(g.key.tenant.Value(), k.Tenant)
@@ -216,12 +221,15 @@ func (g *group) is(k state.Key) bool {
 
 // cached returns k's identity when it is among the recent groups, moved
 // to the front of them; nil otherwise.
-func (sh *shard) cached(k state.Key, h uint64) *group {
-	for i, g := range sh.recent {
-		if g == nil {
-			return nil // slots fill from the front
+// The hashes are compared first, without loading the groups: most
+// recent groups are not the one looked up. A free slot (nil) may keep a
+// stale hash.
+func (sh *shard) cached(k *state.Key, h uint64) *group {
+	for i, rh := range sh.recentHash {
+		if rh != h {
+			continue
 		}
-		if sh.recentHash[i] == h && g.is(k) {
+		if g := sh.recent[i]; g != nil && g.is(k) {
 			sh.shiftRecent(i)
 			sh.recent[0], sh.recentHash[0] = g, h
 			return g
@@ -263,13 +271,13 @@ func (sh *shard) forget(g *group) {
 // caller just looked it up. The group is stored under a copy of the
 // identity: a caller's strings may be slices of a large record, which the
 // map would pin.
-func (sh *shard) create(k state.Key, h uint64) *group {
+func (sh *shard) create(k *state.Key, h uint64) *group {
 	return sh.adopt(k, h, new(group))
 }
 
 // adopt is create with the group's memory given: g is zero but for its
 // entries' backing array, which it may already have (see single).
-func (sh *shard) adopt(k state.Key, h uint64, g *group) *group {
+func (sh *shard) adopt(k *state.Key, h uint64, g *group) *group {
 	g.key = groupKey{tenant: sh.intern(k.Tenant), identity: strings.Clone(k.Identity)}
 	g.chain = sh.ids[h]
 	sh.tick++
@@ -338,6 +346,13 @@ func (sh *shard) unlink(g *group) {
 // of the recency list's last group and the claims' queue's first claim
 // goes first, and the claim used last (the current operation's) stays.
 func (sh *shard) evict(keep *group) {
+	if sh.budget > 0 && sh.bytes > sh.budget { // inlined: most writes leave the shard within it
+		sh.evictOver(keep)
+	}
+}
+
+// evictOver is evict for a shard over its budget.
+func (sh *shard) evictOver(keep *group) {
 	for sh.budget > 0 && sh.bytes > sh.budget {
 		g := sh.lru.prev
 		evictGroup := g != &sh.lru && g != keep
@@ -357,11 +372,15 @@ func (sh *shard) evict(keep *group) {
 // find returns the index of the entry named name in g, or -1.
 func (g *group) find(name string) int {
 	if g.index != nil {
-		if i, ok := g.index[name]; ok {
-			return int(i)
-		}
-		return -1
+		return g.index.find(name, g.entries)
 	}
+	return g.scan(name)
+}
+
+// scan is find for a group without an index. It is apart so that live,
+// the store's most frequent caller of find, inlines it: find, with the
+// index's call, is too large to be inlined.
+func (g *group) scan(name string) int {
 	for i, e := range g.entries {
 		if same(e.name, name) {
 			return i
@@ -378,9 +397,9 @@ func (sh *shard) remove(g *group, i int) {
 	g.entries[last] = nil
 	g.entries = g.entries[:last]
 	if g.index != nil {
-		delete(g.index, e.name)
+		delete(g.index.pos, e.name)
 		if i < last {
-			g.index[g.entries[i].name] = int32(i)
+			g.index.pos[g.entries[i].name] = int32(i)
 		}
 	}
 	sh.keys--
@@ -396,12 +415,9 @@ func (sh *shard) add(g *group, e *entry) {
 	g.entries = append(g.entries, e)
 	switch {
 	case g.index != nil:
-		g.index[e.name] = int32(len(g.entries) - 1)
+		g.index.pos[e.name] = int32(len(g.entries) - 1)
 	case len(g.entries) > manyEntries:
-		g.index = make(map[string]int32, len(g.entries))
-		for i, e := range g.entries {
-			g.index[e.name] = int32(i)
-		}
+		g.index = newNameIndex(g.entries)
 	}
 	sh.keys++
 	e.bytes = e.cost()
@@ -411,12 +427,17 @@ func (sh *shard) add(g *group, e *entry) {
 // live returns the unexpired entry under k, or nil, and its group. An
 // expired entry found on the way is reclaimed at once rather than left for
 // the janitor. A found identity counts as used.
-func (sh *shard) live(k state.Key, h uint64, want kind, now int64) (*group, *entry, error) {
+func (sh *shard) live(k *state.Key, h uint64, want kind, now int64) (*group, *entry, error) {
 	g := sh.group(k, h)
 	if g == nil {
 		return nil, nil, nil
 	}
-	i := g.find(k.Name)
+	var i int
+	if g.index != nil {
+		i = g.index.find(k.Name, g.entries)
+	} else {
+		i = g.scan(k.Name)
+	}
 	if i < 0 {
 		return g, nil, nil
 	}
@@ -429,7 +450,7 @@ func (sh *shard) live(k state.Key, h uint64, want kind, now int64) (*group, *ent
 		return g, nil, nil
 	}
 	if want != 0 && e.kind != want {
-		return g, nil, fmt.Errorf("memory: key %s holds a %s, not a %s", k, e.kind, want)
+		return g, nil, fmt.Errorf("memory: key %s holds a %s, not a %s", *k, e.kind, want)
 	}
 	return g, e, nil
 }
@@ -471,7 +492,7 @@ func (w edit) doneIf(changed bool) {
 // upsert returns the live entry of kind want under k, creating it when
 // absent, and restarts its TTL: every write does. The caller defers done on
 // the returned edit once the write is made.
-func (sh *shard) upsert(k state.Key, h uint64, want kind, now int64, ttl time.Duration, x *scratch) (w edit, created bool, err error) {
+func (sh *shard) upsert(k *state.Key, h uint64, want kind, now int64, ttl time.Duration, x *scratch) (w edit, created bool, err error) {
 	g, e, err := sh.live(k, h, want, now)
 	if err != nil {
 		return edit{}, false, err
@@ -490,7 +511,7 @@ func (sh *shard) upsert(k state.Key, h uint64, want kind, now int64, ttl time.Du
 // replace stores e under k, in place of whatever k held, and evicts. g is
 // k's group as the caller just looked it up: nil when there is none; h is
 // hashKey(k).
-func (sh *shard) replace(g *group, k state.Key, h uint64, e *entry) {
+func (sh *shard) replace(g *group, k *state.Key, h uint64, e *entry) {
 	if g == nil {
 		g = sh.create(k, h)
 	}
