@@ -144,27 +144,28 @@ func (d *PrivilegedRoleAssumptionSpike) Observe(ev *detectors.Event, b *state.Ba
 		return nil
 	}
 	principal := r.StablePrincipal()
-	var params struct {
-		RoleARN string `json:"roleArn"`
+	if principal == "" {
+		return nil
 	}
-	if principal == "" || roleARNParam(ev, &params.RoleARN) != nil || params.RoleARN == "" {
+	roleARN, err := roleARNParam(ev)
+	if err != nil || roleARN == "" {
 		return nil
 	}
 	a := assumptions.New(ev)
-	*a = assumption{d: d, r: r, tenant: ev.Tenant, principal: principal, role: params.RoleARN}
+	*a = assumption{d: d, r: r, tenant: ev.Tenant, principal: principal, role: roleARN}
 	pid := principalIdentities.get(principal)
 	w, ttl, n := d.opts.Window, d.opts.History+2*d.opts.Window, d.buckets+2
-	member := params.RoleARN + "|" + r.EventID
+	member := roleARN + "|" + r.EventID
 	next := r.EventTime.Add(w) // read through the bucket after the current one
 	a.first = detectors.Mark(b, ev.Key(pid, "assume:first-seen"), r.EventTime, state.KeepEarliest, d.opts.History)
 	privKey := ev.Key(pid, "assume:privileged")
-	if pattern, ok := d.settings.PrivilegedRole(params.RoleARN); ok {
+	if pattern, ok := d.settings.PrivilegedRole(roleARN); ok {
 		a.why = "matches privileged_roles pattern " + pattern
 		b.BucketAdd(privKey, member, r.EventTime, w, 0, ttl)
 		a.counts = b.BucketRead(privKey, next, w, n)
 		return a
 	}
-	role := assumedRoles.get(params.RoleARN)
+	role := assumedRoles.get(roleARN)
 	if role.series == "" {
 		return nil
 	}

@@ -5,21 +5,19 @@ import (
 	"github.com/iamsentry/iamsentry/detectors"
 )
 
-// roleARNParam sets *arn to the roleArn request parameter as decoding the
-// record's parameters into a struct of that one field sets it, and returns
-// that decode's error: from the event's RoleRequest when that decoded
-// (see detectors.Event.RoleRequest), else by that decode.
-func roleARNParam(ev *detectors.Event, arn *string) error {
+// roleARNParam returns the roleArn request parameter as decoding the
+// record's parameters into a struct of that one field gives it, and that
+// decode's error: from the event's RoleRequest when that decoded (see
+// detectors.Event.RoleRequest), else by that decode.
+func roleARNParam(ev *detectors.Event) (string, error) {
 	if q, ok := ev.RoleRequest(); ok {
-		*arn = q.RoleARN
-		return nil
+		return q.RoleARN, nil
 	}
 	type params struct {
 		RoleARN string `json:"roleArn"`
 	}
 	p, err := ownParams[params](ev.Record)
-	*arn = p.RoleARN
-	return err
+	return p.RoleARN, err
 }
 
 // ownParams decodes r's request parameters into a T, as r.Params does, for

@@ -34,8 +34,7 @@ func TestRoleParamsAsOwnDecode(t *testing.T) {
 				RoleARN string `json:"roleArn"`
 			}
 			oneErr := r.Params(&one)
-			var arn string
-			if err := roleARNParam(&detectors.Event{Record: r}, &arn); (err != nil) != (oneErr != nil) || arn != one.RoleARN {
+			if arn, err := roleARNParam(&detectors.Event{Record: r}); (err != nil) != (oneErr != nil) || arn != one.RoleARN {
 				t.Errorf("%s: roleARNParam = %q, %v; its own decode %q, %v", raw, arn, err, one.RoleARN, oneErr)
 			}
 			want := own.RoleARN

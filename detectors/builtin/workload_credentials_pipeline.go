@@ -25,8 +25,8 @@ func pipelineRole(ev *detectors.Event) (role, provider string) {
 	if r.EventName != "AssumeRoleWithWebIdentity" || r.Failed() || strings.Contains(u.PrincipalID+u.UserName, "oidc.eks.") {
 		return "", ""
 	}
-	var arn string
-	if err := roleARNParam(ev, &arn); err != nil || detectors.RoleNameFromARN(arn) == "" {
+	arn, err := roleARNParam(ev)
+	if err != nil || detectors.RoleNameFromARN(arn) == "" {
 		return "", ""
 	}
 	provider = "an OIDC provider"
