@@ -43,6 +43,11 @@ fluentbit-plugin: ## Build bin/iamsentry-fluentbit.so, the Fluent Bit output plu
 run: build ## Build, then serve on $(LISTEN) (admin: /metrics, /healthz, /readyz on $(ADMIN_LISTEN)) with the embedded state store
 	exec bin/iamsentry serve --listen '$(LISTEN)' --admin-listen '$(ADMIN_LISTEN)'
 
+# RACETEST_USERS is a go list template printing a package whose tests
+# import internal/racetest, i.e. hold a test that skips itself under -race.
+RACETEST := github.com/iamsentry/iamsentry/internal/racetest
+RACETEST_USERS := {{$$p := .ImportPath}}{{range .TestImports}}{{if eq . "$(RACETEST)"}}{{println $$p}}{{end}}{{end}}{{range .XTestImports}}{{if eq . "$(RACETEST)"}}{{println $$p}}{{end}}{{end}}
+
 # test builds bin/iamsentry and bin/grpcurl first, outside any test's
 # timeout: from an empty build cache they take minutes, and the end-to-end
 # tests run them. The per-package timeout catches a hang, not slowness: on
@@ -51,6 +56,10 @@ run: build ## Build, then serve on $(LISTEN) (admin: /metrics, /healthz, /readyz
 test: redis build tools ## Run every test (unit, conformance on memory and real Redis, end-to-end with grpcurl, the Fluent Bit plugin)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
+	@# Tests that score a month on one goroutine skip themselves under -race
+	@# (internal/racetest): the packages whose tests import racetest run again
+	@# here without it, so every test runs on every make test.
+	$(GO) test -count=1 -timeout 20m $$($(GO) list -f '$(RACETEST_USERS)' ./... | sort -u)
 	@# The plugin module follows the main one through a replace directive; -mod=mod
 	@# lets it pick up the main module's requirements as they change.
 	cd clients/fluentbit && GOFLAGS=-mod=mod $(GO) vet ./... && GOFLAGS=-mod=mod $(GO) test -race -count=1 ./...

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/iamsentry/iamsentry/internal/racetest"
 )
 
 // memoPrime is a record whose keys and values a decoder remembers, so
@@ -153,6 +155,7 @@ func sameAfter(t *testing.T, prime, data []byte) {
 // with one Reader, whose memos carry from record to record, and checks
 // every record against the parser without memos.
 func TestMemosRealistic(t *testing.T) {
+	racetest.SkipLong(t)
 	var lines bytes.Buffer
 	for _, r := range realisticRecords() {
 		lines.Write(r)

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/iamsentry/iamsentry/internal/racetest"
 	"github.com/iamsentry/iamsentry/internal/realcorpus"
 )
 
@@ -109,6 +110,7 @@ func oracleSeeds() [][]byte {
 }
 
 func TestParseMatchesOld(t *testing.T) {
+	racetest.SkipLong(t)
 	seeds := oracleSeeds()
 	if len(sharedRecords()) == 0 {
 		t.Log("shared CloudTrail corpus not found (set IAMSENTRY_SHARED_DATA): edge cases and testdata only")

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"unsafe"
+
+	"github.com/iamsentry/iamsentry/internal/racetest"
 )
 
 // readThrough is one way of reading an input into items and records.
@@ -180,6 +182,7 @@ func validJSON(b []byte) bool {
 const testMinimal = `"eventName":"ListUsers","eventSource":"iam.amazonaws.com","eventTime":"2024-07-31T13:06:24Z","eventID":"e1"`
 
 func TestNextIntoMatchesNext(t *testing.T) {
+	racetest.SkipLong(t)
 	inputs := nextIntoInputs(t)
 	parsed := 0
 	for _, in := range inputs {
@@ -194,6 +197,7 @@ func TestNextIntoMatchesNext(t *testing.T) {
 // is first seen cut short: NextInto must leave it to the Reader's path
 // until it is whole, and still parse what arrives whole.
 func TestNextIntoAcrossReads(t *testing.T) {
+	racetest.SkipLong(t)
 	for _, in := range nextIntoInputs(t) {
 		if len(in) > 64<<10 {
 			continue // byte-at-a-time reading of the big containers is slow, not different

@@ -3,6 +3,8 @@ package cloudtrail
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/iamsentry/iamsentry/internal/racetest"
 )
 
 // runByTable is plainRun/asciiRun by the byte tables they stand for.
@@ -67,6 +69,7 @@ func checkRuns(t *testing.T, b []byte, i int) {
 // subtraction borrows or whose sign flips (0x00, 0x20, 0x21, 0x7f, 0x80,
 // 0xff) around them.
 func TestSWARRuns(t *testing.T) {
+	racetest.SkipLong(t)
 	if !simdRuns {
 		t.Log("no AVX2 on this machine: only the word-at-a-time runs are checked")
 	}

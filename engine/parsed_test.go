@@ -10,6 +10,7 @@ import (
 
 	"github.com/iamsentry/iamsentry/cloudtrail"
 	"github.com/iamsentry/iamsentry/engine"
+	"github.com/iamsentry/iamsentry/internal/racetest"
 	"github.com/iamsentry/iamsentry/internal/realcorpus"
 	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpusrules"
 	"github.com/iamsentry/iamsentry/state/memory"
@@ -20,6 +21,7 @@ import (
 // parsed (some left to the engine, and malformed ones among them). Every
 // verdict, findings and stories included, must be the same.
 func TestScoreParsedMatchesScore(t *testing.T) {
+	racetest.SkipLong(t)
 	c := realcorpus.Generate(realcorpus.Options{Seed: 3, Days: 14, People: 20})
 	built := realcorpusrules.Build(t)
 	newEng := func() *engine.Engine {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/engine/story"
+	"github.com/iamsentry/iamsentry/internal/racetest"
 	"github.com/iamsentry/iamsentry/internal/realcorpus"
 )
 
@@ -20,6 +21,7 @@ func TestStoriesOfWovenAttacks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scores two weeks of traffic")
 	}
+	racetest.SkipLong(t)
 	c := realcorpus.Generate(realcorpus.Options{Seed: 1, Days: 14})
 	raws := make([][]byte, len(c.Records))
 	for i, r := range c.Records {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/engine"
+	"github.com/iamsentry/iamsentry/internal/racetest"
 	"github.com/iamsentry/iamsentry/internal/realcorpus"
 	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpusrules"
 	"github.com/iamsentry/iamsentry/state/memory"
@@ -26,6 +27,7 @@ func TestStoriesOfBenignTraffic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scores a month of traffic")
 	}
+	racetest.SkipLong(t)
 	c := realcorpus.Generate(realcorpus.Options{Seed: 1, Days: 14})
 	attack := map[string]bool{}
 	for _, a := range c.Attacks {

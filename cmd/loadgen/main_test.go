@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iamsentry/iamsentry/internal/racetest"
 	"github.com/iamsentry/iamsentry/internal/realcorpus"
 )
 
@@ -68,6 +69,7 @@ func TestLoadCorpusRealistic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("generates the realistic month (seconds)")
 	}
+	racetest.SkipLong(t)
 	o := options{spawn: "x", corpus: "realistic", events: 300, eventsSet: true, seed: 1}
 	if err := o.check(); err != nil {
 		t.Fatal(err)

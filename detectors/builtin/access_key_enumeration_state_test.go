@@ -14,6 +14,7 @@ import (
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/internal/detectortest"
+	"github.com/iamsentry/iamsentry/internal/racetest"
 	"github.com/iamsentry/iamsentry/internal/realcorpus"
 	"github.com/iamsentry/iamsentry/state"
 	"github.com/iamsentry/iamsentry/state/memory"
@@ -77,6 +78,7 @@ func TestAccessKeyEnumerationStateBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("replays a month")
 	}
+	racetest.SkipLong(t)
 	c := realcorpus.Generate(realcorpus.Options{Seed: 1})
 	store := &enumKeys{Store: memory.New(memory.WithSweepInterval(0)), keys: map[string]map[state.Key]bool{}}
 	defer store.Close()

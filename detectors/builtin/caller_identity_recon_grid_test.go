@@ -13,6 +13,7 @@ import (
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/detectors/builtin"
 	dt "github.com/iamsentry/iamsentry/internal/detectortest"
+	"github.com/iamsentry/iamsentry/internal/racetest"
 	"github.com/iamsentry/iamsentry/internal/realcorpus"
 	"github.com/iamsentry/iamsentry/internal/redistest/rstore"
 	"github.com/iamsentry/iamsentry/state"
@@ -145,6 +146,7 @@ func TestCallerIdentityReconStateBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("replays a month")
 	}
+	racetest.SkipLong(t)
 	c := realcorpus.Generate(realcorpus.Options{Seed: 1})
 	store := &reconKeys{Store: memory.New(memory.WithSweepInterval(0)), adds: map[string]map[state.Key][]time.Time{}}
 	defer store.Close()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/engine"
+	"github.com/iamsentry/iamsentry/internal/racetest"
 	"github.com/iamsentry/iamsentry/internal/realcorpus"
 	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpusrules"
 	"github.com/iamsentry/iamsentry/state/memory"
@@ -30,6 +31,7 @@ func TestMFADeviceRemovedRealisticMonth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scores the realistic month")
 	}
+	racetest.SkipLong(t)
 	built := realcorpusrules.Build(t)
 	for _, seed := range []uint64{1} {
 		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {

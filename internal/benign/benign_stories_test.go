@@ -6,6 +6,7 @@ import (
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/internal/benign"
 	"github.com/iamsentry/iamsentry/internal/benign/benigntest"
+	"github.com/iamsentry/iamsentry/internal/racetest"
 )
 
 // TestBenignStoriesStayLow scores the benign month with the configurations
@@ -20,6 +21,7 @@ func TestBenignStoriesStayLow(t *testing.T) {
 	if testing.Short() {
 		t.Skip("scores a month of benign traffic twice")
 	}
+	racetest.SkipLong(t)
 	c := benign.Generate(benign.Options{Seed: 1})
 	for _, run := range []struct{ name, yaml string }{
 		{"(b) defaults + GeoIP + accounts + trusted_networks", benigntest.WithGeoIP(t, benigntest.Basic())},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/iamsentry/iamsentry/cloudtrail"
 	"github.com/iamsentry/iamsentry/internal/benign"
+	"github.com/iamsentry/iamsentry/internal/racetest"
 )
 
 // generated is the default corpus, built once for the tests of this file
@@ -21,6 +22,7 @@ var generated = sync.OnceValue(func() *benign.Corpus { return benign.Generate(be
 // TestDeterministic generates three days twice with one seed, and once with
 // another: the month is the same code run longer.
 func TestDeterministic(t *testing.T) {
+	racetest.SkipLong(t)
 	days := func(seed uint64) *benign.Corpus { return benign.Generate(benign.Options{Seed: seed, Days: 3}) }
 	a, b := days(7), days(7)
 	if len(a.Records) != len(b.Records) {
@@ -40,6 +42,7 @@ func TestDeterministic(t *testing.T) {
 // promises: at least 100 people over 30 days in at least three accounts,
 // records sorted with unique ids, every one parsing.
 func TestOrganisation(t *testing.T) {
+	racetest.SkipLong(t)
 	c := generated()
 	if len(c.People) < 100 {
 		t.Errorf("%d people, want >= 100", len(c.People))
@@ -137,6 +140,7 @@ func (r raw) param(k string) string { s, _ := r.RequestParameters[k].(string); r
 // that makes it hard for detectors: each check reads the records'
 // fields, not the generator's labels alone.
 func TestPatterns(t *testing.T) {
+	racetest.SkipLong(t)
 	recs := decoded(t)
 	of := func(p string) []raw {
 		var out []raw
@@ -283,6 +287,7 @@ func TestPatterns(t *testing.T) {
 // TestHomes checks each person signs in from one home ISP (a stable ASN),
 // the baseline a per-person detector learns.
 func TestHomes(t *testing.T) {
+	racetest.SkipLong(t)
 	homes := map[string]map[string]bool{}
 	for _, r := range decoded(t) {
 		if r.EventName != "AssumeRoleWithSAML" || kindOf(r.SourceIPAddress) != benign.NetHome {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/iamsentry/iamsentry/engine"
 	"github.com/iamsentry/iamsentry/internal/consistency"
+	"github.com/iamsentry/iamsentry/internal/racetest"
 	"github.com/iamsentry/iamsentry/internal/realcorpus"
 	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpusrules"
 )
@@ -21,6 +22,7 @@ import (
 // a finding's marks (a burst raised, which makes a later drip its tail)
 // must reach a later record of its own batch as they reach a later batch.
 func TestFindingsIndependentOfBatchSize(t *testing.T) {
+	racetest.SkipLong(t)
 	c := realcorpus.Generate(realcorpus.Options{Seed: 1, Days: 14, People: 20, AttacksPerDay: 9})
 	raws := consistency.Raws(c.Records)
 	built := realcorpusrules.Build(t)

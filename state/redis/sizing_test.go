@@ -9,6 +9,7 @@ import (
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/detectors/builtin"
 	"github.com/iamsentry/iamsentry/engine"
+	"github.com/iamsentry/iamsentry/internal/racetest"
 	"github.com/iamsentry/iamsentry/internal/redistest"
 )
 
@@ -52,6 +53,7 @@ func TestBytesPerIdentity(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads thousands of identities")
 	}
+	racetest.SkipLong(t)
 	reg, err := detectors.NewRegistry(builtin.All()...)
 	if err != nil {
 		t.Fatal(err)
