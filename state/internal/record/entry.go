@@ -1,7 +1,7 @@
 package record
 
 import (
-	"crypto/sha256"
+	"encoding/binary"
 	"slices"
 	"strings"
 
@@ -161,10 +161,14 @@ func (e *entry) forgetIntros(cutoff int64) bool {
 	return forgot
 }
 
-// bucketKey is the 6-byte digest of member kept in a bucket.
+// bucketKey is the 6-byte digest of member kept in a bucket: the first
+// bytes of its SHA-256, which are Digest's leading bytes, so the memo of
+// recurring names serves it (a bucket's members are API actions and
+// roles, which recur).
 func bucketKey(member string) [bucketDigest]byte {
-	sum := sha256.Sum256([]byte(member))
-	return [bucketDigest]byte(sum[:bucketDigest])
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], memoDigest(member))
+	return [bucketDigest]byte(b[:bucketDigest])
 }
 
 // addDigest adds the member of digest d (bucketKey) to the bucket

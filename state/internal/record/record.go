@@ -204,7 +204,7 @@ func (r *Record) digest(s string) uint64 {
 // what NeedsNamed and ApplyNamed take.
 func Names(ops []state.Op, into []uint64) []uint64 {
 	for _, op := range ops {
-		into = append(into, Digest(op.Target().Name))
+		into = append(into, nameDigest(op))
 	}
 	return into
 }
