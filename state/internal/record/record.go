@@ -54,6 +54,7 @@ func (k Kind) String() string {
 type timed struct {
 	member string
 	at     int64
+	tag    uint32 // memberTag(member), which addWindow compares first
 }
 
 // seen is a novelty member's digest with the latest event time it was seen.
