@@ -64,7 +64,7 @@ func (r *Result) Resolve(op state.Op) {
 // specific to the operation (a bad TTL, a name holding another kind) is in
 // the answer and changes nothing.
 func (r *Record) Apply(op state.Op, now int64) (res Result, changed bool) {
-	changed = r.ApplyNamed(op, Digest(op.Target().Name), now, &res)
+	changed = r.ApplyNamed(op, nameDigest(op), now, &res)
 	return res, changed
 }
 
@@ -216,7 +216,7 @@ func (r *Record) noveltyAdd(o *state.NoveltyAddOp, now int64) (state.Novelty, bo
 	if changed {
 		e.noteCutoff(opNoveltyTrim, cutoff)
 	}
-	member := Digest(o.Member)
+	member := memoDigest(o.Member)
 	i := e.novel(member)
 	n := state.Novelty{New: i < 0, Size: len(e.novelty)}
 	switch {

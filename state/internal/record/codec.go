@@ -607,7 +607,8 @@ func (d *decoder) entry() *entry {
 		var at int64
 		for range n {
 			at += d.varint()
-			e.window = append(e.window, timed{at: at, member: string(d.bytes(d.count(1)))})
+			m := string(d.bytes(d.count(1)))
+			e.window = append(e.window, timed{at: at, member: m, tag: memberTag(m)})
 		}
 	case kindNovelty:
 		d.novelty(e)

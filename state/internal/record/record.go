@@ -54,6 +54,7 @@ func (k Kind) String() string {
 type timed struct {
 	member string
 	at     int64
+	tag    uint32 // memberTag(member), which addWindow compares first
 }
 
 // seen is a novelty member's digest with the latest event time it was seen.
@@ -204,7 +205,7 @@ func (r *Record) digest(s string) uint64 {
 // what NeedsNamed and ApplyNamed take.
 func Names(ops []state.Op, into []uint64) []uint64 {
 	for _, op := range ops {
-		into = append(into, Digest(op.Target().Name))
+		into = append(into, nameDigest(op))
 	}
 	return into
 }
