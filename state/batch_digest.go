@@ -42,8 +42,13 @@ type memo struct {
 	ok     bool
 	name   string // the key's name, when ok
 	digest uint64
-	pos    int    // the key's slot in last, or -1: none, or not looked up
+	pos    int    // the key's slot in last, or -1: not looked up
 	gen    uint32 // last.gen when pos was found
+	// absent: pos is the empty slot where the key's chain would go (see
+	// table.probe); it is the memo's key's own, as every claim of a slot
+	// in last (push) first makes its key the memo's, and a growth or a
+	// reset changes last.gen.
+	absent bool
 
 	tenant     string // the last tenant, and its hash (0 for "")
 	tenantHash uint64

@@ -42,6 +42,41 @@ func (t *table[V]) find(d uint64) int {
 	}
 }
 
+// probe returns the position of d's slot (found), or, when d has none,
+// of the empty slot that ends d's probe sequence, -1 in an empty table:
+// where ref would claim d's slot, as long as nothing is claimed in
+// between (gen unchanged and n as it was) and the claim needs no growth.
+// claimAt claims it.
+func (t *table[V]) probe(d uint64) (pos int, found bool) {
+	t.probes++
+	if len(t.slots) == 0 {
+		return -1, false
+	}
+	mask := uint64(len(t.slots) - 1)
+	for i := d & mask; ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if !s.full {
+			return int(i), false
+		}
+		if s.d == d {
+			return int(i), true
+		}
+	}
+}
+
+// claimAt claims the empty slot at pos, which probe gave for d, unless
+// the table is too full to take one more slot without growing (then it
+// reports false, and ref claims d's slot after the growth).
+func (t *table[V]) claimAt(pos int, d uint64) bool {
+	if (t.n+1)*2 > len(t.slots) {
+		return false
+	}
+	s := &t.slots[pos]
+	s.d, s.full = d, true
+	t.n++
+	return true
+}
+
 // ref returns the position of d's slot, claiming an empty one when d has
 // none (fresh is then true and the slot holds V's zero value). Positions
 // stay valid until gen changes: a claim may grow the table.
