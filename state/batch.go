@@ -199,22 +199,27 @@ func writes(op Op) bool {
 
 // chain returns the chain of key's digest, or nil when nothing is queued
 // on it. It probes last at most once a key: the memo keeps where it found
-// the chain, or the empty slot where the chain would go (absent), for the
-// queue call that follows. Most look-ups (LastWrite, SharedWindowRead)
-// are of a key the batch does not hold yet, and the queue call after
-// them probed again for the slot to claim: 540k probes over the
-// realistic month.
+// the chain, or the empty slot where the chain would go, for the queue
+// call that follows. Most look-ups (LastWrite, SharedWindowRead) are of a
+// key the batch does not hold yet, and the queue call after them probed
+// again for the slot to claim.
 func (b *Batch) chain(key *Key) *chain {
-	d := b.memoize(key)
 	m := &b.memo
-	if m.pos < 0 || m.gen != b.last.gen {
+	d := m.digest
+	if !m.holds(key) { // memoize, with its test inlined
+		d = b.digestKey(key)
+	}
+	if m.pos == -1 || m.gen != b.last.gen {
 		pos, found := b.last.probe(d)
 		if pos < 0 {
 			return nil
 		}
-		m.pos, m.gen, m.absent = pos, b.last.gen, !found
+		if !found {
+			pos = -2 - pos // absent: see memo.pos
+		}
+		m.pos, m.gen = pos, b.last.gen
 	}
-	if m.absent {
+	if m.pos < 0 {
 		return nil
 	}
 	return &b.last.slots[m.pos].v
@@ -228,18 +233,23 @@ func (b *Batch) chain(key *Key) *chain {
 // of push, and a Key passed by value, six words, was spilled to be
 // memoized.
 func (b *Batch) push(key *Key, op Op, write bool) int32 {
-	d := b.memoize(key)
 	m := &b.memo
-	if m.pos < 0 || m.gen != b.last.gen || m.absent && !b.last.claimAt(m.pos, d) {
-		pos, fresh := b.last.ref(d)
+	d := m.digest
+	if !m.holds(key) { // memoize, with its test inlined
+		d = b.digestKey(key)
+	}
+	if m.pos < 0 || m.gen != b.last.gen {
+		pos, fresh := 0, true
+		if free := -2 - m.pos; free >= 0 && m.gen == b.last.gen && b.last.claimAt(free, d) {
+			pos = free
+		} else {
+			pos, fresh = b.last.ref(d)
+		}
 		if fresh {
 			b.last.slots[pos].v = chain{last: -1, write: -1}
 		}
 		m.pos, m.gen = pos, b.last.gen
-	} else if m.absent {
-		b.last.slots[m.pos].v = chain{last: -1, write: -1}
 	}
-	m.absent = false
 	c := &b.last.slots[m.pos].v
 	pos := int32(len(b.ops))
 	b.prev = append(b.prev, c.last)
