@@ -468,14 +468,16 @@ func (o *WindowReadOp) Target() Key { return o.Key }
 // WindowRead queues a WindowReadOp.
 func (b *Batch) WindowRead(key Key, span Span, limit int) *Future[Window] {
 	pos, _ := b.reads.ref(readDigest(b.memoize(&key), span, limit))
-	return b.queueWindowRead(pos, key, span, limit)
+	return b.queueWindowRead(pos, &key, &span, limit)
 }
 
 // queueWindowRead queues a WindowReadOp and records it as the latest
 // read of its key, span and limit in b.reads' slot at rpos.
-func (b *Batch) queueWindowRead(rpos int, key Key, span Span, limit int) *Future[Window] {
+// key and span are passed by address: six words each, which every call
+// moved through registers and spilled.
+func (b *Batch) queueWindowRead(rpos int, key *Key, span *Span, limit int) *Future[Window] {
 	op := b.windowReads.Next(b.chunkSize())
-	op.Key, op.Span, op.Limit = key, span, limit
+	op.Key, op.Span, op.Limit = *key, *span, limit
 	b.reads.slots[rpos].v = b.push(&op.Key, op, false)
 	return &op.Result
 }
@@ -497,7 +499,7 @@ func (b *Batch) SharedWindowRead(key Key, span Span, limit int) *Future[Window] 
 		b.reads.slots[rpos].v = -1 // no read yet; queueWindowRead sets it
 	}
 	if pos := b.reads.slots[rpos].v; pos >= 0 && pos >= write {
-		if o := b.ops[pos].(*WindowReadOp); sameKey(&o.Key, &key) && o.Limit == limit && sameSpan(o.Span, span) {
+		if o := b.ops[pos].(*WindowReadOp); sameKey(&o.Key, &key) && o.Limit == limit && sameSpan(&o.Span, &span) {
 			return &o.Result
 		}
 	}
@@ -505,11 +507,11 @@ func (b *Batch) SharedWindowRead(key Key, span Span, limit int) *Future[Window] 
 	// the window after its add: reads after it that b.reads misses are
 	// none of this span and limit.
 	if write >= 0 {
-		if o, ok := b.ops[write].(*WindowAddReadOp); ok && sameKey(&o.Key, &key) && o.Limit == limit && sameSpan(o.Span, span) {
+		if o, ok := b.ops[write].(*WindowAddReadOp); ok && sameKey(&o.Key, &key) && o.Limit == limit && sameSpan(&o.Span, &span) {
 			return &o.Result
 		}
 	}
-	return b.queueWindowRead(rpos, key, span, limit)
+	return b.queueWindowRead(rpos, &key, &span, limit)
 }
 
 // readDigest mixes a key digest with a span's instants and a limit. Two
@@ -535,7 +537,9 @@ func mix(h uint64) uint64 {
 	return h ^ h>>31
 }
 
-func sameSpan(a, b Span) bool { return a.From.Equal(b.From) && a.To.Equal(b.To) }
+// sameSpan reports whether a and b are the same instants. They are
+// passed by address: a Span is six words.
+func sameSpan(a, b *Span) bool { return a.From.Equal(b.From) && a.To.Equal(b.To) }
 
 // Novelty is the result of a NoveltyAdd.
 type Novelty struct {

@@ -15,18 +15,20 @@ var indexSeed = maphash.MakeSeed()
 // insert that follows, once per queued operation; hashing them once and
 // mapping an integer twice costs less.
 func digest(k Key) uint64 {
-	return digestOf(maphash.String(indexSeed, k.Identity), maphash.String(indexSeed, k.Name), k.Tenant,
-		maphash.String(indexSeed, k.Tenant))
+	var tenant uint64
+	if k.Tenant != "" {
+		tenant = maphash.String(indexSeed, k.Tenant)
+	}
+	return keyBase(maphash.String(indexSeed, k.Identity), tenant) ^ maphash.String(indexSeed, k.Name)
 }
 
-// digestOf is the digest of a key from the hashes of its identity, name
-// and tenant (see digest); the tenant's is not used when tenant is "".
-func digestOf(identity, name uint64, tenant string, tenantHash uint64) uint64 {
-	h := bits.RotateLeft64(identity, 21) ^ name
-	if tenant != "" {
-		h = bits.RotateLeft64(h, 21) ^ tenantHash
-	}
-	return h
+// keyBase is what a key's identity and tenant add to its digest, from
+// their hashes (the tenant's is 0 for ""): the name's hash is xored in. The
+// memo keeps it for the identity and tenant it holds, so that a key of
+// another name costs one xor; each part is rotated by its own amount, so a
+// string counts differently in each field.
+func keyBase(identity, tenant uint64) uint64 {
+	return bits.RotateLeft64(identity, 21) ^ bits.RotateLeft64(tenant, 42)
 }
 
 // memo is the last key a batch digested and where its chain is in the
@@ -56,6 +58,8 @@ type memo struct {
 	identity string // the last identity hashed, and its hash, when idOK
 	idHash   uint64
 	idOK     bool
+
+	base uint64 // keyBase(idHash, tenantHash), when idOK
 }
 
 // memoize makes k the memo's key and returns its digest, from the memo
@@ -98,20 +102,26 @@ func sameBytes(a, b string) bool {
 // memo's for most keys (see memo), and its hash kept.
 func (b *Batch) digestKey(k *Key) uint64 {
 	m := &b.memo
+	rebase := false
 	if !m.idOK || !same(k.Identity, m.identity) {
 		m.identity, m.idHash, m.idOK = k.Identity, maphash.String(indexSeed, k.Identity), true
+		rebase = true
 	}
 	if !same(m.tenant, k.Tenant) { // seldom: a batch is mostly one tenant's
 		m.tenant, m.tenantHash = k.Tenant, 0
 		if k.Tenant != "" {
 			m.tenantHash = b.hashName(k.Tenant)
 		}
+		rebase = true
+	}
+	if rebase {
+		m.base = keyBase(m.idHash, m.tenantHash)
 	}
 	nh, ok := b.names.cached(k.Name)
 	if !ok {
 		nh = b.hashNameAgain(k.Name)
 	}
-	d := digestOf(m.idHash, nh, k.Tenant, m.tenantHash)
+	d := m.base ^ nh
 	m.ok, m.name, m.digest, m.pos = true, k.Name, d, -1
 	return d
 }

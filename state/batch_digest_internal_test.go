@@ -122,6 +122,12 @@ func TestNameHashesAnswerByContents(t *testing.T) {
 			if got, want := b.memoize(&k), digest(k); got != want {
 				t.Fatalf("round %d, key %d %v: memoized digest %#x, want digest(k) %#x", round, i, k, got, want)
 			}
+			// The same identity in the other tenant: the memo's identity
+			// stays, its tenant changes.
+			other := Key{Tenant: []string{"t", ""}[i%2], Identity: k.Identity, Name: k.Name}
+			if got, want := b.memoize(&other), digest(other); got != want {
+				t.Fatalf("round %d, key %d %v: memoized digest %#x, want digest(k) %#x", round, i, other, got, want)
+			}
 			b.Put(k, nil, 0)
 			if b.LastWrite(Key{Tenant: k.Tenant, Identity: k.Identity, Name: strings.Clone(name)}) == nil {
 				t.Fatalf("round %d: LastWrite of %v by a copy of its name found nothing", round, k)
