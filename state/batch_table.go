@@ -24,24 +24,6 @@ type slot[V any] struct {
 // operations on dozens of keys.
 const minTable = 64
 
-// find returns the position of d's slot, or -1.
-func (t *table[V]) find(d uint64) int {
-	t.probes++
-	if len(t.slots) == 0 {
-		return -1
-	}
-	mask := uint64(len(t.slots) - 1)
-	for i := d & mask; ; i = (i + 1) & mask {
-		s := &t.slots[i]
-		if !s.full {
-			return -1
-		}
-		if s.d == d {
-			return int(i)
-		}
-	}
-}
-
 // probe returns the position of d's slot (found), or, when d has none,
 // of the empty slot that ends d's probe sequence, -1 in an empty table:
 // where ref would claim d's slot, as long as nothing is claimed in
