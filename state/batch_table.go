@@ -9,7 +9,7 @@ type table[V any] struct {
 	slots []slot[V] // a power of two long, or empty
 	n     int       // slots in use
 	gen   uint32    // changes whenever a slot's position may change
-	// probes counts the slot sequences walked (find and ref calls): the
+	// probes counts the slot sequences walked (probe and ref calls): the
 	// batch's index work, which benchmarks report per event.
 	probes int
 }
