@@ -189,28 +189,18 @@ func writes(op Op) bool {
 
 // chain returns the chain of key's digest, or nil when nothing is queued
 // on it. It probes last at most once a key: the memo keeps where it found
-// the chain, or the empty slot where the chain would go, for the queue
-// call that follows. Most look-ups (LastWrite, SharedWindowRead) are of a
-// key the batch does not hold yet, and the queue call after them probed
-// again for the slot to claim.
+// the chain for the queue call that follows.
 func (b *Batch) chain(key *Key) *chain {
 	m := &b.memo
 	d := m.digest
 	if !m.holds(key) { // memoize, with its test inlined
 		d = b.digestKey(key)
 	}
-	if m.pos == -1 || m.gen != b.last.gen {
-		pos, found := b.last.probe(d)
-		if pos < 0 {
+	if m.pos < 0 || m.gen != b.last.gen {
+		if m.pos = b.last.find(d); m.pos < 0 {
 			return nil
 		}
-		if !found {
-			pos = -2 - pos // absent: see memo.pos
-		}
-		m.pos, m.gen = pos, b.last.gen
-	}
-	if m.pos < 0 {
-		return nil
+		m.gen = b.last.gen
 	}
 	return &b.last.slots[m.pos].v
 }
@@ -229,12 +219,7 @@ func (b *Batch) push(key *Key, op Op, write bool) int32 {
 		d = b.digestKey(key)
 	}
 	if m.pos < 0 || m.gen != b.last.gen {
-		pos, fresh := 0, true
-		if free := -2 - m.pos; free >= 0 && m.gen == b.last.gen && b.last.claimAt(free, d) {
-			pos = free
-		} else {
-			pos, fresh = b.last.ref(d)
-		}
+		pos, fresh := b.last.ref(d)
 		if fresh {
 			b.last.slots[pos].v = chain{last: -1, write: -1}
 		}

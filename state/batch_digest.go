@@ -44,13 +44,8 @@ type memo struct {
 	ok     bool
 	name   string // the key's name, when ok
 	digest uint64
-	// pos is the key's slot in last, or -1: not looked up, or, when the
-	// key has no chain, -2-p for the empty slot p where its chain would
-	// go (see table.probe). That slot stays the key's to claim while the
-	// key is the memo's: every claim of a slot in last (push) first makes
-	// its own key the memo's, and a growth or a reset changes last.gen.
-	pos int
-	gen uint32 // last.gen when pos was found
+	pos    int    // the key's slot in last, or -1: none, or not looked up
+	gen    uint32 // last.gen when pos was found
 
 	tenant     string // the last tenant, and its hash (0 for "")
 	tenantHash uint64

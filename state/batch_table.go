@@ -9,7 +9,7 @@ type table[V any] struct {
 	slots []slot[V] // a power of two long, or empty
 	n     int       // slots in use
 	gen   uint32    // changes whenever a slot's position may change
-	// probes counts the slot sequences walked (probe and ref calls): the
+	// probes counts the slot sequences walked (find and ref calls): the
 	// batch's index work, which benchmarks report per event.
 	probes int
 }
@@ -24,39 +24,22 @@ type slot[V any] struct {
 // operations on dozens of keys.
 const minTable = 64
 
-// probe returns the position of d's slot (found), or, when d has none,
-// of the empty slot that ends d's probe sequence, -1 in an empty table:
-// where ref would claim d's slot, as long as nothing is claimed in
-// between (gen unchanged and n as it was) and the claim needs no growth.
-// claimAt claims it.
-func (t *table[V]) probe(d uint64) (pos int, found bool) {
+// find returns the position of d's slot, or -1.
+func (t *table[V]) find(d uint64) int {
 	t.probes++
 	if len(t.slots) == 0 {
-		return -1, false
+		return -1
 	}
 	mask := uint64(len(t.slots) - 1)
 	for i := d & mask; ; i = (i + 1) & mask {
 		s := &t.slots[i]
 		if !s.full {
-			return int(i), false
+			return -1
 		}
 		if s.d == d {
-			return int(i), true
+			return int(i)
 		}
 	}
-}
-
-// claimAt claims the empty slot at pos, which probe gave for d, unless
-// the table is too full to take one more slot without growing (then it
-// reports false, and ref claims d's slot after the growth).
-func (t *table[V]) claimAt(pos int, d uint64) bool {
-	if (t.n+1)*2 > len(t.slots) {
-		return false
-	}
-	s := &t.slots[pos]
-	s.d, s.full = d, true
-	t.n++
-	return true
 }
 
 // ref returns the position of d's slot, claiming an empty one when d has

@@ -108,15 +108,13 @@ func sharable(ops []state.Op, key state.Key, span state.Span, f *state.Future[st
 }
 
 // TestLookUpThenQueue checks the detectors' pattern, a look-up of a key
-// (LastWrite, SharedWindowRead, OnKey) and then a queue call on it, when
-// the key is new to the batch: the look-up's probe ends at the empty slot
-// where the key's chain would go, and the queue call claims that slot
-// without a second probe (one probe for both). Between the two, another
-// key may be looked up and queued, claiming the very slot; a growth may
-// move every slot; a Reset may empty the table. After each step the
-// index must agree with a scan of the operations for every key. A third
-// of the keys come in bytes of their own, so the memo answers for keys of
-// its very strings (memo.holds) and for copies of them (digestKey).
+// (LastWrite, SharedWindowRead, OnKey) and then a queue call on it, on
+// which the memo answers the queue call: between the two, another key may
+// be looked up and queued, the table may grow and move every slot, or a
+// Reset may empty it. A third of the keys come in bytes of their own, so
+// the memo answers for keys of its very strings (memo.holds) and for
+// copies of them (digestKey). After each step the index must agree with a
+// scan of the operations.
 func TestLookUpThenQueue(t *testing.T) {
 	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	span := state.Span{From: at.Add(-time.Hour), To: at}
@@ -135,35 +133,21 @@ func TestLookUpThenQueue(t *testing.T) {
 			}
 		}
 	}
-	onceProbed := 0
 	for seed := range uint64(8) {
 		rng := rand.New(rand.NewPCG(seed, 3))
 		var b state.Batch
-		held := map[state.Key]bool{}
 		for step := range 2000 {
 			k := keys[rng.IntN(len(keys))]
 			if rng.IntN(3) == 0 { // the same key in bytes of its own
 				k.Identity, k.Name = strings.Clone(k.Identity), strings.Clone(k.Name)
 			}
 			lookUp(&b, k, rng.IntN(3))
-			if rng.IntN(4) == 0 { // another key in between, maybe into k's slot
+			if rng.IntN(4) == 0 { // another key in between
 				other := keys[rng.IntN(len(keys))]
 				lookUp(&b, other, rng.IntN(3))
 				b.Mark(other, at, state.KeepLatest, time.Hour)
-				held[other] = true
-			} else if !held[k] && b.Len() > 0 {
-				before := b.IndexProbes()
-				b.Mark(k, at, state.KeepLatest, time.Hour)
-				switch b.IndexProbes() - before {
-				case 0:
-					onceProbed++
-				case 1: // the claim needed the table to grow
-				default:
-					t.Fatalf("seed %d step %d: queuing %v after its look-up probed %d times", seed, step, k, b.IndexProbes()-before)
-				}
 			}
 			b.Mark(k, at, state.KeepEarliest, time.Hour)
-			held[k] = true
 			if step%100 == 0 {
 				for _, key := range keys {
 					if got, want := b.LastWrite(key), scanLastWrite(b.Ops(), key); got != want {
@@ -176,11 +160,7 @@ func TestLookUpThenQueue(t *testing.T) {
 			}
 			if rng.IntN(500) == 0 {
 				b.Reset()
-				clear(held)
 			}
 		}
-	}
-	if onceProbed == 0 {
-		t.Fatal("no key new to the batch was queued without a second probe: the test does not exercise the claim")
 	}
 }
