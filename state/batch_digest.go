@@ -154,7 +154,7 @@ func (b *Batch) hashName(s string) uint64 {
 }
 
 // cached returns the hash t holds for the bytes of s, if any. It is
-// small enough to be inlined in memoize, as hashName, which calls on
+// small enough to be inlined in digestKey, as hashName, which calls on
 // when it misses, is not.
 func (t *nameHashes) cached(s string) (uint64, bool) {
 	if t == nil {
