@@ -194,7 +194,7 @@ func TestMemosRealistic(t *testing.T) {
 		parsed++
 		var want Record
 		if err := oldParseInto(&want, item.Raw, Options{}); err != nil || !reflect.DeepEqual(rec, want) {
-			t.Fatalf("%s: NextInto with memos must parse as the parser without them:\n got  %+v\n want %+v, %v", item.Pos, rec, want, err)
+			t.Fatalf("%s: NextInto with memos must parse as the parser without them:\n got  %+v\n want %+v, %v", item.Position(), rec, want, err)
 		}
 	}
 	if parsed < len(realisticRecords()) {

@@ -3,7 +3,6 @@ package cloudtrail
 import (
 	"bytes"
 	"encoding/json"
-	"strconv"
 )
 
 // member reads the next member of a top-level object, or its end. While
@@ -148,12 +147,15 @@ func (r *Reader) element() (Item, bool, error) {
 		return Item{}, false, r.brokenArray(end, i, "")
 	}
 	r.index++
-	item := Item{Pos: r.recordPos(r.index, r.line(i))}
+	item := Item{line: r.line(i), index: r.index}
 	if size := end - i; size > r.max {
 		item.Err = errTooLarge(size, r.max)
 	} else {
 		item.Raw = b[i:end:end]
 		r.handed = true
+	}
+	if r.dst == nil || item.Err != nil { // else left to Position (see Item.Pos)
+		item.Pos = r.recordPos(item.index, item.line)
 	}
 	if ok {
 		r.passRecord(i, end)
@@ -185,9 +187,7 @@ func (r *Reader) arrayError(i int, context string) (Item, bool, error) {
 // recordPos is "record I (line N)".
 func (r *Reader) recordPos(index, line int) string {
 	var buf [64]byte
-	b := strconv.AppendInt(append(buf[:0], "record "...), int64(index), 10)
-	b = strconv.AppendInt(append(b, " (line "...), int64(line), 10)
-	return r.posText(append(b, ')'))
+	return r.posText(appendPos(buf[:0], index, line))
 }
 
 // mayHoldRecordsKey reports whether an object might have a key that reads

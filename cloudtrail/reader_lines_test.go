@@ -106,7 +106,7 @@ func checkNewlineAt(t *testing.T, compact []byte, p int, space string) int {
 	env.WriteString("]}")
 	sameThroughNextInto(t, env.Bytes(), Options{}, false)
 	got := sameThroughNextInto(t, in.Bytes(), Options{}, false)
-	if last := got.items[len(got.items)-1].Pos; last != fmt.Sprintf("line %d", 6+3*strings.Count(space, "\n")) {
+	if last := got.items[len(got.items)-1].Position(); last != fmt.Sprintf("line %d", 6+3*strings.Count(space, "\n")) {
 		t.Fatalf("space %q at %d: the last record is at %s", space, p, last)
 	}
 	return got.inPlace

@@ -10,7 +10,7 @@ package cloudtrail
 // a value of the wrong type, a record Parse rejects, an object that may
 // be an envelope, one that runs past the bytes read so far) takes the
 // Reader's ordinary path, so items, positions and errors are exactly
-// Next's.
+// Next's (a position as Item.Position gives it: see Item.Pos).
 
 // NextInto is Next that also parses the item into rec when it can do so
 // while finding the item's end; parsed reports whether it did. When
@@ -18,7 +18,8 @@ package cloudtrail
 // give (it shares no memory with the input, so it outlives Release), and
 // the item is the one Next would have returned. When parsed is false,
 // rec is as it was and the item is Next's: the caller parses item.Raw
-// itself, or reports item.Err.
+// itself, or reports item.Err. Either way, the item's Pos is set only
+// when it has an Err; item.Position() is Next's Pos.
 func (r *Reader) NextInto(rec *Record) (item Item, parsed bool, err error) {
 	return r.nextInto(rec, false)
 }

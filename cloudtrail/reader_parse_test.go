@@ -63,7 +63,7 @@ func readAllParsed(t *testing.T, data []byte, opts Options, via readVia, slow bo
 			return out
 		}
 		if !parsed && !reflect.DeepEqual(rec, prior) {
-			t.Fatalf("%s: NextInto changed the record of an item it did not parse", item.Pos)
+			t.Fatalf("%s: NextInto changed the record of an item it did not parse", item.Position())
 		}
 		var perr error
 		switch {
@@ -95,7 +95,7 @@ func ownBorrowed(t *testing.T, item Item, rec *Record) {
 			continue
 		}
 		if cap(*m) != len(*m) || !within(*m, item.Raw) {
-			t.Fatalf("%s: a borrowed raw value must be a capped slice of the item's bytes: %q (cap %d)", item.Pos, *m, cap(*m))
+			t.Fatalf("%s: a borrowed raw value must be a capped slice of the item's bytes: %q (cap %d)", item.Position(), *m, cap(*m))
 		}
 		*m = bytes.Clone(*m)
 	}
@@ -136,8 +136,14 @@ func sameAs(t *testing.T, want, got readThrough, data []byte) readThrough {
 	}
 	for i := range want.items {
 		g, w := got.items[i], want.items[i]
-		if g.Pos != w.Pos || !bytes.Equal(g.Raw, w.Raw) || !reflect.DeepEqual(g.Err, w.Err) {
-			t.Fatalf("item %d must be Next's:\n got  %s %q %v\n want %s %q %v", i, g.Pos, g.Raw, g.Err, w.Pos, w.Raw, w.Err)
+		if g.Position() != w.Pos || !bytes.Equal(g.Raw, w.Raw) || !reflect.DeepEqual(g.Err, w.Err) {
+			t.Fatalf("item %d must be Next's:\n got  %s %q %v\n want %s %q %v", i, g.Position(), g.Raw, g.Err, w.Pos, w.Raw, w.Err)
+		}
+		if w.Pos == "" || w.Position() != w.Pos {
+			t.Fatalf("item %d: Next must set Pos, and Position must be it: Pos %q, Position %q", i, w.Pos, w.Position())
+		}
+		if (g.Err != nil) != (g.Pos != "") {
+			t.Fatalf("item %d: NextInto must set Pos on an item with Err, and only then: Pos %q, Err %v", i, g.Pos, g.Err)
 		}
 		if !reflect.DeepEqual(got.errs[i], want.errs[i]) {
 			t.Fatalf("%s: a record NextInto leaves must be rejected as ParseInto rejects it:\n got  %v\n want %v", w.Pos, got.errs[i], want.errs[i])

@@ -3,6 +3,7 @@ package state
 import (
 	"iter"
 	"time"
+	"unsafe"
 
 	"github.com/iamsentry/iamsentry/internal/chunks"
 )
@@ -150,42 +151,31 @@ func (b *Batch) LastWrite(key Key) Op {
 // keyOf is the address of op's key, in op itself: the walks along a
 // chain compare it with the key they look up, where asking op (Target,
 // through the interface) was a dynamic call that returned a copy of the
-// key, six words. It is a type switch rather than an address kept beside
-// each operation: that was one more pointer written per queued operation,
-// and the collector's write barrier on it, while it marks, cost more
-// than the call it saved.
+// key, six words, and a type switch over the thirteen kinds was still a
+// call and a dozen comparisons (18M instructions a month). op is one of
+// the batch's own operations (b.ops holds nothing else: push and
+// ClaimUnique, which append to it, are the package's), a pointer to a
+// struct whose first field is its Key (keysFirst), so the key lies at the
+// very address the interface value holds. An address kept beside each
+// operation instead was one more pointer written per queued operation,
+// and the collector's write barrier on it, while it marks, cost more.
 func keyOf(op Op) *Key {
-	switch o := op.(type) {
-	case *MarkOp:
-		return &o.Key
-	case *WindowPairAddReadOp:
-		return &o.Key
-	case *WindowAddReadOp:
-		return &o.Key
-	case *NoveltyAddOp:
-		return &o.Key
-	case *WindowReadOp:
-		return &o.Key
-	case *WindowAddOp:
-		return &o.Key
-	case *BucketAddOp:
-		return &o.Key
-	case *ReadMarkOp:
-		return &o.Key
-	case *GetOp:
-		return &o.Key
-	case *PutOp:
-		return &o.Key
-	case *BucketReadOp:
-		return &o.Key
-	case *ClaimOp:
-		return &o.Key
-	case *ThrottleOp:
-		return &o.Key
-	}
-	k := op.Target()
-	return &k
+	return (*Key)((*iface)(unsafe.Pointer(&op)).data)
 }
+
+// iface is how Go lays out an interface value with methods: the type's
+// method table, then the value, which for a pointer is the pointer.
+type iface struct{ tab, data unsafe.Pointer }
+
+// keysFirst is 0 when every kind of operation has its Key first, as
+// keyOf relies on; the declaration after it does not compile otherwise.
+const keysFirst = unsafe.Offsetof(ClaimOp{}.Key) | unsafe.Offsetof(PutOp{}.Key) | unsafe.Offsetof(GetOp{}.Key) |
+	unsafe.Offsetof(WindowAddOp{}.Key) | unsafe.Offsetof(WindowAddReadOp{}.Key) | unsafe.Offsetof(WindowPairAddReadOp{}.Key) |
+	unsafe.Offsetof(WindowReadOp{}.Key) | unsafe.Offsetof(NoveltyAddOp{}.Key) | unsafe.Offsetof(MarkOp{}.Key) |
+	unsafe.Offsetof(ReadMarkOp{}.Key) | unsafe.Offsetof(BucketAddOp{}.Key) | unsafe.Offsetof(BucketReadOp{}.Key) |
+	unsafe.Offsetof(ThrottleOp{}.Key)
+
+var _ [0]struct{} = [keysFirst]struct{}{}
 
 // writes reports whether op changes its key: what add, rather than
 // addRead, queues.
@@ -201,14 +191,18 @@ func writes(op Op) bool {
 // on it. It probes last at most once a key: the memo keeps where it found
 // the chain for the queue call that follows.
 func (b *Batch) chain(key *Key) *chain {
-	d := b.memoize(key)
-	if b.memo.pos < 0 || b.memo.gen != b.last.gen {
-		if b.memo.pos = b.last.find(d); b.memo.pos < 0 {
+	m := &b.memo
+	d := m.digest
+	if !m.holds(key) { // memoize, with its test inlined
+		d = b.digestKey(key)
+	}
+	if m.pos < 0 || m.gen != b.last.gen {
+		if m.pos = b.last.find(d); m.pos < 0 {
 			return nil
 		}
-		b.memo.gen = b.last.gen
+		m.gen = b.last.gen
 	}
-	return &b.last.slots[b.memo.pos].v
+	return &b.last.slots[m.pos].v
 }
 
 // push queues op, whose target is *key, on the chain of its key's digest
@@ -219,15 +213,19 @@ func (b *Batch) chain(key *Key) *chain {
 // of push, and a Key passed by value, six words, was spilled to be
 // memoized.
 func (b *Batch) push(key *Key, op Op, write bool) int32 {
-	d := b.memoize(key)
-	if b.memo.pos < 0 || b.memo.gen != b.last.gen {
+	m := &b.memo
+	d := m.digest
+	if !m.holds(key) { // memoize, with its test inlined
+		d = b.digestKey(key)
+	}
+	if m.pos < 0 || m.gen != b.last.gen {
 		pos, fresh := b.last.ref(d)
 		if fresh {
 			b.last.slots[pos].v = chain{last: -1, write: -1}
 		}
-		b.memo.pos, b.memo.gen = pos, b.last.gen
+		m.pos, m.gen = pos, b.last.gen
 	}
-	c := &b.last.slots[b.memo.pos].v
+	c := &b.last.slots[m.pos].v
 	pos := int32(len(b.ops))
 	b.prev = append(b.prev, c.last)
 	c.last = pos
@@ -455,14 +453,16 @@ func (o *WindowReadOp) Target() Key { return o.Key }
 // WindowRead queues a WindowReadOp.
 func (b *Batch) WindowRead(key Key, span Span, limit int) *Future[Window] {
 	pos, _ := b.reads.ref(readDigest(b.memoize(&key), span, limit))
-	return b.queueWindowRead(pos, key, span, limit)
+	return b.queueWindowRead(pos, &key, &span, limit)
 }
 
 // queueWindowRead queues a WindowReadOp and records it as the latest
 // read of its key, span and limit in b.reads' slot at rpos.
-func (b *Batch) queueWindowRead(rpos int, key Key, span Span, limit int) *Future[Window] {
+// key and span are passed by address: six words each, which every call
+// moved through registers and spilled.
+func (b *Batch) queueWindowRead(rpos int, key *Key, span *Span, limit int) *Future[Window] {
 	op := b.windowReads.Next(b.chunkSize())
-	op.Key, op.Span, op.Limit = key, span, limit
+	op.Key, op.Span, op.Limit = *key, *span, limit
 	b.reads.slots[rpos].v = b.push(&op.Key, op, false)
 	return &op.Result
 }
@@ -484,7 +484,7 @@ func (b *Batch) SharedWindowRead(key Key, span Span, limit int) *Future[Window] 
 		b.reads.slots[rpos].v = -1 // no read yet; queueWindowRead sets it
 	}
 	if pos := b.reads.slots[rpos].v; pos >= 0 && pos >= write {
-		if o := b.ops[pos].(*WindowReadOp); sameKey(&o.Key, &key) && o.Limit == limit && sameSpan(o.Span, span) {
+		if o := b.ops[pos].(*WindowReadOp); sameKey(&o.Key, &key) && o.Limit == limit && sameSpan(&o.Span, &span) {
 			return &o.Result
 		}
 	}
@@ -492,11 +492,11 @@ func (b *Batch) SharedWindowRead(key Key, span Span, limit int) *Future[Window] 
 	// the window after its add: reads after it that b.reads misses are
 	// none of this span and limit.
 	if write >= 0 {
-		if o, ok := b.ops[write].(*WindowAddReadOp); ok && sameKey(&o.Key, &key) && o.Limit == limit && sameSpan(o.Span, span) {
+		if o, ok := b.ops[write].(*WindowAddReadOp); ok && sameKey(&o.Key, &key) && o.Limit == limit && sameSpan(&o.Span, &span) {
 			return &o.Result
 		}
 	}
-	return b.queueWindowRead(rpos, key, span, limit)
+	return b.queueWindowRead(rpos, &key, &span, limit)
 }
 
 // readDigest mixes a key digest with a span's instants and a limit. Two
@@ -522,7 +522,9 @@ func mix(h uint64) uint64 {
 	return h ^ h>>31
 }
 
-func sameSpan(a, b Span) bool { return a.From.Equal(b.From) && a.To.Equal(b.To) }
+// sameSpan reports whether a and b are the same instants. They are
+// passed by address: a Span is six words.
+func sameSpan(a, b *Span) bool { return a.From.Equal(b.From) && a.To.Equal(b.To) }
 
 // Novelty is the result of a NoveltyAdd.
 type Novelty struct {

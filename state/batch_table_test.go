@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,4 +105,62 @@ func sharable(ops []state.Op, key state.Key, span state.Span, f *state.Future[st
 		}
 	}
 	return false
+}
+
+// TestLookUpThenQueue checks the detectors' pattern, a look-up of a key
+// (LastWrite, SharedWindowRead, OnKey) and then a queue call on it, on
+// which the memo answers the queue call: between the two, another key may
+// be looked up and queued, the table may grow and move every slot, or a
+// Reset may empty it. A third of the keys come in bytes of their own, so
+// the memo answers for keys of its very strings (memo.holds) and for
+// copies of them (digestKey). After each step the index must agree with a
+// scan of the operations.
+func TestLookUpThenQueue(t *testing.T) {
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	span := state.Span{From: at.Add(-time.Hour), To: at}
+	keys := make([]state.Key, 300)
+	for i := range keys {
+		keys[i] = state.Key{Identity: fmt.Sprintf("arn:aws:iam::123456789012:user/u%03d", i/3), Name: fmt.Sprintf("n%d", i%3)}
+	}
+	lookUp := func(b *state.Batch, k state.Key, how int) {
+		switch how {
+		case 0:
+			b.LastWrite(k)
+		case 1:
+			b.SharedWindowRead(k, span, 1)
+		default:
+			for range b.OnKey(k) {
+			}
+		}
+	}
+	for seed := range uint64(8) {
+		rng := rand.New(rand.NewPCG(seed, 3))
+		var b state.Batch
+		for step := range 2000 {
+			k := keys[rng.IntN(len(keys))]
+			if rng.IntN(3) == 0 { // the same key in bytes of its own
+				k.Identity, k.Name = strings.Clone(k.Identity), strings.Clone(k.Name)
+			}
+			lookUp(&b, k, rng.IntN(3))
+			if rng.IntN(4) == 0 { // another key in between
+				other := keys[rng.IntN(len(keys))]
+				lookUp(&b, other, rng.IntN(3))
+				b.Mark(other, at, state.KeepLatest, time.Hour)
+			}
+			b.Mark(k, at, state.KeepEarliest, time.Hour)
+			if step%100 == 0 {
+				for _, key := range keys {
+					if got, want := b.LastWrite(key), scanLastWrite(b.Ops(), key); got != want {
+						t.Fatalf("seed %d step %d: LastWrite(%v) = %v, want %v", seed, step, key, got, want)
+					}
+				}
+			}
+			if got, want := slices.Collect(b.OnKey(k)), scanOnKey(b.Ops(), k); !slices.Equal(got, want) {
+				t.Fatalf("seed %d step %d: OnKey(%v) = %v, want %v", seed, step, k, got, want)
+			}
+			if rng.IntN(500) == 0 {
+				b.Reset()
+			}
+		}
+	}
 }
