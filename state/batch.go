@@ -3,7 +3,6 @@ package state
 import (
 	"iter"
 	"time"
-	"unsafe"
 
 	"github.com/iamsentry/iamsentry/internal/chunks"
 )
@@ -151,31 +150,42 @@ func (b *Batch) LastWrite(key Key) Op {
 // keyOf is the address of op's key, in op itself: the walks along a
 // chain compare it with the key they look up, where asking op (Target,
 // through the interface) was a dynamic call that returned a copy of the
-// key, six words, and a type switch over the thirteen kinds was still a
-// call and a dozen comparisons (18M instructions a month). op is one of
-// the batch's own operations (b.ops holds nothing else: push and
-// ClaimUnique, which append to it, are the package's), a pointer to a
-// struct whose first field is its Key (keysFirst), so the key lies at the
-// very address the interface value holds. An address kept beside each
-// operation instead was one more pointer written per queued operation,
-// and the collector's write barrier on it, while it marks, cost more.
+// key, six words. It is a type switch rather than an address kept beside
+// each operation: that was one more pointer written per queued operation,
+// and the collector's write barrier on it, while it marks, cost more
+// than the call it saved.
 func keyOf(op Op) *Key {
-	return (*Key)((*iface)(unsafe.Pointer(&op)).data)
+	switch o := op.(type) {
+	case *MarkOp:
+		return &o.Key
+	case *WindowPairAddReadOp:
+		return &o.Key
+	case *WindowAddReadOp:
+		return &o.Key
+	case *NoveltyAddOp:
+		return &o.Key
+	case *WindowReadOp:
+		return &o.Key
+	case *WindowAddOp:
+		return &o.Key
+	case *BucketAddOp:
+		return &o.Key
+	case *ReadMarkOp:
+		return &o.Key
+	case *GetOp:
+		return &o.Key
+	case *PutOp:
+		return &o.Key
+	case *BucketReadOp:
+		return &o.Key
+	case *ClaimOp:
+		return &o.Key
+	case *ThrottleOp:
+		return &o.Key
+	}
+	k := op.Target()
+	return &k
 }
-
-// iface is how Go lays out an interface value with methods: the type's
-// method table, then the value, which for a pointer is the pointer.
-type iface struct{ tab, data unsafe.Pointer }
-
-// keysFirst is 0 when every kind of operation has its Key first, as
-// keyOf relies on; the declaration after it does not compile otherwise.
-const keysFirst = unsafe.Offsetof(ClaimOp{}.Key) | unsafe.Offsetof(PutOp{}.Key) | unsafe.Offsetof(GetOp{}.Key) |
-	unsafe.Offsetof(WindowAddOp{}.Key) | unsafe.Offsetof(WindowAddReadOp{}.Key) | unsafe.Offsetof(WindowPairAddReadOp{}.Key) |
-	unsafe.Offsetof(WindowReadOp{}.Key) | unsafe.Offsetof(NoveltyAddOp{}.Key) | unsafe.Offsetof(MarkOp{}.Key) |
-	unsafe.Offsetof(ReadMarkOp{}.Key) | unsafe.Offsetof(BucketAddOp{}.Key) | unsafe.Offsetof(BucketReadOp{}.Key) |
-	unsafe.Offsetof(ThrottleOp{}.Key)
-
-var _ [0]struct{} = [keysFirst]struct{}{}
 
 // writes reports whether op changes its key: what add, rather than
 // addRead, queues.

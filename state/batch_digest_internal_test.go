@@ -142,7 +142,8 @@ func TestNameHashesAnswerByContents(t *testing.T) {
 
 // TestKeyOfIsTheOperationsOwnKey checks what the walks along a chain
 // compare: keyOf answers the address of the operation's own key for
-// every kind a batch queues.
+// every kind a batch queues, and a copy of Target's answer for a kind it
+// does not know.
 func TestKeyOfIsTheOperationsOwnKey(t *testing.T) {
 	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	span := Span{From: at, To: at}
@@ -173,4 +174,14 @@ func TestKeyOfIsTheOperationsOwnKey(t *testing.T) {
 	if len(kinds) != 13 {
 		t.Errorf("the batch holds %d kinds of operation, want all 13", len(kinds))
 	}
+	other := otherOp{Key: k}
+	if got := keyOf(other); got == nil || *got != k {
+		t.Errorf("keyOf(an unknown kind) = %v, want its Target %v", got, k)
+	}
 }
+
+// otherOp is an operation kind keyOf does not know.
+type otherOp struct{ Key Key }
+
+func (o otherOp) Fail(error)  {}
+func (o otherOp) Target() Key { return o.Key }
