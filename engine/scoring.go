@@ -66,6 +66,9 @@ type scratch struct {
 	// evaluations (detectors.Event.UseArena): its strings are fresh for
 	// every batch, its evaluations' storage recycled (see release).
 	arena detectors.Arena
+	// observers remembers the registry's observers by call (see
+	// observerCache), kept from batch to batch.
+	observers observerCache
 }
 
 // scratchPool holds scratch of batches that finished; scratchMaxRecords
@@ -199,7 +202,7 @@ func newScoring(e *Engine, b Batch) *scoring {
 		from := len(evals)
 		// Only the detectors that may act on the event's call: the
 		// others would return nil and queue nothing (detectors.Selective).
-		evals = s.observeAll(reg.Observers(rec.EventSource, rec.EventName), &it.event, evals)
+		evals = s.observeAll(s.scratch.observers.of(reg, rec.EventSource, rec.EventName), &it.event, evals)
 		// Capped, so that nothing appended to one item's evals can
 		// overwrite the next item's.
 		it.evals = evals[from:len(evals):len(evals)]
