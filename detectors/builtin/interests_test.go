@@ -12,6 +12,7 @@ import (
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/detectors/builtin"
 	dt "github.com/iamsentry/iamsentry/internal/detectortest"
+	"github.com/iamsentry/iamsentry/internal/racetest"
 	"github.com/iamsentry/iamsentry/internal/realcorpus"
 	"github.com/iamsentry/iamsentry/internal/realcorpus/realcorpustest"
 	"github.com/iamsentry/iamsentry/state"
@@ -25,6 +26,7 @@ import (
 // Interests leave out (detectors.Selective): the engine would no longer
 // call it for that event, and its finding would be lost.
 func TestInterestsHoldEveryActedOnEvent(t *testing.T) {
+	racetest.SkipLong(t)
 	rc := realcorpus.Generate(realcorpus.Options{Seed: 1})
 	raws := make([][]byte, 0, len(rc.Records))
 	for _, r := range rc.Records {
