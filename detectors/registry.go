@@ -20,6 +20,8 @@ type Registry struct {
 	// on is Enabled's answer, worked out once: the engine asks for it on
 	// every batch, and building it calls every detector's Info.
 	on []Detector
+	// observers is Observers' answer by call, worked out once.
+	observers observers
 }
 
 var (
@@ -73,6 +75,7 @@ func NewRegistry(ds ...Detector) (*Registry, error) {
 		return nil, err
 	}
 	r.on = r.enabledList()
+	r.observers = newObservers(r.on)
 	return r, nil
 }
 
@@ -96,6 +99,7 @@ func (r *Registry) WithEnabled(enabled map[string]bool) (*Registry, error) {
 		return nil, err
 	}
 	out.on = out.enabledList()
+	out.observers = newObservers(out.on)
 	return out, nil
 }
 

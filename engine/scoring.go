@@ -66,6 +66,9 @@ type scratch struct {
 	// evaluations (detectors.Event.UseArena): its strings are fresh for
 	// every batch, its evaluations' storage recycled (see release).
 	arena detectors.Arena
+	// observers remembers the registry's observers by call (see
+	// observerCache), kept from batch to batch.
+	observers observerCache
 }
 
 // scratchPool holds scratch of batches that finished; scratchMaxRecords
@@ -152,7 +155,7 @@ func newScoring(e *Engine, b Batch) *scoring {
 	s.scratch = getScratch(len(b.Records))
 	s.first = &s.scratch.first
 	seen := &s.scratch.seen
-	enabled := s.rules.Registry.Enabled()
+	reg := s.rules.Registry
 	popts := cloudtrail.Options{MaxRecordSize: e.opts.MaxRecordSize}
 	// Items, and the records the engine parses, are built in place, in
 	// slices that never grow: detectors keep &it.event and its Record, and
@@ -197,7 +200,9 @@ func newScoring(e *Engine, b Batch) *scoring {
 		it.claim = s.first.ClaimUnique(it.dedupe, nil, e.opts.DedupeHorizon)
 		s.creations(it, owners)
 		from := len(evals)
-		evals = s.observeAll(enabled, &it.event, evals)
+		// Only the detectors that may act on the event's call: the
+		// others would return nil and queue nothing (detectors.Selective).
+		evals = s.observeAll(s.scratch.observers.of(reg, rec.EventSource, rec.EventName), &it.event, evals)
 		// Capped, so that nothing appended to one item's evals can
 		// overwrite the next item's.
 		it.evals = evals[from:len(evals):len(evals)]
@@ -337,8 +342,9 @@ func encodeFindings(fs []detectors.Finding) []byte {
 	return b
 }
 
-// observeAll calls every enabled detector's Observe on ev, in order, and
-// appends the evaluations they return to evals. A panic becomes a logged
+// observeAll calls the Observe of each detector of enabled (the enabled
+// detectors that may act on ev, see detectors.Registry.Observers) on ev,
+// in order, and appends the evaluations they return to evals. A panic becomes a logged
 // failure of that detector: one detector's bug on one hostile record must
 // not take the process down, nor keep the detectors after it from the
 // event. One deferred recovery covers the whole run (observeFrom), and a

@@ -92,6 +92,12 @@ func (p *grantParams) target() (kind, name string) {
 	return iamTarget(p.UserName, p.RoleName, p.GroupName)
 }
 
+// Interests implements detectors.Selective: the calls of iamGrantEvents
+// and ssoGrantEvents, which Observe looks up.
+func (d *AdminPolicyAttached) Interests() []detectors.Call {
+	return append(callsOf("iam.amazonaws.com", iamGrantEvents), callsOf("sso.amazonaws.com", ssoGrantEvents)...)
+}
+
 // Observe implements Detector.
 func (d *AdminPolicyAttached) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
 	r := ev.Record

@@ -198,6 +198,16 @@ func (d *AssumeRoleUnexpectedSource) Notes() []string {
 	return notes
 }
 
+// Interests implements detectors.Selective: the calls of
+// assumeRoleSources, whichever the Events option picks of them.
+func (d *AssumeRoleUnexpectedSource) Interests() []detectors.Call {
+	calls := make([]detectors.Call, 0, len(assumeRoleSources))
+	for name, source := range assumeRoleSources {
+		calls = append(calls, detectors.Call{Source: source, Name: name})
+	}
+	return calls
+}
+
 // Observe implements Detector.
 func (d *AssumeRoleUnexpectedSource) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
 	r := ev.Record

@@ -53,6 +53,12 @@ func NewConsoleLoginWithoutMFA(detectors.Config) (detectors.Detector, error) {
 // Info implements Detector.
 func (d *ConsoleLoginWithoutMFA) Info() detectors.Info { return d.info }
 
+// Interests implements detectors.Selective: the two calls of Observe's
+// switch.
+func (d *ConsoleLoginWithoutMFA) Interests() []detectors.Call {
+	return []detectors.Call{{Source: "signin.amazonaws.com", Name: "ConsoleLogin"}, {Source: "iam.amazonaws.com", Name: "AttachUserPolicy"}}
+}
+
 // Observe implements Detector.
 func (d *ConsoleLoginWithoutMFA) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
 	r := ev.Record

@@ -93,6 +93,16 @@ func NewCredentialPersistence(cfg detectors.Config) (detectors.Detector, error) 
 // Info implements Detector.
 func (d *CredentialPersistence) Info() detectors.Info { return d.info }
 
+// Interests implements detectors.Selective: the calls of
+// credentialCalls, which Observe looks up.
+func (d *CredentialPersistence) Interests() []detectors.Call {
+	calls := make([]detectors.Call, 0, len(credentialCalls))
+	for c := range credentialCalls {
+		calls = append(calls, detectors.Call{Source: c.source, Name: c.name})
+	}
+	return calls
+}
+
 // Observe implements Detector.
 func (d *CredentialPersistence) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
 	r := ev.Record
@@ -100,33 +110,41 @@ func (d *CredentialPersistence) Observe(ev *detectors.Event, b *state.Batch) det
 		return nil // nothing came into being; attempts are for enumeration detectors
 	}
 	// A pair, not the joined string: joining allocated on every record.
-	switch (credentialCall{r.EventSource, r.EventName}) {
-	case credentialCall{"sts.amazonaws.com", "GetFederationToken"}:
-		return d.federationToken(ev, b)
-	case credentialCall{"sts.amazonaws.com", "AssumeRoot"}:
-		return d.assumeRoot(r)
-	case credentialCall{"iam.amazonaws.com", "UploadSSHPublicKey"},
-		credentialCall{"iam.amazonaws.com", "CreateServiceSpecificCredential"}:
-		return d.userCredential(r)
-	case credentialCall{"iam.amazonaws.com", "UpdateAccessKey"}:
-		return d.reactivatedKey(r)
-	case credentialCall{"iam.amazonaws.com", "CreateSAMLProvider"}, credentialCall{"iam.amazonaws.com", "UpdateSAMLProvider"},
-		credentialCall{"iam.amazonaws.com", "CreateOpenIDConnectProvider"}:
-		return d.newProvider(ev, b)
-	case credentialCall{"iam.amazonaws.com", "CreateRole"}, credentialCall{"iam.amazonaws.com", "UpdateAssumeRolePolicy"}:
-		return d.trustNamesProvider(ev, b)
-	case credentialCall{"rolesanywhere.amazonaws.com", "CreateTrustAnchor"},
-		credentialCall{"rolesanywhere.amazonaws.com", "UpdateTrustAnchor"}:
-		return d.trustAnchor(ev, b)
-	case credentialCall{"rolesanywhere.amazonaws.com", "CreateProfile"},
-		credentialCall{"rolesanywhere.amazonaws.com", "UpdateProfile"}:
-		return d.rolesAnywhereProfile(ev, b)
+	if judge := credentialCalls[credentialCall{r.EventSource, r.EventName}]; judge != nil {
+		return judge(d, ev, b)
 	}
 	return nil
 }
 
 // credentialCall is a CloudTrail event source and name.
 type credentialCall struct{ source, name string }
+
+// credentialCalls is what Observe does with each call it acts on. The
+// engine calls Observe only for these (Interests), so the look-up is
+// made for few records.
+var credentialCalls = map[credentialCall]func(d *CredentialPersistence, ev *detectors.Event, b *state.Batch) detectors.Evaluation{
+	{"sts.amazonaws.com", "GetFederationToken"}:              (*CredentialPersistence).federationToken,
+	{"sts.amazonaws.com", "AssumeRoot"}:                      credentialOfRecord((*CredentialPersistence).assumeRoot),
+	{"iam.amazonaws.com", "UploadSSHPublicKey"}:              credentialOfRecord((*CredentialPersistence).userCredential),
+	{"iam.amazonaws.com", "CreateServiceSpecificCredential"}: credentialOfRecord((*CredentialPersistence).userCredential),
+	{"iam.amazonaws.com", "UpdateAccessKey"}:                 credentialOfRecord((*CredentialPersistence).reactivatedKey),
+	{"iam.amazonaws.com", "CreateSAMLProvider"}:              (*CredentialPersistence).newProvider,
+	{"iam.amazonaws.com", "UpdateSAMLProvider"}:              (*CredentialPersistence).newProvider,
+	{"iam.amazonaws.com", "CreateOpenIDConnectProvider"}:     (*CredentialPersistence).newProvider,
+	{"iam.amazonaws.com", "CreateRole"}:                      (*CredentialPersistence).trustNamesProvider,
+	{"iam.amazonaws.com", "UpdateAssumeRolePolicy"}:          (*CredentialPersistence).trustNamesProvider,
+	{"rolesanywhere.amazonaws.com", "CreateTrustAnchor"}:     (*CredentialPersistence).trustAnchor,
+	{"rolesanywhere.amazonaws.com", "UpdateTrustAnchor"}:     (*CredentialPersistence).trustAnchor,
+	{"rolesanywhere.amazonaws.com", "CreateProfile"}:         (*CredentialPersistence).rolesAnywhereProfile,
+	{"rolesanywhere.amazonaws.com", "UpdateProfile"}:         (*CredentialPersistence).rolesAnywhereProfile,
+}
+
+// credentialOfRecord adapts a judge of the record alone to credentialCalls.
+func credentialOfRecord(f func(*CredentialPersistence, *cloudtrail.Record) detectors.Evaluation) func(*CredentialPersistence, *detectors.Event, *state.Batch) detectors.Evaluation {
+	return func(d *CredentialPersistence, ev *detectors.Event, _ *state.Batch) detectors.Evaluation {
+		return f(d, ev.Record)
+	}
+}
 
 // eventAccount is the account whose IAM the event changed.
 func eventAccount(r *cloudtrail.Record) string {

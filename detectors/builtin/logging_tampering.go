@@ -128,6 +128,16 @@ func NewLoggingTampering(cfg detectors.Config) (detectors.Detector, error) {
 // Info implements Detector.
 func (d *LoggingTampering) Info() detectors.Info { return d.info }
 
+// Interests implements detectors.Selective: the calls of tamperCalls,
+// which Observe looks up.
+func (d *LoggingTampering) Interests() []detectors.Call {
+	var calls []detectors.Call
+	for source, names := range tamperCalls {
+		calls = append(calls, callsOf(source, names)...)
+	}
+	return calls
+}
+
 // Observe implements Detector.
 func (d *LoggingTampering) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
 	r := ev.Record

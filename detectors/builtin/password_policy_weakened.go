@@ -162,6 +162,11 @@ type pwChange struct {
 	after  *state.Future[state.Window]
 }
 
+// Interests implements detectors.Selective: the two calls Observe takes.
+func (d *PasswordPolicyWeakened) Interests() []detectors.Call {
+	return callsOf("iam.amazonaws.com", map[string]bool{"UpdateAccountPasswordPolicy": true, "DeleteAccountPasswordPolicy": true})
+}
+
 // Observe implements Detector.
 func (d *PasswordPolicyWeakened) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
 	r := ev.Record

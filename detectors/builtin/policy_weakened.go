@@ -150,16 +150,21 @@ type policyResponse struct {
 	} `json:"policyVersion"`
 }
 
+// policyChanges are the IAM calls Observe acts on.
+var policyChanges = map[string]bool{
+	"CreatePolicy": true, "CreatePolicyVersion": true, "SetDefaultPolicyVersion": true,
+	"PutUserPolicy": true, "PutRolePolicy": true, "PutGroupPolicy": true, "CreateRole": true, "UpdateAssumeRolePolicy": true,
+}
+
+// Interests implements detectors.Selective: policyChanges.
+func (d *PolicyWeakened) Interests() []detectors.Call {
+	return callsOf("iam.amazonaws.com", policyChanges)
+}
+
 // Observe implements Detector.
 func (d *PolicyWeakened) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
 	r := ev.Record
-	if r.EventSource != "iam.amazonaws.com" {
-		return nil
-	}
-	switch r.EventName {
-	case "CreatePolicy", "CreatePolicyVersion", "SetDefaultPolicyVersion",
-		"PutUserPolicy", "PutRolePolicy", "PutGroupPolicy", "CreateRole", "UpdateAssumeRolePolicy":
-	default:
+	if r.EventSource != "iam.amazonaws.com" || !policyChanges[r.EventName] {
 		return nil
 	}
 	var p policyParams

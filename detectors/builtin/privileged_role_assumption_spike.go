@@ -133,6 +133,12 @@ func (d *PrivilegedRoleAssumptionSpike) Info() detectors.Info { return d.info }
 
 var assumeCalls = map[string]bool{"AssumeRole": true, "AssumeRoleWithSAML": true, "AssumeRoleWithWebIdentity": true}
 
+// Interests implements detectors.Selective: AttachRolePolicy, which marks
+// an admin role (queuing a mark, returning nil), and assumeCalls.
+func (d *PrivilegedRoleAssumptionSpike) Interests() []detectors.Call {
+	return append(callsOf("sts.amazonaws.com", assumeCalls), detectors.Call{Source: "iam.amazonaws.com", Name: "AttachRolePolicy"})
+}
+
 // Observe implements Detector.
 func (d *PrivilegedRoleAssumptionSpike) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
 	r := ev.Record

@@ -121,6 +121,12 @@ func (d *UnusualSessionName) Notes() []string {
 // sessionName is one name a call chose, and which field it came from.
 type sessionName struct{ field, value string }
 
+// Interests implements detectors.Selective: STS's calls (Observe takes
+// those whose names begin with AssumeRole).
+func (d *UnusualSessionName) Interests() []detectors.Call {
+	return []detectors.Call{{Source: "sts.amazonaws.com"}}
+}
+
 // Observe implements Detector.
 func (d *UnusualSessionName) Observe(ev *detectors.Event, b *state.Batch) detectors.Evaluation {
 	r := ev.Record
