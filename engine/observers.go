@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"strings"
 	"unsafe"
 
 	"github.com/iamsentry/iamsentry/detectors"
@@ -10,13 +11,13 @@ import (
 // addresses of the event source's and name's bytes: the Reader hands
 // every record of one call the same two strings (its string cache), and
 // the registry's two map look-ups by string (hashing each) cost some
-// 140 instructions per event, where comparing addresses and lengths costs
-// a few. A slot answers only for the registry and the strings it holds: a
-// Registry never changes, nor do a Go string's bytes, and the slot keeps
-// them alive, so no other bytes can take their address while it does.
-// Strings of the same bytes elsewhere (records parsed one by one, each
-// allocating its own) miss and take the slot over, answered by the
-// registry. It is scratch's, used by one goroutine at a time.
+// 140 instructions per event, where finding the slot by address and
+// comparing some 30 bytes costs a few dozen. A slot answers only for the
+// registry and copies of the strings it was filled with, compared whole
+// (a Registry never changes). Strings of the same bytes elsewhere (records parsed one by
+// one, each allocating its own) usually land on another slot, miss, and
+// take it over, answered by the registry. It is scratch's, used by one
+// goroutine at a time.
 type observerCache struct {
 	slots [observerSlots]observerSlot
 }
@@ -35,15 +36,18 @@ func (c *observerCache) of(reg *detectors.Registry, source, name string) []detec
 	ps, pn := unsafe.StringData(source), unsafe.StringData(name)
 	h := uintptr(unsafe.Pointer(ps))>>4 ^ uintptr(unsafe.Pointer(pn))>>3
 	slot := &c.slots[(h^h>>7)&(observerSlots-1)]
-	if slot.reg == reg && unsafe.StringData(slot.source) == ps && unsafe.StringData(slot.name) == pn &&
-		len(slot.source) == len(source) && len(slot.name) == len(name) {
+	// The strings are compared whole with the slot's own copies, not by
+	// address: no caller has to promise that the bytes behind an address
+	// are never rewritten (a source and a name are some 30 bytes).
+	if slot.reg == reg && slot.source == source && slot.name == name {
 		return slot.observers
 	}
 	return slot.fill(reg, source, name)
 }
 
-// fill makes s answer for reg, source and name.
+// fill makes s answer for reg, source and name, keeping copies of the
+// strings: the caller's may be borrowed from a buffer it reuses.
 func (s *observerSlot) fill(reg *detectors.Registry, source, name string) []detectors.Detector {
-	*s = observerSlot{reg: reg, source: source, name: name, observers: reg.Observers(source, name)}
+	*s = observerSlot{reg: reg, source: strings.Clone(source), name: strings.Clone(name), observers: reg.Observers(source, name)}
 	return s.observers
 }

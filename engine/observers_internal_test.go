@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/iamsentry/iamsentry/detectors"
 	"github.com/iamsentry/iamsentry/detectors/builtin"
@@ -48,4 +49,26 @@ func FuzzObserverCache(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestObserverCacheRewrittenBytes: a call's strings borrowed from a buffer
+// that is then rewritten in place with another call of the same length
+// (same addresses, other bytes) are answered for what they hold now.
+func TestObserverCacheRewrittenBytes(t *testing.T) {
+	reg, err := detectors.NewRegistry(builtin.All()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := []byte("iam.amazonaws.comCreateAccessKey")
+	source := unsafe.String(&buf[0], len("iam.amazonaws.com"))
+	name := unsafe.String(&buf[len(source)], len(buf)-len(source))
+	var c observerCache
+	if got, want := c.of(reg, source, name), reg.Observers("iam.amazonaws.com", "CreateAccessKey"); !slices.Equal(got, want) || len(want) == 0 {
+		t.Fatalf("CreateAccessKey: %d detectors, want the registry's %d (and some)", len(got), len(want))
+	}
+	copy(buf, "sts.amazonaws.comGetSessionToken") // same lengths: 17 and 15 bytes
+	want := reg.Observers("sts.amazonaws.com", "GetSessionToken")
+	if got := c.of(reg, source, name); !slices.Equal(got, want) {
+		t.Fatalf("after the bytes were rewritten: %d detectors, want the registry's %d", len(got), len(want))
+	}
 }
