@@ -4,7 +4,7 @@
 //
 // The race detector finds races where goroutines share memory, and it
 // slows everything it instruments: scoring the realistic month took 188 s
-// under -race in TestMFADeviceRemovedRealisticMonth against a few seconds
+// under -race in TestMFADeviceRemovedRealisticMonth against 20 s
 // without. A test that scores a month on one goroutine finds no race that
 // the shorter tests of the same paths (the engine's, the stores', the
 // concurrency suite's, all under -race) do not, but its verdicts still
