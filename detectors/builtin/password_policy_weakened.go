@@ -164,7 +164,10 @@ type pwChange struct {
 
 // Interests implements detectors.Selective: the two calls Observe takes.
 func (d *PasswordPolicyWeakened) Interests() []detectors.Call {
-	return callsOf("iam.amazonaws.com", map[string]bool{"UpdateAccountPasswordPolicy": true, "DeleteAccountPasswordPolicy": true})
+	return []detectors.Call{
+		{Source: "iam.amazonaws.com", Name: "UpdateAccountPasswordPolicy"},
+		{Source: "iam.amazonaws.com", Name: "DeleteAccountPasswordPolicy"},
+	}
 }
 
 // Observe implements Detector.
